@@ -1,0 +1,163 @@
+"""Canonical msgpack encoding: the only place where chainfin shapes bytes.
+
+Canonical means one value has exactly one encoding:
+- map keys are strings and are written sorted (by their UTF-8 bytes), whatever the insertion order;
+- integers use msgpack's smallest form (the msgpack library already does this);
+- lists and tuples are both arrays;
+- floats (and NaN), sets and unknown types are refused: they have no place in consensus data.
+
+Decoding is bounded: a frame above ``MAX_FRAME`` bytes, nesting deeper than ``MAX_DEPTH``, or any
+string/bin/array/map longer than the limits is refused with :class:`CodecError` before it can
+exhaust memory. ``decode(..., canonical=True)`` also refuses bytes that are not the canonical form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgpack
+
+from chainfin.errors import CodecError
+
+MAX_FRAME = 4 * 1024 * 1024
+MAX_DEPTH = 32
+MAX_STR = 1024 * 1024
+MAX_BIN = 2 * 1024 * 1024
+MAX_ARRAY = 100_000
+MAX_MAP = 10_000
+
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+
+__all__ = [
+    "CodecError",
+    "decode",
+    "encode",
+    "canonicalize",
+    "sha256",
+    "hash_value",
+    "MAX_FRAME",
+    "MAX_DEPTH",
+]
+
+
+def canonicalize(value: Any, _depth: int = 0) -> Any:
+    """Return ``value`` rebuilt with sorted map keys; raise CodecError for what cannot be encoded."""
+    if _depth > MAX_DEPTH:
+        raise CodecError(f"value nested deeper than {MAX_DEPTH}")
+    t = type(value)
+    if t is str or t is bytes or value is None or t is bool:
+        return value
+    if t is int:
+        if value < _INT_MIN or value > _INT_MAX:
+            raise CodecError(f"integer out of the 64-bit range: {value}")
+        return value
+    if t is dict:
+        out = {}
+        try:
+            keys = sorted(value)
+        except TypeError as e:
+            raise CodecError("map keys must all be strings") from e
+        for k in keys:
+            if type(k) is not str:
+                raise CodecError(f"map key must be a string, not {type(k).__name__}")
+            out[k] = canonicalize(value[k], _depth + 1)
+        return out
+    if t is list or t is tuple:
+        return [canonicalize(v, _depth + 1) for v in value]
+    if t is float:
+        raise CodecError("floats are not allowed in canonical encoding (use integer minor units)")
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):  # IntEnum and other int subclasses
+        return canonicalize(int(value), _depth)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bytes):
+        return bytes(value)
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise CodecError(f"cannot encode a value of type {type(value).__name__}")
+
+
+def encode(value: Any) -> bytes:
+    """Canonical bytes of ``value``.
+
+    Raises:
+        CodecError: the value holds a float, a non-string map key, an unknown type, an integer
+            outside 64 bits, or nests too deep.
+    """
+    try:
+        return msgpack.packb(canonicalize(value), use_bin_type=True)
+    except (OverflowError, ValueError, TypeError) as e:  # defensive: canonicalize should catch all
+        raise CodecError(str(e)) from e
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    raise CodecError(f"msgpack extension type {code} is not allowed")
+
+
+def _check(value: Any, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise CodecError(f"frame nested deeper than {MAX_DEPTH}")
+    t = type(value)
+    if t is dict:
+        for k, v in value.items():
+            if type(k) is not str:
+                raise CodecError("map key must be a string")
+            _check(v, depth + 1)
+    elif t is list:
+        for v in value:
+            _check(v, depth + 1)
+    elif t is float:
+        raise CodecError("floats are not allowed")
+
+
+def decode(data: bytes, *, canonical: bool = False) -> Any:
+    """Decode one bounded frame.
+
+    Raises:
+        CodecError: the frame is too large, malformed, truncated, has trailing bytes, nests too deep,
+            holds floats/extension types/non-string keys, or (with ``canonical``) is not the
+            canonical encoding of its value.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise CodecError(f"expected bytes, got {type(data).__name__}")
+    if len(data) > MAX_FRAME:
+        raise CodecError(f"frame of {len(data)} bytes exceeds the limit of {MAX_FRAME}")
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            strict_map_key=True,
+            ext_hook=_refuse_ext,
+            max_str_len=MAX_STR,
+            max_bin_len=MAX_BIN,
+            max_array_len=MAX_ARRAY,
+            max_map_len=MAX_MAP,
+            max_ext_len=0,
+        )
+    except CodecError:
+        raise
+    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
+        raise CodecError(f"malformed frame: {e.__class__.__name__}") from e
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as e:
+        raise CodecError(f"malformed frame: {e}") from e
+    except Exception as e:  # msgpack raises a few plain Exceptions for corrupt input
+        raise CodecError(f"malformed frame: {e}") from e
+    _check(value, 0)
+    if canonical and encode(value) != bytes(data):
+        raise CodecError("frame is not in canonical form")
+    return value
+
+
+def sha256(data: bytes) -> bytes:
+    """SHA-256 digest of ``data``."""
+    return hashlib.sha256(data).digest()
+
+
+def hash_value(value: Any) -> bytes:
+    """SHA-256 of the canonical encoding of ``value``."""
+    return hashlib.sha256(encode(value)).digest()

@@ -1,0 +1,175 @@
+"""The contract between the pure PBFT engine and whoever drives it (the node runtime, the simulator).
+
+``PbftEngine.step(event) -> list[Action]``. The driver executes the actions **in order**; in
+particular every ``Persist`` must be durable before any later ``Send`` leaves the process
+(a restarted replica must never sign something that contradicts what it signed before a crash).
+
+Execution lives outside the engine (execute-before-agree: the state root is in the header):
+- the primary receives ``BuildBlock`` and answers with ``BlockBuilt`` (a block whose header already
+  holds the state root after executing its transactions on top of the speculative state at
+  ``prev_hash``);
+- a replica receives ``ExecuteBlock`` for a proposal and answers ``BlockExecuted(ok)`` once it has
+  executed it on top of ``prev_hash`` and compared tx root, state root, validator hashes and
+  timestamp bounds;
+- the driver may answer in the same turn (simulator) or later (node); the engine never blocks.
+
+Consensus messages cross the driver as opaque signed bytes: ``Send.payload`` goes to the peer as is
+and arrives there as ``Received.payload``; the engine decodes, checks membership and signature, and
+drops (and counts) whatever is malformed, foreign, replayed or stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chainfin.types import Block, CommitCertificate, ValidatorSet
+
+# ----------------------------------------------------------------------------- events (in)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passes. The only clock the engine knows; drivers tick every few ms."""
+
+    now_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A consensus message from a peer, still signed and encoded; ``sender`` is the link's
+    authenticated validator key (a hint: the engine trusts only the signature inside)."""
+
+    sender: bytes
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TxsPending:
+    """How many valid transactions this node holds that are not yet committed. Drives proposing
+    (primary) and the view-change timer (everyone: a known, unexecuted request arms it)."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockBuilt:
+    """Answer to ``BuildBlock``: the proposal, executed, with its state root in the header.
+    ``block`` may have no transactions only if the engine asked for an empty block."""
+
+    block: Block
+
+
+@dataclass(frozen=True, slots=True)
+class BlockExecuted:
+    """Answer to ``ExecuteBlock``: ``ok`` is False when the proposal is invalid (bad tx root, bad
+    state root, invalid transactions, timestamp out of bounds ...); ``reason`` says why."""
+
+    block_hash: bytes
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Synced:
+    """The driver applied certified blocks up to ``height`` (state transfer / catch-up)."""
+
+    height: int
+    block_hash: bytes
+    validators: ValidatorSet
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorSetChanged:
+    """The block at ``height`` (committed) changed the set: it is in force from ``height + 1``."""
+
+    height: int
+    validators: ValidatorSet
+
+
+Event = Tick | Received | TxsPending | BlockBuilt | BlockExecuted | Synced | ValidatorSetChanged
+
+# ----------------------------------------------------------------------------- actions (out)
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Make ``record`` durable (fsync) before executing any later action. ``key`` is unique and
+    ordered; records are handed back at restart (``PbftEngine.restore``)."""
+
+    key: bytes
+    record: Any
+
+
+@dataclass(frozen=True, slots=True)
+class PruneLog:
+    """Persisted records with keys below ``below_key`` are no longer needed."""
+
+    below_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``payload`` to one validator, or to every other validator when ``to`` is None."""
+
+    to: bytes | None
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BuildBlock:
+    """Primary only: cut a batch (at most ``max_txs``) from the mempool, execute it on top of the
+    speculative state at ``prev_hash`` and answer ``BlockBuilt``."""
+
+    height: int
+    view: int
+    prev_hash: bytes
+    timestamp_ms: int
+    max_txs: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteBlock:
+    """Execute a proposal speculatively on top of ``block.header.prev_hash``; answer
+    ``BlockExecuted``."""
+
+    block: Block
+
+
+@dataclass(frozen=True, slots=True)
+class DiscardSpeculative:
+    """Drop every speculative overlay above ``height`` (the last committed block)."""
+
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Block is final. Write it, its certificate, its state and indexes in one atomic batch.
+    Commits are emitted in height order without gaps."""
+
+    block: Block
+    certificate: CommitCertificate
+
+
+@dataclass(frozen=True, slots=True)
+class FetchBlocks:
+    """This replica is behind: fetch certified blocks from ``from_height`` (inclusive) from peers,
+    verify every certificate against the set derived locally, apply them, then send ``Synced``."""
+
+    from_height: int
+    hint_peers: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ViewChanged:
+    """Informational: this replica entered ``view`` whose primary is ``primary``."""
+
+    view: int
+    primary: bytes
+
+
+Action = (
+    Persist | PruneLog | Send | BuildBlock | ExecuteBlock | DiscardSpeculative | Commit
+    | FetchBlocks | ViewChanged
+)

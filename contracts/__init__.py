@@ -1,0 +1,1 @@
+"""Contract modules that run on the chainfin ledger (deterministic, no I/O)."""

@@ -1,0 +1,1 @@
+"""The asyncio node runtime: peer transport, mempool, REST API, metrics, the node process."""

@@ -1,0 +1,1 @@
+"""Local multi-node testnet: launcher, load generator, benchmark, simulator, micro-benchmarks."""
