@@ -1,0 +1,129 @@
+"""The genesis file: the one document every node and every auditor starts from.
+
+JSON, bytes as hex. Validated with pydantic at the edge (it comes from disk)::
+
+    {
+      "chain_id": "chainfin-testnet-1a2b",
+      "genesis_time_ms": 1764129600000,
+      "validators": [{"name": "node0", "public_key": "<hex>", "bank": "BANKUS33XXX"}, ...],
+      "identities": [{"name": "exporter", "public_key": "<hex>", "role": "exporter",
+                      "admin": false, "bank": null}, ...],
+      "currencies": [{"code": "USD", "exponent": 2, "issuer": "<hex>"}, ...],
+      "regulators": ["<hex public key>", ...],
+      "fingerprint_key": "<hex, 32 bytes: consortium HMAC key for document fingerprints>",
+      "params": {"max_block_txs": 500, "checkpoint_interval": 16, "window": 8,
+                 "view_timeout_ms": 1000, "max_clock_skew_ms": 5000}
+    }
+
+Every validator is also an identity with role ``bank`` (listed in ``identities`` too).
+``admin`` marks the banks that may register identities (governance.register_identity).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chainfin import codec
+from chainfin.errors import ConfigError
+from chainfin.types import ValidatorSet
+
+ROLES = ("bank", "exporter", "importer", "auditor", "issuer")
+Role = Literal["bank", "exporter", "importer", "auditor", "issuer"]
+
+
+def _hex32(v: str) -> str:
+    try:
+        b = bytes.fromhex(v)
+    except (ValueError, TypeError) as e:
+        raise ValueError("must be hex") from e
+    if len(b) != 32:
+        raise ValueError("must be 32 bytes of hex")
+    return v.lower()
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GenesisValidator(_Model):
+    name: str = Field(min_length=1, max_length=64)
+    public_key: str
+    bank: str | None = None
+
+    _pk = field_validator("public_key")(_hex32)
+
+
+class GenesisIdentity(_Model):
+    name: str = Field(min_length=1, max_length=64)
+    public_key: str
+    role: Role
+    admin: bool = False
+    bank: str | None = None
+
+    _pk = field_validator("public_key")(_hex32)
+
+
+class GenesisCurrency(_Model):
+    code: str = Field(pattern=r"^[A-Z]{3}$")
+    exponent: int = Field(ge=0, le=4)
+    issuer: str
+
+    _pk = field_validator("issuer")(_hex32)
+
+
+class GenesisParams(_Model):
+    max_block_txs: int = Field(default=500, ge=1, le=10_000)
+    checkpoint_interval: int = Field(default=16, ge=1)
+    window: int = Field(default=8, ge=1, le=256)
+    view_timeout_ms: int = Field(default=1000, ge=10)
+    max_clock_skew_ms: int = Field(default=5000, ge=0)
+
+
+class Genesis(_Model):
+    chain_id: str = Field(min_length=1, max_length=64)
+    genesis_time_ms: int = Field(ge=0)
+    validators: list[GenesisValidator] = Field(min_length=1)
+    identities: list[GenesisIdentity] = Field(default_factory=list)
+    currencies: list[GenesisCurrency] = Field(default_factory=list)
+    regulators: list[str] = Field(default_factory=list)
+    fingerprint_key: str
+    params: GenesisParams = Field(default_factory=GenesisParams)
+
+    _fk = field_validator("fingerprint_key")(_hex32)
+
+    @field_validator("regulators")
+    @classmethod
+    def _regs(cls, v: list[str]) -> list[str]:
+        return [_hex32(x) for x in v]
+
+    def validator_set(self) -> ValidatorSet:
+        return ValidatorSet(tuple(bytes.fromhex(v.public_key) for v in self.validators))
+
+    def hash(self) -> bytes:
+        """SHA-256 of the canonical encoding: the chain's root of trust."""
+        return codec.hash_value(self.model_dump(mode="json"))
+
+    def to_json_text(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+
+def load_genesis(path: str | Path) -> Genesis:
+    """Read and validate a genesis file.
+
+    Raises:
+        ConfigError: missing file, bad JSON, or a field that does not validate.
+    """
+    try:
+        return Genesis.model_validate_json(Path(path).read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"genesis file {path} not found") from e
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"genesis {path}: {loc}: {first['msg']}") from e
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"genesis {path} is unreadable: {e}") from e
