@@ -1,0 +1,202 @@
+"""One node's config file (JSON), validated with pydantic at the edge.
+
+Example (``testnet init`` writes one per node)::
+
+    {
+      "node_id": "node0",
+      "key_file": "../keys/node0.json",
+      "genesis": "../genesis.json",
+      "data_dir": "data",
+      "rest_host": "127.0.0.1", "rest_port": 8000,
+      "p2p_host": "127.0.0.1", "p2p_port": 9000,
+      "peers": [{"node_id": "node1", "public_key": "<hex ed25519>", "address": "127.0.0.1:9001"}],
+      "log_level": "INFO",
+      "tls": false
+    }
+
+Relative paths (``key_file``, ``genesis``, ``data_dir``, and the optional ``tls_*`` files) resolve
+against the directory of the config file, so a testnet directory can be moved as a whole;
+:func:`load_config` returns them absolute. ``peers`` lists the *other* validators (an entry with
+this node's own ``node_id`` is refused). Unknown fields are refused: a typo must not silently
+fall back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from chainfin.errors import ConfigError
+
+__all__ = ["NodeConfig", "PeerConfig", "load_config", "write_config", "parse_address"]
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """Split ``"host:port"`` (``"[::1]:9000"`` for IPv6) into host and port.
+
+    Raises:
+        ValueError: not of that form or the port is outside 1..65535.
+    """
+    host, sep, port_s = address.rpartition(":")
+    if not sep or not host or not port_s.isdigit():
+        raise ValueError(f"address {address!r} is not host:port")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    port = int(port_s)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} of {address!r} is outside 1..65535")
+    return host, port
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PeerConfig(_Model):
+    """Another validator this node links to."""
+
+    node_id: str = Field(min_length=1, max_length=64)
+    public_key: str
+    address: str
+
+    @field_validator("public_key")
+    @classmethod
+    def _pk(cls, v: str) -> str:
+        try:
+            b = bytes.fromhex(v)
+        except ValueError as e:
+            raise ValueError("must be hex") from e
+        if len(b) != 32:
+            raise ValueError("must be a 32-byte Ed25519 public key in hex")
+        return v.lower()
+
+    @field_validator("address")
+    @classmethod
+    def _addr(cls, v: str) -> str:
+        parse_address(v)
+        return v
+
+    @property
+    def key(self) -> bytes:
+        return bytes.fromhex(self.public_key)
+
+
+class NodeConfig(_Model):
+    """A validated node config; every path is absolute once loaded by :func:`load_config`."""
+
+    node_id: str = Field(min_length=1, max_length=64)
+    key_file: Path
+    genesis: Path
+    data_dir: Path
+    rest_host: str = "127.0.0.1"
+    rest_port: int = Field(default=8000, ge=0, le=65535)
+    p2p_host: str = "127.0.0.1"
+    p2p_port: int = Field(default=9000, ge=0, le=65535)
+    peers: list[PeerConfig] = Field(default_factory=list, max_length=1000)
+    log_level: LogLevel = "INFO"
+    tls: bool = False
+    # mTLS material (consortium CA); only read when ``tls`` is true. Not implemented yet.
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _check_peers(self) -> NodeConfig:
+        ids: set[str] = set()
+        keys: set[str] = set()
+        for p in self.peers:
+            if p.node_id == self.node_id:
+                raise ValueError(f"peers must not list this node itself ({p.node_id})")
+            if p.node_id in ids:
+                raise ValueError(f"peer {p.node_id} is listed twice")
+            if p.public_key in keys:
+                raise ValueError(f"peer {p.node_id} repeats another peer's public key")
+            ids.add(p.node_id)
+            keys.add(p.public_key)
+        if self.tls and not (self.tls_ca and self.tls_cert and self.tls_key):
+            raise ValueError("tls needs tls_ca, tls_cert and tls_key")
+        return self
+
+    @property
+    def p2p_address(self) -> str:
+        return f"{self.p2p_host}:{self.p2p_port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.rest_host}:{self.rest_port}"
+
+    def peer_map(self) -> dict[bytes, str]:
+        """``{public key: "host:port"}`` of the peers, the shape :class:`node.transport.Transport` takes."""
+        return {p.key: p.address for p in self.peers}
+
+    def peer_names(self) -> dict[bytes, str]:
+        """``{public key: node_id}``, for logs and metrics labels."""
+        return {p.key: p.node_id for p in self.peers}
+
+
+_PATH_FIELDS = ("key_file", "genesis", "data_dir", "tls_ca", "tls_cert", "tls_key")
+
+
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg
+
+
+def load_config(path: str | os.PathLike[str]) -> NodeConfig:
+    """Read, validate and resolve one node's config file.
+
+    Relative paths resolve against the config file's directory. The key file and the genesis file
+    must exist; the data directory may not exist yet (the node creates it).
+
+    Raises:
+        ConfigError: missing or unreadable file, bad JSON, a field that does not validate, or a
+            key/genesis file that does not exist. The message is one sentence naming the file.
+    """
+    p = Path(path)
+    try:
+        raw = json.loads(p.read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file {p} not found") from e
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"config file {p} is not valid JSON (line {e.lineno}: {e.msg})") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {p} is unreadable: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {p} must hold a JSON object")
+    base = p.resolve().parent
+    for name in _PATH_FIELDS:
+        v = raw.get(name)
+        if isinstance(v, str) and v:
+            raw[name] = str((base / Path(v).expanduser()).resolve())
+    try:
+        cfg = NodeConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(f"config file {p}: {_first_error(e)}") from e
+    if not cfg.key_file.is_file():
+        raise ConfigError(f"config file {p}: key_file {cfg.key_file} does not exist")
+    if not cfg.genesis.is_file():
+        raise ConfigError(f"config file {p}: genesis {cfg.genesis} does not exist")
+    if cfg.data_dir.exists() and not cfg.data_dir.is_dir():
+        raise ConfigError(f"config file {p}: data_dir {cfg.data_dir} is not a directory")
+    return cfg
+
+
+def write_config(cfg: NodeConfig, path: str | os.PathLike[str]) -> Path:
+    """Write ``cfg`` as JSON (paths as given: absolute, or relative to the file's directory)."""
+    p = Path(path)
+    data = cfg.model_dump(mode="json", exclude_none=True)
+    p.write_text(json.dumps(data, indent=2) + "\n")
+    return p
