@@ -1,0 +1,390 @@
+"""The node's ledger: committed chain and state in LevelDB, speculative blocks in memory.
+
+Execute-before-agree: a proposal is executed on top of its parent's speculative state before the
+replica votes; the state root after execution is in the header. Speculative results are kept per
+block hash (a stack of overlays over the committed state); committing block h writes the block,
+its certificate, its receipts, its state changes, its SMT nodes and its indexes in ONE atomic
+LevelDB batch. A view change drops every speculative block above the last committed one.
+
+Key spaces (see docs/storage.md): ``b/`` block record by height, ``h/`` height by block hash,
+``t/`` tx location by tx id, ``s/`` committed state by storage key, ``m/`` SMT nodes,
+``v/`` validator set in force from a height, ``meta/`` tip, ``w/`` consensus WAL.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chainfin import codec, execution, merkle
+from chainfin.errors import InvalidMessage, InvalidTransaction, StorageError
+from chainfin.genesis import Genesis
+from chainfin.smt import SparseMerkleTree
+from chainfin.store import KVStore
+from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet
+
+log = logging.getLogger("chainfin.ledger")
+
+P_BLOCK = b"b/"
+P_HASH = b"h/"
+P_TX = b"t/"
+P_STATE = b"s/"
+P_SMT = b"m/"
+P_VSET = b"v/"
+P_WAL = b"w/"
+K_TIP = b"meta/tip"
+K_GENESIS = b"meta/genesis"
+
+
+def _h(height: int) -> bytes:
+    return struct.pack(">Q", height)
+
+
+def tx_root(txs: Sequence[Transaction]) -> bytes:
+    """RFC 6962 root over the block's tx ids (the leaf data is the 32-byte tx id)."""
+    return merkle.root([t.tx_id for t in txs])
+
+
+@dataclass
+class Spec:
+    """A block executed speculatively, not yet committed."""
+
+    block: Block
+    result: execution.BlockResult
+    state_root: bytes
+    smt_nodes: dict[bytes, bytes]
+    validators_after: ValidatorSet
+
+    @property
+    def height(self) -> int:
+        return self.block.header.height
+
+
+class _ChainState:
+    """RawState over committed state plus the speculative ancestors' changes (newest first)."""
+
+    __slots__ = ("_store", "_layers")
+
+    def __init__(self, store: KVStore, layers: list[dict[bytes, bytes | None]]) -> None:
+        self._store = store
+        self._layers = layers
+
+    def get_raw(self, key: bytes) -> bytes | None:
+        for layer in self._layers:
+            if key in layer:
+                return layer[key]
+        return self._store.get(P_STATE + key)
+
+
+class _NodeCache:
+    """SMT node reads: speculative nodes first, then LevelDB."""
+
+    __slots__ = ("_store", "_layers")
+
+    def __init__(self, store: KVStore, layers: list[dict[bytes, bytes]]) -> None:
+        self._store = store
+        self._layers = layers
+
+    def get(self, key: bytes) -> bytes | None:
+        for layer in self._layers:
+            v = layer.get(key)
+            if v is not None:
+                return v
+        return self._store.get(P_SMT + key)
+
+
+@dataclass
+class Tip:
+    height: int
+    block_hash: bytes
+    state_root: bytes
+    timestamp_ms: int
+    validators: ValidatorSet
+    view: int = 0
+
+
+@dataclass
+class CommitInfo:
+    height: int
+    block_hash: bytes
+    receipts: list[Any] = field(default_factory=list)
+
+
+class Ledger:
+    """Committed chain + speculative overlays. Not thread-safe: one asyncio task drives it."""
+
+    def __init__(self, store: KVStore, genesis: Genesis) -> None:
+        self.store = store
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.fingerprint_key = bytes.fromhex(genesis.fingerprint_key)
+        self.spec: dict[bytes, Spec] = {}
+        self.tip = self._open()
+
+    # ------------------------------------------------------------------ open / genesis
+
+    def _open(self) -> Tip:
+        ghash = self.genesis.hash()
+        stored = self.store.get(K_GENESIS)
+        if stored is not None and stored != ghash:
+            raise StorageError("the data dir belongs to a different genesis")
+        raw = self.store.get(K_TIP)
+        if raw is None:
+            return self._init_genesis(ghash)
+        t = codec.decode(raw)
+        return Tip(t["height"], t["hash"], t["state_root"], t["timestamp_ms"],
+                   ValidatorSet(tuple(t["validators"])), t.get("view", 0))
+
+    def _init_genesis(self, ghash: bytes) -> Tip:
+        changes = execution.genesis_state(self.genesis)
+        smt = SparseMerkleTree(_NodeCache(self.store, []))
+        nodes: dict[bytes, bytes] = {}
+        root = smt.update(smt.empty_root, changes, nodes)
+        vs = self.genesis.validator_set()
+        tip = Tip(0, ghash, root, self.genesis.genesis_time_ms, vs)
+        with self.store.write_batch(sync=True) as b:
+            for k, v in changes.items():
+                if v is not None:
+                    b.put(P_STATE + k, v)
+            for k, v in nodes.items():
+                b.put(P_SMT + k, v)
+            b.put(P_VSET + _h(1), codec.encode(list(vs.members)))
+            b.put(K_GENESIS, ghash)
+            b.put(K_TIP, self._tip_bytes(tip))
+        return tip
+
+    @staticmethod
+    def _tip_bytes(t: Tip) -> bytes:
+        return codec.encode({
+            "height": t.height, "hash": t.block_hash, "state_root": t.state_root,
+            "timestamp_ms": t.timestamp_ms, "validators": list(t.validators.members),
+            "view": t.view,
+        })
+
+    # ------------------------------------------------------------------ speculative execution
+
+    def _ancestry(self, parent_hash: bytes) -> list[Spec]:
+        """Speculative ancestors from ``parent_hash`` down to the committed tip (newest first)."""
+        chain: list[Spec] = []
+        h = parent_hash
+        while h != self.tip.block_hash:
+            s = self.spec.get(h)
+            if s is None:
+                raise InvalidMessage("parent block is unknown")
+            chain.append(s)
+            h = s.block.header.prev_hash
+        return chain
+
+    def _parent_info(self, chain: list[Spec]) -> tuple[int, bytes, int, ValidatorSet]:
+        if chain:
+            p = chain[0]
+            return p.height, p.state_root, p.block.header.timestamp_ms, p.validators_after
+        return self.tip.height, self.tip.state_root, self.tip.timestamp_ms, self.tip.validators
+
+    def state_at(self, parent_hash: bytes) -> _ChainState:
+        chain = self._ancestry(parent_hash)
+        return _ChainState(self.store, [s.result.changes for s in chain])
+
+    def _execute(self, chain: list[Spec], header_fields: dict[str, Any],
+                 txs: Sequence[Transaction]) -> tuple[execution.BlockResult, bytes,
+                                                      dict[bytes, bytes], ValidatorSet]:
+        parent_height, parent_root, _, vs = self._parent_info(chain)
+        state = _ChainState(self.store, [s.result.changes for s in chain])
+        ctx = execution.BlockContext(
+            chain_id=self.chain_id,
+            height=parent_height + 1,
+            timestamp_ms=header_fields["timestamp_ms"],
+            proposer=header_fields["proposer"],
+            fingerprint_key=self.fingerprint_key,
+        )
+        result = execution.execute_block(state, txs, ctx)
+        nodes: dict[bytes, bytes] = {}
+        smt = SparseMerkleTree(_NodeCache(self.store, [s.smt_nodes for s in chain]))
+        root = smt.update(parent_root, result.changes, nodes)
+        after = vs
+        if result.validator_set_change is not None:
+            after = ValidatorSet(tuple(result.validator_set_change))
+        return result, root, nodes, after
+
+    def build(self, height: int, view: int, prev_hash: bytes, timestamp_ms: int,
+              proposer: bytes, candidates: Iterable[Transaction], max_txs: int) -> Block:
+        """Primary: pick valid candidates, execute them, return the proposal (kept as Spec).
+
+        Candidates that are no longer admissible on top of ``prev_hash`` (nonce used in an
+        ancestor, sender unknown, ...) are left out rather than put in the block.
+        """
+        chain = self._ancestry(prev_hash)
+        parent_height, _, parent_ts, vs = self._parent_info(chain)
+        if height != parent_height + 1:
+            raise InvalidMessage(f"cannot build height {height} on parent {parent_height}")
+        ts = max(timestamp_ms, parent_ts)
+        state = _ChainState(self.store, [s.result.changes for s in chain])
+        chosen: list[Transaction] = []
+        seen_pairs: set[tuple[bytes, int]] = set()
+        for tx in candidates:
+            if len(chosen) >= max_txs:
+                break
+            pair = (tx.sender, tx.nonce)
+            if pair in seen_pairs:
+                continue
+            try:
+                execution.check_tx_static(tx, state)
+            except InvalidTransaction:
+                continue
+            seen_pairs.add(pair)
+            chosen.append(tx)
+        fields = {"timestamp_ms": ts, "proposer": proposer}
+        result, root, nodes, after = self._execute(chain, fields, chosen)
+        header = BlockHeader(
+            chain_id=self.chain_id, height=height, view=view, prev_hash=prev_hash,
+            tx_root=tx_root(chosen), state_root=root, validators_hash=vs.hash(),
+            next_validators_hash=after.hash(), timestamp_ms=ts, proposer=proposer,
+        )
+        block = Block(header, tuple(chosen))
+        self.spec[block.hash()] = Spec(block, result, root, nodes, after)
+        return block
+
+    def execute(self, block: Block, now_ms: int | None, max_skew_ms: int) -> None:
+        """Replica: execute a proposal on its parent and check its header.
+
+        Raises:
+            InvalidMessage: with the reason the proposal is invalid.
+        """
+        bh = block.hash()
+        if bh in self.spec:
+            return
+        h = block.header
+        if h.chain_id != self.chain_id:
+            raise InvalidMessage("wrong chain id")
+        chain = self._ancestry(h.prev_hash)
+        parent_height, _, parent_ts, vs = self._parent_info(chain)
+        if h.height != parent_height + 1:
+            raise InvalidMessage("height does not follow the parent")
+        if h.timestamp_ms < parent_ts:
+            raise InvalidMessage("timestamp goes backwards")
+        if now_ms is not None and h.timestamp_ms > now_ms + max_skew_ms:
+            raise InvalidMessage("timestamp too far in the future")
+        if h.validators_hash != vs.hash():
+            raise InvalidMessage("validators hash does not match")
+        if h.tx_root != tx_root(block.txs):
+            raise InvalidMessage("tx root does not match")
+        pairs = {(t.sender, t.nonce) for t in block.txs}
+        if len(pairs) != len(block.txs):
+            raise InvalidMessage("block repeats a (sender, nonce)")
+        fields = {"timestamp_ms": h.timestamp_ms, "proposer": h.proposer}
+        result, root, nodes, after = self._execute(chain, fields, block.txs)
+        if root != h.state_root:
+            raise InvalidMessage("state root does not match")
+        if after.hash() != h.next_validators_hash:
+            raise InvalidMessage("next validators hash does not match")
+        self.spec[bh] = Spec(block, result, root, nodes, after)
+
+    def discard_above(self, height: int) -> None:
+        self.spec = {k: s for k, s in self.spec.items() if s.height <= height}
+
+    # ------------------------------------------------------------------ commit
+
+    def commit(self, block: Block, cert: CommitCertificate) -> Spec:
+        """Write a final block atomically. The block must have been executed (``execute``)."""
+        bh = block.hash()
+        spec = self.spec.get(bh)
+        if spec is None:
+            raise StorageError("commit of a block that was not executed")
+        if block.header.prev_hash != self.tip.block_hash or block.height != self.tip.height + 1:
+            raise StorageError("commit out of order")
+        h = block.height
+        result = spec.result
+        receipts = [r.to_wire() for r in result.receipts]
+        record = {"block": block.to_wire(), "cert": cert.to_wire(), "receipts": receipts}
+        new_tip = Tip(h, bh, spec.state_root, block.header.timestamp_ms, spec.validators_after,
+                      self.tip.view)
+        with self.store.write_batch(sync=False) as b:
+            b.put(P_BLOCK + _h(h), codec.encode(record))
+            b.put(P_HASH + bh, _h(h))
+            for i, tx in enumerate(block.txs):
+                b.put(P_TX + tx.tx_id, codec.encode([h, i]))
+            for k, v in result.changes.items():
+                if v is None:
+                    b.delete(P_STATE + k)
+                else:
+                    b.put(P_STATE + k, v)
+            for k, v in spec.smt_nodes.items():
+                b.put(P_SMT + k, v)
+            if spec.validators_after != self.tip.validators:
+                b.put(P_VSET + _h(h + 1), codec.encode(list(spec.validators_after.members)))
+            b.put(K_TIP, self._tip_bytes(new_tip))
+        self.tip = new_tip
+        del self.spec[bh]
+        # siblings at this height (other forks) can never commit now
+        self.spec = {k: s for k, s in self.spec.items()
+                     if s.height > h and self._descends(s, bh)}
+        return spec
+
+    def _descends(self, s: Spec, ancestor: bytes) -> bool:
+        cur = s
+        while True:
+            p = cur.block.header.prev_hash
+            if p == ancestor:
+                return True
+            nxt = self.spec.get(p)
+            if nxt is None:
+                return False
+            cur = nxt
+
+    def apply_certified(self, block: Block, cert: CommitCertificate) -> Spec:
+        """Catch-up: verify the certificate against the set derived locally, execute, commit.
+
+        Raises:
+            InvalidMessage: the certificate or the block does not check out.
+        """
+        if block.height != self.tip.height + 1:
+            raise InvalidMessage("certified block does not follow the tip")
+        if cert.block_hash != block.hash() or cert.height != block.height:
+            raise InvalidMessage("certificate is for another block")
+        cert.verify(self.tip.validators, self.chain_id)
+        for tx in block.txs:
+            tx.verify_signature()
+        self.execute(block, None, 0)
+        return self.commit(block, cert)
+
+    # ------------------------------------------------------------------ reads
+
+    def block_record(self, height: int) -> dict[str, Any] | None:
+        raw = self.store.get(P_BLOCK + _h(height))
+        return None if raw is None else codec.decode(raw)
+
+    def block_raw(self, height: int) -> bytes | None:
+        return self.store.get(P_BLOCK + _h(height))
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        raw = self.store.get(P_HASH + block_hash)
+        return None if raw is None else struct.unpack(">Q", raw)[0]
+
+    def tx_location(self, tx_id: bytes) -> tuple[int, int] | None:
+        raw = self.store.get(P_TX + tx_id)
+        if raw is None:
+            return None
+        h, i = codec.decode(raw)
+        return h, i
+
+    def state_value(self, contract: str, key: str) -> Any | None:
+        raw = self.store.get(P_STATE + execution.storage_key(contract, key))
+        return None if raw is None else codec.decode(raw)
+
+    def committed_state(self) -> _ChainState:
+        return _ChainState(self.store, [])
+
+    def validator_sets(self) -> list[tuple[int, ValidatorSet]]:
+        """Every (from_height, set) change, from genesis."""
+        out = []
+        for k, v in self.store.iterate(prefix=P_VSET):
+            out.append((struct.unpack(">Q", k[len(P_VSET):])[0], ValidatorSet(tuple(codec.decode(v)))))
+        return out
+
+    def set_view(self, view: int) -> None:
+        if view != self.tip.view:
+            self.tip.view = view
+            self.store.put(K_TIP, self._tip_bytes(self.tip))

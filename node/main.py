@@ -1,0 +1,74 @@
+"""``chainfin node run --config FILE``: one node process in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+from chainfin.crypto import load_identity
+from chainfin.errors import ChainfinError
+from chainfin.genesis import load_genesis
+from chainfin.store import PlyvelStore
+from node.api import make_app
+from node.config import NodeConfig, load_config
+from node.runtime import Node
+
+log = logging.getLogger("chainfin.main")
+
+
+async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
+    """Open the store (waiting for a killed predecessor's lock), start the node and REST, run
+    until SIGTERM/SIGINT, then stop cleanly."""
+    identity = load_identity(cfg.key_file)
+    genesis = load_genesis(cfg.genesis)
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    store = PlyvelStore.open(str(cfg.data_dir / "db"), wait_s=15.0)
+    try:
+        peers = {p.key: p.address for p in cfg.peers}
+        node = Node(identity, genesis, store, cfg.p2p_host, cfg.p2p_port, peers, cfg.node_id)
+        await node.start()
+        runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, cfg.rest_host, cfg.rest_port, reuse_address=True)
+        await site.start()
+        log.info("REST on http://%s:%d", cfg.rest_host, cfg.rest_port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("stopping")
+        await runner.cleanup()
+        await node.stop()
+    finally:
+        store.close()
+
+
+def cli_run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    logging.basicConfig(
+        level=getattr(logging, cfg.log_level),
+        format=f"%(asctime)s {cfg.node_id} %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        import uvloop  # optional: a faster event loop when installed
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    try:
+        runner(run_node(cfg))
+    except ChainfinError as e:
+        log.error("%s", e)
+        return 1
+    log.info("stopped (pid %d)", os.getpid())
+    return 0

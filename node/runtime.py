@@ -1,0 +1,524 @@
+"""The node: a thin asyncio shell around the pure PBFT engine and the ledger.
+
+One task owns the engine and the ledger (``_run``): it takes events from one queue, calls
+``engine.step`` and executes the returned actions in order. Peer handlers, REST handlers and the
+ticker only enqueue. Persist actions are written (synced) as one batch before the next Send
+leaves, so a restarted replica never contradicts what it signed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chainfin import codec, execution
+from chainfin.consensus import api
+from chainfin.consensus.engine import PbftConfig, PbftEngine
+from chainfin.crypto import Identity
+from chainfin.errors import ChainfinError, CodecError, InvalidMessage, InvalidTransaction
+from chainfin.genesis import Genesis
+from chainfin.store import KVStore
+from chainfin.types import Block, CommitCertificate, Transaction
+from node.ledger import P_WAL, Ledger
+from node.mempool import Mempool
+from node.metrics import NodeMetrics
+from node.transport import Transport
+
+log = logging.getLogger("chainfin.node")
+
+K_CONSENSUS = "c"
+K_TXS = "t"
+K_FETCH = "fetch"
+K_STATUS = "status"
+
+TICK_S = 0.005
+FETCH_BATCH = 64
+WAIT_TIMEOUT_S = 30.0
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class TxOutcome:
+    tx_id: str
+    status: str
+    height: int | None = None
+    index: int | None = None
+    error: dict[str, str] | None = None
+    result: Any = None
+    finality_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"tx_id": self.tx_id, "status": self.status, "height": self.height,
+                             "index": self.index}
+        if self.finality_ms is not None:
+            d["finality_ms"] = round(self.finality_ms, 3)
+        if self.error is not None:
+            d["error"] = self.error
+        if self.result is not None:
+            d["result"] = self.result
+        return d
+
+
+class Node:
+    """One chainfin validator (or observer) process's state and tasks."""
+
+    def __init__(self, identity: Identity, genesis: Genesis, store: KVStore,
+                 p2p_host: str, p2p_port: int, peers: dict[bytes, str],
+                 node_id: str = "node") -> None:
+        self.identity = identity
+        self.node_id = node_id
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.store = store
+        self.metrics = NodeMetrics()
+        self.ledger = Ledger(store, genesis)
+        self.mempool = Mempool()
+        self.params = genesis.params
+        self.peers_cfg = peers
+        self.transport = Transport(identity, self.chain_id, p2p_host, p2p_port, peers,
+                                   self._on_frame)
+        self.transport.set_request_handler(K_FETCH, self._serve_fetch)
+        self.transport.set_request_handler(K_STATUS, self._serve_status)
+        self.engine = self._make_engine()
+        self.events: asyncio.Queue[api.Event] = asyncio.Queue()
+        self.waiters: dict[bytes, list[asyncio.Future[TxOutcome]]] = {}
+        self.admitted_at: dict[bytes, float] = {}
+        self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.in_flight: set[bytes] = set()  # tx ids in speculative blocks
+        self.view = self.ledger.tip.view
+        self.primary = self.ledger.tip.validators.primary(self.view)
+        self.stats: dict[str, int] = {"gossip_txs_in": 0, "gossip_txs_bad": 0,
+                                      "frames_unknown_kind": 0, "fetch_served": 0,
+                                      "blocks_fetched": 0, "fetch_failed": 0}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._gossip_buf: list[bytes] = []
+        self._gossip_scheduled = False
+        self._fetching = False
+        self._stopped = asyncio.Event()
+        self.metrics.export_dict("chainfin_consensus", "Consensus engine counters",
+                                 lambda: dict(self.engine.stats))
+        self.metrics.export_dict("chainfin_transport", "Peer transport counters",
+                                 lambda: dict(self.transport.stats))
+        self.metrics.export_dict("chainfin_node", "Node counters", lambda: self.stats)
+
+    # ------------------------------------------------------------------ setup
+
+    def _wal_records(self) -> list[tuple[bytes, Any]]:
+        return [(k[len(P_WAL):], codec.decode(v)) for k, v in self.store.iterate(prefix=P_WAL)]
+
+    def _make_engine(self) -> PbftEngine:
+        tip = self.ledger.tip
+        cfg = PbftConfig(
+            chain_id=self.chain_id,
+            window=self.params.window,
+            checkpoint_interval=self.params.checkpoint_interval,
+            view_timeout_ms=self.params.view_timeout_ms,
+            max_block_txs=self.params.max_block_txs,
+        )
+        return PbftEngine(cfg, self.identity, tip.validators, tip.height, tip.block_hash,
+                          restored=self._wal_records(), view=tip.view)
+
+    async def start(self) -> None:
+        await self.transport.start()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run(), name="engine"),
+                       loop.create_task(self._ticker(), name="ticker"),
+                       loop.create_task(self._sync_watch(), name="sync-watch")]
+        self.metrics.height.set(self.ledger.tip.height)
+        log.info("node %s started at height %d view %d (%s)", self.node_id,
+                 self.ledger.tip.height, self.view,
+                 "validator" if self.is_validator else "observer")
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await self.transport.stop()
+        for futs in self.waiters.values():
+            for f in futs:
+                if not f.done():
+                    f.cancel()
+
+    @property
+    def is_validator(self) -> bool:
+        return self.identity.public_key in self.ledger.tip.validators
+
+    # ------------------------------------------------------------------ inputs
+
+    def _on_frame(self, sender: bytes, kind: str, payload: bytes) -> None:
+        if kind == K_CONSENSUS:
+            self.events.put_nowait(api.Received(sender, payload))
+        elif kind == K_TXS:
+            self._on_gossip(payload)
+        else:
+            self.stats["frames_unknown_kind"] += 1
+            self.metrics.peer_frames_dropped.labels("unknown_kind").inc()
+
+    def _on_gossip(self, payload: bytes) -> None:
+        try:
+            items = codec.decode(payload)
+            if not isinstance(items, list):
+                raise CodecError("gossip is a list of transactions")
+        except CodecError:
+            self.stats["gossip_txs_bad"] += 1
+            self.metrics.peer_frames_dropped.labels("malformed_gossip").inc()
+            return
+        added = 0
+        for raw in items:
+            try:
+                tx = Transaction.from_wire(raw)
+                if self.mempool.seen(tx.tx_id) or tx.tx_id in self.mempool:
+                    continue
+                self._admit(tx, gossip=False)
+                added += 1
+            except ChainfinError:
+                self.stats["gossip_txs_bad"] += 1
+        self.stats["gossip_txs_in"] += added
+        if added:
+            self._pending_changed()
+
+    def admit(self, tx: Transaction) -> None:
+        """REST entry: verify once, check admission, add to the mempool, gossip.
+
+        Raises:
+            InvalidTransaction: with a code the REST layer maps to a 4xx.
+        """
+        if tx.chain_id != self.chain_id:
+            raise InvalidTransaction("transaction is for another chain", "wrong_chain")
+        if self.ledger.tx_location(tx.tx_id) is not None:
+            raise InvalidTransaction("transaction already committed", "duplicate")
+        self._admit(tx, gossip=True)
+        self._pending_changed()
+
+    def _admit(self, tx: Transaction, gossip: bool) -> None:
+        tx.verify_signature()
+        execution.check_tx_static(tx, self.ledger.committed_state())
+        self.mempool.add(tx)
+        self.admitted_at.setdefault(tx.tx_id, time.perf_counter())
+        if gossip:
+            self._gossip_buf.append(tx.encode())
+            if not self._gossip_scheduled:
+                self._gossip_scheduled = True
+                asyncio.get_running_loop().call_later(0.002, self._flush_gossip)
+
+    def _flush_gossip(self) -> None:
+        self._gossip_scheduled = False
+        if not self._gossip_buf:
+            return
+        items = [codec.decode(b) for b in self._gossip_buf]
+        self._gossip_buf = []
+        self.transport.broadcast(K_TXS, codec.encode(items))
+
+    def _pending_changed(self) -> None:
+        self.metrics.mempool.set(len(self.mempool))
+        self.events.put_nowait(api.TxsPending(len(self.mempool)))
+
+    async def _ticker(self) -> None:
+        loop = asyncio.get_running_loop()
+        expected = loop.time()
+        while True:
+            await asyncio.sleep(TICK_S)
+            t = loop.time()
+            self.metrics.loop_lag.set(max(0.0, t - expected - TICK_S))
+            expected = t
+            self.events.put_nowait(api.Tick(now_ms()))
+
+    # ------------------------------------------------------------------ the engine loop
+
+    async def _run(self) -> None:
+        while True:
+            ev = await self.events.get()
+            batch = [ev]
+            # drain what is already queued, but keep Ticks coalesced to the newest
+            while not self.events.empty() and len(batch) < 256:
+                batch.append(self.events.get_nowait())
+            last_tick = None
+            for e in batch:
+                if isinstance(e, api.Tick):
+                    last_tick = e
+                    continue
+                self._step(e)
+            if last_tick is not None:
+                self._step(last_tick)
+
+    def _step(self, ev: api.Event) -> None:
+        try:
+            actions = self.engine.step(ev)
+        except ChainfinError as e:  # a bad message slipped through: count it, keep serving
+            log.warning("engine refused an event: %s", e)
+            return
+        self._execute_actions(actions)
+
+    def _execute_actions(self, actions: Iterable[api.Action]) -> None:
+        followups: list[api.Event] = []
+        persist: list[api.Persist] = []
+        for a in actions:
+            if isinstance(a, api.Persist):
+                persist.append(a)
+                continue
+            if persist:
+                self._write_wal(persist)
+                persist = []
+            match a:
+                case api.Send(to, payload):
+                    if to is None:
+                        self.transport.broadcast(K_CONSENSUS, payload)
+                    elif to == self.identity.public_key:
+                        followups.append(api.Received(to, payload))
+                    else:
+                        self.transport.send(to, K_CONSENSUS, payload)
+                case api.BuildBlock():
+                    followups.append(self._build(a))
+                case api.ExecuteBlock(block):
+                    followups.append(self._execute_block(block))
+                case api.Commit(block, cert):
+                    followups.extend(self._commit(block, cert))
+                case api.DiscardSpeculative(height):
+                    self.ledger.discard_above(height)
+                    self._recompute_in_flight()
+                case api.FetchBlocks(from_height, hint):
+                    self._start_fetch(from_height, hint)
+                case api.PruneLog(below):
+                    self._prune_wal(below)
+                case api.ViewChanged(view, primary):
+                    self.view, self.primary = view, primary
+                    self.metrics.view.set(view)
+                    self.ledger.set_view(view)
+                    log.info("view %d, primary %s", view, primary.hex()[:12])
+                case _:
+                    log.error("unknown action %r", a)
+        if persist:
+            self._write_wal(persist)
+        for ev in followups:
+            self._step(ev)
+
+    def _write_wal(self, records: list[api.Persist]) -> None:
+        with self.store.write_batch(sync=True) as b:
+            for r in records:
+                b.put(P_WAL + r.key, codec.encode(r.record))
+
+    def _prune_wal(self, below: bytes) -> None:
+        keys = [k for k, _ in self.store.iterate(prefix=P_WAL, stop=P_WAL + below)]
+        if keys:
+            with self.store.write_batch(sync=False) as b:
+                for k in keys:
+                    b.delete(k)
+
+    def _build(self, a: api.BuildBlock) -> api.Event:
+        candidates = self.mempool.take_batch(a.max_txs * 2 + 16, exclude=self.in_flight)
+        try:
+            block = self.ledger.build(a.height, a.view, a.prev_hash, a.timestamp_ms,
+                                      self.identity.public_key, candidates, a.max_txs)
+        except InvalidMessage as e:  # parent discarded by a view change meanwhile
+            log.warning("cannot build block %d: %s", a.height, e)
+            block = None
+        if block is None:
+            return api.BlockExecuted(b"", False, "build failed")
+        self.in_flight.update(t.tx_id for t in block.txs)
+        return api.BlockBuilt(block)
+
+    def _execute_block(self, block: Block) -> api.Event:
+        bh = block.hash()
+        try:
+            for tx in block.txs:
+                if tx.tx_id not in self.mempool:  # checked once per node: mempool ones already are
+                    tx.verify_signature()
+            self.ledger.execute(block, now_ms(), self.params.max_clock_skew_ms)
+        except (InvalidMessage, InvalidTransaction) as e:
+            log.warning("proposal %d %s is invalid: %s", block.height, bh.hex()[:12], e)
+            return api.BlockExecuted(bh, False, str(e))
+        self.in_flight.update(t.tx_id for t in block.txs)
+        return api.BlockExecuted(bh, True)
+
+    def _commit(self, block: Block, cert: CommitCertificate) -> list[api.Event]:
+        t0 = time.perf_counter()
+        if block.hash() not in self.ledger.spec:
+            self._execute_block(block)
+        old_vs = self.ledger.tip.validators
+        spec = self.ledger.commit(block, cert)
+        self.metrics.commit_write.observe(time.perf_counter() - t0)
+        self._after_commit(block, spec.result)
+        out: list[api.Event] = []
+        if spec.validators_after != old_vs:
+            self._validators_changed()
+            out.append(api.ValidatorSetChanged(block.height, spec.validators_after))
+        return out
+
+    def _after_commit(self, block: Block, result: execution.BlockResult) -> None:
+        ids = [t.tx_id for t in block.txs]
+        self.mempool.remove(ids)
+        self.in_flight.difference_update(ids)
+        self.metrics.height.set(block.height)
+        self.metrics.blocks.inc()
+        self.metrics.mempool.set(len(self.mempool))
+        now = time.perf_counter()
+        rejected = 0
+        for i, (tx, rc) in enumerate(zip(block.txs, result.receipts, strict=True)):
+            started = self.admitted_at.pop(tx.tx_id, None)
+            fin = None if started is None else (now - started) * 1000.0
+            if fin is not None:
+                self.metrics.finality.observe(fin / 1000.0)
+            if rc.status != "committed":
+                rejected += 1
+            futs = self.waiters.pop(tx.tx_id, None)
+            if futs:
+                outcome = TxOutcome(tx.tx_id.hex(), rc.status, block.height, i,
+                                    rc.error_json(), rc.result, fin)
+                for f in futs:
+                    if not f.done():
+                        f.set_result(outcome)
+        self.metrics.txs_committed.inc(len(block.txs) - rejected)
+        self.metrics.txs_rejected.inc(rejected)
+        if self.subscribers:
+            ev = {"type": "block", "height": block.height, "hash": block.hash().hex(),
+                  "txs": len(block.txs),
+                  "events": [e for r in result.receipts for e in r.events_json()]}
+            for q in list(self.subscribers):
+                if q.qsize() < 1000:
+                    q.put_nowait(ev)
+        if len(self.mempool):
+            self.events.put_nowait(api.TxsPending(len(self.mempool)))
+
+    def _recompute_in_flight(self) -> None:
+        self.in_flight = {t.tx_id for s in self.ledger.spec.values() for t in s.block.txs}
+
+    def _validators_changed(self) -> None:
+        vs = self.ledger.tip.validators
+        log.info("validator set changed at height %d: n=%d", self.ledger.tip.height, vs.n)
+        peers = {k: a for k, a in self.peers_cfg.items() if k in vs or True}
+        self.transport.set_peers(peers)
+
+    # ------------------------------------------------------------------ catch-up
+
+    def _start_fetch(self, from_height: int, hint: Iterable[bytes]) -> None:
+        if self._fetching:
+            return
+        self._fetching = True
+        asyncio.get_running_loop().create_task(self._fetch(list(hint)), name="fetch")
+
+    async def _fetch(self, hint: list[bytes]) -> None:
+        try:
+            progressed = await self._catch_up(hint)
+            if progressed:
+                tip = self.ledger.tip
+                self.events.put_nowait(api.Synced(tip.height, tip.block_hash, tip.validators))
+        finally:
+            self._fetching = False
+
+    async def _catch_up(self, hint: list[bytes]) -> bool:
+        """Fetch certified blocks above our tip from peers; verify and apply each."""
+        peers = [p for p in hint if p in self.transport.connected()] or self.transport.connected()
+        progressed = False
+        for peer in peers:
+            while True:
+                start = self.ledger.tip.height + 1
+                try:
+                    raw = await self.transport.request(
+                        peer, K_FETCH, codec.encode({"from": start, "max": FETCH_BATCH}), 5.0)
+                    records = codec.decode(raw)
+                except (asyncio.TimeoutError, ChainfinError, ConnectionError, OSError) as e:
+                    self.stats["fetch_failed"] += 1
+                    log.info("fetch from %s failed: %s", peer.hex()[:12], e)
+                    break
+                if not isinstance(records, list) or not records:
+                    break
+                ok = True
+                for rec in records:
+                    try:
+                        rec = codec.decode(rec)
+                        block = Block.from_wire(rec["block"])
+                        cert = CommitCertificate.from_wire(rec["cert"])
+                        if block.height <= self.ledger.tip.height:
+                            continue
+                        old_vs = self.ledger.tip.validators
+                        spec = self.ledger.apply_certified(block, cert)
+                    except (ChainfinError, KeyError, TypeError) as e:
+                        self.stats["fetch_failed"] += 1
+                        log.warning("peer %s sent a bad certified block: %s", peer.hex()[:12], e)
+                        ok = False
+                        break
+                    progressed = True
+                    self.stats["blocks_fetched"] += 1
+                    self._after_commit(block, spec.result)
+                    if spec.validators_after != old_vs:
+                        self._validators_changed()
+                    await asyncio.sleep(0)  # never hold the loop for a whole batch
+                if not ok or len(records) < FETCH_BATCH:
+                    break
+        return progressed
+
+    async def _serve_fetch(self, peer: bytes, payload: bytes) -> bytes:
+        try:
+            req = codec.decode(payload)
+            start, n = int(req["from"]), min(int(req["max"]), FETCH_BATCH)
+        except (ChainfinError, KeyError, TypeError, ValueError):
+            return codec.encode([])
+        out = []
+        for h in range(max(1, start), start + n):
+            raw = self.ledger.block_raw(h)
+            if raw is None:
+                break
+            out.append(raw)
+        self.stats["fetch_served"] += 1
+        return codec.encode(out)
+
+    async def _serve_status(self, peer: bytes, payload: bytes) -> bytes:
+        return codec.encode({"height": self.ledger.tip.height, "view": self.view})
+
+    async def _sync_watch(self) -> None:
+        """Every second: if a peer is ahead and we have not moved, catch up (restart, partition)."""
+        last_height = -1
+        while True:
+            await asyncio.sleep(1.0)
+            h = self.ledger.tip.height
+            if h != last_height:
+                last_height = h
+                continue
+            best, best_peer = h, None
+            for peer in self.transport.connected():
+                try:
+                    st = codec.decode(await self.transport.request(peer, K_STATUS, b"", 2.0))
+                    if int(st["height"]) > best:
+                        best, best_peer = int(st["height"]), peer
+                except (asyncio.TimeoutError, ChainfinError, ConnectionError, OSError,
+                        KeyError, TypeError, ValueError):
+                    continue
+            if best_peer is not None and not self._fetching:
+                self._fetching = True
+                await self._fetch([best_peer])
+
+    # ------------------------------------------------------------------ queries for REST
+
+    def wait_for(self, tx_id: bytes) -> asyncio.Future[TxOutcome]:
+        fut: asyncio.Future[TxOutcome] = asyncio.get_running_loop().create_future()
+        self.waiters.setdefault(tx_id, []).append(fut)
+        return fut
+
+    def next_nonce(self, sender: bytes) -> int:
+        """One more than the highest nonce the sender used (committed or in the mempool)."""
+        used = [n for n in execution.used_nonces(self.ledger.committed_state_store(), sender)]
+        used += [t.nonce for t in self.mempool.by_sender(sender)]
+        return max(used, default=0) + 1
+
+    def tx_outcome(self, tx_id: bytes) -> TxOutcome | None:
+        loc = self.ledger.tx_location(tx_id)
+        if loc is None:
+            if tx_id in self.mempool:
+                return TxOutcome(tx_id.hex(), "pending")
+            return None
+        h, i = loc
+        rec = self.ledger.block_record(h)
+        assert rec is not None
+        rc = execution.Receipt.from_wire(rec["receipts"][i])
+        return TxOutcome(tx_id.hex(), rc.status, h, i, rc.error_json(), rc.result)
