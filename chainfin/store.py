@@ -1,0 +1,621 @@
+"""Key-value storage: the ``KVStore`` protocol, an in-memory store for tests and LevelDB (plyvel).
+
+This is the only module that imports plyvel.
+
+Semantics every backend gives (``tests/unit/test_store.py`` runs the same tests on both):
+
+- keys and values are ``bytes``; ``get`` of a missing key is ``None``;
+- ``iterate(prefix, start=, stop=, reverse=)`` yields ``(key, value)`` in byte order of the key
+  (reversed with ``reverse=True``), restricted to keys that start with ``prefix``, with ``start``
+  inclusive and ``stop`` exclusive (both full keys). It reads a snapshot taken when iteration starts:
+  writes made while iterating are not seen;
+- ``with store.write_batch(sync=...) as b:`` collects ``b.put``/``b.delete`` and applies them all
+  atomically when the block exits normally; if the block raises, nothing is written. After the
+  block the batch is dead (using it raises ``StorageError``);
+- ``sync=True`` (on a batch or a single put/delete) returns only once the write is on stable
+  storage (LevelDB ``WriteOptions.sync``: the log is fsync'd). Anything consensus safety depends on
+  (the ``w/`` WAL of what this node signed, the commit of a block) is written with ``sync=True``
+  before the message that depends on it leaves the node. A process crash (even SIGKILL) loses no
+  completed write either way; ``sync`` is what survives a power loss or kernel crash;
+- every backend error is a :class:`StorageError` (fatal: the node stops).
+
+Key spaces (DESIGN.md "Storage"; see docs/storage.md): one database per node, each kind of record
+under its own prefix. Heights are 8-byte big-endian so that key order is height order.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from chainfin.errors import StorageError
+
+__all__ = [
+    "BLOCKS",
+    "BLOCK_HEIGHT",
+    "TX_INDEX",
+    "STATE",
+    "SMT_NODES",
+    "WAL",
+    "CHECKPOINTS",
+    "META",
+    "PREFIXES",
+    "height_key",
+    "parse_height",
+    "prefix_end",
+    "KVReader",
+    "KVWriter",
+    "KVStore",
+    "MemoryStore",
+    "PlyvelStore",
+    "Prefixed",
+    "PrefixedWriter",
+    "Keyspace",
+    "keyspace",
+    "Overlay",
+]
+
+# --------------------------------------------------------------------------- key spaces
+
+BLOCKS = b"b/"  # b/<height 8B>        -> block record (block + certificate)
+BLOCK_HEIGHT = b"h/"  # h/<block hash>  -> height 8B
+TX_INDEX = b"t/"  # t/<tx id>           -> tx location (height, index)
+STATE = b"s/"  # s/<state key>          -> current committed value
+SMT_NODES = b"m/"  # m/<node hash>      -> encoded SMT node (chainfin.smt)
+WAL = b"w/"  # w/<view 8B><seq 8B>...   -> what this node signed (synced before it is sent)
+CHECKPOINTS = b"c/"  # c/<height 8B>    -> checkpoint record
+META = b"meta/"  # meta/<name>          -> tip, genesis hash, schema version, ...
+
+PREFIXES: Mapping[str, bytes] = {
+    "blocks": BLOCKS,
+    "block_height": BLOCK_HEIGHT,
+    "tx_index": TX_INDEX,
+    "state": STATE,
+    "smt_nodes": SMT_NODES,
+    "wal": WAL,
+    "checkpoints": CHECKPOINTS,
+    "meta": META,
+}
+
+_U64 = 1 << 64
+
+
+def height_key(height: int) -> bytes:
+    """8-byte big-endian encoding: byte order of the keys is numeric order of the heights.
+
+    Raises:
+        ValueError: ``height`` is not an int in [0, 2**64).
+    """
+    if type(height) is not int or not 0 <= height < _U64:
+        raise ValueError(f"height must be an integer in [0, 2**64), got {height!r}")
+    return height.to_bytes(8, "big")
+
+
+def parse_height(key: bytes) -> int:
+    """Inverse of :func:`height_key` (takes exactly 8 bytes).
+
+    Raises:
+        StorageError: not 8 bytes (a corrupt key).
+    """
+    if len(key) != 8:
+        raise StorageError(f"a height key is 8 bytes, got {len(key)}")
+    return int.from_bytes(key, "big")
+
+
+def prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest key greater than every key that starts with ``prefix`` (None: no bound)."""
+    p = bytearray(prefix)
+    while p:
+        if p[-1] != 0xFF:
+            p[-1] += 1
+            return bytes(p)
+        p.pop()
+    return None
+
+
+def _range(prefix: bytes, start: bytes | None, stop: bytes | None) -> tuple[bytes, bytes | None]:
+    """Intersect the prefix range with [start, stop)."""
+    lo = prefix if start is None or start < prefix else start
+    hi = prefix_end(prefix)
+    if stop is not None and (hi is None or stop < hi):
+        hi = stop
+    return lo, hi
+
+
+def _check_bytes(*items: object) -> None:
+    for x in items:
+        if type(x) is not bytes:
+            raise TypeError(f"keys and values must be bytes, not {type(x).__name__}")
+
+
+# --------------------------------------------------------------------------- protocols
+
+
+@runtime_checkable
+class KVReader(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+
+
+@runtime_checkable
+class KVWriter(Protocol):
+    """What a write batch offers (and what SMT/ledger code writes into)."""
+
+    def put(self, key: bytes, value: bytes) -> None: ...
+
+    def delete(self, key: bytes) -> None: ...
+
+
+class KVStore(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def put(self, key: bytes, value: bytes, *, sync: bool = False) -> None: ...
+
+    def delete(self, key: bytes, *, sync: bool = False) -> None: ...
+
+    def iterate(
+        self,
+        prefix: bytes = b"",
+        *,
+        start: bytes | None = None,
+        stop: bytes | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]: ...
+
+    def write_batch(self, *, sync: bool = False) -> AbstractContextManager[KVWriter]: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+
+# --------------------------------------------------------------------------- batches
+
+
+class _Batch:
+    """Buffered put/delete operations; the store applies them on a clean exit of the ``with``."""
+
+    __slots__ = ("_ops", "_live")
+
+    def __init__(self) -> None:
+        self._ops: dict[bytes, bytes | None] = {}  # last write per key wins, as in LevelDB
+        self._live = True
+
+    def _check(self) -> None:
+        if not self._live:
+            raise StorageError("write batch used after its `with` block ended")
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._check()
+        _check_bytes(key, value)
+        self._ops[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._check()
+        _check_bytes(key)
+        self._ops[key] = None
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+class MemoryStore:
+    """Dict-backed KVStore with the same semantics as PlyvelStore (no durability)."""
+
+    def __init__(self) -> None:
+        self._data: dict[bytes, bytes] = {}
+        self._closed = False
+
+    def _check(self) -> None:
+        if self._closed:
+            raise StorageError("store is closed")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def get(self, key: bytes) -> bytes | None:
+        self._check()
+        return self._data.get(key)
+
+    def put(self, key: bytes, value: bytes, *, sync: bool = False) -> None:
+        self._check()
+        _check_bytes(key, value)
+        self._data[key] = value
+
+    def delete(self, key: bytes, *, sync: bool = False) -> None:
+        self._check()
+        _check_bytes(key)
+        self._data.pop(key, None)
+
+    def iterate(
+        self,
+        prefix: bytes = b"",
+        *,
+        start: bytes | None = None,
+        stop: bytes | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        self._check()
+        lo, hi = _range(prefix, start, stop)
+        snap = sorted(
+            (k, v) for k, v in self._data.items() if k >= lo and (hi is None or k < hi)
+        )
+        if reverse:
+            snap.reverse()
+        return iter(snap)
+
+    @contextmanager
+    def _batch(self, sync: bool) -> Iterator[KVWriter]:
+        self._check()
+        b = _Batch()
+        try:
+            yield b
+        except BaseException:
+            b._live = False
+            raise
+        b._live = False
+        self._check()
+        for k, v in b._ops.items():
+            if v is None:
+                self._data.pop(k, None)
+            else:
+                self._data[k] = v
+
+    def write_batch(self, *, sync: bool = False) -> AbstractContextManager[KVWriter]:
+        return self._batch(sync)
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- LevelDB
+
+
+def _is_lock_error(e: BaseException) -> bool:
+    msg = e.args[0] if e.args else b""
+    if isinstance(msg, bytes):
+        msg = msg.decode("utf-8", "replace")
+    return "lock" in str(msg).lower() and "LOCK" in str(msg)
+
+
+def _msg(e: BaseException) -> str:
+    m = e.args[0] if e.args else ""
+    return m.decode("utf-8", "replace") if isinstance(m, bytes) else str(m)
+
+
+class PlyvelStore:
+    """LevelDB via plyvel. One process at a time may open a database (LevelDB's LOCK file).
+
+    Raises (constructor):
+        StorageError: the database is locked by another process or handle (the message names the
+            path), or cannot be opened/created.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create_if_missing: bool = True) -> None:
+        import plyvel  # the only plyvel import in chainfin
+
+        self.path = os.fspath(path)
+        self._plyvel: Any = plyvel
+        try:
+            self._db: Any = plyvel.DB(self.path, create_if_missing=create_if_missing)
+        except plyvel.IOError as e:
+            if _is_lock_error(e):
+                raise StorageError(
+                    f"LevelDB at {self.path} is locked by another process "
+                    f"(another node using this data dir?): {_msg(e)}"
+                ) from e
+            raise StorageError(f"cannot open LevelDB at {self.path}: {_msg(e)}") from e
+        except (plyvel.Error, OSError) as e:
+            raise StorageError(f"cannot open LevelDB at {self.path}: {_msg(e)}") from e
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        wait_s: float = 0.0,
+        poll_s: float = 0.05,
+        create_if_missing: bool = True,
+    ) -> PlyvelStore:
+        """Open, retrying for up to ``wait_s`` seconds while another process holds the lock.
+
+        A restarted node uses this to wait for its killed predecessor's lock to go (TRAPS #16).
+
+        Raises:
+            StorageError: still locked after ``wait_s``, or any other open failure (at once).
+        """
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return cls(path, create_if_missing=create_if_missing)
+            except StorageError as e:
+                cause = e.__cause__
+                locked = cause is not None and _is_lock_error(cause)
+                if not locked or time.monotonic() >= deadline:
+                    if locked and wait_s > 0:
+                        raise StorageError(
+                            f"LevelDB at {os.fspath(path)} still locked after waiting "
+                            f"{wait_s:g}s (another process holds it)"
+                        ) from e
+                    raise
+            time.sleep(poll_s)
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._db.closed)
+
+    def _fail(self, op: str, e: BaseException) -> StorageError:
+        if self._db.closed:
+            return StorageError(f"LevelDB at {self.path} is closed ({op})")
+        return StorageError(f"LevelDB {op} failed at {self.path}: {_msg(e)}")
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            v = self._db.get(key)
+        except (self._plyvel.Error, RuntimeError) as e:
+            raise self._fail("get", e) from e
+        return None if v is None else bytes(v)
+
+    def put(self, key: bytes, value: bytes, *, sync: bool = False) -> None:
+        _check_bytes(key, value)
+        try:
+            self._db.put(key, value, sync=sync)
+        except (self._plyvel.Error, RuntimeError) as e:
+            raise self._fail("put", e) from e
+
+    def delete(self, key: bytes, *, sync: bool = False) -> None:
+        _check_bytes(key)
+        try:
+            self._db.delete(key, sync=sync)
+        except (self._plyvel.Error, RuntimeError) as e:
+            raise self._fail("delete", e) from e
+
+    def iterate(
+        self,
+        prefix: bytes = b"",
+        *,
+        start: bytes | None = None,
+        stop: bytes | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        lo, hi = _range(prefix, start, stop)
+        if hi is not None and hi <= lo:
+            return iter(())
+        try:
+            it = self._db.iterator(start=lo, stop=hi, reverse=reverse,
+                                   include_start=True, include_stop=False)
+        except (self._plyvel.Error, RuntimeError) as e:
+            raise self._fail("iterate", e) from e
+        return self._drain(it)
+
+    def _drain(self, it: Any) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            with it:
+                yield from it
+        except (self._plyvel.Error, RuntimeError) as e:
+            raise self._fail("iterate", e) from e
+
+    @contextmanager
+    def _batch(self, sync: bool) -> Iterator[KVWriter]:
+        if self._db.closed:
+            raise StorageError(f"LevelDB at {self.path} is closed (write_batch)")
+        b = _PlyvelBatch(self._db.write_batch(sync=sync))
+        try:
+            yield b
+        except BaseException:
+            b._live = False
+            b._wb.clear()
+            raise
+        b._live = False
+        try:
+            b._wb.write()
+        except (self._plyvel.Error, RuntimeError) as e:
+            raise self._fail("batch write", e) from e
+
+    def write_batch(self, *, sync: bool = False) -> AbstractContextManager[KVWriter]:
+        return self._batch(sync)
+
+    def close(self) -> None:
+        if not self._db.closed:
+            self._db.close()
+
+    def __enter__(self) -> PlyvelStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PlyvelStore({self.path!r}{', closed' if self.closed else ''})"
+
+
+class _PlyvelBatch:
+    """A LevelDB WriteBatch that only the ``with`` block of PlyvelStore.write_batch can use."""
+
+    __slots__ = ("_wb", "_live")
+
+    def __init__(self, wb: Any) -> None:
+        self._wb = wb
+        self._live = True
+
+    def put(self, key: bytes, value: bytes) -> None:
+        if not self._live:
+            raise StorageError("write batch used after its `with` block ended")
+        _check_bytes(key, value)
+        self._wb.put(key, value)
+
+    def delete(self, key: bytes) -> None:
+        if not self._live:
+            raise StorageError("write batch used after its `with` block ended")
+        _check_bytes(key)
+        self._wb.delete(key)
+
+
+# --------------------------------------------------------------------------- prefixed views
+
+
+class PrefixedWriter:
+    """Writes into a batch (or any KVWriter) under a prefix."""
+
+    __slots__ = ("_w", "prefix")
+
+    def __init__(self, writer: KVWriter, prefix: bytes) -> None:
+        self._w = writer
+        self.prefix = prefix
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._w.put(self.prefix + key, value)
+
+    def delete(self, key: bytes) -> None:
+        self._w.delete(self.prefix + key)
+
+
+class Prefixed:
+    """One key space of a store: keys are given and returned without the prefix."""
+
+    __slots__ = ("store", "prefix")
+
+    def __init__(self, store: KVStore, prefix: bytes) -> None:
+        if not prefix:
+            raise ValueError("a key space needs a non-empty prefix")
+        self.store = store
+        self.prefix = prefix
+
+    def key(self, suffix: bytes) -> bytes:
+        return self.prefix + suffix
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.store.get(self.prefix + key)
+
+    def put(self, key: bytes, value: bytes, *, sync: bool = False) -> None:
+        self.store.put(self.prefix + key, value, sync=sync)
+
+    def delete(self, key: bytes, *, sync: bool = False) -> None:
+        self.store.delete(self.prefix + key, sync=sync)
+
+    def iterate(
+        self,
+        *,
+        start: bytes | None = None,
+        stop: bytes | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(key without prefix, value) in key order; ``start``/``stop`` are without the prefix."""
+        n = len(self.prefix)
+        it = self.store.iterate(
+            self.prefix,
+            start=None if start is None else self.prefix + start,
+            stop=None if stop is None else self.prefix + stop,
+            reverse=reverse,
+        )
+        return ((k[n:], v) for k, v in it)
+
+    def last(self) -> tuple[bytes, bytes] | None:
+        """The entry with the greatest key (e.g. the highest block), or None when empty."""
+        return next(self.iterate(reverse=True), None)
+
+    def writer(self, batch: KVWriter) -> PrefixedWriter:
+        """A view of ``batch`` that writes into this key space."""
+        return PrefixedWriter(batch, self.prefix)
+
+
+@dataclass(frozen=True)
+class Keyspace:
+    """The node's key spaces over one store (DESIGN.md "Storage")."""
+
+    store: KVStore
+    blocks: Prefixed  # height_key(h) -> block record
+    block_height: Prefixed  # block hash -> height_key(h)
+    tx_index: Prefixed  # tx id -> location
+    state: Prefixed  # state key -> value
+    smt_nodes: Prefixed  # node hash -> SMT node
+    wal: Prefixed  # consensus WAL
+    checkpoints: Prefixed  # height_key(h) -> checkpoint
+    meta: Prefixed  # name -> value
+
+
+def keyspace(store: KVStore) -> Keyspace:
+    return Keyspace(store, **{name: Prefixed(store, p) for name, p in PREFIXES.items()})
+
+
+# --------------------------------------------------------------------------- overlay
+
+
+class Overlay:
+    """Uncommitted writes layered over a reader: reads see them, disk sees nothing until
+    :meth:`write_to` copies them into a write batch. Overlays stack (an overlay's base may be
+    another overlay), which is how block h+1 runs on block h's uncommitted state."""
+
+    __slots__ = ("base", "_ops")
+
+    def __init__(self, base: KVReader) -> None:
+        self.base = base
+        self._ops: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self._ops:
+            return self._ops[key]
+        return self.base.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        _check_bytes(key, value)
+        self._ops[key] = value
+
+    def delete(self, key: bytes) -> None:
+        _check_bytes(key)
+        self._ops[key] = None
+
+    def changes(self) -> dict[bytes, bytes | None]:
+        """The buffered writes (None = delete)."""
+        return dict(self._ops)
+
+    def write_to(self, batch: KVWriter) -> None:
+        """Copy the buffered writes into ``batch``, in key order."""
+        for k in sorted(self._ops):
+            v = self._ops[k]
+            if v is None:
+                batch.delete(k)
+            else:
+                batch.put(k, v)
+
+    def iterate(
+        self,
+        prefix: bytes = b"",
+        *,
+        start: bytes | None = None,
+        stop: bytes | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Merged view of the base's entries and the buffered writes (base must iterate)."""
+        lo, hi = _range(prefix, start, stop)
+        base_iter = getattr(self.base, "iterate", None)
+        if base_iter is None:
+            raise TypeError("the overlay's base cannot iterate")
+        merged = dict(base_iter(prefix, start=start, stop=stop))
+        for k, v in self._ops.items():
+            if k >= lo and (hi is None or k < hi):
+                if v is None:
+                    merged.pop(k, None)
+                else:
+                    merged[k] = v
+        return iter(sorted(merged.items(), reverse=reverse))
+
+    def __len__(self) -> int:
+        return len(self._ops)
