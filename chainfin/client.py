@@ -1,0 +1,370 @@
+"""Python client SDK of a chainfin node's REST API (an edge module: aiohttp is allowed here).
+
+::
+
+    async with Client("http://127.0.0.1:8000") as c:
+        chain_id = await c.chain_id()
+        tx = build_tx(identity, chain_id, "settlement", "transfer",
+                      {"to": "<hex>", "currency": "USD", "amount": 100},
+                      await c.next_nonce(identity.public_key))
+        result = await c.submit(tx, wait=True)   # {tx_id, status, height, index, finality_ms, ...}
+
+    with SyncClient("http://127.0.0.1:8000") as c:   # the same, blocking (not inside an event loop)
+        c.status()
+
+A node's error (a 4xx/5xx with ``{"error": {"code", "message"}}``) raises :class:`ClientError`
+with that code, message and HTTP status; a node that cannot be reached raises it with code
+``unreachable`` and status 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from chainfin.crypto import Identity, load_identity
+from chainfin.errors import ChainfinError
+from chainfin.types import Transaction
+
+__all__ = [
+    "Client",
+    "SyncClient",
+    "ClientError",
+    "build_tx",
+    "cli_tx_send",
+    "cli_query",
+    "cli_proof_tx",
+    "cli_proof_state",
+]
+
+DEFAULT_TIMEOUT = 60.0  # above the node's own wait=commit limit
+MAX_RESPONSE = 64 * 1024 * 1024
+
+T = TypeVar("T")
+
+
+class ClientError(ChainfinError):
+    """The node refused or failed a request, or could not be reached (``status`` 0)."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        self.code = code
+        self.message = message
+        self.status = status
+        where = f"HTTP {status}" if status else "no response"
+        super().__init__(f"{message} ({code}, {where})")
+
+
+def build_tx(identity: Identity, chain_id: str, contract: str, method: str,
+             args: Mapping[str, Any], nonce: int) -> Transaction:
+    """Sign a call of ``contract.method(**args)`` with ``identity``.
+
+    Raises:
+        CodecError: ``args`` holds a value with no canonical encoding (a float, a set, ...).
+    """
+    return Transaction.create(identity, chain_id, nonce, contract, method, dict(args))
+
+
+def _hex(v: bytes | str) -> str:
+    return v.hex() if isinstance(v, bytes | bytearray) else str(v)
+
+
+def _seg(v: str) -> str:
+    """One URL path segment (a state key may hold slashes: they stay separators)."""
+    return quote(str(v), safe="/")
+
+
+class Client:
+    """Async client of one node. Use as ``async with`` or call :meth:`close`."""
+
+    def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT,
+                 session: aiohttp.ClientSession | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ClientError("bad_url", f"node URL {base_url!r} must start with http:// or "
+                              "https://", 0)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session = session
+        self._owns_session = session is None
+        self._chain_id: str | None = None
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None and self._owns_session:
+            await self._session.close()
+        self._session = None
+
+    def _sess(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._owns_session = True
+        return self._session
+
+    # ------------------------------------------------------------------ transport
+
+    async def request(self, method: str, path: str, *, json_body: Any = None,
+                      params: Mapping[str, str] | None = None) -> Any:
+        """One REST call; ``path`` is already URL-encoded. Returns the decoded JSON body.
+
+        Raises:
+            ClientError: an error status (code and message from the node's error body), a body
+                that is not JSON, or the node is unreachable / timed out.
+        """
+        if not path.startswith("/"):
+            path = "/" + path
+        url = URL(self.base_url + path, encoded=True)
+        if params:
+            url = url.update_query(params)
+        try:
+            async with self._sess().request(method, url, json=json_body) as resp:
+                raw = bytearray()
+                async for chunk in resp.content.iter_chunked(65536):
+                    raw += chunk
+                    if len(raw) > MAX_RESPONSE:
+                        raise ClientError("response_too_large",
+                                          f"response exceeds {MAX_RESPONSE} bytes", resp.status)
+                status = resp.status
+        except ClientError:
+            raise
+        except TimeoutError as e:
+            raise ClientError("timeout", f"{method} {path} on {self.base_url} timed out", 0) from e
+        except aiohttp.ClientError as e:
+            raise ClientError("unreachable", f"cannot reach {self.base_url}: {e}", 0) from e
+        try:
+            data = json.loads(raw) if raw else None
+        except (ValueError, UnicodeDecodeError):
+            data = None
+            if status < 400:
+                raise ClientError("bad_response", f"{method} {path} did not answer JSON",
+                                  status) from None
+        if status >= 400:
+            err = data.get("error") if isinstance(data, dict) else None
+            if isinstance(err, dict):
+                raise ClientError(str(err.get("code", "error")), str(err.get("message", "")),
+                                  status)
+            text = bytes(raw[:200]).decode("utf-8", "replace").strip()
+            raise ClientError("http_error", text or f"{method} {path} failed", status)
+        return data
+
+    async def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """GET any REST path (``/v1/...``), decoded JSON."""
+        return await self.request("GET", path, params=params)
+
+    # ------------------------------------------------------------------ API
+
+    async def submit(self, tx: Transaction, wait: bool = False) -> dict[str, Any]:
+        """POST /v1/tx. Without ``wait``: ``{tx_id, status: "pending"}`` once admitted. With it:
+        ``{tx_id, status, height, index, finality_ms, result|error}`` once final (``status``
+        stays ``pending`` with an ``error`` of code ``timeout`` if the node's wait ran out)."""
+        params = {"wait": "commit"} if wait else None
+        out = await self.request("POST", "/v1/tx", json_body=tx.to_json(), params=params)
+        return dict(out)
+
+    async def tx(self, tx_id: bytes | str) -> dict[str, Any]:
+        """GET /v1/tx/{tx_id}: ``{tx_id, status: pending|committed|rejected, height, index, error}``."""
+        return dict(await self.get(f"/v1/tx/{_hex(tx_id)}"))
+
+    async def status(self) -> dict[str, Any]:
+        """GET /v1/status: ``{node_id, chain_id, height, view, primary, validators, peers}``."""
+        return dict(await self.get("/v1/status"))
+
+    async def chain_id(self) -> str:
+        """The node's chain id (asked once, then cached)."""
+        if self._chain_id is None:
+            cid = (await self.status()).get("chain_id")
+            if not isinstance(cid, str):
+                raise ClientError("bad_response", "/v1/status has no chain_id", 200)
+            self._chain_id = cid
+        return self._chain_id
+
+    async def block(self, height: int | str = "latest") -> dict[str, Any]:
+        """GET /v1/blocks/{height|latest}."""
+        if height != "latest" and not isinstance(height, int):
+            raise ValueError("height is an integer or 'latest'")
+        return dict(await self.get(f"/v1/blocks/{height}"))
+
+    async def state(self, contract: str, key: str) -> dict[str, Any]:
+        """GET /v1/state/{contract}/{key}: the current value of one state key."""
+        return dict(await self.get(f"/v1/state/{_seg(contract)}/{_seg(key)}"))
+
+    async def proof_tx(self, tx_id: bytes | str) -> dict[str, Any]:
+        """GET /v1/proofs/tx/{tx_id}: the proof document for ``chainfin verify``."""
+        return dict(await self.get(f"/v1/proofs/tx/{_hex(tx_id)}"))
+
+    async def proof_state(self, contract: str, key: str) -> dict[str, Any]:
+        """GET /v1/proofs/state/{contract}/{key}."""
+        return dict(await self.get(f"/v1/proofs/state/{_seg(contract)}/{_seg(key)}"))
+
+    async def next_nonce(self, sender: bytes | str) -> int:
+        """GET /v1/nonce/{sender}: the next unused nonce of ``sender``."""
+        out = await self.get(f"/v1/nonce/{_hex(sender)}")
+        nxt = out.get("next") if isinstance(out, dict) else None
+        if type(nxt) is not int:
+            raise ClientError("bad_response", "/v1/nonce answered without an integer 'next'", 200)
+        return nxt
+
+    async def call(self, identity: Identity, contract: str, method: str, args: Mapping[str, Any],
+                   *, nonce: int | None = None, wait: bool = False) -> dict[str, Any]:
+        """Build, sign and submit in one step (chain id and, unless given, nonce from the node)."""
+        if nonce is None:
+            nonce = await self.next_nonce(identity.public_key)
+        tx = build_tx(identity, await self.chain_id(), contract, method, args, nonce)
+        return await self.submit(tx, wait=wait)
+
+
+class SyncClient:
+    """Blocking wrapper of :class:`Client` with its own event loop. Not for use inside a running
+    event loop (use :class:`Client` there); not thread-safe."""
+
+    def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._client = Client(base_url, timeout=timeout)
+        self.base_url = self._client.base_url
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            coro.close()
+            raise RuntimeError("SyncClient cannot be used inside a running event loop; use Client")
+        if self._loop.is_closed():
+            coro.close()
+            raise RuntimeError("SyncClient is closed")
+        return self._loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            if self._client._session is not None:  # only created by a first request
+                self._loop.run_until_complete(self._client.close())
+            self._loop.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # best effort; call close()
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed() and not loop.is_running():
+            try:
+                self.close()
+            except Exception:
+                pass
+
+    def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        return self._run(self._client.get(path, params))
+
+    def submit(self, tx: Transaction, wait: bool = False) -> dict[str, Any]:
+        return self._run(self._client.submit(tx, wait))
+
+    def tx(self, tx_id: bytes | str) -> dict[str, Any]:
+        return self._run(self._client.tx(tx_id))
+
+    def status(self) -> dict[str, Any]:
+        return self._run(self._client.status())
+
+    def chain_id(self) -> str:
+        return self._run(self._client.chain_id())
+
+    def block(self, height: int | str = "latest") -> dict[str, Any]:
+        return self._run(self._client.block(height))
+
+    def state(self, contract: str, key: str) -> dict[str, Any]:
+        return self._run(self._client.state(contract, key))
+
+    def proof_tx(self, tx_id: bytes | str) -> dict[str, Any]:
+        return self._run(self._client.proof_tx(tx_id))
+
+    def proof_state(self, contract: str, key: str) -> dict[str, Any]:
+        return self._run(self._client.proof_state(contract, key))
+
+    def next_nonce(self, sender: bytes | str) -> int:
+        return self._run(self._client.next_nonce(sender))
+
+    def call(self, identity: Identity, contract: str, method: str, args: Mapping[str, Any], *,
+             nonce: int | None = None, wait: bool = False) -> dict[str, Any]:
+        return self._run(self._client.call(identity, contract, method, args, nonce=nonce,
+                                           wait=wait))
+
+
+# ---------------------------------------------------------------------- CLI handlers
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True))
+
+
+def _write_json(value: Any, out: str) -> None:
+    path = Path(out)
+    try:
+        path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    except OSError as e:
+        raise ChainfinError(f"cannot write {path}: {e.strerror or e}") from e
+    print(f"wrote {path}")
+
+
+def cli_tx_send(args: argparse.Namespace) -> int:
+    """``chainfin tx send``: sign with ``--key``, submit to ``--node``, print the result JSON.
+    Exit 1 when the node refuses it, the transaction is rejected, or ``--wait`` runs out."""
+    identity = load_identity(args.key)
+    try:
+        call_args = json.loads(args.args)
+    except ValueError as e:
+        raise ChainfinError(f"--args is not valid JSON: {e}") from e
+    if not isinstance(call_args, dict):
+        raise ChainfinError("--args must be a JSON object")
+    with SyncClient(args.node) as c:
+        nonce = args.nonce if args.nonce is not None else c.next_nonce(identity.public_key)
+        tx = build_tx(identity, c.chain_id(), args.contract, args.method, call_args, nonce)
+        result = c.submit(tx, wait=bool(args.wait))
+    _print_json(result)
+    if result.get("status") == "rejected":
+        err = result.get("error") or {}
+        msg = err.get("message", "") if isinstance(err, dict) else str(err)
+        print(f"chainfin: error: transaction rejected: {msg}", file=sys.stderr)
+        return 1
+    if args.wait and result.get("status") != "committed":
+        print("chainfin: error: the transaction was not final within the node's wait time",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def cli_query(args: argparse.Namespace) -> int:
+    """``chainfin query --node URL PATH``: GET the path and pretty-print its JSON."""
+    path = args.path if args.path.startswith("/") else "/" + args.path
+    with SyncClient(args.node) as c:
+        _print_json(c.get(path))
+    return 0
+
+
+def cli_proof_tx(args: argparse.Namespace) -> int:
+    """``chainfin proof tx``: fetch the inclusion + finality proof of a tx into ``--out``."""
+    with SyncClient(args.node) as c:
+        doc = c.proof_tx(args.id)
+    _write_json(doc, args.out)
+    return 0
+
+
+def cli_proof_state(args: argparse.Namespace) -> int:
+    """``chainfin proof state``: fetch the state proof of one key into ``--out``."""
+    with SyncClient(args.node) as c:
+        doc = c.proof_state(args.contract, args.key)
+    _write_json(doc, args.out)
+    return 0
