@@ -1,0 +1,774 @@
+"""The execution layer: applies a block's transactions through the contract registry to a state.
+
+Pure and deterministic: no clock (the block timestamp comes in :class:`BlockContext`), no
+randomness, no I/O, no iteration over unordered sets (TRAPS #14). The node and the simulator call
+:func:`execute_block` once per proposal; the mempool/REST admission calls :func:`check_tx_static`.
+
+State model
+-----------
+Key/value per contract. A value is anything :mod:`chainfin.codec` encodes (dict/list/int/str/
+bytes/bool/None). The storage key of ``(contract, key)`` is ``f"{contract}/{key}".encode()`` and
+its stored bytes are ``codec.encode(value)``.
+
+- :class:`RawState` is the base protocol (``get_raw(key) -> bytes | None``): the node implements it
+  over LevelDB, :class:`DictState` over a dict (tests, genesis).
+- :class:`Overlay` is a copy-on-write layer over a RawState (or another Overlay). It offers the
+  typed :class:`StateView` API (``get``/``put``/``delete``), records writes as encoded bytes
+  (``changes()``), and caches decoded values so hot keys (the sender's identity, a currency) are
+  decoded once per block. One Overlay per block, stacked on the parent block's overlay for
+  speculative execution; one per transaction on top of it, so a rejected transaction leaves
+  nothing behind but its receipt.
+
+Values returned by :meth:`Overlay.get` are private copies: a contract may mutate them and
+``put`` them back; mutating without ``put`` changes nothing.
+
+Replay protection
+-----------------
+Each transaction's (sender, nonce) pair may be used once. Its receipt is stored in the state at
+``_tx/<sender hex>/<nonce>`` = ``{"tx_id", "status", "error"}`` (so receipts are provable against the
+state root). A transaction reusing a pair is rejected with ``nonce_reused`` and writes nothing (the
+earlier receipt stays). Every other transaction of a block, committed or rejected, writes its
+receipt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from chainfin import codec
+from chainfin.errors import CodecError, ConfigError, ContractError, InvalidTransaction
+from chainfin.genesis import ROLES, Genesis
+from chainfin.types import Transaction
+
+__all__ = [
+    "RawState",
+    "StateView",
+    "ContractState",
+    "DictState",
+    "Overlay",
+    "storage_key",
+    "BlockContext",
+    "TxContext",
+    "Event",
+    "Receipt",
+    "BlockResult",
+    "Method",
+    "Contract",
+    "default_registry",
+    "execute_block",
+    "execute_tx",
+    "check_tx_static",
+    "genesis_state",
+    "receipt_key",
+    "MAX_AMOUNT",
+    "EXECUTION_CODES",
+    # argument parsers for contract method declarations
+    "p_pubkey",
+    "p_amount",
+    "p_currency",
+    "p_text",
+    "p_hex",
+    "p_id",
+    "p_time_ms",
+    "p_int",
+    "p_dict",
+    "p_list",
+    "p_any",
+]
+
+#: Largest amount (and largest total issued per currency): balances, supplies and sums of them
+#: stay inside msgpack's signed 64-bit range.
+MAX_AMOUNT = 2**63 - 1
+
+#: Error codes produced by the execution layer itself (contracts add their own).
+EXECUTION_CODES = (
+    "nonce_reused",
+    "wrong_chain",
+    "unknown_sender",
+    "unknown_contract",
+    "unknown_method",
+    "forbidden",
+    "missing_field",
+    "bad_field",
+    "unknown_field",
+    "internal_error",
+)
+
+RECEIPT_CONTRACT = "_tx"
+IDENTITY_CONTRACT = "governance"  # where identities live: governance/id/<hex>
+
+_MISSING: Any = object()
+
+
+def storage_key(contract: str, key: str) -> bytes:
+    """The bytes under which ``(contract, key)`` is stored."""
+    return f"{contract}/{key}".encode()
+
+
+def receipt_key(sender: bytes, nonce: int) -> bytes:
+    """Storage key of a transaction's receipt: ``_tx/<sender hex>/<nonce>``."""
+    return f"{RECEIPT_CONTRACT}/{sender.hex()}/{nonce}".encode()
+
+
+def _clone(v: Any) -> Any:
+    """A private copy of a decoded value (scalars are immutable and shared)."""
+    t = type(v)
+    if t is dict:
+        return {k: _clone(x) for k, x in v.items()}
+    if t is list:
+        return [_clone(x) for x in v]
+    return v
+
+
+# ============================================================================ state
+
+
+@runtime_checkable
+class RawState(Protocol):
+    """Encoded state: the node implements this over LevelDB (``s/`` prefix stripped)."""
+
+    def get_raw(self, key: bytes) -> bytes | None: ...
+
+
+class StateView(Protocol):
+    """Typed state access, what contracts see."""
+
+    def get(self, contract: str, key: str) -> Any | None: ...
+
+    def put(self, contract: str, key: str, value: Any) -> None: ...
+
+    def delete(self, contract: str, key: str) -> None: ...
+
+
+#: What a contract method receives as its state (a per-transaction :class:`Overlay`).
+ContractState = StateView
+
+
+class DictState:
+    """In-memory state: a dict of storage key -> encoded value. For tests, genesis and tools."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Mapping[bytes, bytes] | None = None) -> None:
+        self.data: dict[bytes, bytes] = dict(data or {})
+
+    def get_raw(self, key: bytes) -> bytes | None:
+        return self.data.get(key)
+
+    def get(self, contract: str, key: str) -> Any | None:
+        raw = self.data.get(storage_key(contract, key))
+        return None if raw is None else codec.decode(raw)
+
+    def put(self, contract: str, key: str, value: Any) -> None:
+        self.data[storage_key(contract, key)] = codec.encode(value)
+
+    def delete(self, contract: str, key: str) -> None:
+        self.data.pop(storage_key(contract, key), None)
+
+    def apply(self, changes: Mapping[bytes, bytes | None]) -> None:
+        """Write a change set (``None`` deletes), e.g. a committed block's ``changes``."""
+        for k, v in changes.items():
+            if v is None:
+                self.data.pop(k, None)
+            else:
+                self.data[k] = v
+
+    def items_with_prefix(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        """Sorted (key, encoded value) pairs under ``prefix`` (tests and invariant checks)."""
+        return sorted((k, v) for k, v in self.data.items() if k.startswith(prefix))
+
+
+class Overlay:
+    """Copy-on-write layer over ``parent`` (a RawState or another Overlay).
+
+    Cheap to create (three slots). Reads fall through to the parent; writes and deletes stay here
+    until :meth:`commit_into` copies them into the parent overlay (or the node writes
+    :meth:`changes` to its database). Not thread-safe.
+    """
+
+    __slots__ = ("parent", "_writes", "_vals")
+
+    def __init__(self, parent: RawState) -> None:
+        self.parent = parent
+        #: storage key -> encoded value, or None for a delete
+        self._writes: dict[bytes, bytes | None] = {}
+        #: storage key -> decoded value: for every key in _writes (None when deleted), and read
+        #: cache for keys read from a non-overlay parent
+        self._vals: dict[bytes, Any] = {}
+
+    # -- raw
+    def get_raw(self, key: bytes) -> bytes | None:
+        w = self._writes
+        if key in w:
+            return w[key]
+        return self.parent.get_raw(key)
+
+    def _value(self, key: bytes) -> Any:
+        """Decoded value (shared, never mutate) or None."""
+        if key in self._writes:
+            return self._vals[key]
+        parent = self.parent
+        if type(parent) is Overlay:
+            return parent._value(key)
+        v = self._vals.get(key, _MISSING)
+        if v is _MISSING:
+            raw = parent.get_raw(key)
+            v = None if raw is None else codec.decode(raw)
+            self._vals[key] = v
+        return v
+
+    # -- typed (StateView)
+    def get(self, contract: str, key: str) -> Any | None:
+        """A private copy of the value at (contract, key), or None."""
+        return _clone(self._value(f"{contract}/{key}".encode()))
+
+    def put(self, contract: str, key: str, value: Any) -> None:
+        """Store ``value``.
+
+        Raises:
+            CodecError: the value is not canonical-encodable (a float, a set, ...).
+        """
+        k = f"{contract}/{key}".encode()
+        self._writes[k] = codec.encode(value)
+        self._vals[k] = _clone(value)
+
+    def delete(self, contract: str, key: str) -> None:
+        k = f"{contract}/{key}".encode()
+        self._writes[k] = None
+        self._vals[k] = None
+
+    # -- layering
+    def changes(self) -> dict[bytes, bytes | None]:
+        """This layer's writes (encoded), deletes as None, relative to its parent."""
+        return dict(self._writes)
+
+    def commit_into(self, parent: Overlay) -> None:
+        """Copy this layer's writes into ``parent`` (normally ``self.parent``) and clear them."""
+        pw, pv, mv = parent._writes, parent._vals, self._vals
+        for k, b in self._writes.items():
+            pw[k] = b
+            pv[k] = mv[k]
+        self.discard()
+
+    def discard(self) -> None:
+        """Forget this layer's writes and cache."""
+        self._writes = {}
+        self._vals = {}
+
+    def rebase(self, parent: RawState) -> None:
+        """Point this overlay at a new parent holding the same data as the old one (e.g. the
+        database after the parent block was committed), so overlay chains stay short. Drops the
+        read cache (kept: this layer's own writes)."""
+        self.parent = parent
+        self._vals = {k: self._vals[k] for k in self._writes}
+
+    def __len__(self) -> int:
+        return len(self._writes)
+
+
+# ============================================================================ contexts, results
+
+
+@dataclass(frozen=True, slots=True)
+class BlockContext:
+    """What a block gives its transactions: chain, height, the primary's block time (TRAPS #13),
+    proposer, and the consortium HMAC key for document fingerprints (from genesis; never in state).
+    """
+
+    chain_id: str
+    height: int
+    timestamp_ms: int
+    proposer: bytes = b""
+    fingerprint_key: bytes = b""
+
+    @classmethod
+    def from_genesis(
+        cls, genesis: Genesis, height: int, timestamp_ms: int, proposer: bytes = b""
+    ) -> BlockContext:
+        return cls(genesis.chain_id, height, timestamp_ms, proposer,
+                   bytes.fromhex(genesis.fingerprint_key))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A contract event. ``data`` is canonical-encodable and never holds private content."""
+
+    tx_id: bytes
+    contract: str
+    name: str
+    data: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tx_id": self.tx_id.hex(), "contract": self.contract, "name": self.name,
+                "data": self.data}
+
+
+class TxContext:
+    """What a method sees of its transaction and block. ``emit`` records an event."""
+
+    __slots__ = ("block", "tx", "tx_id", "tx_hex", "sender", "sender_hex", "identity",
+                 "contract", "events")
+
+    def __init__(self, block: BlockContext, tx: Transaction, identity: dict[str, Any],
+                 contract: str) -> None:
+        self.block = block
+        self.tx = tx
+        self.tx_id: bytes = tx.tx_id
+        self.tx_hex: str = tx.tx_id.hex()
+        self.sender: bytes = tx.sender
+        self.sender_hex: str = tx.sender.hex()
+        self.identity = identity  # the sender's governance record: name, role, admin, bank
+        self.contract = contract
+        self.events: list[Event] = []
+
+    @property
+    def timestamp_ms(self) -> int:
+        return self.block.timestamp_ms
+
+    @property
+    def height(self) -> int:
+        return self.block.height
+
+    @property
+    def chain_id(self) -> str:
+        return self.block.chain_id
+
+    @property
+    def fingerprint_key(self) -> bytes:
+        return self.block.fingerprint_key
+
+    @property
+    def role(self) -> str:
+        return str(self.identity.get("role", ""))
+
+    def emit(self, name: str, data: Mapping[str, Any], contract: str | None = None) -> None:
+        """Record an event (``contract`` defaults to the called one; a cross-contract effect,
+        e.g. a settlement payment made by trade_documents, names its own contract).
+
+        Raises:
+            CodecError: ``data`` is not canonical-encodable.
+        """
+        d = dict(data)
+        codec.encode(d)  # refuse floats etc. inside the tx, not when the block is stored
+        self.events.append(Event(self.tx_id, contract or self.contract, name, d))
+
+    def derive_id(self, index: int = 0) -> str:
+        """An id derived from this tx: the tx id's hex for index 0, else hash(tx_id, index)."""
+        if index == 0:
+            return self.tx_hex
+        return hashlib.sha256(self.tx_id + index.to_bytes(4, "big")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    tx_id: bytes
+    sender: bytes
+    nonce: int
+    index: int
+    status: str  # "committed" | "rejected"
+    error_code: str | None = None
+    error_message: str | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "committed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tx_id": self.tx_id.hex(),
+            "sender": self.sender.hex(),
+            "nonce": self.nonce,
+            "index": self.index,
+            "status": self.status,
+            "error": None if self.error_code is None
+            else {"code": self.error_code, "message": self.error_message},
+            "result": self.result,
+            "events": [e.to_json() for e in self.events],
+        }
+
+
+@dataclass(slots=True)
+class BlockResult:
+    """The outcome of executing one block.
+
+    ``changes`` holds every state write of the block (receipts included), encoded, deletes as
+    None: exactly what goes into the SMT / LevelDB at commit. ``overlay`` is the block's overlay,
+    to stack the next speculative block on (``execute_block(result.overlay, ...)``).
+    ``validator_set_change`` is the new sorted validator set when governance changed it in this
+    block (in force from the next block), else None.
+    """
+
+    changes: dict[bytes, bytes | None]
+    receipts: list[Receipt]
+    events: list[Event]
+    validator_set_change: tuple[bytes, ...] | None
+    overlay: Overlay
+
+
+# ============================================================================ contracts
+
+
+Parser = Callable[[Any, str], Any]
+MethodFn = Callable[[Any, TxContext, dict[str, Any]], "dict[str, Any] | None"]
+
+
+def _bad(name: str, what: str) -> ContractError:
+    return ContractError(f"{name}: {what}", "bad_field")
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """One contract method: a pure function, the roles that may call it (None: any registered
+    identity), and its argument parsers (required ``params`` and ``optional`` ones)."""
+
+    name: str
+    fn: MethodFn
+    roles: frozenset[str] | None
+    params: Mapping[str, Parser]
+    optional: Mapping[str, Parser]
+
+    def parse_args(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate and normalise ``args``.
+
+        Raises:
+            ContractError: ``missing_field``, ``unknown_field`` or ``bad_field``.
+        """
+        out: dict[str, Any] = {}
+        for name, parse in self.params.items():
+            if name not in args or args[name] is None:
+                raise ContractError(f"{self.name}: missing argument {name!r}", "missing_field")
+            out[name] = parse(args[name], name)
+        for name, parse in self.optional.items():
+            v = args.get(name)
+            if v is not None:
+                out[name] = parse(v, name)
+        if len(args) > len(out):
+            for name in sorted(args):
+                if name not in self.params and name not in self.optional:
+                    raise ContractError(f"{self.name}: unknown argument {name!r}", "unknown_field")
+        return out
+
+    def allows(self, role: str) -> bool:
+        return self.roles is None or role in self.roles
+
+
+class Contract:
+    """A named set of methods. Declare methods with the :meth:`method` decorator."""
+
+    def __init__(self, name: str, doc: str = "") -> None:
+        self.name = name
+        self.doc = doc
+        self.methods: dict[str, Method] = {}
+
+    def method(
+        self,
+        *,
+        roles: Iterable[str] | None,
+        params: Mapping[str, Parser] | None = None,
+        optional: Mapping[str, Parser] | None = None,
+        name: str | None = None,
+    ) -> Callable[[MethodFn], MethodFn]:
+        role_set = None if roles is None else frozenset(roles)
+        if role_set is not None:
+            unknown = role_set - set(ROLES)
+            assert not unknown, f"unknown roles {sorted(unknown)}"
+
+        def deco(fn: MethodFn) -> MethodFn:
+            mname = name or fn.__name__
+            assert mname not in self.methods, f"{self.name}.{mname} declared twice"
+            self.methods[mname] = Method(mname, fn, role_set, dict(params or {}),
+                                         dict(optional or {}))
+            return fn
+
+        return deco
+
+    def __repr__(self) -> str:
+        return f"Contract({self.name!r}, methods={sorted(self.methods)})"
+
+
+def default_registry() -> Mapping[str, Contract]:
+    """The network's contract registry (``contracts.CONTRACTS``), imported lazily because
+    contracts sit above chainfin in the dependency order."""
+    from contracts import CONTRACTS as registry
+
+    return registry
+
+
+def __getattr__(name: str) -> Any:  # lazy module attribute CONTRACTS
+    if name == "CONTRACTS":
+        return default_registry()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ---------------------------------------------------------------------------- argument parsers
+
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_CCY = re.compile(r"^[A-Z]{3}$")
+
+
+def p_pubkey(v: Any, name: str) -> str:
+    """An Ed25519 public key: 64 hex chars (or 32 bytes) -> lowercase hex."""
+    if type(v) is bytes and len(v) == 32:
+        return v.hex()
+    if type(v) is str and _HEX64.match(v):
+        return v.lower()
+    raise _bad(name, "must be a 32-byte public key in hex")
+
+
+p_id = p_pubkey  # ids derived from tx ids are 32-byte hex too
+p_id.__doc__ = "A 32-byte id in hex (doc_id, lc_id, offer_id, ...)."
+
+
+def p_amount(v: Any, name: str) -> int:
+    """An amount in integer minor units, 1 ..= MAX_AMOUNT (no floats, no bools)."""
+    if type(v) is not int:
+        raise _bad(name, "must be an integer number of minor units")
+    if v < 1 or v > MAX_AMOUNT:
+        raise _bad(name, f"must be between 1 and {MAX_AMOUNT}")
+    return v
+
+
+def p_int(lo: int = 0, hi: int = MAX_AMOUNT) -> Parser:
+    def parse(v: Any, name: str) -> int:
+        if type(v) is not int or v < lo or v > hi:
+            raise _bad(name, f"must be an integer between {lo} and {hi}")
+        return v
+
+    return parse
+
+
+p_time_ms = p_int(0, MAX_AMOUNT)
+
+
+def p_currency(v: Any, name: str) -> str:
+    """An ISO 4217 alphabetic code (three upper-case letters)."""
+    if type(v) is not str or not _CCY.match(v):
+        raise _bad(name, "must be an ISO 4217 code like 'USD'")
+    return v
+
+
+def p_text(max_len: int = 128) -> Parser:
+    def parse(v: Any, name: str) -> str:
+        if type(v) is not str:
+            raise _bad(name, "must be a string")
+        s = " ".join(v.split())
+        if not s or len(s) > max_len:
+            raise _bad(name, f"must be 1..{max_len} characters")
+        return s
+
+    return parse
+
+
+def p_hex(nbytes: int | None = None, max_bytes: int = 16 * 1024) -> Parser:
+    def parse(v: Any, name: str) -> str:
+        if type(v) is bytes:
+            b = v
+        elif type(v) is str:
+            try:
+                b = bytes.fromhex(v)
+            except ValueError:
+                raise _bad(name, "must be hex") from None
+        else:
+            raise _bad(name, "must be hex")
+        if nbytes is not None and len(b) != nbytes:
+            raise _bad(name, f"must be {nbytes} bytes")
+        if not b or len(b) > max_bytes:
+            raise _bad(name, f"must be 1..{max_bytes} bytes")
+        return b.hex()
+
+    return parse
+
+
+def p_dict(v: Any, name: str) -> dict[str, Any]:
+    if not isinstance(v, Mapping):
+        raise _bad(name, "must be an object")
+    return dict(v)
+
+
+def p_list(item: Parser, max_len: int = 64) -> Parser:
+    def parse(v: Any, name: str) -> list[Any]:
+        if type(v) is not list and type(v) is not tuple:
+            raise _bad(name, "must be a list")
+        if not v or len(v) > max_len:
+            raise _bad(name, f"must hold 1..{max_len} items")
+        return [item(x, name) for x in v]
+
+    return parse
+
+
+def p_any(v: Any, name: str) -> Any:
+    return v
+
+
+# ============================================================================ execution
+
+
+def _reject(tx: Transaction, index: int, code: str, message: str) -> Receipt:
+    return Receipt(tx.tx_id, tx.sender, tx.nonce, index, "rejected", code, message)
+
+
+def _admit(
+    state: Overlay, tx: Transaction, registry: Mapping[str, Contract], chain_id: str | None
+) -> tuple[Method, dict[str, Any], dict[str, Any]]:
+    """The checks shared by execution and admission; returns (method, identity, parsed args).
+
+    Raises:
+        InvalidTransaction / ContractError: with the code of the first failed check.
+    """
+    if chain_id is not None and tx.chain_id != chain_id:
+        raise InvalidTransaction(f"transaction is for chain {tx.chain_id!r}", "wrong_chain")
+    identity = state.get(IDENTITY_CONTRACT, "id/" + tx.sender.hex())
+    if identity is None:
+        raise InvalidTransaction("sender is not a registered identity", "unknown_sender")
+    contract = registry.get(tx.contract)
+    if contract is None:
+        raise InvalidTransaction(f"no contract {tx.contract!r}", "unknown_contract")
+    method = contract.methods.get(tx.method)
+    if method is None:
+        raise InvalidTransaction(f"contract {tx.contract} has no method {tx.method!r}",
+                                 "unknown_method")
+    if not method.allows(identity["role"]):
+        raise InvalidTransaction(
+            f"role {identity['role']!r} may not call {tx.contract}.{tx.method}", "forbidden")
+    return method, identity, method.parse_args(tx.args)
+
+
+def execute_tx(
+    block: Overlay, tx: Transaction, ctx: BlockContext, index: int = 0,
+    registry: Mapping[str, Contract] | None = None,
+) -> Receipt:
+    """Execute one transaction into ``block`` (the block's overlay) and return its receipt.
+
+    Its writes land in ``block`` only if it commits; its receipt (``_tx/<sender>/<nonce>``) lands
+    in every case but ``nonce_reused``.
+    """
+    reg = default_registry() if registry is None else registry
+    rkey = receipt_key(tx.sender, tx.nonce)
+    if block.get_raw(rkey) is not None:
+        return _reject(tx, index, "nonce_reused",
+                       f"nonce {tx.nonce} of this sender was already used")
+    try:
+        method, identity, args = _admit(block, tx, reg, ctx.chain_id)
+    except InvalidTransaction as e:
+        receipt = _reject(tx, index, e.code, str(e))
+    else:
+        txctx = TxContext(ctx, tx, identity, tx.contract)
+        layer = Overlay(block)
+        try:
+            result = method.fn(layer, txctx, args)
+            if result is None:
+                result = {}
+            codec.encode(result)
+        except ContractError as e:
+            receipt = _reject(tx, index, e.code, str(e))
+        except (MemoryError, RecursionError):
+            raise  # not deterministic across nodes: stop rather than diverge
+        except (CodecError, Exception) as e:  # a contract bug; deterministic, so reject
+            receipt = _reject(tx, index, "internal_error",
+                              f"{type(e).__name__} in {tx.contract}.{tx.method}")
+        else:
+            layer.commit_into(block)
+            receipt = Receipt(tx.tx_id, tx.sender, tx.nonce, index, "committed", None, None,
+                              result, tuple(txctx.events))
+    rec = {"tx_id": tx.tx_id, "status": receipt.status, "error": receipt.error_code}
+    block._writes[rkey] = codec.encode(rec)
+    block._vals[rkey] = rec
+    return receipt
+
+
+def execute_block(
+    state: RawState,
+    txs: Sequence[Transaction],
+    ctx: BlockContext,
+    registry: Mapping[str, Contract] | None = None,
+) -> BlockResult:
+    """Execute ``txs`` in order on a new overlay over ``state``.
+
+    ``state`` is the committed state (the node's LevelDB view) or the overlay of the parent block
+    (speculative execution). ``state`` itself is never modified.
+    """
+    reg = default_registry() if registry is None else registry
+    block = Overlay(state)
+    vkey = storage_key(IDENTITY_CONTRACT, "validators")
+    before = block.get_raw(vkey)
+    receipts: list[Receipt] = []
+    events: list[Event] = []
+    for i, tx in enumerate(txs):
+        r = execute_tx(block, tx, ctx, i, reg)
+        receipts.append(r)
+        events.extend(r.events)
+    change: tuple[bytes, ...] | None = None
+    after = block._writes.get(vkey, before)
+    if after is not None and after != before:
+        change = tuple(sorted(bytes.fromhex(h) for h in codec.decode(after)))
+    return BlockResult(block.changes(), receipts, events, change, block)
+
+
+def check_tx_static(
+    tx: Transaction,
+    state: RawState,
+    *,
+    chain_id: str | None = None,
+    registry: Mapping[str, Contract] | None = None,
+) -> None:
+    """Admission check for the mempool / REST (the signature is checked elsewhere).
+
+    Checks against ``state``: chain (when given), registered sender, contract and method, the
+    sender's role, an unused (sender, nonce) pair and well-formed arguments. State-dependent rules
+    inside methods (balances, ownership, ...) are only checked at execution.
+
+    Raises:
+        InvalidTransaction: with ``code`` one of wrong_chain, unknown_sender, unknown_contract,
+            unknown_method, forbidden, nonce_reused, missing_field, bad_field, unknown_field.
+    """
+    reg = default_registry() if registry is None else registry
+    view = state if type(state) is Overlay else Overlay(state)
+    if view.get_raw(receipt_key(tx.sender, tx.nonce)) is not None:
+        raise InvalidTransaction(f"nonce {tx.nonce} of this sender was already used",
+                                 "nonce_reused")
+    _admit(view, tx, reg, chain_id)
+
+
+# ============================================================================ genesis
+
+
+def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
+    """The initial state (encoded) that every node derives from the genesis file.
+
+    Keys: ``governance/id/<hex>`` for every identity (validators are banks),
+    ``governance/validators``, ``governance/regulators``, ``governance/currency/<CODE>``,
+    ``settlement/supply/<CODE>``. The fingerprint key is deliberately *not* in the state (it
+    would be readable by anyone holding a state proof); it reaches contracts via BlockContext.
+
+    Raises:
+        ConfigError: a validator listed with a role other than bank, or a currency whose issuer
+            is not a genesis identity.
+    """
+    st = DictState()
+    idents: dict[str, dict[str, Any]] = {}
+    for gi in genesis.identities:
+        idents[gi.public_key] = {"name": gi.name, "role": gi.role, "admin": gi.admin,
+                                 "bank": gi.bank}
+    for gv in genesis.validators:
+        rec = idents.get(gv.public_key)
+        if rec is None:
+            idents[gv.public_key] = {"name": gv.name, "role": "bank", "admin": False,
+                                     "bank": gv.bank}
+        elif rec["role"] != "bank":
+            raise ConfigError(f"validator {gv.name} must have role bank, not {rec['role']}")
+    for pk in sorted(idents):
+        st.put("governance", "id/" + pk, idents[pk])
+    st.put("governance", "validators", sorted({v.public_key for v in genesis.validators}))
+    st.put("governance", "regulators", sorted(set(genesis.regulators)))
+    for c in sorted(genesis.currencies, key=lambda c: c.code):
+        if c.issuer not in idents:
+            raise ConfigError(f"issuer of {c.code} is not a genesis identity")
+        st.put("governance", "currency/" + c.code, {"exponent": c.exponent, "issuer": c.issuer})
+        st.put("settlement", "supply/" + c.code, {"issued": 0, "redeemed": 0})
+    return dict(st.data)

@@ -1,0 +1,266 @@
+"""governance: identities and roles, validators, currencies, proposals and votes.
+
+State (contract ``governance``):
+
+- ``id/<pubkey hex>`` -> ``{"name", "role", "admin", "bank"}`` (roles: bank, exporter, importer,
+  auditor, issuer; ``admin`` banks may register identities; only genesis makes admins).
+- ``validators`` -> sorted list of validator public keys (hex). Every validator is a ``bank``.
+- ``validator_info/<pubkey hex>`` -> ``{"name", "added_height"}`` for validators added by
+  governance.
+- ``regulators`` -> sorted list of regulator public keys (hex), from genesis.
+- ``currency/<CODE>`` -> ``{"exponent", "issuer"}``.
+- ``proposal/<proposal_id>`` -> ``{"action", "params", "proposer", "votes", "status", "height",
+  "error"}``; status ``open`` | ``applied`` | ``failed``.
+
+A proposal passes when ``quorum(n)`` distinct validators **of the current set** have voted
+(the proposer's vote counts; votes of validators removed since no longer count), and is applied in
+the transaction that reached the quorum. A change of the validator set shows in
+``BlockResult.validator_set_change`` and is in force from the next block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainfin.consensus.quorum import quorum
+from chainfin.errors import ContractError
+from chainfin.execution import (
+    Contract,
+    ContractState,
+    TxContext,
+    p_currency,
+    p_dict,
+    p_id,
+    p_int,
+    p_pubkey,
+    p_text,
+)
+from chainfin.genesis import ROLES
+
+NAME = "governance"
+CONTRACT = Contract(NAME, __doc__ or "")
+
+#: ISO 4217 minor-unit exponents of common currencies; add_currency must agree with these.
+ISO_EXPONENTS = {
+    "AED": 2, "AUD": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CLP": 0, "CNY": 2, "EUR": 2,
+    "GBP": 2, "HKD": 2, "IDR": 2, "INR": 2, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3, "MYR": 2,
+    "OMR": 3, "SAR": 2, "SGD": 2, "THB": 2, "TND": 3, "USD": 2, "VND": 0,
+}
+
+ACTIONS = ("add_validator", "remove_validator", "set_role", "add_currency")
+
+ERROR_CODES = (
+    "forbidden",
+    "identity_exists",
+    "unknown_identity",
+    "not_a_bank",
+    "already_validator",
+    "not_validator",
+    "last_validator",
+    "validator_must_be_bank",
+    "currency_exists",
+    "unknown_currency",
+    "unknown_proposal",
+    "proposal_closed",
+    "already_voted",
+    "bad_field",
+    "missing_field",
+)
+
+
+# ---------------------------------------------------------------------------- read helpers
+# (used by every contract)
+
+
+def get_identity(state: ContractState, pubkey_hex: str) -> dict[str, Any] | None:
+    return state.get(NAME, "id/" + pubkey_hex)  # type: ignore[no-any-return]
+
+
+def require_identity(state: ContractState, pubkey_hex: str,
+                     role: str | tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The identity record, or ContractError ``unknown_identity`` / ``bad_field`` (wrong role)."""
+    ident = get_identity(state, pubkey_hex)
+    if ident is None:
+        raise ContractError(f"{pubkey_hex[:16]}… is not a registered identity", "unknown_identity")
+    if role is not None:
+        roles = (role,) if isinstance(role, str) else role
+        if ident["role"] not in roles:
+            raise ContractError(
+                f"{pubkey_hex[:16]}… has role {ident['role']}, expected {'/'.join(roles)}",
+                "bad_field")
+    return ident
+
+
+def get_currency(state: ContractState, code: str) -> dict[str, Any] | None:
+    return state.get(NAME, "currency/" + code)  # type: ignore[no-any-return]
+
+
+def require_currency(state: ContractState, code: str) -> dict[str, Any]:
+    cur = get_currency(state, code)
+    if cur is None:
+        raise ContractError(f"currency {code} is not known to this network", "unknown_currency")
+    return cur
+
+
+def validators(state: ContractState) -> list[str]:
+    return list(state.get(NAME, "validators") or [])
+
+
+def regulators(state: ContractState) -> list[str]:
+    return list(state.get(NAME, "regulators") or [])
+
+
+# ---------------------------------------------------------------------------- register_identity
+
+
+@CONTRACT.method(roles=("bank",),
+                 params={"pubkey": p_pubkey, "name": p_text(64), "role": p_text(16)},
+                 optional={"bank": p_text(35)})
+def register_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """An admin bank registers a new identity with one role (never as admin)."""
+    if not ctx.identity.get("admin"):
+        raise ContractError("only an admin bank may register identities", "forbidden")
+    pk, role = args["pubkey"], args["role"]
+    if role not in ROLES:
+        raise ContractError(f"role must be one of {', '.join(ROLES)}", "bad_field")
+    if get_identity(state, pk) is not None:
+        raise ContractError("this public key is already registered", "identity_exists")
+    rec = {"name": args["name"], "role": role, "admin": False, "bank": args.get("bank")}
+    state.put(NAME, "id/" + pk, rec)
+    ctx.emit("identity_registered", {"pubkey": pk, "name": args["name"], "role": role,
+                                     "by": ctx.sender_hex})
+    return {"pubkey": pk, "role": role}
+
+
+# ---------------------------------------------------------------------------- proposals
+
+
+def _parse_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any]
+    if action == "add_validator":
+        spec = {"pubkey": p_pubkey, "name": p_text(64)}
+    elif action == "remove_validator":
+        spec = {"pubkey": p_pubkey}
+    elif action == "set_role":
+        spec = {"pubkey": p_pubkey, "role": p_text(16)}
+    elif action == "add_currency":
+        spec = {"code": p_currency, "exponent": p_int(0, 4), "issuer": p_pubkey}
+    else:
+        raise ContractError(f"action must be one of {', '.join(ACTIONS)}", "bad_field")
+    out: dict[str, Any] = {}
+    for k in sorted(spec):
+        if params.get(k) is None:
+            raise ContractError(f"params.{k} is missing for {action}", "missing_field")
+        out[k] = spec[k](params[k], f"params.{k}")
+    extra = sorted(set(params) - set(spec))
+    if extra:
+        raise ContractError(f"params.{extra[0]} is not a parameter of {action}", "unknown_field")
+    return out
+
+
+def _check_action(state: ContractState, action: str, p: dict[str, Any]) -> None:
+    """Would ``action`` apply to the current state? Raises ContractError if not."""
+    vals = validators(state)
+    if action == "add_validator":
+        ident = require_identity(state, p["pubkey"])
+        if ident["role"] != "bank":
+            raise ContractError("a validator must be registered as a bank first", "not_a_bank")
+        if p["pubkey"] in vals:
+            raise ContractError("already a validator", "already_validator")
+    elif action == "remove_validator":
+        if p["pubkey"] not in vals:
+            raise ContractError("not a validator", "not_validator")
+        if len(vals) <= 1:
+            raise ContractError("cannot remove the last validator", "last_validator")
+    elif action == "set_role":
+        require_identity(state, p["pubkey"])
+        if p["role"] not in ROLES:
+            raise ContractError(f"role must be one of {', '.join(ROLES)}", "bad_field")
+        if p["pubkey"] in vals and p["role"] != "bank":
+            raise ContractError("a validator must keep the role bank", "validator_must_be_bank")
+    elif action == "add_currency":
+        if get_currency(state, p["code"]) is not None:
+            raise ContractError(f"currency {p['code']} exists", "currency_exists")
+        iso = ISO_EXPONENTS.get(p["code"])
+        if iso is not None and iso != p["exponent"]:
+            raise ContractError(f"ISO 4217 exponent of {p['code']} is {iso}", "bad_field")
+        require_identity(state, p["issuer"])
+
+
+def _apply(state: ContractState, ctx: TxContext, action: str, p: dict[str, Any]) -> None:
+    _check_action(state, action, p)  # the state may have changed since the proposal
+    if action == "add_validator":
+        state.put(NAME, "validators", sorted([*validators(state), p["pubkey"]]))
+        state.put(NAME, "validator_info/" + p["pubkey"],
+                  {"name": p["name"], "added_height": ctx.height})
+    elif action == "remove_validator":
+        state.put(NAME, "validators", [v for v in validators(state) if v != p["pubkey"]])
+        state.delete(NAME, "validator_info/" + p["pubkey"])
+    elif action == "set_role":
+        ident = require_identity(state, p["pubkey"])
+        ident["role"] = p["role"]
+        state.put(NAME, "id/" + p["pubkey"], ident)
+    elif action == "add_currency":
+        state.put(NAME, "currency/" + p["code"],
+                  {"exponent": p["exponent"], "issuer": p["issuer"]})
+        if state.get("settlement", "supply/" + p["code"]) is None:
+            state.put("settlement", "supply/" + p["code"], {"issued": 0, "redeemed": 0})
+
+
+def _tally(state: ContractState, ctx: TxContext, pid: str, prop: dict[str, Any]) -> dict[str, Any]:
+    vals = validators(state)
+    votes = sorted(set(prop["votes"]) & set(vals))
+    need = quorum(len(vals))
+    if len(votes) >= need:
+        try:
+            _apply(state, ctx, prop["action"], prop["params"])
+        except ContractError as e:
+            prop["status"], prop["error"] = "failed", e.code
+            ctx.emit("proposal_failed", {"proposal_id": pid, "action": prop["action"],
+                                         "error": e.code})
+        else:
+            prop["status"] = "applied"
+            ctx.emit("proposal_applied", {"proposal_id": pid, "action": prop["action"],
+                                          "params": prop["params"]})
+            if prop["action"] in ("add_validator", "remove_validator"):
+                ctx.emit("validator_set_changed", {"validators": validators(state),
+                                                   "from_height": ctx.height + 1})
+    state.put(NAME, "proposal/" + pid, prop)
+    return {"proposal_id": pid, "status": prop["status"], "votes": len(votes), "needed": need}
+
+
+def _require_validator(state: ContractState, ctx: TxContext) -> None:
+    if ctx.sender_hex not in validators(state):
+        raise ContractError("only validators may propose and vote", "forbidden")
+
+
+@CONTRACT.method(roles=("bank",), params={"action": p_text(32), "params": p_dict})
+def propose(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A validator proposes an action (its own vote counts); checked against the current state."""
+    _require_validator(state, ctx)
+    action = args["action"]
+    p = _parse_params(action, args["params"])
+    _check_action(state, action, p)
+    pid = ctx.derive_id()
+    prop = {"action": action, "params": p, "proposer": ctx.sender_hex,
+            "votes": [ctx.sender_hex], "status": "open", "height": ctx.height, "error": None}
+    ctx.emit("proposed", {"proposal_id": pid, "action": action, "params": p,
+                          "proposer": ctx.sender_hex})
+    return _tally(state, ctx, pid, prop)
+
+
+@CONTRACT.method(roles=("bank",), params={"proposal_id": p_id})
+def vote(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A validator votes for an open proposal; the vote reaching quorum(n) applies it."""
+    _require_validator(state, ctx)
+    pid = args["proposal_id"]
+    prop = state.get(NAME, "proposal/" + pid)
+    if prop is None:
+        raise ContractError(f"no proposal {pid}", "unknown_proposal")
+    if prop["status"] != "open":
+        raise ContractError(f"proposal is {prop['status']}", "proposal_closed")
+    if ctx.sender_hex in prop["votes"]:
+        raise ContractError("this validator already voted", "already_voted")
+    prop["votes"] = sorted([*prop["votes"], ctx.sender_hex])
+    ctx.emit("voted", {"proposal_id": pid, "voter": ctx.sender_hex})
+    return _tally(state, ctx, pid, prop)

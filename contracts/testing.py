@@ -1,0 +1,160 @@
+"""A tiny in-memory ledger for contract tests, demos and benchmarks (no consensus, no network).
+
+``Ledger`` builds a genesis with a standard cast of deterministic identities, executes
+transactions through :func:`chainfin.execution.execute_block` exactly as a node would, and applies
+each block's changes to a :class:`DictState`. Transactions are left unsigned (execution never
+checks signatures; the node does that once on arrival).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from chainfin import codec
+from chainfin.crypto import Identity
+from chainfin.execution import (
+    BlockContext,
+    BlockResult,
+    DictState,
+    Receipt,
+    execute_block,
+    genesis_state,
+)
+from chainfin.genesis import Genesis
+from chainfin.types import Transaction
+
+CHAIN_ID = "chainfin-test"
+GENESIS_TIME_MS = 1_764_129_600_000  # 2025-11-26T04:00:00Z
+FINGERPRINT_KEY = hashlib.sha256(b"chainfin test fingerprint key").hexdigest()
+
+#: name -> (role, admin, validator)
+CAST: dict[str, tuple[str, bool, bool]] = {
+    "bank_a": ("bank", True, True),
+    "bank_b": ("bank", False, True),
+    "bank_c": ("bank", False, True),
+    "bank_d": ("bank", False, True),
+    "bank_e": ("bank", False, False),  # a bank that is not a validator
+    "exporter": ("exporter", False, False),
+    "exporter2": ("exporter", False, False),
+    "importer": ("importer", False, False),
+    "auditor": ("auditor", False, False),
+    "regulator": ("auditor", False, False),
+    "usd_issuer": ("issuer", False, False),
+    "jpy_issuer": ("issuer", False, False),
+}
+
+#: code -> (exponent, issuer name)
+CURRENCIES: dict[str, tuple[int, str]] = {
+    "USD": (2, "usd_issuer"),
+    "JPY": (0, "jpy_issuer"),
+    "CNY": (2, "usd_issuer"),
+    "HKD": (2, "usd_issuer"),
+    "BHD": (3, "usd_issuer"),
+    "KWD": (3, "usd_issuer"),
+}
+
+
+def identity(name: str) -> Identity:
+    return Identity.from_seed_text("chainfin-test/" + name, name)
+
+
+def make_genesis(cast: dict[str, tuple[str, bool, bool]] | None = None,
+                 regulators: Iterable[str] = ("regulator",)) -> Genesis:
+    cast = CAST if cast is None else cast
+    ids = {n: identity(n) for n in cast}
+    return Genesis.model_validate({
+        "chain_id": CHAIN_ID,
+        "genesis_time_ms": GENESIS_TIME_MS,
+        "validators": [{"name": n, "public_key": ids[n].public_key.hex(), "bank": n.upper()}
+                       for n, (_, _, v) in cast.items() if v],
+        "identities": [{"name": n, "public_key": ids[n].public_key.hex(), "role": r,
+                        "admin": a, "bank": n.upper() if r == "bank" else None}
+                       for n, (r, a, _) in cast.items()],
+        "currencies": [{"code": c, "exponent": e, "issuer": ids[i].public_key.hex()}
+                       for c, (e, i) in CURRENCIES.items() if i in ids],
+        "regulators": [ids[r].public_key.hex() for r in regulators],
+        "fingerprint_key": FINGERPRINT_KEY,
+    })
+
+
+class Ledger:
+    """State + clock + nonces. ``ledger.tx("exporter", "settlement", "transfer", to=..., ...)``."""
+
+    def __init__(self, genesis: Genesis | None = None) -> None:
+        self.genesis = genesis or make_genesis()
+        self.state = DictState(genesis_state(self.genesis))
+        self.ids: dict[str, Identity] = {i.name: identity(i.name) for i in self.genesis.identities}
+        self.height = 0
+        self.now_ms = self.genesis.genesis_time_ms
+        self.nonces: dict[bytes, int] = {}
+        self.last: BlockResult | None = None
+        self.validator_changes: list[tuple[int, tuple[bytes, ...]]] = []
+
+    def pk(self, name: str) -> str:
+        """Public key hex of a cast member (or of any Identity)."""
+        return self.ids[name].public_key.hex() if name in self.ids else identity(name).public_key.hex()
+
+    def add_identity(self, name: str) -> Identity:
+        ident = identity(name)
+        self.ids[name] = ident
+        return ident
+
+    def make_tx(self, who: str | Identity, contract: str, method: str, args: dict[str, Any],
+                nonce: int | None = None) -> Transaction:
+        ident = who if isinstance(who, Identity) else self.ids.get(who) or identity(who)
+        if nonce is None:
+            nonce = self.nonces.get(ident.public_key, 0)
+            self.nonces[ident.public_key] = nonce + 1
+        return Transaction(CHAIN_ID, ident.public_key, nonce, contract, method, args)
+
+    def context(self) -> BlockContext:
+        return BlockContext(CHAIN_ID, self.height + 1, self.now_ms, b"\0" * 32,
+                            bytes.fromhex(self.genesis.fingerprint_key))
+
+    def block(self, txs: Sequence[Transaction], advance_ms: int = 1000) -> BlockResult:
+        """Execute ``txs`` as the next block and commit it."""
+        self.now_ms += advance_ms
+        res = execute_block(self.state, txs, self.context())
+        self.state.apply(res.changes)
+        self.height += 1
+        self.last = res
+        if res.validator_set_change is not None:
+            self.validator_changes.append((self.height, res.validator_set_change))
+        return res
+
+    def tx(self, who: str | Identity, contract: str, method: str, /, **args: Any) -> Receipt:
+        """One transaction in its own block; returns its receipt."""
+        return self.block([self.make_tx(who, contract, method, args)]).receipts[0]
+
+    def ok(self, who: str | Identity, contract: str, method: str, /, **args: Any) -> dict[str, Any]:
+        """Like :meth:`tx` but asserts it committed; returns its result."""
+        r = self.tx(who, contract, method, **args)
+        assert r.status == "committed", (r.error_code, r.error_message)
+        return r.result
+
+    def fails(self, code: str, who: str | Identity, contract: str, method: str, /,
+              **args: Any) -> Receipt:
+        """Like :meth:`tx` but asserts it was rejected with ``code``."""
+        r = self.tx(who, contract, method, **args)
+        assert r.status == "rejected", f"expected {code}, got committed {r.result}"
+        assert r.error_code == code, f"expected {code}, got {r.error_code}: {r.error_message}"
+        return r
+
+    def get(self, contract: str, key: str) -> Any:
+        return self.state.get(contract, key)
+
+    def balance(self, name_or_hex: str, currency: str) -> int:
+        holder = self.pk(name_or_hex) if name_or_hex in self.ids else name_or_hex
+        v = self.state.get("settlement", f"bal/{holder}/{currency}")
+        return 0 if v is None else int(v)
+
+    def balances(self, currency: str) -> dict[str, int]:
+        """Every account's balance in ``currency`` (escrow included)."""
+        out = {}
+        suffix = f"/{currency}".encode()
+        for k, v in self.state.items_with_prefix(b"settlement/bal/"):
+            if k.endswith(suffix):
+                out[k.decode().split("/")[2]] = codec.decode(v)
+        return out
