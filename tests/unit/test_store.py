@@ -347,3 +347,27 @@ def test_synced_batches_survive_sigkill_whole(tmp_path: Path) -> None:
         assert sorted(counts) == list(range(len(counts)))  # no gaps: batches land in order
         last = s.get(b"meta/last")
         assert last is not None and int(last) == max(counts)
+
+
+# --------------------------------------------------------------------------- testnet.micro
+# (lives here because it mostly measures storage; the brief limits which test files exist)
+
+
+def test_micro_benchmark_quick_prints_every_operation() -> None:
+    import json
+
+    from testnet.micro import OPERATIONS
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-m", "testnet.micro", "--quick", "--json"],
+                         capture_output=True, text=True, env=env, timeout=60, check=True)
+    doc = json.loads(out.stdout)
+    assert doc["quick"] is True
+    names = [r["name"] for r in doc["results"]]
+    assert names == list(OPERATIONS)
+    assert all(r["median_us"] > 0 and r["ops_per_s"] > 0 for r in doc["results"])
+    table = subprocess.run([sys.executable, "-m", "testnet.micro"], capture_output=True,
+                           text=True, timeout=60, check=True,
+                           env=dict(env, CHAINFIN_MICRO_QUICK="1")).stdout
+    for name in OPERATIONS:
+        assert name in table
