@@ -42,6 +42,7 @@ __all__ = [
     "SMT_NODES",
     "WAL",
     "CHECKPOINTS",
+    "VALIDATOR_SETS",
     "META",
     "PREFIXES",
     "height_key",
@@ -68,6 +69,7 @@ STATE = b"s/"  # s/<state key>          -> current committed value
 SMT_NODES = b"m/"  # m/<node hash>      -> encoded SMT node (chainfin.smt)
 WAL = b"w/"  # w/<view 8B><seq 8B>...   -> what this node signed (synced before it is sent)
 CHECKPOINTS = b"c/"  # c/<height 8B>    -> checkpoint record
+VALIDATOR_SETS = b"v/"  # v/<height 8B> -> validator set in force from that height
 META = b"meta/"  # meta/<name>          -> tip, genesis hash, schema version, ...
 
 PREFIXES: Mapping[str, bytes] = {
@@ -78,6 +80,7 @@ PREFIXES: Mapping[str, bytes] = {
     "smt_nodes": SMT_NODES,
     "wal": WAL,
     "checkpoints": CHECKPOINTS,
+    "validator_sets": VALIDATOR_SETS,
     "meta": META,
 }
 
@@ -548,6 +551,7 @@ class Keyspace:
     smt_nodes: Prefixed  # node hash -> SMT node
     wal: Prefixed  # consensus WAL
     checkpoints: Prefixed  # height_key(h) -> checkpoint
+    validator_sets: Prefixed  # height_key(h) -> validator set from h
     meta: Prefixed  # name -> value
 
 
