@@ -1,0 +1,594 @@
+"""A local multi-node testnet on 127.0.0.1: keys, genesis, configs, manifest, and node processes.
+
+``init_testnet(DIR, nodes=N)`` writes::
+
+    DIR/testnet.json            the manifest (below)
+    DIR/genesis.json            shared by every node
+    DIR/keys/nodeI.json         validator keys (0600; used by the node process only)
+    DIR/clients/NAME.json       demo client identities (0600)
+    DIR/nodeI/config.json       node I's config (paths relative to it: the directory can move)
+    DIR/nodeI/data/             node I's data directory (created by the node)
+    DIR/nodeI/node.log          node I's stdout+stderr (appended by every start)
+    DIR/nodeI/node.pid          while the launcher's process for node I runs
+
+Manifest (paths absolute)::
+
+    {"chain_id": "chainfin-testnet-1a2b3c4d", "genesis": "/abs/DIR/genesis.json",
+     "nodes": [{"id": "node0", "public_key": "<hex>", "bank": "CHFNUS33",
+                "rest_url": "http://127.0.0.1:PORT", "p2p_address": "127.0.0.1:PORT",
+                "data_dir": "/abs/DIR/node0/data", "config": "/abs/DIR/node0/config.json",
+                "key_file": "/abs/DIR/keys/node0.json"}, ...],
+     "clients": [{"name": "bank0", "role": "bank", "admin": true, "bank": "CHFNUS33",
+                  "public_key": "<hex>", "key_file": "/abs/DIR/clients/bank0.json"}, ...]}
+
+Demo clients: ``bank0..bankN-1`` (role bank, admin, one per node's bank), ``exporter``,
+``importer``, ``auditor``, ``usd_issuer`` and ``cny_issuer`` (role issuer of USD and CNY, exponent
+2), ``regulator`` (role auditor, listed in ``genesis.regulators``).
+
+:class:`Testnet` starts and stops the node processes (``chainfin node run --config ...``). It only
+ever signals processes it spawned itself, and its context manager stops them all on exit, also
+on exceptions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from chainfin.client import Client, SyncClient
+from chainfin.crypto import Identity, load_identity, save_identity
+from chainfin.errors import ChainfinError, ConfigError
+from chainfin.genesis import Genesis, load_genesis
+from node.config import NodeConfig, PeerConfig, write_config
+
+__all__ = [
+    "Manifest",
+    "ManifestNode",
+    "ManifestClient",
+    "Testnet",
+    "init_testnet",
+    "load_manifest",
+    "bic",
+    "cli_init",
+    "cli_up",
+    "cli_join",
+    "MAX_NODES",
+]
+
+MANIFEST = "testnet.json"
+MAX_NODES = 64
+HOST = "127.0.0.1"
+
+# Plausible 8-character BICs (bank code, ISO country, location) for the first banks.
+_BICS = ("CHFNUS33", "CHFNGB2L", "CHFNCNSH", "CHFNHKHH", "CHFNSGSG", "CHFNDEFF", "CHFNJPJT",
+         "CHFNFRPP")
+_COUNTRIES = ("US33", "GB2L", "CNSH", "HKHH", "SGSG", "DEFF", "JPJT", "FRPP")
+
+
+def bic(i: int) -> str:
+    """The BIC of demo bank ``i``: ``CHFNUS33``, ``CHFNGB2L``, ... then ``CFAIUS33``, ..."""
+    if i < len(_BICS):
+        return _BICS[i]
+    a, b = divmod(i, 26)
+    return "CF" + chr(65 + a % 26) + chr(65 + b) + _COUNTRIES[i % len(_COUNTRIES)]
+
+
+# ---------------------------------------------------------------------- manifest
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ManifestNode(_Model):
+    id: str
+    public_key: str
+    bank: str | None = None
+    rest_url: str
+    p2p_address: str
+    data_dir: str
+    config: str
+    key_file: str | None = None
+
+
+class ManifestClient(_Model):
+    name: str
+    role: str
+    admin: bool = False
+    bank: str | None = None
+    public_key: str
+    key_file: str
+
+
+class Manifest(_Model):
+    chain_id: str
+    genesis: str
+    nodes: list[ManifestNode]
+    clients: list[ManifestClient]
+
+    def client(self, name: str) -> ManifestClient:
+        for c in self.clients:
+            if c.name == name:
+                return c
+        raise KeyError(f"no client named {name!r} in the manifest")
+
+    def to_json_text(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"
+
+
+def load_manifest(directory: str | os.PathLike[str]) -> Manifest:
+    """Read DIR/testnet.json.
+
+    Raises:
+        ConfigError: no manifest there, or it does not validate.
+    """
+    path = Path(directory) / MANIFEST
+    try:
+        return Manifest.model_validate_json(path.read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path} not found; run `chainfin testnet init --dir {directory}` "
+                          "first") from e
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"{path}: {loc}: {first['msg']}") from e
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path} is unreadable: {e}") from e
+
+
+# ---------------------------------------------------------------------- init
+
+
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct free TCP ports on 127.0.0.1 (all bound at once, so they differ)."""
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((HOST, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _ports(nodes: int, base_port: int) -> list[tuple[int, int]]:
+    """(rest, p2p) per node: free ports when ``base_port`` is 0, else base+2i and base+2i+1."""
+    if base_port == 0:
+        flat = _free_ports(2 * nodes)
+    else:
+        if not 1 <= base_port <= 65535 - 2 * nodes:
+            raise ConfigError(f"--base-port {base_port} leaves no room for {2 * nodes} ports")
+        flat = list(range(base_port, base_port + 2 * nodes))
+    return [(flat[2 * i], flat[2 * i + 1]) for i in range(nodes)]
+
+
+def _new_key(path: Path, name: str) -> Identity:
+    ident = Identity.generate(name)
+    save_identity(ident, path)
+    return ident
+
+
+def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: int = 0) -> Manifest:
+    """Write a fresh testnet into ``directory`` (created if missing) and return its manifest.
+
+    Raises:
+        ConfigError: ``nodes`` out of 1..MAX_NODES, a bad ``base_port``, or the directory already
+            holds a testnet (keys are never overwritten).
+    """
+    if not 1 <= nodes <= MAX_NODES:
+        raise ConfigError(f"a testnet has 1 to {MAX_NODES} nodes, not {nodes}")
+    root = Path(directory).resolve()
+    if (root / MANIFEST).exists() or (root / "keys").exists():
+        raise ConfigError(f"{root} already holds a testnet; pick an empty directory")
+    ports = _ports(nodes, base_port)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "keys").mkdir(mode=0o700)
+    (root / "clients").mkdir(mode=0o700)
+
+    node_ids = [_new_key(root / "keys" / f"node{i}.json", f"node{i}") for i in range(nodes)]
+    clients: list[tuple[str, str, bool, str | None]] = [
+        (f"bank{i}", "bank", True, bic(i)) for i in range(nodes)
+    ] + [
+        ("exporter", "exporter", False, None),
+        ("importer", "importer", False, None),
+        ("auditor", "auditor", False, None),
+        ("usd_issuer", "issuer", False, None),
+        ("cny_issuer", "issuer", False, None),
+        ("regulator", "auditor", False, None),
+    ]
+    client_ids = {name: _new_key(root / "clients" / f"{name}.json", name)
+                  for name, *_ in clients}
+
+    chain_id = f"chainfin-testnet-{os.urandom(4).hex()}"
+    genesis = Genesis.model_validate({
+        "chain_id": chain_id,
+        "genesis_time_ms": int(time.time() * 1000),
+        "validators": [{"name": f"node{i}", "public_key": k.public_key.hex(), "bank": bic(i)}
+                       for i, k in enumerate(node_ids)],
+        "identities": [
+            {"name": f"node{i}", "public_key": k.public_key.hex(), "role": "bank", "admin": True,
+             "bank": bic(i)} for i, k in enumerate(node_ids)
+        ] + [
+            {"name": name, "public_key": client_ids[name].public_key.hex(), "role": role,
+             "admin": admin, "bank": bank} for name, role, admin, bank in clients
+        ],
+        "currencies": [
+            {"code": "USD", "exponent": 2, "issuer": client_ids["usd_issuer"].public_key.hex()},
+            {"code": "CNY", "exponent": 2, "issuer": client_ids["cny_issuer"].public_key.hex()},
+        ],
+        "regulators": [client_ids["regulator"].public_key.hex()],
+        "fingerprint_key": os.urandom(32).hex(),
+    })
+    genesis_path = root / "genesis.json"
+    genesis_path.write_text(genesis.to_json_text())
+
+    entries: list[ManifestNode] = []
+    for i, ident in enumerate(node_ids):
+        ndir = root / f"node{i}"
+        ndir.mkdir(exist_ok=True)
+        rest, p2p = ports[i]
+        cfg = NodeConfig(
+            node_id=f"node{i}",
+            key_file=Path(f"../keys/node{i}.json"),
+            genesis=Path("../genesis.json"),
+            data_dir=Path("data"),
+            rest_host=HOST, rest_port=rest, p2p_host=HOST, p2p_port=p2p,
+            peers=[PeerConfig(node_id=f"node{j}", public_key=k.public_key.hex(),
+                              address=f"{HOST}:{ports[j][1]}")
+                   for j, k in enumerate(node_ids) if j != i],
+        )
+        write_config(cfg, ndir / "config.json")
+        entries.append(ManifestNode(
+            id=f"node{i}", public_key=ident.public_key.hex(), bank=bic(i),
+            rest_url=f"http://{HOST}:{rest}", p2p_address=f"{HOST}:{p2p}",
+            data_dir=str(ndir / "data"), config=str(ndir / "config.json"),
+            key_file=str(root / "keys" / f"node{i}.json"),
+        ))
+    manifest = Manifest(
+        chain_id=chain_id,
+        genesis=str(genesis_path),
+        nodes=entries,
+        clients=[ManifestClient(name=name, role=role, admin=admin, bank=bank,
+                                public_key=client_ids[name].public_key.hex(),
+                                key_file=str(root / "clients" / f"{name}.json"))
+                 for name, role, admin, bank in clients],
+    )
+    (root / MANIFEST).write_text(manifest.to_json_text())
+    return manifest
+
+
+# ---------------------------------------------------------------------- processes
+
+CommandFor = Callable[[int, ManifestNode], Sequence[str]]
+
+
+def node_command(i: int, node: ManifestNode) -> list[str]:
+    """The default command of node ``i``: this interpreter running ``chainfin node run``."""
+    return [sys.executable, "-m", "chainfin.cli", "node", "run", "--config", node.config]
+
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 is local
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Testnet:
+    """The node processes of one testnet directory.
+
+    ``command(i, node)`` builds node ``i``'s argv (default :func:`node_command`; tests pass a
+    stand-in). Use as a context manager: every process it started is stopped on exit.
+    Not thread-safe.
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    def __init__(self, directory: str | os.PathLike[str], *, command: CommandFor | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.dir = Path(directory).resolve()
+        self.manifest = load_manifest(self.dir)
+        self._command = command or node_command
+        self._env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._logs: dict[int, IO[bytes]] = {}
+
+    # -------------------------------------------------------------- facts
+
+    @property
+    def n(self) -> int:
+        return len(self.manifest.nodes)
+
+    @property
+    def chain_id(self) -> str:
+        return self.manifest.chain_id
+
+    def node_dir(self, i: int) -> Path:
+        return Path(self.manifest.nodes[i].config).parent
+
+    def pid_file(self, i: int) -> Path:
+        return self.node_dir(i) / "node.pid"
+
+    def log_file(self, i: int) -> Path:
+        return self.node_dir(i) / "node.log"
+
+    def rest_url(self, i: int) -> str:
+        return self.manifest.nodes[i].rest_url
+
+    def public_key(self, i: int) -> bytes:
+        return bytes.fromhex(self.manifest.nodes[i].public_key)
+
+    def index_of(self, public_key: bytes | str) -> int:
+        """The node index of a validator key (hex or bytes)."""
+        hx = public_key.hex() if isinstance(public_key, bytes) else public_key.lower()
+        for i, nd in enumerate(self.manifest.nodes):
+            if nd.public_key == hx:
+                return i
+        raise KeyError(f"{hx[:16]} is not a node of this testnet")
+
+    def client(self, i: int = 0) -> SyncClient:
+        """A blocking REST client of node ``i`` (close it, or use ``with``)."""
+        return SyncClient(self.rest_url(i))
+
+    def aclient(self, i: int = 0) -> Client:
+        """An async REST client of node ``i`` (``async with``)."""
+        return Client(self.rest_url(i))
+
+    def identity(self, name: str) -> Identity:
+        """A demo client's identity (``exporter``, ``bank0``, ...)."""
+        return load_identity(self.manifest.client(name).key_file)
+
+    def genesis(self) -> Genesis:
+        return load_genesis(self.manifest.genesis)
+
+    def pid(self, i: int) -> int | None:
+        p = self._procs.get(i)
+        return p.pid if p is not None and p.poll() is None else None
+
+    def running(self, i: int) -> bool:
+        return self.pid(i) is not None
+
+    def _indices(self, i: int | Iterable[int] | None) -> list[int]:
+        if i is None:
+            return list(range(self.n))
+        idx = [i] if isinstance(i, int) else list(i)
+        for k in idx:
+            if not 0 <= k < self.n:
+                raise IndexError(f"no node {k} in a testnet of {self.n}")
+        return idx
+
+    # -------------------------------------------------------------- start / stop
+
+    def start(self, i: int | Iterable[int] | None = None) -> None:
+        """Spawn node ``i`` (default: every node not running). Writes its pid file.
+
+        Raises:
+            ChainfinError: a pid file names a live process this launcher did not start (another
+                launcher runs this testnet: it is not touched).
+        """
+        for k in self._indices(i):
+            if self.running(k):
+                continue
+            self._reap(k)
+            pid_file = self.pid_file(k)
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                other = int(pid_file.read_text().strip())
+                if _alive(other):
+                    raise ChainfinError(
+                        f"node{k} seems to be running already (pid {other} in {pid_file}); "
+                        "stop it first")
+            log = open(self.log_file(k), "ab")  # closed in _reap
+            try:
+                proc = subprocess.Popen(
+                    list(self._command(k, self.manifest.nodes[k])),
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=self.node_dir(k), env=self._env,
+                    start_new_session=True,  # the launcher alone decides how nodes stop
+                )
+            except OSError as e:
+                log.close()
+                raise ChainfinError(f"cannot start node{k}: {e}") from e
+            self._procs[k] = proc
+            self._logs[k] = log
+            tmp = pid_file.with_suffix(".pid.tmp")
+            tmp.write_text(f"{proc.pid}\n")
+            tmp.replace(pid_file)
+
+    def wait_ready(self, timeout: float = 30.0, nodes: Iterable[int] | None = None) -> None:
+        """Poll ``GET /healthz`` of the given (default: all started) nodes until each answers 200.
+
+        Raises:
+            ChainfinError: a node exited before it was ready, or ``timeout`` seconds passed (the
+                message names the node and the tail of its log).
+        """
+        pending = [k for k in (self._indices(nodes) if nodes is not None else sorted(self._procs))]
+        deadline = time.monotonic() + timeout
+        while pending:
+            for k in list(pending):
+                proc = self._procs.get(k)
+                if proc is None:
+                    raise ChainfinError(f"node{k} was not started")
+                if proc.poll() is not None:
+                    self._reap(k)
+                    raise ChainfinError(f"node{k} exited with code {proc.returncode} before it "
+                                        f"was ready{self._log_tail(k)}")
+                if self._healthy(k):
+                    pending.remove(k)
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                k = pending[0]
+                raise ChainfinError(f"node{k} was not ready within {timeout:g}s"
+                                    f"{self._log_tail(k)}")
+            time.sleep(0.1)
+
+    def _healthy(self, i: int) -> bool:
+        try:
+            with _NO_PROXY.open(self.rest_url(i) + "/healthz", timeout=1.0) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def _log_tail(self, i: int, lines: int = 5) -> str:
+        try:
+            with open(self.log_file(i), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 4096))
+                tail = f.read().decode("utf-8", "replace").strip().splitlines()[-lines:]
+        except OSError:
+            return ""
+        if not tail:
+            return f" (empty log {self.log_file(i)})"
+        return f"; last lines of {self.log_file(i)}:\n  " + "\n  ".join(tail)
+
+    def stop(self, i: int | Iterable[int] | None = None, timeout: float = 10.0) -> None:
+        """SIGTERM the node(s) this launcher started, wait up to ``timeout`` s, then SIGKILL.
+        Removes their pid files."""
+        idx = [k for k in self._indices(i) if k in self._procs]
+        for k in idx:
+            proc = self._procs[k]
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for k in idx:
+            proc = self._procs[k]
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                proc.wait()
+            self._reap(k)
+
+    def kill(self, i: int) -> None:
+        """SIGKILL node ``i`` (a crash: it gets no chance to clean up) and reap it."""
+        proc = self._procs.get(i)
+        if proc is None:
+            raise ChainfinError(f"node{i} was not started by this launcher")
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        proc.wait()
+        self._reap(i)
+
+    def restart(self, i: int, timeout: float = 30.0) -> None:
+        """Stop node ``i`` cleanly, start it again and wait until it is ready."""
+        self.stop(i)
+        self.start(i)
+        self.wait_ready(timeout, [i])
+
+    def _reap(self, i: int) -> None:
+        """Forget a process that has exited: close its log, remove its pid file (if it is ours)."""
+        proc = self._procs.get(i)
+        if proc is None or proc.poll() is None:
+            return
+        del self._procs[i]
+        log = self._logs.pop(i, None)
+        if log is not None:
+            log.close()
+        pid_file = self.pid_file(i)
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if int(pid_file.read_text().strip()) == proc.pid:
+                pid_file.unlink()
+
+    def exited(self) -> dict[int, int]:
+        """Nodes this launcher started that have exited on their own: index -> exit code."""
+        return {k: p.returncode for k, p in self._procs.items() if p.poll() is not None}
+
+    def __enter__(self) -> Testnet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.n))
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+def cli_init(args: argparse.Namespace) -> int:
+    """``chainfin testnet init --dir DIR --nodes N [--base-port P]``."""
+    m = init_testnet(args.dir, args.nodes, args.base_port)
+    root = Path(m.genesis).parent
+    print(f"testnet {m.chain_id}: {len(m.nodes)} nodes in {root}")
+    print(f"  manifest  {root / MANIFEST}")
+    print(f"  genesis   {m.genesis}")
+    print(f"  keys      {root / 'keys'} (0600)")
+    print(f"  clients   {root / 'clients'} ({', '.join(c.name for c in m.clients)})")
+    for nd in m.nodes:
+        print(f"  {nd.id:<8}  {nd.rest_url}  p2p {nd.p2p_address}  config {nd.config}")
+    print(f"start it with: chainfin testnet up --dir {root}")
+    return 0
+
+
+class _Stop(Exception):
+    pass
+
+
+def cli_up(args: argparse.Namespace) -> int:
+    """``chainfin testnet up --dir DIR``: start every node, print the REST URLs, run until
+    Ctrl-C/SIGTERM, then stop them all and remove their pid files."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # the first Ctrl-C/SIGTERM stops everything; more of them must not interrupt that
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise _Stop()
+
+    tn = Testnet(args.dir)
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    old_int = signal.signal(signal.SIGINT, on_signal)
+    try:
+        with tn:
+            tn.start()
+            tn.wait_ready(60)
+            print(f"testnet {tn.chain_id}: {tn.n} nodes up (Ctrl-C stops them)", flush=True)
+            for k in tn:
+                print(f"  node{k}  {tn.rest_url(k)}  pid {tn.pid(k)}  log {tn.log_file(k)}",
+                      flush=True)
+            reported: set[int] = set()
+            while True:
+                for k, code in tn.exited().items():
+                    if k not in reported:
+                        reported.add(k)
+                        print(f"chainfin: warning: node{k} exited with code {code}; "
+                              f"see {tn.log_file(k)}", file=sys.stderr, flush=True)
+                time.sleep(0.5)
+    except (KeyboardInterrupt, _Stop):
+        print("stopped all nodes", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
+
+
+def cli_join(args: argparse.Namespace) -> int:
+    """``chainfin testnet join``: not available yet (needs the governance add_validator flow)."""
+    raise ChainfinError("testnet join is not implemented yet")
+
