@@ -76,9 +76,10 @@ MAC_LEN = 16
 HANDSHAKE_TIMEOUT = 5.0
 _HANDSHAKE_MAX = 1024  # bytes of one handshake message
 _MAX_KIND = 64
-_MAX_PENDING_HANDSHAKES = 64
+_MAX_PENDING_HANDSHAKES = 32  # x the websocket message limit bounds pre-auth memory
 _MAX_INFLIGHT_REQUESTS = 64  # per peer, requests it sent us that are being served
 _BATCH_BYTES = 1024 * 1024
+_WS_SLACK = 64 * 1024  # messages up to max_frame + this are read, counted and dropped
 _BATCH_ITEMS = 4096
 _ITEM_OVERHEAD = 16  # msgpack array/str/bin headers of one [kind, payload]
 
@@ -509,7 +510,7 @@ class Transport:
         scheme = "https" if self._client_ssl is not None else "http"
         url = f"{scheme}://{host}:{port}{PATH}"
         ws = await self._session.ws_connect(
-            url, max_msg_size=2 * self._max_frame, heartbeat=self._heartbeat,
+            url, max_msg_size=self._max_frame + _WS_SLACK, heartbeat=self._heartbeat,
             ssl=self._client_ssl if self._client_ssl is not None else True,
             autoclose=True,
         )
@@ -556,8 +557,8 @@ class Transport:
     async def _accept(self, request: web.Request) -> web.StreamResponse:
         if not self._running or self._pending_handshakes >= _MAX_PENDING_HANDSHAKES:
             raise web.HTTPServiceUnavailable(text="busy")
-        ws = web.WebSocketResponse(max_msg_size=2 * self._max_frame, heartbeat=self._heartbeat,
-                                   compress=False)
+        ws = web.WebSocketResponse(max_msg_size=self._max_frame + _WS_SLACK,
+                                   heartbeat=self._heartbeat, compress=False)
         self._pending_handshakes += 1
         try:
             await ws.prepare(request)

@@ -197,7 +197,7 @@ async def test_bad_frames_are_dropped_and_counted_link_survives() -> None:
         await link.ws.send_bytes(body + _mac(link.k_out, body))           # MAC ok, malformed
         await link.ws.send_bytes(b"\x93\x01")                             # too short
         await link.ws.send_bytes(link.seal(sent, [["ok", b"replayed"]]))  # replayed seq
-        await link.ws.send_bytes(b"\x00" * (100 * 1024))                  # oversized
+        await link.ws.send_bytes(b"\x00" * (70 * 1024))                   # oversized
         await link.ws.send_str("text")                                   # not binary
         await until(lambda: b.t.stats["dropped_oversized"] == 1
                     and b.t.stats["dropped_malformed"] == 3)
@@ -297,3 +297,15 @@ async def test_removed_peer_is_disconnected() -> None:
         await until(lambda: a.t.connected() == [b.key] and c.key not in a.t.connected())
         a.t.send(c.key, "n", b"")
         assert a.t.stats["dropped_no_peer"] == 1
+
+
+async def test_message_above_the_websocket_limit_closes_the_link() -> None:
+    async with cluster(2, max_frame=64 * 1024) as (a, b):
+        link = a.t._peers[b.key].link
+        assert link is not None
+        await link.ws.send_bytes(b"\x00" * (256 * 1024))
+        await until(lambda: b.t.stats["dropped_oversized"] == 1
+                    and b.t.stats["disconnects_bad_peer"] == 1)
+        await until(lambda: a.t.stats["reconnects"] >= 1 and a.key in b.t.connected())
+        a.t.send(b.key, "ok", b"after")
+        await until(lambda: b.got(kind="ok") == [b"after"])
