@@ -7,11 +7,12 @@ looked up by :func:`chainfin.execution.execute_block`.
 from __future__ import annotations
 
 from chainfin.execution import Contract
-from contracts import governance, settlement
+from contracts import credit_sharing, governance, settlement, trade_documents
 
 CONTRACTS: dict[str, Contract] = {
     c.name: c
-    for c in (governance.CONTRACT, settlement.CONTRACT)
+    for c in (governance.CONTRACT, settlement.CONTRACT, trade_documents.CONTRACT,
+              credit_sharing.CONTRACT)
 }
 
 __all__ = ["CONTRACTS"]
