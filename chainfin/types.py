@@ -238,9 +238,11 @@ class BlockHeader:
     next_validators_hash: bytes  # hash of the set in force after it (differs on a set change)
     timestamp_ms: int
     proposer: bytes
+    tx_count: int = 0  # the tx Merkle tree's size: RFC 6962 roots do not commit to it
 
     def to_wire(self) -> dict[str, Any]:
         return {
+            "tx_count": self.tx_count,
             "chain_id": self.chain_id,
             "height": self.height,
             "view": self.view,
@@ -266,7 +268,7 @@ class BlockHeader:
                      "next_validators_hash", "proposer"):
             _req(isinstance(getattr(h, name), bytes) and len(getattr(h, name)) == 32,
                  f"header {name} must be 32 bytes", InvalidMessage)
-        for name in ("height", "view", "timestamp_ms"):
+        for name in ("height", "view", "timestamp_ms", "tx_count"):
             _req(type(getattr(h, name)) is int and getattr(h, name) >= 0,
                  f"header {name} must be a non-negative integer", InvalidMessage)
         _req(isinstance(h.chain_id, str), "header chain_id must be a string", InvalidMessage)
