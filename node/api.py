@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chainfin import __version__, execution
+from chainfin import __version__
 from chainfin.errors import ChainfinError, InvalidTransaction
 from chainfin.types import Block, Transaction
 from node.metrics import CONTENT_TYPE
@@ -138,7 +138,7 @@ def _block_json(node: Node, height: int) -> dict[str, Any] | None:
         "header": block.header.to_json(),
         "tx_ids": [t.tx_id.hex() for t in block.txs],
         "txs": [t.to_json() for t in block.txs],
-        "receipts": [execution.Receipt.from_wire(r).to_json() for r in rec["receipts"]],
+        "receipts": rec["receipts"],
         "certificate": codec_json(rec["cert"]),
     }
 

@@ -242,6 +242,7 @@ class Ledger:
             chain_id=self.chain_id, height=height, view=view, prev_hash=prev_hash,
             tx_root=tx_root(chosen), state_root=root, validators_hash=vs.hash(),
             next_validators_hash=after.hash(), timestamp_ms=ts, proposer=proposer,
+            tx_count=len(chosen),
         )
         block = Block(header, tuple(chosen))
         self.spec[block.hash()] = Spec(block, result, root, nodes, after)
@@ -269,7 +270,7 @@ class Ledger:
             raise InvalidMessage("timestamp too far in the future")
         if h.validators_hash != vs.hash():
             raise InvalidMessage("validators hash does not match")
-        if h.tx_root != tx_root(block.txs):
+        if h.tx_count != len(block.txs) or h.tx_root != tx_root(block.txs):
             raise InvalidMessage("tx root does not match")
         pairs = {(t.sender, t.nonce) for t in block.txs}
         if len(pairs) != len(block.txs):
@@ -297,7 +298,7 @@ class Ledger:
             raise StorageError("commit out of order")
         h = block.height
         result = spec.result
-        receipts = [r.to_wire() for r in result.receipts]
+        receipts = [r.to_json() for r in result.receipts]
         record = {"block": block.to_wire(), "cert": cert.to_wire(), "receipts": receipts}
         new_tip = Tip(h, bh, spec.state_root, block.header.timestamp_ms, spec.validators_after,
                       self.tip.view)
@@ -373,6 +374,16 @@ class Ledger:
     def state_value(self, contract: str, key: str) -> Any | None:
         raw = self.store.get(P_STATE + execution.storage_key(contract, key))
         return None if raw is None else codec.decode(raw)
+
+    def used_nonces(self, sender: bytes) -> list[int]:
+        prefix = P_STATE + execution.receipt_key(sender, 0)[:-1]
+        out = []
+        for k, _ in self.store.iterate(prefix=prefix):
+            try:
+                out.append(int(k[len(prefix):]))
+            except ValueError:
+                continue
+        return out
 
     def committed_state(self) -> _ChainState:
         return _ChainState(self.store, [])

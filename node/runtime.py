@@ -25,20 +25,26 @@ from chainfin.genesis import Genesis
 from chainfin.store import KVStore
 from chainfin.types import Block, CommitCertificate, Transaction
 from node.ledger import P_WAL, Ledger
-from node.mempool import Mempool
+from node.mempool import Mempool, TxGossip
 from node.metrics import NodeMetrics
 from node.transport import Transport
 
 log = logging.getLogger("chainfin.node")
 
 K_CONSENSUS = "c"
-K_TXS = "t"
+K_TXS = "txs"
 K_FETCH = "fetch"
 K_STATUS = "status"
 
 TICK_S = 0.005
 FETCH_BATCH = 64
 WAIT_TIMEOUT_S = 30.0
+
+
+def _error_json(rc: execution.Receipt) -> dict[str, str] | None:
+    if rc.error_code is None:
+        return None
+    return {"code": rc.error_code, "message": rc.error_message or ""}
 
 
 def now_ms() -> int:
@@ -87,6 +93,7 @@ class Node:
                                    self._on_frame)
         self.transport.set_request_handler(K_FETCH, self._serve_fetch)
         self.transport.set_request_handler(K_STATUS, self._serve_status)
+        self.gossip = TxGossip(self.transport.broadcast, K_TXS)
         self.engine = self._make_engine()
         self.events: asyncio.Queue[api.Event] = asyncio.Queue()
         self.waiters: dict[bytes, list[asyncio.Future[TxOutcome]]] = {}
@@ -99,8 +106,6 @@ class Node:
                                       "frames_unknown_kind": 0, "fetch_served": 0,
                                       "blocks_fetched": 0, "fetch_failed": 0}
         self._tasks: list[asyncio.Task[Any]] = []
-        self._gossip_buf: list[bytes] = []
-        self._gossip_scheduled = False
         self._fetching = False
         self._stopped = asyncio.Event()
         self.metrics.export_dict("chainfin_consensus", "Consensus engine counters",
@@ -207,18 +212,7 @@ class Node:
         self.mempool.add(tx)
         self.admitted_at.setdefault(tx.tx_id, time.perf_counter())
         if gossip:
-            self._gossip_buf.append(tx.encode())
-            if not self._gossip_scheduled:
-                self._gossip_scheduled = True
-                asyncio.get_running_loop().call_later(0.002, self._flush_gossip)
-
-    def _flush_gossip(self) -> None:
-        self._gossip_scheduled = False
-        if not self._gossip_buf:
-            return
-        items = [codec.decode(b) for b in self._gossip_buf]
-        self._gossip_buf = []
-        self.transport.broadcast(K_TXS, codec.encode(items))
+            self.gossip.add(tx)
 
     def _pending_changed(self) -> None:
         self.metrics.mempool.set(len(self.mempool))
@@ -374,7 +368,7 @@ class Node:
             futs = self.waiters.pop(tx.tx_id, None)
             if futs:
                 outcome = TxOutcome(tx.tx_id.hex(), rc.status, block.height, i,
-                                    rc.error_json(), rc.result, fin)
+                                    _error_json(rc), rc.result, fin)
                 for f in futs:
                     if not f.done():
                         f.set_result(outcome)
@@ -383,7 +377,7 @@ class Node:
         if self.subscribers:
             ev = {"type": "block", "height": block.height, "hash": block.hash().hex(),
                   "txs": len(block.txs),
-                  "events": [e for r in result.receipts for e in r.events_json()]}
+                  "events": [e.to_json() for e in result.events]}
             for q in list(self.subscribers):
                 if q.qsize() < 1000:
                     q.put_nowait(ev)
@@ -507,7 +501,7 @@ class Node:
 
     def next_nonce(self, sender: bytes) -> int:
         """One more than the highest nonce the sender used (committed or in the mempool)."""
-        used = [n for n in execution.used_nonces(self.ledger.committed_state_store(), sender)]
+        used = self.ledger.used_nonces(sender)
         used += [t.nonce for t in self.mempool.by_sender(sender)]
         return max(used, default=0) + 1
 
@@ -520,5 +514,5 @@ class Node:
         h, i = loc
         rec = self.ledger.block_record(h)
         assert rec is not None
-        rc = execution.Receipt.from_wire(rec["receipts"][i])
-        return TxOutcome(tx_id.hex(), rc.status, h, i, rc.error_json(), rc.result)
+        rc = rec["receipts"][i]
+        return TxOutcome(tx_id.hex(), rc["status"], h, i, rc.get("error"), rc.get("result"))

@@ -58,7 +58,7 @@ async def test_200_txs_round_robin_all_commit_and_nodes_agree(net):
             st, got = await net.get(i, f"/v1/tx/{tx.tx_id.hex()}")
             assert st == 200 and got["height"] == body["height"], got
     st, bal = await net.get(2, "/v1/state/settlement/" +
-                            f"balance/{net.ids['exporter'].public_key.hex()}/USD")
+                            f"bal/{net.ids['exporter'].public_key.hex()}/USD")
     assert st == 200 and bal["value"] == 200, bal
 
 

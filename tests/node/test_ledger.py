@@ -1,0 +1,111 @@
+"""Ledger: speculative build/execute, atomic commit, catch-up verification, reopen."""
+
+from __future__ import annotations
+
+import pytest
+
+from chainfin import codec
+from chainfin.crypto import load_identity
+from chainfin.errors import InvalidMessage
+from chainfin.genesis import load_genesis
+from chainfin.store import MemoryStore, PlyvelStore
+from chainfin.types import CommitCertificate, Transaction, Vote, vote_message
+from node.ledger import Ledger
+from testnet.launch import init_testnet
+
+
+@pytest.fixture(scope="module")
+def tn(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tn")
+    m = init_testnet(d, nodes=4)
+    genesis = load_genesis(d / "genesis.json")
+    nodes = [load_identity(d / "keys" / f"node{i}.json") for i in range(4)]
+    clients = {c.name: load_identity(c.key_file) for c in m.clients}
+    return genesis, nodes, clients
+
+
+def certify(genesis, nodes, block, signers=3):
+    msg = vote_message(genesis.chain_id, "commit", 0, block.height, block.hash())
+    votes = tuple(Vote(n.public_key, n.sign("consensus", msg)) for n in nodes[:signers])
+    return CommitCertificate(genesis.chain_id, block.height, 0, block.hash(), votes)
+
+
+def issue_tx(genesis, clients, nonce, amount=5):
+    return Transaction.create(clients["usd_issuer"], genesis.chain_id, nonce, "settlement",
+                              "issue", {"currency": "USD",
+                                        "to": clients["exporter"].public_key.hex(),
+                                        "amount": amount})
+
+
+def test_build_execute_commit_and_replica_agrees(tn):
+    genesis, nodes, clients = tn
+    primary, replica = Ledger(MemoryStore(), genesis), Ledger(MemoryStore(), genesis)
+    assert primary.tip.state_root == replica.tip.state_root
+    txs = [issue_tx(genesis, clients, n) for n in range(1, 6)]
+    b1 = primary.build(1, 0, primary.tip.block_hash, genesis.genesis_time_ms + 10,
+                       nodes[0].public_key, txs, 100)
+    # pipelined: block 2 on top of speculative block 1, with a reused nonce left out
+    more = [issue_tx(genesis, clients, 1), issue_tx(genesis, clients, 6)]
+    b2 = primary.build(2, 0, b1.hash(), genesis.genesis_time_ms + 20, nodes[0].public_key,
+                       more, 100)
+    assert [t.nonce for t in b2.txs] == [6]
+    replica.execute(b1, None, 0)
+    replica.execute(b2, None, 0)
+    for led in (primary, replica):
+        led.commit(b1, certify(genesis, nodes, b1))
+        led.commit(b2, certify(genesis, nodes, b2))
+    assert primary.tip.state_root == replica.tip.state_root == b2.header.state_root
+    bal = primary.state_value("settlement", f"bal/{clients['exporter'].public_key.hex()}/USD")
+    assert bal == 30
+    assert primary.tx_location(txs[2].tx_id) == (1, 2)
+    assert sorted(primary.used_nonces(clients["usd_issuer"].public_key)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_replica_rejects_tampered_proposals(tn):
+    genesis, nodes, clients = tn
+    primary, replica = Ledger(MemoryStore(), genesis), Ledger(MemoryStore(), genesis)
+    b = primary.build(1, 0, primary.tip.block_hash, genesis.genesis_time_ms + 10,
+                      nodes[0].public_key, [issue_tx(genesis, clients, 1)], 10)
+    from dataclasses import replace
+
+    from chainfin.types import Block
+
+    bad_root = Block(replace(b.header, state_root=b"\1" * 32), b.txs)
+    with pytest.raises(InvalidMessage, match="state root"):
+        replica.execute(bad_root, None, 0)
+    old = Block(replace(b.header, timestamp_ms=genesis.genesis_time_ms - 1), b.txs)
+    with pytest.raises(InvalidMessage, match="backwards"):
+        replica.execute(old, None, 0)
+    future = Block(replace(b.header, timestamp_ms=10**13), b.txs)
+    with pytest.raises(InvalidMessage, match="future"):
+        replica.execute(future, genesis.genesis_time_ms, 5000)
+    dropped = Block(b.header, ())
+    with pytest.raises(InvalidMessage, match="tx root"):
+        replica.execute(dropped, None, 0)
+
+
+def test_catch_up_verifies_certificates(tn):
+    genesis, nodes, clients = tn
+    src, dst = Ledger(MemoryStore(), genesis), Ledger(MemoryStore(), genesis)
+    b = src.build(1, 0, src.tip.block_hash, genesis.genesis_time_ms + 1, nodes[0].public_key,
+                  [issue_tx(genesis, clients, 1)], 10)
+    with pytest.raises(InvalidMessage):
+        dst.apply_certified(b, certify(genesis, nodes, b, signers=2))
+    dst.apply_certified(b, certify(genesis, nodes, b))
+    assert dst.tip.block_hash == b.hash()
+
+
+def test_reopen_from_leveldb(tn, tmp_path):
+    genesis, nodes, clients = tn
+    store = PlyvelStore(str(tmp_path / "db"))
+    led = Ledger(store, genesis)
+    b = led.build(1, 0, led.tip.block_hash, genesis.genesis_time_ms + 1, nodes[0].public_key,
+                  [issue_tx(genesis, clients, 1)], 10)
+    led.commit(b, certify(genesis, nodes, b))
+    store.close()
+    store = PlyvelStore(str(tmp_path / "db"))
+    again = Ledger(store, genesis)
+    assert again.tip.height == 1 and again.tip.block_hash == b.hash()
+    rec = again.block_record(1)
+    assert codec.decode(codec.encode(rec))["receipts"][0]["status"] == "committed"
+    store.close()
