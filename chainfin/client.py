@@ -174,7 +174,8 @@ class Client:
         return dict(out)
 
     async def tx(self, tx_id: bytes | str) -> dict[str, Any]:
-        """GET /v1/tx/{tx_id}: ``{tx_id, status: pending|committed|rejected, height, index, error}``."""
+        """GET /v1/tx/{tx_id}: ``{tx_id, status: pending|committed|rejected, height, index,
+        error}``."""
         return dict(await self.get(f"/v1/tx/{_hex(tx_id)}"))
 
     async def status(self) -> dict[str, Any]:

@@ -137,7 +137,8 @@ class NodeConfig(_Model):
         return f"http://{self.rest_host}:{self.rest_port}"
 
     def peer_map(self) -> dict[bytes, str]:
-        """``{public key: "host:port"}`` of the peers, the shape :class:`node.transport.Transport` takes."""
+        """``{public key: "host:port"}`` of the peers: what :class:`node.transport.Transport`
+        takes."""
         return {p.key: p.address for p in self.peers}
 
     def peer_names(self) -> dict[bytes, str]:

@@ -294,9 +294,8 @@ class Transport:
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self._server_ssl,
                            reuse_address=True)
         await site.start()
-        server = site._server
-        if server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
+        if self.port == 0:
+            self.port = int(self._runner.addresses[0][1])
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
             total=None, sock_connect=HANDSHAKE_TIMEOUT))
         self._running = True
@@ -434,7 +433,8 @@ class Transport:
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError as e:
             self.stats["requests_failed"] += 1
-            raise RequestTimeout(f"{kind} request to {_short(to)} timed out after {timeout}s") from e
+            raise RequestTimeout(
+                f"{kind} request to {_short(to)} timed out after {timeout}s") from e
         except RequestError:
             self.stats["requests_failed"] += 1
             raise
@@ -541,8 +541,9 @@ class Transport:
             raise _HandshakeError("peer is on another chain")
         a = _bytes_field(hello, "pubkey", 32)
         if a != expected:
-            raise _HandshakeError(f"peer answered with key {_short(a)}, expected {_short(expected)}",
-                                  "dropped_unknown_peer")
+            raise _HandshakeError(
+                f"peer answered with key {_short(a)}, expected {_short(expected)}",
+                "dropped_unknown_peer")
         n_a, e_a = _bytes_field(hello, "nonce", 32), _bytes_field(hello, "eph", 32)
         th = _transcript_hash(self.chain_id, self.public_key, a, n_d, n_a, e_d, e_a)
         crypto.verify(a, "handshake", _auth_message(th, "acceptor", a),
@@ -592,8 +593,8 @@ class Transport:
         if peer is None:
             raise _HandshakeError(f"key {_short(d)} is not a peer", "dropped_unknown_peer")
         if self.dials(d):
-            raise _HandshakeError(f"{_short(d)} dialed, but the lower key {_short(self.public_key)} "
-                                  "is the one that dials")
+            raise _HandshakeError(
+                f"{_short(d)} dialed, but the lower key {_short(self.public_key)} dials")
         n_d, e_d = _bytes_field(hello, "nonce", 32), _bytes_field(hello, "eph", 32)
         eph = X25519PrivateKey.generate()
         n_a, e_a = os.urandom(32), _eph_public(eph)

@@ -119,7 +119,8 @@ async def test_request_response() -> None:
         b.t.set_request_handler("echo", echo)
         b.t.set_request_handler("fail", fail)
         b.t.set_request_handler("slow", slow)
-        results = await asyncio.gather(*(a.t.request(b.key, "echo", bytes([i]), 2) for i in range(20)))
+        results = await asyncio.gather(
+            *(a.t.request(b.key, "echo", bytes([i]), 2) for i in range(20)))
         assert results == [b"echo:" + bytes([i]) for i in range(20)]
         with pytest.raises(RequestError, match="no such block"):
             await a.t.request(b.key, "fail", b"", 2)

@@ -140,7 +140,8 @@ def test_init_configs_load_and_ports_are_distinct(net4: tuple[Path, Manifest]) -
 def test_init_with_base_port_and_refusals(tmp_path: Path) -> None:
     m = init_testnet(tmp_path / "a", nodes=2, base_port=21000)
     assert [(n.rest_url, n.p2p_address) for n in m.nodes] == [
-        ("http://127.0.0.1:21000", "127.0.0.1:21001"), ("http://127.0.0.1:21002", "127.0.0.1:21003")]
+        ("http://127.0.0.1:21000", "127.0.0.1:21001"),
+        ("http://127.0.0.1:21002", "127.0.0.1:21003")]
     with pytest.raises(ConfigError, match="already holds a testnet"):
         init_testnet(tmp_path / "a", nodes=2)
     with pytest.raises(ConfigError, match="1 to 64 nodes"):
