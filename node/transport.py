@@ -277,7 +277,8 @@ class Transport:
         self._running = False
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
         for key, address in peers.items():
-            self._add_peer(key, address)
+            if key != self.public_key:
+                self._add_peer(key, address)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -328,7 +329,8 @@ class Transport:
     # ------------------------------------------------------------------ peers
 
     def set_peers(self, peers: dict[bytes, str]) -> None:
-        """The validator set changed: link to new peers, drop removed ones, follow new addresses."""
+        """The validator set changed: link to new peers, drop removed ones, follow new addresses.
+        This node's own key may be in ``peers``: it is skipped."""
         for key in [k for k in self._peers if k not in peers]:
             peer = self._peers.pop(key)
             if peer.dialer is not None or peer.link is not None:
@@ -336,6 +338,8 @@ class Transport:
                 self._bg.add(task)
                 task.add_done_callback(self._bg.discard)
         for key, address in peers.items():
+            if key == self.public_key:
+                continue  # a validator set includes this node itself
             if key in self._peers:
                 self._peers[key].address = address
             else:

@@ -293,7 +293,7 @@ async def test_queue_byte_bound_and_oversized_send() -> None:
 async def test_removed_peer_is_disconnected() -> None:
     async with cluster(3) as nodes:
         a, b, c = nodes
-        a.t.set_peers({b.key: b.t.address})
+        a.t.set_peers({a.key: a.t.address, b.key: b.t.address})  # its own key is skipped
         c.t.set_peers({b.key: b.t.address})
         await until(lambda: a.t.connected() == [b.key] and c.key not in a.t.connected())
         a.t.send(c.key, "n", b"")
