@@ -129,7 +129,12 @@ class Node:
             max_block_txs=self.params.max_block_txs,
         )
         return PbftEngine(cfg, self.identity, tip.validators, tip.height, tip.block_hash,
-                          restored=self._wal_records(), view=tip.view)
+                          restored=self._wal_records(), view=tip.view,
+                          last_certificate=self._tip_certificate())
+
+    def _tip_certificate(self) -> CommitCertificate | None:
+        rec = self.ledger.block_record(self.ledger.tip.height)
+        return None if rec is None else CommitCertificate.from_wire(rec["cert"])
 
     async def start(self) -> None:
         await self.transport.start()
@@ -406,7 +411,8 @@ class Node:
             progressed = await self._catch_up(hint)
             if progressed:
                 tip = self.ledger.tip
-                self.events.put_nowait(api.Synced(tip.height, tip.block_hash, tip.validators))
+                self.events.put_nowait(api.Synced(tip.height, tip.block_hash, tip.validators,
+                                                  self._tip_certificate()))
         finally:
             self._fetching = False
 
