@@ -99,10 +99,12 @@ def open_record(identity: crypto.Identity, sealed: Mapping[str, str] | str | byt
     Raises:
         RecordCheckError: no copy for this identity, or it does not open / decode.
     """
+    ct: str | bytes
     if isinstance(sealed, Mapping):
-        ct = sealed.get(identity.public_key.hex())
-        if ct is None:
+        mine = sealed.get(identity.public_key.hex())
+        if mine is None:
             raise RecordCheckError("no copy of the record is sealed to this identity")
+        ct = mine
     else:
         ct = sealed
     try:

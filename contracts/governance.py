@@ -73,7 +73,7 @@ ERROR_CODES = (
 
 
 def get_identity(state: ContractState, pubkey_hex: str) -> dict[str, Any] | None:
-    return state.get(NAME, "id/" + pubkey_hex)  # type: ignore[no-any-return]
+    return state.get(NAME, "id/" + pubkey_hex)
 
 
 def require_identity(state: ContractState, pubkey_hex: str,
@@ -92,7 +92,7 @@ def require_identity(state: ContractState, pubkey_hex: str,
 
 
 def get_currency(state: ContractState, code: str) -> dict[str, Any] | None:
-    return state.get(NAME, "currency/" + code)  # type: ignore[no-any-return]
+    return state.get(NAME, "currency/" + code)
 
 
 def require_currency(state: ContractState, code: str) -> dict[str, Any]:

@@ -158,3 +158,86 @@ class Ledger:
             if k.endswith(suffix):
                 out[k.decode().split("/")[2]] = codec.decode(v)
         return out
+
+
+# ---------------------------------------------------------------------------- micro-benchmark
+
+
+def bench(n: int = 2000, repeat: int = 5) -> dict[str, float]:
+    """Execution cost per transaction (µs, best of ``repeat``) of typical methods, each measured
+    as one block of ``n`` transactions executed on a committed state (what a replica does).
+    Run: ``python -m contracts.testing``."""
+    import time
+
+    from chainfin.execution import check_tx_static
+
+    led = Ledger()
+    pk = led.pk
+    led.ok("usd_issuer", "settlement", "issue", currency="USD", to=pk("bank_a"), amount=10**15)
+    led.ok("jpy_issuer", "settlement", "issue", currency="JPY", to=pk("bank_b"), amount=10**15)
+    ctx_exp = led.now_ms + 10**9
+
+    def inv(i: int) -> dict[str, Any]:
+        return {"seller": "ACME Exports Ltd", "buyer": "Globex", "number": f"INV-{i}",
+                "issue_date": "2025-03-01", "amount": "1,234.50", "currency": "USD"}
+
+    def h(i: int) -> str:
+        return hashlib.sha256(i.to_bytes(8, "big")).hexdigest()
+
+    # setup blocks: offers to accept, documents to finance
+    offers = led.block([led.make_tx("bank_a", "settlement", "offer_pvp", {
+        "counterparty": pk("bank_b"), "give": {"currency": "USD", "amount": 100},
+        "get": {"currency": "JPY", "amount": 15}, "expires_at": ctx_exp}) for _ in range(n)])
+    offer_ids = [r.result["offer_id"] for r in offers.receipts]
+    docs = led.block([led.make_tx("exporter", "trade_documents", "register", {
+        "doc_type": "invoice", "fields": inv(10**6 + i), "content_hash": h(10**6 + i)})
+        for i in range(n)])
+    doc_ids = [r.result["doc_id"] for r in docs.receipts]
+
+    cases: dict[str, list[Transaction]] = {
+        "settlement.transfer": [led.make_tx("bank_a", "settlement", "transfer", {
+            "to": pk("exporter"), "currency": "USD", "amount": 1}) for _ in range(n)],
+        "settlement.transfer (rejected: insufficient_funds)": [
+            led.make_tx("exporter", "settlement", "transfer", {
+                "to": pk("bank_a"), "currency": "USD", "amount": 1}) for _ in range(n)],
+        "settlement.issue": [led.make_tx("usd_issuer", "settlement", "issue", {
+            "currency": "USD", "to": pk("exporter"), "amount": 1}) for _ in range(n)],
+        "settlement.accept_pvp": [led.make_tx("bank_b", "settlement", "accept_pvp",
+                                              {"offer_id": o}) for o in offer_ids],
+        "trade_documents.register (invoice)": [led.make_tx("exporter", "trade_documents",
+                                                           "register", {
+            "doc_type": "invoice", "fields": inv(i), "content_hash": h(i)}) for i in range(n)],
+        "trade_documents.request_financing": [led.make_tx("bank_a", "trade_documents",
+                                                          "request_financing", {
+            "doc_id": d, "amount": 1000, "currency": "USD"}) for d in doc_ids],
+    }
+    out: dict[str, float] = {}
+    ctx = led.context()
+    for name, txs in cases.items():
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            res = execute_block(led.state, txs, ctx)
+            best = min(best, time.perf_counter() - t0)
+        want = "rejected" if "rejected" in name else "committed"
+        assert all(r.status == want for r in res.receipts), (name, res.receipts[0])
+        out[name] = best / len(txs) * 1e6
+    txs = cases["settlement.transfer"]
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for tx in txs:
+            check_tx_static(tx, led.state)
+        best = min(best, time.perf_counter() - t0)
+    out["check_tx_static (transfer)"] = best / len(txs) * 1e6
+    return out
+
+
+if __name__ == "__main__":
+    import platform
+    import sys
+
+    print(f"python {platform.python_version()} on {platform.machine()}, "
+          f"{sys.argv[1] if len(sys.argv) > 1 else 2000} txs per block, best of 5")
+    for k, v in bench(int(sys.argv[1]) if len(sys.argv) > 1 else 2000).items():
+        print(f"{k:52s} {v:7.1f} µs/tx")
