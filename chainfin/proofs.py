@@ -1,0 +1,782 @@
+"""Proofs for auditors: transaction inclusion, state (non-)inclusion and finality, checked offline.
+
+A proof document is self-contained JSON (bytes as lowercase hex). With nothing but the genesis
+file, :func:`verify_proof` establishes:
+
+1. **Which validators were in force at the proof's height.** It starts from the genesis set and
+   walks the *certified validator-set changes* the document carries, in height order. A change is
+   the header of the block whose execution changed the set (its ``validators_hash`` is the hash of
+   the set in force, its ``next_validators_hash`` the hash of the new member list that follows),
+   together with that block's CommitCertificate, signed by the **old** set. The new set is in force
+   from the next height on (the ledger's rule: block h+1's ``validators_hash`` is the set after
+   block h; TRAPS #11).
+2. **That the block is final.** The target header's ``validators_hash`` must be the hash of the
+   set in force, and its CommitCertificate must carry valid ``consensus`` signatures over
+   ``vote_message(chain_id, "commit", view, height, header hash)`` from at least
+   ``quorum(n)`` distinct members of that set (TRAPS #1, #2). A signature by anyone else (a removed
+   validator, a stranger) makes the certificate invalid; a key listed twice is refused.
+3. **What the block commits to.** A transaction proof shows the transaction (its signature
+   verified, its id recomputed) at ``index`` of the RFC 6962 tree of the block's tx ids, whose size
+   is the header's ``tx_count`` (an RFC 6962 root alone does not pin the tree size). A state proof
+   shows that under the header's ``state_root`` the storage key ``f"{contract}/{key}"`` holds the
+   canonical encoding of the value, or is absent (SMT non-inclusion).
+
+The document is parsed strictly: known ``type`` and ``version``, exact field sets, lowercase hex
+of the right length, integers that are integers, votes and member lists sorted and distinct, and
+every redundant field (tx id, tree size, the value's JSON next to its encoding, the SMT key hash)
+checked against what it repeats. So any change to one byte of a proof either makes it invalid or
+is rejected as malformed; ``tests/unit/test_proofs.py`` walks the bytes of several proofs to show
+it. The format, field by field, is in ``docs/proofs.md``.
+
+Builders (:func:`build_tx_proof`, :func:`build_state_proof`, :func:`build_state_proof_from_tree`)
+are called by the node's REST layer with what the ledger stores; they check their inputs agree
+(raising ``ValueError`` on a caller bug) but do no I/O.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from chainfin import codec, crypto, merkle, smt
+from chainfin.consensus.quorum import quorum
+from chainfin.errors import (
+    ChainfinError,
+    CodecError,
+    ConfigError,
+    InvalidSignature,
+    InvalidTransaction,
+)
+from chainfin.execution import storage_key
+from chainfin.genesis import Genesis, load_genesis
+from chainfin.types import (
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    Transaction,
+    ValidatorSet,
+    Vote,
+    vote_message,
+)
+
+__all__ = [
+    "TX_PROOF",
+    "STATE_PROOF",
+    "VERSION",
+    "ProofError",
+    "SetChange",
+    "Verified",
+    "set_changes_from",
+    "build_tx_proof",
+    "build_state_proof",
+    "build_state_proof_from_tree",
+    "verify_proof",
+    "parse_document",
+    "cli_verify",
+]
+
+TX_PROOF = "chainfin/tx-proof"
+STATE_PROOF = "chainfin/state-proof"
+VERSION = 1
+
+_U64 = 2**64 - 1
+_MAX_PATH = 64  # RFC 6962 path length for any tree of < 2**64 leaves
+_MAX_CHANGES = 1_000_000
+_MAX_NAME = 64
+_MAX_KEY = 4096
+
+_HEADER_FIELDS = (
+    "chain_id", "height", "view", "prev_hash", "tx_root", "state_root", "validators_hash",
+    "next_validators_hash", "timestamp_ms", "proposer", "tx_count",
+)
+_HEADER_HASHES = (
+    "prev_hash", "tx_root", "state_root", "validators_hash", "next_validators_hash", "proposer",
+)
+
+
+class ProofError(ChainfinError):
+    """A proof document that does not prove what it claims; the message says why."""
+
+
+# --------------------------------------------------------------------------- inputs of builders
+
+
+@dataclass(frozen=True, slots=True)
+class SetChange:
+    """One certified validator-set change: the header of the block that changed the set, its
+    certificate (signed by the OLD set), and the new members (in force from ``height + 1``)."""
+
+    header: BlockHeader
+    cert: CommitCertificate
+    validators: ValidatorSet
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.validators, ValidatorSet):
+            object.__setattr__(self, "validators", ValidatorSet(tuple(self.validators)))
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+
+def set_changes_from(
+    validator_sets: Iterable[tuple[int, ValidatorSet | Sequence[bytes]]],
+    block_record: Callable[[int], Mapping[str, Any] | None],
+) -> list[SetChange]:
+    """The set-change chain from the ledger's records.
+
+    ``validator_sets`` is ``Ledger.validator_sets()``: ``(from_height, set)`` pairs, the genesis set
+    from height 1 and one pair per change (a change by block h is in force from h + 1).
+    ``block_record(h)`` returns the decoded ``b/<h>`` record ``{"block", "cert", ...}`` (wire forms),
+    e.g. ``Ledger.block_record``.
+
+    Raises:
+        ValueError: a record is missing or does not agree with the set it should have produced.
+    """
+    out: list[SetChange] = []
+    for from_height, members in sorted(validator_sets, key=lambda p: p[0]):
+        if from_height <= 1:
+            continue  # the genesis set
+        vs = members if isinstance(members, ValidatorSet) else ValidatorSet(tuple(members))
+        rec = block_record(from_height - 1)
+        if rec is None:
+            raise ValueError(f"no block record at height {from_height - 1} for a set change")
+        block = Block.from_wire(rec["block"])
+        cert = CommitCertificate.from_wire(rec["cert"])
+        change = SetChange(block.header, cert, vs)
+        _check_change_input(change)
+        out.append(change)
+    return out
+
+
+def _check_change_input(c: SetChange) -> None:
+    if c.header.next_validators_hash != c.validators.hash():
+        raise ValueError(f"set change at height {c.height}: next_validators_hash does not match "
+                         "the new member list")
+    if c.header.next_validators_hash == c.header.validators_hash:
+        raise ValueError(f"block {c.height} does not change the validator set")
+    _check_cert_input(c.header, c.cert)
+
+
+def _check_cert_input(header: BlockHeader, cert: CommitCertificate) -> None:
+    if cert.block_hash != header.hash() or cert.height != header.height:
+        raise ValueError(f"certificate is not for the header at height {header.height}")
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def _header_json(h: BlockHeader) -> dict[str, Any]:
+    return {
+        "chain_id": h.chain_id,
+        "height": h.height,
+        "view": h.view,
+        "prev_hash": h.prev_hash.hex(),
+        "tx_root": h.tx_root.hex(),
+        "state_root": h.state_root.hex(),
+        "validators_hash": h.validators_hash.hex(),
+        "next_validators_hash": h.next_validators_hash.hex(),
+        "timestamp_ms": h.timestamp_ms,
+        "proposer": h.proposer.hex(),
+        "tx_count": h.tx_count,
+    }
+
+
+def _cert_json(c: CommitCertificate) -> dict[str, Any]:
+    votes = sorted({v.validator: v for v in c.votes}.values(), key=lambda v: v.validator)
+    return {
+        "chain_id": c.chain_id,
+        "height": c.height,
+        "view": c.view,
+        "block_hash": c.block_hash.hex(),
+        "votes": [[v.validator.hex(), v.signature.hex()] for v in votes],
+    }
+
+
+def _chain_json(vset_chain: Iterable[SetChange], below: int) -> list[dict[str, Any]]:
+    out = []
+    for c in sorted(vset_chain, key=lambda c: c.height):
+        if c.height >= below:
+            continue  # a change by the target block itself (or later) is not needed to trust it
+        _check_change_input(c)
+        out.append({
+            "header": _header_json(c.header),
+            "certificate": _cert_json(c.cert),
+            "validators": [m.hex() for m in c.validators.members],
+        })
+    return out
+
+
+def _block_json(header: BlockHeader, cert: CommitCertificate) -> dict[str, Any]:
+    _check_cert_input(header, cert)
+    if header.height < 1:
+        raise ValueError("proofs are for blocks at height 1 and above (genesis has no certificate)")
+    return {"header": _header_json(header), "certificate": _cert_json(cert)}
+
+
+def build_tx_proof(
+    block: Block, cert: CommitCertificate, tx_index: int, vset_chain: Iterable[SetChange]
+) -> dict[str, Any]:
+    """Proof that ``block.txs[tx_index]`` is in the final block ``block``.
+
+    ``vset_chain`` may hold every set change of the chain; those at heights below the block's are
+    included.
+
+    Raises:
+        ValueError: the index is out of range, or the block, certificate and chain disagree
+            (e.g. a header whose ``tx_count`` or ``tx_root`` is not that of ``block.txs``).
+    """
+    h = block.header
+    ids = [t.tx_id for t in block.txs]
+    if not 0 <= tx_index < len(ids):
+        raise ValueError(f"tx index {tx_index} out of range for a block of {len(ids)} txs")
+    if h.tx_count != len(ids):
+        raise ValueError(f"header tx_count {h.tx_count} but the block holds {len(ids)} txs")
+    if merkle.root(ids) != h.tx_root:
+        raise ValueError("header tx_root is not the root of the block's tx ids")
+    tx = block.txs[tx_index]
+    return {
+        "type": TX_PROOF,
+        "version": VERSION,
+        "tx_id": tx.tx_id.hex(),
+        "tx": tx.to_json(),
+        "tx_body": tx.body.hex(),
+        "inclusion": {
+            "index": tx_index,
+            "tree_size": len(ids),
+            "path": [p.hex() for p in merkle.inclusion_proof(ids, tx_index)],
+        },
+        "block": _block_json(h, cert),
+        "validator_set_changes": _chain_json(vset_chain, h.height),
+    }
+
+
+def build_state_proof(
+    header: BlockHeader,
+    cert: CommitCertificate,
+    contract: str,
+    key: str,
+    value_raw: bytes | None,
+    smt_proof: smt.Proof,
+    vset_chain: Iterable[SetChange],
+) -> dict[str, Any]:
+    """Proof that under ``header.state_root`` the key ``(contract, key)`` holds ``value_raw`` (the
+    stored canonical encoding, as ``SparseMerkleTree.get(header.state_root, storage_key)`` returns
+    it) or, with ``value_raw=None``, is absent.
+
+    Raises:
+        ValueError: the SMT proof does not show that value (or absence) under the header's root, or
+            the certificate / chain do not match.
+    """
+    sk = storage_key(contract, key)
+    if not smt.verify_proof(header.state_root, sk, value_raw, smt_proof):
+        raise ValueError("the SMT proof does not show this value under the header's state root")
+    value: Any = None
+    if value_raw is not None:
+        value = _to_json(codec.decode(value_raw, canonical=True))
+    return {
+        "type": STATE_PROOF,
+        "version": VERSION,
+        "contract": contract,
+        "key": key,
+        "key_hash": smt.key_hash(sk).hex(),
+        "value": value,
+        "value_encoding": None if value_raw is None else value_raw.hex(),
+        "smt_proof": smt_proof.to_json(),
+        "block": _block_json(header, cert),
+        "validator_set_changes": _chain_json(vset_chain, header.height),
+    }
+
+
+def build_state_proof_from_tree(
+    header: BlockHeader,
+    cert: CommitCertificate,
+    contract: str,
+    key: str,
+    tree: smt.SparseMerkleTree,
+    vset_chain: Iterable[SetChange],
+) -> dict[str, Any]:
+    """:func:`build_state_proof` reading the value and its path at ``header.state_root``.
+
+    Raises:
+        StorageError: a node under that root is missing from the tree's store.
+        ValueError: as :func:`build_state_proof`.
+    """
+    sk = storage_key(contract, key)
+    return build_state_proof(header, cert, contract, key, tree.get(header.state_root, sk),
+                             tree.prove(header.state_root, sk), vset_chain)
+
+
+# --------------------------------------------------------------------------- strict parsing
+
+
+def _fail(msg: str) -> ProofError:
+    return ProofError(msg)
+
+
+def _obj(v: Any, where: str, fields: Sequence[str]) -> Mapping[str, Any]:
+    if not isinstance(v, dict):
+        raise _fail(f"{where} must be an object")
+    missing = [f for f in fields if f not in v]
+    if missing:
+        raise _fail(f"{where} is missing {', '.join(missing)}")
+    extra = sorted(set(v) - set(fields))
+    if extra:
+        raise _fail(f"{where} has unknown field(s) {', '.join(map(repr, extra))}")
+    return v
+
+
+def _int(v: Any, where: str, hi: int = _U64) -> int:
+    if type(v) is not int or not 0 <= v <= hi:
+        raise _fail(f"{where} must be an integer in [0, {hi}]")
+    return v
+
+
+def _str(v: Any, where: str, maxlen: int = _MAX_NAME) -> str:
+    if type(v) is not str or not 0 < len(v) <= maxlen:
+        raise _fail(f"{where} must be a non-empty string of at most {maxlen} characters")
+    return v
+
+
+def _hex(v: Any, where: str, size: int | None = None) -> bytes:
+    if type(v) is not str:
+        raise _fail(f"{where} must be a hex string")
+    try:
+        b = bytes.fromhex(v)
+    except ValueError:
+        raise _fail(f"{where} is not hex") from None
+    if b.hex() != v:
+        raise _fail(f"{where} is not lowercase hex without separators")
+    if size is not None and len(b) != size:
+        raise _fail(f"{where} must be {size} bytes, not {len(b)}")
+    return b
+
+
+def _list(v: Any, where: str, maxlen: int) -> list[Any]:
+    if type(v) is not list or len(v) > maxlen:
+        raise _fail(f"{where} must be a list of at most {maxlen} items")
+    return v
+
+
+def _parse_header(v: Any, where: str) -> BlockHeader:
+    d = _obj(v, where, _HEADER_FIELDS)
+    hashes = {k: _hex(d[k], f"{where}.{k}", 32) for k in _HEADER_HASHES}
+    return BlockHeader(
+        chain_id=_str(d["chain_id"], f"{where}.chain_id"),
+        height=_int(d["height"], f"{where}.height"),
+        view=_int(d["view"], f"{where}.view"),
+        timestamp_ms=_int(d["timestamp_ms"], f"{where}.timestamp_ms"),
+        tx_count=_int(d["tx_count"], f"{where}.tx_count"),
+        **hashes,
+    )
+
+
+def _parse_cert(v: Any, where: str) -> CommitCertificate:
+    d = _obj(v, where, ("chain_id", "height", "view", "block_hash", "votes"))
+    votes: list[Vote] = []
+    for i, pair in enumerate(_list(d["votes"], f"{where}.votes", 10_000)):
+        w = f"{where}.votes[{i}]"
+        if type(pair) is not list or len(pair) != 2:
+            raise _fail(f"{w} must be a [validator, signature] pair")
+        vote = Vote(_hex(pair[0], f"{w}[0]", 32), _hex(pair[1], f"{w}[1]", 64))
+        if votes and vote.validator <= votes[-1].validator:
+            raise _fail(f"{where}.votes must be sorted by validator key, each key once "
+                        f"(vote {i} repeats or is out of order)")
+        votes.append(vote)
+    return CommitCertificate(
+        chain_id=_str(d["chain_id"], f"{where}.chain_id"),
+        height=_int(d["height"], f"{where}.height"),
+        view=_int(d["view"], f"{where}.view"),
+        block_hash=_hex(d["block_hash"], f"{where}.block_hash", 32),
+        votes=tuple(votes),
+    )
+
+
+def _parse_members(v: Any, where: str) -> ValidatorSet:
+    keys = [_hex(k, f"{where}[{i}]", 32) for i, k in enumerate(_list(v, where, 10_000))]
+    if not keys:
+        raise _fail(f"{where} is empty")
+    if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
+        raise _fail(f"{where} must be sorted, each key once")
+    return ValidatorSet(tuple(keys))
+
+
+def _parse_smt_proof(v: Any, where: str) -> smt.Proof:
+    d = _obj(v, where, ("depth", "bitmap", "siblings", "leaf"))
+    depth = _int(d["depth"], f"{where}.depth", smt.MAX_DEPTH)
+    bitmap = _hex(d["bitmap"], f"{where}.bitmap", (depth + 7) // 8)
+    sibs = tuple(_hex(s, f"{where}.siblings[{i}]", 32)
+                 for i, s in enumerate(_list(d["siblings"], f"{where}.siblings", smt.MAX_DEPTH)))
+    leaf = None
+    if d["leaf"] is not None:
+        lf = _obj(d["leaf"], f"{where}.leaf", ("key_hash", "value_hash"))
+        leaf = (_hex(lf["key_hash"], f"{where}.leaf.key_hash", 32),
+                _hex(lf["value_hash"], f"{where}.leaf.value_hash", 32))
+    return smt.Proof(depth, bitmap, sibs, leaf)
+
+
+def _to_json(v: Any) -> Any:
+    """The JSON form of a decoded canonical value: bytes as hex, as everywhere in chainfin JSON."""
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, dict):
+        return {k: _to_json(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_to_json(x) for x in v]
+    return v
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that tells True from 1 and 1 from 1.0 (Python's == does not)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+# --------------------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """What a valid proof established."""
+
+    kind: str  # TX_PROOF or STATE_PROOF
+    chain_id: str
+    height: int
+    block_hash: bytes
+    timestamp_ms: int
+    validators: ValidatorSet  # the set in force at ``height``, derived from genesis
+    signers: tuple[bytes, ...]  # who signed the block's certificate (all members of that set)
+    set_change_heights: tuple[int, ...]  # the certified changes walked from genesis
+    tx: Transaction | None = None
+    tx_index: int | None = None
+    tx_count: int | None = None
+    contract: str | None = None
+    key: str | None = None
+    present: bool | None = None
+    value: Any = None  # JSON form of the value (bytes as hex); None when absent
+    value_encoding: bytes | None = None
+
+    @property
+    def tx_id(self) -> bytes | None:
+        return None if self.tx is None else self.tx.tx_id
+
+    def lines(self, names: Mapping[bytes, str] | None = None) -> list[str]:
+        """Human-readable summary; ``names`` labels known validator keys."""
+        names = names or {}
+
+        def who(k: bytes) -> str:
+            return f"{names[k]} ({k.hex()[:16]})" if k in names else k.hex()
+
+        when = datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC).isoformat(
+            timespec="milliseconds")
+        out = [f"VALID {'transaction inclusion' if self.kind == TX_PROOF else 'state'} proof",
+               f"chain:          {self.chain_id}"]
+        if self.tx is not None:
+            t = self.tx
+            out += [
+                f"transaction:    {t.tx_id.hex()}",
+                f"call:           {t.contract}.{t.method} {json.dumps(_to_json(t.args), sort_keys=True)}",
+                f"sender:         {t.sender.hex()} (nonce {t.nonce}, signature valid)",
+                f"position:       index {self.tx_index} of {self.tx_count} in the block",
+            ]
+        else:
+            out.append(f"state key:      {self.contract} / {self.key}")
+            if self.present:
+                out.append(f"value:          {json.dumps(self.value, sort_keys=True)}")
+            else:
+                out.append("value:          ABSENT (non-inclusion proof)")
+        changes = ", ".join(str(h) for h in self.set_change_heights) or "none"
+        out += [
+            f"block height:   {self.height}",
+            f"block hash:     {self.block_hash.hex()}",
+            f"block time:     {when}",
+            f"validator set:  {self.validators.n} members, quorum {self.validators.quorum} "
+            f"(set changes walked from genesis at heights: {changes})",
+            f"signed by:      {len(self.signers)} of {self.validators.n}",
+        ]
+        out += [f"                {who(k)}" for k in self.signers]
+        return out
+
+
+def _check_block_cert(header: BlockHeader, cert: CommitCertificate, vs: ValidatorSet,
+                      chain_id: str, where: str) -> tuple[bytes, ...]:
+    """Cheap checks of a certificate against its header and the set in force (no signatures)."""
+    if header.chain_id != chain_id:
+        raise _fail(f"{where}.header is for chain {header.chain_id!r}, the genesis for {chain_id!r}")
+    if cert.chain_id != chain_id:
+        raise _fail(f"{where}.certificate is for chain {cert.chain_id!r}, not {chain_id!r}")
+    if cert.height != header.height:
+        raise _fail(f"{where}.certificate is for height {cert.height}, the header is at "
+                    f"{header.height}")
+    if cert.block_hash != header.hash():
+        raise _fail(f"{where}.certificate block_hash is not the hash of the header at height "
+                    f"{header.height} (the header or the certificate was altered)")
+    if header.validators_hash != vs.hash():
+        raise _fail(f"{where}.header validators_hash at height {header.height} is not the hash of "
+                    "the validator set in force there (derived from genesis and the set changes)")
+    signers = tuple(v.validator for v in cert.votes)  # parsed sorted and distinct
+    for k in signers:
+        if k not in vs:
+            raise _fail(f"{where}.certificate is signed by {k.hex()}, which is not in the "
+                        f"validator set in force at height {header.height}")
+    need = quorum(vs.n)
+    if len(signers) < need:
+        raise _fail(f"{where}.certificate has {len(signers)} distinct signers, a quorum of the "
+                    f"{vs.n} validators in force at height {header.height} is {need}")
+    return signers
+
+
+def _check_signatures(cert: CommitCertificate, where: str) -> None:
+    msg = vote_message(cert.chain_id, "commit", cert.view, cert.height, cert.block_hash)
+    for i, v in enumerate(cert.votes):
+        try:
+            crypto.verify(v.validator, "consensus", msg, v.signature)
+        except InvalidSignature:
+            raise _fail(f"{where}.certificate.votes[{i}]: the signature of {v.validator.hex()} "
+                        "does not verify") from None
+
+
+def _parse_tx(d: Mapping[str, Any], chain_id: str) -> tuple[Transaction, int, int, list[bytes]]:
+    tx_id = _hex(d["tx_id"], "tx_id", 32)
+    body = _hex(d["tx_body"], "tx_body")
+    tx_json = _obj(d["tx"], "tx", ("chain_id", "sender", "nonce", "contract", "method", "args",
+                                   "signature"))
+    sig = _hex(tx_json["signature"], "tx.signature", 64)
+    inc = _obj(d["inclusion"], "inclusion", ("index", "tree_size", "path"))
+    index = _int(inc["index"], "inclusion.index")
+    size = _int(inc["tree_size"], "inclusion.tree_size")
+    path = [_hex(p, f"inclusion.path[{i}]", 32)
+            for i, p in enumerate(_list(inc["path"], "inclusion.path", _MAX_PATH))]
+    try:
+        fields = codec.decode(body, canonical=True)
+    except CodecError as e:
+        raise _fail(f"tx_body is not a canonical encoding: {e}") from None
+    if not isinstance(fields, dict) or set(fields) != {"chain_id", "sender", "nonce", "contract",
+                                                       "method", "args"}:
+        raise _fail("tx_body is not a transaction body")
+    try:
+        tx = Transaction.from_wire({**fields, "signature": sig})
+    except InvalidTransaction as e:
+        raise _fail(f"tx_body is not a valid transaction: {e}") from None
+    if tx.body != body:
+        raise _fail("tx_body is not the canonical body of the transaction")
+    if tx.tx_id != tx_id:
+        raise _fail("tx_id is not the SHA-256 of tx_body")
+    if not _same(dict(tx_json), tx.to_json()):
+        raise _fail("tx (the readable form) does not match tx_body and its signature")
+    if tx.chain_id != chain_id:
+        raise _fail(f"the transaction is for chain {tx.chain_id!r}, not {chain_id!r}")
+    return tx, index, size, path
+
+
+def verify_proof(genesis: Genesis, doc: Any) -> Verified:
+    """Check a proof document offline against ``genesis``; return what it proves.
+
+    Raises:
+        ProofError: the document is malformed or does not prove its claim; the message says which
+            field or check failed.
+    """
+    try:
+        return _verify(genesis, doc)
+    except ProofError:
+        raise
+    except (ChainfinError, ValueError, TypeError, KeyError, IndexError, OverflowError,
+            RecursionError) as e:  # defensive: malformed input should have been caught above
+        raise ProofError(f"malformed proof document: {e}") from None
+
+
+def _verify(genesis: Genesis, doc: Any) -> Verified:
+    if not isinstance(doc, dict):
+        raise _fail("a proof document is a JSON object")
+    kind = doc.get("type")
+    if kind == TX_PROOF:
+        fields: tuple[str, ...] = ("type", "version", "tx_id", "tx", "tx_body", "inclusion",
+                                   "block", "validator_set_changes")
+    elif kind == STATE_PROOF:
+        fields = ("type", "version", "contract", "key", "key_hash", "value", "value_encoding",
+                  "smt_proof", "block", "validator_set_changes")
+    else:
+        raise _fail(f"unknown proof type {kind!r} (expected {TX_PROOF!r} or {STATE_PROOF!r})")
+    d = _obj(doc, "proof", fields)
+    if type(d["version"]) is not int or d["version"] != VERSION:
+        raise _fail(f"unsupported proof version {d['version']!r} (this verifier reads {VERSION})")
+    chain_id = genesis.chain_id
+
+    # --- parse everything first (cheap; malformed input fails before any signature check)
+    blk = _obj(d["block"], "block", ("header", "certificate"))
+    header = _parse_header(blk["header"], "block.header")
+    cert = _parse_cert(blk["certificate"], "block.certificate")
+    changes: list[tuple[BlockHeader, CommitCertificate, ValidatorSet]] = []
+    for i, c in enumerate(_list(d["validator_set_changes"], "validator_set_changes",
+                                _MAX_CHANGES)):
+        w = f"validator_set_changes[{i}]"
+        cd = _obj(c, w, ("header", "certificate", "validators"))
+        changes.append((_parse_header(cd["header"], f"{w}.header"),
+                        _parse_cert(cd["certificate"], f"{w}.certificate"),
+                        _parse_members(cd["validators"], f"{w}.validators")))
+    if header.height < 1:
+        raise _fail("block.header.height must be at least 1 (genesis has no certificate)")
+
+    # --- what the block commits to (hashes only)
+    tx = None
+    index = size = None
+    contract = key = None
+    value_raw: bytes | None = None
+    value_json: Any = None
+    if kind == TX_PROOF:
+        tx, index, size, path = _parse_tx(d, chain_id)
+        if size != header.tx_count:
+            raise _fail(f"inclusion.tree_size {size} is not the header's tx_count "
+                        f"{header.tx_count}")
+        if not merkle.verify_inclusion(tx.tx_id, index, size, path, header.tx_root):
+            raise _fail(f"the Merkle path does not lead from tx {tx.tx_id.hex()} at index {index} "
+                        f"of {size} to the header's tx_root")
+    else:
+        contract = _str(d["contract"], "contract")
+        if "/" in contract:
+            raise _fail("contract must not contain '/' (it would make the storage key ambiguous)")
+        key = _str(d["key"], "key", _MAX_KEY)
+        sk = storage_key(contract, key)
+        if _hex(d["key_hash"], "key_hash", 32) != smt.key_hash(sk):
+            raise _fail("key_hash is not the SHA-256 of the storage key contract/key")
+        proof = _parse_smt_proof(d["smt_proof"], "smt_proof")
+        value_json = d["value"]
+        if d["value_encoding"] is None:
+            if value_json is not None:
+                raise _fail("value is given but value_encoding is null")
+        else:
+            value_raw = _hex(d["value_encoding"], "value_encoding")
+            try:
+                decoded = codec.decode(value_raw, canonical=True)
+            except CodecError as e:
+                raise _fail(f"value_encoding is not a canonical encoding: {e}") from None
+            if not _same(value_json, _to_json(decoded)):
+                raise _fail("value does not match value_encoding")
+        if not smt.verify_proof(header.state_root, sk, value_raw, proof):
+            claim = "absent" if value_raw is None else "holds this value"
+            raise _fail(f"the SMT proof does not show that {contract}/{key} {claim} under the "
+                        "header's state_root")
+
+    # --- the validator-set chain from genesis (TRAPS #12: only sets we derived ourselves)
+    vs = genesis.validator_set()
+    prev_height = 0
+    checked: list[tuple[CommitCertificate, str]] = []
+    for i, (ch, cc, new) in enumerate(changes):
+        w = f"validator_set_changes[{i}]"
+        if ch.height <= prev_height:
+            raise _fail(f"{w} is at height {ch.height}: set changes must be in strictly "
+                        "increasing height order, from height 1")
+        if ch.height >= header.height:
+            raise _fail(f"{w} is at height {ch.height}, not below the proof's height "
+                        f"{header.height}")
+        _check_block_cert(ch, cc, vs, chain_id, w)
+        if ch.next_validators_hash != new.hash():
+            raise _fail(f"{w}.validators is not the set its header's next_validators_hash names")
+        if ch.next_validators_hash == ch.validators_hash:
+            raise _fail(f"{w}: the block at height {ch.height} does not change the validator set")
+        checked.append((cc, w))
+        vs = new
+        prev_height = ch.height
+    signers = _check_block_cert(header, cert, vs, chain_id, "block")
+
+    # --- signatures last (the expensive part)
+    checked.append((cert, "block"))
+    for c, w in checked:
+        _check_signatures(c, w)
+    if tx is not None:
+        try:
+            tx.verify_signature()
+        except InvalidTransaction:
+            raise _fail(f"the signature of transaction {tx.tx_id.hex()} does not verify "
+                        "for its sender") from None
+
+    return Verified(
+        kind=kind,
+        chain_id=chain_id,
+        height=header.height,
+        block_hash=header.hash(),
+        timestamp_ms=header.timestamp_ms,
+        validators=vs,
+        signers=signers,
+        set_change_heights=tuple(c[0].height for c in changes),
+        tx=tx,
+        tx_index=index,
+        tx_count=size,
+        contract=contract,
+        key=key,
+        present=None if kind == TX_PROOF else value_raw is not None,
+        value=value_json,
+        value_encoding=value_raw,
+    )
+
+
+# --------------------------------------------------------------------------- documents as text
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ProofError(f"the document repeats the field {k!r}")
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ProofError(f"the document holds the non-JSON number {name}")
+
+
+def parse_document(text: str | bytes) -> Any:
+    """Parse proof JSON strictly: duplicate fields and NaN/Infinity are refused.
+
+    Raises:
+        ProofError: not JSON, or JSON that could be read two ways.
+    """
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except ProofError:
+        raise
+    except (ValueError, RecursionError) as e:
+        raise ProofError(f"the proof is not valid JSON: {e}") from None
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def cli_verify(args: argparse.Namespace) -> int:
+    """``chainfin verify --genesis FILE PROOF``: 0 and what was proven, 1 when the proof is
+    invalid (with the reason), 2 when a file cannot be read."""
+    try:
+        genesis = load_genesis(args.genesis)
+    except ConfigError as e:
+        print(f"chainfin: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        text = Path(args.proof).read_bytes()
+    except OSError as e:
+        print(f"chainfin: error: cannot read proof {args.proof}: {e.strerror or e}",
+              file=sys.stderr)
+        return 2
+    try:
+        result = verify_proof(genesis, parse_document(text))
+    except ProofError as e:
+        print(f"chainfin: proof invalid: {e}", file=sys.stderr)
+        return 1
+    names = {bytes.fromhex(v.public_key): v.name for v in genesis.validators}
+    for ident in genesis.identities:
+        names.setdefault(bytes.fromhex(ident.public_key), ident.name)
+    for line in result.lines(names):
+        print(line)
+    print(f"trusted root:   genesis {genesis.hash().hex()} ({args.genesis})")
+    return 0
