@@ -72,11 +72,16 @@ class BlockExecuted:
 
 @dataclass(frozen=True, slots=True)
 class Synced:
-    """The driver applied certified blocks up to ``height`` (state transfer / catch-up)."""
+    """The driver applied certified blocks up to ``height`` (state transfer / catch-up).
+
+    ``validators`` is the set in force for ``height + 1``. ``certificate`` (optional, added for
+    view changes) is the certificate of the block at ``height``; passing it lets the engine use
+    that height as the base of its VIEW-CHANGE messages."""
 
     height: int
     block_hash: bytes
     validators: ValidatorSet
+    certificate: CommitCertificate | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1331 @@
+"""PBFT replica (Castro & Liskov, OSDI 1999 / TOCS 2002) as a pure state machine.
+
+``PbftEngine.step(event) -> list[Action]`` (events and actions are in :mod:`.api`). No I/O, no
+clock, no randomness: time arrives as ``Tick(now_ms)``; Ed25519 signing is deterministic. The
+protocol as implemented, and why it is safe, is written up in ``docs/consensus.md``; the rules that
+matter most are repeated where they are enforced.
+
+Sequence numbers are block heights. A PRE-PREPARE carries the full block (execute-before-agree);
+the digest voted on is ``block.hash()``. Block ``s`` links to block ``s-1`` by ``prev_hash``, so:
+
+* **Chain rule.** In view v a replica accepts block s only on top of the block it accepted at
+  (v, s-1) (or its last committed block), and sends COMMIT for s only after it has sent COMMIT for
+  s-1 in v (or s-1 is committed). Hence whoever sent COMMIT(v, s) holds prepared certificates of
+  view v for every uncommitted ancestor of s: the view change can re-propose whole chains.
+* **NEW-VIEW** starts at the highest final base among the VIEW-CHANGE messages (a stable
+  checkpoint or a commit certificate), takes for each later height the prepared certificate of the
+  highest view, and walks up while the blocks chain; it stops at the first gap or break (nothing
+  above can have been committed anywhere) and never passes a block that changes the validator set.
+  No null requests are needed: the new primary continues with fresh blocks above the walk.
+* **Commit.** A block is final when ``quorum(n)`` COMMIT votes of distinct validators for the same
+  (view, height, digest) are known — whichever view they are from; those votes are the
+  CommitCertificate. A replica that has the votes but not the (valid) block asks for
+  ``FetchBlocks`` instead of stalling (TRAPS #12).
+
+Additions to the api contract (documented here as the api module asks):
+
+* constructor ``PbftEngine(config, identity, validators, last_committed_height,
+  last_committed_hash, restored=(), view=0, last_certificate=None, codec=None)``;
+  ``restored`` is the list of ``(key, record)`` of every ``Persist`` not pruned, as handed back by
+  the store; ``last_certificate`` is the certificate of the last committed block (pass it after a
+  restart so view changes can prove the base); ``codec`` lets a driver share a memoising
+  :class:`~.messages.CachingCodec`.
+* ``engine.next_deadline()``: the earliest ``now_ms`` at which a Tick changes something (a driver
+  may sleep until then; ticking more often is harmless).
+* ``engine.stats``: a plain ``dict[str, int]`` of counters.
+* ``Synced.certificate`` (optional).
+* An empty ``BlockBuilt`` to a ``BuildBlock`` with ``max_txs > 0`` means "nothing new to propose":
+  the engine drops it and asks again after the next ``TxsPending``. ``BlockExecuted(b"", False)``
+  answers a ``BuildBlock`` that failed.
+* A block is *set-changing* when its header's ``next_validators_hash != validators_hash``; the
+  engine reads that from the header, so BlockBuilt/BlockExecuted need no extra flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chainfin import codec as _codec
+from chainfin.consensus.api import (
+    Action,
+    BlockBuilt,
+    BlockExecuted,
+    BuildBlock,
+    Commit,
+    DiscardSpeculative,
+    Event,
+    ExecuteBlock,
+    FetchBlocks,
+    Persist,
+    PruneLog,
+    Received,
+    Send,
+    Synced,
+    Tick,
+    TxsPending,
+    ValidatorSetChanged,
+    ViewChanged,
+)
+from chainfin.consensus.messages import (
+    CHECKPOINT,
+    COMMIT,
+    NEW_VIEW,
+    PRE_PREPARE,
+    PREPARE,
+    VIEW_CHANGE,
+    BaseProof,
+    Message,
+    MessageCodec,
+    NewView,
+    PreparedCert,
+    ViewChange,
+)
+from chainfin.consensus.quorum import quorum, weak_quorum
+from chainfin.crypto import Identity
+from chainfin.errors import ChainfinError, InvalidMessage
+from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet, Vote
+
+__all__ = ["PbftConfig", "PbftEngine", "STAT_NAMES", "record_key"]
+
+_REQUESTED, _OK, _BAD = 1, 2, 3
+_MAX_VIEW_AHEAD = 4  # PRE-PREPARE/PREPARE further ahead than this are dropped, not buffered
+_CKPT_PER_SENDER = 4  # checkpoint votes remembered per sender (bounds memory)
+
+STAT_NAMES = (
+    "messages_in", "messages_out", "dropped_malformed", "dropped_non_member",
+    "dropped_bad_signature", "dropped_old_view", "dropped_duplicate", "dropped_equivocation",
+    "dropped_out_of_window", "dropped_stale", "dropped_invalid", "dropped_buffer_full",
+    "buffered_future", "refused_conflicting_sign", "proposals_rejected", "view_changes",
+    "view_changes_started", "new_views_rejected", "new_views_resent", "blocks_committed",
+    "blocks_synced", "fetches", "checkpoints_stable", "checkpoint_mismatch",
+)
+
+
+def record_key(seq: int, view: int, tag: bytes) -> bytes:
+    """Persist keys: 8-byte big-endian sequence, 8-byte view, a tag; ordered by sequence."""
+    return seq.to_bytes(8, "big") + view.to_bytes(8, "big") + tag
+
+
+def _changes_set(h: BlockHeader) -> bool:
+    return h.next_validators_hash != h.validators_hash
+
+
+@dataclass(frozen=True, slots=True)
+class PbftConfig:
+    """Protocol parameters; identical on every validator of a chain."""
+
+    chain_id: str
+    window: int = 8  # sequence numbers in flight above the last committed block
+    checkpoint_interval: int = 16  # K: a CHECKPOINT every K blocks
+    view_timeout_ms: int = 1000  # base view-change timeout, doubled per failed view
+    max_block_txs: int = 500
+    max_timeout_ms: int = 60_000
+    fetch_retry_ms: int = 1000
+    log_size: int = 0  # L: water marks are (stable, stable + L]; 0 means 2K + window
+    max_buffered: int = 4096  # future-view messages kept until their view starts
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.checkpoint_interval < 1 or self.view_timeout_ms < 1:
+            raise ValueError("window, checkpoint_interval and view_timeout_ms must be >= 1")
+        if self.log_size and self.log_size < self.window + self.checkpoint_interval:
+            raise ValueError("log_size must be at least window + checkpoint_interval")
+
+    @property
+    def log_window(self) -> int:
+        return self.log_size or 2 * self.checkpoint_interval + self.window
+
+
+class _Slot:
+    """Normal-case state of one sequence number in the current view."""
+
+    __slots__ = ("seq", "digest", "block", "pp_sig", "prepares", "prepare_sent", "commit_sent",
+                 "prepared", "bad", "rebroadcast")
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.digest: bytes | None = None
+        self.block: Block | None = None
+        self.pp_sig = b""
+        self.prepares: dict[bytes, dict[bytes, bytes]] = {}  # digest -> sender -> signature
+        self.prepare_sent = False
+        self.commit_sent = False
+        self.prepared = False
+        self.bad = False
+        self.rebroadcast = False
+
+
+class PbftEngine:
+    """One PBFT replica. Not thread-safe: drive it from one task, execute actions in order."""
+
+    def __init__(
+        self,
+        config: PbftConfig,
+        identity: Identity,
+        validators: ValidatorSet,
+        last_committed_height: int,
+        last_committed_hash: bytes,
+        restored: Iterable[tuple[bytes, Any]] = (),
+        *,
+        view: int = 0,
+        last_certificate: CommitCertificate | None = None,
+        codec: MessageCodec | None = None,
+        restored_records: Iterable[tuple[bytes, Any]] = (),
+    ) -> None:
+        self.cfg = config
+        self.identity = identity
+        self.me = identity.public_key
+        self.codec = codec or MessageCodec(config.chain_id)
+        self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
+        self._L = config.log_window
+        self._K = config.checkpoint_interval
+        # validator sets: (first height in force, set)
+        self._sets: list[tuple[int, ValidatorSet]] = [(0, validators)]
+        self.validators = validators
+        self._q = quorum(validators.n)
+        self._member = self.me in validators
+        # ledger position
+        self.committed = last_committed_height
+        self.committed_hash = last_committed_hash
+        self._committed_ts = 0
+        self._hashes: dict[int, bytes] = {last_committed_height: last_committed_hash}
+        self._tip_cert = last_certificate if (
+            last_certificate is not None and last_certificate.height == last_committed_height
+            and last_certificate.block_hash == last_committed_hash) else None
+        self._genesis_hash = last_committed_hash if last_committed_height == 0 else None
+        # stable checkpoint (low water mark) and its proof
+        self.low = last_committed_height if last_committed_height == 0 else 0
+        self.low_hash = last_committed_hash if last_committed_height == 0 else b""
+        self._low_proof: BaseProof | None = (
+            BaseProof("genesis", 0, last_committed_hash, 0, ()) if last_committed_height == 0
+            else None)
+        # view
+        self.view = view
+        self.in_vc = False  # True: VIEW-CHANGE for self.view sent, NEW-VIEW not yet accepted
+        self.failed_views = 0
+        self._my_vc: bytes | None = None
+        self._my_nv: bytes | None = None
+        self._vc_by_sender: dict[bytes, Message] = {}
+        self._nv_resent: dict[bytes, int] = {}
+        # normal case
+        self._slots: dict[int, _Slot] = {}
+        self._blocks: dict[bytes, Block] = {}  # uncommitted blocks we know, by digest
+        self._exec: dict[bytes, int] = {}  # digest -> _REQUESTED/_OK/_BAD in this speculation
+        self._prepared: dict[int, PreparedCert] = {}  # best prepared certificate per seq > low
+        self._cvotes: dict[int, dict[tuple[int, bytes], dict[bytes, bytes]]] = {}
+        self._cvote_of: dict[int, dict[bytes, tuple[int, bytes]]] = {}
+        self._seen: dict[int, dict[tuple[str, bytes, int], bytes]] = {}
+        self._seen_nv: set[int] = set()
+        self._ckpt: dict[int, dict[bytes, dict[bytes, bytes]]] = {}
+        self._ckpt_of: dict[bytes, list[int]] = {}
+        self._future: list[Message] = []
+        self._signed: dict[tuple[str, int, int], bytes] = {}
+        self._own_pp: dict[tuple[int, int], Block] = {}
+        # primary
+        self._pending = 0
+        self._building = False
+        self._build_req: tuple[int, bytes] = (0, b"")
+        self._mempool_dry = False
+        # timers and catch-up
+        self.now = 0
+        self._progress_deadline: int | None = None
+        self._vc_deadline: int | None = None
+        self._fetching = False
+        self._fetch_deadline = 0
+        self._awaiting_set: int | None = None
+        self._committing = False
+        self._out: list[Action] = []
+        self._init_actions: list[Action] = []
+        self._restore(list(restored) + list(restored_records))
+
+    @classmethod
+    def restore(cls, config: PbftConfig, identity: Identity, validators: ValidatorSet,
+                last_committed_height: int, last_committed_hash: bytes,
+                records: Iterable[tuple[bytes, Any]], **kw: Any) -> PbftEngine:
+        """Construct from the persisted records (same as passing ``restored=``)."""
+        return cls(config, identity, validators, last_committed_height, last_committed_hash,
+                   records, **kw)
+
+    # ------------------------------------------------------------------------- public
+
+    @property
+    def primary(self) -> bytes:
+        return self.validators.primary(self.view)
+
+    @property
+    def is_primary(self) -> bool:
+        return self._member and not self.in_vc and self.primary == self.me
+
+    def next_deadline(self) -> int | None:
+        """Earliest ``now_ms`` at which a Tick has work to do, or None."""
+        ds = [d for d in (self._progress_deadline, self._vc_deadline) if d is not None]
+        if self._fetching:
+            ds.append(self._fetch_deadline)
+        return min(ds) if ds else None
+
+    def step(self, event: Event) -> list[Action]:
+        """Feed one event; return the actions to execute in order.
+
+        Raises nothing for a peer's misbehaviour (it is dropped and counted); AssertionError means
+        a broken invariant (a bug)."""
+        out = self._out = self._init_actions
+        self._init_actions = []
+        t = type(event)
+        if t is Received:
+            self._on_received(event)  # type: ignore[arg-type]
+        elif t is Tick:
+            self._on_tick(event.now_ms)  # type: ignore[union-attr]
+        elif t is BlockExecuted:
+            self._on_executed(event)  # type: ignore[arg-type]
+        elif t is TxsPending:
+            self._on_txs_pending(event.count)  # type: ignore[union-attr]
+        elif t is BlockBuilt:
+            self._on_built(event.block)  # type: ignore[union-attr]
+        elif t is Synced:
+            self._on_synced(event)  # type: ignore[arg-type]
+        elif t is ValidatorSetChanged:
+            self._on_set_changed(event.height, event.validators)  # type: ignore[union-attr]
+        else:
+            raise TypeError(f"not an engine event: {event!r}")
+        self._out = []
+        return out
+
+    # ------------------------------------------------------------------------- helpers
+
+    def _set_at(self, height: int) -> ValidatorSet:
+        vs = self._sets[0][1]
+        for start, s in self._sets:
+            if start <= height:
+                vs = s
+            else:
+                break
+        return vs
+
+    def _timeout(self) -> int:
+        return min(self.cfg.max_timeout_ms, self.cfg.view_timeout_ms << min(self.failed_views, 20))
+
+    def _broadcast(self, payload: bytes) -> None:
+        self.stats["messages_out"] += 1
+        self._out.append(Send(None, payload))
+
+    def _sign(self, kind: str, view: int, seq: int, digest: bytes) -> bytes | None:
+        """Sign a vote unless we already signed a different digest for (kind, view, seq)."""
+        key = (kind, view, seq)
+        prev = self._signed.get(key)
+        if prev is not None and prev != digest:
+            self.stats["refused_conflicting_sign"] += 1
+            return None
+        if kind in (PREPARE, COMMIT, PRE_PREPARE) and seq <= self.low:
+            return None
+        self._signed[key] = digest
+        return self.codec.sign(self.identity, kind, view, seq, digest)
+
+    def _persist(self, key: bytes, record: dict[str, Any]) -> None:
+        self._out.append(Persist(key, record))
+
+    def _persist_state(self) -> None:
+        rec: dict[str, Any] = {
+            "k": "state", "v": self.view, "in_vc": self.in_vc, "vc": self._my_vc,
+            "nv": self._my_nv, "low": self.low, "low_hash": self.low_hash,
+            "low_proof": self._low_proof.to_wire() if self._low_proof else None,
+            "genesis": self._genesis_hash,
+        }
+        self._persist(record_key(self.low + 1, self.view, b"S"), rec)
+
+    def _slot(self, seq: int) -> _Slot:
+        sl = self._slots.get(seq)
+        if sl is None:
+            sl = self._slots[seq] = _Slot(seq)
+        return sl
+
+    def _accept(self, m: Message) -> bool:
+        """Duplicate check, then signature check, then remember. False: dropped and counted."""
+        bucket = self._seen.get(m.seq)
+        key = (m.kind, m.sender, m.view)
+        if bucket is not None:
+            prev = bucket.get(key)
+            if prev is not None:
+                self.stats["dropped_duplicate" if prev == m.digest else "dropped_equivocation"] += 1
+                return False
+        if not self.codec.verify(m):
+            self.stats["dropped_bad_signature"] += 1
+            return False
+        if bucket is None:
+            bucket = self._seen[m.seq] = {}
+        bucket[key] = m.digest
+        return True
+
+    # ------------------------------------------------------------------------- receive
+
+    def _on_received(self, ev: Received) -> None:
+        st = self.stats
+        st["messages_in"] += 1
+        try:
+            m = self.codec.decode(ev.payload)
+        except InvalidMessage:
+            st["dropped_malformed"] += 1
+            return
+        if m.sender == self.me:
+            st["dropped_duplicate"] += 1  # our own message coming back (replayed)
+            return
+        if m.sender not in self.validators:
+            st["dropped_non_member"] += 1
+            return
+        k = m.kind
+        if k == COMMIT:
+            self._recv_commit(m)
+        elif k == PREPARE or k == PRE_PREPARE:
+            self._recv_normal(m)
+        elif k == CHECKPOINT:
+            self._recv_checkpoint(m)
+        elif k == VIEW_CHANGE:
+            self._recv_view_change(m)
+        else:
+            self._recv_new_view(m)
+
+    def _recv_normal(self, m: Message) -> None:
+        st = self.stats
+        s = m.seq
+        if s <= self.committed:
+            st["dropped_stale"] += 1
+            return
+        if s > self.low + self._L or m.view > self.view + _MAX_VIEW_AHEAD:
+            st["dropped_out_of_window"] += 1
+            return
+        if m.view < self.view:
+            st["dropped_old_view"] += 1
+            return
+        primary = self.validators.primary(m.view)
+        if (m.kind == PRE_PREPARE) != (m.sender == primary):
+            st["dropped_invalid"] += 1  # a PRE-PREPARE not from the primary, or its PREPARE
+            return
+        if not self._accept(m):
+            return
+        if m.view > self.view or self.in_vc:
+            if len(self._future) >= self.cfg.max_buffered:
+                st["dropped_buffer_full"] += 1
+                return
+            st["buffered_future"] += 1
+            self._future.append(m)
+            return
+        if m.kind == PRE_PREPARE:
+            self._on_pre_prepare(m)
+        else:
+            self._on_prepare(m)
+
+    def _on_pre_prepare(self, m: Message) -> None:
+        s = m.seq
+        sl = self._slot(s)
+        if sl.digest is not None:
+            if sl.digest != m.digest:  # two signed proposals for one (view, seq): provable
+                self.stats["dropped_equivocation"] += 1
+                self._suspect_primary()
+            return
+        b: Block = m.body
+        h = b.header
+        if (h.view != m.view or h.proposer != m.sender or h.chain_id != self.cfg.chain_id
+                or h.validators_hash != self.validators.hash()):
+            self.stats["dropped_invalid"] += 1
+            self._suspect_primary()
+            return
+        prev = self._signed.get((PREPARE, m.view, s))
+        if prev is not None and prev != m.digest:
+            self.stats["refused_conflicting_sign"] += 1
+            return
+        sl.digest, sl.block, sl.pp_sig = m.digest, b, m.signature
+        self._blocks[m.digest] = b
+        self._arm_progress()
+        self._maybe_execute(s)
+        self._check_prepared(s)
+
+    def _on_prepare(self, m: Message) -> None:
+        sl = self._slot(m.seq)
+        sl.prepares.setdefault(m.digest, {})[m.sender] = m.signature
+        if sl.digest == m.digest:
+            self._check_prepared(m.seq)
+
+    def _recv_commit(self, m: Message) -> None:
+        st = self.stats
+        s = m.seq
+        if s <= self.committed:
+            st["dropped_stale"] += 1
+            return
+        if s > self.low + self._L:
+            st["dropped_out_of_window"] += 1
+            return
+        # COMMIT votes of any view count towards a certificate (a certificate is a certificate);
+        # per sender and height only its latest view is kept.
+        mine = self._cvote_of.get(s)
+        prev = mine.get(m.sender) if mine else None
+        if prev is not None:
+            if m.view < prev[0]:
+                st["dropped_old_view"] += 1
+                return
+            if m.view == prev[0]:
+                st["dropped_duplicate" if prev[1] == m.digest else "dropped_equivocation"] += 1
+                return
+        if not self.codec.verify(m):
+            st["dropped_bad_signature"] += 1
+            return
+        self._add_commit_vote(m.sender, m.view, s, m.digest, m.signature)
+        self._try_commit()
+
+    def _add_commit_vote(self, sender: bytes, view: int, seq: int, digest: bytes,
+                         sig: bytes) -> None:
+        of = self._cvote_of.setdefault(seq, {})
+        buckets = self._cvotes.setdefault(seq, {})
+        prev = of.get(sender)
+        if prev is not None:
+            old = buckets.get(prev)
+            if old is not None:
+                old.pop(sender, None)
+        of[sender] = (view, digest)
+        buckets.setdefault((view, digest), {})[sender] = sig
+
+    # ------------------------------------------------------------------------- execution
+
+    def _maybe_execute(self, s: int) -> None:
+        """Ask the driver to execute the lowest unexecuted accepted block whose parent is ready."""
+        while True:
+            sl = self._slots.get(s)
+            if sl is None or sl.block is None or sl.bad:
+                return
+            st = self._exec.get(sl.digest)  # type: ignore[arg-type]
+            if st is not None:
+                if st == _OK:
+                    s += 1
+                    continue
+                return
+            h = sl.block.header
+            if s - 1 == self.committed:
+                if h.prev_hash != self.committed_hash:
+                    self._reject(sl, "parent is not the committed block")
+                    return
+            else:
+                p = self._slots.get(s - 1)
+                if p is None or p.digest is None:
+                    return  # parent proposal not here yet
+                if h.prev_hash != p.digest:
+                    self._reject(sl, "parent is not the accepted proposal below")
+                    return
+                if _changes_set(p.block.header):  # type: ignore[union-attr]
+                    self._reject(sl, "proposal above an uncommitted validator-set change")
+                    return
+                if self._exec.get(p.digest) != _OK:
+                    return
+            self._exec[sl.digest] = _REQUESTED  # type: ignore[index]
+            self._out.append(ExecuteBlock(sl.block))
+            return
+
+    def _reject(self, sl: _Slot, why: str) -> None:
+        sl.bad = True
+        self.stats["proposals_rejected"] += 1
+        self._suspect_primary()
+
+    def _suspect_primary(self) -> None:
+        """The current primary provably misbehaved (or proposed a block we find invalid)."""
+        if self._member and not self.in_vc and self.primary != self.me:
+            self.failed_views += 1
+            self._start_view_change(self.view + 1)
+
+    def _on_executed(self, ev: BlockExecuted) -> None:
+        d = ev.block_hash
+        if not d:
+            if self._building:
+                self._building = False
+            return
+        if self._exec.get(d) != _REQUESTED:
+            return  # discarded meanwhile (view change)
+        self._exec[d] = _OK if ev.ok else _BAD
+        b = self._blocks.get(d)
+        if b is None:
+            return
+        s = b.height
+        sl = self._slots.get(s)
+        if sl is not None and sl.digest != d:
+            sl = None
+        if not ev.ok:
+            if sl is not None:
+                self._reject(sl, ev.reason)
+            self._try_commit()  # a certified block we cannot execute: fetch it instead
+            return
+        if sl is not None:
+            if sl.rebroadcast:
+                sl.rebroadcast = False
+                self._broadcast(self.codec.envelope(PRE_PREPARE, self.view, s, d, self.me,
+                                                    sl.pp_sig, b.to_wire()))
+            self._send_prepare(sl)
+            self._check_prepared(s)
+            self._maybe_execute(s + 1)
+        self._try_commit()
+        self._maybe_propose()
+
+    def _send_prepare(self, sl: _Slot) -> None:
+        if sl.prepare_sent or not self._member or self.in_vc or self.primary == self.me:
+            return
+        d = sl.digest
+        assert d is not None
+        sig = self._sign(PREPARE, self.view, sl.seq, d)
+        if sig is None:
+            return
+        self._persist(record_key(sl.seq, self.view, b"p"),
+                      {"k": "p", "v": self.view, "s": sl.seq, "d": d})
+        self._broadcast(self.codec.envelope(PREPARE, self.view, sl.seq, d, self.me, sig))
+        sl.prepare_sent = True
+        sl.prepares.setdefault(d, {})[self.me] = sig
+
+    def _check_prepared(self, s: int) -> None:
+        sl = self._slots.get(s)
+        if sl is None or sl.digest is None or sl.block is None:
+            return
+        if not sl.prepared:
+            votes = sl.prepares.get(sl.digest)
+            need = self._q - 1
+            if votes is None or len(votes) < need:
+                return
+            sl.prepared = True
+            chosen = sorted(votes.items())[:need]
+            cert = PreparedCert(self.view, s, sl.block.header, sl.pp_sig,
+                                tuple(Vote(k, v) for k, v in chosen))
+            old = self._prepared.get(s)
+            if old is None or old.view <= self.view:
+                self._prepared[s] = cert
+        self._try_send_commits()
+
+    def _try_send_commits(self) -> None:
+        """COMMIT in height order within the view (the chain rule, see module docstring)."""
+        if not self._member or self.in_vc:
+            return
+        s = self.committed + 1
+        sent = False
+        while True:
+            sl = self._slots.get(s)
+            if sl is None or sl.digest is None:
+                break
+            if not sl.commit_sent:
+                if not sl.prepared or self._exec.get(sl.digest) != _OK:
+                    break
+                sig = self._sign(COMMIT, self.view, s, sl.digest)
+                if sig is None:
+                    break
+                self._persist(record_key(s, self.view, b"c"),
+                              {"k": "c", "v": self.view, "s": s, "d": sl.digest,
+                               "pc": self._prepared[s].to_wire()})
+                self._broadcast(self.codec.envelope(COMMIT, self.view, s, sl.digest, self.me,
+                                                    sig))
+                sl.commit_sent = True
+                self._add_commit_vote(self.me, self.view, s, sl.digest, sig)
+                sent = True
+            s += 1
+        if sent:
+            self._try_commit()
+
+    # ------------------------------------------------------------------------- commit
+
+    def _try_commit(self) -> None:
+        if self._committing:
+            return  # re-entered from _do_commit: the outer loop continues
+        self._committing = True
+        try:
+            self._commit_loop()
+        finally:
+            self._committing = False
+
+    def _commit_loop(self) -> None:
+        while self._awaiting_set is None:
+            s = self.committed + 1
+            buckets = self._cvotes.get(s)
+            if not buckets:
+                return
+            need = quorum(self._set_at(s).n)
+            best: tuple[int, bytes, dict[bytes, bytes]] | None = None
+            for (v, d), votes in buckets.items():
+                if len(votes) >= need and (best is None or v > best[0]):
+                    best = (v, d, votes)
+            if best is None:
+                return
+            v, d, votes = best
+            block = self._blocks.get(d)
+            st = self._exec.get(d)
+            if block is None or st == _BAD:
+                self._want_fetch()
+                return
+            if st != _OK:
+                if st is None:
+                    if block.header.prev_hash != self.committed_hash:
+                        self._want_fetch()
+                        return
+                    self._exec[d] = _REQUESTED
+                    self._out.append(ExecuteBlock(block))
+                return
+            cert = CommitCertificate(self.cfg.chain_id, s, v, d,
+                                     tuple(Vote(k, sig) for k, sig in sorted(votes.items())))
+            self._do_commit(block, cert)
+
+    def _do_commit(self, block: Block, cert: CommitCertificate) -> None:
+        s = block.height
+        d = cert.block_hash
+        self._out.append(Commit(block, cert))
+        self.committed, self.committed_hash = s, d
+        self._committed_ts = block.header.timestamp_ms
+        self._hashes[s] = d
+        self._tip_cert = cert
+        self._slots.pop(s, None)
+        self._cvotes.pop(s, None)
+        self._cvote_of.pop(s, None)
+        self._blocks.pop(d, None)
+        self.stats["blocks_committed"] += 1
+        self.failed_views = 0
+        self._arm_progress(reset=True)
+        if s % self._K == 0:
+            self._send_checkpoint(s, d)
+        if _changes_set(block.header):
+            self._awaiting_set = s  # nothing above s until the driver says ValidatorSetChanged
+        # the next proposal may now be executable on top of this block
+        self._maybe_execute(s + 1)
+        self._try_send_commits()
+        self._maybe_propose()
+
+    # ------------------------------------------------------------------------- checkpoints
+
+    def _send_checkpoint(self, s: int, d: bytes) -> None:
+        if not self._member:
+            return
+        sig = self._sign(CHECKPOINT, 0, s, d)
+        if sig is None:
+            return
+        self._broadcast(self.codec.envelope(CHECKPOINT, 0, s, d, self.me, sig))
+        self._add_checkpoint_vote(self.me, s, d, sig)
+
+    def _recv_checkpoint(self, m: Message) -> None:
+        st = self.stats
+        s = m.seq
+        if s % self._K != 0:
+            st["dropped_invalid"] += 1
+            return
+        if s <= self.low:
+            st["dropped_stale"] += 1
+            return
+        votes = self._ckpt.get(s)
+        if votes is not None:
+            for dv in votes.values():
+                if m.sender in dv:
+                    st["dropped_duplicate"] += 1
+                    return
+        if not self.codec.verify(m):
+            st["dropped_bad_signature"] += 1
+            return
+        self._add_checkpoint_vote(m.sender, s, m.digest, m.signature)
+
+    def _add_checkpoint_vote(self, sender: bytes, s: int, d: bytes, sig: bytes) -> None:
+        mine = self._ckpt_of.setdefault(sender, [])
+        mine.append(s)
+        if len(mine) > _CKPT_PER_SENDER:
+            old = mine.pop(0)
+            for dv in self._ckpt.get(old, {}).values():
+                dv.pop(sender, None)
+        dv = self._ckpt.setdefault(s, {}).setdefault(d, {})
+        dv[sender] = sig
+        vs = self._set_at(s)
+        if len(dv) >= quorum(vs.n):
+            members = {k: v for k, v in dv.items() if k in vs}
+            if len(members) >= quorum(vs.n):
+                self._stabilize(s, d, members)
+
+    def _stabilize(self, s: int, d: bytes, votes: dict[bytes, bytes]) -> None:
+        if s <= self.low:
+            return
+        self.stats["checkpoints_stable"] += 1
+        self.low, self.low_hash = s, d
+        self._low_proof = BaseProof("checkpoint", s, d, 0,
+                                    tuple(Vote(k, v) for k, v in sorted(votes.items())))
+        # garbage-collect the message log below the stable checkpoint
+        for tbl in (self._seen, self._ckpt, self._prepared):
+            for k in [k for k in tbl if k <= s]:
+                del tbl[k]
+        self._ckpt_of = {snd: [x for x in seqs if x > s] for snd, seqs in self._ckpt_of.items()}
+        for k in [k for k in self._signed if k[2] <= s]:
+            del self._signed[k]
+        for k in [k for k in self._own_pp if k[1] <= s]:
+            del self._own_pp[k]
+        keep_from = min(s, self.committed) - self._L
+        for k in [k for k in self._hashes if k < keep_from]:
+            del self._hashes[k]
+        if len(self._blocks) > 4 * self._L:
+            for k in [k for k, b in self._blocks.items() if b.height <= self.committed]:
+                del self._blocks[k]
+        self._persist_state()
+        self._out.append(PruneLog(record_key(s + 1, 0, b"")))
+        if s > self.committed:
+            self._want_fetch(tuple(sorted(votes)))
+        elif self._hashes.get(s, d) != d:
+            self.stats["checkpoint_mismatch"] += 1
+
+    # ------------------------------------------------------------------------- catch-up
+
+    def _want_fetch(self, hints: tuple[bytes, ...] = ()) -> None:
+        if self._fetching and self.now < self._fetch_deadline:
+            return
+        self._fetching = True
+        self._fetch_deadline = self.now + self.cfg.fetch_retry_ms
+        self.stats["fetches"] += 1
+        self._out.append(FetchBlocks(self.committed + 1, hints))
+
+    def _on_synced(self, ev: Synced) -> None:
+        self._fetching = False
+        if ev.height <= self.committed:
+            if self.low > self.committed:
+                self._want_fetch()
+            return
+        self.stats["blocks_synced"] += ev.height - self.committed
+        h = ev.height
+        self.committed, self.committed_hash = h, ev.block_hash
+        self._hashes[h] = ev.block_hash
+        if ev.certificate is not None and ev.certificate.height == h:
+            self._tip_cert = ev.certificate
+        if ev.validators != self.validators:
+            self._install_set(h, ev.validators)
+        if self._awaiting_set is not None and self._awaiting_set <= h:
+            self._awaiting_set = None
+        for tbl in (self._slots, self._cvotes, self._cvote_of):
+            for k in [k for k in tbl if k <= h]:
+                del tbl[k]
+        self._arm_progress(reset=True)
+        self._maybe_execute(h + 1)
+        self._try_send_commits()
+        self._try_commit()
+        if self.low > self.committed:
+            self._want_fetch()
+        self._maybe_propose()
+
+    # ------------------------------------------------------------------------- validator sets
+
+    def _install_set(self, height: int, vs: ValidatorSet) -> None:
+        self._sets = [x for x in self._sets if x[0] <= height] + [(height + 1, vs)]
+        self.validators = vs
+        self._q = quorum(vs.n)
+        self._member = self.me in vs
+
+    def _on_set_changed(self, height: int, vs: ValidatorSet) -> None:
+        """Block ``height`` changed the set. Everything above it was signed under the old set (or
+        not at all: the primary does not propose above an uncommitted set change), so it goes."""
+        if height < self.committed and self._awaiting_set is None:
+            return  # already learned through Synced
+        self._install_set(height, vs)
+        self._awaiting_set = None
+        self._slots.clear()
+        self._exec.clear()
+        self._blocks.clear()
+        for tbl in (self._cvotes, self._cvote_of, self._prepared):
+            for k in [k for k in tbl if k > height]:
+                del tbl[k]
+        self._future.clear()
+        self._building = False
+        self._out.append(DiscardSpeculative(self.committed))
+        self._out.append(ViewChanged(self.view, self.validators.primary(self.view)))
+        if self.in_vc:
+            self._start_view_change(self.view + 1)
+        self._arm_progress(reset=True)
+        self._try_commit()
+        self._maybe_propose()
+
+    # ------------------------------------------------------------------------- primary
+
+    def _tip(self) -> tuple[int, bytes, Block | None]:
+        s, d, blk = self.committed, self.committed_hash, None
+        while True:
+            sl = self._slots.get(s + 1)
+            if sl is None or sl.digest is None or sl.bad:
+                return s, d, blk
+            s, d, blk = s + 1, sl.digest, sl.block
+
+    def _on_txs_pending(self, count: int) -> None:
+        self._pending = max(0, count)
+        self._mempool_dry = False
+        self._arm_progress()
+        self._maybe_propose()
+
+    def _maybe_propose(self) -> None:
+        if (not self.is_primary or self._building or self._awaiting_set is not None
+                or self._mempool_dry or self.low > self.committed):
+            return
+        s, d, blk = self._tip()
+        if blk is not None and (self._exec.get(d) != _OK or _changes_set(blk.header)):
+            return
+        nxt = s + 1
+        if nxt > self.committed + self.cfg.window or nxt > self.low + self._L:
+            return
+        inflight = sum(len(sl.block.txs) for sl in self._slots.values() if sl.block is not None)
+        if self._pending - inflight <= 0:
+            return
+        ts = max(self.now, blk.header.timestamp_ms if blk is not None else self._committed_ts)
+        self._building = True
+        self._build_req = (nxt, d)
+        self._out.append(BuildBlock(nxt, self.view, d, ts, self.cfg.max_block_txs))
+
+    def _on_built(self, b: Block) -> None:
+        if not self._building:
+            return
+        self._building = False
+        h = b.header
+        nxt, prev = self._build_req
+        if (not self.is_primary or h.height != nxt or h.prev_hash != prev or h.view != self.view
+                or h.proposer != self.me or h.chain_id != self.cfg.chain_id
+                or nxt <= self.committed or (self._slots.get(nxt) and self._slots[nxt].digest)):
+            self._maybe_propose()
+            return
+        if not b.txs and self.cfg.max_block_txs > 0:
+            self._mempool_dry = True
+            return
+        d = b.hash()
+        sig = self._sign(PRE_PREPARE, self.view, nxt, d)
+        if sig is None:
+            return
+        wire = b.to_wire()
+        self._persist(record_key(nxt, self.view, b"P"),
+                      {"k": "pp", "v": self.view, "s": nxt, "d": d, "block": wire})
+        self._broadcast(self.codec.envelope(PRE_PREPARE, self.view, nxt, d, self.me, sig, wire))
+        sl = self._slot(nxt)
+        sl.digest, sl.block, sl.pp_sig = d, b, sig
+        self._blocks[d] = b
+        self._exec[d] = _OK
+        self._arm_progress()
+        self._check_prepared(nxt)
+        self._maybe_execute(nxt + 1)
+        self._maybe_propose()
+
+    # ------------------------------------------------------------------------- timers
+
+    def _has_work(self) -> bool:
+        if self._pending > 0:
+            return True
+        return any(sl.digest is not None for sl in self._slots.values())
+
+    def _arm_progress(self, reset: bool = False) -> None:
+        """The view-change timer runs while work is known and not committed; a commit restarts
+        it (TRAPS #9: it is never reset by mere message traffic)."""
+        if not self._member or self.in_vc or not self._has_work():
+            self._progress_deadline = None
+            return
+        if reset or self._progress_deadline is None:
+            self._progress_deadline = self.now + self._timeout()
+
+    def _on_tick(self, now: int) -> None:
+        if now > self.now:
+            self.now = now
+        now = self.now
+        if self._progress_deadline is not None and now >= self._progress_deadline:
+            self._progress_deadline = None
+            if self._member and not self.in_vc:
+                self.failed_views += 1
+                self._start_view_change(self.view + 1)
+        if self._vc_deadline is not None and now >= self._vc_deadline:
+            self._vc_deadline = None
+            if self.in_vc:
+                n_vc = sum(1 for m in self._vc_by_sender.values() if m.view == self.view)
+                if n_vc >= self._q:  # the new primary had its quorum and failed: next view
+                    self.failed_views += 1
+                    self._start_view_change(self.view + 1)
+                elif self._my_vc is not None:  # our VIEW-CHANGE may have been lost: resend
+                    self._broadcast(self._my_vc)
+                    self._vc_deadline = now + self._timeout()
+        if self._fetching and now >= self._fetch_deadline:
+            self._fetching = False
+            if self.low > self.committed:
+                self._want_fetch()
+            else:
+                self._try_commit()
+
+    # ------------------------------------------------------------------------- view change
+
+    def _base_proof(self) -> BaseProof | None:
+        best = self._low_proof
+        c = self._tip_cert
+        if c is not None and (best is None or c.height > best.height):
+            best = BaseProof("commit", c.height, c.block_hash, c.view, c.votes)
+        return best
+
+    def _start_view_change(self, w: int) -> None:
+        if not self._member or w <= self.view:
+            return
+        self.stats["view_changes_started"] += 1
+        self.view = w
+        self.in_vc = True
+        self._slots.clear()
+        self._building = False
+        self._progress_deadline = None
+        self._my_nv = None
+        base = self._base_proof()
+        payload = None
+        if base is not None:
+            prepared = tuple(pc for s, pc in sorted(self._prepared.items()) if s > base.height)
+            body = ViewChange(base, prepared).to_wire()
+            digest = _codec.hash_value(body)
+            att = [self._blocks[pc.digest].to_wire() for pc in prepared
+                   if pc.digest in self._blocks]
+            sig = self._sign(VIEW_CHANGE, w, base.height, digest)
+            if sig is not None:
+                payload = self.codec.envelope(VIEW_CHANGE, w, base.height, digest, self.me, sig,
+                                              body, att or None)
+            elif self._my_vc is not None and self.codec.decode(self._my_vc).view == w:
+                payload = self._my_vc  # restored: resend exactly what we signed before
+        self._my_vc = payload
+        self._persist_state()
+        if payload is not None:
+            self._broadcast(payload)
+            self._vc_by_sender[self.me] = self.codec.decode(payload)
+        self._vc_deadline = self.now + self._timeout()
+        self._process_vc_state()
+
+    def _recv_view_change(self, m: Message) -> None:
+        st = self.stats
+        w = m.view
+        if w < self.view or (w == self.view and not self.in_vc):
+            if (w == self.view and self._my_nv is not None and self.primary == self.me
+                    and self.now - self._nv_resent.get(m.sender, -(10**12)) >= self._timeout()):
+                # a replica still asks for the view we run: it lost our NEW-VIEW
+                self._nv_resent[m.sender] = self.now
+                st["new_views_resent"] += 1
+                st["messages_out"] += 1
+                self._out.append(Send(m.sender, self._my_nv))
+            else:
+                st["dropped_old_view"] += 1
+            return
+        prev = self._vc_by_sender.get(m.sender)
+        if prev is not None and prev.view >= w:
+            st["dropped_duplicate" if prev.view == w else "dropped_old_view"] += 1
+            return
+        if not self.codec.verify(m):
+            st["dropped_bad_signature"] += 1
+            return
+        if not self._valid_vc(m):
+            st["dropped_invalid"] += 1
+            return
+        self._vc_by_sender[m.sender] = m
+        for b in m.attachment:
+            if b.height > self.committed:
+                self._blocks.setdefault(b.hash(), b)
+        self._check_join()
+        if self.in_vc and w == self.view:
+            self._process_vc_state()
+
+    def _valid_base(self, p: BaseProof) -> bool:
+        if p.kind == "genesis":
+            return self._genesis_hash is not None and p.block_hash == self._genesis_hash
+        known = self._hashes.get(p.height)
+        if known is not None and known != p.block_hash:
+            return False
+        vs = self._set_at(p.height)
+        kind = p.vote_kind()
+        signers = set()
+        for v in p.votes:
+            if v.validator in signers or v.validator not in vs:
+                continue
+            if not self.codec.verify_vote(v.validator, kind, p.view, p.height, p.block_hash,
+                                          v.signature):
+                return False
+            signers.add(v.validator)
+        return len(signers) >= quorum(vs.n)
+
+    def _valid_prepared(self, pc: PreparedCert) -> bool:
+        vs = self._set_at(pc.seq)
+        primary = vs.primary(pc.view)
+        d = pc.digest
+        if not self.codec.verify_vote(primary, PRE_PREPARE, pc.view, pc.seq, d, pc.pp_signature):
+            return False
+        signers = set()
+        for v in pc.prepares:
+            if v.validator == primary or v.validator in signers or v.validator not in vs:
+                continue
+            if not self.codec.verify_vote(v.validator, PREPARE, pc.view, pc.seq, d, v.signature):
+                return False
+            signers.add(v.validator)
+        return len(signers) >= quorum(vs.n) - 1
+
+    def _valid_vc(self, m: Message) -> bool:
+        body: ViewChange = m.body
+        if not self._valid_base(body.base):
+            return False
+        return all(self._valid_prepared(pc) for pc in body.prepared)
+
+    def _check_join(self) -> None:
+        """TRAPS #8: f+1 VIEW-CHANGEs for views above ours mean at least one honest replica
+        gave up on our view: join the smallest such view at once instead of lagging."""
+        if not self._member:
+            return
+        views = sorted((m.view for snd, m in self._vc_by_sender.items()
+                        if snd != self.me and m.view > self.view), reverse=True)
+        need = weak_quorum(self.validators.n)
+        if len(views) >= need:
+            self._start_view_change(views[need - 1])
+
+    def _process_vc_state(self) -> None:
+        w = self.view
+        vcs = [m for m in self._vc_by_sender.values() if m.view == w]
+        if len(vcs) < self._q:
+            return
+        if self._vc_deadline is None or len(vcs) == self._q:
+            self._vc_deadline = self.now + self._timeout()  # PBFT: wait this long for NEW-VIEW
+        if self.primary == self.me:
+            self._try_new_view(sorted(vcs, key=lambda m: m.sender))
+
+    def _select(self, vcs: list[Message]) -> tuple[BaseProof, list[PreparedCert]]:
+        """NEW-VIEW's content, computed the same way by the new primary and every replica."""
+        base: BaseProof | None = None
+        for m in vcs:
+            b = m.body.base
+            if base is None or b.height > base.height:
+                base = b
+        assert base is not None
+        best: dict[int, PreparedCert] = {}
+        for m in vcs:
+            for pc in m.body.prepared:
+                if pc.seq <= base.height:
+                    continue
+                cur = best.get(pc.seq)
+                if (cur is None or pc.view > cur.view
+                        or (pc.view == cur.view and pc.digest < cur.digest)):
+                    best[pc.seq] = pc
+        chain: list[PreparedCert] = []
+        prev, s = base.block_hash, base.height + 1
+        while s in best and len(chain) < self._L:
+            pc = best[s]
+            if pc.header.prev_hash != prev:
+                break
+            chain.append(pc)
+            if _changes_set(pc.header):
+                break
+            prev, s = pc.digest, s + 1
+        return base, chain
+
+    def _try_new_view(self, vcs: list[Message]) -> None:
+        w = self.view
+        base, chain = self._select(vcs)
+        blocks = []
+        for pc in chain:
+            b = self._blocks.get(pc.digest)
+            if b is None:
+                return  # wait for a VIEW-CHANGE whose attachment has it
+            blocks.append(b)
+        sigs = []
+        for pc in chain:
+            sig = self._sign(PRE_PREPARE, w, pc.seq, pc.digest)
+            if sig is None:
+                return
+            sigs.append(sig)
+        body = NewView(tuple(m.stripped() for m in vcs), tuple(blocks), tuple(sigs)).to_wire()
+        digest = _codec.hash_value(body)
+        sig = self._sign(NEW_VIEW, w, base.height, digest)
+        if sig is None:
+            return
+        payload = self.codec.envelope(NEW_VIEW, w, base.height, digest, self.me, sig, body)
+        self._my_nv = payload
+        self._enter_view(w, base, chain, blocks, sigs, payload)
+        self._after_enter_view()
+
+    def _recv_new_view(self, m: Message) -> None:
+        st = self.stats
+        w = m.view
+        if w < self.view or (w == self.view and not self.in_vc) or w in self._seen_nv:
+            st["dropped_old_view" if w not in self._seen_nv else "dropped_duplicate"] += 1
+            return
+        if m.sender != self.validators.primary(w):
+            st["dropped_invalid"] += 1
+            return
+        if not self.codec.verify(m):
+            st["dropped_bad_signature"] += 1
+            return
+        res = self._check_new_view(m)
+        if res is None:
+            st["new_views_rejected"] += 1
+            if self.in_vc and w == self.view:
+                self.failed_views += 1
+                self._start_view_change(w + 1)
+            return
+        self._seen_nv.add(w)
+        base, chain, blocks, sigs = res
+        self._my_nv = None
+        self._enter_view(w, base, chain, blocks, sigs)
+        self._after_enter_view()
+
+    def _check_new_view(self, m: Message) -> tuple[BaseProof, list[PreparedCert], list[Block],
+                                                    list[bytes]] | None:
+        """TRAPS #7: recompute NEW-VIEW from the VIEW-CHANGEs it carries; reject any difference."""
+        nv: NewView = m.body
+        w = m.view
+        vcs: list[Message] = []
+        senders = set()
+        try:
+            for raw in nv.view_changes:
+                vc = self.codec.decode(raw)
+                if (vc.kind != VIEW_CHANGE or vc.view != w or vc.sender in senders
+                        or vc.sender not in self.validators or not self.codec.verify(vc)
+                        or not self._valid_vc(vc)):
+                    return None
+                senders.add(vc.sender)
+                vcs.append(vc)
+        except ChainfinError:
+            return None
+        if len(vcs) < self._q:
+            return None
+        base, chain = self._select(vcs)
+        if m.seq != base.height or len(chain) != len(nv.blocks):
+            return None
+        primary = self.validators.primary(w)
+        for pc, b, sig in zip(chain, nv.blocks, nv.pp_signatures, strict=True):
+            if b.hash() != pc.digest:
+                return None
+            if not self.codec.verify_vote(primary, PRE_PREPARE, w, pc.seq, pc.digest, sig):
+                return None
+            known = self._hashes.get(pc.seq)
+            if known is not None and known != pc.digest:
+                return None  # would contradict a block we committed: never
+        known = self._hashes.get(base.height)
+        if known is not None and known != base.block_hash:
+            return None
+        return base, chain, list(nv.blocks), list(nv.pp_signatures)
+
+    def _enter_view(self, w: int, base: BaseProof, chain: list[PreparedCert],
+                    blocks: list[Block], sigs: list[bytes], nv_payload: bytes | None = None) -> None:
+        self.view = w
+        self.in_vc = False
+        self._vc_deadline = None
+        self.stats["view_changes"] += 1
+        self._persist_state()  # before our NEW-VIEW (or any vote in w) leaves
+        if nv_payload is not None:
+            self._broadcast(nv_payload)
+        self._out.append(ViewChanged(w, self.primary))
+        self._out.append(DiscardSpeculative(self.committed))
+        self._slots.clear()
+        self._exec.clear()
+        self._building = False
+        self._mempool_dry = False
+        self._vc_by_sender = {k: v for k, v in self._vc_by_sender.items() if v.view > w}
+        self._seen_nv = {x for x in self._seen_nv if x >= w}
+        i_am_primary = self.primary == self.me
+        for pc, b, sig in zip(chain, blocks, sigs, strict=True):
+            s = pc.seq
+            self._blocks[pc.digest] = b
+            if s <= self.committed:
+                # final already: vote again so replicas that lag can complete a certificate
+                self._vote_final(s, pc.digest, i_am_primary)
+                continue
+            sl = self._slot(s)
+            sl.digest, sl.block, sl.pp_sig = pc.digest, b, sig
+        if base.height > self.committed:
+            self._want_fetch()
+
+    def _vote_final(self, s: int, d: bytes, i_am_primary: bool) -> None:
+        if not self._member or s <= self.low:
+            return
+        if not i_am_primary:
+            sig = self._sign(PREPARE, self.view, s, d)
+            if sig is not None:
+                self._persist(record_key(s, self.view, b"p"),
+                              {"k": "p", "v": self.view, "s": s, "d": d})
+                self._broadcast(self.codec.envelope(PREPARE, self.view, s, d, self.me, sig))
+        sig = self._sign(COMMIT, self.view, s, d)
+        if sig is not None:
+            self._persist(record_key(s, self.view, b"c"),
+                          {"k": "c", "v": self.view, "s": s, "d": d, "pc": None})
+            self._broadcast(self.codec.envelope(COMMIT, self.view, s, d, self.me, sig))
+
+    def _after_enter_view(self) -> None:
+        w = self.view
+        future, self._future = self._future, []
+        for m in future:
+            if m.view > w:
+                self._future.append(m)
+            elif m.view == w and m.seq > self.committed:
+                if m.kind == PRE_PREPARE:
+                    self._on_pre_prepare(m)
+                else:
+                    self._on_prepare(m)
+        self._arm_progress(reset=True)
+        self._maybe_execute(self.committed + 1)
+        for s in sorted(self._slots):
+            self._check_prepared(s)
+        self._try_commit()
+        self._maybe_propose()
+
+    # ------------------------------------------------------------------------- restore
+
+    def _restore(self, records: list[tuple[bytes, Any]]) -> None:
+        """Rebuild what we signed, our view and our stable checkpoint from Persist records."""
+        state: dict[str, Any] | None = None
+        max_view = self.view
+        for _key, rec in sorted(records, key=lambda kr: kr[0]):
+            if not isinstance(rec, dict):
+                continue
+            k = rec.get("k")
+            if k == "state":
+                if state is None or (rec["v"], rec["low"]) >= (state["v"], state["low"]):
+                    state = rec
+                continue
+            v, s, d = rec["v"], rec["s"], rec["d"]
+            max_view = max(max_view, v)
+            if k == "pp":
+                self._signed[(PRE_PREPARE, v, s)] = d
+                self._own_pp[(v, s)] = Block.from_wire(rec["block"])
+            elif k == "p":
+                self._signed[(PREPARE, v, s)] = d
+            elif k == "c":
+                self._signed[(COMMIT, v, s)] = d
+                if rec.get("pc") is not None:
+                    pc = PreparedCert.from_wire(rec["pc"])
+                    old = self._prepared.get(s)
+                    if old is None or pc.view > old.view:
+                        self._prepared[s] = pc
+        fresh = state is None and not records
+        if state is not None:
+            if state.get("genesis") is not None:
+                self._genesis_hash = state["genesis"]
+            if state["low"] >= self.low and state.get("low_proof") is not None:
+                self.low, self.low_hash = state["low"], state["low_hash"]
+                self._low_proof = BaseProof.from_wire(state["low_proof"])
+            max_view = max(max_view, state["v"])
+            for key in ("vc", "nv"):
+                raw = state.get(key)
+                if raw:
+                    try:
+                        m = self.codec.decode(raw)
+                        self._signed[(m.kind, m.view, m.seq)] = m.digest
+                    except InvalidMessage:
+                        pass
+        self.view = max_view
+        for k in [k for k in self._prepared if k <= self.low]:
+            del self._prepared[k]
+        if state is not None and state["v"] == max_view and state["in_vc"]:
+            self.in_vc = True
+            self._my_vc = state.get("vc")
+            if self._my_vc:
+                self._vc_by_sender[self.me] = self.codec.decode(self._my_vc)
+            self._vc_deadline = 0  # resend it on the first tick
+        elif state is not None and state["v"] == max_view and state.get("nv"):
+            self._my_nv = state["nv"]
+        if fresh:
+            self._init_actions.append(Persist(
+                record_key(self.low + 1, self.view, b"S"),
+                {"k": "state", "v": self.view, "in_vc": False, "vc": None, "nv": None,
+                 "low": self.low, "low_hash": self.low_hash,
+                 "low_proof": self._low_proof.to_wire() if self._low_proof else None,
+                 "genesis": self._genesis_hash}))
+        # a primary that restarts re-proposes exactly what it had signed (never something else)
+        if not self.in_vc and self.primary == self.me:
+            s = self.committed + 1
+            while (self.view, s) in self._own_pp:
+                b = self._own_pp[(self.view, s)]
+                sl = self._slot(s)
+                d = b.hash()
+                sl.digest, sl.block = d, b
+                sl.pp_sig = self.codec.sign(self.identity, PRE_PREPARE, self.view, s, d)
+                sl.rebroadcast = True
+                self._blocks[d] = b
+                s += 1
+            self._maybe_execute_restored()
+
+    def _maybe_execute_restored(self) -> None:
+        out, self._out = self._out, self._init_actions
+        self._maybe_execute(self.committed + 1)
+        self._out = out

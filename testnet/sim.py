@@ -1,0 +1,757 @@
+"""Deterministic PBFT simulator: the real engine, a seeded network, byzantine replicas.
+
+``run(SimConfig(...)) -> SimResult``. Everything random comes from one ``random.Random(seed)``;
+time is virtual (integer microseconds; engines see milliseconds); iteration is over lists and
+insertion-ordered dicts only. The same seed therefore gives the same run byte for byte:
+``SimResult.transcript`` is a SHA-256 over every delivered event and every sent payload.
+
+What is simulated:
+
+* **network** — per-message delay uniform in ``delay_ms * [1 - jitter, 1 + jitter]`` (so messages
+  reorder), duplicates, drops and partitions (random two-way splits) until ``heal_ms``; after that
+  the network is reliable (delays and reordering only). Broadcasts reach every other node,
+  observers included.
+* **nodes** — each runs :class:`~chainfin.consensus.engine.PbftEngine` and a tiny deterministic
+  app (:class:`SimApp`): transactions are signed :class:`~chainfin.types.Transaction` objects; the
+  state root is a SHA-256 chain over (parent root, tx ids); the tx root is the RFC 6962 Merkle root
+  of the tx ids; it refuses a bad tx signature, a replayed tx, a wrong root, a timestamp below the
+  parent's or more than ``max_skew_ms`` ahead of its clock (TRAPS #13). It answers at once.
+* **crashes** — ``crash`` nodes stop at a random time before ``heal_ms`` (or at 0).
+* **byzantine** nodes run the honest engine but rewrite what leaves them; behaviours:
+  ``equivocate`` (different proposals for one height to different replicas), ``silent`` (never
+  sends PRE-PREPARE or NEW-VIEW), ``bad_signature`` (every vote with a corrupted signature),
+  ``replay`` (re-sends old messages it saw, to random nodes), ``invalid_block`` (proposals with a
+  wrong state root, a forged tx signature or a timestamp far in the future), ``mixed``.
+* **state transfer** — ``FetchBlocks`` is served after a round trip from the most advanced honest
+  node the requester can reach; the requester verifies every certificate against the validator
+  set it derived itself, executes and commits, then sends ``Synced``.
+* **membership** — ``join_at_ms`` submits a governance tx that adds one extra node (running from
+  the start as an observer) to the set; the app flags the change in the header
+  (``next_validators_hash``) and reports ``ValidatorSetChanged`` when it commits.
+
+Checked: **safety** — no two honest nodes ever commit different blocks at one height (checked at
+every commit); **liveness** — every submitted transaction is committed by every honest node that
+did not crash, before ``time_limit_ms``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import random
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from chainfin import codec, merkle
+from chainfin.consensus.api import (
+    BlockBuilt,
+    BlockExecuted,
+    BuildBlock,
+    Commit,
+    DiscardSpeculative,
+    ExecuteBlock,
+    FetchBlocks,
+    Persist,
+    PruneLog,
+    Received,
+    Send,
+    Synced,
+    Tick,
+    TxsPending,
+    ValidatorSetChanged,
+    ViewChanged,
+)
+from chainfin.consensus.engine import PbftConfig, PbftEngine
+from chainfin.consensus.messages import (
+    CHECKPOINT,
+    COMMIT,
+    NEW_VIEW,
+    PRE_PREPARE,
+    PREPARE,
+    VIEW_CHANGE,
+    CachingCodec,
+)
+from chainfin.crypto import Identity
+from chainfin.errors import InvalidMessage
+from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet
+
+__all__ = ["SimConfig", "SimResult", "Simulation", "run", "cli_main", "BEHAVIOURS"]
+
+CHAIN = "chainfin-sim"
+BEHAVIOURS = ("equivocate", "silent", "bad_signature", "replay", "invalid_block", "mixed")
+GENESIS_HASH = hashlib.sha256(b"chainfin-sim genesis").digest()
+GENESIS_ROOT = hashlib.sha256(b"chainfin-sim state 0").digest()
+
+_DELIVER, _TICK, _TX, _FETCH, _CRASH = 0, 1, 2, 3, 4
+
+
+@dataclass
+class SimConfig:
+    nodes: int = 4
+    byzantine: int = 0
+    crash: int = 0
+    delay_ms: int = 10
+    txs: int = 100
+    seed: int = 1
+    jitter: float = 0.5  # delay uniform in delay * [1 - jitter, 1 + jitter]
+    drop: float = 0.0  # before heal_ms
+    duplicate: float = 0.0  # before heal_ms
+    partitions: bool = False  # random splits before heal_ms
+    heal_ms: int = 0
+    behaviours: tuple[str, ...] = ()  # for byzantine nodes, cycled; () = all, by seed
+    tx_spread_ms: int = 0  # submissions spread over this period; 0 = 20 * delay
+    view_timeout_ms: int = 0  # 0 = max(100, 12 * delay)
+    checkpoint_interval: int = 16
+    window: int = 8
+    max_block_txs: int = 100
+    max_skew_ms: int = 2000
+    time_limit_ms: int = 300_000
+    join_at_ms: int | None = None  # add one extra validator with a governance tx at this time
+    keep_wal: bool = False
+    check_every_commit: bool = True
+
+
+@dataclass
+class SimResult:
+    config: dict[str, Any]
+    heights: dict[str, int]
+    safety: bool
+    liveness: bool
+    views: int
+    view_changes: int
+    messages: int
+    blocks: int
+    messages_per_block: float
+    finality_p50_ms: float
+    finality_p99_ms: float
+    sim_time_ms: int
+    wall_s: float
+    transcript: str
+    violations: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nodes": self.config["nodes"], "byzantine": self.config["byzantine"],
+            "crash": self.config["crash"], "delay_ms": self.config["delay_ms"],
+            "txs": self.config["txs"], "seed": self.config["seed"],
+            "committed_blocks": self.heights, "safety": self.safety, "liveness": self.liveness,
+            "views_changed": self.view_changes, "final_view": self.views,
+            "messages_sent": self.messages, "blocks": self.blocks,
+            "messages_per_block": round(self.messages_per_block, 1),
+            "finality_p50_ms": round(self.finality_p50_ms, 1),
+            "finality_p99_ms": round(self.finality_p99_ms, 1),
+            "sim_time_ms": self.sim_time_ms, "wall_s": round(self.wall_s, 3),
+            "transcript_sha256": self.transcript, "violations": self.violations,
+            "engine_counters": self.dropped,
+        }
+
+
+def _state_root(parent_root: bytes, txs: tuple[Transaction, ...]) -> bytes:
+    h = hashlib.sha256(parent_root)
+    for t in txs:
+        h.update(t.tx_id)
+    return h.digest()
+
+
+def _tx_root(txs: tuple[Transaction, ...]) -> bytes:
+    return merkle.root([t.tx_id for t in txs])
+
+
+class _Spec:
+    __slots__ = ("height", "root", "ts", "txids", "parent", "next_set")
+
+    def __init__(self, height: int, root: bytes, ts: int, txids: frozenset[bytes], parent: bytes,
+                 next_set: ValidatorSet) -> None:
+        self.height, self.root, self.ts, self.txids, self.parent = height, root, ts, txids, parent
+        self.next_set = next_set
+
+
+class SimApp:
+    """The deterministic toy ledger of one simulated node (execution outside the engine)."""
+
+    def __init__(self, sim: Simulation, idx: int, genesis_set: ValidatorSet) -> None:
+        self.sim = sim
+        self.idx = idx
+        self.height = 0
+        self.hashes: list[bytes] = [GENESIS_HASH]
+        self.chain: list[tuple[Block, CommitCertificate] | None] = [None]
+        self.sets: list[tuple[int, ValidatorSet]] = [(1, genesis_set)]
+        self.specs: dict[bytes, _Spec] = {
+            GENESIS_HASH: _Spec(0, GENESIS_ROOT, 0, frozenset(), b"", genesis_set)}
+        self.mempool: dict[bytes, Transaction] = {}
+        self.committed_txs: set[bytes] = set()
+        self.commit_time: dict[bytes, int] = {}
+        self.corrupt = 0  # byzantine invalid_block: which corruption comes next
+
+    def set_for(self, height: int) -> ValidatorSet:
+        vs = self.sets[0][1]
+        for start, s in self.sets:
+            if start <= height:
+                vs = s
+        return vs
+
+    def _in_flight(self, tip: bytes) -> set[bytes]:
+        out: set[bytes] = set()
+        committed = self.hashes[-1]
+        h = tip
+        while h != committed:
+            sp = self.specs.get(h)
+            if sp is None or sp.height <= self.height:
+                break
+            out |= sp.txids
+            h = sp.parent
+        return out
+
+    def _next_set(self, vs: ValidatorSet, txs: tuple[Transaction, ...]) -> ValidatorSet:
+        for t in txs:
+            if t.contract == "governance" and t.method == "add_validator":
+                key = bytes.fromhex(t.args["pubkey"])
+                if key not in vs:
+                    vs = ValidatorSet(vs.members + (key,))
+        return vs
+
+    def build(self, req: BuildBlock, proposer: bytes) -> BlockBuilt | BlockExecuted:
+        parent = self.specs.get(req.prev_hash)
+        if parent is None or parent.height != req.height - 1:
+            return BlockExecuted(b"", False, "unknown parent")
+        busy = self._in_flight(req.prev_hash)
+        txs: list[Transaction] = []
+        for tx_id, tx in self.mempool.items():
+            if len(txs) >= req.max_txs:
+                break
+            if tx_id not in busy:
+                txs.append(tx)
+        tt = tuple(txs)
+        vs = self.set_for(req.height)
+        nxt = self._next_set(vs, tt)
+        root = _state_root(parent.root, tt)
+        ts = req.timestamp_ms
+        if self.sim.nodes[self.idx].behaviour in ("invalid_block", "mixed") and tt:
+            kind = self.corrupt % 3
+            self.corrupt += 1
+            if kind == 0:
+                root = hashlib.sha256(b"wrong" + root).digest()
+            elif kind == 1:
+                bad = Transaction(CHAIN, tt[0].sender, tt[0].nonce + 10**9, tt[0].contract,
+                                  tt[0].method, tt[0].args, tt[0].signature)
+                tt = (bad,) + tt[1:]
+                root = _state_root(parent.root, tt)
+            else:
+                ts += 3_600_000
+        header = BlockHeader(CHAIN, req.height, req.view, req.prev_hash, _tx_root(tt), root,
+                             vs.hash(), nxt.hash(), ts, proposer)
+        block = Block(header, tt)
+        self.specs[block.hash()] = _Spec(req.height, root, ts, frozenset(t.tx_id for t in tt),
+                                         req.prev_hash, nxt)
+        return BlockBuilt(block)
+
+    def execute(self, block: Block, now_ms: int, check_clock: bool = True) -> tuple[bool, str]:
+        h = block.header
+        d = block.hash()
+        if d in self.specs:
+            return True, ""
+        parent = self.specs.get(h.prev_hash)
+        if parent is None:
+            return False, "unknown parent"
+        if parent.height != h.height - 1:
+            return False, "height does not follow the parent"
+        if h.chain_id != CHAIN:
+            return False, "wrong chain"
+        if h.tx_root != _tx_root(block.txs):
+            return False, "tx root mismatch"
+        busy = self._in_flight(h.prev_hash)
+        seen: set[bytes] = set()
+        for t in block.txs:
+            if not self.sim.tx_valid(t):
+                return False, "bad transaction signature"
+            if t.tx_id in seen or t.tx_id in busy or t.tx_id in self.committed_txs:
+                return False, "transaction replayed"
+            seen.add(t.tx_id)
+        if h.state_root != _state_root(parent.root, block.txs):
+            return False, "state root mismatch"
+        if h.timestamp_ms < parent.ts:
+            return False, "timestamp goes backwards"
+        if check_clock and h.timestamp_ms > now_ms + self.sim.cfg.max_skew_ms:
+            return False, "timestamp too far ahead"
+        vs = self.set_for(h.height)
+        nxt = self._next_set(vs, block.txs)
+        if h.validators_hash != vs.hash() or h.next_validators_hash != nxt.hash():
+            return False, "validator set hash mismatch"
+        self.specs[d] = _Spec(h.height, h.state_root, h.timestamp_ms,
+                              frozenset(t.tx_id for t in block.txs), h.prev_hash, nxt)
+        return True, ""
+
+    def commit(self, block: Block, cert: CommitCertificate, now_us: int) -> ValidatorSet | None:
+        h = block.height
+        assert h == self.height + 1, f"node {self.idx}: commit {h} on top of {self.height}"
+        d = block.hash()
+        assert block.header.prev_hash == self.hashes[-1], "commit does not chain"
+        assert cert.block_hash == d and cert.height == h
+        self.sim.check_cert(cert, self.set_for(h))
+        sp = self.specs[d]
+        self.height = h
+        self.hashes.append(d)
+        self.chain.append((block, cert))
+        for t in block.txs:
+            self.committed_txs.add(t.tx_id)
+            self.mempool.pop(t.tx_id, None)
+            self.commit_time.setdefault(t.tx_id, now_us)
+        # speculative states at or below the committed height are dead now
+        if len(self.specs) > 64:
+            self.specs = {k: v for k, v in self.specs.items()
+                          if v.height >= h or k == d}
+        old = self.set_for(h)
+        if sp.next_set != old:
+            self.sets.append((h + 1, sp.next_set))
+            return sp.next_set
+        return None
+
+    def discard(self, height: int) -> None:
+        committed = set(self.hashes[-2:])
+        self.specs = {k: v for k, v in self.specs.items() if v.height <= height or k in committed}
+
+
+class SimNode:
+    def __init__(self, idx: int, identity: Identity, engine: PbftEngine, app: SimApp,
+                 behaviour: str | None) -> None:
+        self.idx = idx
+        self.identity = identity
+        self.key = identity.public_key
+        self.engine = engine
+        self.app = app
+        self.behaviour = behaviour  # None: honest
+        self.crashed = False
+        self.crash_at: int | None = None
+        self.tick_at: int | None = None
+        self.wal: dict[bytes, Any] = {}
+        self.seen_payloads: list[bytes] = []
+        self.view_changes = 0
+
+    @property
+    def honest(self) -> bool:
+        return self.behaviour is None
+
+
+class Simulation:
+    def __init__(self, cfg: SimConfig) -> None:
+        self.cfg = cfg
+        self.rng = random.Random(cfg.seed)
+        self.now = 0  # microseconds
+        self._seq = 0
+        self.queue: list[tuple[int, int, int, int, Any]] = []
+        self.codec = CachingCodec(CHAIN)
+        self.transcript = hashlib.sha256()
+        self.messages = 0
+        self.violations: list[str] = []
+        self.committed_at: dict[int, bytes] = {}
+        self._tx_ok: dict[bytes, bool] = {}
+        self._certs_ok: set[bytes] = set()
+        d = cfg.delay_ms
+        self.delay_lo = max(1, int(d * 1000 * (1 - cfg.jitter)))
+        self.delay_hi = max(self.delay_lo, int(d * 1000 * (1 + cfg.jitter)))
+        self.heal_us = cfg.heal_ms * 1000
+        timeout = cfg.view_timeout_ms or max(100, 12 * d)
+        self.pcfg = PbftConfig(chain_id=CHAIN, window=cfg.window,
+                               checkpoint_interval=cfg.checkpoint_interval,
+                               view_timeout_ms=timeout, max_block_txs=cfg.max_block_txs,
+                               fetch_retry_ms=max(50, 6 * d))
+        n = cfg.nodes
+        total = n + (1 if cfg.join_at_ms is not None else 0)
+        idents = [Identity.from_seed_text(f"chainfin-sim-validator-{i}") for i in range(total)]
+        self.genesis_set = ValidatorSet(tuple(i.public_key for i in idents[:n]))
+        faulty = self.rng.sample(range(n), min(n, cfg.byzantine + cfg.crash))
+        byz = faulty[:cfg.byzantine]
+        crashed = faulty[cfg.byzantine:]
+        behaviours = cfg.behaviours or tuple(self.rng.sample(BEHAVIOURS, len(BEHAVIOURS)))
+        self.nodes: list[SimNode] = []
+        for i in range(total):
+            app = SimApp(self, i, self.genesis_set)
+            eng = PbftEngine(self.pcfg, idents[i], self.genesis_set, 0, GENESIS_HASH,
+                             codec=self.codec)
+            beh = behaviours[byz.index(i) % len(behaviours)] if i in byz else None
+            self.nodes.append(SimNode(i, idents[i], eng, app, beh))
+        self.by_key = {nd.key: nd for nd in self.nodes}
+        crash_window = max(1, cfg.heal_ms or (cfg.tx_spread_ms or 20 * d))
+        for i in crashed:
+            at = self.rng.choice([0, self.rng.randrange(crash_window * 1000)])
+            self.nodes[i].crash_at = at
+            self._push(at, _CRASH, i, None)
+        # partitions: a few random splits before heal
+        self.partitions: list[tuple[int, int, frozenset[int]]] = []
+        if cfg.partitions and cfg.heal_ms > 0:
+            t = 0
+            while True:
+                t += self.rng.randrange(max(1, cfg.heal_ms * 1000 // 4))
+                if t >= self.heal_us:
+                    break
+                end = min(self.heal_us, t + self.rng.randrange(max(1, cfg.heal_ms * 1000 // 2)))
+                side = frozenset(self.rng.sample(range(total), self.rng.randrange(1, total)))
+                self.partitions.append((t, end, side))
+                t = end
+        # client transactions
+        spread = (cfg.tx_spread_ms or 20 * d) * 1000
+        clients = [Identity.from_seed_text(f"chainfin-sim-client-{c}") for c in range(4)]
+        self.txs: list[Transaction] = []
+        self.submitted: dict[bytes, tuple[int, int]] = {}  # tx id -> (time, entry node)
+        entries = [nd.idx for nd in self.nodes[:n] if nd.honest and nd.crash_at is None]
+        for k in range(cfg.txs):
+            c = clients[k % len(clients)]
+            tx = Transaction.create(c, CHAIN, k // len(clients), "bank", "pay",
+                                    {"to": "x", "amount": k + 1})
+            at = self.rng.randrange(spread) if spread else 0
+            self._submit(tx, at, self.rng.choice(entries) if entries else 0)
+        if cfg.join_at_ms is not None:
+            admin = Identity.from_seed_text("chainfin-sim-admin")
+            tx = Transaction.create(admin, CHAIN, 0, "governance", "add_validator",
+                                    {"pubkey": idents[n].public_key.hex()})
+            self._submit(tx, cfg.join_at_ms * 1000, entries[0] if entries else 0)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _push(self, at: int, kind: int, node: int, data: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self.queue, (at, self._seq, kind, node, data))
+
+    def _submit(self, tx: Transaction, at: int, entry: int) -> None:
+        self.txs.append(tx)
+        self.submitted[tx.tx_id] = (at, entry)
+        for nd in self.nodes:
+            delay = 0 if nd.idx == entry else self.rng.randint(self.delay_lo, self.delay_hi)
+            self._push(at + delay, _TX, nd.idx, tx)
+
+    def tx_valid(self, tx: Transaction) -> bool:
+        r = self._tx_ok.get(tx.tx_id)
+        if r is None:
+            try:
+                tx.verify_signature()
+                r = tx.chain_id == CHAIN
+            except Exception:
+                r = False
+            self._tx_ok[tx.tx_id] = r
+        return r
+
+    def check_cert(self, cert: CommitCertificate, vs: ValidatorSet) -> None:
+        key = codec.hash_value(cert.to_wire()) + vs.hash()
+        if key not in self._certs_ok:
+            cert.verify(vs, CHAIN)
+            self._certs_ok.add(key)
+
+    def _cut(self, a: int, b: int, at: int) -> bool:
+        for start, end, side in self.partitions:
+            if start <= at < end and ((a in side) != (b in side)):
+                return True
+        return False
+
+    def _send(self, src: SimNode, to: bytes | None, payload: bytes) -> None:
+        if to is None:
+            for nd in self.nodes:
+                if nd is not src:
+                    self._send_one(src, nd, payload)
+        else:
+            dst = self.by_key.get(to)
+            if dst is not None:
+                self._send_one(src, dst, payload)
+
+    def _send_one(self, src: SimNode, dst: SimNode, payload: bytes) -> None:
+        self.messages += 1
+        self.transcript.update(payload)
+        now = self.now
+        rng = self.rng
+        if now < self.heal_us:
+            if self.cfg.drop and rng.random() < self.cfg.drop:
+                return
+            if self.partitions and self._cut(src.idx, dst.idx, now):
+                return
+            if self.cfg.duplicate and rng.random() < self.cfg.duplicate:
+                self._push(now + rng.randint(self.delay_lo, self.delay_hi), _DELIVER, dst.idx,
+                           payload)
+        self._push(now + rng.randint(self.delay_lo, self.delay_hi), _DELIVER, dst.idx, payload)
+
+    # ------------------------------------------------------------------ byzantine rewriting
+
+    def _byz_send(self, node: SimNode, a: Send) -> None:
+        beh = node.behaviour
+        try:
+            m = self.codec.decode(a.payload)
+        except InvalidMessage:
+            self._send(node, a.to, a.payload)
+            return
+        if beh in ("silent",) and m.kind in (PRE_PREPARE, NEW_VIEW):
+            return
+        if beh in ("bad_signature", "mixed") and m.kind in (PREPARE, COMMIT, CHECKPOINT,
+                                                             VIEW_CHANGE):
+            if beh == "bad_signature" or self.rng.random() < 0.5:
+                sig = bytes([m.signature[0] ^ 1]) + m.signature[1:]
+                body = m.body.to_wire() if m.body is not None else None
+                att = [b.to_wire() for b in m.attachment] or None
+                payload = self.codec.envelope(m.kind, m.view, m.seq, m.digest, m.sender, sig,
+                                              body, att)
+                self._send(node, a.to, payload)
+                return
+        if beh in ("equivocate", "mixed") and m.kind == PRE_PREPARE and a.to is None:
+            b: Block = m.body
+            h = b.header
+            alt_h = BlockHeader(h.chain_id, h.height, h.view, h.prev_hash, h.tx_root,
+                                h.state_root, h.validators_hash, h.next_validators_hash,
+                                h.timestamp_ms + 1, h.proposer)
+            alt = Block(alt_h, b.txs)
+            d = alt.hash()
+            sig = self.codec.sign(node.identity, PRE_PREPARE, m.view, m.seq, d)
+            alt_payload = self.codec.envelope(PRE_PREPARE, m.view, m.seq, d, m.sender, sig,
+                                              alt.to_wire())
+            others = [nd for nd in self.nodes if nd is not node]
+            for k, nd in enumerate(others):
+                self._send_one(node, nd, a.payload if k % 2 == 0 else alt_payload)
+            return
+        self._send(node, a.to, a.payload)
+        if beh in ("replay", "mixed") and node.seen_payloads:
+            for _ in range(2):
+                old = self.rng.choice(node.seen_payloads)
+                dst = self.rng.choice(self.nodes)
+                if dst is not node:
+                    self._send_one(node, dst, old)
+
+    # ------------------------------------------------------------------ driving engines
+
+    def _step(self, node: SimNode, event: Any) -> None:
+        if node.crashed:
+            return
+        now_ms = self.now // 1000
+        eng = node.engine
+        if eng.now < now_ms:
+            self._run_actions(node, eng.step(Tick(now_ms)))
+        self._run_actions(node, eng.step(event))
+        dl = eng.next_deadline()
+        if dl is not None:
+            at = max(dl * 1000, self.now)
+            if node.tick_at is None or at < node.tick_at or node.tick_at < self.now:
+                node.tick_at = at
+                self._push(at, _TICK, node.idx, None)
+
+    def _run_actions(self, node: SimNode, actions: list[Any]) -> None:
+        todo = deque([actions])
+        eng, app = node.engine, node.app
+        while todo:
+            for a in todo.popleft():
+                t = type(a)
+                if t is Send:
+                    if node.behaviour is None:
+                        self._send(node, a.to, a.payload)
+                    else:
+                        self._byz_send(node, a)
+                elif t is ExecuteBlock:
+                    ok, why = app.execute(a.block, self.now // 1000)
+                    todo.append(eng.step(BlockExecuted(a.block.hash(), ok, why)))
+                elif t is BuildBlock:
+                    todo.append(eng.step(app.build(a, node.key)))
+                elif t is Commit:
+                    todo.extend(self._commit(node, a.block, a.certificate))
+                elif t is Persist:
+                    if self.cfg.keep_wal:
+                        node.wal[a.key] = codec.decode(codec.encode(a.record))
+                elif t is PruneLog:
+                    if self.cfg.keep_wal:
+                        for k in [k for k in node.wal if k < a.below_key]:
+                            del node.wal[k]
+                elif t is DiscardSpeculative:
+                    app.discard(a.height)
+                elif t is FetchBlocks:
+                    rtt = 2 * self.rng.randint(self.delay_lo, self.delay_hi)
+                    self._push(self.now + rtt, _FETCH, node.idx, a.from_height)
+                elif t is ViewChanged:
+                    node.view_changes += 1
+
+    def _commit(self, node: SimNode, block: Block, cert: CommitCertificate) -> list[list[Any]]:
+        out = []
+        new_set = node.app.commit(block, cert, self.now)
+        self._record_commit(node, block.height, cert.block_hash)
+        if new_set is not None:
+            out.append(node.engine.step(ValidatorSetChanged(block.height, new_set)))
+        out.append(node.engine.step(TxsPending(len(node.app.mempool))))
+        return out
+
+    def _record_commit(self, node: SimNode, height: int, digest: bytes) -> None:
+        if not node.honest:
+            return
+        prev = self.committed_at.get(height)
+        if prev is None:
+            self.committed_at[height] = digest
+        elif prev != digest:
+            self.violations.append(
+                f"height {height}: node {node.idx} committed {digest.hex()[:16]}, "
+                f"another honest node {prev.hex()[:16]}")
+
+    def _fetch(self, node: SimNode, from_height: int) -> None:
+        app = node.app
+        best: SimNode | None = None
+        for nd in self.nodes:
+            if (nd is node or not nd.honest or nd.crashed
+                    or (self.now < self.heal_us and self._cut(nd.idx, node.idx, self.now))):
+                continue
+            if best is None or nd.app.height > best.app.height:
+                best = nd
+        if best is None or best.app.height <= app.height:
+            return
+        cert = None
+        for h in range(app.height + 1, best.app.height + 1):
+            entry = best.app.chain[h]
+            assert entry is not None
+            block, cert = entry
+            vs = app.set_for(h)  # derived locally, never taken from the peer (TRAPS #12)
+            self.check_cert(cert, vs)
+            if cert.block_hash != block.hash() or block.header.prev_hash != app.hashes[-1]:
+                self.violations.append(f"node {node.idx}: fetched block {h} does not check out")
+                return
+            ok, why = app.execute(block, self.now // 1000, check_clock=False)
+            if not ok:
+                self.violations.append(f"node {node.idx}: certified block {h} invalid: {why}")
+                return
+            app.commit(block, cert, self.now)
+            self._record_commit(node, h, cert.block_hash)
+        self._step(node, Synced(app.height, app.hashes[-1], app.set_for(app.height + 1), cert))
+        self._step(node, TxsPending(len(app.mempool)))
+
+    # ------------------------------------------------------------------ run
+
+    def _live_nodes(self) -> list[SimNode]:
+        return [nd for nd in self.nodes if nd.honest and nd.crash_at is None]
+
+    def _done(self) -> bool:
+        want = len(self.submitted)
+        return all(len(nd.app.committed_txs) >= want for nd in self._live_nodes())
+
+    def run(self) -> SimResult:
+        t0 = time.perf_counter()
+        limit = self.cfg.time_limit_ms * 1000
+        last_submit = max((at for at, _ in self.submitted.values()), default=0)
+        q = self.queue
+        nodes = self.nodes
+        check_at = 0
+        while q:
+            at, _, kind, idx, data = heapq.heappop(q)
+            if at > limit:
+                break
+            self.now = at
+            node = nodes[idx]
+            self.transcript.update(b"%d/%d/%d" % (at, kind, idx))
+            if kind == _DELIVER:
+                if node.crashed:
+                    continue
+                if node.behaviour in ("replay", "mixed") and len(node.seen_payloads) < 500:
+                    node.seen_payloads.append(data)
+                self._step(node, Received(b"", data))
+            elif kind == _TICK:
+                if node.tick_at != at:
+                    continue
+                node.tick_at = None
+                self._step(node, Tick(at // 1000))
+            elif kind == _TX:
+                if node.crashed or data.tx_id in node.app.committed_txs:
+                    continue
+                node.app.mempool[data.tx_id] = data
+                self._step(node, TxsPending(len(node.app.mempool)))
+            elif kind == _FETCH:
+                if not node.crashed:
+                    self._fetch(node, data)
+            elif kind == _CRASH:
+                node.crashed = True
+            if at >= check_at and at >= last_submit:
+                check_at = at + 1000 * self.cfg.delay_ms
+                if self._done():
+                    break
+            if self.violations and self.cfg.check_every_commit:
+                break
+        return self._result(time.perf_counter() - t0)
+
+    def _result(self, wall: float) -> SimResult:
+        live = self._live_nodes()
+        liveness = self._done()
+        fin = []
+        for tx_id, (at, entry) in self.submitted.items():
+            ct = self.nodes[entry].app.commit_time.get(tx_id)
+            if ct is not None:
+                fin.append((ct - at) / 1000.0)
+        fin.sort()
+
+        def pct(p: float) -> float:
+            if not fin:
+                return 0.0
+            return fin[min(len(fin) - 1, int(p * len(fin)))]
+
+        honest = [nd for nd in self.nodes if nd.honest]
+        blocks = max((nd.app.height for nd in honest), default=0)
+        dropped: dict[str, int] = {}
+        for nd in honest:
+            for k, v in nd.engine.stats.items():
+                if v:
+                    dropped[k] = dropped.get(k, 0) + v
+        views = max((nd.engine.view for nd in live), default=0)
+        vc = max((nd.engine.stats["view_changes"] for nd in live), default=0)
+        return SimResult(
+            config=dict(vars(self.cfg)),
+            heights={f"node{nd.idx}" + ("" if nd.honest else f"({nd.behaviour})")
+                     + (" crashed" if nd.crash_at is not None else ""): nd.app.height
+                     for nd in self.nodes},
+            safety=not self.violations,
+            liveness=liveness,
+            views=views,
+            view_changes=vc,
+            messages=self.messages,
+            blocks=blocks,
+            messages_per_block=self.messages / blocks if blocks else 0.0,
+            finality_p50_ms=pct(0.50),
+            finality_p99_ms=pct(0.99),
+            sim_time_ms=self.now // 1000,
+            wall_s=wall,
+            transcript=self.transcript.hexdigest(),
+            violations=list(self.violations),
+            dropped=dropped,
+        )
+
+
+def run(cfg: SimConfig) -> SimResult:
+    """Run one simulation."""
+    return Simulation(cfg).run()
+
+
+def cli_main(args: Any) -> int:
+    """``chainfin sim``: one run; exit 0 when safety and liveness hold."""
+    n = args.nodes
+    if n < 1 or n > 256:
+        print("chainfin sim: --nodes must be between 1 and 256", file=sys.stderr)
+        return 2
+    f = (n - 1) // 3
+    if args.byzantine < 0 or args.crash < 0 or args.byzantine + args.crash > n:
+        print("chainfin sim: --byzantine plus --crash must be between 0 and --nodes",
+              file=sys.stderr)
+        return 2
+    if args.byzantine + args.crash > f:
+        print(f"chainfin sim: warning: {args.byzantine + args.crash} faulty of {n} exceeds "
+              f"f = {f}; safety and liveness are not guaranteed", file=sys.stderr)
+    chaos = bool(getattr(args, "chaos", False))
+    cfg = SimConfig(nodes=n, byzantine=args.byzantine, crash=args.crash,
+                    delay_ms=max(1, args.delay_ms), txs=args.txs, seed=args.seed,
+                    drop=0.05 if chaos else 0.0, duplicate=0.05 if chaos else 0.0,
+                    partitions=chaos, heal_ms=40 * max(1, args.delay_ms) if chaos else 0)
+    res = run(cfg)
+    if args.json:
+        print(json.dumps(res.to_json(), indent=2))
+    else:
+        print(f"chainfin sim: n={n} byzantine={args.byzantine} crash={args.crash} "
+              f"delay={args.delay_ms}ms txs={args.txs} seed={args.seed}")
+        for name, hgt in res.heights.items():
+            print(f"  {name:<28} committed {hgt} blocks")
+        print(f"  safety:   {str(res.safety).lower()}")
+        print(f"  liveness: {str(res.liveness).lower()}")
+        print(f"  views changed: {res.view_changes} (final view {res.views})")
+        print(f"  messages sent: {res.messages} ({res.messages_per_block:.1f} per block)")
+        print(f"  finality p50 {res.finality_p50_ms:.1f} ms, p99 {res.finality_p99_ms:.1f} ms "
+              f"(simulated {res.sim_time_ms} ms in {res.wall_s:.2f} s)")
+        for v in res.violations:
+            print(f"  VIOLATION: {v}")
+    return 0 if res.safety and res.liveness else 1
