@@ -33,6 +33,15 @@ async def submit_many(net, count: int, nodes: list[int], concurrency: int = 20):
     return await asyncio.gather(*(one(k) for k in range(count)))
 
 
+async def transport_stat(net, i: int, what: str) -> float:
+    st, text = await net.get(i, "/metrics")
+    assert st == 200
+    for line in text.splitlines():
+        if line.startswith("chainfin_transport_total{") and f'what="{what}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no transport metric {what}")
+
+
 async def agree(net, nodes: list[int]) -> int:
     """All ``nodes`` have the same block hash at every height up to the lowest tip."""
     top = min([await net.height(i) for i in nodes])
@@ -149,9 +158,11 @@ async def test_bad_input_gets_clear_errors_and_node_keeps_serving(net):
     # garbage peer frames: a raw websocket to the p2p port without a handshake, then garbage
     manifest = json.loads((net.dir / "testnet.json").read_text())
     addr = manifest["nodes"][0]["p2p_address"]
+    failed_before = await transport_stat(net, 0, "handshakes_failed")
     async with aiohttp.ClientSession() as s:
         try:
-            async with s.ws_connect(f"http://{addr}/p2p", timeout=5) as ws:
+            async with s.ws_connect(f"http://{addr}/p2p",
+                                    timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
                 await ws.send_bytes(os.urandom(200))
                 await ws.send_bytes(codec.encode({"hello": "x"}))
                 stranger = Identity.generate()
@@ -159,8 +170,11 @@ async def test_bad_input_gets_clear_errors_and_node_keeps_serving(net):
                 await asyncio.sleep(0.5)
         except (aiohttp.ClientError, asyncio.TimeoutError):
             pass  # the node may close the link at once: that is fine
-    st, text = await net.get(0, "/metrics")
-    assert st == 200
+    for _ in range(50):
+        if await transport_stat(net, 0, "handshakes_failed") > failed_before:
+            break
+        await asyncio.sleep(0.1)
+    assert await transport_stat(net, 0, "handshakes_failed") > failed_before
     # still serving and committing
     st, body = await net.post(0, issue(net, 0))
     assert st == 200 and body["status"] == "committed"
