@@ -64,6 +64,8 @@ __all__ = [
     "check_tx_static",
     "genesis_state",
     "receipt_key",
+    "read_value",
+    "current_validators",
     "MAX_AMOUNT",
     "EXECUTION_CODES",
     # argument parsers for contract method declarations
@@ -733,6 +735,19 @@ def check_tx_static(
         raise InvalidTransaction(f"nonce {tx.nonce} of this sender was already used",
                                  "nonce_reused")
     _admit(view, tx, reg, chain_id)
+
+
+def read_value(state: RawState, contract: str, key: str) -> Any | None:
+    """The decoded value at (contract, key) of any RawState (REST ``/v1/state``), or None."""
+    raw = state.get_raw(storage_key(contract, key))
+    return None if raw is None else codec.decode(raw)
+
+
+def current_validators(state: RawState) -> tuple[bytes, ...]:
+    """The validator set recorded in ``state`` (sorted public keys): after genesis and after
+    every block that changed it. A restarting node derives its set from its committed state."""
+    hexes = read_value(state, IDENTITY_CONTRACT, "validators") or []
+    return tuple(sorted(bytes.fromhex(h) for h in hexes))
 
 
 # ============================================================================ genesis

@@ -18,10 +18,12 @@ from chainfin.execution import (
     DictState,
     Overlay,
     check_tx_static,
+    current_validators,
     default_registry,
     execute_block,
     genesis_state,
     p_amount,
+    read_value,
     receipt_key,
     storage_key,
 )
@@ -134,6 +136,9 @@ def test_genesis_state() -> None:
     assert all(bytes.fromhex(g.fingerprint_key) not in v for v in st.data.values())
     assert all(g.fingerprint_key.encode() not in v for v in st.data.values())
     assert genesis_state(g) == genesis_state(g)
+    assert current_validators(st) == g.validator_set().members
+    assert read_value(st, "governance", "currency/USD") == st.get("governance", "currency/USD")
+    assert read_value(st, "governance", "nothing") is None
 
 
 def test_genesis_validator_without_identity_becomes_bank() -> None:
