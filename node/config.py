@@ -100,6 +100,9 @@ class NodeConfig(_Model):
     p2p_port: int = Field(default=9000, ge=0, le=65535)
     peers: list[PeerConfig] = Field(default_factory=list, max_length=1000)
     log_level: LogLevel = "INFO"
+    # the bank identity this node acts for (optional): it answers credit-sharing access
+    # requests for records that bank published (credit_sharing.deliver), automatically
+    bank_key_file: Path | None = None
     tls: bool = False
     # mTLS material (consortium CA); only read when ``tls`` is true. Not implemented yet.
     tls_ca: Path | None = None
@@ -146,7 +149,8 @@ class NodeConfig(_Model):
         return {p.key: p.node_id for p in self.peers}
 
 
-_PATH_FIELDS = ("key_file", "genesis", "data_dir", "tls_ca", "tls_cert", "tls_key")
+_PATH_FIELDS = ("key_file", "genesis", "data_dir", "bank_key_file", "tls_ca", "tls_cert",
+                "tls_key")
 
 
 def _first_error(e: ValidationError) -> str:

@@ -31,7 +31,9 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
     store = PlyvelStore.open(str(cfg.data_dir / "db"), wait_s=15.0)
     try:
         peers = {p.key: p.address for p in cfg.peers}
-        node = Node(identity, genesis, store, cfg.p2p_host, cfg.p2p_port, peers, cfg.node_id)
+        bank = load_identity(cfg.bank_key_file) if cfg.bank_key_file else None
+        node = Node(identity, genesis, store, cfg.p2p_host, cfg.p2p_port, peers, cfg.node_id,
+                    bank=bank)
         await node.start()
         runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False)
         await runner.setup()

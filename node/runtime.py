@@ -24,6 +24,7 @@ from chainfin.errors import ChainfinError, CodecError, InvalidMessage, InvalidTr
 from chainfin.genesis import Genesis
 from chainfin.store import KVStore
 from chainfin.types import Block, CommitCertificate, Transaction
+from contracts import credit_sharing
 from node.ledger import P_WAL, Ledger
 from node.mempool import Mempool, TxGossip
 from node.metrics import NodeMetrics
@@ -78,8 +79,9 @@ class Node:
 
     def __init__(self, identity: Identity, genesis: Genesis, store: KVStore,
                  p2p_host: str, p2p_port: int, peers: dict[bytes, str],
-                 node_id: str = "node") -> None:
+                 node_id: str = "node", bank: Identity | None = None) -> None:
         self.identity = identity
+        self.bank = bank  # the bank this node acts for (automatic credit-record delivery)
         self.node_id = node_id
         self.genesis = genesis
         self.chain_id = genesis.chain_id
@@ -104,7 +106,8 @@ class Node:
         self.primary = self.ledger.tip.validators.primary(self.view)
         self.stats: dict[str, int] = {"gossip_txs_in": 0, "gossip_txs_bad": 0,
                                       "frames_unknown_kind": 0, "fetch_served": 0,
-                                      "blocks_fetched": 0, "fetch_failed": 0}
+                                      "blocks_fetched": 0, "fetch_failed": 0,
+                                      "auto_deliveries": 0, "auto_delivery_failed": 0}
         self._tasks: list[asyncio.Task[Any]] = []
         self._fetching = False
         self._stopped = asyncio.Event()
@@ -386,8 +389,33 @@ class Node:
             for q in list(self.subscribers):
                 if q.qsize() < 1000:
                     q.put_nowait(ev)
+        if self.bank is not None:
+            self._auto_deliver(result)
         if len(self.mempool):
             self.events.put_nowait(api.TxsPending(len(self.mempool)))
+
+    def _auto_deliver(self, result: execution.BlockResult) -> None:
+        """Answer access requests for records our bank published (credit_sharing.deliver)."""
+        assert self.bank is not None
+        me = self.bank.public_key.hex()
+        for ev in result.events:
+            if (ev.contract != "credit_sharing" or ev.name != "access_requested"
+                    or ev.data.get("publisher") != me):
+                continue
+            try:
+                view = execution.Overlay(self.ledger.committed_state())
+                args = credit_sharing.answer_request(self.bank, view, ev.data["request_id"])
+                if args is None:
+                    continue
+                nonce = max(self.next_nonce(self.bank.public_key), time.time_ns() // 1000)
+                tx = Transaction.create(self.bank, self.chain_id, nonce, "credit_sharing",
+                                        "deliver", args)
+                self._admit(tx, gossip=True)
+                self.stats["auto_deliveries"] += 1
+            except ChainfinError as e:  # never let one request stop the node
+                self.stats["auto_delivery_failed"] += 1
+                log.warning("automatic delivery of request %s failed: %s",
+                            ev.data.get("request_id"), e)
 
     def _recompute_in_flight(self) -> None:
         self.in_flight = {t.tx_id for s in self.ledger.spec.values() for t in s.block.txs}

@@ -23,7 +23,9 @@ Manifest (paths absolute)::
 
 Demo clients: ``bank0..bankN-1`` (role bank, admin, one per node's bank), ``exporter``,
 ``importer``, ``auditor``, ``usd_issuer`` and ``cny_issuer`` (role issuer of USD and CNY, exponent
-2), ``regulator`` (role auditor, listed in ``genesis.regulators``).
+2), ``regulator`` (role auditor, listed in ``genesis.regulators``). ``init_testnet(...,
+extra_clients=K)`` adds ``trader0..traderK-1`` (role exporter: they may register trade documents
+and, like any identity, transfer money), e.g. the many senders of ``chainfin bench``.
 
 :class:`Testnet` starts and stops the node processes (``chainfin node run --config ...``). It only
 ever signals processes it spawned itself, and its context manager stops them all on exit, also
@@ -68,10 +70,12 @@ __all__ = [
     "cli_up",
     "cli_join",
     "MAX_NODES",
+    "MAX_EXTRA_CLIENTS",
 ]
 
 MANIFEST = "testnet.json"
 MAX_NODES = 64
+MAX_EXTRA_CLIENTS = 4096
 HOST = "127.0.0.1"
 
 # Plausible 8-character BICs (bank code, ISO country, location) for the first banks.
@@ -185,15 +189,22 @@ def _new_key(path: Path, name: str) -> Identity:
     return ident
 
 
-def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: int = 0) -> Manifest:
+def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: int = 0,
+                 extra_clients: int = 0) -> Manifest:
     """Write a fresh testnet into ``directory`` (created if missing) and return its manifest.
 
+    ``extra_clients`` genesis identities ``trader0..`` (role exporter) are added to the demo
+    clients.
+
     Raises:
-        ConfigError: ``nodes`` out of 1..MAX_NODES, a bad ``base_port``, or the directory already
-            holds a testnet (keys are never overwritten).
+        ConfigError: ``nodes`` out of 1..MAX_NODES, ``extra_clients`` out of 0..MAX_EXTRA_CLIENTS,
+            a bad ``base_port``, or the directory already holds a testnet (keys are never
+            overwritten).
     """
     if not 1 <= nodes <= MAX_NODES:
         raise ConfigError(f"a testnet has 1 to {MAX_NODES} nodes, not {nodes}")
+    if not 0 <= extra_clients <= MAX_EXTRA_CLIENTS:
+        raise ConfigError(f"extra_clients is 0 to {MAX_EXTRA_CLIENTS}, not {extra_clients}")
     root = Path(directory).resolve()
     if (root / MANIFEST).exists() or (root / "keys").exists():
         raise ConfigError(f"{root} already holds a testnet; pick an empty directory")
@@ -212,7 +223,7 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
         ("usd_issuer", "issuer", False, None),
         ("cny_issuer", "issuer", False, None),
         ("regulator", "auditor", False, None),
-    ]
+    ] + [(f"trader{i}", "exporter", False, None) for i in range(extra_clients)]
     client_ids = {name: _new_key(root / "clients" / f"{name}.json", name)
                   for name, *_ in clients}
 
@@ -247,6 +258,7 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
         cfg = NodeConfig(
             node_id=f"node{i}",
             key_file=Path(f"../keys/node{i}.json"),
+            bank_key_file=Path(f"../clients/bank{i}.json"),
             genesis=Path("../genesis.json"),
             data_dir=Path("data"),
             rest_host=HOST, rest_port=rest, p2p_host=HOST, p2p_port=p2p,
