@@ -14,9 +14,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chainfin import __version__
+from chainfin import __version__, proofs
+from chainfin.smt import SparseMerkleTree
 from chainfin.errors import ChainfinError, InvalidTransaction
-from chainfin.types import Block, Transaction
+from chainfin.types import Block, CommitCertificate, Transaction
 from node.metrics import CONTENT_TYPE
 from node.runtime import WAIT_TIMEOUT_S, Node
 
@@ -182,6 +183,40 @@ async def get_state(request: web.Request) -> web.Response:
                               "height": node.ledger.tip.height})
 
 
+def _set_chain(node: Node) -> list[proofs.SetChange]:
+    return proofs.set_changes_from(node.ledger.validator_sets(), node.ledger.block_record)
+
+
+async def get_tx_proof(request: web.Request) -> web.Response:
+    """Inclusion + finality proof of a committed transaction (see docs/proofs.md)."""
+    node = request.app[NODE_KEY]
+    tx_id = _hex_param(request, "tx_id")
+    loc = node.ledger.tx_location(tx_id)
+    if loc is None:
+        return error(404, "not_found", "no committed transaction with this id")
+    h, i = loc
+    rec = node.ledger.block_record(h)
+    assert rec is not None
+    doc = proofs.build_tx_proof(Block.from_wire(rec["block"]),
+                                CommitCertificate.from_wire(rec["cert"]), i, _set_chain(node))
+    return web.json_response(doc)
+
+
+async def get_state_proof(request: web.Request) -> web.Response:
+    """(Non-)inclusion proof of one state key under the latest committed block's state root."""
+    node = request.app[NODE_KEY]
+    contract, key = request.match_info["contract"], request.match_info["key"]
+    h = node.ledger.tip.height
+    rec = node.ledger.block_record(h)
+    if rec is None:
+        return error(404, "not_found", "no committed block yet: nothing to prove against")
+    block = Block.from_wire(rec["block"])
+    tree = SparseMerkleTree.on_store(node.store)
+    doc = proofs.build_state_proof_from_tree(block.header, CommitCertificate.from_wire(rec["cert"]),
+                                             contract, key, tree, _set_chain(node))
+    return web.json_response(doc)
+
+
 async def get_nonce(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     sender = _hex_param(request, "sender")
@@ -272,6 +307,9 @@ OPENAPI: dict[str, Any] = {
         "/v1/blocks/{height}": {"get": _route("A committed block with its certificate")},
         "/v1/state/{contract}/{key}": {"get": _route("Current value of one state key")},
         "/v1/nonce/{sender}": {"get": _route("A nonce the sender has not used yet")},
+        "/v1/proofs/tx/{tx_id}": {"get": _route("Inclusion and finality proof of a tx")},
+        "/v1/proofs/state/{contract}/{key}": {"get": _route(
+            "(Non-)inclusion proof of a state key at the latest block")},
         "/v1/status": {"get": _route("Node status")},
         "/v1/events": {"get": _route("Server-Sent Events of committed blocks")},
         "/healthz": {"get": _route("Liveness")},
@@ -314,6 +352,8 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/v1/tx/{tx_id}", get_tx)
     app.router.add_get("/v1/blocks/{height}", get_block)
     app.router.add_get("/v1/state/{contract}/{key:.+}", get_state)
+    app.router.add_get("/v1/proofs/tx/{tx_id}", get_tx_proof)
+    app.router.add_get("/v1/proofs/state/{contract}/{key:.+}", get_state_proof)
     app.router.add_get("/v1/nonce/{sender}", get_nonce)
     app.router.add_get("/v1/status", get_status)
     app.router.add_get("/v1/events", events)
