@@ -5,8 +5,8 @@ State (contract ``governance``):
 - ``id/<pubkey hex>`` -> ``{"name", "role", "admin", "bank"}`` (roles: bank, exporter, importer,
   auditor, issuer; ``admin`` banks may register identities; only genesis makes admins).
 - ``validators`` -> sorted list of validator public keys (hex). Every validator is a ``bank``.
-- ``validator_info/<pubkey hex>`` -> ``{"name", "added_height"}`` for validators added by
-  governance.
+- ``validator_info/<pubkey hex>`` -> ``{"name", "added_height", "address"}`` for validators
+  added by governance (``address``: the node's p2p ``host:port``, so peers can reach it).
 - ``regulators`` -> sorted list of regulator public keys (hex), from genesis.
 - ``currency/<CODE>`` -> ``{"exponent", "issuer"}``.
 - ``proposal/<proposal_id>`` -> ``{"action", "params", "proposer", "votes", "status", "height",
@@ -135,10 +135,21 @@ def register_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]
 # ---------------------------------------------------------------------------- proposals
 
 
+def _p_address(v: Any, name: str) -> str:
+    """A p2p address ``host:port`` (validated for shape only; the network decides reachability)."""
+    text = p_text(128)(v, name)
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ContractError(f"{name} must be host:port", "bad_field")
+    return text
+
+
 def _parse_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
     spec: dict[str, Any]
+    optional: dict[str, Any] = {}
     if action == "add_validator":
         spec = {"pubkey": p_pubkey, "name": p_text(64)}
+        optional = {"address": _p_address}  # the new node's p2p "host:port"
     elif action == "remove_validator":
         spec = {"pubkey": p_pubkey}
     elif action == "set_role":
@@ -152,7 +163,10 @@ def _parse_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
         if params.get(k) is None:
             raise ContractError(f"params.{k} is missing for {action}", "missing_field")
         out[k] = spec[k](params[k], f"params.{k}")
-    extra = sorted(set(params) - set(spec))
+    for k in sorted(optional):
+        if params.get(k) is not None:
+            out[k] = optional[k](params[k], f"params.{k}")
+    extra = sorted(set(params) - set(spec) - set(optional))
     if extra:
         raise ContractError(f"params.{extra[0]} is not a parameter of {action}", "unknown_field")
     return out
@@ -192,7 +206,8 @@ def _apply(state: ContractState, ctx: TxContext, action: str, p: dict[str, Any])
     if action == "add_validator":
         state.put(NAME, "validators", sorted([*validators(state), p["pubkey"]]))
         state.put(NAME, "validator_info/" + p["pubkey"],
-                  {"name": p["name"], "added_height": ctx.height})
+                  {"name": p["name"], "added_height": ctx.height,
+                   "address": p.get("address")})
     elif action == "remove_validator":
         state.put(NAME, "validators", [v for v in validators(state) if v != p["pubkey"]])
         state.delete(NAME, "validator_info/" + p["pubkey"])

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chainfin import __version__, proofs
+from chainfin import __version__, codec, proofs
 from chainfin.smt import SparseMerkleTree
 from chainfin.errors import ChainfinError, InvalidTransaction
 from chainfin.types import Block, CommitCertificate, Transaction
@@ -217,6 +217,22 @@ async def get_state_proof(request: web.Request) -> web.Response:
     return web.json_response(doc)
 
 
+async def get_sync_blocks(request: web.Request) -> web.Response:
+    """Certified block records as canonical msgpack (``application/msgpack``): a list of
+    ``b/<height>`` records from ``from`` (inclusive), at most ``max`` (<= 64). Observers and
+    auditors follow the chain with it; every record carries its CommitCertificate."""
+    node = request.app[NODE_KEY]
+    try:
+        start = int(request.query.get("from", "1"))
+        n = int(request.query.get("max", "64"))
+    except ValueError:
+        return error(400, "bad_request", "from and max must be integers")
+    if start < 1 or n < 1:
+        return error(400, "bad_request", "from and max must be positive")
+    body = codec.encode(node.sync_records(start, n))
+    return web.Response(body=body, content_type="application/msgpack")
+
+
 async def get_nonce(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     sender = _hex_param(request, "sender")
@@ -307,6 +323,10 @@ OPENAPI: dict[str, Any] = {
         "/v1/blocks/{height}": {"get": _route("A committed block with its certificate")},
         "/v1/state/{contract}/{key}": {"get": _route("Current value of one state key")},
         "/v1/nonce/{sender}": {"get": _route("A nonce the sender has not used yet")},
+        "/v1/sync/blocks": {"get": _route(
+            "Certified block records (msgpack) for catch-up",
+            parameters=[{"name": "from", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "max", "in": "query", "schema": {"type": "integer"}}])},
         "/v1/proofs/tx/{tx_id}": {"get": _route("Inclusion and finality proof of a tx")},
         "/v1/proofs/state/{contract}/{key}": {"get": _route(
             "(Non-)inclusion proof of a state key at the latest block")},
@@ -354,6 +374,7 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/v1/state/{contract}/{key:.+}", get_state)
     app.router.add_get("/v1/proofs/tx/{tx_id}", get_tx_proof)
     app.router.add_get("/v1/proofs/state/{contract}/{key:.+}", get_state_proof)
+    app.router.add_get("/v1/sync/blocks", get_sync_blocks)
     app.router.add_get("/v1/nonce/{sender}", get_nonce)
     app.router.add_get("/v1/status", get_status)
     app.router.add_get("/v1/events", events)

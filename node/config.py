@@ -103,6 +103,8 @@ class NodeConfig(_Model):
     # the bank identity this node acts for (optional): it answers credit-sharing access
     # requests for records that bank published (credit_sharing.deliver), automatically
     bank_key_file: Path | None = None
+    # REST URLs of running nodes an observer (not yet a validator) follows the chain from
+    sync_urls: list[str] = Field(default_factory=list, max_length=64)
     tls: bool = False
     # mTLS material (consortium CA); only read when ``tls`` is true. Not implemented yet.
     tls_ca: Path | None = None

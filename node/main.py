@@ -33,7 +33,7 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
         peers = {p.key: p.address for p in cfg.peers}
         bank = load_identity(cfg.bank_key_file) if cfg.bank_key_file else None
         node = Node(identity, genesis, store, cfg.p2p_host, cfg.p2p_port, peers, cfg.node_id,
-                    bank=bank)
+                    bank=bank, sync_urls=cfg.sync_urls)
         await node.start()
         runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False)
         await runner.setup()

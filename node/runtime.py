@@ -42,6 +42,13 @@ FETCH_BATCH = 64
 WAIT_TIMEOUT_S = 30.0
 
 
+def _records(raw: bytes) -> list[bytes]:
+    out = codec.decode(raw)
+    if not isinstance(out, list) or not all(isinstance(r, bytes) for r in out):
+        raise InvalidMessage("a block batch is a list of encoded records")
+    return out
+
+
 def _error_json(rc: execution.Receipt) -> dict[str, str] | None:
     if rc.error_code is None:
         return None
@@ -79,9 +86,11 @@ class Node:
 
     def __init__(self, identity: Identity, genesis: Genesis, store: KVStore,
                  p2p_host: str, p2p_port: int, peers: dict[bytes, str],
-                 node_id: str = "node", bank: Identity | None = None) -> None:
+                 node_id: str = "node", bank: Identity | None = None,
+                 sync_urls: Iterable[str] = ()) -> None:
         self.identity = identity
         self.bank = bank  # the bank this node acts for (automatic credit-record delivery)
+        self.sync_urls = [u.rstrip("/") for u in sync_urls]  # REST sources while an observer
         self.node_id = node_id
         self.genesis = genesis
         self.chain_id = genesis.chain_id
@@ -91,8 +100,8 @@ class Node:
         self.mempool = Mempool()
         self.params = genesis.params
         self.peers_cfg = peers
-        self.transport = Transport(identity, self.chain_id, p2p_host, p2p_port, peers,
-                                   self._on_frame)
+        self.transport = Transport(identity, self.chain_id, p2p_host, p2p_port,
+                                   self._peer_addresses(), self._on_frame)
         self.transport.set_request_handler(K_FETCH, self._serve_fetch)
         self.transport.set_request_handler(K_STATUS, self._serve_status)
         self.gossip = TxGossip(self.transport.broadcast, K_TXS)
@@ -421,10 +430,28 @@ class Node:
         self.in_flight = {t.tx_id for s in self.ledger.spec.values() for t in s.block.txs}
 
     def _validators_changed(self) -> None:
+        """The set changed: link to every member we can address, drop the removed ones."""
         vs = self.ledger.tip.validators
-        log.info("validator set changed at height %d: n=%d", self.ledger.tip.height, vs.n)
-        peers = {k: a for k, a in self.peers_cfg.items() if k in vs or True}
-        self.transport.set_peers(peers)
+        log.info("validator set changed at height %d: n=%d, this node is %s",
+                 self.ledger.tip.height, vs.n, "a validator" if self.is_validator
+                 else "an observer")
+        self.transport.set_peers(self._peer_addresses())
+
+    def _peer_addresses(self) -> dict[bytes, str]:
+        """Addresses of the current validators: from the config, else from the on-chain
+        ``governance/validator_info/<key>`` record written when the validator was added."""
+        view = execution.Overlay(self.ledger.committed_state())
+        out: dict[bytes, str] = {}
+        for k in self.ledger.tip.validators.members:
+            if k == self.identity.public_key:
+                continue
+            addr = self.peers_cfg.get(k)
+            if addr is None:
+                info = view.get("governance", "validator_info/" + k.hex()) or {}
+                addr = info.get("address")
+            if addr:
+                out[k] = addr
+        return out
 
     # ------------------------------------------------------------------ catch-up
 
@@ -437,78 +464,126 @@ class Node:
     async def _fetch(self, hint: list[bytes]) -> None:
         try:
             progressed = await self._catch_up(hint)
+            if not progressed and self.sync_urls:
+                progressed = await self._catch_up_rest()
             if progressed:
-                tip = self.ledger.tip
-                self.events.put_nowait(api.Synced(tip.height, tip.block_hash, tip.validators,
-                                                  self._tip_certificate()))
+                self._notify_synced()
         finally:
             self._fetching = False
 
+    def _notify_synced(self) -> None:
+        tip = self.ledger.tip
+        self.events.put_nowait(api.Synced(tip.height, tip.block_hash, tip.validators,
+                                          self._tip_certificate()))
+
     async def _catch_up(self, hint: list[bytes]) -> bool:
-        """Fetch certified blocks above our tip from peers; verify and apply each."""
+        """Fetch certified blocks above our tip from validator peers over p2p."""
         peers = [p for p in hint if p in self.transport.connected()] or self.transport.connected()
         progressed = False
         for peer in peers:
-            while True:
-                start = self.ledger.tip.height + 1
-                try:
-                    raw = await self.transport.request(
-                        peer, K_FETCH, codec.encode({"from": start, "max": FETCH_BATCH}), 5.0)
-                    records = codec.decode(raw)
-                except (asyncio.TimeoutError, ChainfinError, ConnectionError, OSError) as e:
-                    self.stats["fetch_failed"] += 1
-                    log.info("fetch from %s failed: %s", peer.hex()[:12], e)
-                    break
-                if not isinstance(records, list) or not records:
-                    break
-                ok = True
-                for rec in records:
-                    try:
-                        rec = codec.decode(rec)
-                        block = Block.from_wire(rec["block"])
-                        cert = CommitCertificate.from_wire(rec["cert"])
-                        if block.height <= self.ledger.tip.height:
-                            continue
-                        old_vs = self.ledger.tip.validators
-                        spec = self.ledger.apply_certified(block, cert)
-                    except (ChainfinError, KeyError, TypeError) as e:
-                        self.stats["fetch_failed"] += 1
-                        log.warning("peer %s sent a bad certified block: %s", peer.hex()[:12], e)
-                        ok = False
-                        break
-                    progressed = True
-                    self.stats["blocks_fetched"] += 1
-                    self._after_commit(block, spec.result)
-                    if spec.validators_after != old_vs:
-                        self._validators_changed()
-                    await asyncio.sleep(0)  # never hold the loop for a whole batch
-                if not ok or len(records) < FETCH_BATCH:
-                    break
+
+            async def from_peer(start: int, peer: bytes = peer) -> list[bytes]:
+                raw = await self.transport.request(
+                    peer, K_FETCH, codec.encode({"from": start, "max": FETCH_BATCH}), 5.0)
+                return _records(raw)
+
+            progressed |= await self._pull(from_peer, peer.hex()[:12])
         return progressed
 
-    async def _serve_fetch(self, peer: bytes, payload: bytes) -> bytes:
-        try:
-            req = codec.decode(payload)
-            start, n = int(req["from"]), min(int(req["max"]), FETCH_BATCH)
-        except (ChainfinError, KeyError, TypeError, ValueError):
-            return codec.encode([])
+    async def _catch_up_rest(self) -> bool:
+        """Observers (not yet validators: peers do not link to them) follow over REST."""
+        import aiohttp
+
+        progressed = False
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            for url in self.sync_urls:
+
+                async def from_url(start: int, url: str = url) -> list[bytes]:
+                    async with session.get(f"{url}/v1/sync/blocks",
+                                           params={"from": start, "max": FETCH_BATCH}) as r:
+                        if r.status != 200:
+                            raise InvalidMessage(f"HTTP {r.status}")
+                        return _records(await r.read())
+
+                progressed |= await self._pull(from_url, url)
+        return progressed
+
+    async def _pull(self, source: Any, name: str) -> bool:
+        """Apply certified blocks from ``source(start) -> [raw records]`` until it has no more.
+        Each certificate is checked against the set this node derived itself (TRAPS #12)."""
+        progressed = False
+        while True:
+            start = self.ledger.tip.height + 1
+            try:
+                records = await source(start)
+            except (asyncio.TimeoutError, ChainfinError, ConnectionError, OSError) as e:
+                self.stats["fetch_failed"] += 1
+                log.info("fetch from %s failed: %s", name, e)
+                return progressed
+            except Exception as e:  # aiohttp client errors and the like: never kill the node
+                self.stats["fetch_failed"] += 1
+                log.info("fetch from %s failed: %s", name, e)
+                return progressed
+            if not records:
+                return progressed
+            for raw in records:
+                try:
+                    rec = codec.decode(raw)
+                    block = Block.from_wire(rec["block"])
+                    cert = CommitCertificate.from_wire(rec["cert"])
+                    if block.height <= self.ledger.tip.height:
+                        continue
+                    old_vs = self.ledger.tip.validators
+                    spec = self.ledger.apply_certified(block, cert)
+                except (ChainfinError, KeyError, TypeError) as e:
+                    self.stats["fetch_failed"] += 1
+                    log.warning("%s sent a bad certified block: %s", name, e)
+                    return progressed
+                progressed = True
+                self.stats["blocks_fetched"] += 1
+                self._after_commit(block, spec.result)
+                if spec.validators_after != old_vs:
+                    self._validators_changed()
+                await asyncio.sleep(0)  # never hold the loop for a whole batch
+            if len(records) < FETCH_BATCH:
+                return progressed
+
+    def sync_records(self, start: int, n: int) -> list[bytes]:
+        """Raw certified block records from ``start`` (served to catching-up nodes)."""
         out = []
-        for h in range(max(1, start), start + n):
+        for h in range(max(1, start), start + min(n, FETCH_BATCH)):
             raw = self.ledger.block_raw(h)
             if raw is None:
                 break
             out.append(raw)
+        return out
+
+    async def _serve_fetch(self, peer: bytes, payload: bytes) -> bytes:
+        try:
+            req = codec.decode(payload)
+            start, n = int(req["from"]), int(req["max"])
+        except (ChainfinError, KeyError, TypeError, ValueError):
+            return codec.encode([])
         self.stats["fetch_served"] += 1
-        return codec.encode(out)
+        return codec.encode(self.sync_records(start, n))
 
     async def _serve_status(self, peer: bytes, payload: bytes) -> bytes:
         return codec.encode({"height": self.ledger.tip.height, "view": self.view})
 
     async def _sync_watch(self) -> None:
-        """Every second: if a peer is ahead and we have not moved, catch up (restart, partition)."""
+        """Catch up when we are behind: observers poll their sync URLs every 200 ms; validators
+        check every second whether a peer is ahead while we have not moved (restart,
+        partition)."""
         last_height = -1
         while True:
-            await asyncio.sleep(1.0)
+            observer = not self.is_validator
+            await asyncio.sleep(0.2 if observer else 1.0)
+            if self._fetching:
+                continue
+            if observer and self.sync_urls:
+                self._fetching = True
+                await self._fetch([])
+                continue
             h = self.ledger.tip.height
             if h != last_height:
                 last_height = h
