@@ -1,0 +1,1191 @@
+"""``chainfin bench``: an open-loop finality benchmark on a fresh local testnet of real processes.
+
+::
+
+    chainfin bench --nodes 4 --rate 500 --duration 30 [--json out.json] [--plot out.png]
+    chainfin bench --nodes 4 --rate 200 --duration 30 --find-max
+
+One run:
+
+1. ``init_testnet`` in a temporary directory with ``S`` extra genesis identities (``trader*``, role
+   exporter: they may transfer money and register trade documents), so no sender's per-sender
+   limit ever binds and no setup transactions are needed to create them.
+2. Pre-sign everything before the clock starts: one ``settlement.issue`` per sender (funding) and
+   ``rate x duration`` load transactions, 70 % ``settlement.transfer`` between funded senders and
+   30 % ``trade_documents.register`` of unique invoices; each one's JSON body is encoded once.
+3. Measure ``limit_tps`` (below) while no node runs yet, so the machine is quiet.
+4. Start the nodes, wait until they answer and are linked, fund the senders (``?wait=commit``).
+5. Offer the load open-loop: transaction ``k`` is due at ``t0 + k / rate``, fixed in advance. A
+   scheduler task sleeps until each due time and starts that submission as its own task, never
+   waiting for earlier ones, so a slow system cannot slow the load down and hide its latency.
+   Submissions go round-robin to the nodes as ``POST /v1/tx?wait=commit`` over one aiohttp
+   session. A transaction's **finality** is the time from its *scheduled* send time to the
+   response saying it committed: lag of the load generator itself counts against the result.
+   Failed = a non-2xx answer, ``rejected``, the node's wait running out (``pending``), no answer
+   within ``REQUEST_TIMEOUT_S``, or still open ``DRAIN_S`` after the last arrival.
+6. Stop every node (also on Ctrl-C, SIGTERM or an error) and delete the directory
+   (``CHAINFIN_BENCH_DIR=/path`` uses and keeps that directory instead, with the node logs).
+
+``limit_tps`` is the physical limit on this machine: ``cores / (N x cost)``, where ``cost`` is the
+minimal CPU time one node spends on one transaction: decode its wire bytes (and hash its id),
+check its signature, execute it (``execute_block`` over blocks of ``max_block_txs`` on state read
+from LevelDB), compute the block's transaction root, update the state SMT, and write block, tx
+index, state and SMT nodes in one LevelDB batch. It is measured by a tight in-process loop over the
+same pre-signed transactions, without networking, JSON or consensus. ``ratio_to_limit`` is
+``throughput_tps / limit_tps``.
+
+The load generator shares the machine with the nodes; its own CPU time and the nodes' (from
+``/proc``) are reported with every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import math
+import os
+import platform
+import random
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from chainfin import codec, merkle
+from chainfin.crypto import Identity, load_identity
+from chainfin.errors import ChainfinError
+from chainfin.execution import BlockContext, execute_block, genesis_state
+from chainfin.genesis import Genesis
+from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes
+from chainfin.types import Transaction
+
+__all__ = [
+    "BenchResult",
+    "LimitResult",
+    "Outcome",
+    "OpenLoopStats",
+    "Workload",
+    "arrival_times",
+    "build_workload",
+    "cli_bench",
+    "finality_stats",
+    "measure_limit",
+    "open_loop",
+    "percentile",
+    "result_json",
+    "run_bench",
+    "JSON_KEYS",
+]
+
+#: The keys ``--json`` always writes (issue 7); more follow them.
+JSON_KEYS = ("nodes", "offered_rate", "duration_s", "sent", "committed", "failed",
+             "throughput_tps", "finality_ms", "limit_tps", "ratio_to_limit")
+
+TRANSFER_SHARE = 0.7
+DRAIN_S = 20.0  # after the last arrival, wait at most this long for outstanding answers
+REQUEST_TIMEOUT_S = 20.0  # one submission's answer (the node's own wait=commit is 30 s)
+READY_TIMEOUT_S = 60.0
+FUND_TIMEOUT_S = 30.0
+FUNDING_AMOUNT = 10**12  # minor units per sender: transfers never run out
+MAX_STEPS = 10  # --find-max: rate steps at most
+FIND_MAX_FACTOR = 1.5
+#: --find-max's pass criterion (issue 7's sustained target)
+MAX_P99_MS = 1000.0
+#: issue 7's targets at 500 tx/s with 4 nodes on 2 cores
+TARGET_P50_MS = 50.0
+TARGET_P99_MS = 250.0
+TARGET_RATIO = 0.5
+LIMIT_SAMPLE = 4000  # load transactions the limit loop runs over (at most)
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+# ============================================================================ workload
+
+
+@dataclass
+class Workload:
+    """Pre-signed transactions of one run: funding first, then the load (``bodies[k]`` is the
+    JSON body of ``txs[k]``, ``kinds[k]`` its kind, ``transfer`` or ``register``)."""
+
+    funding: list[Transaction]
+    txs: list[Transaction]
+    kinds: list[str]
+    bodies: list[bytes] = field(default_factory=list)
+
+    def encode_bodies(self) -> None:
+        self.bodies = [json.dumps(tx.to_json(), separators=(",", ":")).encode()
+                       for tx in self.txs]
+
+
+def sender_count(rate: float) -> int:
+    """How many distinct senders a run at ``rate`` tx/s uses: about one per 4 tx/s, 16..256."""
+    return max(16, min(256, math.ceil(rate / 4)))
+
+
+def build_workload(chain_id: str, issuer: Identity, senders: Sequence[Identity], count: int, *,
+                   transfer_share: float = TRANSFER_SHARE, seed: int = 7,
+                   currency: str = "USD") -> Workload:
+    """Sign the funding (``issuer`` issues ``FUNDING_AMOUNT`` to each sender) and ``count`` load
+    transactions: transfers between senders and registrations of unique invoices, in a shuffled
+    mix with ``transfer_share`` transfers. Sender ``k % S`` signs load transaction ``k``, so every
+    (sender, nonce) pair is unique and consecutive transactions come from different senders."""
+    if len(senders) < 2:
+        raise ValueError("a workload needs at least two senders")
+    rng = random.Random(seed)
+    funding = [Transaction.create(issuer, chain_id, i + 1, "settlement", "issue",
+                                  {"currency": currency, "to": s.public_key.hex(),
+                                   "amount": FUNDING_AMOUNT})
+               for i, s in enumerate(senders)]
+    n_transfer = round(count * transfer_share)
+    kinds = ["transfer"] * n_transfer + ["register"] * (count - n_transfer)
+    rng.shuffle(kinds)
+    hexes = [s.public_key.hex() for s in senders]
+    nonces = [0] * len(senders)
+    txs: list[Transaction] = []
+    for k, kind in enumerate(kinds):
+        si = k % len(senders)
+        nonces[si] += 1
+        if kind == "transfer":
+            to = rng.randrange(len(senders) - 1)
+            to += to >= si
+            method, args = "transfer", {"to": hexes[to], "currency": currency,
+                                        "amount": rng.randint(1, 1_000_000)}
+            contract = "settlement"
+        else:
+            cents = rng.randint(10_000, 50_000_000)
+            contract, method = "trade_documents", "register"
+            args = {
+                "doc_type": "invoice",
+                "fields": {
+                    "seller": f"Trader {si} Export Co., Ltd.",
+                    "buyer": f"Importer {rng.randrange(50)} GmbH",
+                    "number": f"INV-{chain_id[-8:]}-{k:08d}",
+                    "issue_date": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                    "amount": f"{cents // 100:,}.{cents % 100:02d}",
+                    "currency": currency,
+                },
+                "content_hash": hashlib.sha256(f"{chain_id}/invoice/{k}".encode()).hexdigest(),
+            }
+        txs.append(Transaction.create(senders[si], chain_id, nonces[si], contract, method, args))
+    return Workload(funding, txs, kinds)
+
+
+def arrival_times(count: int, rate: float) -> list[float]:
+    """Open-loop arrival offsets in seconds: ``k / rate`` for k in 0..count-1, fixed in advance."""
+    if rate <= 0:
+        raise ValueError("rate must be positive")
+    return [k / rate for k in range(count)]
+
+
+# ============================================================================ the open loop
+
+
+@dataclass
+class OpenLoopStats:
+    """What the scheduler did: ``tasks`` still running when it returned, and how late it started
+    submissions compared to their due times (its own lag; it does not change finality, which is
+    measured from the due time)."""
+
+    tasks: set[asyncio.Task[None]]
+    started: int
+    max_lag_s: float
+    lags_s: list[float]
+
+
+async def open_loop(
+    schedule: Sequence[float],
+    submit: Callable[[int, float], Awaitable[None]],
+    *,
+    clock: Callable[[], float] | None = None,
+    start: float | None = None,
+    sleep: Callable[[float], Awaitable[Any]] | None = None,
+) -> OpenLoopStats:
+    """Start ``submit(k, due)`` as its own task at ``due = start + schedule[k]`` for every k.
+
+    Never awaits a submission: a slow answer cannot delay later arrivals. When the scheduler is
+    late (the machine is busy), every submission already due starts at once, then it yields to
+    the loop. ``clock`` defaults to ``time.perf_counter`` (uvloop's ``loop.time()`` has only
+    millisecond resolution); ``start`` and ``due`` are on that clock; ``sleep`` (default
+    ``asyncio.sleep``) waits on it.
+    Returns the tasks still running (the caller drains or cancels them).
+    """
+    loop = asyncio.get_running_loop()
+    now = clock or time.perf_counter
+    nap = sleep or asyncio.sleep
+    t0 = now() if start is None else start
+    tasks: set[asyncio.Task[None]] = set()
+    lags: list[float] = []
+    n = len(schedule)
+    k = 0
+    while k < n:
+        t = now()
+        fired = 0
+        while k < n and t0 + schedule[k] <= t:
+            due = t0 + schedule[k]
+            lags.append(t - due)
+            task = loop.create_task(submit(k, due))  # type: ignore[arg-type]
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            k += 1
+            fired += 1
+            if fired >= 256:  # a long catch-up burst: let the loop breathe
+                break
+        if k < n:
+            await nap(max(0.0, t0 + schedule[k] - now()))
+    return OpenLoopStats(tasks, n, max(lags, default=0.0), lags)
+
+
+# ============================================================================ statistics
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float | None:
+    """The ``p``-th percentile (0..100) of already sorted values, linear interpolation between
+    closest ranks (numpy's default); None for no values."""
+    if not 0 <= p <= 100:
+        raise ValueError("p is between 0 and 100")
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    if n == 1:
+        return float(sorted_values[0])
+    pos = (n - 1) * p / 100.0
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, n - 1)
+    frac = pos - lo
+    return float(sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * frac)
+
+
+def finality_stats(values_ms: Sequence[float]) -> dict[str, float | None]:
+    """min/p50/p95/p99/max/mean of finality samples in ms (None each when there are none)."""
+    v = sorted(values_ms)
+
+    def r(x: float | None) -> float | None:
+        return None if x is None else round(x, 3)
+
+    return {
+        "min": r(v[0]) if v else None,
+        "p50": r(percentile(v, 50)),
+        "p95": r(percentile(v, 95)),
+        "p99": r(percentile(v, 99)),
+        "max": r(v[-1]) if v else None,
+        "mean": r(sum(v) / len(v)) if v else None,
+    }
+
+
+# ============================================================================ limit_tps
+
+
+@dataclass
+class LimitResult:
+    """The in-process per-transaction CPU cost of one node and the limit it implies."""
+
+    nodes: int
+    cpus: int
+    txs: int
+    block_txs: int
+    committed_share: float  # of the measured txs, how many the execution committed
+    breakdown_us: dict[str, float]  # per tx, by stage
+
+    @property
+    def cost_us(self) -> float:
+        return sum(self.breakdown_us.values())
+
+    @property
+    def limit_tps(self) -> float:
+        return self.cpus / (self.nodes * self.cost_us * 1e-6)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"limit_tps": round(self.limit_tps, 1), "cost_per_tx_us": round(self.cost_us, 2),
+                "cpus": self.cpus, "nodes": self.nodes, "txs": self.txs,
+                "block_txs": self.block_txs, "committed_share": round(self.committed_share, 4),
+                "breakdown_us": {k: round(v, 2) for k, v in self.breakdown_us.items()}}
+
+
+def cpu_count() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class _StoreState:
+    """Committed state read from LevelDB, as the node reads it (``s/`` + storage key)."""
+
+    __slots__ = ("_get",)
+
+    def __init__(self, store: Any) -> None:
+        self._get = store.get
+
+    def get_raw(self, key: bytes) -> bytes | None:
+        v: bytes | None = self._get(b"s/" + key)
+        return v
+
+
+def measure_limit(genesis: Genesis, funding: Sequence[Transaction], txs: Sequence[Transaction],
+                  *, nodes: int, block_txs: int | None = None, cpus: int | None = None,
+                  directory: str | os.PathLike[str] | None = None) -> LimitResult:
+    """Time one node's minimal work on ``txs`` in a tight in-process loop (CPU time of this
+    process, LevelDB's threads included), after genesis and ``funding`` were applied untimed.
+
+    Stages per transaction: ``decode`` (``Transaction.decode`` of its wire bytes, which hashes
+    its id), ``verify`` (Ed25519), ``execute`` (``execute_block`` per block of ``block_txs``,
+    state from LevelDB), ``tx_root`` (the block's RFC 6962 root), ``smt`` (state SMT update),
+    ``store`` (encode the block record and write it with the tx index, state changes and SMT
+    nodes in one unsynced LevelDB batch, as the ledger's commit does).
+    """
+    from chainfin.store import PlyvelStore  # here: plyvel is only needed by this measurement
+
+    if not txs:
+        raise ValueError("no transactions to measure")
+    bsize = block_txs or genesis.params.max_block_txs
+    fkey = bytes.fromhex(genesis.fingerprint_key)
+    clock = time.process_time
+    with tempfile.TemporaryDirectory(prefix="chainfin-limit-", dir=directory) as tmp:
+        store = PlyvelStore(os.path.join(tmp, "db"))
+        try:
+            smt = SparseMerkleTree(StoreNodes(store))
+            state = _StoreState(store)
+
+            def commit(height: int, block: Sequence[Transaction], result: Any,
+                       nodes_: dict[bytes, bytes]) -> None:
+                record = codec.encode({
+                    "block": {"height": height, "txs": [t.to_wire() for t in block]},
+                    "receipts": [r.to_json() for r in result.receipts],
+                })
+                with store.write_batch(sync=False) as b:
+                    b.put(b"b/" + height.to_bytes(8, "big"), record)
+                    for i, t in enumerate(block):
+                        b.put(b"t/" + t.tx_id, codec.encode([height, i]))
+                    for k, v in result.changes.items():
+                        if v is None:
+                            b.delete(b"s/" + k)
+                        else:
+                            b.put(b"s/" + k, v)
+                    for h, rec in nodes_.items():
+                        b.put(b"m/" + h, rec)
+
+            # untimed: genesis and funding
+            g = genesis_state(genesis)
+            new0: dict[bytes, bytes] = {}
+            root = smt.update(EMPTY, dict(g), new0)
+            with store.write_batch() as b:
+                for k, v in g.items():
+                    b.put(b"s/" + k, v)
+                for h, rec in new0.items():
+                    b.put(b"m/" + h, rec)
+            ts = genesis.genesis_time_ms
+            height = 0
+            for i in range(0, len(funding), bsize):
+                height += 1
+                block = list(funding[i:i + bsize])
+                ctx = BlockContext(genesis.chain_id, height, ts + height, b"", fkey)
+                res = execute_block(state, block, ctx)
+                new: dict[bytes, bytes] = {}
+                root = smt.update(root, res.changes, new)
+                commit(height, block, res, new)
+
+            wires = [t.encode() for t in txs]
+            spent = dict.fromkeys(("decode", "verify", "execute", "tx_root", "smt", "store"), 0.0)
+            c0 = clock()
+            decoded = [Transaction.decode(w) for w in wires]
+            c1 = clock()
+            for t in decoded:
+                t.verify_signature()
+            c2 = clock()
+            spent["decode"] += c1 - c0
+            spent["verify"] += c2 - c1
+            committed = 0
+            for i in range(0, len(decoded), bsize):
+                height += 1
+                block = decoded[i:i + bsize]
+                ctx = BlockContext(genesis.chain_id, height, ts + height, b"", fkey)
+                c0 = clock()
+                res = execute_block(state, block, ctx)
+                c1 = clock()
+                merkle.root([t.tx_id for t in block])
+                c2 = clock()
+                new = {}
+                root = smt.update(root, res.changes, new)
+                c3 = clock()
+                commit(height, block, res, new)
+                c4 = clock()
+                spent["execute"] += c1 - c0
+                spent["tx_root"] += c2 - c1
+                spent["smt"] += c3 - c2
+                spent["store"] += c4 - c3
+                committed += sum(1 for r in res.receipts if r.ok)
+        finally:
+            store.close()
+    n = len(txs)
+    return LimitResult(nodes, cpus or cpu_count(), n, bsize, committed / n,
+                       {k: v / n * 1e6 for k, v in spent.items()})
+
+
+# ============================================================================ one run
+
+
+@dataclass
+class Outcome:
+    """One load transaction: offsets in seconds from the run's start (its first due time)."""
+
+    due: float
+    sent: float | None = None
+    done: float | None = None
+    status: str = ""  # committed | rejected | error | timeout ("" while in flight)
+    code: str | None = None
+    height: int | None = None
+
+    @property
+    def finality_ms(self) -> float | None:
+        if self.status != "committed" or self.done is None:
+            return None
+        return (self.done - self.due) * 1000.0
+
+
+@dataclass
+class BenchResult:
+    nodes: int
+    offered_rate: float
+    duration_s: float
+    kinds: list[str]
+    outcomes: list[Outcome]
+    limit: LimitResult | None = None
+    loadgen: dict[str, Any] = field(default_factory=dict)
+    node_cpu: dict[str, Any] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
+    senders: int = 0
+
+    # -------------------------------------------------------------- derived figures
+
+    def _select(self, kind: str | None) -> list[Outcome]:
+        if kind is None:
+            return self.outcomes
+        return [o for o, k in zip(self.outcomes, self.kinds, strict=True) if k == kind]
+
+    def sent(self, kind: str | None = None) -> int:
+        return sum(1 for o in self._select(kind) if o.sent is not None)
+
+    def committed(self, kind: str | None = None) -> int:
+        return sum(1 for o in self._select(kind) if o.status == "committed")
+
+    def failed(self, kind: str | None = None) -> int:
+        return sum(1 for o in self._select(kind) if o.status != "committed")
+
+    def finalities_ms(self, kind: str | None = None) -> list[float]:
+        return [f for o in self._select(kind) if (f := o.finality_ms) is not None]
+
+    def throughput_tps(self, kind: str | None = None) -> float:
+        """Committed per second, from the first due time to the last commit (Caliper's way)."""
+        sel = self._select(kind)
+        done = [o.done for o in sel if o.status == "committed" and o.done is not None]
+        if not done:
+            return 0.0
+        first = min(o.due for o in sel)
+        span = max(done) - first
+        return len(done) / span if span > 0 else 0.0
+
+    def send_rate(self, kind: str | None = None) -> float:
+        sent = [o.sent for o in self._select(kind) if o.sent is not None]
+        if len(sent) < 2:
+            return 0.0
+        span = max(sent) - min(sent)
+        return (len(sent) - 1) / span if span > 0 else 0.0
+
+    def errors(self) -> dict[str, int]:
+        c = Counter(f"{o.status}:{o.code}" if o.code else o.status
+                    for o in self.outcomes if o.status != "committed")
+        return dict(sorted(c.items()))
+
+    def passed(self, max_p99_ms: float = MAX_P99_MS) -> bool:
+        """The sustained target: nothing failed and p99 finality within ``max_p99_ms``."""
+        p99 = finality_stats(self.finalities_ms())["p99"]
+        return self.failed() == 0 and self.committed() > 0 and p99 is not None \
+            and p99 <= max_p99_ms
+
+
+def result_json(r: BenchResult) -> dict[str, Any]:
+    """The ``--json`` document: :data:`JSON_KEYS` first, then details."""
+    fin = finality_stats(r.finalities_ms())
+    tput = r.throughput_tps()
+    limit = r.limit.limit_tps if r.limit is not None else None
+    ratio = tput / limit if limit else None
+    by_kind = {}
+    for kind in sorted(set(r.kinds)):
+        by_kind[kind] = {"sent": r.sent(kind), "committed": r.committed(kind),
+                         "failed": r.failed(kind),
+                         "throughput_tps": round(r.throughput_tps(kind), 2),
+                         "finality_ms": finality_stats(r.finalities_ms(kind))}
+    out: dict[str, Any] = {
+        "nodes": r.nodes,
+        "offered_rate": r.offered_rate,
+        "duration_s": r.duration_s,
+        "sent": r.sent(),
+        "committed": r.committed(),
+        "failed": r.failed(),
+        "throughput_tps": round(tput, 2),
+        "finality_ms": fin,
+        "limit_tps": None if limit is None else round(limit, 1),
+        "ratio_to_limit": None if ratio is None else round(ratio, 4),
+        # details
+        "rejected": sum(1 for o in r.outcomes if o.status == "rejected"),
+        "errors": r.errors(),
+        "send_rate_tps": round(r.send_rate(), 2),
+        "by_kind": by_kind,
+        "senders": r.senders,
+        "limit": None if r.limit is None else r.limit.to_json(),
+        "limit_breakdown_us": None if r.limit is None else
+        {k: round(v, 2) for k, v in r.limit.breakdown_us.items()},
+        "targets": targets(r),
+        "loadgen": r.loadgen,
+        "node_cpu": r.node_cpu,
+        "machine": r.machine,
+    }
+    return out
+
+
+def targets(r: BenchResult) -> dict[str, Any]:
+    """Issue 7's targets, each with its measured value and whether it holds."""
+    fin = finality_stats(r.finalities_ms())
+    tput = r.throughput_tps()
+    ratio = tput / r.limit.limit_tps if r.limit is not None else None
+    p50, p99 = fin["p50"], fin["p99"]
+    return {
+        "nothing_failed": r.failed() == 0,
+        "p50_le_50ms": p50 is not None and p50 <= TARGET_P50_MS,
+        "p99_le_250ms": p99 is not None and p99 <= TARGET_P99_MS,
+        "p99_le_1s": p99 is not None and p99 <= MAX_P99_MS,
+        "ratio_ge_0.5": ratio is not None and ratio >= TARGET_RATIO,
+    }
+
+
+# ============================================================================ process CPU
+
+
+def _clk_tck() -> int:
+    try:
+        return int(os.sysconf("SC_CLK_TCK"))
+    except (ValueError, OSError, AttributeError):
+        return 100
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc), None if unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(")") + 2:].split()
+    try:
+        return (int(fields[11]) + int(fields[12])) / _clk_tck()
+    except (IndexError, ValueError):
+        return None
+
+
+def machine_busy() -> tuple[float, float] | None:
+    """(busy, total) jiffies of the whole machine from /proc/stat, None if unreadable."""
+    try:
+        with open("/proc/stat") as f:
+            parts = f.readline().split()
+    except OSError:
+        return None
+    if not parts or parts[0] != "cpu":
+        return None
+    vals = [float(x) for x in parts[1:]]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0.0)
+    total = sum(vals[:8])
+    return total - idle, total
+
+
+def machine_info() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    loop = "asyncio"
+    with contextlib.suppress(ImportError):
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    return {"cpus": cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "platform": platform.platform(), "client_loop": loop}
+
+
+# ============================================================================ progress
+
+
+class Progress:
+    """A one-line bar on stderr while a run goes (a TTY), else a plain line every few seconds."""
+
+    def __init__(self, label: str, total: int, duration: float, stream: IO[str] | None = None,
+                 tty: bool | None = None, every_s: float = 5.0) -> None:
+        self.label = label
+        self.total = total
+        self.duration = duration
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.every_s = every_s if not self.tty else 0.25
+        self._last_len = 0
+
+    def line(self, elapsed: float, outcomes: Sequence[Outcome], width: int = 24) -> str:
+        sent = committed = failed = 0
+        recent: list[float] = []
+        for o in outcomes:
+            if o.sent is None:
+                continue
+            sent += 1
+            if o.status == "committed":
+                committed += 1
+            elif o.status:
+                failed += 1
+        for o in outcomes[max(0, sent - 2000):sent]:
+            f = o.finality_ms
+            if f is not None:
+                recent.append(f)
+        recent.sort()
+        p50, p99 = percentile(recent, 50), percentile(recent, 99)
+        frac = min(1.0, elapsed / self.duration) if self.duration > 0 else 1.0
+        fill = int(frac * width)
+        bar = "#" * fill + "-" * (width - fill)
+        lat = (f" p50 {p50:.0f}ms p99 {p99:.0f}ms" if p50 is not None and p99 is not None
+               else "")
+        return (f"{self.label} [{bar}] {elapsed:5.1f}/{self.duration:g}s sent {sent}/"
+                f"{self.total} ok {committed} failed {failed} in-flight "
+                f"{sent - committed - failed}{lat}")
+
+    def show(self, elapsed: float, outcomes: Sequence[Outcome]) -> None:
+        text = self.line(elapsed, outcomes)
+        if self.tty:
+            pad = max(0, self._last_len - len(text))
+            self.stream.write("\r" + text + " " * pad)
+            self._last_len = len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self._last_len:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._last_len = 0
+
+
+def _say(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+# ============================================================================ the load phase
+
+
+async def _post(session: Any, url: str, body: bytes, timeout: float) -> tuple[int, Any]:
+    import aiohttp
+
+    async with session.post(url, data=body, headers=_JSON_HEADERS,
+                            timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+        raw = await resp.read()
+        status = resp.status
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, None
+
+
+def _classify(status: int, body: Any) -> tuple[str, str | None, int | None]:
+    """(status, error code, height) of one answer to ``POST /v1/tx?wait=commit``."""
+    if not isinstance(body, dict):
+        return "error", f"http_{status}", None
+    if status >= 300:
+        err = body.get("error")
+        code = err.get("code") if isinstance(err, dict) else None
+        return "error", str(code or f"http_{status}"), None
+    st = body.get("status")
+    err = body.get("error")
+    code = str(err.get("code")) if isinstance(err, dict) and err.get("code") else None
+    height = body.get("height") if isinstance(body.get("height"), int) else None
+    if st == "committed":
+        return "committed", None, height
+    if st == "rejected":
+        return "rejected", code or "rejected", height
+    return "timeout", code or f"status_{st}", height
+
+
+async def _wait_linked(session: Any, urls: Sequence[str], timeout: float) -> None:
+    """Until every node reports all others as peers (bounded)."""
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    want = len(urls) - 1
+    pending = list(urls)
+    while pending:
+        for u in list(pending):
+            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+                async with session.get(u + "/v1/status",
+                                       timeout=aiohttp.ClientTimeout(total=2)) as r:
+                    st = await r.json()
+                if len(st.get("peers") or []) >= want:
+                    pending.remove(u)
+        if not pending:
+            return
+        if loop.time() > deadline:
+            raise ChainfinError(f"{pending[0]} did not link to all {want} peers within "
+                                f"{timeout:g}s")
+        await asyncio.sleep(0.1)
+
+
+async def _fund(session: Any, urls: Sequence[str], funding: Sequence[Transaction]) -> None:
+    async def one(k: int, tx: Transaction) -> tuple[str, str | None]:
+        body = json.dumps(tx.to_json()).encode()
+        url = urls[k % len(urls)] + "/v1/tx?wait=commit"
+        try:
+            status, answer = await _post(session, url, body, FUND_TIMEOUT_S)
+        except Exception as e:  # any failure to fund aborts the run below
+            return "error", type(e).__name__
+        st, code, _ = _classify(status, answer)
+        return st, code
+
+    results = await asyncio.gather(*(one(k, tx) for k, tx in enumerate(funding)))
+    bad = [r for r in results if r[0] != "committed"]
+    if bad:
+        raise ChainfinError(f"funding failed for {len(bad)} of {len(funding)} senders "
+                            f"(first: {bad[0][0]} {bad[0][1]})")
+
+
+async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration: float,
+                      pids: Sequence[int | None], label: str,
+                      progress: bool = True) -> tuple[list[Outcome], dict[str, Any],
+                                                      dict[str, Any]]:
+    """Link check, funding, then the open-loop load and the drain. Returns the outcomes, the
+    load generator's figures and the nodes' CPU figures."""
+    import aiohttp
+
+    conn = aiohttp.TCPConnector(limit=4096, limit_per_host=0, force_close=False)
+    async with aiohttp.ClientSession(connector=conn) as session:
+        await _wait_linked(session, urls, READY_TIMEOUT_S)
+        await _fund(session, urls, work.funding)
+
+        loop = asyncio.get_running_loop()
+        clock = time.perf_counter
+        schedule = arrival_times(len(work.txs), rate)
+        targets_ = [u + "/v1/tx?wait=commit" for u in urls]
+        outcomes = [Outcome(due=t) for t in schedule]
+        start = clock() + 0.05
+        bodies = work.bodies
+
+        async def submit(k: int, due: float) -> None:
+            o = outcomes[k]
+            o.sent = clock() - start
+            try:
+                status, answer = await _post(session, targets_[k % len(targets_)], bodies[k],
+                                             REQUEST_TIMEOUT_S)
+            except TimeoutError:
+                o.status, o.code = "timeout", "client_timeout"
+            except aiohttp.ClientError as e:
+                o.status, o.code = "error", f"client_{type(e).__name__}"
+            except OSError as e:
+                o.status, o.code = "error", f"os_{e.errno}"
+            else:
+                o.status, o.code, o.height = _classify(status, answer)
+            o.done = clock() - start
+
+        bar = Progress(label, len(schedule), duration) if progress else None
+
+        async def show() -> None:
+            assert bar is not None
+            while True:
+                await asyncio.sleep(bar.every_s)
+                bar.show(clock() - start, outcomes)
+
+        cpu0 = time.process_time()
+        node0 = [proc_cpu_s(p) if p else None for p in pids]
+        busy0 = machine_busy()
+        wall0 = time.monotonic()
+        shower = loop.create_task(show()) if bar is not None else None
+        try:
+            stats = await open_loop(schedule, submit, clock=clock, start=start)
+            drain_from = clock()
+            if stats.tasks:
+                await asyncio.wait(set(stats.tasks), timeout=DRAIN_S)
+            undrained = list(stats.tasks)
+            for t in undrained:
+                t.cancel()
+            if undrained:
+                await asyncio.gather(*undrained, return_exceptions=True)
+            for o in outcomes:
+                if not o.status:
+                    o.status, o.code = "timeout", "drain_timeout"
+            drain_s = clock() - drain_from
+        finally:
+            if shower is not None:
+                shower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await shower
+            if bar is not None:
+                bar.show(clock() - start, outcomes)
+                bar.close()
+        wall = time.monotonic() - wall0
+        cpu = time.process_time() - cpu0
+        node1 = [proc_cpu_s(p) if p else None for p in pids]
+        busy1 = machine_busy()
+
+    lags = sorted(stats.lags_s)
+    loadgen = {
+        "cpu_s": round(cpu, 3), "wall_s": round(wall, 3),
+        "cpu_share_of_machine": round(cpu / (wall * cpu_count()), 4) if wall > 0 else None,
+        "cpu_us_per_tx": round(cpu / len(outcomes) * 1e6, 1) if outcomes else None,
+        "schedule_lag_ms": {"p50": _r(percentile(lags, 50), 1000),
+                            "p99": _r(percentile(lags, 99), 1000),
+                            "max": _r(stats.max_lag_s, 1000)},
+        "drain_s": round(drain_s, 3),
+    }
+    per_node = [None if a is None or b is None else round(b - a, 3)
+                for a, b in zip(node0, node1, strict=True)]
+    total = sum(x for x in per_node if x is not None)
+    committed = sum(1 for o in outcomes if o.status == "committed")
+    node_cpu: dict[str, Any] = {
+        "cpu_s": per_node, "total_cpu_s": round(total, 3),
+        "cpu_us_per_committed_tx_all_nodes": round(total / committed * 1e6, 1)
+        if committed else None,
+    }
+    if busy0 is not None and busy1 is not None and busy1[1] > busy0[1]:
+        # everything the machine did meanwhile; what is neither a node nor the load generator
+        # is other processes, which make the figures pessimistic (reported, not hidden)
+        busy_s = (busy1[0] - busy0[0]) / _clk_tck()
+        node_cpu["machine_busy_share"] = round((busy1[0] - busy0[0]) / (busy1[1] - busy0[1]), 4)
+        node_cpu["other_processes_cpu_s"] = round(max(0.0, busy_s - total - cpu), 3)
+        node_cpu["other_processes_share"] = round(
+            max(0.0, busy_s - total - cpu) / (wall * cpu_count()), 4) if wall > 0 else None
+    return outcomes, loadgen, node_cpu
+
+
+def _r(x: float | None, scale: float = 1.0) -> float | None:
+    return None if x is None else round(x * scale, 3)
+
+
+def _run_loop(coro: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+@contextlib.contextmanager
+def _bench_dir() -> Iterator[Path]:
+    keep = os.environ.get("CHAINFIN_BENCH_DIR")
+    if keep:
+        base = Path(keep).resolve()
+        base.mkdir(parents=True, exist_ok=True)
+        d = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+        yield d
+        return
+    with tempfile.TemporaryDirectory(prefix="chainfin-bench-") as tmp:
+        yield Path(tmp)
+
+
+def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
+              limit: LimitResult | None = None, progress: bool = True,
+              label: str | None = None) -> BenchResult:
+    """One benchmark run on a fresh testnet (see the module doc). Stops every node it started,
+    whatever happens.
+
+    Raises:
+        ChainfinError: bad arguments, a node that does not start or dies, failed funding.
+    """
+    from testnet.launch import Testnet, init_testnet
+
+    if not 1 <= nodes <= 64:
+        raise ChainfinError("--nodes is 1..64")
+    if rate <= 0 or duration <= 0:
+        raise ChainfinError("--rate and --duration must be positive")
+    count = max(1, int(round(rate * duration)))
+    senders_n = sender_count(rate)
+    with _bench_dir() as d:
+        manifest = init_testnet(d / "tn", nodes, extra_clients=senders_n)
+        root = d / "tn"
+        issuer = load_identity(manifest.client("usd_issuer").key_file)
+        senders = [load_identity(manifest.client(f"trader{i}").key_file)
+                   for i in range(senders_n)]
+        t0 = time.perf_counter()
+        work = build_workload(manifest.chain_id, issuer, senders, count)
+        work.encode_bodies()
+        _say(f"signed {len(work.funding)} funding + {count} load transactions "
+             f"({senders_n} senders) in {time.perf_counter() - t0:.1f}s")
+        from chainfin.genesis import load_genesis
+
+        genesis = load_genesis(manifest.genesis)
+        if limit is None and measure:
+            t0 = time.perf_counter()
+            limit = measure_limit(genesis, work.funding, work.txs[:LIMIT_SAMPLE], nodes=nodes)
+            _say(f"limit: {limit.cost_us:.0f} us CPU per tx per node -> limit_tps "
+                 f"{limit.limit_tps:.0f} on {limit.cpus} cores "
+                 f"(measured in {time.perf_counter() - t0:.1f}s)")
+        with Testnet(root) as tn:
+            tn.start()
+            tn.wait_ready(READY_TIMEOUT_S)
+            pids = [tn.pid(i) for i in range(tn.n)]
+            _say(f"{nodes} nodes up in {root} (pids {' '.join(str(p) for p in pids)})")
+            urls = [tn.rest_url(i) for i in range(tn.n)]
+            outcomes, loadgen, node_cpu = _run_loop(_load_phase(
+                urls, work, rate, duration, pids,
+                label or f"{nodes} nodes @ {rate:g} tx/s", progress))
+            died = tn.exited()
+            if died:
+                k, code = next(iter(died.items()))
+                raise ChainfinError(f"node{k} exited with code {code} during the run"
+                                    f"{tn._log_tail(k)}")
+    return BenchResult(nodes=nodes, offered_rate=rate, duration_s=duration, kinds=work.kinds,
+                       outcomes=outcomes, limit=limit, loadgen=loadgen, node_cpu=node_cpu,
+                       machine=machine_info(), senders=senders_n)
+
+
+# ============================================================================ output
+
+
+def _fmt(x: float | None, nd: int = 1) -> str:
+    return "-" if x is None else f"{x:,.{nd}f}"
+
+
+def report_table(r: BenchResult) -> str:
+    """A Caliper-like report: one row per transaction kind and a total."""
+    head = ["Name", "Sent", "Committed", "Failed", "Send rate (tps)", "Throughput (tps)",
+            "Min (ms)", "p50 (ms)", "p95 (ms)", "p99 (ms)", "Max (ms)"]
+    rows = []
+    names = {"transfer": "settlement.transfer", "register": "trade_documents.register"}
+    for kind in [*sorted(set(r.kinds)), None]:
+        fin = finality_stats(r.finalities_ms(kind))
+        rows.append([names.get(kind or "", kind or "all"), str(r.sent(kind)),
+                     str(r.committed(kind)), str(r.failed(kind)), _fmt(r.send_rate(kind)),
+                     _fmt(r.throughput_tps(kind)), _fmt(fin["min"]), _fmt(fin["p50"]),
+                     _fmt(fin["p95"]), _fmt(fin["p99"]), _fmt(fin["max"])])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    sep = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+
+    out = [f"chainfin bench: {r.nodes} nodes on 127.0.0.1, open loop {r.offered_rate:g} tx/s for "
+           f"{r.duration_s:g}s, {r.senders} senders "
+           f"({round(TRANSFER_SHARE * 100)}% transfers, {round(100 - TRANSFER_SHARE * 100)}% "
+           "invoice registrations)", sep, line(head), sep]
+    out += [line(row) for row in rows[:-1]] + [sep, line(rows[-1]), sep]
+    errs = r.errors()
+    if errs:
+        out.append("failures: " + ", ".join(f"{k} x{v}" for k, v in errs.items()))
+    if r.limit is not None:
+        lim = r.limit
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in lim.breakdown_us.items())
+        tput = r.throughput_tps()
+        out.append(f"limit_tps {lim.limit_tps:,.1f} = {lim.cpus} cores / ({r.nodes} nodes x "
+                   f"{lim.cost_us:.1f} us per tx) [{parts} us; blocks of {lim.block_txs}, "
+                   f"{lim.txs} txs]")
+        out.append(f"ratio_to_limit {tput / lim.limit_tps:.3f} (throughput {tput:,.1f} tx/s)")
+    t = targets(r)
+    out.append("targets: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in t.items()))
+    lg, nc = r.loadgen, r.node_cpu
+    if lg:
+        lag = lg.get("schedule_lag_ms", {})
+        out.append(f"load generator: {lg['cpu_s']:.1f}s CPU in {lg['wall_s']:.1f}s "
+                   f"({(lg['cpu_share_of_machine'] or 0) * 100:.1f}% of the machine, "
+                   f"{lg['cpu_us_per_tx']} us/tx); schedule lag p99 {lag.get('p99')} ms, "
+                   f"max {lag.get('max')} ms")
+    if nc:
+        busy = nc.get("machine_busy_share")
+        out.append(f"nodes: {nc['total_cpu_s']:.1f}s CPU in total "
+                   f"({nc.get('cpu_us_per_committed_tx_all_nodes')} us per committed tx, all "
+                   f"nodes)" + (f"; machine busy {busy * 100:.0f}%" if busy is not None else "")
+                   + (f", other processes {nc['other_processes_share'] * 100:.0f}% of it"
+                      if nc.get("other_processes_share") else ""))
+    return "\n".join(out)
+
+
+def write_plot(r: BenchResult, path: str | os.PathLike[str],
+               title: str | None = None) -> None:
+    """PNG: finality over time (scatter by kind, failures marked) and its histogram.
+
+    Raises:
+        ChainfinError: matplotlib is not installed (``pip install 'chainfin[plot]'``).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ChainfinError("--plot needs matplotlib: pip install 'chainfin[plot]' "
+                            "(or pip install matplotlib)") from e
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
+    colors = {"transfer": "tab:blue", "register": "tab:orange"}
+    for kind in sorted(set(r.kinds)):
+        xs, ys = [], []
+        for o, k in zip(r.outcomes, r.kinds, strict=True):
+            f = o.finality_ms
+            if k == kind and f is not None:
+                xs.append(o.due)
+                ys.append(f)
+        ax1.scatter(xs, ys, s=3, alpha=0.5, label=kind, color=colors.get(kind))
+    fails = [o for o in r.outcomes if o.status != "committed"]
+    if fails:
+        top = max(r.finalities_ms(), default=1000.0)
+        ax1.scatter([o.due for o in fails], [top * 1.1] * len(fails), marker="x", s=12,
+                    color="red", label=f"failed ({len(fails)})")
+    fin = finality_stats(r.finalities_ms())
+    for name, style in (("p50", "--"), ("p99", ":")):
+        v = fin[name]
+        if v is not None:
+            ax1.axhline(v, linestyle=style, color="gray", linewidth=1)
+            ax1.text(0, v, f" {name} {v:.0f} ms", va="bottom", fontsize=8, color="dimgray")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("scheduled send time (s)")
+    ax1.set_ylabel("finality (ms, log)")
+    ax1.legend(loc="upper right", fontsize=8, markerscale=3)
+    ax1.grid(True, which="both", alpha=0.2)
+    vals = r.finalities_ms()
+    if vals:
+        ax2.hist(vals, bins=60, color="tab:blue", alpha=0.8)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("finality (ms)")
+    ax2.set_ylabel("transactions (log)")
+    ax2.grid(True, alpha=0.2)
+    tput = r.throughput_tps()
+    fig.suptitle(title or (f"chainfin bench: {r.nodes} nodes, {r.offered_rate:g} tx/s offered for "
+                           f"{r.duration_s:g}s: {r.committed()}/{r.sent()} committed, "
+                           f"{tput:,.0f} tx/s, p50 {_fmt(fin['p50'])} ms, "
+                           f"p99 {_fmt(fin['p99'])} ms"), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _write_json(doc: dict[str, Any], path: str) -> None:
+    try:
+        Path(path).write_text(json.dumps(doc, indent=2) + "\n")
+    except OSError as e:
+        raise ChainfinError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+# ============================================================================ --find-max
+
+
+def find_max(nodes: int, start_rate: float, duration: float,
+             run: Callable[..., BenchResult] = run_bench,
+             say: Callable[[str], None] = _say) -> tuple[BenchResult | None, list[BenchResult]]:
+    """Step the rate up by ``FIND_MAX_FACTOR`` on fresh testnets until a run fails the sustained
+    target (a failure, or p99 > 1 s), then bisect twice between the last pass and the first
+    failure. At most ``MAX_STEPS`` runs. Returns (highest passing run or None, every run)."""
+    runs: list[BenchResult] = []
+    limit: LimitResult | None = None
+    best: BenchResult | None = None
+    worst: float | None = None
+    rate = float(start_rate)
+    refinements = 0
+    while len(runs) < MAX_STEPS:
+        r = run(nodes, rate, duration, limit=limit,
+                label=f"step {len(runs) + 1}: {nodes} nodes @ {rate:g} tx/s")
+        limit = limit or r.limit
+        runs.append(r)
+        ok = r.passed()
+        fin = finality_stats(r.finalities_ms())
+        say(f"step {len(runs)}: {rate:g} tx/s -> {r.throughput_tps():.1f} tx/s, p99 "
+            f"{_fmt(fin['p99'])} ms, {r.failed()} failed: {'pass' if ok else 'FAIL'}")
+        if ok:
+            best = r if best is None or rate > best.offered_rate else best
+        else:
+            worst = rate if worst is None else min(worst, rate)
+        if worst is None:
+            rate = float(math.ceil(rate * FIND_MAX_FACTOR))
+            continue
+        if best is None or refinements >= 2:
+            break
+        nxt = float(math.floor((best.offered_rate + worst) / 2))
+        if nxt <= best.offered_rate or worst - best.offered_rate <= 0.05 * best.offered_rate:
+            break
+        refinements += 1
+        rate = nxt
+    return best, runs
+
+
+# ============================================================================ CLI
+
+
+class _Stop(Exception):
+    pass
+
+
+def cli_bench(args: argparse.Namespace) -> int:
+    """``chainfin bench --nodes N --rate R --duration S [--json FILE] [--plot FILE.png]
+    [--find-max]``. Exit 0 when the run (with --find-max: the search) completed, whatever the
+    figures; 1 on an error."""
+    nodes, rate, duration = int(args.nodes), float(args.rate), float(args.duration)
+    plot = getattr(args, "plot", None)
+    if plot:  # fail before minutes of benchmark, not after
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError as e:
+            raise ChainfinError("--plot needs matplotlib: pip install 'chainfin[plot]' "
+                                "(or pip install matplotlib)") from e
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise _Stop()
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        if getattr(args, "find_max", False):
+            best, runs = find_max(nodes, rate, duration)
+            shown = best or runs[0]
+            print(report_table(shown))
+            doc = result_json(shown)
+            doc["find_max"] = {
+                "passed": best is not None,
+                "max_rate": None if best is None else best.offered_rate,
+                "criterion": f"failed == 0 and p99 <= {MAX_P99_MS:g} ms",
+                "steps": [_step_json(r) for r in runs],
+            }
+            if best is None:
+                print(f"find-max: even {runs[0].offered_rate:g} tx/s misses the target "
+                      f"(failed == 0, p99 <= {MAX_P99_MS:g} ms)")
+            else:
+                print(f"find-max: highest passing rate {best.offered_rate:g} tx/s -> "
+                      f"{best.throughput_tps():.1f} tx/s, ratio_to_limit "
+                      f"{doc['ratio_to_limit']}")
+        else:
+            shown = run_bench(nodes, rate, duration)
+            print(report_table(shown))
+            doc = result_json(shown)
+    except (KeyboardInterrupt, _Stop):
+        print("bench: interrupted; stopped every node", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    if args.json_out:
+        _write_json(doc, args.json_out)
+        print(f"wrote {args.json_out}")
+    if plot:
+        write_plot(shown, plot)
+        print(f"wrote {plot}")
+    return 0
+
+
+def _step_json(r: BenchResult) -> dict[str, Any]:
+    fin = finality_stats(r.finalities_ms())
+    tput = r.throughput_tps()
+    return {"offered_rate": r.offered_rate, "sent": r.sent(), "committed": r.committed(),
+            "failed": r.failed(), "throughput_tps": round(tput, 2), "finality_ms": fin,
+            "passed": r.passed(),
+            "ratio_to_limit": round(tput / r.limit.limit_tps, 4) if r.limit else None,
+            "errors": r.errors()}

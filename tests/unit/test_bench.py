@@ -1,0 +1,378 @@
+"""testnet.bench without nodes: the open-loop schedule, statistics, the JSON document, the limit
+measurement on a few transactions, the workload, the report and --find-max's search."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from chainfin.crypto import Identity, load_identity
+from chainfin.errors import ChainfinError, ConfigError
+from chainfin.genesis import load_genesis
+from testnet import bench
+from testnet.bench import (
+    JSON_KEYS,
+    BenchResult,
+    LimitResult,
+    Outcome,
+    arrival_times,
+    build_workload,
+    finality_stats,
+    measure_limit,
+    open_loop,
+    percentile,
+    result_json,
+)
+from testnet.launch import init_testnet
+
+# ---------------------------------------------------------------------- the schedule
+
+
+def test_arrival_times_are_fixed_in_advance():
+    assert arrival_times(5, 100) == pytest.approx([0.0, 0.01, 0.02, 0.03, 0.04])
+    assert arrival_times(0, 10) == []
+    assert arrival_times(3, 0.5) == [0.0, 2.0, 4.0]
+    with pytest.raises(ValueError):
+        arrival_times(3, 0)
+
+
+async def test_slow_submissions_do_not_delay_later_arrivals():
+    """Each submission takes 0.5 s, arrivals come every 10 ms: an open loop starts every one on
+    time anyway (a closed loop would need 10 s)."""
+    n, rate = 30, 100.0
+    schedule = arrival_times(n, rate)
+    started: dict[int, float] = {}
+    dues: dict[int, float] = {}
+    finished: list[int] = []
+
+    async def slow_submit(k: int, due: float) -> None:
+        started[k] = time.perf_counter()
+        dues[k] = due
+        await asyncio.sleep(0.5)
+        finished.append(k)
+
+    t0 = time.perf_counter() + 0.02
+    stats = await open_loop(schedule, slow_submit, start=t0)
+    returned = time.perf_counter()
+    assert returned - t0 < 0.29 + 0.2  # the schedule's length plus slack, not n * 0.5 s
+    assert not finished  # nothing had answered yet: the scheduler never waited for them
+    assert len(stats.tasks) == n and stats.started == n
+    await asyncio.gather(*stats.tasks)
+    assert sorted(finished) == list(range(n))
+    for k in range(n):
+        assert dues[k] == pytest.approx(t0 + schedule[k])  # due times are the fixed schedule
+        assert started[k] >= dues[k] - 1e-6  # never early
+        assert started[k] - dues[k] < 0.1  # and never held back by the slow ones
+    assert stats.max_lag_s < 0.1 and len(stats.lags_s) == n
+
+
+async def test_a_late_scheduler_catches_up_without_moving_due_times():
+    """Started 1 s after the schedule began, every arrival is overdue: all are fired at once with
+    their original due times (so their lag counts against finality)."""
+    schedule = arrival_times(600, 1000.0)  # 0 .. 0.599 s
+    dues: list[float] = []
+
+    async def submit(k: int, due: float) -> None:
+        dues.append(due)
+
+    t0 = time.perf_counter() - 1.0
+    stats = await open_loop(schedule, submit, start=t0)
+    await asyncio.gather(*stats.tasks)
+    assert sorted(dues) == pytest.approx([t0 + s for s in schedule])
+    assert stats.max_lag_s >= 1.0 - 1e-3
+    assert min(stats.lags_s) >= 0.4
+
+
+async def test_open_loop_with_a_fake_clock():
+    now = [10.0]
+
+    def clock() -> float:
+        return now[0]
+
+    seen: list[tuple[int, float]] = []
+
+    async def submit(k: int, due: float) -> None:
+        seen.append((k, due))
+        now[0] += 0.25  # each submission "takes" wall time before the next is looked at
+
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(d: float) -> None:
+        now[0] += d
+        await real_sleep(0)
+
+    stats = await open_loop([0.0, 1.0, 2.0], submit, clock=clock, start=10.0, sleep=fake_sleep)
+    await asyncio.gather(*stats.tasks)
+    assert [d for _, d in sorted(seen)] == [10.0, 11.0, 12.0]
+    assert now[0] >= 12.0
+
+
+# ---------------------------------------------------------------------- statistics
+
+
+def test_percentile_linear_interpolation():
+    assert percentile([], 50) is None
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([1, 2, 3, 4], 0) == 1
+    assert percentile([1, 2, 3, 4], 100) == 4
+    v = list(range(1, 101))
+    assert percentile(v, 99) == pytest.approx(99.01)
+    assert percentile(v, 95) == pytest.approx(95.05)
+    assert percentile(v, 50) == pytest.approx(50.5)
+    with pytest.raises(ValueError):
+        percentile(v, 101)
+
+
+def test_finality_stats():
+    s = finality_stats([30.0, 10.0, 20.0])
+    assert s == {"min": 10.0, "p50": 20.0, "p95": 29.0, "p99": 29.8, "max": 30.0, "mean": 20.0}
+    assert finality_stats([]) == dict.fromkeys(("min", "p50", "p95", "p99", "max", "mean"))
+
+
+def _result(n: int = 100, fail_every: int = 0, limit: bool = True) -> BenchResult:
+    outcomes = []
+    kinds = []
+    for k in range(n):
+        due = k / 50.0
+        o = Outcome(due=due, sent=due + 0.001, done=due + 0.02 + (k % 10) / 1000.0,
+                    status="committed", height=k // 5 + 1)
+        if fail_every and k % fail_every == 0:
+            o.status, o.code = ("rejected", "insufficient_funds") if (k // fail_every) % 2 else \
+                ("timeout", "drain_timeout")
+        outcomes.append(o)
+        kinds.append("transfer" if k % 10 < 7 else "register")
+    lim = LimitResult(nodes=4, cpus=2, txs=50, block_txs=500, committed_share=1.0,
+                      breakdown_us={"decode": 10.0, "verify": 60.0, "execute": 40.0,
+                                    "tx_root": 2.0, "smt": 30.0, "store": 38.0}) if limit else None
+    return BenchResult(nodes=4, offered_rate=50.0, duration_s=2.0, kinds=kinds, outcomes=outcomes,
+                       limit=lim, senders=16)
+
+
+def test_json_shape():
+    r = _result(fail_every=10)
+    doc = result_json(r)
+    assert list(doc)[:len(JSON_KEYS)] == list(JSON_KEYS)
+    assert set(doc["finality_ms"]) >= {"p50", "p95", "p99", "max"}
+    assert doc["nodes"] == 4 and doc["offered_rate"] == 50.0 and doc["duration_s"] == 2.0
+    assert doc["sent"] == 100
+    assert doc["failed"] == 10 and doc["committed"] == 90
+    assert doc["rejected"] == 5
+    assert doc["errors"] == {"rejected:insufficient_funds": 5, "timeout:drain_timeout": 5}
+    # 2 cores / (4 nodes x 180 us) = 2777.8 tx/s
+    assert doc["limit_tps"] == pytest.approx(2777.8, abs=0.1)
+    assert doc["ratio_to_limit"] == pytest.approx(doc["throughput_tps"] / doc["limit_tps"],
+                                                  abs=1e-4)
+    assert set(doc["limit_breakdown_us"]) == {"decode", "verify", "execute", "tx_root", "smt",
+                                              "store"}
+    assert set(doc["by_kind"]) == {"transfer", "register"}
+    assert doc["targets"]["nothing_failed"] is False
+    json.loads(json.dumps(doc))  # plain JSON
+    # finality is measured from the due time: 20..29 ms here
+    assert 20.0 <= doc["finality_ms"]["p50"] <= 29.0
+
+
+def test_json_without_limit_and_without_commits():
+    r = _result(n=3, limit=False)
+    for o in r.outcomes:
+        o.status, o.code = "error", "unreachable"
+    doc = result_json(r)
+    assert doc["committed"] == 0 and doc["failed"] == 3 and doc["throughput_tps"] == 0
+    assert doc["limit_tps"] is None and doc["ratio_to_limit"] is None
+    assert doc["finality_ms"]["p99"] is None
+    assert not r.passed()
+
+
+def test_throughput_and_pass_criterion():
+    r = _result()
+    # 100 committed from t=0 to the last commit at 1.98 + 0.029 s
+    assert r.throughput_tps() == pytest.approx(100 / (99 / 50 + 0.029))
+    assert r.passed()
+    assert not r.passed(max_p99_ms=10.0)
+    assert not _result(fail_every=50).passed()
+
+
+def test_classify_answers():
+    c = bench._classify
+    assert c(200, {"status": "committed", "height": 3}) == ("committed", None, 3)
+    assert c(200, {"status": "rejected", "error": {"code": "insufficient_funds"}})[:2] == \
+        ("rejected", "insufficient_funds")
+    assert c(202, {"status": "pending", "error": {"code": "timeout"}})[:2] == ("timeout",
+                                                                               "timeout")
+    assert c(429, {"error": {"code": "mempool_full"}})[:2] == ("error", "mempool_full")
+    assert c(502, None)[:2] == ("error", "http_502")
+
+
+def test_report_table_and_progress_line():
+    r = _result(fail_every=25)
+    text = bench.report_table(r)
+    for word in ("Sent", "Committed", "Failed", "Throughput", "p50", "p95", "p99", "Max",
+                 "settlement.transfer", "trade_documents.register", "limit_tps",
+                 "ratio_to_limit", "targets"):
+        assert word in text
+    buf = io.StringIO()
+    p = bench.Progress("t", len(r.outcomes), 2.0, stream=buf, tty=False)
+    p.show(1.0, r.outcomes)
+    line = buf.getvalue()
+    assert line.endswith("\n") and "sent 100/100" in line and "failed 4" in line
+    buf = io.StringIO()
+    p = bench.Progress("t", len(r.outcomes), 2.0, stream=buf, tty=True)
+    p.show(0.5, r.outcomes[:10])
+    p.close()
+    assert buf.getvalue().startswith("\r") and buf.getvalue().endswith("\n")
+
+
+# ---------------------------------------------------------------------- workload and limit
+
+
+@pytest.fixture(scope="module")
+def small_net(tmp_path_factory: pytest.TempPathFactory):
+    d = tmp_path_factory.mktemp("bench") / "tn"
+    m = init_testnet(d, nodes=4, extra_clients=6)
+    issuer = load_identity(m.client("usd_issuer").key_file)
+    senders = [load_identity(m.client(f"trader{i}").key_file) for i in range(6)]
+    return m, issuer, senders
+
+
+def test_init_testnet_extra_clients(small_net, tmp_path: Path):
+    m, _, senders = small_net
+    names = [c.name for c in m.clients]
+    assert [n for n in names if n.startswith("trader")] == [f"trader{i}" for i in range(6)]
+    g = load_genesis(m.genesis)
+    roles = {i.name: i.role for i in g.identities}
+    assert all(roles[f"trader{i}"] == "exporter" for i in range(6))
+    assert {s.public_key.hex() for s in senders} <= {i.public_key for i in g.identities}
+    assert "bank0" in names and "exporter" in names  # the demo clients are still there
+    with pytest.raises(ConfigError):
+        init_testnet(tmp_path / "x", nodes=1, extra_clients=-1)
+    m0 = init_testnet(tmp_path / "y", nodes=1)
+    assert not any(c.name.startswith("trader") for c in m0.clients)
+
+
+def test_workload_mix_and_unique_nonces(small_net):
+    m, issuer, senders = small_net
+    w = build_workload(m.chain_id, issuer, senders, 200)
+    assert len(w.funding) == len(senders)
+    assert all(t.method == "issue" and t.sender == issuer.public_key for t in w.funding)
+    assert len(w.txs) == 200 and len(w.kinds) == 200
+    counts = Counter(w.kinds)
+    assert counts["transfer"] == 140 and counts["register"] == 60
+    pairs = {(t.sender, t.nonce) for t in w.txs}
+    assert len(pairs) == 200
+    assert len({t.tx_id for t in w.txs}) == 200
+    for t, kind in zip(w.txs, w.kinds, strict=True):
+        if kind == "transfer":
+            assert (t.contract, t.method) == ("settlement", "transfer")
+            assert t.args["to"] != t.sender.hex()
+        else:
+            assert (t.contract, t.method) == ("trade_documents", "register")
+            assert set(t.args["fields"]) == {"seller", "buyer", "number", "issue_date",
+                                             "amount", "currency"}
+    assert len({t.args["content_hash"] for t in w.txs if t.method == "register"}) == 60
+    w.encode_bodies()
+    assert json.loads(w.bodies[0]) == w.txs[0].to_json()
+    with pytest.raises(ValueError):
+        build_workload(m.chain_id, issuer, senders[:1], 5)
+
+
+def test_measure_limit_on_a_few_transactions(small_net):
+    m, issuer, senders = small_net
+    w = build_workload(m.chain_id, issuer, senders, 40)
+    lim = measure_limit(load_genesis(m.genesis), w.funding, w.txs, nodes=4, block_txs=16,
+                        cpus=2)
+    assert lim.txs == 40 and lim.block_txs == 16 and lim.cpus == 2 and lim.nodes == 4
+    assert lim.committed_share == 1.0  # funded transfers and fresh invoices all commit
+    assert set(lim.breakdown_us) == {"decode", "verify", "execute", "tx_root", "smt", "store"}
+    assert all(v >= 0 for v in lim.breakdown_us.values())
+    assert lim.breakdown_us["verify"] > 0 and lim.cost_us > 0
+    assert lim.limit_tps == pytest.approx(2 / (4 * lim.cost_us * 1e-6))
+    doc = lim.to_json()
+    assert doc["limit_tps"] == pytest.approx(lim.limit_tps, abs=0.1)
+    with pytest.raises(ValueError):
+        measure_limit(load_genesis(m.genesis), w.funding, [], nodes=4)
+
+
+def test_sender_count_bounds():
+    assert bench.sender_count(1) == 16
+    assert bench.sender_count(500) == 125
+    assert bench.sender_count(100_000) == 256
+
+
+# ---------------------------------------------------------------------- --find-max and the CLI
+
+
+def _fake_runner(max_ok: float, calls: list[float]):
+    def run(nodes, rate, duration, *, limit=None, label=None, **kw):
+        calls.append(rate)
+        r = _result()
+        r.offered_rate = rate
+        if rate > max_ok:
+            r.outcomes[0].status = "timeout"
+        return r
+    return run
+
+
+def test_find_max_steps_up_then_bisects():
+    calls: list[float] = []
+    best, runs = bench.find_max(4, 100, 1.0, run=_fake_runner(400.0, calls), say=lambda m: None)
+    assert calls[:4] == [100.0, 150.0, 225.0, 338.0]
+    assert calls[4] == 507.0  # the first failure
+    assert calls[5] == 422.0  # bisect (338 + 507) / 2: fails
+    assert calls[6] == 380.0  # bisect (338 + 422) / 2: passes
+    assert len(calls) == 7
+    assert best is not None and best.offered_rate == 380.0
+    assert len(runs) == 7
+
+
+def test_find_max_none_passes_and_bound():
+    calls: list[float] = []
+    best, runs = bench.find_max(4, 100, 1.0, run=_fake_runner(10.0, calls), say=lambda m: None)
+    assert best is None and calls == [100.0]
+    calls = []
+    best, runs = bench.find_max(4, 1, 1.0, run=_fake_runner(1e12, calls), say=lambda m: None)
+    assert len(calls) == bench.MAX_STEPS and best is not None
+
+
+def test_cli_plot_without_matplotlib_is_a_clear_error(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_mpl(name, *a, **kw):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError("no matplotlib here")
+        return real_import(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_mpl)
+    args = argparse.Namespace(nodes=4, rate=10, duration=1, json_out=None, plot="x.png",
+                              find_max=False)
+    with pytest.raises(ChainfinError, match="matplotlib"):
+        bench.cli_bench(args)
+
+
+def test_write_plot(tmp_path: Path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "f.png"
+    bench.write_plot(_result(fail_every=30), out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_proc_cpu_of_this_process():
+    import os
+
+    v = bench.proc_cpu_s(os.getpid())
+    assert v is None or v >= 0
+    assert bench.proc_cpu_s(2**22 + 12345) is None  # no such pid
+
+
+def test_identity_is_usable_for_workload_without_a_testnet():
+    ids = [Identity.from_seed_text(f"s{i}") for i in range(3)]
+    w = build_workload("chainfin-test", Identity.from_seed_text("issuer"), ids, 10)
+    assert len(w.txs) == 10 and all(t.chain_id == "chainfin-test" for t in w.txs)
