@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     td.set_defaults(func=_lazy("testnet.demo:cli_demo"))
     tj = tsub.add_parser("join", help="add one more bank node to a running testnet")
     tj.add_argument("--dir", required=True)
-    tj.set_defaults(func=_lazy("testnet.launch:cli_join"))
+    tj.set_defaults(func=_lazy("testnet.membership:cli_join"))
 
     n = sub.add_parser("node", help="run a node")
     nsub = n.add_subparsers(dest="node_command", metavar="ACTION", required=True)
