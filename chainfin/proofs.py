@@ -622,8 +622,14 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
                                 _MAX_CHANGES)):
         w = f"validator_set_changes[{i}]"
         cd = _obj(c, w, ("header", "certificate", "validators"))
-        changes.append((_parse_header(cd["header"], f"{w}.header"),
-                        _parse_cert(cd["certificate"], f"{w}.certificate"),
+        ch = _parse_header(cd["header"], f"{w}.header")
+        if ch.height <= (changes[-1][0].height if changes else 0):
+            raise _fail(f"{w} is at height {ch.height}: set changes must be in strictly "
+                        "increasing height order, from height 1")
+        if ch.height >= header.height:
+            raise _fail(f"{w} is at height {ch.height}, not below the proof's height "
+                        f"{header.height}")
+        changes.append((ch, _parse_cert(cd["certificate"], f"{w}.certificate"),
                         _parse_members(cd["validators"], f"{w}.validators")))
     if header.height < 1:
         raise _fail("block.header.height must be at least 1 (genesis has no certificate)")
@@ -670,16 +676,9 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
 
     # --- the validator-set chain from genesis (TRAPS #12: only sets we derived ourselves)
     vs = genesis.validator_set()
-    prev_height = 0
     checked: list[tuple[CommitCertificate, str]] = []
-    for i, (ch, cc, new) in enumerate(changes):
+    for i, (ch, cc, new) in enumerate(changes):  # heights checked increasing and below the target
         w = f"validator_set_changes[{i}]"
-        if ch.height <= prev_height:
-            raise _fail(f"{w} is at height {ch.height}: set changes must be in strictly "
-                        "increasing height order, from height 1")
-        if ch.height >= header.height:
-            raise _fail(f"{w} is at height {ch.height}, not below the proof's height "
-                        f"{header.height}")
         _check_block_cert(ch, cc, vs, chain_id, w)
         if ch.next_validators_hash != new.hash():
             raise _fail(f"{w}.validators is not the set its header's next_validators_hash names")
@@ -687,7 +686,6 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
             raise _fail(f"{w}: the block at height {ch.height} does not change the validator set")
         checked.append((cc, w))
         vs = new
-        prev_height = ch.height
     signers = _check_block_cert(header, cert, vs, chain_id, "block")
 
     # --- signatures last (the expensive part)
