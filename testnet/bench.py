@@ -502,6 +502,15 @@ class BenchResult:
         span = max(sent) - min(sent)
         return (len(sent) - 1) / span if span > 0 else 0.0
 
+    def blocks(self) -> dict[str, Any]:
+        """Blocks that held the load: how many, and their mean size (from the answers)."""
+        heights = Counter(o.height for o in self.outcomes
+                          if o.status == "committed" and o.height is not None)
+        if not heights:
+            return {"count": 0, "mean_txs": None, "max_txs": None}
+        return {"count": len(heights), "mean_txs": round(sum(heights.values()) / len(heights), 2),
+                "max_txs": max(heights.values())}
+
     def errors(self) -> dict[str, int]:
         c = Counter(f"{o.status}:{o.code}" if o.code else o.status
                     for o in self.outcomes if o.status != "committed")
@@ -539,6 +548,7 @@ def result_json(r: BenchResult) -> dict[str, Any]:
         "ratio_to_limit": None if ratio is None else round(ratio, 4),
         # details
         "rejected": sum(1 for o in r.outcomes if o.status == "rejected"),
+        "blocks": r.blocks(),
         "errors": r.errors(),
         "send_rate_tps": round(r.send_rate(), 2),
         "by_kind": by_kind,
@@ -606,6 +616,16 @@ def machine_busy() -> tuple[float, float] | None:
     idle = vals[3] + (vals[4] if len(vals) > 4 else 0.0)
     total = sum(vals[:8])
     return total - idle, total
+
+
+def busy_share(seconds: float = 1.0) -> float | None:
+    """How busy the whole machine is over ``seconds`` (0..1), None without /proc/stat."""
+    a = machine_busy()
+    time.sleep(seconds)
+    b = machine_busy()
+    if a is None or b is None or b[1] <= a[1]:
+        return None
+    return round((b[0] - a[0]) / (b[1] - a[1]), 4)
 
 
 def machine_info() -> dict[str, Any]:
@@ -685,6 +705,178 @@ class Progress:
 
 def _say(msg: str) -> None:
     print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+# ============================================================================ a lean HTTP client
+
+
+class HttpError(Exception):
+    """The lean client's transport failure (connection refused/lost, malformed answer)."""
+
+
+class _Conn(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection: one request at a time, answer parsed in place."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.closed = False
+        self.keep_alive = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_exception(HttpError(f"connection lost: {exc or 'closed by the node'}"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        w = self.waiter
+        if w is None or w.done():
+            return
+        try:
+            parsed = _parse_response(self.buf)
+        except HttpError as e:
+            w.set_exception(e)
+            self.close()
+            return
+        if parsed is not None:
+            status, body, keep = parsed
+            self.keep_alive = keep
+            self.buf.clear()
+            w.set_result((status, body))
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _parse_response(buf: bytearray) -> tuple[int, bytes, bool] | None:
+    """(status, body, keep-alive) of a complete HTTP/1.1 response in ``buf``, None while it is
+    incomplete. Content-Length and chunked bodies.
+
+    Raises:
+        HttpError: not an HTTP/1.x response.
+    """
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        if len(buf) > 65536:
+            raise HttpError("response header too large")
+        return None
+    head = bytes(buf[:end]).decode("latin-1").split("\r\n")
+    parts = head[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
+        raise HttpError(f"not an HTTP response: {head[0][:60]!r}")
+    try:
+        status = int(parts[1])
+    except ValueError:
+        raise HttpError(f"bad status line {head[0][:60]!r}") from None
+    length: int | None = None
+    chunked = False
+    keep = parts[0] == "HTTP/1.1"
+    for line in head[1:]:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        value = value.strip()
+        if name == "content-length":
+            length = int(value)
+        elif name == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+        elif name == "connection":
+            keep = value.lower() != "close"
+    start = end + 4
+    if chunked:
+        body = bytearray()
+        pos = start
+        while True:
+            eol = buf.find(b"\r\n", pos)
+            if eol < 0:
+                return None
+            size = int(bytes(buf[pos:eol]).split(b";")[0], 16)
+            if len(buf) < eol + 2 + size + 2:
+                return None
+            if size == 0:
+                return status, bytes(body), keep
+            body += buf[eol + 2:eol + 2 + size]
+            pos = eol + 2 + size + 2
+    if length is None:
+        raise HttpError("response without Content-Length")
+    if len(buf) < start + length:
+        return None
+    return status, bytes(buf[start:start + length]), keep
+
+
+class LeanClient:
+    """Keep-alive HTTP/1.1 connections to a few ``host:port`` s for pre-built requests. About a
+    quarter of aiohttp's client CPU per request: the load generator shares the cores with the
+    nodes, so its cost is the measurement's. At most ``max_conns`` connections per address;
+    more concurrent requests wait for one (and that wait counts against finality)."""
+
+    def __init__(self, max_conns: int = 4096) -> None:
+        self.max_conns = max_conns
+        self._idle: dict[tuple[str, int], list[_Conn]] = {}
+        self._open: dict[tuple[str, int], int] = {}
+        self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
+        self._all: set[_Conn] = set()
+
+    @staticmethod
+    def request_bytes(host: str, port: int, path: str, body: bytes) -> bytes:
+        return (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                ).encode() + body
+
+    async def request(self, host: str, port: int, raw: bytes, timeout: float
+                      ) -> tuple[int, bytes]:
+        """Send ``raw`` (a whole request) and return (status, body).
+
+        Raises:
+            TimeoutError: no complete answer within ``timeout`` s.
+            HttpError / OSError: the connection failed.
+        """
+        addr = (host, port)
+        slots = self._slots.get(addr)
+        if slots is None:
+            slots = self._slots[addr] = asyncio.Semaphore(self.max_conns)
+        loop = asyncio.get_running_loop()
+        async with slots:
+            idle = self._idle.setdefault(addr, [])
+            conn = None
+            while idle:
+                c = idle.pop()
+                if not c.closed:
+                    conn = c
+                    break
+            if conn is None:
+                _, conn = await loop.create_connection(_Conn, host, port)
+                self._all.add(conn)
+            fut: asyncio.Future[tuple[int, bytes]] = loop.create_future()
+            conn.waiter = fut
+            assert conn.transport is not None
+            conn.transport.write(raw)
+            try:
+                status, body = await asyncio.wait_for(fut, timeout)
+            except BaseException:
+                conn.close()
+                self._all.discard(conn)
+                raise
+            conn.waiter = None
+            if conn.keep_alive and not conn.closed:
+                idle.append(conn)
+            else:
+                conn.close()
+                self._all.discard(conn)
+            return status, body
+
+    def close(self) -> None:
+        for c in list(self._all):
+            c.close()
+        self._all.clear()
+        self._idle.clear()
 
 
 # ============================================================================ the load phase
@@ -780,24 +972,36 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         loop = asyncio.get_running_loop()
         clock = time.perf_counter
         schedule = arrival_times(len(work.txs), rate)
-        targets_ = [u + "/v1/tx?wait=commit" for u in urls]
+        addrs = []
+        for u in urls:
+            hp = u.split("://", 1)[1].rstrip("/")
+            host, _, port = hp.rpartition(":")
+            addrs.append((host, int(port)))
+        n_nodes = len(addrs)
+        # whole requests built before the clock starts: the load generator only writes bytes
+        requests = [LeanClient.request_bytes(*addrs[k % n_nodes], "/v1/tx?wait=commit", b)
+                    for k, b in enumerate(work.bodies)]
         outcomes = [Outcome(due=t) for t in schedule]
+        client = LeanClient()
         start = clock() + 0.05
-        bodies = work.bodies
 
         async def submit(k: int, due: float) -> None:
             o = outcomes[k]
             o.sent = clock() - start
+            host, port = addrs[k % n_nodes]
             try:
-                status, answer = await _post(session, targets_[k % len(targets_)], bodies[k],
-                                             REQUEST_TIMEOUT_S)
+                status, raw = await client.request(host, port, requests[k], REQUEST_TIMEOUT_S)
             except TimeoutError:
                 o.status, o.code = "timeout", "client_timeout"
-            except aiohttp.ClientError as e:
-                o.status, o.code = "error", f"client_{type(e).__name__}"
+            except HttpError:
+                o.status, o.code = "error", "connection_lost"
             except OSError as e:
                 o.status, o.code = "error", f"os_{e.errno}"
             else:
+                try:
+                    answer = json.loads(raw) if raw else None
+                except ValueError:
+                    answer = None
                 o.status, o.code, o.height = _classify(status, answer)
             o.done = clock() - start
 
@@ -829,6 +1033,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
                     o.status, o.code = "timeout", "drain_timeout"
             drain_s = clock() - drain_from
         finally:
+            client.close()
             if shower is not None:
                 shower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -933,6 +1138,10 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
             _say(f"limit: {limit.cost_us:.0f} us CPU per tx per node -> limit_tps "
                  f"{limit.limit_tps:.0f} on {limit.cpus} cores "
                  f"(measured in {time.perf_counter() - t0:.1f}s)")
+        busy_before = busy_share(1.0)
+        if busy_before is not None and busy_before > 0.1:
+            _say(f"warning: the machine is {busy_before * 100:.0f}% busy before the run (other "
+                 "processes): the figures will be pessimistic")
         with Testnet(root) as tn:
             tn.start()
             tn.wait_ready(READY_TIMEOUT_S)
@@ -949,7 +1158,8 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
                                     f"{tn._log_tail(k)}")
     return BenchResult(nodes=nodes, offered_rate=rate, duration_s=duration, kinds=work.kinds,
                        outcomes=outcomes, limit=limit, loadgen=loadgen, node_cpu=node_cpu,
-                       machine=machine_info(), senders=senders_n)
+                       machine={**machine_info(), "busy_before_run": busy_before},
+                       senders=senders_n)
 
 
 # ============================================================================ output
@@ -1008,8 +1218,11 @@ def report_table(r: BenchResult) -> str:
         out.append(f"nodes: {nc['total_cpu_s']:.1f}s CPU in total "
                    f"({nc.get('cpu_us_per_committed_tx_all_nodes')} us per committed tx, all "
                    f"nodes)" + (f"; machine busy {busy * 100:.0f}%" if busy is not None else "")
-                   + (f", other processes {nc['other_processes_share'] * 100:.0f}% of it"
+                   + (f", other processes used {nc['other_processes_share'] * 100:.0f}% of it"
                       if nc.get("other_processes_share") else ""))
+    if r.machine.get("busy_before_run") is not None:
+        out.append(f"machine busy before the nodes started: "
+                   f"{r.machine['busy_before_run'] * 100:.0f}% (other processes)")
     return "\n".join(out)
 
 

@@ -173,6 +173,7 @@ def test_json_shape():
     assert set(doc["limit_breakdown_us"]) == {"decode", "verify", "execute", "tx_root", "smt",
                                               "store"}
     assert set(doc["by_kind"]) == {"transfer", "register"}
+    assert doc["blocks"] == {"count": 20, "mean_txs": 4.5, "max_txs": 5}
     assert doc["targets"]["nothing_failed"] is False
     json.loads(json.dumps(doc))  # plain JSON
     # finality is measured from the due time: 20..29 ms here
@@ -376,3 +377,72 @@ def test_identity_is_usable_for_workload_without_a_testnet():
     ids = [Identity.from_seed_text(f"s{i}") for i in range(3)]
     w = build_workload("chainfin-test", Identity.from_seed_text("issuer"), ids, 10)
     assert len(w.txs) == 10 and all(t.chain_id == "chainfin-test" for t in w.txs)
+
+
+# ---------------------------------------------------------------------- the lean HTTP client
+
+
+def test_parse_response():
+    parse = bench._parse_response
+    ok = bytearray(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: 13\r\n\r\n{\"status\":1}\n")
+    assert parse(ok) == (200, b"{\"status\":1}\n", True)
+    assert parse(ok[:30]) is None
+    assert parse(ok[:-3]) is None
+    closing = bytearray(b"HTTP/1.1 409 Conflict\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}")
+    assert parse(closing) == (409, b"{}", False)
+    chunked = bytearray(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+    assert parse(chunked) == (200, b"abcde", True)
+    assert parse(chunked[:-7]) is None
+    with pytest.raises(bench.HttpError):
+        parse(bytearray(b"SSH-2.0-OpenSSH\r\n\r\n"))
+    with pytest.raises(bench.HttpError):
+        parse(bytearray(b"HTTP/1.1 200 OK\r\n\r\n"))  # no length
+
+
+async def test_lean_client_against_a_real_server():
+    from aiohttp import web
+
+    hits: list[bytes] = []
+
+    async def post(request: web.Request) -> web.Response:
+        body = await request.read()
+        hits.append(body)
+        if request.query.get("wait") != "commit":
+            return web.json_response({"error": {"code": "bad"}}, status=400)
+        delay = json.loads(body).get("delay", 0)
+        await asyncio.sleep(delay)
+        return web.json_response({"status": "committed", "height": len(hits)})
+
+    app = web.Application()
+    app.router.add_post("/v1/tx", post)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    client = bench.LeanClient(max_conns=2)
+    try:
+        def req(d: dict) -> bytes:
+            return bench.LeanClient.request_bytes("127.0.0.1", port, "/v1/tx?wait=commit",
+                                                  json.dumps(d).encode())
+
+        status, body = await client.request("127.0.0.1", port, req({"a": 1}), 5)
+        assert status == 200 and json.loads(body)["status"] == "committed"
+        # concurrent requests, more than max_conns: all answered, connections reused
+        outs = await asyncio.gather(*(client.request("127.0.0.1", port, req({"i": i}), 5)
+                                      for i in range(10)))
+        assert all(s == 200 for s, _ in outs) and len(hits) == 11
+        assert len(client._all) <= 2
+        with pytest.raises(TimeoutError):
+            await client.request("127.0.0.1", port, req({"delay": 2}), 0.2)
+        status, _ = await client.request(
+            "127.0.0.1", port,
+            bench.LeanClient.request_bytes("127.0.0.1", port, "/v1/tx", b"{}"), 5)
+        assert status == 400
+    finally:
+        client.close()
+        await runner.cleanup()
+    with pytest.raises(OSError):
+        await bench.LeanClient().request("127.0.0.1", port, b"x", 1)  # nothing listens now
