@@ -476,7 +476,9 @@ class Verified:
         names = names or {}
 
         def who(k: bytes) -> str:
-            return f"{names[k]} ({k.hex()[:16]})" if k in names else k.hex()
+            if k in names:
+                return f"{names[k]} ({k.hex()[:16]})"
+            return f"{k.hex()} (not in genesis: joined by a certified set change)"
 
         when = datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC).isoformat(
             timespec="milliseconds")

@@ -686,3 +686,51 @@ def test_cli_verify_in_process(tmp_path: Path, chain: Chain,
     j.write_text("not json")
     assert cli_verify(SimpleNamespace(genesis=str(g), proof=str(j))) == 1
     assert "proof invalid: the proof is not valid JSON" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- docs/proofs.md
+
+
+def _by_hand_script() -> str:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "proofs.md").read_text()
+    block = text.split("<!-- verify-by-hand:begin -->", 1)[1].split("<!-- verify-by-hand:end -->")[0]
+    return block.split("```python\n", 1)[1].rsplit("```", 1)[0]
+
+
+def test_the_by_hand_procedure_in_the_docs_works(tmp_path: Path, chain: Chain,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/proofs.md's script (hashlib + msgpack + PyNaCl, no chainfin) accepts real proofs and
+    refuses a tampered one."""
+    import runpy
+
+    script = tmp_path / "verify_by_hand.py"
+    script.write_text(_by_hand_script())
+    g = tmp_path / "genesis.json"
+    g.write_text(chain.genesis.to_json_text())
+    h, i = next((h, i) for h, i in chain.all_txs() if h > REMOVE_AT)
+    tx_doc = chain.tx_proof(h, i)
+    present = chain.state_proof(HEIGHTS, "raw", "blob")
+    cases = [(tx_doc, f"tx {tx_doc['tx_id']} is final in block {h}"),
+             (present, f'raw/blob = {json.dumps(present["value"])} at block {HEIGHTS}'),
+             (chain.state_proof(HEIGHTS, "kv", "absent-0"), f"kv/absent-0 = ABSENT at block {HEIGHTS}"),
+             (chain.state_proof(2, "kv", "k1"), "kv/k1 = ")]
+
+    def run(doc: dict[str, Any]) -> str:
+        p = tmp_path / "proof.json"
+        p.write_text(json.dumps(doc))
+        monkeypatch.setattr(sys, "argv", [str(script), str(g), str(p)])
+        runpy.run_path(str(script), run_name="__main__")
+        return capsys.readouterr().out
+
+    for doc, expected in cases:
+        assert expected in run(doc)
+    bad = json.loads(json.dumps(present))
+    bad["value_encoding"] = codec.encode({"b": b"\x00\xffbytes", "n": 8}).hex()
+    with pytest.raises(AssertionError, match="state_root"):
+        run(bad)
+    bad = json.loads(json.dumps(tx_doc))
+    sig = bad["block"]["certificate"]["votes"][0][1]
+    bad["block"]["certificate"]["votes"][0][1] = ("1" if sig[0] == "0" else "0") + sig[1:]
+    with pytest.raises(Exception, match="[Ss]ignature"):
+        run(bad)
