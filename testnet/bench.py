@@ -465,6 +465,9 @@ class BenchResult:
     node_cpu: dict[str, Any] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
     senders: int = 0
+    #: the same measurement with blocks of the size the run actually had (its per-block costs
+    #: show how far small blocks are from the minimal cost)
+    limit_observed: LimitResult | None = None
 
     # -------------------------------------------------------------- derived figures
 
@@ -556,6 +559,8 @@ def result_json(r: BenchResult) -> dict[str, Any]:
         "limit": None if r.limit is None else r.limit.to_json(),
         "limit_breakdown_us": None if r.limit is None else
         {k: round(v, 2) for k, v in r.limit.breakdown_us.items()},
+        "limit_at_observed_block_size": None if r.limit_observed is None
+        else r.limit_observed.to_json(),
         "targets": targets(r),
         "loadgen": r.loadgen,
         "node_cpu": r.node_cpu,
@@ -1156,10 +1161,18 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
                 k, code = next(iter(died.items()))
                 raise ChainfinError(f"node{k} exited with code {code} during the run"
                                     f"{tn._log_tail(k)}")
-    return BenchResult(nodes=nodes, offered_rate=rate, duration_s=duration, kinds=work.kinds,
-                       outcomes=outcomes, limit=limit, loadgen=loadgen, node_cpu=node_cpu,
-                       machine={**machine_info(), "busy_before_run": busy_before},
-                       senders=senders_n)
+        res = BenchResult(nodes=nodes, offered_rate=rate, duration_s=duration,
+                          kinds=work.kinds, outcomes=outcomes, limit=limit, loadgen=loadgen,
+                          node_cpu=node_cpu,
+                          machine={**machine_info(), "busy_before_run": busy_before},
+                          senders=senders_n)
+        mean = res.blocks()["mean_txs"]
+        if measure and mean:
+            bs = max(1, round(mean))
+            if limit is None or bs < limit.block_txs:
+                res.limit_observed = measure_limit(genesis, work.funding, work.txs[:LIMIT_SAMPLE],
+                                                   nodes=nodes, block_txs=bs)
+    return res
 
 
 # ============================================================================ output
@@ -1204,6 +1217,12 @@ def report_table(r: BenchResult) -> str:
                    f"{lim.cost_us:.1f} us per tx) [{parts} us; blocks of {lim.block_txs}, "
                    f"{lim.txs} txs]")
         out.append(f"ratio_to_limit {tput / lim.limit_tps:.3f} (throughput {tput:,.1f} tx/s)")
+    lo = r.limit_observed
+    if lo is not None:
+        blk = r.blocks()
+        out.append(f"with blocks of {lo.block_txs} txs as in this run ({blk['count']} blocks, mean "
+                   f"{blk['mean_txs']} txs): {lo.cost_us:.1f} us per tx per node -> "
+                   f"{lo.limit_tps:,.1f} tx/s")
     t = targets(r)
     out.append("targets: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in t.items()))
     lg, nc = r.loadgen, r.node_cpu

@@ -174,6 +174,13 @@ def test_json_shape():
                                               "store"}
     assert set(doc["by_kind"]) == {"transfer", "register"}
     assert doc["blocks"] == {"count": 20, "mean_txs": 4.5, "max_txs": 5}
+    assert doc["limit_at_observed_block_size"] is None
+    r.limit_observed = LimitResult(nodes=4, cpus=2, txs=50, block_txs=5, committed_share=1.0,
+                                   breakdown_us={"verify": 60.0, "execute": 340.0})
+    doc = result_json(r)
+    assert doc["limit_at_observed_block_size"]["block_txs"] == 5
+    assert doc["limit_at_observed_block_size"]["limit_tps"] == 1250.0
+    assert "with blocks of 5 txs" in bench.report_table(r)
     assert doc["targets"]["nothing_failed"] is False
     json.loads(json.dumps(doc))  # plain JSON
     # finality is measured from the due time: 20..29 ms here
