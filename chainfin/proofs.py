@@ -89,7 +89,7 @@ _U64 = 2**64 - 1
 _MAX_PATH = 64  # RFC 6962 path length for any tree of < 2**64 leaves
 _MAX_CHANGES = 1_000_000
 _MAX_NAME = 64
-_MAX_KEY = 4096
+_MAX_KEY = 8192  # above aiohttp's request-line limit: any key REST can name
 
 _HEADER_FIELDS = (
     "chain_id", "height", "view", "prev_hash", "tx_root", "state_root", "validators_hash",
@@ -170,6 +170,16 @@ def _check_cert_input(header: BlockHeader, cert: CommitCertificate) -> None:
 
 
 # --------------------------------------------------------------------------- builders
+
+
+def _bad_state_key(contract: Any, key: Any) -> str | None:
+    """Why ``(contract, key)`` cannot be the subject of a state proof, or None."""
+    if type(contract) is not str or not 0 < len(contract) <= _MAX_NAME or "/" in contract:
+        return (f"contract must be a name of 1 to {_MAX_NAME} characters without '/' "
+                "(a '/' would make the storage key ambiguous)")
+    if type(key) is not str or not 0 < len(key) <= _MAX_KEY:
+        return f"key must be a string of 1 to {_MAX_KEY} characters"
+    return None
 
 
 def _header_json(h: BlockHeader) -> dict[str, Any]:
@@ -274,6 +284,9 @@ def build_state_proof(
         ValueError: the SMT proof does not show that value (or absence) under the header's root, or
             the certificate / chain do not match.
     """
+    bad = _bad_state_key(contract, key)
+    if bad:
+        raise ValueError(bad)
     sk = storage_key(contract, key)
     if not smt.verify_proof(header.state_root, sk, value_raw, smt_proof):
         raise ValueError("the SMT proof does not show this value under the header's state root")
@@ -480,8 +493,11 @@ class Verified:
                 return f"{names[k]} ({k.hex()[:16]})"
             return f"{k.hex()} (not in genesis: joined by a certified set change)"
 
-        when = datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC).isoformat(
-            timespec="milliseconds")
+        try:
+            when = datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC).isoformat(
+                timespec="milliseconds")
+        except (OverflowError, ValueError, OSError):  # a signed but absurd block time
+            when = f"{self.timestamp_ms} ms since the epoch"
         out = [f"VALID {'transaction inclusion' if self.kind == TX_PROOF else 'state'} proof",
                f"chain:          {self.chain_id}"]
         if self.tx is not None:
@@ -652,9 +668,10 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
                         f"of {size} to the header's tx_root")
     else:
         contract = _str(d["contract"], "contract")
-        if "/" in contract:
-            raise _fail("contract must not contain '/' (it would make the storage key ambiguous)")
         key = _str(d["key"], "key", _MAX_KEY)
+        bad = _bad_state_key(contract, key)
+        if bad:
+            raise _fail(bad)
         sk = storage_key(contract, key)
         if _hex(d["key_hash"], "key_hash", 32) != smt.key_hash(sk):
             raise _fail("key_hash is not the SHA-256 of the storage key contract/key")
