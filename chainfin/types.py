@@ -358,8 +358,8 @@ class CommitCertificate:
         for v in self.votes:
             if v.validator not in validators:
                 raise InvalidMessage(f"certificate signer {v.validator.hex()[:16]} is not a validator")
-            if v.validator in signers:
-                continue  # one key signing twice is one vote (TRAPS #2)
+            if v.validator in signers:  # one key is one vote (TRAPS #2): a repeat is malformed
+                raise InvalidMessage("certificate lists a validator twice")
             try:
                 crypto.verify(v.validator, "consensus", msg, v.signature)
             except InvalidSignature as e:

@@ -31,7 +31,7 @@ async def load(net, stop: asyncio.Event, results: list, nodes) -> None:
         await asyncio.sleep(0.02)
 
 
-async def proof_verifies(net, node: int, tx_id: str, genesis) -> dict:
+async def proof_verifies(net, node: int, tx_id: str, genesis):
     st, doc = await net.get(node, f"/v1/proofs/tx/{tx_id}")
     assert st == 200, doc
     return verify_proof(genesis, doc)
