@@ -15,6 +15,7 @@ from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 from chainfin.genesis import load_genesis
 from chainfin.store import PlyvelStore
+from node import tls
 from node.api import make_app
 from node.config import NodeConfig, load_config
 from node.runtime import Node
@@ -27,19 +28,26 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
     until SIGTERM/SIGINT, then stop cleanly."""
     identity = load_identity(cfg.key_file)
     genesis = load_genesis(cfg.genesis)
+    ssl_kw = {}  # mutual TLS on peer links when the config says tls (node/tls.py)
+    if cfg.tls:
+        tls.check_certificate(cfg, identity.public_key)
+        ssl_kw = {"server_ssl": tls.server_context(cfg), "client_ssl": tls.client_context(cfg)}
+    rest_ssl = tls.rest_server_context(cfg) if tls.rest_tls_enabled(cfg) else None
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     store = PlyvelStore.open(str(cfg.data_dir / "db"), wait_s=15.0)
     try:
         peers = {p.key: p.address for p in cfg.peers}
         bank = load_identity(cfg.bank_key_file) if cfg.bank_key_file else None
         node = Node(identity, genesis, store, cfg.p2p_host, cfg.p2p_port, peers, cfg.node_id,
-                    bank=bank, sync_urls=cfg.sync_urls)
+                    bank=bank, sync_urls=cfg.sync_urls, **ssl_kw)
         await node.start()
         runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, cfg.rest_host, cfg.rest_port, reuse_address=True)
+        site = web.TCPSite(runner, cfg.rest_host, cfg.rest_port, ssl_context=rest_ssl,
+                           reuse_address=True)
         await site.start()
-        log.info("REST on http://%s:%d", cfg.rest_host, cfg.rest_port)
+        log.info("REST on %s://%s:%d (peer links: %s)", "https" if rest_ssl else "http",
+                 cfg.rest_host, cfg.rest_port, "mutual TLS" if cfg.tls else "plain TCP")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -87,7 +88,8 @@ class Node:
     def __init__(self, identity: Identity, genesis: Genesis, store: KVStore,
                  p2p_host: str, p2p_port: int, peers: dict[bytes, str],
                  node_id: str = "node", bank: Identity | None = None,
-                 sync_urls: Iterable[str] = ()) -> None:
+                 sync_urls: Iterable[str] = (), server_ssl: ssl.SSLContext | None = None,
+                 client_ssl: ssl.SSLContext | None = None) -> None:
         self.identity = identity
         self.bank = bank  # the bank this node acts for (automatic credit-record delivery)
         self.sync_urls = [u.rstrip("/") for u in sync_urls]  # REST sources while an observer
@@ -101,7 +103,8 @@ class Node:
         self.params = genesis.params
         self.peers_cfg = peers
         self.transport = Transport(identity, self.chain_id, p2p_host, p2p_port,
-                                   self._peer_addresses(), self._on_frame)
+                                   self._peer_addresses(), self._on_frame,
+                                   server_ssl=server_ssl, client_ssl=client_ssl)
         self.transport.set_request_handler(K_FETCH, self._serve_fetch)
         self.transport.set_request_handler(K_STATUS, self._serve_status)
         self.gossip = TxGossip(self.transport.broadcast, K_TXS)

@@ -31,6 +31,17 @@ Frames
 Delivery is at most once: frames queued for a peer (bounded, oldest dropped first) survive a
 reconnect; frames in flight when a link dies are lost. Consensus retransmits what matters.
 
+TLS (``server_ssl`` / ``client_ssl``, built by :mod:`node.tls` when the node's config has ``tls``)
+    Links then run over mutual TLS with the consortium CA as the only trust root, *under* the
+    handshake above (which stays: it proves the validator key and keys the frame MACs). A
+    certificate names its validator key (SAN URI ``chainfin:node:<hex>``); the dialer refuses a
+    peer whose certificate names another key than the one it dials (before sending anything),
+    the acceptor one whose certificate names another key than its HELLO (both counted
+    ``dropped_cert_mismatch``). A failed TLS handshake (a plain-TCP client, no certificate, one
+    from another CA) counts ``tls_handshakes_failed`` and ``handshakes_failed`` on either side;
+    the listener learns of it through :func:`node.tls.count_handshake_failures`, which this
+    transport installs on ``server_ssl`` (so give each transport its own server context).
+
 The payload of one frame is at most ``max_payload`` = min(codec.MAX_BIN, max_frame - 1 KiB)
 bytes (2 MiB with the defaults); larger payloads are refused by :meth:`Transport.send` (logged
 and counted ``dropped_oversized_out``): chunk block fetches above that.
@@ -59,6 +70,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from chainfin import codec, crypto
 from chainfin.errors import ChainfinError, CodecError
+from node import tls
 
 __all__ = [
     "Transport",
@@ -101,6 +113,8 @@ STAT_NAMES = (
     "dropped_oversized_out",
     "handshakes_ok",
     "handshakes_failed",
+    "tls_handshakes_failed",
+    "dropped_cert_mismatch",
     "connects",
     "reconnects",
     "disconnects",
@@ -162,6 +176,18 @@ def _session_keys(eph: X25519PrivateKey, peer_eph: bytes, th: bytes) -> tuple[by
 
 def _mac(key: bytes, body: bytes) -> bytes:
     return hashlib.blake2b(body, key=key, digest_size=MAC_LEN).digest()
+
+
+def _is_tls_error(e: BaseException) -> bool:
+    """A dial failed in the TLS handshake (our side refused, or the peer sent an alert)."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, ssl.SSLError | aiohttp.ClientSSLError):
+            return True
+        seen.add(id(cur))
+        cur = getattr(cur, "os_error", None) or cur.__cause__ or cur.__context__
+    return False
 
 
 def _eph_public(eph: X25519PrivateKey) -> bytes:
@@ -265,6 +291,8 @@ class Transport:
         self._heartbeat = heartbeat
         self._server_ssl = server_ssl
         self._client_ssl = client_ssl
+        if server_ssl is not None:
+            tls.count_handshake_failures(server_ssl, self._on_tls_failure)
         self._rng = rng or random.Random()
         self._peers: dict[bytes, _Peer] = {}
         self._handlers: dict[str, RequestHandler] = {}
@@ -500,7 +528,10 @@ class Transport:
                 raise
             except Exception as e:
                 self.stats["dial_failures"] += 1
-                log.debug("dial %s at %s failed: %s", _short(peer.key), peer.address, e)
+                if self._client_ssl is not None and _is_tls_error(e):
+                    self._on_tls_failure(e, peer.address)
+                else:
+                    log.debug("dial %s at %s failed: %s", _short(peer.key), peer.address, e)
             if not self._running or self._peers.get(peer.key) is not peer:
                 return
             delay = min(self._backoff_max, self._backoff_min * 2**attempt)
@@ -520,6 +551,8 @@ class Transport:
         )
         try:
             try:
+                if self._client_ssl is not None:  # before we say anything to it
+                    self._check_certificate(ws.get_extra_info("ssl_object"), peer.key)
                 k_out, k_in = await asyncio.wait_for(self._dialer_handshake(ws, peer.key),
                                                      HANDSHAKE_TIMEOUT)
             except asyncio.CancelledError:
@@ -564,12 +597,14 @@ class Transport:
             raise web.HTTPServiceUnavailable(text="busy")
         ws = web.WebSocketResponse(max_msg_size=self._max_frame + _WS_SLACK,
                                    heartbeat=self._heartbeat, compress=False)
+        ssl_object = None if request.transport is None else \
+            request.transport.get_extra_info("ssl_object")
         self._pending_handshakes += 1
         try:
             await ws.prepare(request)
             try:
-                peer, k_out, k_in = await asyncio.wait_for(self._acceptor_handshake(ws),
-                                                           HANDSHAKE_TIMEOUT)
+                peer, k_out, k_in = await asyncio.wait_for(
+                    self._acceptor_handshake(ws, ssl_object), HANDSHAKE_TIMEOUT)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -586,7 +621,8 @@ class Transport:
             await ws.close()
         return ws
 
-    async def _acceptor_handshake(self, ws: web.WebSocketResponse) -> tuple[_Peer, bytes, bytes]:
+    async def _acceptor_handshake(self, ws: web.WebSocketResponse,
+                                  ssl_object: Any = None) -> tuple[_Peer, bytes, bytes]:
         hello = await self._recv_handshake(ws)
         if hello.get("v") != 1:
             raise _HandshakeError("unsupported protocol version")
@@ -599,6 +635,8 @@ class Transport:
         if self.dials(d):
             raise _HandshakeError(
                 f"{_short(d)} dialed, but the lower key {_short(self.public_key)} dials")
+        if self._server_ssl is not None:
+            self._check_certificate(ssl_object, d)
         n_d, e_d = _bytes_field(hello, "nonce", 32), _bytes_field(hello, "eph", 32)
         eph = X25519PrivateKey.generate()
         n_a, e_a = os.urandom(32), _eph_public(eph)
@@ -613,6 +651,21 @@ class Transport:
         if self._peers.get(d) is not peer:
             raise _HandshakeError("peer was removed during the handshake", "dropped_unknown_peer")
         return peer, k_a2d, k_d2a
+
+    # ------------------------------------------------------------------ TLS
+
+    def _check_certificate(self, ssl_object: Any, expected: bytes) -> None:
+        """The TLS peer's certificate must name ``expected`` (the validator key being proven)."""
+        named = tls.peer_certificate_key(ssl_object)
+        if named != expected:
+            what = "no validator key" if named is None else f"key {_short(named)}"
+            raise _HandshakeError(f"TLS certificate names {what}, the peer is {_short(expected)}",
+                                  "dropped_cert_mismatch")
+
+    def _on_tls_failure(self, e: BaseException, where: str = "a p2p client") -> None:
+        self.stats["tls_handshakes_failed"] += 1
+        self.stats["handshakes_failed"] += 1
+        log.warning("TLS handshake with %s failed: %s", where, _describe(e))
 
     @staticmethod
     async def _recv_handshake(ws: Any) -> dict[str, Any]:
