@@ -12,6 +12,11 @@
     with SyncClient("http://127.0.0.1:8000") as c:   # the same, blocking (not inside an event loop)
         c.status()
 
+A node serving HTTPS with a certificate from the consortium CA (a testnet's ``DIR/pki/ca.pem``,
+listed as ``"ca"`` in its manifest) needs that CA: ``Client(url, ca_file=...)`` trusts it alone
+(host names are checked as usual). The command-line tools take it from OpenSSL's
+``SSL_CERT_FILE`` environment variable.
+
 A node's error (a 4xx/5xx with ``{"error": {"code", "message"}}``) raises :class:`ClientError`
 with that code, message and HTTP status; a node that cannot be reached raises it with code
 ``unreachable`` and status 0.
@@ -22,6 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import ssl
 import sys
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
@@ -40,6 +47,7 @@ __all__ = [
     "SyncClient",
     "ClientError",
     "build_tx",
+    "ca_context",
     "cli_tx_send",
     "cli_query",
     "cli_proof_tx",
@@ -73,6 +81,21 @@ def build_tx(identity: Identity, chain_id: str, contract: str, method: str,
     return Transaction.create(identity, chain_id, nonce, contract, method, dict(args))
 
 
+def ca_context(ca_file: str | os.PathLike[str]) -> ssl.SSLContext:
+    """A TLS client context trusting only the CA certificate(s) in ``ca_file`` (PEM), TLS 1.2 or
+    later, host names checked.
+
+    Raises:
+        ClientError: ``bad_ca`` when the file cannot be read as PEM certificates.
+    """
+    try:
+        ctx = ssl.create_default_context(cafile=os.fspath(ca_file))
+    except (OSError, ssl.SSLError) as e:
+        raise ClientError("bad_ca", f"cannot load the CA certificate {ca_file}: {e}", 0) from e
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
 def _hex(v: bytes | str) -> str:
     return v.hex() if isinstance(v, bytes | bytearray) else str(v)
 
@@ -83,10 +106,14 @@ def _seg(v: str) -> str:
 
 
 class Client:
-    """Async client of one node. Use as ``async with`` or call :meth:`close`."""
+    """Async client of one node. Use as ``async with`` or call :meth:`close`.
+
+    ``ca_file``: trust only this CA for an ``https://`` node (ignored with ``session``: that
+    session's connector decides)."""
 
     def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT,
-                 session: aiohttp.ClientSession | None = None) -> None:
+                 session: aiohttp.ClientSession | None = None,
+                 ca_file: str | os.PathLike[str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
             raise ClientError("bad_url", f"node URL {base_url!r} must start with http:// or "
@@ -95,6 +122,7 @@ class Client:
         self._session = session
         self._owns_session = session is None
         self._chain_id: str | None = None
+        self._ssl: ssl.SSLContext | None = ca_context(ca_file) if ca_file is not None else None
 
     async def __aenter__(self) -> Client:
         return self
@@ -109,7 +137,9 @@ class Client:
 
     def _sess(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            connector = (aiohttp.TCPConnector(ssl=self._ssl) if self._ssl is not None
+                         else None)
+            self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
             self._owns_session = True
         return self._session
 
@@ -230,9 +260,10 @@ class SyncClient:
     """Blocking wrapper of :class:`Client` with its own event loop. Not for use inside a running
     event loop (use :class:`Client` there); not thread-safe."""
 
-    def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT,
+                 ca_file: str | os.PathLike[str] | None = None) -> None:
+        self._client = Client(base_url, timeout=timeout, ca_file=ca_file)
         self._loop = asyncio.new_event_loop()
-        self._client = Client(base_url, timeout=timeout)
         self.base_url = self._client.base_url
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:

@@ -249,7 +249,8 @@ async def run_demo(directory: Path, out: Any = sys.stdout) -> int:
         await asyncio.to_thread(tn.wait_ready, 30)
         print(f"up in {time.perf_counter() - t_start:.1f} s; the story "
               "(step, outcome, block height, finality seen by the client):", file=out)
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=tn.ssl_context())) as session:
             story = Story([n.rest_url for n in manifest.nodes], manifest.chain_id, ids,
                           session, out)
             try:

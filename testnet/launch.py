@@ -6,6 +6,8 @@
     DIR/genesis.json            shared by every node
     DIR/keys/nodeI.json         validator keys (0600; used by the node process only)
     DIR/clients/NAME.json       demo client identities (0600)
+    DIR/pki/                    the consortium CA and one TLS certificate per node (testnet/pki.py;
+                                not with ``tls=False`` / ``testnet init --plain``)
     DIR/nodeI/config.json       node I's config (paths relative to it: the directory can move)
     DIR/nodeI/data/             node I's data directory (created by the node)
     DIR/nodeI/node.log          node I's stdout+stderr (appended by every start)
@@ -19,7 +21,16 @@ Manifest (paths absolute)::
                 "data_dir": "/abs/DIR/node0/data", "config": "/abs/DIR/node0/config.json",
                 "key_file": "/abs/DIR/keys/node0.json"}, ...],
      "clients": [{"name": "bank0", "role": "bank", "admin": true, "bank": "CHFNUS33",
-                  "public_key": "<hex>", "key_file": "/abs/DIR/clients/bank0.json"}, ...]}
+                  "public_key": "<hex>", "key_file": "/abs/DIR/clients/bank0.json"}, ...],
+     "ca": "/abs/DIR/pki/ca.pem"}
+
+TLS (docs/operations.md "TLS"): by default peer links run over mutual TLS with certificates from
+the testnet's own CA (``"ca"`` in the manifest; every config gets ``tls``, ``tls_ca``,
+``tls_cert``, ``tls_key``). ``init_testnet(..., tls=False)`` (``chainfin testnet init --plain``)
+is the test-only plain-TCP switch: no ``DIR/pki``, no ``"ca"``. REST stays plain HTTP unless
+``rest_tls=True``: then the manifest's REST URLs are ``https://``, :class:`Testnet` starts the
+nodes with ``CHAINFIN_REST_TLS=1`` and its clients (:meth:`Testnet.client`,
+:meth:`Testnet.ssl_context`, :func:`manifest_ssl`) trust the CA.
 
 Demo clients: ``bank0..bankN-1`` (role bank, admin, one per node's bank), ``exporter``,
 ``importer``, ``auditor``, ``usd_issuer`` and ``cny_issuer`` (role issuer of USD and CNY, exponent
@@ -40,6 +51,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -48,7 +60,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -56,7 +68,9 @@ from chainfin.client import Client, SyncClient
 from chainfin.crypto import Identity, load_identity, save_identity
 from chainfin.errors import ChainfinError, ConfigError
 from chainfin.genesis import Genesis, load_genesis
+from node import tls as node_tls
 from node.config import NodeConfig, PeerConfig, write_config
+from testnet import pki
 
 __all__ = [
     "Manifest",
@@ -65,6 +79,8 @@ __all__ = [
     "Testnet",
     "init_testnet",
     "load_manifest",
+    "manifest_ssl",
+    "issue_node_tls",
     "bic",
     "cli_init",
     "cli_up",
@@ -124,6 +140,7 @@ class Manifest(_Model):
     genesis: str
     nodes: list[ManifestNode]
     clients: list[ManifestClient]
+    ca: str | None = None  # the consortium CA certificate when TLS is on
 
     def client(self, name: str) -> ManifestClient:
         for c in self.clients:
@@ -132,7 +149,19 @@ class Manifest(_Model):
         raise KeyError(f"no client named {name!r} in the manifest")
 
     def to_json_text(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"
+        data = self.model_dump(mode="json")
+        if data.get("ca") is None:
+            data.pop("ca", None)  # plain-TCP testnets: the manifest format as before
+        return json.dumps(data, indent=2) + "\n"
+
+
+def manifest_ssl(manifest: Manifest) -> ssl.SSLContext:
+    """A TLS client context for the testnet's REST URLs: trusts only the testnet's CA when it has
+    one (``"ca"``), else the system's defaults. Pass it to aiohttp as
+    ``aiohttp.TCPConnector(ssl=...)``; it is not used for ``http://`` URLs."""
+    if manifest.ca:
+        return node_tls.rest_client_context(manifest.ca)
+    return ssl.create_default_context()
 
 
 def load_manifest(directory: str | os.PathLike[str]) -> Manifest:
@@ -189,12 +218,24 @@ def _new_key(path: Path, name: str) -> Identity:
     return ident
 
 
+def issue_node_tls(root: Path, node_id: str, public_key_hex: str) -> dict[str, Any]:
+    """Issue node ``node_id``'s certificate from the testnet CA in ``root/pki`` and return the
+    config fields that use it (paths relative to ``root/node_id/config.json``)."""
+    d = root / "pki"
+    pki.issue_node_cert((d / pki.CA_CERT, d / pki.CA_KEY), node_id, public_key_hex)
+    return {"tls": True, "tls_ca": Path(f"../pki/{pki.CA_CERT}"),
+            "tls_cert": Path(f"../pki/{node_id}.pem"), "tls_key": Path(f"../pki/{node_id}.key")}
+
+
 def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: int = 0,
-                 extra_clients: int = 0) -> Manifest:
+                 extra_clients: int = 0, *, tls: bool = True,
+                 rest_tls: bool = False) -> Manifest:
     """Write a fresh testnet into ``directory`` (created if missing) and return its manifest.
 
     ``extra_clients`` genesis identities ``trader0..`` (role exporter) are added to the demo
-    clients.
+    clients. ``tls`` (default): a consortium CA and a certificate per node in ``DIR/pki``, peer
+    links over mutual TLS; ``tls=False`` is the test-only plain-TCP switch. ``rest_tls``
+    (needs ``tls``): REST over HTTPS too.
 
     Raises:
         ConfigError: ``nodes`` out of 1..MAX_NODES, ``extra_clients`` out of 0..MAX_EXTRA_CLIENTS,
@@ -205,6 +246,8 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
         raise ConfigError(f"a testnet has 1 to {MAX_NODES} nodes, not {nodes}")
     if not 0 <= extra_clients <= MAX_EXTRA_CLIENTS:
         raise ConfigError(f"extra_clients is 0 to {MAX_EXTRA_CLIENTS}, not {extra_clients}")
+    if rest_tls and not tls:
+        raise ConfigError("REST over HTTPS needs TLS (the node's certificate)")
     root = Path(directory).resolve()
     if (root / MANIFEST).exists() or (root / "keys").exists():
         raise ConfigError(f"{root} already holds a testnet; pick an empty directory")
@@ -249,6 +292,9 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
     })
     genesis_path = root / "genesis.json"
     genesis_path.write_text(genesis.to_json_text())
+    if tls:
+        ca_cert, _ = pki.create_ca(root / "pki", chain_id)
+    scheme = "https" if rest_tls else "http"
 
     entries: list[ManifestNode] = []
     for i, ident in enumerate(node_ids):
@@ -265,11 +311,12 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
             peers=[PeerConfig(node_id=f"node{j}", public_key=k.public_key.hex(),
                               address=f"{HOST}:{ports[j][1]}")
                    for j, k in enumerate(node_ids) if j != i],
+            **(issue_node_tls(root, f"node{i}", ident.public_key.hex()) if tls else {}),
         )
         write_config(cfg, ndir / "config.json")
         entries.append(ManifestNode(
             id=f"node{i}", public_key=ident.public_key.hex(), bank=bic(i),
-            rest_url=f"http://{HOST}:{rest}", p2p_address=f"{HOST}:{p2p}",
+            rest_url=f"{scheme}://{HOST}:{rest}", p2p_address=f"{HOST}:{p2p}",
             data_dir=str(ndir / "data"), config=str(ndir / "config.json"),
             key_file=str(root / "keys" / f"node{i}.json"),
         ))
@@ -281,6 +328,7 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
                                 public_key=client_ids[name].public_key.hex(),
                                 key_file=str(root / "clients" / f"{name}.json"))
                  for name, role, admin, bank in clients],
+        ca=str(ca_cert) if tls else None,
     )
     (root / MANIFEST).write_text(manifest.to_json_text())
     return manifest
@@ -296,7 +344,6 @@ def node_command(i: int, node: ManifestNode) -> list[str]:
     return [sys.executable, "-m", "chainfin.cli", "node", "run", "--config", node.config]
 
 
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 is local
 
 
 def _alive(pid: int) -> bool:
@@ -324,7 +371,15 @@ class Testnet:
         self.dir = Path(directory).resolve()
         self.manifest = load_manifest(self.dir)
         self._command = command or node_command
-        self._env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        # REST over HTTPS exactly when the manifest says so (never inherited by accident)
+        rest_tls = any(nd.rest_url.startswith("https://") for nd in self.manifest.nodes)
+        tls_env = {node_tls.REST_TLS_ENV: "1" if rest_tls else "0"}
+        if rest_tls and self.manifest.ca:
+            # an observer follows the chain over https REST with aiohttp's default context:
+            # OpenSSL reads its trust store from SSL_CERT_FILE
+            tls_env["SSL_CERT_FILE"] = self.manifest.ca
+        self._env = {**os.environ, "PYTHONUNBUFFERED": "1", **tls_env, **(env or {})}
+        self._opener: urllib.request.OpenerDirector | None = None
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._logs: dict[int, IO[bytes]] = {}
 
@@ -363,11 +418,15 @@ class Testnet:
 
     def client(self, i: int = 0) -> SyncClient:
         """A blocking REST client of node ``i`` (close it, or use ``with``)."""
-        return SyncClient(self.rest_url(i))
+        return SyncClient(self.rest_url(i), ca_file=self.manifest.ca)
 
     def aclient(self, i: int = 0) -> Client:
         """An async REST client of node ``i`` (``async with``)."""
-        return Client(self.rest_url(i))
+        return Client(self.rest_url(i), ca_file=self.manifest.ca)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """TLS client context for the REST URLs (:func:`manifest_ssl`)."""
+        return manifest_ssl(self.manifest)
 
     def identity(self, name: str) -> Identity:
         """A demo client's identity (``exporter``, ``bank0``, ...)."""
@@ -459,7 +518,11 @@ class Testnet:
 
     def _healthy(self, i: int) -> bool:
         try:
-            with _NO_PROXY.open(self.rest_url(i) + "/healthz", timeout=1.0) as r:
+            if self._opener is None:
+                self._opener = urllib.request.build_opener(
+                    urllib.request.ProxyHandler({}),
+                    urllib.request.HTTPSHandler(context=self.ssl_context()))
+            with self._opener.open(self.rest_url(i) + "/healthz", timeout=1.0) as r:
                 return bool(r.status == 200)
         except (urllib.error.URLError, OSError, ValueError):
             return False
@@ -545,14 +608,19 @@ class Testnet:
 
 
 def cli_init(args: argparse.Namespace) -> int:
-    """``chainfin testnet init --dir DIR --nodes N [--base-port P]``."""
-    m = init_testnet(args.dir, args.nodes, args.base_port)
+    """``chainfin testnet init --dir DIR --nodes N [--base-port P] [--plain]``."""
+    m = init_testnet(args.dir, args.nodes, args.base_port,
+                     tls=not getattr(args, "plain", False))
     root = Path(m.genesis).parent
     print(f"testnet {m.chain_id}: {len(m.nodes)} nodes in {root}")
     print(f"  manifest  {root / MANIFEST}")
     print(f"  genesis   {m.genesis}")
     print(f"  keys      {root / 'keys'} (0600)")
     print(f"  clients   {root / 'clients'} ({', '.join(c.name for c in m.clients)})")
+    if m.ca:
+        print(f"  pki       {root / 'pki'} (consortium CA {m.ca}; peer links over mutual TLS)")
+    else:
+        print("  pki       none: peer links over plain TCP (--plain, for tests only)")
     for nd in m.nodes:
         print(f"  {nd.id:<8}  {nd.rest_url}  p2p {nd.p2p_address}  config {nd.config}")
     print(f"start it with: chainfin testnet up --dir {root}")

@@ -37,7 +37,9 @@ from testnet.launch import (
     Testnet,
     _free_ports,
     bic,
+    issue_node_tls,
     load_manifest,
+    manifest_ssl,
 )
 
 _nonce = itertools.count(int(time.time() * 1000) * 1000)
@@ -123,11 +125,13 @@ def prepare_join(directory: Path) -> tuple[int, Identity, Identity]:
         peers=[PeerConfig(node_id=n.id, public_key=n.public_key, address=n.p2p_address)
                for n in m.nodes],
         sync_urls=[n.rest_url for n in m.nodes],
+        **(issue_node_tls(directory, name, node_key.public_key.hex()) if m.ca else {}),
     )
     write_config(cfg, ndir / "config.json")
     nodes = [*m.nodes, ManifestNode(
         id=name, public_key=node_key.public_key.hex(), bank=bic(k),
-        rest_url=f"http://{HOST}:{rest}", p2p_address=f"{HOST}:{p2p}",
+        rest_url=f"{m.nodes[0].rest_url.split('://')[0]}://{HOST}:{rest}",
+        p2p_address=f"{HOST}:{p2p}",
         data_dir=str(ndir / "data"), config=str(ndir / "config.json"),
         key_file=str(directory / "keys" / f"{name}.json"))]
     clients = [*m.clients, ManifestClient(
@@ -156,7 +160,8 @@ async def join_node(directory: str | Path, tn: Testnet, out: Any = None,
     k, node_key, bank_key = prepare_join(directory)
     m = load_manifest(directory)
     loop = asyncio.get_running_loop()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=manifest_ssl(before))) as session:
         url = (await _live_urls(session, before))[0]
         admin_id = load_identity(admin.key_file)
         print(f"node{k}: registering its identities (signed by {admin.name})", file=out)
@@ -200,7 +205,8 @@ async def remove_node(directory: str | Path, tn: Testnet, k: int, out: Any = Non
     m = load_manifest(directory)
     victim = m.nodes[k].public_key
     loop = asyncio.get_running_loop()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=manifest_ssl(m))) as session:
         urls = [u for u in await _live_urls(session, m) if u != m.nodes[k].rest_url]
         print(f"node{k}: proposing remove_validator", file=out)
         await _govern(session, directory, m, urls[0], "remove_validator", {"pubkey": victim},

@@ -91,7 +91,7 @@ async def net(tmp_path: Path):
     try:
         tn.start()
         tn.wait_ready(30)
-        n.session = aiohttp.ClientSession()
+        n.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tn.ssl_context()))
         yield n
     finally:
         if n.session is not None:
