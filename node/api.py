@@ -2,28 +2,32 @@
 
 Every body is validated by a pydantic model; bodies over 1 MiB are refused with 413 by aiohttp
 before they are read. A client's fault is a 4xx; anything else is a 500 and a bug (logged).
+The reference is docs/api.md; ``/openapi.json`` lists every route :func:`make_app` serves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chainfin import __version__, codec, proofs
+from chainfin.errors import InvalidTransaction
 from chainfin.smt import SparseMerkleTree
-from chainfin.errors import ChainfinError, InvalidTransaction
 from chainfin.types import Block, CommitCertificate, Transaction
 from node.metrics import CONTENT_TYPE
-from node.runtime import WAIT_TIMEOUT_S, Node
+from node.runtime import WAIT_TIMEOUT_S, Node, TxOutcome
 
 log = logging.getLogger("chainfin.api")
 
 MAX_BODY = 1024 * 1024
+MAX_HEIGHT = 2**63 - 1
 NODE_KEY: web.AppKey[Node] = web.AppKey("node", Node)
 
 
@@ -40,8 +44,19 @@ class TxEnvelope(BaseModel):
     signature: str = Field(pattern=r"^[0-9a-fA-F]{128}$")
 
 
-def error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def error(status: int, code: str, message: str,
+          headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status,
+                             headers=headers)
+
+
+#: Admission codes that are not a plain 400: a conflict with what the node already holds (409),
+#: the sender's pending limit (429) and a full mempool (503); both of the last two are worth a
+#: retry later.
+REFUSAL_STATUS = {"duplicate": 409, "nonce_reused": 409, "nonce_in_use": 409,
+                  "sender_limit": 429, "mempool_full": 503}
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+               413: "body_too_large"}
 
 
 @web.middleware
@@ -52,22 +67,30 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        code = {404: "not_found", 405: "method_not_allowed",
-                413: "body_too_large"}.get(e.status, "http_error")
+        code = _HTTP_CODES.get(e.status, "http_error")
         node.metrics.http_errors.labels(code).inc()
-        msg = e.reason if e.status != 413 else f"request body exceeds {MAX_BODY} bytes"
-        return error(e.status, code, msg)
+        headers = None
+        if e.status == 413:
+            msg = f"request body exceeds {MAX_BODY} bytes"
+        elif e.status == 405:
+            allow = e.headers.get("Allow", "")
+            headers = {"Allow": allow}  # RFC 9110 15.5.6: a 405 carries Allow
+            msg = f"{request.method} is not allowed on {request.path} (allowed: {allow})"
+        elif e.status == 404:
+            msg = f"no route {request.path}"
+        else:
+            msg = e.reason
+        return error(e.status, code, msg, headers)
     except InvalidTransaction as e:
         node.metrics.http_errors.labels(e.code).inc()
-        node.metrics.tx_refused.labels(e.code).inc()
-        status = 409 if e.code in ("duplicate", "nonce_reused") else e.status_hint
-        return error(status, e.code, str(e))
-    except ChainfinError as e:
-        node.metrics.http_errors.labels("bad_request").inc()
-        return error(400, "bad_request", str(e))
+        if request.method == "POST" and request.path == "/v1/tx":
+            node.metrics.tx_refused.labels(e.code).inc()
+        status = REFUSAL_STATUS.get(e.code, e.status_hint)
+        headers = {"Retry-After": "1"} if status in (429, 503) else None
+        return error(status, e.code, str(e), headers)
     except asyncio.CancelledError:
         raise
-    except Exception:
+    except Exception:  # ChainfinError included: only InvalidTransaction is the client's fault
         log.exception("internal error on %s %s", request.method, request.path)
         node.metrics.http_errors.labels("internal").inc()
         return error(500, "internal", "internal error")
@@ -84,13 +107,46 @@ def _hex_param(request: web.Request, name: str, size: int = 32) -> bytes:
     return b
 
 
+def _outcome_json(out: TxOutcome) -> dict[str, Any]:
+    """``{tx_id, status, height, index[, finality_ms], result|error}``: a rejected transaction has
+    an error and no result (its receipt's result is an empty object)."""
+    d = out.to_json()
+    if d["status"] != "committed":
+        d.pop("result", None)
+    return d
+
+
+def _forget_waiter(node: Node, tx_id: bytes, fut: asyncio.Future[TxOutcome]) -> None:
+    """Drop this request's future only: another request may be waiting for the same tx."""
+    futs = node.waiters.get(tx_id)
+    if futs is None:
+        return
+    with contextlib.suppress(ValueError):
+        futs.remove(fut)
+    if not futs:
+        node.waiters.pop(tx_id, None)
+
+
+def _wait_param(request: web.Request) -> bool:
+    values = request.query.getall("wait", [])
+    if not values:
+        return False
+    if values != ["commit"]:
+        raise InvalidTransaction("query parameter wait must be 'commit' (once) or absent",
+                                 "bad_request")
+    return True
+
+
 async def post_tx(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
+    wait = _wait_param(request)
     raw = await request.read()
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidTransaction("body is not valid JSON", "malformed_json") from None
+    except RecursionError:
+        raise InvalidTransaction("body is nested too deeply", "malformed_json") from None
     try:
         env = TxEnvelope.model_validate(body)
     except ValidationError as e:
@@ -98,25 +154,23 @@ async def post_tx(request: web.Request) -> web.Response:
         loc = ".".join(str(x) for x in first["loc"]) or "body"
         raise InvalidTransaction(f"{loc}: {first['msg']}", "invalid_envelope") from None
     tx = Transaction.from_wire(env.model_dump())
-    wait = request.query.get("wait") == "commit"
     fut = node.wait_for(tx.tx_id) if wait else None
     try:
         node.admit(tx)
-    except BaseException:
+        if fut is None:
+            return web.json_response({"tx_id": tx.tx_id.hex(), "status": "pending"}, status=202)
+        try:
+            outcome = await asyncio.wait_for(fut, WAIT_TIMEOUT_S)
+        except TimeoutError:
+            return web.json_response({"tx_id": tx.tx_id.hex(), "status": "pending",
+                                      "error": {"code": "timeout",
+                                                "message": "not final within the wait time"}},
+                                     status=202)
+        return web.json_response(_outcome_json(outcome))
+    finally:
         if fut is not None:
             fut.cancel()
-            node.waiters.pop(tx.tx_id, None)
-        raise
-    if fut is None:
-        return web.json_response({"tx_id": tx.tx_id.hex(), "status": "pending"}, status=202)
-    try:
-        outcome = await asyncio.wait_for(fut, WAIT_TIMEOUT_S)
-    except asyncio.TimeoutError:
-        return web.json_response({"tx_id": tx.tx_id.hex(), "status": "pending",
-                                  "error": {"code": "timeout",
-                                            "message": "not final within the wait time"}},
-                                 status=202)
-    return web.json_response(outcome.to_json())
+            _forget_waiter(node, tx.tx_id, fut)
 
 
 async def get_tx(request: web.Request) -> web.Response:
@@ -125,7 +179,7 @@ async def get_tx(request: web.Request) -> web.Response:
     out = node.tx_outcome(tx_id)
     if out is None:
         return error(404, "not_found", "unknown transaction")
-    return web.json_response(out.to_json())
+    return web.json_response(_outcome_json(out))
 
 
 def _block_json(node: Node, height: int) -> dict[str, Any] | None:
@@ -139,7 +193,7 @@ def _block_json(node: Node, height: int) -> dict[str, Any] | None:
         "header": block.header.to_json(),
         "tx_ids": [t.tx_id.hex() for t in block.txs],
         "txs": [t.to_json() for t in block.txs],
-        "receipts": rec["receipts"],
+        "receipts": codec_json(rec["receipts"]),
         "certificate": codec_json(rec["cert"]),
     }
 
@@ -154,6 +208,9 @@ def codec_json(v: Any) -> Any:
     return v
 
 
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
 async def get_block(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     h = request.match_info["height"]
@@ -163,10 +220,11 @@ async def get_block(request: web.Request) -> web.Response:
             return web.json_response({"height": 0, "hash": node.ledger.tip.block_hash.hex(),
                                       "genesis": True})
     else:
-        try:
-            height = int(h)
-        except ValueError:
-            return error(400, "bad_request", "height must be an integer or 'latest'")
+        # ASCII digits only: int() would also take " 1", "+1", "1_0" and other scripts' digits
+        if not _DIGITS.fullmatch(h) or int(h) > MAX_HEIGHT:
+            return error(400, "bad_request",
+                         f"height must be 'latest' or an integer from 0 to {MAX_HEIGHT}")
+        height = int(h)
     out = _block_json(node, height)
     if out is None:
         return error(404, "not_found", f"no block at height {height}")
@@ -222,12 +280,12 @@ async def get_sync_blocks(request: web.Request) -> web.Response:
     ``b/<height>`` records from ``from`` (inclusive), at most ``max`` (<= 64). Observers and
     auditors follow the chain with it; every record carries its CommitCertificate."""
     node = request.app[NODE_KEY]
-    try:
-        start = int(request.query.get("from", "1"))
-        n = int(request.query.get("max", "64"))
-    except ValueError:
-        return error(400, "bad_request", "from and max must be integers")
-    if start < 1 or n < 1:
+    f, m = request.query.get("from", "1"), request.query.get("max", "64")
+    if not (_DIGITS.fullmatch(f) and _DIGITS.fullmatch(m)) or not 1 <= int(f) <= MAX_HEIGHT:
+        return error(400, "bad_request",
+                     f"from must be an integer from 1 to {MAX_HEIGHT} and max a positive integer")
+    start, n = int(f), int(m)
+    if n < 1:
         return error(400, "bad_request", "from and max must be positive")
     body = codec.encode(node.sync_records(start, n))
     return web.Response(body=body, content_type="application/msgpack")
@@ -283,12 +341,12 @@ async def events(request: web.Request) -> web.StreamResponse:
         while True:
             try:
                 ev = await asyncio.wait_for(q.get(), 15.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await resp.write(b": keepalive\n\n")
                 continue
             data = json.dumps(ev, separators=(",", ":"))
             await resp.write(f"event: {ev['type']}\ndata: {data}\n\n".encode())
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:  # the client went away
         pass
     finally:
         node.subscribers.discard(q)
@@ -303,46 +361,131 @@ async def index(request: web.Request) -> web.Response:
     return web.Response(text=EXPLORER_HTML, content_type="text/html")
 
 
-def _route(summary: str, **extra: Any) -> dict[str, Any]:
-    return {"summary": summary, "responses": {"200": {"description": "OK"},
-                                              "4XX": {"$ref": "#/components/responses/Error"}},
-            **extra}
+def _param(name: str, where: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": where == "path", "schema": schema,
+            "description": description}
 
+
+_HEX32 = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
+_P_TX_ID = _param("tx_id", "path", _HEX32, "transaction id (hex SHA-256 of the signed body)")
+_P_CONTRACT = _param("contract", "path", {"type": "string"}, "contract name")
+_P_KEY = _param("key", "path", {"type": "string"},
+                "state key inside the contract; may contain '/' (matched greedily)")
+
+
+def _json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _op(op_id: str, summary: str, ok: dict[str, Any] | None = None, *,
+        params: list[dict[str, Any]] | None = None, errors: tuple[str, ...] = (),
+        content_type: str = "application/json", **extra: Any) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "200": ok or {"description": "OK", "content": {content_type: {"schema": {}}}}}
+    for code in errors:
+        responses[code] = {"$ref": "#/components/responses/Error"}
+    responses["5XX"] = {"$ref": "#/components/responses/Error"}
+    op: dict[str, Any] = {"operationId": op_id, "summary": summary, "responses": responses}
+    if params:
+        op["parameters"] = params
+    op.update(extra)
+    return op
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_TX_OUTCOME = {
+    "type": "object",
+    "required": ["tx_id", "status", "height", "index"],
+    "properties": {
+        "tx_id": _HEX32,
+        "status": {"enum": ["pending", "committed", "rejected"]},
+        "height": {"type": ["integer", "null"]},
+        "index": {"type": ["integer", "null"]},
+        "finality_ms": {"type": "number", "description": "admission to commit on this node"},
+        "result": {"type": "object", "description": "the method's result (committed only)"},
+        "error": {"type": "object", "properties": {"code": {"type": "string"},
+                                                   "message": {"type": "string"}}},
+    },
+}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
-    "info": {"title": "chainfin node API", "version": __version__},
+    "info": {"title": "chainfin node API", "version": __version__,
+             "description": "REST API of one chainfin node; see docs/api.md. Every error is "
+                            "`{\"error\": {\"code\", \"message\"}}` with a 4xx/5xx status."},
     "paths": {
-        "/v1/tx": {"post": _route(
-            "Submit a signed transaction; ?wait=commit waits for finality",
-            parameters=[{"name": "wait", "in": "query", "schema": {"enum": ["commit"]}}],
-            requestBody={"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/TxEnvelope"}}}})},
-        "/v1/tx/{tx_id}": {"get": _route("Status of a transaction")},
-        "/v1/blocks/latest": {"get": _route("Latest committed block with its certificate")},
-        "/v1/blocks/{height}": {"get": _route("A committed block with its certificate")},
-        "/v1/state/{contract}/{key}": {"get": _route("Current value of one state key")},
-        "/v1/nonce/{sender}": {"get": _route("A nonce the sender has not used yet")},
-        "/v1/sync/blocks": {"get": _route(
-            "Certified block records (msgpack) for catch-up",
-            parameters=[{"name": "from", "in": "query", "schema": {"type": "integer"}},
-                        {"name": "max", "in": "query", "schema": {"type": "integer"}}])},
-        "/v1/proofs/tx/{tx_id}": {"get": _route("Inclusion and finality proof of a tx")},
-        "/v1/proofs/state/{contract}/{key}": {"get": _route(
-            "(Non-)inclusion proof of a state key at the latest block")},
-        "/v1/status": {"get": _route("Node status")},
-        "/v1/events": {"get": _route("Server-Sent Events of committed blocks")},
-        "/healthz": {"get": _route("Liveness")},
-        "/metrics": {"get": _route("Prometheus metrics")},
+        "/v1/tx": {"post": _op(
+            "submitTx", "Submit a signed transaction; ?wait=commit waits for finality",
+            {"description": "final (committed or rejected), with ?wait=commit",
+             "content": _json_content(_ref("TxOutcome"))},
+            params=[_param("wait", "query", {"enum": ["commit"]},
+                           "wait until the transaction is final (at most 30 s)")],
+            errors=("400", "409", "413", "429", "503"),
+            requestBody={"required": True, "content": _json_content(_ref("TxEnvelope"))},
+        ) | {"responses": {
+            "200": {"description": "final (committed or rejected), with ?wait=commit",
+                    "content": _json_content(_ref("TxOutcome"))},
+            "202": {"description": "admitted and pending (no wait, or the wait ran out: then "
+                                   "with an error of code timeout)",
+                    "content": _json_content(_ref("TxOutcome"))},
+            **{c: {"$ref": "#/components/responses/Error"}
+               for c in ("400", "409", "413", "429", "503", "5XX")}}}},
+        "/v1/tx/{tx_id}": {"get": _op(
+            "getTx", "Status of a transaction",
+            {"description": "pending, committed or rejected",
+             "content": _json_content(_ref("TxOutcome"))},
+            params=[_P_TX_ID], errors=("400", "404"))},
+        "/v1/blocks/latest": {"get": _op(
+            "getLatestBlock", "Latest committed block with its certificate (at height 0: "
+            "{height, hash, genesis: true})")},
+        "/v1/blocks/{height}": {"get": _op(
+            "getBlock", "A committed block with its certificate",
+            params=[_param("height", "path", {"type": "string",
+                                              "pattern": "^([0-9]{1,19}|latest)$"},
+                           "block height (1..) or 'latest'")],
+            errors=("400", "404"))},
+        "/v1/state/{contract}/{key}": {"get": _op(
+            "getState", "Current value of one state key", params=[_P_CONTRACT, _P_KEY],
+            errors=("404",))},
+        "/v1/nonce/{sender}": {"get": _op(
+            "getNonce", "The next nonce of a sender (one above the highest used or pending)",
+            params=[_param("sender", "path", _HEX32, "Ed25519 public key, hex")],
+            errors=("400",))},
+        "/v1/proofs/tx/{tx_id}": {"get": _op(
+            "getTxProof", "Inclusion and finality proof of a committed transaction",
+            params=[_P_TX_ID], errors=("400", "404"))},
+        "/v1/proofs/state/{contract}/{key}": {"get": _op(
+            "getStateProof", "(Non-)inclusion proof of a state key at the latest block",
+            params=[_P_CONTRACT, _P_KEY], errors=("404",))},
+        "/v1/sync/blocks": {"get": _op(
+            "getSyncBlocks", "Certified block records (canonical msgpack) for catch-up",
+            params=[_param("from", "query", {"type": "integer", "minimum": 1},
+                           "first height (default 1)"),
+                    _param("max", "query", {"type": "integer", "minimum": 1},
+                           "most records (default and cap 64)")],
+            errors=("400",), content_type="application/msgpack")},
+        "/v1/status": {"get": _op("getStatus", "Node status")},
+        "/v1/events": {"get": _op("streamEvents", "Server-Sent Events: one `block` event per "
+                                  "committed block", content_type="text/event-stream")},
+        "/healthz": {"get": _op("healthz", "Liveness")},
+        "/metrics": {"get": _op("metrics", "Prometheus metrics (text format 0.0.4)",
+                                content_type="text/plain")},
+        "/openapi.json": {"get": _op("openapi", "This document")},
+        "/": {"get": _op("explorer", "Explorer page", content_type="text/html")},
     },
     "components": {
         "schemas": {
             "TxEnvelope": TxEnvelope.model_json_schema(),
-            "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-                "code": {"type": "string"}, "message": {"type": "string"}}}}},
+            "TxOutcome": _TX_OUTCOME,
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"}}}}},
         },
-        "responses": {"Error": {"description": "Error", "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/Error"}}}}},
+        "responses": {"Error": {"description": "Error", "content": _json_content(
+            _ref("Error"))}},
     },
 }
 

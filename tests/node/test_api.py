@@ -1,0 +1,788 @@
+"""REST API of a real node, in process: ``aiohttp.test_utils`` against :func:`node.api.make_app`.
+
+The node under test is a real :class:`node.runtime.Node` (engine, ledger, mempool, MemoryStore)
+whose validators talk over the real peer transport on 127.0.0.1 (ports picked by the OS). The
+cluster has ``N_VALIDATORS`` validators; the REST app under test is node 0's.
+
+``N_VALIDATORS`` is 4, not 1: with a single validator the engine never commits (see
+``test_single_validator_commits`` below: ``PbftEngine._check_prepared`` treats "no PREPARE votes
+stored" as "not prepared" even when ``quorum(1) - 1 == 0`` are needed). Four in-process nodes
+connect in ~50 ms and commit in ~20 ms, so the tests stay fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from chainfin import proofs
+from chainfin.crypto import Identity
+from chainfin.genesis import Genesis
+from chainfin.store import MemoryStore
+from chainfin.types import Transaction
+from node import api
+from node.runtime import Node
+
+N_VALIDATORS = 4
+CLIENT_ROLES = {"exporter": "exporter", "importer": "importer", "auditor": "auditor",
+                "usd_issuer": "issuer"}
+
+
+def make_genesis(validators: list[Identity], clients: dict[str, Identity]) -> Genesis:
+    """A genesis with ``validators`` (admin banks), the ``clients`` (roles from CLIENT_ROLES) and
+    one currency, USD, issued by ``usd_issuer``."""
+    return Genesis.model_validate({
+        "chain_id": "chainfin-apitest",
+        "genesis_time_ms": int(time.time() * 1000) - 1000,
+        "validators": [{"name": f"node{i}", "public_key": v.public_key.hex(),
+                        "bank": f"BANK{i}US33XXX"} for i, v in enumerate(validators)],
+        "identities": [{"name": f"node{i}", "public_key": v.public_key.hex(), "role": "bank",
+                        "admin": True, "bank": f"BANK{i}US33XXX"}
+                       for i, v in enumerate(validators)]
+        + [{"name": name, "public_key": ident.public_key.hex(), "role": CLIENT_ROLES[name]}
+           for name, ident in clients.items()],
+        "currencies": [{"code": "USD", "exponent": 2,
+                        "issuer": clients["usd_issuer"].public_key.hex()}],
+        "regulators": [clients["auditor"].public_key.hex()],
+        "fingerprint_key": os.urandom(32).hex(),
+    })
+
+
+@dataclass
+class Harness:
+    """A running in-process cluster and a TestClient on node 0's REST app."""
+
+    genesis: Genesis
+    nodes: list[Node]
+    ids: dict[str, Identity]
+    http: TestClient
+    nonces: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def node(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def chain_id(self) -> str:
+        return self.genesis.chain_id
+
+    def tx(self, who: str, contract: str, method: str, args: dict[str, Any],
+           nonce: int | None = None, chain_id: str | None = None) -> Transaction:
+        return Transaction.create(self.ids[who], chain_id or self.chain_id,
+                                  next(self.nonces) if nonce is None else nonce,
+                                  contract, method, args)
+
+    def issue(self, amount: int = 100, to: str = "exporter", nonce: int | None = None
+              ) -> Transaction:
+        return self.tx("usd_issuer", "settlement", "issue",
+                       {"currency": "USD", "to": self.ids[to].public_key.hex(),
+                        "amount": amount}, nonce)
+
+    async def post(self, body: Transaction | dict[str, Any] | bytes | str, wait: bool = True,
+                   query: str | None = None) -> tuple[int, Any]:
+        """POST /v1/tx; returns (status, decoded JSON body) and checks the content type."""
+        if isinstance(body, Transaction):
+            data: bytes | str = json.dumps(body.to_json())
+        elif isinstance(body, dict):
+            data = json.dumps(body)
+        else:
+            data = body
+        q = query if query is not None else ("?wait=commit" if wait else "")
+        async with self.http.post("/v1/tx" + q, data=data,
+                                  headers={"Content-Type": "application/json"}) as r:
+            return r.status, await _json(r)
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        async with self.http.get(path) as r:
+            return r.status, await _json(r)
+
+    async def commit(self, tx: Transaction) -> dict[str, Any]:
+        status, out = await self.post(tx)
+        assert status == 200, out
+        assert out["status"] in ("committed", "rejected"), out
+        return out
+
+
+async def _json(r: Any) -> Any:
+    assert r.content_type == "application/json", (r.status, r.content_type, await r.text())
+    return await r.json()
+
+
+def error_problem(status: int, body: Any, want_status: int, code: str | None = None
+                  ) -> str | None:
+    """What is wrong with an error response, or None. Every 4xx/5xx body is exactly
+    ``{"error": {"code", "message"}}`` with two non-empty strings."""
+    if status != want_status:
+        return f"status {status} != {want_status}: {body}"
+    if not isinstance(body, dict) or set(body) != {"error"}:
+        return f"not an error body: {body}"
+    err = body["error"]
+    if not isinstance(err, dict) or set(err) != {"code", "message"}:
+        return f"error is not {{code, message}}: {body}"
+    if not (isinstance(err["code"], str) and err["code"]):
+        return f"bad code: {body}"
+    if not (isinstance(err["message"], str) and err["message"]):
+        return f"bad message: {body}"
+    if code is not None and err["code"] != code:
+        return f"code {err['code']!r} != {code!r}: {body}"
+    return None
+
+
+def assert_error(status: int, body: Any, want_status: int, code: str | None = None) -> None:
+    problem = error_problem(status, body, want_status, code)
+    assert problem is None, problem
+
+
+async def start_cluster(n: int = N_VALIDATORS) -> tuple[Genesis, list[Node], dict[str, Identity]]:
+    """``n`` validator Nodes on MemoryStores, listening on 127.0.0.1 port 0, all connected."""
+    validators = [Identity.generate(f"node{i}") for i in range(n)]
+    ids = {name: Identity.generate(name) for name in CLIENT_ROLES}
+    genesis = make_genesis(validators, ids)
+    nodes = [Node(v, genesis, MemoryStore(), "127.0.0.1", 0, {}, f"node{i}")
+             for i, v in enumerate(validators)]
+    for nd in nodes:
+        await nd.start()
+    peers = {nd.identity.public_key: nd.transport.address for nd in nodes}
+    for nd in nodes:
+        nd.peers_cfg = dict(peers)
+        nd.transport.set_peers(peers)
+    deadline = time.monotonic() + 10
+    while any(len(nd.transport.connected()) < n - 1 for nd in nodes):
+        assert time.monotonic() < deadline, "in-process validators did not connect"
+        await asyncio.sleep(0.01)
+    ids["outsider"] = Identity.generate("outsider")  # not in the genesis
+    return genesis, nodes, ids
+
+
+async def stop_cluster(nodes: list[Node]) -> None:
+    for nd in nodes:
+        await nd.stop()
+
+
+@pytest.fixture
+async def h() -> AsyncIterator[Harness]:
+    genesis, nodes, ids = await start_cluster()
+    http = TestClient(TestServer(api.make_app(nodes[0])))
+    await http.start_server()
+    try:
+        yield Harness(genesis, nodes, ids, http)
+    finally:
+        await http.close()
+        await stop_cluster(nodes)
+
+
+async def wait_height(node: Node, height: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while node.ledger.tip.height < height:
+        assert time.monotonic() < deadline, f"{node.node_id} did not reach height {height}"
+        await asyncio.sleep(0.005)
+
+
+# --------------------------------------------------------------------------- the engine, n = 1
+
+
+@pytest.mark.xfail(reason="PbftEngine._check_prepared: sl.prepares.get(digest) is None when no "
+                   "PREPARE was stored, which returns early even though quorum(1) - 1 == 0 "
+                   "votes are needed, so a single validator never prepares nor commits",
+                   strict=False)
+async def test_single_validator_commits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api, "WAIT_TIMEOUT_S", 1.0)
+    genesis, nodes, ids = await start_cluster(1)
+    try:
+        async with TestClient(TestServer(api.make_app(nodes[0]))) as http:
+            h = Harness(genesis, nodes, ids, http)
+            status, out = await h.post(h.issue())
+            assert (status, out["status"]) == (200, "committed"), out
+    finally:
+        await stop_cluster(nodes)
+
+
+# --------------------------------------------------------------------------- POST /v1/tx
+
+
+async def test_post_wait_commit(h: Harness) -> None:
+    tx = h.issue(250)
+    status, out = await h.post(tx)
+    assert status == 200
+    assert set(out) == {"tx_id", "status", "height", "index", "finality_ms", "result"}
+    assert out["tx_id"] == tx.tx_id.hex()
+    assert out["status"] == "committed"
+    assert out["height"] == 1 and out["index"] == 0
+    assert isinstance(out["finality_ms"], int | float) and 0 <= out["finality_ms"] < 10_000
+    assert out["result"] == {"balance": 250}
+    # every node has it
+    for nd in h.nodes:
+        await wait_height(nd, 1)
+        assert nd.ledger.tx_location(tx.tx_id) == (1, 0)
+
+
+async def test_post_without_wait_is_202_then_committed(h: Harness) -> None:
+    tx = h.issue()
+    status, out = await h.post(tx, wait=False)
+    assert (status, out) == (202, {"tx_id": tx.tx_id.hex(), "status": "pending"})
+    await wait_height(h.node, 1)
+    status, got = await h.get(f"/v1/tx/{tx.tx_id.hex()}")
+    assert status == 200
+    assert got == {"tx_id": tx.tx_id.hex(), "status": "committed", "height": 1, "index": 0,
+                   "result": {"balance": 100}}
+
+
+async def test_post_rejected_by_contract_is_200_with_error(h: Harness) -> None:
+    tx = h.tx("exporter", "settlement", "transfer",
+              {"to": h.ids["importer"].public_key.hex(), "currency": "USD", "amount": 5})
+    status, out = await h.post(tx)
+    assert status == 200
+    assert out["status"] == "rejected" and out["height"] == 1 and out["index"] == 0
+    assert out["error"]["code"] == "insufficient_funds" and out["error"]["message"]
+    assert "result" not in out
+    status, got = await h.get(f"/v1/tx/{tx.tx_id.hex()}")
+    assert status == 200 and got["status"] == "rejected"
+    assert got["error"] == out["error"] and got["height"] == 1
+
+
+async def test_concurrent_waiters_and_a_duplicate_post(h: Harness) -> None:
+    """A retry of a tx that is still pending is refused (409) but does not cancel the first
+    request's wait: both waiting requests, and only those, get the outcome."""
+    tx = h.issue()
+    first = asyncio.ensure_future(h.post(tx))
+    second = asyncio.ensure_future(h.post(tx))
+    (s1, o1), (s2, o2) = await asyncio.gather(first, second)
+    statuses = sorted([s1, s2])
+    assert statuses == [200, 409], (o1, o2)
+    ok, dup = (o1, o2) if s1 == 200 else (o2, o1)
+    assert ok["status"] == "committed"
+    assert_error(409, dup, 409, "duplicate")
+    assert tx.tx_id not in h.node.waiters
+
+
+async def test_wait_timeout_then_pending_status(h: Harness,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # two of four validators down: no quorum, the tx stays pending
+    await h.nodes[2].stop()
+    await h.nodes[3].stop()
+    monkeypatch.setattr(api, "WAIT_TIMEOUT_S", 0.2)
+    tx = h.issue()
+    status, out = await h.post(tx)
+    assert status == 202
+    assert out == {"tx_id": tx.tx_id.hex(), "status": "pending",
+                   "error": {"code": "timeout", "message": "not final within the wait time"}}
+    assert tx.tx_id not in h.node.waiters  # a timed-out wait leaves nothing behind
+    status, got = await h.get(f"/v1/tx/{tx.tx_id.hex()}")
+    assert (status, got) == (200, {"tx_id": tx.tx_id.hex(), "status": "pending",
+                                   "height": None, "index": None})
+    status, st = await h.get("/v1/status")
+    assert st["mempool"] == 1 and st["height"] == 0
+
+
+async def test_bad_wait_parameter(h: Harness) -> None:
+    status, out = await h.post(h.issue(), query="?wait=yes")
+    assert_error(status, out, 400, "bad_request")
+    assert "wait" in out["error"]["message"]
+    assert len(h.node.mempool) == 0
+
+
+# --------------------------------------------------------------------------- envelope errors
+
+
+async def test_malformed_json(h: Harness) -> None:
+    for body in [b"", b"{", b"{'a': 1}", b"\xff\xfe\x00garbage", b"[1,]", b"nul",
+                 b"{\"chain_id\": 1}{", b"1" * 5000]:
+        status, out = await h.post(body)
+        assert_error(status, out, 400, "malformed_json")
+
+
+async def test_deeply_nested_json_is_400_not_500(h: Harness) -> None:
+    status, out = await h.post(b"[" * 200_000 + b"]" * 200_000)
+    assert_error(status, out, 400, "malformed_json")
+    good = h.issue().to_json()
+    deep_args = json.loads('{"a":' * 100 + "1" + "}" * 100)
+    status, out = await h.post({**good, "args": deep_args})
+    assert_error(status, out, 400, "bad_encoding")
+
+
+def _envelope(h: Harness) -> dict[str, Any]:
+    return h.issue().to_json()
+
+
+# (case, mutation of a valid envelope, the field the message must start with)
+ENVELOPE_CASES: list[tuple[str, Any, str]] = [
+    ("no nonce", lambda e: e.pop("nonce"), "nonce"),
+    ("no signature", lambda e: e.pop("signature"), "signature"),
+    ("no args", lambda e: e.pop("args"), "args"),
+    ("extra field", lambda e: e.update(extra=1), "extra"),
+    ("nonce str", lambda e: e.update(nonce="1"), "nonce"),
+    ("nonce float", lambda e: e.update(nonce=1.0), "nonce"),
+    ("nonce bool", lambda e: e.update(nonce=True), "nonce"),
+    ("nonce negative", lambda e: e.update(nonce=-1), "nonce"),
+    ("nonce 2^63", lambda e: e.update(nonce=2**63), "nonce"),
+    ("nonce huge", lambda e: e.update(nonce=10**30), "nonce"),
+    ("args list", lambda e: e.update(args=[]), "args"),
+    ("args str", lambda e: e.update(args="{}"), "args"),
+    ("chain_id empty", lambda e: e.update(chain_id=""), "chain_id"),
+    ("chain_id long", lambda e: e.update(chain_id="x" * 65), "chain_id"),
+    ("contract null", lambda e: e.update(contract=None), "contract"),
+    ("method int", lambda e: e.update(method=7), "method"),
+    ("sender non-hex", lambda e: e.update(sender="zz" * 32), "sender"),
+    ("sender short", lambda e: e.update(sender="ab" * 31), "sender"),
+    ("sender 0x", lambda e: e.update(sender="0x" + "ab" * 31), "sender"),
+    ("sender bytes list", lambda e: e.update(sender=[1, 2]), "sender"),
+    ("signature non-hex", lambda e: e.update(signature="g" * 128), "signature"),
+    ("signature short", lambda e: e.update(signature="ab" * 63), "signature"),
+]
+
+
+async def test_invalid_envelope(h: Harness) -> None:
+    problems = []
+    for case, mutate, where in ENVELOPE_CASES:
+        env = _envelope(h)
+        mutate(env)
+        status, out = await h.post(env)
+        problem = error_problem(status, out, 400, "invalid_envelope")
+        if problem is None and not out["error"]["message"].startswith(where):
+            problem = f"message does not name {where!r}: {out}"
+        if problem:
+            problems.append(f"{case}: {problem}")
+    for body in ["[]", "null", "1", '"tx"', "true"]:
+        status, out = await h.post(body)
+        problem = error_problem(status, out, 400, "invalid_envelope")
+        if problem:
+            problems.append(f"body {body}: {problem}")
+    assert not problems, "\n".join(problems)
+    assert len(h.node.mempool) == 0
+
+
+async def test_args_without_canonical_encoding(h: Harness) -> None:
+    for value, what in [(1.5, "floats"), (float("inf"), "floats"), (2**64, "64-bit"),
+                        (-(2**63) - 1, "64-bit")]:
+        env = _envelope(h)
+        env["args"] = {"amount": value}
+        status, out = await h.post(json.dumps(env))
+        assert_error(status, out, 400, "bad_encoding")
+        assert what in out["error"]["message"], out
+
+
+async def test_transaction_over_64k_is_refused(h: Harness) -> None:
+    env = _envelope(h)
+    env["args"] = {"memo": "x" * (70 * 1024)}
+    status, out = await h.post(env)
+    assert_error(status, out, 400, "invalid_transaction")
+    assert "exceeds" in out["error"]["message"]
+
+
+async def test_bad_signature(h: Harness) -> None:
+    env = _envelope(h)
+    env["signature"] = "00" * 64
+    status, out = await h.post(env)
+    assert_error(status, out, 400, "bad_signature")
+    # a correct signature over different fields
+    env = _envelope(h)
+    env["args"] = dict(env["args"], amount=env["args"]["amount"] + 1)
+    status, out = await h.post(env)
+    assert_error(status, out, 400, "bad_signature")
+    # a sender that is not a valid Ed25519 point
+    env = _envelope(h)
+    env["sender"] = "ff" * 32
+    status, out = await h.post(env)
+    assert_error(status, out, 400, "bad_signature")
+    assert len(h.node.mempool) == 0
+
+
+async def test_wrong_chain(h: Harness) -> None:
+    tx = h.tx("usd_issuer", "settlement", "issue",
+              {"currency": "USD", "to": h.ids["exporter"].public_key.hex(), "amount": 1},
+              chain_id="another-chain")
+    status, out = await h.post(tx)
+    assert_error(status, out, 400, "wrong_chain")
+
+
+async def test_admission_errors(h: Harness) -> None:
+    to = h.ids["importer"].public_key.hex()
+    cases = [
+        ("outsider", "settlement", "transfer", {"currency": "USD", "amount": 1},
+         "unknown_sender"),
+        ("exporter", "no_such_contract", "x", {}, "unknown_contract"),
+        ("exporter", "settlement", "no_such_method", {}, "unknown_method"),
+        ("auditor", "trade_documents", "register", {}, "forbidden"),
+        ("exporter", "governance", "register_identity", {}, "forbidden"),
+        ("usd_issuer", "settlement", "issue", {"currency": "USD"}, "missing_field"),
+        ("usd_issuer", "settlement", "issue",
+         {"currency": "USD", "to": to, "amount": 1, "memo": "x"}, "unknown_field"),
+        ("usd_issuer", "settlement", "issue", {"currency": "USD", "to": to, "amount": -5},
+         "bad_field"),
+    ]
+    problems = []
+    for who, contract, method, args, code in cases:
+        status, out = await h.post(h.tx(who, contract, method, args))
+        problem = error_problem(status, out, 400, code)
+        if problem:
+            problems.append(f"{who} {contract}.{method}: {problem}")
+    assert not problems, "\n".join(problems)
+    assert len(h.node.mempool) == 0
+
+
+async def test_reused_nonce_and_duplicates(h: Harness) -> None:
+    tx = h.issue(nonce=42)
+    await h.commit(tx)
+    # the same tx again: committed already
+    status, out = await h.post(tx)
+    assert_error(status, out, 409, "duplicate")
+    # another tx with the committed nonce
+    status, out = await h.post(h.issue(amount=7, nonce=42))
+    assert_error(status, out, 409, "nonce_reused")
+    # a pending tx (no wait), then the same again and another with its nonce
+    pending = h.issue(nonce=43)
+    status, _ = await h.post(pending, wait=False)
+    assert status == 202
+    status, out = await h.post(pending, wait=False)
+    assert_error(status, out, 409, "duplicate")
+    status, out = await h.post(h.issue(amount=9, nonce=43), wait=False)
+    assert_error(status, out, 409, "nonce_in_use")
+
+
+async def test_body_too_large(h: Harness) -> None:
+    status, out = await h.post(b'{"a": "' + b"x" * (1024 * 1024) + b'"}')
+    assert_error(status, out, 413, "body_too_large")
+    assert "1048576" in out["error"]["message"]
+
+
+# --------------------------------------------------------------------------- routing errors
+
+
+async def test_unknown_route_is_json_404(h: Harness) -> None:
+    for path in ["/nope", "/v1", "/v1/", "/v1/tx/", "/v1/blocks", "/v1/state/settlement",
+                 "/v2/status", "/openapi.yaml", "/v1/tx/" + "00" * 32 + "/x"]:
+        status, out = await h.get(path)
+        assert_error(status, out, 404, "not_found")
+        assert path in out["error"]["message"]
+
+
+async def test_wrong_method_is_json_405(h: Harness) -> None:
+    for method, path, allow in [("GET", "/v1/tx", "POST"), ("DELETE", "/v1/tx", "POST"),
+                                ("POST", "/v1/status", "GET"), ("PUT", "/v1/blocks/1", "GET"),
+                                ("POST", "/metrics", "GET"), ("PATCH", "/", "GET")]:
+        async with h.http.request(method, path) as r:
+            out = await _json(r)
+            assert_error(r.status, out, 405, "method_not_allowed")
+            assert allow in r.headers["Allow"], (method, path, r.headers)
+
+
+async def test_internal_error_is_json_500(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*a: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(h.node.ledger, "state_value", boom)
+    status, out = await h.get("/v1/state/settlement/x")
+    assert_error(status, out, 500, "internal")
+    assert "fire" not in out["error"]["message"]  # internals stay in the log
+
+
+# --------------------------------------------------------------------------- GET routes
+
+
+async def test_get_tx_errors(h: Harness) -> None:
+    status, out = await h.get("/v1/tx/" + "00" * 32)
+    assert_error(status, out, 404, "not_found")
+    for bad in ["zz", "00" * 31, "00" * 33, "0" * 63]:
+        status, out = await h.get("/v1/tx/" + bad)
+        assert_error(status, out, 400, "bad_request")
+
+
+async def test_blocks(h: Harness) -> None:
+    status, out = await h.get("/v1/blocks/latest")
+    assert status == 200 and out["height"] == 0 and out["genesis"] is True
+    t1, t2 = h.issue(1), h.issue(2)
+    await h.commit(t1)
+    await h.commit(t2)
+    status, latest = await h.get("/v1/blocks/latest")
+    assert status == 200 and latest["height"] == 2
+    status, b2 = await h.get("/v1/blocks/2")
+    assert status == 200 and b2 == latest
+    assert set(b2) == {"height", "hash", "header", "tx_ids", "txs", "receipts", "certificate"}
+    assert b2["tx_ids"] == [t2.tx_id.hex()]
+    assert b2["txs"][0] == t2.to_json()
+    assert b2["receipts"][0]["status"] == "committed"
+    assert b2["header"]["height"] == 2 and b2["header"]["tx_count"] == 1
+    status, b1 = await h.get("/v1/blocks/1")
+    assert b2["header"]["prev_hash"] == b1["hash"]
+    cert = b2["certificate"]
+    assert cert["height"] == 2 and cert["block_hash"] == b2["hash"]
+    assert len(cert["votes"]) >= 3  # quorum(4)
+
+
+async def test_block_bad_or_missing_height(h: Harness) -> None:
+    problems = []
+    for bad in ["-1", "abc", "1.0", "1e3", "0x1", "+1", "%201", "1_0", "%D9%A1", "%EF%BC%91",
+                "99999999999999999999999", str(2**63), str(2**64), "latest2", "LATEST"]:
+        status, out = await h.get("/v1/blocks/" + bad)
+        problem = error_problem(status, out, 400, "bad_request")
+        if problem:
+            problems.append(f"{bad}: {problem}")
+    for missing in ["0", "1", "999", "007", str(2**63 - 1)]:
+        status, out = await h.get("/v1/blocks/" + missing)
+        problem = error_problem(status, out, 404, "not_found")
+        if problem:
+            problems.append(f"{missing}: {problem}")
+    assert not problems, "\n".join(problems)
+
+
+async def test_state(h: Harness) -> None:
+    exporter = h.ids["exporter"].public_key.hex()
+    status, out = await h.get(f"/v1/state/settlement/bal/{exporter}/USD")
+    assert_error(status, out, 404, "not_found")
+    await h.commit(h.issue(300))
+    status, out = await h.get(f"/v1/state/settlement/bal/{exporter}/USD")
+    assert (status, out) == (200, {"contract": "settlement", "key": f"bal/{exporter}/USD",
+                                   "value": 300, "height": 1})
+    status, out = await h.get("/v1/state/settlement/supply/USD")
+    assert status == 200 and out["value"] == {"issued": 300, "redeemed": 0}
+    status, out = await h.get("/v1/state/governance/validators")
+    assert status == 200
+    assert sorted(out["value"]) == sorted(nd.identity.public_key.hex() for nd in h.nodes)
+    status, out = await h.get("/v1/state/nope/%00%ff%E2%82%AC")
+    assert_error(status, out, 404, "not_found")
+
+
+async def test_status(h: Harness) -> None:
+    await h.commit(h.issue())
+    status, st = await h.get("/v1/status")
+    assert status == 200
+    assert {"node_id", "chain_id", "height", "view", "primary", "validators", "peers"} <= set(st)
+    assert st["node_id"] == "node0" and st["chain_id"] == h.chain_id
+    assert st["height"] == 1 and st["view"] == 0
+    assert st["public_key"] == h.node.identity.public_key.hex()
+    assert st["validator"] is True and st["mempool"] == 0
+    keys = sorted(nd.identity.public_key.hex() for nd in h.nodes)
+    assert st["primary"] in keys
+    assert sorted(st["validators"]) == keys
+    assert sorted(st["peers"]) == sorted(k for k in keys if k != st["public_key"])
+    assert re.fullmatch(r"[0-9a-f]{64}", st["block_hash"])
+    assert re.fullmatch(r"[0-9a-f]{64}", st["state_root"])
+
+
+async def test_healthz(h: Harness) -> None:
+    status, out = await h.get("/healthz")
+    assert (status, out) == (200, {"ok": True, "height": 0})
+
+
+async def test_metrics(h: Harness) -> None:
+    await h.commit(h.issue())
+    await h.post(b"not json")
+    await h.get("/v1/tx/zz")
+    async with h.http.get("/metrics") as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = await r.text()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    assert samples["chainfin_height"] == 1
+    assert samples["chainfin_txs_committed_total"] == 1
+    assert samples["chainfin_blocks_committed_total"] == 1
+    assert samples['chainfin_http_errors_total{code="malformed_json"}'] == 1
+    assert samples['chainfin_tx_refused_total{code="malformed_json"}'] == 1
+    assert samples['chainfin_http_errors_total{code="bad_request"}'] == 1
+    # a bad GET parameter is an HTTP error, not a refused transaction
+    assert 'chainfin_tx_refused_total{code="bad_request"}' not in samples
+    assert samples["chainfin_peers_connected"] == N_VALIDATORS - 1
+    assert any(k.startswith("chainfin_finality_seconds_bucket") for k in samples)
+    assert any(k.startswith("chainfin_consensus_total{") for k in samples)
+
+
+async def test_nonce(h: Harness) -> None:
+    sender = h.ids["usd_issuer"].public_key.hex()
+    status, out = await h.get(f"/v1/nonce/{sender}")
+    assert (status, out) == (200, {"sender": sender, "next": 1})
+    await h.commit(h.issue(nonce=5))
+    status, out = await h.get(f"/v1/nonce/{sender}")
+    assert out["next"] == 6
+    await h.post(h.issue(nonce=9), wait=False)  # pending ones count too
+    status, out = await h.get(f"/v1/nonce/{sender.upper()}")
+    assert (status, out) == (200, {"sender": sender, "next": 10})
+    for bad in ["zz", "00" * 31]:
+        status, out = await h.get(f"/v1/nonce/{bad}")
+        assert_error(status, out, 400, "bad_request")
+
+
+async def test_sync_blocks(h: Harness) -> None:
+    from chainfin import codec
+
+    for _ in range(3):
+        await h.commit(h.issue())
+    async with h.http.get("/v1/sync/blocks", params={"from": "2", "max": "5"}) as r:
+        assert r.status == 200 and r.content_type == "application/msgpack"
+        records = codec.decode(await r.read())
+    assert [codec.decode(x)["block"]["header"]["height"] for x in records] == [2, 3]
+    for query in ["from=0", "from=-1", "from=abc", f"from={2**64}", "max=0", "max=x",
+                  "from=%201"]:
+        status, out = await h.get("/v1/sync/blocks?" + query)
+        assert_error(status, out, 400, "bad_request")
+
+
+# --------------------------------------------------------------------------- SSE
+
+
+async def test_events_stream_delivers_committed_block(h: Harness) -> None:
+    async with h.http.get("/v1/events") as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("text/event-stream")
+        first = await asyncio.wait_for(r.content.readline(), 5)
+        assert first == b": connected\n"
+        tx = h.issue(77)
+        out = await h.commit(tx)
+        lines: list[bytes] = []
+        while True:
+            line = await asyncio.wait_for(r.content.readline(), 5)
+            if line == b"\n" and lines:
+                break
+            if line != b"\n":
+                lines.append(line)
+    assert lines[0] == b"event: block\n"
+    assert lines[1].startswith(b"data: ")
+    ev = json.loads(lines[1][len(b"data: "):])
+    assert ev["type"] == "block" and ev["height"] == out["height"] and ev["txs"] == 1
+    assert re.fullmatch(r"[0-9a-f]{64}", ev["hash"])
+    (issued,) = [e for e in ev["events"] if e["name"] == "issued"]
+    assert issued["contract"] == "settlement"
+    assert h.node.subscribers == set() or len(h.node.subscribers) <= 1
+
+
+# --------------------------------------------------------------------------- proofs
+
+
+async def test_tx_proof_verifies_offline(h: Harness) -> None:
+    txs = [h.issue(10), h.issue(20)]
+    for tx in txs:
+        await h.post(tx, wait=False)
+    await h.commit(h.issue(30))
+    for tx in txs:
+        status, doc = await h.get(f"/v1/proofs/tx/{tx.tx_id.hex()}")
+        assert status == 200
+        v = proofs.verify_proof(h.genesis, json.loads(json.dumps(doc)))
+        assert v.kind == proofs.TX_PROOF and v.tx_id == tx.tx_id
+        assert v.chain_id == h.chain_id and v.height == h.node.ledger.tx_location(tx.tx_id)[0]
+    status, out = await h.get("/v1/proofs/tx/" + "00" * 32)
+    assert_error(status, out, 404, "not_found")
+    status, out = await h.get("/v1/proofs/tx/xyz")
+    assert_error(status, out, 400, "bad_request")
+
+
+async def test_state_proof_verifies_offline(h: Harness) -> None:
+    status, out = await h.get("/v1/proofs/state/settlement/supply/USD")
+    assert_error(status, out, 404, "not_found")  # nothing committed yet
+    await h.commit(h.issue(123))
+    exporter = h.ids["exporter"].public_key.hex()
+    status, doc = await h.get(f"/v1/proofs/state/settlement/bal/{exporter}/USD")
+    assert status == 200
+    v = proofs.verify_proof(h.genesis, doc)
+    assert v.kind == proofs.STATE_PROOF and v.present is True and v.value == 123
+    assert (v.contract, v.key, v.height) == ("settlement", f"bal/{exporter}/USD", 1)
+    status, doc = await h.get("/v1/proofs/state/settlement/bal/nobody/USD")
+    assert status == 200
+    v = proofs.verify_proof(h.genesis, doc)
+    assert v.present is False and v.value is None
+    # a tampered value does not verify
+    status, doc = await h.get(f"/v1/proofs/state/settlement/bal/{exporter}/USD")
+    doc["value"] = 124
+    with pytest.raises(proofs.ProofError):
+        proofs.verify_proof(h.genesis, doc)
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+
+def _router_paths(app: web.Application) -> set[str]:
+    out = set()
+    for res in app.router.resources():
+        info = res.get_info()
+        path = info.get("path") or info.get("formatter")
+        assert path, info
+        out.add(re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path))
+    return out
+
+
+def _router_methods(app: web.Application) -> set[tuple[str, str]]:
+    out = set()
+    for route in app.router.routes():
+        if route.method == "HEAD":
+            continue
+        info = route.resource.get_info()  # type: ignore[union-attr]
+        path = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", info.get("path") or info.get("formatter"))
+        out.add((route.method.lower(), path))
+    return out
+
+
+def _resolve(doc: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = doc
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
+def _refs(v: Any) -> list[str]:
+    if isinstance(v, dict):
+        return ([v["$ref"]] if isinstance(v.get("$ref"), str) else []) + [
+            r for x in v.values() for r in _refs(x)]
+    if isinstance(v, list):
+        return [r for x in v for r in _refs(x)]
+    return []
+
+
+async def test_openapi_lists_every_route_and_is_valid(h: Harness) -> None:
+    status, doc = await h.get("/openapi.json")
+    assert status == 200
+    assert re.fullmatch(r"3\.1\.\d+", doc["openapi"])
+    assert doc["info"]["title"] and doc["info"]["version"]
+    app = h.http.server.app
+    assert app is not None
+    served = _router_methods(app)
+    listed = {(m, p) for p, ops in doc["paths"].items() for m in ops if m != "parameters"}
+    assert served <= listed, f"served but not in /openapi.json: {sorted(served - listed)}"
+    assert _router_paths(app) <= set(doc["paths"])
+    extra = {p for _, p in listed} - _router_paths(app) - {"/v1/blocks/latest"}
+    assert not extra, f"documented but not served: {extra}"
+    for ref in _refs(doc):
+        _resolve(doc, ref)
+    for path, ops in doc["paths"].items():
+        assert path.startswith("/")
+        templated = set(re.findall(r"\{(\w+)\}", path))
+        for method, op in ops.items():
+            assert method in {"get", "post", "put", "delete", "patch", "head", "options"}
+            assert op["responses"] and op["summary"]
+            assert op.get("operationId"), (method, path)
+            declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+            assert declared == templated, (method, path, declared)
+            for p in op.get("parameters", []):
+                assert p["in"] in {"path", "query", "header", "cookie"}
+                if p["in"] == "path":
+                    assert p["required"] is True
+                assert "schema" in p
+            for code in op["responses"]:
+                assert re.fullmatch(r"[1-5](\d\d|XX)|default", code), code
+    ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+
+
+async def test_openapi_with_openapi_spec_validator(h: Harness) -> None:
+    validator = pytest.importorskip("openapi_spec_validator")
+    status, doc = await h.get("/openapi.json")
+    validator.validate(doc)
+
+
+async def test_explorer_page(h: Harness) -> None:
+    async with h.http.get("/") as r:
+        assert r.status == 200 and r.content_type == "text/html"
+        assert "/v1/status" in await r.text()
