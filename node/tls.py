@@ -180,13 +180,11 @@ def check_certificate(cfg: NodeConfig, public_key: bytes) -> None:
     ca_path, cert_path, _ = _material(cfg)
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
+        cas = x509.load_pem_x509_certificates(ca_path.read_bytes())  # a bundle while rotating
     except (ValueError, OSError) as e:
         raise ConfigError(f"{cfg.node_id}: unreadable certificate: {e}") from e
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature) as e:
-        raise ConfigError(f"{cfg.node_id}: {cert_path} is not issued by the CA {ca_path}") from e
+    if not any(_issued_by(cert, ca) for ca in cas):
+        raise ConfigError(f"{cfg.node_id}: {cert_path} is not issued by the CA {ca_path}")
     now = dt.datetime.now(dt.UTC)
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
         raise ConfigError(f"{cfg.node_id}: {cert_path} is valid only from "
@@ -197,6 +195,14 @@ def check_certificate(cfg: NodeConfig, public_key: bytes) -> None:
         what = "no validator key" if named is None else f"validator key {named.hex()[:16]}..."
         raise ConfigError(f"{cfg.node_id}: {cert_path} names {what}, but this node's key is "
                           f"{public_key.hex()[:16]}...")
+
+
+def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def count_handshake_failures(ctx: ssl.SSLContext,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import random
@@ -28,6 +29,7 @@ from node.config import NodeConfig, load_config
 from node.transport import STAT_NAMES, Transport
 from testnet import pki
 from testnet.launch import Testnet, init_testnet, load_manifest, manifest_ssl
+from testnet.membership import join_node
 from tests.node.test_transport import CHAIN, FAST, idents, until
 
 
@@ -137,6 +139,13 @@ def test_check_certificate_fails_fast(tmp_path: Path) -> None:
     mixed = node_cfg(a.ca, (foreign.tls_cert, foreign.tls_key))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="not issued by the CA"):
         tls.check_certificate(mixed, me.public_key)
+    # a CA bundle (while rotating the CA): either CA will do
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(b.ca[0].read_bytes() + a.ca[0].read_bytes())
+    ok = a.cfg(me, tag="-b")
+    ok = node_cfg((bundle, a.ca[1]), (ok.tls_cert, ok.tls_key))  # type: ignore[arg-type]
+    tls.check_certificate(ok, me.public_key)
+    tls.server_context(ok)
     missing = node_cfg(a.ca, (tmp_path / "nope.pem", tmp_path / "nope.key"))
     with pytest.raises(ConfigError, match="does not exist"):
         tls.server_context(missing)
@@ -401,6 +410,20 @@ def test_testnet_with_https_rest_commits(tmp_path: Path) -> None:
         with SyncClient(tn.rest_url(2)) as c, pytest.raises(ClientError):
             c.get("/healthz")  # without the CA
         asyncio.run(_check_https_nodes(tn, m.nodes[0].rest_url))
+        # the command-line tools trust the CA through OpenSSL's SSL_CERT_FILE
+        cmd = [sys.executable, "-m", "chainfin.cli", "query", "--node", tn.rest_url(3),
+               "/v1/status"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "SSL_CERT_FILE": m.ca or ""})
+        assert r.returncode == 0 and json.loads(r.stdout)["chain_id"] == m.chain_id, r.stderr
+        # a joining node gets a certificate and, as an observer, syncs over https REST
+        k = asyncio.run(join_node(d, tn, out=io.StringIO(), timeout=60))
+        m = load_manifest(d)
+        assert m.nodes[k].rest_url.startswith("https://")
+        assert load_config(m.nodes[k].config).tls
+        with tn.client(k) as c:
+            st = c.status()
+            assert st["validator"] and len(st["validators"]) == 5
         for k in tn:
             assert "REST on https" in tn.log_file(k).read_text()
             assert "peer links: mutual TLS" in tn.log_file(k).read_text()
