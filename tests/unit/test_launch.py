@@ -130,7 +130,7 @@ def test_init_configs_load_and_ports_are_distinct(net4: tuple[Path, Manifest]) -
         assert str(cfg.key_file) == nd.key_file and str(cfg.genesis) == m.genesis
         assert str(cfg.data_dir) == nd.data_dir
         assert nd.rest_url == cfg.rest_url and nd.p2p_address == cfg.p2p_address
-        assert cfg.tls is False and cfg.log_level == "INFO"
+        assert cfg.tls is True and cfg.tls_cert is not None and cfg.log_level == "INFO"
         assert {p.public_key: p.address for p in cfg.peers} == {
             o.public_key: o.p2p_address for o in m.nodes if o is not nd}
         ports += [cfg.rest_port, cfg.p2p_port]
