@@ -850,25 +850,34 @@ class LeanClient:
         loop = asyncio.get_running_loop()
         async with slots:
             idle = self._idle.setdefault(addr, [])
-            conn = None
-            while idle:
-                c = idle.pop()
-                if not c.closed:
-                    conn = c
-                    break
-            if conn is None:
-                _, conn = await loop.create_connection(_Conn, host, port)
-                self._all.add(conn)
-            fut: asyncio.Future[tuple[int, bytes]] = loop.create_future()
-            conn.waiter = fut
-            assert conn.transport is not None
-            conn.transport.write(raw)
-            try:
-                status, body = await asyncio.wait_for(fut, timeout)
-            except BaseException:
-                conn.close()
-                self._all.discard(conn)
-                raise
+            while True:
+                conn = None
+                while idle:
+                    c = idle.pop()
+                    if not c.closed:
+                        conn = c
+                        break
+                fresh = conn is None
+                if conn is None:
+                    _, conn = await loop.create_connection(_Conn, host, port)
+                    self._all.add(conn)
+                fut: asyncio.Future[tuple[int, bytes]] = loop.create_future()
+                conn.waiter = fut
+                assert conn.transport is not None
+                conn.transport.write(raw)
+                try:
+                    status, body = await asyncio.wait_for(fut, timeout)
+                except HttpError:
+                    conn.close()
+                    self._all.discard(conn)
+                    if not fresh and not conn.buf:
+                        continue  # a kept-alive connection the node had closed: retry once anew
+                    raise
+                except BaseException:
+                    conn.close()
+                    self._all.discard(conn)
+                    raise
+                break
             conn.waiter = None
             if conn.keep_alive and not conn.closed:
                 idle.append(conn)

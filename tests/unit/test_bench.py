@@ -453,3 +453,39 @@ async def test_lean_client_against_a_real_server():
         await runner.cleanup()
     with pytest.raises(OSError):
         await bench.LeanClient().request("127.0.0.1", port, b"x", 1)  # nothing listens now
+
+
+async def test_lean_client_retries_a_kept_alive_connection_the_server_dropped():
+    """A server that answers the first request of each connection and drops the connection on
+    the second (a keep-alive race): the client retries that request once on a new connection."""
+    answered = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        n = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                n += 1
+                if n > 1:
+                    break  # drop the connection without an answer
+                answered.append(1)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = bench.LeanClient()
+    raw = bench.LeanClient.request_bytes("127.0.0.1", port, "/v1/tx", b"{}")
+    try:
+        assert await client.request("127.0.0.1", port, raw, 5) == (200, b"{}")
+        assert await client.request("127.0.0.1", port, raw, 5) == (200, b"{}")  # retried
+        assert len(answered) == 2
+    finally:
+        client.close()
+        server.close()
+        await server.wait_closed()
