@@ -988,6 +988,8 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         schedule = arrival_times(len(work.txs), rate)
         addrs = []
         for u in urls:
+            if not u.startswith("http://"):
+                raise ChainfinError(f"the bench's load client speaks plain HTTP, not {u}")
             hp = u.split("://", 1)[1].rstrip("/")
             host, _, port = hp.rpartition(":")
             addrs.append((host, int(port)))
@@ -1173,7 +1175,8 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
         res = BenchResult(nodes=nodes, offered_rate=rate, duration_s=duration,
                           kinds=work.kinds, outcomes=outcomes, limit=limit, loadgen=loadgen,
                           node_cpu=node_cpu,
-                          machine={**machine_info(), "busy_before_run": busy_before},
+                          machine={**machine_info(), "busy_before_run": busy_before,
+                                   "peer_tls": bool(getattr(manifest, "ca", None))},
                           senders=senders_n)
         mean = res.blocks()["mean_txs"]
         if measure and mean:
