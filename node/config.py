@@ -106,6 +106,7 @@ class NodeConfig(_Model):
     # REST URLs of running nodes an observer (not yet a validator) follows the chain from
     sync_urls: list[str] = Field(default_factory=list, max_length=64)
     tls: bool = False
+    rest_tls: bool = False  # serve REST over HTTPS with the node certificate (needs tls)
     # mTLS material (consortium CA); only read when ``tls`` is true. Not implemented yet.
     tls_ca: Path | None = None
     tls_cert: Path | None = None

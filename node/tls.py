@@ -26,9 +26,8 @@ REST (:func:`rest_server_context`, :func:`rest_client_context`)
     ``127.0.0.1`` and DNS ``localhost`` on a testnet; ``hosts=`` of ``issue_node_cert`` for
     real addresses).
 
-    A node serves REST over HTTPS only when ``tls`` is on **and** the environment variable
-    ``CHAINFIN_REST_TLS=1`` is set (:func:`rest_tls_enabled`): an interim switch until the
-    config grows a ``rest_tls`` field. Testnets keep REST on plain HTTP by default (the
+    A node serves REST over HTTPS only when its config has ``tls`` **and** ``rest_tls`` on
+    (:func:`rest_tls_enabled`). Testnets keep REST on plain HTTP by default (the
     benchmark's lean load client speaks plain HTTP/1.1 and observers follow the chain over REST
     without a CA; see docs/operations.md "TLS").
 
@@ -55,7 +54,6 @@ from node.config import NodeConfig
 
 __all__ = [
     "URI_PREFIX",
-    "REST_TLS_ENV",
     "server_context",
     "client_context",
     "rest_server_context",
@@ -70,7 +68,6 @@ __all__ = [
 log = logging.getLogger("chainfin.tls")
 
 URI_PREFIX = "chainfin:node:"
-REST_TLS_ENV = "CHAINFIN_REST_TLS"
 PEER_MIN_VERSION = ssl.TLSVersion.TLSv1_3
 REST_MIN_VERSION = ssl.TLSVersion.TLSv1_2
 
@@ -135,8 +132,8 @@ def rest_client_context(ca_file: str | os.PathLike[str]) -> ssl.SSLContext:
 
 
 def rest_tls_enabled(cfg: NodeConfig) -> bool:
-    """True when REST is served over HTTPS: ``tls`` on and ``CHAINFIN_REST_TLS=1``."""
-    return cfg.tls and os.environ.get(REST_TLS_ENV, "") == "1"
+    """True when REST is served over HTTPS: ``tls`` and ``rest_tls`` on in the config."""
+    return cfg.tls and cfg.rest_tls
 
 
 def certificate_key(der: bytes | None) -> bytes | None:

@@ -28,8 +28,8 @@ TLS (docs/operations.md "TLS"): by default peer links run over mutual TLS with c
 the testnet's own CA (``"ca"`` in the manifest; every config gets ``tls``, ``tls_ca``,
 ``tls_cert``, ``tls_key``). ``init_testnet(..., tls=False)`` (``chainfin testnet init --plain``)
 is the test-only plain-TCP switch: no ``DIR/pki``, no ``"ca"``. REST stays plain HTTP unless
-``rest_tls=True``: then the manifest's REST URLs are ``https://``, :class:`Testnet` starts the
-nodes with ``CHAINFIN_REST_TLS=1`` and its clients (:meth:`Testnet.client`,
+``rest_tls=True``: then the manifest's REST URLs are ``https://``, the node configs say
+``rest_tls: true`` and the launcher's clients (:meth:`Testnet.client`,
 :meth:`Testnet.ssl_context`, :func:`manifest_ssl`) trust the CA.
 
 Demo clients: ``bank0..bankN-1`` (role bank, admin, one per node's bank), ``exporter``,
@@ -218,12 +218,13 @@ def _new_key(path: Path, name: str) -> Identity:
     return ident
 
 
-def issue_node_tls(root: Path, node_id: str, public_key_hex: str) -> dict[str, Any]:
+def issue_node_tls(root: Path, node_id: str, public_key_hex: str,
+                   rest_tls: bool = False) -> dict[str, Any]:
     """Issue node ``node_id``'s certificate from the testnet CA in ``root/pki`` and return the
     config fields that use it (paths relative to ``root/node_id/config.json``)."""
     d = root / "pki"
     pki.issue_node_cert((d / pki.CA_CERT, d / pki.CA_KEY), node_id, public_key_hex)
-    return {"tls": True, "tls_ca": Path(f"../pki/{pki.CA_CERT}"),
+    return {"tls": True, "rest_tls": rest_tls, "tls_ca": Path(f"../pki/{pki.CA_CERT}"),
             "tls_cert": Path(f"../pki/{node_id}.pem"), "tls_key": Path(f"../pki/{node_id}.key")}
 
 
@@ -311,7 +312,8 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
             peers=[PeerConfig(node_id=f"node{j}", public_key=k.public_key.hex(),
                               address=f"{HOST}:{ports[j][1]}")
                    for j, k in enumerate(node_ids) if j != i],
-            **(issue_node_tls(root, f"node{i}", ident.public_key.hex()) if tls else {}),
+            **(issue_node_tls(root, f"node{i}", ident.public_key.hex(), rest_tls)
+               if tls else {}),
         )
         write_config(cfg, ndir / "config.json")
         entries.append(ManifestNode(
@@ -371,9 +373,8 @@ class Testnet:
         self.dir = Path(directory).resolve()
         self.manifest = load_manifest(self.dir)
         self._command = command or node_command
-        # REST over HTTPS exactly when the manifest says so (never inherited by accident)
         rest_tls = any(nd.rest_url.startswith("https://") for nd in self.manifest.nodes)
-        tls_env = {node_tls.REST_TLS_ENV: "1" if rest_tls else "0"}
+        tls_env = {}
         if rest_tls and self.manifest.ca:
             # an observer follows the chain over https REST with aiohttp's default context:
             # OpenSSL reads its trust store from SSL_CERT_FILE

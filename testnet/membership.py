@@ -69,7 +69,7 @@ async def _live_urls(session: aiohttp.ClientSession, m: Manifest) -> list[str]:
         try:
             await _status(session, n.rest_url)
             out.append(n.rest_url)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             continue
     if not out:
         raise MembershipError("no node of the testnet answers")
@@ -125,7 +125,9 @@ def prepare_join(directory: Path) -> tuple[int, Identity, Identity]:
         peers=[PeerConfig(node_id=n.id, public_key=n.public_key, address=n.p2p_address)
                for n in m.nodes],
         sync_urls=[n.rest_url for n in m.nodes],
-        **(issue_node_tls(directory, name, node_key.public_key.hex()) if m.ca else {}),
+        **(issue_node_tls(directory, name, node_key.public_key.hex(),
+                          any(n.rest_url.startswith("https://") for n in m.nodes))
+           if m.ca else {}),
     )
     write_config(cfg, ndir / "config.json")
     nodes = [*m.nodes, ManifestNode(

@@ -168,11 +168,10 @@ def test_contexts(tmp_path: Path) -> None:
 
 def test_rest_tls_switch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     cfg = Pki(tmp_path).cfg(Identity.from_seed_text("sw"))
-    monkeypatch.delenv(tls.REST_TLS_ENV, raising=False)
     assert not tls.rest_tls_enabled(cfg)
-    monkeypatch.setenv(tls.REST_TLS_ENV, "1")
-    assert tls.rest_tls_enabled(cfg)
-    assert not tls.rest_tls_enabled(cfg.model_copy(update={"tls": False}))
+    on = cfg.model_copy(update={"rest_tls": True})
+    assert tls.rest_tls_enabled(on)
+    assert not tls.rest_tls_enabled(on.model_copy(update={"tls": False}))
 
 
 # ---------------------------------------------------------------------- peer links
