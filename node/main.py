@@ -54,10 +54,16 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         if ready is not None:
             ready.set()
-        await stop.wait()
+        stopper = asyncio.ensure_future(stop.wait())
+        failer = asyncio.ensure_future(node.failed.wait())
+        await asyncio.wait([stopper, failer], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        failer.cancel()
         log.info("stopping")
         await runner.cleanup()
         await node.stop()
+        if node.failure is not None:
+            raise ChainfinError(f"the consensus loop failed: {node.failure!r}")
     finally:
         store.close()
 

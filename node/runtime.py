@@ -123,6 +123,8 @@ class Node:
         self._tasks: list[asyncio.Task[Any]] = []
         self._fetching = False
         self._stopped = asyncio.Event()
+        self.failed = asyncio.Event()  # set when the engine task died: the process must exit
+        self.failure: BaseException | None = None
         self.metrics.export_dict("chainfin_consensus", "Consensus engine counters",
                                  lambda: dict(self.engine.stats))
         self.metrics.export_dict("chainfin_transport", "Peer transport counters",
@@ -251,6 +253,19 @@ class Node:
     # ------------------------------------------------------------------ the engine loop
 
     async def _run(self) -> None:
+        """The engine task. A failure here (a broken invariant, a storage error) is fatal: the
+        node stops and exits non-zero rather than serve REST with a dead consensus loop; its
+        data dir is consistent (every commit is one atomic batch), so a restart recovers."""
+        try:
+            await self._run_loop()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            log.critical("consensus loop failed, stopping the node: %r", e, exc_info=True)
+            self.failure = e
+            self.failed.set()
+
+    async def _run_loop(self) -> None:
         while True:
             ev = await self.events.get()
             batch = [ev]
@@ -357,6 +372,12 @@ class Node:
 
     def _commit(self, block: Block, cert: CommitCertificate) -> list[api.Event]:
         t0 = time.perf_counter()
+        if block.height <= self.ledger.tip.height:
+            # catch-up applied this height already (a certified block from a peer)
+            have = self.ledger.block_record(block.height)
+            if have is None or Block.from_wire(have["block"]).hash() != block.hash():
+                raise AssertionError(f"two different blocks final at height {block.height}")
+            return []
         if block.hash() not in self.ledger.spec:
             self._execute_block(block)
         old_vs = self.ledger.tip.validators
