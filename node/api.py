@@ -28,6 +28,8 @@ log = logging.getLogger("chainfin.api")
 
 MAX_BODY = 1024 * 1024
 MAX_HEIGHT = 2**63 - 1
+MAX_NAME = 64  # contract (and method) names: Transaction.from_wire's limit
+MAX_KEY = 8192  # state keys: chainfin.proofs' limit (above aiohttp's request-line limit)
 NODE_KEY: web.AppKey[Node] = web.AppKey("node", Node)
 
 
@@ -231,9 +233,21 @@ async def get_block(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+def _state_params(request: web.Request) -> tuple[str, str]:
+    contract, key = request.match_info["contract"], request.match_info["key"]
+    # aiohttp matches the raw path and then unquotes: %2F gives a contract with '/' in it,
+    # which would name another contract's key (storage keys are "<contract>/<key>")
+    if not 0 < len(contract) <= MAX_NAME or "/" in contract:
+        raise InvalidTransaction(
+            f"contract must be a name of 1 to {MAX_NAME} characters without '/'", "bad_request")
+    if not 0 < len(key) <= MAX_KEY:
+        raise InvalidTransaction(f"key must have 1 to {MAX_KEY} characters", "bad_request")
+    return contract, key
+
+
 async def get_state(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
-    contract, key = request.match_info["contract"], request.match_info["key"]
+    contract, key = _state_params(request)
     v = node.ledger.state_value(contract, key)
     if v is None:
         return error(404, "not_found", f"no value at {contract}/{key}")
@@ -263,7 +277,7 @@ async def get_tx_proof(request: web.Request) -> web.Response:
 async def get_state_proof(request: web.Request) -> web.Response:
     """(Non-)inclusion proof of one state key under the latest committed block's state root."""
     node = request.app[NODE_KEY]
-    contract, key = request.match_info["contract"], request.match_info["key"]
+    contract, key = _state_params(request)
     h = node.ledger.tip.height
     rec = node.ledger.block_record(h)
     if rec is None:

@@ -551,6 +551,10 @@ async def test_state(h: Harness) -> None:
     assert sorted(out["value"]) == sorted(nd.identity.public_key.hex() for nd in h.nodes)
     status, out = await h.get("/v1/state/nope/%00%ff%E2%82%AC")
     assert_error(status, out, 404, "not_found")
+    for route in ("/v1/state", "/v1/proofs/state"):
+        for contract in ["c" * 65, "settlement%2Fsupply"]:  # no contract has such a name
+            status, out = await h.get(f"{route}/{contract}/USD")
+            assert_error(status, out, 400, "bad_request")
 
 
 async def test_status(h: Harness) -> None:
