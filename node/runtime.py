@@ -636,7 +636,11 @@ class Node:
         """One more than the highest nonce the sender used (committed or in the mempool)."""
         used = self.ledger.used_nonces(sender)
         used += [t.nonce for t in self.mempool.by_sender(sender)]
-        return max(used, default=0) + 1
+        nxt = max(used, default=0) + 1
+        if nxt < 2**63:
+            return nxt
+        taken = set(used)  # the top is used up: hand out the smallest free one instead
+        return next(n for n in range(1, len(taken) + 2) if n not in taken)
 
     def tx_outcome(self, tx_id: bytes) -> TxOutcome | None:
         loc = self.ledger.tx_location(tx_id)

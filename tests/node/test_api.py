@@ -635,8 +635,6 @@ async def test_sync_blocks(h: Harness) -> None:
         assert_error(status, out, 400, "bad_request")
 
 
-@pytest.mark.xfail(reason="Node.next_nonce returns max(used) + 1, which is 2**63 (refused by "
-                   "the envelope) once a sender used 2**63 - 1", strict=False)
 async def test_next_nonce_is_usable_after_the_largest_nonce(h: Harness) -> None:
     await h.commit(h.issue(nonce=2**63 - 1))
     sender = h.ids["usd_issuer"].public_key.hex()
