@@ -1009,8 +1009,11 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
                 status, raw = await client.request(host, port, requests[k], REQUEST_TIMEOUT_S)
             except TimeoutError:
                 o.status, o.code = "timeout", "client_timeout"
-            except HttpError:
-                o.status, o.code = "error", "connection_lost"
+            except HttpError as e:
+                # "reset": the node dropped a new connection before answering (e.g. its listen
+                # backlog overflowed); "lost": it closed one while the request waited
+                o.status, o.code = "error", "connection_reset" if e.args and "reset" in str(
+                    e.args[0]).lower() else "connection_lost"
             except OSError as e:
                 o.status, o.code = "error", f"os_{e.errno}"
             else:
