@@ -81,7 +81,7 @@ async def _load(tn: Testnet, session: aiohttp.ClientSession, down: set[int],
                 res.acknowledged += 1
                 return
             code = (body.get("error") or {}).get("code", f"http_{r.status}")
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
             code = type(e).__name__
         res.failed += 1
         res.errors[code] = res.errors.get(code, 0) + 1
