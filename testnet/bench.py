@@ -555,6 +555,7 @@ def result_json(r: BenchResult) -> dict[str, Any]:
         "errors": r.errors(),
         "send_rate_tps": round(r.send_rate(), 2),
         "by_kind": by_kind,
+        "by_entry_node": by_entry_node(r),
         "senders": r.senders,
         "limit": None if r.limit is None else r.limit.to_json(),
         "limit_breakdown_us": None if r.limit is None else
@@ -566,6 +567,20 @@ def result_json(r: BenchResult) -> dict[str, Any]:
         "node_cpu": r.node_cpu,
         "machine": r.machine,
     }
+    return out
+
+
+def by_entry_node(r: BenchResult) -> list[dict[str, Any]]:
+    """Per node that received the submissions (round-robin: load tx k went to node k % N): a
+    node that falls behind answers its own ``wait=commit`` requests late or not at all."""
+    out = []
+    for i in range(r.nodes):
+        sel = r.outcomes[i::r.nodes]
+        fin = sorted(f for o in sel if (f := o.finality_ms) is not None)
+        out.append({"node": i, "sent": sum(1 for o in sel if o.sent is not None),
+                    "committed": sum(1 for o in sel if o.status == "committed"),
+                    "failed": sum(1 for o in sel if o.status != "committed"),
+                    "p50_ms": _r(percentile(fin, 50)), "p99_ms": _r(percentile(fin, 99))})
     return out
 
 

@@ -175,6 +175,8 @@ def test_json_shape():
     assert set(doc["by_kind"]) == {"transfer", "register"}
     assert doc["blocks"] == {"count": 20, "mean_txs": 4.5, "max_txs": 5}
     assert doc["limit_at_observed_block_size"] is None
+    assert [n["sent"] for n in doc["by_entry_node"]] == [25, 25, 25, 25]
+    assert sum(n["failed"] for n in doc["by_entry_node"]) == 10
     r.limit_observed = LimitResult(nodes=4, cpus=2, txs=50, block_txs=5, committed_share=1.0,
                                    breakdown_us={"verify": 60.0, "execute": 340.0})
     doc = result_json(r)
