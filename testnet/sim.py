@@ -110,6 +110,7 @@ class SimConfig:
     max_block_txs: int = 100
     max_skew_ms: int = 2000
     time_limit_ms: int = 300_000
+    primary_faulty: bool = False  # make the primary of view 0 the first faulty node
     join_at_ms: int | None = None  # add one extra validator with a governance tx at this time
     keep_wal: bool = False
     check_every_commit: bool = True
@@ -365,6 +366,13 @@ class Simulation:
         idents = [Identity.from_seed_text(f"chainfin-sim-validator-{i}") for i in range(total)]
         self.genesis_set = ValidatorSet(tuple(i.public_key for i in idents[:n]))
         faulty = self.rng.sample(range(n), min(n, cfg.byzantine + cfg.crash))
+        if cfg.primary_faulty and faulty:
+            p0 = next(i for i in range(n) if idents[i].public_key == self.genesis_set.primary(0))
+            if p0 in faulty:
+                faulty.remove(p0)
+            else:
+                faulty.pop()
+            faulty.insert(0, p0)
         byz = faulty[:cfg.byzantine]
         crashed = faulty[cfg.byzantine:]
         behaviours = cfg.behaviours or tuple(self.rng.sample(BEHAVIOURS, len(BEHAVIOURS)))

@@ -203,6 +203,7 @@ class PbftEngine:
         # view
         self.view = view
         self.in_vc = False  # True: VIEW-CHANGE for self.view sent, NEW-VIEW not yet accepted
+        self._floor = 0  # NEW-VIEW's base height: final; nothing at or below it is proposed in view
         self.failed_views = 0
         self._my_vc: bytes | None = None
         self._my_nv: bytes | None = None
@@ -234,6 +235,8 @@ class PbftEngine:
         self._fetching = False
         self._fetch_deadline = 0
         self._awaiting_set: int | None = None
+        self._ahead: int = 0  # highest height with a complete certificate seen above the next
+        self._ahead_since: int | None = None
         self._committing = False
         self._out: list[Action] = []
         self._init_actions: list[Action] = []
@@ -260,6 +263,8 @@ class PbftEngine:
     def next_deadline(self) -> int | None:
         """Earliest ``now_ms`` at which a Tick has work to do, or None."""
         ds = [d for d in (self._progress_deadline, self._vc_deadline) if d is not None]
+        if self._ahead_since is not None:
+            ds.append(self._ahead_since + self.cfg.fetch_retry_ms)
         if self._fetching:
             ds.append(self._fetch_deadline)
         return min(ds) if ds else None
@@ -327,7 +332,7 @@ class PbftEngine:
     def _persist_state(self) -> None:
         rec: dict[str, Any] = {
             "k": "state", "v": self.view, "in_vc": self.in_vc, "vc": self._my_vc,
-            "nv": self._my_nv, "low": self.low, "low_hash": self.low_hash,
+            "nv": self._my_nv, "floor": self._floor, "low": self.low, "low_hash": self.low_hash,
             "low_proof": self._low_proof.to_wire() if self._low_proof else None,
             "genesis": self._genesis_hash,
         }
@@ -387,7 +392,7 @@ class PbftEngine:
     def _recv_normal(self, m: Message) -> None:
         st = self.stats
         s = m.seq
-        if s <= self.committed:
+        if s <= self.committed or (s <= self._floor and m.view == self.view):
             st["dropped_stale"] += 1
             return
         if s > self.low + self._L or m.view > self.view + _MAX_VIEW_AHEAD:
@@ -481,7 +486,14 @@ class PbftEngine:
             if old is not None:
                 old.pop(sender, None)
         of[sender] = (view, digest)
-        buckets.setdefault((view, digest), {})[sender] = sig
+        votes = buckets.setdefault((view, digest), {})
+        votes[sender] = sig
+        if seq > self.committed + 1 and seq > self._ahead and len(votes) >= self._q:
+            # certified above a height we have not committed: a pipeline hiccup, or we missed
+            # the COMMITs below; if it lasts, fetch (see _on_tick)
+            self._ahead = seq
+            if self._ahead_since is None:
+                self._ahead_since = self.now
 
     # ------------------------------------------------------------------------- execution
 
@@ -677,6 +689,8 @@ class PbftEngine:
         self._blocks.pop(d, None)
         self.stats["blocks_committed"] += 1
         self.failed_views = 0
+        if self._ahead_since is not None:
+            self._ahead_since = None if s >= self._ahead else self.now
         self._arm_progress(reset=True)
         if s % self._K == 0:
             self._send_checkpoint(s, d)
@@ -788,6 +802,8 @@ class PbftEngine:
             self._install_set(h, ev.validators)
         if self._awaiting_set is not None and self._awaiting_set <= h:
             self._awaiting_set = None
+        if self._ahead_since is not None and h >= self._ahead:
+            self._ahead_since = None
         for tbl in (self._slots, self._cvotes, self._cvote_of):
             for k in [k for k in tbl if k <= h]:
                 del tbl[k]
@@ -836,7 +852,7 @@ class PbftEngine:
         s, d, blk = self.committed, self.committed_hash, None
         while True:
             sl = self._slots.get(s + 1)
-            if sl is None or sl.digest is None or sl.bad:
+            if sl is None or sl.digest is None:
                 return s, d, blk
             s, d, blk = s + 1, sl.digest, sl.block
 
@@ -848,10 +864,11 @@ class PbftEngine:
 
     def _maybe_propose(self) -> None:
         if (not self.is_primary or self._building or self._awaiting_set is not None
-                or self._mempool_dry or self.low > self.committed):
+                or self._mempool_dry or self.low > self.committed or self._floor > self.committed):
             return
         s, d, blk = self._tip()
-        if blk is not None and (self._exec.get(d) != _OK or _changes_set(blk.header)):
+        if blk is not None and (self._exec.get(d) != _OK or _changes_set(blk.header)
+                                or self._slots[s].bad):
             return
         nxt = s + 1
         if nxt > self.committed + self.cfg.window or nxt > self.low + self._L:
@@ -870,10 +887,11 @@ class PbftEngine:
         self._building = False
         h = b.header
         nxt, prev = self._build_req
+        tip, tip_hash, _ = self._tip()
         if (not self.is_primary or h.height != nxt or h.prev_hash != prev or h.view != self.view
                 or h.proposer != self.me or h.chain_id != self.cfg.chain_id
-                or nxt <= self.committed or (self._slots.get(nxt) and self._slots[nxt].digest)):
-            self._maybe_propose()
+                or nxt != tip + 1 or prev != tip_hash):
+            self._maybe_propose()  # stale (the view or the tip moved): build on the new tip
             return
         if not b.txs and self.cfg.max_block_txs > 0:
             self._mempool_dry = True
@@ -923,13 +941,27 @@ class PbftEngine:
         if self._vc_deadline is not None and now >= self._vc_deadline:
             self._vc_deadline = None
             if self.in_vc:
-                n_vc = sum(1 for m in self._vc_by_sender.values() if m.view == self.view)
+                # replicas whose latest VIEW-CHANGE is for a later view gave up on this one too
+                n_vc = sum(1 for m in self._vc_by_sender.values() if m.view >= self.view)
                 if n_vc >= self._q:  # the new primary had its quorum and failed: next view
                     self.failed_views += 1
                     self._start_view_change(self.view + 1)
-                elif self._my_vc is not None:  # our VIEW-CHANGE may have been lost: resend
-                    self._broadcast(self._my_vc)
+                else:
+                    # No quorum yet: VIEW-CHANGEs may have been lost, and those of replicas that
+                    # crashed since will never be resent by them. Resend ours and relay every
+                    # one we hold for this view or the one before (they are signed by their
+                    # senders, so relaying is safe); whoever saw a quorum that we did not
+                    # otherwise stays a view ahead of us for ever.
+                    for snd, m in self._vc_by_sender.items():
+                        if m.view >= self.view - 1 and (snd != self.me or self._my_vc is None):
+                            self._broadcast(m.payload)
+                    if self._my_vc is not None:
+                        self._broadcast(self._my_vc)
                     self._vc_deadline = now + self._timeout()
+        if self._ahead_since is not None and now >= self._ahead_since + self.cfg.fetch_retry_ms:
+            self._ahead_since = None
+            if self._ahead > self.committed:
+                self._want_fetch()
         if self._fetching and now >= self._fetch_deadline:
             self._fetching = False
             if self.low > self.committed:
@@ -981,6 +1013,8 @@ class PbftEngine:
     def _recv_view_change(self, m: Message) -> None:
         st = self.stats
         w = m.view
+        if m.seq < self.committed and self._tip_cert is not None:
+            self._help_laggard(m)
         if w < self.view or (w == self.view and not self.in_vc):
             if (w == self.view and self._my_nv is not None and self.primary == self.me
                     and self.now - self._nv_resent.get(m.sender, -(10**12)) >= self._timeout()):
@@ -1009,6 +1043,24 @@ class PbftEngine:
         self._check_join()
         if self.in_vc and w == self.view:
             self._process_vc_state()
+
+    def _help_laggard(self, m: Message) -> None:
+        """A VIEW-CHANGE whose base is below our last committed block comes from a replica that
+        missed COMMITs (a partition, a restart) and may never see them again if traffic stops.
+        Resend it the COMMIT votes of our last certificate (each signed by its voter, so relaying
+        is safe): it then knows it is behind and fetches the blocks."""
+        last = self._nv_resent.get(b"cert" + m.sender)
+        if last is not None and self.now - last < self._timeout():
+            return
+        if not self.codec.verify(m):
+            return
+        self._nv_resent[b"cert" + m.sender] = self.now
+        c = self._tip_cert
+        assert c is not None
+        for v in c.votes:
+            self.stats["messages_out"] += 1
+            self._out.append(Send(m.sender, self.codec.envelope(
+                COMMIT, c.view, c.height, c.block_hash, v.validator, v.signature)))
 
     def _valid_base(self, p: BaseProof) -> bool:
         if p.kind == "genesis":
@@ -1062,12 +1114,13 @@ class PbftEngine:
 
     def _process_vc_state(self) -> None:
         w = self.view
-        vcs = [m for m in self._vc_by_sender.values() if m.view == w]
-        if len(vcs) < self._q:
+        n_ge = sum(1 for m in self._vc_by_sender.values() if m.view >= w)
+        if n_ge < self._q:
             return
-        if self._vc_deadline is None or len(vcs) == self._q:
+        if self._vc_deadline is None or n_ge == self._q:
             self._vc_deadline = self.now + self._timeout()  # PBFT: wait this long for NEW-VIEW
-        if self.primary == self.me:
+        vcs = [m for m in self._vc_by_sender.values() if m.view == w]
+        if self.primary == self.me and len(vcs) >= self._q:
             self._try_new_view(sorted(vcs, key=lambda m: m.sender))
 
     def _select(self, vcs: list[Message]) -> tuple[BaseProof, list[PreparedCert]]:
@@ -1190,6 +1243,7 @@ class PbftEngine:
                     blocks: list[Block], sigs: list[bytes], nv_payload: bytes | None = None) -> None:
         self.view = w
         self.in_vc = False
+        self._floor = base.height
         self._vc_deadline = None
         self.stats["view_changes"] += 1
         self._persist_state()  # before our NEW-VIEW (or any vote in w) leaves
@@ -1237,7 +1291,7 @@ class PbftEngine:
         for m in future:
             if m.view > w:
                 self._future.append(m)
-            elif m.view == w and m.seq > self.committed:
+            elif m.view == w and m.seq > max(self.committed, self._floor):
                 if m.kind == PRE_PREPARE:
                     self._on_pre_prepare(m)
                 else:
@@ -1285,6 +1339,8 @@ class PbftEngine:
                 self.low, self.low_hash = state["low"], state["low_hash"]
                 self._low_proof = BaseProof.from_wire(state["low_proof"])
             max_view = max(max_view, state["v"])
+            if state["v"] == max_view:
+                self._floor = state.get("floor") or 0
             for key in ("vc", "nv"):
                 raw = state.get(key)
                 if raw:
