@@ -1098,6 +1098,10 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         "cpu_s": per_node, "total_cpu_s": round(total, 3),
         "cpu_us_per_committed_tx_all_nodes": round(total / committed * 1e6, 1)
         if committed else None,
+        # the rate at which the nodes alone would fill every core at this run's CPU per tx: a
+        # figure other processes on the machine do not distort (latency figures they do)
+        "capacity_estimate_tps": round(cpu_count() / (total / committed), 1)
+        if committed and total > 0 else None,
     }
     if busy0 is not None and busy1 is not None and busy1[1] > busy0[1]:
         # everything the machine did meanwhile; what is neither a node nor the load generator
@@ -1266,7 +1270,7 @@ def report_table(r: BenchResult) -> str:
         busy = nc.get("machine_busy_share")
         out.append(f"nodes: {nc['total_cpu_s']:.1f}s CPU in total "
                    f"({nc.get('cpu_us_per_committed_tx_all_nodes')} us per committed tx, all "
-                   f"nodes)" + (f"; machine busy {busy * 100:.0f}%" if busy is not None else "")
+                   f"nodes: the cores would be full at {nc.get('capacity_estimate_tps')} tx/s)" + (f"; machine busy {busy * 100:.0f}%" if busy is not None else "")
                    + (f", other processes used {nc['other_processes_share'] * 100:.0f}% of it"
                       if nc.get("other_processes_share") else ""))
     if r.machine.get("busy_before_run") is not None:
