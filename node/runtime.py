@@ -123,6 +123,8 @@ class Node:
         self._tasks: list[asyncio.Task[Any]] = []
         self._fetching = False
         self._stopped = asyncio.Event()
+        self._wal_pending: list[api.Persist] = []  # written (fsync) at the end of the turn
+        self._outbox: list[tuple[bytes | None, bytes]] = []  # sent after that write
         self.failed = asyncio.Event()  # set when the engine task died: the process must exit
         self.failure: BaseException | None = None
         self.metrics.export_dict("chainfin_consensus", "Consensus engine counters",
@@ -266,20 +268,44 @@ class Node:
             self.failed.set()
 
     async def _run_loop(self) -> None:
+        """Step the engine over every queued event, then make the turn's votes durable with ONE
+        synced WAL write, then let the turn's messages leave. Sends are held until the end of
+        the turn, so none leaves before the records persisted in the same turn (STYLE §3, TRAPS
+        #4), and a busy node pays one fsync per turn instead of one per vote."""
         while True:
             ev = await self.events.get()
             batch = [ev]
-            # drain what is already queued, but keep Ticks coalesced to the newest
             while not self.events.empty() and len(batch) < 256:
                 batch.append(self.events.get_nowait())
-            last_tick = None
+            # coalesce Ticks and pending-counts to the newest: the primary then sees the whole
+            # burst of arrivals at once and cuts one bigger block instead of many tiny ones
+            last_tick = last_pending = None
             for e in batch:
                 if isinstance(e, api.Tick):
                     last_tick = e
-                    continue
-                self._step(e)
+                elif isinstance(e, api.TxsPending):
+                    last_pending = e
+                else:
+                    self._step(e)
+            if last_pending is not None:
+                self._step(api.TxsPending(len(self.mempool)))
             if last_tick is not None:
                 self._step(last_tick)
+            self._end_turn()
+
+    def _end_turn(self) -> None:
+        if self._wal_pending:
+            records, self._wal_pending = self._wal_pending, []
+            with self.store.write_batch(sync=True) as b:
+                for r in records:
+                    b.put(P_WAL + r.key, codec.encode(r.record))
+        if self._outbox:
+            sends, self._outbox = self._outbox, []
+            for to, payload in sends:
+                if to is None:
+                    self.transport.broadcast(K_CONSENSUS, payload)
+                else:
+                    self.transport.send(to, K_CONSENSUS, payload)
 
     def _step(self, ev: api.Event) -> None:
         try:
@@ -291,22 +317,15 @@ class Node:
 
     def _execute_actions(self, actions: Iterable[api.Action]) -> None:
         followups: list[api.Event] = []
-        persist: list[api.Persist] = []
         for a in actions:
-            if isinstance(a, api.Persist):
-                persist.append(a)
-                continue
-            if persist:
-                self._write_wal(persist)
-                persist = []
             match a:
+                case api.Persist():
+                    self._wal_pending.append(a)
                 case api.Send(to, payload):
-                    if to is None:
-                        self.transport.broadcast(K_CONSENSUS, payload)
-                    elif to == self.identity.public_key:
+                    if to == self.identity.public_key:
                         followups.append(api.Received(to, payload))
                     else:
-                        self.transport.send(to, K_CONSENSUS, payload)
+                        self._outbox.append((to, payload))
                 case api.BuildBlock():
                     followups.append(self._build(a))
                 case api.ExecuteBlock(block):
@@ -327,17 +346,11 @@ class Node:
                     log.info("view %d, primary %s", view, primary.hex()[:12])
                 case _:
                     log.error("unknown action %r", a)
-        if persist:
-            self._write_wal(persist)
         for ev in followups:
             self._step(ev)
 
-    def _write_wal(self, records: list[api.Persist]) -> None:
-        with self.store.write_batch(sync=True) as b:
-            for r in records:
-                b.put(P_WAL + r.key, codec.encode(r.record))
-
     def _prune_wal(self, below: bytes) -> None:
+        self._wal_pending = [r for r in self._wal_pending if r.key >= below]
         keys = [k for k, _ in self.store.iterate(prefix=P_WAL, stop=P_WAL + below)]
         if keys:
             with self.store.write_batch(sync=False) as b:
