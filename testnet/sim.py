@@ -744,6 +744,7 @@ def cli_main(args: Any) -> int:
     chaos = bool(getattr(args, "chaos", False))
     cfg = SimConfig(nodes=n, byzantine=args.byzantine, crash=args.crash,
                     delay_ms=max(1, args.delay_ms), txs=args.txs, seed=args.seed,
+                    primary_faulty=args.byzantine + args.crash > 0,  # the worst case first
                     drop=0.05 if chaos else 0.0, duplicate=0.05 if chaos else 0.0,
                     partitions=chaos, heal_ms=40 * max(1, args.delay_ms) if chaos else 0)
     res = run(cfg)

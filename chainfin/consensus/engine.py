@@ -100,6 +100,7 @@ STAT_NAMES = (
     "buffered_future", "refused_conflicting_sign", "proposals_rejected", "view_changes",
     "view_changes_started", "new_views_rejected", "new_views_resent", "blocks_committed",
     "blocks_synced", "fetches", "checkpoints_stable", "checkpoint_mismatch",
+    "held_for_set_change",
 )
 
 
@@ -205,6 +206,7 @@ class PbftEngine:
         self.in_vc = False  # True: VIEW-CHANGE for self.view sent, NEW-VIEW not yet accepted
         self._floor = 0  # NEW-VIEW's base height: final; nothing at or below it is proposed in view
         self.failed_views = 0
+        self._vc_retx = 0  # VIEW-CHANGE resends in this view (each waits twice as long)
         self._my_vc: bytes | None = None
         self._my_nv: bytes | None = None
         self._vc_by_sender: dict[bytes, Message] = {}
@@ -235,6 +237,8 @@ class PbftEngine:
         self._fetching = False
         self._fetch_deadline = 0
         self._awaiting_set: int | None = None
+        self._barrier: int | None = None  # height of a known, uncommitted set-changing block
+        self._held: list[bytes] = []  # messages above the barrier, replayed under the new set
         self._ahead: int = 0  # highest height with a complete certificate seen above the next
         self._ahead_since: int | None = None
         self._committing = False
@@ -374,10 +378,20 @@ class PbftEngine:
         if m.sender == self.me:
             st["dropped_duplicate"] += 1  # our own message coming back (replayed)
             return
+        k = m.kind
+        barrier = self._barrier
+        if (barrier is not None and m.seq > barrier
+                and k in (PRE_PREPARE, PREPARE, COMMIT, CHECKPOINT)):
+            # above a validator-set change we have not applied yet: judge it under the new set
+            if len(self._held) < self.cfg.max_buffered:
+                st["held_for_set_change"] += 1
+                self._held.append(ev.payload)
+            else:
+                st["dropped_buffer_full"] += 1
+            return
         if m.sender not in self.validators:
             st["dropped_non_member"] += 1
             return
-        k = m.kind
         if k == COMMIT:
             self._recv_commit(m)
         elif k == PREPARE or k == PRE_PREPARE:
@@ -395,7 +409,7 @@ class PbftEngine:
         if s <= self.committed or (s <= self._floor and m.view == self.view):
             st["dropped_stale"] += 1
             return
-        if s > self.low + self._L or m.view > self.view + _MAX_VIEW_AHEAD:
+        if s > max(self.low, self.committed) + self._L or m.view > self.view + _MAX_VIEW_AHEAD:
             st["dropped_out_of_window"] += 1
             return
         if m.view < self.view:
@@ -440,6 +454,7 @@ class PbftEngine:
             return
         sl.digest, sl.block, sl.pp_sig = m.digest, b, m.signature
         self._blocks[m.digest] = b
+        self._note_barrier(s, b)
         self._arm_progress()
         self._maybe_execute(s)
         self._check_prepared(s)
@@ -456,7 +471,7 @@ class PbftEngine:
         if s <= self.committed:
             st["dropped_stale"] += 1
             return
-        if s > self.low + self._L:
+        if s > max(self.low, self.committed) + self._L:
             st["dropped_out_of_window"] += 1
             return
         # COMMIT votes of any view count towards a certificate (a certificate is a certificate);
@@ -522,13 +537,16 @@ class PbftEngine:
                     self._reject(sl, "parent is not the accepted proposal below")
                     return
                 if _changes_set(p.block.header):  # type: ignore[union-attr]
-                    self._reject(sl, "proposal above an uncommitted validator-set change")
-                    return
+                    return  # judged after the set change is applied (it discards this slot)
                 if self._exec.get(p.digest) != _OK:
                     return
             self._exec[sl.digest] = _REQUESTED  # type: ignore[index]
             self._out.append(ExecuteBlock(sl.block))
             return
+
+    def _note_barrier(self, s: int, b: Block) -> None:
+        if _changes_set(b.header) and (self._barrier is None or s < self._barrier):
+            self._barrier = s
 
     def _reject(self, sl: _Slot, why: str) -> None:
         sl.bad = True
@@ -696,6 +714,7 @@ class PbftEngine:
             self._send_checkpoint(s, d)
         if _changes_set(block.header):
             self._awaiting_set = s  # nothing above s until the driver says ValidatorSetChanged
+            self._barrier = s
         # the next proposal may now be executable on top of this block
         self._maybe_execute(s + 1)
         self._try_send_commits()
@@ -802,12 +821,17 @@ class PbftEngine:
             self._install_set(h, ev.validators)
         if self._awaiting_set is not None and self._awaiting_set <= h:
             self._awaiting_set = None
+        release = self._barrier is not None and self._barrier <= h
+        if release:
+            self._barrier = None
         if self._ahead_since is not None and h >= self._ahead:
             self._ahead_since = None
         for tbl in (self._slots, self._cvotes, self._cvote_of):
             for k in [k for k in tbl if k <= h]:
                 del tbl[k]
         self._arm_progress(reset=True)
+        if release:
+            self._release_held()
         self._maybe_execute(h + 1)
         self._try_send_commits()
         self._try_commit()
@@ -838,13 +862,18 @@ class PbftEngine:
                 del tbl[k]
         self._future.clear()
         self._building = False
+        self._barrier = None
         self._out.append(DiscardSpeculative(self.committed))
         self._out.append(ViewChanged(self.view, self.validators.primary(self.view)))
-        if self.in_vc:
-            self._start_view_change(self.view + 1)
         self._arm_progress(reset=True)
+        self._release_held()
         self._try_commit()
         self._maybe_propose()
+
+    def _release_held(self) -> None:
+        held, self._held = self._held, []
+        for payload in held:
+            self._on_received(Received(b"", payload))
 
     # ------------------------------------------------------------------------- primary
 
@@ -871,7 +900,7 @@ class PbftEngine:
                                 or self._slots[s].bad):
             return
         nxt = s + 1
-        if nxt > self.committed + self.cfg.window or nxt > self.low + self._L:
+        if nxt > self.committed + self.cfg.window or nxt > max(self.low, self.committed) + self._L:
             return
         inflight = sum(len(sl.block.txs) for sl in self._slots.values() if sl.block is not None)
         if self._pending - inflight <= 0:
@@ -907,6 +936,7 @@ class PbftEngine:
         sl = self._slot(nxt)
         sl.digest, sl.block, sl.pp_sig = d, b, sig
         self._blocks[d] = b
+        self._note_barrier(nxt, b)
         self._exec[d] = _OK
         self._arm_progress()
         self._check_prepared(nxt)
@@ -933,9 +963,13 @@ class PbftEngine:
         if now > self.now:
             self.now = now
         now = self.now
+        behind = (self._fetching or self._ahead > self.committed or self.low > self.committed
+                  or self._awaiting_set is not None)
         if self._progress_deadline is not None and now >= self._progress_deadline:
             self._progress_deadline = None
-            if self._member and not self.in_vc:
+            if behind:  # catching up is not the primary's fault: no view change for that
+                self._arm_progress()
+            elif self._member and not self.in_vc:
                 self.failed_views += 1
                 self._start_view_change(self.view + 1)
         if self._vc_deadline is not None and now >= self._vc_deadline:
@@ -943,7 +977,7 @@ class PbftEngine:
             if self.in_vc:
                 # replicas whose latest VIEW-CHANGE is for a later view gave up on this one too
                 n_vc = sum(1 for m in self._vc_by_sender.values() if m.view >= self.view)
-                if n_vc >= self._q:  # the new primary had its quorum and failed: next view
+                if n_vc >= self._q and not behind:  # the new primary failed: next view
                     self.failed_views += 1
                     self._start_view_change(self.view + 1)
                 else:
@@ -957,14 +991,15 @@ class PbftEngine:
                             self._broadcast(m.payload)
                     if self._my_vc is not None:
                         self._broadcast(self._my_vc)
-                    self._vc_deadline = now + self._timeout()
+                    self._vc_retx += 1
+                    self._vc_deadline = now + (self._timeout() << min(self._vc_retx, 6))
         if self._ahead_since is not None and now >= self._ahead_since + self.cfg.fetch_retry_ms:
             self._ahead_since = None
             if self._ahead > self.committed:
                 self._want_fetch()
         if self._fetching and now >= self._fetch_deadline:
             self._fetching = False
-            if self.low > self.committed:
+            if self.low > self.committed or self._ahead > self.committed:
                 self._want_fetch()
             else:
                 self._try_commit()
@@ -984,7 +1019,9 @@ class PbftEngine:
         self.stats["view_changes_started"] += 1
         self.view = w
         self.in_vc = True
+        self._vc_retx = 0
         self._slots.clear()
+        self._barrier = self._awaiting_set
         self._building = False
         self._progress_deadline = None
         self._my_nv = None
@@ -1253,6 +1290,7 @@ class PbftEngine:
         self._out.append(DiscardSpeculative(self.committed))
         self._slots.clear()
         self._exec.clear()
+        self._barrier = self._awaiting_set
         self._building = False
         self._mempool_dry = False
         self._vc_by_sender = {k: v for k, v in self._vc_by_sender.items() if v.view > w}
@@ -1267,6 +1305,7 @@ class PbftEngine:
                 continue
             sl = self._slot(s)
             sl.digest, sl.block, sl.pp_sig = pc.digest, b, sig
+            self._note_barrier(s, b)
         if base.height > self.committed:
             self._want_fetch()
 

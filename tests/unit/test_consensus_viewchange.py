@@ -1,0 +1,181 @@
+"""VIEW-CHANGE / NEW-VIEW: timers, prepared certificates, recomputation, joining, back-off."""
+
+from __future__ import annotations
+
+from chainfin import codec
+from chainfin.consensus.api import Received, ViewChanged
+from chainfin.consensus.messages import COMMIT, NEW_VIEW, PRE_PREPARE, VIEW_CHANGE, NewView
+from tests.sim.harness import Cluster, make_txs
+
+
+def _backups(c, view=0):
+    p = c.validators.primary(view)
+    return [nd for nd in c.nodes if nd.key != p]
+
+
+def test_silent_primary_is_replaced_and_the_request_commits():
+    c = Cluster(4)
+    old = c.primary
+    old.down = True  # silent: receives nothing, sends nothing
+    c.submit(make_txs(2))
+    c.advance(999)
+    assert all(nd.engine.view == 0 for nd in c.nodes)  # timer has not fired yet
+    c.advance(2)
+    c.deliver()
+    live = [nd for nd in c.nodes if not nd.down]
+    assert all(nd.engine.view == 1 and not nd.engine.in_vc for nd in live)
+    assert all(nd.app.height == 1 for nd in live)
+    assert all(any(type(a) is ViewChanged and a.view == 1 for a in nd.log) for nd in live)
+    assert c.sent(c.validators.members.index(c.validators.primary(1)) and
+                  c.node_of(c.validators.primary(1)).idx, NEW_VIEW)
+
+
+def test_prepared_block_is_reproposed_with_the_same_hash():
+    c = Cluster(4)
+    c.submit(make_txs(3))
+    # let PRE-PREPARE and PREPARE through, lose every COMMIT: the block is prepared, not final
+    c.deliver(lambda s, d, m: m.kind != COMMIT)
+    assert all(nd.app.height == 0 for nd in c.nodes)
+    prepared = {nd.engine._prepared[1].digest for nd in c.nodes if 1 in nd.engine._prepared}
+    assert len(prepared) == 1
+    c.primary.down = True
+    c.advance(1001)
+    c.deliver()
+    live = [nd for nd in c.nodes if not nd.down]
+    for nd in live:
+        block, cert = nd.app.chain[0]
+        assert block.hash() in prepared  # re-proposed as is: header.view stays 0
+        assert block.header.view == 0 and cert.view == 1
+
+
+def test_block_committed_at_one_replica_survives_the_view_change():
+    c = Cluster(4)
+    c.submit(make_txs(3))
+    lucky = _backups(c)[0]
+    c.deliver(lambda s, d, m: m.kind != COMMIT or d == lucky.idx)
+    assert lucky.app.height == 1 and sum(nd.app.height for nd in c.nodes) == 1
+    final = lucky.app.chain[0][0].hash()
+    c.primary.down = True
+    c.submit(make_txs(1, 100), [nd.idx for nd in c.nodes if not nd.down])
+    c.advance(1001)
+    c.deliver()
+    for nd in c.nodes:
+        if not nd.down:
+            assert nd.app.height >= 1 and nd.app.chain[0][0].hash() == final
+
+
+def test_tampered_new_view_is_rejected():
+    c = Cluster(4)
+    c.submit(make_txs(3))
+    c.deliver(lambda s, d, m: m.kind != COMMIT)  # block 1 prepared everywhere
+    c.primary.down = True
+    c.advance(1001)
+    new_primary = c.node_of(c.validators.primary(1))
+    # hold the NEW-VIEW, forge one that leaves out the prepared block, signed by the new primary
+    held = []
+    c.deliver(lambda s, d, m: m.kind != NEW_VIEW or (held.append(m) and False))
+    nv = held[0]
+    body = NewView(nv.body.view_changes, (), ()).to_wire()
+    digest = codec.hash_value(body)
+    sig = c.codec.sign(new_primary.identity, NEW_VIEW, 1, nv.seq, digest)
+    forged = c.codec.envelope(NEW_VIEW, 1, nv.seq, digest, new_primary.key, sig, body)
+    victim = next(nd for nd in c.nodes if nd is not new_primary and not nd.down)
+    victim.engine.step(Received(new_primary.key, forged))
+    assert victim.engine.stats["new_views_rejected"] == 1
+    assert victim.engine.view == 2 and victim.engine.in_vc  # and it moves on
+
+
+def test_new_view_with_too_few_view_changes_is_rejected():
+    c = Cluster(4)
+    c.submit(make_txs(1))
+    c.primary.down = True
+    c.advance(1001)
+    new_primary = c.node_of(c.validators.primary(1))
+    held = []
+    c.deliver(lambda s, d, m: m.kind != NEW_VIEW or (held.append(m) and False))
+    nv = held[0]
+    body = NewView(nv.body.view_changes[:1], nv.body.blocks, nv.body.pp_signatures).to_wire()
+    digest = codec.hash_value(body)
+    sig = c.codec.sign(new_primary.identity, NEW_VIEW, 1, nv.seq, digest)
+    forged = c.codec.envelope(NEW_VIEW, 1, nv.seq, digest, new_primary.key, sig, body)
+    victim = next(nd for nd in c.nodes if nd is not new_primary and not nd.down)
+    victim.engine.step(Received(new_primary.key, forged))
+    assert victim.engine.stats["new_views_rejected"] == 1
+
+
+def test_f_plus_one_view_changes_make_a_replica_join():
+    c = Cluster(4)  # f = 1: two VIEW-CHANGEs for view 3 pull a replica from view 0 to 3
+    c.submit(make_txs(1), [])
+    late = c.nodes[0]
+    others = c.nodes[1:3]
+    for nd in others:
+        nd.engine._start_view_change(3)
+        c._run(nd, nd.engine._out)
+    vcs = [(s, p) for s, d, p in c.wire if d == late.idx]
+    late.engine.step(Received(b"", vcs[0][1]))
+    assert late.engine.view == 0
+    late.engine.step(Received(b"", vcs[1][1]))
+    assert late.engine.view == 3 and late.engine.in_vc  # without any timer firing
+    assert c.now == 0
+
+
+def test_view_change_timeouts_back_off_exponentially():
+    c = Cluster(10, view_timeout_ms=100)  # f = 3
+    for nd in c.nodes:  # primaries of views 0, 1, 2 are silent
+        if nd.key in (c.validators.primary(0), c.validators.primary(1), c.validators.primary(2)):
+            nd.down = True
+    c.submit(make_txs(1))
+    t = next(nd for nd in c.nodes if not nd.down)
+    seen = []
+    for _ in range(150):
+        c.advance(10)
+        c.deliver()
+        if not seen or seen[-1][0] != t.engine.view:
+            seen.append((t.engine.view, c.now))
+        if t.engine.view >= 3 and not t.engine.in_vc:
+            break
+    assert [v for v, _ in seen][:4] == [0, 1, 2, 3]
+    d1 = seen[2][1] - seen[1][1]
+    d2 = seen[3][1] - seen[2][1]
+    assert d1 >= 200 and d2 >= 2 * d1 - 20  # each failed view waits twice as long
+    assert all(nd.app.height == 1 for nd in c.nodes if not nd.down)
+
+
+def test_timer_is_not_reset_by_message_trickle():
+    c = Cluster(4)
+    c.submit(make_txs(1))
+    t = _backups(c)[0]
+    deadline = t.engine.next_deadline()
+    # the proposal arrives and is prepared, but it never commits
+    c.deliver(lambda s, d, m: m.kind != COMMIT)
+    assert t.engine.next_deadline() == deadline
+    c.advance(500)
+    assert t.engine.next_deadline() == deadline
+
+
+def test_new_primary_fetches_a_missing_block_from_view_change_attachments():
+    c = Cluster(4)
+    c.submit(make_txs(2))
+    new_primary = c.node_of(c.validators.primary(1))
+    # the next primary never sees the PRE-PREPARE, the others prepare the block
+    c.deliver(lambda s, d, m: m.kind != COMMIT and not (m.kind == PRE_PREPARE
+                                                         and d == new_primary.idx))
+    assert 1 not in new_primary.engine._slots or new_primary.engine._slots[1].block is None
+    c.primary.down = True
+    c.advance(1001)
+    c.deliver()
+    assert all(nd.app.height == 1 for nd in c.nodes if not nd.down)
+
+
+def test_view_change_carries_prepared_certificates():
+    c = Cluster(4)
+    c.submit(make_txs(1))
+    c.deliver(lambda s, d, m: m.kind != COMMIT)
+    c.primary.down = True
+    c.advance(1001)
+    vcs = [c.decode(p) for s, d, p in c.wire if c.decode(p).kind == VIEW_CHANGE]
+    assert vcs
+    for m in vcs:
+        assert [pc.seq for pc in m.body.prepared] == [1]
+        assert m.body.base.kind == "genesis"
+        assert [b.height for b in m.attachment] == [1]
