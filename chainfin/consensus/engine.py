@@ -339,6 +339,7 @@ class PbftEngine:
             "nv": self._my_nv, "floor": self._floor, "low": self.low, "low_hash": self.low_hash,
             "low_proof": self._low_proof.to_wire() if self._low_proof else None,
             "genesis": self._genesis_hash,
+            "tip": self._tip_cert.to_wire() if self._tip_cert else None,
         }
         self._persist(record_key(self.low + 1, self.view, b"S"), rec)
 
@@ -1374,6 +1375,10 @@ class PbftEngine:
         if state is not None:
             if state.get("genesis") is not None:
                 self._genesis_hash = state["genesis"]
+            if state.get("tip") is not None:
+                tip = CommitCertificate.from_wire(state["tip"])
+                if self._tip_cert is None or tip.height > self._tip_cert.height:
+                    self._tip_cert = tip
             if state["low"] >= self.low and state.get("low_proof") is not None:
                 self.low, self.low_hash = state["low"], state["low_hash"]
                 self._low_proof = BaseProof.from_wire(state["low_proof"])
