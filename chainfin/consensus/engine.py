@@ -142,7 +142,7 @@ class _Slot:
     """Normal-case state of one sequence number in the current view."""
 
     __slots__ = ("seq", "digest", "block", "pp_sig", "prepares", "prepare_sent", "commit_sent",
-                 "prepared", "bad", "rebroadcast")
+                 "prepared", "bad", "rebroadcast", "sent")
 
     def __init__(self, seq: int) -> None:
         self.seq = seq
@@ -155,6 +155,7 @@ class _Slot:
         self.prepared = False
         self.bad = False
         self.rebroadcast = False
+        self.sent: list[bytes] = []  # what we signed for this slot, for retransmission
 
 
 class PbftEngine:
@@ -233,9 +234,11 @@ class PbftEngine:
         # timers and catch-up
         self.now = 0
         self._progress_deadline: int | None = None
+        self._retx_deadline: int | None = None  # halfway to the view change: resend our votes
         self._vc_deadline: int | None = None
         self._fetching = False
         self._fetch_deadline = 0
+        self._fetch_retx = 0  # fetches in a row that brought nothing (each waits twice as long)
         self._awaiting_set: int | None = None
         self._barrier: int | None = None  # height of a known, uncommitted set-changing block
         self._held: list[bytes] = []  # messages above the barrier, replayed under the new set
@@ -266,7 +269,8 @@ class PbftEngine:
 
     def next_deadline(self) -> int | None:
         """Earliest ``now_ms`` at which a Tick has work to do, or None."""
-        ds = [d for d in (self._progress_deadline, self._vc_deadline) if d is not None]
+        ds = [d for d in (self._progress_deadline, self._vc_deadline, self._retx_deadline)
+              if d is not None]
         if self._ahead_since is not None:
             ds.append(self._ahead_since + self.cfg.fetch_retry_ms)
         if self._fetching:
@@ -584,8 +588,10 @@ class PbftEngine:
         if sl is not None:
             if sl.rebroadcast:
                 sl.rebroadcast = False
-                self._broadcast(self.codec.envelope(PRE_PREPARE, self.view, s, d, self.me,
-                                                    sl.pp_sig, b.to_wire()))
+                payload = self.codec.envelope(PRE_PREPARE, self.view, s, d, self.me, sl.pp_sig,
+                                              b.to_wire())
+                self._broadcast(payload)
+                sl.sent.append(payload)
             self._send_prepare(sl)
             self._check_prepared(s)
             self._maybe_execute(s + 1)
@@ -602,7 +608,9 @@ class PbftEngine:
             return
         self._persist(record_key(sl.seq, self.view, b"p"),
                       {"k": "p", "v": self.view, "s": sl.seq, "d": d})
-        self._broadcast(self.codec.envelope(PREPARE, self.view, sl.seq, d, self.me, sig))
+        payload = self.codec.envelope(PREPARE, self.view, sl.seq, d, self.me, sig)
+        self._broadcast(payload)
+        sl.sent.append(payload)
         sl.prepare_sent = True
         sl.prepares.setdefault(d, {})[self.me] = sig
 
@@ -643,8 +651,9 @@ class PbftEngine:
                 self._persist(record_key(s, self.view, b"c"),
                               {"k": "c", "v": self.view, "s": s, "d": sl.digest,
                                "pc": self._prepared[s].to_wire()})
-                self._broadcast(self.codec.envelope(COMMIT, self.view, s, sl.digest, self.me,
-                                                    sig))
+                payload = self.codec.envelope(COMMIT, self.view, s, sl.digest, self.me, sig)
+                self._broadcast(payload)
+                sl.sent.append(payload)
                 sl.commit_sent = True
                 self._add_commit_vote(self.me, self.view, s, sl.digest, sig)
                 sent = True
@@ -705,9 +714,9 @@ class PbftEngine:
         self._slots.pop(s, None)
         self._cvotes.pop(s, None)
         self._cvote_of.pop(s, None)
-        self._blocks.pop(d, None)
         self.stats["blocks_committed"] += 1
         self.failed_views = 0
+        self._fetch_retx = 0
         if self._ahead_since is not None:
             self._ahead_since = None if s >= self._ahead else self.now
         self._arm_progress(reset=True)
@@ -786,9 +795,9 @@ class PbftEngine:
         keep_from = min(s, self.committed) - self._L
         for k in [k for k in self._hashes if k < keep_from]:
             del self._hashes[k]
-        if len(self._blocks) > 4 * self._L:
-            for k in [k for k, b in self._blocks.items() if b.height <= self.committed]:
-                del self._blocks[k]
+        # committed blocks stay until here: a NEW-VIEW may have to re-propose them
+        for k in [k for k, b in self._blocks.items() if b.height <= min(s, self.committed)]:
+            del self._blocks[k]
         self._persist_state()
         self._out.append(PruneLog(record_key(s + 1, 0, b"")))
         if s > self.committed:
@@ -802,7 +811,8 @@ class PbftEngine:
         if self._fetching and self.now < self._fetch_deadline:
             return
         self._fetching = True
-        self._fetch_deadline = self.now + self.cfg.fetch_retry_ms
+        self._fetch_deadline = self.now + (self.cfg.fetch_retry_ms << min(self._fetch_retx, 6))
+        self._fetch_retx += 1
         self.stats["fetches"] += 1
         self._out.append(FetchBlocks(self.committed + 1, hints))
 
@@ -813,6 +823,7 @@ class PbftEngine:
                 self._want_fetch()
             return
         self.stats["blocks_synced"] += ev.height - self.committed
+        self._fetch_retx = 0
         h = ev.height
         self.committed, self.committed_hash = h, ev.block_hash
         self._hashes[h] = ev.block_hash
@@ -933,8 +944,10 @@ class PbftEngine:
         wire = b.to_wire()
         self._persist(record_key(nxt, self.view, b"P"),
                       {"k": "pp", "v": self.view, "s": nxt, "d": d, "block": wire})
-        self._broadcast(self.codec.envelope(PRE_PREPARE, self.view, nxt, d, self.me, sig, wire))
+        payload = self.codec.envelope(PRE_PREPARE, self.view, nxt, d, self.me, sig, wire)
+        self._broadcast(payload)
         sl = self._slot(nxt)
+        sl.sent.append(payload)
         sl.digest, sl.block, sl.pp_sig = d, b, sig
         self._blocks[d] = b
         self._note_barrier(nxt, b)
@@ -954,23 +967,39 @@ class PbftEngine:
     def _arm_progress(self, reset: bool = False) -> None:
         """The view-change timer runs while work is known and not committed; a commit restarts
         it (TRAPS #9: it is never reset by mere message traffic)."""
-        if not self._member or self.in_vc or not self._has_work():
-            self._progress_deadline = None
+        if self.in_vc or not self._has_work():
+            self._progress_deadline = self._retx_deadline = None
             return
         if reset or self._progress_deadline is None:
-            self._progress_deadline = self.now + self._timeout()
+            t = self._timeout()
+            self._progress_deadline = self.now + t
+            self._retx_deadline = self.now + t // 2
 
     def _on_tick(self, now: int) -> None:
         if now > self.now:
             self.now = now
         now = self.now
-        behind = (self._fetching or self._ahead > self.committed or self.low > self.committed
-                  or self._awaiting_set is not None)
+        # a stable checkpoint above us means a quorum is ahead and blocks can be fetched:
+        # catching up is not the primary's fault, so no view change for that
+        behind = self.low > self.committed or self._awaiting_set is not None
+        if self._retx_deadline is not None and now >= self._retx_deadline:
+            # no commit for half a timeout: our votes (or the proposal) may have been lost;
+            # resend them (same bytes) before accusing the primary. The deadline is unchanged.
+            self._retx_deadline = None
+            if not self.in_vc:
+                for s in sorted(self._slots):
+                    for payload in self._slots[s].sent:
+                        self._broadcast(payload)
         if self._progress_deadline is not None and now >= self._progress_deadline:
             self._progress_deadline = None
             if behind:  # catching up is not the primary's fault: no view change for that
                 self._arm_progress()
-            elif self._member and not self.in_vc:
+            elif not self._member:
+                # an observer (a joining validator) cannot ask for a view change; it may have
+                # missed the COMMITs of the last blocks: look for them at its peers
+                self._want_fetch()
+                self._arm_progress()
+            elif not self.in_vc:
                 self.failed_views += 1
                 self._start_view_change(self.view + 1)
         if self._vc_deadline is not None and now >= self._vc_deadline:
@@ -1024,7 +1053,7 @@ class PbftEngine:
         self._slots.clear()
         self._barrier = self._awaiting_set
         self._building = False
-        self._progress_deadline = None
+        self._progress_deadline = self._retx_deadline = None
         self._my_nv = None
         base = self._base_proof()
         payload = None
@@ -1076,7 +1105,7 @@ class PbftEngine:
             return
         self._vc_by_sender[m.sender] = m
         for b in m.attachment:
-            if b.height > self.committed:
+            if b.height > self.low:
                 self._blocks.setdefault(b.hash(), b)
         self._check_join()
         if self.in_vc and w == self.view:

@@ -39,8 +39,8 @@ def test_prepared_block_is_reproposed_with_the_same_hash():
     prepared = {nd.engine._prepared[1].digest for nd in c.nodes if 1 in nd.engine._prepared}
     assert len(prepared) == 1
     c.primary.down = True
-    c.advance(1001)
-    c.deliver()
+    c.advance(1001)  # halfway the votes are resent (and lost again), then the view changes
+    c.deliver(lambda s, d, m: not (m.kind == COMMIT and m.view == 0))
     live = [nd for nd in c.nodes if not nd.down]
     for nd in live:
         block, cert = nd.app.chain[0]
@@ -73,8 +73,10 @@ def test_tampered_new_view_is_rejected():
     new_primary = c.node_of(c.validators.primary(1))
     # hold the NEW-VIEW, forge one that leaves out the prepared block, signed by the new primary
     held = []
-    c.deliver(lambda s, d, m: m.kind != NEW_VIEW or (held.append(m) and False))
+    c.deliver(lambda s, d, m: not (m.kind == COMMIT and m.view == 0)
+              and (m.kind != NEW_VIEW or (held.append(m) and False)))
     nv = held[0]
+    assert [b.height for b in nv.body.blocks] == [1]
     body = NewView(nv.body.view_changes, (), ()).to_wire()
     digest = codec.hash_value(body)
     sig = c.codec.sign(new_primary.identity, NEW_VIEW, 1, nv.seq, digest)
@@ -145,12 +147,14 @@ def test_timer_is_not_reset_by_message_trickle():
     c = Cluster(4)
     c.submit(make_txs(1))
     t = _backups(c)[0]
-    deadline = t.engine.next_deadline()
+    deadline = t.engine._progress_deadline
+    assert deadline == 1000
     # the proposal arrives and is prepared, but it never commits
     c.deliver(lambda s, d, m: m.kind != COMMIT)
-    assert t.engine.next_deadline() == deadline
-    c.advance(500)
-    assert t.engine.next_deadline() == deadline
+    assert t.engine._progress_deadline == deadline
+    c.advance(500)  # our votes are resent halfway, the deadline stays
+    c.deliver(lambda s, d, m: m.kind != COMMIT)
+    assert t.engine._progress_deadline == deadline
 
 
 def test_new_primary_fetches_a_missing_block_from_view_change_attachments():
