@@ -16,6 +16,17 @@ Execution lives outside the engine (execute-before-agree: the state root is in t
 Consensus messages cross the driver as opaque signed bytes: ``Send.payload`` goes to the peer as is
 and arrives there as ``Received.payload``; the engine decodes, checks membership and signature, and
 drops (and counts) whatever is malformed, foreign, replayed or stale.
+
+Additions made with the engine (issue 3), all backward compatible:
+
+- ``Synced.certificate`` (optional): the certificate of the block at ``Synced.height``.
+- An empty ``BlockBuilt`` answering a ``BuildBlock`` with ``max_txs > 0`` means "nothing new to
+  propose"; ``BlockExecuted(b"", False, ...)`` answers a ``BuildBlock`` that failed.
+- ``PbftEngine.next_deadline()`` tells a driver when the next Tick matters; ``engine.stats`` is a
+  ``dict[str, int]``; the constructor takes ``restored=`` (the Persist records), ``view=``,
+  ``last_certificate=`` and ``codec=`` (see ``chainfin/consensus/engine.py``).
+- ``Persist.record`` values are plain dicts of ints, strings, bytes, lists and None (canonical
+  codec encodable); keys are ``8-byte seq | 8-byte view | tag`` so ``PruneLog`` prunes by height.
 """
 
 from __future__ import annotations

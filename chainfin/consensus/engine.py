@@ -1122,6 +1122,13 @@ class PbftEngine:
         if not self.codec.verify(m):
             return
         self._nv_resent[b"cert" + m.sender] = self.now
+        lp = self._low_proof
+        if lp is not None and lp.kind == "checkpoint" and lp.height > m.seq:
+            # our stable checkpoint first: the COMMITs may lie beyond the laggard's window
+            for v in lp.votes:
+                self.stats["messages_out"] += 1
+                self._out.append(Send(m.sender, self.codec.envelope(
+                    CHECKPOINT, 0, lp.height, lp.block_hash, v.validator, v.signature)))
         c = self._tip_cert
         assert c is not None
         for v in c.votes:
@@ -1219,18 +1226,38 @@ class PbftEngine:
             prev, s = pc.digest, s + 1
         return base, chain
 
+    def _final_segment(self, vcs: list[Message], base: BaseProof) -> list[Block]:
+        """The final blocks below the base that some VIEW-CHANGE sender has not committed.
+
+        The base block is final, so are its ancestors, and each is fixed by the hash links: no
+        choice is involved. Re-proposing them lets replicas that lag behind the base (possibly
+        all honest ones, when only faulty replicas hold the base's certificate) commit them with
+        certificates of their own in the new view instead of waiting for a fetch that may never
+        succeed."""
+        lo = max(min(m.body.base.height for m in vcs), self.low, base.height - self._L)
+        seg: list[Block] = []
+        d, h = base.block_hash, base.height
+        while h > lo:
+            b = self._blocks.get(d)
+            if b is None or b.height != h:
+                break
+            seg.append(b)
+            d, h = b.header.prev_hash, h - 1
+        seg.reverse()
+        return seg
+
     def _try_new_view(self, vcs: list[Message]) -> None:
         w = self.view
         base, chain = self._select(vcs)
-        blocks = []
+        blocks = self._final_segment(vcs, base)
         for pc in chain:
             b = self._blocks.get(pc.digest)
             if b is None:
                 return  # wait for a VIEW-CHANGE whose attachment has it
             blocks.append(b)
         sigs = []
-        for pc in chain:
-            sig = self._sign(PRE_PREPARE, w, pc.seq, pc.digest)
+        for b in blocks:
+            sig = self._sign(PRE_PREPARE, w, b.height, b.hash())
             if sig is None:
                 return
             sigs.append(sig)
@@ -1241,7 +1268,7 @@ class PbftEngine:
             return
         payload = self.codec.envelope(NEW_VIEW, w, base.height, digest, self.me, sig, body)
         self._my_nv = payload
-        self._enter_view(w, base, chain, blocks, sigs, payload)
+        self._enter_view(w, base, blocks, sigs, payload)
         self._after_enter_view()
 
     def _recv_new_view(self, m: Message) -> None:
@@ -1264,14 +1291,15 @@ class PbftEngine:
                 self._start_view_change(w + 1)
             return
         self._seen_nv.add(w)
-        base, chain, blocks, sigs = res
         self._my_nv = None
-        self._enter_view(w, base, chain, blocks, sigs)
+        self._enter_view(w, res, list(m.body.blocks), list(m.body.pp_signatures))
         self._after_enter_view()
 
-    def _check_new_view(self, m: Message) -> tuple[BaseProof, list[PreparedCert], list[Block],
-                                                    list[bytes]] | None:
-        """TRAPS #7: recompute NEW-VIEW from the VIEW-CHANGEs it carries; reject any difference."""
+    def _check_new_view(self, m: Message) -> BaseProof | None:
+        """TRAPS #7: recompute NEW-VIEW from the VIEW-CHANGEs it carries; reject any difference.
+
+        The blocks are the final segment below the base (fixed by hash links from the certified
+        base block) followed by exactly the chain that :meth:`_select` computes above it."""
         nv: NewView = m.body
         w = m.view
         vcs: list[Message] = []
@@ -1290,27 +1318,39 @@ class PbftEngine:
         if len(vcs) < self._q:
             return None
         base, chain = self._select(vcs)
-        if m.seq != base.height or len(chain) != len(nv.blocks):
+        if m.seq != base.height:
             return None
-        primary = self.validators.primary(w)
-        for pc, b, sig in zip(chain, nv.blocks, nv.pp_signatures, strict=True):
+        n_seg = len(nv.blocks) - len(chain)
+        if n_seg < 0 or n_seg > self._L:
+            return None
+        seg, upper = nv.blocks[:n_seg], nv.blocks[n_seg:]
+        expect = base.block_hash
+        for i, b in enumerate(reversed(seg)):  # hash links down from the certified base block
+            if b.hash() != expect or b.height != base.height - i:
+                return None
+            expect = b.header.prev_hash
+        for pc, b in zip(chain, upper, strict=True):
             if b.hash() != pc.digest:
                 return None
-            if not self.codec.verify_vote(primary, PRE_PREPARE, w, pc.seq, pc.digest, sig):
+        primary = self.validators.primary(w)
+        for b, sig in zip(nv.blocks, nv.pp_signatures, strict=True):
+            d = b.hash()
+            if not self.codec.verify_vote(primary, PRE_PREPARE, w, b.height, d, sig):
                 return None
-            known = self._hashes.get(pc.seq)
-            if known is not None and known != pc.digest:
+            known = self._hashes.get(b.height)
+            if known is not None and known != d:
                 return None  # would contradict a block we committed: never
         known = self._hashes.get(base.height)
         if known is not None and known != base.block_hash:
             return None
-        return base, chain, list(nv.blocks), list(nv.pp_signatures)
+        return base
 
-    def _enter_view(self, w: int, base: BaseProof, chain: list[PreparedCert],
-                    blocks: list[Block], sigs: list[bytes], nv_payload: bytes | None = None) -> None:
+    def _enter_view(self, w: int, base: BaseProof, blocks: list[Block], sigs: list[bytes],
+                    nv_payload: bytes | None = None) -> None:
         self.view = w
         self.in_vc = False
-        self._floor = base.height
+        # nothing is proposed in w at or below the floor but what NEW-VIEW re-proposes
+        self._floor = blocks[0].height - 1 if blocks else base.height
         self._vc_deadline = None
         self.stats["view_changes"] += 1
         self._persist_state()  # before our NEW-VIEW (or any vote in w) leaves
@@ -1326,17 +1366,18 @@ class PbftEngine:
         self._vc_by_sender = {k: v for k, v in self._vc_by_sender.items() if v.view > w}
         self._seen_nv = {x for x in self._seen_nv if x >= w}
         i_am_primary = self.primary == self.me
-        for pc, b, sig in zip(chain, blocks, sigs, strict=True):
-            s = pc.seq
-            self._blocks[pc.digest] = b
+        for b, sig in zip(blocks, sigs, strict=True):
+            s = b.height
+            d = b.hash()
+            self._blocks[d] = b
             if s <= self.committed:
                 # final already: vote again so replicas that lag can complete a certificate
-                self._vote_final(s, pc.digest, i_am_primary)
+                self._vote_final(s, d, i_am_primary)
                 continue
             sl = self._slot(s)
-            sl.digest, sl.block, sl.pp_sig = pc.digest, b, sig
+            sl.digest, sl.block, sl.pp_sig = d, b, sig
             self._note_barrier(s, b)
-        if base.height > self.committed:
+        if self._floor > self.committed:
             self._want_fetch()
 
     def _vote_final(self, s: int, d: bytes, i_am_primary: bool) -> None:
