@@ -92,6 +92,7 @@ __all__ = ["PbftConfig", "PbftEngine", "STAT_NAMES", "record_key"]
 _REQUESTED, _OK, _BAD = 1, 2, 3
 _MAX_VIEW_AHEAD = 4  # PRE-PREPARE/PREPARE further ahead than this are dropped, not buffered
 _CKPT_PER_SENDER = 4  # checkpoint votes remembered per sender (bounds memory)
+_VOTE_VIEWS = 4  # COMMIT votes remembered per validator and height (its latest views)
 
 STAT_NAMES = (
     "messages_in", "messages_out", "dropped_malformed", "dropped_non_member",
@@ -218,7 +219,7 @@ class PbftEngine:
         self._exec: dict[bytes, int] = {}  # digest -> _REQUESTED/_OK/_BAD in this speculation
         self._prepared: dict[int, PreparedCert] = {}  # best prepared certificate per seq > low
         self._cvotes: dict[int, dict[tuple[int, bytes], dict[bytes, bytes]]] = {}
-        self._cvote_of: dict[int, dict[bytes, tuple[int, bytes]]] = {}
+        self._cvote_of: dict[int, dict[bytes, list[tuple[int, bytes]]]] = {}
         self._seen: dict[int, dict[tuple[str, bytes, int], bytes]] = {}
         self._seen_nv: set[int] = set()
         self._ckpt: dict[int, dict[bytes, dict[bytes, bytes]]] = {}
@@ -337,10 +338,14 @@ class PbftEngine:
     def _persist(self, key: bytes, record: dict[str, Any]) -> None:
         self._out.append(Persist(key, record))
 
-    def _persist_state(self) -> None:
+    def _persist_state(self, with_nv: bool = False) -> None:
+        """The view, what we signed for it as a whole, our stable checkpoint and tip proofs.
+        The NEW-VIEW (large for big n) is only written when we send it: after a restart it is
+        needed only to resend it to laggards."""
         rec: dict[str, Any] = {
-            "k": "state", "v": self.view, "in_vc": self.in_vc, "vc": self._my_vc,
-            "nv": self._my_nv, "floor": self._floor, "low": self.low, "low_hash": self.low_hash,
+            "k": "state", "v": self.view, "in_vc": self.in_vc,
+            "vc": self._my_vc if self.in_vc else None,
+            "nv": self._my_nv if with_nv else None, "floor": self._floor, "low": self.low, "low_hash": self.low_hash,
             "low_proof": self._low_proof.to_wire() if self._low_proof else None,
             "genesis": self._genesis_hash,
             "tip": self._tip_cert.to_wire() if self._tip_cert else None,
@@ -480,15 +485,16 @@ class PbftEngine:
             st["dropped_out_of_window"] += 1
             return
         # COMMIT votes of any view count towards a certificate (a certificate is a certificate);
-        # per sender and height only its latest view is kept.
+        # per validator and height the votes of its latest few views are kept.
         mine = self._cvote_of.get(s)
         prev = mine.get(m.sender) if mine else None
-        if prev is not None:
-            if m.view < prev[0]:
+        if prev:
+            for v, d in prev:
+                if v == m.view:
+                    st["dropped_duplicate" if d == m.digest else "dropped_equivocation"] += 1
+                    return
+            if len(prev) >= _VOTE_VIEWS and m.view < prev[0][0]:
                 st["dropped_old_view"] += 1
-                return
-            if m.view == prev[0]:
-                st["dropped_duplicate" if prev[1] == m.digest else "dropped_equivocation"] += 1
                 return
         if not self.codec.verify(m):
             st["dropped_bad_signature"] += 1
@@ -500,12 +506,13 @@ class PbftEngine:
                          sig: bytes) -> None:
         of = self._cvote_of.setdefault(seq, {})
         buckets = self._cvotes.setdefault(seq, {})
-        prev = of.get(sender)
-        if prev is not None:
-            old = buckets.get(prev)
+        mine = of.setdefault(sender, [])
+        mine.append((view, digest))
+        mine.sort()
+        if len(mine) > _VOTE_VIEWS:  # bound memory: forget this validator's oldest view
+            old = buckets.get(mine.pop(0))
             if old is not None:
                 old.pop(sender, None)
-        of[sender] = (view, digest)
         votes = buckets.setdefault((view, digest), {})
         votes[sender] = sig
         if seq > self.committed + 1 and seq > self._ahead and len(votes) >= self._q:
@@ -1353,7 +1360,7 @@ class PbftEngine:
         self._floor = blocks[0].height - 1 if blocks else base.height
         self._vc_deadline = None
         self.stats["view_changes"] += 1
-        self._persist_state()  # before our NEW-VIEW (or any vote in w) leaves
+        self._persist_state(with_nv=nv_payload is not None)  # before NEW-VIEW or a vote in w
         if nv_payload is not None:
             self._broadcast(nv_payload)
         self._out.append(ViewChanged(w, self.primary))
