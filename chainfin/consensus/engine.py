@@ -626,9 +626,9 @@ class PbftEngine:
         if sl is None or sl.digest is None or sl.block is None:
             return
         if not sl.prepared:
-            votes = sl.prepares.get(sl.digest)
-            need = self._q - 1
-            if votes is None or len(votes) < need:
+            votes = sl.prepares.get(sl.digest, {})
+            need = self._q - 1  # 0 for a single validator
+            if len(votes) < need:
                 return
             sl.prepared = True
             chosen = sorted(votes.items())[:need]
@@ -795,16 +795,16 @@ class PbftEngine:
             for k in [k for k in tbl if k <= s]:
                 del tbl[k]
         self._ckpt_of = {snd: [x for x in seqs if x > s] for snd, seqs in self._ckpt_of.items()}
-        for k in [k for k in self._signed if k[2] <= s]:
-            del self._signed[k]
-        for k in [k for k in self._own_pp if k[1] <= s]:
-            del self._own_pp[k]
+        for sk in [sk for sk in self._signed if sk[2] <= s]:
+            del self._signed[sk]
+        for pk in [pk for pk in self._own_pp if pk[1] <= s]:
+            del self._own_pp[pk]
         keep_from = min(s, self.committed) - self._L
-        for k in [k for k in self._hashes if k < keep_from]:
-            del self._hashes[k]
+        for h in [h for h in self._hashes if h < keep_from]:
+            del self._hashes[h]
         # committed blocks stay until here: a NEW-VIEW may have to re-propose them
-        for k in [k for k, b in self._blocks.items() if b.height <= min(s, self.committed)]:
-            del self._blocks[k]
+        for bd in [bd for bd, b in self._blocks.items() if b.height <= min(s, self.committed)]:
+            del self._blocks[bd]
         self._persist_state()
         self._out.append(PruneLog(record_key(s + 1, 0, b"")))
         if s > self.committed:

@@ -161,7 +161,8 @@ class BaseProof:
         except KeyError as e:
             raise InvalidMessage(f"base proof lacks {e}") from e
         _bad(p.kind not in ("genesis", "checkpoint", "commit"), "unknown base proof kind")
-        _bad(p.kind == "genesis" and (p.height != 0 or p.votes), "genesis base is height 0")
+        _bad(p.kind == "genesis" and (p.height != 0 or len(p.votes) > 0),
+             "genesis base is height 0")
         return p
 
     def vote_kind(self) -> str:
