@@ -1141,9 +1141,10 @@ def _bench_dir() -> Iterator[Path]:
 
 def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
               limit: LimitResult | None = None, progress: bool = True,
-              label: str | None = None) -> BenchResult:
+              label: str | None = None, node_command: Any = None) -> BenchResult:
     """One benchmark run on a fresh testnet (see the module doc). Stops every node it started,
-    whatever happens.
+    whatever happens. ``node_command(i, manifest_node) -> argv`` replaces the node command
+    (experiments: a profiler or interpreter settings around ``chainfin node run``).
 
     Raises:
         ChainfinError: bad arguments, a node that does not start or dies, failed funding.
@@ -1180,7 +1181,7 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
         if busy_before is not None and busy_before > 0.1:
             _say(f"warning: the machine is {busy_before * 100:.0f}% busy before the run (other "
                  "processes): the figures will be pessimistic")
-        with Testnet(root) as tn:
+        with Testnet(root, command=node_command) as tn:
             tn.start()
             tn.wait_ready(READY_TIMEOUT_S)
             pids = [tn.pid(i) for i in range(tn.n)]
