@@ -86,7 +86,7 @@ BEHAVIOURS = ("equivocate", "silent", "bad_signature", "replay", "invalid_block"
 GENESIS_HASH = hashlib.sha256(b"chainfin-sim genesis").digest()
 GENESIS_ROOT = hashlib.sha256(b"chainfin-sim state 0").digest()
 
-_DELIVER, _TICK, _TX, _FETCH, _CRASH = 0, 1, 2, 3, 4
+_DELIVER, _TICK, _TX, _FETCH, _CRASH, _RESTART = 0, 1, 2, 3, 4, 5
 
 
 @dataclass
@@ -113,6 +113,7 @@ class SimConfig:
     primary_faulty: bool = False  # make the primary of view 0 the first faulty node
     join_at_ms: int | None = None  # add one extra validator with a governance tx at this time
     keep_wal: bool = False
+    restart_ms: int | None = None  # crashed nodes restart from their WAL after up to this long
     check_every_commit: bool = True
 
 
@@ -328,6 +329,7 @@ class SimNode:
         self.behaviour = behaviour  # None: honest
         self.crashed = False
         self.crash_at: int | None = None
+        self.restarted = False
         self.tick_at: int | None = None
         self.wal: dict[bytes, Any] = {}
         self.seen_payloads: list[bytes] = []
@@ -356,6 +358,7 @@ class Simulation:
         self.delay_lo = max(1, int(d * 1000 * (1 - cfg.jitter)))
         self.delay_hi = max(self.delay_lo, int(d * 1000 * (1 + cfg.jitter)))
         self.heal_us = cfg.heal_ms * 1000
+        self.keep_wal = cfg.keep_wal or cfg.restart_ms is not None
         timeout = cfg.view_timeout_ms or max(100, 12 * d)
         self.pcfg = PbftConfig(chain_id=CHAIN, window=cfg.window,
                                checkpoint_interval=cfg.checkpoint_interval,
@@ -389,6 +392,9 @@ class Simulation:
             at = self.rng.choice([0, self.rng.randrange(crash_window * 1000)])
             self.nodes[i].crash_at = at
             self._push(at, _CRASH, i, None)
+            if cfg.restart_ms is not None:
+                back = at + self.rng.randint(cfg.restart_ms * 500, cfg.restart_ms * 1000)
+                self._push(back, _RESTART, i, None)
         # partitions: a few random splits before heal
         self.partitions: list[tuple[int, int, frozenset[int]]] = []
         if cfg.partitions and cfg.heal_ms > 0:
@@ -577,10 +583,10 @@ class Simulation:
                 elif t is Commit:
                     todo.extend(self._commit(node, a.block, a.certificate))
                 elif t is Persist:
-                    if self.cfg.keep_wal:
+                    if self.keep_wal:
                         node.wal[a.key] = codec.decode(codec.encode(a.record))
                 elif t is PruneLog:
-                    if self.cfg.keep_wal:
+                    if self.keep_wal:
                         for k in [k for k in node.wal if k < a.below_key]:
                             del node.wal[k]
                 elif t is DiscardSpeculative:
@@ -641,10 +647,24 @@ class Simulation:
         self._step(node, Synced(app.height, app.hashes[-1], app.set_for(app.height + 1), cert))
         self._step(node, TxsPending(len(app.mempool)))
 
+    def _restart(self, node: SimNode) -> None:
+        """The process comes back: committed ledger and WAL survive, nothing else does."""
+        app = node.app
+        app.discard(app.height)
+        last = app.chain[-1]
+        node.engine = PbftEngine(self.pcfg, node.identity, app.set_for(app.height + 1),
+                                 app.height, app.hashes[-1], restored=sorted(node.wal.items()),
+                                 last_certificate=last[1] if last is not None else None,
+                                 codec=self.codec)
+        node.crashed = False
+        node.restarted = True
+        node.tick_at = None
+        self._step(node, TxsPending(len(app.mempool)))
+
     # ------------------------------------------------------------------ run
 
     def _live_nodes(self) -> list[SimNode]:
-        return [nd for nd in self.nodes if nd.honest and nd.crash_at is None]
+        return [nd for nd in self.nodes if nd.honest and (nd.crash_at is None or nd.restarted)]
 
     def _done(self) -> bool:
         want = len(self.submitted)
@@ -685,6 +705,8 @@ class Simulation:
                     self._fetch(node, data)
             elif kind == _CRASH:
                 node.crashed = True
+            elif kind == _RESTART:
+                self._restart(node)
             if at >= check_at and at >= last_submit:
                 check_at = at + 1000 * self.cfg.delay_ms
                 if self._done():
@@ -720,7 +742,8 @@ class Simulation:
         return SimResult(
             config=dict(vars(self.cfg)),
             heights={f"node{nd.idx}" + ("" if nd.honest else f"({nd.behaviour})")
-                     + (" crashed" if nd.crash_at is not None else ""): nd.app.height
+                     + (" crashed" if nd.crash_at is not None else "")
+                     + (" restarted" if nd.restarted else ""): nd.app.height
                      for nd in self.nodes},
             safety=not self.violations,
             liveness=liveness,

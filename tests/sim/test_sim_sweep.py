@@ -2,8 +2,9 @@
 
 Each seed picks n in {4, 7}, up to f byzantine (random behaviours) or crashed replicas, often the
 first primary among them, message drops, duplicates and random partitions until ``heal_ms``,
-random delays (so reordering), random window and checkpoint interval, and sometimes a validator
-joining through a governance transaction. A failure prints the seed and the line that replays it:
+random delays (so reordering), random window and checkpoint interval, sometimes a validator
+joining through a governance transaction, and sometimes crashed replicas restarting from their
+WAL (they must then catch up and commit everything too). A failure prints the seed and the line that replays it:
 
     python -c "from tests.sim.test_sim_sweep import replay; replay(SEED)"
 """
@@ -16,7 +17,7 @@ import pytest
 
 from testnet.sim import SimConfig, SimResult, run
 
-SEEDS = range(400)
+SEEDS = range(600)
 #: seeds beyond SEEDS that once found a bug; they stay for good (10, 12, 18, 22, 54 and 364
 #: found bugs too and are in SEEDS)
 REGRESSION_SEEDS = [415, 472, 521, 601, 616, 703, 821, 915, 918, 1395, 1414, 1477, 1514, 1670,
@@ -39,6 +40,8 @@ def schedule(seed: int) -> SimConfig:
     )
     if r.random() < 0.15 and n == 4 and faults == 0:  # a fifth validator joins (4 -> 5)
         cfg.join_at_ms = r.randint(0, 1000)
+    if r.random() < 0.4 and cfg.crash > 0:  # crashed replicas come back from their WAL
+        cfg.restart_ms = r.randint(100, 1500)
     return cfg
 
 
