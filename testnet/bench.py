@@ -1455,4 +1455,6 @@ def _step_json(r: BenchResult) -> dict[str, Any]:
             "failed": r.failed(), "throughput_tps": round(tput, 2), "finality_ms": fin,
             "passed": r.passed(),
             "ratio_to_limit": round(tput / r.limit.limit_tps, 4) if r.limit else None,
-            "errors": r.errors()}
+            "errors": r.errors(), "blocks": r.blocks(),
+            "node_cpu_us_per_tx": r.node_cpu.get("cpu_us_per_committed_tx_all_nodes"),
+            "other_processes_share": r.node_cpu.get("other_processes_share")}
