@@ -63,29 +63,67 @@ class Spec:
         return self.block.header.height
 
 
+class _ReadCache:
+    """Committed state values and SMT nodes recently read or written, in front of LevelDB.
+
+    Only ``Ledger.commit`` writes state and SMT nodes, and it updates this cache in the same
+    step, so the cache never serves a stale value. SMT nodes are content-addressed (immutable).
+    Bounded: emptied when it grows past ``limit`` entries (cheap, and hot keys come back)."""
+
+    __slots__ = ("_store", "_data", "limit", "hits", "misses")
+
+    def __init__(self, store: KVStore, limit: int = 200_000) -> None:
+        self._store = store
+        self._data: dict[bytes, bytes | None] = {}
+        self.limit = limit
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            v = self._data[key]
+            self.hits += 1
+            return v
+        except KeyError:
+            pass
+        self.misses += 1
+        v = self._store.get(key)
+        self._put(key, v)
+        return v
+
+    def _put(self, key: bytes, value: bytes | None) -> None:
+        if len(self._data) >= self.limit:
+            self._data.clear()
+        self._data[key] = value
+
+    def update(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
+        for k, v in items:
+            self._put(k, v)
+
+
 class _ChainState:
     """RawState over committed state plus the speculative ancestors' changes (newest first)."""
 
-    __slots__ = ("_store", "_layers")
+    __slots__ = ("_cache", "_layers")
 
-    def __init__(self, store: KVStore, layers: list[dict[bytes, bytes | None]]) -> None:
-        self._store = store
+    def __init__(self, cache: _ReadCache, layers: list[dict[bytes, bytes | None]]) -> None:
+        self._cache = cache
         self._layers = layers
 
     def get_raw(self, key: bytes) -> bytes | None:
         for layer in self._layers:
             if key in layer:
                 return layer[key]
-        return self._store.get(P_STATE + key)
+        return self._cache.get(P_STATE + key)
 
 
 class _NodeCache:
-    """SMT node reads: speculative nodes first, then LevelDB."""
+    """SMT node reads: speculative nodes first, then the committed ones."""
 
-    __slots__ = ("_store", "_layers")
+    __slots__ = ("_cache", "_layers")
 
-    def __init__(self, store: KVStore, layers: list[dict[bytes, bytes]]) -> None:
-        self._store = store
+    def __init__(self, cache: _ReadCache, layers: list[dict[bytes, bytes]]) -> None:
+        self._cache = cache
         self._layers = layers
 
     def get(self, key: bytes) -> bytes | None:
@@ -93,7 +131,7 @@ class _NodeCache:
             v = layer.get(key)
             if v is not None:
                 return v
-        return self._store.get(P_SMT + key)
+        return self._cache.get(P_SMT + key)
 
 
 @dataclass
@@ -122,6 +160,7 @@ class Ledger:
         self.chain_id = genesis.chain_id
         self.fingerprint_key = bytes.fromhex(genesis.fingerprint_key)
         self.spec: dict[bytes, Spec] = {}
+        self.cache = _ReadCache(store)
         self.tip = self._open()
 
     # ------------------------------------------------------------------ open / genesis
@@ -140,7 +179,7 @@ class Ledger:
 
     def _init_genesis(self, ghash: bytes) -> Tip:
         changes = execution.genesis_state(self.genesis)
-        smt = SparseMerkleTree(_NodeCache(self.store, []))
+        smt = SparseMerkleTree(_NodeCache(self.cache, []))
         nodes: dict[bytes, bytes] = {}
         root = smt.update(smt.empty_root, changes, nodes)
         vs = self.genesis.validator_set()
@@ -186,13 +225,13 @@ class Ledger:
 
     def state_at(self, parent_hash: bytes) -> _ChainState:
         chain = self._ancestry(parent_hash)
-        return _ChainState(self.store, [s.result.changes for s in chain])
+        return _ChainState(self.cache, [s.result.changes for s in chain])
 
     def _execute(self, chain: list[Spec], header_fields: dict[str, Any],
                  txs: Sequence[Transaction]) -> tuple[execution.BlockResult, bytes,
                                                       dict[bytes, bytes], ValidatorSet]:
         parent_height, parent_root, _, vs = self._parent_info(chain)
-        state = _ChainState(self.store, [s.result.changes for s in chain])
+        state = _ChainState(self.cache, [s.result.changes for s in chain])
         ctx = execution.BlockContext(
             chain_id=self.chain_id,
             height=parent_height + 1,
@@ -202,7 +241,7 @@ class Ledger:
         )
         result = execution.execute_block(state, txs, ctx)
         nodes: dict[bytes, bytes] = {}
-        smt = SparseMerkleTree(_NodeCache(self.store, [s.smt_nodes for s in chain]))
+        smt = SparseMerkleTree(_NodeCache(self.cache, [s.smt_nodes for s in chain]))
         root = smt.update(parent_root, result.changes, nodes)
         after = vs
         if result.validator_set_change is not None:
@@ -221,7 +260,7 @@ class Ledger:
         if height != parent_height + 1:
             raise InvalidMessage(f"cannot build height {height} on parent {parent_height}")
         ts = max(timestamp_ms, parent_ts)
-        state = _ChainState(self.store, [s.result.changes for s in chain])
+        state = _ChainState(self.cache, [s.result.changes for s in chain])
         chosen: list[Transaction] = []
         seen_pairs: set[tuple[bytes, int]] = set()
         for tx in candidates:
@@ -317,6 +356,8 @@ class Ledger:
             if spec.validators_after != self.tip.validators:
                 b.put(P_VSET + _h(h + 1), codec.encode(list(spec.validators_after.members)))
             b.put(K_TIP, self._tip_bytes(new_tip))
+        self.cache.update((P_STATE + k, v) for k, v in result.changes.items())
+        self.cache.update((P_SMT + k, v) for k, v in spec.smt_nodes.items())
         self.tip = new_tip
         del self.spec[bh]
         # siblings at this height (other forks) can never commit now
@@ -386,7 +427,7 @@ class Ledger:
         return out
 
     def committed_state(self) -> _ChainState:
-        return _ChainState(self.store, [])
+        return _ChainState(self.cache, [])
 
     def validator_sets(self) -> list[tuple[int, ValidatorSet]]:
         """Every (from_height, set) change, from genesis."""
