@@ -330,6 +330,7 @@ class SimNode:
         self.crashed = False
         self.crash_at: int | None = None
         self.restarted = False
+        self.restart_at: int | None = None
         self.tick_at: int | None = None
         self.wal: dict[bytes, Any] = {}
         self.seen_payloads: list[bytes] = []
@@ -394,6 +395,7 @@ class Simulation:
             self._push(at, _CRASH, i, None)
             if cfg.restart_ms is not None:
                 back = at + self.rng.randint(cfg.restart_ms * 500, cfg.restart_ms * 1000)
+                self.nodes[i].restart_at = back
                 self._push(back, _RESTART, i, None)
         # partitions: a few random splits before heal
         self.partitions: list[tuple[int, int, frozenset[int]]] = []
@@ -664,7 +666,8 @@ class Simulation:
     # ------------------------------------------------------------------ run
 
     def _live_nodes(self) -> list[SimNode]:
-        return [nd for nd in self.nodes if nd.honest and (nd.crash_at is None or nd.restarted)]
+        return [nd for nd in self.nodes
+                if nd.honest and (nd.crash_at is None or nd.restart_at is not None)]
 
     def _done(self) -> bool:
         want = len(self.submitted)

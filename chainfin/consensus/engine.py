@@ -1488,6 +1488,11 @@ class PbftEngine:
                  "low": self.low, "low_hash": self.low_hash,
                  "low_proof": self._low_proof.to_wire() if self._low_proof else None,
                  "genesis": self._genesis_hash}))
+        # a (re)started replica does not know how far the others got: ask once
+        self._fetching = True
+        self._fetch_deadline = self.cfg.fetch_retry_ms
+        self.stats["fetches"] += 1
+        self._init_actions.append(FetchBlocks(self.committed + 1, ()))
         # a primary that restarts re-proposes exactly what it had signed (never something else)
         if not self.in_vc and self.primary == self.me:
             s = self.committed + 1
