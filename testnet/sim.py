@@ -628,7 +628,12 @@ class Simulation:
                 continue
             if best is None or nd.app.height > best.app.height:
                 best = nd
-        if best is None or best.app.height <= app.height:
+        if best is None:
+            return  # nobody reachable: the engine asks again later
+        if best.app.height <= app.height:  # nothing new: say so
+            last = app.chain[-1]
+            self._step(node, Synced(app.height, app.hashes[-1], app.set_for(app.height + 1),
+                                    last[1] if last is not None else None))
             return
         cert = None
         for h in range(app.height + 1, best.app.height + 1):

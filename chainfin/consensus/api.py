@@ -171,7 +171,12 @@ class Commit:
 @dataclass(frozen=True, slots=True)
 class FetchBlocks:
     """This replica is behind: fetch certified blocks from ``from_height`` (inclusive) from peers,
-    verify every certificate against the set derived locally, apply them, then send ``Synced``."""
+    verify every certificate against the set derived locally, apply them, then send ``Synced``.
+
+    While a fetch runs the engine may still emit ``Commit`` for heights the fetch also brings:
+    the driver applies each height once (it skips whatever is at or below its tip). A ``Synced``
+    that reports no progress is fine: the engine asks again later, with back-off, if it still
+    needs blocks."""
 
     from_height: int
     hint_peers: tuple[bytes, ...] = ()

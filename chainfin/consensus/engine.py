@@ -240,6 +240,7 @@ class PbftEngine:
         self._fetching = False
         self._fetch_deadline = 0
         self._fetch_retx = 0  # fetches in a row that brought nothing (each waits twice as long)
+        self._probing = False
         self._awaiting_set: int | None = None
         self._barrier: int | None = None  # height of a known, uncommitted set-changing block
         self._held: list[bytes] = []  # messages above the barrier, replayed under the new set
@@ -724,11 +725,13 @@ class PbftEngine:
         self.stats["blocks_committed"] += 1
         self.failed_views = 0
         self._fetch_retx = 0
+        self._probing = False
         if self._ahead_since is not None:
             self._ahead_since = None if s >= self._ahead else self.now
         self._arm_progress(reset=True)
         if s % self._K == 0:
             self._send_checkpoint(s, d)
+            self._gc_committed(s)
         if _changes_set(block.header):
             self._awaiting_set = s  # nothing above s until the driver says ValidatorSetChanged
             self._barrier = s
@@ -736,6 +739,22 @@ class PbftEngine:
         self._maybe_execute(s + 1)
         self._try_send_commits()
         self._maybe_propose()
+
+    def _gc_committed(self, s: int) -> None:
+        """Garbage that commits alone make useless (checkpoints need not become stable here: a
+        replica that mostly catches up by fetching sends few CHECKPOINTs)."""
+        for k in [k for k in self._seen if k <= s]:
+            del self._seen[k]
+        tip = self._tip_cert.height if self._tip_cert is not None else self.low
+        for k in [k for k in self._prepared if k <= tip]:
+            del self._prepared[k]
+        old = s - self._L
+        for sk in [sk for sk in self._signed if sk[2] <= old]:
+            del self._signed[sk]
+        for bd in [bd for bd, b in self._blocks.items() if b.height <= old]:
+            del self._blocks[bd]
+        for h in [h for h in self._hashes if h < old - self._L]:
+            del self._hashes[h]
 
     # ------------------------------------------------------------------------- checkpoints
 
@@ -823,12 +842,17 @@ class PbftEngine:
         self.stats["fetches"] += 1
         self._out.append(FetchBlocks(self.committed + 1, hints))
 
+    def _behind(self) -> bool:
+        return self.low > self.committed or self._ahead > self.committed
+
     def _on_synced(self, ev: Synced) -> None:
-        self._fetching = False
+        self._probing = False
         if ev.height <= self.committed:
-            if self.low > self.committed:
-                self._want_fetch()
+            # nothing new: if we still need blocks, the back-off deadline asks again
+            if not self._behind():
+                self._fetching = False
             return
+        self._fetching = False
         self.stats["blocks_synced"] += ev.height - self.committed
         self._fetch_retx = 0
         h = ev.height
@@ -854,8 +878,8 @@ class PbftEngine:
         self._maybe_execute(h + 1)
         self._try_send_commits()
         self._try_commit()
-        if self.low > self.committed:
-            self._want_fetch()
+        if self._behind():
+            self._want_fetch()  # part of the way: go on at once
         self._maybe_propose()
 
     # ------------------------------------------------------------------------- validator sets
@@ -948,10 +972,10 @@ class PbftEngine:
         sig = self._sign(PRE_PREPARE, self.view, nxt, d)
         if sig is None:
             return
-        wire = b.to_wire()
+        payload = self.codec.envelope(PRE_PREPARE, self.view, nxt, d, self.me, sig, b.to_wire())
+        # the envelope bytes (not the block as a map) so the driver need not encode it again
         self._persist(record_key(nxt, self.view, b"P"),
-                      {"k": "pp", "v": self.view, "s": nxt, "d": d, "block": wire})
-        payload = self.codec.envelope(PRE_PREPARE, self.view, nxt, d, self.me, sig, wire)
+                      {"k": "pp", "v": self.view, "s": nxt, "d": d, "payload": payload})
         self._broadcast(payload)
         sl = self._slot(nxt)
         sl.sent.append(payload)
@@ -1036,7 +1060,7 @@ class PbftEngine:
                 self._want_fetch()
         if self._fetching and now >= self._fetch_deadline:
             self._fetching = False
-            if self.low > self.committed or self._ahead > self.committed:
+            if self._behind() or self._probing:
                 self._want_fetch()
             else:
                 self._try_commit()
@@ -1438,7 +1462,7 @@ class PbftEngine:
             max_view = max(max_view, v)
             if k == "pp":
                 self._signed[(PRE_PREPARE, v, s)] = d
-                self._own_pp[(v, s)] = Block.from_wire(rec["block"])
+                self._own_pp[(v, s)] = self.codec.decode(rec["payload"]).body
             elif k == "p":
                 self._signed[(PREPARE, v, s)] = d
             elif k == "c":
@@ -1488,7 +1512,9 @@ class PbftEngine:
                  "low": self.low, "low_hash": self.low_hash,
                  "low_proof": self._low_proof.to_wire() if self._low_proof else None,
                  "genesis": self._genesis_hash}))
-        # a (re)started replica does not know how far the others got: ask once
+        # a (re)started replica does not know how far the others got: ask (and keep asking, with
+        # back-off, until a peer answers or we commit something)
+        self._probing = True
         self._fetching = True
         self._fetch_deadline = self.cfg.fetch_retry_ms
         self.stats["fetches"] += 1

@@ -124,7 +124,6 @@ class Cluster:
         self.by_key = {nd.key: nd for nd in self.nodes}
         self.wire: deque[tuple[int, int, bytes]] = deque()
         self.now = 0
-        self.pending_sync: tuple[int, Synced] | None = None
         for nd in self.nodes:  # a fresh engine's first step persists its initial state record
             self.step(nd.idx, Tick(0))
 
@@ -177,22 +176,24 @@ class Cluster:
                     nd.app.mempool = [t for t in nd.app.mempool if t.tx_id not in used]
                     todo.append(nd.engine.step(TxsPending(len(nd.app.mempool))))
                 elif t is FetchBlocks:
-                    self._fetch(nd, a.from_height)
+                    sync = self._fetch(nd, a.from_height)
+                    if sync is not None:  # applied and reported in one go, like a driver
+                        todo.append(nd.engine.step(sync))
                 elif t in (DiscardSpeculative, ViewChanged):
                     pass
 
-    def _fetch(self, nd: Node, from_height: int) -> None:
+    def _fetch(self, nd: Node, from_height: int) -> Synced | None:
         src = max((o for o in self.nodes if o is not nd and not o.down),
                   key=lambda o: o.app.height)
         if src.app.height <= nd.app.height:
-            return
+            return None
         for b, c in src.app.chain[nd.app.height:]:
             c.verify(nd.engine._set_at(b.height), CHAIN)
             r = nd.app.execute(b, certified=True)
             assert r.ok
             nd.app.chain.append((b, c))
         b, c = nd.app.chain[-1]
-        self.pending_sync = (nd.idx, Synced(b.height, b.hash(), nd.engine.validators, c))
+        return Synced(b.height, b.hash(), nd.engine.validators, c)
 
     def submit(self, txs: list[Transaction], nodes: list[int] | None = None) -> None:
         for i in nodes if nodes is not None else range(len(self.nodes)):
@@ -210,10 +211,6 @@ class Cluster:
                 continue
             self.step(dst, Received(self.nodes[src].key, payload))
             n += 1
-            sync = self.pending_sync
-            if sync is not None:
-                self.pending_sync = None
-                self.step(sync[0], sync[1])
         return n
 
     def advance(self, ms: int) -> None:

@@ -61,6 +61,18 @@ def test_lagging_replica_catches_up_by_state_transfer():
     assert res.dropped.get("blocks_synced", 0) + res.dropped.get("fetches", 0) > 0
 
 
+def test_crashed_replicas_restart_from_their_wal_and_catch_up():
+    for seed in range(4):
+        sim = Simulation(SimConfig(nodes=7, crash=2, txs=40, seed=seed, restart_ms=600,
+                                   heal_ms=800, drop=0.05, tx_spread_ms=1500,
+                                   primary_faulty=seed % 2 == 0))
+        res = sim.run()
+        assert res.safety and res.liveness, seed
+        back = [nd for nd in sim.nodes if nd.restarted]
+        assert len(back) == 2
+        assert all(nd.app.height == max(res.heights.values()) for nd in back)
+
+
 def test_up_to_f_crashed():
     res = run(SimConfig(nodes=7, crash=2, txs=30, seed=9, primary_faulty=True))
     assert res.safety and res.liveness and res.view_changes >= 1
