@@ -192,10 +192,6 @@ async def wait_height(node: Node, height: int, timeout: float = 10.0) -> None:
 # --------------------------------------------------------------------------- the engine, n = 1
 
 
-@pytest.mark.xfail(reason="PbftEngine._check_prepared: sl.prepares.get(digest) is None when no "
-                   "PREPARE was stored, which returns early even though quorum(1) - 1 == 0 "
-                   "votes are needed, so a single validator never prepares nor commits",
-                   strict=False)
 async def test_single_validator_commits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(api, "WAIT_TIMEOUT_S", 1.0)
     genesis, nodes, ids = await start_cluster(1)
