@@ -846,12 +846,13 @@ class PbftEngine:
         return self.low > self.committed or self._ahead > self.committed
 
     def _on_synced(self, ev: Synced) -> None:
-        self._probing = False
         if ev.height <= self.committed:
-            # nothing new: if we still need blocks, the back-off deadline asks again
-            if not self._behind():
+            # nothing new: if we still need blocks (or have not heard of anyone since a restart)
+            # the back-off deadline asks again
+            if not self._behind() and not self._probing:
                 self._fetching = False
             return
+        self._probing = False
         self._fetching = False
         self.stats["blocks_synced"] += ev.height - self.committed
         self._fetch_retx = 0
@@ -1113,6 +1114,8 @@ class PbftEngine:
         w = m.view
         if m.seq < self.committed and self._tip_cert is not None:
             self._help_laggard(m)
+        elif m.seq > max(self.committed, self._ahead):
+            self._note_ahead(m)
         if w < self.view or (w == self.view and not self.in_vc):
             if (w == self.view and self._my_nv is not None and self.primary == self.me
                     and self.now - self._nv_resent.get(m.sender, -(10**12)) >= self._timeout()):
@@ -1166,6 +1169,19 @@ class PbftEngine:
             self.stats["messages_out"] += 1
             self._out.append(Send(m.sender, self.codec.envelope(
                 COMMIT, c.view, c.height, c.block_hash, v.validator, v.signature)))
+
+    def _note_ahead(self, m: Message) -> None:
+        """A VIEW-CHANGE proves its sender's base final: above our height, we are behind (an idle
+        replica that missed the last COMMITs learns it here)."""
+        key = b"ahead" + m.sender
+        last = self._nv_resent.get(key)
+        if last is not None and self.now - last < self._timeout():
+            return
+        self._nv_resent[key] = self.now
+        if self.codec.verify(m) and self._valid_base(m.body.base):
+            self._ahead = m.seq
+            if self._ahead_since is None:
+                self._ahead_since = self.now
 
     def _valid_base(self, p: BaseProof) -> bool:
         if p.kind == "genesis":

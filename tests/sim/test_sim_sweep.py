@@ -21,7 +21,8 @@ SEEDS = range(600)
 #: seeds beyond SEEDS that once found a bug; they stay for good (10, 12, 18, 22, 54, 364, 415,
 #: 472 and 521 found bugs too and are in SEEDS)
 REGRESSION_SEEDS = [601, 616, 703, 768, 821, 823, 915, 918, 985, 1215, 1395, 1414, 1477, 1514,
-                    1670, 1685, 1723, 1724, 1729, 2340, 2579, 2678, 2808, 2992, 3099, 3334]
+                    1670, 1685, 1723, 1724, 1729, 1766, 2340, 2579, 2678, 2808, 2992, 3099,
+                    3334, 8457]
 
 
 def schedule(seed: int) -> SimConfig:
