@@ -497,9 +497,15 @@ class Contract:
 def default_registry() -> Mapping[str, Contract]:
     """The network's contract registry (``contracts.CONTRACTS``), imported lazily because
     contracts sit above chainfin in the dependency order."""
-    from contracts import CONTRACTS as registry
+    global _REGISTRY
+    if _REGISTRY is None:
+        from contracts import CONTRACTS
 
-    return registry
+        _REGISTRY = CONTRACTS
+    return _REGISTRY
+
+
+_REGISTRY: Mapping[str, Contract] | None = None
 
 
 def __getattr__(name: str) -> Any:  # lazy module attribute CONTRACTS

@@ -11,7 +11,7 @@ JSON, bytes as hex. Validated with pydantic at the edge (it comes from disk)::
       "currencies": [{"code": "USD", "exponent": 2, "issuer": "<hex>"}, ...],
       "regulators": ["<hex public key>", ...],
       "fingerprint_key": "<hex, 32 bytes: consortium HMAC key for document fingerprints>",
-      "params": {"max_block_txs": 500, "checkpoint_interval": 16, "window": 8,
+      "params": {"max_block_txs": 500, "checkpoint_interval": 16, "window": 2,
                  "view_timeout_ms": 1000, "max_clock_skew_ms": 5000}
     }
 
@@ -78,7 +78,7 @@ class GenesisCurrency(_Model):
 class GenesisParams(_Model):
     max_block_txs: int = Field(default=500, ge=1, le=10_000)
     checkpoint_interval: int = Field(default=16, ge=1)
-    window: int = Field(default=8, ge=1, le=256)
+    window: int = Field(default=2, ge=1, le=256)
     view_timeout_ms: int = Field(default=1000, ge=10)
     max_clock_skew_ms: int = Field(default=5000, ge=0)
 

@@ -44,7 +44,7 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
         runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, cfg.rest_host, cfg.rest_port, ssl_context=rest_ssl,
-                           reuse_address=True)
+                           reuse_address=True, backlog=1024)
         await site.start()
         log.info("REST on %s://%s:%d (peer links: %s)", "https" if rest_ssl else "http",
                  cfg.rest_host, cfg.rest_port, "mutual TLS" if cfg.tls else "plain TCP")

@@ -39,6 +39,8 @@ K_FETCH = "fetch"
 K_STATUS = "status"
 
 TICK_S = 0.005
+BATCH_MIN = 32  # pending txs that make a block worth proposing at once
+BATCH_DELAY_S = 0.003  # otherwise the longest a new tx waits before the engine hears of it
 FETCH_BATCH = 64
 WAIT_TIMEOUT_S = 30.0
 
@@ -123,6 +125,7 @@ class Node:
         self._tasks: list[asyncio.Task[Any]] = []
         self._fetching = False
         self._stopped = asyncio.Event()
+        self._pending_timer: asyncio.TimerHandle | None = None
         self._wal_pending: list[api.Persist] = []  # written (fsync) at the end of the turn
         self._outbox: list[tuple[bytes | None, bytes]] = []  # sent after that write
         self.failed = asyncio.Event()  # set when the engine task died: the process must exit
@@ -239,7 +242,22 @@ class Node:
             self.gossip.add(tx)
 
     def _pending_changed(self) -> None:
+        """Tell the engine about new transactions, batching them: at once when a block's worth
+        (BATCH_MIN) is waiting or nothing is in flight (an idle network answers in one round),
+        otherwise after at most BATCH_DELAY_S, so a busy primary cuts fewer, bigger blocks
+        (per-block work dominates a node's CPU at small blocks; docs/performance.md)."""
         self.metrics.mempool.set(len(self.mempool))
+        waiting = len(self.mempool) - len(self.in_flight)
+        if waiting >= BATCH_MIN or not self.ledger.spec:
+            self._notify_pending()
+        elif self._pending_timer is None:
+            self._pending_timer = asyncio.get_running_loop().call_later(
+                BATCH_DELAY_S, self._notify_pending)
+
+    def _notify_pending(self) -> None:
+        if self._pending_timer is not None:
+            self._pending_timer.cancel()
+            self._pending_timer = None
         self.events.put_nowait(api.TxsPending(len(self.mempool)))
 
     async def _ticker(self) -> None:
@@ -438,7 +456,7 @@ class Node:
         if self.bank is not None:
             self._auto_deliver(result)
         if len(self.mempool):
-            self.events.put_nowait(api.TxsPending(len(self.mempool)))
+            self._pending_changed()
 
     def _auto_deliver(self, result: execution.BlockResult) -> None:
         """Answer access requests for records our bank published (credit_sharing.deliver)."""
