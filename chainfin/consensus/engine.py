@@ -852,7 +852,6 @@ class PbftEngine:
             if not self._behind() and not self._probing:
                 self._fetching = False
             return
-        self._probing = False
         self._fetching = False
         self.stats["blocks_synced"] += ev.height - self.committed
         self._fetch_retx = 0
@@ -881,6 +880,9 @@ class PbftEngine:
         self._try_commit()
         if self._behind():
             self._want_fetch()  # part of the way: go on at once
+        elif self._probing:  # since a restart: look again later
+            self._fetching = True
+            self._fetch_deadline = self.now + (self.cfg.fetch_retry_ms << min(self._fetch_retx, 6))
         self._maybe_propose()
 
     # ------------------------------------------------------------------------- validator sets
@@ -1062,7 +1064,7 @@ class PbftEngine:
         if self._fetching and now >= self._fetch_deadline:
             self._fetching = False
             if self._behind() or self._probing:
-                self._want_fetch()
+                self._want_fetch()  # (back-off: see _want_fetch)
             else:
                 self._try_commit()
 
@@ -1528,8 +1530,9 @@ class PbftEngine:
                  "low": self.low, "low_hash": self.low_hash,
                  "low_proof": self._low_proof.to_wire() if self._low_proof else None,
                  "genesis": self._genesis_hash}))
-        # a (re)started replica does not know how far the others got: ask (and keep asking, with
-        # back-off, until a peer answers or we commit something)
+        # a (re)started replica does not know how far the others got: ask, and keep asking with
+        # back-off until it commits a block itself (it may have missed the last COMMITs of an
+        # idle network, which nothing else would ever tell it)
         self._probing = True
         self._fetching = True
         self._fetch_deadline = self.cfg.fetch_retry_ms
