@@ -571,7 +571,7 @@ class Node:
             start = self.ledger.tip.height + 1
             try:
                 records = await source(start)
-            except (asyncio.TimeoutError, ChainfinError, ConnectionError, OSError) as e:
+            except (TimeoutError, ChainfinError, ConnectionError, OSError) as e:
                 self.stats["fetch_failed"] += 1
                 log.info("fetch from %s failed: %s", name, e)
                 return progressed
@@ -649,8 +649,7 @@ class Node:
                     st = codec.decode(await self.transport.request(peer, K_STATUS, b"", 2.0))
                     if int(st["height"]) > best:
                         best, best_peer = int(st["height"]), peer
-                except (asyncio.TimeoutError, ChainfinError, ConnectionError, OSError,
-                        KeyError, TypeError, ValueError):
+                except (TimeoutError, ChainfinError, ConnectionError, OSError, KeyError, TypeError, ValueError):
                     continue
             if best_peer is not None and not self._fetching:
                 self._fetching = True

@@ -67,7 +67,7 @@ class Net:
             try:
                 if await self.height(i) >= h:
                     return
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             if loop.time() > deadline:
                 raise AssertionError(f"node {i} did not reach height {h} in {timeout}s")
