@@ -14,6 +14,7 @@ exhaust memory. ``decode(..., canonical=True)`` also refuses bytes that are not 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 import msgpack
@@ -37,6 +38,7 @@ __all__ = [
     "canonicalize",
     "sha256",
     "hash_value",
+    "to_json",
     "MAX_FRAME",
     "MAX_DEPTH",
 ]
@@ -150,6 +152,18 @@ def decode(data: bytes, *, canonical: bool = False) -> Any:
     _check(value, 0)
     if canonical and encode(value) != bytes(data):
         raise CodecError("frame is not in canonical form")
+    return value
+
+
+def to_json(value: Any) -> Any:
+    """The JSON form of a canonical value: bytes as lowercase hex, tuples as lists. Used by every
+    JSON surface (REST, proofs, transaction envelopes)."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Mapping):
+        return {k: to_json(x) for k, x in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(x) for x in value]
     return value
 
 

@@ -292,7 +292,7 @@ def build_state_proof(
         raise ValueError("the SMT proof does not show this value under the header's state root")
     value: Any = None
     if value_raw is not None:
-        value = _to_json(codec.decode(value_raw, canonical=True))
+        value = codec.to_json(codec.decode(value_raw, canonical=True))
     return {
         "type": STATE_PROOF,
         "version": VERSION,
@@ -434,17 +434,6 @@ def _parse_smt_proof(v: Any, where: str) -> smt.Proof:
     return smt.Proof(depth, bitmap, sibs, leaf)
 
 
-def _to_json(v: Any) -> Any:
-    """The JSON form of a decoded canonical value: bytes as hex, as everywhere in chainfin JSON."""
-    if isinstance(v, bytes):
-        return v.hex()
-    if isinstance(v, dict):
-        return {k: _to_json(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_to_json(x) for x in v]
-    return v
-
-
 def _same(a: Any, b: Any) -> bool:
     """Equality that tells True from 1 and 1 from 1.0 (Python's == does not)."""
     if type(a) is not type(b):
@@ -504,7 +493,7 @@ class Verified:
             t = self.tx
             out += [
                 f"transaction:    {t.tx_id.hex()}",
-                f"call:           {t.contract}.{t.method} {json.dumps(_to_json(t.args), sort_keys=True)}",
+                f"call:           {t.contract}.{t.method} {json.dumps(codec.to_json(t.args), sort_keys=True)}",
                 f"sender:         {t.sender.hex()} (nonce {t.nonce}, signature valid)",
                 f"position:       index {self.tx_index} of {self.tx_count} in the block",
             ]
@@ -686,7 +675,7 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
                 decoded = codec.decode(value_raw, canonical=True)
             except CodecError as e:
                 raise _fail(f"value_encoding is not a canonical encoding: {e}") from None
-            if not _same(value_json, _to_json(decoded)):
+            if not _same(value_json, codec.to_json(decoded)):
                 raise _fail("value does not match value_encoding")
         if not smt.verify_proof(header.state_root, sk, value_raw, proof):
             claim = "absent" if value_raw is None else "holds this value"

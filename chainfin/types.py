@@ -162,19 +162,9 @@ class Transaction:
             "nonce": self.nonce,
             "contract": self.contract,
             "method": self.method,
-            "args": _jsonable(self.args),
+            "args": codec.to_json(self.args),
             "signature": self.signature.hex(),
         }
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, bytes):
-        return v.hex()
-    if isinstance(v, Mapping):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    return v
 
 
 # --------------------------------------------------------------------------- validator sets
@@ -275,7 +265,7 @@ class BlockHeader:
         return h
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(self.to_wire())
+        return codec.to_json(self.to_wire())
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> BlockHeader:
@@ -393,4 +383,4 @@ class CommitCertificate:
         return cert
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(self.to_wire())
+        return codec.to_json(self.to_wire())

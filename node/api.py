@@ -195,19 +195,9 @@ def _block_json(node: Node, height: int) -> dict[str, Any] | None:
         "header": block.header.to_json(),
         "tx_ids": [t.tx_id.hex() for t in block.txs],
         "txs": [t.to_json() for t in block.txs],
-        "receipts": codec_json(rec["receipts"]),
-        "certificate": codec_json(rec["cert"]),
+        "receipts": codec.to_json(rec["receipts"]),
+        "certificate": codec.to_json(rec["cert"]),
     }
-
-
-def codec_json(v: Any) -> Any:
-    if isinstance(v, bytes):
-        return v.hex()
-    if isinstance(v, dict):
-        return {k: codec_json(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [codec_json(x) for x in v]
-    return v
 
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -251,7 +241,7 @@ async def get_state(request: web.Request) -> web.Response:
     v = node.ledger.state_value(contract, key)
     if v is None:
         return error(404, "not_found", f"no value at {contract}/{key}")
-    return web.json_response({"contract": contract, "key": key, "value": codec_json(v),
+    return web.json_response({"contract": contract, "key": key, "value": codec.to_json(v),
                               "height": node.ledger.tip.height})
 
 
