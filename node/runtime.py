@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+
 from chainfin import codec, execution
 from chainfin.consensus import api
 from chainfin.consensus.engine import PbftConfig, PbftEngine
@@ -124,7 +126,6 @@ class Node:
                                       "auto_deliveries": 0, "auto_delivery_failed": 0}
         self._tasks: list[asyncio.Task[Any]] = []
         self._fetching = False
-        self._stopped = asyncio.Event()
         self._pending_timer: asyncio.TimerHandle | None = None
         self._wal_pending: list[api.Persist] = []  # written (fsync) at the end of the turn
         self._outbox: list[tuple[bytes | None, bytes]] = []  # sent after that write
@@ -170,7 +171,6 @@ class Node:
                  "validator" if self.is_validator else "observer")
 
     async def stop(self) -> None:
-        self._stopped.set()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -547,8 +547,6 @@ class Node:
 
     async def _catch_up_rest(self) -> bool:
         """Observers (not yet validators: peers do not link to them) follow over REST."""
-        import aiohttp
-
         progressed = False
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
             for url in self.sync_urls:
