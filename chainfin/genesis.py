@@ -12,7 +12,8 @@ JSON, bytes as hex. Validated with pydantic at the edge (it comes from disk)::
       "regulators": ["<hex public key>", ...],
       "fingerprint_key": "<hex, 32 bytes: consortium HMAC key for document fingerprints>",
       "params": {"max_block_txs": 500, "checkpoint_interval": 16, "window": 2,
-                 "view_timeout_ms": 1000, "max_clock_skew_ms": 5000}
+                 "view_timeout_ms": 1000, "max_clock_skew_ms": 5000,
+                 "block_interval_ms": 20}
     }
 
 Every validator is also an identity with role ``bank`` (listed in ``identities`` too).
@@ -81,6 +82,7 @@ class GenesisParams(_Model):
     window: int = Field(default=2, ge=1, le=256)
     view_timeout_ms: int = Field(default=1000, ge=10)
     max_clock_skew_ms: int = Field(default=5000, ge=0)
+    block_interval_ms: int = Field(default=20, ge=0, le=60_000)  # pacing; decision 21
 
 
 class Genesis(_Model):

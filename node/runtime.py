@@ -150,6 +150,7 @@ class Node:
             checkpoint_interval=self.params.checkpoint_interval,
             view_timeout_ms=self.params.view_timeout_ms,
             max_block_txs=self.params.max_block_txs,
+            block_interval_ms=self.params.block_interval_ms,
         )
         return PbftEngine(cfg, self.identity, tip.validators, tip.height, tip.block_hash,
                           restored=self._wal_records(), view=tip.view,

@@ -127,10 +127,17 @@ class PbftConfig:
     fetch_retry_ms: int = 1000
     log_size: int = 0  # L: water marks are (stable, stable + L]; 0 means 2K + window
     max_buffered: int = 4096  # future-view messages kept until their view starts
+    # pacing: the primary cuts a block at most every this many ms (0: whenever a slot is free).
+    # Each block costs every node a fixed amount of work (votes, their signatures, a WAL write,
+    # the SMT's upper levels); unpaced, a fast network cuts blocks of 1-2 transactions and the
+    # per-block work eats the CPU the transactions need (docs/performance.md, decision 21).
+    block_interval_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.checkpoint_interval < 1 or self.view_timeout_ms < 1:
             raise ValueError("window, checkpoint_interval and view_timeout_ms must be >= 1")
+        if self.block_interval_ms < 0:
+            raise ValueError("block_interval_ms must be >= 0")
         if self.log_size and self.log_size < self.window + self.checkpoint_interval:
             raise ValueError("log_size must be at least window + checkpoint_interval")
 
@@ -232,6 +239,8 @@ class PbftEngine:
         self._building = False
         self._build_req: tuple[int, bytes] = (0, b"")
         self._mempool_dry = False
+        self._last_cut_ms = -(1 << 62)  # when this node last asked for a block (pacing)
+        self._cut_deferred = False
         # timers and catch-up
         self.now = 0
         self._progress_deadline: int | None = None
@@ -951,6 +960,12 @@ class PbftEngine:
         inflight = sum(len(sl.block.txs) for sl in self._slots.values() if sl.block is not None)
         if self._pending - inflight <= 0:
             return
+        if (self.cfg.block_interval_ms
+                and self.now < self._last_cut_ms + self.cfg.block_interval_ms):
+            self._cut_deferred = True  # a later Tick proposes
+            return
+        self._cut_deferred = False
+        self._last_cut_ms = self.now
         ts = max(self.now, blk.header.timestamp_ms if blk is not None else self._committed_ts)
         self._building = True
         self._build_req = (nxt, d)
@@ -1067,6 +1082,8 @@ class PbftEngine:
                 self._want_fetch()  # (back-off: see _want_fetch)
             else:
                 self._try_commit()
+        if self._cut_deferred:
+            self._maybe_propose()
 
     # ------------------------------------------------------------------------- view change
 

@@ -11,6 +11,7 @@ from chainfin.consensus.api import (
     PruneLog,
     Received,
     Send,
+    Tick,
     TxsPending,
 )
 from chainfin.consensus.messages import CHECKPOINT, COMMIT, PRE_PREPARE, PREPARE
@@ -131,6 +132,27 @@ def test_window_bounds_proposals_in_flight():
                 built += 1
                 p.engine.step(BlockBuilt(p.app.build(a, p.key, c.validators).block))
     assert built == 2  # nothing commits (no delivery), so at most `window` heights in flight
+
+
+def test_block_interval_paces_proposals_and_a_tick_cuts_the_deferred_block():
+    c = Cluster(4, window=4, block_interval_ms=20)
+    p = c.primary
+    e = p.engine
+    e.step(Tick(1000))
+
+    def offer(k: int) -> list:
+        p.app.mempool.extend(make_txs(1, k))
+        out = e.step(TxsPending(len(p.app.mempool)))
+        for a in out:
+            if type(a) is BuildBlock:
+                e.step(BlockBuilt(p.app.build(a, p.key, c.validators).block))
+        return [a for a in out if type(a) is BuildBlock]
+
+    assert len(offer(0)) == 1  # idle: the first block leaves at once
+    assert offer(1) == []  # 0 ms later: waits for the interval although a slot is free
+    assert [a for a in e.step(Tick(1010)) if type(a) is BuildBlock] == []
+    builds = [a for a in e.step(Tick(1020)) if type(a) is BuildBlock]
+    assert len(builds) == 1 and builds[0].height == 2  # the tick after 20 ms cuts it
 
 
 def test_checkpoint_becomes_stable_and_prunes_the_log():
