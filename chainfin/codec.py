@@ -35,6 +35,7 @@ __all__ = [
     "CodecError",
     "decode",
     "encode",
+    "encode_local",
     "canonicalize",
     "sha256",
     "hash_value",
@@ -93,6 +94,23 @@ def encode(value: Any) -> bytes:
     try:
         return msgpack.packb(canonicalize(value), use_bin_type=True)
     except (OverflowError, ValueError, TypeError) as e:  # defensive: canonicalize should catch all
+        raise CodecError(str(e)) from e
+
+
+_pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+
+
+def encode_local(value: Any) -> bytes:
+    """msgpack bytes of a value this process built itself, for its own storage (block records,
+    the tx index): no canonical re-walk, so map keys stay in insertion order. Never hash or sign
+    these bytes and never compare them across nodes; ``decode`` reads them like any frame.
+
+    Raises:
+        CodecError: a type msgpack cannot pack.
+    """
+    try:
+        return _pack(value)
+    except (OverflowError, ValueError, TypeError) as e:
         raise CodecError(str(e)) from e
 
 

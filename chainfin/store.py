@@ -309,8 +309,6 @@ def _msg(e: BaseException) -> str:
 # node's CPU in LevelDB's background thread; bloom filters make misses (receipt and tx-index
 # lookups of new transactions) cost no disk block read.
 LEVELDB_OPTIONS: dict[str, Any] = {
-    "write_buffer_size": 64 << 20,
-    "max_file_size": 16 << 20,
     "lru_cache_size": 64 << 20,
     "bloom_filter_bits": 10,
     "compression": None,

@@ -64,16 +64,18 @@ class Spec:
 
 
 class _ReadCache:
-    """Committed state values and SMT nodes recently read or written, in front of LevelDB.
+    """One key space's committed values (state or SMT nodes), recently read or written, in front
+    of LevelDB. Keys are without the key space's prefix.
 
-    Only ``Ledger.commit`` writes state and SMT nodes, and it updates this cache in the same
-    step, so the cache never serves a stale value. SMT nodes are content-addressed (immutable).
+    Only ``Ledger.commit`` writes state and SMT nodes, and it updates these caches in the same
+    step, so a cache never serves a stale value. SMT nodes are content-addressed (immutable).
     Bounded: emptied when it grows past ``limit`` entries (cheap, and hot keys come back)."""
 
-    __slots__ = ("_store", "_data", "limit", "hits", "misses")
+    __slots__ = ("_get", "_prefix", "_data", "limit", "hits", "misses")
 
-    def __init__(self, store: KVStore, limit: int = 200_000) -> None:
-        self._store = store
+    def __init__(self, store: KVStore, prefix: bytes, limit: int = 200_000) -> None:
+        self._get = store.get
+        self._prefix = prefix
         self._data: dict[bytes, bytes | None] = {}
         self.limit = limit
         self.hits = 0
@@ -87,18 +89,16 @@ class _ReadCache:
         except KeyError:
             pass
         self.misses += 1
-        v = self._store.get(key)
-        self._put(key, v)
-        return v
-
-    def _put(self, key: bytes, value: bytes | None) -> None:
+        v = self._get(self._prefix + key)
         if len(self._data) >= self.limit:
             self._data.clear()
-        self._data[key] = value
+        self._data[key] = v
+        return v
 
-    def update(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
-        for k, v in items:
-            self._put(k, v)
+    def update(self, items: dict[bytes, bytes] | dict[bytes, bytes | None]) -> None:
+        if len(self._data) + len(items) > self.limit:
+            self._data.clear()
+        self._data.update(items)
 
 
 class _ChainState:
@@ -114,7 +114,7 @@ class _ChainState:
         for layer in self._layers:
             if key in layer:
                 return layer[key]
-        return self._cache.get(P_STATE + key)
+        return self._cache.get(key)
 
 
 class _NodeCache:
@@ -131,7 +131,7 @@ class _NodeCache:
             v = layer.get(key)
             if v is not None:
                 return v
-        return self._cache.get(P_SMT + key)
+        return self._cache.get(key)
 
 
 @dataclass
@@ -160,7 +160,8 @@ class Ledger:
         self.chain_id = genesis.chain_id
         self.fingerprint_key = bytes.fromhex(genesis.fingerprint_key)
         self.spec: dict[bytes, Spec] = {}
-        self.cache = _ReadCache(store)
+        self.cache = _ReadCache(store, P_STATE)  # committed state values
+        self.node_cache = _ReadCache(store, P_SMT, limit=400_000)  # committed SMT nodes
         self.tip = self._open()
 
     # ------------------------------------------------------------------ open / genesis
@@ -179,7 +180,7 @@ class Ledger:
 
     def _init_genesis(self, ghash: bytes) -> Tip:
         changes = execution.genesis_state(self.genesis)
-        smt = SparseMerkleTree(_NodeCache(self.cache, []))
+        smt = SparseMerkleTree(_NodeCache(self.node_cache, []))
         nodes: dict[bytes, bytes] = {}
         root = smt.update(smt.empty_root, changes, nodes)
         vs = self.genesis.validator_set()
@@ -241,7 +242,7 @@ class Ledger:
         )
         result = execution.execute_block(state, txs, ctx)
         nodes: dict[bytes, bytes] = {}
-        smt = SparseMerkleTree(_NodeCache(self.cache, [s.smt_nodes for s in chain]))
+        smt = SparseMerkleTree(_NodeCache(self.node_cache, [s.smt_nodes for s in chain]))
         root = smt.update(parent_root, result.changes, nodes)
         after = vs
         if result.validator_set_change is not None:
@@ -342,10 +343,10 @@ class Ledger:
         new_tip = Tip(h, bh, spec.state_root, block.header.timestamp_ms, spec.validators_after,
                       self.tip.view)
         with self.store.write_batch(sync=False) as b:
-            b.put(P_BLOCK + _h(h), codec.encode(record))
+            b.put(P_BLOCK + _h(h), codec.encode_local(record))  # local: not hashed
             b.put(P_HASH + bh, _h(h))
             for i, tx in enumerate(block.txs):
-                b.put(P_TX + tx.tx_id, codec.encode([h, i]))
+                b.put(P_TX + tx.tx_id, codec.encode_local([h, i]))
             for k, v in result.changes.items():
                 if v is None:
                     b.delete(P_STATE + k)
@@ -356,8 +357,8 @@ class Ledger:
             if spec.validators_after != self.tip.validators:
                 b.put(P_VSET + _h(h + 1), codec.encode(list(spec.validators_after.members)))
             b.put(K_TIP, self._tip_bytes(new_tip))
-        self.cache.update((P_STATE + k, v) for k, v in result.changes.items())
-        self.cache.update((P_SMT + k, v) for k, v in spec.smt_nodes.items())
+        self.cache.update(result.changes)
+        self.node_cache.update(spec.smt_nodes)
         self.tip = new_tip
         del self.spec[bh]
         # siblings at this height (other forks) can never commit now
