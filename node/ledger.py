@@ -161,7 +161,7 @@ class Ledger:
         self.fingerprint_key = bytes.fromhex(genesis.fingerprint_key)
         self.spec: dict[bytes, Spec] = {}
         self.cache = _ReadCache(store, P_STATE)  # committed state values
-        self.node_cache = _ReadCache(store, P_SMT, limit=400_000)  # committed SMT nodes
+        self.node_cache = _ReadCache(store, P_SMT, limit=100_000)  # committed SMT nodes
         self.tip = self._open()
 
     # ------------------------------------------------------------------ open / genesis

@@ -833,6 +833,10 @@ class PbftEngine:
         # committed blocks stay until here: a NEW-VIEW may have to re-propose them
         for bd in [bd for bd, b in self._blocks.items() if b.height <= min(s, self.committed)]:
             del self._blocks[bd]
+        # execution verdicts only matter for blocks we may still vote on or re-propose
+        keep = set(self._blocks)
+        keep.update(sl.digest for sl in self._slots.values() if sl.digest is not None)
+        self._exec = {d: v for d, v in self._exec.items() if d in keep}
         self._persist_state()
         self._out.append(PruneLog(record_key(s + 1, 0, b"")))
         if s > self.committed:

@@ -155,6 +155,17 @@ def test_block_interval_paces_proposals_and_a_tick_cuts_the_deferred_block():
     assert len(builds) == 1 and builds[0].height == 2  # the tick after 20 ms cuts it
 
 
+def test_engine_memory_stays_bounded_over_many_blocks():
+    c = Cluster(4, checkpoint_interval=2, window=2)
+    for k in range(30):
+        c.submit(make_txs(1, k))
+        c.deliver()
+    assert min(c.heights()) >= 20
+    for nd in c.nodes:  # per-block bookkeeping is pruned at stable checkpoints
+        assert len(nd.engine._exec) <= 8
+        assert len(nd.engine._blocks) <= 8
+
+
 def test_checkpoint_becomes_stable_and_prunes_the_log():
     c = Cluster(4, checkpoint_interval=2, window=2)
     for k in range(4):
