@@ -57,6 +57,8 @@ def canonicalize(value: Any, _depth: int = 0) -> Any:
             raise CodecError(f"integer out of the 64-bit range: {value}")
         return value
     if t is dict:
+        if value and _depth >= MAX_DEPTH:
+            raise CodecError(f"value nested deeper than {MAX_DEPTH}")
         out = {}
         try:
             keys = sorted(value)
@@ -65,10 +67,26 @@ def canonicalize(value: Any, _depth: int = 0) -> Any:
         for k in keys:
             if type(k) is not str:
                 raise CodecError(f"map key must be a string, not {type(k).__name__}")
-            out[k] = canonicalize(value[k], _depth + 1)
+            v = value[k]
+            tv = type(v)  # scalars inline: most values are flat maps of them
+            if tv is str or tv is bytes or v is None or tv is bool or (
+                    tv is int and _INT_MIN <= v <= _INT_MAX):
+                out[k] = v
+            else:
+                out[k] = canonicalize(v, _depth + 1)
         return out
     if t is list or t is tuple:
-        return [canonicalize(v, _depth + 1) for v in value]
+        if value and _depth >= MAX_DEPTH:
+            raise CodecError(f"value nested deeper than {MAX_DEPTH}")
+        lst = []
+        for v in value:
+            tv = type(v)
+            if tv is str or tv is bytes or v is None or tv is bool or (
+                    tv is int and _INT_MIN <= v <= _INT_MAX):
+                lst.append(v)
+            else:
+                lst.append(canonicalize(v, _depth + 1))
+        return lst
     if t is float:
         raise CodecError("floats are not allowed in canonical encoding (use integer minor units)")
     if isinstance(value, bool):

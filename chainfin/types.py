@@ -30,6 +30,7 @@ __all__ = [
 ZERO_HASH = b"\0" * 32
 MAX_TX_BYTES = 64 * 1024
 _NAME_MAX = 64
+_TX_FIELDS = frozenset({"chain_id", "sender", "nonce", "contract", "method", "args", "signature"})
 
 
 def _req(cond: bool, msg: str, err: type[Exception] = InvalidTransaction) -> None:
@@ -38,8 +39,10 @@ def _req(cond: bool, msg: str, err: type[Exception] = InvalidTransaction) -> Non
 
 
 def _hexbytes(v: Any, what: str, size: int | None = None) -> bytes:
-    if isinstance(v, bytes):
+    if type(v) is bytes:
         b = v
+    elif isinstance(v, bytes):
+        b = bytes(v)
     elif isinstance(v, str):
         try:
             b = bytes.fromhex(v)
@@ -124,25 +127,20 @@ class Transaction:
             InvalidTransaction: a field is missing, of the wrong type or out of range.
         """
         _req(isinstance(d, Mapping), "transaction must be an object")
-        missing = {"chain_id", "sender", "nonce", "contract", "method", "args", "signature"} - set(d)
-        _req(not missing, f"transaction is missing {sorted(missing)}", )
-        extra = set(d) - {"chain_id", "sender", "nonce", "contract", "method", "args", "signature"}
-        _req(not extra, f"transaction has unknown fields {sorted(extra)}")
-        _req(isinstance(d["chain_id"], str) and 0 < len(d["chain_id"]) <= _NAME_MAX, "bad chain_id")
-        _req(type(d["nonce"]) is int and 0 <= d["nonce"] < 2**63, "nonce must be a non-negative integer")
-        _req(isinstance(d["contract"], str) and 0 < len(d["contract"]) <= _NAME_MAX, "bad contract name")
-        _req(isinstance(d["method"], str) and 0 < len(d["method"]) <= _NAME_MAX, "bad method name")
-        _req(isinstance(d["args"], Mapping), "args must be an object")
+        if d.keys() != _TX_FIELDS:  # the common case costs one set comparison
+            missing = _TX_FIELDS - set(d)
+            _req(not missing, f"transaction is missing {sorted(missing)}")
+            _req(False, f"transaction has unknown fields {sorted(set(d) - _TX_FIELDS)}")
+        chain_id, nonce, contract, method, args = (
+            d["chain_id"], d["nonce"], d["contract"], d["method"], d["args"])
+        _req(type(chain_id) is str and 0 < len(chain_id) <= _NAME_MAX, "bad chain_id")
+        _req(type(nonce) is int and 0 <= nonce < 2**63, "nonce must be a non-negative integer")
+        _req(type(contract) is str and 0 < len(contract) <= _NAME_MAX, "bad contract name")
+        _req(type(method) is str and 0 < len(method) <= _NAME_MAX, "bad method name")
+        _req(isinstance(args, Mapping), "args must be an object")
         try:
-            tx = cls(
-                d["chain_id"],
-                _hexbytes(d["sender"], "sender", 32),
-                d["nonce"],
-                d["contract"],
-                d["method"],
-                dict(d["args"]),
-                _hexbytes(d["signature"], "signature", 64),
-            )
+            tx = cls(chain_id, _hexbytes(d["sender"], "sender", 32), nonce, contract, method,
+                     dict(args), _hexbytes(d["signature"], "signature", 64))
         except CodecError as e:
             raise InvalidTransaction(f"args cannot be encoded: {e}", "bad_encoding") from e
         _req(len(tx.body) <= MAX_TX_BYTES, f"transaction exceeds {MAX_TX_BYTES} bytes")
