@@ -16,19 +16,43 @@ never pass for a node of the state tree, and a leaf never for an internal node):
     leaf       SHA-256(0x02 || key_hash || SHA-256(value))
     internal   SHA-256(0x03 || left || right)
 
-Storage. Nodes are content-addressed (node hash -> record) and never overwritten, so every root
-ever written stays readable ("versioned by root"); nothing is pruned yet. Records::
+Storage. Records are content-addressed (hash -> record) and never overwritten, so every root
+ever written stays readable ("versioned by root"); nothing is pruned yet. Leaves have one record
+each. Internal nodes are stored in *pages* of four levels: an internal node at a depth d with
+d % 4 == 0 is a page root, and its record, stored under its node hash, holds every internal node
+of its subtree at depths d..d+3 and their children down to the page's frontier; the internal nodes
+at other depths have no record of their own. This is storage only: hashes, roots and proofs are
+those of the binary tree above. Records::
 
-    leaf       0x02 || key_hash (32) || value        (the value itself, so get() works at any root)
-    internal   0x03 || left (32) || right (32)       (exactly the hash preimage)
+    leaf   0x02 || key_hash (32) || value     (the value itself, so get() works at any root)
+    page   0x04 || kinds (8) || hash (32) for each slot whose code is 2 or 3, in slot order
 
-In the node's database they live under ``m/`` (``chainfin.store.SMT_NODES``) + node hash.
+Slots number a page's binary subtree in heap order: the page root is slot 1 (its hash is the key
+the record is stored under), and slot s has children 2s (key bit 0) and 2s + 1 (bit 1), so slots
+2-3, 4-7, 8-15 and 16-31 are at depths d+1, d+2, d+3 and d+4. ``kinds`` is a little-endian u64
+with two bits per slot s = 2..31 at bit 2(s - 2): 0 = absent (its parent is not an internal node of
+this page), 1 = EMPTY, 2 = leaf (the hash of a leaf record), 3 = internal node (in slots 2..15 a
+node of this page, whose children are slots 2s and 2s + 1; in slots 16..31 the root of the next
+page down). Bits 60..63 are zero. The format has one encoding per page: a slot is present exactly
+when its parent is an internal node of the page (slots 2 and 3 always are); no node has two empty
+children, or an empty child and a leaf (the compact shape); the length is 9 + 32 × the number of
+slots with code 2 or 3. Reading checks all of it and refuses any other record with
+``StorageError``, like a missing one; a page is read by its shape, memoised per kinds word. A full
+page (15 nodes, 16 children) is 969 bytes; in a 30,000-key tree pages average 250 bytes (most are
+deep and sparse). An update writes its new leaves plus one record per page it changed (the old
+page with the new hashes written over it, or re-encoded when its shape changed): about a third as
+many records as one per changed node, ~140 instead of ~450 for 38 changed keys of a 30,000-key
+tree. A store written with the earlier one-record-per-node layout (0x03 records) is not readable:
+its roots fail with a ``StorageError`` that says so (rebuild the node's data from genesis).
 
-Writes. :meth:`SparseMerkleTree.update` never writes to the store itself: it puts the new nodes in
-the ``batch`` the caller passes — either a dict (node hash -> record; the ledger keeps it with its
-speculative block, reads through it for the next block and writes it into the block's commit
-batch with :func:`put_nodes`) or a store write batch (nodes go straight under ``m/``). Either way
-the SMT nodes land in the same atomic write batch as the block that produced them.
+In the node's database they live under ``m/`` (``chainfin.store.SMT_NODES``) + hash.
+
+Writes. :meth:`SparseMerkleTree.update` never writes to the store itself: it puts the new records
+(new leaves and new pages) in the ``batch`` the caller passes — either a dict (hash -> record;
+the ledger keeps it with its speculative block, reads through it for the next block and writes it
+into the block's commit batch with :func:`put_nodes`) or a store write batch (records go straight
+under ``m/``). Either way the SMT records land in the same atomic write batch as the block that
+produced them.
 
 Proofs. A :class:`Proof` lists the siblings along the key's path from the root, keeping only the
 non-empty ones plus a bitmap of which depths have one. The path ends at the key's own leaf
@@ -65,13 +89,13 @@ EMPTY = b"\0" * 32
 MAX_DEPTH = 256
 _LEAF = b"\x02"
 _NODE = b"\x03"
+_PAGE = b"\x04"
 _LEAF_B = 0x02
 _NODE_B = 0x03
+_PAGE_B = 0x04
 
 _sha256 = hashlib.sha256
-
-# kinds of the hash a recursive step returns (UNKNOWN: an untouched child, not loaded)
-_K_EMPTY, _K_LEAF, _K_NODE, _K_UNKNOWN = 0, 1, 2, 3
+_NODE_SHA = hashlib.sha256(_NODE)  # copied, then fed both children: a little cheaper than concat
 
 
 def key_hash(key: bytes) -> bytes:
@@ -88,13 +112,13 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 class NodeReader(Protocol):
-    """Where the tree reads nodes: ``get(node hash) -> record or None``."""
+    """Where the tree reads its records: ``get(hash) -> record or None``."""
 
     def get(self, key: bytes) -> bytes | None: ...
 
 
 class StoreNodes:
-    """Reads SMT nodes from a KV store's ``m/`` key space."""
+    """Reads SMT records from a KV store's ``m/`` key space."""
 
     __slots__ = ("_store",)
 
@@ -106,7 +130,7 @@ class StoreNodes:
 
 
 def put_nodes(batch: KVWriter, nodes: Mapping[bytes, bytes]) -> None:
-    """Write nodes collected by :meth:`SparseMerkleTree.update` into a store batch under ``m/``."""
+    """Write records collected by :meth:`SparseMerkleTree.update` into a store batch (``m/``)."""
     for h, rec in nodes.items():
         batch.put(SMT_NODES + h, rec)
 
@@ -264,24 +288,173 @@ def verify_proof(root: bytes, key: bytes, value: bytes | None, proof: Proof) -> 
         return False
 
 
-# --------------------------------------------------------------------------- the tree
+# --------------------------------------------------------------------------- page records
+#
+# Slots of a page (module docstring): the page root is slot 1 and slot s has children 2s and
+# 2s + 1, so slots 2..15 hold the page's other nodes and slots 16..31 its lower edge. The kinds
+# word has slot s's code at bit 2(s - 2).
+_ABSENT, _EMPTY_K, _LEAF_K, _NODE_K = 0, 1, 2, 3  # slot codes (and kinds of subtrees)
+_PAGE_HDR = 9  # tag + kinds
+_M01 = sum(1 << 2 * i for i in range(30))  # the low bit of every slot's code
+_M10 = _M01 << 1  # the high bit: set for a leaf or a node, i.e. for the slots that have a hash
+_ML = sum(1 << 4 * i for i in range(15))  # low code bits of the left slots 2, 4, ..., 30
+_MR = _ML << 2  # ... and of the right slots 3, 5, ..., 31
+# _SPREAD[b] maps the 4 slots whose low code bits are the even bits of byte b to both children of
+# each (bit 2i -> bits 4i and 4i + 2, before a shift): from "which slots hold a node of the page"
+# it builds "which slots must be present"
+_SPREAD = [sum(5 << (4 * i) for i in range(4) if b >> (2 * i) & 1) for b in range(256)]
+
+# A page's navigation table ("nav", 64 bytes), a function of its kinds word: nav[s] is slot s's
+# code and nav[32 + s] the number of hashes stored before its own, so its hash is at offset
+# 9 + 32 * nav[32 + s] (slots 2..31 that have one); nav[0] is the page's number of hashes and
+# nav[1] the root's code (a node).
+_Nav = bytes
+
+
+def _bad(h: bytes, why: str) -> StorageError:
+    return StorageError(f"SMT record {h.hex()} is malformed: {why}")
+
+
+def _shape_nav(h: bytes, k: int) -> _Nav:
+    """Check a page's kinds word against every rule of the format and return its nav.
+
+    The rules, with a few integer operations: slots present exactly below the page's nodes (slots
+    2 and 3 always); no node with two empty children or with an empty child and a leaf (the
+    compact shape); zero padding bits."""
+    lo = k & _M01
+    hi = (k >> 1) & _M01
+    inner = lo & hi  # slots with a node
+    i = inner & 0xFFFFFFF  # ... among slots 2..15 (slots 16..31 are the next pages' roots)
+    below = (_SPREAD[i & 255] | _SPREAD[(i >> 8) & 255] << 16 | _SPREAD[(i >> 16) & 255] << 32
+             | _SPREAD[i >> 24] << 48) << 4
+    if k >> 60 or (lo | hi) != below | 5:
+        raise _bad(h, "its slots do not form a binary tree under the page root")
+    empty = lo ^ inner
+    if empty & _ML & ~(inner >> 2) or empty & _MR & ~(inner << 2):
+        raise _bad(h, "an empty subtree next to a leaf or to another empty subtree")
+    nav = bytearray(64)
+    nav[1] = _NODE_K
+    n = 0
+    for s in range(2, 32):
+        c = (k >> (2 * s - 4)) & 3
+        nav[s] = c
+        if c >= _LEAF_K:
+            nav[32 + s] = n
+            n += 1
+    nav[0] = n
+    return bytes(nav)
+
+
+# kinds word -> nav, for the shapes seen: a memo of _shape_nav (pages share shapes: every full page
+# has the same one, and a tree of 200,000 random keys has about 7,500 shapes). Bounded: about 3 MB.
+_NAVS: dict[int, _Nav] = {}
+_NAVS_MAX = 1 << 14
+
+
+def _page_nav(h: bytes, rec: bytes) -> _Nav:
+    """Check the page record ``rec`` stored under ``h`` and return its nav. Any record that passes
+    can be read without further checks.
+
+    Raises:
+        StorageError: the record is not a well-formed page.
+    """
+    n = len(rec)
+    if n < _PAGE_HDR or rec[0] != _PAGE_B:
+        if n and rec[0] == _NODE_B:
+            raise _bad(h, "a per-node record (0x03) of the old layout where a page is expected")
+        raise _bad(h, "not a page record")
+    k = int.from_bytes(rec[1:9], "little")
+    nav = _NAVS.get(k)
+    if nav is None:
+        nav = _shape_nav(h, k)
+        if len(_NAVS) >= _NAVS_MAX:
+            _NAVS.clear()
+        _NAVS[k] = nav
+    if n != _PAGE_HDR + 32 * nav[0]:
+        raise _bad(h, f"{n} bytes where its slots need {_PAGE_HDR + 32 * nav[0]}")
+    return nav
+
+
+def _slot(rec: bytes, nav: _Nav, s: int) -> bytes:
+    """The hash in slot ``s`` of a checked page (EMPTY for an empty slot)."""
+    if nav[s] < _LEAF_K:
+        return EMPTY
+    o = 9 + (nav[32 + s] << 5)
+    return rec[o:o + 32]
+
+
+def _encode_page(ks: list[int], hs: list[bytes]) -> bytes:
+    kinds = 0
+    parts: list[bytes] = []
+    for s in range(2, 32):
+        c = ks[s]
+        if c:
+            kinds |= c << (2 * s - 4)
+            if c >= _LEAF_K:
+                parts.append(hs[s])
+    return _PAGE + kinds.to_bytes(8, "little") + b"".join(parts)
+
+
+# Nodes of subtrees built from scratch by an update: hash -> (left, left kind, right, right kind)
+_Built = dict[bytes, tuple[bytes, int, bytes, int]]
+# What an update changed in an existing page: first a flag, True once a slot changed kind (the
+# page's shape changed), then (offset of the slot's old hash, slot, new code, new hash) per change
+_Patches = list[Any]
+
+
+def _page_new(root: bytes, built: _Built) -> bytes:
+    """The page of a node of a subtree built from scratch (its nodes are all in ``built``)."""
+    ks = [0] * 32
+    hs = [EMPTY] * 32
+    ks[1] = _NODE_K
+    hs[1] = root
+    for s in range(1, 16):
+        if ks[s] == _NODE_K:
+            c = 2 * s
+            hs[c], ks[c], hs[c + 1], ks[c + 1] = built[hs[s]]
+    return _encode_page(ks, hs)
+
+
+def _page_reshaped(rec: bytes, nav: _Nav, patches: _Patches, built: _Built) -> bytes:
+    """The new version of the page (rec, nav) after changes that altered its shape: the old
+    slots, overwritten by ``patches``; slots under a slot that is no longer a node dropped; the
+    slots under a node of a newly built subtree taken from ``built``."""
+    ks = list(nav[:32])
+    hs = [EMPTY] * 32
+    for s in range(2, 32):
+        if ks[s] >= _LEAF_K:
+            o = 9 + (nav[32 + s] << 5)
+            hs[s] = rec[o:o + 32]
+    for i in range(1, len(patches)):
+        _, s, ks[s], hs[s] = patches[i]
+    for s in range(2, 16):
+        c = 2 * s
+        if ks[s] != _NODE_K:
+            ks[c] = ks[c + 1] = _ABSENT
+        else:
+            b = built.get(hs[s])
+            if b is not None:
+                hs[c], ks[c], hs[c + 1], ks[c + 1] = b
+    return _encode_page(ks, hs)
 
 
 def _leaf_record(kh: bytes, value: bytes) -> tuple[bytes, bytes]:
     return _sha256(_LEAF + kh + _sha256(value).digest()).digest(), _LEAF + kh + value
 
 
+# --------------------------------------------------------------------------- the tree
+
+
 class SparseMerkleTree:
     """Compact sparse Merkle tree over a node reader. Stateless apart from the reader: any root
     written through it (and stored) can be read, updated and proven from.
 
-    ``SparseMerkleTree(StoreNodes(store))`` (or :meth:`on_store`) reads committed nodes from a
-    store's ``m/`` space; the ledger passes a reader that looks in its speculative blocks' node
+    ``SparseMerkleTree(StoreNodes(store))`` (or :meth:`on_store`) reads committed records from a
+    store's ``m/`` space; the ledger passes a reader that looks in its speculative blocks' record
     dicts first.
     """
 
     empty_root = EMPTY
-    _new: dict[bytes, bytes]  # nodes created by the update in progress (not thread-safe)
 
     def __init__(self, nodes: NodeReader) -> None:
         self.nodes = nodes
@@ -298,70 +471,133 @@ class SparseMerkleTree:
             )
         return rec
 
+    def _leaf(self, h: bytes) -> bytes:
+        rec = self._load(h)
+        if len(rec) < 33 or rec[0] != _LEAF_B:
+            raise _bad(h, "a page points to it as a leaf, but it is no leaf record")
+        return rec
+
+    def _page(self, h: bytes, depth: int) -> tuple[bytes, _Nav]:
+        if depth >= MAX_DEPTH:
+            raise _bad(h, f"a page root at depth {depth}")
+        rec = self._load(h)
+        return rec, _page_nav(h, rec)
+
+    def _root(self, root: bytes) -> tuple[bytes, int, _Nav]:
+        """(record, kind, nav) of a non-empty root: a lone leaf (nav empty) or a page."""
+        rec = self._load(root)
+        if len(rec) >= 33 and rec[0] == _LEAF_B:
+            return rec, _LEAF_K, b""
+        return rec, _NODE_K, _page_nav(root, rec)
+
     # ------------------------------------------------------------------ reads
 
     def get(self, root: bytes, key: bytes) -> bytes | None:
         """The value of state key ``key`` under ``root``, or None when absent.
 
         Raises:
-            StorageError: a node on the path is missing.
+            StorageError: a record on the path is missing or malformed.
         """
         kh = _sha256(key).digest()
+        if root == EMPTY:
+            return None
+        rec, kind, nav = self._root(root)
+        if kind == _LEAF_K:
+            return rec[33:] if rec[1:33] == kh else None
         k = int.from_bytes(kh, "big")
-        h, depth = root, 0
-        while h != EMPTY:
-            rec = self._load(h)
-            if rec[0] == _LEAF_B:
-                return rec[33:] if rec[1:33] == kh else None
-            h = rec[33:65] if (k >> (255 - depth)) & 1 else rec[1:33]
-            depth += 1
-        return None
+        depth = 0
+        while True:
+            s = 1
+            while True:  # down one page: slot s is a node of it, at depth `depth`
+                s = 2 * s + ((k >> (255 - depth)) & 1)
+                depth += 1
+                c = nav[s]
+                if c == _EMPTY_K:
+                    return None
+                o = 9 + (nav[32 + s] << 5)
+                h = rec[o:o + 32]
+                if c == _LEAF_K:
+                    leaf = self._leaf(h)
+                    return leaf[33:] if leaf[1:33] == kh else None
+                if s >= 16:
+                    break
+            rec, nav = self._page(h, depth)
 
     def prove(self, root: bytes, key: bytes) -> Proof:
         """Inclusion proof when ``key`` is present under ``root``, non-inclusion otherwise.
 
         Raises:
-            StorageError: a node on the path is missing.
+            StorageError: a record on the path is missing or malformed.
         """
         kh = _sha256(key).digest()
         k = int.from_bytes(kh, "big")
-        h, depth = root, 0
+        depth = 0
         bits = 0
         sibs: list[bytes] = []
         leaf: tuple[bytes, bytes] | None = None
-        while h != EMPTY:
-            rec = self._load(h)
-            if rec[0] == _LEAF_B:
-                okh = rec[1:33]
-                if okh != kh:
-                    leaf = (okh, _sha256(rec[33:]).digest())
-                break
-            if (k >> (255 - depth)) & 1:
-                h, s = rec[33:65], rec[1:33]
+        if root != EMPTY:
+            rec, kind, nav = self._root(root)
+            if kind == _LEAF_K:
+                if rec[1:33] != kh:
+                    leaf = (rec[1:33], _sha256(rec[33:]).digest())
             else:
-                h, s = rec[1:33], rec[33:65]
-            bits <<= 1
-            if s != EMPTY:
-                bits |= 1
-                sibs.append(s)
-            depth += 1
+                s = 1
+                while True:
+                    s = 2 * s + ((k >> (255 - depth)) & 1)
+                    sib = _slot(rec, nav, s ^ 1)
+                    bits <<= 1
+                    if sib != EMPTY:
+                        bits |= 1
+                        sibs.append(sib)
+                    depth += 1
+                    c = nav[s]
+                    if c == _EMPTY_K:
+                        break
+                    h = _slot(rec, nav, s)
+                    if c == _LEAF_K:
+                        lrec = self._leaf(h)
+                        if lrec[1:33] != kh:
+                            leaf = (lrec[1:33], _sha256(lrec[33:]).digest())
+                        break
+                    if s >= 16:
+                        rec, nav = self._page(h, depth)
+                        s = 1
         nbytes = (depth + 7) // 8
         bitmap = (bits << (nbytes * 8 - depth)).to_bytes(nbytes, "big") if nbytes else b""
         return Proof(depth, bitmap, tuple(sibs), leaf)
 
     def items(self, root: bytes) -> Iterator[tuple[bytes, bytes]]:
-        """Every (key hash, value) under ``root`` in key-hash order (state transfer, debugging)."""
-        stack = [root]
+        """Every (key hash, value) under ``root`` in key-hash order (state transfer, debugging).
+
+        Raises:
+            StorageError: a record is missing or malformed.
+        """
+        if root == EMPTY:
+            return
+        rec, kind, nav = self._root(root)
+        if kind == _LEAF_K:
+            yield rec[1:33], rec[33:]
+            return
+        # slots still to visit, the leftmost last: (page record, nav, slot, page root's depth)
+        stack = [(rec, nav, 3, 0), (rec, nav, 2, 0)]
+        seen = {root}  # a tree never holds one page twice: a damaged store could loop
         while stack:
-            h = stack.pop()
-            if h == EMPTY:
-                continue
-            rec = self._load(h)
-            if rec[0] == _LEAF_B:
-                yield rec[1:33], rec[33:]
-            else:
-                stack.append(rec[33:65])
-                stack.append(rec[1:33])
+            rec, nav, s, depth = stack.pop()
+            c = nav[s]
+            if c == _LEAF_K:
+                leaf = self._leaf(_slot(rec, nav, s))
+                yield leaf[1:33], leaf[33:]
+            elif c == _NODE_K:
+                if s >= 16:
+                    h = _slot(rec, nav, s)
+                    if h in seen:
+                        raise _bad(h, "a page below itself")
+                    seen.add(h)
+                    depth += 4
+                    rec, nav = self._page(h, depth)
+                    s = 1
+                stack.append((rec, nav, 2 * s + 1, depth))
+                stack.append((rec, nav, 2 * s, depth))
 
     # ------------------------------------------------------------------ writes
 
@@ -372,16 +608,17 @@ class SparseMerkleTree:
         batch: MutableMapping[bytes, bytes] | KVWriter,
     ) -> bytes:
         """Apply many changes at once (``None`` deletes; deleting an absent key is a no-op) and
-        return the new root. Reads only the nodes on the changed paths; O(k log n) hashes.
+        return the new root. Reads only the records on the changed paths; O(k log n) hashes.
 
-        New nodes go into ``batch``: a dict-like mapping receives ``node hash -> record``; a store
-        write batch (anything with ``put``) receives them under ``m/``. Nodes written into a store
-        batch are not readable until it is committed: to chain updates before a commit, collect
-        them in a dict and read through it (or through a ``store.Overlay``).
+        New records (the new leaves and the new pages) go into ``batch``: a dict-like mapping
+        receives ``hash -> record``; a store write batch (anything with ``put``) receives them
+        under ``m/``. Records written into a store batch are not readable until it is committed:
+        to chain updates before a commit, collect them in a dict and read through it (or through a
+        ``store.Overlay``).
 
         Raises:
             TypeError: a key or value is not bytes.
-            StorageError: a node under ``root`` is missing.
+            StorageError: a record under ``root`` is missing or malformed.
         """
         if not changes:
             return root
@@ -392,100 +629,258 @@ class SparseMerkleTree:
             kh = _sha256(key).digest()
             entries.append((int.from_bytes(kh, "big"), kh, value))
         entries.sort()
-        new: dict[bytes, bytes] = {}
-        self._new = new
-        try:
-            ints = [e[0] for e in entries]
-            out, _ = self._update(root, 0, entries, ints, 0, len(entries))
-        finally:
-            del self._new
-        if isinstance(batch, MutableMapping):
-            batch.update(new)
+        u = _Update(self, entries)
+        if root == EMPTY:
+            new_root, _ = u.build(0, [(e[0], e[1], e[2], None) for e in entries
+                                      if e[2] is not None])
         else:
-            for h, rec in new.items():
+            rec, kind, nav = self._root(root)
+            if len(entries) == 1:
+                new_root, _ = u.upd1(root, kind, 0, 0, rec, nav, 1, [False])
+            else:
+                new_root, _ = u.upd(root, kind, 0, 0, len(entries), rec, nav, 1, [False])
+        if isinstance(batch, MutableMapping):
+            batch.update(u.out)
+        else:
+            for h, rec in u.out.items():
                 batch.put(SMT_NODES + h, rec)
-        return out
+        return new_root
 
-    def _update(
-        self,
-        h: bytes,
-        depth: int,
-        entries: list[tuple[int, bytes, bytes | None]],
-        ints: list[int],
-        lo: int,
-        hi: int,
-    ) -> tuple[bytes, int]:
-        if lo == hi:
-            return h, (_K_EMPTY if h == EMPTY else _K_UNKNOWN)
-        if h == EMPTY:
-            return self._build(depth, [(e[0], e[1], e[2], None) for e in entries[lo:hi]
-                                       if e[2] is not None])
-        rec = self._load(h)
-        if rec[0] == _LEAF_B:
-            okh = rec[1:33]
-            todo: list[tuple[int, bytes, bytes | None, bytes | None]] = [
-                (e[0], e[1], e[2], None) for e in entries[lo:hi] if e[2] is not None
-            ]
-            ok = int.from_bytes(okh, "big")
-            i = bisect_left(ints, ok, lo, hi)
-            if i == hi or ints[i] != ok:  # the existing leaf is not touched: keep it as it is
-                todo.append((ok, okh, rec[33:], h))
-                todo.sort(key=lambda t: t[0])
-            return self._build(depth, todo)
+
+class _Update:
+    """One :meth:`SparseMerkleTree.update`: the binary recursion over the changed paths, reading
+    nodes out of the pages it passes through, and writing each changed page once the new version
+    of its root is known. (Methods, not closures: CPython specialises calls to a function object it
+    has seen before, and a closure would be a new one per update.)"""
+
+    __slots__ = ("tree", "get", "entries", "ints", "out", "built")
+
+    def __init__(self, tree: SparseMerkleTree, entries: list[tuple[int, bytes, bytes | None]]):
+        self.tree = tree
+        self.get = tree.nodes.get
+        self.entries = entries  # the changes, sorted: (key hash as int, key hash, value or None)
+        self.ints = [e[0] for e in entries]
+        self.out: dict[bytes, bytes] = {}  # records to write: new leaves and new pages
+        self.built: _Built = {}  # nodes of subtrees built from scratch
+
+    def page(self, h: bytes, depth: int) -> tuple[bytes, _Nav]:
         if depth >= MAX_DEPTH:
-            raise StorageError(f"SMT node {h.hex()} is an internal node below depth 256")
-        left, right = rec[1:33], rec[33:65]
-        shift = 256 - depth
-        t = ((ints[lo] >> shift) << shift) | (1 << (shift - 1))
-        mid = bisect_left(ints, t, lo, hi)
-        nl, lk = self._update(left, depth + 1, entries, ints, lo, mid)
-        nr, rk = self._update(right, depth + 1, entries, ints, mid, hi)
-        if nl == left and nr == right:
-            return h, _K_NODE
-        return self._join(nl, lk, nr, rk)
+            raise _bad(h, f"a page root at depth {depth}")
+        rec = self.get(h)
+        if rec is None:
+            raise StorageError(f"SMT node {h.hex()} is missing (a root that was never stored, "
+                               "or a damaged store)")
+        return rec, _page_nav(h, rec)
 
-    def _is_leaf(self, h: bytes, kind: int) -> bool:
-        if kind != _K_UNKNOWN:
-            return kind == _K_LEAF
-        return self._load(h)[0] == _LEAF_B
-
-    def _join(self, left: bytes, lk: int, right: bytes, rk: int) -> tuple[bytes, int]:
-        """Parent of two subtrees, keeping the compact shape: a lone leaf moves up, and an
-        internal node never has two empty children or one empty child and a leaf."""
-        if left == EMPTY:
-            if right == EMPTY:
-                return EMPTY, _K_EMPTY
-            if self._is_leaf(right, rk):
-                return right, _K_LEAF
-        elif right == EMPTY and self._is_leaf(left, lk):
-            return left, _K_LEAF
-        rec = _NODE + left + right
-        h = _sha256(rec).digest()
-        self._new[h] = rec
-        return h, _K_NODE
-
-    def _build(
+    def build(
         self, depth: int, todo: list[tuple[int, bytes, bytes | None, bytes | None]]
     ) -> tuple[bytes, int]:
-        """Subtree of the given (sorted) present entries: (int, key hash, value, known hash)."""
+        """Subtree at ``depth`` of the given (sorted) present entries: (int, key hash, value,
+        known leaf hash)."""
         n = len(todo)
         if n == 0:
-            return EMPTY, _K_EMPTY
+            return EMPTY, _EMPTY_K
         if n == 1:
             _, kh, value, known = todo[0]
             if known is not None:
-                return known, _K_LEAF
+                return known, _LEAF_K
             assert value is not None
             h, rec = _leaf_record(kh, value)
-            self._new[h] = rec
-            return h, _K_LEAF
+            self.out[h] = rec
+            return h, _LEAF_K
         assert depth < MAX_DEPTH, "two entries with one key hash"
         shift = 256 - depth
         t = ((todo[0][0] >> shift) << shift) | (1 << (shift - 1))
         mid = bisect_left(todo, (t,))
-        lh, _ = self._build(depth + 1, todo[:mid])
-        rh, _ = self._build(depth + 1, todo[mid:])
-        rec = _NODE + lh + rh
-        h = _sha256(rec).digest()
-        self._new[h] = rec
-        return h, _K_NODE
+        lh, lk = self.build(depth + 1, todo[:mid])
+        rh, rk = self.build(depth + 1, todo[mid:])
+        h = _sha256(_NODE + lh + rh).digest()
+        self.built[h] = (lh, lk, rh, rk)
+        if not depth & 3:  # a page root: its page is complete
+            self.out[h] = _page_new(h, self.built)
+        return h, _NODE_K
+
+    def emit(self, h: bytes, rec: bytes, nav: _Nav, patches: _Patches) -> None:
+        """Write the new version, rooted at the new node ``h``, of the page (rec, nav) given what
+        changed in it."""
+        if patches[0]:
+            self.out[h] = _page_reshaped(rec, nav, patches, self.built)
+            return
+        # the same shape: the old record with the new hashes written over the old ones
+        del patches[0]
+        patches.sort(reverse=True)  # (by offset, last first)
+        parts = []
+        end = len(rec)
+        for o, _, _, x in patches:
+            parts.append(rec[o + 32:end])
+            parts.append(x)
+            end = o
+        parts.append(rec[:end])
+        parts.reverse()
+        self.out[h] = b"".join(parts)
+
+    def upd(
+        self, h: bytes, kind: int, depth: int, lo: int, hi: int,
+        rec: bytes, nav: _Nav, s: int, patches: _Patches,
+    ) -> tuple[bytes, int]:
+        """New (hash, kind) of the subtree ``h`` (a leaf or a node) at ``depth`` after the changes
+        entries[lo:hi] (lo < hi). A node sits in slot ``s`` of the checked page (rec, nav) and
+        notes how it changes its children in that page's ``patches``; ``s == 0``: it is the root
+        of a page not loaded yet."""
+        ints = self.ints
+        if kind == _LEAF_K:
+            okh = self.tree._leaf(h)[1:33]
+            todo: list[tuple[int, bytes, bytes | None, bytes | None]] = [
+                (e[0], e[1], e[2], None) for e in self.entries[lo:hi] if e[2] is not None
+            ]
+            ok = int.from_bytes(okh, "big")
+            i = bisect_left(ints, ok, lo, hi)
+            if i == hi or ints[i] != ok:  # the existing leaf is not touched: keep it as it is
+                todo.append((ok, okh, None, h))
+                todo.sort(key=_first)
+            return self.build(depth, todo)
+        if s == 0:
+            rec, nav = self.page(h, depth)
+            s = 1
+            patches = [False]
+        shift = 256 - depth
+        mid = bisect_left(ints, ((ints[lo] >> shift) << shift) | (1 << (shift - 1)), lo, hi)
+        ls = 2 * s
+        lc = nav[ls]
+        rc = nav[ls + 1]
+        lo_ = 9 + (nav[32 + ls] << 5)  # offsets of the children's hashes (if they have one)
+        ro = 9 + (nav[33 + ls] << 5)
+        left = rec[lo_:lo_ + 32] if lc >= _LEAF_K else EMPTY
+        right = rec[ro:ro + 32] if rc >= _LEAF_K else EMPTY
+        cs = ls if ls < 16 else 0  # the children's slot in this page, or 0: in a page below
+        if lo == mid:
+            nl, lk = left, lc
+        elif lc == _EMPTY_K:
+            nl, lk = self.build(depth + 1, [(e[0], e[1], e[2], None)
+                                            for e in self.entries[lo:mid] if e[2] is not None])
+        elif mid - lo == 1:
+            nl, lk = self.upd1(left, lc, depth + 1, lo, rec, nav, cs, patches)
+        else:
+            nl, lk = self.upd(left, lc, depth + 1, lo, mid, rec, nav, cs, patches)
+        if mid == hi:
+            nr, rk = right, rc
+        elif rc == _EMPTY_K:
+            nr, rk = self.build(depth + 1, [(e[0], e[1], e[2], None)
+                                            for e in self.entries[mid:hi] if e[2] is not None])
+        elif hi - mid == 1:
+            nr, rk = self.upd1(right, rc, depth + 1, mid, rec, nav, cs and cs + 1, patches)
+        else:
+            nr, rk = self.upd(right, rc, depth + 1, mid, hi, rec, nav, cs and cs + 1, patches)
+        if nl == left and nr == right:
+            return h, _NODE_K
+        # parent of the two new subtrees, keeping the compact shape: a lone leaf moves up, and an
+        # internal node never has two empty children or one empty child and a leaf
+        if nl == EMPTY:
+            if nr == EMPTY:
+                return EMPTY, _EMPTY_K
+            if rk == _LEAF_K:
+                return nr, _LEAF_K
+        elif nr == EMPTY and lk == _LEAF_K:
+            return nl, _LEAF_K
+        n = _sha256(_NODE + nl + nr).digest()
+        if nl != left:
+            patches.append((lo_, ls, lk, nl))
+        if nr != right:
+            patches.append((ro, ls + 1, rk, nr))
+        if lk != lc or rk != rc:
+            patches[0] = True  # the page changes shape
+        if s == 1:  # a page root: its page is complete
+            self.emit(n, rec, nav, patches)
+        return n, _NODE_K
+
+    def upd1(
+        self, h: bytes, kind: int, depth: int, i: int,
+        rec: bytes, nav: _Nav, s: int, patches: _Patches,
+    ) -> tuple[bytes, int]:
+        """:meth:`upd` for a single change, entries[i]: the same result without the recursion and
+        its bisections (down the key's path, then back up re-hashing). Most of an update's nodes
+        are on paths that only one change follows."""
+        k, kh, value = self.entries[i]
+        top, top_kind = h, kind
+        # the nodes passed: (page, nav, slot, the page's patches, child's slot, offset of its hash,
+        # its old code, sibling, sibling's code)
+        path = []
+        get = self.get
+        while kind == _NODE_K:
+            if s == 0:
+                if depth >= MAX_DEPTH:
+                    raise _bad(h, f"a page root at depth {depth}")
+                rec = get(h)  # type: ignore[assignment]
+                if rec is None:
+                    rec, nav = self.page(h, depth)  # raises the StorageError
+                nav = _page_nav(h, rec)
+                s = 1
+                patches = [False]
+            c = 2 * s + ((k >> (255 - depth)) & 1)
+            kind = nav[c]
+            o = 9 + (nav[32 + c] << 5)
+            h = rec[o:o + 32] if kind >= _LEAF_K else EMPTY
+            sc = nav[c ^ 1]
+            if sc >= _LEAF_K:
+                so = 9 + (nav[32 + (c ^ 1)] << 5)
+                path.append((rec, nav, s, patches, c, o, kind, rec[so:so + 32], sc))
+            else:
+                path.append((rec, nav, s, patches, c, o, kind, EMPTY, sc))
+            s = c if c < 16 else 0
+            depth += 1
+        # where the key's path ends: an empty subtree or a leaf
+        if kind == _EMPTY_K:
+            if value is None:
+                return top, top_kind
+            nh = _sha256(_LEAF + kh + _sha256(value).digest()).digest()
+            self.out[nh] = _LEAF + kh + value
+            nk = _LEAF_K
+        else:
+            lrec = self.get(h)
+            if lrec is None or len(lrec) < 33 or lrec[0] != _LEAF_B:
+                lrec = self.tree._leaf(h)  # raises the StorageError
+            okh = lrec[1:33]
+            if okh == kh:
+                if value is None:
+                    nh, nk = EMPTY, _EMPTY_K
+                else:
+                    nh = _sha256(_LEAF + kh + _sha256(value).digest()).digest()
+                    if nh == h:
+                        return top, top_kind
+                    self.out[nh] = _LEAF + kh + value
+                    nk = _LEAF_K
+            elif value is None:
+                return top, top_kind
+            else:
+                ok = int.from_bytes(okh, "big")
+                two = [(k, kh, value, None), (ok, okh, None, h)]
+                if ok < k:
+                    two.reverse()
+                nh, nk = self.build(depth, two)
+        # back up: at each node passed, the parent of the new child and the old sibling
+        for rec, nav, s, patches, c, o, oc, sib, sc in reversed(path):
+            if nk == _EMPTY_K or sc == _EMPTY_K:  # the compact shape: a lone leaf moves up
+                if nk == _EMPTY_K and sc != _NODE_K:
+                    nh, nk = sib, sc
+                    continue
+                if sc == _EMPTY_K and nk == _LEAF_K:
+                    continue
+            patches.append((o, c, nk, nh))
+            if nk != oc:
+                patches[0] = True  # the page changes shape
+            x = _NODE_SHA.copy()
+            if c & 1:
+                x.update(sib)
+                x.update(nh)
+            else:
+                x.update(nh)
+                x.update(sib)
+            nh = x.digest()
+            nk = _NODE_K
+            if s == 1:  # a page root: its page is complete
+                self.emit(nh, rec, nav, patches)
+        return nh, nk
+
+
+def _first(t: tuple[int, Any, Any, Any]) -> int:
+    return t[0]

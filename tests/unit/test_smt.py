@@ -383,3 +383,360 @@ def test_deterministic_across_processes_sorting() -> None:
     ra = SparseMerkleTree(a).update(EMPTY, changes, a)
     rb = SparseMerkleTree(b).update(EMPTY, dict(reversed(list(changes.items()))), b)
     assert ra == rb and list(a) == list(b)
+
+
+# --------------------------------------------------------------------------- pages (storage)
+#
+# Internal nodes are stored in pages of four levels (module docstring); hashes, roots and proofs
+# are those of the binary tree. These tests compare every root and proof with a reference built
+# straight from the key set (no storage at all), through sequences of inserts, updates and deletes
+# chosen to build and collapse chains of internal nodes across page boundaries.
+
+
+def _bit(kh: bytes, depth: int) -> int:
+    return (kh[depth // 8] >> (7 - depth % 8)) & 1
+
+
+class RefTree:
+    """The compact tree of a key/value set built in memory from its definition: nodes are
+    ("E",), ("L", hash, key hash, value hash) or ("N", hash, left, right, depth)."""
+
+    def __init__(self, state: dict[bytes, bytes]) -> None:
+        self.items = sorted((H(k), H(v)) for k, v in state.items())
+        self.root = self._build(self.items, 0)
+
+    def _build(self, items: list[tuple[bytes, bytes]], depth: int) -> tuple:
+        if not items:
+            return ("E",)
+        if len(items) == 1:
+            kh, vh = items[0]
+            return ("L", H(b"\x02" + kh + vh), kh, vh)
+        i = next((j for j, (kh, _) in enumerate(items) if _bit(kh, depth)), len(items))
+        left, right = self._build(items[:i], depth + 1), self._build(items[i:], depth + 1)
+        return ("N", H(b"\x03" + _h(left) + _h(right)), left, right, depth)
+
+    @property
+    def root_hash(self) -> bytes:
+        return _h(self.root)
+
+    def proof(self, key: bytes) -> Proof:
+        kh = H(key)
+        node, depth, flags, sibs = self.root, 0, [], []
+        while node[0] == "N":
+            child, sib = (node[3], node[2]) if _bit(kh, depth) else (node[2], node[3])
+            flags.append(_h(sib) != EMPTY)
+            if _h(sib) != EMPTY:
+                sibs.append(_h(sib))
+            node, depth = child, depth + 1
+        leaf = (node[2], node[3]) if node[0] == "L" and node[2] != kh else None
+        nbytes = (depth + 7) // 8
+        bits = int("".join("1" if f else "0" for f in flags) or "0", 2)
+        bitmap = (bits << (nbytes * 8 - depth)).to_bytes(nbytes, "big") if nbytes else b""
+        return Proof(depth, bitmap, tuple(sibs), leaf)
+
+    def internal(self) -> dict[bytes, int]:
+        """Every internal node: hash -> depth."""
+        out: dict[bytes, int] = {}
+        stack = [self.root]
+        while stack:
+            n = stack.pop()
+            if n[0] == "N":
+                out[n[1]] = n[4]
+                stack += [n[2], n[3]]
+        return out
+
+
+def _h(node: tuple) -> bytes:
+    return EMPTY if node[0] == "E" else node[1]
+
+
+def _prefix_pool() -> list[bytes]:
+    """Keys whose hashes share long prefixes: 5 sharing the first 12 bits, a pair sharing 24 bits
+    (a chain of ~24 one-sided nodes across 6 pages), a pair sharing 17, and 10 unrelated keys."""
+    by12: dict[int, list[bytes]] = {}
+    by24: dict[int, bytes] = {}
+    by17: dict[int, bytes] = {}
+    pair24: list[bytes] = []
+    pair17: list[bytes] = []
+    group12: list[bytes] = []
+    i = 0
+    while not (pair24 and pair17 and group12):
+        k = b"pool/%d" % i
+        x = int.from_bytes(H(k)[:4], "big")
+        i += 1
+        if not pair24:
+            if x >> 8 in by24:
+                pair24 = [by24[x >> 8], k]
+            by24[x >> 8] = k
+        if not pair17 and x >> 15 in by17 and _bit(H(by17[x >> 15]), 17) != _bit(H(k), 17):
+            pair17 = [by17[x >> 15], k]
+        by17.setdefault(x >> 15, k)
+        g = by12.setdefault(x >> 20, [])
+        g.append(k)
+        if len(g) == 5 and not group12:
+            group12 = g
+    return group12 + pair24 + pair17 + [b"other/%d" % j for j in range(10)]
+
+
+POOL = _prefix_pool()
+
+
+def _page_slots(rec: bytes) -> tuple[list[int], list[bytes]]:
+    nav = smt._page_nav(b"\0" * 32, rec)
+    codes = [nav[s] for s in range(32)]
+    return codes, [smt._slot(rec, nav, s) if s >= 2 else b"" for s in range(32)]
+
+
+def check_pages(nodes: dict[bytes, bytes], only: dict[bytes, bytes] | None = None) -> None:
+    """Every record is a leaf or a page; a page's stored node hashes are the hashes of their
+    children, its root's hash is its key, and it is in the one canonical encoding."""
+    for h, rec in (only if only is not None else nodes).items():
+        if rec[0] == 0x02:
+            assert len(rec) >= 33 and H(rec[:33] + H(rec[33:]))[:0] == b""
+            assert h == H(b"\x02" + rec[1:33] + H(rec[33:]))
+            continue
+        assert rec[0] == 0x04, rec[:1]
+        codes, hashes = _page_slots(rec)
+        codes[1], hashes[1] = 3, h
+        for s in range(15, 0, -1):
+            if codes[s] == 3:
+                assert hashes[s] == H(b"\x03" + hashes[2 * s] + hashes[2 * s + 1]), (h.hex(), s)
+        assert smt._encode_page(codes, hashes) == rec  # canonical: what a rebuild would write
+
+
+def test_page_record_layout_is_pinned() -> None:
+    """Two keys that differ in their first bit: one page, the root node with two leaves."""
+    a = next(k for k in (b"%d" % i for i in range(100)) if _bit(H(k), 0) == 0)
+    b = next(k for k in (b"%d" % i for i in range(100)) if _bit(H(k), 0) == 1)
+    t, nodes = fresh()
+    r = t.update(EMPTY, {a: b"1", b: b"2"}, nodes)
+    la, lb = H(b"\x02" + H(a) + H(b"1")), H(b"\x02" + H(b) + H(b"2"))
+    assert r == H(b"\x03" + la + lb)
+    # kinds: slot 2 = leaf (2) at bits 0-1, slot 3 = leaf (2) at bits 2-3: 0b1010
+    assert nodes == {r: b"\x04" + bytes([0b1010]) + b"\0" * 7 + la + lb,
+                     la: b"\x02" + H(a) + b"1", lb: b"\x02" + H(b) + b"2"}
+    # the 24-bit pair: a chain of one-sided nodes from the root down to depth 24
+    p, q = POOL[5], POOL[6]
+    t, nodes = fresh()
+    r = t.update(EMPTY, {p: b"P", q: b"Q"}, nodes)
+    ref = RefTree({p: b"P", q: b"Q"})
+    assert r == ref.root_hash
+    depths = sorted(ref.internal().values())
+    assert depths[:24] == list(range(24))
+    pages = {h: rec for h, rec in nodes.items() if rec[0] == 0x04}
+    # one page per page-root depth 0, 4, ..., up to the node where the keys split
+    assert sorted(ref.internal()[h] for h in pages) == [d for d in depths if d % 4 == 0]
+    root_codes, _ = _page_slots(nodes[r])
+    bits = [_bit(H(p), d) for d in range(4)]
+    s = 1
+    for d in range(4):  # down the chain: the path's slot is a node, its sibling empty
+        s = 2 * s + bits[d]
+        assert root_codes[s] == 3 and root_codes[s ^ 1] == 1
+    assert sum(1 for c in root_codes[2:] if c) == 8  # 4 levels x (node + empty sibling)
+    check_pages(nodes)
+
+
+def test_only_leaves_and_page_roots_are_stored() -> None:
+    rng = random.Random(11)
+    state = {rng.randbytes(6): rng.randbytes(5) for _ in range(3000)}
+    state.update({k: b"pool" for k in POOL})
+    t, nodes = fresh()
+    r = t.update(EMPTY, state, nodes)
+    ref = RefTree(state)
+    assert r == ref.root_hash
+    inner = ref.internal()
+    leaves = {H(b"\x02" + H(k) + H(v)) for k, v in state.items()}
+    page_roots = {h for h, d in inner.items() if d % 4 == 0}
+    assert set(nodes) == leaves | page_roots
+    assert len(nodes) < len(leaves) + len(inner) / 2.5  # vs one record per internal node
+    check_pages(nodes)
+
+
+def _check_state(t: SparseMerkleTree, root: bytes, state: dict[bytes, bytes],
+                 probes: list[bytes]) -> None:
+    ref = RefTree(state)
+    assert root == ref.root_hash == ref_root(state)
+    for k in probes:
+        assert t.get(root, k) == state.get(k)
+        p = t.prove(root, k)
+        assert p == ref.proof(k), k
+        assert verify_proof(root, k, state.get(k), p)
+    assert list(t.items(root)) == sorted((H(k), v) for k, v in state.items())
+
+
+@settings(max_examples=150, deadline=None)
+@given(batches=st.lists(
+    st.lists(st.tuples(st.sampled_from(POOL), st.one_of(st.none(), values)), max_size=12),
+    min_size=1, max_size=10))
+def test_pages_match_the_reference_through_chains_and_collapses(
+    batches: list[list[tuple[bytes, bytes | None]]]
+) -> None:
+    t, nodes = fresh()
+    state: dict[bytes, bytes] = {}
+    root = EMPTY
+    history = []
+    for batch in batches:
+        changes = dict(batch)
+        new: dict[bytes, bytes] = {}
+        root = t.update(root, changes, new)
+        check_pages(nodes, new)
+        nodes.update(new)
+        apply_ops(state, changes)
+        _check_state(t, root, state, POOL + [b"absent"])
+        history.append((root, dict(state)))
+    for r, s in history:  # every intermediate root still reads
+        assert [t.get(r, k) for k in POOL] == [s.get(k) for k in POOL]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pages_match_the_reference_on_random_sequences(seed: int) -> None:
+    """A 1,500-key tree plus the prefix pool, then 25 batches of inserts, value updates and
+    deletes (some deleting most of the pool, so leaves move up across pages), one key at a time
+    as well as in batches; each intermediate root checked against the reference."""
+    rng = random.Random(seed)
+    state = {b"k/%d" % i: rng.randbytes(rng.randrange(0, 40)) for i in range(1500)}
+    t, nodes = fresh()
+    root = t.update(EMPTY, state, nodes)
+    _check_state(t, root, state, POOL[:3] + [b"k/1", b"k/2"])
+    history = [(root, dict(state))]
+    for step in range(25):
+        keys = list(state)
+        changes: dict[bytes, bytes | None] = {}
+        for k in rng.sample(keys, rng.randrange(0, 30)):
+            changes[k] = rng.randbytes(8)
+        for k in rng.sample(keys, rng.randrange(0, 15)):
+            changes[k] = None
+        for k in rng.sample(POOL, rng.randrange(0, len(POOL))):
+            changes[k] = rng.choice([None, None, rng.randbytes(3)])
+        for _ in range(rng.randrange(0, 10)):
+            changes[b"new/%d" % rng.randrange(10**6)] = b"n"
+        if step % 5 == 4:  # one key at a time
+            for k, v in changes.items():
+                new: dict[bytes, bytes] = {}
+                root = t.update(root, {k: v}, new)
+                check_pages(nodes, new)
+                nodes.update(new)
+        else:
+            new = {}
+            root = t.update(root, changes, new)
+            check_pages(nodes, new)
+            nodes.update(new)
+        apply_ops(state, changes)
+        probes = rng.sample(list(changes), min(15, len(changes))) + POOL
+        _check_state(t, root, state, probes)
+        history.append((root, dict(state)))
+    for r, s in history[::5]:
+        assert list(t.items(r)) == sorted((H(k), v) for k, v in s.items())
+
+
+def test_records_per_update_shrink() -> None:
+    """38 changed keys (32 values, 4 new keys, 2 deletes) into a 20,000-key tree: about 140 new
+    records (38 leaves + ~100 pages) where one record per changed internal node took ~470."""
+    rng = random.Random(5)
+    state = {b"acct/%d" % i: rng.randbytes(40) for i in range(20_000)}
+    t, nodes = fresh()
+    root = t.update(EMPTY, state, nodes)
+    counts, per_node = [], []
+    for i in range(12):
+        keys = list(state)
+        changes: dict[bytes, bytes | None] = {k: rng.randbytes(40) for k in rng.sample(keys, 32)}
+        changes.update({b"new/%d/%d" % (i, j): b"x" for j in range(4)})
+        changes.update({k: None for k in rng.sample(keys, 2)})
+        before = RefTree(state).internal() if i < 2 else None
+        new: dict[bytes, bytes] = {}
+        root = t.update(root, changes, new)
+        nodes.update(new)
+        apply_ops(state, changes)
+        counts.append(len(new))
+        if before is not None:  # the old layout: every new internal node + every new leaf
+            after = RefTree(state).internal()
+            new_leaves = sum(1 for v in changes.values() if v is not None)
+            per_node.append(len(set(after) - set(before)) + new_leaves)
+    assert root == ref_root(state)
+    assert sum(counts) / len(counts) <= 170, counts
+    assert all(n <= 190 for n in counts), counts
+    assert all(c * 2.5 < o for c, o in zip(counts[:2], per_node, strict=True)), (counts, per_node)
+
+
+# --------------------------------------------------------------------------- damaged records
+
+
+def _reads(t: SparseMerkleTree, root: bytes) -> list:
+    return [lambda: t.get(root, b"x"), lambda: t.prove(root, b"x"),
+            lambda: list(t.items(root)), lambda: t.update(root, {b"x": b"1"}, {}),
+            lambda: t.update(root, {b"x": b"1", b"y": None, b"z": b"3"}, {})]
+
+
+def _kinds(**slots: int) -> bytes:
+    k = 0
+    for name, c in slots.items():
+        k |= c << (2 * (int(name[1:]) - 2))
+    return k.to_bytes(8, "little")
+
+
+def test_malformed_pages_raise_storage_error() -> None:
+    t0, nodes = fresh()
+    root = t0.update(EMPTY, {bytes([i]): b"v" for i in range(40)}, nodes)
+    good = nodes[root]
+    leaf = next(h for h, rec in nodes.items() if rec[0] == 0x02)
+    x, y = H(b"x"), H(b"y")
+    bad_records = {
+        "empty": b"",
+        "tag only": b"\x04",
+        "unknown tag": b"\x05" + good[1:],
+        "old per-node record": b"\x03" + x + y,
+        "truncated": good[:-1],
+        "one byte too many": good + b"\0",
+        "padding bits": good[:8] + bytes([good[8] | 0x10]) + good[9:],
+        "slot 3 missing": b"\x04" + _kinds(s2=2) + x,
+        "slot under a leaf": b"\x04" + _kinds(s2=2, s3=2, s4=2, s5=2) + x + y + x + y,
+        "empty next to a leaf": b"\x04" + _kinds(s2=1, s3=2) + x,
+        "two empty children": b"\x04" + _kinds(s2=1, s3=1),
+        "node slot without children": b"\x04" + _kinds(s2=3, s3=2) + x + y,
+    }
+    for why, rec in bad_records.items():
+        t = SparseMerkleTree({**nodes, root: rec})
+        for i, call in enumerate(_reads(t, root)):
+            try:
+                call()
+            except StorageError:
+                continue
+            pytest.fail(f"{why}: read {i} accepted the record")
+    with pytest.raises(StorageError, match="old layout"):
+        SparseMerkleTree({**nodes, root: b"\x03" + x + y}).get(root, b"x")
+    # a page whose slots point to a record of the wrong kind
+    fake = H(b"fake")
+    leaves_to_a_page = b"\x04" + _kinds(s2=2, s3=2) + root + root
+    chain = _kinds(s2=3, s3=2, s4=3, s5=2, s8=3, s9=2, s16=3, s17=2)
+    page_to_a_leaf = b"\x04" + chain + leaf * 8
+    for rec, why in ((leaves_to_a_page, "no leaf record"), (page_to_a_leaf, "not a page")):
+        t = SparseMerkleTree({**nodes, fake: rec})
+        with pytest.raises(StorageError, match=why):
+            list(t.items(fake))
+
+
+def test_a_page_below_itself_is_refused() -> None:
+    """A damaged store whose page points to itself: reads stop at depth 256 or at the repeated
+    page with a StorageError instead of looping."""
+    h = H(b"loop")
+    full = b"\x04" + _kinds(**{f"s{s}": 3 for s in range(2, 32)}) + h * 30
+    t = SparseMerkleTree({h: full})
+    for call in _reads(t, h):
+        with pytest.raises(StorageError):
+            call()
+
+
+@settings(max_examples=300, deadline=None)
+@given(rec=st.one_of(st.binary(max_size=200),
+                     st.builds(lambda k, n: b"\x04" + k + H(b"x") * n,
+                               st.binary(min_size=8, max_size=8), st.integers(0, 31))))
+def test_garbage_records_never_crash(rec: bytes) -> None:
+    t0, nodes = fresh()
+    root = t0.update(EMPTY, {bytes([i]): b"v" for i in range(40)}, nodes)
+    for target in (root, next(iter(sorted(nodes)))):
+        t = SparseMerkleTree({**nodes, target: rec})
+        for call in _reads(t, root):
+            try:
+                call()
+            except StorageError:
+                pass
