@@ -304,15 +304,48 @@ def _msg(e: BaseException) -> str:
 
 
 # LevelDB tuning (docs/storage.md "LevelDB options"): most keys a node writes are hashes (SMT
-# nodes, tx ids), random and incompressible, so compression only costs CPU; a bigger memtable
-# and bigger table files cut the compaction work that otherwise takes a quarter of a busy
-# node's CPU in LevelDB's background thread; bloom filters make misses (receipt and tx-index
-# lookups of new transactions) cost no disk block read.
+# pages, tx ids), random and incompressible, so compression only costs CPU; a 64 MiB memtable
+# and 32 MiB tables mean few, large flushes instead of a compaction every second (with the 4 MiB
+# default, L1->L2 compactions of 10+ tables ran back to back under load and finality degraded
+# within 15 s); bloom filters make misses (receipt and tx-index lookups of new transactions)
+# cost no table read.
 LEVELDB_OPTIONS: dict[str, Any] = {
+    "write_buffer_size": 64 << 20,
+    "max_file_size": 32 << 20,
     "lru_cache_size": 64 << 20,
     "bloom_filter_bits": 10,
     "compression": None,
 }
+
+
+def deprioritize_native_threads(nice: int = 10) -> int:
+    """Give this process's native background threads (LevelDB's compaction thread) a lower CPU
+    priority than the threads Python knows (the event loop, libuv's workers), so a busy node
+    spends its CPU on consensus and REST first and compacts in what is left (docs/storage.md,
+    decision 23). Linux only (``/proc/self/task``); elsewhere, or for threads already done,
+    nothing happens. Raising niceness needs no privilege. Returns how many threads it changed.
+    """
+    import threading
+
+    try:
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        return 0
+    known = {t.native_id for t in threading.enumerate()}
+    changed = 0
+    for tid in tids:
+        if tid in known:
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                if f.read().startswith("libuv"):
+                    continue
+            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+                changed += 1
+        except OSError:  # the thread ended meanwhile
+            continue
+    return changed
 
 
 class PlyvelStore:

@@ -371,3 +371,26 @@ def test_micro_benchmark_quick_prints_every_operation() -> None:
                            env=dict(env, CHAINFIN_MICRO_QUICK="1")).stdout
     for name in OPERATIONS:
         assert name in table
+
+
+def test_native_background_threads_get_a_lower_priority(tmp_path):
+    import threading
+
+    from chainfin.store import deprioritize_native_threads
+
+    if not sys.platform.startswith("linux") or os.getpriority(os.PRIO_PROCESS, 0) >= 10:
+        pytest.skip("needs Linux and a process that is not niced already")
+    store = PlyvelStore(tmp_path / "db")
+    try:
+        for i in range(60_000):  # enough to fill a memtable: LevelDB starts its own thread
+            store.put(b"k%08d" % i, os.urandom(2000))
+        python_threads = {t.native_id for t in threading.enumerate()}
+        native = [int(t) for t in os.listdir("/proc/self/task") if int(t) not in python_threads]
+        assert native, "LevelDB's background thread should exist by now"
+        assert deprioritize_native_threads(10) >= 1
+        assert all(os.getpriority(os.PRIO_PROCESS, t) >= 10 for t in native)
+        for t in python_threads:  # the event loop's thread keeps its priority
+            assert os.getpriority(os.PRIO_PROCESS, t) < 10
+        assert deprioritize_native_threads(10) == 0  # idempotent
+    finally:
+        store.close()
