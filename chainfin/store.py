@@ -481,6 +481,18 @@ class PlyvelStore:
     def write_batch(self, *, sync: bool = False) -> AbstractContextManager[KVWriter]:
         return self._batch(sync)
 
+    def start_background(self, nice: int = 10) -> None:
+        """Start LevelDB's background (flush/compaction) thread now and lower its priority
+        (:func:`deprioritize_native_threads`). LevelDB starts that thread at its first flush, which
+        would otherwise run at full priority in the middle of a busy node's work. The compaction
+        of an empty key range does it: it flushes the memtable (what the log replay put there)
+        and touches no table."""
+        try:
+            self._db.compact_range(start=b"\xff\xff\xff", stop=b"\xff\xff\xff\x00")
+        except (self._plyvel.Error, RuntimeError) as e:
+            raise self._fail("compact_range", e) from e
+        deprioritize_native_threads(nice)
+
     def close(self) -> None:
         if not self._db.closed:
             self._db.close()

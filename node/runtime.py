@@ -161,6 +161,9 @@ class Node:
         return None if rec is None else CommitCertificate.from_wire(rec["cert"])
 
     async def start(self) -> None:
+        start_background = getattr(self.store, "start_background", None)
+        if start_background is not None:  # LevelDB: its compaction thread at a lower priority
+            start_background()
         await self.transport.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._run(), name="engine"),

@@ -394,3 +394,20 @@ def test_native_background_threads_get_a_lower_priority(tmp_path):
         assert deprioritize_native_threads(10) == 0  # idempotent
     finally:
         store.close()
+
+
+def test_start_background_starts_the_compaction_thread_at_a_lower_priority(tmp_path):
+    import threading
+
+    if not sys.platform.startswith("linux") or os.getpriority(os.PRIO_PROCESS, 0) >= 10:
+        pytest.skip("needs Linux and a process that is not niced already")
+    store = PlyvelStore(tmp_path / "db")
+    try:
+        store.put(b"k", b"v")
+        store.start_background(nice=10)
+        python_threads = {t.native_id for t in threading.enumerate()}
+        native = [int(t) for t in os.listdir("/proc/self/task") if int(t) not in python_threads]
+        assert native and all(os.getpriority(os.PRIO_PROCESS, t) >= 10 for t in native)
+        assert store.get(b"k") == b"v"  # the empty-range compaction touched no data
+    finally:
+        store.close()
