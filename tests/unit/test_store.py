@@ -387,7 +387,7 @@ def test_native_background_threads_get_a_lower_priority(tmp_path):
         python_threads = {t.native_id for t in threading.enumerate()}
         native = [int(t) for t in os.listdir("/proc/self/task") if int(t) not in python_threads]
         assert native, "LevelDB's background thread should exist by now"
-        assert deprioritize_native_threads(10) >= 1
+        deprioritize_native_threads(10)  # (another test may have lowered it already)
         assert all(os.getpriority(os.PRIO_PROCESS, t) >= 10 for t in native)
         for t in python_threads:  # the event loop's thread keeps its priority
             assert os.getpriority(os.PRIO_PROCESS, t) < 10
