@@ -115,6 +115,7 @@ class SimConfig:
     keep_wal: bool = False
     restart_ms: int | None = None  # crashed nodes restart from their WAL after up to this long
     check_every_commit: bool = True
+    block_interval_ms: int = 0  # primary pacing (decision 21); 0 = cut whenever a slot is free
 
 
 @dataclass
@@ -364,7 +365,8 @@ class Simulation:
         self.pcfg = PbftConfig(chain_id=CHAIN, window=cfg.window,
                                checkpoint_interval=cfg.checkpoint_interval,
                                view_timeout_ms=timeout, max_block_txs=cfg.max_block_txs,
-                               fetch_retry_ms=max(50, 6 * d))
+                               fetch_retry_ms=max(50, 6 * d),
+                               block_interval_ms=cfg.block_interval_ms)
         n = cfg.nodes
         total = n + (1 if cfg.join_at_ms is not None else 0)
         idents = [Identity.from_seed_text(f"chainfin-sim-validator-{i}") for i in range(total)]

@@ -286,6 +286,8 @@ class PbftEngine:
             ds.append(self._ahead_since + self.cfg.fetch_retry_ms)
         if self._fetching:
             ds.append(self._fetch_deadline)
+        if self._cut_deferred:  # pacing: the next block may be cut then
+            ds.append(self._last_cut_ms + self.cfg.block_interval_ms)
         return min(ds) if ds else None
 
     def step(self, event: Event) -> list[Action]:
@@ -951,6 +953,7 @@ class PbftEngine:
         self._maybe_propose()
 
     def _maybe_propose(self) -> None:
+        self._cut_deferred = False  # set again below only while pacing alone holds the cut
         if (not self.is_primary or self._building or self._awaiting_set is not None
                 or self._mempool_dry or self.low > self.committed or self._floor > self.committed):
             return
@@ -966,9 +969,8 @@ class PbftEngine:
             return
         if (self.cfg.block_interval_ms
                 and self.now < self._last_cut_ms + self.cfg.block_interval_ms):
-            self._cut_deferred = True  # a later Tick proposes
+            self._cut_deferred = True  # the Tick at next_deadline() proposes
             return
-        self._cut_deferred = False
         self._last_cut_ms = self.now
         ts = max(self.now, blk.header.timestamp_ms if blk is not None else self._committed_ts)
         self._building = True
