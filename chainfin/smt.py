@@ -82,6 +82,7 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "put_nodes",
+    "reachable_records",
     "StoreNodes",
 ]
 
@@ -393,6 +394,32 @@ def _encode_page(ks: list[int], hs: list[bytes]) -> bytes:
             if c >= _LEAF_K:
                 parts.append(hs[s])
     return _PAGE + kinds.to_bytes(8, "little") + b"".join(parts)
+
+
+def reachable_records(root: bytes, records: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
+    """The records among ``records`` that the tree under ``root`` reaches without passing through
+    a record outside ``records``. A ledger that keeps the records of its latest blocks in memory
+    writes just these: whatever else is in ``records`` was superseded by a later block (the
+    pages near the root are rewritten by every block), and what lies outside is stored already.
+
+    Raises:
+        StorageError: a page among ``records`` is malformed.
+    """
+    out: dict[bytes, bytes] = {}
+    stack = [root]
+    while stack:
+        h = stack.pop()
+        rec = records.get(h)
+        if rec is None or h in out:
+            continue
+        out[h] = rec
+        if rec[0] == _PAGE_B:
+            nav = _page_nav(h, rec)
+            for s in range(2, 32):
+                c = nav[s]
+                if c == _LEAF_K or (c == _NODE_K and s >= 16):
+                    stack.append(_slot(rec, nav, s))
+    return out
 
 
 # Nodes of subtrees built from scratch by an update: hash -> (left, left kind, right, right kind)

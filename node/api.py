@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chainfin import __version__, codec, proofs
 from chainfin.errors import InvalidTransaction
-from chainfin.smt import SparseMerkleTree
 from chainfin.types import Block, CommitCertificate, Transaction
 from node.metrics import CONTENT_TYPE
 from node.runtime import WAIT_TIMEOUT_S, Node, TxOutcome
@@ -273,7 +272,7 @@ async def get_state_proof(request: web.Request) -> web.Response:
     if rec is None:
         return error(404, "not_found", "no committed block yet: nothing to prove against")
     block = Block.from_wire(rec["block"])
-    tree = SparseMerkleTree.on_store(node.store)
+    tree = node.ledger.committed_tree()
     doc = proofs.build_state_proof_from_tree(block.header, CommitCertificate.from_wire(rec["cert"]),
                                              contract, key, tree, _set_chain(node))
     return web.json_response(doc)

@@ -181,6 +181,8 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         await self.transport.stop()
+        with contextlib.suppress(ChainfinError):
+            self.ledger.flush_smt()  # (a restart would rebuild them: quicker not to need it)
         for futs in self.waiters.values():
             for f in futs:
                 if not f.done():

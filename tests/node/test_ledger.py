@@ -109,3 +109,68 @@ def test_reopen_from_leveldb(tn, tmp_path):
     rec = again.block_record(1)
     assert codec.decode(codec.encode(rec))["receipts"][0]["status"] == "committed"
     store.close()
+
+
+def _commit_blocks(led, genesis, nodes, clients, start_nonce, count):
+    for i in range(count):
+        n = start_nonce + i
+        b = led.build(led.tip.height + 1, 0, led.tip.block_hash,
+                      genesis.genesis_time_ms + 10 * (led.tip.height + 1), nodes[0].public_key,
+                      [issue_tx(genesis, clients, n)], 10)
+        led.commit(b, certify(genesis, nodes, b))
+
+
+def test_smt_pages_are_written_every_flush_and_rebuilt_after_a_crash(tn, tmp_path):
+    from chainfin.smt import verify_proof
+    from node.ledger import P_SMT, SMT_FLUSH_BLOCKS
+
+    genesis, nodes, clients = tn
+    store = PlyvelStore(str(tmp_path / "db"))
+    led = Ledger(store, genesis)
+    stored = sum(1 for _ in store.iterate(prefix=P_SMT))
+    _commit_blocks(led, genesis, nodes, clients, 1, SMT_FLUSH_BLOCKS)
+    assert led.unflushed == {}  # flushed: only the records the root still reaches
+    written = sum(1 for _ in store.iterate(prefix=P_SMT)) - stored
+    _commit_blocks(led, genesis, nodes, clients, 100, 3)  # these stay in memory ...
+    assert led.unflushed and store.get(P_SMT + led.tip.state_root) is None
+    key = f"bal/{clients['exporter'].public_key.hex()}/USD"
+    proof = led.committed_tree().prove(led.tip.state_root, b"settlement/" + key.encode())
+    assert verify_proof(led.tip.state_root, b"settlement/" + key.encode(),
+                        codec.encode(led.state_value("settlement", key)), proof)
+    tip = led.tip
+    store.close()  # ... and are lost: a kill -9 now
+    store = PlyvelStore(str(tmp_path / "db"))
+    again = Ledger(store, genesis)  # rebuilds the tree from the committed state
+    assert (again.tip.height, again.tip.state_root) == (tip.height, tip.state_root)
+    assert store.get(P_SMT + tip.state_root) is not None
+    assert again.committed_tree().get(tip.state_root, b"settlement/" + key.encode()) == \
+        codec.encode(again.state_value("settlement", key))
+    _commit_blocks(again, genesis, nodes, clients, 200, 2)  # and goes on from there
+    assert again.tip.height == tip.height + 2
+    store.close()
+    # the flush wrote fewer records than the blocks made (the pages near the root once)
+    per_block = Ledger(MemoryStore(), genesis)
+    made = 0
+    for i in range(SMT_FLUSH_BLOCKS):
+        b = per_block.build(i + 1, 0, per_block.tip.block_hash, genesis.genesis_time_ms + i + 1,
+                            nodes[0].public_key, [issue_tx(genesis, clients, i + 1)], 10)
+        made += len(per_block.spec[b.hash()].smt_nodes)
+        per_block.commit(b, certify(genesis, nodes, b))
+    assert written < made
+
+
+def test_a_damaged_state_is_refused_at_reopen(tn, tmp_path):
+    from chainfin.errors import StorageError
+    from node.ledger import P_STATE
+
+    genesis, nodes, clients = tn
+    store = PlyvelStore(str(tmp_path / "db"))
+    led = Ledger(store, genesis)
+    _commit_blocks(led, genesis, nodes, clients, 1, 3)  # unflushed: a reopen rebuilds
+    k, v = next(iter(store.iterate(prefix=P_STATE)))
+    store.put(k, v + b"\0")
+    store.close()
+    store = PlyvelStore(str(tmp_path / "db"))
+    with pytest.raises(StorageError, match="does not hash to the state root"):
+        Ledger(store, genesis)
+    store.close()
