@@ -65,8 +65,9 @@ from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
 from chainfin.execution import BlockContext, execute_block, genesis_state
 from chainfin.genesis import Genesis
-from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes
+from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, reachable_records
 from chainfin.types import Transaction
+from node.ledger import SMT_FLUSH_BLOCKS
 
 __all__ = [
     "BenchResult",
@@ -354,8 +355,24 @@ def measure_limit(genesis: Genesis, funding: Sequence[Transaction], txs: Sequenc
     with tempfile.TemporaryDirectory(prefix="chainfin-limit-", dir=directory) as tmp:
         store = PlyvelStore(os.path.join(tmp, "db"))
         try:
-            smt = SparseMerkleTree(StoreNodes(store))
+            on_disk = StoreNodes(store)
+            pending: dict[bytes, bytes] = {}  # SMT records not written yet, as the ledger keeps
+
+            class _Nodes:
+                @staticmethod
+                def get(key: bytes) -> bytes | None:
+                    v = pending.get(key)
+                    return v if v is not None else on_disk.get(key)
+
+            smt = SparseMerkleTree(_Nodes())
             state = _StoreState(store)
+
+            def flush(root_: bytes) -> None:  # the ledger's flush_smt: the live records only
+                live = reachable_records(root_, pending)
+                with store.write_batch(sync=False) as b:
+                    for h, rec in live.items():
+                        b.put(b"m/" + h, rec)
+                pending.clear()
 
             def commit(height: int, block: Sequence[Transaction], result: Any,
                        nodes_: dict[bytes, bytes]) -> None:
@@ -418,7 +435,10 @@ def measure_limit(genesis: Genesis, funding: Sequence[Transaction], txs: Sequenc
                 new = {}
                 root = smt.update(root, res.changes, new)
                 c3 = clock()
-                commit(height, block, res, new)
+                commit(height, block, res, {})
+                pending.update(new)
+                if height % SMT_FLUSH_BLOCKS == 0 or i + bsize >= len(decoded):
+                    flush(root)
                 c4 = clock()
                 spent["execute"] += c1 - c0
                 spent["tx_root"] += c2 - c1
