@@ -322,7 +322,7 @@ def deprioritize_native_threads(nice: int = 10) -> int:
     """Give this process's native background threads (LevelDB's compaction thread) a lower CPU
     priority than the threads Python knows (the event loop, libuv's workers), so a busy node
     spends its CPU on consensus and REST first and compacts in what is left (docs/storage.md,
-    decision 23). Linux only (``/proc/self/task``); elsewhere, or for threads already done,
+    decision 22). Linux only (``/proc/self/task``); elsewhere, or for threads already done,
     nothing happens. Raising niceness needs no privilege. Returns how many threads it changed.
     """
     import threading

@@ -23,7 +23,7 @@ from typing import Any
 from chainfin import codec, execution, merkle
 from chainfin.errors import InvalidMessage, InvalidTransaction, StorageError
 from chainfin.genesis import Genesis
-from chainfin.smt import EMPTY, SparseMerkleTree, reachable_records
+from chainfin.smt import EMPTY, SparseMerkleTree, put_nodes, reachable_records
 from chainfin.store import KVStore
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet
 
@@ -207,8 +207,7 @@ class Ledger:
             raise StorageError(f"the committed state does not hash to the state root of block "
                                f"{tip.height}: the data dir is damaged")
         with self.store.write_batch(sync=True) as b:
-            for k, v in nodes.items():
-                b.put(P_SMT + k, v)
+            put_nodes(b, nodes)
         log.info("rebuilt the state tree of height %d (%d keys, %d records) in %.2f s",
                  tip.height, len(state), len(nodes), time.perf_counter() - t0)
 
@@ -223,8 +222,7 @@ class Ledger:
             for k, v in changes.items():
                 if v is not None:
                     b.put(P_STATE + k, v)
-            for k, v in nodes.items():
-                b.put(P_SMT + k, v)
+            put_nodes(b, nodes)
             b.put(P_VSET + _h(1), codec.encode(list(vs.members)))
             b.put(K_GENESIS, ghash)
             b.put(K_TIP, self._tip_bytes(tip))
@@ -409,8 +407,7 @@ class Ledger:
         live = reachable_records(self.tip.state_root, self.unflushed)
         if live:
             with self.store.write_batch(sync=False) as b:
-                for k, v in live.items():
-                    b.put(P_SMT + k, v)
+                put_nodes(b, live)
         self.unflushed = {}
         self._unflushed_blocks = 0
         return len(live)

@@ -25,7 +25,7 @@ from chainfin.consensus.engine import PbftConfig, PbftEngine
 from chainfin.crypto import Identity
 from chainfin.errors import ChainfinError, CodecError, InvalidMessage, InvalidTransaction
 from chainfin.genesis import Genesis
-from chainfin.store import KVStore, deprioritize_native_threads
+from chainfin.store import KVStore
 from chainfin.types import Block, CommitCertificate, Transaction
 from contracts import credit_sharing
 from node.ledger import P_WAL, Ledger
@@ -637,7 +637,6 @@ class Node:
         while True:
             observer = not self.is_validator
             await asyncio.sleep(0.2 if observer else 1.0)
-            deprioritize_native_threads()  # LevelDB starts its compaction thread lazily
             if self._fetching:
                 continue
             if observer and self.sync_urls:

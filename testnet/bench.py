@@ -65,7 +65,7 @@ from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
 from chainfin.execution import BlockContext, execute_block, genesis_state
 from chainfin.genesis import Genesis
-from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, reachable_records
+from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes, reachable_records
 from chainfin.types import Transaction
 from node.ledger import SMT_FLUSH_BLOCKS
 
@@ -368,10 +368,8 @@ def measure_limit(genesis: Genesis, funding: Sequence[Transaction], txs: Sequenc
             state = _StoreState(store)
 
             def flush(root_: bytes) -> None:  # the ledger's flush_smt: the live records only
-                live = reachable_records(root_, pending)
                 with store.write_batch(sync=False) as b:
-                    for h, rec in live.items():
-                        b.put(b"m/" + h, rec)
+                    put_nodes(b, reachable_records(root_, pending))
                 pending.clear()
 
             def commit(height: int, block: Sequence[Transaction], result: Any,
@@ -389,8 +387,7 @@ def measure_limit(genesis: Genesis, funding: Sequence[Transaction], txs: Sequenc
                             b.delete(b"s/" + k)
                         else:
                             b.put(b"s/" + k, v)
-                    for h, rec in nodes_.items():
-                        b.put(b"m/" + h, rec)
+                    put_nodes(b, nodes_)
 
             # untimed: genesis and funding
             g = genesis_state(genesis)
@@ -399,8 +396,7 @@ def measure_limit(genesis: Genesis, funding: Sequence[Transaction], txs: Sequenc
             with store.write_batch() as b:
                 for k, v in g.items():
                     b.put(b"s/" + k, v)
-                for h, rec in new0.items():
-                    b.put(b"m/" + h, rec)
+                put_nodes(b, new0)
             ts = genesis.genesis_time_ms
             height = 0
             for i in range(0, len(funding), bsize):

@@ -54,9 +54,11 @@ def replay(seed: int) -> SimResult:
     return res
 
 
-def _check(seed: int) -> None:
-    res = run(schedule(seed))
+def _check(seed: int, cfg: SimConfig | None = None) -> None:
+    res = run(schedule(seed) if cfg is None else cfg)
     how = f'replay with: python -c "from tests.sim.test_sim_sweep import replay; replay({seed})"'
+    if cfg is not None and cfg.block_interval_ms:
+        how += f" and block_interval_ms={cfg.block_interval_ms}"
     assert res.safety, f"seed {seed}: SAFETY VIOLATED {res.violations}; {how}"
     assert res.liveness, f"seed {seed}: not live (heights {res.heights}); {how}"
 
@@ -73,10 +75,7 @@ def test_random_schedule_with_block_pacing(seed: int) -> None:
     through view changes, restarts and joins."""
     cfg = schedule(seed)
     cfg.block_interval_ms = cfg.delay_ms * random.Random(seed).choice([1, 2, 3])
-    res = run(cfg)
-    how = f"schedule({seed}) with block_interval_ms={cfg.block_interval_ms}"
-    assert res.safety, f"{how}: SAFETY VIOLATED {res.violations}"
-    assert res.liveness, f"{how}: not live (heights {res.heights})"
+    _check(seed, cfg)
 
 
 @pytest.mark.parametrize("seed", REGRESSION_SEEDS)
