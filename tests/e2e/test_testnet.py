@@ -143,6 +143,9 @@ async def test_bad_input_gets_clear_errors_and_node_keeps_serving(net):
     assert st == 200 and body["status"] == "committed"
     from chainfin.types import Transaction
 
+    # committed on node 0 is not yet applied on node 1: until it is, node 1 may still hold the
+    # transaction in its mempool and answer nonce_in_use (also a 409) instead
+    await net.wait_height(1, int(body["height"]))
     reuse = Transaction.create(net.ids["usd_issuer"], net.chain_id, tx.nonce, "settlement",
                                "issue", {**tx.args, "amount": 2})
     st, body = await net.post(1, reuse, wait=False)
