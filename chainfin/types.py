@@ -8,7 +8,7 @@ JSON forms (REST, proofs) show bytes as hex: ``to_json()`` / ``from_json()``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,14 @@ ZERO_HASH = b"\0" * 32
 MAX_TX_BYTES = 64 * 1024
 _NAME_MAX = 64
 _TX_FIELDS = frozenset({"chain_id", "sender", "nonce", "contract", "method", "args", "signature"})
+# A signed transaction's wire bytes are the canonical map of its six body fields plus "signature",
+# which sorts after all of them: the body's bytes with a 7-entry map header instead of a 6-entry
+# one, then the signature entry. So they are derived from ``body`` without a second walk, and the
+# body (hence the id) can be cut back out of them (decision 25).
+_BODY_HEAD = 0x86  # fixmap, 6 entries
+_WIRE_HEAD = b"\x87"  # fixmap, 7 entries
+_WIRE_TAIL = codec.encode("signature") + b"\xc4\x40"  # the key, then a bin 8 of 64 bytes
+_WIRE_TAIL_AT = len(_WIRE_TAIL) + 64  # from the end
 
 
 def _req(cond: bool, msg: str, err: type[Exception] = InvalidTransaction) -> None:
@@ -117,7 +125,22 @@ class Transaction:
         return d
 
     def encode(self) -> bytes:
-        return codec.encode(self.to_wire())
+        """The canonical bytes of ``to_wire()``: how a transaction travels between nodes (gossip,
+        proposals) and is stored in block records."""
+        if len(self.signature) != 64 or self.body[0] != _BODY_HEAD:
+            return codec.encode(self.to_wire())  # unsigned: the general path
+        return _WIRE_HEAD + self.body[1:] + _WIRE_TAIL + self.signature
+
+    @staticmethod
+    def wire_id(data: bytes) -> bytes | None:
+        """The ``tx_id`` of wire bytes laid out as ``encode()`` lays them out, without decoding
+        them; None for any other layout. A lookup key only: bytes that are not a valid
+        transaction can have one too, so a caller must compare ``data`` with the ``encode()`` of
+        the transaction it finds under this id before it trusts the match."""
+        n = len(data) - _WIRE_TAIL_AT
+        if n < 2 or data[0] != 0x87 or data[n:n + len(_WIRE_TAIL)] != _WIRE_TAIL:
+            return None
+        return hashlib.sha256(b"\x86" + data[1:n]).digest()
 
     @classmethod
     def from_wire(cls, d: Any) -> Transaction:
@@ -290,17 +313,33 @@ class Block:
         return self.header.hash()
 
     def to_wire(self) -> dict[str, Any]:
-        return {"header": self.header.to_wire(), "txs": [t.to_wire() for t in self.txs]}
+        """The header as a map and each transaction as its wire bytes (``Transaction.encode``)."""
+        return {"header": self.header.to_wire(), "txs": [t.encode() for t in self.txs]}
 
     @classmethod
-    def from_wire(cls, d: Any) -> Block:
+    def from_wire(cls, d: Any,
+                  known: Callable[[bytes], Transaction | None] | None = None) -> Block:
+        """Validate a decoded block. Its transactions are wire bytes (or, as in records written
+        before decision 25, maps). ``known(data)`` may return a transaction the caller already
+        holds whose ``encode()`` equals ``data`` exactly (a node's mempool): it is used as it is,
+        without decoding ``data`` again.
+
+        Raises:
+            InvalidMessage: a malformed block or transaction.
+        """
         if not isinstance(d, Mapping) or not isinstance(d.get("txs"), list):
             raise InvalidMessage("bad block")
+        txs: list[Transaction] = []
         try:
-            txs = tuple(Transaction.from_wire(t) for t in d["txs"])
+            for t in d["txs"]:
+                if type(t) is bytes:
+                    tx = None if known is None else known(t)
+                    txs.append(Transaction.decode(t) if tx is None else tx)
+                else:
+                    txs.append(Transaction.from_wire(t))
         except InvalidTransaction as e:
             raise InvalidMessage(f"bad transaction in block: {e}") from e
-        return cls(BlockHeader.from_wire(d.get("header")), txs)
+        return cls(BlockHeader.from_wire(d.get("header")), tuple(txs))
 
 
 # --------------------------------------------------------------------------- votes, certificates

@@ -153,6 +153,13 @@ class Mempool:
     def get(self, tx_id: bytes) -> Transaction | None:
         return self._txs.get(tx_id)
 
+    def by_wire(self, data: bytes) -> Transaction | None:
+        """The pending transaction whose wire bytes are exactly ``data``, or None (a proposal's
+        transactions are then taken from here instead of being decoded again)."""
+        tx_id = Transaction.wire_id(data)
+        tx = None if tx_id is None else self._txs.get(tx_id)
+        return tx if tx is not None and tx.encode() == data else None
+
     def by_sender(self, sender: bytes) -> list[Transaction]:
         """The sender's pending transactions, oldest first."""
         return [self._txs[i] for i in self._by_sender.get(sender, ())]
@@ -183,20 +190,30 @@ def _array_header(n: int) -> bytes:
     return b"\xdd" + struct.pack(">I", n)
 
 
+def _bin_header(n: int) -> bytes:
+    if n < 2**8:
+        return b"\xc4" + bytes([n])
+    if n < 2**16:
+        return b"\xc5" + struct.pack(">H", n)
+    return b"\xc6" + struct.pack(">I", n)
+
+
 def encode_tx_batch(encoded: list[bytes]) -> bytes:
-    """Canonical msgpack array of already-encoded items (``Transaction.encode()``), without
-    decoding and re-encoding them: ``codec.decode`` of the result gives the list of envelopes."""
-    return _array_header(len(encoded)) + b"".join(encoded)
+    """Canonical msgpack array of transactions' wire bytes (``Transaction.encode()``), each a bin
+    item, without re-encoding them: ``codec.decode`` of the result gives the list of wire bytes
+    (``codec.encode(encoded)`` would give the same bytes, slower)."""
+    return _array_header(len(encoded)) + b"".join(_bin_header(len(e)) + e for e in encoded)
 
 
 class TxGossip:
     """Batches new transactions into one gossip frame.
 
     ``broadcast(kind, payload)`` (normally ``Transport.broadcast``) receives a canonical msgpack
-    array of transaction envelopes (``Transaction.to_wire()`` maps). A frame leaves ``delay``
-    seconds after the first transaction of a batch, or at once when ``max_txs`` transactions or
-    ``max_bytes`` bytes have accumulated. Receivers decode it with ``codec.decode`` and rebuild
-    each transaction with ``Transaction.from_wire``.
+    array of transactions' wire bytes (``Transaction.encode()``, decision 25). A frame leaves
+    ``delay`` seconds after the first transaction of a batch, or at once when ``max_txs``
+    transactions or ``max_bytes`` bytes have accumulated. Receivers decode it with
+    ``codec.decode`` and each transaction with ``Transaction.decode``, unless ``wire_id`` shows
+    they hold it already.
     """
 
     def __init__(self, broadcast: Callable[[str, bytes], None], kind: str = "txs", *,

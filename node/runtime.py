@@ -22,6 +22,7 @@ import aiohttp
 from chainfin import codec, execution
 from chainfin.consensus import api
 from chainfin.consensus.engine import PbftConfig, PbftEngine
+from chainfin.consensus.messages import MessageCodec
 from chainfin.crypto import Identity
 from chainfin.errors import ChainfinError, CodecError, InvalidMessage, InvalidTransaction
 from chainfin.genesis import Genesis
@@ -154,7 +155,8 @@ class Node:
         )
         return PbftEngine(cfg, self.identity, tip.validators, tip.height, tip.block_hash,
                           restored=self._wal_records(), view=tip.view,
-                          last_certificate=self._tip_certificate())
+                          last_certificate=self._tip_certificate(),
+                          codec=MessageCodec(self.chain_id, known_tx=self.mempool.by_wire))
 
     def _tip_certificate(self) -> CommitCertificate | None:
         rec = self.ledger.block_record(self.ledger.tip.height)
@@ -215,8 +217,14 @@ class Node:
         added = 0
         for raw in items:
             try:
-                tx = Transaction.from_wire(raw)
-                if self.mempool.seen(tx.tx_id) or tx.tx_id in self.mempool:
+                if type(raw) is bytes:  # wire bytes (decision 25): a known one is not decoded
+                    known = Transaction.wire_id(raw)
+                    if known is not None and self.mempool.seen(known):
+                        continue
+                    tx = Transaction.decode(raw)
+                else:
+                    tx = Transaction.from_wire(raw)
+                if self.mempool.seen(tx.tx_id):
                     continue
                 self._admit(tx, gossip=False)
                 added += 1

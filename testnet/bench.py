@@ -375,7 +375,7 @@ def measure_limit(genesis: Genesis, funding: Sequence[Transaction], txs: Sequenc
             def commit(height: int, block: Sequence[Transaction], result: Any,
                        nodes_: dict[bytes, bytes]) -> None:
                 record = codec.encode({
-                    "block": {"height": height, "txs": [t.to_wire() for t in block]},
+                    "block": {"height": height, "txs": [t.encode() for t in block]},
                     "receipts": [r.to_json() for r in result.receipts],
                 })
                 with store.write_batch(sync=False) as b:

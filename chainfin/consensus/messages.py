@@ -35,13 +35,13 @@ its nodes, since every node receives the same bytes of a broadcast).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from chainfin import codec, crypto
 from chainfin.errors import CodecError, InvalidMessage
-from chainfin.types import Block, BlockHeader, Vote, vote_message
+from chainfin.types import Block, BlockHeader, Transaction, Vote, vote_message
 
 __all__ = [
     "PRE_PREPARE",
@@ -246,10 +246,15 @@ class Message:
 class MessageCodec:
     """Encode, decode and verify consensus messages of one chain.
 
-    Pure: no state besides the chain id. :class:`CachingCodec` adds memoisation."""
+    Pure: no state besides the chain id (and the driver's ``known_tx`` lookup, which changes
+    only how fast a proposal decodes, never its result). :class:`CachingCodec` adds memoisation."""
 
-    def __init__(self, chain_id: str) -> None:
+    def __init__(self, chain_id: str,
+                 known_tx: Callable[[bytes], Transaction | None] | None = None) -> None:
         self.chain_id = chain_id
+        # a driver's lookup of transactions it already holds, by their exact wire bytes (a node
+        # passes its mempool's): a proposal's transactions are then not decoded a second time
+        self.known_tx = known_tx
 
     # signing ----------------------------------------------------------------
     def vote_bytes(self, kind: str, view: int, seq: int, digest: bytes) -> bytes:
@@ -297,7 +302,7 @@ class MessageCodec:
         attachment: tuple[Block, ...] = ()
         obj: Any = None
         if kind == PRE_PREPARE:
-            obj = Block.from_wire(body)
+            obj = Block.from_wire(body, self.known_tx)
             _bad(obj.hash() != digest, "pre-prepare digest is not the block hash")
             _bad(obj.height != seq, "pre-prepare block height is not its sequence number")
             _bad(att is not None, "unexpected attachment")

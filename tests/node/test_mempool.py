@@ -107,8 +107,28 @@ def test_encode_tx_batch_is_canonical() -> None:
     for n in (0, 1, 15, 16, 300):
         txs = [tx(nonce=i + 1) for i in range(n)]
         raw = encode_tx_batch([t.encode() for t in txs])
-        assert raw == codec.encode([t.to_wire() for t in txs])
-        assert [Transaction.from_wire(d) for d in codec.decode(raw, canonical=True)] == txs
+        assert raw == codec.encode([t.encode() for t in txs])
+        assert [Transaction.decode(d) for d in codec.decode(raw, canonical=True)] == txs
+
+
+def test_encode_tx_batch_bin_headers() -> None:
+    # items of every bin header size: bin 8 (< 256 bytes), bin 16, bin 32
+    items = [b"x" * 10, b"y" * 300, b"z" * 70_000]
+    raw = encode_tx_batch(items)
+    assert raw == codec.encode(items) and codec.decode(raw, canonical=True) == items
+
+
+def test_by_wire_finds_only_the_exact_bytes() -> None:
+    mp = Mempool()
+    t = tx(nonce=1)
+    mp.add(t)
+    assert mp.by_wire(t.encode()) is t
+    assert mp.by_wire(tx(nonce=2).encode()) is None  # not pending
+    # the same id, other bytes (a flipped signature bit): not a match
+    data = bytearray(t.encode())
+    data[-1] ^= 1
+    assert Transaction.wire_id(bytes(data)) == t.tx_id and mp.by_wire(bytes(data)) is None
+    assert mp.by_wire(b"") is None and mp.by_wire(b"\x87" * 200) is None
 
 
 async def test_gossip_batches_by_time_count_and_bytes() -> None:
@@ -120,7 +140,7 @@ async def test_gossip_batches_by_time_count_and_bytes() -> None:
     assert len(sent) == 2 and len(g) == 50  # two full batches left at once
     await asyncio.sleep(0.03)
     assert len(sent) == 3 and len(g) == 0  # the rest after the delay
-    got = [Transaction.from_wire(d) for _, p in sent for d in codec.decode(p)]
+    got = [Transaction.decode(d) for _, p in sent for d in codec.decode(p)]
     assert got == txs and all(k == "txs" for k, _ in sent)
     assert g.stats == {"gossip_frames_out": 3, "gossip_txs_out": 450}
 
