@@ -15,6 +15,7 @@ import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from time import thread_time
 from typing import Any
 
 import aiohttp
@@ -200,7 +201,9 @@ class Node:
         if kind == K_CONSENSUS:
             self.events.put_nowait(api.Received(sender, payload))
         elif kind == K_TXS:
+            t0 = thread_time()
             self._on_gossip(payload)
+            self.metrics.cpu["gossip_in"] += thread_time() - t0
         else:
             self.stats["frames_unknown_kind"] += 1
             self.metrics.peer_frames_dropped.labels("unknown_kind").inc()
@@ -240,12 +243,16 @@ class Node:
         Raises:
             InvalidTransaction: with a code the REST layer maps to a 4xx.
         """
-        if tx.chain_id != self.chain_id:
-            raise InvalidTransaction("transaction is for another chain", "wrong_chain")
-        if self.ledger.tx_location(tx.tx_id) is not None:
-            raise InvalidTransaction("transaction already committed", "duplicate")
-        self._admit(tx, gossip=True)
-        self._pending_changed()
+        t0 = thread_time()
+        try:
+            if tx.chain_id != self.chain_id:
+                raise InvalidTransaction("transaction is for another chain", "wrong_chain")
+            if self.ledger.tx_location(tx.tx_id) is not None:
+                raise InvalidTransaction("transaction already committed", "duplicate")
+            self._admit(tx, gossip=True)
+            self._pending_changed()
+        finally:
+            self.metrics.cpu["admit"] += thread_time() - t0
 
     def _admit(self, tx: Transaction, gossip: bool) -> None:
         tx.verify_signature()
@@ -327,10 +334,12 @@ class Node:
 
     def _end_turn(self) -> None:
         if self._wal_pending:
+            t0 = thread_time()
             records, self._wal_pending = self._wal_pending, []
             with self.store.write_batch(sync=True) as b:
                 for r in records:
                     b.put(P_WAL + r.key, codec.encode(r.record))
+            self.metrics.cpu["wal"] += thread_time() - t0
         if self._outbox:
             sends, self._outbox = self._outbox, []
             for to, payload in sends:
@@ -340,15 +349,19 @@ class Node:
                     self.transport.send(to, K_CONSENSUS, payload)
 
     def _step(self, ev: api.Event) -> None:
+        t0 = thread_time()
         try:
             actions = self.engine.step(ev)
         except ChainfinError as e:  # a bad message slipped through: count it, keep serving
             log.warning("engine refused an event: %s", e)
             return
+        finally:
+            self.metrics.cpu["consensus"] += thread_time() - t0
         self._execute_actions(actions)
 
     def _execute_actions(self, actions: Iterable[api.Action]) -> None:
         followups: list[api.Event] = []
+        cpu = self.metrics.cpu
         for a in actions:
             match a:
                 case api.Persist():
@@ -359,11 +372,17 @@ class Node:
                     else:
                         self._outbox.append((to, payload))
                 case api.BuildBlock():
+                    t0 = thread_time()
                     followups.append(self._build(a))
+                    cpu["build"] += thread_time() - t0
                 case api.ExecuteBlock(block):
+                    t0 = thread_time()
                     followups.append(self._execute_block(block))
+                    cpu["execute"] += thread_time() - t0
                 case api.Commit(block, cert):
+                    t0 = thread_time()
                     followups.extend(self._commit(block, cert))
+                    cpu["commit"] += thread_time() - t0
                 case api.DiscardSpeculative(height):
                     self.ledger.discard_above(height)
                     self._recompute_in_flight()

@@ -49,6 +49,7 @@ import math
 import os
 import platform
 import random
+import re
 import signal
 import sys
 import tempfile
@@ -68,6 +69,7 @@ from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes, reachable_records
 from chainfin.types import Transaction
 from node.ledger import SMT_FLUSH_BLOCKS
+from node.metrics import CPU_STAGES
 
 __all__ = [
     "BenchResult",
@@ -959,6 +961,40 @@ def _classify(status: int, body: Any) -> tuple[str, str | None, int | None]:
     return "timeout", code or f"status_{st}", height
 
 
+_CPU_LINE = re.compile(r'^chainfin_cpu_seconds_total\{stage="([a-z_]+)"\} ([0-9.e+-]+)$', re.M)
+
+
+async def _cpu_stages(session: Any, urls: Sequence[str]) -> list[dict[str, float] | None]:
+    """Each node's CPU seconds by pipeline stage (``chainfin_cpu_seconds_total`` of /metrics),
+    or None for a node that does not answer."""
+    import aiohttp
+
+    async def one(u: str) -> dict[str, float] | None:
+        try:
+            async with session.get(u + "/metrics", timeout=aiohttp.ClientTimeout(total=5)) as r:
+                text = await r.text()
+        except (TimeoutError, aiohttp.ClientError):
+            return None
+        return {k: float(v) for k, v in _CPU_LINE.findall(text)} or None
+
+    return list(await asyncio.gather(*(one(u) for u in urls)))
+
+
+def stage_breakdown(before: Sequence[dict[str, float] | None],
+                    after: Sequence[dict[str, float] | None], committed: int) -> dict[str, float]:
+    """CPU per committed transaction by stage, summed over the nodes that answered both times
+    (us, all nodes together, like ``cpu_us_per_committed_tx_all_nodes``)."""
+    out: dict[str, float] = {}
+    if not committed:
+        return out
+    for a, b in zip(before, after, strict=True):
+        if a is None or b is None:
+            continue
+        for k, v in b.items():
+            out[k] = out.get(k, 0.0) + max(0.0, v - a.get(k, 0.0))
+    return {k: round(v / committed * 1e6, 1) for k, v in out.items()}
+
+
 async def _wait_linked(session: Any, urls: Sequence[str], timeout: float) -> None:
     """Until every node reports all others as peers (bounded)."""
     import aiohttp
@@ -1063,6 +1099,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
                 await asyncio.sleep(bar.every_s)
                 bar.show(clock() - start, outcomes)
 
+        stages0 = await _cpu_stages(session, urls)
         cpu0 = time.process_time()
         node0 = [proc_cpu_s(p) if p else None for p in pids]
         busy0 = machine_busy()
@@ -1095,6 +1132,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         cpu = time.process_time() - cpu0
         node1 = [proc_cpu_s(p) if p else None for p in pids]
         busy1 = machine_busy()
+        stages1 = await _cpu_stages(session, urls)
 
     lags = sorted(stats.lags_s)
     loadgen = {
@@ -1118,6 +1156,8 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         # figure other processes on the machine do not distort (latency figures they do)
         "capacity_estimate_tps": round(cpu_count() / (total / committed), 1)
         if committed and total > 0 else None,
+        # where it went (the nodes' own accounting, node/metrics.py CPU_STAGES)
+        "stages_us_per_committed_tx_all_nodes": stage_breakdown(stages0, stages1, committed),
     }
     if busy0 is not None and busy1 is not None and busy1[1] > busy0[1]:
         # everything the machine did meanwhile; what is neither a node nor the load generator
@@ -1290,6 +1330,12 @@ def report_table(r: BenchResult) -> str:
                    f"nodes: the cores would be full at {nc.get('capacity_estimate_tps')} tx/s)" + (f"; machine busy {busy * 100:.0f}%" if busy is not None else "")
                    + (f", other processes used {nc['other_processes_share'] * 100:.0f}% of it"
                       if nc.get("other_processes_share") else ""))
+    stages = nc.get("stages_us_per_committed_tx_all_nodes") if nc else None
+    if stages:
+        order = [k for k in (*CPU_STAGES, "other", "background") if k in stages]
+        out.append("nodes' CPU by stage, us per committed tx (all nodes): " + ", ".join(
+            f"{k} {stages[k]:,.0f}" for k in order) + " (other: HTTP, p2p frames and TLS, the "
+            "event loop; background: LevelDB's thread)")
     if r.machine.get("busy_before_run") is not None:
         out.append(f"machine busy before the nodes started: "
                    f"{r.machine['busy_before_run'] * 100:.0f}% (other processes)")

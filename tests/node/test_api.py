@@ -32,6 +32,7 @@ from chainfin.genesis import Genesis
 from chainfin.store import MemoryStore
 from chainfin.types import Transaction
 from node import api
+from node.metrics import CPU_STAGES
 from node.runtime import Node
 
 N_VALIDATORS = 4
@@ -598,6 +599,11 @@ async def test_metrics(h: Harness) -> None:
     assert 'chainfin_tx_refused_total{code="bad_request"}' not in samples
     assert samples["chainfin_peers_connected"] == N_VALIDATORS - 1
     assert any(k.startswith("chainfin_finality_seconds_bucket") for k in samples)
+    # CPU by stage: every stage is exported; admitting and committing a transaction took some
+    cpu = {k.split('"')[1]: v for k, v in samples.items()
+           if k.startswith("chainfin_cpu_seconds_total{")}
+    assert set(cpu) == {*CPU_STAGES, "other", "background"}
+    assert cpu["admit"] > 0 and cpu["commit"] > 0 and all(v >= 0 for v in cpu.values())
     assert any(k.startswith("chainfin_consensus_total{") for k in samples)
 
 

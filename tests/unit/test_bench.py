@@ -209,6 +209,17 @@ def test_throughput_and_pass_criterion():
     assert not _result(fail_every=50).passed()
 
 
+def test_stage_breakdown_sums_nodes_per_committed_tx():
+    before = [{"admit": 1.0, "commit": 2.0}, None, {"admit": 0.5}]
+    after = [{"admit": 1.5, "commit": 2.25}, {"admit": 9.0}, {"admit": 1.0, "other": 0.25}]
+    got = bench.stage_breakdown(before, after, committed=1000)
+    # node 1 did not answer before the load: left out rather than counted from zero
+    assert got == {"admit": 1000.0, "commit": 250.0, "other": 250.0}
+    assert bench.stage_breakdown(before, after, committed=0) == {}
+    text = 'chainfin_cpu_seconds_total{stage="admit"} 1.5\nchainfin_height 3.0\n'
+    assert bench._CPU_LINE.findall(text) == [("admit", "1.5")]
+
+
 def test_classify_answers():
     c = bench._classify
     assert c(200, {"status": "committed", "height": 3}) == ("committed", None, 3)
