@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", dest="json_out", default=None, help="write the result here")
     b.add_argument("--plot", default=None, help="write a PNG of finality over time")
     b.add_argument("--find-max", action="store_true")
+    b.add_argument("--api", choices=("rest", "stream"), default="rest",
+                   help="submit by one REST request per tx (default) or over one WebSocket "
+                        "stream per node (/v1/tx/stream)")
     b.set_defaults(func=_lazy("testnet.bench:cli_bench"))
     return p
 

@@ -14,6 +14,7 @@ import logging
 import re
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -55,7 +56,7 @@ def error(status: int, code: str, message: str,
 #: the sender's pending limit (429) and a full mempool (503); both of the last two are worth a
 #: retry later.
 REFUSAL_STATUS = {"duplicate": 409, "nonce_reused": 409, "nonce_in_use": 409,
-                  "sender_limit": 429, "mempool_full": 503}
+                  "sender_limit": 429, "stream_full": 429, "mempool_full": 503}
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
                413: "body_too_large"}
 
@@ -138,10 +139,14 @@ def _wait_param(request: web.Request) -> bool:
     return True
 
 
-async def post_tx(request: web.Request) -> web.Response:
-    node = request.app[NODE_KEY]
-    wait = _wait_param(request)
-    raw = await request.read()
+def parse_envelope(raw: bytes | str) -> Transaction:
+    """A transaction from a JSON envelope (the body of ``POST /v1/tx``, a message of
+    ``/v1/tx/stream``).
+
+    Raises:
+        InvalidTransaction: ``malformed_json``, ``invalid_envelope`` (the message names the
+            field) or one of ``Transaction.from_wire``'s codes.
+    """
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -154,7 +159,13 @@ async def post_tx(request: web.Request) -> web.Response:
         first = e.errors()[0]
         loc = ".".join(str(x) for x in first["loc"]) or "body"
         raise InvalidTransaction(f"{loc}: {first['msg']}", "invalid_envelope") from None
-    tx = Transaction.from_wire(env.model_dump())
+    return Transaction.from_wire(env.model_dump())
+
+
+async def post_tx(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    wait = _wait_param(request)
+    tx = parse_envelope(await request.read())
     fut = node.wait_for(tx.tx_id) if wait else None
     try:
         node.admit(tx)
@@ -356,6 +367,87 @@ async def events(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+#: transactions one stream may have waiting for their outcome; more are refused (stream_full)
+STREAM_MAX_PENDING = 8192
+
+
+async def tx_stream(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/tx/stream``: a WebSocket for high-volume submitters. Each text message the
+    client sends is one envelope, as the body of ``POST /v1/tx``; the node answers every one,
+    in JSON arrays of answers (as many as are ready at once), each the answer ``POST
+    /v1/tx?wait=commit`` would give plus ``seq``, the message's 0-based position on this
+    socket: ``status`` committed or rejected with the outcome, ``refused`` with ``error`` and
+    ``http_status`` when admission refused it, or ``pending`` with error ``timeout`` after the
+    usual wait. One socket carries many transactions without a request per transaction."""
+    node = request.app[NODE_KEY]
+    ws = web.WebSocketResponse(max_msg_size=MAX_BODY, heartbeat=30.0)
+    await ws.prepare(request)
+    loop = asyncio.get_running_loop()
+    ready: list[dict[str, Any]] = []
+    wake = asyncio.Event()
+    waiting: dict[asyncio.Future[TxOutcome], tuple[int, bytes, asyncio.TimerHandle]] = {}
+
+    def answer(a: dict[str, Any]) -> None:
+        ready.append(a)
+        wake.set()
+
+    def done(fut: asyncio.Future[TxOutcome]) -> None:
+        seq, tx_id, timer = waiting.pop(fut)
+        timer.cancel()
+        _forget_waiter(node, tx_id, fut)
+        if fut.cancelled():
+            answer({"seq": seq, "tx_id": tx_id.hex(), "status": "pending",
+                    "error": {"code": "timeout", "message": "not final within the wait time"}})
+        else:
+            answer({"seq": seq, **_outcome_json(fut.result())})
+
+    async def writer() -> None:
+        while True:
+            await wake.wait()
+            wake.clear()
+            batch = ready[:]
+            ready.clear()
+            await ws.send_str(json.dumps(batch, separators=(",", ":")))
+
+    sender = loop.create_task(writer())
+    seq = -1
+    try:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue  # pings are answered by aiohttp; binary frames are not envelopes
+            seq += 1
+            try:
+                if len(waiting) >= STREAM_MAX_PENDING:
+                    raise InvalidTransaction(f"{STREAM_MAX_PENDING} transactions of this stream "
+                                             "are waiting for their outcome", "stream_full")
+                tx = parse_envelope(msg.data)
+                fut = node.wait_for(tx.tx_id)
+                try:
+                    node.admit(tx)
+                except BaseException:
+                    _forget_waiter(node, tx.tx_id, fut)
+                    raise
+            except InvalidTransaction as e:
+                node.metrics.tx_refused.labels(e.code).inc()
+                answer({"seq": seq, "status": "refused", "http_status":
+                        REFUSAL_STATUS.get(e.code, e.status_hint),
+                        "error": {"code": e.code, "message": str(e)}})
+                continue
+            waiting[fut] = (seq, tx.tx_id, loop.call_later(WAIT_TIMEOUT_S, fut.cancel))
+            fut.add_done_callback(done)
+        # the client closed its side: send what is ready, drop the rest
+    finally:
+        for fut, (_, tx_id, timer) in list(waiting.items()):
+            timer.cancel()
+            fut.remove_done_callback(done)
+            _forget_waiter(node, tx_id, fut)
+        waiting.clear()
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await sender
+    return ws
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(OPENAPI)
 
@@ -515,6 +607,7 @@ def make_app(node: Node) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware])
     app[NODE_KEY] = node
     app.router.add_post("/v1/tx", post_tx)
+    app.router.add_get("/v1/tx/stream", tx_stream)
     app.router.add_get("/v1/tx/{tx_id}", get_tx)
     app.router.add_get("/v1/blocks/{height}", get_block)
     app.router.add_get("/v1/state/{contract}/{key:.+}", get_state)

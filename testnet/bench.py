@@ -483,6 +483,7 @@ class BenchResult:
     node_cpu: dict[str, Any] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
     senders: int = 0
+    api: str = "rest"  # how the load generator submits: REST requests or the WebSocket stream
     #: the same measurement with blocks of the size the run actually had (its per-block costs
     #: show how far small blocks are from the minimal cost)
     limit_observed: LimitResult | None = None
@@ -575,6 +576,7 @@ def result_json(r: BenchResult) -> dict[str, Any]:
         "by_kind": by_kind,
         "by_entry_node": by_entry_node(r),
         "senders": r.senders,
+        "api": r.api,
         "limit": None if r.limit is None else r.limit.to_json(),
         "limit_breakdown_us": None if r.limit is None else
         {k: round(v, 2) for k, v in r.limit.breakdown_us.items()},
@@ -926,6 +928,68 @@ class LeanClient:
         self._idle.clear()
 
 
+#: how the load generator submits (``--api``): one ``POST /v1/tx?wait=commit`` per transaction
+#: on keep-alive connections, or messages on one ``/v1/tx/stream`` WebSocket per node
+APIS = ("rest", "stream")
+API_NAMES = {"rest": "REST (POST /v1/tx?wait=commit)", "stream": "the /v1/tx/stream WebSocket"}
+
+
+class StreamClient:
+    """One WebSocket per node to ``/v1/tx/stream``: envelope k goes out on node ``k % n``'s
+    socket as one text message, and the node's answers (JSON arrays, each answer with the
+    ``seq`` of its message) resolve the submissions' futures."""
+
+    def __init__(self, session: Any, urls: Sequence[str]) -> None:
+        self._session = session
+        self._urls = list(urls)
+        self._socks: list[Any] = []
+        self._next = [0] * len(urls)
+        self._waiting: list[dict[int, asyncio.Future[dict[str, Any]]]] = [{} for _ in urls]
+        self._readers: list[asyncio.Task[None]] = []
+
+    async def open(self) -> None:
+        for i, u in enumerate(self._urls):
+            self._socks.append(await self._session.ws_connect(u + "/v1/tx/stream",
+                                                              max_msg_size=0))
+            self._readers.append(asyncio.get_running_loop().create_task(self._read(i)))
+
+    async def _read(self, i: int) -> None:
+        ws, waiting = self._socks[i], self._waiting[i]
+        try:
+            async for msg in ws:
+                for a in json.loads(msg.data):
+                    fut = waiting.pop(a.get("seq"), None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(a)
+        finally:
+            for fut in waiting.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError("the stream closed"))
+            waiting.clear()
+
+    async def request(self, i: int, body: str, timeout: float) -> dict[str, Any]:
+        seq = self._next[i]
+        self._next[i] = seq + 1
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[i][seq] = fut
+        await self._socks[i].send_str(body)
+        return await asyncio.wait_for(fut, timeout)
+
+    async def close(self) -> None:
+        for ws in self._socks:
+            await ws.close()
+        for t in self._readers:
+            t.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+
+
+def _classify_stream(a: dict[str, Any]) -> tuple[str, str | None, int | None]:
+    """(status, error code, height) of one answer of ``/v1/tx/stream``."""
+    if a.get("status") == "refused":
+        return _classify(int(a.get("http_status") or 400), {"error": a.get("error")})
+    return _classify(200, a)
+
+
 # ============================================================================ the load phase
 
 
@@ -1039,8 +1103,8 @@ async def _fund(session: Any, urls: Sequence[str], funding: Sequence[Transaction
 
 async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration: float,
                       pids: Sequence[int | None], label: str,
-                      progress: bool = True) -> tuple[list[Outcome], dict[str, Any],
-                                                      dict[str, Any]]:
+                      progress: bool = True, api: str = "rest"
+                      ) -> tuple[list[Outcome], dict[str, Any], dict[str, Any]]:
     """Link check, funding, then the open-loop load and the drain. Returns the outcomes, the
     load generator's figures and the nodes' CPU figures."""
     import aiohttp
@@ -1066,7 +1130,25 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
                     for k, b in enumerate(work.bodies)]
         outcomes = [Outcome(due=t) for t in schedule]
         client = LeanClient()
+        stream = StreamClient(session, urls) if api == "stream" else None
+        texts = [b.decode() for b in work.bodies] if stream is not None else []
+        if stream is not None:
+            await stream.open()
         start = clock() + 0.05
+
+        async def submit_stream(k: int, due: float) -> None:
+            assert stream is not None
+            o = outcomes[k]
+            o.sent = clock() - start
+            try:
+                a = await stream.request(k % n_nodes, texts[k], REQUEST_TIMEOUT_S)
+            except TimeoutError:
+                o.status, o.code = "timeout", "client_timeout"
+            except ConnectionError:
+                o.status, o.code = "error", "connection_lost"
+            else:
+                o.status, o.code, o.height = _classify_stream(a)
+            o.done = clock() - start
 
         async def submit(k: int, due: float) -> None:
             o = outcomes[k]
@@ -1106,7 +1188,8 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         wall0 = time.monotonic()
         shower = loop.create_task(show()) if bar is not None else None
         try:
-            stats = await open_loop(schedule, submit, clock=clock, start=start)
+            stats = await open_loop(schedule, submit if stream is None else submit_stream,
+                                    clock=clock, start=start)
             drain_from = clock()
             if stats.tasks:
                 await asyncio.wait(set(stats.tasks), timeout=DRAIN_S)
@@ -1121,6 +1204,8 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
             drain_s = clock() - drain_from
         finally:
             client.close()
+            if stream is not None:
+                await stream.close()
             if shower is not None:
                 shower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -1197,7 +1282,8 @@ def _bench_dir() -> Iterator[Path]:
 
 def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
               limit: LimitResult | None = None, progress: bool = True,
-              label: str | None = None, node_command: Any = None) -> BenchResult:
+              label: str | None = None, node_command: Any = None,
+              api: str = "rest") -> BenchResult:
     """One benchmark run on a fresh testnet (see the module doc). Stops every node it started,
     whatever happens. ``node_command(i, manifest_node) -> argv`` replaces the node command
     (experiments: a profiler or interpreter settings around ``chainfin node run``).
@@ -1209,6 +1295,8 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
 
     if not 1 <= nodes <= 64:
         raise ChainfinError("--nodes is 1..64")
+    if api not in APIS:
+        raise ChainfinError(f"--api is one of {', '.join(APIS)}")
     if rate <= 0 or duration <= 0:
         raise ChainfinError("--rate and --duration must be positive")
     count = max(1, int(round(rate * duration)))
@@ -1245,7 +1333,7 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
             urls = [tn.rest_url(i) for i in range(tn.n)]
             outcomes, loadgen, node_cpu = _run_loop(_load_phase(
                 urls, work, rate, duration, pids,
-                label or f"{nodes} nodes @ {rate:g} tx/s", progress))
+                label or f"{nodes} nodes @ {rate:g} tx/s", progress, api))
             died = tn.exited()
             if died:
                 k, code = next(iter(died.items()))
@@ -1256,7 +1344,7 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
                           node_cpu=node_cpu,
                           machine={**machine_info(), "busy_before_run": busy_before,
                                    "peer_tls": bool(getattr(manifest, "ca", None))},
-                          senders=senders_n)
+                          senders=senders_n, api=api)
         mean = res.blocks()["mean_txs"]
         if measure and mean:
             bs = max(1, round(mean))
@@ -1293,7 +1381,7 @@ def report_table(r: BenchResult) -> str:
                                  for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
 
     out = [f"chainfin bench: {r.nodes} nodes on 127.0.0.1, open loop {r.offered_rate:g} tx/s for "
-           f"{r.duration_s:g}s, {r.senders} senders "
+           f"{r.duration_s:g}s over {API_NAMES[r.api]}, {r.senders} senders "
            f"({round(TRANSFER_SHARE * 100)}% transfers, {round(100 - TRANSFER_SHARE * 100)}% "
            "invoice registrations)", sep, line(head), sep]
     out += [line(row) for row in rows[:-1]] + [sep, line(rows[-1]), sep]
@@ -1412,7 +1500,8 @@ def _write_json(doc: dict[str, Any], path: str) -> None:
 
 def find_max(nodes: int, start_rate: float, duration: float,
              run: Callable[..., BenchResult] = run_bench,
-             say: Callable[[str], None] = _say) -> tuple[BenchResult | None, list[BenchResult]]:
+             say: Callable[[str], None] = _say,
+             **run_kw: Any) -> tuple[BenchResult | None, list[BenchResult]]:
     """Step the rate up by ``FIND_MAX_FACTOR`` on fresh testnets until a run fails the sustained
     target (a failure, or p99 > 1 s), then bisect twice between the last pass and the first
     failure. At most ``MAX_STEPS`` runs. Returns (highest passing run or None, every run)."""
@@ -1424,7 +1513,7 @@ def find_max(nodes: int, start_rate: float, duration: float,
     refinements = 0
     while len(runs) < MAX_STEPS:
         r = run(nodes, rate, duration, limit=limit,
-                label=f"step {len(runs) + 1}: {nodes} nodes @ {rate:g} tx/s")
+                label=f"step {len(runs) + 1}: {nodes} nodes @ {rate:g} tx/s", **run_kw)
         limit = limit or r.limit
         runs.append(r)
         ok = r.passed()
@@ -1460,6 +1549,7 @@ def cli_bench(args: argparse.Namespace) -> int:
     [--find-max]``. Exit 0 when the run (with --find-max: the search) completed, whatever the
     figures; 1 on an error."""
     nodes, rate, duration = int(args.nodes), float(args.rate), float(args.duration)
+    api = getattr(args, "api", "rest")
     plot = getattr(args, "plot", None)
     if plot:  # fail before minutes of benchmark, not after
         try:
@@ -1475,7 +1565,7 @@ def cli_bench(args: argparse.Namespace) -> int:
     old = signal.signal(signal.SIGTERM, on_term)
     try:
         if getattr(args, "find_max", False):
-            best, runs = find_max(nodes, rate, duration)
+            best, runs = find_max(nodes, rate, duration, api=api)
             shown = best or runs[0]
             print(report_table(shown))
             doc = result_json(shown)
@@ -1493,7 +1583,7 @@ def cli_bench(args: argparse.Namespace) -> int:
                       f"{best.throughput_tps():.1f} tx/s, ratio_to_limit "
                       f"{doc['ratio_to_limit']}")
         else:
-            shown = run_bench(nodes, rate, duration)
+            shown = run_bench(nodes, rate, duration, api=api)
             print(report_table(shown))
             doc = result_json(shown)
     except (KeyboardInterrupt, _Stop):

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -574,6 +575,73 @@ async def test_status(h: Harness) -> None:
 async def test_healthz(h: Harness) -> None:
     status, out = await h.get("/healthz")
     assert (status, out) == (200, {"ok": True, "height": 0})
+
+
+async def _stream_answers(ws: Any, n: int) -> dict[int, dict[str, Any]]:
+    got: dict[int, dict[str, Any]] = {}
+    while len(got) < n:
+        msg = await asyncio.wait_for(ws.receive(), 20)
+        assert msg.type == aiohttp.WSMsgType.TEXT, msg
+        batch = json.loads(msg.data)
+        assert isinstance(batch, list) and batch
+        for a in batch:
+            assert a["seq"] not in got
+            got[a["seq"]] = a
+    return got
+
+
+async def test_tx_stream_answers_every_message(h: Harness) -> None:
+    good = [h.issue(amount=a) for a in (1, 2, 3)]
+    bad_sig = h.issue().to_json()
+    bad_sig["signature"] = "00" * 64
+    async with h.http.ws_connect("/v1/tx/stream") as ws:
+        await ws.send_str(json.dumps(good[0].to_json()))
+        await ws.send_str("{not json")
+        await ws.send_str(json.dumps(bad_sig))
+        await ws.send_str(json.dumps(good[1].to_json()))
+        await ws.send_str(json.dumps({"chain_id": h.chain_id}))
+        await ws.send_str(json.dumps(good[1].to_json()))  # again: a duplicate
+        await ws.send_bytes(b"binary frames are not envelopes: ignored, no seq")
+        await ws.send_str(json.dumps(good[2].to_json()))
+        got = await _stream_answers(ws, 7)
+    assert sorted(got) == list(range(7))
+    for seq, tx in ((0, good[0]), (3, good[1]), (6, good[2])):
+        assert got[seq]["status"] == "committed" and got[seq]["tx_id"] == tx.tx_id.hex()
+        assert got[seq]["height"] >= 1 and "result" in got[seq], got[seq]
+    assert got[1]["status"] == "refused" and got[1]["error"]["code"] == "malformed_json"
+    assert got[1]["http_status"] == 400
+    assert got[2]["error"]["code"] == "bad_signature"
+    assert got[4]["error"]["code"] == "invalid_envelope"
+    assert got[5]["error"]["code"] == "duplicate" and got[5]["http_status"] == 409
+    # the REST view agrees, and nothing is left waiting
+    status, out = await h.get(f"/v1/tx/{good[2].tx_id.hex()}")
+    assert status == 200 and out["status"] == "committed"
+    assert not h.node.waiters
+
+
+async def test_tx_stream_limits_and_cleans_up(h: Harness, monkeypatch) -> None:
+    monkeypatch.setattr(api, "STREAM_MAX_PENDING", 1)
+    monkeypatch.setattr(api, "WAIT_TIMEOUT_S", 0.3)
+    # the second message arrives while the first transaction still waits for its block
+    first, second = h.issue(amount=5), h.issue(amount=6)
+    async with h.http.ws_connect("/v1/tx/stream") as ws:
+        await ws.send_str(json.dumps(first.to_json()))
+        await ws.send_str(json.dumps(second.to_json()))
+        got = await _stream_answers(ws, 2)
+    assert got[0]["status"] in ("committed", "pending"), got[0]
+    if got[0]["status"] == "pending":
+        assert got[0]["error"]["code"] == "timeout"
+    assert got[1]["status"] == "refused" and got[1]["error"]["code"] == "stream_full"
+    assert got[1]["http_status"] == 429
+    # a client that leaves with transactions still waiting leaves no waiter behind
+    third = h.issue(amount=7)
+    async with h.http.ws_connect("/v1/tx/stream") as ws:
+        await ws.send_str(json.dumps(third.to_json()))
+    for _ in range(100):  # the handler's cleanup runs once it sees the close
+        if third.tx_id not in h.node.waiters:
+            break
+        await asyncio.sleep(0.02)
+    assert third.tx_id not in h.node.waiters
 
 
 async def test_metrics(h: Harness) -> None:
