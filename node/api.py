@@ -563,6 +563,13 @@ OPENAPI: dict[str, Any] = {
                            "most records (default and cap 64)")],
             errors=("400",), content_type="application/msgpack")},
         "/v1/status": {"get": _op("getStatus", "Node status")},
+        "/v1/tx/stream": {"get": _op(
+            "streamTxs", "WebSocket for high-volume submission: send one TxEnvelope per text "
+            "message; the node answers every message, in JSON arrays of answers, each a TxOutcome "
+            "(or status `refused` with `error` and `http_status`) plus `seq`, the message's "
+            "0-based position on the socket",
+            responses={"101": {"description": "Switching Protocols (WebSocket)"},
+                       "5XX": {"$ref": "#/components/responses/Error"}})},
         "/v1/events": {"get": _op("streamEvents", "Server-Sent Events: one `block` event per "
                                   "committed block", content_type="text/event-stream")},
         "/healthz": {"get": _op("healthz", "Liveness")},
