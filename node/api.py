@@ -398,6 +398,10 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
         if fut.cancelled():
             answer({"seq": seq, "tx_id": tx_id.hex(), "status": "pending",
                     "error": {"code": "timeout", "message": "not final within the wait time"}})
+        elif isinstance(e := fut.exception(), InvalidTransaction):  # dropped after admission
+            answer({"seq": seq, "tx_id": tx_id.hex(), "status": "refused",
+                    "http_status": REFUSAL_STATUS.get(e.code, e.status_hint),
+                    "error": {"code": e.code, "message": str(e)}})
         else:
             answer({"seq": seq, **_outcome_json(fut.result())})
 

@@ -134,6 +134,17 @@ class Mempool:
         self.stats["removed"] += n
         return n
 
+    def conflicting(self, txs: Iterable[Transaction]) -> list[bytes]:
+        """Ids of pending transactions that use the (sender, nonce) of one of ``txs`` but are
+        other transactions: once ``txs`` are committed those can never be, so the caller drops
+        them (else they would stay here for good, never proposable)."""
+        out = []
+        for tx in txs:
+            other = self._nonces.get((tx.sender, tx.nonce))
+            if other is not None and other != tx.tx_id:
+                out.append(other)
+        return out
+
     def mark_seen(self, tx_ids: Iterable[bytes]) -> None:
         """Remember ids (bounded: the oldest are forgotten first)."""
         seen = self._seen

@@ -457,6 +457,18 @@ class Node:
     def _after_commit(self, block: Block, result: execution.BlockResult) -> None:
         ids = [t.tx_id for t in block.txs]
         self.mempool.remove(ids)
+        stale = self.mempool.conflicting(block.txs)
+        if stale:  # pending transactions whose nonce this block used: they can never commit
+            self.mempool.remove(stale)
+            self.in_flight.difference_update(stale)
+            for tx_id in stale:
+                self.admitted_at.pop(tx_id, None)
+                err = InvalidTransaction(f"another transaction of this sender with this nonce "
+                                         f"was committed in block {block.height}",
+                                         "nonce_reused")
+                for f in self.waiters.pop(tx_id, ()):
+                    if not f.done():
+                        f.set_exception(err)
         self.in_flight.difference_update(ids)
         self.metrics.height.set(block.height)
         self.metrics.blocks.inc()

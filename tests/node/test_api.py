@@ -29,6 +29,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from chainfin import proofs
 from chainfin.crypto import Identity
+from chainfin.errors import InvalidTransaction
 from chainfin.genesis import Genesis
 from chainfin.store import MemoryStore
 from chainfin.types import Transaction
@@ -575,6 +576,32 @@ async def test_status(h: Harness) -> None:
 async def test_healthz(h: Harness) -> None:
     status, out = await h.get("/healthz")
     assert (status, out) == (200, {"ok": True, "height": 0})
+
+
+async def test_pending_tx_whose_nonce_another_commits_is_dropped(h: Harness) -> None:
+    # the same (sender, nonce) with other args, admitted by two nodes at once: one commits, the
+    # other can never commit and must leave every mempool, its waiters told nonce_reused
+    a = h.issue(amount=1, nonce=900)
+    b = h.issue(amount=2, nonce=900)
+    rest = asyncio.ensure_future(h.post(a))  # node 0, wait=commit
+    fb = h.nodes[1].wait_for(b.tx_id)
+    h.nodes[1].admit(b)
+    status, out = await asyncio.wait_for(rest, 30)
+    try:
+        await asyncio.wait_for(asyncio.shield(fb), 30)
+        b_won = True
+    except InvalidTransaction as e:
+        assert e.code == "nonce_reused", e
+        b_won = False
+    if b_won:
+        assert (status, out["error"]["code"]) == (409, "nonce_reused"), out
+    else:
+        assert status == 200 and out["status"] == "committed", out
+    for _ in range(100):  # the other nodes drop their copies when they commit the block
+        if all(a.tx_id not in n.mempool and b.tx_id not in n.mempool for n in h.nodes):
+            break
+        await asyncio.sleep(0.02)
+    assert all(a.tx_id not in n.mempool and b.tx_id not in n.mempool for n in h.nodes)
 
 
 async def _stream_answers(ws: Any, n: int) -> dict[int, dict[str, Any]]:
