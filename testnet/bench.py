@@ -935,17 +935,29 @@ API_NAMES = {"rest": "REST (POST /v1/tx?wait=commit)", "stream": "the /v1/tx/str
 
 
 class StreamClient:
-    """One WebSocket per node to ``/v1/tx/stream``: envelope k goes out on node ``k % n``'s
-    socket as one text message, and the node's answers (JSON arrays, each answer with the
-    ``seq`` of its message) resolve the submissions' futures."""
+    """One WebSocket per node to ``/v1/tx/stream``. :meth:`send` writes one envelope on a
+    node's socket and returns at once; the node's answers (JSON arrays, each answer with the
+    ``seq`` of its message) go to ``on_answer(key, answer)`` as they arrive, and to
+    ``on_lost(key)`` for every send still unanswered when a socket closes. No future, task or
+    timer per transaction: the load generator shares the cores with the nodes."""
 
-    def __init__(self, session: Any, urls: Sequence[str]) -> None:
+    def __init__(self, session: Any, urls: Sequence[str],
+                 on_answer: Callable[[int, dict[str, Any]], None],
+                 on_lost: Callable[[int], None]) -> None:
         self._session = session
         self._urls = list(urls)
         self._socks: list[Any] = []
         self._next = [0] * len(urls)
-        self._waiting: list[dict[int, asyncio.Future[dict[str, Any]]]] = [{} for _ in urls]
+        self._waiting: list[dict[int, int]] = [{} for _ in urls]  # seq -> key
         self._readers: list[asyncio.Task[None]] = []
+        import aiohttp
+
+        self._text = aiohttp.WSMsgType.TEXT
+        self._on_answer = on_answer
+        self._on_lost = on_lost
+        self.outstanding = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
 
     async def open(self) -> None:
         for i, u in enumerate(self._urls):
@@ -953,27 +965,38 @@ class StreamClient:
                                                               max_msg_size=0))
             self._readers.append(asyncio.get_running_loop().create_task(self._read(i)))
 
+    def _settled(self, n: int) -> None:
+        self.outstanding -= n
+        if self.outstanding <= 0:
+            self.idle.set()
+
     async def _read(self, i: int) -> None:
         ws, waiting = self._socks[i], self._waiting[i]
         try:
             async for msg in ws:
+                if msg.type != self._text:
+                    continue
+                answered = 0
                 for a in json.loads(msg.data):
-                    fut = waiting.pop(a.get("seq"), None)
-                    if fut is not None and not fut.done():
-                        fut.set_result(a)
+                    key = waiting.pop(a.get("seq"), None)
+                    if key is not None:
+                        answered += 1
+                        self._on_answer(key, a)
+                self._settled(answered)
         finally:
-            for fut in waiting.values():
-                if not fut.done():
-                    fut.set_exception(ConnectionError("the stream closed"))
+            lost = list(waiting.values())
             waiting.clear()
+            for key in lost:
+                self._on_lost(key)
+            self._settled(len(lost))
 
-    async def request(self, i: int, body: str, timeout: float) -> dict[str, Any]:
+    async def send(self, i: int, key: int, body: str) -> None:
         seq = self._next[i]
         self._next[i] = seq + 1
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting[i][seq] = fut
+        self._waiting[i][seq] = key
+        self.outstanding += 1
+        self.idle.clear()
         await self._socks[i].send_str(body)
-        return await asyncio.wait_for(fut, timeout)
 
     async def close(self) -> None:
         for ws in self._socks:
@@ -1130,7 +1153,22 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
                     for k, b in enumerate(work.bodies)]
         outcomes = [Outcome(due=t) for t in schedule]
         client = LeanClient()
-        stream = StreamClient(session, urls) if api == "stream" else None
+        start = 0.0
+
+        def on_answer(k: int, a: dict[str, Any]) -> None:
+            o = outcomes[k]
+            o.done = clock() - start
+            if o.sent is not None and o.done - o.sent > REQUEST_TIMEOUT_S:
+                o.status, o.code = "timeout", "client_timeout"  # as a REST client gives up
+            else:
+                o.status, o.code, o.height = _classify_stream(a)
+
+        def on_lost(k: int) -> None:
+            o = outcomes[k]
+            if not o.status:  # (not one the drain already gave up on)
+                o.status, o.code, o.done = "error", "connection_lost", clock() - start
+
+        stream = StreamClient(session, urls, on_answer, on_lost) if api == "stream" else None
         texts = [b.decode() for b in work.bodies] if stream is not None else []
         if stream is not None:
             await stream.open()
@@ -1138,17 +1176,12 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
 
         async def submit_stream(k: int, due: float) -> None:
             assert stream is not None
-            o = outcomes[k]
-            o.sent = clock() - start
+            outcomes[k].sent = clock() - start
             try:
-                a = await stream.request(k % n_nodes, texts[k], REQUEST_TIMEOUT_S)
-            except TimeoutError:
-                o.status, o.code = "timeout", "client_timeout"
-            except ConnectionError:
-                o.status, o.code = "error", "connection_lost"
-            else:
-                o.status, o.code, o.height = _classify_stream(a)
-            o.done = clock() - start
+                await stream.send(k % n_nodes, k, texts[k])
+            except (ConnectionError, RuntimeError):  # the socket closed under us
+                o = outcomes[k]
+                o.status, o.code, o.done = "error", "connection_lost", clock() - start
 
         async def submit(k: int, due: float) -> None:
             o = outcomes[k]
@@ -1193,6 +1226,10 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
             drain_from = clock()
             if stats.tasks:
                 await asyncio.wait(set(stats.tasks), timeout=DRAIN_S)
+            if stream is not None:  # the answers still owed, within the same drain limit
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stream.idle.wait(),
+                                           max(0.0, DRAIN_S - (clock() - drain_from)))
             undrained = list(stats.tasks)
             for t in undrained:
                 t.cancel()

@@ -15,11 +15,12 @@ from testnet.bench import JSON_KEYS
 pytestmark = pytest.mark.slow
 
 
-def test_bench_smoke(tmp_path: Path):
+@pytest.mark.parametrize("api", ["rest", "stream"])
+def test_bench_smoke(tmp_path: Path, api: str):
     out = tmp_path / "out.json"
     proc = subprocess.run(
         [sys.executable, "-m", "chainfin.cli", "bench", "--nodes", "4", "--rate", "50",
-         "--duration", "3", "--json", str(out)],
+         "--duration", "3", "--json", str(out), "--api", api],
         cwd=tmp_path, capture_output=True, text=True, timeout=180,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -28,6 +29,10 @@ def test_bench_smoke(tmp_path: Path):
     assert list(doc)[:len(JSON_KEYS)] == list(JSON_KEYS)
     assert set(doc["finality_ms"]) >= {"p50", "p95", "p99", "max"}
     assert doc["nodes"] == 4 and doc["offered_rate"] == 50 and doc["duration_s"] == 3
+    assert doc["api"] == api
+    # the nodes' own CPU accounting came back, stage by stage
+    stages = doc["node_cpu"]["stages_us_per_committed_tx_all_nodes"]
+    assert stages["admit"] > 0 and stages["commit"] > 0 and stages["consensus"] > 0
     assert doc["sent"] == 150
     assert doc["committed"] == doc["sent"], doc["errors"]
     assert doc["failed"] == 0
