@@ -53,11 +53,6 @@ def _tagged(domain: str, message: bytes) -> bytes:
     return _PREFIX + domain.encode() + b"\0" + message
 
 
-@lru_cache(maxsize=4096)
-def _verify_key(public_key: bytes) -> nacl.signing.VerifyKey:
-    return nacl.signing.VerifyKey(public_key)
-
-
 def verify(public_key: bytes, domain: str, message: bytes, signature: bytes) -> None:
     """Check an Ed25519 signature made by :meth:`Identity.sign` for ``domain``.
 
@@ -66,8 +61,9 @@ def verify(public_key: bytes, domain: str, message: bytes, signature: bytes) -> 
     """
     if len(public_key) != 32 or len(signature) != 64:
         raise InvalidSignature("malformed public key or signature")
-    try:
-        _verify_key(bytes(public_key)).verify(_tagged(domain, message), bytes(signature))
+    try:  # libsodium's combined form directly: VerifyKey.verify would build the same bytes
+        nacl.bindings.crypto_sign_open(bytes(signature) + _tagged(domain, message),
+                                       bytes(public_key))
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError) as e:
         raise InvalidSignature(f"bad {domain} signature") from e
 

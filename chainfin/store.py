@@ -516,16 +516,15 @@ class _PlyvelBatch:
         self._wb = wb
         self._live = True
 
+    # (plyvel itself raises TypeError for anything but bytes: no second check here)
     def put(self, key: bytes, value: bytes) -> None:
         if not self._live:
             raise StorageError("write batch used after its `with` block ended")
-        _check_bytes(key, value)
         self._wb.put(key, value)
 
     def delete(self, key: bytes) -> None:
         if not self._live:
             raise StorageError("write batch used after its `with` block ended")
-        _check_bytes(key)
         self._wb.delete(key)
 
 
