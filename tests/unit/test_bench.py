@@ -318,6 +318,24 @@ def test_measure_limit_on_a_few_transactions(small_net):
     assert doc["limit_tps"] == pytest.approx(lim.limit_tps, abs=0.1)
     with pytest.raises(ValueError):
         measure_limit(load_genesis(m.genesis), w.funding, [], nodes=4)
+    with pytest.raises(ValueError):
+        measure_limit(load_genesis(m.genesis), w.funding, w.txs, nodes=4, repeats=0)
+
+
+def test_measure_limit_keeps_the_cheapest_pass(small_net, monkeypatch):
+    m, issuer, senders = small_net
+    w = build_workload(m.chain_id, issuer, senders, 10)
+    costs = iter([300.0, 200.0, 250.0])
+    seen = []
+
+    def fake_once(*args, **kw):
+        c = next(costs)
+        seen.append(c)
+        return bench.LimitResult(4, 2, 10, 16, 1.0, {"verify": c})
+
+    monkeypatch.setattr(bench, "measure_limit_once", fake_once)
+    lim = measure_limit(load_genesis(m.genesis), w.funding, w.txs, nodes=4)
+    assert seen == [300.0, 200.0, 250.0] and lim.cost_us == 200.0
 
 
 def test_sender_count_bounds():
