@@ -437,9 +437,15 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
                         REFUSAL_STATUS.get(e.code, e.status_hint),
                         "error": {"code": e.code, "message": str(e)}})
                 continue
+            except Exception:  # a bug in the node: this message fails, the stream goes on
+                log.exception("internal error on /v1/tx/stream")
+                node.metrics.http_errors.labels("internal").inc()
+                answer({"seq": seq, "status": "refused", "http_status": 500,
+                        "error": {"code": "internal", "message": "internal error"}})
+                continue
             waiting[fut] = (seq, tx.tx_id, loop.call_later(WAIT_TIMEOUT_S, fut.cancel))
             fut.add_done_callback(done)
-        # the client closed its side: send what is ready, drop the rest
+        # the client closed the socket: the answers still owed are dropped
     finally:
         for fut, (_, tx_id, timer) in list(waiting.items()):
             timer.cancel()

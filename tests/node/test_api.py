@@ -646,6 +646,24 @@ async def test_tx_stream_answers_every_message(h: Harness) -> None:
     assert not h.node.waiters
 
 
+async def test_tx_stream_survives_an_internal_error(h: Harness, monkeypatch) -> None:
+    def broken(tx: Transaction) -> None:
+        raise RuntimeError("a bug")
+
+    tx = h.issue(amount=3)
+    async with h.http.ws_connect("/v1/tx/stream") as ws:
+        monkeypatch.setattr(h.node, "admit", broken)
+        await ws.send_str(json.dumps(tx.to_json()))
+        first = await _stream_answers(ws, 1)
+        monkeypatch.undo()
+        await ws.send_str(json.dumps(tx.to_json()))  # the same socket still serves
+        second = await _stream_answers(ws, 1)
+    assert first[0]["status"] == "refused" and first[0]["http_status"] == 500
+    assert first[0]["error"]["code"] == "internal"
+    assert second[1]["status"] == "committed", second
+    assert tx.tx_id not in h.node.waiters
+
+
 async def test_tx_stream_limits_and_cleans_up(h: Harness, monkeypatch) -> None:
     monkeypatch.setattr(api, "STREAM_MAX_PENDING", 1)
     monkeypatch.setattr(api, "WAIT_TIMEOUT_S", 0.3)
