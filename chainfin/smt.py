@@ -453,7 +453,9 @@ def _page_reshaped(rec: bytes, nav: _Nav, patches: _Patches, built: _Built) -> b
             o = 9 + (nav[32 + s] << 5)
             hs[s] = rec[o:o + 32]
     for i in range(1, len(patches)):
-        _, s, ks[s], hs[s] = patches[i]
+        _, s, c, x = patches[i]  # (not `_, s, ks[s], hs[s] = ...`: mypyc indexes with the old s)
+        ks[s] = c
+        hs[s] = x
     for s in range(2, 16):
         c = 2 * s
         if ks[s] != _NODE_K:
