@@ -1047,7 +1047,13 @@ class PbftEngine:
                         self._broadcast(payload)
         if self._progress_deadline is not None and now >= self._progress_deadline:
             self._progress_deadline = None
-            if behind:  # catching up is not the primary's fault: no view change for that
+            if behind or self._ahead > self.committed:
+                # catching up is not the primary's fault: no view change for that. A commit
+                # certificate (a quorum's COMMITs) above our height proves the network commits
+                # in this view; we missed blocks (say a validator that has just joined), so
+                # fetch them instead of leaving the view alone and voting in none until the
+                # next view change. (_ahead is only ever set from quorum-signed evidence, so
+                # f Byzantine replicas cannot hold our view change back with it.)
                 self._arm_progress()
             elif not self._member:
                 # an observer (a joining validator) cannot ask for a view change; it may have

@@ -183,3 +183,24 @@ def test_view_change_carries_prepared_certificates():
         assert [pc.seq for pc in m.body.prepared] == [1]
         assert m.body.base.kind == "genesis"
         assert [b.height for b in m.attachment] == [1]
+
+
+def test_a_replica_that_missed_blocks_the_others_certified_fetches_instead_of_leaving_the_view():
+    # a replica misses every message of block 1 (a validator that has just joined, say), then
+    # sees a quorum's COMMITs for block 2: the network commits in this view, so when its
+    # progress timer fires it must fetch the blocks, not start a view change alone (it would
+    # then vote in no view until the others change view too)
+    c = Cluster(4)
+    lagger = _backups(c)[0]
+    c.submit(make_txs(2))
+    c.deliver(lambda s, d, m: not (d == lagger.idx and m.seq == 1))
+    assert [nd.app.height for nd in c.nodes if nd is not lagger] == [1, 1, 1]
+    assert lagger.app.height == 0
+    c.submit(make_txs(2, start=10))
+    c.deliver()
+    assert lagger.engine._ahead == 2 and lagger.app.height == 0
+    c.advance(1001)  # the lagger's progress deadline (armed at the first submit) has passed
+    c.deliver()
+    assert lagger.engine.view == 0 and not lagger.engine.in_vc
+    assert lagger.app.height == 2 and all(nd.app.height == 2 for nd in c.nodes)
+    assert not c.sent(lagger.idx, VIEW_CHANGE)
