@@ -31,7 +31,10 @@ async def load(net, stop: asyncio.Event, results: list, nodes) -> None:
         await asyncio.sleep(0.02)
 
 
-async def proof_verifies(net, node: int, tx_id: str, genesis):
+async def proof_verifies(net, node: int, tx_id: str, height: int, genesis):
+    # committed on the node that answered the submission is not yet applied everywhere: wait
+    # until this node has the block before asking it for the proof
+    await net.wait_height(node, height, timeout=30)
     st, doc = await net.get(node, f"/v1/proofs/tx/{tx_id}")
     assert st == 200, doc
     return verify_proof(genesis, doc)
@@ -59,7 +62,7 @@ async def test_join_under_load_then_remove(net):
                     {"currency": "USD", "to": net.ids["importer"].public_key.hex(), "amount": 7})
         s, body = await net.post(4, tx)
         assert s == 200 and body["status"] == "committed", body
-        v = await proof_verifies(net, 2, tx.tx_id.hex(), genesis)
+        v = await proof_verifies(net, 2, tx.tx_id.hex(), body["height"], genesis)
         assert len(v.validators.members) == 5
         # the new node takes part: it signs COMMITs that end up in certificates
         # (its links come up within the transport's reconnect back-off, at most a few s)
@@ -86,7 +89,7 @@ async def test_join_under_load_then_remove(net):
                     {"currency": "USD", "to": net.ids["importer"].public_key.hex(), "amount": 9})
         s, body = await net.post(0, tx)
         assert s == 200 and body["status"] == "committed", body
-        v = await proof_verifies(net, 4, tx.tx_id.hex(), genesis)
+        v = await proof_verifies(net, 4, tx.tx_id.hex(), body["height"], genesis)
         assert len(v.validators.members) == 4
     finally:
         stop.set()
