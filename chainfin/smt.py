@@ -660,8 +660,7 @@ class SparseMerkleTree:
         entries.sort()
         u = _Update(self, entries)
         if root == EMPTY:
-            new_root, _ = u.build(0, [(e[0], e[1], e[2], None) for e in entries
-                                      if e[2] is not None])
+            new_root, _ = u.build(0, u.present(0, len(entries)))
         else:
             rec, kind, nav = self._root(root)
             if len(entries) == 1:
@@ -700,6 +699,11 @@ class _Update:
             raise StorageError(f"SMT node {h.hex()} is missing (a root that was never stored, "
                                "or a damaged store)")
         return rec, _page_nav(h, rec)
+
+    def present(self, lo: int, hi: int) -> list[tuple[int, bytes, bytes | None, bytes | None]]:
+        """entries[lo:hi] that set a value (not deletes), in :meth:`build`'s form: subtrees built
+        from scratch (an empty subtree or a leaf replaced by several keys) hold only these."""
+        return [(e[0], e[1], e[2], None) for e in self.entries[lo:hi] if e[2] is not None]
 
     def build(
         self, depth: int, todo: list[tuple[int, bytes, bytes | None, bytes | None]]
@@ -759,9 +763,7 @@ class _Update:
         ints = self.ints
         if kind == _LEAF_K:
             okh = self.tree._leaf(h)[1:33]
-            todo: list[tuple[int, bytes, bytes | None, bytes | None]] = [
-                (e[0], e[1], e[2], None) for e in self.entries[lo:hi] if e[2] is not None
-            ]
+            todo = self.present(lo, hi)
             ok = int.from_bytes(okh, "big")
             i = bisect_left(ints, ok, lo, hi)
             if i == hi or ints[i] != ok:  # the existing leaf is not touched: keep it as it is
@@ -785,8 +787,7 @@ class _Update:
         if lo == mid:
             nl, lk = left, lc
         elif lc == _EMPTY_K:
-            nl, lk = self.build(depth + 1, [(e[0], e[1], e[2], None)
-                                            for e in self.entries[lo:mid] if e[2] is not None])
+            nl, lk = self.build(depth + 1, self.present(lo, mid))
         elif mid - lo == 1:
             nl, lk = self.upd1(left, lc, depth + 1, lo, rec, nav, cs, patches)
         else:
@@ -794,8 +795,7 @@ class _Update:
         if mid == hi:
             nr, rk = right, rc
         elif rc == _EMPTY_K:
-            nr, rk = self.build(depth + 1, [(e[0], e[1], e[2], None)
-                                            for e in self.entries[mid:hi] if e[2] is not None])
+            nr, rk = self.build(depth + 1, self.present(mid, hi))
         elif hi - mid == 1:
             nr, rk = self.upd1(right, rc, depth + 1, mid, rec, nav, cs and cs + 1, patches)
         else:

@@ -36,6 +36,7 @@ _TX_FIELDS = frozenset({"chain_id", "sender", "nonce", "contract", "method", "ar
 # one, then the signature entry. So they are derived from ``body`` without a second walk, and the
 # body (hence the id) can be cut back out of them (decision 25).
 _BODY_HEAD = 0x86  # fixmap, 6 entries
+_BODY_HEAD_B = bytes([_BODY_HEAD])
 _WIRE_HEAD = b"\x87"  # fixmap, 7 entries
 _WIRE_TAIL = codec.encode("signature") + b"\xc4\x40"  # the key, then a bin 8 of 64 bytes
 _WIRE_TAIL_AT = len(_WIRE_TAIL) + 64  # from the end
@@ -138,9 +139,9 @@ class Transaction:
         transaction can have one too, so a caller must compare ``data`` with the ``encode()`` of
         the transaction it finds under this id before it trusts the match."""
         n = len(data) - _WIRE_TAIL_AT
-        if n < 2 or data[0] != 0x87 or data[n:n + len(_WIRE_TAIL)] != _WIRE_TAIL:
+        if n < 2 or data[:1] != _WIRE_HEAD or data[n:n + len(_WIRE_TAIL)] != _WIRE_TAIL:
             return None
-        return hashlib.sha256(b"\x86" + data[1:n]).digest()
+        return hashlib.sha256(_BODY_HEAD_B + data[1:n]).digest()
 
     @classmethod
     def from_wire(cls, d: Any) -> Transaction:

@@ -57,6 +57,13 @@ def error(status: int, code: str, message: str,
 #: retry later.
 REFUSAL_STATUS = {"duplicate": 409, "nonce_reused": 409, "nonce_in_use": 409,
                   "sender_limit": 429, "stream_full": 429, "mempool_full": 503}
+#: the ``error`` of a ``pending`` answer whose wait ran out (REST 202, stream ``pending``)
+TIMEOUT_ERROR = {"code": "timeout", "message": "not final within the wait time"}
+
+
+def refusal_status(e: InvalidTransaction) -> int:
+    """The HTTP status of a refused transaction (REST's answer, the stream's ``http_status``)."""
+    return REFUSAL_STATUS.get(e.code, e.status_hint)
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
                413: "body_too_large"}
 
@@ -87,7 +94,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         node.metrics.http_errors.labels(e.code).inc()
         if request.method == "POST" and request.path == "/v1/tx":
             node.metrics.tx_refused.labels(e.code).inc()
-        status = REFUSAL_STATUS.get(e.code, e.status_hint)
+        status = refusal_status(e)
         headers = {"Retry-After": "1"} if status in (429, 503) else None
         return error(status, e.code, str(e), headers)
     except asyncio.CancelledError:
@@ -175,9 +182,7 @@ async def post_tx(request: web.Request) -> web.Response:
             outcome = await asyncio.wait_for(fut, WAIT_TIMEOUT_S)
         except TimeoutError:
             return web.json_response({"tx_id": tx.tx_id.hex(), "status": "pending",
-                                      "error": {"code": "timeout",
-                                                "message": "not final within the wait time"}},
-                                     status=202)
+                                      "error": TIMEOUT_ERROR}, status=202)
         return web.json_response(_outcome_json(outcome))
     finally:
         if fut is not None:
@@ -391,17 +396,19 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
         ready.append(a)
         wake.set()
 
+    def refused(seq: int, status: int, code: str, message: str, **extra: Any) -> None:
+        answer({"seq": seq, **extra, "status": "refused", "http_status": status,
+                "error": {"code": code, "message": message}})
+
     def done(fut: asyncio.Future[TxOutcome]) -> None:
         seq, tx_id, timer = waiting.pop(fut)
         timer.cancel()
         _forget_waiter(node, tx_id, fut)
         if fut.cancelled():
             answer({"seq": seq, "tx_id": tx_id.hex(), "status": "pending",
-                    "error": {"code": "timeout", "message": "not final within the wait time"}})
+                    "error": TIMEOUT_ERROR})
         elif isinstance(e := fut.exception(), InvalidTransaction):  # dropped after admission
-            answer({"seq": seq, "tx_id": tx_id.hex(), "status": "refused",
-                    "http_status": REFUSAL_STATUS.get(e.code, e.status_hint),
-                    "error": {"code": e.code, "message": str(e)}})
+            refused(seq, refusal_status(e), e.code, str(e), tx_id=tx_id.hex())
         else:
             answer({"seq": seq, **_outcome_json(fut.result())})
 
@@ -433,15 +440,12 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
                     raise
             except InvalidTransaction as e:
                 node.metrics.tx_refused.labels(e.code).inc()
-                answer({"seq": seq, "status": "refused", "http_status":
-                        REFUSAL_STATUS.get(e.code, e.status_hint),
-                        "error": {"code": e.code, "message": str(e)}})
+                refused(seq, refusal_status(e), e.code, str(e))
                 continue
             except Exception:  # a bug in the node: this message fails, the stream goes on
                 log.exception("internal error on /v1/tx/stream")
                 node.metrics.http_errors.labels("internal").inc()
-                answer({"seq": seq, "status": "refused", "http_status": 500,
-                        "error": {"code": "internal", "message": "internal error"}})
+                refused(seq, 500, "internal", "internal error")
                 continue
             waiting[fut] = (seq, tx.tx_id, loop.call_later(WAIT_TIMEOUT_S, fut.cancel))
             fut.add_done_callback(done)

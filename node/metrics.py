@@ -79,7 +79,7 @@ class NodeMetrics:
             "chainfin_commit_write_seconds", "Time to write one committed block",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1), registry=r)
 
-        # seconds of main-thread CPU per stage, added to by the node (``stage_timer``)
+        # seconds of main-thread CPU per stage, added to by the node around each stage's call
         self.cpu: dict[str, float] = dict.fromkeys(CPU_STAGES, 0.0)
         r.register(_CpuCollector(self.cpu))  # type: ignore[arg-type]
 

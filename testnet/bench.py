@@ -1166,9 +1166,10 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
             host, _, port = hp.rpartition(":")
             addrs.append((host, int(port)))
         n_nodes = len(addrs)
-        # whole requests built before the clock starts: the load generator only writes bytes
+        # whole requests (or stream messages) built before the clock starts: the load generator
+        # only writes them
         requests = [LeanClient.request_bytes(*addrs[k % n_nodes], "/v1/tx?wait=commit", b)
-                    for k, b in enumerate(work.bodies)]
+                    for k, b in enumerate(work.bodies)] if api == "rest" else []
         outcomes = [Outcome(due=t) for t in schedule]
         client = LeanClient()
         start = 0.0
@@ -1198,8 +1199,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
             try:
                 await stream.send(k % n_nodes, k, texts[k])
             except (ConnectionError, RuntimeError):  # the socket closed under us
-                o = outcomes[k]
-                o.status, o.code, o.done = "error", "connection_lost", clock() - start
+                on_lost(k)
 
         async def submit(k: int, due: float) -> None:
             o = outcomes[k]
