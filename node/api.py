@@ -56,7 +56,8 @@ def error(status: int, code: str, message: str,
 #: the sender's pending limit (429) and a full mempool (503); both of the last two are worth a
 #: retry later.
 REFUSAL_STATUS = {"duplicate": 409, "nonce_reused": 409, "nonce_in_use": 409,
-                  "sender_limit": 429, "stream_full": 429, "mempool_full": 503}
+                  "batch_too_large": 413, "sender_limit": 429, "stream_full": 429,
+                  "mempool_full": 503}
 #: the ``error`` of a ``pending`` answer whose wait ran out (REST 202, stream ``pending``)
 TIMEOUT_ERROR = {"code": "timeout", "message": "not final within the wait time"}
 
@@ -154,12 +155,25 @@ def parse_envelope(raw: bytes | str) -> Transaction:
         InvalidTransaction: ``malformed_json``, ``invalid_envelope`` (the message names the
             field) or one of ``Transaction.from_wire``'s codes.
     """
+    return envelope_tx(_json_body(raw))
+
+
+def _json_body(raw: bytes | str) -> Any:
     try:
-        body = json.loads(raw)
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidTransaction("body is not valid JSON", "malformed_json") from None
     except RecursionError:
         raise InvalidTransaction("body is nested too deeply", "malformed_json") from None
+
+
+def envelope_tx(body: Any) -> Transaction:
+    """A transaction from a decoded JSON envelope.
+
+    Raises:
+        InvalidTransaction: ``invalid_envelope`` (the message names the field) or one of
+            ``Transaction.from_wire``'s codes.
+    """
     try:
         env = TxEnvelope.model_validate(body)
     except ValidationError as e:
@@ -374,14 +388,17 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 #: transactions one stream may have waiting for their outcome; more are refused (stream_full)
 STREAM_MAX_PENDING = 8192
+#: envelopes one stream message may carry as a JSON array; each of a longer array is refused
+STREAM_MAX_BATCH = 1000
 
 
 async def tx_stream(request: web.Request) -> web.StreamResponse:
     """``GET /v1/tx/stream``: a WebSocket for high-volume submitters. Each text message the
-    client sends is one envelope, as the body of ``POST /v1/tx``; the node answers every one,
-    in JSON arrays of answers (as many as are ready at once), each the answer ``POST
-    /v1/tx?wait=commit`` would give plus ``seq``, the message's 0-based position on this
-    socket: ``status`` committed or rejected with the outcome, ``refused`` with ``error`` and
+    client sends is one envelope, as the body of ``POST /v1/tx``, or a JSON array of up to
+    ``STREAM_MAX_BATCH`` envelopes; the node answers every envelope, in JSON arrays of answers
+    (as many as are ready at once), each the answer ``POST /v1/tx?wait=commit`` would give plus
+    ``seq``, the envelope's 0-based position on this socket (a message that is not JSON counts
+    as one): ``status`` committed or rejected with the outcome, ``refused`` with ``error`` and
     ``http_status`` when admission refused it, or ``pending`` with error ``timeout`` after the
     usual wait. One socket carries many transactions without a request per transaction."""
     node = request.app[NODE_KEY]
@@ -420,35 +437,51 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
             ready.clear()
             await ws.send_str(json.dumps(batch, separators=(",", ":")))
 
+    def submit(seq: int, item: Any, too_many: bool) -> None:
+        try:
+            if too_many:
+                raise InvalidTransaction(f"a message carries at most {STREAM_MAX_BATCH} "
+                                         "envelopes", "batch_too_large")
+            if len(waiting) >= STREAM_MAX_PENDING:
+                raise InvalidTransaction(f"{STREAM_MAX_PENDING} transactions of this stream "
+                                         "are waiting for their outcome", "stream_full")
+            tx = envelope_tx(item)
+            fut = node.wait_for(tx.tx_id)
+            try:
+                node.admit(tx)
+            except BaseException:
+                _forget_waiter(node, tx.tx_id, fut)
+                raise
+        except InvalidTransaction as e:
+            node.metrics.tx_refused.labels(e.code).inc()
+            refused(seq, refusal_status(e), e.code, str(e))
+            return
+        except Exception:  # a bug in the node: this envelope fails, the stream goes on
+            log.exception("internal error on /v1/tx/stream")
+            node.metrics.http_errors.labels("internal").inc()
+            refused(seq, 500, "internal", "internal error")
+            return
+        waiting[fut] = (seq, tx.tx_id, loop.call_later(WAIT_TIMEOUT_S, fut.cancel))
+        fut.add_done_callback(done)
+
     sender = loop.create_task(writer())
     seq = -1
     try:
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 continue  # pings are answered by aiohttp; binary frames are not envelopes
-            seq += 1
             try:
-                if len(waiting) >= STREAM_MAX_PENDING:
-                    raise InvalidTransaction(f"{STREAM_MAX_PENDING} transactions of this stream "
-                                             "are waiting for their outcome", "stream_full")
-                tx = parse_envelope(msg.data)
-                fut = node.wait_for(tx.tx_id)
-                try:
-                    node.admit(tx)
-                except BaseException:
-                    _forget_waiter(node, tx.tx_id, fut)
-                    raise
+                body = _json_body(msg.data)
             except InvalidTransaction as e:
+                seq += 1
                 node.metrics.tx_refused.labels(e.code).inc()
                 refused(seq, refusal_status(e), e.code, str(e))
                 continue
-            except Exception:  # a bug in the node: this message fails, the stream goes on
-                log.exception("internal error on /v1/tx/stream")
-                node.metrics.http_errors.labels("internal").inc()
-                refused(seq, 500, "internal", "internal error")
-                continue
-            waiting[fut] = (seq, tx.tx_id, loop.call_later(WAIT_TIMEOUT_S, fut.cancel))
-            fut.add_done_callback(done)
+            items = body if type(body) is list else (body,)
+            too_many = len(items) > STREAM_MAX_BATCH
+            for item in items:
+                seq += 1
+                submit(seq, item, too_many)
         # the client closed the socket: the answers still owed are dropped
     finally:
         for fut, (_, tx_id, timer) in list(waiting.items()):
@@ -578,10 +611,10 @@ OPENAPI: dict[str, Any] = {
             errors=("400",), content_type="application/msgpack")},
         "/v1/status": {"get": _op("getStatus", "Node status")},
         "/v1/tx/stream": {"get": _op(
-            "streamTxs", "WebSocket for high-volume submission: send one TxEnvelope per text "
-            "message; the node answers every message, in JSON arrays of answers, each a TxOutcome "
-            "(or status `refused` with `error` and `http_status`) plus `seq`, the message's "
-            "0-based position on the socket",
+            "streamTxs", "WebSocket for high-volume submission: send one TxEnvelope, or a JSON "
+            "array of up to 1,000, per text message; the node answers every envelope, in JSON "
+            "arrays of answers, each a TxOutcome (or status `refused` with `error` and "
+            "`http_status`) plus `seq`, the envelope's 0-based position on the socket",
             responses={"101": {"description": "Switching Protocols (WebSocket)"},
                        "5XX": {"$ref": "#/components/responses/Error"}})},
         "/v1/events": {"get": _op("streamEvents", "Server-Sent Events: one `block` event per "

@@ -646,6 +646,33 @@ async def test_tx_stream_answers_every_message(h: Harness) -> None:
     assert not h.node.waiters
 
 
+async def test_tx_stream_takes_arrays_of_envelopes(h: Harness, monkeypatch) -> None:
+    monkeypatch.setattr(api, "STREAM_MAX_BATCH", 3)
+    good = [h.issue(amount=a) for a in (1, 2, 3, 4)]
+    bad_sig = h.issue().to_json()
+    bad_sig["signature"] = "00" * 64
+    async with h.http.ws_connect("/v1/tx/stream") as ws:
+        # seq 0..2: one message, three envelopes (one of them refused)
+        await ws.send_str(json.dumps([good[0].to_json(), bad_sig, good[1].to_json()]))
+        await ws.send_str("[]")  # no envelopes: no seq, no answer
+        await ws.send_str("[{broken")  # not JSON: one seq (3)
+        # seq 4..7: more envelopes than a message may carry: each refused, none admitted
+        await ws.send_str(json.dumps([good[2].to_json()] * 2 + [good[3].to_json(), 7]))
+        await ws.send_str(json.dumps(good[3].to_json()))  # seq 8: a lone envelope still works
+        await ws.send_str(json.dumps([good[2].to_json(), "not an envelope"]))  # seq 9, 10
+        got = await _stream_answers(ws, 11)
+    assert sorted(got) == list(range(11))
+    for seq, tx in ((0, good[0]), (2, good[1]), (8, good[3]), (9, good[2])):
+        assert got[seq]["status"] == "committed" and got[seq]["tx_id"] == tx.tx_id.hex(), got
+    assert got[1]["error"]["code"] == "bad_signature" and got[1]["http_status"] == 400
+    assert got[3]["error"]["code"] == "malformed_json"
+    for seq in (4, 5, 6, 7):
+        assert got[seq]["status"] == "refused" and got[seq]["http_status"] == 413
+        assert got[seq]["error"]["code"] == "batch_too_large"
+    assert got[10]["error"]["code"] == "invalid_envelope"
+    assert not h.node.waiters
+
+
 async def test_tx_stream_survives_an_internal_error(h: Harness, monkeypatch) -> None:
     def broken(tx: Transaction) -> None:
         raise RuntimeError("a bug")
