@@ -212,6 +212,8 @@ async def open_loop(
     clock: Callable[[], float] | None = None,
     start: float | None = None,
     sleep: Callable[[float], Awaitable[Any]] | None = None,
+    batch: Callable[[list[int]], None] | None = None,
+    tick: float = 0.0,
 ) -> OpenLoopStats:
     """Start ``submit(k, due)`` as its own task at ``due = start + schedule[k]`` for every k.
 
@@ -220,6 +222,9 @@ async def open_loop(
     the loop. ``clock`` defaults to ``time.perf_counter`` (uvloop's ``loop.time()`` has only
     millisecond resolution); ``start`` and ``due`` are on that clock; ``sleep`` (default
     ``asyncio.sleep``) waits on it.
+    With ``batch``, each wake-up instead hands every index already due to ``batch(ks)`` in one
+    call (no task per submission; ``submit`` is not used), and the scheduler sleeps at least
+    ``tick`` seconds between wake-ups: a client that sends what is due every ``tick``.
     Returns the tasks still running (the caller drains or cancels them).
     """
     loop = asyncio.get_running_loop()
@@ -230,6 +235,17 @@ async def open_loop(
     lags: list[float] = []
     n = len(schedule)
     k = 0
+    while batch is not None and k < n:
+        t = now()
+        ks = []
+        while k < n and t0 + schedule[k] <= t:
+            lags.append(t - (t0 + schedule[k]))
+            ks.append(k)
+            k += 1
+        if ks:
+            batch(ks)
+        if k < n:
+            await nap(max(tick, t0 + schedule[k] - now()))
     while k < n:
         t = now()
         fired = 0
@@ -946,6 +962,9 @@ class LeanClient:
         self._idle.clear()
 
 
+#: ``--api stream``: the load generator sends what is due every 5 ms, one message (a JSON array
+#: of envelopes) per node, as a payment engine that batches its submissions would
+STREAM_TICK_S = 0.005
 #: how the load generator submits (``--api``): one ``POST /v1/tx?wait=commit`` per transaction
 #: on keep-alive connections, or messages on one ``/v1/tx/stream`` WebSocket per node
 APIS = ("rest", "stream")
@@ -953,8 +972,8 @@ API_NAMES = {"rest": "REST (POST /v1/tx?wait=commit)", "stream": "the /v1/tx/str
 
 
 class StreamClient:
-    """One WebSocket per node to ``/v1/tx/stream``. :meth:`send` writes one envelope on a
-    node's socket and returns at once; the node's answers (JSON arrays, each answer with the
+    """One WebSocket per node to ``/v1/tx/stream``. :meth:`send_many` writes envelopes on a
+    node's socket as one message; the node's answers (JSON arrays, each answer with the
     ``seq`` of its message) go to ``on_answer(key, answer)`` as they arrive, and to
     ``on_lost(key)`` for every send still unanswered when a socket closes. No future, task or
     timer per transaction: the load generator shares the cores with the nodes."""
@@ -1008,13 +1027,18 @@ class StreamClient:
                 self._on_lost(key)
             self._settled(len(lost))
 
-    async def send(self, i: int, key: int, body: str) -> None:
+    async def send_many(self, i: int, keys: Sequence[int], bodies: Sequence[str]) -> None:
+        """Write ``bodies`` (one envelope each, for ``keys``) on node ``i``'s socket as one
+        message: a JSON array, whose envelopes the node numbers one ``seq`` each."""
         seq = self._next[i]
-        self._next[i] = seq + 1
-        self._waiting[i][seq] = key
-        self.outstanding += 1
+        self._next[i] = seq + len(keys)
+        waiting = self._waiting[i]
+        for key in keys:
+            waiting[seq] = key
+            seq += 1
+        self.outstanding += len(keys)
         self.idle.clear()
-        await self._socks[i].send_str(body)
+        await self._socks[i].send_str("[" + ",".join(bodies) + "]")
 
     async def close(self) -> None:
         for ws in self._socks:
@@ -1193,13 +1217,28 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
             await stream.open()
         start = clock() + 0.05
 
-        async def submit_stream(k: int, due: float) -> None:
+        sends: set[asyncio.Task[None]] = set()
+
+        async def send_stream(i: int, keys: list[int]) -> None:
             assert stream is not None
-            outcomes[k].sent = clock() - start
             try:
-                await stream.send(k % n_nodes, k, texts[k])
+                await stream.send_many(i, keys, [texts[k] for k in keys])
             except (ConnectionError, RuntimeError):  # the socket closed under us
-                on_lost(k)
+                for k in keys:
+                    on_lost(k)
+
+        def submit_stream(ks: list[int]) -> None:
+            """Everything due at this wake-up: one message per node."""
+            sent = clock() - start
+            per_node: list[list[int]] = [[] for _ in range(n_nodes)]
+            for k in ks:
+                outcomes[k].sent = sent
+                per_node[k % n_nodes].append(k)
+            for i, keys in enumerate(per_node):
+                if keys:
+                    task = loop.create_task(send_stream(i, keys))
+                    sends.add(task)
+                    task.add_done_callback(sends.discard)
 
         async def submit(k: int, due: float) -> None:
             o = outcomes[k]
@@ -1239,11 +1278,12 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         wall0 = time.monotonic()
         shower = loop.create_task(show()) if bar is not None else None
         try:
-            stats = await open_loop(schedule, submit if stream is None else submit_stream,
-                                    clock=clock, start=start)
+            stats = await open_loop(schedule, submit, clock=clock, start=start,
+                                    batch=None if stream is None else submit_stream,
+                                    tick=STREAM_TICK_S)
             drain_from = clock()
-            if stats.tasks:
-                await asyncio.wait(set(stats.tasks), timeout=DRAIN_S)
+            if stats.tasks or sends:
+                await asyncio.wait(set(stats.tasks) | sends, timeout=DRAIN_S)
             if stream is not None:  # the answers still owed, within the same drain limit
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stream.idle.wait(),

@@ -114,6 +114,29 @@ async def test_open_loop_with_a_fake_clock():
     assert now[0] >= 12.0
 
 
+async def test_open_loop_batches_what_is_due_every_tick():
+    now = [0.0]
+    naps: list[float] = []
+
+    async def fake_sleep(d: float) -> None:
+        naps.append(d)
+        now[0] += d
+        await asyncio.sleep(0)
+
+    async def never(k: int, due: float) -> None:
+        raise AssertionError("batch mode starts no task per submission")
+
+    batches: list[list[int]] = []
+    schedule = [0.0, 0.001, 0.002, 0.0035, 0.004, 0.02]  # seconds after start
+    stats = await open_loop(schedule, never, clock=lambda: now[0], start=0.0,
+                            sleep=fake_sleep, batch=batches.append, tick=0.003)
+    # wake at 0 (k=0), then every >= 3 ms: at 3 ms k=1,2; at 6 ms k=3,4; then at k=5's due time
+    assert batches == [[0], [1, 2], [3, 4], [5]]
+    assert not stats.tasks
+    assert min(naps) >= 0.003 - 1e-12
+    assert max(stats.lags_s) == pytest.approx(0.0025)  # k=3 was due at 3.5 ms, sent at 6 ms
+
+
 # ---------------------------------------------------------------------- statistics
 
 
