@@ -359,6 +359,14 @@ def test_measure_limit_keeps_the_cheapest_pass(small_net, monkeypatch):
     monkeypatch.setattr(bench, "measure_limit_once", fake_once)
     lim = measure_limit(load_genesis(m.genesis), w.funding, w.txs, nodes=4)
     assert seen == [300.0, 200.0, 250.0] and lim.cost_us == 200.0
+    assert lim.pass_costs_us == (300.0, 200.0, 250.0)
+    # passes measured later (after the load) join them; the cheapest of all counts
+    later = bench.LimitResult(4, 2, 10, 16, 1.0, {"verify": 150.0})
+    both = bench.cheapest(lim, None, later)
+    assert both is not None and both.cost_us == 150.0
+    assert both.pass_costs_us == (300.0, 200.0, 250.0, 150.0)
+    assert both.to_json()["pass_costs_us"] == [300.0, 200.0, 250.0, 150.0]
+    assert bench.cheapest(None, None) is None
 
 
 def test_sender_count_bounds():
@@ -391,6 +399,27 @@ def test_find_max_steps_up_then_bisects():
     assert len(calls) == 7
     assert best is not None and best.offered_rate == 380.0
     assert len(runs) == 7
+
+
+def test_find_max_rates_every_step_against_the_cheapest_limit_of_the_search():
+    costs = iter([200.0, 150.0, 180.0, 400.0, 300.0, 250.0, 220.0])
+    given: list[float | None] = []
+
+    def run(nodes, rate, duration, *, limit=None, label=None, **kw):
+        given.append(None if limit is None else limit.cost_us)
+        r = _result()
+        r.offered_rate = rate
+        if rate > 300:
+            r.outcomes[0].status = "timeout"
+        # as run_bench does: its own passes join the limit it was given
+        r.limit = bench.cheapest(limit, bench.LimitResult(4, 2, 10, 500, 1.0,
+                                                          {"verify": next(costs)}))
+        return r
+
+    best, runs = bench.find_max(4, 100, 1.0, run=run, say=lambda m: None)
+    assert given[:3] == [None, 200.0, 150.0]  # each step is handed the cheapest so far
+    assert all(r.limit is not None and r.limit.cost_us == 150.0 for r in runs)
+    assert best is not None and best.limit is not None and best.limit.cost_us == 150.0
 
 
 def test_find_max_none_passes_and_bound():
