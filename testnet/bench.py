@@ -984,6 +984,8 @@ class LeanClient:
 #: ``--api stream``: the load generator sends what is due every 5 ms, one message (a JSON array
 #: of envelopes) per node, as a payment engine that batches its submissions would
 STREAM_TICK_S = 0.005
+#: at most this many envelopes per message (a node takes up to 1,000 and 1 MiB per message)
+STREAM_MESSAGE_TXS = 500
 #: how the load generator submits (``--api``): one ``POST /v1/tx?wait=commit`` per transaction
 #: on keep-alive connections, or messages on one ``/v1/tx/stream`` WebSocket per node
 APIS = ("rest", "stream")
@@ -1254,8 +1256,8 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
                 outcomes[k].sent = sent
                 per_node[k % n_nodes].append(k)
             for i, keys in enumerate(per_node):
-                if keys:
-                    task = loop.create_task(send_stream(i, keys))
+                for j in range(0, len(keys), STREAM_MESSAGE_TXS):  # a long catch-up: chunks
+                    task = loop.create_task(send_stream(i, keys[j:j + STREAM_MESSAGE_TXS]))
                     sends.add(task)
                     task.add_done_callback(sends.discard)
 
