@@ -1636,7 +1636,7 @@ def find_max(nodes: int, start_rate: float, duration: float,
     while len(runs) < MAX_STEPS:
         r = run(nodes, rate, duration, limit=limit,
                 label=f"step {len(runs) + 1}: {nodes} nodes @ {rate:g} tx/s", **run_kw)
-        limit = cheapest(limit, r.limit)
+        limit = r.limit or limit  # a run's limit holds the passes it was given and its own
         runs.append(r)
         ok = r.passed()
         fin = finality_stats(r.finalities_ms())

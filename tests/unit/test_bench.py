@@ -419,6 +419,8 @@ def test_find_max_rates_every_step_against_the_cheapest_limit_of_the_search():
     best, runs = bench.find_max(4, 100, 1.0, run=run, say=lambda m: None)
     assert given[:3] == [None, 200.0, 150.0]  # each step is handed the cheapest so far
     assert all(r.limit is not None and r.limit.cost_us == 150.0 for r in runs)
+    used = (200.0, 150.0, 180.0, 400.0, 300.0, 250.0, 220.0)[:len(runs)]
+    assert runs[0].limit is not None and runs[0].limit.pass_costs_us == used  # each pass once
     assert best is not None and best.limit is not None and best.limit.cost_us == 150.0
 
 
