@@ -13,6 +13,7 @@ Key spaces (see docs/storage.md): ``b/`` block record by height, ``h/`` height b
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import struct
 import time
@@ -159,6 +160,16 @@ class CommitInfo:
 SMT_FLUSH_BLOCKS = 64
 
 
+def flush_phase_for(public_key: bytes, genesis: Genesis) -> int:
+    """This node's ``Ledger`` flush phase: the genesis validators spread evenly over
+    ``SMT_FLUSH_BLOCKS`` by their position in the sorted genesis set (4 validators flush 16
+    blocks apart); any other node by a hash of its key."""
+    keys = sorted(bytes.fromhex(v.public_key) for v in genesis.validators)
+    if public_key in keys:
+        return keys.index(public_key) * SMT_FLUSH_BLOCKS // len(keys)
+    return hashlib.sha256(public_key).digest()[0] % SMT_FLUSH_BLOCKS
+
+
 class Ledger:
     """Committed chain + speculative overlays. Not thread-safe: one asyncio task drives it.
 
@@ -167,8 +178,13 @@ class Ledger:
     After a crash the tip's root page is missing and ``_open`` rebuilds the tree from the
     committed state, checking that it hashes to the tip's state root."""
 
-    def __init__(self, store: KVStore, genesis: Genesis) -> None:
+    def __init__(self, store: KVStore, genesis: Genesis, *, flush_phase: int = 0) -> None:
+        """``flush_phase``: the SMT pages are written after committing each height h with
+        ``(h + flush_phase) % SMT_FLUSH_BLOCKS == 0``. Nodes take different phases
+        (:func:`flush_phase_for`) so that they do not all pause for the flush at the same
+        block (decision 32); it is local storage timing, invisible to consensus."""
         self.store = store
+        self.flush_phase = flush_phase % SMT_FLUSH_BLOCKS
         self.genesis = genesis
         self.chain_id = genesis.chain_id
         self.fingerprint_key = bytes.fromhex(genesis.fingerprint_key)
@@ -393,7 +409,8 @@ class Ledger:
         self.unflushed.update(spec.smt_nodes)
         self._unflushed_blocks += 1
         self.tip = new_tip
-        if self._unflushed_blocks >= SMT_FLUSH_BLOCKS:
+        if (h + self.flush_phase) % SMT_FLUSH_BLOCKS == 0 or \
+                self._unflushed_blocks >= SMT_FLUSH_BLOCKS:
             self.flush_smt()
         del self.spec[bh]
         # siblings at this height (other forks) can never commit now

@@ -30,7 +30,7 @@ from chainfin.genesis import Genesis
 from chainfin.store import KVStore
 from chainfin.types import Block, CommitCertificate, Transaction
 from contracts import credit_sharing
-from node.ledger import P_WAL, Ledger
+from node.ledger import P_WAL, Ledger, flush_phase_for
 from node.mempool import Mempool, TxGossip
 from node.metrics import NodeMetrics
 from node.transport import Transport
@@ -104,7 +104,8 @@ class Node:
         self.chain_id = genesis.chain_id
         self.store = store
         self.metrics = NodeMetrics()
-        self.ledger = Ledger(store, genesis)
+        self.ledger = Ledger(store, genesis,
+                             flush_phase=flush_phase_for(identity.public_key, genesis))
         self.mempool = Mempool()
         self.params = genesis.params
         self.peers_cfg = peers

@@ -159,6 +159,26 @@ def test_smt_pages_are_written_every_flush_and_rebuilt_after_a_crash(tn, tmp_pat
     assert written < made
 
 
+def test_nodes_flush_the_smt_at_different_heights(tn):
+    from chainfin.crypto import Identity
+    from node.ledger import SMT_FLUSH_BLOCKS, flush_phase_for
+
+    genesis, nodes, clients = tn
+    phases = sorted(flush_phase_for(n.public_key, genesis) for n in nodes)
+    assert phases == [0, 16, 32, 48]  # four validators, a quarter of the interval apart
+    outsider = flush_phase_for(Identity.generate("observer").public_key, genesis)
+    assert 0 <= outsider < SMT_FLUSH_BLOCKS
+    led = Ledger(MemoryStore(), genesis, flush_phase=SMT_FLUSH_BLOCKS - 3)
+    _commit_blocks(led, genesis, nodes, clients, 1, 2)
+    assert led.unflushed  # heights 1 and 2: held in memory
+    _commit_blocks(led, genesis, nodes, clients, 10, 1)
+    assert led.unflushed == {}  # height 3: 3 + 61 = 64, this ledger's turn to write them
+    _commit_blocks(led, genesis, nodes, clients, 20, SMT_FLUSH_BLOCKS - 1)
+    assert led.unflushed and led.tip.height == SMT_FLUSH_BLOCKS + 2
+    _commit_blocks(led, genesis, nodes, clients, 200, 1)
+    assert led.unflushed == {}  # and every SMT_FLUSH_BLOCKS after
+
+
 def test_a_damaged_state_is_refused_at_reopen(tn, tmp_path):
     from chainfin.errors import StorageError
     from node.ledger import P_STATE
