@@ -56,8 +56,7 @@ def error(status: int, code: str, message: str,
 #: the sender's pending limit (429) and a full mempool (503); both of the last two are worth a
 #: retry later.
 REFUSAL_STATUS = {"duplicate": 409, "nonce_reused": 409, "nonce_in_use": 409,
-                  "batch_too_large": 413, "sender_limit": 429, "stream_full": 429,
-                  "mempool_full": 503}
+                  "sender_limit": 429, "stream_full": 429, "mempool_full": 503}
 #: the ``error`` of a ``pending`` answer whose wait ran out (REST 202, stream ``pending``)
 TIMEOUT_ERROR = {"code": "timeout", "message": "not final within the wait time"}
 
@@ -388,14 +387,17 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 #: transactions one stream may have waiting for their outcome; more are refused (stream_full)
 STREAM_MAX_PENDING = 8192
-#: envelopes one stream message may carry as a JSON array; each of a longer array is refused
+#: envelopes one stream message may carry as a JSON array; a longer array closes the socket
+#: (1009): answering each of up to ~500,000 tiny items of a 1 MiB message would cost far more
+#: than the message
 STREAM_MAX_BATCH = 1000
 
 
 async def tx_stream(request: web.Request) -> web.StreamResponse:
     """``GET /v1/tx/stream``: a WebSocket for high-volume submitters. Each text message the
     client sends is one envelope, as the body of ``POST /v1/tx``, or a JSON array of up to
-    ``STREAM_MAX_BATCH`` envelopes; the node answers every envelope, in JSON arrays of answers
+    ``STREAM_MAX_BATCH`` envelopes (a longer array closes the socket with 1009); the node
+    answers every envelope, in JSON arrays of answers
     (as many as are ready at once), each the answer ``POST /v1/tx?wait=commit`` would give plus
     ``seq``, the envelope's 0-based position on this socket (a message that is not JSON counts
     as one): ``status`` committed or rejected with the outcome, ``refused`` with ``error`` and
@@ -437,11 +439,8 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
             ready.clear()
             await ws.send_str(json.dumps(batch, separators=(",", ":")))
 
-    def submit(seq: int, item: Any, too_many: bool) -> None:
+    def submit(seq: int, item: Any) -> None:
         try:
-            if too_many:
-                raise InvalidTransaction(f"a message carries at most {STREAM_MAX_BATCH} "
-                                         "envelopes", "batch_too_large")
             if len(waiting) >= STREAM_MAX_PENDING:
                 raise InvalidTransaction(f"{STREAM_MAX_PENDING} transactions of this stream "
                                          "are waiting for their outcome", "stream_full")
@@ -478,10 +477,14 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
                 refused(seq, refusal_status(e), e.code, str(e))
                 continue
             items = body if type(body) is list else (body,)
-            too_many = len(items) > STREAM_MAX_BATCH
+            if len(items) > STREAM_MAX_BATCH:  # one answer each could be ~75 MB: close
+                node.metrics.tx_refused.labels("batch_too_large").inc()
+                await ws.close(code=aiohttp.WSCloseCode.MESSAGE_TOO_BIG,
+                               message=f"at most {STREAM_MAX_BATCH} envelopes per message".encode())
+                break
             for item in items:
                 seq += 1
-                submit(seq, item, too_many)
+                submit(seq, item)
         # the client closed the socket: the answers still owed are dropped
     finally:
         for fut, (_, tx_id, timer) in list(waiting.items()):
