@@ -224,12 +224,13 @@ class TxGossip:
     ``delay`` seconds after the first transaction of a batch, or at once when ``max_txs``
     transactions or ``max_bytes`` bytes have accumulated. Receivers decode it with
     ``codec.decode`` and each transaction with ``Transaction.decode``, unless ``wire_id`` shows
-    they hold it already. The 15 ms default (decision 33): every frame costs each peer a
-    wake-up, TLS and a MAC check whatever it carries.
+    they hold it already. ``delay`` may change at any time: the node raises it while its
+    mempool is busy (decision 33), since every frame costs each peer a wake-up, a TLS record
+    and a MAC check whatever it carries.
     """
 
     def __init__(self, broadcast: Callable[[str, bytes], None], kind: str = "txs", *,
-                 delay: float = 0.015, max_txs: int = 200, max_bytes: int = 1024 * 1024) -> None:
+                 delay: float = 0.005, max_txs: int = 200, max_bytes: int = 1024 * 1024) -> None:
         self._broadcast = broadcast
         self.kind = kind
         self.delay = delay

@@ -46,6 +46,12 @@ TICK_S = 0.005
 BATCH_MIN = 32  # pending txs that make a block worth proposing at once
 BATCH_DELAY_S = 0.003  # otherwise the longest a new tx waits before the engine hears of it
 FETCH_BATCH = 64
+#: gossip frames leave this long after their first transaction (decision 33) ...
+GOSSIP_DELAY_S = 0.005
+#: ... or this long while the mempool holds at least GOSSIP_BUSY_PENDING transactions: under
+#: load each frame's fixed cost at every peer matters more than the wait, which queues dwarf
+GOSSIP_DELAY_BUSY_S = 0.015
+GOSSIP_BUSY_PENDING = 128
 WAIT_TIMEOUT_S = 30.0
 
 
@@ -114,7 +120,7 @@ class Node:
                                    server_ssl=server_ssl, client_ssl=client_ssl)
         self.transport.set_request_handler(K_FETCH, self._serve_fetch)
         self.transport.set_request_handler(K_STATUS, self._serve_status)
-        self.gossip = TxGossip(self.transport.broadcast, K_TXS)
+        self.gossip = TxGossip(self.transport.broadcast, K_TXS, delay=GOSSIP_DELAY_S)
         self.engine = self._make_engine()
         self.events: asyncio.Queue[api.Event] = asyncio.Queue()
         self.waiters: dict[bytes, list[asyncio.Future[TxOutcome]]] = {}
@@ -261,6 +267,8 @@ class Node:
         self.mempool.add(tx)
         self.admitted_at.setdefault(tx.tx_id, time.perf_counter())
         if gossip:
+            self.gossip.delay = (GOSSIP_DELAY_BUSY_S if len(self.mempool) >= GOSSIP_BUSY_PENDING
+                                 else GOSSIP_DELAY_S)
             self.gossip.add(tx)
 
     def _pending_changed(self) -> None:

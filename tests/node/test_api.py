@@ -686,6 +686,29 @@ async def test_tx_stream_closes_on_an_oversized_array(h: Harness, monkeypatch) -
     assert got[0]["status"] == "committed"
 
 
+async def test_gossip_waits_longer_only_while_the_mempool_is_busy(h: Harness,
+                                                                  monkeypatch) -> None:
+    from node import runtime
+
+    monkeypatch.setattr(runtime, "GOSSIP_BUSY_PENDING", 2)
+    quiet = h.issue(amount=1)
+    await h.commit(quiet)
+    assert h.node.gossip.delay == runtime.GOSSIP_DELAY_S
+    first, second = h.issue(amount=2), h.issue(amount=3)
+    h.node.admit(first)  # one pending (itself): not busy
+    assert h.node.gossip.delay == runtime.GOSSIP_DELAY_S
+    h.node.admit(second)  # two pending: busy
+    assert h.node.gossip.delay == runtime.GOSSIP_DELAY_BUSY_S
+    for _ in range(500):  # both commit on every node
+        if all(n.ledger.tx_location(t.tx_id) is not None and not len(n.mempool)
+               for n in h.nodes for t in (first, second)):
+            break
+        await asyncio.sleep(0.01)
+    assert h.node.ledger.tx_location(second.tx_id) is not None
+    await h.commit(h.issue(amount=4))  # the backlog is gone: back to the short wait
+    assert h.node.gossip.delay == runtime.GOSSIP_DELAY_S
+
+
 async def test_tx_stream_survives_an_internal_error(h: Harness, monkeypatch) -> None:
     def broken(tx: Transaction) -> None:
         raise RuntimeError("a bug")
