@@ -397,10 +397,9 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
     """``GET /v1/tx/stream``: a WebSocket for high-volume submitters. Each text message the
     client sends is one envelope, as the body of ``POST /v1/tx``, or a JSON array of up to
     ``STREAM_MAX_BATCH`` envelopes (a longer array closes the socket with 1009); the node
-    answers every envelope, in JSON arrays of answers
-    (as many as are ready at once), each the answer ``POST /v1/tx?wait=commit`` would give plus
-    ``seq``, the envelope's 0-based position on this socket (a message that is not JSON counts
-    as one): ``status`` committed or rejected with the outcome, ``refused`` with ``error`` and
+    answers every envelope, in JSON arrays of answers (as many as are ready at once), each the
+    answer ``POST /v1/tx?wait=commit`` would give plus ``seq``, the envelope's 0-based position
+    on this socket (a message that is not JSON counts as one): ``status`` committed or rejected with the outcome, ``refused`` with ``error`` and
     ``http_status`` when admission refused it, or ``pending`` with error ``timeout`` after the
     usual wait. One socket carries many transactions without a request per transaction."""
     node = request.app[NODE_KEY]
@@ -615,9 +614,10 @@ OPENAPI: dict[str, Any] = {
         "/v1/status": {"get": _op("getStatus", "Node status")},
         "/v1/tx/stream": {"get": _op(
             "streamTxs", "WebSocket for high-volume submission: send one TxEnvelope, or a JSON "
-            "array of up to 1,000, per text message; the node answers every envelope, in JSON "
-            "arrays of answers, each a TxOutcome (or status `refused` with `error` and "
-            "`http_status`) plus `seq`, the envelope's 0-based position on the socket",
+            "array of up to 1,000 (more closes the socket, 1009), per text message; the node "
+            "answers every envelope, in JSON arrays of answers, each a TxOutcome (or status "
+            "`refused` with `error` and `http_status`) plus `seq`, the envelope's 0-based "
+            "position on the socket",
             responses={"101": {"description": "Switching Protocols (WebSocket)"},
                        "5XX": {"$ref": "#/components/responses/Error"}})},
         "/v1/events": {"get": _op("streamEvents", "Server-Sent Events: one `block` event per "
