@@ -64,6 +64,8 @@ TIMEOUT_ERROR = {"code": "timeout", "message": "not final within the wait time"}
 def refusal_status(e: InvalidTransaction) -> int:
     """The HTTP status of a refused transaction (REST's answer, the stream's ``http_status``)."""
     return REFUSAL_STATUS.get(e.code, e.status_hint)
+
+
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
                413: "body_too_large"}
 
@@ -399,9 +401,10 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
     ``STREAM_MAX_BATCH`` envelopes (a longer array closes the socket with 1009); the node
     answers every envelope, in JSON arrays of answers (as many as are ready at once), each the
     answer ``POST /v1/tx?wait=commit`` would give plus ``seq``, the envelope's 0-based position
-    on this socket (a message that is not JSON counts as one): ``status`` committed or rejected with the outcome, ``refused`` with ``error`` and
-    ``http_status`` when admission refused it, or ``pending`` with error ``timeout`` after the
-    usual wait. One socket carries many transactions without a request per transaction."""
+    on this socket (a message that is not JSON counts as one): ``status`` committed or rejected
+    with the outcome, ``refused`` with ``error`` and ``http_status`` when admission refused it,
+    or ``pending`` with error ``timeout`` after the usual wait. One socket carries many
+    transactions without a request per transaction."""
     node = request.app[NODE_KEY]
     ws = web.WebSocketResponse(max_msg_size=MAX_BODY, heartbeat=30.0)
     await ws.prepare(request)
@@ -417,6 +420,10 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
     def refused(seq: int, status: int, code: str, message: str, **extra: Any) -> None:
         answer({"seq": seq, **extra, "status": "refused", "http_status": status,
                 "error": {"code": code, "message": message}})
+
+    def refuse(seq: int, e: InvalidTransaction) -> None:  # admission said no: count, answer
+        node.metrics.tx_refused.labels(e.code).inc()
+        refused(seq, refusal_status(e), e.code, str(e))
 
     def done(fut: asyncio.Future[TxOutcome]) -> None:
         seq, tx_id, timer = waiting.pop(fut)
@@ -451,8 +458,7 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
                 _forget_waiter(node, tx.tx_id, fut)
                 raise
         except InvalidTransaction as e:
-            node.metrics.tx_refused.labels(e.code).inc()
-            refused(seq, refusal_status(e), e.code, str(e))
+            refuse(seq, e)
             return
         except Exception:  # a bug in the node: this envelope fails, the stream goes on
             log.exception("internal error on /v1/tx/stream")
@@ -472,8 +478,7 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
                 body = _json_body(msg.data)
             except InvalidTransaction as e:
                 seq += 1
-                node.metrics.tx_refused.labels(e.code).inc()
-                refused(seq, refusal_status(e), e.code, str(e))
+                refuse(seq, e)
                 continue
             items = body if type(body) is list else (body,)
             if len(items) > STREAM_MAX_BATCH:  # one answer each could be ~75 MB: close

@@ -192,7 +192,6 @@ class Ledger:
         self.cache = _ReadCache(store, P_STATE)  # committed state values
         self.node_cache = _ReadCache(store, P_SMT, limit=100_000)  # committed SMT nodes
         self.unflushed: dict[bytes, bytes] = {}  # SMT records of committed blocks, not yet written
-        self._unflushed_blocks = 0
         self.tip = self._open()
 
     # ------------------------------------------------------------------ open / genesis
@@ -407,10 +406,8 @@ class Ledger:
         self.cache.update(result.changes)
         self.node_cache.update(spec.smt_nodes)
         self.unflushed.update(spec.smt_nodes)
-        self._unflushed_blocks += 1
         self.tip = new_tip
-        if (h + self.flush_phase) % SMT_FLUSH_BLOCKS == 0 or \
-                self._unflushed_blocks >= SMT_FLUSH_BLOCKS:
+        if (h + self.flush_phase) % SMT_FLUSH_BLOCKS == 0:  # at most SMT_FLUSH_BLOCKS held
             self.flush_smt()
         del self.spec[bh]
         # siblings at this height (other forks) can never commit now
@@ -426,7 +423,6 @@ class Ledger:
             with self.store.write_batch(sync=False) as b:
                 put_nodes(b, live)
         self.unflushed = {}
-        self._unflushed_blocks = 0
         return len(live)
 
     def committed_tree(self) -> SparseMerkleTree:

@@ -995,7 +995,7 @@ API_NAMES = {"rest": "REST (POST /v1/tx?wait=commit)", "stream": "the /v1/tx/str
 class StreamClient:
     """One WebSocket per node to ``/v1/tx/stream``. :meth:`send_many` writes envelopes on a
     node's socket as one message; the node's answers (JSON arrays, each answer with the
-    ``seq`` of its message) go to ``on_answer(key, answer)`` as they arrive, and to
+    ``seq`` of its envelope) go to ``on_answer(key, answer)`` as they arrive, and to
     ``on_lost(key)`` for every send still unanswered when a socket closes. No future, task or
     timer per transaction: the load generator shares the cores with the nodes."""
 
