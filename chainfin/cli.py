@@ -142,7 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--duration", type=int, default=10, help="seconds of load")
     b.add_argument("--json", dest="json_out", default=None, help="write the result here")
     b.add_argument("--plot", default=None, help="write a PNG of finality over time")
-    b.add_argument("--find-max", action="store_true")
+    b.add_argument("--find-max", action="store_true",
+                   help="search the highest rate with nothing failed and p99 <= 1 s")
+    b.add_argument("--confirm", type=int, default=1,
+                   help="with --find-max: a rate passes only if this many runs at it in a "
+                        "row pass, each on a fresh testnet (default 1)")
     b.add_argument("--api", choices=("rest", "stream"), default="rest",
                    help="submit by one REST request per tx (default) or over one WebSocket "
                         "stream per node (/v1/tx/stream)")

@@ -440,6 +440,53 @@ def test_find_max_none_passes_and_bound():
     assert len(calls) == bench.MAX_STEPS and best is not None
 
 
+def _scripted_runner(verdicts: dict[float, list[bool]], calls: list[float]):
+    """Each rate passes or fails run by run as ``verdicts`` says (then passes); a rate's k-th
+    run ends k ms later, so later runs at a rate have a lower throughput."""
+    def run(nodes, rate, duration, *, limit=None, label=None, **kw):
+        k = calls.count(rate)
+        calls.append(rate)
+        r = _result()
+        r.offered_rate = rate
+        r.outcomes[-1].done += k / 1000.0
+        script = verdicts.get(rate, [])
+        if k < len(script) and not script[k]:
+            r.outcomes[0].status = "timeout"
+        return r
+    return run
+
+
+def test_find_max_confirm_needs_every_run_at_a_rate_to_pass():
+    calls: list[float] = []
+    # 150 passes once then fails: with confirm=2 it is not sustained, so the search bisects
+    # below it; 125 passes twice
+    runner = _scripted_runner({150.0: [True, False], 225.0: [False]}, calls)
+    best, runs = bench.find_max(4, 100, 1.0, run=runner, say=lambda m: None, confirm=2)
+    assert calls[:4] == [100.0, 100.0, 150.0, 150.0]
+    assert calls[4:] == [125.0, 125.0, 137.0, 137.0]
+    assert best is not None and best.offered_rate == 137.0
+    assert best is runs[-1]  # the passing step's run with the lower throughput
+    assert best.throughput_tps() < runs[-2].throughput_tps()
+    # confirm=1: the same script passes 150 on its first run and fails at 225
+    calls = []
+    runner = _scripted_runner({150.0: [True, False], 225.0: [False]}, calls)
+    best, _ = bench.find_max(4, 100, 1.0, run=runner, say=lambda m: None)
+    assert calls[:3] == [100.0, 150.0, 225.0] and best is not None and best.offered_rate > 150.0
+
+
+def test_find_max_confirm_counts_rates_not_runs_and_checks_its_argument():
+    calls: list[float] = []
+    best, runs = bench.find_max(4, 1, 1.0, run=_scripted_runner({}, calls),
+                                say=lambda m: None, confirm=3)
+    assert len(calls) == 3 * bench.MAX_STEPS and best is not None
+    with pytest.raises(ValueError):
+        bench.find_max(4, 1, 1.0, run=_scripted_runner({}, []), say=lambda m: None, confirm=0)
+    args = argparse.Namespace(nodes=4, rate=10, duration=1, json_out=None, plot=None,
+                              find_max=True, confirm=0)
+    with pytest.raises(ChainfinError, match="--confirm"):
+        bench.cli_bench(args)
+
+
 def test_cli_plot_without_matplotlib_is_a_clear_error(monkeypatch):
     import builtins
 
