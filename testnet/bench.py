@@ -1692,6 +1692,8 @@ def cli_bench(args: argparse.Namespace) -> int:
     confirm = int(getattr(args, "confirm", 1))
     if confirm < 1:
         raise ChainfinError("--confirm must be at least 1")
+    if confirm != 1 and not getattr(args, "find_max", False):
+        raise ChainfinError("--confirm applies to --find-max (a single run has nothing to confirm)")
     if plot:  # fail before minutes of benchmark, not after
         try:
             import matplotlib  # noqa: F401

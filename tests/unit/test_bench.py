@@ -485,6 +485,9 @@ def test_find_max_confirm_counts_rates_not_runs_and_checks_its_argument():
                               find_max=True, confirm=0)
     with pytest.raises(ChainfinError, match="--confirm"):
         bench.cli_bench(args)
+    args.find_max, args.confirm = False, 2
+    with pytest.raises(ChainfinError, match="--confirm applies to --find-max"):
+        bench.cli_bench(args)
 
 
 def test_cli_plot_without_matplotlib_is_a_clear_error(monkeypatch):
