@@ -3,7 +3,7 @@
 ::
 
     chainfin bench --nodes 4 --rate 500 --duration 30 [--json out.json] [--plot out.png]
-    chainfin bench --nodes 4 --rate 200 --duration 30 --find-max
+    chainfin bench --nodes 4 --rate 200 --duration 30 --find-max [--confirm 2]
 
 One run:
 
