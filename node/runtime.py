@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import ssl
 import time
@@ -53,6 +54,12 @@ GOSSIP_DELAY_S = 0.005
 GOSSIP_DELAY_BUSY_S = 0.015
 GOSSIP_BUSY_PENDING = 128
 WAIT_TIMEOUT_S = 30.0
+#: when no block has committed for this long while transactions are pending, the node checks
+#: its oldest pending ones (admitted at least this long ago, none in a proposal) against the
+#: committed state again and drops those it no longer admits (decision 35): shorter than the
+#: view-change timeout (1 s by default), so such a transaction cannot start view changes
+SWEEP_IDLE_S = 0.3
+SWEEP_MAX = 256  # pending transactions checked per sweep, oldest first
 
 
 def _records(raw: bytes) -> list[bytes]:
@@ -132,7 +139,9 @@ class Node:
         self.stats: dict[str, int] = {"gossip_txs_in": 0, "gossip_txs_bad": 0,
                                       "frames_unknown_kind": 0, "fetch_served": 0,
                                       "blocks_fetched": 0, "fetch_failed": 0,
-                                      "auto_deliveries": 0, "auto_delivery_failed": 0}
+                                      "auto_deliveries": 0, "auto_delivery_failed": 0,
+                                      "pending_dropped_inadmissible": 0}
+        self._last_commit = self._last_sweep = time.perf_counter()
         self._tasks: list[asyncio.Task[Any]] = []
         self._fetching = False
         self._pending_timer: asyncio.TimerHandle | None = None
@@ -299,6 +308,49 @@ class Node:
             self.metrics.loop_lag.set(max(0.0, t - expected - TICK_S))
             expected = t
             self.events.put_nowait(api.Tick(now_ms()))
+            if self.mempool:
+                now = time.perf_counter()
+                if min(now - self._last_commit, now - self._last_sweep) >= SWEEP_IDLE_S:
+                    self._last_sweep = now
+                    self.drop_inadmissible(now - SWEEP_IDLE_S)
+
+    def drop_inadmissible(self, admitted_before: float) -> int:
+        """Check the oldest pending transactions admitted before ``admitted_before``
+        (``time.perf_counter()`` seconds; at most SWEEP_MAX, none in a proposal) against the
+        committed state again and drop those it no longer admits, failing their waiters with
+        the reason. Returns how many were dropped.
+
+        A transaction is admitted against the committed state, but a block committed after
+        that can make it inadmissible for good (its sender's role changed, the identity was
+        removed): the primary then leaves it out of every block, and without this it would
+        stay pending on every node for good, and keep the replicas' view-change timers
+        running on an otherwise idle network (a view change every 1, 2, 4, ... s)."""
+        state = self.ledger.committed_state()
+        dropped: list[tuple[bytes, InvalidTransaction]] = []
+        for tx_id, t in list(itertools.islice(self.admitted_at.items(), SWEEP_MAX)):
+            if t >= admitted_before:
+                break
+            tx = self.mempool.get(tx_id)
+            if tx is None or tx_id in self.in_flight:
+                continue
+            try:
+                execution.check_tx_static(tx, state)
+            except InvalidTransaction as e:
+                dropped.append((tx_id, e))
+        if not dropped:
+            return 0
+        self.mempool.remove([tx_id for tx_id, _ in dropped])
+        for tx_id, e in dropped:
+            self.admitted_at.pop(tx_id, None)
+            for f in self.waiters.pop(tx_id, ()):
+                if not f.done():
+                    f.set_exception(InvalidTransaction(
+                        f"no longer admissible, dropped from the mempool: {e}", e.code))
+        self.stats["pending_dropped_inadmissible"] += len(dropped)
+        log.info("dropped %d pending transaction(s) the committed state no longer admits (%s)",
+                 len(dropped), ", ".join(sorted({e.code for _, e in dropped})))
+        self._pending_changed()
+        return len(dropped)
 
     # ------------------------------------------------------------------ the engine loop
 
@@ -464,6 +516,7 @@ class Node:
         return out
 
     def _after_commit(self, block: Block, result: execution.BlockResult) -> None:
+        self._last_commit = time.perf_counter()
         ids = [t.tx_id for t in block.txs]
         self.mempool.remove(ids)
         stale = self.mempool.conflicting(block.txs)

@@ -604,6 +604,53 @@ async def test_pending_tx_whose_nonce_another_commits_is_dropped(h: Harness) -> 
     assert all(a.tx_id not in n.mempool and b.tx_id not in n.mempool for n in h.nodes)
 
 
+async def test_pending_tx_the_committed_state_no_longer_admits_is_dropped(h: Harness) -> None:
+    # as if admitted just before a block removed its sender's right to send it (a role change
+    # committed meanwhile): the primary leaves it out of every block; it must leave every
+    # mempool, its waiter told why, and not keep the replicas' view-change timers running
+    await h.commit(h.issue(5))
+    stuck = h.tx("outsider", "settlement", "transfer",
+                 {"currency": "USD", "to": h.ids["exporter"].public_key.hex(), "amount": 1})
+    fut = h.node.wait_for(stuck.tx_id)
+    for nd in h.nodes:
+        nd.mempool.add(stuck)
+        nd.admitted_at[stuck.tx_id] = time.perf_counter()
+        nd._pending_changed()
+    with pytest.raises(InvalidTransaction) as e:
+        await asyncio.wait_for(fut, 5)
+    assert e.value.code == "unknown_sender" and "no longer admissible" in str(e.value)
+    for _ in range(100):
+        if all(stuck.tx_id not in nd.mempool for nd in h.nodes):
+            break
+        await asyncio.sleep(0.02)
+    assert all(stuck.tx_id not in nd.mempool for nd in h.nodes)
+    assert all(nd.stats["pending_dropped_inadmissible"] == 1 for nd in h.nodes)
+    await asyncio.sleep(1.5)  # longer than the first view-change timeout (1 s)
+    assert [nd.view for nd in h.nodes] == [0, 0, 0, 0]
+    assert (await h.commit(h.issue(6)))["status"] == "committed"  # the chain goes on
+
+
+async def test_drop_inadmissible_spares_young_in_flight_and_admissible(h: Harness) -> None:
+    nd = h.node
+    good = h.issue(7)
+    bad = [h.tx("outsider", "settlement", "transfer",
+                {"currency": "USD", "to": h.ids["exporter"].public_key.hex(), "amount": n})
+           for n in (1, 2, 3)]
+    t = time.perf_counter()
+    for i, tx in enumerate([good, *bad]):  # admitted at t, t+1, t+2, t+3 in this test's clock
+        nd.mempool.add(tx)
+        nd.admitted_at[tx.tx_id] = t + i
+    nd.in_flight.add(bad[0].tx_id)  # proposed: its block decides, not the sweep
+    try:
+        assert nd.drop_inadmissible(t + 1.5) == 0  # bad[0] is in a proposal, the rest younger
+        assert nd.drop_inadmissible(t + 10) == 2  # bad[1] and bad[2]
+        assert good.tx_id in nd.mempool and bad[0].tx_id in nd.mempool
+        assert bad[1].tx_id not in nd.mempool and bad[2].tx_id not in nd.mempool
+        assert bad[1].tx_id not in nd.admitted_at
+    finally:
+        nd.in_flight.discard(bad[0].tx_id)
+
+
 async def _stream_answers(ws: Any, n: int) -> dict[int, dict[str, Any]]:
     got: dict[int, dict[str, Any]] = {}
     while len(got) < n:
