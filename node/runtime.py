@@ -331,7 +331,10 @@ class Node:
             if t >= admitted_before:
                 break
             tx = self.mempool.get(tx_id)
-            if tx is None or tx_id in self.in_flight:
+            if tx is None:  # no longer pending: a stale entry, not worth a slot next time
+                self.admitted_at.pop(tx_id, None)
+                continue
+            if tx_id in self.in_flight:
                 continue
             try:
                 execution.check_tx_static(tx, state)
