@@ -342,7 +342,9 @@ class Node:
                 dropped.append((tx_id, e))
         if not dropped:
             return 0
-        self.mempool.remove([tx_id for tx_id, _ in dropped])
+        # not remembered as seen: a resubmission once the state admits it again (the role
+        # restored) must not be refused as a duplicate; late gossip of it fails admission
+        self.mempool.remove([tx_id for tx_id, _ in dropped], committed=False)
         for tx_id, e in dropped:
             self.admitted_at.pop(tx_id, None)
             for f in self.waiters.pop(tx_id, ()):

@@ -647,6 +647,7 @@ async def test_drop_inadmissible_spares_young_in_flight_and_admissible(h: Harnes
         assert good.tx_id in nd.mempool and bad[0].tx_id in nd.mempool
         assert bad[1].tx_id not in nd.mempool and bad[2].tx_id not in nd.mempool
         assert bad[1].tx_id not in nd.admitted_at
+        assert not nd.mempool.seen(bad[1].tx_id)  # not a "duplicate" if it becomes admissible
         nd.admitted_at = {b"\0" * 32: t - 1, **nd.admitted_at}  # an entry with no pending tx
         assert nd.drop_inadmissible(t + 10) == 0 and b"\0" * 32 not in nd.admitted_at
     finally:
