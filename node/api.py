@@ -53,10 +53,11 @@ def error(status: int, code: str, message: str,
 
 
 #: Admission codes that are not a plain 400: a conflict with what the node already holds (409),
-#: the sender's pending limit (429) and a full mempool (503); both of the last two are worth a
-#: retry later.
+#: the sender's pending limit (429), a full mempool and an overloaded network (503); the last
+#: three are worth a retry later.
 REFUSAL_STATUS = {"duplicate": 409, "nonce_reused": 409, "nonce_in_use": 409,
-                  "sender_limit": 429, "stream_full": 429, "mempool_full": 503}
+                  "sender_limit": 429, "stream_full": 429, "mempool_full": 503,
+                  "overloaded": 503}
 #: the ``error`` of a ``pending`` answer whose wait ran out (REST 202, stream ``pending``)
 TIMEOUT_ERROR = {"code": "timeout", "message": "not final within the wait time"}
 

@@ -58,6 +58,11 @@ class NodeMetrics:
         self.height = Gauge("chainfin_height", "Last committed block height", registry=r)
         self.view = Gauge("chainfin_view", "Current consensus view", registry=r)
         self.mempool = Gauge("chainfin_mempool_txs", "Transactions in the mempool", registry=r)
+        self.commit_lag = Gauge("chainfin_commit_lag_seconds",
+                                "Median admission-to-commit time of the transactions of the last "
+                                "committed block (while it is high and a block's worth is pending, "
+                                "the node answers 503 overloaded)",
+                                registry=r)
         self.peers = Gauge("chainfin_peers_connected", "Connected validator peers", registry=r)
         self.loop_lag = Gauge("chainfin_event_loop_lag_seconds",
                               "How late the ticker woke up (blocked event loop)", registry=r)

@@ -60,6 +60,11 @@ WAIT_TIMEOUT_S = 30.0
 #: view-change timeout (1 s by default), so such a transaction cannot start view changes
 SWEEP_IDLE_S = 0.3
 SWEEP_MAX = 256  # pending transactions checked per sweep, oldest first
+#: the node refuses new client transactions (``503 overloaded``) while the transactions of the
+#: last block it committed waited longer than this from admission to commit (their median) and
+#: at least a block's worth is pending (decision 36): past that, accepting more only makes every
+#: transaction wait longer, so the client hears it at once instead of after a long wait
+OVERLOAD_LAG_S = 5.0
 
 
 def _records(raw: bytes) -> list[bytes]:
@@ -142,6 +147,7 @@ class Node:
                                       "auto_deliveries": 0, "auto_delivery_failed": 0,
                                       "pending_dropped_inadmissible": 0}
         self._last_commit = self._last_sweep = time.perf_counter()
+        self.commit_lag_s = 0.0  # median admission-to-commit time of the last committed block
         self._tasks: list[asyncio.Task[Any]] = []
         self._fetching = False
         self._pending_timer: asyncio.TimerHandle | None = None
@@ -263,12 +269,22 @@ class Node:
         try:
             if tx.chain_id != self.chain_id:
                 raise InvalidTransaction("transaction is for another chain", "wrong_chain")
+            if self.overloaded():
+                raise InvalidTransaction(
+                    f"the network is overloaded: transactions take {self.commit_lag_s:.1f} s "
+                    "from admission to commit here; retry later", "overloaded")
             if self.ledger.tx_location(tx.tx_id) is not None:
                 raise InvalidTransaction("transaction already committed", "duplicate")
             self._admit(tx, gossip=True)
             self._pending_changed()
         finally:
             self.metrics.cpu["admit"] += thread_time() - t0
+
+    def overloaded(self) -> bool:
+        """True while the last committed block's transactions waited more than OVERLOAD_LAG_S
+        (median) and at least a block's worth is pending (a short queue always drains)."""
+        return (self.commit_lag_s > OVERLOAD_LAG_S
+                and len(self.mempool) >= self.params.max_block_txs)
 
     def _admit(self, tx: Transaction, gossip: bool) -> None:
         tx.verify_signature()
@@ -542,11 +558,13 @@ class Node:
         self.metrics.mempool.set(len(self.mempool))
         now = time.perf_counter()
         rejected = 0
+        fins: list[float] = []
         for i, (tx, rc) in enumerate(zip(block.txs, result.receipts, strict=True)):
             started = self.admitted_at.pop(tx.tx_id, None)
             fin = None if started is None else (now - started) * 1000.0
             if fin is not None:
                 self.metrics.finality.observe(fin / 1000.0)
+                fins.append(fin)
             if rc.status != "committed":
                 rejected += 1
             futs = self.waiters.pop(tx.tx_id, None)
@@ -556,6 +574,10 @@ class Node:
                 for f in futs:
                     if not f.done():
                         f.set_result(outcome)
+        if fins:  # (a block none of whose transactions passed here says nothing of our queue)
+            fins.sort()
+            self.commit_lag_s = fins[len(fins) // 2] / 1000.0
+            self.metrics.commit_lag.set(self.commit_lag_s)
         self.metrics.txs_committed.inc(len(block.txs) - rejected)
         self.metrics.txs_rejected.inc(rejected)
         if self.subscribers:

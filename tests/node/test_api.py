@@ -654,6 +654,37 @@ async def test_drop_inadmissible_spares_young_in_flight_and_admissible(h: Harnes
         nd.in_flight.discard(bad[0].tx_id)
 
 
+async def test_overloaded_network_refuses_new_transactions_at_once(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from node import runtime
+
+    monkeypatch.setattr(runtime, "SWEEP_IDLE_S", 3600.0)  # keep the unproposable backlog below
+    nd = h.node
+    await h.commit(h.issue(3))
+    assert 0 < nd.commit_lag_s < runtime.OVERLOAD_LAG_S  # measured from the block just committed
+    async with h.http.get("/metrics") as r:
+        assert f"chainfin_commit_lag_seconds {nd.commit_lag_s}" in await r.text()
+    # a queue of a block's worth that takes longer than the bound to commit: refused at once
+    backlog = [h.tx("outsider", "settlement", "transfer",
+                    {"currency": "USD", "to": h.ids["exporter"].public_key.hex(), "amount": n})
+               for n in range(1, h.genesis.params.max_block_txs + 1)]
+    for tx in backlog:
+        nd.mempool.add(tx)
+    nd.commit_lag_s = runtime.OVERLOAD_LAG_S + 1
+    t0 = time.perf_counter()
+    async with h.http.post("/v1/tx?wait=commit", data=json.dumps(h.issue(4).to_json()),
+                           headers={"Content-Type": "application/json"}) as r:
+        status, out, retry = r.status, await r.json(), r.headers.get("Retry-After")
+    assert time.perf_counter() - t0 < 5.0
+    assert_error(status, out, 503, "overloaded")
+    assert retry == "1" and "overloaded" in out["error"]["message"]
+    # a short queue always drains, whatever the last block said: never a deadlock
+    nd.mempool.remove([t.tx_id for t in backlog[1:]], committed=False)
+    assert not nd.overloaded()
+    assert (await h.commit(h.issue(5)))["status"] == "committed"
+    assert nd.commit_lag_s < runtime.OVERLOAD_LAG_S  # the next block measured the queue again
+
+
 async def _stream_answers(ws: Any, n: int) -> dict[int, dict[str, Any]]:
     got: dict[int, dict[str, Any]] = {}
     while len(got) < n:
