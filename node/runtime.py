@@ -326,7 +326,7 @@ class Node:
             self.events.put_nowait(api.Tick(now_ms()))
             if self.mempool:
                 now = time.perf_counter()
-                if min(now - self._last_commit, now - self._last_sweep) >= SWEEP_IDLE_S:
+                if now - max(self._last_commit, self._last_sweep) >= SWEEP_IDLE_S:
                     self._last_sweep = now
                     self.drop_inadmissible(now - SWEEP_IDLE_S)
 
@@ -360,18 +360,26 @@ class Node:
             return 0
         # not remembered as seen: a resubmission once the state admits it again (the role
         # restored) must not be refused as a duplicate; late gossip of it fails admission
-        self.mempool.remove([tx_id for tx_id, _ in dropped], committed=False)
-        for tx_id, e in dropped:
-            self.admitted_at.pop(tx_id, None)
-            for f in self.waiters.pop(tx_id, ()):
-                if not f.done():
-                    f.set_exception(InvalidTransaction(
-                        f"no longer admissible, dropped from the mempool: {e}", e.code))
+        self._drop_pending([(tx_id, InvalidTransaction(
+            f"no longer admissible, dropped from the mempool: {e}", e.code))
+            for tx_id, e in dropped], seen=False)
         self.stats["pending_dropped_inadmissible"] += len(dropped)
         log.info("dropped %d pending transaction(s) the committed state no longer admits (%s)",
                  len(dropped), ", ".join(sorted({e.code for _, e in dropped})))
         self._pending_changed()
         return len(dropped)
+
+    def _drop_pending(self, drops: list[tuple[bytes, InvalidTransaction]], *, seen: bool) -> None:
+        """Take pending transactions that can never commit out of the mempool (``seen``: also
+        remember their ids, so late gossip is not decoded again) and fail their waiters."""
+        ids = [tx_id for tx_id, _ in drops]
+        self.mempool.remove(ids, committed=seen)
+        self.in_flight.difference_update(ids)
+        for tx_id, err in drops:
+            self.admitted_at.pop(tx_id, None)
+            for f in self.waiters.pop(tx_id, ()):
+                if not f.done():
+                    f.set_exception(err)
 
     # ------------------------------------------------------------------ the engine loop
 
@@ -542,16 +550,9 @@ class Node:
         self.mempool.remove(ids)
         stale = self.mempool.conflicting(block.txs)
         if stale:  # pending transactions whose nonce this block used: they can never commit
-            self.mempool.remove(stale)
-            self.in_flight.difference_update(stale)
-            for tx_id in stale:
-                self.admitted_at.pop(tx_id, None)
-                err = InvalidTransaction(f"another transaction of this sender with this nonce "
-                                         f"was committed in block {block.height}",
-                                         "nonce_reused")
-                for f in self.waiters.pop(tx_id, ()):
-                    if not f.done():
-                        f.set_exception(err)
+            err = InvalidTransaction(f"another transaction of this sender with this nonce "
+                                     f"was committed in block {block.height}", "nonce_reused")
+            self._drop_pending([(tx_id, err) for tx_id in stale], seen=True)
         self.in_flight.difference_update(ids)
         self.metrics.height.set(block.height)
         self.metrics.blocks.inc()
