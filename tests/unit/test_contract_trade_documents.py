@@ -183,7 +183,7 @@ def test_lc_ceiling_rounds_down_and_never_passes_2_63() -> None:
 
     assert lc_ceiling(1000, 500) == 1050
     assert lc_ceiling(999, 5) == 999  # 0.4995 rounds down
-    assert lc_ceiling(2**62, 10_000) == 2**63
+    assert lc_ceiling(2**62 - 1, 10_000) == 2**63 - 2
     with pytest.raises(ContractError) as ei:
         lc_ceiling(2**63 - 1, 1)
     assert ei.value.code == "bad_field"
