@@ -164,7 +164,8 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
         state.put(NAME, "trade/" + trade_id, {
             "owner": owner, "invoice": doc_id, "seller": f["seller"], "buyer": f["buyer"],
             "amount": f["amount"], "currency": f["currency"], "declaration": None,
-            "docs": [doc_id], "lcs": [], "financings": [], "financed": 0, "outstanding": 0,
+            "docs": [doc_id], "lcs": [], "financings": [], "pool": None, "financed": 0,
+            "outstanding": 0,
             "status": "open", "height": ctx.height})
         state.put(NAME, "doc/" + doc_id, doc)
     elif trade_id is not None:

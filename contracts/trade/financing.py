@@ -21,6 +21,7 @@ from contracts.trade.state import (
     get_financing,
     get_trade,
     legal_name,
+    pool_of,
     refresh_trade,
 )
 
@@ -71,6 +72,8 @@ def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
         "trade_id": trade_id, "doc_id": doc_id, "bank": bank, "exporter": trade["owner"],
         "amount": amount, "currency": ccy, "repaid": 0, "maturity_date": args["maturity_date"],
         "due_ms": due_ms, "status": "open", "height": ctx.height})
+    if trade.get("pool") is None:
+        trade["pool"] = pool_of(state, trade)
     trade["financings"] = [*trade["financings"], financing_id]
     trade["financed"] += amount
     refresh_trade(state, trade, ctx.timestamp_ms)

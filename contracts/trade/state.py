@@ -232,16 +232,23 @@ def check_lc_parties(state: ContractState, lc: dict[str, Any], trade: dict[str, 
                             f"{', '.join(bad)}", "document_mismatch")
 
 
-def pool_of(state: ContractState, trade: dict[str, Any]) -> int:
-    """The trade's financeable amount: the invoice amount, capped by the customs declaration
-    (its attested amount once customs attested it, else its own amount), times the consortium's
-    maximum advance rate, rounded down (a bank never advances above the rate)."""
+def live_pool(state: ContractState, trade: dict[str, Any]) -> int:
+    """What the trade's documents allow now: the invoice amount, capped by the customs
+    declaration (its attested amount once customs attested it, else its own amount), times the
+    consortium's maximum advance rate, rounded down (a bank never advances above the rate)."""
     base = trade["amount"]
     if trade["declaration"] is not None:
         decl = get_doc(state, trade["declaration"])
         att = decl["attestation"]
         base = min(base, att["declared_amount"] if att else decl["fields"]["amount"])
-    return base * params(state)["max_advance_rate_bps"] // BPS
+    return int(base * params(state)["max_advance_rate_bps"] // BPS)
+
+
+def pool_of(state: ContractState, trade: dict[str, Any]) -> int:
+    """The trade's financing pool. It is fixed by the first financing (money advanced cannot be
+    un-advanced by a later, lower attestation); until then it is :func:`live_pool`."""
+    fixed = trade.get("pool")
+    return live_pool(state, trade) if fixed is None else int(fixed)
 
 
 def check_attestation(state: ContractState, trade: dict[str, Any]) -> None:
@@ -263,13 +270,14 @@ def check_attestation(state: ContractState, trade: dict[str, Any]) -> None:
 
 def check_pool(state: ContractState, trade: dict[str, Any], amount: int) -> int:
     """All financing of a trade's documents draws from one pool; the total ever financed never
-    exceeds it (repayments do not free it: a repaid receivable is gone). Returns what remains
-    after ``amount``.
+    exceeds it (repayments do not free it: a repaid receivable is gone), nor what the documents
+    allow now (a lower attestation after the first financing stops further advances). Returns
+    what remains after ``amount``.
 
     Raises:
         ContractError: ``already_financed`` (nothing left), ``over_financed`` (not that much).
     """
-    remaining = pool_of(state, trade) - trade["financed"]
+    remaining = min(pool_of(state, trade), live_pool(state, trade)) - trade["financed"]
     if remaining <= 0:
         raise ContractError("the trade's financing pool is used up", "already_financed")
     if amount > remaining:
