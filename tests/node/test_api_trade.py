@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -204,3 +205,32 @@ async def test_presentation_after_expiry_through_rest(desk: Desk) -> None:
                     lc_id=lc, doc_ids=[inv["doc_id"]], amount=1000)
     status, out = await d.get(f"/v1/state/{T}/lc/{lc}")
     assert status == 200 and out["value"]["expiry_date"] == "2020-01-31"
+
+
+async def test_chainfin_trade_show_prints_what_a_credit_officer_reads(desk: Desk) -> None:
+    d = desk
+    inv = await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
+                       content_hash=h("inv"))
+    trade = inv["trade_id"]
+    decl = (await d.send("exporter", "register", doc_type="customs_declaration",
+                         fields=DECLARATION, content_hash=h("decl"), trade_id=trade))["doc_id"]
+    await d.send("customs", "attest", doc_id=decl, result="match", declared_amount=98_000_00)
+    await d.send("bank_a", "request_financing", trade_id=trade, amount=78_400_00,
+                 currency="USD", maturity_date="2099-12-31")
+    url = str(d.http.make_url("")).rstrip("/")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chainfin.cli", "trade", "show", "--node", url, "--trade", trade,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode()
+    assert proc.returncode == 0, err.decode()
+    for needle in (f"trade {trade}  status financed", "customs: attested match",
+                   "declared USD 98,000.00", "pool: USD 98,000.00",
+                   "financed (ever) USD 78,400.00", "remaining USD 19,600.00",
+                   "customs_declaration", "matures 2099-12-31  open"):
+        assert needle in text, (needle, text)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chainfin.cli", "trade", "show", "--node", url, "--trade",
+        "00" * 32, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode != 0 and b"no trade" in err
