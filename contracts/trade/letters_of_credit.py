@@ -198,7 +198,7 @@ def check_presentation_parties(state: ContractState, lc: dict[str, Any],
     beneficiary = legal_name(state, lc["beneficiary"])
     applicant = legal_name(state, lc["applicant"])
     bad = []
-    for doc_id, d in docs:
+    for _, d in docs:
         f = d["fields"]
         if d["owner"] != lc["beneficiary"]:
             bad.append(f"{d['doc_type']}.owner")
