@@ -29,6 +29,7 @@ from contracts.trade.state import (
     check_document_party,
     cross_check,
     get_doc,
+    get_financing,
     get_trade,
 )
 
@@ -55,7 +56,7 @@ def _banks_of(state: ContractState, doc: dict[str, Any]) -> list[str]:
     banks = set(doc["verified_by"])
     if doc["trade_id"] is not None:
         for fid in get_trade(state, doc["trade_id"])["financings"]:
-            banks.add(state.get(NAME, "fin/" + fid)["bank"])
+            banks.add(get_financing(state, fid)["bank"])
     return sorted(banks)
 
 

@@ -43,7 +43,7 @@ def _trade_of(state: ContractState, args: dict[str, Any]) -> tuple[str, str | No
             raise ContractError(f"the {doc['doc_type']} is in no trade: link it to its trade's "
                                 "invoice first", "not_financeable")
         return doc["trade_id"], doc_id
-    get_trade(state, trade_id)
+    get_trade(state, str(trade_id))
     return str(trade_id), None
 
 

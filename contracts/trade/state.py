@@ -283,7 +283,7 @@ def check_pool(state: ContractState, trade: dict[str, Any], amount: int) -> int:
     if amount > remaining:
         raise ContractError(f"only {remaining} {trade['currency']} of the trade's pool remain "
                             "to finance", "over_financed")
-    return remaining - amount
+    return int(remaining - amount)
 
 
 def lc_ceiling(amount: int, tolerance_bps: int) -> int:
