@@ -56,6 +56,8 @@ def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
     amount leaves the bank's settlement balance for the exporter in this transaction."""
     trade_id, doc_id = _trade_of(state, args)
     trade = get_trade(state, trade_id)
+    if get_doc(state, trade["invoice"])["status"] == "closed":
+        raise ContractError("the trade's invoice is closed", "document_closed")
     amount, ccy = args["amount"], args["currency"]
     if ccy != trade["currency"]:
         raise ContractError(f"the trade is in {trade['currency']}, not {ccy}",

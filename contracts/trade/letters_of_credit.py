@@ -258,7 +258,9 @@ def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     invoiced = sum(d["fields"]["amount"] for _, d in docs if d["doc_type"] == "invoice")
     if invoiced and amount > invoiced:
         raise ContractError("the drawing is above the invoices presented", "document_mismatch")
-    trade_id = trades[0] if trades else None
+    # proceeds follow the trade: the documents', else the LC's own (so documents kept out of
+    # a financed trade cannot route its LC's payment around the financing banks)
+    trade_id = trades[0] if trades else lc["trade_id"]
     if trade_id is not None and lc["trade_id"] is None:
         _attach_trade(state, lc_id, lc, trade_id)
     presentation_id = ctx.derive_id()

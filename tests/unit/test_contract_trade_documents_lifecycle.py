@@ -497,3 +497,24 @@ def test_accept_presentation_is_all_or_nothing(L: Ledger) -> None:
     pres = L.ok("exporter", T, "present", lc_id=lc, doc_ids=[ids["invoice"]],
                 amount=INVOICE_AMOUNT)["presentation_id"]
     refused(L, "insufficient_funds", "bank_e", "accept_presentation", presentation_id=pres)
+
+
+def test_documents_outside_the_trade_cannot_route_lc_proceeds_around_the_bank(
+        L: Ledger) -> None:
+    ids = open_trade(L)
+    fa = finance(L, "bank_a", 50_000_00, trade_id=ids["trade"])["financing_id"]
+    lc = issue(L, ids["trade"], required_docs=["packing_list"])
+    loose = register(L, "packing_list", {"exporter": "ACME Exports Ltd", "number": "PL-9",
+                                         "issue_date": "2025-11-21"})["doc_id"]
+    pres = L.ok("exporter", T, "present", lc_id=lc, doc_ids=[loose],
+                amount=60_000_00)["presentation_id"]
+    r = L.ok("bank_c", T, "accept_presentation", presentation_id=pres)
+    assert r["payments"][0] == {"to": L.pk("bank_a"), "amount": 50_000_00, "financing_id": fa}
+
+
+def test_closed_invoice_closes_its_trade_to_financing() -> None:
+    led = trade_ledger(financing_requires_attestation=False)
+    inv = register(led, "invoice", INVOICE)
+    led.ok("exporter", T, "close", doc_id=inv["doc_id"])
+    refused(led, "document_closed", "bank_a", "request_financing", trade_id=inv["trade_id"],
+            amount=1, currency="USD", maturity_date=MATURITY)

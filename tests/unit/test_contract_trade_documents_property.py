@@ -17,8 +17,8 @@ from tests.unit.trade_cases import BUYER, MATURITY, T, h, trade_ledger
 EXPORTERS = {"exporter": "ACME Exports Ltd", "exporter2": "Borealis Trading Co"}
 BANKS = ("bank_a", "bank_b", "bank_c")
 
-OPS = ("invoice", "declaration", "attest", "finance", "finance", "repay", "issue_lc",
-       "present", "accept", "refuse")
+OPS = ("invoice", "declaration", "loose_declaration", "link", "attest", "finance", "finance",
+       "repay", "issue_lc", "present", "accept", "refuse")
 
 op_strategy = st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 2**20),
                                  st.integers(1, 60_000_00)), min_size=1, max_size=40)
@@ -30,6 +30,8 @@ class Model:
     def __init__(self) -> None:
         self.trades: list[tuple[str, str]] = []  # (trade_id, exporter)
         self.declarations: list[str] = []
+        #: declarations registered in no trade: (doc_id, exporter, the trade they were made for)
+        self.loose: list[tuple[str, str, str | None]] = []
         self.financings: list[tuple[str, str]] = []  # (financing_id, exporter)
         self.lcs: list[tuple[str, str, str]] = []  # (lc_id, trade_id, exporter)
         self.presentations: list[str] = []
@@ -60,13 +62,29 @@ def step(led: Ledger, m: Model, op: str, k: int, amount: int) -> None:
                            "currency": "USD"})
         if r.ok:
             m.declarations.append(r.result["doc_id"])
+    elif op == "loose_declaration":
+        who, meant = pick(sorted(EXPORTERS), k), None
+        if m.trades and k % 3:  # usually made for some trade (its exporter and amount)
+            meant, who = pick(m.trades, k // 7)
+            amount = led.get(T, "trade/" + meant)["amount"]
+        r = led.tx(who, T, "register", doc_type="customs_declaration",
+                   content_hash=h(("loose", n)),
+                   fields={"declaration_number": f"CD-L{n}", "exporter": EXPORTERS[who],
+                           "amount": amount, "currency": "USD"})
+        if r.ok:
+            m.loose.append((r.result["doc_id"], who, meant))
+            m.declarations.append(r.result["doc_id"])
+    elif op == "link" and m.loose and m.trades:
+        doc_id, who, meant = pick(m.loose, k)
+        trade_id = meant if meant is not None and k % 4 else pick(m.trades, k // 7)[0]
+        led.tx(who, T, "link", trade_id=trade_id, doc_id=doc_id)
     elif op == "attest" and m.declarations:
         led.tx("customs", T, "attest", doc_id=pick(m.declarations, k),
                result="match" if k % 5 else "mismatch", declared_amount=amount)
     elif op == "finance" and m.trades:
         trade_id, who = pick(m.trades, k)
         r = led.tx(pick(list(BANKS), k // 3), T, "request_financing", trade_id=trade_id,
-                   amount=amount, currency="USD", maturity_date=MATURITY)
+                   amount=amount // (1 + k % 4), currency="USD", maturity_date=MATURITY)
         if r.ok:
             m.financings.append((r.result["financing_id"], who))
     elif op == "repay" and m.financings:
