@@ -194,3 +194,24 @@ def test_end_of_day_is_midnight_utc_after_the_date() -> None:
     assert td.end_of_day_ms("2025-11-26") == 1_764_201_600_000
 
 
+
+
+def test_every_error_code_is_declared_and_documented() -> None:
+    """Each code a trade rule raises is in ERROR_CODES and explained in docs/contracts.md."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    raised = set()
+    for src in sorted((root / "contracts" / "trade").glob("*.py")):
+        for node in ast.walk(ast.parse(src.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "ContractError" and len(node.args) >= 2
+                    and isinstance(node.args[1], ast.Constant)):
+                raised.add(node.args[1].value)
+    assert {"duplicate_document", "not_attested", "over_financed", "lc_expired"} <= raised
+    assert raised <= set(td.ERROR_CODES), sorted(raised - set(td.ERROR_CODES))
+    docs = (root / "docs" / "contracts.md").read_text()
+    section = docs[docs.index("### trade_documents"):docs.index("### credit_sharing")]
+    missing = [c for c in td.ERROR_CODES if f"`{c}`" not in section]
+    assert not missing, missing
