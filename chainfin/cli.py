@@ -117,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("path")
     q.set_defaults(func=_lazy("chainfin.client:cli_query"))
 
+    tr = sub.add_parser("trade", help="read trade finance records")
+    trsub = tr.add_subparsers(dest="trade_command", metavar="COMMAND", required=True)
+    tsh = trsub.add_parser("show", help="one trade: documents, checks, attestation, pool, "
+                                        "financings, LC drawings")
+    tsh.add_argument("--node", required=True)
+    tsh.add_argument("--trade", required=True, help="trade id (hex)")
+    tsh.add_argument("--json", action="store_true", help="print the resolved records as JSON")
+    tsh.set_defaults(func=_lazy("chainfin.trade_show:cli_trade_show"))
+
     pr = sub.add_parser("proof", help="fetch a proof document")
     prsub = pr.add_subparsers(dest="proof_command", metavar="KIND", required=True)
     pt = prsub.add_parser("tx")

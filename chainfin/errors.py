@@ -30,9 +30,18 @@ class InvalidTransaction(ChainfinError):
 
 
 class ContractError(InvalidTransaction):
-    """Raised by a contract method: the transaction is rejected, the block is fine."""
+    """Raised by a contract method: the transaction is rejected, the block is fine.
+
+    ``events`` ((name, data) pairs) are published with the rejected receipt although none of the
+    transaction's writes are kept: a refusal others must hear of (a duplicate_attempt).
+    """
 
     code = "contract_error"
+
+    def __init__(self, message: str, code: str | None = None,
+                 events: tuple[tuple[str, dict[str, object]], ...] = ()) -> None:
+        super().__init__(message, code)
+        self.events = events
 
 
 class StorageError(ChainfinError):

@@ -675,6 +675,10 @@ def execute_tx(
             codec.encode(result)
         except ContractError as e:
             receipt = _reject(tx, index, e.code, str(e))
+            if e.events:
+                receipt = Receipt(tx.tx_id, tx.sender, tx.nonce, index, "rejected", e.code,
+                                  str(e), events=tuple(Event(tx.tx_id, tx.contract, n, dict(d))
+                                                       for n, d in e.events))
         except (MemoryError, RecursionError):
             raise  # not deterministic across nodes: stop rather than diverge
         except (CodecError, Exception) as e:  # a contract bug; deterministic, so reject
@@ -763,7 +767,8 @@ def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
     """The initial state (encoded) that every node derives from the genesis file.
 
     Keys: ``governance/id/<hex>`` for every identity (validators are banks),
-    ``governance/validators``, ``governance/regulators``, ``governance/currency/<CODE>``,
+    ``governance/validators``, ``governance/regulators``, ``governance/params`` (the consortium
+    rules contracts read), ``governance/currency/<CODE>``,
     ``settlement/supply/<CODE>``. The fingerprint key is deliberately *not* in the state (it
     would be readable by anyone holding a state proof); it reaches contracts via BlockContext.
 
@@ -776,6 +781,8 @@ def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
     for gi in genesis.identities:
         idents[gi.public_key] = {"name": gi.name, "role": gi.role, "admin": gi.admin,
                                  "bank": gi.bank}
+        if gi.legal_name is not None:
+            idents[gi.public_key]["legal_name"] = gi.legal_name
     for gv in genesis.validators:
         rec = idents.get(gv.public_key)
         if rec is None:
@@ -787,6 +794,7 @@ def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
         st.put("governance", "id/" + pk, idents[pk])
     st.put("governance", "validators", sorted({v.public_key for v in genesis.validators}))
     st.put("governance", "regulators", sorted(set(genesis.regulators)))
+    st.put("governance", "params", genesis.params.consortium())
     for c in sorted(genesis.currencies, key=lambda c: c.code):
         if c.issuer not in idents:
             raise ConfigError(f"issuer of {c.code} is not a genesis identity")

@@ -13,7 +13,8 @@ JSON, bytes as hex. Validated with pydantic at the edge (it comes from disk)::
       "fingerprint_key": "<hex, 32 bytes: consortium HMAC key for document fingerprints>",
       "params": {"max_block_txs": 500, "checkpoint_interval": 16, "window": 2,
                  "view_timeout_ms": 1000, "max_clock_skew_ms": 5000,
-                 "block_interval_ms": 20}
+                 "block_interval_ms": 20, "max_advance_rate_bps": 10000,
+                 "document_tolerance_bps": 500, "financing_requires_attestation": false}
     }
 
 Every validator is also an identity with role ``bank`` (listed in ``identities`` too).
@@ -32,8 +33,8 @@ from chainfin import codec
 from chainfin.errors import ConfigError
 from chainfin.types import ValidatorSet
 
-ROLES = ("bank", "exporter", "importer", "auditor", "issuer")
-Role = Literal["bank", "exporter", "importer", "auditor", "issuer"]
+ROLES = ("bank", "exporter", "importer", "auditor", "issuer", "customs")
+Role = Literal["bank", "exporter", "importer", "auditor", "issuer", "customs"]
 
 
 def _hex32(v: str) -> str:
@@ -64,6 +65,9 @@ class GenesisIdentity(_Model):
     role: Role
     admin: bool = False
     bank: str | None = None
+    #: the name trade documents carry for this party (seller, buyer, exporter), when it is not
+    #: ``name``
+    legal_name: str | None = Field(default=None, min_length=1, max_length=140)
 
     _pk = field_validator("public_key")(_hex32)
 
@@ -83,6 +87,16 @@ class GenesisParams(_Model):
     view_timeout_ms: int = Field(default=1000, ge=10)
     max_clock_skew_ms: int = Field(default=5000, ge=0)
     block_interval_ms: int = Field(default=20, ge=0, le=60_000)  # pacing; decision 21
+    # consortium rules of trade finance (contracts read them from ``governance/params``)
+    max_advance_rate_bps: int = Field(default=10_000, ge=0, le=10_000)
+    document_tolerance_bps: int = Field(default=500, ge=0, le=10_000)
+    financing_requires_attestation: bool = False
+
+    def consortium(self) -> dict[str, int | bool]:
+        """The parameters contracts read (stored at ``governance/params`` by genesis)."""
+        return {"max_advance_rate_bps": self.max_advance_rate_bps,
+                "document_tolerance_bps": self.document_tolerance_bps,
+                "financing_requires_attestation": self.financing_requires_attestation}
 
 
 class Genesis(_Model):

@@ -2,8 +2,10 @@
 
 State (contract ``governance``):
 
-- ``id/<pubkey hex>`` -> ``{"name", "role", "admin", "bank"}`` (roles: bank, exporter, importer,
-  auditor, issuer; ``admin`` banks may register identities; only genesis makes admins).
+- ``id/<pubkey hex>`` -> ``{"name", "role", "admin", "bank"[, "legal_name"]}`` (roles: bank,
+  exporter, importer, auditor, issuer, customs; ``admin`` banks may register identities; only
+  genesis makes admins and legal names).
+- ``params`` -> the consortium's trade-finance rules (genesis ``params``; see trade_documents).
 - ``validators`` -> sorted list of validator public keys (hex). Every validator is a ``bank``.
 - ``validator_info/<pubkey hex>`` -> ``{"name", "added_height", "address"}`` for validators
   added by governance (``address``: the node's p2p ``host:port``, so peers can reach it).

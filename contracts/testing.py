@@ -43,6 +43,14 @@ CAST: dict[str, tuple[str, bool, bool]] = {
     "regulator": ("auditor", False, False),
     "usd_issuer": ("issuer", False, False),
     "jpy_issuer": ("issuer", False, False),
+    "customs": ("customs", False, False),
+}
+
+#: The names trade documents carry for cast members (their governance ``legal_name``).
+LEGAL_NAMES: dict[str, str] = {
+    "exporter": "ACME Exports Ltd",
+    "exporter2": "Borealis Trading Co",
+    "importer": "Globex Corp",
 }
 
 #: code -> (exponent, issuer name)
@@ -61,7 +69,8 @@ def identity(name: str) -> Identity:
 
 
 def make_genesis(cast: dict[str, tuple[str, bool, bool]] | None = None,
-                 regulators: Iterable[str] = ("regulator",)) -> Genesis:
+                 regulators: Iterable[str] = ("regulator",),
+                 params: dict[str, Any] | None = None) -> Genesis:
     cast = CAST if cast is None else cast
     ids = {n: identity(n) for n in cast}
     return Genesis.model_validate({
@@ -70,12 +79,14 @@ def make_genesis(cast: dict[str, tuple[str, bool, bool]] | None = None,
         "validators": [{"name": n, "public_key": ids[n].public_key.hex(), "bank": n.upper()}
                        for n, (_, _, v) in cast.items() if v],
         "identities": [{"name": n, "public_key": ids[n].public_key.hex(), "role": r,
-                        "admin": a, "bank": n.upper() if r == "bank" else None}
+                        "admin": a, "bank": n.upper() if r == "bank" else None,
+                        "legal_name": LEGAL_NAMES.get(n)}
                        for n, (r, a, _) in cast.items()],
         "currencies": [{"code": c, "exponent": e, "issuer": ids[i].public_key.hex()}
                        for c, (e, i) in CURRENCIES.items() if i in ids],
         "regulators": [ids[r].public_key.hex() for r in regulators],
         "fingerprint_key": FINGERPRINT_KEY,
+        "params": params or {},
     })
 
 
@@ -179,7 +190,7 @@ def bench(n: int = 2000, repeat: int = 5) -> dict[str, float]:
 
     def inv(i: int) -> dict[str, Any]:
         return {"seller": "ACME Exports Ltd", "buyer": "Globex", "number": f"INV-{i}",
-                "issue_date": "2025-03-01", "amount": "1,234.50", "currency": "USD"}
+                "issue_date": "2025-03-01", "amount": 100_000 + i, "currency": "USD"}
 
     def h(i: int) -> str:
         return hashlib.sha256(i.to_bytes(8, "big")).hexdigest()
@@ -209,7 +220,8 @@ def bench(n: int = 2000, repeat: int = 5) -> dict[str, float]:
             "doc_type": "invoice", "fields": inv(i), "content_hash": h(i)}) for i in range(n)],
         "trade_documents.request_financing": [led.make_tx("bank_a", "trade_documents",
                                                           "request_financing", {
-            "doc_id": d, "amount": 1000, "currency": "USD"}) for d in doc_ids],
+            "doc_id": d, "amount": 1000, "currency": "USD", "maturity_date": "2030-01-01"})
+            for d in doc_ids],
     }
     out: dict[str, float] = {}
     ctx = led.context()

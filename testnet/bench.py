@@ -12,7 +12,10 @@ One run:
    limit ever binds and no setup transactions are needed to create them.
 2. Pre-sign everything before the clock starts: one ``settlement.issue`` per sender (funding) and
    ``rate x duration`` load transactions, 70 % ``settlement.transfer`` between funded senders and
-   30 % ``trade_documents.register`` of unique invoices; each one's JSON body is encoded once.
+   30 % ``register`` work: trades (an invoice, then its customs declaration, the customs
+   attestation and, for every other trade, a bank's financing of half of it, each step due
+   ``TRADE_GAP_S`` seconds (at least ``TRADE_GAP`` load positions) after the one before, so it
+   depends only on committed state); each one's JSON body is encoded once.
 3. Measure ``limit_tps`` (below) while no node runs yet, so the machine is quiet.
 4. Start the nodes, wait until they answer and are linked, fund the senders (``?wait=commit``).
 5. Offer the load open-loop: transaction ``k`` is due at ``t0 + k / rate``, fixed in advance. A
@@ -44,6 +47,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import heapq
 import json
 import math
 import os
@@ -94,6 +98,8 @@ JSON_KEYS = ("nodes", "offered_rate", "duration_s", "sent", "committed", "failed
              "throughput_tps", "finality_ms", "limit_tps", "ratio_to_limit")
 
 TRANSFER_SHARE = 0.7
+TRADE_GAP = 250  # least load positions between the dependent steps of one trade
+TRADE_GAP_S = 2.0  # ... and at least this long at the offered rate (p99 passes at <= 1 s)
 DRAIN_S = 20.0  # after the last arrival, wait at most this long for outstanding answers
 REQUEST_TIMEOUT_S = 20.0  # one submission's answer (the node's own wait=commit is 30 s)
 READY_TIMEOUT_S = 60.0
@@ -137,49 +143,87 @@ def sender_count(rate: float) -> int:
 
 def build_workload(chain_id: str, issuer: Identity, senders: Sequence[Identity], count: int, *,
                    transfer_share: float = TRANSFER_SHARE, seed: int = 7,
-                   currency: str = "USD") -> Workload:
-    """Sign the funding (``issuer`` issues ``FUNDING_AMOUNT`` to each sender) and ``count`` load
-    transactions: transfers between senders and registrations of unique invoices, in a shuffled
-    mix with ``transfer_share`` transfers. Sender ``k % S`` signs load transaction ``k``, so every
-    (sender, nonce) pair is unique and consecutive transactions come from different senders."""
+                   currency: str = "USD", banks: Sequence[Identity] = (),
+                   customs: Identity | None = None, trade_gap: int = TRADE_GAP) -> Workload:
+    """Sign the funding (``issuer`` issues ``FUNDING_AMOUNT`` to each sender and bank) and
+    ``count`` load transactions: transfers between senders and ``register`` work, in a shuffled
+    mix with ``transfer_share`` transfers. Sender ``k % S`` signs load transaction ``k`` when it
+    is a transfer or an invoice; every (sender, nonce) pair is unique (nonces are unique per
+    sender, not ordered: a trade's later steps are signed with the invoice).
+
+    Without ``banks`` and ``customs`` the register work is unique invoices. With them it is
+    trades: an invoice opens one (its ``trade_id`` is known before it is sent), then at least
+    ``trade_gap`` transactions later its customs declaration joins it, then customs attests it,
+    then every other trade is financed at half its invoice by a bank (round robin) — each step
+    signed in advance and due after the one it depends on has committed in a healthy run.
+    Steps still waiting when the load ends are not sent (``count`` stays exact)."""
     if len(senders) < 2:
         raise ValueError("a workload needs at least two senders")
     rng = random.Random(seed)
+    trading = bool(banks) and customs is not None
+    funded = [*senders, *(banks if trading else ())]
     funding = [Transaction.create(issuer, chain_id, i + 1, "settlement", "issue",
                                   {"currency": currency, "to": s.public_key.hex(),
                                    "amount": FUNDING_AMOUNT})
-               for i, s in enumerate(senders)]
+               for i, s in enumerate(funded)]
     n_transfer = round(count * transfer_share)
     kinds = ["transfer"] * n_transfer + ["register"] * (count - n_transfer)
     rng.shuffle(kinds)
     hexes = [s.public_key.hex() for s in senders]
-    nonces = [0] * len(senders)
+    nonces: dict[bytes, int] = {}
     txs: list[Transaction] = []
+    #: (due position, seq, transaction) of signed trade steps waiting for their turn
+    waiting: list[tuple[int, int, Transaction]] = []
+    trades = 0
+
+    def signed(who: Identity, contract: str, method: str, args: dict[str, Any]) -> Transaction:
+        nonces[who.public_key] = nonces.get(who.public_key, 0) + 1
+        return Transaction.create(who, chain_id, nonces[who.public_key], contract, method, args)
+
     for k, kind in enumerate(kinds):
         si = k % len(senders)
-        nonces[si] += 1
         if kind == "transfer":
             to = rng.randrange(len(senders) - 1)
             to += to >= si
-            method, args = "transfer", {"to": hexes[to], "currency": currency,
-                                        "amount": rng.randint(1, 1_000_000)}
-            contract = "settlement"
-        else:
-            cents = rng.randint(10_000, 50_000_000)
-            contract, method = "trade_documents", "register"
-            args = {
-                "doc_type": "invoice",
-                "fields": {
-                    "seller": f"Trader {si} Export Co., Ltd.",
-                    "buyer": f"Importer {rng.randrange(50)} GmbH",
-                    "number": f"INV-{chain_id[-8:]}-{k:08d}",
-                    "issue_date": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                    "amount": f"{cents // 100:,}.{cents % 100:02d}",
-                    "currency": currency,
-                },
-                "content_hash": hashlib.sha256(f"{chain_id}/invoice/{k}".encode()).hexdigest(),
-            }
-        txs.append(Transaction.create(senders[si], chain_id, nonces[si], contract, method, args))
+            txs.append(signed(senders[si], "settlement", "transfer", {
+                "to": hexes[to], "currency": currency, "amount": rng.randint(1, 1_000_000)}))
+            continue
+        if waiting and waiting[0][0] <= k:
+            txs.append(heapq.heappop(waiting)[2])
+            continue
+        cents = rng.randint(10_000, 50_000_000)
+        seller = senders[si].name or f"trader{si}"
+        tx = signed(senders[si], "trade_documents", "register", {
+            "doc_type": "invoice",
+            "fields": {
+                "seller": seller,
+                "buyer": f"Importer {rng.randrange(50)} GmbH",
+                "number": f"INV-{chain_id[-8:]}-{k:08d}",
+                "issue_date": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                "amount": f"{cents // 100:,}.{cents % 100:02d}",
+                "currency": currency,
+            },
+            "content_hash": hashlib.sha256(f"{chain_id}/invoice/{k}".encode()).hexdigest(),
+        })
+        txs.append(tx)
+        if trading:
+            assert customs is not None
+            trade_id = hashlib.sha256(tx.tx_id + (1).to_bytes(4, "big")).hexdigest()
+            decl = signed(senders[si], "trade_documents", "register", {
+                "doc_type": "customs_declaration", "trade_id": trade_id,
+                "fields": {"declaration_number": f"CD-{chain_id[-8:]}-{k:08d}",
+                           "exporter": seller, "amount": cents, "currency": currency},
+                "content_hash": hashlib.sha256(f"{chain_id}/decl/{k}".encode()).hexdigest()})
+            steps = [decl, signed(customs, "trade_documents", "attest", {
+                "doc_id": decl.tx_id.hex(), "result": "match", "declared_amount": cents})]
+            if trades % 2 == 0:
+                steps.append(signed(banks[trades // 2 % len(banks)], "trade_documents",
+                                    "request_financing", {
+                                        "trade_id": trade_id, "amount": cents // 2,
+                                        "currency": currency, "maturity_date": "2099-12-31"}))
+            for i, step in enumerate(steps):
+                heapq.heappush(waiting, (k + trade_gap * (i + 1), k * 4 + i, step))
+            trades += 1
     return Workload(funding, txs, kinds)
 
 
@@ -1423,8 +1467,12 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
         issuer = load_identity(manifest.client("usd_issuer").key_file)
         senders = [load_identity(manifest.client(f"trader{i}").key_file)
                    for i in range(senders_n)]
+        banks = [load_identity(manifest.client(f"bank{i}").key_file) for i in range(nodes)]
+        customs = load_identity(manifest.client("customs").key_file)
         t0 = time.perf_counter()
-        work = build_workload(manifest.chain_id, issuer, senders, count)
+        work = build_workload(manifest.chain_id, issuer, senders, count, banks=banks,
+                              customs=customs,
+                              trade_gap=max(TRADE_GAP, math.ceil(rate * TRADE_GAP_S)))
         work.encode_bodies()
         _say(f"signed {len(work.funding)} funding + {count} load transactions "
              f"({senders_n} senders) in {time.perf_counter() - t0:.1f}s")

@@ -96,63 +96,92 @@ class Story:
         invoice = {"seller": "Shenzhen Bright Lamps Co., Ltd.", "buyer": "Lumen Imports LLC",
                    "number": f"INV-2026-{uniq}", "issue_date": "2026-11-20",
                    "amount": 12_500_000, "currency": "USD"}
-        print("1. Documents", file=self.out)
-        r = await self.send("exporter registers invoice (USD 125,000.00)", "exporter",
-                            "trade_documents", "register",
+        decl_no, expiry = f"CD{uniq}2026", time.strftime(
+            "%Y-%m-%d", time.gmtime(now_ms / 1000 + 30 * 24 * 3600))
+        print("1. One shipment, one trade: invoice, customs declaration, bill of lading",
+              file=self.out)
+        r = await self.send("exporter registers invoice (USD 125,000.00): opens the trade",
+                            "exporter", "trade_documents", "register",
                             {"doc_type": "invoice", "fields": invoice,
                              "content_hash": hashlib.sha256(b"invoice pdf " + uniq.encode())
                              .hexdigest()})
-        inv_id = r["result"]["doc_id"]
-        r = await self.send("exporter registers bill of lading", "exporter", "trade_documents",
-                            "register",
-                            {"doc_type": "bill_of_lading", "fields": {
+        inv_id, trade_id = r["result"]["doc_id"], r["result"]["trade_id"]
+        r = await self.send("exporter registers the customs declaration in the trade",
+                            "exporter", "trade_documents", "register",
+                            {"doc_type": "customs_declaration", "trade_id": trade_id,
+                             "fields": {"declaration_number": decl_no,
+                                        "exporter": invoice["seller"],
+                                        "amount": "125,000.00", "currency": "USD"},
+                             "content_hash": hashlib.sha256(b"cd pdf " + uniq.encode())
+                             .hexdigest()})
+        decl_id = r["result"]["doc_id"]
+        r = await self.send("exporter registers the bill of lading in the trade", "exporter",
+                            "trade_documents", "register",
+                            {"doc_type": "bill_of_lading", "trade_id": trade_id, "fields": {
                                 "carrier": "MAEU", "bl_number": f"MAEU{uniq}01",
+                                "shipper": invoice["seller"], "consignee": invoice["buyer"],
                                 "vessel": "Maersk Essen", "port_of_loading": "Yantian",
                                 "port_of_discharge": "Los Angeles"},
                              "content_hash": hashlib.sha256(b"bl pdf " + uniq.encode())
                              .hexdigest()})
         bl_id = r["result"]["doc_id"]
-        print("2. Invoice finance, never twice", file=self.out)
+        await self.send("customs attests the declaration: match, USD 125,000.00", "customs",
+                        "trade_documents", "attest",
+                        {"doc_id": decl_id, "result": "match", "declared_amount": 12_500_000})
+        print("2. One financing pool per trade, never financed twice", file=self.out)
+        await self.send("USD issuer funds bank A",
+                        "usd_issuer", "settlement", "issue",
+                        {"currency": "USD", "to": bank_a, "amount": 50_000_000})
+        await self.send("USD issuer funds the importer's bank (bank C)", "usd_issuer", "settlement", "issue",
+                        {"currency": "USD", "to": bank_c, "amount": 50_000_000})
         await self.send("bank A verifies the invoice", "bank0", "trade_documents", "verify",
                         {"doc_id": inv_id})
-        await self.send("bank A finances the invoice in full", "bank0", "trade_documents",
-                        "request_financing",
-                        {"doc_id": inv_id, "amount": 12_500_000, "currency": "USD"})
-        await self.send("bank B tries to finance the same invoice", "bank1", "trade_documents",
-                        "request_financing",
-                        {"doc_id": inv_id, "amount": 5_000_000, "currency": "USD"},
-                        expect="rejected", expect_error="already_financed")
-        disguised = dict(invoice, seller="  SHENZHEN   bright lamps co., ltd. ",
-                         amount="125,000.00", number=invoice["number"].lower())
-        await self.send("exporter re-registers it as another file", "exporter",
+        r = await self.send("bank A finances 80 %: USD 100,000.00 paid to the exporter",
+                            "bank0", "trade_documents", "request_financing",
+                            {"doc_id": inv_id, "amount": 10_000_000, "currency": "USD",
+                             "maturity_date": expiry})
+        fin_id = r["result"]["financing_id"]
+        await self.send("bank B tries to finance the declaration (USD 50,000.00)", "bank1",
+                        "trade_documents", "request_financing",
+                        {"doc_id": decl_id, "amount": 5_000_000, "currency": "USD",
+                         "maturity_date": expiry},
+                        expect="rejected", expect_error="over_financed")
+        rekeyed = dict(invoice, seller="  SHENZHEN   bright lamps co., ltd. ",
+                       amount="125,000.01", number=invoice["number"].lower())
+        await self.send("exporter re-keys the invoice with one cent more", "exporter",
                         "trade_documents", "register",
-                        {"doc_type": "invoice", "fields": disguised,
+                        {"doc_type": "invoice", "fields": rekeyed,
                          "content_hash": hashlib.sha256(b"rescanned " + uniq.encode())
                          .hexdigest()},
                         expect="rejected", expect_error="duplicate_document")
-        print("3. Letter of credit", file=self.out)
-        await self.send("USD issuer funds the importer's bank (bank C)", "usd_issuer",
-                        "settlement", "issue",
-                        {"currency": "USD", "to": bank_c, "amount": 50_000_000})
-        r = await self.send("bank C issues an LC for the importer", "bank2", "trade_documents",
-                            "issue_lc",
-                            {"applicant": imp, "beneficiary": exp, "amount": 8_000_000,
-                             "currency": "USD", "expiry": now_ms + 30 * 24 * 3600 * 1000,
+        print("3. Letter of credit: a discrepant presentation, a corrected one, proceeds "
+              "assigned", file=self.out)
+        r = await self.send("bank C issues an LC for the importer, linked to the trade",
+                            "bank2", "trade_documents", "issue_lc",
+                            {"applicant": imp, "beneficiary": exp, "amount": 12_500_000,
+                             "currency": "USD", "expiry_date": expiry,
                              "required_docs": ["invoice", "bill_of_lading"],
-                             "lc_number": f"LC{uniq}"})
+                             "lc_number": f"LC{uniq}", "trade_id": trade_id})
         lc_id = r["result"]["lc_id"]
-        r = await self.send("exporter registers the LC shipment's invoice", "exporter",
-                            "trade_documents", "register",
-                            {"doc_type": "invoice", "fields": dict(
-                                invoice, number=f"INV-2026-{uniq}-LC", amount=8_000_000),
-                             "content_hash": hashlib.sha256(b"inv2 " + uniq.encode())
-                             .hexdigest()})
-        inv2_id = r["result"]["doc_id"]
-        await self.send("exporter presents invoice + bill of lading", "exporter",
-                        "trade_documents", "present", {"lc_id": lc_id,
-                                                       "doc_ids": [inv2_id, bl_id]})
-        await self.send("bank C accepts; the exporter is paid in the same tx", "bank2",
-                        "trade_documents", "accept_presentation", {"lc_id": lc_id})
+        r = await self.send("exporter presents invoice + bill of lading", "exporter",
+                            "trade_documents", "present",
+                            {"lc_id": lc_id, "doc_ids": [inv_id, bl_id],
+                             "amount": 12_500_000})
+        first = r["result"]["presentation_id"]
+        await self.send("bank C refuses it: description_mismatch", "bank2", "trade_documents",
+                        "refuse_presentation", {"presentation_id": first,
+                                                "discrepancies": ["description_mismatch"]})
+        r = await self.send("exporter presents the corrected set", "exporter",
+                            "trade_documents", "present",
+                            {"lc_id": lc_id, "doc_ids": [inv_id, bl_id],
+                             "amount": 12_500_000})
+        second = r["result"]["presentation_id"]
+        r = await self.send("bank C pays: bank A's USD 100,000.00 first, rest to exporter",
+                            "bank2", "trade_documents", "accept_presentation",
+                            {"presentation_id": second})
+        paid = [(p["to"], p["amount"]) for p in r["result"]["payments"]]
+        if paid != [(bank_a, 10_000_000), (exp, 2_500_000)]:
+            raise StoryError(f"LC proceeds went {paid}, not bank A first")
         print("4. USD -> CNY payment-versus-payment", file=self.out)
         await self.send("CNY issuer funds the importer", "cny_issuer", "settlement", "issue",
                         {"currency": "CNY", "to": imp, "amount": 40_000_000})
@@ -192,8 +221,9 @@ class Story:
               f"{'delivered':<9} {'':<6} {ms:7.1f} ms", file=self.out)
         if got != record:
             raise StoryError("delivered record differs")
-        self.facts = {"invoice": inv_id, "invoice2": inv2_id, "bill_of_lading": bl_id,
-                      "lc": lc_id, "offer": offer_id, "record": record_id,
+        self.facts = {"invoice": inv_id, "trade": trade_id, "declaration": decl_id,
+                      "bill_of_lading": bl_id, "financing": fin_id, "lc": lc_id,
+                      "presentation": second, "offer": offer_id, "record": record_id,
                       "request": request_id}
 
     async def regulators(self) -> list[str]:
@@ -212,16 +242,20 @@ class Story:
     async def check_everywhere(self) -> list[str]:
         """The state the story leaves, read back from every node. Returns the problems."""
         exp, imp, bank_c = self.pk("exporter"), self.pk("importer"), self.pk("bank2")
+        bank_a = self.pk("bank0")
         f = self.facts
         want = {
-            ("trade_documents", "doc/" + f["invoice"]): lambda d: d["status"] == "financed"
-            and d["financed"] == 12_500_000,
-            ("trade_documents", "lc/" + f["lc"]): lambda d: d["status"] == "paid",
-            ("settlement", f"bal/{exp}/USD"): lambda v: v == 8_000_000 - 1_000_000,
+            ("trade_documents", "trade/" + f["trade"]): lambda t: t["status"] == "repaid"
+            and t["financed"] == 10_000_000 and t["outstanding"] == 0,
+            ("trade_documents", "fin/" + f["financing"]): lambda x: x["status"] == "repaid",
+            ("trade_documents", "lc/" + f["lc"]): lambda d: d["status"] == "drawn",
+            ("trade_documents", "pres/" + f["presentation"]): lambda p: p["status"] == "paid",
+            ("settlement", f"bal/{bank_a}/USD"): lambda v: v == 50_000_000,
+            ("settlement", f"bal/{exp}/USD"): lambda v: v == 12_500_000 - 1_000_000,
             ("settlement", f"bal/{exp}/CNY"): lambda v: v == 7_100_000,
             ("settlement", f"bal/{imp}/USD"): lambda v: v == 1_000_000,
             ("settlement", f"bal/{imp}/CNY"): lambda v: v == 40_000_000 - 7_100_000,
-            ("settlement", f"bal/{bank_c}/USD"): lambda v: v == 50_000_000 - 8_000_000,
+            ("settlement", f"bal/{bank_c}/USD"): lambda v: v == 50_000_000 - 12_500_000,
             ("settlement", "pvp/" + f["offer"]): lambda o: o["status"] == "accepted",
             ("credit_sharing", "request/" + f["request"]): lambda r: r["status"] == "delivered",
         }

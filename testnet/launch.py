@@ -34,7 +34,10 @@ is the test-only plain-TCP switch: no ``DIR/pki``, no ``"ca"``. REST stays plain
 
 Demo clients: ``bank0..bankN-1`` (role bank, admin, one per node's bank), ``exporter``,
 ``importer``, ``auditor``, ``usd_issuer`` and ``cny_issuer`` (role issuer of USD and CNY, exponent
-2), ``regulator`` (role auditor, listed in ``genesis.regulators``). ``init_testnet(...,
+2), ``regulator`` (role auditor, listed in ``genesis.regulators``), ``customs`` (role customs:
+attests customs declarations; the genesis sets ``financing_requires_attestation``). The exporter
+and the importer carry the legal names their trade documents name (:data:`LEGAL_NAMES`).
+``init_testnet(...,
 extra_clients=K)`` adds ``trader0..traderK-1`` (role exporter: they may register trade documents
 and, like any identity, transfer money), e.g. the many senders of ``chainfin bench``.
 
@@ -98,6 +101,10 @@ HOST = "127.0.0.1"
 _BICS = ("CHFNUS33", "CHFNGB2L", "CHFNCNSH", "CHFNHKHH", "CHFNSGSG", "CHFNDEFF", "CHFNJPJT",
          "CHFNFRPP")
 _COUNTRIES = ("US33", "GB2L", "CNSH", "HKHH", "SGSG", "DEFF", "JPJT", "FRPP")
+
+
+#: The names the demo's trade documents carry for these clients (governance ``legal_name``).
+LEGAL_NAMES = {"exporter": "Shenzhen Bright Lamps Co., Ltd.", "importer": "Lumen Imports LLC"}
 
 
 def bic(i: int) -> str:
@@ -267,6 +274,7 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
         ("usd_issuer", "issuer", False, None),
         ("cny_issuer", "issuer", False, None),
         ("regulator", "auditor", False, None),
+        ("customs", "customs", False, None),
     ] + [(f"trader{i}", "exporter", False, None) for i in range(extra_clients)]
     client_ids = {name: _new_key(root / "clients" / f"{name}.json", name)
                   for name, *_ in clients}
@@ -282,7 +290,8 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
              "bank": bic(i)} for i, k in enumerate(node_ids)
         ] + [
             {"name": name, "public_key": client_ids[name].public_key.hex(), "role": role,
-             "admin": admin, "bank": bank} for name, role, admin, bank in clients
+             "admin": admin, "bank": bank, "legal_name": LEGAL_NAMES.get(name)}
+            for name, role, admin, bank in clients
         ],
         "currencies": [
             {"code": "USD", "exponent": 2, "issuer": client_ids["usd_issuer"].public_key.hex()},
@@ -290,6 +299,7 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
         ],
         "regulators": [client_ids["regulator"].public_key.hex()],
         "fingerprint_key": os.urandom(32).hex(),
+        "params": {"financing_requires_attestation": True},
     })
     genesis_path = root / "genesis.json"
     genesis_path.write_text(genesis.to_json_text())

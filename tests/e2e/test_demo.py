@@ -18,8 +18,9 @@ def test_demo_runs_the_story_and_checks_every_node(tmp_path):
     elapsed = time.monotonic() - t0
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
-    for needle in ("refused: already_financed", "refused: duplicate_document",
-                   "the exporter is paid", "both legs settle atomically",
+    for needle in ("customs attests", "refused: over_financed", "refused: duplicate_document",
+                   "refuses it: description_mismatch", "bank A's USD 100,000.00 first",
+                   "both legs settle atomically",
                    "delivers automatically", "every node holds the same final state"):
         assert needle in out, needle
     assert "!!" not in out

@@ -631,3 +631,22 @@ async def test_lean_client_retries_a_kept_alive_connection_the_server_dropped():
         client.close()
         server.close()
         await server.wait_closed()
+
+
+def test_register_work_builds_trades_that_all_commit_in_order(small_net):
+    """The register share opens trades, joins their declarations, has customs attest and banks
+    finance every other one; executed in order (what a healthy run does) everything commits."""
+    m, issuer, senders = small_net
+    banks = [load_identity(m.client(f"bank{i}").key_file) for i in range(4)]
+    customs = load_identity(m.client("customs").key_file)
+    w = build_workload(m.chain_id, issuer, senders, 400, banks=banks, customs=customs,
+                       trade_gap=20)
+    assert len(w.txs) == 400 and Counter(w.kinds) == {"transfer": 280, "register": 120}
+    assert len(w.funding) == len(senders) + len(banks)
+    assert len({(t.sender, t.nonce) for t in w.txs}) == 400
+    methods = Counter(t.method for t in w.txs if t.contract == "trade_documents")
+    assert methods["attest"] > 0 and methods["request_financing"] > 0
+    assert methods["register"] + methods["attest"] + methods["request_financing"] == 120
+    lim = measure_limit(load_genesis(m.genesis), w.funding, w.txs, nodes=4, block_txs=16,
+                        cpus=2)
+    assert lim.committed_share == 1.0

@@ -128,8 +128,12 @@ def test_genesis_state() -> None:
     assert vals == sorted(v.public_key for v in g.validators) and len(vals) == 4
     for gi in g.identities:
         rec = st.get("governance", "id/" + gi.public_key)
-        assert rec == {"name": gi.name, "role": gi.role, "admin": gi.admin, "bank": gi.bank}
+        want = {"name": gi.name, "role": gi.role, "admin": gi.admin, "bank": gi.bank}
+        if gi.legal_name is not None:
+            want["legal_name"] = gi.legal_name
+        assert rec == want
     assert st.get("governance", "regulators") == sorted(g.regulators)
+    assert st.get("governance", "params") == g.params.consortium()
     assert st.get("governance", "currency/JPY")["exponent"] == 0
     assert st.get("settlement", "supply/USD") == {"issued": 0, "redeemed": 0}
     # the consortium fingerprint key never goes into the state

@@ -85,13 +85,24 @@ def test_init_writes_keys_genesis_configs_manifest(net4: tuple[Path, Manifest]) 
         assert Path(nd.data_dir) == Path(nd.config).parent / "data"
     names = [c.name for c in m.clients]
     assert names == ["bank0", "bank1", "bank2", "bank3", "exporter", "importer", "auditor",
-                     "usd_issuer", "cny_issuer", "regulator"]
+                     "usd_issuer", "cny_issuer", "regulator", "customs"]
     for c in m.clients:
         assert mode(Path(c.key_file)) == 0o600
         assert load_identity(c.key_file).public_key.hex() == c.public_key
     # every key is distinct
     keys = [nd.public_key for nd in m.nodes] + [c.public_key for c in m.clients]
     assert len(set(keys)) == len(keys)
+
+
+def test_init_genesis_has_customs_and_requires_attestation(
+        net4: tuple[Path, Manifest]) -> None:
+    _, m = net4
+    g = load_genesis(m.genesis)
+    roles = {i.name: i.role for i in g.identities}
+    assert roles["customs"] == "customs" and m.client("customs").role == "customs"
+    assert g.params.financing_requires_attestation is True
+    legal = {i.name: i.legal_name for i in g.identities}
+    assert legal["exporter"] == "Shenzhen Bright Lamps Co., Ltd."
 
 
 def test_init_genesis(net4: tuple[Path, Manifest]) -> None:

@@ -1,0 +1,49 @@
+"""``chainfin trade show --node URL --trade ID``: read one trade's records over REST and print
+them as a credit officer reads them (rendering: :mod:`contracts.trade.view`). An edge module
+like cli.py: it talks to a node through :class:`chainfin.client.SyncClient`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from chainfin.client import ClientError, SyncClient
+from chainfin.errors import ChainfinError
+
+
+def cli_trade_show(args: argparse.Namespace) -> int:
+    from contracts.trade.view import render, trade_report
+
+    with SyncClient(args.node) as c:
+        def fetch(key: str) -> Any:
+            try:
+                return c.state("trade_documents", key)["value"]
+            except ClientError as e:
+                if e.status == 404:
+                    return None
+                raise
+
+        def fetch_gov(key: str) -> Any:
+            try:
+                return c.state("governance", key)["value"]
+            except ClientError as e:
+                if e.status == 404:
+                    return None
+                raise
+
+        latest = c.get("/v1/blocks/latest")
+        now_ms = int((latest.get("header") or {}).get("timestamp_ms", 0))
+        try:
+            report = trade_report(fetch, args.trade, now_ms, params=fetch_gov("params"))
+        except KeyError:
+            raise ChainfinError(f"no trade {args.trade} on {args.node}") from None
+        cur = fetch_gov("currency/" + report["trade"]["currency"]) or {}
+        report["exponent"] = int(cur.get("exponent", 2))
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, sort_keys=True)
+        print()
+    else:
+        print(render(report))
+    return 0

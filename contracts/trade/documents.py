@@ -1,0 +1,283 @@
+"""Documents and trades: register once, group into a trade, cross-check, customs attestation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainfin.errors import ContractError
+from chainfin.execution import (
+    ContractState,
+    TxContext,
+    p_amount,
+    p_dict,
+    p_hex,
+    p_id,
+    p_pubkey,
+    p_text,
+)
+from contracts import governance as gov
+from contracts.trade.norm import (
+    IDENTITY_FIELDS,
+    PARTY_FIELD,
+    content_fingerprint,
+    fingerprint,
+    normalise_fields,
+)
+from contracts.trade.state import (
+    CONTRACT,
+    NAME,
+    check_document_party,
+    cross_check,
+    get_doc,
+    get_financing,
+    get_trade,
+)
+
+#: Reference numbers name a document; they go into its fingerprint, not into the state.
+_REFERENCES = frozenset(f for fs in IDENTITY_FIELDS.values() for f in fs
+                        if f not in ("seller", "exporter", "carrier", "issuing_bank"))
+
+
+def _key(ctx: TxContext) -> bytes:
+    if len(ctx.fingerprint_key) < 16:
+        raise ContractError("the network has no fingerprint key configured", "not_configured")
+    return ctx.fingerprint_key
+
+
+def _exponent_of(state: ContractState) -> Any:
+    def get(code: str) -> int:
+        return int(gov.require_currency(state, code)["exponent"])
+
+    return get
+
+
+def _banks_of(state: ContractState, doc: dict[str, Any]) -> list[str]:
+    """The banks that verified a document or financed its trade."""
+    banks = set(doc["verified_by"])
+    if doc["trade_id"] is not None:
+        for fid in get_trade(state, doc["trade_id"])["financings"]:
+            banks.add(get_financing(state, fid)["bank"])
+    return sorted(banks)
+
+
+def check_not_duplicate(state: ContractState, ctx: TxContext, fp: str, content_hash: str
+                        ) -> None:
+    """A document is registered once: a second registration with the same identity (or the
+    same file) is a ``duplicate_document`` whatever its other fields say. The refusal is
+    published as a ``duplicate_attempt`` event naming the existing document and its banks.
+
+    Raises:
+        ContractError: ``duplicate_document``.
+    """
+    existing = state.get(NAME, "fp/" + fp) or state.get(NAME, "content/" + content_hash)
+    if existing is None:
+        return
+    doc = get_doc(state, existing)
+    event = {"doc_id": existing, "attempted_by": ctx.sender_hex,
+             "banks": _banks_of(state, doc)}
+    raise ContractError(f"the same document is already registered as {existing}",
+                        "duplicate_document", events=(("duplicate_attempt", event),))
+
+
+def check_not_copy(state: ContractState, cfp: str | None, declare_distinct: str | None
+                   ) -> str | None:
+    """A re-numbered copy (same seller, buyer, amount, currency and issue date as a registered
+    invoice) is a ``suspected_duplicate`` unless the registrant declares it distinct with a
+    reason. Returns the similar document's id when declared distinct.
+
+    Raises:
+        ContractError: ``suspected_duplicate``.
+    """
+    if cfp is None:
+        return None
+    similar = state.get(NAME, "cfp/" + cfp)
+    if similar is None:
+        return None
+    if declare_distinct is None:
+        raise ContractError(f"an invoice with the same seller, buyer, amount, currency and date "
+                            f"is registered as {similar}; pass declare_distinct with the reason "
+                            "if this is another sale", "suspected_duplicate")
+    return str(similar)
+
+
+def _join_trade(state: ContractState, trade_id: str, doc_id: str, doc: dict[str, Any]) -> None:
+    """Add a document to a trade after the cross-checks (writes both records)."""
+    trade = get_trade(state, trade_id)
+    if doc["owner"] != trade["owner"]:
+        raise ContractError("the document and the trade belong to different exporters",
+                            "document_mismatch")
+    if doc["doc_type"] == "invoice":
+        raise ContractError("a trade has one invoice: the one that opened it", "already_linked")
+    if doc["doc_type"] == "customs_declaration":
+        if trade["declaration"] is not None:
+            raise ContractError("the trade already has a customs declaration", "already_linked")
+        if trade["financings"]:
+            raise ContractError("the trade is financed: its declaration cannot change the pool "
+                                "now", "trade_financed")
+        trade["declaration"] = doc_id
+    cross_check(state, trade, doc)
+    doc["trade_id"] = trade_id
+    trade["docs"] = sorted([*trade["docs"], doc_id])
+    state.put(NAME, "trade/" + trade_id, trade)
+    state.put(NAME, "doc/" + doc_id, doc)
+
+
+@CONTRACT.method(roles=("exporter", "bank"),
+                 params={"doc_type": p_text(32), "fields": p_dict, "content_hash": p_hex(32)},
+                 optional={"trade_id": p_id, "declare_distinct": p_text(280),
+                           "on_behalf_of": p_pubkey})
+def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """Register a document by its content hash and key fields. An invoice opens a trade (its
+    ``trade_id`` is returned); any other document may join a trade with ``trade_id``."""
+    doc_type, ch = args["doc_type"], args["content_hash"]
+    norm = normalise_fields(doc_type, args["fields"], _exponent_of(state))
+    owner = check_document_party(state, ctx, doc_type, norm[PARTY_FIELD[doc_type]],
+                                 args.get("on_behalf_of"))
+    key = _key(ctx)
+    fp = fingerprint(key, doc_type, norm)
+    check_not_duplicate(state, ctx, fp, ch)
+    cfp = content_fingerprint(key, doc_type, norm)
+    similar = check_not_copy(state, cfp, args.get("declare_distinct"))
+    if doc_type == "invoice" and args.get("trade_id") is not None:
+        raise ContractError("an invoice opens its own trade; it takes no trade_id", "bad_field")
+    doc_id = ctx.derive_id()
+    doc = {"doc_type": doc_type, "owner": owner, "registrant": ctx.sender_hex,
+           "content_hash": ch, "fingerprint": fp, "content_fingerprint": cfp,
+           "fields": {k: v for k, v in norm.items() if k not in _REFERENCES},
+           "trade_id": None, "attestation": None, "verified_by": [], "declared_distinct": None,
+           "distinct_copies": [], "presentation_id": None, "status": "registered",
+           "height": ctx.height}
+    if similar is not None:
+        doc["declared_distinct"] = {"reason": args["declare_distinct"], "similar_to": similar}
+        other = get_doc(state, similar)
+        other["distinct_copies"] = [*other["distinct_copies"],
+                                    {"doc_id": doc_id, "reason": args["declare_distinct"]}]
+        state.put(NAME, "doc/" + similar, other)
+    elif cfp is not None:
+        state.put(NAME, "cfp/" + cfp, doc_id)
+    state.put(NAME, "fp/" + fp, doc_id)
+    state.put(NAME, "content/" + ch, doc_id)
+    trade_id = args.get("trade_id")
+    if doc_type == "invoice":
+        trade_id = ctx.derive_id(1)
+        doc["trade_id"] = trade_id
+        f = doc["fields"]
+        state.put(NAME, "trade/" + trade_id, {
+            "owner": owner, "invoice": doc_id, "seller": f["seller"], "buyer": f["buyer"],
+            "amount": f["amount"], "currency": f["currency"], "declaration": None,
+            "docs": [doc_id], "lcs": [], "financings": [], "pool": None, "financed": 0,
+            "outstanding": 0,
+            "status": "open", "height": ctx.height})
+        state.put(NAME, "doc/" + doc_id, doc)
+    elif trade_id is not None:
+        _join_trade(state, trade_id, doc_id, doc)
+    else:
+        state.put(NAME, "doc/" + doc_id, doc)
+    ctx.emit("registered", {"doc_id": doc_id, "doc_type": doc_type, "owner": owner,
+                            "fingerprint": fp, "trade_id": trade_id,
+                            "declared_distinct": doc["declared_distinct"]})
+    return {"doc_id": doc_id, "fingerprint": fp, "trade_id": trade_id}
+
+
+@CONTRACT.method(roles=("exporter", "bank"), params={"trade_id": p_id, "doc_id": p_id})
+def link(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The document's owner (or its registrant agent bank) adds a registered document to a
+    trade; the document is cross-checked against the trade's invoice."""
+    trade_id, doc_id = args["trade_id"], args["doc_id"]
+    doc = get_doc(state, doc_id)
+    if ctx.sender_hex not in (doc["owner"], doc["registrant"]):
+        raise ContractError("only the document's owner may link it", "forbidden")
+    if doc["status"] == "closed":
+        raise ContractError("document is closed", "document_closed")
+    if doc["trade_id"] is not None:
+        raise ContractError(f"the document is in trade {doc['trade_id']}", "already_linked")
+    _join_trade(state, trade_id, doc_id, doc)
+    ctx.emit("linked", {"trade_id": trade_id, "doc_id": doc_id, "doc_type": doc["doc_type"]})
+    return {"trade_id": trade_id, "doc_id": doc_id}
+
+
+@CONTRACT.method(roles=("exporter",), params={"bank": p_pubkey})
+def appoint_agent(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """An exporter names a bank that may register documents on its behalf."""
+    gov.require_identity(state, args["bank"], "bank")
+    state.put(NAME, f"agent/{ctx.sender_hex}/{args['bank']}", {"height": ctx.height})
+    ctx.emit("agent_appointed", {"principal": ctx.sender_hex, "bank": args["bank"]})
+    return {"bank": args["bank"]}
+
+
+@CONTRACT.method(roles=("exporter",), params={"bank": p_pubkey})
+def revoke_agent(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """An exporter withdraws a bank's agency (documents already registered stay)."""
+    key = f"agent/{ctx.sender_hex}/{args['bank']}"
+    if state.get(NAME, key) is None:
+        raise ContractError("that bank is not this exporter's agent", "forbidden")
+    state.delete(NAME, key)
+    ctx.emit("agent_revoked", {"principal": ctx.sender_hex, "bank": args["bank"]})
+    return {"bank": args["bank"]}
+
+
+def _attest_result(v: Any, name: str) -> str:
+    if v not in ("match", "mismatch"):
+        raise ContractError(f"{name} must be 'match' or 'mismatch'", "bad_field")
+    return str(v)
+
+
+@CONTRACT.method(roles=("customs",),
+                 params={"doc_id": p_id, "result": _attest_result, "declared_amount": p_amount})
+def attest(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A customs authority attests a customs declaration against its own records: ``match``
+    (with the amount it holds, which caps the trade's pool) or ``mismatch`` (which stops
+    financing). Once per declaration."""
+    doc_id = args["doc_id"]
+    doc = get_doc(state, doc_id)
+    if doc["doc_type"] != "customs_declaration":
+        raise ContractError(f"a {doc['doc_type']} is not attested by customs",
+                            "not_a_declaration")
+    if doc["attestation"] is not None:
+        raise ContractError("customs already attested this declaration", "already_attested")
+    doc["attestation"] = {"result": args["result"], "declared_amount": args["declared_amount"],
+                          "by": ctx.sender_hex, "height": ctx.height}
+    state.put(NAME, "doc/" + doc_id, doc)
+    ctx.emit("attested", {"doc_id": doc_id, "trade_id": doc["trade_id"],
+                          "result": args["result"], "declared_amount": args["declared_amount"],
+                          "by": ctx.sender_hex})
+    return {"doc_id": doc_id, "result": args["result"]}
+
+
+@CONTRACT.method(roles=("bank",), params={"doc_id": p_id})
+def verify(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A bank records that it checked the document against its content hash."""
+    doc_id = args["doc_id"]
+    d = get_doc(state, doc_id)
+    if d["status"] == "closed":
+        raise ContractError("document is closed", "document_closed")
+    if ctx.sender_hex in d["verified_by"]:
+        raise ContractError("this bank already verified the document", "already_verified")
+    d["verified_by"] = sorted([*d["verified_by"], ctx.sender_hex])
+    state.put(NAME, "doc/" + doc_id, d)
+    ctx.emit("verified", {"doc_id": doc_id, "bank": ctx.sender_hex})
+    return {"doc_id": doc_id, "verified_by": d["verified_by"]}
+
+
+@CONTRACT.method(roles=("exporter",), params={"doc_id": p_id})
+def close(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The owner closes a document whose trade owes nothing and that is not under a pending
+    presentation. Its fingerprint stays taken."""
+    doc_id = args["doc_id"]
+    d = get_doc(state, doc_id)
+    if d["owner"] != ctx.sender_hex:
+        raise ContractError("only the document's owner may close it", "forbidden")
+    if d["status"] == "closed":
+        raise ContractError("document is closed", "document_closed")
+    if d["trade_id"] is not None and get_trade(state, d["trade_id"])["outstanding"]:
+        raise ContractError("financing of its trade is still outstanding",
+                            "outstanding_financing")
+    if d["presentation_id"] is not None:
+        pres = state.get(NAME, "pres/" + d["presentation_id"])
+        if pres is not None and pres["status"] in ("presented", "accepted"):
+            raise ContractError("the document is presented under a letter of credit",
+                                "document_in_use")
+    d["status"] = "closed"
+    state.put(NAME, "doc/" + doc_id, d)
+    ctx.emit("closed", {"doc_id": doc_id})
+    return {"doc_id": doc_id, "status": "closed"}

@@ -1,0 +1,150 @@
+"""Financing that moves money: a bank advances against a trade's pool, the exporter (or the
+buyer) repays through settlement, block time makes an unpaid financing overdue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainfin.errors import ContractError
+from chainfin.execution import ContractState, TxContext, p_amount, p_currency, p_id
+from contracts import settlement
+from contracts.trade.norm import norm_date
+from contracts.trade.state import (
+    CONTRACT,
+    NAME,
+    check_attestation,
+    check_pool,
+    distinct_notes,
+    end_of_day_ms,
+    financing_status,
+    get_doc,
+    get_financing,
+    get_trade,
+    legal_name,
+    pool_of,
+    refresh_trade,
+)
+
+
+def _maturity(v: Any, name: str) -> str:
+    return norm_date(v, name)
+
+
+def _trade_of(state: ContractState, args: dict[str, Any]) -> tuple[str, str | None]:
+    """(trade_id, doc_id) from ``doc_id`` or ``trade_id`` (exactly one)."""
+    doc_id, trade_id = args.get("doc_id"), args.get("trade_id")
+    if (doc_id is None) == (trade_id is None):
+        raise ContractError("pass exactly one of doc_id and trade_id", "missing_field")
+    if doc_id is not None:
+        doc = get_doc(state, doc_id)
+        if doc["status"] == "closed":
+            raise ContractError("document is closed", "document_closed")
+        if doc["trade_id"] is None:
+            raise ContractError(f"the {doc['doc_type']} is in no trade: link it to its trade's "
+                                "invoice first", "not_financeable")
+        return doc["trade_id"], doc_id
+    get_trade(state, str(trade_id))
+    return str(trade_id), None
+
+
+@CONTRACT.method(roles=("bank",),
+                 params={"amount": p_amount, "currency": p_currency, "maturity_date": _maturity},
+                 optional={"doc_id": p_id, "trade_id": p_id})
+def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                      ) -> dict[str, Any]:
+    """A bank finances part of a trade (named by the trade or any of its documents): the
+    amount leaves the bank's settlement balance for the exporter in this transaction."""
+    trade_id, doc_id = _trade_of(state, args)
+    trade = get_trade(state, trade_id)
+    if get_doc(state, trade["invoice"])["status"] == "closed":
+        raise ContractError("the trade's invoice is closed", "document_closed")
+    amount, ccy = args["amount"], args["currency"]
+    if ccy != trade["currency"]:
+        raise ContractError(f"the trade is in {trade['currency']}, not {ccy}",
+                            "currency_mismatch")
+    due_ms = end_of_day_ms(args["maturity_date"])
+    if due_ms <= ctx.timestamp_ms:
+        raise ContractError("maturity_date has already passed", "bad_field")
+    check_attestation(state, trade)
+    remaining = check_pool(state, trade, amount)
+    bank = ctx.sender_hex
+    settlement.pay(state, ctx, bank, trade["owner"], ccy, amount, f"financing:{trade_id}")
+    financing_id = ctx.derive_id()
+    state.put(NAME, "fin/" + financing_id, {
+        "trade_id": trade_id, "doc_id": doc_id, "bank": bank, "exporter": trade["owner"],
+        "amount": amount, "currency": ccy, "repaid": 0, "maturity_date": args["maturity_date"],
+        "due_ms": due_ms, "status": "open", "height": ctx.height})
+    if trade.get("pool") is None:
+        trade["pool"] = pool_of(state, trade)
+    trade["financings"] = [*trade["financings"], financing_id]
+    trade["financed"] += amount
+    refresh_trade(state, trade, ctx.timestamp_ms)
+    state.put(NAME, "trade/" + trade_id, trade)
+    notes = distinct_notes(state, trade)
+    ctx.emit("financed", {"financing_id": financing_id, "trade_id": trade_id, "doc_id": doc_id,
+                          "bank": bank, "amount": amount, "currency": ccy,
+                          "remaining": remaining, "declared_distinct": notes})
+    return {"financing_id": financing_id, "trade_id": trade_id, "financed": trade["financed"],
+            "remaining": remaining, "declared_distinct": notes}
+
+
+def record_repayment(state: ContractState, ctx: TxContext, financing_id: str,
+                     fin: dict[str, Any], amount: int, by: str) -> None:
+    """Book ``amount`` (already paid to the bank) against a financing and its trade. The pool
+    is not freed: ``financed`` counts what was ever advanced."""
+    fin["repaid"] += amount
+    fin["status"] = financing_status(fin, ctx.timestamp_ms)
+    state.put(NAME, "fin/" + financing_id, fin)
+    trade = get_trade(state, fin["trade_id"])
+    refresh_trade(state, trade, ctx.timestamp_ms)
+    state.put(NAME, "trade/" + fin["trade_id"], trade)
+    ctx.emit("repaid", {"financing_id": financing_id, "trade_id": fin["trade_id"],
+                        "bank": fin["bank"], "amount": amount, "by": by,
+                        "outstanding": fin["amount"] - fin["repaid"], "status": fin["status"]})
+
+
+@CONTRACT.method(roles=("exporter", "importer"),
+                 params={"financing_id": p_id, "amount": p_amount})
+def repay(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The exporter (or the trade's buyer) pays part or all of a financing to its bank through
+    settlement; the financing is ``repaid`` once nothing is outstanding."""
+    financing_id, amount = args["financing_id"], args["amount"]
+    fin = get_financing(state, financing_id)
+    payer = ctx.sender_hex
+    if payer != fin["exporter"]:
+        trade = get_trade(state, fin["trade_id"])
+        if ctx.role != "importer" or legal_name(state, payer) != trade["buyer"]:
+            raise ContractError("only the exporter or the trade's buyer repays a financing",
+                                "forbidden")
+    outstanding = fin["amount"] - fin["repaid"]
+    if outstanding <= 0:
+        raise ContractError("the financing is repaid", "repaid")
+    if amount > outstanding:
+        raise ContractError(f"only {outstanding} {fin['currency']} is outstanding",
+                            "over_repaid")
+    settlement.pay(state, ctx, payer, fin["bank"], fin["currency"], amount,
+                   f"repayment:{financing_id}")
+    record_repayment(state, ctx, financing_id, fin, amount, payer)
+    return {"financing_id": financing_id, "outstanding": outstanding - amount,
+            "status": fin["status"]}
+
+
+@CONTRACT.method(roles=None, params={"financing_id": p_id})
+def mark_overdue(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """Anyone records that block time has passed a financing's maturity with money still
+    outstanding (a state change needs a transaction; reads compute it too)."""
+    financing_id = args["financing_id"]
+    fin = get_financing(state, financing_id)
+    if financing_status(fin, ctx.timestamp_ms) != "overdue":
+        raise ContractError("the financing is not overdue at this block's time", "not_overdue")
+    if fin["status"] == "overdue":
+        raise ContractError("the financing is already marked overdue", "not_overdue")
+    fin["status"] = "overdue"
+    state.put(NAME, "fin/" + financing_id, fin)
+    trade = get_trade(state, fin["trade_id"])
+    refresh_trade(state, trade, ctx.timestamp_ms)
+    state.put(NAME, "trade/" + fin["trade_id"], trade)
+    ctx.emit("financing_overdue", {"financing_id": financing_id, "trade_id": fin["trade_id"],
+                                   "bank": fin["bank"],
+                                   "outstanding": fin["amount"] - fin["repaid"]})
+    return {"financing_id": financing_id, "status": "overdue"}

@@ -1,0 +1,417 @@
+"""Letters of credit in the shape of ICC UCP 600: issue, amend (effective once the beneficiary
+accepts), present, refuse with discrepancies or accept (at sight, or deferred for usance),
+partial drawings, tolerance, expiry by block time, cancellation with the beneficiary's consent.
+Proceeds of a financed trade repay its financing banks first (assignment of proceeds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainfin.errors import ContractError
+from chainfin.execution import (
+    ContractState,
+    TxContext,
+    p_amount,
+    p_currency,
+    p_dict,
+    p_id,
+    p_int,
+    p_list,
+    p_pubkey,
+    p_text,
+)
+from contracts import governance as gov
+from contracts import settlement
+from contracts.trade.financing import record_repayment
+from contracts.trade.norm import DOC_TYPES, KEY_FIELDS, fingerprint, norm_date, norm_ref
+from contracts.trade.state import (
+    CONTRACT,
+    DAY_MS,
+    NAME,
+    check_lc_parties,
+    end_of_day_ms,
+    get_doc,
+    get_financing,
+    get_lc,
+    get_presentation,
+    get_trade,
+    lc_ceiling,
+    legal_name,
+)
+
+#: What an issuing bank may cite when it refuses a presentation (UCP 600 art. 14/16 grounds).
+DISCREPANCY_CODES = ("late_presentation", "amount_mismatch", "party_mismatch",
+                     "missing_document", "description_mismatch", "inconsistent_documents",
+                     "unsigned_document", "other")
+
+
+def _doc_type(v: Any, name: str) -> str:
+    if type(v) is not str or v not in KEY_FIELDS:
+        raise ContractError(f"{name}: document types are {', '.join(DOC_TYPES)}", "bad_field")
+    return v
+
+
+def _bool(v: Any, name: str) -> bool:
+    if type(v) is not bool:
+        raise ContractError(f"{name} must be true or false", "bad_field")
+    return v
+
+
+def _discrepancy(v: Any, name: str) -> str:
+    if v not in DISCREPANCY_CODES:
+        raise ContractError(f"{name}: discrepancy codes are {', '.join(DISCREPANCY_CODES)}",
+                            "bad_field")
+    return str(v)
+
+
+_TERMS = {"amount": p_amount, "expiry_date": norm_date, "tolerance_bps": p_int(0, 10_000),
+          "partial_drawings": _bool, "usance_days": p_int(0, 3650)}
+
+
+def _require_issuer(lc: dict[str, Any], ctx: TxContext) -> None:
+    if lc["issuer"] != ctx.sender_hex:
+        raise ContractError("only the issuing bank may do this", "forbidden")
+
+
+def available(lc: dict[str, Any]) -> int:
+    """What the LC can still pay: its amount plus tolerance, less what is drawn or presented."""
+    return int(lc_ceiling(lc["amount"], lc["tolerance_bps"]) - lc["drawn"] - lc["reserved"])
+
+
+@CONTRACT.method(roles=("bank",), params={
+    "applicant": p_pubkey, "beneficiary": p_pubkey, "amount": p_amount, "currency": p_currency,
+    "expiry_date": norm_date, "lc_number": p_text(35)}, optional={
+    "tolerance_bps": p_int(0, 10_000), "partial_drawings": _bool,
+    "usance_days": p_int(0, 3650), "required_docs": p_list(_doc_type, 6), "trade_id": p_id})
+def issue_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The issuing bank (the caller) opens a documentary credit for ``applicant`` in favour of
+    ``beneficiary`` (an exporter). It is available through ``expiry_date`` (block time)."""
+    ccy = args["currency"]
+    gov.require_identity(state, args["applicant"])
+    gov.require_identity(state, args["beneficiary"], "exporter")
+    gov.require_currency(state, ccy)
+    tol = args.get("tolerance_bps", 0)
+    lc_ceiling(args["amount"], tol)
+    expiry_ms = end_of_day_ms(args["expiry_date"])
+    if expiry_ms <= ctx.timestamp_ms:
+        raise ContractError("expiry_date has already passed", "lc_expired")
+    bank = ctx.identity.get("bank") or ctx.sender_hex
+    fp = fingerprint(ctx.fingerprint_key, "letter_of_credit",
+                     {"issuing_bank": str(bank).upper(),
+                      "lc_number": norm_ref(args["lc_number"], "lc_number")})
+    if state.get(NAME, "lcfp/" + fp) is not None:
+        raise ContractError("this bank already issued an LC with this number", "duplicate_lc")
+    lc_id = ctx.derive_id()
+    lc = {"issuer": ctx.sender_hex, "issuing_bank": bank, "applicant": args["applicant"],
+          "beneficiary": args["beneficiary"], "amount": args["amount"], "currency": ccy,
+          "expiry_date": args["expiry_date"], "expiry_ms": expiry_ms, "tolerance_bps": tol,
+          "partial_drawings": args.get("partial_drawings", False),
+          "usance_days": args.get("usance_days", 0),
+          "required_docs": sorted(set(args.get("required_docs", ["invoice"]))),
+          "trade_id": None, "fingerprint": fp, "status": "open", "drawn": 0, "reserved": 0,
+          "presentations": [], "amendment": None, "amendments": 0, "cancel_consent": False,
+          "height": ctx.height}
+    if args.get("trade_id") is not None:
+        _attach_trade(state, lc_id, lc, args["trade_id"])
+    state.put(NAME, "lc/" + lc_id, lc)
+    state.put(NAME, "lcfp/" + fp, lc_id)
+    ctx.emit("lc_issued", {"lc_id": lc_id, "issuer": ctx.sender_hex,
+                           "beneficiary": args["beneficiary"], "amount": args["amount"],
+                           "currency": ccy, "expiry_date": args["expiry_date"],
+                           "trade_id": lc["trade_id"]})
+    return {"lc_id": lc_id}
+
+
+def _attach_trade(state: ContractState, lc_id: str, lc: dict[str, Any], trade_id: str) -> None:
+    trade = get_trade(state, trade_id)
+    check_lc_parties(state, lc, trade)
+    lc["trade_id"] = trade_id
+    if lc_id not in trade["lcs"]:
+        trade["lcs"] = sorted([*trade["lcs"], lc_id])
+        state.put(NAME, "trade/" + trade_id, trade)
+
+
+def _p_terms(v: Any, name: str) -> dict[str, Any]:
+    d = p_dict(v, name)
+    if not d:
+        raise ContractError(f"{name} changes nothing", "bad_field")
+    out = {}
+    for k in sorted(d):
+        if k not in _TERMS:
+            raise ContractError(f"{name}.{k} is not an amendable term "
+                                f"({', '.join(sorted(_TERMS))})", "unknown_field")
+        out[k] = _TERMS[k](d[k], f"{name}.{k}")
+    return out
+
+
+@CONTRACT.method(roles=("bank",), params={"lc_id": p_id, "changes": _p_terms})
+def amend_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The issuing bank proposes new terms. Nothing changes until the beneficiary accepts
+    (UCP 600 art. 10); a later proposal replaces a pending one."""
+    lc_id = args["lc_id"]
+    lc = get_lc(state, lc_id)
+    _require_issuer(lc, ctx)
+    if lc["status"] != "open":
+        raise ContractError(f"the LC is {lc['status']}", "lc_not_open")
+    new = {**lc, **args["changes"]}
+    lc_ceiling(new["amount"], new["tolerance_bps"])
+    lc["amendment"] = {"changes": args["changes"], "height": ctx.height}
+    state.put(NAME, "lc/" + lc_id, lc)
+    ctx.emit("lc_amendment_proposed", {"lc_id": lc_id, "changes": args["changes"]})
+    return {"lc_id": lc_id, "pending": args["changes"]}
+
+
+@CONTRACT.method(roles=("exporter",), params={"lc_id": p_id})
+def accept_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                     ) -> dict[str, Any]:
+    """The beneficiary accepts the pending amendment: the new terms apply from now."""
+    lc_id = args["lc_id"]
+    lc = get_lc(state, lc_id)
+    if lc["beneficiary"] != ctx.sender_hex:
+        raise ContractError("only the LC's beneficiary accepts an amendment", "forbidden")
+    if lc["amendment"] is None:
+        raise ContractError("the LC has no pending amendment", "no_amendment")
+    if lc["status"] != "open":
+        raise ContractError(f"the LC is {lc['status']}", "lc_not_open")
+    changes = lc["amendment"]["changes"]
+    lc.update(changes)
+    if "expiry_date" in changes:
+        lc["expiry_ms"] = end_of_day_ms(changes["expiry_date"])
+    if available(lc) < 0:
+        raise ContractError("the amended amount is below what is already drawn",
+                            "amount_exceeds_lc")
+    lc["amendment"] = None
+    lc["amendments"] += 1
+    state.put(NAME, "lc/" + lc_id, lc)
+    ctx.emit("lc_amended", {"lc_id": lc_id, "changes": changes})
+    return {"lc_id": lc_id, "applied": changes}
+
+
+def check_presentation_parties(state: ContractState, lc: dict[str, Any],
+                               docs: list[tuple[str, dict[str, Any]]]) -> None:
+    """Presented documents are the beneficiary's, name the LC's beneficiary as seller/shipper/
+    exporter and its applicant as buyer, and are in the LC's currency (UCP 600 art. 14 d).
+
+    Raises:
+        ContractError: ``document_mismatch`` naming the documents' fields.
+    """
+    beneficiary = legal_name(state, lc["beneficiary"])
+    applicant = legal_name(state, lc["applicant"])
+    bad = []
+    for _, d in docs:
+        f = d["fields"]
+        if d["owner"] != lc["beneficiary"]:
+            bad.append(f"{d['doc_type']}.owner")
+        for k in ("seller", "shipper", "exporter"):
+            if k in f and f[k] != beneficiary:
+                bad.append(f"{d['doc_type']}.{k}")
+        if "buyer" in f and f["buyer"] != applicant:
+            bad.append(f"{d['doc_type']}.buyer")
+        if "currency" in f and f["currency"] != lc["currency"]:
+            bad.append(f"{d['doc_type']}.currency")
+    if bad:
+        raise ContractError(f"the documents disagree with the letter of credit on: "
+                            f"{', '.join(bad)}", "document_mismatch")
+
+
+@CONTRACT.method(roles=("exporter",),
+                 params={"lc_id": p_id, "doc_ids": p_list(p_id, 16), "amount": p_amount})
+def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The beneficiary presents documents for ``amount`` while the LC is available."""
+    lc_id, doc_ids, amount = args["lc_id"], args["doc_ids"], args["amount"]
+    lc = get_lc(state, lc_id)
+    if lc["beneficiary"] != ctx.sender_hex:
+        raise ContractError("only the LC's beneficiary may present", "forbidden")
+    if lc["status"] != "open":
+        raise ContractError(f"the LC is {lc['status']}", "lc_not_open")
+    if ctx.timestamp_ms >= lc["expiry_ms"]:
+        raise ContractError(f"the letter of credit expired with {lc['expiry_date']}",
+                            "lc_expired")
+    if not lc["partial_drawings"] and (lc["drawn"] or lc["reserved"]):
+        raise ContractError("the LC allows no partial drawings and is already drawn on",
+                            "lc_not_open")
+    if amount > available(lc):
+        raise ContractError(f"only {available(lc)} {lc['currency']} is available under the LC "
+                            "(tolerance included)", "amount_exceeds_lc")
+    if len(set(doc_ids)) != len(doc_ids):
+        raise ContractError("doc_ids lists a document twice", "bad_field")
+    docs = []
+    for doc_id in doc_ids:
+        d = get_doc(state, doc_id)
+        if d["status"] == "closed":
+            raise ContractError(f"document {doc_id} is closed", "document_closed")
+        if d["presentation_id"] is not None:
+            prev = get_presentation(state, d["presentation_id"])
+            if prev["status"] != "refused":
+                raise ContractError(f"document {doc_id} is already presented",
+                                    "document_in_use")
+        docs.append((doc_id, d))
+    check_presentation_parties(state, lc, docs)
+    trades = sorted({d["trade_id"] for _, d in docs if d["trade_id"] is not None})
+    if len(trades) > 1 or (trades and lc["trade_id"] not in (None, trades[0])):
+        raise ContractError("the documents belong to another trade than the LC's",
+                            "document_mismatch")
+    missing = sorted(set(lc["required_docs"]) - {d["doc_type"] for _, d in docs})
+    if missing:
+        raise ContractError(f"required documents missing: {', '.join(missing)}",
+                            "missing_documents")
+    invoiced = sum(d["fields"]["amount"] for _, d in docs if d["doc_type"] == "invoice")
+    if invoiced and amount > invoiced:
+        raise ContractError("the drawing is above the invoices presented", "document_mismatch")
+    # proceeds follow the trade: the documents', else the LC's own (so documents kept out of
+    # a financed trade cannot route its LC's payment around the financing banks)
+    trade_id = trades[0] if trades else lc["trade_id"]
+    if trade_id is not None and lc["trade_id"] is None:
+        _attach_trade(state, lc_id, lc, trade_id)
+    presentation_id = ctx.derive_id()
+    for doc_id, d in docs:
+        d["presentation_id"] = presentation_id
+        state.put(NAME, "doc/" + doc_id, d)
+    lc["reserved"] += amount
+    lc["presentations"] = [*lc["presentations"], presentation_id]
+    state.put(NAME, "lc/" + lc_id, lc)
+    state.put(NAME, "pres/" + presentation_id, {
+        "lc_id": lc_id, "doc_ids": sorted(doc_ids), "amount": amount, "trade_id": trade_id,
+        "status": "presented", "discrepancies": [], "due_ms": None, "payments": [],
+        "height": ctx.height})
+    ctx.emit("presented", {"presentation_id": presentation_id, "lc_id": lc_id,
+                           "doc_ids": sorted(doc_ids), "amount": amount})
+    return {"presentation_id": presentation_id, "lc_id": lc_id, "amount": amount,
+            "currency": lc["currency"]}
+
+
+def _open_presentation(state: ContractState, ctx: TxContext, presentation_id: str,
+                       status: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    pres = get_presentation(state, presentation_id)
+    lc = get_lc(state, pres["lc_id"])
+    _require_issuer(lc, ctx)
+    if pres["status"] != status:
+        raise ContractError(f"the presentation is {pres['status']}", "presentation_closed")
+    return pres, lc
+
+
+@CONTRACT.method(roles=("bank",), params={"presentation_id": p_id,
+                                          "discrepancies": p_list(_discrepancy, 8)})
+def refuse_presentation(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                        ) -> dict[str, Any]:
+    """The issuing bank refuses a presentation, citing its discrepancies (UCP 600 art. 16);
+    the documents are free to be presented again."""
+    presentation_id = args["presentation_id"]
+    pres, lc = _open_presentation(state, ctx, presentation_id, "presented")
+    pres["status"] = "refused"
+    pres["discrepancies"] = sorted(set(args["discrepancies"]))
+    lc["reserved"] -= pres["amount"]
+    state.put(NAME, "pres/" + presentation_id, pres)
+    state.put(NAME, "lc/" + pres["lc_id"], lc)
+    ctx.emit("presentation_refused", {"presentation_id": presentation_id,
+                                      "lc_id": pres["lc_id"],
+                                      "discrepancies": pres["discrepancies"]})
+    return {"presentation_id": presentation_id, "status": "refused",
+            "discrepancies": pres["discrepancies"]}
+
+
+def pay_proceeds(state: ContractState, ctx: TxContext, lc: dict[str, Any],
+                 pres: dict[str, Any]) -> list[dict[str, Any]]:
+    """Pay a presentation: first the financing banks of its trade, their outstanding, oldest
+    financing first; the rest to the beneficiary. All from the issuing bank, in this
+    transaction (``insufficient_funds`` refuses it whole)."""
+    left, ccy, payments = pres["amount"], lc["currency"], []
+    trade_id = pres["trade_id"]
+    for fid in get_trade(state, trade_id)["financings"] if trade_id is not None else []:
+        if not left:
+            break
+        fin = get_financing(state, fid)
+        part = min(fin["amount"] - fin["repaid"], left)
+        if part <= 0:
+            continue
+        settlement.pay(state, ctx, lc["issuer"], fin["bank"], ccy, part, f"lc-assigned:{fid}")
+        record_repayment(state, ctx, fid, fin, part, lc["issuer"])
+        payments.append({"to": fin["bank"], "amount": part, "financing_id": fid})
+        left -= part
+    if left:
+        settlement.pay(state, ctx, lc["issuer"], lc["beneficiary"], ccy, left,
+                       f"lc:{pres['lc_id']}")
+        payments.append({"to": lc["beneficiary"], "amount": left, "financing_id": None})
+    return payments
+
+
+def _settle(state: ContractState, ctx: TxContext, presentation_id: str, pres: dict[str, Any],
+            lc: dict[str, Any]) -> dict[str, Any]:
+    pres["payments"] = pay_proceeds(state, ctx, lc, pres)
+    pres["status"] = "paid"
+    state.put(NAME, "pres/" + presentation_id, pres)
+    ctx.emit("presentation_paid", {"presentation_id": presentation_id, "lc_id": pres["lc_id"],
+                                   "amount": pres["amount"], "currency": lc["currency"],
+                                   "payments": pres["payments"]})
+    return {"presentation_id": presentation_id, "status": "paid",
+            "payments": pres["payments"]}
+
+
+@CONTRACT.method(roles=("bank",), params={"presentation_id": p_id})
+def accept_presentation(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                        ) -> dict[str, Any]:
+    """The issuing bank honours a complying presentation: it pays at sight, or for a usance LC
+    undertakes to pay ``usance_days`` later (``pay_deferred``)."""
+    presentation_id = args["presentation_id"]
+    pres, lc = _open_presentation(state, ctx, presentation_id, "presented")
+    lc["reserved"] -= pres["amount"]
+    lc["drawn"] += pres["amount"]
+    if not lc["partial_drawings"] or available(lc) == 0:
+        lc["status"] = "drawn"
+    state.put(NAME, "lc/" + pres["lc_id"], lc)
+    if lc["usance_days"] == 0:
+        return _settle(state, ctx, presentation_id, pres, lc)
+    pres["status"] = "accepted"
+    pres["due_ms"] = ctx.timestamp_ms + lc["usance_days"] * DAY_MS
+    state.put(NAME, "pres/" + presentation_id, pres)
+    ctx.emit("presentation_accepted", {"presentation_id": presentation_id,
+                                       "lc_id": pres["lc_id"], "amount": pres["amount"],
+                                       "due_ms": pres["due_ms"]})
+    return {"presentation_id": presentation_id, "status": "accepted", "due_ms": pres["due_ms"]}
+
+
+@CONTRACT.method(roles=("bank",), params={"presentation_id": p_id})
+def pay_deferred(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The issuing bank pays an accepted usance presentation at or after its maturity."""
+    presentation_id = args["presentation_id"]
+    pres, lc = _open_presentation(state, ctx, presentation_id, "accepted")
+    if ctx.timestamp_ms < pres["due_ms"]:
+        raise ContractError("the deferred payment is not due yet", "not_due")
+    return _settle(state, ctx, presentation_id, pres, lc)
+
+
+@CONTRACT.method(roles=("exporter",), params={"lc_id": p_id})
+def consent_cancel(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """The beneficiary agrees that the issuing bank may cancel the LC (UCP 600 art. 10 a)."""
+    lc_id = args["lc_id"]
+    lc = get_lc(state, lc_id)
+    if lc["beneficiary"] != ctx.sender_hex:
+        raise ContractError("only the LC's beneficiary consents", "forbidden")
+    lc["cancel_consent"] = True
+    state.put(NAME, "lc/" + lc_id, lc)
+    ctx.emit("lc_cancel_consent", {"lc_id": lc_id})
+    return {"lc_id": lc_id}
+
+
+@CONTRACT.method(roles=("bank",), params={"lc_id": p_id})
+def cancel_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The issuing bank cancels an LC: while it is open and unexpired only with the
+    beneficiary's consent; never with a presentation pending or a deferred payment unpaid."""
+    lc_id = args["lc_id"]
+    lc = get_lc(state, lc_id)
+    _require_issuer(lc, ctx)
+    if lc["status"] == "cancelled":
+        raise ContractError("the LC is cancelled", "lc_not_open")
+    for pid in lc["presentations"]:
+        if get_presentation(state, pid)["status"] in ("presented", "accepted"):
+            raise ContractError("a presentation under the LC is pending or unpaid",
+                                "lc_in_use")
+    live = lc["status"] == "open" and ctx.timestamp_ms < lc["expiry_ms"]
+    if live and not lc["cancel_consent"]:
+        raise ContractError("the beneficiary has not consented to cancel the open LC",
+                            "consent_required")
+    lc["status"] = "cancelled"
+    state.put(NAME, "lc/" + lc_id, lc)
+    ctx.emit("lc_cancelled", {"lc_id": lc_id})
+    return {"lc_id": lc_id, "status": "cancelled"}

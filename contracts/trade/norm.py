@@ -1,0 +1,212 @@
+"""Normalisation and fingerprints of trade documents (pure functions, no state).
+
+Names are NFKC, case-folded, spaces collapsed; references lose their separators; dates are ISO
+8601; amounts are integer minor units of the document's currency (TRAPS #17, #23).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chainfin import codec
+from chainfin.errors import ContractError
+from chainfin.execution import p_amount, p_currency
+
+# ---------------------------------------------------------------------------- normalisation
+
+_WS = re.compile(r"\s+")
+_REF_SEP = re.compile(r"[\s\-/._]+")
+_SCAC = re.compile(r"^[A-Z]{2,4}$")
+_BIC = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
+_DATE = re.compile(r"^(\d{4})[-/.]?(\d{2})[-/.]?(\d{2})(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$")
+_AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$")
+
+
+def _text(v: Any, name: str) -> str:
+    if type(v) is not str:
+        raise ContractError(f"fields.{name} must be a string", "bad_field")
+    s = unicodedata.normalize("NFKC", v)
+    s = _WS.sub(" ", s).strip()
+    if not s or len(s) > 140:
+        raise ContractError(f"fields.{name} must be 1..140 characters", "bad_field")
+    return s
+
+
+def norm_name(v: Any, name: str) -> str:
+    """A party, vessel or port name: NFKC, case-folded, '.' and ',' dropped, spaces collapsed."""
+    s = _text(v, name).casefold().replace(".", " ").replace(",", " ")
+    return " ".join(s.split())
+
+
+def norm_ref(v: Any, name: str) -> str:
+    """A document number: NFKC, case-folded, spaces and - / . _ separators removed."""
+    s = _REF_SEP.sub("", _text(v, name).casefold())
+    if not s:
+        raise ContractError(f"fields.{name} has no characters besides separators", "bad_field")
+    return s
+
+
+def norm_date(v: Any, name: str) -> str:
+    """An ISO 8601 calendar date (YYYY-MM-DD, YYYYMMDD, YYYY/MM/DD, with an optional time that
+    is dropped) -> ``YYYY-MM-DD``. Day-first or month-first forms are refused as ambiguous."""
+    if type(v) is not str:
+        raise ContractError(f"fields.{name} must be an ISO 8601 date string", "bad_field")
+    m = _DATE.match(v.strip())
+    if not m:
+        raise ContractError(f"fields.{name} must be an ISO 8601 date (YYYY-MM-DD)", "bad_field")
+    try:
+        d = datetime.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        raise ContractError(f"fields.{name} is not a calendar date", "bad_field") from None
+    return d.isoformat()
+
+
+def norm_amount(v: Any, name: str, exponent: int) -> int:
+    """Integer minor units. An int is already minor units; a string is a decimal in major units
+    with optional ',' thousands separators: '1,234.50' USD -> 123450. Fractions beyond the
+    currency's exponent must be zeros."""
+    if type(v) is int:
+        return p_amount(v, f"fields.{name}")
+    if type(v) is not str:
+        raise ContractError(f"fields.{name} must be integer minor units or a decimal string",
+                            "bad_field")
+    s = v.strip().replace(" ", "").replace("_", "")
+    m = _AMOUNT.match(s)
+    if not m:
+        raise ContractError(f"fields.{name}: {v!r} is not a decimal amount like '1,234.50'",
+                            "bad_field")
+    whole, frac = m[1].replace(",", ""), m[2] or ""
+    if len(frac) > exponent:
+        if frac[exponent:].strip("0"):
+            raise ContractError(
+                f"fields.{name} has more than {exponent} decimals for its currency", "bad_field")
+        frac = frac[:exponent]
+    if len(whole) > 19:
+        raise ContractError(f"fields.{name} is too large", "bad_field")
+    minor = int(whole) * 10**exponent + int(frac.ljust(exponent, "0") or "0")
+    return p_amount(minor, f"fields.{name}")
+
+
+def norm_scac(v: Any, name: str) -> str:
+    s = _text(v, name).upper().replace(" ", "")
+    if not _SCAC.match(s):
+        raise ContractError(f"fields.{name} must be a SCAC code (2-4 letters)", "bad_field")
+    return s
+
+
+def norm_bic(v: Any, name: str) -> str:
+    """A BIC, upper-case, spaces removed; an 8-character BIC is its primary office 'XXX'."""
+    s = _text(v, name).upper().replace(" ", "")
+    if not _BIC.match(s):
+        raise ContractError(f"fields.{name} must be a BIC (8 or 11 characters)", "bad_field")
+    return s if len(s) == 11 else s + "XXX"
+
+
+def norm_currency(v: Any, name: str) -> str:
+    if type(v) is not str:
+        raise ContractError(f"fields.{name} must be an ISO 4217 code", "bad_field")
+    return p_currency(v.strip().upper(), f"fields.{name}")
+
+
+_AMOUNT_FIELD = "amount"  # normalised with the exponent of the document's currency
+
+#: DESIGN.md's key-field table: doc_type -> {field: normaliser}
+KEY_FIELDS: dict[str, dict[str, Callable[[Any, str], Any] | None]] = {
+    "invoice": {"seller": norm_name, "buyer": norm_name, "number": norm_ref,
+                "issue_date": norm_date, "amount": None, "currency": norm_currency},
+    "bill_of_lading": {"carrier": norm_scac, "bl_number": norm_ref, "shipper": norm_name,
+                       "consignee": norm_name, "vessel": norm_name,
+                       "port_of_loading": norm_name, "port_of_discharge": norm_name},
+    "letter_of_credit": {"issuing_bank": norm_bic, "lc_number": norm_ref, "applicant": norm_name,
+                         "beneficiary": norm_name, "amount": None, "currency": norm_currency,
+                         "expiry_date": norm_date},
+    "packing_list": {"exporter": norm_name, "number": norm_ref, "issue_date": norm_date},
+    "certificate_of_origin": {"exporter": norm_name, "number": norm_ref,
+                              "issue_date": norm_date},
+    "customs_declaration": {"declaration_number": norm_ref, "exporter": norm_name,
+                            "amount": None, "currency": norm_currency},
+}
+DOC_TYPES = tuple(sorted(KEY_FIELDS))
+
+
+def normalise_fields(doc_type: str, fields: Mapping[str, Any],
+                     exponent_of: Callable[[str], int]) -> dict[str, Any]:
+    """Validate and normalise a document's key fields (pure; ``exponent_of(code)`` gives a
+    currency's ISO 4217 exponent or raises ContractError ``unknown_currency``).
+
+    Raises:
+        ContractError: bad_field (unknown doc_type or a malformed field), missing_field,
+            unknown_field, unknown_currency.
+    """
+    spec = KEY_FIELDS.get(doc_type)
+    if spec is None:
+        raise ContractError(f"doc_type must be one of {', '.join(DOC_TYPES)}", "bad_field")
+    for k in sorted(spec):
+        if fields.get(k) is None:
+            raise ContractError(f"{doc_type} needs the key field {k!r}", "missing_field")
+    extra = sorted(set(fields) - set(spec))
+    if extra:
+        raise ContractError(
+            f"{extra[0]!r} is not a key field of {doc_type} (only key fields go on chain)",
+            "unknown_field")
+    out: dict[str, Any] = {}
+    for k in sorted(spec):
+        norm = spec[k]
+        if norm is not None:
+            out[k] = norm(fields[k], k)
+    if "amount" in spec:
+        out["amount"] = norm_amount(fields["amount"], "amount", exponent_of(out["currency"]))
+    return out
+
+
+#: What names a document in the real world (DESIGN.md, "what identifies one"): only these
+#: fields go into its identity fingerprint, never amounts or dates.
+IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
+    "invoice": ("seller", "number"),
+    "customs_declaration": ("declaration_number",),
+    "bill_of_lading": ("carrier", "bl_number"),
+    "letter_of_credit": ("issuing_bank", "lc_number"),
+    "packing_list": ("exporter", "number"),
+    "certificate_of_origin": ("exporter", "number"),
+}
+
+#: The field naming the party who must register the document (or have its agent bank do it).
+PARTY_FIELD: dict[str, str] = {
+    "invoice": "seller",
+    "customs_declaration": "exporter",
+    "bill_of_lading": "shipper",
+    "letter_of_credit": "beneficiary",
+    "packing_list": "exporter",
+    "certificate_of_origin": "exporter",
+}
+
+#: A re-numbered copy of an invoice has the same content fingerprint over these fields.
+CONTENT_FIELDS = ("seller", "buyer", "amount", "currency", "issue_date")
+
+
+def fingerprint(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> str:
+    """HMAC-SHA256(key, canonical encoding of [doc_type, the identity fields]), hex.
+
+    Only :data:`IDENTITY_FIELDS` of ``doc_type`` are hashed: the same seller and invoice number
+    with one cent more, or another date, is the same invoice.
+    """
+    ident = {k: normalised[k] for k in IDENTITY_FIELDS[doc_type]}
+    return hmac.new(key, codec.encode([doc_type, ident]), hashlib.sha256).hexdigest()
+
+
+def content_fingerprint(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> str | None:
+    """HMAC over (seller, buyer, amount, currency, issue_date) of an invoice, else None: the same
+    goods invoiced under another number."""
+    if doc_type != "invoice":
+        return None
+    content = {k: normalised[k] for k in CONTENT_FIELDS}
+    return hmac.new(key, codec.encode(["invoice-content", content]),
+                    hashlib.sha256).hexdigest()
+
+

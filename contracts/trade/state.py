@@ -1,0 +1,343 @@
+"""The trade_documents contract object, its records and the rules that read them.
+
+Every rule is a function named for it; its error code sits next to the sentence it enforces.
+Rules read state and raise :class:`ContractError`; they never write.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from chainfin.errors import ContractError
+from chainfin.execution import MAX_AMOUNT, Contract, ContractState, TxContext
+from contracts import governance as gov
+from contracts.trade.norm import norm_name
+
+NAME = "trade_documents"
+
+DOC = """trade_documents: one trade, one financing pool.
+
+Documents are registered once by what names them (identity fingerprint), grouped into trades
+(one shipment), cross-checked when they join one, attested by customs, financed from the trade's
+single pool with money that moves through settlement, and paid under letters of credit whose
+proceeds repay the financing banks first. See docs/contracts.md for rules, codes and state.
+"""
+
+CONTRACT = Contract(NAME, DOC)
+
+ERROR_CODES = (
+    "missing_field",
+    "bad_field",
+    "unknown_field",
+    "unknown_currency",
+    "unknown_identity",
+    "not_configured",
+    "forbidden",
+    # documents
+    "duplicate_document",
+    "suspected_duplicate",
+    "not_document_party",
+    "unknown_document",
+    "document_closed",
+    "already_verified",
+    "outstanding_financing",
+    # trades
+    "unknown_trade",
+    "already_linked",
+    "trade_financed",
+    "document_mismatch",
+    # customs
+    "not_a_declaration",
+    "already_attested",
+    "not_attested",
+    # financing
+    "not_financeable",
+    "currency_mismatch",
+    "already_financed",
+    "over_financed",
+    "insufficient_funds",
+    "unknown_financing",
+    "repaid",
+    "over_repaid",
+    "not_overdue",
+    # letters of credit
+    "duplicate_lc",
+    "unknown_lc",
+    "lc_expired",
+    "lc_not_open",
+    "amount_exceeds_lc",
+    "missing_documents",
+    "document_in_use",
+    "unknown_presentation",
+    "presentation_closed",
+    "not_due",
+    "no_amendment",
+    "consent_required",
+    "lc_in_use",
+)
+
+DAY_MS = 86_400_000
+BPS = 10_000  # basis points in one
+
+
+# ---------------------------------------------------------------------------- parameters
+
+DEFAULT_PARAMS: dict[str, Any] = {"max_advance_rate_bps": BPS, "document_tolerance_bps": 500,
+                                  "financing_requires_attestation": False}
+
+
+def params(state: ContractState) -> dict[str, Any]:
+    """The consortium's trade-finance parameters (genesis writes ``governance/params``)."""
+    stored = state.get(gov.NAME, "params") or {}
+    return {k: stored.get(k, v) for k, v in DEFAULT_PARAMS.items()}
+
+
+# ---------------------------------------------------------------------------- time
+
+
+def end_of_day_ms(iso_date: str) -> int:
+    """Block time (ms since 1970 UTC) at which ``iso_date`` (YYYY-MM-DD) has passed: midnight UTC
+    that ends it. A maturity or expiry date is good through its whole day."""
+    d = datetime.date.fromisoformat(iso_date)
+    return (d.toordinal() + 1 - datetime.date(1970, 1, 1).toordinal()) * DAY_MS
+
+
+# ---------------------------------------------------------------------------- records
+
+
+def get_doc(state: ContractState, doc_id: str) -> dict[str, Any]:
+    d = state.get(NAME, "doc/" + doc_id)
+    if d is None:
+        raise ContractError(f"no document {doc_id}", "unknown_document")
+    return d  # type: ignore[no-any-return]
+
+
+def get_trade(state: ContractState, trade_id: str) -> dict[str, Any]:
+    t = state.get(NAME, "trade/" + trade_id)
+    if t is None:
+        raise ContractError(f"no trade {trade_id}", "unknown_trade")
+    return t  # type: ignore[no-any-return]
+
+
+def get_financing(state: ContractState, financing_id: str) -> dict[str, Any]:
+    f = state.get(NAME, "fin/" + financing_id)
+    if f is None:
+        raise ContractError(f"no financing {financing_id}", "unknown_financing")
+    return f  # type: ignore[no-any-return]
+
+
+def get_lc(state: ContractState, lc_id: str) -> dict[str, Any]:
+    lc = state.get(NAME, "lc/" + lc_id)
+    if lc is None:
+        raise ContractError(f"no letter of credit {lc_id}", "unknown_lc")
+    return lc  # type: ignore[no-any-return]
+
+
+def get_presentation(state: ContractState, presentation_id: str) -> dict[str, Any]:
+    p = state.get(NAME, "pres/" + presentation_id)
+    if p is None:
+        raise ContractError(f"no presentation {presentation_id}", "unknown_presentation")
+    return p  # type: ignore[no-any-return]
+
+
+def legal_name(state: ContractState, pubkey_hex: str) -> str:
+    """The normalised name documents carry for an identity: its ``legal_name``, else its
+    governance ``name``."""
+    ident = gov.require_identity(state, pubkey_hex)
+    return norm_name(ident.get("legal_name") or ident["name"], "legal_name")
+
+
+# ---------------------------------------------------------------------------- the rules
+
+
+def check_document_party(state: ContractState, ctx: TxContext, doc_type: str,
+                         party_name: str, on_behalf_of: str | None) -> str:
+    """An identity registers only documents naming itself as seller / exporter / shipper /
+    beneficiary, or, as a bank, those of an exporter that named it as its agent. Returns the
+    document's owner (the party).
+
+    Raises:
+        ContractError: ``not_document_party``.
+    """
+    owner = ctx.sender_hex
+    if on_behalf_of is not None:
+        if state.get(NAME, f"agent/{on_behalf_of}/{ctx.sender_hex}") is None:
+            raise ContractError("this bank is not an agent of that party", "not_document_party")
+        owner = on_behalf_of
+    elif ctx.role != "exporter":
+        raise ContractError("a bank registers documents only on_behalf_of the exporter that "
+                            "named it as agent", "not_document_party")
+    if legal_name(state, owner) != party_name:
+        raise ContractError(f"the {doc_type} names another party than the registrant",
+                            "not_document_party")
+    return owner
+
+
+def within_tolerance(amount: int, reference: int, tolerance_bps: int) -> bool:
+    """|amount - reference| <= reference x tolerance (exact integer comparison, no rounding)."""
+    return abs(amount - reference) * BPS <= reference * tolerance_bps
+
+
+def cross_check(state: ContractState, trade: dict[str, Any], doc: dict[str, Any]) -> None:
+    """A document joining a trade names the trade's parties and currency, and a declaration's
+    amount is within the consortium tolerance of the invoice.
+
+    Raises:
+        ContractError: ``document_mismatch`` naming every field that disagrees.
+    """
+    f, bad = doc["fields"], []
+    dt = doc["doc_type"]
+    if dt == "customs_declaration":
+        if f["exporter"] != trade["seller"]:
+            bad.append("exporter")
+        if f["currency"] != trade["currency"]:
+            bad.append("currency")
+        elif not within_tolerance(f["amount"], trade["amount"],
+                                  params(state)["document_tolerance_bps"]):
+            bad.append("amount")
+    elif dt == "bill_of_lading":
+        if f["shipper"] != trade["seller"]:
+            bad.append("shipper")
+    elif dt in ("packing_list", "certificate_of_origin"):
+        if f["exporter"] != trade["seller"]:
+            bad.append("exporter")
+    elif dt == "letter_of_credit":
+        if f["beneficiary"] != trade["seller"]:
+            bad.append("beneficiary")
+        if f["applicant"] != trade["buyer"]:
+            bad.append("applicant")
+        if f["currency"] != trade["currency"]:
+            bad.append("currency")
+    if bad:
+        raise ContractError(f"the {dt} disagrees with the trade's invoice on: {', '.join(bad)}",
+                            "document_mismatch")
+
+
+def check_lc_parties(state: ContractState, lc: dict[str, Any], trade: dict[str, Any]) -> None:
+    """An LC linked to a trade: beneficiary = the seller, applicant = the buyer, same currency.
+
+    Raises:
+        ContractError: ``document_mismatch`` naming the fields.
+    """
+    bad = []
+    if legal_name(state, lc["beneficiary"]) != trade["seller"]:
+        bad.append("beneficiary")
+    if legal_name(state, lc["applicant"]) != trade["buyer"]:
+        bad.append("applicant")
+    if lc["currency"] != trade["currency"]:
+        bad.append("currency")
+    if bad:
+        raise ContractError(f"the letter of credit disagrees with the trade on: "
+                            f"{', '.join(bad)}", "document_mismatch")
+
+
+def live_pool(state: ContractState, trade: dict[str, Any]) -> int:
+    """What the trade's documents allow now: the invoice amount, capped by the customs
+    declaration (its attested amount once customs attested it, else its own amount), times the
+    consortium's maximum advance rate, rounded down (a bank never advances above the rate)."""
+    base = trade["amount"]
+    if trade["declaration"] is not None:
+        decl = get_doc(state, trade["declaration"])
+        att = decl["attestation"]
+        base = min(base, att["declared_amount"] if att else decl["fields"]["amount"])
+    return int(base * params(state)["max_advance_rate_bps"] // BPS)
+
+
+def pool_of(state: ContractState, trade: dict[str, Any]) -> int:
+    """The trade's financing pool. It is fixed by the first financing (money advanced cannot be
+    un-advanced by a later, lower attestation); until then it is :func:`live_pool`."""
+    fixed = trade.get("pool")
+    return live_pool(state, trade) if fixed is None else int(fixed)
+
+
+def check_attestation(state: ContractState, trade: dict[str, Any]) -> None:
+    """Customs must have attested the trade's declaration ``match`` before it is financed
+    (when the consortium requires it); a ``mismatch`` attestation always stops financing.
+
+    Raises:
+        ContractError: ``not_attested``.
+    """
+    decl_id = trade["declaration"]
+    att = get_doc(state, decl_id)["attestation"] if decl_id is not None else None
+    if att is not None and att["result"] != "match":
+        raise ContractError("customs attested a mismatch on the trade's declaration",
+                            "not_attested")
+    if params(state)["financing_requires_attestation"] and att is None:
+        raise ContractError("the trade has no customs declaration attested 'match'",
+                            "not_attested")
+
+
+def check_pool(state: ContractState, trade: dict[str, Any], amount: int) -> int:
+    """All financing of a trade's documents draws from one pool; the total ever financed never
+    exceeds it (repayments do not free it: a repaid receivable is gone), nor what the documents
+    allow now (a lower attestation after the first financing stops further advances). Returns
+    what remains after ``amount``.
+
+    Raises:
+        ContractError: ``already_financed`` (nothing left), ``over_financed`` (not that much).
+    """
+    remaining = min(pool_of(state, trade), live_pool(state, trade)) - trade["financed"]
+    if remaining <= 0:
+        raise ContractError("the trade's financing pool is used up", "already_financed")
+    if amount > remaining:
+        raise ContractError(f"only {remaining} {trade['currency']} of the trade's pool remain "
+                            "to finance", "over_financed")
+    return int(remaining - amount)
+
+
+def lc_ceiling(amount: int, tolerance_bps: int) -> int:
+    """The most an LC pays in all: its amount plus the tolerance, rounded down.
+
+    Raises:
+        ContractError: ``bad_field`` when that exceeds the 2^63 bound of amounts.
+    """
+    ceiling = amount + amount * tolerance_bps // BPS
+    if ceiling > MAX_AMOUNT:
+        raise ContractError("amount with its tolerance exceeds the largest amount", "bad_field")
+    return ceiling
+
+
+# ---------------------------------------------------------------------------- status
+
+
+def financing_status(fin: dict[str, Any], now_ms: int) -> str:
+    """``repaid`` when fully repaid, ``overdue`` once block time passes its maturity unpaid,
+    else ``open``."""
+    if fin["repaid"] >= fin["amount"]:
+        return "repaid"
+    return "overdue" if now_ms >= fin["due_ms"] else "open"
+
+
+def refresh_trade(state: ContractState, trade: dict[str, Any], now_ms: int) -> None:
+    """A trade's status follows all its financings: ``overdue`` if one is, ``financed`` while
+    any is outstanding, ``repaid`` when all are, ``open`` before the first."""
+    statuses = []
+    outstanding = 0
+    for fid in trade["financings"]:
+        fin = get_financing(state, fid)
+        statuses.append(financing_status(fin, now_ms))
+        outstanding += fin["amount"] - fin["repaid"]
+    trade["outstanding"] = outstanding
+    if not statuses:
+        trade["status"] = "open"
+    elif "overdue" in statuses:
+        trade["status"] = "overdue"
+    elif outstanding:
+        trade["status"] = "financed"
+    else:
+        trade["status"] = "repaid"
+
+
+def distinct_notes(state: ContractState, trade: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``declare_distinct`` reasons on record for a trade's documents, in either direction
+    (this document declared distinct from another, or another from it): shown to every bank
+    that finances."""
+    notes = []
+    for doc_id in trade["docs"]:
+        d = get_doc(state, doc_id)
+        if d["declared_distinct"] is not None:
+            notes.append({"doc_id": doc_id, **d["declared_distinct"]})
+        for c in d["distinct_copies"]:
+            notes.append({"doc_id": c["doc_id"], "reason": c["reason"], "similar_to": doc_id})
+    return notes

@@ -1,0 +1,122 @@
+"""One trade as a credit officer reads it before saying yes: its documents and their checks, the
+customs attestation, the pool, every financing, every LC drawing (``chainfin trade show``).
+
+Pure: ``fetch(key)`` returns the value of ``trade_documents/<key>`` or None (the CLI reads them
+over REST; tests read a ledger's state). Amounts print in major units of their currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from contracts.trade.state import BPS, financing_status
+
+Fetch = Callable[[str], Any]
+
+
+def money(amount: int | None, currency: str, exponent: int = 2) -> str:
+    """Integer minor units -> ``USD 1,234.50`` (no floats)."""
+    if amount is None:
+        return "-"
+    whole, frac = divmod(amount, 10**exponent)
+    return f"{currency} {whole:,}" + (f".{frac:0{exponent}d}" if exponent else "")
+
+
+def trade_report(fetch: Fetch, trade_id: str, now_ms: int, exponent: int = 2,
+                 params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The trade with its documents, financings and LC drawings resolved (JSON-able).
+
+    Raises:
+        KeyError: no trade ``trade_id``.
+    """
+    trade = fetch("trade/" + trade_id)
+    if trade is None:
+        raise KeyError(trade_id)
+    docs = {d: fetch("doc/" + d) for d in trade["docs"]}
+    fins = {f: fetch("fin/" + f) for f in trade["financings"]}
+    for f in fins.values():
+        if f is not None:
+            f["status_now"] = financing_status(f, now_ms)
+    lcs = {}
+    for lc_id in trade["lcs"]:
+        lc = fetch("lc/" + lc_id)
+        if lc is not None:
+            lc["presentation_records"] = {p: fetch("pres/" + p) for p in lc["presentations"]}
+            lcs[lc_id] = lc
+    rate = (params or {}).get("max_advance_rate_bps", BPS)
+    base = trade["amount"]
+    decl = docs.get(trade["declaration"]) if trade["declaration"] else None
+    if decl is not None:
+        att = decl["attestation"]
+        base = min(base, att["declared_amount"] if att else decl["fields"]["amount"])
+    pool = trade["pool"] if trade.get("pool") is not None else base * rate // BPS
+    return {"trade_id": trade_id, "trade": trade, "documents": docs, "financings": fins,
+            "letters_of_credit": lcs, "pool": pool, "remaining": max(0, pool - trade["financed"]),
+            "exponent": exponent}
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as text, one section per question a credit officer asks."""
+    t, ccy, e = report["trade"], report["trade"]["currency"], report["exponent"]
+
+    def m(x: int | None) -> str:
+        return money(x, ccy, e)
+
+    out = [f"trade {report['trade_id']}  status {t['status']}",
+           f"  seller {t['seller']!r}  buyer {t['buyer']!r}  owner {t['owner'][:16]}…",
+           f"  invoice amount {m(t['amount'])}",
+           "documents:"]
+    for doc_id, d in report["documents"].items():
+        if d is None:
+            continue
+        flags = []
+        if doc_id == t["invoice"]:
+            flags.append("opened the trade")
+        if d["verified_by"]:
+            flags.append(f"verified by {len(d['verified_by'])} bank(s)")
+        if d["declared_distinct"]:
+            flags.append(f"declared distinct from {d['declared_distinct']['similar_to'][:12]}…: "
+                         f"{d['declared_distinct']['reason']!r}")
+        for c in d["distinct_copies"]:
+            flags.append(f"copy {c['doc_id'][:12]}… declared distinct: {c['reason']!r}")
+        amount = d["fields"].get("amount")
+        out.append(f"  {d['doc_type']:<21} {doc_id[:16]}…  {m(amount) if amount else '':<20}"
+                   f" {d['status']}{'; ' + '; '.join(flags) if flags else ''}")
+    out.append("checks: parties, currency and declaration amount cross-checked when each "
+               "document joined (a mismatch is refused, never stored)")
+    decl = report["documents"].get(t["declaration"]) if t["declaration"] else None
+    if decl is None:
+        out.append("customs: no declaration in the trade")
+    elif decl["attestation"] is None:
+        out.append("customs: declaration NOT attested")
+    else:
+        a = decl["attestation"]
+        out.append(f"customs: attested {a['result']} at height {a['height']}, "
+                   f"declared {m(a['declared_amount'])}")
+    out.append(f"pool: {m(report['pool'])}  financed (ever) {m(t['financed'])}  "
+               f"remaining {m(report['remaining'])}  outstanding {m(t['outstanding'])}")
+    out.append("financings (oldest first):")
+    for fid, f in report["financings"].items():
+        if f is None:
+            continue
+        out.append(f"  {fid[:16]}…  bank {f['bank'][:16]}…  {m(f['amount'])}  repaid "
+                   f"{m(f['repaid'])}  matures {f['maturity_date']}  {f['status_now']}")
+    if not report["financings"]:
+        out.append("  none")
+    out.append("letters of credit:")
+    for lc_id, lc in report["letters_of_credit"].items():
+        out.append(f"  {lc_id[:16]}…  {m(lc['amount'])} +{lc['tolerance_bps']} bps  expires "
+                   f"{lc['expiry_date']}  drawn {m(lc['drawn'])}  {lc['status']}"
+                   + ("  (amendment pending)" if lc["amendment"] else ""))
+        for pid, p in lc["presentation_records"].items():
+            if p is None:
+                continue
+            extra = (f" discrepancies {', '.join(p['discrepancies'])}" if p["discrepancies"]
+                     else "")
+            paid = ", ".join(f"{m(x['amount'])} to {x['to'][:12]}…" for x in p["payments"])
+            out.append(f"    drawing {pid[:16]}…  {m(p['amount'])}  {p['status']}{extra}"
+                       + (f"  paid: {paid}" if paid else ""))
+    if not report["letters_of_credit"]:
+        out.append("  none")
+    return "\n".join(out)

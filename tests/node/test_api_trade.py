@@ -1,0 +1,236 @@
+"""trade_documents through REST on an in-process 4-validator cluster (as tests/node/test_api.py):
+each attack of issue 15 is a signed transaction to ``POST /v1/tx?wait=commit``, each refusal is
+checked to change none of the ``GET /v1/state/trade_documents/...`` records nor a balance.
+
+Block time is the primary's clock here, so expiry is reached by an accepted amendment that moves
+it into the past; maturity/overdue by block time is covered in the unit tests (virtual time)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from chainfin.crypto import Identity
+from chainfin.genesis import Genesis
+from chainfin.store import MemoryStore
+from node import api
+from node.runtime import Node
+from tests.node.test_api import Harness, stop_cluster
+from tests.unit.trade_cases import BILL_OF_LADING, DECLARATION, INVOICE, INVOICE_AMOUNT, h
+
+T = "trade_documents"
+CLIENTS = {"exporter": ("exporter", "ACME Exports Ltd"),
+           "exporter2": ("exporter", "Borealis Trading Co"),
+           "importer": ("importer", "Globex Corp"), "usd_issuer": ("issuer", None),
+           "customs": ("customs", None), "auditor": ("auditor", None)}
+
+
+def trade_genesis(validators: list[Identity], clients: dict[str, Identity]) -> Genesis:
+    return Genesis.model_validate({
+        "chain_id": "chainfin-tradetest",
+        "genesis_time_ms": int(time.time() * 1000) - 1000,
+        "validators": [{"name": f"node{i}", "public_key": v.public_key.hex(),
+                        "bank": f"BANK{i}US33XXX"} for i, v in enumerate(validators)],
+        "identities": [{"name": f"node{i}", "public_key": v.public_key.hex(), "role": "bank",
+                        "admin": True, "bank": f"BANK{i}US33XXX"}
+                       for i, v in enumerate(validators)]
+        + [{"name": name, "public_key": ident.public_key.hex(), "role": CLIENTS[name][0],
+            "legal_name": CLIENTS[name][1]} for name, ident in clients.items()],
+        "currencies": [{"code": "USD", "exponent": 2,
+                        "issuer": clients["usd_issuer"].public_key.hex()}],
+        "regulators": [clients["auditor"].public_key.hex()],
+        "fingerprint_key": os.urandom(32).hex(),
+        "params": {"financing_requires_attestation": True},
+    })
+
+
+class Desk(Harness):
+    async def send(self, who: str, method: str, **args: Any) -> dict[str, Any]:
+        out = await self.commit(self.tx(who, T, method, args))
+        assert out["status"] == "committed", out
+        return out["result"]  # type: ignore[no-any-return]
+
+    async def value(self, key: str) -> Any:
+        status, out = await self.get(f"/v1/state/{T}/{key}")
+        return out["value"] if status == 200 else None
+
+    async def usd(self, who: str) -> int:
+        status, out = await self.get(
+            f"/v1/state/settlement/bal/{self.ids[who].public_key.hex()}/USD")
+        return int(out["value"]) if status == 200 else 0
+
+    async def refused(self, code: str, who: str, method: str, watch: list[str],
+                      **args: Any) -> None:
+        """Refused with ``code``; the watched records and every balance are unchanged."""
+        names = sorted(self.ids)
+        before = ([await self.value(k) for k in watch], [await self.usd(n) for n in names])
+        out = await self.commit(self.tx(who, T, method, args))
+        assert (out["status"], (out.get("error") or {}).get("code")) == ("rejected", code), out
+        after = ([await self.value(k) for k in watch], [await self.usd(n) for n in names])
+        assert after == before, f"{method} refused with {code} but changed the state"
+
+
+@pytest.fixture
+async def desk() -> AsyncIterator[Desk]:
+    validators = [Identity.generate(f"node{i}") for i in range(4)]
+    ids = {name: Identity.generate(name) for name in CLIENTS}
+    genesis = trade_genesis(validators, ids)
+    nodes = [Node(v, genesis, MemoryStore(), "127.0.0.1", 0, {}, f"node{i}")
+             for i, v in enumerate(validators)]
+    for nd in nodes:
+        await nd.start()
+    peers = {nd.identity.public_key: nd.transport.address for nd in nodes}
+    for nd in nodes:
+        nd.peers_cfg = dict(peers)
+        nd.transport.set_peers(peers)
+    deadline = time.monotonic() + 10
+    while any(len(nd.transport.connected()) < 3 for nd in nodes):
+        assert time.monotonic() < deadline, "in-process validators did not connect"
+        await asyncio.sleep(0.01)
+    for i, v in enumerate(validators[:3]):
+        ids["bank_" + "abc"[i]] = v
+    http = TestClient(TestServer(api.make_app(nodes[0])))
+    await http.start_server()
+    try:
+        d = Desk(genesis, nodes, ids, http)
+        for bank in ("bank_a", "bank_b", "bank_c"):
+            await d.commit(d.tx("usd_issuer", "settlement", "issue", {
+                "currency": "USD", "to": ids[bank].public_key.hex(), "amount": 10**10}))
+        yield d
+    finally:
+        await http.close()
+        await stop_cluster(nodes)
+
+
+async def test_trade_attacks_through_rest(desk: Desk) -> None:
+    d = desk
+    inv = await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
+                       content_hash=h("inv"))
+    trade, inv_id = inv["trade_id"], inv["doc_id"]
+    decl = (await d.send("exporter", "register", doc_type="customs_declaration",
+                         fields=DECLARATION, content_hash=h("decl"), trade_id=trade))["doc_id"]
+    bl = (await d.send("exporter", "register", doc_type="bill_of_lading",
+                       fields=BILL_OF_LADING, content_hash=h("bl"), trade_id=trade))["doc_id"]
+    watch = [f"trade/{trade}", f"doc/{inv_id}", f"doc/{decl}", f"doc/{bl}"]
+
+    # re-registered invoice with one cent more, or another date; a re-numbered copy
+    for i, change in enumerate(({"amount": INVOICE_AMOUNT + 1}, {"issue_date": "2025-11-21"})):
+        await d.refused("duplicate_document", "exporter", "register", watch,
+                        doc_type="invoice", fields={**INVOICE, **change},
+                        content_hash=h(("rekeyed", i)))
+    await d.refused("suspected_duplicate", "exporter", "register", watch, doc_type="invoice",
+                    fields={**INVOICE, "number": "INV-2025-001/B"}, content_hash=h("copy"))
+    # an exporter registering another seller's invoice; a declaration naming another exporter
+    await d.refused("not_document_party", "exporter2", "register", watch, doc_type="invoice",
+                    fields={**INVOICE, "number": "X-1"}, content_hash=h("x1"))
+    await d.refused("document_mismatch", "exporter2", "register", watch,
+                    doc_type="customs_declaration", trade_id=trade, content_hash=h("d2"),
+                    fields={**DECLARATION, "declaration_number": "CD-OTHER",
+                            "exporter": "Borealis Trading Co"})
+    # financing before customs attests
+    fin_args = {"trade_id": trade, "currency": "USD", "maturity_date": "2099-12-31"}
+    await d.refused("not_attested", "bank_a", "request_financing", watch, amount=1000,
+                    **fin_args)
+    await d.send("customs", "attest", doc_id=decl, result="match", declared_amount=98_000_00)
+    # bank A finances 80 % of the pool; bank B's financing of the declaration beyond it refused
+    pool = 98_000_00
+    e0 = await d.usd("exporter")
+    fa = (await d.send("bank_a", "request_financing", amount=pool * 8 // 10,
+                       **fin_args))["financing_id"]
+    assert await d.usd("exporter") == e0 + pool * 8 // 10
+    watch.append(f"fin/{fa}")
+    await d.refused("over_financed", "bank_b", "request_financing", watch,
+                    amount=pool * 2 // 10 + 1, doc_id=decl, currency="USD",
+                    maturity_date="2099-12-31")
+    # partial repayments move money to bank A
+    a0 = await d.usd("bank_a")
+    r = await d.send("exporter", "repay", financing_id=fa, amount=10_000_00)
+    assert r["outstanding"] == pool * 8 // 10 - 10_000_00 and r["status"] == "open"
+    assert await d.usd("bank_a") == a0 + 10_000_00
+    fin = await d.value(f"fin/{fa}")
+    assert fin["repaid"] == 10_000_00 and fin["status"] == "open"
+
+    # a letter of credit: amendment without acceptance has no effect
+    lc = (await d.send("bank_c", "issue_lc", applicant=d.ids["importer"].public_key.hex(),
+                       beneficiary=d.ids["exporter"].public_key.hex(), amount=90_000_00,
+                       currency="USD", expiry_date="2099-12-31", lc_number="LC-REST-1",
+                       tolerance_bps=500, required_docs=["invoice", "bill_of_lading"],
+                       trade_id=trade))["lc_id"]
+    watch.append(f"lc/{lc}")
+    docs = [inv_id, bl]
+    await d.send("bank_c", "amend_lc", lc_id=lc, changes={"amount": 95_000_00})
+    assert (await d.value(f"lc/{lc}"))["amount"] == 90_000_00
+    # over the tolerance (90,000.00 + 5 % = 94,500.00)
+    await d.refused("amount_exceeds_lc", "exporter", "present", watch, lc_id=lc,
+                    doc_ids=docs, amount=94_500_01)
+    # mismatched parties: another exporter's documents
+    other = (await d.send("exporter2", "register", doc_type="invoice", content_hash=h("o"),
+                          fields={**INVOICE, "seller": "Borealis Trading Co"}))["doc_id"]
+    await d.refused("document_mismatch", "exporter", "present", watch, lc_id=lc,
+                    doc_ids=[other, bl], amount=1000)
+    # the financed invoice presented: bank A is paid its outstanding first, the rest the exporter
+    pres = (await d.send("exporter", "present", lc_id=lc, doc_ids=docs,
+                         amount=94_500_00))["presentation_id"]
+    a0, e0 = await d.usd("bank_a"), await d.usd("exporter")
+    paid = await d.send("bank_c", "accept_presentation", presentation_id=pres)
+    owed = pool * 8 // 10 - 10_000_00
+    assert [p["amount"] for p in paid["payments"]] == [owed, 94_500_00 - owed]
+    assert await d.usd("bank_a") == a0 + owed
+    assert await d.usd("exporter") == e0 + 94_500_00 - owed
+    assert (await d.value(f"fin/{fa}"))["status"] == "repaid"
+    assert (await d.value(f"trade/{trade}"))["status"] == "repaid"
+    p = await d.value(f"pres/{pres}")
+    assert p["status"] == "paid" and p["doc_ids"] == sorted(docs)
+
+
+async def test_presentation_after_expiry_through_rest(desk: Desk) -> None:
+    d = desk
+    inv = await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
+                       content_hash=h("inv"))
+    lc = (await d.send("bank_c", "issue_lc", applicant=d.ids["importer"].public_key.hex(),
+                       beneficiary=d.ids["exporter"].public_key.hex(), amount=INVOICE_AMOUNT,
+                       currency="USD", expiry_date="2099-12-31", lc_number="LC-EXP",
+                       required_docs=["invoice"]))["lc_id"]
+    await d.send("bank_c", "amend_lc", lc_id=lc, changes={"expiry_date": "2020-01-31"})
+    # not accepted yet: still open
+    await d.send("exporter", "accept_amendment", lc_id=lc)
+    await d.refused("lc_expired", "exporter", "present", [f"lc/{lc}", f"doc/{inv['doc_id']}"],
+                    lc_id=lc, doc_ids=[inv["doc_id"]], amount=1000)
+    status, out = await d.get(f"/v1/state/{T}/lc/{lc}")
+    assert status == 200 and out["value"]["expiry_date"] == "2020-01-31"
+
+
+async def test_chainfin_trade_show_prints_what_a_credit_officer_reads(desk: Desk) -> None:
+    d = desk
+    inv = await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
+                       content_hash=h("inv"))
+    trade = inv["trade_id"]
+    decl = (await d.send("exporter", "register", doc_type="customs_declaration",
+                         fields=DECLARATION, content_hash=h("decl"), trade_id=trade))["doc_id"]
+    await d.send("customs", "attest", doc_id=decl, result="match", declared_amount=98_000_00)
+    await d.send("bank_a", "request_financing", trade_id=trade, amount=78_400_00,
+                 currency="USD", maturity_date="2099-12-31")
+    url = str(d.http.make_url("")).rstrip("/")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chainfin.cli", "trade", "show", "--node", url, "--trade", trade,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode()
+    assert proc.returncode == 0, err.decode()
+    for needle in (f"trade {trade}  status financed", "customs: attested match",
+                   "declared USD 98,000.00", "pool: USD 98,000.00",
+                   "financed (ever) USD 78,400.00", "remaining USD 19,600.00",
+                   "customs_declaration", "matures 2099-12-31  open"):
+        assert needle in text, (needle, text)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chainfin.cli", "trade", "show", "--node", url, "--trade",
+        "00" * 32, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode != 0 and b"no trade" in err
