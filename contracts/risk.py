@@ -303,6 +303,7 @@ def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, curr
     if is_round_trip(mine, to, now):
         _alert(state, ctx, "round_trip", [to, frm], {"currency": currency, "amount": amount},
                kept=False)
+        mine["in"] = [p for p in mine["in"] if p[0] != to]  # one alert per trip
     if is_counterparty_change(mine, to, amount):
         _alert(state, ctx, "counterparty_change", [frm], {
             "counterparty": to, "currency": currency, "amount": amount,

@@ -359,6 +359,7 @@ def test_round_trip_alerts_when_money_comes_back_within_the_window(L: Ledger) ->
     r = pay(L, "importer", "exporter", 290)
     (a,) = alerts(r, "round_trip")
     assert a["accounts"] == [L.pk("exporter"), L.pk("importer")]
+    assert not alerts(pay(L, "importer", "exporter", 5), "round_trip")  # one alert per trip
     L.now_ms += 25 * HOUR_MS
     assert not alerts(pay(L, "exporter", "importer", 1), "round_trip")
 
