@@ -20,7 +20,10 @@ def test_demo_runs_the_story_and_checks_every_node(tmp_path):
     out = r.stdout
     for needle in ("refused: already_financed", "refused: duplicate_document",
                    "the exporter is paid", "both legs settle atomically",
-                   "delivers automatically", "every node holds the same final state"):
+                   "delivers automatically", "every node holds the same final state",
+                   "refused: limit_exceeded", "refused: sanctioned_party",
+                   "refused: account_frozen", "a structuring alert",
+                   "every node lists the alerts"):
         assert needle in out, needle
     assert "!!" not in out
     assert elapsed < 60, f"demo took {elapsed:.1f}s"
