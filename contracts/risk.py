@@ -34,7 +34,6 @@ State (contract ``risk``):
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -65,6 +64,7 @@ BUCKETS = 24  # buckets per window: an outflow leaves its window between 23/24 W
 MAX_RULES = 16  # per subject
 RECENT = 8  # counterparties / payers remembered per account and currency
 KEEP_ALERTS = 16  # alerts listed per account
+MEMORY_ID_HEX = 16  # pattern memory names accounts by their first 8 bytes (alerting only)
 MAX_WINDOW_S = 366 * 24 * 3600
 
 # pattern alerts (alert without refusing)
@@ -101,9 +101,17 @@ def normalise_name(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+_WATCH_KEYS: dict[bytes, bytes] = {}  # fingerprint key -> watch key (one per chain)
+
+
 def watch_key(fingerprint_key: bytes) -> bytes:
     """The watch list's HMAC key, derived from the consortium key in genesis (never in state)."""
-    return hmac.new(fingerprint_key, b"chainfin/risk/watch-list", hashlib.sha256).digest()
+    key = _WATCH_KEYS.get(fingerprint_key)
+    if key is None:
+        key = hmac.digest(fingerprint_key, b"chainfin/risk/watch-list", "sha256")
+        if len(_WATCH_KEYS) < 16:
+            _WATCH_KEYS[fingerprint_key] = key
+    return key
 
 
 def watch_digest(key: bytes, kind: str, value: str) -> str:
@@ -112,7 +120,7 @@ def watch_digest(key: bytes, kind: str, value: str) -> str:
     entry is in neither the state nor the block in clear."""
     assert kind in ("id", "name")
     v = value.lower() if kind == "id" else normalise_name(value)
-    return hmac.new(key, f"{kind}\0{v}".encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, f"{kind}\0{v}".encode(), "sha256").hex()
 
 
 def _profile(state: ContractState, subject: str) -> dict[str, Any]:
@@ -150,15 +158,18 @@ def _alert(state: ContractState, ctx: TxContext, rule: str, accounts: list[str],
 # ============================================================================ the rules
 
 
-def check_not_frozen(state: ContractState, account: str, currency: str) -> None:
+def check_not_frozen(state: ContractState, account: str, currency: str,
+                     standing_checked: bool = False) -> None:
     """A frozen identity, or its frozen account in ``currency``, neither pays nor is paid.
+    ``standing_checked``: the account is the signer, whose standing execution has checked.
 
     Raises:
         ContractError: ``account_frozen`` (identity frozen or revoked, or account frozen).
     """
-    ident = gov.get_identity(state, account)
-    if ident is not None and ident.get("status") in ("frozen", "revoked"):
-        raise ContractError(f"{account[:16]}… is {ident['status']}", "account_frozen")
+    if not standing_checked:
+        ident = gov.get_identity(state, account)
+        if ident is not None and ident.get("status") in ("frozen", "revoked"):
+            raise ContractError(f"{account[:16]}… is {ident['status']}", "account_frozen")
     prof = state.get(NAME, "profile/" + account)
     if prof is not None and currency in prof["frozen"]:
         raise ContractError(f"{account[:16]}…'s {currency} account is frozen", "account_frozen")
@@ -227,17 +238,18 @@ def _refuse_limit(state: ContractState, ctx: TxContext, subject: str, rule: dict
 
 
 def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
-                 amount: int) -> None:
+                 amount: int) -> int | None:
     """An outflow may not break a limit on its account: the per-transaction maximum, the
     cumulative outflow within a window, or the number of outgoing payments within a window.
-    Counts the outflow in every windowed rule when none is broken.
+    Counts the outflow in every windowed rule when none is broken. Returns the lowest
+    per-transaction maximum that applies (structuring is measured against it), or None.
 
     Raises:
         ContractError: ``limit_exceeded`` naming the rule (its alert is kept, nothing else).
     """
     rules = _rules_for(state, frm, currency)
     if not rules:
-        return
+        return None
     counted = []
     for subject, rule in rules:
         if rule["kind"] == "max_per_tx":
@@ -260,17 +272,19 @@ def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, curren
         else:
             use["b"].append([now, amount, 1])
         state.put(NAME, f"use/{frm}/{rule['rule_id']}", use)
+    per_tx = [r["max"] for _, r in rules if r["kind"] == "max_per_tx"]
+    return min(per_tx) if per_tx else None
 
 
 def check_payment(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
                   amount: int) -> None:
     """Everything money moving from ``frm`` to ``to`` must pass, in order: neither side frozen,
     neither side on the watch list, no limit on ``frm`` broken; then the pattern alerts."""
-    check_not_frozen(state, frm, currency)
+    check_not_frozen(state, frm, currency, standing_checked=frm == ctx.sender_hex)
     check_not_frozen(state, to, currency)
     screen_identities(state, ctx, (frm, to))
-    check_limits(state, ctx, frm, to, currency, amount)
-    watch_patterns(state, ctx, frm, to, currency, amount)
+    per_tx_limit = check_limits(state, ctx, frm, to, currency, amount)
+    watch_patterns(state, ctx, frm, to, currency, amount, per_tx_limit)
 
 
 def check_receipt(state: ContractState, ctx: TxContext, to: str, currency: str) -> None:
@@ -283,44 +297,42 @@ def check_receipt(state: ContractState, ctx: TxContext, to: str, currency: str) 
 # ---------------------------------------------------------------------------- patterns
 
 
-def _per_tx_limit(state: ContractState, account: str, currency: str) -> int | None:
-    limits = [r["max"] for _, r in _rules_for(state, account, currency)
-              if r["kind"] == "max_per_tx"]
-    return min(limits) if limits else None
-
-
 def _stats(state: ContractState, account: str, currency: str) -> dict[str, Any]:
     return state.get(NAME, f"stats/{account}/{currency}") or {
         "n": 0, "avg": 0, "cps": [], "in": [], "near": []}
 
 
 def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
-                   amount: int) -> None:
-    """Alerts that do not refuse: structuring, a sudden counterparty change, round-tripping.
-    Updates the two accounts' pattern memory (bounded, O(1))."""
+                   amount: int, per_tx_limit: int | None) -> None:
+    """Alerts that do not refuse: structuring (against ``per_tx_limit``, the payer's lowest
+    per-transaction maximum), a sudden counterparty change, round-tripping. Updates the two
+    accounts' pattern memory (bounded, O(1))."""
     now = ctx.timestamp_ms
     mine, theirs = _stats(state, frm, currency), _stats(state, to, currency)
-    if is_round_trip(mine, to, now):
+    to_short, frm_short = to[:MEMORY_ID_HEX], frm[:MEMORY_ID_HEX]
+    if is_round_trip(mine, to_short, now):
         _alert(state, ctx, "round_trip", [to, frm], {"currency": currency, "amount": amount},
                kept=False)
-        mine["in"] = [p for p in mine["in"] if p[0] != to]  # one alert per trip
-    if is_counterparty_change(mine, to, amount):
+        mine["in"] = [p for p in mine["in"] if p[0] != to_short]  # one alert per trip
+    if is_counterparty_change(mine, to_short, amount):
         _alert(state, ctx, "counterparty_change", [frm], {
             "counterparty": to, "currency": currency, "amount": amount,
             "average": mine["avg"]}, kept=False)
-    near = count_near_limit(state, mine, frm, currency, amount, now)
+    near = count_near_limit(mine, per_tx_limit, amount, now)
     if near >= STRUCTURING_COUNT:
         _alert(state, ctx, "structuring", [frm], {
             "currency": currency, "amount": amount, "near_limit_payments": near}, kept=False)
     mine["avg"] = amount if mine["n"] == 0 else mine["avg"] + (amount - mine["avg"]) // 8
     mine["n"] += 1
-    mine["cps"] = [c for c in mine["cps"] if c != to][-(RECENT - 1):] + [to]
-    theirs["in"] = [p for p in theirs["in"] if p[0] != frm][-(RECENT - 1):] + [[frm, now]]
+    mine["cps"] = [c for c in mine["cps"] if c != to_short][-(RECENT - 1):] + [to_short]
+    theirs["in"] = [p for p in theirs["in"] if p[0] != frm_short][-(RECENT - 1):] + [
+        [frm_short, now]]
     state.put(NAME, f"stats/{frm}/{currency}", mine)
     state.put(NAME, f"stats/{to}/{currency}", theirs)
 
 
 def is_round_trip(payer_stats: dict[str, Any], to: str, now_ms: int) -> bool:
+    # ``to`` here and in is_counterparty_change: the counterparty's first MEMORY_ID_HEX digits
     """Round-tripping: the payer is sending back to someone who paid it within the window."""
     return any(p == to and now_ms - t < ROUND_TRIP_WINDOW_MS for p, t in payer_stats["in"])
 
@@ -332,12 +344,11 @@ def is_counterparty_change(payer_stats: dict[str, Any], to: str, amount: int) ->
             and amount >= CHANGE_FACTOR * max(payer_stats["avg"], 1))
 
 
-def count_near_limit(state: ContractState, payer_stats: dict[str, Any], frm: str, currency: str,
-                     amount: int, now_ms: int) -> int:
+def count_near_limit(payer_stats: dict[str, Any], limit: int | None, amount: int,
+                     now_ms: int) -> int:
     """Structuring: payments each just under a per-transaction limit (at least
     STRUCTURING_BPS of it), counted per hour of block time over the window; returns the count
     including this payment (0 when it is not near a limit)."""
-    limit = _per_tx_limit(state, frm, currency)
     if limit is None or amount > limit or amount * 10_000 < limit * STRUCTURING_BPS:
         return 0
     hour = now_ms // STRUCTURING_BUCKET_MS

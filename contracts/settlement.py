@@ -98,6 +98,11 @@ def move(state: ContractState, frm: str, to: str, currency: str, amount: int) ->
     for holder in (frm, to):
         if holder not in (ESCROW, SEIZED):
             risk.check_not_frozen(state, holder, currency)
+    _move(state, frm, to, currency, amount)
+
+
+def _move(state: ContractState, frm: str, to: str, currency: str, amount: int) -> None:
+    """:func:`move` once the accounts' freezes are checked (by it or by risk.check_payment)."""
     have = balance(state, frm, currency)
     if have < amount:
         raise ContractError(
@@ -117,7 +122,7 @@ def pay(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str, 
     """
     gov.require_currency(state, currency)
     risk.check_payment(state, ctx, frm, to, currency, amount)
-    move(state, frm, to, currency, amount)
+    _move(state, frm, to, currency, amount)
     data = {"from": frm, "to": to, "currency": currency, "amount": amount}
     if purpose:
         data["purpose"] = purpose
@@ -215,8 +220,8 @@ def offer_pvp(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dic
     gov.require_currency(state, get["currency"])
     # the give leg is the offerer's payment to the counterparty, counted and screened now
     risk.check_payment(state, ctx, ctx.sender_hex, cp, give["currency"], give["amount"])
-    risk.check_not_frozen(state, ctx.sender_hex, get["currency"])
-    move(state, ctx.sender_hex, ESCROW, give["currency"], give["amount"])
+    risk.check_not_frozen(state, ctx.sender_hex, get["currency"], standing_checked=True)
+    _move(state, ctx.sender_hex, ESCROW, give["currency"], give["amount"])
     offer_id = ctx.derive_id()
     state.put(NAME, f"pvp/{offer_id}", {
         "offerer": ctx.sender_hex, "counterparty": cp, "give": give, "get": get,
@@ -250,8 +255,7 @@ def accept_pvp(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> di
     # but the parties' standing may have changed since
     risk.check_payment(state, ctx, ctx.sender_hex, o["offerer"], o["get"]["currency"],
                        o["get"]["amount"])
-    risk.screen_identities(state, ctx, (o["offerer"],))
-    move(state, ctx.sender_hex, o["offerer"], o["get"]["currency"], o["get"]["amount"])
+    _move(state, ctx.sender_hex, o["offerer"], o["get"]["currency"], o["get"]["amount"])
     move(state, ESCROW, ctx.sender_hex, o["give"]["currency"], o["give"]["amount"])
     o["status"] = "accepted"
     state.put(NAME, f"pvp/{oid}", o)
