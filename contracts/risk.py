@@ -20,8 +20,9 @@ State (contract ``risk``):
 - ``use/<account>/<rule_id>`` -> ``{"size": bucket ms, "b": [[bucket, amount, count], ...]}``: at
   most :data:`BUCKETS` buckets of block time per windowed rule.
 - ``stats/<account>/<CCY>`` -> the pattern memory of one account (O(1)): payments made ``n``,
-  their moving average ``avg``, the last :data:`RECENT` counterparties paid ``cps``, the last
-  :data:`RECENT` payers ``in`` (``[payer, ms]``), near-limit payments per hour ``near``.
+  their moving average ``avg``, the last :data:`RECENT` counterparties paid ``cps``
+  (``[id prefix, ms]``; ms 0 once a round trip was alerted), near-limit payments per hour
+  ``near``.
 - ``watch/<digest>`` -> ``{"by", "height"}``: a watch-list entry, stored only as its keyed hash
   (:func:`watch_digest`); the key is derived from the genesis fingerprint key, never in state.
 - ``exposure_limit/<bank>/<side>/<party>/<CCY>`` -> int and ``exposure/<bank>/<side>/<party>/<CCY>``
@@ -62,7 +63,7 @@ RULE_KINDS = ("max_per_tx", "window_outflow", "velocity")
 EXPOSURE_SIDES = ("exporter", "buyer")
 BUCKETS = 24  # buckets per window: an outflow leaves its window between 23/24 W and W later
 MAX_RULES = 16  # per subject
-RECENT = 8  # counterparties / payers remembered per account and currency
+RECENT = 8  # counterparties remembered per account and currency
 KEEP_ALERTS = 16  # alerts listed per account
 MEMORY_ID_HEX = 16  # pattern memory names accounts by their first 8 bytes (alerting only)
 MAX_WINDOW_S = 366 * 24 * 3600
@@ -299,21 +300,23 @@ def check_receipt(state: ContractState, ctx: TxContext, to: str, currency: str) 
 
 def _stats(state: ContractState, account: str, currency: str) -> dict[str, Any]:
     return state.get(NAME, f"stats/{account}/{currency}") or {
-        "n": 0, "avg": 0, "cps": [], "in": [], "near": []}
+        "n": 0, "avg": 0, "cps": [], "near": []}
 
 
 def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
                    amount: int, per_tx_limit: int | None) -> None:
     """Alerts that do not refuse: structuring (against ``per_tx_limit``, the payer's lowest
-    per-transaction maximum), a sudden counterparty change, round-tripping. Updates the two
-    accounts' pattern memory (bounded, O(1))."""
+    per-transaction maximum), a sudden counterparty change, round-tripping. Updates the payer's
+    pattern memory (bounded, O(1)); reads the payee's (written only when a trip is found)."""
     now = ctx.timestamp_ms
-    mine, theirs = _stats(state, frm, currency), _stats(state, to, currency)
+    mine = _stats(state, frm, currency)
     to_short, frm_short = to[:MEMORY_ID_HEX], frm[:MEMORY_ID_HEX]
-    if is_round_trip(mine, to_short, now):
+    payee = state.get(NAME, f"stats/{to}/{currency}")
+    if payee is not None and is_round_trip(payee, frm_short, now):
         _alert(state, ctx, "round_trip", [to, frm], {"currency": currency, "amount": amount},
                kept=False)
-        mine["in"] = [p for p in mine["in"] if p[0] != to_short]  # one alert per trip
+        payee["cps"] = [[c, 0 if c == frm_short else t] for c, t in payee["cps"]]  # one per trip
+        state.put(NAME, f"stats/{to}/{currency}", payee)
     if is_counterparty_change(mine, to_short, amount):
         _alert(state, ctx, "counterparty_change", [frm], {
             "counterparty": to, "currency": currency, "amount": amount,
@@ -324,23 +327,22 @@ def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, curr
             "currency": currency, "amount": amount, "near_limit_payments": near}, kept=False)
     mine["avg"] = amount if mine["n"] == 0 else mine["avg"] + (amount - mine["avg"]) // 8
     mine["n"] += 1
-    mine["cps"] = [c for c in mine["cps"] if c != to_short][-(RECENT - 1):] + [to_short]
-    theirs["in"] = [p for p in theirs["in"] if p[0] != frm_short][-(RECENT - 1):] + [
-        [frm_short, now]]
+    mine["cps"] = [p for p in mine["cps"] if p[0] != to_short][-(RECENT - 1):] + [
+        [to_short, now]]
     state.put(NAME, f"stats/{frm}/{currency}", mine)
-    state.put(NAME, f"stats/{to}/{currency}", theirs)
 
 
-def is_round_trip(payer_stats: dict[str, Any], to: str, now_ms: int) -> bool:
-    # ``to`` here and in is_counterparty_change: the counterparty's first MEMORY_ID_HEX digits
-    """Round-tripping: the payer is sending back to someone who paid it within the window."""
-    return any(p == to and now_ms - t < ROUND_TRIP_WINDOW_MS for p, t in payer_stats["in"])
+def is_round_trip(payee_stats: dict[str, Any], payer: str, now_ms: int) -> bool:
+    """Round-tripping: the payee paid the payer within the window (so the money goes back).
+    Accounts in pattern memory are the first MEMORY_ID_HEX digits of their ids."""
+    return any(c == payer and now_ms - t < ROUND_TRIP_WINDOW_MS for c, t in payee_stats["cps"])
 
 
 def is_counterparty_change(payer_stats: dict[str, Any], to: str, amount: int) -> bool:
     """A sudden change: an account with a history pays a counterparty it has not paid lately
     at least CHANGE_FACTOR times its average payment."""
-    return (payer_stats["n"] >= CHANGE_MIN_HISTORY and to not in payer_stats["cps"]
+    return (payer_stats["n"] >= CHANGE_MIN_HISTORY
+            and all(c != to for c, _ in payer_stats["cps"])
             and amount >= CHANGE_FACTOR * max(payer_stats["avg"], 1))
 
 
