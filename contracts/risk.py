@@ -238,12 +238,43 @@ def _refuse_limit(state: ContractState, ctx: TxContext, subject: str, rule: dict
                          "limit_exceeded")
 
 
+# The limit rules: each says how a payment breaks it (a sentence for the refusal) or None.
+# A broken rule refuses the payment with ``limit_exceeded`` naming the rule.
+
+
+def breaks_per_payment_maximum(rule: dict[str, Any], amount: int, window_total: int,
+                               window_count: int) -> str | None:
+    """No single payment may be larger than the maximum (the maximum itself passes)."""
+    return f"{amount} > {rule['max']} in one payment" if amount > rule["max"] else None
+
+
+def breaks_window_outflow(rule: dict[str, Any], amount: int, window_total: int,
+                          window_count: int) -> str | None:
+    """What an account paid within the window, this payment included, may not exceed the
+    maximum."""
+    if window_total + amount > rule["max"]:
+        return f"{window_total} + {amount} paid within {rule['window_s']} s"
+    return None
+
+
+def breaks_velocity(rule: dict[str, Any], amount: int, window_total: int,
+                    window_count: int) -> str | None:
+    """An account may make at most ``max`` outgoing payments within the window."""
+    if window_count + 1 > rule["max"]:
+        return f"{window_count + 1} payments within {rule['window_s']} s"
+    return None
+
+
+LIMIT_RULES = {"max_per_tx": breaks_per_payment_maximum,
+               "window_outflow": breaks_window_outflow,
+               "velocity": breaks_velocity}
+
+
 def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
                  amount: int) -> int | None:
-    """An outflow may not break a limit on its account: the per-transaction maximum, the
-    cumulative outflow within a window, or the number of outgoing payments within a window.
-    Counts the outflow in every windowed rule when none is broken. Returns the lowest
-    per-transaction maximum that applies (structuring is measured against it), or None.
+    """An outflow may not break a limit on its account (:data:`LIMIT_RULES`). Counts the
+    outflow in every windowed rule when none is broken. Returns the lowest per-payment maximum
+    that applies (structuring is measured against it), or None.
 
     Raises:
         ContractError: ``limit_exceeded`` naming the rule (its alert is kept, nothing else).
@@ -253,19 +284,13 @@ def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, curren
         return None
     counted = []
     for subject, rule in rules:
-        if rule["kind"] == "max_per_tx":
-            if amount > rule["max"]:
-                raise _refuse_limit(state, ctx, subject, rule, frm, to, currency, amount,
-                                    f"{amount} > {rule['max']} in one payment")
-            continue
-        use, total, count = _window_use(state, frm, rule, ctx.timestamp_ms)
-        if rule["kind"] == "window_outflow" and total + amount > rule["max"]:
-            raise _refuse_limit(state, ctx, subject, rule, frm, to, currency, amount,
-                                f"{total} + {amount} paid within {rule['window_s']} s")
-        if rule["kind"] == "velocity" and count + 1 > rule["max"]:
-            raise _refuse_limit(state, ctx, subject, rule, frm, to, currency, amount,
-                                f"{count + 1} payments within {rule['window_s']} s")
-        counted.append((rule, use))
+        use, total, count = None, 0, 0
+        if rule["window_s"]:
+            use, total, count = _window_use(state, frm, rule, ctx.timestamp_ms)
+            counted.append((rule, use))
+        broken = LIMIT_RULES[rule["kind"]](rule, amount, total, count)
+        if broken is not None:
+            raise _refuse_limit(state, ctx, subject, rule, frm, to, currency, amount, broken)
     for rule, use in counted:
         now = ctx.timestamp_ms // use["size"]
         if use["b"] and use["b"][-1][0] == now:

@@ -373,3 +373,31 @@ def test_counterparty_change_alerts_on_a_large_payment_to_a_new_party(L: Ledger)
     assert a["counterparty"] == L.pk("usd_issuer")
     assert not alerts(pay(L, "bank_a", "importer", 10_000), "counterparty_change")  # known
     assert [x["rule"] for x in L.get(R, "alerts/" + L.pk("bank_a"))] == ["counterparty_change"]
+
+
+def test_only_a_regulator_or_the_home_bank_freezes_an_identity(L: Ledger) -> None:
+    acme = L.add_identity("acme").public_key.hex()
+    L.ok("bank_a", G, "register_identity", pubkey=acme, name="ACME", role="exporter")
+    order = {"reason": "r", "order_ref": "o"}
+    L.fails("forbidden", "exporter", G, "freeze_identity", pubkey=L.pk("importer"), **order)
+    L.fails("forbidden", "bank_b", G, "freeze_identity", pubkey=acme, **order)
+    L.ok("bank_a", G, "freeze_identity", pubkey=acme, **order)
+    L.fails("forbidden", "bank_b", R, "freeze_account", account=acme, currency="USD", **order)
+
+
+def test_a_removed_regulator_may_no_longer_seize(L: Ledger) -> None:
+    pass_governance(L, "remove_regulator", {"pubkey": L.pk("regulator")})
+    L.fails("forbidden", "regulator", S, "seize", account=L.pk("exporter"), currency="USD",
+            amount=1, order_ref="C-9")
+    L.fails("forbidden", "regulator", R, "add_watch", entries=["00" * 32])
+
+
+def test_accepting_a_pvp_into_a_frozen_account_is_refused(L: Ledger) -> None:
+    offer = L.ok("exporter", S, "offer_pvp", counterparty=L.pk("importer"),
+                 give={"currency": "USD", "amount": 10}, get={"currency": "JPY", "amount": 1},
+                 expires_at=L.now_ms + 10**6)["offer_id"]
+    L.ok("regulator", R, "freeze_account", account=L.pk("exporter"), currency="JPY",
+         reason="court order", order_ref="C-3")
+    L.fails("account_frozen", "importer", S, "accept_pvp", offer_id=offer)
+    assert L.balance("importer", "JPY") == 1_000_000
+    assert L.balance("escrow", "USD") == 10
