@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chainfin.errors import ContractError
 from chainfin.execution import Overlay, TxContext, resolve_sender
@@ -401,3 +403,29 @@ def test_accepting_a_pvp_into_a_frozen_account_is_refused(L: Ledger) -> None:
     L.fails("account_frozen", "importer", S, "accept_pvp", offer_id=offer)
     assert L.balance("importer", "JPY") == 1_000_000
     assert L.balance("escrow", "USD") == 10
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 2_000_000), st.integers(1, 400)), min_size=1,
+                max_size=40))
+def test_a_window_counts_exactly_the_payments_of_its_last_24_buckets(
+        steps: list[tuple[int, int]]) -> None:
+    """Against a model that keeps every accepted payment: a payment passes iff the accepted
+    ones in the current bucket and the 23 before, plus it, stay within the maximum."""
+    led = Ledger()
+    led.ok("usd_issuer", S, "issue", currency="USD", to=led.pk("exporter"), amount=10**9)
+    limit(led, "exporter", "window_outflow", 1000, window_s=3600)
+    size = 3600 * 1000 // risk.BUCKETS
+    accepted: list[tuple[int, int]] = []  # (bucket, amount)
+    for advance, amount in steps:
+        led.now_ms += advance
+        now = (led.now_ms + 1000) // size  # the block's time: Ledger.block adds 1000 ms
+        inside = sum(a for b, a in accepted if b > now - risk.BUCKETS)
+        r = pay(led, "exporter", "importer", amount)
+        if inside + amount <= 1000:
+            assert r.ok, (inside, amount, r.error_message)
+            accepted.append((now, amount))
+        else:
+            assert r.error_code == "limit_exceeded"
+        use = led.get(R, f"use/{led.pk('exporter')}/r1")
+        assert use is None or len(use["b"]) <= risk.BUCKETS
