@@ -247,7 +247,15 @@ def _require_unused_key(state: ContractState, key_hex: str) -> None:
 
 def _rebind(state: ContractState, ident_id: str, rec: dict[str, Any], new_key: str) -> None:
     """Make ``new_key`` the identity's only valid key; balances, documents, consents and roles
-    stay where they are, under the identity id."""
+    stay where they are, under the identity id. A validator's key is also its consensus key:
+    it changes by replacing the validator (governance), not here.
+
+    Raises:
+        ContractError: ``forbidden`` (a validator).
+    """
+    if ident_id in validators(state):
+        raise ContractError("a validator's key is its consensus key: replace the validator "
+                            "by governance vote instead", "forbidden")
     state.put(NAME, "key/" + new_key, ident_id)
     rec["key"] = new_key
     state.put(NAME, "id/" + ident_id, rec)

@@ -283,6 +283,13 @@ def test_after_rotation_the_old_key_is_refused_and_the_new_key_spends_the_same_b
             name="x", role="exporter")
 
 
+def test_a_validator_cannot_rotate_its_consensus_key_away(L: Ledger) -> None:
+    new = identity("bank-a-key-2")
+    proof = new.sign("rotate_key", gov.rotation_message(CHAIN_ID, L.pk("bank_a")))
+    L.fails("forbidden", "bank_a", G, "rotate_key", new_public_key=new.public_key.hex(),
+            proof=proof.hex())
+
+
 def test_a_lost_key_is_revoked_by_the_home_bank(L: Ledger) -> None:
     acme = L.add_identity("acme").public_key.hex()
     L.ok("bank_a", G, "register_identity", pubkey=acme, name="ACME", role="exporter")
