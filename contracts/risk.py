@@ -185,7 +185,8 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
     key = watch_key(ctx.fingerprint_key)
     for acct in accounts:
         if acct and state.get(NAME, "watch/" + watch_digest(key, "id", acct)) is not None:
-            _alert(state, ctx, "sanctioned_party", [acct], {"party": "identity"}, kept=True)
+            _alert(state, ctx, "sanctioned_party", sorted({acct, ctx.sender_hex}),
+                   {"party": "identity", "watched": acct}, kept=True)
             raise ContractError(f"{acct[:16]}… is on the watch list", "sanctioned_party")
 
 
