@@ -436,3 +436,33 @@ def test_a_window_counts_exactly_the_payments_of_its_last_24_buckets(
             assert r.error_code == "limit_exceeded"
         use = led.get(R, f"use/{led.pk('exporter')}/r1")
         assert use is None or len(use["b"]) <= risk.BUCKETS
+
+
+def test_limits_and_the_watch_list_follow_the_identity_through_a_key_rotation(
+        L: Ledger) -> None:
+    limit(L, "exporter", "max_per_tx", 100)
+    new = identity("exporter-key-2")
+    proof = new.sign("rotate_key", gov.rotation_message(CHAIN_ID, L.pk("exporter")))
+    L.ok("exporter", G, "rotate_key", new_public_key=new.public_key.hex(), proof=proof.hex())
+    assert L.tx(new, S, "transfer", to=L.pk("importer"), currency="USD",
+                amount=101).error_code == "limit_exceeded"
+    watch(L, "id", L.pk("exporter"))  # listed by its identity id
+    assert L.tx("importer", S, "transfer", to=new.public_key.hex(), currency="USD",
+                amount=1).error_code == "sanctioned_party"
+
+
+def test_a_frozen_signer_is_refused_at_admission_already(L: Ledger) -> None:
+    from chainfin.errors import InvalidTransaction
+    from chainfin.execution import check_tx_static
+
+    L.ok("regulator", G, "freeze_identity", pubkey=L.pk("exporter"), reason="r",
+         order_ref="o")
+    tx = L.make_tx("exporter", S, "transfer", {"to": L.pk("importer"), "currency": "USD",
+                                                "amount": 1})
+    with pytest.raises(InvalidTransaction) as ei:
+        check_tx_static(tx, L.state)
+    assert ei.value.code == "account_frozen"
+    new = identity("exporter-key-2")
+    proof = new.sign("rotate_key", gov.rotation_message(CHAIN_ID, L.pk("exporter")))
+    check_tx_static(L.make_tx("exporter", G, "rotate_key", {
+        "new_public_key": new.public_key.hex(), "proof": proof.hex()}), L.state)
