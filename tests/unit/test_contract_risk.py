@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chainfin.errors import ContractError
-from chainfin.execution import Overlay, TxContext, resolve_sender
+from chainfin.errors import ContractError, InvalidTransaction
+from chainfin.execution import Overlay, TxContext, check_tx_static, resolve_sender
 from contracts import governance as gov
 from contracts import risk
 from contracts.testing import CHAIN_ID, Ledger, identity
@@ -452,9 +452,6 @@ def test_limits_and_the_watch_list_follow_the_identity_through_a_key_rotation(
 
 
 def test_a_frozen_signer_is_refused_at_admission_already(L: Ledger) -> None:
-    from chainfin.errors import InvalidTransaction
-    from chainfin.execution import check_tx_static
-
     L.ok("regulator", G, "freeze_identity", pubkey=L.pk("exporter"), reason="r",
          order_ref="o")
     tx = L.make_tx("exporter", S, "transfer", {"to": L.pk("importer"), "currency": "USD",
