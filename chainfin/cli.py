@@ -145,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("proof")
     v.set_defaults(func=_lazy("chainfin.proofs:cli_verify"))
 
+    al = sub.add_parser("alerts", help="print a node's risk alerts (recent, then as they come)")
+    al.add_argument("--node", required=True, help="REST URL of a node")
+    al.add_argument("--follow", action="store_true",
+                    help="keep printing new alerts from /v1/events until interrupted")
+    al.add_argument("--blocks", type=int, default=100,
+                    help="first print the alerts of this many latest blocks (default 100)")
+    al.add_argument("--max", type=int, default=None, help="stop after this many alerts")
+    al.add_argument("--json", action="store_true", help="one JSON object per line")
+    al.add_argument("--ca", default=None, help="CA file to trust for an https:// node")
+    al.set_defaults(func=_lazy("chainfin.alerts:cli_alerts"))
+
     b = sub.add_parser("bench", help="finality benchmark on a fresh local testnet")
     b.add_argument("--nodes", type=int, default=4)
     b.add_argument("--rate", type=int, default=100, help="offered tx/s (open loop)")

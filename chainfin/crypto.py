@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: The purposes a signature can have. Adding one is a protocol change.
-DOMAINS = frozenset({"tx", "consensus", "handshake", "frame", "checkpoint"})
+DOMAINS = frozenset({"tx", "consensus", "handshake", "frame", "checkpoint", "rotate_key"})
 
 _PREFIX = b"chainfin/1/"
 

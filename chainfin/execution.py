@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from chainfin import codec
@@ -62,6 +62,7 @@ __all__ = [
     "execute_block",
     "execute_tx",
     "check_tx_static",
+    "resolve_sender",
     "genesis_state",
     "receipt_key",
     "read_value",
@@ -94,6 +95,9 @@ EXECUTION_CODES = (
     "unknown_contract",
     "unknown_method",
     "forbidden",
+    "account_frozen",
+    "identity_revoked",
+    "key_rotated",
     "missing_field",
     "bad_field",
     "unknown_field",
@@ -310,22 +314,31 @@ class Event:
 
 
 class TxContext:
-    """What a method sees of its transaction and block. ``emit`` records an event."""
+    """What a method sees of its transaction and block. ``emit`` records an event.
 
-    __slots__ = ("block", "tx", "tx_id", "tx_hex", "sender", "sender_hex", "identity",
-                 "contract", "events")
+    ``sender_hex`` is the sender's **identity id**: the public key the identity was registered
+    with, which stays its id (and the holder of its balances, documents and consents) after
+    ``governance.rotate_key``; ``key_hex`` is the key that signed this transaction.
+    """
+
+    __slots__ = ("block", "tx", "tx_id", "tx_hex", "sender", "sender_hex", "key_hex", "identity",
+                 "contract", "events", "kept_events", "kept_writes")
 
     def __init__(self, block: BlockContext, tx: Transaction, identity: dict[str, Any],
-                 contract: str) -> None:
+                 contract: str, identity_id: str | None = None) -> None:
         self.block = block
         self.tx = tx
         self.tx_id: bytes = tx.tx_id
         self.tx_hex: str = tx.tx_id.hex()
-        self.sender: bytes = tx.sender
-        self.sender_hex: str = tx.sender.hex()
+        self.key_hex: str = tx.sender.hex()
+        self.sender_hex: str = identity_id or self.key_hex
+        self.sender: bytes = bytes.fromhex(self.sender_hex)
         self.identity = identity  # the sender's governance record: name, role, admin, bank
         self.contract = contract
         self.events: list[Event] = []
+        #: what stays recorded even when the transaction is refused (see :meth:`keep`)
+        self.kept_events: list[Event] = []
+        self.kept_writes: list[tuple[str, str, Any]] = []
 
     @property
     def timestamp_ms(self) -> int:
@@ -357,6 +370,25 @@ class TxContext:
         d = dict(data)
         codec.encode(d)  # refuse floats etc. inside the tx, not when the block is stored
         self.events.append(Event(self.tx_id, contract or self.contract, name, d))
+
+    def keep(self, event: tuple[str, Mapping[str, Any], str] | None = None,
+             writes: Iterable[tuple[str, str, Any]] = ()) -> None:
+        """Record ``event`` ``(name, data, contract)`` and ``writes`` ``(contract, key, value)``
+        so that they stand **whether or not the transaction commits**: a rule that refuses a
+        transaction still leaves its alert and what the rule itself counts. Kept writes are
+        applied after the transaction's own (a refused transaction's own are discarded).
+
+        Raises:
+            CodecError: the event data or a value is not canonical-encodable.
+        """
+        if event is not None:
+            name, data, contract = event
+            d = dict(data)
+            codec.encode(d)
+            self.kept_events.append(Event(self.tx_id, contract, name, d))
+        for c, k, v in writes:
+            codec.encode(v)
+            self.kept_writes.append((c, k, v))
 
     def derive_id(self, index: int = 0) -> str:
         """An id derived from this tx: the tx id's hex for index 0, else hash(tx_id, index)."""
@@ -434,6 +466,9 @@ class Method:
     roles: frozenset[str] | None
     params: Mapping[str, Parser]
     optional: Mapping[str, Parser]
+    #: callable by an identity that is frozen (``governance.rotate_key``: containing a
+    #: compromised key must stay possible while everything else it signs is refused)
+    while_frozen: bool = False
 
     def parse_args(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and normalise ``args``.
@@ -475,6 +510,7 @@ class Contract:
         params: Mapping[str, Parser] | None = None,
         optional: Mapping[str, Parser] | None = None,
         name: str | None = None,
+        while_frozen: bool = False,
     ) -> Callable[[MethodFn], MethodFn]:
         role_set = None if roles is None else frozenset(roles)
         if role_set is not None:
@@ -485,7 +521,7 @@ class Contract:
             mname = name or fn.__name__
             assert mname not in self.methods, f"{self.name}.{mname} declared twice"
             self.methods[mname] = Method(mname, fn, role_set, dict(params or {}),
-                                         dict(optional or {}))
+                                         dict(optional or {}), while_frozen)
             return fn
 
         return deco
@@ -621,19 +657,39 @@ def _reject(tx: Transaction, index: int, code: str, message: str) -> Receipt:
     return Receipt(tx.tx_id, tx.sender, tx.nonce, index, "rejected", code, message)
 
 
+def resolve_sender(state: StateView, key_hex: str) -> tuple[str, dict[str, Any]] | None:
+    """``(identity id, record)`` of the identity whose **current** key is ``key_hex``, else
+    None. An identity keeps the id it was registered with; ``governance/key/<key>`` maps every
+    later key to it, and the record's ``key`` names the current one (absent: the id itself)."""
+    identity = state.get(IDENTITY_CONTRACT, "id/" + key_hex)
+    ident_id = key_hex
+    if identity is None:
+        owner = state.get(IDENTITY_CONTRACT, "key/" + key_hex)
+        if owner is None:
+            return None
+        ident_id, identity = owner, state.get(IDENTITY_CONTRACT, "id/" + owner)
+        if identity is None:
+            return None
+    return ident_id, identity
+
+
 def _admit(
     state: Overlay, tx: Transaction, registry: Mapping[str, Contract], chain_id: str | None
-) -> tuple[Method, dict[str, Any], dict[str, Any]]:
-    """The checks shared by execution and admission; returns (method, identity, parsed args).
+) -> tuple[Method, str, dict[str, Any], dict[str, Any]]:
+    """The checks shared by execution and admission; returns (method, identity id, identity,
+    parsed args). This is the one place every transaction passes, so the sender's standing
+    (frozen, revoked, a replaced key) is checked here for every contract.
 
     Raises:
         InvalidTransaction / ContractError: with the code of the first failed check.
     """
     if chain_id is not None and tx.chain_id != chain_id:
         raise InvalidTransaction(f"transaction is for chain {tx.chain_id!r}", "wrong_chain")
-    identity = state.get(IDENTITY_CONTRACT, "id/" + tx.sender.hex())
-    if identity is None:
+    key_hex = tx.sender.hex()
+    found = resolve_sender(state, key_hex)
+    if found is None:
         raise InvalidTransaction("sender is not a registered identity", "unknown_sender")
+    ident_id, identity = found
     contract = registry.get(tx.contract)
     if contract is None:
         raise InvalidTransaction(f"no contract {tx.contract!r}", "unknown_contract")
@@ -641,10 +697,29 @@ def _admit(
     if method is None:
         raise InvalidTransaction(f"contract {tx.contract} has no method {tx.method!r}",
                                  "unknown_method")
+    _check_standing(identity, key_hex, ident_id, method)
     if not method.allows(identity["role"]):
         raise InvalidTransaction(
             f"role {identity['role']!r} may not call {tx.contract}.{tx.method}", "forbidden")
-    return method, identity, method.parse_args(tx.args)
+    return method, ident_id, identity, method.parse_args(tx.args)
+
+
+def _check_standing(identity: dict[str, Any], key_hex: str, ident_id: str, method: Method) -> None:
+    """A replaced key signs nothing; a revoked identity signs nothing; a frozen identity signs
+    only what may be called while frozen (rotate_key).
+
+    Raises:
+        InvalidTransaction: ``key_rotated``, ``identity_revoked`` or ``account_frozen``.
+    """
+    if identity.get("key", ident_id) != key_hex:
+        raise InvalidTransaction("this key was replaced by rotate_key or by the home bank",
+                                 "key_rotated")
+    status = identity.get("status")
+    if status == "revoked":
+        raise InvalidTransaction("this identity is revoked", "identity_revoked")
+    if status == "frozen" and not method.while_frozen:
+        raise InvalidTransaction("this identity is frozen: only rotate_key is accepted",
+                                 "account_frozen")
 
 
 def execute_tx(
@@ -654,7 +729,8 @@ def execute_tx(
     """Execute one transaction into ``block`` (the block's overlay) and return its receipt.
 
     Its writes land in ``block`` only if it commits; its receipt (``_tx/<sender>/<nonce>``) lands
-    in every case but ``nonce_reused``.
+    in every case but ``nonce_reused``. What the method kept with :meth:`TxContext.keep` (a
+    rule's alert and counters) lands in either case, its events on the receipt.
     """
     reg = default_registry() if registry is None else registry
     rkey = receipt_key(tx.sender, tx.nonce)
@@ -662,11 +738,11 @@ def execute_tx(
         return _reject(tx, index, "nonce_reused",
                        f"nonce {tx.nonce} of this sender was already used")
     try:
-        method, identity, args = _admit(block, tx, reg, ctx.chain_id)
+        method, ident_id, identity, args = _admit(block, tx, reg, ctx.chain_id)
     except InvalidTransaction as e:
         receipt = _reject(tx, index, e.code, str(e))
     else:
-        txctx = TxContext(ctx, tx, identity, tx.contract)
+        txctx = TxContext(ctx, tx, identity, tx.contract, ident_id)
         layer = Overlay(block)
         try:
             result = method.fn(layer, txctx, args)
@@ -674,6 +750,7 @@ def execute_tx(
                 result = {}
             codec.encode(result)
         except ContractError as e:
+            layer.discard()
             receipt = _reject(tx, index, e.code, str(e))
             if e.events:
                 receipt = Receipt(tx.tx_id, tx.sender, tx.nonce, index, "rejected", e.code,
@@ -682,12 +759,19 @@ def execute_tx(
         except (MemoryError, RecursionError):
             raise  # not deterministic across nodes: stop rather than diverge
         except (CodecError, Exception) as e:  # a contract bug; deterministic, so reject
+            layer.discard()
+            txctx.kept_events.clear()
+            txctx.kept_writes.clear()
             receipt = _reject(tx, index, "internal_error",
                               f"{type(e).__name__} in {tx.contract}.{tx.method}")
         else:
-            layer.commit_into(block)
             receipt = Receipt(tx.tx_id, tx.sender, tx.nonce, index, "committed", None, None,
                               result, tuple(txctx.events))
+        for c, k, v in txctx.kept_writes:
+            layer.put(c, k, v)
+        layer.commit_into(block)
+        if txctx.kept_events:
+            receipt = replace(receipt, events=receipt.events + tuple(txctx.kept_events))
     rec = {"tx_id": tx.tx_id, "status": receipt.status, "error": receipt.error_code}
     block._writes[rkey] = codec.encode(rec)
     block._vals[rkey] = rec
@@ -731,13 +815,15 @@ def check_tx_static(
 ) -> None:
     """Admission check for the mempool / REST (the signature is checked elsewhere).
 
-    Checks against ``state``: chain (when given), registered sender, contract and method, the
-    sender's role, an unused (sender, nonce) pair and well-formed arguments. State-dependent rules
-    inside methods (balances, ownership, ...) are only checked at execution.
+    Checks against ``state``: chain (when given), registered sender with its current key and in
+    good standing, contract and method, the sender's role, an unused (sender, nonce) pair and
+    well-formed arguments. State-dependent rules inside methods (balances, ownership, limits...)
+    are only checked at execution.
 
     Raises:
         InvalidTransaction: with ``code`` one of wrong_chain, unknown_sender, unknown_contract,
-            unknown_method, forbidden, nonce_reused, missing_field, bad_field, unknown_field.
+            unknown_method, key_rotated, identity_revoked, account_frozen, forbidden,
+            nonce_reused, missing_field, bad_field, unknown_field.
     """
     reg = default_registry() if registry is None else registry
     view = state if type(state) is Overlay else Overlay(state)

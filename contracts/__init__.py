@@ -7,12 +7,12 @@ looked up by :func:`chainfin.execution.execute_block`.
 from __future__ import annotations
 
 from chainfin.execution import Contract
-from contracts import credit_sharing, governance, settlement, trade_documents
+from contracts import credit_sharing, governance, risk, settlement, trade_documents
 
 CONTRACTS: dict[str, Contract] = {
     c.name: c
     for c in (governance.CONTRACT, settlement.CONTRACT, trade_documents.CONTRACT,
-              credit_sharing.CONTRACT)
+              credit_sharing.CONTRACT, risk.CONTRACT)
 }
 
 __all__ = ["CONTRACTS"]

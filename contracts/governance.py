@@ -2,14 +2,23 @@
 
 State (contract ``governance``):
 
-- ``id/<pubkey hex>`` -> ``{"name", "role", "admin", "bank"[, "legal_name"]}`` (roles: bank,
-  exporter, importer, auditor, issuer, customs; ``admin`` banks may register identities; only
-  genesis makes admins and legal names).
+- ``id/<identity id>`` -> ``{"name", "role", "admin", "bank"}`` plus, when set,
+  ``"legal_name"`` (genesis only), ``"registered_by"`` (the admin bank that registered it: its
+  home bank), ``"key"`` (its current public key, when rotated away from the id) and ``"status"``
+  (``frozen`` | ``revoked``; absent: active). Roles: bank, exporter, importer, auditor, issuer,
+  customs; ``admin`` banks may register identities; only genesis makes admins and legal names.
+  The **identity id** is the public key (hex) the identity was registered with; it stays its id,
+  and the holder of everything it owns, when its key changes.
+- ``key/<pubkey hex>`` -> the identity id, for every key an identity used after its first
+  (the current one and the replaced ones; ``execution`` refuses a replaced key with
+  ``key_rotated``).
 - ``params`` -> the consortium's trade-finance rules (genesis ``params``; see trade_documents).
 - ``validators`` -> sorted list of validator public keys (hex). Every validator is a ``bank``.
 - ``validator_info/<pubkey hex>`` -> ``{"name", "added_height", "address"}`` for validators
   added by governance (``address``: the node's p2p ``host:port``, so peers can reach it).
-- ``regulators`` -> sorted list of regulator public keys (hex), from genesis.
+- ``regulators`` -> sorted list of regulator identity ids, from genesis and changed by
+  governance (``add_regulator`` / ``remove_regulator``). A regulator is a capacity, not a role:
+  any identity listed here (genesis lists ``auditor`` identities; a central bank may be one).
 - ``currency/<CODE>`` -> ``{"exponent", "issuer"}``.
 - ``proposal/<proposal_id>`` -> ``{"action", "params", "proposer", "votes", "status", "height",
   "error"}``; status ``open`` | ``applied`` | ``failed``.
@@ -24,14 +33,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from chainfin import crypto
 from chainfin.consensus.quorum import quorum
-from chainfin.errors import ContractError
+from chainfin.errors import ContractError, InvalidSignature
 from chainfin.execution import (
     Contract,
     ContractState,
     TxContext,
     p_currency,
     p_dict,
+    p_hex,
     p_id,
     p_int,
     p_pubkey,
@@ -49,7 +60,9 @@ ISO_EXPONENTS = {
     "OMR": 3, "SAR": 2, "SGD": 2, "THB": 2, "TND": 3, "USD": 2, "VND": 0,
 }
 
-ACTIONS = ("add_validator", "remove_validator", "set_role", "add_currency")
+ACTIONS = ("add_validator", "remove_validator", "set_role", "add_currency", "add_regulator",
+           "remove_regulator", "set_network_limit", "remove_network_limit",
+           "set_seize_approvals")
 
 ERROR_CODES = (
     "forbidden",
@@ -67,6 +80,10 @@ ERROR_CODES = (
     "already_voted",
     "bad_field",
     "missing_field",
+    "bad_proof",
+    "key_in_use",
+    "not_regulator",
+    "already_regulator",
 )
 
 
@@ -104,6 +121,46 @@ def require_currency(state: ContractState, code: str) -> dict[str, Any]:
     return cur
 
 
+def identity_id(state: ContractState, pubkey_hex: str) -> str:
+    """The identity id behind ``pubkey_hex`` (its id, or a key it rotated to; a replaced key
+    maps to its identity too, so money sent to it reaches the identity), else
+    ContractError ``unknown_identity``."""
+    if get_identity(state, pubkey_hex) is not None:
+        return pubkey_hex
+    owner = state.get(NAME, "key/" + pubkey_hex)
+    if owner is None:
+        raise ContractError(f"{pubkey_hex[:16]}… is not a registered identity", "unknown_identity")
+    return str(owner)
+
+
+def is_regulator(state: ContractState, ident_id: str) -> bool:
+    return ident_id in regulators(state)
+
+
+def is_home_bank(state: ContractState, bank_id: str, target: dict[str, Any]) -> bool:
+    """Is ``bank_id`` the home bank of the identity record ``target``: the admin bank that
+    registered it, or a bank identity with the same BIC/LEI in its ``bank`` field."""
+    if target.get("registered_by") == bank_id:
+        return True
+    bank = get_identity(state, bank_id)
+    return (bank is not None and bank["role"] == "bank" and bank.get("bank") is not None
+            and bank.get("bank") == target.get("bank"))
+
+
+def require_supervisor(state: ContractState, ctx: TxContext, target_id: str) -> dict[str, Any]:
+    """The target's record if the sender is a regulator or the target's home bank.
+
+    Raises:
+        ContractError: ``unknown_identity``; ``forbidden`` (neither a regulator nor its bank).
+    """
+    target = require_identity(state, target_id)
+    if not (is_regulator(state, ctx.sender_hex)
+            or is_home_bank(state, ctx.sender_hex, target)):
+        raise ContractError("only a regulator or the identity's home bank may do this",
+                            "forbidden")
+    return target
+
+
 def validators(state: ContractState) -> list[str]:
     return list(state.get(NAME, "validators") or [])
 
@@ -125,13 +182,125 @@ def register_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]
     pk, role = args["pubkey"], args["role"]
     if role not in ROLES:
         raise ContractError(f"role must be one of {', '.join(ROLES)}", "bad_field")
-    if get_identity(state, pk) is not None:
+    if get_identity(state, pk) is not None or state.get(NAME, "key/" + pk) is not None:
         raise ContractError("this public key is already registered", "identity_exists")
-    rec = {"name": args["name"], "role": role, "admin": False, "bank": args.get("bank")}
+    rec = {"name": args["name"], "role": role, "admin": False, "bank": args.get("bank"),
+           "registered_by": ctx.sender_hex}
     state.put(NAME, "id/" + pk, rec)
     ctx.emit("identity_registered", {"pubkey": pk, "name": args["name"], "role": role,
                                      "by": ctx.sender_hex})
     return {"pubkey": pk, "role": role}
+
+
+# ---------------------------------------------------------------------------- standing of an
+# identity: freezes, key rotation, revocation (execution._check_standing enforces them)
+
+_ORDER = {"pubkey": p_pubkey, "reason": p_text(256), "order_ref": p_text(64)}
+
+
+def _set_status(state: ContractState, ident_id: str, rec: dict[str, Any],
+                status: str | None) -> None:
+    if status is None:
+        rec.pop("status", None)
+    else:
+        rec["status"] = status
+    state.put(NAME, "id/" + ident_id, rec)
+
+
+@CONTRACT.method(roles=None, params=_ORDER)
+def freeze_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A regulator or the home bank freezes an identity: nothing it signs is accepted except
+    ``rotate_key`` (``account_frozen``), and no money moves to or from it."""
+    ident_id = identity_id(state, args["pubkey"])
+    rec = require_supervisor(state, ctx, ident_id)
+    if rec.get("status") == "revoked":
+        raise ContractError("this identity is revoked", "bad_field")
+    _set_status(state, ident_id, rec, "frozen")
+    ctx.emit("identity_frozen", {"identity": ident_id, "reason": args["reason"],
+                                 "order_ref": args["order_ref"], "by": ctx.sender_hex})
+    return {"identity": ident_id, "status": "frozen"}
+
+
+@CONTRACT.method(roles=None, params=_ORDER)
+def unfreeze_identity(state: ContractState, ctx: TxContext,
+                      args: dict[str, Any]) -> dict[str, Any]:
+    """A regulator or the home bank lifts an identity's freeze."""
+    ident_id = identity_id(state, args["pubkey"])
+    rec = require_supervisor(state, ctx, ident_id)
+    if rec.get("status") != "frozen":
+        raise ContractError("this identity is not frozen", "bad_field")
+    _set_status(state, ident_id, rec, None)
+    ctx.emit("identity_unfrozen", {"identity": ident_id, "reason": args["reason"],
+                                   "order_ref": args["order_ref"], "by": ctx.sender_hex})
+    return {"identity": ident_id, "status": "active"}
+
+
+def rotation_message(chain_id: str, old_key_hex: str) -> bytes:
+    """What the new key signs (domain ``rotate_key``) to prove it consents to replace the old
+    one: the chain id and the old key, so a proof is good for one identity on one chain."""
+    return chain_id.encode() + b"\0" + bytes.fromhex(old_key_hex)
+
+
+def _require_unused_key(state: ContractState, key_hex: str) -> None:
+    if get_identity(state, key_hex) is not None or state.get(NAME, "key/" + key_hex) is not None:
+        raise ContractError("this public key is already used by an identity", "key_in_use")
+
+
+def _rebind(state: ContractState, ident_id: str, rec: dict[str, Any], new_key: str) -> None:
+    """Make ``new_key`` the identity's only valid key; balances, documents, consents and roles
+    stay where they are, under the identity id. A validator's key is also its consensus key:
+    it changes by replacing the validator (governance), not here.
+
+    Raises:
+        ContractError: ``forbidden`` (a validator).
+    """
+    if ident_id in validators(state):
+        raise ContractError("a validator's key is its consensus key: replace the validator "
+                            "by governance vote instead", "forbidden")
+    state.put(NAME, "key/" + new_key, ident_id)
+    rec["key"] = new_key
+    state.put(NAME, "id/" + ident_id, rec)
+
+
+@CONTRACT.method(roles=None, params={"new_public_key": p_pubkey, "proof": p_hex(64)},
+                 while_frozen=True)
+def rotate_key(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """Signed by the current key: from the next transaction on only ``new_public_key`` signs for
+    this identity. ``proof`` is the new key's signature (domain ``rotate_key``) over
+    :func:`rotation_message` of the old key. Accepted while frozen (the freeze stays)."""
+    new_key = args["new_public_key"]
+    _require_unused_key(state, new_key)
+    msg = rotation_message(ctx.chain_id, ctx.key_hex)
+    try:
+        crypto.verify(bytes.fromhex(new_key), "rotate_key", msg, bytes.fromhex(args["proof"]))
+    except InvalidSignature as e:
+        raise ContractError("proof is not the new key's signature over the old key",
+                            "bad_proof") from e
+    _rebind(state, ctx.sender_hex, dict(ctx.identity), new_key)
+    ctx.emit("key_rotated", {"identity": ctx.sender_hex, "old_key": ctx.key_hex,
+                             "new_key": new_key})
+    return {"identity": ctx.sender_hex, "key": new_key}
+
+
+@CONTRACT.method(roles=None, params=_ORDER, optional={"new_public_key": p_pubkey})
+def revoke_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A lost or stolen key, reported to the home bank or a regulator: without
+    ``new_public_key`` the identity is revoked (nothing it signs is accepted again); with one,
+    only its key is revoked and ``new_public_key`` (the holder's new key, checked by the bank as
+    at registration) signs for it from now on."""
+    ident_id = identity_id(state, args["pubkey"])
+    rec = require_supervisor(state, ctx, ident_id)
+    new_key = args.get("new_public_key")
+    data = {"identity": ident_id, "old_key": rec.get("key", ident_id), "reason": args["reason"],
+            "order_ref": args["order_ref"], "by": ctx.sender_hex}
+    if new_key is None:
+        _set_status(state, ident_id, rec, "revoked")
+        ctx.emit("identity_revoked", data)
+        return {"identity": ident_id, "status": "revoked"}
+    _require_unused_key(state, new_key)
+    _rebind(state, ident_id, rec, new_key)
+    ctx.emit("key_revoked", {**data, "new_key": new_key})
+    return {"identity": ident_id, "key": new_key}
 
 
 # ---------------------------------------------------------------------------- proposals
@@ -158,6 +327,16 @@ def _parse_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
         spec = {"pubkey": p_pubkey, "role": p_text(16)}
     elif action == "add_currency":
         spec = {"code": p_currency, "exponent": p_int(0, 4), "issuer": p_pubkey}
+    elif action in ("add_regulator", "remove_regulator"):
+        spec = {"pubkey": p_pubkey}
+    elif action == "set_network_limit":
+        from contracts import risk  # risk reads governance; governance only applies its rules
+
+        return risk.parse_rule(params, "params")
+    elif action == "remove_network_limit":
+        spec = {"rule_id": p_text(64)}
+    elif action == "set_seize_approvals":
+        spec = {"count": p_int(1, 2)}
     else:
         raise ContractError(f"action must be one of {', '.join(ACTIONS)}", "bad_field")
     out: dict[str, Any] = {}
@@ -201,6 +380,13 @@ def _check_action(state: ContractState, action: str, p: dict[str, Any]) -> None:
         if iso is not None and iso != p["exponent"]:
             raise ContractError(f"ISO 4217 exponent of {p['code']} is {iso}", "bad_field")
         require_identity(state, p["issuer"])
+    elif action == "add_regulator":
+        require_identity(state, p["pubkey"])
+        if is_regulator(state, p["pubkey"]):
+            raise ContractError("already a regulator", "already_regulator")
+    elif action == "remove_regulator":
+        if not is_regulator(state, p["pubkey"]):
+            raise ContractError("not a regulator", "not_regulator")
 
 
 def _apply(state: ContractState, ctx: TxContext, action: str, p: dict[str, Any]) -> None:
@@ -222,6 +408,14 @@ def _apply(state: ContractState, ctx: TxContext, action: str, p: dict[str, Any])
                   {"exponent": p["exponent"], "issuer": p["issuer"]})
         if state.get("settlement", "supply/" + p["code"]) is None:
             state.put("settlement", "supply/" + p["code"], {"issued": 0, "redeemed": 0})
+    elif action == "add_regulator":
+        state.put(NAME, "regulators", sorted([*regulators(state), p["pubkey"]]))
+    elif action == "remove_regulator":
+        state.put(NAME, "regulators", [r for r in regulators(state) if r != p["pubkey"]])
+    else:
+        from contracts import risk
+
+        risk.apply_governance_action(state, ctx, action, p)
 
 
 def _tally(state: ContractState, ctx: TxContext, pid: str, prop: dict[str, Any]) -> dict[str, Any]:

@@ -3,13 +3,20 @@
 Amounts are integer minor units of ISO 4217 currencies known to governance (genesis or
 ``add_currency``). State (contract ``settlement``):
 
-- ``bal/<holder>/<CCY>`` -> int > 0 (absent means 0). ``holder`` is an identity's public key in
-  hex, or ``escrow`` for the give legs of open PvP offers.
+- ``bal/<holder>/<CCY>`` -> int > 0 (absent means 0). ``holder`` is an identity id (the public
+  key it was registered with, in hex; it stays the holder after a key rotation), ``escrow`` for
+  the give legs of open PvP offers, or ``seized`` for money seized by regulator order.
 - ``supply/<CCY>`` -> ``{"issued": int, "redeemed": int}``.
 - ``pvp/<offer_id>`` -> the offer (see :func:`offer_pvp`).
 
 Invariant (checked by the property tests): for every currency, the sum of all ``bal/*/<CCY>``
 (escrow included) equals ``issued - redeemed``, and no balance is negative.
+
+Risk controls (contract ``risk``) run inside every method that moves money: :func:`pay` (and
+``transfer``, which is a pay by the sender) checks freezes, the watch list and the payer's limits
+and feeds the pattern alerts; ``issue`` screens and checks the recipient; PvP legs are payments.
+:func:`move` is the bare ledger step (escrow), refusing only frozen accounts. Money leaves an
+account only with its holder's signature, or by a regulator's ``seize``.
 
 PvP: the give leg is **escrowed at offer time** (moved to ``bal/escrow/<CCY>``), so accepting can
 only fail on the counterparty's side; ``accept_pvp`` moves both legs in one transaction or neither
@@ -32,13 +39,20 @@ from chainfin.execution import (
     p_dict,
     p_id,
     p_pubkey,
+    p_text,
     p_time_ms,
 )
 from contracts import governance as gov
+from contracts import risk
 
 NAME = "settlement"
 CONTRACT = Contract(NAME, __doc__ or "")
 ESCROW = "escrow"
+SEIZED = "seized"
+#: roles that hold and move money (auditors and regulators only read; a regulator seizes)
+PAYER_ROLES = ("bank", "exporter", "importer", "issuer")
+#: roles that may issue or redeem, if they are the currency's issuer
+ISSUER_ROLES = ("bank", "issuer")
 
 ERROR_CODES = (
     "unknown_currency",
@@ -51,6 +65,10 @@ ERROR_CODES = (
     "foreign_offer",
     "offer_expired",
     "offer_closed",
+    "limit_exceeded",
+    "sanctioned_party",
+    "account_frozen",
+    "unknown_field",
 )
 
 
@@ -71,11 +89,20 @@ def _set_balance(state: ContractState, holder: str, currency: str, amount: int) 
 
 
 def move(state: ContractState, frm: str, to: str, currency: str, amount: int) -> None:
-    """Move ``amount`` from ``frm`` to ``to``.
+    """Move ``amount`` from ``frm`` to ``to``: the bare ledger step. Limits, screening and
+    alerts are :func:`pay`'s; a frozen account neither pays nor is paid even here.
 
     Raises:
-        ContractError: ``insufficient_funds``.
+        ContractError: ``account_frozen``, ``insufficient_funds``.
     """
+    for holder in (frm, to):
+        if holder not in (ESCROW, SEIZED):
+            risk.check_not_frozen(state, holder, currency)
+    _move(state, frm, to, currency, amount)
+
+
+def _move(state: ContractState, frm: str, to: str, currency: str, amount: int) -> None:
+    """:func:`move` once the accounts' freezes are checked (by it or by risk.check_payment)."""
     have = balance(state, frm, currency)
     if have < amount:
         raise ContractError(
@@ -86,11 +113,20 @@ def move(state: ContractState, frm: str, to: str, currency: str, amount: int) ->
 
 def pay(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str, amount: int,
         purpose: str) -> None:
-    """A transfer made on behalf of another contract (e.g. an LC payment), with its event."""
+    """A payment from ``frm`` to ``to`` with its event; every payment other contracts make (an
+    LC payment, a financing disbursement) goes through here so the risk controls apply.
+
+    Raises:
+        ContractError: ``unknown_currency``, ``account_frozen``, ``sanctioned_party``,
+            ``limit_exceeded``, ``insufficient_funds``.
+    """
     gov.require_currency(state, currency)
-    move(state, frm, to, currency, amount)
-    ctx.emit("transferred", {"from": frm, "to": to, "currency": currency, "amount": amount,
-                             "purpose": purpose}, contract=NAME)
+    risk.check_payment(state, ctx, frm, to, currency, amount)
+    _move(state, frm, to, currency, amount)
+    data = {"from": frm, "to": to, "currency": currency, "amount": amount}
+    if purpose:
+        data["purpose"] = purpose
+    ctx.emit("transferred", data, contract=NAME)
 
 
 def _supply(state: ContractState, currency: str) -> dict[str, int]:
@@ -115,12 +151,15 @@ def _leg(v: Any, name: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- methods
 
 
-@CONTRACT.method(roles=None, params={"currency": p_currency, "to": p_pubkey, "amount": p_amount})
+@CONTRACT.method(roles=ISSUER_ROLES,
+                 params={"currency": p_currency, "to": p_pubkey, "amount": p_amount})
 def issue(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
-    """Create money: the currency's issuer credits ``to`` (any registered identity)."""
-    ccy, to, amount = args["currency"], args["to"], args["amount"]
+    """Create money: the currency's issuer credits ``to`` (any registered identity that is
+    neither frozen nor on the watch list)."""
+    ccy, amount = args["currency"], args["amount"]
     _issuer_of(state, ctx, ccy)
-    gov.require_identity(state, to)
+    to = gov.identity_id(state, args["to"])
+    risk.check_receipt(state, ctx, to, ccy)
     sup = _supply(state, ccy)
     if sup["issued"] + amount > MAX_AMOUNT:
         raise ContractError(f"total {ccy} issued would exceed {MAX_AMOUNT}", "amount_too_large")
@@ -131,14 +170,14 @@ def issue(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[st
     return {"balance": balance(state, to, ccy)}
 
 
-@CONTRACT.method(roles=None, params={"currency": p_currency, "amount": p_amount},
-                 optional={"from": p_pubkey})
+@CONTRACT.method(roles=ISSUER_ROLES, params={"currency": p_currency, "amount": p_amount})
 def redeem(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
-    """Destroy money: the issuer debits its own account, or ``from`` (an account it operates as
-    settlement agent, e.g. a holder cashing out)."""
+    """Destroy money: the issuer burns its **own** balance. A holder cashing out first pays the
+    issuer (its signature is its consent); nobody debits another holder's account."""
     ccy, amount = args["currency"], args["amount"]
     _issuer_of(state, ctx, ccy)
-    frm = args.get("from", ctx.sender_hex)
+    frm = ctx.sender_hex
+    risk.check_not_frozen(state, frm, ccy)
     have = balance(state, frm, ccy)
     if have < amount:
         raise ContractError(
@@ -151,36 +190,38 @@ def redeem(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[s
     return {"balance": have - amount}
 
 
-@CONTRACT.method(roles=None, params={"to": p_pubkey, "currency": p_currency, "amount": p_amount})
+@CONTRACT.method(roles=PAYER_ROLES,
+                 params={"to": p_pubkey, "currency": p_currency, "amount": p_amount})
 def transfer(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
-    """Pay ``amount`` of ``currency`` to another registered identity (pacs.008/pacs.009)."""
-    to, ccy, amount = args["to"], args["currency"], args["amount"]
+    """Pay ``amount`` of ``currency`` to another registered identity (pacs.008/pacs.009),
+    under the risk controls of :func:`pay`."""
+    ccy, amount = args["currency"], args["amount"]
+    to = gov.identity_id(state, args["to"])
     if to == ctx.sender_hex:
         raise ContractError("to: cannot transfer to oneself", "bad_field")
-    gov.require_currency(state, ccy)
-    gov.require_identity(state, to)
-    move(state, ctx.sender_hex, to, ccy, amount)
-    ctx.emit("transferred", {"from": ctx.sender_hex, "to": to, "currency": ccy,
-                             "amount": amount})
+    pay(state, ctx, ctx.sender_hex, to, ccy, amount, "")
     return {"balance": balance(state, ctx.sender_hex, ccy)}
 
 
-@CONTRACT.method(roles=None, params={"counterparty": p_pubkey, "give": _leg, "get": _leg,
-                                     "expires_at": p_time_ms})
+@CONTRACT.method(roles=PAYER_ROLES, params={"counterparty": p_pubkey, "give": _leg,
+                                            "get": _leg, "expires_at": p_time_ms})
 def offer_pvp(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """Offer to swap ``give`` (escrowed now) for ``get`` with ``counterparty`` until block time
     ``expires_at`` (ms; the offer is acceptable while block time < expires_at)."""
-    cp, give, get, exp = args["counterparty"], args["give"], args["get"], args["expires_at"]
+    give, get, exp = args["give"], args["get"], args["expires_at"]
+    cp = gov.identity_id(state, args["counterparty"])
     if cp == ctx.sender_hex:
         raise ContractError("counterparty: cannot trade with oneself", "bad_field")
     if give["currency"] == get["currency"]:
         raise ContractError("give and get must be different currencies", "bad_field")
     if exp <= ctx.timestamp_ms:
         raise ContractError("expires_at is not after the block time", "offer_expired")
-    gov.require_identity(state, cp)
     gov.require_currency(state, give["currency"])
     gov.require_currency(state, get["currency"])
-    move(state, ctx.sender_hex, ESCROW, give["currency"], give["amount"])
+    # the give leg is the offerer's payment to the counterparty, counted and screened now
+    risk.check_payment(state, ctx, ctx.sender_hex, cp, give["currency"], give["amount"])
+    risk.check_not_frozen(state, ctx.sender_hex, get["currency"], standing_checked=True)
+    _move(state, ctx.sender_hex, ESCROW, give["currency"], give["amount"])
     offer_id = ctx.derive_id()
     state.put(NAME, f"pvp/{offer_id}", {
         "offerer": ctx.sender_hex, "counterparty": cp, "give": give, "get": get,
@@ -200,7 +241,7 @@ def _offer(state: ContractState, offer_id: str) -> dict[str, Any]:
     return o  # type: ignore[no-any-return]
 
 
-@CONTRACT.method(roles=None, params={"offer_id": p_id})
+@CONTRACT.method(roles=PAYER_ROLES, params={"offer_id": p_id})
 def accept_pvp(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """The counterparty accepts: its ``get`` leg goes to the offerer and the escrowed ``give``
     leg to it, in this one transaction (or neither, if anything fails)."""
@@ -210,7 +251,11 @@ def accept_pvp(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> di
         raise ContractError("this offer is addressed to another counterparty", "foreign_offer")
     if ctx.timestamp_ms >= o["expires_at"]:
         raise ContractError("the offer has expired", "offer_expired")
-    move(state, ctx.sender_hex, o["offerer"], o["get"]["currency"], o["get"]["amount"])
+    # the get leg is the accepter's payment; the escrowed give leg was checked at offer time
+    # but the parties' standing may have changed since
+    risk.check_payment(state, ctx, ctx.sender_hex, o["offerer"], o["get"]["currency"],
+                       o["get"]["amount"])
+    _move(state, ctx.sender_hex, o["offerer"], o["get"]["currency"], o["get"]["amount"])
     move(state, ESCROW, ctx.sender_hex, o["give"]["currency"], o["give"]["amount"])
     o["status"] = "accepted"
     state.put(NAME, f"pvp/{oid}", o)
@@ -219,7 +264,7 @@ def accept_pvp(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> di
     return {"offer_id": oid, "status": "accepted"}
 
 
-@CONTRACT.method(roles=None, params={"offer_id": p_id})
+@CONTRACT.method(roles=PAYER_ROLES, params={"offer_id": p_id})
 def cancel_pvp(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """The offerer withdraws an open offer (expired or not); the escrow returns to it."""
     oid = args["offer_id"]
@@ -231,3 +276,43 @@ def cancel_pvp(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> di
     state.put(NAME, f"pvp/{oid}", o)
     ctx.emit("pvp_cancelled", {"offer_id": oid, "offerer": ctx.sender_hex})
     return {"offer_id": oid, "status": "cancelled"}
+
+
+@CONTRACT.method(roles=None, params={"account": p_pubkey, "currency": p_currency,
+                                     "amount": p_amount, "order_ref": p_text(64)},
+                 optional={"to": p_pubkey})
+def seize(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A court-ordered seizure: a regulator moves ``amount`` out of ``account`` (frozen or not)
+    to ``to`` (default: the ``seized`` holder). When governance requires two regulators, the
+    first call records the order and a second regulator's identical call executes it."""
+    if not gov.is_regulator(state, ctx.sender_hex):
+        raise ContractError("only a regulator may seize", "forbidden")
+    ccy, amount, ref = args["currency"], args["amount"], args["order_ref"]
+    gov.require_currency(state, ccy)
+    acct = gov.identity_id(state, args["account"])
+    to = gov.identity_id(state, args["to"]) if "to" in args else SEIZED
+    order = {"account": acct, "currency": ccy, "amount": amount, "to": to}
+    need = risk.seize_approvals(state)
+    pending = state.get(risk.NAME, "seizure/" + ref)
+    approvals = [ctx.sender_hex]
+    if pending is not None:
+        if pending["order"] != order:
+            raise ContractError("order_ref names a different pending seizure", "bad_field")
+        if ctx.sender_hex in pending["approvals"]:
+            raise ContractError("this regulator already signed the order", "forbidden")
+        approvals = sorted([*pending["approvals"], ctx.sender_hex])
+    if len(approvals) < need:
+        state.put(risk.NAME, "seizure/" + ref, {"order": order, "approvals": approvals})
+        ctx.emit("seizure_pending", {**order, "order_ref": ref, "by": ctx.sender_hex})
+        return {"order_ref": ref, "status": "pending", "approvals": len(approvals),
+                "needed": need}
+    if pending is not None:
+        state.delete(risk.NAME, "seizure/" + ref)
+    have = balance(state, acct, ccy)
+    if have < amount:
+        raise ContractError(
+            f"insufficient funds: {ccy} balance {have} < {amount}", "insufficient_funds")
+    _set_balance(state, acct, ccy, have - amount)
+    _set_balance(state, to, ccy, balance(state, to, ccy) + amount)
+    ctx.emit("seized", {**order, "order_ref": ref, "approvals": approvals})
+    return {"order_ref": ref, "status": "seized", "balance": have - amount}

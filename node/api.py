@@ -360,7 +360,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     node.metrics.peers.set(len(node.transport.connected()))
-    return web.Response(body=node.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+    return web.Response(body=node.metrics.render() + risk_metrics(node),
+                        headers={"Content-Type": CONTENT_TYPE})
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -379,8 +380,9 @@ async def events(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await resp.write(b": keepalive\n\n")
                 continue
-            data = json.dumps(ev, separators=(",", ":"))
-            await resp.write(f"event: {ev['type']}\ndata: {data}\n\n".encode())
+            for item in [ev, *alert_events(ev)]:
+                data = json.dumps(item, separators=(",", ":"))
+                await resp.write(f"event: {item['type']}\ndata: {data}\n\n".encode())
     except ConnectionResetError:  # the client went away
         pass
     finally:
@@ -627,7 +629,8 @@ OPENAPI: dict[str, Any] = {
             responses={"101": {"description": "Switching Protocols (WebSocket)"},
                        "5XX": {"$ref": "#/components/responses/Error"}})},
         "/v1/events": {"get": _op("streamEvents", "Server-Sent Events: one `block` event per "
-                                  "committed block", content_type="text/event-stream")},
+                                  "committed block, then one `alert` event per risk alert in "
+                                  "it", content_type="text/event-stream")},
         "/healthz": {"get": _op("healthz", "Liveness")},
         "/metrics": {"get": _op("metrics", "Prometheus metrics (text format 0.0.4)",
                                 content_type="text/plain")},
@@ -666,6 +669,76 @@ load();setInterval(load,2000);
 </script></body></html>"""
 
 
+# --------------------------------------------------------------------------- risk (issue 16):
+# alerts as SSE ``alert`` events, alert counts in /metrics, and the rules, freezes and alerts of
+# an account. Everything is read from the committed state, which every node agrees on.
+
+RISK_ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterparty_change",
+                    "round_trip")  # contracts.risk.ALERT_RULES (node does not import contracts)
+
+
+def alert_events(block_event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``alert`` SSE events of one committed block's ``block`` event."""
+    return [{"type": "alert", "height": block_event["height"], "tx_id": e["tx_id"], **e["data"]}
+            for e in block_event["events"] if e["contract"] == "risk" and e["name"] == "alert"]
+
+
+def risk_metrics(node: Node) -> bytes:
+    """``chainfin_risk_alerts_total{rule}``: alerts raised on the chain so far, by rule."""
+    lines = ["# HELP chainfin_risk_alerts_total Risk alerts raised on the chain, by rule",
+             "# TYPE chainfin_risk_alerts_total counter"]
+    for rule in RISK_ALERT_RULES:
+        n = node.ledger.state_value("risk", "alert_count/" + rule) or 0
+        lines.append(f'chainfin_risk_alerts_total{{rule="{rule}"}} {int(n)}')
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def get_risk_rules(request: web.Request) -> web.Response:
+    """The network-wide rules and parameters."""
+    node = request.app[NODE_KEY]
+    prof = node.ledger.state_value("risk", "profile/*") or {"rules": []}
+    return web.json_response({
+        "rules": codec.to_json(prof["rules"]),
+        "seize_approvals": node.ledger.state_value("risk", "param/seize_approvals") or 1,
+        "regulators": node.ledger.state_value("governance", "regulators") or [],
+        "alert_rules": list(RISK_ALERT_RULES), "height": node.ledger.tip.height})
+
+
+async def get_risk_account(request: web.Request) -> web.Response:
+    """An account's standing, its own rules, frozen currencies and latest alerts."""
+    node = request.app[NODE_KEY]
+    key = _hex_param(request, "account").hex()
+    ident_id = key
+    rec = node.ledger.state_value("governance", "id/" + key)
+    if rec is None:
+        ident_id = node.ledger.state_value("governance", "key/" + key) or key
+        rec = node.ledger.state_value("governance", "id/" + ident_id)
+    if rec is None:
+        return error(404, "not_found", f"no identity {key}")
+    prof = node.ledger.state_value("risk", "profile/" + ident_id) or {"rules": [], "frozen": {}}
+    return web.json_response(codec.to_json({
+        "account": ident_id, "key": rec.get("key", ident_id),
+        "status": rec.get("status", "active"), "rules": prof["rules"],
+        "frozen": prof["frozen"],
+        "alerts": node.ledger.state_value("risk", "alerts/" + ident_id) or [],
+        "height": node.ledger.tip.height}))
+
+
+RISK_OPENAPI_PATHS = {
+    "/v1/risk/rules": {"get": _op("getRiskRules", "Network-wide risk rules and parameters")},
+    "/v1/risk/accounts/{account}": {"get": _op(
+        "getRiskAccount", "An account's standing, rules, frozen currencies and latest alerts",
+        params=[_param("account", "path", _HEX32, "identity id or current key, hex")],
+        errors=("400", "404"))},
+}
+OPENAPI["paths"].update(RISK_OPENAPI_PATHS)
+
+
+def add_risk_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/risk/rules", get_risk_rules)
+    app.router.add_get("/v1/risk/accounts/{account}", get_risk_account)
+
+
 def make_app(node: Node) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware])
     app[NODE_KEY] = node
@@ -684,5 +757,6 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/", index)
+    add_risk_routes(app)
     return app
 

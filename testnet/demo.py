@@ -22,8 +22,9 @@ from typing import Any
 import aiohttp
 
 from chainfin.crypto import Identity, load_identity
+from chainfin.genesis import load_genesis
 from chainfin.types import Transaction
-from contracts import credit_sharing
+from contracts import credit_sharing, risk
 from testnet.launch import Testnet, init_testnet, load_manifest
 
 
@@ -51,6 +52,8 @@ class Story:
     out: Any = sys.stdout
     steps: list[Step] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    #: the consortium key from genesis, which the regulator's client hashes watch entries with
+    fingerprint_key: bytes = b""
     _rr: itertools.count = field(default_factory=itertools.count)
     _nonce: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -272,6 +275,65 @@ class Story:
         return problems
 
 
+# ---------------------------------------------------------------------------- risk controls
+# (issue 16): its own section, after the trade story's state has been checked on every node.
+
+
+async def run_risk(story: Story) -> None:
+    """Risk controls, decided in consensus: a refused over-limit payment, a refused payment to
+    a watch-listed counterparty, a freeze and unfreeze, and a structuring alert seen on every
+    node. Raises StoryError at the first step that ends otherwise."""
+    exp, imp = story.pk("exporter"), story.pk("importer")
+    print("6. Risk controls", file=story.out)
+    await story.send("regulator caps the exporter at USD 10,000.00 per payment", "regulator",
+                     "risk", "set_limit", {"subject": exp, "kind": "max_per_tx",
+                                           "currency": "USD", "max": 1_000_000,
+                                           "rule_id": "exporter-usd-per-payment"})
+    await story.send("exporter pays USD 10,000.01: over the limit", "exporter", "settlement",
+                     "transfer", {"to": imp, "currency": "USD", "amount": 1_000_001},
+                     expect="rejected", expect_error="limit_exceeded")
+    shell = Identity.from_seed_text("chainfin-demo/shell/" + story.chain_id, "shell")
+    await story.send("bank A registers Oceanic Shell Trading", "bank0", "governance",
+                     "register_identity", {"pubkey": shell.public_key.hex(),
+                                           "name": "Oceanic Shell Trading", "role": "importer"})
+    digest = risk.watch_digest(risk.watch_key(story.fingerprint_key), "id",
+                               shell.public_key.hex())
+    await story.send("regulator watch-lists it (a keyed hash only)", "regulator", "risk",
+                     "add_watch", {"entries": [digest]})
+    await story.send("exporter pays the watch-listed party", "exporter", "settlement",
+                     "transfer", {"to": shell.public_key.hex(), "currency": "USD",
+                                  "amount": 100_00},
+                     expect="rejected", expect_error="sanctioned_party")
+    await story.send("regulator freezes the importer (order FIU-2026-17)", "regulator",
+                     "governance", "freeze_identity", {"pubkey": imp, "reason": "fraud inquiry",
+                                                       "order_ref": "FIU-2026-17"})
+    await story.send("the frozen importer tries to pay", "importer", "settlement", "transfer",
+                     {"to": exp, "currency": "USD", "amount": 1_00},
+                     expect="http 400", expect_error="account_frozen")
+    await story.send("regulator unfreezes the importer", "regulator", "governance",
+                     "unfreeze_identity", {"pubkey": imp, "reason": "inquiry closed",
+                                           "order_ref": "FIU-2026-17"})
+    await story.send("the importer pays again", "importer", "settlement", "transfer",
+                     {"to": exp, "currency": "USD", "amount": 1_00})
+    for amount in (950_000, 960_000):
+        await story.send(f"exporter pays USD {amount // 100:,}.00, just under the limit",
+                         "exporter", "settlement", "transfer",
+                         {"to": imp, "currency": "USD", "amount": amount})
+    await story.send("and again USD 9,900.00: a structuring alert", "exporter", "settlement",
+                     "transfer", {"to": imp, "currency": "USD", "amount": 990_000})
+    for node in range(len(story.urls)):
+        for _ in range(50):  # a node may be a block behind the one that answered
+            async with story.session.get(f"{story.urls[node]}/v1/risk/accounts/{exp}") as resp:
+                rules = [a["rule"] for a in (await resp.json()).get("alerts", [])]
+            if "structuring" in rules:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise StoryError(f"node {node} lists no structuring alert for the exporter")
+    print(f"  ok {'every node lists the alerts (limit_exceeded, structuring)':<62}",
+          file=story.out)
+
+
 async def run_demo(directory: Path, out: Any = sys.stdout) -> int:
     init_testnet(directory, nodes=4)
     manifest = load_manifest(directory)
@@ -286,10 +348,13 @@ async def run_demo(directory: Path, out: Any = sys.stdout) -> int:
         async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=tn.ssl_context())) as session:
             story = Story([n.rest_url for n in manifest.nodes], manifest.chain_id, ids,
-                          session, out)
+                          session, out, fingerprint_key=bytes.fromhex(
+                              load_genesis(directory / "genesis.json").fingerprint_key))
             try:
                 await story.run()
                 problems = await story.check_everywhere()
+                if not problems:
+                    await run_risk(story)
             except StoryError as e:
                 print(f"demo failed: {e}", file=sys.stderr)
                 return 1
@@ -297,7 +362,7 @@ async def run_demo(directory: Path, out: Any = sys.stdout) -> int:
             for p in problems:
                 print(f"state check failed: {p}", file=sys.stderr)
             return 1
-        fin = sorted(s.finality_ms for s in story.steps)
+        fin = sorted(s.finality_ms for s in story.steps if s.height is not None)
         p50 = fin[len(fin) // 2]
         print(f"all {len(story.steps)} steps final; every node holds the same final state.",
               file=out)

@@ -21,7 +21,10 @@ def test_demo_runs_the_story_and_checks_every_node(tmp_path):
     for needle in ("customs attests", "refused: over_financed", "refused: duplicate_document",
                    "refuses it: description_mismatch", "bank A's USD 100,000.00 first",
                    "both legs settle atomically",
-                   "delivers automatically", "every node holds the same final state"):
+                   "delivers automatically", "every node holds the same final state",
+                   "refused: limit_exceeded", "refused: sanctioned_party",
+                   "refused: account_frozen", "a structuring alert",
+                   "every node lists the alerts"):
         assert needle in out, needle
     assert "!!" not in out
     assert elapsed < 60, f"demo took {elapsed:.1f}s"

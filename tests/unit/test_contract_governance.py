@@ -40,7 +40,7 @@ def test_register_identity(L: Ledger) -> None:
              role="exporter", bank="BANKAXXX")
     assert r.ok and r.result == {"pubkey": pk, "role": "exporter"}
     assert L.get(G, "id/" + pk) == {"name": "ACME Exports", "role": "exporter", "admin": False,
-                                    "bank": "BANKAXXX"}
+                                    "bank": "BANKAXXX", "registered_by": L.pk("bank_a")}
     assert r.events[0].name == "identity_registered"
     # the new identity can transact at once
     assert L.tx("acme", "settlement", "transfer", to=L.pk("bank_a"), currency="USD",

@@ -272,7 +272,8 @@ def test_check_tx_static(L: Ledger) -> None:
 def test_execute_block_does_not_touch_its_input_state(L: Ledger) -> None:
     before = dict(L.state.data)
     res = execute_block(L.state, [transfer(L), transfer(L)], L.context())
-    assert L.state.data == before and len(res.changes) == 2 + 2  # 2 balances, 2 receipts
+    # 2 balances, the payer's risk pattern memory, 2 receipts
+    assert L.state.data == before and len(res.changes) == 2 + 1 + 2
 
 
 def test_speculative_blocks_stack_on_overlays(L: Ledger) -> None:

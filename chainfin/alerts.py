@@ -1,0 +1,107 @@
+"""``chainfin alerts``: the risk alerts of a node, for people (an edge module: aiohttp allowed).
+
+Without ``--follow`` it prints the alerts of the last ``--blocks`` committed blocks (from
+``/v1/blocks/<h>``'s receipts); with ``--follow`` it then prints every ``alert`` event of
+``/v1/events`` (Server-Sent Events) as it arrives, until interrupted or ``--max`` alerts.
+One line per alert, or one JSON object per line with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+
+from chainfin.client import ca_context
+from chainfin.errors import ChainfinError
+
+#: fields every alert has; the rest is the rule's detail, printed as key=value
+_BASE = ("type", "rule", "accounts", "height", "time_ms", "tx_id")
+
+
+def format_alert(a: dict[str, Any]) -> str:
+    """``height 12  structuring  accounts 1a2b3c4d…  tx 9f8e7d6c…  amount=950 currency=USD``."""
+    accounts = ",".join(x[:8] + "…" for x in a.get("accounts", []))
+    detail = " ".join(f"{k}={a[k]}" for k in sorted(a) if k not in _BASE)
+    return (f"height {a.get('height')}  {a.get('rule')}  accounts {accounts}  "
+            f"tx {str(a.get('tx_id', ''))[:8]}…  {detail}").rstrip()
+
+
+def _session(ca_file: str | None) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(ssl=ca_context(ca_file)) if ca_file else None
+    return aiohttp.ClientSession(connector=connector)
+
+
+async def recent_alerts(session: aiohttp.ClientSession, base: str,
+                        blocks: int) -> list[dict[str, Any]]:
+    """The alerts of the last ``blocks`` committed blocks, oldest first."""
+    async with session.get(base + "/v1/status") as r:
+        tip = int((await r.json())["height"])
+    out: list[dict[str, Any]] = []
+    for h in range(max(1, tip - blocks + 1), tip + 1):
+        async with session.get(f"{base}/v1/blocks/{h}") as r:
+            if r.status != 200:
+                continue
+            block = await r.json()
+        for rc in block.get("receipts", []):
+            for e in rc.get("events", []):
+                if e.get("contract") == "risk" and e.get("name") == "alert":
+                    out.append({"type": "alert", "height": h, "tx_id": e["tx_id"],
+                                **e["data"]})
+    return out
+
+
+async def follow(session: aiohttp.ClientSession, base: str) -> AsyncIterator[dict[str, Any]]:
+    """Every ``alert`` event of the node's ``/v1/events`` stream, as it arrives."""
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+    async with session.get(base + "/v1/events", timeout=timeout) as r:
+        if r.status != 200:
+            raise ChainfinError(f"{base}/v1/events answered {r.status}")
+        event = ""
+        async for raw in r.content:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line[len("event: "):]
+            elif line.startswith("data: ") and event == "alert":
+                yield json.loads(line[len("data: "):])
+            elif not line:
+                event = ""
+
+
+async def run(base: str, *, follow_on: bool, blocks: int, max_alerts: int | None,
+              ca_file: str | None, emit: Callable[[dict[str, Any]], None]) -> int:
+    """Print the recent alerts, then (``follow_on``) the new ones; returns how many."""
+    base = base.rstrip("/")
+    n = 0
+    async with _session(ca_file) as session:
+        try:
+            if blocks > 0:
+                for a in await recent_alerts(session, base, blocks):
+                    emit(a)
+                    n += 1
+                    if max_alerts is not None and n >= max_alerts:
+                        return n
+            if follow_on:
+                async for a in follow(session, base):
+                    emit(a)
+                    n += 1
+                    if max_alerts is not None and n >= max_alerts:
+                        break
+        except aiohttp.ClientError as e:
+            raise ChainfinError(f"cannot read alerts from {base}: {e}") from e
+    return n
+
+
+def cli_alerts(args: argparse.Namespace) -> int:
+    """``chainfin alerts --node URL [--follow] [--blocks N] [--max N] [--json]``."""
+
+    def emit(a: dict[str, Any]) -> None:
+        print(json.dumps(a, sort_keys=True) if args.json else format_alert(a), flush=True)
+
+    asyncio.run(run(args.node, follow_on=args.follow, blocks=args.blocks,
+                    max_alerts=args.max, ca_file=args.ca, emit=emit))
+    return 0

@@ -1,0 +1,637 @@
+"""risk: limits, velocity, a watch list, account freezes and pattern alerts, decided inside the
+transaction that moves the money (docs/risk.md is the rulebook; this is its code).
+
+Every check is deterministic: windows are measured in **block time** (``ctx.timestamp_ms``, the
+header's), never the wall clock; iteration is over sorted or fixed-order lists; state per account
+is bounded (fixed buckets, expired lazily). Who may set what:
+
+- network-wide limits (subject ``*``): governance vote (``set_network_limit``);
+- limits of one identity: a regulator (anyone) or the identity's home bank (its customers);
+- a bank's financing exposure limits: the bank itself, or a regulator for it;
+- the watch list: regulators; account freezes: a regulator or the home bank.
+
+State (contract ``risk``):
+
+- ``profile/<account>`` -> ``{"rules": [rule, ...], "frozen": {CCY: freeze}}``: the limits that
+  apply to the account's outflows and its frozen currencies. ``profile/*`` holds the network-wide
+  rules. A rule is ``{"rule_id", "kind", "currency", "max", "window_s", "set_by"}``; kinds
+  ``max_per_tx`` (amount), ``window_outflow`` (amount over ``window_s``), ``velocity`` (count of
+  outgoing payments over ``window_s``; currency ``*`` counts every currency).
+- ``use/<account>/<rule_id>`` -> ``{"size": bucket ms, "b": [[bucket, amount, count], ...]}``: at
+  most :data:`BUCKETS` buckets of block time per windowed rule.
+- ``stats/<account>/<CCY>`` -> the pattern memory of one account (O(1)): payments made ``n``,
+  their moving average ``avg``, the last :data:`RECENT` counterparties paid ``cps``
+  (``[id prefix, ms]``; ms 0 once a round trip was alerted), near-limit payments per hour
+  ``near``.
+- ``watch/<digest>`` -> ``{"by", "height"}``: a watch-list entry, stored only as its keyed hash
+  (:func:`watch_digest`); the key is derived from the genesis fingerprint key, never in state.
+- ``exposure_limit/<bank>/<side>/<party>/<CCY>`` -> int and ``exposure/<bank>/<side>/<party>/<CCY>``
+  -> int: a bank's financing limit and outstanding amount per exporter / buyer (``side``).
+- ``seizure/<order_ref>`` -> a seizure order waiting for its second regulator.
+- ``param/seize_approvals`` -> 1 or 2 (governance ``set_seize_approvals``; absent: 1).
+- ``alerts/<account>`` -> the last :data:`KEEP_ALERTS` alerts naming the account;
+  ``alert_count/<rule>`` -> alerts raised so far (``/metrics``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from chainfin.errors import ContractError
+from chainfin.execution import (
+    MAX_AMOUNT,
+    Contract,
+    ContractState,
+    TxContext,
+    p_currency,
+    p_hex,
+    p_int,
+    p_list,
+    p_pubkey,
+    p_text,
+)
+from contracts import governance as gov
+
+NAME = "risk"
+CONTRACT = Contract(NAME, __doc__ or "")
+
+NETWORK = "*"  # the subject of network-wide rules
+ANY_CURRENCY = "*"  # a velocity rule's currency when it counts every currency
+RULE_KINDS = ("max_per_tx", "window_outflow", "velocity")
+EXPOSURE_SIDES = ("exporter", "buyer")
+BUCKETS = 24  # buckets per window: an outflow leaves its window between 23/24 W and W later
+MAX_RULES = 16  # per subject
+RECENT = 8  # counterparties remembered per account and currency
+KEEP_ALERTS = 16  # alerts listed per account
+MEMORY_ID_HEX = 16  # pattern memory names accounts by their first 8 bytes (alerting only)
+MAX_WINDOW_S = 366 * 24 * 3600
+
+# pattern alerts (alert without refusing)
+STRUCTURING_BPS = 9_000  # "just under": at least 90% of a per-transaction limit
+STRUCTURING_COUNT = 3  # that many near-limit payments ...
+STRUCTURING_WINDOW_MS = 24 * 3600 * 1000  # ... within 24 h of block time
+STRUCTURING_BUCKET_MS = 3600 * 1000
+ROUND_TRIP_WINDOW_MS = 24 * 3600 * 1000  # A pays B, B pays A back within 24 h
+CHANGE_MIN_HISTORY = 5  # payments before an account has a history to deviate from
+CHANGE_FACTOR = 4  # a new counterparty paid at least 4x the account's average
+
+#: alert ``rule`` values, in the order /metrics lists them
+ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterparty_change",
+               "round_trip")
+
+ERROR_CODES = (
+    "limit_exceeded",
+    "sanctioned_party",
+    "account_frozen",
+    "forbidden",
+    "bad_field",
+    "unknown_identity",
+    "unknown_rule",
+    "too_many_rules",
+    "not_frozen",
+)
+
+
+# ============================================================================ helpers
+
+
+def normalise_name(name: str) -> str:
+    """A party name as screened and compared: trimmed, spaces collapsed, case-folded."""
+    return " ".join(name.split()).casefold()
+
+
+_WATCH_KEYS: dict[bytes, bytes] = {}  # fingerprint key -> watch key (one per chain)
+
+
+def watch_key(fingerprint_key: bytes) -> bytes:
+    """The watch list's HMAC key, derived from the consortium key in genesis (never in state)."""
+    key = _WATCH_KEYS.get(fingerprint_key)
+    if key is None:
+        key = hmac.digest(fingerprint_key, b"chainfin/risk/watch-list", "sha256")
+        if len(_WATCH_KEYS) < 16:
+            _WATCH_KEYS[fingerprint_key] = key
+    return key
+
+
+def watch_digest(key: bytes, kind: str, value: str) -> str:
+    """The keyed hash under which a watch-list entry is stored: ``kind`` ``id`` (an identity
+    id, hex) or ``name`` (a party name, normalised). Computed by the regulator's client, so the
+    entry is in neither the state nor the block in clear."""
+    assert kind in ("id", "name")
+    v = value.lower() if kind == "id" else normalise_name(value)
+    return hmac.digest(key, f"{kind}\0{v}".encode(), "sha256").hex()
+
+
+def _profile(state: ContractState, subject: str) -> dict[str, Any]:
+    return state.get(NAME, "profile/" + subject) or {"rules": [], "frozen": {}}
+
+
+def _put_profile(state: ContractState, subject: str, prof: dict[str, Any]) -> None:
+    if prof["rules"] or prof["frozen"]:
+        state.put(NAME, "profile/" + subject, prof)
+    else:
+        state.delete(NAME, "profile/" + subject)
+
+
+def _alert(state: ContractState, ctx: TxContext, rule: str, accounts: list[str],
+           detail: Mapping[str, Any], kept: bool) -> None:
+    """Raise alert ``rule``: an ``alert`` event, the accounts' alert lists and the rule's count.
+    ``kept``: recorded even though the transaction is refused (the refusing rule's alert)."""
+    data = {"rule": rule, "accounts": accounts, "height": ctx.height,
+            "time_ms": ctx.timestamp_ms, **detail}
+    writes: list[tuple[str, str, Any]] = []
+    entry = {"rule": rule, "tx_id": ctx.tx_hex, "height": ctx.height}
+    for acct in sorted(set(accounts)):
+        lst = state.get(NAME, "alerts/" + acct) or []
+        writes.append((NAME, "alerts/" + acct, [*lst, entry][-KEEP_ALERTS:]))
+    count = state.get(NAME, "alert_count/" + rule) or 0
+    writes.append((NAME, "alert_count/" + rule, count + 1))
+    if kept:
+        ctx.keep(("alert", data, NAME), writes)
+    else:
+        for c, k, v in writes:
+            state.put(c, k, v)
+        ctx.emit("alert", data, contract=NAME)
+
+
+# ============================================================================ the rules
+
+
+def check_not_frozen(state: ContractState, account: str, currency: str,
+                     standing_checked: bool = False) -> None:
+    """A frozen identity, or its frozen account in ``currency``, neither pays nor is paid.
+    ``standing_checked``: the account is the signer, whose standing execution has checked.
+
+    Raises:
+        ContractError: ``account_frozen`` (identity frozen or revoked, or account frozen).
+    """
+    if not standing_checked:
+        ident = gov.get_identity(state, account)
+        if ident is not None and ident.get("status") in ("frozen", "revoked"):
+            raise ContractError(f"{account[:16]}… is {ident['status']}", "account_frozen")
+    prof = state.get(NAME, "profile/" + account)
+    if prof is not None and currency in prof["frozen"]:
+        raise ContractError(f"{account[:16]}…'s {currency} account is frozen", "account_frozen")
+
+
+def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[str]) -> None:
+    """No payment, PvP leg or issuance may involve an identity on the watch list.
+
+    Raises:
+        ContractError: ``sanctioned_party`` (the alert is kept).
+    """
+    key = watch_key(ctx.fingerprint_key)
+    for acct in accounts:
+        if acct and state.get(NAME, "watch/" + watch_digest(key, "id", acct)) is not None:
+            _alert(state, ctx, "sanctioned_party", sorted({acct, ctx.sender_hex}),
+                   {"party": "identity", "watched": acct}, kept=True)
+            raise ContractError(f"{acct[:16]}… is on the watch list", "sanctioned_party")
+
+
+def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str]) -> None:
+    """No document or financing may name a watched party: ``names`` maps the party's role
+    (seller, buyer, shipper, applicant, beneficiary, ...) to its name as written.
+
+    Raises:
+        ContractError: ``sanctioned_party`` naming the role, never the name (the alert is kept).
+    """
+    key = watch_key(ctx.fingerprint_key)
+    for role in sorted(names):
+        name = names[role]
+        if name and state.get(NAME, "watch/" + watch_digest(key, "name", name)) is not None:
+            _alert(state, ctx, "sanctioned_party", [ctx.sender_hex], {"party": role}, kept=True)
+            raise ContractError(f"the {role} is on the watch list", "sanctioned_party")
+
+
+def _rules_for(state: ContractState, account: str, currency: str) -> list[tuple[str, dict]]:
+    """(subject, rule) of every rule on ``account``'s outflows in ``currency``: network first."""
+    out = []
+    for subject in (NETWORK, account):
+        prof = state.get(NAME, "profile/" + subject)
+        if prof is not None:
+            out += [(subject, r) for r in prof["rules"]
+                    if r["currency"] in (currency, ANY_CURRENCY)]
+    return out
+
+
+def _window_use(state: ContractState, account: str, rule: dict[str, Any],
+                now_ms: int) -> tuple[dict[str, Any], int, int]:
+    """The rule's counter for ``account`` with expired buckets dropped, and the amount and count
+    inside the window (the last BUCKETS buckets of block time, the current one included)."""
+    size = -(-rule["window_s"] * 1000 // BUCKETS)
+    use = state.get(NAME, f"use/{account}/{rule['rule_id']}")
+    if use is None or use["size"] != size:
+        use = {"size": size, "b": []}
+    now = now_ms // size
+    use["b"] = [b for b in use["b"] if b[0] > now - BUCKETS]
+    return use, sum(b[1] for b in use["b"]), sum(b[2] for b in use["b"])
+
+
+def _refuse_limit(state: ContractState, ctx: TxContext, subject: str, rule: dict[str, Any],
+                  frm: str, to: str, currency: str, amount: int, what: str) -> ContractError:
+    _alert(state, ctx, "limit_exceeded", [frm], {
+        "rule_id": rule["rule_id"], "kind": rule["kind"], "subject": subject,
+        "currency": currency, "amount": amount, "max": rule["max"], "counterparty": to},
+        kept=True)
+    return ContractError(f"limit {rule['rule_id']} ({rule['kind']}, max {rule['max']}): {what}",
+                         "limit_exceeded")
+
+
+# The limit rules: each says how a payment breaks it (a sentence for the refusal) or None.
+# A broken rule refuses the payment with ``limit_exceeded`` naming the rule.
+
+
+def breaks_per_payment_maximum(rule: dict[str, Any], amount: int, window_total: int,
+                               window_count: int) -> str | None:
+    """No single payment may be larger than the maximum (the maximum itself passes)."""
+    return f"{amount} > {rule['max']} in one payment" if amount > rule["max"] else None
+
+
+def breaks_window_outflow(rule: dict[str, Any], amount: int, window_total: int,
+                          window_count: int) -> str | None:
+    """What an account paid within the window, this payment included, may not exceed the
+    maximum."""
+    if window_total + amount > rule["max"]:
+        return f"{window_total} + {amount} paid within {rule['window_s']} s"
+    return None
+
+
+def breaks_velocity(rule: dict[str, Any], amount: int, window_total: int,
+                    window_count: int) -> str | None:
+    """An account may make at most ``max`` outgoing payments within the window."""
+    if window_count + 1 > rule["max"]:
+        return f"{window_count + 1} payments within {rule['window_s']} s"
+    return None
+
+
+LIMIT_RULES = {"max_per_tx": breaks_per_payment_maximum,
+               "window_outflow": breaks_window_outflow,
+               "velocity": breaks_velocity}
+
+
+def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
+                 amount: int) -> int | None:
+    """An outflow may not break a limit on its account (:data:`LIMIT_RULES`). Counts the
+    outflow in every windowed rule when none is broken. Returns the lowest per-payment maximum
+    that applies (structuring is measured against it), or None.
+
+    Raises:
+        ContractError: ``limit_exceeded`` naming the rule (its alert is kept, nothing else).
+    """
+    rules = _rules_for(state, frm, currency)
+    if not rules:
+        return None
+    counted = []
+    for subject, rule in rules:
+        use, total, count = None, 0, 0
+        if rule["window_s"]:
+            use, total, count = _window_use(state, frm, rule, ctx.timestamp_ms)
+            counted.append((rule, use))
+        broken = LIMIT_RULES[rule["kind"]](rule, amount, total, count)
+        if broken is not None:
+            raise _refuse_limit(state, ctx, subject, rule, frm, to, currency, amount, broken)
+    for rule, use in counted:
+        now = ctx.timestamp_ms // use["size"]
+        if use["b"] and use["b"][-1][0] == now:
+            use["b"][-1] = [now, use["b"][-1][1] + amount, use["b"][-1][2] + 1]
+        else:
+            use["b"].append([now, amount, 1])
+        state.put(NAME, f"use/{frm}/{rule['rule_id']}", use)
+    per_tx = [r["max"] for _, r in rules if r["kind"] == "max_per_tx"]
+    return min(per_tx) if per_tx else None
+
+
+def check_payment(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
+                  amount: int) -> None:
+    """Everything money moving from ``frm`` to ``to`` must pass, in order: neither side frozen,
+    neither side on the watch list, no limit on ``frm`` broken; then the pattern alerts."""
+    check_not_frozen(state, frm, currency, standing_checked=frm == ctx.sender_hex)
+    check_not_frozen(state, to, currency)
+    screen_identities(state, ctx, (frm, to))
+    per_tx_limit = check_limits(state, ctx, frm, to, currency, amount)
+    watch_patterns(state, ctx, frm, to, currency, amount, per_tx_limit)
+
+
+def check_receipt(state: ContractState, ctx: TxContext, to: str, currency: str) -> None:
+    """Money arriving without an outflow to count (issuance, an escrow released): the
+    recipient is neither frozen nor watched."""
+    check_not_frozen(state, to, currency)
+    screen_identities(state, ctx, (to,))
+
+
+# ---------------------------------------------------------------------------- patterns
+
+
+def _stats(state: ContractState, account: str, currency: str) -> dict[str, Any]:
+    return state.get(NAME, f"stats/{account}/{currency}") or {
+        "n": 0, "avg": 0, "cps": [], "near": []}
+
+
+def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
+                   amount: int, per_tx_limit: int | None) -> None:
+    """Alerts that do not refuse: structuring (against ``per_tx_limit``, the payer's lowest
+    per-transaction maximum), a sudden counterparty change, round-tripping. Updates the payer's
+    pattern memory (bounded, O(1)); reads the payee's (written only when a trip is found)."""
+    now = ctx.timestamp_ms
+    mine = _stats(state, frm, currency)
+    to_short, frm_short = to[:MEMORY_ID_HEX], frm[:MEMORY_ID_HEX]
+    payee = state.get(NAME, f"stats/{to}/{currency}")
+    if payee is not None and is_round_trip(payee, frm_short, now):
+        _alert(state, ctx, "round_trip", [to, frm], {"currency": currency, "amount": amount},
+               kept=False)
+        payee["cps"] = [[c, 0 if c == frm_short else t] for c, t in payee["cps"]]  # one per trip
+        state.put(NAME, f"stats/{to}/{currency}", payee)
+    if is_counterparty_change(mine, to_short, amount):
+        _alert(state, ctx, "counterparty_change", [frm], {
+            "counterparty": to, "currency": currency, "amount": amount,
+            "average": mine["avg"]}, kept=False)
+    near = count_near_limit(mine, per_tx_limit, amount, now)
+    if near >= STRUCTURING_COUNT:
+        _alert(state, ctx, "structuring", [frm], {
+            "currency": currency, "amount": amount, "near_limit_payments": near}, kept=False)
+    mine["avg"] = amount if mine["n"] == 0 else mine["avg"] + (amount - mine["avg"]) // 8
+    mine["n"] += 1
+    mine["cps"] = [p for p in mine["cps"] if p[0] != to_short][-(RECENT - 1):] + [
+        [to_short, now]]
+    state.put(NAME, f"stats/{frm}/{currency}", mine)
+
+
+def is_round_trip(payee_stats: dict[str, Any], payer: str, now_ms: int) -> bool:
+    """Round-tripping: the payee paid the payer within the window (so the money goes back).
+    Accounts in pattern memory are the first MEMORY_ID_HEX digits of their ids."""
+    return any(c == payer and now_ms - t < ROUND_TRIP_WINDOW_MS for c, t in payee_stats["cps"])
+
+
+def is_counterparty_change(payer_stats: dict[str, Any], to: str, amount: int) -> bool:
+    """A sudden change: an account with a history pays a counterparty it has not paid lately
+    at least CHANGE_FACTOR times its average payment."""
+    return (payer_stats["n"] >= CHANGE_MIN_HISTORY
+            and all(c != to for c, _ in payer_stats["cps"])
+            and amount >= CHANGE_FACTOR * max(payer_stats["avg"], 1))
+
+
+def count_near_limit(payer_stats: dict[str, Any], limit: int | None, amount: int,
+                     now_ms: int) -> int:
+    """Structuring: payments each just under a per-transaction limit (at least
+    STRUCTURING_BPS of it), counted per hour of block time over the window; returns the count
+    including this payment (0 when it is not near a limit)."""
+    if limit is None or amount > limit or amount * 10_000 < limit * STRUCTURING_BPS:
+        return 0
+    hour = now_ms // STRUCTURING_BUCKET_MS
+    keep = STRUCTURING_WINDOW_MS // STRUCTURING_BUCKET_MS
+    near = [b for b in payer_stats["near"] if b[0] > hour - keep]
+    if near and near[-1][0] == hour:
+        near[-1] = [hour, near[-1][1] + 1]
+    else:
+        near.append([hour, 1])
+    payer_stats["near"] = near
+    return sum(b[1] for b in near)
+
+
+# ---------------------------------------------------------------------------- trade finance
+
+
+def _exposure_keys(bank: str, side: str, party: str, currency: str) -> tuple[str, str]:
+    tail = f"{bank}/{side}/{normalise_name(party)}/{currency}"
+    return "exposure_limit/" + tail, "exposure/" + tail
+
+
+def check_financing_exposure(state: ContractState, ctx: TxContext, bank: str, exporter: str,
+                             buyer: str, currency: str, amount: int) -> None:
+    """A bank may not finance an exporter, or against a buyer, beyond the exposure limit it
+    (or a regulator) set; counts ``amount`` as outstanding when within both. ``exporter`` and
+    ``buyer`` are identity ids or party names (compared normalised).
+
+    Raises:
+        ContractError: ``limit_exceeded`` naming ``exposure:<side>`` (the alert is kept).
+    """
+    updates = []
+    for side, party in (("exporter", exporter), ("buyer", buyer)):
+        limit_key, out_key = _exposure_keys(bank, side, party, currency)
+        limit = state.get(NAME, limit_key)
+        outstanding = state.get(NAME, out_key) or 0
+        if limit is not None and outstanding + amount > limit:
+            rule = {"rule_id": f"exposure:{side}", "kind": "financing_exposure", "max": limit}
+            raise _refuse_limit(state, ctx, bank, rule, bank, party, currency, amount,
+                                f"{outstanding} + {amount} outstanding to this {side}")
+        updates.append((out_key, outstanding + amount))
+    for key, value in updates:
+        state.put(NAME, key, value)
+
+
+def release_financing_exposure(state: ContractState, bank: str, exporter: str, buyer: str,
+                               currency: str, amount: int) -> None:
+    """Repayment (or cancellation) of financing: the outstanding amounts go down (not below 0)."""
+    for side, party in (("exporter", exporter), ("buyer", buyer)):
+        _, out_key = _exposure_keys(bank, side, party, currency)
+        left = max(0, (state.get(NAME, out_key) or 0) - amount)
+        if left:
+            state.put(NAME, out_key, left)
+        else:
+            state.delete(NAME, out_key)
+
+
+# ============================================================================ setting the rules
+
+
+def _p_rule_currency(v: Any, name: str) -> str:
+    return ANY_CURRENCY if v == ANY_CURRENCY else p_currency(v, name)
+
+
+def parse_rule(args: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    """A rule's fields checked: ``kind``, ``currency``, ``max``, ``window_s`` (windowed kinds
+    only), optional ``rule_id`` (default: given by :func:`put_rule`)."""
+    pre = where + "." if where else ""
+    known = {"kind", "currency", "max", "window_s", "rule_id"}
+    extra = sorted(set(args) - known)
+    if extra:
+        raise ContractError(f"{pre}{extra[0]} is not a rule field", "unknown_field")
+    kind = args.get("kind")
+    if kind not in RULE_KINDS:
+        raise ContractError(f"{pre}kind must be one of {', '.join(RULE_KINDS)}", "bad_field")
+    for k in ("currency", "max"):
+        if args.get(k) is None:
+            raise ContractError(f"{pre}{k} is missing", "missing_field")
+    rule = {"kind": kind, "currency": _p_rule_currency(args["currency"], pre + "currency"),
+            "max": p_int(0, MAX_AMOUNT)(args["max"], pre + "max"), "window_s": 0}
+    if kind == "max_per_tx":
+        if args.get("window_s") is not None:
+            raise ContractError(f"{pre}window_s: a per-transaction limit has no window",
+                                "bad_field")
+    else:
+        rule["window_s"] = p_int(BUCKETS, MAX_WINDOW_S)(args.get("window_s"), pre + "window_s")
+    if kind != "velocity" and rule["currency"] == ANY_CURRENCY:
+        raise ContractError(f"{pre}currency: an amount limit needs a currency", "bad_field")
+    if args.get("rule_id") is not None:
+        rule["rule_id"] = p_text(64)(args["rule_id"], pre + "rule_id")
+    return rule
+
+
+def put_rule(state: ContractState, ctx: TxContext, subject: str,
+             rule: dict[str, Any]) -> dict[str, Any]:
+    """Add (or replace, same ``rule_id``) a rule on ``subject``'s outflows."""
+    if rule["currency"] != ANY_CURRENCY:
+        gov.require_currency(state, rule["currency"])
+    rule = {**rule, "rule_id": rule.get("rule_id") or ctx.tx_hex[:16], "set_by": ctx.sender_hex}
+    prof = _profile(state, subject)
+    rules = [r for r in prof["rules"] if r["rule_id"] != rule["rule_id"]]
+    if len(rules) >= MAX_RULES:
+        raise ContractError(f"{subject[:16]} already has {MAX_RULES} rules", "too_many_rules")
+    prof["rules"] = [*rules, rule]
+    _put_profile(state, subject, prof)
+    ctx.emit("limit_set", {"subject": subject, **rule}, contract=NAME)
+    return rule
+
+
+def remove_rule(state: ContractState, ctx: TxContext, subject: str, rule_id: str) -> None:
+    prof = _profile(state, subject)
+    rules = [r for r in prof["rules"] if r["rule_id"] != rule_id]
+    if len(rules) == len(prof["rules"]):
+        raise ContractError(f"no rule {rule_id} on {subject[:16]}", "unknown_rule")
+    prof["rules"] = rules
+    _put_profile(state, subject, prof)
+    ctx.emit("limit_removed", {"subject": subject, "rule_id": rule_id, "by": ctx.sender_hex},
+             contract=NAME)
+
+
+def apply_governance_action(state: ContractState, ctx: TxContext, action: str,
+                            p: dict[str, Any]) -> None:
+    """The risk actions a governance vote applies (``governance._apply``)."""
+    if action == "set_network_limit":
+        put_rule(state, ctx, NETWORK, p)
+    elif action == "remove_network_limit":
+        remove_rule(state, ctx, NETWORK, p["rule_id"])
+    elif action == "set_seize_approvals":
+        state.put(NAME, "param/seize_approvals", p["count"])
+    else:
+        raise ContractError(f"unknown action {action}", "bad_field")
+
+
+def seize_approvals(state: ContractState) -> int:
+    """Regulators who must sign a seizure order (governance ``set_seize_approvals``)."""
+    return int(state.get(NAME, "param/seize_approvals") or 1)
+
+
+def _supervised(state: ContractState, ctx: TxContext, account: str) -> str:
+    """The identity id of ``account`` if the sender is a regulator or its home bank."""
+    ident_id = gov.identity_id(state, account)
+    gov.require_supervisor(state, ctx, ident_id)
+    return ident_id
+
+
+def _require_regulator(state: ContractState, ctx: TxContext) -> None:
+    if not gov.is_regulator(state, ctx.sender_hex):
+        raise ContractError("only a regulator may do this", "forbidden")
+
+
+# ============================================================================ methods
+
+
+_RULE_OPTIONAL = {"window_s": p_int(0, MAX_WINDOW_S), "rule_id": p_text(64)}
+
+
+@CONTRACT.method(roles=None, params={"subject": p_pubkey, "kind": p_text(16),
+                                     "currency": p_text(3), "max": p_int(0, MAX_AMOUNT)},
+                 optional=_RULE_OPTIONAL)
+def set_limit(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A regulator (anyone) or the home bank (its customers) limits ``subject``'s outflows."""
+    subject = _supervised(state, ctx, args.pop("subject"))
+    rule = put_rule(state, ctx, subject, parse_rule(args))
+    return {"subject": subject, "rule_id": rule["rule_id"]}
+
+
+@CONTRACT.method(roles=None, params={"subject": p_pubkey, "rule_id": p_text(64)})
+def remove_limit(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A regulator or the home bank removes a limit it may set."""
+    subject = _supervised(state, ctx, args["subject"])
+    remove_rule(state, ctx, subject, args["rule_id"])
+    return {"subject": subject, "rule_id": args["rule_id"]}
+
+
+def _p_side(v: Any, name: str) -> str:
+    if v not in EXPOSURE_SIDES:
+        raise ContractError(f"{name} must be one of {', '.join(EXPOSURE_SIDES)}", "bad_field")
+    return str(v)
+
+
+@CONTRACT.method(roles=None, params={"side": _p_side, "party": p_text(140),
+                                     "currency": p_currency, "max": p_int(0, MAX_AMOUNT)},
+                 optional={"bank": p_pubkey})
+def set_exposure_limit(state: ContractState, ctx: TxContext,
+                       args: dict[str, Any]) -> dict[str, Any]:
+    """A bank caps its own financing per exporter or per buyer; a regulator may cap any
+    ``bank``'s."""
+    bank = gov.identity_id(state, args.get("bank", ctx.sender_hex))
+    if bank != ctx.sender_hex:
+        _require_regulator(state, ctx)
+    gov.require_identity(state, bank, "bank")
+    gov.require_currency(state, args["currency"])
+    limit_key, _ = _exposure_keys(bank, args["side"], args["party"], args["currency"])
+    state.put(NAME, limit_key, args["max"])
+    ctx.emit("exposure_limit_set", {"bank": bank, "side": args["side"],
+                                    "currency": args["currency"], "max": args["max"],
+                                    "by": ctx.sender_hex})
+    return {"bank": bank, "side": args["side"], "max": args["max"]}
+
+
+@CONTRACT.method(roles=None, params={"entries": p_list(p_hex(32), 256)})
+def add_watch(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A regulator adds watch-list entries, each the keyed hash :func:`watch_digest` of an
+    identity or a party name (the clear value never reaches the chain)."""
+    _require_regulator(state, ctx)
+    added = 0
+    for digest in sorted(set(args["entries"])):
+        if state.get(NAME, "watch/" + digest) is None:
+            state.put(NAME, "watch/" + digest, {"by": ctx.sender_hex, "height": ctx.height})
+            added += 1
+    ctx.emit("watch_added", {"count": added, "by": ctx.sender_hex})
+    return {"added": added}
+
+
+@CONTRACT.method(roles=None, params={"entries": p_list(p_hex(32), 256), "reason": p_text(256)})
+def remove_watch(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A regulator removes entries; each removal is recorded as an event with its reason."""
+    _require_regulator(state, ctx)
+    removed = 0
+    for digest in sorted(set(args["entries"])):
+        if state.get(NAME, "watch/" + digest) is not None:
+            state.delete(NAME, "watch/" + digest)
+            ctx.emit("watch_removed", {"digest": digest, "reason": args["reason"],
+                                       "by": ctx.sender_hex})
+            removed += 1
+    return {"removed": removed}
+
+
+_FREEZE = {"account": p_pubkey, "currency": p_currency, "reason": p_text(256),
+           "order_ref": p_text(64)}
+
+
+@CONTRACT.method(roles=None, params=_FREEZE)
+def freeze_account(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A regulator or the home bank freezes one account (identity + currency): no money moves
+    into or out of it (``account_frozen``) until unfrozen; a seizure still may."""
+    acct, ccy = _supervised(state, ctx, args["account"]), args["currency"]
+    gov.require_currency(state, ccy)
+    prof = _profile(state, acct)
+    prof["frozen"][ccy] = {"reason": args["reason"], "order_ref": args["order_ref"],
+                           "by": ctx.sender_hex, "height": ctx.height}
+    _put_profile(state, acct, prof)
+    ctx.emit("account_frozen", {"account": acct, "currency": ccy, "reason": args["reason"],
+                                "order_ref": args["order_ref"], "by": ctx.sender_hex})
+    return {"account": acct, "currency": ccy, "frozen": True}
+
+
+@CONTRACT.method(roles=None, params=_FREEZE)
+def unfreeze_account(state: ContractState, ctx: TxContext,
+                     args: dict[str, Any]) -> dict[str, Any]:
+    """A regulator or the home bank lifts an account freeze."""
+    acct, ccy = _supervised(state, ctx, args["account"]), args["currency"]
+    prof = _profile(state, acct)
+    if prof["frozen"].pop(ccy, None) is None:
+        raise ContractError(f"the {ccy} account is not frozen", "not_frozen")
+    _put_profile(state, acct, prof)
+    ctx.emit("account_unfrozen", {"account": acct, "currency": ccy, "reason": args["reason"],
+                                  "order_ref": args["order_ref"], "by": ctx.sender_hex})
+    return {"account": acct, "currency": ccy, "frozen": False}
