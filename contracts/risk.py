@@ -36,6 +36,7 @@ State (contract ``risk``):
 from __future__ import annotations
 
 import hmac
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -98,8 +99,11 @@ ERROR_CODES = (
 
 
 def normalise_name(name: str) -> str:
-    """A party name as screened and compared: trimmed, spaces collapsed, case-folded."""
-    return " ".join(name.split()).casefold()
+    """A party name as screened and compared: Unicode NFKC, case-folded, '.' and ',' read as
+    spaces, spaces collapsed — the same rule as trade documents' party names, so a watched name
+    cannot be dodged by punctuation ("ACME Co." is "acme co"). Idempotent."""
+    s = unicodedata.normalize("NFKC", name).casefold().replace(".", " ").replace(",", " ")
+    return " ".join(s.split())
 
 
 _WATCH_KEYS: dict[bytes, bytes] = {}  # fingerprint key -> watch key (one per chain)

@@ -304,6 +304,20 @@ async def run_risk(story: Story) -> None:
                      "transfer", {"to": shell.public_key.hex(), "currency": "USD",
                                   "amount": 100_00},
                      expect="rejected", expect_error="sanctioned_party")
+    name_digest = risk.watch_digest(risk.watch_key(story.fingerprint_key), "name",
+                                    "Oceanic Shell Trading Ltd.")
+    await story.send("regulator watch-lists the name Oceanic Shell Trading Ltd.", "regulator",
+                     "risk", "add_watch", {"entries": [name_digest]})
+    sanctioned = {"seller": "Shenzhen Bright Lamps Co., Ltd.",
+                  "buyer": "OCEANIC shell trading ltd",
+                  "number": "INV-2026-0666", "issue_date": "2026-01-05",
+                  "amount": 5_000_000, "currency": "USD"}
+    await story.send("exporter invoices that buyer, spelt otherwise",
+                     "exporter", "trade_documents", "register",
+                     {"doc_type": "invoice", "fields": sanctioned,
+                      "content_hash": hashlib.sha256(b"sanctioned " + story.chain_id.encode())
+                      .hexdigest()},
+                     expect="rejected", expect_error="sanctioned_party")
     await story.send("regulator freezes the importer (order FIU-2026-17)", "regulator",
                      "governance", "freeze_identity", {"pubkey": imp, "reason": "fraud inquiry",
                                                        "order_ref": "FIU-2026-17"})

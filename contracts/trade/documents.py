@@ -16,6 +16,7 @@ from chainfin.execution import (
     p_text,
 )
 from contracts import governance as gov
+from contracts import risk
 from contracts.trade.norm import (
     IDENTITY_FIELDS,
     PARTY_FIELD,
@@ -122,6 +123,21 @@ def _join_trade(state: ContractState, trade_id: str, doc_id: str, doc: dict[str,
     state.put(NAME, "doc/" + doc_id, doc)
 
 
+#: The fields of a document that name a party; each is screened against the watch list.
+PARTY_ROLES = ("seller", "buyer", "exporter", "shipper", "consignee", "applicant", "beneficiary")
+
+
+def screen_document(state: ContractState, ctx: TxContext, owner: str,
+                    norm: dict[str, Any]) -> None:
+    """No document may name a watched party, nor be registered for a watched identity.
+
+    Raises:
+        ContractError: ``sanctioned_party`` naming the party's role (the alert is kept).
+    """
+    risk.screen_identities(state, ctx, sorted({owner, ctx.sender_hex}))
+    risk.screen_parties(state, ctx, {r: norm[r] for r in PARTY_ROLES if r in norm})
+
+
 @CONTRACT.method(roles=("exporter", "bank"),
                  params={"doc_type": p_text(32), "fields": p_dict, "content_hash": p_hex(32)},
                  optional={"trade_id": p_id, "declare_distinct": p_text(280),
@@ -133,6 +149,7 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     norm = normalise_fields(doc_type, args["fields"], _exponent_of(state))
     owner = check_document_party(state, ctx, doc_type, norm[PARTY_FIELD[doc_type]],
                                  args.get("on_behalf_of"))
+    screen_document(state, ctx, owner, norm)
     key = _key(ctx)
     fp = fingerprint(key, doc_type, norm)
     check_not_duplicate(state, ctx, fp, ch)

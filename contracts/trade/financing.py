@@ -7,7 +7,7 @@ from typing import Any
 
 from chainfin.errors import ContractError
 from chainfin.execution import ContractState, TxContext, p_amount, p_currency, p_id
-from contracts import settlement
+from contracts import risk, settlement
 from contracts.trade.norm import norm_date
 from contracts.trade.state import (
     CONTRACT,
@@ -68,6 +68,8 @@ def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
     check_attestation(state, trade)
     remaining = check_pool(state, trade, amount)
     bank = ctx.sender_hex
+    risk.screen_parties(state, ctx, {"seller": trade["seller"], "buyer": trade["buyer"]})
+    risk.check_financing_exposure(state, ctx, bank, trade["owner"], trade["buyer"], ccy, amount)
     settlement.pay(state, ctx, bank, trade["owner"], ccy, amount, f"financing:{trade_id}")
     financing_id = ctx.derive_id()
     state.put(NAME, "fin/" + financing_id, {
@@ -96,6 +98,8 @@ def record_repayment(state: ContractState, ctx: TxContext, financing_id: str,
     fin["status"] = financing_status(fin, ctx.timestamp_ms)
     state.put(NAME, "fin/" + financing_id, fin)
     trade = get_trade(state, fin["trade_id"])
+    risk.release_financing_exposure(state, fin["bank"], fin["exporter"], trade["buyer"],
+                                    fin["currency"], amount)
     refresh_trade(state, trade, ctx.timestamp_ms)
     state.put(NAME, "trade/" + fin["trade_id"], trade)
     ctx.emit("repaid", {"financing_id": financing_id, "trade_id": fin["trade_id"],

@@ -21,6 +21,7 @@ from chainfin.execution import (
     p_text,
 )
 from contracts import governance as gov
+from contracts import risk
 from contracts import settlement
 from contracts.trade.financing import record_repayment
 from contracts.trade.norm import DOC_TYPES, KEY_FIELDS, fingerprint, norm_date, norm_ref
@@ -89,6 +90,7 @@ def issue_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     ccy = args["currency"]
     gov.require_identity(state, args["applicant"])
     gov.require_identity(state, args["beneficiary"], "exporter")
+    risk.screen_identities(state, ctx, (args["applicant"], args["beneficiary"]))
     gov.require_currency(state, ccy)
     tol = args.get("tolerance_bps", 0)
     lc_ceiling(args["amount"], tol)

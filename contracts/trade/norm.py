@@ -17,6 +17,7 @@ from typing import Any
 from chainfin import codec
 from chainfin.errors import ContractError
 from chainfin.execution import p_amount, p_currency
+from contracts.risk import normalise_name
 
 # ---------------------------------------------------------------------------- normalisation
 
@@ -39,9 +40,9 @@ def _text(v: Any, name: str) -> str:
 
 
 def norm_name(v: Any, name: str) -> str:
-    """A party, vessel or port name: NFKC, case-folded, '.' and ',' dropped, spaces collapsed."""
-    s = _text(v, name).casefold().replace(".", " ").replace(",", " ")
-    return " ".join(s.split())
+    """A party, vessel or port name: NFKC, case-folded, '.' and ',' dropped, spaces collapsed
+    (:func:`contracts.risk.normalise_name`, so screening sees the names compared here)."""
+    return normalise_name(_text(v, name))
 
 
 def norm_ref(v: Any, name: str) -> str:

@@ -1,0 +1,92 @@
+"""Risk controls inside trade finance: document parties and LC parties screened against the watch
+list, financing screened again and held to the bank's exposure limits, repayments releasing
+exposure."""
+
+from __future__ import annotations
+
+from contracts import risk
+from contracts.testing import Ledger
+from tests.unit.trade_cases import (
+    BUYER,
+    INVOICE,
+    T,
+    finance,
+    h,
+    open_trade,
+    register,
+    state_without_receipts,
+    trade_ledger,
+)
+
+R = "risk"
+
+
+def watch_name(led: Ledger, name: str) -> None:
+    key = risk.watch_key(bytes.fromhex(led.genesis.fingerprint_key))
+    led.ok("regulator", R, "add_watch", entries=[risk.watch_digest(key, "name", name)])
+
+
+def alerts_of(receipt) -> list[dict]:
+    return [e.data for e in receipt.events if e.name == "alert"]
+
+
+def test_an_invoice_naming_a_watched_buyer_is_refused_whatever_its_punctuation() -> None:
+    led = trade_ledger()
+    watch_name(led, "Globex Corp.")  # the regulator's spelling; the invoice writes "GLOBEX corp"
+    before = state_without_receipts(led)
+    r = led.fails("sanctioned_party", "exporter", T, "register", doc_type="invoice",
+                  fields=INVOICE, content_hash=h("inv"))
+    assert "buyer" in r.error_message and "globex" not in r.error_message.lower()
+    (alert,) = alerts_of(r)
+    assert alert["rule"] == "sanctioned_party"
+    after = state_without_receipts(led)
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    assert changed and all(k.startswith(b"risk/") for k in changed)  # only the alert is kept
+    assert not any(k.startswith(b"trade_documents/") for k in changed)
+
+
+def test_financing_is_refused_once_the_buyer_is_watch_listed_after_registration() -> None:
+    led = trade_ledger()
+    ids = open_trade(led)
+    watch_name(led, BUYER)
+    r = led.fails("sanctioned_party", "bank_a", T, "request_financing", amount=1000,
+                  currency="USD", maturity_date="2026-02-28", trade_id=ids["trade"])
+    assert "buyer" in r.error_message
+    assert led.get(T, "trade/" + ids["trade"])["financed"] == 0
+
+
+def test_a_letter_of_credit_for_a_watched_applicant_is_refused() -> None:
+    led = trade_ledger()
+    key = risk.watch_key(bytes.fromhex(led.genesis.fingerprint_key))
+    led.ok("regulator", R, "add_watch",
+           entries=[risk.watch_digest(key, "id", led.pk("importer"))])
+    led.fails("sanctioned_party", "bank_b", T, "issue_lc", applicant=led.pk("importer"),
+              beneficiary=led.pk("exporter"), amount=100_000_00, currency="USD",
+              expiry_date="2026-03-31", lc_number="LC-1")
+
+
+def test_financing_beyond_the_banks_exposure_to_the_buyer_is_refused_and_repayment_frees_it(
+) -> None:
+    led = trade_ledger()
+    first = open_trade(led)
+    led.ok("bank_a", R, "set_exposure_limit", side="buyer", party=BUYER, currency="USD",
+           max=50_000_00)
+    fin = finance(led, "bank_a", 50_000_00, trade_id=first["trade"])  # at the limit
+    # a second trade with the same buyer: one cent over the bank's exposure
+    inv2 = register(led, "invoice", {**INVOICE, "number": "INV-2025-002", "amount": 90_000_00},
+                    tag="inv2")
+    decl2 = register(led, "customs_declaration",
+                     {"declaration_number": "CD/2025/000999", "exporter": "ACME Exports Ltd",
+                      "amount": 90_000_00, "currency": "USD"}, trade_id=inv2["trade_id"])
+    led.ok("customs", T, "attest", doc_id=decl2["doc_id"], result="match",
+           declared_amount=90_000_00)
+    r = led.fails("limit_exceeded", "bank_a", T, "request_financing", amount=1,
+                  currency="USD", maturity_date="2026-02-28", trade_id=inv2["trade_id"])
+    assert "exposure:buyer" in r.error_message
+    # bank B has no such limit
+    finance(led, "bank_b", 1000, trade_id=inv2["trade_id"])
+    # the exporter repays 20,000.00 of bank A's financing: that much exposure is free again
+    led.ok("exporter", T, "repay", financing_id=fin["financing_id"], amount=20_000_00)
+    finance(led, "bank_a", 20_000_00, trade_id=inv2["trade_id"])
+    led.fails("limit_exceeded", "bank_a", T, "request_financing", amount=1, currency="USD",
+              maturity_date="2026-02-28", trade_id=inv2["trade_id"])
