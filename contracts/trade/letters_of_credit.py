@@ -21,8 +21,7 @@ from chainfin.execution import (
     p_text,
 )
 from contracts import governance as gov
-from contracts import risk
-from contracts import settlement
+from contracts import risk, settlement
 from contracts.trade.financing import record_repayment
 from contracts.trade.norm import DOC_TYPES, KEY_FIELDS, fingerprint, norm_date, norm_ref
 from contracts.trade.state import (
