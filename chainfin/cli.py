@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--api", choices=("rest", "stream"), default="rest",
                    help="submit by one REST request per tx (default) or over one WebSocket "
                         "stream per node (/v1/tx/stream)")
+    b.add_argument("--risk", action="store_true",
+                   help="risk controls on: every sender under an outflow limit and a velocity "
+                        "rule, 10,000 watch-list entries (set up before the load)")
     b.set_defaults(func=_lazy("testnet.bench:cli_bench"))
     return p
 

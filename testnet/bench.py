@@ -227,6 +227,39 @@ def build_workload(chain_id: str, issuer: Identity, senders: Sequence[Identity],
     return Workload(funding, txs, kinds)
 
 
+#: With ``--risk``: watch-list entries the regulator adds before the load (none of them a party
+#: of the load), in transactions of this many digests each.
+RISK_WATCH_ENTRIES = 10_000
+RISK_WATCH_PER_TX = 250
+RISK_WINDOW_S = 24 * 3600
+
+
+def risk_setup(chain_id: str, regulator: Identity, accounts: Sequence[Identity],
+               fingerprint_key: bytes, *, currency: str = "USD",
+               watch_entries: int = RISK_WATCH_ENTRIES) -> list[Transaction]:
+    """The regulator's transactions that turn risk controls on for a run: every account gets a
+    24 h cumulative-outflow limit and a velocity rule (both far above what the load sends, so
+    every payment is checked and none refused), and ``watch_entries`` keyed hashes of names
+    that no load transaction uses go on the watch list."""
+    from contracts import risk
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for who in accounts:
+        for rule in ({"kind": "window_outflow", "currency": currency, "max": FUNDING_AMOUNT,
+                      "window_s": RISK_WINDOW_S, "rule_id": "bench-outflow"},
+                     {"kind": "velocity", "currency": currency, "max": 1_000_000,
+                      "window_s": RISK_WINDOW_S, "rule_id": "bench-velocity"}):
+            calls.append(("set_limit", {"subject": who.public_key.hex(), **rule}))
+    key = risk.watch_key(fingerprint_key)
+    digests = [risk.watch_digest(key, "name", f"bench watched party {i}")
+               for i in range(watch_entries)]
+    for i in range(0, len(digests), RISK_WATCH_PER_TX):
+        calls.append(("add_watch", {"entries": digests[i:i + RISK_WATCH_PER_TX]}))
+    txs = [Transaction.create(regulator, chain_id, k + 1, "risk", method, args)
+           for k, (method, args) in enumerate(calls)]
+    return txs
+
+
 def arrival_times(count: int, rate: float) -> list[float]:
     """Open-loop arrival offsets in seconds: ``k / rate`` for k in 0..count-1, fixed in advance."""
     if rate <= 0:
@@ -581,6 +614,9 @@ class BenchResult:
     machine: dict[str, Any] = field(default_factory=dict)
     senders: int = 0
     api: str = "rest"  # how the load generator submits: REST requests or the WebSocket stream
+    #: risk controls on: every sender under an outflow limit and a velocity rule, and
+    #: RISK_WATCH_ENTRIES watch-list entries (:func:`risk_setup`)
+    risk: bool = False
     #: the same measurement with blocks of the size the run actually had (its per-block costs
     #: show how far small blocks are from the minimal cost)
     limit_observed: LimitResult | None = None
@@ -674,6 +710,7 @@ def result_json(r: BenchResult) -> dict[str, Any]:
         "by_entry_node": by_entry_node(r),
         "senders": r.senders,
         "api": r.api,
+        "risk": r.risk,
         "limit": None if r.limit is None else r.limit.to_json(),
         "limit_breakdown_us": None if r.limit is None else
         {k: round(v, 2) for k, v in r.limit.breakdown_us.items()},
@@ -1443,7 +1480,7 @@ def _bench_dir() -> Iterator[Path]:
 def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
               limit: LimitResult | None = None, progress: bool = True,
               label: str | None = None, node_command: Any = None,
-              api: str = "rest") -> BenchResult:
+              api: str = "rest", risk: bool = False) -> BenchResult:
     """One benchmark run on a fresh testnet (see the module doc). Stops every node it started,
     whatever happens. ``node_command(i, manifest_node) -> argv`` replaces the node command
     (experiments: a profiler or interpreter settings around ``chainfin node run``).
@@ -1474,11 +1511,16 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
                               customs=customs,
                               trade_gap=max(TRADE_GAP, math.ceil(rate * TRADE_GAP_S)))
         work.encode_bodies()
-        _say(f"signed {len(work.funding)} funding + {count} load transactions "
-             f"({senders_n} senders) in {time.perf_counter() - t0:.1f}s")
         from chainfin.genesis import load_genesis
 
         genesis = load_genesis(manifest.genesis)
+        if risk:
+            work.funding += risk_setup(
+                manifest.chain_id, load_identity(manifest.client("regulator").key_file),
+                [*senders, *banks], bytes.fromhex(genesis.fingerprint_key))
+        _say(f"signed {len(work.funding)} funding{' and risk setup' if risk else ''} + "
+             f"{count} load transactions ({senders_n} senders) in "
+             f"{time.perf_counter() - t0:.1f}s")
         if limit is None and measure:
             t0 = time.perf_counter()
             limit = measure_limit(genesis, work.funding, work.txs[:LIMIT_SAMPLE], nodes=nodes)
@@ -1508,7 +1550,7 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
                           node_cpu=node_cpu,
                           machine={**machine_info(), "busy_before_run": busy_before,
                                    "peer_tls": bool(getattr(manifest, "ca", None))},
-                          senders=senders_n, api=api)
+                          senders=senders_n, api=api, risk=risk)
         if measure:  # the same loop again now that the nodes are gone (LIMIT_REPEATS)
             after = measure_limit(genesis, work.funding, work.txs[:LIMIT_SAMPLE], nodes=nodes)
             res.limit = limit = cheapest(limit, after)
@@ -1776,7 +1818,8 @@ def cli_bench(args: argparse.Namespace) -> int:
                       f"{best.throughput_tps():.1f} tx/s, ratio_to_limit "
                       f"{doc['ratio_to_limit']}")
         else:
-            shown = run_bench(nodes, rate, duration, api=api)
+            shown = run_bench(nodes, rate, duration, api=api,
+                              risk=bool(getattr(args, "risk", False)))
             print(report_table(shown))
             doc = result_json(shown)
     except (KeyboardInterrupt, _Stop):

@@ -15,6 +15,7 @@ import pytest
 
 from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError, ConfigError
+from chainfin.execution import BlockContext, DictState, execute_block, genesis_state
 from chainfin.genesis import load_genesis
 from testnet import bench
 from testnet.bench import (
@@ -649,4 +650,30 @@ def test_register_work_builds_trades_that_all_commit_in_order(small_net):
     assert methods["register"] + methods["attest"] + methods["request_financing"] == 120
     lim = measure_limit(load_genesis(m.genesis), w.funding, w.txs, nodes=4, block_txs=16,
                         cpus=2)
+    assert lim.committed_share == 1.0
+
+
+def test_risk_setup_puts_every_sender_under_two_rules_and_the_load_still_commits(small_net):
+    """--risk: the regulator's setup commits (two rules per account, the watch list in
+    transactions of RISK_WATCH_PER_TX digests) and, executed after it, the whole load commits:
+    every payment is checked against the rules and none is refused."""
+    m, issuer, senders = small_net
+    banks = [load_identity(m.client(f"bank{i}").key_file) for i in range(4)]
+    customs = load_identity(m.client("customs").key_file)
+    regulator = load_identity(m.client("regulator").key_file)
+    genesis = load_genesis(m.genesis)
+    setup = bench.risk_setup(m.chain_id, regulator, [*senders, *banks],
+                             bytes.fromhex(genesis.fingerprint_key), watch_entries=600)
+    methods = Counter(t.method for t in setup)
+    assert methods == {"set_limit": 2 * (len(senders) + len(banks)), "add_watch": 3}
+    assert sum(len(t.args["entries"]) for t in setup if t.method == "add_watch") == 600
+    assert {t.nonce for t in setup} == set(range(1, len(setup) + 1))
+    state = DictState(genesis_state(genesis))
+    ctx = BlockContext(genesis.chain_id, 1, genesis.genesis_time_ms + 1, b"",
+                       bytes.fromhex(genesis.fingerprint_key))
+    res = execute_block(state, setup, ctx)
+    assert [r.status for r in res.receipts] == ["committed"] * len(setup)
+    w = build_workload(m.chain_id, issuer, senders, 200, banks=banks, customs=customs,
+                       trade_gap=20)
+    lim = measure_limit(genesis, [*w.funding, *setup], w.txs, nodes=4, block_txs=16, cpus=2)
     assert lim.committed_share == 1.0
