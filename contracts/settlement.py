@@ -19,6 +19,7 @@ an expired offer can no longer be accepted but stays escrowed until its offerer 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chainfin.errors import ContractError
@@ -151,18 +152,45 @@ def redeem(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[s
     return {"balance": have - amount}
 
 
-@CONTRACT.method(roles=None, params={"to": p_pubkey, "currency": p_currency, "amount": p_amount})
+# --- ISO 20022 references a transfer may carry (issue 19; docs/iso20022.md): optional, checked,
+# echoed into the transfer's event and result, never interpreted.
+_UETR = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def _p_ref(max_len: int) -> Any:
+    def parse(v: Any, name: str) -> str:
+        if (type(v) is not str or not 0 < len(v) <= max_len or v != v.strip()
+                or not v.isprintable()):
+            raise ContractError(f"{name}: must be 1..{max_len} printable characters without "
+                                "surrounding spaces", "bad_field")
+        return v
+    return parse
+
+
+def _p_uetr(v: Any, name: str) -> str:
+    if type(v) is not str or not _UETR.fullmatch(v):
+        raise ContractError(f"{name}: must be a lowercase UUIDv4 (ISO 20022 UETR)", "bad_field")
+    return v
+
+
+ISO_REFS = {"end_to_end_id": _p_ref(35), "uetr": _p_uetr, "remittance_info": _p_ref(140)}
+
+
+@CONTRACT.method(roles=None, params={"to": p_pubkey, "currency": p_currency, "amount": p_amount},
+                 optional=ISO_REFS)
 def transfer(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
-    """Pay ``amount`` of ``currency`` to another registered identity (pacs.008/pacs.009)."""
+    """Pay ``amount`` of ``currency`` to another registered identity (pacs.008/pacs.009); the
+    optional ``end_to_end_id``, ``uetr`` and ``remittance_info`` are kept on its event and result."""
     to, ccy, amount = args["to"], args["currency"], args["amount"]
     if to == ctx.sender_hex:
         raise ContractError("to: cannot transfer to oneself", "bad_field")
     gov.require_currency(state, ccy)
     gov.require_identity(state, to)
     move(state, ctx.sender_hex, to, ccy, amount)
+    refs = {k: args[k] for k in ISO_REFS if k in args}
     ctx.emit("transferred", {"from": ctx.sender_hex, "to": to, "currency": ccy,
-                             "amount": amount})
-    return {"balance": balance(state, ctx.sender_hex, ccy)}
+                             "amount": amount, **refs})
+    return {"balance": balance(state, ctx.sender_hex, ccy), **refs}
 
 
 @CONTRACT.method(roles=None, params={"counterparty": p_pubkey, "give": _leg, "get": _leg,
