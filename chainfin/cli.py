@@ -151,7 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="submit by one REST request per tx (default) or over one WebSocket "
                         "stream per node (/v1/tx/stream)")
     b.set_defaults(func=_lazy("testnet.bench:cli_bench"))
+
+    _add_issue19(sub, nsub)
     return p
+
+
+# --- issue 19: ISO 20022 adapter and the bank operator's path (node init, ca sign)
+def _add_issue19(sub: argparse._SubParsersAction, nsub: argparse._SubParsersAction) -> None:
+    from chainfin.iso20022.commands import add_parser as add_iso20022
+
+    add_iso20022(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
