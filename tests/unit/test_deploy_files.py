@@ -17,7 +17,7 @@ def _exported() -> set[str]:
     text = NodeMetrics().render().decode()
     out = set(re.findall(r"^(chainfin_[a-z_]+)", text, re.M))
     for name, kind in re.findall(r"^# TYPE (chainfin_[a-z_]+) (\w+)", text, re.M):
-        out |= {"counter": {name + "_total"}, "histogram": {name + s for s in (
+        out |= {"counter": {name.removesuffix("_total") + "_total"}, "histogram": {name + s for s in (
             "_bucket", "_sum", "_count")}}.get(kind, {name})
     return out
 
