@@ -47,3 +47,24 @@ def test_unit_and_container_run_the_node() -> None:
     docker = (DEPLOY / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["chainfin", "node", "run"]' in docker
     assert "/healthz" in docker
+
+
+def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
+    """``systemd-analyze verify`` on the unit, its ExecStart pointed at this environment's
+    ``chainfin`` (the unit's own path is the installed one, /opt/chainfin/venv)."""
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    analyze = shutil.which("systemd-analyze")
+    exe = Path(sys.executable).with_name("chainfin")
+    if analyze is None or not exe.exists():
+        pytest.skip("systemd-analyze or the chainfin script is not installed here")
+    unit = (DEPLOY / "chainfin-node.service").read_text().replace(
+        "/opt/chainfin/venv/bin/chainfin", str(exe))
+    p = tmp_path / "chainfin-node.service"
+    p.write_text(unit)
+    r = subprocess.run([analyze, "verify", str(p)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "chainfin-node.service" not in r.stderr, r.stderr
