@@ -275,6 +275,14 @@
       '<div class="card"><h2>Result</h2>' + json(o.result !== undefined ? o.result : (o.error || null)) + "</div>" +
       '<div class="card"><h2>Events</h2>' + (rc && rc.events && rc.events.length ? json(rc.events) : '<p class="muted">none</p>') + "</div>" +
       '<div class="card"><h2>Envelope</h2>' + (env ? json(env) : '<p class="muted">unavailable</p>') + "</div>";
+    // a document, LC or trade created by this transaction has the tx id as its id
+    for (const p of DOC_KEYS.filter((k) => k)) {
+      if ((await api("/v1/state/trade_documents/" + p + o.tx_id)).status === 200) {
+        view.insertAdjacentHTML("afterbegin", '<div class="card">This id is also a trade document / LC / trade: <a id="doc-link" href="#/doc/' +
+          esc(o.tx_id) + '"><b>open its state</b></a></div>');
+        break;
+      }
+    }
   }
 
   function currencies() {
@@ -331,7 +339,12 @@
     if (/^[0-9a-fA-F]{64}$/.test(q)) {
       const id = q.toLowerCase();
       const { status } = await api("/v1/tx/" + id);
-      location.hash = status === 200 ? "#/tx/" + id : "#/account/" + id;
+      if (status === 200) { location.hash = "#/tx/" + id; return; }
+      // document, LC and trade ids are 32-byte hex too: any trade_documents key for it?
+      for (const p of DOC_KEYS.filter((k) => k)) {
+        if ((await api("/v1/state/trade_documents/" + p + id)).status === 200) { location.hash = "#/doc/" + id; return; }
+      }
+      location.hash = "#/account/" + id;
       return;
     }
     const slash = q.indexOf("/");
