@@ -343,3 +343,44 @@ def test_document_search_and_generic_state(chain: Chain, browser: Any, shots: Pa
     assert verdict.get_attribute("data-verdict") == "valid", verdict.text
     assert f"state key:      trade_documents / doc/{doc_id}" in verdict.text
     browser.save_screenshot(str(shots / "document.png"))
+
+
+def test_verdicts_across_a_validator_set_change(chain: Chain, browser: Any) -> None:
+    """A 5th bank node is voted in; a later transaction's proof walks the certified set change
+    from the genesis. The browser and chainfin/proofs.py agree on it and on one-byte changes of
+    its set-change chain (the validators, the change's header and certificate)."""
+    import asyncio
+    import io
+
+    from testnet.membership import join_node
+
+    asyncio.run(join_node(chain.dir, chain.tn, out=io.StringIO()))
+    r = chain.client.call(chain.issuer, "settlement", "issue",
+                          {"currency": "USD", "to": chain.importer, "amount": 7}, wait=True)
+    assert r["status"] == "committed"
+    doc = chain.client.proof_tx(r["tx_id"])
+    assert len(doc["validator_set_changes"]) == 1
+    text = json.dumps(doc)
+    state_text = json.dumps(chain.client.proof_state("settlement", f"bal/{chain.importer}/USD"))
+    start = text.index('"validator_set_changes"')
+    rng = random.Random(5)
+    b = text.encode()
+    cases = [text, state_text]
+    for _ in range(60):
+        i = rng.randrange(start, len(b))
+        c = rng.choice(b"0123456789abcdef")
+        if c != b[i]:
+            cases.append((b[:i] + bytes([c]) + b[i + 1:]).decode())
+    # the chain cut off: the proof no longer reaches the set in force
+    cut = json.loads(text)
+    cut["validator_set_changes"] = []
+    cases.append(json.dumps(cut))
+    _open(browser, chain)
+    res = browser.execute_async_script(_JS_VERIFY, chain.genesis_file.read_text(), cases)
+    assert "error" not in res, res
+    for t, got in zip(cases, res["out"], strict=True):
+        want = _python_verdict(chain, t)
+        assert [got[0], _norm(got[1])] == [want[0], _norm(want[1])], (got, want)
+    assert res["out"][0][0] and "set changes walked from genesis at heights: " in res["out"][0][1]
+    assert "none)" not in res["out"][0][1]
+    assert not res["out"][-1][0] and "validators_hash" in res["out"][-1][1]
