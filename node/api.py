@@ -380,6 +380,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await resp.write(b": keepalive\n\n")
                 continue
+            if ev.get("type") == "shutdown":  # the node is stopping (_end_event_streams)
+                break
             data = json.dumps(ev, separators=(",", ":"))
             await resp.write(f"event: {ev['type']}\ndata: {data}\n\n".encode())
     except ConnectionResetError:  # the client went away
@@ -677,10 +679,18 @@ async def get_genesis(request: web.Request) -> web.Response:
     return web.json_response(request.app[NODE_KEY].genesis.model_dump(mode="json"))
 
 
+async def _end_event_streams(app: web.Application) -> None:
+    """On shutdown, end the /v1/events streams (an explorer page keeps one open): otherwise
+    the server waits for them until its shutdown timeout."""
+    for q in list(app[NODE_KEY].subscribers):
+        q.put_nowait({"type": "shutdown"})
+
+
 def add_explorer_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/static/{name}", get_static)
     app.router.add_get("/v1/genesis", get_genesis)
+    app.on_shutdown.append(_end_event_streams)
 
 
 def make_app(node: Node) -> web.Application:

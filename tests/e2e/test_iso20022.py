@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -94,11 +94,12 @@ def test_pacs008_of_50_commits_50_transfers_and_statements_balance(net: Net,
         assert a["amount"] == int(Decimal(amt) * 100)
 
     today = datetime.now(UTC).date().isoformat()
+    since = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()  # the chain is younger
     total = sum(int(Decimal(a) * 100) for a in amounts)
     for who, credits, debits in (("importer", N, 0), ("exporter", 1, N)):
         out = tmp_path / f"camt053-{who}.xml"
         rc = chainfin_main(["iso20022", "statement", "--account", net.pk(who), "--currency",
-                            "USD", "--from", today, "--to", today, "--node", net.url,
+                            "USD", "--from", since, "--to", today, "--node", net.url,
                             "--out", str(out)])
         assert rc == 0  # 1 would mean: closing balance != /v1/state
         data = out.read_bytes()
@@ -176,3 +177,31 @@ def test_rejected_transfer_is_rjct_and_invalid_xml_is_refused(net: Net, tmp_path
     with pytest.raises(iso.Iso20022Error, match="at most 2 decimals"):
         asyncio.run(isocli.submit(net.url, str(net.key("exporter")),
                                   _pacs008(net, ["1.001"], "Y")[0]))
+
+
+def test_notify_follow_emits_camt054_as_blocks_commit(net: Net, tmp_path: Path) -> None:
+    """``notify --follow``: nothing for the past, then one camt.054 when a transfer to the
+    account commits (announced by /v1/events)."""
+    from chainfin.client import Client
+    from chainfin.types import Transaction
+
+    exporter = load_identity(net.key("exporter"))
+
+    async def run() -> int:
+        task = asyncio.create_task(isocli.notify(
+            net.url, net.pk("importer"), "USD", start_height=None, follow=True, limit=1,
+            out_dir=tmp_path))
+        await asyncio.sleep(0.5)  # subscribed
+        async with Client(net.url) as c:
+            nonce = await c.next_nonce(exporter.public_key)
+            tx = Transaction.create(exporter, await c.chain_id(), nonce, "settlement",
+                                    "transfer", {"to": net.pk("importer"), "currency": "USD",
+                                                 "amount": 42, "end_to_end_id": "LIVE-1"})
+            await c.submit(tx, wait=True)
+        return await asyncio.wait_for(task, 20)
+
+    assert asyncio.run(run()) == 1
+    (f,) = tmp_path.iterdir()
+    xml = f.read_bytes()
+    iso.validate("camt.054", xml)
+    assert b"<EndToEndId>LIVE-1</EndToEndId>" in xml and b"<Amt Ccy=\"USD\">0.42</Amt>" in xml
