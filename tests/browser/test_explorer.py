@@ -85,6 +85,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         c.client = cl
         yield c
     finally:
+        if getattr(c, "client", None) is not None:
+            c.client.close()
         c.tn.stop()
 
 
@@ -135,8 +137,10 @@ def _pin_genesis(drv: Any, chain: Chain) -> None:
     from selenium.webdriver.common.by import By
 
     drv.find_element(By.ID, "genesis-file").send_keys(str(chain.genesis_file))
-    el = _css(drv, "#genesis-hash")
-    assert el.text == chain.genesis.hash().hex()
+    want = chain.genesis.hash().hex()
+    # re-rendered when the file is adopted: look it up afresh until it shows the file's hash
+    _wait(drv, lambda d: (want in (t := d.find_element(By.ID, "genesis-state").text)
+                          and "file genesis.json" in t))
 
 
 def _python_verdict(chain: Chain, text: str) -> tuple[bool, str]:

@@ -85,7 +85,8 @@ def test_bank_node_init_sign_vote_run(tn: Testnet, tmp_path: Path,
                              str(d / "config.json")], stdout=log, stderr=subprocess.STDOUT)
     try:
         mine = f"http://127.0.0.1:{rest}"
-        target = tn.client(0).status()["height"]
+        with tn.client(0) as cl:
+            target = cl.status()["height"]
         _until(lambda: _status(mine).get("height", -1) >= target, 30, tmp_path)
 
         # the governance vote: a validator proposes add_validator, others vote to quorum (3 of 4)
@@ -106,7 +107,8 @@ def test_bank_node_init_sign_vote_run(tn: Testnet, tmp_path: Path,
         _send(capsys, url, Path(m.client("usd_issuer").key_file), "settlement", "issue",
               {"currency": "USD", "to": req["bank_public_key"], "amount": 100})
         _until(lambda: _status(mine).get("height", 0) > h0, 30, tmp_path)
-        bal = tn.client(0).state("settlement", f"bal/{req['bank_public_key']}/USD")
+        with tn.client(0) as cl:
+            bal = cl.state("settlement", f"bal/{req['bank_public_key']}/USD")
         assert bal["value"] == 100
     finally:
         proc.terminate()

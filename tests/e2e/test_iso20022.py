@@ -52,6 +52,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         assert r["status"] == "committed", r
         n.client = cl
         yield n
+        cl.close()
     finally:
         n.tn.stop()
 
