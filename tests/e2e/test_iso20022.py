@@ -72,8 +72,8 @@ def _balance(net: Net, who: str) -> int:
     return int(net.client.state("settlement", f"bal/{net.pk(who)}/USD")["value"])
 
 
-def test_pacs008_of_50_commits_50_transfers_and_statements_balance(net: Net,
-                                                                   tmp_path: Path) -> None:
+def test_pacs008_of_50_commits_50_transfers_and_statements_balance(
+        net: Net, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     amounts = [f"{10 + i}.{i % 100:02d}" for i in range(N)]
     xml, e2e, uetrs = _pacs008(net, amounts, "E2E")
     f = tmp_path / "pacs008.xml"
@@ -111,7 +111,12 @@ def test_pacs008_of_50_commits_50_transfers_and_statements_balance(net: Net,
     assert _balance(net, "importer") == total
     assert _balance(net, "exporter") == 1_000_000 - total
 
-    # pacs.002 by tx id, from the ledger
+    # pacs.002 by tx id, from the ledger (the CLI, then the function)
+    capsysbinary.readouterr()
+    assert chainfin_main(["iso20022", "status", "--tx", by_e2e[e2e[1]][0], "--node",
+                          net.url]) == 0
+    out = capsysbinary.readouterr().out
+    assert b"<TxSts>ACSC</TxSts>" in out and b"<OrgnlEndToEndId>E2E-001<" in out
     st = asyncio.run(isocli.tx_statuses(net.url, [by_e2e[e2e[0]][0], "00" * 32]))
     assert [s.status for s in st] == ["committed", "unknown"]
     assert st[0].end_to_end_id == e2e[0] and st[0].uetr == uetrs[0]
