@@ -349,6 +349,28 @@ def test_document_search_and_generic_state(chain: Chain, browser: Any, shots: Pa
     browser.save_screenshot(str(shots / "document.png"))
 
 
+def test_identity_key_signs_in_the_page(chain: Chain, browser: Any) -> None:
+    """A loaded identity file stays in the page and signs with chainfin's domain separation:
+    Python's crypto.verify accepts the signature."""
+    from selenium.webdriver.common.by import By
+
+    from chainfin import crypto
+
+    key_file = chain.dir / "clients" / "auditor.json"
+    ident = load_identity(key_file)
+    _open(browser, chain)
+    browser.find_element(By.ID, "identity-file").send_keys(str(key_file))
+    _wait(browser, lambda d: ident.public_key.hex()[:12] in d.find_element(
+        By.ID, "identity-state").get_attribute("innerHTML"))
+    sig = browser.execute_async_script("""
+        const done = arguments[1];
+        window.chainfinExplorer.sign("tx", new TextEncoder().encode(arguments[0]))
+          .then((s) => done(Array.from(s)), (e) => done(String(e)));
+    """, "signed read 19")
+    assert isinstance(sig, list), sig
+    crypto.verify(ident.public_key, "tx", b"signed read 19", bytes(sig))
+
+
 def test_verdicts_across_a_validator_set_change(chain: Chain, browser: Any) -> None:
     """A 5th bank node is voted in; a later transaction's proof walks the certified set change
     from the genesis. The browser and chainfin/proofs.py agree on it and on one-byte changes of
