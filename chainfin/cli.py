@@ -174,7 +174,45 @@ def build_parser() -> argparse.ArgumentParser:
                    help="risk controls on: every sender under an outflow limit and a velocity "
                         "rule, 10,000 watch-list entries (set up before the load)")
     b.set_defaults(func=_lazy("testnet.bench:cli_bench"))
+
+    _add_issue19(sub, nsub)
     return p
+
+
+# --- issue 19: ISO 20022 adapter and the bank operator's path (node init, ca sign)
+def _add_issue19(sub: argparse._SubParsersAction, nsub: argparse._SubParsersAction) -> None:
+    from chainfin.iso20022.commands import add_parser as add_iso20022
+
+    add_iso20022(sub)
+
+    ni = nsub.add_parser("init", help="a bank's node: keys, TLS key + CSR, config, join request")
+    ni.add_argument("--bank", required=True, help="the bank's BIC, e.g. CHFNGB2L")
+    ni.add_argument("--dir", required=True, help="directory to write (must not hold a node)")
+    ni.add_argument("--node-id", default=None, help="default: <bic>-node")
+    ni.add_argument("--host", action="append",
+                    help="DNS name or IP for the TLS certificate (repeatable; default "
+                         "127.0.0.1 and localhost)")
+    ni.add_argument("--p2p", default="0.0.0.0:9000", help="p2p listen address (host:port)")
+    ni.add_argument("--advertise", default=None,
+                    help="p2p address the other validators dial (default: --p2p)")
+    ni.add_argument("--rest", default="127.0.0.1:8000", help="REST listen address (host:port)")
+    ni.add_argument("--genesis", default=None, help="the consortium's genesis file to copy in")
+    ni.add_argument("--peer", action="append",
+                    help="a validator to link to: NODE_ID=PUBLIC_KEY@HOST:PORT (repeatable)")
+    ni.add_argument("--sync-url", action="append",
+                    help="REST URL of a running node to follow while an observer (repeatable)")
+    ni.set_defaults(func=_lazy("node.bank:cli_node_init"))
+
+    ca = sub.add_parser("ca", help="the consortium CA")
+    casub = ca.add_subparsers(dest="ca_command", metavar="ACTION", required=True)
+    cs = casub.add_parser("sign", help="issue a node certificate for a bank's CSR")
+    cs.add_argument("--ca-dir", required=True, help="directory holding ca.pem and ca.key")
+    cs.add_argument("--csr", required=True, help="the bank's tls/node.csr")
+    cs.add_argument("--out", required=True, help="certificate to write (PEM)")
+    cs.add_argument("--days", type=int, default=365)
+    cs.add_argument("--expect-key", default=None,
+                    help="refuse unless the CSR names this validator key (from join-request)")
+    cs.set_defaults(func=_lazy("node.bank:cli_ca_sign"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,7 @@ an expired offer can no longer be accepted but stays escrowed until its offerer 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chainfin.errors import ContractError
@@ -112,9 +113,10 @@ def _move(state: ContractState, frm: str, to: str, currency: str, amount: int) -
 
 
 def pay(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str, amount: int,
-        purpose: str) -> None:
-    """A payment from ``frm`` to ``to`` with its event; every payment other contracts make (an
-    LC payment, a financing disbursement) goes through here so the risk controls apply.
+        purpose: str, refs: dict[str, str] | None = None) -> None:
+    """A payment from ``frm`` to ``to`` with its event (carrying ``refs``, a transfer's ISO
+    20022 references, when given); every payment other contracts make (an LC payment, a
+    financing disbursement) goes through here so the risk controls apply.
 
     Raises:
         ContractError: ``unknown_currency``, ``account_frozen``, ``sanctioned_party``,
@@ -126,6 +128,8 @@ def pay(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str, 
     data = {"from": frm, "to": to, "currency": currency, "amount": amount}
     if purpose:
         data["purpose"] = purpose
+    if refs:
+        data.update(refs)
     ctx.emit("transferred", data, contract=NAME)
 
 
@@ -190,17 +194,43 @@ def redeem(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[s
     return {"balance": have - amount}
 
 
+# ISO 20022 references a transfer may carry (docs/iso20022.md): optional, checked, echoed into the transfer's event and result, never interpreted.
+_UETR = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def _p_ref(max_len: int) -> Any:
+    def parse(v: Any, name: str) -> str:
+        if (type(v) is not str or not 0 < len(v) <= max_len or v != v.strip()
+                or not v.isprintable()):
+            raise ContractError(f"{name}: must be 1..{max_len} printable characters without "
+                                "surrounding spaces", "bad_field")
+        return v
+    return parse
+
+
+def _p_uetr(v: Any, name: str) -> str:
+    if type(v) is not str or not _UETR.fullmatch(v):
+        raise ContractError(f"{name}: must be a lowercase UUIDv4 (ISO 20022 UETR)", "bad_field")
+    return v
+
+
+ISO_REFS = {"end_to_end_id": _p_ref(35), "uetr": _p_uetr, "remittance_info": _p_ref(140)}
+
+
 @CONTRACT.method(roles=PAYER_ROLES,
-                 params={"to": p_pubkey, "currency": p_currency, "amount": p_amount})
+                 params={"to": p_pubkey, "currency": p_currency, "amount": p_amount},
+                 optional=ISO_REFS)
 def transfer(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """Pay ``amount`` of ``currency`` to another registered identity (pacs.008/pacs.009),
-    under the risk controls of :func:`pay`."""
+    under the risk controls of :func:`pay`; the optional ``end_to_end_id``, ``uetr`` and
+    ``remittance_info`` are kept on its event and result."""
     ccy, amount = args["currency"], args["amount"]
     to = gov.identity_id(state, args["to"])
     if to == ctx.sender_hex:
         raise ContractError("to: cannot transfer to oneself", "bad_field")
-    pay(state, ctx, ctx.sender_hex, to, ccy, amount, "")
-    return {"balance": balance(state, ctx.sender_hex, ccy)}
+    refs = {k: args[k] for k in ISO_REFS if k in args}
+    pay(state, ctx, ctx.sender_hex, to, ccy, amount, "", refs)
+    return {"balance": balance(state, ctx.sender_hex, ccy), **refs}
 
 
 @CONTRACT.method(roles=PAYER_ROLES, params={"counterparty": p_pubkey, "give": _leg,

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -380,6 +381,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await resp.write(b": keepalive\n\n")
                 continue
+            if ev.get("type") == "shutdown":  # the node is stopping (_end_event_streams)
+                break
             for item in [ev, *alert_events(ev)]:
                 data = json.dumps(item, separators=(",", ":"))
                 await resp.write(f"event: {item['type']}\ndata: {data}\n\n".encode())
@@ -509,10 +512,6 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(OPENAPI)
 
 
-async def index(request: web.Request) -> web.Response:
-    return web.Response(text=EXPLORER_HTML, content_type="text/html")
-
-
 def _param(name: str, where: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": where, "required": where == "path", "schema": schema,
             "description": description}
@@ -636,6 +635,11 @@ OPENAPI: dict[str, Any] = {
                                 content_type="text/plain")},
         "/openapi.json": {"get": _op("openapi", "This document")},
         "/": {"get": _op("explorer", "Explorer page", content_type="text/html")},
+        "/static/{name}": {"get": _op("explorerFile", "A file of the explorer page (script, "
+                                      "styles)", content_type="text/javascript",
+                                      params=[_param("name", "path", {"type": "string"},
+                                                     "file name")], errors=("404",))},
+        "/v1/genesis": {"get": _op("getGenesis", "The genesis this node runs (to pin by hash)")},
     },
     "components": {
         "schemas": {
@@ -650,26 +654,49 @@ OPENAPI: dict[str, Any] = {
     },
 }
 
-EXPLORER_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>chainfin</title>
-<style>body{font-family:sans-serif;margin:2em}td{padding:0 1em}code{font-size:90%}</style></head>
-<body><h1>chainfin node</h1><div id="s">loading...</div><h2>Latest blocks</h2><table id="b"></table>
-<script>
-async function load(){
- const s=await (await fetch('/v1/status')).json();
- document.getElementById('s').innerHTML='<p>node <b>'+s.node_id+'</b> chain <code>'+s.chain_id+
-  '</code> height <b>'+s.height+'</b> view '+s.view+' validators '+s.validators.length+
-  ' peers '+s.peers.length+' mempool '+s.mempool+'</p>';
- let rows='';
- for(let h=s.height;h>0&&h>s.height-10;h--){
-  const b=await (await fetch('/v1/blocks/'+h)).json();
-  rows+='<tr><td>'+h+'</td><td><code>'+b.hash.slice(0,16)+'</code></td><td>'+b.tx_ids.length+
-   ' txs</td><td>'+b.certificate.votes.length+' signatures</td></tr>';}
- document.getElementById('b').innerHTML=rows;}
-load();setInterval(load,2000);
-</script></body></html>"""
+# --------------------------------------------------------------------------- explorer
+#: The explorer's files (docs/explorer.md): the page at ``/``, its script, verifier and styles.
+STATIC_DIR = Path(__file__).with_name("static")
+_STATIC_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css",
+                 ".png": "image/png", ".svg": "image/svg+xml"}
 
 
-# --------------------------------------------------------------------------- risk (issue 16):
+async def index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def get_static(request: web.Request) -> web.StreamResponse:
+    """One file of ``node/static/`` by plain name (no subdirectories, no dot files)."""
+    name = request.match_info["name"]
+    if not re.fullmatch(r"[a-z0-9_-]{1,64}\.[a-z]{2,4}", name):
+        return error(404, "not_found", "no such file")
+    ctype = _STATIC_TYPES.get(Path(name).suffix)
+    path = STATIC_DIR / name
+    if ctype is None or not path.is_file():
+        return error(404, "not_found", "no such file")
+    return web.FileResponse(path, headers={"Content-Type": ctype, "Cache-Control": "no-cache"})
+
+
+async def get_genesis(request: web.Request) -> web.Response:
+    """The genesis this node runs (its hash is the chain's root of trust: an auditor pins it)."""
+    return web.json_response(request.app[NODE_KEY].genesis.model_dump(mode="json"))
+
+
+async def _end_event_streams(app: web.Application) -> None:
+    """On shutdown, end the /v1/events streams (an explorer page keeps one open): otherwise
+    the server waits for them until its shutdown timeout."""
+    for q in list(app[NODE_KEY].subscribers):
+        q.put_nowait({"type": "shutdown"})
+
+
+def add_explorer_routes(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/static/{name}", get_static)
+    app.router.add_get("/v1/genesis", get_genesis)
+    app.on_shutdown.append(_end_event_streams)
+
+
+# --------------------------------------------------------------------------- risk:
 # alerts as SSE ``alert`` events, alert counts in /metrics, and the rules, freezes and alerts of
 # an account. Everything is read from the committed state, which every node agrees on.
 
@@ -756,7 +783,7 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
-    app.router.add_get("/", index)
+    add_explorer_routes(app)
     add_risk_routes(app)
     return app
 

@@ -1,0 +1,673 @@
+"""ISO 20022 in and out: pacs.008 / pacs.009 become settlement transfers; pacs.002, camt.053 and
+camt.054 are written from what the ledger committed. The field mapping is in docs/iso20022.md.
+
+Messages and schemas:
+
+==================  ==========================  =============================================
+message             role                        schema check
+==================  ==========================  =============================================
+pacs.008.001.08     in: customer credit         the official ISO 20022 XSD (``xsd/``)
+                    transfers -> ``transfer``
+pacs.009.001.08     in: FI credit transfers     none: no official XSD was found on PyPI;
+                    -> ``transfer``             checked field by field here
+pacs.002.001.10     out: status per transfer    none: no official XSD was found on PyPI
+camt.053.001.08     out: statement              the official ISO 20022 XSD (``xsd/``)
+camt.054.001.08     out: debit/credit notice    the official ISO 20022 XSD (``xsd/``)
+==================  ==========================  =============================================
+
+Accounts are chainfin public keys. ISO 20022 account ids are at most 34 characters and a key is
+64 hex digits, so a key travels in the account's proxy (``Acct/Prxy/Id``, up to 2,048
+characters, ``Prxy/Tp/Prtry`` = ``CHAINFIN``); ``Acct/Id/Othr/Id`` carries the key's first 32 hex
+digits (scheme ``CHAINFIN-PK32``) because the schema requires an id. An incoming message may
+instead name accounts by IBAN or other id and map them to keys with an account table.
+
+Every XML document is built with lxml's element tree (never by string concatenation) and parsed
+with a parser that resolves no entities and loads nothing from the network.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from chainfin.errors import ChainfinError
+
+__all__ = [
+    "Iso20022Error",
+    "CreditTransfer",
+    "Movement",
+    "PaymentMessage",
+    "parse_payment",
+    "build_pacs008",
+    "build_pacs002",
+    "build_camt053",
+    "build_camt054",
+    "validate",
+    "movements",
+    "to_minor",
+    "from_minor",
+    "SCHEMAS",
+]
+
+XSD_DIR = Path(__file__).with_name("xsd")
+NS = {
+    "pacs.008": "urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08",
+    "pacs.009": "urn:iso:std:iso:20022:tech:xsd:pacs.009.001.08",
+    "pacs.002": "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10",
+    "camt.053": "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08",
+    "camt.054": "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08",
+}
+#: the messages checked against an official XSD shipped in ``xsd/`` (see xsd/README.md)
+SCHEMAS = {"pacs.008": "pacs.008.001.08.xsd", "camt.053": "camt.053.001.08.xsd",
+           "camt.054": "camt.054.001.08.xsd"}
+PROXY_TYPE = "CHAINFIN"
+PK_SCHEME = "CHAINFIN-PK32"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_UETR = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+MAX_TRANSACTIONS = 10_000
+
+
+class Iso20022Error(ChainfinError):
+    """A message that cannot be read or written; the text says which element and why."""
+
+
+def _etree() -> Any:
+    try:
+        from lxml import etree
+    except ImportError as e:  # pragma: no cover - lxml is a dependency
+        raise Iso20022Error("chainfin iso20022 needs lxml (pip install lxml)") from e
+    return etree
+
+
+def _parser() -> Any:
+    etree = _etree()
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
+                           remove_blank_text=True)
+
+
+@cache
+def _schema(kind: str) -> Any:
+    etree = _etree()
+    return etree.XMLSchema(etree.parse(str(XSD_DIR / SCHEMAS[kind]), _parser()))
+
+
+def validate(kind: str, doc: Any) -> None:
+    """Check ``doc`` (an lxml tree or element, or XML bytes) against the official XSD of ``kind``.
+
+    Raises:
+        Iso20022Error: it does not validate (the first error, with its line), or ``kind`` has no
+            shipped schema.
+    """
+    if kind not in SCHEMAS:
+        raise Iso20022Error(f"no official XSD is shipped for {kind}")
+    etree = _etree()
+    if isinstance(doc, bytes | str):
+        doc = etree.fromstring(doc.encode() if isinstance(doc, str) else doc, _parser())
+    s = _schema(kind)
+    if not s.validate(doc):
+        e = s.error_log.filter_from_errors()[0]
+        raise Iso20022Error(f"{kind} does not validate against {SCHEMAS[kind]}: line {e.line}: "
+                            f"{e.message}")
+
+
+# --------------------------------------------------------------------------- amounts
+
+
+def to_minor(amount: Decimal, exponent: int, where: str = "amount") -> int:
+    """Decimal units -> integer minor units; refuses more decimals than the currency has."""
+    q = amount.scaleb(exponent)
+    if q != q.to_integral_value() or q <= 0:
+        raise Iso20022Error(f"{where} {amount} is not a positive amount with at most {exponent} "
+                            "decimals")
+    return int(q)
+
+
+def from_minor(minor: int, exponent: int) -> str:
+    """Integer minor units -> the decimal text ISO 20022 amounts use (``1234`` -> ``12.34``)."""
+    d = Decimal(minor).scaleb(-exponent)
+    return f"{d:.{exponent}f}"
+
+
+# --------------------------------------------------------------------------- incoming
+
+
+@dataclass(frozen=True, slots=True)
+class CreditTransfer:
+    """One CdtTrfTxInf of a pacs.008 / pacs.009, resolved to chainfin keys."""
+
+    index: int
+    end_to_end_id: str
+    amount: Decimal
+    currency: str
+    creditor: str  # public key hex
+    debtor: str | None  # public key hex, when the message names the debtor's account
+    uetr: str | None = None
+    instr_id: str | None = None
+    tx_ref: str | None = None  # PmtId/TxId
+    remittance_info: str | None = None
+    creditor_name: str | None = None
+    debtor_name: str | None = None
+
+    def transfer_args(self, exponent: int) -> dict[str, Any]:
+        """The settlement ``transfer`` arguments."""
+        args: dict[str, Any] = {"to": self.creditor, "currency": self.currency,
+                                "amount": to_minor(self.amount, exponent,
+                                                   f"CdtTrfTxInf[{self.index}] amount"),
+                                "end_to_end_id": self.end_to_end_id}
+        if self.uetr:
+            args["uetr"] = self.uetr
+        if self.remittance_info:
+            args["remittance_info"] = self.remittance_info
+        return args
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMessage:
+    kind: str  # "pacs.008" | "pacs.009"
+    msg_id: str
+    created: str
+    transfers: tuple[CreditTransfer, ...]
+
+
+def _local(el: Any) -> str:
+    return el.tag.split("}", 1)[-1] if isinstance(el.tag, str) else ""
+
+
+def _child(el: Any, *path: str) -> Any:
+    for name in path:
+        if el is None:
+            return None
+        el = next((c for c in el if _local(c) == name), None)
+    return el
+
+
+def _text(el: Any, *path: str) -> str | None:
+    c = _child(el, *path)
+    return None if c is None or c.text is None else c.text.strip()
+
+
+def _account_key(acct: Any, accounts: Mapping[str, str], where: str) -> str:
+    """A CashAccount's chainfin key: its proxy, or its IBAN / other id through ``accounts``."""
+    proxy = _text(acct, "Prxy", "Id")
+    if proxy is not None:
+        if not _HEX64.fullmatch(proxy):
+            raise Iso20022Error(f"{where}/Prxy/Id must be a chainfin public key (64 lowercase hex "
+                                "digits)")
+        return proxy
+    for ident in (_text(acct, "Id", "IBAN"), _text(acct, "Id", "Othr", "Id")):
+        if ident is not None and ident in accounts:
+            return accounts[ident]
+    raise Iso20022Error(f"{where} has no chainfin key: give Prxy/Id, or map its IBAN / Othr/Id "
+                        "to a key in the account table (--accounts)")
+
+
+def parse_payment(data: bytes, accounts: Mapping[str, str] | None = None) -> PaymentMessage:
+    """Read a pacs.008.001.08 (schema-validated) or a pacs.009.001.08 (checked field by field).
+
+    Raises:
+        Iso20022Error: not XML, another message or version, invalid against the XSD, or a
+            transaction whose accounts, amount or references cannot become a transfer.
+    """
+    etree = _etree()
+    accounts = accounts or {}
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as e:
+        raise Iso20022Error(f"not well-formed XML: {e}") from None
+    ns = root.tag.split("}", 1)[0].lstrip("{") if root.tag.startswith("{") else ""
+    kinds = {v: k for k, v in NS.items() if k in ("pacs.008", "pacs.009")}
+    if _local(root) != "Document" or ns not in kinds:
+        raise Iso20022Error(f"expected a pacs.008.001.08 or pacs.009.001.08 Document, got "
+                            f"{_local(root)} in namespace {ns or '(none)'}")
+    kind = kinds[ns]
+    if kind in SCHEMAS:
+        validate(kind, root)
+    body = _child(root, "FIToFICstmrCdtTrf" if kind == "pacs.008" else "FICdtTrf")
+    if body is None:
+        raise Iso20022Error(f"{kind}: Document has no "
+                            f"{'FIToFICstmrCdtTrf' if kind == 'pacs.008' else 'FICdtTrf'}")
+    msg_id = _text(body, "GrpHdr", "MsgId")
+    created = _text(body, "GrpHdr", "CreDtTm")
+    if not msg_id or not created:
+        raise Iso20022Error(f"{kind}: GrpHdr needs MsgId and CreDtTm")
+    txs = [c for c in body if _local(c) == "CdtTrfTxInf"]
+    if not txs:
+        raise Iso20022Error(f"{kind}: no CdtTrfTxInf")
+    if len(txs) > MAX_TRANSACTIONS:
+        raise Iso20022Error(f"{kind}: more than {MAX_TRANSACTIONS} transactions")
+    nb = _text(body, "GrpHdr", "NbOfTxs")
+    if nb is not None and nb != str(len(txs)):
+        raise Iso20022Error(f"{kind}: GrpHdr/NbOfTxs is {nb} but the message holds {len(txs)}")
+    out = []
+    seen: set[str] = set()
+    for i, tx in enumerate(txs):
+        w = f"CdtTrfTxInf[{i}]"
+        e2e = _text(tx, "PmtId", "EndToEndId")
+        if not e2e or len(e2e) > 35:
+            raise Iso20022Error(f"{w}/PmtId/EndToEndId is required (1..35 characters)")
+        if e2e in seen:
+            raise Iso20022Error(f"{w}/PmtId/EndToEndId {e2e!r} repeats in this message")
+        seen.add(e2e)
+        uetr = _text(tx, "PmtId", "UETR")
+        if uetr is not None and not _UETR.fullmatch(uetr):
+            raise Iso20022Error(f"{w}/PmtId/UETR is not a lowercase UUIDv4")
+        amt = _child(tx, "IntrBkSttlmAmt")
+        if amt is None or not amt.get("Ccy") or amt.text is None:
+            raise Iso20022Error(f"{w}/IntrBkSttlmAmt with a Ccy is required")
+        try:
+            amount = Decimal(amt.text.strip())
+        except InvalidOperation:
+            raise Iso20022Error(f"{w}/IntrBkSttlmAmt is not a decimal amount") from None
+        ccy = amt.get("Ccy")
+        if not re.fullmatch(r"[A-Z]{3}", ccy):
+            raise Iso20022Error(f"{w}/IntrBkSttlmAmt/@Ccy is not an ISO 4217 code")
+        cacct = _child(tx, "CdtrAcct")
+        if cacct is None:
+            raise Iso20022Error(f"{w}/CdtrAcct is required (the account to credit)")
+        creditor = _account_key(cacct, accounts, f"{w}/CdtrAcct")
+        dacct = _child(tx, "DbtrAcct")
+        debtor = None if dacct is None else _account_key(dacct, accounts, f"{w}/DbtrAcct")
+        rmt_el = _child(tx, "RmtInf")
+        ustrd = [] if rmt_el is None else [(c.text or "").strip() for c in rmt_el
+                                           if _local(c) == "Ustrd"]
+        rmt = " / ".join(u for u in ustrd if u)[:140] or None
+        out.append(CreditTransfer(
+            index=i, end_to_end_id=e2e, amount=amount, currency=ccy, creditor=creditor,
+            debtor=debtor, uetr=uetr, instr_id=_text(tx, "PmtId", "InstrId"),
+            tx_ref=_text(tx, "PmtId", "TxId"), remittance_info=rmt,
+            creditor_name=_text(tx, "Cdtr", "Nm") or _text(tx, "Cdtr", "FinInstnId", "Nm"),
+            debtor_name=_text(tx, "Dbtr", "Nm") or _text(tx, "Dbtr", "FinInstnId", "Nm")))
+    return PaymentMessage(kind, msg_id, created, tuple(out))
+
+
+# --------------------------------------------------------------------------- building
+
+
+class _B:
+    """Element building in one namespace: ``b.sub(parent, "Tag", text, Attr=...)``."""
+
+    def __init__(self, kind: str) -> None:
+        self.etree = _etree()
+        self.ns = NS[kind]
+
+    def root(self) -> Any:
+        return self.etree.Element(f"{{{self.ns}}}Document", nsmap={None: self.ns})
+
+    def sub(self, parent: Any, tag: str, text: str | None = None, **attrib: str) -> Any:
+        el = self.etree.SubElement(parent, f"{{{self.ns}}}{tag}", attrib)
+        if text is not None:
+            el.text = text
+        return el
+
+    def path(self, parent: Any, tags: str, text: str | None = None) -> Any:
+        el = parent
+        parts = tags.split("/")
+        for t in parts[:-1]:
+            el = self.sub(el, t)
+        return self.sub(el, parts[-1], text)
+
+    def bytes(self, root: Any) -> bytes:
+        return self.etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                   pretty_print=True)
+
+
+def _account(b: _B, parent: Any, tag: str, pk: str, name: str | None = None,
+             currency: str | None = None) -> Any:
+    acct = b.sub(parent, tag)
+    othr = b.path(acct, "Id/Othr")
+    b.sub(othr, "Id", pk[:32])
+    b.path(othr, "SchmeNm/Prtry", PK_SCHEME)
+    if currency:
+        b.sub(acct, "Ccy", currency)
+    if name:
+        b.sub(acct, "Nm", name[:70])
+    prxy = b.sub(acct, "Prxy")
+    b.path(prxy, "Tp/Prtry", PROXY_TYPE)
+    b.sub(prxy, "Id", pk)
+    return acct
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _dt(ts: datetime) -> str:
+    return ts.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "+00:00"
+
+
+def _msg_id(prefix: str) -> str:
+    return (prefix + "-" + uuid.uuid4().hex)[:35]
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingTransfer:
+    """Input of :func:`build_pacs008` (tests, examples): one customer credit transfer."""
+
+    end_to_end_id: str
+    amount: str  # decimal text
+    currency: str
+    debtor: str  # public key hex
+    creditor: str
+    uetr: str | None = None
+    remittance_info: str | None = None
+    debtor_name: str = "Debtor"
+    creditor_name: str = "Creditor"
+
+
+def build_pacs008(transfers: Sequence[OutgoingTransfer], *, msg_id: str | None = None,
+                  debtor_agent_bic: str = "CHFNUS33XXX",
+                  creditor_agent_bic: str = "CHFNUS33XXX") -> bytes:
+    """A pacs.008.001.08 with one CdtTrfTxInf per transfer (settlement method CLRG), valid
+    against the official XSD."""
+    b = _B("pacs.008")
+    root = b.root()
+    body = b.sub(root, "FIToFICstmrCdtTrf")
+    hdr = b.sub(body, "GrpHdr")
+    b.sub(hdr, "MsgId", msg_id or _msg_id("CF008"))
+    b.sub(hdr, "CreDtTm", _dt(_now()))
+    b.sub(hdr, "NbOfTxs", str(len(transfers)))
+    b.path(hdr, "SttlmInf/SttlmMtd", "CLRG")
+    for t in transfers:
+        tx = b.sub(body, "CdtTrfTxInf")
+        pid = b.sub(tx, "PmtId")
+        b.sub(pid, "EndToEndId", t.end_to_end_id)
+        if t.uetr:
+            b.sub(pid, "UETR", t.uetr)
+        b.sub(tx, "IntrBkSttlmAmt", t.amount, Ccy=t.currency)
+        b.sub(tx, "ChrgBr", "SLEV")
+        b.path(tx, "Dbtr/Nm", t.debtor_name)
+        _account(b, tx, "DbtrAcct", t.debtor)
+        b.path(tx, "DbtrAgt/FinInstnId/BICFI", debtor_agent_bic)
+        b.path(tx, "CdtrAgt/FinInstnId/BICFI", creditor_agent_bic)
+        b.path(tx, "Cdtr/Nm", t.creditor_name)
+        _account(b, tx, "CdtrAcct", t.creditor)
+        if t.remittance_info:
+            b.path(tx, "RmtInf/Ustrd", t.remittance_info)
+    out = b.bytes(root)
+    validate("pacs.008", out)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class TxStatus:
+    """Input of :func:`build_pacs002`: what the ledger says of one transfer."""
+
+    tx_id: str
+    status: str  # committed | rejected | pending | unknown
+    end_to_end_id: str | None = None
+    uetr: str | None = None
+    height: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    time: datetime | None = None
+
+
+_TX_STS = {"committed": "ACSC", "rejected": "RJCT", "pending": "PDNG", "unknown": "PDNG"}
+
+
+def build_pacs002(statuses: Sequence[TxStatus], *, original_msg_id: str | None = None,
+                  original_kind: str = "pacs.008.001.08") -> bytes:
+    """A pacs.002.001.10 status report: ACSC for a committed transfer, RJCT with the contract's
+    error code and message for a rejected one, PDNG otherwise. Not schema-validated: no official
+    pacs.002 XSD was found (docs/iso20022.md)."""
+    b = _B("pacs.002")
+    root = b.root()
+    body = b.sub(root, "FIToFIPmtStsRpt")
+    hdr = b.sub(body, "GrpHdr")
+    b.sub(hdr, "MsgId", _msg_id("CF002"))
+    b.sub(hdr, "CreDtTm", _dt(_now()))
+    if original_msg_id:
+        og = b.sub(body, "OrgnlGrpInfAndSts")
+        b.sub(og, "OrgnlMsgId", original_msg_id)
+        b.sub(og, "OrgnlMsgNmId", original_kind)
+    for s in statuses:
+        t = b.sub(body, "TxInfAndSts")
+        if s.end_to_end_id:
+            b.sub(t, "OrgnlEndToEndId", s.end_to_end_id)
+        if s.uetr:
+            b.sub(t, "OrgnlUETR", s.uetr)
+        b.sub(t, "TxSts", _TX_STS.get(s.status, "PDNG"))
+        if s.status == "rejected" or s.status == "unknown":
+            r = b.sub(t, "StsRsnInf")
+            b.path(r, "Rsn/Prtry", (s.error_code or "unknown")[:35])
+            b.sub(r, "AddtlInf", (s.error_message or "no such transaction on the ledger")[:105])
+        if s.status == "committed" and s.time is not None:
+            b.sub(t, "AccptncDtTm", _dt(s.time))
+        b.sub(t, "AcctSvcrRef", s.tx_id[:35])
+        if s.height is not None:
+            b.sub(t, "ClrSysRef", f"chainfin-block-{s.height}")
+    return b.bytes(root)
+
+
+# --------------------------------------------------------------------------- ledger movements
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One credit or debit of an account in one currency, from a committed transaction's event."""
+
+    height: int
+    tx_id: str
+    time: datetime
+    credit: bool
+    amount: int  # minor units
+    currency: str
+    counterparty: str | None  # public key hex (or "escrow", or None for issue / redeem)
+    event: str
+    end_to_end_id: str | None = None
+    uetr: str | None = None
+    remittance_info: str | None = None
+    seq: int = 0  # the event's position in its block
+
+
+def _leg(d: Any) -> tuple[str, int] | None:
+    if isinstance(d, dict) and "currency" in d and "amount" in d:
+        return d["currency"], int(d["amount"])
+    return None
+
+
+def movements(blocks: Iterable[Mapping[str, Any]], account: str,
+              currency: str | None = None, *,
+              offers: Mapping[str, Mapping[str, Any]] | None = None) -> list[Movement]:
+    """The account's movements in the settlement events of ``blocks`` (``/v1/blocks/{h}``
+    documents), in ledger order. ``offers`` (offer id -> ``pvp/<id>`` state) prices a cancelled
+    PvP offer's refund, whose event does not repeat the amount."""
+    out: list[Movement] = []
+    for blk in blocks:
+        t = datetime.fromtimestamp(blk["header"]["timestamp_ms"] / 1000, tz=UTC)
+        seq = 0
+        for rc in blk.get("receipts", []):
+            if rc.get("status") != "committed":
+                continue
+            for ev in rc.get("events", []):
+                seq += 1
+                if ev.get("contract") != "settlement":
+                    continue
+                d, name = ev.get("data") or {}, ev.get("name")
+                legs: list[tuple[str, str, int, str | None]] = []  # (dir, ccy, amount, cp)
+                if name == "transferred":
+                    if d.get("from") == account:
+                        legs.append(("D", d["currency"], int(d["amount"]), d.get("to")))
+                    if d.get("to") == account:
+                        legs.append(("C", d["currency"], int(d["amount"]), d.get("from")))
+                elif name == "issued" and d.get("to") == account:
+                    legs.append(("C", d["currency"], int(d["amount"]), None))
+                elif name == "redeemed" and d.get("from") == account:
+                    legs.append(("D", d["currency"], int(d["amount"]), None))
+                elif name == "pvp_offered" and d.get("offerer") == account:
+                    g = _leg(d.get("give"))
+                    if g:
+                        legs.append(("D", g[0], g[1], "escrow"))
+                elif name == "pvp_settled":
+                    give, get = _leg(d.get("give")), _leg(d.get("get"))
+                    if d.get("counterparty") == account and give and get:
+                        legs.append(("D", get[0], get[1], d.get("offerer")))
+                        legs.append(("C", give[0], give[1], "escrow"))
+                    if d.get("offerer") == account and get:
+                        legs.append(("C", get[0], get[1], d.get("counterparty")))
+                elif name == "pvp_cancelled" and d.get("offerer") == account and offers:
+                    g = _leg((offers.get(d.get("offer_id")) or {}).get("give"))
+                    if g:
+                        legs.append(("C", g[0], g[1], "escrow"))
+                for direction, ccy, amount, cp in legs:
+                    if currency is not None and ccy != currency:
+                        continue
+                    out.append(Movement(
+                        height=blk["height"], tx_id=ev.get("tx_id") or rc["tx_id"], time=t,
+                        credit=direction == "C", amount=amount, currency=ccy, counterparty=cp,
+                        event=name or "", end_to_end_id=d.get("end_to_end_id"),
+                        uetr=d.get("uetr"), remittance_info=d.get("remittance_info"), seq=seq))
+    return out
+
+
+def _btc(b: _B, parent: Any, m: Movement) -> None:
+    """Bank transaction code: PMNT / RCDT|ICDT / ESCT for transfers; proprietary otherwise."""
+    btc = b.sub(parent, "BkTxCd")
+    if m.event == "transferred":
+        dom = b.sub(btc, "Domn")
+        b.sub(dom, "Cd", "PMNT")
+        fm = b.sub(dom, "Fmly")
+        b.sub(fm, "Cd", "RCDT" if m.credit else "ICDT")
+        b.sub(fm, "SubFmlyCd", "ESCT")
+    prt = b.sub(btc, "Prtry")
+    b.sub(prt, "Cd", f"CHAINFIN/settlement.{m.event}")
+    b.sub(prt, "Issr", "chainfin")
+
+
+def _entry(b: _B, parent: Any, m: Movement, exponent: int, account: str,
+           names: Mapping[str, str]) -> None:
+    n = b.sub(parent, "Ntry")
+    b.sub(n, "NtryRef", f"{m.height}-{m.seq}")
+    b.sub(n, "Amt", from_minor(m.amount, exponent), Ccy=m.currency)
+    b.sub(n, "CdtDbtInd", "CRDT" if m.credit else "DBIT")
+    b.path(n, "Sts/Cd", "BOOK")
+    b.path(n, "BookgDt/DtTm", _dt(m.time))
+    b.path(n, "ValDt/Dt", m.time.date().isoformat())
+    b.sub(n, "AcctSvcrRef", m.tx_id[:35])
+    _btc(b, n, m)
+    td = b.path(n, "NtryDtls/TxDtls")
+    refs = b.sub(td, "Refs")
+    b.sub(refs, "AcctSvcrRef", m.tx_id[:35])
+    if m.end_to_end_id:
+        b.sub(refs, "EndToEndId", m.end_to_end_id)
+    if m.uetr:
+        b.sub(refs, "UETR", m.uetr)
+    b.sub(refs, "TxId", m.tx_id[:35])
+    b.sub(td, "Amt", from_minor(m.amount, exponent), Ccy=m.currency)
+    b.sub(td, "CdtDbtInd", "CRDT" if m.credit else "DBIT")
+    if m.counterparty and _HEX64.fullmatch(m.counterparty):
+        parties = b.sub(td, "RltdPties")
+        debtor, creditor = (m.counterparty, account) if m.credit else (account, m.counterparty)
+        b.path(parties, "Dbtr/Pty/Nm", names.get(debtor, debtor[:16]))
+        _account(b, parties, "DbtrAcct", debtor)
+        b.path(parties, "Cdtr/Pty/Nm", names.get(creditor, creditor[:16]))
+        _account(b, parties, "CdtrAcct", creditor)
+    if m.remittance_info:
+        b.path(td, "RmtInf/Ustrd", m.remittance_info)
+    b.sub(td, "AddtlTxInf", f"chainfin tx {m.tx_id} block {m.height}")
+    b.sub(n, "AddtlNtryInf", f"chainfin tx {m.tx_id}")
+
+
+def _balance(b: _B, parent: Any, code: str, minor: int, exponent: int, ccy: str,
+             day: date) -> None:
+    bal = b.sub(parent, "Bal")
+    b.path(bal, "Tp/CdOrPrtry/Cd", code)
+    b.sub(bal, "Amt", from_minor(abs(minor), exponent), Ccy=ccy)
+    b.sub(bal, "CdtDbtInd", "CRDT" if minor >= 0 else "DBIT")
+    b.path(bal, "Dt/Dt", day.isoformat())
+
+
+@dataclass(frozen=True, slots=True)
+class StatementInput:
+    account: str
+    currency: str
+    exponent: int
+    start: date
+    end: date
+    opening: int  # minor units, booked before ``start``
+    entries: Sequence[Movement]
+    account_name: str | None = None
+    names: Mapping[str, str] = field(default_factory=dict)
+    chain_id: str = ""
+
+    @property
+    def closing(self) -> int:
+        return self.opening + sum(m.amount if m.credit else -m.amount for m in self.entries)
+
+
+def _txs_summary(b: _B, parent: Any, s: StatementInput) -> None:
+    cr = [m for m in s.entries if m.credit]
+    db = [m for m in s.entries if not m.credit]
+    ts = b.sub(parent, "TxsSummry")
+    tot = b.sub(ts, "TtlNtries")
+    b.sub(tot, "NbOfNtries", str(len(s.entries)))
+    net = sum(m.amount for m in cr) - sum(m.amount for m in db)
+    b.sub(tot, "Sum", from_minor(sum(m.amount for m in s.entries), s.exponent))
+    nt = b.sub(tot, "TtlNetNtry")
+    b.sub(nt, "Amt", from_minor(abs(net), s.exponent))
+    b.sub(nt, "CdtDbtInd", "CRDT" if net >= 0 else "DBIT")
+    for tag, group in (("TtlCdtNtries", cr), ("TtlDbtNtries", db)):
+        g = b.sub(ts, tag)
+        b.sub(g, "NbOfNtries", str(len(group)))
+        b.sub(g, "Sum", from_minor(sum(m.amount for m in group), s.exponent))
+
+
+def build_camt053(s: StatementInput) -> bytes:
+    """A camt.053.001.08 statement: OPBD and CLBD balances, one BOOK entry per movement, each
+    with the chainfin tx id (AcctSvcrRef: its first 35 hex digits; AddtlNtryInf: all 64) and the
+    transfer's EndToEndId / UETR / remittance info. Validated against the official XSD."""
+    b = _B("camt.053")
+    root = b.root()
+    body = b.sub(root, "BkToCstmrStmt")
+    hdr = b.sub(body, "GrpHdr")
+    b.sub(hdr, "MsgId", _msg_id("CF053"))
+    now = _now()
+    b.sub(hdr, "CreDtTm", _dt(now))
+    st = b.sub(body, "Stmt")
+    b.sub(st, "Id", f"{s.currency}-{s.start:%Y%m%d}-{s.end:%Y%m%d}-{s.account[:8]}")
+    b.sub(st, "CreDtTm", _dt(now))
+    period = b.sub(st, "FrToDt")
+    b.sub(period, "FrDtTm", f"{s.start.isoformat()}T00:00:00+00:00")
+    b.sub(period, "ToDtTm", f"{s.end.isoformat()}T23:59:59+00:00")
+    _account(b, st, "Acct", s.account, s.account_name, s.currency)
+    _balance(b, st, "OPBD", s.opening, s.exponent, s.currency, s.start)
+    _balance(b, st, "CLBD", s.closing, s.exponent, s.currency, s.end)
+    _txs_summary(b, st, s)
+    for m in s.entries:
+        _entry(b, st, m, s.exponent, s.account, s.names)
+    if s.chain_id:
+        b.sub(st, "AddtlStmtInf", f"chainfin chain {s.chain_id}; balances in {s.currency} from "
+                                  "the ledger's committed settlement events")
+    out = b.bytes(root)
+    validate("camt.053", out)
+    return out
+
+
+def build_camt054(account: str, currency: str, exponent: int, entries: Sequence[Movement], *,
+                  account_name: str | None = None, names: Mapping[str, str] | None = None,
+                  notification_id: str | None = None) -> bytes:
+    """A camt.054.001.08 debit/credit notification for ``entries`` (e.g. one block's movements
+    of the account). Validated against the official XSD."""
+    b = _B("camt.054")
+    root = b.root()
+    body = b.sub(root, "BkToCstmrDbtCdtNtfctn")
+    hdr = b.sub(body, "GrpHdr")
+    b.sub(hdr, "MsgId", _msg_id("CF054"))
+    now = _now()
+    b.sub(hdr, "CreDtTm", _dt(now))
+    nt = b.sub(body, "Ntfctn")
+    b.sub(nt, "Id", (notification_id or _msg_id("N"))[:35])
+    b.sub(nt, "CreDtTm", _dt(now))
+    _account(b, nt, "Acct", account, account_name, currency)
+    for m in entries:
+        _entry(b, nt, m, exponent, account, names or {})
+    out = b.bytes(root)
+    validate("camt.054", out)
+    return out

@@ -1,0 +1,310 @@
+"""``chainfin iso20022 submit | status | statement | notify``: the ledger in ISO 20022 terms.
+
+Each command talks to one node's REST API (``--node``; ``--ca`` for an https node). Amounts use
+each currency's exponent from the node's genesis (``/v1/genesis``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from chainfin import iso20022 as iso
+from chainfin.client import Client, ClientError
+from chainfin.crypto import load_identity
+from chainfin.types import Transaction
+
+#: blocks fetched at once while scanning the chain
+_SCAN_CONCURRENCY = 8
+
+
+def _err(msg: str) -> int:
+    print(f"chainfin: error: {msg}", file=sys.stderr)
+    return 2
+
+
+async def _genesis(c: Client) -> dict[str, Any]:
+    return dict(await c.get("/v1/genesis"))
+
+
+def _exponents(g: dict[str, Any]) -> dict[str, int]:
+    return {cur["code"]: int(cur["exponent"]) for cur in g.get("currencies", [])}
+
+
+def _names(g: dict[str, Any]) -> dict[str, str]:
+    names = {v["public_key"]: v["name"] for v in g.get("validators", [])}
+    for i in g.get("identities", []):
+        names.setdefault(i["public_key"], i["name"])
+    return names
+
+
+def _accounts(path: str | None) -> dict[str, str]:
+    if not path:
+        return {}
+    d = json.loads(Path(path).read_text())
+    if not isinstance(d, dict) or not all(isinstance(v, str) for v in d.values()):
+        raise iso.Iso20022Error(f"{path}: an account table is a JSON object {{account id: key}}")
+    return d
+
+
+async def _wait_outcomes(c: Client, ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        for i in ids:
+            if i in out:
+                continue
+            try:
+                o = await c.tx(i)
+            except ClientError:
+                continue
+            if o.get("status") in ("committed", "rejected"):
+                out[i] = o
+        if len(out) == len(ids) or time.monotonic() > deadline:
+            return out
+        await asyncio.sleep(0.1)
+
+
+async def submit(node: str, key: str, xml: bytes, *, accounts: dict[str, str] | None = None,
+                 ca: str | None = None, timeout: float = 60.0) -> tuple[iso.PaymentMessage,
+                                                                         list[iso.TxStatus]]:
+    """Read a pacs.008 / pacs.009, sign one settlement ``transfer`` per transaction with
+    ``key`` (consecutive nonces), submit them all, wait until each is final.
+
+    The whole message is checked before anything is sent: a transaction whose debtor account is
+    not the key's, whose currency the ledger does not know, or whose amount has more decimals
+    than the currency is refused with the file.
+
+    Raises:
+        Iso20022Error: the message cannot be turned into transfers.
+        ClientError: the node refused a transaction or cannot be reached.
+    """
+    ident = load_identity(key)
+    me = ident.public_key.hex()
+    msg = iso.parse_payment(xml, accounts)
+    async with Client(node, ca_file=ca) as c:
+        g = await _genesis(c)
+        exps = _exponents(g)
+        calls = []
+        for t in msg.transfers:
+            w = f"CdtTrfTxInf[{t.index}]"
+            if t.debtor is not None and t.debtor != me:
+                raise iso.Iso20022Error(f"{w}/DbtrAcct is {t.debtor[:16]}…, not the signing key "
+                                        f"{me[:16]}…: a transfer debits its signer")
+            if t.currency not in exps:
+                raise iso.Iso20022Error(f"{w}: the ledger has no currency {t.currency}")
+            calls.append(t.transfer_args(exps[t.currency]))
+        chain_id = g["chain_id"]
+        nonce = await c.next_nonce(me)
+        ids = []
+        for i, args in enumerate(calls):
+            tx = Transaction.create(ident, chain_id, nonce + i, "settlement", "transfer", args)
+            await c.submit(tx)
+            ids.append(tx.tx_id.hex())
+        outcomes = await _wait_outcomes(c, ids, timeout)
+    statuses = []
+    for t, i in zip(msg.transfers, ids, strict=True):
+        o = outcomes.get(i, {"status": "pending"})
+        err = o.get("error") or {}
+        statuses.append(iso.TxStatus(
+            tx_id=i, status=o["status"], end_to_end_id=t.end_to_end_id, uetr=t.uetr,
+            height=o.get("height"), error_code=err.get("code"), error_message=err.get("message"),
+            time=datetime.now(UTC)))
+    return msg, statuses
+
+
+def cli_submit(args: argparse.Namespace) -> int:
+    try:
+        xml = Path(args.file).read_bytes()
+        msg, statuses = asyncio.run(submit(args.node, args.key, xml,
+                                           accounts=_accounts(args.accounts), ca=args.ca,
+                                           timeout=args.timeout))
+    except (OSError, iso.Iso20022Error, ClientError, ValueError) as e:
+        return _err(str(e))
+    report = iso.build_pacs002(statuses, original_msg_id=msg.msg_id,
+                               original_kind=f"{msg.kind}.001.08")
+    if args.report:
+        Path(args.report).write_bytes(report)
+    for s in statuses:
+        print(json.dumps({"end_to_end_id": s.end_to_end_id, "tx_id": s.tx_id, "status": s.status,
+                          "height": s.height, "error": s.error_code}))
+    bad = sum(s.status != "committed" for s in statuses)
+    print(f"{msg.kind} {msg.msg_id}: {len(statuses) - bad} of {len(statuses)} transfers "
+          f"committed" + (f"; pacs.002 written to {args.report}" if args.report else ""),
+          file=sys.stderr)
+    return 0 if bad == 0 else 1
+
+
+async def tx_statuses(node: str, tx_ids: list[str], ca: str | None = None) -> list[iso.TxStatus]:
+    """What the ledger says of each transaction, with the transfer's ISO references."""
+    out = []
+    async with Client(node, ca_file=ca) as c:
+        for i in tx_ids:
+            try:
+                o = await c.tx(i)
+            except ClientError as e:
+                if e.status != 404:
+                    raise
+                out.append(iso.TxStatus(i, "unknown"))
+                continue
+            args: dict[str, Any] = {}
+            when = None
+            if o.get("height"):
+                b = await c.block(o["height"])
+                args = b["txs"][o["index"]].get("args", {})
+                when = datetime.fromtimestamp(b["header"]["timestamp_ms"] / 1000, tz=UTC)
+            err = o.get("error") or {}
+            out.append(iso.TxStatus(i, o["status"], args.get("end_to_end_id"), args.get("uetr"),
+                                    o.get("height"), err.get("code"), err.get("message"), when))
+    return out
+
+
+def cli_status(args: argparse.Namespace) -> int:
+    try:
+        st = asyncio.run(tx_statuses(args.node, args.tx, args.ca))
+    except ClientError as e:
+        return _err(str(e))
+    sys.stdout.buffer.write(iso.build_pacs002(st))
+    return 0
+
+
+async def _blocks(c: Client, lo: int, hi: int) -> list[dict[str, Any]]:
+    sem = asyncio.Semaphore(_SCAN_CONCURRENCY)
+
+    async def one(h: int) -> dict[str, Any]:
+        async with sem:
+            return dict(await c.block(h))
+
+    return list(await asyncio.gather(*(one(h) for h in range(lo, hi + 1))))
+
+
+async def statement(node: str, account: str, currency: str, start: date, end: date,
+                    ca: str | None = None) -> tuple[iso.StatementInput, int | None]:
+    """The statement's content from the chain, and the account's balance in ``/v1/state`` now
+    (None when it holds none)."""
+    async with Client(node, ca_file=ca) as c:
+        g = await _genesis(c)
+        exps = _exponents(g)
+        if currency not in exps:
+            raise iso.Iso20022Error(f"the ledger has no currency {currency}")
+        tip = int((await c.status())["height"])
+        blocks = await _blocks(c, 1, tip) if tip else []
+        offers: dict[str, Any] = {}
+        for b in blocks:
+            for rc in b.get("receipts", []):
+                for ev in rc.get("events", []):
+                    if ev.get("name") == "pvp_cancelled" and ev["data"].get("offerer") == account:
+                        oid = ev["data"]["offer_id"]
+                        offers[oid] = (await c.state("settlement", f"pvp/{oid}"))["value"]
+        try:
+            now_balance: int | None = int((await c.state(
+                "settlement", f"bal/{account}/{currency}"))["value"])
+        except ClientError as e:
+            if e.status != 404:
+                raise
+            now_balance = None
+    moves = iso.movements(blocks, account, currency, offers=offers)
+    opening = sum((m.amount if m.credit else -m.amount) for m in moves if m.time.date() < start)
+    entries = [m for m in moves if start <= m.time.date() <= end]
+    names = _names(g)
+    return iso.StatementInput(account, currency, exps[currency], start, end, opening, entries,
+                              names.get(account), names, g["chain_id"]), now_balance
+
+
+def cli_statement(args: argparse.Namespace) -> int:
+    try:
+        start, end = date.fromisoformat(args.date_from), date.fromisoformat(args.date_to)
+        if end < start:
+            return _err("--to is before --from")
+        s, now_balance = asyncio.run(statement(args.node, args.account, args.currency, start, end,
+                                               args.ca))
+        xml = iso.build_camt053(s)
+    except (ValueError, iso.Iso20022Error, ClientError) as e:
+        return _err(str(e))
+    if args.out:
+        Path(args.out).write_bytes(xml)
+    else:
+        sys.stdout.buffer.write(xml)
+    if end >= datetime.now(UTC).date() and (now_balance or 0) != s.closing:
+        print(f"chainfin: warning: the closing balance {s.closing} is not the ledger's balance "
+              f"{now_balance or 0} in /v1/state (a movement this adapter does not read)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+async def notify(node: str, account: str, currency: str | None, *, start_height: int | None,
+                 follow: bool, limit: int | None, ca: str | None = None,
+                 out_dir: Path | None = None) -> int:
+    """camt.054 for each block that moves the account's money: blocks from ``start_height`` to
+    the tip, then (``follow``) each new block as /v1/events announces it. Returns how many
+    notifications were written."""
+    written = 0
+    async with Client(node, ca_file=ca) as c:
+        g = await _genesis(c)
+        exps = _exponents(g)
+        names = _names(g)
+
+        def emit(block: dict[str, Any]) -> bool:
+            nonlocal written
+            moves = iso.movements([block], account, currency)
+            for ccy in sorted({m.currency for m in moves}):
+                xml = iso.build_camt054(account, ccy, exps[ccy],
+                                        [m for m in moves if m.currency == ccy],
+                                        account_name=names.get(account), names=names,
+                                        notification_id=f"{block['height']}-{ccy}")
+                if out_dir is not None:
+                    (out_dir / f"camt054-{block['height']}-{ccy}.xml").write_bytes(xml)
+                else:
+                    sys.stdout.buffer.write(xml + b"\n")
+                    sys.stdout.flush()
+                written += 1
+                if limit is not None and written >= limit:
+                    return False
+            return True
+
+        tip = int((await c.status())["height"])
+        nxt = tip + 1 if start_height is None else start_height
+        if nxt <= tip:
+            for b in await _blocks(c, nxt, tip):
+                if not emit(b):
+                    return written
+            nxt = tip + 1
+        if not follow:
+            return written
+        sess = c._sess()
+        async with sess.get(node.rstrip("/") + "/v1/events",
+                            ssl=c._ssl if c._ssl is not None else None) as r:
+            async for raw in r.content:
+                line = raw.decode().strip()
+                if not line.startswith("data:"):
+                    continue
+                ev = json.loads(line[5:])
+                h = int(ev.get("height", 0))
+                while nxt <= h:
+                    if not emit(dict(await c.block(nxt))):
+                        return written
+                    nxt += 1
+    return written
+
+
+def cli_notify(args: argparse.Namespace) -> int:
+    out_dir = Path(args.out_dir) if args.out_dir else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        n = asyncio.run(notify(args.node, args.account, args.currency,
+                               start_height=args.from_height, follow=args.follow,
+                               limit=args.max, ca=args.ca, out_dir=out_dir))
+    except KeyboardInterrupt:
+        return 0
+    except (iso.Iso20022Error, ClientError) as e:
+        return _err(str(e))
+    print(f"{n} camt.054 notification(s)", file=sys.stderr)
+    return 0

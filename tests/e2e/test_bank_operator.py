@@ -1,0 +1,166 @@
+"""A bank's operator path, end to end with the CLI as docs/deploy.md walks it: ``chainfin node
+init`` (keys, TLS key + CSR, config), ``chainfin ca sign`` at the consortium CA, registration
+and the governance vote with ``chainfin tx send``, ``chainfin node run`` — and the new node
+becomes a validator of a running 4-node testnet (mutual TLS, certificate from the CSR)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+
+from chainfin.cli import main as chainfin_main
+from chainfin.errors import ConfigError
+from node.bank import init_bank_node, sign_csr
+from testnet.launch import Testnet, _free_ports, init_testnet, load_manifest
+
+BIC = "CHFNGB2L"
+
+
+@pytest.fixture
+def tn(tmp_path: Path) -> Iterator[Testnet]:
+    d = tmp_path / "tn"
+    init_testnet(d, nodes=4)
+    t = Testnet(d)
+    t.start()
+    try:
+        t.wait_ready(30)
+        yield t
+    finally:
+        t.stop()
+
+
+def _send(capsys: pytest.CaptureFixture[str], url: str, key: Path, contract: str, method: str,
+          args: dict[str, Any]) -> dict[str, Any]:
+    capsys.readouterr()
+    rc = chainfin_main(["tx", "send", "--node", url, "--key", str(key), "--contract", contract,
+                        "--method", method, "--args", json.dumps(args), "--wait"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["status"] == "committed", out
+    return out
+
+
+def test_bank_node_init_sign_vote_run(tn: Testnet, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    m = load_manifest(tn.dir)
+    d = tmp_path / "bank"
+    rest, p2p = _free_ports(2)
+    argv = ["node", "init", "--bank", BIC, "--dir", str(d), "--p2p", f"127.0.0.1:{p2p}",
+            "--rest", f"127.0.0.1:{rest}", "--genesis", str(tn.dir / "genesis.json")]
+    for n in m.nodes:
+        argv += ["--peer", f"{n.id}={n.public_key}@{n.p2p_address}", "--sync-url", n.rest_url]
+    assert chainfin_main(argv) == 0
+    req = json.loads((d / "join-request.json").read_text())
+    assert req["bic"] == BIC and (d / "tls" / "node.csr").is_file()
+    assert oct((d / "keys" / "node.json").stat().st_mode & 0o777) == "0o600"
+
+    # the consortium CA signs the CSR (and refuses it for another key)
+    pki = tn.dir / "pki"
+    assert chainfin_main(["ca", "sign", "--ca-dir", str(pki), "--csr", str(d / "tls/node.csr"),
+                          "--out", str(d / "tls/x.pem"), "--expect-key", "ab" * 32]) == 2
+    assert chainfin_main(["ca", "sign", "--ca-dir", str(pki), "--csr", str(d / "tls/node.csr"),
+                          "--out", str(d / "tls/node.pem"),
+                          "--expect-key", req["node_public_key"]]) == 0
+    shutil.copy(pki / "ca.pem", d / "tls" / "ca.pem")
+    cert = x509.load_pem_x509_certificate((d / "tls/node.pem").read_bytes())
+    assert cert.subject.rfc4514_string() == f"O={BIC},CN={req['node_id']}"
+
+    # registration by an admin bank, then the node runs as an observer and catches up
+    url = m.nodes[0].rest_url
+    admin = next(c for c in m.clients if c.admin)
+    for pk, name in ((req["node_public_key"], req["node_id"]),
+                     (req["bank_public_key"], f"{BIC} bank")):
+        _send(capsys, url, Path(admin.key_file), "governance", "register_identity",
+              {"pubkey": pk, "name": name, "role": "bank", "bank": BIC})
+    log = (tmp_path / "bank-node.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "chainfin.cli", "node", "run", "--config",
+                             str(d / "config.json")], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        mine = f"http://127.0.0.1:{rest}"
+        with tn.client(0) as cl:
+            target = cl.status()["height"]
+        _until(lambda: _status(mine).get("height", -1) >= target, 30, tmp_path)
+
+        # the governance vote: a validator proposes add_validator, others vote to quorum (3 of 4)
+        keys = [Path(n.key_file) for n in m.nodes]
+        out = _send(capsys, url, keys[0], "governance", "propose",
+                    {"action": "add_validator", "params": {
+                        "pubkey": req["node_public_key"], "name": req["node_id"],
+                        "address": req["p2p_address"]}})
+        pid = out["result"]["proposal_id"]
+        for k in keys[1:3]:
+            _send(capsys, url, k, "governance", "vote", {"proposal_id": pid})
+        _until(lambda: _status(mine).get("validator") is True, 30, tmp_path)
+        st = _status(mine)
+        assert req["node_public_key"] in st["validators"] and len(st["validators"]) == 5
+
+        # and it takes part: a later block's certificate can be checked to carry 5-set quorum
+        h0 = st["height"]
+        _send(capsys, url, Path(m.client("usd_issuer").key_file), "settlement", "issue",
+              {"currency": "USD", "to": req["bank_public_key"], "amount": 100})
+        _until(lambda: _status(mine).get("height", 0) > h0, 30, tmp_path)
+        with tn.client(0) as cl:
+            bal = cl.state("settlement", f"bal/{req['bank_public_key']}/USD")
+        assert bal["value"] == 100
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _status(url: str) -> dict[str, Any]:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/v1/status", timeout=2) as r:
+            return dict(json.loads(r.read()))
+    except OSError:
+        return {}
+
+
+def _until(cond: Any, timeout: float, logs: Path) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            tail = (logs / "bank-node.log").read_text()[-2000:]
+            raise AssertionError(f"timed out; the bank node's log ends:\n{tail}")
+        time.sleep(0.2)
+
+
+def test_ca_sign_refuses_bad_csrs(tmp_path: Path) -> None:
+    from testnet.pki import create_ca
+
+    create_ca(tmp_path / "ca", "test")
+    init_bank_node(tmp_path / "b", BIC)
+    with pytest.raises(ConfigError, match="already holds a node"):
+        init_bank_node(tmp_path / "b", BIC)
+    with pytest.raises(ConfigError, match="not a BIC"):
+        init_bank_node(tmp_path / "c", "chfn")
+    csr = (tmp_path / "b" / "tls" / "node.csr").read_bytes()
+    # one byte of the signed request changed: the signature no longer verifies
+    import base64
+
+    body = b"".join(csr.splitlines()[1:-1])
+    der = bytearray(base64.b64decode(body))
+    der[60] ^= 1
+    bad = tmp_path / "bad.csr"
+    bad.write_bytes(b"-----BEGIN CERTIFICATE REQUEST-----\n" + base64.encodebytes(bytes(der))
+                    + b"-----END CERTIFICATE REQUEST-----\n")
+    with pytest.raises(ConfigError):
+        sign_csr(tmp_path / "ca", bad, tmp_path / "bad.pem")
+    out, key = sign_csr(tmp_path / "ca", tmp_path / "b" / "tls" / "node.csr", tmp_path / "ok.pem")
+    assert key == json.loads((tmp_path / "b" / "join-request.json").read_text())[
+        "node_public_key"]
+    with pytest.raises(ConfigError, match="exists"):
+        sign_csr(tmp_path / "ca", tmp_path / "b" / "tls" / "node.csr", out)
