@@ -25,7 +25,6 @@ governance vote and ``chainfin node run``, is docs/deploy.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import ipaddress
 import json
@@ -38,17 +37,16 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from chainfin.crypto import Identity, save_identity
 from chainfin.errors import ConfigError
 from node.config import NodeConfig, PeerConfig, parse_address, write_config
-from node.tls import URI_PREFIX
+from node.tls import URI_PREFIX, issue_node_certificate
 
 __all__ = ["init_bank_node", "sign_csr", "cli_node_init", "cli_ca_sign"]
 
 _BIC = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?")
-_SKEW = dt.timedelta(minutes=5)
 
 
 def _private(path: Path, data: bytes) -> None:
@@ -178,29 +176,9 @@ def sign_csr(ca_dir: str | os.PathLike[str], csr_path: str | os.PathLike[str],
     if outp.exists():
         raise ConfigError(f"{outp} exists; refusing to overwrite a certificate")
     san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(csr.subject)
-        .issuer_name(ca_cert.subject)
-        .public_key(csr.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _SKEW)
-        .not_valid_after(min(now + dt.timedelta(days=days), ca_cert.not_valid_after_utc))
-        .add_extension(san, critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-            encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                              ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key()),
-                       critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    csr_key = csr.public_key()
+    assert isinstance(csr_key, ec.EllipticCurvePublicKey)  # checked above
+    cert = issue_node_certificate(csr.subject, csr_key, san, ca_cert, ca_key, days)
     outp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return outp, node_key
 

@@ -47,7 +47,10 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from chainfin.errors import ConfigError
 from node.config import NodeConfig
@@ -63,11 +66,46 @@ __all__ = [
     "certificate_key",
     "peer_certificate_key",
     "count_handshake_failures",
+    "issue_node_certificate",
 ]
 
 log = logging.getLogger("chainfin.tls")
 
 URI_PREFIX = "chainfin:node:"
+
+#: Certificates start this long before they are issued (clocks of the consortium's hosts differ).
+CERT_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def issue_node_certificate(subject: x509.Name, public_key: ec.EllipticCurvePublicKey,
+                           san: x509.SubjectAlternativeName, ca_cert: x509.Certificate,
+                           ca_key: ec.EllipticCurvePrivateKey, days: int) -> x509.Certificate:
+    """A node's certificate signed by the consortium CA: ``san`` (its hosts and the
+    ``chainfin:node:<validator key>`` URI), server and client use (the same certificate serves
+    its REST port and both ends of its peer links), valid ``days`` at most, never beyond the
+    CA's own expiry. ``testnet init`` and ``chainfin ca sign`` both issue through here."""
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - CERT_CLOCK_SKEW)
+        .not_valid_after(min(now + dt.timedelta(days=days), ca_cert.not_valid_after_utc))
+        .add_extension(san, critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                              ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
 PEER_MIN_VERSION = ssl.TLSVersion.TLSv1_3
 REST_MIN_VERSION = ssl.TLSVersion.TLSv1_2
 

@@ -37,9 +37,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
-from node.tls import URI_PREFIX
+from node.tls import CERT_CLOCK_SKEW, URI_PREFIX, issue_node_certificate
 
 __all__ = ["create_ca", "issue_node_cert", "node_uri", "CA_CERT", "CA_KEY", "DEFAULT_HOSTS"]
 
@@ -47,7 +47,7 @@ CA_CERT = "ca.pem"
 CA_KEY = "ca.key"
 DEFAULT_HOSTS = ("127.0.0.1", "localhost")
 DEFAULT_DAYS = 365
-_SKEW = dt.timedelta(minutes=5)
+
 
 
 def node_uri(node_pubkey_hex: str) -> str:
@@ -108,7 +108,7 @@ def create_ca(directory: str | os.PathLike[str], name: str,
         .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _SKEW)
+        .not_valid_before(now - CERT_CLOCK_SKEW)
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(
@@ -163,34 +163,12 @@ def issue_node_cert(ca: tuple[str | os.PathLike[str], str | os.PathLike[str]], n
     if cert_path.exists() or key_path.exists():
         raise FileExistsError(f"{cert_path} already exists")
     key = ec.generate_private_key(ec.SECP256R1())
-    now = _now()
-    not_after = min(now + dt.timedelta(days=days), ca_cert.not_valid_after_utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([
-            x509.NameAttribute(NameOID.COMMON_NAME, node_id[:64]),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "chainfin"),
-        ]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _SKEW)
-        .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName(
-            [_san(h) for h in hosts] + [x509.UniformResourceIdentifier(uri)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-            encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                              ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                       critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    cert = issue_node_certificate(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, node_id[:64]),
+                   x509.NameAttribute(NameOID.ORGANIZATION_NAME, "chainfin")]),
+        key.public_key(),
+        x509.SubjectAlternativeName([_san(h) for h in hosts] + [x509.UniformResourceIdentifier(uri)]),
+        ca_cert, ca_key, days)
     d.mkdir(mode=0o700, parents=True, exist_ok=True)
     _write_private(key_path, _key_pem(key))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
