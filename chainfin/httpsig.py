@@ -67,7 +67,7 @@ _ITEM = re.compile(r'"([^"]+)"')
 _SIGNATURE = re.compile(r'(?P<label>[a-z][a-z0-9_\-]{0,15})=:(?P<sig>[A-Za-z0-9+/]{86}==):')
 _DIGEST = re.compile(r'sha-256=:(?P<d>[A-Za-z0-9+/]{43}=):')
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_NONCE = re.compile(r"[A-Za-z0-9_\-.~+/=]{1,%d}" % MAX_NONCE)
+_NONCE = re.compile(r"[A-Za-z0-9_\-.~+/=]{1,64}")  # MAX_NONCE
 
 
 class Unauthenticated(ChainfinError):

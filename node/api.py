@@ -119,7 +119,8 @@ class Guard:
 
 
 GUARD_KEY: web.AppKey[Guard] = web.AppKey("guard", Guard)
-READER_KEY = "chainfin.reader"  # the authenticated Reader of a request (request[READER_KEY])
+#: the authenticated Reader of a request
+READER_KEY: web.RequestKey[Reader] = web.RequestKey("reader", Reader)
 
 
 def _too_many(wait: float, who: str) -> web.Response:
@@ -180,9 +181,7 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
 
 
 def reader_of(request: web.Request) -> Reader:
-    reader = request[READER_KEY]
-    assert isinstance(reader, Reader)
-    return reader
+    return request[READER_KEY]
 
 
 def may_read(request: web.Request, rule: str | None) -> bool:

@@ -23,13 +23,14 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chainfin.execution import default_registry
 from chainfin.types import Transaction
 from node import api
+from tests.node.signing import SigningClient
 from tests.node.test_api import (
     CLIENT_ROLES,
     Harness,
@@ -68,7 +69,7 @@ def fuzz() -> Iterator[tuple[LoopThread, Harness]]:
 
     async def setup() -> Harness:
         genesis, nodes, ids = await start_cluster()
-        http = TestClient(TestServer(api.make_app(nodes[0])))
+        http = SigningClient(TestServer(api.make_app(nodes[0])), ids["auditor"])
         await http.start_server()
         return Harness(genesis, nodes, ids, http)
 

@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
 from chainfin.crypto import Identity
 from chainfin.genesis import Genesis
 from chainfin.store import MemoryStore
 from node import api
 from node.runtime import Node
+from tests.node.signing import SigningClient
 from tests.node.test_api import Harness, stop_cluster
 from tests.unit.trade_cases import BILL_OF_LADING, DECLARATION, INVOICE, INVOICE_AMOUNT, h
 
@@ -96,7 +97,7 @@ async def desk() -> AsyncIterator[Desk]:
         await asyncio.sleep(0.01)
     for i, v in enumerate(validators[:3]):
         ids["bank_" + "abc"[i]] = v
-    http = TestClient(TestServer(api.make_app(nodes[0])))
+    http = SigningClient(TestServer(api.make_app(nodes[0])), ids["auditor"])
     await http.start_server()
     try:
         d = Desk(genesis, nodes, ids, http)
