@@ -427,13 +427,26 @@ class Testnet:
                 return i
         raise KeyError(f"{hx[:16]} is not a node of this testnet")
 
-    def client(self, i: int = 0) -> SyncClient:
-        """A blocking REST client of node ``i`` (close it, or use ``with``)."""
-        return SyncClient(self.rest_url(i), ca_file=self.manifest.ca)
+    def client(self, i: int = 0, identity: Identity | None = None) -> SyncClient:
+        """A blocking REST client of node ``i`` (close it, or use ``with``) signing its requests
+        as ``identity`` (default: :meth:`reader`)."""
+        return SyncClient(self.rest_url(i), ca_file=self.manifest.ca,
+                          identity=identity or self.reader())
 
-    def aclient(self, i: int = 0) -> Client:
-        """An async REST client of node ``i`` (``async with``)."""
-        return Client(self.rest_url(i), ca_file=self.manifest.ca)
+    def aclient(self, i: int = 0, identity: Identity | None = None) -> Client:
+        """An async REST client of node ``i`` (``async with``), signing as ``identity``
+        (default: :meth:`reader`)."""
+        return Client(self.rest_url(i), ca_file=self.manifest.ca,
+                      identity=identity or self.reader())
+
+    def reader(self) -> Identity | None:
+        """The identity the testnet's own tools read as (blocks, transactions, balances): the
+        ``auditor`` client (role auditor), else node 0's key (a validator)."""
+        names = {c.name for c in self.manifest.clients}
+        if "auditor" in names:
+            return self.identity("auditor")
+        node0 = self.manifest.nodes[0].key_file if self.manifest.nodes else None
+        return load_identity(node0) if node0 else None
 
     def ssl_context(self) -> ssl.SSLContext:
         """TLS client context for the REST URLs (:func:`manifest_ssl`)."""
