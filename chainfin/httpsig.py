@@ -192,11 +192,19 @@ def parse_signature(headers: Mapping[str, str]) -> ParsedSignature:
               if x is not None), None)
     if d is None:
         raise Unauthenticated("malformed", "Content-Digest has no sha-256=:<base64>: entry")
+    signature, digest = _canonical_b64(s["sig"]), _canonical_b64(d["d"])
     return ParsedSignature(
         keyid=bytes.fromhex(keyid[1:-1]), created=int(created),
         expires=int(expires) if expires is not None else None,
-        params=sig_input[len(label) + 1:], signature=base64.b64decode(s["sig"]),
-        digest=base64.b64decode(d["d"]))
+        params=sig_input[len(label) + 1:], signature=signature, digest=digest)
+
+
+def _canonical_b64(text: str) -> bytes:
+    """Base64 with zero padding bits: one value has one spelling (the replay cache keys on it)."""
+    raw = base64.b64decode(text)
+    if base64.b64encode(raw).decode() != text:
+        raise Unauthenticated("malformed", "non-canonical base64")
+    return raw
 
 
 def check_fresh(parsed: ParsedSignature, now: float, window_s: int = WINDOW_S) -> None:

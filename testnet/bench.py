@@ -66,6 +66,7 @@ from types import FrameType
 from typing import IO, Any
 
 from chainfin import codec, merkle
+from chainfin.client import signed_headers
 from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
 from chainfin.execution import BlockContext, execute_block, genesis_state
@@ -130,6 +131,8 @@ class Workload:
     txs: list[Transaction]
     kinds: list[str]
     bodies: list[bytes] = field(default_factory=list)
+    #: signs the run's reads (/metrics: any identity; RFC 9421)
+    reader: Identity | None = None
 
     def encode_bodies(self) -> None:
         self.bodies = [json.dumps(tx.to_json(), separators=(",", ":")).encode()
@@ -1158,14 +1161,18 @@ def _classify(status: int, body: Any) -> tuple[str, str | None, int | None]:
 _CPU_LINE = re.compile(r'^chainfin_cpu_seconds_total\{stage="([a-z_]+)"\} ([0-9.e+-]+)$', re.M)
 
 
-async def _cpu_stages(session: Any, urls: Sequence[str]) -> list[dict[str, float] | None]:
+async def _cpu_stages(session: Any, urls: Sequence[str], reader: Identity | None = None
+                      ) -> list[dict[str, float] | None]:
     """Each node's CPU seconds by pipeline stage (``chainfin_cpu_seconds_total`` of /metrics),
     or None for a node that does not answer."""
     import aiohttp
 
     async def one(u: str) -> dict[str, float] | None:
+        url = u + "/metrics"
+        headers = signed_headers(reader, "GET", url) if reader is not None else None
         try:
-            async with session.get(u + "/metrics", timeout=aiohttp.ClientTimeout(total=5)) as r:
+            async with session.get(url, timeout=aiohttp.ClientTimeout(total=5),
+                                   headers=headers) as r:
                 text = await r.text()
         except (TimeoutError, aiohttp.ClientError):
             return None
@@ -1336,7 +1343,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
                 await asyncio.sleep(bar.every_s)
                 bar.show(clock() - start, outcomes)
 
-        stages0 = await _cpu_stages(session, urls)
+        stages0 = await _cpu_stages(session, urls, work.reader)
         cpu0 = time.process_time()
         node0 = [proc_cpu_s(p) if p else None for p in pids]
         busy0 = machine_busy()
@@ -1377,7 +1384,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         cpu = time.process_time() - cpu0
         node1 = [proc_cpu_s(p) if p else None for p in pids]
         busy1 = machine_busy()
-        stages1 = await _cpu_stages(session, urls)
+        stages1 = await _cpu_stages(session, urls, work.reader)
 
     lags = sorted(stats.lags_s)
     loadgen = {
@@ -1474,6 +1481,7 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
                               customs=customs,
                               trade_gap=max(TRADE_GAP, math.ceil(rate * TRADE_GAP_S)))
         work.encode_bodies()
+        work.reader = issuer
         _say(f"signed {len(work.funding)} funding + {count} load transactions "
              f"({senders_n} senders) in {time.perf_counter() - t0:.1f}s")
         from chainfin.genesis import load_genesis
