@@ -913,9 +913,8 @@ async def get_audit_reads(request: web.Request) -> web.Response:
     if not (_DIGITS.fullmatch(a) and _DIGITS.fullmatch(n)) or not 1 <= int(n) <= 1000:
         return error(400, "bad_request", "after must be an integer >= 0 and limit 1 to 1000")
     log_ = request.app[GUARD_KEY].reads
+    may_read(request, reader.supervisor)  # logged first: the answer ends with this read
     entries = log_.entries(int(a), int(n))
-    # this read itself is logged after it is answered, so the answer includes the log up to now
-    may_read(request, reader.supervisor)
     return web.json_response({"entries": entries, "seq": log_.seq, "head": log_.head})
 
 
