@@ -4,6 +4,7 @@ that talks to a node's REST app."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientResponse
@@ -11,7 +12,7 @@ from aiohttp.test_utils import BaseTestServer, TestClient
 from yarl import URL
 
 from chainfin.client import UNSIGNED, signed_headers
-from chainfin.crypto import Identity
+from chainfin.crypto import Identity, save_identity
 
 _AS_CLIENT = object()
 
@@ -44,3 +45,8 @@ class SigningClient(TestClient):  # type: ignore[type-arg]
         resp = await self._session.request(method, url, **kwargs)
         self._responses.append(resp)
         return resp
+
+
+def key_file(identity: Identity, directory: Path) -> str:
+    """``identity`` saved as a key file in ``directory`` (for ``--key`` of the CLI)."""
+    return str(save_identity(identity, directory / f"{identity.public_key.hex()[:16]}.json"))

@@ -21,7 +21,7 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from chainfin.client import Client, ClientError, SyncClient
+from chainfin.client import Client, ClientError, SyncClient, signed_headers
 from chainfin.crypto import Identity
 from chainfin.errors import ConfigError
 from node import tls
@@ -429,10 +429,13 @@ def test_testnet_with_https_rest_commits(tmp_path: Path) -> None:
 
 
 async def _check_https_nodes(tn: Testnet, url0: str) -> None:
+    reader = tn.reader()
+    assert reader is not None
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tn.ssl_context())) as s:
         for i in tn:
             for _ in range(100):  # a commit needs only 3 of 4 nodes: links may still come up
-                async with s.get(f"{tn.rest_url(i)}/metrics") as r:
+                url = f"{tn.rest_url(i)}/metrics"
+                async with s.get(url, headers=signed_headers(reader, "GET", url)) as r:
                     assert r.status == 200
                     text = await r.text()
                 if _metric(text, "handshakes_ok") >= 3:
