@@ -73,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     ti.add_argument("--nodes", type=int, default=4)
     ti.add_argument("--base-port", type=int, default=0, help="first port (0: pick free ports)")
     ti.add_argument("--plain", action="store_true",
-                    help="peer links over plain TCP, no CA or certificates (for tests only; "
-                         "default: mutual TLS with a testnet CA in DIR/pki)")
+                    help="peer links over plain TCP and REST over plain HTTP, no CA or "
+                         "certificates (for tests only; default: mutual TLS with a testnet CA "
+                         "in DIR/pki, REST over HTTPS)")
     ti.set_defaults(func=_lazy("testnet.launch:cli_init"))
     tu = tsub.add_parser("up", help="start the testnet's nodes; Ctrl-C stops them all")
     tu.add_argument("--dir", required=True)

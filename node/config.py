@@ -150,7 +150,7 @@ class NodeConfig(_Model):
 
     @property
     def rest_url(self) -> str:
-        return f"http://{self.rest_host}:{self.rest_port}"
+        return f"{'https' if self.rest_tls else 'http'}://{self.rest_host}:{self.rest_port}"
 
     def peer_map(self) -> dict[bytes, str]:
         """``{public key: "host:port"}`` of the peers: what :class:`node.transport.Transport`

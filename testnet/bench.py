@@ -957,8 +957,9 @@ class LeanClient:
     nodes, so its cost is the measurement's. At most ``max_conns`` connections per address;
     more concurrent requests wait for one (and that wait counts against finality)."""
 
-    def __init__(self, max_conns: int = 4096) -> None:
+    def __init__(self, max_conns: int = 4096, ssl: Any = None) -> None:
         self.max_conns = max_conns
+        self._ssl = ssl  # an ssl.SSLContext for https:// nodes (their CA), else plain TCP
         self._idle: dict[tuple[str, int], list[_Conn]] = {}
         self._open: dict[tuple[str, int], int] = {}
         self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
@@ -994,7 +995,9 @@ class LeanClient:
                         break
                 fresh = conn is None
                 if conn is None:
-                    _, conn = await loop.create_connection(_Conn, host, port)
+                    _, conn = await loop.create_connection(
+                        _Conn, host, port, ssl=self._ssl,
+                        server_hostname=host if self._ssl is not None else None)
                     self._all.add(conn)
                 fut: asyncio.Future[tuple[int, bytes]] = loop.create_future()
                 conn.waiter = fut
@@ -1240,13 +1243,15 @@ async def _fund(session: Any, urls: Sequence[str], funding: Sequence[Transaction
 
 async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration: float,
                       pids: Sequence[int | None], label: str,
-                      progress: bool = True, api: str = "rest"
+                      progress: bool = True, api: str = "rest", ssl_ctx: Any = None
                       ) -> tuple[list[Outcome], dict[str, Any], dict[str, Any]]:
     """Link check, funding, then the open-loop load and the drain. Returns the outcomes, the
-    load generator's figures and the nodes' CPU figures."""
+    load generator's figures and the nodes' CPU figures. ``ssl_ctx``: the client context for
+    https:// nodes (the testnet's CA)."""
     import aiohttp
 
-    conn = aiohttp.TCPConnector(limit=4096, limit_per_host=0, force_close=False)
+    conn = aiohttp.TCPConnector(limit=4096, limit_per_host=0, force_close=False,
+                                **({"ssl": ssl_ctx} if ssl_ctx is not None else {}))
     async with aiohttp.ClientSession(connector=conn) as session:
         await _wait_linked(session, urls, READY_TIMEOUT_S)
         await _fund(session, urls, work.funding)
@@ -1256,8 +1261,8 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         schedule = arrival_times(len(work.txs), rate)
         addrs = []
         for u in urls:
-            if not u.startswith("http://"):
-                raise ChainfinError(f"the bench's load client speaks plain HTTP, not {u}")
+            if not u.startswith("http://") and not (u.startswith("https://") and ssl_ctx):
+                raise ChainfinError(f"an https:// node needs the CA's context: {u}")
             hp = u.split("://", 1)[1].rstrip("/")
             host, _, port = hp.rpartition(":")
             addrs.append((host, int(port)))
@@ -1267,7 +1272,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         requests = [LeanClient.request_bytes(*addrs[k % n_nodes], "/v1/tx?wait=commit", b)
                     for k, b in enumerate(work.bodies)] if api == "rest" else []
         outcomes = [Outcome(due=t) for t in schedule]
-        client = LeanClient()
+        client = LeanClient(ssl=ssl_ctx)
         start = 0.0
 
         def on_answer(k: int, a: dict[str, Any]) -> None:
@@ -1505,7 +1510,8 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
             urls = [tn.rest_url(i) for i in range(tn.n)]
             outcomes, loadgen, node_cpu = _run_loop(_load_phase(
                 urls, work, rate, duration, pids,
-                label or f"{nodes} nodes @ {rate:g} tx/s", progress, api))
+                label or f"{nodes} nodes @ {rate:g} tx/s", progress, api,
+                tn.ssl_context() if urls[0].startswith("https://") else None))
             died = tn.exited()
             if died:
                 k, code = next(iter(died.items()))

@@ -352,7 +352,7 @@ def test_init_testnet_creates_pki_and_tls_configs(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(d / "pki").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(d / "pki" / "ca.key").st_mode) == 0o600
     for nd in m.nodes:
-        assert nd.rest_url.startswith("http://")  # REST stays plain on testnets by default
+        assert nd.rest_url.startswith("https://")  # REST over HTTPS by default
         raw = json.loads(Path(nd.config).read_text())
         assert raw["tls"] is True and raw["tls_ca"] == "../pki/ca.pem"
         assert raw["tls_cert"] == f"../pki/{nd.id}.pem" and raw["tls_key"] == f"../pki/{nd.id}.key"
