@@ -174,8 +174,10 @@ class Client:
     # ------------------------------------------------------------------ transport
 
     async def request(self, method: str, path: str, *, json_body: Any = None,
-                      params: Mapping[str, str] | None = None) -> Any:
+                      params: Mapping[str, str] | None = None,
+                      identity: Identity | None = None) -> Any:
         """One REST call; ``path`` is already URL-encoded. Returns the decoded JSON body.
+        Signed as ``identity``, else as the client's identity, else not at all.
 
         Raises:
             ClientError: an error status (code and message from the node's error body), a body
@@ -188,8 +190,9 @@ class Client:
             url = url.update_query(params)
         body = b"" if json_body is None else json.dumps(json_body).encode()
         headers = {"Content-Type": "application/json"} if json_body is not None else {}
-        if self.identity is not None and (method, url.path) not in UNSIGNED:
-            headers |= signed_headers(self.identity, method, url, body)
+        signer = identity or self.identity
+        if signer is not None and (method, url.path) not in UNSIGNED:
+            headers |= signed_headers(signer, method, url, body)
         try:
             async with self._sess().request(method, url, data=body or None,
                                             headers=headers) as resp:
@@ -272,9 +275,10 @@ class Client:
         """GET /v1/proofs/state/{contract}/{key}."""
         return dict(await self.get(f"/v1/proofs/state/{_seg(contract)}/{_seg(key)}"))
 
-    async def next_nonce(self, sender: bytes | str) -> int:
-        """GET /v1/nonce/{sender}: the next unused nonce of ``sender``."""
-        out = await self.get(f"/v1/nonce/{_hex(sender)}")
+    async def next_nonce(self, sender: bytes | str, identity: Identity | None = None) -> int:
+        """GET /v1/nonce/{sender}: the next unused nonce of ``sender`` (readable by the sender,
+        its home bank, validators, regulators and auditors; ``identity`` signs this read)."""
+        out = await self.request("GET", f"/v1/nonce/{_hex(sender)}", identity=identity)
         nxt = out.get("next") if isinstance(out, dict) else None
         if type(nxt) is not int:
             raise ClientError("bad_response", "/v1/nonce answered without an integer 'next'", 200)
@@ -283,8 +287,8 @@ class Client:
     async def call(self, identity: Identity, contract: str, method: str, args: Mapping[str, Any],
                    *, nonce: int | None = None, wait: bool = False) -> dict[str, Any]:
         """Build, sign and submit in one step (chain id and, unless given, nonce from the node)."""
-        if nonce is None:
-            nonce = await self.next_nonce(identity.public_key)
+        if nonce is None:  # the sender reads its own nonce
+            nonce = await self.next_nonce(identity.public_key, identity)
         tx = build_tx(identity, await self.chain_id(), contract, method, args, nonce)
         return await self.submit(tx, wait=wait)
 
@@ -360,8 +364,8 @@ class SyncClient:
     def proof_state(self, contract: str, key: str) -> dict[str, Any]:
         return self._run(self._client.proof_state(contract, key))
 
-    def next_nonce(self, sender: bytes | str) -> int:
-        return self._run(self._client.next_nonce(sender))
+    def next_nonce(self, sender: bytes | str, identity: Identity | None = None) -> int:
+        return self._run(self._client.next_nonce(sender, identity))
 
     def call(self, identity: Identity, contract: str, method: str, args: Mapping[str, Any], *,
              nonce: int | None = None, wait: bool = False) -> dict[str, Any]:
