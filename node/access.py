@@ -223,9 +223,9 @@ def _credit_rule(get: StateGet, reader: Reader, key: str) -> str | None:
         return "subject"
     if reader.is_(rec.get("requester")):
         return "consented_bank"
-    subject = rec.get("subject")
-    if isinstance(subject, str) and reader.ident_id is not None and get(
-            "credit_sharing", f"consent/{subject}/{reader.ident_id}") is not None:
+    about = rec.get("subject")
+    if isinstance(about, str) and reader.ident_id is not None and get(
+            "credit_sharing", f"consent/{about}/{reader.ident_id}") is not None:
         return "consented_bank"
     return None
 
@@ -317,11 +317,13 @@ class ReadLog:
         self.head = last["hash"] if last else "00" * 32
 
     def append(self, time_ms: int, reader: str, what: str, rule: str) -> dict[str, Any]:
-        body = {"seq": self.seq + 1, "time_ms": time_ms, "reader": reader, "what": what,
-                "rule": rule, "prev": self.head}
-        entry = body | {"hash": hashlib.sha256(codec.encode(body)).hexdigest()}
-        self.store.put(P_READLOG + entry["seq"].to_bytes(8, "big"), codec.encode(entry))
-        self.seq, self.head = entry["seq"], entry["hash"]
+        seq = self.seq + 1
+        body: dict[str, Any] = {"seq": seq, "time_ms": time_ms, "reader": reader, "what": what,
+                                "rule": rule, "prev": self.head}
+        digest = hashlib.sha256(codec.encode(body)).hexdigest()
+        entry = body | {"hash": digest}
+        self.store.put(P_READLOG + seq.to_bytes(8, "big"), codec.encode(entry))
+        self.seq, self.head = seq, digest
         return entry
 
     def entries(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
