@@ -10,17 +10,18 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 
 from chainfin import cli, httpsig, proofs
-from chainfin.client import signed_headers
+from chainfin.client import Client, ClientError, signed_headers
 from chainfin.crypto import Identity, save_identity
 from contracts import credit_sharing
 from node import access, api
-from tests.node.signing import SigningClient
+from tests.node.signing import SigningClient, key_file
 from tests.node.test_api_trade import Desk, T, desk  # noqa: F401 (the fixture)
 from tests.unit.trade_cases import DECLARATION, INVOICE, h
 
@@ -321,3 +322,34 @@ def test_signature_base_matches_the_docs_example() -> None:
 @pytest.fixture(autouse=True)
 def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CHAINFIN_KEY", raising=False)
+
+
+async def test_the_sdk_and_the_cli_sign_their_reads(desk: Desk, tmp_path: Path,  # noqa: F811
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    d = desk
+    base = str(d.http.make_url("/")).rstrip("/")
+    exp = d.ids["exporter"]
+    await d.commit(d.issue(42, "exporter"))
+    key = f"bal/{exp.public_key.hex()}/USD"
+    async with Client(base, identity=exp) as c:
+        assert (await c.state("settlement", key))["value"] == 42
+        # call() reads the sender's own nonce as the sender
+        out = await c.call(d.ids["usd_issuer"], "settlement", "issue",
+                           {"currency": "USD", "to": exp.public_key.hex(), "amount": 1},
+                           wait=True)
+        assert out["status"] == "committed", out
+    async with Client(base) as c:
+        with pytest.raises(ClientError) as e:
+            await c.state("settlement", key)
+        assert (e.value.status, e.value.code) == (401, "unauthenticated")
+    async with Client(base, identity=d.ids["exporter2"]) as c:
+        with pytest.raises(ClientError) as e:
+            await c.state("settlement", key)
+        assert (e.value.status, e.value.code) == (404, "not_found")
+    kf = key_file(exp, tmp_path)
+    code = await asyncio.to_thread(cli.main, ["query", "--node", base, "--key", kf,
+                                              "/v1/state/settlement/" + key])
+    assert code == 0 and json.loads(capsys.readouterr().out)["value"] == 43
+    code = await asyncio.to_thread(cli.main, ["curl", "--key", kf, base + "/v1/status"])
+    printed = capsys.readouterr().out
+    assert code == 0 and printed.startswith("curl ") and "Signature-Input: sig1=" in printed
