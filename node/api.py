@@ -930,6 +930,27 @@ AUDIT_OPENAPI_PATHS = {
 OPENAPI["paths"].update(AUDIT_OPENAPI_PATHS)
 
 
+def _declare_auth(doc: dict[str, Any]) -> None:
+    """Every signed route may answer 401 (unauthenticated) and 429 (rate_limited); the scheme
+    is RFC 9421 (docs/api.md "Authentication"), which OpenAPI has no type for."""
+    doc["components"]["securitySchemes"] = {"httpMessageSignature": {
+        "type": "apiKey", "in": "header", "name": "Signature",
+        "description": "RFC 9421 HTTP message signature, ed25519, covering @method, "
+                       "@target-uri and content-digest, with created, keyid (the identity's "
+                       "public key, hex) and a nonce; see docs/api.md"}}
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            op["responses"].setdefault("429", {"$ref": "#/components/responses/Error"})
+            if path in PUBLIC_PATHS or path in TX_PATHS:
+                continue
+            op["responses"].setdefault("401", {"$ref": "#/components/responses/Error"})
+            op["responses"].setdefault("404", {"$ref": "#/components/responses/Error"})
+            op["security"] = [{"httpMessageSignature": []}]
+
+
+_declare_auth(OPENAPI)
+
+
 def make_app(node: Node, limits: AccessLimits | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY,
                           middlewares=[error_middleware, auth_middleware])
