@@ -16,7 +16,8 @@ from typing import Any
 
 import aiohttp
 
-from chainfin.client import ca_context
+from chainfin.client import ca_context, reader_identity, signed_headers
+from chainfin.crypto import Identity
 from chainfin.errors import ChainfinError
 
 #: fields every alert has; the rest is the rule's detail, printed as key=value
@@ -31,19 +32,25 @@ def format_alert(a: dict[str, Any]) -> str:
             f"tx {str(a.get('tx_id', ''))[:8]}…  {detail}").rstrip()
 
 
+def _signed(identity: Identity | None, url: str) -> dict[str, str]:
+    return signed_headers(identity, "GET", url) if identity is not None else {}
+
+
 def _session(ca_file: str | None) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(ssl=ca_context(ca_file)) if ca_file else None
     return aiohttp.ClientSession(connector=connector)
 
 
-async def recent_alerts(session: aiohttp.ClientSession, base: str,
-                        blocks: int) -> list[dict[str, Any]]:
-    """The alerts of the last ``blocks`` committed blocks, oldest first."""
+async def recent_alerts(session: aiohttp.ClientSession, base: str, blocks: int,
+                        identity: Identity | None = None) -> list[dict[str, Any]]:
+    """The alerts of the last ``blocks`` committed blocks, oldest first (blocks are for
+    validators, regulators and auditors: anyone else sees none here, only ``follow``'s)."""
     async with session.get(base + "/v1/status") as r:
         tip = int((await r.json())["height"])
     out: list[dict[str, Any]] = []
     for h in range(max(1, tip - blocks + 1), tip + 1):
-        async with session.get(f"{base}/v1/blocks/{h}") as r:
+        url = f"{base}/v1/blocks/{h}"
+        async with session.get(url, headers=_signed(identity, url)) as r:
             if r.status != 200:
                 continue
             block = await r.json()
@@ -55,10 +62,13 @@ async def recent_alerts(session: aiohttp.ClientSession, base: str,
     return out
 
 
-async def follow(session: aiohttp.ClientSession, base: str) -> AsyncIterator[dict[str, Any]]:
-    """Every ``alert`` event of the node's ``/v1/events`` stream, as it arrives."""
+async def follow(session: aiohttp.ClientSession, base: str, identity: Identity | None = None
+                 ) -> AsyncIterator[dict[str, Any]]:
+    """Every ``alert`` event of the node's ``/v1/events`` stream that the reader may see, as it
+    arrives."""
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
-    async with session.get(base + "/v1/events", timeout=timeout) as r:
+    url = base + "/v1/events"
+    async with session.get(url, timeout=timeout, headers=_signed(identity, url)) as r:
         if r.status != 200:
             raise ChainfinError(f"{base}/v1/events answered {r.status}")
         event = ""
@@ -73,20 +83,21 @@ async def follow(session: aiohttp.ClientSession, base: str) -> AsyncIterator[dic
 
 
 async def run(base: str, *, follow_on: bool, blocks: int, max_alerts: int | None,
-              ca_file: str | None, emit: Callable[[dict[str, Any]], None]) -> int:
+              ca_file: str | None, emit: Callable[[dict[str, Any]], None],
+              identity: Identity | None = None) -> int:
     """Print the recent alerts, then (``follow_on``) the new ones; returns how many."""
     base = base.rstrip("/")
     n = 0
     async with _session(ca_file) as session:
         try:
             if blocks > 0:
-                for a in await recent_alerts(session, base, blocks):
+                for a in await recent_alerts(session, base, blocks, identity):
                     emit(a)
                     n += 1
                     if max_alerts is not None and n >= max_alerts:
                         return n
             if follow_on:
-                async for a in follow(session, base):
+                async for a in follow(session, base, identity):
                     emit(a)
                     n += 1
                     if max_alerts is not None and n >= max_alerts:
@@ -103,5 +114,6 @@ def cli_alerts(args: argparse.Namespace) -> int:
         print(json.dumps(a, sort_keys=True) if args.json else format_alert(a), flush=True)
 
     asyncio.run(run(args.node, follow_on=args.follow, blocks=args.blocks,
-                    max_alerts=args.max, ca_file=args.ca, emit=emit))
+                    max_alerts=args.max, ca_file=args.ca, emit=emit,
+                    identity=reader_identity(args)))
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -72,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     ti.add_argument("--nodes", type=int, default=4)
     ti.add_argument("--base-port", type=int, default=0, help="first port (0: pick free ports)")
     ti.add_argument("--plain", action="store_true",
-                    help="peer links over plain TCP, no CA or certificates (for tests only; "
-                         "default: mutual TLS with a testnet CA in DIR/pki)")
+                    help="peer links over plain TCP and REST over plain HTTP, no CA or "
+                         "certificates (for tests only; default: mutual TLS with a testnet CA "
+                         "in DIR/pki, REST over HTTPS)")
     ti.set_defaults(func=_lazy("testnet.launch:cli_init"))
     tu = tsub.add_parser("up", help="start the testnet's nodes; Ctrl-C stops them all")
     tu.add_argument("--dir", required=True)
@@ -114,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("query", help="GET a REST path and pretty-print the JSON")
     q.add_argument("--node", required=True)
+    _reader_key(q)
     q.add_argument("path")
     q.set_defaults(func=_lazy("chainfin.client:cli_query"))
 
@@ -122,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     tsh = trsub.add_parser("show", help="one trade: documents, checks, attestation, pool, "
                                         "financings, LC drawings")
     tsh.add_argument("--node", required=True)
+    _reader_key(tsh)
     tsh.add_argument("--trade", required=True, help="trade id (hex)")
     tsh.add_argument("--json", action="store_true", help="print the resolved records as JSON")
     tsh.set_defaults(func=_lazy("chainfin.trade_show:cli_trade_show"))
@@ -130,11 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     prsub = pr.add_subparsers(dest="proof_command", metavar="KIND", required=True)
     pt = prsub.add_parser("tx")
     pt.add_argument("--node", required=True)
+    _reader_key(pt)
     pt.add_argument("--id", required=True)
     pt.add_argument("--out", required=True)
     pt.set_defaults(func=_lazy("chainfin.client:cli_proof_tx"))
     ps = prsub.add_parser("state")
     ps.add_argument("--node", required=True)
+    _reader_key(ps, flags=("--identity",))
     ps.add_argument("--contract", required=True)
     ps.add_argument("--key", required=True)
     ps.add_argument("--out", required=True)
@@ -147,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     al = sub.add_parser("alerts", help="print a node's risk alerts (recent, then as they come)")
     al.add_argument("--node", required=True, help="REST URL of a node")
+    _reader_key(al)
     al.add_argument("--follow", action="store_true",
                     help="keep printing new alerts from /v1/events until interrupted")
     al.add_argument("--blocks", type=int, default=100,
@@ -155,6 +162,24 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--json", action="store_true", help="one JSON object per line")
     al.add_argument("--ca", default=None, help="CA file to trust for an https:// node")
     al.set_defaults(func=_lazy("chainfin.alerts:cli_alerts"))
+
+    au = sub.add_parser("audit", help="a node's log of reads of others' data")
+    ausub = au.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    ar = ausub.add_parser("reads", help="print the read log (regulators and auditors)")
+    ar.add_argument("--node", required=True, help="REST URL of a node")
+    _reader_key(ar)
+    ar.add_argument("--after", type=int, default=0, help="entries after this sequence number")
+    ar.add_argument("--json", action="store_true", help="one JSON object per line")
+    ar.set_defaults(func=_lazy("chainfin.client:cli_audit_reads"))
+
+    cu = sub.add_parser("curl", help="print a curl command that makes a signed request "
+                                     "(RFC 9421; valid for 30 s)")
+    _reader_key(cu)
+    cu.add_argument("-X", "--request", dest="method", default="GET")
+    cu.add_argument("-d", "--data", default="", help="request body")
+    cu.add_argument("--cacert", default=None, help="CA file for an https:// node")
+    cu.add_argument("url")
+    cu.set_defaults(func=_lazy("chainfin.client:cli_curl"))
 
     b = sub.add_parser("bench", help="finality benchmark on a fresh local testnet")
     b.add_argument("--nodes", type=int, default=4)
@@ -175,12 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "rule, 10,000 watch-list entries (set up before the load)")
     b.set_defaults(func=_lazy("testnet.bench:cli_bench"))
 
-    _add_issue19(sub, nsub)
+    _add_operator_commands(sub, nsub)
     return p
 
 
-# --- issue 19: ISO 20022 adapter and the bank operator's path (node init, ca sign)
-def _add_issue19(sub: argparse._SubParsersAction, nsub: argparse._SubParsersAction) -> None:
+# ISO 20022 adapter and the bank operator's path (node init, ca sign)
+def _add_operator_commands(sub: argparse._SubParsersAction, nsub: argparse._SubParsersAction) -> None:
     from chainfin.iso20022.commands import add_parser as add_iso20022
 
     add_iso20022(sub)
@@ -213,6 +238,13 @@ def _add_issue19(sub: argparse._SubParsersAction, nsub: argparse._SubParsersActi
     cs.add_argument("--expect-key", default=None,
                     help="refuse unless the CSR names this validator key (from join-request)")
     cs.set_defaults(func=_lazy("node.bank:cli_ca_sign"))
+
+
+def _reader_key(p: argparse.ArgumentParser, flags: tuple[str, ...] = ("--key", "--identity")
+                ) -> None:
+    """The identity key file that signs the command's reads (default: $CHAINFIN_KEY)."""
+    p.add_argument(*flags, dest="identity", default=os.environ.get("CHAINFIN_KEY"),
+                   help="identity key file that signs the requests (default: $CHAINFIN_KEY)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

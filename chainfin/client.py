@@ -17,6 +17,10 @@ listed as ``"ca"`` in its manifest) needs that CA: ``Client(url, ca_file=...)`` 
 (host names are checked as usual). The command-line tools take it from OpenSSL's
 ``SSL_CERT_FILE`` environment variable.
 
+Every request but ``POST /v1/tx`` (whose transaction is signed) and the public ones is signed
+with RFC 9421 HTTP message signatures (chainfin.httpsig): ``Client(url, identity=...)`` signs
+with that identity; a node answers reads the identity may not see like missing items (404).
+
 A node's error (a 4xx/5xx with ``{"error": {"code", "message"}}``) raises :class:`ClientError`
 with that code, message and HTTP status; a node that cannot be reached raises it with code
 ``unreachable`` and status 0.
@@ -30,6 +34,7 @@ import json
 import os
 import ssl
 import sys
+import time
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +43,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from chainfin import httpsig
 from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
 from chainfin.types import Transaction
@@ -48,10 +54,14 @@ __all__ = [
     "ClientError",
     "build_tx",
     "ca_context",
+    "signed_headers",
     "cli_tx_send",
     "cli_query",
     "cli_proof_tx",
     "cli_proof_state",
+    "cli_audit_reads",
+    "cli_curl",
+    "reader_identity",
 ]
 
 DEFAULT_TIMEOUT = 60.0  # above the node's own wait=commit limit
@@ -96,6 +106,22 @@ def ca_context(ca_file: str | os.PathLike[str]) -> ssl.SSLContext:
     return ctx
 
 
+#: requests authorized by the transaction they carry: not signed
+UNSIGNED = frozenset({("POST", "/v1/tx"), ("GET", "/v1/tx/stream")})
+
+
+def signed_headers(identity: Identity, method: str, url: str | URL, body: bytes = b"",
+                   now: float | None = None) -> dict[str, str]:
+    """The RFC 9421 headers (``Content-Digest``, ``Signature-Input``, ``Signature``) that sign
+    ``method url`` with ``body`` for ``identity``; ``url`` as it will be sent (scheme, host,
+    port, path and query, percent-encoded). Each call makes a fresh random nonce."""
+    u = url if isinstance(url, URL) else URL(url, encoded=True)
+    target = f"{u.scheme}://{u.host_port_subcomponent}{u.raw_path_qs}"
+    created = int(time.time() if now is None else now)
+    return httpsig.sign_request(identity, method, target, body, created,
+                                os.urandom(12).hex())
+
+
 def _hex(v: bytes | str) -> str:
     return v.hex() if isinstance(v, bytes | bytearray) else str(v)
 
@@ -109,11 +135,13 @@ class Client:
     """Async client of one node. Use as ``async with`` or call :meth:`close`.
 
     ``ca_file``: trust only this CA for an ``https://`` node (ignored with ``session``: that
-    session's connector decides)."""
+    session's connector decides). ``identity``: signs every request (reads need it)."""
 
     def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT,
                  session: aiohttp.ClientSession | None = None,
-                 ca_file: str | os.PathLike[str] | None = None) -> None:
+                 ca_file: str | os.PathLike[str] | None = None,
+                 identity: Identity | None = None) -> None:
+        self.identity = identity
         self.base_url = base_url.rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
             raise ClientError("bad_url", f"node URL {base_url!r} must start with http:// or "
@@ -146,8 +174,10 @@ class Client:
     # ------------------------------------------------------------------ transport
 
     async def request(self, method: str, path: str, *, json_body: Any = None,
-                      params: Mapping[str, str] | None = None) -> Any:
+                      params: Mapping[str, str] | None = None,
+                      identity: Identity | None = None) -> Any:
         """One REST call; ``path`` is already URL-encoded. Returns the decoded JSON body.
+        Signed as ``identity``, else as the client's identity, else not at all.
 
         Raises:
             ClientError: an error status (code and message from the node's error body), a body
@@ -158,8 +188,14 @@ class Client:
         url = URL(self.base_url + path, encoded=True)
         if params:
             url = url.update_query(params)
+        body = b"" if json_body is None else json.dumps(json_body).encode()
+        headers = {"Content-Type": "application/json"} if json_body is not None else {}
+        signer = identity or self.identity
+        if signer is not None and (method, url.path) not in UNSIGNED:
+            headers |= signed_headers(signer, method, url, body)
         try:
-            async with self._sess().request(method, url, json=json_body) as resp:
+            async with self._sess().request(method, url, data=body or None,
+                                            headers=headers) as resp:
                 raw = bytearray()
                 async for chunk in resp.content.iter_chunked(65536):
                     raw += chunk
@@ -239,9 +275,10 @@ class Client:
         """GET /v1/proofs/state/{contract}/{key}."""
         return dict(await self.get(f"/v1/proofs/state/{_seg(contract)}/{_seg(key)}"))
 
-    async def next_nonce(self, sender: bytes | str) -> int:
-        """GET /v1/nonce/{sender}: the next unused nonce of ``sender``."""
-        out = await self.get(f"/v1/nonce/{_hex(sender)}")
+    async def next_nonce(self, sender: bytes | str, identity: Identity | None = None) -> int:
+        """GET /v1/nonce/{sender}: the next unused nonce of ``sender`` (readable by the sender,
+        its home bank, validators, regulators and auditors; ``identity`` signs this read)."""
+        out = await self.request("GET", f"/v1/nonce/{_hex(sender)}", identity=identity)
         nxt = out.get("next") if isinstance(out, dict) else None
         if type(nxt) is not int:
             raise ClientError("bad_response", "/v1/nonce answered without an integer 'next'", 200)
@@ -250,8 +287,8 @@ class Client:
     async def call(self, identity: Identity, contract: str, method: str, args: Mapping[str, Any],
                    *, nonce: int | None = None, wait: bool = False) -> dict[str, Any]:
         """Build, sign and submit in one step (chain id and, unless given, nonce from the node)."""
-        if nonce is None:
-            nonce = await self.next_nonce(identity.public_key)
+        if nonce is None:  # the sender reads its own nonce
+            nonce = await self.next_nonce(identity.public_key, identity)
         tx = build_tx(identity, await self.chain_id(), contract, method, args, nonce)
         return await self.submit(tx, wait=wait)
 
@@ -261,8 +298,9 @@ class SyncClient:
     event loop (use :class:`Client` there); not thread-safe."""
 
     def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT,
-                 ca_file: str | os.PathLike[str] | None = None) -> None:
-        self._client = Client(base_url, timeout=timeout, ca_file=ca_file)
+                 ca_file: str | os.PathLike[str] | None = None,
+                 identity: Identity | None = None) -> None:
+        self._client = Client(base_url, timeout=timeout, ca_file=ca_file, identity=identity)
         self._loop = asyncio.new_event_loop()
         self.base_url = self._client.base_url
 
@@ -326,8 +364,8 @@ class SyncClient:
     def proof_state(self, contract: str, key: str) -> dict[str, Any]:
         return self._run(self._client.proof_state(contract, key))
 
-    def next_nonce(self, sender: bytes | str) -> int:
-        return self._run(self._client.next_nonce(sender))
+    def next_nonce(self, sender: bytes | str, identity: Identity | None = None) -> int:
+        return self._run(self._client.next_nonce(sender, identity))
 
     def call(self, identity: Identity, contract: str, method: str, args: Mapping[str, Any], *,
              nonce: int | None = None, wait: bool = False) -> dict[str, Any]:
@@ -351,6 +389,12 @@ def _write_json(value: Any, out: str) -> None:
     print(f"wrote {path}")
 
 
+def reader_identity(args: argparse.Namespace) -> Identity | None:
+    """The identity that signs a command's reads (``--key``/``--identity``, $CHAINFIN_KEY)."""
+    path = getattr(args, "identity", None)
+    return load_identity(path) if path else None
+
+
 def cli_tx_send(args: argparse.Namespace) -> int:
     """``chainfin tx send``: sign with ``--key``, submit to ``--node``, print the result JSON.
     Exit 1 when the node refuses it, the transaction is rejected, or ``--wait`` runs out."""
@@ -361,7 +405,7 @@ def cli_tx_send(args: argparse.Namespace) -> int:
         raise ChainfinError(f"--args is not valid JSON: {e}") from e
     if not isinstance(call_args, dict):
         raise ChainfinError("--args must be a JSON object")
-    with SyncClient(args.node) as c:
+    with SyncClient(args.node, identity=identity) as c:
         nonce = args.nonce if args.nonce is not None else c.next_nonce(identity.public_key)
         tx = build_tx(identity, c.chain_id(), args.contract, args.method, call_args, nonce)
         result = c.submit(tx, wait=bool(args.wait))
@@ -381,14 +425,14 @@ def cli_tx_send(args: argparse.Namespace) -> int:
 def cli_query(args: argparse.Namespace) -> int:
     """``chainfin query --node URL PATH``: GET the path and pretty-print its JSON."""
     path = args.path if args.path.startswith("/") else "/" + args.path
-    with SyncClient(args.node) as c:
+    with SyncClient(args.node, identity=reader_identity(args)) as c:
         _print_json(c.get(path))
     return 0
 
 
 def cli_proof_tx(args: argparse.Namespace) -> int:
     """``chainfin proof tx``: fetch the inclusion + finality proof of a tx into ``--out``."""
-    with SyncClient(args.node) as c:
+    with SyncClient(args.node, identity=reader_identity(args)) as c:
         doc = c.proof_tx(args.id)
     _write_json(doc, args.out)
     return 0
@@ -396,7 +440,44 @@ def cli_proof_tx(args: argparse.Namespace) -> int:
 
 def cli_proof_state(args: argparse.Namespace) -> int:
     """``chainfin proof state``: fetch the state proof of one key into ``--out``."""
-    with SyncClient(args.node) as c:
+    with SyncClient(args.node, identity=reader_identity(args)) as c:
         doc = c.proof_state(args.contract, args.key)
     _write_json(doc, args.out)
+    return 0
+
+
+def cli_audit_reads(args: argparse.Namespace) -> int:
+    """``chainfin audit reads --node URL --key K``: the node's read log, one line per read."""
+    with SyncClient(args.node, identity=reader_identity(args)) as c:
+        after = args.after
+        while True:
+            out = c.get("/v1/audit/reads", {"after": str(after), "limit": "1000"})
+            for e in out["entries"]:
+                if args.json:
+                    print(json.dumps(e, sort_keys=True))
+                else:
+                    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e["time_ms"] / 1000))
+                    print(f"{e['seq']:>6} {when} {e['reader'][:16]}… {e['rule']:<16} "
+                          f"{e['what']}")
+                after = e["seq"]
+            if len(out["entries"]) < 1000:
+                return 0
+
+
+def cli_curl(args: argparse.Namespace) -> int:
+    """``chainfin curl --key K URL``: print a curl command with the signature headers."""
+    import shlex
+
+    identity = reader_identity(args)
+    if identity is None:
+        raise ChainfinError("--key (or $CHAINFIN_KEY) is needed to sign")
+    body = args.data.encode()
+    words = ["curl", "-sS", "-X", args.method.upper()]
+    if args.cacert:
+        words += ["--cacert", args.cacert]
+    for k, v in signed_headers(identity, args.method.upper(), args.url, body).items():
+        words += ["-H", f"{k}: {v}"]
+    if body:
+        words += ["--data-binary", args.data]
+    print(" ".join(shlex.quote(w) for w in [*words, args.url]))
     return 0

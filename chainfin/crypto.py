@@ -34,6 +34,7 @@ __all__ = [
     "DOMAINS",
     "Identity",
     "verify",
+    "verify_plain",
     "is_valid",
     "seal",
     "box_public_from_ed25519",
@@ -66,6 +67,23 @@ def verify(public_key: bytes, domain: str, message: bytes, signature: bytes) -> 
                                        bytes(public_key))
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError) as e:
         raise InvalidSignature(f"bad {domain} signature") from e
+
+
+def verify_plain(public_key: bytes, message: bytes, signature: bytes) -> None:
+    """Check a plain Ed25519 signature (RFC 8032, no domain tag) made by
+    :meth:`Identity.sign_plain`: HTTP message signatures (RFC 9421) must verify with any
+    standard Ed25519 implementation (WebCrypto in the explorer). Their signature base starts
+    with ``"`` and a tagged message with ``chainfin/1/``, so neither can pass for the other.
+
+    Raises:
+        InvalidSignature: wrong key or message, or a malformed key/signature.
+    """
+    if len(public_key) != 32 or len(signature) != 64:
+        raise InvalidSignature("malformed public key or signature")
+    try:
+        nacl.bindings.crypto_sign_open(bytes(signature) + message, bytes(public_key))
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError) as e:
+        raise InvalidSignature("bad signature") from e
 
 
 def is_valid(public_key: bytes, domain: str, message: bytes, signature: bytes) -> bool:
@@ -130,6 +148,11 @@ class Identity:
     def sign(self, domain: str, message: bytes) -> bytes:
         """Ed25519 signature of ``message`` for ``domain`` (deterministic)."""
         return self._signing.sign(_tagged(domain, message)).signature
+
+    def sign_plain(self, message: bytes) -> bytes:
+        """Plain Ed25519 signature (RFC 8032) of ``message``, for HTTP message signatures only
+        (see :func:`verify_plain`)."""
+        return self._signing.sign(message).signature
 
     def unseal(self, sealed: bytes) -> bytes:
         """Open a sealed box addressed to this identity's X25519 key.

@@ -9,14 +9,14 @@ import json
 import sys
 from typing import Any
 
-from chainfin.client import ClientError, SyncClient
+from chainfin.client import ClientError, SyncClient, reader_identity
 from chainfin.errors import ChainfinError
 
 
 def cli_trade_show(args: argparse.Namespace) -> int:
     from contracts.trade.view import render, trade_report
 
-    with SyncClient(args.node) as c:
+    with SyncClient(args.node, identity=reader_identity(args)) as c:
         def fetch(key: str) -> Any:
             try:
                 return c.state("trade_documents", key)["value"]

@@ -11,7 +11,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import re
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +22,11 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chainfin import __version__, codec, proofs
+from chainfin import __version__, codec, httpsig, proofs
 from chainfin.errors import InvalidTransaction
 from chainfin.types import Block, CommitCertificate, Transaction
+from node import access
+from node.access import Reader
 from node.metrics import CONTENT_TYPE
 from node.runtime import WAIT_TIMEOUT_S, Node, TxOutcome
 
@@ -70,6 +75,128 @@ def refusal_status(e: InvalidTransaction) -> int:
 
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
                413: "body_too_large"}
+
+
+# --------------------------------------------------------------------------- authentication
+# (issue 17): every request but the public ones carries an RFC 9421 signature (chainfin.httpsig)
+# by a registered identity or a validator; node/access.py decides what it may read.
+
+#: answered without a signature: liveness, the API description, the explorer page and its
+#: files, and a minimal status
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/", "/v1/status", "/v1/genesis"})
+#: authorized by the signed transaction(s) they carry, not by a request signature
+TX_PATHS = frozenset({"/v1/tx", "/v1/tx/stream"})
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLimits:
+    """Per-node REST limits (node config ``rest_*`` keys; docs/api.md "Limits")."""
+
+    #: requests a second (and burst) per source address, checked before anything else
+    per_address_rate: float = 1000.0
+    per_address_burst: float = 2000.0
+    #: requests a second (and burst) per authenticated identity
+    per_identity_rate: float = 500.0
+    per_identity_burst: float = 1000.0
+    #: signature verifications a second for the whole node (bounds the work garbage can cost)
+    verify_rate: float = 20000.0
+    verify_burst: float = 20000.0
+    window_s: int = httpsig.WINDOW_S
+    replay_capacity: int = 200_000
+
+
+class Guard:
+    """The node's authentication state: replay cache, rate limiters and the read log."""
+
+    def __init__(self, node: Node, limits: AccessLimits) -> None:
+        self.limits = limits
+        self.replay = httpsig.ReplayCache(limits.replay_capacity, limits.window_s)
+        self.by_address = access.RateLimiter(limits.per_address_rate, limits.per_address_burst)
+        self.by_identity = access.RateLimiter(limits.per_identity_rate,
+                                              limits.per_identity_burst)
+        self.verifies = access.TokenBucket(limits.verify_rate, limits.verify_burst,
+                                           time.monotonic())
+        self.reads = access.ReadLog(node.store)
+
+
+GUARD_KEY: web.AppKey[Guard] = web.AppKey("guard", Guard)
+#: the authenticated Reader of a request
+READER_KEY: web.RequestKey[Reader] = web.RequestKey("reader", Reader)
+
+
+def _too_many(wait: float, who: str) -> web.Response:
+    return error(429, "rate_limited", f"too many requests from this {who}; retry later",
+                 {"Retry-After": str(max(1, math.ceil(wait)))})
+
+
+def target_uri(request: web.Request) -> str:
+    """``@target-uri`` as the node sees it: scheme, Host, then path and query as sent."""
+    return f"{request.scheme}://{request.host}{request.raw_path}"
+
+
+def _unauthenticated(node: Node, e: httpsig.Unauthenticated) -> web.Response:
+    node.metrics.http_errors.labels("unauthenticated").inc()
+    if e.reason == "busy":
+        return _too_many(1, "node")
+    return error(401, "unauthenticated", str(e))
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Rate limit by source address, then authenticate (cheap checks first, the signature
+    last, the replay cache only for signatures that verify), then rate limit by identity."""
+    node, guard = request.app[NODE_KEY], request.app[GUARD_KEY]
+    path = request.path
+    if path in TX_PATHS:
+        return await handler(request)  # the mempool's own limits (sender_limit, ...) apply
+    now = time.monotonic()
+    wait = guard.by_address.take(request.remote or "", now)
+    if wait:
+        node.metrics.http_errors.labels("rate_limited").inc()
+        return _too_many(wait, "address")
+    if path in PUBLIC_PATHS or path.startswith("/static/"):
+        return await handler(request)
+    wall = time.time()
+    try:
+        parsed = httpsig.parse_signature(request.headers)
+        httpsig.check_fresh(parsed, wall, guard.limits.window_s)
+        httpsig.check_digest(parsed, await request.read())
+        reader = access.resolve_reader(node.ledger.state_value, parsed.keyid.hex())
+        if reader is None:
+            raise httpsig.Unauthenticated("unknown_identity", "keyid is not the current key "
+                                          "of a registered identity nor a validator's key")
+        wait = guard.verifies.take(now)
+        if wait:
+            node.metrics.http_errors.labels("rate_limited").inc()
+            return _too_many(wait, "node")
+        httpsig.check_signature(parsed, request.method, target_uri(request))
+        guard.replay.remember(parsed.signature, parsed.created, wall)
+    except httpsig.Unauthenticated as e:
+        return _unauthenticated(node, e)
+    wait = guard.by_identity.take(reader.key, now)
+    if wait:
+        node.metrics.http_errors.labels("rate_limited").inc()
+        return _too_many(wait, "identity")
+    request[READER_KEY] = reader
+    return await handler(request)
+
+
+def reader_of(request: web.Request) -> Reader:
+    return request[READER_KEY]
+
+
+def may_read(request: web.Request, rule: str | None) -> bool:
+    """Was the read granted (``rule`` not None)? A granted read of another's data is logged."""
+    if rule is None:
+        return False
+    if access.logged(rule):
+        request.app[GUARD_KEY].reads.append(int(time.time() * 1000), reader_of(request).key,
+                                            f"{request.method} {request.raw_path}", rule)
+    return True
+
+
+def _state_get(request: web.Request) -> access.StateGet:
+    return request.app[NODE_KEY].ledger.state_value
 
 
 @web.middleware
@@ -211,9 +338,22 @@ async def get_tx(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     tx_id = _hex_param(request, "tx_id")
     out = node.tx_outcome(tx_id)
-    if out is None:
+    if out is None or not may_read(request, _tx_rule(request, tx_id)):
         return error(404, "not_found", "unknown transaction")
     return web.json_response(_outcome_json(out))
+
+
+def _tx_rule(request: web.Request, tx_id: bytes) -> str | None:
+    """The rule that lets the reader see transaction ``tx_id`` (committed or pending)."""
+    node, reader = request.app[NODE_KEY], reader_of(request)
+    loc = node.ledger.tx_location(tx_id)
+    if loc is None:
+        tx = node.mempool.get(tx_id)
+        return access.tx_rule(reader, tx.sender.hex(), None) if tx is not None else None
+    rec = node.ledger.block_record(loc[0])
+    assert rec is not None
+    receipt = rec["receipts"][loc[1]]
+    return access.tx_rule(reader, receipt["sender"], receipt)
 
 
 def _block_json(node: Node, height: int) -> dict[str, Any] | None:
@@ -238,6 +378,8 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 async def get_block(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     h = request.match_info["height"]
+    if not may_read(request, access.chain_rule(reader_of(request))):
+        return error(404, "not_found", f"no block at height {h}")
     if h == "latest":
         height = node.ledger.tip.height
         if height == 0:
@@ -271,7 +413,8 @@ async def get_state(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     contract, key = _state_params(request)
     v = node.ledger.state_value(contract, key)
-    if v is None:
+    if v is None or not may_read(request, access.state_rule(
+            _state_get(request), reader_of(request), contract, key)):
         return error(404, "not_found", f"no value at {contract}/{key}")
     return web.json_response({"contract": contract, "key": key, "value": codec.to_json(v),
                               "height": node.ledger.tip.height})
@@ -286,7 +429,7 @@ async def get_tx_proof(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     tx_id = _hex_param(request, "tx_id")
     loc = node.ledger.tx_location(tx_id)
-    if loc is None:
+    if loc is None or not may_read(request, _tx_rule(request, tx_id)):
         return error(404, "not_found", "no committed transaction with this id")
     h, i = loc
     rec = node.ledger.block_record(h)
@@ -300,6 +443,11 @@ async def get_state_proof(request: web.Request) -> web.Response:
     """(Non-)inclusion proof of one state key under the latest committed block's state root."""
     node = request.app[NODE_KEY]
     contract, key = _state_params(request)
+    # decided for present and absent keys alike: every rule that depends on a record's
+    # content refuses an absent record, so a refusal never tells that a key exists
+    if not may_read(request, access.state_rule(_state_get(request), reader_of(request),
+                                               contract, key)):
+        return error(404, "not_found", f"no value at {contract}/{key}")
     h = node.ledger.tip.height
     rec = node.ledger.block_record(h)
     if rec is None:
@@ -316,6 +464,8 @@ async def get_sync_blocks(request: web.Request) -> web.Response:
     ``b/<height>`` records from ``from`` (inclusive), at most ``max`` (<= 64). Observers and
     auditors follow the chain with it; every record carries its CommitCertificate."""
     node = request.app[NODE_KEY]
+    if not may_read(request, access.chain_rule(reader_of(request))):
+        return error(404, "not_found", f"no route {request.path}")
     f, m = request.query.get("from", "1"), request.query.get("max", "64")
     if not (_DIGITS.fullmatch(f) and _DIGITS.fullmatch(m)) or not 1 <= int(f) <= MAX_HEIGHT:
         return error(400, "bad_request",
@@ -330,6 +480,11 @@ async def get_sync_blocks(request: web.Request) -> web.Response:
 async def get_nonce(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     sender = _hex_param(request, "sender")
+    reader = reader_of(request)
+    rule = access.account_rule(_state_get(request), reader, sender.hex()) or (
+        "validator" if reader.validator else None)
+    if not may_read(request, rule):
+        return error(404, "not_found", f"no route {request.path}")
     return web.json_response({"sender": sender.hex(), "next": node.next_nonce(sender)})
 
 
@@ -366,8 +521,12 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: one ``block`` event per committed block, with its contract events."""
+    """Server-Sent Events: one ``block`` event per committed block, with its contract events.
+    Validators, regulators and auditors get every block; anyone else only the events that name
+    it (blocks without one are skipped, and carry no ``txs`` count)."""
     node = request.app[NODE_KEY]
+    reader = reader_of(request)
+    everything = may_read(request, access.chain_rule(reader))
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                        "Cache-Control": "no-cache"})
     await resp.prepare(request)
@@ -383,6 +542,11 @@ async def events(request: web.Request) -> web.StreamResponse:
                 continue
             if ev.get("type") == "shutdown":  # the node is stopping (_end_event_streams)
                 break
+            if not everything:
+                mine = [e for e in ev["events"] if access.event_names_reader(reader, e)]
+                if not mine:
+                    continue
+                ev = {k: v for k, v in ev.items() if k != "txs"} | {"events": mine}
             for item in [ev, *alert_events(ev)]:
                 data = json.dumps(item, separators=(",", ":"))
                 await resp.write(f"event: {item['type']}\ndata: {data}\n\n".encode())
@@ -740,7 +904,8 @@ async def get_risk_account(request: web.Request) -> web.Response:
     if rec is None:
         ident_id = node.ledger.state_value("governance", "key/" + key) or key
         rec = node.ledger.state_value("governance", "id/" + ident_id)
-    if rec is None:
+    if rec is None or not may_read(request, access.account_rule(
+            _state_get(request), reader_of(request), ident_id)):
         return error(404, "not_found", f"no identity {key}")
     prof = node.ledger.state_value("risk", "profile/" + ident_id) or {"rules": [], "frozen": {}}
     return web.json_response(codec.to_json({
@@ -766,9 +931,59 @@ def add_risk_routes(app: web.Application) -> None:
     app.router.add_get("/v1/risk/accounts/{account}", get_risk_account)
 
 
-def make_app(node: Node) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware])
+async def get_audit_reads(request: web.Request) -> web.Response:
+    """The node's read log (regulators and auditors): ``?after=<seq>&limit=<n <= 1000>``."""
+    reader = reader_of(request)
+    if reader.supervisor is None:
+        return error(404, "not_found", f"no route {request.path}")
+    a, n = request.query.get("after", "0"), request.query.get("limit", "1000")
+    if not (_DIGITS.fullmatch(a) and _DIGITS.fullmatch(n)) or not 1 <= int(n) <= 1000:
+        return error(400, "bad_request", "after must be an integer >= 0 and limit 1 to 1000")
+    log_ = request.app[GUARD_KEY].reads
+    may_read(request, reader.supervisor)  # logged first: the answer ends with this read
+    entries = log_.entries(int(a), int(n))
+    return web.json_response({"entries": entries, "seq": log_.seq, "head": log_.head})
+
+
+AUDIT_OPENAPI_PATHS = {
+    "/v1/audit/reads": {"get": _op(
+        "getAuditReads", "The node's hash-chained log of reads of others' data (regulators and "
+        "auditors)", params=[_param("after", "query", {"type": "integer", "minimum": 0},
+                                    "entries after this seq (default 0)"),
+                             _param("limit", "query", {"type": "integer", "minimum": 1,
+                                                       "maximum": 1000}, "most entries")],
+        errors=("400", "401", "404"))},
+}
+OPENAPI["paths"].update(AUDIT_OPENAPI_PATHS)
+
+
+def _declare_auth(doc: dict[str, Any]) -> None:
+    """Every signed route may answer 401 (unauthenticated) and 429 (rate_limited); the scheme
+    is RFC 9421 (docs/api.md "Authentication"), which OpenAPI has no type for."""
+    doc["components"]["securitySchemes"] = {"httpMessageSignature": {
+        "type": "apiKey", "in": "header", "name": "Signature",
+        "description": "RFC 9421 HTTP message signature, ed25519, covering @method, "
+                       "@target-uri and content-digest, with created, keyid (the identity's "
+                       "public key, hex) and a nonce; see docs/api.md"}}
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            op["responses"].setdefault("429", {"$ref": "#/components/responses/Error"})
+            if path in PUBLIC_PATHS or path in TX_PATHS:
+                continue
+            op["responses"].setdefault("401", {"$ref": "#/components/responses/Error"})
+            op["responses"].setdefault("404", {"$ref": "#/components/responses/Error"})
+            op["security"] = [{"httpMessageSignature": []}]
+
+
+_declare_auth(OPENAPI)
+
+
+def make_app(node: Node, limits: AccessLimits | None = None) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[error_middleware, auth_middleware])
     app[NODE_KEY] = node
+    app[GUARD_KEY] = Guard(node, limits or AccessLimits())
+    app.router.add_get("/v1/audit/reads", get_audit_reads)
     app.router.add_post("/v1/tx", post_tx)
     app.router.add_get("/v1/tx/stream", tx_stream)
     app.router.add_get("/v1/tx/{tx_id}", get_tx)

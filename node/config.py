@@ -105,6 +105,16 @@ class NodeConfig(_Model):
     bank_key_file: Path | None = None
     # REST URLs of running nodes an observer (not yet a validator) follows the chain from
     sync_urls: list[str] = Field(default_factory=list, max_length=64)
+    # the identity that signs those reads (blocks are for validators, regulators and auditors:
+    # an observer reads as an auditor or regulator identity of its operator); default: node key
+    sync_key_file: Path | None = None
+    # REST limits (token buckets; docs/api.md "Limits"): per source address, checked first,
+    # per authenticated identity, and signature verifications per second for the whole node
+    rest_rate_per_address: float = Field(default=1000.0, ge=0)
+    rest_burst_per_address: float = Field(default=2000.0, ge=1)
+    rest_rate_per_identity: float = Field(default=500.0, ge=0)
+    rest_burst_per_identity: float = Field(default=1000.0, ge=1)
+    rest_verify_rate: float = Field(default=20000.0, ge=1)
     tls: bool = False
     rest_tls: bool = False  # serve REST over HTTPS with the node certificate (needs tls)
     # mTLS material (consortium CA); only read when ``tls`` is true. Not implemented yet.
@@ -140,7 +150,7 @@ class NodeConfig(_Model):
 
     @property
     def rest_url(self) -> str:
-        return f"http://{self.rest_host}:{self.rest_port}"
+        return f"{'https' if self.rest_tls else 'http'}://{self.rest_host}:{self.rest_port}"
 
     def peer_map(self) -> dict[bytes, str]:
         """``{public key: "host:port"}`` of the peers: what :class:`node.transport.Transport`
@@ -152,8 +162,8 @@ class NodeConfig(_Model):
         return {p.key: p.node_id for p in self.peers}
 
 
-_PATH_FIELDS = ("key_file", "genesis", "data_dir", "bank_key_file", "tls_ca", "tls_cert",
-                "tls_key")
+_PATH_FIELDS = ("key_file", "genesis", "data_dir", "bank_key_file", "sync_key_file", "tls_ca",
+                "tls_cert", "tls_key")
 
 
 def _first_error(e: ValidationError) -> str:

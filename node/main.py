@@ -16,7 +16,7 @@ from chainfin.errors import ChainfinError
 from chainfin.genesis import load_genesis
 from chainfin.store import PlyvelStore
 from node import tls
-from node.api import make_app
+from node.api import AccessLimits, make_app
 from node.config import NodeConfig, load_config
 from node.runtime import Node
 
@@ -39,9 +39,17 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
         peers = {p.key: p.address for p in cfg.peers}
         bank = load_identity(cfg.bank_key_file) if cfg.bank_key_file else None
         node = Node(identity, genesis, store, cfg.p2p_host, cfg.p2p_port, peers, cfg.node_id,
-                    bank=bank, sync_urls=cfg.sync_urls, **ssl_kw)
+                    bank=bank, sync_urls=cfg.sync_urls, **ssl_kw,
+                    sync_identity=(load_identity(cfg.sync_key_file) if cfg.sync_key_file
+                                   else None))
         await node.start()
-        runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False)
+        limits = AccessLimits(
+            per_address_rate=cfg.rest_rate_per_address,
+            per_address_burst=cfg.rest_burst_per_address,
+            per_identity_rate=cfg.rest_rate_per_identity,
+            per_identity_burst=cfg.rest_burst_per_identity,
+            verify_rate=cfg.rest_verify_rate, verify_burst=cfg.rest_verify_rate)
+        runner = web.AppRunner(make_app(node, limits), access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, cfg.rest_host, cfg.rest_port, ssl_context=rest_ssl,
                            reuse_address=True, backlog=1024)

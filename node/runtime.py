@@ -20,8 +20,10 @@ from time import thread_time
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from chainfin import codec, execution
+from chainfin.client import signed_headers
 from chainfin.consensus import api
 from chainfin.consensus.engine import PbftConfig, PbftEngine
 from chainfin.consensus.messages import MessageCodec
@@ -113,8 +115,12 @@ class Node:
                  p2p_host: str, p2p_port: int, peers: dict[bytes, str],
                  node_id: str = "node", bank: Identity | None = None,
                  sync_urls: Iterable[str] = (), server_ssl: ssl.SSLContext | None = None,
-                 client_ssl: ssl.SSLContext | None = None) -> None:
+                 client_ssl: ssl.SSLContext | None = None,
+                 sync_identity: Identity | None = None) -> None:
         self.identity = identity
+        # signs this node's REST reads of /v1/sync/blocks while it is an observer (blocks are
+        # for validators, regulators and auditors); default: the node key
+        self.sync_identity = sync_identity or identity
         self.bank = bank  # the bank this node acts for (automatic credit-record delivery)
         self.sync_urls = [u.rstrip("/") for u in sync_urls]  # REST sources while an observer
         self.node_id = node_id
@@ -687,8 +693,11 @@ class Node:
             for url in self.sync_urls:
 
                 async def from_url(start: int, url: str = url) -> list[bytes]:
-                    async with session.get(f"{url}/v1/sync/blocks",
-                                           params={"from": start, "max": FETCH_BATCH}) as r:
+                    # signed with the node key: block records are for validators (and this
+                    # node's key is a registered identity before it becomes one)
+                    target = f"{url}/v1/sync/blocks?from={start}&max={FETCH_BATCH}"
+                    async with session.get(URL(target, encoded=True), headers=signed_headers(
+                            self.sync_identity, "GET", target)) as r:
                         if r.status != 200:
                             raise InvalidMessage(f"HTTP {r.status}")
                         return _records(await r.read())

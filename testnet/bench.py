@@ -66,6 +66,7 @@ from types import FrameType
 from typing import IO, Any
 
 from chainfin import codec, merkle
+from chainfin.client import signed_headers
 from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
 from chainfin.execution import BlockContext, execute_block, genesis_state
@@ -130,6 +131,8 @@ class Workload:
     txs: list[Transaction]
     kinds: list[str]
     bodies: list[bytes] = field(default_factory=list)
+    #: signs the run's reads (/metrics: any identity; RFC 9421)
+    reader: Identity | None = None
 
     def encode_bodies(self) -> None:
         self.bodies = [json.dumps(tx.to_json(), separators=(",", ":")).encode()
@@ -991,8 +994,9 @@ class LeanClient:
     nodes, so its cost is the measurement's. At most ``max_conns`` connections per address;
     more concurrent requests wait for one (and that wait counts against finality)."""
 
-    def __init__(self, max_conns: int = 4096) -> None:
+    def __init__(self, max_conns: int = 4096, ssl: Any = None) -> None:
         self.max_conns = max_conns
+        self._ssl = ssl  # an ssl.SSLContext for https:// nodes (their CA), else plain TCP
         self._idle: dict[tuple[str, int], list[_Conn]] = {}
         self._open: dict[tuple[str, int], int] = {}
         self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
@@ -1028,7 +1032,9 @@ class LeanClient:
                         break
                 fresh = conn is None
                 if conn is None:
-                    _, conn = await loop.create_connection(_Conn, host, port)
+                    _, conn = await loop.create_connection(
+                        _Conn, host, port, ssl=self._ssl,
+                        server_hostname=host if self._ssl is not None else None)
                     self._all.add(conn)
                 fut: asyncio.Future[tuple[int, bytes]] = loop.create_future()
                 conn.waiter = fut
@@ -1195,14 +1201,18 @@ def _classify(status: int, body: Any) -> tuple[str, str | None, int | None]:
 _CPU_LINE = re.compile(r'^chainfin_cpu_seconds_total\{stage="([a-z_]+)"\} ([0-9.e+-]+)$', re.M)
 
 
-async def _cpu_stages(session: Any, urls: Sequence[str]) -> list[dict[str, float] | None]:
+async def _cpu_stages(session: Any, urls: Sequence[str], reader: Identity | None = None
+                      ) -> list[dict[str, float] | None]:
     """Each node's CPU seconds by pipeline stage (``chainfin_cpu_seconds_total`` of /metrics),
     or None for a node that does not answer."""
     import aiohttp
 
     async def one(u: str) -> dict[str, float] | None:
+        url = u + "/metrics"
+        headers = signed_headers(reader, "GET", url) if reader is not None else None
         try:
-            async with session.get(u + "/metrics", timeout=aiohttp.ClientTimeout(total=5)) as r:
+            async with session.get(url, timeout=aiohttp.ClientTimeout(total=5),
+                                   headers=headers) as r:
                 text = await r.text()
         except (TimeoutError, aiohttp.ClientError):
             return None
@@ -1270,13 +1280,15 @@ async def _fund(session: Any, urls: Sequence[str], funding: Sequence[Transaction
 
 async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration: float,
                       pids: Sequence[int | None], label: str,
-                      progress: bool = True, api: str = "rest"
+                      progress: bool = True, api: str = "rest", ssl_ctx: Any = None
                       ) -> tuple[list[Outcome], dict[str, Any], dict[str, Any]]:
     """Link check, funding, then the open-loop load and the drain. Returns the outcomes, the
-    load generator's figures and the nodes' CPU figures."""
+    load generator's figures and the nodes' CPU figures. ``ssl_ctx``: the client context for
+    https:// nodes (the testnet's CA)."""
     import aiohttp
 
-    conn = aiohttp.TCPConnector(limit=4096, limit_per_host=0, force_close=False)
+    conn = aiohttp.TCPConnector(limit=4096, limit_per_host=0, force_close=False,
+                                **({"ssl": ssl_ctx} if ssl_ctx is not None else {}))
     async with aiohttp.ClientSession(connector=conn) as session:
         await _wait_linked(session, urls, READY_TIMEOUT_S)
         await _fund(session, urls, work.funding)
@@ -1286,8 +1298,8 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         schedule = arrival_times(len(work.txs), rate)
         addrs = []
         for u in urls:
-            if not u.startswith("http://"):
-                raise ChainfinError(f"the bench's load client speaks plain HTTP, not {u}")
+            if not u.startswith("http://") and not (u.startswith("https://") and ssl_ctx):
+                raise ChainfinError(f"an https:// node needs the CA's context: {u}")
             hp = u.split("://", 1)[1].rstrip("/")
             host, _, port = hp.rpartition(":")
             addrs.append((host, int(port)))
@@ -1297,7 +1309,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         requests = [LeanClient.request_bytes(*addrs[k % n_nodes], "/v1/tx?wait=commit", b)
                     for k, b in enumerate(work.bodies)] if api == "rest" else []
         outcomes = [Outcome(due=t) for t in schedule]
-        client = LeanClient()
+        client = LeanClient(ssl=ssl_ctx)
         start = 0.0
 
         def on_answer(k: int, a: dict[str, Any]) -> None:
@@ -1373,7 +1385,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
                 await asyncio.sleep(bar.every_s)
                 bar.show(clock() - start, outcomes)
 
-        stages0 = await _cpu_stages(session, urls)
+        stages0 = await _cpu_stages(session, urls, work.reader)
         cpu0 = time.process_time()
         node0 = [proc_cpu_s(p) if p else None for p in pids]
         busy0 = machine_busy()
@@ -1414,7 +1426,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         cpu = time.process_time() - cpu0
         node1 = [proc_cpu_s(p) if p else None for p in pids]
         busy1 = machine_busy()
-        stages1 = await _cpu_stages(session, urls)
+        stages1 = await _cpu_stages(session, urls, work.reader)
 
     lags = sorted(stats.lags_s)
     loadgen = {
@@ -1511,6 +1523,7 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
                               customs=customs,
                               trade_gap=max(TRADE_GAP, math.ceil(rate * TRADE_GAP_S)))
         work.encode_bodies()
+        work.reader = issuer
         from chainfin.genesis import load_genesis
 
         genesis = load_genesis(manifest.genesis)
@@ -1539,7 +1552,8 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
             urls = [tn.rest_url(i) for i in range(tn.n)]
             outcomes, loadgen, node_cpu = _run_loop(_load_phase(
                 urls, work, rate, duration, pids,
-                label or f"{nodes} nodes @ {rate:g} tx/s", progress, api))
+                label or f"{nodes} nodes @ {rate:g} tx/s", progress, api,
+                tn.ssl_context() if urls[0].startswith("https://") else None))
             died = tn.exited()
             if died:
                 k, code = next(iter(died.items()))

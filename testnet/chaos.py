@@ -29,8 +29,9 @@ from typing import Any
 
 import aiohttp
 
+from chainfin.client import signed_headers
 from chainfin.consensus.quorum import max_faulty
-from chainfin.crypto import load_identity
+from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
 from chainfin.types import Transaction
 from testnet.launch import Testnet, load_manifest
@@ -143,8 +144,9 @@ async def _inject(tn: Testnet, down: set[int], stop: asyncio.Event, res: ChaosRe
         await asyncio.sleep(rng.uniform(0.5, 1.5))
 
 
-async def _get(session: aiohttp.ClientSession, url: str) -> Any:
-    async with session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as r:
+async def _get(session: aiohttp.ClientSession, url: str, reader: Identity | None = None) -> Any:
+    headers = signed_headers(reader, "GET", url) if reader is not None else None
+    async with session.get(url, timeout=aiohttp.ClientTimeout(total=10), headers=headers) as r:
         return r.status, await r.json()
 
 
@@ -162,17 +164,18 @@ async def _check(tn: Testnet, session: aiohttp.ClientSession, res: ChaosResult,
         await asyncio.sleep(0.3)
     top = min(heights)
     res.final_height = top
+    reader = tn.reader()  # blocks and transactions are for validators, regulators, auditors
     hashes: list[list[str]] = []
     for i in range(tn.n):
         chain = []
         for h in range(1, top + 1):
-            st, b = await _get(session, f"{tn.rest_url(i)}/v1/blocks/{h}")
+            st, b = await _get(session, f"{tn.rest_url(i)}/v1/blocks/{h}", reader)
             chain.append(b.get("hash", "") if st == 200 else "")
         hashes.append(chain)
     res.agree = all(c == hashes[0] for c in hashes) and all(hashes[0])
     for tx_id, (h, idx) in sorted(acked.items()):
         for i in range(tn.n):
-            st, got = await _get(session, f"{tn.rest_url(i)}/v1/tx/{tx_id.hex()}")
+            st, got = await _get(session, f"{tn.rest_url(i)}/v1/tx/{tx_id.hex()}", reader)
             if st != 200 or got.get("height") != h or got.get("index") != idx:
                 res.lost.append(f"node{i}: {tx_id.hex()} acknowledged at {h}/{idx}, "
                                 f"now {got}")

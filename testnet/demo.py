@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from chainfin.client import signed_headers
 from chainfin.crypto import Identity, load_identity
 from chainfin.genesis import load_genesis
 from chainfin.types import Transaction
@@ -83,8 +84,13 @@ class Story:
             raise StoryError(f"{title}: expected {expect}/{expect_error}, got {body}")
         return body
 
-    async def state(self, node: int, contract: str, key: str) -> Any:
-        async with self.session.get(f"{self.urls[node]}/v1/state/{contract}/{key}") as r:
+    def get(self, url: str, who: str) -> Any:
+        """GET ``url`` signed as client ``who`` (RFC 9421: every read is signed)."""
+        return self.session.get(url, headers=signed_headers(self.ids[who], "GET", url))
+
+    async def state(self, node: int, contract: str, key: str, who: str = "regulator") -> Any:
+        """The value at ``contract/key`` as ``who`` may see it (None: missing or not theirs)."""
+        async with self.get(f"{self.urls[node]}/v1/state/{contract}/{key}", who) as r:
             if r.status == 404:
                 return None
             body = await r.json()
@@ -230,7 +236,7 @@ class Story:
                       "request": request_id}
 
     async def regulators(self) -> list[str]:
-        v = await self.state(0, "governance", "regulators")
+        v = await self.state(0, "governance", "regulators", "exporter")
         return list(v or [])
 
     async def wait_delivery(self, request_id: str, timeout: float = 20) -> dict[str, Any]:
@@ -262,11 +268,16 @@ class Story:
             ("settlement", "pvp/" + f["offer"]): lambda o: o["status"] == "accepted",
             ("credit_sharing", "request/" + f["request"]): lambda r: r["status"] == "delivered",
         }
+        # each item read by one who may see it: a balance by its owner, a trade's records by
+        # the exporter, the offer and the credit request by the regulator
+        owner = {self.pk(n): n for n in self.ids}
+        readers = {k: owner[k[1].split("/")[1]] if k[1].startswith("bal/") else
+                   "exporter" if k[0] == "trade_documents" else "regulator" for k in want}
         problems = []
         for node in range(len(self.urls)):
             for (contract, key), ok in want.items():
                 for _ in range(50):  # a node may be a block behind the one that answered
-                    v = await self.state(node, contract, key)
+                    v = await self.state(node, contract, key, readers[contract, key])
                     if v is not None and ok(v):
                         break
                     await asyncio.sleep(0.1)
@@ -337,7 +348,8 @@ async def run_risk(story: Story) -> None:
                      "transfer", {"to": imp, "currency": "USD", "amount": 990_000})
     for node in range(len(story.urls)):
         for _ in range(50):  # a node may be a block behind the one that answered
-            async with story.session.get(f"{story.urls[node]}/v1/risk/accounts/{exp}") as resp:
+            async with story.get(f"{story.urls[node]}/v1/risk/accounts/{exp}",
+                                       "exporter") as resp:
                 rules = [a["rule"] for a in (await resp.json()).get("alerts", [])]
             if "structuring" in rules:
                 break

@@ -27,10 +27,10 @@ Manifest (paths absolute)::
 TLS (docs/operations.md "TLS"): by default peer links run over mutual TLS with certificates from
 the testnet's own CA (``"ca"`` in the manifest; every config gets ``tls``, ``tls_ca``,
 ``tls_cert``, ``tls_key``). ``init_testnet(..., tls=False)`` (``chainfin testnet init --plain``)
-is the test-only plain-TCP switch: no ``DIR/pki``, no ``"ca"``. REST stays plain HTTP unless
-``rest_tls=True``: then the manifest's REST URLs are ``https://``, the node configs say
-``rest_tls: true`` and the launcher's clients (:meth:`Testnet.client`,
-:meth:`Testnet.ssl_context`, :func:`manifest_ssl`) trust the CA.
+is the test-only plain switch: no ``DIR/pki``, no ``"ca"``, plain TCP and plain HTTP. With TLS,
+REST is HTTPS too (``rest_tls=False`` keeps it plain HTTP): the manifest's REST URLs are
+``https://``, the node configs say ``rest_tls: true`` and the launcher's clients
+(:meth:`Testnet.client`, :meth:`Testnet.ssl_context`, :func:`manifest_ssl`) trust the CA.
 
 Demo clients: ``bank0..bankN-1`` (role bank, admin, one per node's bank), ``exporter``,
 ``importer``, ``auditor``, ``usd_issuer`` and ``cny_issuer`` (role issuer of USD and CNY, exponent
@@ -237,13 +237,14 @@ def issue_node_tls(root: Path, node_id: str, public_key_hex: str,
 
 def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: int = 0,
                  extra_clients: int = 0, *, tls: bool = True,
-                 rest_tls: bool = False) -> Manifest:
+                 rest_tls: bool | None = None) -> Manifest:
     """Write a fresh testnet into ``directory`` (created if missing) and return its manifest.
 
     ``extra_clients`` genesis identities ``trader0..`` (role exporter) are added to the demo
     clients. ``tls`` (default): a consortium CA and a certificate per node in ``DIR/pki``, peer
-    links over mutual TLS; ``tls=False`` is the test-only plain-TCP switch. ``rest_tls``
-    (needs ``tls``): REST over HTTPS too.
+    links over mutual TLS, and REST over HTTPS with the same certificates; ``tls=False`` is
+    the test-only plain switch (plain TCP and plain HTTP). ``rest_tls`` (needs ``tls``;
+    default: as ``tls``): REST over HTTPS.
 
     Raises:
         ConfigError: ``nodes`` out of 1..MAX_NODES, ``extra_clients`` out of 0..MAX_EXTRA_CLIENTS,
@@ -254,6 +255,8 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
         raise ConfigError(f"a testnet has 1 to {MAX_NODES} nodes, not {nodes}")
     if not 0 <= extra_clients <= MAX_EXTRA_CLIENTS:
         raise ConfigError(f"extra_clients is 0 to {MAX_EXTRA_CLIENTS}, not {extra_clients}")
+    if rest_tls is None:
+        rest_tls = tls
     if rest_tls and not tls:
         raise ConfigError("REST over HTTPS needs TLS (the node's certificate)")
     root = Path(directory).resolve()
@@ -427,13 +430,26 @@ class Testnet:
                 return i
         raise KeyError(f"{hx[:16]} is not a node of this testnet")
 
-    def client(self, i: int = 0) -> SyncClient:
-        """A blocking REST client of node ``i`` (close it, or use ``with``)."""
-        return SyncClient(self.rest_url(i), ca_file=self.manifest.ca)
+    def client(self, i: int = 0, identity: Identity | None = None) -> SyncClient:
+        """A blocking REST client of node ``i`` (close it, or use ``with``) signing its requests
+        as ``identity`` (default: :meth:`reader`)."""
+        return SyncClient(self.rest_url(i), ca_file=self.manifest.ca,
+                          identity=identity or self.reader())
 
-    def aclient(self, i: int = 0) -> Client:
-        """An async REST client of node ``i`` (``async with``)."""
-        return Client(self.rest_url(i), ca_file=self.manifest.ca)
+    def aclient(self, i: int = 0, identity: Identity | None = None) -> Client:
+        """An async REST client of node ``i`` (``async with``), signing as ``identity``
+        (default: :meth:`reader`)."""
+        return Client(self.rest_url(i), ca_file=self.manifest.ca,
+                      identity=identity or self.reader())
+
+    def reader(self) -> Identity | None:
+        """The identity the testnet's own tools read as (blocks, transactions, balances): the
+        ``auditor`` client (role auditor), else node 0's key (a validator)."""
+        names = {c.name for c in self.manifest.clients}
+        if "auditor" in names:
+            return self.identity("auditor")
+        node0 = self.manifest.nodes[0].key_file if self.manifest.nodes else None
+        return load_identity(node0) if node0 else None
 
     def ssl_context(self) -> ssl.SSLContext:
         """TLS client context for the REST URLs (:func:`manifest_ssl`)."""
@@ -629,7 +645,8 @@ def cli_init(args: argparse.Namespace) -> int:
     print(f"  keys      {root / 'keys'} (0600)")
     print(f"  clients   {root / 'clients'} ({', '.join(c.name for c in m.clients)})")
     if m.ca:
-        print(f"  pki       {root / 'pki'} (consortium CA {m.ca}; peer links over mutual TLS)")
+        print(f"  pki       {root / 'pki'} (consortium CA {m.ca}; peer links over mutual TLS, "
+              "REST over HTTPS: clients trust this CA)")
     else:
         print("  pki       none: peer links over plain TCP (--plain, for tests only)")
     for nd in m.nodes:

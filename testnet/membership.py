@@ -125,6 +125,10 @@ def prepare_join(directory: Path) -> tuple[int, Identity, Identity]:
         peers=[PeerConfig(node_id=n.id, public_key=n.public_key, address=n.p2p_address)
                for n in m.nodes],
         sync_urls=[n.rest_url for n in m.nodes],
+        # an observer reads blocks as the testnet's auditor (blocks are for validators,
+        # regulators and auditors; the new node is none of them until it is added)
+        sync_key_file=(Path("../clients/auditor.json")
+                       if any(c.name == "auditor" for c in m.clients) else None),
         **(issue_node_tls(directory, name, node_key.public_key.hex(),
                           any(n.rest_url.startswith("https://") for n in m.nodes))
            if m.ca else {}),

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from chainfin.client import signed_headers
 from chainfin.crypto import load_identity
 from chainfin.types import Transaction
 from testnet.launch import Testnet, init_testnet
@@ -48,10 +49,13 @@ class Net:
                                      **kw) as r:
             return r.status, await r.json()
 
-    async def get(self, i: int, path: str, timeout: float = 10) -> tuple[int, Any]:
+    async def get(self, i: int, path: str, timeout: float = 10, who: str = "regulator"
+                  ) -> tuple[int, Any]:
+        """GET ``path`` on node ``i``, signed as client ``who`` (the regulator reads all)."""
         assert self.session is not None
-        async with self.session.get(self.urls[i] + path,
-                                    timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+        url = self.urls[i] + path
+        async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=timeout),
+                                    headers=signed_headers(self.ids[who], "GET", url)) as r:
             if r.content_type == "application/json":
                 return r.status, await r.json()
             return r.status, await r.text()

@@ -36,6 +36,7 @@ from chainfin.types import Transaction
 from node import api
 from node.metrics import CPU_STAGES
 from node.runtime import Node
+from tests.node.signing import SigningClient
 
 N_VALIDATORS = 4
 CLIENT_ROLES = {"exporter": "exporter", "importer": "importer", "auditor": "auditor",
@@ -176,7 +177,7 @@ async def stop_cluster(nodes: list[Node]) -> None:
 @pytest.fixture
 async def h() -> AsyncIterator[Harness]:
     genesis, nodes, ids = await start_cluster()
-    http = TestClient(TestServer(api.make_app(nodes[0])))
+    http = SigningClient(TestServer(api.make_app(nodes[0])), ids["auditor"])
     await http.start_server()
     try:
         yield Harness(genesis, nodes, ids, http)
@@ -199,7 +200,7 @@ async def test_single_validator_commits(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(api, "WAIT_TIMEOUT_S", 1.0)
     genesis, nodes, ids = await start_cluster(1)
     try:
-        async with TestClient(TestServer(api.make_app(nodes[0]))) as http:
+        async with SigningClient(TestServer(api.make_app(nodes[0])), ids["auditor"]) as http:
             h = Harness(genesis, nodes, ids, http)
             status, out = await h.post(h.issue())
             assert (status, out["status"]) == (200, "committed"), out

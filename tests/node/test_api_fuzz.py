@@ -23,13 +23,16 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chainfin import httpsig
+from chainfin.client import signed_headers
 from chainfin.execution import default_registry
 from chainfin.types import Transaction
 from node import api
+from tests.node.signing import SigningClient
 from tests.node.test_api import (
     CLIENT_ROLES,
     Harness,
@@ -68,7 +71,7 @@ def fuzz() -> Iterator[tuple[LoopThread, Harness]]:
 
     async def setup() -> Harness:
         genesis, nodes, ids = await start_cluster()
-        http = TestClient(TestServer(api.make_app(nodes[0])))
+        http = SigningClient(TestServer(api.make_app(nodes[0])), ids["auditor"])
         await http.start_server()
         return Harness(genesis, nodes, ids, http)
 
@@ -295,3 +298,62 @@ def test_fuzz_rest_api(fuzz: tuple[LoopThread, Harness]) -> None:
     assert status == 200 and out["status"] == "committed", out
     assert all(nd.ledger.tip.height >= h.node.ledger.tip.height - 1 for nd in h.nodes)
     assert time.monotonic() - t0 < 60
+
+
+# --------------------------------------------------------------------------- request signatures
+
+SIG_HEADERS = ("Signature-Input", "Signature", "Content-Digest")
+
+
+@st.composite
+def signature_headers(draw: st.DrawFn, valid: dict[str, str]) -> dict[str, str]:
+    """A valid signature's headers with some dropped, replaced by random text, spliced or
+    with one character changed."""
+    out = dict(valid)
+    for name in SIG_HEADERS:
+        how = draw(st.sampled_from(["keep", "keep", "drop", "random", "splice", "flip"]))
+        if how == "drop":
+            out.pop(name)
+        elif how == "random":
+            out[name] = draw(st.text(st.characters(codec="latin-1", min_codepoint=32,
+                                                   exclude_characters="\x7f"),
+                                     max_size=200))
+        elif how == "splice":
+            v, i = out[name], draw(st.integers(0, len(out[name])))
+            out[name] = v[:i] + draw(st.sampled_from(['"', ";", ",", " ", "=", ":", "(", ")",
+                                                      ";created=1", ';alg="ed25519"'])) + v[i:]
+        elif how == "flip":
+            v, i = out[name], draw(st.integers(0, len(out[name]) - 1))
+            out[name] = v[:i] + draw(st.characters(codec="ascii", min_codepoint=33)) + v[i + 1:]
+    return out
+
+
+def test_fuzz_signature_headers(fuzz: tuple[LoopThread, Harness]) -> None:
+    """Never a 5xx, and never a read unless the headers are a valid signature (the oracle:
+    chainfin.httpsig on the same request)."""
+    lt, h = fuzz
+    path = f"/v1/state/settlement/bal/{h.ids['exporter'].public_key.hex()}/USD"
+    url = str(h.http.make_url(path))
+
+    async def send(headers: dict[str, str]) -> tuple[int, str, bytes]:
+        async with h.http.get(path, signed=False, headers=headers) as r:
+            return r.status, r.content_type, await r.read()
+
+    @FUZZ
+    @given(data=st.data(), who=st.sampled_from(["exporter", "auditor", "importer"]))
+    def mutated(data: st.DataObject, who: str) -> None:
+        valid = signed_headers(h.ids[who], "GET", url)
+        headers = data.draw(signature_headers(valid))
+        try:
+            httpsig.verify_request("GET", url, headers, b"", time.time())
+            ok = True
+        except httpsig.Unauthenticated:
+            ok = False
+        status, ctype, raw = lt.run(send(headers))
+        body = check_response(status, ctype, raw, f"GET {headers}")
+        if not ok:
+            assert status == 401 and body["error"]["code"] == "unauthenticated", (status, body)
+        else:
+            assert status in (200, 404) or body["error"]["code"] == "unauthenticated", body
+
+    mutated()

@@ -12,16 +12,18 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
 from chainfin.crypto import Identity
 from chainfin.genesis import Genesis
 from chainfin.store import MemoryStore
 from node import api
 from node.runtime import Node
+from tests.node.signing import SigningClient, key_file
 from tests.node.test_api import Harness, stop_cluster
 from tests.unit.trade_cases import BILL_OF_LADING, DECLARATION, INVOICE, INVOICE_AMOUNT, h
 
@@ -96,7 +98,7 @@ async def desk() -> AsyncIterator[Desk]:
         await asyncio.sleep(0.01)
     for i, v in enumerate(validators[:3]):
         ids["bank_" + "abc"[i]] = v
-    http = TestClient(TestServer(api.make_app(nodes[0])))
+    http = SigningClient(TestServer(api.make_app(nodes[0])), ids["auditor"])
     await http.start_server()
     try:
         d = Desk(genesis, nodes, ids, http)
@@ -207,8 +209,10 @@ async def test_presentation_after_expiry_through_rest(desk: Desk) -> None:
     assert status == 200 and out["value"]["expiry_date"] == "2020-01-31"
 
 
-async def test_chainfin_trade_show_prints_what_a_credit_officer_reads(desk: Desk) -> None:
+async def test_chainfin_trade_show_prints_what_a_credit_officer_reads(desk: Desk,
+                                                                     tmp_path: Path) -> None:
     d = desk
+    officer = key_file(d.ids["bank_a"], tmp_path)  # the financing bank reads the trade
     inv = await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
                        content_hash=h("inv"))
     trade = inv["trade_id"]
@@ -219,7 +223,7 @@ async def test_chainfin_trade_show_prints_what_a_credit_officer_reads(desk: Desk
                  currency="USD", maturity_date="2099-12-31")
     url = str(d.http.make_url("")).rstrip("/")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chainfin.cli", "trade", "show", "--node", url, "--trade", trade,
+        sys.executable, "-m", "chainfin.cli", "trade", "show", "--node", url, "--key", officer, "--trade", trade,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     text = out.decode()
@@ -230,7 +234,7 @@ async def test_chainfin_trade_show_prints_what_a_credit_officer_reads(desk: Desk
                    "customs_declaration", "matures 2099-12-31  open"):
         assert needle in text, (needle, text)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chainfin.cli", "trade", "show", "--node", url, "--trade",
+        sys.executable, "-m", "chainfin.cli", "trade", "show", "--node", url, "--key", officer, "--trade",
         "00" * 32, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode != 0 and b"no trade" in err

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chainfin import cli
+from tests.node.signing import key_file
 from tests.node.test_api import Harness, h  # noqa: F401 (the fixture)
 
 PATTERNS = ("structuring", "counterparty_change", "round_trip")
@@ -53,11 +55,12 @@ async def read_sse_alerts(r: Any, want: int) -> list[dict[str, Any]]:
 
 
 async def test_pattern_alerts_reach_sse_subscribers_and_chainfin_alerts(
-        h: Harness, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+        h: Harness, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:  # noqa: F811
     txs = await setup_patterns(h)
+    regulator = key_file(h.ids["auditor"], tmp_path)
     base = str(h.http.make_url("")).rstrip("/")
     follower = asyncio.create_task(asyncio.to_thread(
-        cli.main, ["alerts", "--node", base, "--follow", "--blocks", "0", "--max", "3",
+        cli.main, ["alerts", "--node", base, "--key", regulator, "--follow", "--blocks", "0", "--max", "3",
                    "--json"]))
     await asyncio.sleep(0.5)  # the CLI subscribes
     async with h.http.get("/v1/events") as r:
@@ -73,7 +76,7 @@ async def test_pattern_alerts_reach_sse_subscribers_and_chainfin_alerts(
     assert sorted(a["rule"] for a in printed) == sorted(PATTERNS)
 
     # the same alerts from the recent blocks, as text lines
-    assert await asyncio.to_thread(cli.main, ["alerts", "--node", base]) == 0
+    assert await asyncio.to_thread(cli.main, ["alerts", "--node", base, "--key", regulator]) == 0
     text = capsys.readouterr().out
     assert all(rule in text for rule in PATTERNS)
 

@@ -21,7 +21,7 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from chainfin.client import Client, ClientError, SyncClient
+from chainfin.client import Client, ClientError, SyncClient, signed_headers
 from chainfin.crypto import Identity
 from chainfin.errors import ConfigError
 from node import tls
@@ -352,7 +352,7 @@ def test_init_testnet_creates_pki_and_tls_configs(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(d / "pki").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(d / "pki" / "ca.key").st_mode) == 0o600
     for nd in m.nodes:
-        assert nd.rest_url.startswith("http://")  # REST stays plain on testnets by default
+        assert nd.rest_url.startswith("https://")  # REST over HTTPS by default
         raw = json.loads(Path(nd.config).read_text())
         assert raw["tls"] is True and raw["tls_ca"] == "../pki/ca.pem"
         assert raw["tls_cert"] == f"../pki/{nd.id}.pem" and raw["tls_key"] == f"../pki/{nd.id}.key"
@@ -429,10 +429,13 @@ def test_testnet_with_https_rest_commits(tmp_path: Path) -> None:
 
 
 async def _check_https_nodes(tn: Testnet, url0: str) -> None:
+    reader = tn.reader()
+    assert reader is not None
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tn.ssl_context())) as s:
         for i in tn:
             for _ in range(100):  # a commit needs only 3 of 4 nodes: links may still come up
-                async with s.get(f"{tn.rest_url(i)}/metrics") as r:
+                url = f"{tn.rest_url(i)}/metrics"
+                async with s.get(url, headers=signed_headers(reader, "GET", url)) as r:
                     assert r.status == 200
                     text = await r.text()
                 if _metric(text, "handshakes_ok") >= 3:

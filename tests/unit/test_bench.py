@@ -677,3 +677,38 @@ def test_risk_setup_puts_every_sender_under_two_rules_and_the_load_still_commits
                        trade_gap=20)
     lim = measure_limit(genesis, [*w.funding, *setup], w.txs, nodes=4, block_txs=16, cpus=2)
     assert lim.committed_share == 1.0
+
+
+async def test_lean_client_speaks_tls_to_an_https_node(tmp_path):
+    """Testnets serve REST over HTTPS by default: the load client trusts the testnet's CA."""
+    from aiohttp import web
+
+    from node.config import load_config
+    from node.tls import rest_server_context
+    from testnet.launch import init_testnet, manifest_ssl
+
+    m = init_testnet(tmp_path / "tn", nodes=1)
+    cfg = load_config(m.nodes[0].config)
+
+    async def post(request: web.Request) -> web.Response:
+        return web.json_response({"status": "committed", "height": 1})
+
+    app = web.Application()
+    app.router.add_post("/v1/tx", post)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=rest_server_context(cfg))
+    await site.start()
+    port = runner.addresses[0][1]
+    client = bench.LeanClient(ssl=manifest_ssl(m))
+    try:
+        raw = bench.LeanClient.request_bytes("127.0.0.1", port, "/v1/tx?wait=commit", b"{}")
+        for _ in range(2):  # the second on the kept-alive TLS connection
+            status, body = await client.request("127.0.0.1", port, raw, 5)
+            assert status == 200 and json.loads(body)["status"] == "committed"
+        assert len(client._all) == 1
+        with pytest.raises((OSError, TimeoutError, bench.HttpError)):  # plain HTTP to TLS
+            await bench.LeanClient().request("127.0.0.1", port, raw, 2)
+    finally:
+        client.close()
+        await runner.cleanup()

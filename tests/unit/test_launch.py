@@ -59,7 +59,7 @@ def standin(modes: dict[int, str] | None = None):
 @pytest.fixture(scope="module")
 def net4(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
     d = tmp_path_factory.mktemp("tn") / "net"
-    return d, init_testnet(d, nodes=4)
+    return d, init_testnet(d, nodes=4, rest_tls=False)  # the stand-ins serve plain HTTP
 
 
 def mode(p: Path) -> int:
@@ -151,8 +151,8 @@ def test_init_configs_load_and_ports_are_distinct(net4: tuple[Path, Manifest]) -
 def test_init_with_base_port_and_refusals(tmp_path: Path) -> None:
     m = init_testnet(tmp_path / "a", nodes=2, base_port=21000)
     assert [(n.rest_url, n.p2p_address) for n in m.nodes] == [
-        ("http://127.0.0.1:21000", "127.0.0.1:21001"),
-        ("http://127.0.0.1:21002", "127.0.0.1:21003")]
+        ("https://127.0.0.1:21000", "127.0.0.1:21001"),
+        ("https://127.0.0.1:21002", "127.0.0.1:21003")]
     with pytest.raises(ConfigError, match="already holds a testnet"):
         init_testnet(tmp_path / "a", nodes=2)
     with pytest.raises(ConfigError, match="1 to 64 nodes"):

@@ -1,0 +1,399 @@
+"""Who may read what over REST: one table, decided from the committed chain state.
+
+Every REST read is signed (chainfin.httpsig); the signer's key is resolved to a :class:`Reader`
+(its identity, role, and whether it is a validator or a regulator). Each route asks one rule
+function below; a rule answers the name of the row that grants the read (``owner``,
+``home_bank``, ``regulator``, ...) or ``None``. ``None`` is answered exactly like a missing item
+(TRAPS 21): the route returns its ordinary 404.
+
+:data:`READ_TABLE` is the table docs/api.md prints; a test checks the two agree.
+
+An authorized read of data that is not the reader's own is appended to the node's
+:class:`ReadLog` (who, what, when, which rule), a hash chain in the node's store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chainfin import codec
+from chainfin.store import KVStore
+
+#: (what, routes, who may read it) — the one authorization table; docs/api.md prints it.
+READ_TABLE: tuple[tuple[str, str, str], ...] = (
+    ("balance", "`/v1/state/settlement/bal/<holder>/<ccy>` (and its proof)",
+     "owner, home_bank, currency_issuer, regulator, auditor"),
+    ("trade record", "`/v1/state/trade_documents/{trade,doc,fin,lc,pres}/<id>`, "
+     "`fp/`, `cfp/`, `content/`, `lcfp/`, `agent/` (and their proofs); `chainfin trade show`",
+     "party (owner, registrant, verifying / financing / LC-issuing bank, applicant, "
+     "beneficiary of the record or of its trade), regulator, auditor"),
+    ("credit-sharing metadata", "`/v1/state/credit_sharing/{record,request,consent}/…`",
+     "publisher, subject, consented_bank (a bank the subject consented to; the requester of a "
+     "request), regulator"),
+    ("settlement offer", "`/v1/state/settlement/pvp/<id>`",
+     "party (maker, taker), regulator, auditor"),
+    ("risk data of an account", "`/v1/risk/accounts/{account}`, `/v1/state/risk/{profile,"
+     "alerts,stats,use}/<id>…`", "owner, home_bank, regulator, auditor"),
+    ("sanctions watch list", "`/v1/state/risk/watch/…`", "regulator, auditor"),
+    ("network data", "`/v1/state/governance/…`, `/v1/state/settlement/supply/…`, "
+     "`/v1/state/risk/{profile/*,param/…,alert_count/…}`, `/v1/risk/rules`, `/metrics`",
+     "any identity"),
+    ("nonce", "`/v1/nonce/{sender}`", "owner, home_bank, validator, regulator, auditor"),
+    ("transaction", "`/v1/tx/{tx_id}`, `/v1/proofs/tx/{tx_id}`",
+     "sender, party (named by its events), regulator, auditor"),
+    ("blocks", "`/v1/blocks/…`, `/v1/sync/blocks`, `/v1/events` (all events)",
+     "validator, regulator, auditor"),
+    ("own events", "`/v1/events`", "any identity: only the events whose data names it"),
+    ("read log", "`/v1/audit/reads`", "regulator, auditor"),
+    ("anything else in state", "`/v1/state/…`", "regulator, auditor"),
+)
+
+#: rules under which a reader reads its own data: not logged
+OWN_RULES = frozenset({"owner", "sender", "any", "publisher", "subject", "party", "own_events",
+                       "validator"})
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """The signer of a request, as the chain knows it."""
+
+    key: str  # the public key that signed (hex)
+    ident_id: str | None  # its identity id (None: a validator key that is no identity)
+    role: str | None
+    bank: str | None  # BIC/LEI of a bank identity
+    validator: bool
+    regulator: bool
+
+    @property
+    def auditor(self) -> bool:
+        return self.role == "auditor"
+
+    @property
+    def supervisor(self) -> str | None:
+        """``regulator`` / ``auditor`` when the reader is one."""
+        return "regulator" if self.regulator else "auditor" if self.auditor else None
+
+    def names(self) -> set[str]:
+        return {x for x in (self.key, self.ident_id) if x}
+
+    def is_(self, who: Any) -> bool:
+        return isinstance(who, str) and who in self.names()
+
+
+StateGet = Callable[[str, str], Any]
+
+
+def resolve_reader(get: StateGet, key_hex: str) -> Reader | None:
+    """The reader behind ``key_hex``, or None when it is not an active identity's current key
+    nor a validator's key (``unknown_identity``)."""
+    validators = get("governance", "validators") or []
+    ident_id: str | None = key_hex
+    rec = get("governance", "id/" + key_hex)
+    if rec is None:
+        ident_id = get("governance", "key/" + key_hex)
+        rec = get("governance", "id/" + ident_id) if ident_id else None
+    if rec is not None and (rec.get("key", ident_id) != key_hex or rec.get("status") == "revoked"):
+        rec, ident_id = None, None  # a replaced key, or a revoked identity
+    if rec is None:
+        if key_hex not in validators:
+            return None
+        ident_id = None
+    return Reader(key=key_hex, ident_id=ident_id, role=rec.get("role") if rec else None,
+                  bank=rec.get("bank") if rec else None, validator=key_hex in validators,
+                  regulator=ident_id is not None and ident_id in (
+                      get("governance", "regulators") or []))
+
+
+def _home_bank(get: StateGet, reader: Reader, holder: str) -> bool:
+    """Is the reader the home bank of identity ``holder``: the admin bank that registered it,
+    or a bank with the same BIC/LEI (contracts.governance.is_home_bank)."""
+    if reader.role != "bank" or reader.ident_id is None or reader.ident_id == holder:
+        return False
+    target = get("governance", "id/" + holder)
+    if target is None:
+        return False
+    return bool(target.get("registered_by") == reader.ident_id
+                or (reader.bank is not None and reader.bank == target.get("bank")))
+
+
+def _supervised(reader: Reader, auditors: bool = True) -> str | None:
+    if reader.regulator:
+        return "regulator"
+    if auditors and reader.auditor:
+        return "auditor"
+    return None
+
+
+def account_rule(get: StateGet, reader: Reader, holder: str) -> str | None:
+    """An account's own data (its balance, risk profile, nonce): owner, home bank, regulator,
+    auditor."""
+    if reader.is_(holder):
+        return "owner"
+    if _home_bank(get, reader, holder):
+        return "home_bank"
+    return _supervised(reader)
+
+
+def hex_names(value: Any, limit: int = 4096) -> set[str]:
+    """Every 64-hex-digit string anywhere in ``value`` (identity ids and keys it names)."""
+    out: set[str] = set()
+    stack = [value]
+    while stack and limit > 0:
+        limit -= 1
+        v = stack.pop()
+        if isinstance(v, str):
+            if len(v) == 64 and _HEX64.fullmatch(v):
+                out.add(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+    return out
+
+
+_PARTY_FIELDS = ("owner", "registrant", "verified_by", "bank", "exporter", "issuer",
+                 "applicant", "beneficiary", "maker", "taker", "from", "to")
+
+
+def _fields(rec: Any) -> set[str]:
+    if not isinstance(rec, dict):
+        return set()
+    return hex_names([rec.get(f) for f in _PARTY_FIELDS])
+
+
+def trade_parties(get: StateGet, trade_id: str) -> set[str]:
+    """The parties of a trade: its exporter, every document's registrant and verifying banks,
+    every financing's bank, every LC's issuer, applicant and beneficiary."""
+    trade = get("trade_documents", "trade/" + trade_id)
+    if not isinstance(trade, dict):
+        return set()
+    out = _fields(trade)
+    for kind, ids in (("doc/", trade.get("docs") or []), ("fin/", trade.get("financings") or []),
+                      ("lc/", trade.get("lcs") or [])):
+        for i in ids[:256]:
+            out |= _fields(get("trade_documents", kind + str(i)))
+    return out
+
+
+def trade_record_parties(get: StateGet, key: str) -> set[str] | None:
+    """Parties of the trade_documents record at ``key`` (None: no such record)."""
+    kind, _, rest = key.partition("/")
+    if kind in ("fp", "cfp", "content", "lcfp"):
+        target = get("trade_documents", key)
+        if not isinstance(target, str):
+            return None
+        return trade_record_parties(get, ("lc/" if kind == "lcfp" else "doc/") + target)
+    if kind == "agent":
+        exporter, _, bank = rest.partition("/")
+        return {exporter, bank}
+    rec = get("trade_documents", key)
+    if not isinstance(rec, dict):
+        return None
+    out = _fields(rec)
+    if kind == "trade":
+        return out | trade_parties(get, rest)
+    if kind == "pres" and rec.get("lc_id"):
+        out |= _fields(get("trade_documents", "lc/" + str(rec["lc_id"])))
+    if rec.get("trade_id"):
+        out |= trade_parties(get, str(rec["trade_id"]))
+    return out
+
+
+def _credit_rule(get: StateGet, reader: Reader, key: str) -> str | None:
+    kind, _, rest = key.partition("/")
+    if reader.regulator:
+        return "regulator"
+    if kind == "consent":
+        subject, _, bank = rest.partition("/")
+        return "subject" if reader.is_(subject) else "consented_bank" if reader.is_(bank) else None
+    rec = get("credit_sharing", key)
+    if not isinstance(rec, dict):
+        return None
+    if reader.is_(rec.get("publisher")):
+        return "publisher"
+    if reader.is_(rec.get("subject")):
+        return "subject"
+    if reader.is_(rec.get("requester")):
+        return "consented_bank"
+    about = rec.get("subject")
+    if isinstance(about, str) and reader.ident_id is not None and get(
+            "credit_sharing", f"consent/{about}/{reader.ident_id}") is not None:
+        return "consented_bank"
+    return None
+
+
+_PUBLIC_RISK = re.compile(r"(profile/\*|param/.*|alert_count/.*)")
+_ACCOUNT_RISK = re.compile(r"(profile|alerts|stats|use)/([0-9a-f]{64})(/.*)?")
+
+
+def state_rule(get: StateGet, reader: Reader, contract: str, key: str) -> str | None:
+    """The rule that lets ``reader`` read state ``contract/key``, or None (answer 404)."""
+    if contract == "governance":
+        return "any"
+    if contract == "settlement":
+        kind, _, rest = key.partition("/")
+        if kind == "supply":
+            return "any"
+        if kind == "bal":
+            holder, _, ccy = rest.partition("/")
+            rule = account_rule(get, reader, holder)
+            if rule is None:
+                cur = get("governance", "currency/" + ccy)
+                if isinstance(cur, dict) and reader.is_(cur.get("issuer")):
+                    rule = "currency_issuer"
+            return rule
+        if kind == "pvp":
+            rec = get("settlement", key)
+            if reader.names() & hex_names(rec):
+                return "party"
+            return _supervised(reader)
+    if contract == "trade_documents":
+        if _supervised(reader):
+            return _supervised(reader)
+        parties = trade_record_parties(get, key)
+        return "party" if parties and reader.names() & parties else None
+    if contract == "credit_sharing":
+        return _credit_rule(get, reader, key)
+    if contract == "risk":
+        if _PUBLIC_RISK.fullmatch(key):
+            return "any"
+        m = _ACCOUNT_RISK.fullmatch(key)
+        if m:
+            return account_rule(get, reader, m[2])
+    return _supervised(reader)
+
+
+def chain_rule(reader: Reader) -> str | None:
+    """Blocks, /v1/sync/blocks and every event: validators, regulators, auditors."""
+    return _supervised(reader) or ("validator" if reader.validator else None)
+
+
+def tx_rule(reader: Reader, sender: str, receipt: dict[str, Any] | None) -> str | None:
+    """A transaction: its sender, the parties its events name, regulators, auditors."""
+    if reader.is_(sender):
+        return "sender"
+    if receipt is not None and reader.names() & hex_names(receipt.get("events") or []):
+        return "party"
+    return _supervised(reader)
+
+
+def event_names_reader(reader: Reader, event: dict[str, Any]) -> bool:
+    return bool(reader.names() & hex_names(event.get("data")))
+
+
+def logged(rule: str) -> bool:
+    """Is a read under ``rule`` a read of another's data (appended to the read log)?"""
+    return rule not in OWN_RULES
+
+
+# ---------------------------------------------------------------------------- the read log
+
+P_READLOG = b"r/"  # the node's own key space: r/<seq, 8 bytes big-endian> -> entry
+
+
+class ReadLog:
+    """Append-only, hash-chained log of authorized reads of others' data, in the node's store.
+
+    Entry ``n``: ``{"seq", "time_ms", "reader", "what", "rule", "prev", "hash"}`` where ``hash``
+    is SHA-256 of the canonical msgpack of the other fields and ``prev`` the previous entry's
+    hash (32 zero bytes, hex, for the first): changing or dropping an entry breaks the chain.
+    """
+
+    def __init__(self, store: KVStore) -> None:
+        self.store = store
+        last = None
+        for _, v in store.iterate(prefix=P_READLOG, reverse=True):
+            last = codec.decode(v)
+            break
+        self.seq = last["seq"] if last else 0
+        self.head = last["hash"] if last else "00" * 32
+
+    def append(self, time_ms: int, reader: str, what: str, rule: str) -> dict[str, Any]:
+        seq = self.seq + 1
+        body: dict[str, Any] = {"seq": seq, "time_ms": time_ms, "reader": reader, "what": what,
+                                "rule": rule, "prev": self.head}
+        digest = hashlib.sha256(codec.encode(body)).hexdigest()
+        entry = body | {"hash": digest}
+        self.store.put(P_READLOG + seq.to_bytes(8, "big"), codec.encode(entry))
+        self.seq, self.head = seq, digest
+        return entry
+
+    def entries(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        out = []
+        for _, v in self.store.iterate(prefix=P_READLOG,
+                                       start=P_READLOG + (after + 1).to_bytes(8, "big")):
+            out.append(codec.decode(v))
+            if len(out) >= limit:
+                break
+        return out
+
+
+def verify_chain(entries: Iterable[dict[str, Any]], prev: str = "00" * 32) -> bool:
+    """Does every entry hash its fields and link to the one before?"""
+    for e in entries:
+        body = {k: e[k] for k in ("seq", "time_ms", "reader", "what", "rule", "prev")}
+        if e["prev"] != prev or hashlib.sha256(codec.encode(body)).hexdigest() != e["hash"]:
+            return False
+        prev = e["hash"]
+    return True
+
+
+# ---------------------------------------------------------------------------- rate limits
+
+
+class TokenBucket:
+    """``rate`` tokens a second up to ``burst``; time is an input."""
+
+    __slots__ = ("rate", "burst", "tokens", "at")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, now
+
+    def take(self, now: float) -> float:
+        """0 when a token was taken, else the seconds until one is available."""
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate if self.rate > 0 else math.inf
+
+
+class RateLimiter:
+    """Token buckets by key (a source address, an identity), at most ``max_keys`` of them: the
+    fullest (idle) buckets are forgotten first, which loses nothing (they would be full anyway)."""
+
+    def __init__(self, rate: float, burst: float, max_keys: int = 10_000) -> None:
+        self.rate, self.burst, self.max_keys = rate, burst, max_keys
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def take(self, key: str, now: float) -> float:
+        """0 when allowed, else the seconds to wait (``Retry-After``)."""
+        if self.rate <= 0:
+            return 0.0
+        b = self._buckets.get(key)
+        if b is None:
+            if len(self._buckets) >= self.max_keys:
+                self._forget_idle(now)
+            b = self._buckets[key] = TokenBucket(self.rate, self.burst, now)
+        return b.take(now)
+
+    def _forget_idle(self, now: float) -> None:
+        for k in [k for k, b in self._buckets.items()
+                  if b.tokens + (now - b.at) * b.rate >= b.burst]:
+            del self._buckets[k]
+        if len(self._buckets) >= self.max_keys:  # all busy: forget the oldest half
+            for k in list(self._buckets)[: self.max_keys // 2]:
+                del self._buckets[k]
+
+
+def what_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
