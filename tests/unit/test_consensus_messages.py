@@ -18,7 +18,7 @@ from chainfin.consensus.messages import (
 from chainfin.crypto import Identity
 from chainfin.errors import InvalidMessage
 from chainfin.types import Vote, vote_message
-from testnet.sim import SimConfig, run
+from chainfin.testing.sim import SimConfig, run
 from tests.sim.harness import CHAIN, Cluster, make_txs
 
 
