@@ -29,6 +29,13 @@ def _lazy(target: str) -> Handler:
     return run
 
 
+def _trade_show(args: argparse.Namespace) -> int:
+    from chainfin.trade_show import cli_trade_show
+    from contracts.trade.view import render, trade_report
+
+    return cli_trade_show(args, trade_report, render)
+
+
 def _keygen(args: argparse.Namespace) -> int:
     from chainfin.crypto import Identity, save_identity
 
@@ -124,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     tsh.add_argument("--node", required=True)
     tsh.add_argument("--trade", required=True, help="trade id (hex)")
     tsh.add_argument("--json", action="store_true", help="print the resolved records as JSON")
-    tsh.set_defaults(func=_lazy("chainfin.trade_show:cli_trade_show"))
+    tsh.set_defaults(func=_trade_show)
 
     pr = sub.add_parser("proof", help="fetch a proof document")
     prsub = pr.add_subparsers(dest="proof_command", metavar="KIND", required=True)

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,12 +178,14 @@ class Ledger:
     After a crash the tip's root page is missing and ``_open`` rebuilds the tree from the
     committed state, checking that it hashes to the tip's state root."""
 
-    def __init__(self, store: KVStore, genesis: Genesis, *, flush_phase: int = 0) -> None:
+    def __init__(self, store: KVStore, genesis: Genesis, *,
+                 registry: Mapping[str, execution.Contract], flush_phase: int = 0) -> None:
         """``flush_phase``: the SMT pages are written after committing each height h with
         ``(h + flush_phase) % SMT_FLUSH_BLOCKS == 0``. Nodes take different phases
         (:func:`flush_phase_for`) so that they do not all pause for the flush at the same
         block (decision 32); it is local storage timing, invisible to consensus."""
         self.store = store
+        self.registry = registry  # the contracts this network runs
         self.flush_phase = flush_phase % SMT_FLUSH_BLOCKS
         self.genesis = genesis
         self.chain_id = genesis.chain_id
@@ -287,7 +289,7 @@ class Ledger:
             proposer=header_fields["proposer"],
             fingerprint_key=self.fingerprint_key,
         )
-        result = execution.execute_block(state, txs, ctx)
+        result = execution.execute_block(state, txs, ctx, self.registry)
         nodes: dict[bytes, bytes] = {}
         smt = SparseMerkleTree(_NodeCache(self.node_cache,
                                           [s.smt_nodes for s in chain] + [self.unflushed]))
@@ -319,7 +321,7 @@ class Ledger:
             if pair in seen_pairs:
                 continue
             try:
-                execution.check_tx_static(tx, state)
+                execution.check_tx_static(tx, state, registry=self.registry)
             except InvalidTransaction:
                 continue
             seen_pairs.add(pair)

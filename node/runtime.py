@@ -31,7 +31,7 @@ from chainfin.errors import ChainfinError, CodecError, InvalidMessage, InvalidTr
 from chainfin.genesis import Genesis
 from chainfin.store import KVStore
 from chainfin.types import Block, CommitCertificate, Transaction
-from contracts import credit_sharing
+from contracts import CONTRACTS, credit_sharing
 from node.ledger import P_WAL, Ledger, flush_phase_for
 from node.mempool import Mempool, TxGossip
 from node.metrics import NodeMetrics
@@ -123,7 +123,7 @@ class Node:
         self.chain_id = genesis.chain_id
         self.store = store
         self.metrics = NodeMetrics()
-        self.ledger = Ledger(store, genesis,
+        self.ledger = Ledger(store, genesis, registry=CONTRACTS,
                              flush_phase=flush_phase_for(identity.public_key, genesis))
         self.mempool = Mempool()
         self.params = genesis.params
@@ -291,7 +291,8 @@ class Node:
 
     def _admit(self, tx: Transaction, gossip: bool) -> None:
         tx.verify_signature()
-        execution.check_tx_static(tx, self.ledger.committed_state())
+        execution.check_tx_static(tx, self.ledger.committed_state(),
+                                  registry=self.ledger.registry)
         self.mempool.add(tx)
         self.admitted_at.setdefault(tx.tx_id, time.perf_counter())
         if gossip:
@@ -356,7 +357,7 @@ class Node:
             if tx_id in self.in_flight:
                 continue
             try:
-                execution.check_tx_static(tx, state)
+                execution.check_tx_static(tx, state, registry=self.ledger.registry)
             except InvalidTransaction as e:
                 dropped.append((tx_id, e))
         if not dropped:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from chainfin.consensus.api import (
-    BlockBuilt,
     BuildBlock,
     Commit,
     ExecuteBlock,
