@@ -187,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --- issue 19: ISO 20022 adapter and the bank operator's path (node init, ca sign)
-def _add_issue19(sub: argparse._SubParsersAction, nsub: argparse._SubParsersAction) -> None:
+def _add_issue19(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                 nsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from chainfin.iso20022.commands import add_parser as add_iso20022
 
     add_iso20022(sub)
@@ -229,7 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.func(args)
+        rc: int = args.func(args)
+        return rc
     except ChainfinError as e:
         print(f"chainfin: error: {e}", file=sys.stderr)
         return 1
