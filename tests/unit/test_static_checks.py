@@ -7,6 +7,7 @@ fails with the tool's own report.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -35,3 +36,34 @@ def test_mypy_strict_passes_on_chainfin_and_contracts() -> None:
     if r.returncode != 0:
         pytest.fail(f"mypy --strict {' '.join(STRICT)} failed:\n{r.stdout}{r.stderr}",
                     pytrace=False)
+
+
+#: the layers, bottom first: a module may import its own layer and the ones below it
+LAYERS = ["chainfin", "contracts", "node", "testnet"]
+#: chainfin's command-line edge: it may import every layer (lazily, per command)
+EVERY_LAYER = {"chainfin/cli.py"}
+
+
+def _imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def test_imports_point_down_the_layers() -> None:
+    wrong = []
+    for i, layer in enumerate(LAYERS):
+        above = set(LAYERS[i + 1:])
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel in EVERY_LAYER:
+                continue
+            bad = _imported_packages(path) & above
+            if bad:
+                wrong.append(f"{rel} imports {', '.join(sorted(bad))}")
+    assert not wrong, "imports that point up a layer:\n" + "\n".join(wrong)
