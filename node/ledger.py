@@ -25,20 +25,31 @@ from chainfin import codec, execution, merkle
 from chainfin.errors import InvalidMessage, InvalidTransaction, StorageError
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, put_nodes, reachable_records
-from chainfin.store import KVStore
+from chainfin.store import (
+    BLOCK_HEIGHT,
+    BLOCKS,
+    META,
+    SMT_NODES,
+    STATE,
+    TX_INDEX,
+    VALIDATOR_SETS,
+    WAL,
+    KVStore,
+)
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet
 
 log = logging.getLogger("chainfin.ledger")
 
-P_BLOCK = b"b/"
-P_HASH = b"h/"
-P_TX = b"t/"
-P_STATE = b"s/"
-P_SMT = b"m/"
-P_VSET = b"v/"
-P_WAL = b"w/"
-K_TIP = b"meta/tip"
-K_GENESIS = b"meta/genesis"
+# the key spaces are defined once, in chainfin.store; these are the ledger's names for them
+P_BLOCK = BLOCKS
+P_HASH = BLOCK_HEIGHT
+P_TX = TX_INDEX
+P_STATE = STATE
+P_SMT = SMT_NODES
+P_VSET = VALIDATOR_SETS
+P_WAL = WAL
+K_TIP = META + b"tip"
+K_GENESIS = META + b"genesis"
 
 
 def _h(height: int) -> bytes:
