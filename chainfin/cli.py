@@ -30,6 +30,13 @@ def _lazy(target: str) -> Handler:
     return run
 
 
+def _trade_show(args: argparse.Namespace) -> int:
+    from chainfin.trade_show import cli_trade_show
+    from contracts.trade.view import render, trade_report
+
+    return cli_trade_show(args, trade_report, render)
+
+
 def _keygen(args: argparse.Namespace) -> int:
     from chainfin.crypto import Identity, save_identity
 
@@ -128,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     _reader_key(tsh)
     tsh.add_argument("--trade", required=True, help="trade id (hex)")
     tsh.add_argument("--json", action="store_true", help="print the resolved records as JSON")
-    tsh.set_defaults(func=_lazy("chainfin.trade_show:cli_trade_show"))
+    tsh.set_defaults(func=_trade_show)
 
     pr = sub.add_parser("proof", help="fetch a proof document")
     prsub = pr.add_subparsers(dest="proof_command", metavar="KIND", required=True)
@@ -205,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ISO 20022 adapter and the bank operator's path (node init, ca sign)
-def _add_operator_commands(sub: argparse._SubParsersAction, nsub: argparse._SubParsersAction) -> None:
+def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                           nsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from chainfin.iso20022.commands import add_parser as add_iso20022
 
     add_iso20022(sub)
@@ -254,7 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.func(args)
+        rc: int = args.func(args)
+        return rc
     except ChainfinError as e:
         print(f"chainfin: error: {e}", file=sys.stderr)
         return 1

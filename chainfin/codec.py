@@ -14,7 +14,7 @@ exhaust memory. ``decode(..., canonical=True)`` also refuses bytes that are not 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgpack
@@ -110,12 +110,13 @@ def encode(value: Any) -> bytes:
             outside 64 bits, or nests too deep.
     """
     try:
-        return msgpack.packb(canonicalize(value), use_bin_type=True)
+        packed: bytes = msgpack.packb(canonicalize(value), use_bin_type=True)
+        return packed
     except (OverflowError, ValueError, TypeError) as e:  # defensive: canonicalize should catch all
         raise CodecError(str(e)) from e
 
 
-_pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+_pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 
 
 def encode_local(value: Any) -> bytes:

@@ -58,7 +58,6 @@ __all__ = [
     "BlockResult",
     "Method",
     "Contract",
-    "default_registry",
     "execute_block",
     "execute_tx",
     "check_tx_static",
@@ -530,26 +529,6 @@ class Contract:
         return f"Contract({self.name!r}, methods={sorted(self.methods)})"
 
 
-def default_registry() -> Mapping[str, Contract]:
-    """The network's contract registry (``contracts.CONTRACTS``), imported lazily because
-    contracts sit above chainfin in the dependency order."""
-    global _REGISTRY
-    if _REGISTRY is None:
-        from contracts import CONTRACTS
-
-        _REGISTRY = CONTRACTS
-    return _REGISTRY
-
-
-_REGISTRY: Mapping[str, Contract] | None = None
-
-
-def __getattr__(name: str) -> Any:  # lazy module attribute CONTRACTS
-    if name == "CONTRACTS":
-        return default_registry()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 # ---------------------------------------------------------------------------- argument parsers
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -723,8 +702,8 @@ def _check_standing(identity: dict[str, Any], key_hex: str, ident_id: str, metho
 
 
 def execute_tx(
-    block: Overlay, tx: Transaction, ctx: BlockContext, index: int = 0,
-    registry: Mapping[str, Contract] | None = None,
+    block: Overlay, tx: Transaction, ctx: BlockContext, index: int,
+    registry: Mapping[str, Contract],
 ) -> Receipt:
     """Execute one transaction into ``block`` (the block's overlay) and return its receipt.
 
@@ -732,13 +711,12 @@ def execute_tx(
     in every case but ``nonce_reused``. What the method kept with :meth:`TxContext.keep` (a
     rule's alert and counters) lands in either case, its events on the receipt.
     """
-    reg = default_registry() if registry is None else registry
     rkey = receipt_key(tx.sender, tx.nonce)
     if block.get_raw(rkey) is not None:
         return _reject(tx, index, "nonce_reused",
                        f"nonce {tx.nonce} of this sender was already used")
     try:
-        method, ident_id, identity, args = _admit(block, tx, reg, ctx.chain_id)
+        method, ident_id, identity, args = _admit(block, tx, registry, ctx.chain_id)
     except InvalidTransaction as e:
         receipt = _reject(tx, index, e.code, str(e))
     else:
@@ -782,21 +760,20 @@ def execute_block(
     state: RawState,
     txs: Sequence[Transaction],
     ctx: BlockContext,
-    registry: Mapping[str, Contract] | None = None,
+    registry: Mapping[str, Contract],
 ) -> BlockResult:
     """Execute ``txs`` in order on a new overlay over ``state``.
 
     ``state`` is the committed state (the node's LevelDB view) or the overlay of the parent block
     (speculative execution). ``state`` itself is never modified.
     """
-    reg = default_registry() if registry is None else registry
     block = Overlay(state)
     vkey = storage_key(IDENTITY_CONTRACT, "validators")
     before = block.get_raw(vkey)
     receipts: list[Receipt] = []
     events: list[Event] = []
     for i, tx in enumerate(txs):
-        r = execute_tx(block, tx, ctx, i, reg)
+        r = execute_tx(block, tx, ctx, i, registry)
         receipts.append(r)
         events.extend(r.events)
     change: tuple[bytes, ...] | None = None
@@ -810,8 +787,8 @@ def check_tx_static(
     tx: Transaction,
     state: RawState,
     *,
+    registry: Mapping[str, Contract],
     chain_id: str | None = None,
-    registry: Mapping[str, Contract] | None = None,
 ) -> None:
     """Admission check for the mempool / REST (the signature is checked elsewhere).
 
@@ -825,12 +802,11 @@ def check_tx_static(
             unknown_method, key_rotated, identity_revoked, account_frozen, forbidden,
             nonce_reused, missing_field, bad_field, unknown_field.
     """
-    reg = default_registry() if registry is None else registry
     view = state if type(state) is Overlay else Overlay(state)
     if view.get_raw(receipt_key(tx.sender, tx.nonce)) is not None:
         raise InvalidTransaction(f"nonce {tx.nonce} of this sender was already used",
                                  "nonce_reused")
-    _admit(view, tx, reg, chain_id)
+    _admit(view, tx, registry, chain_id)
 
 
 def read_value(state: RawState, contract: str, key: str) -> Any | None:

@@ -67,7 +67,9 @@ BLOCK_HEIGHT = b"h/"  # h/<block hash>  -> height 8B
 TX_INDEX = b"t/"  # t/<tx id>           -> tx location (height, index)
 STATE = b"s/"  # s/<state key>          -> current committed value
 SMT_NODES = b"m/"  # m/<node hash>      -> encoded SMT node (chainfin.smt)
-WAL = b"w/"  # w/<view 8B><seq 8B>...   -> what this node signed (synced before it is sent)
+# the WAL key after w/ is chainfin.consensus.engine.record_key: sequence first, so the records
+# below a height (PruneLog) are a key range
+WAL = b"w/"  # w/<seq 8B><view 8B><tag> -> what this node signed (synced before it is sent)
 CHECKPOINTS = b"c/"  # c/<height 8B>    -> checkpoint record
 VALIDATOR_SETS = b"v/"  # v/<height 8B> -> validator set in force from that height
 META = b"meta/"  # meta/<name>          -> tip, genesis hash, schema version, ...

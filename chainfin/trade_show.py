@@ -1,21 +1,25 @@
 """``chainfin trade show --node URL --trade ID``: read one trade's records over REST and print
-them as a credit officer reads them (rendering: :mod:`contracts.trade.view`). An edge module
-like cli.py: it talks to a node through :class:`chainfin.client.SyncClient`."""
+them as a credit officer reads them. An edge module like cli.py: it talks to a node through
+:class:`chainfin.client.SyncClient`; cli.py hands it the contract layer's report and renderer
+(:mod:`contracts.trade.view`), since chainfin imports nothing from contracts."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from chainfin.client import ClientError, SyncClient, reader_identity
 from chainfin.errors import ChainfinError
 
 
-def cli_trade_show(args: argparse.Namespace) -> int:
-    from contracts.trade.view import render, trade_report
-
+def cli_trade_show(args: argparse.Namespace,
+                   trade_report: Callable[..., dict[str, Any]],
+                   render: Callable[[dict[str, Any]], str]) -> int:
+    """``trade_report(fetch, trade_id, now_ms, params=...)`` resolves the records;
+    ``render(report)`` prints them."""
     with SyncClient(args.node, identity=reader_identity(args)) as c:
         def fetch(key: str) -> Any:
             try:

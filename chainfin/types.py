@@ -273,7 +273,7 @@ class BlockHeader:
     @classmethod
     def from_wire(cls, d: Any) -> BlockHeader:
         try:
-            h = cls(**{k: d[k] for k in cls.__slots__})  # type: ignore[attr-defined]
+            h = cls(**{k: d[k] for k in cls.__slots__})
         except (KeyError, TypeError) as e:
             raise InvalidMessage(f"bad block header: {e}") from e
         for name in ("prev_hash", "tx_root", "state_root", "validators_hash",
@@ -287,7 +287,8 @@ class BlockHeader:
         return h
 
     def to_json(self) -> dict[str, Any]:
-        return codec.to_json(self.to_wire())
+        out: dict[str, Any] = codec.to_json(self.to_wire())
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> BlockHeader:
@@ -421,4 +422,5 @@ class CommitCertificate:
         return cert
 
     def to_json(self) -> dict[str, Any]:
-        return codec.to_json(self.to_wire())
+        out: dict[str, Any] = codec.to_json(self.to_wire())
+        return out

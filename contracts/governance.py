@@ -308,7 +308,7 @@ def revoke_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]) 
 
 def _p_address(v: Any, name: str) -> str:
     """A p2p address ``host:port`` (validated for shape only; the network decides reachability)."""
-    text = p_text(128)(v, name)
+    text: str = p_text(128)(v, name)
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ContractError(f"{name} must be host:port", "bad_field")

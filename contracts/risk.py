@@ -209,7 +209,8 @@ def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str
             raise ContractError(f"the {role} is on the watch list", "sanctioned_party")
 
 
-def _rules_for(state: ContractState, account: str, currency: str) -> list[tuple[str, dict]]:
+def _rules_for(state: ContractState, account: str,
+               currency: str) -> list[tuple[str, dict[str, Any]]]:
     """(subject, rule) of every rule on ``account``'s outflows in ``currency``: network first."""
     out = []
     for subject in (NETWORK, account):

@@ -9,7 +9,7 @@ checks signatures; the node does that once on arrival).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from chainfin import codec
@@ -17,6 +17,7 @@ from chainfin.crypto import Identity
 from chainfin.execution import (
     BlockContext,
     BlockResult,
+    Contract,
     DictState,
     Receipt,
     execute_block,
@@ -24,6 +25,7 @@ from chainfin.execution import (
 )
 from chainfin.genesis import Genesis
 from chainfin.types import Transaction
+from contracts import CONTRACTS
 
 CHAIN_ID = "chainfin-test"
 GENESIS_TIME_MS = 1_764_129_600_000  # 2025-11-26T04:00:00Z
@@ -93,8 +95,10 @@ def make_genesis(cast: dict[str, tuple[str, bool, bool]] | None = None,
 class Ledger:
     """State + clock + nonces. ``ledger.tx("exporter", "settlement", "transfer", to=..., ...)``."""
 
-    def __init__(self, genesis: Genesis | None = None) -> None:
+    def __init__(self, genesis: Genesis | None = None,
+                 registry: Mapping[str, Contract] | None = None) -> None:
         self.genesis = genesis or make_genesis()
+        self.registry = CONTRACTS if registry is None else registry
         self.state = DictState(genesis_state(self.genesis))
         self.ids: dict[str, Identity] = {i.name: identity(i.name) for i in self.genesis.identities}
         self.height = 0
@@ -127,7 +131,7 @@ class Ledger:
     def block(self, txs: Sequence[Transaction], advance_ms: int = 1000) -> BlockResult:
         """Execute ``txs`` as the next block and commit it."""
         self.now_ms += advance_ms
-        res = execute_block(self.state, txs, self.context())
+        res = execute_block(self.state, txs, self.context(), self.registry)
         self.state.apply(res.changes)
         self.height += 1
         self.last = res
@@ -229,7 +233,7 @@ def bench(n: int = 2000, repeat: int = 5) -> dict[str, float]:
         best = float("inf")
         for _ in range(repeat):
             t0 = time.perf_counter()
-            res = execute_block(led.state, txs, ctx)
+            res = execute_block(led.state, txs, ctx, led.registry)
             best = min(best, time.perf_counter() - t0)
         want = "rejected" if "rejected" in name else "committed"
         assert all(r.status == want for r in res.receipts), (name, res.receipts[0])
@@ -239,7 +243,7 @@ def bench(n: int = 2000, repeat: int = 5) -> dict[str, float]:
     for _ in range(repeat):
         t0 = time.perf_counter()
         for tx in txs:
-            check_tx_static(tx, led.state)
+            check_tx_static(tx, led.state, registry=led.registry)
         best = min(best, time.perf_counter() - t0)
     out["check_tx_static (transfer)"] = best / len(txs) * 1e6
     return out
@@ -271,7 +275,7 @@ def bench_risk(n: int = 2000, repeat: int = 5, watch_entries: int = 10_000) -> d
         ctx = led.context()
         for _ in range(repeat):
             t0 = time.perf_counter()
-            res = execute_block(led.state, txs, ctx)
+            res = execute_block(led.state, txs, ctx, led.registry)
             best = min(best, time.perf_counter() - t0)
         assert all(r.status == "committed" for r in res.receipts), res.receipts[0]
         return best / len(txs) * 1e6

@@ -33,6 +33,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -66,7 +67,8 @@ def init_bank_node(directory: str | os.PathLike[str], bic: str, *, node_id: str 
                    hosts: Sequence[str] = ("127.0.0.1", "localhost"),
                    p2p: str = "0.0.0.0:9000", advertise: str | None = None,
                    rest: str = "127.0.0.1:8000", genesis: str | None = None,
-                   peers: Sequence[PeerConfig] = (), sync_urls: Sequence[str] = ()) -> dict:
+                   peers: Sequence[PeerConfig] = (),
+                   sync_urls: Sequence[str] = ()) -> dict[str, Any]:
     """Write a bank node's keys, TLS key and CSR, config and join request into ``directory``;
     return the join request.
 

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,20 +25,31 @@ from chainfin import codec, execution, merkle
 from chainfin.errors import InvalidMessage, InvalidTransaction, StorageError
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, put_nodes, reachable_records
-from chainfin.store import KVStore
+from chainfin.store import (
+    BLOCK_HEIGHT,
+    BLOCKS,
+    META,
+    SMT_NODES,
+    STATE,
+    TX_INDEX,
+    VALIDATOR_SETS,
+    WAL,
+    KVStore,
+)
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet
 
 log = logging.getLogger("chainfin.ledger")
 
-P_BLOCK = b"b/"
-P_HASH = b"h/"
-P_TX = b"t/"
-P_STATE = b"s/"
-P_SMT = b"m/"
-P_VSET = b"v/"
-P_WAL = b"w/"
-K_TIP = b"meta/tip"
-K_GENESIS = b"meta/genesis"
+# the key spaces are defined once, in chainfin.store; these are the ledger's names for them
+P_BLOCK = BLOCKS
+P_HASH = BLOCK_HEIGHT
+P_TX = TX_INDEX
+P_STATE = STATE
+P_SMT = SMT_NODES
+P_VSET = VALIDATOR_SETS
+P_WAL = WAL
+K_TIP = META + b"tip"
+K_GENESIS = META + b"genesis"
 
 
 def _h(height: int) -> bytes:
@@ -178,12 +189,14 @@ class Ledger:
     After a crash the tip's root page is missing and ``_open`` rebuilds the tree from the
     committed state, checking that it hashes to the tip's state root."""
 
-    def __init__(self, store: KVStore, genesis: Genesis, *, flush_phase: int = 0) -> None:
+    def __init__(self, store: KVStore, genesis: Genesis, *,
+                 registry: Mapping[str, execution.Contract], flush_phase: int = 0) -> None:
         """``flush_phase``: the SMT pages are written after committing each height h with
         ``(h + flush_phase) % SMT_FLUSH_BLOCKS == 0``. Nodes take different phases
         (:func:`flush_phase_for`) so that they do not all pause for the flush at the same
         block (decision 32); it is local storage timing, invisible to consensus."""
         self.store = store
+        self.registry = registry  # the contracts this network runs
         self.flush_phase = flush_phase % SMT_FLUSH_BLOCKS
         self.genesis = genesis
         self.chain_id = genesis.chain_id
@@ -287,7 +300,7 @@ class Ledger:
             proposer=header_fields["proposer"],
             fingerprint_key=self.fingerprint_key,
         )
-        result = execution.execute_block(state, txs, ctx)
+        result = execution.execute_block(state, txs, ctx, self.registry)
         nodes: dict[bytes, bytes] = {}
         smt = SparseMerkleTree(_NodeCache(self.node_cache,
                                           [s.smt_nodes for s in chain] + [self.unflushed]))
@@ -319,7 +332,7 @@ class Ledger:
             if pair in seen_pairs:
                 continue
             try:
-                execution.check_tx_static(tx, state)
+                execution.check_tx_static(tx, state, registry=self.registry)
             except InvalidTransaction:
                 continue
             seen_pairs.add(pair)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, Metric
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -17,7 +17,7 @@ class _DictCollector:
     def __init__(self, name: str, doc: str, source: Callable[[], dict[str, int]]) -> None:
         self._name, self._doc, self._source = name, doc, source
 
-    def collect(self):  # noqa: ANN201 (prometheus_client protocol)
+    def collect(self) -> Iterator[Metric]:  # the prometheus_client Collector protocol
         fam = CounterMetricFamily(self._name, self._doc, labels=["what"])
         for k, v in sorted(self._source().items()):
             if isinstance(v, int | float):
@@ -40,7 +40,7 @@ class _CpuCollector:
     def __init__(self, stages: dict[str, float]) -> None:
         self._stages = stages
 
-    def collect(self):  # noqa: ANN201 (prometheus_client protocol)
+    def collect(self) -> Iterator[Metric]:  # the prometheus_client Collector protocol
         fam = CounterMetricFamily("chainfin_cpu_seconds",
                                   "CPU time by pipeline stage (main thread; other; background)",
                                   labels=["stage"])
@@ -86,10 +86,10 @@ class NodeMetrics:
 
         # seconds of main-thread CPU per stage, added to by the node around each stage's call
         self.cpu: dict[str, float] = dict.fromkeys(CPU_STAGES, 0.0)
-        r.register(_CpuCollector(self.cpu))  # type: ignore[arg-type]
+        r.register(_CpuCollector(self.cpu))
 
     def export_dict(self, name: str, doc: str, source: Callable[[], dict[str, int]]) -> None:
-        self.registry.register(_DictCollector(name, doc, source))  # type: ignore[arg-type]
+        self.registry.register(_DictCollector(name, doc, source))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

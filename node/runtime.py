@@ -25,6 +25,7 @@ from yarl import URL
 from chainfin import codec, execution
 from chainfin.client import signed_headers
 from chainfin.consensus import api
+from chainfin.consensus.driver import Driver
 from chainfin.consensus.engine import PbftConfig, PbftEngine
 from chainfin.consensus.messages import MessageCodec
 from chainfin.crypto import Identity
@@ -32,7 +33,7 @@ from chainfin.errors import ChainfinError, CodecError, InvalidMessage, InvalidTr
 from chainfin.genesis import Genesis
 from chainfin.store import KVStore
 from chainfin.types import Block, CommitCertificate, Transaction
-from contracts import credit_sharing
+from contracts import CONTRACTS, credit_sharing
 from node.ledger import P_WAL, Ledger, flush_phase_for
 from node.mempool import Mempool, TxGossip
 from node.metrics import NodeMetrics
@@ -128,7 +129,7 @@ class Node:
         self.chain_id = genesis.chain_id
         self.store = store
         self.metrics = NodeMetrics()
-        self.ledger = Ledger(store, genesis,
+        self.ledger = Ledger(store, genesis, registry=CONTRACTS,
                              flush_phase=flush_phase_for(identity.public_key, genesis))
         self.mempool = Mempool()
         self.params = genesis.params
@@ -159,6 +160,8 @@ class Node:
         self._pending_timer: asyncio.TimerHandle | None = None
         self._wal_pending: list[api.Persist] = []  # written (fsync) at the end of the turn
         self._outbox: list[tuple[bytes | None, bytes]] = []  # sent after that write
+        io = _EngineIO(self)
+        self._driver = Driver(self._engine_step, io, io)
         self.failed = asyncio.Event()  # set when the engine task died: the process must exit
         self.failure: BaseException | None = None
         self.metrics.export_dict("chainfin_consensus", "Consensus engine counters",
@@ -294,7 +297,8 @@ class Node:
 
     def _admit(self, tx: Transaction, gossip: bool) -> None:
         tx.verify_signature()
-        execution.check_tx_static(tx, self.ledger.committed_state())
+        execution.check_tx_static(tx, self.ledger.committed_state(),
+                                  registry=self.ledger.registry)
         self.mempool.add(tx)
         self.admitted_at.setdefault(tx.tx_id, time.perf_counter())
         if gossip:
@@ -359,7 +363,7 @@ class Node:
             if tx_id in self.in_flight:
                 continue
             try:
-                execution.check_tx_static(tx, state)
+                execution.check_tx_static(tx, state, registry=self.ledger.registry)
             except InvalidTransaction as e:
                 dropped.append((tx_id, e))
         if not dropped:
@@ -445,56 +449,17 @@ class Node:
                     self.transport.send(to, K_CONSENSUS, payload)
 
     def _step(self, ev: api.Event) -> None:
+        self._driver.step(ev)
+
+    def _engine_step(self, ev: api.Event) -> list[api.Action]:
         t0 = thread_time()
         try:
-            actions = self.engine.step(ev)
+            return self.engine.step(ev)
         except ChainfinError as e:  # a bad message slipped through: count it, keep serving
             log.warning("engine refused an event: %s", e)
-            return
+            return []
         finally:
             self.metrics.cpu["consensus"] += thread_time() - t0
-        self._execute_actions(actions)
-
-    def _execute_actions(self, actions: Iterable[api.Action]) -> None:
-        followups: list[api.Event] = []
-        cpu = self.metrics.cpu
-        for a in actions:
-            match a:
-                case api.Persist():
-                    self._wal_pending.append(a)
-                case api.Send(to, payload):
-                    if to == self.identity.public_key:
-                        followups.append(api.Received(to, payload))
-                    else:
-                        self._outbox.append((to, payload))
-                case api.BuildBlock():
-                    t0 = thread_time()
-                    followups.append(self._build(a))
-                    cpu["build"] += thread_time() - t0
-                case api.ExecuteBlock(block):
-                    t0 = thread_time()
-                    followups.append(self._execute_block(block))
-                    cpu["execute"] += thread_time() - t0
-                case api.Commit(block, cert):
-                    t0 = thread_time()
-                    followups.extend(self._commit(block, cert))
-                    cpu["commit"] += thread_time() - t0
-                case api.DiscardSpeculative(height):
-                    self.ledger.discard_above(height)
-                    self._recompute_in_flight()
-                case api.FetchBlocks(from_height, hint):
-                    self._start_fetch(from_height, hint)
-                case api.PruneLog(below):
-                    self._prune_wal(below)
-                case api.ViewChanged(view, primary):
-                    self.view, self.primary = view, primary
-                    self.metrics.view.set(view)
-                    self.ledger.set_view(view)
-                    log.info("view %d, primary %s", view, primary.hex()[:12])
-                case _:
-                    log.error("unknown action %r", a)
-        for ev in followups:
-            self._step(ev)
 
     def _prune_wal(self, below: bytes) -> None:
         self._wal_pending = [r for r in self._wal_pending if r.key >= below]
@@ -825,3 +790,59 @@ class Node:
         assert rec is not None
         rc = rec["receipts"][i]
         return TxOutcome(tx_id.hex(), rc["status"], h, i, rc.get("error"), rc.get("result"))
+
+
+class _EngineIO:
+    """The node as the consensus driver's App and Network (``chainfin.consensus.driver``).
+    Votes and sends are only queued here: ``Node._end_turn`` syncs the queued votes, then lets
+    the queued sends leave."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def send(self, to: bytes | None, payload: bytes) -> list[api.Event]:
+        if to == self.node.identity.public_key:
+            return [api.Received(to, payload)]
+        self.node._outbox.append((to, payload))
+        return []
+
+    def persist(self, key: bytes, record: Any) -> None:
+        self.node._wal_pending.append(api.Persist(key, record))
+
+    def build(self, req: api.BuildBlock) -> list[api.Event]:
+        t0 = thread_time()
+        answer = self.node._build(req)
+        self.node.metrics.cpu["build"] += thread_time() - t0
+        return [answer]
+
+    def execute(self, block: Block) -> list[api.Event]:
+        t0 = thread_time()
+        answer = self.node._execute_block(block)
+        self.node.metrics.cpu["execute"] += thread_time() - t0
+        return [answer]
+
+    def commit(self, block: Block, certificate: CommitCertificate) -> list[api.Event]:
+        t0 = thread_time()
+        answers = self.node._commit(block, certificate)
+        self.node.metrics.cpu["commit"] += thread_time() - t0
+        return answers
+
+    def discard(self, height: int) -> None:
+        self.node.ledger.discard_above(height)
+        self.node._recompute_in_flight()
+
+    def fetch(self, from_height: int, hint_peers: tuple[bytes, ...]) -> list[api.Event]:
+        self.node._start_fetch(from_height, hint_peers)
+        return []
+
+    def prune(self, below_key: bytes) -> None:
+        self.node._prune_wal(below_key)
+
+    def view_changed(self, view: int, primary: bytes) -> None:
+        node = self.node
+        node.view, node.primary = view, primary
+        node.metrics.view.set(view)
+        node.ledger.set_view(view)
+        log.info("view %d, primary %s", view, primary.hex()[:12])

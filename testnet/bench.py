@@ -73,6 +73,7 @@ from chainfin.execution import BlockContext, execute_block, genesis_state
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes, reachable_records
 from chainfin.types import Transaction
+from contracts import CONTRACTS
 from node.ledger import SMT_FLUSH_BLOCKS
 from node.metrics import CPU_STAGES
 
@@ -538,7 +539,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
                 height += 1
                 block = list(funding[i:i + bsize])
                 ctx = BlockContext(genesis.chain_id, height, ts + height, b"", fkey)
-                res = execute_block(state, block, ctx)
+                res = execute_block(state, block, ctx, CONTRACTS)
                 new: dict[bytes, bytes] = {}
                 root = smt.update(root, res.changes, new)
                 commit(height, block, res, new)
@@ -559,7 +560,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
                 block = decoded[i:i + bsize]
                 ctx = BlockContext(genesis.chain_id, height, ts + height, b"", fkey)
                 c0 = clock()
-                res = execute_block(state, block, ctx)
+                res = execute_block(state, block, ctx, CONTRACTS)
                 c1 = clock()
                 merkle.root([t.tx_id for t in block])
                 c2 = clock()

@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from chainfin.errors import ChainfinError
 
@@ -314,8 +314,9 @@ class _B:
         return self.sub(el, parts[-1], text)
 
     def bytes(self, root: Any) -> bytes:
-        return self.etree.tostring(root, xml_declaration=True, encoding="UTF-8",
-                                   pretty_print=True)
+        out: bytes = self.etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                         pretty_print=True)
+        return out
 
 
 def _account(b: _B, parent: Any, tag: str, pk: str, name: str | None = None,
@@ -513,7 +514,7 @@ def movements(blocks: Iterable[Mapping[str, Any]], account: str,
                     if d.get("offerer") == account and get:
                         legs.append(("C", get[0], get[1], d.get("counterparty")))
                 elif name == "pvp_cancelled" and d.get("offerer") == account and offers:
-                    g = _leg((offers.get(d.get("offer_id")) or {}).get("give"))
+                    g = _leg((offers.get(cast(str, d.get("offer_id"))) or {}).get("give"))
                     if g:
                         legs.append(("C", g[0], g[1], "escrow"))
                 for direction, ccy, amount, cp in legs:

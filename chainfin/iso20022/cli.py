@@ -109,11 +109,11 @@ async def submit(node: str, key: str, xml: bytes, *, accounts: dict[str, str] | 
             ids.append(tx.tx_id.hex())
         outcomes = await _wait_outcomes(c, ids, timeout)
     statuses = []
-    for t, i in zip(msg.transfers, ids, strict=True):
-        o = outcomes.get(i, {"status": "pending"})
+    for t, tx_id in zip(msg.transfers, ids, strict=True):
+        o = outcomes.get(tx_id, {"status": "pending"})
         err = o.get("error") or {}
         statuses.append(iso.TxStatus(
-            tx_id=i, status=o["status"], end_to_end_id=t.end_to_end_id, uetr=t.uetr,
+            tx_id=tx_id, status=o["status"], end_to_end_id=t.end_to_end_id, uetr=t.uetr,
             height=o.get("height"), error_code=err.get("code"), error_message=err.get("message"),
             time=datetime.now(UTC)))
     return msg, statuses
@@ -280,7 +280,7 @@ async def notify(node: str, account: str, currency: str | None, *, start_height:
             return written
         sess = c._sess()
         async with sess.get(node.rstrip("/") + "/v1/events",
-                            ssl=c._ssl if c._ssl is not None else None) as r:
+                            ssl=c._ssl if c._ssl is not None else True) as r:
             async for raw in r.content:
                 line = raw.decode().strip()
                 if not line.startswith("data:"):

@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 
 from chainfin import httpsig
 from chainfin.client import signed_headers
-from chainfin.execution import default_registry
 from chainfin.types import Transaction
+from contracts import CONTRACTS
 from node import api
 from tests.node.signing import SigningClient
 from tests.node.test_api import (
@@ -189,7 +189,7 @@ def plausible(h: Harness, name: str) -> st.SearchStrategy[Any]:
 def signed_calls(draw: st.DrawFn, h: Harness) -> Transaction:
     """A correctly signed call of a real (or unknown) contract method, by a sender that is
     often allowed to call it, with arguments that are often plausible."""
-    reg = default_registry()
+    reg = CONTRACTS
     senders = {**h.ids, **{nd.node_id: nd.identity for nd in h.nodes[1:]}}  # validators: banks
     roles = {n: ("bank" if n.startswith("node") else CLIENT_ROLES.get(n)) for n in senders}
     contract = draw(st.sampled_from(sorted(reg) + ["no_such_contract"]))

@@ -10,6 +10,7 @@ from chainfin.errors import InvalidMessage
 from chainfin.genesis import load_genesis
 from chainfin.store import MemoryStore, PlyvelStore
 from chainfin.types import CommitCertificate, Transaction, Vote, vote_message
+from contracts import CONTRACTS
 from node.ledger import Ledger
 from testnet.launch import init_testnet
 
@@ -39,7 +40,7 @@ def issue_tx(genesis, clients, nonce, amount=5):
 
 def test_build_execute_commit_and_replica_agrees(tn):
     genesis, nodes, clients = tn
-    primary, replica = Ledger(MemoryStore(), genesis), Ledger(MemoryStore(), genesis)
+    primary, replica = Ledger(MemoryStore(), genesis, registry=CONTRACTS), Ledger(MemoryStore(), genesis, registry=CONTRACTS)
     assert primary.tip.state_root == replica.tip.state_root
     txs = [issue_tx(genesis, clients, n) for n in range(1, 6)]
     b1 = primary.build(1, 0, primary.tip.block_hash, genesis.genesis_time_ms + 10,
@@ -63,7 +64,7 @@ def test_build_execute_commit_and_replica_agrees(tn):
 
 def test_replica_rejects_tampered_proposals(tn):
     genesis, nodes, clients = tn
-    primary, replica = Ledger(MemoryStore(), genesis), Ledger(MemoryStore(), genesis)
+    primary, replica = Ledger(MemoryStore(), genesis, registry=CONTRACTS), Ledger(MemoryStore(), genesis, registry=CONTRACTS)
     b = primary.build(1, 0, primary.tip.block_hash, genesis.genesis_time_ms + 10,
                       nodes[0].public_key, [issue_tx(genesis, clients, 1)], 10)
     from dataclasses import replace
@@ -86,7 +87,7 @@ def test_replica_rejects_tampered_proposals(tn):
 
 def test_catch_up_verifies_certificates(tn):
     genesis, nodes, clients = tn
-    src, dst = Ledger(MemoryStore(), genesis), Ledger(MemoryStore(), genesis)
+    src, dst = Ledger(MemoryStore(), genesis, registry=CONTRACTS), Ledger(MemoryStore(), genesis, registry=CONTRACTS)
     b = src.build(1, 0, src.tip.block_hash, genesis.genesis_time_ms + 1, nodes[0].public_key,
                   [issue_tx(genesis, clients, 1)], 10)
     with pytest.raises(InvalidMessage):
@@ -98,13 +99,13 @@ def test_catch_up_verifies_certificates(tn):
 def test_reopen_from_leveldb(tn, tmp_path):
     genesis, nodes, clients = tn
     store = PlyvelStore(str(tmp_path / "db"))
-    led = Ledger(store, genesis)
+    led = Ledger(store, genesis, registry=CONTRACTS)
     b = led.build(1, 0, led.tip.block_hash, genesis.genesis_time_ms + 1, nodes[0].public_key,
                   [issue_tx(genesis, clients, 1)], 10)
     led.commit(b, certify(genesis, nodes, b))
     store.close()
     store = PlyvelStore(str(tmp_path / "db"))
-    again = Ledger(store, genesis)
+    again = Ledger(store, genesis, registry=CONTRACTS)
     assert again.tip.height == 1 and again.tip.block_hash == b.hash()
     rec = again.block_record(1)
     assert codec.decode(codec.encode(rec))["receipts"][0]["status"] == "committed"
@@ -126,7 +127,7 @@ def test_smt_pages_are_written_every_flush_and_rebuilt_after_a_crash(tn, tmp_pat
 
     genesis, nodes, clients = tn
     store = PlyvelStore(str(tmp_path / "db"))
-    led = Ledger(store, genesis)
+    led = Ledger(store, genesis, registry=CONTRACTS)
     stored = sum(1 for _ in store.iterate(prefix=P_SMT))
     _commit_blocks(led, genesis, nodes, clients, 1, SMT_FLUSH_BLOCKS)
     assert led.unflushed == {}  # flushed: only the records the root still reaches
@@ -140,7 +141,7 @@ def test_smt_pages_are_written_every_flush_and_rebuilt_after_a_crash(tn, tmp_pat
     tip = led.tip
     store.close()  # ... and are lost: a kill -9 now
     store = PlyvelStore(str(tmp_path / "db"))
-    again = Ledger(store, genesis)  # rebuilds the tree from the committed state
+    again = Ledger(store, genesis, registry=CONTRACTS)  # rebuilds the tree from the committed state
     assert (again.tip.height, again.tip.state_root) == (tip.height, tip.state_root)
     assert store.get(P_SMT + tip.state_root) is not None
     assert again.committed_tree().get(tip.state_root, b"settlement/" + key.encode()) == \
@@ -149,7 +150,7 @@ def test_smt_pages_are_written_every_flush_and_rebuilt_after_a_crash(tn, tmp_pat
     assert again.tip.height == tip.height + 2
     store.close()
     # the flush wrote fewer records than the blocks made (the pages near the root once)
-    per_block = Ledger(MemoryStore(), genesis)
+    per_block = Ledger(MemoryStore(), genesis, registry=CONTRACTS)
     made = 0
     for i in range(SMT_FLUSH_BLOCKS):
         b = per_block.build(i + 1, 0, per_block.tip.block_hash, genesis.genesis_time_ms + i + 1,
@@ -168,7 +169,7 @@ def test_nodes_flush_the_smt_at_different_heights(tn):
     assert phases == [0, 16, 32, 48]  # four validators, a quarter of the interval apart
     outsider = flush_phase_for(Identity.generate("observer").public_key, genesis)
     assert 0 <= outsider < SMT_FLUSH_BLOCKS
-    led = Ledger(MemoryStore(), genesis, flush_phase=SMT_FLUSH_BLOCKS - 3)
+    led = Ledger(MemoryStore(), genesis, registry=CONTRACTS, flush_phase=SMT_FLUSH_BLOCKS - 3)
     _commit_blocks(led, genesis, nodes, clients, 1, 2)
     assert led.unflushed  # heights 1 and 2: held in memory
     _commit_blocks(led, genesis, nodes, clients, 10, 1)
@@ -185,12 +186,12 @@ def test_a_damaged_state_is_refused_at_reopen(tn, tmp_path):
 
     genesis, nodes, clients = tn
     store = PlyvelStore(str(tmp_path / "db"))
-    led = Ledger(store, genesis)
+    led = Ledger(store, genesis, registry=CONTRACTS)
     _commit_blocks(led, genesis, nodes, clients, 1, 3)  # unflushed: a reopen rebuilds
     k, v = next(iter(store.iterate(prefix=P_STATE)))
     store.put(k, v + b"\0")
     store.close()
     store = PlyvelStore(str(tmp_path / "db"))
     with pytest.raises(StorageError, match="does not hash to the state root"):
-        Ledger(store, genesis)
+        Ledger(store, genesis, registry=CONTRACTS)
     store.close()

@@ -6,7 +6,8 @@ import argparse
 import json
 
 from chainfin.consensus.quorum import quorum
-from testnet.sim import SimConfig, Simulation, cli_main, run
+from chainfin.testing.sim import SimConfig, Simulation, run
+from testnet.sim import cli_main
 
 
 def test_same_seed_same_run_byte_for_byte():

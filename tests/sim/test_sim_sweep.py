@@ -15,7 +15,7 @@ import random
 
 import pytest
 
-from testnet.sim import SimConfig, SimResult, run
+from chainfin.testing.sim import SimConfig, SimResult, run
 
 SEEDS = range(600)
 #: seeds beyond SEEDS that once found a bug; they stay for good (10, 12, 18, 22, 54, 364, 415,

@@ -17,6 +17,7 @@ from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError, ConfigError
 from chainfin.execution import BlockContext, DictState, execute_block, genesis_state
 from chainfin.genesis import load_genesis
+from contracts import CONTRACTS
 from testnet import bench
 from testnet.bench import (
     JSON_KEYS,
@@ -671,7 +672,7 @@ def test_risk_setup_puts_every_sender_under_two_rules_and_the_load_still_commits
     state = DictState(genesis_state(genesis))
     ctx = BlockContext(genesis.chain_id, 1, genesis.genesis_time_ms + 1, b"",
                        bytes.fromhex(genesis.fingerprint_key))
-    res = execute_block(state, setup, ctx)
+    res = execute_block(state, setup, ctx, CONTRACTS)
     assert [r.status for r in res.receipts] == ["committed"] * len(setup)
     w = build_workload(m.chain_id, issuer, senders, 200, banks=banks, customs=customs,
                        trade_gap=20)

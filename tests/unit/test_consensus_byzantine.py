@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from testnet.sim import SimConfig, Simulation
+from chainfin.testing.sim import SimConfig, Simulation
 
 
 def _run(behaviour: str, n: int, seed: int = 11, **kw):

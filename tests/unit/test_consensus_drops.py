@@ -143,7 +143,7 @@ def test_certificate_votes_are_the_commit_signatures():
     c = Cluster(4)
     c.submit(make_txs(1))
     c.deliver()
-    block, cert = c.nodes[0].app.chain[0]
+    block, cert = c.nodes[0].app.certified(1)
     for v in cert.votes:
         env = c.codec.envelope(COMMIT, cert.view, 1, block.hash(), v.validator, v.signature)
         assert c.codec.verify(c.decode(env))

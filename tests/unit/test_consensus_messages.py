@@ -17,8 +17,8 @@ from chainfin.consensus.messages import (
 )
 from chainfin.crypto import Identity
 from chainfin.errors import InvalidMessage
+from chainfin.testing.sim import SimConfig, run
 from chainfin.types import Vote, vote_message
-from testnet.sim import SimConfig, run
 from tests.sim.harness import CHAIN, Cluster, make_txs
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from chainfin.consensus.api import (
-    BlockBuilt,
     BuildBlock,
     Commit,
     ExecuteBlock,
@@ -26,11 +25,11 @@ def _first(actions, t):
 def test_primary_builds_persists_then_sends_pre_prepare():
     c = Cluster(4)
     p = c.primary
-    p.app.mempool.extend(make_txs(3))
+    p.app.add(make_txs(3))
     out = p.engine.step(TxsPending(3))
     build = _first(out, BuildBlock)
     assert (build.height, build.view, build.prev_hash) == (1, 0, p.engine.committed_hash)
-    out = p.engine.step(p.app.build(build, p.key, c.validators))
+    out = p.engine.step(p.app.build(build)[0])
     kinds = [type(a) for a in out]
     assert kinds.index(Persist) < kinds.index(Send)  # what we sign is durable before it leaves
     m = c.decode(_first(out, Send).payload)
@@ -47,7 +46,7 @@ def test_backups_execute_before_prepare_and_prepare_after_execution_only():
     out = backup.engine.step(Received(p.key, payload))
     assert [type(a) for a in out] == [ExecuteBlock]  # no PREPARE before execution
     block = out[0].block
-    out = backup.engine.step(backup.app.execute(block))
+    out = backup.engine.step(backup.app.execute(block)[0])
     kinds = [type(a) for a in out]
     assert kinds[0] is Persist and Send in kinds
     m = c.decode(_first(out, Send).payload)
@@ -71,10 +70,10 @@ def test_full_round_commits_with_a_verifiable_certificate():
     c.submit(make_txs(5))
     c.deliver()
     assert c.heights() == [1, 1, 1, 1]
-    blocks = {nd.app.chain[0][0].hash() for nd in c.nodes}
+    blocks = {nd.app.certified(1)[0].hash() for nd in c.nodes}
     assert len(blocks) == 1
     for nd in c.nodes:
-        block, cert = nd.app.chain[0]
+        block, cert = nd.app.certified(1)
         assert cert.height == 1 and cert.block_hash == block.hash() and cert.chain_id == CHAIN
         assert len({v.validator for v in cert.votes}) >= quorum(4)
         cert.verify(c.validators, CHAIN)
@@ -114,9 +113,10 @@ def test_pipelined_heights_commit_in_order():
     c.submit(make_txs(1, 2))
     c.deliver()
     for nd in c.nodes:
-        assert [b.height for b, _ in nd.app.chain] == list(range(1, nd.app.height + 1))
+        chain = [nd.app.certified(h) for h in range(1, nd.app.height + 1)]
+        assert [b.height for b, _ in chain] == list(range(1, nd.app.height + 1))
         assert nd.app.height >= 2
-        for (b1, _), (b2, _) in zip(nd.app.chain, nd.app.chain[1:], strict=False):
+        for (b1, _), (b2, _) in zip(chain, chain[1:], strict=False):
             assert b2.header.prev_hash == b1.hash()
 
 
@@ -125,12 +125,12 @@ def test_window_bounds_proposals_in_flight():
     p = c.primary
     built = 0
     for k in range(5):
-        p.app.mempool.extend(make_txs(1, k))
+        p.app.add(make_txs(1, k))
         out = p.engine.step(TxsPending(len(p.app.mempool)))
         for a in out:
             if type(a) is BuildBlock:
                 built += 1
-                p.engine.step(BlockBuilt(p.app.build(a, p.key, c.validators).block))
+                p.engine.step(p.app.build(a)[0])
     assert built == 2  # nothing commits (no delivery), so at most `window` heights in flight
 
 
@@ -141,11 +141,11 @@ def test_block_interval_paces_proposals_and_a_tick_cuts_the_deferred_block():
     e.step(Tick(1000))
 
     def offer(k: int) -> list:
-        p.app.mempool.extend(make_txs(1, k))
+        p.app.add(make_txs(1, k))
         out = e.step(TxsPending(len(p.app.mempool)))
         for a in out:
             if type(a) is BuildBlock:
-                e.step(BlockBuilt(p.app.build(a, p.key, c.validators).block))
+                e.step(p.app.build(a)[0])
         return [a for a in out if type(a) is BuildBlock]
 
     assert len(offer(0)) == 1  # idle: the first block leaves at once

@@ -43,7 +43,7 @@ def test_prepared_block_is_reproposed_with_the_same_hash():
     c.deliver(lambda s, d, m: not (m.kind == COMMIT and m.view == 0))
     live = [nd for nd in c.nodes if not nd.down]
     for nd in live:
-        block, cert = nd.app.chain[0]
+        block, cert = nd.app.certified(1)
         assert block.hash() in prepared  # re-proposed as is: header.view stays 0
         assert block.header.view == 0 and cert.view == 1
 
@@ -54,14 +54,14 @@ def test_block_committed_at_one_replica_survives_the_view_change():
     lucky = _backups(c)[0]
     c.deliver(lambda s, d, m: m.kind != COMMIT or d == lucky.idx)
     assert lucky.app.height == 1 and sum(nd.app.height for nd in c.nodes) == 1
-    final = lucky.app.chain[0][0].hash()
+    final = lucky.app.certified(1)[0].hash()
     c.primary.down = True
     c.submit(make_txs(1, 100), [nd.idx for nd in c.nodes if not nd.down])
     c.advance(1001)
     c.deliver()
     for nd in c.nodes:
         if not nd.down:
-            assert nd.app.height >= 1 and nd.app.chain[0][0].hash() == final
+            assert nd.app.height >= 1 and nd.app.certified(1)[0].hash() == final
 
 
 def test_tampered_new_view_is_rejected():
@@ -112,7 +112,7 @@ def test_f_plus_one_view_changes_make_a_replica_join():
     others = c.nodes[1:3]
     for nd in others:
         nd.engine._start_view_change(3)
-        c._run(nd, nd.engine._out)
+        nd.driver.run(nd.engine._out)
     vcs = [(s, p) for s, d, p in c.wire if d == late.idx]
     late.engine.step(Received(b"", vcs[0][1]))
     assert late.engine.view == 0

@@ -6,7 +6,7 @@ from chainfin.consensus.api import BuildBlock, ExecuteBlock, Persist, Received, 
 from chainfin.consensus.engine import PbftEngine
 from chainfin.consensus.messages import COMMIT, PRE_PREPARE, PREPARE, VIEW_CHANGE
 from chainfin.types import Block, BlockHeader
-from tests.sim.harness import GENESIS, Cluster, make_txs
+from tests.sim.harness import Cluster, make_txs
 
 
 def _alt(block: Block) -> Block:
@@ -25,7 +25,7 @@ def _pp(c, block: Block, view: int = 0) -> bytes:
 
 def _restart(c, nd, **kw):
     eng = PbftEngine(c.cfg, nd.identity, c.validators, nd.app.height,
-                     nd.app.chain[-1][0].hash() if nd.app.chain else GENESIS,
+                     nd.app.hashes[-1],
                      restored=list(nd.records), codec=c.codec, **kw)
     nd.engine = eng
     return eng
@@ -54,11 +54,11 @@ def test_restored_replica_never_prepares_a_conflicting_proposal():
     eng = _restart(c, b)
     eng.step(Tick(1))
     alt = _alt(pp.body)
-    b.app.states[alt.hash()] = b.app.states[pp.digest]
+    b.app.specs[alt.hash()] = b.app.specs[pp.digest]
     out = eng.step(Received(c.primary.key, _pp(c, alt)))
     for a in out:  # even if it executes the block, it must not vote for it
         if type(a) is ExecuteBlock:
-            out += eng.step(b.app.execute(a.block))
+            out += eng.step(b.app.execute(a.block)[0])
     assert not _signed(c, out, PREPARE)
     assert eng.stats["refused_conflicting_sign"] >= 1
     # the original proposal is still acceptable: same digest, same signature as before
@@ -67,7 +67,7 @@ def test_restored_replica_never_prepares_a_conflicting_proposal():
     out = eng2.step(Received(c.primary.key, pp.payload))
     for a in out:
         if type(a) is ExecuteBlock:
-            out += eng2.step(b.app.execute(a.block))
+            out += eng2.step(b.app.execute(a.block)[0])
     again = _signed(c, out, PREPARE)
     assert [m.signature for m in again] == [prepared[0].signature]
 
@@ -88,11 +88,11 @@ def test_restored_replica_never_commits_a_conflicting_block():
     # feed a conflicting block with a full set of prepares for it
     alt = _alt(next(nd.engine._blocks[original] for nd in c.nodes
                     if original in nd.engine._blocks))
-    b.app.states[alt.hash()] = b.app.states[original]
+    b.app.specs[alt.hash()] = b.app.specs[original]
     out = eng.step(Received(c.primary.key, _pp(c, alt)))
     for a in list(out):
         if type(a) is ExecuteBlock:
-            out += eng.step(b.app.execute(a.block))
+            out += eng.step(b.app.execute(a.block)[0])
     for nd in c.nodes:
         if nd is not b and nd is not c.primary:
             sig = c.codec.sign(nd.identity, PREPARE, 0, 1, alt.hash())
@@ -124,11 +124,11 @@ def test_restored_primary_reproposes_what_it_signed():
     pp = c.decode(c.wire[0][2])
     c.wire.clear()
     eng = _restart(c, p)
-    p.app.mempool.extend(make_txs(3, 10))  # more txs: a fresh build would differ
+    p.app.add(make_txs(3, 10))  # more txs: a fresh build would differ
     out = eng.step(Tick(5))
     for a in list(out):
         if type(a) is ExecuteBlock:
-            out += eng.step(p.app.execute(a.block))
+            out += eng.step(p.app.execute(a.block)[0])
     assert not any(type(a) is BuildBlock and a.height == 1 for a in out)
     re = _signed(c, out, PRE_PREPARE)
     assert [m.digest for m in re] == [pp.digest]

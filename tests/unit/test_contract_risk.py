@@ -457,9 +457,10 @@ def test_a_frozen_signer_is_refused_at_admission_already(L: Ledger) -> None:
     tx = L.make_tx("exporter", S, "transfer", {"to": L.pk("importer"), "currency": "USD",
                                                 "amount": 1})
     with pytest.raises(InvalidTransaction) as ei:
-        check_tx_static(tx, L.state)
+        check_tx_static(tx, L.state, registry=L.registry)
     assert ei.value.code == "account_frozen"
     new = identity("exporter-key-2")
     proof = new.sign("rotate_key", gov.rotation_message(CHAIN_ID, L.pk("exporter")))
     check_tx_static(L.make_tx("exporter", G, "rotate_key", {
-        "new_public_key": new.public_key.hex(), "proof": proof.hex()}), L.state)
+        "new_public_key": new.public_key.hex(), "proof": proof.hex()}), L.state,
+        registry=L.registry)

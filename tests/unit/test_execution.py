@@ -19,7 +19,6 @@ from chainfin.execution import (
     Overlay,
     check_tx_static,
     current_validators,
-    default_registry,
     execute_block,
     genesis_state,
     p_amount,
@@ -28,6 +27,7 @@ from chainfin.execution import (
     storage_key,
 )
 from chainfin.types import Transaction
+from contracts import CONTRACTS
 from contracts.testing import CHAIN_ID, Ledger, make_genesis
 
 # ---------------------------------------------------------------------------- overlays
@@ -244,7 +244,7 @@ def test_admission_failures_are_receipted(L: Ledger) -> None:
 
 
 def test_check_tx_static(L: Ledger) -> None:
-    check_tx_static(transfer(L), L.state, chain_id=CHAIN_ID)
+    check_tx_static(transfer(L), L.state, registry=L.registry, chain_id=CHAIN_ID)
     bad = {
         "unknown_sender": L.make_tx("stranger", "settlement", "transfer", {}),
         "unknown_contract": L.make_tx("bank_a", "nope", "m", {}),
@@ -258,32 +258,32 @@ def test_check_tx_static(L: Ledger) -> None:
     }
     for code, tx in bad.items():
         with pytest.raises(InvalidTransaction) as ei:
-            check_tx_static(tx, L.state, chain_id=CHAIN_ID)
+            check_tx_static(tx, L.state, registry=L.registry, chain_id=CHAIN_ID)
         assert ei.value.code == code
     used = transfer(L)
     L.block([used])
     with pytest.raises(InvalidTransaction) as ei:
-        check_tx_static(used, L.state)
+        check_tx_static(used, L.state, registry=L.registry)
     assert ei.value.code == "nonce_reused"
     # state-dependent rules are not checked statically (insufficient funds passes admission)
-    check_tx_static(transfer(L, 10**9), L.state)
+    check_tx_static(transfer(L, 10**9), L.state, registry=L.registry)
 
 
 def test_execute_block_does_not_touch_its_input_state(L: Ledger) -> None:
     before = dict(L.state.data)
-    res = execute_block(L.state, [transfer(L), transfer(L)], L.context())
+    res = execute_block(L.state, [transfer(L), transfer(L)], L.context(), L.registry)
     # 2 balances, the payer's risk pattern memory, 2 receipts
     assert L.state.data == before and len(res.changes) == 2 + 1 + 2
 
 
 def test_speculative_blocks_stack_on_overlays(L: Ledger) -> None:
     ctx = L.context()
-    r1 = execute_block(L.state, [transfer(L, 600)], ctx)
+    r1 = execute_block(L.state, [transfer(L, 600)], ctx, L.registry)
     # block 2 on top of block 1's uncommitted overlay sees its effects
-    r2 = execute_block(r1.overlay, [transfer(L, 600), transfer(L, 400)], ctx)
+    r2 = execute_block(r1.overlay, [transfer(L, 600), transfer(L, 400)], ctx, L.registry)
     assert [r.error_code for r in r2.receipts] == ["insufficient_funds", None]
     # a view change throws block 2 away; re-proposing it on the same parent gives the same result
-    r2b = execute_block(r1.overlay, [transfer(L, 600, nonce=100)], ctx)
+    r2b = execute_block(r1.overlay, [transfer(L, 600, nonce=100)], ctx, L.registry)
     assert r2b.receipts[0].error_code == "insufficient_funds"
     L.state.apply(r1.changes)
     L.state.apply(r2.changes)
@@ -292,8 +292,8 @@ def test_speculative_blocks_stack_on_overlays(L: Ledger) -> None:
 
 def test_same_block_same_changes(L: Ledger) -> None:
     txs = [transfer(L, i + 1) for i in range(5)]
-    a = execute_block(L.state, txs, L.context())
-    b = execute_block(DictState(L.state.data), txs, L.context())
+    a = execute_block(L.state, txs, L.context(), L.registry)
+    b = execute_block(DictState(L.state.data), txs, L.context(), L.registry)
     assert a.changes == b.changes and [r.status for r in a.receipts] == [
         r.status for r in b.receipts]
 
@@ -305,7 +305,7 @@ def _registry(**methods: Any) -> dict[str, Contract]:
     c = Contract("t")
     for name, (fn, roles) in methods.items():
         c.method(roles=roles, params={"n": p_amount}, name=name)(fn)
-    return {"t": c, **default_registry()}
+    return {"t": c, **CONTRACTS}
 
 
 def test_contract_bugs_reject_deterministically(L: Ledger) -> None:
