@@ -966,7 +966,7 @@ def _declare_auth(doc: dict[str, Any]) -> None:
                        "@target-uri and content-digest, with created, keyid (the identity's "
                        "public key, hex) and a nonce; see docs/api.md"}}
     for path, ops in doc["paths"].items():
-        for method, op in ops.items():
+        for op in ops.values():
             op["responses"].setdefault("429", {"$ref": "#/components/responses/Error"})
             if path in PUBLIC_PATHS or path in TX_PATHS:
                 continue
