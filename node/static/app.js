@@ -335,8 +335,12 @@
     if (status !== 200) return fail("no transaction " + id + " (" + (o && o.error ? o.error.message : status) + ")");
     let env = null, rc = null, hash = null;
     if (o.height) {
-      const { body: b } = await api("/v1/blocks/" + o.height);
-      if (b) { env = b.txs[o.index]; rc = b.receipts[o.index]; hash = b.hash; }
+      const { status: bs, body: b } = await api("/v1/blocks/" + o.height);
+      if (bs === 200) { env = b.txs[o.index]; rc = b.receipts[o.index]; hash = b.hash; }
+      else {  // blocks are for validators, regulators, auditors: the tx's own proof carries its envelope
+        const { status: ps, body: p } = await api("/v1/proofs/tx/" + encodeURIComponent(id));
+        if (ps === 200 && p && p.tx) env = p.tx;
+      }
     }
     const ok = o.status === "committed";
     view.innerHTML = '<h1>Transaction <code id="tx-id">' + esc(o.tx_id) + "</code></h1>" +
@@ -374,7 +378,8 @@
 
   async function pageAccount(pk) {
     const ident = nodeGenesis ? [...(nodeGenesis.identities || []), ...(nodeGenesis.validators || [])].find((i) => i.public_key === pk) : null;
-    const { body: nonce } = await api("/v1/nonce/" + pk);
+    const nr = await api("/v1/nonce/" + pk);
+    const nonce = nr.status === 200 ? nr.body : null;
     let rows = "";
     const cards = [];
     for (const c of currencies()) {
@@ -385,7 +390,7 @@
     view.innerHTML = "<h1>Account " + (ident ? esc(ident.name) : "") + "</h1>" +
       '<div class="card">' + kv([["public key", "<code>" + esc(pk) + "</code>"],
         ["role", ident ? esc((ident.role || "validator") + (ident.bank ? " · bank " + ident.bank : "") + (ident.admin ? " · admin" : "")) : '<span class="muted">not a genesis identity</span>'],
-        ["next nonce", nonce ? esc(nonce.next) : "?"]]) + "</div>" +
+        ["next nonce", nonce ? esc(nonce.next) : '<span class="muted">not found or not visible to you</span>']]) + "</div>" +
       '<div class="card"><h2>Balances</h2><table class="list" id="balances"><thead><tr><th>currency</th><th>amount (minor units)</th></tr></thead>' + rows + "</table></div>" +
       cards.map((c) => c.html).join("");
   }
@@ -429,7 +434,12 @@
     }
     location.hash = "#/doc/" + encodeURIComponent(q);
   }
-  $("search").addEventListener("submit", (ev) => { ev.preventDefault(); search($("q").value); });
+  $("search").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    search($("q").value).catch((e) => {
+      view.innerHTML = e instanceof NeedIdentity ? needIdentityHtml(e) : '<div class="card"><h1>Error</h1><p>' + esc(e.message) + "</p></div>";
+    });
+  });
 
   async function route() {
     const parts = location.hash.replace(/^#\/?/, "").split("/");

@@ -74,7 +74,9 @@ def _balance(net: Net, who: str) -> int:
 
 
 def test_pacs008_of_50_commits_50_transfers_and_statements_balance(
-        net: Net, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+        net: Net, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAINFIN_KEY", raising=False)  # "without a key" below means none
     amounts = [f"{10 + i}.{i % 100:02d}" for i in range(N)]
     xml, e2e, uetrs = _pacs008(net, amounts, "E2E")
     f = tmp_path / "pacs008.xml"
