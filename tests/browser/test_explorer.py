@@ -451,6 +451,17 @@ def test_reads_need_an_identity(chain: Chain, browser: Any, shots: Path) -> None
     assert "Not found or not visible to you" in nf.text and "importer" in nf.text
     browser.save_screenshot(str(shots / "not-visible.png"))
 
+    # the sender reads its own transaction: the envelope comes from the tx's proof (its block is
+    # not the exporter's to read), and the proof verifies
+    _open(browser, chain, f"#/tx/{chain.txs['transfer']}", key="exporter")
+    _pin_genesis(browser, chain)
+    _css(browser, "#tx-id")
+    body = browser.find_element(By.ID, "view").text
+    assert "committed" in body and "settlement.transfer" in body and "nonce 1" in body
+    browser.find_element(By.CSS_SELECTOR, "button.verify").click()
+    verdict = _css(browser, "[data-verdict]", 30)
+    assert verdict.get_attribute("data-verdict") == "valid", verdict.text
+
 
 def test_verdicts_across_a_validator_set_change(chain: Chain, browser: Any) -> None:
     """A 5th bank node is voted in; a later transaction's proof walks the certified set change
