@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--args", default="{}", help="JSON object of method arguments")
     ts.add_argument("--nonce", type=int, default=None, help="default: next nonce from the node")
     ts.add_argument("--wait", action="store_true", help="wait until the tx is final")
+    ts.add_argument("--ca", default=None,
+                    help="CA file to trust for an https:// node (default: $SSL_CERT_FILE)")
     ts.set_defaults(func=_lazy("chainfin.client:cli_tx_send"))
 
     q = sub.add_parser("query", help="GET a REST path and pretty-print the JSON")
@@ -234,6 +236,10 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
                     help="a validator to link to: NODE_ID=PUBLIC_KEY@HOST:PORT (repeatable)")
     ni.add_argument("--sync-url", action="append",
                     help="REST URL of a running node to follow while an observer (repeatable)")
+    ni.add_argument("--sync-key", default=None,
+                    help="identity key file that signs the observer's block reads from the sync "
+                         "URLs: an auditor's or a regulator's (blocks are for validators, "
+                         "regulators and auditors; decision 62)")
     ni.set_defaults(func=_lazy("node.bank:cli_node_init"))
 
     ca = sub.add_parser("ca", help="the consortium CA")

@@ -405,7 +405,7 @@ def cli_tx_send(args: argparse.Namespace) -> int:
         raise ChainfinError(f"--args is not valid JSON: {e}") from e
     if not isinstance(call_args, dict):
         raise ChainfinError("--args must be a JSON object")
-    with SyncClient(args.node, identity=identity) as c:
+    with SyncClient(args.node, identity=identity, ca_file=getattr(args, "ca", None)) as c:
         nonce = args.nonce if args.nonce is not None else c.next_nonce(identity.public_key)
         tx = build_tx(identity, c.chain_id(), args.contract, args.method, call_args, nonce)
         result = c.submit(tx, wait=bool(args.wait))

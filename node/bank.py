@@ -6,7 +6,8 @@
     D/keys/bank.json        the bank's client identity (0600): it signs the bank's transactions
     D/tls/node.key          the node's TLS key, ECDSA P-256 (0600)
     D/tls/node.csr          a certificate signing request for the consortium CA
-    D/config.json           the node config (mutual TLS on; peers and sync URLs if given)
+    D/config.json           the node config (mutual TLS on; REST over HTTPS with the node's
+                            certificate; peers, sync URLs and the sync reads' key if given)
     D/genesis.json          a copy of the consortium's genesis (with ``--genesis``)
     D/join-request.json     what the consortium needs: BIC, node id, both public keys, the
                             p2p address, the CSR's SHA-256
@@ -68,9 +69,14 @@ def init_bank_node(directory: str | os.PathLike[str], bic: str, *, node_id: str 
                    p2p: str = "0.0.0.0:9000", advertise: str | None = None,
                    rest: str = "127.0.0.1:8000", genesis: str | None = None,
                    peers: Sequence[PeerConfig] = (),
-                   sync_urls: Sequence[str] = ()) -> dict[str, Any]:
+                   sync_urls: Sequence[str] = (),
+                   sync_key: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Write a bank node's keys, TLS key and CSR, config and join request into ``directory``;
     return the join request.
+
+    REST is served over HTTPS with the node's certificate (``rest_tls``). ``sync_key``: the
+    identity key file that signs the observer's reads of ``sync_urls`` (``sync_key_file``; an
+    auditor's or a regulator's: until governance adds the node, its own key may not read blocks).
 
     Raises:
         ConfigError: a bad BIC, address or host, or ``directory`` already holds a node (keys
@@ -88,6 +94,9 @@ def init_bank_node(directory: str | os.PathLike[str], bic: str, *, node_id: str 
     except ValueError as e:
         raise ConfigError(str(e)) from None
     d = Path(directory)
+    sync_key_file = Path(sync_key).resolve() if sync_key is not None else None
+    if sync_key_file is not None and not sync_key_file.is_file():
+        raise ConfigError(f"--sync-key {sync_key}: no such key file")
     if (d / "keys").exists() or (d / "config.json").exists():
         raise ConfigError(f"{d} already holds a node; pick an empty directory")
     for sub in ("keys", "tls"):
@@ -117,7 +126,8 @@ def init_bank_node(directory: str | os.PathLike[str], bic: str, *, node_id: str 
         node_id=node_id, key_file=Path("keys/node.json"), bank_key_file=Path("keys/bank.json"),
         genesis=Path("genesis.json"), data_dir=Path("data"),
         rest_host=rest_host, rest_port=rest_port, p2p_host=p2p_host, p2p_port=p2p_port,
-        peers=list(peers), sync_urls=list(sync_urls), tls=True,
+        peers=list(peers), sync_urls=list(sync_urls), sync_key_file=sync_key_file, tls=True,
+        rest_tls=True,
         tls_ca=Path("tls/ca.pem"), tls_cert=Path("tls/node.pem"), tls_key=Path("tls/node.key"))
     write_config(cfg, d / "config.json")
     if genesis:  # the consortium's genesis, copied beside the config
@@ -199,7 +209,7 @@ def cli_node_init(args: argparse.Namespace) -> int:
                              ["127.0.0.1", "localhost"], p2p=args.p2p, advertise=args.advertise,
                              rest=args.rest, genesis=args.genesis,
                              peers=[_peer(p) for p in args.peer or []],
-                             sync_urls=args.sync_url or [])
+                             sync_urls=args.sync_url or [], sync_key=args.sync_key)
     except (ConfigError, ValueError) as e:
         print(f"chainfin: error: {e}", file=sys.stderr)
         return 2

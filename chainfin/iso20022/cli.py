@@ -1,7 +1,12 @@
 """``chainfin iso20022 submit | status | statement | notify``: the ledger in ISO 20022 terms.
 
-Each command talks to one node's REST API (``--node``; ``--ca`` for an https node). Amounts use
-each currency's exponent from the node's genesis (``/v1/genesis``).
+Each command talks to one node's REST API (``--node``; ``--ca`` for an https node, else
+``$SSL_CERT_FILE``). Reads are signed (RFC 9421, docs/api.md "Authentication"): ``submit`` with
+the debtor's ``--key`` (a sender may read its own nonce and transactions); ``status``,
+``statement`` and ``notify`` with ``--key`` (default ``$CHAINFIN_KEY``). ``statement`` and
+``notify`` scan blocks, which only validators (a bank's node key), regulators and auditors may
+read; ``status`` reads a transaction's own proof when the key may not read its block. Amounts use
+each currency's exponent from the node's genesis (``/v1/genesis``, public).
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from chainfin import iso20022 as iso
-from chainfin.client import Client, ClientError
-from chainfin.crypto import load_identity
+from chainfin.client import Client, ClientError, reader_identity, signed_headers
+from chainfin.crypto import Identity, load_identity
+from chainfin.errors import ChainfinError
 from chainfin.types import Transaction
 
 #: blocks fetched at once while scanning the chain
@@ -88,7 +94,7 @@ async def submit(node: str, key: str, xml: bytes, *, accounts: dict[str, str] | 
     ident = load_identity(key)
     me = ident.public_key.hex()
     msg = iso.parse_payment(xml, accounts)
-    async with Client(node, ca_file=ca) as c:
+    async with Client(node, ca_file=ca, identity=ident) as c:
         g = await _genesis(c)
         exps = _exponents(g)
         calls = []
@@ -141,10 +147,13 @@ def cli_submit(args: argparse.Namespace) -> int:
     return 0 if bad == 0 else 1
 
 
-async def tx_statuses(node: str, tx_ids: list[str], ca: str | None = None) -> list[iso.TxStatus]:
-    """What the ledger says of each transaction, with the transfer's ISO references."""
+async def tx_statuses(node: str, tx_ids: list[str], ca: str | None = None,
+                      identity: Identity | None = None) -> list[iso.TxStatus]:
+    """What the ledger says of each transaction, with the transfer's ISO references; reads
+    signed by ``identity``. The references come from the transaction's block when ``identity``
+    may read blocks, else from its inclusion proof (its sender and parties may read that)."""
     out = []
-    async with Client(node, ca_file=ca) as c:
+    async with Client(node, ca_file=ca, identity=identity) as c:
         for i in tx_ids:
             try:
                 o = await c.tx(i)
@@ -156,9 +165,16 @@ async def tx_statuses(node: str, tx_ids: list[str], ca: str | None = None) -> li
             args: dict[str, Any] = {}
             when = None
             if o.get("height"):
-                b = await c.block(o["height"])
-                args = b["txs"][o["index"]].get("args", {})
-                when = datetime.fromtimestamp(b["header"]["timestamp_ms"] / 1000, tz=UTC)
+                try:
+                    b = await c.block(o["height"])
+                    args = b["txs"][o["index"]].get("args", {})
+                    ts = b["header"]["timestamp_ms"]
+                except ClientError as e:
+                    if e.status != 404:  # blocks are for validators, regulators, auditors
+                        raise
+                    p = await c.proof_tx(i)
+                    args, ts = p["tx"].get("args", {}), p["block"]["header"]["timestamp_ms"]
+                when = datetime.fromtimestamp(ts / 1000, tz=UTC)
             err = o.get("error") or {}
             out.append(iso.TxStatus(i, o["status"], args.get("end_to_end_id"), args.get("uetr"),
                                     o.get("height"), err.get("code"), err.get("message"), when))
@@ -167,8 +183,8 @@ async def tx_statuses(node: str, tx_ids: list[str], ca: str | None = None) -> li
 
 def cli_status(args: argparse.Namespace) -> int:
     try:
-        st = asyncio.run(tx_statuses(args.node, args.tx, args.ca))
-    except ClientError as e:
+        st = asyncio.run(tx_statuses(args.node, args.tx, args.ca, reader_identity(args)))
+    except (ChainfinError, OSError, ValueError) as e:
         return _err(str(e))
     sys.stdout.buffer.write(iso.build_pacs002(st))
     return 0
@@ -185,10 +201,12 @@ async def _blocks(c: Client, lo: int, hi: int) -> list[dict[str, Any]]:
 
 
 async def statement(node: str, account: str, currency: str, start: date, end: date,
-                    ca: str | None = None) -> tuple[iso.StatementInput, int | None]:
+                    ca: str | None = None, identity: Identity | None = None
+                    ) -> tuple[iso.StatementInput, int | None]:
     """The statement's content from the chain, and the account's balance in ``/v1/state`` now
-    (None when it holds none)."""
-    async with Client(node, ca_file=ca) as c:
+    (None when it holds none). Reads signed by ``identity``: one that may read blocks (a
+    validator's node key, a regulator, an auditor)."""
+    async with Client(node, ca_file=ca, identity=identity) as c:
         g = await _genesis(c)
         exps = _exponents(g)
         if currency not in exps:
@@ -223,9 +241,9 @@ def cli_statement(args: argparse.Namespace) -> int:
         if end < start:
             return _err("--to is before --from")
         s, now_balance = asyncio.run(statement(args.node, args.account, args.currency, start, end,
-                                               args.ca))
+                                               args.ca, reader_identity(args)))
         xml = iso.build_camt053(s)
-    except (ValueError, iso.Iso20022Error, ClientError) as e:
+    except (ValueError, OSError, iso.Iso20022Error, ChainfinError) as e:
         return _err(str(e))
     if args.out:
         Path(args.out).write_bytes(xml)
@@ -241,12 +259,13 @@ def cli_statement(args: argparse.Namespace) -> int:
 
 async def notify(node: str, account: str, currency: str | None, *, start_height: int | None,
                  follow: bool, limit: int | None, ca: str | None = None,
-                 out_dir: Path | None = None) -> int:
+                 out_dir: Path | None = None, identity: Identity | None = None) -> int:
     """camt.054 for each block that moves the account's money: blocks from ``start_height`` to
     the tip, then (``follow``) each new block as /v1/events announces it. Returns how many
-    notifications were written."""
+    notifications were written. Reads signed by ``identity``: one that may read blocks (a
+    validator's node key, a regulator, an auditor)."""
     written = 0
-    async with Client(node, ca_file=ca) as c:
+    async with Client(node, ca_file=ca, identity=identity) as c:
         g = await _genesis(c)
         exps = _exponents(g)
         names = _names(g)
@@ -279,8 +298,13 @@ async def notify(node: str, account: str, currency: str | None, *, start_height:
         if not follow:
             return written
         sess = c._sess()
-        async with sess.get(node.rstrip("/") + "/v1/events",
+        url = node.rstrip("/") + "/v1/events"
+        headers = signed_headers(identity, "GET", url) if identity is not None else {}
+        async with sess.get(url, headers=headers,
                             ssl=c._ssl if c._ssl is not None else True) as r:
+            if r.status != 200:
+                raise ClientError("events", f"/v1/events answered {r.status}: "
+                                            f"{(await r.text())[:200]}", r.status)
             async for raw in r.content:
                 line = raw.decode().strip()
                 if not line.startswith("data:"):
@@ -301,10 +325,11 @@ def cli_notify(args: argparse.Namespace) -> int:
     try:
         n = asyncio.run(notify(args.node, args.account, args.currency,
                                start_height=args.from_height, follow=args.follow,
-                               limit=args.max, ca=args.ca, out_dir=out_dir))
+                               limit=args.max, ca=args.ca, out_dir=out_dir,
+                               identity=reader_identity(args)))
     except KeyboardInterrupt:
         return 0
-    except (iso.Iso20022Error, ClientError) as e:
+    except (iso.Iso20022Error, ChainfinError, OSError, ValueError) as e:
         return _err(str(e))
     print(f"{n} camt.054 notification(s)", file=sys.stderr)
     return 0

@@ -9,24 +9,29 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     """``chainfin iso20022 ...`` (called by chainfin.cli)."""
-    from chainfin.cli import _lazy
+    from chainfin.cli import _lazy, _reader_key
 
     p = sub.add_parser("iso20022", help="ISO 20022: pacs.008/009 in; pacs.002, camt.053/054 out")
     s = p.add_subparsers(dest="iso_command", metavar="ACTION", required=True)
 
-    def common(q: argparse.ArgumentParser) -> None:
+    def common(q: argparse.ArgumentParser, reads_key: bool = True) -> None:
         q.add_argument("--node", required=True, help="REST URL of a node")
-        q.add_argument("--ca", default=None, help="CA certificate for an https node")
+        q.add_argument("--ca", default=None,
+                       help="CA certificate for an https node (default: $SSL_CERT_FILE, the "
+                            "system's)")
+        if reads_key:
+            _reader_key(q)
 
     a = s.add_parser("submit", help="pacs.008 / pacs.009 -> one settlement transfer per "
                                     "transaction; prints each outcome")
     a.add_argument("file", help="the pacs.008.001.08 or pacs.009.001.08 XML file")
-    a.add_argument("--key", required=True, help="the debtor's identity key file (signs)")
+    a.add_argument("--key", required=True,
+                   help="the debtor's identity key file (signs the transfers and the reads)")
     a.add_argument("--accounts", default=None,
                    help="JSON {IBAN or account id: public key} for accounts without Prxy/Id")
     a.add_argument("--report", default=None, help="write the pacs.002 status report here")
     a.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for finality")
-    common(a)
+    common(a, reads_key=False)
     a.set_defaults(func=_lazy("chainfin.iso20022.cli:cli_submit"))
 
     b = s.add_parser("status", help="pacs.002 for transactions by id")

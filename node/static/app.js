@@ -20,11 +20,62 @@
   function esc(s) {
     return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
+  // ------------------------------------------------------------------ signed reads (RFC 9421)
+  // Every read but the public routes carries an HTTP message signature by the loaded identity
+  // (docs/api.md "Authentication"): plain Ed25519 over the signature base, a fresh nonce.
+
+  const PUBLIC = new Set(["/", "/healthz", "/openapi.json", "/v1/status", "/v1/genesis"]);
+  const isPublic = (path) => PUBLIC.has(path) || path.startsWith("/static/");
+  const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
+  let emptyDigest = null;
+  async function contentDigest(body) {
+    if (!body.length && emptyDigest) return emptyDigest;
+    const d = "sha-256=:" + b64(new Uint8Array(await crypto.subtle.digest("SHA-256", body))) + ":";
+    if (!body.length) emptyDigest = d;
+    return d;
+  }
+  /** The three headers signing `method url` (url: absolute, exactly as it will be sent). */
+  async function signRequest(method, url, body) {
+    const id = state.identity;
+    const digest = await contentDigest(body || new Uint8Array());
+    const nonce = V.hex(crypto.getRandomValues(new Uint8Array(12)));
+    const params = '("@method" "@target-uri" "content-digest");created=' + Math.floor(Date.now() / 1000) +
+      ';keyid="' + id.publicKey + '";alg="ed25519";nonce="' + nonce + '"';
+    const base = '"@method": ' + method.toUpperCase() + '\n"@target-uri": ' + url + '\n"content-digest": ' + digest +
+      '\n"@signature-params": ' + params;
+    const sig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, id.key, new TextEncoder().encode(base)));
+    return { "Content-Digest": digest, "Signature-Input": "sig1=" + params, "Signature": "sig1=:" + b64(sig) + ":" };
+  }
+  state.signRequest = signRequest;
+  /** fetch(path) signed by the loaded identity unless the route is public (then, or without an
+   * identity, unsigned: the node answers 401 and the page says a read needs an identity). */
+  async function sfetch(path, headers) {
+    const url = new URL(path, location.href);
+    const h = Object.assign({}, headers || {});
+    if (!isPublic(url.pathname) && state.identity) Object.assign(h, await signRequest("GET", url.href));
+    return fetch(url.href, { headers: h, cache: "no-store" });
+  }
   async function api(path) {
-    const r = await fetch(path, { headers: { Accept: "application/json" } });
+    const r = await sfetch(path, { Accept: "application/json" });
     let body = null;
     try { body = await r.json(); } catch (e) { body = null; }
+    if (r.status === 401) throw new NeedIdentity(path, body && body.error ? body.error.message : "");
     return { status: r.status, body };
+  }
+  /** A read the node refused as unauthenticated (401): without an identity, or a refused one. */
+  class NeedIdentity extends Error {
+    constructor(path, reason) { super(reason); this.path = path; this.reason = reason; }
+  }
+  function needIdentityHtml(e) {
+    const title = state.identity ? "Read refused: the node did not accept this identity's signature"
+      : "Reads need an identity";
+    const what = state.identity
+      ? "<p>The node answered <code>401 unauthenticated</code> for <code>" + esc(e.path) + "</code>: <span class=\"reason\">" + esc(e.reason) +
+        "</span></p><p class=\"muted\">Is the key the identity's current one, registered on this chain? Is this computer's clock within 30 s of the node's?</p>"
+      : "<p>Every read but the node's status and genesis is signed by a registered identity (RFC 9421 HTTP message signatures). " +
+        "Load an identity key file above (<b>Load identity key</b>: yours, or an auditor's or regulator's to see every block); it stays in this page and signs each request.</p>" +
+        '<p class="muted">The node answered <code>401 unauthenticated</code> for <code>' + esc(e.path) + "</code>: " + esc(e.reason) + "</p>";
+    return '<div class="card needkey" id="need-identity"><h1>' + esc(title) + "</h1>" + what + "</div>";
   }
   function nameOf(pk) {
     return state.genesis && state.genesis.names.get(pk) ? state.genesis.names.get(pk)
@@ -51,7 +102,13 @@
   function kv(rows) {
     return "<table>" + rows.map(([k, v]) => "<tr><th>" + esc(k) + "</th><td>" + v + "</td></tr>").join("") + "</table>";
   }
-  function fail(msg) { view.innerHTML = '<div class="card"><h1>Not found</h1><p>' + esc(msg) + "</p></div>"; }
+  /** A 404: the item does not exist, or the identity may not see it (the node answers both alike). */
+  function fail(msg) {
+    view.innerHTML = '<div class="card notfound"><h1>Not found or not visible to you</h1><p>' + esc(msg) + "</p>" +
+      '<p class="muted">The node answers the same 404 for what does not exist and for what ' +
+      (state.identity ? "the identity <b>" + esc(state.identity.name || state.identity.publicKey.slice(0, 12) + "…") + "</b>" : "this page") +
+      " may not read (docs/api.md, who may read what).</p></div>";
+  }
 
   // ------------------------------------------------------------------ genesis trust
 
@@ -88,7 +145,7 @@
     return g;
   }
   async function fetchGenesisText() {
-    const r = await fetch("/v1/genesis");
+    const r = await fetch("/v1/genesis");  // public: the chain's root of trust
     if (!r.ok) throw new Error("the node serves no genesis (" + r.status + ")");
     return await r.text();
   }
@@ -126,13 +183,21 @@
       const pkcs8 = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20, ...seed]);
       const key = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
       state.identity = { name: d.name || "", publicKey: String(d.public_key || ""), key };
-      $("identity-state").innerHTML = 'identity <b>' + esc(state.identity.name) + "</b> " + who(state.identity.publicKey) +
-        ' <span class="muted">(kept in this page only)</span>';
+      $("identity-state").innerHTML = '<span class="pill ok">signing reads</span> identity <b>' + esc(state.identity.name) + "</b> " + who(state.identity.publicKey) +
+        ' <span class="muted">(kept in this page only, not extractable)</span>';
+      live();
+      await route();
+      document.body.dataset.identity = state.identity.publicKey;  // the page re-rendered signed
     } catch (e) {
       $("identity-state").innerHTML = '<span class="pill bad">' + esc(e.message) + "</span>";
     }
   });
-  /** Sign `chainfin/1/<domain>\0<message>` with the loaded identity (for signed reads). */
+  function showIdentity() {
+    if (state.identity) return;
+    $("identity-state").innerHTML = '<span class="pill bad">no identity</span> reads of blocks, transactions, balances and documents are signed: load a key file';
+  }
+  /** Sign `chainfin/1/<domain>\0<message>` with the loaded identity (chainfin's tagged
+   * signatures; a signed read is plain Ed25519 instead: signRequest). */
   state.sign = async (domain, message) => {
     if (!state.identity) throw new Error("no identity loaded");
     const tagged = new Uint8Array([...new TextEncoder().encode("chainfin/1/" + domain + "\0"), ...message]);
@@ -181,11 +246,12 @@
     const id = btn.dataset.check, c = checks.get(id), box = $(id);
     if (!c || !box) return;
     box.innerHTML = '<div class="verdict"><span class="muted">fetching the proof…</span></div>';
-    const r = await fetch(c.proofPath);
+    const r = await sfetch(c.proofPath);
     const text = new Uint8Array(await r.arrayBuffer());
     if (!r.ok) {
+      const why = r.status === 401 ? " (unauthenticated: load an identity key)" : r.status === 404 ? " (not found or not visible to you)" : "";
       box.innerHTML = '<div class="verdict bad" data-verdict="invalid"><div class="title">✘ No proof</div><p>Reason: <span class="reason">the node answered ' +
-        r.status + " for " + esc(c.proofPath) + "</span></p></div>";
+        r.status + why + " for " + esc(c.proofPath) + "</span></p></div>";
       return;
     }
     await verifyInto(box, text, c.expect);
@@ -199,8 +265,17 @@
     const st = state.status;
     let rows = "";
     const top = st ? st.height : 0;
-    for (let h = top; h > 0 && h > top - 15; h--) rows += await blockRow(h);
-    view.innerHTML = '<h1>Latest blocks <span class="pill live" id="live">live</span></h1>' +
+    try {
+      for (let h = top; h > 0 && h > top - 15; h--) rows += await blockRow(h);
+    } catch (e) {
+      if (!(e instanceof NeedIdentity)) throw e;
+      rows = '<tr class="needkey"><td colspan="6">' + needIdentityHtml(e) + "</td></tr>";
+    }
+    if (st && top > 0 && !rows) {
+      rows = '<tr class="notfound"><td colspan="6">No block visible to this identity: blocks are for validators, regulators and auditors ' +
+        "(load such a key to list them; your own transactions, balances and documents are still yours to read).</td></tr>";
+    }
+    view.innerHTML = '<h1>Latest blocks <span class="pill live" id="live">' + (liveOn ? "live" : "not live") + "</span></h1>" +
       '<div class="card"><table class="list" id="blocks"><thead><tr><th>height</th><th>hash</th><th>time</th><th>txs</th><th>signed by</th><th>proposer</th></tr></thead><tbody>' +
       rows + "</tbody></table></div>" +
       '<h2>Verify a proof document</h2><div class="card"><p class="muted">Paste a proof (from <code>chainfin proof</code> or a Verify button\'s download) to check it against the pinned genesis.</p>' +
@@ -260,8 +335,12 @@
     if (status !== 200) return fail("no transaction " + id + " (" + (o && o.error ? o.error.message : status) + ")");
     let env = null, rc = null, hash = null;
     if (o.height) {
-      const { body: b } = await api("/v1/blocks/" + o.height);
-      if (b) { env = b.txs[o.index]; rc = b.receipts[o.index]; hash = b.hash; }
+      const { status: bs, body: b } = await api("/v1/blocks/" + o.height);
+      if (bs === 200) { env = b.txs[o.index]; rc = b.receipts[o.index]; hash = b.hash; }
+      else {  // blocks are for validators, regulators, auditors: the tx's own proof carries its envelope
+        const { status: ps, body: p } = await api("/v1/proofs/tx/" + encodeURIComponent(id));
+        if (ps === 200 && p && p.tx) env = p.tx;
+      }
     }
     const ok = o.status === "committed";
     view.innerHTML = '<h1>Transaction <code id="tx-id">' + esc(o.tx_id) + "</code></h1>" +
@@ -299,7 +378,8 @@
 
   async function pageAccount(pk) {
     const ident = nodeGenesis ? [...(nodeGenesis.identities || []), ...(nodeGenesis.validators || [])].find((i) => i.public_key === pk) : null;
-    const { body: nonce } = await api("/v1/nonce/" + pk);
+    const nr = await api("/v1/nonce/" + pk);
+    const nonce = nr.status === 200 ? nr.body : null;
     let rows = "";
     const cards = [];
     for (const c of currencies()) {
@@ -310,7 +390,7 @@
     view.innerHTML = "<h1>Account " + (ident ? esc(ident.name) : "") + "</h1>" +
       '<div class="card">' + kv([["public key", "<code>" + esc(pk) + "</code>"],
         ["role", ident ? esc((ident.role || "validator") + (ident.bank ? " · bank " + ident.bank : "") + (ident.admin ? " · admin" : "")) : '<span class="muted">not a genesis identity</span>'],
-        ["next nonce", nonce ? esc(nonce.next) : "?"]]) + "</div>" +
+        ["next nonce", nonce ? esc(nonce.next) : '<span class="muted">not found or not visible to you</span>']]) + "</div>" +
       '<div class="card"><h2>Balances</h2><table class="list" id="balances"><thead><tr><th>currency</th><th>amount (minor units)</th></tr></thead>' + rows + "</table></div>" +
       cards.map((c) => c.html).join("");
   }
@@ -354,7 +434,12 @@
     }
     location.hash = "#/doc/" + encodeURIComponent(q);
   }
-  $("search").addEventListener("submit", (ev) => { ev.preventDefault(); search($("q").value); });
+  $("search").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    search($("q").value).catch((e) => {
+      view.innerHTML = e instanceof NeedIdentity ? needIdentityHtml(e) : '<div class="card"><h1>Error</h1><p>' + esc(e.message) + "</p></div>";
+    });
+  });
 
   async function route() {
     const parts = location.hash.replace(/^#\/?/, "").split("/");
@@ -368,7 +453,9 @@
       else await pageHome();
       view.dataset.page = page || "home";
     } catch (e) {
-      view.innerHTML = '<div class="card"><h1>Error</h1><p>' + esc(e.message) + "</p></div>";
+      view.dataset.page = page || "home";
+      if (e instanceof NeedIdentity) view.innerHTML = needIdentityHtml(e);
+      else view.innerHTML = '<div class="card"><h1>Error</h1><p>' + esc(e.message) + "</p></div>";
     }
   }
   window.addEventListener("hashchange", route);
@@ -383,24 +470,63 @@
         st.height + "</b> · view " + st.view + " · " + st.validators.length + " validators · " + st.peers.length + " peers";
     } catch (e) { $("status").textContent = "node unreachable"; }
   }
+  // /v1/events is a signed read: EventSource cannot send headers, so the stream is read with a
+  // signed fetch (each reconnection signed afresh); without an identity there is no live list.
+  let liveOn = false, liveAbort = null, liveGen = 0;
+  function setLive(text) { const l = $("live"); if (l) l.textContent = text; }
+  async function onBlockEvent(d) {
+    if (state.status) state.status.height = Math.max(state.status.height, d.height);
+    const h = $("height"); if (h) h.textContent = d.height;
+    const tb = document.querySelector("#blocks tbody");
+    if (tb && (view.dataset.page === "home")) {
+      tb.querySelectorAll("tr.notfound, tr.needkey").forEach((r) => r.remove());
+      tb.insertAdjacentHTML("afterbegin", await blockRow(d.height, true));
+      while (tb.rows.length > 15) tb.deleteRow(tb.rows.length - 1);
+    }
+  }
+  // a browser holds at most 6 connections per host: close the stream when the page goes away
+  window.addEventListener("pagehide", () => { liveGen++; if (liveAbort) liveAbort.abort(); });
   function live() {
-    const es = new EventSource("/v1/events");
-    es.addEventListener("block", async (ev) => {
-      const d = JSON.parse(ev.data);
-      if (state.status) state.status.height = Math.max(state.status.height, d.height);
-      const h = $("height"); if (h) h.textContent = d.height;
-      const tb = document.querySelector("#blocks tbody");
-      if (tb && (view.dataset.page === "home")) {
-        tb.insertAdjacentHTML("afterbegin", await blockRow(d.height, true));
-        while (tb.rows.length > 15) tb.deleteRow(tb.rows.length - 1);
+    if (!state.identity) { liveOn = false; setLive("not live: load an identity"); return; }
+    if (liveAbort) liveAbort.abort();
+    const gen = ++liveGen, ctl = new AbortController();
+    liveAbort = ctl;
+    (async () => {
+      while (gen === liveGen) {
+        try {
+          const url = new URL("/v1/events", location.href).href;
+          const r = await fetch(url, { headers: Object.assign({ Accept: "text/event-stream" }, await signRequest("GET", url)), signal: ctl.signal, cache: "no-store" });
+          if (!r.ok || !r.body) throw new Error("HTTP " + r.status);
+          liveOn = true; setLive("live");
+          const rd = r.body.pipeThrough(new TextDecoderStream()).getReader();
+          let buf = "";
+          for (;;) {
+            const { value, done } = await rd.read();
+            if (done) break;
+            buf += value;
+            let i;
+            while ((i = buf.indexOf("\n\n")) >= 0) {
+              const chunk = buf.slice(0, i); buf = buf.slice(i + 2);
+              let type = "message", data = "";
+              for (const line of chunk.split("\n")) {
+                if (line.startsWith("event:")) type = line.slice(6).trim();
+                else if (line.startsWith("data:")) data += line.slice(5).trim();
+              }
+              if (type === "block" && data) { try { await onBlockEvent(JSON.parse(data)); } catch (e) { /* next event */ } }
+            }
+          }
+        } catch (e) {
+          if (ctl.signal.aborted) return;
+        }
+        liveOn = false; setLive("reconnecting");
+        await new Promise((res) => setTimeout(res, 2000));
       }
-    });
-    es.onerror = () => { const l = $("live"); if (l) l.textContent = "reconnecting"; };
-    es.onopen = () => { const l = $("live"); if (l) l.textContent = "live"; };
+    })();
   }
 
   (async function start() {
     try { const r = await api("/v1/genesis"); if (r.status === 200) nodeGenesis = r.body; } catch (e) { /* names only */ }
+    showIdentity();
     await refreshStatus();
     await autoPin();
     await route();

@@ -5,7 +5,12 @@ What is checked: search finds a transaction; the block page lists who signed the
 Verify says VALID for a genuine proof (with the same lines as ``chainfin verify``) and INVALID
 with the reason for a proof with one byte changed — the browser's verdict and reason are compared
 with chainfin/proofs.py's on the same documents, genuine and tampered; the live block list grows
-over /v1/events. Screenshots of the main pages go under the test's tmp dir (printed with -s).
+over /v1/events. Reads are signed in the page (RFC 9421) by a loaded identity key file — the
+auditor's, or for the account page the owner's; without one the page says reads need an
+identity, and what the identity may not see shows as "not found or not visible to you". REST is
+HTTPS as users see it: chromium trusts the testnet's certificates by their SPKI hashes
+(``--ignore-certificate-errors-spki-list``, for these keys only). Screenshots of the main pages go
+under the test's tmp dir (printed with -s).
 
 Needs ``chromium`` and ``chromium-driver`` (apt; the README's test command installs them). Off CI
 the tests skip when they are missing; on CI (CI=true) that is a failure.
@@ -97,15 +102,37 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+def _spki_hashes(pki: Path) -> list[str]:
+    """base64 SHA-256 of the SubjectPublicKeyInfo of the testnet's CA and node certificates: the
+    form chromium's --ignore-certificate-errors-spki-list takes."""
+    import base64
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    out = []
+    for pem in sorted(pki.glob("*.pem")):
+        cert = x509.load_pem_x509_certificate(pem.read_bytes())
+        spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+        out.append(base64.b64encode(hashlib.sha256(spki).digest()).decode())
+    return out
+
+
 @pytest.fixture(scope="module")
-def browser(chain: Chain) -> Iterator[Any]:
+def browser(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    assert chain.url.startswith("https://")  # REST over HTTPS, as users see it
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
+    profile = tmp_path_factory.mktemp("chromium-profile")  # the SPKI list needs its own profile
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--window-size=1280,1000", "--lang=en-US"):
+              "--window-size=1280,1000", "--lang=en-US", f"--user-data-dir={profile}",
+              "--ignore-certificate-errors-spki-list="
+              + ",".join(_spki_hashes(chain.dir / "pki"))):
         opts.add_argument(a)
     drv = webdriver.Chrome(service=Service(DRIVER), options=opts)
     drv.set_script_timeout(60)
@@ -127,9 +154,31 @@ def _css(drv: Any, sel: str, timeout: float = 15) -> Any:
     return _wait(drv, lambda d: d.find_element(By.CSS_SELECTOR, sel), timeout)
 
 
-def _open(drv: Any, chain: Chain, hash_: str = "") -> None:
+def _open(drv: Any, chain: Chain, hash_: str = "", key: str | None = "auditor") -> None:
+    """Open the page at ``hash_`` and load the identity key file ``clients/<key>.json`` (the
+    page signs its reads with it; None: no identity)."""
+    drv.get("about:blank")  # a new page (a change of the #fragment alone would not reload it)
     drv.get(chain.url + "/" + hash_)
     _wait(drv, lambda d: d.execute_script("return document.body.dataset.ready") == "1")
+    if key is not None:
+        _load_key(drv, chain, key)
+
+
+def _load_key(drv: Any, chain: Chain, name: str) -> None:
+    """Load an identity key file into the page; wait until the page has re-rendered signed."""
+    from selenium.webdriver.common.by import By
+
+    key_file = chain.dir / "clients" / f"{name}.json"
+    pk = load_identity(key_file).public_key.hex()
+    from selenium.common.exceptions import TimeoutException
+
+    drv.find_element(By.ID, "identity-file").send_keys(str(key_file))
+    try:
+        _wait(drv, lambda d: d.execute_script("return document.body.dataset.identity") == pk)
+    except TimeoutException:
+        raise AssertionError(f"{name}'s key not loaded: "
+                             + drv.find_element(By.ID, "identity-state").text + " | "
+                             + drv.find_element(By.ID, "view").text[:500]) from None
 
 
 def _pin_genesis(drv: Any, chain: Chain) -> None:
@@ -249,7 +298,7 @@ def test_verify_genuine_and_one_byte_changed(chain: Chain, browser: Any, shots: 
     tampered = json.dumps(doc)
     ok, py_reason = _python_verdict(chain, tampered)
     assert not ok
-    _open(browser, chain, "#/")
+    _open(browser, chain, "#/", key=None)  # a pasted proof needs no read
     area = _css(browser, "#proof-text")
     browser.execute_script("arguments[0].value = arguments[1]", area, tampered)
     browser.find_element(By.ID, "proof-verify").click()
@@ -276,7 +325,7 @@ def test_browser_verdicts_equal_python_on_byte_flips(chain: Chain, browser: Any)
             c = rng.choice(b"0123456789abcdef\"{}[],: -.xeE")
             if c != b[i]:
                 cases.append((b[:i] + bytes([c]) + b[i + 1:]).decode())
-    _open(browser, chain)
+    _open(browser, chain, key=None)
     t0 = time.monotonic()
     res = browser.execute_async_script(_JS_VERIFY, chain.genesis_file.read_text(), cases)
     assert "error" not in res, res
@@ -295,7 +344,7 @@ def test_account_balance_verifies_and_live_blocks(chain: Chain, browser: Any,
                                                   shots: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    _open(browser, chain, f"#/account/{chain.importer}")
+    _open(browser, chain, f"#/account/{chain.importer}", key="importer")  # the owner reads
     _pin_genesis(browser, chain)
     bal = _css(browser, "#balances")
     assert "2500" in bal.text
@@ -348,18 +397,14 @@ def test_document_search_and_generic_state(chain: Chain, browser: Any, shots: Pa
 
 
 def test_identity_key_signs_in_the_page(chain: Chain, browser: Any) -> None:
-    """A loaded identity file stays in the page and signs with chainfin's domain separation:
-    Python's crypto.verify accepts the signature."""
-    from selenium.webdriver.common.by import By
-
-    from chainfin import crypto
+    """A loaded identity file stays in the page (a non-extractable WebCrypto key) and signs
+    with chainfin's domain separation (Python's crypto.verify accepts it) and, for reads, plain
+    Ed25519 over an RFC 9421 signature base (chainfin.httpsig accepts its headers)."""
+    from chainfin import crypto, httpsig
 
     key_file = chain.dir / "clients" / "auditor.json"
     ident = load_identity(key_file)
-    _open(browser, chain)
-    browser.find_element(By.ID, "identity-file").send_keys(str(key_file))
-    _wait(browser, lambda d: ident.public_key.hex()[:12] in d.find_element(
-        By.ID, "identity-state").get_attribute("innerHTML"))
+    _open(browser, chain, key="auditor")
     sig = browser.execute_async_script("""
         const done = arguments[1];
         window.chainfinExplorer.sign("tx", new TextEncoder().encode(arguments[0]))
@@ -367,6 +412,55 @@ def test_identity_key_signs_in_the_page(chain: Chain, browser: Any) -> None:
     """, "signed read 19")
     assert isinstance(sig, list), sig
     crypto.verify(ident.public_key, "tx", b"signed read 19", bytes(sig))
+    url = chain.url + "/v1/state/settlement/bal/" + chain.importer + "/USD?x=%20y"
+    headers = browser.execute_async_script("""
+        const done = arguments[1];
+        window.chainfinExplorer.signRequest("GET", arguments[0])
+          .then(done, (e) => done(String(e)));
+    """, url)
+    assert isinstance(headers, dict), headers
+    parsed = httpsig.verify_request("GET", url, headers, b"", time.time())
+    assert parsed.keyid == ident.public_key
+    assert 'alg="ed25519";nonce="' in headers["Signature-Input"]
+    extractable = browser.execute_script(
+        "return window.chainfinExplorer.identity.key.extractable")
+    assert extractable is False
+
+
+def test_reads_need_an_identity(chain: Chain, browser: Any, shots: Path) -> None:
+    """Without a key a block read is refused and the page says a read needs an identity (the
+    public status still shows); with the auditor's key the block shows; with a key that may not
+    read blocks (the importer's) the block is "not found or not visible to you"."""
+    from selenium.webdriver.common.by import By
+
+    height = chain.client.tx(chain.txs["transfer"])["height"]
+    _open(browser, chain, f"#/block/{height}", key=None)
+    card = _css(browser, "#need-identity")
+    assert "Reads need an identity" in card.text and "Load an identity key file" in card.text
+    assert "401 unauthenticated" in card.text and "missing" in card.text
+    assert chain.genesis.chain_id in browser.find_element(By.ID, "status").text  # public
+    assert "no identity" in browser.find_element(By.ID, "identity-state").text
+    browser.save_screenshot(str(shots / "needs-identity.png"))
+
+    _load_key(browser, chain, "auditor")
+    _css(browser, "#signers tr")
+    assert not browser.find_elements(By.ID, "need-identity")
+
+    _open(browser, chain, f"#/block/{height}", key="importer")
+    nf = _css(browser, ".notfound")
+    assert "Not found or not visible to you" in nf.text and "importer" in nf.text
+    browser.save_screenshot(str(shots / "not-visible.png"))
+
+    # the sender reads its own transaction: the envelope comes from the tx's proof (its block is
+    # not the exporter's to read), and the proof verifies
+    _open(browser, chain, f"#/tx/{chain.txs['transfer']}", key="exporter")
+    _pin_genesis(browser, chain)
+    _css(browser, "#tx-id")
+    body = browser.find_element(By.ID, "view").text
+    assert "committed" in body and "settlement.transfer" in body and "nonce 1" in body
+    browser.find_element(By.CSS_SELECTOR, "button.verify").click()
+    verdict = _css(browser, "[data-verdict]", 30)
+    assert verdict.get_attribute("data-verdict") == "valid", verdict.text
 
 
 def test_verdicts_across_a_validator_set_change(chain: Chain, browser: Any) -> None:
@@ -399,7 +493,7 @@ def test_verdicts_across_a_validator_set_change(chain: Chain, browser: Any) -> N
     cut = json.loads(text)
     cut["validator_set_changes"] = []
     cases.append(json.dumps(cut))
-    _open(browser, chain)
+    _open(browser, chain, key=None)
     res = browser.execute_async_script(_JS_VERIFY, chain.genesis_file.read_text(), cases)
     assert "error" not in res, res
     for t, got in zip(cases, res["out"], strict=True):

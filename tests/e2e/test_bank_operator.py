@@ -1,11 +1,14 @@
 """A bank's operator path, end to end with the CLI as docs/deploy.md walks it: ``chainfin node
 init`` (keys, TLS key + CSR, config), ``chainfin ca sign`` at the consortium CA, registration
 and the governance vote with ``chainfin tx send``, ``chainfin node run`` — and the new node
-becomes a validator of a running 4-node testnet (mutual TLS, certificate from the CSR)."""
+becomes a validator of a running 4-node testnet (mutual TLS, certificate from the CSR). REST is
+HTTPS everywhere (the consortium CA); the observer signs its sync reads with the testnet's
+auditor key (``--sync-key``, decision 62)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -39,10 +42,11 @@ def tn(tmp_path: Path) -> Iterator[Testnet]:
 
 
 def _send(capsys: pytest.CaptureFixture[str], url: str, key: Path, contract: str, method: str,
-          args: dict[str, Any]) -> dict[str, Any]:
+          args: dict[str, Any], ca: Path) -> dict[str, Any]:
     capsys.readouterr()
     rc = chainfin_main(["tx", "send", "--node", url, "--key", str(key), "--contract", contract,
-                        "--method", method, "--args", json.dumps(args), "--wait"])
+                        "--method", method, "--args", json.dumps(args), "--wait",
+                        "--ca", str(ca)])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["status"] == "committed", out
     return out
@@ -54,16 +58,20 @@ def test_bank_node_init_sign_vote_run(tn: Testnet, tmp_path: Path,
     d = tmp_path / "bank"
     rest, p2p = _free_ports(2)
     argv = ["node", "init", "--bank", BIC, "--dir", str(d), "--p2p", f"127.0.0.1:{p2p}",
-            "--rest", f"127.0.0.1:{rest}", "--genesis", str(tn.dir / "genesis.json")]
+            "--rest", f"127.0.0.1:{rest}", "--genesis", str(tn.dir / "genesis.json"),
+            "--sync-key", str(tn.dir / "clients" / "auditor.json")]
     for n in m.nodes:
         argv += ["--peer", f"{n.id}={n.public_key}@{n.p2p_address}", "--sync-url", n.rest_url]
     assert chainfin_main(argv) == 0
     req = json.loads((d / "join-request.json").read_text())
     assert req["bic"] == BIC and (d / "tls" / "node.csr").is_file()
+    cfg = json.loads((d / "config.json").read_text())
+    assert cfg["rest_tls"] is True and cfg["sync_key_file"].endswith("auditor.json")
     assert oct((d / "keys" / "node.json").stat().st_mode & 0o777) == "0o600"
 
     # the consortium CA signs the CSR (and refuses it for another key)
     pki = tn.dir / "pki"
+    ca = pki / "ca.pem"
     assert chainfin_main(["ca", "sign", "--ca-dir", str(pki), "--csr", str(d / "tls/node.csr"),
                           "--out", str(d / "tls/x.pem"), "--expect-key", "ab" * 32]) == 2
     assert chainfin_main(["ca", "sign", "--ca-dir", str(pki), "--csr", str(d / "tls/node.csr"),
@@ -79,34 +87,42 @@ def test_bank_node_init_sign_vote_run(tn: Testnet, tmp_path: Path,
     for pk, name in ((req["node_public_key"], req["node_id"]),
                      (req["bank_public_key"], f"{BIC} bank")):
         _send(capsys, url, Path(admin.key_file), "governance", "register_identity",
-              {"pubkey": pk, "name": name, "role": "bank", "bank": BIC})
+              {"pubkey": pk, "name": name, "role": "bank", "bank": BIC}, ca)
     log = (tmp_path / "bank-node.log").open("wb")
+    # the node's REST client (sync reads) trusts the consortium CA through OpenSSL's
+    # SSL_CERT_FILE, as docs/deploy.md says
     proc = subprocess.Popen([sys.executable, "-m", "chainfin.cli", "node", "run", "--config",
-                             str(d / "config.json")], stdout=log, stderr=subprocess.STDOUT)
+                             str(d / "config.json")], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "SSL_CERT_FILE": str(d / "tls" / "ca.pem")})
     try:
-        mine = f"http://127.0.0.1:{rest}"
+        mine = f"https://127.0.0.1:{rest}"  # the bank node's own REST: HTTPS, its certificate
         with tn.client(0) as cl:
             target = cl.status()["height"]
-        _until(lambda: _status(mine).get("height", -1) >= target, 30, tmp_path)
+        _until(lambda: _status(mine, ca).get("height", -1) >= target, 30, tmp_path)
 
         # the governance vote: a validator proposes add_validator, others vote to quorum (3 of 4)
         keys = [Path(n.key_file) for n in m.nodes]
         out = _send(capsys, url, keys[0], "governance", "propose",
                     {"action": "add_validator", "params": {
                         "pubkey": req["node_public_key"], "name": req["node_id"],
-                        "address": req["p2p_address"]}})
+                        "address": req["p2p_address"]}}, ca)
         pid = out["result"]["proposal_id"]
         for k in keys[1:3]:
-            _send(capsys, url, k, "governance", "vote", {"proposal_id": pid})
-        _until(lambda: _status(mine).get("validator") is True, 30, tmp_path)
-        st = _status(mine)
+            _send(capsys, url, k, "governance", "vote", {"proposal_id": pid}, ca)
+        _until(lambda: _status(mine, ca).get("validator") is True, 30, tmp_path)
+        st = _status(mine, ca)
         assert req["node_public_key"] in st["validators"] and len(st["validators"]) == 5
 
         # and it takes part: a later block's certificate can be checked to carry 5-set quorum
         h0 = st["height"]
         _send(capsys, url, Path(m.client("usd_issuer").key_file), "settlement", "issue",
-              {"currency": "USD", "to": req["bank_public_key"], "amount": 100})
-        _until(lambda: _status(mine).get("height", 0) > h0, 30, tmp_path)
+              {"currency": "USD", "to": req["bank_public_key"], "amount": 100}, ca)
+        _until(lambda: _status(mine, ca).get("height", 0) > h0, 30, tmp_path)
+        # a signed read on the bank node itself: its bank identity reads its own balance
+        from chainfin.client import SyncClient
+        from chainfin.crypto import load_identity
+        with SyncClient(mine, ca_file=ca, identity=load_identity(d / "keys" / "bank.json")) as bc:
+            _until(lambda: _bal(bc, req["bank_public_key"]) == 100, 30, tmp_path)
         with tn.client(0) as cl:
             bal = cl.state("settlement", f"bal/{req['bank_public_key']}/USD")
         assert bal["value"] == 100
@@ -119,11 +135,22 @@ def test_bank_node_init_sign_vote_run(tn: Testnet, tmp_path: Path,
         log.close()
 
 
-def _status(url: str) -> dict[str, Any]:
+def _bal(c: Any, key: str) -> int | None:
+    from chainfin.client import ClientError
+
+    try:
+        return int(c.state("settlement", f"bal/{key}/USD")["value"])
+    except ClientError:
+        return None
+
+
+def _status(url: str, ca: Path) -> dict[str, Any]:
+    import ssl
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url + "/v1/status", timeout=2) as r:
+        with urllib.request.urlopen(url + "/v1/status", timeout=2,
+                                    context=ssl.create_default_context(cafile=str(ca))) as r:
             return dict(json.loads(r.read()))
     except OSError:
         return {}

@@ -30,6 +30,7 @@ class Net:
         self.dir = d
         self.tn = Testnet(d)
         self.url = self.tn.rest_url(0)
+        self.ca = str(self.tn.manifest.ca)  # REST is HTTPS (the consortium CA)
 
     def key(self, name: str) -> Path:
         return self.dir / "clients" / f"{name}.json"
@@ -73,14 +74,16 @@ def _balance(net: Net, who: str) -> int:
 
 
 def test_pacs008_of_50_commits_50_transfers_and_statements_balance(
-        net: Net, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+        net: Net, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAINFIN_KEY", raising=False)  # "without a key" below means none
     amounts = [f"{10 + i}.{i % 100:02d}" for i in range(N)]
     xml, e2e, uetrs = _pacs008(net, amounts, "E2E")
     f = tmp_path / "pacs008.xml"
     f.write_bytes(xml)
     report = tmp_path / "pacs002.xml"
     rc = chainfin_main(["iso20022", "submit", str(f), "--key", str(net.key("exporter")),
-                        "--node", net.url, "--report", str(report)])
+                        "--node", net.url, "--ca", net.ca, "--report", str(report)])
     assert rc == 0
     pacs002 = report.read_bytes()
     assert pacs002.count(b"<TxSts>ACSC</TxSts>") == N
@@ -101,6 +104,7 @@ def test_pacs008_of_50_commits_50_transfers_and_statements_balance(
         out = tmp_path / f"camt053-{who}.xml"
         rc = chainfin_main(["iso20022", "statement", "--account", net.pk(who), "--currency",
                             "USD", "--from", since, "--to", today, "--node", net.url,
+                            "--ca", net.ca, "--key", str(net.key("auditor")),
                             "--out", str(out)])
         assert rc == 0  # 1 would mean: closing balance != /v1/state
         data = out.read_bytes()
@@ -113,11 +117,22 @@ def test_pacs008_of_50_commits_50_transfers_and_statements_balance(
 
     # pacs.002 by tx id, from the ledger (the CLI, then the function)
     capsysbinary.readouterr()
+    # as the auditor (reads the block), then as the sender (reads the tx's own proof)
+    for reader in ("auditor", "exporter"):
+        assert chainfin_main(["iso20022", "status", "--tx", by_e2e[e2e[1]][0], "--node",
+                              net.url, "--ca", net.ca, "--key", str(net.key(reader)),
+                              ]) == 0
+        out = capsysbinary.readouterr().out
+        assert b"<TxSts>ACSC</TxSts>" in out and b"<OrgnlEndToEndId>E2E-001<" in out
+    # without a key: the node refuses the read (401), the command says so
     assert chainfin_main(["iso20022", "status", "--tx", by_e2e[e2e[1]][0], "--node",
-                          net.url]) == 0
+                          net.url, "--ca", net.ca]) == 2
+    assert chainfin_main(["iso20022", "status", "--tx", by_e2e[e2e[1]][0], "--node",
+                          net.url, "--ca", net.ca, "--key", str(net.key("exporter"))]) == 0
     out = capsysbinary.readouterr().out
     assert b"<TxSts>ACSC</TxSts>" in out and b"<OrgnlEndToEndId>E2E-001<" in out
-    st = asyncio.run(isocli.tx_statuses(net.url, [by_e2e[e2e[0]][0], "00" * 32]))
+    st = asyncio.run(isocli.tx_statuses(net.url, [by_e2e[e2e[0]][0], "00" * 32], net.ca,
+                                        net.tn.identity("auditor")))
     assert [s.status for s in st] == ["committed", "unknown"]
     assert st[0].end_to_end_id == e2e[0] and st[0].uetr == uetrs[0]
     doc = iso.build_pacs002(st)
@@ -127,7 +142,8 @@ def test_pacs008_of_50_commits_50_transfers_and_statements_balance(
     d = tmp_path / "camt054"
     d.mkdir()
     n = asyncio.run(isocli.notify(net.url, net.pk("importer"), "USD", start_height=1,
-                                  follow=False, limit=None, out_dir=d))
+                                  follow=False, limit=None, out_dir=d, ca=net.ca,
+                                  identity=net.tn.identity("auditor")))
     files = sorted(d.iterdir())
     assert n == len(files) >= 1
     entries = 0
@@ -167,7 +183,7 @@ def _independent_reader_agrees(path: Path, state_balance: int, n_entries: int, e
 
 def test_rejected_transfer_is_rjct_and_invalid_xml_is_refused(net: Net, tmp_path: Path) -> None:
     xml, _, _ = _pacs008(net, ["999999999.00"], "BIG")
-    msg, statuses = asyncio.run(isocli.submit(net.url, str(net.key("exporter")), xml))
+    msg, statuses = asyncio.run(isocli.submit(net.url, str(net.key("exporter")), xml, ca=net.ca))
     assert [s.status for s in statuses] == ["rejected"]
     assert statuses[0].error_code == "insufficient_funds"
     doc = iso.build_pacs002(statuses, original_msg_id=msg.msg_id)
@@ -179,10 +195,10 @@ def test_rejected_transfer_is_rjct_and_invalid_xml_is_refused(net: Net, tmp_path
     other = _pacs008(net, ["1.00"], "X")[0].replace(net.pk("exporter").encode(),
                                                    net.pk("auditor").encode())
     with pytest.raises(iso.Iso20022Error, match="not the signing key"):
-        asyncio.run(isocli.submit(net.url, str(net.key("exporter")), other))
+        asyncio.run(isocli.submit(net.url, str(net.key("exporter")), other, ca=net.ca))
     with pytest.raises(iso.Iso20022Error, match="at most 2 decimals"):
         asyncio.run(isocli.submit(net.url, str(net.key("exporter")),
-                                  _pacs008(net, ["1.001"], "Y")[0]))
+                                  _pacs008(net, ["1.001"], "Y")[0], ca=net.ca))
 
 
 def test_notify_follow_emits_camt054_as_blocks_commit(net: Net, tmp_path: Path) -> None:
@@ -196,9 +212,9 @@ def test_notify_follow_emits_camt054_as_blocks_commit(net: Net, tmp_path: Path) 
     async def run() -> int:
         task = asyncio.create_task(isocli.notify(
             net.url, net.pk("importer"), "USD", start_height=None, follow=True, limit=1,
-            out_dir=tmp_path))
+            out_dir=tmp_path, ca=net.ca, identity=net.tn.identity("auditor")))
         await asyncio.sleep(0.5)  # subscribed
-        async with Client(net.url) as c:
+        async with Client(net.url, ca_file=net.ca, identity=exporter) as c:
             nonce = await c.next_nonce(exporter.public_key)
             tx = Transaction.create(exporter, await c.chain_id(), nonce, "settlement",
                                     "transfer", {"to": net.pk("importer"), "currency": "USD",
