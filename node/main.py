@@ -41,7 +41,8 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
         node = Node(identity, genesis, store, cfg.p2p_host, cfg.p2p_port, peers, cfg.node_id,
                     bank=bank, sync_urls=cfg.sync_urls, **ssl_kw,
                     sync_identity=(load_identity(cfg.sync_key_file) if cfg.sync_key_file
-                                   else None))
+                                   else None),
+                    sync_ssl=tls.rest_client_context(cfg.tls_ca) if cfg.tls_ca else None)
         await node.start()
         limits = AccessLimits(
             per_address_rate=cfg.rest_rate_per_address,

@@ -117,8 +117,11 @@ class Node:
                  node_id: str = "node", bank: Identity | None = None,
                  sync_urls: Iterable[str] = (), server_ssl: ssl.SSLContext | None = None,
                  client_ssl: ssl.SSLContext | None = None,
-                 sync_identity: Identity | None = None) -> None:
+                 sync_identity: Identity | None = None,
+                 sync_ssl: ssl.SSLContext | None = None) -> None:
         self.identity = identity
+        # trusts the consortium CA for https:// sync URLs (None: the system's trust store)
+        self.sync_ssl = sync_ssl
         # signs this node's REST reads of /v1/sync/blocks while it is an observer (blocks are
         # for validators, regulators and auditors); default: the node key
         self.sync_identity = sync_identity or identity
@@ -654,7 +657,9 @@ class Node:
     async def _catch_up_rest(self) -> bool:
         """Observers (not yet validators: peers do not link to them) follow over REST."""
         progressed = False
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=10),
+                connector=aiohttp.TCPConnector(ssl=self.sync_ssl or True)) as session:
             for url in self.sync_urls:
 
                 async def from_url(start: int, url: str = url) -> list[bytes]:

@@ -89,11 +89,12 @@ def test_bank_node_init_sign_vote_run(tn: Testnet, tmp_path: Path,
         _send(capsys, url, Path(admin.key_file), "governance", "register_identity",
               {"pubkey": pk, "name": name, "role": "bank", "bank": BIC}, ca)
     log = (tmp_path / "bank-node.log").open("wb")
-    # the node's REST client (sync reads) trusts the consortium CA through OpenSSL's
-    # SSL_CERT_FILE, as docs/deploy.md says
+    # the node's REST client (its sync reads over https) trusts its config's tls_ca: no
+    # SSL_CERT_FILE in its environment
+    env = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"}
     proc = subprocess.Popen([sys.executable, "-m", "chainfin.cli", "node", "run", "--config",
                              str(d / "config.json")], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "SSL_CERT_FILE": str(d / "tls" / "ca.pem")})
+                            env=env)
     try:
         mine = f"https://127.0.0.1:{rest}"  # the bank node's own REST: HTTPS, its certificate
         with tn.client(0) as cl:
