@@ -64,6 +64,7 @@ from ._host import (
     cpu_count,
     machine_busy,
     machine_info,
+    platform_info,
     proc_cpu_s,
     stage_breakdown,
 )
@@ -140,6 +141,7 @@ __all__ = [
     "machine_busy",
     "busy_share",
     "machine_info",
+    "platform_info",
     "stage_breakdown",
     "LIMIT_SAMPLE",
     "LimitResult",

@@ -21,6 +21,7 @@ def cpu_count() -> int:
 
 
 def clk_tck() -> int:
+    """Clock ticks per second: the unit of /proc's CPU times."""
     try:
         return int(os.sysconf("SC_CLK_TCK"))
     except (ValueError, OSError, AttributeError):
@@ -66,7 +67,13 @@ def busy_share(seconds: float = 1.0) -> float | None:
     return round((b[0] - a[0]) / (b[1] - a[1]), 4)
 
 
+def platform_info() -> dict[str, str]:
+    """The interpreter and operating system the figures were measured on."""
+    return {"python": platform.python_version(), "platform": platform.platform()}
+
+
 def machine_info() -> dict[str, Any]:
+    """This machine as a run's JSON reports it: cores, CPU model, interpreter, event loop."""
     model = ""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -78,8 +85,7 @@ def machine_info() -> dict[str, Any]:
         import uvloop  # noqa: F401
 
         loop = "uvloop"
-    return {"cpus": cpu_count(), "cpu_model": model, "python": platform.python_version(),
-            "platform": platform.platform(), "client_loop": loop}
+    return {"cpus": cpu_count(), "cpu_model": model, **platform_info(), "client_loop": loop}
 
 
 def stage_breakdown(before: Sequence[dict[str, float] | None],
