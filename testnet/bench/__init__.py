@@ -39,6 +39,12 @@ same pre-signed transactions, without networking, JSON or consensus. ``ratio_to_
 
 The load generator shares the machine with the nodes; its own CPU time and the nodes' (from
 ``/proc``) are reported with every run.
+
+One job per module, all re-exported here: ``_workload`` (the pre-signed load and the open-loop
+schedule), ``_clients`` (the lean HTTP/1.1 and WebSocket stream clients, TLS and signed /metrics
+reads), ``_limit`` (``limit_tps``; ``testnet.micro`` times the same store and SMT reader),
+``_host`` (/proc statistics, machine info), ``_report`` (outcomes, statistics, the table, the JSON
+document and the plot), ``_run`` (one run) and ``_cli`` (``--find-max`` and ``chainfin bench``).
 """
 
 from __future__ import annotations

@@ -316,7 +316,7 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
               limit: LimitResult | None = None, progress: bool = True,
               label: str | None = None, node_command: Any = None,
               api: str = "rest", risk: bool = False) -> BenchResult:
-    """One benchmark run on a fresh testnet (see the module doc). Stops every node it started,
+    """One benchmark run on a fresh testnet (see the package doc, ``testnet.bench``). Stops every node it started,
     whatever happens. ``node_command(i, manifest_node) -> argv`` replaces the node command
     (experiments: a profiler or interpreter settings around ``chainfin node run``).
 

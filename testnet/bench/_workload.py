@@ -233,7 +233,7 @@ async def open_loop(
         while k < n and t0 + schedule[k] <= t:
             due = t0 + schedule[k]
             lags.append(t - due)
-            task = loop.create_task(submit(k, due))  # type: ignore[arg-type]
+            task: asyncio.Task[None] = loop.create_task(submit(k, due))  # type: ignore[arg-type]
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             k += 1
