@@ -17,15 +17,15 @@ import platform
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from chainfin import codec, crypto, merkle
-from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes
-from chainfin.store import BLOCKS, PlyvelStore, height_key
+from chainfin.smt import EMPTY, SparseMerkleTree, put_nodes
+from chainfin.store import BLOCKS, WAL, height_key
 from chainfin.types import Transaction
+from testnet.bench import platform_info, store_tree, temp_store
 
 __all__ = ["Result", "run", "main", "OPERATIONS"]
 
@@ -119,69 +119,63 @@ def run(quick: bool = False, progress: Callable[[str], None] | None = None) -> l
     results.append(_result("merkle_root_1000", "RFC 6962 root of 1000 tx ids",
                            _measure(lambda: merkle.root(leaves), loops(100), runs), 1000))
 
-    with tempfile.TemporaryDirectory(prefix="chainfin-micro-") as tmp:
-        store = PlyvelStore(os.path.join(tmp, "db"))
-        try:
-            value = rng.randbytes(200)
-            counter = [0]
+    with temp_store("chainfin-micro-") as store:
+        value = rng.randbytes(200)
+        counter = [0]
 
-            def leveldb_batch(sync: bool) -> None:
-                base = counter[0]
-                counter[0] += 1000
-                with store.write_batch(sync=sync) as b:
-                    for i in range(base, base + 1000):
-                        b.put(BLOCKS + height_key(i), value)
+        def leveldb_batch(sync: bool) -> None:
+            base = counter[0]
+            counter[0] += 1000
+            with store.write_batch(sync=sync) as b:
+                for i in range(base, base + 1000):
+                    b.put(BLOCKS + height_key(i), value)
 
-            say("leveldb")
-            results.append(_result(
-                "leveldb_batch_1000", "LevelDB write batch of 1000 x 200 B, not synced",
-                _measure(lambda: leveldb_batch(False), loops(30), runs), 1000))
-            results.append(_result(
-                "leveldb_batch_1000_sync", "the same batch with sync=True (fsync)",
-                _measure(lambda: leveldb_batch(True), loops(10), runs), 1000))
+        say("leveldb")
+        results.append(_result(
+            "leveldb_batch_1000", "LevelDB write batch of 1000 x 200 B, not synced",
+            _measure(lambda: leveldb_batch(False), loops(30), runs), 1000))
+        results.append(_result(
+            "leveldb_batch_1000_sync", "the same batch with sync=True (fsync)",
+            _measure(lambda: leveldb_batch(True), loops(10), runs), 1000))
 
-            vote = rng.randbytes(150)
-            results.append(_result(
-                "leveldb_put_sync", "one synced 150 B put (a consensus WAL record)",
-                _measure(lambda: store.put(b"w/vote", vote, sync=True), loops(200), runs)))
+        vote = rng.randbytes(150)
+        results.append(_result(
+            "leveldb_put_sync", "one synced 150 B put (a consensus WAL record)",
+            _measure(lambda: store.put(WAL + b"vote", vote, sync=True), loops(200), runs)))
 
-            say("smt")
-            base_n = 1000 if quick else 100_000
-            base = {rng.randbytes(16): rng.randbytes(32) for _ in range(base_n)}
-            committed: dict[bytes, bytes] = {}
-            root = SparseMerkleTree(committed).update(EMPTY, base, committed)
-            keys = list(base)
+        say("smt")
+        base_n = 1000 if quick else 100_000
+        base = {rng.randbytes(16): rng.randbytes(32) for _ in range(base_n)}
+        committed: dict[bytes, bytes] = {}
+        root = SparseMerkleTree(committed).update(EMPTY, base, committed)
+        keys = list(base)
 
-            def changes() -> dict[bytes, bytes | None]:
-                c: dict[bytes, bytes | None] = {rng.randbytes(16): b"new" for _ in range(500)}
-                for k in rng.sample(keys, min(500, len(keys))):
-                    c[k] = rng.randbytes(32)
-                return c
+        def changes() -> dict[bytes, bytes | None]:
+            c: dict[bytes, bytes | None] = {rng.randbytes(16): b"new" for _ in range(500)}
+            for k in rng.sample(keys, min(500, len(keys))):
+                c[k] = rng.randbytes(32)
+            return c
 
-            tree = SparseMerkleTree(committed)
-            batches = [changes() for _ in range(max(runs, 3))]
+        batches = [changes() for _ in range(max(runs, 3))]
+
+        def updates(tree: SparseMerkleTree) -> list[float]:
+            """Seconds of each batch's update of the same root (one sample per batch)."""
             samples = []
             for c in batches:
                 t0 = time.perf_counter()
                 tree.update(root, c, {})
                 samples.append(time.perf_counter() - t0)
-            results.append(_result(
-                "smt_update_1000", f"SMT update of 1000 keys (500 new, 500 changed) into a "
-                f"{base_n}-key tree, nodes in memory", samples, 1000))
+            return samples
 
-            with store.write_batch() as b:
-                put_nodes(b, committed)
-            disk_tree = SparseMerkleTree(StoreNodes(store))
-            samples = []
-            for c in batches:
-                t0 = time.perf_counter()
-                disk_tree.update(root, c, {})
-                samples.append(time.perf_counter() - t0)
-            results.append(_result(
-                "smt_update_1000_leveldb", f"the same update reading the {base_n}-key tree's "
-                "nodes from LevelDB", samples, 1000))
-        finally:
-            store.close()
+        results.append(_result(
+            "smt_update_1000", f"SMT update of 1000 keys (500 new, 500 changed) into a "
+            f"{base_n}-key tree, nodes in memory", updates(SparseMerkleTree(committed)), 1000))
+
+        with store.write_batch() as b:
+            put_nodes(b, committed)
+        results.append(_result(
+            "smt_update_1000_leveldb", f"the same update reading the {base_n}-key tree's "
+            "nodes from LevelDB", updates(store_tree(store)), 1000))  # as the limit loop reads
     return results
 
 
@@ -211,8 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - t0
     if args.json:
         print(json.dumps({
-            "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                        "cpus": os.cpu_count()},
+            "machine": {**platform_info(), "cpus": os.cpu_count()},
             "quick": quick,
             "elapsed_s": round(elapsed, 2),
             "results": [asdict(r) for r in results],

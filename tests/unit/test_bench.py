@@ -249,11 +249,11 @@ def test_stage_breakdown_sums_nodes_per_committed_tx():
     assert got == {"admit": 1000.0, "commit": 250.0, "other": 250.0}
     assert bench.stage_breakdown(before, after, committed=0) == {}
     text = 'chainfin_cpu_seconds_total{stage="admit"} 1.5\nchainfin_height 3.0\n'
-    assert bench._CPU_LINE.findall(text) == [("admit", "1.5")]
+    assert bench._clients._CPU_LINE.findall(text) == [("admit", "1.5")]
 
 
 def test_classify_answers():
-    c = bench._classify
+    c = bench._clients._classify
     assert c(200, {"status": "committed", "height": 3}) == ("committed", None, 3)
     assert c(200, {"status": "rejected", "error": {"code": "insufficient_funds"}})[:2] == \
         ("rejected", "insufficient_funds")
@@ -365,7 +365,7 @@ def test_measure_limit_keeps_the_cheapest_pass(small_net, monkeypatch):
         seen.append(c)
         return bench.LimitResult(4, 2, 10, 16, 1.0, {"verify": c})
 
-    monkeypatch.setattr(bench, "measure_limit_once", fake_once)
+    monkeypatch.setattr(bench._limit, "measure_limit_once", fake_once)
     lim = measure_limit(load_genesis(m.genesis), w.funding, w.txs, nodes=4)
     assert seen == [300.0, 200.0, 250.0] and lim.cost_us == 200.0
     assert lim.pass_costs_us == (300.0, 200.0, 250.0)
@@ -534,7 +534,7 @@ def test_identity_is_usable_for_workload_without_a_testnet():
 
 
 def test_parse_response():
-    parse = bench._parse_response
+    parse = bench._clients._parse_response
     ok = bytearray(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                    b"Content-Length: 13\r\n\r\n{\"status\":1}\n")
     assert parse(ok) == (200, b"{\"status\":1}\n", True)

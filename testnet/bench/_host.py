@@ -1,0 +1,103 @@
+"""Host statistics: the cores this process may use, CPU seconds of a process and of the whole
+machine from ``/proc``, how busy the machine is, what it is, and the nodes' CPU by stage."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def cpu_count() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def clk_tck() -> int:
+    """Clock ticks per second: the unit of /proc's CPU times."""
+    try:
+        return int(os.sysconf("SC_CLK_TCK"))
+    except (ValueError, OSError, AttributeError):
+        return 100
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc), None if unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(")") + 2:].split()
+    try:
+        return (int(fields[11]) + int(fields[12])) / clk_tck()
+    except (IndexError, ValueError):
+        return None
+
+
+def machine_busy() -> tuple[float, float] | None:
+    """(busy, total) jiffies of the whole machine from /proc/stat, None if unreadable."""
+    try:
+        with open("/proc/stat") as f:
+            parts = f.readline().split()
+    except OSError:
+        return None
+    if not parts or parts[0] != "cpu":
+        return None
+    vals = [float(x) for x in parts[1:]]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0.0)
+    total = sum(vals[:8])
+    return total - idle, total
+
+
+def busy_share(seconds: float = 1.0) -> float | None:
+    """How busy the whole machine is over ``seconds`` (0..1), None without /proc/stat."""
+    a = machine_busy()
+    time.sleep(seconds)
+    b = machine_busy()
+    if a is None or b is None or b[1] <= a[1]:
+        return None
+    return round((b[0] - a[0]) / (b[1] - a[1]), 4)
+
+
+def platform_info() -> dict[str, str]:
+    """The interpreter and operating system the figures were measured on."""
+    return {"python": platform.python_version(), "platform": platform.platform()}
+
+
+def machine_info() -> dict[str, Any]:
+    """This machine as a run's JSON reports it: cores, CPU model, interpreter, event loop."""
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    loop = "asyncio"
+    with contextlib.suppress(ImportError):
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    return {"cpus": cpu_count(), "cpu_model": model, **platform_info(), "client_loop": loop}
+
+
+def stage_breakdown(before: Sequence[dict[str, float] | None],
+                    after: Sequence[dict[str, float] | None], committed: int) -> dict[str, float]:
+    """CPU per committed transaction by stage, summed over the nodes that answered both times
+    (us, all nodes together, like ``cpu_us_per_committed_tx_all_nodes``)."""
+    out: dict[str, float] = {}
+    if not committed:
+        return out
+    for a, b in zip(before, after, strict=True):
+        if a is None or b is None:
+            continue
+        for k, v in b.items():
+            out[k] = out.get(k, 0.0) + max(0.0, v - a.get(k, 0.0))
+    return {k: round(v / committed * 1e6, 1) for k, v in out.items()}
