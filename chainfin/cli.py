@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--risk", action="store_true",
                    help="risk controls on: every sender under an outflow limit and a velocity "
                         "rule, 10,000 watch-list entries (set up before the load)")
+    b.add_argument("--plain-rest", action="store_true",
+                   help="serve REST over plain HTTP (peer links keep TLS): measures what HTTPS "
+                        "costs against the default")
     b.set_defaults(func=_lazy("testnet.bench:cli_bench"))
 
     _add_operator_commands(sub, nsub)

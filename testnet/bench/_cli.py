@@ -136,7 +136,8 @@ def cli_bench(args: argparse.Namespace) -> int:
                       f"{doc['ratio_to_limit']}")
         else:
             shown = run_bench(nodes, rate, duration, api=api,
-                              risk=bool(getattr(args, "risk", False)))
+                              risk=bool(getattr(args, "risk", False)),
+                              rest_tls=not getattr(args, "plain_rest", False))
             print(report_table(shown))
             doc = result_json(shown)
     except (KeyboardInterrupt, _Stop):

@@ -318,10 +318,12 @@ def report_table(r: BenchResult) -> str:
         return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
                                  for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
 
+    scheme = "HTTPS" if r.machine.get("rest_tls", True) else "plain HTTP"
     out = [f"chainfin bench: {r.nodes} nodes on 127.0.0.1, open loop {r.offered_rate:g} tx/s for "
-           f"{r.duration_s:g}s over {API_NAMES[r.api]}, {r.senders} senders "
+           f"{r.duration_s:g}s over {API_NAMES[r.api]} on {scheme}, {r.senders} senders "
            f"({round(TRANSFER_SHARE * 100)}% transfers, {round(100 - TRANSFER_SHARE * 100)}% "
-           "invoice registrations)", sep, line(head), sep]
+           "trade-finance work: invoices, declarations, attestations, financings)"
+           + ("; risk controls on" if r.risk else ""), sep, line(head), sep]
     out += [line(row) for row in rows[:-1]] + [sep, line(rows[-1]), sep]
     errs = r.errors()
     if errs:

@@ -315,10 +315,12 @@ def _bench_dir() -> Iterator[Path]:
 def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
               limit: LimitResult | None = None, progress: bool = True,
               label: str | None = None, node_command: Any = None,
-              api: str = "rest", risk: bool = False) -> BenchResult:
-    """One benchmark run on a fresh testnet (see the package doc, ``testnet.bench``). Stops every node it started,
-    whatever happens. ``node_command(i, manifest_node) -> argv`` replaces the node command
-    (experiments: a profiler or interpreter settings around ``chainfin node run``).
+              api: str = "rest", risk: bool = False, rest_tls: bool = True) -> BenchResult:
+    """One benchmark run on a fresh testnet (see the package doc, ``testnet.bench``). Stops
+    every node it started, whatever happens. ``node_command(i, manifest_node) -> argv``
+    replaces the node command (experiments: a profiler or interpreter settings around
+    ``chainfin node run``). ``rest_tls=False``: REST over plain HTTP (peer links keep TLS), to
+    measure what HTTPS costs.
 
     Raises:
         ChainfinError: bad arguments, a node that does not start or dies, failed funding.
@@ -334,7 +336,7 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
     count = max(1, int(round(rate * duration)))
     senders_n = sender_count(rate)
     with _bench_dir() as d:
-        manifest = init_testnet(d / "tn", nodes, extra_clients=senders_n)
+        manifest = init_testnet(d / "tn", nodes, extra_clients=senders_n, rest_tls=rest_tls)
         root = d / "tn"
         issuer = load_identity(manifest.client("usd_issuer").key_file)
         senders = [load_identity(manifest.client(f"trader{i}").key_file)
@@ -386,7 +388,8 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
                           kinds=work.kinds, outcomes=outcomes, limit=limit, loadgen=loadgen,
                           node_cpu=node_cpu,
                           machine={**machine_info(), "busy_before_run": busy_before,
-                                   "peer_tls": bool(getattr(manifest, "ca", None))},
+                                   "peer_tls": bool(getattr(manifest, "ca", None)),
+                                   "rest_tls": rest_tls},
                           senders=senders_n, api=api, risk=risk)
         if measure:  # the same loop again now that the nodes are gone (LIMIT_REPEATS)
             after = measure_limit(genesis, work.funding, work.txs[:LIMIT_SAMPLE], nodes=nodes)
