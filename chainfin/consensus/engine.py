@@ -75,9 +75,14 @@ from chainfin.consensus.log import (
     checkpoint_voted,
     commit_vote_drop,
     drop_above,
+    drop_below,
+    drop_blocks_upto,
+    drop_signed_upto,
     drop_upto,
+    normal_drop,
     note_checkpoint_vote,
     note_commit_vote,
+    window_drop,
 )
 from chainfin.consensus.messages import (
     CHECKPOINT,
@@ -111,7 +116,6 @@ from chainfin.types import Block, CommitCertificate, ValidatorSet, Vote
 __all__ = ["PbftConfig", "PbftEngine", "STAT_NAMES", "record_key"]
 
 _REQUESTED, _OK, _BAD = 1, 2, 3
-_MAX_VIEW_AHEAD = 4  # PRE-PREPARE/PREPARE further ahead than this are dropped, not buffered
 
 
 class PbftEngine:
@@ -372,19 +376,10 @@ class PbftEngine:
 
     def _recv_normal(self, m: Message) -> None:
         st = self.stats
-        s = m.seq
-        if s <= self.committed or (s <= self._floor and m.view == self.view):
-            st["dropped_stale"] += 1
-            return
-        if s > max(self.low, self.committed) + self._L or m.view > self.view + _MAX_VIEW_AHEAD:
-            st["dropped_out_of_window"] += 1
-            return
-        if m.view < self.view:
-            st["dropped_old_view"] += 1
-            return
-        primary = self.validators.primary(m.view)
-        if (m.kind == PRE_PREPARE) != (m.sender == primary):
-            st["dropped_invalid"] += 1  # a PRE-PREPARE not from the primary, or its PREPARE
+        drop = normal_drop(m, self.view, self.committed, self._floor, self.low, self._L,
+                           self.validators.primary)
+        if drop is not None:
+            st[drop] += 1
             return
         if not self._accept(m):
             return
@@ -435,11 +430,9 @@ class PbftEngine:
     def _recv_commit(self, m: Message) -> None:
         st = self.stats
         s = m.seq
-        if s <= self.committed:
-            st["dropped_stale"] += 1
-            return
-        if s > max(self.low, self.committed) + self._L:
-            st["dropped_out_of_window"] += 1
+        drop = window_drop(s, self.committed, self.low, self._L)
+        if drop is not None:
+            st[drop] += 1
             return
         # COMMIT votes of any view count towards a certificate (a certificate is a certificate);
         # per validator and height the votes of its latest few views are kept.
@@ -681,12 +674,9 @@ class PbftEngine:
         drop_upto(self._seen, s)
         drop_upto(self._prepared, self._tip_cert.height if self._tip_cert is not None else self.low)
         old = s - self._L
-        for sk in [sk for sk in self._signed if sk[2] <= old]:
-            del self._signed[sk]
-        for bd in [bd for bd, b in self._blocks.items() if b.height <= old]:
-            del self._blocks[bd]
-        for h in [h for h in self._hashes if h < old - self._L]:
-            del self._hashes[h]
+        drop_signed_upto(self._signed, old)
+        drop_blocks_upto(self._blocks, old)
+        drop_below(self._hashes, old - self._L)
 
     # ------------------------------------------------------------------------- checkpoints
 
@@ -735,16 +725,12 @@ class PbftEngine:
         for tbl in (self._seen, self._ckpt, self._prepared):
             drop_upto(tbl, s)
         self._ckpt_of = {snd: [x for x in seqs if x > s] for snd, seqs in self._ckpt_of.items()}
-        for sk in [sk for sk in self._signed if sk[2] <= s]:
-            del self._signed[sk]
+        drop_signed_upto(self._signed, s)
         for pk in [pk for pk in self._own_pp if pk[1] <= s]:
             del self._own_pp[pk]
-        keep_from = min(s, self.committed) - self._L
-        for h in [h for h in self._hashes if h < keep_from]:
-            del self._hashes[h]
+        drop_below(self._hashes, min(s, self.committed) - self._L)
         # committed blocks stay until here: a NEW-VIEW may have to re-propose them
-        for bd in [bd for bd, b in self._blocks.items() if b.height <= min(s, self.committed)]:
-            del self._blocks[bd]
+        drop_blocks_upto(self._blocks, min(s, self.committed))
         # execution verdicts only matter for blocks we may still vote on or re-propose
         keep = set(self._blocks)
         keep.update(sl.digest for sl in self._slots.values() if sl.digest is not None)
@@ -1289,8 +1275,7 @@ class PbftEngine:
                     except InvalidMessage:
                         pass
         self.view = max_view
-        for k in [k for k in self._prepared if k <= self.low]:
-            del self._prepared[k]
+        drop_upto(self._prepared, self.low)
         if state is not None and state["v"] == max_view and state["in_vc"]:
             self.in_vc = True
             self._my_vc = state.get("vc")

@@ -1,5 +1,5 @@
 """The engine's message log, the bookkeeping part: per-height slots, COMMIT and CHECKPOINT vote
-tables (bounded per sender) and pruning below a height.
+tables (bounded per sender), the water marks a message must fall within, and pruning.
 
 The decisions (when a vote counts, when a checkpoint becomes stable, what is garbage) are
 :class:`~.engine.PbftEngine`'s; these helpers only update and query the tables it passes in.
@@ -7,14 +7,18 @@ The decisions (when a vote counts, when a checkpoint becomes stable, what is gar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from chainfin.consensus.messages import PRE_PREPARE, Message
 from chainfin.types import Block
 
-__all__ = ["CKPT_PER_SENDER", "VOTE_VIEWS", "Slot", "certified", "checkpoint_voted",
-           "commit_vote_drop", "drop_above", "drop_upto", "note_checkpoint_vote",
-           "note_commit_vote"]
+__all__ = ["CKPT_PER_SENDER", "MAX_VIEW_AHEAD", "VOTE_VIEWS", "Slot", "certified",
+           "checkpoint_voted", "commit_vote_drop", "drop_above", "drop_below", "drop_blocks_upto",
+           "drop_signed_upto", "drop_upto", "normal_drop", "note_checkpoint_vote",
+           "note_commit_vote", "window_drop"]
 
+MAX_VIEW_AHEAD = 4  # PRE-PREPARE/PREPARE further ahead than this are dropped, not buffered
 CKPT_PER_SENDER = 4  # checkpoint votes remembered per sender (bounds memory)
 VOTE_VIEWS = 4  # COMMIT votes remembered per validator and height (its latest views)
 
@@ -121,3 +125,50 @@ def note_checkpoint_vote(ckpt: CheckpointVotes, ckpt_of: dict[bytes, list[int]],
     dv = ckpt.setdefault(s, {}).setdefault(d, {})
     dv[sender] = sig
     return dv
+
+
+def drop_below(tbl: dict[int, Any], h: int) -> None:
+    """Forget every height ``< h``."""
+    for k in [k for k in tbl if k < h]:
+        del tbl[k]
+
+
+def drop_signed_upto(signed: dict[tuple[str, int, int], bytes], s: int) -> None:
+    """Forget what we signed for heights ``<= s`` (keys are (kind, view, seq))."""
+    for sk in [sk for sk in signed if sk[2] <= s]:
+        del signed[sk]
+
+
+def drop_blocks_upto(blocks: dict[bytes, Block], h: int) -> None:
+    """Forget the known blocks of height ``<= h``."""
+    for bd in [bd for bd, b in blocks.items() if b.height <= h]:
+        del blocks[bd]
+
+
+def window_drop(s: int, committed: int, low: int, log_window: int) -> str | None:
+    """Why a vote for height ``s`` is outside the log (the stat to count), or None. The water
+    marks are (max(low, committed), + log_window]; at or below the last commit it is stale."""
+    if s <= committed:
+        return "dropped_stale"
+    if s > max(low, committed) + log_window:
+        return "dropped_out_of_window"
+    return None
+
+
+def normal_drop(m: Message, view: int, committed: int, floor: int, low: int, log_window: int,
+                primary: Callable[[int], bytes]) -> str | None:
+    """Why a PRE-PREPARE or PREPARE is dropped before its signature is checked, or None.
+
+    Stale (committed, or at or below the floor of its view: only NEW-VIEW proposes there), out
+    of the log window or too many views ahead, of an older view, or a PRE-PREPARE not from the
+    view's primary (``primary(view)``) or a PREPARE from it."""
+    s = m.seq
+    if s <= committed or (s <= floor and m.view == view):
+        return "dropped_stale"
+    if s > max(low, committed) + log_window or m.view > view + MAX_VIEW_AHEAD:
+        return "dropped_out_of_window"
+    if m.view < view:
+        return "dropped_old_view"
+    if (m.kind == PRE_PREPARE) != (m.sender == primary(m.view)):
+        return "dropped_invalid"
+    return None
