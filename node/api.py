@@ -15,7 +15,6 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -798,12 +797,6 @@ OPENAPI: dict[str, Any] = {
         "/metrics": {"get": _op("metrics", "Prometheus metrics (text format 0.0.4)",
                                 content_type="text/plain")},
         "/openapi.json": {"get": _op("openapi", "This document")},
-        "/": {"get": _op("explorer", "Explorer page", content_type="text/html")},
-        "/static/{name}": {"get": _op("explorerFile", "A file of the explorer page (script, "
-                                      "styles)", content_type="text/javascript",
-                                      params=[_param("name", "path", {"type": "string"},
-                                                     "file name")], errors=("404",))},
-        "/v1/genesis": {"get": _op("getGenesis", "The genesis this node runs (to pin by hash)")},
     },
     "components": {
         "schemas": {
@@ -818,117 +811,14 @@ OPENAPI: dict[str, Any] = {
     },
 }
 
-# --------------------------------------------------------------------------- explorer
-#: The explorer's files (docs/explorer.md): the page at ``/``, its script, verifier and styles.
-STATIC_DIR = Path(__file__).with_name("static")
-_STATIC_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css",
-                 ".png": "image/png", ".svg": "image/svg+xml"}
+# --------------------------------------------------------------------------- explorer, risk
+# In their own modules, which use the helpers above (hence imported here, not at the top).
+from node.api_explorer import EXPLORER_OPENAPI_PATHS, add_explorer_routes  # noqa: E402
+from node.api_explorer import STATIC_DIR as STATIC_DIR  # noqa: E402
+from node.api_risk import RISK_OPENAPI_PATHS, add_risk_routes, alert_events, risk_metrics  # noqa: E402
 
-
-async def index(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-async def get_static(request: web.Request) -> web.StreamResponse:
-    """One file of ``node/static/`` by plain name (no subdirectories, no dot files)."""
-    name = request.match_info["name"]
-    if not re.fullmatch(r"[a-z0-9_-]{1,64}\.[a-z]{2,4}", name):
-        return error(404, "not_found", "no such file")
-    ctype = _STATIC_TYPES.get(Path(name).suffix)
-    path = STATIC_DIR / name
-    if ctype is None or not path.is_file():
-        return error(404, "not_found", "no such file")
-    return web.FileResponse(path, headers={"Content-Type": ctype, "Cache-Control": "no-cache"})
-
-
-async def get_genesis(request: web.Request) -> web.Response:
-    """The genesis this node runs (its hash is the chain's root of trust: an auditor pins it)."""
-    return web.json_response(request.app[NODE_KEY].genesis.model_dump(mode="json"))
-
-
-async def _end_event_streams(app: web.Application) -> None:
-    """On shutdown, end the /v1/events streams (an explorer page keeps one open): otherwise
-    the server waits for them until its shutdown timeout."""
-    for q in list(app[NODE_KEY].subscribers):
-        q.put_nowait({"type": "shutdown"})
-
-
-def add_explorer_routes(app: web.Application) -> None:
-    app.router.add_get("/", index)
-    app.router.add_get("/static/{name}", get_static)
-    app.router.add_get("/v1/genesis", get_genesis)
-    app.on_shutdown.append(_end_event_streams)
-
-
-# --------------------------------------------------------------------------- risk:
-# alerts as SSE ``alert`` events, alert counts in /metrics, and the rules, freezes and alerts of
-# an account. Everything is read from the committed state, which every node agrees on.
-
-RISK_ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterparty_change",
-                    "round_trip")  # contracts.risk.ALERT_RULES (node does not import contracts)
-
-
-def alert_events(block_event: dict[str, Any]) -> list[dict[str, Any]]:
-    """The ``alert`` SSE events of one committed block's ``block`` event."""
-    return [{"type": "alert", "height": block_event["height"], "tx_id": e["tx_id"], **e["data"]}
-            for e in block_event["events"] if e["contract"] == "risk" and e["name"] == "alert"]
-
-
-def risk_metrics(node: Node) -> bytes:
-    """``chainfin_risk_alerts_total{rule}``: alerts raised on the chain so far, by rule."""
-    lines = ["# HELP chainfin_risk_alerts_total Risk alerts raised on the chain, by rule",
-             "# TYPE chainfin_risk_alerts_total counter"]
-    for rule in RISK_ALERT_RULES:
-        n = node.ledger.state_value("risk", "alert_count/" + rule) or 0
-        lines.append(f'chainfin_risk_alerts_total{{rule="{rule}"}} {int(n)}')
-    return ("\n".join(lines) + "\n").encode()
-
-
-async def get_risk_rules(request: web.Request) -> web.Response:
-    """The network-wide rules and parameters."""
-    node = request.app[NODE_KEY]
-    prof = node.ledger.state_value("risk", "profile/*") or {"rules": []}
-    return web.json_response({
-        "rules": codec.to_json(prof["rules"]),
-        "seize_approvals": node.ledger.state_value("risk", "param/seize_approvals") or 1,
-        "regulators": node.ledger.state_value("governance", "regulators") or [],
-        "alert_rules": list(RISK_ALERT_RULES), "height": node.ledger.tip.height})
-
-
-async def get_risk_account(request: web.Request) -> web.Response:
-    """An account's standing, its own rules, frozen currencies and latest alerts."""
-    node = request.app[NODE_KEY]
-    key = _hex_param(request, "account").hex()
-    ident_id = key
-    rec = node.ledger.state_value("governance", "id/" + key)
-    if rec is None:
-        ident_id = node.ledger.state_value("governance", "key/" + key) or key
-        rec = node.ledger.state_value("governance", "id/" + ident_id)
-    if rec is None or not may_read(request, access.account_rule(
-            _state_get(request), reader_of(request), ident_id)):
-        return error(404, "not_found", f"no identity {key}")
-    prof = node.ledger.state_value("risk", "profile/" + ident_id) or {"rules": [], "frozen": {}}
-    return web.json_response(codec.to_json({
-        "account": ident_id, "key": rec.get("key", ident_id),
-        "status": rec.get("status", "active"), "rules": prof["rules"],
-        "frozen": prof["frozen"],
-        "alerts": node.ledger.state_value("risk", "alerts/" + ident_id) or [],
-        "height": node.ledger.tip.height}))
-
-
-RISK_OPENAPI_PATHS = {
-    "/v1/risk/rules": {"get": _op("getRiskRules", "Network-wide risk rules and parameters")},
-    "/v1/risk/accounts/{account}": {"get": _op(
-        "getRiskAccount", "An account's standing, rules, frozen currencies and latest alerts",
-        params=[_param("account", "path", _HEX32, "identity id or current key, hex")],
-        errors=("400", "404"))},
-}
+OPENAPI["paths"].update(EXPLORER_OPENAPI_PATHS)  # after the literal's paths, as before
 OPENAPI["paths"].update(RISK_OPENAPI_PATHS)
-
-
-def add_risk_routes(app: web.Application) -> None:
-    app.router.add_get("/v1/risk/rules", get_risk_rules)
-    app.router.add_get("/v1/risk/accounts/{account}", get_risk_account)
 
 
 async def get_audit_reads(request: web.Request) -> web.Response:

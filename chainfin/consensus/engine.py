@@ -44,10 +44,10 @@ Additions to the api contract (documented here as the api module asks):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from chainfin import codec as _codec
+from chainfin.consensus import viewchange
 from chainfin.consensus.api import (
     Action,
     BlockBuilt,
@@ -68,6 +68,22 @@ from chainfin.consensus.api import (
     ValidatorSetChanged,
     ViewChanged,
 )
+from chainfin.consensus.config import STAT_NAMES, PbftConfig
+from chainfin.consensus.log import (
+    Slot,
+    certified,
+    checkpoint_voted,
+    commit_vote_drop,
+    drop_above,
+    drop_below,
+    drop_blocks_upto,
+    drop_signed_upto,
+    drop_upto,
+    normal_drop,
+    note_checkpoint_vote,
+    note_commit_vote,
+    window_drop,
+)
 from chainfin.consensus.messages import (
     CHECKPOINT,
     COMMIT,
@@ -83,87 +99,23 @@ from chainfin.consensus.messages import (
     ViewChange,
 )
 from chainfin.consensus.quorum import quorum, weak_quorum
+from chainfin.consensus.records import (
+    commit_record,
+    initial_state_record,
+    pre_prepare_record,
+    prepare_record,
+    record_key,
+    scan,
+    state_record,
+)
+from chainfin.consensus.viewchange import changes_set as _changes_set
 from chainfin.crypto import Identity
-from chainfin.errors import ChainfinError, InvalidMessage
-from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet, Vote
+from chainfin.errors import InvalidMessage
+from chainfin.types import Block, CommitCertificate, ValidatorSet, Vote
 
 __all__ = ["PbftConfig", "PbftEngine", "STAT_NAMES", "record_key"]
 
 _REQUESTED, _OK, _BAD = 1, 2, 3
-_MAX_VIEW_AHEAD = 4  # PRE-PREPARE/PREPARE further ahead than this are dropped, not buffered
-_CKPT_PER_SENDER = 4  # checkpoint votes remembered per sender (bounds memory)
-_VOTE_VIEWS = 4  # COMMIT votes remembered per validator and height (its latest views)
-
-STAT_NAMES = (
-    "messages_in", "messages_out", "dropped_malformed", "dropped_non_member",
-    "dropped_bad_signature", "dropped_old_view", "dropped_duplicate", "dropped_equivocation",
-    "dropped_out_of_window", "dropped_stale", "dropped_invalid", "dropped_buffer_full",
-    "buffered_future", "refused_conflicting_sign", "proposals_rejected", "view_changes",
-    "view_changes_started", "new_views_rejected", "new_views_resent", "blocks_committed",
-    "blocks_synced", "fetches", "checkpoints_stable", "checkpoint_mismatch",
-    "held_for_set_change",
-)
-
-
-def record_key(seq: int, view: int, tag: bytes) -> bytes:
-    """Persist keys: 8-byte big-endian sequence, 8-byte view, a tag; ordered by sequence."""
-    return seq.to_bytes(8, "big") + view.to_bytes(8, "big") + tag
-
-
-def _changes_set(h: BlockHeader) -> bool:
-    return h.next_validators_hash != h.validators_hash
-
-
-@dataclass(frozen=True, slots=True)
-class PbftConfig:
-    """Protocol parameters; identical on every validator of a chain."""
-
-    chain_id: str
-    window: int = 8  # sequence numbers in flight above the last committed block
-    checkpoint_interval: int = 16  # K: a CHECKPOINT every K blocks
-    view_timeout_ms: int = 1000  # base view-change timeout, doubled per failed view
-    max_block_txs: int = 500
-    max_timeout_ms: int = 60_000
-    fetch_retry_ms: int = 1000
-    log_size: int = 0  # L: water marks are (stable, stable + L]; 0 means 2K + window
-    max_buffered: int = 4096  # future-view messages kept until their view starts
-    # pacing: the primary cuts a block at most every this many ms (0: whenever a slot is free).
-    # Each block costs every node a fixed amount of work (votes, their signatures, a WAL write,
-    # the SMT's upper levels); unpaced, a fast network cuts blocks of 1-2 transactions and the
-    # per-block work eats the CPU the transactions need (docs/performance.md, decision 21).
-    block_interval_ms: int = 0
-
-    def __post_init__(self) -> None:
-        if self.window < 1 or self.checkpoint_interval < 1 or self.view_timeout_ms < 1:
-            raise ValueError("window, checkpoint_interval and view_timeout_ms must be >= 1")
-        if self.block_interval_ms < 0:
-            raise ValueError("block_interval_ms must be >= 0")
-        if self.log_size and self.log_size < self.window + self.checkpoint_interval:
-            raise ValueError("log_size must be at least window + checkpoint_interval")
-
-    @property
-    def log_window(self) -> int:
-        return self.log_size or 2 * self.checkpoint_interval + self.window
-
-
-class _Slot:
-    """Normal-case state of one sequence number in the current view."""
-
-    __slots__ = ("seq", "digest", "block", "pp_sig", "prepares", "prepare_sent", "commit_sent",
-                 "prepared", "bad", "rebroadcast", "sent")
-
-    def __init__(self, seq: int) -> None:
-        self.seq = seq
-        self.digest: bytes | None = None
-        self.block: Block | None = None
-        self.pp_sig = b""
-        self.prepares: dict[bytes, dict[bytes, bytes]] = {}  # digest -> sender -> signature
-        self.prepare_sent = False
-        self.commit_sent = False
-        self.prepared = False
-        self.bad = False
-        self.rebroadcast = False
-        self.sent: list[bytes] = []  # what we signed for this slot, for retransmission
 
 
 class PbftEngine:
@@ -221,7 +173,7 @@ class PbftEngine:
         self._vc_by_sender: dict[bytes, Message] = {}
         self._nv_resent: dict[bytes, int] = {}
         # normal case
-        self._slots: dict[int, _Slot] = {}
+        self._slots: dict[int, Slot] = {}
         self._blocks: dict[bytes, Block] = {}  # uncommitted blocks we know, by digest
         self._exec: dict[bytes, int] = {}  # digest -> _REQUESTED/_OK/_BAD in this speculation
         self._prepared: dict[int, PreparedCert] = {}  # best prepared certificate per seq > low
@@ -354,20 +306,17 @@ class PbftEngine:
         """The view, what we signed for it as a whole, our stable checkpoint and tip proofs.
         The NEW-VIEW (large for big n) is only written when we send it: after a restart it is
         needed only to resend it to laggards."""
-        rec: dict[str, Any] = {
-            "k": "state", "v": self.view, "in_vc": self.in_vc,
-            "vc": self._my_vc if self.in_vc else None,
-            "nv": self._my_nv if with_nv else None, "floor": self._floor, "low": self.low, "low_hash": self.low_hash,
-            "low_proof": self._low_proof.to_wire() if self._low_proof else None,
-            "genesis": self._genesis_hash,
-            "tip": self._tip_cert.to_wire() if self._tip_cert else None,
-        }
+        rec = state_record(
+            self.view, self.in_vc, self._my_vc if self.in_vc else None,
+            self._my_nv if with_nv else None, self._floor, self.low, self.low_hash,
+            self._low_proof.to_wire() if self._low_proof else None, self._genesis_hash,
+            self._tip_cert.to_wire() if self._tip_cert else None)
         self._persist(record_key(self.low + 1, self.view, b"S"), rec)
 
-    def _slot(self, seq: int) -> _Slot:
+    def _slot(self, seq: int) -> Slot:
         sl = self._slots.get(seq)
         if sl is None:
-            sl = self._slots[seq] = _Slot(seq)
+            sl = self._slots[seq] = Slot(seq)
         return sl
 
     def _accept(self, m: Message) -> bool:
@@ -427,19 +376,10 @@ class PbftEngine:
 
     def _recv_normal(self, m: Message) -> None:
         st = self.stats
-        s = m.seq
-        if s <= self.committed or (s <= self._floor and m.view == self.view):
-            st["dropped_stale"] += 1
-            return
-        if s > max(self.low, self.committed) + self._L or m.view > self.view + _MAX_VIEW_AHEAD:
-            st["dropped_out_of_window"] += 1
-            return
-        if m.view < self.view:
-            st["dropped_old_view"] += 1
-            return
-        primary = self.validators.primary(m.view)
-        if (m.kind == PRE_PREPARE) != (m.sender == primary):
-            st["dropped_invalid"] += 1  # a PRE-PREPARE not from the primary, or its PREPARE
+        drop = normal_drop(m, self.view, self.committed, self._floor, self.low, self._L,
+                           self.validators.primary)
+        if drop is not None:
+            st[drop] += 1
             return
         if not self._accept(m):
             return
@@ -490,24 +430,16 @@ class PbftEngine:
     def _recv_commit(self, m: Message) -> None:
         st = self.stats
         s = m.seq
-        if s <= self.committed:
-            st["dropped_stale"] += 1
-            return
-        if s > max(self.low, self.committed) + self._L:
-            st["dropped_out_of_window"] += 1
+        drop = window_drop(s, self.committed, self.low, self._L)
+        if drop is not None:
+            st[drop] += 1
             return
         # COMMIT votes of any view count towards a certificate (a certificate is a certificate);
         # per validator and height the votes of its latest few views are kept.
-        mine = self._cvote_of.get(s)
-        prev = mine.get(m.sender) if mine else None
-        if prev:
-            for v, d in prev:
-                if v == m.view:
-                    st["dropped_duplicate" if d == m.digest else "dropped_equivocation"] += 1
-                    return
-            if len(prev) >= _VOTE_VIEWS and m.view < prev[0][0]:
-                st["dropped_old_view"] += 1
-                return
+        drop = commit_vote_drop(self._cvote_of, m.sender, m.view, s, m.digest)
+        if drop is not None:
+            st[drop] += 1
+            return
         if not self.codec.verify(m):
             st["dropped_bad_signature"] += 1
             return
@@ -516,17 +448,7 @@ class PbftEngine:
 
     def _add_commit_vote(self, sender: bytes, view: int, seq: int, digest: bytes,
                          sig: bytes) -> None:
-        of = self._cvote_of.setdefault(seq, {})
-        buckets = self._cvotes.setdefault(seq, {})
-        mine = of.setdefault(sender, [])
-        mine.append((view, digest))
-        mine.sort()
-        if len(mine) > _VOTE_VIEWS:  # bound memory: forget this validator's oldest view
-            old = buckets.get(mine.pop(0))
-            if old is not None:
-                old.pop(sender, None)
-        votes = buckets.setdefault((view, digest), {})
-        votes[sender] = sig
+        votes = note_commit_vote(self._cvotes, self._cvote_of, sender, view, seq, digest, sig)
         if seq > self.committed + 1 and seq > self._ahead and len(votes) >= self._q:
             # certified above a height we have not committed: a pipeline hiccup, or we missed
             # the COMMITs below; if it lasts, fetch (see _on_tick)
@@ -572,7 +494,7 @@ class PbftEngine:
         if _changes_set(b.header) and (self._barrier is None or s < self._barrier):
             self._barrier = s
 
-    def _reject(self, sl: _Slot, why: str) -> None:
+    def _reject(self, sl: Slot, why: str) -> None:
         sl.bad = True
         self.stats["proposals_rejected"] += 1
         self._suspect_primary()
@@ -617,7 +539,7 @@ class PbftEngine:
         self._try_commit()
         self._maybe_propose()
 
-    def _send_prepare(self, sl: _Slot) -> None:
+    def _send_prepare(self, sl: Slot) -> None:
         if sl.prepare_sent or not self._member or self.in_vc or self.primary == self.me:
             return
         d = sl.digest
@@ -625,8 +547,7 @@ class PbftEngine:
         sig = self._sign(PREPARE, self.view, sl.seq, d)
         if sig is None:
             return
-        self._persist(record_key(sl.seq, self.view, b"p"),
-                      {"k": "p", "v": self.view, "s": sl.seq, "d": d})
+        self._persist(record_key(sl.seq, self.view, b"p"), prepare_record(self.view, sl.seq, d))
         payload = self.codec.envelope(PREPARE, self.view, sl.seq, d, self.me, sig)
         self._broadcast(payload)
         sl.sent.append(payload)
@@ -667,9 +588,8 @@ class PbftEngine:
                 sig = self._sign(COMMIT, self.view, s, sl.digest)
                 if sig is None:
                     break
-                self._persist(record_key(s, self.view, b"c"),
-                              {"k": "c", "v": self.view, "s": s, "d": sl.digest,
-                               "pc": self._prepared[s].to_wire()})
+                self._persist(record_key(s, self.view, b"c"), commit_record(
+                    self.view, s, sl.digest, self._prepared[s].to_wire()))
                 payload = self.codec.envelope(COMMIT, self.view, s, sl.digest, self.me, sig)
                 self._broadcast(payload)
                 sl.sent.append(payload)
@@ -698,10 +618,7 @@ class PbftEngine:
             if not buckets:
                 return
             need = quorum(self._set_at(s).n)
-            best: tuple[int, bytes, dict[bytes, bytes]] | None = None
-            for (v, d), votes in buckets.items():
-                if len(votes) >= need and (best is None or v > best[0]):
-                    best = (v, d, votes)
+            best = certified(buckets, need)
             if best is None:
                 return
             v, d, votes = best
@@ -754,18 +671,12 @@ class PbftEngine:
     def _gc_committed(self, s: int) -> None:
         """Garbage that commits alone make useless (checkpoints need not become stable here: a
         replica that mostly catches up by fetching sends few CHECKPOINTs)."""
-        for k in [k for k in self._seen if k <= s]:
-            del self._seen[k]
-        tip = self._tip_cert.height if self._tip_cert is not None else self.low
-        for k in [k for k in self._prepared if k <= tip]:
-            del self._prepared[k]
+        drop_upto(self._seen, s)
+        drop_upto(self._prepared, self._tip_cert.height if self._tip_cert is not None else self.low)
         old = s - self._L
-        for sk in [sk for sk in self._signed if sk[2] <= old]:
-            del self._signed[sk]
-        for bd in [bd for bd, b in self._blocks.items() if b.height <= old]:
-            del self._blocks[bd]
-        for h in [h for h in self._hashes if h < old - self._L]:
-            del self._hashes[h]
+        drop_signed_upto(self._signed, old)
+        drop_blocks_upto(self._blocks, old)
+        drop_below(self._hashes, old - self._L)
 
     # ------------------------------------------------------------------------- checkpoints
 
@@ -787,26 +698,16 @@ class PbftEngine:
         if s <= self.low:
             st["dropped_stale"] += 1
             return
-        votes = self._ckpt.get(s)
-        if votes is not None:
-            for dv in votes.values():
-                if m.sender in dv:
-                    st["dropped_duplicate"] += 1
-                    return
+        if checkpoint_voted(self._ckpt, m.sender, s):
+            st["dropped_duplicate"] += 1
+            return
         if not self.codec.verify(m):
             st["dropped_bad_signature"] += 1
             return
         self._add_checkpoint_vote(m.sender, s, m.digest, m.signature)
 
     def _add_checkpoint_vote(self, sender: bytes, s: int, d: bytes, sig: bytes) -> None:
-        mine = self._ckpt_of.setdefault(sender, [])
-        mine.append(s)
-        if len(mine) > _CKPT_PER_SENDER:
-            old = mine.pop(0)
-            for dv in self._ckpt.get(old, {}).values():
-                dv.pop(sender, None)
-        dv = self._ckpt.setdefault(s, {}).setdefault(d, {})
-        dv[sender] = sig
+        dv = note_checkpoint_vote(self._ckpt, self._ckpt_of, sender, s, d, sig)
         vs = self._set_at(s)
         if len(dv) >= quorum(vs.n):
             members = {k: v for k, v in dv.items() if k in vs}
@@ -822,19 +723,14 @@ class PbftEngine:
                                     tuple(Vote(k, v) for k, v in sorted(votes.items())))
         # garbage-collect the message log below the stable checkpoint
         for tbl in (self._seen, self._ckpt, self._prepared):
-            for k in [k for k in tbl if k <= s]:
-                del tbl[k]
+            drop_upto(tbl, s)
         self._ckpt_of = {snd: [x for x in seqs if x > s] for snd, seqs in self._ckpt_of.items()}
-        for sk in [sk for sk in self._signed if sk[2] <= s]:
-            del self._signed[sk]
+        drop_signed_upto(self._signed, s)
         for pk in [pk for pk in self._own_pp if pk[1] <= s]:
             del self._own_pp[pk]
-        keep_from = min(s, self.committed) - self._L
-        for h in [h for h in self._hashes if h < keep_from]:
-            del self._hashes[h]
+        drop_below(self._hashes, min(s, self.committed) - self._L)
         # committed blocks stay until here: a NEW-VIEW may have to re-propose them
-        for bd in [bd for bd, b in self._blocks.items() if b.height <= min(s, self.committed)]:
-            del self._blocks[bd]
+        drop_blocks_upto(self._blocks, min(s, self.committed))
         # execution verdicts only matter for blocks we may still vote on or re-propose
         keep = set(self._blocks)
         keep.update(sl.digest for sl in self._slots.values() if sl.digest is not None)
@@ -885,8 +781,7 @@ class PbftEngine:
         if self._ahead_since is not None and h >= self._ahead:
             self._ahead_since = None
         for tbl in (self._slots, self._cvotes, self._cvote_of):
-            for k in [k for k in tbl if k <= h]:
-                del tbl[k]
+            drop_upto(tbl, h)
         self._arm_progress(reset=True)
         if release:
             self._release_held()
@@ -919,8 +814,7 @@ class PbftEngine:
         self._exec.clear()
         self._blocks.clear()
         for tbl in (self._cvotes, self._cvote_of, self._prepared):
-            for k in [k for k in tbl if k > height]:
-                del tbl[k]
+            drop_above(tbl, height)
         self._future.clear()
         self._building = False
         self._barrier = None
@@ -999,7 +893,7 @@ class PbftEngine:
         payload = self.codec.envelope(PRE_PREPARE, self.view, nxt, d, self.me, sig, b.to_wire())
         # the envelope bytes (not the block as a map) so the driver need not encode it again
         self._persist(record_key(nxt, self.view, b"P"),
-                      {"k": "pp", "v": self.view, "s": nxt, "d": d, "payload": payload})
+                      pre_prepare_record(self.view, nxt, d, payload))
         self._broadcast(payload)
         sl = self._slot(nxt)
         sl.sent.append(payload)
@@ -1099,13 +993,6 @@ class PbftEngine:
 
     # ------------------------------------------------------------------------- view change
 
-    def _base_proof(self) -> BaseProof | None:
-        best = self._low_proof
-        c = self._tip_cert
-        if c is not None and (best is None or c.height > best.height):
-            best = BaseProof("commit", c.height, c.block_hash, c.view, c.votes)
-        return best
-
     def _start_view_change(self, w: int) -> None:
         if not self._member or w <= self.view:
             return
@@ -1118,7 +1005,7 @@ class PbftEngine:
         self._building = False
         self._progress_deadline = self._retx_deadline = None
         self._my_nv = None
-        base = self._base_proof()
+        base = viewchange.base_proof(self._low_proof, self._tip_cert)
         payload = None
         if base is not None:
             prepared = tuple(pc for s, pc in sorted(self._prepared.items()) if s > base.height)
@@ -1209,49 +1096,16 @@ class PbftEngine:
         if last is not None and self.now - last < self._timeout():
             return
         self._nv_resent[key] = self.now
-        if self.codec.verify(m) and self._valid_base(m.body.base):
+        if self.codec.verify(m) and viewchange.valid_base(
+                self.codec, m.body.base, self._genesis_hash, self._hashes,
+                self._set_at(m.body.base.height)):
             self._ahead = m.seq
             if self._ahead_since is None:
                 self._ahead_since = self.now
 
-    def _valid_base(self, p: BaseProof) -> bool:
-        if p.kind == "genesis":
-            return self._genesis_hash is not None and p.block_hash == self._genesis_hash
-        known = self._hashes.get(p.height)
-        if known is not None and known != p.block_hash:
-            return False
-        vs = self._set_at(p.height)
-        kind = p.vote_kind()
-        signers = set()
-        for v in p.votes:
-            if v.validator in signers or v.validator not in vs:
-                continue
-            if not self.codec.verify_vote(v.validator, kind, p.view, p.height, p.block_hash,
-                                          v.signature):
-                return False
-            signers.add(v.validator)
-        return len(signers) >= quorum(vs.n)
-
-    def _valid_prepared(self, pc: PreparedCert) -> bool:
-        vs = self._set_at(pc.seq)
-        primary = vs.primary(pc.view)
-        d = pc.digest
-        if not self.codec.verify_vote(primary, PRE_PREPARE, pc.view, pc.seq, d, pc.pp_signature):
-            return False
-        signers = set()
-        for v in pc.prepares:
-            if v.validator == primary or v.validator in signers or v.validator not in vs:
-                continue
-            if not self.codec.verify_vote(v.validator, PREPARE, pc.view, pc.seq, d, v.signature):
-                return False
-            signers.add(v.validator)
-        return len(signers) >= quorum(vs.n) - 1
-
     def _valid_vc(self, m: Message) -> bool:
-        body: ViewChange = m.body
-        if not self._valid_base(body.base):
-            return False
-        return all(self._valid_prepared(pc) for pc in body.prepared)
+        return viewchange.valid_view_change(self.codec, m, self._set_at, self._genesis_hash,
+                                            self._hashes)
 
     def _check_join(self) -> None:
         """TRAPS #8: f+1 VIEW-CHANGEs for views above ours mean at least one honest replica
@@ -1275,59 +1129,10 @@ class PbftEngine:
         if self.primary == self.me and len(vcs) >= self._q:
             self._try_new_view(sorted(vcs, key=lambda m: m.sender))
 
-    def _select(self, vcs: list[Message]) -> tuple[BaseProof, list[PreparedCert]]:
-        """NEW-VIEW's content, computed the same way by the new primary and every replica."""
-        base: BaseProof | None = None
-        for m in vcs:
-            b = m.body.base
-            if base is None or b.height > base.height:
-                base = b
-        assert base is not None
-        best: dict[int, PreparedCert] = {}
-        for m in vcs:
-            for pc in m.body.prepared:
-                if pc.seq <= base.height:
-                    continue
-                cur = best.get(pc.seq)
-                if (cur is None or pc.view > cur.view
-                        or (pc.view == cur.view and pc.digest < cur.digest)):
-                    best[pc.seq] = pc
-        chain: list[PreparedCert] = []
-        prev, s = base.block_hash, base.height + 1
-        while s in best and len(chain) < self._L:
-            pc = best[s]
-            if pc.header.prev_hash != prev:
-                break
-            chain.append(pc)
-            if _changes_set(pc.header):
-                break
-            prev, s = pc.digest, s + 1
-        return base, chain
-
-    def _final_segment(self, vcs: list[Message], base: BaseProof) -> list[Block]:
-        """The final blocks below the base that some VIEW-CHANGE sender has not committed.
-
-        The base block is final, so are its ancestors, and each is fixed by the hash links: no
-        choice is involved. Re-proposing them lets replicas that lag behind the base (possibly
-        all honest ones, when only faulty replicas hold the base's certificate) commit them with
-        certificates of their own in the new view instead of waiting for a fetch that may never
-        succeed."""
-        lo = max(min(m.body.base.height for m in vcs), self.low, base.height - self._L)
-        seg: list[Block] = []
-        d, h = base.block_hash, base.height
-        while h > lo:
-            b = self._blocks.get(d)
-            if b is None or b.height != h:
-                break
-            seg.append(b)
-            d, h = b.header.prev_hash, h - 1
-        seg.reverse()
-        return seg
-
     def _try_new_view(self, vcs: list[Message]) -> None:
         w = self.view
-        base, chain = self._select(vcs)
-        blocks = self._final_segment(vcs, base)
+        base, chain = viewchange.select(vcs, self._L)
+        blocks = viewchange.final_segment(vcs, base, self._blocks, self.low, self._L)
         for pc in chain:
             b = self._blocks.get(pc.digest)
             if b is None:
@@ -1361,7 +1166,8 @@ class PbftEngine:
         if not self.codec.verify(m):
             st["dropped_bad_signature"] += 1
             return
-        res = self._check_new_view(m)
+        res = viewchange.check_new_view(self.codec, m, self.validators, self._q, self._L,
+                                         self._hashes, self._valid_vc)
         if res is None:
             st["new_views_rejected"] += 1
             if self.in_vc and w == self.view:
@@ -1372,56 +1178,6 @@ class PbftEngine:
         self._my_nv = None
         self._enter_view(w, res, list(m.body.blocks), list(m.body.pp_signatures))
         self._after_enter_view()
-
-    def _check_new_view(self, m: Message) -> BaseProof | None:
-        """TRAPS #7: recompute NEW-VIEW from the VIEW-CHANGEs it carries; reject any difference.
-
-        The blocks are the final segment below the base (fixed by hash links from the certified
-        base block) followed by exactly the chain that :meth:`_select` computes above it."""
-        nv: NewView = m.body
-        w = m.view
-        vcs: list[Message] = []
-        senders = set()
-        try:
-            for raw in nv.view_changes:
-                vc = self.codec.decode(raw)
-                if (vc.kind != VIEW_CHANGE or vc.view != w or vc.sender in senders
-                        or vc.sender not in self.validators or not self.codec.verify(vc)
-                        or not self._valid_vc(vc)):
-                    return None
-                senders.add(vc.sender)
-                vcs.append(vc)
-        except ChainfinError:
-            return None
-        if len(vcs) < self._q:
-            return None
-        base, chain = self._select(vcs)
-        if m.seq != base.height:
-            return None
-        n_seg = len(nv.blocks) - len(chain)
-        if n_seg < 0 or n_seg > self._L:
-            return None
-        seg, upper = nv.blocks[:n_seg], nv.blocks[n_seg:]
-        expect = base.block_hash
-        for i, b in enumerate(reversed(seg)):  # hash links down from the certified base block
-            if b.hash() != expect or b.height != base.height - i:
-                return None
-            expect = b.header.prev_hash
-        for pc, b in zip(chain, upper, strict=True):
-            if b.hash() != pc.digest:
-                return None
-        primary = self.validators.primary(w)
-        for b, sig in zip(nv.blocks, nv.pp_signatures, strict=True):
-            d = b.hash()
-            if not self.codec.verify_vote(primary, PRE_PREPARE, w, b.height, d, sig):
-                return None
-            known = self._hashes.get(b.height)
-            if known is not None and known != d:
-                return None  # would contradict a block we committed: never
-        known = self._hashes.get(base.height)
-        if known is not None and known != base.block_hash:
-            return None
-        return base
 
     def _enter_view(self, w: int, base: BaseProof, blocks: list[Block], sigs: list[bytes],
                     nv_payload: bytes | None = None) -> None:
@@ -1464,13 +1220,11 @@ class PbftEngine:
         if not i_am_primary:
             sig = self._sign(PREPARE, self.view, s, d)
             if sig is not None:
-                self._persist(record_key(s, self.view, b"p"),
-                              {"k": "p", "v": self.view, "s": s, "d": d})
+                self._persist(record_key(s, self.view, b"p"), prepare_record(self.view, s, d))
                 self._broadcast(self.codec.envelope(PREPARE, self.view, s, d, self.me, sig))
         sig = self._sign(COMMIT, self.view, s, d)
         if sig is not None:
-            self._persist(record_key(s, self.view, b"c"),
-                          {"k": "c", "v": self.view, "s": s, "d": d, "pc": None})
+            self._persist(record_key(s, self.view, b"c"), commit_record(self.view, s, d, None))
             self._broadcast(self.codec.envelope(COMMIT, self.view, s, d, self.me, sig))
 
     def _after_enter_view(self) -> None:
@@ -1495,30 +1249,9 @@ class PbftEngine:
 
     def _restore(self, records: list[tuple[bytes, Any]]) -> None:
         """Rebuild what we signed, our view and our stable checkpoint from Persist records."""
-        state: dict[str, Any] | None = None
-        max_view = self.view
-        for _key, rec in sorted(records, key=lambda kr: kr[0]):
-            if not isinstance(rec, dict):
-                continue
-            k = rec.get("k")
-            if k == "state":
-                if state is None or (rec["v"], rec["low"]) >= (state["v"], state["low"]):
-                    state = rec
-                continue
-            v, s, d = rec["v"], rec["s"], rec["d"]
-            max_view = max(max_view, v)
-            if k == "pp":
-                self._signed[(PRE_PREPARE, v, s)] = d
-                self._own_pp[(v, s)] = self.codec.decode(rec["payload"]).body
-            elif k == "p":
-                self._signed[(PREPARE, v, s)] = d
-            elif k == "c":
-                self._signed[(COMMIT, v, s)] = d
-                if rec.get("pc") is not None:
-                    pc = PreparedCert.from_wire(rec["pc"])
-                    old = self._prepared.get(s)
-                    if old is None or pc.view > old.view:
-                        self._prepared[s] = pc
+        sc = scan(records, self.view, self.codec)
+        state, max_view = sc.state, sc.max_view
+        self._signed, self._own_pp, self._prepared = sc.signed, sc.own_pp, sc.prepared
         fresh = state is None and not records
         if state is not None:
             if state.get("genesis") is not None:
@@ -1542,8 +1275,7 @@ class PbftEngine:
                     except InvalidMessage:
                         pass
         self.view = max_view
-        for k in [k for k in self._prepared if k <= self.low]:
-            del self._prepared[k]
+        drop_upto(self._prepared, self.low)
         if state is not None and state["v"] == max_view and state["in_vc"]:
             self.in_vc = True
             self._my_vc = state.get("vc")
@@ -1554,11 +1286,9 @@ class PbftEngine:
             self._my_nv = state["nv"]
         if fresh:
             self._init_actions.append(Persist(
-                record_key(self.low + 1, self.view, b"S"),
-                {"k": "state", "v": self.view, "in_vc": False, "vc": None, "nv": None,
-                 "low": self.low, "low_hash": self.low_hash,
-                 "low_proof": self._low_proof.to_wire() if self._low_proof else None,
-                 "genesis": self._genesis_hash}))
+                record_key(self.low + 1, self.view, b"S"), initial_state_record(
+                    self.view, self.low, self.low_hash,
+                    self._low_proof.to_wire() if self._low_proof else None, self._genesis_hash)))
         # a (re)started replica does not know how far the others got: ask, and keep asking with
         # back-off until it commits a block itself (it may have missed the last COMMITs of an
         # idle network, which nothing else would ever tell it)

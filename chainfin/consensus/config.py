@@ -1,0 +1,52 @@
+"""The engine's parameters (:class:`PbftConfig`) and the names of its counters (``stats``).
+
+Re-exported by :mod:`chainfin.consensus.engine`, where drivers import them from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PbftConfig", "STAT_NAMES"]
+
+STAT_NAMES = (
+    "messages_in", "messages_out", "dropped_malformed", "dropped_non_member",
+    "dropped_bad_signature", "dropped_old_view", "dropped_duplicate", "dropped_equivocation",
+    "dropped_out_of_window", "dropped_stale", "dropped_invalid", "dropped_buffer_full",
+    "buffered_future", "refused_conflicting_sign", "proposals_rejected", "view_changes",
+    "view_changes_started", "new_views_rejected", "new_views_resent", "blocks_committed",
+    "blocks_synced", "fetches", "checkpoints_stable", "checkpoint_mismatch",
+    "held_for_set_change",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PbftConfig:
+    """Protocol parameters; identical on every validator of a chain."""
+
+    chain_id: str
+    window: int = 8  # sequence numbers in flight above the last committed block
+    checkpoint_interval: int = 16  # K: a CHECKPOINT every K blocks
+    view_timeout_ms: int = 1000  # base view-change timeout, doubled per failed view
+    max_block_txs: int = 500
+    max_timeout_ms: int = 60_000
+    fetch_retry_ms: int = 1000
+    log_size: int = 0  # L: water marks are (stable, stable + L]; 0 means 2K + window
+    max_buffered: int = 4096  # future-view messages kept until their view starts
+    # pacing: the primary cuts a block at most every this many ms (0: whenever a slot is free).
+    # Each block costs every node a fixed amount of work (votes, their signatures, a WAL write,
+    # the SMT's upper levels); unpaced, a fast network cuts blocks of 1-2 transactions and the
+    # per-block work eats the CPU the transactions need (docs/performance.md, decision 21).
+    block_interval_ms: int = 0
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.checkpoint_interval < 1 or self.view_timeout_ms < 1:
+            raise ValueError("window, checkpoint_interval and view_timeout_ms must be >= 1")
+        if self.block_interval_ms < 0:
+            raise ValueError("block_interval_ms must be >= 0")
+        if self.log_size and self.log_size < self.window + self.checkpoint_interval:
+            raise ValueError("log_size must be at least window + checkpoint_interval")
+
+    @property
+    def log_window(self) -> int:
+        return self.log_size or 2 * self.checkpoint_interval + self.window
+
