@@ -2,8 +2,8 @@
 each attack of issue 15 is a signed transaction to ``POST /v1/tx?wait=commit``, each refusal is
 checked to change none of the ``GET /v1/state/trade_documents/...`` records nor a balance.
 
-Block time is the primary's clock here, so expiry is reached by an accepted amendment that moves
-it into the past; maturity/overdue by block time is covered in the unit tests (virtual time)."""
+Block time is the primary's clock here: expiry is reached by an accepted amendment that moves it
+into the past, and maturity by moving the nodes' clock (``node.runtime.now_ms``) days ahead."""
 
 from __future__ import annotations
 
@@ -238,3 +238,35 @@ async def test_chainfin_trade_show_prints_what_a_credit_officer_reads(desk: Desk
         "00" * 32, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode != 0 and b"no trade" in err
+
+
+async def test_financing_is_overdue_by_block_time_through_rest(desk: Desk,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    """Block time comes from the nodes' clock: before the maturity date has passed on it,
+    ``mark_overdue`` is refused; once the clock is past it with money outstanding, the
+    financing and its trade are ``overdue``."""
+    import datetime as dt
+
+    from node import runtime
+
+    d = desk
+    inv = await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
+                       content_hash=h("inv"))
+    trade = inv["trade_id"]
+    decl = (await d.send("exporter", "register", doc_type="customs_declaration",
+                         fields=DECLARATION, content_hash=h("decl"), trade_id=trade))["doc_id"]
+    await d.send("customs", "attest", doc_id=decl, result="match", declared_amount=98_000_00)
+    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).date().isoformat()
+    fin = (await d.send("bank_a", "request_financing", trade_id=trade, amount=50_000_00,
+                        currency="USD", maturity_date=tomorrow))["financing_id"]
+    await d.refused("not_overdue", "exporter", "mark_overdue", [f"fin/{fin}"],
+                    financing_id=fin)
+    await d.send("exporter", "repay", financing_id=fin, amount=1_000_00)  # partly repaid
+    real = runtime.now_ms
+    monkeypatch.setattr(runtime, "now_ms", lambda: real() + 3 * 86_400_000)
+    out = await d.send("exporter", "mark_overdue", financing_id=fin)
+    assert out["status"] == "overdue"
+    f = await d.value(f"fin/{fin}")
+    assert f["status"] == "overdue" and f["repaid"] == 1_000_00
+    assert (await d.value(f"trade/{trade}"))["status"] == "overdue"
