@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from testnet.netfault import NetFault, install_relays
-from testnet.launch import init_testnet
 from node.config import load_config
+from testnet.launch import init_testnet
+from testnet.netfault import NetFault, install_relays
 
 
 class Echo:
