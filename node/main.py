@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from typing import Any
 
 from aiohttp import web
 
@@ -38,8 +39,17 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
     try:
         peers = {p.key: p.address for p in cfg.peers}
         bank = load_identity(cfg.bank_key_file) if cfg.bank_key_file else None
-        node = Node(identity, genesis, store, cfg.p2p_host, cfg.p2p_port, peers, cfg.node_id,
-                    bank=bank, sync_urls=cfg.sync_urls, **ssl_kw)
+        node_kw: dict[str, Any] = {"bank": bank, "sync_urls": cfg.sync_urls, **ssl_kw}
+        node_cls: type[Node] = Node
+        if cfg.byzantine is not None:  # test networks only (node/byzantine.py refuses others)
+            from node.byzantine import ByzantineNode
+
+            node_cls = ByzantineNode
+            node_kw.update(behaviour=cfg.byzantine.behaviour,
+                           flood_rate=cfg.byzantine.flood_rate, seed=cfg.byzantine.seed)
+            log.warning("BYZANTINE test node: behaviour %s", cfg.byzantine.behaviour)
+        node = node_cls(identity, genesis, store, cfg.p2p_host, cfg.p2p_port, peers,
+                        cfg.node_id, **node_kw)
         await node.start()
         runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False)
         await runner.setup()
