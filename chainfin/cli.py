@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--rate", type=float, default=20, help="offered tx/s")
     tc.add_argument("--seed", type=int, default=1, help="seeds the choice of faults")
     tc.add_argument("--json", default=None, help="write the result here")
+    tc.add_argument("--behaviours", default=None,
+                    help="with byzantine: comma-separated behaviours (equivocate, garbage, "
+                         "replay, invalid, conflict, silent, flood); default picked by the seed")
     tc.set_defaults(func=_lazy("testnet.chaos:cli_chaos"))
     tj = tsub.add_parser("join", help="add one more bank node to a running testnet")
     tj.add_argument("--dir", required=True)

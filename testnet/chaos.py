@@ -417,13 +417,17 @@ async def _check(tn: Testnet, session: aiohttp.ClientSession, res: ChaosResult,
                 break
 
 
-def _setup_byzantine(tn: Testnet, rng: random.Random, res: ChaosResult) -> set[int]:
-    """Mark one node (two with 7 or more) byzantine in its config; returns their indices."""
+def _setup_byzantine(tn: Testnet, rng: random.Random, res: ChaosResult,
+                     behaviours: list[str] | None = None) -> set[int]:
+    """Mark one node (two with 7 or more) byzantine in its config, with ``behaviours`` (default:
+    picked by ``rng``, different ones); returns their indices."""
     from node.byzantine import BEHAVIOURS, enable_byzantine
 
     count = 2 if tn.n >= 7 else 1
     picks = rng.sample(range(tn.n), count)
-    behaviours = rng.sample(sorted(BEHAVIOURS), count)
+    if behaviours is None:
+        behaviours = rng.sample(sorted(BEHAVIOURS), count)
+    behaviours = (behaviours * count)[:count]
     for i, b in zip(picks, behaviours, strict=True):
         enable_byzantine(tn.manifest.nodes[i].config, tn.manifest.genesis, b)
         res.byzantine[f"node{i}"] = b
@@ -432,11 +436,13 @@ def _setup_byzantine(tn: Testnet, rng: random.Random, res: ChaosResult) -> set[i
 
 async def run_chaos(directory: Path, duration: float, faults: list[str], rate: float = 20,
                     seed: int = 1, out: Any = sys.stdout,
-                    byzantine: set[int] | None = None) -> ChaosResult:
+                    byzantine: set[int] | None = None,
+                    behaviours: list[str] | None = None) -> ChaosResult:
     """Run the testnet in ``directory`` under load and ``faults`` for ``duration`` seconds.
 
     ``byzantine``: node indices already configured byzantine (else, with ``byzantine`` in
-    ``faults``, one node is picked and configured here).
+    ``faults``, one node, two from 7 nodes, is picked and configured here with ``behaviours``,
+    by default picked with the seed).
 
     Raises:
         ChainfinError: an unknown fault, or no testnet in ``directory``.
@@ -454,7 +460,7 @@ async def run_chaos(directory: Path, duration: float, faults: list[str], rate: f
     with Testnet(directory) as tn:
         byz = set(byzantine or ())
         if "byzantine" in faults and not byz:
-            byz = _setup_byzantine(tn, rng, res)
+            byz = _setup_byzantine(tn, rng, res, behaviours)
         honest = [i for i in range(tn.n) if i not in byz]
         f = max_faulty(tn.n)
         if any(k in NET_FAULTS for k in faults):
@@ -506,7 +512,10 @@ async def run_chaos(directory: Path, duration: float, faults: list[str], rate: f
 
 def cli_chaos(args: argparse.Namespace) -> int:
     faults = [f.strip() for f in args.faults.split(",") if f.strip()]
-    res = asyncio.run(run_chaos(Path(args.dir), args.duration, faults, args.rate, args.seed))
+    behaviours = ([b.strip() for b in args.behaviours.split(",") if b.strip()]
+                  if getattr(args, "behaviours", None) else None)
+    res = asyncio.run(run_chaos(Path(args.dir), args.duration, faults, args.rate, args.seed,
+                                behaviours=behaviours))
     if args.json:
         Path(args.json).write_text(json.dumps(res.to_json(), indent=2) + "\n")
     return 0 if res.ok else 1
