@@ -410,6 +410,14 @@ class PlyvelStore:
     def closed(self) -> bool:
         return bool(self._db.closed)
 
+    def free_bytes(self) -> int | None:
+        """Bytes an unprivileged writer may still use on the database's filesystem."""
+        try:
+            st = os.statvfs(self.path)
+        except OSError:
+            return None
+        return st.f_bavail * st.f_frsize
+
     def _fail(self, op: str, e: BaseException) -> StorageError:
         if self._db.closed:
             return StorageError(f"LevelDB at {self.path} is closed ({op})")

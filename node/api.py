@@ -57,7 +57,7 @@ def error(status: int, code: str, message: str,
 #: three are worth a retry later.
 REFUSAL_STATUS = {"duplicate": 409, "nonce_reused": 409, "nonce_in_use": 409,
                   "sender_limit": 429, "stream_full": 429, "mempool_full": 503,
-                  "overloaded": 503}
+                  "overloaded": 503, "disk_full": 507}
 #: the ``error`` of a ``pending`` answer whose wait ran out (REST 202, stream ``pending``)
 TIMEOUT_ERROR = {"code": "timeout", "message": "not final within the wait time"}
 

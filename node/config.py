@@ -120,6 +120,9 @@ class NodeConfig(_Model):
     tls_ca: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # below this much free space in data_dir the node pauses consensus and refuses
+    # transactions (disk_full) until space returns; 0 disables the check
+    min_free_mb: int = Field(default=64, ge=0, le=1 << 20)
     # test networks only: a node config marked ``test_network`` may select a byzantine behaviour
     test_network: bool = False
     byzantine: ByzantineConfig | None = None

@@ -39,7 +39,8 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
     try:
         peers = {p.key: p.address for p in cfg.peers}
         bank = load_identity(cfg.bank_key_file) if cfg.bank_key_file else None
-        node_kw: dict[str, Any] = {"bank": bank, "sync_urls": cfg.sync_urls, **ssl_kw}
+        node_kw: dict[str, Any] = {"bank": bank, "sync_urls": cfg.sync_urls,
+                                   "min_free_bytes": cfg.min_free_mb << 20, **ssl_kw}
         node_cls: type[Node] = Node
         if cfg.byzantine is not None:  # test networks only (node/byzantine.py refuses others)
             from node.byzantine import ByzantineNode

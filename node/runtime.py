@@ -38,6 +38,7 @@ from node.transport import Transport
 
 log = logging.getLogger("chainfin.node")
 
+DISK_CHECK_S = 0.2  # how often the free space of the data directory is checked
 K_CONSENSUS = "c"
 K_TXS = "txs"
 K_FETCH = "fetch"
@@ -113,8 +114,12 @@ class Node:
                  p2p_host: str, p2p_port: int, peers: dict[bytes, str],
                  node_id: str = "node", bank: Identity | None = None,
                  sync_urls: Iterable[str] = (), server_ssl: ssl.SSLContext | None = None,
-                 client_ssl: ssl.SSLContext | None = None) -> None:
+                 client_ssl: ssl.SSLContext | None = None, min_free_bytes: int = 0) -> None:
         self.identity = identity
+        # below this much free space in the data directory the node pauses (0: never checks)
+        self.min_free_bytes = min_free_bytes
+        self.disk_full = False
+        self._disk_checked = 0.0
         self.bank = bank  # the bank this node acts for (automatic credit-record delivery)
         self.sync_urls = [u.rstrip("/") for u in sync_urls]  # REST sources while an observer
         self.node_id = node_id
@@ -145,7 +150,9 @@ class Node:
                                       "frames_unknown_kind": 0, "fetch_served": 0,
                                       "blocks_fetched": 0, "fetch_failed": 0,
                                       "auto_deliveries": 0, "auto_delivery_failed": 0,
-                                      "pending_dropped_inadmissible": 0}
+                                      "pending_dropped_inadmissible": 0,
+                                      "disk_full": 0, "disk_full_pauses": 0,
+                                      "events_dropped_disk_full": 0}
         self._last_commit = self._last_sweep = time.perf_counter()
         self.commit_lag_s = 0.0  # median admission-to-commit time of the last committed block
         self._tasks: list[asyncio.Task[Any]] = []
@@ -269,6 +276,10 @@ class Node:
         try:
             if tx.chain_id != self.chain_id:
                 raise InvalidTransaction("transaction is for another chain", "wrong_chain")
+            if self.disk_full:
+                raise InvalidTransaction(
+                    "this node's data directory is full: it accepts no transactions until "
+                    "space is freed; send to another node", "disk_full")
             if self.overloaded():
                 raise InvalidTransaction(
                     f"the network is overloaded: transactions take {self.commit_lag_s:.1f} s "
@@ -403,6 +414,9 @@ class Node:
         #4), and a busy node pays one fsync per turn instead of one per vote."""
         while True:
             ev = await self.events.get()
+            if self.min_free_bytes and self._space_low():
+                await self._wait_for_space()
+                continue
             batch = [ev]
             while not self.events.empty() and len(batch) < 256:
                 batch.append(self.events.get_nowait())
@@ -421,6 +435,41 @@ class Node:
             if last_tick is not None:
                 self._step(last_tick)
             self._end_turn()
+
+    def _space_low(self) -> bool:
+        """Free space in the data directory below ``min_free_bytes`` (checked at most every
+        DISK_CHECK_S)."""
+        now = time.monotonic()
+        if now - self._disk_checked < DISK_CHECK_S:
+            return self.disk_full
+        self._disk_checked = now
+        free = getattr(self.store, "free_bytes", lambda: None)()
+        return free is not None and free < self.min_free_bytes
+
+    async def _wait_for_space(self) -> None:
+        """The data directory is (nearly) full: pause consensus *between* turns, so nothing is
+        half written, refuse transactions (``disk_full``), and drop what peers send meanwhile
+        (counted; once space returns the node catches up by state transfer like any laggard).
+        LevelDB can leave a database unwritable after a failed write, so the node stops short
+        of ENOSPC instead of meeting it."""
+        self.disk_full = True
+        self.stats["disk_full"] = 1
+        self.stats["disk_full_pauses"] += 1
+        log.error("the data directory has less than %d bytes free: consensus paused and "
+                  "transactions refused until space is freed", self.min_free_bytes)
+        while True:
+            while not self.events.empty():
+                self.events.get_nowait()
+                self.stats["events_dropped_disk_full"] += 1
+            await asyncio.sleep(DISK_CHECK_S)
+            self._disk_checked = 0.0
+            free = getattr(self.store, "free_bytes", lambda: None)()
+            if free is None or free >= 2 * self.min_free_bytes:  # hysteresis
+                break
+        self.disk_full = False
+        self.stats["disk_full"] = 0
+        log.warning("free space is back: consensus resumes")
+        self._start_fetch(self.ledger.tip.height + 1, self.transport.connected())
 
     def _end_turn(self) -> None:
         if self._wal_pending:
