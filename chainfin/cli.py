@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     nr = nsub.add_parser("run", help="run one node in the foreground")
     nr.add_argument("--config", required=True)
     nr.set_defaults(func=_lazy("node.main:cli_run"))
+    ns = nsub.add_parser("resync", help="move a damaged data directory aside and rebuild it "
+                                        "from the peers (certificates verified), then run")
+    ns.add_argument("--config", required=True)
+    ns.add_argument("--force", action="store_true",
+                    help="rebuild even when the data directory is not damaged")
+    ns.set_defaults(func=_lazy("node.main:cli_resync"))
 
     tx = sub.add_parser("tx", help="transactions")
     txsub = tx.add_subparsers(dest="tx_command", metavar="ACTION", required=True)

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +16,7 @@ from aiohttp import web
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 from chainfin.genesis import load_genesis
-from chainfin.store import PlyvelStore
+from chainfin.store import DamagedStore, PlyvelStore
 from node import tls
 from node.api import make_app
 from node.config import NodeConfig, load_config
@@ -79,6 +80,12 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
         store.close()
 
 
+def _damaged(cfg: NodeConfig, config_path: str, e: DamagedStore) -> str:
+    return (f"the data directory {cfg.data_dir} is damaged ({e}); the node will not start on "
+            f"it: rebuild it from the peers with `chainfin node resync --config {config_path}` "
+            "(the damaged directory is kept aside; every block's certificate is verified)")
+
+
 def cli_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     logging.basicConfig(
@@ -94,8 +101,60 @@ def cli_run(args: argparse.Namespace) -> int:
         runner = asyncio.run
     try:
         runner(run_node(cfg))
+    except DamagedStore as e:
+        log.error("%s", _damaged(cfg, args.config, e))
+        return 2
     except ChainfinError as e:
         log.error("%s", e)
         return 1
     log.info("stopped (pid %d)", os.getpid())
     return 0
+
+
+def check_data_dir(cfg: NodeConfig) -> None:
+    """Open the data directory the way a start does, without starting anything.
+
+    Raises:
+        DamagedStore: it is damaged (what ``node run`` refuses).
+        StorageError: it cannot be opened for another reason (locked, ...).
+    """
+    from node.ledger import P_WAL, Ledger
+    from node.runtime import check_wal_mark
+
+    db = cfg.data_dir / "db"
+    if not db.exists():
+        return
+    store = PlyvelStore.open(str(db), create_if_missing=False)
+    try:
+        tip = Ledger(store, load_genesis(cfg.genesis)).tip
+        keys = [k[len(P_WAL):] for k, _ in store.iterate(prefix=P_WAL)]
+        check_wal_mark(store, tip.height, keys)
+    finally:
+        store.close()
+
+
+def cli_resync(args: argparse.Namespace) -> int:
+    """``chainfin node resync --config F [--force]``: move a damaged data directory aside and run
+    the node on an empty one; it fetches every block from its peers and verifies each
+    certificate against the validator sets it derives from the genesis before applying it."""
+    cfg = load_config(args.config)
+    logging.basicConfig(
+        level=getattr(logging, cfg.log_level),
+        format=f"%(asctime)s {cfg.node_id} %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if cfg.data_dir.exists():
+        try:
+            check_data_dir(cfg)
+        except DamagedStore as e:
+            log.warning("%s", e)
+        else:
+            if not args.force:
+                raise ChainfinError(f"the data directory {cfg.data_dir} is not damaged; pass "
+                                    "--force to rebuild it from the peers anyway")
+        aside = cfg.data_dir.with_name(
+            f"{cfg.data_dir.name}.damaged-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+        cfg.data_dir.rename(aside)
+        print(f"moved {cfg.data_dir} to {aside}; starting on an empty data directory: the node "
+              "fetches the chain from its peers, verifying every certificate", flush=True)
+    return cli_run(args)

@@ -28,7 +28,7 @@ from chainfin.consensus.messages import MessageCodec
 from chainfin.crypto import Identity
 from chainfin.errors import ChainfinError, CodecError, InvalidMessage, InvalidTransaction
 from chainfin.genesis import Genesis
-from chainfin.store import KVStore
+from chainfin.store import DamagedStore, KVStore
 from chainfin.types import Block, CommitCertificate, Transaction
 from contracts import credit_sharing
 from node.ledger import P_WAL, Ledger, flush_phase_for
@@ -107,6 +107,25 @@ class TxOutcome:
         return d
 
 
+WAL_MARK = "walmark"
+
+
+def check_wal_mark(store: KVStore, tip_height: int, wal_keys: list[bytes]) -> None:
+    """A store whose consensus WAL ends before the last record this node synced (its side
+    mark says so) lost votes it may have sent: starting on it could sign something else.
+
+    Raises:
+        DamagedStore: the WAL is shorter than its mark.
+    """
+    read = getattr(store, "read_mark", None)
+    mark = read(WAL_MARK) if read is not None else None
+    if not mark or int.from_bytes(mark[:8], "big") <= tip_height:
+        return  # nothing marked, or only records that a checkpoint may have pruned since
+    if not wal_keys or max(wal_keys) < mark:
+        raise DamagedStore(f"its consensus WAL is truncated: it ends before sequence "
+                           f"{int.from_bytes(mark[:8], 'big')}, which this node had signed")
+
+
 class Node:
     """One chainfin validator (or observer) process's state and tasks."""
 
@@ -160,6 +179,8 @@ class Node:
         self._pending_timer: asyncio.TimerHandle | None = None
         self._wal_pending: list[api.Persist] = []  # written (fsync) at the end of the turn
         self._outbox: list[tuple[bytes | None, bytes]] = []  # sent after that write
+        self._write_mark = getattr(store, "write_mark", None)
+        self._wal_mark = b""
         self.failed = asyncio.Event()  # set when the engine task died: the process must exit
         self.failure: BaseException | None = None
         self.metrics.export_dict("chainfin_consensus", "Consensus engine counters",
@@ -171,7 +192,13 @@ class Node:
     # ------------------------------------------------------------------ setup
 
     def _wal_records(self) -> list[tuple[bytes, Any]]:
-        return [(k[len(P_WAL):], codec.decode(v)) for k, v in self.store.iterate(prefix=P_WAL)]
+        try:
+            records = [(k[len(P_WAL):], codec.decode(v))
+                       for k, v in self.store.iterate(prefix=P_WAL)]
+        except CodecError as e:
+            raise DamagedStore(f"a consensus WAL record does not decode ({e})") from e
+        check_wal_mark(self.store, self.ledger.tip.height, [k for k, _ in records])
+        return records
 
     def _make_engine(self) -> PbftEngine:
         tip = self.ledger.tip
@@ -478,6 +505,11 @@ class Node:
             with self.store.write_batch(sync=True) as b:
                 for r in records:
                     b.put(P_WAL + r.key, codec.encode(r.record))
+            top = max(r.key for r in records)
+            if top > self._wal_mark and self._write_mark is not None:
+                # what the synced WAL reaches: a WAL found shorter at start was truncated
+                self._wal_mark = top
+                self._write_mark(WAL_MARK, top)
             self.metrics.cpu["wal"] += thread_time() - t0
         if self._outbox:
             sends, self._outbox = self._outbox, []

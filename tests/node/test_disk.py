@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from chainfin.crypto import Identity
-from chainfin.errors import InvalidTransaction, StorageError
+from chainfin.errors import InvalidTransaction
 from chainfin.genesis import Genesis
-from chainfin.store import MemoryStore, PlyvelStore
+from chainfin.store import DamagedStore, MemoryStore, PlyvelStore
 from chainfin.types import Transaction
 from node.ledger import Ledger
 from node.runtime import Node
@@ -124,3 +124,110 @@ def _genesis() -> Genesis:
     validators = [Identity.generate("node0")]
     ids = {name: Identity.generate(name) for name in CLIENT_ROLES}
     return make_genesis(validators, ids)
+
+
+# --------------------------------------------------------------------------- damaged stores
+
+
+async def _store_with_blocks(db: Path, genesis: Genesis, ident: Identity,
+                             issuer: Identity, to: Identity, blocks: int = 3) -> int:
+    """A single validator commits ``blocks`` blocks into a LevelDB at ``db``; returns the tip."""
+    store = PlyvelStore(db)
+    node = Node(ident, genesis, store, "127.0.0.1", 0, {}, "node0")
+    try:
+        await node.start()
+        for n in range(1, blocks + 1):
+            node.admit(Transaction.create(issuer, genesis.chain_id, n, "settlement", "issue",
+                                          {"currency": "USD", "amount": 1,
+                                           "to": to.public_key.hex()}))
+            await _until(lambda n=n: node.ledger.tip.height >= n, 10, "single validator")
+        return node.ledger.tip.height
+    finally:
+        await node.stop()
+        store.close()
+
+
+@pytest.fixture
+async def committed(tmp_path: Path) -> tuple[Path, Genesis, int]:
+    v = Identity.generate("node0")
+    ids = {name: Identity.generate(name) for name in CLIENT_ROLES}
+    genesis = make_genesis([v], ids)
+    db = tmp_path / "db"
+    top = await _store_with_blocks(db, genesis, v, ids["usd_issuer"], ids["exporter"])
+    return db, genesis, top
+
+
+def _open_node(db: Path, genesis: Genesis) -> None:
+    store = PlyvelStore(db)
+    try:
+        Node(Identity.generate("x"), genesis, store, "127.0.0.1", 0, {}, "node0")
+    finally:
+        store.close()
+
+
+async def test_healthy_store_reopens(committed: tuple[Path, Genesis, int]) -> None:
+    db, genesis, top = committed
+    store = PlyvelStore(db)
+    try:
+        assert Ledger(store, genesis).tip.height == top >= 3
+    finally:
+        store.close()
+
+
+async def test_corrupted_leveldb_log_is_refused(committed: tuple[Path, Genesis, int]) -> None:
+    db, genesis, _ = committed
+    log = max(db.glob("*.log"), key=lambda p: p.stat().st_size)
+    size = log.stat().st_size
+    assert size > 1000
+    with open(log, "r+b") as f:  # flip bytes inside a record: its checksum no longer matches
+        f.seek(size // 2)
+        chunk = f.read(64)
+        f.seek(size // 2)
+        f.write(bytes(b ^ 0xFF for b in chunk))
+    with pytest.raises(DamagedStore, match="damaged"):
+        _open_node(db, genesis)
+
+
+async def test_missing_tip_block_is_refused(committed: tuple[Path, Genesis, int]) -> None:
+    from node.ledger import P_BLOCK, _h
+
+    db, genesis, top = committed
+    store = PlyvelStore(db)
+    store.delete(P_BLOCK + _h(top))
+    store.close()
+    with pytest.raises(DamagedStore, match=f"tip is block {top}, which is missing"):
+        _open_node(db, genesis)
+
+
+async def test_wal_shorter_than_its_mark_is_refused(committed: tuple[Path, Genesis, int]) -> None:
+    from chainfin.consensus.engine import record_key
+    from node.runtime import WAL_MARK
+
+    db, genesis, top = committed
+    store = PlyvelStore(db)
+    store.write_mark(WAL_MARK, record_key(top + 1, 0, b"p"))  # signed, then lost from the WAL
+    store.close()
+    with pytest.raises(DamagedStore, match="WAL is truncated"):
+        _open_node(db, genesis)
+
+
+def test_node_run_refuses_a_damaged_store_with_the_repair_command(tmp_path: Path) -> None:
+    import sys
+
+    from testnet.launch import init_testnet
+
+    m = init_testnet(tmp_path / "tn", nodes=1, tls=False)
+    db = Path(m.nodes[0].data_dir) / "db"
+    db.mkdir(parents=True)
+    (db / "CURRENT").write_text("MANIFEST-000099\n")  # names a manifest that is not there
+    r = subprocess.run([sys.executable, "-m", "chainfin.cli", "node", "run", "--config",
+                        m.nodes[0].config], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if " ERROR " in ln]
+    assert len(errors) == 1, r.stderr
+    assert "is damaged" in errors[0]
+    assert f"chainfin node resync --config {m.nodes[0].config}" in errors[0]
+    # resync refuses a healthy directory unless forced, and moves a damaged one aside
+    r = subprocess.run([sys.executable, "-m", "chainfin.cli", "node", "resync", "--config",
+                        m.nodes[0].config, "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0
