@@ -227,7 +227,31 @@ def test_node_run_refuses_a_damaged_store_with_the_repair_command(tmp_path: Path
     assert len(errors) == 1, r.stderr
     assert "is damaged" in errors[0]
     assert f"chainfin node resync --config {m.nodes[0].config}" in errors[0]
-    # resync refuses a healthy directory unless forced, and moves a damaged one aside
+    # resync moves the damaged directory aside and runs the node on a fresh one
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "chainfin.cli", "node", "resync", "--config",
+                             m.nodes[0].config], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            try:
+                with urllib.request.urlopen(m.nodes[0].rest_url + "/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "resync did not start the node"
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    aside = list(Path(m.nodes[0].data_dir).parent.glob("data.damaged-*"))
+    assert len(aside) == 1 and (aside[0] / "db" / "CURRENT").exists()
+    assert "moved" in out and (Path(m.nodes[0].data_dir) / "db" / "CURRENT").exists()
+    # a healthy directory is not rebuilt unless forced
     r = subprocess.run([sys.executable, "-m", "chainfin.cli", "node", "resync", "--config",
-                        m.nodes[0].config, "--help"], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0
+                        m.nodes[0].config], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "not damaged" in r.stderr, r.stderr
