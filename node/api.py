@@ -573,7 +573,7 @@ OPENAPI: dict[str, Any] = {
              "content": _json_content(_ref("TxOutcome"))},
             params=[_param("wait", "query", {"enum": ["commit"]},
                            "wait until the transaction is final (at most 30 s)")],
-            errors=("400", "409", "413", "429", "503"),
+            errors=("400", "409", "413", "429", "503", "507"),
             requestBody={"required": True, "content": _json_content(_ref("TxEnvelope"))},
         ) | {"responses": {
             "200": {"description": "final (committed or rejected), with ?wait=commit",
@@ -625,6 +625,7 @@ OPENAPI: dict[str, Any] = {
             "`refused` with `error` and `http_status`) plus `seq`, the envelope's 0-based "
             "position on the socket",
             responses={"101": {"description": "Switching Protocols (WebSocket)"},
+                       "400": {"$ref": "#/components/responses/Error"},  # not an upgrade
                        "5XX": {"$ref": "#/components/responses/Error"}})},
         "/v1/events": {"get": _op("streamEvents", "Server-Sent Events: one `block` event per "
                                   "committed block", content_type="text/event-stream")},
