@@ -170,7 +170,7 @@ class Node:
                                       "blocks_fetched": 0, "fetch_failed": 0,
                                       "auto_deliveries": 0, "auto_delivery_failed": 0,
                                       "pending_dropped_inadmissible": 0,
-                                      "disk_full": 0, "disk_full_pauses": 0,
+                                      "disk_full_pauses": 0,
                                       "events_dropped_disk_full": 0}
         self._last_commit = self._last_sweep = time.perf_counter()
         self.commit_lag_s = 0.0  # median admission-to-commit time of the last committed block
@@ -480,7 +480,7 @@ class Node:
         LevelDB can leave a database unwritable after a failed write, so the node stops short
         of ENOSPC instead of meeting it."""
         self.disk_full = True
-        self.stats["disk_full"] = 1
+        self.metrics.disk_full.set(1)
         self.stats["disk_full_pauses"] += 1
         log.error("the data directory has less than %d bytes free: consensus paused and "
                   "transactions refused until space is freed", self.min_free_bytes)
@@ -494,7 +494,7 @@ class Node:
             if free is None or free >= 2 * self.min_free_bytes:  # hysteresis
                 break
         self.disk_full = False
-        self.stats["disk_full"] = 0
+        self.metrics.disk_full.set(0)
         log.warning("free space is back: consensus resumes")
         self._start_fetch(self.ledger.tip.height + 1, self.transport.connected())
 

@@ -89,7 +89,7 @@ async def test_full_disk_pauses_refuses_and_resumes_without_damage(small_disk: P
         with pytest.raises(InvalidTransaction) as e:
             submit(0)
         assert e.value.code == "disk_full" and "full" in str(e.value)
-        assert b'disk_full"} 1.0' in nodes[0].metrics.render()
+        assert b"\nchainfin_disk_full 1.0" in nodes[0].metrics.render()
         stuck = nodes[0].ledger.tip.height
         for _ in range(5):  # the three others keep committing (3 = quorum of 4)
             submit(1)
@@ -103,6 +103,7 @@ async def test_full_disk_pauses_refuses_and_resumes_without_damage(small_disk: P
         await _until(lambda: nodes[0].ledger.tip.height >= nodes[1].ledger.tip.height > stuck,
                      15, "node0 did not catch up")
         submit(0)  # and it accepts work again
+        assert b"\nchainfin_disk_full 0.0" in nodes[0].metrics.render()
         assert nodes[0].stats["disk_full_pauses"] == 1
     finally:
         for nd in nodes:
