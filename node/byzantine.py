@@ -42,7 +42,7 @@ from chainfin.errors import CodecError, ConfigError
 from node.runtime import K_CONSENSUS, Node
 
 __all__ = ["BEHAVIOURS", "ByzantineNode", "TESTNET_CHAIN_PREFIX", "check_test_network",
-           "enable_byzantine"]
+           "enable_byzantine", "disable_byzantine"]
 
 BEHAVIOURS = frozenset({"equivocate", "garbage", "replay", "invalid", "conflict", "silent",
                         "flood"})
@@ -179,4 +179,16 @@ def enable_byzantine(config_path: str | os.PathLike[str], genesis_path: str | os
     raw = json.loads(p.read_text())
     raw["test_network"] = True
     raw["byzantine"] = {"behaviour": behaviour, **options}
+    p.write_text(json.dumps(raw, indent=2) + "\n")
+
+
+def disable_byzantine(config_path: str | os.PathLike[str]) -> None:
+    """Remove what :func:`enable_byzantine` added: the node is honest again."""
+    import json
+    from pathlib import Path
+
+    p = Path(config_path)
+    raw = json.loads(p.read_text())
+    raw.pop("byzantine", None)
+    raw.pop("test_network", None)
     p.write_text(json.dumps(raw, indent=2) + "\n")

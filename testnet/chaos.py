@@ -27,7 +27,7 @@ The result is printed and written as JSON (``--json FILE``).
 
 The network faults need the relays: ``run_chaos`` installs them into the testnet directory
 (``testnet.netfault.install_relays``: the node configs then point at relay ports) when
-``partition`` or ``delay`` is asked for.
+``partition`` or ``delay`` is asked for, and removes them at the end.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 from chainfin.types import Transaction
 from testnet.launch import Testnet, load_manifest
-from testnet.netfault import NetFault, install_relays
+from testnet.netfault import RELAY_FILE, NetFault, install_relays, uninstall_relays
 
 FAULTS = ("kill", "stop", "pause", "partition", "delay", "byzantine")
 NET_FAULTS = ("partition", "delay")
@@ -451,16 +451,29 @@ async def run_chaos(directory: Path, duration: float, faults: list[str], rate: f
     if unknown:
         raise ChainfinError(f"unknown fault {unknown[0]!r}; choose from {', '.join(FAULTS)}")
     load_manifest(directory)  # clear error when there is no testnet
-    if any(k in NET_FAULTS for k in faults):
+    relays_here = (any(k in NET_FAULTS for k in faults)
+                   and not (Path(directory) / RELAY_FILE).exists())
+    if relays_here:
         install_relays(directory)
+    try:
+        return await _run(directory, duration, faults, rate, seed, out, byzantine, behaviours)
+    finally:
+        if relays_here:  # the directory stays usable by `testnet up`
+            uninstall_relays(directory)
+
+
+async def _run(directory: Path, duration: float, faults: list[str], rate: float, seed: int,
+               out: Any, byzantine: set[int] | None,
+               behaviours: list[str] | None) -> ChaosResult:
     res = ChaosResult(duration)
     acked: dict[bytes, tuple[int, int]] = {}
     rng = random.Random(seed)
     net: NetFault | None = None
     with Testnet(directory) as tn:
         byz = set(byzantine or ())
+        configured: set[int] = set()
         if "byzantine" in faults and not byz:
-            byz = _setup_byzantine(tn, rng, res, behaviours)
+            byz = configured = _setup_byzantine(tn, rng, res, behaviours)
         honest = [i for i in range(tn.n) if i not in byz]
         f = max_faulty(tn.n)
         if any(k in NET_FAULTS for k in faults):
@@ -501,6 +514,12 @@ async def run_chaos(directory: Path, duration: float, faults: list[str], rate: f
             if net is not None:
                 res.relay = dict(net.stats)
                 await net.stop()
+            tn.stop()
+            if configured:  # the directory's nodes are honest again after the run
+                from node.byzantine import disable_byzantine
+
+                for i in configured:
+                    disable_byzantine(tn.manifest.nodes[i].config)
     verdict = "OK" if res.ok else "FAILED"
     print(f"{verdict}: {len(res.faults)} faults, {res.acknowledged} txs acknowledged, "
           f"{len(res.lost)} lost, {len(res.duplicated)} duplicated, {len(res.forks)} forks, "

@@ -50,7 +50,8 @@ from typing import Any
 
 from chainfin.errors import ConfigError
 
-__all__ = ["LinkShape", "Relay", "NetFault", "install_relays", "RELAY_FILE", "RTO_MS"]
+__all__ = ["LinkShape", "Relay", "NetFault", "install_relays", "uninstall_relays", "RELAY_FILE",
+           "RTO_MS"]
 
 RELAY_FILE = "netfault.json"
 HOST = "127.0.0.1"
@@ -416,3 +417,22 @@ def install_relays(directory: str | Path) -> Path:
               "target": m.nodes[b].p2p_address} for a, b in pairs]
     out.write_text(json.dumps({"nodes": n, "links": links}, indent=2) + "\n")
     return out
+
+
+def uninstall_relays(directory: str | Path) -> None:
+    """Point every node config's peers at the real p2p addresses again and remove
+    ``DIR/netfault.json`` (a testnet without running relays cannot link up otherwise)."""
+    from node.config import load_config
+    from testnet.launch import load_manifest
+
+    root = Path(directory).resolve()
+    m = load_manifest(root)
+    real = {nd.id: nd.p2p_address for nd in m.nodes}
+    for nd in m.nodes:
+        cfg_path = Path(nd.config)
+        raw = json.loads(cfg_path.read_text())
+        for p in raw.get("peers", []):
+            p["address"] = real[p["node_id"]]
+        cfg_path.write_text(json.dumps(raw, indent=2) + "\n")
+        load_config(cfg_path)
+    (root / RELAY_FILE).unlink(missing_ok=True)

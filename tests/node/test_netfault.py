@@ -11,7 +11,7 @@ import pytest
 
 from node.config import load_config
 from testnet.launch import init_testnet
-from testnet.netfault import NetFault, install_relays
+from testnet.netfault import NetFault, install_relays, uninstall_relays
 
 
 class Echo:
@@ -172,3 +172,8 @@ def test_install_relays_points_peers_at_relay_ports(tmp_path) -> None:
             assert p.address == f"127.0.0.1:{ln['listen']}"
             assert ln["target"] == m.nodes[b].p2p_address
     assert install_relays(d) == path and json.loads(path.read_text())["links"] == links
+    uninstall_relays(d)
+    assert not path.exists()
+    for nd in m.nodes:
+        assert {p.address for p in load_config(nd.config).peers} == {
+            o.p2p_address for o in m.nodes if o.id != nd.id}
