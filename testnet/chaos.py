@@ -200,23 +200,26 @@ class Monitor:
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError, KeyError):
             pass  # a node that is down or paused
 
+    def observe(self, now: float, top: int) -> None:
+        """One poll's highest height at ``now``: a new block ends a stall; a stall is timed only
+        while at most f nodes are faulty (it restarts when the network is back within f)."""
+        if top > self.max_height:
+            self.max_height = top
+            self._stall_since = now
+        elif not self.stall_counts():
+            self._stall_since = None
+        else:
+            if self._stall_since is None:
+                self._stall_since = now
+            stall = now - self._stall_since
+            self.res.longest_stall_s = max(self.res.longest_stall_s, stall)
+            self.window_stall = max(self.window_stall, stall)
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await asyncio.gather(*(self._poll_node(i) for i in range(self.tn.n)))
             self.res.polls += 1
-            now = time.monotonic()
-            top = max(self.heights)
-            if top > self.max_height:
-                self.max_height = top
-                self._stall_since = now
-            elif not self.stall_counts():
-                self._stall_since = None
-            else:
-                if self._stall_since is None:
-                    self._stall_since = now
-                stall = now - self._stall_since
-                self.res.longest_stall_s = max(self.res.longest_stall_s, stall)
-                self.window_stall = max(self.window_stall, stall)
+            self.observe(time.monotonic(), max(self.heights))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), POLL_S)
 
