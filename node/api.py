@@ -599,7 +599,7 @@ OPENAPI: dict[str, Any] = {
             errors=("400", "404"))},
         "/v1/state/{contract}/{key}": {"get": _op(
             "getState", "Current value of one state key", params=[_P_CONTRACT, _P_KEY],
-            errors=("404",))},
+            errors=("400", "404"))},
         "/v1/nonce/{sender}": {"get": _op(
             "getNonce", "The next nonce of a sender (one above the highest used or pending)",
             params=[_param("sender", "path", _HEX32, "Ed25519 public key, hex")],
@@ -609,7 +609,7 @@ OPENAPI: dict[str, Any] = {
             params=[_P_TX_ID], errors=("400", "404"))},
         "/v1/proofs/state/{contract}/{key}": {"get": _op(
             "getStateProof", "(Non-)inclusion proof of a state key at the latest block",
-            params=[_P_CONTRACT, _P_KEY], errors=("404",))},
+            params=[_P_CONTRACT, _P_KEY], errors=("400", "404"))},
         "/v1/sync/blocks": {"get": _op(
             "getSyncBlocks", "Certified block records (canonical msgpack) for catch-up",
             params=[_param("from", "query", {"type": "integer", "minimum": 1},

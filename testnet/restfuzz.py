@@ -92,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     res = run_schemathesis(args.max_examples, args.seed, args.phases)
-    tail = res.output.split("SUMMARY")[-1]
-    print(tail.strip())
+    out = res.output
+    start = out.find("FAILURES")
+    print((out[start:] if start >= 0 else out.split("SUMMARY")[-1]).strip())
     print(json.dumps(res.to_json()))
     if args.json:
         Path(args.json).write_text(json.dumps(res.to_json(), indent=2) + "\n")
