@@ -71,7 +71,8 @@ def run_schemathesis(max_examples: int = 700, seed: int = 1, phases: str = "cove
                    "--suppress-health-check", "all",
                    # streams: a GET that never ends is no request/response case
                    "--exclude-path", "/v1/events"]
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            # cwd: schemathesis keeps a cache of failures in ./.schemathesis
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=d)
             out = r.stdout + r.stderr
             if tn.exited():
                 out += f"\nthe node exited: {tn.exited()}"
