@@ -174,7 +174,7 @@ def enable_byzantine(config_path: str | os.PathLike[str], genesis_path: str | os
 
     if behaviour not in BEHAVIOURS:
         raise ConfigError(f"unknown byzantine behaviour {behaviour!r}")
-    check_test_network(load_genesis(genesis_path).chain_id)
+    check_test_network(load_genesis(Path(genesis_path)).chain_id)
     p = Path(config_path)
     raw = json.loads(p.read_text())
     raw["test_network"] = True

@@ -235,7 +235,7 @@ class Injector:
         self.out = out
         self.byzantine = byzantine
         # a seeded rotation, so a short run still meets every kind
-        expanded = []
+        expanded: list[str] = []
         for k in kinds:
             expanded.extend(PARTITION_KINDS if k == "partition" else [k])
         self.kinds = expanded
