@@ -19,8 +19,9 @@ Behaviours (what peers receive from this node):
   random bytes;
 - ``replay``      every message is followed by three old ones it sent before (other views and
   heights), unchanged;
-- ``invalid``     as primary, its blocks carry a wrong state root, signed (replicas must refuse to
-  prepare them and change view);
+- ``invalid``     as primary, its blocks carry a wrong state root (signed), or, every other
+  block, a transaction whose signature no longer verifies (its id, hence the block hash, is
+  unchanged); replicas must refuse to prepare them and change view;
 - ``conflict``    every PREPARE and COMMIT is followed by a second, correctly signed vote for a
   random block at the same view and height;
 - ``silent``      it sends no consensus message at all (it still answers block fetches);
@@ -73,6 +74,7 @@ class ByzantineNode(Node):
         self._signer = MessageCodec(self.chain_id)
         self._history: deque[bytes] = deque(maxlen=512)
         self.stats["byzantine_sent"] = 0
+        self._invalid_count = 0
 
     async def start(self) -> None:
         await super().start()
@@ -126,8 +128,19 @@ class ByzantineNode(Node):
                 self.transport.send(p, K_CONSENSUS, payload if n % 2 else other)
                 self.stats["byzantine_sent"] += 1
         elif b == "invalid" and kind == PRE_PREPARE:
-            self._out(to, self._reblock(
-                raw, lambda h: h.update(state_root=self._rng.randbytes(32))))
+            self._invalid_count += 1
+            txs = raw[6].get("txs") if isinstance(raw[6], dict) else None
+            if self._invalid_count % 2 and txs:
+                # a transaction whose signature no longer verifies; its id (and so the tx root,
+                # the block hash and the envelope's signature) is unchanged
+                bad = list(txs)
+                k = self._rng.randrange(len(bad))
+                bad[k] = bad[k][:-1] + bytes([bad[k][-1] ^ 0x01])
+                raw[6] = {**raw[6], "txs": bad}
+                self._out(to, codec.encode(raw))
+            else:
+                self._out(to, self._reblock(
+                    raw, lambda h: h.update(state_root=self._rng.randbytes(32))))
         elif b == "conflict" and kind in (PREPARE, COMMIT):
             self._out(to, payload)
             self._out(to, self._vote(kind, raw[1], raw[2], self._rng.randbytes(32)))

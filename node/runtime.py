@@ -596,7 +596,11 @@ class Node:
         bh = block.hash()
         try:
             for tx in block.txs:
-                if tx.tx_id not in self.mempool:  # checked once per node: mempool ones already are
+                # checked once per node: a pending transaction's signature was checked when it
+                # arrived. The id does not cover the signature, so "pending" means these exact
+                # bytes, signature included: a primary could otherwise swap in a bad signature
+                pending = self.mempool.get(tx.tx_id)
+                if pending is None or pending.signature != tx.signature:
                     tx.verify_signature()
             self.ledger.execute(block, now_ms(), self.params.max_clock_skew_ms)
         except (InvalidMessage, InvalidTransaction) as e:

@@ -87,6 +87,12 @@ async def test_honest_nodes_commit_and_agree_despite(behaviour: str) -> None:
             assert all(nd.view > 0 for nd in honest), (behaviour, [nd.view for nd in honest])
         if behaviour == "invalid":
             assert sum(nd.engine.stats["proposals_rejected"] for nd in honest) > 0
+        for nd in honest:  # whatever was proposed, every committed transaction verifies
+            for h in range(1, nd.ledger.tip.height + 1):
+                rec = nd.ledger.block_record(h)
+                assert rec is not None
+                for tx in Block.from_wire(rec["block"]).txs:
+                    tx.verify_signature()
         if behaviour in ("garbage", "replay", "conflict", "flood", "equivocate"):
             assert dropped > 0, (behaviour, [dict(nd.engine.stats) for nd in honest])
     finally:
