@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--dir", required=True)
     tc.add_argument("--duration", type=float, default=20, help="seconds of load and faults")
     tc.add_argument("--faults", default="kill,stop,pause",
-                    help="comma-separated: kill, stop, pause, partition, delay, byzantine")
+                    help="comma-separated: kill, stop, pause, partition, delay, byzantine, disk")
     tc.add_argument("--rate", type=float, default=20, help="offered tx/s")
     tc.add_argument("--seed", type=int, default=1, help="seeds the choice of faults")
     tc.add_argument("--json", default=None, help="write the result here")

@@ -14,7 +14,10 @@ again (so at most one fault is active, and at most f nodes are faulty except dur
   few hundred ms);
 - ``delay``     200 ms +- 50 ms on every link both ways (a WAN) for a while;
 - ``byzantine`` one node runs a byzantine behaviour for the whole run (``node/byzantine.py``;
-  with 7 or more nodes a second one with another behaviour).
+  with 7 or more nodes a second one with another behaviour);
+- ``disk``      one honest node's data directory is a tmpfs of its own (mounted here: root
+  only); the fault fills it below the node's free-space reserve for a while (the node must
+  refuse transactions with 507 ``disk_full`` and pause), then frees it (it must catch up).
 
 Checked while running (a monitor polls every node's tip every 250 ms and fetches every block it
 has not seen): no two nodes ever hold different blocks at one height. Measured: the longest
@@ -39,6 +42,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -54,7 +58,7 @@ from chainfin.types import Transaction
 from testnet.launch import Testnet, load_manifest
 from testnet.netfault import RELAY_FILE, NetFault, install_relays, uninstall_relays
 
-FAULTS = ("kill", "stop", "pause", "partition", "delay", "byzantine")
+FAULTS = ("kill", "stop", "pause", "partition", "delay", "byzantine", "disk")
 NET_FAULTS = ("partition", "delay")
 # what one "partition" turn does, in rotation
 PARTITION_KINDS = ("isolate", "split", "flap")
@@ -62,6 +66,8 @@ WAN_DELAY_MS, WAN_JITTER_MS = 200.0, 50.0
 SPLIT_GRACE_S = 1.0  # a block whose COMMITs were on the wire when the split began may land
 POLL_S = 0.25
 RECOVERY_TIMEOUT_S = 45.0
+DISK_MB = 192          # the tmpfs under the disk node's data directory
+DISK_LEFT_MB = 24      # what a disk fault leaves free (the node's reserve is min_free_mb, 64)
 
 
 @dataclass
@@ -83,6 +89,7 @@ class ChaosResult:
     split_commits: int = 0
     unrecovered: list[str] = field(default_factory=list)
     byzantine: dict[str, str] = field(default_factory=dict)
+    disk_node: str | None = None
     polls: int = 0
     relay: dict[str, int] = field(default_factory=dict)
 
@@ -101,7 +108,8 @@ class ChaosResult:
                 "longest_stall_s": round(self.longest_stall_s, 2),
                 "recovery_after_last_heal_s": self.recovery_after_last_heal_s,
                 "split_commits": self.split_commits, "unrecovered": self.unrecovered,
-                "byzantine": self.byzantine, "monitor_polls": self.polls,
+                "byzantine": self.byzantine, "disk_node": self.disk_node,
+                "monitor_polls": self.polls,
                 "relay": self.relay, "ok": self.ok}
 
 
@@ -229,8 +237,9 @@ class Injector:
 
     def __init__(self, tn: Testnet, mon: Monitor, net: NetFault | None, down: set[int],
                  res: ChaosResult, kinds: list[str], rng: random.Random, out: Any,
-                 byzantine: set[int]) -> None:
+                 byzantine: set[int], disk_node: int | None = None) -> None:
         self.tn, self.mon, self.net, self.down, self.res = tn, mon, net, down, res
+        self.disk_node = disk_node
         self.rng = rng
         self.out = out
         self.byzantine = byzantine
@@ -259,6 +268,9 @@ class Injector:
         tn, rng, mon = self.tn, self.rng, self.mon
         honest = self._honest()
         i = rng.choice(honest)
+        if kind == "disk":
+            assert self.disk_node is not None
+            i = self.disk_node
         nodes = [i]
         h_start = mon.max_height
         mon.window_stall = 0.0
@@ -271,6 +283,8 @@ class Injector:
             hold = rng.uniform(3.0, 5.0)
         elif kind == "flap":
             hold = 4.0
+        elif kind == "disk":
+            hold = rng.uniform(3.0, 5.0)
         else:
             hold = 5.0
         desc = {"split": "the network in two halves", "delay":
@@ -342,6 +356,13 @@ class Injector:
                     await asyncio.sleep(rng.uniform(0.2, 0.6))
                     flips += 1
                 extra["flaps"] = flips
+            elif kind == "disk":
+                self.down.add(i)
+                mon.faulty.add(i)
+                extra["refused_while_full"] = await self._fill_disk(i, hold)
+                if not extra["refused_while_full"]:
+                    self.res.unrecovered.append(f"disk node{i}: it did not refuse transactions "
+                                                "with 507 disk_full while its disk was full")
             elif kind == "delay":
                 assert self.net is not None
                 nodes = []
@@ -368,6 +389,37 @@ class Injector:
         self.res.faults.append(entry)
         self.res.recovery_after_last_heal_s = rec_s
 
+    async def _fill_disk(self, i: int, hold: float) -> bool:
+        """Fill node ``i``'s data directory (its own tmpfs) to DISK_LEFT_MB free for ``hold``
+        seconds; True when it then refused a transaction with 507 disk_full."""
+        data = Path(self.tn.manifest.nodes[i].data_dir)
+        filler = data / "chaos-filler"
+        st = os.statvfs(data)
+        size = st.f_bavail * st.f_frsize - DISK_LEFT_MB * 2**20
+        refused = False
+        issuer = self.tn.identity("usd_issuer")
+        to = self.tn.manifest.client("exporter").public_key
+        try:
+            await asyncio.to_thread(_write_zeros, filler, max(0, size))
+            deadline = time.monotonic() + hold
+            async with aiohttp.ClientSession() as s:
+                while time.monotonic() < deadline:
+                    with contextlib.suppress(TimeoutError, aiohttp.ClientError, OSError,
+                                             ValueError):
+                        tx = Transaction.create(issuer, self.tn.chain_id,
+                                                2**62 + self.rng.randrange(2**40), "settlement",
+                                                "issue", {"currency": "USD", "to": to,
+                                                          "amount": 1})
+                        async with s.post(f"{self.tn.rest_url(i)}/v1/tx", json=tx.to_json(),
+                                          timeout=aiohttp.ClientTimeout(total=2)) as r:
+                            body = await r.json()
+                            refused = refused or (r.status == 507 and body["error"]["code"]
+                                                  == "disk_full")
+                    await asyncio.sleep(0.3)
+        finally:
+            filler.unlink(missing_ok=True)
+        return refused
+
     async def _recovery(self, h_heal: int) -> float | None:
         """When every honest node committed above ``h_heal`` (None: not within the timeout)."""
         deadline = time.monotonic() + RECOVERY_TIMEOUT_S
@@ -377,6 +429,38 @@ class Injector:
                 return time.monotonic()
             await asyncio.sleep(0.1)
         return None
+
+
+def _write_zeros(path: Path, size: int) -> None:
+    with open(path, "wb") as f:
+        block = b"\0" * (1 << 20)
+        while size > 0:
+            f.write(block[:size])
+            size -= len(block)
+
+
+def _mount_disk(data_dir: Path) -> None:
+    """A DISK_MB tmpfs at ``data_dir`` (empty or new), so that the disk fault fills that node's
+    disk only.
+
+    Raises:
+        ChainfinError: not root, mounting failed, or the directory already holds data.
+    """
+    if os.geteuid() != 0:
+        raise ChainfinError("the disk fault mounts a tmpfs under a node's data directory and "
+                            "needs root")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if any(data_dir.iterdir()):
+        raise ChainfinError(f"the disk fault needs a fresh testnet: {data_dir} holds data")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs",
+                        str(data_dir)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ChainfinError(f"cannot mount a tmpfs at {data_dir} for the disk fault: "
+                            f"{r.stderr.strip() or r.returncode}")
+
+
+def _unmount_disk(data_dir: Path) -> None:
+    subprocess.run(["umount", "-l", str(data_dir)], capture_output=True, check=False)
 
 
 async def _check(tn: Testnet, session: aiohttp.ClientSession, res: ChaosResult,
@@ -494,10 +578,15 @@ async def _run(directory: Path, duration: float, faults: list[str], rate: float,
             byz = configured = _setup_byzantine(tn, rng, res, behaviours)
         honest = [i for i in range(tn.n) if i not in byz]
         f = max_faulty(tn.n)
-        if any(k in NET_FAULTS for k in faults):
-            net = NetFault.from_dir(directory, seed=seed)
-            await net.start()
+        disk_node: int | None = None
         try:
+            if "disk" in faults:
+                disk_node = rng.choice(honest)
+                _mount_disk(Path(tn.manifest.nodes[disk_node].data_dir))
+                res.disk_node = f"node{disk_node}"
+            if any(k in NET_FAULTS for k in faults):
+                net = NetFault.from_dir(directory, seed=seed)
+                await net.start()
             tn.start()
             await asyncio.to_thread(tn.wait_ready, 30)
             print(f"chaos on {tn.n} nodes for {duration:g}s: faults {', '.join(faults)}, "
@@ -515,7 +604,7 @@ async def _run(directory: Path, duration: float, faults: list[str], rate: float,
                 loader = asyncio.create_task(
                     _load(tn, session, down, stop_load, res, acked, rate, byz))
                 kinds = [k for k in faults if k != "byzantine"]
-                inj = Injector(tn, mon, net, down, res, kinds, rng, out, byz)
+                inj = Injector(tn, mon, net, down, res, kinds, rng, out, byz, disk_node)
                 # faults stop early enough that the last one is healed under load
                 await inj.run(until=t_start + max(duration * 0.75, duration - 12))
                 await asyncio.sleep(max(0.0, t_start + duration - time.monotonic()))
@@ -533,6 +622,8 @@ async def _run(directory: Path, duration: float, faults: list[str], rate: float,
                 res.relay = dict(net.stats)
                 await net.stop()
             tn.stop()
+            if res.disk_node is not None and disk_node is not None:
+                _unmount_disk(Path(tn.manifest.nodes[disk_node].data_dir))
             if configured:  # the directory's nodes are honest again after the run
                 from node.byzantine import disable_byzantine
 
