@@ -257,10 +257,13 @@ class Injector:
         if not self.kinds:
             return
         order: list[str] = []
-        while time.monotonic() < until:
+        rotations = 0
+        # every kind runs at least once, even on a slow machine (the run then lasts longer)
+        while time.monotonic() < until or (rotations == 1 and order):
             if not order:
                 order = list(self.kinds)
                 self.rng.shuffle(order)
+                rotations += 1
             await self._one(order.pop(0))
             await asyncio.sleep(self.rng.uniform(0.3, 1.0))
 
