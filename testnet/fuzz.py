@@ -217,6 +217,8 @@ class _Fuzzer:
                 payload = self._consensus_payload()
             elif kind == K_TXS:
                 payload = self._tx_payload()
+            elif kind == "_resp" and rng.random() < 0.5:  # well formed, for no request of its
+                payload = codec.encode([rng.randrange(2**32), rng.randrange(2), b"x"])
             else:
                 payload = rng.randbytes(rng.randint(0, 200))
             link.send_seq += 1

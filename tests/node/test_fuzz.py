@@ -13,6 +13,7 @@ async def test_fuzzed_peer_frames_are_dropped_and_counted_and_the_node_lives() -
     # each way of being wrong meets its own counter
     for counter in ("transport.dropped_bad_mac", "transport.dropped_malformed",
                     "transport.dropped_replay", "transport.handshakes_failed",
+                    "transport.dropped_unsolicited_response",
                     "consensus.dropped_malformed", "node.frames_unknown_kind",
                     "node.gossip_txs_bad"):
         assert res.drops.get(counter, 0) > 0, (counter, res.drops)
