@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--rate", type=float, default=20, help="offered tx/s")
     tc.add_argument("--seed", type=int, default=1, help="seeds the choice of faults")
     tc.add_argument("--json", default=None, help="write the result here")
+    tc.add_argument("--plot", default=None,
+                    help="plot every node's RSS, open files, data dir and loop lag (PNG)")
     tc.add_argument("--behaviours", default=None,
                     help="with byzantine: comma-separated behaviours (equivocate, garbage, "
                          "replay, invalid, conflict, silent, flood); default picked by the seed")

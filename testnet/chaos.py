@@ -66,6 +66,7 @@ WAN_DELAY_MS, WAN_JITTER_MS = 200.0, 50.0
 SPLIT_GRACE_S = 1.0  # a block whose COMMITs were on the wire when the split began may land
 POLL_S = 0.25
 RECOVERY_TIMEOUT_S = 45.0
+SAMPLE_S = 10.0  # resources of every node (RSS, open files, data dir, loop lag)
 DISK_MB = 192          # the tmpfs under the disk node's data directory
 DISK_LEFT_MB = 24      # what a disk fault leaves free (the node's reserve is min_free_mb, 64)
 
@@ -92,6 +93,8 @@ class ChaosResult:
     disk_node: str | None = None
     polls: int = 0
     relay: dict[str, int] = field(default_factory=dict)
+    # every SAMPLE_S: [seconds, node, rss MiB, open fds, data dir MiB, event-loop lag s]
+    samples: list[list[float]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -110,7 +113,22 @@ class ChaosResult:
                 "split_commits": self.split_commits, "unrecovered": self.unrecovered,
                 "byzantine": self.byzantine, "disk_node": self.disk_node,
                 "monitor_polls": self.polls,
-                "relay": self.relay, "ok": self.ok}
+                "relay": self.relay, "resources": self.resources(),
+                "samples": {"columns": ["s", "node", "rss_mb", "fds", "data_mb", "loop_lag_s"],
+                            "rows": self.samples}, "ok": self.ok}
+
+    def resources(self) -> dict[str, dict[str, float]]:
+        """Per node, the first and last sample and the maximum of each resource."""
+        out: dict[str, dict[str, float]] = {}
+        for node in sorted({int(x[1]) for x in self.samples}):
+            rows = [x for x in self.samples if int(x[1]) == node]
+            d: dict[str, float] = {}
+            for k, name in ((2, "rss_mb"), (3, "fds"), (4, "data_mb"), (5, "loop_lag_s")):
+                d[f"{name}_first"] = rows[0][k]
+                d[f"{name}_last"] = rows[-1][k]
+                d[f"{name}_max"] = max(r[k] for r in rows)
+            out[f"node{node}"] = d
+        return out
 
 
 async def _load(tn: Testnet, session: aiohttp.ClientSession, down: set[int],
@@ -223,10 +241,39 @@ class Monitor:
             self.res.longest_stall_s = max(self.res.longest_stall_s, stall)
             self.window_stall = max(self.window_stall, stall)
 
+    async def _sample(self, t: float) -> None:
+        """RSS, open files, data-dir size and event-loop lag of every running node."""
+        for i in range(self.tn.n):
+            pid = self.tn.pid(i)
+            if pid is None:
+                continue
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                rss = next(int(ln.split()[1]) for ln in status.splitlines()
+                           if ln.startswith("VmRSS:")) / 1024
+                fds = len(os.listdir(f"/proc/{pid}/fd"))
+                data = Path(self.tn.manifest.nodes[i].data_dir)
+                size = sum(f.stat().st_size for f in data.rglob("*") if f.is_file()) / 2**20
+                lag = 0.0
+                async with self.session.get(f"{self.tn.rest_url(i)}/metrics",
+                                            timeout=aiohttp.ClientTimeout(total=2)) as r:
+                    for ln in (await r.text()).splitlines():
+                        if ln.startswith("chainfin_event_loop_lag_seconds "):
+                            lag = float(ln.split()[1])
+            except (OSError, StopIteration, ValueError, TimeoutError, aiohttp.ClientError):
+                continue
+            self.res.samples.append([round(t, 1), i, round(rss, 1), fds, round(size, 2),
+                                     round(lag, 4)])
+
     async def run(self, stop: asyncio.Event) -> None:
+        t0 = time.monotonic()
+        next_sample = t0
         while not stop.is_set():
             await asyncio.gather(*(self._poll_node(i) for i in range(self.tn.n)))
             self.res.polls += 1
+            if time.monotonic() >= next_sample:
+                next_sample += SAMPLE_S
+                await self._sample(time.monotonic() - t0)
             self.observe(time.monotonic(), max(self.heights))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), POLL_S)
@@ -641,6 +688,26 @@ async def _run(directory: Path, duration: float, faults: list[str], rate: float,
     return res
 
 
+def plot_resources(res: ChaosResult, path: str) -> None:
+    """One panel per resource, one line per node (needs matplotlib: the ``plot`` extra)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(4, 1, figsize=(9, 10), sharex=True)
+    for k, (ax, label) in enumerate(zip(axes, ("RSS (MiB)", "open files", "data dir (MiB)",
+                                               "event-loop lag (s)"), strict=True)):
+        for node in sorted({int(x[1]) for x in res.samples}):
+            rows = [x for x in res.samples if int(x[1]) == node]
+            ax.plot([r[0] for r in rows], [r[2 + k] for r in rows], label=f"node{node}")
+        ax.set_ylabel(label)
+    axes[0].legend(loc="upper left", fontsize="small")
+    axes[-1].set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def cli_chaos(args: argparse.Namespace) -> int:
     faults = [f.strip() for f in args.faults.split(",") if f.strip()]
     behaviours = ([b.strip() for b in args.behaviours.split(",") if b.strip()]
@@ -649,4 +716,6 @@ def cli_chaos(args: argparse.Namespace) -> int:
                                 behaviours=behaviours))
     if args.json:
         Path(args.json).write_text(json.dumps(res.to_json(), indent=2) + "\n")
+    if getattr(args, "plot", None):
+        plot_resources(res, args.plot)
     return 0 if res.ok else 1
