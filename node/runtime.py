@@ -475,8 +475,9 @@ class Node:
 
     async def _wait_for_space(self) -> None:
         """The data directory is (nearly) full: pause consensus *between* turns, so nothing is
-        half written, refuse transactions (``disk_full``), and drop what peers send meanwhile
-        (counted; once space returns the node catches up by state transfer like any laggard).
+        half written, and state transfer, refuse transactions (``disk_full``), and drop what
+        peers send meanwhile (counted; once 1.25 times the reserve is free the node catches up
+        by state transfer like any laggard).
         LevelDB can leave a database unwritable after a failed write, so the node stops short
         of ENOSPC instead of meeting it."""
         self.disk_full = True
@@ -491,7 +492,7 @@ class Node:
             await asyncio.sleep(DISK_CHECK_S)
             self._disk_checked = 0.0
             free = getattr(self.store, "free_bytes", lambda: None)()
-            if free is None or free >= 2 * self.min_free_bytes:  # hysteresis
+            if free is None or free >= self.min_free_bytes * 5 // 4:  # hysteresis
                 break
         self.disk_full = False
         self.metrics.disk_full.set(0)
@@ -731,7 +732,7 @@ class Node:
     # ------------------------------------------------------------------ catch-up
 
     def _start_fetch(self, from_height: int, hint: Iterable[bytes]) -> None:
-        if self._fetching:
+        if self._fetching or self.disk_full:
             return
         self._fetching = True
         asyncio.get_running_loop().create_task(self._fetch(list(hint)), name="fetch")
@@ -799,6 +800,8 @@ class Node:
                 return progressed
             if not records:
                 return progressed
+            if self.disk_full or (self.min_free_bytes and self._space_low()):
+                return progressed  # state transfer writes too: it waits for space like consensus
             for raw in records:
                 try:
                     rec = codec.decode(raw)

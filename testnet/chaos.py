@@ -67,7 +67,7 @@ SPLIT_GRACE_S = 1.0  # a block whose COMMITs were on the wire when the split beg
 POLL_S = 0.25
 RECOVERY_TIMEOUT_S = 45.0
 SAMPLE_S = 10.0  # resources of every node (RSS, open files, data dir, loop lag)
-DISK_MB = 192          # the tmpfs under the disk node's data directory
+DISK_MB = 512          # the tmpfs under the disk node's data directory (RAM only as written)
 DISK_LEFT_MB = 24      # what a disk fault leaves free (the node's reserve is min_free_mb, 64)
 
 
