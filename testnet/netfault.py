@@ -404,7 +404,13 @@ def install_relays(directory: str | Path) -> Path:
     n = len(m.nodes)
     index = {nd.id: i for i, nd in enumerate(m.nodes)}
     pairs = [(a, b) for a in range(n) for b in range(n) if a != b]
-    ports = dict(zip(pairs, _free_ports(len(pairs)), strict=True))
+    # the nodes' own ports are free too while they are stopped: never hand one to a relay
+    taken = {int(nd.p2p_address.rpartition(":")[2]) for nd in m.nodes}
+    taken |= {int(nd.rest_url.rpartition(":")[2]) for nd in m.nodes}
+    free: list[int] = []
+    while len(free) < len(pairs):
+        free = [p for p in dict.fromkeys(free + _free_ports(len(pairs))) if p not in taken]
+    ports = dict(zip(pairs, free[:len(pairs)], strict=True))
     for a, nd in enumerate(m.nodes):
         cfg_path = Path(nd.config)
         raw = json.loads(cfg_path.read_text())
