@@ -94,10 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--dir", required=True)
     tc.add_argument("--duration", type=float, default=20, help="seconds of load and faults")
     tc.add_argument("--faults", default="kill,stop,pause",
-                    help="comma-separated: kill, stop, pause")
+                    help="comma-separated: kill, stop, pause, partition, delay, byzantine, disk")
     tc.add_argument("--rate", type=float, default=20, help="offered tx/s")
     tc.add_argument("--seed", type=int, default=1, help="seeds the choice of faults")
     tc.add_argument("--json", default=None, help="write the result here")
+    tc.add_argument("--plot", default=None,
+                    help="plot every node's RSS, open files, data dir and loop lag (PNG)")
+    tc.add_argument("--behaviours", default=None,
+                    help="with byzantine: comma-separated behaviours (equivocate, garbage, "
+                         "replay, invalid, conflict, silent, flood); default picked by the seed")
     tc.set_defaults(func=_lazy("testnet.chaos:cli_chaos"))
     tj = tsub.add_parser("join", help="add one more bank node to a running testnet")
     tj.add_argument("--dir", required=True)
@@ -108,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     nr = nsub.add_parser("run", help="run one node in the foreground")
     nr.add_argument("--config", required=True)
     nr.set_defaults(func=_lazy("node.main:cli_run"))
+    ns = nsub.add_parser("resync", help="move a damaged data directory aside and rebuild it "
+                                        "from the peers (certificates verified), then run")
+    ns.add_argument("--config", required=True)
+    ns.add_argument("--force", action="store_true",
+                    help="rebuild even when the data directory is not damaged")
+    ns.set_defaults(func=_lazy("node.main:cli_resync"))
 
     tx = sub.add_parser("tx", help="transactions")
     txsub = tx.add_subparsers(dest="tx_command", metavar="ACTION", required=True)

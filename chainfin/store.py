@@ -25,6 +25,7 @@ under its own prefix. Heights are 8-byte big-endian so that key order is height 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -53,6 +54,7 @@ __all__ = [
     "KVStore",
     "MemoryStore",
     "PlyvelStore",
+    "DamagedStore",
     "Prefixed",
     "PrefixedWriter",
     "Keyspace",
@@ -317,6 +319,9 @@ LEVELDB_OPTIONS: dict[str, Any] = {
     "lru_cache_size": 64 << 20,
     "bloom_filter_bits": 10,
     "compression": None,
+    # refuse to open a database whose log or tables fail their checksums instead of silently
+    # dropping the damaged records (they may be votes this node signed)
+    "paranoid_checks": True,
 }
 
 
@@ -350,6 +355,14 @@ def deprioritize_native_threads(nice: int = 10) -> int:
     return changed
 
 
+_MARK_SIZE = 128
+
+
+class DamagedStore(StorageError):
+    """The data directory is damaged (checksums, missing records): the node must not start on it.
+    The repair is ``chainfin node resync --config F`` (docs/reliability.md)."""
+
+
 class PlyvelStore:
     """LevelDB via plyvel. One process at a time may open a database (LevelDB's LOCK file).
 
@@ -363,9 +376,12 @@ class PlyvelStore:
 
         self.path = os.fspath(path)
         self._plyvel: Any = plyvel
+        self._marks: dict[str, int] = {}
         try:
             self._db: Any = plyvel.DB(self.path, create_if_missing=create_if_missing,
                                       **LEVELDB_OPTIONS)
+        except plyvel.CorruptionError as e:
+            raise DamagedStore(f"the LevelDB at {self.path} is damaged: {_msg(e)}") from e
         except plyvel.IOError as e:
             if _is_lock_error(e):
                 raise StorageError(
@@ -411,6 +427,33 @@ class PlyvelStore:
     @property
     def closed(self) -> bool:
         return bool(self._db.closed)
+
+    def write_mark(self, name: str, value: bytes) -> None:
+        """Overwrite the small side file ``name`` in the database directory (not synced: written
+        right after a synced write, it may lag after a power loss but never run ahead)."""
+        fd = self._marks.get(name)
+        if fd is None:
+            fd = os.open(os.path.join(self.path, f"CHAINFIN-{name}"), os.O_WRONLY | os.O_CREAT,
+                         0o600)
+            self._marks[name] = fd
+        os.pwrite(fd, value.hex().encode().ljust(_MARK_SIZE), 0)
+
+    def read_mark(self, name: str) -> bytes | None:
+        try:
+            with open(os.path.join(self.path, f"CHAINFIN-{name}"), "rb") as f:
+                return bytes.fromhex(f.read(_MARK_SIZE).decode().strip())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise DamagedStore(f"the side file {name} in {self.path} is unreadable: {e}") from e
+
+    def free_bytes(self) -> int | None:
+        """Bytes an unprivileged writer may still use on the database's filesystem."""
+        try:
+            st = os.statvfs(self.path)
+        except OSError:
+            return None
+        return st.f_bavail * st.f_frsize
 
     def _fail(self, op: str, e: BaseException) -> StorageError:
         if self._db.closed:
@@ -496,6 +539,10 @@ class PlyvelStore:
         deprioritize_native_threads(nice)
 
     def close(self) -> None:
+        for fd in self._marks.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._marks.clear()
         if not self._db.closed:
             self._db.close()
 

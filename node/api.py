@@ -62,7 +62,7 @@ def error(status: int, code: str, message: str,
 #: three are worth a retry later.
 REFUSAL_STATUS = {"duplicate": 409, "nonce_reused": 409, "nonce_in_use": 409,
                   "sender_limit": 429, "stream_full": 429, "mempool_full": 503,
-                  "overloaded": 503}
+                  "overloaded": 503, "disk_full": 507}
 #: the ``error`` of a ``pending`` answer whose wait ran out (REST 202, stream ``pending``)
 TIMEOUT_ERROR = {"code": "timeout", "message": "not final within the wait time"}
 
@@ -737,7 +737,7 @@ OPENAPI: dict[str, Any] = {
              "content": _json_content(_ref("TxOutcome"))},
             params=[_param("wait", "query", {"enum": ["commit"]},
                            "wait until the transaction is final (at most 30 s)")],
-            errors=("400", "409", "413", "429", "503"),
+            errors=("400", "409", "413", "429", "503", "507"),
             requestBody={"required": True, "content": _json_content(_ref("TxEnvelope"))},
         ) | {"responses": {
             "200": {"description": "final (committed or rejected), with ?wait=commit",
@@ -763,7 +763,7 @@ OPENAPI: dict[str, Any] = {
             errors=("400", "404"))},
         "/v1/state/{contract}/{key}": {"get": _op(
             "getState", "Current value of one state key", params=[_P_CONTRACT, _P_KEY],
-            errors=("404",))},
+            errors=("400", "404"))},
         "/v1/nonce/{sender}": {"get": _op(
             "getNonce", "The next nonce of a sender (one above the highest used or pending)",
             params=[_param("sender", "path", _HEX32, "Ed25519 public key, hex")],
@@ -773,7 +773,7 @@ OPENAPI: dict[str, Any] = {
             params=[_P_TX_ID], errors=("400", "404"))},
         "/v1/proofs/state/{contract}/{key}": {"get": _op(
             "getStateProof", "(Non-)inclusion proof of a state key at the latest block",
-            params=[_P_CONTRACT, _P_KEY], errors=("404",))},
+            params=[_P_CONTRACT, _P_KEY], errors=("400", "404"))},
         "/v1/sync/blocks": {"get": _op(
             "getSyncBlocks", "Certified block records (canonical msgpack) for catch-up",
             params=[_param("from", "query", {"type": "integer", "minimum": 1},
@@ -789,6 +789,7 @@ OPENAPI: dict[str, Any] = {
             "`refused` with `error` and `http_status`) plus `seq`, the envelope's 0-based "
             "position on the socket",
             responses={"101": {"description": "Switching Protocols (WebSocket)"},
+                       "400": {"$ref": "#/components/responses/Error"},  # not an upgrade
                        "5XX": {"$ref": "#/components/responses/Error"}})},
         "/v1/events": {"get": _op("streamEvents", "Server-Sent Events: one `block` event per "
                                   "committed block, then one `alert` event per risk alert in "

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chainfin.errors import ConfigError
 
-__all__ = ["NodeConfig", "PeerConfig", "load_config", "write_config", "parse_address"]
+__all__ = ["ByzantineConfig", "NodeConfig", "PeerConfig", "load_config", "write_config", "parse_address"]
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -87,6 +87,15 @@ class PeerConfig(_Model):
         return bytes.fromhex(self.public_key)
 
 
+class ByzantineConfig(_Model):
+    """Test networks only (``node/byzantine.py``): how this validator misbehaves."""
+
+    behaviour: Literal["equivocate", "garbage", "replay", "invalid", "conflict", "silent",
+                       "flood"]
+    flood_rate: int = Field(default=200, ge=1, le=100_000)  # frames per second for "flood"
+    seed: int = Field(default=0, ge=0)
+
+
 class NodeConfig(_Model):
     """A validated node config; every path is absolute once loaded by :func:`load_config`."""
 
@@ -121,6 +130,12 @@ class NodeConfig(_Model):
     tls_ca: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # below this much free space in data_dir the node pauses consensus and refuses
+    # transactions (disk_full) until space returns; 0 disables the check
+    min_free_mb: int = Field(default=64, ge=0, le=1 << 20)
+    # test networks only: a node config marked ``test_network`` may select a byzantine behaviour
+    test_network: bool = False
+    byzantine: ByzantineConfig | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -140,6 +155,9 @@ class NodeConfig(_Model):
                 raise ValueError(f"peer {p.node_id} repeats another peer's public key")
             ids.add(p.node_id)
             keys.add(p.public_key)
+        if self.byzantine is not None and not self.test_network:
+            raise ValueError("byzantine is a test-only section: it needs test_network: true "
+                             "(and a testnet genesis)")
         if self.tls and not (self.tls_ca and self.tls_cert and self.tls_key):
             raise ValueError("tls needs tls_ca, tls_cert and tls_key")
         return self

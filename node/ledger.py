@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chainfin import codec, execution, merkle
-from chainfin.errors import InvalidMessage, InvalidTransaction, StorageError
+from chainfin.errors import CodecError, InvalidMessage, InvalidTransaction, StorageError
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, put_nodes, reachable_records
 from chainfin.store import (
@@ -34,6 +34,7 @@ from chainfin.store import (
     TX_INDEX,
     VALIDATOR_SETS,
     WAL,
+    DamagedStore,
     KVStore,
 )
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet
@@ -217,12 +218,33 @@ class Ledger:
         raw = self.store.get(K_TIP)
         if raw is None:
             return self._init_genesis(ghash)
-        t = codec.decode(raw)
-        tip = Tip(t["height"], t["hash"], t["state_root"], t["timestamp_ms"],
-                  ValidatorSet(tuple(t["validators"])), t.get("view", 0))
+        try:
+            t = codec.decode(raw)
+            tip = Tip(t["height"], t["hash"], t["state_root"], t["timestamp_ms"],
+                      ValidatorSet(tuple(t["validators"])), t.get("view", 0))
+        except (CodecError, KeyError, TypeError, ValueError) as e:
+            raise DamagedStore(f"its tip record does not decode ({e})") from e
+        self._check_tip(tip, stored)
         if tip.state_root != EMPTY and self.store.get(P_SMT + tip.state_root) is None:
             self._rebuild_smt(tip)
         return tip
+
+    def _check_tip(self, tip: Tip, genesis_hash: bytes | None) -> None:
+        """The tip's block is there, decodes and hashes to the tip (a store that lost its last
+        records, or whose records were altered, must not be served from)."""
+        if genesis_hash is None:
+            raise DamagedStore("it has a tip but no genesis record")
+        if tip.height == 0:
+            return
+        raw = self.store.get(P_BLOCK + _h(tip.height))
+        if raw is None:
+            raise DamagedStore(f"its tip is block {tip.height}, which is missing")
+        try:
+            block = Block.from_wire(codec.decode(raw)["block"])
+        except (CodecError, InvalidMessage, KeyError, TypeError) as e:
+            raise DamagedStore(f"block {tip.height} does not decode ({e})") from e
+        if block.hash() != tip.block_hash:
+            raise DamagedStore(f"block {tip.height} does not hash to the tip's hash")
 
     def _rebuild_smt(self, tip: Tip) -> None:
         """The process stopped before the SMT pages of its last blocks were written: build the
@@ -232,8 +254,8 @@ class Ledger:
         nodes: dict[bytes, bytes] = {}
         root = SparseMerkleTree(_NodeCache(self.node_cache, [])).update(EMPTY, state, nodes)
         if root != tip.state_root:
-            raise StorageError(f"the committed state does not hash to the state root of block "
-                               f"{tip.height}: the data dir is damaged")
+            raise DamagedStore(f"the committed state does not hash to the state root of block "
+                               f"{tip.height}")
         with self.store.write_batch(sync=True) as b:
             put_nodes(b, nodes)
         log.info("rebuilt the state tree of height %d (%d keys, %d records) in %.2f s",

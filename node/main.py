@@ -8,13 +8,15 @@ import logging
 import os
 import signal
 import sys
+import time
+from typing import Any
 
 from aiohttp import web
 
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 from chainfin.genesis import load_genesis
-from chainfin.store import PlyvelStore
+from chainfin.store import DamagedStore, PlyvelStore
 from node import tls
 from node.api import AccessLimits, make_app
 from node.config import NodeConfig, load_config
@@ -38,11 +40,20 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
     try:
         peers = {p.key: p.address for p in cfg.peers}
         bank = load_identity(cfg.bank_key_file) if cfg.bank_key_file else None
-        node = Node(identity, genesis, store, cfg.p2p_host, cfg.p2p_port, peers, cfg.node_id,
-                    bank=bank, sync_urls=cfg.sync_urls, **ssl_kw,
-                    sync_identity=(load_identity(cfg.sync_key_file) if cfg.sync_key_file
-                                   else None),
-                    sync_ssl=tls.rest_client_context(cfg.tls_ca) if cfg.tls_ca else None)
+        node_kw: dict[str, Any] = {
+            "bank": bank, "sync_urls": cfg.sync_urls, "min_free_bytes": cfg.min_free_mb << 20,
+            "sync_identity": (load_identity(cfg.sync_key_file) if cfg.sync_key_file else None),
+            "sync_ssl": tls.rest_client_context(cfg.tls_ca) if cfg.tls_ca else None, **ssl_kw}
+        node_cls: type[Node] = Node
+        if cfg.byzantine is not None:  # test networks only (node/byzantine.py refuses others)
+            from node.byzantine import ByzantineNode
+
+            node_cls = ByzantineNode
+            node_kw.update(behaviour=cfg.byzantine.behaviour,
+                           flood_rate=cfg.byzantine.flood_rate, seed=cfg.byzantine.seed)
+            log.warning("BYZANTINE test node: behaviour %s", cfg.byzantine.behaviour)
+        node = node_cls(identity, genesis, store, cfg.p2p_host, cfg.p2p_port, peers,
+                        cfg.node_id, **node_kw)
         await node.start()
         limits = AccessLimits(
             per_address_rate=cfg.rest_rate_per_address,
@@ -77,6 +88,12 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
         store.close()
 
 
+def _damaged(cfg: NodeConfig, config_path: str, e: DamagedStore) -> str:
+    return (f"the data directory {cfg.data_dir} is damaged ({e}); the node will not start on "
+            f"it: rebuild it from the peers with `chainfin node resync --config {config_path}` "
+            "(the damaged directory is kept aside; every block's certificate is verified)")
+
+
 def cli_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     logging.basicConfig(
@@ -92,8 +109,60 @@ def cli_run(args: argparse.Namespace) -> int:
         runner = asyncio.run
     try:
         runner(run_node(cfg))
+    except DamagedStore as e:
+        log.error("%s", _damaged(cfg, args.config, e))
+        return 2
     except ChainfinError as e:
         log.error("%s", e)
         return 1
     log.info("stopped (pid %d)", os.getpid())
     return 0
+
+
+def check_data_dir(cfg: NodeConfig) -> None:
+    """Open the data directory the way a start does, without starting anything.
+
+    Raises:
+        DamagedStore: it is damaged (what ``node run`` refuses).
+        StorageError: it cannot be opened for another reason (locked, ...).
+    """
+    from node.ledger import P_WAL, Ledger
+    from node.runtime import check_wal_mark
+
+    db = cfg.data_dir / "db"
+    if not db.exists():
+        return
+    store = PlyvelStore.open(str(db), create_if_missing=False)
+    try:
+        tip = Ledger(store, load_genesis(cfg.genesis)).tip
+        keys = [k[len(P_WAL):] for k, _ in store.iterate(prefix=P_WAL)]
+        check_wal_mark(store, tip.height, keys)
+    finally:
+        store.close()
+
+
+def cli_resync(args: argparse.Namespace) -> int:
+    """``chainfin node resync --config F [--force]``: move a damaged data directory aside and run
+    the node on an empty one; it fetches every block from its peers and verifies each
+    certificate against the validator sets it derives from the genesis before applying it."""
+    cfg = load_config(args.config)
+    logging.basicConfig(
+        level=getattr(logging, cfg.log_level),
+        format=f"%(asctime)s {cfg.node_id} %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if cfg.data_dir.exists():
+        try:
+            check_data_dir(cfg)
+        except DamagedStore as e:
+            log.warning("%s", e)
+        else:
+            if not args.force:
+                raise ChainfinError(f"the data directory {cfg.data_dir} is not damaged; pass "
+                                    "--force to rebuild it from the peers anyway")
+        aside = cfg.data_dir.with_name(
+            f"{cfg.data_dir.name}.damaged-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+        cfg.data_dir.rename(aside)
+        print(f"moved {cfg.data_dir} to {aside}; starting on an empty data directory: the node "
+              "fetches the chain from its peers, verifying every certificate", flush=True)
+    return cli_run(args)

@@ -64,6 +64,10 @@ class NodeMetrics:
                                 "the node answers 503 overloaded)",
                                 registry=r)
         self.peers = Gauge("chainfin_peers_connected", "Connected validator peers", registry=r)
+        self.disk_full = Gauge("chainfin_disk_full",
+                               "1 while the data directory is below its free-space reserve "
+                               "(consensus paused, transactions refused with 507 disk_full)",
+                               registry=r)
         self.loop_lag = Gauge("chainfin_event_loop_lag_seconds",
                               "How late the ticker woke up (blocked event loop)", registry=r)
         self.txs_committed = Counter("chainfin_txs_committed", "Transactions committed", registry=r)

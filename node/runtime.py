@@ -31,7 +31,7 @@ from chainfin.consensus.messages import MessageCodec
 from chainfin.crypto import Identity
 from chainfin.errors import ChainfinError, CodecError, InvalidMessage, InvalidTransaction
 from chainfin.genesis import Genesis
-from chainfin.store import KVStore
+from chainfin.store import DamagedStore, KVStore
 from chainfin.types import Block, CommitCertificate, Transaction
 from contracts import CONTRACTS, credit_sharing
 from node.ledger import P_WAL, Ledger, flush_phase_for
@@ -41,6 +41,7 @@ from node.transport import Transport
 
 log = logging.getLogger("chainfin.node")
 
+DISK_CHECK_S = 0.2  # how often the free space of the data directory is checked
 K_CONSENSUS = "c"
 K_TXS = "txs"
 K_FETCH = "fetch"
@@ -109,6 +110,25 @@ class TxOutcome:
         return d
 
 
+WAL_MARK = "walmark"
+
+
+def check_wal_mark(store: KVStore, tip_height: int, wal_keys: list[bytes]) -> None:
+    """A store whose consensus WAL ends before the last record this node synced (its side
+    mark says so) lost votes it may have sent: starting on it could sign something else.
+
+    Raises:
+        DamagedStore: the WAL is shorter than its mark.
+    """
+    read = getattr(store, "read_mark", None)
+    mark = read(WAL_MARK) if read is not None else None
+    if not mark or int.from_bytes(mark[:8], "big") <= tip_height:
+        return  # nothing marked, or only records that a checkpoint may have pruned since
+    if not wal_keys or max(wal_keys) < mark:
+        raise DamagedStore(f"its consensus WAL is truncated: it ends before sequence "
+                           f"{int.from_bytes(mark[:8], 'big')}, which this node had signed")
+
+
 class Node:
     """One chainfin validator (or observer) process's state and tasks."""
 
@@ -118,13 +138,17 @@ class Node:
                  sync_urls: Iterable[str] = (), server_ssl: ssl.SSLContext | None = None,
                  client_ssl: ssl.SSLContext | None = None,
                  sync_identity: Identity | None = None,
-                 sync_ssl: ssl.SSLContext | None = None) -> None:
+                 sync_ssl: ssl.SSLContext | None = None, min_free_bytes: int = 0) -> None:
         self.identity = identity
         # trusts the consortium CA for https:// sync URLs (None: the system's trust store)
         self.sync_ssl = sync_ssl
         # signs this node's REST reads of /v1/sync/blocks while it is an observer (blocks are
         # for validators, regulators and auditors); default: the node key
         self.sync_identity = sync_identity or identity
+        # below this much free space in the data directory the node pauses (0: never checks)
+        self.min_free_bytes = min_free_bytes
+        self.disk_full = False
+        self._disk_checked = 0.0
         self.bank = bank  # the bank this node acts for (automatic credit-record delivery)
         self.sync_urls = [u.rstrip("/") for u in sync_urls]  # REST sources while an observer
         self.node_id = node_id
@@ -155,7 +179,9 @@ class Node:
                                       "frames_unknown_kind": 0, "fetch_served": 0,
                                       "blocks_fetched": 0, "fetch_failed": 0,
                                       "auto_deliveries": 0, "auto_delivery_failed": 0,
-                                      "pending_dropped_inadmissible": 0}
+                                      "pending_dropped_inadmissible": 0,
+                                      "disk_full_pauses": 0,
+                                      "events_dropped_disk_full": 0}
         self._last_commit = self._last_sweep = time.perf_counter()
         self.commit_lag_s = 0.0  # median admission-to-commit time of the last committed block
         self._tasks: list[asyncio.Task[Any]] = []
@@ -165,6 +191,8 @@ class Node:
         self._outbox: list[tuple[bytes | None, bytes]] = []  # sent after that write
         io = _EngineIO(self)
         self._driver = Driver(self._engine_step, io, io)
+        self._write_mark = getattr(store, "write_mark", None)
+        self._wal_mark = b""
         self.failed = asyncio.Event()  # set when the engine task died: the process must exit
         self.failure: BaseException | None = None
         self.metrics.export_dict("chainfin_consensus", "Consensus engine counters",
@@ -176,7 +204,13 @@ class Node:
     # ------------------------------------------------------------------ setup
 
     def _wal_records(self) -> list[tuple[bytes, Any]]:
-        return [(k[len(P_WAL):], codec.decode(v)) for k, v in self.store.iterate(prefix=P_WAL)]
+        try:
+            records = [(k[len(P_WAL):], codec.decode(v))
+                       for k, v in self.store.iterate(prefix=P_WAL)]
+        except CodecError as e:
+            raise DamagedStore(f"a consensus WAL record does not decode ({e})") from e
+        check_wal_mark(self.store, self.ledger.tip.height, [k for k, _ in records])
+        return records
 
     def _make_engine(self) -> PbftEngine:
         tip = self.ledger.tip
@@ -281,6 +315,10 @@ class Node:
         try:
             if tx.chain_id != self.chain_id:
                 raise InvalidTransaction("transaction is for another chain", "wrong_chain")
+            if self.disk_full:
+                raise InvalidTransaction(
+                    "this node's data directory is full: it accepts no transactions until "
+                    "space is freed; send to another node", "disk_full")
             if self.overloaded():
                 raise InvalidTransaction(
                     f"the network is overloaded: transactions take {self.commit_lag_s:.1f} s "
@@ -416,6 +454,9 @@ class Node:
         #4), and a busy node pays one fsync per turn instead of one per vote."""
         while True:
             ev = await self.events.get()
+            if self.min_free_bytes and self._space_low():
+                await self._wait_for_space()
+                continue
             batch = [ev]
             while not self.events.empty() and len(batch) < 256:
                 batch.append(self.events.get_nowait())
@@ -435,6 +476,42 @@ class Node:
                 self._step(last_tick)
             self._end_turn()
 
+    def _space_low(self) -> bool:
+        """Free space in the data directory below ``min_free_bytes`` (checked at most every
+        DISK_CHECK_S)."""
+        now = time.monotonic()
+        if now - self._disk_checked < DISK_CHECK_S:
+            return self.disk_full
+        self._disk_checked = now
+        free = getattr(self.store, "free_bytes", lambda: None)()
+        return free is not None and free < self.min_free_bytes
+
+    async def _wait_for_space(self) -> None:
+        """The data directory is (nearly) full: pause consensus *between* turns, so nothing is
+        half written, and state transfer, refuse transactions (``disk_full``), and drop what
+        peers send meanwhile (counted; once 1.25 times the reserve is free the node catches up
+        by state transfer like any laggard).
+        LevelDB can leave a database unwritable after a failed write, so the node stops short
+        of ENOSPC instead of meeting it."""
+        self.disk_full = True
+        self.metrics.disk_full.set(1)
+        self.stats["disk_full_pauses"] += 1
+        log.error("the data directory has less than %d bytes free: consensus paused and "
+                  "transactions refused until space is freed", self.min_free_bytes)
+        while True:
+            while not self.events.empty():
+                self.events.get_nowait()
+                self.stats["events_dropped_disk_full"] += 1
+            await asyncio.sleep(DISK_CHECK_S)
+            self._disk_checked = 0.0
+            free = getattr(self.store, "free_bytes", lambda: None)()
+            if free is None or free >= self.min_free_bytes * 5 // 4:  # hysteresis
+                break
+        self.disk_full = False
+        self.metrics.disk_full.set(0)
+        log.warning("free space is back: consensus resumes")
+        self._start_fetch(self.ledger.tip.height + 1, self.transport.connected())
+
     def _end_turn(self) -> None:
         if self._wal_pending:
             t0 = thread_time()
@@ -442,6 +519,11 @@ class Node:
             with self.store.write_batch(sync=True) as b:
                 for r in records:
                     b.put(P_WAL + r.key, codec.encode(r.record))
+            top = max(r.key for r in records)
+            if top > self._wal_mark and self._write_mark is not None:
+                # what the synced WAL reaches: a WAL found shorter at start was truncated
+                self._wal_mark = top
+                self._write_mark(WAL_MARK, top)
             self.metrics.cpu["wal"] += thread_time() - t0
         if self._outbox:
             sends, self._outbox = self._outbox, []
@@ -489,7 +571,11 @@ class Node:
         bh = block.hash()
         try:
             for tx in block.txs:
-                if tx.tx_id not in self.mempool:  # checked once per node: mempool ones already are
+                # checked once per node: a pending transaction's signature was checked when it
+                # arrived. The id does not cover the signature, so "pending" means these exact
+                # bytes, signature included: a primary could otherwise swap in a bad signature
+                pending = self.mempool.get(tx.tx_id)
+                if pending is None or pending.signature != tx.signature:
                     tx.verify_signature()
             self.ledger.execute(block, now_ms(), self.params.max_clock_skew_ms)
         except (InvalidMessage, InvalidTransaction) as e:
@@ -620,7 +706,7 @@ class Node:
     # ------------------------------------------------------------------ catch-up
 
     def _start_fetch(self, from_height: int, hint: Iterable[bytes]) -> None:
-        if self._fetching:
+        if self._fetching or self.disk_full:
             return
         self._fetching = True
         asyncio.get_running_loop().create_task(self._fetch(list(hint)), name="fetch")
@@ -693,6 +779,8 @@ class Node:
                 return progressed
             if not records:
                 return progressed
+            if self.disk_full or (self.min_free_bytes and self._space_low()):
+                return progressed  # state transfer writes too: it waits for space like consensus
             for raw in records:
                 try:
                     rec = codec.decode(raw)

@@ -107,6 +107,7 @@ STAT_NAMES = (
     "dropped_malformed",
     "dropped_oversized",
     "dropped_replay",
+    "dropped_unsolicited_response",
     "dropped_unknown_peer",
     "dropped_queue_full",
     "dropped_no_peer",
@@ -503,7 +504,8 @@ class Transport:
         rid, status, body = msg
         entry = self._requests.get(rid)
         if entry is None or entry[0] != sender:
-            return  # late (timed out) or not ours: ignore
+            self.stats["dropped_unsolicited_response"] += 1  # late (timed out) or not ours
+            return
         fut = entry[1]
         if fut.done():
             return

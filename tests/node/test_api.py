@@ -4,10 +4,9 @@ The node under test is a real :class:`node.runtime.Node` (engine, ledger, mempoo
 whose validators talk over the real peer transport on 127.0.0.1 (ports picked by the OS). The
 cluster has ``N_VALIDATORS`` validators; the REST app under test is node 0's.
 
-``N_VALIDATORS`` is 4, not 1: with a single validator the engine never commits (see
-``test_single_validator_commits`` below: ``PbftEngine._check_prepared`` treats "no PREPARE votes
-stored" as "not prepared" even when ``quorum(1) - 1 == 0`` are needed). Four in-process nodes
-connect in ~50 ms and commit in ~20 ms, so the tests stay fast.
+``N_VALIDATORS`` is 4 so that the REST paths meet real peer links and quorums; a single
+validator commits too (``test_single_validator_commits``). Four in-process nodes connect in
+~50 ms and commit in ~20 ms, so the tests stay fast.
 """
 
 from __future__ import annotations
@@ -900,6 +899,7 @@ async def test_next_nonce_is_usable_after_the_largest_nonce(h: Harness) -> None:
     sender = h.ids["usd_issuer"].public_key.hex()
     status, out = await h.get(f"/v1/nonce/{sender}")
     assert status == 200
+    assert 0 < out["next"] < 2**63, out  # never the first nonce past the 64-bit range
     await h.commit(h.issue(nonce=out["next"]))
 
 
