@@ -17,6 +17,7 @@ from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 from chainfin.genesis import load_genesis
 from chainfin.store import DamagedStore, PlyvelStore
+from contracts import CONTRACTS
 from node import tls
 from node.api import AccessLimits, make_app
 from node.config import NodeConfig, load_config
@@ -134,7 +135,7 @@ def check_data_dir(cfg: NodeConfig) -> None:
         return
     store = PlyvelStore.open(str(db), create_if_missing=False)
     try:
-        tip = Ledger(store, load_genesis(cfg.genesis)).tip
+        tip = Ledger(store, load_genesis(cfg.genesis), registry=CONTRACTS).tip
         keys = [k[len(P_WAL):] for k, _ in store.iterate(prefix=P_WAL)]
         check_wal_mark(store, tip.height, keys)
     finally:

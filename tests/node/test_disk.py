@@ -18,6 +18,7 @@ from chainfin.errors import InvalidTransaction
 from chainfin.genesis import Genesis
 from chainfin.store import DamagedStore, MemoryStore, PlyvelStore
 from chainfin.types import Transaction
+from contracts import CONTRACTS
 from node.ledger import Ledger
 from node.runtime import Node
 from tests.node.test_api import CLIENT_ROLES, make_genesis
@@ -115,7 +116,7 @@ async def test_full_disk_pauses_refuses_and_resumes_without_damage(small_disk: P
     # the store is intact: it reopens at the same tip, the block there hashes to it
     again = PlyvelStore(db)
     try:
-        tip = Ledger(again, genesis).tip
+        tip = Ledger(again, genesis, registry=CONTRACTS).tip
         assert (tip.height, tip.block_hash) == (top.height, top.block_hash)
     finally:
         again.close()
@@ -170,7 +171,7 @@ async def test_healthy_store_reopens(committed: tuple[Path, Genesis, int]) -> No
     db, genesis, top = committed
     store = PlyvelStore(db)
     try:
-        assert Ledger(store, genesis).tip.height == top >= 3
+        assert Ledger(store, genesis, registry=CONTRACTS).tip.height == top >= 3
     finally:
         store.close()
 

@@ -10,7 +10,7 @@ from testnet.chaos import ChaosResult, Monitor
 
 def _monitor(n: int = 4) -> tuple[Monitor, ChaosResult]:
     res = ChaosResult(duration_s=1)
-    tn = types.SimpleNamespace(n=n, rest_url=lambda i: f"http://node{i}")
+    tn = types.SimpleNamespace(n=n, rest_url=lambda i: f"http://node{i}", reader=lambda: None)
     return Monitor(tn, None, res, f=1), res  # type: ignore[arg-type]
 
 
