@@ -324,7 +324,9 @@ def signature_headers(draw: st.DrawFn, valid: dict[str, str]) -> dict[str, str]:
                                                       ";created=1", ';alg="ed25519"'])) + v[i:]
         elif how == "flip":
             v, i = out[name], draw(st.integers(0, len(out[name]) - 1))
-            out[name] = v[:i] + draw(st.characters(codec="ascii", min_codepoint=33)) + v[i + 1:]
+            # printable ASCII: the HTTP client itself refuses control characters (DEL included)
+            ch = draw(st.characters(min_codepoint=33, max_codepoint=126))
+            out[name] = v[:i] + ch + v[i + 1:]
     return out
 
 
