@@ -51,7 +51,10 @@ class CatchUp:
         self.session: aiohttp.ClientSession | None = None  # REST sync; open while started
 
     async def open(self) -> None:
-        """Create the HTTP client session REST catch-up uses for the node's lifetime."""
+        """Create the HTTP client session REST catch-up uses for the node's lifetime (only a
+        node with sync URLs has one: the others never fetch over REST)."""
+        if not self.node.sync_urls:
+            return
         self.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=10),
             connector=aiohttp.TCPConnector(ssl=self.node.sync_ssl or True))
