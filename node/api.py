@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chainfin import __version__, codec, httpsig, proofs
@@ -141,7 +142,7 @@ def _unauthenticated(node: Node, e: httpsig.Unauthenticated) -> web.Response:
 
 
 @web.middleware
-async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Rate limit by source address, then authenticate (cheap checks first, the signature
     last, the replay cache only for signatures that verify), then rate limit by identity."""
     node, guard = request.app[NODE_KEY], request.app[GUARD_KEY]
@@ -199,7 +200,7 @@ def _state_get(request: web.Request) -> access.StateGet:
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     node = request.app[NODE_KEY]
     try:
         return await handler(request)
@@ -680,7 +681,7 @@ def _param(name: str, where: str, schema: dict[str, Any], description: str) -> d
             "description": description}
 
 
-_HEX32 = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
+_HEX32: dict[str, str] = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
 _P_TX_ID = _param("tx_id", "path", _HEX32, "transaction id (hex SHA-256 of the signed body)")
 _P_CONTRACT = _param("contract", "path", {"type": "string"}, "contract name")
 _P_KEY = _param("key", "path", {"type": "string"},

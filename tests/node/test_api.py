@@ -614,8 +614,8 @@ async def test_pending_tx_the_committed_state_no_longer_admits_is_dropped(h: Har
     fut = h.node.wait_for(stuck.tx_id)
     for nd in h.nodes:
         nd.mempool.add(stuck)
-        nd.admitted_at[stuck.tx_id] = time.perf_counter()
-        nd._pending_changed()
+        nd.admission.admitted_at[stuck.tx_id] = time.perf_counter()
+        nd.admission.pending_changed()
     with pytest.raises(InvalidTransaction) as e:
         await asyncio.wait_for(fut, 5)
     assert e.value.code == "unknown_sender" and "no longer admissible" in str(e.value)
@@ -639,38 +639,38 @@ async def test_drop_inadmissible_spares_young_in_flight_and_admissible(h: Harnes
     t = time.perf_counter()
     for i, tx in enumerate([good, *bad]):  # admitted at t, t+1, t+2, t+3 in this test's clock
         nd.mempool.add(tx)
-        nd.admitted_at[tx.tx_id] = t + i
-    nd.in_flight.add(bad[0].tx_id)  # proposed: its block decides, not the sweep
+        nd.admission.admitted_at[tx.tx_id] = t + i
+    nd.admission.in_flight.add(bad[0].tx_id)  # proposed: its block decides, not the sweep
     try:
-        assert nd.drop_inadmissible(t + 1.5) == 0  # bad[0] is in a proposal, the rest younger
-        assert nd.drop_inadmissible(t + 10) == 2  # bad[1] and bad[2]
+        assert nd.admission.drop_inadmissible(t + 1.5) == 0  # bad[0] is in a proposal, the rest younger
+        assert nd.admission.drop_inadmissible(t + 10) == 2  # bad[1] and bad[2]
         assert good.tx_id in nd.mempool and bad[0].tx_id in nd.mempool
         assert bad[1].tx_id not in nd.mempool and bad[2].tx_id not in nd.mempool
-        assert bad[1].tx_id not in nd.admitted_at
+        assert bad[1].tx_id not in nd.admission.admitted_at
         assert not nd.mempool.seen(bad[1].tx_id)  # not a "duplicate" if it becomes admissible
-        nd.admitted_at = {b"\0" * 32: t - 1, **nd.admitted_at}  # an entry with no pending tx
-        assert nd.drop_inadmissible(t + 10) == 0 and b"\0" * 32 not in nd.admitted_at
+        nd.admission.admitted_at = {b"\0" * 32: t - 1, **nd.admission.admitted_at}  # an entry with no pending tx
+        assert nd.admission.drop_inadmissible(t + 10) == 0 and b"\0" * 32 not in nd.admission.admitted_at
     finally:
-        nd.in_flight.discard(bad[0].tx_id)
+        nd.admission.in_flight.discard(bad[0].tx_id)
 
 
 async def test_overloaded_network_refuses_new_transactions_at_once(
         h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    from node import runtime
+    from node import admission
 
-    monkeypatch.setattr(runtime, "SWEEP_IDLE_S", 3600.0)  # keep the unproposable backlog below
+    monkeypatch.setattr(admission, "SWEEP_IDLE_S", 3600.0)  # keep the unproposable backlog below
     nd = h.node
     await h.commit(h.issue(3))
-    assert 0 < nd.commit_lag_s < runtime.OVERLOAD_LAG_S  # measured from the block just committed
+    assert 0 < nd.admission.commit_lag_s < admission.OVERLOAD_LAG_S  # measured from the block just committed
     async with h.http.get("/metrics") as r:
-        assert f"chainfin_commit_lag_seconds {nd.commit_lag_s}" in await r.text()
+        assert f"chainfin_commit_lag_seconds {nd.admission.commit_lag_s}" in await r.text()
     # a queue of a block's worth that takes longer than the bound to commit: refused at once
     backlog = [h.tx("outsider", "settlement", "transfer",
                     {"currency": "USD", "to": h.ids["exporter"].public_key.hex(), "amount": n})
                for n in range(1, h.genesis.params.max_block_txs + 1)]
     for tx in backlog:
         nd.mempool.add(tx)
-    nd.commit_lag_s = runtime.OVERLOAD_LAG_S + 1
+    nd.admission.commit_lag_s = admission.OVERLOAD_LAG_S + 1
     t0 = time.perf_counter()
     async with h.http.post("/v1/tx?wait=commit", data=json.dumps(h.issue(4).to_json()),
                            headers={"Content-Type": "application/json"}) as r:
@@ -680,9 +680,9 @@ async def test_overloaded_network_refuses_new_transactions_at_once(
     assert retry == "1" and "overloaded" in out["error"]["message"]
     # a short queue always drains, whatever the last block said: never a deadlock
     nd.mempool.remove([t.tx_id for t in backlog[1:]], committed=False)
-    assert not nd.overloaded()
+    assert not nd.admission.overloaded()
     assert (await h.commit(h.issue(5)))["status"] == "committed"
-    assert nd.commit_lag_s < runtime.OVERLOAD_LAG_S  # the next block measured the queue again
+    assert nd.admission.commit_lag_s < admission.OVERLOAD_LAG_S  # the next block measured the queue again
 
 
 async def _stream_answers(ws: Any, n: int) -> dict[int, dict[str, Any]]:
@@ -769,17 +769,17 @@ async def test_tx_stream_closes_on_an_oversized_array(h: Harness, monkeypatch) -
 
 async def test_gossip_waits_longer_only_while_the_mempool_is_busy(h: Harness,
                                                                   monkeypatch) -> None:
-    from node import runtime
+    from node import admission
 
-    monkeypatch.setattr(runtime, "GOSSIP_BUSY_PENDING", 2)
+    monkeypatch.setattr(admission, "GOSSIP_BUSY_PENDING", 2)
     quiet = h.issue(amount=1)
     await h.commit(quiet)
-    assert h.node.gossip.delay == runtime.GOSSIP_DELAY_S
+    assert h.node.gossip.delay == admission.GOSSIP_DELAY_S
     first, second = h.issue(amount=2), h.issue(amount=3)
     h.node.admit(first)  # one pending (itself): not busy
-    assert h.node.gossip.delay == runtime.GOSSIP_DELAY_S
+    assert h.node.gossip.delay == admission.GOSSIP_DELAY_S
     h.node.admit(second)  # two pending: busy
-    assert h.node.gossip.delay == runtime.GOSSIP_DELAY_BUSY_S
+    assert h.node.gossip.delay == admission.GOSSIP_DELAY_BUSY_S
     for _ in range(500):  # both commit on every node
         if all(n.ledger.tx_location(t.tx_id) is not None and not len(n.mempool)
                for n in h.nodes for t in (first, second)):
@@ -787,7 +787,7 @@ async def test_gossip_waits_longer_only_while_the_mempool_is_busy(h: Harness,
         await asyncio.sleep(0.01)
     assert h.node.ledger.tx_location(second.tx_id) is not None
     await h.commit(h.issue(amount=4))  # the backlog is gone: back to the short wait
-    assert h.node.gossip.delay == runtime.GOSSIP_DELAY_S
+    assert h.node.gossip.delay == admission.GOSSIP_DELAY_S
 
 
 async def test_tx_stream_survives_an_internal_error(h: Harness, monkeypatch) -> None:

@@ -1,0 +1,289 @@
+"""Admission: which transactions a node takes into its mempool, and when the engine hears of them.
+
+Checks a transaction (chain, signature, the committed state's static rules), refuses new client
+transactions while the node is overloaded or its disk is full, batches "transactions pending"
+notices for the engine, sweeps pending transactions the committed state no longer admits, and
+tracks which pending transactions are in a proposal (``in_flight``). No sockets: the engine
+queue, the gossip buffer and the ledger are handed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from time import thread_time
+from typing import Any
+
+from chainfin import codec, execution
+from chainfin.consensus import api
+from chainfin.errors import ChainfinError, CodecError, InvalidTransaction
+from chainfin.genesis import GenesisParams
+from chainfin.types import Transaction
+from node.ledger import Ledger
+from node.mempool import Mempool, TxGossip
+from node.metrics import NodeMetrics
+
+log = logging.getLogger("chainfin.node")
+
+BATCH_MIN = 32  # pending txs that make a block worth proposing at once
+BATCH_DELAY_S = 0.003  # otherwise the longest a new tx waits before the engine hears of it
+#: gossip frames leave this long after their first transaction ...
+GOSSIP_DELAY_S = 0.005
+#: ... or this long while the mempool holds at least GOSSIP_BUSY_PENDING transactions: under
+#: load each frame's fixed cost at every peer matters more than the wait, which queues dwarf
+GOSSIP_DELAY_BUSY_S = 0.015
+GOSSIP_BUSY_PENDING = 128
+#: when no block has committed for this long while transactions are pending, the node checks
+#: its oldest pending ones (admitted at least this long ago, none in a proposal) against the
+#: committed state again and drops those it no longer admits: shorter than the view-change
+#: timeout (1 s by default), so such a transaction cannot start view changes
+SWEEP_IDLE_S = 0.3
+SWEEP_MAX = 256  # pending transactions checked per sweep, oldest first
+#: the node refuses new client transactions (``503 overloaded``) while the transactions of the
+#: last block it committed waited longer than this from admission to commit (their median) and
+#: at least a block's worth is pending: past that, accepting more only makes every transaction
+#: wait longer, so the client hears it at once instead of after a long wait
+OVERLOAD_LAG_S = 5.0
+
+#: the futures of clients waiting for a transaction's outcome, by tx id (owned by the node)
+Waiters = dict[bytes, list[asyncio.Future[Any]]]
+
+
+def next_free_nonce(used: Sequence[int]) -> int:
+    """One more than the highest nonce in ``used``; once that reaches 2**63 (the wire's limit),
+    the smallest unused one instead. Nonces are unique per sender, not ordered."""
+    nxt = max(used, default=0) + 1
+    if nxt < 2**63:
+        return nxt
+    taken = set(used)
+    return next(n for n in range(1, len(taken) + 2) if n not in taken)
+
+
+class Admission:
+    """The node's admission policy and pending-transaction bookkeeping. Driven from the
+    node's event loop only (not thread-safe)."""
+
+    def __init__(self, *, chain_id: str, params: GenesisParams, ledger: Ledger, mempool: Mempool,
+                 gossip: TxGossip, metrics: NodeMetrics, stats: dict[str, int],
+                 waiters: Waiters, events: asyncio.Queue[api.Event],
+                 disk_full: Callable[[], bool]) -> None:
+        self.chain_id = chain_id
+        self.params = params
+        self.ledger = ledger
+        self.mempool = mempool
+        self.gossip = gossip
+        self.metrics = metrics
+        self.stats = stats
+        self.waiters = waiters
+        self.events = events
+        self.disk_full = disk_full
+        #: when each pending transaction was admitted here (``time.perf_counter()``), oldest
+        #: first: the sweep's order and the finality measurement
+        self.admitted_at: dict[bytes, float] = {}
+        self.in_flight: set[bytes] = set()  # tx ids in speculative blocks
+        self.commit_lag_s = 0.0  # median admission-to-commit time of the last committed block
+        self.last_commit = self._last_sweep = time.perf_counter()
+        self._pending_timer: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------------ admission
+
+    def admit(self, tx: Transaction) -> None:
+        """REST entry: verify once, check admission, add to the mempool, gossip.
+
+        Raises:
+            InvalidTransaction: wrong_chain, disk_full, overloaded, duplicate, or any code of
+                ``execution.check_tx_static`` and ``Mempool.add``.
+        """
+        t0 = thread_time()
+        try:
+            if tx.chain_id != self.chain_id:
+                raise InvalidTransaction("transaction is for another chain", "wrong_chain")
+            if self.disk_full():
+                raise InvalidTransaction(
+                    "this node's data directory is full: it accepts no transactions until "
+                    "space is freed; send to another node", "disk_full")
+            if self.overloaded():
+                raise InvalidTransaction(
+                    f"the network is overloaded: transactions take {self.commit_lag_s:.1f} s "
+                    "from admission to commit here; retry later", "overloaded")
+            if self.ledger.tx_location(tx.tx_id) is not None:
+                raise InvalidTransaction("transaction already committed", "duplicate")
+            self.admit_checked(tx, gossip=True)
+            self.pending_changed()
+        finally:
+            self.metrics.cpu["admit"] += thread_time() - t0
+
+    def overloaded(self) -> bool:
+        """True while the last committed block's transactions waited more than OVERLOAD_LAG_S
+        (median) and at least a block's worth is pending (a short queue always drains)."""
+        return (self.commit_lag_s > OVERLOAD_LAG_S
+                and len(self.mempool) >= self.params.max_block_txs)
+
+    def admit_checked(self, tx: Transaction, gossip: bool) -> None:
+        """Check a transaction against the committed state and take it into the mempool
+        (``gossip``: and pass it on to the peers).
+
+        Raises:
+            InvalidTransaction: a bad signature, a rule of ``execution.check_tx_static``, or
+                the mempool's refusal.
+        """
+        tx.verify_signature()
+        execution.check_tx_static(tx, self.ledger.committed_state(),
+                                  registry=self.ledger.registry)
+        self.mempool.add(tx)
+        self.admitted_at.setdefault(tx.tx_id, time.perf_counter())
+        if gossip:
+            self.gossip.delay = (GOSSIP_DELAY_BUSY_S if len(self.mempool) >= GOSSIP_BUSY_PENDING
+                                 else GOSSIP_DELAY_S)
+            self.gossip.add(tx)
+
+    def on_gossip(self, payload: bytes) -> None:
+        """A peer's gossip frame: admit each transaction not seen before (bad ones counted)."""
+        try:
+            items = codec.decode(payload)
+            if not isinstance(items, list):
+                raise CodecError("gossip is a list of transactions")
+        except CodecError:
+            self.stats["gossip_txs_bad"] += 1
+            self.metrics.peer_frames_dropped.labels("malformed_gossip").inc()
+            return
+        added = 0
+        for raw in items:
+            try:
+                if type(raw) is bytes:  # wire bytes: a known one is not decoded again
+                    known = Transaction.wire_id(raw)
+                    if known is not None and self.mempool.seen(known):
+                        continue
+                    tx = Transaction.decode(raw)
+                else:
+                    tx = Transaction.from_wire(raw)
+                if self.mempool.seen(tx.tx_id):
+                    continue
+                self.admit_checked(tx, gossip=False)
+                added += 1
+            except ChainfinError:
+                self.stats["gossip_txs_bad"] += 1
+        self.stats["gossip_txs_in"] += added
+        if added:
+            self.pending_changed()
+
+    # ------------------------------------------------------------------ telling the engine
+
+    def pending_changed(self) -> None:
+        """Tell the engine about new transactions, batching them: at once when a block's worth
+        (BATCH_MIN) is waiting or nothing is in flight (an idle network answers in one round),
+        otherwise after at most BATCH_DELAY_S, so a busy primary cuts fewer, bigger blocks
+        (per-block work dominates a node's CPU at small blocks; docs/performance.md)."""
+        self.metrics.mempool.set(len(self.mempool))
+        waiting = len(self.mempool) - len(self.in_flight)
+        if waiting >= BATCH_MIN or not self.ledger.spec:
+            self._notify_pending()
+        elif self._pending_timer is None:
+            self._pending_timer = asyncio.get_running_loop().call_later(
+                BATCH_DELAY_S, self._notify_pending)
+
+    def _notify_pending(self) -> None:
+        if self._pending_timer is not None:
+            self._pending_timer.cancel()
+            self._pending_timer = None
+        self.events.put_nowait(api.TxsPending(len(self.mempool)))
+
+    # ------------------------------------------------------------------ proposals and commits
+
+    def proposed(self, txs: Sequence[Transaction]) -> None:
+        """These transactions are in a speculative block: the next block leaves them out."""
+        self.in_flight.update(t.tx_id for t in txs)
+
+    def recompute_in_flight(self) -> None:
+        """Speculative blocks were discarded: in flight is what the remaining ones hold."""
+        self.in_flight = {t.tx_id for s in self.ledger.spec.values() for t in s.block.txs}
+
+    def committed(self, height: int, txs: Sequence[Transaction]) -> list[float | None]:
+        """A block committed: take its transactions out of the mempool, fail the pending ones
+        whose nonce it used, and measure the commit lag. Returns each transaction's
+        admission-to-commit time here in ms (None: not admitted here)."""
+        self.last_commit = time.perf_counter()
+        ids = [t.tx_id for t in txs]
+        self.mempool.remove(ids)
+        stale = self.mempool.conflicting(txs)
+        if stale:  # pending transactions whose nonce this block used: they can never commit
+            err = InvalidTransaction(f"another transaction of this sender with this nonce "
+                                     f"was committed in block {height}", "nonce_reused")
+            self.drop_pending([(tx_id, err) for tx_id in stale], seen=True)
+        self.in_flight.difference_update(ids)
+        now = time.perf_counter()
+        out: list[float | None] = []
+        for tx_id in ids:
+            started = self.admitted_at.pop(tx_id, None)
+            out.append(None if started is None else (now - started) * 1000.0)
+        fins = sorted(f for f in out if f is not None)
+        if fins:  # (a block none of whose transactions passed here says nothing of our queue)
+            self.commit_lag_s = fins[len(fins) // 2] / 1000.0
+            self.metrics.commit_lag.set(self.commit_lag_s)
+        return out
+
+    # ------------------------------------------------------------------ the sweep
+
+    def sweep_if_idle(self) -> None:
+        """Called every tick: once no block has committed for SWEEP_IDLE_S while transactions
+        are pending, drop the pending ones the committed state no longer admits."""
+        if not self.mempool:
+            return
+        now = time.perf_counter()
+        if now - max(self.last_commit, self._last_sweep) >= SWEEP_IDLE_S:
+            self._last_sweep = now
+            self.drop_inadmissible(now - SWEEP_IDLE_S)
+
+    def drop_inadmissible(self, admitted_before: float) -> int:
+        """Check the oldest pending transactions admitted before ``admitted_before``
+        (``time.perf_counter()`` seconds; at most SWEEP_MAX, none in a proposal) against the
+        committed state again and drop those it no longer admits, failing their waiters with
+        the reason. Returns how many were dropped.
+
+        A transaction is admitted against the committed state, but a block committed after
+        that can make it inadmissible for good (its sender's role changed, the identity was
+        removed): the primary then leaves it out of every block, and without this it would
+        stay pending on every node for good, and keep the replicas' view-change timers
+        running on an otherwise idle network (a view change every 1, 2, 4, ... s)."""
+        state = self.ledger.committed_state()
+        dropped: list[tuple[bytes, InvalidTransaction]] = []
+        for tx_id, t in list(itertools.islice(self.admitted_at.items(), SWEEP_MAX)):
+            if t >= admitted_before:
+                break
+            tx = self.mempool.get(tx_id)
+            if tx is None:  # no longer pending: a stale entry, not worth a slot next time
+                self.admitted_at.pop(tx_id, None)
+                continue
+            if tx_id in self.in_flight:
+                continue
+            try:
+                execution.check_tx_static(tx, state, registry=self.ledger.registry)
+            except InvalidTransaction as e:
+                dropped.append((tx_id, e))
+        if not dropped:
+            return 0
+        # not remembered as seen: a resubmission once the state admits it again (the role
+        # restored) must not be refused as a duplicate; late gossip of it fails admission
+        self.drop_pending([(tx_id, InvalidTransaction(
+            f"no longer admissible, dropped from the mempool: {e}", e.code))
+            for tx_id, e in dropped], seen=False)
+        self.stats["pending_dropped_inadmissible"] += len(dropped)
+        log.info("dropped %d pending transaction(s) the committed state no longer admits (%s)",
+                 len(dropped), ", ".join(sorted({e.code for _, e in dropped})))
+        self.pending_changed()
+        return len(dropped)
+
+    def drop_pending(self, drops: list[tuple[bytes, InvalidTransaction]], *, seen: bool) -> None:
+        """Take pending transactions that can never commit out of the mempool (``seen``: also
+        remember their ids, so late gossip is not decoded again) and fail their waiters."""
+        ids = [tx_id for tx_id, _ in drops]
+        self.mempool.remove(ids, committed=seen)
+        self.in_flight.difference_update(ids)
+        for tx_id, err in drops:
+            self.admitted_at.pop(tx_id, None)
+            for f in self.waiters.pop(tx_id, ()):
+                if not f.done():
+                    f.set_exception(err)

@@ -1,0 +1,214 @@
+"""The node as the consensus driver's App and Network (``chainfin.consensus.driver``).
+
+Builds, executes and commits blocks on the node's ledger, and fans a commit out: the mempool
+and admission bookkeeping, the clients waiting for an outcome, the block subscribers, the
+metrics and the delivery agent. Votes and sends are only queued here: ``Node._end_turn`` syncs
+the queued votes, then lets the queued sends leave.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import thread_time
+from typing import TYPE_CHECKING, Any
+
+from chainfin import execution
+from chainfin.consensus import api
+from chainfin.errors import InvalidMessage, InvalidTransaction
+from chainfin.types import Block, CommitCertificate
+from node.ledger import P_WAL
+
+if TYPE_CHECKING:
+    from node.runtime import Node
+
+log = logging.getLogger("chainfin.node")
+
+
+@dataclass
+class TxOutcome:
+    tx_id: str
+    status: str
+    height: int | None = None
+    index: int | None = None
+    error: dict[str, str] | None = None
+    result: Any = None
+    finality_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"tx_id": self.tx_id, "status": self.status, "height": self.height,
+                             "index": self.index}
+        if self.finality_ms is not None:
+            d["finality_ms"] = round(self.finality_ms, 3)
+        if self.error is not None:
+            d["error"] = self.error
+        if self.result is not None:
+            d["result"] = self.result
+        return d
+
+
+def _error_json(rc: execution.Receipt) -> dict[str, str] | None:
+    if rc.error_code is None:
+        return None
+    return {"code": rc.error_code, "message": rc.error_message or ""}
+
+
+class EngineIO:
+    """Executes the engine's actions on the node. ``clock`` gives the wall-clock ms a replica
+    checks a proposal's timestamp against."""
+
+    __slots__ = ("node", "clock")
+
+    def __init__(self, node: Node, clock: Callable[[], int]) -> None:
+        self.node = node
+        self.clock = clock
+
+    # ------------------------------------------------------------------ Network
+
+    def send(self, to: bytes | None, payload: bytes) -> list[api.Event]:
+        if to == self.node.identity.public_key:
+            return [api.Received(to, payload)]
+        self.node._outbox.append((to, payload))
+        return []
+
+    def persist(self, key: bytes, record: Any) -> None:
+        self.node._wal_pending.append(api.Persist(key, record))
+
+    # ------------------------------------------------------------------ App
+
+    def build(self, req: api.BuildBlock) -> list[api.Event]:
+        t0 = thread_time()
+        answer = self._build(req)
+        self.node.metrics.cpu["build"] += thread_time() - t0
+        return [answer]
+
+    def execute(self, block: Block) -> list[api.Event]:
+        t0 = thread_time()
+        answer = self._execute_block(block)
+        self.node.metrics.cpu["execute"] += thread_time() - t0
+        return [answer]
+
+    def commit(self, block: Block, certificate: CommitCertificate) -> list[api.Event]:
+        t0 = thread_time()
+        answers = self._commit(block, certificate)
+        self.node.metrics.cpu["commit"] += thread_time() - t0
+        return answers
+
+    def discard(self, height: int) -> None:
+        self.node.ledger.discard_above(height)
+        self.node.admission.recompute_in_flight()
+
+    def fetch(self, from_height: int, hint_peers: tuple[bytes, ...]) -> list[api.Event]:
+        self.node.catchup.start_fetch(from_height, hint_peers)
+        return []
+
+    def prune(self, below_key: bytes) -> None:
+        node = self.node
+        node._wal_pending = [r for r in node._wal_pending if r.key >= below_key]
+        keys = [k for k, _ in node.store.iterate(prefix=P_WAL, stop=P_WAL + below_key)]
+        if keys:
+            with node.store.write_batch(sync=False) as b:
+                for k in keys:
+                    b.delete(k)
+
+    def view_changed(self, view: int, primary: bytes) -> None:
+        node = self.node
+        node.view, node.primary = view, primary
+        node.metrics.view.set(view)
+        node.ledger.set_view(view)
+        log.info("view %d, primary %s", view, primary.hex()[:12])
+
+    # ------------------------------------------------------------------ blocks
+
+    def _build(self, a: api.BuildBlock) -> api.Event:
+        node = self.node
+        candidates = node.mempool.take_batch(a.max_txs * 2 + 16,
+                                             exclude=node.admission.in_flight)
+        try:
+            block = node.ledger.build(a.height, a.view, a.prev_hash, a.timestamp_ms,
+                                      node.identity.public_key, candidates, a.max_txs)
+        except InvalidMessage as e:  # parent discarded by a view change meanwhile
+            log.warning("cannot build block %d: %s", a.height, e)
+            block = None
+        if block is None:
+            return api.BlockExecuted(b"", False, "build failed")
+        node.admission.proposed(block.txs)
+        return api.BlockBuilt(block)
+
+    def _execute_block(self, block: Block) -> api.Event:
+        node = self.node
+        bh = block.hash()
+        try:
+            for tx in block.txs:
+                # checked once per node: a pending transaction's signature was checked when it
+                # arrived. The id does not cover the signature, so "pending" means these exact
+                # bytes, signature included: a primary could otherwise swap in a bad signature
+                pending = node.mempool.get(tx.tx_id)
+                if pending is None or pending.signature != tx.signature:
+                    tx.verify_signature()
+            node.ledger.execute(block, self.clock(), node.params.max_clock_skew_ms)
+        except (InvalidMessage, InvalidTransaction) as e:
+            log.warning("proposal %d %s is invalid: %s", block.height, bh.hex()[:12], e)
+            return api.BlockExecuted(bh, False, str(e))
+        node.admission.proposed(block.txs)
+        return api.BlockExecuted(bh, True)
+
+    def _commit(self, block: Block, cert: CommitCertificate) -> list[api.Event]:
+        node = self.node
+        t0 = time.perf_counter()
+        if block.height <= node.ledger.tip.height:
+            # catch-up applied this height already (a certified block from a peer)
+            have = node.ledger.block_record(block.height)
+            if have is None or Block.from_wire(have["block"]).hash() != block.hash():
+                raise AssertionError(f"two different blocks final at height {block.height}")
+            return []
+        if block.hash() not in node.ledger.spec:
+            self._execute_block(block)
+        old_vs = node.ledger.tip.validators
+        spec = node.ledger.commit(block, cert)
+        node.metrics.commit_write.observe(time.perf_counter() - t0)
+        self.after_commit(block, spec.result)
+        out: list[api.Event] = []
+        if spec.validators_after != old_vs:
+            node.validators_changed()
+            out.append(api.ValidatorSetChanged(block.height, spec.validators_after))
+        return out
+
+    def after_commit(self, block: Block, result: execution.BlockResult) -> None:
+        """A block is final here (by consensus or catch-up): settle its transactions' waiters,
+        tell subscribers, answer access requests for our bank, and wake the engine if more is
+        pending."""
+        node = self.node
+        fins = node.admission.committed(block.height, block.txs)
+        metrics = node.metrics
+        metrics.height.set(block.height)
+        metrics.blocks.inc()
+        metrics.mempool.set(len(node.mempool))
+        rejected = 0
+        for i, (tx, rc, fin) in enumerate(zip(block.txs, result.receipts, fins, strict=True)):
+            if fin is not None:
+                metrics.finality.observe(fin / 1000.0)
+            if rc.status != "committed":
+                rejected += 1
+            futs = node.waiters.pop(tx.tx_id, None)
+            if futs:
+                outcome = TxOutcome(tx.tx_id.hex(), rc.status, block.height, i,
+                                    _error_json(rc), rc.result, fin)
+                for f in futs:
+                    if not f.done():
+                        f.set_result(outcome)
+        metrics.txs_committed.inc(len(block.txs) - rejected)
+        metrics.txs_rejected.inc(rejected)
+        if node.subscribers:
+            ev = {"type": "block", "height": block.height, "hash": block.hash().hex(),
+                  "txs": len(block.txs),
+                  "events": [e.to_json() for e in result.events]}
+            for q in list(node.subscribers):
+                if q.qsize() < 1000:
+                    q.put_nowait(ev)
+        if node.delivery is not None:
+            node.delivery.on_commit(result)
+        if len(node.mempool):
+            node.admission.pending_changed()
