@@ -130,6 +130,22 @@ def watch_digest(key: bytes, kind: str, value: str) -> str:
     return hmac.digest(key, f"{kind}\0{v}".encode(), "sha256").hex()
 
 
+_ID_DIGESTS: dict[tuple[bytes, str], str] = {}  # (watch key, identity id) -> its digest
+_ID_DIGESTS_MAX = 1 << 15
+
+
+def _id_digest(key: bytes, account: str) -> str:
+    """:func:`watch_digest` of an identity id, memoised (a pure function of its arguments, so
+    the cache changes no result; it is emptied when full, to stay bounded)."""
+    d = _ID_DIGESTS.get((key, account))
+    if d is None:
+        d = watch_digest(key, "id", account)
+        if len(_ID_DIGESTS) >= _ID_DIGESTS_MAX:
+            _ID_DIGESTS.clear()
+        _ID_DIGESTS[key, account] = d
+    return d
+
+
 def _profile(state: ContractState, subject: str) -> dict[str, Any]:
     return state.get(NAME, "profile/" + subject) or {"rules": [], "frozen": {}}
 
@@ -190,7 +206,7 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
     """
     key = watch_key(ctx.fingerprint_key)
     for acct in accounts:
-        if acct and state.peek(NAME, "watch/" + watch_digest(key, "id", acct)) is not None:
+        if acct and state.peek(NAME, "watch/" + _id_digest(key, acct)) is not None:
             _alert(state, ctx, "sanctioned_party", sorted({acct, ctx.sender_hex}),
                    {"party": "identity", "watched": acct}, kept=True)
             raise ContractError(f"{acct[:16]}… is on the watch list", "sanctioned_party")
