@@ -22,7 +22,7 @@ its stored bytes are ``codec.encode(value)``.
 Values returned by :meth:`Overlay.get` are private copies: a contract may mutate them and
 ``put`` them back; mutating without ``put`` changes nothing. :meth:`Overlay.peek` returns the
 **shared** decoded value without the copy, for reads only (see :meth:`StateView.peek`; the
-read-only access rule is docs/decisions.md #73).
+read-only access rule is docs/decisions.md #74).
 
 Replay protection
 -----------------
