@@ -36,6 +36,7 @@ __all__ = [
     "decode",
     "encode",
     "encode_local",
+    "encode_with_value",
     "canonicalize",
     "sha256",
     "hash_value",
@@ -113,6 +114,22 @@ def encode(value: Any) -> bytes:
         packed: bytes = msgpack.packb(canonicalize(value), use_bin_type=True)
         return packed
     except (OverflowError, ValueError, TypeError) as e:  # defensive: canonicalize should catch all
+        raise CodecError(str(e)) from e
+
+
+def encode_with_value(value: Any) -> tuple[bytes, Any]:
+    """``(encode(value), v)`` where ``v`` equals ``decode(encode(value))``: the canonical form,
+    a fresh structure (new dicts and lists; scalars shared) that callers may keep as the decoded
+    value without decoding or copying again.
+
+    Raises:
+        CodecError: as :func:`encode`.
+    """
+    canon = canonicalize(value)
+    try:
+        packed: bytes = msgpack.packb(canon, use_bin_type=True)
+        return packed, canon
+    except (OverflowError, ValueError, TypeError) as e:
         raise CodecError(str(e)) from e
 
 

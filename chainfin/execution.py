@@ -20,7 +20,9 @@ its stored bytes are ``codec.encode(value)``.
   nothing behind but its receipt.
 
 Values returned by :meth:`Overlay.get` are private copies: a contract may mutate them and
-``put`` them back; mutating without ``put`` changes nothing.
+``put`` them back; mutating without ``put`` changes nothing. :meth:`Overlay.peek` returns the
+**shared** decoded value without the copy, for reads only (see :meth:`StateView.peek`; the
+read-only access rule is docs/decisions.md #74).
 
 Replay protection
 -----------------
@@ -144,6 +146,18 @@ class StateView(Protocol):
 
     def get(self, contract: str, key: str) -> Any | None: ...
 
+    def peek(self, contract: str, key: str) -> Any | None:
+        """The value at (contract, key) **for reading only**, or None.
+
+        Unlike :meth:`get`, no private copy is made: the value may be shared with the state's
+        cache (and with every later ``peek`` of the same key in the block). The caller promises
+        never to mutate it, nor anything inside it, nor to hand it to code that might (``put`` it
+        back changed, return it from a method that may mutate). Type the result as
+        ``Mapping``/``Sequence`` so mypy enforces the promise. Use :meth:`get` whenever the
+        value, or a part of it, may be changed and written back.
+        """
+        ...
+
     def put(self, contract: str, key: str, value: Any) -> None: ...
 
     def delete(self, contract: str, key: str) -> None: ...
@@ -167,6 +181,10 @@ class DictState:
     def get(self, contract: str, key: str) -> Any | None:
         raw = self.data.get(storage_key(contract, key))
         return None if raw is None else codec.decode(raw)
+
+    def peek(self, contract: str, key: str) -> Any | None:
+        """:meth:`StateView.peek`: read only (here a fresh decode, as :meth:`get`)."""
+        return self.get(contract, key)
 
     def put(self, contract: str, key: str, value: Any) -> None:
         self.data[storage_key(contract, key)] = codec.encode(value)
@@ -231,6 +249,12 @@ class Overlay:
         """A private copy of the value at (contract, key), or None."""
         return _clone(self._value(f"{contract}/{key}".encode()))
 
+    def peek(self, contract: str, key: str) -> Any | None:
+        """The **shared** decoded value at (contract, key), or None: read it, never mutate it
+        (:meth:`StateView.peek`). It is the overlay's cached value, which later reads of the
+        key in this block (and commits into parent overlays) share."""
+        return self._value(f"{contract}/{key}".encode())
+
     def put(self, contract: str, key: str, value: Any) -> None:
         """Store ``value``.
 
@@ -238,8 +262,9 @@ class Overlay:
             CodecError: the value is not canonical-encodable (a float, a set, ...).
         """
         k = f"{contract}/{key}".encode()
-        self._writes[k] = codec.encode(value)
-        self._vals[k] = _clone(value)
+        # the canonical form is a fresh structure equal to what decoding the bytes gives, so it
+        # doubles as the cached value (no second copy of ``value``)
+        self._writes[k], self._vals[k] = codec.encode_with_value(value)
 
     def delete(self, contract: str, key: str) -> None:
         k = f"{contract}/{key}".encode()
@@ -323,7 +348,7 @@ class TxContext:
     __slots__ = ("block", "tx", "tx_id", "tx_hex", "sender", "sender_hex", "key_hex", "identity",
                  "contract", "events", "kept_events", "kept_writes")
 
-    def __init__(self, block: BlockContext, tx: Transaction, identity: dict[str, Any],
+    def __init__(self, block: BlockContext, tx: Transaction, identity: Mapping[str, Any],
                  contract: str, identity_id: str | None = None) -> None:
         self.block = block
         self.tx = tx
@@ -332,7 +357,8 @@ class TxContext:
         self.key_hex: str = tx.sender.hex()
         self.sender_hex: str = identity_id or self.key_hex
         self.sender: bytes = bytes.fromhex(self.sender_hex)
-        self.identity = identity  # the sender's governance record: name, role, admin, bank
+        #: the sender's governance record (name, role, admin, bank): shared, read only
+        self.identity = identity
         self.contract = contract
         self.events: list[Event] = []
         #: what stays recorded even when the transaction is refused (see :meth:`keep`)
@@ -636,17 +662,18 @@ def _reject(tx: Transaction, index: int, code: str, message: str) -> Receipt:
     return Receipt(tx.tx_id, tx.sender, tx.nonce, index, "rejected", code, message)
 
 
-def resolve_sender(state: StateView, key_hex: str) -> tuple[str, dict[str, Any]] | None:
+def resolve_sender(state: StateView, key_hex: str) -> tuple[str, Mapping[str, Any]] | None:
     """``(identity id, record)`` of the identity whose **current** key is ``key_hex``, else
     None. An identity keeps the id it was registered with; ``governance/key/<key>`` maps every
-    later key to it, and the record's ``key`` names the current one (absent: the id itself)."""
-    identity = state.get(IDENTITY_CONTRACT, "id/" + key_hex)
+    later key to it, and the record's ``key`` names the current one (absent: the id itself).
+    The record is shared (:meth:`StateView.peek`): read only."""
+    identity = state.peek(IDENTITY_CONTRACT, "id/" + key_hex)
     ident_id = key_hex
     if identity is None:
-        owner = state.get(IDENTITY_CONTRACT, "key/" + key_hex)
+        owner = state.peek(IDENTITY_CONTRACT, "key/" + key_hex)
         if owner is None:
             return None
-        ident_id, identity = owner, state.get(IDENTITY_CONTRACT, "id/" + owner)
+        ident_id, identity = owner, state.peek(IDENTITY_CONTRACT, "id/" + owner)
         if identity is None:
             return None
     return ident_id, identity
@@ -654,7 +681,7 @@ def resolve_sender(state: StateView, key_hex: str) -> tuple[str, dict[str, Any]]
 
 def _admit(
     state: Overlay, tx: Transaction, registry: Mapping[str, Contract], chain_id: str | None
-) -> tuple[Method, str, dict[str, Any], dict[str, Any]]:
+) -> tuple[Method, str, Mapping[str, Any], dict[str, Any]]:
     """The checks shared by execution and admission; returns (method, identity id, identity,
     parsed args). This is the one place every transaction passes, so the sender's standing
     (frozen, revoked, a replaced key) is checked here for every contract.
@@ -683,7 +710,7 @@ def _admit(
     return method, ident_id, identity, method.parse_args(tx.args)
 
 
-def _check_standing(identity: dict[str, Any], key_hex: str, ident_id: str, method: Method) -> None:
+def _check_standing(identity: Mapping[str, Any], key_hex: str, ident_id: str, method: Method) -> None:
     """A replaced key signs nothing; a revoked identity signs nothing; a frozen identity signs
     only what may be called while frozen (rotate_key).
 

@@ -31,6 +31,7 @@ the transaction that reached the quorum. A change of the validator set shows in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chainfin import crypto
@@ -92,7 +93,13 @@ ERROR_CODES = (
 
 
 def get_identity(state: ContractState, pubkey_hex: str) -> dict[str, Any] | None:
+    """The identity record (a private copy: the caller may change and store it), or None."""
     return state.get(NAME, "id/" + pubkey_hex)
+
+
+def peek_identity(state: ContractState, pubkey_hex: str) -> Mapping[str, Any] | None:
+    """The identity record for reading only (shared, :meth:`StateView.peek`), or None."""
+    return state.peek(NAME, "id/" + pubkey_hex)
 
 
 def require_identity(state: ContractState, pubkey_hex: str,
@@ -114,8 +121,9 @@ def get_currency(state: ContractState, code: str) -> dict[str, Any] | None:
     return state.get(NAME, "currency/" + code)
 
 
-def require_currency(state: ContractState, code: str) -> dict[str, Any]:
-    cur = get_currency(state, code)
+def require_currency(state: ContractState, code: str) -> Mapping[str, Any]:
+    """The currency's record, read only (shared), or ContractError ``unknown_currency``."""
+    cur: Mapping[str, Any] | None = state.peek(NAME, "currency/" + code)
     if cur is None:
         raise ContractError(f"currency {code} is not known to this network", "unknown_currency")
     return cur
@@ -125,9 +133,9 @@ def identity_id(state: ContractState, pubkey_hex: str) -> str:
     """The identity id behind ``pubkey_hex`` (its id, or a key it rotated to; a replaced key
     maps to its identity too, so money sent to it reaches the identity), else
     ContractError ``unknown_identity``."""
-    if get_identity(state, pubkey_hex) is not None:
+    if state.peek(NAME, "id/" + pubkey_hex) is not None:
         return pubkey_hex
-    owner = state.get(NAME, "key/" + pubkey_hex)
+    owner = state.peek(NAME, "key/" + pubkey_hex)
     if owner is None:
         raise ContractError(f"{pubkey_hex[:16]}… is not a registered identity", "unknown_identity")
     return str(owner)
@@ -137,12 +145,12 @@ def is_regulator(state: ContractState, ident_id: str) -> bool:
     return ident_id in regulators(state)
 
 
-def is_home_bank(state: ContractState, bank_id: str, target: dict[str, Any]) -> bool:
+def is_home_bank(state: ContractState, bank_id: str, target: Mapping[str, Any]) -> bool:
     """Is ``bank_id`` the home bank of the identity record ``target``: the admin bank that
     registered it, or a bank identity with the same BIC/LEI in its ``bank`` field."""
     if target.get("registered_by") == bank_id:
         return True
-    bank = get_identity(state, bank_id)
+    bank = peek_identity(state, bank_id)
     return (bank is not None and bank["role"] == "bank" and bank.get("bank") is not None
             and bank.get("bank") == target.get("bank"))
 
@@ -162,11 +170,11 @@ def require_supervisor(state: ContractState, ctx: TxContext, target_id: str) -> 
 
 
 def validators(state: ContractState) -> list[str]:
-    return list(state.get(NAME, "validators") or [])
+    return list(state.peek(NAME, "validators") or [])  # list() is the private copy
 
 
 def regulators(state: ContractState) -> list[str]:
-    return list(state.get(NAME, "regulators") or [])
+    return list(state.peek(NAME, "regulators") or [])  # list() is the private copy
 
 
 # ---------------------------------------------------------------------------- register_identity

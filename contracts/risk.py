@@ -17,8 +17,10 @@ State (contract ``risk``):
   rules. A rule is ``{"rule_id", "kind", "currency", "max", "window_s", "set_by"}``; kinds
   ``max_per_tx`` (amount), ``window_outflow`` (amount over ``window_s``), ``velocity`` (count of
   outgoing payments over ``window_s``; currency ``*`` counts every currency).
-- ``use/<account>/<rule_id>`` -> ``{"size": bucket ms, "b": [[bucket, amount, count], ...]}``: at
-  most :data:`BUCKETS` buckets of block time per windowed rule.
+- ``use/<account>`` -> ``{rule_id: {"size": bucket ms, "b": [[bucket, amount, count], ...]}}``:
+  one record per account for all its windowed rules (one read and one write per payment), at
+  most :data:`BUCKETS` buckets of block time per rule; an entry whose buckets have all left the
+  window counts nothing and is dropped when the record is next written.
 - ``stats/<account>/<CCY>`` -> the pattern memory of one account (O(1)): payments made ``n``,
   their moving average ``avg``, the last :data:`RECENT` counterparties paid ``cps``
   (``[id prefix, ms]``; ms 0 once a round trip was alerted), near-limit payments per hour
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import hmac
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from chainfin.errors import ContractError
@@ -128,6 +130,22 @@ def watch_digest(key: bytes, kind: str, value: str) -> str:
     return hmac.digest(key, f"{kind}\0{v}".encode(), "sha256").hex()
 
 
+_ID_DIGESTS: dict[tuple[bytes, str], str] = {}  # (watch key, identity id) -> its digest
+_ID_DIGESTS_MAX = 1 << 15
+
+
+def _id_digest(key: bytes, account: str) -> str:
+    """:func:`watch_digest` of an identity id, memoised (a pure function of its arguments, so
+    the cache changes no result; it is emptied when full, to stay bounded)."""
+    d = _ID_DIGESTS.get((key, account))
+    if d is None:
+        d = watch_digest(key, "id", account)
+        if len(_ID_DIGESTS) >= _ID_DIGESTS_MAX:
+            _ID_DIGESTS.clear()
+        _ID_DIGESTS[key, account] = d
+    return d
+
+
 def _profile(state: ContractState, subject: str) -> dict[str, Any]:
     return state.get(NAME, "profile/" + subject) or {"rules": [], "frozen": {}}
 
@@ -172,10 +190,10 @@ def check_not_frozen(state: ContractState, account: str, currency: str,
         ContractError: ``account_frozen`` (identity frozen or revoked, or account frozen).
     """
     if not standing_checked:
-        ident = gov.get_identity(state, account)
+        ident = gov.peek_identity(state, account)
         if ident is not None and ident.get("status") in ("frozen", "revoked"):
             raise ContractError(f"{account[:16]}… is {ident['status']}", "account_frozen")
-    prof = state.get(NAME, "profile/" + account)
+    prof = state.peek(NAME, "profile/" + account)
     if prof is not None and currency in prof["frozen"]:
         raise ContractError(f"{account[:16]}…'s {currency} account is frozen", "account_frozen")
 
@@ -188,7 +206,7 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
     """
     key = watch_key(ctx.fingerprint_key)
     for acct in accounts:
-        if acct and state.get(NAME, "watch/" + watch_digest(key, "id", acct)) is not None:
+        if acct and state.peek(NAME, "watch/" + _id_digest(key, acct)) is not None:
             _alert(state, ctx, "sanctioned_party", sorted({acct, ctx.sender_hex}),
                    {"party": "identity", "watched": acct}, kept=True)
             raise ContractError(f"{acct[:16]}… is on the watch list", "sanctioned_party")
@@ -204,37 +222,47 @@ def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str
     key = watch_key(ctx.fingerprint_key)
     for role in sorted(names):
         name = names[role]
-        if name and state.get(NAME, "watch/" + watch_digest(key, "name", name)) is not None:
+        if name and state.peek(NAME, "watch/" + watch_digest(key, "name", name)) is not None:
             _alert(state, ctx, "sanctioned_party", [ctx.sender_hex], {"party": role}, kept=True)
             raise ContractError(f"the {role} is on the watch list", "sanctioned_party")
 
 
 def _rules_for(state: ContractState, account: str,
-               currency: str) -> list[tuple[str, dict[str, Any]]]:
-    """(subject, rule) of every rule on ``account``'s outflows in ``currency``: network first."""
-    out = []
+               currency: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """(subject, rule) of every rule on ``account``'s outflows in ``currency``: network first.
+    The rules are the profiles' own (shared, read only: :meth:`StateView.peek`)."""
+    out: list[tuple[str, Mapping[str, Any]]] = []
     for subject in (NETWORK, account):
-        prof = state.get(NAME, "profile/" + subject)
+        prof = state.peek(NAME, "profile/" + subject)
         if prof is not None:
             out += [(subject, r) for r in prof["rules"]
                     if r["currency"] in (currency, ANY_CURRENCY)]
     return out
 
 
-def _window_use(state: ContractState, account: str, rule: dict[str, Any],
+def _window_use(entry: Mapping[str, Any] | None, rule: Mapping[str, Any],
                 now_ms: int) -> tuple[dict[str, Any], int, int]:
-    """The rule's counter for ``account`` with expired buckets dropped, and the amount and count
-    inside the window (the last BUCKETS buckets of block time, the current one included)."""
+    """A windowed rule's counter rebuilt from ``entry`` (its entry in the account's usage
+    record, read only) with expired buckets dropped, and the amount and count inside the window
+    (the last BUCKETS buckets of block time, the current one included). The result is a new
+    dict and list (its buckets may be ``entry``'s: replace them, never mutate them)."""
     size = -(-rule["window_s"] * 1000 // BUCKETS)
-    use = state.get(NAME, f"use/{account}/{rule['rule_id']}")
-    if use is None or use["size"] != size:
-        use = {"size": size, "b": []}
     now = now_ms // size
-    use["b"] = [b for b in use["b"] if b[0] > now - BUCKETS]
-    return use, sum(b[1] for b in use["b"]), sum(b[2] for b in use["b"])
+    if entry is None or entry["size"] != size:
+        b: list[Sequence[int]] = []
+    else:
+        b = [x for x in entry["b"] if x[0] > now - BUCKETS]
+    return {"size": size, "b": b}, sum(x[1] for x in b), sum(x[2] for x in b)
 
 
-def _refuse_limit(state: ContractState, ctx: TxContext, subject: str, rule: dict[str, Any],
+def _expired(entry: Mapping[str, Any], now_ms: int) -> bool:
+    """No bucket of a usage entry is inside its window any more: the entry counts nothing,
+    exactly as if it were absent, and is dropped when the record is next written."""
+    now = now_ms // entry["size"]
+    return all(x[0] <= now - BUCKETS for x in entry["b"])
+
+
+def _refuse_limit(state: ContractState, ctx: TxContext, subject: str, rule: Mapping[str, Any],
                   frm: str, to: str, currency: str, amount: int, what: str) -> ContractError:
     _alert(state, ctx, "limit_exceeded", [frm], {
         "rule_id": rule["rule_id"], "kind": rule["kind"], "subject": subject,
@@ -248,13 +276,13 @@ def _refuse_limit(state: ContractState, ctx: TxContext, subject: str, rule: dict
 # A broken rule refuses the payment with ``limit_exceeded`` naming the rule.
 
 
-def breaks_per_payment_maximum(rule: dict[str, Any], amount: int, window_total: int,
+def breaks_per_payment_maximum(rule: Mapping[str, Any], amount: int, window_total: int,
                                window_count: int) -> str | None:
     """No single payment may be larger than the maximum (the maximum itself passes)."""
     return f"{amount} > {rule['max']} in one payment" if amount > rule["max"] else None
 
 
-def breaks_window_outflow(rule: dict[str, Any], amount: int, window_total: int,
+def breaks_window_outflow(rule: Mapping[str, Any], amount: int, window_total: int,
                           window_count: int) -> str | None:
     """What an account paid within the window, this payment included, may not exceed the
     maximum."""
@@ -263,7 +291,7 @@ def breaks_window_outflow(rule: dict[str, Any], amount: int, window_total: int,
     return None
 
 
-def breaks_velocity(rule: dict[str, Any], amount: int, window_total: int,
+def breaks_velocity(rule: Mapping[str, Any], amount: int, window_total: int,
                     window_count: int) -> str | None:
     """An account may make at most ``max`` outgoing payments within the window."""
     if window_count + 1 > rule["max"]:
@@ -288,22 +316,30 @@ def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, curren
     rules = _rules_for(state, frm, currency)
     if not rules:
         return None
+    # the account's usage record, read only: the updated record is built anew below
+    record: Mapping[str, Any] = state.peek(NAME, "use/" + frm) or {}
     counted = []
     for subject, rule in rules:
         use, total, count = None, 0, 0
         if rule["window_s"]:
-            use, total, count = _window_use(state, frm, rule, ctx.timestamp_ms)
+            use, total, count = _window_use(record.get(rule["rule_id"]), rule,
+                                            ctx.timestamp_ms)
             counted.append((rule, use))
         broken = LIMIT_RULES[rule["kind"]](rule, amount, total, count)
         if broken is not None:
             raise _refuse_limit(state, ctx, subject, rule, frm, to, currency, amount, broken)
-    for rule, use in counted:
-        now = ctx.timestamp_ms // use["size"]
-        if use["b"] and use["b"][-1][0] == now:
-            use["b"][-1] = [now, use["b"][-1][1] + amount, use["b"][-1][2] + 1]
-        else:
-            use["b"].append([now, amount, 1])
-        state.put(NAME, f"use/{frm}/{rule['rule_id']}", use)
+    if counted:
+        now_ms = ctx.timestamp_ms
+        new = {rid: e for rid, e in sorted(record.items()) if not _expired(e, now_ms)}
+        for rule, use in counted:  # a later rule with the same rule_id wins, as it always did
+            now = now_ms // use["size"]
+            b = use["b"]
+            if b and b[-1][0] == now:
+                b[-1] = [now, b[-1][1] + amount, b[-1][2] + 1]
+            else:
+                b.append([now, amount, 1])
+            new[rule["rule_id"]] = use
+        state.put(NAME, "use/" + frm, new)
     per_tx = [r["max"] for _, r in rules if r["kind"] == "max_per_tx"]
     return min(per_tx) if per_tx else None
 
@@ -342,12 +378,12 @@ def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, curr
     now = ctx.timestamp_ms
     mine = _stats(state, frm, currency)
     to_short, frm_short = to[:MEMORY_ID_HEX], frm[:MEMORY_ID_HEX]
-    payee = state.get(NAME, f"stats/{to}/{currency}")
+    payee = state.peek(NAME, f"stats/{to}/{currency}")  # read only; a new record is written
     if payee is not None and is_round_trip(payee, frm_short, now):
         _alert(state, ctx, "round_trip", [to, frm], {"currency": currency, "amount": amount},
                kept=False)
-        payee["cps"] = [[c, 0 if c == frm_short else t] for c, t in payee["cps"]]  # one per trip
-        state.put(NAME, f"stats/{to}/{currency}", payee)
+        state.put(NAME, f"stats/{to}/{currency}", {  # one alert per trip
+            **payee, "cps": [[c, 0 if c == frm_short else t] for c, t in payee["cps"]]})
     if is_counterparty_change(mine, to_short, amount):
         _alert(state, ctx, "counterparty_change", [frm], {
             "counterparty": to, "currency": currency, "amount": amount,
@@ -363,7 +399,7 @@ def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, curr
     state.put(NAME, f"stats/{frm}/{currency}", mine)
 
 
-def is_round_trip(payee_stats: dict[str, Any], payer: str, now_ms: int) -> bool:
+def is_round_trip(payee_stats: Mapping[str, Any], payer: str, now_ms: int) -> bool:
     """Round-tripping: the payee paid the payer within the window (so the money goes back).
     Accounts in pattern memory are the first MEMORY_ID_HEX digits of their ids."""
     return any(c == payer and now_ms - t < ROUND_TRIP_WINDOW_MS for c, t in payee_stats["cps"])

@@ -78,7 +78,7 @@ ERROR_CODES = (
 
 
 def balance(state: ContractState, holder: str, currency: str) -> int:
-    v = state.get(NAME, f"bal/{holder}/{currency}")
+    v = state.peek(NAME, f"bal/{holder}/{currency}")  # an int: nothing to copy
     return 0 if v is None else int(v)
 
 

@@ -83,8 +83,30 @@ def test_window_outflow_refuses_one_unit_over_and_slides_with_block_time(L: Ledg
     assert pay(L, "exporter", "importer", 1).error_code == "limit_exceeded"
     L.now_ms += 2 * 150_000  # one window of block time after the first payments
     assert pay(L, "exporter", "importer", 1000).ok
-    use = L.get(R, f"use/{L.pk('exporter')}/r1")
-    assert len(use["b"]) <= risk.BUCKETS
+    use = L.get(R, f"use/{L.pk('exporter')}")  # one record per account: {rule_id: counter}
+    assert list(use) == ["r1"] and len(use["r1"]["b"]) <= risk.BUCKETS
+
+
+def test_one_usage_record_per_account_keeps_each_rules_counter(L: Ledger) -> None:
+    limit(L, "exporter", "window_outflow", 1000, window_s=3600, rule_id="out")
+    limit(L, "exporter", "velocity", 3, window_s=60, ccy="*", rule_id="vel")
+    assert pay(L, "exporter", "importer", 600).ok
+    use = L.get(R, f"use/{L.pk('exporter')}")
+    assert sorted(use) == ["out", "vel"]
+    assert [b[1:] for b in use["out"]["b"]] == [[600, 1]]
+    assert [b[1:] for b in use["vel"]["b"]] == [[600, 1]]
+    # a removed rule's counter stays while inside its window: re-added, it resumes
+    L.ok("regulator", R, "remove_limit", subject=L.pk("exporter"), rule_id="out")
+    assert pay(L, "exporter", "importer", 1).ok
+    assert L.get(R, f"use/{L.pk('exporter')}")["out"] == use["out"]
+    limit(L, "exporter", "window_outflow", 1000, window_s=3600, rule_id="out")
+    r = pay(L, "exporter", "importer", 401)  # 600 + 401 within the hour
+    assert r.error_code == "limit_exceeded" and "out" in r.error_message
+    # once its window has passed the entry counts nothing and is dropped at the next write
+    L.ok("regulator", R, "remove_limit", subject=L.pk("exporter"), rule_id="out")
+    L.now_ms += 3600 * 1000
+    assert pay(L, "exporter", "importer", 1).ok
+    assert sorted(L.get(R, f"use/{L.pk('exporter')}")) == ["vel"]
 
 
 def test_velocity_refuses_the_payment_after_k_in_the_window(L: Ledger) -> None:
@@ -434,8 +456,8 @@ def test_a_window_counts_exactly_the_payments_of_its_last_24_buckets(
             accepted.append((now, amount))
         else:
             assert r.error_code == "limit_exceeded"
-        use = led.get(R, f"use/{led.pk('exporter')}/r1")
-        assert use is None or len(use["b"]) <= risk.BUCKETS
+        use = led.get(R, f"use/{led.pk('exporter')}")
+        assert use is None or len(use["r1"]["b"]) <= risk.BUCKETS
 
 
 def test_limits_and_the_watch_list_follow_the_identity_through_a_key_rotation(

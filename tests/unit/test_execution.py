@@ -72,6 +72,24 @@ def test_overlay_values_are_private_copies() -> None:
     assert codec.decode(ov.changes()[b"c/w"]) == {"a": [1]}
 
 
+def test_overlay_peek_shares_the_cached_value_and_put_caches_the_decoded_form() -> None:
+    base = DictState()
+    base.put("c", "k", {"l": [1, 2]})
+    ov = Overlay(base)
+    layer = Overlay(ov)
+    first = layer.peek("c", "k")
+    assert first == {"l": [1, 2]} and layer.peek("c", "k") is first  # shared, not copied
+    assert layer.get("c", "k") is not first and layer.peek("c", "zz") is None
+    assert base.peek("c", "k") == {"l": [1, 2]}
+    v = {"b": (1, 2), "a": bytearray(b"x")}
+    layer.put("c", "v", v)
+    cached = layer.peek("c", "v")
+    assert cached == codec.decode(codec.encode(v)) == {"a": b"x", "b": [1, 2]}
+    assert list(cached) == ["a", "b"] and cached is not v and cached["b"] is not v["b"]
+    layer.commit_into(ov)
+    assert ov.peek("c", "v") == {"a": b"x", "b": [1, 2]}
+
+
 def test_overlay_refuses_floats() -> None:
     with pytest.raises(CodecError):
         Overlay(DictState()).put("c", "k", {"x": 1.5})
