@@ -210,8 +210,8 @@ class Handshake:
         self._state = _State.START if role is Role.DIALER else _State.WAIT_HELLO
         #: the other side's key once its HELLO passed the checks (not yet proven)
         self.peer: bytes | None = None
-        self._eph: X25519PrivateKey | None = None
-        self._th = b""
+        self._ephemeral: X25519PrivateKey | None = None
+        self._transcript = b""
         self._keys: tuple[bytes, bytes] | None = None
         self._own_hello: tuple[bytes, bytes] = (b"", b"")  # (nonce, eph public)
 
@@ -264,7 +264,7 @@ class Handshake:
             step = Step(outcome=Failed(str(e) or type(e).__name__))
         if step.outcome is not None:
             self._state = _State.DONE
-            self._eph = None
+            self._ephemeral = None
         return step
 
     def _check_certificate(self, expected: bytes) -> None:
@@ -278,9 +278,9 @@ class Handshake:
 
     def _fresh(self) -> tuple[bytes, bytes]:
         """A new ephemeral X25519 key and nonce; returns (nonce, eph public)."""
-        self._eph = X25519PrivateKey.from_private_bytes(self._randbytes(32))
+        self._ephemeral = X25519PrivateKey.from_private_bytes(self._randbytes(32))
         nonce = self._randbytes(32)
-        eph_public = self._eph.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        eph_public = self._ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         self._own_hello = (nonce, eph_public)
         return self._own_hello
 
@@ -309,8 +309,8 @@ class Handshake:
         th = _transcript_hash(self.chain_id, self.public_key, a, n_d, n_a, e_d, e_a)
         crypto.verify(a, "handshake", _auth_message(th, Role.ACCEPTOR, a),
                       _bytes_field(hello, "sig", 64))
-        assert self._eph is not None
-        k_d2a, k_a2d = _session_keys(self._eph, e_a, th)
+        assert self._ephemeral is not None
+        k_d2a, k_a2d = _session_keys(self._ephemeral, e_a, th)
         sig = self.identity.sign("handshake", _auth_message(th, Role.DIALER, self.public_key))
         self.peer = a
         return Step(send=(codec.encode({"sig": sig}),),
@@ -333,10 +333,10 @@ class Handshake:
         n_d, e_d = _bytes_field(hello, "nonce", 32), _bytes_field(hello, "eph", 32)
         n_a, e_a = self._fresh()
         th = _transcript_hash(self.chain_id, d, self.public_key, n_d, n_a, e_d, e_a)
-        assert self._eph is not None
-        self._keys = _session_keys(self._eph, e_d, th)
-        self._eph = None
-        self._th = th
+        assert self._ephemeral is not None
+        self._keys = _session_keys(self._ephemeral, e_d, th)
+        self._ephemeral = None
+        self._transcript = th
         sig = self.identity.sign("handshake",
                                  _auth_message(th, Role.ACCEPTOR, self.public_key))
         self.peer = d
@@ -349,10 +349,10 @@ class Handshake:
         auth = _decode(data)
         d = self.peer
         assert d is not None and self._keys is not None
-        crypto.verify(d, "handshake", _auth_message(self._th, Role.DIALER, d),
+        crypto.verify(d, "handshake", _auth_message(self._transcript, Role.DIALER, d),
                       _bytes_field(auth, "sig", 64))
         k_d2a, k_a2d = self._keys
-        return Step(outcome=Established(d, SessionKeys(send=k_a2d, receive=k_d2a), self._th))
+        return Step(outcome=Established(d, SessionKeys(send=k_a2d, receive=k_d2a), self._transcript))
 
 
 # ---------------------------------------------------------------------------------- frames
