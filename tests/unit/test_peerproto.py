@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+import chainfin.peerproto
 from chainfin import codec
 from chainfin.crypto import Identity
 from chainfin.peerproto import (
@@ -305,3 +310,21 @@ def test_tampered_forged_and_malformed_frames_are_refused_with_their_reason() ->
     # bad items are skipped and counted, the good ones delivered in order
     env = high.open(low.seal([["a", b"1"], [1, b"x"], ["b"], ["c", "str"], ["d", b"4"]]))
     assert env == Envelope(2, [("a", b"1"), ("d", b"4")], bad_items=3)
+
+
+# ------------------------------------------------------------------------------ no IO
+
+
+def test_the_module_does_no_io_and_reads_no_clock_or_global_randomness() -> None:
+    tree = ast.parse(Path(chainfin.peerproto.__file__).read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+                for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree)
+                 if isinstance(n, ast.ImportFrom) and n.module}
+    assert not imported & {"asyncio", "aiohttp", "socket", "ssl", "os", "time", "random",
+                           "secrets", "node"}, imported
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, chainfin.peerproto; "
+         "print(sorted({'asyncio', 'aiohttp', 'socket'} & set(sys.modules)))"],
+        capture_output=True, text=True, check=True, timeout=60)
+    assert loaded.stdout.strip() == "[]"
