@@ -6,27 +6,19 @@ Who dials
     tie-break is needed. If an authenticated connection arrives from a peer that already has a
     link, the newest one wins (the peer restarted and the old socket is half dead).
 
-Handshake (websocket binary messages, canonical msgpack, ``HANDSHAKE_TIMEOUT`` seconds in all)
-    1. dialer -> acceptor  HELLO  {v, chain_id, pubkey: D, nonce: Nd, eph: Ed}
-    2. acceptor -> dialer  HELLO  {v, chain_id, pubkey: A, nonce: Na, eph: Ea,
-                                   sig: Sign_A("handshake", [H, "acceptor", A])}
-    3. dialer -> acceptor  AUTH   {sig: Sign_D("handshake", [H, "dialer", D])}
-    where H = SHA-256(canonical [PROTOCOL, chain_id, D, A, Nd, Na, Ed, Ea]). Nonces are 32 random
-    bytes, Ed/Ea fresh X25519 public keys. The acceptor refuses a D that is not one of its peers
-    (counted ``dropped_unknown_peer``); the dialer refuses an A other than the key it dialed. Each
-    signature covers the other side's fresh nonce, so neither can be replayed into another session.
-    Session keys: HKDF-SHA256(X25519(e, E'), salt=H, info=PROTOCOL) -> 64 bytes, split into the
-    dialer->acceptor key and the acceptor->dialer key (one key per direction: no reflection).
-
-Frames
-    One websocket message = ``body || mac``; ``body`` = canonical msgpack ``[seq, [[kind,
-    payload], ...]]`` (an envelope: frames queued in one loop iteration travel together) and
-    ``mac`` = keyed BLAKE2b-128 of ``body`` under the direction's session key. ``seq`` starts at 1
-    and must strictly increase per direction (replay protection). A MAC over a key that only the
-    two handshake parties hold binds every frame to the proven validator key as firmly as an
-    Ed25519 signature per frame would, at a fraction of the cost. Messages that fail the MAC, do
-    not decode (``chainfin.codec.decode``: bounded), replay a seq or exceed ``max_frame`` are
-    dropped and counted; after ``max_bad_frames`` such messages the link is closed.
+Handshake and frames (:mod:`chainfin.peerproto`, which has the protocol and its rules)
+    The handshake is a sans-IO state machine there: this module writes what
+    :class:`~chainfin.peerproto.Handshake` returns and feeds it each websocket binary message
+    (``HANDSHAKE_TIMEOUT`` seconds in all), draws its randomness from ``os.urandom``, and counts a
+    refusal under the counter it names (``handshakes_failed``, ``dropped_unknown_peer``,
+    ``dropped_cert_mismatch``). An authenticated link then seals and opens envelopes through a
+    :class:`~chainfin.peerproto.FrameChannel`: ``body || mac`` with ``body`` = canonical msgpack
+    ``[seq, [[kind, payload], ...]]`` (frames queued in one loop iteration travel together), a
+    keyed BLAKE2b-128 MAC per direction and a strictly increasing ``seq``. A MAC over a key that
+    only the two handshake parties hold binds every frame to the proven validator key as firmly
+    as an Ed25519 signature per frame would, at a fraction of the cost. Messages that fail the
+    MAC, do not decode (``chainfin.codec.decode``: bounded), replay a seq or exceed ``max_frame``
+    are dropped and counted; after ``max_bad_frames`` such messages the link is closed.
 
 Delivery is at most once: frames queued for a peer (bounded, oldest dropped first) survive a
 reconnect; frames in flight when a link dies are lost. Consensus retransmits what matters.
@@ -52,8 +44,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import hashlib
-import hmac
 import logging
 import os
 import random
@@ -64,12 +54,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from chainfin import codec, crypto
+from chainfin import codec, crypto, peerproto
 from chainfin.errors import ChainfinError, CodecError
+from chainfin.peerproto import PROTOCOL, FrameChannel, Handshake
 from node import tls
 
 __all__ = [
@@ -82,11 +70,8 @@ __all__ = [
 
 log = logging.getLogger("chainfin.transport")
 
-PROTOCOL = "chainfin-p2p/1"
 PATH = "/p2p"
-MAC_LEN = 16
 HANDSHAKE_TIMEOUT = 5.0
-_HANDSHAKE_MAX = 1024  # bytes of one handshake message
 _MAX_KIND = 64
 _MAX_PENDING_HANDSHAKES = 32  # x the websocket message limit bounds pre-auth memory
 _MAX_INFLIGHT_REQUESTS = 64  # per peer, requests it sent us that are being served
@@ -146,37 +131,13 @@ class _HandshakeError(Exception):
         self.stat = stat
 
 
-def _short(key: bytes) -> str:
-    return key.hex()[:12]
+_short = peerproto.short
 
 
 def _describe(e: BaseException) -> str:
     if isinstance(e, TimeoutError):
         return "timed out"
     return str(e) or type(e).__name__
-
-
-def _transcript_hash(chain_id: str, dialer: bytes, acceptor: bytes, n_d: bytes, n_a: bytes,
-                     e_d: bytes, e_a: bytes) -> bytes:
-    return codec.hash_value([PROTOCOL, chain_id, dialer, acceptor, n_d, n_a, e_d, e_a])
-
-
-def _auth_message(th: bytes, role: str, signer: bytes) -> bytes:
-    return codec.encode([th, role, signer])
-
-
-def _session_keys(eph: X25519PrivateKey, peer_eph: bytes, th: bytes) -> tuple[bytes, bytes]:
-    """(dialer->acceptor key, acceptor->dialer key)."""
-    try:
-        shared = eph.exchange(X25519PublicKey.from_public_bytes(peer_eph))
-    except ValueError as e:  # wrong length or a low-order point (all-zero shared secret)
-        raise _HandshakeError(f"bad ephemeral key: {e}") from e
-    okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=th, info=PROTOCOL.encode()).derive(shared)
-    return okm[:32], okm[32:]
-
-
-def _mac(key: bytes, body: bytes) -> bytes:
-    return hashlib.blake2b(body, key=key, digest_size=MAC_LEN).digest()
 
 
 def _is_tls_error(e: BaseException) -> bool:
@@ -191,43 +152,22 @@ def _is_tls_error(e: BaseException) -> bool:
     return False
 
 
-def _eph_public(eph: X25519PrivateKey) -> bytes:
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    return eph.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-def _bytes_field(d: dict[str, Any], name: str, size: int) -> bytes:
-    v = d.get(name)
-    if not isinstance(v, bytes) or len(v) != size:
-        raise _HandshakeError(f"handshake field {name} must be {size} bytes")
-    return v
-
-
 class _Link:
     """One authenticated websocket to one peer."""
 
-    __slots__ = ("peer", "ws", "k_out", "k_in", "send_seq", "recv_seq", "bad_frames", "writer",
-                 "handler_tasks", "pending", "closed")
+    __slots__ = ("peer", "ws", "frames", "bad_frames", "writer", "handler_tasks", "pending",
+                 "closed")
 
     def __init__(self, peer: _Peer, ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                 k_out: bytes, k_in: bytes) -> None:
+                 frames: FrameChannel) -> None:
         self.peer = peer
         self.ws = ws
-        self.k_out = k_out
-        self.k_in = k_in
-        self.send_seq = 0
-        self.recv_seq = 0
+        self.frames = frames  # seals, opens and checks this link's envelopes
         self.bad_frames = 0
         self.writer: asyncio.Task[None] | None = None
         self.handler_tasks: set[asyncio.Task[None]] = set()
         self.pending: set[int] = set()  # ids of our requests sent while this link was up
         self.closed = False
-
-    def seal(self, seq: int, items: list[list[Any]]) -> bytes:
-        """``body || mac`` of one envelope (tests use it to craft frames)."""
-        body = codec.encode([seq, items])
-        return body + _mac(self.k_out, body)
 
 
 @dataclass(eq=False)
@@ -398,7 +338,7 @@ class Transport:
 
     def dials(self, key: bytes) -> bool:
         """True when this node is the one that dials ``key`` (the lower public key dials)."""
-        return self.public_key < key
+        return peerproto.dials(self.public_key, key)
 
     # ------------------------------------------------------------------ sending
 
@@ -553,10 +493,14 @@ class Transport:
         )
         try:
             try:
-                if self._client_ssl is not None:  # before we say anything to it
-                    self._check_certificate(ws.get_extra_info("ssl_object"), peer.key)
-                k_out, k_in = await asyncio.wait_for(self._dialer_handshake(ws, peer.key),
-                                                     HANDSHAKE_TIMEOUT)
+                certificate = None
+                if self._client_ssl is not None:  # checked before we say anything to it
+                    certificate = peerproto.TlsCertificate(
+                        tls.peer_certificate_key(ws.get_extra_info("ssl_object")))
+                hs = Handshake.dialer(self.identity, self.chain_id, peer.key, os.urandom,
+                                      certificate=certificate)
+                done = await asyncio.wait_for(self._handshake(ws, hs, hs.start()),
+                                              HANDSHAKE_TIMEOUT)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -564,33 +508,10 @@ class Transport:
                 log.warning("handshake with %s at %s failed: %s", _short(peer.key), peer.address,
                             _describe(e))
                 return False
-            link = await self._run_link(peer, ws, k_out, k_in)
+            link = await self._run_link(peer, ws, done.keys)
             return link is not None and link.bad_frames <= self._max_bad
         finally:
             await ws.close()
-
-    async def _dialer_handshake(self, ws: aiohttp.ClientWebSocketResponse,
-                                expected: bytes) -> tuple[bytes, bytes]:
-        eph = X25519PrivateKey.generate()
-        n_d, e_d = os.urandom(32), _eph_public(eph)
-        await ws.send_bytes(codec.encode({"v": 1, "chain_id": self.chain_id,
-                                          "pubkey": self.public_key, "nonce": n_d, "eph": e_d}))
-        hello = await self._recv_handshake(ws)
-        if hello.get("chain_id") != self.chain_id:
-            raise _HandshakeError("peer is on another chain")
-        a = _bytes_field(hello, "pubkey", 32)
-        if a != expected:
-            raise _HandshakeError(
-                f"peer answered with key {_short(a)}, expected {_short(expected)}",
-                "dropped_unknown_peer")
-        n_a, e_a = _bytes_field(hello, "nonce", 32), _bytes_field(hello, "eph", 32)
-        th = _transcript_hash(self.chain_id, self.public_key, a, n_d, n_a, e_d, e_a)
-        crypto.verify(a, "handshake", _auth_message(th, "acceptor", a),
-                      _bytes_field(hello, "sig", 64))
-        k_d2a, k_a2d = _session_keys(eph, e_a, th)
-        sig = self.identity.sign("handshake", _auth_message(th, "dialer", self.public_key))
-        await ws.send_bytes(codec.encode({"sig": sig}))
-        return k_d2a, k_a2d
 
     # ------------------------------------------------------------------ accepting
 
@@ -605,8 +526,8 @@ class Transport:
         try:
             await ws.prepare(request)
             try:
-                peer, k_out, k_in = await asyncio.wait_for(
-                    self._acceptor_handshake(ws, ssl_object), HANDSHAKE_TIMEOUT)
+                peer, keys = await asyncio.wait_for(self._acceptor_handshake(ws, ssl_object),
+                                                    HANDSHAKE_TIMEOUT)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -618,51 +539,42 @@ class Transport:
         finally:
             self._pending_handshakes -= 1
         try:
-            await self._run_link(peer, ws, k_out, k_in)
+            await self._run_link(peer, ws, keys)
         finally:
             await ws.close()
         return ws
 
-    async def _acceptor_handshake(self, ws: web.WebSocketResponse,
-                                  ssl_object: Any = None) -> tuple[_Peer, bytes, bytes]:
-        hello = await self._recv_handshake(ws)
-        if hello.get("v") != 1:
-            raise _HandshakeError("unsupported protocol version")
-        if hello.get("chain_id") != self.chain_id:
-            raise _HandshakeError("peer is on another chain")
-        d = _bytes_field(hello, "pubkey", 32)
-        peer = self._peers.get(d)
-        if peer is None:
-            raise _HandshakeError(f"key {_short(d)} is not a peer", "dropped_unknown_peer")
-        if self.dials(d):
-            raise _HandshakeError(
-                f"{_short(d)} dialed, but the lower key {_short(self.public_key)} dials")
+    async def _acceptor_handshake(self, ws: web.WebSocketResponse, ssl_object: Any = None
+                                  ) -> tuple[_Peer, peerproto.SessionKeys]:
+        certificate = None
         if self._server_ssl is not None:
-            self._check_certificate(ssl_object, d)
-        n_d, e_d = _bytes_field(hello, "nonce", 32), _bytes_field(hello, "eph", 32)
-        eph = X25519PrivateKey.generate()
-        n_a, e_a = os.urandom(32), _eph_public(eph)
-        th = _transcript_hash(self.chain_id, d, self.public_key, n_d, n_a, e_d, e_a)
-        k_d2a, k_a2d = _session_keys(eph, e_d, th)
-        sig = self.identity.sign("handshake", _auth_message(th, "acceptor", self.public_key))
-        await ws.send_bytes(codec.encode({"v": 1, "chain_id": self.chain_id,
-                                          "pubkey": self.public_key, "nonce": n_a, "eph": e_a,
-                                          "sig": sig}))
-        auth = await self._recv_handshake(ws)
-        crypto.verify(d, "handshake", _auth_message(th, "dialer", d), _bytes_field(auth, "sig", 64))
-        if self._peers.get(d) is not peer:
+            certificate = peerproto.TlsCertificate(tls.peer_certificate_key(ssl_object))
+        hs = Handshake.acceptor(self.identity, self.chain_id, self._peers, os.urandom,
+                                certificate=certificate)
+        step = hs.receive(await self._recv_handshake(ws))  # the dialer's HELLO
+        peer = self._peers.get(hs.peer) if hs.peer is not None else None  # a member, if it passed
+        done = await self._handshake(ws, hs, step)
+        if peer is None or self._peers.get(done.peer) is not peer:
             raise _HandshakeError("peer was removed during the handshake", "dropped_unknown_peer")
-        return peer, k_a2d, k_d2a
+        return peer, done.keys
+
+    async def _handshake(self, ws: Any, hs: Handshake, step: peerproto.Step
+                         ) -> peerproto.Established:
+        """Write what the machine returns and feed it what the peer says, until an outcome.
+
+        Raises:
+            _HandshakeError: the machine refused (its reason and counter) or the socket closed.
+        """
+        while True:
+            for data in step.send:
+                await ws.send_bytes(data)
+            if isinstance(step.outcome, peerproto.Failed):
+                raise _HandshakeError(step.outcome.reason, step.outcome.stat)
+            if isinstance(step.outcome, peerproto.Established):
+                return step.outcome
+            step = hs.receive(await self._recv_handshake(ws))
 
     # ------------------------------------------------------------------ TLS
-
-    def _check_certificate(self, ssl_object: Any, expected: bytes) -> None:
-        """The TLS peer's certificate must name ``expected`` (the validator key being proven)."""
-        named = tls.peer_certificate_key(ssl_object)
-        if named != expected:
-            what = "no validator key" if named is None else f"key {_short(named)}"
-            raise _HandshakeError(f"TLS certificate names {what}, the peer is {_short(expected)}",
-                                  "dropped_cert_mismatch")
 
     def _on_tls_failure(self, e: BaseException, where: str = "a p2p client") -> None:
         self.stats["tls_handshakes_failed"] += 1
@@ -670,25 +582,20 @@ class Transport:
         log.warning("TLS handshake with %s failed: %s", where, _describe(e))
 
     @staticmethod
-    async def _recv_handshake(ws: Any) -> dict[str, Any]:
+    async def _recv_handshake(ws: Any) -> bytes:
         msg = await ws.receive()
         if msg.type != aiohttp.WSMsgType.BINARY:
             raise _HandshakeError("connection closed or not binary during the handshake")
-        if len(msg.data) > _HANDSHAKE_MAX:
-            raise _HandshakeError("handshake message too large")
-        value = codec.decode(msg.data)
-        if not isinstance(value, dict):
-            raise _HandshakeError("handshake message is not a map")
-        return value
+        return bytes(msg.data)
 
     # ------------------------------------------------------------------ a live link
 
-    async def _run_link(self, peer: _Peer, ws: Any, k_out: bytes, k_in: bytes) -> _Link | None:
+    async def _run_link(self, peer: _Peer, ws: Any, keys: peerproto.SessionKeys) -> _Link | None:
         """Own ``ws`` as the link to ``peer`` until it closes."""
         if self._peers.get(peer.key) is not peer or not self._running:
             return None
         old = peer.link
-        link = _Link(peer, ws, k_out, k_in)
+        link = _Link(peer, ws, FrameChannel(keys, self._max_frame))
         peer.link = link
         if old is not None:
             self._end_link(old)
@@ -745,8 +652,7 @@ class Transport:
                     peer.queued_bytes -= len(payload)
                     items.append([kind, payload])
                     size += sz
-                link.send_seq += 1
-                data = link.seal(link.send_seq, items)
+                data = link.frames.seal(items)
                 await ws.send_bytes(data)
                 self.stats["envelopes_out"] += 1
                 self.stats["frames_out"] += len(items)
@@ -788,32 +694,14 @@ class Transport:
 
     def _on_message(self, link: _Link, data: bytes) -> None:
         self.stats["bytes_in"] += len(data)
-        if len(data) > self._max_frame:
-            return self._bad_frame(link, "dropped_oversized")
-        if len(data) <= MAC_LEN:
-            return self._bad_frame(link, "dropped_malformed")
-        body, mac = data[:-MAC_LEN], data[-MAC_LEN:]
-        if not hmac.compare_digest(_mac(link.k_in, body), mac):
-            return self._bad_frame(link, "dropped_bad_mac")
-        try:
-            env = codec.decode(body)
-        except CodecError:
-            return self._bad_frame(link, "dropped_malformed")
-        if (not isinstance(env, list) or len(env) != 2 or type(env[0]) is not int
-                or not isinstance(env[1], list)):
-            return self._bad_frame(link, "dropped_malformed")
-        seq, items = env
-        if seq <= link.recv_seq:
-            return self._bad_frame(link, "dropped_replay")
-        link.recv_seq = seq
+        env = link.frames.open(data)
+        if isinstance(env, peerproto.Dropped):
+            return self._bad_frame(link, env.stat)
         self.stats["envelopes_in"] += 1
+        for _ in range(env.bad_items):
+            self._bad_frame(link, "dropped_malformed")
         sender = link.peer.key
-        for item in items:
-            if (not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str)
-                    or not isinstance(item[1], bytes)):
-                self._bad_frame(link, "dropped_malformed")
-                continue
-            kind, payload = item
+        for kind, payload in env.items:
             self.stats["frames_in"] += 1
             if kind.startswith("_"):
                 self._on_internal(link, kind, payload)

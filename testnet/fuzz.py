@@ -34,10 +34,11 @@ from chainfin import codec
 from chainfin.consensus.messages import COMMIT, PREPARE, MessageCodec
 from chainfin.crypto import Identity
 from chainfin.genesis import Genesis
+from chainfin.peerproto import mac
 from chainfin.store import MemoryStore
 from chainfin.types import Transaction
 from node.runtime import K_CONSENSUS, K_TXS, Node
-from node.transport import PATH, Transport, _mac
+from node.transport import PATH, Transport
 
 __all__ = ["FuzzResult", "fuzz_frames", "main"]
 
@@ -207,9 +208,9 @@ class _Fuzzer:
         elif choice == 2 and self.sealed:
             data, what = rng.choice(self.sealed), "replayed_envelope"
         elif choice == 3:
-            link.send_seq += 1
+            link.frames.send_seq += 1
             body = codec.encode(_random_value(rng))
-            data, what = body + _mac(link.k_out, body), "sealed_non_envelope"
+            data, what = body + mac(link.frames.keys.send, body), "sealed_non_envelope"
         else:
             kind = rng.choice((K_CONSENSUS, K_CONSENSUS, K_TXS, "_req", "_resp", "zz",
                                "".join(rng.choice("xyz") for _ in range(rng.randint(1, 70)))))
@@ -221,9 +222,8 @@ class _Fuzzer:
                 payload = codec.encode([rng.randrange(2**32), rng.randrange(2), b"x"])
             else:
                 payload = rng.randbytes(rng.randint(0, 200))
-            link.send_seq += 1
             label = kind if kind in (K_CONSENSUS, K_TXS, "_req", "_resp") else "other_kind"
-            data, what = link.seal(link.send_seq, [[kind, payload]]), f"sealed_{label}"
+            data, what = link.frames.seal([[kind, payload]]), f"sealed_{label}"
             self.sealed = (self.sealed + [data])[-64:]
         try:
             await link.ws.send_bytes(data)

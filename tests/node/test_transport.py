@@ -13,7 +13,8 @@ import pytest
 
 from chainfin import codec
 from chainfin.crypto import Identity
-from node.transport import STAT_NAMES, RequestError, RequestTimeout, Transport, _mac
+from chainfin.peerproto import mac
+from node.transport import STAT_NAMES, RequestError, RequestTimeout, Transport
 
 CHAIN = "chainfin-test"
 FAST = dict(backoff_min=0.02, backoff_max=0.2, heartbeat=None)
@@ -192,12 +193,12 @@ async def test_bad_frames_are_dropped_and_counted_link_survives() -> None:
         assert link is not None
         a.t.send(b.key, "ok", b"1")
         await until(lambda: len(b.inbox) == 1)
-        sent = link.send_seq
+        sent = link.frames.send_seq
         await link.ws.send_bytes(b"\x00" * 40)                            # bad MAC
         body = codec.encode("not an envelope")
-        await link.ws.send_bytes(body + _mac(link.k_out, body))           # MAC ok, malformed
+        await link.ws.send_bytes(body + mac(link.frames.keys.send, body))  # MAC ok, malformed
         await link.ws.send_bytes(b"\x93\x01")                             # too short
-        await link.ws.send_bytes(link.seal(sent, [["ok", b"replayed"]]))  # replayed seq
+        await link.ws.send_bytes(link.frames.seal_at(sent, [["ok", b"replayed"]]))  # replay
         await link.ws.send_bytes(b"\x00" * (70 * 1024))                   # oversized
         await link.ws.send_str("text")                                   # not binary
         await until(lambda: b.t.stats["dropped_oversized"] == 1
@@ -206,10 +207,10 @@ async def test_bad_frames_are_dropped_and_counted_link_survives() -> None:
         assert b.t.stats["dropped_replay"] == 1
         # a frame from a fresh seq with a forged MAC under another key is dropped too
         forged = codec.encode([sent + 100, [["ok", b"forged"]]])
-        await link.ws.send_bytes(forged + _mac(b"k" * 32, forged))
+        await link.ws.send_bytes(forged + mac(b"k" * 32, forged))
         await until(lambda: b.t.stats["dropped_bad_mac"] == 2)
         # the link still works, in order, with nothing of the above delivered
-        link.send_seq = sent + 1000  # seqs may jump: only strictly increasing is required
+        link.frames.send_seq = sent + 1000  # seqs may jump: only strictly increasing is required
         a.t.send(b.key, "ok", b"2")
         await until(lambda: len(b.inbox) == 2)
         assert b.got(kind="ok") == [b"1", b"2"]
