@@ -1,7 +1,7 @@
 """Confidential by default (issue 17), through a real in-process node: every row of the
 authorization table (node/access.py READ_TABLE, docs/api.md) allowed for whom it names and
 refused for others exactly as a missing item (same 404 and body); each 401 reason; 429; the
-read log. The world is the trade cluster of tests/node/test_api_trade.py."""
+read log. The world is the trade cluster (the ``desk`` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,7 @@ from chainfin.client import Client, ClientError, signed_headers
 from chainfin.crypto import Identity, save_identity
 from contracts import credit_sharing
 from node import access, api
-from tests.node.signing import SigningClient, key_file
-from tests.node.test_api_trade import Desk, T, desk  # noqa: F401 (the fixture)
+from tests.fixtures import Desk, SigningClient, T, key_file
 from tests.unit.trade_cases import DECLARATION, INVOICE, h
 
 ANY_ID = "ab" * 32  # an id nobody uses: its answers are the "missing item" twins
@@ -105,7 +104,7 @@ async def check_row(d: Desk, path: str, allowed: list[str], refused: list[str],
         assert (st, body) == (404, want), (who, path)
 
 
-async def test_every_row_of_the_authorization_table(desk: Desk) -> None:  # noqa: F811
+async def test_every_row_of_the_authorization_table(desk: Desk) -> None:
     w = await build_world(desk)
     d, pk = desk, w.pk
     exp, cust, node3 = pk("exporter"), pk("customer"), d.nodes[3].identity.public_key.hex()
@@ -161,7 +160,7 @@ async def test_every_row_of_the_authorization_table(desk: Desk) -> None:  # noqa
     assert node3 != exp
 
 
-async def test_proofs_for_authorized_readers_verify_offline(desk: Desk) -> None:  # noqa: F811
+async def test_proofs_for_authorized_readers_verify_offline(desk: Desk) -> None:
     w = await build_world(desk)
     d, exp = desk, w.pk("exporter")
     st, doc = await get_as(d, "importer", f"/v1/proofs/tx/{w.transfer}")
@@ -193,7 +192,7 @@ async def read_events(resp: Any, n: int) -> list[dict[str, Any]]:
     return out
 
 
-async def test_events_are_filtered_to_those_naming_the_reader(desk: Desk) -> None:  # noqa: F811
+async def test_events_are_filtered_to_those_naming_the_reader(desk: Desk) -> None:
     d = desk
     async with d.http.get("/v1/events", as_=d.ids["exporter2"]) as mine, \
             d.http.get("/v1/events", as_=d.ids["auditor"]) as everything:
@@ -208,7 +207,7 @@ async def test_events_are_filtered_to_those_naming_the_reader(desk: Desk) -> Non
     assert "txs" not in got_mine[0]
 
 
-async def test_the_read_log_records_reads_of_others_data(desk: Desk) -> None:  # noqa: F811
+async def test_the_read_log_records_reads_of_others_data(desk: Desk) -> None:
     d = desk
     w = await build_world(d)
     exp, cust = w.pk("exporter"), w.pk("customer")
@@ -248,7 +247,7 @@ async def raw_get(d: Desk, path: str, headers: dict[str, str], data: bytes = b""
         return r.status, await r.json()
 
 
-async def test_each_unauthenticated_reason_is_a_401(desk: Desk) -> None:  # noqa: F811
+async def test_each_unauthenticated_reason_is_a_401(desk: Desk) -> None:
     d = desk
     path = "/v1/state/governance/regulators"
     url = str(d.http.make_url(path))
@@ -282,7 +281,7 @@ async def test_each_unauthenticated_reason_is_a_401(desk: Desk) -> None:  # noqa
         assert r.status == 200
 
 
-async def test_rate_limits_answer_429_with_retry_after(desk: Desk) -> None:  # noqa: F811
+async def test_rate_limits_answer_429_with_retry_after(desk: Desk) -> None:
     d = desk
     tight = api.AccessLimits(per_identity_rate=0.01, per_identity_burst=2,
                              per_address_rate=0.01, per_address_burst=5)
@@ -324,7 +323,7 @@ def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CHAINFIN_KEY", raising=False)
 
 
-async def test_the_sdk_and_the_cli_sign_their_reads(desk: Desk, tmp_path: Path,  # noqa: F811
+async def test_the_sdk_and_the_cli_sign_their_reads(desk: Desk, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     d = desk
     base = str(d.http.make_url("/")).rstrip("/")
