@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
 
 from node import api
+from testnet.launch import Manifest, init_testnet
 from tests.fixtures import (
     TRADE_ROLES,
     Desk,
@@ -51,3 +53,10 @@ async def desk() -> AsyncIterator[Desk]:
     finally:
         await http.close()
         await stop_cluster(nodes)
+
+
+@pytest.fixture(scope="module")
+def net4(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
+    """A 4-node testnet directory (init only, nothing started), once per module."""
+    d = tmp_path_factory.mktemp("tn") / "net"
+    return d, init_testnet(d, nodes=4, rest_tls=False)  # the stand-ins serve plain HTTP

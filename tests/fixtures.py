@@ -8,6 +8,7 @@ classes; the pytest fixtures that wrap them are in tests/conftest.py).
   :func:`start_cluster`, :func:`stop_cluster`, and the REST drivers :class:`Harness` (node 0's
   REST app) and :class:`Desk` (trade_documents on it);
 - the signing REST test client :class:`SigningClient` and :func:`key_file`;
+- the launcher's stand-in node (:func:`standin`);
 - the peer-transport test constants and waits (``CHAIN``, ``FAST``, :func:`idents`,
   :func:`until`).
 """
@@ -17,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import sys
+import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ from chainfin.store import MemoryStore
 from chainfin.testing.genesis import bank_genesis
 from chainfin.types import Transaction
 from node.runtime import Node
+from testnet.launch import ManifestNode
 
 # --------------------------------------------------------------------------- genesis, identities
 
@@ -308,3 +312,42 @@ async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.01)
+
+
+# --------------------------------------------------------------------------- the launcher's stand-in
+
+STANDIN = textwrap.dedent("""
+    import http.server, json, signal, sys
+    cfg = json.load(open(sys.argv[1]))
+    mode = sys.argv[2]
+    if mode == "fail":
+        print("stand-in: refusing to start", flush=True)
+        sys.exit(3)
+    if mode == "stubborn":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b'{"ok": true}'
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        def log_message(self, *a):
+            pass
+    srv = http.server.HTTPServer((cfg["rest_host"], cfg["rest_port"]), H)
+    print("stand-in up", flush=True)
+    if mode != "deaf":
+        srv.serve_forever()
+    else:
+        import time
+        time.sleep(60)
+""")
+
+
+def standin(modes: dict[int, str] | None = None):  # type: ignore[no-untyped-def]
+    """A node command for :class:`testnet.launch.Testnet`: a tiny HTTP server answering
+    /healthz on the node's REST port; ``modes`` (node index -> "fail", "stubborn", "deaf")
+    makes some misbehave."""
+    def command(i: int, node: ManifestNode) -> list[str]:
+        return [sys.executable, "-c", STANDIN, node.config, (modes or {}).get(i, "ok")]
+    return command
