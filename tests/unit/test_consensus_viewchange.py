@@ -37,7 +37,8 @@ def test_prepared_block_is_reproposed_with_the_same_hash():
     # let PRE-PREPARE and PREPARE through, lose every COMMIT: the block is prepared, not final
     c.deliver(lambda s, d, m: m.kind != COMMIT)
     assert all(nd.app.height == 0 for nd in c.nodes)
-    prepared = {nd.engine._prepared[1].digest for nd in c.nodes if 1 in nd.engine._prepared}
+    # a replica sends its COMMIT once it has prepared (the COMMITs are lost, not unsent)
+    prepared = {m.digest for nd in c.nodes for m in c.sent(nd.idx, COMMIT) if m.seq == 1}
     assert len(prepared) == 1
     c.primary.down = True
     c.advance(1001)  # halfway the votes are resent (and lost again), then the view changes
