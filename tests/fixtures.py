@@ -38,6 +38,8 @@ from chainfin.testing.genesis import bank_genesis
 from chainfin.types import Transaction
 from node.runtime import Node
 from testnet.launch import ManifestNode
+from tests.unit.trade_cases import DECLARATION, INVOICE
+from tests.unit.trade_cases import h as trade_hash
 
 # --------------------------------------------------------------------------- genesis, identities
 
@@ -252,6 +254,19 @@ class Desk(Harness):
         status, out = await self.get(
             f"/v1/state/settlement/bal/{self.ids[who].public_key.hex()}/USD")
         return int(out["value"]) if status == 200 else 0
+
+    async def attested_trade(self) -> tuple[str, str, str]:
+        """The exporter registers INVOICE and its DECLARATION (tests/unit/trade_cases.py),
+        customs attests a match of USD 98,000.00: (trade id, invoice id, declaration id)."""
+        inv = await self.send("exporter", "register", doc_type="invoice", fields=INVOICE,
+                              content_hash=trade_hash("inv"))
+        trade = inv["trade_id"]
+        decl = (await self.send("exporter", "register", doc_type="customs_declaration",
+                                fields=DECLARATION, content_hash=trade_hash("decl"),
+                                trade_id=trade))["doc_id"]
+        await self.send("customs", "attest", doc_id=decl, result="match",
+                        declared_amount=98_000_00)
+        return trade, inv["doc_id"], decl
 
     async def refused(self, code: str, who: str, method: str, watch: list[str],
                       **args: Any) -> None:

@@ -22,7 +22,7 @@ from chainfin.crypto import Identity, save_identity
 from contracts import credit_sharing
 from node import access, api
 from tests.fixtures import Desk, SigningClient, T, key_file
-from tests.unit.trade_cases import DECLARATION, INVOICE, h
+from tests.unit.trade_cases import h
 
 ANY_ID = "ab" * 32  # an id nobody uses: its answers are the "missing item" twins
 
@@ -54,19 +54,14 @@ async def build_world(d: Desk) -> World:
         await d.commit(d.issue(1000, to))
     t = await d.commit(d.tx("exporter", "settlement", "transfer", {
         "to": d.ids["importer"].public_key.hex(), "currency": "USD", "amount": 10}))
-    inv = await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
-                       content_hash=h("inv"))
-    trade = inv["trade_id"]
-    decl = (await d.send("exporter", "register", doc_type="customs_declaration",
-                         fields=DECLARATION, content_hash=h("decl"), trade_id=trade))["doc_id"]
-    await d.send("customs", "attest", doc_id=decl, result="match", declared_amount=98_000_00)
+    trade, inv_id, _ = await d.attested_trade()
     fin = (await d.send("bank_a", "request_financing", trade_id=trade, currency="USD",
                         maturity_date="2099-12-31", amount=1000_00))["financing_id"]
     lc = (await d.send("bank_c", "issue_lc", applicant=d.ids["importer"].public_key.hex(),
                        beneficiary=d.ids["exporter"].public_key.hex(), amount=90_000_00,
                        currency="USD", expiry_date="2099-12-31", lc_number="LC-ACCESS-1",
                        required_docs=["invoice"], trade_id=trade))["lc_id"]
-    pres = (await d.send("exporter", "present", lc_id=lc, doc_ids=[inv["doc_id"]],
+    pres = (await d.send("exporter", "present", lc_id=lc, doc_ids=[inv_id],
                          amount=1000_00))["presentation_id"]
     out = await d.commit(d.tx("exporter", "credit_sharing", "grant_consent",
                               {"bank": d.ids["bank_b"].public_key.hex()}))
@@ -76,7 +71,7 @@ async def build_world(d: Desk) -> World:
     out = await d.commit(d.tx("bank_a", "credit_sharing", "publish", {
         "subject": d.ids["exporter"].public_key.hex(), "commitment": h("c"), "sealed": sealed}))
     assert out["status"] == "committed", out
-    return World(d, trade, inv["doc_id"], fin, lc, pres, out["result"]["record_id"], t["tx_id"])
+    return World(d, trade, inv_id, fin, lc, pres, out["result"]["record_id"], t["tx_id"])
 
 
 async def get_as(d: Desk, who: str | None, path: str) -> tuple[int, Any]:

@@ -120,12 +120,7 @@ async def test_chainfin_trade_show_prints_what_a_credit_officer_reads(desk: Desk
                                                                      tmp_path: Path) -> None:
     d = desk
     officer = key_file(d.ids["bank_a"], tmp_path)  # the financing bank reads the trade
-    inv = await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
-                       content_hash=h("inv"))
-    trade = inv["trade_id"]
-    decl = (await d.send("exporter", "register", doc_type="customs_declaration",
-                         fields=DECLARATION, content_hash=h("decl"), trade_id=trade))["doc_id"]
-    await d.send("customs", "attest", doc_id=decl, result="match", declared_amount=98_000_00)
+    trade, _, _ = await d.attested_trade()
     await d.send("bank_a", "request_financing", trade_id=trade, amount=78_400_00,
                  currency="USD", maturity_date="2099-12-31")
     url = str(d.http.make_url("")).rstrip("/")
@@ -158,12 +153,7 @@ async def test_financing_is_overdue_by_block_time_through_rest(desk: Desk,
     from node import runtime
 
     d = desk
-    inv = await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
-                       content_hash=h("inv"))
-    trade = inv["trade_id"]
-    decl = (await d.send("exporter", "register", doc_type="customs_declaration",
-                         fields=DECLARATION, content_hash=h("decl"), trade_id=trade))["doc_id"]
-    await d.send("customs", "attest", doc_id=decl, result="match", declared_amount=98_000_00)
+    trade, _, _ = await d.attested_trade()
     tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).date().isoformat()
     fin = (await d.send("bank_a", "request_financing", trade_id=trade, amount=50_000_00,
                         currency="USD", maturity_date=tomorrow))["financing_id"]
