@@ -36,6 +36,7 @@ from chainfin.crypto import Identity
 from chainfin.genesis import Genesis
 from chainfin.peerproto import mac
 from chainfin.store import MemoryStore
+from chainfin.testing.genesis import bank_genesis
 from chainfin.types import Transaction
 from node.runtime import K_CONSENSUS, K_TXS, Node
 from node.transport import PATH, Transport
@@ -69,19 +70,9 @@ class FuzzResult:
 
 
 def _genesis(validators: list[Identity], issuer: Identity, to: Identity) -> Genesis:
-    return Genesis.model_validate({
-        "chain_id": "chainfin-testnet-fuzz",
-        "genesis_time_ms": int(time.time() * 1000) - 1000,
-        "validators": [{"name": f"node{i}", "public_key": v.public_key.hex(),
-                        "bank": f"BANK{i}US33XXX"} for i, v in enumerate(validators)],
-        "identities": [{"name": f"node{i}", "public_key": v.public_key.hex(), "role": "bank",
-                        "admin": True, "bank": f"BANK{i}US33XXX"}
-                       for i, v in enumerate(validators)]
-        + [{"name": "usd_issuer", "public_key": issuer.public_key.hex(), "role": "issuer"},
-           {"name": "exporter", "public_key": to.public_key.hex(), "role": "exporter"}],
-        "currencies": [{"code": "USD", "exponent": 2, "issuer": issuer.public_key.hex()}],
-        "fingerprint_key": "00" * 32,
-    })
+    return bank_genesis("chainfin-testnet-fuzz", validators,
+                        [("usd_issuer", issuer, "issuer", None), ("exporter", to, "exporter", None)],
+                        issuer, fingerprint_key="00" * 32)
 
 
 def drop_counters(node: Node) -> dict[str, int]:

@@ -1,7 +1,7 @@
 """Confidential by default (issue 17), through a real in-process node: every row of the
 authorization table (node/access.py READ_TABLE, docs/api.md) allowed for whom it names and
 refused for others exactly as a missing item (same 404 and body); each 401 reason; 429; the
-read log. The world is the trade cluster of tests/node/test_api_trade.py."""
+read log. The world is the trade cluster (the ``desk`` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,8 @@ from chainfin.client import Client, ClientError, signed_headers
 from chainfin.crypto import Identity, save_identity
 from contracts import credit_sharing
 from node import access, api
-from tests.node.signing import SigningClient, key_file
-from tests.node.test_api_trade import Desk, T, desk  # noqa: F401 (the fixture)
-from tests.unit.trade_cases import DECLARATION, INVOICE, h
+from tests.fixtures import Desk, SigningClient, T, key_file
+from tests.unit.trade_cases import h
 
 ANY_ID = "ab" * 32  # an id nobody uses: its answers are the "missing item" twins
 
@@ -55,19 +54,14 @@ async def build_world(d: Desk) -> World:
         await d.commit(d.issue(1000, to))
     t = await d.commit(d.tx("exporter", "settlement", "transfer", {
         "to": d.ids["importer"].public_key.hex(), "currency": "USD", "amount": 10}))
-    inv = await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
-                       content_hash=h("inv"))
-    trade = inv["trade_id"]
-    decl = (await d.send("exporter", "register", doc_type="customs_declaration",
-                         fields=DECLARATION, content_hash=h("decl"), trade_id=trade))["doc_id"]
-    await d.send("customs", "attest", doc_id=decl, result="match", declared_amount=98_000_00)
+    trade, inv_id, _ = await d.attested_trade()
     fin = (await d.send("bank_a", "request_financing", trade_id=trade, currency="USD",
                         maturity_date="2099-12-31", amount=1000_00))["financing_id"]
     lc = (await d.send("bank_c", "issue_lc", applicant=d.ids["importer"].public_key.hex(),
                        beneficiary=d.ids["exporter"].public_key.hex(), amount=90_000_00,
                        currency="USD", expiry_date="2099-12-31", lc_number="LC-ACCESS-1",
                        required_docs=["invoice"], trade_id=trade))["lc_id"]
-    pres = (await d.send("exporter", "present", lc_id=lc, doc_ids=[inv["doc_id"]],
+    pres = (await d.send("exporter", "present", lc_id=lc, doc_ids=[inv_id],
                          amount=1000_00))["presentation_id"]
     out = await d.commit(d.tx("exporter", "credit_sharing", "grant_consent",
                               {"bank": d.ids["bank_b"].public_key.hex()}))
@@ -77,7 +71,7 @@ async def build_world(d: Desk) -> World:
     out = await d.commit(d.tx("bank_a", "credit_sharing", "publish", {
         "subject": d.ids["exporter"].public_key.hex(), "commitment": h("c"), "sealed": sealed}))
     assert out["status"] == "committed", out
-    return World(d, trade, inv["doc_id"], fin, lc, pres, out["result"]["record_id"], t["tx_id"])
+    return World(d, trade, inv_id, fin, lc, pres, out["result"]["record_id"], t["tx_id"])
 
 
 async def get_as(d: Desk, who: str | None, path: str) -> tuple[int, Any]:
@@ -105,7 +99,7 @@ async def check_row(d: Desk, path: str, allowed: list[str], refused: list[str],
         assert (st, body) == (404, want), (who, path)
 
 
-async def test_every_row_of_the_authorization_table(desk: Desk) -> None:  # noqa: F811
+async def test_every_row_of_the_authorization_table(desk: Desk) -> None:
     w = await build_world(desk)
     d, pk = desk, w.pk
     exp, cust, node3 = pk("exporter"), pk("customer"), d.nodes[3].identity.public_key.hex()
@@ -161,7 +155,7 @@ async def test_every_row_of_the_authorization_table(desk: Desk) -> None:  # noqa
     assert node3 != exp
 
 
-async def test_proofs_for_authorized_readers_verify_offline(desk: Desk) -> None:  # noqa: F811
+async def test_proofs_for_authorized_readers_verify_offline(desk: Desk) -> None:
     w = await build_world(desk)
     d, exp = desk, w.pk("exporter")
     st, doc = await get_as(d, "importer", f"/v1/proofs/tx/{w.transfer}")
@@ -193,7 +187,7 @@ async def read_events(resp: Any, n: int) -> list[dict[str, Any]]:
     return out
 
 
-async def test_events_are_filtered_to_those_naming_the_reader(desk: Desk) -> None:  # noqa: F811
+async def test_events_are_filtered_to_those_naming_the_reader(desk: Desk) -> None:
     d = desk
     async with d.http.get("/v1/events", as_=d.ids["exporter2"]) as mine, \
             d.http.get("/v1/events", as_=d.ids["auditor"]) as everything:
@@ -208,7 +202,7 @@ async def test_events_are_filtered_to_those_naming_the_reader(desk: Desk) -> Non
     assert "txs" not in got_mine[0]
 
 
-async def test_the_read_log_records_reads_of_others_data(desk: Desk) -> None:  # noqa: F811
+async def test_the_read_log_records_reads_of_others_data(desk: Desk) -> None:
     d = desk
     w = await build_world(d)
     exp, cust = w.pk("exporter"), w.pk("customer")
@@ -248,7 +242,7 @@ async def raw_get(d: Desk, path: str, headers: dict[str, str], data: bytes = b""
         return r.status, await r.json()
 
 
-async def test_each_unauthenticated_reason_is_a_401(desk: Desk) -> None:  # noqa: F811
+async def test_each_unauthenticated_reason_is_a_401(desk: Desk) -> None:
     d = desk
     path = "/v1/state/governance/regulators"
     url = str(d.http.make_url(path))
@@ -282,7 +276,7 @@ async def test_each_unauthenticated_reason_is_a_401(desk: Desk) -> None:  # noqa
         assert r.status == 200
 
 
-async def test_rate_limits_answer_429_with_retry_after(desk: Desk) -> None:  # noqa: F811
+async def test_rate_limits_answer_429_with_retry_after(desk: Desk) -> None:
     d = desk
     tight = api.AccessLimits(per_identity_rate=0.01, per_identity_burst=2,
                              per_address_rate=0.01, per_address_burst=5)
@@ -324,7 +318,7 @@ def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CHAINFIN_KEY", raising=False)
 
 
-async def test_the_sdk_and_the_cli_sign_their_reads(desk: Desk, tmp_path: Path,  # noqa: F811
+async def test_the_sdk_and_the_cli_sign_their_reads(desk: Desk, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     d = desk
     base = str(d.http.make_url("/")).rstrip("/")

@@ -12,185 +12,32 @@ validator commits too (``test_single_validator_commits``). Four in-process nodes
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import os
 import re
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
 from chainfin import proofs
-from chainfin.crypto import Identity
 from chainfin.errors import InvalidTransaction
-from chainfin.genesis import Genesis
-from chainfin.store import MemoryStore
 from chainfin.types import Transaction
 from node import api
 from node.metrics import CPU_STAGES
-from node.runtime import Node
-from tests.node.signing import SigningClient
-
-N_VALIDATORS = 4
-CLIENT_ROLES = {"exporter": "exporter", "importer": "importer", "auditor": "auditor",
-                "usd_issuer": "issuer"}
-
-
-def make_genesis(validators: list[Identity], clients: dict[str, Identity]) -> Genesis:
-    """A genesis with ``validators`` (admin banks), the ``clients`` (roles from CLIENT_ROLES) and
-    one currency, USD, issued by ``usd_issuer``."""
-    return Genesis.model_validate({
-        "chain_id": "chainfin-apitest",
-        "genesis_time_ms": int(time.time() * 1000) - 1000,
-        "validators": [{"name": f"node{i}", "public_key": v.public_key.hex(),
-                        "bank": f"BANK{i}US33XXX"} for i, v in enumerate(validators)],
-        "identities": [{"name": f"node{i}", "public_key": v.public_key.hex(), "role": "bank",
-                        "admin": True, "bank": f"BANK{i}US33XXX"}
-                       for i, v in enumerate(validators)]
-        + [{"name": name, "public_key": ident.public_key.hex(), "role": CLIENT_ROLES[name]}
-           for name, ident in clients.items()],
-        "currencies": [{"code": "USD", "exponent": 2,
-                        "issuer": clients["usd_issuer"].public_key.hex()}],
-        "regulators": [clients["auditor"].public_key.hex()],
-        "fingerprint_key": os.urandom(32).hex(),
-    })
-
-
-@dataclass
-class Harness:
-    """A running in-process cluster and a TestClient on node 0's REST app."""
-
-    genesis: Genesis
-    nodes: list[Node]
-    ids: dict[str, Identity]
-    http: TestClient
-    nonces: itertools.count = field(default_factory=lambda: itertools.count(1))
-
-    @property
-    def node(self) -> Node:
-        return self.nodes[0]
-
-    @property
-    def chain_id(self) -> str:
-        return self.genesis.chain_id
-
-    def tx(self, who: str, contract: str, method: str, args: dict[str, Any],
-           nonce: int | None = None, chain_id: str | None = None) -> Transaction:
-        return Transaction.create(self.ids[who], chain_id or self.chain_id,
-                                  next(self.nonces) if nonce is None else nonce,
-                                  contract, method, args)
-
-    def issue(self, amount: int = 100, to: str = "exporter", nonce: int | None = None
-              ) -> Transaction:
-        return self.tx("usd_issuer", "settlement", "issue",
-                       {"currency": "USD", "to": self.ids[to].public_key.hex(),
-                        "amount": amount}, nonce)
-
-    async def post(self, body: Transaction | dict[str, Any] | bytes | str, wait: bool = True,
-                   query: str | None = None) -> tuple[int, Any]:
-        """POST /v1/tx; returns (status, decoded JSON body) and checks the content type."""
-        if isinstance(body, Transaction):
-            data: bytes | str = json.dumps(body.to_json())
-        elif isinstance(body, dict):
-            data = json.dumps(body)
-        else:
-            data = body
-        q = query if query is not None else ("?wait=commit" if wait else "")
-        async with self.http.post("/v1/tx" + q, data=data,
-                                  headers={"Content-Type": "application/json"}) as r:
-            return r.status, await _json(r)
-
-    async def get(self, path: str) -> tuple[int, Any]:
-        async with self.http.get(path) as r:
-            return r.status, await _json(r)
-
-    async def commit(self, tx: Transaction) -> dict[str, Any]:
-        status, out = await self.post(tx)
-        assert status == 200, out
-        assert out["status"] in ("committed", "rejected"), out
-        return out
-
-
-async def _json(r: Any) -> Any:
-    assert r.content_type == "application/json", (r.status, r.content_type, await r.text())
-    return await r.json()
-
-
-def error_problem(status: int, body: Any, want_status: int, code: str | None = None
-                  ) -> str | None:
-    """What is wrong with an error response, or None. Every 4xx/5xx body is exactly
-    ``{"error": {"code", "message"}}`` with two non-empty strings."""
-    if status != want_status:
-        return f"status {status} != {want_status}: {body}"
-    if not isinstance(body, dict) or set(body) != {"error"}:
-        return f"not an error body: {body}"
-    err = body["error"]
-    if not isinstance(err, dict) or set(err) != {"code", "message"}:
-        return f"error is not {{code, message}}: {body}"
-    if not (isinstance(err["code"], str) and err["code"]):
-        return f"bad code: {body}"
-    if not (isinstance(err["message"], str) and err["message"]):
-        return f"bad message: {body}"
-    if code is not None and err["code"] != code:
-        return f"code {err['code']!r} != {code!r}: {body}"
-    return None
-
-
-def assert_error(status: int, body: Any, want_status: int, code: str | None = None) -> None:
-    problem = error_problem(status, body, want_status, code)
-    assert problem is None, problem
-
-
-async def start_cluster(n: int = N_VALIDATORS) -> tuple[Genesis, list[Node], dict[str, Identity]]:
-    """``n`` validator Nodes on MemoryStores, listening on 127.0.0.1 port 0, all connected."""
-    validators = [Identity.generate(f"node{i}") for i in range(n)]
-    ids = {name: Identity.generate(name) for name in CLIENT_ROLES}
-    genesis = make_genesis(validators, ids)
-    nodes = [Node(v, genesis, MemoryStore(), "127.0.0.1", 0, {}, f"node{i}")
-             for i, v in enumerate(validators)]
-    for nd in nodes:
-        await nd.start()
-    peers = {nd.identity.public_key: nd.transport.address for nd in nodes}
-    for nd in nodes:
-        nd.peers_cfg = dict(peers)
-        nd.transport.set_peers(peers)
-    deadline = time.monotonic() + 10
-    while any(len(nd.transport.connected()) < n - 1 for nd in nodes):
-        assert time.monotonic() < deadline, "in-process validators did not connect"
-        await asyncio.sleep(0.01)
-    ids["outsider"] = Identity.generate("outsider")  # not in the genesis
-    return genesis, nodes, ids
-
-
-async def stop_cluster(nodes: list[Node]) -> None:
-    for nd in nodes:
-        await nd.stop()
-
-
-@pytest.fixture
-async def h() -> AsyncIterator[Harness]:
-    genesis, nodes, ids = await start_cluster()
-    http = SigningClient(TestServer(api.make_app(nodes[0])), ids["auditor"])
-    await http.start_server()
-    try:
-        yield Harness(genesis, nodes, ids, http)
-    finally:
-        await http.close()
-        await stop_cluster(nodes)
-
-
-async def wait_height(node: Node, height: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while node.ledger.tip.height < height:
-        assert time.monotonic() < deadline, f"{node.node_id} did not reach height {height}"
-        await asyncio.sleep(0.005)
-
+from tests.fixtures import (
+    N_VALIDATORS,
+    Harness,
+    SigningClient,
+    assert_error,
+    error_problem,
+    start_cluster,
+    stop_cluster,
+    wait_height,
+)
+from tests.fixtures import json_body as _json
 
 # --------------------------------------------------------------------------- the engine, n = 1
 

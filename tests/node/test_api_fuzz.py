@@ -32,10 +32,10 @@ from chainfin.client import signed_headers
 from chainfin.types import Transaction
 from contracts import CONTRACTS
 from node import api
-from tests.node.signing import SigningClient
-from tests.node.test_api import (
+from tests.fixtures import (
     CLIENT_ROLES,
     Harness,
+    SigningClient,
     error_problem,
     start_cluster,
     stop_cluster,

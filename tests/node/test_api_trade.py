@@ -1,4 +1,5 @@
-"""trade_documents through REST on an in-process 4-validator cluster (as tests/node/test_api.py):
+"""trade_documents through REST on an in-process 4-validator cluster (the ``desk``
+fixture of tests/conftest.py):
 each attack of issue 15 is a signed transaction to ``POST /v1/tx?wait=commit``, each refusal is
 checked to change none of the ``GET /v1/state/trade_documents/...`` records nor a balance.
 
@@ -8,107 +9,13 @@ into the past, and maturity by moving the nodes' clock (``node.runtime.now_ms``)
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from chainfin.crypto import Identity
-from chainfin.genesis import Genesis
-from chainfin.store import MemoryStore
-from node import api
-from node.runtime import Node
-from tests.node.signing import SigningClient, key_file
-from tests.node.test_api import Harness, stop_cluster
+from tests.fixtures import Desk, T, key_file
 from tests.unit.trade_cases import BILL_OF_LADING, DECLARATION, INVOICE, INVOICE_AMOUNT, h
-
-T = "trade_documents"
-CLIENTS = {"exporter": ("exporter", "ACME Exports Ltd"),
-           "exporter2": ("exporter", "Borealis Trading Co"),
-           "importer": ("importer", "Globex Corp"), "usd_issuer": ("issuer", None),
-           "customs": ("customs", None), "auditor": ("auditor", None)}
-
-
-def trade_genesis(validators: list[Identity], clients: dict[str, Identity]) -> Genesis:
-    return Genesis.model_validate({
-        "chain_id": "chainfin-tradetest",
-        "genesis_time_ms": int(time.time() * 1000) - 1000,
-        "validators": [{"name": f"node{i}", "public_key": v.public_key.hex(),
-                        "bank": f"BANK{i}US33XXX"} for i, v in enumerate(validators)],
-        "identities": [{"name": f"node{i}", "public_key": v.public_key.hex(), "role": "bank",
-                        "admin": True, "bank": f"BANK{i}US33XXX"}
-                       for i, v in enumerate(validators)]
-        + [{"name": name, "public_key": ident.public_key.hex(), "role": CLIENTS[name][0],
-            "legal_name": CLIENTS[name][1]} for name, ident in clients.items()],
-        "currencies": [{"code": "USD", "exponent": 2,
-                        "issuer": clients["usd_issuer"].public_key.hex()}],
-        "regulators": [clients["auditor"].public_key.hex()],
-        "fingerprint_key": os.urandom(32).hex(),
-        "params": {"financing_requires_attestation": True},
-    })
-
-
-class Desk(Harness):
-    async def send(self, who: str, method: str, **args: Any) -> dict[str, Any]:
-        out = await self.commit(self.tx(who, T, method, args))
-        assert out["status"] == "committed", out
-        return out["result"]  # type: ignore[no-any-return]
-
-    async def value(self, key: str) -> Any:
-        status, out = await self.get(f"/v1/state/{T}/{key}")
-        return out["value"] if status == 200 else None
-
-    async def usd(self, who: str) -> int:
-        status, out = await self.get(
-            f"/v1/state/settlement/bal/{self.ids[who].public_key.hex()}/USD")
-        return int(out["value"]) if status == 200 else 0
-
-    async def refused(self, code: str, who: str, method: str, watch: list[str],
-                      **args: Any) -> None:
-        """Refused with ``code``; the watched records and every balance are unchanged."""
-        names = sorted(self.ids)
-        before = ([await self.value(k) for k in watch], [await self.usd(n) for n in names])
-        out = await self.commit(self.tx(who, T, method, args))
-        assert (out["status"], (out.get("error") or {}).get("code")) == ("rejected", code), out
-        after = ([await self.value(k) for k in watch], [await self.usd(n) for n in names])
-        assert after == before, f"{method} refused with {code} but changed the state"
-
-
-@pytest.fixture
-async def desk() -> AsyncIterator[Desk]:
-    validators = [Identity.generate(f"node{i}") for i in range(4)]
-    ids = {name: Identity.generate(name) for name in CLIENTS}
-    genesis = trade_genesis(validators, ids)
-    nodes = [Node(v, genesis, MemoryStore(), "127.0.0.1", 0, {}, f"node{i}")
-             for i, v in enumerate(validators)]
-    for nd in nodes:
-        await nd.start()
-    peers = {nd.identity.public_key: nd.transport.address for nd in nodes}
-    for nd in nodes:
-        nd.peers_cfg = dict(peers)
-        nd.transport.set_peers(peers)
-    deadline = time.monotonic() + 10
-    while any(len(nd.transport.connected()) < 3 for nd in nodes):
-        assert time.monotonic() < deadline, "in-process validators did not connect"
-        await asyncio.sleep(0.01)
-    for i, v in enumerate(validators[:3]):
-        ids["bank_" + "abc"[i]] = v
-    http = SigningClient(TestServer(api.make_app(nodes[0])), ids["auditor"])
-    await http.start_server()
-    try:
-        d = Desk(genesis, nodes, ids, http)
-        for bank in ("bank_a", "bank_b", "bank_c"):
-            await d.commit(d.tx("usd_issuer", "settlement", "issue", {
-                "currency": "USD", "to": ids[bank].public_key.hex(), "amount": 10**10}))
-        yield d
-    finally:
-        await http.close()
-        await stop_cluster(nodes)
 
 
 async def test_trade_attacks_through_rest(desk: Desk) -> None:
@@ -213,12 +120,7 @@ async def test_chainfin_trade_show_prints_what_a_credit_officer_reads(desk: Desk
                                                                      tmp_path: Path) -> None:
     d = desk
     officer = key_file(d.ids["bank_a"], tmp_path)  # the financing bank reads the trade
-    inv = await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
-                       content_hash=h("inv"))
-    trade = inv["trade_id"]
-    decl = (await d.send("exporter", "register", doc_type="customs_declaration",
-                         fields=DECLARATION, content_hash=h("decl"), trade_id=trade))["doc_id"]
-    await d.send("customs", "attest", doc_id=decl, result="match", declared_amount=98_000_00)
+    trade, _, _ = await d.attested_trade()
     await d.send("bank_a", "request_financing", trade_id=trade, amount=78_400_00,
                  currency="USD", maturity_date="2099-12-31")
     url = str(d.http.make_url("")).rstrip("/")
@@ -251,12 +153,7 @@ async def test_financing_is_overdue_by_block_time_through_rest(desk: Desk,
     from node import runtime
 
     d = desk
-    inv = await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
-                       content_hash=h("inv"))
-    trade = inv["trade_id"]
-    decl = (await d.send("exporter", "register", doc_type="customs_declaration",
-                         fields=DECLARATION, content_hash=h("decl"), trade_id=trade))["doc_id"]
-    await d.send("customs", "attest", doc_id=decl, result="match", declared_amount=98_000_00)
+    trade, _, _ = await d.attested_trade()
     tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).date().isoformat()
     fin = (await d.send("bank_a", "request_financing", trade_id=trade, amount=50_000_00,
                         currency="USD", maturity_date=tomorrow))["financing_id"]

@@ -17,22 +17,17 @@ from chainfin.types import Block, Transaction
 from node.byzantine import BEHAVIOURS, ByzantineNode, enable_byzantine
 from node.config import load_config
 from node.runtime import Node
-from tests.node.test_api import CLIENT_ROLES, make_genesis
-
-
-def _genesis(validators: list[Identity], ids: dict[str, Identity], chain_id: str) -> Genesis:
-    g = make_genesis(validators, ids).model_dump(mode="json")
-    g["chain_id"] = chain_id
-    g["params"]["view_timeout_ms"] = 300  # view changes away from a byzantine primary are quick
-    return Genesis.model_validate(g)
+from tests.fixtures import client_ids, connect, make_genesis, validator_ids
 
 
 async def _cluster(behaviour: str) -> tuple[list[Node], Node, dict[str, Identity], Genesis]:
     """Four validators; the byzantine one is the primary of view 0 (equivocate and invalid need
     it to propose)."""
-    validators = [Identity.generate(f"node{i}") for i in range(4)]
-    ids = {name: Identity.generate(name) for name in CLIENT_ROLES}
-    genesis = _genesis(validators, ids, "chainfin-testnet-byz")
+    validators = validator_ids(4)
+    ids = client_ids()
+    # view changes away from a byzantine primary are quick
+    genesis = make_genesis(validators, ids, chain_id="chainfin-testnet-byz",
+                           params={"view_timeout_ms": 300})
     p0 = genesis.validator_set().primary(0)
     nodes: list[Node] = []
     for i, v in enumerate(validators):
@@ -44,14 +39,7 @@ async def _cluster(behaviour: str) -> tuple[list[Node], Node, dict[str, Identity
     bad = next(nd for nd in nodes if isinstance(nd, ByzantineNode))
     for nd in nodes:
         await nd.start()
-    peers = {nd.identity.public_key: nd.transport.address for nd in nodes}
-    for nd in nodes:
-        nd.peers_cfg = dict(peers)
-        nd.transport.set_peers(peers)
-    deadline = time.monotonic() + 10
-    while any(len(nd.transport.connected()) < 3 for nd in nodes):
-        assert time.monotonic() < deadline, "validators did not connect"
-        await asyncio.sleep(0.01)
+    await connect(nodes, what="validators did not connect")
     return nodes, bad, ids, genesis
 
 
@@ -124,8 +112,8 @@ def test_byzantine_section_needs_a_test_network(tmp_path) -> None:
 
 def test_byzantine_node_refuses_a_production_chain() -> None:
     validators = [Identity.generate("v")]
-    ids = {name: Identity.generate(name) for name in CLIENT_ROLES}
-    genesis = _genesis(validators, ids, "chainfin-bank-consortium")
+    genesis = make_genesis(validators, client_ids(), chain_id="chainfin-bank-consortium",
+                           params={"view_timeout_ms": 300})
     with pytest.raises(ConfigError, match="test networks only"):
         ByzantineNode(validators[0], genesis, MemoryStore(), "127.0.0.1", 0, {}, "v",
                       behaviour="silent")

@@ -21,7 +21,7 @@ from chainfin.types import Transaction
 from contracts import CONTRACTS
 from node.ledger import Ledger
 from node.runtime import Node
-from tests.node.test_api import CLIENT_ROLES, make_genesis
+from tests.fixtures import client_ids, connect, make_genesis, validator_ids
 
 MiB = 1 << 20
 
@@ -51,8 +51,8 @@ async def _until(cond, timeout: float, what: str) -> None:  # type: ignore[no-un
 
 
 async def test_full_disk_pauses_refuses_and_resumes_without_damage(small_disk: Path) -> None:
-    validators = [Identity.generate(f"node{i}") for i in range(4)]
-    ids = {name: Identity.generate(name) for name in CLIENT_ROLES}
+    validators = validator_ids(4)
+    ids = client_ids()
     genesis = make_genesis(validators, ids)
     db = small_disk / "db"
     store = PlyvelStore(db)
@@ -72,12 +72,7 @@ async def test_full_disk_pauses_refuses_and_resumes_without_damage(small_disk: P
     try:
         for nd in nodes:
             await nd.start()
-        peers = {nd.identity.public_key: nd.transport.address for nd in nodes}
-        for nd in nodes:
-            nd.peers_cfg = dict(peers)
-            nd.transport.set_peers(peers)
-        await _until(lambda: all(len(nd.transport.connected()) == 3 for nd in nodes), 10,
-                     "connect")
+        await connect(nodes, what="connect")
         submit(0)
         await _until(lambda: nodes[0].ledger.tip.height >= 1, 10, "first commit")
 
@@ -123,9 +118,7 @@ async def test_full_disk_pauses_refuses_and_resumes_without_damage(small_disk: P
 
 
 def _genesis() -> Genesis:
-    validators = [Identity.generate("node0")]
-    ids = {name: Identity.generate(name) for name in CLIENT_ROLES}
-    return make_genesis(validators, ids)
+    return make_genesis(validator_ids(1), client_ids())
 
 
 # --------------------------------------------------------------------------- damaged stores
@@ -152,7 +145,7 @@ async def _store_with_blocks(db: Path, genesis: Genesis, ident: Identity,
 @pytest.fixture
 async def committed(tmp_path: Path) -> tuple[Path, Genesis, int]:
     v = Identity.generate("node0")
-    ids = {name: Identity.generate(name) for name in CLIENT_ROLES}
+    ids = client_ids()
     genesis = make_genesis([v], ids)
     db = tmp_path / "db"
     top = await _store_with_blocks(db, genesis, v, ids["usd_issuer"], ids["exporter"])

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from chainfin.genesis import Genesis
 from node.api import STATIC_DIR
-from tests.node.test_api import Harness, h  # noqa: F401  (the in-process cluster fixture)
+from tests.fixtures import Harness
 
 
-async def test_page_and_files(h: Harness) -> None:  # noqa: F811
+async def test_page_and_files(h: Harness) -> None:
     async with h.http.get("/") as r:
         assert r.status == 200 and r.content_type == "text/html"
         page = await r.text()
@@ -21,7 +21,7 @@ async def test_page_and_files(h: Harness) -> None:  # noqa: F811
             assert await r.read() == (STATIC_DIR / name).read_bytes()
 
 
-async def test_nothing_else_is_served(h: Harness) -> None:  # noqa: F811
+async def test_nothing_else_is_served(h: Harness) -> None:
     for path in ("/static/..%2Fapi.py", "/static/.hidden.js", "/static/missing.js",
                  "/static/index.py", "/static/%2e%2e%2fapi.py", "/static/verify.js.map",
                  "/static/VERIFY.JS"):
@@ -29,7 +29,7 @@ async def test_nothing_else_is_served(h: Harness) -> None:  # noqa: F811
             assert r.status == 404, path
 
 
-async def test_genesis_is_the_nodes(h: Harness) -> None:  # noqa: F811
+async def test_genesis_is_the_nodes(h: Harness) -> None:
     async with h.http.get("/v1/genesis") as r:
         assert r.status == 200
         doc = await r.json()

@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 
 from chainfin import cli
-from tests.node.signing import key_file
-from tests.node.test_api import Harness, h  # noqa: F401 (the fixture)
+from tests.fixtures import Harness, key_file
 
 PATTERNS = ("structuring", "counterparty_change", "round_trip")
 
 
-async def setup_patterns(h: Harness) -> list[Any]:  # noqa: F811
+async def setup_patterns(h: Harness) -> list[Any]:
     """Transactions that raise one structuring, one counterparty_change and one round_trip
     alert (exporter and importer funded, the exporter under a 1,000 per-payment limit)."""
     exp, imp = (h.ids[n].public_key.hex() for n in ("exporter", "importer"))
@@ -55,7 +54,7 @@ async def read_sse_alerts(r: Any, want: int) -> list[dict[str, Any]]:
 
 
 async def test_pattern_alerts_reach_sse_subscribers_and_chainfin_alerts(
-        h: Harness, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:  # noqa: F811
+        h: Harness, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     txs = await setup_patterns(h)
     regulator = key_file(h.ids["auditor"], tmp_path)
     base = str(h.http.make_url("")).rstrip("/")
@@ -88,7 +87,7 @@ async def test_pattern_alerts_reach_sse_subscribers_and_chainfin_alerts(
     assert 'chainfin_risk_alerts_total{rule="limit_exceeded"} 0' in metrics
 
 
-async def test_risk_routes_list_an_accounts_rules_freezes_and_alerts(h: Harness) -> None:  # noqa: F811
+async def test_risk_routes_list_an_accounts_rules_freezes_and_alerts(h: Harness) -> None:
     exp = h.ids["exporter"].public_key.hex()
     await h.commit(h.issue(5000, to="exporter"))
     for args in ({"subject": exp, "kind": "max_per_tx", "currency": "USD", "max": 10,

@@ -30,7 +30,7 @@ from node.transport import STAT_NAMES, Transport
 from testnet import pki
 from testnet.launch import Testnet, init_testnet, load_manifest, manifest_ssl
 from testnet.membership import join_node
-from tests.node.test_transport import CHAIN, FAST, idents, until
+from tests.fixtures import CHAIN, FAST, idents, until
 
 
 def node_cfg(ca: tuple[Path, Path], cert: tuple[Path, Path], name: str = "n") -> NodeConfig:

@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import random
 import socket
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,29 +14,13 @@ from chainfin import codec
 from chainfin.crypto import Identity
 from chainfin.peerproto import mac
 from node.transport import STAT_NAMES, RequestError, RequestTimeout, Transport
-
-CHAIN = "chainfin-test"
-FAST = dict(backoff_min=0.02, backoff_max=0.2, heartbeat=None)
-
-
-def idents(n: int, tag: str = "t") -> list[Identity]:
-    """n identities sorted by public key: ids[0] dials everyone, ids[-1] accepts from everyone."""
-    return sorted((Identity.from_seed_text(f"{tag}{i}") for i in range(n)),
-                  key=lambda i: i.public_key)
+from tests.fixtures import CHAIN, FAST, idents, until
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 class Node:

@@ -31,7 +31,7 @@ def test_validator_set_grows_from_4_to_5():
     assert [vs.n for _, vs in app.sets] == [4, 5]
     change = app.sets[1][0] - 1  # the block that changed the set
     new_key = sim.nodes[4].key
-    assert sim.nodes[4].engine._member and sim.nodes[4].app.height == app.height
+    assert new_key in sim.nodes[4].engine.validators and sim.nodes[4].app.height == app.height
     signers_after = set()
     for h in range(1, app.height + 1):
         entry = app.chain[h]

@@ -48,9 +48,14 @@ def test_view_change_body_roundtrip_and_stripped_attachment():
     ident = Identity.from_seed_text("vc")
     c = Cluster(4)
     c.submit(make_txs(1))
-    c.deliver(lambda s, d, m: m.kind != COMMIT)
-    pc = c.nodes[1].engine._prepared[1]
-    block = c.nodes[1].engine._blocks[pc.digest]
+    c.deliver(lambda s, d, m: m.kind != COMMIT)  # prepared, never committed
+    c.primary.down = True
+    c.advance(1001)  # a backup's VIEW-CHANGE carries the prepared certificate and the block
+    backup = next(nd for nd in c.nodes if not nd.down)
+    vc = c.sent(backup.idx, VIEW_CHANGE)[0]
+    pc = vc.body.prepared[0]
+    block = vc.attachment[0]
+    assert (pc.seq, pc.digest) == (1, block.hash())
     assert PreparedCert.from_wire(codec.decode(codec.encode(pc.to_wire()))) == pc
     base = BaseProof("genesis", 0, b"\1" * 32, 0, ())
     body = ViewChange(base, (pc,)).to_wire()

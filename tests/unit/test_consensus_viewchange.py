@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from chainfin import codec
-from chainfin.consensus.api import Received, ViewChanged
+from chainfin.consensus.api import ExecuteBlock, Received, Send, Tick, TxsPending, ViewChanged
+from chainfin.consensus.engine import PbftEngine
 from chainfin.consensus.messages import COMMIT, NEW_VIEW, PRE_PREPARE, VIEW_CHANGE, NewView
-from tests.sim.harness import Cluster, make_txs
+from tests.sim.harness import GENESIS, Cluster, make_txs
 
 
 def _backups(c, view=0):
@@ -36,7 +37,8 @@ def test_prepared_block_is_reproposed_with_the_same_hash():
     # let PRE-PREPARE and PREPARE through, lose every COMMIT: the block is prepared, not final
     c.deliver(lambda s, d, m: m.kind != COMMIT)
     assert all(nd.app.height == 0 for nd in c.nodes)
-    prepared = {nd.engine._prepared[1].digest for nd in c.nodes if 1 in nd.engine._prepared}
+    # a replica sends its COMMIT once it has prepared (the COMMITs are lost, not unsent)
+    prepared = {m.digest for nd in c.nodes for m in c.sent(nd.idx, COMMIT) if m.seq == 1}
     assert len(prepared) == 1
     c.primary.down = True
     c.advance(1001)  # halfway the votes are resent (and lost again), then the view changes
@@ -107,16 +109,26 @@ def test_new_view_with_too_few_view_changes_is_rejected():
 
 def test_f_plus_one_view_changes_make_a_replica_join():
     c = Cluster(4)  # f = 1: two VIEW-CHANGEs for view 3 pull a replica from view 0 to 3
-    c.submit(make_txs(1), [])
     late = c.nodes[0]
-    others = c.nodes[1:3]
+    # two other validators that have given up on view 2 (replicas of theirs restored in view 2,
+    # not its primary): a request pending, their progress timer fires, each asks for view 3
+    others = [nd for nd in c.nodes[1:] if nd.key != c.validators.primary(2)][:2]
+    vcs = []
     for nd in others:
-        nd.engine._start_view_change(3)
-        nd.driver.run(nd.engine._out)
-    vcs = [(s, p) for s, d, p in c.wire if d == late.idx]
-    late.engine.step(Received(b"", vcs[0][1]))
+        e = PbftEngine(c.cfg, nd.identity, c.validators, 0, GENESIS, codec=c.codec, view=2)
+        e.step(Tick(0))
+        e.step(TxsPending(1))
+        out: list[object] = []
+        for _ in range(2):  # halfway its votes are resent; at the timeout the view changes
+            deadline = e.next_deadline()
+            assert deadline is not None and not e.in_vc
+            out = e.step(Tick(deadline))
+        vcs += [a.payload for a in out
+                if type(a) is Send and c.decode(a.payload).kind == VIEW_CHANGE]
+    assert [c.decode(p).view for p in vcs] == [3, 3]
+    late.engine.step(Received(b"", vcs[0]))
     assert late.engine.view == 0
-    late.engine.step(Received(b"", vcs[1][1]))
+    late.engine.step(Received(b"", vcs[1]))
     assert late.engine.view == 3 and late.engine.in_vc  # without any timer firing
     assert c.now == 0
 
@@ -146,15 +158,16 @@ def test_view_change_timeouts_back_off_exponentially():
 def test_timer_is_not_reset_by_message_trickle():
     c = Cluster(4)
     c.submit(make_txs(1))
-    t = _backups(c)[0]
-    deadline = t.engine._progress_deadline
-    assert deadline == 1000
+    t = _backups(c)[0]  # its progress deadline: 1000 (the view timeout after the request)
     # the proposal arrives and is prepared, but it never commits
     c.deliver(lambda s, d, m: m.kind != COMMIT)
-    assert t.engine._progress_deadline == deadline
     c.advance(500)  # our votes are resent halfway, the deadline stays
     c.deliver(lambda s, d, m: m.kind != COMMIT)
-    assert t.engine._progress_deadline == deadline
+    c.advance(499)
+    assert t.engine.view == 0 and not t.engine.in_vc  # not before the deadline
+    c.advance(1)  # at 1000, as armed at the request: the trickle at 0 and 500 did not push it
+    assert t.engine.view == 1 and t.engine.in_vc
+    assert t.engine.stats["view_changes_started"] == 1
 
 
 def test_new_primary_fetches_a_missing_block_from_view_change_attachments():
@@ -164,7 +177,7 @@ def test_new_primary_fetches_a_missing_block_from_view_change_attachments():
     # the next primary never sees the PRE-PREPARE, the others prepare the block
     c.deliver(lambda s, d, m: m.kind != COMMIT and not (m.kind == PRE_PREPARE
                                                          and d == new_primary.idx))
-    assert 1 not in new_primary.engine._slots or new_primary.engine._slots[1].block is None
+    assert not any(type(a) is ExecuteBlock for a in new_primary.log)  # it has no block 1
     c.primary.down = True
     c.advance(1001)
     c.deliver()

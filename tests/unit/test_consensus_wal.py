@@ -86,8 +86,7 @@ def test_restored_replica_never_commits_a_conflicting_block():
     assert eng._signed[(COMMIT, 0, 1)] == original
     assert 1 in eng._prepared  # its prepared certificate survives for the next VIEW-CHANGE
     # feed a conflicting block with a full set of prepares for it
-    alt = _alt(next(nd.engine._blocks[original] for nd in c.nodes
-                    if original in nd.engine._blocks))
+    alt = _alt(next(m.body for m in c.sent(c.primary.idx, PRE_PREPARE) if m.digest == original))
     b.app.specs[alt.hash()] = b.app.specs[original]
     out = eng.step(Received(c.primary.key, _pp(c, alt)))
     for a in list(out):

@@ -1,0 +1,62 @@
+"""Pytest fixtures shared by the tests; what they build is in tests/fixtures.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from node import api
+from testnet.launch import Manifest, init_testnet
+from tests.fixtures import (
+    TRADE_ROLES,
+    Desk,
+    Harness,
+    SigningClient,
+    start_cluster,
+    stop_cluster,
+    trade_genesis,
+)
+
+
+@pytest.fixture
+async def h() -> AsyncIterator[Harness]:
+    """A 4-validator in-process cluster and a client signing as the auditor on node 0's REST."""
+    genesis, nodes, ids = await start_cluster()
+    http = SigningClient(TestServer(api.make_app(nodes[0])), ids["auditor"])
+    await http.start_server()
+    try:
+        yield Harness(genesis, nodes, ids, http)
+    finally:
+        await http.close()
+        await stop_cluster(nodes)
+
+
+@pytest.fixture
+async def desk() -> AsyncIterator[Desk]:
+    """The trade cluster: validators node0..2 are also ``bank_a``..``bank_c``, each holding
+    USD 100,000,000.00; a client signing as the auditor on node 0's REST."""
+    genesis, nodes, ids = await start_cluster(roles=TRADE_ROLES, outsider=False,
+                                              genesis=trade_genesis)
+    for i, nd in enumerate(nodes[:3]):
+        ids["bank_" + "abc"[i]] = nd.identity
+    http = SigningClient(TestServer(api.make_app(nodes[0])), ids["auditor"])
+    await http.start_server()
+    try:
+        d = Desk(genesis, nodes, ids, http)
+        for bank in ("bank_a", "bank_b", "bank_c"):
+            await d.commit(d.tx("usd_issuer", "settlement", "issue", {
+                "currency": "USD", "to": ids[bank].public_key.hex(), "amount": 10**10}))
+        yield d
+    finally:
+        await http.close()
+        await stop_cluster(nodes)
+
+
+@pytest.fixture(scope="module")
+def net4(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
+    """A 4-node testnet directory (init only, nothing started), once per module."""
+    d = tmp_path_factory.mktemp("tn") / "net"
+    return d, init_testnet(d, nodes=4, rest_tls=False)  # the stand-ins serve plain HTTP
