@@ -194,7 +194,7 @@ def load_manifest(directory: str | os.PathLike[str]) -> Manifest:
 # ---------------------------------------------------------------------- init
 
 
-def _free_ports(n: int) -> list[int]:
+def free_ports(n: int) -> list[int]:
     """``n`` distinct free TCP ports on 127.0.0.1 (all bound at once, so they differ)."""
     socks: list[socket.socket] = []
     try:
@@ -211,7 +211,7 @@ def _free_ports(n: int) -> list[int]:
 def _ports(nodes: int, base_port: int) -> list[tuple[int, int]]:
     """(rest, p2p) per node: free ports when ``base_port`` is 0, else base+2i and base+2i+1."""
     if base_port == 0:
-        flat = _free_ports(2 * nodes)
+        flat = free_ports(2 * nodes)
     else:
         if not 1 <= base_port <= 65535 - 2 * nodes:
             raise ConfigError(f"--base-port {base_port} leaves no room for {2 * nodes} ports")

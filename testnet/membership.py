@@ -35,8 +35,8 @@ from testnet.launch import (
     ManifestClient,
     ManifestNode,
     Testnet,
-    _free_ports,
     bic,
+    free_ports,
     issue_node_tls,
     load_manifest,
     manifest_ssl,
@@ -112,7 +112,7 @@ def prepare_join(directory: Path) -> tuple[int, Identity, Identity]:
     bank_key = Identity.generate(f"bank{k}")
     save_identity(node_key, directory / "keys" / f"{name}.json")
     save_identity(bank_key, directory / "clients" / f"bank{k}.json")
-    rest, p2p = _free_ports(2)
+    rest, p2p = free_ports(2)
     ndir = directory / name
     ndir.mkdir(exist_ok=True)
     cfg = NodeConfig(

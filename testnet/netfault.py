@@ -40,7 +40,6 @@ import asyncio
 import contextlib
 import json
 import random
-import socket
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -49,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from chainfin.errors import ConfigError
+from testnet.launch import free_ports
 
 __all__ = ["LinkShape", "Relay", "NetFault", "install_relays", "uninstall_relays", "RELAY_FILE",
            "RTO_MS"]
@@ -372,19 +372,6 @@ class NetFault:
 # ---------------------------------------------------------------------- installing into a testnet
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((HOST, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def install_relays(directory: str | Path) -> Path:
     """Give every ordered pair of the testnet's nodes a relay port and point the node configs'
     peer addresses at them; the real p2p addresses stay in the manifest. Idempotent: a testnet
@@ -409,7 +396,7 @@ def install_relays(directory: str | Path) -> Path:
     taken |= {int(nd.rest_url.rpartition(":")[2]) for nd in m.nodes}
     free: list[int] = []
     while len(free) < len(pairs):
-        free = [p for p in dict.fromkeys(free + _free_ports(len(pairs))) if p not in taken]
+        free = [p for p in dict.fromkeys(free + free_ports(len(pairs))) if p not in taken]
     ports = dict(zip(pairs, free[:len(pairs)], strict=True))
     for a, nd in enumerate(m.nodes):
         cfg_path = Path(nd.config)

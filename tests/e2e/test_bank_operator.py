@@ -23,7 +23,7 @@ from cryptography import x509
 from chainfin.cli import main as chainfin_main
 from chainfin.errors import ConfigError
 from node.bank import init_bank_node, sign_csr
-from testnet.launch import Testnet, _free_ports, init_testnet, load_manifest
+from testnet.launch import Testnet, free_ports, init_testnet, load_manifest
 
 BIC = "CHFNGB2L"
 
@@ -56,7 +56,7 @@ def test_bank_node_init_sign_vote_run(tn: Testnet, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     m = load_manifest(tn.dir)
     d = tmp_path / "bank"
-    rest, p2p = _free_ports(2)
+    rest, p2p = free_ports(2)
     argv = ["node", "init", "--bank", BIC, "--dir", str(d), "--p2p", f"127.0.0.1:{p2p}",
             "--rest", f"127.0.0.1:{rest}", "--genesis", str(tn.dir / "genesis.json"),
             "--sync-key", str(tn.dir / "clients" / "auditor.json")]
