@@ -158,6 +158,9 @@ async def _load(tn: Testnet, session: aiohttp.ClientSession, down: set[int],
         res.failed += 1
         res.errors[code] = res.errors.get(code, 0) + 1
 
+    # paced by a schedule, not a fixed sleep per transaction (signing and task creation would
+    # lower the rate); more than a second behind, the schedule restarts instead of bursting
+    period, next_at = 1.0 / rate, time.monotonic()
     while not stop.is_set():
         # clients talk to honest nodes that are up (a byzantine node's answers prove nothing)
         up = [i for i in range(tn.n) if i not in down and i not in avoid]
@@ -170,19 +173,36 @@ async def _load(tn: Testnet, session: aiohttp.ClientSession, down: set[int],
             t.add_done_callback(inflight.discard)
             res.offered += 1
             k += 1
-        await asyncio.sleep(1.0 / rate)
+        next_at += period
+        late = time.monotonic() - next_at
+        if late > 1.0:
+            next_at += late
+        await asyncio.sleep(max(0.0, -late))
     if inflight:
         await asyncio.wait(inflight, timeout=25)
+
+
+#: how often a read refused with 429 (the node's rate limit) is tried again
+RATE_LIMIT_RETRIES = 30
 
 
 async def _get(session: aiohttp.ClientSession, url: str, reader: Identity | None = None,
                timeout: float = 10) -> Any:
     """GET ``url``; signed by ``reader`` (blocks and transactions are for validators,
     regulators and auditors: the testnet's tools read as its auditor, ``Testnet.reader``)."""
-    headers = signed_headers(reader, "GET", url) if reader is not None else None
-    async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout),
-                           headers=headers) as r:
-        return r.status, await r.json()
+    for attempt in range(RATE_LIMIT_RETRIES + 1):
+        headers = signed_headers(reader, "GET", url) if reader is not None else None
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout),
+                               headers=headers) as r:
+            if r.status == 429 and attempt < RATE_LIMIT_RETRIES:
+                # the node's per-identity read limit: wait as it says, as any client should
+                wait = 0.2
+                with contextlib.suppress(ValueError):
+                    wait = float(r.headers.get("Retry-After", "0.2"))
+                await asyncio.sleep(min(max(wait, 0.05), 2.0))
+                continue
+            return r.status, await r.json()
+    raise AssertionError("unreachable")
 
 
 class Monitor:

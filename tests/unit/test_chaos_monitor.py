@@ -39,3 +39,32 @@ def test_stall_counts_only_within_the_fault_model() -> None:
     mon.faulty.update({1, 2})  # two faulty of four: beyond f = 1
     mon.observe(30.0, 2)
     assert res.longest_stall_s == 3.0
+
+
+async def test_a_read_refused_by_the_rate_limit_waits_and_is_tried_again() -> None:
+    """The end check reads thousands of blocks as one identity: a 429 is the node's per-identity
+    limit, not a missing block; the reader waits Retry-After and asks again, each time signed
+    afresh (a fresh nonce: a repeated signature would be a replay)."""
+    import aiohttp
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    from chainfin.crypto import Identity
+    from testnet.chaos import _get
+
+    seen: list[str] = []
+
+    async def block(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Signature", ""))
+        if len(seen) <= 2:
+            return web.json_response({"error": {"code": "rate_limited"}}, status=429,
+                                     headers={"Retry-After": "0"})
+        return web.json_response({"hash": "ab" * 32})
+
+    app = web.Application()
+    app.router.add_get("/v1/blocks/1", block)
+    async with TestServer(app) as server, aiohttp.ClientSession() as session:
+        status, body = await _get(session, str(server.make_url("/v1/blocks/1")),
+                                  Identity.generate("auditor"))
+    assert (status, body["hash"]) == (200, "ab" * 32)
+    assert len(seen) == 3 and len(set(seen)) == 3 and all(seen)
