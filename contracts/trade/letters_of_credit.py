@@ -162,14 +162,25 @@ def amend_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     return {"lc_id": lc_id, "pending": args["changes"]}
 
 
+def beneficiarys_lc(state: ContractState, ctx: TxContext, lc_id: str,
+                    act: str) -> dict[str, Any]:
+    """The LC ``lc_id``, which only its beneficiary may ``act`` on.
+
+    Raises:
+        ContractError: ``unknown_lc``, ``forbidden`` (the caller is not the beneficiary).
+    """
+    lc = get_lc(state, lc_id)
+    if lc["beneficiary"] != ctx.sender_hex:
+        raise ContractError(f"only the LC's beneficiary {act}", "forbidden")
+    return lc
+
+
 @CONTRACT.method(roles=("exporter",), params={"lc_id": p_id})
 def accept_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
                      ) -> dict[str, Any]:
     """The beneficiary accepts the pending amendment: the new terms apply from now."""
     lc_id = args["lc_id"]
-    lc = get_lc(state, lc_id)
-    if lc["beneficiary"] != ctx.sender_hex:
-        raise ContractError("only the LC's beneficiary accepts an amendment", "forbidden")
+    lc = beneficiarys_lc(state, ctx, lc_id, "accepts an amendment")
     if lc["amendment"] is None:
         raise ContractError("the LC has no pending amendment", "no_amendment")
     if lc["status"] != "open":
@@ -386,9 +397,7 @@ def consent_cancel(state: ContractState, ctx: TxContext, args: dict[str, Any]
                    ) -> dict[str, Any]:
     """The beneficiary agrees that the issuing bank may cancel the LC (UCP 600 art. 10 a)."""
     lc_id = args["lc_id"]
-    lc = get_lc(state, lc_id)
-    if lc["beneficiary"] != ctx.sender_hex:
-        raise ContractError("only the LC's beneficiary consents", "forbidden")
+    lc = beneficiarys_lc(state, ctx, lc_id, "consents")
     lc["cancel_consent"] = True
     state.put(NAME, "lc/" + lc_id, lc)
     ctx.emit("lc_cancel_consent", {"lc_id": lc_id})

@@ -106,39 +106,33 @@ def end_of_day_ms(iso_date: str) -> int:
 # ---------------------------------------------------------------------------- records
 
 
+def _record(state: ContractState, prefix: str, record_id: str, code: str,
+            what: str) -> dict[str, Any]:
+    """The record at ``prefix + record_id``, or ``ContractError(code)`` naming ``what``."""
+    r = state.get(NAME, prefix + record_id)
+    if r is None:
+        raise ContractError(f"no {what} {record_id}", code)
+    return r  # type: ignore[no-any-return]
+
+
 def get_doc(state: ContractState, doc_id: str) -> dict[str, Any]:
-    d = state.get(NAME, "doc/" + doc_id)
-    if d is None:
-        raise ContractError(f"no document {doc_id}", "unknown_document")
-    return d  # type: ignore[no-any-return]
+    return _record(state, "doc/", doc_id, "unknown_document", "document")
 
 
 def get_trade(state: ContractState, trade_id: str) -> dict[str, Any]:
-    t = state.get(NAME, "trade/" + trade_id)
-    if t is None:
-        raise ContractError(f"no trade {trade_id}", "unknown_trade")
-    return t  # type: ignore[no-any-return]
+    return _record(state, "trade/", trade_id, "unknown_trade", "trade")
 
 
 def get_financing(state: ContractState, financing_id: str) -> dict[str, Any]:
-    f = state.get(NAME, "fin/" + financing_id)
-    if f is None:
-        raise ContractError(f"no financing {financing_id}", "unknown_financing")
-    return f  # type: ignore[no-any-return]
+    return _record(state, "fin/", financing_id, "unknown_financing", "financing")
 
 
 def get_lc(state: ContractState, lc_id: str) -> dict[str, Any]:
-    lc = state.get(NAME, "lc/" + lc_id)
-    if lc is None:
-        raise ContractError(f"no letter of credit {lc_id}", "unknown_lc")
-    return lc  # type: ignore[no-any-return]
+    return _record(state, "lc/", lc_id, "unknown_lc", "letter of credit")
 
 
 def get_presentation(state: ContractState, presentation_id: str) -> dict[str, Any]:
-    p = state.get(NAME, "pres/" + presentation_id)
-    if p is None:
-        raise ContractError(f"no presentation {presentation_id}", "unknown_presentation")
-    return p  # type: ignore[no-any-return]
+    return _record(state, "pres/", presentation_id, "unknown_presentation", "presentation")
 
 
 def legal_name(state: ContractState, pubkey_hex: str) -> str:
