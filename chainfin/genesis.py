@@ -13,7 +13,8 @@ JSON, bytes as hex. Validated with pydantic at the edge (it comes from disk)::
       "fingerprint_key": "<hex, 32 bytes: consortium HMAC key for document fingerprints>",
       "params": {"max_block_txs": 500, "checkpoint_interval": 16, "window": 2,
                  "view_timeout_ms": 1000, "max_clock_skew_ms": 5000,
-                 "block_interval_ms": 20, "max_advance_rate_bps": 10000,
+                 "block_interval_ms": 20, "block_interval_max_ms": 50,
+                 "pacing_knee_tps": 250, "max_advance_rate_bps": 10000,
                  "document_tolerance_bps": 500, "financing_requires_attestation": false}
     }
 
@@ -87,6 +88,10 @@ class GenesisParams(_Model):
     view_timeout_ms: int = Field(default=1000, ge=10)
     max_clock_skew_ms: int = Field(default=5000, ge=0)
     block_interval_ms: int = Field(default=20, ge=0, le=60_000)  # pacing; decision 21
+    # rate-driven pacing (decision 84): above pacing_knee_tps the interval grows with the rate,
+    # up to block_interval_max_ms (equal to block_interval_ms: a fixed interval)
+    block_interval_max_ms: int = Field(default=50, ge=0, le=60_000)
+    pacing_knee_tps: int = Field(default=250, ge=1, le=1_000_000)
     # consortium rules of trade finance (contracts read them from ``governance/params``)
     max_advance_rate_bps: int = Field(default=10_000, ge=0, le=10_000)
     document_tolerance_bps: int = Field(default=500, ge=0, le=10_000)

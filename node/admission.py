@@ -25,6 +25,7 @@ from chainfin.types import Transaction
 from node.ledger import Ledger
 from node.mempool import Mempool, TxGossip
 from node.metrics import NodeMetrics
+from node.pacing import RatePacer
 
 log = logging.getLogger("chainfin.node")
 
@@ -87,6 +88,10 @@ class Admission:
         self.commit_lag_s = 0.0  # median admission-to-commit time of the last committed block
         self.last_commit = self._last_sweep = time.perf_counter()
         self._pending_timer: asyncio.TimerHandle | None = None
+        # rate-driven pacing (node/pacing.py): None when the genesis fixes the interval
+        self.pacer = (RatePacer(params.block_interval_ms, params.block_interval_max_ms,
+                                params.pacing_knee_tps)
+                      if params.block_interval_max_ms > params.block_interval_ms else None)
 
     # ------------------------------------------------------------------ admission
 
@@ -134,7 +139,10 @@ class Admission:
         execution.check_tx_static(tx, self.ledger.committed_state(),
                                   registry=self.ledger.registry)
         self.mempool.add(tx)
-        self.admitted_at.setdefault(tx.tx_id, time.perf_counter())
+        now = time.perf_counter()
+        self.admitted_at.setdefault(tx.tx_id, now)
+        if self.pacer is not None:
+            self.pacer.note(1, now)
         if gossip:
             self.gossip.delay = (GOSSIP_DELAY_BUSY_S if len(self.mempool) >= GOSSIP_BUSY_PENDING
                                  else GOSSIP_DELAY_S)
@@ -189,7 +197,11 @@ class Admission:
         if self._pending_timer is not None:
             self._pending_timer.cancel()
             self._pending_timer = None
-        self.events.put_nowait(api.TxsPending(len(self.mempool)))
+        self.events.put_nowait(api.TxsPending(len(self.mempool), self.block_interval_ms()))
+
+    def block_interval_ms(self) -> int | None:
+        """The pacing interval for the engine now (None: the genesis' fixed one)."""
+        return None if self.pacer is None else self.pacer.interval_ms(time.perf_counter())
 
     # ------------------------------------------------------------------ proposals and commits
 

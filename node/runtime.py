@@ -289,7 +289,8 @@ class Node:
                 else:
                     self._driver.step(e)
             if last_pending is not None:
-                self._driver.step(api.TxsPending(len(self.mempool)))
+                self._driver.step(api.TxsPending(len(self.mempool),
+                                                 self.admission.block_interval_ms()))
             if last_tick is not None:
                 self._driver.step(last_tick)
             self._end_turn()

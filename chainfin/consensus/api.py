@@ -58,9 +58,12 @@ class Received:
 @dataclass(frozen=True, slots=True)
 class TxsPending:
     """How many valid transactions this node holds that are not yet committed. Drives proposing
-    (primary) and the view-change timer (everyone: a known, unexecuted request arms it)."""
+    (primary) and the view-change timer (everyone: a known, unexecuted request arms it).
+    ``block_interval_ms``, when given, replaces the pacing interval from now on (the node's
+    rate-driven pacing, node/pacing.py; None keeps the current one)."""
 
     count: int
+    block_interval_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,6 +192,7 @@ class PbftEngine:
         self._build_req: tuple[int, bytes] = (0, b"")
         self._mempool_dry = False
         self._last_cut_ms = -(1 << 62)  # when this node last asked for a block (pacing)
+        self._interval_ms = config.block_interval_ms  # pacing; TxsPending may change it
         self._cut_deferred = False
         # timers and catch-up
         self.now = 0
@@ -239,7 +240,7 @@ class PbftEngine:
         if self._fetching:
             ds.append(self._fetch_deadline)
         if self._cut_deferred:  # pacing: the next block may be cut then
-            ds.append(self._last_cut_ms + self.cfg.block_interval_ms)
+            ds.append(self._last_cut_ms + self._interval_ms)
         return min(ds) if ds else None
 
     def step(self, event: Event) -> list[Action]:
@@ -257,7 +258,8 @@ class PbftEngine:
         elif t is BlockExecuted:
             self._on_executed(event)  # type: ignore[arg-type]
         elif t is TxsPending:
-            self._on_txs_pending(event.count)  # type: ignore[union-attr]
+            self._on_txs_pending(event.count,  # type: ignore[union-attr]
+                                 event.block_interval_ms)  # type: ignore[union-attr]
         elif t is BlockBuilt:
             self._on_built(event.block)  # type: ignore[union-attr]
         elif t is Synced:
@@ -840,7 +842,9 @@ class PbftEngine:
                 return s, d, blk
             s, d, blk = s + 1, sl.digest, sl.block
 
-    def _on_txs_pending(self, count: int) -> None:
+    def _on_txs_pending(self, count: int, interval_ms: int | None) -> None:
+        if interval_ms is not None and interval_ms >= 0:
+            self._interval_ms = interval_ms
         self._pending = max(0, count)
         self._mempool_dry = False
         self._arm_progress()
@@ -861,8 +865,7 @@ class PbftEngine:
         inflight = sum(len(sl.block.txs) for sl in self._slots.values() if sl.block is not None)
         if self._pending - inflight <= 0:
             return
-        if (self.cfg.block_interval_ms
-                and self.now < self._last_cut_ms + self.cfg.block_interval_ms):
+        if self._interval_ms and self.now < self._last_cut_ms + self._interval_ms:
             self._cut_deferred = True  # the Tick at next_deadline() proposes
             return
         self._last_cut_ms = self.now

@@ -155,6 +155,34 @@ def test_block_interval_paces_proposals_and_a_tick_cuts_the_deferred_block():
     assert len(builds) == 1 and builds[0].height == 2  # the tick after 20 ms cuts it
 
 
+def test_txs_pending_can_change_the_pacing_interval():
+    c = Cluster(4, window=4, block_interval_ms=20)
+    p = c.primary
+    e = p.engine
+    e.step(Tick(1000))
+
+    def offer(k: int, interval: int | None) -> list:
+        p.app.add(make_txs(1, k))
+        out = e.step(TxsPending(len(p.app.mempool), interval))
+        for a in out:
+            if type(a) is BuildBlock:
+                e.step(p.app.build(a)[0])
+        return [a for a in out if type(a) is BuildBlock]
+
+    assert len(offer(0, 50)) == 1  # idle: the first block leaves at once
+    assert offer(1, None) == []  # None keeps 50 ms
+    assert e.next_deadline() == 1050
+    assert [a for a in e.step(Tick(1030)) if type(a) is BuildBlock] == []  # 20 ms is not enough
+    builds = [a for a in e.step(Tick(1050)) if type(a) is BuildBlock]
+    assert len(builds) == 1 and builds[0].height == 2
+    for ev in p.app.build(builds[0]):
+        e.step(ev)
+    # back to 20 ms: the block deferred at 1055 leaves at the tick 20 ms after the last cut
+    assert offer(2, 20) == []
+    assert e.next_deadline() == 1070
+    assert len([a for a in e.step(Tick(1070)) if type(a) is BuildBlock]) == 1
+
+
 def test_engine_memory_stays_bounded_over_many_blocks():
     c = Cluster(4, checkpoint_interval=2, window=2)
     for k in range(30):
