@@ -302,7 +302,9 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
         ],
         "regulators": [client_ids["regulator"].public_key.hex()],
         "fingerprint_key": os.urandom(32).hex(),
-        "params": {"financing_requires_attestation": True},
+        # experiments: CHAINFIN_GENESIS_PARAMS='{"block_interval_max_ms": 20}' (JSON) overrides
+        "params": {"financing_requires_attestation": True,
+                   **json.loads(os.environ.get("CHAINFIN_GENESIS_PARAMS") or "{}")},
     })
     genesis_path = root / "genesis.json"
     genesis_path.write_text(genesis.to_json_text())
