@@ -132,11 +132,11 @@ def decode_chunk(raw: bytes) -> Chunk:
         else:
             raise InvalidMessage("chunk: bad sibling")
     ents: list[tuple[bytes, bytes]] = []
-    for e in ents_in:
-        if not isinstance(e, list) or len(e) != 2 or type(e[0]) is not bytes \
-                or type(e[1]) is not bytes:
+    for ent in ents_in:
+        if not isinstance(ent, list) or len(ent) != 2 or type(ent[0]) is not bytes \
+                or type(ent[1]) is not bytes:
             raise InvalidMessage("chunk: an entry is not [key bytes, value bytes]")
-        ents.append((e[0], e[1]))
+        ents.append((ent[0], ent[1]))
     return Chunk(height, prefix, depth, tuple(sibs), tuple(ents))
 
 
