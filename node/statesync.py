@@ -400,8 +400,10 @@ class StateSync:
                             err = json.loads(body)
                         except ValueError:
                             err = {}
-                        code = err.get("error", "http") if isinstance(err, dict) else "http"
-                        raise SnapshotRefused(str(code), f"HTTP {r.status}: {body[:200]!r}")
+                        e = err.get("error") if isinstance(err, dict) else None
+                        code = e.get("code") if isinstance(e, dict) else None
+                        raise SnapshotRefused(code if isinstance(code, str) else "http",
+                                              f"HTTP {r.status}: {body[:200]!r}")
 
                 async def r_manifest(height: int | None, url: str = url) -> bytes:
                     q = "" if height is None else f"?height={height}"
@@ -416,8 +418,8 @@ class StateSync:
 
     async def run(self, patience_s: float = 20.0) -> bool:
         """Install a snapshot (resuming one in progress). Returns True when one was installed;
-        False when none is worth it (no source offers a snapshot above the tip within
-        ``patience_s``, and none was in progress)."""
+        False when none is worth it: every source answered and none offers a snapshot above the
+        tip, or no source answered within ``patience_s`` (and none was in progress)."""
         node = self.node
         store = node.store
         genesis_set = node.genesis.validator_set()
@@ -433,9 +435,8 @@ class StateSync:
                 refused_all = bool(sources)
                 for src in sources:
                     try:
-                        got = await self._from_source(src, m, p)
-                        if got is not None:
-                            return got
+                        if await self._from_source(src, m, p):
+                            return True
                     except SnapshotRefused as e:
                         log.info("state sync from %s: %s (%s)", src.name, e, e.code)
                         if e.code != "not_found":
@@ -450,22 +451,23 @@ class StateSync:
                                 "starting again", m.height if m else -1)
                     store.delete(K_PROGRESS, sync=True)
                     continue
-                if p is None and loop.time() > deadline:
+                if load_progress(store) is None and (refused_all or loop.time() > deadline):
+                    log.info("state sync: no snapshot above height %d: replaying blocks",
+                             node.ledger.tip.height)
                     return False
                 await asyncio.sleep(1.0)
         finally:
             self.active = False
 
     async def _from_source(self, src: Source, m: Manifest | None,
-                           p: Progress | None) -> bool | None:
+                           p: Progress | None) -> bool:
         node = self.node
         store = node.store
         if m is None or p is None:
             m = verify_manifest(await src.manifest(None), node.chain_id,
                                 node.genesis.validator_set())
             if m.height <= node.ledger.tip.height:
-                log.info("state sync: %s offers height %d, not above ours", src.name, m.height)
-                return False
+                raise SnapshotRefused("not_found", f"it offers height {m.height}, not above ours")
             p = await asyncio.to_thread(begin, store, m)
             log.info("state sync: installing the state of height %d from %s", m.height,
                      src.name)
