@@ -121,24 +121,25 @@ def test_entries_out_of_order_are_refused() -> None:
         verify_chunk(root, dataclasses.replace(c, entries=tuple(reversed(c.entries))))
 
 
-def test_a_region_hidden_behind_a_leaf_sibling_is_refused() -> None:
-    """Two keys, one per half: a server claims the left half is empty and that the root's
-    node is a leaf 'sibling' on the right. The leaf's key hash must lie in the right half."""
-    kv = {b"a": b"1", b"b": b"2", b"c": b"3"}
+def test_a_key_moved_to_a_leaf_sibling_is_refused() -> None:
+    """A lone key's leaf moves up to the root. A server claims the key's region is empty and
+    presents the leaf as the sibling at some depth: the folded root is the same leaf hash, so
+    only the check that a leaf sibling's key lies in the sibling's region refuses it."""
+    kv = {b"only": b"1"}
     nodes: dict[bytes, bytes] = {}
     tree = SparseMerkleTree(nodes)
     root = tree.update(EMPTY, kv, nodes)
-    for prefix in (0, 1):
-        c = _chunk(tree, root, kv, prefix, 1)
-        if not c.entries:
-            continue
-        (other_kind, _, _), = c.siblings
-        # claim this region empty, and its entries' leaf as the other half
-        kh = hashlib.sha256(c.entries[0][0]).digest()
-        vh = hashlib.sha256(c.entries[0][1]).digest()
-        fake = dataclasses.replace(c, entries=(), siblings=((S_LEAF, kh, vh),))
-        with pytest.raises(InvalidMessage):
-            verify_chunk(root, fake)
+    kh = hashlib.sha256(b"only").digest()
+    vh = hashlib.sha256(b"1").digest()
+    for depth in (1, 2, 5):
+        prefix = int.from_bytes(kh, "big") >> (256 - depth)
+        c = _chunk(tree, root, kv, prefix, depth)
+        verify_chunk(root, c)
+        for j in range(depth):
+            sibs = list(c.siblings)
+            sibs[j] = (S_LEAF, kh, vh)
+            with pytest.raises(InvalidMessage, match="outside its region"):
+                verify_chunk(root, dataclasses.replace(c, entries=(), siblings=tuple(sibs)))
 
 
 def test_malformed_chunks_are_refused_by_the_parser() -> None:
