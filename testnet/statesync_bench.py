@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from chainfin import codec
-from chainfin.crypto import Identity, load_identity, save_identity
+from chainfin.crypto import Identity, save_identity
 from chainfin.genesis import load_genesis
 from chainfin.store import PlyvelStore
 from chainfin.testing.genesis import bank_genesis
@@ -152,12 +152,12 @@ def join(d: Path) -> None:
     joiner_dir = d / "joiner"
     shutil.rmtree(joiner_dir, ignore_errors=True)
     server_cfg = _node_config(d, "node0", str(d / "node0.json"), d / "node0")
-    server_url = "http://127.0.0.1:%d" % json.loads(server_cfg.read_text())["rest_port"]
+    server_url = f"http://127.0.0.1:{json.loads(server_cfg.read_text())['rest_port']}"
     save_identity(Identity.generate("joiner"), d / "joiner.json")
     joiner_cfg = _node_config(d, "joiner", str(d / "joiner.json"), joiner_dir,
                               sync_urls=[server_url], state_sync=True,
                               sync_key_file=(d / "auditor.json").resolve())
-    joiner_url = "http://127.0.0.1:%d" % json.loads(joiner_cfg.read_text())["rest_port"]
+    joiner_url = f"http://127.0.0.1:{json.loads(joiner_cfg.read_text())['rest_port']}"
     cmd = [sys.executable, "-m", "chainfin.cli", "node", "run", "--config"]
     logs = [open(d / "node0.log", "w"), open(d / "joiner.log", "w")]  # noqa: SIM115
     server = subprocess.Popen([*cmd, str(server_cfg)], stdout=logs[0], stderr=logs[0])

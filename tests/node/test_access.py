@@ -145,7 +145,6 @@ async def test_every_row_of_the_authorization_table(desk: Desk) -> None:
     # routes whose refusal is "no route": the same as a path that does not exist
     for path, allowed, refused in (
             ("/v1/sync/blocks", ["node3", "pure_auditor"], ["exporter", "customer"]),
-            ("/v1/sync/snapshot", ["node3", "pure_auditor"], ["exporter", "customer"]),
             (f"/v1/nonce/{exp}", ["exporter", "pure_auditor", "node3"], ["exporter2", "customer"]),
             ("/v1/audit/reads", ["auditor", "pure_auditor"], ["exporter", "node3"])):
         await check_row(d, path, allowed, refused, (path, "/v1/no-such-route"))

@@ -191,6 +191,20 @@ async def test_a_sync_cut_short_resumes_and_never_runs_on_half_a_state(cluster,
 async def test_bad_snapshot_requests_get_clear_errors(cluster) -> None:
     gen, nodes, ids, url = cluster
     node = nodes[0]
+    import aiohttp
+
+    from chainfin.client import signed_headers
+    async with aiohttp.ClientSession() as s:
+        for who, path, want in (
+                ("auditor", "/v1/sync/snapshot", 200),
+                ("exporter", "/v1/sync/snapshot", 404),  # blocks are not an exporter's to read
+                ("auditor", "/v1/sync/chunk?height=1&prefix=9&depth=2", 400),
+                ("auditor", "/v1/sync/chunk?height=x", 400),
+                ("auditor", f"/v1/sync/chunk?height={node.ledger.snapshot_height}"
+                            "&prefix=0&depth=0", 413)):
+            async with s.get(url + path, headers=signed_headers(ids[who], "GET",
+                                                                url + path)) as r:
+                assert r.status == want, (who, path, await r.read())
     for req, code in (({"height": 10**9, "prefix": 0, "depth": 0}, "not_found"),
                       ({"height": 1, "prefix": 4, "depth": 2}, "bad_request"),
                       ({"height": 1, "prefix": 0, "depth": 99}, "bad_request"),
