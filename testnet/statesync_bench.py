@@ -70,7 +70,7 @@ def _cert(block: Block, signers: list[Identity]) -> CommitCertificate:
 
 
 def build(d: Path, accounts: int, block_txs: int) -> None:
-    d.mkdir(parents=True, exist_ok=True)
+    (d / "node0").mkdir(parents=True, exist_ok=True)
     vals = [Identity.generate(f"node{i}") for i in range(4)]
     issuer = Identity.generate("usd_issuer")
     auditor = Identity.generate("auditor")
@@ -195,6 +195,7 @@ def replay(d: Path, blocks: int) -> None:
     src = PlyvelStore.open(str(d / "node0" / "db"))
     out_dir = d / "replay"
     shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
     dst = PlyvelStore.open(str(out_dir / "db"))
     ledger = Ledger(dst, gen, registry=CONTRACTS)
     recs = []
