@@ -28,6 +28,7 @@ progress record; then the node replays the blocks after the snapshot height.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -482,18 +483,39 @@ class StateSync:
         t0 = time.perf_counter()
         entries = 0
         self.status = {"height": m.height, "chunks": p.chunks, "source": src.name}
-        while p.cursor < END:
-            prefix = p.cursor >> (256 - p.depth)
-            try:
-                raw = await src.chunk(m.height, prefix, p.depth)
-            except SnapshotRefused as e:
-                if e.code != "too_large" or p.depth >= MAX_CHUNK_DEPTH:
-                    raise
-                p.depth += 1  # the regions are too big: halve them from here on
-                continue
-            entries += await asyncio.to_thread(install_chunk, store, m, p, raw)
-            self.status["chunks"] = p.chunks
-            node.stats["chunks_installed"] += 1
+        # the next region is fetched while this one is verified and written (the server's
+        # work and the transfer overlap the install)
+        ahead: asyncio.Task[bytes] | None = None
+        ahead_at = (-1, -1)
+        try:
+            while p.cursor < END:
+                at = (p.cursor >> (256 - p.depth), p.depth)
+                try:
+                    if ahead is not None and ahead_at == at:
+                        raw = await ahead
+                    else:
+                        if ahead is not None:
+                            ahead.cancel()
+                        raw = await src.chunk(m.height, at[0], at[1])
+                    ahead = None
+                except SnapshotRefused as e:
+                    ahead = None
+                    if e.code != "too_large" or p.depth >= MAX_CHUNK_DEPTH:
+                        raise
+                    p.depth += 1  # the regions are too big: halve them from here on
+                    continue
+                end = region_end(*at)
+                if end < END:
+                    ahead_at = (end >> (256 - p.depth), p.depth)
+                    ahead = asyncio.ensure_future(src.chunk(m.height, *ahead_at))
+                entries += await asyncio.to_thread(install_chunk, store, m, p, raw)
+                self.status["chunks"] = p.chunks
+                node.stats["chunks_installed"] += 1
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(BaseException):
+                    await ahead
         await asyncio.to_thread(finish, store, m, p)
         log.info("state sync: installed height %d (%d chunks, %d entries this run) in %.1f s",
                  m.height, p.chunks, entries, time.perf_counter() - t0)
