@@ -215,6 +215,7 @@ class Ledger:
         self.cache = _ReadCache(store, P_STATE)  # committed state values
         self.node_cache = _ReadCache(store, P_SMT, limit=100_000)  # committed SMT nodes
         self.unflushed: dict[bytes, bytes] = {}  # SMT records of committed blocks, not yet written
+        self._roots: dict[int, bytes] = {}  # state_root_at's memo
         self.tip = self._open()
         base = store.get(K_BASE)
         #: no blocks below this height (but the set changes): the node joined by state sync
@@ -545,6 +546,21 @@ class Ledger:
 
     def block_raw(self, height: int) -> bytes | None:
         return self.store.get(P_BLOCK + _h(height))
+
+    def state_root_at(self, height: int) -> bytes | None:
+        """The state root in the header of committed block ``height`` (None: no such block).
+        Remembered for a few heights: every chunk of a snapshot asks for the same one, and a
+        block record is worth decoding once. Safe from a worker thread (reads the store)."""
+        root = self._roots.get(height)
+        if root is None:
+            raw = self.store.get(P_BLOCK + _h(height))
+            if raw is None:
+                return None
+            root = BlockHeader.from_wire(codec.decode(raw)["block"]["header"]).state_root
+            if len(self._roots) >= 16:
+                self._roots.clear()
+            self._roots[height] = root
+        return root
 
     def height_of(self, block_hash: bytes) -> int | None:
         raw = self.store.get(P_HASH + block_hash)

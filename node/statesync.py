@@ -58,7 +58,7 @@ from chainfin.snapshot import (
     verify_snapshot_header,
 )
 from chainfin.store import KVStore
-from chainfin.types import Block, CommitCertificate, ValidatorSet
+from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet
 from node.ledger import (
     K_BASE,
     K_TIP,
@@ -109,7 +109,7 @@ def manifest(ledger: Ledger, height: int | None) -> bytes:
     raw = ledger.block_raw(h) if h >= 1 else None
     if raw is None:
         raise SnapshotRefused("not_found", f"no snapshot at height {h}")
-    root = Block.from_wire(codec.decode(raw)["block"]).header.state_root
+    root = BlockHeader.from_wire(codec.decode(raw)["block"]["header"]).state_root
     if h > ledger.tip.height or ledger.store.get(P_SMT + root) is None:
         raise SnapshotRefused("not_found", f"the state tree of height {h} is not stored whole "
                                            f"here (the latest is {ledger.snapshot_height})")
@@ -123,7 +123,7 @@ def manifest(ledger: Ledger, height: int | None) -> bytes:
     return codec.encode({"height": h, "block": raw, "changes": changes})
 
 
-def chunk(store: KVStore, ledger_block: Callable[[int], bytes | None], height: int,
+def chunk(store: KVStore, state_root_at: Callable[[int], bytes | None], height: int,
           prefix: int, depth: int) -> bytes:
     """The encoded chunk ``prefix``/``depth`` of the state at ``height``. Reads the store only
     (no ledger cache), so it may run in a worker thread.
@@ -134,10 +134,9 @@ def chunk(store: KVStore, ledger_block: Callable[[int], bytes | None], height: i
     if not 0 <= depth <= MAX_CHUNK_DEPTH or not 0 <= prefix < 1 << depth:
         raise SnapshotRefused("bad_request", f"depth must be 0..{MAX_CHUNK_DEPTH} and prefix "
                                              "below 2**depth")
-    raw = ledger_block(height) if height >= 1 else None
-    if raw is None:
+    root = state_root_at(height) if height >= 1 else None
+    if root is None:
         raise SnapshotRefused("not_found", f"no block at height {height}")
-    root = Block.from_wire(codec.decode(raw)["block"]).header.state_root
     if store.get(P_SMT + root) is None:
         raise SnapshotRefused("not_found", f"the state tree of height {height} is not stored "
                                            "whole here")
@@ -189,7 +188,7 @@ async def serve_chunk(node: Node, peer: bytes, payload: bytes) -> bytes:
             raise SnapshotRefused("bad_request", "a chunk request is {height, prefix, depth}")
         node.stats["chunks_served"] += 1
         return _reply_ok(await asyncio.to_thread(
-            chunk, node.store, node.ledger.block_raw, req["height"], req["prefix"],
+            chunk, node.store, node.ledger.state_root_at, req["height"], req["prefix"],
             req["depth"]))
     except SnapshotRefused as e:
         return _reply_err(e)

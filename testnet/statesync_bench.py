@@ -218,6 +218,47 @@ def replay(d: Path, blocks: int) -> None:
                       "tx_per_s": round(n_tx / took)}))
 
 
+def install(d: Path) -> None:
+    """The snapshot of D's node0 installed into an empty store in this one process, without the
+    network: the time to build the chunks (server side) and to verify and write them (client),
+    apart."""
+    from node import statesync
+
+    gen = load_genesis(d / "genesis.json")
+    src = PlyvelStore.open(str(d / "node0" / "db"))
+    out_dir = d / "install"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    dst = PlyvelStore.open(str(out_dir / "db"))
+    Ledger(dst, gen, registry=CONTRACTS)  # genesis, as an empty node has it
+    ledger = Ledger(src, gen, registry=CONTRACTS)
+    m = statesync.verify_manifest(statesync.manifest(ledger, None), gen.chain_id,
+                                  gen.validator_set())
+    p = statesync.begin(dst, m)
+    serve_s = install_s = 0.0
+    entries = 0
+    while p.cursor < statesync.END:
+        t0 = time.perf_counter()
+        try:
+            raw = statesync.chunk(src, ledger.state_root_at, m.height,
+                                  p.cursor >> (256 - p.depth), p.depth)
+        except statesync.SnapshotRefused:
+            p.depth += 1
+            continue
+        t1 = time.perf_counter()
+        entries += statesync.install_chunk(dst, m, p, raw)
+        serve_s += t1 - t0
+        install_s += time.perf_counter() - t1
+    t0 = time.perf_counter()
+    statesync.finish(dst, m, p)
+    install_s += time.perf_counter() - t0
+    src.close()
+    dst.close()
+    print(json.dumps({"entries": entries, "chunks": p.chunks, "depth": p.depth,
+                      "serve_s": round(serve_s, 2), "install_s": round(install_s, 2),
+                      "install_us_per_entry": round(install_s / entries * 1e6, 1)}))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m testnet.statesync_bench")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -230,12 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("replay")
     r.add_argument("--dir", required=True)
     r.add_argument("--blocks", type=int, default=20)
+    i = sub.add_parser("install")
+    i.add_argument("--dir", required=True)
     a = ap.parse_args(argv)
     d = Path(a.dir)
     if a.cmd == "build":
         build(d, a.accounts, a.block_txs)
     elif a.cmd == "join":
         join(d)
+    elif a.cmd == "install":
+        install(d)
     else:
         replay(d, a.blocks)
     return 0

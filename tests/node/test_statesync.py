@@ -108,7 +108,7 @@ async def test_a_chunk_with_one_byte_changed_is_refused(cluster) -> None:
     ledger = nodes[0].ledger
     m = statesync.verify_manifest(statesync.manifest(ledger, None), gen.chain_id,
                                   gen.validator_set())
-    raw = statesync.chunk(nodes[0].store, ledger.block_raw, m.height, 7, 3)
+    raw = statesync.chunk(nodes[0].store, ledger.state_root_at, m.height, 7, 3)
     store = MemoryStore()
     p = statesync.Progress(m.raw, 7 << 253, 3, b"\0" * 32)
     c = statesync.decode_chunk(raw)
@@ -168,7 +168,7 @@ async def test_a_sync_cut_short_resumes_and_never_runs_on_half_a_state(cluster,
     p.depth = 2
     for _ in range(2):  # two of four regions installed, then the process "dies"
         statesync.install_chunk(store, m, p, statesync.chunk(
-            nodes[0].store, ledger.block_raw, m.height, p.cursor >> 254, 2))
+            nodes[0].store, ledger.state_root_at, m.height, p.cursor >> 254, 2))
     assert store.get(statesync.K_PROGRESS) is not None
     # restarted WITHOUT state sync enabled: it still resumes (its state is partial) ...
     joiner = _observer(gen, store, url, ids["auditor"], state_sync=False)
@@ -217,5 +217,5 @@ async def test_bad_snapshot_requests_get_clear_errors(cluster) -> None:
     assert out["error"] == "not_found"  # no tree stored whole at an arbitrary height
     snap = node.ledger.snapshot_height
     with pytest.raises(statesync.SnapshotRefused) as e:
-        statesync.chunk(node.store, node.ledger.block_raw, snap, 0, 0)  # 400+ keys > 64
+        statesync.chunk(node.store, node.ledger.state_root_at, snap, 0, 0)  # 400+ keys > 64
     assert e.value.code == "too_large"
