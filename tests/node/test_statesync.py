@@ -19,7 +19,7 @@ from chainfin.types import Transaction
 from node import statesync
 from node.api import make_app
 from node.runtime import Node
-from tests.fixtures import start_cluster, stop_cluster, wait_height
+from tests.fixtures import connect, start_cluster, stop_cluster, wait_height
 
 _nonce = itertools.count(1)
 
@@ -219,3 +219,24 @@ async def test_bad_snapshot_requests_get_clear_errors(cluster) -> None:
     with pytest.raises(statesync.SnapshotRefused) as e:
         statesync.chunk(node.store, node.ledger.state_root_at, snap, 0, 0)  # 400+ keys > 64
     assert e.value.code == "too_large"
+
+
+async def test_an_emptied_validator_syncs_from_its_peers_over_p2p(cluster) -> None:
+    """A validator restarted on an empty store with state sync takes the snapshot from its
+    peers over the p2p ``snapshot``/``chunk`` requests, then takes part again."""
+    gen, nodes, ids, url = cluster
+    old = nodes[3]
+    await old.stop()
+    fresh = Node(old.identity, gen, MemoryStore(), "127.0.0.1", 0, {}, "node3",
+                 state_sync=True)
+    nodes[3] = fresh  # (the fixture stops it)
+    await fresh.start()
+    await connect(nodes)
+    await _until(lambda: not fresh.syncing_state and fresh.ledger.base_height > 0)
+    assert fresh.stats["chunks_installed"] >= 2
+    assert sum(n.stats["chunks_served"] for n in nodes[:3]) >= fresh.stats["chunks_installed"]
+    await _commit_issues(nodes, ids, 20)
+    top = nodes[0].ledger.tip.height
+    await wait_height(fresh, top, timeout=30)
+    assert fresh.ledger.tip.state_root == codec.decode(nodes[0].ledger.block_raw(top))[
+        "block"]["header"]["state_root"]
