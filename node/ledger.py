@@ -231,6 +231,7 @@ class Ledger:
         self.cache = _ReadCache(self.store, P_STATE)
         self.node_cache = _ReadCache(self.store, P_SMT, limit=100_000)
         self.unflushed = {}
+        self._roots = {}
         self.tip = self._open()
         base = self.store.get(K_BASE)
         self.base_height = 0 if base is None else struct.unpack(">Q", base)[0]

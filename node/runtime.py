@@ -244,6 +244,7 @@ class Node:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+        await self.statesync.drain()  # a chunk's batch still being written in a thread
         await self.transport.stop()
         await self.catchup.close()
         with contextlib.suppress(ChainfinError):

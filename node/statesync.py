@@ -365,6 +365,20 @@ class StateSync:
         self.enabled = enabled
         self.active = False  # set while a snapshot is being installed (state is partial)
         self.status: dict[str, Any] = {}
+        self._writing: asyncio.Future[Any] | None = None  # the store write in a worker thread
+
+    async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a store write in a worker thread. Cancelling the caller does not stop the thread,
+        so the write is remembered: ``drain`` waits for it before the store is closed."""
+        fut = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        self._writing = fut
+        return await asyncio.shield(fut)
+
+    async def drain(self) -> None:
+        """Wait for a store write still running in a worker thread (the node is stopping)."""
+        if self._writing is not None and not self._writing.done():
+            with contextlib.suppress(BaseException):
+                await self._writing
 
     def needed(self) -> bool:
         """Resume an unfinished sync always; start one when enabled on an empty node."""
@@ -468,7 +482,7 @@ class StateSync:
                                 node.genesis.validator_set())
             if m.height <= node.ledger.tip.height:
                 raise SnapshotRefused("not_found", f"it offers height {m.height}, not above ours")
-            p = await asyncio.to_thread(begin, store, m)
+            p = await self._in_thread(begin, store, m)
             log.info("state sync: installing the state of height %d from %s", m.height,
                      src.name)
         else:
@@ -507,7 +521,7 @@ class StateSync:
                 if end < END:
                     ahead_at = (end >> (256 - p.depth), p.depth)
                     ahead = asyncio.ensure_future(src.chunk(m.height, *ahead_at))
-                entries += await asyncio.to_thread(install_chunk, store, m, p, raw)
+                entries += await self._in_thread(install_chunk, store, m, p, raw)
                 self.status["chunks"] = p.chunks
                 node.stats["chunks_installed"] += 1
         finally:
@@ -515,7 +529,7 @@ class StateSync:
                 ahead.cancel()
                 with contextlib.suppress(BaseException):
                     await ahead
-        await asyncio.to_thread(finish, store, m, p)
+        await self._in_thread(finish, store, m, p)
         log.info("state sync: installed height %d (%d chunks, %d entries this run) in %.1f s",
                  m.height, p.chunks, entries, time.perf_counter() - t0)
         return True
