@@ -240,3 +240,50 @@ async def test_an_emptied_validator_syncs_from_its_peers_over_p2p(cluster) -> No
     await wait_height(fresh, top, timeout=30)
     assert fresh.ledger.tip.state_root == codec.decode(nodes[0].ledger.block_raw(top))[
         "block"]["header"]["state_root"]
+
+
+async def test_a_node_stopped_mid_sync_resumes_at_its_next_start(cluster, monkeypatch) -> None:
+    gen, nodes, ids, url = cluster
+    real = statesync.StateSync._sources
+
+    def slow_sources(self: statesync.StateSync) -> list[statesync.Source]:
+        out = []
+        for src in real(self):
+            async def chunk(height: int, prefix: int, depth: int,
+                            src: statesync.Source = src) -> bytes:
+                await asyncio.sleep(0.05)
+                return await src.chunk(height, prefix, depth)
+            out.append(statesync.Source(src.name, src.manifest, chunk))
+        return out
+
+    monkeypatch.setattr(statesync.StateSync, "_sources", slow_sources)
+    store = MemoryStore()
+    joiner = _observer(gen, store, url, ids["auditor"])
+    await joiner.start()
+    await _until(lambda: joiner.stats["chunks_installed"] >= 3)
+    await joiner.stop()  # killed in the middle: the progress record and 3+ regions are in
+    done = statesync.load_progress(store)
+    assert done is not None and 3 <= done.chunks
+    assert joiner.ledger.tip.height == 0  # never took the partial state as a tip
+    monkeypatch.setattr(statesync.StateSync, "_sources", real)
+    again = _observer(gen, store, url, ids["auditor"], state_sync=False)
+    await again.start()
+    try:
+        await _until(lambda: not again.syncing_state and again.ledger.base_height > 0)
+        assert statesync.load_progress(store) is None
+        h = again.ledger.tip.height
+        await wait_height(nodes[0], h)
+        assert again.ledger.tip.state_root == codec.decode(nodes[0].ledger.block_raw(h))[
+            "block"]["header"]["state_root"]
+    finally:
+        await again.stop()
+    # it fetched only the regions it did not have: a whole sync takes that many more
+    whole = _observer(gen, MemoryStore(), url, ids["auditor"])
+    await whole.start()
+    try:
+        await _until(lambda: not whole.syncing_state and whole.ledger.base_height > 0)
+        if whole.ledger.base_height == again.ledger.base_height:
+            assert again.stats["chunks_installed"] == \
+                whole.stats["chunks_installed"] - done.chunks
+    finally:
+        await whole.stop()
