@@ -339,8 +339,16 @@ async def get_tx(request: web.Request) -> web.Response:
     tx_id = _hex_param(request, "tx_id")
     out = node.tx_outcome(tx_id)
     if out is None or not may_read(request, _tx_rule(request, tx_id)):
-        return error(404, "not_found", "unknown transaction")
+        return error(404, "not_found", "unknown transaction" + _below_base(node))
     return web.json_response(_outcome_json(out))
+
+
+def _below_base(node: Node) -> str:
+    """What a 404 for a transaction adds on a node that joined by state sync (the same for
+    every unknown id, so it tells nothing about one)."""
+    b = node.ledger.base_height
+    return "" if b == 0 else (f" (this node joined by state sync at height {b}: transactions "
+                              f"pruned below snapshot height {b} are not indexed here)")
 
 
 def _tx_rule(request: web.Request, tx_id: bytes) -> str | None:
@@ -434,7 +442,8 @@ async def get_tx_proof(request: web.Request) -> web.Response:
     tx_id = _hex_param(request, "tx_id")
     loc = node.ledger.tx_location(tx_id)
     if loc is None or not may_read(request, _tx_rule(request, tx_id)):
-        return error(404, "not_found", "no committed transaction with this id")
+        return error(404, "not_found",
+                     "no committed transaction with this id" + _below_base(node))
     h, i = loc
     rec = node.ledger.block_record(h)
     assert rec is not None

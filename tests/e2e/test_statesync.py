@@ -19,12 +19,14 @@ async def _issue(net, node: int, to: str, amount: int) -> dict:
                 {"currency": "USD", "to": net.ids[to].public_key.hex(), "amount": amount})
     s, body = await net.post(node, tx)
     assert s == 200 and body["status"] == "committed", body
+    body["tx_id"] = tx.tx_id.hex()
     return body
 
 
 async def test_join_by_state_sync_then_restart(net):
     # enough blocks that every validator has written a whole state tree (a snapshot) at least
     # once: the flush phases of 4 validators are 16 blocks apart
+    first = await _issue(net, 0, "exporter", 1)
     for k in range(40):
         await _issue(net, k % 4, "exporter", 1)
     out = io.StringIO()
@@ -39,6 +41,8 @@ async def test_join_by_state_sync_then_restart(net):
     s, body = await net.get(4, "/v1/blocks/1")
     assert s == 404 and body["error"]["code"] == "pruned" and str(base) in \
         body["error"]["message"], body
+    s, body = await net.get(4, f"/v1/proofs/tx/{first['tx_id']}")
+    assert s == 404 and "pruned below snapshot height" in body["error"]["message"], body
     # it takes part and its state is the validators' state: it executed (and checked the state
     # root of) every block after its snapshot, and has the same root and values at one height
     body = await _issue(net, 4, "importer", 7)
