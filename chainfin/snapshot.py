@@ -37,7 +37,7 @@ from chainfin.smt_verify import EMPTY, LEAF_TAG, NODE_TAG
 from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet
 
 __all__ = ["MAX_CHUNK_BYTES", "MAX_CHUNK_DEPTH", "MAX_CHUNK_ENTRIES", "Chunk", "Sibling",
-           "SetChange", "decode_chunk", "encode_chunk", "region_end", "verify_chunk",
+           "SetChangeBlock", "decode_chunk", "encode_chunk", "region_end", "verify_chunk",
            "verify_snapshot_header"]
 
 #: a chunk holds at most this many entries ...
@@ -217,8 +217,10 @@ def verify_chunk(state_root: bytes, c: Chunk) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class SetChange:
-    """A certified block that changed the validator set and the members it set."""
+class SetChangeBlock:
+    """A certified block that changed the validator set, whole (a joining node stores it), and
+    the members it set (``chainfin.proofs.SetChange`` is the same change with the header only,
+    as proofs carry it)."""
 
     block: Block
     cert: CommitCertificate
@@ -226,7 +228,7 @@ class SetChange:
 
 
 def verify_snapshot_header(chain_id: str, genesis_set: ValidatorSet,
-                           changes: Sequence[SetChange], block: Block,
+                           changes: Sequence[SetChangeBlock], block: Block,
                            cert: CommitCertificate) -> ValidatorSet:
     """Check the certificate of the snapshot's block against the validator set derived from
     ``genesis_set`` through the certified ``changes`` (in height order, every change below the

@@ -50,7 +50,7 @@ from chainfin.snapshot import (
     MAX_CHUNK_DEPTH,
     MAX_CHUNK_ENTRIES,
     Chunk,
-    SetChange,
+    SetChangeBlock,
     decode_chunk,
     encode_chunk,
     region_end,
@@ -224,7 +224,7 @@ class Manifest:
     block: Block
     cert: CommitCertificate
     validators_after: ValidatorSet
-    changes: list[SetChange]
+    changes: list[SetChangeBlock]
     raw: bytes
 
     @property
@@ -246,7 +246,7 @@ def verify_manifest(raw: bytes, chain_id: str, genesis_set: ValidatorSet) -> Man
         changes = []
         for crec, members in d["changes"]:
             c = codec.decode(crec)
-            changes.append(SetChange(Block.from_wire(c["block"]),
+            changes.append(SetChangeBlock(Block.from_wire(c["block"]),
                                      CommitCertificate.from_wire(c["cert"]),
                                      ValidatorSet(tuple(bytes(m) for m in members))))
     except (ChainfinError, KeyError, TypeError, ValueError) as e:

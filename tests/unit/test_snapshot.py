@@ -16,7 +16,7 @@ from chainfin.snapshot import (
     S_LEAF,
     S_NODE,
     Chunk,
-    SetChange,
+    SetChangeBlock,
     decode_chunk,
     encode_chunk,
     verify_chunk,
@@ -156,8 +156,8 @@ def test_malformed_chunks_are_refused_by_the_parser() -> None:
 # --------------------------------------------------------------------------- the header
 
 
-def _changes(chain, upto: int) -> list[SetChange]:  # type: ignore[no-untyped-def]
-    return [SetChange(chain.blocks[c.height], c.cert, c.validators)
+def _changes(chain, upto: int) -> list[SetChangeBlock]:  # type: ignore[no-untyped-def]
+    return [SetChangeBlock(chain.blocks[c.height], c.cert, c.validators)
             for c in chain.changes if c.height <= upto]
 
 
