@@ -442,12 +442,15 @@ class StateSync:
         self.active = True
         try:
             while True:
-                p = load_progress(store)
-                m = None if p is None else verify_manifest(p.manifest, node.chain_id,
-                                                           genesis_set)
                 sources = self._sources()
                 refused_all = bool(sources)
+                p: Progress | None = None
+                m: Manifest | None = None
                 for src in sources:
+                    # (again per source: the one before may have started or advanced a sync)
+                    p = load_progress(store)
+                    m = None if p is None else verify_manifest(p.manifest, node.chain_id,
+                                                               genesis_set)
                     try:
                         if await self._from_source(src, m, p):
                             return True
@@ -459,6 +462,7 @@ class StateSync:
                         refused_all = False
                         node.stats["statesync_failed"] += 1
                         log.warning("state sync from %s failed: %r", src.name, e)
+                p = load_progress(store)
                 if p is not None and refused_all:
                     # nobody serves the height we started: start again from a newer one
                     log.warning("no source serves the snapshot at height %d any more: "
