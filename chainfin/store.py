@@ -45,6 +45,7 @@ __all__ = [
     "CHECKPOINTS",
     "VALIDATOR_SETS",
     "META",
+    "KEY_INDEX",
     "PREFIXES",
     "height_key",
     "parse_height",
@@ -75,6 +76,7 @@ WAL = b"w/"  # w/<seq 8B><view 8B><tag> -> what this node signed (synced before 
 CHECKPOINTS = b"c/"  # c/<height 8B>    -> checkpoint record
 VALIDATOR_SETS = b"v/"  # v/<height 8B> -> validator set in force from that height
 META = b"meta/"  # meta/<name>          -> tip, genesis hash, schema version, ...
+KEY_INDEX = b"k/"  # k/<key hash>          -> state key (serving state snapshots by key hash)
 
 PREFIXES: Mapping[str, bytes] = {
     "blocks": BLOCKS,
@@ -86,6 +88,7 @@ PREFIXES: Mapping[str, bytes] = {
     "checkpoints": CHECKPOINTS,
     "validator_sets": VALIDATOR_SETS,
     "meta": META,
+    "key_index": KEY_INDEX,
 }
 
 _U64 = 1 << 64
@@ -659,6 +662,7 @@ class Keyspace:
     checkpoints: Prefixed  # height_key(h) -> checkpoint
     validator_sets: Prefixed  # height_key(h) -> validator set from h
     meta: Prefixed  # name -> value
+    key_index: Prefixed  # key hash -> state key
 
 
 def keyspace(store: KVStore) -> Keyspace:

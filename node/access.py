@@ -47,8 +47,8 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("nonce", "`/v1/nonce/{sender}`", "owner, home_bank, validator, regulator, auditor"),
     ("transaction", "`/v1/tx/{tx_id}`, `/v1/proofs/tx/{tx_id}`",
      "sender, party (named by its events), regulator, auditor"),
-    ("blocks", "`/v1/blocks/…`, `/v1/sync/blocks`, `/v1/events` (all events)",
-     "validator, regulator, auditor"),
+    ("blocks", "`/v1/blocks/…`, `/v1/sync/blocks`, `/v1/sync/snapshot`, `/v1/sync/chunk`, "
+     "`/v1/events` (all events)", "validator, regulator, auditor"),
     ("own events", "`/v1/events`", "any identity: only the events whose data names it"),
     ("read log", "`/v1/audit/reads`", "regulator, auditor"),
     ("anything else in state", "`/v1/state/…`", "regulator, auditor"),

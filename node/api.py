@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from chainfin import __version__, codec, httpsig, proofs
 from chainfin.errors import InvalidTransaction
 from chainfin.types import Block, CommitCertificate, Transaction
-from node import access
+from node import access, statesync
 from node.access import Reader
 from node.metrics import CONTENT_TYPE
 from node.runtime import WAIT_TIMEOUT_S, Node, TxOutcome
@@ -63,7 +63,7 @@ def error(status: int, code: str, message: str,
 #: three are worth a retry later.
 REFUSAL_STATUS = {"duplicate": 409, "nonce_reused": 409, "nonce_in_use": 409,
                   "sender_limit": 429, "stream_full": 429, "mempool_full": 503,
-                  "overloaded": 503, "disk_full": 507}
+                  "overloaded": 503, "disk_full": 507, "state_sync": 503}
 #: the ``error`` of a ``pending`` answer whose wait ran out (REST 202, stream ``pending``)
 TIMEOUT_ERROR = {"code": "timeout", "message": "not final within the wait time"}
 
@@ -339,8 +339,16 @@ async def get_tx(request: web.Request) -> web.Response:
     tx_id = _hex_param(request, "tx_id")
     out = node.tx_outcome(tx_id)
     if out is None or not may_read(request, _tx_rule(request, tx_id)):
-        return error(404, "not_found", "unknown transaction")
+        return error(404, "not_found", "unknown transaction" + _below_base(node))
     return web.json_response(_outcome_json(out))
+
+
+def _below_base(node: Node) -> str:
+    """What a 404 for a transaction adds on a node that joined by state sync (the same for
+    every unknown id, so it tells nothing about one)."""
+    b = node.ledger.base_height
+    return "" if b == 0 else (f" (this node joined by state sync at height {b}: transactions "
+                              f"pruned below snapshot height {b} are not indexed here)")
 
 
 def _tx_rule(request: web.Request, tx_id: bytes) -> str | None:
@@ -393,6 +401,10 @@ async def get_block(request: web.Request) -> web.Response:
         height = int(h)
     out = _block_json(node, height)
     if out is None:
+        if 0 < height < node.ledger.base_height:
+            return error(404, "pruned", f"block {height} is pruned below snapshot height "
+                                        f"{node.ledger.base_height}: this node joined by state "
+                                        "sync; ask a node that replayed the chain")
         return error(404, "not_found", f"no block at height {height}")
     return web.json_response(out)
 
@@ -430,7 +442,8 @@ async def get_tx_proof(request: web.Request) -> web.Response:
     tx_id = _hex_param(request, "tx_id")
     loc = node.ledger.tx_location(tx_id)
     if loc is None or not may_read(request, _tx_rule(request, tx_id)):
-        return error(404, "not_found", "no committed transaction with this id")
+        return error(404, "not_found",
+                     "no committed transaction with this id" + _below_base(node))
     h, i = loc
     rec = node.ledger.block_record(h)
     assert rec is not None
@@ -477,6 +490,58 @@ async def get_sync_blocks(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/msgpack")
 
 
+_SNAPSHOT_STATUS = {"bad_request": 400, "not_found": 404, "too_large": 413}
+
+
+async def get_sync_snapshot(request: web.Request) -> web.Response:
+    """The state sync manifest (node/statesync.py) as canonical msgpack."""
+    node = request.app[NODE_KEY]
+    if not may_read(request, access.chain_rule(reader_of(request))):
+        return error(404, "not_found", f"no route {request.path}")
+    h = request.query.get("height")
+    if h is not None and (not _DIGITS.fullmatch(h) or not 1 <= int(h) <= MAX_HEIGHT):
+        return error(400, "bad_request", f"height must be an integer from 1 to {MAX_HEIGHT}")
+    try:
+        body = statesync.manifest(node.ledger, None if h is None else int(h))
+    except statesync.SnapshotRefused as e:
+        return error(_SNAPSHOT_STATUS.get(e.code, 400), e.code, str(e))
+    return web.Response(body=body, content_type="application/msgpack")
+
+
+async def get_sync_chunk(request: web.Request) -> web.Response:
+    """One state chunk (node/statesync.py, chainfin/snapshot.py) as canonical msgpack."""
+    node = request.app[NODE_KEY]
+    if not may_read(request, access.chain_rule(reader_of(request))):
+        return error(404, "not_found", f"no route {request.path}")
+    q = request.query
+    vals = [q.get("height", ""), q.get("prefix", ""), q.get("depth", "")]
+    if not all(_DIGITS.fullmatch(v) for v in vals):
+        return error(400, "bad_request", "height, prefix and depth must be integers "
+                                         "(prefix below 2**depth, depth at most 32)")
+    height, prefix, depth = (int(v) for v in vals)
+    node.stats["chunks_served"] += 1
+    try:
+        body = await asyncio.to_thread(statesync.chunk, node.store, node.ledger.state_root_at,
+                                       height, prefix, depth)
+    except statesync.SnapshotRefused as e:
+        return error(_SNAPSHOT_STATUS.get(e.code, 400), e.code, str(e))
+    return web.Response(body=body, content_type="application/msgpack")
+
+
+#: what a node installing a state snapshot still answers (its state is partial until done)
+_WHILE_SYNCING = ("/v1/status", "/healthz", "/metrics", "/openapi.json", "/v1/sync/",
+                  "/v1/blocks/", "/v1/genesis")
+
+
+@web.middleware
+async def state_sync_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.app[NODE_KEY].syncing_state and not request.path.startswith(_WHILE_SYNCING):
+        return error(503, "state_sync", "this node is installing a state snapshot: its state "
+                                        "is partial until then; ask another node or retry",
+                     headers={"Retry-After": "1"})
+    return await handler(request)
+
+
 async def get_nonce(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     sender = _hex_param(request, "sender")
@@ -505,6 +570,8 @@ async def get_status(request: web.Request) -> web.Response:
         "validators": tip.validators.to_json(),
         "peers": [p.hex() for p in node.transport.connected()],
         "mempool": len(node.mempool),
+        "base_height": node.ledger.base_height,
+        "state_sync": dict(node.statesync.status, active=True) if node.syncing_state else None,
     })
 
 
@@ -782,6 +849,22 @@ OPENAPI: dict[str, Any] = {
                     _param("max", "query", {"type": "integer", "minimum": 1},
                            "most records (default and cap 64)")],
             errors=("400",), content_type="application/msgpack")},
+        "/v1/sync/snapshot": {"get": _op(
+            "getSyncSnapshot", "State sync manifest (canonical msgpack): the certified record "
+            "of the block at the snapshot height and of every validator-set change up to it",
+            params=[_param("height", "query", {"type": "integer", "minimum": 1},
+                           "the snapshot height (default: the latest this node holds whole)")],
+            errors=("400", "404"), content_type="application/msgpack")},
+        "/v1/sync/chunk": {"get": _op(
+            "getSyncChunk", "One state chunk (canonical msgpack): the entries whose key hash "
+            "starts with the depth-bit prefix, with the siblings that tie them to the state "
+            "root of the height (413: too large, ask for its two halves)",
+            params=[_param("height", "query", {"type": "integer", "minimum": 1}, "height"),
+                    _param("prefix", "query", {"type": "integer", "minimum": 0},
+                           "the region's prefix, below 2**depth"),
+                    _param("depth", "query", {"type": "integer", "minimum": 0, "maximum": 32},
+                           "the prefix's length in bits")],
+            errors=("400", "404", "413"), content_type="application/msgpack")},
         "/v1/status": {"get": _op("getStatus", "Node status")},
         "/v1/tx/stream": {"get": _op(
             "streamTxs", "WebSocket for high-volume submission: send one TxEnvelope, or a JSON "
@@ -872,7 +955,7 @@ _declare_auth(OPENAPI)
 
 def make_app(node: Node, limits: AccessLimits | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY,
-                          middlewares=[error_middleware, auth_middleware])
+                          middlewares=[error_middleware, auth_middleware, state_sync_middleware])
     app[NODE_KEY] = node
     app[GUARD_KEY] = Guard(node, limits or AccessLimits())
     app.router.add_get("/v1/audit/reads", get_audit_reads)
@@ -884,6 +967,8 @@ def make_app(node: Node, limits: AccessLimits | None = None) -> web.Application:
     app.router.add_get("/v1/proofs/tx/{tx_id}", get_tx_proof)
     app.router.add_get("/v1/proofs/state/{contract}/{key:.+}", get_state_proof)
     app.router.add_get("/v1/sync/blocks", get_sync_blocks)
+    app.router.add_get("/v1/sync/snapshot", get_sync_snapshot)
+    app.router.add_get("/v1/sync/chunk", get_sync_chunk)
     app.router.add_get("/v1/nonce/{sender}", get_nonce)
     app.router.add_get("/v1/status", get_status)
     app.router.add_get("/v1/events", events)

@@ -199,8 +199,11 @@ class CatchUp:
     # ------------------------------------------------------------------ serving
 
     def sync_records(self, start: int, n: int) -> list[bytes]:
-        """Raw certified block records from ``start`` (served to catching-up nodes)."""
-        out = []
+        """Raw certified block records from ``start`` (served to catching-up nodes). None below
+        the snapshot height of a node that joined by state sync (it has no blocks there)."""
+        out: list[bytes] = []
+        if start < self.node.ledger.base_height:
+            return out
         for h in range(max(1, start), start + min(n, FETCH_BATCH)):
             raw = self.node.ledger.block_raw(h)
             if raw is None:

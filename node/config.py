@@ -117,6 +117,10 @@ class NodeConfig(_Model):
     # the identity that signs those reads (blocks are for validators, regulators and auditors:
     # an observer reads as an auditor or regulator identity of its operator); default: node key
     sync_key_file: Path | None = None
+    # an empty node installs a verified state snapshot (node/statesync.py) from its peers or
+    # sync URLs, then replays only the blocks after it; false: it replays every block from
+    # genesis (auditors who want every block). A sync cut short resumes either way.
+    state_sync: bool = False
     # REST limits (token buckets; docs/api.md "Limits"): per source address, checked first,
     # per authenticated identity, and signature verifications per second for the whole node
     rest_rate_per_address: float = Field(default=1000.0, ge=0)

@@ -8,7 +8,11 @@ LevelDB batch. A view change drops every speculative block above the last commit
 
 Key spaces (see docs/storage.md): ``b/`` block record by height, ``h/`` height by block hash,
 ``t/`` tx location by tx id, ``s/`` committed state by storage key, ``m/`` SMT nodes,
-``v/`` validator set in force from a height, ``meta/`` tip, ``w/`` consensus WAL.
+``v/`` validator set in force from a height, ``k/`` state key by key hash (serving snapshots),
+``meta/`` tip, ``w/`` consensus WAL.
+
+A node that joined by state sync (``node.statesync``) holds no blocks below its snapshot height
+(``Ledger.base_height``) other than those that changed the validator set.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from chainfin.smt import EMPTY, SparseMerkleTree, put_nodes, reachable_records
 from chainfin.store import (
     BLOCK_HEIGHT,
     BLOCKS,
+    KEY_INDEX,
     META,
     SMT_NODES,
     STATE,
@@ -40,6 +45,7 @@ from chainfin.store import (
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet
 
 log = logging.getLogger("chainfin.ledger")
+_sha256 = hashlib.sha256
 
 # the key spaces are defined once, in chainfin.store; these are the ledger's names for them
 P_BLOCK = BLOCKS
@@ -49,8 +55,11 @@ P_STATE = STATE
 P_SMT = SMT_NODES
 P_VSET = VALIDATOR_SETS
 P_WAL = WAL
+P_KEYS = KEY_INDEX
 K_TIP = META + b"tip"
 K_GENESIS = META + b"genesis"
+K_BASE = META + b"base"  # the snapshot height a node that joined by state sync started from
+K_KEY_INDEX = META + b"keyindex"  # present once k/ holds every state key
 
 
 def _h(height: int) -> bytes:
@@ -206,7 +215,42 @@ class Ledger:
         self.cache = _ReadCache(store, P_STATE)  # committed state values
         self.node_cache = _ReadCache(store, P_SMT, limit=100_000)  # committed SMT nodes
         self.unflushed: dict[bytes, bytes] = {}  # SMT records of committed blocks, not yet written
+        self._roots: dict[int, bytes] = {}  # state_root_at's memo
         self.tip = self._open()
+        base = store.get(K_BASE)
+        #: no blocks below this height (but the set changes): the node joined by state sync
+        self.base_height = 0 if base is None else struct.unpack(">Q", base)[0]
+        #: the latest height whose state tree is stored whole (its SMT pages written): the
+        #: snapshot this node serves
+        self.snapshot_height = self.tip.height
+        self._index_keys()
+
+    def reload(self) -> None:
+        """Open the store afresh (after a state sync wrote a new tip and state under it)."""
+        self.spec = {}
+        self.cache = _ReadCache(self.store, P_STATE)
+        self.node_cache = _ReadCache(self.store, P_SMT, limit=100_000)
+        self.unflushed = {}
+        self._roots = {}
+        self.tip = self._open()
+        base = self.store.get(K_BASE)
+        self.base_height = 0 if base is None else struct.unpack(">Q", base)[0]
+        self.snapshot_height = self.tip.height
+
+    def _index_keys(self) -> None:
+        """Fill ``k/`` (key hash -> state key) from the committed state once: stores written
+        before it existed have none, and a snapshot is served by key hash."""
+        if self.store.get(K_KEY_INDEX) is not None:
+            return
+        t0 = time.perf_counter()
+        n = 0
+        with self.store.write_batch(sync=True) as b:
+            for k, _ in self.store.iterate(prefix=P_STATE):
+                key = k[len(P_STATE):]
+                b.put(P_KEYS + hashlib.sha256(key).digest(), key)
+                n += 1
+            b.put(K_KEY_INDEX, b"1")
+        log.info("indexed %d state keys by key hash in %.2f s", n, time.perf_counter() - t0)
 
     # ------------------------------------------------------------------ open / genesis
 
@@ -272,7 +316,9 @@ class Ledger:
             for k, v in changes.items():
                 if v is not None:
                     b.put(P_STATE + k, v)
+                    b.put(P_KEYS + hashlib.sha256(k).digest(), k)
             put_nodes(b, nodes)
+            b.put(K_KEY_INDEX, b"1")
             b.put(P_VSET + _h(1), codec.encode(list(vs.members)))
             b.put(K_GENESIS, ghash)
             b.put(K_TIP, self._tip_bytes(tip))
@@ -435,6 +481,7 @@ class Ledger:
                     b.delete(P_STATE + k)
                 else:
                     b.put(P_STATE + k, v)
+                    b.put(P_KEYS + _sha256(k).digest(), k)  # (kept when deleted: harmless)
             if spec.validators_after != self.tip.validators:
                 b.put(P_VSET + _h(h + 1), codec.encode(list(spec.validators_after.members)))
             b.put(K_TIP, self._tip_bytes(new_tip))
@@ -458,6 +505,7 @@ class Ledger:
             with self.store.write_batch(sync=False) as b:
                 put_nodes(b, live)
         self.unflushed = {}
+        self.snapshot_height = self.tip.height
         return len(live)
 
     def committed_tree(self) -> SparseMerkleTree:
@@ -499,6 +547,21 @@ class Ledger:
 
     def block_raw(self, height: int) -> bytes | None:
         return self.store.get(P_BLOCK + _h(height))
+
+    def state_root_at(self, height: int) -> bytes | None:
+        """The state root in the header of committed block ``height`` (None: no such block).
+        Remembered for a few heights: every chunk of a snapshot asks for the same one, and a
+        block record is worth decoding once. Safe from a worker thread (reads the store)."""
+        root = self._roots.get(height)
+        if root is None:
+            raw = self.store.get(P_BLOCK + _h(height))
+            if raw is None:
+                return None
+            root = BlockHeader.from_wire(codec.decode(raw)["block"]["header"]).state_root
+            if len(self._roots) >= 16:
+                self._roots.clear()
+            self._roots[height] = root
+        return root
 
     def height_of(self, block_hash: bytes) -> int | None:
         raw = self.store.get(P_HASH + block_hash)

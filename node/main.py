@@ -42,7 +42,7 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
         peers = {p.key: p.address for p in cfg.peers}
         bank = load_identity(cfg.bank_key_file) if cfg.bank_key_file else None
         node_kw: dict[str, Any] = {
-            "bank": bank, "sync_urls": cfg.sync_urls, "min_free_bytes": cfg.min_free_mb << 20,
+            "bank": bank, "sync_urls": cfg.sync_urls, "state_sync": cfg.state_sync, "min_free_bytes": cfg.min_free_mb << 20,
             "sync_identity": (load_identity(cfg.sync_key_file) if cfg.sync_key_file else None),
             "sync_ssl": tls.rest_client_context(cfg.tls_ca) if cfg.tls_ca else None, **ssl_kw}
         node_cls: type[Node] = Node

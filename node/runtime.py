@@ -27,7 +27,7 @@ from chainfin.consensus.driver import Driver
 from chainfin.consensus.engine import PbftConfig, PbftEngine
 from chainfin.consensus.messages import MessageCodec
 from chainfin.crypto import Identity
-from chainfin.errors import ChainfinError, CodecError
+from chainfin.errors import ChainfinError, CodecError, InvalidTransaction
 from chainfin.genesis import Genesis
 from chainfin.store import DamagedStore, KVStore
 from chainfin.types import CommitCertificate, Transaction
@@ -39,6 +39,7 @@ from node.engine_io import EngineIO, TxOutcome
 from node.ledger import P_WAL, Ledger, flush_phase_for
 from node.mempool import Mempool, TxGossip
 from node.metrics import NodeMetrics
+from node.statesync import K_CHUNK, K_SNAPSHOT, StateSync, serve_chunk, serve_snapshot
 from node.transport import Transport
 
 __all__ = ["K_CONSENSUS", "K_TXS", "WAIT_TIMEOUT_S", "WAL_MARK", "Node", "TxOutcome",
@@ -88,7 +89,8 @@ class Node:
                  sync_urls: Iterable[str] = (), server_ssl: ssl.SSLContext | None = None,
                  client_ssl: ssl.SSLContext | None = None,
                  sync_identity: Identity | None = None,
-                 sync_ssl: ssl.SSLContext | None = None, min_free_bytes: int = 0) -> None:
+                 sync_ssl: ssl.SSLContext | None = None, min_free_bytes: int = 0,
+                 state_sync: bool = False) -> None:
         self.identity = identity
         # trusts the consortium CA for https:// sync URLs (None: the system's trust store)
         self.sync_ssl = sync_ssl
@@ -117,6 +119,11 @@ class Node:
                                    server_ssl=server_ssl, client_ssl=client_ssl)
         self.transport.set_request_handler(K_FETCH, self.catchup.serve_fetch)
         self.transport.set_request_handler(K_STATUS, self.catchup.serve_status)
+        self.statesync = StateSync(self, state_sync)
+        self.transport.set_request_handler(
+            K_SNAPSHOT, lambda peer, payload: serve_snapshot(self, peer, payload))
+        self.transport.set_request_handler(
+            K_CHUNK, lambda peer, payload: serve_chunk(self, peer, payload))
         self.gossip = TxGossip(self.transport.broadcast, K_TXS, delay=GOSSIP_DELAY_S)
         self.engine = self._make_engine()
         self.events: asyncio.Queue[api.Event] = asyncio.Queue()
@@ -130,7 +137,8 @@ class Node:
                                       "auto_deliveries": 0, "auto_delivery_failed": 0,
                                       "pending_dropped_inadmissible": 0,
                                       "disk_full_pauses": 0,
-                                      "events_dropped_disk_full": 0}
+                                      "events_dropped_disk_full": 0, "chunks_served": 0,
+                                      "chunks_installed": 0, "statesync_failed": 0}
         self.admission = Admission(
             chain_id=self.chain_id, params=self.params, ledger=self.ledger,
             mempool=self.mempool, gossip=self.gossip, metrics=self.metrics, stats=self.stats,
@@ -146,6 +154,7 @@ class Node:
         self._driver = Driver(self._engine_step, self.io, self.io)
         self._write_mark = getattr(store, "write_mark", None)
         self._wal_mark = b""
+        self.syncing_state = False  # a snapshot is being installed: the state is partial
         self.failed = asyncio.Event()  # set when the engine task died: the process must exit
         self.failure: BaseException | None = None
         self.metrics.export_dict("chainfin_consensus", "Consensus engine counters",
@@ -191,13 +200,43 @@ class Node:
         await self.catchup.open()
         await self.transport.start()
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._run(), name="engine"),
-                       loop.create_task(self._ticker(), name="ticker"),
-                       loop.create_task(self.catchup.watch(), name="sync-watch")]
+        if self.statesync.needed():
+            # the engine starts once the snapshot is in: until then the state is partial
+            self.syncing_state = True
+            self._tasks = [loop.create_task(self._sync_then_start(), name="statesync")]
+            log.info("node %s: state sync before it starts", self.node_id)
+            return
+        self._start_tasks()
+
+    def _start_tasks(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks += [loop.create_task(self._run(), name="engine"),
+                        loop.create_task(self._ticker(), name="ticker"),
+                        loop.create_task(self.catchup.watch(), name="sync-watch")]
         self.metrics.height.set(self.ledger.tip.height)
         log.info("node %s started at height %d view %d (%s)", self.node_id,
                  self.ledger.tip.height, self.view,
                  "validator" if self.is_validator else "observer")
+
+    async def _sync_then_start(self) -> None:
+        """Install a snapshot (or resume one), then start the engine on its tip. A failure here
+        is fatal like one of the engine task: the store stays as the last batch left it (the
+        sync resumes at the next start)."""
+        try:
+            if await self.statesync.run():
+                self.ledger.reload()
+                self.engine = self._make_engine()
+                self._driver = Driver(self._engine_step, self.io, self.io)
+                self.view = self.ledger.tip.view
+                self.primary = self.ledger.tip.validators.primary(self.view)
+            self.syncing_state = False
+            self._start_tasks()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            log.critical("state sync failed, stopping the node: %r", e, exc_info=True)
+            self.failure = e
+            self.failed.set()
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -205,10 +244,12 @@ class Node:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+        await self.statesync.drain()  # a chunk's batch still being written in a thread
         await self.transport.stop()
         await self.catchup.close()
         with contextlib.suppress(ChainfinError):
-            self.ledger.flush_smt()  # (a restart would rebuild them: quicker not to need it)
+            if not self.syncing_state:
+                self.ledger.flush_smt()  # (a restart would rebuild them: quicker not to need it)
         for futs in self.waiters.values():
             for f in futs:
                 if not f.done():
@@ -237,6 +278,9 @@ class Node:
         Raises:
             InvalidTransaction: with a code the REST layer maps to a 4xx.
         """
+        if self.syncing_state:
+            raise InvalidTransaction("this node is installing a state snapshot; send to "
+                                     "another node or retry later", "state_sync")
         self.admission.admit(tx)
 
     async def _ticker(self) -> None:

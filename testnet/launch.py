@@ -699,6 +699,9 @@ def cli_up(args: argparse.Namespace) -> int:
 
 
 def cli_join(args: argparse.Namespace) -> int:
-    """``chainfin testnet join``: not available yet (needs the governance add_validator flow)."""
-    raise ChainfinError("testnet join is not implemented yet")
+    """``chainfin testnet join``: ``testnet.membership.cli_join`` (the new bank's node joins by
+    state sync, then is voted in)."""
+    from testnet.membership import cli_join as join
+
+    return join(args)
 

@@ -1,8 +1,10 @@
 """Bank nodes joining and leaving a running testnet by an on-chain decision.
 
 ``join_node``: create the new bank's node key, client key and config; register both identities
-(signed by an admin bank); start the node as an **observer** that follows the chain over REST,
-verifying every certificate against the validator sets it derives from genesis; once it has
+(signed by an admin bank); start the node as an **observer** that installs a state snapshot
+(``node/statesync.py``: the snapshot's certificate and every chunk verified against the
+validator sets it derives from genesis) and then follows the chain over REST, verifying every
+certificate the same way; once it has
 caught up, a validator proposes ``governance.add_validator`` (with the node's p2p address) and
 the others vote; at quorum the set changes from the next block and the node takes part in
 consensus. ``remove_node`` does the reverse with ``remove_validator`` and then stops the node.
@@ -125,6 +127,7 @@ def prepare_join(directory: Path) -> tuple[int, Identity, Identity]:
         peers=[PeerConfig(node_id=n.id, public_key=n.public_key, address=n.p2p_address)
                for n in m.nodes],
         sync_urls=[n.rest_url for n in m.nodes],
+        state_sync=True,  # an empty node installs a verified snapshot, then replays the rest
         # an observer reads blocks as the testnet's auditor (blocks are for validators,
         # regulators and auditors; the new node is none of them until it is added)
         sync_key_file=(Path("../clients/auditor.json")

@@ -77,9 +77,9 @@ class Net:
                 raise AssertionError(f"node {i} did not reach height {h} in {timeout}s")
             await asyncio.sleep(0.2)
 
-    async def hashes(self, i: int, upto: int) -> list[str]:
+    async def hashes(self, i: int, upto: int, start: int = 1) -> list[str]:
         out = []
-        for h in range(1, upto + 1):
+        for h in range(start, upto + 1):
             status, b = await self.get(i, f"/v1/blocks/{h}")
             assert status == 200, (i, h, b)
             out.append(b["hash"])

@@ -165,8 +165,8 @@ def test_cli_init(tmp_path: Path) -> None:
     assert r.returncode == 1 and "already holds a testnet" in r.stderr
 
 
-def test_cli_join_is_not_there_yet() -> None:
+def test_cli_join_is_the_membership_join(tmp_path: Path) -> None:
     from testnet.launch import cli_join
 
-    with pytest.raises(ChainfinError, match="not implemented"):
-        cli_join(argparse.Namespace(dir="x"))
+    with pytest.raises(ChainfinError):  # no testnet in that directory
+        cli_join(argparse.Namespace(dir=str(tmp_path / "none")))

@@ -1,0 +1,540 @@
+"""State sync: an empty node installs a verified snapshot of the state instead of replaying every
+block from genesis, then follows the chain by the usual catch-up (``node.catchup``).
+
+Serving. A node serves the state at its ``Ledger.snapshot_height`` (the last height whose state
+tree it wrote whole; any older such height stays readable, the tree is versioned by root):
+
+- a *manifest*: the certified record of the block at that height and the certified records of
+  every block up to it that changed the validator set, with the members each set;
+- *chunks* (``chainfin.snapshot``): the state whose key hashes start with a given prefix, with
+  the siblings that tie it to the block's state root. A region above ``MAX_CHUNK_ENTRIES``
+  entries or ``MAX_CHUNK_BYTES`` bytes is refused as ``too_large``: the client asks for its
+  halves.
+
+Both go over the p2p ``snapshot``/``chunk`` requests (validators) and over REST
+``/v1/sync/snapshot`` and ``/v1/sync/chunk`` (observers, e.g. a joining bank), like catch-up.
+
+Installing. The client checks the manifest's certificates against the validator sets it derives
+from genesis through the certified changes (TRAPS #12), then fetches the chunks in key-hash order
+and checks each against the certified state root. Each chunk is written in one LevelDB batch with
+its state, its key index, its SMT records and the progress record ``meta/statesync`` (the next
+region and the root of the state written so far), so a node killed mid-sync resumes where it
+stopped. Until the last batch the progress record stays: the node knows its state is partial and
+neither runs consensus nor answers state reads on it. The last batch writes the snapshot's block
+record, the set-change records, the validator sets, the tip and ``meta/base`` and drops the
+progress record; then the node replays the blocks after the snapshot height.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from yarl import URL
+
+from chainfin import codec
+from chainfin.client import signed_headers
+from chainfin.errors import ChainfinError, InvalidMessage
+from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes
+from chainfin.snapshot import (
+    MAX_CHUNK_BYTES,
+    MAX_CHUNK_DEPTH,
+    MAX_CHUNK_ENTRIES,
+    Chunk,
+    SetChangeBlock,
+    decode_chunk,
+    encode_chunk,
+    region_end,
+    verify_chunk,
+    verify_snapshot_header,
+)
+from chainfin.store import KVStore
+from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet
+from node.ledger import (
+    K_BASE,
+    K_TIP,
+    P_BLOCK,
+    P_HASH,
+    P_KEYS,
+    P_SMT,
+    P_STATE,
+    P_VSET,
+    Ledger,
+    Tip,
+)
+
+if TYPE_CHECKING:
+    from node.runtime import Node
+
+log = logging.getLogger("chainfin.statesync")
+
+K_SNAPSHOT = "snapshot"
+K_CHUNK = "chunk"
+K_PROGRESS = b"meta/statesync"
+END = 1 << 256  # one past the last key-hash position
+
+
+def _h(height: int) -> bytes:
+    return struct.pack(">Q", height)
+
+
+class SnapshotRefused(ChainfinError):
+    """The server cannot serve what was asked; ``code`` says why (``too_large``, ``not_found``,
+    ``bad_request``)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --------------------------------------------------------------------------- serving
+
+
+def manifest(ledger: Ledger, height: int | None) -> bytes:
+    """The manifest of the snapshot at ``height`` (None: the latest this node has whole).
+
+    Raises:
+        SnapshotRefused: not_found (no stored state tree or block at that height).
+    """
+    h = ledger.snapshot_height if height is None else height
+    raw = ledger.block_raw(h) if h >= 1 else None
+    if raw is None:
+        raise SnapshotRefused("not_found", f"no snapshot at height {h}")
+    root = BlockHeader.from_wire(codec.decode(raw)["block"]["header"]).state_root
+    if h > ledger.tip.height or ledger.store.get(P_SMT + root) is None:
+        raise SnapshotRefused("not_found", f"the state tree of height {h} is not stored whole "
+                                           f"here (the latest is {ledger.snapshot_height})")
+    changes = []
+    for from_height, vs in ledger.validator_sets():
+        if 1 < from_height <= h + 1:
+            rec = ledger.block_raw(from_height - 1)
+            if rec is None:
+                raise SnapshotRefused("not_found", f"set-change block {from_height - 1} missing")
+            changes.append([rec, list(vs.members)])
+    return codec.encode({"height": h, "block": raw, "changes": changes})
+
+
+def chunk(store: KVStore, state_root_at: Callable[[int], bytes | None], height: int,
+          prefix: int, depth: int) -> bytes:
+    """The encoded chunk ``prefix``/``depth`` of the state at ``height``. Reads the store only
+    (no ledger cache), so it may run in a worker thread.
+
+    Raises:
+        SnapshotRefused: bad_request, not_found or too_large.
+    """
+    if not 0 <= depth <= MAX_CHUNK_DEPTH or not 0 <= prefix < 1 << depth:
+        raise SnapshotRefused("bad_request", f"depth must be 0..{MAX_CHUNK_DEPTH} and prefix "
+                                             "below 2**depth")
+    root = state_root_at(height) if height >= 1 else None
+    if root is None:
+        raise SnapshotRefused("not_found", f"no block at height {height}")
+    if store.get(P_SMT + root) is None:
+        raise SnapshotRefused("not_found", f"the state tree of height {height} is not stored "
+                                           "whole here")
+    got = SparseMerkleTree(StoreNodes(store)).chunk(root, prefix, depth, MAX_CHUNK_ENTRIES)
+    if got is None:
+        raise SnapshotRefused("too_large", f"region {prefix}/{depth} holds more than "
+                                           f"{MAX_CHUNK_ENTRIES} entries: ask for its halves")
+    sibs, leaves = got
+    entries = []
+    size = 0
+    for kh, value in leaves:
+        key = store.get(P_KEYS + kh)
+        if key is None:
+            raise SnapshotRefused("not_found", f"the state key of hash {kh.hex()} is not indexed")
+        size += len(key) + len(value)
+        entries.append((key, value))
+    if size > MAX_CHUNK_BYTES and len(entries) > 1:
+        raise SnapshotRefused("too_large", f"region {prefix}/{depth} holds more than "
+                                           f"{MAX_CHUNK_BYTES} bytes: ask for its halves")
+    return encode_chunk(Chunk(height, prefix, depth, tuple(sibs), tuple(entries)))
+
+
+def _reply_ok(body: bytes) -> bytes:
+    return codec.encode({"ok": body})
+
+
+def _reply_err(e: SnapshotRefused) -> bytes:
+    return codec.encode({"error": e.code, "message": str(e)})
+
+
+async def serve_snapshot(node: Node, peer: bytes, payload: bytes) -> bytes:
+    try:
+        req = codec.decode(payload)
+        height = req.get("height") if isinstance(req, dict) else None
+        if height is not None and type(height) is not int:
+            raise SnapshotRefused("bad_request", "height must be an integer")
+        return _reply_ok(manifest(node.ledger, height))
+    except SnapshotRefused as e:
+        return _reply_err(e)
+    except ChainfinError as e:
+        return _reply_err(SnapshotRefused("bad_request", str(e)))
+
+
+async def serve_chunk(node: Node, peer: bytes, payload: bytes) -> bytes:
+    try:
+        req = codec.decode(payload)
+        if not isinstance(req, dict) or not all(type(req.get(k)) is int
+                                                for k in ("height", "prefix", "depth")):
+            raise SnapshotRefused("bad_request", "a chunk request is {height, prefix, depth}")
+        node.stats["chunks_served"] += 1
+        return _reply_ok(await asyncio.to_thread(
+            chunk, node.store, node.ledger.state_root_at, req["height"], req["prefix"],
+            req["depth"]))
+    except SnapshotRefused as e:
+        return _reply_err(e)
+    except ChainfinError as e:
+        return _reply_err(SnapshotRefused("bad_request", str(e)))
+
+
+def _unwrap(raw: bytes) -> bytes:
+    d = codec.decode(raw)
+    if isinstance(d, dict) and type(d.get("ok")) is bytes:
+        return d["ok"]  # type: ignore[no-any-return]
+    if isinstance(d, dict) and isinstance(d.get("error"), str):
+        raise SnapshotRefused(d["error"], str(d.get("message", "")))
+    raise InvalidMessage("a snapshot reply is {ok} or {error, message}")
+
+
+# --------------------------------------------------------------------------- installing
+
+
+@dataclass
+class Source:
+    """Where snapshots come from: one peer (p2p) or one sync URL (REST)."""
+
+    name: str
+    manifest: Callable[[int | None], Awaitable[bytes]]
+    chunk: Callable[[int, int, int], Awaitable[bytes]]
+
+
+@dataclass
+class Manifest:
+    """A verified manifest."""
+
+    block: Block
+    cert: CommitCertificate
+    validators_after: ValidatorSet
+    changes: list[SetChangeBlock]
+    raw: bytes
+
+    @property
+    def height(self) -> int:
+        return self.block.height
+
+
+def verify_manifest(raw: bytes, chain_id: str, genesis_set: ValidatorSet) -> Manifest:
+    """Parse a manifest and check it against the sets derived from genesis.
+
+    Raises:
+        InvalidMessage: malformed, or a certificate does not check out.
+    """
+    try:
+        d = codec.decode(raw)
+        rec = codec.decode(d["block"])
+        block = Block.from_wire(rec["block"])
+        cert = CommitCertificate.from_wire(rec["cert"])
+        changes = []
+        for crec, members in d["changes"]:
+            c = codec.decode(crec)
+            changes.append(SetChangeBlock(Block.from_wire(c["block"]),
+                                     CommitCertificate.from_wire(c["cert"]),
+                                     ValidatorSet(tuple(bytes(m) for m in members))))
+    except (ChainfinError, KeyError, TypeError, ValueError) as e:
+        raise InvalidMessage(f"malformed snapshot manifest: {e}") from e
+    if d.get("height") != block.height:
+        raise InvalidMessage("manifest height and block differ")
+    after = verify_snapshot_header(chain_id, genesis_set, changes, block, cert)
+    return Manifest(block, cert, after, changes, raw)
+
+
+@dataclass
+class Progress:
+    """``meta/statesync``: which snapshot, the next region, the root of the state written."""
+
+    manifest: bytes
+    cursor: int  # the next key-hash position to fetch (END: all fetched)
+    depth: int  # the depth of the regions asked for now
+    partial_root: bytes
+    chunks: int = 0
+
+    def encode(self) -> bytes:
+        return codec.encode({"manifest": self.manifest, "cursor": self.cursor.to_bytes(33, "big"),
+                             "depth": self.depth, "partial_root": self.partial_root,
+                             "chunks": self.chunks})
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Progress:
+        d = codec.decode(raw)
+        return cls(d["manifest"], int.from_bytes(d["cursor"], "big"), d["depth"],
+                   d["partial_root"], d.get("chunks", 0))
+
+
+def load_progress(store: KVStore) -> Progress | None:
+    raw = store.get(K_PROGRESS)
+    return None if raw is None else Progress.decode(raw)
+
+
+def begin(store: KVStore, m: Manifest) -> Progress:
+    """Start installing ``m``: drop the state this (empty) node holds and record the progress,
+    in one synced batch."""
+    p = Progress(m.raw, 0, 0, EMPTY)
+    with store.write_batch(sync=True) as b:
+        for k, _ in store.iterate(prefix=P_STATE):
+            b.delete(k)
+        b.put(K_PROGRESS, p.encode())
+    return p
+
+
+def install_chunk(store: KVStore, m: Manifest, p: Progress, raw: bytes) -> int:
+    """Verify a chunk against the certified root and write it with the progress (one batch).
+    Returns the number of entries.
+
+    Raises:
+        InvalidMessage: it is not the chunk asked for, or it does not verify.
+    """
+    c = decode_chunk(raw)
+    if c.height != m.height or c.depth != p.depth or c.start != p.cursor:
+        raise InvalidMessage(f"got chunk {c.prefix}/{c.depth} of height {c.height}, not the one "
+                             "asked for")
+    verify_chunk(m.block.header.state_root, c)
+    changes = dict(c.entries)
+    nodes: dict[bytes, bytes] = {}
+    root = SparseMerkleTree(StoreNodes(store)).update(p.partial_root, changes, nodes)
+    p.partial_root = root
+    p.cursor = region_end(c.prefix, c.depth)
+    p.chunks += 1
+    with store.write_batch(sync=False) as b:
+        for k, v in c.entries:
+            b.put(P_STATE + k, v)
+            b.put(P_KEYS + _sha(k), k)
+        put_nodes(b, nodes)
+        b.put(K_PROGRESS, p.encode())
+    return len(c.entries)
+
+
+def _sha(k: bytes) -> bytes:
+    return hashlib.sha256(k).digest()
+
+
+def finish(store: KVStore, m: Manifest, p: Progress) -> None:
+    """Write the snapshot's block, the set changes and the tip; drop the progress (one synced
+    batch).
+
+    Raises:
+        InvalidMessage: the state written does not hash to the certified root (a bug: every
+            chunk was checked).
+    """
+    if p.partial_root != m.block.header.state_root:
+        raise InvalidMessage("the installed state does not hash to the certified root")
+    h = m.height
+    bh = m.block.hash()
+    with store.write_batch(sync=True) as b:
+        # receipts are not certified (not in the header): the snapshot's block is kept without
+        b.put(P_BLOCK + _h(h), codec.encode_local(
+            {"block": m.block.to_wire(), "cert": m.cert.to_wire(), "receipts": []}))
+        b.put(P_HASH + bh, _h(h))
+        for ch in m.changes:
+            ch_h = ch.block.height
+            b.put(P_VSET + _h(ch_h + 1), codec.encode(list(ch.members.members)))
+            if ch_h != h:
+                b.put(P_BLOCK + _h(ch_h), codec.encode_local(
+                    {"block": ch.block.to_wire(), "cert": ch.cert.to_wire(), "receipts": []}))
+                b.put(P_HASH + ch.block.hash(), _h(ch_h))
+        tip = Tip(h, bh, m.block.header.state_root, m.block.header.timestamp_ms,
+                  m.validators_after, 0)
+        b.put(K_TIP, Ledger._tip_bytes(tip))
+        b.put(K_BASE, _h(h))
+        b.delete(K_PROGRESS)
+
+
+class StateSync:
+    """The node's side: install a snapshot before the engine starts (``Node.start``)."""
+
+    def __init__(self, node: Node, enabled: bool) -> None:
+        self.node = node
+        self.enabled = enabled
+        self.active = False  # set while a snapshot is being installed (state is partial)
+        self.status: dict[str, Any] = {}
+        self._writing: asyncio.Future[Any] | None = None  # the store write in a worker thread
+
+    async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a store write in a worker thread. Cancelling the caller does not stop the thread,
+        so the write is remembered: ``drain`` waits for it before the store is closed."""
+        fut = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        self._writing = fut
+        return await asyncio.shield(fut)
+
+    async def drain(self) -> None:
+        """Wait for a store write still running in a worker thread (the node is stopping)."""
+        if self._writing is not None and not self._writing.done():
+            with contextlib.suppress(BaseException):
+                await self._writing
+
+    def needed(self) -> bool:
+        """Resume an unfinished sync always; start one when enabled on an empty node."""
+        if self.node.store.get(K_PROGRESS) is not None:
+            return True
+        return self.enabled and self.node.ledger.tip.height == 0
+
+    def _sources(self) -> list[Source]:
+        node = self.node
+        out: list[Source] = []
+        transport = node.transport
+        for peer in transport.connected():
+            async def p_manifest(height: int | None, peer: bytes = peer) -> bytes:
+                return _unwrap(await transport.request(
+                    peer, K_SNAPSHOT, codec.encode({"height": height}), 10.0))
+
+            async def p_chunk(height: int, prefix: int, depth: int, peer: bytes = peer) -> bytes:
+                return _unwrap(await transport.request(peer, K_CHUNK, codec.encode(
+                    {"height": height, "prefix": prefix, "depth": depth}), 30.0))
+
+            out.append(Source(peer.hex()[:12], p_manifest, p_chunk))
+        session = node.catchup.session
+        if session is not None:
+            for url in node.sync_urls:
+                async def get(target: str, session: aiohttp.ClientSession = session) -> bytes:
+                    async with session.get(
+                            URL(target, encoded=True), timeout=aiohttp.ClientTimeout(total=30),
+                            headers=signed_headers(node.sync_identity, "GET", target)) as r:
+                        body = await r.read()
+                        if r.status == 200:
+                            return body
+                        try:
+                            err = json.loads(body)
+                        except ValueError:
+                            err = {}
+                        e = err.get("error") if isinstance(err, dict) else None
+                        code = e.get("code") if isinstance(e, dict) else None
+                        raise SnapshotRefused(code if isinstance(code, str) else "http",
+                                              f"HTTP {r.status}: {body[:200]!r}")
+
+                async def r_manifest(height: int | None, url: str = url) -> bytes:
+                    q = "" if height is None else f"?height={height}"
+                    return await get(f"{url}/v1/sync/snapshot{q}")
+
+                async def r_chunk(height: int, prefix: int, depth: int, url: str = url) -> bytes:
+                    return await get(f"{url}/v1/sync/chunk?height={height}&prefix={prefix}"
+                                     f"&depth={depth}")
+
+                out.append(Source(url, r_manifest, r_chunk))
+        return out
+
+    async def run(self, patience_s: float = 20.0) -> bool:
+        """Install a snapshot (resuming one in progress). Returns True when one was installed;
+        False when none is worth it: every source answered and none offers a snapshot above the
+        tip, or no source answered within ``patience_s`` (and none was in progress)."""
+        node = self.node
+        store = node.store
+        genesis_set = node.genesis.validator_set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience_s
+        self.active = True
+        try:
+            while True:
+                sources = self._sources()
+                refused_all = bool(sources)
+                p: Progress | None = None
+                m: Manifest | None = None
+                for src in sources:
+                    # (again per source: the one before may have started or advanced a sync)
+                    p = load_progress(store)
+                    m = None if p is None else verify_manifest(p.manifest, node.chain_id,
+                                                               genesis_set)
+                    try:
+                        if await self._from_source(src, m, p):
+                            return True
+                    except SnapshotRefused as e:
+                        log.info("state sync from %s: %s (%s)", src.name, e, e.code)
+                        if e.code != "not_found":
+                            refused_all = False
+                    except Exception as e:  # noqa: BLE001 - a source's fault: try the next
+                        refused_all = False
+                        node.stats["statesync_failed"] += 1
+                        log.warning("state sync from %s failed: %r", src.name, e)
+                p = load_progress(store)
+                if p is not None and refused_all:
+                    # nobody serves the height we started: start again from a newer one
+                    log.warning("no source serves the snapshot at height %d any more: "
+                                "starting again", m.height if m else -1)
+                    store.delete(K_PROGRESS, sync=True)
+                    continue
+                if load_progress(store) is None and (refused_all or loop.time() > deadline):
+                    log.info("state sync: no snapshot above height %d: replaying blocks",
+                             node.ledger.tip.height)
+                    return False
+                await asyncio.sleep(1.0)
+        finally:
+            self.active = False
+
+    async def _from_source(self, src: Source, m: Manifest | None,
+                           p: Progress | None) -> bool:
+        node = self.node
+        store = node.store
+        if m is None or p is None:
+            m = verify_manifest(await src.manifest(None), node.chain_id,
+                                node.genesis.validator_set())
+            if m.height <= node.ledger.tip.height:
+                raise SnapshotRefused("not_found", f"it offers height {m.height}, not above ours")
+            p = await self._in_thread(begin, store, m)
+            log.info("state sync: installing the state of height %d from %s", m.height,
+                     src.name)
+        else:
+            # the server must hold this very snapshot (it is verified again, and compared)
+            again = verify_manifest(await src.manifest(m.height), node.chain_id,
+                                    node.genesis.validator_set())
+            if again.block.hash() != m.block.hash():
+                raise InvalidMessage("the server's block at the snapshot height differs")
+            log.info("state sync: resuming height %d at chunk %d from %s", m.height, p.chunks,
+                     src.name)
+        t0 = time.perf_counter()
+        entries = 0
+        self.status = {"height": m.height, "chunks": p.chunks, "source": src.name}
+        # the next region is fetched while this one is verified and written (the server's
+        # work and the transfer overlap the install)
+        ahead: asyncio.Task[bytes] | None = None
+        ahead_at = (-1, -1)
+        try:
+            while p.cursor < END:
+                at = (p.cursor >> (256 - p.depth), p.depth)
+                try:
+                    if ahead is not None and ahead_at == at:
+                        raw = await ahead
+                    else:
+                        if ahead is not None:
+                            ahead.cancel()
+                        raw = await src.chunk(m.height, at[0], at[1])
+                    ahead = None
+                except SnapshotRefused as e:
+                    ahead = None
+                    if e.code != "too_large" or p.depth >= MAX_CHUNK_DEPTH:
+                        raise
+                    p.depth += 1  # the regions are too big: halve them from here on
+                    continue
+                end = region_end(*at)
+                if end < END:
+                    ahead_at = (end >> (256 - p.depth), p.depth)
+                    ahead = asyncio.ensure_future(src.chunk(m.height, *ahead_at))
+                entries += await self._in_thread(install_chunk, store, m, p, raw)
+                self.status["chunks"] = p.chunks
+                node.stats["chunks_installed"] += 1
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(BaseException):
+                    await ahead
+        await self._in_thread(finish, store, m, p)
+        log.info("state sync: installed height %d (%d chunks, %d entries this run) in %.1f s",
+                 m.height, p.chunks, entries, time.perf_counter() - t0)
+        return True
+
