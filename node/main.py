@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -102,12 +104,11 @@ def cli_run(args: argparse.Namespace) -> int:
         format=f"%(asctime)s {cfg.node_id} %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    try:
+    runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
+    with contextlib.suppress(ImportError):
         import uvloop  # optional: a faster event loop when installed
 
         runner = uvloop.run
-    except ImportError:
-        runner = asyncio.run
     try:
         runner(run_node(cfg))
     except DamagedStore as e:

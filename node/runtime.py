@@ -39,7 +39,7 @@ from node.engine_io import EngineIO, TxOutcome
 from node.ledger import P_WAL, Ledger, flush_phase_for
 from node.mempool import Mempool, TxGossip
 from node.metrics import NodeMetrics
-from node.statesync import K_CHUNK, K_SNAPSHOT, StateSync, serve_chunk, serve_snapshot
+from node.statesync import StateSync
 from node.transport import Transport
 
 __all__ = ["K_CONSENSUS", "K_TXS", "WAIT_TIMEOUT_S", "WAL_MARK", "Node", "TxOutcome",
@@ -61,6 +61,11 @@ def now_ms() -> int:
 
 
 WAL_MARK = "walmark"
+#: the node's own counters (``/metrics`` chainfin_node_*, ``Node.stats``)
+NODE_COUNTERS = ("gossip_txs_in", "gossip_txs_bad", "frames_unknown_kind", "fetch_served",
+                 "blocks_fetched", "fetch_failed", "auto_deliveries", "auto_delivery_failed",
+                 "pending_dropped_inadmissible", "disk_full_pauses", "events_dropped_disk_full",
+                 "chunks_served", "chunks_installed", "statesync_failed")
 
 
 def check_wal_mark(store: KVStore, tip_height: int, wal_keys: list[bytes]) -> None:
@@ -119,11 +124,7 @@ class Node:
                                    server_ssl=server_ssl, client_ssl=client_ssl)
         self.transport.set_request_handler(K_FETCH, self.catchup.serve_fetch)
         self.transport.set_request_handler(K_STATUS, self.catchup.serve_status)
-        self.statesync = StateSync(self, state_sync)
-        self.transport.set_request_handler(
-            K_SNAPSHOT, lambda peer, payload: serve_snapshot(self, peer, payload))
-        self.transport.set_request_handler(
-            K_CHUNK, lambda peer, payload: serve_chunk(self, peer, payload))
+        self.statesync = StateSync(self, state_sync)  # also serves snapshots to peers
         self.gossip = TxGossip(self.transport.broadcast, K_TXS, delay=GOSSIP_DELAY_S)
         self.engine = self._make_engine()
         self.events: asyncio.Queue[api.Event] = asyncio.Queue()
@@ -131,14 +132,7 @@ class Node:
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self.view = self.ledger.tip.view
         self.primary = self.ledger.tip.validators.primary(self.view)
-        self.stats: dict[str, int] = {"gossip_txs_in": 0, "gossip_txs_bad": 0,
-                                      "frames_unknown_kind": 0, "fetch_served": 0,
-                                      "blocks_fetched": 0, "fetch_failed": 0,
-                                      "auto_deliveries": 0, "auto_delivery_failed": 0,
-                                      "pending_dropped_inadmissible": 0,
-                                      "disk_full_pauses": 0,
-                                      "events_dropped_disk_full": 0, "chunks_served": 0,
-                                      "chunks_installed": 0, "statesync_failed": 0}
+        self.stats: dict[str, int] = dict.fromkeys(NODE_COUNTERS, 0)
         self.admission = Admission(
             chain_id=self.chain_id, params=self.params, ledger=self.ledger,
             mempool=self.mempool, gossip=self.gossip, metrics=self.metrics, stats=self.stats,
@@ -199,16 +193,17 @@ class Node:
             start_background()
         await self.catchup.open()
         await self.transport.start()
-        loop = asyncio.get_running_loop()
-        if self.statesync.needed():
-            # the engine starts once the snapshot is in: until then the state is partial
-            self.syncing_state = True
-            self._tasks = [loop.create_task(self._sync_then_start(), name="statesync")]
-            log.info("node %s: state sync before it starts", self.node_id)
-            return
-        self._start_tasks()
+        if not self.statesync.start_first(self._start_tasks):  # else: the engine waits for it
+            self._start_tasks()
 
     def _start_tasks(self) -> None:
+        """Start the engine, its ticker and the catch-up watch on the ledger's tip (after a
+        snapshot was installed: on the snapshot's tip)."""
+        if self.engine.committed != self.ledger.tip.height:  # a snapshot moved the tip
+            self.engine = self._make_engine()
+            self._driver = Driver(self._engine_step, self.io, self.io)
+            self.view = self.ledger.tip.view
+            self.primary = self.ledger.tip.validators.primary(self.view)
         loop = asyncio.get_running_loop()
         self._tasks += [loop.create_task(self._run(), name="engine"),
                         loop.create_task(self._ticker(), name="ticker"),
@@ -217,26 +212,6 @@ class Node:
         log.info("node %s started at height %d view %d (%s)", self.node_id,
                  self.ledger.tip.height, self.view,
                  "validator" if self.is_validator else "observer")
-
-    async def _sync_then_start(self) -> None:
-        """Install a snapshot (or resume one), then start the engine on its tip. A failure here
-        is fatal like one of the engine task: the store stays as the last batch left it (the
-        sync resumes at the next start)."""
-        try:
-            if await self.statesync.run():
-                self.ledger.reload()
-                self.engine = self._make_engine()
-                self._driver = Driver(self._engine_step, self.io, self.io)
-                self.view = self.ledger.tip.view
-                self.primary = self.ledger.tip.validators.primary(self.view)
-            self.syncing_state = False
-            self._start_tasks()
-        except asyncio.CancelledError:
-            raise
-        except BaseException as e:
-            log.critical("state sync failed, stopping the node: %r", e, exc_info=True)
-            self.failure = e
-            self.failed.set()
 
     async def stop(self) -> None:
         for t in self._tasks:

@@ -366,6 +366,11 @@ class StateSync:
         self.active = False  # set while a snapshot is being installed (state is partial)
         self.status: dict[str, Any] = {}
         self._writing: asyncio.Future[Any] | None = None  # the store write in a worker thread
+        # every node serves its snapshots to peers, syncing or not
+        node.transport.set_request_handler(
+            K_SNAPSHOT, lambda peer, payload: serve_snapshot(node, peer, payload))
+        node.transport.set_request_handler(
+            K_CHUNK, lambda peer, payload: serve_chunk(node, peer, payload))
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a store write in a worker thread. Cancelling the caller does not stop the thread,
@@ -379,6 +384,35 @@ class StateSync:
         if self._writing is not None and not self._writing.done():
             with contextlib.suppress(BaseException):
                 await self._writing
+
+    def start_first(self, start: Callable[[], None]) -> bool:
+        """If a sync is needed, run it in a task of the node's and ``start`` the node's tasks
+        after it (True); otherwise do nothing (False)."""
+        node = self.node
+        if not self.needed():
+            return False
+        node.syncing_state = True
+        node._tasks.append(asyncio.get_running_loop().create_task(
+            self._sync_then_start(start), name="statesync"))
+        log.info("node %s: state sync before it starts", node.node_id)
+        return True
+
+    async def _sync_then_start(self, start: Callable[[], None]) -> None:
+        """Install a snapshot (or resume one), then start the node on its tip. A failure here
+        is fatal like one of the engine task: the store stays as the last batch left it (the
+        sync resumes at the next start)."""
+        node = self.node
+        try:
+            if await self.run():
+                node.ledger.reload()
+            node.syncing_state = False
+            start()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            log.critical("state sync failed, stopping the node: %r", e, exc_info=True)
+            node.failure = e
+            node.failed.set()
 
     def needed(self) -> bool:
         """Resume an unfinished sync always; start one when enabled on an empty node."""
