@@ -105,9 +105,9 @@ from chainfin.consensus.records import (
     pre_prepare_record,
     prepare_record,
     record_key,
-    scan,
     state_record,
 )
+from chainfin.consensus.state import EXEC_BAD, EXEC_OK, EXEC_REQUESTED, ReplicaState
 from chainfin.consensus.viewchange import changes_set as _changes_set
 from chainfin.crypto import Identity
 from chainfin.errors import InvalidMessage
@@ -115,10 +115,7 @@ from chainfin.types import Block, CommitCertificate, ValidatorSet, Vote
 
 __all__ = ["PbftConfig", "PbftEngine", "STAT_NAMES", "record_key"]
 
-_REQUESTED, _OK, _BAD = 1, 2, 3
-
-
-class PbftEngine:
+class PbftEngine(ReplicaState):
     """One PBFT replica. Not thread-safe: drive it from one task, execute actions in order."""
 
     def __init__(
@@ -135,82 +132,10 @@ class PbftEngine:
         codec: MessageCodec | None = None,
         restored_records: Iterable[tuple[bytes, Any]] = (),
     ) -> None:
-        self.cfg = config
-        self.identity = identity
-        self.me = identity.public_key
-        self.codec = codec or MessageCodec(config.chain_id)
-        self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
-        self._L = config.log_window
-        self._K = config.checkpoint_interval
-        # validator sets: (first height in force, set)
-        self._sets: list[tuple[int, ValidatorSet]] = [(0, validators)]
-        self.validators = validators
-        self._q = quorum(validators.n)
-        self._member = self.me in validators
-        # ledger position
-        self.committed = last_committed_height
-        self.committed_hash = last_committed_hash
-        self._committed_ts = 0
-        self._hashes: dict[int, bytes] = {last_committed_height: last_committed_hash}
-        self._tip_cert = last_certificate if (
-            last_certificate is not None and last_certificate.height == last_committed_height
-            and last_certificate.block_hash == last_committed_hash) else None
-        self._genesis_hash = last_committed_hash if last_committed_height == 0 else None
-        # stable checkpoint (low water mark) and its proof
-        self.low = last_committed_height if last_committed_height == 0 else 0
-        self.low_hash = last_committed_hash if last_committed_height == 0 else b""
-        self._low_proof: BaseProof | None = (
-            BaseProof("genesis", 0, last_committed_hash, 0, ()) if last_committed_height == 0
-            else None)
-        # view
-        self.view = view
-        self.in_vc = False  # True: VIEW-CHANGE for self.view sent, NEW-VIEW not yet accepted
-        self._floor = 0  # NEW-VIEW's base height: final; nothing at or below it is proposed in view
-        self.failed_views = 0
-        self._vc_retx = 0  # VIEW-CHANGE resends in this view (each waits twice as long)
-        self._my_vc: bytes | None = None
-        self._my_nv: bytes | None = None
-        self._vc_by_sender: dict[bytes, Message] = {}
-        self._nv_resent: dict[bytes, int] = {}
-        # normal case
-        self._slots: dict[int, Slot] = {}
-        self._blocks: dict[bytes, Block] = {}  # uncommitted blocks we know, by digest
-        self._exec: dict[bytes, int] = {}  # digest -> _REQUESTED/_OK/_BAD in this speculation
-        self._prepared: dict[int, PreparedCert] = {}  # best prepared certificate per seq > low
-        self._cvotes: dict[int, dict[tuple[int, bytes], dict[bytes, bytes]]] = {}
-        self._cvote_of: dict[int, dict[bytes, list[tuple[int, bytes]]]] = {}
-        self._seen: dict[int, dict[tuple[str, bytes, int], bytes]] = {}
-        self._seen_nv: set[int] = set()
-        self._ckpt: dict[int, dict[bytes, dict[bytes, bytes]]] = {}
-        self._ckpt_of: dict[bytes, list[int]] = {}
-        self._future: list[Message] = []
-        self._signed: dict[tuple[str, int, int], bytes] = {}
-        self._own_pp: dict[tuple[int, int], Block] = {}
-        # primary
-        self._pending = 0
-        self._building = False
-        self._build_req: tuple[int, bytes] = (0, b"")
-        self._mempool_dry = False
-        self._last_cut_ms = -(1 << 62)  # when this node last asked for a block (pacing)
-        self._cut_deferred = False
-        # timers and catch-up
-        self.now = 0
-        self._progress_deadline: int | None = None
-        self._retx_deadline: int | None = None  # halfway to the view change: resend our votes
-        self._vc_deadline: int | None = None
-        self._fetching = False
-        self._fetch_deadline = 0
-        self._fetch_retx = 0  # fetches in a row that brought nothing (each waits twice as long)
-        self._probing = False
-        self._awaiting_set: int | None = None
-        self._barrier: int | None = None  # height of a known, uncommitted set-changing block
-        self._held: list[bytes] = []  # messages above the barrier, replayed under the new set
-        self._ahead: int = 0  # highest height with a complete certificate seen above the next
-        self._ahead_since: int | None = None
-        self._committing = False
-        self._out: list[Action] = []
-        self._init_actions: list[Action] = []
-        self._restore(list(restored) + list(restored_records))
+        super().__init__(config, identity, validators, last_committed_height,
+                         last_committed_hash, view=view, last_certificate=last_certificate,
+                         codec=codec)
+        self._resume(self._restore(list(restored) + list(restored_records)))
 
     @classmethod
     def restore(cls, config: PbftConfig, identity: Identity, validators: ValidatorSet,
@@ -221,26 +146,6 @@ class PbftEngine:
                    records, **kw)
 
     # ------------------------------------------------------------------------- public
-
-    @property
-    def primary(self) -> bytes:
-        return self.validators.primary(self.view)
-
-    @property
-    def is_primary(self) -> bool:
-        return self._member and not self.in_vc and self.primary == self.me
-
-    def next_deadline(self) -> int | None:
-        """Earliest ``now_ms`` at which a Tick has work to do, or None."""
-        ds = [d for d in (self._progress_deadline, self._vc_deadline, self._retx_deadline)
-              if d is not None]
-        if self._ahead_since is not None:
-            ds.append(self._ahead_since + self.cfg.fetch_retry_ms)
-        if self._fetching:
-            ds.append(self._fetch_deadline)
-        if self._cut_deferred:  # pacing: the next block may be cut then
-            ds.append(self._last_cut_ms + self.cfg.block_interval_ms)
-        return min(ds) if ds else None
 
     def step(self, event: Event) -> list[Action]:
         """Feed one event; return the actions to execute in order.
@@ -270,18 +175,6 @@ class PbftEngine:
         return out
 
     # ------------------------------------------------------------------------- helpers
-
-    def _set_at(self, height: int) -> ValidatorSet:
-        vs = self._sets[0][1]
-        for start, s in self._sets:
-            if start <= height:
-                vs = s
-            else:
-                break
-        return vs
-
-    def _timeout(self) -> int:
-        return min(self.cfg.max_timeout_ms, self.cfg.view_timeout_ms << min(self.failed_views, 20))
 
     def _broadcast(self, payload: bytes) -> None:
         self.stats["messages_out"] += 1
@@ -466,7 +359,7 @@ class PbftEngine:
                 return
             st = self._exec.get(sl.digest)  # type: ignore[arg-type]
             if st is not None:
-                if st == _OK:
+                if st == EXEC_OK:
                     s += 1
                     continue
                 return
@@ -484,9 +377,9 @@ class PbftEngine:
                     return
                 if _changes_set(p.block.header):  # type: ignore[union-attr]
                     return  # judged after the set change is applied (it discards this slot)
-                if self._exec.get(p.digest) != _OK:
+                if self._exec.get(p.digest) != EXEC_OK:
                     return
-            self._exec[sl.digest] = _REQUESTED  # type: ignore[index]
+            self._exec[sl.digest] = EXEC_REQUESTED  # type: ignore[index]
             self._out.append(ExecuteBlock(sl.block))
             return
 
@@ -511,9 +404,9 @@ class PbftEngine:
             if self._building:
                 self._building = False
             return
-        if self._exec.get(d) != _REQUESTED:
+        if self._exec.get(d) != EXEC_REQUESTED:
             return  # discarded meanwhile (view change)
-        self._exec[d] = _OK if ev.ok else _BAD
+        self._exec[d] = EXEC_OK if ev.ok else EXEC_BAD
         b = self._blocks.get(d)
         if b is None:
             return
@@ -583,7 +476,7 @@ class PbftEngine:
             if sl is None or sl.digest is None:
                 break
             if not sl.commit_sent:
-                if not sl.prepared or self._exec.get(sl.digest) != _OK:
+                if not sl.prepared or self._exec.get(sl.digest) != EXEC_OK:
                     break
                 sig = self._sign(COMMIT, self.view, s, sl.digest)
                 if sig is None:
@@ -624,15 +517,15 @@ class PbftEngine:
             v, d, votes = best
             block = self._blocks.get(d)
             st = self._exec.get(d)
-            if block is None or st == _BAD:
+            if block is None or st == EXEC_BAD:
                 self._want_fetch()
                 return
-            if st != _OK:
+            if st != EXEC_OK:
                 if st is None:
                     if block.header.prev_hash != self.committed_hash:
                         self._want_fetch()
                         return
-                    self._exec[d] = _REQUESTED
+                    self._exec[d] = EXEC_REQUESTED
                     self._out.append(ExecuteBlock(block))
                 return
             cert = CommitCertificate(self.cfg.chain_id, s, v, d,
@@ -753,9 +646,6 @@ class PbftEngine:
         self.stats["fetches"] += 1
         self._out.append(FetchBlocks(self.committed + 1, hints))
 
-    def _behind(self) -> bool:
-        return self.low > self.committed or self._ahead > self.committed
-
     def _on_synced(self, ev: Synced) -> None:
         if ev.height <= self.committed:
             # nothing new: if we still need blocks (or have not heard of anyone since a restart)
@@ -832,14 +722,6 @@ class PbftEngine:
 
     # ------------------------------------------------------------------------- primary
 
-    def _tip(self) -> tuple[int, bytes, Block | None]:
-        s, d, blk = self.committed, self.committed_hash, None
-        while True:
-            sl = self._slots.get(s + 1)
-            if sl is None or sl.digest is None:
-                return s, d, blk
-            s, d, blk = s + 1, sl.digest, sl.block
-
     def _on_txs_pending(self, count: int) -> None:
         self._pending = max(0, count)
         self._mempool_dry = False
@@ -852,7 +734,7 @@ class PbftEngine:
                 or self._mempool_dry or self.low > self.committed or self._floor > self.committed):
             return
         s, d, blk = self._tip()
-        if blk is not None and (self._exec.get(d) != _OK or _changes_set(blk.header)
+        if blk is not None and (self._exec.get(d) != EXEC_OK or _changes_set(blk.header)
                                 or self._slots[s].bad):
             return
         nxt = s + 1
@@ -900,18 +782,13 @@ class PbftEngine:
         sl.digest, sl.block, sl.pp_sig = d, b, sig
         self._blocks[d] = b
         self._note_barrier(nxt, b)
-        self._exec[d] = _OK
+        self._exec[d] = EXEC_OK
         self._arm_progress()
         self._check_prepared(nxt)
         self._maybe_execute(nxt + 1)
         self._maybe_propose()
 
     # ------------------------------------------------------------------------- timers
-
-    def _has_work(self) -> bool:
-        if self._pending > 0:
-            return True
-        return any(sl.digest is not None for sl in self._slots.values())
 
     def _arm_progress(self, reset: bool = False) -> None:
         """The view-change timer runs while work is known and not committed; a commit restarts
@@ -1247,43 +1124,8 @@ class PbftEngine:
 
     # ------------------------------------------------------------------------- restore
 
-    def _restore(self, records: list[tuple[bytes, Any]]) -> None:
-        """Rebuild what we signed, our view and our stable checkpoint from Persist records."""
-        sc = scan(records, self.view, self.codec)
-        state, max_view = sc.state, sc.max_view
-        self._signed, self._own_pp, self._prepared = sc.signed, sc.own_pp, sc.prepared
-        fresh = state is None and not records
-        if state is not None:
-            if state.get("genesis") is not None:
-                self._genesis_hash = state["genesis"]
-            if state.get("tip") is not None:
-                tip = CommitCertificate.from_wire(state["tip"])
-                if self._tip_cert is None or tip.height > self._tip_cert.height:
-                    self._tip_cert = tip
-            if state["low"] >= self.low and state.get("low_proof") is not None:
-                self.low, self.low_hash = state["low"], state["low_hash"]
-                self._low_proof = BaseProof.from_wire(state["low_proof"])
-            max_view = max(max_view, state["v"])
-            if state["v"] == max_view:
-                self._floor = state.get("floor") or 0
-            for key in ("vc", "nv"):
-                raw = state.get(key)
-                if raw:
-                    try:
-                        m = self.codec.decode(raw)
-                        self._signed[(m.kind, m.view, m.seq)] = m.digest
-                    except InvalidMessage:
-                        pass
-        self.view = max_view
-        drop_upto(self._prepared, self.low)
-        if state is not None and state["v"] == max_view and state["in_vc"]:
-            self.in_vc = True
-            self._my_vc = state.get("vc")
-            if self._my_vc:
-                self._vc_by_sender[self.me] = self.codec.decode(self._my_vc)
-            self._vc_deadline = 0  # resend it on the first tick
-        elif state is not None and state["v"] == max_view and state.get("nv"):
-            self._my_nv = state["nv"]
+    def _resume(self, fresh: bool) -> None:
+        """The first actions of a (re)started replica, after its records were read back."""
         if fresh:
             self._init_actions.append(Persist(
                 record_key(self.low + 1, self.view, b"S"), initial_state_record(

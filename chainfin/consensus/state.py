@@ -1,0 +1,220 @@
+"""The replica's state: its fields, built from the configuration and read back from the
+persisted records after a restart, and the read-only questions the transitions ask of it.
+
+:class:`ReplicaState` is the base of :class:`~.engine.PbftEngine`, which holds every transition.
+Nothing here changes the state after it is built and nothing here emits an action:
+``tests/unit/test_consensus_state.py`` checks that no method but the constructor and
+:meth:`ReplicaState._restore` assigns an attribute.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainfin.consensus.api import Action
+from chainfin.consensus.config import STAT_NAMES, PbftConfig
+from chainfin.consensus.log import Slot, drop_upto
+from chainfin.consensus.messages import BaseProof, Message, MessageCodec, PreparedCert
+from chainfin.consensus.quorum import quorum
+from chainfin.consensus.records import scan
+from chainfin.crypto import Identity
+from chainfin.errors import InvalidMessage
+from chainfin.types import Block, CommitCertificate, ValidatorSet
+
+__all__ = ["EXEC_BAD", "EXEC_OK", "EXEC_REQUESTED", "ReplicaState"]
+
+#: what the driver answered for a block this replica asked it to execute (``_exec``)
+EXEC_REQUESTED, EXEC_OK, EXEC_BAD = 1, 2, 3
+
+
+class ReplicaState:
+    """One replica's fields. See :class:`~.engine.PbftEngine` for the constructor's arguments."""
+
+    def __init__(
+        self,
+        config: PbftConfig,
+        identity: Identity,
+        validators: ValidatorSet,
+        last_committed_height: int,
+        last_committed_hash: bytes,
+        *,
+        view: int = 0,
+        last_certificate: CommitCertificate | None = None,
+        codec: MessageCodec | None = None,
+    ) -> None:
+        self.cfg = config
+        self.identity = identity
+        self.me = identity.public_key
+        self.codec = codec or MessageCodec(config.chain_id)
+        self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
+        self._L = config.log_window
+        self._K = config.checkpoint_interval
+        # validator sets: (first height in force, set)
+        self._sets: list[tuple[int, ValidatorSet]] = [(0, validators)]
+        self.validators = validators
+        self._q = quorum(validators.n)
+        self._member = self.me in validators
+        # ledger position
+        self.committed = last_committed_height
+        self.committed_hash = last_committed_hash
+        self._committed_ts = 0
+        self._hashes: dict[int, bytes] = {last_committed_height: last_committed_hash}
+        self._tip_cert = last_certificate if (
+            last_certificate is not None and last_certificate.height == last_committed_height
+            and last_certificate.block_hash == last_committed_hash) else None
+        self._genesis_hash = last_committed_hash if last_committed_height == 0 else None
+        # stable checkpoint (low water mark) and its proof
+        self.low = last_committed_height if last_committed_height == 0 else 0
+        self.low_hash = last_committed_hash if last_committed_height == 0 else b""
+        self._low_proof: BaseProof | None = (
+            BaseProof("genesis", 0, last_committed_hash, 0, ()) if last_committed_height == 0
+            else None)
+        # view
+        self.view = view
+        self.in_vc = False  # True: VIEW-CHANGE for self.view sent, NEW-VIEW not yet accepted
+        self._floor = 0  # NEW-VIEW's base height: final; nothing at or below it is proposed in view
+        self.failed_views = 0
+        self._vc_retx = 0  # VIEW-CHANGE resends in this view (each waits twice as long)
+        self._my_vc: bytes | None = None
+        self._my_nv: bytes | None = None
+        self._vc_by_sender: dict[bytes, Message] = {}
+        self._nv_resent: dict[bytes, int] = {}
+        # normal case
+        self._slots: dict[int, Slot] = {}
+        self._blocks: dict[bytes, Block] = {}  # uncommitted blocks we know, by digest
+        self._exec: dict[bytes, int] = {}  # digest -> EXEC_* in this speculation
+        self._prepared: dict[int, PreparedCert] = {}  # best prepared certificate per seq > low
+        self._cvotes: dict[int, dict[tuple[int, bytes], dict[bytes, bytes]]] = {}
+        self._cvote_of: dict[int, dict[bytes, list[tuple[int, bytes]]]] = {}
+        self._seen: dict[int, dict[tuple[str, bytes, int], bytes]] = {}
+        self._seen_nv: set[int] = set()
+        self._ckpt: dict[int, dict[bytes, dict[bytes, bytes]]] = {}
+        self._ckpt_of: dict[bytes, list[int]] = {}
+        self._future: list[Message] = []
+        self._signed: dict[tuple[str, int, int], bytes] = {}
+        self._own_pp: dict[tuple[int, int], Block] = {}
+        # primary
+        self._pending = 0
+        self._building = False
+        self._build_req: tuple[int, bytes] = (0, b"")
+        self._mempool_dry = False
+        self._last_cut_ms = -(1 << 62)  # when this node last asked for a block (pacing)
+        self._cut_deferred = False
+        # timers and catch-up
+        self.now = 0
+        self._progress_deadline: int | None = None
+        self._retx_deadline: int | None = None  # halfway to the view change: resend our votes
+        self._vc_deadline: int | None = None
+        self._fetching = False
+        self._fetch_deadline = 0
+        self._fetch_retx = 0  # fetches in a row that brought nothing (each waits twice as long)
+        self._probing = False
+        self._awaiting_set: int | None = None
+        self._barrier: int | None = None  # height of a known, uncommitted set-changing block
+        self._held: list[bytes] = []  # messages above the barrier, replayed under the new set
+        self._ahead: int = 0  # highest height with a complete certificate seen above the next
+        self._ahead_since: int | None = None
+        self._committing = False
+        self._out: list[Action] = []
+        self._init_actions: list[Action] = []
+
+    def _restore(self, records: list[tuple[bytes, Any]]) -> bool:
+        """Read back what we signed, our view and our stable checkpoint from the Persist records.
+        True: there were none (a first start)."""
+        sc = scan(records, self.view, self.codec)
+        state, max_view = sc.state, sc.max_view
+        self._signed, self._own_pp, self._prepared = sc.signed, sc.own_pp, sc.prepared
+        fresh = state is None and not records
+        if state is not None:
+            if state.get("genesis") is not None:
+                self._genesis_hash = state["genesis"]
+            if state.get("tip") is not None:
+                tip = CommitCertificate.from_wire(state["tip"])
+                if self._tip_cert is None or tip.height > self._tip_cert.height:
+                    self._tip_cert = tip
+            if state["low"] >= self.low and state.get("low_proof") is not None:
+                self.low, self.low_hash = state["low"], state["low_hash"]
+                self._low_proof = BaseProof.from_wire(state["low_proof"])
+            max_view = max(max_view, state["v"])
+            if state["v"] == max_view:
+                self._floor = state.get("floor") or 0
+            for key in ("vc", "nv"):
+                raw = state.get(key)
+                if raw:
+                    try:
+                        m = self.codec.decode(raw)
+                        self._signed[(m.kind, m.view, m.seq)] = m.digest
+                    except InvalidMessage:
+                        pass
+        self.view = max_view
+        drop_upto(self._prepared, self.low)
+        if state is not None and state["v"] == max_view and state["in_vc"]:
+            self.in_vc = True
+            self._my_vc = state.get("vc")
+            if self._my_vc:
+                self._vc_by_sender[self.me] = self.codec.decode(self._my_vc)
+            self._vc_deadline = 0  # resend it on the first tick
+        elif state is not None and state["v"] == max_view and state.get("nv"):
+            self._my_nv = state["nv"]
+        return fresh
+
+    # ------------------------------------------------------------------------- public reads
+
+    @property
+    def primary(self) -> bytes:
+        return self.validators.primary(self.view)
+
+    @property
+    def is_primary(self) -> bool:
+        return self._member and not self.in_vc and self.primary == self.me
+
+    def next_deadline(self) -> int | None:
+        """Earliest ``now_ms`` at which a Tick has work to do, or None."""
+        ds = [d for d in (self._progress_deadline, self._vc_deadline, self._retx_deadline)
+              if d is not None]
+        if self._ahead_since is not None:
+            ds.append(self._ahead_since + self.cfg.fetch_retry_ms)
+        if self._fetching:
+            ds.append(self._fetch_deadline)
+        if self._cut_deferred:  # pacing: the next block may be cut then
+            ds.append(self._last_cut_ms + self.cfg.block_interval_ms)
+        return min(ds) if ds else None
+
+    def log_sizes(self) -> dict[str, int]:
+        """How many entries each table of the message log holds (memory stays bounded: every
+        table is pruned at commits and stable checkpoints)."""
+        return {"slots": len(self._slots), "blocks": len(self._blocks), "exec": len(self._exec),
+                "prepared": len(self._prepared), "commit_votes": len(self._cvotes),
+                "seen": len(self._seen), "checkpoint_votes": len(self._ckpt),
+                "signed": len(self._signed), "hashes": len(self._hashes),
+                "future": len(self._future), "held": len(self._held)}
+
+    # ------------------------------------------------------------------------- private reads
+
+    def _set_at(self, height: int) -> ValidatorSet:
+        vs = self._sets[0][1]
+        for start, s in self._sets:
+            if start <= height:
+                vs = s
+            else:
+                break
+        return vs
+
+    def _timeout(self) -> int:
+        return min(self.cfg.max_timeout_ms, self.cfg.view_timeout_ms << min(self.failed_views, 20))
+
+    def _tip(self) -> tuple[int, bytes, Block | None]:
+        s, d, blk = self.committed, self.committed_hash, None
+        while True:
+            sl = self._slots.get(s + 1)
+            if sl is None or sl.digest is None:
+                return s, d, blk
+            s, d, blk = s + 1, sl.digest, sl.block
+
+    def _has_work(self) -> bool:
+        if self._pending > 0:
+            return True
+        return any(sl.digest is not None for sl in self._slots.values())
+
+    def _behind(self) -> bool:
+        return self.low > self.committed or self._ahead > self.committed
