@@ -12,33 +12,16 @@ the digest voted on is ``block.hash()``. Block ``s`` links to block ``s-1`` by `
   (v, s-1) (or its last committed block), and sends COMMIT for s only after it has sent COMMIT for
   s-1 in v (or s-1 is committed). Hence whoever sent COMMIT(v, s) holds prepared certificates of
   view v for every uncommitted ancestor of s: the view change can re-propose whole chains.
-* **NEW-VIEW** starts at the highest final base among the VIEW-CHANGE messages (a stable
-  checkpoint or a commit certificate), takes for each later height the prepared certificate of the
-  highest view, and walks up while the blocks chain; it stops at the first gap or break (nothing
-  above can have been committed anywhere) and never passes a block that changes the validator set.
-  No null requests are needed: the new primary continues with fresh blocks above the walk.
+* **NEW-VIEW** re-proposes, from a quorum's VIEW-CHANGEs, the chain above the highest final base
+  and the final blocks below it that a sender lacks; every replica recomputes it
+  (:mod:`.viewchange`). No null requests are needed.
 * **Commit.** A block is final when ``quorum(n)`` COMMIT votes of distinct validators for the same
   (view, height, digest) are known — whichever view they are from; those votes are the
   CommitCertificate. A replica that has the votes but not the (valid) block asks for
   ``FetchBlocks`` instead of stalling (TRAPS #12).
 
-Additions to the api contract (documented here as the api module asks):
-
-* constructor ``PbftEngine(config, identity, validators, last_committed_height,
-  last_committed_hash, restored=(), view=0, last_certificate=None, codec=None)``;
-  ``restored`` is the list of ``(key, record)`` of every ``Persist`` not pruned, as handed back by
-  the store; ``last_certificate`` is the certificate of the last committed block (pass it after a
-  restart so view changes can prove the base); ``codec`` lets a driver share a memoising
-  :class:`~.messages.CachingCodec`.
-* ``engine.next_deadline()``: the earliest ``now_ms`` at which a Tick changes something (a driver
-  may sleep until then; ticking more often is harmless).
-* ``engine.stats``: a plain ``dict[str, int]`` of counters.
-* ``Synced.certificate`` (optional).
-* An empty ``BlockBuilt`` to a ``BuildBlock`` with ``max_txs > 0`` means "nothing new to propose":
-  the engine drops it and asks again after the next ``TxsPending``. ``BlockExecuted(b"", False)``
-  answers a ``BuildBlock`` that failed.
-* A block is *set-changing* when its header's ``next_validators_hash != validators_hash``; the
-  engine reads that from the header, so BlockBuilt/BlockExecuted need no extra flag.
+The constructor, ``next_deadline()``, ``stats`` and ``log_sizes()`` add to the contract of
+:mod:`.api`, which lists them; the fields and the read-only queries are in :mod:`.state`.
 """
 
 from __future__ import annotations
@@ -47,7 +30,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chainfin import codec as _codec
-from chainfin.consensus import viewchange
+from chainfin.consensus import checks, log, records, viewchange
 from chainfin.consensus.api import (
     Action,
     BlockBuilt,
@@ -69,21 +52,7 @@ from chainfin.consensus.api import (
     ViewChanged,
 )
 from chainfin.consensus.config import STAT_NAMES, PbftConfig
-from chainfin.consensus.log import (
-    Slot,
-    certified,
-    checkpoint_voted,
-    commit_vote_drop,
-    drop_above,
-    drop_below,
-    drop_blocks_upto,
-    drop_signed_upto,
-    drop_upto,
-    normal_drop,
-    note_checkpoint_vote,
-    note_commit_vote,
-    window_drop,
-)
+from chainfin.consensus.log import Slot
 from chainfin.consensus.messages import (
     CHECKPOINT,
     COMMIT,
@@ -99,14 +68,7 @@ from chainfin.consensus.messages import (
     ViewChange,
 )
 from chainfin.consensus.quorum import quorum, weak_quorum
-from chainfin.consensus.records import (
-    commit_record,
-    initial_state_record,
-    pre_prepare_record,
-    prepare_record,
-    record_key,
-    state_record,
-)
+from chainfin.consensus.records import record_key
 from chainfin.consensus.state import EXEC_BAD, EXEC_OK, EXEC_REQUESTED, ReplicaState
 from chainfin.consensus.viewchange import changes_set as _changes_set
 from chainfin.crypto import Identity
@@ -199,7 +161,7 @@ class PbftEngine(ReplicaState):
         """The view, what we signed for it as a whole, our stable checkpoint and tip proofs.
         The NEW-VIEW (large for big n) is only written when we send it: after a restart it is
         needed only to resend it to laggards."""
-        rec = state_record(
+        rec = records.state_record(
             self.view, self.in_vc, self._my_vc if self.in_vc else None,
             self._my_nv if with_nv else None, self._floor, self.low, self.low_hash,
             self._low_proof.to_wire() if self._low_proof else None, self._genesis_hash,
@@ -214,19 +176,10 @@ class PbftEngine(ReplicaState):
 
     def _accept(self, m: Message) -> bool:
         """Duplicate check, then signature check, then remember. False: dropped and counted."""
-        bucket = self._seen.get(m.seq)
-        key = (m.kind, m.sender, m.view)
-        if bucket is not None:
-            prev = bucket.get(key)
-            if prev is not None:
-                self.stats["dropped_duplicate" if prev == m.digest else "dropped_equivocation"] += 1
-                return False
-        if not self.codec.verify(m):
-            self.stats["dropped_bad_signature"] += 1
+        drop = log.admit_once(self._seen, m, self.codec.verify)
+        if drop is not None:
+            self.stats[drop] += 1
             return False
-        if bucket is None:
-            bucket = self._seen[m.seq] = {}
-        bucket[key] = m.digest
         return True
 
     # ------------------------------------------------------------------------- receive
@@ -269,7 +222,7 @@ class PbftEngine(ReplicaState):
 
     def _recv_normal(self, m: Message) -> None:
         st = self.stats
-        drop = normal_drop(m, self.view, self.committed, self._floor, self.low, self._L,
+        drop = log.normal_drop(m, self.view, self.committed, self._floor, self.low, self._L,
                            self.validators.primary)
         if drop is not None:
             st[drop] += 1
@@ -323,13 +276,13 @@ class PbftEngine(ReplicaState):
     def _recv_commit(self, m: Message) -> None:
         st = self.stats
         s = m.seq
-        drop = window_drop(s, self.committed, self.low, self._L)
+        drop = log.window_drop(s, self.committed, self.low, self._L)
         if drop is not None:
             st[drop] += 1
             return
         # COMMIT votes of any view count towards a certificate (a certificate is a certificate);
         # per validator and height the votes of its latest few views are kept.
-        drop = commit_vote_drop(self._cvote_of, m.sender, m.view, s, m.digest)
+        drop = log.commit_vote_drop(self._cvote_of, m.sender, m.view, s, m.digest)
         if drop is not None:
             st[drop] += 1
             return
@@ -341,9 +294,9 @@ class PbftEngine(ReplicaState):
 
     def _add_commit_vote(self, sender: bytes, view: int, seq: int, digest: bytes,
                          sig: bytes) -> None:
-        votes = note_commit_vote(self._cvotes, self._cvote_of, sender, view, seq, digest, sig)
+        votes = log.note_commit_vote(self._cvotes, self._cvote_of, sender, view, seq, digest, sig)
         if seq > self.committed + 1 and seq > self._ahead and len(votes) >= self._q:
-            # certified above a height we have not committed: a pipeline hiccup, or we missed
+            # log.certified above a height we have not committed: a pipeline hiccup, or we missed
             # the COMMITs below; if it lasts, fetch (see _on_tick)
             self._ahead = seq
             if self._ahead_since is None:
@@ -417,7 +370,7 @@ class PbftEngine(ReplicaState):
         if not ev.ok:
             if sl is not None:
                 self._reject(sl, ev.reason)
-            self._try_commit()  # a certified block we cannot execute: fetch it instead
+            self._try_commit()  # a log.certified block we cannot execute: fetch it instead
             return
         if sl is not None:
             if sl.rebroadcast:
@@ -440,7 +393,7 @@ class PbftEngine(ReplicaState):
         sig = self._sign(PREPARE, self.view, sl.seq, d)
         if sig is None:
             return
-        self._persist(record_key(sl.seq, self.view, b"p"), prepare_record(self.view, sl.seq, d))
+        self._persist(record_key(sl.seq, self.view, b"p"), records.prepare_record(self.view, sl.seq, d))
         payload = self.codec.envelope(PREPARE, self.view, sl.seq, d, self.me, sig)
         self._broadcast(payload)
         sl.sent.append(payload)
@@ -481,7 +434,7 @@ class PbftEngine(ReplicaState):
                 sig = self._sign(COMMIT, self.view, s, sl.digest)
                 if sig is None:
                     break
-                self._persist(record_key(s, self.view, b"c"), commit_record(
+                self._persist(record_key(s, self.view, b"c"), records.commit_record(
                     self.view, s, sl.digest, self._prepared[s].to_wire()))
                 payload = self.codec.envelope(COMMIT, self.view, s, sl.digest, self.me, sig)
                 self._broadcast(payload)
@@ -511,7 +464,7 @@ class PbftEngine(ReplicaState):
             if not buckets:
                 return
             need = quorum(self._set_at(s).n)
-            best = certified(buckets, need)
+            best = log.certified(buckets, need)
             if best is None:
                 return
             v, d, votes = best
@@ -552,7 +505,9 @@ class PbftEngine(ReplicaState):
         self._arm_progress(reset=True)
         if s % self._K == 0:
             self._send_checkpoint(s, d)
-            self._gc_committed(s)
+            upto = self._tip_cert.height if self._tip_cert is not None else self.low
+            log.prune_committed(s, upto, self._L, self._seen, self._prepared, self._signed, self._blocks,
+                                self._hashes)
         if _changes_set(block.header):
             self._awaiting_set = s  # nothing above s until the driver says ValidatorSetChanged
             self._barrier = s
@@ -560,16 +515,6 @@ class PbftEngine(ReplicaState):
         self._maybe_execute(s + 1)
         self._try_send_commits()
         self._maybe_propose()
-
-    def _gc_committed(self, s: int) -> None:
-        """Garbage that commits alone make useless (checkpoints need not become stable here: a
-        replica that mostly catches up by fetching sends few CHECKPOINTs)."""
-        drop_upto(self._seen, s)
-        drop_upto(self._prepared, self._tip_cert.height if self._tip_cert is not None else self.low)
-        old = s - self._L
-        drop_signed_upto(self._signed, old)
-        drop_blocks_upto(self._blocks, old)
-        drop_below(self._hashes, old - self._L)
 
     # ------------------------------------------------------------------------- checkpoints
 
@@ -583,24 +528,14 @@ class PbftEngine(ReplicaState):
         self._add_checkpoint_vote(self.me, s, d, sig)
 
     def _recv_checkpoint(self, m: Message) -> None:
-        st = self.stats
-        s = m.seq
-        if s % self._K != 0:
-            st["dropped_invalid"] += 1
+        drop = checks.checkpoint_drop(m, self._K, self.low, self._ckpt, self.codec.verify)
+        if drop is not None:
+            self.stats[drop] += 1
             return
-        if s <= self.low:
-            st["dropped_stale"] += 1
-            return
-        if checkpoint_voted(self._ckpt, m.sender, s):
-            st["dropped_duplicate"] += 1
-            return
-        if not self.codec.verify(m):
-            st["dropped_bad_signature"] += 1
-            return
-        self._add_checkpoint_vote(m.sender, s, m.digest, m.signature)
+        self._add_checkpoint_vote(m.sender, m.seq, m.digest, m.signature)
 
     def _add_checkpoint_vote(self, sender: bytes, s: int, d: bytes, sig: bytes) -> None:
-        dv = note_checkpoint_vote(self._ckpt, self._ckpt_of, sender, s, d, sig)
+        dv = log.note_checkpoint_vote(self._ckpt, self._ckpt_of, sender, s, d, sig)
         vs = self._set_at(s)
         if len(dv) >= quorum(vs.n):
             members = {k: v for k, v in dv.items() if k in vs}
@@ -614,20 +549,9 @@ class PbftEngine(ReplicaState):
         self.low, self.low_hash = s, d
         self._low_proof = BaseProof("checkpoint", s, d, 0,
                                     tuple(Vote(k, v) for k, v in sorted(votes.items())))
-        # garbage-collect the message log below the stable checkpoint
-        for tbl in (self._seen, self._ckpt, self._prepared):
-            drop_upto(tbl, s)
-        self._ckpt_of = {snd: [x for x in seqs if x > s] for snd, seqs in self._ckpt_of.items()}
-        drop_signed_upto(self._signed, s)
-        for pk in [pk for pk in self._own_pp if pk[1] <= s]:
-            del self._own_pp[pk]
-        drop_below(self._hashes, min(s, self.committed) - self._L)
-        # committed blocks stay until here: a NEW-VIEW may have to re-propose them
-        drop_blocks_upto(self._blocks, min(s, self.committed))
-        # execution verdicts only matter for blocks we may still vote on or re-propose
-        keep = set(self._blocks)
-        keep.update(sl.digest for sl in self._slots.values() if sl.digest is not None)
-        self._exec = {d: v for d, v in self._exec.items() if d in keep}
+        log.prune_stable(s, self.committed, self._L, self._seen, self._ckpt, self._ckpt_of,
+                         self._prepared, self._signed, self._own_pp, self._hashes, self._blocks,
+                         self._exec, self._slots)
         self._persist_state()
         self._out.append(PruneLog(record_key(s + 1, 0, b"")))
         if s > self.committed:
@@ -671,7 +595,7 @@ class PbftEngine(ReplicaState):
         if self._ahead_since is not None and h >= self._ahead:
             self._ahead_since = None
         for tbl in (self._slots, self._cvotes, self._cvote_of):
-            drop_upto(tbl, h)
+            log.drop_upto(tbl, h)
         self._arm_progress(reset=True)
         if release:
             self._release_held()
@@ -704,7 +628,7 @@ class PbftEngine(ReplicaState):
         self._exec.clear()
         self._blocks.clear()
         for tbl in (self._cvotes, self._cvote_of, self._prepared):
-            drop_above(tbl, height)
+            log.drop_above(tbl, height)
         self._future.clear()
         self._building = False
         self._barrier = None
@@ -775,7 +699,7 @@ class PbftEngine(ReplicaState):
         payload = self.codec.envelope(PRE_PREPARE, self.view, nxt, d, self.me, sig, b.to_wire())
         # the envelope bytes (not the block as a map) so the driver need not encode it again
         self._persist(record_key(nxt, self.view, b"P"),
-                      pre_prepare_record(self.view, nxt, d, payload))
+                      records.pre_prepare_record(self.view, nxt, d, payload))
         self._broadcast(payload)
         sl = self._slot(nxt)
         sl.sent.append(payload)
@@ -922,15 +846,10 @@ class PbftEngine(ReplicaState):
             else:
                 st["dropped_old_view"] += 1
             return
-        prev = self._vc_by_sender.get(m.sender)
-        if prev is not None and prev.view >= w:
-            st["dropped_duplicate" if prev.view == w else "dropped_old_view"] += 1
-            return
-        if not self.codec.verify(m):
-            st["dropped_bad_signature"] += 1
-            return
-        if not self._valid_vc(m):
-            st["dropped_invalid"] += 1
+        drop = checks.view_change_drop(m, self._vc_by_sender.get(m.sender), self.codec.verify,
+                                       self._valid_vc)
+        if drop is not None:
+            st[drop] += 1
             return
         self._vc_by_sender[m.sender] = m
         for b in m.attachment:
@@ -943,27 +862,18 @@ class PbftEngine(ReplicaState):
     def _help_laggard(self, m: Message) -> None:
         """A VIEW-CHANGE whose base is below our last committed block comes from a replica that
         missed COMMITs (a partition, a restart) and may never see them again if traffic stops.
-        Resend it the COMMIT votes of our last certificate (each signed by its voter, so relaying
-        is safe): it then knows it is behind and fetches the blocks."""
+        Resend it the votes that prove our last commit (:func:`.viewchange.laggard_help`): it then
+        knows it is behind and fetches the blocks."""
         last = self._nv_resent.get(b"cert" + m.sender)
         if last is not None and self.now - last < self._timeout():
             return
         if not self.codec.verify(m):
             return
         self._nv_resent[b"cert" + m.sender] = self.now
-        lp = self._low_proof
-        if lp is not None and lp.kind == "checkpoint" and lp.height > m.seq:
-            # our stable checkpoint first: the COMMITs may lie beyond the laggard's window
-            for v in lp.votes:
-                self.stats["messages_out"] += 1
-                self._out.append(Send(m.sender, self.codec.envelope(
-                    CHECKPOINT, 0, lp.height, lp.block_hash, v.validator, v.signature)))
-        c = self._tip_cert
-        assert c is not None
-        for v in c.votes:
+        assert self._tip_cert is not None
+        for payload in viewchange.laggard_help(self.codec, m.seq, self._low_proof, self._tip_cert):
             self.stats["messages_out"] += 1
-            self._out.append(Send(m.sender, self.codec.envelope(
-                COMMIT, c.view, c.height, c.block_hash, v.validator, v.signature)))
+            self._out.append(Send(m.sender, payload))
 
     def _note_ahead(self, m: Message) -> None:
         """A VIEW-CHANGE proves its sender's base final: above our height, we are behind (an idle
@@ -1034,14 +944,10 @@ class PbftEngine(ReplicaState):
     def _recv_new_view(self, m: Message) -> None:
         st = self.stats
         w = m.view
-        if w < self.view or (w == self.view and not self.in_vc) or w in self._seen_nv:
-            st["dropped_old_view" if w not in self._seen_nv else "dropped_duplicate"] += 1
-            return
-        if m.sender != self.validators.primary(w):
-            st["dropped_invalid"] += 1
-            return
-        if not self.codec.verify(m):
-            st["dropped_bad_signature"] += 1
+        drop = checks.new_view_drop(m, self.view, self.in_vc, self._seen_nv,
+                                    self.validators.primary(w), self.codec.verify)
+        if drop is not None:
+            st[drop] += 1
             return
         res = viewchange.check_new_view(self.codec, m, self.validators, self._q, self._L,
                                          self._hashes, self._valid_vc)
@@ -1097,11 +1003,11 @@ class PbftEngine(ReplicaState):
         if not i_am_primary:
             sig = self._sign(PREPARE, self.view, s, d)
             if sig is not None:
-                self._persist(record_key(s, self.view, b"p"), prepare_record(self.view, s, d))
+                self._persist(record_key(s, self.view, b"p"), records.prepare_record(self.view, s, d))
                 self._broadcast(self.codec.envelope(PREPARE, self.view, s, d, self.me, sig))
         sig = self._sign(COMMIT, self.view, s, d)
         if sig is not None:
-            self._persist(record_key(s, self.view, b"c"), commit_record(self.view, s, d, None))
+            self._persist(record_key(s, self.view, b"c"), records.commit_record(self.view, s, d, None))
             self._broadcast(self.codec.envelope(COMMIT, self.view, s, d, self.me, sig))
 
     def _after_enter_view(self) -> None:
@@ -1128,7 +1034,7 @@ class PbftEngine(ReplicaState):
         """The first actions of a (re)started replica, after its records were read back."""
         if fresh:
             self._init_actions.append(Persist(
-                record_key(self.low + 1, self.view, b"S"), initial_state_record(
+                record_key(self.low + 1, self.view, b"S"), records.initial_state_record(
                     self.view, self.low, self.low_hash,
                     self._low_proof.to_wire() if self._low_proof else None, self._genesis_hash)))
         # a (re)started replica does not know how far the others got: ask, and keep asking with

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from chainfin.consensus.messages import (
+    CHECKPOINT,
+    COMMIT,
     PRE_PREPARE,
     PREPARE,
     VIEW_CHANGE,
@@ -34,8 +36,8 @@ from chainfin.consensus.quorum import quorum
 from chainfin.errors import ChainfinError
 from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet
 
-__all__ = ["base_proof", "changes_set", "check_new_view", "final_segment", "select",
-           "valid_base", "valid_prepared", "valid_view_change"]
+__all__ = ["base_proof", "changes_set", "check_new_view", "final_segment", "laggard_help",
+           "select", "valid_base", "valid_prepared", "valid_view_change"]
 
 
 def changes_set(h: BlockHeader) -> bool:
@@ -203,3 +205,20 @@ def check_new_view(codec: MessageCodec, m: Message, validators: ValidatorSet, q:
     if known is not None and known != base.block_hash:
         return None
     return base
+
+
+def laggard_help(codec: MessageCodec, seq: int, low_proof: BaseProof | None,
+                 tip_cert: CommitCertificate) -> list[bytes]:
+    """What to resend a replica whose VIEW-CHANGE has its base at ``seq``, below our last
+    commit: the CHECKPOINT votes of our stable checkpoint when it is above ``seq`` (the COMMITs
+    may lie beyond the laggard's window), then the COMMIT votes of our last certificate. Each is
+    signed by its voter, so relaying is safe."""
+    out: list[bytes] = []
+    lp = low_proof
+    if lp is not None and lp.kind == "checkpoint" and lp.height > seq:
+        out.extend(codec.envelope(CHECKPOINT, 0, lp.height, lp.block_hash, v.validator,
+                                  v.signature) for v in lp.votes)
+    c = tip_cert
+    out.extend(codec.envelope(COMMIT, c.view, c.height, c.block_hash, v.validator, v.signature)
+               for v in c.votes)
+    return out
