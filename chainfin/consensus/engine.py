@@ -64,10 +64,9 @@ from chainfin.consensus.messages import (
     Message,
     MessageCodec,
     NewView,
-    PreparedCert,
     ViewChange,
 )
-from chainfin.consensus.quorum import quorum, weak_quorum
+from chainfin.consensus.quorum import quorum
 from chainfin.consensus.records import record_key
 from chainfin.consensus.state import EXEC_BAD, EXEC_OK, EXEC_REQUESTED, ReplicaState
 from chainfin.consensus.viewchange import changes_set as _changes_set
@@ -161,12 +160,7 @@ class PbftEngine(ReplicaState):
         """The view, what we signed for it as a whole, our stable checkpoint and tip proofs.
         The NEW-VIEW (large for big n) is only written when we send it: after a restart it is
         needed only to resend it to laggards."""
-        rec = records.state_record(
-            self.view, self.in_vc, self._my_vc if self.in_vc else None,
-            self._my_nv if with_nv else None, self._floor, self.low, self.low_hash,
-            self._low_proof.to_wire() if self._low_proof else None, self._genesis_hash,
-            self._tip_cert.to_wire() if self._tip_cert else None)
-        self._persist(record_key(self.low + 1, self.view, b"S"), rec)
+        self._persist(record_key(self.low + 1, self.view, b"S"), self._state_record(with_nv))
 
     def _slot(self, seq: int) -> Slot:
         sl = self._slots.get(seq)
@@ -405,14 +399,10 @@ class PbftEngine(ReplicaState):
         if sl is None or sl.digest is None or sl.block is None:
             return
         if not sl.prepared:
-            votes = sl.prepares.get(sl.digest, {})
-            need = self._q - 1  # 0 for a single validator
-            if len(votes) < need:
+            cert = log.prepared_cert(self.view, sl, self._q - 1)  # needs 0 for a lone validator
+            if cert is None:
                 return
             sl.prepared = True
-            chosen = sorted(votes.items())[:need]
-            cert = PreparedCert(self.view, s, sl.block.header, sl.pp_sig,
-                                tuple(Vote(k, v) for k, v in chosen))
             old = self._prepared.get(s)
             if old is None or old.view <= self.view:
                 self._prepared[s] = cert
@@ -654,19 +644,10 @@ class PbftEngine(ReplicaState):
 
     def _maybe_propose(self) -> None:
         self._cut_deferred = False  # set again below only while pacing alone holds the cut
-        if (not self.is_primary or self._building or self._awaiting_set is not None
-                or self._mempool_dry or self.low > self.committed or self._floor > self.committed):
+        parent = self._proposal_parent()
+        if parent is None:
             return
-        s, d, blk = self._tip()
-        if blk is not None and (self._exec.get(d) != EXEC_OK or _changes_set(blk.header)
-                                or self._slots[s].bad):
-            return
-        nxt = s + 1
-        if nxt > self.committed + self.cfg.window or nxt > max(self.low, self.committed) + self._L:
-            return
-        inflight = sum(len(sl.block.txs) for sl in self._slots.values() if sl.block is not None)
-        if self._pending - inflight <= 0:
-            return
+        nxt, d, blk = parent
         if (self.cfg.block_interval_ms
                 and self.now < self._last_cut_ms + self.cfg.block_interval_ms):
             self._cut_deferred = True  # the Tick at next_deadline() proposes
@@ -897,13 +878,9 @@ class PbftEngine(ReplicaState):
     def _check_join(self) -> None:
         """TRAPS #8: f+1 VIEW-CHANGEs for views above ours mean at least one honest replica
         gave up on our view: join the smallest such view at once instead of lagging."""
-        if not self._member:
-            return
-        views = sorted((m.view for snd, m in self._vc_by_sender.items()
-                        if snd != self.me and m.view > self.view), reverse=True)
-        need = weak_quorum(self.validators.n)
-        if len(views) >= need:
-            self._start_view_change(views[need - 1])
+        w = self._join_target()
+        if w is not None:
+            self._start_view_change(w)
 
     def _process_vc_state(self) -> None:
         w = self.view
@@ -1033,30 +1010,13 @@ class PbftEngine(ReplicaState):
     def _resume(self, fresh: bool) -> None:
         """The first actions of a (re)started replica, after its records were read back."""
         if fresh:
-            self._init_actions.append(Persist(
-                record_key(self.low + 1, self.view, b"S"), records.initial_state_record(
-                    self.view, self.low, self.low_hash,
-                    self._low_proof.to_wire() if self._low_proof else None, self._genesis_hash)))
+            self._init_actions.append(Persist(record_key(self.low + 1, self.view, b"S"),
+                                              self._initial_state_record()))
         # a (re)started replica does not know how far the others got: ask, and keep asking with
-        # back-off until it commits a block itself (it may have missed the last COMMITs of an
-        # idle network, which nothing else would ever tell it)
-        self._probing = True
-        self._fetching = True
-        self._fetch_deadline = self.cfg.fetch_retry_ms
+        # back-off until it commits a block itself (_restore set the fetch timer)
         self.stats["fetches"] += 1
         self._init_actions.append(FetchBlocks(self.committed + 1, ()))
-        # a primary that restarts re-proposes exactly what it had signed (never something else)
-        if not self.in_vc and self.primary == self.me:
-            s = self.committed + 1
-            while (self.view, s) in self._own_pp:
-                b = self._own_pp[(self.view, s)]
-                sl = self._slot(s)
-                d = b.hash()
-                sl.digest, sl.block = d, b
-                sl.pp_sig = self.codec.sign(self.identity, PRE_PREPARE, self.view, s, d)
-                sl.rebroadcast = True
-                self._blocks[d] = b
-                s += 1
+        if self._slots:  # a restarted primary re-proposes exactly what it had signed
             self._maybe_execute_restored()
 
     def _maybe_execute_restored(self) -> None:

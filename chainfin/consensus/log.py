@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chainfin.consensus.messages import PRE_PREPARE, Message
-from chainfin.types import Block
+from chainfin.consensus.messages import PRE_PREPARE, Message, PreparedCert
+from chainfin.types import Block, Vote
 
 __all__ = ["CKPT_PER_SENDER", "MAX_VIEW_AHEAD", "VOTE_VIEWS", "Slot", "admit_once", "certified",
            "checkpoint_voted", "commit_vote_drop", "drop_above", "drop_below", "drop_blocks_upto",
            "drop_signed_upto", "drop_upto", "normal_drop", "note_checkpoint_vote",
-           "note_commit_vote", "prune_committed", "prune_stable", "window_drop"]
+           "note_commit_vote", "prepared_cert", "prune_committed", "prune_stable", "window_drop"]
 
 MAX_VIEW_AHEAD = 4  # PRE-PREPARE/PREPARE further ahead than this are dropped, not buffered
 CKPT_PER_SENDER = 4  # checkpoint votes remembered per sender (bounds memory)
@@ -232,3 +232,15 @@ def admit_once(seen: dict[int, dict[tuple[str, bytes, int], bytes]], m: Message,
         bucket = seen[m.seq] = {}
     bucket[key] = m.digest
     return None
+
+
+def prepared_cert(view: int, sl: Slot, need: int) -> PreparedCert | None:
+    """The prepared certificate of ``sl``'s proposal in ``view``: its PRE-PREPARE signature and
+    the first ``need`` PREPAREs for its digest (by sender), or None while fewer are known."""
+    assert sl.digest is not None and sl.block is not None
+    votes = sl.prepares.get(sl.digest, {})
+    if len(votes) < need:
+        return None
+    chosen = sorted(votes.items())[:need]
+    return PreparedCert(view, sl.seq, sl.block.header, sl.pp_sig,
+                        tuple(Vote(k, v) for k, v in chosen))

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from chainfin.consensus import records
 from chainfin.consensus.api import Action
 from chainfin.consensus.config import STAT_NAMES, PbftConfig
 from chainfin.consensus.log import Slot, drop_upto
-from chainfin.consensus.messages import BaseProof, Message, MessageCodec, PreparedCert
-from chainfin.consensus.quorum import quorum
-from chainfin.consensus.records import scan
+from chainfin.consensus.messages import PRE_PREPARE, BaseProof, Message, MessageCodec, PreparedCert
+from chainfin.consensus.quorum import quorum, weak_quorum
+from chainfin.consensus.viewchange import changes_set
 from chainfin.crypto import Identity
 from chainfin.errors import InvalidMessage
 from chainfin.types import Block, CommitCertificate, ValidatorSet
@@ -118,13 +119,13 @@ class ReplicaState:
         self._out: list[Action] = []
         self._init_actions: list[Action] = []
 
-    def _restore(self, records: list[tuple[bytes, Any]]) -> bool:
+    def _restore(self, recs: list[tuple[bytes, Any]]) -> bool:
         """Read back what we signed, our view and our stable checkpoint from the Persist records.
         True: there were none (a first start)."""
-        sc = scan(records, self.view, self.codec)
+        sc = records.scan(recs, self.view, self.codec)
         state, max_view = sc.state, sc.max_view
         self._signed, self._own_pp, self._prepared = sc.signed, sc.own_pp, sc.prepared
-        fresh = state is None and not records
+        fresh = state is None and not recs
         if state is not None:
             if state.get("genesis") is not None:
                 self._genesis_hash = state["genesis"]
@@ -156,7 +157,40 @@ class ReplicaState:
             self._vc_deadline = 0  # resend it on the first tick
         elif state is not None and state["v"] == max_view and state.get("nv"):
             self._my_nv = state["nv"]
+        # a (re)started replica asks how far the others got, and keeps asking with back-off
+        # until it commits a block itself (it may have missed the last COMMITs of an idle
+        # network, which nothing else would ever tell it)
+        self._probing = True
+        self._fetching = True
+        self._fetch_deadline = self.cfg.fetch_retry_ms
+        # a primary that restarts re-proposes exactly what it had signed (never something else)
+        if not self.in_vc and self.primary == self.me:
+            s = self.committed + 1
+            while (self.view, s) in self._own_pp:
+                b = self._own_pp[(self.view, s)]
+                sl = self._slots[s] = Slot(s)
+                d = b.hash()
+                sl.digest, sl.block = d, b
+                sl.pp_sig = self.codec.sign(self.identity, PRE_PREPARE, self.view, s, d)
+                sl.rebroadcast = True
+                self._blocks[d] = b
+                s += 1
         return fresh
+
+    def _state_record(self, with_nv: bool) -> dict[str, Any]:
+        """The view, what we signed for it as a whole, our stable checkpoint and tip proofs.
+        The NEW-VIEW (large for big n) is only written when we send it: after a restart it is
+        needed only to resend it to laggards."""
+        return records.state_record(
+            self.view, self.in_vc, self._my_vc if self.in_vc else None,
+            self._my_nv if with_nv else None, self._floor, self.low, self.low_hash,
+            self._low_proof.to_wire() if self._low_proof else None, self._genesis_hash,
+            self._tip_cert.to_wire() if self._tip_cert else None)
+
+    def _initial_state_record(self) -> dict[str, Any]:
+        return records.initial_state_record(
+            self.view, self.low, self.low_hash,
+            self._low_proof.to_wire() if self._low_proof else None, self._genesis_hash)
 
     # ------------------------------------------------------------------------- public reads
 
@@ -215,6 +249,35 @@ class ReplicaState:
         if self._pending > 0:
             return True
         return any(sl.digest is not None for sl in self._slots.values())
+
+    def _proposal_parent(self) -> tuple[int, bytes, Block | None] | None:
+        """Where this replica, as the primary, may propose now: (height, parent hash, parent
+        block if uncommitted), or None: not the primary, busy, waiting for a set change, a
+        checkpoint or a NEW-VIEW's floor, the parent not executed (or changing the set, or
+        bad), the window full, or no transaction that is not in a block already."""
+        if (not self.is_primary or self._building or self._awaiting_set is not None
+                or self._mempool_dry or self.low > self.committed or self._floor > self.committed):
+            return None
+        s, d, blk = self._tip()
+        if blk is not None and (self._exec.get(d) != EXEC_OK or changes_set(blk.header)
+                                or self._slots[s].bad):
+            return None
+        nxt = s + 1
+        if nxt > self.committed + self.cfg.window or nxt > max(self.low, self.committed) + self._L:
+            return None
+        inflight = sum(len(sl.block.txs) for sl in self._slots.values() if sl.block is not None)
+        if self._pending - inflight <= 0:
+            return None
+        return nxt, d, blk
+
+    def _join_target(self) -> int | None:
+        """TRAPS #8: the smallest view above ours that f+1 other replicas asked for, or None."""
+        if not self._member:
+            return None
+        views = sorted((m.view for snd, m in self._vc_by_sender.items()
+                        if snd != self.me and m.view > self.view), reverse=True)
+        need = weak_quorum(self.validators.n)
+        return views[need - 1] if len(views) >= need else None
 
     def _behind(self) -> bool:
         return self.low > self.committed or self._ahead > self.committed
