@@ -29,7 +29,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chainfin import codec as _codec
 from chainfin.consensus import checks, log, records, viewchange
 from chainfin.consensus.api import (
     Action,
@@ -63,8 +62,6 @@ from chainfin.consensus.messages import (
     BaseProof,
     Message,
     MessageCodec,
-    NewView,
-    ViewChange,
 )
 from chainfin.consensus.quorum import quorum
 from chainfin.consensus.records import record_key
@@ -290,7 +287,7 @@ class PbftEngine(ReplicaState):
                          sig: bytes) -> None:
         votes = log.note_commit_vote(self._cvotes, self._cvote_of, sender, view, seq, digest, sig)
         if seq > self.committed + 1 and seq > self._ahead and len(votes) >= self._q:
-            # log.certified above a height we have not committed: a pipeline hiccup, or we missed
+            # certified above a height we have not committed: a pipeline hiccup, or we missed
             # the COMMITs below; if it lasts, fetch (see _on_tick)
             self._ahead = seq
             if self._ahead_since is None:
@@ -300,35 +297,16 @@ class PbftEngine(ReplicaState):
 
     def _maybe_execute(self, s: int) -> None:
         """Ask the driver to execute the lowest unexecuted accepted block whose parent is ready."""
-        while True:
-            sl = self._slots.get(s)
-            if sl is None or sl.block is None or sl.bad:
-                return
-            st = self._exec.get(sl.digest)  # type: ignore[arg-type]
-            if st is not None:
-                if st == EXEC_OK:
-                    s += 1
-                    continue
-                return
-            h = sl.block.header
-            if s - 1 == self.committed:
-                if h.prev_hash != self.committed_hash:
-                    self._reject(sl, "parent is not the committed block")
-                    return
-            else:
-                p = self._slots.get(s - 1)
-                if p is None or p.digest is None:
-                    return  # parent proposal not here yet
-                if h.prev_hash != p.digest:
-                    self._reject(sl, "parent is not the accepted proposal below")
-                    return
-                if _changes_set(p.block.header):  # type: ignore[union-attr]
-                    return  # judged after the set change is applied (it discards this slot)
-                if self._exec.get(p.digest) != EXEC_OK:
-                    return
-            self._exec[sl.digest] = EXEC_REQUESTED  # type: ignore[index]
-            self._out.append(ExecuteBlock(sl.block))
+        found = self._next_to_execute(s)
+        if found is None:
             return
+        sl, wrong = found
+        if wrong is not None:
+            self._reject(sl, wrong)
+            return
+        assert sl.digest is not None and sl.block is not None
+        self._exec[sl.digest] = EXEC_REQUESTED
+        self._out.append(ExecuteBlock(sl.block))
 
     def _note_barrier(self, s: int, b: Block) -> None:
         if _changes_set(b.header) and (self._barrier is None or s < self._barrier):
@@ -364,7 +342,7 @@ class PbftEngine(ReplicaState):
         if not ev.ok:
             if sl is not None:
                 self._reject(sl, ev.reason)
-            self._try_commit()  # a log.certified block we cannot execute: fetch it instead
+            self._try_commit()  # a certified block we cannot execute: fetch it instead
             return
         if sl is not None:
             if sl.rebroadcast:
@@ -790,11 +768,7 @@ class PbftEngine(ReplicaState):
         base = viewchange.base_proof(self._low_proof, self._tip_cert)
         payload = None
         if base is not None:
-            prepared = tuple(pc for s, pc in sorted(self._prepared.items()) if s > base.height)
-            body = ViewChange(base, prepared).to_wire()
-            digest = _codec.hash_value(body)
-            att = [self._blocks[pc.digest].to_wire() for pc in prepared
-                   if pc.digest in self._blocks]
+            body, digest, att = viewchange.view_change_body(base, self._prepared, self._blocks)
             sig = self._sign(VIEW_CHANGE, w, base.height, digest)
             if sig is not None:
                 payload = self.codec.envelope(VIEW_CHANGE, w, base.height, digest, self.me, sig,
@@ -895,21 +869,16 @@ class PbftEngine(ReplicaState):
 
     def _try_new_view(self, vcs: list[Message]) -> None:
         w = self.view
-        base, chain = viewchange.select(vcs, self._L)
-        blocks = viewchange.final_segment(vcs, base, self._blocks, self.low, self._L)
-        for pc in chain:
-            b = self._blocks.get(pc.digest)
-            if b is None:
-                return  # wait for a VIEW-CHANGE whose attachment has it
-            blocks.append(b)
+        base, blocks = viewchange.new_view_blocks(vcs, self._L, self._blocks, self.low)
+        if blocks is None:
+            return  # wait for a VIEW-CHANGE whose attachment has the missing block
         sigs = []
         for b in blocks:
             sig = self._sign(PRE_PREPARE, w, b.height, b.hash())
             if sig is None:
                 return
             sigs.append(sig)
-        body = NewView(tuple(m.stripped() for m in vcs), tuple(blocks), tuple(sigs)).to_wire()
-        digest = _codec.hash_value(body)
+        body, digest = viewchange.new_view_body(vcs, blocks, sigs)
         sig = self._sign(NEW_VIEW, w, base.height, digest)
         if sig is None:
             return

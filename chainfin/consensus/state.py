@@ -250,6 +250,36 @@ class ReplicaState:
             return True
         return any(sl.digest is not None for sl in self._slots.values())
 
+    def _next_to_execute(self, s: int) -> tuple[Slot, str | None] | None:
+        """From height ``s`` up, the lowest accepted proposal not executed yet whose parent is
+        ready: (its slot, None) to execute it, (its slot, why) when its parent is wrong, or None
+        (nothing to execute yet)."""
+        while True:
+            sl = self._slots.get(s)
+            if sl is None or sl.block is None or sl.bad:
+                return None
+            st = self._exec.get(sl.digest)  # type: ignore[arg-type]
+            if st is not None:
+                if st == EXEC_OK:
+                    s += 1
+                    continue
+                return None
+            h = sl.block.header
+            if s - 1 == self.committed:
+                if h.prev_hash != self.committed_hash:
+                    return sl, "parent is not the committed block"
+            else:
+                p = self._slots.get(s - 1)
+                if p is None or p.digest is None:
+                    return None  # parent proposal not here yet
+                if h.prev_hash != p.digest:
+                    return sl, "parent is not the accepted proposal below"
+                if changes_set(p.block.header):  # type: ignore[union-attr]
+                    return None  # judged after the set change is applied (it discards this slot)
+                if self._exec.get(p.digest) != EXEC_OK:
+                    return None
+            return sl, None
+
     def _proposal_parent(self) -> tuple[int, bytes, Block | None] | None:
         """Where this replica, as the primary, may propose now: (height, parent hash, parent
         block if uncommitted), or None: not the primary, busy, waiting for a set change, a

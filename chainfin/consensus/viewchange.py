@@ -18,7 +18,9 @@ Everything here is a function of its arguments (the engine passes its tables, re
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
+from chainfin import codec as _codec
 from chainfin.consensus.messages import (
     CHECKPOINT,
     COMMIT,
@@ -37,7 +39,8 @@ from chainfin.errors import ChainfinError
 from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet
 
 __all__ = ["base_proof", "changes_set", "check_new_view", "final_segment", "laggard_help",
-           "select", "valid_base", "valid_prepared", "valid_view_change"]
+           "new_view_blocks", "new_view_body", "select", "valid_base", "valid_prepared",
+           "valid_view_change", "view_change_body"]
 
 
 def changes_set(h: BlockHeader) -> bool:
@@ -222,3 +225,35 @@ def laggard_help(codec: MessageCodec, seq: int, low_proof: BaseProof | None,
     out.extend(codec.envelope(COMMIT, c.view, c.height, c.block_hash, v.validator, v.signature)
                for v in c.votes)
     return out
+
+
+def view_change_body(base: BaseProof, prepared: Mapping[int, PreparedCert],
+                     blocks: Mapping[bytes, Block]) -> tuple[Any, bytes, list[Any]]:
+    """A VIEW-CHANGE on ``base``: its body (the prepared certificates above the base, by
+    height), the body's digest, and the attachment (the blocks we hold for them)."""
+    pcs = tuple(pc for s, pc in sorted(prepared.items()) if s > base.height)
+    body = ViewChange(base, pcs).to_wire()
+    att = [blocks[pc.digest].to_wire() for pc in pcs if pc.digest in blocks]
+    return body, _codec.hash_value(body), att
+
+
+def new_view_blocks(vcs: list[Message], log_window: int, blocks: Mapping[bytes, Block],
+                    low: int) -> tuple[BaseProof, list[Block] | None]:
+    """The base of the new primary's NEW-VIEW and the blocks it re-proposes: the final segment
+    below the base, then the chain :func:`select` picks above it; None for the blocks while
+    one of the chain is not in ``blocks``."""
+    base, chain = select(vcs, log_window)
+    out = final_segment(vcs, base, blocks, low, log_window)
+    for pc in chain:
+        b = blocks.get(pc.digest)
+        if b is None:
+            return base, None
+        out.append(b)
+    return base, out
+
+
+def new_view_body(vcs: list[Message], blocks: list[Block], sigs: list[bytes]) -> tuple[Any, bytes]:
+    """A NEW-VIEW's body (the VIEW-CHANGEs without attachments, the blocks and their
+    PRE-PREPARE signatures) and its digest."""
+    body = NewView(tuple(m.stripped() for m in vcs), tuple(blocks), tuple(sigs)).to_wire()
+    return body, _codec.hash_value(body)
