@@ -26,7 +26,6 @@ The constructor, ``next_deadline()``, ``stats`` and ``log_sizes()`` add to the c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from chainfin.consensus import checks, log, records, viewchange
@@ -61,13 +60,11 @@ from chainfin.consensus.messages import (
     VIEW_CHANGE,
     BaseProof,
     Message,
-    MessageCodec,
 )
 from chainfin.consensus.quorum import quorum
 from chainfin.consensus.records import record_key
 from chainfin.consensus.state import EXEC_BAD, EXEC_OK, EXEC_REQUESTED, ReplicaState
 from chainfin.consensus.viewchange import changes_set as _changes_set
-from chainfin.crypto import Identity
 from chainfin.errors import InvalidMessage
 from chainfin.types import Block, CommitCertificate, ValidatorSet, Vote
 
@@ -75,33 +72,6 @@ __all__ = ["PbftConfig", "PbftEngine", "STAT_NAMES", "record_key"]
 
 class PbftEngine(ReplicaState):
     """One PBFT replica. Not thread-safe: drive it from one task, execute actions in order."""
-
-    def __init__(
-        self,
-        config: PbftConfig,
-        identity: Identity,
-        validators: ValidatorSet,
-        last_committed_height: int,
-        last_committed_hash: bytes,
-        restored: Iterable[tuple[bytes, Any]] = (),
-        *,
-        view: int = 0,
-        last_certificate: CommitCertificate | None = None,
-        codec: MessageCodec | None = None,
-        restored_records: Iterable[tuple[bytes, Any]] = (),
-    ) -> None:
-        super().__init__(config, identity, validators, last_committed_height,
-                         last_committed_hash, view=view, last_certificate=last_certificate,
-                         codec=codec)
-        self._resume(self._restore(list(restored) + list(restored_records)))
-
-    @classmethod
-    def restore(cls, config: PbftConfig, identity: Identity, validators: ValidatorSet,
-                last_committed_height: int, last_committed_hash: bytes,
-                records: Iterable[tuple[bytes, Any]], **kw: Any) -> PbftEngine:
-        """Construct from the persisted records (same as passing ``restored=``)."""
-        return cls(config, identity, validators, last_committed_height, last_committed_hash,
-                   records, **kw)
 
     # ------------------------------------------------------------------------- public
 
@@ -428,11 +398,7 @@ class PbftEngine(ReplicaState):
     def _commit_loop(self) -> None:
         while self._awaiting_set is None:
             s = self.committed + 1
-            buckets = self._cvotes.get(s)
-            if not buckets:
-                return
-            need = quorum(self._set_at(s).n)
-            best = log.certified(buckets, need)
+            best = self._certified_next()
             if best is None:
                 return
             v, d, votes = best
@@ -640,12 +606,8 @@ class PbftEngine(ReplicaState):
         if not self._building:
             return
         self._building = False
-        h = b.header
-        nxt, prev = self._build_req
-        tip, tip_hash, _ = self._tip()
-        if (not self.is_primary or h.height != nxt or h.prev_hash != prev or h.view != self.view
-                or h.proposer != self.me or h.chain_id != self.cfg.chain_id
-                or nxt != tip + 1 or prev != tip_hash):
+        nxt = self._build_req[0]
+        if not self._build_fits(b):
             self._maybe_propose()  # stale (the view or the tip moved): build on the new tip
             return
         if not b.txs and self.cfg.max_block_txs > 0:
@@ -986,9 +948,6 @@ class PbftEngine(ReplicaState):
         self.stats["fetches"] += 1
         self._init_actions.append(FetchBlocks(self.committed + 1, ()))
         if self._slots:  # a restarted primary re-proposes exactly what it had signed
-            self._maybe_execute_restored()
-
-    def _maybe_execute_restored(self) -> None:
-        out, self._out = self._out, self._init_actions
-        self._maybe_execute(self.committed + 1)
-        self._out = out
+            self._out = self._init_actions
+            self._maybe_execute(self.committed + 1)
+            self._out = []

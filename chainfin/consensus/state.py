@@ -9,12 +9,13 @@ Nothing here changes the state after it is built and nothing here emits an actio
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Self
 
 from chainfin.consensus import records
 from chainfin.consensus.api import Action
 from chainfin.consensus.config import STAT_NAMES, PbftConfig
-from chainfin.consensus.log import Slot, drop_upto
+from chainfin.consensus.log import Slot, certified, drop_upto
 from chainfin.consensus.messages import PRE_PREPARE, BaseProof, Message, MessageCodec, PreparedCert
 from chainfin.consensus.quorum import quorum, weak_quorum
 from chainfin.consensus.viewchange import changes_set
@@ -29,7 +30,9 @@ EXEC_REQUESTED, EXEC_OK, EXEC_BAD = 1, 2, 3
 
 
 class ReplicaState:
-    """One replica's fields. See :class:`~.engine.PbftEngine` for the constructor's arguments."""
+    """One replica's fields; the constructor is :class:`~.engine.PbftEngine`'s (its arguments
+    are listed in :mod:`.api`). It builds the fields, reads the records back, and hands over
+    to the engine's first transition, :meth:`_resume`."""
 
     def __init__(
         self,
@@ -38,10 +41,12 @@ class ReplicaState:
         validators: ValidatorSet,
         last_committed_height: int,
         last_committed_hash: bytes,
+        restored: Iterable[tuple[bytes, Any]] = (),
         *,
         view: int = 0,
         last_certificate: CommitCertificate | None = None,
         codec: MessageCodec | None = None,
+        restored_records: Iterable[tuple[bytes, Any]] = (),
     ) -> None:
         self.cfg = config
         self.identity = identity
@@ -118,6 +123,20 @@ class ReplicaState:
         self._committing = False
         self._out: list[Action] = []
         self._init_actions: list[Action] = []
+        self._resume(self._restore(list(restored) + list(restored_records)))
+
+    @classmethod
+    def restore(cls, config: PbftConfig, identity: Identity, validators: ValidatorSet,
+                last_committed_height: int, last_committed_hash: bytes,
+                records: Iterable[tuple[bytes, Any]], **kw: Any) -> Self:
+        """Construct from the persisted records (same as passing ``restored=``)."""
+        return cls(config, identity, validators, last_committed_height, last_committed_hash,
+                   records, **kw)
+
+    def _resume(self, fresh: bool) -> None:
+        """The replica's first actions once its records are read back (``fresh``: there were
+        none). A transition, so the engine's."""
+        raise NotImplementedError
 
     def _restore(self, recs: list[tuple[bytes, Any]]) -> bool:
         """Read back what we signed, our view and our stable checkpoint from the Persist records.
@@ -299,6 +318,25 @@ class ReplicaState:
         if self._pending - inflight <= 0:
             return None
         return nxt, d, blk
+
+    def _build_fits(self, b: Block) -> bool:
+        """The block the driver built answers our last ``BuildBlock`` and still fits: we are the
+        primary of its view, and the tip it was built on is still ours."""
+        h = b.header
+        nxt, prev = self._build_req
+        tip, tip_hash, _ = self._tip()
+        return not (not self.is_primary or h.height != nxt or h.prev_hash != prev
+                    or h.view != self.view or h.proposer != self.me
+                    or h.chain_id != self.cfg.chain_id or nxt != tip + 1 or prev != tip_hash)
+
+    def _certified_next(self) -> tuple[int, bytes, dict[bytes, bytes]] | None:
+        """The (view, digest, votes) of a quorum's COMMITs for the height above our last commit
+        (the quorum of the set in force there), the highest view first; or None."""
+        s = self.committed + 1
+        buckets = self._cvotes.get(s)
+        if not buckets:
+            return None
+        return certified(buckets, quorum(self._set_at(s).n))
 
     def _join_target(self) -> int | None:
         """TRAPS #8: the smallest view above ours that f+1 other replicas asked for, or None."""
