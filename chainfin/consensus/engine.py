@@ -70,6 +70,7 @@ from chainfin.types import Block, CommitCertificate, ValidatorSet, Vote
 
 __all__ = ["PbftConfig", "PbftEngine", "STAT_NAMES", "record_key"]
 
+
 class PbftEngine(ReplicaState):
     """One PBFT replica. Not thread-safe: drive it from one task, execute actions in order."""
 
@@ -184,7 +185,7 @@ class PbftEngine(ReplicaState):
     def _recv_normal(self, m: Message) -> None:
         st = self.stats
         drop = log.normal_drop(m, self.view, self.committed, self._floor, self.low, self._L,
-                           self.validators.primary)
+                               self.validators.primary)
         if drop is not None:
             st[drop] += 1
             return
@@ -211,15 +212,11 @@ class PbftEngine(ReplicaState):
                 self._suspect_primary()
             return
         b: Block = m.body
-        h = b.header
-        if (h.view != m.view or h.proposer != m.sender or h.chain_id != self.cfg.chain_id
-                or h.validators_hash != self.validators.hash()):
-            self.stats["dropped_invalid"] += 1
-            self._suspect_primary()
-            return
-        prev = self._signed.get((PREPARE, m.view, s))
-        if prev is not None and prev != m.digest:
-            self.stats["refused_conflicting_sign"] += 1
+        drop = checks.proposal_drop(m, self.cfg.chain_id, self.validators, self._signed)
+        if drop is not None:
+            self.stats[drop] += 1
+            if drop == "dropped_invalid":  # a header that cannot be the primary's honest one
+                self._suspect_primary()
             return
         sl.digest, sl.block, sl.pp_sig = m.digest, b, m.signature
         self._blocks[m.digest] = b
@@ -235,22 +232,12 @@ class PbftEngine(ReplicaState):
             self._check_prepared(m.seq)
 
     def _recv_commit(self, m: Message) -> None:
-        st = self.stats
-        s = m.seq
-        drop = log.window_drop(s, self.committed, self.low, self._L)
+        drop = checks.commit_drop(m, self.committed, self.low, self._L, self._cvote_of,
+                                  self.codec.verify)
         if drop is not None:
-            st[drop] += 1
+            self.stats[drop] += 1
             return
-        # COMMIT votes of any view count towards a certificate (a certificate is a certificate);
-        # per validator and height the votes of its latest few views are kept.
-        drop = log.commit_vote_drop(self._cvote_of, m.sender, m.view, s, m.digest)
-        if drop is not None:
-            st[drop] += 1
-            return
-        if not self.codec.verify(m):
-            st["dropped_bad_signature"] += 1
-            return
-        self._add_commit_vote(m.sender, m.view, s, m.digest, m.signature)
+        self._add_commit_vote(m.sender, m.view, m.seq, m.digest, m.signature)
         self._try_commit()
 
     def _add_commit_vote(self, sender: bytes, view: int, seq: int, digest: bytes,
@@ -307,8 +294,7 @@ class PbftEngine(ReplicaState):
             return
         s = b.height
         sl = self._slots.get(s)
-        if sl is not None and sl.digest != d:
-            sl = None
+        sl = sl if sl is not None and sl.digest == d else None
         if not ev.ok:
             if sl is not None:
                 self._reject(sl, ev.reason)
@@ -335,7 +321,8 @@ class PbftEngine(ReplicaState):
         sig = self._sign(PREPARE, self.view, sl.seq, d)
         if sig is None:
             return
-        self._persist(record_key(sl.seq, self.view, b"p"), records.prepare_record(self.view, sl.seq, d))
+        self._persist(record_key(sl.seq, self.view, b"p"),
+                      records.prepare_record(self.view, sl.seq, d))
         payload = self.codec.envelope(PREPARE, self.view, sl.seq, d, self.me, sig)
         self._broadcast(payload)
         sl.sent.append(payload)
@@ -440,8 +427,8 @@ class PbftEngine(ReplicaState):
         if s % self._K == 0:
             self._send_checkpoint(s, d)
             upto = self._tip_cert.height if self._tip_cert is not None else self.low
-            log.prune_committed(s, upto, self._L, self._seen, self._prepared, self._signed, self._blocks,
-                                self._hashes)
+            log.prune_committed(s, upto, self._L, self._seen, self._prepared, self._signed,
+                                self._blocks, self._hashes)
         if _changes_set(block.header):
             self._awaiting_set = s  # nothing above s until the driver says ValidatorSetChanged
             self._barrier = s
@@ -688,16 +675,9 @@ class PbftEngine(ReplicaState):
                     self.failed_views += 1
                     self._start_view_change(self.view + 1)
                 else:
-                    # No quorum yet: VIEW-CHANGEs may have been lost, and those of replicas that
-                    # crashed since will never be resent by them. Resend ours and relay every
-                    # one we hold for this view or the one before (they are signed by their
-                    # senders, so relaying is safe); whoever saw a quorum that we did not
-                    # otherwise stays a view ahead of us for ever.
-                    for snd, m in self._vc_by_sender.items():
-                        if m.view >= self.view - 1 and (snd != self.me or self._my_vc is None):
-                            self._broadcast(m.payload)
-                    if self._my_vc is not None:
-                        self._broadcast(self._my_vc)
+                    # No quorum yet: VIEW-CHANGEs may have been lost; resend (see _vcs_to_resend)
+                    for payload in self._vcs_to_resend():
+                        self._broadcast(payload)
                     self._vc_retx += 1
                     self._vc_deadline = now + (self._timeout() << min(self._vc_retx, 6))
         if self._ahead_since is not None and now >= self._ahead_since + self.cfg.fetch_retry_ms:
@@ -911,11 +891,13 @@ class PbftEngine(ReplicaState):
         if not i_am_primary:
             sig = self._sign(PREPARE, self.view, s, d)
             if sig is not None:
-                self._persist(record_key(s, self.view, b"p"), records.prepare_record(self.view, s, d))
+                self._persist(record_key(s, self.view, b"p"),
+                              records.prepare_record(self.view, s, d))
                 self._broadcast(self.codec.envelope(PREPARE, self.view, s, d, self.me, sig))
         sig = self._sign(COMMIT, self.view, s, d)
         if sig is not None:
-            self._persist(record_key(s, self.view, b"c"), records.commit_record(self.view, s, d, None))
+            self._persist(record_key(s, self.view, b"c"),
+                          records.commit_record(self.view, s, d, None))
             self._broadcast(self.codec.envelope(COMMIT, self.view, s, d, self.me, sig))
 
     def _after_enter_view(self) -> None:

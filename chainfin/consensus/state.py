@@ -338,6 +338,17 @@ class ReplicaState:
             return None
         return certified(buckets, quorum(self._set_at(s).n))
 
+    def _vcs_to_resend(self) -> list[bytes]:
+        """What to send again while a view change waits for a quorum. VIEW-CHANGEs may have been
+        lost, and those of replicas that crashed since will never be resent by them: every one
+        we hold for this view or the one before (signed by their senders, so relaying is safe),
+        then ours. Whoever saw a quorum that we did not otherwise stays a view ahead for ever."""
+        out = [m.payload for snd, m in self._vc_by_sender.items()
+               if m.view >= self.view - 1 and (snd != self.me or self._my_vc is None)]
+        if self._my_vc is not None:
+            out.append(self._my_vc)
+        return out
+
     def _join_target(self) -> int | None:
         """TRAPS #8: the smallest view above ours that f+1 other replicas asked for, or None."""
         if not self._member:
