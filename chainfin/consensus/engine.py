@@ -125,9 +125,7 @@ class PbftEngine(ReplicaState):
         self._out.append(Persist(key, record))
 
     def _persist_state(self, with_nv: bool = False) -> None:
-        """The view, what we signed for it as a whole, our stable checkpoint and tip proofs.
-        The NEW-VIEW (large for big n) is only written when we send it: after a restart it is
-        needed only to resend it to laggards."""
+        """Persist the state record (:meth:`_state_record`), with our NEW-VIEW when we send one."""
         self._persist(record_key(self.low + 1, self.view, b"S"), self._state_record(with_nv))
 
     def _slot(self, seq: int) -> Slot:
