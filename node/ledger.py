@@ -167,6 +167,44 @@ class Tip:
     view: int = 0
 
 
+def tip_bytes(t: Tip) -> bytes:
+    """The ``meta/tip`` record."""
+    return codec.encode({
+        "height": t.height, "hash": t.block_hash, "state_root": t.state_root,
+        "timestamp_ms": t.timestamp_ms, "validators": list(t.validators.members),
+        "view": t.view,
+    })
+
+
+def write_commit(store: KVStore, block: Block, block_hash: bytes, cert: CommitCertificate,
+                 result: execution.BlockResult, tip: Tip,
+                 new_validators: ValidatorSet | None) -> None:
+    """Write a final block in ONE unsynced LevelDB batch: its record (block, certificate,
+    receipts), its hash index, the tx index, the state changes, the validator set in force
+    after it when it changed one (``new_validators``), and the new ``tip``. The SMT nodes are
+    not in it: the ledger holds them and writes the live ones every ``SMT_FLUSH_BLOCKS``.
+
+    The one writer of a commit: :meth:`Ledger.commit` and the benchmark's limit loop
+    (``testnet/bench/_limit.py``), so the loop times what a node writes."""
+    h = block.height
+    receipts = [r.to_json() for r in result.receipts]
+    record = {"block": block.to_wire(), "cert": cert.to_wire(), "receipts": receipts}
+    with store.write_batch(sync=False) as b:
+        b.put(P_BLOCK + _h(h), codec.encode_local(record))  # local: not hashed
+        b.put(P_HASH + block_hash, _h(h))
+        for i, tx in enumerate(block.txs):
+            b.put(P_TX + tx.tx_id, codec.encode_local([h, i]))
+        for k, v in result.changes.items():
+            if v is None:
+                b.delete(P_STATE + k)
+            else:
+                b.put(P_STATE + k, v)
+                b.put(P_KEYS + _sha256(k).digest(), k)  # state sync (kept when deleted: harmless)
+        if new_validators is not None:
+            b.put(P_VSET + _h(h + 1), codec.encode(list(new_validators.members)))
+        b.put(K_TIP, tip_bytes(tip))
+
+
 @dataclass
 class CommitInfo:
     height: int
@@ -321,16 +359,8 @@ class Ledger:
             b.put(K_KEY_INDEX, b"1")
             b.put(P_VSET + _h(1), codec.encode(list(vs.members)))
             b.put(K_GENESIS, ghash)
-            b.put(K_TIP, self._tip_bytes(tip))
+            b.put(K_TIP, tip_bytes(tip))
         return tip
-
-    @staticmethod
-    def _tip_bytes(t: Tip) -> bytes:
-        return codec.encode({
-            "height": t.height, "hash": t.block_hash, "state_root": t.state_root,
-            "timestamp_ms": t.timestamp_ms, "validators": list(t.validators.members),
-            "view": t.view,
-        })
 
     # ------------------------------------------------------------------ speculative execution
 
@@ -467,24 +497,11 @@ class Ledger:
             raise StorageError("commit out of order")
         h = block.height
         result = spec.result
-        receipts = [r.to_json() for r in result.receipts]
-        record = {"block": block.to_wire(), "cert": cert.to_wire(), "receipts": receipts}
         new_tip = Tip(h, bh, spec.state_root, block.header.timestamp_ms, spec.validators_after,
                       self.tip.view)
-        with self.store.write_batch(sync=False) as b:
-            b.put(P_BLOCK + _h(h), codec.encode_local(record))  # local: not hashed
-            b.put(P_HASH + bh, _h(h))
-            for i, tx in enumerate(block.txs):
-                b.put(P_TX + tx.tx_id, codec.encode_local([h, i]))
-            for k, v in result.changes.items():
-                if v is None:
-                    b.delete(P_STATE + k)
-                else:
-                    b.put(P_STATE + k, v)
-                    b.put(P_KEYS + _sha256(k).digest(), k)  # (kept when deleted: harmless)
-            if spec.validators_after != self.tip.validators:
-                b.put(P_VSET + _h(h + 1), codec.encode(list(spec.validators_after.members)))
-            b.put(K_TIP, self._tip_bytes(new_tip))
+        changed = spec.validators_after != self.tip.validators
+        write_commit(self.store, block, bh, cert, result, new_tip,
+                     spec.validators_after if changed else None)
         self.cache.update(result.changes)
         self.node_cache.update(spec.smt_nodes)
         self.unflushed.update(spec.smt_nodes)
@@ -601,4 +618,4 @@ class Ledger:
     def set_view(self, view: int) -> None:
         if view != self.tip.view:
             self.tip.view = view
-            self.store.put(K_TIP, self._tip_bytes(self.tip))
+            self.store.put(K_TIP, tip_bytes(self.tip))

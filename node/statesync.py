@@ -70,6 +70,7 @@ from node.ledger import (
     P_VSET,
     Ledger,
     Tip,
+    tip_bytes,
 )
 
 if TYPE_CHECKING:
@@ -352,7 +353,7 @@ def finish(store: KVStore, m: Manifest, p: Progress) -> None:
                 b.put(P_HASH + ch.block.hash(), _h(ch_h))
         tip = Tip(h, bh, m.block.header.state_root, m.block.header.timestamp_ms,
                   m.validators_after, 0)
-        b.put(K_TIP, Ledger._tip_bytes(tip))
+        b.put(K_TIP, tip_bytes(tip))
         b.put(K_BASE, _h(h))
         b.delete(K_PROGRESS)
 

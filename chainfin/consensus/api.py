@@ -22,9 +22,17 @@ Additions made with the engine (issue 3), all backward compatible:
 - ``Synced.certificate`` (optional): the certificate of the block at ``Synced.height``.
 - An empty ``BlockBuilt`` answering a ``BuildBlock`` with ``max_txs > 0`` means "nothing new to
   propose"; ``BlockExecuted(b"", False, ...)`` answers a ``BuildBlock`` that failed.
-- ``PbftEngine.next_deadline()`` tells a driver when the next Tick matters; ``engine.stats`` is a
-  ``dict[str, int]``; the constructor takes ``restored=`` (the Persist records), ``view=``,
-  ``last_certificate=`` and ``codec=`` (see ``chainfin/consensus/engine.py``).
+- ``PbftEngine.next_deadline()`` tells a driver when the next Tick matters (it may sleep until
+  then; ticking more often is harmless); ``engine.stats`` is a ``dict[str, int]`` of counters;
+  ``engine.log_sizes()`` the number of entries in each table of its message log.
+- The constructor is ``PbftEngine(config, identity, validators, last_committed_height,
+  last_committed_hash, restored=(), *, view=0, last_certificate=None, codec=None)``:
+  ``restored`` is every ``(key, record)`` of a ``Persist`` not pruned, as the store hands them
+  back; ``last_certificate`` the certificate of the last committed block (pass it after a
+  restart so view changes can prove the base); ``codec`` lets a driver share a memoising
+  ``CachingCodec``.
+- A block is *set-changing* when its header's ``next_validators_hash != validators_hash``; the
+  engine reads that from the header, so ``BlockBuilt``/``BlockExecuted`` need no extra flag.
 - ``Persist.record`` values are plain dicts of ints, strings, bytes, lists and None (canonical
   codec encodable); keys are ``8-byte seq | 8-byte view | tag`` so ``PruneLog`` prunes by height.
 """

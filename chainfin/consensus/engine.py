@@ -12,42 +12,23 @@ the digest voted on is ``block.hash()``. Block ``s`` links to block ``s-1`` by `
   (v, s-1) (or its last committed block), and sends COMMIT for s only after it has sent COMMIT for
   s-1 in v (or s-1 is committed). Hence whoever sent COMMIT(v, s) holds prepared certificates of
   view v for every uncommitted ancestor of s: the view change can re-propose whole chains.
-* **NEW-VIEW** starts at the highest final base among the VIEW-CHANGE messages (a stable
-  checkpoint or a commit certificate), takes for each later height the prepared certificate of the
-  highest view, and walks up while the blocks chain; it stops at the first gap or break (nothing
-  above can have been committed anywhere) and never passes a block that changes the validator set.
-  No null requests are needed: the new primary continues with fresh blocks above the walk.
+* **NEW-VIEW** re-proposes, from a quorum's VIEW-CHANGEs, the chain above the highest final base
+  and the final blocks below it that a sender lacks; every replica recomputes it
+  (:mod:`.viewchange`). No null requests are needed.
 * **Commit.** A block is final when ``quorum(n)`` COMMIT votes of distinct validators for the same
   (view, height, digest) are known — whichever view they are from; those votes are the
   CommitCertificate. A replica that has the votes but not the (valid) block asks for
   ``FetchBlocks`` instead of stalling (TRAPS #12).
 
-Additions to the api contract (documented here as the api module asks):
-
-* constructor ``PbftEngine(config, identity, validators, last_committed_height,
-  last_committed_hash, restored=(), view=0, last_certificate=None, codec=None)``;
-  ``restored`` is the list of ``(key, record)`` of every ``Persist`` not pruned, as handed back by
-  the store; ``last_certificate`` is the certificate of the last committed block (pass it after a
-  restart so view changes can prove the base); ``codec`` lets a driver share a memoising
-  :class:`~.messages.CachingCodec`.
-* ``engine.next_deadline()``: the earliest ``now_ms`` at which a Tick changes something (a driver
-  may sleep until then; ticking more often is harmless).
-* ``engine.stats``: a plain ``dict[str, int]`` of counters.
-* ``Synced.certificate`` (optional).
-* An empty ``BlockBuilt`` to a ``BuildBlock`` with ``max_txs > 0`` means "nothing new to propose":
-  the engine drops it and asks again after the next ``TxsPending``. ``BlockExecuted(b"", False)``
-  answers a ``BuildBlock`` that failed.
-* A block is *set-changing* when its header's ``next_validators_hash != validators_hash``; the
-  engine reads that from the header, so BlockBuilt/BlockExecuted need no extra flag.
+The constructor, ``next_deadline()``, ``stats`` and ``log_sizes()`` add to the contract of
+:mod:`.api`, which lists them; the fields and the read-only queries are in :mod:`.state`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from chainfin import codec as _codec
-from chainfin.consensus import viewchange
+from chainfin.consensus import checks, log, records, viewchange
 from chainfin.consensus.api import (
     Action,
     BlockBuilt,
@@ -69,21 +50,7 @@ from chainfin.consensus.api import (
     ViewChanged,
 )
 from chainfin.consensus.config import STAT_NAMES, PbftConfig
-from chainfin.consensus.log import (
-    Slot,
-    certified,
-    checkpoint_voted,
-    commit_vote_drop,
-    drop_above,
-    drop_below,
-    drop_blocks_upto,
-    drop_signed_upto,
-    drop_upto,
-    normal_drop,
-    note_checkpoint_vote,
-    note_commit_vote,
-    window_drop,
-)
+from chainfin.consensus.log import Slot
 from chainfin.consensus.messages import (
     CHECKPOINT,
     COMMIT,
@@ -93,155 +60,21 @@ from chainfin.consensus.messages import (
     VIEW_CHANGE,
     BaseProof,
     Message,
-    MessageCodec,
-    NewView,
-    PreparedCert,
-    ViewChange,
 )
-from chainfin.consensus.quorum import quorum, weak_quorum
-from chainfin.consensus.records import (
-    commit_record,
-    initial_state_record,
-    pre_prepare_record,
-    prepare_record,
-    record_key,
-    scan,
-    state_record,
-)
+from chainfin.consensus.quorum import quorum
+from chainfin.consensus.records import record_key
+from chainfin.consensus.state import EXEC_BAD, EXEC_OK, EXEC_REQUESTED, ReplicaState
 from chainfin.consensus.viewchange import changes_set as _changes_set
-from chainfin.crypto import Identity
 from chainfin.errors import InvalidMessage
 from chainfin.types import Block, CommitCertificate, ValidatorSet, Vote
 
 __all__ = ["PbftConfig", "PbftEngine", "STAT_NAMES", "record_key"]
 
-_REQUESTED, _OK, _BAD = 1, 2, 3
 
-
-class PbftEngine:
+class PbftEngine(ReplicaState):
     """One PBFT replica. Not thread-safe: drive it from one task, execute actions in order."""
 
-    def __init__(
-        self,
-        config: PbftConfig,
-        identity: Identity,
-        validators: ValidatorSet,
-        last_committed_height: int,
-        last_committed_hash: bytes,
-        restored: Iterable[tuple[bytes, Any]] = (),
-        *,
-        view: int = 0,
-        last_certificate: CommitCertificate | None = None,
-        codec: MessageCodec | None = None,
-        restored_records: Iterable[tuple[bytes, Any]] = (),
-    ) -> None:
-        self.cfg = config
-        self.identity = identity
-        self.me = identity.public_key
-        self.codec = codec or MessageCodec(config.chain_id)
-        self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
-        self._L = config.log_window
-        self._K = config.checkpoint_interval
-        # validator sets: (first height in force, set)
-        self._sets: list[tuple[int, ValidatorSet]] = [(0, validators)]
-        self.validators = validators
-        self._q = quorum(validators.n)
-        self._member = self.me in validators
-        # ledger position
-        self.committed = last_committed_height
-        self.committed_hash = last_committed_hash
-        self._committed_ts = 0
-        self._hashes: dict[int, bytes] = {last_committed_height: last_committed_hash}
-        self._tip_cert = last_certificate if (
-            last_certificate is not None and last_certificate.height == last_committed_height
-            and last_certificate.block_hash == last_committed_hash) else None
-        self._genesis_hash = last_committed_hash if last_committed_height == 0 else None
-        # stable checkpoint (low water mark) and its proof
-        self.low = last_committed_height if last_committed_height == 0 else 0
-        self.low_hash = last_committed_hash if last_committed_height == 0 else b""
-        self._low_proof: BaseProof | None = (
-            BaseProof("genesis", 0, last_committed_hash, 0, ()) if last_committed_height == 0
-            else None)
-        # view
-        self.view = view
-        self.in_vc = False  # True: VIEW-CHANGE for self.view sent, NEW-VIEW not yet accepted
-        self._floor = 0  # NEW-VIEW's base height: final; nothing at or below it is proposed in view
-        self.failed_views = 0
-        self._vc_retx = 0  # VIEW-CHANGE resends in this view (each waits twice as long)
-        self._my_vc: bytes | None = None
-        self._my_nv: bytes | None = None
-        self._vc_by_sender: dict[bytes, Message] = {}
-        self._nv_resent: dict[bytes, int] = {}
-        # normal case
-        self._slots: dict[int, Slot] = {}
-        self._blocks: dict[bytes, Block] = {}  # uncommitted blocks we know, by digest
-        self._exec: dict[bytes, int] = {}  # digest -> _REQUESTED/_OK/_BAD in this speculation
-        self._prepared: dict[int, PreparedCert] = {}  # best prepared certificate per seq > low
-        self._cvotes: dict[int, dict[tuple[int, bytes], dict[bytes, bytes]]] = {}
-        self._cvote_of: dict[int, dict[bytes, list[tuple[int, bytes]]]] = {}
-        self._seen: dict[int, dict[tuple[str, bytes, int], bytes]] = {}
-        self._seen_nv: set[int] = set()
-        self._ckpt: dict[int, dict[bytes, dict[bytes, bytes]]] = {}
-        self._ckpt_of: dict[bytes, list[int]] = {}
-        self._future: list[Message] = []
-        self._signed: dict[tuple[str, int, int], bytes] = {}
-        self._own_pp: dict[tuple[int, int], Block] = {}
-        # primary
-        self._pending = 0
-        self._building = False
-        self._build_req: tuple[int, bytes] = (0, b"")
-        self._mempool_dry = False
-        self._last_cut_ms = -(1 << 62)  # when this node last asked for a block (pacing)
-        self._interval_ms = config.block_interval_ms  # pacing; TxsPending may change it
-        self._cut_deferred = False
-        # timers and catch-up
-        self.now = 0
-        self._progress_deadline: int | None = None
-        self._retx_deadline: int | None = None  # halfway to the view change: resend our votes
-        self._vc_deadline: int | None = None
-        self._fetching = False
-        self._fetch_deadline = 0
-        self._fetch_retx = 0  # fetches in a row that brought nothing (each waits twice as long)
-        self._probing = False
-        self._awaiting_set: int | None = None
-        self._barrier: int | None = None  # height of a known, uncommitted set-changing block
-        self._held: list[bytes] = []  # messages above the barrier, replayed under the new set
-        self._ahead: int = 0  # highest height with a complete certificate seen above the next
-        self._ahead_since: int | None = None
-        self._committing = False
-        self._out: list[Action] = []
-        self._init_actions: list[Action] = []
-        self._restore(list(restored) + list(restored_records))
-
-    @classmethod
-    def restore(cls, config: PbftConfig, identity: Identity, validators: ValidatorSet,
-                last_committed_height: int, last_committed_hash: bytes,
-                records: Iterable[tuple[bytes, Any]], **kw: Any) -> PbftEngine:
-        """Construct from the persisted records (same as passing ``restored=``)."""
-        return cls(config, identity, validators, last_committed_height, last_committed_hash,
-                   records, **kw)
-
     # ------------------------------------------------------------------------- public
-
-    @property
-    def primary(self) -> bytes:
-        return self.validators.primary(self.view)
-
-    @property
-    def is_primary(self) -> bool:
-        return self._member and not self.in_vc and self.primary == self.me
-
-    def next_deadline(self) -> int | None:
-        """Earliest ``now_ms`` at which a Tick has work to do, or None."""
-        ds = [d for d in (self._progress_deadline, self._vc_deadline, self._retx_deadline)
-              if d is not None]
-        if self._ahead_since is not None:
-            ds.append(self._ahead_since + self.cfg.fetch_retry_ms)
-        if self._fetching:
-            ds.append(self._fetch_deadline)
-        if self._cut_deferred:  # pacing: the next block may be cut then
-            ds.append(self._last_cut_ms + self._interval_ms)
-        return min(ds) if ds else None
 
     def step(self, event: Event) -> list[Action]:
         """Feed one event; return the actions to execute in order.
@@ -273,18 +106,6 @@ class PbftEngine:
 
     # ------------------------------------------------------------------------- helpers
 
-    def _set_at(self, height: int) -> ValidatorSet:
-        vs = self._sets[0][1]
-        for start, s in self._sets:
-            if start <= height:
-                vs = s
-            else:
-                break
-        return vs
-
-    def _timeout(self) -> int:
-        return min(self.cfg.max_timeout_ms, self.cfg.view_timeout_ms << min(self.failed_views, 20))
-
     def _broadcast(self, payload: bytes) -> None:
         self.stats["messages_out"] += 1
         self._out.append(Send(None, payload))
@@ -305,15 +126,8 @@ class PbftEngine:
         self._out.append(Persist(key, record))
 
     def _persist_state(self, with_nv: bool = False) -> None:
-        """The view, what we signed for it as a whole, our stable checkpoint and tip proofs.
-        The NEW-VIEW (large for big n) is only written when we send it: after a restart it is
-        needed only to resend it to laggards."""
-        rec = state_record(
-            self.view, self.in_vc, self._my_vc if self.in_vc else None,
-            self._my_nv if with_nv else None, self._floor, self.low, self.low_hash,
-            self._low_proof.to_wire() if self._low_proof else None, self._genesis_hash,
-            self._tip_cert.to_wire() if self._tip_cert else None)
-        self._persist(record_key(self.low + 1, self.view, b"S"), rec)
+        """Persist the state record (:meth:`_state_record`), with our NEW-VIEW when we send one."""
+        self._persist(record_key(self.low + 1, self.view, b"S"), self._state_record(with_nv))
 
     def _slot(self, seq: int) -> Slot:
         sl = self._slots.get(seq)
@@ -323,19 +137,10 @@ class PbftEngine:
 
     def _accept(self, m: Message) -> bool:
         """Duplicate check, then signature check, then remember. False: dropped and counted."""
-        bucket = self._seen.get(m.seq)
-        key = (m.kind, m.sender, m.view)
-        if bucket is not None:
-            prev = bucket.get(key)
-            if prev is not None:
-                self.stats["dropped_duplicate" if prev == m.digest else "dropped_equivocation"] += 1
-                return False
-        if not self.codec.verify(m):
-            self.stats["dropped_bad_signature"] += 1
+        drop = log.admit_once(self._seen, m, self.codec.verify)
+        if drop is not None:
+            self.stats[drop] += 1
             return False
-        if bucket is None:
-            bucket = self._seen[m.seq] = {}
-        bucket[key] = m.digest
         return True
 
     # ------------------------------------------------------------------------- receive
@@ -378,8 +183,8 @@ class PbftEngine:
 
     def _recv_normal(self, m: Message) -> None:
         st = self.stats
-        drop = normal_drop(m, self.view, self.committed, self._floor, self.low, self._L,
-                           self.validators.primary)
+        drop = log.normal_drop(m, self.view, self.committed, self._floor, self.low, self._L,
+                               self.validators.primary)
         if drop is not None:
             st[drop] += 1
             return
@@ -406,15 +211,11 @@ class PbftEngine:
                 self._suspect_primary()
             return
         b: Block = m.body
-        h = b.header
-        if (h.view != m.view or h.proposer != m.sender or h.chain_id != self.cfg.chain_id
-                or h.validators_hash != self.validators.hash()):
-            self.stats["dropped_invalid"] += 1
-            self._suspect_primary()
-            return
-        prev = self._signed.get((PREPARE, m.view, s))
-        if prev is not None and prev != m.digest:
-            self.stats["refused_conflicting_sign"] += 1
+        drop = checks.proposal_drop(m, self.cfg.chain_id, self.validators, self._signed)
+        if drop is not None:
+            self.stats[drop] += 1
+            if drop == "dropped_invalid":  # a header that cannot be the primary's honest one
+                self._suspect_primary()
             return
         sl.digest, sl.block, sl.pp_sig = m.digest, b, m.signature
         self._blocks[m.digest] = b
@@ -430,27 +231,17 @@ class PbftEngine:
             self._check_prepared(m.seq)
 
     def _recv_commit(self, m: Message) -> None:
-        st = self.stats
-        s = m.seq
-        drop = window_drop(s, self.committed, self.low, self._L)
+        drop = checks.commit_drop(m, self.committed, self.low, self._L, self._cvote_of,
+                                  self.codec.verify)
         if drop is not None:
-            st[drop] += 1
+            self.stats[drop] += 1
             return
-        # COMMIT votes of any view count towards a certificate (a certificate is a certificate);
-        # per validator and height the votes of its latest few views are kept.
-        drop = commit_vote_drop(self._cvote_of, m.sender, m.view, s, m.digest)
-        if drop is not None:
-            st[drop] += 1
-            return
-        if not self.codec.verify(m):
-            st["dropped_bad_signature"] += 1
-            return
-        self._add_commit_vote(m.sender, m.view, s, m.digest, m.signature)
+        self._add_commit_vote(m.sender, m.view, m.seq, m.digest, m.signature)
         self._try_commit()
 
     def _add_commit_vote(self, sender: bytes, view: int, seq: int, digest: bytes,
                          sig: bytes) -> None:
-        votes = note_commit_vote(self._cvotes, self._cvote_of, sender, view, seq, digest, sig)
+        votes = log.note_commit_vote(self._cvotes, self._cvote_of, sender, view, seq, digest, sig)
         if seq > self.committed + 1 and seq > self._ahead and len(votes) >= self._q:
             # certified above a height we have not committed: a pipeline hiccup, or we missed
             # the COMMITs below; if it lasts, fetch (see _on_tick)
@@ -462,35 +253,16 @@ class PbftEngine:
 
     def _maybe_execute(self, s: int) -> None:
         """Ask the driver to execute the lowest unexecuted accepted block whose parent is ready."""
-        while True:
-            sl = self._slots.get(s)
-            if sl is None or sl.block is None or sl.bad:
-                return
-            st = self._exec.get(sl.digest)  # type: ignore[arg-type]
-            if st is not None:
-                if st == _OK:
-                    s += 1
-                    continue
-                return
-            h = sl.block.header
-            if s - 1 == self.committed:
-                if h.prev_hash != self.committed_hash:
-                    self._reject(sl, "parent is not the committed block")
-                    return
-            else:
-                p = self._slots.get(s - 1)
-                if p is None or p.digest is None:
-                    return  # parent proposal not here yet
-                if h.prev_hash != p.digest:
-                    self._reject(sl, "parent is not the accepted proposal below")
-                    return
-                if _changes_set(p.block.header):  # type: ignore[union-attr]
-                    return  # judged after the set change is applied (it discards this slot)
-                if self._exec.get(p.digest) != _OK:
-                    return
-            self._exec[sl.digest] = _REQUESTED  # type: ignore[index]
-            self._out.append(ExecuteBlock(sl.block))
+        found = self._next_to_execute(s)
+        if found is None:
             return
+        sl, wrong = found
+        if wrong is not None:
+            self._reject(sl, wrong)
+            return
+        assert sl.digest is not None and sl.block is not None
+        self._exec[sl.digest] = EXEC_REQUESTED
+        self._out.append(ExecuteBlock(sl.block))
 
     def _note_barrier(self, s: int, b: Block) -> None:
         if _changes_set(b.header) and (self._barrier is None or s < self._barrier):
@@ -513,16 +285,15 @@ class PbftEngine:
             if self._building:
                 self._building = False
             return
-        if self._exec.get(d) != _REQUESTED:
+        if self._exec.get(d) != EXEC_REQUESTED:
             return  # discarded meanwhile (view change)
-        self._exec[d] = _OK if ev.ok else _BAD
+        self._exec[d] = EXEC_OK if ev.ok else EXEC_BAD
         b = self._blocks.get(d)
         if b is None:
             return
         s = b.height
         sl = self._slots.get(s)
-        if sl is not None and sl.digest != d:
-            sl = None
+        sl = sl if sl is not None and sl.digest == d else None
         if not ev.ok:
             if sl is not None:
                 self._reject(sl, ev.reason)
@@ -549,7 +320,8 @@ class PbftEngine:
         sig = self._sign(PREPARE, self.view, sl.seq, d)
         if sig is None:
             return
-        self._persist(record_key(sl.seq, self.view, b"p"), prepare_record(self.view, sl.seq, d))
+        self._persist(record_key(sl.seq, self.view, b"p"),
+                      records.prepare_record(self.view, sl.seq, d))
         payload = self.codec.envelope(PREPARE, self.view, sl.seq, d, self.me, sig)
         self._broadcast(payload)
         sl.sent.append(payload)
@@ -561,14 +333,10 @@ class PbftEngine:
         if sl is None or sl.digest is None or sl.block is None:
             return
         if not sl.prepared:
-            votes = sl.prepares.get(sl.digest, {})
-            need = self._q - 1  # 0 for a single validator
-            if len(votes) < need:
+            cert = log.prepared_cert(self.view, sl, self._q - 1)  # needs 0 for a lone validator
+            if cert is None:
                 return
             sl.prepared = True
-            chosen = sorted(votes.items())[:need]
-            cert = PreparedCert(self.view, s, sl.block.header, sl.pp_sig,
-                                tuple(Vote(k, v) for k, v in chosen))
             old = self._prepared.get(s)
             if old is None or old.view <= self.view:
                 self._prepared[s] = cert
@@ -585,12 +353,12 @@ class PbftEngine:
             if sl is None or sl.digest is None:
                 break
             if not sl.commit_sent:
-                if not sl.prepared or self._exec.get(sl.digest) != _OK:
+                if not sl.prepared or self._exec.get(sl.digest) != EXEC_OK:
                     break
                 sig = self._sign(COMMIT, self.view, s, sl.digest)
                 if sig is None:
                     break
-                self._persist(record_key(s, self.view, b"c"), commit_record(
+                self._persist(record_key(s, self.view, b"c"), records.commit_record(
                     self.view, s, sl.digest, self._prepared[s].to_wire()))
                 payload = self.codec.envelope(COMMIT, self.view, s, sl.digest, self.me, sig)
                 self._broadcast(payload)
@@ -616,25 +384,21 @@ class PbftEngine:
     def _commit_loop(self) -> None:
         while self._awaiting_set is None:
             s = self.committed + 1
-            buckets = self._cvotes.get(s)
-            if not buckets:
-                return
-            need = quorum(self._set_at(s).n)
-            best = certified(buckets, need)
+            best = self._certified_next()
             if best is None:
                 return
             v, d, votes = best
             block = self._blocks.get(d)
             st = self._exec.get(d)
-            if block is None or st == _BAD:
+            if block is None or st == EXEC_BAD:
                 self._want_fetch()
                 return
-            if st != _OK:
+            if st != EXEC_OK:
                 if st is None:
                     if block.header.prev_hash != self.committed_hash:
                         self._want_fetch()
                         return
-                    self._exec[d] = _REQUESTED
+                    self._exec[d] = EXEC_REQUESTED
                     self._out.append(ExecuteBlock(block))
                 return
             cert = CommitCertificate(self.cfg.chain_id, s, v, d,
@@ -661,7 +425,9 @@ class PbftEngine:
         self._arm_progress(reset=True)
         if s % self._K == 0:
             self._send_checkpoint(s, d)
-            self._gc_committed(s)
+            upto = self._tip_cert.height if self._tip_cert is not None else self.low
+            log.prune_committed(s, upto, self._L, self._seen, self._prepared, self._signed,
+                                self._blocks, self._hashes)
         if _changes_set(block.header):
             self._awaiting_set = s  # nothing above s until the driver says ValidatorSetChanged
             self._barrier = s
@@ -669,16 +435,6 @@ class PbftEngine:
         self._maybe_execute(s + 1)
         self._try_send_commits()
         self._maybe_propose()
-
-    def _gc_committed(self, s: int) -> None:
-        """Garbage that commits alone make useless (checkpoints need not become stable here: a
-        replica that mostly catches up by fetching sends few CHECKPOINTs)."""
-        drop_upto(self._seen, s)
-        drop_upto(self._prepared, self._tip_cert.height if self._tip_cert is not None else self.low)
-        old = s - self._L
-        drop_signed_upto(self._signed, old)
-        drop_blocks_upto(self._blocks, old)
-        drop_below(self._hashes, old - self._L)
 
     # ------------------------------------------------------------------------- checkpoints
 
@@ -692,24 +448,14 @@ class PbftEngine:
         self._add_checkpoint_vote(self.me, s, d, sig)
 
     def _recv_checkpoint(self, m: Message) -> None:
-        st = self.stats
-        s = m.seq
-        if s % self._K != 0:
-            st["dropped_invalid"] += 1
+        drop = checks.checkpoint_drop(m, self._K, self.low, self._ckpt, self.codec.verify)
+        if drop is not None:
+            self.stats[drop] += 1
             return
-        if s <= self.low:
-            st["dropped_stale"] += 1
-            return
-        if checkpoint_voted(self._ckpt, m.sender, s):
-            st["dropped_duplicate"] += 1
-            return
-        if not self.codec.verify(m):
-            st["dropped_bad_signature"] += 1
-            return
-        self._add_checkpoint_vote(m.sender, s, m.digest, m.signature)
+        self._add_checkpoint_vote(m.sender, m.seq, m.digest, m.signature)
 
     def _add_checkpoint_vote(self, sender: bytes, s: int, d: bytes, sig: bytes) -> None:
-        dv = note_checkpoint_vote(self._ckpt, self._ckpt_of, sender, s, d, sig)
+        dv = log.note_checkpoint_vote(self._ckpt, self._ckpt_of, sender, s, d, sig)
         vs = self._set_at(s)
         if len(dv) >= quorum(vs.n):
             members = {k: v for k, v in dv.items() if k in vs}
@@ -723,20 +469,9 @@ class PbftEngine:
         self.low, self.low_hash = s, d
         self._low_proof = BaseProof("checkpoint", s, d, 0,
                                     tuple(Vote(k, v) for k, v in sorted(votes.items())))
-        # garbage-collect the message log below the stable checkpoint
-        for tbl in (self._seen, self._ckpt, self._prepared):
-            drop_upto(tbl, s)
-        self._ckpt_of = {snd: [x for x in seqs if x > s] for snd, seqs in self._ckpt_of.items()}
-        drop_signed_upto(self._signed, s)
-        for pk in [pk for pk in self._own_pp if pk[1] <= s]:
-            del self._own_pp[pk]
-        drop_below(self._hashes, min(s, self.committed) - self._L)
-        # committed blocks stay until here: a NEW-VIEW may have to re-propose them
-        drop_blocks_upto(self._blocks, min(s, self.committed))
-        # execution verdicts only matter for blocks we may still vote on or re-propose
-        keep = set(self._blocks)
-        keep.update(sl.digest for sl in self._slots.values() if sl.digest is not None)
-        self._exec = {d: v for d, v in self._exec.items() if d in keep}
+        log.prune_stable(s, self.committed, self._L, self._seen, self._ckpt, self._ckpt_of,
+                         self._prepared, self._signed, self._own_pp, self._hashes, self._blocks,
+                         self._exec, self._slots)
         self._persist_state()
         self._out.append(PruneLog(record_key(s + 1, 0, b"")))
         if s > self.committed:
@@ -754,9 +489,6 @@ class PbftEngine:
         self._fetch_retx += 1
         self.stats["fetches"] += 1
         self._out.append(FetchBlocks(self.committed + 1, hints))
-
-    def _behind(self) -> bool:
-        return self.low > self.committed or self._ahead > self.committed
 
     def _on_synced(self, ev: Synced) -> None:
         if ev.height <= self.committed:
@@ -783,7 +515,7 @@ class PbftEngine:
         if self._ahead_since is not None and h >= self._ahead:
             self._ahead_since = None
         for tbl in (self._slots, self._cvotes, self._cvote_of):
-            drop_upto(tbl, h)
+            log.drop_upto(tbl, h)
         self._arm_progress(reset=True)
         if release:
             self._release_held()
@@ -816,7 +548,7 @@ class PbftEngine:
         self._exec.clear()
         self._blocks.clear()
         for tbl in (self._cvotes, self._cvote_of, self._prepared):
-            drop_above(tbl, height)
+            log.drop_above(tbl, height)
         self._future.clear()
         self._building = False
         self._barrier = None
@@ -834,14 +566,6 @@ class PbftEngine:
 
     # ------------------------------------------------------------------------- primary
 
-    def _tip(self) -> tuple[int, bytes, Block | None]:
-        s, d, blk = self.committed, self.committed_hash, None
-        while True:
-            sl = self._slots.get(s + 1)
-            if sl is None or sl.digest is None:
-                return s, d, blk
-            s, d, blk = s + 1, sl.digest, sl.block
-
     def _on_txs_pending(self, count: int, interval_ms: int | None) -> None:
         if interval_ms is not None and interval_ms >= 0:
             self._interval_ms = interval_ms
@@ -852,19 +576,10 @@ class PbftEngine:
 
     def _maybe_propose(self) -> None:
         self._cut_deferred = False  # set again below only while pacing alone holds the cut
-        if (not self.is_primary or self._building or self._awaiting_set is not None
-                or self._mempool_dry or self.low > self.committed or self._floor > self.committed):
+        parent = self._proposal_parent()
+        if parent is None:
             return
-        s, d, blk = self._tip()
-        if blk is not None and (self._exec.get(d) != _OK or _changes_set(blk.header)
-                                or self._slots[s].bad):
-            return
-        nxt = s + 1
-        if nxt > self.committed + self.cfg.window or nxt > max(self.low, self.committed) + self._L:
-            return
-        inflight = sum(len(sl.block.txs) for sl in self._slots.values() if sl.block is not None)
-        if self._pending - inflight <= 0:
-            return
+        nxt, d, blk = parent
         if self._interval_ms and self.now < self._last_cut_ms + self._interval_ms:
             self._cut_deferred = True  # the Tick at next_deadline() proposes
             return
@@ -878,12 +593,8 @@ class PbftEngine:
         if not self._building:
             return
         self._building = False
-        h = b.header
-        nxt, prev = self._build_req
-        tip, tip_hash, _ = self._tip()
-        if (not self.is_primary or h.height != nxt or h.prev_hash != prev or h.view != self.view
-                or h.proposer != self.me or h.chain_id != self.cfg.chain_id
-                or nxt != tip + 1 or prev != tip_hash):
+        nxt = self._build_req[0]
+        if not self._build_fits(b):
             self._maybe_propose()  # stale (the view or the tip moved): build on the new tip
             return
         if not b.txs and self.cfg.max_block_txs > 0:
@@ -896,25 +607,20 @@ class PbftEngine:
         payload = self.codec.envelope(PRE_PREPARE, self.view, nxt, d, self.me, sig, b.to_wire())
         # the envelope bytes (not the block as a map) so the driver need not encode it again
         self._persist(record_key(nxt, self.view, b"P"),
-                      pre_prepare_record(self.view, nxt, d, payload))
+                      records.pre_prepare_record(self.view, nxt, d, payload))
         self._broadcast(payload)
         sl = self._slot(nxt)
         sl.sent.append(payload)
         sl.digest, sl.block, sl.pp_sig = d, b, sig
         self._blocks[d] = b
         self._note_barrier(nxt, b)
-        self._exec[d] = _OK
+        self._exec[d] = EXEC_OK
         self._arm_progress()
         self._check_prepared(nxt)
         self._maybe_execute(nxt + 1)
         self._maybe_propose()
 
     # ------------------------------------------------------------------------- timers
-
-    def _has_work(self) -> bool:
-        if self._pending > 0:
-            return True
-        return any(sl.digest is not None for sl in self._slots.values())
 
     def _arm_progress(self, reset: bool = False) -> None:
         """The view-change timer runs while work is known and not committed; a commit restarts
@@ -969,16 +675,9 @@ class PbftEngine:
                     self.failed_views += 1
                     self._start_view_change(self.view + 1)
                 else:
-                    # No quorum yet: VIEW-CHANGEs may have been lost, and those of replicas that
-                    # crashed since will never be resent by them. Resend ours and relay every
-                    # one we hold for this view or the one before (they are signed by their
-                    # senders, so relaying is safe); whoever saw a quorum that we did not
-                    # otherwise stays a view ahead of us for ever.
-                    for snd, m in self._vc_by_sender.items():
-                        if m.view >= self.view - 1 and (snd != self.me or self._my_vc is None):
-                            self._broadcast(m.payload)
-                    if self._my_vc is not None:
-                        self._broadcast(self._my_vc)
+                    # No quorum yet: VIEW-CHANGEs may have been lost; resend (see _vcs_to_resend)
+                    for payload in self._vcs_to_resend():
+                        self._broadcast(payload)
                     self._vc_retx += 1
                     self._vc_deadline = now + (self._timeout() << min(self._vc_retx, 6))
         if self._ahead_since is not None and now >= self._ahead_since + self.cfg.fetch_retry_ms:
@@ -1011,11 +710,7 @@ class PbftEngine:
         base = viewchange.base_proof(self._low_proof, self._tip_cert)
         payload = None
         if base is not None:
-            prepared = tuple(pc for s, pc in sorted(self._prepared.items()) if s > base.height)
-            body = ViewChange(base, prepared).to_wire()
-            digest = _codec.hash_value(body)
-            att = [self._blocks[pc.digest].to_wire() for pc in prepared
-                   if pc.digest in self._blocks]
+            body, digest, att = viewchange.view_change_body(base, self._prepared, self._blocks)
             sig = self._sign(VIEW_CHANGE, w, base.height, digest)
             if sig is not None:
                 payload = self.codec.envelope(VIEW_CHANGE, w, base.height, digest, self.me, sig,
@@ -1048,15 +743,10 @@ class PbftEngine:
             else:
                 st["dropped_old_view"] += 1
             return
-        prev = self._vc_by_sender.get(m.sender)
-        if prev is not None and prev.view >= w:
-            st["dropped_duplicate" if prev.view == w else "dropped_old_view"] += 1
-            return
-        if not self.codec.verify(m):
-            st["dropped_bad_signature"] += 1
-            return
-        if not self._valid_vc(m):
-            st["dropped_invalid"] += 1
+        drop = checks.view_change_drop(m, self._vc_by_sender.get(m.sender), self.codec.verify,
+                                       self._valid_vc)
+        if drop is not None:
+            st[drop] += 1
             return
         self._vc_by_sender[m.sender] = m
         for b in m.attachment:
@@ -1069,27 +759,18 @@ class PbftEngine:
     def _help_laggard(self, m: Message) -> None:
         """A VIEW-CHANGE whose base is below our last committed block comes from a replica that
         missed COMMITs (a partition, a restart) and may never see them again if traffic stops.
-        Resend it the COMMIT votes of our last certificate (each signed by its voter, so relaying
-        is safe): it then knows it is behind and fetches the blocks."""
+        Resend it the votes that prove our last commit (:func:`.viewchange.laggard_help`): it then
+        knows it is behind and fetches the blocks."""
         last = self._nv_resent.get(b"cert" + m.sender)
         if last is not None and self.now - last < self._timeout():
             return
         if not self.codec.verify(m):
             return
         self._nv_resent[b"cert" + m.sender] = self.now
-        lp = self._low_proof
-        if lp is not None and lp.kind == "checkpoint" and lp.height > m.seq:
-            # our stable checkpoint first: the COMMITs may lie beyond the laggard's window
-            for v in lp.votes:
-                self.stats["messages_out"] += 1
-                self._out.append(Send(m.sender, self.codec.envelope(
-                    CHECKPOINT, 0, lp.height, lp.block_hash, v.validator, v.signature)))
-        c = self._tip_cert
-        assert c is not None
-        for v in c.votes:
+        assert self._tip_cert is not None
+        for payload in viewchange.laggard_help(self.codec, m.seq, self._low_proof, self._tip_cert):
             self.stats["messages_out"] += 1
-            self._out.append(Send(m.sender, self.codec.envelope(
-                COMMIT, c.view, c.height, c.block_hash, v.validator, v.signature)))
+            self._out.append(Send(m.sender, payload))
 
     def _note_ahead(self, m: Message) -> None:
         """A VIEW-CHANGE proves its sender's base final: above our height, we are behind (an idle
@@ -1113,13 +794,9 @@ class PbftEngine:
     def _check_join(self) -> None:
         """TRAPS #8: f+1 VIEW-CHANGEs for views above ours mean at least one honest replica
         gave up on our view: join the smallest such view at once instead of lagging."""
-        if not self._member:
-            return
-        views = sorted((m.view for snd, m in self._vc_by_sender.items()
-                        if snd != self.me and m.view > self.view), reverse=True)
-        need = weak_quorum(self.validators.n)
-        if len(views) >= need:
-            self._start_view_change(views[need - 1])
+        w = self._join_target()
+        if w is not None:
+            self._start_view_change(w)
 
     def _process_vc_state(self) -> None:
         w = self.view
@@ -1134,21 +811,16 @@ class PbftEngine:
 
     def _try_new_view(self, vcs: list[Message]) -> None:
         w = self.view
-        base, chain = viewchange.select(vcs, self._L)
-        blocks = viewchange.final_segment(vcs, base, self._blocks, self.low, self._L)
-        for pc in chain:
-            b = self._blocks.get(pc.digest)
-            if b is None:
-                return  # wait for a VIEW-CHANGE whose attachment has it
-            blocks.append(b)
+        base, blocks = viewchange.new_view_blocks(vcs, self._L, self._blocks, self.low)
+        if blocks is None:
+            return  # wait for a VIEW-CHANGE whose attachment has the missing block
         sigs = []
         for b in blocks:
             sig = self._sign(PRE_PREPARE, w, b.height, b.hash())
             if sig is None:
                 return
             sigs.append(sig)
-        body = NewView(tuple(m.stripped() for m in vcs), tuple(blocks), tuple(sigs)).to_wire()
-        digest = _codec.hash_value(body)
+        body, digest = viewchange.new_view_body(vcs, blocks, sigs)
         sig = self._sign(NEW_VIEW, w, base.height, digest)
         if sig is None:
             return
@@ -1160,14 +832,10 @@ class PbftEngine:
     def _recv_new_view(self, m: Message) -> None:
         st = self.stats
         w = m.view
-        if w < self.view or (w == self.view and not self.in_vc) or w in self._seen_nv:
-            st["dropped_old_view" if w not in self._seen_nv else "dropped_duplicate"] += 1
-            return
-        if m.sender != self.validators.primary(w):
-            st["dropped_invalid"] += 1
-            return
-        if not self.codec.verify(m):
-            st["dropped_bad_signature"] += 1
+        drop = checks.new_view_drop(m, self.view, self.in_vc, self._seen_nv,
+                                    self.validators.primary(w), self.codec.verify)
+        if drop is not None:
+            st[drop] += 1
             return
         res = viewchange.check_new_view(self.codec, m, self.validators, self._q, self._L,
                                          self._hashes, self._valid_vc)
@@ -1223,11 +891,13 @@ class PbftEngine:
         if not i_am_primary:
             sig = self._sign(PREPARE, self.view, s, d)
             if sig is not None:
-                self._persist(record_key(s, self.view, b"p"), prepare_record(self.view, s, d))
+                self._persist(record_key(s, self.view, b"p"),
+                              records.prepare_record(self.view, s, d))
                 self._broadcast(self.codec.envelope(PREPARE, self.view, s, d, self.me, sig))
         sig = self._sign(COMMIT, self.view, s, d)
         if sig is not None:
-            self._persist(record_key(s, self.view, b"c"), commit_record(self.view, s, d, None))
+            self._persist(record_key(s, self.view, b"c"),
+                          records.commit_record(self.view, s, d, None))
             self._broadcast(self.codec.envelope(COMMIT, self.view, s, d, self.me, sig))
 
     def _after_enter_view(self) -> None:
@@ -1250,71 +920,16 @@ class PbftEngine:
 
     # ------------------------------------------------------------------------- restore
 
-    def _restore(self, records: list[tuple[bytes, Any]]) -> None:
-        """Rebuild what we signed, our view and our stable checkpoint from Persist records."""
-        sc = scan(records, self.view, self.codec)
-        state, max_view = sc.state, sc.max_view
-        self._signed, self._own_pp, self._prepared = sc.signed, sc.own_pp, sc.prepared
-        fresh = state is None and not records
-        if state is not None:
-            if state.get("genesis") is not None:
-                self._genesis_hash = state["genesis"]
-            if state.get("tip") is not None:
-                tip = CommitCertificate.from_wire(state["tip"])
-                if self._tip_cert is None or tip.height > self._tip_cert.height:
-                    self._tip_cert = tip
-            if state["low"] >= self.low and state.get("low_proof") is not None:
-                self.low, self.low_hash = state["low"], state["low_hash"]
-                self._low_proof = BaseProof.from_wire(state["low_proof"])
-            max_view = max(max_view, state["v"])
-            if state["v"] == max_view:
-                self._floor = state.get("floor") or 0
-            for key in ("vc", "nv"):
-                raw = state.get(key)
-                if raw:
-                    try:
-                        m = self.codec.decode(raw)
-                        self._signed[(m.kind, m.view, m.seq)] = m.digest
-                    except InvalidMessage:
-                        pass
-        self.view = max_view
-        drop_upto(self._prepared, self.low)
-        if state is not None and state["v"] == max_view and state["in_vc"]:
-            self.in_vc = True
-            self._my_vc = state.get("vc")
-            if self._my_vc:
-                self._vc_by_sender[self.me] = self.codec.decode(self._my_vc)
-            self._vc_deadline = 0  # resend it on the first tick
-        elif state is not None and state["v"] == max_view and state.get("nv"):
-            self._my_nv = state["nv"]
+    def _resume(self, fresh: bool) -> None:
+        """The first actions of a (re)started replica, after its records were read back."""
         if fresh:
-            self._init_actions.append(Persist(
-                record_key(self.low + 1, self.view, b"S"), initial_state_record(
-                    self.view, self.low, self.low_hash,
-                    self._low_proof.to_wire() if self._low_proof else None, self._genesis_hash)))
+            self._init_actions.append(Persist(record_key(self.low + 1, self.view, b"S"),
+                                              self._initial_state_record()))
         # a (re)started replica does not know how far the others got: ask, and keep asking with
-        # back-off until it commits a block itself (it may have missed the last COMMITs of an
-        # idle network, which nothing else would ever tell it)
-        self._probing = True
-        self._fetching = True
-        self._fetch_deadline = self.cfg.fetch_retry_ms
+        # back-off until it commits a block itself (_restore set the fetch timer)
         self.stats["fetches"] += 1
         self._init_actions.append(FetchBlocks(self.committed + 1, ()))
-        # a primary that restarts re-proposes exactly what it had signed (never something else)
-        if not self.in_vc and self.primary == self.me:
-            s = self.committed + 1
-            while (self.view, s) in self._own_pp:
-                b = self._own_pp[(self.view, s)]
-                sl = self._slot(s)
-                d = b.hash()
-                sl.digest, sl.block = d, b
-                sl.pp_sig = self.codec.sign(self.identity, PRE_PREPARE, self.view, s, d)
-                sl.rebroadcast = True
-                self._blocks[d] = b
-                s += 1
-            self._maybe_execute_restored()
-
-    def _maybe_execute_restored(self) -> None:
-        out, self._out = self._out, self._init_actions
-        self._maybe_execute(self.committed + 1)
-        self._out = out
+        if self._slots:  # a restarted primary re-proposes exactly what it had signed
+            self._out = self._init_actions
+            self._maybe_execute(self.committed + 1)
+            self._out = []

@@ -1,8 +1,10 @@
 """The engine's message log, the bookkeeping part: per-height slots, COMMIT and CHECKPOINT vote
 tables (bounded per sender), the water marks a message must fall within, and pruning.
 
-The decisions (when a vote counts, when a checkpoint becomes stable, what is garbage) are
-:class:`~.engine.PbftEngine`'s; these helpers only update and query the tables it passes in.
+The decisions (when a vote counts, when a checkpoint becomes stable, when to prune) are
+:class:`~.engine.PbftEngine`'s; these helpers only update and query the tables it passes in
+(:func:`prune_committed` and :func:`prune_stable` say what a commit or a stable checkpoint
+makes garbage).
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chainfin.consensus.messages import PRE_PREPARE, Message
-from chainfin.types import Block
+from chainfin.consensus.messages import PRE_PREPARE, Message, PreparedCert
+from chainfin.types import Block, Vote
 
-__all__ = ["CKPT_PER_SENDER", "MAX_VIEW_AHEAD", "VOTE_VIEWS", "Slot", "certified",
+__all__ = ["CKPT_PER_SENDER", "MAX_VIEW_AHEAD", "VOTE_VIEWS", "Slot", "admit_once", "certified",
            "checkpoint_voted", "commit_vote_drop", "drop_above", "drop_below", "drop_blocks_upto",
            "drop_signed_upto", "drop_upto", "normal_drop", "note_checkpoint_vote",
-           "note_commit_vote", "window_drop"]
+           "note_commit_vote", "prepared_cert", "prune_committed", "prune_stable", "window_drop"]
 
 MAX_VIEW_AHEAD = 4  # PRE-PREPARE/PREPARE further ahead than this are dropped, not buffered
 CKPT_PER_SENDER = 4  # checkpoint votes remembered per sender (bounds memory)
@@ -172,3 +174,73 @@ def normal_drop(m: Message, view: int, committed: int, floor: int, low: int, log
     if (m.kind == PRE_PREPARE) != (m.sender == primary(m.view)):
         return "dropped_invalid"
     return None
+
+
+def prune_committed(s: int, prepared_upto: int, log_window: int, seen: dict[int, Any],
+                    prepared: dict[int, Any], signed: dict[tuple[str, int, int], bytes],
+                    blocks: dict[bytes, Block], hashes: dict[int, bytes]) -> None:
+    """What a commit at ``s`` alone makes useless (checkpoints need not become stable: a replica
+    that mostly catches up by fetching sends few CHECKPOINTs): the duplicate checks up to ``s``,
+    the prepared certificates up to ``prepared_upto`` (the last certificate or checkpoint),
+    what was signed and the blocks a log window below ``s``, the hashes two windows below."""
+    drop_upto(seen, s)
+    drop_upto(prepared, prepared_upto)
+    old = s - log_window
+    drop_signed_upto(signed, old)
+    drop_blocks_upto(blocks, old)
+    drop_below(hashes, old - log_window)
+
+
+def prune_stable(s: int, committed: int, log_window: int, seen: dict[int, Any],
+                 ckpt: CheckpointVotes, ckpt_of: dict[bytes, list[int]],
+                 prepared: dict[int, Any], signed: dict[tuple[str, int, int], bytes],
+                 own_pp: dict[tuple[int, int], Block], hashes: dict[int, bytes],
+                 blocks: dict[bytes, Block], executed: dict[bytes, int],
+                 slots: dict[int, Slot]) -> None:
+    """Garbage-collect the message log below the stable checkpoint ``s``."""
+    for tbl in (seen, ckpt, prepared):
+        drop_upto(tbl, s)
+    for snd, seqs in ckpt_of.items():
+        ckpt_of[snd] = [x for x in seqs if x > s]
+    drop_signed_upto(signed, s)
+    for pk in [pk for pk in own_pp if pk[1] <= s]:
+        del own_pp[pk]
+    drop_below(hashes, min(s, committed) - log_window)
+    # committed blocks stay until here: a NEW-VIEW may have to re-propose them
+    drop_blocks_upto(blocks, min(s, committed))
+    # execution verdicts only matter for blocks we may still vote on or re-propose
+    keep = set(blocks)
+    keep.update(sl.digest for sl in slots.values() if sl.digest is not None)
+    for d in [d for d in executed if d not in keep]:
+        del executed[d]
+
+
+def admit_once(seen: dict[int, dict[tuple[str, bytes, int], bytes]], m: Message,
+               verify: Callable[[Message], bool]) -> str | None:
+    """Why a PRE-PREPARE or PREPARE is dropped as a duplicate, an equivocation (its sender's
+    second digest for the kind, view and height) or for its signature, or None: then it is
+    remembered."""
+    bucket = seen.get(m.seq)
+    key = (m.kind, m.sender, m.view)
+    if bucket is not None:
+        prev = bucket.get(key)
+        if prev is not None:
+            return "dropped_duplicate" if prev == m.digest else "dropped_equivocation"
+    if not verify(m):
+        return "dropped_bad_signature"
+    if bucket is None:
+        bucket = seen[m.seq] = {}
+    bucket[key] = m.digest
+    return None
+
+
+def prepared_cert(view: int, sl: Slot, need: int) -> PreparedCert | None:
+    """The prepared certificate of ``sl``'s proposal in ``view``: its PRE-PREPARE signature and
+    the first ``need`` PREPAREs for its digest (by sender), or None while fewer are known."""
+    assert sl.digest is not None and sl.block is not None
+    votes = sl.prepares.get(sl.digest, {})
+    if len(votes) < need:
+        return None
+    chosen = sorted(votes.items())[:need]
+    return PreparedCert(view, sl.seq, sl.block.header, sl.pp_sig,
+                        tuple(Vote(k, v) for k, v in chosen))

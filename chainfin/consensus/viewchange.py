@@ -18,8 +18,12 @@ Everything here is a function of its arguments (the engine passes its tables, re
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
+from chainfin import codec as _codec
 from chainfin.consensus.messages import (
+    CHECKPOINT,
+    COMMIT,
     PRE_PREPARE,
     PREPARE,
     VIEW_CHANGE,
@@ -34,8 +38,9 @@ from chainfin.consensus.quorum import quorum
 from chainfin.errors import ChainfinError
 from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet
 
-__all__ = ["base_proof", "changes_set", "check_new_view", "final_segment", "select",
-           "valid_base", "valid_prepared", "valid_view_change"]
+__all__ = ["base_proof", "changes_set", "check_new_view", "final_segment", "laggard_help",
+           "new_view_blocks", "new_view_body", "select", "valid_base", "valid_prepared",
+           "valid_view_change", "view_change_body"]
 
 
 def changes_set(h: BlockHeader) -> bool:
@@ -203,3 +208,52 @@ def check_new_view(codec: MessageCodec, m: Message, validators: ValidatorSet, q:
     if known is not None and known != base.block_hash:
         return None
     return base
+
+
+def laggard_help(codec: MessageCodec, seq: int, low_proof: BaseProof | None,
+                 tip_cert: CommitCertificate) -> list[bytes]:
+    """What to resend a replica whose VIEW-CHANGE has its base at ``seq``, below our last
+    commit: the CHECKPOINT votes of our stable checkpoint when it is above ``seq`` (the COMMITs
+    may lie beyond the laggard's window), then the COMMIT votes of our last certificate. Each is
+    signed by its voter, so relaying is safe."""
+    out: list[bytes] = []
+    lp = low_proof
+    if lp is not None and lp.kind == "checkpoint" and lp.height > seq:
+        out.extend(codec.envelope(CHECKPOINT, 0, lp.height, lp.block_hash, v.validator,
+                                  v.signature) for v in lp.votes)
+    c = tip_cert
+    out.extend(codec.envelope(COMMIT, c.view, c.height, c.block_hash, v.validator, v.signature)
+               for v in c.votes)
+    return out
+
+
+def view_change_body(base: BaseProof, prepared: Mapping[int, PreparedCert],
+                     blocks: Mapping[bytes, Block]) -> tuple[Any, bytes, list[Any]]:
+    """A VIEW-CHANGE on ``base``: its body (the prepared certificates above the base, by
+    height), the body's digest, and the attachment (the blocks we hold for them)."""
+    pcs = tuple(pc for s, pc in sorted(prepared.items()) if s > base.height)
+    body = ViewChange(base, pcs).to_wire()
+    att = [blocks[pc.digest].to_wire() for pc in pcs if pc.digest in blocks]
+    return body, _codec.hash_value(body), att
+
+
+def new_view_blocks(vcs: list[Message], log_window: int, blocks: Mapping[bytes, Block],
+                    low: int) -> tuple[BaseProof, list[Block] | None]:
+    """The base of the new primary's NEW-VIEW and the blocks it re-proposes: the final segment
+    below the base, then the chain :func:`select` picks above it; None for the blocks while
+    one of the chain is not in ``blocks``."""
+    base, chain = select(vcs, log_window)
+    out = final_segment(vcs, base, blocks, low, log_window)
+    for pc in chain:
+        b = blocks.get(pc.digest)
+        if b is None:
+            return base, None
+        out.append(b)
+    return base, out
+
+
+def new_view_body(vcs: list[Message], blocks: list[Block], sigs: list[bytes]) -> tuple[Any, bytes]:
+    """A NEW-VIEW's body (the VIEW-CHANGEs without attachments, the blocks and their
+    PRE-PREPARE signatures) and its digest."""
+    body = NewView(tuple(m.stripped() for m in vcs), tuple(blocks), tuple(sigs)).to_wire()
+    return body, _codec.hash_value(body)

@@ -83,7 +83,6 @@ from ._limit import (
     measure_limit_once,
     store_tree,
     temp_store,
-    write_block,
 )
 from ._report import (
     JSON_KEYS,
@@ -154,7 +153,6 @@ __all__ = [
     "cheapest",
     "temp_store",
     "store_tree",
-    "write_block",
     "LIMIT_REPEATS",
     "measure_limit",
     "measure_limit_once",

@@ -11,14 +11,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chainfin import codec, merkle
+from chainfin import merkle
+from chainfin.consensus.quorum import quorum
 from chainfin.execution import BlockContext, execute_block, genesis_state
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes, reachable_records
-from chainfin.store import BLOCKS, STATE, TX_INDEX, PlyvelStore, height_key
-from chainfin.types import Transaction
+from chainfin.store import STATE, PlyvelStore
+from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet, Vote
 from contracts import CONTRACTS
-from node.ledger import SMT_FLUSH_BLOCKS
+from node.ledger import SMT_FLUSH_BLOCKS, Tip, write_commit
 
 from ._host import cpu_count
 
@@ -111,24 +112,21 @@ def store_tree(store: Any, pending: dict[bytes, bytes] | None = None) -> SparseM
                                           StoreNodes(store)))
 
 
-def write_block(store: Any, height: int, block: Sequence[Transaction], result: Any,
-                smt_nodes: dict[bytes, bytes]) -> None:
-    """What the ledger's commit writes in one unsynced batch: the block record, the tx index,
-    the state changes and ``smt_nodes``."""
-    record = codec.encode({
-        "block": {"height": height, "txs": [t.encode() for t in block]},
-        "receipts": [r.to_json() for r in result.receipts],
-    })
-    with store.write_batch(sync=False) as b:
-        b.put(BLOCKS + height_key(height), record)
-        for i, t in enumerate(block):
-            b.put(TX_INDEX + t.tx_id, codec.encode([height, i]))
-        for k, v in result.changes.items():
-            if v is None:
-                b.delete(STATE + k)
-            else:
-                b.put(STATE + k, v)
-        put_nodes(b, smt_nodes)
+def _final(genesis: Genesis, vs: ValidatorSet, height: int, prev_hash: bytes,
+           txs: Sequence[Transaction], troot: bytes, state_root: bytes, ts: int
+           ) -> tuple[Block, CommitCertificate, Tip]:
+    """What consensus hands the ledger's commit for a block of ``txs``: the block, a
+    certificate of a quorum of the genesis validators (signatures zeroed: a commit writes
+    them, it does not check them) and the new tip."""
+    header = BlockHeader(
+        chain_id=genesis.chain_id, height=height, view=0, prev_hash=prev_hash, tx_root=troot,
+        state_root=state_root, validators_hash=vs.hash(), next_validators_hash=vs.hash(),
+        timestamp_ms=ts, proposer=vs.primary(0), tx_count=len(txs))
+    block = Block(header, tuple(txs))
+    bh = block.hash()
+    votes = tuple(Vote(k, bytes(64)) for k in sorted(vs.members)[:quorum(vs.n)])
+    cert = CommitCertificate(genesis.chain_id, height, 0, bh, votes)
+    return block, cert, Tip(height, bh, state_root, ts, vs)
 
 
 #: the limit loop runs this many times, each on a fresh store, before the nodes start and as
@@ -164,8 +162,10 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
     Stages per transaction: ``decode`` (``Transaction.decode`` of its wire bytes, which hashes
     its id), ``verify`` (Ed25519), ``execute`` (``execute_block`` per block of ``block_txs``,
     state from LevelDB), ``tx_root`` (the block's RFC 6962 root), ``smt`` (state SMT update),
-    ``store`` (encode the block record and write it with the tx index, state changes and SMT
-    nodes in one unsynced LevelDB batch, as the ledger's commit does).
+    ``store`` (the ledger's own commit write, :func:`node.ledger.write_commit`: the block record
+    with its certificate and receipts, the indexes, the state changes and the tip in one
+    unsynced LevelDB batch; then the SMT records held in memory, written every
+    ``SMT_FLUSH_BLOCKS`` blocks as the ledger does).
     """
     if not txs:
         raise ValueError("no transactions to measure")
@@ -183,6 +183,8 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             pending.clear()
 
         # untimed: genesis and funding
+        vs = genesis.validator_set()
+        prev = bytes(32)
         g = genesis_state(genesis)
         new0: dict[bytes, bytes] = {}
         root = smt.update(EMPTY, dict(g), new0)
@@ -199,7 +201,12 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             res = execute_block(state, block, ctx, CONTRACTS)
             new: dict[bytes, bytes] = {}
             root = smt.update(root, res.changes, new)
-            write_block(store, height, block, res, new)
+            final, cert, tip = _final(genesis, vs, height, prev, block, merkle.root(
+                [t.tx_id for t in block]), root, ts + height)
+            write_commit(store, final, tip.block_hash, cert, res, tip, None)
+            pending.update(new)
+            prev = tip.block_hash
+        flush(root)
 
         wires = [t.encode() for t in txs]
         spent = dict.fromkeys(("decode", "verify", "execute", "tx_root", "smt", "store"), 0.0)
@@ -219,20 +226,24 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             c0 = clock()
             res = execute_block(state, block, ctx, CONTRACTS)
             c1 = clock()
-            merkle.root([t.tx_id for t in block])
+            troot = merkle.root([t.tx_id for t in block])
             c2 = clock()
             new = {}
             root = smt.update(root, res.changes, new)
             c3 = clock()
-            write_block(store, height, block, res, {})
+            # untimed: the header, hash and certificate come from consensus, not the commit
+            final, cert, tip = _final(genesis, vs, height, prev, block, troot, root, ts + height)
+            c4 = clock()
+            write_commit(store, final, tip.block_hash, cert, res, tip, None)
             pending.update(new)
             if height % SMT_FLUSH_BLOCKS == 0 or i + bsize >= len(decoded):
                 flush(root)
-            c4 = clock()
+            c5 = clock()
+            prev = tip.block_hash
             spent["execute"] += c1 - c0
             spent["tx_root"] += c2 - c1
             spent["smt"] += c3 - c2
-            spent["store"] += c4 - c3
+            spent["store"] += c5 - c4
             committed += sum(1 for r in res.receipts if r.ok)
     n = len(txs)
     return LimitResult(nodes, cpus or cpu_count(), n, bsize, committed / n,

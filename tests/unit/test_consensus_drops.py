@@ -35,14 +35,19 @@ def test_bad_signature_dropped_and_does_not_block_the_genuine_vote():
     c = Cluster(4)
     t = _target(c)
     other = next(nd for nd in c.nodes if nd is not t and nd is not c.primary)
-    good = _vote(c, other.idx, PREPARE, 0, 1)
-    m = c.decode(good)
+    c.submit(make_txs(1), [c.primary.idx])
+    pp = next(p for s, d, p in c.wire if d == t.idx)
+    c.wire.clear()
+    c.step(t.idx, Received(c.primary.key, pp))  # t executes the proposal and PREPAREs it
+    m = c.decode(_vote(c, other.idx, PREPARE, 0, 1, c.decode(pp).digest))
     forged = c.codec.envelope(PREPARE, 0, 1, m.digest, m.sender, bytes(64))
     t.engine.step(Received(other.key, forged))
     assert t.engine.stats["dropped_bad_signature"] == 1
-    t.engine.step(Received(other.key, good))  # not mistaken for a duplicate of the forgery
+    assert not c.sent(t.idx, COMMIT)  # its own PREPARE alone does not prepare the block
+    c.step(t.idx, Received(other.key, m.payload))  # not mistaken for a duplicate of the forgery
     assert t.engine.stats["dropped_duplicate"] == 0
-    assert t.engine._slots[1].prepares[m.digest] == {other.key: m.signature}
+    # the genuine vote counted: with its own it makes the quorum - 1 PREPAREs, so t COMMITs
+    assert [x.digest for x in c.sent(t.idx, COMMIT)] == [m.digest]
 
 
 def test_signature_from_another_chain_is_a_bad_signature():

@@ -190,8 +190,8 @@ def test_engine_memory_stays_bounded_over_many_blocks():
         c.deliver()
     assert min(c.heights()) >= 20
     for nd in c.nodes:  # per-block bookkeeping is pruned at stable checkpoints
-        assert len(nd.engine._exec) <= 8
-        assert len(nd.engine._blocks) <= 8
+        sizes = nd.engine.log_sizes()
+        assert sizes["exec"] <= 8 and sizes["blocks"] <= 8
 
 
 def test_checkpoint_becomes_stable_and_prunes_the_log():

@@ -210,8 +210,10 @@ def test_a_replica_that_missed_blocks_the_others_certified_fetches_instead_of_le
     assert [nd.app.height for nd in c.nodes if nd is not lagger] == [1, 1, 1]
     assert lagger.app.height == 0
     c.submit(make_txs(2, start=10))
-    c.deliver()
-    assert lagger.engine._ahead == 2 and lagger.app.height == 0
+    got: list[tuple[int, str, int]] = []
+    c.deliver(lambda s, d, m: got.append((d, m.kind, m.seq)) is None)
+    # it holds a quorum's COMMITs for block 2 (a certificate above its height), not block 1
+    assert got.count((lagger.idx, COMMIT, 2)) >= 3 and lagger.app.height == 0
     c.advance(1001)  # the lagger's progress deadline (armed at the first submit) has passed
     c.deliver()
     assert lagger.engine.view == 0 and not lagger.engine.in_vc
