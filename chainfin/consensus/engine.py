@@ -33,7 +33,6 @@ from chainfin.consensus.api import (
     Action,
     BlockBuilt,
     BlockExecuted,
-    BuildBlock,
     Commit,
     DiscardSpeculative,
     Event,
@@ -61,9 +60,10 @@ from chainfin.consensus.messages import (
     BaseProof,
     Message,
 )
+from chainfin.consensus.pacemaker import Pacemaker
 from chainfin.consensus.quorum import quorum
 from chainfin.consensus.records import record_key
-from chainfin.consensus.state import EXEC_BAD, EXEC_OK, EXEC_REQUESTED, ReplicaState
+from chainfin.consensus.state import EXEC_BAD, EXEC_OK, EXEC_REQUESTED
 from chainfin.consensus.viewchange import changes_set as _changes_set
 from chainfin.errors import InvalidMessage
 from chainfin.types import Block, CommitCertificate, ValidatorSet, Vote
@@ -71,7 +71,7 @@ from chainfin.types import Block, CommitCertificate, ValidatorSet, Vote
 __all__ = ["PbftConfig", "PbftEngine", "STAT_NAMES", "record_key"]
 
 
-class PbftEngine(ReplicaState):
+class PbftEngine(Pacemaker):
     """One PBFT replica. Not thread-safe: drive it from one task, execute actions in order."""
 
     # ------------------------------------------------------------------------- public
@@ -566,29 +566,6 @@ class PbftEngine(ReplicaState):
 
     # ------------------------------------------------------------------------- primary
 
-    def _on_txs_pending(self, count: int, interval_ms: int | None) -> None:
-        if interval_ms is not None and interval_ms >= 0:
-            self._interval_ms = interval_ms
-        self._pending = max(0, count)
-        self._mempool_dry = False
-        self._arm_progress()
-        self._maybe_propose()
-
-    def _maybe_propose(self) -> None:
-        self._cut_deferred = False  # set again below only while pacing alone holds the cut
-        parent = self._proposal_parent()
-        if parent is None:
-            return
-        nxt, d, blk = parent
-        if self._interval_ms and self.now < self._last_cut_ms + self._interval_ms:
-            self._cut_deferred = True  # the Tick at next_deadline() proposes
-            return
-        self._last_cut_ms = self.now
-        ts = max(self.now, blk.header.timestamp_ms if blk is not None else self._committed_ts)
-        self._building = True
-        self._build_req = (nxt, d)
-        self._out.append(BuildBlock(nxt, self.view, d, ts, self.cfg.max_block_txs))
-
     def _on_built(self, b: Block) -> None:
         if not self._building:
             return
@@ -619,79 +596,6 @@ class PbftEngine(ReplicaState):
         self._check_prepared(nxt)
         self._maybe_execute(nxt + 1)
         self._maybe_propose()
-
-    # ------------------------------------------------------------------------- timers
-
-    def _arm_progress(self, reset: bool = False) -> None:
-        """The view-change timer runs while work is known and not committed; a commit restarts
-        it (TRAPS #9: it is never reset by mere message traffic)."""
-        if self.in_vc or not self._has_work():
-            self._progress_deadline = self._retx_deadline = None
-            return
-        if reset or self._progress_deadline is None:
-            t = self._timeout()
-            self._progress_deadline = self.now + t
-            self._retx_deadline = self.now + t // 2
-
-    def _on_tick(self, now: int) -> None:
-        if now > self.now:
-            self.now = now
-        now = self.now
-        # a stable checkpoint above us means a quorum is ahead and blocks can be fetched:
-        # catching up is not the primary's fault, so no view change for that
-        behind = self.low > self.committed or self._awaiting_set is not None
-        if self._retx_deadline is not None and now >= self._retx_deadline:
-            # no commit for half a timeout: our votes (or the proposal) may have been lost;
-            # resend them (same bytes) before accusing the primary. The deadline is unchanged.
-            self._retx_deadline = None
-            if not self.in_vc:
-                for s in sorted(self._slots):
-                    for payload in self._slots[s].sent:
-                        self._broadcast(payload)
-        if self._progress_deadline is not None and now >= self._progress_deadline:
-            self._progress_deadline = None
-            if behind or self._ahead > self.committed:
-                # catching up is not the primary's fault: no view change for that. A commit
-                # certificate (a quorum's COMMITs) above our height proves the network commits
-                # in this view; we missed blocks (say a validator that has just joined), so
-                # fetch them instead of leaving the view alone and voting in none until the
-                # next view change. (_ahead is only ever set from quorum-signed evidence, so
-                # f Byzantine replicas cannot hold our view change back with it.)
-                self._arm_progress()
-            elif not self._member:
-                # an observer (a joining validator) cannot ask for a view change; it may have
-                # missed the COMMITs of the last blocks: look for them at its peers
-                self._want_fetch()
-                self._arm_progress()
-            elif not self.in_vc:
-                self.failed_views += 1
-                self._start_view_change(self.view + 1)
-        if self._vc_deadline is not None and now >= self._vc_deadline:
-            self._vc_deadline = None
-            if self.in_vc:
-                # replicas whose latest VIEW-CHANGE is for a later view gave up on this one too
-                n_vc = sum(1 for m in self._vc_by_sender.values() if m.view >= self.view)
-                if n_vc >= self._q and not behind:  # the new primary failed: next view
-                    self.failed_views += 1
-                    self._start_view_change(self.view + 1)
-                else:
-                    # No quorum yet: VIEW-CHANGEs may have been lost; resend (see _vcs_to_resend)
-                    for payload in self._vcs_to_resend():
-                        self._broadcast(payload)
-                    self._vc_retx += 1
-                    self._vc_deadline = now + (self._timeout() << min(self._vc_retx, 6))
-        if self._ahead_since is not None and now >= self._ahead_since + self.cfg.fetch_retry_ms:
-            self._ahead_since = None
-            if self._ahead > self.committed:
-                self._want_fetch()
-        if self._fetching and now >= self._fetch_deadline:
-            self._fetching = False
-            if self._behind() or self._probing:
-                self._want_fetch()  # (back-off: see _want_fetch)
-            else:
-                self._try_commit()
-        if self._cut_deferred:
-            self._maybe_propose()
 
     # ------------------------------------------------------------------------- view change
 
