@@ -97,7 +97,7 @@ def test_pending_changed_tells_an_idle_engine_at_once() -> None:
     s = Setup()
     s.mempool.add(tx(1))
     s.adm.pending_changed()
-    assert s.events.get_nowait() == api.TxsPending(1)
+    assert s.events.get_nowait() == api.TxsPending(1, 20)  # the base pacing interval
 
 
 def test_next_free_nonce_is_one_above_the_highest_until_the_top_is_used() -> None:
