@@ -15,10 +15,10 @@ from chainfin import codec, merkle
 from chainfin.execution import BlockContext, execute_block, genesis_state
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes, reachable_records
-from chainfin.store import BLOCKS, STATE, TX_INDEX, PlyvelStore, height_key
+from chainfin.store import BLOCKS, SMT_NODES, STATE, TX_INDEX, PlyvelStore, height_key
 from chainfin.types import Transaction
 from contracts import CONTRACTS
-from node.ledger import SMT_FLUSH_BLOCKS
+from node.ledger import SMT_FLUSH_BLOCKS, pack_block_record
 
 from ._host import cpu_count
 
@@ -115,7 +115,7 @@ def write_block(store: Any, height: int, block: Sequence[Transaction], result: A
                 smt_nodes: dict[bytes, bytes]) -> None:
     """What the ledger's commit writes in one unsynced batch: the block record, the tx index,
     the state changes and ``smt_nodes``."""
-    record = codec.encode({
+    record = pack_block_record({
         "block": {"height": height, "txs": [t.encode() for t in block]},
         "receipts": [r.to_json() for r in result.receipts],
     })
@@ -177,10 +177,17 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
         smt = store_tree(store, pending)
         state = _StoreState(store)
 
-        def flush(root_: bytes) -> None:  # the ledger's flush_smt: the live records only
+        flushed = [EMPTY]  # the root whose records are all in the store
+
+        def flush(root_: bytes) -> None:  # the ledger's flush_smt: the live records, and the
+            live = reachable_records(root_, pending)  # stale ones of the last flush deleted
+            stale = smt.stale_records(flushed[0], root_) if flushed[0] != EMPTY else set()
             with store.write_batch(sync=False) as b:
-                put_nodes(b, reachable_records(root_, pending))
+                for h_ in stale:
+                    b.delete(SMT_NODES + h_)
+                put_nodes(b, live)
             pending.clear()
+            flushed[0] = root_
 
         # untimed: genesis and funding
         g = genesis_state(genesis)
@@ -201,6 +208,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             root = smt.update(root, res.changes, new)
             write_block(store, height, block, res, new)
 
+        flushed[0] = root  # funding wrote every record: its root is complete in the store
         wires = [t.encode() for t in txs]
         spent = dict.fromkeys(("decode", "verify", "execute", "tx_root", "smt", "store"), 0.0)
         c0 = clock()
