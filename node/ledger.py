@@ -142,6 +142,11 @@ class _ReadCache:
             self._data.clear()
         self._data.update(items)
 
+    def drop(self, keys: Iterable[bytes]) -> None:
+        """Forget ``keys`` (records pruned from the store: reads of them must fail there too)."""
+        for k in keys:
+            self._data.pop(k, None)
+
 
 class _ChainState:
     """RawState over committed state plus the speculative ancestors' changes (newest first)."""
@@ -505,6 +510,7 @@ class Ledger:
                 for h in stale:
                     b.delete(P_SMT + h)
                 put_nodes(b, live)
+        self.node_cache.drop(stale)
         self.pruned_records += len(stale)
         self.flushed_root = root
         self.unflushed = {}
