@@ -295,7 +295,8 @@ class Ledger:
         t0 = time.perf_counter()
         state = {k[len(P_STATE):]: v for k, v in self.store.iterate(prefix=P_STATE)}
         nodes: dict[bytes, bytes] = {}
-        root = SparseMerkleTree(_NodeCache(self.node_cache, [])).update(EMPTY, state, nodes)
+        root = SparseMerkleTree(_NodeCache(self.node_cache, []),
+                                self.cache).update(EMPTY, state, nodes)
         if root != tip.state_root:
             raise DamagedStore(f"the committed state does not hash to the state root of block "
                                f"{tip.height}")
@@ -306,7 +307,7 @@ class Ledger:
 
     def _init_genesis(self, ghash: bytes) -> Tip:
         changes = execution.genesis_state(self.genesis)
-        smt = SparseMerkleTree(_NodeCache(self.node_cache, []))
+        smt = SparseMerkleTree(_NodeCache(self.node_cache, []), self.cache)
         nodes: dict[bytes, bytes] = {}
         root = smt.update(smt.empty_root, changes, nodes)
         vs = self.genesis.validator_set()
@@ -368,7 +369,8 @@ class Ledger:
         result = execution.execute_block(state, txs, ctx, self.registry)
         nodes: dict[bytes, bytes] = {}
         smt = SparseMerkleTree(_NodeCache(self.node_cache,
-                                          [s.smt_nodes for s in chain] + [self.unflushed]))
+                                          [s.smt_nodes for s in chain] + [self.unflushed]),
+                               self.cache)
         root = smt.update(parent_root, result.changes, nodes)
         after = vs
         if result.validator_set_change is not None:
@@ -517,8 +519,10 @@ class Ledger:
         return len(live)
 
     def committed_tree(self) -> SparseMerkleTree:
-        """The state tree of committed blocks (proofs): stored pages and the unflushed ones."""
-        return SparseMerkleTree(_NodeCache(self.node_cache, [self.unflushed]))
+        """The state tree of committed blocks (proofs): stored pages and the unflushed ones. Its
+        leaves hold value hashes (digest leaves); values come from the committed state (``s/``),
+        so a value can be read and proven at the tip's root only."""
+        return SparseMerkleTree(_NodeCache(self.node_cache, [self.unflushed]), self.cache)
 
     def _descends(self, s: Spec, ancestor: bytes) -> bool:
         cur = s

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chainfin import codec, proofs
+from chainfin import proofs
 from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
 from chainfin.genesis import Genesis, load_genesis

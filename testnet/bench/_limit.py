@@ -77,6 +77,19 @@ class _StoreState:
         return v
 
 
+class _StoreValues:
+    """Committed values by state key, for the tree's digest leaves (as the ledger's)."""
+
+    __slots__ = ("_get",)
+
+    def __init__(self, store: Any) -> None:
+        self._get = store.get
+
+    def get(self, key: bytes) -> bytes | None:
+        v: bytes | None = self._get(STATE + key)
+        return v
+
+
 class _PendingNodes:
     """SMT records not written yet (the ledger keeps them between flushes), then LevelDB's."""
 
@@ -108,7 +121,7 @@ def store_tree(store: Any, pending: dict[bytes, bytes] | None = None) -> SparseM
     """The state SMT as a node reads it: records in ``pending`` (not flushed yet), then the
     ones in ``store`` under :data:`chainfin.store.SMT_NODES`."""
     return SparseMerkleTree(_PendingNodes({} if pending is None else pending,
-                                          StoreNodes(store)))
+                                          StoreNodes(store)), _StoreValues(store))
 
 
 def write_block(store: Any, height: int, block: Sequence[Transaction], result: Any,

@@ -92,8 +92,8 @@ class _Nodes:
 
 
 def test_pruning_keeps_exactly_the_live_tree_and_current_proofs(tmp_path):
-    from tests.node.test_ledger import certify, issue_tx
     from node.ledger import SMT_FLUSH_BLOCKS
+    from tests.node.test_ledger import certify, issue_tx
 
     d = tmp_path / "tn"
     m = init_testnet(d, nodes=4, tls=False)
@@ -117,12 +117,22 @@ def test_pruning_keeps_exactly_the_live_tree_and_current_proofs(tmp_path):
         roots.append(led.tip.state_root)
     led.flush_smt()
     assert led.pruned_records > 0
-    on_disk = {k[len(SMT_NODES):] for k, _ in store.iterate(SMT_NODES)}
-    assert on_disk == _tree_records(store, led.tip.state_root)  # nothing stale, nothing missing
+    on_disk = {k[len(SMT_NODES):]: v for k, v in store.iterate(SMT_NODES)}
+    leaves = [v for v in on_disk.values() if v[0] != 4]
+    assert leaves and all(v[0] == 5 and len(v) == 65 for v in leaves)  # digest leaves only
+    assert set(on_disk) == _tree_records(store, led.tip.state_root)  # nothing stale, nothing missing
     key = f"settlement/bal/{clients['exporter'].public_key.hex()}/USD".encode()
     for old in (roots[10], roots[SMT_FLUSH_BLOCKS - 1]):  # an old root: a clear refusal
         with pytest.raises(StorageError, match="pruned"):
             SparseMerkleTree.on_store(store).prove(old, key)
+    tree = led.committed_tree()
+    flushed = led.flushed_root
+    _commit_blocks_once = led.build(led.tip.height + 1, 0, led.tip.block_hash,
+                                    genesis.genesis_time_ms + 10_000, nodes[0].public_key,
+                                    [issue_tx(genesis, clients, nonce + 1, amount=7)], 10)
+    led.commit(_commit_blocks_once, certify(genesis, nodes, _commit_blocks_once))
+    with pytest.raises(StorageError, match="old root"):  # the value changed since that root
+        tree.get(flushed, key)
     tip = led.tip
     store.close()
     store = PlyvelStore(str(tmp_path / "db"))  # a restarted node serves the tip's proofs
