@@ -397,6 +397,32 @@ def keyspace_bytes(store: Any) -> dict[str, dict[str, int]]:
     return out
 
 
+def rewritten_bytes(store: Any, scratch: str | os.PathLike[str]) -> int:
+    """Disk bytes of the live entries of ``store`` written into a fresh database at ``scratch``
+    (deleted afterwards), with the node's LevelDB options: the size a full compaction reaches.
+    (LevelDB's ``CompactRange`` leaves the deepest level with files as it is, tombstones and
+    all, so it cannot show this.)"""
+    shutil.rmtree(scratch, ignore_errors=True)
+    out = PlyvelStore(scratch)
+    try:
+        batch: list[tuple[bytes, bytes]] = []
+        for kv in store.iterate():
+            batch.append(kv)
+            if len(batch) >= 10_000:
+                with out.write_batch() as b:
+                    for k, v in batch:
+                        b.put(k, v)
+                batch = []
+        with out.write_batch() as b:
+            for k, v in batch:
+                b.put(k, v)
+    finally:
+        out.close()
+    size = disk_bytes(scratch)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return size
+
+
 def _pcts(xs: list[float]) -> dict[str, float]:
     xs = sorted(xs)
     return {"p50_ms": round(xs[len(xs) // 2] * 1e3, 3),
@@ -422,8 +448,10 @@ def _sample_state_keys(store: Any, n: int, rng: random.Random) -> list[tuple[str
 
 
 def measure(directory: str | os.PathLike[str], *, node: int = 0, samples: int = 1000,
-            seed: int = 1, restart: bool = True, scan: bool = True) -> dict[str, Any]:
-    """The figures of issue 20 for node ``node``'s database (the node must be stopped)."""
+            seed: int = 1, restart: bool = True, scan: bool = True,
+            compact: bool = False) -> dict[str, Any]:
+    """The figures of issue 20 for node ``node``'s database (the node must be stopped).
+    ``compact``: compact the database first and report its size after as well."""
     from testnet.launch import Testnet, load_manifest
 
     manifest = load_manifest(directory)
@@ -440,6 +468,10 @@ def measure(directory: str | os.PathLike[str], *, node: int = 0, samples: int = 
     res["disk_by_file_kind"] = files
     store = PlyvelStore.open(db_path, create_if_missing=False)
     try:
+        if compact:  # the steady state: deleted and overwritten entries dropped
+            t0 = time.perf_counter()
+            res["disk_bytes_compacted"] = rewritten_bytes(store, db_path.parent / "compacted")
+            res["compact_s"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
         ledger = Ledger(store, genesis, registry=CONTRACTS)
         res["ledger_open_s"] = round(time.perf_counter() - t0, 3)
@@ -457,6 +489,9 @@ def measure(directory: str | os.PathLike[str], *, node: int = 0, samples: int = 
             res["committed_txs"] = total_txs
             if total_txs:
                 res["disk_bytes_per_tx"] = round(res["disk_bytes"] / total_txs, 1)
+                if compact:
+                    res["disk_bytes_per_tx_compacted"] = round(
+                        res["disk_bytes_compacted"] / total_txs, 1)
                 res["logical_bytes_per_tx"] = {
                     n: round((r["key_bytes"] + r["value_bytes"]) / total_txs, 1)
                     for n, r in ks.items()}
@@ -548,6 +583,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     m.add_argument("--samples", type=int, default=1000)
     m.add_argument("--no-restart", action="store_true")
     m.add_argument("--no-scan", action="store_true", help="skip the full key space scan")
+    m.add_argument("--compact", action="store_true",
+                   help="compact the database first (steady-state size) and report both")
     m.add_argument("--json", default=None, help="also write the result here")
     k = sub.add_parser("keyspaces", help="bytes per key space of a node database")
     k.add_argument("--db", required=True)
@@ -564,7 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"disk {disk_bytes(a.db):,} B for {n:,} txs: {disk_bytes(a.db) / n:.0f} B/tx")
         return 0
     res = measure(a.dir, node=a.node, samples=a.samples, restart=not a.no_restart,
-                  scan=not a.no_scan)
+                  scan=not a.no_scan, compact=a.compact)
     text = json.dumps(res, indent=1)
     print(text)
     if a.json:
