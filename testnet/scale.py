@@ -58,6 +58,7 @@ CHUNK = 10_000  # load positions signed per worker task; progress is recorded pe
 TRANSFER_SHARE = 0.7  # as the bench (testnet.bench._workload)
 TRADE_GAP = 250  # load positions between the dependent steps of one trade
 FUNDING_AMOUNT = 10**15
+GROW_UNFINISHED = 75  # exit status of a grow that --max-seconds stopped early (EX_TEMPFAIL)
 
 
 # ============================================================================ the load
@@ -372,7 +373,8 @@ def cli_grow(args: argparse.Namespace) -> int:
                max_seconds=args.max_seconds)
     if not res.done:
         print(f"stopped at {res.txs:,} of {args.txs:,} txs (--max-seconds); run again to resume")
-    elif args.copy:
+        return GROW_UNFINISHED
+    if args.copy:
         for d in copy_ledger(args.dir, args.node):
             print(f"copied to {d}")
     return 0
