@@ -16,8 +16,9 @@ never pass for a node of the state tree, and a leaf never for an internal node):
     leaf       SHA-256(0x02 || key_hash || SHA-256(value))
     internal   SHA-256(0x03 || left || right)
 
-Storage. Records are content-addressed (hash -> record) and never overwritten, so every root
-ever written stays readable ("versioned by root"); nothing is pruned yet. Leaves have one record
+Storage. Records are content-addressed (hash -> record) and never overwritten, so a root stays
+readable for as long as its records are kept; :meth:`SparseMerkleTree.stale_records` tells which
+records an old root alone reaches (the ledger deletes them at each flush). Leaves have one record
 each. Internal nodes are stored in *pages* of four levels: an internal node at a depth d with
 d % 4 == 0 is a page root, and its record, stored under its node hash, holds every internal node
 of its subtree at depths d..d+3 and their children down to the page's frontier; the internal nodes
@@ -25,6 +26,8 @@ at other depths have no record of their own. This is storage only: hashes, roots
 those of the binary tree above. Records::
 
     leaf   0x02 || key_hash (32) || value     (the value itself, so get() works at any root)
+    dleaf  0x05 || key_hash (32) || SHA-256(value)   (a digest leaf: the value is kept elsewhere,
+                                                      see SparseMerkleTree(values=))
     page   0x04 || kinds (8) || hash (32) for each slot whose code is 2 or 3, in slot order
 
 Slots number a page's binary subtree in heap order: the page root is slot 1 (its hash is the key
