@@ -139,7 +139,7 @@ def _chunk(p: _Parties, index: int, start: int, count: int, nonces: dict[str, in
                        "number": f"INV-{tag}-{k:010d}",
                        "issue_date": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
                        "amount": f"{cents // 100:,}.{cents % 100:02d}", "currency": "USD"},
-            "content_hash": hashlib.sha256(f"{p.chain_id}/invoice/{k}".encode()).hexdigest()})
+            "content_hash": hashlib.sha256(f"{p.chain_id}/grow/invoice/{k}".encode()).hexdigest()})
         out.append(inv)
         if not p.banks:
             continue
@@ -148,7 +148,7 @@ def _chunk(p: _Parties, index: int, start: int, count: int, nonces: dict[str, in
             "doc_type": "customs_declaration", "trade_id": trade_id,
             "fields": {"declaration_number": f"CD-{tag}-{k:010d}", "exporter": seller,
                        "amount": cents, "currency": "USD"},
-            "content_hash": hashlib.sha256(f"{p.chain_id}/decl/{k}".encode()).hexdigest()})
+            "content_hash": hashlib.sha256(f"{p.chain_id}/grow/decl/{k}".encode()).hexdigest()})
         steps = [decl, signed(p.customs, "trade_documents", "attest", {
             "doc_id": decl.tx_id.hex(), "result": "match", "declared_amount": cents})]
         if trades % 2 == 0:
