@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--plain-rest", action="store_true",
                    help="serve REST over plain HTTP (peer links keep TLS): measures what HTTPS "
                         "costs against the default")
+    b.add_argument("--on", default=None, metavar="DIR",
+                   help="run on this existing testnet (e.g. grown with `testnet grow --copy`) "
+                        "instead of a fresh one; the run adds to its ledgers")
     b.set_defaults(func=_lazy("testnet.bench:cli_bench"))
 
     _add_operator_commands(sub, nsub)
