@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     tg.add_argument("--node", type=int, default=0, help="the node whose ledger grows")
     tg.add_argument("--max-seconds", type=float, default=None,
                     help="stop after about this long (run again to resume)")
+    tg.add_argument("--measure-at", default=None, metavar="N,M,...",
+                    help="stop at each of these sizes and write DIR/measure-N.json "
+                         "(python -m testnet.scale measure --compact), then go on")
     tg.add_argument("--copy", action="store_true",
                     help="when done, copy the grown database to every other node")
     tg.set_defaults(func=_lazy("testnet.scale:cli_grow"))

@@ -368,9 +368,39 @@ def copy_ledger(directory: str | os.PathLike[str], source: int = 0) -> list[str]
     return copied
 
 
+def _grown_txs(directory: str | os.PathLike[str], node: int) -> int:
+    from testnet.launch import load_manifest
+
+    db = Path(load_manifest(directory).nodes[node].data_dir) / "db"
+    if not db.exists():
+        return 0
+    with PlyvelStore.open(db, create_if_missing=False) as store:
+        raw = store.get(GROW_KEY)
+    return GrowState.decode(raw).txs if raw else 0
+
+
 def cli_grow(args: argparse.Namespace) -> int:
-    res = grow(args.dir, args.txs, block_txs=args.block_txs, node=args.node,
-               max_seconds=args.max_seconds)
+    """``chainfin testnet grow``; with ``--measure-at N,M``: stop at each size, write
+    ``DIR/measure-N.json`` (:func:`measure`, compacted size included), go on."""
+    t0 = time.monotonic()
+    targets = sorted(int(x) for x in (args.measure_at or "").split(",") if x.strip())
+    for t in [x for x in targets if x <= args.txs]:
+        if _grown_txs(args.dir, args.node) >= t and Path(args.dir, f"measure-{t}.json").exists():
+            continue
+        left = None if args.max_seconds is None else args.max_seconds - (time.monotonic() - t0)
+        if left is not None and left <= 0:
+            return GROW_UNFINISHED
+        res = grow(args.dir, t, block_txs=args.block_txs, node=args.node, max_seconds=left)
+        if not res.done:
+            print(f"stopped at {res.txs:,} of {t:,} txs (--max-seconds); run again to resume")
+            return GROW_UNFINISHED
+        out = measure(args.dir, node=args.node, compact=True)
+        Path(args.dir, f"measure-{t}.json").write_text(json.dumps(out, indent=1) + "\n")
+        print(f"measured at {res.txs:,} txs: {args.dir}/measure-{t}.json", flush=True)
+    left = None if args.max_seconds is None else args.max_seconds - (time.monotonic() - t0)
+    if left is not None and left <= 0:
+        return GROW_UNFINISHED
+    res = grow(args.dir, args.txs, block_txs=args.block_txs, node=args.node, max_seconds=left)
     if not res.done:
         print(f"stopped at {res.txs:,} of {args.txs:,} txs (--max-seconds); run again to resume")
         return GROW_UNFINISHED
