@@ -463,19 +463,19 @@ def _pcts(xs: list[float]) -> dict[str, float]:
 
 
 def _sample_state_keys(store: Any, n: int, rng: random.Random) -> list[tuple[str, str]]:
-    """``n`` state keys spread over the key space: seek to random points of ``s/``."""
+    """``n`` state keys drawn uniformly from ``s/`` (reservoir sampling over one pass)."""
     from chainfin.store import STATE
 
     out: list[tuple[str, str]] = []
-    tries = 0
-    while len(out) < n and tries < 20 * n:
-        tries += 1
-        start = STATE + bytes(rng.randrange(256) for _ in range(rng.randint(1, 12)))
-        for k, _ in store.iterate(STATE, start=start):
-            c, _, key = k[len(STATE):].decode(errors="replace").partition("/")
-            if key:
-                out.append((c, key))
-            break
+    for i, (k, _) in enumerate(store.iterate(STATE)):
+        c, _, key = k[len(STATE):].decode(errors="replace").partition("/")
+        if i < n:
+            out.append((c, key))
+        else:
+            j = rng.randrange(i + 1)
+            if j < n:
+                out[j] = (c, key)
+    rng.shuffle(out)
     return out
 
 
