@@ -247,6 +247,7 @@ class Ledger:
         self.prune_smt = prune_smt
         self.pruned_records = 0  # SMT records deleted as stale since this ledger was opened
         self.tip = self._open()
+        self._tip_proof: tuple[int, BlockHeader, CommitCertificate] | None = None
         #: the root whose records are all on disk (the last flush's); the next flush deletes
         #: what it reaches and the tip does not
         self.flushed_root = self.tip.state_root
@@ -487,6 +488,7 @@ class Ledger:
         self.node_cache.update(spec.smt_nodes)
         self.unflushed.update(spec.smt_nodes)
         self.tip = new_tip
+        self._tip_proof = (h, block.header, cert)
         if (h + self.flush_phase) % SMT_FLUSH_BLOCKS == 0:  # at most SMT_FLUSH_BLOCKS held
             self.flush_smt()
         del self.spec[bh]
@@ -556,6 +558,19 @@ class Ledger:
     def block_record(self, height: int) -> dict[str, Any] | None:
         raw = self.store.get(P_BLOCK + _h(height))
         return None if raw is None else codec.decode(unpack_block_record(raw))
+
+    def tip_header(self) -> tuple[BlockHeader, CommitCertificate] | None:
+        """The committed tip's header and certificate (what a state proof is made against), kept
+        from its commit: reading them from the block record would decode every transaction and
+        receipt of the block (tens of ms for a 1,000-tx block). None at genesis."""
+        if self.tip.height == 0:
+            return None
+        if self._tip_proof is None or self._tip_proof[0] != self.tip.height:
+            rec = self.block_record(self.tip.height)
+            assert rec is not None
+            self._tip_proof = (self.tip.height, BlockHeader.from_wire(rec["block"]["header"]),
+                               CommitCertificate.from_wire(rec["cert"]))
+        return self._tip_proof[1], self._tip_proof[2]
 
     def block_raw(self, height: int) -> bytes | None:
         """The block record's msgpack bytes (as peers and observers are sent them)."""
