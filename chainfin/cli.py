@@ -83,7 +83,26 @@ def build_parser() -> argparse.ArgumentParser:
                     help="peer links over plain TCP and REST over plain HTTP, no CA or "
                          "certificates (for tests only; default: mutual TLS with a testnet CA "
                          "in DIR/pki, REST over HTTPS)")
+    ti.add_argument("--extra-clients", type=int, default=0,
+                    help="add this many trader identities (role exporter), e.g. the senders of "
+                         "`testnet grow` (the bench at 500 tx/s uses 125)")
     ti.set_defaults(func=_lazy("testnet.launch:cli_init"))
+    tg = tsub.add_parser("grow", help="commit N certified blocks' worth of the bench's load into "
+                                      "one node's ledger, fast (resumable; docs/storage.md)")
+    tg.add_argument("--dir", required=True, help="a testnet from `testnet init --extra-clients`")
+    tg.add_argument("--txs", type=int, required=True,
+                    help="load transactions the ledger should hold in all (continues from what "
+                         "it holds)")
+    tg.add_argument("--block-txs", type=int, default=1000, help="transactions per block")
+    tg.add_argument("--node", type=int, default=0, help="the node whose ledger grows")
+    tg.add_argument("--max-seconds", type=float, default=None,
+                    help="stop after about this long (run again to resume)")
+    tg.add_argument("--measure-at", default=None, metavar="N,M,...",
+                    help="stop at each of these sizes and write DIR/measure-N.json "
+                         "(python -m testnet.scale measure --compact), then go on")
+    tg.add_argument("--copy", action="store_true",
+                    help="when done, copy the grown database to every other node")
+    tg.set_defaults(func=_lazy("testnet.scale:cli_grow"))
     tu = tsub.add_parser("up", help="start the testnet's nodes; Ctrl-C stops them all")
     tu.add_argument("--dir", required=True)
     tu.set_defaults(func=_lazy("testnet.launch:cli_up"))
@@ -221,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--plain-rest", action="store_true",
                    help="serve REST over plain HTTP (peer links keep TLS): measures what HTTPS "
                         "costs against the default")
+    b.add_argument("--on", default=None, metavar="DIR",
+                   help="run on this existing testnet (e.g. grown with `testnet grow --copy`) "
+                        "instead of a fresh one; the run adds to its ledgers")
     b.set_defaults(func=_lazy("testnet.bench:cli_bench"))
 
     _add_operator_commands(sub, nsub)

@@ -16,8 +16,9 @@ never pass for a node of the state tree, and a leaf never for an internal node):
     leaf       SHA-256(0x02 || key_hash || SHA-256(value))
     internal   SHA-256(0x03 || left || right)
 
-Storage. Records are content-addressed (hash -> record) and never overwritten, so every root
-ever written stays readable ("versioned by root"); nothing is pruned yet. Leaves have one record
+Storage. Records are content-addressed (hash -> record) and never overwritten, so a root stays
+readable for as long as its records are kept; :meth:`SparseMerkleTree.stale_records` tells which
+records an old root alone reaches (the ledger deletes them at each flush). Leaves have one record
 each. Internal nodes are stored in *pages* of four levels: an internal node at a depth d with
 d % 4 == 0 is a page root, and its record, stored under its node hash, holds every internal node
 of its subtree at depths d..d+3 and their children down to the page's frontier; the internal nodes
@@ -25,6 +26,8 @@ at other depths have no record of their own. This is storage only: hashes, roots
 those of the binary tree above. Records::
 
     leaf   0x02 || key_hash (32) || value     (the value itself, so get() works at any root)
+    dleaf  0x05 || key_hash (32) || SHA-256(value)   (a digest leaf: the value is kept elsewhere,
+                                                      see SparseMerkleTree(values=))
     page   0x04 || kinds (8) || hash (32) for each slot whose code is 2 or 3, in slot order
 
 Slots number a page's binary subtree in heap order: the page root is slot 1 (its hash is the key
@@ -99,6 +102,9 @@ __all__ = [
 
 _PAGE = b"\x04"
 _LEAF_B = 0x02
+_DLEAF_B = 0x05  # a digest leaf: key hash and value hash, the value kept elsewhere
+_DLEAF = b"\x05"
+_DLEAF_LEN = 65
 _NODE_B = 0x03
 _PAGE_B = 0x04
 
@@ -308,8 +314,26 @@ def _page_reshaped(rec: bytes, nav: _Nav, patches: _Patches, built: _Built) -> b
     return _encode_page(ks, hs)
 
 
-def _leaf_record(kh: bytes, value: bytes) -> tuple[bytes, bytes]:
-    return _sha256(_LEAF + kh + _sha256(value).digest()).digest(), _LEAF + kh + value
+def _leaf_record(kh: bytes, value: bytes, digest: bool) -> tuple[bytes, bytes]:
+    vh = _sha256(value).digest()
+    rec = _DLEAF + kh + vh if digest else _LEAF + kh + value
+    return _sha256(_LEAF + kh + vh).digest(), rec
+
+
+def _is_leaf(rec: bytes) -> bool:
+    return len(rec) >= 33 and (rec[0] == _LEAF_B or (rec[0] == _DLEAF_B
+                                                     and len(rec) == _DLEAF_LEN))
+
+
+def _value_hash(rec: bytes) -> bytes:
+    """The value hash of a (checked) leaf record of either form."""
+    return rec[33:65] if rec[0] == _DLEAF_B else _sha256(rec[33:]).digest()
+
+
+class ValueReader(Protocol):
+    """Where a tree of digest leaves reads values: ``get(state key) -> value or None``."""
+
+    def get(self, key: bytes) -> bytes | None: ...
 
 
 # --------------------------------------------------------------------------- the tree
@@ -326,8 +350,15 @@ class SparseMerkleTree:
 
     empty_root = EMPTY
 
-    def __init__(self, nodes: NodeReader) -> None:
+    def __init__(self, nodes: NodeReader, values: ValueReader | None = None) -> None:
+        """With ``values`` (state key -> its current value), the tree writes *digest leaves*
+        (``0x05 || key_hash || SHA-256(value)``, 65 bytes) instead of leaves that hold the value,
+        and :meth:`get` reads a digest leaf's value from ``values``, checked against the leaf's
+        value hash. Same hashes, roots and proofs; the value is not stored twice (the ledger has
+        it under ``s/``). Reads understand both forms."""
         self.nodes = nodes
+        self.values = values
+        self.digest_leaves = values is not None
 
     @classmethod
     def on_store(cls, store: KVReader) -> SparseMerkleTree:
@@ -337,13 +368,14 @@ class SparseMerkleTree:
         rec = self.nodes.get(h)
         if rec is None:
             raise StorageError(
-                f"SMT node {h.hex()} is missing (a root that was never stored, or a damaged store)"
+                f"SMT node {h.hex()} is missing (a root that was never stored or whose records were "
+                "pruned as stale, or a damaged store)"
             )
         return rec
 
     def _leaf(self, h: bytes) -> bytes:
         rec = self._load(h)
-        if len(rec) < 33 or rec[0] != _LEAF_B:
+        if not _is_leaf(rec):
             raise _bad(h, "a page points to it as a leaf, but it is no leaf record")
         return rec
 
@@ -356,7 +388,7 @@ class SparseMerkleTree:
     def _root(self, root: bytes) -> tuple[bytes, int, _Nav]:
         """(record, kind, nav) of a non-empty root: a lone leaf (nav empty) or a page."""
         rec = self._load(root)
-        if len(rec) >= 33 and rec[0] == _LEAF_B:
+        if _is_leaf(rec):
             return rec, _LEAF_K, b""
         return rec, _NODE_K, _page_nav(root, rec)
 
@@ -373,7 +405,7 @@ class SparseMerkleTree:
             return None
         rec, kind, nav = self._root(root)
         if kind == _LEAF_K:
-            return rec[33:] if rec[1:33] == kh else None
+            return self._leaf_value(key, rec) if rec[1:33] == kh else None
         k = int.from_bytes(kh, "big")
         depth = 0
         while True:
@@ -388,10 +420,27 @@ class SparseMerkleTree:
                 h = rec[o:o + 32]
                 if c == _LEAF_K:
                     leaf = self._leaf(h)
-                    return leaf[33:] if leaf[1:33] == kh else None
+                    return self._leaf_value(key, leaf) if leaf[1:33] == kh else None
                 if s >= 16:
                     break
             rec, nav = self._page(h, depth)
+
+    def _leaf_value(self, key: bytes, rec: bytes) -> bytes:
+        if rec[0] != _DLEAF_B:
+            return rec[33:]
+        v = None if self.values is None else self.values.get(key)
+        if v is None or _sha256(v).digest() != rec[33:65]:
+            raise StorageError(
+                f"the value of {key[:80]!r} under this root is not stored: the tree keeps value "
+                "hashes and only the current state's values are kept (an old root)")
+        return v
+
+    @staticmethod
+    def _held_value(h: bytes, rec: bytes) -> bytes:
+        if rec[0] == _DLEAF_B:
+            raise StorageError(f"SMT leaf {h.hex()} holds a value hash, not the value: items() "
+                               "needs a tree whose leaves hold their values")
+        return rec[33:]
 
     def prove(self, root: bytes, key: bytes) -> Proof:
         """Inclusion proof when ``key`` is present under ``root``, non-inclusion otherwise.
@@ -409,7 +458,7 @@ class SparseMerkleTree:
             rec, kind, nav = self._root(root)
             if kind == _LEAF_K:
                 if rec[1:33] != kh:
-                    leaf = (rec[1:33], _sha256(rec[33:]).digest())
+                    leaf = (rec[1:33], _value_hash(rec))
             else:
                 s = 1
                 while True:
@@ -427,7 +476,7 @@ class SparseMerkleTree:
                     if c == _LEAF_K:
                         lrec = self._leaf(h)
                         if lrec[1:33] != kh:
-                            leaf = (lrec[1:33], _sha256(lrec[33:]).digest())
+                            leaf = (lrec[1:33], _value_hash(lrec))
                         break
                     if s >= 16:
                         rec, nav = self._page(h, depth)
@@ -446,7 +495,7 @@ class SparseMerkleTree:
             return
         rec, kind, nav = self._root(root)
         if kind == _LEAF_K:
-            yield rec[1:33], rec[33:]
+            yield rec[1:33], self._held_value(root, rec)
             return
         # slots still to visit, the leftmost last: (page record, nav, slot, page root's depth)
         stack = [(rec, nav, 3, 0), (rec, nav, 2, 0)]
@@ -456,7 +505,7 @@ class SparseMerkleTree:
             c = nav[s]
             if c == _LEAF_K:
                 leaf = self._leaf(_slot(rec, nav, s))
-                yield leaf[1:33], leaf[33:]
+                yield leaf[1:33], self._held_value(_slot(rec, nav, s), leaf)
             elif c == _NODE_K:
                 if s >= 16:
                     h = _slot(rec, nav, s)
@@ -550,6 +599,74 @@ class SparseMerkleTree:
         rest[m - d - 1] = (1, kh, _sha256(lrec[33:]).digest())
         return sibs + rest, []
 
+    def stale_records(self, old_root: bytes, new_root: bytes) -> set[bytes]:
+        """The records that the tree under ``old_root`` reaches and the tree under ``new_root``
+        does not: what a store that keeps only ``new_root`` (and later roots) may delete.
+
+        Walks both trees together, page by page, descending only where they differ (a slot's
+        hash equal on both sides is one shared subtree). Pages never move (an internal node's
+        depth is fixed by its key set); a leaf may move up or down its key's path when keys come
+        or go, so every record met on the old side is kept when it is also met on the new side.
+        Cost: the pages both updates changed, read once each.
+
+        Raises:
+            StorageError: a record of either tree is missing or malformed.
+        """
+        old_side: set[bytes] = set()
+        new_side: set[bytes] = set()
+        pairs = [(old_root, new_root)]
+        while pairs:
+            a, b = pairs.pop()
+            if a == b:
+                continue
+            ra = None if a == EMPTY else self._load(a)
+            rb = None if b == EMPTY else self._load(b)
+            a_page = ra is not None and ra[0] == _PAGE_B
+            b_page = rb is not None and rb[0] == _PAGE_B
+            if ra is not None:
+                old_side.add(a)
+            if rb is not None:
+                new_side.add(b)
+            if not (a_page and b_page):
+                if a_page:
+                    self._all_records(a, old_side)
+                if b_page:
+                    self._all_records(b, new_side)
+                continue
+            assert ra is not None and rb is not None
+            na, nb = _page_nav(a, ra), _page_nav(b, rb)
+            for s in range(2, 32):
+                ca, cb = na[s], nb[s]
+                ha, hb = _slot(ra, na, s), _slot(rb, nb, s)
+                if ha == hb:
+                    continue
+                deep = s >= 16
+                if deep and ca == _NODE_K and cb == _NODE_K:
+                    pairs.append((ha, hb))
+                    continue
+                for code, h, side in ((ca, ha, old_side), (cb, hb, new_side)):
+                    if code == _LEAF_K:
+                        side.add(h)
+                    elif code == _NODE_K and deep:
+                        side.add(h)
+                        self._all_records(h, side)
+        return old_side - new_side
+
+    def _all_records(self, page: bytes, out: set[bytes]) -> None:
+        """Add every record of the subtree under the page ``page`` to ``out``."""
+        stack = [page]
+        while stack:
+            h = stack.pop()
+            rec = self._load(h)
+            out.add(h)
+            nav = _page_nav(h, rec)
+            for s in range(2, 32):
+                c = nav[s]
+                if c == _LEAF_K:
+                    out.add(_slot(rec, nav, s))
+                elif c == _NODE_K and s >= 16:
+                    stack.append(_slot(rec, nav, s))
+
     # ------------------------------------------------------------------ writes
 
     def update(
@@ -640,7 +757,7 @@ class _Update:
             if known is not None:
                 return known, _LEAF_K
             assert value is not None
-            h, rec = _leaf_record(kh, value)
+            h, rec = _leaf_record(kh, value, self.tree.digest_leaves)
             self.out[h] = rec
             return h, _LEAF_K
         assert depth < MAX_DEPTH, "two entries with one key hash"
@@ -783,22 +900,22 @@ class _Update:
         if kind == _EMPTY_K:
             if value is None:
                 return top, top_kind
-            nh = _sha256(_LEAF + kh + _sha256(value).digest()).digest()
-            self.out[nh] = _LEAF + kh + value
+            nh, nrec = _leaf_record(kh, value, self.tree.digest_leaves)
+            self.out[nh] = nrec
             nk = _LEAF_K
         else:
             lrec = self.get(h)
-            if lrec is None or len(lrec) < 33 or lrec[0] != _LEAF_B:
+            if lrec is None or not _is_leaf(lrec):
                 lrec = self.tree._leaf(h)  # raises the StorageError
             okh = lrec[1:33]
             if okh == kh:
                 if value is None:
                     nh, nk = EMPTY, _EMPTY_K
                 else:
-                    nh = _sha256(_LEAF + kh + _sha256(value).digest()).digest()
+                    nh, nrec = _leaf_record(kh, value, self.tree.digest_leaves)
                     if nh == h:
                         return top, top_kind
-                    self.out[nh] = _LEAF + kh + value
+                    self.out[nh] = nrec
                     nk = _LEAF_K
             elif value is None:
                 return top, top_kind

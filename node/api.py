@@ -461,14 +461,12 @@ async def get_state_proof(request: web.Request) -> web.Response:
     if not may_read(request, access.state_rule(_state_get(request), reader_of(request),
                                                contract, key)):
         return error(404, "not_found", f"no value at {contract}/{key}")
-    h = node.ledger.tip.height
-    rec = node.ledger.block_record(h)
-    if rec is None:
+    tip = node.ledger.tip_header()
+    if tip is None:
         return error(404, "not_found", "no committed block yet: nothing to prove against")
-    block = Block.from_wire(rec["block"])
-    tree = node.ledger.committed_tree()
-    doc = proofs.build_state_proof_from_tree(block.header, CommitCertificate.from_wire(rec["cert"]),
-                                             contract, key, tree, _set_chain(node))
+    header, cert = tip
+    doc = proofs.build_state_proof_from_tree(header, cert, contract, key,
+                                             node.ledger.committed_tree(), _set_chain(node))
     return web.json_response(doc)
 
 

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import struct
 import time
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,38 @@ K_KEY_INDEX = META + b"keyindex"  # present once k/ holds every state key
 
 def _h(height: int) -> bytes:
     return struct.pack(">Q", height)
+
+
+#: a stored block record that starts with this byte is zlib-compressed (msgpack maps start with
+#: 0x8N or 0xde/0xdf, never 0x78); older records are plain msgpack and are read as they are
+_ZLIB_MARK = 0x78
+#: zlib level of stored block records: level 1 takes the records to a third (hex strings and
+#: repeated field names in the receipts) for ~8 us of CPU per transaction at 13-tx blocks
+BLOCK_RECORD_ZLIB_LEVEL = 1
+#: prune stale SMT records at each flush and keep values out of the tree's leaves (digest
+#: leaves): the storage diet of decision 81. Off by default: a node that prunes serves no
+#: state snapshots (a joining bank's sync needs one root's records and values for minutes;
+#: decision 81 says what would let the two live together)
+PRUNE_SMT = False
+
+
+def pack_block_record(record: Mapping[str, Any]) -> bytes:
+    """A block record (block, certificate, receipts) as stored under ``b/``: msgpack, zlib'd."""
+    return zlib.compress(codec.encode_local(record), BLOCK_RECORD_ZLIB_LEVEL)
+
+
+def unpack_block_record(raw: bytes) -> bytes:
+    """The msgpack bytes of a stored block record (compressed or not).
+
+    Raises:
+        DamagedStore: a compressed record that does not decompress.
+    """
+    if raw[:1] != bytes((_ZLIB_MARK,)):
+        return raw
+    try:
+        return zlib.decompress(raw)
+    except zlib.error as e:
+        raise DamagedStore(f"a block record does not decompress ({e})") from e
 
 
 def tx_root(txs: Sequence[Transaction]) -> bytes:
@@ -122,6 +155,11 @@ class _ReadCache:
         if len(self._data) + len(items) > self.limit:
             self._data.clear()
         self._data.update(items)
+
+    def drop(self, keys: Iterable[bytes]) -> None:
+        """Forget ``keys`` (records pruned from the store: reads of them must fail there too)."""
+        for k in keys:
+            self._data.pop(k, None)
 
 
 class _ChainState:
@@ -190,7 +228,7 @@ def write_commit(store: KVStore, block: Block, block_hash: bytes, cert: CommitCe
     receipts = [r.to_json() for r in result.receipts]
     record = {"block": block.to_wire(), "cert": cert.to_wire(), "receipts": receipts}
     with store.write_batch(sync=False) as b:
-        b.put(P_BLOCK + _h(h), codec.encode_local(record))  # local: not hashed
+        b.put(P_BLOCK + _h(h), pack_block_record(record))  # local: not hashed; compressed
         b.put(P_HASH + block_hash, _h(h))
         for i, tx in enumerate(block.txs):
             b.put(P_TX + tx.tx_id, codec.encode_local([h, i]))
@@ -238,11 +276,16 @@ class Ledger:
     committed state, checking that it hashes to the tip's state root."""
 
     def __init__(self, store: KVStore, genesis: Genesis, *,
-                 registry: Mapping[str, execution.Contract], flush_phase: int = 0) -> None:
+                 registry: Mapping[str, execution.Contract], flush_phase: int = 0,
+                 prune_smt: bool = PRUNE_SMT) -> None:
         """``flush_phase``: the SMT pages are written after committing each height h with
         ``(h + flush_phase) % SMT_FLUSH_BLOCKS == 0``. Nodes take different phases
         (:func:`flush_phase_for`) so that they do not all pause for the flush at the same
-        block (decision 32); it is local storage timing, invisible to consensus."""
+        block (decision 32); it is local storage timing, invisible to consensus.
+
+        ``prune_smt``: each flush also deletes the records of the previously flushed root that
+        the new one no longer reaches (:meth:`flush_smt`), so the disk holds one state tree, not
+        every version of it. Only the committed tip's state is ever proven."""
         self.store = store
         self.registry = registry  # the contracts this network runs
         self.flush_phase = flush_phase % SMT_FLUSH_BLOCKS
@@ -254,7 +297,13 @@ class Ledger:
         self.node_cache = _ReadCache(store, P_SMT, limit=100_000)  # committed SMT nodes
         self.unflushed: dict[bytes, bytes] = {}  # SMT records of committed blocks, not yet written
         self._roots: dict[int, bytes] = {}  # state_root_at's memo
+        self.prune_smt = prune_smt
+        self.pruned_records = 0  # SMT records deleted as stale since this ledger was opened
         self.tip = self._open()
+        self._tip_proof: tuple[int, BlockHeader, CommitCertificate] | None = None
+        #: the root whose records are all on disk (the last flush's); the next flush deletes
+        #: what it reaches and the tip does not
+        self.flushed_root = self.tip.state_root
         base = store.get(K_BASE)
         #: no blocks below this height (but the set changes): the node joined by state sync
         self.base_height = 0 if base is None else struct.unpack(">Q", base)[0]
@@ -271,6 +320,8 @@ class Ledger:
         self.unflushed = {}
         self._roots = {}
         self.tip = self._open()
+        self._tip_proof = None
+        self.flushed_root = self.tip.state_root
         base = self.store.get(K_BASE)
         self.base_height = 0 if base is None else struct.unpack(">Q", base)[0]
         self.snapshot_height = self.tip.height
@@ -322,7 +373,7 @@ class Ledger:
         if raw is None:
             raise DamagedStore(f"its tip is block {tip.height}, which is missing")
         try:
-            block = Block.from_wire(codec.decode(raw)["block"])
+            block = Block.from_wire(codec.decode(unpack_block_record(raw))["block"])
         except (CodecError, InvalidMessage, KeyError, TypeError) as e:
             raise DamagedStore(f"block {tip.height} does not decode ({e})") from e
         if block.hash() != tip.block_hash:
@@ -334,7 +385,8 @@ class Ledger:
         t0 = time.perf_counter()
         state = {k[len(P_STATE):]: v for k, v in self.store.iterate(prefix=P_STATE)}
         nodes: dict[bytes, bytes] = {}
-        root = SparseMerkleTree(_NodeCache(self.node_cache, [])).update(EMPTY, state, nodes)
+        root = SparseMerkleTree(_NodeCache(self.node_cache, []),
+                                self._values()).update(EMPTY, state, nodes)
         if root != tip.state_root:
             raise DamagedStore(f"the committed state does not hash to the state root of block "
                                f"{tip.height}")
@@ -345,7 +397,7 @@ class Ledger:
 
     def _init_genesis(self, ghash: bytes) -> Tip:
         changes = execution.genesis_state(self.genesis)
-        smt = SparseMerkleTree(_NodeCache(self.node_cache, []))
+        smt = SparseMerkleTree(_NodeCache(self.node_cache, []), self._values())
         nodes: dict[bytes, bytes] = {}
         root = smt.update(smt.empty_root, changes, nodes)
         vs = self.genesis.validator_set()
@@ -401,7 +453,8 @@ class Ledger:
         result = execution.execute_block(state, txs, ctx, self.registry)
         nodes: dict[bytes, bytes] = {}
         smt = SparseMerkleTree(_NodeCache(self.node_cache,
-                                          [s.smt_nodes for s in chain] + [self.unflushed]))
+                                          [s.smt_nodes for s in chain] + [self.unflushed]),
+                               self._values())
         root = smt.update(parent_root, result.changes, nodes)
         after = vs
         if result.validator_set_change is not None:
@@ -506,6 +559,7 @@ class Ledger:
         self.node_cache.update(spec.smt_nodes)
         self.unflushed.update(spec.smt_nodes)
         self.tip = new_tip
+        self._tip_proof = (h, block.header, cert)
         if (h + self.flush_phase) % SMT_FLUSH_BLOCKS == 0:  # at most SMT_FLUSH_BLOCKS held
             self.flush_smt()
         del self.spec[bh]
@@ -516,18 +570,38 @@ class Ledger:
 
     def flush_smt(self) -> int:
         """Write the in-memory SMT records that the committed root still reaches; drop the rest
-        (superseded by later blocks). Returns how many were written."""
-        live = reachable_records(self.tip.state_root, self.unflushed)
-        if live:
+        (superseded by later blocks). With ``prune_smt``, delete in the same batch the records
+        of the previously flushed root that the committed root does not reach: they belong to
+        no state a node serves or builds on (proofs are of the tip; speculative blocks descend
+        from it). A state proof asked of such an old root fails with "missing ... pruned".
+        Returns how many records were written."""
+        root = self.tip.state_root
+        live = reachable_records(root, self.unflushed)
+        stale: set[bytes] = set()
+        if self.prune_smt and root != self.flushed_root:
+            stale = self.committed_tree().stale_records(self.flushed_root, root)
+        if live or stale:
             with self.store.write_batch(sync=False) as b:
+                for h in stale:
+                    b.delete(P_SMT + h)
                 put_nodes(b, live)
+        self.node_cache.drop(stale)
+        self.pruned_records += len(stale)
+        self.flushed_root = root
         self.unflushed = {}
         self.snapshot_height = self.tip.height
         return len(live)
 
     def committed_tree(self) -> SparseMerkleTree:
-        """The state tree of committed blocks (proofs): stored pages and the unflushed ones."""
-        return SparseMerkleTree(_NodeCache(self.node_cache, [self.unflushed]))
+        """The state tree of committed blocks (proofs): stored pages and the unflushed ones. Its
+        leaves hold value hashes (digest leaves); values come from the committed state (``s/``),
+        so a value can be read and proven at the tip's root only."""
+        return SparseMerkleTree(_NodeCache(self.node_cache, [self.unflushed]), self._values())
+
+    def _values(self) -> _ReadCache | None:
+        """Where the state tree reads the values of digest leaves (only a pruning node writes
+        them, ``prune_smt``); None: full leaves, the value in the leaf."""
+        return self.cache if self.prune_smt else None
 
     def _descends(self, s: Spec, ancestor: bytes) -> bool:
         cur = s
@@ -560,10 +634,25 @@ class Ledger:
 
     def block_record(self, height: int) -> dict[str, Any] | None:
         raw = self.store.get(P_BLOCK + _h(height))
-        return None if raw is None else codec.decode(raw)
+        return None if raw is None else codec.decode(unpack_block_record(raw))
+
+    def tip_header(self) -> tuple[BlockHeader, CommitCertificate] | None:
+        """The committed tip's header and certificate (what a state proof is made against), kept
+        from its commit: reading them from the block record would decode every transaction and
+        receipt of the block (tens of ms for a 1,000-tx block). None at genesis."""
+        if self.tip.height == 0:
+            return None
+        if self._tip_proof is None or self._tip_proof[0] != self.tip.height:
+            rec = self.block_record(self.tip.height)
+            assert rec is not None
+            self._tip_proof = (self.tip.height, BlockHeader.from_wire(rec["block"]["header"]),
+                               CommitCertificate.from_wire(rec["cert"]))
+        return self._tip_proof[1], self._tip_proof[2]
 
     def block_raw(self, height: int) -> bytes | None:
-        return self.store.get(P_BLOCK + _h(height))
+        """The block record's msgpack bytes (as peers and observers are sent them)."""
+        raw = self.store.get(P_BLOCK + _h(height))
+        return None if raw is None else unpack_block_record(raw)
 
     def state_root_at(self, height: int) -> bytes | None:
         """The state root in the header of committed block ``height`` (None: no such block).
@@ -574,7 +663,8 @@ class Ledger:
             raw = self.store.get(P_BLOCK + _h(height))
             if raw is None:
                 return None
-            root = BlockHeader.from_wire(codec.decode(raw)["block"]["header"]).state_root
+            root = BlockHeader.from_wire(
+                codec.decode(unpack_block_record(raw))["block"]["header"]).state_root
             if len(self._roots) >= 16:
                 self._roots.clear()
             self._roots[height] = root

@@ -106,6 +106,9 @@ def manifest(ledger: Ledger, height: int | None) -> bytes:
     Raises:
         SnapshotRefused: not_found (no stored state tree or block at that height).
     """
+    if ledger.prune_smt:
+        raise SnapshotRefused("not_found", "this node prunes its state history (prune_smt): "
+                                           "it serves no snapshots")
     h = ledger.snapshot_height if height is None else height
     raw = ledger.block_raw(h) if h >= 1 else None
     if raw is None:

@@ -639,6 +639,7 @@ class Testnet:
 def cli_init(args: argparse.Namespace) -> int:
     """``chainfin testnet init --dir DIR --nodes N [--base-port P] [--plain]``."""
     m = init_testnet(args.dir, args.nodes, args.base_port,
+                     extra_clients=getattr(args, "extra_clients", 0),
                      tls=not getattr(args, "plain", False))
     root = Path(m.genesis).parent
     print(f"testnet {m.chain_id}: {len(m.nodes)} nodes in {root}")

@@ -137,7 +137,8 @@ def cli_bench(args: argparse.Namespace) -> int:
         else:
             shown = run_bench(nodes, rate, duration, api=api,
                               risk=bool(getattr(args, "risk", False)),
-                              rest_tls=not getattr(args, "plain_rest", False))
+                              rest_tls=not getattr(args, "plain_rest", False),
+                              on=getattr(args, "on", None))
             print(report_table(shown))
             doc = result_json(shown)
     except (KeyboardInterrupt, _Stop):

@@ -16,10 +16,10 @@ from chainfin.consensus.quorum import quorum
 from chainfin.execution import BlockContext, execute_block, genesis_state
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes, reachable_records
-from chainfin.store import STATE, PlyvelStore
+from chainfin.store import SMT_NODES, STATE, PlyvelStore
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet, Vote
 from contracts import CONTRACTS
-from node.ledger import SMT_FLUSH_BLOCKS, Tip, write_commit
+from node.ledger import PRUNE_SMT, SMT_FLUSH_BLOCKS, Tip, write_commit
 
 from ._host import cpu_count
 
@@ -78,6 +78,19 @@ class _StoreState:
         return v
 
 
+class _StoreValues:
+    """Committed values by state key, for the tree's digest leaves (as the ledger's)."""
+
+    __slots__ = ("_get",)
+
+    def __init__(self, store: Any) -> None:
+        self._get = store.get
+
+    def get(self, key: bytes) -> bytes | None:
+        v: bytes | None = self._get(STATE + key)
+        return v
+
+
 class _PendingNodes:
     """SMT records not written yet (the ledger keeps them between flushes), then LevelDB's."""
 
@@ -109,7 +122,8 @@ def store_tree(store: Any, pending: dict[bytes, bytes] | None = None) -> SparseM
     """The state SMT as a node reads it: records in ``pending`` (not flushed yet), then the
     ones in ``store`` under :data:`chainfin.store.SMT_NODES`."""
     return SparseMerkleTree(_PendingNodes({} if pending is None else pending,
-                                          StoreNodes(store)))
+                                          StoreNodes(store)),
+                            _StoreValues(store) if PRUNE_SMT else None)
 
 
 def _final(genesis: Genesis, vs: ValidatorSet, height: int, prev_hash: bytes,
@@ -177,10 +191,18 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
         smt = store_tree(store, pending)
         state = _StoreState(store)
 
-        def flush(root_: bytes) -> None:  # the ledger's flush_smt: the live records only
+        flushed = [EMPTY]  # the root whose records are all in the store
+
+        def flush(root_: bytes) -> None:  # the ledger's flush_smt: the live records, and the
+            live = reachable_records(root_, pending)  # stale ones of the last flush deleted
+            stale = (smt.stale_records(flushed[0], root_)
+                     if PRUNE_SMT and flushed[0] != EMPTY else set())
             with store.write_batch(sync=False) as b:
-                put_nodes(b, reachable_records(root_, pending))
+                for h_ in stale:
+                    b.delete(SMT_NODES + h_)
+                put_nodes(b, live)
             pending.clear()
+            flushed[0] = root_
 
         # untimed: genesis and funding
         vs = genesis.validator_set()
@@ -208,6 +230,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             prev = tip.block_hash
         flush(root)
 
+        flushed[0] = root  # funding wrote every record: its root is complete in the store
         wires = [t.encode() for t in txs]
         spent = dict.fromkeys(("decode", "verify", "execute", "tx_root", "smt", "store"), 0.0)
         c0 = clock()

@@ -315,12 +315,16 @@ def _bench_dir() -> Iterator[Path]:
 def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
               limit: LimitResult | None = None, progress: bool = True,
               label: str | None = None, node_command: Any = None,
-              api: str = "rest", risk: bool = False, rest_tls: bool = True) -> BenchResult:
+              api: str = "rest", risk: bool = False, rest_tls: bool = True,
+              on: str | os.PathLike[str] | None = None) -> BenchResult:
     """One benchmark run on a fresh testnet (see the package doc, ``testnet.bench``). Stops
     every node it started, whatever happens. ``node_command(i, manifest_node) -> argv``
     replaces the node command (experiments: a profiler or interpreter settings around
     ``chainfin node run``). ``rest_tls=False``: REST over plain HTTP (peer links keep TLS), to
-    measure what HTTPS costs.
+    measure what HTTPS costs. ``on``: run on that existing testnet instead of a fresh one (e.g.
+    one whose ledgers ``chainfin testnet grow --copy`` filled; it is changed by the run): it must
+    have ``nodes`` nodes and enough traders; the load's nonces start above the wall clock in
+    microseconds, so they are above any used before.
 
     Raises:
         ChainfinError: bad arguments, a node that does not start or dies, failed funding.
@@ -336,8 +340,20 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
     count = max(1, int(round(rate * duration)))
     senders_n = sender_count(rate)
     with _bench_dir() as d:
-        manifest = init_testnet(d / "tn", nodes, extra_clients=senders_n, rest_tls=rest_tls)
-        root = d / "tn"
+        first_nonce = 0
+        if on is None:
+            manifest = init_testnet(d / "tn", nodes, extra_clients=senders_n, rest_tls=rest_tls)
+            root = d / "tn"
+        else:
+            from testnet.launch import load_manifest
+
+            root = Path(on)
+            manifest = load_manifest(root)
+            traders = sum(1 for c in manifest.clients if c.name.startswith("trader"))
+            if len(manifest.nodes) != nodes or traders < senders_n:
+                raise ChainfinError(f"{root} has {len(manifest.nodes)} nodes and {traders} "
+                                    f"traders; this run needs {nodes} and {senders_n}")
+            first_nonce = time.time_ns() // 1000
         issuer = load_identity(manifest.client("usd_issuer").key_file)
         senders = [load_identity(manifest.client(f"trader{i}").key_file)
                    for i in range(senders_n)]
@@ -346,7 +362,8 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
         t0 = time.perf_counter()
         work = build_workload(manifest.chain_id, issuer, senders, count, banks=banks,
                               customs=customs,
-                              trade_gap=max(TRADE_GAP, math.ceil(rate * TRADE_GAP_S)))
+                              trade_gap=max(TRADE_GAP, math.ceil(rate * TRADE_GAP_S)),
+                              first_nonce=first_nonce)
         work.encode_bodies()
         work.reader = issuer
         from chainfin.genesis import load_genesis

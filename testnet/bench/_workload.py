@@ -48,7 +48,8 @@ def sender_count(rate: float) -> int:
 def build_workload(chain_id: str, issuer: Identity, senders: Sequence[Identity], count: int, *,
                    transfer_share: float = TRANSFER_SHARE, seed: int = 7,
                    currency: str = "USD", banks: Sequence[Identity] = (),
-                   customs: Identity | None = None, trade_gap: int = TRADE_GAP) -> Workload:
+                   customs: Identity | None = None, trade_gap: int = TRADE_GAP,
+                   first_nonce: int = 0) -> Workload:
     """Sign the funding (``issuer`` issues ``FUNDING_AMOUNT`` to each sender and bank) and
     ``count`` load transactions: transfers between senders and ``register`` work, in a shuffled
     mix with ``transfer_share`` transfers. Sender ``k % S`` signs load transaction ``k`` when it
@@ -60,13 +61,15 @@ def build_workload(chain_id: str, issuer: Identity, senders: Sequence[Identity],
     ``trade_gap`` transactions later its customs declaration joins it, then customs attests it,
     then every other trade is financed at half its invoice by a bank (round robin) — each step
     signed in advance and due after the one it depends on has committed in a healthy run.
-    Steps still waiting when the load ends are not sent (``count`` stays exact)."""
+    Steps still waiting when the load ends are not sent (``count`` stays exact).
+    ``first_nonce``: every signer's nonces start above it (a load on a ledger whose senders
+    have used nonces already, e.g. one ``chainfin testnet grow`` made)."""
     if len(senders) < 2:
         raise ValueError("a workload needs at least two senders")
     rng = random.Random(seed)
     trading = bool(banks) and customs is not None
     funded = [*senders, *(banks if trading else ())]
-    funding = [Transaction.create(issuer, chain_id, i + 1, "settlement", "issue",
+    funding = [Transaction.create(issuer, chain_id, first_nonce + i + 1, "settlement", "issue",
                                   {"currency": currency, "to": s.public_key.hex(),
                                    "amount": FUNDING_AMOUNT})
                for i, s in enumerate(funded)]
@@ -81,7 +84,7 @@ def build_workload(chain_id: str, issuer: Identity, senders: Sequence[Identity],
     trades = 0
 
     def signed(who: Identity, contract: str, method: str, args: dict[str, Any]) -> Transaction:
-        nonces[who.public_key] = nonces.get(who.public_key, 0) + 1
+        nonces[who.public_key] = nonces.get(who.public_key, first_nonce) + 1
         return Transaction.create(who, chain_id, nonces[who.public_key], contract, method, args)
 
     for k, kind in enumerate(kinds):

@@ -530,6 +530,14 @@ def test_identity_is_usable_for_workload_without_a_testnet():
     assert len(w.txs) == 10 and all(t.chain_id == "chainfin-test" for t in w.txs)
 
 
+
+def test_workload_nonces_start_above_first_nonce_for_a_grown_ledger():
+    ids = [Identity.from_seed_text(f"s{i}") for i in range(3)]
+    issuer = Identity.from_seed_text("issuer")
+    w = build_workload("chainfin-test", issuer, ids, 30, first_nonce=10**9)
+    assert min(t.nonce for t in [*w.funding, *w.txs]) == 10**9 + 1
+    assert len({(t.sender, t.nonce) for t in w.txs}) == 30
+
 # ---------------------------------------------------------------------- the lean HTTP client
 
 
