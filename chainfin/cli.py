@@ -83,9 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="peer links over plain TCP and REST over plain HTTP, no CA or "
                          "certificates (for tests only; default: mutual TLS with a testnet CA "
                          "in DIR/pki, REST over HTTPS)")
+    ti.add_argument("--netns", action="store_true",
+                    help="each node on its own address 10.77.S.(10+i) in its own network "
+                         "namespace behind a bridge (built by `up`; root only)")
+    _wan_flags(ti, "with --netns: ")
     ti.set_defaults(func=_lazy("testnet.launch:cli_init"))
     tu = tsub.add_parser("up", help="start the testnet's nodes; Ctrl-C stops them all")
     tu.add_argument("--dir", required=True)
+    _wan_flags(tu, "a --netns testnet: override init's ", default=None)
     tu.set_defaults(func=_lazy("testnet.launch:cli_up"))
     td = tsub.add_parser("demo", help="init, start 4 nodes, run the trade-finance story, stop")
     td.add_argument("--dir", default=None, help="keep the testnet here instead of a temp dir")
@@ -221,10 +226,22 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--plain-rest", action="store_true",
                    help="serve REST over plain HTTP (peer links keep TLS): measures what HTTPS "
                         "costs against the default")
+    b.add_argument("--netns", action="store_true",
+                   help="each node in its own network namespace on its own address "
+                        "(root only; testnet/netns.py)")
+    _wan_flags(b, "with --netns: ")
     b.set_defaults(func=_lazy("testnet.bench:cli_bench"))
 
     _add_operator_commands(sub, nsub)
     return p
+
+
+def _wan_flags(p: argparse.ArgumentParser, prefix: str, default: float | None = 0.0) -> None:
+    p.add_argument("--rtt-ms", type=float, default=default,
+                   help=prefix + "round trip added between any two nodes (half each way; "
+                        "tc netem, or NFQUEUE where the kernel has no netem)")
+    p.add_argument("--jitter-ms", type=float, default=default,
+                   help=prefix + "+- on that round trip (uniform; packet order kept)")
 
 
 # ISO 20022 adapter and the bank operator's path (node init, ca sign)

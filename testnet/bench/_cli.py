@@ -115,7 +115,10 @@ def cli_bench(args: argparse.Namespace) -> int:
     old = signal.signal(signal.SIGTERM, on_term)
     try:
         if getattr(args, "find_max", False):
-            best, runs = find_max(nodes, rate, duration, api=api, confirm=confirm)
+            best, runs = find_max(nodes, rate, duration, api=api, confirm=confirm,
+                                  netns=bool(getattr(args, "netns", False)),
+                                  rtt_ms=float(getattr(args, "rtt_ms", 0) or 0),
+                                  jitter_ms=float(getattr(args, "jitter_ms", 0) or 0))
             shown = best or runs[0]
             print(report_table(shown))
             doc = result_json(shown)
@@ -137,7 +140,10 @@ def cli_bench(args: argparse.Namespace) -> int:
         else:
             shown = run_bench(nodes, rate, duration, api=api,
                               risk=bool(getattr(args, "risk", False)),
-                              rest_tls=not getattr(args, "plain_rest", False))
+                              rest_tls=not getattr(args, "plain_rest", False),
+                              netns=bool(getattr(args, "netns", False)),
+                              rtt_ms=float(getattr(args, "rtt_ms", 0) or 0),
+                              jitter_ms=float(getattr(args, "jitter_ms", 0) or 0))
             print(report_table(shown))
             doc = result_json(shown)
     except (KeyboardInterrupt, _Stop):

@@ -315,12 +315,15 @@ def _bench_dir() -> Iterator[Path]:
 def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
               limit: LimitResult | None = None, progress: bool = True,
               label: str | None = None, node_command: Any = None,
-              api: str = "rest", risk: bool = False, rest_tls: bool = True) -> BenchResult:
+              api: str = "rest", risk: bool = False, rest_tls: bool = True,
+              netns: bool = False, rtt_ms: float = 0.0, jitter_ms: float = 0.0) -> BenchResult:
     """One benchmark run on a fresh testnet (see the package doc, ``testnet.bench``). Stops
     every node it started, whatever happens. ``node_command(i, manifest_node) -> argv``
     replaces the node command (experiments: a profiler or interpreter settings around
     ``chainfin node run``). ``rest_tls=False``: REST over plain HTTP (peer links keep TLS), to
-    measure what HTTPS costs.
+    measure what HTTPS costs. ``netns``: every node in its own network namespace on its own
+    address, ``rtt_ms`` (+- ``jitter_ms``) added between any two nodes (testnet/netns.py; root
+    only); the load generator stays in the root namespace, next to every node.
 
     Raises:
         ChainfinError: bad arguments, a node that does not start or dies, failed funding.
@@ -333,10 +336,23 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
         raise ChainfinError(f"--api is one of {', '.join(APIS)}")
     if rate <= 0 or duration <= 0:
         raise ChainfinError("--rate and --duration must be positive")
+    spec = None
+    if netns:
+        from testnet.netns import NetnsSpec, pick_subnet, unavailable
+
+        reason = unavailable(rtt_ms)
+        if reason:
+            raise ChainfinError(f"--netns: {reason}")
+        if rtt_ms < 0 or jitter_ms < 0 or jitter_ms > rtt_ms:
+            raise ChainfinError("--rtt-ms and --jitter-ms are >= 0, the jitter at most the RTT")
+        spec = NetnsSpec(subnet=pick_subnet(), rtt_ms=rtt_ms, jitter_ms=jitter_ms)
+    elif rtt_ms or jitter_ms:
+        raise ChainfinError("--rtt-ms and --jitter-ms need --netns")
     count = max(1, int(round(rate * duration)))
     senders_n = sender_count(rate)
     with _bench_dir() as d:
-        manifest = init_testnet(d / "tn", nodes, extra_clients=senders_n, rest_tls=rest_tls)
+        manifest = init_testnet(d / "tn", nodes, extra_clients=senders_n, rest_tls=rest_tls,
+                                netns=spec)
         root = d / "tn"
         issuer = load_identity(manifest.client("usd_issuer").key_file)
         senders = [load_identity(manifest.client(f"trader{i}").key_file)
@@ -374,6 +390,13 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
             tn.wait_ready(READY_TIMEOUT_S)
             pids = [tn.pid(i) for i in range(tn.n)]
             _say(f"{nodes} nodes up in {root} (pids {' '.join(str(p) for p in pids)})")
+            net_info = None
+            if tn.network is not None:
+                net_info = {"namespaces": True, "rtt_ms": tn.network.rtt_ms,
+                            "jitter_ms": tn.network.jitter_ms, "delay_by": tn.network.method}
+                _say(f"each node in its own network namespace ({tn.network.ns(0)}..), RTT "
+                     f"{tn.network.rtt_ms:g} ms +- {tn.network.jitter_ms:g}"
+                     + (f" by {tn.network.method}" if tn.network.method else ""))
             urls = [tn.rest_url(i) for i in range(tn.n)]
             outcomes, loadgen, node_cpu = _run_loop(_load_phase(
                 urls, work, rate, duration, pids,
@@ -389,7 +412,8 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
                           node_cpu=node_cpu,
                           machine={**machine_info(), "busy_before_run": busy_before,
                                    "peer_tls": bool(getattr(manifest, "ca", None)),
-                                   "rest_tls": rest_tls},
+                                   "rest_tls": rest_tls,
+                                   **({"netns": net_info} if net_info else {})},
                           senders=senders_n, api=api, risk=risk)
         if measure:  # the same loop again now that the nodes are gone (LIMIT_REPEATS)
             after = measure_limit(genesis, work.funding, work.txs[:LIMIT_SAMPLE], nodes=nodes)
