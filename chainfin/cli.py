@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--delay-ms", type=int, default=10, help="mean one-way network delay")
     s.add_argument("--txs", type=int, default=100, help="client transactions to submit")
     s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--jitter", type=float, default=0.5,
+                   help="each delay uniform in delay * [1 - J, 1 + J] (default 0.5; 0: fixed)")
+    s.add_argument("--rate", type=float, default=None,
+                   help="submit the txs at this many per second (spread over txs / rate s; "
+                        "default: over 20 delays)")
+    s.add_argument("--node-params", action="store_true",
+                   help="the engine settings a node runs with (genesis defaults: window, "
+                        "block pacing, block size, view timeout) instead of the simulator's")
     s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.set_defaults(func=_lazy("testnet.sim:cli_main"))
 
