@@ -307,13 +307,15 @@ class NetnsNetwork:
     def _netem(self, i: int, others: Sequence[str]) -> None:
         ns = self.ns(i)
         one_way, jitter = self.rtt_ms / 2, self.jitter_ms / 2
-        _run(_ns(ns, "tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "prio"))
+        # every priority to band 0 (1:1, no delay) unless a filter below says 1:3
+        _run(_ns(ns, "tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "prio",
+                 "bands", "3", "priomap", *["0"] * 16))
         netem = ["tc", "qdisc", "add", "dev", "eth0", "parent", "1:3", "handle", "30:", "netem",
                  "delay", f"{one_way:g}ms"]
         if jitter:
             netem += [f"{jitter:g}ms"]  # uniform (netem's default without a distribution)
         _run(_ns(ns, *netem))
-        # everything defaults to band 1:2 (no delay); packets to another node go to 1:3
+        # packets to another node go to 1:3, the netem band
         for a in others:
             _run(_ns(ns, "tc", "filter", "add", "dev", "eth0", "parent", "1:0", "protocol",
                      "ip", "prio", "1", "u32", "match", "ip", "dst", f"{a}/32", "flowid",
