@@ -737,7 +737,7 @@ def cli_up(args: argparse.Namespace) -> int:
             print(f"testnet {tn.chain_id}: {tn.n} nodes up (Ctrl-C stops them)", flush=True)
             if tn.network is not None:
                 print(f"  each node in its own network namespace ({tn.network.ns(0)}..); RTT "
-                      f"between nodes {tn.network.rtt_ms:g} ms"
+                      f"between nodes {tn.network.rtt_ms:g} ms +- {tn.network.jitter_ms:g}"
                       + (f" by {tn.network.method}" if tn.network.method else ""), flush=True)
             for k in tn:
                 print(f"  node{k}  {tn.rest_url(k)}  pid {tn.pid(k)}  log {tn.log_file(k)}",
