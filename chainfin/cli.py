@@ -238,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="each node in its own network namespace on its own address "
                         "(root only; testnet/netns.py)")
     _wan_flags(b, "with --netns: ")
+    b.add_argument("--view-timeout-ms", type=int, default=None,
+                   help="the testnet's genesis view timeout (default 1000): a WAN needs more "
+                        "than a few round trips")
     b.set_defaults(func=_lazy("testnet.bench:cli_bench"))
 
     _add_operator_commands(sub, nsub)

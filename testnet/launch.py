@@ -243,7 +243,8 @@ def issue_node_tls(root: Path, node_id: str, public_key_hex: str,
 
 def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: int = 0,
                  extra_clients: int = 0, *, tls: bool = True,
-                 rest_tls: bool | None = None, netns: NetnsSpec | None = None) -> Manifest:
+                 rest_tls: bool | None = None, netns: NetnsSpec | None = None,
+                 params: dict[str, Any] | None = None) -> Manifest:
     """Write a fresh testnet into ``directory`` (created if missing) and return its manifest.
 
     ``extra_clients`` genesis identities ``trader0..`` (role exporter) are added to the demo
@@ -253,7 +254,8 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
     default: as ``tls``): REST over HTTPS. ``netns``: node ``i`` listens on its own address
     ``10.77.S.(10+i)`` (REST and p2p, in its certificate's SAN too) inside its own network
     namespace, which :class:`Testnet` builds and removes (testnet/netns.py, root only); the
-    ports are then the same for every node (``base_port`` or 8000/9000).
+    ports are then the same for every node (``base_port`` or 8000/9000). ``params``: genesis
+    params over the testnet's (e.g. ``{"view_timeout_ms": 4000}`` for a WAN).
 
     Raises:
         ConfigError: ``nodes`` out of 1..MAX_NODES, ``extra_clients`` out of 0..MAX_EXTRA_CLIENTS,
@@ -317,7 +319,7 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
         ],
         "regulators": [client_ids["regulator"].public_key.hex()],
         "fingerprint_key": os.urandom(32).hex(),
-        "params": {"financing_requires_attestation": True},
+        "params": {"financing_requires_attestation": True, **(params or {})},
     })
     genesis_path = root / "genesis.json"
     genesis_path.write_text(genesis.to_json_text())

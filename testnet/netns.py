@@ -16,18 +16,21 @@ leftovers. The load generator and the launcher's health checks run in the root n
 reach the nodes through the bridge's address, like clients in the same data centre as their
 bank's node: only node-to-node traffic is delayed.
 
-**WAN delay** (``rtt_ms``, ``jitter_ms``): each node delays its own packets to the other nodes by
-``rtt_ms / 2`` (+- ``jitter_ms / 2``), so a round trip between two nodes takes ``rtt_ms``.
-Two ways, picked by :func:`delay_method`:
+**WAN delay** (``rtt_ms``, ``jitter_ms``): every packet between two nodes waits ``rtt_ms / 2``
+(+- ``jitter_ms / 2``) once, so a round trip between two nodes takes ``rtt_ms``. Two ways,
+picked by :func:`delay_method`:
 
 * ``netem`` — ``tc qdisc ... netem delay`` on the node's veth, behind a ``prio`` qdisc whose u32
   filters send only packets to the other nodes' addresses through it (the bridge address, i.e.
   the clients, is not delayed). Needs a kernel with ``sch_netem`` and ``sch_prio``.
 * ``nfqueue`` — where the kernel has no netem (this project's VM: ``CONFIG_NET_SCH_NETEM`` is not
-  set): an ``iptables -A OUTPUT -d <other node> -j NFQUEUE`` rule per peer in the node's
+  set): an ``iptables -A INPUT -s <other node> -j NFQUEUE`` rule per peer in the node's
   namespace and one ``python -m testnet.wandelay`` process there that accepts each queued packet
-  ``rtt_ms / 2`` later (testnet/wandelay.py). Per packet, like netem; order is kept. Needs
-  ``iptables`` (Debian package ``iptables``) and the kernel's NFQUEUE target.
+  ``rtt_ms / 2`` later (testnet/wandelay.py): the delay is applied where a packet arrives, not
+  where it leaves (a packet held on the way out still counts against its TCP socket, and TCP
+  Small Queues then throttles a bulk transfer to ~2 packets per delay). Per packet, like
+  netem; order is kept. Needs ``iptables`` (Debian package ``iptables``) and the kernel's
+  NFQUEUE target.
 
 Without root, ``ip``, or the right to create namespaces, :func:`unavailable` says why (tests skip
 with that reason); with a delay asked and neither method possible it says that too.
@@ -135,7 +138,7 @@ def delay_method(probe_ns: str | None = None) -> str | None:
             if ok:
                 return "netem"
         if shutil.which("iptables") is not None:
-            if _run(_ns(ns, "iptables", "-A", "OUTPUT", "-d", "192.0.2.1", "-j", "NFQUEUE",
+            if _run(_ns(ns, "iptables", "-A", "INPUT", "-s", "192.0.2.1", "-j", "NFQUEUE",
                         "--queue-num", str(_NFQUEUE)), check=False).returncode == 0:
                 return "nfqueue"
         return None
@@ -290,9 +293,9 @@ class NetnsNetwork:
             _run(["ip", "-n", ns, "link", "set", "eth0", "up"])
         if self.rtt_ms > 0:
             self.method = delay_method(self.ns(0)) if self.nodes else None
-            # the probe left its rules on lo / OUTPUT of node 0's namespace: start clean
+            # the probe left its rules on lo / INPUT of node 0's namespace: start clean
             _run(_ns(self.ns(0), "tc", "qdisc", "del", "dev", "lo", "root"), check=False)
-            _run(_ns(self.ns(0), "iptables", "-F", "OUTPUT"), check=False)
+            _run(_ns(self.ns(0), "iptables", "-F", "INPUT"), check=False)
             if self.method is None:
                 raise ChainfinError(unavailable(self.rtt_ms) or "no way to delay packets here")
             for i in range(self.nodes):
@@ -323,8 +326,12 @@ class NetnsNetwork:
 
     def _nfqueue(self, i: int, others: Sequence[str]) -> None:
         ns = self.ns(i)
+        # on the way in, not out: a packet held on the way out is still charged to its TCP
+        # socket, and TCP Small Queues then lets only ~2 packets per socket wait in the queue
+        # (300 KB took 10 s over 200 ms instead of ~1 s). netem orphans what it holds; the
+        # receiving side sees packets the veth has already orphaned
         for a in others:
-            _run(_ns(ns, "iptables", "-A", "OUTPUT", "-o", "eth0", "-d", a, "-j", "NFQUEUE",
+            _run(_ns(ns, "iptables", "-A", "INPUT", "-i", "eth0", "-s", a, "-j", "NFQUEUE",
                      "--queue-num", str(_NFQUEUE)))
         argv = [sys.executable, "-m", "testnet.wandelay", "--queue", str(_NFQUEUE),
                 "--delay-ms", f"{self.rtt_ms / 2:g}", "--jitter-ms", f"{self.jitter_ms / 2:g}"]

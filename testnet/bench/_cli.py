@@ -118,7 +118,8 @@ def cli_bench(args: argparse.Namespace) -> int:
             best, runs = find_max(nodes, rate, duration, api=api, confirm=confirm,
                                   netns=bool(getattr(args, "netns", False)),
                                   rtt_ms=float(getattr(args, "rtt_ms", 0) or 0),
-                                  jitter_ms=float(getattr(args, "jitter_ms", 0) or 0))
+                                  jitter_ms=float(getattr(args, "jitter_ms", 0) or 0),
+                              view_timeout_ms=getattr(args, "view_timeout_ms", None))
             shown = best or runs[0]
             print(report_table(shown))
             doc = result_json(shown)
@@ -143,7 +144,8 @@ def cli_bench(args: argparse.Namespace) -> int:
                               rest_tls=not getattr(args, "plain_rest", False),
                               netns=bool(getattr(args, "netns", False)),
                               rtt_ms=float(getattr(args, "rtt_ms", 0) or 0),
-                              jitter_ms=float(getattr(args, "jitter_ms", 0) or 0))
+                              jitter_ms=float(getattr(args, "jitter_ms", 0) or 0),
+                              view_timeout_ms=getattr(args, "view_timeout_ms", None))
             print(report_table(shown))
             doc = result_json(shown)
     except (KeyboardInterrupt, _Stop):

@@ -316,7 +316,8 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
               limit: LimitResult | None = None, progress: bool = True,
               label: str | None = None, node_command: Any = None,
               api: str = "rest", risk: bool = False, rest_tls: bool = True,
-              netns: bool = False, rtt_ms: float = 0.0, jitter_ms: float = 0.0) -> BenchResult:
+              netns: bool = False, rtt_ms: float = 0.0, jitter_ms: float = 0.0,
+              view_timeout_ms: int | None = None) -> BenchResult:
     """One benchmark run on a fresh testnet (see the package doc, ``testnet.bench``). Stops
     every node it started, whatever happens. ``node_command(i, manifest_node) -> argv``
     replaces the node command (experiments: a profiler or interpreter settings around
@@ -324,6 +325,7 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
     measure what HTTPS costs. ``netns``: every node in its own network namespace on its own
     address, ``rtt_ms`` (+- ``jitter_ms``) added between any two nodes (testnet/netns.py; root
     only); the load generator stays in the root namespace, next to every node.
+    ``view_timeout_ms``: the genesis view timeout (default: the genesis default, 1 s).
 
     Raises:
         ChainfinError: bad arguments, a node that does not start or dies, failed funding.
@@ -352,7 +354,8 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
     senders_n = sender_count(rate)
     with _bench_dir() as d:
         manifest = init_testnet(d / "tn", nodes, extra_clients=senders_n, rest_tls=rest_tls,
-                                netns=spec)
+                                netns=spec, params=None if view_timeout_ms is None else
+                                {"view_timeout_ms": view_timeout_ms})
         root = d / "tn"
         issuer = load_identity(manifest.client("usd_issuer").key_file)
         senders = [load_identity(manifest.client(f"trader{i}").key_file)
@@ -413,6 +416,8 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
                           machine={**machine_info(), "busy_before_run": busy_before,
                                    "peer_tls": bool(getattr(manifest, "ca", None)),
                                    "rest_tls": rest_tls,
+                                   **({"view_timeout_ms": view_timeout_ms}
+                                      if view_timeout_ms is not None else {}),
                                    **({"netns": net_info} if net_info else {})},
                           senders=senders_n, api=api, risk=risk)
         if measure:  # the same loop again now that the nodes are gone (LIMIT_REPEATS)
