@@ -348,6 +348,10 @@ class NetnsNetwork:
                 log.close()
         self._delayers.append(p)
 
+    def delay_pids(self) -> list[int]:
+        """The running delay processes (the NFQUEUE way; none with netem or without a delay)."""
+        return [p.pid for p in self._delayers if p.poll() is None]
+
     def _wait_ready(self, i: int, p: subprocess.Popen[bytes]) -> None:
         assert p.stdout is not None
         line = p.stdout.readline()  # "ready", or EOF when it died

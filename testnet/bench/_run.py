@@ -401,10 +401,16 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
                      f"{tn.network.rtt_ms:g} ms +- {tn.network.jitter_ms:g}"
                      + (f" by {tn.network.method}" if tn.network.method else ""))
             urls = [tn.rest_url(i) for i in range(tn.n)]
+            delay_pids = tn.network.delay_pids() if tn.network is not None else []
+            delay_cpu0 = sum(proc_cpu_s(p) or 0.0 for p in delay_pids)
             outcomes, loadgen, node_cpu = _run_loop(_load_phase(
                 urls, work, rate, duration, pids,
                 label or f"{nodes} nodes @ {rate:g} tx/s", progress, api,
                 tn.ssl_context() if urls[0].startswith("https://") else None))
+            if net_info is not None and delay_pids:
+                # the delay processes' CPU during the load phase (part of "other processes")
+                net_info["delay_cpu_s"] = round(
+                    sum(proc_cpu_s(p) or 0.0 for p in delay_pids) - delay_cpu0, 3)
             died = tn.exited()
             if died:
                 k, code = next(iter(died.items()))
