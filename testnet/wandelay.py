@@ -5,9 +5,10 @@ namespace (``ip netns exec cfn-...``). It binds NFQUEUE queue ``Q`` over a raw n
 (no library: the nfnetlink_queue protocol is a few fixed structs), asks for packet metadata only
 (``NFQNL_COPY_META``: the packet id, never its bytes), and accepts each packet ``D`` ms (+-
 uniform ``J``) after the kernel queued it. An iptables rule decides which packets go to the queue
-(testnet/netns.py: a node's packets to the other nodes), so this is the same per-packet delay
-``tc qdisc ... netem delay D`` gives on the way out: every TCP segment, SYN and ACK of the link
-waits, not only application messages. Order is kept (a packet is never accepted before the one
+(testnet/netns.py: the packets a node receives from the other nodes, on the way in, where TCP
+Small Queues no longer count them against the sender's socket), so this is the per-packet delay
+``tc qdisc ... netem delay D`` gives: every TCP segment, SYN and ACK of the link waits, not only
+application messages. Order is kept (a packet is never accepted before the one
 queued ahead of it): with jitter, netem would reorder and TCP would retransmit; here the jitter
 only spreads the delays.
 
