@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--delay-ms", type=int, default=10, help="mean one-way network delay")
     s.add_argument("--txs", type=int, default=100, help="client transactions to submit")
     s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--jitter", type=float, default=0.5,
+                   help="each delay uniform in delay * [1 - J, 1 + J] (default 0.5; 0: fixed)")
+    s.add_argument("--rate", type=float, default=None,
+                   help="submit the txs at this many per second (spread over txs / rate s; "
+                        "default: over 20 delays)")
+    s.add_argument("--node-params", action="store_true",
+                   help="the engine settings a node runs with (genesis defaults: window, "
+                        "block pacing, block size, view timeout) instead of the simulator's")
     s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.set_defaults(func=_lazy("testnet.sim:cli_main"))
 
@@ -86,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     ti.add_argument("--extra-clients", type=int, default=0,
                     help="add this many trader identities (role exporter), e.g. the senders of "
                          "`testnet grow` (the bench at 500 tx/s uses 125)")
+    ti.add_argument("--netns", action="store_true",
+                    help="each node on its own address 10.77.S.(10+i) in its own network "
+                         "namespace behind a bridge (built by `up`; root only)")
+    _wan_flags(ti, "with --netns: ")
     ti.set_defaults(func=_lazy("testnet.launch:cli_init"))
     tg = tsub.add_parser("grow", help="commit N certified blocks' worth of the bench's load into "
                                       "one node's ledger, fast (resumable; docs/storage.md)")
@@ -105,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     tg.set_defaults(func=_lazy("testnet.scale:cli_grow"))
     tu = tsub.add_parser("up", help="start the testnet's nodes; Ctrl-C stops them all")
     tu.add_argument("--dir", required=True)
+    _wan_flags(tu, "a --netns testnet: override init's ", default=None)
     tu.set_defaults(func=_lazy("testnet.launch:cli_up"))
     td = tsub.add_parser("demo", help="init, start 4 nodes, run the trade-finance story, stop")
     td.add_argument("--dir", default=None, help="keep the testnet here instead of a temp dir")
@@ -243,10 +256,25 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--on", default=None, metavar="DIR",
                    help="run on this existing testnet (e.g. grown with `testnet grow --copy`) "
                         "instead of a fresh one; the run adds to its ledgers")
+    b.add_argument("--netns", action="store_true",
+                   help="each node in its own network namespace on its own address "
+                        "(root only; testnet/netns.py)")
+    _wan_flags(b, "with --netns: ")
+    b.add_argument("--view-timeout-ms", type=int, default=None,
+                   help="the testnet's genesis view timeout (default 1000): a WAN needs more "
+                        "than a few round trips")
     b.set_defaults(func=_lazy("testnet.bench:cli_bench"))
 
     _add_operator_commands(sub, nsub)
     return p
+
+
+def _wan_flags(p: argparse.ArgumentParser, prefix: str, default: float | None = 0.0) -> None:
+    p.add_argument("--rtt-ms", type=float, default=default,
+                   help=prefix + "round trip added between any two nodes (half each way; "
+                        "tc netem, or NFQUEUE where the kernel has no netem)")
+    p.add_argument("--jitter-ms", type=float, default=default,
+                   help=prefix + "+- on that round trip (uniform; packet order kept)")
 
 
 # ISO 20022 adapter and the bank operator's path (node init, ca sign)

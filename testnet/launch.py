@@ -74,6 +74,7 @@ from chainfin.genesis import Genesis, load_genesis
 from node import tls as node_tls
 from node.config import NodeConfig, PeerConfig, write_config
 from testnet import pki
+from testnet.netns import NetnsNetwork, NetnsSpec, node_address
 
 __all__ = [
     "Manifest",
@@ -148,6 +149,7 @@ class Manifest(_Model):
     nodes: list[ManifestNode]
     clients: list[ManifestClient]
     ca: str | None = None  # the consortium CA certificate when TLS is on
+    netns: NetnsSpec | None = None  # nodes in separate network namespaces (testnet/netns.py)
 
     def client(self, name: str) -> ManifestClient:
         for c in self.clients:
@@ -159,6 +161,8 @@ class Manifest(_Model):
         data = self.model_dump(mode="json")
         if data.get("ca") is None:
             data.pop("ca", None)  # plain-TCP testnets: the manifest format as before
+        if data.get("netns") is None:
+            data.pop("netns", None)  # 127.0.0.1 testnets: likewise
         return json.dumps(data, indent=2) + "\n"
 
 
@@ -226,25 +230,32 @@ def _new_key(path: Path, name: str) -> Identity:
 
 
 def issue_node_tls(root: Path, node_id: str, public_key_hex: str,
-                   rest_tls: bool = False) -> dict[str, Any]:
+                   rest_tls: bool = False, host: str = HOST) -> dict[str, Any]:
     """Issue node ``node_id``'s certificate from the testnet CA in ``root/pki`` and return the
-    config fields that use it (paths relative to ``root/node_id/config.json``)."""
+    config fields that use it (paths relative to ``root/node_id/config.json``). The SAN names
+    ``host`` (the node's address: REST clients check it), 127.0.0.1 and localhost."""
     d = root / "pki"
-    pki.issue_node_cert((d / pki.CA_CERT, d / pki.CA_KEY), node_id, public_key_hex)
+    hosts = tuple(dict.fromkeys((host, *pki.DEFAULT_HOSTS)))
+    pki.issue_node_cert((d / pki.CA_CERT, d / pki.CA_KEY), node_id, public_key_hex, hosts)
     return {"tls": True, "rest_tls": rest_tls, "tls_ca": Path(f"../pki/{pki.CA_CERT}"),
             "tls_cert": Path(f"../pki/{node_id}.pem"), "tls_key": Path(f"../pki/{node_id}.key")}
 
 
 def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: int = 0,
                  extra_clients: int = 0, *, tls: bool = True,
-                 rest_tls: bool | None = None) -> Manifest:
+                 rest_tls: bool | None = None, netns: NetnsSpec | None = None,
+                 params: dict[str, Any] | None = None) -> Manifest:
     """Write a fresh testnet into ``directory`` (created if missing) and return its manifest.
 
     ``extra_clients`` genesis identities ``trader0..`` (role exporter) are added to the demo
     clients. ``tls`` (default): a consortium CA and a certificate per node in ``DIR/pki``, peer
     links over mutual TLS, and REST over HTTPS with the same certificates; ``tls=False`` is
     the test-only plain switch (plain TCP and plain HTTP). ``rest_tls`` (needs ``tls``;
-    default: as ``tls``): REST over HTTPS.
+    default: as ``tls``): REST over HTTPS. ``netns``: node ``i`` listens on its own address
+    ``10.77.S.(10+i)`` (REST and p2p, in its certificate's SAN too) inside its own network
+    namespace, which :class:`Testnet` builds and removes (testnet/netns.py, root only); the
+    ports are then the same for every node (``base_port`` or 8000/9000). ``params``: genesis
+    params over the testnet's (e.g. ``{"view_timeout_ms": 4000}`` for a WAN).
 
     Raises:
         ConfigError: ``nodes`` out of 1..MAX_NODES, ``extra_clients`` out of 0..MAX_EXTRA_CLIENTS,
@@ -262,7 +273,13 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
     root = Path(directory).resolve()
     if (root / MANIFEST).exists() or (root / "keys").exists():
         raise ConfigError(f"{root} already holds a testnet; pick an empty directory")
-    ports = _ports(nodes, base_port)
+    if netns is not None:  # one address per node: every node may use the same two ports
+        rest0, p2p0 = (base_port, base_port + 1) if base_port else (8000, 9000)
+        ports = [(rest0, p2p0)] * nodes
+        hosts = [node_address(netns, i) for i in range(nodes)]
+    else:
+        ports = _ports(nodes, base_port)
+        hosts = [HOST] * nodes
     root.mkdir(parents=True, exist_ok=True)
     (root / "keys").mkdir(mode=0o700)
     (root / "clients").mkdir(mode=0o700)
@@ -304,7 +321,7 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
         "fingerprint_key": os.urandom(32).hex(),
         # experiments: CHAINFIN_GENESIS_PARAMS='{"block_interval_max_ms": 20}' (JSON) overrides
         "params": {"financing_requires_attestation": True,
-                   **json.loads(os.environ.get("CHAINFIN_GENESIS_PARAMS") or "{}")},
+                   **json.loads(os.environ.get("CHAINFIN_GENESIS_PARAMS") or "{}"), **(params or {})},
     })
     genesis_path = root / "genesis.json"
     genesis_path.write_text(genesis.to_json_text())
@@ -323,17 +340,17 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
             bank_key_file=Path(f"../clients/bank{i}.json"),
             genesis=Path("../genesis.json"),
             data_dir=Path("data"),
-            rest_host=HOST, rest_port=rest, p2p_host=HOST, p2p_port=p2p,
+            rest_host=hosts[i], rest_port=rest, p2p_host=hosts[i], p2p_port=p2p,
             peers=[PeerConfig(node_id=f"node{j}", public_key=k.public_key.hex(),
-                              address=f"{HOST}:{ports[j][1]}")
+                              address=f"{hosts[j]}:{ports[j][1]}")
                    for j, k in enumerate(node_ids) if j != i],
-            **(issue_node_tls(root, f"node{i}", ident.public_key.hex(), rest_tls)
+            **(issue_node_tls(root, f"node{i}", ident.public_key.hex(), rest_tls, hosts[i])
                if tls else {}),
         )
         write_config(cfg, ndir / "config.json")
         entries.append(ManifestNode(
             id=f"node{i}", public_key=ident.public_key.hex(), bank=bic(i),
-            rest_url=f"{scheme}://{HOST}:{rest}", p2p_address=f"{HOST}:{p2p}",
+            rest_url=f"{scheme}://{hosts[i]}:{rest}", p2p_address=f"{hosts[i]}:{p2p}",
             data_dir=str(ndir / "data"), config=str(ndir / "config.json"),
             key_file=str(root / "keys" / f"node{i}.json"),
         ))
@@ -346,6 +363,7 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
                                 key_file=str(root / "clients" / f"{name}.json"))
                  for name, role, admin, bank in clients],
         ca=str(ca_cert) if tls else None,
+        netns=netns,
     )
     (root / MANIFEST).write_text(manifest.to_json_text())
     return manifest
@@ -379,15 +397,27 @@ class Testnet:
     ``command(i, node)`` builds node ``i``'s argv (default :func:`node_command`; tests pass a
     stand-in). Use as a context manager: every process it started is stopped on exit.
     Not thread-safe.
+
+    A manifest with ``netns`` (``init_testnet(..., netns=...)``): the first :meth:`start` builds
+    the namespaces, bridge and WAN delay (:class:`testnet.netns.NetnsNetwork`; ``rtt_ms`` /
+    ``jitter_ms`` override the manifest's), each node runs inside its namespace, and
+    :meth:`close` (the context manager's exit) stops the nodes and removes the network.
     """
 
     __test__ = False  # not a pytest test class, despite the name
 
     def __init__(self, directory: str | os.PathLike[str], *, command: CommandFor | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, rtt_ms: float | None = None,
+                 jitter_ms: float | None = None) -> None:
         self.dir = Path(directory).resolve()
         self.manifest = load_manifest(self.dir)
         self._command = command or node_command
+        self.network: NetnsNetwork | None = None
+        if self.manifest.netns is not None:
+            self.network = NetnsNetwork(self.manifest.netns, len(self.manifest.nodes),
+                                        rtt_ms, jitter_ms, log_dir=self.dir)
+        elif rtt_ms or jitter_ms:
+            raise ConfigError("--rtt-ms needs a namespace testnet (testnet init --netns)")
         rest_tls = any(nd.rest_url.startswith("https://") for nd in self.manifest.nodes)
         tls_env = {}
         if rest_tls and self.manifest.ca:
@@ -489,7 +519,10 @@ class Testnet:
             ChainfinError: a pid file names a live process this launcher did not start (another
                 launcher runs this testnet: it is not touched).
         """
-        for k in self._indices(i):
+        idx = self._indices(i)
+        if self.network is not None and not self.network.is_up:
+            self.network.up()
+        for k in idx:
             if self.running(k):
                 continue
             self._reap(k)
@@ -502,8 +535,11 @@ class Testnet:
                         "stop it first")
             log = open(self.log_file(k), "ab")  # closed in _reap
             try:
+                argv = list(self._command(k, self.manifest.nodes[k]))
+                if self.network is not None:
+                    argv = self.network.wrap(k, argv)
                 proc = subprocess.Popen(
-                    list(self._command(k, self.manifest.nodes[k])),
+                    argv,
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     cwd=self.node_dir(k), env=self._env,
                     start_new_session=True,  # the launcher alone decides how nodes stop
@@ -623,11 +659,19 @@ class Testnet:
         """Nodes this launcher started that have exited on their own: index -> exit code."""
         return {k: p.returncode for k, p in self._procs.items() if p.poll() is not None}
 
+    def close(self) -> None:
+        """Stop every node; with namespaces, remove the network too."""
+        try:
+            self.stop()
+        finally:
+            if self.network is not None:
+                self.network.down()
+
     def __enter__(self) -> Testnet:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()
 
     def __iter__(self) -> Iterator[int]:
         return iter(range(self.n))
@@ -637,10 +681,21 @@ class Testnet:
 
 
 def cli_init(args: argparse.Namespace) -> int:
-    """``chainfin testnet init --dir DIR --nodes N [--base-port P] [--plain]``."""
+    """``chainfin testnet init --dir DIR --nodes N [--base-port P] [--plain] [--netns
+    [--rtt-ms MS] [--jitter-ms MS]]``."""
+    rtt, jitter = float(getattr(args, "rtt_ms", 0) or 0), float(getattr(args, "jitter_ms", 0) or 0)
+    spec = None
+    if getattr(args, "netns", False):
+        from testnet.netns import pick_subnet
+
+        if rtt < 0 or jitter < 0 or jitter > rtt:
+            raise ConfigError("--rtt-ms and --jitter-ms are >= 0, the jitter at most the RTT")
+        spec = NetnsSpec(subnet=pick_subnet(), rtt_ms=rtt, jitter_ms=jitter)
+    elif rtt or jitter:
+        raise ConfigError("--rtt-ms and --jitter-ms need --netns")
     m = init_testnet(args.dir, args.nodes, args.base_port,
                      extra_clients=getattr(args, "extra_clients", 0),
-                     tls=not getattr(args, "plain", False))
+                     tls=not getattr(args, "plain", False), netns=spec)
     root = Path(m.genesis).parent
     print(f"testnet {m.chain_id}: {len(m.nodes)} nodes in {root}")
     print(f"  manifest  {root / MANIFEST}")
@@ -652,6 +707,10 @@ def cli_init(args: argparse.Namespace) -> int:
               "REST over HTTPS: clients trust this CA)")
     else:
         print("  pki       none: peer links over plain TCP (--plain, for tests only)")
+    if m.netns is not None:
+        print(f"  netns     one namespace per node ({m.netns.tag}n0..), bridge {m.netns.tag}br "
+              f"{m.netns.gateway}/24 in the root namespace; RTT between nodes "
+              f"{m.netns.rtt_ms:g} ms +- {m.netns.jitter_ms:g} ms (built by `up`, root only)")
     for nd in m.nodes:
         print(f"  {nd.id:<8}  {nd.rest_url}  p2p {nd.p2p_address}  config {nd.config}")
     print(f"start it with: chainfin testnet up --dir {root}")
@@ -672,7 +731,8 @@ def cli_up(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise _Stop()
 
-    tn = Testnet(args.dir)
+    rtt, jitter = getattr(args, "rtt_ms", None), getattr(args, "jitter_ms", None)
+    tn = Testnet(args.dir, rtt_ms=rtt, jitter_ms=jitter)
     old_term = signal.signal(signal.SIGTERM, on_signal)
     old_int = signal.signal(signal.SIGINT, on_signal)
     try:
@@ -680,6 +740,10 @@ def cli_up(args: argparse.Namespace) -> int:
             tn.start()
             tn.wait_ready(60)
             print(f"testnet {tn.chain_id}: {tn.n} nodes up (Ctrl-C stops them)", flush=True)
+            if tn.network is not None:
+                print(f"  each node in its own network namespace ({tn.network.ns(0)}..); RTT "
+                      f"between nodes {tn.network.rtt_ms:g} ms +- {tn.network.jitter_ms:g}"
+                      + (f" by {tn.network.method}" if tn.network.method else ""), flush=True)
             for k in tn:
                 print(f"  node{k}  {tn.rest_url(k)}  pid {tn.pid(k)}  log {tn.log_file(k)}",
                       flush=True)

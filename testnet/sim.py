@@ -30,8 +30,23 @@ def cli_main(args: Any) -> int:
         print(f"chainfin sim: warning: {args.byzantine + args.crash} faulty of {n} exceeds "
               f"f = {f}; safety and liveness are not guaranteed", file=sys.stderr)
     chaos = bool(getattr(args, "chaos", False))
+    jitter = float(getattr(args, "jitter", 0.5))
+    rate = getattr(args, "rate", None)
+    if not 0 <= jitter <= 1 or (rate is not None and rate <= 0):
+        print("chainfin sim: --jitter is 0..1 and --rate positive", file=sys.stderr)
+        return 2
+    extra: dict[str, Any] = {"jitter": jitter}
+    if rate is not None:
+        extra["tx_spread_ms"] = max(1, round(args.txs / rate * 1000))
+    if getattr(args, "node_params", False):
+        from chainfin.genesis import GenesisParams
+
+        gp = GenesisParams()
+        extra.update(window=gp.window, block_interval_ms=gp.block_interval_ms,
+                     max_block_txs=gp.max_block_txs, checkpoint_interval=gp.checkpoint_interval,
+                     view_timeout_ms=max(gp.view_timeout_ms, 12 * args.delay_ms))
     cfg = SimConfig(nodes=n, byzantine=args.byzantine, crash=args.crash,
-                    delay_ms=max(1, args.delay_ms), txs=args.txs, seed=args.seed,
+                    delay_ms=max(0, args.delay_ms), txs=args.txs, seed=args.seed, **extra,
                     primary_faulty=args.byzantine + args.crash > 0,  # the worst case first
                     drop=0.05 if chaos else 0.0, duplicate=0.05 if chaos else 0.0,
                     partitions=chaos, heal_ms=40 * max(1, args.delay_ms) if chaos else 0)

@@ -115,7 +115,11 @@ def cli_bench(args: argparse.Namespace) -> int:
     old = signal.signal(signal.SIGTERM, on_term)
     try:
         if getattr(args, "find_max", False):
-            best, runs = find_max(nodes, rate, duration, api=api, confirm=confirm)
+            best, runs = find_max(nodes, rate, duration, api=api, confirm=confirm,
+                                  netns=bool(getattr(args, "netns", False)),
+                                  rtt_ms=float(getattr(args, "rtt_ms", 0) or 0),
+                                  jitter_ms=float(getattr(args, "jitter_ms", 0) or 0),
+                              view_timeout_ms=getattr(args, "view_timeout_ms", None))
             shown = best or runs[0]
             print(report_table(shown))
             doc = result_json(shown)
@@ -138,7 +142,11 @@ def cli_bench(args: argparse.Namespace) -> int:
             shown = run_bench(nodes, rate, duration, api=api,
                               risk=bool(getattr(args, "risk", False)),
                               rest_tls=not getattr(args, "plain_rest", False),
-                              on=getattr(args, "on", None))
+                              on=getattr(args, "on", None),
+                              netns=bool(getattr(args, "netns", False)),
+                              rtt_ms=float(getattr(args, "rtt_ms", 0) or 0),
+                              jitter_ms=float(getattr(args, "jitter_ms", 0) or 0),
+                              view_timeout_ms=getattr(args, "view_timeout_ms", None))
             print(report_table(shown))
             doc = result_json(shown)
     except (KeyboardInterrupt, _Stop):

@@ -319,7 +319,12 @@ def report_table(r: BenchResult) -> str:
                                  for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
 
     scheme = "HTTPS" if r.machine.get("rest_tls", True) else "plain HTTP"
-    out = [f"chainfin bench: {r.nodes} nodes on 127.0.0.1, open loop {r.offered_rate:g} tx/s for "
+    net = r.machine.get("netns")
+    where = ("127.0.0.1" if not net else
+             f"separate network namespaces, RTT {net['rtt_ms']:g} ms"
+             + (f" +- {net['jitter_ms']:g}" if net.get("jitter_ms") else "")
+             + (f" ({net['delay_by']})" if net.get("delay_by") else ""))
+    out = [f"chainfin bench: {r.nodes} nodes on {where}, open loop {r.offered_rate:g} tx/s for "
            f"{r.duration_s:g}s over {API_NAMES[r.api]} on {scheme}, {r.senders} senders "
            f"({round(TRANSFER_SHARE * 100)}% transfers, {round(100 - TRANSFER_SHARE * 100)}% "
            "trade-finance work: invoices, declarations, attestations, financings)"

@@ -316,7 +316,9 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
               limit: LimitResult | None = None, progress: bool = True,
               label: str | None = None, node_command: Any = None,
               api: str = "rest", risk: bool = False, rest_tls: bool = True,
-              on: str | os.PathLike[str] | None = None) -> BenchResult:
+              on: str | os.PathLike[str] | None = None,
+              netns: bool = False, rtt_ms: float = 0.0, jitter_ms: float = 0.0,
+              view_timeout_ms: int | None = None) -> BenchResult:
     """One benchmark run on a fresh testnet (see the package doc, ``testnet.bench``). Stops
     every node it started, whatever happens. ``node_command(i, manifest_node) -> argv``
     replaces the node command (experiments: a profiler or interpreter settings around
@@ -324,7 +326,10 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
     measure what HTTPS costs. ``on``: run on that existing testnet instead of a fresh one (e.g.
     one whose ledgers ``chainfin testnet grow --copy`` filled; it is changed by the run): it must
     have ``nodes`` nodes and enough traders; the load's nonces start above the wall clock in
-    microseconds, so they are above any used before.
+    microseconds, so they are above any used before. ``netns``: every node in its own network namespace on its own
+    address, ``rtt_ms`` (+- ``jitter_ms``) added between any two nodes (testnet/netns.py; root
+    only); the load generator stays in the root namespace, next to every node.
+    ``view_timeout_ms``: the genesis view timeout (default: the genesis default, 1 s).
 
     Raises:
         ChainfinError: bad arguments, a node that does not start or dies, failed funding.
@@ -337,12 +342,29 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
         raise ChainfinError(f"--api is one of {', '.join(APIS)}")
     if rate <= 0 or duration <= 0:
         raise ChainfinError("--rate and --duration must be positive")
+    spec = None
+    if netns:
+        from testnet.netns import NetnsSpec, pick_subnet, unavailable
+
+        reason = unavailable(rtt_ms)
+        if reason:
+            raise ChainfinError(f"--netns: {reason}")
+        if rtt_ms < 0 or jitter_ms < 0 or jitter_ms > rtt_ms:
+            raise ChainfinError("--rtt-ms and --jitter-ms are >= 0, the jitter at most the RTT")
+        spec = NetnsSpec(subnet=pick_subnet(), rtt_ms=rtt_ms, jitter_ms=jitter_ms)
+    elif rtt_ms or jitter_ms:
+        raise ChainfinError("--rtt-ms and --jitter-ms need --netns")
+    if on is not None and (netns or view_timeout_ms is not None):
+        raise ChainfinError("--on runs on an existing testnet: --netns and --view-timeout-ms "
+                            "are chosen when it is made")
     count = max(1, int(round(rate * duration)))
     senders_n = sender_count(rate)
     with _bench_dir() as d:
         first_nonce = 0
         if on is None:
-            manifest = init_testnet(d / "tn", nodes, extra_clients=senders_n, rest_tls=rest_tls)
+            manifest = init_testnet(d / "tn", nodes, extra_clients=senders_n, rest_tls=rest_tls,
+                                    netns=spec, params=None if view_timeout_ms is None else
+                                    {"view_timeout_ms": view_timeout_ms})
             root = d / "tn"
         else:
             from testnet.launch import load_manifest
@@ -391,11 +413,24 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
             tn.wait_ready(READY_TIMEOUT_S)
             pids = [tn.pid(i) for i in range(tn.n)]
             _say(f"{nodes} nodes up in {root} (pids {' '.join(str(p) for p in pids)})")
+            net_info = None
+            if tn.network is not None:
+                net_info = {"namespaces": True, "rtt_ms": tn.network.rtt_ms,
+                            "jitter_ms": tn.network.jitter_ms, "delay_by": tn.network.method}
+                _say(f"each node in its own network namespace ({tn.network.ns(0)}..), RTT "
+                     f"{tn.network.rtt_ms:g} ms +- {tn.network.jitter_ms:g}"
+                     + (f" by {tn.network.method}" if tn.network.method else ""))
             urls = [tn.rest_url(i) for i in range(tn.n)]
+            delay_pids = tn.network.delay_pids() if tn.network is not None else []
+            delay_cpu0 = sum(proc_cpu_s(p) or 0.0 for p in delay_pids)
             outcomes, loadgen, node_cpu = _run_loop(_load_phase(
                 urls, work, rate, duration, pids,
                 label or f"{nodes} nodes @ {rate:g} tx/s", progress, api,
                 tn.ssl_context() if urls[0].startswith("https://") else None))
+            if net_info is not None and delay_pids:
+                # the delay processes' CPU during the load phase (part of "other processes")
+                net_info["delay_cpu_s"] = round(
+                    sum(proc_cpu_s(p) or 0.0 for p in delay_pids) - delay_cpu0, 3)
             died = tn.exited()
             if died:
                 k, code = next(iter(died.items()))
@@ -406,7 +441,10 @@ def run_bench(nodes: int, rate: float, duration: float, *, measure: bool = True,
                           node_cpu=node_cpu,
                           machine={**machine_info(), "busy_before_run": busy_before,
                                    "peer_tls": bool(getattr(manifest, "ca", None)),
-                                   "rest_tls": rest_tls},
+                                   "rest_tls": rest_tls,
+                                   **({"view_timeout_ms": view_timeout_ms}
+                                      if view_timeout_ms is not None else {}),
+                                   **({"netns": net_info} if net_info else {})},
                           senders=senders_n, api=api, risk=risk)
         if measure:  # the same loop again now that the nodes are gone (LIMIT_REPEATS)
             after = measure_limit(genesis, work.funding, work.txs[:LIMIT_SAMPLE], nodes=nodes)

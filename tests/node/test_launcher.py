@@ -145,3 +145,39 @@ def test_cli_up_stops_everything_on_a_signal(net4: tuple[Path, Manifest], sig: i
                 break
             assert time.monotonic() < deadline, f"stand-in {p} survived testnet up"
             time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------- separate hosts (issue 20)
+
+
+def test_netns_init_gives_each_node_its_address_in_config_manifest_and_certificate(
+        tmp_path: Path) -> None:
+    """No root needed: ``init_testnet(..., netns=...)`` only writes files."""
+    import ipaddress
+
+    from cryptography import x509
+
+    from node.config import load_config
+    from testnet.launch import init_testnet, load_manifest
+    from testnet.netns import NetnsSpec
+
+    spec = NetnsSpec(subnet=42, rtt_ms=50, jitter_ms=5)
+    init_testnet(tmp_path / "tn", 3, netns=spec)
+    m = load_manifest(tmp_path / "tn")
+    assert m.netns == spec
+    for i, nd in enumerate(m.nodes):
+        addr = f"10.77.42.{10 + i}"
+        assert nd.rest_url == f"https://{addr}:8000" and nd.p2p_address == f"{addr}:9000"
+        cfg = load_config(nd.config)
+        assert (cfg.rest_host, cfg.p2p_host) == (addr, addr)
+        assert sorted(p.address for p in cfg.peers) == sorted(
+            f"10.77.42.{10 + j}:9000" for j in range(3) if j != i)
+        cert = x509.load_pem_x509_certificate((tmp_path / "tn" / "pki" / f"node{i}.pem")
+                                              .read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert ipaddress.ip_address(addr) in san.get_values_for_type(x509.IPAddress)
+    # a 127.0.0.1 testnet's manifest has no netns entry at all
+    init_testnet(tmp_path / "plain", 1)
+    import json
+
+    assert "netns" not in json.loads((tmp_path / "plain" / "testnet.json").read_text())

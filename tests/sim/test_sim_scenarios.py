@@ -108,3 +108,16 @@ def test_cli_text_output_and_bad_arguments(capsys):
     assert "safety:   true" in text and "liveness: true" in text
     assert cli_main(_args(byzantine=3, crash=2)) == 2
     assert "between 0 and --nodes" in capsys.readouterr().err
+
+
+def test_cli_node_params_fixed_delay_and_rate(capsys):
+    """What docs/performance.md's namespace table compares with (issue 20): the node's window,
+    pacing and block size, a fixed one-way delay, the bench's rate. At 100 ms one way (200 ms
+    RTT) no tx is final before PBFT's three one-way phases (300 ms)."""
+    assert cli_main(_args(delay_ms=100, jitter=0.0, rate=150.0, txs=300, node_params=True)) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["safety"] and out["liveness"] and out["views_changed"] == 0
+    assert 300 <= out["finality_p50_ms"] <= 800, out
+    assert cli_main(_args(delay_ms=0, jitter=0.0, rate=150.0, txs=300, node_params=True)) == 0
+    assert json.loads(capsys.readouterr().out)["finality_p50_ms"] < 50
+    assert cli_main(_args(jitter=1.5)) == 2
