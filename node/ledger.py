@@ -78,6 +78,8 @@ BLOCK_RECORD_ZLIB_LEVEL = 1
 #: state snapshots (a joining bank's sync needs one root's records and values for minutes;
 #: decision 81 says what would let the two live together)
 PRUNE_SMT = False
+#: state keys a ledger remembers as indexed under k/ before it starts over (bounds its memory)
+KEY_INDEX_MEMORY = 200_000
 
 
 def pack_block_record(record: Mapping[str, Any]) -> bytes:
@@ -216,11 +218,14 @@ def tip_bytes(t: Tip) -> bytes:
 
 def write_commit(store: KVStore, block: Block, block_hash: bytes, cert: CommitCertificate,
                  result: execution.BlockResult, tip: Tip,
-                 new_validators: ValidatorSet | None) -> None:
+                 new_validators: ValidatorSet | None, indexed: set[bytes] | None = None) -> None:
     """Write a final block in ONE unsynced LevelDB batch: its record (block, certificate,
     receipts), its hash index, the tx index, the state changes, the validator set in force
     after it when it changed one (``new_validators``), and the new ``tip``. The SMT nodes are
     not in it: the ledger holds them and writes the live ones every ``SMT_FLUSH_BLOCKS``.
+    ``indexed``: state keys whose ``k/`` entry (key hash -> key, for state sync) is known to be
+    written; they are skipped and the new ones added (most changes rewrite the same balances
+    and records: one LevelDB put per changed key saved). None: write them all.
 
     The one writer of a commit: :meth:`Ledger.commit` and the benchmark's limit loop
     (``testnet/bench/_limit.py``), so the loop times what a node writes."""
@@ -237,7 +242,10 @@ def write_commit(store: KVStore, block: Block, block_hash: bytes, cert: CommitCe
                 b.delete(P_STATE + k)
             else:
                 b.put(P_STATE + k, v)
-                b.put(P_KEYS + _sha256(k).digest(), k)  # state sync (kept when deleted: harmless)
+                if indexed is None or k not in indexed:  # state sync (kept when deleted)
+                    b.put(P_KEYS + _sha256(k).digest(), k)
+                    if indexed is not None:
+                        indexed.add(k)
         if new_validators is not None:
             b.put(P_VSET + _h(h + 1), codec.encode(list(new_validators.members)))
         b.put(K_TIP, tip_bytes(tip))
@@ -297,6 +305,7 @@ class Ledger:
         self.node_cache = _ReadCache(store, P_SMT, limit=100_000)  # committed SMT nodes
         self.unflushed: dict[bytes, bytes] = {}  # SMT records of committed blocks, not yet written
         self._roots: dict[int, bytes] = {}  # state_root_at's memo
+        self._indexed: set[bytes] = set()  # state keys whose k/ entry is written (write_commit)
         self.prune_smt = prune_smt
         self.pruned_records = 0  # SMT records deleted as stale since this ledger was opened
         self.tip = self._open()
@@ -317,6 +326,7 @@ class Ledger:
         self.spec = {}
         self.cache = _ReadCache(self.store, P_STATE)
         self.node_cache = _ReadCache(self.store, P_SMT, limit=100_000)
+        self._indexed = set()
         self.unflushed = {}
         self._roots = {}
         self.tip = self._open()
@@ -553,8 +563,10 @@ class Ledger:
         new_tip = Tip(h, bh, spec.state_root, block.header.timestamp_ms, spec.validators_after,
                       self.tip.view)
         changed = spec.validators_after != self.tip.validators
+        if len(self._indexed) > KEY_INDEX_MEMORY:
+            self._indexed.clear()
         write_commit(self.store, block, bh, cert, result, new_tip,
-                     spec.validators_after if changed else None)
+                     spec.validators_after if changed else None, self._indexed)
         self.cache.update(result.changes)
         self.node_cache.update(spec.smt_nodes)
         self.unflushed.update(spec.smt_nodes)

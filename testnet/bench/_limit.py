@@ -188,6 +188,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
     clock = time.process_time
     with temp_store("chainfin-limit-", directory) as store:
         pending: dict[bytes, bytes] = {}  # SMT records not written yet, as the ledger keeps
+        indexed: set[bytes] = set()  # state keys whose k/ entry is written, as the ledger keeps
         smt = store_tree(store, pending)
         state = _StoreState(store)
 
@@ -225,7 +226,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             root = smt.update(root, res.changes, new)
             final, cert, tip = _final(genesis, vs, height, prev, block, merkle.root(
                 [t.tx_id for t in block]), root, ts + height)
-            write_commit(store, final, tip.block_hash, cert, res, tip, None)
+            write_commit(store, final, tip.block_hash, cert, res, tip, None, indexed)
             pending.update(new)
             prev = tip.block_hash
         flush(root)
@@ -257,7 +258,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             # untimed: the header, hash and certificate come from consensus, not the commit
             final, cert, tip = _final(genesis, vs, height, prev, block, troot, root, ts + height)
             c4 = clock()
-            write_commit(store, final, tip.block_hash, cert, res, tip, None)
+            write_commit(store, final, tip.block_hash, cert, res, tip, None, indexed)
             pending.update(new)
             if height % SMT_FLUSH_BLOCKS == 0 or i + bsize >= len(decoded):
                 flush(root)
