@@ -84,6 +84,14 @@ def check_wal_mark(store: KVStore, tip_height: int, wal_keys: list[bytes]) -> No
                            f"{int.from_bytes(mark[:8], 'big')}, which this node had signed")
 
 
+def fail_stop(node: Node, what: str, e: BaseException) -> None:
+    """A task the node cannot live without died: log it and make the process exit (non-zero)
+    rather than serve with it dead; the data dir is consistent, so a restart recovers."""
+    log.critical("%s failed, stopping the node: %r", what, e, exc_info=True)
+    node.failure = e
+    node.failed.set()
+
+
 class Node:
     """One chainfin validator (or observer) process: the wiring of its parts, the engine task,
     the ticker, the end-of-turn WAL write and sends, and the queries the REST API makes."""
@@ -280,9 +288,7 @@ class Node:
         except asyncio.CancelledError:
             raise
         except BaseException as e:
-            log.critical("consensus loop failed, stopping the node: %r", e, exc_info=True)
-            self.failure = e
-            self.failed.set()
+            fail_stop(self, "consensus loop", e)
 
     async def _run_loop(self) -> None:
         """Step the engine over every queued event, then make the turn's votes durable with ONE

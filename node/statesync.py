@@ -414,9 +414,9 @@ class StateSync:
         except asyncio.CancelledError:
             raise
         except BaseException as e:
-            log.critical("state sync failed, stopping the node: %r", e, exc_info=True)
-            node.failure = e
-            node.failed.set()
+            from node.runtime import fail_stop
+
+            fail_stop(node, "state sync", e)
 
     def needed(self) -> bool:
         """Resume an unfinished sync always; start one when enabled on an empty node."""
