@@ -157,10 +157,7 @@ class Admission:
             return GOSSIP_DELAY_BUSY_S
         if self.pacer is None:
             return GOSSIP_DELAY_S
-        r = self.pacer.rate(now)
-        if r <= self.pacer.knee_tps:
-            return GOSSIP_DELAY_S
-        return min(GOSSIP_DELAY_BUSY_S, GOSSIP_DELAY_S * r / self.pacer.knee_tps)
+        return self.pacer.scaled(GOSSIP_DELAY_S, GOSSIP_DELAY_BUSY_S, now)
 
     def on_gossip(self, payload: bytes) -> None:
         """A peer's gossip frame: admit each transaction not seen before (bad ones counted)."""

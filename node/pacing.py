@@ -60,10 +60,12 @@ class RatePacer:
             self._total -= seen.popleft()[1]
         return self._total / self.window_s
 
-    def interval_ms(self, now: float) -> int:
-        """The interval for the current rate: ``base_ms`` up to ``knee_tps``, then growing in
-        proportion to the rate, never above ``max_ms``."""
+    def scaled(self, base: float, cap: float, now: float) -> float:
+        """``base`` up to ``knee_tps``, then growing in proportion to the rate, never above
+        ``cap`` (the block interval, and the gossip delay that follows it)."""
         r = self.rate(now)
-        if r <= self.knee_tps:
-            return self.base_ms
-        return min(self.max_ms, int(self.base_ms * r / self.knee_tps))
+        return base if r <= self.knee_tps else min(cap, base * r / self.knee_tps)
+
+    def interval_ms(self, now: float) -> int:
+        """The block interval for the current rate (:meth:`scaled` of the base and the cap)."""
+        return int(self.scaled(self.base_ms, self.max_ms, now))
