@@ -125,11 +125,17 @@ class Genesis(_Model):
         return ValidatorSet(tuple(bytes.fromhex(v.public_key) for v in self.validators))
 
     def hash(self) -> bytes:
-        """SHA-256 of the canonical encoding: the chain's root of trust."""
-        return codec.hash_value(self.model_dump(mode="json"))
+        """SHA-256 of the canonical encoding of the fields the file sets: the chain's root of
+        trust. A field left out (a param added by a later release, at its default) is left out
+        of the hash too, so a release that adds a param does not orphan the data dirs of the
+        chains whose genesis predates it (decision 85)."""
+        return codec.hash_value(self.model_dump(mode="json", exclude_unset=True))
 
     def to_json_text(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+        """The file: exactly what :meth:`hash` covers (the fields set), so it reloads to the
+        same hash."""
+        return json.dumps(self.model_dump(mode="json", exclude_unset=True), indent=2,
+                          sort_keys=True) + "\n"
 
 
 def load_genesis(path: str | Path) -> Genesis:

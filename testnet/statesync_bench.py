@@ -78,7 +78,7 @@ def build(d: Path, accounts: int, block_txs: int) -> None:
                                      ("auditor", auditor, "auditor", None)], issuer,
                        regulators=[auditor],
                        params={"max_block_txs": block_txs})
-    (d / "genesis.json").write_text(gen.model_dump_json(indent=1))
+    (d / "genesis.json").write_text(gen.to_json_text())
     for i, v in enumerate(vals):
         save_identity(v, d / f"node{i}.json")
     save_identity(auditor, d / "auditor.json")
