@@ -58,6 +58,7 @@ __all__ = [
     "DamagedStore",
     "Prefixed",
     "PrefixedWriter",
+    "StorePin",
     "Keyspace",
     "keyspace",
     "Overlay",
@@ -281,6 +282,12 @@ class MemoryStore:
 
     def write_batch(self, *, sync: bool = False) -> AbstractContextManager[KVWriter]:
         return self._batch(sync)
+
+    def pin(self) -> StorePin:
+        """A read-only view of the store as it is now (see :meth:`PlyvelStore.pin`); here a
+        copy of the dict (tests only)."""
+        self._check()
+        return _MemoryPin(dict(self._data))
 
     def close(self) -> None:
         self._closed = True
@@ -541,6 +548,21 @@ class PlyvelStore:
             raise self._fail("compact_range", e) from e
         deprioritize_native_threads(nice)
 
+    def pin(self) -> StorePin:
+        """A read-only view of the database as it is now, whatever is written or deleted after:
+        a LevelDB snapshot (LevelDB keeps the entries it sees until it is released; it costs
+        no copy). The ledger pins the state it serves as a state-sync snapshot, so that pruning
+        can delete stale tree records meanwhile (decision 90). Reads from any thread; released
+        when the last reference to it goes (or by :meth:`StorePin.close`).
+
+        Raises:
+            StorageError: the database is closed.
+        """
+        try:
+            return _PlyvelPin(self, self._db.snapshot())
+        except (self._plyvel.Error, RuntimeError) as e:
+            raise self._fail("snapshot", e) from e
+
     def close(self) -> None:
         for fd in self._marks.values():
             with contextlib.suppress(OSError):
@@ -581,6 +603,55 @@ class _PlyvelBatch:
 
 
 # --------------------------------------------------------------------------- prefixed views
+
+
+class StorePin(Protocol):
+    """A read-only view of a store at one moment (:meth:`PlyvelStore.pin`)."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def close(self) -> None: ...
+
+
+class _MemoryPin:
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[bytes, bytes]) -> None:
+        self._data: dict[bytes, bytes] | None = data
+
+    def get(self, key: bytes) -> bytes | None:
+        if self._data is None:
+            raise StorageError("this store pin was released")
+        return self._data.get(key)
+
+    def close(self) -> None:
+        self._data = None
+
+
+class _PlyvelPin:
+    __slots__ = ("_store", "_snap")
+
+    def __init__(self, store: PlyvelStore, snap: Any) -> None:
+        self._store = store
+        self._snap: Any = snap
+
+    def get(self, key: bytes) -> bytes | None:
+        snap = self._snap
+        if snap is None:
+            raise StorageError("this store pin was released")
+        try:
+            v: bytes | None = snap.get(key)
+        except (self._store._plyvel.Error, RuntimeError) as e:
+            raise self._store._fail("get (pinned)", e) from e
+        return v
+
+    def close(self) -> None:
+        """Release the LevelDB snapshot now (a read still running in another thread keeps its
+        own reference: call this only when no reader is left, else drop the reference)."""
+        snap, self._snap = self._snap, None
+        if snap is not None and not self._store.closed:
+            with contextlib.suppress(self._store._plyvel.Error, RuntimeError):
+                snap.close()
 
 
 class PrefixedWriter:

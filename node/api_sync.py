@@ -68,8 +68,8 @@ async def get_sync_chunk(request: web.Request) -> web.Response:
     height, prefix, depth = (int(v) for v in vals)
     node.stats["chunks_served"] += 1
     try:
-        body = await asyncio.to_thread(statesync.chunk, node.store, node.ledger.state_root_at,
-                                       height, prefix, depth)
+        body = await asyncio.to_thread(statesync.ledger_chunk, node.ledger, height, prefix,
+                                       depth)
     except statesync.SnapshotRefused as e:
         return error(_SNAPSHOT_STATUS.get(e.code, 400), e.code, str(e))
     return web.Response(body=body, content_type="application/msgpack")

@@ -41,7 +41,9 @@ from chainfin.store import (
     VALIDATOR_SETS,
     WAL,
     DamagedStore,
+    KVReader,
     KVStore,
+    StorePin,
 )
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet
 
@@ -73,11 +75,17 @@ _ZLIB_MARK = 0x78
 #: zlib level of stored block records: level 1 takes the records to a third (hex strings and
 #: repeated field names in the receipts) for ~8 us of CPU per transaction at 13-tx blocks
 BLOCK_RECORD_ZLIB_LEVEL = 1
-#: prune stale SMT records at each flush and keep values out of the tree's leaves (digest
-#: leaves): the storage diet of decision 81. Off by default: a node that prunes serves no
-#: state snapshots (a joining bank's sync needs one root's records and values for minutes;
-#: decision 81 says what would let the two live together)
-PRUNE_SMT = False
+#: delete stale SMT records at each flush (decision 81): the disk holds one version of the
+#: state tree, not every version. On by default since a state-sync snapshot is served from a
+#: LevelDB snapshot pinned at a flush (decision 90), which pruning cannot touch
+PRUNE_SMT = True
+#: keep values out of the tree's leaves (digest leaves, decision 81): -230 B per transaction,
+#: but a chunk of an older root then has no values to serve, so a node that writes them serves
+#: no state snapshots. Off by default
+DIGEST_LEAVES = False
+#: a pinned snapshot that a joining node read within this many seconds is kept when a newer
+#: one is pinned (its sync is still going); idle ones are released
+PIN_IDLE_S = 300.0
 #: state keys a ledger remembers as indexed under k/ before it starts over (bounds its memory)
 KEY_INDEX_MEMORY = 200_000
 
@@ -104,6 +112,14 @@ def unpack_block_record(raw: bytes) -> bytes:
 def tx_root(txs: Sequence[Transaction]) -> bytes:
     """RFC 6962 root over the block's tx ids (the leaf data is the 32-byte tx id)."""
     return merkle.root([t.tx_id for t in txs])
+
+
+@dataclass
+class _Pin:
+    """A store pinned at a flush, and when a sync last read it (monotonic seconds)."""
+
+    view: StorePin
+    used: float
 
 
 @dataclass
@@ -285,7 +301,7 @@ class Ledger:
 
     def __init__(self, store: KVStore, genesis: Genesis, *,
                  registry: Mapping[str, execution.Contract], flush_phase: int = 0,
-                 prune_smt: bool = PRUNE_SMT) -> None:
+                 prune_smt: bool = PRUNE_SMT, digest_leaves: bool = DIGEST_LEAVES) -> None:
         """``flush_phase``: the SMT pages are written after committing each height h with
         ``(h + flush_phase) % SMT_FLUSH_BLOCKS == 0``. Nodes take different phases
         (:func:`flush_phase_for`) so that they do not all pause for the flush at the same
@@ -293,7 +309,11 @@ class Ledger:
 
         ``prune_smt``: each flush also deletes the records of the previously flushed root that
         the new one no longer reaches (:meth:`flush_smt`), so the disk holds one state tree, not
-        every version of it. Only the committed tip's state is ever proven."""
+        every version of it. Only the committed tip's state is ever proven; the state served
+        to joining nodes is read from a store pin taken at a flush (:meth:`snapshot_reader`).
+
+        ``digest_leaves``: the tree's leaves hold value hashes, the values being in ``s/``
+        (decision 81); such a node serves no snapshots."""
         self.store = store
         self.registry = registry  # the contracts this network runs
         self.flush_phase = flush_phase % SMT_FLUSH_BLOCKS
@@ -307,7 +327,10 @@ class Ledger:
         self._roots: dict[int, bytes] = {}  # state_root_at's memo
         self._indexed: set[bytes] = set()  # state keys whose k/ entry is written (write_commit)
         self.prune_smt = prune_smt
+        self.digest_leaves = digest_leaves
         self.pruned_records = 0  # SMT records deleted as stale since this ledger was opened
+        #: height -> the store pinned right after that height's flush (pruning nodes)
+        self._pins: dict[int, _Pin] = {}
         self.tip = self._open()
         self._tip_proof: tuple[int, BlockHeader, CommitCertificate] | None = None
         #: the root whose records are all on disk (the last flush's); the next flush deletes
@@ -320,6 +343,7 @@ class Ledger:
         #: snapshot this node serves
         self.snapshot_height = self.tip.height
         self._index_keys()
+        self._pin_flushed()
 
     def reload(self) -> None:
         """Open the store afresh (after a state sync wrote a new tip and state under it)."""
@@ -335,6 +359,8 @@ class Ledger:
         base = self.store.get(K_BASE)
         self.base_height = 0 if base is None else struct.unpack(">Q", base)[0]
         self.snapshot_height = self.tip.height
+        self._pins = {}
+        self._pin_flushed()
 
     def _index_keys(self) -> None:
         """Fill ``k/`` (key hash -> state key) from the committed state once: stores written
@@ -602,7 +628,38 @@ class Ledger:
         self.flushed_root = root
         self.unflushed = {}
         self.snapshot_height = self.tip.height
+        self._pin_flushed()
         return len(live)
+
+    def _pin_flushed(self) -> None:
+        """A pruning node pins the store right after a flush (the tip's tree whole on disk,
+        ``s/`` and ``k/`` at the same state): the snapshot it serves from now on. Older pins
+        are released unless a sync read them within PIN_IDLE_S (decision 90)."""
+        pin = getattr(self.store, "pin", None)
+        if not self.prune_smt or pin is None:
+            return
+        root = self.tip.state_root
+        if root == EMPTY or self.store.get(P_SMT + root) is None:
+            return  # nothing to serve yet, or the tree is being rebuilt
+        now = time.monotonic()
+        self._pins = {h: p for h, p in self._pins.items() if now - p.used < PIN_IDLE_S}
+        self._pins[self.tip.height] = _Pin(pin(), now - PIN_IDLE_S)
+
+    def snapshot_reader(self, height: int) -> KVReader | None:
+        """Where the state of ``height`` is read to serve it as a snapshot: the store itself
+        (a node that keeps every version of the tree), or the pin taken at that height's flush
+        (a pruning node; None when it holds none there). Marks the pin as in use."""
+        if not self.prune_smt:
+            return self.store
+        p = self._pins.get(height)
+        if p is None:
+            return None
+        p.used = time.monotonic()
+        return p.view
+
+    def pinned_heights(self) -> list[int]:
+        """The heights whose state this pruning node can serve (ascending)."""
+        return sorted(self._pins)
 
     def committed_tree(self) -> SparseMerkleTree:
         """The state tree of committed blocks (proofs): stored pages and the unflushed ones. Its
@@ -612,8 +669,8 @@ class Ledger:
 
     def _values(self) -> _ReadCache | None:
         """Where the state tree reads the values of digest leaves (only a pruning node writes
-        them, ``prune_smt``); None: full leaves, the value in the leaf."""
-        return self.cache if self.prune_smt else None
+        them, ``digest_leaves``); None: full leaves, the value in the leaf."""
+        return self.cache if self.digest_leaves else None
 
     def _descends(self, s: Spec, ancestor: bytes) -> bool:
         cur = s

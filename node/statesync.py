@@ -2,7 +2,10 @@
 block from genesis, then follows the chain by the usual catch-up (``node.catchup``).
 
 Serving. A node serves the state at its ``Ledger.snapshot_height`` (the last height whose state
-tree it wrote whole; any older such height stays readable, the tree is versioned by root):
+tree it wrote whole). A pruning node (the default) reads it from the store pinned right after
+that flush (``Ledger.snapshot_reader``: a LevelDB snapshot, which later pruning cannot touch),
+and keeps an older pin while a sync still reads it; a node that keeps every version of the tree
+serves any such height from its store (decision 90):
 
 - a *manifest*: the certified record of the block at that height and the certified records of
   every block up to it that changed the validator set, with the members each set;
@@ -57,7 +60,7 @@ from chainfin.snapshot import (
     verify_chunk,
     verify_snapshot_header,
 )
-from chainfin.store import KVStore
+from chainfin.store import KVReader, KVStore
 from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet
 from node.ledger import (
     K_BASE,
@@ -106,15 +109,16 @@ def manifest(ledger: Ledger, height: int | None) -> bytes:
     Raises:
         SnapshotRefused: not_found (no stored state tree or block at that height).
     """
-    if ledger.prune_smt:
-        raise SnapshotRefused("not_found", "this node prunes its state history (prune_smt): "
-                                           "it serves no snapshots")
+    if ledger.digest_leaves:
+        raise SnapshotRefused("not_found", "this node keeps value hashes in its state tree "
+                                           "(digest leaves): it serves no snapshots")
     h = ledger.snapshot_height if height is None else height
     raw = ledger.block_raw(h) if h >= 1 else None
     if raw is None:
         raise SnapshotRefused("not_found", f"no snapshot at height {h}")
     root = BlockHeader.from_wire(codec.decode(raw)["block"]["header"]).state_root
-    if h > ledger.tip.height or ledger.store.get(P_SMT + root) is None:
+    reader = ledger.snapshot_reader(h)
+    if h > ledger.tip.height or reader is None or reader.get(P_SMT + root) is None:
         raise SnapshotRefused("not_found", f"the state tree of height {h} is not stored whole "
                                            f"here (the latest is {ledger.snapshot_height})")
     changes = []
@@ -127,7 +131,29 @@ def manifest(ledger: Ledger, height: int | None) -> bytes:
     return codec.encode({"height": h, "block": raw, "changes": changes})
 
 
-def chunk(store: KVStore, state_root_at: Callable[[int], bytes | None], height: int,
+def _check_region(prefix: int, depth: int) -> None:
+    if not 0 <= depth <= MAX_CHUNK_DEPTH or not 0 <= prefix < 1 << depth:
+        raise SnapshotRefused("bad_request", f"depth must be 0..{MAX_CHUNK_DEPTH} and prefix "
+                                             "below 2**depth")
+
+
+def ledger_chunk(ledger: Ledger, height: int, prefix: int, depth: int) -> bytes:
+    """:func:`chunk` of the state this ledger serves at ``height`` (its store, or the store
+    pinned at that height's flush on a pruning node). May run in a worker thread.
+
+    Raises:
+        SnapshotRefused: as :func:`chunk`; not_found when no pin holds that height.
+    """
+    _check_region(prefix, depth)
+    reader = ledger.snapshot_reader(height) if height >= 1 else None
+    if reader is None:
+        raise SnapshotRefused("not_found", f"the state tree of height {height} is not "
+                                           f"served here (heights served: "
+                                           f"{ledger.pinned_heights() or 'none'})")
+    return chunk(reader, ledger.state_root_at, height, prefix, depth)
+
+
+def chunk(store: KVReader, state_root_at: Callable[[int], bytes | None], height: int,
           prefix: int, depth: int) -> bytes:
     """The encoded chunk ``prefix``/``depth`` of the state at ``height``. Reads the store only
     (no ledger cache), so it may run in a worker thread.
@@ -135,9 +161,7 @@ def chunk(store: KVStore, state_root_at: Callable[[int], bytes | None], height: 
     Raises:
         SnapshotRefused: bad_request, not_found or too_large.
     """
-    if not 0 <= depth <= MAX_CHUNK_DEPTH or not 0 <= prefix < 1 << depth:
-        raise SnapshotRefused("bad_request", f"depth must be 0..{MAX_CHUNK_DEPTH} and prefix "
-                                             "below 2**depth")
+    _check_region(prefix, depth)
     root = state_root_at(height) if height >= 1 else None
     if root is None:
         raise SnapshotRefused("not_found", f"no block at height {height}")
@@ -192,8 +216,7 @@ async def serve_chunk(node: Node, peer: bytes, payload: bytes) -> bytes:
             raise SnapshotRefused("bad_request", "a chunk request is {height, prefix, depth}")
         node.stats["chunks_served"] += 1
         return _reply_ok(await asyncio.to_thread(
-            chunk, node.store, node.ledger.state_root_at, req["height"], req["prefix"],
-            req["depth"]))
+            ledger_chunk, node.ledger, req["height"], req["prefix"], req["depth"]))
     except SnapshotRefused as e:
         return _reply_err(e)
     except ChainfinError as e:

@@ -19,7 +19,7 @@ from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes, reachab
 from chainfin.store import SMT_NODES, STATE, PlyvelStore
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet, Vote
 from contracts import CONTRACTS
-from node.ledger import PRUNE_SMT, SMT_FLUSH_BLOCKS, Tip, write_commit
+from node.ledger import DIGEST_LEAVES, PRUNE_SMT, SMT_FLUSH_BLOCKS, Tip, write_commit
 
 from ._host import cpu_count
 
@@ -123,7 +123,7 @@ def store_tree(store: Any, pending: dict[bytes, bytes] | None = None) -> SparseM
     ones in ``store`` under :data:`chainfin.store.SMT_NODES`."""
     return SparseMerkleTree(_PendingNodes({} if pending is None else pending,
                                           StoreNodes(store)),
-                            _StoreValues(store) if PRUNE_SMT else None)
+                            _StoreValues(store) if DIGEST_LEAVES else None)
 
 
 def _final(genesis: Genesis, vs: ValidatorSet, height: int, prev_hash: bytes,

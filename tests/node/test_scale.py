@@ -103,7 +103,7 @@ def test_pruning_keeps_exactly_the_live_tree_and_current_proofs(tmp_path):
     nodes = [load_identity(n.key_file) for n in m.nodes]
     clients = {c.name: load_identity(c.key_file) for c in m.clients}
     store = PlyvelStore(str(tmp_path / "db"))
-    led = Ledger(store, genesis, registry=CONTRACTS, prune_smt=True)
+    led = Ledger(store, genesis, registry=CONTRACTS, prune_smt=True, digest_leaves=True)
     roots = []
     nonce = 0
     for i in range(3 * SMT_FLUSH_BLOCKS + 5):
@@ -136,14 +136,15 @@ def test_pruning_keeps_exactly_the_live_tree_and_current_proofs(tmp_path):
     tip = led.tip
     store.close()
     store = PlyvelStore(str(tmp_path / "db"))  # a restarted node serves the tip's proofs
-    again = Ledger(store, genesis, registry=CONTRACTS, prune_smt=True)
+    again = Ledger(store, genesis, registry=CONTRACTS, prune_smt=True,
+                   digest_leaves=True)
     assert again.tip.state_root == tip.state_root
     value = again.committed_tree().get(tip.state_root, key)
     assert value == codec.encode(again.state_value("settlement", key.decode().split("/", 1)[1]))
     assert verify_proof(tip.state_root, key, value,
                         again.committed_tree().prove(tip.state_root, key))
     from node import statesync
-    with pytest.raises(statesync.SnapshotRefused, match="prunes"):  # decision 81
+    with pytest.raises(statesync.SnapshotRefused, match="digest leaves"):  # decision 81
         statesync.manifest(again, None)
     store.close()
 
