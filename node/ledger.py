@@ -662,9 +662,9 @@ class Ledger:
         return sorted(self._pins)
 
     def committed_tree(self) -> SparseMerkleTree:
-        """The state tree of committed blocks (proofs): stored pages and the unflushed ones. Its
-        leaves hold value hashes (digest leaves); values come from the committed state (``s/``),
-        so a value can be read and proven at the tip's root only."""
+        """The state tree of committed blocks (proofs): stored pages and the unflushed ones.
+        With ``digest_leaves`` its leaves hold value hashes and values come from the committed
+        state (``s/``), so a value can be read and proven at the tip's root only."""
         return SparseMerkleTree(_NodeCache(self.node_cache, [self.unflushed]), self._values())
 
     def _values(self) -> _ReadCache | None:
