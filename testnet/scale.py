@@ -363,9 +363,24 @@ def copy_ledger(directory: str | os.PathLike[str], source: int = 0) -> list[str]
         if dst.exists():
             shutil.rmtree(dst)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("LOCK", "CHAINFIN-*"))
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("LOCK", "CHAINFIN-*"),
+                        copy_function=_link_or_copy)
         copied.append(str(dst))
     return copied
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    """A LevelDB table file (``*.ldb``, ``*.sst``) is never written again once made (compaction
+    writes new ones and unlinks the old): a hard link shares it safely, so a 10 GB ledger is
+    copied in a second and without 10 GB more disk. Every other file (the log, MANIFEST,
+    CURRENT) is appended to or replaced in place: a real copy."""
+    if src.endswith((".ldb", ".sst")):
+        try:
+            os.link(src, dst)
+            return dst
+        except OSError:  # another filesystem, or no hard links: copy
+            pass
+    return str(shutil.copy2(src, dst))
 
 
 def _grown_txs(directory: str | os.PathLike[str], node: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+from pathlib import Path
 
 import pytest
 
@@ -68,11 +69,21 @@ def test_grown_ledger_copies_to_the_other_nodes(grown, tmp_path):
     copied = scale.copy_ledger(d)
     assert len(copied) == 3
     genesis = load_genesis(load_manifest(d).genesis)
+    src = Path(load_manifest(d).nodes[0].data_dir) / "db"
+    tables = sorted(src.glob("*.ldb"))
+    assert tables and all((Path(copied[0]) / t.name).stat().st_ino == t.stat().st_ino
+                          for t in tables)  # the immutable tables are shared, not copied
+    before = {p.name: p.read_bytes() for p in src.iterdir() if p.name != "LOCK"}
     store = PlyvelStore(copied[0])
     try:
         assert Ledger(store, genesis, registry=CONTRACTS).tip.height == second.height
+        for i in range(20_000):  # writes and a compaction in the copy ...
+            store.put(b"zz/%d" % i, bytes(100))
+        store._db.compact_range()
     finally:
         store.close()
+    # ... leave the source as it was
+    assert {p.name: p.read_bytes() for p in src.iterdir() if p.name != "LOCK"} == before
 
 
 def _tree_records(store, root):
