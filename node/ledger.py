@@ -421,8 +421,7 @@ class Ledger:
         t0 = time.perf_counter()
         state = {k[len(P_STATE):]: v for k, v in self.store.iterate(prefix=P_STATE)}
         nodes: dict[bytes, bytes] = {}
-        root = SparseMerkleTree(_NodeCache(self.node_cache, []),
-                                self._values()).update(EMPTY, state, nodes)
+        root = self._tree(_NodeCache(self.node_cache, [])).update(EMPTY, state, nodes)
         if root != tip.state_root:
             raise DamagedStore(f"the committed state does not hash to the state root of block "
                                f"{tip.height}")
@@ -433,7 +432,7 @@ class Ledger:
 
     def _init_genesis(self, ghash: bytes) -> Tip:
         changes = execution.genesis_state(self.genesis)
-        smt = SparseMerkleTree(_NodeCache(self.node_cache, []), self._values())
+        smt = self._tree(_NodeCache(self.node_cache, []))
         nodes: dict[bytes, bytes] = {}
         root = smt.update(smt.empty_root, changes, nodes)
         vs = self.genesis.validator_set()
@@ -488,9 +487,8 @@ class Ledger:
         )
         result = execution.execute_block(state, txs, ctx, self.registry)
         nodes: dict[bytes, bytes] = {}
-        smt = SparseMerkleTree(_NodeCache(self.node_cache,
-                                          [s.smt_nodes for s in chain] + [self.unflushed]),
-                               self._values())
+        smt = self._tree(_NodeCache(self.node_cache,
+                                    [s.smt_nodes for s in chain] + [self.unflushed]))
         root = smt.update(parent_root, result.changes, nodes)
         after = vs
         if result.validator_set_change is not None:
@@ -665,12 +663,16 @@ class Ledger:
         """The state tree of committed blocks (proofs): stored pages and the unflushed ones.
         With ``digest_leaves`` its leaves hold value hashes and values come from the committed
         state (``s/``), so a value can be read and proven at the tip's root only."""
-        return SparseMerkleTree(_NodeCache(self.node_cache, [self.unflushed]), self._values())
+        return self._tree(_NodeCache(self.node_cache, [self.unflushed]))
 
-    def _values(self) -> _ReadCache | None:
-        """Where the state tree reads the values of digest leaves (only a pruning node writes
-        them, ``digest_leaves``); None: full leaves, the value in the leaf."""
-        return self.cache if self.digest_leaves else None
+    def _tree(self, nodes: _NodeCache) -> SparseMerkleTree:
+        """The state tree over ``nodes``. It reads digest leaves whoever wrote them (a data dir
+        written with ``digest_leaves`` on, as decision 81's first default did, stays readable:
+        their values come from the committed state) and writes them only with
+        ``digest_leaves``."""
+        tree = SparseMerkleTree(nodes, self.cache)
+        tree.digest_leaves = self.digest_leaves
+        return tree
 
     def _descends(self, s: Spec, ancestor: bytes) -> bool:
         cur = s

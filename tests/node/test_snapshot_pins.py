@@ -98,3 +98,22 @@ def test_a_reopened_ledger_pins_its_flushed_tip(chain) -> None:
     again = Ledger(store, genesis, registry=CONTRACTS)
     assert again.pinned_heights() == [5]
     _all_chunks_verify(again, 5, again.tip.state_root)
+
+
+def test_a_data_dir_with_digest_leaves_reopens_with_the_defaults(chain) -> None:
+    """Decision 81's first default wrote digest leaves; such a data dir must stay readable and
+    go on committing after the default changed (a 5 M-tx ledger grown then did not)."""
+    store, genesis, nodes, clients = chain
+    old = Ledger(store, genesis, registry=CONTRACTS, digest_leaves=True)
+    nonce = _grow(old, genesis, nodes, clients, SMT_FLUSH_BLOCKS + 3, 0)
+    old.flush_smt()
+    leaves = [v for _, v in store.iterate(SMT_NODES) if v[0] != 4]
+    assert leaves and all(v[0] == 5 for v in leaves)
+    led = Ledger(store, genesis, registry=CONTRACTS)  # the defaults: full leaves
+    key = f"settlement/bal/{clients['exporter'].public_key.hex()}/USD".encode()
+    root = led.tip.state_root
+    assert led.committed_tree().get(root, key) is not None  # a digest leaf, read
+    _grow(led, genesis, nodes, clients, SMT_FLUSH_BLOCKS, nonce)
+    led.flush_smt()
+    assert led.committed_tree().get(led.tip.state_root, key) is not None
+    assert any(v[0] == 2 for _, v in store.iterate(SMT_NODES))  # new leaves hold values
