@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import struct
@@ -51,12 +50,14 @@ from chainfin.snapshot import (
     MAX_CHUNK_ENTRIES,
     Chunk,
     SetChangeBlock,
-    decode_chunk,
     encode_chunk,
     region_end,
-    verify_chunk,
     verify_snapshot_header,
 )
+from chainfin.snapshot import (
+    decode_chunk as decode_chunk,  # (re-exported: callers and tests parse chunks through here)
+)
+from chainfin.snapshot_tree import Region, assemble_top
 from chainfin.store import KVStore
 from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet
 from node.ledger import (
@@ -72,6 +73,7 @@ from node.ledger import (
     Tip,
     tip_bytes,
 )
+from node.statesync_work import P_REGION, Prepared, decode_region, prepare_chunk
 
 if TYPE_CHECKING:
     from node.runtime import Node
@@ -149,18 +151,43 @@ def chunk(store: KVStore, state_root_at: Callable[[int], bytes | None], height: 
         raise SnapshotRefused("too_large", f"region {prefix}/{depth} holds more than "
                                            f"{MAX_CHUNK_ENTRIES} entries: ask for its halves")
     sibs, leaves = got
+    keys = _indexed_keys(store, [kh for kh, _ in leaves], prefix, depth)
     entries = []
     size = 0
-    for kh, value in leaves:
-        key = store.get(P_KEYS + kh)
-        if key is None:
-            raise SnapshotRefused("not_found", f"the state key of hash {kh.hex()} is not indexed")
+    for key, (_, value) in zip(keys, leaves, strict=True):
         size += len(key) + len(value)
         entries.append((key, value))
     if size > MAX_CHUNK_BYTES and len(entries) > 1:
         raise SnapshotRefused("too_large", f"region {prefix}/{depth} holds more than "
                                            f"{MAX_CHUNK_BYTES} bytes: ask for its halves")
     return encode_chunk(Chunk(height, prefix, depth, tuple(sibs), tuple(entries)))
+
+
+def _indexed_keys(store: KVStore, hashes: list[bytes], prefix: int, depth: int) -> list[bytes]:
+    """The state keys of ``hashes`` (sorted key hashes, all in region ``prefix``/``depth``) from
+    the key index: one scan of the region's range of the index rather than a lookup per key
+    (the index is ordered by key hash, like the region; it may hold keys no longer in the state,
+    which the scan passes over).
+
+    Raises:
+        SnapshotRefused: not_found (a key hash is not indexed).
+    """
+    if not hashes:
+        return []
+    end = region_end(prefix, depth)
+    lo = P_KEYS + (prefix << (256 - depth)).to_bytes(32, "big")
+    hi = P_KEYS + end.to_bytes(32, "big") if end < END else None
+    it = iter(store.iterate(prefix=P_KEYS, start=lo, stop=hi))
+    n = len(P_KEYS)
+    out: list[bytes] = []
+    for kh in hashes:
+        for ik, key in it:
+            if ik[n:] == kh:
+                out.append(key)
+                break
+        else:
+            raise SnapshotRefused("not_found", f"the state key of hash {kh.hex()} is not indexed")
+    return out
 
 
 def _reply_ok(body: bytes) -> bytes:
@@ -263,22 +290,33 @@ def verify_manifest(raw: bytes, chain_id: str, genesis_set: ValidatorSet) -> Man
 
 @dataclass
 class Progress:
-    """``meta/statesync``: which snapshot, the next region, the root of the state written."""
+    """``meta/statesync``: which snapshot, the next region, how many chunks are in.
+
+    Each installed region leaves its summary (``snapshot_tree.Region``) under
+    ``meta/statesync/r/`` + its start, in the batch that writes it; :func:`finish` builds the
+    pages above the regions from them. ``partial_root`` is the root of the state written so far
+    in records of layout 1 (each chunk went through ``SparseMerkleTree.update``); layout 2 (this
+    one) leaves it EMPTY: a layout-1 record is resumed from the first region."""
 
     manifest: bytes
     cursor: int  # the next key-hash position to fetch (END: all fetched)
     depth: int  # the depth of the regions asked for now
     partial_root: bytes
     chunks: int = 0
+    layout: int = 2
 
     def encode(self) -> bytes:
         return codec.encode({"manifest": self.manifest, "cursor": self.cursor.to_bytes(33, "big"),
                              "depth": self.depth, "partial_root": self.partial_root,
-                             "chunks": self.chunks})
+                             "chunks": self.chunks, "layout": self.layout})
 
     @classmethod
     def decode(cls, raw: bytes) -> Progress:
         d = codec.decode(raw)
+        if d.get("layout", 1) != 2:
+            # written by an install that updated the tree chunk by chunk: its regions left no
+            # summaries, so install them again (the same values over the same keys)
+            return cls(d["manifest"], 0, 0, EMPTY, 0)
         return cls(d["manifest"], int.from_bytes(d["cursor"], "big"), d["depth"],
                    d["partial_root"], d.get("chunks", 0))
 
@@ -289,14 +327,35 @@ def load_progress(store: KVStore) -> Progress | None:
 
 
 def begin(store: KVStore, m: Manifest) -> Progress:
-    """Start installing ``m``: drop the state this (empty) node holds and record the progress,
-    in one synced batch."""
+    """Start installing ``m``: drop the state this (empty) node holds and the region summaries
+    of an abandoned sync, and record the progress, in one synced batch."""
     p = Progress(m.raw, 0, 0, EMPTY)
     with store.write_batch(sync=True) as b:
         for k, _ in store.iterate(prefix=P_STATE):
             b.delete(k)
+        for k, _ in store.iterate(prefix=P_REGION):
+            b.delete(k)
         b.put(K_PROGRESS, p.encode())
     return p
+
+
+def write_prepared(store: KVStore, p: Progress, prep: Prepared) -> int:
+    """Write a prepared chunk and the progress after it in one batch. Returns its entries.
+
+    Raises:
+        InvalidMessage: it is not the region the progress expects next.
+    """
+    if prep.start != p.cursor or prep.depth != p.depth:
+        raise InvalidMessage("a prepared chunk out of order")
+    p.cursor = region_end(prep.start >> (256 - prep.depth), prep.depth)
+    p.chunks += 1
+    puts = prep.puts
+    with store.write_batch(sync=False) as b:
+        put = b.put
+        for i in range(0, len(puts), 2):
+            put(puts[i], puts[i + 1])
+        put(K_PROGRESS, p.encode())
+    return prep.entries
 
 
 def install_chunk(store: KVStore, m: Manifest, p: Progress, raw: bytes) -> int:
@@ -306,43 +365,32 @@ def install_chunk(store: KVStore, m: Manifest, p: Progress, raw: bytes) -> int:
     Raises:
         InvalidMessage: it is not the chunk asked for, or it does not verify.
     """
-    c = decode_chunk(raw)
-    if c.height != m.height or c.depth != p.depth or c.start != p.cursor:
-        raise InvalidMessage(f"got chunk {c.prefix}/{c.depth} of height {c.height}, not the one "
-                             "asked for")
-    verify_chunk(m.block.header.state_root, c)
-    changes = dict(c.entries)
-    nodes: dict[bytes, bytes] = {}
-    root = SparseMerkleTree(StoreNodes(store)).update(p.partial_root, changes, nodes)
-    p.partial_root = root
-    p.cursor = region_end(c.prefix, c.depth)
-    p.chunks += 1
-    with store.write_batch(sync=False) as b:
-        for k, v in c.entries:
-            b.put(P_STATE + k, v)
-            b.put(P_KEYS + _sha(k), k)
-        put_nodes(b, nodes)
-        b.put(K_PROGRESS, p.encode())
-    return len(c.entries)
-
-
-def _sha(k: bytes) -> bytes:
-    return hashlib.sha256(k).digest()
+    return write_prepared(store, p, prepare_chunk(m.block.header.state_root, m.height, p.depth,
+                                                  p.cursor, raw))
 
 
 def finish(store: KVStore, m: Manifest, p: Progress) -> None:
-    """Write the snapshot's block, the set changes and the tip; drop the progress (one synced
-    batch).
+    """Build the pages above the installed regions; write them, the snapshot's block, the set
+    changes and the tip; drop the progress and the region summaries (one synced batch).
 
     Raises:
         InvalidMessage: the state written does not hash to the certified root (a bug: every
-            chunk was checked).
+            chunk was checked), or its regions do not cover the key space.
     """
-    if p.partial_root != m.block.header.state_root:
+    keys: list[bytes] = []
+    regions: list[Region] = []
+    for k, v in store.iterate(prefix=P_REGION):
+        keys.append(k)
+        regions.append(decode_region(k, v))
+    root, top = assemble_top(regions)
+    if root != m.block.header.state_root:
         raise InvalidMessage("the installed state does not hash to the certified root")
     h = m.height
     bh = m.block.hash()
     with store.write_batch(sync=True) as b:
+        put_nodes(b, top)
+        for k in keys:
+            b.delete(k)
         # receipts are not certified (not in the header): the snapshot's block is kept without
         b.put(P_BLOCK + _h(h), codec.encode_local(
             {"block": m.block.to_wire(), "cert": m.cert.to_wire(), "receipts": []}))
