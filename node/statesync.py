@@ -31,9 +31,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import multiprocessing
 import struct
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -409,6 +412,29 @@ def finish(store: KVStore, m: Manifest, p: Progress) -> None:
         b.delete(K_PROGRESS)
 
 
+#: regions fetched and verified ahead of the one being written
+AHEAD = 3
+#: worker processes that verify chunks (0: a thread of this process)
+PREPARE_WORKERS = 1
+
+
+def _prepare_pool() -> ProcessPoolExecutor | None:
+    """The worker processes that verify chunks (spawned: this process runs threads and an event
+    loop, which a fork would copy mid-flight); None when ``PREPARE_WORKERS`` is 0."""
+    if PREPARE_WORKERS <= 0:
+        return None
+    return ProcessPoolExecutor(PREPARE_WORKERS, mp_context=multiprocessing.get_context("spawn"))
+
+
+async def _cancel_all(pending: deque[asyncio.Future[Prepared]]) -> None:
+    """Cancel the regions fetched or verified ahead and wait for them to end."""
+    while pending:
+        f = pending.popleft()
+        f.cancel()
+        with contextlib.suppress(BaseException):
+            await f
+
+
 class StateSync:
     """The node's side: install a snapshot before the engine starts (``Node.start``)."""
 
@@ -563,6 +589,52 @@ class StateSync:
         finally:
             self.active = False
 
+    async def _install_regions(self, src: Source, m: Manifest, p: Progress,
+                               pool: ProcessPoolExecutor | None) -> int:
+        """Fetch, verify and write the regions from ``p.cursor`` on, in a pipeline: up to
+        ``AHEAD`` regions are being fetched (the server's work and the transfer) and verified in
+        ``pool`` (``prepare_chunk``: the hashing, on another core) while this process writes the
+        oldest verified one (in key-hash order: the progress record moves region by region).
+        Returns the entries written.
+
+        Raises:
+            SnapshotRefused, InvalidMessage: the source failed or sent a chunk that does not
+                verify (nothing of that chunk is written).
+        """
+        node = self.node
+        loop = asyncio.get_running_loop()
+        root, height = m.block.header.state_root, m.height
+
+        async def fetch_prepare(at: int, depth: int) -> Prepared:
+            raw = await src.chunk(height, at >> (256 - depth), depth)
+            if pool is None:
+                return await asyncio.to_thread(prepare_chunk, root, height, depth, at, raw)
+            return await loop.run_in_executor(pool, prepare_chunk, root, height, depth, at, raw)
+
+        pending: deque[asyncio.Future[Prepared]] = deque()
+        nxt = p.cursor
+        entries = 0
+        try:
+            while p.cursor < END:
+                while len(pending) < AHEAD and nxt < END:
+                    pending.append(asyncio.ensure_future(fetch_prepare(nxt, p.depth)))
+                    nxt = region_end(nxt >> (256 - p.depth), p.depth)
+                try:
+                    prep = await pending.popleft()
+                except SnapshotRefused as e:
+                    if e.code != "too_large" or p.depth >= MAX_CHUNK_DEPTH:
+                        raise
+                    await _cancel_all(pending)
+                    p.depth += 1  # the regions are too big: halve them from here on
+                    nxt = p.cursor
+                    continue
+                entries += await self._in_thread(write_prepared, self.node.store, p, prep)
+                self.status["chunks"] = p.chunks
+                node.stats["chunks_installed"] += 1
+        finally:
+            await _cancel_all(pending)
+        return entries
+
     async def _from_source(self, src: Source, m: Manifest | None,
                            p: Progress | None) -> bool:
         node = self.node
@@ -584,41 +656,13 @@ class StateSync:
             log.info("state sync: resuming height %d at chunk %d from %s", m.height, p.chunks,
                      src.name)
         t0 = time.perf_counter()
-        entries = 0
         self.status = {"height": m.height, "chunks": p.chunks, "source": src.name}
-        # the next region is fetched while this one is verified and written (the server's
-        # work and the transfer overlap the install)
-        ahead: asyncio.Task[bytes] | None = None
-        ahead_at = (-1, -1)
+        pool = _prepare_pool()
         try:
-            while p.cursor < END:
-                at = (p.cursor >> (256 - p.depth), p.depth)
-                try:
-                    if ahead is not None and ahead_at == at:
-                        raw = await ahead
-                    else:
-                        if ahead is not None:
-                            ahead.cancel()
-                        raw = await src.chunk(m.height, at[0], at[1])
-                    ahead = None
-                except SnapshotRefused as e:
-                    ahead = None
-                    if e.code != "too_large" or p.depth >= MAX_CHUNK_DEPTH:
-                        raise
-                    p.depth += 1  # the regions are too big: halve them from here on
-                    continue
-                end = region_end(*at)
-                if end < END:
-                    ahead_at = (end >> (256 - p.depth), p.depth)
-                    ahead = asyncio.ensure_future(src.chunk(m.height, *ahead_at))
-                entries += await self._in_thread(install_chunk, store, m, p, raw)
-                self.status["chunks"] = p.chunks
-                node.stats["chunks_installed"] += 1
+            entries = await self._install_regions(src, m, p, pool)
         finally:
-            if ahead is not None:
-                ahead.cancel()
-                with contextlib.suppress(BaseException):
-                    await ahead
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
         await self._in_thread(finish, store, m, p)
         log.info("state sync: installed height %d (%d chunks, %d entries this run) in %.1f s",
                  m.height, p.chunks, entries, time.perf_counter() - t0)
