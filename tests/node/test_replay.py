@@ -97,3 +97,38 @@ def test_ahead_gives_the_same_blocks_with_or_without_a_worker(tn) -> None:  # no
         assert asyncio.run(run(dec, records)) == [True] * 5
         with pytest.raises(ChainfinError):
             asyncio.run(run(dec, [records[0], _bad_signature(records[1]), *records[2:]]))
+
+
+async def test_an_observer_catches_up_through_the_worker(monkeypatch) -> None:
+    """A node that follows by replay (no state sync) with the worker path forced on for every
+    batch: it reaches the validators' state, and the worker decoded its blocks."""
+    from chainfin.store import MemoryStore as Mem
+    from tests.fixtures import start_cluster, stop_cluster, wait_height
+    from tests.node.test_statesync import _commit_issues, _observer, _serve
+
+    monkeypatch.setattr(replay, "WORKER_MIN_BYTES", 0)
+    used: list[int] = []
+    real = replay.BlockDecoder.submit
+
+    def submit(self: replay.BlockDecoder, raw: bytes):  # type: ignore[no-untyped-def]
+        used.append(len(raw))
+        return real(self, raw)
+
+    monkeypatch.setattr(replay.BlockDecoder, "submit", submit)
+    gen, nodes, ids = await start_cluster()
+    runner, url = await _serve(nodes[0])
+    try:
+        await _commit_issues(nodes, ids, 60)
+        joiner = _observer(gen, Mem(), url, ids["auditor"], state_sync=False)
+        await joiner.start()
+        try:
+            await wait_height(joiner, nodes[0].ledger.tip.height, timeout=30)
+            h = joiner.ledger.tip.height
+            assert joiner.ledger.tip.state_root == codec.decode(nodes[0].ledger.block_raw(h))[
+                "block"]["header"]["state_root"]
+            assert used, "no record went through the worker"
+        finally:
+            await joiner.stop()
+    finally:
+        await runner.cleanup()
+        await stop_cluster(nodes)
