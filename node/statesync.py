@@ -16,13 +16,16 @@ Both go over the p2p ``snapshot``/``chunk`` requests (validators) and over REST
 
 Installing. The client checks the manifest's certificates against the validator sets it derives
 from genesis through the certified changes (TRAPS #12), then fetches the chunks in key-hash order
-and checks each against the certified state root. Each chunk is written in one LevelDB batch with
-its state, its key index, its SMT records and the progress record ``meta/statesync`` (the next
-region and the root of the state written so far), so a node killed mid-sync resumes where it
-stopped. Until the last batch the progress record stays: the node knows its state is partial and
-neither runs consensus nor answers state reads on it. The last batch writes the snapshot's block
-record, the set-change records, the validator sets, the tip and ``meta/base`` and drops the
-progress record; then the node replays the blocks after the snapshot height.
+and checks each against the certified state root, in a worker process, a few regions ahead of the
+one being written; the hashing that verifies a chunk also makes the records of the state tree
+inside its region (``chainfin.snapshot_tree``). Each chunk is written in one LevelDB batch with its
+state, its key index, its tree records, its region's summary and the progress record
+``meta/statesync`` (the next region), so a node killed mid-sync resumes where it stopped. Until the
+last batch the progress record stays: the node knows its state is partial and neither runs
+consensus nor answers state reads on it. The last batch writes the pages above the regions (built
+from the summaries; their root must be the certified one), the snapshot's block record, the
+set-change records, the validator sets, the tip and ``meta/base`` and drops the progress record; then
+the node replays the blocks after the snapshot height.
 """
 
 from __future__ import annotations
