@@ -617,9 +617,11 @@ class StateSync:
         pending: deque[asyncio.Future[Prepared]] = deque()
         nxt = p.cursor
         entries = 0
+        probing = True  # no region of this depth served yet: ask for one at a time (a region
+        # refused as too large costs the server a walk of MAX_CHUNK_ENTRIES leaves)
         try:
             while p.cursor < END:
-                while len(pending) < AHEAD and nxt < END:
+                while len(pending) < (1 if probing else AHEAD) and nxt < END:
                     pending.append(asyncio.ensure_future(fetch_prepare(nxt, p.depth)))
                     nxt = region_end(nxt >> (256 - p.depth), p.depth)
                 try:
@@ -631,6 +633,7 @@ class StateSync:
                     p.depth += 1  # the regions are too big: halve them from here on
                     nxt = p.cursor
                     continue
+                probing = False
                 entries += await self._in_thread(write_prepared, self.node.store, p, prep)
                 self.status["chunks"] = p.chunks
                 node.stats["chunks_installed"] += 1
