@@ -164,3 +164,14 @@ def test_encode_chunk_is_the_canonical_encoding() -> None:
              "siblings": [[k] if k == 0 else [k, a, b] if k == 1 else [k, a]
                           for k, a, b in c.siblings],
              "entries": [[k, v] for k, v in c.entries]})
+
+
+def test_a_progress_record_of_the_previous_layout_restarts_from_the_first_region() -> None:
+    from node.statesync import Progress
+
+    old = codec.encode({"manifest": b"m", "cursor": (5 << 250).to_bytes(33, "big"), "depth": 6,
+                        "partial_root": b"\1" * 32, "chunks": 9})  # no summaries behind it
+    p = Progress.decode(old)
+    assert (p.manifest, p.cursor, p.depth, p.chunks) == (b"m", 0, 0, 0)
+    now = Progress(b"m", 5 << 250, 6, b"\0" * 32, 9)
+    assert Progress.decode(now.encode()) == now  # the current layout resumes where it was
