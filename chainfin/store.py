@@ -610,6 +610,15 @@ class StorePin(Protocol):
 
     def get(self, key: bytes) -> bytes | None: ...
 
+    def iterate(
+        self,
+        prefix: bytes = b"",
+        *,
+        start: bytes | None = None,
+        stop: bytes | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]: ...
+
     def close(self) -> None: ...
 
 
@@ -619,10 +628,21 @@ class _MemoryPin:
     def __init__(self, data: dict[bytes, bytes]) -> None:
         self._data: dict[bytes, bytes] | None = data
 
-    def get(self, key: bytes) -> bytes | None:
+    def _live(self) -> dict[bytes, bytes]:
         if self._data is None:
             raise StorageError("this store pin was released")
-        return self._data.get(key)
+        return self._data
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._live().get(key)
+
+    def iterate(self, prefix: bytes = b"", *, start: bytes | None = None,
+                stop: bytes | None = None, reverse: bool = False
+                ) -> Iterator[tuple[bytes, bytes]]:
+        lo, hi = _range(prefix, start, stop)
+        snap = sorted((k, v) for k, v in self._live().items()
+                      if k >= lo and (hi is None or k < hi))
+        return iter(snap[::-1] if reverse else snap)
 
     def close(self) -> None:
         self._data = None
@@ -644,6 +664,22 @@ class _PlyvelPin:
         except (self._store._plyvel.Error, RuntimeError) as e:
             raise self._store._fail("get (pinned)", e) from e
         return v
+
+    def iterate(self, prefix: bytes = b"", *, start: bytes | None = None,
+                stop: bytes | None = None, reverse: bool = False
+                ) -> Iterator[tuple[bytes, bytes]]:
+        snap = self._snap
+        if snap is None:
+            raise StorageError("this store pin was released")
+        lo, hi = _range(prefix, start, stop)
+        if hi is not None and hi <= lo:
+            return iter(())
+        try:
+            it = snap.iterator(start=lo, stop=hi, reverse=reverse, include_start=True,
+                               include_stop=False)
+        except (self._store._plyvel.Error, RuntimeError) as e:
+            raise self._store._fail("iterate (pinned)", e) from e
+        return self._store._drain(it)
 
     def close(self) -> None:
         """Release the LevelDB snapshot now (a read still running in another thread keeps its

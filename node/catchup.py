@@ -20,7 +20,7 @@ from chainfin import codec
 from chainfin.client import signed_headers
 from chainfin.consensus import api
 from chainfin.errors import ChainfinError, InvalidMessage
-from chainfin.types import Block, CommitCertificate
+from node import replay
 
 if TYPE_CHECKING:
     from node.runtime import Node
@@ -49,6 +49,7 @@ class CatchUp:
         self.node = node
         self.fetching = False
         self.session: aiohttp.ClientSession | None = None  # REST sync; open while started
+        self.decoder: replay.BlockDecoder | None = None  # started at the first multi-block batch
 
     async def open(self) -> None:
         """Create the HTTP client session REST catch-up uses for the node's lifetime (only a
@@ -60,6 +61,9 @@ class CatchUp:
             connector=aiohttp.TCPConnector(ssl=self.node.sync_ssl or True))
 
     async def close(self) -> None:
+        if self.decoder is not None:
+            self.decoder.close()
+            self.decoder = None
         if self.session is not None:
             await self.session.close()
             self.session = None
@@ -142,25 +146,36 @@ class CatchUp:
                 return progressed
             if node.disk_full or (node.min_free_bytes and node.space_low()):
                 return progressed  # state transfer writes too: it waits for space like consensus
-            for raw in records:
-                try:
-                    rec = codec.decode(raw)
-                    block = Block.from_wire(rec["block"])
-                    cert = CommitCertificate.from_wire(rec["cert"])
-                    if block.height <= node.ledger.tip.height:
-                        continue
-                    old_vs = node.ledger.tip.validators
-                    spec = node.ledger.apply_certified(block, cert)
-                except (ChainfinError, KeyError, TypeError) as e:
-                    node.stats["fetch_failed"] += 1
-                    log.warning("%s sent a bad certified block: %s", name, e)
-                    return progressed
-                progressed = True
-                node.stats["blocks_fetched"] += 1
-                node.io.after_commit(block, spec.result)
-                if spec.validators_after != old_vs:
-                    node.validators_changed()
-                await asyncio.sleep(0)  # never hold the loop for a whole batch
+            # a batch of big blocks is decoded (and its signatures checked) in a worker process
+            # while this one executes; a few small ones are not worth the round trips
+            big = len(records) > 1 and sum(map(len, records)) >= replay.WORKER_MIN_BYTES
+            if big and self.decoder is None:
+                self.decoder = replay.BlockDecoder()
+            ahead = replay.Ahead(self.decoder if big else None, records)
+            try:
+                for i in range(len(records)):
+                    try:
+                        block, cert, verified = await ahead.get(i)
+                        if block.height <= node.ledger.tip.height:
+                            continue
+                        old_vs = node.ledger.tip.validators
+                        spec = node.ledger.apply_certified(block, cert,
+                                                           signatures_verified=verified)
+                    except (ChainfinError, KeyError, TypeError) as e:
+                        node.stats["fetch_failed"] += 1
+                        log.warning("%s sent a bad certified block: %s", name, e)
+                        return progressed
+                    progressed = True
+                    node.stats["blocks_fetched"] += 1
+                    node.io.after_commit(block, spec.result)
+                    if spec.validators_after != old_vs:
+                        node.validators_changed()
+                    await asyncio.sleep(0)  # never hold the loop for a whole batch
+            finally:
+                ahead.cancel()
+                if big and ahead.decoder is None and self.decoder is not None:
+                    self.decoder.close()  # its worker died: a new one next time
+                    self.decoder = None
             if len(records) < FETCH_BATCH:
                 return progressed
 

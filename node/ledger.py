@@ -41,7 +41,6 @@ from chainfin.store import (
     VALIDATOR_SETS,
     WAL,
     DamagedStore,
-    KVReader,
     KVStore,
     StorePin,
 )
@@ -643,7 +642,7 @@ class Ledger:
         self._pins = {h: p for h, p in self._pins.items() if now - p.used < PIN_IDLE_S}
         self._pins[self.tip.height] = _Pin(pin(), now - PIN_IDLE_S)
 
-    def snapshot_reader(self, height: int) -> KVReader | None:
+    def snapshot_reader(self, height: int) -> KVStore | StorePin | None:
         """Where the state of ``height`` is read to serve it as a snapshot: the store itself
         (a node that keeps every version of the tree), or the pin taken at that height's flush
         (a pruning node; None when it holds none there). Marks the pin as in use."""
@@ -685,19 +684,24 @@ class Ledger:
                 return False
             cur = nxt
 
-    def apply_certified(self, block: Block, cert: CommitCertificate) -> Spec:
-        """Catch-up: verify the certificate against the set derived locally, execute, commit.
+    def apply_certified(self, block: Block, cert: CommitCertificate, *,
+                        signatures_verified: bool = False) -> Spec:
+        """Catch-up: verify the certificate against the set derived locally, every transaction's
+        signature, execute, commit. ``signatures_verified``: this very ``block`` came out of
+        ``node.replay.decode_verified``, which checked the signatures in a worker process.
 
         Raises:
             InvalidMessage: the certificate or the block does not check out.
+            InvalidTransaction: a transaction's signature does not verify.
         """
         if block.height != self.tip.height + 1:
             raise InvalidMessage("certified block does not follow the tip")
         if cert.block_hash != block.hash() or cert.height != block.height:
             raise InvalidMessage("certificate is for another block")
         cert.verify(self.tip.validators, self.chain_id)
-        for tx in block.txs:
-            tx.verify_signature()
+        if not signatures_verified:
+            for tx in block.txs:
+                tx.verify_signature()
         self.execute(block, None, 0)
         return self.commit(block, cert)
 

@@ -19,25 +19,30 @@ Both go over the p2p ``snapshot``/``chunk`` requests (validators) and over REST
 
 Installing. The client checks the manifest's certificates against the validator sets it derives
 from genesis through the certified changes (TRAPS #12), then fetches the chunks in key-hash order
-and checks each against the certified state root. Each chunk is written in one LevelDB batch with
-its state, its key index, its SMT records and the progress record ``meta/statesync`` (the next
-region and the root of the state written so far), so a node killed mid-sync resumes where it
-stopped. Until the last batch the progress record stays: the node knows its state is partial and
-neither runs consensus nor answers state reads on it. The last batch writes the snapshot's block
-record, the set-change records, the validator sets, the tip and ``meta/base`` and drops the
-progress record; then the node replays the blocks after the snapshot height.
+and checks each against the certified state root, in a worker process, a few regions ahead of the
+one being written; the hashing that verifies a chunk also makes the records of the state tree
+inside its region (``chainfin.snapshot_tree``). Each chunk is written in one LevelDB batch with its
+state, its key index, its tree records, its region's summary and the progress record
+``meta/statesync`` (the next region), so a node killed mid-sync resumes where it stopped. Until the
+last batch the progress record stays: the node knows its state is partial and neither runs
+consensus nor answers state reads on it. The last batch writes the pages above the regions (built
+from the summaries; their root must be the certified one), the snapshot's block record, the
+set-change records, the validator sets, the tip and ``meta/base`` and drops the progress record; then
+the node replays the blocks after the snapshot height.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
+import multiprocessing
 import struct
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,13 +59,15 @@ from chainfin.snapshot import (
     MAX_CHUNK_ENTRIES,
     Chunk,
     SetChangeBlock,
-    decode_chunk,
     encode_chunk,
     region_end,
-    verify_chunk,
     verify_snapshot_header,
 )
-from chainfin.store import KVReader, KVStore
+from chainfin.snapshot import (
+    decode_chunk as decode_chunk,  # (re-exported: callers and tests parse chunks through here)
+)
+from chainfin.snapshot_tree import Region, assemble_top
+from chainfin.store import KVStore, StorePin
 from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet
 from node.ledger import (
     K_BASE,
@@ -75,6 +82,7 @@ from node.ledger import (
     Tip,
     tip_bytes,
 )
+from node.statesync_work import P_REGION, Prepared, decode_region, prepare_chunk
 
 if TYPE_CHECKING:
     from node.runtime import Node
@@ -153,7 +161,7 @@ def ledger_chunk(ledger: Ledger, height: int, prefix: int, depth: int) -> bytes:
     return chunk(reader, ledger.state_root_at, height, prefix, depth)
 
 
-def chunk(store: KVReader, state_root_at: Callable[[int], bytes | None], height: int,
+def chunk(store: KVStore | StorePin, state_root_at: Callable[[int], bytes | None], height: int,
           prefix: int, depth: int) -> bytes:
     """The encoded chunk ``prefix``/``depth`` of the state at ``height``. Reads the store only
     (no ledger cache), so it may run in a worker thread.
@@ -173,18 +181,43 @@ def chunk(store: KVReader, state_root_at: Callable[[int], bytes | None], height:
         raise SnapshotRefused("too_large", f"region {prefix}/{depth} holds more than "
                                            f"{MAX_CHUNK_ENTRIES} entries: ask for its halves")
     sibs, leaves = got
+    keys = _indexed_keys(store, [kh for kh, _ in leaves], prefix, depth)
     entries = []
     size = 0
-    for kh, value in leaves:
-        key = store.get(P_KEYS + kh)
-        if key is None:
-            raise SnapshotRefused("not_found", f"the state key of hash {kh.hex()} is not indexed")
+    for key, (_, value) in zip(keys, leaves, strict=True):
         size += len(key) + len(value)
         entries.append((key, value))
     if size > MAX_CHUNK_BYTES and len(entries) > 1:
         raise SnapshotRefused("too_large", f"region {prefix}/{depth} holds more than "
                                            f"{MAX_CHUNK_BYTES} bytes: ask for its halves")
     return encode_chunk(Chunk(height, prefix, depth, tuple(sibs), tuple(entries)))
+
+
+def _indexed_keys(store: KVStore | StorePin, hashes: list[bytes], prefix: int, depth: int) -> list[bytes]:
+    """The state keys of ``hashes`` (sorted key hashes, all in region ``prefix``/``depth``) from
+    the key index: one scan of the region's range of the index rather than a lookup per key
+    (the index is ordered by key hash, like the region; it may hold keys no longer in the state,
+    which the scan passes over).
+
+    Raises:
+        SnapshotRefused: not_found (a key hash is not indexed).
+    """
+    if not hashes:
+        return []
+    end = region_end(prefix, depth)
+    lo = P_KEYS + (prefix << (256 - depth)).to_bytes(32, "big")
+    hi = P_KEYS + end.to_bytes(32, "big") if end < END else None
+    it = iter(store.iterate(prefix=P_KEYS, start=lo, stop=hi))
+    n = len(P_KEYS)
+    out: list[bytes] = []
+    for kh in hashes:
+        for ik, key in it:
+            if ik[n:] == kh:
+                out.append(key)
+                break
+        else:
+            raise SnapshotRefused("not_found", f"the state key of hash {kh.hex()} is not indexed")
+    return out
 
 
 def _reply_ok(body: bytes) -> bytes:
@@ -286,22 +319,33 @@ def verify_manifest(raw: bytes, chain_id: str, genesis_set: ValidatorSet) -> Man
 
 @dataclass
 class Progress:
-    """``meta/statesync``: which snapshot, the next region, the root of the state written."""
+    """``meta/statesync``: which snapshot, the next region, how many chunks are in.
+
+    Each installed region leaves its summary (``snapshot_tree.Region``) under
+    ``meta/statesync/r/`` + its start, in the batch that writes it; :func:`finish` builds the
+    pages above the regions from them. ``partial_root`` is the root of the state written so far
+    in records of layout 1 (each chunk went through ``SparseMerkleTree.update``); layout 2 (this
+    one) leaves it EMPTY: a layout-1 record is resumed from the first region."""
 
     manifest: bytes
     cursor: int  # the next key-hash position to fetch (END: all fetched)
     depth: int  # the depth of the regions asked for now
     partial_root: bytes
     chunks: int = 0
+    layout: int = 2
 
     def encode(self) -> bytes:
         return codec.encode({"manifest": self.manifest, "cursor": self.cursor.to_bytes(33, "big"),
                              "depth": self.depth, "partial_root": self.partial_root,
-                             "chunks": self.chunks})
+                             "chunks": self.chunks, "layout": self.layout})
 
     @classmethod
     def decode(cls, raw: bytes) -> Progress:
         d = codec.decode(raw)
+        if d.get("layout", 1) != 2:
+            # written by an install that updated the tree chunk by chunk: its regions left no
+            # summaries, so install them again (the same values over the same keys)
+            return cls(d["manifest"], 0, 0, EMPTY, 0)
         return cls(d["manifest"], int.from_bytes(d["cursor"], "big"), d["depth"],
                    d["partial_root"], d.get("chunks", 0))
 
@@ -312,14 +356,35 @@ def load_progress(store: KVStore) -> Progress | None:
 
 
 def begin(store: KVStore, m: Manifest) -> Progress:
-    """Start installing ``m``: drop the state this (empty) node holds and record the progress,
-    in one synced batch."""
+    """Start installing ``m``: drop the state this (empty) node holds and the region summaries
+    of an abandoned sync, and record the progress, in one synced batch."""
     p = Progress(m.raw, 0, 0, EMPTY)
     with store.write_batch(sync=True) as b:
         for k, _ in store.iterate(prefix=P_STATE):
             b.delete(k)
+        for k, _ in store.iterate(prefix=P_REGION):
+            b.delete(k)
         b.put(K_PROGRESS, p.encode())
     return p
+
+
+def write_prepared(store: KVStore, p: Progress, prep: Prepared) -> int:
+    """Write a prepared chunk and the progress after it in one batch. Returns its entries.
+
+    Raises:
+        InvalidMessage: it is not the region the progress expects next.
+    """
+    if prep.start != p.cursor or prep.depth != p.depth:
+        raise InvalidMessage("a prepared chunk out of order")
+    p.cursor = region_end(prep.start >> (256 - prep.depth), prep.depth)
+    p.chunks += 1
+    puts = prep.puts
+    with store.write_batch(sync=False) as b:
+        put = b.put
+        for i in range(0, len(puts), 2):
+            put(puts[i], puts[i + 1])
+        put(K_PROGRESS, p.encode())
+    return prep.entries
 
 
 def install_chunk(store: KVStore, m: Manifest, p: Progress, raw: bytes) -> int:
@@ -329,43 +394,32 @@ def install_chunk(store: KVStore, m: Manifest, p: Progress, raw: bytes) -> int:
     Raises:
         InvalidMessage: it is not the chunk asked for, or it does not verify.
     """
-    c = decode_chunk(raw)
-    if c.height != m.height or c.depth != p.depth or c.start != p.cursor:
-        raise InvalidMessage(f"got chunk {c.prefix}/{c.depth} of height {c.height}, not the one "
-                             "asked for")
-    verify_chunk(m.block.header.state_root, c)
-    changes = dict(c.entries)
-    nodes: dict[bytes, bytes] = {}
-    root = SparseMerkleTree(StoreNodes(store)).update(p.partial_root, changes, nodes)
-    p.partial_root = root
-    p.cursor = region_end(c.prefix, c.depth)
-    p.chunks += 1
-    with store.write_batch(sync=False) as b:
-        for k, v in c.entries:
-            b.put(P_STATE + k, v)
-            b.put(P_KEYS + _sha(k), k)
-        put_nodes(b, nodes)
-        b.put(K_PROGRESS, p.encode())
-    return len(c.entries)
-
-
-def _sha(k: bytes) -> bytes:
-    return hashlib.sha256(k).digest()
+    return write_prepared(store, p, prepare_chunk(m.block.header.state_root, m.height, p.depth,
+                                                  p.cursor, raw))
 
 
 def finish(store: KVStore, m: Manifest, p: Progress) -> None:
-    """Write the snapshot's block, the set changes and the tip; drop the progress (one synced
-    batch).
+    """Build the pages above the installed regions; write them, the snapshot's block, the set
+    changes and the tip; drop the progress and the region summaries (one synced batch).
 
     Raises:
         InvalidMessage: the state written does not hash to the certified root (a bug: every
-            chunk was checked).
+            chunk was checked), or its regions do not cover the key space.
     """
-    if p.partial_root != m.block.header.state_root:
+    keys: list[bytes] = []
+    regions: list[Region] = []
+    for k, v in store.iterate(prefix=P_REGION):
+        keys.append(k)
+        regions.append(decode_region(k, v))
+    root, top = assemble_top(regions)
+    if root != m.block.header.state_root:
         raise InvalidMessage("the installed state does not hash to the certified root")
     h = m.height
     bh = m.block.hash()
     with store.write_batch(sync=True) as b:
+        put_nodes(b, top)
+        for k in keys:
+            b.delete(k)
         # receipts are not certified (not in the header): the snapshot's block is kept without
         b.put(P_BLOCK + _h(h), codec.encode_local(
             {"block": m.block.to_wire(), "cert": m.cert.to_wire(), "receipts": []}))
@@ -382,6 +436,29 @@ def finish(store: KVStore, m: Manifest, p: Progress) -> None:
         b.put(K_TIP, tip_bytes(tip))
         b.put(K_BASE, _h(h))
         b.delete(K_PROGRESS)
+
+
+#: regions fetched and verified ahead of the one being written
+AHEAD = 3
+#: worker processes that verify chunks (0: a thread of this process)
+PREPARE_WORKERS = 1
+
+
+def _prepare_pool() -> ProcessPoolExecutor | None:
+    """The worker processes that verify chunks (spawned: this process runs threads and an event
+    loop, which a fork would copy mid-flight); None when ``PREPARE_WORKERS`` is 0."""
+    if PREPARE_WORKERS <= 0:
+        return None
+    return ProcessPoolExecutor(PREPARE_WORKERS, mp_context=multiprocessing.get_context("spawn"))
+
+
+async def _cancel_all(pending: deque[asyncio.Future[Prepared]]) -> None:
+    """Cancel the regions fetched or verified ahead and wait for them to end."""
+    while pending:
+        f = pending.popleft()
+        f.cancel()
+        with contextlib.suppress(BaseException):
+            await f
 
 
 class StateSync:
@@ -538,6 +615,55 @@ class StateSync:
         finally:
             self.active = False
 
+    async def _install_regions(self, src: Source, m: Manifest, p: Progress,
+                               pool: ProcessPoolExecutor | None) -> int:
+        """Fetch, verify and write the regions from ``p.cursor`` on, in a pipeline: up to
+        ``AHEAD`` regions are being fetched (the server's work and the transfer) and verified in
+        ``pool`` (``prepare_chunk``: the hashing, on another core) while this process writes the
+        oldest verified one (in key-hash order: the progress record moves region by region).
+        Returns the entries written.
+
+        Raises:
+            SnapshotRefused, InvalidMessage: the source failed or sent a chunk that does not
+                verify (nothing of that chunk is written).
+        """
+        node = self.node
+        loop = asyncio.get_running_loop()
+        root, height = m.block.header.state_root, m.height
+
+        async def fetch_prepare(at: int, depth: int) -> Prepared:
+            raw = await src.chunk(height, at >> (256 - depth), depth)
+            if pool is None:
+                return await asyncio.to_thread(prepare_chunk, root, height, depth, at, raw)
+            return await loop.run_in_executor(pool, prepare_chunk, root, height, depth, at, raw)
+
+        pending: deque[asyncio.Future[Prepared]] = deque()
+        nxt = p.cursor
+        entries = 0
+        probing = True  # no region of this depth served yet: ask for one at a time (a region
+        # refused as too large costs the server a walk of MAX_CHUNK_ENTRIES leaves)
+        try:
+            while p.cursor < END:
+                while len(pending) < (1 if probing else AHEAD) and nxt < END:
+                    pending.append(asyncio.ensure_future(fetch_prepare(nxt, p.depth)))
+                    nxt = region_end(nxt >> (256 - p.depth), p.depth)
+                try:
+                    prep = await pending.popleft()
+                except SnapshotRefused as e:
+                    if e.code != "too_large" or p.depth >= MAX_CHUNK_DEPTH:
+                        raise
+                    await _cancel_all(pending)
+                    p.depth += 1  # the regions are too big: halve them from here on
+                    nxt = p.cursor
+                    continue
+                probing = False
+                entries += await self._in_thread(write_prepared, self.node.store, p, prep)
+                self.status["chunks"] = p.chunks
+                node.stats["chunks_installed"] += 1
+        finally:
+            await _cancel_all(pending)
+        return entries
+
     async def _from_source(self, src: Source, m: Manifest | None,
                            p: Progress | None) -> bool:
         node = self.node
@@ -559,41 +685,13 @@ class StateSync:
             log.info("state sync: resuming height %d at chunk %d from %s", m.height, p.chunks,
                      src.name)
         t0 = time.perf_counter()
-        entries = 0
         self.status = {"height": m.height, "chunks": p.chunks, "source": src.name}
-        # the next region is fetched while this one is verified and written (the server's
-        # work and the transfer overlap the install)
-        ahead: asyncio.Task[bytes] | None = None
-        ahead_at = (-1, -1)
+        pool = _prepare_pool()
         try:
-            while p.cursor < END:
-                at = (p.cursor >> (256 - p.depth), p.depth)
-                try:
-                    if ahead is not None and ahead_at == at:
-                        raw = await ahead
-                    else:
-                        if ahead is not None:
-                            ahead.cancel()
-                        raw = await src.chunk(m.height, at[0], at[1])
-                    ahead = None
-                except SnapshotRefused as e:
-                    ahead = None
-                    if e.code != "too_large" or p.depth >= MAX_CHUNK_DEPTH:
-                        raise
-                    p.depth += 1  # the regions are too big: halve them from here on
-                    continue
-                end = region_end(*at)
-                if end < END:
-                    ahead_at = (end >> (256 - p.depth), p.depth)
-                    ahead = asyncio.ensure_future(src.chunk(m.height, *ahead_at))
-                entries += await self._in_thread(install_chunk, store, m, p, raw)
-                self.status["chunks"] = p.chunks
-                node.stats["chunks_installed"] += 1
+            entries = await self._install_regions(src, m, p, pool)
         finally:
-            if ahead is not None:
-                ahead.cancel()
-                with contextlib.suppress(BaseException):
-                    await ahead
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
         await self._in_thread(finish, store, m, p)
         log.info("state sync: installed height %d (%d chunks, %d entries this run) in %.1f s",
                  m.height, p.chunks, entries, time.perf_counter() - t0)

@@ -12,10 +12,16 @@
     with ``state_sync: true`` and node0 as its sync URL (``chainfin node run``), and times the
     joiner from its start until it reports the snapshot installed and its height.
 
-``python -m testnet.statesync_bench replay --dir D --blocks N``
+``python -m testnet.statesync_bench replay --dir D --blocks N [--decode-workers 1]``
     Replays the first N certified blocks of D into an empty LevelDB store with
     ``Ledger.apply_certified`` (certificate verified against the derived set, every transaction
     signature verified, every transaction executed, the state root checked, committed): tx/s.
+    As catch-up does it, the records are decoded and their signatures verified in a worker
+    process (``node.replay``) ahead of the block executed; ``--decode-workers 0``: all here.
+
+``install``, ``join`` and ``replay`` take ``--out O``: everything they write goes to O (node0
+runs on a hard-linked copy of D's database: opening a LevelDB writes to its directory), so a
+ledger that took long to build is never modified. They report CPU seconds next to wall time.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -31,7 +38,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chainfin import codec
 from chainfin.crypto import Identity, save_identity
 from chainfin.genesis import load_genesis
 from chainfin.store import PlyvelStore
@@ -39,7 +45,8 @@ from chainfin.testing.genesis import bank_genesis
 from chainfin.types import Block, CommitCertificate, Transaction, Vote, vote_message
 from contracts import CONTRACTS
 from node.config import NodeConfig, write_config
-from node.ledger import Ledger, flush_phase_for
+from node.ledger import Ledger, flush_phase_for, unpack_block_record
+from node.replay import BlockDecoder, decode_record
 from testnet.launch import free_ports
 
 CHAIN = "chainfin-statesync-bench"
@@ -127,15 +134,30 @@ def build(d: Path, accounts: int, block_txs: int) -> None:
                       "build_s": round(build_s, 1), "commit_s": round(commit_s, 1)}))
 
 
-def _node_config(d: Path, name: str, key: str, data: Path, **kw: Any) -> Path:
+def _node_config(d: Path, out: Path, name: str, key: str, data: Path, **kw: Any) -> Path:
     rest, p2p = free_ports(2)
     cfg = NodeConfig(node_id=name, key_file=Path(key).resolve(),
                      genesis=(d / "genesis.json").resolve(), data_dir=data.resolve(),
                      rest_host="127.0.0.1", rest_port=rest, p2p_host="127.0.0.1",
                      p2p_port=p2p, **kw)
-    path = d / f"{name}.config.json"
+    path = out / f"{name}.config.json"
     write_config(cfg, path)
     return path
+
+
+def _linked_copy(src: Path, dst: Path) -> None:
+    """A copy of the LevelDB directory ``src`` that a node may write without touching ``src``:
+    the table files (.ldb/.sst, which LevelDB never modifies, only creates and deletes) hard
+    linked, every other file (manifest, logs, CURRENT, the WAL mark written in place) copied."""
+    shutil.rmtree(dst, ignore_errors=True)
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.name == "LOCK":
+            continue
+        if f.suffix in (".ldb", ".sst"):
+            os.link(f, dst / f.name)
+        else:
+            shutil.copy2(f, dst / f.name)
 
 
 def _status(url: str) -> dict[str, Any] | None:
@@ -148,18 +170,42 @@ def _status(url: str) -> dict[str, Any] | None:
         return None
 
 
-def join(d: Path) -> None:
-    joiner_dir = d / "joiner"
+def _cpu_s(pid: int) -> float:
+    """CPU seconds of a process so far, its reaped children's included (Linux /proc)."""
+    try:
+        f = (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1]).split()
+    except OSError:
+        return -1.0
+    return round(sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK"), 1)
+
+
+def _source_db(d: Path, out: Path) -> Path:
+    """node0's database to open: D's own, or (``out`` elsewhere) a linked copy in ``out`` (opening
+    a LevelDB writes to its directory: a new manifest and log)."""
+    if out.resolve() == d.resolve():
+        return d / "node0" / "db"
+    _linked_copy(d / "node0" / "db", out / "node0" / "db")
+    return out / "node0" / "db"
+
+
+def join(d: Path, out: Path) -> None:
+    """Time a joiner syncing from node0 (see the module docstring). With ``out`` other than
+    ``d``, ``d`` is only read: node0 runs on a linked copy of its database in ``out``, and the
+    configs, logs and the joiner's directory go there too."""
+    out.mkdir(parents=True, exist_ok=True)
+    joiner_dir = out / "joiner"
     shutil.rmtree(joiner_dir, ignore_errors=True)
-    server_cfg = _node_config(d, "node0", str(d / "node0.json"), d / "node0")
+    server_data = _source_db(d, out).parent
+    server_cfg = _node_config(d, out, "node0", str(d / "node0.json"), server_data)
     server_url = f"http://127.0.0.1:{json.loads(server_cfg.read_text())['rest_port']}"
-    save_identity(Identity.generate("joiner"), d / "joiner.json")
-    joiner_cfg = _node_config(d, "joiner", str(d / "joiner.json"), joiner_dir,
+    if not (out / "joiner.json").exists():
+        save_identity(Identity.generate("joiner"), out / "joiner.json")
+    joiner_cfg = _node_config(d, out, "joiner", str(out / "joiner.json"), joiner_dir,
                               sync_urls=[server_url], state_sync=True,
                               sync_key_file=(d / "auditor.json").resolve())
     joiner_url = f"http://127.0.0.1:{json.loads(joiner_cfg.read_text())['rest_port']}"
     cmd = [sys.executable, "-m", "chainfin.cli", "node", "run", "--config"]
-    logs = [open(d / "node0.log", "w"), open(d / "joiner.log", "w")]  # noqa: SIM115
+    logs = [open(out / "node0.log", "w"), open(out / "joiner.log", "w")]  # noqa: SIM115
     server = subprocess.Popen([*cmd, str(server_cfg)], stdout=logs[0], stderr=logs[0])
     joiner = None
     try:
@@ -178,7 +224,9 @@ def join(d: Path) -> None:
             assert time.monotonic() < deadline + 600, "the joiner did not finish"
             time.sleep(0.1)
         took = time.perf_counter() - t0
+        time.sleep(1.0)  # (the joiner reaps its verifying workers: their CPU joins its own)
         print(json.dumps({"height": target, "seconds_to_synced": round(took, 1),
+                          "joiner_cpu_s": _cpu_s(joiner.pid), "server_cpu_s": _cpu_s(server.pid),
                           "base_height": st["base_height"], "state_root": st["state_root"],
                           "server_root": _status(server_url)["state_root"]}))  # type: ignore[index]
     finally:
@@ -190,10 +238,10 @@ def join(d: Path) -> None:
             f.close()
 
 
-def replay(d: Path, blocks: int) -> None:
+def replay(d: Path, out: Path, blocks: int, decode_workers: int) -> None:
     gen = load_genesis(d / "genesis.json")
-    src = PlyvelStore.open(str(d / "node0" / "db"))
-    out_dir = d / "replay"
+    src = PlyvelStore.open(str(_source_db(d, out)))
+    out_dir = out / "replay"
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     dst = PlyvelStore.open(str(out_dir / "db"))
@@ -203,30 +251,41 @@ def replay(d: Path, blocks: int) -> None:
         raw = src.get(b"b/" + h.to_bytes(8, "big"))
         if raw is None:
             break
-        recs.append(raw)
+        recs.append(unpack_block_record(raw))  # as block_raw() serves it
     src.close()
     n_tx = 0
-    t0 = time.perf_counter()
-    for raw in recs:  # decoding is part of catch-up (the records arrive as bytes)
-        rec = codec.decode(raw)
-        block = Block.from_wire(rec["block"])
-        ledger.apply_certified(block, CommitCertificate.from_wire(rec["cert"]))
-        n_tx += len(block.txs)
-    took = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), time.process_time()
+    if decode_workers <= 0:
+        for raw in recs:  # decoding is part of catch-up (the records arrive as bytes)
+            block, cert = decode_record(raw)
+            ledger.apply_certified(block, cert)
+            n_tx += len(block.txs)
+        took = time.perf_counter() - t0
+    else:  # as catch-up does it: decoding and signatures in a worker, blocks ahead
+        with BlockDecoder(decode_workers) as dec:
+            for block, cert in dec.decoded(recs):
+                ledger.apply_certified(block, cert, signatures_verified=True)
+                n_tx += len(block.txs)
+            took = time.perf_counter() - t0
+            dec.close(wait=True)  # (its CPU is counted below)
+    cpu = time.process_time() - c0
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
     dst.close()
     print(json.dumps({"blocks": len(recs), "txs": n_tx, "seconds": round(took, 2),
-                      "tx_per_s": round(n_tx / took)}))
+                      "tx_per_s": round(n_tx / took), "decode_workers": decode_workers,
+                      "cpu_s": round(cpu, 2),
+                      "worker_cpu_s": round(child.ru_utime + child.ru_stime, 2)}))
 
 
-def install(d: Path) -> None:
+def install(d: Path, out: Path) -> None:
     """The snapshot of D's node0 installed into an empty store in this one process, without the
     network: the time to build the chunks (server side) and to verify and write them (client),
     apart."""
     from node import statesync
 
     gen = load_genesis(d / "genesis.json")
-    src = PlyvelStore.open(str(d / "node0" / "db"))
-    out_dir = d / "install"
+    src = PlyvelStore.open(str(_source_db(d, out)))
+    out_dir = out / "install"
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     dst = PlyvelStore.open(str(out_dir / "db"))
@@ -235,27 +294,31 @@ def install(d: Path) -> None:
     m = statesync.verify_manifest(statesync.manifest(ledger, None), gen.chain_id,
                                   gen.validator_set())
     p = statesync.begin(dst, m)
-    serve_s = install_s = 0.0
+    serve_s = install_s = serve_cpu = install_cpu = 0.0
     entries = 0
     while p.cursor < statesync.END:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             raw = statesync.chunk(src, ledger.state_root_at, m.height,
                                   p.cursor >> (256 - p.depth), p.depth)
         except statesync.SnapshotRefused:
             p.depth += 1
             continue
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         entries += statesync.install_chunk(dst, m, p, raw)
         serve_s += t1 - t0
+        serve_cpu += c1 - c0
         install_s += time.perf_counter() - t1
-    t0 = time.perf_counter()
+        install_cpu += time.process_time() - c1
+    t0, c0 = time.perf_counter(), time.process_time()
     statesync.finish(dst, m, p)
     install_s += time.perf_counter() - t0
+    install_cpu += time.process_time() - c0
     src.close()
     dst.close()
     print(json.dumps({"entries": entries, "chunks": p.chunks, "depth": p.depth,
                       "serve_s": round(serve_s, 2), "install_s": round(install_s, 2),
+                      "serve_cpu_s": round(serve_cpu, 2), "install_cpu_s": round(install_cpu, 2),
                       "install_us_per_entry": round(install_s / entries * 1e6, 1)}))
 
 
@@ -271,18 +334,25 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("replay")
     r.add_argument("--dir", required=True)
     r.add_argument("--blocks", type=int, default=20)
+    r.add_argument("--decode-workers", type=int, default=1,
+                   help="worker processes that decode records and check signatures (0: none, "
+                        "as before)")
     i = sub.add_parser("install")
     i.add_argument("--dir", required=True)
+    for p in (j, r, i):
+        p.add_argument("--out", help="write here (configs, logs, the joiner or the replayed "
+                                     "store, node0 on a linked copy of its database) and leave "
+                                     "--dir as it is")
     a = ap.parse_args(argv)
     d = Path(a.dir)
     if a.cmd == "build":
         build(d, a.accounts, a.block_txs)
     elif a.cmd == "join":
-        join(d)
+        join(d, Path(a.out) if a.out else d)
     elif a.cmd == "install":
-        install(d)
+        install(d, Path(a.out) if a.out else d)
     else:
-        replay(d, a.blocks)
+        replay(d, Path(a.out) if a.out else d, a.blocks, a.decode_workers)
     return 0
 
 
