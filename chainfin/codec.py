@@ -80,11 +80,23 @@ def canonicalize(value: Any, _depth: int = 0) -> Any:
         if value and _depth >= MAX_DEPTH:
             raise CodecError(f"value nested deeper than {MAX_DEPTH}")
         lst = []
+        flat_ok = _depth + 1 < MAX_DEPTH  # an item list may hold scalars without a call
         for v in value:
             tv = type(v)
             if tv is str or tv is bytes or v is None or tv is bool or (
                     tv is int and _INT_MIN <= v <= _INT_MAX):
                 lst.append(v)
+            elif tv is list and flat_ok:  # a pair or counter: its scalars inline, no call
+                inner: Any = []
+                for x in v:
+                    tx = type(x)
+                    if tx is str or tx is bytes or x is None or tx is bool or (
+                            tx is int and _INT_MIN <= x <= _INT_MAX):
+                        inner.append(x)
+                    else:  # anything else: the general path (which raises or converts)
+                        inner = canonicalize(v, _depth + 1)
+                        break
+                lst.append(inner)
             else:
                 lst.append(canonicalize(v, _depth + 1))
         return lst
@@ -155,17 +167,31 @@ def _refuse_ext(code: int, data: bytes) -> Any:
 
 
 def _check(value: Any, depth: int) -> None:
+    """Refuse floats, non-string map keys and nesting deeper than MAX_DEPTH.
+
+    Only containers and floats (and anything below the depth limit) cost a call: most values
+    are flat maps of scalars. Same checks in the same order as one call per item, so the same
+    error for the same frame.
+    """
     if depth > MAX_DEPTH:
         raise CodecError(f"frame nested deeper than {MAX_DEPTH}")
     t = type(value)
     if t is dict:
+        d1 = depth + 1
+        deep = d1 > MAX_DEPTH
         for k, v in value.items():
             if type(k) is not str:
                 raise CodecError("map key must be a string")
-            _check(v, depth + 1)
+            tv = type(v)
+            if tv is dict or tv is list or tv is float or deep:
+                _check(v, d1)
     elif t is list:
+        d1 = depth + 1
+        deep = d1 > MAX_DEPTH
         for v in value:
-            _check(v, depth + 1)
+            tv = type(v)
+            if tv is dict or tv is list or tv is float or deep:
+                _check(v, d1)
     elif t is float:
         raise CodecError("floats are not allowed")
 

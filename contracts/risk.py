@@ -366,8 +366,14 @@ def check_receipt(state: ContractState, ctx: TxContext, to: str, currency: str) 
 
 
 def _stats(state: ContractState, account: str, currency: str) -> dict[str, Any]:
-    return state.get(NAME, f"stats/{account}/{currency}") or {
-        "n": 0, "avg": 0, "cps": [], "near": []}
+    """The account's pattern memory, to be updated and put back: a new top-level dict over the
+    stored record's lists (read with :meth:`StateView.peek`, no deep copy). The update only
+    rebinds ``avg``, ``n``, ``cps`` and ``near`` to new values, never changes a list (or a pair
+    in one) in place, so the stored record stays as it was."""
+    stored = state.peek(NAME, f"stats/{account}/{currency}")
+    if stored is None:
+        return {"n": 0, "avg": 0, "cps": [], "near": []}
+    return dict(stored)
 
 
 def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
@@ -417,7 +423,9 @@ def count_near_limit(payer_stats: dict[str, Any], limit: int | None, amount: int
                      now_ms: int) -> int:
     """Structuring: payments each just under a per-transaction limit (at least
     STRUCTURING_BPS of it), counted per hour of block time over the window; returns the count
-    including this payment (0 when it is not near a limit)."""
+    including this payment (0 when it is not near a limit). Rebinds ``payer_stats["near"]``
+    to a new list when it counts: the old list is never changed (it may be the stored
+    record's)."""
     if limit is None or amount > limit or amount * 10_000 < limit * STRUCTURING_BPS:
         return 0
     hour = now_ms // STRUCTURING_BUCKET_MS
