@@ -31,7 +31,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from chainfin import codec
 from chainfin.crypto import Identity
