@@ -14,6 +14,7 @@ exhaust memory. ``decode(..., canonical=True)`` also refuses bytes that are not 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -115,6 +116,20 @@ def canonicalize(value: Any, _depth: int = 0) -> Any:
     raise CodecError(f"cannot encode a value of type {type(value).__name__}")
 
 
+_local = threading.local()
+
+
+def _packb(value: Any) -> bytes:
+    """``msgpack.packb(value, use_bin_type=True)`` (the same bytes) with this thread's Packer:
+    constructing one per call costs as much as packing a small value. One per thread because
+    a Packer is not thread-safe; it resets itself after an error."""
+    try:
+        pack: Callable[[Any], bytes] = _local.pack
+    except AttributeError:
+        pack = _local.pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+    return pack(value)
+
+
 def encode(value: Any) -> bytes:
     """Canonical bytes of ``value``.
 
@@ -123,8 +138,7 @@ def encode(value: Any) -> bytes:
             outside 64 bits, or nests too deep.
     """
     try:
-        packed: bytes = msgpack.packb(canonicalize(value), use_bin_type=True)
-        return packed
+        return _packb(canonicalize(value))
     except (OverflowError, ValueError, TypeError) as e:  # defensive: canonicalize should catch all
         raise CodecError(str(e)) from e
 
@@ -139,8 +153,7 @@ def encode_with_value(value: Any) -> tuple[bytes, Any]:
     """
     canon = canonicalize(value)
     try:
-        packed: bytes = msgpack.packb(canon, use_bin_type=True)
-        return packed, canon
+        return _packb(canon), canon
     except (OverflowError, ValueError, TypeError) as e:
         raise CodecError(str(e)) from e
 
