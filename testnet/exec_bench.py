@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from chainfin import codec
 from chainfin.crypto import Identity
@@ -147,6 +148,28 @@ def _block_digest(res: BlockResult) -> bytes:
     return h.digest()
 
 
+class _CachedState:
+    """Committed state as the node reads it (``node.ledger._ReadCache``): values recently read
+    or written held in memory in front of LevelDB, the same bytes objects on every hit, and
+    updated at each commit."""
+
+    __slots__ = ("_store", "_data")
+
+    def __init__(self, store: Any) -> None:
+        self._store = _StoreState(store)
+        self._data: dict[bytes, bytes | None] = {}
+
+    def get_raw(self, key: bytes) -> bytes | None:
+        try:
+            return self._data[key]
+        except KeyError:
+            v = self._data[key] = self._store.get_raw(key)
+            return v
+
+    def commit(self, changes: dict[bytes, bytes | None]) -> None:
+        self._data.update(changes)
+
+
 @dataclass
 class Pass:
     us_per_tx: float
@@ -154,8 +177,10 @@ class Pass:
     committed: int
 
 
-def run_pass(work: Workload, block_txs: int, profile: cProfile.Profile | None = None) -> Pass:
-    """Execute the load once on a fresh LevelDB state; time only ``execute_block``."""
+def run_pass(work: Workload, block_txs: int, profile: cProfile.Profile | None = None,
+             cached: bool = False) -> Pass:
+    """Execute the load once on a fresh LevelDB state; time only ``execute_block``. With
+    ``cached``, reads go through an in-memory read cache as the node's do."""
     g = work.genesis
     fkey = bytes.fromhex(g.fingerprint_key)
     final: dict[bytes, bytes] = genesis_state(g)
@@ -163,7 +188,7 @@ def run_pass(work: Workload, block_txs: int, profile: cProfile.Profile | None = 
     spent = 0.0
     committed = 0
     with temp_store("chainfin-execbench-") as store:
-        state = _StoreState(store)
+        state: Any = _CachedState(store) if cached else _StoreState(store)
         with store.write_batch() as b:
             for k, v in final.items():
                 b.put(STATE + k, v)
@@ -185,6 +210,8 @@ def run_pass(work: Workload, block_txs: int, profile: cProfile.Profile | None = 
                     spent += c1 - c0
                     committed += sum(1 for r in res.receipts if r.ok)
                 digest.update(_block_digest(res))
+                if cached:
+                    state.commit(res.changes)
                 with store.write_batch() as b:
                     for k, v in res.changes.items():
                         if v is None:
@@ -212,17 +239,19 @@ class Bench:
     max_us: float
     passes_us: list[float]
     digest: str
+    cached: bool = False
 
 
-def measure(work: Workload, risk: bool, block_txs: int, passes: int) -> Bench:
+def measure(work: Workload, risk: bool, block_txs: int, passes: int,
+            cached: bool = False) -> Bench:
     """``passes`` passes of :func:`run_pass`. Every pass must give the same digest."""
-    runs = [run_pass(work, block_txs) for _ in range(passes)]
+    runs = [run_pass(work, block_txs, cached=cached) for _ in range(passes)]
     digests = {r.digest for r in runs}
     if len(digests) != 1:
         raise AssertionError(f"passes disagree: {sorted(digests)}")
     us = [r.us_per_tx for r in runs]
     return Bench(risk, block_txs, len(work.load), runs[0].committed, statistics.median(us),
-                 min(us), max(us), us, runs[0].digest)
+                 min(us), max(us), us, runs[0].digest, cached)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -235,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="300 txs, 1 pass: a smoke test")
     ap.add_argument("--profile", metavar="FILE",
                     help="also profile one pass per configuration (cProfile stats to FILE.<cfg>)")
+    ap.add_argument("--cached", action="store_true",
+                    help="reads through an in-memory cache in front of LevelDB, as the node's")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     count, passes = (300, 1) if a.quick else (a.count, a.passes)
@@ -246,16 +277,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for risk in risks:
         work = build(count, risk)
         for size in sizes:
-            b = measure(work, risk, size, passes)
+            b = measure(work, risk, size, passes, a.cached)
             out.append(b)
             if a.profile:
                 prof = cProfile.Profile()
-                run_pass(work, size, prof)
+                run_pass(work, size, prof, a.cached)
                 fname = f"{a.profile}.risk{'on' if risk else 'off'}.b{size}"
                 prof.dump_stats(fname)
                 pstats.Stats(fname, stream=sys.stderr).sort_stats("tottime").print_stats(25)
             if not a.json:
-                print(f"risk {'on ' if risk else 'off'} block {size:4d}: {b.median_us:7.1f} us/tx "
+                print(f"{'cached ' if a.cached else ''}risk {'on ' if risk else 'off'} "
+                      f"block {size:4d}: {b.median_us:7.1f} us/tx "
                       f"(min {b.min_us:.1f} max {b.max_us:.1f}, {passes} passes, "
                       f"{b.committed}/{b.txs} committed) digest {b.digest}", flush=True)
     if a.json:
