@@ -342,10 +342,14 @@ class Overlay:
 
     def commit_into(self, parent: Overlay) -> None:
         """Copy this layer's writes into ``parent`` (normally ``self.parent``) and clear them."""
-        pw, pv, mv = parent._writes, parent._vals, self._vals
-        for k, b in self._writes.items():
-            pw[k] = b
-            pv[k] = mv[k]
+        writes, mv = self._writes, self._vals
+        parent._writes.update(writes)
+        if len(mv) == len(writes):  # no read cache here (a layer over an overlay): the values
+            parent._vals.update(mv)  # are exactly those of the writes
+        else:
+            pv = parent._vals
+            for k in writes:
+                pv[k] = mv[k]
         self.discard()
 
     def discard(self) -> None:
