@@ -148,6 +148,20 @@ def _remember(raw: bytes, value: Any) -> None:
     _shared_values[raw] = value
 
 
+def _share_written(block: Overlay) -> None:
+    """Keep every value ``block`` wrote in :data:`_shared_values`: the next block that reads
+    one of them gets these very bytes back from the state (canonical values, maps in key
+    order, exactly what decoding them gives)."""
+    writes, vals, shared = block._writes, block._vals, _shared_values
+    if len(writes) > SHARED_VALUES_LIMIT:
+        return
+    if len(shared) + len(writes) > SHARED_VALUES_LIMIT:
+        shared.clear()
+    for k, b in writes.items():
+        if b is not None:
+            shared[b] = vals[k]
+
+
 def shared_values_consistent() -> bool:
     """Every shared value still equals a fresh decode of its bytes, maps in the same key order
     (tests: a contract that mutated a value it only may read would break this)."""
@@ -767,10 +781,7 @@ def execute_block(
         r = execute_tx(block, tx, ctx, i, registry)
         receipts.append(r)
         events.extend(r.events)
-    vals = block._vals
-    for k, b in block._writes.items():
-        if b is not None:
-            _remember(b, vals[k])
+    _share_written(block)
     change: tuple[bytes, ...] | None = None
     after = block._writes.get(vkey, before)
     if after is not None and after != before:
