@@ -79,6 +79,8 @@ __all__ = [
     "check_tx_static",
     "resolve_sender",
     "genesis_state",
+    "overlay_consistent",
+    "shared_values_consistent",
     "receipt_key",
     "read_value",
     "current_validators",
@@ -160,6 +162,15 @@ def _share_written(block: Overlay) -> None:
     for k, b in writes.items():
         if b is not None:
             shared[b] = vals[k]
+
+
+def overlay_consistent(overlay: Overlay) -> bool:
+    """Every value ``overlay`` holds decoded (read or written) still equals a fresh decode of
+    its bytes, maps in the same key order: the promise of :meth:`StateView.peek` kept for the
+    block. Tests check it after every block (``contracts.testing.Ledger``): a broken promise
+    would now outlive its block in :data:`_shared_values`."""
+    return all(_same(None if (raw := overlay.get_raw(k)) is None else codec.decode(raw), v)
+               for k, v in overlay._vals.items())
 
 
 def shared_values_consistent() -> bool:
