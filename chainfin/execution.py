@@ -100,7 +100,6 @@ __all__ = [
     "p_any",
 ]
 
-
 #: Error codes produced by the execution layer itself (contracts add their own).
 EXECUTION_CODES = (
     "nonce_reused",
@@ -134,12 +133,14 @@ _shared_values: dict[bytes, Any] = {}
 
 
 def _decode_shared(raw: bytes) -> Any:
-    """``codec.decode(raw)``, from :data:`_shared_values` when these bytes were seen before."""
+    """``codec.decode(raw)``, from :data:`_shared_values` when these bytes were seen before
+    (only ``bytes`` are kept: a bytearray or memoryview is not hashable, or not stable)."""
+    if type(raw) is not bytes:
+        return codec.decode(raw)
     v = _shared_values.get(raw, _MISSING)
     if v is _MISSING:
         v = codec.decode(raw)
-        if type(raw) is bytes:
-            _remember(raw, v)
+        _remember(raw, v)
     return v
 
 

@@ -11,7 +11,9 @@ store holding genesis and the funding, then executes the load in blocks of ``--b
 transactions, reading committed state from LevelDB as the node does (``_limit._StoreState``)
 and writing each block's changes back (untimed). Only ``execute_block`` is timed
 (``time.process_time``: robust to other load on the machine); the figure is the median of the
-passes, reported with their spread.
+passes, reported with their spread. ``--cached`` puts an in-memory read cache in front of
+LevelDB, as the node's ledger has (``node.ledger._ReadCache``): closer to a live node, where
+reads rarely reach LevelDB.
 
 The digest is SHA-256 over, per block, every change (key and encoded value, deletes too) in
 key order, every receipt (status, error code, result, events) and the validator-set change,

@@ -275,3 +275,12 @@ PINNED = {
     False: "6a426e8f92e3f4dfabd9d27b5ee7586f20e67467440800a9f0f2e19339dea7b7",
     True: "41aa4fb4ff8f528c9ed072100ab4dbae00ac0b1ee08f32fe3718a41df27f448e",
 }
+
+
+def test_bytes_that_are_not_bytes_objects_decode_without_the_cache(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(execution, "_shared_values", {})
+    raw = codec.encode({"a": [1]})
+    assert execution._decode_shared(bytearray(raw)) == {"a": [1]}
+    assert execution._decode_shared(memoryview(raw)) == {"a": [1]}
+    assert execution._shared_values == {}
