@@ -14,6 +14,7 @@ exhaust memory. ``decode(..., canonical=True)`` also refuses bytes that are not 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -80,11 +81,23 @@ def canonicalize(value: Any, _depth: int = 0) -> Any:
         if value and _depth >= MAX_DEPTH:
             raise CodecError(f"value nested deeper than {MAX_DEPTH}")
         lst = []
+        flat_ok = _depth + 1 < MAX_DEPTH  # an item list may hold scalars without a call
         for v in value:
             tv = type(v)
             if tv is str or tv is bytes or v is None or tv is bool or (
                     tv is int and _INT_MIN <= v <= _INT_MAX):
                 lst.append(v)
+            elif tv is list and flat_ok:  # a pair or counter: its scalars inline, no call
+                inner: Any = []
+                for x in v:
+                    tx = type(x)
+                    if tx is str or tx is bytes or x is None or tx is bool or (
+                            tx is int and _INT_MIN <= x <= _INT_MAX):
+                        inner.append(x)
+                    else:  # anything else: the general path (which raises or converts)
+                        inner = canonicalize(v, _depth + 1)
+                        break
+                lst.append(inner)
             else:
                 lst.append(canonicalize(v, _depth + 1))
         return lst
@@ -103,6 +116,20 @@ def canonicalize(value: Any, _depth: int = 0) -> Any:
     raise CodecError(f"cannot encode a value of type {type(value).__name__}")
 
 
+_local = threading.local()
+
+
+def _packb(value: Any) -> bytes:
+    """``msgpack.packb(value, use_bin_type=True)`` (the same bytes) with this thread's Packer:
+    constructing one per call costs as much as packing a small value. One per thread because
+    a Packer is not thread-safe; it resets itself after an error."""
+    try:
+        pack: Callable[[Any], bytes] = _local.pack
+    except AttributeError:
+        pack = _local.pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+    return pack(value)
+
+
 def encode(value: Any) -> bytes:
     """Canonical bytes of ``value``.
 
@@ -111,8 +138,7 @@ def encode(value: Any) -> bytes:
             outside 64 bits, or nests too deep.
     """
     try:
-        packed: bytes = msgpack.packb(canonicalize(value), use_bin_type=True)
-        return packed
+        return _packb(canonicalize(value))
     except (OverflowError, ValueError, TypeError) as e:  # defensive: canonicalize should catch all
         raise CodecError(str(e)) from e
 
@@ -127,8 +153,7 @@ def encode_with_value(value: Any) -> tuple[bytes, Any]:
     """
     canon = canonicalize(value)
     try:
-        packed: bytes = msgpack.packb(canon, use_bin_type=True)
-        return packed, canon
+        return _packb(canon), canon
     except (OverflowError, ValueError, TypeError) as e:
         raise CodecError(str(e)) from e
 
@@ -155,17 +180,31 @@ def _refuse_ext(code: int, data: bytes) -> Any:
 
 
 def _check(value: Any, depth: int) -> None:
+    """Refuse floats, non-string map keys and nesting deeper than MAX_DEPTH.
+
+    Only containers and floats (and anything below the depth limit) cost a call: most values
+    are flat maps of scalars. Same checks in the same order as one call per item, so the same
+    error for the same frame.
+    """
     if depth > MAX_DEPTH:
         raise CodecError(f"frame nested deeper than {MAX_DEPTH}")
     t = type(value)
     if t is dict:
+        d1 = depth + 1
+        deep = d1 > MAX_DEPTH
         for k, v in value.items():
             if type(k) is not str:
                 raise CodecError("map key must be a string")
-            _check(v, depth + 1)
+            tv = type(v)
+            if tv is dict or tv is list or tv is float or deep:
+                _check(v, d1)
     elif t is list:
+        d1 = depth + 1
+        deep = d1 > MAX_DEPTH
         for v in value:
-            _check(v, depth + 1)
+            tv = type(v)
+            if tv is dict or tv is list or tv is float or deep:
+                _check(v, d1)
     elif t is float:
         raise CodecError("floats are not allowed")
 

@@ -36,13 +36,27 @@ receipt.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from chainfin import codec
 from chainfin.errors import CodecError, ConfigError, ContractError, InvalidTransaction
+from chainfin.exec_args import (
+    MAX_AMOUNT,
+    Parser,
+    p_amount,
+    p_any,
+    p_currency,
+    p_dict,
+    p_hex,
+    p_id,
+    p_int,
+    p_list,
+    p_pubkey,
+    p_text,
+    p_time_ms,
+)
 from chainfin.genesis import ROLES, Genesis
 from chainfin.types import Transaction
 
@@ -65,6 +79,8 @@ __all__ = [
     "check_tx_static",
     "resolve_sender",
     "genesis_state",
+    "overlay_consistent",
+    "shared_values_consistent",
     "receipt_key",
     "read_value",
     "current_validators",
@@ -83,10 +99,6 @@ __all__ = [
     "p_list",
     "p_any",
 ]
-
-#: Largest amount (and largest total issued per currency): balances, supplies and sums of them
-#: stay inside msgpack's signed 64-bit range.
-MAX_AMOUNT = 2**63 - 1
 
 #: Error codes produced by the execution layer itself (contracts add their own).
 EXECUTION_CODES = (
@@ -110,6 +122,73 @@ IDENTITY_CONTRACT = "governance"  # where identities live: governance/id/<hex>
 
 _MISSING: Any = object()
 
+#: Decoded state values by their encoded bytes, shared by every block of this process: a value
+#: a block wrote, or one an earlier block read, is not decoded again when a later block reads
+#: the same bytes (the sender's identity, its balance and risk records, a currency). Decoding
+#: is a pure function of the bytes, so hits and misses give equal values; like every value an
+#: Overlay caches, these are shared and never mutated (:meth:`StateView.peek`). Emptied when
+#: full (cheap; hot values come back at once).
+SHARED_VALUES_LIMIT = 32_768
+_shared_values: dict[bytes, Any] = {}
+
+
+def _decode_shared(raw: bytes) -> Any:
+    """``codec.decode(raw)``, from :data:`_shared_values` when these bytes were seen before
+    (only ``bytes`` are kept: a bytearray or memoryview is not hashable, or not stable)."""
+    if type(raw) is not bytes:
+        return codec.decode(raw)
+    v = _shared_values.get(raw, _MISSING)
+    if v is _MISSING:
+        v = codec.decode(raw)
+        _remember(raw, v)
+    return v
+
+
+def _remember(raw: bytes, value: Any) -> None:
+    """Keep ``value`` (equal to ``codec.decode(raw)``, maps in key order) for later reads."""
+    if len(_shared_values) >= SHARED_VALUES_LIMIT:
+        _shared_values.clear()
+    _shared_values[raw] = value
+
+
+def _share_written(block: Overlay) -> None:
+    """Keep every value ``block`` wrote in :data:`_shared_values`: the next block that reads
+    one of them gets these very bytes back from the state (canonical values, maps in key
+    order, exactly what decoding them gives)."""
+    writes, vals, shared = block._writes, block._vals, _shared_values
+    if len(writes) > SHARED_VALUES_LIMIT:
+        return
+    if len(shared) + len(writes) > SHARED_VALUES_LIMIT:
+        shared.clear()
+    for k, b in writes.items():
+        if b is not None:
+            shared[b] = vals[k]
+
+
+def overlay_consistent(overlay: Overlay) -> bool:
+    """Every value ``overlay`` holds decoded (read or written) still equals a fresh decode of
+    its bytes, maps in the same key order: the promise of :meth:`StateView.peek` kept for the
+    block. Tests check it after every block (``contracts.testing.Ledger``): a broken promise
+    would now outlive its block in :data:`_shared_values`."""
+    return all(_same(None if (raw := overlay.get_raw(k)) is None else codec.decode(raw), v)
+               for k, v in overlay._vals.items())
+
+
+def shared_values_consistent() -> bool:
+    """Every shared value still equals a fresh decode of its bytes, maps in the same key order
+    (tests: a contract that mutated a value it only may read would break this)."""
+    return all(_same(codec.decode(raw), v) for raw, v in list(_shared_values.items()))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if type(a) is list:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
 
 def storage_key(contract: str, key: str) -> bytes:
     """The bytes under which ``(contract, key)`` is stored."""
@@ -122,12 +201,17 @@ def receipt_key(sender: bytes, nonce: int) -> bytes:
 
 
 def _clone(v: Any) -> Any:
-    """A private copy of a decoded value (scalars are immutable and shared)."""
+    """A private copy of a decoded value (scalars are immutable and shared). Only nested maps
+    and lists cost a call: most values are flat maps of scalars."""
     t = type(v)
     if t is dict:
-        return {k: _clone(x) for k, x in v.items()}
+        out = {}
+        for k, x in v.items():
+            tx = type(x)
+            out[k] = _clone(x) if tx is dict or tx is list else x
+        return out
     if t is list:
-        return [_clone(x) for x in v]
+        return [_clone(x) if type(x) is dict or type(x) is list else x for x in v]
     return v
 
 
@@ -231,17 +315,23 @@ class Overlay:
         return self.parent.get_raw(key)
 
     def _value(self, key: bytes) -> Any:
-        """Decoded value (shared, never mutate) or None."""
-        if key in self._writes:
-            return self._vals[key]
-        parent = self.parent
-        if type(parent) is Overlay:
-            return parent._value(key)
-        v = self._vals.get(key, _MISSING)
+        """Decoded value (shared, never mutate) or None: this layer's write, else the nearest
+        overlay below that wrote it, else the lowest overlay's read cache (filled from its
+        non-overlay parent)."""
+        o = self
+        while True:
+            if key in o._writes:
+                return o._vals[key]
+            parent = o.parent
+            if type(parent) is not Overlay:
+                break
+            o = parent
+        vals = o._vals
+        v = vals.get(key, _MISSING)
         if v is _MISSING:
             raw = parent.get_raw(key)
-            v = None if raw is None else codec.decode(raw)
-            self._vals[key] = v
+            v = None if raw is None else _decode_shared(raw)
+            vals[key] = v
         return v
 
     # -- typed (StateView)
@@ -253,7 +343,19 @@ class Overlay:
         """The **shared** decoded value at (contract, key), or None: read it, never mutate it
         (:meth:`StateView.peek`). It is the overlay's cached value, which later reads of the
         key in this block (and commits into parent overlays) share."""
-        return self._value(f"{contract}/{key}".encode())
+        k = f"{contract}/{key}".encode()
+        o = self  # :meth:`_value` inline: the hottest read of every transaction
+        while True:
+            if k in o._writes:
+                return o._vals[k]
+            parent = o.parent
+            if type(parent) is not Overlay:
+                break
+            o = parent
+        v = o._vals.get(k, _MISSING)
+        if v is _MISSING:
+            return o._value(k)
+        return v
 
     def put(self, contract: str, key: str, value: Any) -> None:
         """Store ``value``.
@@ -278,10 +380,14 @@ class Overlay:
 
     def commit_into(self, parent: Overlay) -> None:
         """Copy this layer's writes into ``parent`` (normally ``self.parent``) and clear them."""
-        pw, pv, mv = parent._writes, parent._vals, self._vals
-        for k, b in self._writes.items():
-            pw[k] = b
-            pv[k] = mv[k]
+        writes, mv = self._writes, self._vals
+        parent._writes.update(writes)
+        if len(mv) == len(writes):  # no read cache here (a layer over an overlay): the values
+            parent._vals.update(mv)  # are exactly those of the writes
+        else:
+            pv = parent._vals
+            for k in writes:
+                pv[k] = mv[k]
         self.discard()
 
     def discard(self) -> None:
@@ -473,12 +579,7 @@ class BlockResult:
 # ============================================================================ contracts
 
 
-Parser = Callable[[Any, str], Any]
 MethodFn = Callable[[Any, TxContext, dict[str, Any]], "dict[str, Any] | None"]
-
-
-def _bad(name: str, what: str) -> ContractError:
-    return ContractError(f"{name}: {what}", "bad_field")
 
 
 @dataclass(frozen=True, slots=True)
@@ -553,106 +654,6 @@ class Contract:
 
     def __repr__(self) -> str:
         return f"Contract({self.name!r}, methods={sorted(self.methods)})"
-
-
-# ---------------------------------------------------------------------------- argument parsers
-
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-_CCY = re.compile(r"^[A-Z]{3}$")
-
-
-def p_pubkey(v: Any, name: str) -> str:
-    """An Ed25519 public key: 64 hex chars (or 32 bytes) -> lowercase hex."""
-    if type(v) is bytes and len(v) == 32:
-        return v.hex()
-    if type(v) is str and _HEX64.match(v):
-        return v.lower()
-    raise _bad(name, "must be a 32-byte public key in hex")
-
-
-p_id = p_pubkey  # ids derived from tx ids are 32-byte hex too
-p_id.__doc__ = "A 32-byte id in hex (doc_id, lc_id, offer_id, ...)."
-
-
-def p_amount(v: Any, name: str) -> int:
-    """An amount in integer minor units, 1 ..= MAX_AMOUNT (no floats, no bools)."""
-    if type(v) is not int:
-        raise _bad(name, "must be an integer number of minor units")
-    if v < 1 or v > MAX_AMOUNT:
-        raise _bad(name, f"must be between 1 and {MAX_AMOUNT}")
-    return v
-
-
-def p_int(lo: int = 0, hi: int = MAX_AMOUNT) -> Parser:
-    def parse(v: Any, name: str) -> int:
-        if type(v) is not int or v < lo or v > hi:
-            raise _bad(name, f"must be an integer between {lo} and {hi}")
-        return v
-
-    return parse
-
-
-p_time_ms = p_int(0, MAX_AMOUNT)
-
-
-def p_currency(v: Any, name: str) -> str:
-    """An ISO 4217 alphabetic code (three upper-case letters)."""
-    if type(v) is not str or not _CCY.match(v):
-        raise _bad(name, "must be an ISO 4217 code like 'USD'")
-    return v
-
-
-def p_text(max_len: int = 128) -> Parser:
-    def parse(v: Any, name: str) -> str:
-        if type(v) is not str:
-            raise _bad(name, "must be a string")
-        s = " ".join(v.split())
-        if not s or len(s) > max_len:
-            raise _bad(name, f"must be 1..{max_len} characters")
-        return s
-
-    return parse
-
-
-def p_hex(nbytes: int | None = None, max_bytes: int = 16 * 1024) -> Parser:
-    def parse(v: Any, name: str) -> str:
-        if type(v) is bytes:
-            b = v
-        elif type(v) is str:
-            try:
-                b = bytes.fromhex(v)
-            except ValueError:
-                raise _bad(name, "must be hex") from None
-        else:
-            raise _bad(name, "must be hex")
-        if nbytes is not None and len(b) != nbytes:
-            raise _bad(name, f"must be {nbytes} bytes")
-        if not b or len(b) > max_bytes:
-            raise _bad(name, f"must be 1..{max_bytes} bytes")
-        return b.hex()
-
-    return parse
-
-
-def p_dict(v: Any, name: str) -> dict[str, Any]:
-    if not isinstance(v, Mapping):
-        raise _bad(name, "must be an object")
-    return dict(v)
-
-
-def p_list(item: Parser, max_len: int = 64) -> Parser:
-    def parse(v: Any, name: str) -> list[Any]:
-        if type(v) is not list and type(v) is not tuple:
-            raise _bad(name, "must be a list")
-        if not v or len(v) > max_len:
-            raise _bad(name, f"must hold 1..{max_len} items")
-        return [item(x, name) for x in v]
-
-    return parse
-
-
-def p_any(v: Any, name: str) -> Any:
-    return v
 
 
 # ============================================================================ execution
@@ -777,7 +778,8 @@ def execute_tx(
         layer.commit_into(block)
         if txctx.kept_events:
             receipt = replace(receipt, events=receipt.events + tuple(txctx.kept_events))
-    rec = {"tx_id": tx.tx_id, "status": receipt.status, "error": receipt.error_code}
+    # keys in canonical (sorted) order: the value cached is the one decoding gives
+    rec = {"error": receipt.error_code, "status": receipt.status, "tx_id": tx.tx_id}
     block._writes[rkey] = codec.encode(rec)
     block._vals[rkey] = rec
     return receipt
@@ -803,6 +805,7 @@ def execute_block(
         r = execute_tx(block, tx, ctx, i, registry)
         receipts.append(r)
         events.extend(r.events)
+    _share_written(block)
     change: tuple[bytes, ...] | None = None
     after = block._writes.get(vkey, before)
     if after is not None and after != before:

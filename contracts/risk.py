@@ -130,19 +130,29 @@ def watch_digest(key: bytes, kind: str, value: str) -> str:
     return hmac.digest(key, f"{kind}\0{v}".encode(), "sha256").hex()
 
 
-_ID_DIGESTS: dict[tuple[bytes, str], str] = {}  # (watch key, identity id) -> its digest
+_ID_DIGESTS: dict[tuple[bytes, str, str], str] = {}  # (watch key, kind, value) -> its digest
 _ID_DIGESTS_MAX = 1 << 15
 
 
 def _id_digest(key: bytes, account: str) -> str:
     """:func:`watch_digest` of an identity id, memoised (a pure function of its arguments, so
     the cache changes no result; it is emptied when full, to stay bounded)."""
-    d = _ID_DIGESTS.get((key, account))
+    return _memo_digest(key, "id", account)
+
+
+def _name_digest(key: bytes, name: str) -> str:
+    """:func:`watch_digest` of a party name, memoised as :func:`_id_digest` (documents name the
+    same sellers and buyers again and again)."""
+    return _memo_digest(key, "name", name)
+
+
+def _memo_digest(key: bytes, kind: str, value: str) -> str:
+    d = _ID_DIGESTS.get((key, kind, value))
     if d is None:
-        d = watch_digest(key, "id", account)
+        d = watch_digest(key, kind, value)
         if len(_ID_DIGESTS) >= _ID_DIGESTS_MAX:
             _ID_DIGESTS.clear()
-        _ID_DIGESTS[key, account] = d
+        _ID_DIGESTS[key, kind, value] = d
     return d
 
 
@@ -222,7 +232,7 @@ def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str
     key = watch_key(ctx.fingerprint_key)
     for role in sorted(names):
         name = names[role]
-        if name and state.peek(NAME, "watch/" + watch_digest(key, "name", name)) is not None:
+        if name and state.peek(NAME, "watch/" + _name_digest(key, name)) is not None:
             _alert(state, ctx, "sanctioned_party", [ctx.sender_hex], {"party": role}, kept=True)
             raise ContractError(f"the {role} is on the watch list", "sanctioned_party")
 
@@ -366,8 +376,14 @@ def check_receipt(state: ContractState, ctx: TxContext, to: str, currency: str) 
 
 
 def _stats(state: ContractState, account: str, currency: str) -> dict[str, Any]:
-    return state.get(NAME, f"stats/{account}/{currency}") or {
-        "n": 0, "avg": 0, "cps": [], "near": []}
+    """The account's pattern memory, to be updated and put back: a new top-level dict over the
+    stored record's lists (read with :meth:`StateView.peek`, no deep copy). The update only
+    rebinds ``avg``, ``n``, ``cps`` and ``near`` to new values, never changes a list (or a pair
+    in one) in place, so the stored record stays as it was."""
+    stored = state.peek(NAME, f"stats/{account}/{currency}")
+    if stored is None:
+        return {"n": 0, "avg": 0, "cps": [], "near": []}
+    return dict(stored)
 
 
 def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
@@ -417,7 +433,9 @@ def count_near_limit(payer_stats: dict[str, Any], limit: int | None, amount: int
                      now_ms: int) -> int:
     """Structuring: payments each just under a per-transaction limit (at least
     STRUCTURING_BPS of it), counted per hour of block time over the window; returns the count
-    including this payment (0 when it is not near a limit)."""
+    including this payment (0 when it is not near a limit). Rebinds ``payer_stats["near"]``
+    to a new list when it counts: the old list is never changed (it may be the stored
+    record's)."""
     if limit is None or amount > limit or amount * 10_000 < limit * STRUCTURING_BPS:
         return 0
     hour = now_ms // STRUCTURING_BUCKET_MS

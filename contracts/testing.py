@@ -22,6 +22,7 @@ from chainfin.execution import (
     Receipt,
     execute_block,
     genesis_state,
+    overlay_consistent,
 )
 from chainfin.genesis import Genesis
 from chainfin.types import Transaction
@@ -129,9 +130,16 @@ class Ledger:
                             bytes.fromhex(self.genesis.fingerprint_key))
 
     def block(self, txs: Sequence[Transaction], advance_ms: int = 1000) -> BlockResult:
-        """Execute ``txs`` as the next block and commit it."""
+        """Execute ``txs`` as the next block and commit it. Checks that no contract changed a
+        value it only read (:func:`chainfin.execution.overlay_consistent`).
+
+        Raises:
+            AssertionError: a value the block read or wrote no longer matches its bytes.
+        """
         self.now_ms += advance_ms
         res = execute_block(self.state, txs, self.context(), self.registry)
+        if not overlay_consistent(res.overlay):
+            raise AssertionError("a contract mutated a state value it only read (peek)")
         self.state.apply(res.changes)
         self.height += 1
         self.last = res

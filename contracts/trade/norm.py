@@ -7,7 +7,6 @@ Names are NFKC, case-folded, spaces collapsed; references lose their separators;
 from __future__ import annotations
 
 import datetime
-import hashlib
 import hmac
 import re
 import unicodedata
@@ -198,7 +197,7 @@ def fingerprint(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> str
     with one cent more, or another date, is the same invoice.
     """
     ident = {k: normalised[k] for k in IDENTITY_FIELDS[doc_type]}
-    return hmac.new(key, codec.encode([doc_type, ident]), hashlib.sha256).hexdigest()
+    return hmac.digest(key, codec.encode([doc_type, ident]), "sha256").hex()
 
 
 def content_fingerprint(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> str | None:
@@ -207,7 +206,6 @@ def content_fingerprint(key: bytes, doc_type: str, normalised: Mapping[str, Any]
     if doc_type != "invoice":
         return None
     content = {k: normalised[k] for k in CONTENT_FIELDS}
-    return hmac.new(key, codec.encode(["invoice-content", content]),
-                    hashlib.sha256).hexdigest()
+    return hmac.digest(key, codec.encode(["invoice-content", content]), "sha256").hex()
 
 
