@@ -1,0 +1,469 @@
+"""The state tree's batch update (:meth:`chainfin.smt.SparseMerkleTree.update`) and the cache
+that lets successive updates skip re-reading what the previous ones wrote. Split from
+:mod:`chainfin.smt`, whose page format, records and hashing it uses unchanged: the same
+changes give the same root and the same records, byte for byte, with or without the cache.
+
+Pages in memory. An update works on *decoded* pages, ``(nav, parts)``: ``nav`` is the page's
+navigation table (:func:`chainfin.smt._page_nav`) and ``parts`` the record cut into its 9-byte
+header followed by its hashes, so slot ``s``'s hash is ``parts[nav[32 + s] + 1]``. Reading a
+hash is a list index rather than a slice of the record, and a page whose shape did not change
+is written back as ``b"".join`` of a copy of ``parts`` with the new hashes put in place.
+
+The cache (:class:`UpdateCache`). Every update rewrites the pages near the root and the pages
+and leaves of the keys it changes, and the next update (the next block) reads most of them
+again: the cache keeps the decoded pages an update wrote, by hash, and the key hash of each leaf
+it wrote or read, by leaf hash. Records are content-addressed, so a cached page or leaf is the
+record stored (or about to be stored) under that hash; a hit saves the reader (the ledger's
+layers of speculative records, its read cache, LevelDB), the page check and the decoding, and
+for a leaf the whole read. What it does not do is notice that a record the cache holds went
+missing from the store: an update from a root whose records the caller threw away (a failed
+batch) can still succeed. Callers that delete records (pruning) should :meth:`UpdateCache.drop`
+them; a caller that only ever updates from roots it stored, as the ledger does, never reads a
+record it threw away.
+
+Bounded: two generations of at most ``limit`` pages and ``limit`` leaves each; when the young
+one fills up it becomes the old one and the old one is dropped. An update of more than
+``MAX_CACHED_BATCH`` keys (a rebuild, a state-sync join) writes around the cache.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from chainfin.errors import StorageError
+from chainfin.smt_verify import EMPTY, MAX_DEPTH
+
+if TYPE_CHECKING:
+    from chainfin.smt import SparseMerkleTree
+
+from chainfin.smt import (
+    _ABSENT,
+    _EMPTY_K,
+    _LEAF_K,
+    _NODE_K,
+    _NODE_SHA,
+    _bad,
+    _encode_page,
+    _is_leaf,
+    _leaf_record,
+    _Nav,
+    _page_nav,
+)
+
+__all__ = ["MAX_CACHED_BATCH", "UpdateCache"]
+
+#: an update of more keys than this builds or rewrites most of the tree (a rebuild, a join):
+#: its pages would only push the next blocks' pages out of the cache
+MAX_CACHED_BATCH = 5_000
+
+# a decoded page: (nav, [header, hash, hash, ...])
+_Page = tuple[_Nav, list[bytes]]
+# Nodes of subtrees built from scratch by an update: hash -> (left, left kind, right, right kind)
+_Built = dict[bytes, tuple[bytes, int, bytes, int]]
+# What an update changed in an existing page: first a flag, True once a slot changed kind (the
+# page's shape changed), then (slot, new code, new hash) per change
+_Patches = list[Any]
+
+
+def _parts(rec: bytes) -> list[bytes]:
+    """A checked page record cut into its header and its hashes."""
+    return [rec[:9], *[rec[o:o + 32] for o in range(9, len(rec), 32)]]
+
+
+class UpdateCache:
+    """Decoded pages (page hash -> (nav, parts)) and leaf key hashes (leaf hash -> key hash)
+    of recent updates, shared by the trees one caller creates over one store (the ledger
+    creates a tree per block). See the module docstring for what it may and may not do."""
+
+    __slots__ = ("pages", "old_pages", "leaves", "old_leaves", "limit")
+
+    def __init__(self, limit: int = 16_384) -> None:
+        self.limit = limit
+        self.pages: dict[bytes, _Page] = {}
+        self.old_pages: dict[bytes, _Page] = {}
+        self.leaves: dict[bytes, bytes] = {}
+        self.old_leaves: dict[bytes, bytes] = {}
+
+    def page(self, h: bytes) -> _Page | None:
+        pg = self.pages.get(h)
+        return pg if pg is not None else self.old_pages.get(h)
+
+    def leaf_key(self, h: bytes) -> bytes | None:
+        kh = self.leaves.get(h)
+        return kh if kh is not None else self.old_leaves.get(h)
+
+    def age(self) -> None:
+        """Start a new generation of whichever map is full (after each update)."""
+        if len(self.pages) >= self.limit:
+            self.old_pages = self.pages
+            self.pages = {}
+        if len(self.leaves) >= self.limit:
+            self.old_leaves = self.leaves
+            self.leaves = {}
+
+    def drop(self, hashes: Iterable[bytes]) -> None:
+        """Forget records deleted from the store (pruned), so that reading them fails as a
+        read of the store would."""
+        for h in hashes:
+            for d in (self.pages, self.old_pages, self.leaves, self.old_leaves):
+                d.pop(h, None)
+
+    def clear(self) -> None:
+        self.pages, self.old_pages, self.leaves, self.old_leaves = {}, {}, {}, {}
+
+
+def _page_new(root: bytes, built: _Built) -> bytes:
+    """The page of a node of a subtree built from scratch (its nodes are all in ``built``)."""
+    ks = [0] * 32
+    hs = [EMPTY] * 32
+    ks[1] = _NODE_K
+    hs[1] = root
+    for s in range(1, 16):
+        if ks[s] == _NODE_K:
+            c = 2 * s
+            hs[c], ks[c], hs[c + 1], ks[c + 1] = built[hs[s]]
+    return _encode_page(ks, hs)
+
+
+def _page_reshaped(nav: _Nav, parts: list[bytes], patches: _Patches, built: _Built) -> bytes:
+    """The new version of the page (nav, parts) after changes that altered its shape: the old
+    slots, overwritten by ``patches``; slots under a slot that is no longer a node dropped; the
+    slots under a node of a newly built subtree taken from ``built``."""
+    ks = list(nav[:32])
+    hs = [EMPTY] * 32
+    for s in range(2, 32):
+        if ks[s] >= _LEAF_K:
+            hs[s] = parts[nav[32 + s] + 1]
+    for i in range(1, len(patches)):
+        s, c, x = patches[i]  # (not `s, ks[s], hs[s] = ...`: mypyc indexes with the old s)
+        ks[s] = c
+        hs[s] = x
+    for s in range(2, 16):
+        c = 2 * s
+        if ks[s] != _NODE_K:
+            ks[c] = ks[c + 1] = _ABSENT
+        else:
+            b = built.get(hs[s])
+            if b is not None:
+                hs[c], ks[c], hs[c + 1], ks[c + 1] = b
+    return _encode_page(ks, hs)
+
+
+def _first(t: tuple[int, Any, Any, Any]) -> int:
+    return t[0]
+
+
+class _Update:
+    """One :meth:`SparseMerkleTree.update`: the binary recursion over the changed paths, reading
+    nodes out of the pages it passes through, and writing each changed page once the new version
+    of its root is known. (Methods, not closures: CPython specialises calls to a function object it
+    has seen before, and a closure would be a new one per update.)"""
+
+    __slots__ = ("tree", "get", "entries", "ints", "out", "built", "pages", "old_pages",
+                 "leaves", "old_leaves", "digest")
+
+    def __init__(self, tree: SparseMerkleTree, entries: list[tuple[int, bytes, bytes | None]],
+                 cache: UpdateCache | None):
+        self.tree = tree
+        self.get = tree.nodes.get
+        self.digest = tree.digest_leaves
+        self.entries = entries  # the changes, sorted: (key hash as int, key hash, value or None)
+        self.ints = [e[0] for e in entries]
+        self.out: dict[bytes, bytes] = {}  # records to write: new leaves and new pages
+        self.built: _Built = {}  # nodes of subtrees built from scratch
+        # where new pages and leaves go (None: nowhere) and where reads look first
+        if cache is None:
+            self.pages: dict[bytes, _Page] | None = None
+            self.leaves: dict[bytes, bytes] | None = None
+            self.old_pages: dict[bytes, _Page] = {}
+            self.old_leaves: dict[bytes, bytes] = {}
+        else:
+            self.pages, self.old_pages = cache.pages, cache.old_pages
+            self.leaves, self.old_leaves = cache.leaves, cache.old_leaves
+
+    # ------------------------------------------------------------------ reads
+
+    def page(self, h: bytes, depth: int) -> _Page:
+        """The decoded page ``h`` (a page root at ``depth``): from the cache, else read and
+        checked."""
+        if depth >= MAX_DEPTH:
+            raise _bad(h, f"a page root at depth {depth}")
+        if self.pages is not None:
+            pg = self.pages.get(h)
+            if pg is not None:
+                return pg
+        pg = self.old_pages.get(h)
+        if pg is not None:
+            return pg
+        rec = self.get(h)
+        if rec is None:
+            raise StorageError(f"SMT node {h.hex()} is missing (a root that was never stored, "
+                               "or a damaged store)")
+        return _page_nav(h, rec), _parts(rec)
+
+    def leaf_key(self, h: bytes) -> bytes:
+        """The key hash of the leaf ``h``: from the cache, else read (and cached)."""
+        leaves = self.leaves
+        if leaves is not None:
+            kh = leaves.get(h)
+            if kh is not None:
+                return kh
+        kh = self.old_leaves.get(h)
+        if kh is not None:
+            return kh
+        lrec = self.get(h)
+        if lrec is None or not _is_leaf(lrec):
+            lrec = self.tree._leaf(h)  # raises the StorageError
+        kh = lrec[1:33]
+        if leaves is not None:
+            leaves[h] = kh
+        return kh
+
+    # ------------------------------------------------------------------ writes
+
+    def new_leaf(self, kh: bytes, value: bytes) -> bytes:
+        """Write the leaf of (kh, value); its hash."""
+        h, rec = _leaf_record(kh, value, self.digest)
+        self.out[h] = rec
+        if self.leaves is not None:
+            self.leaves[h] = kh
+        return h
+
+    def new_page(self, h: bytes, rec: bytes) -> None:
+        """Write the page ``rec`` rooted at ``h`` (re-encoded: decode it again for the cache)."""
+        self.out[h] = rec
+        if self.pages is not None:
+            self.pages[h] = (_page_nav(h, rec), _parts(rec))
+
+    def present(self, lo: int, hi: int) -> list[tuple[int, bytes, bytes | None, bytes | None]]:
+        """entries[lo:hi] that set a value (not deletes), in :meth:`build`'s form: subtrees built
+        from scratch (an empty subtree or a leaf replaced by several keys) hold only these."""
+        return [(e[0], e[1], e[2], None) for e in self.entries[lo:hi] if e[2] is not None]
+
+    def build(
+        self, depth: int, todo: list[tuple[int, bytes, bytes | None, bytes | None]]
+    ) -> tuple[bytes, int]:
+        """Subtree at ``depth`` of the given (sorted) present entries: (int, key hash, value,
+        known leaf hash)."""
+        n = len(todo)
+        if n == 0:
+            return EMPTY, _EMPTY_K
+        if n == 1:
+            _, kh, value, known = todo[0]
+            if known is not None:
+                return known, _LEAF_K
+            assert value is not None
+            return self.new_leaf(kh, value), _LEAF_K
+        assert depth < MAX_DEPTH, "two entries with one key hash"
+        shift = 256 - depth
+        t = ((todo[0][0] >> shift) << shift) | (1 << (shift - 1))
+        mid = bisect_left(todo, (t,))
+        lh, lk = self.build(depth + 1, todo[:mid])
+        rh, rk = self.build(depth + 1, todo[mid:])
+        x = _NODE_SHA.copy()
+        x.update(lh)
+        x.update(rh)
+        h = x.digest()
+        self.built[h] = (lh, lk, rh, rk)
+        if not depth & 3:  # a page root: its page is complete
+            self.new_page(h, _page_new(h, self.built))
+        return h, _NODE_K
+
+    def emit(self, h: bytes, nav: _Nav, parts: list[bytes], patches: _Patches) -> None:
+        """Write the new version, rooted at the new node ``h``, of the page (nav, parts) given
+        what changed in it."""
+        if patches[0]:
+            self.new_page(h, _page_reshaped(nav, parts, patches, self.built))
+            return
+        # the same shape: the old hashes with the new ones put in their place
+        new = parts.copy()
+        del patches[0]
+        for s, _, x in patches:
+            new[nav[32 + s] + 1] = x
+        self.out[h] = b"".join(new)
+        if self.pages is not None:
+            self.pages[h] = (nav, new)
+
+    # ------------------------------------------------------------------ the recursion
+
+    def upd(
+        self, h: bytes, kind: int, depth: int, lo: int, hi: int,
+        nav: _Nav, parts: list[bytes], s: int, patches: _Patches,
+    ) -> tuple[bytes, int]:
+        """New (hash, kind) of the subtree ``h`` (a leaf or a node) at ``depth`` after the changes
+        entries[lo:hi] (lo < hi). A node sits in slot ``s`` of the decoded page (nav, parts) and
+        notes how it changes its children in that page's ``patches``; ``s == 0``: it is the root
+        of a page not loaded yet."""
+        ints = self.ints
+        if kind == _LEAF_K:
+            okh = self.leaf_key(h)
+            todo = self.present(lo, hi)
+            ok = int.from_bytes(okh, "big")
+            i = bisect_left(ints, ok, lo, hi)
+            if i == hi or ints[i] != ok:  # the existing leaf is not touched: keep it as it is
+                todo.append((ok, okh, None, h))
+                todo.sort(key=_first)
+            return self.build(depth, todo)
+        if s == 0:
+            nav, parts = self.page(h, depth)
+            s = 1
+            patches = [False]
+        shift = 256 - depth
+        mid = bisect_left(ints, ((ints[lo] >> shift) << shift) | (1 << (shift - 1)), lo, hi)
+        ls = 2 * s
+        lc = nav[ls]
+        rc = nav[ls + 1]
+        left = parts[nav[32 + ls] + 1] if lc >= _LEAF_K else EMPTY
+        right = parts[nav[33 + ls] + 1] if rc >= _LEAF_K else EMPTY
+        cs = ls if ls < 16 else 0  # the children's slot in this page, or 0: in a page below
+        if lo == mid:
+            nl, lk = left, lc
+        elif lc == _EMPTY_K:
+            nl, lk = self.build(depth + 1, self.present(lo, mid))
+        elif mid - lo == 1:
+            nl, lk = self.upd1(left, lc, depth + 1, lo, nav, parts, cs, patches)
+        else:
+            nl, lk = self.upd(left, lc, depth + 1, lo, mid, nav, parts, cs, patches)
+        if mid == hi:
+            nr, rk = right, rc
+        elif rc == _EMPTY_K:
+            nr, rk = self.build(depth + 1, self.present(mid, hi))
+        elif hi - mid == 1:
+            nr, rk = self.upd1(right, rc, depth + 1, mid, nav, parts, cs and cs + 1, patches)
+        else:
+            nr, rk = self.upd(right, rc, depth + 1, mid, hi, nav, parts, cs and cs + 1, patches)
+        if nl == left and nr == right:
+            return h, _NODE_K
+        # parent of the two new subtrees, keeping the compact shape: a lone leaf moves up, and an
+        # internal node never has two empty children or one empty child and a leaf
+        if nl == EMPTY:
+            if nr == EMPTY:
+                return EMPTY, _EMPTY_K
+            if rk == _LEAF_K:
+                return nr, _LEAF_K
+        elif nr == EMPTY and lk == _LEAF_K:
+            return nl, _LEAF_K
+        x = _NODE_SHA.copy()
+        x.update(nl)
+        x.update(nr)
+        n = x.digest()
+        if nl != left:
+            patches.append((ls, lk, nl))
+        if nr != right:
+            patches.append((ls + 1, rk, nr))
+        if lk != lc or rk != rc:
+            patches[0] = True  # the page changes shape
+        if s == 1:  # a page root: its page is complete
+            self.emit(n, nav, parts, patches)
+        return n, _NODE_K
+
+    def upd1(
+        self, h: bytes, kind: int, depth: int, i: int,
+        nav: _Nav, parts: list[bytes], s: int, patches: _Patches,
+    ) -> tuple[bytes, int]:
+        """:meth:`upd` for a single change, entries[i]: the same result without the recursion and
+        its bisections (down the key's path, then back up re-hashing). Most of an update's nodes
+        are on paths that only one change follows."""
+        k, kh, value = self.entries[i]
+        top, top_kind = h, kind
+        # the nodes passed: (page's nav, its parts, slot, the page's patches, child's slot, its
+        # old code, sibling, sibling's code)
+        path = []
+        pages = self.pages
+        while kind == _NODE_K:
+            if s == 0:
+                pg = pages.get(h) if pages is not None and depth < MAX_DEPTH else None
+                nav, parts = pg if pg is not None else self.page(h, depth)
+                s = 1
+                patches = [False]
+            c = 2 * s + ((k >> (255 - depth)) & 1)
+            kind = nav[c]
+            if kind >= _LEAF_K:
+                h = parts[nav[32 + c] + 1]
+            sc = nav[c ^ 1]
+            path.append((nav, parts, s, patches, c, kind,
+                         parts[nav[32 + (c ^ 1)] + 1] if sc >= _LEAF_K else EMPTY, sc))
+            s = c if c < 16 else 0
+            depth += 1
+        # where the key's path ends: an empty subtree or a leaf
+        if kind == _EMPTY_K:
+            if value is None:
+                return top, top_kind
+            nh = self.new_leaf(kh, value)
+            nk = _LEAF_K
+        else:
+            okh = self.leaf_key(h)
+            if okh == kh:
+                if value is None:
+                    nh, nk = EMPTY, _EMPTY_K
+                else:
+                    nh, nrec = _leaf_record(kh, value, self.digest)
+                    if nh == h:
+                        return top, top_kind
+                    self.out[nh] = nrec
+                    if self.leaves is not None:
+                        self.leaves[nh] = kh
+                    nk = _LEAF_K
+            elif value is None:
+                return top, top_kind
+            else:
+                ok = int.from_bytes(okh, "big")
+                two = [(k, kh, value, None), (ok, okh, None, h)]
+                if ok < k:
+                    two.reverse()
+                nh, nk = self.build(depth, two)
+        # back up: at each node passed, the parent of the new child and the old sibling
+        node_sha = _NODE_SHA
+        for nav, parts, s, patches, c, oc, sib, sc in reversed(path):
+            if nk == _EMPTY_K or sc == _EMPTY_K:  # the compact shape: a lone leaf moves up
+                if nk == _EMPTY_K and sc != _NODE_K:
+                    nh, nk = sib, sc
+                    continue
+                if sc == _EMPTY_K and nk == _LEAF_K:
+                    continue
+            patches.append((c, nk, nh))
+            if nk != oc:
+                patches[0] = True  # the page changes shape
+            x = node_sha.copy()
+            if c & 1:
+                x.update(sib)
+                x.update(nh)
+            else:
+                x.update(nh)
+                x.update(sib)
+            nh = x.digest()
+            nk = _NODE_K
+            if s == 1:  # a page root: its page is complete
+                self.emit(nh, nav, parts, patches)
+        return nh, nk
+
+
+def run_update(tree: SparseMerkleTree, root: bytes,
+               entries: list[tuple[int, bytes, bytes | None]],
+               cache: UpdateCache | None) -> tuple[bytes, dict[bytes, bytes]]:
+    """The new root after the sorted ``entries`` and the records to write (the body of
+    :meth:`SparseMerkleTree.update`)."""
+    if len(entries) > MAX_CACHED_BATCH:
+        cache = None
+    u = _Update(tree, entries, cache)
+    if root == EMPTY:
+        new_root, _ = u.build(0, u.present(0, len(entries)))
+    else:
+        pg = None if cache is None else cache.page(root)
+        if pg is not None:
+            kind, (nav, parts) = _NODE_K, pg
+        else:
+            rec = tree._load(root)
+            if _is_leaf(rec):
+                kind, nav, parts = _LEAF_K, b"", []
+            else:
+                kind, nav, parts = _NODE_K, _page_nav(root, rec), _parts(rec)
+        if len(entries) == 1:
+            new_root, _ = u.upd1(root, kind, 0, 0, nav, parts, 1, [False])
+        else:
+            new_root, _ = u.upd(root, kind, 0, 0, len(entries), nav, parts, 1, [False])
+    if cache is not None:
+        cache.age()
+    return new_root, u.out
