@@ -112,6 +112,7 @@ _PAGE_B = 0x04
 
 _sha256 = hashlib.sha256
 _NODE_SHA = hashlib.sha256(_NODE)  # copied, then fed both children: a little cheaper than concat
+_LEAF_SHA = hashlib.sha256(_LEAF)  # (the same for a leaf's key hash and value hash)
 
 
 class NodeReader(Protocol):
@@ -195,9 +196,11 @@ def _shape_nav(h: bytes, k: int) -> _Nav:
     return bytes(nav)
 
 
-# kinds word -> nav, for the shapes seen: a memo of _shape_nav (pages share shapes: every full page
-# has the same one, and a tree of 200,000 random keys has about 7,500 shapes). Bounded: about 3 MB.
-_NAVS: dict[int, _Nav] = {}
+# header (tag + kinds word, 9 bytes) -> nav, for the shapes seen: a memo of _shape_nav (pages
+# share shapes: every full page has the same one, and a tree of 200,000 random keys has about
+# 7,500 shapes). Keyed by the header bytes as read, so a hit costs one slice and one lookup, and
+# vouches for the tag too. Bounded: about 3 MB.
+_NAVS: dict[bytes, _Nav] = {}
 _NAVS_MAX = 1 << 14
 
 
@@ -208,20 +211,25 @@ def _page_nav(h: bytes, rec: bytes) -> _Nav:
     Raises:
         StorageError: the record is not a well-formed page.
     """
+    nav = _NAVS.get(rec[:_PAGE_HDR])
+    if nav is None:
+        nav = _header_nav(h, rec)
+    if len(rec) != _PAGE_HDR + 32 * nav[0]:
+        raise _bad(h, f"{len(rec)} bytes where its slots need {_PAGE_HDR + 32 * nav[0]}")
+    return nav
+
+
+def _header_nav(h: bytes, rec: bytes) -> _Nav:
+    """:func:`_page_nav` for a header not seen yet: check it, memoise its nav."""
     n = len(rec)
     if n < _PAGE_HDR or rec[0] != _PAGE_B:
         if n and rec[0] == _NODE_B:
             raise _bad(h, "a per-node record (0x03) of the old layout where a page is expected")
         raise _bad(h, "not a page record")
-    k = int.from_bytes(rec[1:9], "little")
-    nav = _NAVS.get(k)
-    if nav is None:
-        nav = _shape_nav(h, k)
-        if len(_NAVS) >= _NAVS_MAX:
-            _NAVS.clear()
-        _NAVS[k] = nav
-    if n != _PAGE_HDR + 32 * nav[0]:
-        raise _bad(h, f"{n} bytes where its slots need {_PAGE_HDR + 32 * nav[0]}")
+    nav = _shape_nav(h, int.from_bytes(rec[1:9], "little"))
+    if len(_NAVS) >= _NAVS_MAX:
+        _NAVS.clear()
+    _NAVS[rec[:_PAGE_HDR]] = nav
     return nav
 
 
@@ -272,9 +280,12 @@ def reachable_records(root: bytes, records: Mapping[bytes, bytes]) -> dict[bytes
 
 
 def _leaf_record(kh: bytes, value: bytes, digest: bool) -> tuple[bytes, bytes]:
+    """(hash, record) of the leaf of (key hash, value)."""
     vh = _sha256(value).digest()
-    rec = _DLEAF + kh + vh if digest else _LEAF + kh + value
-    return _sha256(_LEAF + kh + vh).digest(), rec
+    x = _LEAF_SHA.copy()
+    x.update(kh)
+    x.update(vh)
+    return x.digest(), (_DLEAF + kh + vh if digest else _LEAF + kh + value)
 
 
 def _is_leaf(rec: bytes) -> bool:

@@ -3,18 +3,12 @@ that lets successive updates skip re-reading what the previous ones wrote. Split
 :mod:`chainfin.smt`, whose page format, records and hashing it uses unchanged: the same
 changes give the same root and the same records, byte for byte, with or without the cache.
 
-Pages in memory. An update works on *decoded* pages, ``(nav, parts)``: ``nav`` is the page's
-navigation table (:func:`chainfin.smt._page_nav`) and ``parts`` the record cut into its 9-byte
-header followed by its hashes, so slot ``s``'s hash is ``parts[nav[32 + s] + 1]``. Reading a
-hash is a list index rather than a slice of the record, and a page whose shape did not change
-is written back as ``b"".join`` of a copy of ``parts`` with the new hashes put in place.
-
 The cache (:class:`UpdateCache`). Every update rewrites the pages near the root and the pages
 and leaves of the keys it changes, and the next update (the next block) reads most of them
-again: the cache keeps the decoded pages an update wrote, by hash, and the key hash of each leaf
+again: the cache keeps the pages an update wrote, with their navigation tables (:func:`chainfin.smt._page_nav`), by hash, and the key hash of each leaf
 it wrote or read, by leaf hash. Records are content-addressed, so a cached page or leaf is the
 record stored (or about to be stored) under that hash; a hit saves the reader (the ledger's
-layers of speculative records, its read cache, LevelDB), the page check and the decoding, and
+layers of speculative records, its read cache, LevelDB), and the page check, and
 for a leaf the whole read. What it does not do is notice that a record the cache holds went
 missing from the store: an update from a root whose records the caller threw away (a failed
 batch) can still succeed. Callers that delete records (pruning) should :meth:`UpdateCache.drop`
@@ -39,13 +33,12 @@ if TYPE_CHECKING:
     from chainfin.smt import SparseMerkleTree
 
 from chainfin.smt import (
-    _ABSENT,
     _EMPTY_K,
     _LEAF_K,
     _NODE_K,
     _NODE_SHA,
+    _PAGE,
     _bad,
-    _encode_page,
     _is_leaf,
     _leaf_record,
     _Nav,
@@ -58,22 +51,17 @@ __all__ = ["MAX_CACHED_BATCH", "UpdateCache"]
 #: its pages would only push the next blocks' pages out of the cache
 MAX_CACHED_BATCH = 5_000
 
-# a decoded page: (nav, [header, hash, hash, ...])
-_Page = tuple[_Nav, list[bytes]]
+# a checked page: (record, nav)
+_Page = tuple[bytes, _Nav]
 # Nodes of subtrees built from scratch by an update: hash -> (left, left kind, right, right kind)
 _Built = dict[bytes, tuple[bytes, int, bytes, int]]
 # What an update changed in an existing page: first a flag, True once a slot changed kind (the
-# page's shape changed), then (slot, new code, new hash) per change
+# page's shape changed), then (offset of the slot's old hash, slot, new code, new hash) per change
 _Patches = list[Any]
 
 
-def _parts(rec: bytes) -> list[bytes]:
-    """A checked page record cut into its header and its hashes."""
-    return [rec[:9], *[rec[o:o + 32] for o in range(9, len(rec), 32)]]
-
-
 class UpdateCache:
-    """Decoded pages (page hash -> (nav, parts)) and leaf key hashes (leaf hash -> key hash)
+    """Pages (page hash -> (record, nav)) and leaf key hashes (leaf hash -> key hash)
     of recent updates, shared by the trees one caller creates over one store (the ledger
     creates a tree per block). See the module docstring for what it may and may not do."""
 
@@ -116,39 +104,45 @@ class UpdateCache:
 
 def _page_new(root: bytes, built: _Built) -> bytes:
     """The page of a node of a subtree built from scratch (its nodes are all in ``built``)."""
-    ks = [0] * 32
-    hs = [EMPTY] * 32
-    ks[1] = _NODE_K
-    hs[1] = root
-    for s in range(1, 16):
-        if ks[s] == _NODE_K:
-            c = 2 * s
-            hs[c], ks[c], hs[c + 1], ks[c + 1] = built[hs[s]]
-    return _encode_page(ks, hs)
+    return _page_reshaped(b"", b"", [False], built, built[root])
 
 
-def _page_reshaped(nav: _Nav, parts: list[bytes], patches: _Patches, built: _Built) -> bytes:
-    """The new version of the page (nav, parts) after changes that altered its shape: the old
-    slots, overwritten by ``patches``; slots under a slot that is no longer a node dropped; the
-    slots under a node of a newly built subtree taken from ``built``."""
-    ks = list(nav[:32])
-    hs = [EMPTY] * 32
-    for s in range(2, 32):
-        if ks[s] >= _LEAF_K:
-            hs[s] = parts[nav[32 + s] + 1]
-    for i in range(1, len(patches)):
-        s, c, x = patches[i]  # (not `s, ks[s], hs[s] = ...`: mypyc indexes with the old s)
-        ks[s] = c
-        hs[s] = x
-    for s in range(2, 16):
-        c = 2 * s
-        if ks[s] != _NODE_K:
-            ks[c] = ks[c + 1] = _ABSENT
-        else:
-            b = built.get(hs[s])
-            if b is not None:
-                hs[c], ks[c], hs[c + 1], ks[c + 1] = b
-    return _encode_page(ks, hs)
+def _page_reshaped(rec: bytes, nav: _Nav, patches: _Patches, built: _Built,
+                   top: tuple[bytes, int, bytes, int] | None = None) -> bytes:
+    """The new version of the page (rec, nav) after changes that altered its shape, or with
+    ``top`` (a built node's children) the page of a node built from scratch.
+
+    Walks the page's new nodes from its root, visiting only the slots present: a child of a
+    node of the old page is its old slot unless ``patches`` changed it; a child of a node built
+    by this update (in ``built``) is what ``built`` says; slots under a slot that is no longer a
+    node are not reached, so they are dropped. Encodes as :func:`chainfin.smt._encode_page`."""
+    changed = {p[1]: p for p in patches[1:]}  # slot -> (offset, slot, new code, new hash)
+    kinds = 0
+    found: list[tuple[int, bytes]] = []  # (slot, hash) of the slots that have one
+    stack: list[tuple[int, tuple[bytes, int, bytes, int] | None]] = [(1, top)]
+    while stack:
+        s, b = stack.pop()
+        for cs in (2 * s, 2 * s + 1):
+            if b is not None:  # a child of a built node
+                if cs & 1:
+                    x, c = b[2], b[3]
+                else:
+                    x, c = b[0], b[1]
+            else:
+                p = changed.get(cs)
+                if p is not None:
+                    c, x = p[2], p[3]
+                else:
+                    c = nav[cs]
+                    o = 9 + (nav[32 + cs] << 5)
+                    x = rec[o:o + 32]
+            kinds |= c << (2 * cs - 4)
+            if c >= _LEAF_K:
+                found.append((cs, x))
+                if c == _NODE_K and cs < 16:
+                    stack.append((cs, built.get(x)))
+    found.sort()
+    return b"".join([_PAGE, kinds.to_bytes(8, "little"), *[x for _, x in found]])
 
 
 def _first(t: tuple[int, Any, Any, Any]) -> int:
@@ -186,7 +180,7 @@ class _Update:
     # ------------------------------------------------------------------ reads
 
     def page(self, h: bytes, depth: int) -> _Page:
-        """The decoded page ``h`` (a page root at ``depth``): from the cache, else read and
+        """The page ``h`` (a page root at ``depth``): from the cache, else read and
         checked."""
         if depth >= MAX_DEPTH:
             raise _bad(h, f"a page root at depth {depth}")
@@ -201,7 +195,7 @@ class _Update:
         if rec is None:
             raise StorageError(f"SMT node {h.hex()} is missing (a root that was never stored, "
                                "or a damaged store)")
-        return _page_nav(h, rec), _parts(rec)
+        return rec, _page_nav(h, rec)
 
     def leaf_key(self, h: bytes) -> bytes:
         """The key hash of the leaf ``h``: from the cache, else read (and cached)."""
@@ -232,10 +226,10 @@ class _Update:
         return h
 
     def new_page(self, h: bytes, rec: bytes) -> None:
-        """Write the page ``rec`` rooted at ``h`` (re-encoded: decode it again for the cache)."""
+        """Write the page ``rec`` rooted at ``h`` (re-encoded: check it again for its nav)."""
         self.out[h] = rec
         if self.pages is not None:
-            self.pages[h] = (_page_nav(h, rec), _parts(rec))
+            self.pages[h] = (rec, _page_nav(h, rec))
 
     def present(self, lo: int, hi: int) -> list[tuple[int, bytes, bytes | None, bytes | None]]:
         """entries[lo:hi] that set a value (not deletes), in :meth:`build`'s form: subtrees built
@@ -271,29 +265,36 @@ class _Update:
             self.new_page(h, _page_new(h, self.built))
         return h, _NODE_K
 
-    def emit(self, h: bytes, nav: _Nav, parts: list[bytes], patches: _Patches) -> None:
-        """Write the new version, rooted at the new node ``h``, of the page (nav, parts) given
+    def emit(self, h: bytes, rec: bytes, nav: _Nav, patches: _Patches) -> None:
+        """Write the new version, rooted at the new node ``h``, of the page (rec, nav) given
         what changed in it."""
         if patches[0]:
-            self.new_page(h, _page_reshaped(nav, parts, patches, self.built))
+            self.new_page(h, _page_reshaped(rec, nav, patches, self.built))
             return
-        # the same shape: the old hashes with the new ones put in their place
-        new = parts.copy()
+        # the same shape: the old record with the new hashes written over the old ones
         del patches[0]
-        for s, _, x in patches:
-            new[nav[32 + s] + 1] = x
-        self.out[h] = b"".join(new)
+        patches.sort(reverse=True)  # (by offset, last first)
+        parts = []
+        end = len(rec)
+        for o, _, _, x in patches:
+            parts.append(rec[o + 32:end])
+            parts.append(x)
+            end = o
+        parts.append(rec[:end])
+        parts.reverse()
+        new = b"".join(parts)
+        self.out[h] = new
         if self.pages is not None:
-            self.pages[h] = (nav, new)
+            self.pages[h] = (new, nav)
 
     # ------------------------------------------------------------------ the recursion
 
     def upd(
         self, h: bytes, kind: int, depth: int, lo: int, hi: int,
-        nav: _Nav, parts: list[bytes], s: int, patches: _Patches,
+        rec: bytes, nav: _Nav, s: int, patches: _Patches,
     ) -> tuple[bytes, int]:
         """New (hash, kind) of the subtree ``h`` (a leaf or a node) at ``depth`` after the changes
-        entries[lo:hi] (lo < hi). A node sits in slot ``s`` of the decoded page (nav, parts) and
+        entries[lo:hi] (lo < hi). A node sits in slot ``s`` of the checked page (rec, nav) and
         notes how it changes its children in that page's ``patches``; ``s == 0``: it is the root
         of a page not loaded yet."""
         ints = self.ints
@@ -307,7 +308,7 @@ class _Update:
                 todo.sort(key=_first)
             return self.build(depth, todo)
         if s == 0:
-            nav, parts = self.page(h, depth)
+            rec, nav = self.page(h, depth)
             s = 1
             patches = [False]
         shift = 256 - depth
@@ -315,25 +316,27 @@ class _Update:
         ls = 2 * s
         lc = nav[ls]
         rc = nav[ls + 1]
-        left = parts[nav[32 + ls] + 1] if lc >= _LEAF_K else EMPTY
-        right = parts[nav[33 + ls] + 1] if rc >= _LEAF_K else EMPTY
+        lo_ = 9 + (nav[32 + ls] << 5)  # offsets of the children's hashes (if they have one)
+        ro = 9 + (nav[33 + ls] << 5)
+        left = rec[lo_:lo_ + 32] if lc >= _LEAF_K else EMPTY
+        right = rec[ro:ro + 32] if rc >= _LEAF_K else EMPTY
         cs = ls if ls < 16 else 0  # the children's slot in this page, or 0: in a page below
         if lo == mid:
             nl, lk = left, lc
         elif lc == _EMPTY_K:
             nl, lk = self.build(depth + 1, self.present(lo, mid))
         elif mid - lo == 1:
-            nl, lk = self.upd1(left, lc, depth + 1, lo, nav, parts, cs, patches)
+            nl, lk = self.upd1(left, lc, depth + 1, lo, rec, nav, cs, patches)
         else:
-            nl, lk = self.upd(left, lc, depth + 1, lo, mid, nav, parts, cs, patches)
+            nl, lk = self.upd(left, lc, depth + 1, lo, mid, rec, nav, cs, patches)
         if mid == hi:
             nr, rk = right, rc
         elif rc == _EMPTY_K:
             nr, rk = self.build(depth + 1, self.present(mid, hi))
         elif hi - mid == 1:
-            nr, rk = self.upd1(right, rc, depth + 1, mid, nav, parts, cs and cs + 1, patches)
+            nr, rk = self.upd1(right, rc, depth + 1, mid, rec, nav, cs and cs + 1, patches)
         else:
-            nr, rk = self.upd(right, rc, depth + 1, mid, hi, nav, parts, cs and cs + 1, patches)
+            nr, rk = self.upd(right, rc, depth + 1, mid, hi, rec, nav, cs and cs + 1, patches)
         if nl == left and nr == right:
             return h, _NODE_K
         # parent of the two new subtrees, keeping the compact shape: a lone leaf moves up, and an
@@ -350,41 +353,45 @@ class _Update:
         x.update(nr)
         n = x.digest()
         if nl != left:
-            patches.append((ls, lk, nl))
+            patches.append((lo_, ls, lk, nl))
         if nr != right:
-            patches.append((ls + 1, rk, nr))
+            patches.append((ro, ls + 1, rk, nr))
         if lk != lc or rk != rc:
             patches[0] = True  # the page changes shape
         if s == 1:  # a page root: its page is complete
-            self.emit(n, nav, parts, patches)
+            self.emit(n, rec, nav, patches)
         return n, _NODE_K
 
     def upd1(
         self, h: bytes, kind: int, depth: int, i: int,
-        nav: _Nav, parts: list[bytes], s: int, patches: _Patches,
+        rec: bytes, nav: _Nav, s: int, patches: _Patches,
     ) -> tuple[bytes, int]:
         """:meth:`upd` for a single change, entries[i]: the same result without the recursion and
         its bisections (down the key's path, then back up re-hashing). Most of an update's nodes
         are on paths that only one change follows."""
         k, kh, value = self.entries[i]
         top, top_kind = h, kind
-        # the nodes passed: (page's nav, its parts, slot, the page's patches, child's slot, its
-        # old code, sibling, sibling's code)
+        # the nodes passed: (page, nav, slot, the page's patches, child's slot, offset of its hash,
+        # its old code, sibling, sibling's code)
         path = []
         pages = self.pages
         while kind == _NODE_K:
             if s == 0:
                 pg = pages.get(h) if pages is not None and depth < MAX_DEPTH else None
-                nav, parts = pg if pg is not None else self.page(h, depth)
+                rec, nav = pg if pg is not None else self.page(h, depth)
                 s = 1
                 patches = [False]
             c = 2 * s + ((k >> (255 - depth)) & 1)
             kind = nav[c]
+            o = 9 + (nav[32 + c] << 5)
             if kind >= _LEAF_K:
-                h = parts[nav[32 + c] + 1]
+                h = rec[o:o + 32]
             sc = nav[c ^ 1]
-            path.append((nav, parts, s, patches, c, kind,
-                         parts[nav[32 + (c ^ 1)] + 1] if sc >= _LEAF_K else EMPTY, sc))
+            if sc >= _LEAF_K:
+                so = 9 + (nav[32 + (c ^ 1)] << 5)
+                path.append((rec, nav, s, patches, c, o, kind, rec[so:so + 32], sc))
+            else:
+                path.append((rec, nav, s, patches, c, o, kind, EMPTY, sc))
             s = c if c < 16 else 0
             depth += 1
         # where the key's path ends: an empty subtree or a leaf
@@ -416,14 +423,14 @@ class _Update:
                 nh, nk = self.build(depth, two)
         # back up: at each node passed, the parent of the new child and the old sibling
         node_sha = _NODE_SHA
-        for nav, parts, s, patches, c, oc, sib, sc in reversed(path):
+        for rec, nav, s, patches, c, o, oc, sib, sc in reversed(path):
             if nk == _EMPTY_K or sc == _EMPTY_K:  # the compact shape: a lone leaf moves up
                 if nk == _EMPTY_K and sc != _NODE_K:
                     nh, nk = sib, sc
                     continue
                 if sc == _EMPTY_K and nk == _LEAF_K:
                     continue
-            patches.append((c, nk, nh))
+            patches.append((o, c, nk, nh))
             if nk != oc:
                 patches[0] = True  # the page changes shape
             x = node_sha.copy()
@@ -436,7 +443,7 @@ class _Update:
             nh = x.digest()
             nk = _NODE_K
             if s == 1:  # a page root: its page is complete
-                self.emit(nh, nav, parts, patches)
+                self.emit(nh, rec, nav, patches)
         return nh, nk
 
 
@@ -453,17 +460,13 @@ def run_update(tree: SparseMerkleTree, root: bytes,
     else:
         pg = None if cache is None else cache.page(root)
         if pg is not None:
-            kind, (nav, parts) = _NODE_K, pg
+            kind, (rec, nav) = _NODE_K, pg
         else:
-            rec = tree._load(root)
-            if _is_leaf(rec):
-                kind, nav, parts = _LEAF_K, b"", []
-            else:
-                kind, nav, parts = _NODE_K, _page_nav(root, rec), _parts(rec)
+            rec, kind, nav = tree._root(root)
         if len(entries) == 1:
-            new_root, _ = u.upd1(root, kind, 0, 0, nav, parts, 1, [False])
+            new_root, _ = u.upd1(root, kind, 0, 0, rec, nav, 1, [False])
         else:
-            new_root, _ = u.upd(root, kind, 0, 0, len(entries), nav, parts, 1, [False])
+            new_root, _ = u.upd(root, kind, 0, 0, len(entries), rec, nav, 1, [False])
     if cache is not None:
         cache.age()
     return new_root, u.out
