@@ -33,12 +33,13 @@ if TYPE_CHECKING:
     from chainfin.smt import SparseMerkleTree
 
 from chainfin.smt import (
+    _ABSENT,
     _EMPTY_K,
     _LEAF_K,
     _NODE_K,
     _NODE_SHA,
-    _PAGE,
     _bad,
+    _encode_page,
     _is_leaf,
     _leaf_record,
     _Nav,
@@ -104,45 +105,42 @@ class UpdateCache:
 
 def _page_new(root: bytes, built: _Built) -> bytes:
     """The page of a node of a subtree built from scratch (its nodes are all in ``built``)."""
-    return _page_reshaped(b"", b"", [False], built, built[root])
+    ks = [0] * 32
+    hs = [EMPTY] * 32
+    ks[1] = _NODE_K
+    hs[1] = root
+    for s in range(1, 16):
+        if ks[s] == _NODE_K:
+            c = 2 * s
+            hs[c], ks[c], hs[c + 1], ks[c + 1] = built[hs[s]]
+    return _encode_page(ks, hs)
 
 
-def _page_reshaped(rec: bytes, nav: _Nav, patches: _Patches, built: _Built,
-                   top: tuple[bytes, int, bytes, int] | None = None) -> bytes:
-    """The new version of the page (rec, nav) after changes that altered its shape, or with
-    ``top`` (a built node's children) the page of a node built from scratch.
-
-    Walks the page's new nodes from its root, visiting only the slots present: a child of a
-    node of the old page is its old slot unless ``patches`` changed it; a child of a node built
-    by this update (in ``built``) is what ``built`` says; slots under a slot that is no longer a
-    node are not reached, so they are dropped. Encodes as :func:`chainfin.smt._encode_page`."""
-    changed = {p[1]: p for p in patches[1:]}  # slot -> (offset, slot, new code, new hash)
-    kinds = 0
-    found: list[tuple[int, bytes]] = []  # (slot, hash) of the slots that have one
-    stack: list[tuple[int, tuple[bytes, int, bytes, int] | None]] = [(1, top)]
-    while stack:
-        s, b = stack.pop()
-        for cs in (2 * s, 2 * s + 1):
-            if b is not None:  # a child of a built node
-                if cs & 1:
-                    x, c = b[2], b[3]
-                else:
-                    x, c = b[0], b[1]
-            else:
-                p = changed.get(cs)
-                if p is not None:
-                    c, x = p[2], p[3]
-                else:
-                    c = nav[cs]
-                    o = 9 + (nav[32 + cs] << 5)
-                    x = rec[o:o + 32]
-            kinds |= c << (2 * cs - 4)
-            if c >= _LEAF_K:
-                found.append((cs, x))
-                if c == _NODE_K and cs < 16:
-                    stack.append((cs, built.get(x)))
-    found.sort()
-    return b"".join([_PAGE, kinds.to_bytes(8, "little"), *[x for _, x in found]])
+def _page_reshaped(rec: bytes, nav: _Nav, patches: _Patches, built: _Built) -> bytes:
+    """The new version of the page (rec, nav) after changes that altered its shape: the old
+    slots, overwritten by ``patches``; slots under a slot that is no longer a node dropped; the
+    slots under a node of a newly built subtree taken from ``built``. (A walk of the present
+    slots only, with a dict of the patches, measured 25 % slower on the pages of a 100,000-key
+    tree: they average 15 hashes.)"""
+    ks = list(nav[:32])
+    hs = [EMPTY] * 32
+    for s in range(2, 32):
+        if ks[s] >= _LEAF_K:
+            o = 9 + (nav[32 + s] << 5)
+            hs[s] = rec[o:o + 32]
+    for i in range(1, len(patches)):
+        _, s, c, x = patches[i]  # (not `_, s, ks[s], hs[s] = ...`: mypyc indexes with the old s)
+        ks[s] = c
+        hs[s] = x
+    for s in range(2, 16):
+        c = 2 * s
+        if ks[s] != _NODE_K:
+            ks[c] = ks[c + 1] = _ABSENT
+        else:
+            b = built.get(hs[s])
+            if b is not None:
+                hs[c], ks[c], hs[c + 1], ks[c + 1] = b
+    return _encode_page(ks, hs)
 
 
 def _first(t: tuple[int, Any, Any, Any]) -> int:
