@@ -145,6 +145,60 @@ def test_roots_and_records_are_those_of_the_old_code(
     assert run_case(case, _fresh_trees) == CASES[case]
 
 
+def test_the_cache_serves_what_updates_wrote_until_dropped() -> None:
+    """A tree's next update reads the pages and leaves its last one wrote from the cache, not
+    from the reader; records dropped from the cache (pruned) are read from the store again,
+    and fail there when they are gone."""
+    from chainfin.smt_update import UpdateCache  # (not at the top: see the module docstring)
+
+    reader = _Reader()
+    cache = UpdateCache()
+    tree = SparseMerkleTree(reader, cache=cache)  # type: ignore[arg-type]
+    out: dict[bytes, bytes] = {}
+    root = tree.update(EMPTY, {b"k%d" % i: b"v" for i in range(500)}, out)
+    reader.records.update(out)
+    out = {}
+    r1 = tree.update(root, {b"k1": b"w", b"new": b"x"}, out)  # (a small update: cached)
+    assert cache.pages and cache.leaves
+    counting = _Counting(out)
+    r2 = SparseMerkleTree(counting, cache=cache).update(r1, {b"k1": b"z"}, {})  # type: ignore[arg-type]
+    assert counting.reads == 0  # its path: pages and leaf the last update wrote
+    assert r2 == SparseMerkleTree(_Counting({**reader.records, **out})).update(  # type: ignore[arg-type]
+        r1, {b"k1": b"z"}, {})
+    cache.drop(out)
+    with pytest.raises(StorageError, match="missing"):
+        SparseMerkleTree(_Counting({}), cache=cache).update(r1, {b"k1": b"z"}, {})  # type: ignore[arg-type]
+
+
+def test_the_cache_is_bounded_and_skips_huge_batches() -> None:
+    from chainfin.smt_update import MAX_CACHED_BATCH, UpdateCache
+
+    cache = UpdateCache(limit=50)
+    reader = _Reader()
+    tree = SparseMerkleTree(reader, cache=cache)  # type: ignore[arg-type]
+    out: dict[bytes, bytes] = {}
+    root = tree.update(EMPTY, {b"k%d" % i: b"v" for i in range(MAX_CACHED_BATCH + 1)}, out)
+    assert not cache.pages and not cache.leaves  # a rebuild writes around the cache
+    reader.records.update(out)
+    for i in range(40):
+        out = {}
+        root = tree.update(root, {b"k%d" % (7 * i + j): b"w%d" % i for j in range(5)}, out)
+        reader.records.update(out)
+        assert len(cache.pages) < 50 + 40 and len(cache.old_pages) < 50 + 40
+        assert len(cache.leaves) < 50 + 5 and len(cache.old_leaves) < 50 + 5
+    assert cache.old_pages and cache.old_leaves  # it did age
+
+
+class _Counting:
+    def __init__(self, records: dict[bytes, bytes]) -> None:
+        self.records = records
+        self.reads = 0
+
+    def get(self, key: bytes) -> bytes | None:
+        self.reads += 1
+        return self.records.get(key)
+
+
 if __name__ == "__main__":
     sys.exit(print("\n".join(f"    {c!r}: \"{run_case(c, _fresh_trees)}\","  # type: ignore[func-returns-value]
                              for c in CASES)))
