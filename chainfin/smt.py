@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from chainfin.errors import StorageError
 from chainfin.smt_verify import (  # re-exported: the hashing and the proofs
@@ -83,9 +83,6 @@ from chainfin.smt_verify import (  # re-exported: the hashing and the proofs
 from chainfin.smt_verify import LEAF_TAG as _LEAF
 from chainfin.smt_verify import NODE_TAG as _NODE
 from chainfin.store import SMT_NODES, KVReader, KVWriter
-
-if TYPE_CHECKING:
-    from chainfin.smt_update import UpdateCache
 
 __all__ = [
     "EMPTY",
@@ -318,22 +315,15 @@ class SparseMerkleTree:
 
     empty_root = EMPTY
 
-    def __init__(self, nodes: NodeReader, values: ValueReader | None = None,
-                 cache: UpdateCache | None = None) -> None:
+    def __init__(self, nodes: NodeReader, values: ValueReader | None = None) -> None:
         """With ``values`` (state key -> its current value), the tree writes *digest leaves*
         (``0x05 || key_hash || SHA-256(value)``, 65 bytes) instead of leaves that hold the value,
         and :meth:`get` reads a digest leaf's value from ``values``, checked against the leaf's
         value hash. Same hashes, roots and proofs; the value is not stored twice (the ledger has
-        it under ``s/``). Reads understand both forms.
-
-        ``cache``: where :meth:`update` keeps the decoded pages and leaf keys it wrote, so that
-        the next update does not read them again (:class:`chainfin.smt_update.UpdateCache`;
-        share one among the trees created over one store). None: the tree makes its own at
-        its first update. Reads (get, prove, items, chunk) never use it."""
+        it under ``s/``). Reads understand both forms."""
         self.nodes = nodes
         self.values = values
         self.digest_leaves = values is not None
-        self.cache = cache
 
     @classmethod
     def on_store(cls, store: KVReader) -> SparseMerkleTree:
@@ -615,11 +605,9 @@ class SparseMerkleTree:
             kh = _sha256(key).digest()
             entries.append((int.from_bytes(kh, "big"), kh, value))
         entries.sort()
-        from chainfin.smt_update import UpdateCache, run_update
+        from chainfin.smt_update import run_update  # (it imports this module's helpers)
 
-        if self.cache is None:
-            self.cache = UpdateCache()
-        new_root, out = run_update(self, root, entries, self.cache)
+        new_root, out = run_update(self, root, entries)
         if isinstance(batch, MutableMapping):
             batch.update(out)
         else:

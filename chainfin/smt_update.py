@@ -1,37 +1,23 @@
-"""The state tree's batch update (:meth:`chainfin.smt.SparseMerkleTree.update`) and the cache
-that lets successive updates skip re-reading what the previous ones wrote. Split from
-:mod:`chainfin.smt`, whose page format, records and hashing it uses unchanged: the same
-changes give the same root and the same records, byte for byte, with or without the cache.
+"""The state tree's batch update (:meth:`chainfin.smt.SparseMerkleTree.update`): the recursion
+over the changed paths and the writing of the changed pages. Split from :mod:`chainfin.smt`
+(which was at its 900-line limit), whose page format, records and hashing it uses unchanged.
 
-The cache (:class:`UpdateCache`). Every update rewrites the pages near the root and the pages
-and leaves of the keys it changes, and the next update (the next block) reads most of them
-again: the cache keeps the pages an update wrote, with their navigation tables (:func:`chainfin.smt._page_nav`), by hash, and the key hash of each leaf
-it wrote or read, by leaf hash. Records are content-addressed, so a cached page or leaf is the
-record stored (or about to be stored) under that hash; a hit saves the reader (the ledger's
-layers of speculative records, its read cache, LevelDB), and the page check, and
-for a leaf the whole read. What it does not do is notice that a record the cache holds went
-missing from the store: an update from a root whose records the caller threw away (a failed
-batch) can still succeed. Callers that delete records (pruning) should :meth:`UpdateCache.drop`
-them; a caller that only ever updates from roots it stored, as the ledger does, never reads a
-record it threw away.
-
-Bounded: two generations of at most ``limit`` pages and ``limit`` leaves each; when the young
-one fills up it becomes the old one and the old one is dropped. An update of more than
-``MAX_CACHED_BATCH`` keys (a rebuild, a state-sync join) writes around the cache.
+Where its time goes (``python -m testnet.smt_bench``, 90 changed keys into a 100,000-key tree,
+~30 us per changed key on the reference machine): writing the changed pages ~10 us (a third:
+~2.8 pages per key, and a page whose shape changes, one per new key, is re-encoded at ~8 us),
+the walk down and back up the key's path ~10 us, SHA-256 ~4.5 us (~10 node hashes per key at
+~0.45 us), checking the pages read ~2 us, the new leaf ~1 us. A cache of the pages and leaf
+keys the previous updates wrote (so the next block reads them without the reader and the page
+check) cut the reads per changed key from 3.6 to 1.0 and saved no measurable CPU, so it is not
+here (decision 86).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from chainfin.errors import StorageError
-from chainfin.smt_verify import EMPTY, MAX_DEPTH
-
-if TYPE_CHECKING:
-    from chainfin.smt import SparseMerkleTree
-
 from chainfin.smt import (
     _ABSENT,
     _EMPTY_K,
@@ -45,62 +31,18 @@ from chainfin.smt import (
     _Nav,
     _page_nav,
 )
+from chainfin.smt_verify import EMPTY, MAX_DEPTH
 
-__all__ = ["MAX_CACHED_BATCH", "UpdateCache"]
+if TYPE_CHECKING:
+    from chainfin.smt import SparseMerkleTree
 
-#: an update of more keys than this builds or rewrites most of the tree (a rebuild, a join):
-#: its pages would only push the next blocks' pages out of the cache
-MAX_CACHED_BATCH = 5_000
+__all__ = ["run_update"]
 
-# a checked page: (record, nav)
-_Page = tuple[bytes, _Nav]
 # Nodes of subtrees built from scratch by an update: hash -> (left, left kind, right, right kind)
 _Built = dict[bytes, tuple[bytes, int, bytes, int]]
 # What an update changed in an existing page: first a flag, True once a slot changed kind (the
 # page's shape changed), then (offset of the slot's old hash, slot, new code, new hash) per change
 _Patches = list[Any]
-
-
-class UpdateCache:
-    """Pages (page hash -> (record, nav)) and leaf key hashes (leaf hash -> key hash)
-    of recent updates, shared by the trees one caller creates over one store (the ledger
-    creates a tree per block). See the module docstring for what it may and may not do."""
-
-    __slots__ = ("pages", "old_pages", "leaves", "old_leaves", "limit")
-
-    def __init__(self, limit: int = 16_384) -> None:
-        self.limit = limit
-        self.pages: dict[bytes, _Page] = {}
-        self.old_pages: dict[bytes, _Page] = {}
-        self.leaves: dict[bytes, bytes] = {}
-        self.old_leaves: dict[bytes, bytes] = {}
-
-    def page(self, h: bytes) -> _Page | None:
-        pg = self.pages.get(h)
-        return pg if pg is not None else self.old_pages.get(h)
-
-    def leaf_key(self, h: bytes) -> bytes | None:
-        kh = self.leaves.get(h)
-        return kh if kh is not None else self.old_leaves.get(h)
-
-    def age(self) -> None:
-        """Start a new generation of whichever map is full (after each update)."""
-        if len(self.pages) >= self.limit:
-            self.old_pages = self.pages
-            self.pages = {}
-        if len(self.leaves) >= self.limit:
-            self.old_leaves = self.leaves
-            self.leaves = {}
-
-    def drop(self, hashes: Iterable[bytes]) -> None:
-        """Forget records deleted from the store (pruned), so that reading them fails as a
-        read of the store would."""
-        for h in hashes:
-            for d in (self.pages, self.old_pages, self.leaves, self.old_leaves):
-                d.pop(h, None)
-
-    def clear(self) -> None:
-        self.pages, self.old_pages, self.leaves, self.old_leaves = {}, {}, {}, {}
 
 
 def _page_new(root: bytes, built: _Built) -> bytes:
@@ -119,9 +61,7 @@ def _page_new(root: bytes, built: _Built) -> bytes:
 def _page_reshaped(rec: bytes, nav: _Nav, patches: _Patches, built: _Built) -> bytes:
     """The new version of the page (rec, nav) after changes that altered its shape: the old
     slots, overwritten by ``patches``; slots under a slot that is no longer a node dropped; the
-    slots under a node of a newly built subtree taken from ``built``. (A walk of the present
-    slots only, with a dict of the patches, measured 25 % slower on the pages of a 100,000-key
-    tree: they average 15 hashes.)"""
+    slots under a node of a newly built subtree taken from ``built``."""
     ks = list(nav[:32])
     hs = [EMPTY] * 32
     for s in range(2, 32):
@@ -143,9 +83,6 @@ def _page_reshaped(rec: bytes, nav: _Nav, patches: _Patches, built: _Built) -> b
     return _encode_page(ks, hs)
 
 
-def _first(t: tuple[int, Any, Any, Any]) -> int:
-    return t[0]
-
 
 class _Update:
     """One :meth:`SparseMerkleTree.update`: the binary recursion over the changed paths, reading
@@ -153,81 +90,24 @@ class _Update:
     of its root is known. (Methods, not closures: CPython specialises calls to a function object it
     has seen before, and a closure would be a new one per update.)"""
 
-    __slots__ = ("tree", "get", "entries", "ints", "out", "built", "pages", "old_pages",
-                 "leaves", "old_leaves", "digest")
+    __slots__ = ("tree", "get", "entries", "ints", "out", "built")
 
-    def __init__(self, tree: SparseMerkleTree, entries: list[tuple[int, bytes, bytes | None]],
-                 cache: UpdateCache | None):
+    def __init__(self, tree: SparseMerkleTree, entries: list[tuple[int, bytes, bytes | None]]):
         self.tree = tree
         self.get = tree.nodes.get
-        self.digest = tree.digest_leaves
         self.entries = entries  # the changes, sorted: (key hash as int, key hash, value or None)
         self.ints = [e[0] for e in entries]
         self.out: dict[bytes, bytes] = {}  # records to write: new leaves and new pages
         self.built: _Built = {}  # nodes of subtrees built from scratch
-        # where new pages and leaves go (None: nowhere) and where reads look first
-        if cache is None:
-            self.pages: dict[bytes, _Page] | None = None
-            self.leaves: dict[bytes, bytes] | None = None
-            self.old_pages: dict[bytes, _Page] = {}
-            self.old_leaves: dict[bytes, bytes] = {}
-        else:
-            self.pages, self.old_pages = cache.pages, cache.old_pages
-            self.leaves, self.old_leaves = cache.leaves, cache.old_leaves
 
-    # ------------------------------------------------------------------ reads
-
-    def page(self, h: bytes, depth: int) -> _Page:
-        """The page ``h`` (a page root at ``depth``): from the cache, else read and
-        checked."""
+    def page(self, h: bytes, depth: int) -> tuple[bytes, _Nav]:
         if depth >= MAX_DEPTH:
             raise _bad(h, f"a page root at depth {depth}")
-        if self.pages is not None:
-            pg = self.pages.get(h)
-            if pg is not None:
-                return pg
-        pg = self.old_pages.get(h)
-        if pg is not None:
-            return pg
         rec = self.get(h)
         if rec is None:
             raise StorageError(f"SMT node {h.hex()} is missing (a root that was never stored, "
                                "or a damaged store)")
         return rec, _page_nav(h, rec)
-
-    def leaf_key(self, h: bytes) -> bytes:
-        """The key hash of the leaf ``h``: from the cache, else read (and cached)."""
-        leaves = self.leaves
-        if leaves is not None:
-            kh = leaves.get(h)
-            if kh is not None:
-                return kh
-        kh = self.old_leaves.get(h)
-        if kh is not None:
-            return kh
-        lrec = self.get(h)
-        if lrec is None or not _is_leaf(lrec):
-            lrec = self.tree._leaf(h)  # raises the StorageError
-        kh = lrec[1:33]
-        if leaves is not None:
-            leaves[h] = kh
-        return kh
-
-    # ------------------------------------------------------------------ writes
-
-    def new_leaf(self, kh: bytes, value: bytes) -> bytes:
-        """Write the leaf of (kh, value); its hash."""
-        h, rec = _leaf_record(kh, value, self.digest)
-        self.out[h] = rec
-        if self.leaves is not None:
-            self.leaves[h] = kh
-        return h
-
-    def new_page(self, h: bytes, rec: bytes) -> None:
-        """Write the page ``rec`` rooted at ``h`` (re-encoded: check it again for its nav)."""
-        self.out[h] = rec
-        if self.pages is not None:
-            self.pages[h] = (rec, _page_nav(h, rec))
 
     def present(self, lo: int, hi: int) -> list[tuple[int, bytes, bytes | None, bytes | None]]:
         """entries[lo:hi] that set a value (not deletes), in :meth:`build`'s form: subtrees built
@@ -247,27 +127,26 @@ class _Update:
             if known is not None:
                 return known, _LEAF_K
             assert value is not None
-            return self.new_leaf(kh, value), _LEAF_K
+            h, rec = _leaf_record(kh, value, self.tree.digest_leaves)
+            self.out[h] = rec
+            return h, _LEAF_K
         assert depth < MAX_DEPTH, "two entries with one key hash"
         shift = 256 - depth
         t = ((todo[0][0] >> shift) << shift) | (1 << (shift - 1))
         mid = bisect_left(todo, (t,))
         lh, lk = self.build(depth + 1, todo[:mid])
         rh, rk = self.build(depth + 1, todo[mid:])
-        x = _NODE_SHA.copy()
-        x.update(lh)
-        x.update(rh)
-        h = x.digest()
+        h = _node(lh, rh)
         self.built[h] = (lh, lk, rh, rk)
         if not depth & 3:  # a page root: its page is complete
-            self.new_page(h, _page_new(h, self.built))
+            self.out[h] = _page_new(h, self.built)
         return h, _NODE_K
 
     def emit(self, h: bytes, rec: bytes, nav: _Nav, patches: _Patches) -> None:
-        """Write the new version, rooted at the new node ``h``, of the page (rec, nav) given
-        what changed in it."""
+        """Write the new version, rooted at the new node ``h``, of the page (rec, nav) given what
+        changed in it."""
         if patches[0]:
-            self.new_page(h, _page_reshaped(rec, nav, patches, self.built))
+            self.out[h] = _page_reshaped(rec, nav, patches, self.built)
             return
         # the same shape: the old record with the new hashes written over the old ones
         del patches[0]
@@ -280,12 +159,7 @@ class _Update:
             end = o
         parts.append(rec[:end])
         parts.reverse()
-        new = b"".join(parts)
-        self.out[h] = new
-        if self.pages is not None:
-            self.pages[h] = (new, nav)
-
-    # ------------------------------------------------------------------ the recursion
+        self.out[h] = b"".join(parts)
 
     def upd(
         self, h: bytes, kind: int, depth: int, lo: int, hi: int,
@@ -297,7 +171,7 @@ class _Update:
         of a page not loaded yet."""
         ints = self.ints
         if kind == _LEAF_K:
-            okh = self.leaf_key(h)
+            okh = self.tree._leaf(h)[1:33]
             todo = self.present(lo, hi)
             ok = int.from_bytes(okh, "big")
             i = bisect_left(ints, ok, lo, hi)
@@ -346,10 +220,7 @@ class _Update:
                 return nr, _LEAF_K
         elif nr == EMPTY and lk == _LEAF_K:
             return nl, _LEAF_K
-        x = _NODE_SHA.copy()
-        x.update(nl)
-        x.update(nr)
-        n = x.digest()
+        n = _node(nl, nr)
         if nl != left:
             patches.append((lo_, ls, lk, nl))
         if nr != right:
@@ -372,18 +243,21 @@ class _Update:
         # the nodes passed: (page, nav, slot, the page's patches, child's slot, offset of its hash,
         # its old code, sibling, sibling's code)
         path = []
-        pages = self.pages
+        get = self.get
         while kind == _NODE_K:
             if s == 0:
-                pg = pages.get(h) if pages is not None and depth < MAX_DEPTH else None
-                rec, nav = pg if pg is not None else self.page(h, depth)
+                if depth >= MAX_DEPTH:
+                    raise _bad(h, f"a page root at depth {depth}")
+                rec = get(h)  # type: ignore[assignment]
+                if rec is None:
+                    rec, nav = self.page(h, depth)  # raises the StorageError
+                nav = _page_nav(h, rec)
                 s = 1
                 patches = [False]
             c = 2 * s + ((k >> (255 - depth)) & 1)
             kind = nav[c]
             o = 9 + (nav[32 + c] << 5)
-            if kind >= _LEAF_K:
-                h = rec[o:o + 32]
+            h = rec[o:o + 32] if kind >= _LEAF_K else EMPTY
             sc = nav[c ^ 1]
             if sc >= _LEAF_K:
                 so = 9 + (nav[32 + (c ^ 1)] << 5)
@@ -396,20 +270,22 @@ class _Update:
         if kind == _EMPTY_K:
             if value is None:
                 return top, top_kind
-            nh = self.new_leaf(kh, value)
+            nh, nrec = _leaf_record(kh, value, self.tree.digest_leaves)
+            self.out[nh] = nrec
             nk = _LEAF_K
         else:
-            okh = self.leaf_key(h)
+            lrec = self.get(h)
+            if lrec is None or not _is_leaf(lrec):
+                lrec = self.tree._leaf(h)  # raises the StorageError
+            okh = lrec[1:33]
             if okh == kh:
                 if value is None:
                     nh, nk = EMPTY, _EMPTY_K
                 else:
-                    nh, nrec = _leaf_record(kh, value, self.digest)
+                    nh, nrec = _leaf_record(kh, value, self.tree.digest_leaves)
                     if nh == h:
                         return top, top_kind
                     self.out[nh] = nrec
-                    if self.leaves is not None:
-                        self.leaves[nh] = kh
                     nk = _LEAF_K
             elif value is None:
                 return top, top_kind
@@ -420,7 +296,6 @@ class _Update:
                     two.reverse()
                 nh, nk = self.build(depth, two)
         # back up: at each node passed, the parent of the new child and the old sibling
-        node_sha = _NODE_SHA
         for rec, nav, s, patches, c, o, oc, sib, sc in reversed(path):
             if nk == _EMPTY_K or sc == _EMPTY_K:  # the compact shape: a lone leaf moves up
                 if nk == _EMPTY_K and sc != _NODE_K:
@@ -431,7 +306,7 @@ class _Update:
             patches.append((o, c, nk, nh))
             if nk != oc:
                 patches[0] = True  # the page changes shape
-            x = node_sha.copy()
+            x = _NODE_SHA.copy()
             if c & 1:
                 x.update(sib)
                 x.update(nh)
@@ -445,26 +320,29 @@ class _Update:
         return nh, nk
 
 
-def run_update(tree: SparseMerkleTree, root: bytes,
-               entries: list[tuple[int, bytes, bytes | None]],
-               cache: UpdateCache | None) -> tuple[bytes, dict[bytes, bytes]]:
+def _first(t: tuple[int, Any, Any, Any]) -> int:
+    return t[0]
+
+
+def run_update(tree: SparseMerkleTree, root: bytes, entries: list[tuple[int, bytes, bytes | None]]
+               ) -> tuple[bytes, dict[bytes, bytes]]:
     """The new root after the sorted ``entries`` and the records to write (the body of
     :meth:`SparseMerkleTree.update`)."""
-    if len(entries) > MAX_CACHED_BATCH:
-        cache = None
-    u = _Update(tree, entries, cache)
+    u = _Update(tree, entries)
     if root == EMPTY:
         new_root, _ = u.build(0, u.present(0, len(entries)))
     else:
-        pg = None if cache is None else cache.page(root)
-        if pg is not None:
-            kind, (rec, nav) = _NODE_K, pg
-        else:
-            rec, kind, nav = tree._root(root)
+        rec, kind, nav = tree._root(root)
         if len(entries) == 1:
             new_root, _ = u.upd1(root, kind, 0, 0, rec, nav, 1, [False])
         else:
             new_root, _ = u.upd(root, kind, 0, 0, len(entries), rec, nav, 1, [False])
-    if cache is not None:
-        cache.age()
     return new_root, u.out
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    """An internal node's hash (a copied SHA-256 state: cheaper than hashing a concatenation)."""
+    x = _NODE_SHA.copy()
+    x.update(left)
+    x.update(right)
+    return x.digest()

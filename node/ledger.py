@@ -30,7 +30,6 @@ from chainfin import codec, execution, merkle
 from chainfin.errors import CodecError, InvalidMessage, InvalidTransaction, StorageError
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, put_nodes, reachable_records
-from chainfin.smt_update import UpdateCache
 from chainfin.store import (
     BLOCK_HEIGHT,
     BLOCKS,
@@ -304,9 +303,6 @@ class Ledger:
         self.spec: dict[bytes, Spec] = {}
         self.cache = _ReadCache(store, P_STATE)  # committed state values
         self.node_cache = _ReadCache(store, P_SMT, limit=100_000)  # committed SMT nodes
-        #: the pages and leaf keys the state tree's updates wrote (decision 86): the next
-        #: block's update reads them from here instead of through the layers above
-        self.smt_cache = UpdateCache()
         self.unflushed: dict[bytes, bytes] = {}  # SMT records of committed blocks, not yet written
         self._roots: dict[int, bytes] = {}  # state_root_at's memo
         self._indexed: set[bytes] = set()  # state keys whose k/ entry is written (write_commit)
@@ -468,7 +464,7 @@ class Ledger:
         nodes: dict[bytes, bytes] = {}
         smt = SparseMerkleTree(_NodeCache(self.node_cache,
                                           [s.smt_nodes for s in chain] + [self.unflushed]),
-                               self._values(), self.smt_cache)
+                               self._values())
         root = smt.update(parent_root, result.changes, nodes)
         after = vs
         if result.validator_set_change is not None:
@@ -602,7 +598,6 @@ class Ledger:
                     b.delete(P_SMT + h)
                 put_nodes(b, live)
         self.node_cache.drop(stale)
-        self.smt_cache.drop(stale)
         self.pruned_records += len(stale)
         self.flushed_root = root
         self.unflushed = {}

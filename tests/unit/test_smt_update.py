@@ -1,7 +1,7 @@
 """The state tree's update (chainfin.smt_update) is byte-identical to the algorithm it replaced:
 every root and every record written, over random update sequences, against digests computed
-with the code of commit 66ffa16 (before the update cache and the rewritten page encoding).
-Plus the update cache: shared, dropped, bounded, bypassed by huge batches.
+with the code of commit 66ffa16 (before the update moved to chainfin.smt_update and its
+hashing and page checks were made cheaper).
 
 The digests: ``PYTHONPATH=<a checkout of 66ffa16> python tests/unit/test_smt_update.py``
 prints them (this file imports nothing of the new code to compute them).
@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from chainfin.errors import StorageError
 from chainfin.smt import EMPTY, SparseMerkleTree
 
 Changes = dict[bytes, bytes | None]
@@ -122,7 +121,7 @@ def run_case(case: tuple[int, int, int, int, bool],
 
 
 def _one_tree() -> Callable[[_Reader, _Values | None], SparseMerkleTree]:
-    """One tree for the whole sequence (its update cache warm, as in the limit loop)."""
+    """One tree for the whole sequence (as the limit loop keeps it)."""
     trees: dict[int, SparseMerkleTree] = {}
 
     def make(reader: _Reader, values: _Values | None) -> SparseMerkleTree:
@@ -134,7 +133,7 @@ def _one_tree() -> Callable[[_Reader, _Values | None], SparseMerkleTree]:
 
 
 def _fresh_trees(reader: _Reader, values: _Values | None) -> SparseMerkleTree:
-    """A new tree (an empty cache) for each update: every record read from the reader."""
+    """A new tree for each update (as the ledger makes one per block)."""
     return SparseMerkleTree(reader, values)  # type: ignore[arg-type]
 
 
@@ -143,60 +142,6 @@ def test_roots_and_records_are_those_of_the_old_code(
         case: tuple[int, int, int, int, bool]) -> None:
     assert run_case(case, _one_tree()) == CASES[case]
     assert run_case(case, _fresh_trees) == CASES[case]
-
-
-def test_the_cache_serves_what_updates_wrote_until_dropped() -> None:
-    """A tree's next update reads the pages and leaves its last one wrote from the cache, not
-    from the reader; records dropped from the cache (pruned) are read from the store again,
-    and fail there when they are gone."""
-    from chainfin.smt_update import UpdateCache  # (not at the top: see the module docstring)
-
-    reader = _Reader()
-    cache = UpdateCache()
-    tree = SparseMerkleTree(reader, cache=cache)  # type: ignore[arg-type]
-    out: dict[bytes, bytes] = {}
-    root = tree.update(EMPTY, {b"k%d" % i: b"v" for i in range(500)}, out)
-    reader.records.update(out)
-    out = {}
-    r1 = tree.update(root, {b"k1": b"w", b"new": b"x"}, out)  # (a small update: cached)
-    assert cache.pages and cache.leaves
-    counting = _Counting(out)
-    r2 = SparseMerkleTree(counting, cache=cache).update(r1, {b"k1": b"z"}, {})  # type: ignore[arg-type]
-    assert counting.reads == 0  # its path: pages and leaf the last update wrote
-    assert r2 == SparseMerkleTree(_Counting({**reader.records, **out})).update(  # type: ignore[arg-type]
-        r1, {b"k1": b"z"}, {})
-    cache.drop(out)
-    with pytest.raises(StorageError, match="missing"):
-        SparseMerkleTree(_Counting({}), cache=cache).update(r1, {b"k1": b"z"}, {})  # type: ignore[arg-type]
-
-
-def test_the_cache_is_bounded_and_skips_huge_batches() -> None:
-    from chainfin.smt_update import MAX_CACHED_BATCH, UpdateCache
-
-    cache = UpdateCache(limit=50)
-    reader = _Reader()
-    tree = SparseMerkleTree(reader, cache=cache)  # type: ignore[arg-type]
-    out: dict[bytes, bytes] = {}
-    root = tree.update(EMPTY, {b"k%d" % i: b"v" for i in range(MAX_CACHED_BATCH + 1)}, out)
-    assert not cache.pages and not cache.leaves  # a rebuild writes around the cache
-    reader.records.update(out)
-    for i in range(40):
-        out = {}
-        root = tree.update(root, {b"k%d" % (7 * i + j): b"w%d" % i for j in range(5)}, out)
-        reader.records.update(out)
-        assert len(cache.pages) < 50 + 40 and len(cache.old_pages) < 50 + 40
-        assert len(cache.leaves) < 50 + 5 and len(cache.old_leaves) < 50 + 5
-    assert cache.old_pages and cache.old_leaves  # it did age
-
-
-class _Counting:
-    def __init__(self, records: dict[bytes, bytes]) -> None:
-        self.records = records
-        self.reads = 0
-
-    def get(self, key: bytes) -> bytes | None:
-        self.reads += 1
-        return self.records.get(key)
 
 
 if __name__ == "__main__":
