@@ -55,7 +55,8 @@ Writes. :meth:`SparseMerkleTree.update` never writes to the store itself: it put
 the ledger keeps it with its speculative block, reads through it for the next block and writes it
 into the block's commit batch with :func:`put_nodes`) or a store write batch (records go straight
 under ``m/``). Either way the SMT records land in the same atomic write batch as the block that
-produced them.
+produced them. The update's recursion over the changed paths lives in
+:mod:`chainfin.smt_update`.
 
 Proofs. A :class:`Proof` lists the siblings along the key's path from the root, keeping only the
 non-empty ones plus a bitmap of which depths have one. The path ends at the key's own leaf
