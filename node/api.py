@@ -304,6 +304,8 @@ def envelope_tx(body: Any) -> Transaction:
         InvalidTransaction: ``invalid_envelope`` (the message names the field) or one of
             ``Transaction.from_wire``'s codes.
     """
+    if _plain_envelope(body):
+        return Transaction.from_wire(body)
     try:
         env = TxEnvelope.model_validate(body)
     except ValidationError as e:
@@ -311,6 +313,31 @@ def envelope_tx(body: Any) -> Transaction:
         loc = ".".join(str(x) for x in first["loc"]) or "body"
         raise InvalidTransaction(f"{loc}: {first['msg']}", "invalid_envelope") from None
     return Transaction.from_wire(env.model_dump())
+
+
+_ENVELOPE_KEYS = frozenset(TxEnvelope.model_fields)
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_HEX128 = re.compile(r"[0-9a-fA-F]{128}")
+
+
+def _plain_envelope(body: Any) -> bool:
+    """True when ``body`` certainly passes :class:`TxEnvelope` (every field present, of its
+    exact JSON type and within its bounds, nothing else): nearly every envelope a client sends,
+    which then skips the model's validation and dump (a fifth of the REST parse). Anything
+    else goes through the model, so a bad envelope gets the model's error as before."""
+    if type(body) is not dict or body.keys() != _ENVELOPE_KEYS:
+        return False
+    chain_id, sender, nonce = body["chain_id"], body["sender"], body["nonce"]
+    contract, method, sig = body["contract"], body["method"], body["signature"]
+    # ASCII names only: the model refuses a name holding a lone surrogate (valid JSON) with
+    # its own error, so any other name is left to it
+    return (type(chain_id) is str and 0 < len(chain_id) <= MAX_NAME and chain_id.isascii()
+            and type(contract) is str and 0 < len(contract) <= MAX_NAME and contract.isascii()
+            and type(method) is str and 0 < len(method) <= MAX_NAME and method.isascii()
+            and type(nonce) is int and 0 <= nonce < 2**63
+            and type(body["args"]) is dict
+            and type(sender) is str and _HEX64.fullmatch(sender) is not None
+            and type(sig) is str and _HEX128.fullmatch(sig) is not None)
 
 
 async def post_tx(request: web.Request) -> web.Response:

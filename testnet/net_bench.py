@@ -42,14 +42,15 @@ class _Counters:
     def install(self) -> None:
         import testnet.bench._run as run
 
-        stages = run._cpu_stages
+        namespace = vars(run)  # the name _load_phase looks up at each call
+        stages = namespace["_cpu_stages"]
 
         async def scrape(session: Any, urls: Any, reader: Any = None) -> Any:
             out = await stages(session, urls, reader)
             self.snapshots.append(await self._counters(session, urls, reader))
             return out
 
-        run._cpu_stages = scrape  # type: ignore[assignment]
+        namespace["_cpu_stages"] = scrape
 
     @staticmethod
     async def _counters(session: Any, urls: Any, reader: Any) -> dict[str, float]:
