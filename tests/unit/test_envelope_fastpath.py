@@ -11,8 +11,8 @@ import pytest
 from chainfin.crypto import Identity
 from chainfin.errors import InvalidTransaction
 from chainfin.types import Transaction
-from node import api
-from node.api import TxEnvelope, _plain_envelope, envelope_tx
+from node import envelope
+from node.envelope import TxEnvelope, _plain_envelope, envelope_tx
 
 IDENT = Identity.generate("envelope-fastpath")
 
@@ -92,12 +92,12 @@ def _model_accepts(body: Any) -> bool:
 
 def envelope_tx_model_only(body: Any) -> Transaction:
     """``envelope_tx`` with the shortcut turned off."""
-    saved = api._plain_envelope
-    api._plain_envelope = lambda b: False  # type: ignore[assignment]
+    saved = envelope._plain_envelope
+    envelope._plain_envelope = lambda b: False  # type: ignore[assignment]
     try:
         return envelope_tx(body)
     finally:
-        api._plain_envelope = saved  # type: ignore[assignment]
+        envelope._plain_envelope = saved  # type: ignore[assignment]
 
 
 def test_a_client_envelope_takes_the_shortcut() -> None:
