@@ -20,13 +20,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chainfin import __version__, codec, httpsig, proofs
 from chainfin.errors import InvalidTransaction
-from chainfin.types import Block, CommitCertificate, Transaction
+from chainfin.types import Block, CommitCertificate
 from node import access
 from node.access import Reader
+from node.envelope import MAX_NAME, TxEnvelope, _json_body, envelope_tx, parse_envelope
 from node.metrics import CONTENT_TYPE
 from node.runtime import WAIT_TIMEOUT_S, Node, TxOutcome
 
@@ -34,22 +34,8 @@ log = logging.getLogger("chainfin.api")
 
 MAX_BODY = 1024 * 1024
 MAX_HEIGHT = 2**63 - 1
-MAX_NAME = 64  # contract (and method) names: Transaction.from_wire's limit
 MAX_KEY = 8192  # state keys: chainfin.proofs' limit (above aiohttp's request-line limit)
 NODE_KEY: web.AppKey[Node] = web.AppKey("node", Node)
-
-
-class TxEnvelope(BaseModel):
-    """A signed transaction as JSON (bytes as hex)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    chain_id: str = Field(min_length=1, max_length=64)
-    sender: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
-    nonce: int = Field(ge=0, lt=2**63)
-    contract: str = Field(min_length=1, max_length=64)
-    method: str = Field(min_length=1, max_length=64)
-    args: dict[str, Any]
-    signature: str = Field(pattern=r"^[0-9a-fA-F]{128}$")
 
 
 def error(status: int, code: str, message: str,
@@ -275,42 +261,6 @@ def _wait_param(request: web.Request) -> bool:
         raise InvalidTransaction("query parameter wait must be 'commit' (once) or absent",
                                  "bad_request")
     return True
-
-
-def parse_envelope(raw: bytes | str) -> Transaction:
-    """A transaction from a JSON envelope (the body of ``POST /v1/tx``, a message of
-    ``/v1/tx/stream``).
-
-    Raises:
-        InvalidTransaction: ``malformed_json``, ``invalid_envelope`` (the message names the
-            field) or one of ``Transaction.from_wire``'s codes.
-    """
-    return envelope_tx(_json_body(raw))
-
-
-def _json_body(raw: bytes | str) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidTransaction("body is not valid JSON", "malformed_json") from None
-    except RecursionError:
-        raise InvalidTransaction("body is nested too deeply", "malformed_json") from None
-
-
-def envelope_tx(body: Any) -> Transaction:
-    """A transaction from a decoded JSON envelope.
-
-    Raises:
-        InvalidTransaction: ``invalid_envelope`` (the message names the field) or one of
-            ``Transaction.from_wire``'s codes.
-    """
-    try:
-        env = TxEnvelope.model_validate(body)
-    except ValidationError as e:
-        first = e.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"]) or "body"
-        raise InvalidTransaction(f"{loc}: {first['msg']}", "invalid_envelope") from None
-    return Transaction.from_wire(env.model_dump())
 
 
 async def post_tx(request: web.Request) -> web.Response:

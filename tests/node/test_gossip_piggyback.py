@@ -1,0 +1,64 @@
+"""Pending gossip rides in the envelope of the node's next consensus broadcast (decision 88):
+a Node that is not started, its peers' queues inspected (nothing leaves the process)."""
+
+from __future__ import annotations
+
+from chainfin import codec
+from chainfin.store import MemoryStore
+from chainfin.types import Transaction
+from node.runtime import K_CONSENSUS, K_TXS, Node
+from tests.fixtures import client_ids, make_genesis, validator_ids
+
+
+def _node() -> tuple[Node, list[Transaction]]:
+    vals, ids = validator_ids(), client_ids()
+    gen = make_genesis(vals, ids)
+    peers = {v.public_key: f"127.0.0.1:{1000 + i}" for i, v in enumerate(vals)}
+    node = Node(vals[0], gen, MemoryStore(), "127.0.0.1", 0, peers, "node0")
+    to = ids["exporter"].public_key.hex()
+    txs = [Transaction.create(ids["usd_issuer"], gen.chain_id, n, "settlement", "issue",
+                              {"currency": "USD", "to": to, "amount": n}) for n in (1, 2)]
+    return node, txs
+
+
+def _queues(node: Node) -> dict[bytes, list[tuple[str, bytes]]]:
+    return {k: list(p.queue) for k, p in node.transport._peers.items()}
+
+
+async def test_a_broadcast_takes_the_pending_gossip_along_in_order() -> None:
+    node, txs = _node()
+    try:
+        for tx in txs:
+            node.gossip.add(tx)
+        node._outbox = [(None, b"vote")]
+        node._end_turn()
+        assert len(node.gossip) == 0  # flushed now, not when its timer fires
+        queues = _queues(node)
+        assert len(queues) == 3
+        for q in queues.values():  # gossip first: the peer admits the txs before the vote
+            assert [k for k, _ in q] == [K_TXS, K_CONSENSUS]
+            assert codec.decode(q[0][1]) == [t.encode() for t in txs]
+            assert q[1][1] == b"vote"
+        assert node.gossip.stats["gossip_frames_out"] == 1
+    finally:
+        node.gossip.close()
+
+
+async def test_a_message_to_one_peer_or_an_empty_buffer_sends_no_gossip() -> None:
+    node, txs = _node()
+    try:
+        one = next(iter(node.transport._peers))
+        node.gossip.add(txs[0])
+        node._outbox = [(one, b"to-one")]
+        node._end_turn()
+        assert len(node.gossip) == 1  # waits for its timer (or a broadcast)
+        assert {k: [kind for kind, _ in q] for k, q in _queues(node).items() if q} == {
+            one: [K_CONSENSUS]}
+        node.gossip.close()
+        node._outbox = [(None, b"vote")]
+        node._end_turn()
+        assert node.gossip.stats["gossip_frames_out"] == 0
+        assert all([kind for kind, _ in q][-1:] == [K_CONSENSUS]
+                   for q in _queues(node).values())
+    finally:
+        node.gossip.close()
