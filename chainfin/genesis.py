@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -129,13 +129,17 @@ class Genesis(_Model):
         trust. A field left out (a param added by a later release, at its default) is left out
         of the hash too, so a release that adds a param does not orphan the data dirs of the
         chains whose genesis predates it (decision 85)."""
-        return codec.hash_value(self.model_dump(mode="json", exclude_unset=True))
+        return codec.hash_value(self.document())
+
+    def document(self) -> dict[str, Any]:
+        """The genesis as its file holds it (the fields set): what :meth:`hash` covers, what
+        :meth:`to_json_text` writes and ``GET /v1/genesis`` serves; it validates back to the
+        same hash."""
+        return self.model_dump(mode="json", exclude_unset=True)
 
     def to_json_text(self) -> str:
-        """The file: exactly what :meth:`hash` covers (the fields set), so it reloads to the
-        same hash."""
-        return json.dumps(self.model_dump(mode="json", exclude_unset=True), indent=2,
-                          sort_keys=True) + "\n"
+        """The file: exactly what :meth:`hash` covers, so it reloads to the same hash."""
+        return json.dumps(self.document(), indent=2, sort_keys=True) + "\n"
 
 
 def load_genesis(path: str | Path) -> Genesis:

@@ -38,7 +38,7 @@ async def get_static(request: web.Request) -> web.StreamResponse:
 
 async def get_genesis(request: web.Request) -> web.Response:
     """The genesis this node runs (its hash is the chain's root of trust: an auditor pins it)."""
-    return web.json_response(request.app[NODE_KEY].genesis.model_dump(mode="json"))
+    return web.json_response(request.app[NODE_KEY].genesis.document())
 
 
 async def _end_event_streams(app: web.Application) -> None:
