@@ -736,25 +736,24 @@
 
   /** Genesis.model_dump(mode="json") of a genesis file: optional fields filled with defaults. */
   function genesisDump(g) {
+    // The document as the file holds it (decision 85: the hash covers the fields the file sets,
+    // no defaults filled in), with hex fields lowercased as the node's model does.
     if (!isDict(g)) throw new ProofError("the genesis file is not a JSON object");
     const m = new Map(g);
     const need = (k) => { if (!m.has(k)) throw new ProofError("the genesis file has no " + k); };
     ["chain_id", "genesis_time_ms", "validators", "fingerprint_key"].forEach(need);
     const lower = (v) => (typeof v === "string" ? v.toLowerCase() : v);
-    const withDefaults = (x, defs, hexes) => {
+    const lowered = (x, hexes) => {
       const o = new Map(x);
-      for (const [k, v] of defs) if (!o.has(k)) o.set(k, v);
       for (const k of hexes) if (o.has(k)) o.set(k, lower(o.get(k)));
       return o;
     };
-    m.set("validators", m.get("validators").map((v) => withDefaults(v, [["bank", null]], ["public_key"])));
-    m.set("identities", (m.get("identities") || []).map((v) => withDefaults(v, [["admin", false], ["bank", null]], ["public_key"])));
-    m.set("currencies", (m.get("currencies") || []).map((v) => withDefaults(v, [], ["issuer"])));
-    m.set("regulators", (m.get("regulators") || []).map(lower));
+    const each = (k, hexes) => { if (m.has(k)) m.set(k, m.get(k).map((v) => lowered(v, hexes))); };
+    each("validators", ["public_key"]);
+    each("identities", ["public_key"]);
+    each("currencies", ["issuer"]);
+    if (m.has("regulators")) m.set("regulators", m.get("regulators").map(lower));
     m.set("fingerprint_key", lower(m.get("fingerprint_key")));
-    m.set("params", withDefaults(m.get("params") || new Map(), [["max_block_txs", 500],
-      ["checkpoint_interval", 16], ["window", 2], ["view_timeout_ms", 1000],
-      ["max_clock_skew_ms", 5000], ["block_interval_ms", 20]], []));
     return m;
   }
   /** A genesis from its JSON text: {chainId, hash (hex), validators, names}. */
@@ -766,7 +765,7 @@
     const validators = dump.get("validators").map((v) => pyFromHex(v.get("public_key")));
     const names = new Map();
     for (const v of dump.get("validators")) names.set(v.get("public_key"), v.get("name"));
-    for (const v of dump.get("identities")) if (!names.has(v.get("public_key"))) names.set(v.get("public_key"), v.get("name"));
+    for (const v of (dump.get("identities") || [])) if (!names.has(v.get("public_key"))) names.set(v.get("public_key"), v.get("name"));
     return { chainId: dump.get("chain_id"), hash, validators, names, dump };
   }
 
