@@ -342,19 +342,14 @@ def _progress(out: Any, height: int, done: int, target: int, rate: float, disk: 
 
 def copy_ledger(directory: str | os.PathLike[str], source: int = 0) -> list[str]:
     """Copy node ``source``'s database to every other node of the testnet (their data is
-    replaced). The source must hold no consensus WAL: a node's WAL is what it signed.
-
-    Raises:
-        ChainfinError: the source's database holds WAL records (a node ran on it).
-    """
+    replaced). A node's consensus WAL is what *it* signed (the source has one once a node ran
+    on it, e.g. ``measure``'s restart): the copies get none, as nodes that never signed."""
     from testnet.launch import load_manifest
 
     manifest = load_manifest(directory)
     src = Path(manifest.nodes[source].data_dir) / "db"
-    with PlyvelStore.open(src, create_if_missing=False) as store:
-        if next(store.iterate(WAL), None) is not None:
-            raise ChainfinError(f"{src} holds consensus WAL records (a node ran on it): "
-                                "copy a ledger that grow made")
+    with PlyvelStore.open(src, create_if_missing=False):
+        pass  # the source is not in use (LevelDB's lock), and is a database
     copied = []
     for i, nd in enumerate(manifest.nodes):
         if i == source:
@@ -365,6 +360,12 @@ def copy_ledger(directory: str | os.PathLike[str], source: int = 0) -> list[str]
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns("LOCK", "CHAINFIN-*"),
                         copy_function=_link_or_copy)
+        with PlyvelStore.open(dst, create_if_missing=False) as store:
+            signed = [k for k, _ in store.iterate(WAL)]
+            if signed:
+                with store.write_batch(sync=True) as b:
+                    for k in signed:
+                        b.delete(k)
         copied.append(str(dst))
     return copied
 

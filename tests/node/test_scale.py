@@ -13,7 +13,7 @@ from chainfin import codec
 from chainfin.errors import StorageError
 from chainfin.genesis import load_genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, verify_proof
-from chainfin.store import BLOCKS, SMT_NODES, MemoryStore, PlyvelStore
+from chainfin.store import BLOCKS, SMT_NODES, WAL, MemoryStore, PlyvelStore
 from chainfin.types import Block, CommitCertificate
 from contracts import CONTRACTS
 from node.ledger import Ledger, pack_block_record, unpack_block_record
@@ -73,6 +73,11 @@ def test_grown_ledger_copies_to_the_other_nodes(grown, tmp_path):
     tables = sorted(src.glob("*.ldb"))
     assert tables and all((Path(copied[0]) / t.name).stat().st_ino == t.stat().st_ino
                           for t in tables)  # the immutable tables are shared, not copied
+    with PlyvelStore(str(src)) as s:  # a node ran on the source: it signed something
+        s.put(WAL + b"\x00" * 8 + b"x", b"a vote node0 signed", sync=True)
+    copied = scale.copy_ledger(d)
+    with PlyvelStore(copied[1]) as s:
+        assert next(s.iterate(WAL), None) is None  # the copies signed nothing
     before = {p.name: p.read_bytes() for p in src.iterdir() if p.name != "LOCK"}
     store = PlyvelStore(copied[0])
     try:
