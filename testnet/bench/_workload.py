@@ -63,10 +63,13 @@ def build_workload(chain_id: str, issuer: Identity, senders: Sequence[Identity],
     signed in advance and due after the one it depends on has committed in a healthy run.
     Steps still waiting when the load ends are not sent (``count`` stays exact).
     ``first_nonce``: every signer's nonces start above it (a load on a ledger whose senders
-    have used nonces already, e.g. one ``chainfin testnet grow`` made)."""
+    have used nonces already, e.g. one ``chainfin testnet grow`` made); document numbers and
+    content then carry it too, so a second load on the same ledger registers new documents
+    instead of duplicates (a first load's numbers are as they always were)."""
     if len(senders) < 2:
         raise ValueError("a workload needs at least two senders")
     rng = random.Random(seed)
+    run = f"{first_nonce:x}-" if first_nonce else ""
     trading = bool(banks) and customs is not None
     funded = [*senders, *(banks if trading else ())]
     funding = [Transaction.create(issuer, chain_id, first_nonce + i + 1, "settlement", "issue",
@@ -105,12 +108,12 @@ def build_workload(chain_id: str, issuer: Identity, senders: Sequence[Identity],
             "fields": {
                 "seller": seller,
                 "buyer": f"Importer {rng.randrange(50)} GmbH",
-                "number": f"INV-{chain_id[-8:]}-{k:08d}",
+                "number": f"INV-{chain_id[-8:]}-{run}{k:08d}",
                 "issue_date": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
                 "amount": f"{cents // 100:,}.{cents % 100:02d}",
                 "currency": currency,
             },
-            "content_hash": hashlib.sha256(f"{chain_id}/invoice/{k}".encode()).hexdigest(),
+            "content_hash": hashlib.sha256(f"{chain_id}/invoice/{run}{k}".encode()).hexdigest(),
         })
         txs.append(tx)
         if trading:
@@ -118,9 +121,9 @@ def build_workload(chain_id: str, issuer: Identity, senders: Sequence[Identity],
             trade_id = hashlib.sha256(tx.tx_id + (1).to_bytes(4, "big")).hexdigest()
             decl = signed(senders[si], "trade_documents", "register", {
                 "doc_type": "customs_declaration", "trade_id": trade_id,
-                "fields": {"declaration_number": f"CD-{chain_id[-8:]}-{k:08d}",
+                "fields": {"declaration_number": f"CD-{chain_id[-8:]}-{run}{k:08d}",
                            "exporter": seller, "amount": cents, "currency": currency},
-                "content_hash": hashlib.sha256(f"{chain_id}/decl/{k}".encode()).hexdigest()})
+                "content_hash": hashlib.sha256(f"{chain_id}/decl/{run}{k}".encode()).hexdigest()})
             steps = [decl, signed(customs, "trade_documents", "attest", {
                 "doc_id": decl.tx_id.hex(), "result": "match", "declared_amount": cents})]
             if trades % 2 == 0:
