@@ -64,11 +64,13 @@ def build_workload(chain_id: str, issuer: Identity, senders: Sequence[Identity],
     Steps still waiting when the load ends are not sent (``count`` stays exact).
     ``first_nonce``: every signer's nonces start above it (a load on a ledger whose senders
     have used nonces already, e.g. one ``chainfin testnet grow`` made); document numbers and
-    content then carry it too, so a second load on the same ledger registers new documents
-    instead of duplicates (a first load's numbers are as they always were)."""
+    content (and the draw of amounts and dates) then depend on it too, so a second load on the
+    same ledger registers new documents instead of duplicates (a first load is as it was)."""
     if len(senders) < 2:
         raise ValueError("a workload needs at least two senders")
-    rng = random.Random(seed)
+    # a later load draws other amounts and dates too: the same invoice under a new number is
+    # what the content fingerprint refuses as a suspected duplicate
+    rng = random.Random(seed + first_nonce)
     run = f"{first_nonce:x}-" if first_nonce else ""
     trading = bool(banks) and customs is not None
     funded = [*senders, *(banks if trading else ())]
