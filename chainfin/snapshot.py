@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,18 +173,7 @@ def chunk_root(c: Chunk) -> bytes:
         InvalidMessage: an entry or a leaf sibling lies outside its region, or two entries
             have one key, or the entries are not in key-hash order.
     """
-    shift = 256 - c.depth
-    leaves: list[_Leaf] = []
-    last = -1
-    for key, value in c.entries:
-        kh = _sha256(key).digest()
-        k = int.from_bytes(kh, "big")
-        if k >> shift != c.prefix:
-            raise InvalidMessage("chunk: an entry's key lies outside the chunk's region")
-        if k <= last:
-            raise InvalidMessage("chunk: entries not in strictly increasing key-hash order")
-        last = k
-        leaves.append((k, _sha256(LEAF_TAG + kh + _sha256(value).digest()).digest()))
+    leaves: list[_Leaf] = [(k, lh) for k, _, _, lh in region_leaves(c)]
     h, kind = _subtree(c.depth, leaves)
     return fold_siblings(c, h, kind)
 
@@ -216,6 +205,28 @@ def fold_siblings(c: Chunk, h: bytes, kind: int) -> bytes:
         h = _sha256(NODE_TAG + (sh + h if bit else h + sh)).digest()
         kind = S_NODE
     return h
+
+
+def region_leaves(c: Chunk) -> Iterator[tuple[int, bytes, bytes, bytes]]:
+    """The chunk's entries as (key hash as int, key hash, value, leaf hash), each checked to lie
+    in the chunk's region and to follow the one before in strictly increasing key-hash order
+    (so no key twice): what both the verifier and the tree builder (``chainfin.snapshot_tree``)
+    hash.
+
+    Raises:
+        InvalidMessage: an entry outside the region, or out of order.
+    """
+    shift = 256 - c.depth
+    last = -1
+    for key, value in c.entries:
+        kh = _sha256(key).digest()
+        k = int.from_bytes(kh, "big")
+        if k >> shift != c.prefix:
+            raise InvalidMessage("chunk: an entry's key lies outside the chunk's region")
+        if k <= last:
+            raise InvalidMessage("chunk: entries not in strictly increasing key-hash order")
+        last = k
+        yield k, kh, value, _sha256(LEAF_TAG + kh + _sha256(value).digest()).digest()
 
 
 def verify_chunk(state_root: bytes, c: Chunk) -> None:

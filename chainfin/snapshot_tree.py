@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from chainfin.errors import InvalidMessage
 from chainfin.smt_verify import EMPTY, LEAF_TAG, NODE_TAG
-from chainfin.snapshot import S_EMPTY, S_LEAF, S_NODE, Chunk, fold_siblings
+from chainfin.snapshot import S_EMPTY, S_LEAF, S_NODE, Chunk, fold_siblings, region_leaves
 
 __all__ = ["K_EMPTY", "K_LEAF", "K_NODE", "Region", "RegionBuild", "assemble_top",
            "build_region", "verify_build_region"]
@@ -134,21 +134,11 @@ def build_region(c: Chunk) -> RegionBuild:
         InvalidMessage: an entry lies outside the region, or the entries are not in strictly
             increasing key-hash order (two entries with one key among them).
     """
-    shift = 256 - c.depth
     ints: list[int] = []
     hashes: list[bytes] = []
     khs: list[bytes] = []
     records: dict[bytes, bytes] = {}
-    last = -1
-    for key, value in c.entries:
-        kh = _sha256(key).digest()
-        k = int.from_bytes(kh, "big")
-        if k >> shift != c.prefix:
-            raise InvalidMessage("chunk: an entry's key lies outside the chunk's region")
-        if k <= last:
-            raise InvalidMessage("chunk: entries not in strictly increasing key-hash order")
-        last = k
-        lh = _sha256(LEAF_TAG + kh + _sha256(value).digest()).digest()
+    for k, kh, value, lh in region_leaves(c):
         records[lh] = LEAF_TAG + kh + value
         ints.append(k)
         hashes.append(lh)
