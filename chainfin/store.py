@@ -217,6 +217,17 @@ class _Batch:
 # --------------------------------------------------------------------------- memory
 
 
+def _dict_range(data: dict[bytes, bytes], prefix: bytes, start: bytes | None,
+                stop: bytes | None, reverse: bool) -> Iterator[tuple[bytes, bytes]]:
+    """A dict's entries in the key range of ``KVStore.iterate``, sorted (a copy: the dict may
+    change while the caller iterates)."""
+    lo, hi = _range(prefix, start, stop)
+    snap = sorted((k, v) for k, v in data.items() if k >= lo and (hi is None or k < hi))
+    if reverse:
+        snap.reverse()
+    return iter(snap)
+
+
 class MemoryStore:
     """Dict-backed KVStore with the same semantics as PlyvelStore (no durability)."""
 
@@ -255,13 +266,7 @@ class MemoryStore:
         reverse: bool = False,
     ) -> Iterator[tuple[bytes, bytes]]:
         self._check()
-        lo, hi = _range(prefix, start, stop)
-        snap = sorted(
-            (k, v) for k, v in self._data.items() if k >= lo and (hi is None or k < hi)
-        )
-        if reverse:
-            snap.reverse()
-        return iter(snap)
+        return _dict_range(self._data, prefix, start, stop, reverse)
 
     @contextmanager
     def _batch(self, sync: bool) -> Iterator[KVWriter]:
@@ -499,14 +504,19 @@ class PlyvelStore:
         stop: bytes | None = None,
         reverse: bool = False,
     ) -> Iterator[tuple[bytes, bytes]]:
+        return self._range_iter(self._db, "iterate", prefix, start, stop, reverse)
+
+    def _range_iter(self, source: Any, op: str, prefix: bytes, start: bytes | None,
+                    stop: bytes | None, reverse: bool) -> Iterator[tuple[bytes, bytes]]:
+        """``source`` (the database or a snapshot of it) over ``iterate``'s key range."""
         lo, hi = _range(prefix, start, stop)
         if hi is not None and hi <= lo:
             return iter(())
         try:
-            it = self._db.iterator(start=lo, stop=hi, reverse=reverse,
-                                   include_start=True, include_stop=False)
+            it = source.iterator(start=lo, stop=hi, reverse=reverse, include_start=True,
+                                 include_stop=False)
         except (self._plyvel.Error, RuntimeError) as e:
-            raise self._fail("iterate", e) from e
+            raise self._fail(op, e) from e
         return self._drain(it)
 
     def _drain(self, it: Any) -> Iterator[tuple[bytes, bytes]]:
@@ -639,10 +649,7 @@ class _MemoryPin:
     def iterate(self, prefix: bytes = b"", *, start: bytes | None = None,
                 stop: bytes | None = None, reverse: bool = False
                 ) -> Iterator[tuple[bytes, bytes]]:
-        lo, hi = _range(prefix, start, stop)
-        snap = sorted((k, v) for k, v in self._live().items()
-                      if k >= lo and (hi is None or k < hi))
-        return iter(snap[::-1] if reverse else snap)
+        return _dict_range(self._live(), prefix, start, stop, reverse)
 
     def close(self) -> None:
         self._data = None
@@ -671,15 +678,7 @@ class _PlyvelPin:
         snap = self._snap
         if snap is None:
             raise StorageError("this store pin was released")
-        lo, hi = _range(prefix, start, stop)
-        if hi is not None and hi <= lo:
-            return iter(())
-        try:
-            it = snap.iterator(start=lo, stop=hi, reverse=reverse, include_start=True,
-                               include_stop=False)
-        except (self._store._plyvel.Error, RuntimeError) as e:
-            raise self._store._fail("iterate (pinned)", e) from e
-        return self._store._drain(it)
+        return self._store._range_iter(snap, "iterate (pinned)", prefix, start, stop, reverse)
 
     def close(self) -> None:
         """Release the LevelDB snapshot now (a read still running in another thread keeps its

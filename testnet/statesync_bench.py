@@ -188,6 +188,13 @@ def _source_db(d: Path, out: Path) -> Path:
     return out / "node0" / "db"
 
 
+def _fresh_store(directory: Path) -> PlyvelStore:
+    """An empty LevelDB under ``directory`` (whatever a run before left there is removed)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return PlyvelStore.open(str(directory / "db"))
+
+
 def join(d: Path, out: Path) -> None:
     """Time a joiner syncing from node0 (see the module docstring). With ``out`` other than
     ``d``, ``d`` is only read: node0 runs on a linked copy of its database in ``out``, and the
@@ -241,10 +248,7 @@ def join(d: Path, out: Path) -> None:
 def replay(d: Path, out: Path, blocks: int, decode_workers: int) -> None:
     gen = load_genesis(d / "genesis.json")
     src = PlyvelStore.open(str(_source_db(d, out)))
-    out_dir = out / "replay"
-    shutil.rmtree(out_dir, ignore_errors=True)
-    out_dir.mkdir(parents=True)
-    dst = PlyvelStore.open(str(out_dir / "db"))
+    dst = _fresh_store(out / "replay")
     ledger = Ledger(dst, gen, registry=CONTRACTS)
     recs = []
     for h in range(1, blocks + 1):
@@ -285,10 +289,7 @@ def install(d: Path, out: Path) -> None:
 
     gen = load_genesis(d / "genesis.json")
     src = PlyvelStore.open(str(_source_db(d, out)))
-    out_dir = out / "install"
-    shutil.rmtree(out_dir, ignore_errors=True)
-    out_dir.mkdir(parents=True)
-    dst = PlyvelStore.open(str(out_dir / "db"))
+    dst = _fresh_store(out / "install")
     Ledger(dst, gen, registry=CONTRACTS)  # genesis, as an empty node has it
     ledger = Ledger(src, gen, registry=CONTRACTS)
     m = statesync.verify_manifest(statesync.manifest(ledger, None), gen.chain_id,

@@ -73,6 +73,14 @@ async def cluster(monkeypatch):
         await stop_cluster(nodes)
 
 
+async def _assert_same_state(validator: Any, node: Any) -> None:
+    """``node``'s state root at its tip is the one the validator certified at that height."""
+    h = node.ledger.tip.height
+    await wait_height(validator, h)
+    assert node.ledger.tip.state_root == codec.decode(validator.ledger.block_raw(h))[
+        "block"]["header"]["state_root"]
+
+
 async def _until(cond: Any, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
@@ -148,10 +156,7 @@ async def test_a_tampering_source_is_refused_and_another_used(cluster, monkeypat
         await _until(lambda: not joiner.syncing_state
                      and joiner.ledger.tip.height >= nodes[0].ledger.snapshot_height)
         assert joiner.stats["statesync_failed"] >= 1
-        h = joiner.ledger.tip.height
-        await wait_height(nodes[0], h)
-        assert joiner.ledger.tip.state_root == codec.decode(nodes[0].ledger.block_raw(h))[
-            "block"]["header"]["state_root"]
+        await _assert_same_state(nodes[0], joiner)
     finally:
         await joiner.stop()
 
@@ -182,10 +187,7 @@ async def test_a_sync_cut_short_resumes_and_never_runs_on_half_a_state(cluster,
         assert joiner.ledger.base_height == m.height
         assert joiner.stats["chunks_installed"] == 2  # only the two regions left
         assert store.get(statesync.K_PROGRESS) is None
-        h = joiner.ledger.tip.height
-        await wait_height(nodes[0], h)
-        assert joiner.ledger.tip.state_root == codec.decode(nodes[0].ledger.block_raw(h))[
-            "block"]["header"]["state_root"]
+        await _assert_same_state(nodes[0], joiner)
     finally:
         await joiner.stop()
 
@@ -273,10 +275,7 @@ async def test_a_node_stopped_mid_sync_resumes_at_its_next_start(cluster, monkey
     try:
         await _until(lambda: not again.syncing_state and again.ledger.base_height > 0)
         assert statesync.load_progress(store) is None
-        h = again.ledger.tip.height
-        await wait_height(nodes[0], h)
-        assert again.ledger.tip.state_root == codec.decode(nodes[0].ledger.block_raw(h))[
-            "block"]["header"]["state_root"]
+        await _assert_same_state(nodes[0], again)
     finally:
         await again.stop()
     # it fetched only the regions it did not have: a whole sync takes that many more
