@@ -484,13 +484,16 @@ class SparseMerkleTree:
                 stack.append((rec, nav, 2 * s + 1, depth))
                 stack.append((rec, nav, 2 * s, depth))
 
-    def chunk(self, root: bytes, prefix: int, depth: int, max_entries: int
+    def chunk(self, root: bytes, prefix: int, depth: int, max_entries: int, *,
+              leaves: bool = True
               ) -> tuple[list[tuple[int, bytes, bytes]], list[tuple[bytes, bytes]]] | None:
         """The region of key hashes starting with the ``depth``-bit ``prefix`` under ``root``:
         (siblings along its path, index j - 1 = depth j, in ``chainfin.snapshot``'s form
         (kind 0 empty, 1 leaf as (1, key hash, value hash), 3 node as (3, hash, b"")); the
         region's (key hash, value) leaves in key-hash order), or None when the region holds
-        more than ``max_entries`` leaves.
+        more than ``max_entries`` leaves. ``leaves=False``: the siblings only (the leaves list
+        empty; the node serves the values from its state key space, decision 92), which works
+        on digest leaves too.
 
         Raises:
             StorageError: a record is missing or malformed.
@@ -501,7 +504,7 @@ class SparseMerkleTree:
             return [empty] * depth, []
         rec, kind, nav = self._root(root)
         if kind == _LEAF_K:
-            return self._chunk_leaf(rec, prefix, depth, 0, sibs)
+            return self._chunk_leaf(rec, prefix, depth, 0, sibs, leaves)
         s, d = 1, 0  # the path's node: slot s of page (rec, nav), at depth d
         while d < depth:
             c = 2 * s + ((prefix >> (depth - d - 1)) & 1)
@@ -509,7 +512,7 @@ class SparseMerkleTree:
             skind = nav[sc]
             if skind == _LEAF_K:
                 lrec = self._leaf(_slot(rec, nav, sc))
-                sibs.append((1, lrec[1:33], _sha256(lrec[33:]).digest()))
+                sibs.append((1, lrec[1:33], _value_hash(lrec)))
             elif skind == _NODE_K:
                 sibs.append((3, _slot(rec, nav, sc), b""))
             else:
@@ -520,13 +523,15 @@ class SparseMerkleTree:
                 return sibs + [empty] * (depth - d), []
             h = _slot(rec, nav, c)
             if ck == _LEAF_K:
-                return self._chunk_leaf(self._leaf(h), prefix, depth, d, sibs)
+                return self._chunk_leaf(self._leaf(h), prefix, depth, d, sibs, leaves)
             if c >= 16:
                 rec, nav = self._page(h, d)
                 s = 1
             else:
                 s = c
         out: list[tuple[bytes, bytes]] = []
+        if not leaves:
+            return sibs, out
         # the region's node is slot s of (rec, nav) at depth d: its leaves, left to right
         pd = d - (d & 3)  # the depth of the page's root (pages start at multiples of 4)
         stack = [(rec, nav, 2 * s + 1, pd), (rec, nav, 2 * s, pd)]
@@ -549,7 +554,7 @@ class SparseMerkleTree:
 
     @staticmethod
     def _chunk_leaf(lrec: bytes, prefix: int, depth: int, d: int,
-                    sibs: list[tuple[int, bytes, bytes]]
+                    sibs: list[tuple[int, bytes, bytes]], leaves: bool = True
                     ) -> tuple[list[tuple[int, bytes, bytes]], list[tuple[bytes, bytes]]]:
         """:meth:`chunk` when the region's path ends at a leaf at depth ``d`` (<= depth): the
         leaf is in the region, or it is the sibling where its key leaves the region's path."""
@@ -557,12 +562,12 @@ class SparseMerkleTree:
         k = int.from_bytes(kh, "big")
         empty = (0, EMPTY, b"")
         if k >> (256 - depth) == prefix:
-            return sibs + [empty] * (depth - d), [(kh, lrec[33:])]
+            return sibs + [empty] * (depth - d), [(kh, lrec[33:])] if leaves else []
         m = d + 1  # the depth at which the leaf's key leaves the path
         while (k >> (256 - m)) == (prefix >> (depth - m)):
             m += 1
         rest = [empty] * (depth - d)
-        rest[m - d - 1] = (1, kh, _sha256(lrec[33:]).digest())
+        rest[m - d - 1] = (1, kh, _value_hash(lrec))
         return sibs + rest, []
 
     def stale_records(self, old_root: bytes, new_root: bytes) -> set[bytes]:

@@ -26,6 +26,7 @@ under its own prefix. Heights are 8-byte big-endian so that key order is height 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -40,6 +41,14 @@ __all__ = [
     "BLOCK_HEIGHT",
     "TX_INDEX",
     "STATE",
+    "LEGACY_STATE",
+    "NONCE_INDEX",
+    "STATE_HASH_BYTES",
+    "state_db_key",
+    "state_key_of",
+    "state_region",
+    "nonce_key",
+    "nonce_key_of_receipt",
     "SMT_NODES",
     "WAL",
     "CHECKPOINTS",
@@ -69,7 +78,10 @@ __all__ = [
 BLOCKS = b"b/"  # b/<height 8B>        -> block record (block + certificate)
 BLOCK_HEIGHT = b"h/"  # h/<block hash>  -> height 8B
 TX_INDEX = b"t/"  # t/<tx id>           -> tx location (height, index)
-STATE = b"s/"  # s/<state key>          -> current committed value
+# y/<first 8 bytes of SHA-256(state key)><state key> -> current committed value: ordered by key
+# hash like the state tree, so a state-sync region is one sequential scan (decision 92)
+STATE = b"y/"
+LEGACY_STATE = b"s/"  # s/<state key>: the state's layout before decision 92 (migrated on open)
 SMT_NODES = b"m/"  # m/<node hash>      -> encoded SMT node (chainfin.smt)
 # the WAL key after w/ is chainfin.consensus.engine.record_key: sequence first, so the records
 # below a height (PruneLog) are a key range
@@ -77,7 +89,8 @@ WAL = b"w/"  # w/<seq 8B><view 8B><tag> -> what this node signed (synced before 
 CHECKPOINTS = b"c/"  # c/<height 8B>    -> checkpoint record
 VALIDATOR_SETS = b"v/"  # v/<height 8B> -> validator set in force from that height
 META = b"meta/"  # meta/<name>          -> tip, genesis hash, schema version, ...
-KEY_INDEX = b"k/"  # k/<key hash>          -> state key (serving state snapshots by key hash)
+KEY_INDEX = b"k/"  # k/<key hash> -> state key: before decision 92 (deleted on open)
+NONCE_INDEX = b"n/"  # n/<sender 32B><nonce 8B> -> b"": the nonces a sender used (/v1/nonce)
 
 PREFIXES: Mapping[str, bytes] = {
     "blocks": BLOCKS,
@@ -89,8 +102,55 @@ PREFIXES: Mapping[str, bytes] = {
     "checkpoints": CHECKPOINTS,
     "validator_sets": VALIDATOR_SETS,
     "meta": META,
+    "legacy_state": LEGACY_STATE,
     "key_index": KEY_INDEX,
+    "nonce_index": NONCE_INDEX,
 }
+
+#: bytes of the key hash that order the state key space (a state-sync region is at most
+#: ``chainfin.snapshot.MAX_CHUNK_DEPTH`` <= 64 bits deep, so it is a range of this prefix)
+STATE_HASH_BYTES = 8
+
+
+def state_db_key(key: bytes) -> bytes:
+    """Where state key ``key``'s value is stored: ``y/`` + the first 8 bytes of its SHA-256 +
+    the key (decision 92)."""
+    return STATE + hashlib.sha256(key).digest()[:STATE_HASH_BYTES] + key
+
+
+def state_key_of(db_key: bytes) -> bytes:
+    """The state key of a stored state entry's database key (:func:`state_db_key` undone)."""
+    return db_key[len(STATE) + STATE_HASH_BYTES:]
+
+
+def nonce_key(sender: bytes, nonce: int) -> bytes:
+    """The ``n/`` entry saying ``sender`` used ``nonce`` (a node-local index: ``/v1/nonce``
+    answers from it, since the state is ordered by key hash, not by sender)."""
+    return NONCE_INDEX + sender + nonce.to_bytes(8, "big")
+
+
+def nonce_key_of_receipt(state_key: bytes) -> bytes | None:
+    """The ``n/`` entry of a receipt's state key (``_tx/<sender hex>/<nonce>``, the format of
+    ``chainfin.execution.receipt_key``), or None for any other state key."""
+    if not state_key.startswith(b"_tx/"):
+        return None
+    sender, _, nonce = state_key[4:].partition(b"/")
+    try:
+        return nonce_key(bytes.fromhex(sender.decode()), int(nonce))
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        return None
+
+
+def state_region(prefix: int, depth: int) -> tuple[bytes, bytes | None]:
+    """(start, stop) database keys of the state entries whose key hash starts with the
+    ``depth``-bit ``prefix`` (0 <= depth <= 64); stop None: to the end of the key space."""
+    if not 0 <= depth <= 8 * STATE_HASH_BYTES or not 0 <= prefix < 1 << depth:
+        raise ValueError(f"no state region {prefix}/{depth}")
+    bits = 8 * STATE_HASH_BYTES
+    lo = prefix << (bits - depth)
+    hi = (prefix + 1) << (bits - depth)
+    stop = STATE + hi.to_bytes(STATE_HASH_BYTES, "big") if hi < 1 << bits else prefix_end(STATE)
+    return STATE + lo.to_bytes(STATE_HASH_BYTES, "big"), stop
 
 _U64 = 1 << 64
 
@@ -762,13 +822,15 @@ class Keyspace:
     blocks: Prefixed  # height_key(h) -> block record
     block_height: Prefixed  # block hash -> height_key(h)
     tx_index: Prefixed  # tx id -> location
-    state: Prefixed  # state key -> value
+    state: Prefixed  # key hash (8 bytes) + state key -> value (state_db_key)
     smt_nodes: Prefixed  # node hash -> SMT node
     wal: Prefixed  # consensus WAL
     checkpoints: Prefixed  # height_key(h) -> checkpoint
     validator_sets: Prefixed  # height_key(h) -> validator set from h
     meta: Prefixed  # name -> value
-    key_index: Prefixed  # key hash -> state key
+    legacy_state: Prefixed  # state key -> value (before decision 92; migrated on open)
+    key_index: Prefixed  # key hash -> state key (before decision 92; dropped on open)
+    nonce_index: Prefixed  # sender + nonce -> b""
 
 
 def keyspace(store: KVStore) -> Keyspace:

@@ -18,6 +18,7 @@ A node that joined by state sync (``node.statesync``) holds no blocks below its 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import struct
 import time
@@ -34,7 +35,9 @@ from chainfin.store import (
     BLOCK_HEIGHT,
     BLOCKS,
     KEY_INDEX,
+    LEGACY_STATE,
     META,
+    NONCE_INDEX,
     SMT_NODES,
     STATE,
     TX_INDEX,
@@ -43,11 +46,14 @@ from chainfin.store import (
     DamagedStore,
     KVStore,
     StorePin,
+    nonce_key,
+    nonce_key_of_receipt,
+    state_db_key,
+    state_key_of,
 )
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet
 
 log = logging.getLogger("chainfin.ledger")
-_sha256 = hashlib.sha256
 
 # the key spaces are defined once, in chainfin.store; these are the ledger's names for them
 P_BLOCK = BLOCKS
@@ -57,11 +63,11 @@ P_STATE = STATE
 P_SMT = SMT_NODES
 P_VSET = VALIDATOR_SETS
 P_WAL = WAL
-P_KEYS = KEY_INDEX
+P_NONCE = NONCE_INDEX
 K_TIP = META + b"tip"
 K_GENESIS = META + b"genesis"
 K_BASE = META + b"base"  # the snapshot height a node that joined by state sync started from
-K_KEY_INDEX = META + b"keyindex"  # present once k/ holds every state key
+K_KEY_INDEX = META + b"keyindex"  # before decision 92: present once k/ held every state key
 
 
 def _h(height: int) -> bytes:
@@ -85,8 +91,8 @@ DIGEST_LEAVES = False
 #: a pinned snapshot that a joining node read within this many seconds is kept when a newer
 #: one is pinned (its sync is still going); idle ones are released
 PIN_IDLE_S = 300.0
-#: state keys a ledger remembers as indexed under k/ before it starts over (bounds its memory)
-KEY_INDEX_MEMORY = 200_000
+#: state entries moved per batch when a data dir of the layout before decision 92 is opened
+MIGRATE_BATCH = 50_000
 
 
 def pack_block_record(record: Mapping[str, Any]) -> bytes:
@@ -146,7 +152,8 @@ class _ReadCache:
 
     __slots__ = ("_get", "_prefix", "_data", "limit", "hits", "misses")
 
-    def __init__(self, store: KVStore, prefix: bytes, limit: int = 200_000) -> None:
+    def __init__(self, store: KVStore, prefix: bytes | None, limit: int = 200_000) -> None:
+        """``prefix`` None: the state key space (:func:`chainfin.store.state_db_key`)."""
         self._get = store.get
         self._prefix = prefix
         self._data: dict[bytes, bytes | None] = {}
@@ -162,7 +169,7 @@ class _ReadCache:
         except KeyError:
             pass
         self.misses += 1
-        v = self._get(self._prefix + key)
+        v = self._get(state_db_key(key) if self._prefix is None else self._prefix + key)
         if len(self._data) >= self.limit:
             self._data.clear()
         self._data[key] = v
@@ -233,14 +240,12 @@ def tip_bytes(t: Tip) -> bytes:
 
 def write_commit(store: KVStore, block: Block, block_hash: bytes, cert: CommitCertificate,
                  result: execution.BlockResult, tip: Tip,
-                 new_validators: ValidatorSet | None, indexed: set[bytes] | None = None) -> None:
+                 new_validators: ValidatorSet | None) -> None:
     """Write a final block in ONE unsynced LevelDB batch: its record (block, certificate,
     receipts), its hash index, the tx index, the state changes, the validator set in force
-    after it when it changed one (``new_validators``), and the new ``tip``. The SMT nodes are
-    not in it: the ledger holds them and writes the live ones every ``SMT_FLUSH_BLOCKS``.
-    ``indexed``: state keys whose ``k/`` entry (key hash -> key, for state sync) is known to be
-    written; they are skipped and the new ones added (most changes rewrite the same balances
-    and records: one LevelDB put per changed key saved). None: write them all.
+    after it when it changed one (``new_validators``), the nonces its transactions used
+    (``n/``), and the new ``tip``. The SMT nodes are not in it: the ledger holds them and writes
+    the live ones every ``SMT_FLUSH_BLOCKS``.
 
     The one writer of a commit: :meth:`Ledger.commit` and the benchmark's limit loop
     (``testnet/bench/_limit.py``), so the loop times what a node writes."""
@@ -252,15 +257,12 @@ def write_commit(store: KVStore, block: Block, block_hash: bytes, cert: CommitCe
         b.put(P_HASH + block_hash, _h(h))
         for i, tx in enumerate(block.txs):
             b.put(P_TX + tx.tx_id, codec.encode_local([h, i]))
+            b.put(nonce_key(tx.sender, tx.nonce), b"")
         for k, v in result.changes.items():
             if v is None:
-                b.delete(P_STATE + k)
+                b.delete(state_db_key(k))
             else:
-                b.put(P_STATE + k, v)
-                if indexed is None or k not in indexed:  # state sync (kept when deleted)
-                    b.put(P_KEYS + _sha256(k).digest(), k)
-                    if indexed is not None:
-                        indexed.add(k)
+                b.put(state_db_key(k), v)
         if new_validators is not None:
             b.put(P_VSET + _h(h + 1), codec.encode(list(new_validators.members)))
         b.put(K_TIP, tip_bytes(tip))
@@ -311,8 +313,8 @@ class Ledger:
         every version of it. Only the committed tip's state is ever proven; the state served
         to joining nodes is read from a store pin taken at a flush (:meth:`snapshot_reader`).
 
-        ``digest_leaves``: the tree's leaves hold value hashes, the values being in ``s/``
-        (decision 81); such a node serves no snapshots."""
+        ``digest_leaves``: the tree's leaves hold value hashes, the values being in the state
+        key space (decision 81); snapshots are served from the state key space (decision 92)."""
         self.store = store
         self.registry = registry  # the contracts this network runs
         self.flush_phase = flush_phase % SMT_FLUSH_BLOCKS
@@ -320,16 +322,16 @@ class Ledger:
         self.chain_id = genesis.chain_id
         self.fingerprint_key = bytes.fromhex(genesis.fingerprint_key)
         self.spec: dict[bytes, Spec] = {}
-        self.cache = _ReadCache(store, P_STATE)  # committed state values
+        self.cache = _ReadCache(store, None)  # committed state values
         self.node_cache = _ReadCache(store, P_SMT, limit=100_000)  # committed SMT nodes
         self.unflushed: dict[bytes, bytes] = {}  # SMT records of committed blocks, not yet written
         self._roots: dict[int, bytes] = {}  # state_root_at's memo
-        self._indexed: set[bytes] = set()  # state keys whose k/ entry is written (write_commit)
         self.prune_smt = prune_smt
         self.digest_leaves = digest_leaves
         self.pruned_records = 0  # SMT records deleted as stale since this ledger was opened
-        #: height -> the store pinned right after that height's flush (pruning nodes)
+        #: height -> the store pinned right after that height's flush
         self._pins: dict[int, _Pin] = {}
+        self._migrate_state()
         self.tip = self._open()
         self._tip_proof: tuple[int, BlockHeader, CommitCertificate] | None = None
         #: the root whose records are all on disk (the last flush's); the next flush deletes
@@ -341,15 +343,13 @@ class Ledger:
         #: the latest height whose state tree is stored whole (its SMT pages written): the
         #: snapshot this node serves
         self.snapshot_height = self.tip.height
-        self._index_keys()
         self._pin_flushed()
 
     def reload(self) -> None:
         """Open the store afresh (after a state sync wrote a new tip and state under it)."""
         self.spec = {}
-        self.cache = _ReadCache(self.store, P_STATE)
+        self.cache = _ReadCache(self.store, None)
         self.node_cache = _ReadCache(self.store, P_SMT, limit=100_000)
-        self._indexed = set()
         self.unflushed = {}
         self._roots = {}
         self.tip = self._open()
@@ -361,20 +361,41 @@ class Ledger:
         self._pins = {}
         self._pin_flushed()
 
-    def _index_keys(self) -> None:
-        """Fill ``k/`` (key hash -> state key) from the committed state once: stores written
-        before it existed have none, and a snapshot is served by key hash."""
-        if self.store.get(K_KEY_INDEX) is not None:
-            return
+    def _migrate_state(self) -> None:
+        """Move a data dir of the layout before decision 92 to the current one: state values
+        from ``s/<key>`` to ``y/<key hash 8B><key>``, the used nonces into ``n/``, the key index
+        ``k/`` dropped. Batches of ``MIGRATE_BATCH`` entries, each moving its entries in one
+        atomic batch, so a crash mid-way resumes where it stopped and loses nothing."""
+        moved = 0
         t0 = time.perf_counter()
-        n = 0
-        with self.store.write_batch(sync=True) as b:
-            for k, _ in self.store.iterate(prefix=P_STATE):
-                key = k[len(P_STATE):]
-                b.put(P_KEYS + hashlib.sha256(key).digest(), key)
-                n += 1
-            b.put(K_KEY_INDEX, b"1")
-        log.info("indexed %d state keys by key hash in %.2f s", n, time.perf_counter() - t0)
+        while True:
+            chunk = list(itertools.islice(self.store.iterate(prefix=LEGACY_STATE), MIGRATE_BATCH))
+            if not chunk:
+                break
+            with self.store.write_batch(sync=True) as b:
+                for k, v in chunk:
+                    key = k[len(LEGACY_STATE):]
+                    b.put(state_db_key(key), v)
+                    nk = nonce_key_of_receipt(key)
+                    if nk is not None:
+                        b.put(nk, b"")
+                    b.delete(k)
+            moved += len(chunk)
+            log.info("state layout (decision 92): %d entries moved", moved)
+        dropped = 0
+        while True:
+            chunk = list(itertools.islice(self.store.iterate(prefix=KEY_INDEX), MIGRATE_BATCH))
+            if not chunk:
+                break
+            with self.store.write_batch(sync=True) as b:
+                for k, _ in chunk:
+                    b.delete(k)
+            dropped += len(chunk)
+        if self.store.get(K_KEY_INDEX) is not None:
+            self.store.delete(K_KEY_INDEX, sync=True)
+        if moved or dropped:
+            log.info("moved %d state entries to the layout ordered by key hash and dropped %d "
+                     "key-index entries in %.2f s", moved, dropped, time.perf_counter() - t0)
 
     # ------------------------------------------------------------------ open / genesis
 
@@ -418,7 +439,7 @@ class Ledger:
         """The process stopped before the SMT pages of its last blocks were written: build the
         tree of the committed state again and check it against the tip's state root."""
         t0 = time.perf_counter()
-        state = {k[len(P_STATE):]: v for k, v in self.store.iterate(prefix=P_STATE)}
+        state = {state_key_of(k): v for k, v in self.store.iterate(prefix=P_STATE)}
         nodes: dict[bytes, bytes] = {}
         root = self._tree(_NodeCache(self.node_cache, [])).update(EMPTY, state, nodes)
         if root != tip.state_root:
@@ -439,10 +460,8 @@ class Ledger:
         with self.store.write_batch(sync=True) as b:
             for k, v in changes.items():
                 if v is not None:
-                    b.put(P_STATE + k, v)
-                    b.put(P_KEYS + hashlib.sha256(k).digest(), k)
+                    b.put(state_db_key(k), v)
             put_nodes(b, nodes)
-            b.put(K_KEY_INDEX, b"1")
             b.put(P_VSET + _h(1), codec.encode(list(vs.members)))
             b.put(K_GENESIS, ghash)
             b.put(K_TIP, tip_bytes(tip))
@@ -586,10 +605,8 @@ class Ledger:
         new_tip = Tip(h, bh, spec.state_root, block.header.timestamp_ms, spec.validators_after,
                       self.tip.view)
         changed = spec.validators_after != self.tip.validators
-        if len(self._indexed) > KEY_INDEX_MEMORY:
-            self._indexed.clear()
         write_commit(self.store, block, bh, cert, result, new_tip,
-                     spec.validators_after if changed else None, self._indexed)
+                     spec.validators_after if changed else None)
         self.cache.update(result.changes)
         self.node_cache.update(spec.smt_nodes)
         self.unflushed.update(spec.smt_nodes)
@@ -629,11 +646,11 @@ class Ledger:
         return len(live)
 
     def _pin_flushed(self) -> None:
-        """A pruning node pins the store right after a flush (the tip's tree whole on disk,
-        ``s/`` and ``k/`` at the same state): the snapshot it serves from now on. Older pins
-        are released unless a sync read them within PIN_IDLE_S (decision 90)."""
+        """A node pins the store right after a flush (the tip's tree whole on disk, the state
+        key space at the same state): the snapshot it serves from now on. Older pins are
+        released unless a sync read them within PIN_IDLE_S (decisions 90, 92)."""
         pin = getattr(self.store, "pin", None)
-        if not self.prune_smt or pin is None:
+        if pin is None:
             return
         root = self.tip.state_root
         if root == EMPTY or self.store.get(P_SMT + root) is None:
@@ -643,11 +660,9 @@ class Ledger:
         self._pins[self.tip.height] = _Pin(pin(), now - PIN_IDLE_S)
 
     def snapshot_reader(self, height: int) -> KVStore | StorePin | None:
-        """Where the state of ``height`` is read to serve it as a snapshot: the store itself
-        (a node that keeps every version of the tree), or the pin taken at that height's flush
-        (a pruning node; None when it holds none there). Marks the pin as in use."""
-        if not self.prune_smt:
-            return self.store
+        """Where the state of ``height`` is read to serve it as a snapshot: the pin taken at
+        that height's flush (None when it holds none there; the values are read from the state
+        key space, which only a pin holds as of an older height). Marks the pin as in use."""
         p = self._pins.get(height)
         if p is None:
             return None
@@ -655,7 +670,7 @@ class Ledger:
         return p.view
 
     def pinned_heights(self) -> list[int]:
-        """The heights whose state this pruning node can serve (ascending)."""
+        """The heights whose state this node can serve (ascending)."""
         return sorted(self._pins)
 
     def committed_tree(self) -> SparseMerkleTree:
@@ -757,18 +772,13 @@ class Ledger:
         return h, i
 
     def state_value(self, contract: str, key: str) -> Any | None:
-        raw = self.store.get(P_STATE + execution.storage_key(contract, key))
+        raw = self.store.get(state_db_key(execution.storage_key(contract, key)))
         return None if raw is None else codec.decode(raw)
 
     def used_nonces(self, sender: bytes) -> list[int]:
-        prefix = P_STATE + execution.receipt_key(sender, 0)[:-1]
-        out = []
-        for k, _ in self.store.iterate(prefix=prefix):
-            try:
-                out.append(int(k[len(prefix):]))
-            except ValueError:
-                continue
-        return out
+        prefix = P_NONCE + sender
+        return [int.from_bytes(k[len(prefix):], "big")
+                for k, _ in self.store.iterate(prefix=prefix)]
 
     def committed_state(self) -> _ChainState:
         return _ChainState(self.cache, [])

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -67,14 +68,19 @@ from chainfin.snapshot import (
     decode_chunk as decode_chunk,  # (re-exported: callers and tests parse chunks through here)
 )
 from chainfin.snapshot_tree import Region, assemble_top
-from chainfin.store import KVStore, StorePin
+from chainfin.store import (
+    NONCE_INDEX,
+    KVStore,
+    StorePin,
+    state_key_of,
+    state_region,
+)
 from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet
 from node.ledger import (
     K_BASE,
     K_TIP,
     P_BLOCK,
     P_HASH,
-    P_KEYS,
     P_SMT,
     P_STATE,
     P_VSET,
@@ -117,9 +123,6 @@ def manifest(ledger: Ledger, height: int | None) -> bytes:
     Raises:
         SnapshotRefused: not_found (no stored state tree or block at that height).
     """
-    if ledger.digest_leaves:
-        raise SnapshotRefused("not_found", "this node keeps value hashes in its state tree "
-                                           "(digest leaves): it serves no snapshots")
     h = ledger.snapshot_height if height is None else height
     raw = ledger.block_raw(h) if h >= 1 else None
     if raw is None:
@@ -176,48 +179,40 @@ def chunk(store: KVStore | StorePin, state_root_at: Callable[[int], bytes | None
     if store.get(P_SMT + root) is None:
         raise SnapshotRefused("not_found", f"the state tree of height {height} is not stored "
                                            "whole here")
-    got = SparseMerkleTree(StoreNodes(store)).chunk(root, prefix, depth, MAX_CHUNK_ENTRIES)
-    if got is None:
-        raise SnapshotRefused("too_large", f"region {prefix}/{depth} holds more than "
-                                           f"{MAX_CHUNK_ENTRIES} entries: ask for its halves")
-    sibs, leaves = got
-    keys = _indexed_keys(store, [kh for kh, _ in leaves], prefix, depth)
-    entries = []
+    got = SparseMerkleTree(StoreNodes(store)).chunk(root, prefix, depth, MAX_CHUNK_ENTRIES,
+                                                    leaves=False)
+    assert got is not None  # (without leaves there is no count to exceed)
+    sibs, _ = got
+    entries = _region_entries(store, prefix, depth)
     size = 0
-    for key, (_, value) in zip(keys, leaves, strict=True):
+    for key, value in entries:
         size += len(key) + len(value)
-        entries.append((key, value))
     if size > MAX_CHUNK_BYTES and len(entries) > 1:
         raise SnapshotRefused("too_large", f"region {prefix}/{depth} holds more than "
                                            f"{MAX_CHUNK_BYTES} bytes: ask for its halves")
     return encode_chunk(Chunk(height, prefix, depth, tuple(sibs), tuple(entries)))
 
 
-def _indexed_keys(store: KVStore | StorePin, hashes: list[bytes], prefix: int, depth: int) -> list[bytes]:
-    """The state keys of ``hashes`` (sorted key hashes, all in region ``prefix``/``depth``) from
-    the key index: one scan of the region's range of the index rather than a lookup per key
-    (the index is ordered by key hash, like the region; it may hold keys no longer in the state,
-    which the scan passes over).
+def _region_entries(store: KVStore | StorePin, prefix: int, depth: int
+                    ) -> list[tuple[bytes, bytes]]:
+    """The (state key, value) entries of region ``prefix``/``depth`` in key-hash order: one
+    sequential scan of the state key space, which is ordered by the first 8 bytes of the key
+    hash (decision 92), then a sort by the whole hash (keys sharing those 8 bytes).
 
     Raises:
-        SnapshotRefused: not_found (a key hash is not indexed).
+        SnapshotRefused: too_large (more than MAX_CHUNK_ENTRIES entries).
     """
-    if not hashes:
-        return []
-    end = region_end(prefix, depth)
-    lo = P_KEYS + (prefix << (256 - depth)).to_bytes(32, "big")
-    hi = P_KEYS + end.to_bytes(32, "big") if end < END else None
-    it = iter(store.iterate(prefix=P_KEYS, start=lo, stop=hi))
-    n = len(P_KEYS)
-    out: list[bytes] = []
-    for kh in hashes:
-        for ik, key in it:
-            if ik[n:] == kh:
-                out.append(key)
-                break
-        else:
-            raise SnapshotRefused("not_found", f"the state key of hash {kh.hex()} is not indexed")
-    return out
+    lo, hi = state_region(prefix, depth)
+    out: list[tuple[bytes, bytes, bytes]] = []
+    sha = hashlib.sha256
+    for k, v in store.iterate(prefix=P_STATE, start=lo, stop=hi):
+        if len(out) >= MAX_CHUNK_ENTRIES:
+            raise SnapshotRefused("too_large", f"region {prefix}/{depth} holds more than "
+                                               f"{MAX_CHUNK_ENTRIES} entries: ask for its halves")
+        key = state_key_of(k)
+        out.append((sha(key).digest(), key, v))
+    out.sort()
+    return [(key, v) for _, key, v in out]
 
 
 def _reply_ok(body: bytes) -> bytes:
@@ -361,6 +356,8 @@ def begin(store: KVStore, m: Manifest) -> Progress:
     p = Progress(m.raw, 0, 0, EMPTY)
     with store.write_batch(sync=True) as b:
         for k, _ in store.iterate(prefix=P_STATE):
+            b.delete(k)
+        for k, _ in store.iterate(prefix=NONCE_INDEX):
             b.delete(k)
         for k, _ in store.iterate(prefix=P_REGION):
             b.delete(k)

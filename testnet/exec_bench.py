@@ -40,7 +40,7 @@ from chainfin.crypto import Identity
 from chainfin.execution import BlockContext, BlockResult, execute_block, genesis_state
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree
-from chainfin.store import STATE
+from chainfin.store import state_db_key
 from chainfin.types import Transaction
 from contracts import CONTRACTS
 from testnet.bench._limit import _StoreState, temp_store
@@ -193,7 +193,7 @@ def run_pass(work: Workload, block_txs: int, profile: cProfile.Profile | None = 
         state: Any = _CachedState(store) if cached else _StoreState(store)
         with store.write_batch() as b:
             for k, v in final.items():
-                b.put(STATE + k, v)
+                b.put(state_db_key(k), v)
         height = 0
         for timed, txs in ((False, work.setup), (True, work.load)):
             for i in range(0, len(txs), block_txs):
@@ -217,10 +217,10 @@ def run_pass(work: Workload, block_txs: int, profile: cProfile.Profile | None = 
                 with store.write_batch() as b:
                     for k, v in res.changes.items():
                         if v is None:
-                            b.delete(STATE + k)
+                            b.delete(state_db_key(k))
                             final.pop(k, None)
                         else:
-                            b.put(STATE + k, v)
+                            b.put(state_db_key(k), v)
                             final[k] = v
     nodes: dict[bytes, bytes] = {}
     root = SparseMerkleTree(nodes).update(EMPTY, final, nodes)

@@ -479,12 +479,13 @@ def _pcts(xs: list[float]) -> dict[str, float]:
 
 
 def _sample_state_keys(store: Any, n: int, rng: random.Random) -> list[tuple[str, str]]:
-    """``n`` state keys drawn uniformly from ``s/`` (reservoir sampling over one pass)."""
-    from chainfin.store import STATE
+    """``n`` state keys drawn uniformly from the state key space (reservoir sampling over one
+    pass)."""
+    from chainfin.store import STATE, state_key_of
 
     out: list[tuple[str, str]] = []
     for i, (k, _) in enumerate(store.iterate(STATE)):
-        c, _, key = k[len(STATE):].decode(errors="replace").partition("/")
+        c, _, key = state_key_of(k).decode(errors="replace").partition("/")
         if i < n:
             out.append((c, key))
         else:

@@ -16,7 +16,7 @@ from chainfin.consensus.quorum import quorum
 from chainfin.execution import BlockContext, execute_block, genesis_state
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes, reachable_records
-from chainfin.store import SMT_NODES, STATE, PlyvelStore
+from chainfin.store import SMT_NODES, PlyvelStore, state_db_key
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet, Vote
 from contracts import CONTRACTS
 from node.ledger import DIGEST_LEAVES, PRUNE_SMT, SMT_FLUSH_BLOCKS, Tip, write_commit
@@ -66,7 +66,7 @@ def cheapest(*limits: LimitResult | None) -> LimitResult | None:
 
 
 class _StoreState:
-    """Committed state read from LevelDB, as the node reads it (:data:`STATE` + storage key)."""
+    """Committed state read from LevelDB, as the node reads it (:func:`chainfin.store.state_db_key`)."""
 
     __slots__ = ("_get",)
 
@@ -74,7 +74,7 @@ class _StoreState:
         self._get = store.get
 
     def get_raw(self, key: bytes) -> bytes | None:
-        v: bytes | None = self._get(STATE + key)
+        v: bytes | None = self._get(state_db_key(key))
         return v
 
 
@@ -87,7 +87,7 @@ class _StoreValues:
         self._get = store.get
 
     def get(self, key: bytes) -> bytes | None:
-        v: bytes | None = self._get(STATE + key)
+        v: bytes | None = self._get(state_db_key(key))
         return v
 
 
@@ -188,7 +188,6 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
     clock = time.process_time
     with temp_store("chainfin-limit-", directory) as store:
         pending: dict[bytes, bytes] = {}  # SMT records not written yet, as the ledger keeps
-        indexed: set[bytes] = set()  # state keys whose k/ entry is written, as the ledger keeps
         smt = store_tree(store, pending)
         state = _StoreState(store)
 
@@ -213,7 +212,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
         root = smt.update(EMPTY, dict(g), new0)
         with store.write_batch() as b:
             for k, v in g.items():
-                b.put(STATE + k, v)
+                b.put(state_db_key(k), v)
             put_nodes(b, new0)
         ts = genesis.genesis_time_ms
         height = 0
@@ -226,7 +225,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             root = smt.update(root, res.changes, new)
             final, cert, tip = _final(genesis, vs, height, prev, block, merkle.root(
                 [t.tx_id for t in block]), root, ts + height)
-            write_commit(store, final, tip.block_hash, cert, res, tip, None, indexed)
+            write_commit(store, final, tip.block_hash, cert, res, tip, None)
             pending.update(new)
             prev = tip.block_hash
         flush(root)
@@ -258,7 +257,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             # untimed: the header, hash and certificate come from consensus, not the commit
             final, cert, tip = _final(genesis, vs, height, prev, block, troot, root, ts + height)
             c4 = clock()
-            write_commit(store, final, tip.block_hash, cert, res, tip, None, indexed)
+            write_commit(store, final, tip.block_hash, cert, res, tip, None)
             pending.update(new)
             if height % SMT_FLUSH_BLOCKS == 0 or i + bsize >= len(decoded):
                 flush(root)

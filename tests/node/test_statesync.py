@@ -107,6 +107,13 @@ async def test_join_by_snapshot_reaches_the_validators_state_and_follows(cluster
         assert rec is not None
         assert joiner.ledger.tip.state_root == nodes[0].ledger.block_record(top)["block"][
             "header"]["state_root"]
+        # the nonces each sender used are known to the joiner too (the receipts in the chunks
+        # and the blocks replayed after them): /v1/nonce answers as the validator does
+        for ident in ids.values():
+            used = sorted(nodes[0].ledger.used_nonces(ident.public_key))
+            assert sorted(joiner.ledger.used_nonces(ident.public_key)) == used
+            assert joiner.next_nonce(ident.public_key) == nodes[0].next_nonce(ident.public_key)
+        assert any(nodes[0].ledger.used_nonces(i.public_key) for i in ids.values())
     finally:
         await joiner.stop()
 

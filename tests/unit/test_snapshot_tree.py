@@ -16,7 +16,7 @@ from chainfin.errors import InvalidMessage
 from chainfin.smt import SparseMerkleTree
 from chainfin.snapshot import encode_chunk, region_end
 from chainfin.snapshot_tree import Region, assemble_top, build_region, verify_build_region
-from chainfin.store import KEY_INDEX, SMT_NODES, STATE
+from chainfin.store import KEY_INDEX, SMT_NODES, STATE, state_db_key
 from node.statesync_work import P_REGION, decode_region, encode_region, prepare_chunk
 from tests.unit.test_snapshot import _chunk, _tampered, _tree
 
@@ -99,7 +99,7 @@ def _raws(n: int, depth: int) -> tuple[bytes, list[tuple[int, bytes]]]:
                   for p in range(1 << depth)]
 
 
-def test_prepare_lays_out_the_state_the_key_index_and_the_records() -> None:
+def test_prepare_lays_out_the_state_by_key_hash_and_the_records() -> None:
     root, raws = _raws(300, 3)
     store: dict[bytes, bytes] = {}
     regions = []
@@ -113,8 +113,9 @@ def test_prepare_lays_out_the_state_the_key_index_and_the_records() -> None:
     top_root, top = assemble_top(regions)
     assert top_root == root
     tree, _, kv = _tree(300, 11)
-    assert {k[len(STATE):]: v for k, v in store.items() if k.startswith(STATE)} == kv
-    assert sorted(v for k, v in store.items() if k.startswith(KEY_INDEX)) == sorted(kv)
+    assert {k: v for k, v in store.items() if k.startswith(STATE)} == {
+        state_db_key(k): v for k, v in kv.items()}  # ordered by key hash (decision 92)
+    assert not [k for k in store if k.startswith(KEY_INDEX)]  # no key index any more
     smt = {k[len(SMT_NODES):]: v for k, v in store.items() if k.startswith(SMT_NODES)}
     assert smt | top == dict(tree.nodes)  # type: ignore[call-overload]
 

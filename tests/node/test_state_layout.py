@@ -1,0 +1,107 @@
+"""The state key space ordered by key hash (decision 92): a data dir of the layout before it
+(``s/<key>`` plus the ``k/`` key index) is moved on open, resuming after a crash; a chunk read
+with one scan of the state key space is the chunk the tree walk gives; ``/v1/nonce`` answers
+from the ``n/`` index."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from chainfin.smt import SparseMerkleTree
+from chainfin.snapshot import MAX_CHUNK_ENTRIES, decode_chunk
+from chainfin.store import (
+    KEY_INDEX,
+    LEGACY_STATE,
+    NONCE_INDEX,
+    STATE,
+    state_db_key,
+    state_key_of,
+)
+from contracts import CONTRACTS
+from node import ledger as ledger_mod
+from node import statesync
+from node.ledger import K_KEY_INDEX, SMT_FLUSH_BLOCKS, Ledger
+from tests.node import test_snapshot_pins as pins
+
+_grow = pins._grow
+chain = pins.chain  # the fixture: a 4-validator genesis and an empty LevelDB
+
+
+def _state(store) -> dict[bytes, bytes]:
+    return {state_key_of(k): v for k, v in store.iterate(prefix=STATE)}
+
+
+def _to_old_layout(store) -> None:
+    """Rewrite a data dir as the code before decision 92 left it: state under ``s/<key>``,
+    the ``k/`` index, no ``n/`` entries."""
+    with store.write_batch(sync=True) as b:
+        for k, v in store.iterate(prefix=STATE):
+            key = state_key_of(k)
+            b.delete(k)
+            b.put(LEGACY_STATE + key, v)
+            b.put(KEY_INDEX + hashlib.sha256(key).digest(), key)
+        for k, _ in store.iterate(prefix=NONCE_INDEX):
+            b.delete(k)
+        b.put(K_KEY_INDEX, b"1")
+
+
+def test_an_old_layout_data_dir_is_moved_on_open_and_a_crash_resumes(chain, monkeypatch) -> None:
+    store, genesis, nodes, clients = chain
+    led = Ledger(store, genesis, registry=CONTRACTS)
+    nonce = _grow(led, genesis, nodes, clients, SMT_FLUSH_BLOCKS + 5, 0)
+    tip = led.tip
+    state = _state(store)
+    issuer = clients["usd_issuer"].public_key
+    used = sorted(led.used_nonces(issuer))
+    assert used == list(range(1, nonce + 1))
+    _to_old_layout(store)
+    assert not _state(store) and led.used_nonces(issuer) == []
+
+    # a crash part-way: the batches written are moved, the rest still in the old layout
+    monkeypatch.setattr(ledger_mod, "MIGRATE_BATCH", 7)
+    calls = {"n": 0}
+    real = ledger_mod.nonce_key_of_receipt
+
+    def crash_after_a_while(key: bytes):
+        calls["n"] += 1
+        if calls["n"] > 30:
+            raise KeyboardInterrupt("killed")
+        return real(key)
+
+    monkeypatch.setattr(ledger_mod, "nonce_key_of_receipt", crash_after_a_while)
+    with pytest.raises(KeyboardInterrupt):
+        Ledger(store, genesis, registry=CONTRACTS)
+    moved = _state(store)
+    assert 0 < len(moved) < len(state) and all(state[k] == v for k, v in moved.items())
+    assert len(moved) + sum(1 for _ in store.iterate(prefix=LEGACY_STATE)) == len(state)
+
+    monkeypatch.setattr(ledger_mod, "nonce_key_of_receipt", real)
+    again = Ledger(store, genesis, registry=CONTRACTS)  # resumes and finishes
+    assert _state(store) == state
+    assert not list(store.iterate(prefix=LEGACY_STATE)) and not list(store.iterate(prefix=KEY_INDEX))
+    assert store.get(K_KEY_INDEX) is None
+    assert again.tip == tip
+    assert sorted(again.used_nonces(issuer)) == used
+    # and it goes on committing on the same state
+    _grow(again, genesis, nodes, clients, 2, nonce)
+    assert again.tip.height == tip.height + 2
+
+
+def test_a_chunk_scanned_from_the_state_key_space_is_the_tree_walks(chain) -> None:
+    store, genesis, nodes, clients = chain
+    led = Ledger(store, genesis, registry=CONTRACTS)
+    _grow(led, genesis, nodes, clients, SMT_FLUSH_BLOCKS, 0)
+    h = led.snapshot_height
+    root = led.state_root_at(h)
+    tree = SparseMerkleTree.on_store(store)  # full leaves: the walk gives the values too
+    state = _state(store)
+    by_hash = {hashlib.sha256(k).digest(): k for k in state}
+    for depth in range(5):
+        for prefix in range(1 << depth):
+            c = decode_chunk(statesync.ledger_chunk(led, h, prefix, depth))
+            sibs, leaves = tree.chunk(root, prefix, depth, MAX_CHUNK_ENTRIES)
+            assert list(c.siblings) == sibs
+            assert list(c.entries) == [(by_hash[kh], v) for kh, v in leaves]
+    assert state_db_key(b"x")[len(STATE):len(STATE) + 8] == hashlib.sha256(b"x").digest()[:8]
