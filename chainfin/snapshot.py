@@ -173,7 +173,7 @@ def chunk_root(c: Chunk) -> bytes:
         InvalidMessage: an entry or a leaf sibling lies outside its region, or two entries
             have one key, or the entries are not in key-hash order.
     """
-    leaves: list[_Leaf] = [(k, lh) for k, _, _, lh in region_leaves(c)]
+    leaves: list[_Leaf] = [(k, lh) for k, _, _, _, lh in region_leaves(c)]
     h, kind = _subtree(c.depth, leaves)
     return fold_siblings(c, h, kind)
 
@@ -207,8 +207,9 @@ def fold_siblings(c: Chunk, h: bytes, kind: int) -> bytes:
     return h
 
 
-def region_leaves(c: Chunk) -> Iterator[tuple[int, bytes, bytes, bytes]]:
-    """The chunk's entries as (key hash as int, key hash, value, leaf hash), each checked to lie
+def region_leaves(c: Chunk) -> Iterator[tuple[int, bytes, bytes, bytes, bytes]]:
+    """The chunk's entries as (key hash as int, key hash, value, value hash, leaf hash), each
+    checked to lie
     in the chunk's region and to follow the one before in strictly increasing key-hash order
     (so no key twice): what both the verifier and the tree builder (``chainfin.snapshot_tree``)
     hash.
@@ -226,7 +227,8 @@ def region_leaves(c: Chunk) -> Iterator[tuple[int, bytes, bytes, bytes]]:
         if k <= last:
             raise InvalidMessage("chunk: entries not in strictly increasing key-hash order")
         last = k
-        yield k, kh, value, _sha256(LEAF_TAG + kh + _sha256(value).digest()).digest()
+        vh = _sha256(value).digest()
+        yield k, kh, value, vh, _sha256(LEAF_TAG + kh + vh).digest()
 
 
 def verify_chunk(state_root: bytes, c: Chunk) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from chainfin.errors import InvalidMessage
+from chainfin.smt import _DLEAF as DLEAF_TAG
 from chainfin.smt_verify import EMPTY, LEAF_TAG, NODE_TAG
 from chainfin.snapshot import S_EMPTY, S_LEAF, S_NODE, Chunk, fold_siblings, region_leaves
 
@@ -126,9 +127,10 @@ def _ceil4(d: int) -> int:
     return (d + 3) & ~3
 
 
-def build_region(c: Chunk) -> RegionBuild:
+def build_region(c: Chunk, digest_leaves: bool = False) -> RegionBuild:
     """Hash the chunk's region and make its records (not yet checked against any root: see
-    :func:`verify_build_region`).
+    :func:`verify_build_region`). ``digest_leaves``: leaf records hold the value's hash, not
+    the value (``chainfin.smt``'s 0x05 records; the ledger's default, decision 93).
 
     Raises:
         InvalidMessage: an entry lies outside the region, or the entries are not in strictly
@@ -138,8 +140,8 @@ def build_region(c: Chunk) -> RegionBuild:
     hashes: list[bytes] = []
     khs: list[bytes] = []
     records: dict[bytes, bytes] = {}
-    for k, kh, value, lh in region_leaves(c):
-        records[lh] = LEAF_TAG + kh + value
+    for k, kh, value, vh, lh in region_leaves(c):
+        records[lh] = DLEAF_TAG + kh + vh if digest_leaves else LEAF_TAG + kh + value
         ints.append(k)
         hashes.append(lh)
         khs.append(kh)
@@ -167,14 +169,14 @@ def _upper_nodes(h: bytes, kind: int, depth: int, built: _Built
     return tuple(out)
 
 
-def verify_build_region(state_root: bytes, c: Chunk) -> RegionBuild:
+def verify_build_region(state_root: bytes, c: Chunk, digest_leaves: bool = False) -> RegionBuild:
     """:func:`build_region`, then the check that the chunk hashes to the (certified)
     ``state_root``: nothing of a chunk that fails is returned.
 
     Raises:
         InvalidMessage: the chunk does not hash to ``state_root`` (or is malformed).
     """
-    rb = build_region(c)
+    rb = build_region(c, digest_leaves)
     r = rb.region
     if fold_siblings(c, r.hash, _TO_SIBLING_KIND[r.kind]) != state_root:
         raise InvalidMessage(f"chunk {c.prefix}/{c.depth} of height {c.height} does not hash to "

@@ -84,10 +84,9 @@ BLOCK_RECORD_ZLIB_LEVEL = 1
 #: state tree, not every version. On by default since a state-sync snapshot is served from a
 #: LevelDB snapshot pinned at a flush (decision 90), which pruning cannot touch
 PRUNE_SMT = True
-#: keep values out of the tree's leaves (digest leaves, decision 81): -230 B per transaction,
-#: but a chunk of an older root then has no values to serve, so a node that writes them serves
-#: no state snapshots. Off by default
-DIGEST_LEAVES = False
+#: keep values out of the tree's leaves (digest leaves, decision 81): -230 B per transaction.
+#: On by default since state-sync chunks are read from the state key space (decisions 92, 93)
+DIGEST_LEAVES = True
 #: a pinned snapshot that a joining node read within this many seconds is kept when a newer
 #: one is pinned (its sync is still going); idle ones are released
 PIN_IDLE_S = 300.0

@@ -77,6 +77,7 @@ from chainfin.store import (
 )
 from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet
 from node.ledger import (
+    DIGEST_LEAVES,
     K_BASE,
     K_TIP,
     P_BLOCK,
@@ -384,7 +385,8 @@ def write_prepared(store: KVStore, p: Progress, prep: Prepared) -> int:
     return prep.entries
 
 
-def install_chunk(store: KVStore, m: Manifest, p: Progress, raw: bytes) -> int:
+def install_chunk(store: KVStore, m: Manifest, p: Progress, raw: bytes,
+                  digest_leaves: bool = DIGEST_LEAVES) -> int:
     """Verify a chunk against the certified root and write it with the progress (one batch).
     Returns the number of entries.
 
@@ -392,7 +394,7 @@ def install_chunk(store: KVStore, m: Manifest, p: Progress, raw: bytes) -> int:
         InvalidMessage: it is not the chunk asked for, or it does not verify.
     """
     return write_prepared(store, p, prepare_chunk(m.block.header.state_root, m.height, p.depth,
-                                                  p.cursor, raw))
+                                                  p.cursor, raw, digest_leaves))
 
 
 def finish(store: KVStore, m: Manifest, p: Progress) -> None:
@@ -627,12 +629,15 @@ class StateSync:
         node = self.node
         loop = asyncio.get_running_loop()
         root, height = m.block.header.state_root, m.height
+        digest = node.ledger.digest_leaves
 
         async def fetch_prepare(at: int, depth: int) -> Prepared:
             raw = await src.chunk(height, at >> (256 - depth), depth)
             if pool is None:
-                return await asyncio.to_thread(prepare_chunk, root, height, depth, at, raw)
-            return await loop.run_in_executor(pool, prepare_chunk, root, height, depth, at, raw)
+                return await asyncio.to_thread(prepare_chunk, root, height, depth, at, raw,
+                                               digest)
+            return await loop.run_in_executor(pool, prepare_chunk, root, height, depth, at, raw,
+                                              digest)
 
         pending: deque[asyncio.Future[Prepared]] = deque()
         nxt = p.cursor

@@ -23,10 +23,11 @@ P_REGION = META + b"statesync/r/"
 
 
 def prepare_chunk(state_root: bytes, height: int, depth: int, cursor: int,
-                  raw: bytes) -> Prepared:
+                  raw: bytes, digest_leaves: bool = False) -> Prepared:
     """Decode a chunk, check it is the one asked for (``height``, region at ``cursor`` of
     ``depth`` bits) and against the certified ``state_root``, and make everything its batch
-    writes. Pure (no store): ``node.statesync`` runs it in a worker process.
+    writes (tree leaves as digest leaves with ``digest_leaves``). Pure (no store):
+    ``node.statesync`` runs it in a worker process.
 
     Raises:
         InvalidMessage: it is not the chunk asked for, or it does not verify.
@@ -35,7 +36,7 @@ def prepare_chunk(state_root: bytes, height: int, depth: int, cursor: int,
     if c.height != height or c.depth != depth or c.start != cursor:
         raise InvalidMessage(f"got chunk {c.prefix}/{c.depth} of height {c.height}, not the one "
                              "asked for")
-    rb = verify_build_region(state_root, c)
+    rb = verify_build_region(state_root, c, digest_leaves)
     puts: list[bytes] = []
     for (k, v), kh in zip(c.entries, rb.key_hashes, strict=True):
         puts += (STATE + kh[:STATE_HASH_BYTES] + k, v)  # store.state_db_key, hash known

@@ -54,7 +54,7 @@ def chain(tmp_path):
 def test_a_pinned_height_is_served_after_pruning_removed_its_records(chain) -> None:
     store, genesis, nodes, clients = chain
     led = Ledger(store, genesis, registry=CONTRACTS)
-    assert led.prune_smt and not led.digest_leaves  # the defaults
+    assert led.prune_smt and led.digest_leaves  # the defaults (decisions 90, 93)
     nonce = _grow(led, genesis, nodes, clients, SMT_FLUSH_BLOCKS, 0)
     first = led.snapshot_height
     assert first == SMT_FLUSH_BLOCKS and led.pinned_heights() == [first]
@@ -100,20 +100,21 @@ def test_a_reopened_ledger_pins_its_flushed_tip(chain) -> None:
     _all_chunks_verify(again, 5, again.tip.state_root)
 
 
-def test_a_data_dir_with_digest_leaves_reopens_with_the_defaults(chain) -> None:
-    """Decision 81's first default wrote digest leaves; such a data dir must stay readable and
-    go on committing after the default changed (a 5 M-tx ledger grown then did not)."""
+def test_a_data_dir_with_full_leaves_reopens_with_the_defaults(chain) -> None:
+    """Data dirs written before decision 93 hold full leaves (the value in the leaf record);
+    they must stay readable and go on committing with digest leaves, the default since."""
     store, genesis, nodes, clients = chain
-    old = Ledger(store, genesis, registry=CONTRACTS, digest_leaves=True)
+    old = Ledger(store, genesis, registry=CONTRACTS, digest_leaves=False)
     nonce = _grow(old, genesis, nodes, clients, SMT_FLUSH_BLOCKS + 3, 0)
     old.flush_smt()
     leaves = [v for _, v in store.iterate(SMT_NODES) if v[0] != 4]
-    assert leaves and all(v[0] == 5 for v in leaves)
-    led = Ledger(store, genesis, registry=CONTRACTS)  # the defaults: full leaves
+    assert leaves and all(v[0] == 2 for v in leaves)
+    led = Ledger(store, genesis, registry=CONTRACTS)  # the defaults: digest leaves
     key = f"settlement/bal/{clients['exporter'].public_key.hex()}/USD".encode()
     root = led.tip.state_root
-    assert led.committed_tree().get(root, key) is not None  # a digest leaf, read
+    assert led.committed_tree().get(root, key) is not None  # a full leaf, read
     _grow(led, genesis, nodes, clients, SMT_FLUSH_BLOCKS, nonce)
     led.flush_smt()
     assert led.committed_tree().get(led.tip.state_root, key) is not None
-    assert any(v[0] == 2 for _, v in store.iterate(SMT_NODES))  # new leaves hold values
+    assert any(v[0] == 5 for _, v in store.iterate(SMT_NODES))  # new leaves hold value hashes
+    _all_chunks_verify(led, led.snapshot_height, led.tip.state_root)  # and snapshots are served

@@ -176,3 +176,21 @@ def test_a_progress_record_of_the_previous_layout_restarts_from_the_first_region
     assert (p.manifest, p.cursor, p.depth, p.chunks) == (b"m", 0, 0, 0)
     now = Progress(b"m", 5 << 250, 6, b"\0" * 32, 9)
     assert Progress.decode(now.encode()) == now  # the current layout resumes where it was
+
+
+def test_digest_leaves_build_the_same_tree_with_value_hashes() -> None:
+    """A joiner with digest leaves (the ledger's default, decision 93) stores 0x05 leaf records
+    (key hash, value hash) under the same hashes: the same region, the same root."""
+    import hashlib
+
+    root, raws = _raws(200, 2)
+    for start, raw in raws:
+        full = prepare_chunk(root, 7, 2, start, raw)
+        dig = prepare_chunk(root, 7, 2, start, raw, digest_leaves=True)
+        fr = dict(zip(full.puts[::2], full.puts[1::2], strict=True))
+        dr = dict(zip(dig.puts[::2], dig.puts[1::2], strict=True))
+        assert fr.keys() == dr.keys()
+        leaves = [k for k, v in fr.items() if k.startswith(SMT_NODES) and v[0] == 2]
+        assert leaves
+        for k in leaves:
+            assert dr[k] == b"\x05" + fr[k][1:33] + hashlib.sha256(fr[k][33:]).digest()
