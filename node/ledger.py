@@ -365,36 +365,38 @@ class Ledger:
         from ``s/<key>`` to ``y/<key hash 8B><key>``, the used nonces into ``n/``, the key index
         ``k/`` dropped. Batches of ``MIGRATE_BATCH`` entries, each moving its entries in one
         atomic batch, so a crash mid-way resumes where it stopped and loses nothing."""
-        moved = 0
         t0 = time.perf_counter()
-        while True:
-            chunk = list(itertools.islice(self.store.iterate(prefix=LEGACY_STATE), MIGRATE_BATCH))
-            if not chunk:
-                break
-            with self.store.write_batch(sync=True) as b:
-                for k, v in chunk:
-                    key = k[len(LEGACY_STATE):]
-                    b.put(state_db_key(key), v)
-                    nk = nonce_key_of_receipt(key)
-                    if nk is not None:
-                        b.put(nk, b"")
-                    b.delete(k)
-            moved += len(chunk)
-            log.info("state layout (decision 92): %d entries moved", moved)
-        dropped = 0
-        while True:
-            chunk = list(itertools.islice(self.store.iterate(prefix=KEY_INDEX), MIGRATE_BATCH))
-            if not chunk:
-                break
-            with self.store.write_batch(sync=True) as b:
-                for k, _ in chunk:
-                    b.delete(k)
-            dropped += len(chunk)
+
+        def move(b: Any, k: bytes, v: bytes) -> None:
+            key = k[len(LEGACY_STATE):]
+            b.put(state_db_key(key), v)
+            nk = nonce_key_of_receipt(key)
+            if nk is not None:
+                b.put(nk, b"")
+            b.delete(k)
+
+        moved = self._in_batches(LEGACY_STATE, move, "state entries moved")
+        dropped = self._in_batches(KEY_INDEX, lambda b, k, _: b.delete(k), "key-index entries dropped")
         if self.store.get(K_KEY_INDEX) is not None:
             self.store.delete(K_KEY_INDEX, sync=True)
         if moved or dropped:
             log.info("moved %d state entries to the layout ordered by key hash and dropped %d "
                      "key-index entries in %.2f s", moved, dropped, time.perf_counter() - t0)
+
+    def _in_batches(self, prefix: bytes, step: Any, what: str) -> int:
+        """Apply ``step(batch, key, value)`` to every entry under ``prefix``, MIGRATE_BATCH
+        entries per synced batch (each step must remove its entry from ``prefix``). Returns
+        how many entries it stepped."""
+        n = 0
+        while True:
+            chunk = list(itertools.islice(self.store.iterate(prefix=prefix), MIGRATE_BATCH))
+            if not chunk:
+                return n
+            with self.store.write_batch(sync=True) as b:
+                for k, v in chunk:
+                    step(b, k, v)
+            n += len(chunk)
+            log.info("state layout (decision 92): %d %s", n, what)
 
     # ------------------------------------------------------------------ open / genesis
 
