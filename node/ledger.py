@@ -388,10 +388,13 @@ class Ledger:
         entries per synced batch (each step must remove its entry from ``prefix``). Returns
         how many entries it stepped."""
         n = 0
+        start = None  # after the last key stepped: not over the deleted ones again (tombstones)
         while True:
-            chunk = list(itertools.islice(self.store.iterate(prefix=prefix), MIGRATE_BATCH))
+            chunk = list(itertools.islice(self.store.iterate(prefix=prefix, start=start),
+                                          MIGRATE_BATCH))
             if not chunk:
                 return n
+            start = chunk[-1][0] + b"\x00"
             with self.store.write_batch(sync=True) as b:
                 for k, v in chunk:
                     step(b, k, v)
