@@ -330,7 +330,6 @@ class Ledger:
         self.pruned_records = 0  # SMT records deleted as stale since this ledger was opened
         #: height -> the store pinned right after that height's flush
         self._pins: dict[int, _Pin] = {}
-        self._migrate_state()
         self.tip = self._open()
         self._tip_proof: tuple[int, BlockHeader, CommitCertificate] | None = None
         #: the root whose records are all on disk (the last flush's); the next flush deletes
@@ -408,6 +407,7 @@ class Ledger:
         stored = self.store.get(K_GENESIS)
         if stored is not None and stored != ghash:
             raise StorageError("the data dir belongs to a different genesis")
+        self._migrate_state()  # (a data dir of another chain is refused before it is touched)
         raw = self.store.get(K_TIP)
         if raw is None:
             return self._init_genesis(ghash)

@@ -105,3 +105,19 @@ def test_a_chunk_scanned_from_the_state_key_space_is_the_tree_walks(chain) -> No
             assert list(c.siblings) == sibs
             assert list(c.entries) == [(by_hash[kh], v) for kh, v in leaves]
     assert state_db_key(b"x")[len(STATE):len(STATE) + 8] == hashlib.sha256(b"x").digest()[:8]
+
+
+def test_an_old_layout_data_dir_of_another_chain_is_refused_untouched(chain, tmp_path) -> None:
+    from chainfin.errors import StorageError
+    from chainfin.genesis import load_genesis
+    from testnet.launch import init_testnet
+
+    store, genesis, nodes, clients = chain
+    led = Ledger(store, genesis, registry=CONTRACTS)
+    _grow(led, genesis, nodes, clients, 3, 0)
+    _to_old_layout(store)
+    before = list(store.iterate(prefix=LEGACY_STATE))
+    other = load_genesis(init_testnet(tmp_path / "other", nodes=4, tls=False).genesis)
+    with pytest.raises(StorageError, match="different genesis"):
+        Ledger(store, other, registry=CONTRACTS)
+    assert list(store.iterate(prefix=LEGACY_STATE)) == before and not _state(store)
