@@ -220,7 +220,7 @@ def _clone(v: Any) -> Any:
 
 @runtime_checkable
 class RawState(Protocol):
-    """Encoded state: the node implements this over LevelDB (``s/`` prefix stripped)."""
+    """Encoded state: the node implements this over LevelDB (``store.state_db_key``)."""
 
     def get_raw(self, key: bytes) -> bytes | None: ...
 

@@ -321,7 +321,7 @@ class SparseMerkleTree:
         (``0x05 || key_hash || SHA-256(value)``, 65 bytes) instead of leaves that hold the value,
         and :meth:`get` reads a digest leaf's value from ``values``, checked against the leaf's
         value hash. Same hashes, roots and proofs; the value is not stored twice (the ledger has
-        it under ``s/``). Reads understand both forms."""
+        it in its state key space). Reads understand both forms."""
         self.nodes = nodes
         self.values = values
         self.digest_leaves = values is not None

@@ -7,9 +7,9 @@ its certificate, its receipts, its state changes, its SMT nodes and its indexes 
 LevelDB batch. A view change drops every speculative block above the last committed one.
 
 Key spaces (see docs/storage.md): ``b/`` block record by height, ``h/`` height by block hash,
-``t/`` tx location by tx id, ``s/`` committed state by storage key, ``m/`` SMT nodes,
-``v/`` validator set in force from a height, ``k/`` state key by key hash (serving snapshots),
-``meta/`` tip, ``w/`` consensus WAL.
+``t/`` tx location by tx id, ``y/`` committed state by key hash and storage key (decision 92),
+``m/`` SMT nodes, ``v/`` validator set in force from a height, ``n/`` the nonces each sender
+used, ``meta/`` tip, ``w/`` consensus WAL.
 
 A node that joined by state sync (``node.statesync``) holds no blocks below its snapshot height
 (``Ledger.base_height``) other than those that changed the validator set.
@@ -680,7 +680,7 @@ class Ledger:
     def committed_tree(self) -> SparseMerkleTree:
         """The state tree of committed blocks (proofs): stored pages and the unflushed ones.
         With ``digest_leaves`` its leaves hold value hashes and values come from the committed
-        state (``s/``), so a value can be read and proven at the tip's root only."""
+        state (``y/``), so a value can be read and proven at the tip's root only."""
         return self._tree(_NodeCache(self.node_cache, [self.unflushed]))
 
     def _tree(self, nodes: _NodeCache) -> SparseMerkleTree:
