@@ -779,6 +779,14 @@ class Ledger:
         raw = self.store.get(state_db_key(execution.storage_key(contract, key)))
         return None if raw is None else codec.decode(raw)
 
+    def max_nonce(self, sender: bytes) -> int | None:
+        """The highest nonce ``sender`` used in a committed block (one reverse seek of ``n/``),
+        or None."""
+        prefix = P_NONCE + sender
+        for k, _ in self.store.iterate(prefix=prefix, reverse=True):
+            return int.from_bytes(k[len(prefix):], "big")
+        return None
+
     def used_nonces(self, sender: bytes) -> list[int]:
         prefix = P_NONCE + sender
         return [int.from_bytes(k[len(prefix):], "big")

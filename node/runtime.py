@@ -460,10 +460,14 @@ class Node:
         return fut
 
     def next_nonce(self, sender: bytes) -> int:
-        """One more than the highest nonce the sender used (committed or in the mempool)."""
-        used = self.ledger.used_nonces(sender)
-        used += [t.nonce for t in self.mempool.by_sender(sender)]
-        return next_free_nonce(used)
+        """One more than the highest nonce the sender used (committed or in the mempool): one
+        seek, however many the sender used; past 2**63 - 1 the smallest unused one
+        (:func:`node.admission.next_free_nonce`, which reads them all)."""
+        pending = [t.nonce for t in self.mempool.by_sender(sender)]
+        top = max(self.ledger.max_nonce(sender) or 0, *pending, 0)
+        if top + 1 < 2**63:
+            return top + 1
+        return next_free_nonce(self.ledger.used_nonces(sender) + pending)
 
     def sync_records(self, start: int, n: int) -> list[bytes]:
         return self.catchup.sync_records(start, n)

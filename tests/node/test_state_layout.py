@@ -121,3 +121,39 @@ def test_an_old_layout_data_dir_of_another_chain_is_refused_untouched(chain, tmp
     with pytest.raises(StorageError, match="different genesis"):
         Ledger(store, other, registry=CONTRACTS)
     assert list(store.iterate(prefix=LEGACY_STATE)) == before and not _state(store)
+
+
+def test_next_nonce_is_one_seek_and_past_the_top_the_smallest_unused(chain) -> None:
+    """``/v1/nonce`` reads the highest nonce a sender used with one reverse seek of ``n/``
+    (it read all of them: an issuer with millions of transactions waited seconds), plus the
+    mempool's; once 2**63 - 1 is used, the smallest unused one."""
+    from types import SimpleNamespace
+
+    from node.runtime import Node
+    from tests.node.test_ledger import certify, issue_tx
+
+    store, genesis, nodes, clients = chain
+    led = Ledger(store, genesis, registry=CONTRACTS)
+    issuer = clients["usd_issuer"].public_key
+
+    def commit(*nonces: int) -> None:
+        h = led.tip.height + 1
+        b = led.build(h, 0, led.tip.block_hash, genesis.genesis_time_ms + h, nodes[0].public_key,
+                      [issue_tx(genesis, clients, n) for n in nonces], 10)
+        led.commit(b, certify(genesis, nodes, b))
+
+    pending: list[int] = []
+    node = SimpleNamespace(ledger=led, mempool=SimpleNamespace(
+        by_sender=lambda s: [SimpleNamespace(nonce=n) for n in pending]))
+    assert led.max_nonce(issuer) is None and Node.next_nonce(node, issuer) == 1
+    commit(5, 2, 9)  # nonces are unique per sender, not ordered
+    assert led.max_nonce(issuer) == 9 and sorted(led.used_nonces(issuer)) == [2, 5, 9]
+    assert Node.next_nonce(node, issuer) == 10
+    pending.append(12)
+    assert Node.next_nonce(node, issuer) == 13
+    pending.clear()
+    assert led.max_nonce(clients["exporter"].public_key) is None
+    commit(2**63 - 1)
+    assert Node.next_nonce(node, issuer) == 1
+    commit(1)
+    assert Node.next_nonce(node, issuer) == 3
