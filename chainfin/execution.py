@@ -343,19 +343,7 @@ class Overlay:
         """The **shared** decoded value at (contract, key), or None: read it, never mutate it
         (:meth:`StateView.peek`). It is the overlay's cached value, which later reads of the
         key in this block (and commits into parent overlays) share."""
-        k = f"{contract}/{key}".encode()
-        o = self  # :meth:`_value` inline: the hottest read of every transaction
-        while True:
-            if k in o._writes:
-                return o._vals[k]
-            parent = o.parent
-            if type(parent) is not Overlay:
-                break
-            o = parent
-        v = o._vals.get(k, _MISSING)
-        if v is _MISSING:
-            return o._value(k)
-        return v
+        return self._value(f"{contract}/{key}".encode())
 
     def put(self, contract: str, key: str, value: Any) -> None:
         """Store ``value``.

@@ -220,12 +220,11 @@ class KVWriter(Protocol):
     def delete(self, key: bytes) -> None: ...
 
 
-class KVStore(Protocol):
+class StorePin(Protocol):
+    """A read-only view of a store at one moment (:meth:`PlyvelStore.pin`); what a store reads
+    with too."""
+
     def get(self, key: bytes) -> bytes | None: ...
-
-    def put(self, key: bytes, value: bytes, *, sync: bool = False) -> None: ...
-
-    def delete(self, key: bytes, *, sync: bool = False) -> None: ...
 
     def iterate(
         self,
@@ -236,9 +235,17 @@ class KVStore(Protocol):
         reverse: bool = False,
     ) -> Iterator[tuple[bytes, bytes]]: ...
 
-    def write_batch(self, *, sync: bool = False) -> AbstractContextManager[KVWriter]: ...
-
     def close(self) -> None: ...
+
+
+class KVStore(StorePin, Protocol):
+    """A store: a pin's reads, and writes."""
+
+    def put(self, key: bytes, value: bytes, *, sync: bool = False) -> None: ...
+
+    def delete(self, key: bytes, *, sync: bool = False) -> None: ...
+
+    def write_batch(self, *, sync: bool = False) -> AbstractContextManager[KVWriter]: ...
 
     @property
     def closed(self) -> bool: ...
@@ -673,23 +680,6 @@ class _PlyvelBatch:
 
 
 # --------------------------------------------------------------------------- prefixed views
-
-
-class StorePin(Protocol):
-    """A read-only view of a store at one moment (:meth:`PlyvelStore.pin`)."""
-
-    def get(self, key: bytes) -> bytes | None: ...
-
-    def iterate(
-        self,
-        prefix: bytes = b"",
-        *,
-        start: bytes | None = None,
-        stop: bytes | None = None,
-        reverse: bool = False,
-    ) -> Iterator[tuple[bytes, bytes]]: ...
-
-    def close(self) -> None: ...
 
 
 class _MemoryPin:

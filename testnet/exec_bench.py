@@ -51,7 +51,7 @@ from testnet.bench._workload import (
     risk_setup,
     sender_count,
 )
-from testnet.launch import LEGAL_NAMES, bic
+from testnet.launch import testnet_clients, testnet_genesis
 
 __all__ = ["Bench", "Workload", "build", "run_pass", "measure", "main"]
 
@@ -70,36 +70,9 @@ def bench_genesis(traders: int) -> tuple[Genesis, dict[str, Identity]]:
     """A genesis shaped like ``init_testnet(nodes=4, extra_clients=traders)``'s, with
     deterministic keys, chain id, time and fingerprint key."""
     nodes = [_ident(f"node{i}") for i in range(NODES)]
-    clients: list[tuple[str, str, bool, str | None]] = [
-        (f"bank{i}", "bank", True, bic(i)) for i in range(NODES)
-    ] + [
-        ("exporter", "exporter", False, None), ("importer", "importer", False, None),
-        ("auditor", "auditor", False, None), ("usd_issuer", "issuer", False, None),
-        ("cny_issuer", "issuer", False, None), ("regulator", "auditor", False, None),
-        ("customs", "customs", False, None),
-    ] + [(f"trader{i}", "exporter", False, None) for i in range(traders)]
+    clients = testnet_clients(NODES, traders)
     ids = {name: _ident(name) for name, *_ in clients}
-    genesis = Genesis.model_validate({
-        "chain_id": CHAIN_ID,
-        "genesis_time_ms": GENESIS_TIME_MS,
-        "validators": [{"name": f"node{i}", "public_key": k.public_key.hex(), "bank": bic(i)}
-                       for i, k in enumerate(nodes)],
-        "identities": [
-            {"name": f"node{i}", "public_key": k.public_key.hex(), "role": "bank", "admin": True,
-             "bank": bic(i)} for i, k in enumerate(nodes)
-        ] + [
-            {"name": name, "public_key": ids[name].public_key.hex(), "role": role,
-             "admin": admin, "bank": bank, "legal_name": LEGAL_NAMES.get(name)}
-            for name, role, admin, bank in clients
-        ],
-        "currencies": [
-            {"code": "USD", "exponent": 2, "issuer": ids["usd_issuer"].public_key.hex()},
-            {"code": "CNY", "exponent": 2, "issuer": ids["cny_issuer"].public_key.hex()},
-        ],
-        "regulators": [ids["regulator"].public_key.hex()],
-        "fingerprint_key": FINGERPRINT_KEY,
-        "params": {"financing_requires_attestation": True},
-    })
+    genesis = testnet_genesis(CHAIN_ID, GENESIS_TIME_MS, nodes, clients, ids, FINGERPRINT_KEY, {})
     return genesis, ids
 
 
@@ -215,13 +188,13 @@ def run_pass(work: Workload, block_txs: int, profile: cProfile.Profile | None = 
                 if cached:
                     state.commit(res.changes)
                 with store.write_batch() as b:
-                    for k, v in res.changes.items():
-                        if v is None:
+                    for k, nv in res.changes.items():
+                        if nv is None:
                             b.delete(state_db_key(k))
                             final.pop(k, None)
                         else:
-                            b.put(state_db_key(k), v)
-                            final[k] = v
+                            b.put(state_db_key(k), nv)
+                            final[k] = nv
     nodes: dict[bytes, bytes] = {}
     root = SparseMerkleTree(nodes).update(EMPTY, final, nodes)
     digest.update(root)

@@ -60,7 +60,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -241,6 +241,53 @@ def issue_node_tls(root: Path, node_id: str, public_key_hex: str,
             "tls_cert": Path(f"../pki/{node_id}.pem"), "tls_key": Path(f"../pki/{node_id}.key")}
 
 
+#: a testnet identity: (name, role, admin, bank BIC or None)
+TestnetIdentity = tuple[str, str, bool, str | None]
+
+
+def testnet_clients(nodes: int, extra_clients: int) -> list[TestnetIdentity]:
+    """The identities a testnet registers besides its validators: a bank per node, the demo's
+    parties, and ``extra_clients`` traders."""
+    banks: list[TestnetIdentity] = [(f"bank{i}", "bank", True, bic(i)) for i in range(nodes)]
+    return banks + [
+        ("exporter", "exporter", False, None),
+        ("importer", "importer", False, None),
+        ("auditor", "auditor", False, None),
+        ("usd_issuer", "issuer", False, None),
+        ("cny_issuer", "issuer", False, None),
+        ("regulator", "auditor", False, None),
+        ("customs", "customs", False, None),
+    ] + [(f"trader{i}", "exporter", False, None) for i in range(extra_clients)]
+
+
+def testnet_genesis(chain_id: str, genesis_time_ms: int, node_ids: Sequence[Identity],
+                    clients: Sequence[TestnetIdentity], client_ids: Mapping[str, Identity],
+                    fingerprint_key: str, params: Mapping[str, Any]) -> Genesis:
+    """The testnet's genesis: the nodes as validators (banks), ``clients`` registered, USD and
+    CNY issued by their issuers, the regulator, attested financing (plus ``params``)."""
+    return Genesis.model_validate({
+        "chain_id": chain_id,
+        "genesis_time_ms": genesis_time_ms,
+        "validators": [{"name": f"node{i}", "public_key": k.public_key.hex(), "bank": bic(i)}
+                       for i, k in enumerate(node_ids)],
+        "identities": [
+            {"name": f"node{i}", "public_key": k.public_key.hex(), "role": "bank", "admin": True,
+             "bank": bic(i)} for i, k in enumerate(node_ids)
+        ] + [
+            {"name": name, "public_key": client_ids[name].public_key.hex(), "role": role,
+             "admin": admin, "bank": bank, "legal_name": LEGAL_NAMES.get(name)}
+            for name, role, admin, bank in clients
+        ],
+        "currencies": [
+            {"code": "USD", "exponent": 2, "issuer": client_ids["usd_issuer"].public_key.hex()},
+            {"code": "CNY", "exponent": 2, "issuer": client_ids["cny_issuer"].public_key.hex()},
+        ],
+        "regulators": [client_ids["regulator"].public_key.hex()],
+        "fingerprint_key": fingerprint_key,
+        "params": {"financing_requires_attestation": True, **params},
+    })
+
+
 def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: int = 0,
                  extra_clients: int = 0, *, tls: bool = True,
                  rest_tls: bool | None = None, netns: NetnsSpec | None = None,
@@ -285,44 +332,15 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
     (root / "clients").mkdir(mode=0o700)
 
     node_ids = [_new_key(root / "keys" / f"node{i}.json", f"node{i}") for i in range(nodes)]
-    clients: list[tuple[str, str, bool, str | None]] = [
-        (f"bank{i}", "bank", True, bic(i)) for i in range(nodes)
-    ] + [
-        ("exporter", "exporter", False, None),
-        ("importer", "importer", False, None),
-        ("auditor", "auditor", False, None),
-        ("usd_issuer", "issuer", False, None),
-        ("cny_issuer", "issuer", False, None),
-        ("regulator", "auditor", False, None),
-        ("customs", "customs", False, None),
-    ] + [(f"trader{i}", "exporter", False, None) for i in range(extra_clients)]
+    clients = testnet_clients(nodes, extra_clients)
     client_ids = {name: _new_key(root / "clients" / f"{name}.json", name)
                   for name, *_ in clients}
 
     chain_id = f"chainfin-testnet-{os.urandom(4).hex()}"
-    genesis = Genesis.model_validate({
-        "chain_id": chain_id,
-        "genesis_time_ms": int(time.time() * 1000),
-        "validators": [{"name": f"node{i}", "public_key": k.public_key.hex(), "bank": bic(i)}
-                       for i, k in enumerate(node_ids)],
-        "identities": [
-            {"name": f"node{i}", "public_key": k.public_key.hex(), "role": "bank", "admin": True,
-             "bank": bic(i)} for i, k in enumerate(node_ids)
-        ] + [
-            {"name": name, "public_key": client_ids[name].public_key.hex(), "role": role,
-             "admin": admin, "bank": bank, "legal_name": LEGAL_NAMES.get(name)}
-            for name, role, admin, bank in clients
-        ],
-        "currencies": [
-            {"code": "USD", "exponent": 2, "issuer": client_ids["usd_issuer"].public_key.hex()},
-            {"code": "CNY", "exponent": 2, "issuer": client_ids["cny_issuer"].public_key.hex()},
-        ],
-        "regulators": [client_ids["regulator"].public_key.hex()],
-        "fingerprint_key": os.urandom(32).hex(),
-        # experiments: CHAINFIN_GENESIS_PARAMS='{"block_interval_max_ms": 20}' (JSON) overrides
-        "params": {"financing_requires_attestation": True,
-                   **json.loads(os.environ.get("CHAINFIN_GENESIS_PARAMS") or "{}"), **(params or {})},
-    })
+    # experiments: CHAINFIN_GENESIS_PARAMS='{"block_interval_max_ms": 20}' (JSON) overrides
+    genesis = testnet_genesis(
+        chain_id, int(time.time() * 1000), node_ids, clients, client_ids, os.urandom(32).hex(),
+        {**json.loads(os.environ.get("CHAINFIN_GENESIS_PARAMS") or "{}"), **(params or {})})
     genesis_path = root / "genesis.json"
     genesis_path.write_text(genesis.to_json_text())
     if tls:

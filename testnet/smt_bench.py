@@ -176,7 +176,7 @@ def _profile(a: argparse.Namespace, say: Callable[[str], None]) -> int:
         finally:
             prof.disable()
 
-    SparseMerkleTree.update = timed  # type: ignore[method-assign]
+    SparseMerkleTree.update = timed  # type: ignore[method-assign,assignment]
     try:
         one_run(a.keys, a.batch, a.updates, a.seed, a.hot, a.new, say)
     finally:
