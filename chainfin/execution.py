@@ -26,11 +26,18 @@ read-only access rule is docs/decisions.md #74).
 
 Replay protection
 -----------------
-Each transaction's (sender, nonce) pair may be used once. Its receipt is stored in the state at
-``_tx/<sender hex>/<nonce>`` = ``{"tx_id", "status", "error"}`` (so receipts are provable against the
-state root). A transaction reusing a pair is rejected with ``nonce_reused`` and writes nothing (the
-earlier receipt stays). Every other transaction of a block, committed or rejected, writes its
-receipt.
+Each transaction's (sender, nonce) pair may be used once. How a chain records the pairs used is
+fixed by its genesis (``params.ledger_format``, decision 95):
+
+- format 1: each transaction's receipt is stored in the state at ``_tx/<sender hex>/<nonce>`` =
+  ``{"tx_id", "status", "error"}`` (receipts provable against the state root);
+- format 2: a *nonce word* per sender and 256 nonces, ``_nonce/<sender hex>/<nonce >> 8>`` = 32
+  bytes, bit ``nonce & 255`` (byte ``bit >> 3``, mask ``1 << (bit & 7)``) set once the pair is
+  used; the receipts are certified by the header's ``receipts_root`` (:func:`receipts_root`)
+  instead of the state.
+
+A transaction reusing a pair is rejected with ``nonce_reused`` and writes nothing. Every other
+transaction of a block, committed or rejected, marks its pair used.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
-from chainfin import codec
+from chainfin import codec, merkle
 from chainfin.errors import CodecError, ConfigError, ContractError, InvalidTransaction
 from chainfin.exec_args import (
     MAX_AMOUNT,
@@ -82,6 +89,10 @@ __all__ = [
     "overlay_consistent",
     "shared_values_consistent",
     "receipt_key",
+    "nonce_word_key",
+    "nonce_used",
+    "receipt_leaf",
+    "receipts_root",
     "read_value",
     "current_validators",
     "MAX_AMOUNT",
@@ -118,6 +129,8 @@ EXECUTION_CODES = (
 )
 
 RECEIPT_CONTRACT = "_tx"
+NONCE_CONTRACT = "_nonce"  # format 2: nonce words (decision 95)
+NONCE_WORD_BYTES = 32  # 256 nonces per word
 IDENTITY_CONTRACT = "governance"  # where identities live: governance/id/<hex>
 
 _MISSING: Any = object()
@@ -196,8 +209,68 @@ def storage_key(contract: str, key: str) -> bytes:
 
 
 def receipt_key(sender: bytes, nonce: int) -> bytes:
-    """Storage key of a transaction's receipt: ``_tx/<sender hex>/<nonce>``."""
+    """Storage key of a transaction's receipt (ledger format 1): ``_tx/<sender hex>/<nonce>``."""
     return f"{RECEIPT_CONTRACT}/{sender.hex()}/{nonce}".encode()
+
+
+def nonce_word_key(sender: bytes, nonce: int) -> bytes:
+    """Storage key of the nonce word holding ``nonce`` (ledger format 2):
+    ``_nonce/<sender hex>/<nonce >> 8>``."""
+    return f"{NONCE_CONTRACT}/{sender.hex()}/{nonce >> 8}".encode()
+
+
+def _word_of(raw: bytes) -> bytes:
+    """The 32 bytes of a stored nonce word (msgpack bin 8: ``c4 20`` + the word)."""
+    if len(raw) == NONCE_WORD_BYTES + 2 and raw[0] == 0xC4 and raw[1] == NONCE_WORD_BYTES:
+        return raw[2:]
+    word = codec.decode(raw)
+    if type(word) is not bytes or len(word) != NONCE_WORD_BYTES:
+        raise CodecError("a nonce word must be 32 bytes")
+    return word
+
+
+def nonce_used(state: RawState, sender: bytes, nonce: int, nonce_words: bool) -> bool:
+    """Whether ``(sender, nonce)`` was used in ``state`` (by the chain's format)."""
+    if not nonce_words:
+        return state.get_raw(receipt_key(sender, nonce)) is not None
+    raw = state.get_raw(nonce_word_key(sender, nonce))
+    if raw is None:
+        return False
+    bit = nonce & 255
+    return bool(_word_of(raw)[bit >> 3] & (1 << (bit & 7)))
+
+
+def _mark_used(block: Overlay, tx: Transaction, receipt: Receipt, nonce_words: bool) -> None:
+    """Record ``tx``'s (sender, nonce) as used in the block's overlay: its receipt at
+    ``_tx/...`` (format 1) or its bit in the nonce word (format 2)."""
+    if not nonce_words:
+        # keys in canonical (sorted) order: the value cached is the one decoding gives
+        rec = {"error": receipt.error_code, "status": receipt.status, "tx_id": tx.tx_id}
+        rkey = receipt_key(tx.sender, tx.nonce)
+        block._writes[rkey] = codec.encode(rec)
+        block._vals[rkey] = rec
+        return
+    key = nonce_word_key(tx.sender, tx.nonce)
+    raw = block.get_raw(key)
+    word = bytearray(NONCE_WORD_BYTES) if raw is None else bytearray(_word_of(raw))
+    bit = tx.nonce & 255
+    word[bit >> 3] |= 1 << (bit & 7)
+    value = bytes(word)
+    block._writes[key] = b"\xc4\x20" + value  # codec.encode(value): msgpack bin 8
+    block._vals[key] = value
+
+
+def receipt_leaf(receipt_json: Mapping[str, Any]) -> bytes:
+    """The leaf of a receipt in its block's receipts tree: the canonical encoding of the
+    receipt's JSON form (:meth:`Receipt.to_json`, as the block record and the REST API carry
+    it), so an auditor recomputes it from the JSON alone."""
+    return codec.encode(receipt_json)
+
+
+def receipts_root(receipts_json: Sequence[Mapping[str, Any]]) -> bytes:
+    """RFC 6962 root over a block's receipt leaves, in transaction order (ledger format 2's
+    header ``receipts_root``; its size is the header's ``tx_count``)."""
+    return merkle.root([receipt_leaf(r) for r in receipts_json])
 
 
 def _clone(v: Any) -> Any:
@@ -408,13 +481,14 @@ class BlockContext:
     timestamp_ms: int
     proposer: bytes = b""
     fingerprint_key: bytes = b""
+    nonce_words: bool = False  # ledger format 2 (decision 95): replay protection by nonce words
 
     @classmethod
     def from_genesis(
         cls, genesis: Genesis, height: int, timestamp_ms: int, proposer: bytes = b""
     ) -> BlockContext:
         return cls(genesis.chain_id, height, timestamp_ms, proposer,
-                   bytes.fromhex(genesis.fingerprint_key))
+                   bytes.fromhex(genesis.fingerprint_key), genesis.params.ledger_format >= 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,11 +624,13 @@ class Receipt:
 class BlockResult:
     """The outcome of executing one block.
 
-    ``changes`` holds every state write of the block (receipts included), encoded, deletes as
+    ``changes`` holds every state write of the block (the used nonces included), encoded, deletes as
     None: exactly what goes into the SMT / LevelDB at commit. ``overlay`` is the block's overlay,
     to stack the next speculative block on (``execute_block(result.overlay, ...)``).
     ``validator_set_change`` is the new sorted validator set when governance changed it in this
-    block (in force from the next block), else None.
+    block (in force from the next block), else None. ``receipts_json``: the receipts'
+    JSON forms, set by the ledger of a format-2 chain for its receipts root (and reused for
+    the block record).
     """
 
     changes: dict[bytes, bytes | None]
@@ -562,6 +638,7 @@ class BlockResult:
     events: list[Event]
     validator_set_change: tuple[bytes, ...] | None
     overlay: Overlay
+    receipts_json: list[dict[str, Any]] | None = None
 
 
 # ============================================================================ contracts
@@ -723,12 +800,12 @@ def execute_tx(
 ) -> Receipt:
     """Execute one transaction into ``block`` (the block's overlay) and return its receipt.
 
-    Its writes land in ``block`` only if it commits; its receipt (``_tx/<sender>/<nonce>``) lands
-    in every case but ``nonce_reused``. What the method kept with :meth:`TxContext.keep` (a
-    rule's alert and counters) lands in either case, its events on the receipt.
+    Its writes land in ``block`` only if it commits; its (sender, nonce) pair is marked used
+    (:func:`_mark_used`) in every case but ``nonce_reused``. What the method kept with
+    :meth:`TxContext.keep` (a rule's alert and counters) lands in either case, its events on the
+    receipt.
     """
-    rkey = receipt_key(tx.sender, tx.nonce)
-    if block.get_raw(rkey) is not None:
+    if nonce_used(block, tx.sender, tx.nonce, ctx.nonce_words):
         return _reject(tx, index, "nonce_reused",
                        f"nonce {tx.nonce} of this sender was already used")
     try:
@@ -766,10 +843,7 @@ def execute_tx(
         layer.commit_into(block)
         if txctx.kept_events:
             receipt = replace(receipt, events=receipt.events + tuple(txctx.kept_events))
-    # keys in canonical (sorted) order: the value cached is the one decoding gives
-    rec = {"error": receipt.error_code, "status": receipt.status, "tx_id": tx.tx_id}
-    block._writes[rkey] = codec.encode(rec)
-    block._vals[rkey] = rec
+    _mark_used(block, tx, receipt, ctx.nonce_words)
     return receipt
 
 
@@ -807,6 +881,7 @@ def check_tx_static(
     *,
     registry: Mapping[str, Contract],
     chain_id: str | None = None,
+    nonce_words: bool = False,
 ) -> None:
     """Admission check for the mempool / REST (the signature is checked elsewhere).
 
@@ -821,7 +896,7 @@ def check_tx_static(
             nonce_reused, missing_field, bad_field, unknown_field.
     """
     view = state if type(state) is Overlay else Overlay(state)
-    if view.get_raw(receipt_key(tx.sender, tx.nonce)) is not None:
+    if nonce_used(view, tx.sender, tx.nonce, nonce_words):
         raise InvalidTransaction(f"nonce {tx.nonce} of this sender was already used",
                                  "nonce_reused")
     _admit(view, tx, registry, chain_id)

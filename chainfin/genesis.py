@@ -96,6 +96,10 @@ class GenesisParams(_Model):
     max_advance_rate_bps: int = Field(default=10_000, ge=0, le=10_000)
     document_tolerance_bps: int = Field(default=500, ge=0, le=10_000)
     financing_requires_attestation: bool = False
+    # how the ledger records what it executed (decision 95): 1 = each receipt in the state
+    # (``_tx/<sender>/<nonce>``); 2 = receipts certified by the header's ``receipts_root``,
+    # replay protection by nonce words in the state. Fixed for a chain's life; absent = 1.
+    ledger_format: int = Field(default=1, ge=1, le=2)
 
     def consortium(self) -> dict[str, int | bool]:
         """The parameters contracts read (stored at ``governance/params`` by genesis)."""

@@ -17,7 +17,10 @@ file, :func:`verify_proof` establishes:
    validator, a stranger) makes the certificate invalid; a key listed twice is refused.
 3. **What the block commits to.** A transaction proof shows the transaction (its signature
    verified, its id recomputed) at ``index`` of the RFC 6962 tree of the block's tx ids, whose size
-   is the header's ``tx_count`` (an RFC 6962 root alone does not pin the tree size). A state proof
+   is the header's ``tx_count`` (an RFC 6962 root alone does not pin the tree size). In a ledger
+   of format 2 (decision 95) the header also carries ``receipts_root`` and the proof shows the
+   transaction's receipt (committed or rejected, with its result and events) at the same index
+   of the tree of the block's receipts. A state proof
    shows that under the header's ``state_root`` the storage key ``f"{contract}/{key}"`` holds the
    canonical encoding of the value, or is absent (SMT non-inclusion).
 
@@ -53,7 +56,7 @@ from chainfin.errors import (
     InvalidSignature,
     InvalidTransaction,
 )
-from chainfin.execution import storage_key
+from chainfin.execution import receipt_leaf, storage_key
 from chainfin.genesis import Genesis, load_genesis
 from chainfin.types import (
     Block,
@@ -98,6 +101,10 @@ _HEADER_FIELDS = (
 _HEADER_HASHES = (
     "prev_hash", "tx_root", "state_root", "validators_hash", "next_validators_hash", "proposer",
 )
+
+
+_RECEIPT_FIELDS = ("receipt", "receipt_encoding", "receipt_path")
+_RECEIPT_JSON = ("tx_id", "sender", "nonce", "index", "status", "error", "result", "events")
 
 
 class ProofError(ChainfinError):
@@ -183,6 +190,12 @@ def _bad_state_key(contract: Any, key: Any) -> str | None:
 
 
 def _header_json(h: BlockHeader) -> dict[str, Any]:
+    if h.receipts_root is not None:
+        return {**_header_base_json(h), "receipts_root": h.receipts_root.hex()}
+    return _header_base_json(h)
+
+
+def _header_base_json(h: BlockHeader) -> dict[str, Any]:
     return {
         "chain_id": h.chain_id,
         "height": h.height,
@@ -231,16 +244,20 @@ def _block_json(header: BlockHeader, cert: CommitCertificate) -> dict[str, Any]:
 
 
 def build_tx_proof(
-    block: Block, cert: CommitCertificate, tx_index: int, vset_chain: Iterable[SetChange]
+    block: Block, cert: CommitCertificate, tx_index: int, vset_chain: Iterable[SetChange],
+    receipts: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Proof that ``block.txs[tx_index]`` is in the final block ``block``.
+    """Proof that ``block.txs[tx_index]`` is in the final block ``block`` (and, when its header
+    has a ``receipts_root``, what its receipt says: ``receipts`` are then the block's receipts
+    in their JSON form, as the block record holds them).
 
     ``vset_chain`` may hold every set change of the chain; those at heights below the block's are
     included.
 
     Raises:
         ValueError: the index is out of range, or the block, certificate and chain disagree
-            (e.g. a header whose ``tx_count`` or ``tx_root`` is not that of ``block.txs``).
+            (e.g. a header whose ``tx_count``, ``tx_root`` or ``receipts_root`` is not that of
+            ``block.txs`` or ``receipts``).
     """
     h = block.header
     ids = [t.tx_id for t in block.txs]
@@ -251,7 +268,20 @@ def build_tx_proof(
     if merkle.root(ids) != h.tx_root:
         raise ValueError("header tx_root is not the root of the block's tx ids")
     tx = block.txs[tx_index]
+    extra: dict[str, Any] = {}
+    if h.receipts_root is not None:
+        if receipts is None or len(receipts) != len(ids):
+            raise ValueError("a block with a receipts_root needs its receipts")
+        leaves = [receipt_leaf(r) for r in receipts]
+        if merkle.root(leaves) != h.receipts_root:
+            raise ValueError("header receipts_root is not the root of the block's receipts")
+        extra = {
+            "receipt": codec.to_json(receipts[tx_index]),
+            "receipt_encoding": leaves[tx_index].hex(),
+            "receipt_path": [p.hex() for p in merkle.inclusion_proof(leaves, tx_index)],
+        }
     return {
+        **extra,
         "type": TX_PROOF,
         "version": VERSION,
         "tx_id": tx.tx_id.hex(),
@@ -333,13 +363,14 @@ def _fail(msg: str) -> ProofError:
     return ProofError(msg)
 
 
-def _obj(v: Any, where: str, fields: Sequence[str]) -> Mapping[str, Any]:
+def _obj(v: Any, where: str, fields: Sequence[str],
+         optional: Sequence[str] = ()) -> Mapping[str, Any]:
     if not isinstance(v, dict):
         raise _fail(f"{where} must be an object")
     missing = [f for f in fields if f not in v]
     if missing:
         raise _fail(f"{where} is missing {', '.join(missing)}")
-    extra = sorted(set(v) - set(fields))
+    extra = sorted(set(v) - set(fields) - set(optional))
     if extra:
         raise _fail(f"{where} has unknown field(s) {', '.join(map(repr, extra))}")
     return v
@@ -378,8 +409,10 @@ def _list(v: Any, where: str, maxlen: int) -> list[Any]:
 
 
 def _parse_header(v: Any, where: str) -> BlockHeader:
-    d = _obj(v, where, _HEADER_FIELDS)
+    d = _obj(v, where, _HEADER_FIELDS, ("receipts_root",))
     hashes = {k: _hex(d[k], f"{where}.{k}", 32) for k in _HEADER_HASHES}
+    if "receipts_root" in d:
+        hashes["receipts_root"] = _hex(d["receipts_root"], f"{where}.receipts_root", 32)
     return BlockHeader(
         chain_id=_str(d["chain_id"], f"{where}.chain_id"),
         height=_int(d["height"], f"{where}.height"),
@@ -463,6 +496,7 @@ class Verified:
     tx: Transaction | None = None
     tx_index: int | None = None
     tx_count: int | None = None
+    receipt: Any = None  # JSON form of the tx's receipt (ledger format 2), else None
     contract: str | None = None
     key: str | None = None
     present: bool | None = None
@@ -497,6 +531,8 @@ class Verified:
                 f"sender:         {t.sender.hex()} (nonce {t.nonce}, signature valid)",
                 f"position:       index {self.tx_index} of {self.tx_count} in the block",
             ]
+            if self.receipt is not None:
+                out.append(f"outcome:        {_outcome(self.receipt)}")
         else:
             out.append(f"state key:      {self.contract} / {self.key}")
             if self.present:
@@ -514,6 +550,58 @@ class Verified:
         ]
         out += [f"                {who(k)}" for k in self.signers]
         return out
+
+
+def _outcome(receipt: Mapping[str, Any]) -> str:
+    """One line for a receipt: ``committed`` or ``rejected: <code> (<message>)``."""
+    if receipt["status"] == "committed":
+        return "committed (receipt under the header's receipts_root)"
+    err = receipt["error"]
+    return f"rejected: {err['code']} ({err['message']})"
+
+
+def _check_receipt(d: Mapping[str, Any], header: BlockHeader, tx: Transaction, index: int,
+                   size: int) -> Any:
+    """The receipt a tx proof carries (its JSON form), checked: present exactly when the header
+    has a ``receipts_root``, its JSON the decoding of its canonical encoding, its fields those of
+    the transaction at ``index``, and the encoding at ``index`` of the tree of ``size`` leaves
+    under ``receipts_root``. None for a header without one."""
+    given = [f for f in _RECEIPT_FIELDS if f in d]
+    if header.receipts_root is None:
+        if given:
+            raise _fail(f"proof has {', '.join(given)} but the header has no receipts_root")
+        return None
+    missing = [f for f in _RECEIPT_FIELDS if f not in d]
+    if missing:
+        raise _fail(f"proof is missing {', '.join(missing)} (the header has a receipts_root)")
+    raw = _hex(d["receipt_encoding"], "receipt_encoding")
+    try:
+        decoded = codec.decode(raw, canonical=True)
+    except CodecError as e:
+        raise _fail(f"receipt_encoding is not a canonical encoding: {e}") from None
+    receipt = d["receipt"]
+    if not _same(receipt, codec.to_json(decoded)):
+        raise _fail("receipt does not match receipt_encoding")
+    r = _obj(receipt, "receipt", _RECEIPT_JSON)
+    if not (_same(r["tx_id"], tx.tx_id.hex()) and _same(r["sender"], tx.sender.hex())
+            and _same(r["nonce"], tx.nonce) and _same(r["index"], index)):
+        raise _fail("receipt is not the receipt of this transaction at this index (tx_id, "
+                    "sender, nonce or index differ)")
+    err = r["error"]
+    if r["status"] == "committed":
+        shaped = err is None
+    else:
+        shaped = (_same(r["status"], "rejected") and isinstance(err, dict) and len(err) == 2
+                  and type(err.get("code")) is str and type(err.get("message")) is str)
+    if not shaped:
+        raise _fail("receipt status must be committed (error null) or rejected (error with a "
+                    "code and a message)")
+    path = [_hex(p, f"receipt_path[{i}]", 32)
+            for i, p in enumerate(_list(d["receipt_path"], "receipt_path", _MAX_PATH))]
+    if not merkle.verify_inclusion(raw, index, size, path, header.receipts_root):
+        raise _fail(f"the Merkle path does not lead from the receipt at index {index} of {size} "
+                    "to the header's receipts_root")
+    return receipt
 
 
 def _check_block_cert(header: BlockHeader, cert: CommitCertificate, vs: ValidatorSet,
@@ -607,15 +695,17 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
     if not isinstance(doc, dict):
         raise _fail("a proof document is a JSON object")
     kind = doc.get("type")
+    optional: tuple[str, ...] = ()
     if kind == TX_PROOF:
         fields: tuple[str, ...] = ("type", "version", "tx_id", "tx", "tx_body", "inclusion",
                                    "block", "validator_set_changes")
+        optional = _RECEIPT_FIELDS
     elif kind == STATE_PROOF:
         fields = ("type", "version", "contract", "key", "key_hash", "value", "value_encoding",
                   "smt_proof", "block", "validator_set_changes")
     else:
         raise _fail(f"unknown proof type {kind!r} (expected {TX_PROOF!r} or {STATE_PROOF!r})")
-    d = _obj(doc, "proof", fields)
+    d = _obj(doc, "proof", fields, optional)
     if type(d["version"]) is not int or d["version"] != VERSION:
         raise _fail(f"unsupported proof version {d['version']!r} (this verifier reads {VERSION})")
     chain_id = genesis.chain_id
@@ -643,6 +733,7 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
 
     # --- what the block commits to (hashes only)
     tx = None
+    receipt: Any = None
     index = size = None
     contract = key = None
     value_raw: bytes | None = None
@@ -655,6 +746,7 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
         if not merkle.verify_inclusion(tx.tx_id, index, size, path, header.tx_root):
             raise _fail(f"the Merkle path does not lead from tx {tx.tx_id.hex()} at index {index} "
                         f"of {size} to the header's tx_root")
+        receipt = _check_receipt(d, header, tx, index, size)
     else:
         contract = _str(d["contract"], "contract")
         key = _str(d["key"], "key", _MAX_KEY)
@@ -719,6 +811,7 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
         tx=tx,
         tx_index=index,
         tx_count=size,
+        receipt=receipt,
         contract=contract,
         key=key,
         present=None if kind == TX_PROOF else value_raw is not None,

@@ -49,6 +49,7 @@ __all__ = [
     "state_region",
     "nonce_key",
     "nonce_key_of_receipt",
+    "nonce_keys_of_state",
     "SMT_NODES",
     "WAL",
     "CHECKPOINTS",
@@ -139,6 +140,27 @@ def nonce_key_of_receipt(state_key: bytes) -> bytes | None:
         return nonce_key(bytes.fromhex(sender.decode()), int(nonce))
     except (ValueError, UnicodeDecodeError, OverflowError):
         return None
+
+
+def nonce_keys_of_state(state_key: bytes, value: bytes) -> list[bytes]:
+    """The ``n/`` entries a state entry says were used: one for a receipt (ledger format 1,
+    :func:`nonce_key_of_receipt`), one per bit set in a nonce word (format 2,
+    ``_nonce/<sender hex>/<word>`` = msgpack bin 8 of 32 bytes, the format of
+    ``chainfin.execution.nonce_word_key``), none for any other key (or a malformed one)."""
+    if state_key[:4] == b"_tx/":
+        nk = nonce_key_of_receipt(state_key)
+        return [] if nk is None else [nk]
+    if state_key[:7] != b"_nonce/" or len(value) != 34 or value[:2] != b"\xc4\x20":
+        return []
+    sender, _, word = state_key[7:].partition(b"/")
+    try:
+        who, base = bytes.fromhex(sender.decode()), int(word) << 8
+    except (ValueError, UnicodeDecodeError):
+        return []
+    if not 0 <= base < 1 << 64:
+        return []
+    return [nonce_key(who, base + i * 8 + b)
+            for i, byte in enumerate(value[2:]) if byte for b in range(8) if byte >> b & 1]
 
 
 def state_region(prefix: int, depth: int) -> tuple[bytes, bytes | None]:

@@ -238,6 +238,10 @@ class ValidatorSet:
 # --------------------------------------------------------------------------- blocks
 
 
+_HEADER_HASH_FIELDS = ("prev_hash", "tx_root", "state_root", "validators_hash",
+                      "next_validators_hash", "proposer")
+
+
 @dataclass(frozen=True, slots=True)
 class BlockHeader:
     chain_id: str
@@ -251,8 +255,16 @@ class BlockHeader:
     timestamp_ms: int
     proposer: bytes
     tx_count: int = 0  # the tx Merkle tree's size: RFC 6962 roots do not commit to it
+    # ledger format 2 (decision 95): RFC 6962 root of the block's receipts (same size); absent
+    # from the wire, and so from the hash, in format 1
+    receipts_root: bytes | None = None
 
     def to_wire(self) -> dict[str, Any]:
+        if self.receipts_root is not None:
+            return {**self._wire(), "receipts_root": self.receipts_root}
+        return self._wire()
+
+    def _wire(self) -> dict[str, Any]:
         return {
             "tx_count": self.tx_count,
             "chain_id": self.chain_id,
@@ -273,11 +285,13 @@ class BlockHeader:
     @classmethod
     def from_wire(cls, d: Any) -> BlockHeader:
         try:
-            h = cls(**{k: d[k] for k in cls.__slots__})
-        except (KeyError, TypeError) as e:
+            h = cls(**{k: d[k] for k in cls.__slots__ if k != "receipts_root"},
+                    receipts_root=d.get("receipts_root"))
+        except (KeyError, TypeError, AttributeError) as e:
             raise InvalidMessage(f"bad block header: {e}") from e
-        for name in ("prev_hash", "tx_root", "state_root", "validators_hash",
-                     "next_validators_hash", "proposer"):
+        names = _HEADER_HASH_FIELDS if h.receipts_root is None else _HEADER_HASH_FIELDS + (
+            "receipts_root",)
+        for name in names:
             _req(isinstance(getattr(h, name), bytes) and len(getattr(h, name)) == 32,
                  f"header {name} must be 32 bytes", InvalidMessage)
         for name in ("height", "view", "timestamp_ms", "tx_count"):
@@ -293,8 +307,7 @@ class BlockHeader:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> BlockHeader:
         conv = dict(d)
-        for k in ("prev_hash", "tx_root", "state_root", "validators_hash",
-                  "next_validators_hash", "proposer"):
+        for k in _HEADER_HASH_FIELDS + (("receipts_root",) if "receipts_root" in conv else ()):
             try:
                 conv[k] = bytes.fromhex(conv[k])
             except (KeyError, ValueError, TypeError) as e:

@@ -137,7 +137,8 @@ class Admission:
         """
         tx.verify_signature()
         execution.check_tx_static(tx, self.ledger.committed_state(),
-                                  registry=self.ledger.registry)
+                                  registry=self.ledger.registry,
+                                  nonce_words=self.ledger.nonce_words)
         self.mempool.add(tx)
         now = time.perf_counter()
         self.admitted_at.setdefault(tx.tx_id, now)
@@ -283,7 +284,8 @@ class Admission:
             if tx_id in self.in_flight:
                 continue
             try:
-                execution.check_tx_static(tx, state, registry=self.ledger.registry)
+                execution.check_tx_static(tx, state, registry=self.ledger.registry,
+                                          nonce_words=self.ledger.nonce_words)
             except InvalidTransaction as e:
                 dropped.append((tx_id, e))
         if not dropped:

@@ -398,7 +398,8 @@ async def get_tx_proof(request: web.Request) -> web.Response:
     rec = node.ledger.block_record(h)
     assert rec is not None
     doc = proofs.build_tx_proof(Block.from_wire(rec["block"]),
-                                CommitCertificate.from_wire(rec["cert"]), i, _set_chain(node))
+                                CommitCertificate.from_wire(rec["cert"]), i, _set_chain(node),
+                                rec["receipts"])
     return web.json_response(doc)
 
 

@@ -254,7 +254,9 @@ def write_commit(store: KVStore, block: Block, block_hash: bytes, cert: CommitCe
     The one writer of a commit: :meth:`Ledger.commit` and the benchmark's limit loop
     (``testnet/bench/_limit.py``), so the loop times what a node writes."""
     h = block.height
-    receipts = [r.to_json() for r in result.receipts]
+    receipts = result.receipts_json
+    if receipts is None:
+        receipts = [r.to_json() for r in result.receipts]
     record = {"block": block.to_wire(), "cert": cert.to_wire(), "receipts": receipts}
     with store.write_batch(sync=False) as b:
         b.put(P_BLOCK + _h(h), pack_block_record(record))  # local: not hashed; compressed
@@ -325,6 +327,8 @@ class Ledger:
         self.genesis = genesis
         self.chain_id = genesis.chain_id
         self.fingerprint_key = bytes.fromhex(genesis.fingerprint_key)
+        #: ledger format 2 (decision 95): receipts certified by the header, nonce words
+        self.nonce_words = genesis.params.ledger_format >= 2
         self.spec: dict[bytes, Spec] = {}
         self.cache = _ReadCache(store, None)  # committed state values
         self.node_cache = _ReadCache(store, P_SMT, limit=100_000)  # committed SMT nodes
@@ -560,8 +564,11 @@ class Ledger:
             timestamp_ms=header_fields["timestamp_ms"],
             proposer=header_fields["proposer"],
             fingerprint_key=self.fingerprint_key,
+            nonce_words=self.nonce_words,
         )
         result = execution.execute_block(state, txs, ctx, self.registry)
+        if self.nonce_words:
+            result.receipts_json = [r.to_json() for r in result.receipts]
         nodes: dict[bytes, bytes] = {}
         smt = self._tree(_NodeCache(self.node_cache,
                                     [s.smt_nodes for s in chain] + [self.unflushed]))
@@ -593,7 +600,8 @@ class Ledger:
             if pair in seen_pairs:
                 continue
             try:
-                execution.check_tx_static(tx, state, registry=self.registry)
+                execution.check_tx_static(tx, state, registry=self.registry,
+                                          nonce_words=self.nonce_words)
             except InvalidTransaction:
                 continue
             seen_pairs.add(pair)
@@ -604,7 +612,7 @@ class Ledger:
             chain_id=self.chain_id, height=height, view=view, prev_hash=prev_hash,
             tx_root=tx_root(chosen), state_root=root, validators_hash=vs.hash(),
             next_validators_hash=after.hash(), timestamp_ms=ts, proposer=proposer,
-            tx_count=len(chosen),
+            tx_count=len(chosen), receipts_root=self._receipts_root(result),
         )
         block = Block(header, tuple(chosen))
         self.spec[block.hash()] = Spec(block, result, root, nodes, after)
@@ -641,9 +649,19 @@ class Ledger:
         result, root, nodes, after = self._execute(chain, fields, block.txs)
         if root != h.state_root:
             raise InvalidMessage("state root does not match")
+        if h.receipts_root != self._receipts_root(result):
+            raise InvalidMessage("receipts root does not match" if self.nonce_words else
+                                 "a receipts root in a ledger of format 1")
         if after.hash() != h.next_validators_hash:
             raise InvalidMessage("next validators hash does not match")
         self.spec[bh] = Spec(block, result, root, nodes, after)
+
+    def _receipts_root(self, result: execution.BlockResult) -> bytes | None:
+        """The header's ``receipts_root`` of an executed block: the root of its receipts in
+        ledger format 2, None (no such field) in format 1."""
+        if result.receipts_json is None:
+            return None
+        return execution.receipts_root(result.receipts_json)
 
     def discard_above(self, height: int) -> None:
         self.spec = {k: s for k, s in self.spec.items() if s.height <= height}

@@ -420,7 +420,8 @@ def finish(store: KVStore, m: Manifest, p: Progress) -> None:
         put_nodes(b, top)
         for k in keys:
             b.delete(k)
-        # receipts are not certified (not in the header): the snapshot's block is kept without
+        # receipts are not in a snapshot (format 1: not certified; format 2: certified by the
+        # header, not fetched): the snapshot's block is kept without
         b.put(P_BLOCK + _h(h), codec.encode_local(
             {"block": m.block.to_wire(), "cert": m.cert.to_wire(), "receipts": []}))
         b.put(P_HASH + bh, _h(h))

@@ -13,7 +13,7 @@ from chainfin import codec
 from chainfin.errors import InvalidMessage
 from chainfin.snapshot import decode_chunk
 from chainfin.snapshot_tree import Region, verify_build_region
-from chainfin.store import META, SMT_NODES, STATE, STATE_HASH_BYTES, nonce_key_of_receipt
+from chainfin.store import META, SMT_NODES, STATE, STATE_HASH_BYTES, nonce_keys_of_state
 
 __all__ = ["P_REGION", "Prepared", "decode_region", "encode_region", "prepare_chunk",
            "region_key"]
@@ -40,9 +40,8 @@ def prepare_chunk(state_root: bytes, height: int, depth: int, cursor: int,
     puts: list[bytes] = []
     for (k, v), kh in zip(c.entries, rb.key_hashes, strict=True):
         puts += (STATE + kh[:STATE_HASH_BYTES] + k, v)  # store.state_db_key, hash known
-        if k[:4] == b"_tx/":
-            nk = nonce_key_of_receipt(k)
-            if nk is not None:
+        if k[:1] == b"_":
+            for nk in nonce_keys_of_state(k, v):
                 puts += (nk, b"")
     for h, rec in rb.records.items():
         puts += (SMT_NODES + h, rec)

@@ -66,13 +66,15 @@ def _ident(name: str) -> Identity:
     return Identity.from_seed_text("chainfin-exec-bench/" + name, name)
 
 
-def bench_genesis(traders: int) -> tuple[Genesis, dict[str, Identity]]:
+def bench_genesis(traders: int, ledger_format: int = 2) -> tuple[Genesis, dict[str, Identity]]:
     """A genesis shaped like ``init_testnet(nodes=4, extra_clients=traders)``'s, with
-    deterministic keys, chain id, time and fingerprint key."""
+    deterministic keys, chain id, time and fingerprint key (and ``ledger_format``: decision
+    95)."""
     nodes = [_ident(f"node{i}") for i in range(NODES)]
     clients = testnet_clients(NODES, traders)
     ids = {name: _ident(name) for name, *_ in clients}
-    genesis = testnet_genesis(CHAIN_ID, GENESIS_TIME_MS, nodes, clients, ids, FINGERPRINT_KEY, {})
+    genesis = testnet_genesis(CHAIN_ID, GENESIS_TIME_MS, nodes, clients, ids, FINGERPRINT_KEY,
+                              {"ledger_format": ledger_format})
     return genesis, ids
 
 
@@ -85,11 +87,11 @@ class Workload:
     load: list[Transaction]
 
 
-def build(count: int, risk: bool) -> Workload:
+def build(count: int, risk: bool, ledger_format: int = 2) -> Workload:
     """The bench's transactions at :data:`RATE` tx/s: ``count`` load transactions after the
     funding (and, with ``risk``, the regulator's limits and 10,000 watch-list entries)."""
     traders = sender_count(RATE)
-    genesis, ids = bench_genesis(traders)
+    genesis, ids = bench_genesis(traders, ledger_format)
     senders = [ids[f"trader{i}"] for i in range(traders)]
     banks = [ids[f"bank{i}"] for i in range(NODES)]
     work = build_workload(CHAIN_ID, ids["usd_issuer"], senders, count, banks=banks,
@@ -157,7 +159,6 @@ def run_pass(work: Workload, block_txs: int, profile: cProfile.Profile | None = 
     """Execute the load once on a fresh LevelDB state; time only ``execute_block``. With
     ``cached``, reads go through an in-memory read cache as the node's do."""
     g = work.genesis
-    fkey = bytes.fromhex(g.fingerprint_key)
     final: dict[bytes, bytes] = genesis_state(g)
     digest = hashlib.sha256()
     spent = 0.0
@@ -172,8 +173,7 @@ def run_pass(work: Workload, block_txs: int, profile: cProfile.Profile | None = 
             for i in range(0, len(txs), block_txs):
                 height += 1
                 block = txs[i:i + block_txs]
-                ctx = BlockContext(g.chain_id, height, g.genesis_time_ms + 1000 * height,
-                                   b"", fkey)
+                ctx = BlockContext.from_genesis(g, height, g.genesis_time_ms + 1000 * height)
                 if profile is not None and timed:
                     profile.enable()
                 c0 = time.process_time()

@@ -264,7 +264,8 @@ def testnet_genesis(chain_id: str, genesis_time_ms: int, node_ids: Sequence[Iden
                     clients: Sequence[TestnetIdentity], client_ids: Mapping[str, Identity],
                     fingerprint_key: str, params: Mapping[str, Any]) -> Genesis:
     """The testnet's genesis: the nodes as validators (banks), ``clients`` registered, USD and
-    CNY issued by their issuers, the regulator, attested financing (plus ``params``)."""
+    CNY issued by their issuers, the regulator, attested financing, ledger format 2 (receipts
+    in the header, decision 95), plus ``params``."""
     return Genesis.model_validate({
         "chain_id": chain_id,
         "genesis_time_ms": genesis_time_ms,
@@ -284,7 +285,7 @@ def testnet_genesis(chain_id: str, genesis_time_ms: int, node_ids: Sequence[Iden
         ],
         "regulators": [client_ids["regulator"].public_key.hex()],
         "fingerprint_key": fingerprint_key,
-        "params": {"financing_requires_attestation": True, **params},
+        "params": {"financing_requires_attestation": True, "ledger_format": 2, **params},
     })
 
 

@@ -562,7 +562,8 @@ def measure(directory: str | os.PathLike[str], *, node: int = 0, samples: int = 
             rec = ledger.block_record(loc[0])
             assert rec is not None
             doc = proofs.build_tx_proof(Block.from_wire(rec["block"]),
-                                        CommitCertificate.from_wire(rec["cert"]), loc[1], chain)
+                                        CommitCertificate.from_wire(rec["cert"]), loc[1], chain,
+                                        rec["receipts"])
             body = json.dumps(doc)
             tx_times.append(time.perf_counter() - t0)
             tx_docs.append(body)

@@ -319,9 +319,10 @@
         ["time", esc(time(hd.timestamp_ms))], ["view", esc(hd.view)], ["proposer", who(hd.proposer)],
         ["previous", hd.height > 1 ? blockLink(hd.height - 1) + " <code>" + esc(hd.prev_hash) + "</code>" : "<code>" + esc(hd.prev_hash) + "</code>"],
         ["tx root", "<code>" + esc(hd.tx_root) + "</code> (" + hd.tx_count + " txs)"], ["state root", "<code>" + esc(hd.state_root) + "</code>"],
+      ].concat(hd.receipts_root ? [["receipts root", "<code>" + esc(hd.receipts_root) + "</code>"]] : []).concat([
         ["validators hash", "<code>" + esc(hd.validators_hash) + "</code>"],
         ["next validators", "<code>" + esc(hd.next_validators_hash) + "</code>" + (hd.next_validators_hash !== hd.validators_hash ? ' <span class="pill bad">validator set changes after this block</span>' : "")],
-      ]) + "</div>" +
+      ])) + "</div>" +
       '<div class="card"><h2>Commit certificate: signed by ' + signed.size + " of " + all.length + " validators</h2>" +
       '<table class="list" id="signers">' + signers + "</table>" +
       '<p class="muted">view ' + esc(b.certificate.view) + ", block hash <code>" + esc(b.certificate.block_hash) + "</code></p></div>" +

@@ -28,6 +28,8 @@
   const HEADER_HASHES = ["prev_hash", "tx_root", "state_root", "validators_hash",
     "next_validators_hash", "proposer"];
   const TX_FIELDS = ["chain_id", "sender", "nonce", "contract", "method", "args"];
+  const RECEIPT_FIELDS = ["receipt", "receipt_encoding", "receipt_path"];
+  const RECEIPT_JSON = ["tx_id", "sender", "nonce", "index", "status", "error", "result", "events"];
 
   class ProofError extends Error {}
   class CodecError extends Error {}
@@ -512,11 +514,11 @@
   const fail = (msg) => new ProofError(msg);
   const isDict = (v) => v instanceof Map;
 
-  function obj(v, where, fields) {
+  function obj(v, where, fields, optional = []) {
     if (!isDict(v)) throw fail(where + " must be an object");
     const missing = fields.filter((f) => !v.has(f));
     if (missing.length) throw fail(where + " is missing " + missing.join(", "));
-    const extra = [...v.keys()].filter((k) => !fields.includes(k)).sort(cpCmp);
+    const extra = [...v.keys()].filter((k) => !fields.includes(k) && !optional.includes(k)).sort(cpCmp);
     if (extra.length) throw fail(where + " has unknown field(s) " + extra.map(pyRepr).join(", "));
     return v;
   }
@@ -559,9 +561,10 @@
   }
 
   function parseHeader(v, where) {
-    const d = obj(v, where, HEADER_FIELDS);
+    const d = obj(v, where, HEADER_FIELDS, ["receipts_root"]);
     const h = {};
     for (const k of HEADER_HASHES) h[k] = hex_(d.get(k), where + "." + k, 32);
+    h.receipts_root = d.has("receipts_root") ? hex_(d.get("receipts_root"), where + ".receipts_root", 32) : null;
     h.chain_id = str_(d.get("chain_id"), where + ".chain_id");
     h.height = big(int_(d.get("height"), where + ".height"));
     h.view = big(int_(d.get("view"), where + ".view"));
@@ -573,6 +576,7 @@
   function headerHash(h) {
     const m = new Map();
     for (const k of HEADER_FIELDS) m.set(k, typeof h[k] === "bigint" ? normInt(h[k]) : h[k]);
+    if (h.receipts_root !== null) m.set("receipts_root", h.receipts_root);  // ledger format 2
     return hashValue(m);
   }
   function parseCert(v, where) {
@@ -699,6 +703,45 @@
       ["signature", hex(tx.signature)]]);
   }
 
+  /** proofs._check_receipt: the receipt of a tx proof whose header has a receipts_root. */
+  async function checkReceipt(d, header, tx, index, size) {
+    const given = RECEIPT_FIELDS.filter((f) => d.has(f));
+    if (header.receipts_root === null) {
+      if (given.length) throw fail("proof has " + given.join(", ") + " but the header has no receipts_root");
+      return null;
+    }
+    const missing = RECEIPT_FIELDS.filter((f) => !d.has(f));
+    if (missing.length) throw fail("proof is missing " + missing.join(", ") + " (the header has a receipts_root)");
+    const raw = hex_(d.get("receipt_encoding"), "receipt_encoding");
+    let decoded;
+    try {
+      decoded = decode(raw, true);
+    } catch (e) {
+      if (e instanceof CodecError) throw fail("receipt_encoding is not a canonical encoding: " + e.message);
+      throw e;
+    }
+    const receipt = d.get("receipt");
+    if (!same(receipt, toJson(decoded))) throw fail("receipt does not match receipt_encoding");
+    const r = obj(receipt, "receipt", RECEIPT_JSON);
+    if (!(same(r.get("tx_id"), hex(tx.tx_id)) && same(r.get("sender"), hex(tx.sender)) &&
+          same(r.get("nonce"), tx.nonce) && same(r.get("index"), index))) {
+      throw fail("receipt is not the receipt of this transaction at this index (tx_id, sender, nonce or index differ)");
+    }
+    const err = r.get("error");
+    let shaped;
+    if (r.get("status") === "committed") shaped = err === null;
+    else {
+      shaped = r.get("status") === "rejected" && isDict(err) && err.size === 2 &&
+        typeof err.get("code") === "string" && typeof err.get("message") === "string";
+    }
+    if (!shaped) throw fail("receipt status must be committed (error null) or rejected (error with a code and a message)");
+    const path = list_(d.get("receipt_path"), "receipt_path", MAX_PATH).map((p, i) => hex_(p, "receipt_path[" + i + "]", 32));
+    if (!(await merkleVerifyInclusion(raw, index, size, path, header.receipts_root))) {
+      throw fail("the Merkle path does not lead from the receipt at index " + index + " of " + size + " to the header's receipts_root");
+    }
+    return receipt;
+  }
+
   async function parseTx(d, chainId) {
     const txId = hex_(d.get("tx_id"), "tx_id", 32);
     const body = hex_(d.get("tx_body"), "tx_body");
@@ -774,15 +817,16 @@
   async function verify(genesis, doc) {
     if (!isDict(doc)) throw fail("a proof document is a JSON object");
     const kind = doc.get("type");
-    let fields;
+    let fields, optional = [];
     if (kind === TX_PROOF) {
       fields = ["type", "version", "tx_id", "tx", "tx_body", "inclusion", "block", "validator_set_changes"];
+      optional = RECEIPT_FIELDS;
     } else if (kind === STATE_PROOF) {
       fields = ["type", "version", "contract", "key", "key_hash", "value", "value_encoding", "smt_proof", "block", "validator_set_changes"];
     } else {
       throw fail("unknown proof type " + pyRepr(kind === undefined ? null : kind) + " (expected " + pyRepr(TX_PROOF) + " or " + pyRepr(STATE_PROOF) + ")");
     }
-    const d = obj(doc, "proof", fields);
+    const d = obj(doc, "proof", fields, optional);
     const ver = d.get("version");
     if (!isInt(ver) || big(ver) !== BigInt(VERSION)) {
       throw fail("unsupported proof version " + pyRepr(ver) + " (this verifier reads " + VERSION + ")");
@@ -804,7 +848,7 @@
     });
     if (header.height < 1n) throw fail("block.header.height must be at least 1 (genesis has no certificate)");
 
-    let tx = null, index = null, size = null, contract = null, key = null, valueRaw = null, valueJson = null;
+    let tx = null, receipt = null, index = null, size = null, contract = null, key = null, valueRaw = null, valueJson = null;
     if (kind === TX_PROOF) {
       const p = await parseTx(d, chainId);
       tx = p.tx; index = p.index; size = p.size;
@@ -812,6 +856,7 @@
       if (!(await merkleVerifyInclusion(tx.tx_id, index, size, p.path, header.tx_root))) {
         throw fail("the Merkle path does not lead from tx " + hex(tx.tx_id) + " at index " + index + " of " + size + " to the header's tx_root");
       }
+      receipt = await checkReceipt(d, header, tx, index, size);
     } else {
       contract = str_(d.get("contract"), "contract");
       key = str_(d.get("key"), "key", MAX_KEY);
@@ -863,7 +908,7 @@
     return {
       kind, chainId, height: header.height, blockHash: await headerHash(header),
       header, timestampMs: header.timestamp_ms, validators: vs, signers,
-      setChangeHeights: changes.map((c) => c[0].height), tx, txIndex: index, txCount: size,
+      setChangeHeights: changes.map((c) => c[0].height), tx, receipt, txIndex: index, txCount: size,
       contract, key, present: kind === TX_PROOF ? null : valueRaw !== null, value: valueJson,
     };
   }
@@ -896,6 +941,12 @@
         "call:           " + t.contract + "." + t.method + " " + pyJsonDumps(toJson(t.args)),
         "sender:         " + hex(t.sender) + " (nonce " + t.nonce + ", signature valid)",
         "position:       index " + r.txIndex + " of " + r.txCount + " in the block");
+      if (r.receipt) {
+        const err = r.receipt.get("error");
+        out.push("outcome:        " + (r.receipt.get("status") === "committed"
+          ? "committed (receipt under the header's receipts_root)"
+          : "rejected: " + err.get("code") + " (" + err.get("message") + ")"));
+      }
     } else {
       out.push("state key:      " + r.contract + " / " + r.key);
       out.push(r.present ? "value:          " + pyJsonDumps(r.value) : "value:          ABSENT (non-inclusion proof)");

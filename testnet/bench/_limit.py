@@ -13,7 +13,13 @@ from typing import Any
 
 from chainfin import merkle
 from chainfin.consensus.quorum import quorum
-from chainfin.execution import BlockContext, execute_block, genesis_state
+from chainfin.execution import (
+    BlockContext,
+    BlockResult,
+    execute_block,
+    genesis_state,
+    receipts_root,
+)
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes, reachable_records
 from chainfin.store import SMT_NODES, PlyvelStore, state_db_key
@@ -126,16 +132,25 @@ def store_tree(store: Any, pending: dict[bytes, bytes] | None = None) -> SparseM
                             _StoreValues(store) if DIGEST_LEAVES else None)
 
 
+def _receipts_root(res: BlockResult, ctx: BlockContext) -> bytes | None:
+    """What ``Ledger._execute`` adds for a ledger of format 2 (decision 95): the receipts'
+    JSON (kept on the result for the block record) and their root."""
+    if not ctx.nonce_words:
+        return None
+    res.receipts_json = [r.to_json() for r in res.receipts]
+    return receipts_root(res.receipts_json)
+
+
 def _final(genesis: Genesis, vs: ValidatorSet, height: int, prev_hash: bytes,
-           txs: Sequence[Transaction], troot: bytes, state_root: bytes, ts: int
-           ) -> tuple[Block, CommitCertificate, Tip]:
+           txs: Sequence[Transaction], troot: bytes, state_root: bytes, ts: int,
+           rroot: bytes | None = None) -> tuple[Block, CommitCertificate, Tip]:
     """What consensus hands the ledger's commit for a block of ``txs``: the block, a
     certificate of a quorum of the genesis validators (signatures zeroed: a commit writes
     them, it does not check them) and the new tip."""
     header = BlockHeader(
         chain_id=genesis.chain_id, height=height, view=0, prev_hash=prev_hash, tx_root=troot,
         state_root=state_root, validators_hash=vs.hash(), next_validators_hash=vs.hash(),
-        timestamp_ms=ts, proposer=vs.primary(0), tx_count=len(txs))
+        timestamp_ms=ts, proposer=vs.primary(0), tx_count=len(txs), receipts_root=rroot)
     block = Block(header, tuple(txs))
     bh = block.hash()
     votes = tuple(Vote(k, bytes(64)) for k in sorted(vs.members)[:quorum(vs.n)])
@@ -184,7 +199,6 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
     if not txs:
         raise ValueError("no transactions to measure")
     bsize = block_txs or genesis.params.max_block_txs
-    fkey = bytes.fromhex(genesis.fingerprint_key)
     clock = time.process_time
     with temp_store("chainfin-limit-", directory) as store:
         pending: dict[bytes, bytes] = {}  # SMT records not written yet, as the ledger keeps
@@ -219,12 +233,12 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
         for i in range(0, len(funding), bsize):
             height += 1
             block = list(funding[i:i + bsize])
-            ctx = BlockContext(genesis.chain_id, height, ts + height, b"", fkey)
+            ctx = BlockContext.from_genesis(genesis, height, ts + height)
             res = execute_block(state, block, ctx, CONTRACTS)
             new: dict[bytes, bytes] = {}
             root = smt.update(root, res.changes, new)
             final, cert, tip = _final(genesis, vs, height, prev, block, merkle.root(
-                [t.tx_id for t in block]), root, ts + height)
+                [t.tx_id for t in block]), root, ts + height, _receipts_root(res, ctx))
             write_commit(store, final, tip.block_hash, cert, res, tip, None)
             pending.update(new)
             prev = tip.block_hash
@@ -245,17 +259,19 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
         for i in range(0, len(decoded), bsize):
             height += 1
             block = decoded[i:i + bsize]
-            ctx = BlockContext(genesis.chain_id, height, ts + height, b"", fkey)
+            ctx = BlockContext.from_genesis(genesis, height, ts + height)
             c0 = clock()
             res = execute_block(state, block, ctx, CONTRACTS)
             c1 = clock()
             troot = merkle.root([t.tx_id for t in block])
+            rroot = _receipts_root(res, ctx)
             c2 = clock()
             new = {}
             root = smt.update(root, res.changes, new)
             c3 = clock()
             # untimed: the header, hash and certificate come from consensus, not the commit
-            final, cert, tip = _final(genesis, vs, height, prev, block, troot, root, ts + height)
+            final, cert, tip = _final(genesis, vs, height, prev, block, troot, root, ts + height,
+                                      rroot)
             c4 = clock()
             write_commit(store, final, tip.block_hash, cert, res, tip, None)
             pending.update(new)

@@ -49,6 +49,9 @@ def _to_old_layout(store) -> None:
 
 def test_an_old_layout_data_dir_is_moved_on_open_and_a_crash_resumes(chain, monkeypatch) -> None:
     store, genesis, nodes, clients = chain
+    # data dirs of the old layout were all written before ledger format 2 (receipts in state)
+    genesis = genesis.model_copy(update={"params": genesis.params.model_copy(
+        update={"ledger_format": 1})})
     led = Ledger(store, genesis, registry=CONTRACTS)
     nonce = _grow(led, genesis, nodes, clients, SMT_FLUSH_BLOCKS + 5, 0)
     tip = led.tip

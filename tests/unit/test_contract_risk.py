@@ -139,7 +139,7 @@ def test_a_refused_payment_changes_no_state_but_the_rules_record(L: Ledger) -> N
     changed = {k.decode() for k in L.state.data if L.state.data[k] != before.get(k)}
     exp = L.pk("exporter")
     assert changed == {f"risk/alerts/{exp}", "risk/alert_count/limit_exceeded",
-                       f"_tx/{exp}/{L.nonces[L.ids['exporter'].public_key] - 1}"}
+                       f"_nonce/{exp}/{(L.nonces[L.ids['exporter'].public_key] - 1) >> 8}"}
     assert L.get(R, f"alerts/{exp}")[-1]["rule"] == "limit_exceeded"
 
 

@@ -264,16 +264,20 @@ def test_pattern_memory_update_leaves_the_stored_record_unchanged() -> None:
 def test_the_bench_workload_executes_to_the_pinned_digest() -> None:
     """The execute stage's results on the bench workload (a few hundred transactions of each
     kind, risk off and on): any change to a write, receipt, event or the state root changes
-    the digest. Pinned from the code before the fast paths (66ffa16)."""
-    got = {risk_on: exec_bench.run_pass(exec_bench.build(300, risk_on), 21).digest
-           for risk_on in (False, True)}
+    the digest. Ledger format 1 pinned from the code before the fast paths (66ffa16), format 2
+    (nonce words, decision 95) from its first commit: the same receipts and events, other
+    state writes."""
+    got = {(fmt, risk_on): exec_bench.run_pass(exec_bench.build(300, risk_on, fmt), 21).digest
+           for fmt in (1, 2) for risk_on in (False, True)}
     assert got == PINNED
     assert execution.shared_values_consistent()
 
 
 PINNED = {
-    False: "6a426e8f92e3f4dfabd9d27b5ee7586f20e67467440800a9f0f2e19339dea7b7",
-    True: "41aa4fb4ff8f528c9ed072100ab4dbae00ac0b1ee08f32fe3718a41df27f448e",
+    (1, False): "6a426e8f92e3f4dfabd9d27b5ee7586f20e67467440800a9f0f2e19339dea7b7",
+    (1, True): "41aa4fb4ff8f528c9ed072100ab4dbae00ac0b1ee08f32fe3718a41df27f448e",
+    (2, False): "a2fb5f6a5c8263869b7a4fb4a85f9056af4f7b8a1db76a6be6fe6eeba8b96cf3",
+    (2, True): "9d690b2dfcc57f0ed1d22ca8def99cfb9103506f489c3feb6bc4ca6bdc43f1b0",
 }
 
 

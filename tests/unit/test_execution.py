@@ -21,11 +21,14 @@ from chainfin.execution import (
     current_validators,
     execute_block,
     genesis_state,
+    nonce_used,
+    nonce_word_key,
     p_amount,
     read_value,
     receipt_key,
     storage_key,
 )
+from chainfin.store import nonce_key, nonce_keys_of_state
 from chainfin.types import Transaction
 from contracts import CONTRACTS
 from contracts.testing import CHAIN_ID, Ledger, make_genesis
@@ -174,9 +177,9 @@ def test_genesis_validator_without_identity_becomes_bank() -> None:
 # ---------------------------------------------------------------------------- execute_block
 
 
-@pytest.fixture
-def L() -> Ledger:
-    led = Ledger()
+@pytest.fixture(params=[1, 2], ids=["format1", "format2"])
+def L(request: pytest.FixtureRequest) -> Ledger:
+    led = Ledger(make_genesis(params={"ledger_format": request.param}))
     led.ok("usd_issuer", "settlement", "issue", currency="USD", to=led.pk("bank_a"), amount=1000)
     return led
 
@@ -187,15 +190,54 @@ def transfer(L: Ledger, amount: int = 10, who: str = "bank_a", nonce: int | None
                      {"to": L.pk("exporter"), "currency": "USD", "amount": amount}, nonce)
 
 
+def words(L: Ledger) -> bool:
+    return L.context().nonce_words
+
+
+def used_key(L: Ledger, tx: Transaction) -> bytes:
+    """Where the ledger records that ``tx``'s (sender, nonce) is used: its receipt (format 1)
+    or its nonce word (format 2)."""
+    return (nonce_word_key if words(L) else receipt_key)(tx.sender, tx.nonce)
+
+
+def used_record(L: Ledger, tx: Transaction, status: str, error: str | None) -> bytes:
+    """What that key holds after ``tx`` alone used its word (format 2) / its receipt."""
+    if not words(L):
+        return codec.encode({"tx_id": tx.tx_id, "status": status, "error": error})
+    word = bytearray(32)
+    word[(tx.nonce & 255) >> 3] |= 1 << (tx.nonce & 7)
+    return codec.encode(bytes(word))
+
+
+def test_nonce_words_mark_each_used_nonce_once() -> None:
+    L = Ledger()  # format 2
+    sender = L.ids["bank_a"].public_key
+    L.ok("usd_issuer", "settlement", "issue", currency="USD", to=L.pk("bank_a"), amount=1000)
+    for n in (0, 7, 255, 256, 2**63 - 1):
+        assert not nonce_used(L.state, sender, n, True)
+        L.block([transfer(L, 1, nonce=n)])
+        assert nonce_used(L.state, sender, n, True)
+        assert L.block([transfer(L, 1, nonce=n)]).receipts[0].error_code == "nonce_reused"
+    for n in (1, 6, 8, 254, 257, 2**63 - 2):
+        assert not nonce_used(L.state, sender, n, True)
+    word0 = L.state.get("_nonce", f"{sender.hex()}/0")
+    assert word0 == bytes([0x81]) + bytes(30) + bytes([0x80])  # bits 0, 7 and 255
+    assert L.state.get("_nonce", f"{sender.hex()}/1") == bytes([1]) + bytes(31)  # 256
+    assert L.state.get("_nonce", f"{sender.hex()}/{(2**63 - 1) >> 8}")[31] == 0x80
+    assert not list(L.state.items_with_prefix(b"_tx/"))  # no receipt in the state
+    nk = nonce_keys_of_state(nonce_word_key(sender, 0),
+                             L.state.data[nonce_word_key(sender, 0)])
+    assert nk == [nonce_key(sender, n) for n in (0, 7, 255)]
+
+
 def test_receipt_is_stored_in_state(L: Ledger) -> None:
     tx = transfer(L)
     res = L.block([tx])
     r = res.receipts[0]
     assert r.ok and r.index == 0 and r.nonce == tx.nonce and r.sender == tx.sender
-    rk = receipt_key(tx.sender, tx.nonce)
-    assert res.changes[rk] == codec.encode({"tx_id": tx.tx_id, "status": "committed",
-                                            "error": None})
-    assert L.state.get("_tx", f"{tx.sender.hex()}/{tx.nonce}")["tx_id"] == tx.tx_id
+    assert res.changes[used_key(L, tx)] == used_record(L, tx, "committed", None)
+    if not words(L):
+        assert L.state.get("_tx", f"{tx.sender.hex()}/{tx.nonce}")["tx_id"] == tx.tx_id
     assert res.events == list(r.events) and res.validator_set_change is None
     assert r.to_json()["error"] is None
 
@@ -206,9 +248,8 @@ def test_rejected_tx_leaves_only_its_receipt(L: Ledger) -> None:
     r = res.receipts[0]
     assert (r.status, r.error_code, r.events, r.result) == ("rejected", "insufficient_funds",
                                                            (), {})
-    assert set(res.changes) == {receipt_key(tx.sender, tx.nonce)}
-    assert codec.decode(res.changes[receipt_key(tx.sender, tx.nonce)]) == {
-        "tx_id": tx.tx_id, "status": "rejected", "error": "insufficient_funds"}
+    assert set(res.changes) == {used_key(L, tx)}
+    assert res.changes[used_key(L, tx)] == used_record(L, tx, "rejected", "insufficient_funds")
     assert r.to_json()["error"]["code"] == "insufficient_funds"
 
 
@@ -227,7 +268,8 @@ def test_nonce_reuse_is_rejected_and_keeps_the_first_receipt(L: Ledger) -> None:
     res = L.block([again])
     assert res.receipts[0].error_code == "nonce_reused"
     assert res.changes == {}  # nothing written, not even a receipt
-    assert L.state.get("_tx", f"{first.sender.hex()}/50")["tx_id"] == first.tx_id
+    if not words(L):
+        assert L.state.get("_tx", f"{first.sender.hex()}/50")["tx_id"] == first.tx_id
     assert L.balance("exporter", "USD") == 10
     # a rejected tx also uses up its pair
     bad = transfer(L, 10**6, nonce=60)
@@ -258,7 +300,10 @@ def test_admission_failures_are_receipted(L: Ledger) -> None:
     res = L.block([tx for tx, _ in cases])
     assert [r.error_code for r in res.receipts] == [code for _, code in cases]
     for tx, code in cases:
-        assert codec.decode(res.changes[receipt_key(tx.sender, tx.nonce)])["error"] == code
+        if words(L):
+            assert nonce_used(res.overlay, tx.sender, tx.nonce, True)
+        else:
+            assert codec.decode(res.changes[receipt_key(tx.sender, tx.nonce)])["error"] == code
 
 
 def test_check_tx_static(L: Ledger) -> None:
@@ -281,17 +326,17 @@ def test_check_tx_static(L: Ledger) -> None:
     used = transfer(L)
     L.block([used])
     with pytest.raises(InvalidTransaction) as ei:
-        check_tx_static(used, L.state, registry=L.registry)
+        check_tx_static(used, L.state, registry=L.registry, nonce_words=words(L))
     assert ei.value.code == "nonce_reused"
     # state-dependent rules are not checked statically (insufficient funds passes admission)
-    check_tx_static(transfer(L, 10**9), L.state, registry=L.registry)
+    check_tx_static(transfer(L, 10**9), L.state, registry=L.registry, nonce_words=words(L))
 
 
 def test_execute_block_does_not_touch_its_input_state(L: Ledger) -> None:
     before = dict(L.state.data)
     res = execute_block(L.state, [transfer(L), transfer(L)], L.context(), L.registry)
-    # 2 balances, the payer's risk pattern memory, 2 receipts
-    assert L.state.data == before and len(res.changes) == 2 + 1 + 2
+    # 2 balances, the payer's risk pattern memory, 2 receipts (format 1) / 1 nonce word
+    assert L.state.data == before and len(res.changes) == 2 + 1 + (1 if words(L) else 2)
 
 
 def test_speculative_blocks_stack_on_overlays(L: Ledger) -> None:
@@ -355,7 +400,7 @@ def test_contract_bugs_reject_deterministically(L: Ledger) -> None:
     res = execute_block(L.state, txs, L.context(), registry=reg)
     assert [r.error_code for r in res.receipts] == [
         "internal_error", "internal_error", "internal_error", None, "custom_code", "forbidden"]
-    data_keys = {k for k in res.changes if not k.startswith(b"_tx/")}
+    data_keys = {k for k in res.changes if not k.startswith((b"_tx/", b"_nonce/"))}
     assert data_keys == {b"t/z"}
     assert res.receipts[3].events[0].name == "done" and res.receipts[3].result == {"n": 3}
 

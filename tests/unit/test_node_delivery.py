@@ -10,6 +10,7 @@ import pytest
 
 from chainfin import execution
 from chainfin.errors import InvalidTransaction
+from chainfin.store import nonce_keys_of_state
 from chainfin.types import Transaction
 from contracts import credit_sharing as cs
 from contracts.testing import CHAIN_ID, Ledger
@@ -23,8 +24,10 @@ SALT = bytes(range(32))
 
 
 def committed_nonces(L: Ledger, sender: bytes) -> list[int]:
-    prefix = execution.receipt_key(sender, 0)[:-1]
-    return [int(k[len(prefix):]) for k, _ in L.state.items_with_prefix(prefix)]
+    """The nonces ``sender`` used, from the state (as a node's ``n/`` index lists them)."""
+    prefix = execution.nonce_word_key(sender, 0)[:-1]
+    used = [nk for k, v in L.state.items_with_prefix(prefix) for nk in nonce_keys_of_state(k, v)]
+    return [int.from_bytes(nk[-8:], "big") for nk in used]
 
 
 def agent_for(L: Ledger, bank: str, mempool: Mempool, stats: dict[str, int]) -> DeliveryAgent:

@@ -19,7 +19,7 @@ import pytest
 from chainfin import codec, merkle, smt
 from chainfin.consensus.quorum import quorum
 from chainfin.crypto import Identity
-from chainfin.execution import storage_key
+from chainfin.execution import Event, Receipt, receipts_root, storage_key
 from chainfin.genesis import Genesis, GenesisValidator
 from chainfin.proofs import (
     STATE_PROOF,
@@ -96,6 +96,7 @@ class Chain:
     states: dict[int, dict[bytes, bytes]] = field(default_factory=dict)
     in_force: dict[int, ValidatorSet] = field(default_factory=dict)
     changes: list[SetChange] = field(default_factory=list)
+    receipts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # format 2 only
     nodes: dict[bytes, bytes] = field(default_factory=dict)
     keys: set[tuple[str, str]] = field(default_factory=set)
 
@@ -107,7 +108,8 @@ class Chain:
         return self.blocks[h].header
 
     def tx_proof(self, h: int, i: int) -> dict[str, Any]:
-        return build_tx_proof(self.blocks[h], self.certs[h], i, self.changes)
+        return build_tx_proof(self.blocks[h], self.certs[h], i, self.changes,
+                              self.receipts.get(h))
 
     def state_proof(self, h: int, contract: str, key: str) -> dict[str, Any]:
         return build_state_proof_from_tree(self.header(h), self.certs[h], contract, key,
@@ -117,10 +119,24 @@ class Chain:
         return [(h, i) for h, b in sorted(self.blocks.items()) for i in range(len(b.txs))]
 
 
-def build_chain(seed: int = 20240601) -> Chain:
+def _receipt(tx: Transaction, i: int, rng: random.Random) -> dict[str, Any]:
+    """A receipt in its JSON form (as a block record holds it), committed or rejected."""
+    if rng.random() < 0.7:
+        r = Receipt(tx.tx_id, tx.sender, tx.nonce, i, "committed", None, None,
+                    {"n": rng.randint(0, 99)},
+                    (Event(tx.tx_id, tx.contract, "put", {"key": "k", "raw": b"\x01\x02"}),))
+    else:
+        r = Receipt(tx.tx_id, tx.sender, tx.nonce, i, "rejected", "bad_field",
+                    "value must be present")
+    return r.to_json()
+
+
+def build_chain(seed: int = 20240601, ledger_format: int = 1) -> Chain:
     """A certified chain of HEIGHTS blocks with random signed txs, a kv state under an SMT, and a
-    validator-set change 4 -> 5 (block ADD_AT) and 5 -> 4 (block REMOVE_AT removes VALS[1])."""
+    validator-set change 4 -> 5 (block ADD_AT) and 5 -> 4 (block REMOVE_AT removes VALS[1]).
+    ``ledger_format`` 2: every header also has the root of its block's receipts."""
     rng = random.Random(seed)
+    rrng = random.Random(seed + 1)  # receipts: the same blocks in both formats
     g = make_genesis()
     chain = Chain(g)
     vs = g.validator_set()
@@ -161,10 +177,15 @@ def build_chain(seed: int = 20240601) -> Chain:
             after = ValidatorSet(tuple(m for m in vs.members if m != REMOVED.public_key))
         view = rng.choice([0, 0, 0, 1, 2])
         ids = [t.tx_id for t in txs]
+        rroot = None
+        if ledger_format == 2:
+            chain.receipts[h] = [_receipt(t, i, rrng) for i, t in enumerate(txs)]
+            rroot = receipts_root(chain.receipts[h])
         header = BlockHeader(
             chain_id=CHAIN_ID, height=h, view=view, prev_hash=prev, tx_root=merkle.root(ids),
             state_root=root, validators_hash=vs.hash(), next_validators_hash=after.hash(),
             timestamp_ms=GENESIS_TIME + 1000 * h, proposer=vs.primary(view), tx_count=len(ids),
+            receipts_root=rroot,
         )
         members = [BY_KEY[m] for m in vs.members]
         signers = rng.sample(members, rng.randint(vs.quorum, vs.n))
@@ -180,9 +201,9 @@ def build_chain(seed: int = 20240601) -> Chain:
     return chain
 
 
-@pytest.fixture(scope="module")
-def chain() -> Chain:
-    return build_chain()
+@pytest.fixture(scope="module", params=[1, 2], ids=["format1", "format2"])
+def chain(request: pytest.FixtureRequest) -> Chain:
+    return build_chain(ledger_format=request.param)
 
 
 def roundtrip(doc: dict[str, Any]) -> Any:
@@ -281,14 +302,16 @@ def test_set_changes_from_ledger_records(chain: Chain) -> None:
     """The ledger stores b/<h> as codec.encode({"block", "cert", "receipts"}) and v/<h> as the set
     in force from h: rebuild the chain of changes from exactly that."""
     records = {h: codec.encode({"block": b.to_wire(), "cert": chain.certs[h].to_wire(),
-                                "receipts": []}) for h, b in chain.blocks.items()}
+                                "receipts": chain.receipts.get(h, [])})
+               for h, b in chain.blocks.items()}
     vsets = [(1, chain.genesis.validator_set())] + [
         (c.height + 1, c.validators) for c in chain.changes]
     changes = set_changes_from(vsets, lambda h: codec.decode(records[h]) if h in records else None)
     assert [(c.header, c.cert.to_wire(), c.validators) for c in changes] == [
         (c.header, c.cert.to_wire(), c.validators) for c in chain.changes]
-    doc = build_tx_proof(chain.blocks[HEIGHTS], chain.certs[HEIGHTS], 0, changes) \
-        if chain.blocks[HEIGHTS].txs else chain.state_proof(HEIGHTS, "kv", "k2")
+    rec = codec.decode(records[HEIGHTS])
+    doc = build_tx_proof(Block.from_wire(rec["block"]), CommitCertificate.from_wire(rec["cert"]),
+                         0, changes, rec["receipts"] or None) if chain.blocks[HEIGHTS].txs else chain.state_proof(HEIGHTS, "kv", "k2")
     assert check(chain, doc).height == HEIGHTS
     with pytest.raises(ValueError):
         set_changes_from(vsets, lambda h: None)
@@ -300,14 +323,21 @@ def test_set_changes_from_ledger_records(chain: Chain) -> None:
 def test_builders_refuse_inconsistent_inputs(chain: Chain) -> None:
     h = next(h for h, b in chain.blocks.items() if len(b.txs) >= 2)
     block, cert = chain.blocks[h], chain.certs[h]
+    receipts = chain.receipts.get(h)
     with pytest.raises(ValueError, match="out of range"):
-        build_tx_proof(block, cert, len(block.txs), [])
+        build_tx_proof(block, cert, len(block.txs), [], receipts)
+    if receipts is not None:  # format 2: the receipts must be the block's
+        with pytest.raises(ValueError, match="needs its receipts"):
+            build_tx_proof(block, cert, 0, [])
+        swapped = [receipts[1], receipts[0], *receipts[2:]]
+        with pytest.raises(ValueError, match="receipts_root"):
+            build_tx_proof(block, cert, 0, [], swapped)
     with pytest.raises(ValueError, match="certificate"):
-        build_tx_proof(block, chain.certs[h - 1], 0, [])
+        build_tx_proof(block, chain.certs[h - 1], 0, [], receipts)
     bad = Block(BlockHeader(**{**{k: getattr(block.header, k) for k in BlockHeader.__slots__},
                                "tx_count": 0}), block.txs)  # what a ledger that forgot tx_count makes
     with pytest.raises(ValueError, match="tx_count"):
-        build_tx_proof(bad, sign_cert(bad.header, VALS[:4]), 0, [])
+        build_tx_proof(bad, sign_cert(bad.header, VALS[:4]), 0, [], receipts)
     sk = storage_key("kv", "nope")
     proof = chain.tree.prove(block.header.state_root, sk)
     with pytest.raises(ValueError, match="SMT"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from chainfin.execution import Receipt
+from chainfin.execution import Receipt, nonce_word_key, receipt_key
 from contracts.testing import Ledger, make_genesis
 
 T = "trade_documents"
@@ -58,7 +58,14 @@ def open_trade(led: Ledger, attest: str | None = "match", declared: int = 98_000
 
 
 def state_without_receipts(led: Ledger) -> dict[bytes, bytes]:
-    return {k: v for k, v in led.state.data.items() if not k.startswith(b"_tx/")}
+    """The state but the records of used nonces (receipts in format 1, nonce words in 2)."""
+    return {k: v for k, v in led.state.data.items() if not k.startswith((b"_tx/", b"_nonce/"))}
+
+
+def used_key(led: Ledger, who: str, nonce: int) -> bytes:
+    """The state key recording that ``who`` used ``nonce`` (by the ledger's format)."""
+    f = nonce_word_key if led.context().nonce_words else receipt_key
+    return f(led.ids[who].public_key, nonce)
 
 
 def refused(led: Ledger, code: str, who: str, method: str, /, **args: Any) -> Receipt:
@@ -66,8 +73,7 @@ def refused(led: Ledger, code: str, who: str, method: str, /, **args: Any) -> Re
     before = state_without_receipts(led)
     r = led.fails(code, who, T, method, **args)
     assert state_without_receipts(led) == before, f"{method} refused but changed the state"
-    assert led.last is not None and list(led.last.changes) == [
-        f"_tx/{led.ids[who].public_key.hex()}/{r.nonce}".encode()]
+    assert led.last is not None and list(led.last.changes) == [used_key(led, who, r.nonce)]
     return r
 
 
