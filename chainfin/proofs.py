@@ -574,15 +574,8 @@ def _check_receipt(d: Mapping[str, Any], header: BlockHeader, tx: Transaction, i
     missing = [f for f in _RECEIPT_FIELDS if f not in d]
     if missing:
         raise _fail(f"proof is missing {', '.join(missing)} (the header has a receipts_root)")
-    raw = _hex(d["receipt_encoding"], "receipt_encoding")
-    try:
-        decoded = codec.decode(raw, canonical=True)
-    except CodecError as e:
-        raise _fail(f"receipt_encoding is not a canonical encoding: {e}") from None
-    receipt = d["receipt"]
-    if not _same(receipt, codec.to_json(decoded)):
-        raise _fail("receipt does not match receipt_encoding")
-    r = _obj(receipt, "receipt", _RECEIPT_JSON)
+    raw = _shown_as_encoded(d, "receipt", "receipt_encoding")
+    r = _obj(d["receipt"], "receipt", _RECEIPT_JSON)
     if not (_same(r["tx_id"], tx.tx_id.hex()) and _same(r["sender"], tx.sender.hex())
             and _same(r["nonce"], tx.nonce) and _same(r["index"], index)):
         raise _fail("receipt is not the receipt of this transaction at this index (tx_id, "
@@ -601,7 +594,24 @@ def _check_receipt(d: Mapping[str, Any], header: BlockHeader, tx: Transaction, i
     if not merkle.verify_inclusion(raw, index, size, path, header.receipts_root):
         raise _fail(f"the Merkle path does not lead from the receipt at index {index} of {size} "
                     "to the header's receipts_root")
-    return receipt
+    return d["receipt"]
+
+
+def _canonical(raw: bytes, name: str) -> Any:
+    """``raw`` decoded, refused unless it is a canonical encoding."""
+    try:
+        return codec.decode(raw, canonical=True)
+    except CodecError as e:
+        raise _fail(f"{name} is not a canonical encoding: {e}") from None
+
+
+def _shown_as_encoded(d: Mapping[str, Any], shown: str, encoding: str) -> bytes:
+    """The bytes of ``d[encoding]`` (the hex of a canonical encoding), checked to decode to what
+    ``d[shown]`` shows in JSON (bytes as hex)."""
+    raw = _hex(d[encoding], encoding)
+    if not _same(d[shown], codec.to_json(_canonical(raw, encoding))):
+        raise _fail(f"{shown} does not match {encoding}")
+    return raw
 
 
 def _check_block_cert(header: BlockHeader, cert: CommitCertificate, vs: ValidatorSet,
@@ -653,10 +663,7 @@ def _parse_tx(d: Mapping[str, Any], chain_id: str) -> tuple[Transaction, int, in
     size = _int(inc["tree_size"], "inclusion.tree_size")
     path = [_hex(p, f"inclusion.path[{i}]", 32)
             for i, p in enumerate(_list(inc["path"], "inclusion.path", _MAX_PATH))]
-    try:
-        fields = codec.decode(body, canonical=True)
-    except CodecError as e:
-        raise _fail(f"tx_body is not a canonical encoding: {e}") from None
+    fields = _canonical(body, "tx_body")
     if not isinstance(fields, dict) or set(fields) != {"chain_id", "sender", "nonce", "contract",
                                                        "method", "args"}:
         raise _fail("tx_body is not a transaction body")
@@ -762,13 +769,7 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
             if value_json is not None:
                 raise _fail("value is given but value_encoding is null")
         else:
-            value_raw = _hex(d["value_encoding"], "value_encoding")
-            try:
-                decoded = codec.decode(value_raw, canonical=True)
-            except CodecError as e:
-                raise _fail(f"value_encoding is not a canonical encoding: {e}") from None
-            if not _same(value_json, codec.to_json(decoded)):
-                raise _fail("value does not match value_encoding")
+            value_raw = _shown_as_encoded(d, "value", "value_encoding")
         if not smt.verify_proof(header.state_root, sk, value_raw, proof):
             claim = "absent" if value_raw is None else "holds this value"
             raise _fail(f"the SMT proof does not show that {contract}/{key} {claim} under the "

@@ -703,6 +703,22 @@
       ["signature", hex(tx.signature)]]);
   }
 
+  /** proofs._canonical: the decoding of a canonical encoding, anything else refused. */
+  function canonical(raw, name) {
+    try {
+      return decode(raw, true);
+    } catch (e) {
+      if (e instanceof CodecError) throw fail(name + " is not a canonical encoding: " + e.message);
+      throw e;
+    }
+  }
+  /** proofs._shown_as_encoded: the bytes of d[encoding], checked to decode to d[shown]. */
+  function shownAsEncoded(d, shown, encoding) {
+    const raw = hex_(d.get(encoding), encoding);
+    if (!same(d.get(shown), toJson(canonical(raw, encoding)))) throw fail(shown + " does not match " + encoding);
+    return raw;
+  }
+
   /** proofs._check_receipt: the receipt of a tx proof whose header has a receipts_root. */
   async function checkReceipt(d, header, tx, index, size) {
     const given = RECEIPT_FIELDS.filter((f) => d.has(f));
@@ -712,16 +728,8 @@
     }
     const missing = RECEIPT_FIELDS.filter((f) => !d.has(f));
     if (missing.length) throw fail("proof is missing " + missing.join(", ") + " (the header has a receipts_root)");
-    const raw = hex_(d.get("receipt_encoding"), "receipt_encoding");
-    let decoded;
-    try {
-      decoded = decode(raw, true);
-    } catch (e) {
-      if (e instanceof CodecError) throw fail("receipt_encoding is not a canonical encoding: " + e.message);
-      throw e;
-    }
+    const raw = shownAsEncoded(d, "receipt", "receipt_encoding");
     const receipt = d.get("receipt");
-    if (!same(receipt, toJson(decoded))) throw fail("receipt does not match receipt_encoding");
     const r = obj(receipt, "receipt", RECEIPT_JSON);
     if (!(same(r.get("tx_id"), hex(tx.tx_id)) && same(r.get("sender"), hex(tx.sender)) &&
           same(r.get("nonce"), tx.nonce) && same(r.get("index"), index))) {
@@ -751,13 +759,7 @@
     const index = int_(inc.get("index"), "inclusion.index");
     const size = int_(inc.get("tree_size"), "inclusion.tree_size");
     const path = list_(inc.get("path"), "inclusion.path", MAX_PATH).map((p, i) => hex_(p, "inclusion.path[" + i + "]", 32));
-    let fields;
-    try {
-      fields = decode(body, true);
-    } catch (e) {
-      if (e instanceof CodecError) throw fail("tx_body is not a canonical encoding: " + e.message);
-      throw e;
-    }
+    const fields = canonical(body, "tx_body");
     if (!isDict(fields) || fields.size !== 6 || !TX_FIELDS.every((f) => fields.has(f))) {
       throw fail("tx_body is not a transaction body");
     }
@@ -871,15 +873,7 @@
       if (d.get("value_encoding") === null) {
         if (valueJson !== null) throw fail("value is given but value_encoding is null");
       } else {
-        valueRaw = hex_(d.get("value_encoding"), "value_encoding");
-        let decoded;
-        try {
-          decoded = decode(valueRaw, true);
-        } catch (e) {
-          if (e instanceof CodecError) throw fail("value_encoding is not a canonical encoding: " + e.message);
-          throw e;
-        }
-        if (!same(valueJson, toJson(decoded))) throw fail("value does not match value_encoding");
+        valueRaw = shownAsEncoded(d, "value", "value_encoding");
       }
       if (!(await smtVerify(header.state_root, sk, valueRaw, proof))) {
         const claim = valueRaw === null ? "absent" : "holds this value";
