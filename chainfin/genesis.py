@@ -15,11 +15,14 @@ JSON, bytes as hex. Validated with pydantic at the edge (it comes from disk)::
                  "view_timeout_ms": 1000, "max_clock_skew_ms": 5000,
                  "block_interval_ms": 20, "block_interval_max_ms": 50,
                  "pacing_knee_tps": 250, "max_advance_rate_bps": 10000,
-                 "document_tolerance_bps": 500, "financing_requires_attestation": false}
+                 "document_tolerance_bps": 500, "financing_requires_attestation": false,
+                 "ledger_format": 2}
     }
 
 Every validator is also an identity with role ``bank`` (listed in ``identities`` too).
 ``admin`` marks the banks that may register identities (governance.register_identity).
+``ledger_format`` 2 (receipts certified by the header, nonce words; decision 95) is what a new
+chain should use; a file without it is a chain of format 1.
 """
 
 from __future__ import annotations
