@@ -33,5 +33,5 @@ def bank_genesis(chain_id: str, validators: Sequence[Identity],
         "currencies": [{"code": "USD", "exponent": 2, "issuer": usd_issuer.public_key.hex()}],
         "regulators": [r.public_key.hex() for r in regulators],
         "fingerprint_key": fingerprint_key or os.urandom(32).hex(),
-        "params": dict(params or {}),
+        "params": {"ledger_format": 2, **(params or {})},  # what a new chain uses (decision 95)
     })

@@ -794,6 +794,18 @@ async def test_tx_proof_verifies_offline(h: Harness) -> None:
         v = proofs.verify_proof(h.genesis, json.loads(json.dumps(doc)))
         assert v.kind == proofs.TX_PROOF and v.tx_id == tx.tx_id
         assert v.chain_id == h.chain_id and v.height == h.node.ledger.tx_location(tx.tx_id)[0]
+    # a rejected transaction is in its block too, and its proof shows the refusal (format 2)
+    over = h.tx("exporter", "settlement", "transfer",
+                {"to": h.ids["importer"].public_key.hex(), "currency": "USD", "amount": 10**12})
+    assert (await h.commit(over))["status"] == "rejected"
+    status, doc = await h.get(f"/v1/proofs/tx/{over.tx_id.hex()}")
+    v = proofs.verify_proof(h.genesis, json.loads(json.dumps(doc)))
+    assert h.genesis.params.ledger_format == 2 and v.receipt["status"] == "rejected"
+    assert v.receipt["error"]["code"] == "insufficient_funds"
+    assert "outcome:        rejected: insufficient_funds (" in "\n".join(v.lines())
+    doc["receipt"]["status"] = "committed"  # a refusal cannot be shown as a success
+    with pytest.raises(proofs.ProofError, match="receipt does not match"):
+        proofs.verify_proof(h.genesis, doc)
     status, out = await h.get("/v1/proofs/tx/" + "00" * 32)
     assert_error(status, out, 404, "not_found")
     status, out = await h.get("/v1/proofs/tx/xyz")
