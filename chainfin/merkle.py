@@ -115,6 +115,26 @@ def inclusion_proof_from_hashes(hashes: Sequence[bytes], index: int) -> list[byt
     return proof
 
 
+def root_and_path(leaves: Sequence[bytes], index: int) -> tuple[bytes, list[bytes]]:
+    """``(root(leaves), inclusion_proof(leaves, index))`` in one pass over the tree.
+
+    Raises:
+        ValueError: ``index`` is not in ``[0, len(leaves))``.
+    """
+    hashes = _leaf_hashes(leaves)
+    n = len(hashes)
+    if not 0 <= index < n:
+        raise ValueError(f"leaf index {index} out of range for a tree of {n} leaves")
+    proof: list[bytes] = []
+    level, i = hashes, index
+    while len(level) > 1:
+        if i ^ 1 < len(level):
+            proof.append(level[i ^ 1])
+        level = _next_level(level)
+        i >>= 1
+    return level[0], proof
+
+
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """Audit path of leaf ``index`` in the tree of the raw leaf data ``leaves``.
 

@@ -77,6 +77,7 @@ __all__ = [
     "Verified",
     "set_changes_from",
     "build_tx_proof",
+    "build_tx_proof_from_ids",
     "build_state_proof",
     "build_state_proof_from_tree",
     "verify_proof",
@@ -259,26 +260,42 @@ def build_tx_proof(
             (e.g. a header whose ``tx_count``, ``tx_root`` or ``receipts_root`` is not that of
             ``block.txs`` or ``receipts``).
     """
-    h = block.header
-    ids = [t.tx_id for t in block.txs]
-    if not 0 <= tx_index < len(ids):
-        raise ValueError(f"tx index {tx_index} out of range for a block of {len(ids)} txs")
-    if h.tx_count != len(ids):
-        raise ValueError(f"header tx_count {h.tx_count} but the block holds {len(ids)} txs")
-    if merkle.root(ids) != h.tx_root:
+    if not 0 <= tx_index < len(block.txs):
+        raise ValueError(f"tx index {tx_index} out of range for a block of {len(block.txs)} txs")
+    return build_tx_proof_from_ids(block.header, cert, block.txs[tx_index],
+                                   [t.tx_id for t in block.txs], tx_index, vset_chain, receipts)
+
+
+def build_tx_proof_from_ids(
+    header: BlockHeader, cert: CommitCertificate, tx: Transaction, tx_ids: Sequence[bytes],
+    tx_index: int, vset_chain: Iterable[SetChange],
+    receipts: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """:func:`build_tx_proof` from the block's header, its tx ids and the one transaction (a
+    node serving a proof of a 1,000-tx block need not decode the other 999). Checks as
+    :func:`build_tx_proof` does, and that ``tx`` is the one at ``tx_index``."""
+    h = header
+    if not 0 <= tx_index < len(tx_ids):
+        raise ValueError(f"tx index {tx_index} out of range for a block of {len(tx_ids)} txs")
+    if h.tx_count != len(tx_ids):
+        raise ValueError(f"header tx_count {h.tx_count} but the block holds {len(tx_ids)} txs")
+    if tx.tx_id != tx_ids[tx_index]:
+        raise ValueError(f"the transaction is not the one at index {tx_index}")
+    root, path = merkle.root_and_path(tx_ids, tx_index)
+    if root != h.tx_root:
         raise ValueError("header tx_root is not the root of the block's tx ids")
-    tx = block.txs[tx_index]
     extra: dict[str, Any] = {}
     if h.receipts_root is not None:
-        if receipts is None or len(receipts) != len(ids):
+        if receipts is None or len(receipts) != len(tx_ids):
             raise ValueError("a block with a receipts_root needs its receipts")
         leaves = [receipt_leaf(r) for r in receipts]
-        if merkle.root(leaves) != h.receipts_root:
+        rroot, rpath = merkle.root_and_path(leaves, tx_index)
+        if rroot != h.receipts_root:
             raise ValueError("header receipts_root is not the root of the block's receipts")
         extra = {
             "receipt": codec.to_json(receipts[tx_index]),
             "receipt_encoding": leaves[tx_index].hex(),
-            "receipt_path": [p.hex() for p in merkle.inclusion_proof(leaves, tx_index)],
+            "receipt_path": [p.hex() for p in rpath],
         }
     return {
         **extra,
@@ -289,8 +306,8 @@ def build_tx_proof(
         "tx_body": tx.body.hex(),
         "inclusion": {
             "index": tx_index,
-            "tree_size": len(ids),
-            "path": [p.hex() for p in merkle.inclusion_proof(ids, tx_index)],
+            "tree_size": len(tx_ids),
+            "path": [p.hex() for p in path],
         },
         "block": _block_json(h, cert),
         "validator_set_changes": _chain_json(vset_chain, h.height),

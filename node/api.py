@@ -23,7 +23,7 @@ from aiohttp.typedefs import Handler
 
 from chainfin import __version__, codec, httpsig, proofs
 from chainfin.errors import InvalidTransaction
-from chainfin.types import Block, CommitCertificate
+from chainfin.types import Block
 from node import access
 from node.access import Reader
 from node.envelope import MAX_NAME, TxEnvelope, _json_body, envelope_tx, parse_envelope
@@ -395,11 +395,8 @@ async def get_tx_proof(request: web.Request) -> web.Response:
         return error(404, "not_found",
                      "no committed transaction with this id" + _below_base(node))
     h, i = loc
-    rec = node.ledger.block_record(h)
-    assert rec is not None
-    doc = proofs.build_tx_proof(Block.from_wire(rec["block"]),
-                                CommitCertificate.from_wire(rec["cert"]), i, _set_chain(node),
-                                rec["receipts"])
+    doc = node.ledger.tx_proof(h, i, _set_chain(node))
+    assert doc is not None
     return web.json_response(doc)
 
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chainfin import codec, execution, merkle
+from chainfin import codec, execution, merkle, proofs
 from chainfin.errors import CodecError, InvalidMessage, InvalidTransaction, StorageError
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, put_nodes, reachable_records
@@ -801,6 +801,24 @@ class Ledger:
     def block_record(self, height: int) -> dict[str, Any] | None:
         raw = self.store.get(P_BLOCK + _h(height))
         return None if raw is None else codec.decode(unpack_block_record(raw))
+
+    def tx_proof(self, height: int, index: int,
+                 vset_chain: Iterable[proofs.SetChange]) -> dict[str, Any] | None:
+        """The proof document of the transaction at ``index`` of committed block ``height``
+        (None: no such block). Only that transaction is decoded; the others' ids come from
+        their stored wire bytes (``Transaction.wire_id``; a stored transaction in another
+        layout is decoded), and the builder checks them against the header's tx root."""
+        rec = self.block_record(height)
+        if rec is None:
+            return None
+        wires = rec["block"]["txs"]
+        ids = []
+        for w in wires:
+            tid = Transaction.wire_id(w)
+            ids.append(Transaction.decode(w).tx_id if tid is None else tid)
+        return proofs.build_tx_proof_from_ids(
+            BlockHeader.from_wire(rec["block"]["header"]), CommitCertificate.from_wire(rec["cert"]),
+            Transaction.decode(wires[index]), ids, index, vset_chain, rec["receipts"])
 
     def tip_header(self) -> tuple[BlockHeader, CommitCertificate] | None:
         """The committed tip's header and certificate (what a state proof is made against), kept

@@ -185,6 +185,9 @@ def test_verifiers_never_raise() -> None:
 
 
 def test_builders_reject_bad_ranges() -> None:
+    for n, i in ((0, 0), (3, 3), (3, -1)):
+        with pytest.raises(ValueError):
+            merkle.root_and_path([b"x"] * n, i)
     with pytest.raises(ValueError):
         merkle.inclusion_proof(LEAVES, 8)
     with pytest.raises(ValueError):
@@ -270,6 +273,7 @@ def test_inclusion_property(leaves: list[bytes], data: st.DataObject) -> None:
     for i in indices:
         proof = merkle.inclusion_proof(leaves, i)
         assert proof == ref_path(i, leaves)
+        assert merkle.root_and_path(leaves, i) == (r, proof)  # the one-pass form agrees
         assert merkle.verify_inclusion(leaves[i], i, n, proof, r)
         pos = data.draw(st.integers(0, 10_000))
         if proof:

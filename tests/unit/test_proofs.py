@@ -30,6 +30,7 @@ from chainfin.proofs import (
     build_state_proof,
     build_state_proof_from_tree,
     build_tx_proof,
+    build_tx_proof_from_ids,
     cli_verify,
     parse_document,
     set_changes_from,
@@ -334,6 +335,11 @@ def test_builders_refuse_inconsistent_inputs(chain: Chain) -> None:
             build_tx_proof(block, cert, 0, [], swapped)
     with pytest.raises(ValueError, match="certificate"):
         build_tx_proof(block, chain.certs[h - 1], 0, [], receipts)
+    ids = [t.tx_id for t in block.txs]
+    assert build_tx_proof_from_ids(block.header, cert, block.txs[1], ids, 1, [], receipts) == \
+        build_tx_proof(block, cert, 1, [], receipts)
+    with pytest.raises(ValueError, match="not the one at index"):
+        build_tx_proof_from_ids(block.header, cert, block.txs[0], ids, 1, [], receipts)
     bad = Block(BlockHeader(**{**{k: getattr(block.header, k) for k in BlockHeader.__slots__},
                                "tx_count": 0}), block.txs)  # what a ledger that forgot tx_count makes
     with pytest.raises(ValueError, match="tx_count"):
