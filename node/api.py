@@ -437,6 +437,7 @@ async def get_status(request: web.Request) -> web.Response:
         "public_key": node.identity.public_key.hex(),
         "chain_id": node.chain_id,
         "version": __version__,
+        "ledger_format": node.ledger.genesis.params.ledger_format,
         "height": tip.height,
         "block_hash": tip.block_hash.hex(),
         "state_root": tip.state_root.hex(),

@@ -409,6 +409,7 @@ async def test_status(h: Harness) -> None:
     assert status == 200
     assert {"node_id", "chain_id", "height", "view", "primary", "validators", "peers"} <= set(st)
     assert st["node_id"] == "node0" and st["chain_id"] == h.chain_id
+    assert st["ledger_format"] == 2  # what a new chain is (decision 95)
     assert st["height"] == 1 and st["view"] == 0
     assert st["public_key"] == h.node.identity.public_key.hex()
     assert st["validator"] is True and st["mempool"] == 0
