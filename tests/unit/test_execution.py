@@ -9,6 +9,8 @@ import sys
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chainfin import codec
 from chainfin.errors import CodecError, ContractError, InvalidTransaction
@@ -228,6 +230,34 @@ def test_nonce_words_mark_each_used_nonce_once() -> None:
     nk = nonce_keys_of_state(nonce_word_key(sender, 0),
                              L.state.data[nonce_word_key(sender, 0)])
     assert nk == [nonce_key(sender, n) for n in (0, 7, 255)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(nonces=st.lists(st.one_of(st.integers(0, 600), st.integers(0, 2**63 - 1)), max_size=30),
+       cuts=st.lists(st.integers(1, 5), max_size=30))
+def test_nonce_words_hold_exactly_the_nonces_used(nonces: list[int], cuts: list[int]) -> None:
+    """Any nonces, repeated or not, in any blocks: each is used by its first transaction only,
+    and the words (and the n/ entries a joiner derives from them) hold exactly those."""
+    L = Ledger()  # format 2
+    sender = L.ids["bank_a"].public_key
+    L.ok("usd_issuer", "settlement", "issue", currency="USD", to=L.pk("bank_a"), amount=10**6)
+    txs = [transfer(L, 1, nonce=n) for n in nonces]
+    used: set[int] = set()
+    i = 0
+    for cut in [*cuts, len(txs)]:
+        block = txs[i:i + cut]
+        i += cut
+        if not block:
+            continue
+        for tx, r in zip(block, L.block(block).receipts, strict=True):
+            assert (r.error_code == "nonce_reused") == (tx.nonce in used)
+            used.add(tx.nonce)
+    derived = {int.from_bytes(nk[-8:], "big")
+               for k, v in L.state.items_with_prefix(nonce_word_key(sender, 0)[:-1])
+               for nk in nonce_keys_of_state(k, v)}
+    assert derived == used
+    for n in used | {n + 1 for n in used}:
+        assert nonce_used(L.state, sender, n, True) == (n in used)
 
 
 def test_receipt_is_stored_in_state(L: Ledger) -> None:
