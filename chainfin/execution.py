@@ -91,6 +91,7 @@ __all__ = [
     "receipt_key",
     "nonce_word_key",
     "nonce_used",
+    "replay_rule",
     "receipt_leaf",
     "receipts_root",
     "read_value",
@@ -229,15 +230,30 @@ def _word_of(raw: bytes) -> bytes:
     return word
 
 
-def nonce_used(state: RawState, sender: bytes, nonce: int, nonce_words: bool) -> bool:
-    """Whether ``(sender, nonce)`` was used in ``state`` (by the chain's format)."""
+def nonce_used(state: RawState, sender: bytes, nonce: int, nonce_words: bool,
+               legacy_receipts: bool = False) -> bool:
+    """Whether ``(sender, nonce)`` was used in ``state`` (by the chain's format; with
+    ``legacy_receipts``, a chain upgraded to format 2 by governance, the receipts of the blocks
+    before the upgrade count too)."""
     if not nonce_words:
         return state.get_raw(receipt_key(sender, nonce)) is not None
     raw = state.get_raw(nonce_word_key(sender, nonce))
-    if raw is None:
-        return False
     bit = nonce & 255
-    return bool(_word_of(raw)[bit >> 3] & (1 << (bit & 7)))
+    if raw is not None and _word_of(raw)[bit >> 3] & (1 << (bit & 7)):
+        return True
+    return legacy_receipts and state.get_raw(receipt_key(sender, nonce)) is not None
+
+
+def replay_rule(ledger_format: int, parent: RawState) -> tuple[bool, bool]:
+    """``(nonce_words, legacy_receipts)`` for a block executed on ``parent`` in a chain whose
+    genesis is of ``ledger_format``: format 2 from genesis; or format 1 until a governance
+    ``upgrade_ledger_format`` is applied (``governance/ledger_format`` in the state), then format
+    2 from the block after, the receipts of the blocks before still counting (decision 95)."""
+    if ledger_format >= 2:
+        return True, False
+    if parent.get_raw(storage_key(IDENTITY_CONTRACT, "ledger_format")) is not None:
+        return True, True
+    return False, False
 
 
 def _mark_used(block: Overlay, tx: Transaction, receipt: Receipt, nonce_words: bool) -> None:
@@ -482,6 +498,7 @@ class BlockContext:
     proposer: bytes = b""
     fingerprint_key: bytes = b""
     nonce_words: bool = False  # ledger format 2 (decision 95): replay protection by nonce words
+    legacy_receipts: bool = False  # format 2 by a governance upgrade: older receipts count too
 
     @classmethod
     def from_genesis(
@@ -805,7 +822,7 @@ def execute_tx(
     :meth:`TxContext.keep` (a rule's alert and counters) lands in either case, its events on the
     receipt.
     """
-    if nonce_used(block, tx.sender, tx.nonce, ctx.nonce_words):
+    if nonce_used(block, tx.sender, tx.nonce, ctx.nonce_words, ctx.legacy_receipts):
         return _reject(tx, index, "nonce_reused",
                        f"nonce {tx.nonce} of this sender was already used")
     try:
@@ -882,6 +899,7 @@ def check_tx_static(
     registry: Mapping[str, Contract],
     chain_id: str | None = None,
     nonce_words: bool = False,
+    legacy_receipts: bool = False,
 ) -> None:
     """Admission check for the mempool / REST (the signature is checked elsewhere).
 
@@ -896,7 +914,7 @@ def check_tx_static(
             nonce_reused, missing_field, bad_field, unknown_field.
     """
     view = state if type(state) is Overlay else Overlay(state)
-    if nonce_used(view, tx.sender, tx.nonce, nonce_words):
+    if nonce_used(view, tx.sender, tx.nonce, nonce_words, legacy_receipts):
         raise InvalidTransaction(f"nonce {tx.nonce} of this sender was already used",
                                  "nonce_reused")
     _admit(view, tx, registry, chain_id)

@@ -63,7 +63,11 @@ ISO_EXPONENTS = {
 
 ACTIONS = ("add_validator", "remove_validator", "set_role", "add_currency", "add_regulator",
            "remove_regulator", "set_network_limit", "remove_network_limit",
-           "set_seize_approvals")
+           "set_seize_approvals", "upgrade_ledger_format")
+
+#: ``governance/ledger_format``: written by an applied ``upgrade_ledger_format`` proposal; a chain
+#: whose genesis is of format 1 runs format 2 from the block after (decision 95)
+LEDGER_FORMAT = "ledger_format"
 
 ERROR_CODES = (
     "forbidden",
@@ -85,6 +89,7 @@ ERROR_CODES = (
     "key_in_use",
     "not_regulator",
     "already_regulator",
+    "already_upgraded",
 )
 
 
@@ -345,6 +350,8 @@ def _parse_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
         spec = {"rule_id": p_text(64)}
     elif action == "set_seize_approvals":
         spec = {"count": p_int(1, 2)}
+    elif action == "upgrade_ledger_format":
+        spec = {"format": p_int(2, 2)}
     else:
         raise ContractError(f"action must be one of {', '.join(ACTIONS)}", "bad_field")
     out: dict[str, Any] = {}
@@ -361,9 +368,13 @@ def _parse_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_action(state: ContractState, action: str, p: dict[str, Any]) -> None:
+def _check_action(state: ContractState, ctx: TxContext, action: str, p: dict[str, Any]) -> None:
     """Would ``action`` apply to the current state? Raises ContractError if not."""
     vals = validators(state)
+    if action == "upgrade_ledger_format" and (
+            ctx.block.nonce_words or state.get(NAME, LEDGER_FORMAT) is not None):
+        raise ContractError("this chain runs ledger format 2 already (or from the next block)",
+                            "already_upgraded")
     if action == "add_validator":
         ident = require_identity(state, p["pubkey"])
         if ident["role"] != "bank":
@@ -398,7 +409,7 @@ def _check_action(state: ContractState, action: str, p: dict[str, Any]) -> None:
 
 
 def _apply(state: ContractState, ctx: TxContext, action: str, p: dict[str, Any]) -> None:
-    _check_action(state, action, p)  # the state may have changed since the proposal
+    _check_action(state, ctx, action, p)  # the state may have changed since the proposal
     if action == "add_validator":
         state.put(NAME, "validators", sorted([*validators(state), p["pubkey"]]))
         state.put(NAME, "validator_info/" + p["pubkey"],
@@ -420,6 +431,10 @@ def _apply(state: ContractState, ctx: TxContext, action: str, p: dict[str, Any])
         state.put(NAME, "regulators", sorted([*regulators(state), p["pubkey"]]))
     elif action == "remove_regulator":
         state.put(NAME, "regulators", [r for r in regulators(state) if r != p["pubkey"]])
+    elif action == "upgrade_ledger_format":
+        # the ledger reads it from the parent state of every block (decision 95)
+        state.put(NAME, LEDGER_FORMAT, {"format": 2, "from_height": ctx.height + 1})
+        ctx.emit("ledger_format_upgraded", {"format": 2, "from_height": ctx.height + 1})
     else:
         from contracts import risk
 
@@ -459,7 +474,7 @@ def propose(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     _require_validator(state, ctx)
     action = args["action"]
     p = _parse_params(action, args["params"])
-    _check_action(state, action, p)
+    _check_action(state, ctx, action, p)
     pid = ctx.derive_id()
     prop = {"action": action, "params": p, "proposer": ctx.sender_hex,
             "votes": [ctx.sender_hex], "status": "open", "height": ctx.height, "error": None}

@@ -136,9 +136,10 @@ class Admission:
                 the mempool's refusal.
         """
         tx.verify_signature()
-        execution.check_tx_static(tx, self.ledger.committed_state(),
-                                  registry=self.ledger.registry,
-                                  nonce_words=self.ledger.nonce_words)
+        state = self.ledger.committed_state()
+        words, legacy = self.ledger.replay_rule(state)
+        execution.check_tx_static(tx, state, registry=self.ledger.registry,
+                                  nonce_words=words, legacy_receipts=legacy)
         self.mempool.add(tx)
         now = time.perf_counter()
         self.admitted_at.setdefault(tx.tx_id, now)
@@ -273,6 +274,7 @@ class Admission:
         stay pending on every node for good, and keep the replicas' view-change timers
         running on an otherwise idle network (a view change every 1, 2, 4, ... s)."""
         state = self.ledger.committed_state()
+        words, legacy = self.ledger.replay_rule(state)
         dropped: list[tuple[bytes, InvalidTransaction]] = []
         for tx_id, t in list(itertools.islice(self.admitted_at.items(), SWEEP_MAX)):
             if t >= admitted_before:
@@ -285,7 +287,7 @@ class Admission:
                 continue
             try:
                 execution.check_tx_static(tx, state, registry=self.ledger.registry,
-                                          nonce_words=self.ledger.nonce_words)
+                                          nonce_words=words, legacy_receipts=legacy)
             except InvalidTransaction as e:
                 dropped.append((tx_id, e))
         if not dropped:

@@ -327,8 +327,6 @@ class Ledger:
         self.genesis = genesis
         self.chain_id = genesis.chain_id
         self.fingerprint_key = bytes.fromhex(genesis.fingerprint_key)
-        #: ledger format 2 (decision 95): receipts certified by the header, nonce words
-        self.nonce_words = genesis.params.ledger_format >= 2
         self.spec: dict[bytes, Spec] = {}
         self.cache = _ReadCache(store, None)  # committed state values
         self.node_cache = _ReadCache(store, P_SMT, limit=100_000)  # committed SMT nodes
@@ -549,6 +547,11 @@ class Ledger:
             return p.height, p.state_root, p.block.header.timestamp_ms, p.validators_after
         return self.tip.height, self.tip.state_root, self.tip.timestamp_ms, self.tip.validators
 
+    def replay_rule(self, parent: execution.RawState) -> tuple[bool, bool]:
+        """``(nonce_words, legacy_receipts)`` of the block built on the state ``parent``
+        (:func:`chainfin.execution.replay_rule`)."""
+        return execution.replay_rule(self.genesis.params.ledger_format, parent)
+
     def state_at(self, parent_hash: bytes) -> _ChainState:
         chain = self._ancestry(parent_hash)
         return _ChainState(self.cache, [s.result.changes for s in chain])
@@ -558,16 +561,18 @@ class Ledger:
                                                       dict[bytes, bytes], ValidatorSet]:
         parent_height, parent_root, _, vs = self._parent_info(chain)
         state = _ChainState(self.cache, [s.result.changes for s in chain])
+        words, legacy = self.replay_rule(state)
         ctx = execution.BlockContext(
             chain_id=self.chain_id,
             height=parent_height + 1,
             timestamp_ms=header_fields["timestamp_ms"],
             proposer=header_fields["proposer"],
             fingerprint_key=self.fingerprint_key,
-            nonce_words=self.nonce_words,
+            nonce_words=words,
+            legacy_receipts=legacy,
         )
         result = execution.execute_block(state, txs, ctx, self.registry)
-        if self.nonce_words:
+        if words:
             result.receipts_json = [r.to_json() for r in result.receipts]
         nodes: dict[bytes, bytes] = {}
         smt = self._tree(_NodeCache(self.node_cache,
@@ -593,6 +598,7 @@ class Ledger:
         state = _ChainState(self.cache, [s.result.changes for s in chain])
         chosen: list[Transaction] = []
         seen_pairs: set[tuple[bytes, int]] = set()
+        words, legacy = self.replay_rule(state)
         for tx in candidates:
             if len(chosen) >= max_txs:
                 break
@@ -601,7 +607,7 @@ class Ledger:
                 continue
             try:
                 execution.check_tx_static(tx, state, registry=self.registry,
-                                          nonce_words=self.nonce_words)
+                                          nonce_words=words, legacy_receipts=legacy)
             except InvalidTransaction:
                 continue
             seen_pairs.add(pair)
@@ -650,8 +656,8 @@ class Ledger:
         if root != h.state_root:
             raise InvalidMessage("state root does not match")
         if h.receipts_root != self._receipts_root(result):
-            raise InvalidMessage("receipts root does not match" if self.nonce_words else
-                                 "a receipts root in a ledger of format 1")
+            raise InvalidMessage("receipts root does not match" if result.receipts_json else
+                                 "a receipts root in a block of ledger format 1")
         if after.hash() != h.next_validators_hash:
             raise InvalidMessage("next validators hash does not match")
         self.spec[bh] = Spec(block, result, root, nodes, after)

@@ -11,14 +11,14 @@ import json
 import pytest
 
 from chainfin import proofs
-from chainfin.errors import InvalidMessage
-from chainfin.execution import receipts_root
+from chainfin.errors import InvalidMessage, InvalidTransaction
+from chainfin.execution import check_tx_static, receipts_root
 from chainfin.store import PlyvelStore, state_key_of
-from chainfin.types import Block, CommitCertificate
+from chainfin.types import Block, CommitCertificate, Transaction
 from contracts import CONTRACTS
 from node.ledger import Ledger
 from tests.node import test_snapshot_pins as pins
-from tests.node.test_ledger import issue_tx
+from tests.node.test_ledger import certify, issue_tx
 
 chain = pins.chain  # the fixture: a 4-validator testnet genesis and an empty LevelDB
 
@@ -79,3 +79,47 @@ def test_no_receipt_in_the_state_and_the_tx_proof_shows_it(chain) -> None:
     v = proofs.verify_proof(genesis, proofs.parse_document(json.dumps(doc)))
     assert v.receipt["status"] == "committed" and v.receipt["index"] == 1
     assert any(line.startswith("outcome:        committed") for line in v.lines())
+
+
+def test_a_format_1_chain_upgraded_by_governance_certifies_receipts_from_the_next_block(
+        chain, tmp_path) -> None:
+    """The block applying ``upgrade_ledger_format`` is still of format 1; the next carries a
+    receipts root, a replica executing the same blocks agrees, and a nonce used before the
+    upgrade is refused after it."""
+    store, genesis, nodes, clients = chain
+    g1 = _format(genesis, 1)
+    led = Ledger(store, g1, registry=CONTRACTS)
+    replica = Ledger(PlyvelStore(str(tmp_path / "replica")), g1, registry=CONTRACTS)
+
+    def commit(txs):
+        h = led.tip.height + 1
+        b = led.build(h, 0, led.tip.block_hash, g1.genesis_time_ms + h, nodes[0].public_key,
+                      txs, 10)
+        replica.execute(b, None, 0)
+        cert = certify(g1, nodes, b)
+        led.commit(b, cert)
+        replica.commit(b, cert)
+        return b
+
+    assert commit([issue_tx(g1, clients, 1)]).header.receipts_root is None
+    propose = Transaction.create(nodes[0], g1.chain_id, 0, "governance", "propose",
+                                 {"action": "upgrade_ledger_format", "params": {"format": 2}})
+    b = commit([propose])
+    pid = led.block_record(b.height)["receipts"][0]["result"]["proposal_id"]
+    votes = [Transaction.create(n, g1.chain_id, 0, "governance", "vote", {"proposal_id": pid})
+             for n in nodes[1:3]]
+    applying = commit(votes)
+    assert applying.header.receipts_root is None  # the block that applies it: format 1
+    after = commit([issue_tx(g1, clients, 2)])
+    assert after.header.receipts_root is not None
+    assert replica.tip.state_root == led.tip.state_root
+    rec = led.block_record(after.height)
+    v = proofs.verify_proof(g1, proofs.parse_document(json.dumps(led.tx_proof(after.height, 0, []))))
+    assert v.receipt["status"] == "committed" and rec["receipts"][0]["status"] == "committed"
+    # nonce 1 was used (a receipt in the state) before the upgrade: still used after it
+    with pytest.raises(InvalidTransaction) as ei:
+        check_tx_static(issue_tx(g1, clients, 1), led.committed_state(), registry=CONTRACTS,
+                        nonce_words=True, legacy_receipts=True)
+    assert ei.value.code == "nonce_reused"
+    assert led.replay_rule(led.committed_state()) == (True, True)
+    replica.store.close()

@@ -195,3 +195,37 @@ def test_add_currency(L: Ledger) -> None:
             params={"code": "XYZ", "exponent": 9, "issuer": L.pk("bank_e")})
     L.fails("unknown_identity", "bank_a", G, "propose", action="add_currency",
             params={"code": "SGD", "exponent": 2, "issuer": "ab" * 32})
+
+
+# ---------------------------------------------------------------------------- ledger format upgrade
+
+
+def test_a_format_1_chain_moves_to_nonce_words_by_vote_and_old_nonces_stay_used() -> None:
+    """Decision 95: a chain whose genesis is of format 1 keeps receipts in the state until
+    quorum(n) validators apply ``upgrade_ledger_format``; from the block after, nonces are
+    recorded in words, and a nonce used before the upgrade (a receipt) is still refused."""
+    L = Ledger(make_genesis(params={"ledger_format": 1}))
+    L.ok("usd_issuer", "settlement", "issue", currency="USD", to=L.pk("bank_a"), amount=100)
+    issuer = L.ids["usd_issuer"].public_key.hex()
+    assert L.get("_tx", f"{issuer}/0") is not None and not L.context().nonce_words
+    res = pass_proposal(L, "upgrade_ledger_format", {"format": 2}, VALIDATORS[:3])
+    assert res["status"] == "applied"
+    upgraded = [e for e in L.last.events if e.name == "ledger_format_upgraded"]
+    assert upgraded and upgraded[0].data == {"format": 2, "from_height": L.height + 1}
+    ctx = L.context()
+    assert ctx.nonce_words and ctx.legacy_receipts
+    L.ok("usd_issuer", "settlement", "issue", currency="USD", to=L.pk("bank_a"), amount=1)
+    assert L.get("_tx", f"{issuer}/1") is None  # no receipt in the state any more
+    assert L.get("_nonce", f"{issuer}/0") == bytes([0b10]) + bytes(31)  # nonce 1 in its word
+    again = L.make_tx("usd_issuer", "settlement", "issue",
+                      {"currency": "USD", "to": L.pk("bank_a"), "amount": 5}, nonce=0)
+    assert L.block([again]).receipts[0].error_code == "nonce_reused"  # used before the upgrade
+    L.fails("already_upgraded", "bank_a", G, "propose", action="upgrade_ledger_format",
+            params={"format": 2})
+
+
+def test_a_chain_of_format_2_has_nothing_to_upgrade(L: Ledger) -> None:
+    L.fails("already_upgraded", "bank_a", G, "propose", action="upgrade_ledger_format",
+            params={"format": 2})
+    L.fails("bad_field", "bank_a", G, "propose", action="upgrade_ledger_format",
+            params={"format": 3})
