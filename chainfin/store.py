@@ -50,6 +50,9 @@ __all__ = [
     "nonce_key",
     "nonce_key_of_receipt",
     "nonce_keys_of_state",
+    "nonce_word_index_key",
+    "word_nonces",
+    "NONCE_WORD_INDEX",
     "SMT_NODES",
     "WAL",
     "CHECKPOINTS",
@@ -92,6 +95,9 @@ VALIDATOR_SETS = b"v/"  # v/<height 8B> -> validator set in force from that heig
 META = b"meta/"  # meta/<name>          -> tip, genesis hash, schema version, ...
 KEY_INDEX = b"k/"  # k/<key hash> -> state key: before decision 92 (deleted on open)
 NONCE_INDEX = b"n/"  # n/<sender 32B><nonce 8B> -> b"": the nonces a sender used (/v1/nonce)
+# o/<sender 32B><word 8B> -> b"": the nonce words a sender has (blocks of ledger format 2, whose
+# state says which of a word's 256 nonces are used; decision 95)
+NONCE_WORD_INDEX = b"o/"
 
 PREFIXES: Mapping[str, bytes] = {
     "blocks": BLOCKS,
@@ -106,6 +112,7 @@ PREFIXES: Mapping[str, bytes] = {
     "legacy_state": LEGACY_STATE,
     "key_index": KEY_INDEX,
     "nonce_index": NONCE_INDEX,
+    "nonce_word_index": NONCE_WORD_INDEX,
 }
 
 #: bytes of the key hash that order the state key space (a state-sync region is at most
@@ -130,6 +137,12 @@ def nonce_key(sender: bytes, nonce: int) -> bytes:
     return NONCE_INDEX + sender + nonce.to_bytes(8, "big")
 
 
+def nonce_word_index_key(sender: bytes, word: int) -> bytes:
+    """The ``o/`` entry saying ``sender`` has the nonce word ``word`` (nonces ``word * 256`` to
+    ``word * 256 + 255``) in the state."""
+    return NONCE_WORD_INDEX + sender + word.to_bytes(8, "big")
+
+
 def nonce_key_of_receipt(state_key: bytes) -> bytes | None:
     """The ``n/`` entry of a receipt's state key (``_tx/<sender hex>/<nonce>``, the format of
     ``chainfin.execution.receipt_key``), or None for any other state key."""
@@ -143,10 +156,10 @@ def nonce_key_of_receipt(state_key: bytes) -> bytes | None:
 
 
 def nonce_keys_of_state(state_key: bytes, value: bytes) -> list[bytes]:
-    """The ``n/`` entries a state entry says were used: one for a receipt (ledger format 1,
-    :func:`nonce_key_of_receipt`), one per bit set in a nonce word (format 2,
-    ``_nonce/<sender hex>/<word>`` = msgpack bin 8 of 32 bytes, the format of
-    ``chainfin.execution.nonce_word_key``), none for any other key (or a malformed one)."""
+    """The node-local index entries a state entry calls for: an ``n/`` entry for a receipt
+    (ledger format 1, :func:`nonce_key_of_receipt`), an ``o/`` entry for a nonce word (format 2,
+    ``_nonce/<sender hex>/<word>``, the format of ``chainfin.execution.nonce_word_key``), none
+    for any other key (or a malformed one)."""
     if state_key[:4] == b"_tx/":
         nk = nonce_key_of_receipt(state_key)
         return [] if nk is None else [nk]
@@ -154,13 +167,21 @@ def nonce_keys_of_state(state_key: bytes, value: bytes) -> list[bytes]:
         return []
     sender, _, word = state_key[7:].partition(b"/")
     try:
-        who, base = bytes.fromhex(sender.decode()), int(word) << 8
+        who, w = bytes.fromhex(sender.decode()), int(word)
     except (ValueError, UnicodeDecodeError):
         return []
-    if not 0 <= base < 1 << 64:
+    if len(who) != 32 or not 0 <= w < 1 << 56:
         return []
-    return [nonce_key(who, base + i * 8 + b)
-            for i, byte in enumerate(value[2:]) if byte for b in range(8) if byte >> b & 1]
+    return [nonce_word_index_key(who, w)]
+
+
+def word_nonces(word: int, value: bytes) -> list[int]:
+    """The nonces a stored nonce word (msgpack bin 8 of 32 bytes) marks used, ascending."""
+    if len(value) != 34 or value[:2] != b"\xc4\x20":
+        return []
+    base = word << 8
+    return [base + i * 8 + b for i, byte in enumerate(value[2:]) if byte
+            for b in range(8) if byte >> b & 1]
 
 
 def state_region(prefix: int, depth: int) -> tuple[bytes, bytes | None]:
@@ -843,6 +864,7 @@ class Keyspace:
     legacy_state: Prefixed  # state key -> value (before decision 92; migrated on open)
     key_index: Prefixed  # key hash -> state key (before decision 92; dropped on open)
     nonce_index: Prefixed  # sender + nonce -> b""
+    nonce_word_index: Prefixed  # sender + nonce word -> b"" (ledger format 2)
 
 
 def keyspace(store: KVStore) -> Keyspace:

@@ -40,6 +40,7 @@ from chainfin.store import (
     LEGACY_STATE,
     META,
     NONCE_INDEX,
+    NONCE_WORD_INDEX,
     SMT_NODES,
     STATE,
     STATE_HASH_BYTES,
@@ -51,8 +52,10 @@ from chainfin.store import (
     StorePin,
     nonce_key,
     nonce_key_of_receipt,
+    nonce_word_index_key,
     state_db_key,
     state_key_of,
+    word_nonces,
 )
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet
 
@@ -67,6 +70,7 @@ P_SMT = SMT_NODES
 P_VSET = VALIDATOR_SETS
 P_WAL = WAL
 P_NONCE = NONCE_INDEX
+P_NONCE_WORD = NONCE_WORD_INDEX
 K_TIP = META + b"tip"
 K_GENESIS = META + b"genesis"
 K_BASE = META + b"base"  # the snapshot height a node that joined by state sync started from
@@ -248,7 +252,7 @@ def write_commit(store: KVStore, block: Block, block_hash: bytes, cert: CommitCe
     """Write a final block in ONE unsynced LevelDB batch: its record (block, certificate,
     receipts), its hash index, the tx index, the state changes, the validator set in force
     after it when it changed one (``new_validators``), the nonces its transactions used
-    (``n/``), and the new ``tip``. The SMT nodes are not in it: the ledger holds them and writes
+    (``n/``; in ledger format 2 the nonce words they are in, ``o/``), and the new ``tip``. The SMT nodes are not in it: the ledger holds them and writes
     the live ones every ``SMT_FLUSH_BLOCKS``.
 
     The one writer of a commit: :meth:`Ledger.commit` and the benchmark's limit loop
@@ -261,9 +265,14 @@ def write_commit(store: KVStore, block: Block, block_hash: bytes, cert: CommitCe
     with store.write_batch(sync=False) as b:
         b.put(P_BLOCK + _h(h), pack_block_record(record))  # local: not hashed; compressed
         b.put(P_HASH + block_hash, _h(h))
+        words = result.receipts_json is not None  # ledger format 2: the state has nonce words
         for i, tx in enumerate(block.txs):
             b.put(P_TX + tx.tx_id, codec.encode_local([h, i]))
-            b.put(nonce_key(tx.sender, tx.nonce), b"")
+            if not words:
+                b.put(nonce_key(tx.sender, tx.nonce), b"")
+        if words:
+            for sender, word in sorted({(tx.sender, tx.nonce >> 8) for tx in block.txs}):
+                b.put(nonce_word_index_key(sender, word), b"")
         for k, v in result.changes.items():
             if v is None:
                 b.delete(state_db_key(k))
@@ -876,17 +885,35 @@ class Ledger:
         return None if raw is None else codec.decode(raw)
 
     def max_nonce(self, sender: bytes) -> int | None:
-        """The highest nonce ``sender`` used in a committed block (one reverse seek of ``n/``),
-        or None."""
+        """The highest nonce ``sender`` used in a committed block, or None: one reverse seek of
+        ``n/`` (blocks of ledger format 1) and one of ``o/`` plus a read of that nonce word
+        (format 2)."""
+        best: int | None = None
         prefix = P_NONCE + sender
         for k, _ in self.store.iterate(prefix=prefix, reverse=True):
-            return int.from_bytes(k[len(prefix):], "big")
-        return None
+            best = int.from_bytes(k[len(prefix):], "big")
+            break
+        prefix = P_NONCE_WORD + sender
+        for k, _ in self.store.iterate(prefix=prefix, reverse=True):
+            used = self._word_nonces(sender, int.from_bytes(k[len(prefix):], "big"))
+            if used and (best is None or used[-1] > best):
+                best = used[-1]
+            break
+        return best
 
     def used_nonces(self, sender: bytes) -> list[int]:
+        """Every nonce ``sender`` used in a committed block, ascending."""
         prefix = P_NONCE + sender
-        return [int.from_bytes(k[len(prefix):], "big")
-                for k, _ in self.store.iterate(prefix=prefix)]
+        out = [int.from_bytes(k[len(prefix):], "big")
+               for k, _ in self.store.iterate(prefix=prefix)]
+        prefix = P_NONCE_WORD + sender
+        for k, _ in self.store.iterate(prefix=prefix):
+            out += self._word_nonces(sender, int.from_bytes(k[len(prefix):], "big"))
+        return sorted(out)
+
+    def _word_nonces(self, sender: bytes, word: int) -> list[int]:
+        raw = self.store.get(state_db_key(execution.nonce_word_key(sender, word << 8)))
+        return [] if raw is None else word_nonces(word, raw)
 
     def committed_state(self) -> _ChainState:
         return _ChainState(self.cache, [])

@@ -71,6 +71,7 @@ from chainfin.snapshot import (
 from chainfin.snapshot_tree import Region, assemble_top
 from chainfin.store import (
     NONCE_INDEX,
+    NONCE_WORD_INDEX,
     KVStore,
     StorePin,
     state_key_of,
@@ -359,8 +360,9 @@ def begin(store: KVStore, m: Manifest) -> Progress:
     with store.write_batch(sync=True) as b:
         for k, _ in store.iterate(prefix=P_STATE):
             b.delete(k)
-        for k, _ in store.iterate(prefix=NONCE_INDEX):
-            b.delete(k)
+        for prefix in (NONCE_INDEX, NONCE_WORD_INDEX):
+            for k, _ in store.iterate(prefix=prefix):
+                b.delete(k)
         for k, _ in store.iterate(prefix=P_REGION):
             b.delete(k)
         b.put(K_PROGRESS, p.encode())

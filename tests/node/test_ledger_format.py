@@ -122,4 +122,7 @@ def test_a_format_1_chain_upgraded_by_governance_certifies_receipts_from_the_nex
                         nonce_words=True, legacy_receipts=True)
     assert ei.value.code == "nonce_reused"
     assert led.replay_rule(led.committed_state()) == (True, True)
+    # /v1/nonce's index: nonce 1 from the format-1 block (n/), 2 from its word (o/)
+    issuer = clients["usd_issuer"].public_key
+    assert led.used_nonces(issuer) == [1, 2] and led.max_nonce(issuer) == 2
     replica.store.close()

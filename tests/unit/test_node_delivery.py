@@ -10,7 +10,7 @@ import pytest
 
 from chainfin import execution
 from chainfin.errors import InvalidTransaction
-from chainfin.store import nonce_keys_of_state
+from chainfin.store import word_nonces
 from chainfin.types import Transaction
 from contracts import credit_sharing as cs
 from contracts.testing import CHAIN_ID, Ledger
@@ -26,8 +26,8 @@ SALT = bytes(range(32))
 def committed_nonces(L: Ledger, sender: bytes) -> list[int]:
     """The nonces ``sender`` used, from the state (as a node's ``n/`` index lists them)."""
     prefix = execution.nonce_word_key(sender, 0)[:-1]
-    used = [nk for k, v in L.state.items_with_prefix(prefix) for nk in nonce_keys_of_state(k, v)]
-    return [int.from_bytes(nk[-8:], "big") for nk in used]
+    return [n for k, v in L.state.items_with_prefix(prefix)
+            for n in word_nonces(int(k.rsplit(b"/", 1)[1]), v)]
 
 
 def agent_for(L: Ledger, bank: str, mempool: Mempool, stats: dict[str, int]) -> DeliveryAgent:
