@@ -94,6 +94,9 @@ __all__ = [
     "replay_rule",
     "receipt_leaf",
     "receipts_root",
+    "header_receipts_root",
+    "word_nonces",
+    "LEDGER_FORMAT_KEY",
     "read_value",
     "current_validators",
     "MAX_AMOUNT",
@@ -132,6 +135,10 @@ EXECUTION_CODES = (
 RECEIPT_CONTRACT = "_tx"
 NONCE_CONTRACT = "_nonce"  # format 2: nonce words (decision 95)
 NONCE_WORD_BYTES = 32  # 256 nonces per word
+_WORD_HEAD = b"\xc4\x20"  # msgpack bin 8 of 32 bytes: how a nonce word is stored
+#: ``governance/ledger_format``: written by an applied ``upgrade_ledger_format`` proposal; a
+#: chain whose genesis is of format 1 runs format 2 from the block after (decision 95)
+LEDGER_FORMAT_KEY = "ledger_format"
 IDENTITY_CONTRACT = "governance"  # where identities live: governance/id/<hex>
 
 _MISSING: Any = object()
@@ -222,7 +229,7 @@ def nonce_word_key(sender: bytes, nonce: int) -> bytes:
 
 def _word_of(raw: bytes) -> bytes:
     """The 32 bytes of a stored nonce word (msgpack bin 8: ``c4 20`` + the word)."""
-    if len(raw) == NONCE_WORD_BYTES + 2 and raw[0] == 0xC4 and raw[1] == NONCE_WORD_BYTES:
+    if len(raw) == NONCE_WORD_BYTES + 2 and raw[:2] == _WORD_HEAD:
         return raw[2:]
     word = codec.decode(raw)
     if type(word) is not bytes or len(word) != NONCE_WORD_BYTES:
@@ -244,6 +251,13 @@ def nonce_used(state: RawState, sender: bytes, nonce: int, nonce_words: bool,
     return legacy_receipts and state.get_raw(receipt_key(sender, nonce)) is not None
 
 
+def word_nonces(word: int, raw: bytes) -> list[int]:
+    """The nonces the stored nonce word number ``word`` marks used, ascending."""
+    base = word << 8
+    return [base + i * 8 + b for i, byte in enumerate(_word_of(raw)) if byte
+            for b in range(8) if byte >> b & 1]
+
+
 def replay_rule(ledger_format: int, parent: RawState) -> tuple[bool, bool]:
     """``(nonce_words, legacy_receipts)`` for a block executed on ``parent`` in a chain whose
     genesis is of ``ledger_format``: format 2 from genesis; or format 1 until a governance
@@ -251,7 +265,7 @@ def replay_rule(ledger_format: int, parent: RawState) -> tuple[bool, bool]:
     2 from the block after, the receipts of the blocks before still counting (decision 95)."""
     if ledger_format >= 2:
         return True, False
-    if parent.get_raw(storage_key(IDENTITY_CONTRACT, "ledger_format")) is not None:
+    if parent.get_raw(storage_key(IDENTITY_CONTRACT, LEDGER_FORMAT_KEY)) is not None:
         return True, True
     return False, False
 
@@ -272,7 +286,7 @@ def _mark_used(block: Overlay, tx: Transaction, receipt: Receipt, nonce_words: b
     bit = tx.nonce & 255
     word[bit >> 3] |= 1 << (bit & 7)
     value = bytes(word)
-    block._writes[key] = b"\xc4\x20" + value  # codec.encode(value): msgpack bin 8
+    block._writes[key] = _WORD_HEAD + value  # codec.encode(value)
     block._vals[key] = value
 
 
@@ -287,6 +301,12 @@ def receipts_root(receipts_json: Sequence[Mapping[str, Any]]) -> bytes:
     """RFC 6962 root over a block's receipt leaves, in transaction order (ledger format 2's
     header ``receipts_root``; its size is the header's ``tx_count``)."""
     return merkle.root([receipt_leaf(r) for r in receipts_json])
+
+
+def header_receipts_root(result: BlockResult) -> bytes | None:
+    """The ``receipts_root`` of an executed block's header: the root of its receipts in ledger
+    format 2, None (no such field) in format 1."""
+    return None if result.receipts_json is None else receipts_root(result.receipts_json)
 
 
 def _clone(v: Any) -> Any:
@@ -502,10 +522,16 @@ class BlockContext:
 
     @classmethod
     def from_genesis(
-        cls, genesis: Genesis, height: int, timestamp_ms: int, proposer: bytes = b""
+        cls, genesis: Genesis, height: int, timestamp_ms: int, proposer: bytes = b"",
+        parent: RawState | None = None,
     ) -> BlockContext:
+        """The context of block ``height``; with ``parent`` (the state it executes on) its
+        replay rule follows a governance upgrade too (:func:`replay_rule`), without it only the
+        genesis's ledger format."""
+        fmt = genesis.params.ledger_format
+        words, legacy = (fmt >= 2, False) if parent is None else replay_rule(fmt, parent)
         return cls(genesis.chain_id, height, timestamp_ms, proposer,
-                   bytes.fromhex(genesis.fingerprint_key), genesis.params.ledger_format >= 2)
+                   bytes.fromhex(genesis.fingerprint_key), words, legacy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -645,9 +671,9 @@ class BlockResult:
     None: exactly what goes into the SMT / LevelDB at commit. ``overlay`` is the block's overlay,
     to stack the next speculative block on (``execute_block(result.overlay, ...)``).
     ``validator_set_change`` is the new sorted validator set when governance changed it in this
-    block (in force from the next block), else None. ``receipts_json``: the receipts'
-    JSON forms, set by the ledger of a format-2 chain for its receipts root (and reused for
-    the block record).
+    block (in force from the next block), else None. ``receipts_json``: in a block of ledger
+    format 2, the receipts' JSON forms (its header's ``receipts_root`` is over them:
+    :func:`header_receipts_root`; the block record holds them); None in format 1.
     """
 
     changes: dict[bytes, bytes | None]
@@ -889,7 +915,8 @@ def execute_block(
     after = block._writes.get(vkey, before)
     if after is not None and after != before:
         change = tuple(sorted(bytes.fromhex(h) for h in codec.decode(after)))
-    return BlockResult(block.changes(), receipts, events, change, block)
+    receipts_json = [r.to_json() for r in receipts] if ctx.nonce_words else None
+    return BlockResult(block.changes(), receipts, events, change, block, receipts_json)
 
 
 def check_tx_static(

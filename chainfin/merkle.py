@@ -100,6 +100,11 @@ def inclusion_proof_from_hashes(hashes: Sequence[bytes], index: int) -> list[byt
     Raises:
         ValueError: ``index`` is not in ``[0, len(hashes))``.
     """
+    return _root_and_path(hashes, index)[1]
+
+
+def _root_and_path(hashes: Sequence[bytes], index: int) -> tuple[bytes, list[bytes]]:
+    """The root over leaf ``hashes`` and the audit path of leaf ``index``, in one pass."""
     n = len(hashes)
     if not 0 <= index < n:
         raise ValueError(f"leaf index {index} out of range for a tree of {n} leaves")
@@ -112,7 +117,7 @@ def inclusion_proof_from_hashes(hashes: Sequence[bytes], index: int) -> list[byt
             proof.append(level[sib])
         level = _next_level(level)
         i >>= 1
-    return proof
+    return level[0], proof
 
 
 def root_and_path(leaves: Sequence[bytes], index: int) -> tuple[bytes, list[bytes]]:
@@ -121,18 +126,7 @@ def root_and_path(leaves: Sequence[bytes], index: int) -> tuple[bytes, list[byte
     Raises:
         ValueError: ``index`` is not in ``[0, len(leaves))``.
     """
-    hashes = _leaf_hashes(leaves)
-    n = len(hashes)
-    if not 0 <= index < n:
-        raise ValueError(f"leaf index {index} out of range for a tree of {n} leaves")
-    proof: list[bytes] = []
-    level, i = hashes, index
-    while len(level) > 1:
-        if i ^ 1 < len(level):
-            proof.append(level[i ^ 1])
-        level = _next_level(level)
-        i >>= 1
-    return level[0], proof
+    return _root_and_path(_leaf_hashes(leaves), index)
 
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:

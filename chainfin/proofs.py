@@ -190,28 +190,6 @@ def _bad_state_key(contract: Any, key: Any) -> str | None:
     return None
 
 
-def _header_json(h: BlockHeader) -> dict[str, Any]:
-    if h.receipts_root is not None:
-        return {**_header_base_json(h), "receipts_root": h.receipts_root.hex()}
-    return _header_base_json(h)
-
-
-def _header_base_json(h: BlockHeader) -> dict[str, Any]:
-    return {
-        "chain_id": h.chain_id,
-        "height": h.height,
-        "view": h.view,
-        "prev_hash": h.prev_hash.hex(),
-        "tx_root": h.tx_root.hex(),
-        "state_root": h.state_root.hex(),
-        "validators_hash": h.validators_hash.hex(),
-        "next_validators_hash": h.next_validators_hash.hex(),
-        "timestamp_ms": h.timestamp_ms,
-        "proposer": h.proposer.hex(),
-        "tx_count": h.tx_count,
-    }
-
-
 def _cert_json(c: CommitCertificate) -> dict[str, Any]:
     votes = sorted({v.validator: v for v in c.votes}.values(), key=lambda v: v.validator)
     return {
@@ -230,7 +208,7 @@ def _chain_json(vset_chain: Iterable[SetChange], below: int) -> list[dict[str, A
             continue  # a change by the target block itself (or later) is not needed to trust it
         _check_change_input(c)
         out.append({
-            "header": _header_json(c.header),
+            "header": c.header.to_json(),
             "certificate": _cert_json(c.cert),
             "validators": [m.hex() for m in c.validators.members],
         })
@@ -241,7 +219,7 @@ def _block_json(header: BlockHeader, cert: CommitCertificate) -> dict[str, Any]:
     _check_cert_input(header, cert)
     if header.height < 1:
         raise ValueError("proofs are for blocks at height 1 and above (genesis has no certificate)")
-    return {"header": _header_json(header), "certificate": _cert_json(cert)}
+    return {"header": header.to_json(), "certificate": _cert_json(cert)}
 
 
 def build_tx_proof(

@@ -51,7 +51,6 @@ __all__ = [
     "nonce_key_of_receipt",
     "nonce_keys_of_state",
     "nonce_word_index_key",
-    "word_nonces",
     "NONCE_WORD_INDEX",
     "SMT_NODES",
     "WAL",
@@ -155,7 +154,7 @@ def nonce_key_of_receipt(state_key: bytes) -> bytes | None:
         return None
 
 
-def nonce_keys_of_state(state_key: bytes, value: bytes) -> list[bytes]:
+def nonce_keys_of_state(state_key: bytes) -> list[bytes]:
     """The node-local index entries a state entry calls for: an ``n/`` entry for a receipt
     (ledger format 1, :func:`nonce_key_of_receipt`), an ``o/`` entry for a nonce word (format 2,
     ``_nonce/<sender hex>/<word>``, the format of ``chainfin.execution.nonce_word_key``), none
@@ -163,7 +162,7 @@ def nonce_keys_of_state(state_key: bytes, value: bytes) -> list[bytes]:
     if state_key[:4] == b"_tx/":
         nk = nonce_key_of_receipt(state_key)
         return [] if nk is None else [nk]
-    if state_key[:7] != b"_nonce/" or len(value) != 34 or value[:2] != b"\xc4\x20":
+    if state_key[:7] != b"_nonce/":
         return []
     sender, _, word = state_key[7:].partition(b"/")
     try:
@@ -173,15 +172,6 @@ def nonce_keys_of_state(state_key: bytes, value: bytes) -> list[bytes]:
     if len(who) != 32 or not 0 <= w < 1 << 56:
         return []
     return [nonce_word_index_key(who, w)]
-
-
-def word_nonces(word: int, value: bytes) -> list[int]:
-    """The nonces a stored nonce word (msgpack bin 8 of 32 bytes) marks used, ascending."""
-    if len(value) != 34 or value[:2] != b"\xc4\x20":
-        return []
-    base = word << 8
-    return [base + i * 8 + b for i, byte in enumerate(value[2:]) if byte
-            for b in range(8) if byte >> b & 1]
 
 
 def state_region(prefix: int, depth: int) -> tuple[bytes, bytes | None]:

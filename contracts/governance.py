@@ -38,6 +38,7 @@ from chainfin import crypto
 from chainfin.consensus.quorum import quorum
 from chainfin.errors import ContractError, InvalidSignature
 from chainfin.execution import (
+    LEDGER_FORMAT_KEY,
     Contract,
     ContractState,
     TxContext,
@@ -64,10 +65,6 @@ ISO_EXPONENTS = {
 ACTIONS = ("add_validator", "remove_validator", "set_role", "add_currency", "add_regulator",
            "remove_regulator", "set_network_limit", "remove_network_limit",
            "set_seize_approvals", "upgrade_ledger_format")
-
-#: ``governance/ledger_format``: written by an applied ``upgrade_ledger_format`` proposal; a chain
-#: whose genesis is of format 1 runs format 2 from the block after (decision 95)
-LEDGER_FORMAT = "ledger_format"
 
 ERROR_CODES = (
     "forbidden",
@@ -372,7 +369,7 @@ def _check_action(state: ContractState, ctx: TxContext, action: str, p: dict[str
     """Would ``action`` apply to the current state? Raises ContractError if not."""
     vals = validators(state)
     if action == "upgrade_ledger_format" and (
-            ctx.block.nonce_words or state.get(NAME, LEDGER_FORMAT) is not None):
+            ctx.block.nonce_words or state.get(NAME, LEDGER_FORMAT_KEY) is not None):
         raise ContractError("this chain runs ledger format 2 already (or from the next block)",
                             "already_upgraded")
     if action == "add_validator":
@@ -433,7 +430,7 @@ def _apply(state: ContractState, ctx: TxContext, action: str, p: dict[str, Any])
         state.put(NAME, "regulators", [r for r in regulators(state) if r != p["pubkey"]])
     elif action == "upgrade_ledger_format":
         # the ledger reads it from the parent state of every block (decision 95)
-        state.put(NAME, LEDGER_FORMAT, {"format": 2, "from_height": ctx.height + 1})
+        state.put(NAME, LEDGER_FORMAT_KEY, {"format": 2, "from_height": ctx.height + 1})
         ctx.emit("ledger_format_upgraded", {"format": 2, "from_height": ctx.height + 1})
     else:
         from contracts import risk

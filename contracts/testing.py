@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from chainfin import codec
@@ -24,7 +23,6 @@ from chainfin.execution import (
     execute_block,
     genesis_state,
     overlay_consistent,
-    replay_rule,
 )
 from chainfin.genesis import Genesis
 from chainfin.types import Transaction
@@ -129,10 +127,8 @@ class Ledger:
         return Transaction(CHAIN_ID, ident.public_key, nonce, contract, method, args)
 
     def context(self) -> BlockContext:
-        words, legacy = replay_rule(self.genesis.params.ledger_format, self.state)
-        return replace(BlockContext.from_genesis(self.genesis, self.height + 1, self.now_ms,
-                                                 b"\0" * 32),
-                       nonce_words=words, legacy_receipts=legacy)
+        return BlockContext.from_genesis(self.genesis, self.height + 1, self.now_ms, b"\0" * 32,
+                                         self.state)
 
     def block(self, txs: Sequence[Transaction], advance_ms: int = 1000) -> BlockResult:
         """Execute ``txs`` as the next block and commit it. Checks that no contract changed a

@@ -55,7 +55,6 @@ from chainfin.store import (
     nonce_word_index_key,
     state_db_key,
     state_key_of,
-    word_nonces,
 )
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet
 
@@ -335,7 +334,6 @@ class Ledger:
         self.flush_phase = flush_phase % SMT_FLUSH_BLOCKS
         self.genesis = genesis
         self.chain_id = genesis.chain_id
-        self.fingerprint_key = bytes.fromhex(genesis.fingerprint_key)
         self.spec: dict[bytes, Spec] = {}
         self.cache = _ReadCache(store, None)  # committed state values
         self.node_cache = _ReadCache(store, P_SMT, limit=100_000)  # committed SMT nodes
@@ -570,19 +568,10 @@ class Ledger:
                                                       dict[bytes, bytes], ValidatorSet]:
         parent_height, parent_root, _, vs = self._parent_info(chain)
         state = _ChainState(self.cache, [s.result.changes for s in chain])
-        words, legacy = self.replay_rule(state)
-        ctx = execution.BlockContext(
-            chain_id=self.chain_id,
-            height=parent_height + 1,
-            timestamp_ms=header_fields["timestamp_ms"],
-            proposer=header_fields["proposer"],
-            fingerprint_key=self.fingerprint_key,
-            nonce_words=words,
-            legacy_receipts=legacy,
-        )
+        ctx = execution.BlockContext.from_genesis(
+            self.genesis, parent_height + 1, header_fields["timestamp_ms"],
+            header_fields["proposer"], state)
         result = execution.execute_block(state, txs, ctx, self.registry)
-        if words:
-            result.receipts_json = [r.to_json() for r in result.receipts]
         nodes: dict[bytes, bytes] = {}
         smt = self._tree(_NodeCache(self.node_cache,
                                     [s.smt_nodes for s in chain] + [self.unflushed]))
@@ -627,7 +616,7 @@ class Ledger:
             chain_id=self.chain_id, height=height, view=view, prev_hash=prev_hash,
             tx_root=tx_root(chosen), state_root=root, validators_hash=vs.hash(),
             next_validators_hash=after.hash(), timestamp_ms=ts, proposer=proposer,
-            tx_count=len(chosen), receipts_root=self._receipts_root(result),
+            tx_count=len(chosen), receipts_root=execution.header_receipts_root(result),
         )
         block = Block(header, tuple(chosen))
         self.spec[block.hash()] = Spec(block, result, root, nodes, after)
@@ -664,19 +653,12 @@ class Ledger:
         result, root, nodes, after = self._execute(chain, fields, block.txs)
         if root != h.state_root:
             raise InvalidMessage("state root does not match")
-        if h.receipts_root != self._receipts_root(result):
+        if h.receipts_root != execution.header_receipts_root(result):
             raise InvalidMessage("receipts root does not match" if result.receipts_json else
                                  "a receipts root in a block of ledger format 1")
         if after.hash() != h.next_validators_hash:
             raise InvalidMessage("next validators hash does not match")
         self.spec[bh] = Spec(block, result, root, nodes, after)
-
-    def _receipts_root(self, result: execution.BlockResult) -> bytes | None:
-        """The header's ``receipts_root`` of an executed block: the root of its receipts in
-        ledger format 2, None (no such field) in format 1."""
-        if result.receipts_json is None:
-            return None
-        return execution.receipts_root(result.receipts_json)
 
     def discard_above(self, height: int) -> None:
         self.spec = {k: s for k, s in self.spec.items() if s.height <= height}
@@ -913,7 +895,7 @@ class Ledger:
 
     def _word_nonces(self, sender: bytes, word: int) -> list[int]:
         raw = self.store.get(state_db_key(execution.nonce_word_key(sender, word << 8)))
-        return [] if raw is None else word_nonces(word, raw)
+        return [] if raw is None else execution.word_nonces(word, raw)
 
     def committed_state(self) -> _ChainState:
         return _ChainState(self.cache, [])

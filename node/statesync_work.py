@@ -41,7 +41,7 @@ def prepare_chunk(state_root: bytes, height: int, depth: int, cursor: int,
     for (k, v), kh in zip(c.entries, rb.key_hashes, strict=True):
         puts += (STATE + kh[:STATE_HASH_BYTES] + k, v)  # store.state_db_key, hash known
         if k[:1] == b"_":
-            for nk in nonce_keys_of_state(k, v):
+            for nk in nonce_keys_of_state(k):
                 puts += (nk, b"")
     for h, rec in rb.records.items():
         puts += (SMT_NODES + h, rec)

@@ -13,13 +13,7 @@ from typing import Any
 
 from chainfin import merkle
 from chainfin.consensus.quorum import quorum
-from chainfin.execution import (
-    BlockContext,
-    BlockResult,
-    execute_block,
-    genesis_state,
-    receipts_root,
-)
+from chainfin.execution import BlockContext, execute_block, genesis_state, header_receipts_root
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes, reachable_records
 from chainfin.store import SMT_NODES, PlyvelStore, state_db_key
@@ -132,15 +126,6 @@ def store_tree(store: Any, pending: dict[bytes, bytes] | None = None) -> SparseM
                             _StoreValues(store) if DIGEST_LEAVES else None)
 
 
-def _receipts_root(res: BlockResult, ctx: BlockContext) -> bytes | None:
-    """What ``Ledger._execute`` adds for a ledger of format 2 (decision 95): the receipts'
-    JSON (kept on the result for the block record) and their root."""
-    if not ctx.nonce_words:
-        return None
-    res.receipts_json = [r.to_json() for r in res.receipts]
-    return receipts_root(res.receipts_json)
-
-
 def _final(genesis: Genesis, vs: ValidatorSet, height: int, prev_hash: bytes,
            txs: Sequence[Transaction], troot: bytes, state_root: bytes, ts: int,
            rroot: bytes | None = None) -> tuple[Block, CommitCertificate, Tip]:
@@ -238,7 +223,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             new: dict[bytes, bytes] = {}
             root = smt.update(root, res.changes, new)
             final, cert, tip = _final(genesis, vs, height, prev, block, merkle.root(
-                [t.tx_id for t in block]), root, ts + height, _receipts_root(res, ctx))
+                [t.tx_id for t in block]), root, ts + height, header_receipts_root(res))
             write_commit(store, final, tip.block_hash, cert, res, tip, None)
             pending.update(new)
             prev = tip.block_hash
@@ -264,7 +249,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             res = execute_block(state, block, ctx, CONTRACTS)
             c1 = clock()
             troot = merkle.root([t.tx_id for t in block])
-            rroot = _receipts_root(res, ctx)
+            rroot = header_receipts_root(res)
             c2 = clock()
             new = {}
             root = smt.update(root, res.changes, new)

@@ -29,8 +29,9 @@ from chainfin.execution import (
     read_value,
     receipt_key,
     storage_key,
+    word_nonces,
 )
-from chainfin.store import nonce_keys_of_state, nonce_word_index_key, word_nonces
+from chainfin.store import nonce_keys_of_state, nonce_word_index_key
 from chainfin.types import Transaction
 from contracts import CONTRACTS
 from contracts.testing import CHAIN_ID, Ledger, make_genesis
@@ -228,7 +229,7 @@ def test_nonce_words_mark_each_used_nonce_once() -> None:
     assert L.state.get("_nonce", f"{sender.hex()}/{(2**63 - 1) >> 8}")[31] == 0x80
     assert not list(L.state.items_with_prefix(b"_tx/"))  # no receipt in the state
     raw = L.state.data[nonce_word_key(sender, 0)]
-    assert nonce_keys_of_state(nonce_word_key(sender, 0), raw) == [nonce_word_index_key(sender, 0)]
+    assert nonce_keys_of_state(nonce_word_key(sender, 0)) == [nonce_word_index_key(sender, 0)]
     assert word_nonces(0, raw) == [0, 7, 255]
     assert word_nonces(1, L.state.data[nonce_word_key(sender, 256)]) == [256]
 

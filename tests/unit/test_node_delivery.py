@@ -10,7 +10,6 @@ import pytest
 
 from chainfin import execution
 from chainfin.errors import InvalidTransaction
-from chainfin.store import word_nonces
 from chainfin.types import Transaction
 from contracts import credit_sharing as cs
 from contracts.testing import CHAIN_ID, Ledger
@@ -27,7 +26,7 @@ def committed_nonces(L: Ledger, sender: bytes) -> list[int]:
     """The nonces ``sender`` used, from the state (as a node's ``n/`` index lists them)."""
     prefix = execution.nonce_word_key(sender, 0)[:-1]
     return [n for k, v in L.state.items_with_prefix(prefix)
-            for n in word_nonces(int(k.rsplit(b"/", 1)[1]), v)]
+            for n in execution.word_nonces(int(k.rsplit(b"/", 1)[1]), v)]
 
 
 def agent_for(L: Ledger, bank: str, mempool: Mempool, stats: dict[str, int]) -> DeliveryAgent:
