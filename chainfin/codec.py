@@ -209,7 +209,7 @@ def _check(value: Any, depth: int) -> None:
         raise CodecError("floats are not allowed")
 
 
-def decode(data: bytes, *, canonical: bool = False) -> Any:
+def decode(data: object, *, canonical: bool = False) -> Any:
     """Decode one bounded frame.
 
     Raises:

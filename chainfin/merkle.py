@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "HASH_SIZE",
@@ -174,25 +175,25 @@ def root_from_inclusion(
     return r
 
 
+# The verifiers' parameters are Any: an auditor passes what a file gave it, and anything but
+# the right types answers False (compiled, a typed parameter would raise TypeError instead).
 def verify_inclusion_hash(
-    leaf_hash_: bytes, index: int, tree_size: int, proof: Sequence[bytes], root_: bytes
+    leaf_hash_: Any, index: Any, tree_size: Any, proof: Any, root_: Any
 ) -> bool:
     """True when ``proof`` shows the leaf with hash ``leaf_hash_`` at ``index`` of a tree of
     ``tree_size`` leaves whose root is ``root_``. Never raises."""
     try:
         got = root_from_inclusion(leaf_hash_, index, tree_size, proof)
+        return got is not None and _is_hash(root_) and got == root_
     except Exception:  # verifiers never raise on hostile input
         return False
-    return got is not None and _is_hash(root_) and got == root_
 
 
-def verify_inclusion(
-    leaf_data: bytes, index: int, tree_size: int, proof: Sequence[bytes], root_: bytes
-) -> bool:
+def verify_inclusion(leaf_data: Any, index: Any, tree_size: Any, proof: Any, root_: Any) -> bool:
     """Like :func:`verify_inclusion_hash` but takes the raw leaf data. Never raises."""
     if not isinstance(leaf_data, bytes | bytearray | memoryview):
         return False
-    return verify_inclusion_hash(leaf_hash(leaf_data), index, tree_size, proof, root_)
+    return verify_inclusion_hash(leaf_hash(bytes(leaf_data)), index, tree_size, proof, root_)
 
 
 # --------------------------------------------------------------------------- consistency
@@ -288,9 +289,7 @@ def _verify_consistency(m: int, n: int, old_root: bytes, new_root: bytes,
     return sn == 0 and fr == old_root and sr == new_root
 
 
-def verify_consistency(
-    m: int, n: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(m: Any, n: Any, old_root: Any, new_root: Any, proof: Any) -> bool:
     """True when ``proof`` shows the tree of size ``m`` with root ``old_root`` is a prefix of the
     tree of size ``n`` with root ``new_root`` (RFC 9162 §2.1.4.2). Never raises.
 

@@ -124,7 +124,7 @@ def _hex32(s: Any) -> bytes:
     return b
 
 
-def _verify(root: bytes, key: bytes, value: bytes | None, proof: Proof) -> bool:
+def _verify(root: object, key: object, value: object, proof: object) -> bool:
     if type(root) is not bytes or len(root) != 32 or not isinstance(proof, Proof):
         return False
     if not isinstance(key, bytes | bytearray) or not (value is None or isinstance(value, bytes)):
@@ -178,9 +178,11 @@ def _verify(root: bytes, key: bytes, value: bytes | None, proof: Proof) -> bool:
     return node == root
 
 
-def verify_proof(root: bytes, key: bytes, value: bytes | None, proof: Proof) -> bool:
-    """True when ``proof`` shows that under ``root`` the state key ``key`` holds ``value``
-    (``value=None``: that ``key`` is absent). Pure, offline, never raises."""
+def verify_proof(root: Any, key: Any, value: Any, proof: Any) -> bool:
+    """True when ``proof`` (a :class:`Proof`) shows that under ``root`` the state key ``key``
+    (bytes) holds ``value`` (bytes; None: that ``key`` is absent). Pure, offline, never raises:
+    anything of another type answers False (hence Any: compiled, a typed parameter would raise
+    TypeError)."""
     try:
         return _verify(root, key, value, proof)
     except Exception:  # an auditor's verifier answers False to hostile input, never crashes

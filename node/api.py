@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from chainfin import __version__, codec, httpsig, proofs
+from chainfin import __version__, codec, compiled, httpsig, proofs
 from chainfin.errors import InvalidTransaction
 from chainfin.types import Block
 from node import access
@@ -438,6 +438,7 @@ async def get_status(request: web.Request) -> web.Response:
         "chain_id": node.chain_id,
         "version": __version__,
         "ledger_format": node.ledger.genesis.params.ledger_format,
+        "compiled": compiled.status()["compiled"],
         "height": tip.height,
         "block_hash": tip.block_hash.hex(),
         "state_root": tip.state_root.hex(),

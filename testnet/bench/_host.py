@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from chainfin import compiled
+
 
 def cpu_count() -> int:
     """Cores this process may run on."""
@@ -85,7 +87,9 @@ def machine_info() -> dict[str, Any]:
         import uvloop  # noqa: F401
 
         loop = "uvloop"
-    return {"cpus": cpu_count(), "cpu_model": model, **platform_info(), "client_loop": loop}
+    # the nodes run from the same install and environment as this process (chainfin/compiled.py)
+    return {"cpus": cpu_count(), "cpu_model": model, **platform_info(), "client_loop": loop,
+            "compiled": compiled.status()["compiled"]}
 
 
 def stage_breakdown(before: Sequence[dict[str, float] | None],

@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from chainfin import proofs
+from chainfin import proofs, smt
 from chainfin.errors import InvalidTransaction
 from chainfin.types import Transaction
 from node import api
@@ -410,6 +410,7 @@ async def test_status(h: Harness) -> None:
     assert {"node_id", "chain_id", "height", "view", "primary", "validators", "peers"} <= set(st)
     assert st["node_id"] == "node0" and st["chain_id"] == h.chain_id
     assert st["ledger_format"] == 2  # what a new chain is (decision 95)
+    assert st["compiled"] is (not str(smt.__file__).endswith(".py"))  # what runs (decision 96)
     assert st["height"] == 1 and st["view"] == 0
     assert st["public_key"] == h.node.identity.public_key.hex()
     assert st["validator"] is True and st["mempool"] == 0

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chainfin import smt
+from chainfin import compiled, smt
 from chainfin.errors import InvalidMessage, StorageError
 from chainfin.smt import EMPTY, Proof, SparseMerkleTree, verify_proof
 from chainfin.store import SMT_NODES, MemoryStore, PlyvelStore
@@ -244,6 +244,16 @@ def test_non_inclusion_ending_at_another_leaf_carries_it() -> None:
     assert kinds == {True, False}  # both endings occur
 
 
+def _junk_proof(*fields: object) -> Proof | None:
+    """A Proof with a field of the wrong type: the compiled class refuses to make one (TypeError,
+    chainfin/compiled.py); the Python class makes it, and then the verifier must answer False."""
+    try:
+        return Proof(*fields)  # type: ignore[arg-type]
+    except TypeError:
+        assert compiled.status()["compiled"], "the Python Proof takes any field"
+        return None
+
+
 def test_verify_never_raises_and_from_json_is_strict() -> None:
     t, nodes = fresh()
     root = t.update(EMPTY, {b"a": b"1", b"b": b"2"}, nodes)
@@ -254,11 +264,14 @@ def test_verify_never_raises_and_from_json_is_strict() -> None:
         assert verify_proof(root, j, b"1", p) is False  # type: ignore[arg-type]
         assert verify_proof(root, b"a", j, p) is False  # type: ignore[arg-type]
         assert verify_proof(root, b"a", b"1", j) is False  # type: ignore[arg-type]
+        fields: list[tuple[object, ...]] = [(p.depth, j, p.siblings), (p.depth, p.bitmap, j)]
         if j != p.depth:
-            assert verify_proof(root, b"a", b"1", Proof(j, p.bitmap, p.siblings)) is False  # type: ignore[arg-type]
-        assert verify_proof(root, b"a", b"1", Proof(p.depth, j, p.siblings)) is False  # type: ignore[arg-type]
-        assert verify_proof(root, b"a", b"1", Proof(p.depth, p.bitmap, j)) is False  # type: ignore[arg-type]
-        assert verify_proof(root, b"a", None, Proof(p.depth, p.bitmap, p.siblings, j)) is False  # type: ignore[arg-type]
+            fields.append((j, p.bitmap, p.siblings))
+        for f in fields:
+            proof = _junk_proof(*f)
+            assert proof is None or verify_proof(root, b"a", b"1", proof) is False
+        proof = _junk_proof(p.depth, p.bitmap, p.siblings, j)
+        assert proof is None or verify_proof(root, b"a", None, proof) is False
     assert verify_proof(root, b"a", b"1", Proof(257, b"\0" * 33, ())) is False
     good = p.to_json()
     for bad in (

@@ -1,0 +1,59 @@
+"""Build glue: the ledger's hot pure-Python modules compiled with mypyc when the machine can.
+
+Everything else is in pyproject.toml. The modules named in ``chainfin/compiled.py`` (the
+canonical codec, the transaction tree and the state tree: the floor every node runs for every
+block) are compiled to C extensions when mypyc and a C compiler are there; if either is missing
+or the compile fails, the install goes on and the same modules run as Python (decision 96).
+``CHAINFIN_PURE=1`` at install time skips the compile; at run time it makes an installed copy use
+the Python modules.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+HERE = Path(__file__).resolve().parent
+_compiled = runpy.run_path(str(HERE / "chainfin" / "compiled.py"))
+
+
+def _say(msg: str) -> None:
+    print(f"chainfin: {msg}", file=sys.stderr)
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext that falls back to the Python modules instead of failing the install: the
+    compiled modules share one library, so it is all of them or none."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as e:  # no compiler, no headers, a compile error
+            for out in self.get_outputs():
+                Path(out).unlink(missing_ok=True)
+            _say(f"compiled modules not built ({e}); the Python modules run instead")
+
+
+def _ext_modules() -> list:
+    if _compiled["pure_requested"](os.environ):
+        _say("CHAINFIN_PURE is set: the Python modules only")
+        return []
+    try:
+        from mypyc.build import mypycify
+    except ImportError as e:
+        _say(f"mypyc not available ({e}); the Python modules run instead")
+        return []
+    paths = [m.replace(".", "/") + ".py" for m in _compiled["MODULES"]]
+    try:
+        return mypycify(paths, opt_level="3", verbose=False)
+    except (Exception, SystemExit) as e:  # mypyc exits on a type error it cannot compile
+        _say(f"mypyc could not compile {paths} ({e}); the Python modules run instead")
+        return []
+
+
+setup(ext_modules=_ext_modules(), cmdclass={"build_ext": OptionalBuildExt})
