@@ -64,6 +64,9 @@ class NodeMetrics:
                                 "the node answers 503 overloaded)",
                                 registry=r)
         self.peers = Gauge("chainfin_peers_connected", "Connected validator peers", registry=r)
+        self.compiled = Gauge("chainfin_compiled",
+                              "1 when this node runs the mypyc-compiled codec and trees, 0 when "
+                              "their Python source (decision 96)", registry=r)
         self.disk_full = Gauge("chainfin_disk_full",
                                "1 while the data directory is below its free-space reserve "
                                "(consensus paused, transactions refused with 507 disk_full)",

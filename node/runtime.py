@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from time import thread_time
 from typing import Any
 
-from chainfin import codec, execution
+from chainfin import codec, compiled, execution
 from chainfin.consensus import api
 from chainfin.consensus.driver import Driver
 from chainfin.consensus.engine import PbftConfig, PbftEngine
@@ -226,9 +226,13 @@ class Node:
                         loop.create_task(self._ticker(), name="ticker"),
                         loop.create_task(self.catchup.watch(), name="sync-watch")]
         self.metrics.height.set(self.ledger.tip.height)
-        log.info("node %s started at height %d view %d (%s)", self.node_id,
+        built = compiled.status()
+        self.metrics.compiled.set(1 if built["compiled"] else 0)
+        log.info("node %s started at height %d view %d (%s; %s)", self.node_id,
                  self.ledger.tip.height, self.view,
-                 "validator" if self.is_validator else "observer")
+                 "validator" if self.is_validator else "observer",
+                 "compiled codec and trees" if built["compiled"] else
+                 "Python codec and trees" + (f": {built['reason']}" if built["reason"] else ""))
 
     async def stop(self) -> None:
         if self._deadline_handle is not None:

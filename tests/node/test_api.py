@@ -706,6 +706,7 @@ async def test_metrics(h: Harness) -> None:
     # a bad GET parameter is an HTTP error, not a refused transaction
     assert 'chainfin_tx_refused_total{code="bad_request"}' not in samples
     assert samples["chainfin_peers_connected"] == N_VALIDATORS - 1
+    assert samples["chainfin_compiled"] == (0 if str(smt.__file__).endswith(".py") else 1)
     assert any(k.startswith("chainfin_finality_seconds_bucket") for k in samples)
     # CPU by stage: every stage is exported; admitting and committing a transaction took some
     cpu = {k.split('"')[1]: v for k, v in samples.items()
