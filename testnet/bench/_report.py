@@ -328,7 +328,9 @@ def report_table(r: BenchResult) -> str:
            f"{r.duration_s:g}s over {API_NAMES[r.api]} on {scheme}, {r.senders} senders "
            f"({round(TRANSFER_SHARE * 100)}% transfers, {round(100 - TRANSFER_SHARE * 100)}% "
            "trade-finance work: invoices, declarations, attestations, financings)"
-           + ("; risk controls on" if r.risk else ""), sep, line(head), sep]
+           + ("; risk controls on" if r.risk else "")
+           + ("" if r.machine.get("compiled", True) else "; Python codec and trees (decision 96)"),
+           sep, line(head), sep]
     out += [line(row) for row in rows[:-1]] + [sep, line(rows[-1]), sep]
     errs = r.errors()
     if errs:
