@@ -37,6 +37,8 @@ GOSSIP_DELAY_S = 0.005
 #: load each frame's fixed cost at every peer matters more than the wait, which queues dwarf
 GOSSIP_DELAY_BUSY_S = 0.015
 GOSSIP_BUSY_PENDING = 128
+#: a replica's transactions reach the primary in frames of their own this soon (decision 97)
+PRIMARY_GOSSIP_DELAY_S = 0.001
 #: when no block has committed for this long while transactions are pending, the node checks
 #: its oldest pending ones (admitted at least this long ago, none in a proposal) against the
 #: committed state again and drops those it no longer admits: shorter than the view-change
@@ -70,12 +72,17 @@ class Admission:
     def __init__(self, *, chain_id: str, params: GenesisParams, ledger: Ledger, mempool: Mempool,
                  gossip: TxGossip, metrics: NodeMetrics, stats: dict[str, int],
                  waiters: Waiters, events: asyncio.Queue[api.Event],
-                 disk_full: Callable[[], bool]) -> None:
+                 disk_full: Callable[[], bool],
+                 to_primary: TxGossip | None = None) -> None:
         self.chain_id = chain_id
         self.params = params
         self.ledger = ledger
         self.mempool = mempool
         self.gossip = gossip
+        #: the transactions admitted here also go to the primary at once (decision 97): the
+        #: broadcast above waits up to a block interval's quarter, which a transaction that
+        #: entered at a replica otherwise adds to its finality
+        self.to_primary = to_primary
         self.metrics = metrics
         self.stats = stats
         self.waiters = waiters
@@ -148,6 +155,8 @@ class Admission:
         if gossip:
             self.gossip.delay = self._gossip_delay(now)
             self.gossip.add(tx)
+            if self.to_primary is not None:
+                self.to_primary.add(tx)
 
     def _gossip_delay(self, now: float) -> float:
         """How long a gossip frame collects transactions: GOSSIP_DELAY_S, or

@@ -32,7 +32,7 @@ from chainfin.genesis import Genesis
 from chainfin.store import DamagedStore, KVStore
 from chainfin.types import CommitCertificate, Transaction
 from contracts import CONTRACTS
-from node.admission import GOSSIP_DELAY_S, Admission, next_free_nonce
+from node.admission import GOSSIP_DELAY_S, PRIMARY_GOSSIP_DELAY_S, Admission, next_free_nonce
 from node.catchup import K_FETCH, K_STATUS, CatchUp
 from node.delivery import DeliveryAgent
 from node.engine_io import EngineIO, TxOutcome
@@ -140,6 +140,7 @@ class Node:
         self.transport.set_request_handler(K_STATUS, self.catchup.serve_status)
         self.statesync = StateSync(self, state_sync)  # also serves snapshots to peers
         self.gossip = TxGossip(self.transport.broadcast, K_TXS, delay=GOSSIP_DELAY_S)
+        self.to_primary = TxGossip(self._send_to_primary, K_TXS, delay=PRIMARY_GOSSIP_DELAY_S)
         self.engine = self._make_engine()
         self.events: asyncio.Queue[api.Event] = asyncio.Queue()
         self._tick_ms = 0  # the time of the last Tick the engine was stepped with
@@ -153,7 +154,8 @@ class Node:
         self.admission = Admission(
             chain_id=self.chain_id, params=self.params, ledger=self.ledger,
             mempool=self.mempool, gossip=self.gossip, metrics=self.metrics, stats=self.stats,
-            waiters=self.waiters, events=self.events, disk_full=lambda: self.disk_full)
+            waiters=self.waiters, events=self.events, disk_full=lambda: self.disk_full,
+            to_primary=self.to_primary)
         self.delivery = None if bank is None else DeliveryAgent(
             bank, self.chain_id, state=self.ledger.committed_state, next_nonce=self.next_nonce,
             submit=lambda tx: self.admission.admit_checked(tx, gossip=True), stats=self.stats)
@@ -395,6 +397,11 @@ class Node:
         log.warning("free space is back: consensus resumes")
         self.catchup.start_fetch(self.ledger.tip.height + 1, self.transport.connected())
 
+    def _send_to_primary(self, kind: str, payload: bytes) -> None:
+        """The primary's copy of a replica's transactions (decision 97); nothing on the primary."""
+        if self.primary != self.identity.public_key:
+            self.transport.send(self.primary, kind, payload)
+
     def _end_turn(self) -> None:
         if self._wal_pending:
             t0 = thread_time()
@@ -416,6 +423,7 @@ class Node:
                 # each link an envelope (a TLS record, a socket write, a wake-up and a MAC at
                 # the peer) and most of them went alone (decision 88)
                 self.gossip.flush()
+                self.to_primary.close()  # the broadcast carries them to the primary too
             for to, payload in sends:
                 if to is None:
                     self.transport.broadcast(K_CONSENSUS, payload)
