@@ -3,6 +3,10 @@ a Node that is not started, its peers' queues inspected (nothing leaves the proc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from chainfin import codec
 from chainfin.store import MemoryStore
 from chainfin.types import Transaction
@@ -68,54 +72,53 @@ async def test_a_message_to_one_peer_or_an_empty_buffer_sends_no_gossip() -> Non
 # (decision 97): at once in a frame of their own, besides the broadcast; nothing on the primary
 
 
+@pytest.fixture
+def built() -> Iterator[tuple[Node, list[Transaction]]]:
+    node, txs = _node()
+    yield node, txs
+    node.gossip.close()
+    node.to_primary.close()
+
+
 def _other_primary(node: Node) -> bytes:
     node.primary = next(k for k in node.transport._peers if k != node.identity.public_key)
     return node.primary
 
 
-async def test_a_replica_sends_what_it_admits_to_the_primary_at_once() -> None:
-    node, txs = _node()
-    try:
-        primary = _other_primary(node)
-        for tx in txs:
-            node.admission.admit_checked(tx, gossip=True)
-        assert len(node.to_primary) == 2 and len(node.gossip) == 2
-        node.to_primary.flush()  # what its 1 ms timer does
-        queues = _queues(node)
-        assert [k for k, _ in queues[primary]] == [K_TXS]
-        assert codec.decode(queues[primary][0][1]) == [t.encode() for t in txs]
-        assert all(q == [] for k, q in queues.items() if k != primary)  # the broadcast waits
-        assert len(node.gossip) == 2
-    finally:
-        node.gossip.close()
-        node.to_primary.close()
+async def test_a_replica_sends_what_it_admits_to_the_primary_at_once(
+        built: tuple[Node, list[Transaction]]) -> None:
+    node, txs = built
+    primary = _other_primary(node)
+    for tx in txs:
+        node.admission.admit_checked(tx, gossip=True)
+    assert len(node.to_primary) == 2 and len(node.gossip) == 2
+    node.to_primary.flush()  # what its 1 ms timer does
+    queues = _queues(node)
+    assert [k for k, _ in queues[primary]] == [K_TXS]
+    assert codec.decode(queues[primary][0][1]) == [t.encode() for t in txs]
+    assert all(q == [] for k, q in queues.items() if k != primary)  # the broadcast waits
+    assert len(node.gossip) == 2
 
 
-async def test_the_primary_sends_itself_nothing() -> None:
-    node, txs = _node()
-    try:
-        node.primary = node.identity.public_key
-        node.admission.admit_checked(txs[0], gossip=True)
-        node.to_primary.flush()
-        assert all(q == [] for q in _queues(node).values())
-        assert node.to_primary.stats["gossip_frames_out"] == 1  # handed over, dropped there
-        assert node.transport.stats.get("dropped_no_peer", 0) == 0  # not sent to itself
-    finally:
-        node.gossip.close()
-        node.to_primary.close()
+async def test_the_primary_sends_itself_nothing(built: tuple[Node, list[Transaction]]) -> None:
+    node, txs = built
+    node.primary = node.identity.public_key
+    node.admission.admit_checked(txs[0], gossip=True)
+    node.to_primary.flush()
+    assert all(q == [] for q in _queues(node).values())
+    assert node.to_primary.stats["gossip_frames_out"] == 1  # handed over, dropped there
+    assert node.transport.stats.get("dropped_no_peer", 0) == 0  # not sent to itself
 
 
-async def test_a_broadcast_carrying_the_gossip_takes_the_primary_s_copy_too() -> None:
-    node, txs = _node()
-    try:
-        primary = _other_primary(node)
-        node.admission.admit_checked(txs[0], gossip=True)
-        node._outbox = [(None, b"vote")]
-        node._end_turn()
-        assert len(node.to_primary) == 0 and len(node.gossip) == 0
-        for q in _queues(node).values():  # one copy each, the primary's included
-            assert [k for k, _ in q] == [K_TXS, K_CONSENSUS]
-        assert primary in _queues(node)
-    finally:
-        node.gossip.close()
-        node.to_primary.close()
+async def test_a_broadcast_carrying_the_gossip_takes_the_primary_s_copy_too(
+        built: tuple[Node, list[Transaction]]) -> None:
+    node, txs = built
+    primary = _other_primary(node)
+    node.admission.admit_checked(txs[0], gossip=True)
+    node._outbox = [(None, b"vote")]
+    node._end_turn()
+    assert len(node.to_primary) == 0 and len(node.gossip) == 0
+    queues = _queues(node)
+    assert primary in queues
+    for q in queues.values():  # one copy each, the primary's included
+        assert [k for k, _ in q] == [K_TXS, K_CONSENSUS]
