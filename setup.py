@@ -10,6 +10,7 @@ the Python modules.
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
 import sys
@@ -37,6 +38,21 @@ class OptionalBuildExt(build_ext):
             for out in self.get_outputs():
                 Path(out).unlink(missing_ok=True)
             _say(f"compiled modules not built ({e}); the Python modules run instead")
+            return
+        if self.extensions:
+            self._record()
+
+    def _record(self) -> None:
+        """Write what was compiled (chainfin/compiled.py's RECORD) beside the extensions: in
+        the build directory (a wheel) and, for an editable install, in the source tree."""
+        record = json.dumps({"sources": _compiled["source_digests"](HERE)}, indent=1,
+                            sort_keys=True)
+        dirs = {Path(self.build_lib) / "chainfin"}
+        if self.inplace or self.editable_mode:
+            dirs.add(HERE / "chainfin")
+        for d in dirs:
+            d.mkdir(parents=True, exist_ok=True)
+            (d / _compiled["RECORD"]).write_text(record + "\n")
 
 
 def _ext_modules() -> list:

@@ -7,8 +7,10 @@ first imported, makes the interpreter load the ``.py`` files instead when
 
 - ``CHAINFIN_PURE`` is set (to ``1``/``true``/``yes``): to compare, or to rule the compiled code
   out; or
-- an extension is older than its source (a developer edited the ``.py`` after the install: the
-  stale extension would silently run the old code): a warning says to reinstall; or
+- a source is not the one its extension was compiled from (a developer edited the ``.py``
+  after the install: the stale extension would silently run the old code): ``setup.py`` writes
+  the SHA-256 of each compiled source to ``chainfin/compiled-sources.json`` beside the
+  extensions, and a warning says to reinstall when one differs (or the record is missing); or
 - only some of the modules have an extension (they share one compiled library: all or none).
 
 :func:`status` says what runs; ``/v1/status`` and ``chainfin bench``'s JSON carry it, so a
@@ -18,8 +20,10 @@ figure always says which code produced it. No third-party imports here: ``setup.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.machinery
 import importlib.util
+import json
 import os
 import sys
 import warnings
@@ -27,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MODULES", "pure_requested", "select", "status"]
+__all__ = ["MODULES", "RECORD", "pure_requested", "select", "source_digests", "status"]
 
 MODULES = (
     "chainfin.codec",
@@ -36,6 +40,9 @@ MODULES = (
     "chainfin.smt",
     "chainfin.smt_update",
 )
+
+#: the record of what was compiled, beside this file: {"sources": {module: SHA-256 hex}}
+RECORD = "compiled-sources.json"
 
 _ROOT = Path(__file__).resolve().parent.parent
 _reason: str | None = None  # why the Python modules run although extensions exist
@@ -59,6 +66,22 @@ def _extension(name: str, root: Path) -> Path | None:
     return None
 
 
+def source_digests(root: Path = _ROOT) -> dict[str, str]:
+    """SHA-256 (hex) of each module's ``.py`` under ``root``: what ``setup.py`` records when it
+    compiles them and what :func:`select` compares at import."""
+    return {name: hashlib.sha256(_source(name, root).read_bytes()).hexdigest()
+            for name in MODULES}
+
+
+def _recorded(root: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(root.joinpath("chainfin", RECORD).read_text())
+        sources = record["sources"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return sources if isinstance(sources, dict) else None
+
+
 def _pure_reason(environ: Mapping[str, str], root: Path = _ROOT) -> str | None:
     exts = {name: _extension(name, root) for name in MODULES}
     built = [n for n, p in exts.items() if p is not None]
@@ -69,12 +92,13 @@ def _pure_reason(environ: Mapping[str, str], root: Path = _ROOT) -> str | None:
     if len(built) != len(MODULES):
         missing = ", ".join(n for n in MODULES if exts[n] is None)
         return f"the compiled build is incomplete (no extension for {missing})"
-    for name, ext in exts.items():
-        assert ext is not None
-        src = _source(name, root)
-        if ext.stat().st_mtime < src.stat().st_mtime:
-            return (f"{src.relative_to(root)} changed after it was compiled "
-                    "(reinstall: pip install -e .)")
+    recorded = _recorded(root)
+    if recorded is None:
+        return f"no readable chainfin/{RECORD} says what the extensions were compiled from"
+    for name, digest in source_digests(root).items():
+        if recorded.get(name) != digest:
+            return (f"{_source(name, root).relative_to(root)} is not the source its extension "
+                    "was compiled from (reinstall: pip install -e .)")
     return None
 
 

@@ -4,6 +4,7 @@ same bytes, and an installed copy says which of them runs."""
 from __future__ import annotations
 
 import importlib.machinery
+import json
 import os
 import subprocess
 import sys
@@ -91,8 +92,6 @@ WORKLOAD = textwrap.dedent('''
 
 
 def _run(tmp_path: Path, pure: bool) -> dict[str, object]:
-    import json
-
     script = tmp_path / "workload.py"
     script.write_text(WORKLOAD)
     env = {k: v for k, v in os.environ.items() if k != "CHAINFIN_PURE"}
@@ -117,22 +116,22 @@ def test_compiled_and_python_modules_give_the_same_bytes(tmp_path: Path) -> None
     assert native["digest"] == _run(tmp_path, pure=True)["digest"]
 
 
-def _fake_install(root: Path, exts: list[str]) -> None:
+def _fake_install(root: Path, exts: list[str], record: bool = True) -> None:
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     for name in compiled.MODULES:
         src = root.joinpath(*name.split(".")).with_suffix(".py")
         src.parent.mkdir(parents=True, exist_ok=True)
-        src.write_text("")
-        os.utime(src, (1_000, 1_000))
+        src.write_text(f"# {name}\n")
         if name in exts:
-            ext = src.with_suffix(suffix)
-            ext.write_bytes(b"")
-            os.utime(ext, (2_000, 2_000))
+            src.with_suffix(suffix).write_bytes(b"")
+    if record:
+        (root / "chainfin" / compiled.RECORD).write_text(
+            json.dumps({"sources": compiled.source_digests(root)}))
 
 
 def test_which_modules_run(tmp_path: Path) -> None:
     every = list(compiled.MODULES)
-    _fake_install(tmp_path / "none", [])
+    _fake_install(tmp_path / "none", [], record=False)
     assert compiled._pure_reason({}, tmp_path / "none") is None  # Python's import finds the .py
     _fake_install(tmp_path / "all", every)
     assert compiled._pure_reason({}, tmp_path / "all") is None  # the extensions run
@@ -142,8 +141,11 @@ def test_which_modules_run(tmp_path: Path) -> None:
     _fake_install(tmp_path / "some", every[:-1])
     reason = compiled._pure_reason({}, tmp_path / "some")
     assert reason is not None and "incomplete" in reason and every[-1] in reason
+    _fake_install(tmp_path / "unrecorded", every, record=False)
+    reason = compiled._pure_reason({}, tmp_path / "unrecorded")
+    assert reason is not None and compiled.RECORD in reason
     # a source edited after the install: its extension is stale, so none of them runs
     src = (tmp_path / "all").joinpath(*every[2].split(".")).with_suffix(".py")
-    os.utime(src, (3_000, 3_000))
+    src.write_text(src.read_text() + "x = 1\n")
     reason = compiled._pure_reason({}, tmp_path / "all")
-    assert reason is not None and "changed after it was compiled" in reason
+    assert reason is not None and "is not the source its extension was compiled from" in reason
