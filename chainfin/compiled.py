@@ -46,6 +46,7 @@ RECORD = "compiled-sources.json"
 
 _ROOT = Path(__file__).resolve().parent.parent
 _reason: str | None = None  # why the Python modules run although extensions exist
+_running_compiled = False  # what select() decided: every module from its extension
 
 
 def pure_requested(environ: Mapping[str, str]) -> bool:
@@ -116,8 +117,10 @@ class _PureFinder:
 def select(environ: Mapping[str, str] = os.environ) -> None:
     """Load the Python modules instead of the extensions when :func:`_pure_reason` says so.
     Called once, from ``chainfin/__init__.py``, before any of :data:`MODULES` is imported."""
-    global _reason
+    global _reason, _running_compiled
     _reason = _pure_reason(environ)
+    _running_compiled = _reason is None and all(
+        _extension(name, _ROOT) is not None for name in MODULES)
     if _reason is None or any(f is _PureFinder for f in sys.meta_path):
         return
     sys.meta_path.insert(0, _PureFinder)
@@ -127,7 +130,7 @@ def select(environ: Mapping[str, str] = os.environ) -> None:
 
 
 def status() -> dict[str, Any]:
-    """What runs: ``compiled`` is true when every module in :data:`MODULES` runs from its
-    extension; ``reason`` says why the Python modules run although extensions exist."""
-    built = all(_extension(name, _ROOT) is not None for name in MODULES)
-    return {"compiled": built and _reason is None, "modules": list(MODULES), "reason": _reason}
+    """What runs (decided once, by :func:`select`): ``compiled`` is true when every module in
+    :data:`MODULES` runs from its extension; ``reason`` says why the Python modules run although
+    extensions exist."""
+    return {"compiled": _running_compiled, "modules": list(MODULES), "reason": _reason}

@@ -154,9 +154,10 @@ class Admission:
             self.pacer.note(1, now)
         if gossip:
             self.gossip.delay = self._gossip_delay(now)
-            self.gossip.add(tx)
+            data = tx.encode()  # once for both frames
+            self.gossip.add(tx, data)
             if self.to_primary is not None:
-                self.to_primary.add(tx)
+                self.to_primary.add(tx, data)
 
     def _gossip_delay(self, now: float) -> float:
         """How long a gossip frame collects transactions: GOSSIP_DELAY_S, or

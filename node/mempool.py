@@ -241,9 +241,11 @@ class TxGossip:
         self._timer: asyncio.TimerHandle | None = None
         self.stats: dict[str, int] = {"gossip_frames_out": 0, "gossip_txs_out": 0}
 
-    def add(self, tx: Transaction) -> None:
-        """Queue ``tx`` for the next gossip frame (call from the event loop)."""
-        data = tx.encode()
+    def add(self, tx: Transaction, data: bytes | None = None) -> None:
+        """Queue ``tx`` for the next gossip frame (call from the event loop); ``data``: its
+        ``encode()``, when the caller has it already."""
+        if data is None:
+            data = tx.encode()
         if self._buf and self._bytes + len(data) > self.max_bytes:
             self.flush()
         self._buf.append(data)
