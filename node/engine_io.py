@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chainfin.node")
 
+#: heights whose phase marks are kept at most (a view change can leave some never committed)
+PHASE_MARKS_MAX = 64
+
 
 @dataclass
 class TxOutcome:
@@ -59,11 +62,26 @@ class EngineIO:
     """Executes the engine's actions on the node. ``clock`` gives the wall-clock ms a replica
     checks a proposal's timestamp against."""
 
-    __slots__ = ("node", "clock")
+    __slots__ = ("node", "clock", "_marks", "_phase")
 
     def __init__(self, node: Node, clock: Callable[[], int]) -> None:
         self.node = node
         self.clock = clock
+        #: per height in flight: when the proposal was known here (build or execute started),
+        #: when our vote was queued (the PRE-PREPARE on the primary, the PREPARE on a replica),
+        #: when we were prepared (our COMMIT queued); ``time.perf_counter()`` (decision 98)
+        self._marks: dict[int, list[float | None]] = {}
+        self._phase = {p: node.metrics.phase.labels(p)
+                       for p in ("queue", "execute", "prepare", "commit", "apply")}
+
+    def _mark(self, height: int, i: int) -> None:
+        m = self._marks.get(height)
+        if m is None:
+            if len(self._marks) >= PHASE_MARKS_MAX:
+                self._marks.pop(next(iter(self._marks)))
+            m = self._marks[height] = [None, None, None]
+        if m[i] is None:
+            m[i] = time.perf_counter()
 
     # ------------------------------------------------------------------ Network
 
@@ -75,16 +93,23 @@ class EngineIO:
 
     def persist(self, key: bytes, record: Any) -> None:
         self.node._wal_pending.append(api.Persist(key, record))
+        kind = record.get("k") if isinstance(record, dict) else None
+        if kind in ("pp", "p"):
+            self._mark(record["s"], 1)
+        elif kind == "c":
+            self._mark(record["s"], 2)
 
     # ------------------------------------------------------------------ App
 
     def build(self, req: api.BuildBlock) -> list[api.Event]:
+        self._mark(req.height, 0)
         t0 = thread_time()
         answer = self._build(req)
         self.node.metrics.cpu["build"] += thread_time() - t0
         return [answer]
 
     def execute(self, block: Block) -> list[api.Event]:
+        self._mark(block.height, 0)
         t0 = thread_time()
         answer = self._execute_block(block)
         self.node.metrics.cpu["execute"] += thread_time() - t0
@@ -97,6 +122,8 @@ class EngineIO:
         return answers
 
     def discard(self, height: int) -> None:
+        for h in [h for h in self._marks if h > height]:
+            del self._marks[h]
         self.node.ledger.discard_above(height)
         self.node.admission.recompute_in_flight()
 
@@ -134,6 +161,13 @@ class EngineIO:
             block = None
         if block is None:
             return api.BlockExecuted(b"", False, "build failed")
+        m = self._marks.get(a.height)
+        if m is not None and m[0] is not None:
+            admitted_at, queue = node.admission.admitted_at, self._phase["queue"]
+            for tx in block.txs:
+                t = admitted_at.get(tx.tx_id)
+                if t is not None:
+                    queue.observe(max(0.0, m[0] - t))
         node.admission.proposed(block.txs)
         return api.BlockBuilt(block)
 
@@ -170,11 +204,26 @@ class EngineIO:
         spec = node.ledger.commit(block, cert)
         node.metrics.commit_write.observe(time.perf_counter() - t0)
         self.after_commit(block, spec.result)
+        self._observe_phases(block.height, t0)
         out: list[api.Event] = []
         if spec.validators_after != old_vs:
             node.validators_changed()
             out.append(api.ValidatorSetChanged(block.height, spec.validators_after))
         return out
+
+    def _observe_phases(self, height: int, committed_at: float) -> None:
+        """The block's phases on this node, once it is written and its clients answered. A
+        height missing a mark (committed by a certificate alone, or known before a restart) has
+        its apply time only."""
+        ph = self._phase
+        m = self._marks.pop(height, None)
+        for h in [h for h in self._marks if h < height]:
+            del self._marks[h]
+        if m is not None and m[0] is not None and m[1] is not None and m[2] is not None:
+            ph["execute"].observe(max(0.0, m[1] - m[0]))
+            ph["prepare"].observe(max(0.0, m[2] - m[1]))
+            ph["commit"].observe(max(0.0, committed_at - m[2]))
+        ph["apply"].observe(time.perf_counter() - committed_at)
 
     def after_commit(self, block: Block, result: execution.BlockResult) -> None:
         """A block is final here (by consensus or catch-up): settle its transactions' waiters,

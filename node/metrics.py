@@ -87,6 +87,14 @@ class NodeMetrics:
         self.finality = Histogram(
             "chainfin_finality_seconds", "Admission to commit, per transaction (this node)",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r)
+        self.phase = Histogram(
+            "chainfin_block_phase_seconds",
+            "Where a block's time goes on this node (decision 98): queue (per transaction, admitted "
+            "here to its block's build; the primary only), execute (proposal known to our vote), "
+            "prepare (our vote to prepared), commit (prepared to a commit quorum), apply (writing "
+            "the block and answering its clients)", ["phase"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28),
+            registry=r)
         self.commit_write = Histogram(
             "chainfin_commit_write_seconds", "Time to write one committed block",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1), registry=r)

@@ -325,12 +325,21 @@ def _classify(status: int, body: Any) -> tuple[str, str | None, int | None]:
 
 
 _CPU_LINE = re.compile(r'^chainfin_cpu_seconds_total\{stage="([a-z_]+)"\} ([0-9.e+-]+)$', re.M)
+_PHASE_LINE = re.compile(
+    r'^chainfin_block_phase_seconds_(sum|count)\{phase="([a-z_]+)"\} ([0-9.e+-]+)$', re.M)
+
+
+def parse_phases(text: str) -> dict[str, float]:
+    """``chainfin_block_phase_seconds`` (decision 98) of a /metrics page as ``{"<phase>_sum":
+    seconds, "<phase>_count": n}``."""
+    return {f"{ph}_{what}": float(v) for what, ph, v in _PHASE_LINE.findall(text)}
 
 
 async def _cpu_stages(session: Any, urls: Sequence[str], reader: Identity | None = None
                       ) -> list[dict[str, float] | None]:
-    """Each node's CPU seconds by pipeline stage (``chainfin_cpu_seconds_total`` of /metrics),
-    or None for a node that does not answer."""
+    """Each node's CPU seconds by pipeline stage (``chainfin_cpu_seconds_total`` of /metrics)
+    and its block phases' sums and counts (keys ``phase:<phase>_sum`` / ``_count``), or None
+    for a node that does not answer."""
     import aiohttp
 
     async def one(u: str) -> dict[str, float] | None:
@@ -342,6 +351,10 @@ async def _cpu_stages(session: Any, urls: Sequence[str], reader: Identity | None
                 text = await r.text()
         except (TimeoutError, aiohttp.ClientError):
             return None
-        return {k: float(v) for k, v in _CPU_LINE.findall(text)} or None
+        out = {k: float(v) for k, v in _CPU_LINE.findall(text)}
+        if not out:
+            return None
+        out.update({"phase:" + k: v for k, v in parse_phases(text).items()})
+        return out
 
     return list(await asyncio.gather(*(one(u) for u in urls)))

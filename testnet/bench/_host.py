@@ -103,5 +103,36 @@ def stage_breakdown(before: Sequence[dict[str, float] | None],
         if a is None or b is None:
             continue
         for k, v in b.items():
-            out[k] = out.get(k, 0.0) + max(0.0, v - a.get(k, 0.0))
+            if not k.startswith("phase:"):
+                out[k] = out.get(k, 0.0) + max(0.0, v - a.get(k, 0.0))
     return {k: round(v / committed * 1e6, 1) for k, v in out.items()}
+
+
+#: the block phases a node times (node/metrics.py ``chainfin_block_phase_seconds``)
+PHASES = ("queue", "execute", "prepare", "commit", "apply")
+
+
+def phase_breakdown(before: Sequence[dict[str, float] | None],
+                    after: Sequence[dict[str, float] | None]) -> dict[str, dict[str, float]]:
+    """Mean ms per block phase over the run, for the primary (the node that queued the most
+    transactions into blocks it built) and for the replicas together."""
+    deltas: list[dict[str, float]] = []
+    for a, b in zip(before, after, strict=True):
+        if a is None or b is None:
+            continue
+        deltas.append({k[6:]: v - a.get(k, 0.0) for k, v in b.items() if k.startswith("phase:")})
+    if not deltas:
+        return {}
+    primary = max(range(len(deltas)), key=lambda i: deltas[i].get("queue_count", 0.0))
+
+    def means(ds: list[dict[str, float]]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for ph in PHASES:
+            n = sum(d.get(ph + "_count", 0.0) for d in ds)
+            if n > 0:
+                out[ph] = round(sum(d.get(ph + "_sum", 0.0) for d in ds) / n * 1000, 2)
+        return out
+
+    res = {"primary": means([deltas[primary]]),
+           "replicas": means([d for i, d in enumerate(deltas) if i != primary])}
+    return {k: v for k, v in res.items() if v}

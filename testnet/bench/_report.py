@@ -17,6 +17,7 @@ from chainfin.errors import ChainfinError
 from node.metrics import CPU_STAGES
 
 from ._clients import API_NAMES
+from ._host import PHASES
 from ._limit import LimitResult
 from ._workload import TRANSFER_SHARE
 
@@ -371,6 +372,14 @@ def report_table(r: BenchResult) -> str:
         out.append("nodes' CPU by stage, us per committed tx (all nodes): " + ", ".join(
             f"{k} {stages[k]:,.0f}" for k in order) + " (other: HTTP, p2p frames and TLS, the "
             "event loop; background: LevelDB's thread)")
+    phases = nc.get("block_phases_ms") if nc else None
+    if phases:
+        pr, rp = phases.get("primary", {}), phases.get("replicas", {})
+        out.append("block phases, mean ms (primary / replicas): " + ", ".join(
+            f"{ph} {pr.get(ph, '-')} / {rp.get(ph, '-')}" for ph in PHASES
+            if ph in pr or ph in rp) + " (queue: a transaction's wait for its block; execute: "
+            "the proposal known to our vote; prepare: to prepared; commit: to a commit quorum; "
+            "apply: writing the block and answering)")
     if r.machine.get("busy_before_run") is not None:
         out.append(f"machine busy before the nodes started: "
                    f"{r.machine['busy_before_run'] * 100:.0f}% (other processes)")

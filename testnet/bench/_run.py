@@ -37,6 +37,7 @@ from ._host import (
     cpu_count,
     machine_busy,
     machine_info,
+    phase_breakdown,
     proc_cpu_s,
     stage_breakdown,
 )
@@ -279,6 +280,8 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         if committed and total > 0 else None,
         # where it went (the nodes' own accounting, node/metrics.py CPU_STAGES)
         "stages_us_per_committed_tx_all_nodes": stage_breakdown(stages0, stages1, committed),
+        # where a block's wall time went (decision 98): mean ms per phase
+        "block_phases_ms": phase_breakdown(stages0, stages1),
     }
     if busy0 is not None and busy1 is not None and busy1[1] > busy0[1]:
         # everything the machine did meanwhile; what is neither a node nor the load generator

@@ -707,6 +707,10 @@ async def test_metrics(h: Harness) -> None:
     assert 'chainfin_tx_refused_total{code="bad_request"}' not in samples
     assert samples["chainfin_peers_connected"] == N_VALIDATORS - 1
     assert samples["chainfin_compiled"] == (0 if str(smt.__file__).endswith(".py") else 1)
+    # the one block's phases on this node (decision 98), each timed once
+    for ph in ("execute", "prepare", "commit", "apply"):
+        assert samples[f'chainfin_block_phase_seconds_count{{phase="{ph}"}}'] == 1, ph
+        assert samples[f'chainfin_block_phase_seconds_sum{{phase="{ph}"}}'] >= 0, ph
     assert any(k.startswith("chainfin_finality_seconds_bucket") for k in samples)
     # CPU by stage: every stage is exported; admitting and committing a transaction took some
     cpu = {k.split('"')[1]: v for k, v in samples.items()

@@ -252,6 +252,27 @@ def test_stage_breakdown_sums_nodes_per_committed_tx():
     assert bench._clients._CPU_LINE.findall(text) == [("admit", "1.5")]
 
 
+def test_phase_breakdown_primary_and_replicas():
+    page = ('chainfin_block_phase_seconds_sum{phase="queue"} 0.5\n'
+            'chainfin_block_phase_seconds_count{phase="queue"} 40.0\n'
+            'chainfin_block_phase_seconds_sum{phase="apply"} 0.03\n'
+            'chainfin_block_phase_seconds_count{phase="apply"} 10.0\n'
+            'chainfin_block_phase_seconds_bucket{phase="apply",le="0.001"} 0.0\n')
+    assert bench._clients.parse_phases(page) == {
+        "queue_sum": 0.5, "queue_count": 40.0, "apply_sum": 0.03, "apply_count": 10.0}
+    before = [{"phase:apply_sum": 0.01, "phase:apply_count": 5.0, "admit": 1.0},
+              {"phase:apply_sum": 0.0, "phase:apply_count": 0.0}, None]
+    after = [{"phase:apply_sum": 0.03, "phase:apply_count": 10.0, "phase:queue_sum": 0.4,
+              "phase:queue_count": 40.0, "admit": 2.0},
+             {"phase:apply_sum": 0.05, "phase:apply_count": 10.0}, {"phase:apply_sum": 9.0}]
+    got = bench.phase_breakdown(before, after)
+    # the node that queued transactions into its blocks is the primary; a node that did not
+    # answer before the load is left out; the CPU stages are not phases
+    assert got == {"primary": {"queue": 10.0, "apply": 4.0}, "replicas": {"apply": 5.0}}
+    assert bench.stage_breakdown(before, after, committed=1000) == {"admit": 1000.0}
+    assert bench.phase_breakdown([None], [None]) == {}
+
+
 def test_classify_answers():
     c = bench._clients._classify
     assert c(200, {"status": "committed", "height": 3}) == ("committed", None, 3)
