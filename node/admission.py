@@ -10,6 +10,7 @@ queue, the gossip buffer and the ledger are handed in.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import time
@@ -39,6 +40,13 @@ GOSSIP_DELAY_BUSY_S = 0.015
 GOSSIP_BUSY_PENDING = 128
 #: a replica's transactions reach the primary in frames of their own this soon (decision 97)
 PRIMARY_GOSSIP_DELAY_S = 0.001
+#: a transaction admitted here goes to the other validators only when it is still in no
+#: proposal this long after (decision 99): the primary has it at once and the replicas get it
+#: in the PRE-PREPARE; the broadcast is the fallback for a primary that crashed, was replaced
+#: or lost it. Half the default view-change timeout (1 s), so a silent primary is still
+#: noticed by every replica within 1.5 s; long enough that a healthy network (a block every
+#: <= 50 ms) rarely needs it, even with a few blocks queued
+DEFERRED_GOSSIP_S = 0.5
 #: when no block has committed for this long while transactions are pending, the node checks
 #: its oldest pending ones (admitted at least this long ago, none in a proposal) against the
 #: committed state again and drops those it no longer admits: shorter than the view-change
@@ -83,6 +91,9 @@ class Admission:
         #: broadcast above waits up to a block interval's quarter, which a transaction that
         #: entered at a replica otherwise adds to its finality
         self.to_primary = to_primary
+        #: (admitted at, tx id) of what this node admitted from its clients, oldest first: the
+        #: ones still in no proposal after DEFERRED_GOSSIP_S are broadcast (decision 99)
+        self.deferred: collections.deque[tuple[float, bytes]] = collections.deque()
         self.metrics = metrics
         self.stats = stats
         self.waiters = waiters
@@ -154,10 +165,44 @@ class Admission:
             self.pacer.note(1, now)
         if gossip:
             self.gossip.delay = self._gossip_delay(now)
-            data = tx.encode()  # once for both frames
-            self.gossip.add(tx, data)
-            if self.to_primary is not None:
-                self.to_primary.add(tx, data)
+            if self.to_primary is None:
+                self.gossip.add(tx)
+            else:  # the other validators only if the primary does not propose it (decision 99)
+                self.to_primary.add(tx)
+                self.deferred.append((now, tx.tx_id))
+
+    def gossip_overdue(self, now: float | None = None) -> int:
+        """Broadcast what this node admitted DEFERRED_GOSSIP_S ago or earlier and still sees in
+        no proposal (the primary crashed, was replaced, or never got it); one in a proposal now
+        is checked again a period later (its block may be discarded by a view change). Called
+        every tick; returns how many were broadcast."""
+        if now is None:
+            now = time.perf_counter()
+        due = now - DEFERRED_GOSSIP_S
+        d, n = self.deferred, 0
+        while d and d[0][0] <= due:
+            _, tx_id = d.popleft()
+            tx = self.mempool.get(tx_id)
+            if tx is None:  # committed, or dropped
+                continue
+            if tx_id in self.in_flight:
+                d.append((now, tx_id))
+                continue
+            self.gossip.add(tx)
+            n += 1
+        if n:
+            self.stats["gossip_deferred_out"] += n
+        return n
+
+    def primary_changed(self) -> None:
+        """A new view: what this node's clients submitted and no proposal holds goes to the new
+        primary at once (the old one may have had it alone)."""
+        if self.to_primary is None:
+            return
+        for _, tx_id in self.deferred:
+            tx = self.mempool.get(tx_id)
+            if tx is not None and tx_id not in self.in_flight:
+                self.to_primary.add(tx)
 
     def _gossip_delay(self, now: float) -> float:
         """How long a gossip frame collects transactions: GOSSIP_DELAY_S, or

@@ -145,6 +145,7 @@ class EngineIO:
         node.view, node.primary = view, primary
         node.metrics.view.set(view)
         node.ledger.set_view(view)
+        node.admission.primary_changed()
         log.info("view %d, primary %s", view, primary.hex()[:12])
 
     # ------------------------------------------------------------------ blocks

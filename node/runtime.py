@@ -68,8 +68,8 @@ def now_ms() -> int:
 
 WAL_MARK = "walmark"
 #: the node's own counters (``/metrics`` chainfin_node_*, ``Node.stats``)
-NODE_COUNTERS = ("gossip_txs_in", "gossip_txs_bad", "frames_unknown_kind", "fetch_served",
-                 "blocks_fetched", "fetch_failed", "auto_deliveries", "auto_delivery_failed",
+NODE_COUNTERS = ("gossip_txs_in", "gossip_txs_bad", "gossip_deferred_out", "frames_unknown_kind",
+                 "fetch_served", "blocks_fetched", "fetch_failed", "auto_deliveries", "auto_delivery_failed",
                  "pending_dropped_inadmissible", "disk_full_pauses", "events_dropped_disk_full",
                  "chunks_served", "chunks_installed", "statesync_failed")
 
@@ -293,6 +293,8 @@ class Node:
             expected = t
             self.events.put_nowait(api.Tick(now_ms()))
             self.admission.sweep_if_idle()
+            if self.admission.deferred:
+                self.admission.gossip_overdue()
 
     # ------------------------------------------------------------------ the engine loop
 
@@ -423,7 +425,6 @@ class Node:
                 # each link an envelope (a TLS record, a socket write, a wake-up and a MAC at
                 # the peer) and most of them went alone (decision 88)
                 self.gossip.flush()
-                self.to_primary.close()  # the broadcast carries them to the primary too
             for to, payload in sends:
                 if to is None:
                     self.transport.broadcast(K_CONSENSUS, payload)

@@ -1,5 +1,7 @@
-"""Pending gossip rides in the envelope of the node's next consensus broadcast (decision 88):
-a Node that is not started, its peers' queues inspected (nothing leaves the process)."""
+"""Pending gossip rides in the envelope of the node's next consensus broadcast (decision 88); a
+validator's clients' transactions go to the primary alone, and to the others only when no
+proposal holds them in time (decisions 97, 99): a Node that is not started, its peers' queues
+inspected (nothing leaves the process)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import pytest
 from chainfin import codec
 from chainfin.store import MemoryStore
 from chainfin.types import Transaction
+from node.admission import DEFERRED_GOSSIP_S
 from node.runtime import K_CONSENSUS, K_TXS, Node
 from tests.fixtures import client_ids, make_genesis, validator_ids
 
@@ -21,7 +24,7 @@ def _node() -> tuple[Node, list[Transaction]]:
     node = Node(vals[0], gen, MemoryStore(), "127.0.0.1", 0, peers, "node0")
     to = ids["exporter"].public_key.hex()
     txs = [Transaction.create(ids["usd_issuer"], gen.chain_id, n, "settlement", "issue",
-                              {"currency": "USD", "to": to, "amount": n}) for n in (1, 2)]
+                              {"currency": "USD", "to": to, "amount": n}) for n in (1, 2, 3)]
     return node, txs
 
 
@@ -85,19 +88,25 @@ def _other_primary(node: Node) -> bytes:
     return node.primary
 
 
-async def test_a_replica_sends_what_it_admits_to_the_primary_at_once(
+async def test_a_replica_sends_what_it_admits_to_the_primary_alone(
         built: tuple[Node, list[Transaction]]) -> None:
     node, txs = built
+    txs = txs[:2]
     primary = _other_primary(node)
     for tx in txs:
         node.admission.admit_checked(tx, gossip=True)
-    assert len(node.to_primary) == 2 and len(node.gossip) == 2
+    # the other validators get them in the PRE-PREPARE (decision 99)
+    assert len(node.to_primary) == 2 and len(node.gossip) == 0
     node.to_primary.flush()  # what its 1 ms timer does
     queues = _queues(node)
     assert [k for k, _ in queues[primary]] == [K_TXS]
     assert codec.decode(queues[primary][0][1]) == [t.encode() for t in txs]
-    assert all(q == [] for k, q in queues.items() if k != primary)  # the broadcast waits
-    assert len(node.gossip) == 2
+    assert all(q == [] for k, q in queues.items() if k != primary)
+    # a consensus broadcast does not take them to the replicas either
+    node._outbox = [(None, b"vote")]
+    node._end_turn()
+    assert all([k for k, _ in q] == [K_CONSENSUS] for p, q in _queues(node).items()
+               if p != primary)
 
 
 async def test_the_primary_sends_itself_nothing(built: tuple[Node, list[Transaction]]) -> None:
@@ -110,15 +119,42 @@ async def test_the_primary_sends_itself_nothing(built: tuple[Node, list[Transact
     assert node.transport.stats.get("dropped_no_peer", 0) == 0  # not sent to itself
 
 
-async def test_a_broadcast_carrying_the_gossip_takes_the_primary_s_copy_too(
+async def test_what_no_proposal_holds_in_time_is_broadcast(
         built: tuple[Node, list[Transaction]]) -> None:
     node, txs = built
-    primary = _other_primary(node)
-    node.admission.admit_checked(txs[0], gossip=True)
-    node._outbox = [(None, b"vote")]
-    node._end_turn()
-    assert len(node.to_primary) == 0 and len(node.gossip) == 0
+    _other_primary(node)
+    adm = node.admission
+    for tx in txs[:2]:
+        adm.admit_checked(tx, gossip=True)
+    t0 = adm.deferred[0][0]
+    assert adm.gossip_overdue(t0 + DEFERRED_GOSSIP_S / 2) == 0  # not yet due
+    adm.proposed([txs[0]])  # in a proposal: checked again later, not broadcast
+    assert adm.gossip_overdue(t0 + DEFERRED_GOSSIP_S + 0.01) == 1
+    assert node.gossip._buf == [txs[1].encode()]
+    assert node.stats["gossip_deferred_out"] == 1
+    assert [i for _, i in adm.deferred] == [txs[0].tx_id]
+    # its block discarded by a view change: it is broadcast a period later
+    adm.in_flight.clear()
+    assert adm.gossip_overdue(t0 + DEFERRED_GOSSIP_S + 0.02) == 0
+    assert adm.gossip_overdue(t0 + 2 * DEFERRED_GOSSIP_S + 0.02) == 1
+    assert not adm.deferred
+    # committed meanwhile: nothing to send
+    adm.admit_checked(txs[2], gossip=True)
+    adm.committed(1, [txs[2]])
+    assert adm.gossip_overdue(adm.deferred[0][0] + DEFERRED_GOSSIP_S) == 0
+    assert not adm.deferred
+
+
+async def test_a_new_primary_gets_what_no_proposal_holds(
+        built: tuple[Node, list[Transaction]]) -> None:
+    node, txs = built
+    old = _other_primary(node)
+    for tx in txs[:2]:
+        node.admission.admit_checked(tx, gossip=True)
+    node.to_primary.flush()
+    node.admission.proposed([txs[0]])
+    new = next(k for k in node.transport._peers if k not in (old, node.identity.public_key))
+    node.io.view_changed(1, new)
+    node.to_primary.flush()
     queues = _queues(node)
-    assert primary in queues
-    for q in queues.values():  # one copy each, the primary's included
-        assert [k for k, _ in q] == [K_TXS, K_CONSENSUS]
+    assert [codec.decode(p) for k, p in queues[new] if k == K_TXS] == [[txs[1].encode()]]
