@@ -14,7 +14,7 @@ JSON, bytes as hex. Validated with pydantic at the edge (it comes from disk)::
       "params": {"max_block_txs": 500, "checkpoint_interval": 16, "window": 2,
                  "view_timeout_ms": 1000, "max_clock_skew_ms": 5000,
                  "block_interval_ms": 20, "block_interval_max_ms": 50,
-                 "pacing_knee_tps": 250, "max_advance_rate_bps": 10000,
+                 "pacing_knee_tps": 350, "max_advance_rate_bps": 10000,
                  "document_tolerance_bps": 500, "financing_requires_attestation": false,
                  "ledger_format": 2}
     }
@@ -94,7 +94,7 @@ class GenesisParams(_Model):
     # rate-driven pacing (decision 84): above pacing_knee_tps the interval grows with the rate,
     # up to block_interval_max_ms (equal to block_interval_ms: a fixed interval)
     block_interval_max_ms: int = Field(default=50, ge=0, le=60_000)
-    pacing_knee_tps: int = Field(default=250, ge=1, le=1_000_000)
+    pacing_knee_tps: int = Field(default=350, ge=1, le=1_000_000)  # decision 99
     # consortium rules of trade finance (contracts read them from ``governance/params``)
     max_advance_rate_bps: int = Field(default=10_000, ge=0, le=10_000)
     document_tolerance_bps: int = Field(default=500, ge=0, le=10_000)

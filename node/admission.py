@@ -207,7 +207,7 @@ class Admission:
     def _gossip_delay(self, now: float) -> float:
         """How long a gossip frame collects transactions: GOSSIP_DELAY_S, or
         GOSSIP_DELAY_BUSY_S while the mempool is long; with rate pacing, the base grows with the
-        rate like the block interval does (500 tx/s: 10 ms), so a frame carries a few
+        rate like the block interval does (500 tx/s: ~7 ms), so a frame carries a few
         transactions instead of one (each frame costs every link a TLS record, a MAC and a
         wake-up of the receiver)."""
         if len(self.mempool) >= GOSSIP_BUSY_PENDING:
