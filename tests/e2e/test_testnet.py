@@ -110,6 +110,26 @@ async def test_kill_primary_view_change_then_commits_again(net):
     assert st["view"] >= 1 and st["primary"] != keys[primary]
 
 
+async def test_one_transaction_at_one_replica_outlives_a_dead_primary(net):
+    """Decision 99: a replica sends its clients' transactions to the primary alone. With the
+    primary dead, the one transaction sent to it is lost there; only the entry replica holds it,
+    and one replica's timer is not a view change. The fallback broadcast (0.5 s after
+    admission) starts every replica's timer: the view changes and the transaction commits."""
+    await submit_many(net, 4, [0, 1, 2, 3])
+    keys = [n["public_key"] for n in json.loads((net.dir / "testnet.json").read_text())["nodes"]]
+    primary = keys.index((await net.get(0, "/v1/status"))[1]["primary"])
+    net.tn.kill(primary)
+    entry = next(i for i in range(4) if i != primary)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    st, body = await net.post(entry, issue(net, entry))
+    elapsed = loop.time() - t0
+    assert st == 200 and body["status"] == "committed", body
+    assert elapsed < 20, f"took {elapsed:.1f}s"
+    st, text = await net.get(entry, "/metrics")
+    assert 'chainfin_node_total{what="gossip_deferred_out"} 1.0' in text
+
+
 async def test_restart_all_nodes_chain_state_and_view_continue(net):
     results = await submit_many(net, 30, [0, 1, 2, 3])
     assert all(s == 200 for _, (s, _) in results)
