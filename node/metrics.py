@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -50,6 +52,57 @@ class _CpuCollector:
         fam.add_metric(["other"], max(0.0, main - sum(self._stages.values())))
         fam.add_metric(["background"], max(0.0, time.process_time() - main))
         yield fam
+
+
+#: upper bounds of the GC pause buckets (seconds)
+GC_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+class GcPauses:
+    """How long the interpreter's cyclic GC stopped the process, per generation (a
+    ``gc.callbacks`` hook, one per process: :func:`gc_pauses`). A full (generation 2) collection
+    walks every tracked object, so its pause grows with the heap and shows in finality tails."""
+
+    def __init__(self) -> None:
+        self._t0 = 0.0
+        self.buckets = [[0] * (len(GC_BUCKETS) + 1) for _ in range(3)]
+        self.sums = [0.0, 0.0, 0.0]
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+            return
+        d = time.perf_counter() - self._t0
+        g = min(2, max(0, int(info.get("generation", 0))))
+        self.sums[g] += d
+        i = 0
+        while i < len(GC_BUCKETS) and d > GC_BUCKETS[i]:
+            i += 1
+        self.buckets[g][i] += 1
+
+    def collect(self) -> Iterator[Metric]:  # the prometheus_client Collector protocol
+        fam = HistogramMetricFamily("chainfin_gc_pause_seconds",
+                                    "Pauses of the cyclic garbage collector by generation "
+                                    "(the whole process)", labels=["generation"])
+        for g in range(3):
+            cum, out = 0, []
+            for le, n in zip((*GC_BUCKETS, float("inf")), self.buckets[g], strict=True):
+                cum += n
+                out.append(("+Inf" if le == float("inf") else repr(le), cum))
+            fam.add_metric([str(g)], out, self.sums[g])
+        yield fam
+
+
+_GC_PAUSES: GcPauses | None = None
+
+
+def gc_pauses() -> GcPauses:
+    """The process's GC pause recorder, installed in ``gc.callbacks`` at the first call."""
+    global _GC_PAUSES
+    if _GC_PAUSES is None:
+        _GC_PAUSES = GcPauses()
+        gc.callbacks.append(_GC_PAUSES)
+    return _GC_PAUSES
 
 
 class NodeMetrics:
@@ -102,6 +155,7 @@ class NodeMetrics:
         # seconds of main-thread CPU per stage, added to by the node around each stage's call
         self.cpu: dict[str, float] = dict.fromkeys(CPU_STAGES, 0.0)
         r.register(_CpuCollector(self.cpu))
+        r.register(gc_pauses())
 
     def export_dict(self, name: str, doc: str, source: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_DictCollector(name, doc, source))

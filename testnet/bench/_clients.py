@@ -329,6 +329,18 @@ _PHASE_LINE = re.compile(
     r'^chainfin_block_phase_seconds_(sum|count)\{phase="([a-z_]+)"\} ([0-9.e+-]+)$', re.M)
 
 
+_GC_LINE = re.compile(
+    r'^chainfin_gc_pause_seconds_(sum|count|bucket)\{generation="([0-2])"(?:,le="0.01")?\} '
+    r'([0-9.e+-]+)$', re.M)
+
+
+def parse_gc(text: str) -> dict[str, float]:
+    """``chainfin_gc_pause_seconds`` of a /metrics page as ``{"<gen>_count": n, "<gen>_sum":
+    seconds, "<gen>_le10ms": pauses of at most 10 ms}``."""
+    names = {"sum": "sum", "count": "count", "bucket": "le10ms"}
+    return {f"{g}_{names[what]}": float(v) for what, g, v in _GC_LINE.findall(text)}
+
+
 def parse_phases(text: str) -> dict[str, float]:
     """``chainfin_block_phase_seconds`` (decision 98) of a /metrics page as ``{"<phase>_sum":
     seconds, "<phase>_count": n}``."""
@@ -338,7 +350,8 @@ def parse_phases(text: str) -> dict[str, float]:
 async def _cpu_stages(session: Any, urls: Sequence[str], reader: Identity | None = None
                       ) -> list[dict[str, float] | None]:
     """Each node's CPU seconds by pipeline stage (``chainfin_cpu_seconds_total`` of /metrics)
-    and its block phases' sums and counts (keys ``phase:<phase>_sum`` / ``_count``), or None
+    and its block phases' sums and counts (keys ``phase:<phase>_sum`` / ``_count``) and GC
+    pauses (``gc:<generation>_count`` / ``_sum`` / ``_le10ms``), or None
     for a node that does not answer."""
     import aiohttp
 
@@ -355,6 +368,7 @@ async def _cpu_stages(session: Any, urls: Sequence[str], reader: Identity | None
         if not out:
             return None
         out.update({"phase:" + k: v for k, v in parse_phases(text).items()})
+        out.update({"gc:" + k: v for k, v in parse_gc(text).items()})
         return out
 
     return list(await asyncio.gather(*(one(u) for u in urls)))

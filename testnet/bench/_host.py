@@ -103,7 +103,7 @@ def stage_breakdown(before: Sequence[dict[str, float] | None],
         if a is None or b is None:
             continue
         for k, v in b.items():
-            if not k.startswith("phase:"):
+            if not k.startswith(("phase:", "gc:")):
                 out[k] = out.get(k, 0.0) + max(0.0, v - a.get(k, 0.0))
     return {k: round(v / committed * 1e6, 1) for k, v in out.items()}
 
@@ -136,3 +136,25 @@ def phase_breakdown(before: Sequence[dict[str, float] | None],
     res = {"primary": means([deltas[primary]]),
            "replicas": means([d for i, d in enumerate(deltas) if i != primary])}
     return {k: v for k, v in res.items() if v}
+
+
+def gc_breakdown(before: Sequence[dict[str, float] | None],
+                 after: Sequence[dict[str, float] | None]) -> dict[str, Any]:
+    """The nodes' GC pauses over the run, all nodes together: collections per generation, the
+    seconds they took, and how many paused a node for more than 10 ms."""
+    count, secs, over = [0, 0, 0], [0.0, 0.0, 0.0], 0
+    seen = False
+    for a, b in zip(before, after, strict=True):
+        if a is None or b is None or "gc:0_count" not in b:
+            continue
+        seen = True
+        for g in range(3):
+            d = {k: b.get(f"gc:{g}_{k}", 0.0) - a.get(f"gc:{g}_{k}", 0.0)
+                 for k in ("count", "sum", "le10ms")}
+            count[g] += int(d["count"])
+            secs[g] += d["sum"]
+            over += int(d["count"] - d["le10ms"])
+    if not seen:
+        return {}
+    return {"collections": count, "pause_ms": [round(x * 1000, 1) for x in secs],
+            "pauses_over_10ms": over}

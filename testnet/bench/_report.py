@@ -380,6 +380,12 @@ def report_table(r: BenchResult) -> str:
             if ph in pr or ph in rp) + " (queue: a transaction's wait for its block; execute: "
             "the proposal known to our vote; prepare: to prepared; commit: to a commit quorum; "
             "apply: writing the block and answering)")
+    gcs = nc.get("gc") if nc else None
+    if gcs:
+        out.append("nodes' GC: {} collections by generation, {} ms paused, {} pauses over 10 ms"
+                   .format(" / ".join(map(str, gcs["collections"])),
+                           " / ".join(f"{x:g}" for x in gcs["pause_ms"]),
+                           gcs["pauses_over_10ms"]))
     if r.machine.get("busy_before_run") is not None:
         out.append(f"machine busy before the nodes started: "
                    f"{r.machine['busy_before_run'] * 100:.0f}% (other processes)")

@@ -35,6 +35,7 @@ from ._host import (
     busy_share,
     clk_tck,
     cpu_count,
+    gc_breakdown,
     machine_busy,
     machine_info,
     phase_breakdown,
@@ -282,6 +283,8 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         "stages_us_per_committed_tx_all_nodes": stage_breakdown(stages0, stages1, committed),
         # where a block's wall time went (decision 98): mean ms per phase
         "block_phases_ms": phase_breakdown(stages0, stages1),
+        # the interpreter's GC pauses, all nodes (a full collection stops a node)
+        "gc": gc_breakdown(stages0, stages1),
     }
     if busy0 is not None and busy1 is not None and busy1[1] > busy0[1]:
         # everything the machine did meanwhile; what is neither a node nor the load generator

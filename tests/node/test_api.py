@@ -707,6 +707,7 @@ async def test_metrics(h: Harness) -> None:
     assert 'chainfin_tx_refused_total{code="bad_request"}' not in samples
     assert samples["chainfin_peers_connected"] == N_VALIDATORS - 1
     assert samples["chainfin_compiled"] == (0 if str(smt.__file__).endswith(".py") else 1)
+    assert samples['chainfin_gc_pause_seconds_count{generation="0"}'] >= 0
     # the one block's phases on this node (decision 98), each timed once
     for ph in ("execute", "prepare", "commit", "apply"):
         assert samples[f'chainfin_block_phase_seconds_count{{phase="{ph}"}}'] == 1, ph

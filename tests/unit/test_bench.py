@@ -273,6 +273,24 @@ def test_phase_breakdown_primary_and_replicas():
     assert bench.phase_breakdown([None], [None]) == {}
 
 
+def test_gc_pauses_parsed_and_summed_over_nodes():
+    page = ('chainfin_gc_pause_seconds_bucket{generation="2",le="0.005"} 1.0\n'
+            'chainfin_gc_pause_seconds_bucket{generation="2",le="0.01"} 2.0\n'
+            'chainfin_gc_pause_seconds_bucket{generation="2",le="+Inf"} 5.0\n'
+            'chainfin_gc_pause_seconds_count{generation="2"} 5.0\n'
+            'chainfin_gc_pause_seconds_sum{generation="2"} 0.25\n')
+    assert bench._clients.parse_gc(page) == {"2_le10ms": 2.0, "2_count": 5.0, "2_sum": 0.25}
+    before = [{"gc:0_count": 10.0, "gc:0_le10ms": 10.0, "gc:2_count": 1.0, "gc:2_le10ms": 1.0,
+               "gc:2_sum": 0.001}, None]
+    after = [{"gc:0_count": 30.0, "gc:0_le10ms": 30.0, "gc:0_sum": 0.002, "gc:2_count": 3.0,
+              "gc:2_le10ms": 1.0, "gc:2_sum": 0.041}, {"gc:0_count": 99.0}]
+    # two full collections over 10 ms on the node that answered both times
+    assert bench.gc_breakdown(before, after) == {
+        "collections": [20, 0, 2], "pause_ms": [2.0, 0.0, 40.0], "pauses_over_10ms": 2}
+    assert bench.gc_breakdown([None], [None]) == {}
+    assert bench.stage_breakdown(before, after, committed=1) == {}
+
+
 def test_classify_answers():
     c = bench._clients._classify
     assert c(200, {"status": "committed", "height": 3}) == ("committed", None, 3)
