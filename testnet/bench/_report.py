@@ -358,7 +358,11 @@ def report_table(r: BenchResult) -> str:
         out.append(f"load generator: {lg['cpu_s']:.1f}s CPU in {lg['wall_s']:.1f}s "
                    f"({(lg['cpu_share_of_machine'] or 0) * 100:.1f}% of the machine, "
                    f"{lg['cpu_us_per_tx']} us/tx); schedule lag p99 {lag.get('p99')} ms, "
-                   f"max {lag.get('max')} ms")
+                   f"max {lag.get('max')} ms" + (
+                       "; its GC: {} collections by generation, {} ms".format(
+                           " / ".join(map(str, lg["gc"]["collections"])),
+                           " / ".join(f"{x:g}" for x in lg["gc"]["pause_ms"]))
+                       if lg.get("gc") else ""))
     if nc:
         busy = nc.get("machine_busy_share")
         out.append(f"nodes: {nc['total_cpu_s']:.1f}s CPU in total "

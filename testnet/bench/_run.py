@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import os
@@ -18,6 +19,8 @@ from typing import Any
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 from chainfin.types import Transaction
+from node.main import GC_THRESHOLDS
+from node.metrics import gc_pauses
 
 from ._clients import (
     APIS,
@@ -215,6 +218,14 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
                 bar.show(clock() - start, outcomes)
 
         stages0 = await _cpu_stages(session, urls, work.reader)
+        # the load generator's own GC, as in a node (decision 100): its pauses would show as
+        # the ledger's latency. What is alive now (the signed schedule) is frozen for the run
+        thresholds = gc.get_threshold()
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+        pauses = gc_pauses()
+        gc0 = [list(b) for b in pauses.buckets], list(pauses.sums)
         cpu0 = time.process_time()
         node0 = [proc_cpu_s(p) if p else None for p in pids]
         busy0 = machine_busy()
@@ -256,6 +267,10 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         node1 = [proc_cpu_s(p) if p else None for p in pids]
         busy1 = machine_busy()
         stages1 = await _cpu_stages(session, urls, work.reader)
+        gc_counts = [sum(b) - sum(a) for a, b in zip(gc0[0], pauses.buckets, strict=True)]
+        gc_ms = [round((b - a) * 1000, 1) for a, b in zip(gc0[1], pauses.sums, strict=True)]
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
     lags = sorted(stats.lags_s)
     loadgen = {
@@ -266,6 +281,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
                             "p99": _r(percentile(lags, 99), 1000),
                             "max": _r(stats.max_lag_s, 1000)},
         "drain_s": round(drain_s, 3),
+        "gc": {"collections": gc_counts, "pause_ms": gc_ms},
     }
     per_node = [None if a is None or b is None else round(b - a, 3)
                 for a, b in zip(node0, node1, strict=True)]
