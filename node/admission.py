@@ -81,7 +81,8 @@ class Admission:
                  gossip: TxGossip, metrics: NodeMetrics, stats: dict[str, int],
                  waiters: Waiters, events: asyncio.Queue[api.Event],
                  disk_full: Callable[[], bool],
-                 to_primary: TxGossip | None = None) -> None:
+                 to_primary: TxGossip | None = None,
+                 validating: Callable[[], bool] | None = None) -> None:
         self.chain_id = chain_id
         self.params = params
         self.ledger = ledger
@@ -91,6 +92,9 @@ class Admission:
         #: broadcast above waits up to a block interval's quarter, which a transaction that
         #: entered at a replica otherwise adds to its finality
         self.to_primary = to_primary
+        #: whether this node is a validator now: an observer broadcasts what it admits at once
+        #: (it takes no part in the views, so it may not know the current primary)
+        self.validating = validating
         #: (admitted at, tx id) of what this node admitted from its clients, oldest first: the
         #: ones still in no proposal after DEFERRED_GOSSIP_S are broadcast (decision 99)
         self.deferred: collections.deque[tuple[float, bytes]] = collections.deque()
@@ -165,7 +169,8 @@ class Admission:
             self.pacer.note(1, now)
         if gossip:
             self.gossip.delay = self._gossip_delay(now)
-            if self.to_primary is None:
+            if self.to_primary is None or (self.validating is not None
+                                           and not self.validating()):
                 self.gossip.add(tx)
             else:  # the other validators only if the primary does not propose it (decision 99)
                 self.to_primary.add(tx)

@@ -155,7 +155,7 @@ class Node:
             chain_id=self.chain_id, params=self.params, ledger=self.ledger,
             mempool=self.mempool, gossip=self.gossip, metrics=self.metrics, stats=self.stats,
             waiters=self.waiters, events=self.events, disk_full=lambda: self.disk_full,
-            to_primary=self.to_primary)
+            to_primary=self.to_primary, validating=lambda: self.is_validator)
         self.delivery = None if bank is None else DeliveryAgent(
             bank, self.chain_id, state=self.ledger.committed_state, next_nonce=self.next_nonce,
             submit=lambda tx: self.admission.admit_checked(tx, gossip=True), stats=self.stats)

@@ -158,3 +158,13 @@ async def test_a_new_primary_gets_what_no_proposal_holds(
     node.to_primary.flush()
     queues = _queues(node)
     assert [codec.decode(p) for k, p in queues[new] if k == K_TXS] == [[txs[1].encode()]]
+
+
+async def test_an_observer_broadcasts_what_it_admits_at_once(
+        built: tuple[Node, list[Transaction]]) -> None:
+    node, txs = built
+    _other_primary(node)
+    node.admission.validating = lambda: False  # what an observer's node says
+    node.admission.admit_checked(txs[0], gossip=True)
+    assert len(node.gossip) == 1 and len(node.to_primary) == 0
+    assert not node.admission.deferred
