@@ -20,6 +20,7 @@ from chainfin.consensus import api
 from chainfin.errors import InvalidMessage, InvalidTransaction
 from chainfin.types import Block, CommitCertificate
 from node.ledger import P_WAL
+from node.metrics import BLOCK_PHASES
 
 if TYPE_CHECKING:
     from node.runtime import Node
@@ -71,8 +72,7 @@ class EngineIO:
         #: when our vote was queued (the PRE-PREPARE on the primary, the PREPARE on a replica),
         #: when we were prepared (our COMMIT queued); ``time.perf_counter()`` (decision 98)
         self._marks: dict[int, list[float | None]] = {}
-        self._phase = {p: node.metrics.phase.labels(p)
-                       for p in ("queue", "execute", "prepare", "commit", "apply")}
+        self._phase = {p: node.metrics.phase.labels(p) for p in BLOCK_PHASES}
 
     def _mark(self, height: int, i: int) -> None:
         m = self._marks.get(height)

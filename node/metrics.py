@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import gc
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +34,9 @@ class _DictCollector:
 #: spends outside them is ``other`` (HTTP and p2p framing, TLS, the event loop); the process's
 #: other threads (LevelDB's compaction) are ``background``.
 CPU_STAGES = ("admit", "gossip_in", "consensus", "build", "execute", "commit", "wal")
+
+#: the phases of a block a node times (``chainfin_block_phase_seconds``, decision 98)
+BLOCK_PHASES = ("queue", "execute", "prepare", "commit", "apply")
 
 
 class _CpuCollector:
@@ -75,10 +79,7 @@ class GcPauses:
         d = time.perf_counter() - self._t0
         g = min(2, max(0, int(info.get("generation", 0))))
         self.sums[g] += d
-        i = 0
-        while i < len(GC_BUCKETS) and d > GC_BUCKETS[i]:
-            i += 1
-        self.buckets[g][i] += 1
+        self.buckets[g][bisect.bisect_left(GC_BUCKETS, d)] += 1  # le semantics
 
     def collect(self) -> Iterator[Metric]:  # the prometheus_client Collector protocol
         fam = HistogramMetricFamily("chainfin_gc_pause_seconds",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from chainfin import compiled
+from node.metrics import BLOCK_PHASES
 
 
 def cpu_count() -> int:
@@ -108,10 +109,6 @@ def stage_breakdown(before: Sequence[dict[str, float] | None],
     return {k: round(v / committed * 1e6, 1) for k, v in out.items()}
 
 
-#: the block phases a node times (node/metrics.py ``chainfin_block_phase_seconds``)
-PHASES = ("queue", "execute", "prepare", "commit", "apply")
-
-
 def phase_breakdown(before: Sequence[dict[str, float] | None],
                     after: Sequence[dict[str, float] | None]) -> dict[str, dict[str, float]]:
     """Mean ms per block phase over the run, for the primary (the node that queued the most
@@ -127,7 +124,7 @@ def phase_breakdown(before: Sequence[dict[str, float] | None],
 
     def means(ds: list[dict[str, float]]) -> dict[str, float]:
         out: dict[str, float] = {}
-        for ph in PHASES:
+        for ph in BLOCK_PHASES:
             n = sum(d.get(ph + "_count", 0.0) for d in ds)
             if n > 0:
                 out[ph] = round(sum(d.get(ph + "_sum", 0.0) for d in ds) / n * 1000, 2)

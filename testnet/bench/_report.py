@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from chainfin.errors import ChainfinError
-from node.metrics import CPU_STAGES
+from node.metrics import BLOCK_PHASES, CPU_STAGES
 
 from ._clients import API_NAMES
-from ._host import PHASES
 from ._limit import LimitResult
 from ._workload import TRANSFER_SHARE
 
@@ -300,6 +299,12 @@ def _fmt(x: float | None, nd: int = 1) -> str:
     return "-" if x is None else f"{x:,.{nd}f}"
 
 
+def _gc_text(g: dict[str, Any]) -> str:
+    """``{"collections": [...], "pause_ms": [...]}`` by generation, as the report says it."""
+    return (" / ".join(map(str, g["collections"])) + " collections by generation, "
+            + " / ".join(f"{x:g}" for x in g["pause_ms"]) + " ms paused")
+
+
 def report_table(r: BenchResult) -> str:
     """A Caliper-like report: one row per transaction kind and a total."""
     head = ["Name", "Sent", "Committed", "Failed", "Send rate (tps)", "Throughput (tps)",
@@ -359,10 +364,7 @@ def report_table(r: BenchResult) -> str:
                    f"({(lg['cpu_share_of_machine'] or 0) * 100:.1f}% of the machine, "
                    f"{lg['cpu_us_per_tx']} us/tx); schedule lag p99 {lag.get('p99')} ms, "
                    f"max {lag.get('max')} ms" + (
-                       "; its GC: {} collections by generation, {} ms".format(
-                           " / ".join(map(str, lg["gc"]["collections"])),
-                           " / ".join(f"{x:g}" for x in lg["gc"]["pause_ms"]))
-                       if lg.get("gc") else ""))
+                       "; its GC: " + _gc_text(lg["gc"]) if lg.get("gc") else ""))
     if nc:
         busy = nc.get("machine_busy_share")
         out.append(f"nodes: {nc['total_cpu_s']:.1f}s CPU in total "
@@ -380,16 +382,13 @@ def report_table(r: BenchResult) -> str:
     if phases:
         pr, rp = phases.get("primary", {}), phases.get("replicas", {})
         out.append("block phases, mean ms (primary / replicas): " + ", ".join(
-            f"{ph} {pr.get(ph, '-')} / {rp.get(ph, '-')}" for ph in PHASES
+            f"{ph} {pr.get(ph, '-')} / {rp.get(ph, '-')}" for ph in BLOCK_PHASES
             if ph in pr or ph in rp) + " (queue: a transaction's wait for its block; execute: "
             "the proposal known to our vote; prepare: to prepared; commit: to a commit quorum; "
             "apply: writing the block and answering)")
     gcs = nc.get("gc") if nc else None
     if gcs:
-        out.append("nodes' GC: {} collections by generation, {} ms paused, {} pauses over 10 ms"
-                   .format(" / ".join(map(str, gcs["collections"])),
-                           " / ".join(f"{x:g}" for x in gcs["pause_ms"]),
-                           gcs["pauses_over_10ms"]))
+        out.append(f"nodes' GC: {_gc_text(gcs)}, {gcs['pauses_over_10ms']} pauses over 10 ms")
     if r.machine.get("busy_before_run") is not None:
         out.append(f"machine busy before the nodes started: "
                    f"{r.machine['busy_before_run'] * 100:.0f}% (other processes)")

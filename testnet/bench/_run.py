@@ -19,7 +19,7 @@ from typing import Any
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 from chainfin.types import Transaction
-from node.main import GC_THRESHOLDS
+from node.main import tune_gc
 from node.metrics import gc_pauses
 
 from ._clients import (
@@ -220,10 +220,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         stages0 = await _cpu_stages(session, urls, work.reader)
         # the load generator's own GC, as in a node (decision 100): its pauses would show as
         # the ledger's latency. What is alive now (the signed schedule) is frozen for the run
-        thresholds = gc.get_threshold()
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        thresholds = tune_gc()
         pauses = gc_pauses()
         gc0 = [list(b) for b in pauses.buckets], list(pauses.sums)
         cpu0 = time.process_time()
@@ -252,6 +249,8 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
                     o.status, o.code = "timeout", "drain_timeout"
             drain_s = clock() - drain_from
         finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
             client.close()
             if stream is not None:
                 await stream.close()
@@ -269,8 +268,6 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         stages1 = await _cpu_stages(session, urls, work.reader)
         gc_counts = [sum(b) - sum(a) for a, b in zip(gc0[0], pauses.buckets, strict=True)]
         gc_ms = [round((b - a) * 1000, 1) for a, b in zip(gc0[1], pauses.sums, strict=True)]
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
     lags = sorted(stats.lags_s)
     loadgen = {

@@ -15,9 +15,10 @@ import gc, json
 from node.main import tune_gc
 before = gc.get_freeze_count()
 alive = [[i] for i in range(1000)]
-tune_gc()
+old = gc.get_threshold()
+replaced = tune_gc()
 print(json.dumps({"before": before, "frozen": gc.get_freeze_count(),
-                  "thresholds": gc.get_threshold()}))
+                  "thresholds": gc.get_threshold(), "replaced": replaced == old}))
 """
 
 
@@ -28,3 +29,4 @@ def test_tune_gc_freezes_what_is_alive_and_raises_the_thresholds() -> None:
     assert got["before"] == 0
     assert got["frozen"] >= 1000  # the probe's own lists among them
     assert tuple(got["thresholds"]) == GC_THRESHOLDS
+    assert got["replaced"]  # what it hands back to undo it
