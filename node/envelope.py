@@ -5,6 +5,7 @@ with the code the REST API answers with. Part of :mod:`node.api` (which re-expor
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from typing import Any
@@ -44,12 +45,25 @@ def parse_envelope(raw: bytes | str) -> Transaction:
 
 
 def _json_body(raw: bytes | str) -> Any:
+    """A request body's JSON, or ``malformed_json``.
+
+    The parser recurses once per level of nesting, so a body like ``[[[[...`` takes it to the
+    interpreter's recursion limit before it gives up. Nothing else may run down there: a
+    garbage collection triggered by the parser's allocations would call the process's GC
+    callbacks (:class:`node.metrics.GcPauses`) with no stack left, and their error would be
+    lost to ``sys.unraisablehook``. So the collector is paused while a body is parsed (it runs
+    at the next allocation after)."""
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidTransaction("body is not valid JSON", "malformed_json") from None
     except RecursionError:
         raise InvalidTransaction("body is nested too deeply", "malformed_json") from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def envelope_tx(body: Any) -> Transaction:

@@ -12,8 +12,10 @@ validator commits too (``test_single_validator_commits``). Four in-process nodes
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
+import sys
 import time
 from typing import Any
 
@@ -155,6 +157,30 @@ async def test_deeply_nested_json_is_400_not_500(h: Harness) -> None:
     deep_args = json.loads('{"a":' * 100 + "1" + "}" * 100)
     status, out = await h.post({**good, "args": deep_args})
     assert_error(status, out, 400, "bad_encoding")
+
+
+def test_a_collection_inside_a_deep_parse_finds_stack_left() -> None:
+    """The failure of a CI run, made certain: a collection at every allocation while the
+    parser is near the recursion limit called the GC pause hook with no stack left, and its
+    RecursionError went to ``sys.unraisablehook`` (pytest fails the test that was running)."""
+    from node.envelope import _json_body
+    from node.metrics import gc_pauses
+
+    gc_pauses()  # the hook every node installs
+    lost: list[Any] = []
+    hook, threshold = sys.unraisablehook, gc.get_threshold()
+    sys.unraisablehook = lost.append
+    gc.set_threshold(1)
+    try:
+        for body in (b"[" * 200_000 + b"]" * 200_000, b'{"a":' * 200_000, "[" * 200_000):
+            with pytest.raises(InvalidTransaction) as e:
+                _json_body(body)
+            assert e.value.code == "malformed_json"
+    finally:
+        gc.set_threshold(*threshold)
+        sys.unraisablehook = hook
+    assert gc.isenabled()
+    assert lost == []
 
 
 def _envelope(h: Harness) -> dict[str, Any]:
