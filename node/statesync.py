@@ -554,7 +554,7 @@ class StateSync:
                             return body
                         try:
                             err = json.loads(body)
-                        except ValueError:
+                        except (ValueError, RecursionError):  # a peer's body: anything
                             err = {}
                         e = err.get("error") if isinstance(err, dict) else None
                         code = e.get("code") if isinstance(e, dict) else None
