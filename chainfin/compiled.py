@@ -39,6 +39,7 @@ MODULES = (
     "chainfin.smt_verify",
     "chainfin.smt",
     "chainfin.smt_update",
+    "chainfin.smt_prune",
 )
 
 #: the record of what was compiled, beside this file: {"sources": {module: SHA-256 hex}}
