@@ -74,7 +74,9 @@ from ._host import (
     phase_breakdown,
     platform_info,
     proc_cpu_s,
+    proc_wakeups,
     stage_breakdown,
+    wakeup_breakdown,
 )
 from ._limit import (
     LIMIT_REPEATS,
@@ -145,11 +147,13 @@ __all__ = [
     "cpu_count",
     "clk_tck",
     "proc_cpu_s",
+    "proc_wakeups",
     "machine_busy",
     "busy_share",
     "machine_info",
     "platform_info",
     "gc_breakdown",
+    "wakeup_breakdown",
     "phase_breakdown",
     "stage_breakdown",
     "LIMIT_SAMPLE",

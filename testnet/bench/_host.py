@@ -45,6 +45,49 @@ def proc_cpu_s(pid: int) -> float | None:
         return None
 
 
+def proc_wakeups(pid: int) -> tuple[int, int, float] | None:
+    """(voluntary context switches, involuntary ones, system CPU seconds) of a process (Linux
+    /proc), None if unreadable. A voluntary switch is the process going to sleep with nothing
+    to do (an event loop's ``epoll_wait``): each one is a wake-up later, the unit in which an
+    idle node pays for a message that arrives alone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            status = f.read()
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode()
+    except OSError:
+        return None
+    counts: dict[str, int] = {}
+    for line in status.splitlines():
+        name, _, value = line.partition(":")
+        if name in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
+            counts[name] = int(value)
+    fields = raw[raw.rfind(")") + 2:].split()
+    try:
+        return (counts["voluntary_ctxt_switches"], counts["nonvoluntary_ctxt_switches"],
+                int(fields[12]) / clk_tck())
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
+def wakeup_breakdown(before: Sequence[tuple[int, int, float] | None],
+                     after: Sequence[tuple[int, int, float] | None], cpu_s: float,
+                     wall_s: float, blocks: int) -> dict[str, Any] | None:
+    """The nodes' wake-ups (voluntary context switches) per second and per block and node, the
+    preemptions per second, and the kernel's share of their CPU, from :func:`proc_wakeups`
+    readings before and after the load (None when a reading is missing)."""
+    pairs = [(a, b) for a, b in zip(before, after, strict=True) if a is not None and b is not None]
+    if not pairs or len(pairs) != len(before) or wall_s <= 0:
+        return None
+    vol = sum(b[0] - a[0] for a, b in pairs)
+    inv = sum(b[1] - a[1] for a, b in pairs)
+    sys_s = sum(b[2] - a[2] for a, b in pairs)
+    return {"per_s": round(vol / wall_s, 1),
+            "per_block_per_node": round(vol / blocks / len(pairs), 1) if blocks else None,
+            "preempted_per_s": round(inv / wall_s, 1),
+            "kernel_share_of_cpu": round(sys_s / cpu_s, 4) if cpu_s > 0 else None}
+
+
 def machine_busy() -> tuple[float, float] | None:
     """(busy, total) jiffies of the whole machine from /proc/stat, None if unreadable."""
     try:

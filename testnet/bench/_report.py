@@ -386,6 +386,12 @@ def report_table(r: BenchResult) -> str:
             if ph in pr or ph in rp) + " (queue: a transaction's wait for its block; execute: "
             "the proposal known to our vote; prepare: to prepared; commit: to a commit quorum; "
             "apply: writing the block and answering)")
+    wk = nc.get("wakeups") if nc else None
+    if wk:
+        out.append(f"nodes' wake-ups: {wk['per_s']:,.0f} a second in all, "
+                   f"{wk['per_block_per_node']} per block and node; preempted "
+                   f"{wk['preempted_per_s']:,.0f} times a second; the kernel's share of their "
+                   f"CPU {(wk['kernel_share_of_cpu'] or 0) * 100:.0f}%")
     gcs = nc.get("gc") if nc else None
     if gcs:
         out.append(f"nodes' GC: {_gc_text(gcs)}, {gcs['pauses_over_10ms']} pauses over 10 ms")

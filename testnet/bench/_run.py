@@ -43,7 +43,9 @@ from ._host import (
     machine_info,
     phase_breakdown,
     proc_cpu_s,
+    proc_wakeups,
     stage_breakdown,
+    wakeup_breakdown,
 )
 from ._limit import LIMIT_SAMPLE, LimitResult, cheapest, measure_limit
 from ._report import BenchResult, Outcome, Progress, _r, percentile
@@ -225,6 +227,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         gc0 = [list(b) for b in pauses.buckets], list(pauses.sums)
         cpu0 = time.process_time()
         node0 = [proc_cpu_s(p) if p else None for p in pids]
+        wake0 = [proc_wakeups(p) if p else None for p in pids]
         busy0 = machine_busy()
         wall0 = time.monotonic()
         shower = loop.create_task(show()) if bar is not None else None
@@ -264,6 +267,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         wall = time.monotonic() - wall0
         cpu = time.process_time() - cpu0
         node1 = [proc_cpu_s(p) if p else None for p in pids]
+        wake1 = [proc_wakeups(p) if p else None for p in pids]
         busy1 = machine_busy()
         stages1 = await _cpu_stages(session, urls, work.reader)
         gc_counts = [sum(b) - sum(a) for a, b in zip(gc0[0], pauses.buckets, strict=True)]
@@ -298,6 +302,10 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         "block_phases_ms": phase_breakdown(stages0, stages1),
         # the interpreter's GC pauses, all nodes (a full collection stops a node)
         "gc": gc_breakdown(stages0, stages1),
+        # how often the nodes went to sleep and woke again, per block (a message that arrives
+        # alone wakes a node for it), and the kernel's share of their CPU
+        "wakeups": wakeup_breakdown(wake0, wake1, total, wall, len(
+            {o.height for o in outcomes if o.status == "committed" and o.height is not None})),
     }
     if busy0 is not None and busy1 is not None and busy1[1] > busy0[1]:
         # everything the machine did meanwhile; what is neither a node nor the load generator

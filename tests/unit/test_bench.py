@@ -563,6 +563,32 @@ def test_proc_cpu_of_this_process():
     assert bench.proc_cpu_s(2**22 + 12345) is None  # no such pid
 
 
+def test_wakeups_of_this_process_count_its_sleeps():
+    import os
+    import time
+
+    pid = os.getpid()
+    a = bench.proc_wakeups(pid)
+    if a is None:
+        pytest.skip("no /proc/PID/status here")
+    for _ in range(5):
+        time.sleep(0.002)  # each sleep is a voluntary context switch
+    b = bench.proc_wakeups(pid)
+    assert b is not None and b[0] - a[0] >= 5 and b[2] >= a[2] >= 0
+    assert bench.proc_wakeups(2**22 + 12345) is None  # no such pid
+
+
+def test_wakeup_breakdown_per_second_per_block_and_the_kernel_share():
+    before = [(100, 5, 1.0), (200, 7, 2.0)]
+    after = [(1100, 15, 1.5), (2200, 27, 2.5)]
+    # 3,000 wake-ups in 10 s over 2 nodes and 50 blocks; 1 s of the 4 s of CPU in the kernel
+    assert bench.wakeup_breakdown(before, after, cpu_s=4.0, wall_s=10.0, blocks=50) == {
+        "per_s": 300.0, "per_block_per_node": 30.0, "preempted_per_s": 3.0,
+        "kernel_share_of_cpu": 0.25}
+    assert bench.wakeup_breakdown([None, before[1]], after, 4.0, 10.0, 50) is None
+    assert bench.wakeup_breakdown(before, after, 4.0, 10.0, 0)["per_block_per_node"] is None
+
+
 def test_identity_is_usable_for_workload_without_a_testnet():
     ids = [Identity.from_seed_text(f"s{i}") for i in range(3)]
     w = build_workload("chainfin-test", Identity.from_seed_text("issuer"), ids, 10)
