@@ -38,8 +38,10 @@ GOSSIP_DELAY_S = 0.005
 #: load each frame's fixed cost at every peer matters more than the wait, which queues dwarf
 GOSSIP_DELAY_BUSY_S = 0.015
 GOSSIP_BUSY_PENDING = 128
-#: a replica's transactions reach the primary in frames of their own this soon (decision 97)
-PRIMARY_GOSSIP_DELAY_S = 0.001
+#: a replica's transactions reach the primary in frames of their own this soon (decision 97):
+#: 0 is the next loop turn, so the frame leaves without the node sleeping for it (a 1 ms timer
+#: cost a wake-up per frame: decision 102); what arrived in the same turn shares the frame
+PRIMARY_GOSSIP_DELAY_S = 0.0
 #: a transaction admitted here goes to the other validators only when it is still in no
 #: proposal this long after (decision 99): the primary has it at once and the replicas get it
 #: in the PRE-PREPARE; the broadcast is the fallback for a primary that crashed, was replaced
