@@ -31,18 +31,24 @@ def clk_tck() -> int:
         return 100
 
 
-def proc_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process (Linux /proc), None if unreadable."""
+def _cpu_ticks(pid: int) -> tuple[int, int] | None:
+    """(user, system) CPU clock ticks of a process from /proc/PID/stat, None if unreadable."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             raw = f.read().decode()
     except OSError:
         return None
-    fields = raw[raw.rfind(")") + 2:].split()
+    fields = raw[raw.rfind(")") + 2:].split()  # after the command name, which may hold spaces
     try:
-        return (int(fields[11]) + int(fields[12])) / clk_tck()
+        return int(fields[11]), int(fields[12])
     except (IndexError, ValueError):
         return None
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc), None if unreadable."""
+    ticks = _cpu_ticks(pid)
+    return None if ticks is None else sum(ticks) / clk_tck()
 
 
 def proc_wakeups(pid: int) -> tuple[int, int, float] | None:
@@ -53,8 +59,6 @@ def proc_wakeups(pid: int) -> tuple[int, int, float] | None:
     try:
         with open(f"/proc/{pid}/status") as f:
             status = f.read()
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read().decode()
     except OSError:
         return None
     counts: dict[str, int] = {}
@@ -62,12 +66,11 @@ def proc_wakeups(pid: int) -> tuple[int, int, float] | None:
         name, _, value = line.partition(":")
         if name in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
             counts[name] = int(value)
-    fields = raw[raw.rfind(")") + 2:].split()
-    try:
-        return (counts["voluntary_ctxt_switches"], counts["nonvoluntary_ctxt_switches"],
-                int(fields[12]) / clk_tck())
-    except (KeyError, IndexError, ValueError):
+    ticks = _cpu_ticks(pid)
+    if ticks is None or len(counts) != 2:
         return None
+    return (counts["voluntary_ctxt_switches"], counts["nonvoluntary_ctxt_switches"],
+            ticks[1] / clk_tck())
 
 
 def wakeup_breakdown(before: Sequence[tuple[int, int, float] | None],
