@@ -84,7 +84,7 @@ class Admission:
                  waiters: Waiters, events: asyncio.Queue[api.Event],
                  disk_full: Callable[[], bool],
                  to_primary: TxGossip | None = None,
-                 validating: Callable[[], bool] | None = None) -> None:
+                 validating: Callable[[], bool] = lambda: True) -> None:
         self.chain_id = chain_id
         self.params = params
         self.ledger = ledger
@@ -171,8 +171,7 @@ class Admission:
             self.pacer.note(1, now)
         if gossip:
             self.gossip.delay = self._gossip_delay(now)
-            if self.to_primary is None or (self.validating is not None
-                                           and not self.validating()):
+            if self.to_primary is None or not self.validating():
                 self.gossip.add(tx)
             else:  # the other validators only if the primary does not propose it (decision 99)
                 self.to_primary.add(tx)

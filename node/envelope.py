@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from chainfin.errors import InvalidTransaction
 from chainfin.types import Transaction
 
-__all__ = ["MAX_NAME", "TxEnvelope", "envelope_tx", "parse_envelope"]
+__all__ = ["MAX_NAME", "TxEnvelope", "envelope_tx", "loads_untrusted", "parse_envelope"]
 
 MAX_NAME = 64  # contract (and method) names: Transaction.from_wire's limit
 
@@ -44,26 +44,35 @@ def parse_envelope(raw: bytes | str) -> Transaction:
     return envelope_tx(_json_body(raw))
 
 
-def _json_body(raw: bytes | str) -> Any:
-    """A request body's JSON, or ``malformed_json``.
+def loads_untrusted(raw: bytes | str) -> Any:
+    """``json.loads`` of bytes from outside (a request body, a peer's answer), with the cyclic
+    GC paused. The parser recurses once per level of nesting, so a body like ``[[[[...`` takes
+    it to the interpreter's recursion limit before it gives up (``RecursionError``). Nothing
+    else may run down there: a collection triggered by the parser's allocations would call the
+    process's GC callbacks (:class:`node.metrics.GcPauses`) with no stack left, and their error
+    would be lost to ``sys.unraisablehook`` (decision 101). The collector runs at the next
+    allocation after.
 
-    The parser recurses once per level of nesting, so a body like ``[[[[...`` takes it to the
-    interpreter's recursion limit before it gives up. Nothing else may run down there: a
-    garbage collection triggered by the parser's allocations would call the process's GC
-    callbacks (:class:`node.metrics.GcPauses`) with no stack left, and their error would be
-    lost to ``sys.unraisablehook``. So the collector is paused while a body is parsed (it runs
-    at the next allocation after)."""
+    Raises:
+        ValueError, UnicodeDecodeError: not JSON. RecursionError: nested too deeply.
+    """
     collecting = gc.isenabled()
     gc.disable()
     try:
         return json.loads(raw)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _json_body(raw: bytes | str) -> Any:
+    """A request body's JSON, or ``malformed_json``."""
+    try:
+        return loads_untrusted(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidTransaction("body is not valid JSON", "malformed_json") from None
     except RecursionError:
         raise InvalidTransaction("body is nested too deeply", "malformed_json") from None
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def envelope_tx(body: Any) -> Transaction:

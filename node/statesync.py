@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import gc
 import hashlib
-import json
 import logging
 import multiprocessing
 import struct
@@ -78,6 +77,7 @@ from chainfin.store import (
     state_region,
 )
 from chainfin.types import Block, BlockHeader, CommitCertificate, ValidatorSet
+from node.envelope import loads_untrusted
 from node.ledger import (
     DIGEST_LEAVES,
     K_BASE,
@@ -553,7 +553,7 @@ class StateSync:
                         if r.status == 200:
                             return body
                         try:
-                            err = json.loads(body)
+                            err = loads_untrusted(body)
                         except (ValueError, RecursionError):  # a peer's body: anything
                             err = {}
                         e = err.get("error") if isinstance(err, dict) else None

@@ -83,6 +83,11 @@ class Outcome:
         return (self.done - self.due) * 1000.0
 
 
+def load_blocks(outcomes: Sequence[Outcome]) -> Counter[int]:
+    """The committed load's transactions per block height (from the answers)."""
+    return Counter(o.height for o in outcomes if o.status == "committed" and o.height is not None)
+
+
 @dataclass
 class BenchResult:
     nodes: int
@@ -141,8 +146,7 @@ class BenchResult:
 
     def blocks(self) -> dict[str, Any]:
         """Blocks that held the load: how many, and their mean size (from the answers)."""
-        heights = Counter(o.height for o in self.outcomes
-                          if o.status == "committed" and o.height is not None)
+        heights = load_blocks(self.outcomes)
         if not heights:
             return {"count": 0, "mean_txs": None, "max_txs": None}
         return {"count": len(heights), "mean_txs": round(sum(heights.values()) / len(heights), 2),

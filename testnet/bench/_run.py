@@ -48,7 +48,7 @@ from ._host import (
     wakeup_breakdown,
 )
 from ._limit import LIMIT_SAMPLE, LimitResult, cheapest, measure_limit
-from ._report import BenchResult, Outcome, Progress, _r, percentile
+from ._report import BenchResult, Outcome, Progress, _r, load_blocks, percentile
 from ._workload import (
     TRADE_GAP,
     TRADE_GAP_S,
@@ -304,8 +304,7 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         "gc": gc_breakdown(stages0, stages1),
         # how often the nodes went to sleep and woke again, per block (a message that arrives
         # alone wakes a node for it), and the kernel's share of their CPU
-        "wakeups": wakeup_breakdown(wake0, wake1, total, wall, len(
-            {o.height for o in outcomes if o.status == "committed" and o.height is not None})),
+        "wakeups": wakeup_breakdown(wake0, wake1, total, wall, len(load_blocks(outcomes))),
     }
     if busy0 is not None and busy1 is not None and busy1[1] > busy0[1]:
         # everything the machine did meanwhile; what is neither a node nor the load generator
