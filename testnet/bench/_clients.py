@@ -341,6 +341,17 @@ def parse_gc(text: str) -> dict[str, float]:
     return {f"{g}_{names[what]}": float(v) for what, g, v in _GC_LINE.findall(text)}
 
 
+_GOSSIP_LINE = re.compile(
+    r'^chainfin_node_total\{what="(gossip_txs_in|gossip_deferred_out)"\} ([0-9.e+-]+)$', re.M)
+
+
+def parse_gossip(text: str) -> dict[str, float]:
+    """The node's gossip counters of a /metrics page: transactions it took in from peers'
+    gossip (``gossip_txs_in``) and the ones of its own clients it broadcast because no
+    proposal held them in time (``gossip_deferred_out``, decision 99)."""
+    return {k: float(v) for k, v in _GOSSIP_LINE.findall(text)}
+
+
 def parse_phases(text: str) -> dict[str, float]:
     """``chainfin_block_phase_seconds`` (decision 98) of a /metrics page as ``{"<phase>_sum":
     seconds, "<phase>_count": n}``."""
@@ -351,8 +362,8 @@ async def _cpu_stages(session: Any, urls: Sequence[str], reader: Identity | None
                       ) -> list[dict[str, float] | None]:
     """Each node's CPU seconds by pipeline stage (``chainfin_cpu_seconds_total`` of /metrics)
     and its block phases' sums and counts (keys ``phase:<phase>_sum`` / ``_count``) and GC
-    pauses (``gc:<generation>_count`` / ``_sum`` / ``_le10ms``), or None
-    for a node that does not answer."""
+    pauses (``gc:<generation>_count`` / ``_sum`` / ``_le10ms``) and gossip counters
+    (``gossip:<counter>``), or None for a node that does not answer."""
     import aiohttp
 
     async def one(u: str) -> dict[str, float] | None:
@@ -369,6 +380,7 @@ async def _cpu_stages(session: Any, urls: Sequence[str], reader: Identity | None
             return None
         out.update({"phase:" + k: v for k, v in parse_phases(text).items()})
         out.update({"gc:" + k: v for k, v in parse_gc(text).items()})
+        out.update({"gossip:" + k: v for k, v in parse_gossip(text).items()})
         return out
 
     return list(await asyncio.gather(*(one(u) for u in urls)))

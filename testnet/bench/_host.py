@@ -150,7 +150,7 @@ def stage_breakdown(before: Sequence[dict[str, float] | None],
         if a is None or b is None:
             continue
         for k, v in b.items():
-            if not k.startswith(("phase:", "gc:")):
+            if not k.startswith(("phase:", "gc:", "gossip:")):
                 out[k] = out.get(k, 0.0) + max(0.0, v - a.get(k, 0.0))
     return {k: round(v / committed * 1e6, 1) for k, v in out.items()}
 
@@ -179,6 +179,28 @@ def phase_breakdown(before: Sequence[dict[str, float] | None],
     res = {"primary": means([deltas[primary]]),
            "replicas": means([d for i, d in enumerate(deltas) if i != primary])}
     return {k: v for k, v in res.items() if v}
+
+
+def gossip_breakdown(before: Sequence[dict[str, float] | None],
+                     after: Sequence[dict[str, float] | None], committed: int
+                     ) -> dict[str, float]:
+    """The nodes' transaction gossip over the run, all nodes together: transactions taken in
+    from peers and the deferred broadcasts (decision 99: a client's transaction still in no
+    proposal after a while goes to every validator), each also per committed transaction."""
+    tot: dict[str, float] = {}
+    for a, b in zip(before, after, strict=True):
+        if a is None or b is None:
+            continue
+        for k, v in b.items():
+            if k.startswith("gossip:"):
+                tot[k[7:]] = tot.get(k[7:], 0.0) + max(0.0, v - a.get(k, 0.0))
+    if not tot or not committed:
+        return {}
+    out: dict[str, float] = {}
+    for k, v in sorted(tot.items()):
+        out[k] = int(v)
+        out[k + "_per_tx"] = round(v / committed, 3)
+    return out
 
 
 def gc_breakdown(before: Sequence[dict[str, float] | None],

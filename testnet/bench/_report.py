@@ -396,6 +396,12 @@ def report_table(r: BenchResult) -> str:
                    f"{wk['per_block_per_node']} per block and node; preempted "
                    f"{wk['preempted_per_s']:,.0f} times a second; the kernel's share of their "
                    f"CPU {(wk['kernel_share_of_cpu'] or 0) * 100:.0f}%")
+    gs = nc.get("gossip") if nc else None
+    if gs:
+        out.append(f"nodes' gossip: {gs.get('gossip_txs_in', 0):,} transactions taken in from "
+                   f"peers ({gs.get('gossip_txs_in_per_tx', 0)} per committed tx), "
+                   f"{gs.get('gossip_deferred_out', 0):,} broadcast late (deferred: in no "
+                   f"proposal in time)")
     gcs = nc.get("gc") if nc else None
     if gcs:
         out.append(f"nodes' GC: {_gc_text(gcs)}, {gcs['pauses_over_10ms']} pauses over 10 ms")

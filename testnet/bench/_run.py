@@ -39,6 +39,7 @@ from ._host import (
     clk_tck,
     cpu_count,
     gc_breakdown,
+    gossip_breakdown,
     machine_busy,
     machine_info,
     phase_breakdown,
@@ -302,6 +303,9 @@ async def _load_phase(urls: Sequence[str], work: Workload, rate: float, duration
         "block_phases_ms": phase_breakdown(stages0, stages1),
         # the interpreter's GC pauses, all nodes (a full collection stops a node)
         "gc": gc_breakdown(stages0, stages1),
+        # transactions gossiped between the nodes, and the deferred broadcasts among them (a
+        # queue longer than decision 99's wait makes every replica take in every transaction)
+        "gossip": gossip_breakdown(stages0, stages1, committed),
         # how often the nodes went to sleep and woke again, per block (a message that arrives
         # alone wakes a node for it), and the kernel's share of their CPU
         "wakeups": wakeup_breakdown(wake0, wake1, total, wall, len(load_blocks(outcomes))),

@@ -291,6 +291,24 @@ def test_gc_pauses_parsed_and_summed_over_nodes():
     assert bench.stage_breakdown(before, after, committed=1) == {}
 
 
+def test_gossip_counters_parsed_and_summed_over_nodes():
+    page = ('chainfin_node_total{what="gossip_txs_in"} 700.0\n'
+            'chainfin_node_total{what="gossip_deferred_out"} 30.0\n'
+            'chainfin_node_total{what="gossip_txs_bad"} 2.0\n')
+    assert bench._clients.parse_gossip(page) == {"gossip_txs_in": 700.0,
+                                                 "gossip_deferred_out": 30.0}
+    before = [{"gossip:gossip_txs_in": 100.0, "gossip:gossip_deferred_out": 0.0, "admit": 1.0},
+              {"gossip:gossip_txs_in": 50.0}, None]
+    after = [{"gossip:gossip_txs_in": 700.0, "gossip:gossip_deferred_out": 30.0, "admit": 2.0},
+             {"gossip:gossip_txs_in": 450.0}, {"gossip:gossip_txs_in": 9e9}]
+    # the third node did not answer before the load: left out; counters are not CPU stages
+    assert bench.gossip_breakdown(before, after, committed=500) == {
+        "gossip_deferred_out": 30, "gossip_deferred_out_per_tx": 0.06,
+        "gossip_txs_in": 1000, "gossip_txs_in_per_tx": 2.0}
+    assert bench.stage_breakdown(before, after, committed=1000) == {"admit": 1000.0}
+    assert bench.gossip_breakdown([None], [None], committed=5) == {}
+
+
 def test_classify_answers():
     c = bench._clients._classify
     assert c(200, {"status": "committed", "height": 3}) == ("committed", None, 3)
