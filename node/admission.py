@@ -49,6 +49,15 @@ PRIMARY_GOSSIP_DELAY_S = 0.0
 #: noticed by every replica within 1.5 s; long enough that a healthy network (a block every
 #: <= 50 ms) rarely needs it, even with a few blocks queued
 DEFERRED_GOSSIP_S = 0.5
+#: ... but while blocks keep committing, a transaction still waiting after that is queued, not
+#: lost: the wait stretches to DEFERRED_LAG_FACTOR times the commit lag (the median
+#: admission-to-commit time of the last block with our transactions), up to DEFERRED_GOSSIP_MAX_S.
+#: Otherwise a queue longer than 0.5 s (a network near its capacity) sends every transaction to
+#: every replica as well, each checks its signature, and the extra work lengthens the queue
+#: (decision 103). A primary that stops committing is noticed as before: with no commit for
+#: DEFERRED_GOSSIP_S, the wait is DEFERRED_GOSSIP_S again.
+DEFERRED_LAG_FACTOR = 2.0
+DEFERRED_GOSSIP_MAX_S = 2.0
 #: when no block has committed for this long while transactions are pending, the node checks
 #: its oldest pending ones (admitted at least this long ago, none in a proposal) against the
 #: committed state again and drops those it no longer admits: shorter than the view-change
@@ -184,7 +193,7 @@ class Admission:
         every tick; returns how many were broadcast."""
         if now is None:
             now = time.perf_counter()
-        due = now - DEFERRED_GOSSIP_S
+        due = now - self.deferred_wait_s(now)
         d, n = self.deferred, 0
         while d and d[0][0] <= due:
             _, tx_id = d.popleft()
@@ -199,6 +208,14 @@ class Admission:
         if n:
             self.stats["gossip_deferred_out"] += n
         return n
+
+    def deferred_wait_s(self, now: float) -> float:
+        """How long a transaction admitted here waits for a proposal before it is broadcast:
+        DEFERRED_GOSSIP_S, stretched with the commit lag while blocks keep committing."""
+        if now - self.last_commit >= DEFERRED_GOSSIP_S:
+            return DEFERRED_GOSSIP_S
+        return min(DEFERRED_GOSSIP_MAX_S,
+                   max(DEFERRED_GOSSIP_S, DEFERRED_LAG_FACTOR * self.commit_lag_s))
 
     def primary_changed(self) -> None:
         """A new view: what this node's clients submitted and no proposal holds goes to the new

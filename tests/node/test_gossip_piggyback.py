@@ -12,7 +12,7 @@ import pytest
 from chainfin import codec
 from chainfin.store import MemoryStore
 from chainfin.types import Transaction
-from node.admission import DEFERRED_GOSSIP_S
+from node.admission import DEFERRED_GOSSIP_MAX_S, DEFERRED_GOSSIP_S, DEFERRED_LAG_FACTOR
 from node.runtime import K_CONSENSUS, K_TXS, Node
 from tests.fixtures import client_ids, make_genesis, validator_ids
 
@@ -143,6 +143,36 @@ async def test_what_no_proposal_holds_in_time_is_broadcast(
     adm.committed(1, [txs[2]])
     assert adm.gossip_overdue(adm.deferred[0][0] + DEFERRED_GOSSIP_S) == 0
     assert not adm.deferred
+
+
+async def test_a_long_queue_that_keeps_committing_stretches_the_wait(
+        built: tuple[Node, list[Transaction]]) -> None:
+    """Near capacity the queue is longer than DEFERRED_GOSSIP_S: while blocks commit, the
+    broadcast waits for twice the commit lag (decision 103); once commits stop, 0.5 s again."""
+    node, txs = built
+    _other_primary(node)
+    adm = node.admission
+    adm.admit_checked(txs[0], gossip=True)
+    t0 = adm.deferred[0][0]
+    adm.last_commit = t0  # a block committed just now, its transactions 0.6 s in the queue
+    adm.commit_lag_s = 0.6
+    wait = DEFERRED_LAG_FACTOR * 0.6
+    assert adm.deferred_wait_s(t0 + 0.1) == pytest.approx(wait)
+    adm.last_commit = t0 + 0.45  # still committing
+    assert adm.gossip_overdue(t0 + DEFERRED_GOSSIP_S + 0.05) == 0
+    assert adm.gossip_overdue(t0 + wait + 0.01) == 1
+    # the lag counts only up to the cap; a short lag never shortens the base wait
+    adm.commit_lag_s = 60.0
+    assert adm.deferred_wait_s(adm.last_commit) == DEFERRED_GOSSIP_MAX_S
+    adm.commit_lag_s = 0.01
+    assert adm.deferred_wait_s(adm.last_commit) == DEFERRED_GOSSIP_S
+    # commits stopped (a silent primary): the base wait, whatever the last lag was
+    adm.commit_lag_s = 60.0
+    adm.admit_checked(txs[1], gossip=True)
+    t1 = adm.deferred[0][0]
+    adm.last_commit = t1 - 0.1
+    assert adm.gossip_overdue(t1 + DEFERRED_GOSSIP_S + 0.01) == 1
+    assert node.stats["gossip_deferred_out"] == 2
 
 
 async def test_a_new_primary_gets_what_no_proposal_holds(
