@@ -248,9 +248,11 @@ class _Update:
             if s == 0:
                 if depth >= MAX_DEPTH:
                     raise _bad(h, f"a page root at depth {depth}")
-                rec = get(h)  # type: ignore[assignment]
-                if rec is None:
+                r = get(h)  # (not into `rec`: compiled, None there would be a TypeError)
+                if r is None:
                     rec, nav = self.page(h, depth)  # raises the StorageError
+                else:
+                    rec = r
                 nav = _page_nav(h, rec)
                 s = 1
                 patches = [False]
