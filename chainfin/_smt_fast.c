@@ -739,61 +739,21 @@ static int run(Ctx *x, const uint8_t *root, Sub *res) {
     return upd(x, root, kind, 0, 0, x->n, pg, 1, res);
 }
 
-/* A change: the key's hash and the new value (a reference we own; NULL: delete). */
-typedef struct { uint8_t kh[32]; PyObject *val; } Change;
-
-static int change_order(const void *a, const void *b) {
-    return memcmp(((const Change *)a)->kh, ((const Change *)b)->kh, 32);
-}
-
-/* update(tree, root, changes): SparseMerkleTree.update's work after its check for no changes:
- * changes is a dict {state key: value or None}; the keys are hashed and sorted here (the
- * Python code's entries). */
-static PyObject *update(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    (void)mod;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "update(tree, root, changes)");
-        return NULL;
-    }
-    PyObject *tree = args[0], *root = args[1], *changes = args[2], *nodes = NULL;
-    PyObject *result = NULL;
-    Change *ch = NULL;
-    Py_ssize_t n = 0;
+/* The update once x->n, x->kh and x->val are set: (new root, records), or None (FALLBACK).
+ * Frees what x holds but x->kh and x->val. */
+static PyObject *finish(Ctx *x, PyObject *tree, PyObject *root, int rc) {
+    PyObject *nodes = NULL, *result = NULL;
     Sub res;
-    Ctx ctx = {0}, *x = &ctx;
-    /* the input in the form update() takes, else its Python code decides (a TypeError) */
-    int rc = FALLBACK;
-    if (!PyBytes_CheckExact(root) || PyBytes_GET_SIZE(root) != 32 || !PyDict_CheckExact(changes)
-        || PyDict_GET_SIZE(changes) == 0)
+    if (rc != 0)
+        goto done;
+    rc = FALLBACK; /* (a root of another form: let the Python code say what it makes of it) */
+    if (!PyBytes_CheckExact(root) || PyBytes_GET_SIZE(root) != 32)
         goto done;
     rc = -1;
-    x->n = PyDict_GET_SIZE(changes);
-    ch = PyMem_Calloc((size_t)x->n, sizeof *ch);
-    x->kh = PyMem_Malloc(x->n * sizeof *x->kh);
-    x->val = PyMem_Malloc(x->n * sizeof *x->val);
-    x->todo = PyMem_Malloc((x->n + 1) * sizeof *x->todo);
-    if (ch == NULL || x->kh == NULL || x->val == NULL || x->todo == NULL) {
+    if ((x->todo = PyMem_Malloc((size_t)(x->n + 1) * sizeof *x->todo)) == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    rc = FALLBACK;
-    PyObject *key, *value;
-    for (Py_ssize_t pos = 0; n < x->n && PyDict_Next(changes, &pos, &key, &value); n++) {
-        if (!PyBytes_CheckExact(key) || !(value == Py_None || PyBytes_CheckExact(value)))
-            goto done;
-        sha256(PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key), ch[n].kh);
-        ch[n].val = value == Py_None ? NULL : Py_NewRef(value); /* (get() may run any code) */
-    }
-    if (n != x->n)
-        goto done;
-    qsort(ch, (size_t)n, sizeof *ch, change_order);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (i && memcmp(ch[i - 1].kh, ch[i].kh, 32) == 0)
-            goto done; /* one key hash twice: the Python code's assertion */
-        x->kh[i] = ch[i].kh;
-        x->val[i] = ch[i].val;
-    }
-    rc = -1;
     if ((nodes = PyObject_GetAttrString(tree, "nodes")) == NULL
         || (x->get = PyObject_GetAttrString(nodes, "get")) == NULL)
         goto done;
@@ -824,17 +784,122 @@ done:
             Py_DECREF(b->pages[i].rec);
         PyMem_Free(b);
     }
-    for (Py_ssize_t i = 0; i < n; i++)
-        Py_XDECREF(ch[i].val);
-    PyMem_Free(ch);
     Py_XDECREF(x->out);
     Py_XDECREF(x->get);
     Py_XDECREF(nodes);
     PyMem_Free(x->built);
-    PyMem_Free(x->kh);
-    PyMem_Free(x->val);
     PyMem_Free(x->todo);
     PyMem_Free(x->patch);
+    return result;
+}
+
+static int alloc_entries(Ctx *x, Py_ssize_t n) {
+    x->n = n;
+    x->kh = PyMem_Malloc((size_t)n * sizeof *x->kh);
+    x->val = PyMem_Malloc((size_t)n * sizeof *x->val);
+    if (x->kh == NULL || x->val == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* A change: the key's hash and the new value (a reference we own; NULL: delete). */
+typedef struct { uint8_t kh[32]; PyObject *val; } Change;
+
+static int change_order(const void *a, const void *b) {
+    return memcmp(((const Change *)a)->kh, ((const Change *)b)->kh, 32);
+}
+
+/* update(tree, root, changes): SparseMerkleTree.update's work after its check for no changes:
+ * changes is a dict {state key: value or None}; its keys are hashed and sorted here (the
+ * Python code's entries). */
+static PyObject *update(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "update(tree, root, changes)");
+        return NULL;
+    }
+    PyObject *changes = args[2], *key, *value;
+    Ctx ctx = {0}, *x = &ctx;
+    Change *ch = NULL;
+    Py_ssize_t n = 0;
+    int rc = FALLBACK; /* the input in the form update() takes, else its Python code decides */
+    if (!PyDict_CheckExact(changes) || PyDict_GET_SIZE(changes) == 0)
+        goto done;
+    rc = -1;
+    if (alloc_entries(x, PyDict_GET_SIZE(changes)) < 0)
+        goto done;
+    if ((ch = PyMem_Calloc((size_t)x->n, sizeof *ch)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    rc = FALLBACK;
+    for (Py_ssize_t pos = 0; n < x->n && PyDict_Next(changes, &pos, &key, &value); n++) {
+        if (!PyBytes_CheckExact(key) || !(value == Py_None || PyBytes_CheckExact(value)))
+            goto done; /* (Python: a TypeError) */
+        sha256(PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key), ch[n].kh);
+        ch[n].val = value == Py_None ? NULL : Py_NewRef(value); /* (get() may run any code) */
+    }
+    if (n != x->n)
+        goto done;
+    qsort(ch, (size_t)n, sizeof *ch, change_order);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i && memcmp(ch[i - 1].kh, ch[i].kh, 32) == 0)
+            goto done; /* one key hash twice: the Python code's assertion */
+        x->kh[i] = ch[i].kh;
+        x->val[i] = ch[i].val;
+    }
+    rc = 0;
+done:;
+    PyObject *result = finish(x, args[0], args[1], rc);
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_XDECREF(ch[i].val);
+    PyMem_Free(ch);
+    PyMem_Free(x->kh);
+    PyMem_Free(x->val);
+    return result;
+}
+
+/* run_update(tree, root, entries): chainfin.smt_update.run_update's own signature (entries:
+ * a list of (int, key hash, value or None) sorted by key hash, as update() makes them), for
+ * tests that choose key hashes. The ints are not read: the key hashes order the entries. */
+static PyObject *run_update(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "run_update(tree, root, entries)");
+        return NULL;
+    }
+    Ctx ctx = {0}, *x = &ctx;
+    PyObject *entries = NULL;
+    int rc = FALLBACK;
+    if (!PyList_CheckExact(args[2]) || PyList_GET_SIZE(args[2]) == 0)
+        goto done;
+    rc = -1;
+    if ((entries = PyList_AsTuple(args[2])) == NULL /* ours: its items cannot change */
+        || alloc_entries(x, PyTuple_GET_SIZE(entries)) < 0)
+        goto done;
+    rc = FALLBACK;
+    for (Py_ssize_t i = 0; i < x->n; i++) {
+        PyObject *e = PyTuple_GET_ITEM(entries, i), *kh, *v;
+        if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 3)
+            goto done;
+        kh = PyTuple_GET_ITEM(e, 1);
+        v = PyTuple_GET_ITEM(e, 2);
+        if (!PyBytes_CheckExact(kh) || PyBytes_GET_SIZE(kh) != 32
+            || !(v == Py_None || PyBytes_CheckExact(v)))
+            goto done;
+        x->kh[i] = (const uint8_t *)PyBytes_AS_STRING(kh);
+        x->val[i] = v == Py_None ? NULL : v;
+        if (i && memcmp(x->kh[i - 1], x->kh[i], 32) >= 0) /* sorted, no key twice */
+            goto done;
+    }
+    rc = 0;
+done:;
+    PyObject *result = finish(x, args[0], args[1], rc);
+    Py_XDECREF(entries);
+    PyMem_Free(x->kh);
+    PyMem_Free(x->val);
     return result;
 }
 
@@ -842,6 +907,9 @@ static PyMethodDef methods[] = {
     {"update", (PyCFunction)(void (*)(void))update, METH_FASTCALL,
      "update(tree, root, changes) -> (new root, records to write), or None where the Python "
      "code must run instead (input not in update()'s form, a missing or damaged record)."},
+    {"run_update", (PyCFunction)(void (*)(void))run_update, METH_FASTCALL,
+     "run_update(tree, root, entries): chainfin.smt_update.run_update's result, or None where "
+     "that must run instead."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "chainfin._smt_fast",
