@@ -231,7 +231,7 @@ def damaged_trees() -> list[tuple[str, dict[bytes, Any], bytes, dict[bytes, byte
             s = c
     page, leaf = path[len(path) - 2], path[-1]
     good = nodes[page]
-    out = []
+    out: list[tuple[str, dict[bytes, Any], bytes, dict[bytes, bytes | None]]] = []
     for at, why in ((root, "root"), (page, "a page below")):
         for what, bad in (("missing", None), ("empty", b""), ("truncated", good[:-1]),
                           ("one byte more", good + b"\0"), ("old layout", b"\x03" + good[1:]),
@@ -249,7 +249,9 @@ def damaged_trees() -> list[tuple[str, dict[bytes, Any], bytes, dict[bytes, byte
         recs = {**nodes, leaf: bad}
         if bad is None:
             del recs[leaf]
-        for changes in ({key: b"new"}, {key: None}, {key: b"new", b"k8": b"x", b"k9": None}):
+        many: list[dict[bytes, bytes | None]] = [
+            {key: b"new"}, {key: None}, {key: b"new", b"k8": b"x", b"k9": None}]
+        for changes in many:
             out.append((f"leaf: {what}", recs, root, changes))
     return out
 
@@ -301,21 +303,23 @@ def test_the_readers_own_errors_propagate() -> None:
         def get(self, key: bytes) -> bytes:
             raise OSError("disk on fire")
 
-    t = SparseMerkleTree(Failing())  # type: ignore[arg-type]
-    for call in (lambda: fast.update(t, root, {b"a": b"3"}), lambda: t.update(root, {b"a": b"3"},
-                                                                              {})):
+    t = SparseMerkleTree(Failing())
+    for call in (lambda: fast.update(t, root, {b"a": b"3"}),
+                 lambda: t.update(root, {b"a": b"3"}, {})):
         with pytest.raises(OSError, match="disk on fire"):
             call()
 
 
 def test_input_not_in_updates_form_is_declined() -> None:
     t = SparseMerkleTree({})
+    changes: Any
     for root, changes in ((EMPTY, {"k": b"v"}), (EMPTY, {b"k": "v"}), (EMPTY, {b"k": 1}),
                           (EMPTY, {}), (b"short", {b"k": b"v"}), (EMPTY, [(b"k", b"v")])):
         assert fast.update(t, root, changes) is None
     with pytest.raises(TypeError):
         t.update(EMPTY, {b"k": bytearray(b"v")}, {})  # type: ignore[dict-item]
     kh = H(b"k")
+    entries: Any
     for entries in ([], [(0, kh[:31], b"v")], [(0, kh, b"v"), (0, kh, b"w")],
                     [(0, H(b"b"), None), (0, H(b"a"), None)][:: 1 if H(b"b") > H(b"a") else -1],
                     [(0, kh, bytearray(b"v"))]):
@@ -336,8 +340,8 @@ def test_no_leaks() -> None:
     changes.update({b"new%d" % i: value for i in range(50)})
     broken = dict(nodes)
     del broken[next(h for h, rec in nodes.items() if rec[0] == 0x02)]
-    trees = [SparseMerkleTree(nodes), SparseMerkleTree(Reader(nodes)),
-             SparseMerkleTree(broken, {})]
+    reader = Reader(nodes)
+    trees = [SparseMerkleTree(nodes), SparseMerkleTree(reader), SparseMerkleTree(broken, {})]
 
     def run(n: int) -> None:
         for _ in range(n):
@@ -354,7 +358,7 @@ def test_no_leaks() -> None:
         gc.collect()
         before = tracemalloc.get_traced_memory()[0]
         run(200)
-        trees[1].nodes.reads.clear()  # type: ignore[attr-defined]
+        reader.reads.clear()
         gc.collect()
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
