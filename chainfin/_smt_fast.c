@@ -6,9 +6,9 @@
  * For SparseMerkleTree.update (changes: a dict {state key: value or None}, not empty): the key
  * hashes and their order, then run_update(tree, root, entries). It reads records only through
  * tree.nodes.get (in the same order, one call per record, as the Python code) and returns
- * exactly what run_update returns: the same new root and the same records to write. It returns None, having written nothing, where it does not go on: a record
- * missing, damaged or not of type bytes, input not in update()'s form, or anything the Python
- * code would refuse. The caller (SparseMerkleTree.update) then runs the Python run_update,
+ * exactly what run_update returns: the same new root and the same records to write. It
+ * returns None, having written nothing, where it does not go on: a record missing, damaged or
+ * not of type bytes, input not in update()'s form, or anything the Python code would refuse. The caller (SparseMerkleTree.update) then runs the Python run_update,
  * which raises its StorageError with its own message. An exception raised by tree.nodes.get
  * itself propagates, as it does from the Python code.
  *
@@ -136,6 +136,13 @@ typedef struct {
     PageBlock *pages;
 } Ctx;
 
+/* *res = (h, k); 0 (a status: done). */
+static int sub(Sub *res, const uint8_t *h, int k) {
+    memmove(res->h, h, 32);
+    res->k = k;
+    return 0;
+}
+
 static int bit(const uint8_t *kh, int depth) { return (kh[depth >> 3] >> (7 - (depth & 7))) & 1; }
 
 /* The bound smt_update bisects with at `depth` under kh: kh's first `depth` bits, then a 1. */
@@ -248,25 +255,26 @@ static Page *new_page(Ctx *x, PyObject *rec) {
     return pg;
 }
 
-/* smt_update._Update.page: the checked page under h, whose root is at `depth`. */
-static int load_page(Ctx *x, const uint8_t *h, int depth, Page **out) {
-    if (depth >= MAX_DEPTH)
-        return FALLBACK;
-    PyObject *r = read_rec(x, h);
-    if (r == NULL)
-        return -1;
+/* The page of the record r (taking the reference), if it is a well-formed one. */
+static int check_page(Ctx *x, PyObject *r, Page **out) {
     uint8_t nav[64];
     if (!PyBytes_CheckExact(r) || page_nav((const uint8_t *)PyBytes_AS_STRING(r),
                                            PyBytes_GET_SIZE(r), nav) < 0) {
         Py_DECREF(r);
         return FALLBACK;
     }
-    Page *pg = new_page(x, r);
-    if (pg == NULL)
+    if ((*out = new_page(x, r)) == NULL)
         return -1;
-    memcpy(pg->nav, nav, 64);
-    *out = pg;
+    memcpy((*out)->nav, nav, 64);
     return 0;
+}
+
+/* smt_update._Update.page: the checked page under h, whose root is at `depth`. */
+static int load_page(Ctx *x, const uint8_t *h, int depth, Page **out) {
+    if (depth >= MAX_DEPTH)
+        return FALLBACK;
+    PyObject *r = read_rec(x, h);
+    return r == NULL ? -1 : check_page(x, r, out);
 }
 
 static int add_patch(Ctx *x, Page *pg, int off, int slot, int code, const uint8_t *h) {
@@ -304,54 +312,40 @@ static int put(Ctx *x, const uint8_t *h, PyObject *rec) {
 
 /* ------------------------------------------------------------------ built nodes (a hash map) */
 
-static Built *built_get(Ctx *x, const uint8_t *h) {
-    if (x->bcap == 0)
-        return NULL;
+/* Where h is in the table (cap a power of 2, never full), or the free entry where it goes. */
+static Built *built_find(Built *tab, size_t cap, const uint8_t *h) {
     uint64_t k;
     memcpy(&k, h, 8);
-    for (size_t i = (size_t)k & (x->bcap - 1);; i = (i + 1) & (x->bcap - 1)) {
-        Built *b = &x->built[i];
-        if (!b->used)
-            return NULL;
-        if (memcmp(b->h, h, 32) == 0)
-            return b;
-    }
+    size_t i = (size_t)k & (cap - 1);
+    while (tab[i].used && memcmp(tab[i].h, h, 32) != 0)
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+static Built *built_get(Ctx *x, const uint8_t *h) {
+    Built *b = x->bcap ? built_find(x->built, x->bcap, h) : NULL;
+    return b != NULL && b->used ? b : NULL;
 }
 
 static int built_put(Ctx *x, const uint8_t *h, const Sub *l, const Sub *r) {
     if (2 * (x->bn + 1) > x->bcap) { /* grow: at most half full */
         size_t cap = x->bcap ? 2 * x->bcap : 64;
-        Built *old = x->built, *nb = PyMem_Calloc(cap, sizeof *nb);
+        Built *nb = PyMem_Calloc(cap, sizeof *nb);
         if (nb == NULL) {
             PyErr_NoMemory();
             return -1;
         }
-        size_t ocap = x->bcap;
+        for (size_t i = 0; i < x->bcap; i++)
+            if (x->built[i].used)
+                *built_find(nb, cap, x->built[i].h) = x->built[i];
+        PyMem_Free(x->built);
         x->built = nb;
         x->bcap = cap;
-        for (size_t i = 0; i < ocap; i++)
-            if (old[i].used) {
-                uint64_t k;
-                memcpy(&k, old[i].h, 8);
-                size_t j = (size_t)k & (cap - 1);
-                while (nb[j].used)
-                    j = (j + 1) & (cap - 1);
-                nb[j] = old[i];
-            }
-        PyMem_Free(old);
     }
-    Built *b = built_get(x, h);
-    if (b == NULL) {
-        uint64_t k;
-        memcpy(&k, h, 8);
-        size_t j = (size_t)k & (x->bcap - 1);
-        while (x->built[j].used)
-            j = (j + 1) & (x->bcap - 1);
-        b = &x->built[j];
-        b->used = 1;
-        memcpy(b->h, h, 32);
-        x->bn++;
-    }
+    Built *b = built_find(x->built, x->bcap, h);
+    x->bn += !b->used;
+    b->used = 1;
+    memcpy(b->h, h, 32);
     memcpy(b->l, l->h, 32);
     memcpy(b->r, r->h, 32);
     b->lk = (uint8_t)l->k;
@@ -482,19 +476,13 @@ static int new_leaf(Ctx *x, const uint8_t *kh, PyObject *value, uint8_t h[32]) {
 
 /* smt_update._Update.build: the subtree at `depth` of todo[0:n] (sorted). */
 static int build(Ctx *x, int depth, Item *todo, Py_ssize_t n, Sub *res) {
-    if (n == 0) {
-        memset(res->h, 0, 32);
-        res->k = EMPTY_K;
-        return 0;
-    }
+    if (n == 0)
+        return sub(res, EMPTY, EMPTY_K);
+    if (n == 1 && todo[0].known != NULL)
+        return sub(res, todo[0].known, LEAF_K);
     res->k = LEAF_K;
-    if (n == 1) {
-        if (todo[0].known != NULL) {
-            memcpy(res->h, todo[0].known, 32);
-            return 0;
-        }
+    if (n == 1)
         return new_leaf(x, todo[0].kh, todo[0].val, res->h);
-    }
     if (depth >= MAX_DEPTH)
         return FALLBACK; /* (Python: an AssertionError) */
     uint8_t t[32];
@@ -519,9 +507,9 @@ static int upd1(Ctx *x, const uint8_t *h, int kind, int depth, Py_ssize_t i, Pag
                 Sub *res) {
     const uint8_t *kh = x->kh[i];
     PyObject *value = x->val[i];
-    Sub top, cur;
-    memcpy(top.h, h, 32);
-    top.k = kind;
+    const uint8_t *top = h; /* (into a record held to the end, or the caller's root) */
+    int top_kind = kind;
+    Sub cur;
     Step path[MAX_DEPTH];
     int np = 0;
     while (kind == NODE_K) { /* down the key's path */
@@ -543,10 +531,8 @@ static int upd1(Ctx *x, const uint8_t *h, int kind, int depth, Py_ssize_t i, Pag
     }
     /* where the key's path ends: an empty subtree or a leaf */
     if (kind == EMPTY_K) {
-        if (value == NULL) {
-            *res = top;
-            return 0;
-        }
+        if (value == NULL)
+            return sub(res, top, top_kind);
         TRY(new_leaf(x, kh, value, cur.h));
         cur.k = LEAF_K;
     } else {
@@ -555,22 +541,19 @@ static int upd1(Ctx *x, const uint8_t *h, int kind, int depth, Py_ssize_t i, Pag
         const uint8_t *okh = (const uint8_t *)PyBytes_AS_STRING(lrec) + 1;
         int cmp = memcmp(okh, kh, 32), rc = 0;
         if (cmp == 0 && value == NULL) {
-            memset(cur.h, 0, 32);
-            cur.k = EMPTY_K;
+            sub(&cur, EMPTY, EMPTY_K);
         } else if (cmp == 0) {
             uint8_t b[65];
             leaf_hash(kh, value, b, cur.h);
             if (memcmp(cur.h, h, 32) == 0) { /* the same value: nothing changes */
                 Py_DECREF(lrec);
-                *res = top;
-                return 0;
+                return sub(res, top, top_kind);
             }
             rc = put_leaf(x, cur.h, b, value);
             cur.k = LEAF_K;
         } else if (value == NULL) { /* deleting an absent key */
             Py_DECREF(lrec);
-            *res = top;
-            return 0;
+            return sub(res, top, top_kind);
         } else { /* another key's leaf: both under a new subtree */
             Item two[2] = {{kh, value, NULL}, {okh, NULL, h}};
             if (cmp < 0) {
@@ -588,8 +571,7 @@ static int upd1(Ctx *x, const uint8_t *h, int kind, int depth, Py_ssize_t i, Pag
         Step *st = &path[--np];
         if (cur.k == EMPTY_K || st->sc == EMPTY_K) { /* the compact shape: a lone leaf moves up */
             if (cur.k == EMPTY_K && st->sc != NODE_K) {
-                memcpy(cur.h, st->sib, 32);
-                cur.k = st->sc;
+                sub(&cur, st->sib, st->sc);
                 continue;
             }
             if (st->sc == EMPTY_K && cur.k == LEAF_K)
@@ -606,8 +588,7 @@ static int upd1(Ctx *x, const uint8_t *h, int kind, int depth, Py_ssize_t i, Pag
         if (st->s == 1) /* a page root: its page is complete */
             TRY(emit(x, cur.h, st->pg));
     }
-    *res = cur;
-    return 0;
+    return sub(res, cur.h, cur.k);
 }
 
 /* smt_update._Update.upd's leaf case: the leaf h at `depth` and the changes entries[lo:hi]. */
@@ -654,49 +635,34 @@ static int upd(Ctx *x, const uint8_t *h, int kind, int depth, Py_ssize_t lo, Py_
     const uint8_t *right = rc >= LEAF_K ? pg->p + ro : EMPTY;
     int cs = ls < 16 ? ls : 0; /* the children's slot in this page, or 0: in a page below */
     Sub l, r;
-    if (lo == mid) {
-        memcpy(l.h, left, 32);
-        l.k = lc;
-    } else if (lc == EMPTY_K) {
+    if (lo == mid)
+        sub(&l, left, lc);
+    else if (lc == EMPTY_K)
         TRY(build(x, depth + 1, x->todo, present(x, lo, mid), &l));
-    } else if (mid - lo == 1) {
+    else if (mid - lo == 1)
         TRY(upd1(x, left, lc, depth + 1, lo, pg, cs, &l));
-    } else {
+    else
         TRY(upd(x, left, lc, depth + 1, lo, mid, pg, cs, &l));
-    }
-    if (mid == hi) {
-        memcpy(r.h, right, 32);
-        r.k = rc;
-    } else if (rc == EMPTY_K) {
+    if (mid == hi)
+        sub(&r, right, rc);
+    else if (rc == EMPTY_K)
         TRY(build(x, depth + 1, x->todo, present(x, mid, hi), &r));
-    } else if (hi - mid == 1) {
+    else if (hi - mid == 1)
         TRY(upd1(x, right, rc, depth + 1, mid, pg, cs ? cs + 1 : 0, &r));
-    } else {
+    else
         TRY(upd(x, right, rc, depth + 1, mid, hi, pg, cs ? cs + 1 : 0, &r));
-    }
     int lsame = memcmp(l.h, left, 32) == 0, rsame = memcmp(r.h, right, 32) == 0;
-    if (lsame && rsame) {
-        memcpy(res->h, h, 32);
-        res->k = NODE_K;
-        return 0;
-    }
+    if (lsame && rsame)
+        return sub(res, h, NODE_K);
     /* parent of the two new subtrees, keeping the compact shape: a lone leaf moves up, and an
      * internal node never has two empty children or one empty child and a leaf */
     int lempty = memcmp(l.h, EMPTY, 32) == 0, rempty = memcmp(r.h, EMPTY, 32) == 0;
-    if (lempty) {
-        if (rempty) {
-            memset(res->h, 0, 32);
-            res->k = EMPTY_K;
-            return 0;
-        }
-        if (r.k == LEAF_K) {
-            *res = r;
-            return 0;
-        }
-    } else if (rempty && l.k == LEAF_K) {
-        *res = l;
-        return 0;
-    }
+    if (lempty && rempty)
+        return sub(res, EMPTY, EMPTY_K);
+    if (lempty && r.k == LEAF_K)
+        return sub(res, r.h, LEAF_K);
+    if (!lempty && rempty && l.k == LEAF_K)
+        return sub(res, l.h, LEAF_K);
     node_hash(l.h, r.h, res->h);
     res->k = NODE_K;
     if (!lsame)
@@ -724,14 +690,7 @@ static int run(Ctx *x, const uint8_t *root, Sub *res) {
     if (is_leaf((const uint8_t *)PyBytes_AS_STRING(r), PyBytes_GET_SIZE(r))) {
         Py_DECREF(r); /* a lone leaf: upd1 and upd read it again, as the Python code does */
     } else {
-        uint8_t nav[64];
-        if (page_nav((const uint8_t *)PyBytes_AS_STRING(r), PyBytes_GET_SIZE(r), nav) < 0) {
-            Py_DECREF(r);
-            return FALLBACK;
-        }
-        if ((pg = new_page(x, r)) == NULL)
-            return -1;
-        memcpy(pg->nav, nav, 64);
+        TRY(check_page(x, r, &pg));
         kind = NODE_K;
     }
     if (x->n == 1)
