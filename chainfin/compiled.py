@@ -16,9 +16,10 @@ first imported, makes the interpreter load the ``.py`` files instead when
 Beside them, ``setup.py`` builds :data:`C_UPDATE`, the state tree's batch update hand-written in
 C (``chainfin/_smt_fast.c``: the same results as :func:`chainfin.smt_update.run_update`, several
 times faster). It is optional too: :meth:`chainfin.smt.SparseMerkleTree.update` calls it
-(:func:`c_tree_update`) when it was built and imports, ``CHAINFIN_PURE`` is not set and its
-source is the one recorded at the build; otherwise the update runs as mypyc-compiled or plain
-Python like the rest.
+(:func:`c_tree_update`) when it was built and imports, neither ``CHAINFIN_PURE`` nor
+``CHAINFIN_C_UPDATE=0`` (the C update alone off, to compare) is set and its source is the one
+recorded at the build; otherwise the update runs as mypyc-compiled or plain Python like the
+rest.
 
 :func:`status` says what runs; ``/v1/status`` and ``chainfin bench``'s JSON carry it, so a
 figure always says which code produced it. No third-party imports here: ``setup.py`` reads
@@ -159,6 +160,8 @@ def _load_c_update(environ: Mapping[str, str], root: Path = _ROOT
                    ) -> tuple[Callable[..., Any] | None, str | None]:
     if pure_requested(environ):
         return None, "CHAINFIN_PURE is set"
+    if environ.get("CHAINFIN_C_UPDATE", "").strip().lower() in ("0", "false", "no"):
+        return None, "CHAINFIN_C_UPDATE=0"
     try:
         mod = importlib.import_module(C_UPDATE)
     except ImportError as e:

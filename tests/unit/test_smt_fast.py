@@ -373,9 +373,11 @@ def test_no_leaks() -> None:
 def test_status_says_which_update_runs() -> None:
     st_ = compiled.status()
     assert st_["c_tree_update"] is (compiled.c_tree_update() is not None)
-    if not compiled.pure_requested(os.environ):
+    if not compiled.pure_requested(os.environ) and os.environ.get("CHAINFIN_C_UPDATE") != "0":
         assert st_["c_tree_update"], st_["c_tree_update_reason"]
     assert compiled._load_c_update({"CHAINFIN_PURE": "1"}) == (None, "CHAINFIN_PURE is set")
+    assert compiled._load_c_update({"CHAINFIN_C_UPDATE": "0"}) == (None, "CHAINFIN_C_UPDATE=0")
+    assert compiled._load_c_update({"CHAINFIN_C_UPDATE": "1"}) == (fast.update, None)
 
 
 def test_a_stale_extension_is_not_used(tmp_path: Path) -> None:
