@@ -10,6 +10,11 @@ the walk down and back up the key's path ~10 us, SHA-256 ~4.5 us (~10 node hashe
 keys the previous updates wrote (so the next block reads them without the reader and the page
 check) cut the reads per changed key from 3.6 to 1.0 and saved no measurable CPU, so it is not
 here (decision 86).
+
+``chainfin/_smt_fast.c`` is this module again in C, step for step (the same reads, roots and
+records); :meth:`SparseMerkleTree.update` runs it when it is built
+(:func:`chainfin.compiled.c_tree_update`) and runs this where it declines (a missing or damaged
+record). A change here is a change there.
 """
 
 from __future__ import annotations
