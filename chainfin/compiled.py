@@ -13,6 +13,14 @@ first imported, makes the interpreter load the ``.py`` files instead when
   extensions, and a warning says to reinstall when one differs (or the record is missing); or
 - only some of the modules have an extension (they share one compiled library: all or none).
 
+Beside them, ``setup.py`` builds :data:`C_UPDATE`, the state tree's batch update hand-written in
+C (``chainfin/_smt_fast.c``: the same results as :func:`chainfin.smt_update.run_update`, several
+times faster). It is optional too: :meth:`chainfin.smt.SparseMerkleTree.update` calls it
+(:func:`c_tree_update`) when it was built and imports, neither ``CHAINFIN_PURE`` nor
+``CHAINFIN_C_UPDATE=0`` (the C update alone off, to compare) is set and its source is the one
+recorded at the build; otherwise the update runs as mypyc-compiled or plain Python like the
+rest.
+
 :func:`status` says what runs; ``/v1/status`` and ``chainfin bench``'s JSON carry it, so a
 figure always says which code produced it. No third-party imports here: ``setup.py`` reads
 :data:`MODULES` and :func:`pure_requested` before anything is installed.
@@ -27,11 +35,12 @@ import json
 import os
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MODULES", "RECORD", "pure_requested", "select", "source_digests", "status"]
+__all__ = ["C_UPDATE", "MODULES", "RECORD", "c_source_digest", "c_tree_update", "pure_requested",
+           "select", "source_digests", "status"]
 
 MODULES = (
     "chainfin.codec",
@@ -42,12 +51,20 @@ MODULES = (
     "chainfin.smt_prune",
 )
 
+#: the C tree update (chainfin/_smt_fast.c), built beside MODULES but not one of them
+C_UPDATE = "chainfin._smt_fast"
+_C_SOURCE = ("chainfin", "_smt_fast.c")
+
 #: the record of what was compiled, beside this file: {"sources": {module: SHA-256 hex}}
 RECORD = "compiled-sources.json"
 
 _ROOT = Path(__file__).resolve().parent.parent
 _reason: str | None = None  # why the Python modules run although extensions exist
 _running_compiled = False  # what select() decided: every module from its extension
+# what c_tree_update() decided (once): its update function or None, and why not
+_c_update: Callable[..., Any] | None = None
+_c_reason: str | None = None
+_c_decided = False
 
 
 def pure_requested(environ: Mapping[str, str]) -> bool:
@@ -130,8 +147,54 @@ def select(environ: Mapping[str, str] = os.environ) -> None:
                       stacklevel=2)
 
 
+def c_source_digest(root: Path = _ROOT) -> str | None:
+    """SHA-256 (hex) of :data:`C_UPDATE`'s C source under ``root``, None when it is not there
+    (an install from a wheel: nothing to compare)."""
+    try:
+        return hashlib.sha256(root.joinpath(*_C_SOURCE).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _load_c_update(environ: Mapping[str, str], root: Path = _ROOT
+                   ) -> tuple[Callable[..., Any] | None, str | None]:
+    if pure_requested(environ):
+        return None, "CHAINFIN_PURE is set"
+    if environ.get("CHAINFIN_C_UPDATE", "").strip().lower() in ("0", "false", "no"):
+        return None, "CHAINFIN_C_UPDATE=0"
+    try:
+        mod = importlib.import_module(C_UPDATE)
+    except ImportError as e:
+        return None, f"not built or not loadable ({e})"
+    digest = c_source_digest(root)
+    if digest is not None:
+        recorded = _recorded(root)
+        if recorded is None or recorded.get(C_UPDATE) != digest:
+            reason = (f"{Path(*_C_SOURCE)} is not the source its extension was compiled from "
+                      "(reinstall: pip install -e .)")
+            warnings.warn(f"chainfin: the tree update runs without its C extension: {reason}",
+                          RuntimeWarning, stacklevel=3)
+            return None, reason
+    update: Callable[..., Any] = mod.update
+    return update, None
+
+
+def c_tree_update() -> Callable[..., Any] | None:
+    """The C tree update (``chainfin._smt_fast.update(tree, root, entries)``: the result of
+    :func:`chainfin.smt_update.run_update`, or None where that must run instead) when it is to
+    run, else None. Decided at the first call."""
+    global _c_update, _c_reason, _c_decided
+    if not _c_decided:
+        _c_update, _c_reason = _load_c_update(os.environ)
+        _c_decided = True
+    return _c_update
+
+
 def status() -> dict[str, Any]:
     """What runs (decided once, by :func:`select`): ``compiled`` is true when every module in
     :data:`MODULES` runs from its extension; ``reason`` says why the Python modules run although
-    extensions exist."""
-    return {"compiled": _running_compiled, "modules": list(MODULES), "reason": _reason}
+    extensions exist. ``c_tree_update`` is true when the state tree's update runs in C
+    (:func:`c_tree_update`); ``c_tree_update_reason`` says why not."""
+    c = c_tree_update() is not None
+    return {"compiled": _running_compiled, "modules": list(MODULES), "reason": _reason,
+            "c_tree_update": c, "c_tree_update_reason": _c_reason}

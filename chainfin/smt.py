@@ -56,7 +56,8 @@ the ledger keeps it with its speculative block, reads through it for the next bl
 into the block's commit batch with :func:`put_nodes`) or a store write batch (records go straight
 under ``m/``). Either way the SMT records land in the same atomic write batch as the block that
 produced them. The update's recursion over the changed paths lives in
-:mod:`chainfin.smt_update`.
+:mod:`chainfin.smt_update`, and the same again in C in ``chainfin/_smt_fast.c``, which runs
+instead when it was built (:func:`chainfin.compiled.c_tree_update`).
 
 Proofs. A :class:`Proof` lists the siblings along the key's path from the root, keeping only the
 non-empty ones plus a bitmap of which depths have one. The path ends at the key's own leaf
@@ -71,6 +72,7 @@ import hashlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Protocol
 
+from chainfin.compiled import c_tree_update
 from chainfin.errors import StorageError
 from chainfin.smt_verify import (  # re-exported: the hashing and the proofs
     EMPTY,
@@ -604,16 +606,21 @@ class SparseMerkleTree:
         """
         if not changes:
             return root
-        entries: list[tuple[int, bytes, bytes | None]] = []
-        for key, value in changes.items():
-            if type(key) is not bytes or not (value is None or type(value) is bytes):
-                raise TypeError("SMT keys must be bytes and values bytes or None")
-            kh = _sha256(key).digest()
-            entries.append((int.from_bytes(kh, "big"), kh, value))
-        entries.sort()
-        from chainfin.smt_update import run_update  # (it imports this module's helpers)
+        fast = c_tree_update()  # all of the below in C (chainfin/_smt_fast.c), when built
+        done: tuple[bytes, dict[bytes, bytes]] | None = (
+            fast(self, root, changes) if fast is not None else None)
+        if done is None:  # (also where the C code leaves bad input or a damaged store to this)
+            entries: list[tuple[int, bytes, bytes | None]] = []
+            for key, value in changes.items():
+                if type(key) is not bytes or not (value is None or type(value) is bytes):
+                    raise TypeError("SMT keys must be bytes and values bytes or None")
+                kh = _sha256(key).digest()
+                entries.append((int.from_bytes(kh, "big"), kh, value))
+            entries.sort()
+            from chainfin.smt_update import run_update  # (it imports this module's helpers)
 
-        new_root, out = run_update(self, root, entries)
+            done = run_update(self, root, entries)
+        new_root, out = done
         if isinstance(batch, MutableMapping):
             batch.update(out)
         else:

@@ -10,6 +10,11 @@ the walk down and back up the key's path ~10 us, SHA-256 ~4.5 us (~10 node hashe
 keys the previous updates wrote (so the next block reads them without the reader and the page
 check) cut the reads per changed key from 3.6 to 1.0 and saved no measurable CPU, so it is not
 here (decision 86).
+
+``chainfin/_smt_fast.c`` is this module again in C, step for step (the same reads, roots and
+records); :meth:`SparseMerkleTree.update` runs it when it is built
+(:func:`chainfin.compiled.c_tree_update`) and runs this where it declines (a missing or damaged
+record). A change here is a change there.
 """
 
 from __future__ import annotations
@@ -248,9 +253,11 @@ class _Update:
             if s == 0:
                 if depth >= MAX_DEPTH:
                     raise _bad(h, f"a page root at depth {depth}")
-                rec = get(h)  # type: ignore[assignment]
-                if rec is None:
+                r = get(h)  # (not into `rec`: compiled, None there would be a TypeError)
+                if r is None:
                     rec, nav = self.page(h, depth)  # raises the StorageError
+                else:
+                    rec = r
                 nav = _page_nav(h, rec)
                 s = 1
                 patches = [False]

@@ -439,6 +439,7 @@ async def get_status(request: web.Request) -> web.Response:
         "version": __version__,
         "ledger_format": node.ledger.genesis.params.ledger_format,
         "compiled": compiled.status()["compiled"],
+        "c_tree_update": compiled.status()["c_tree_update"],
         "height": tip.height,
         "block_hash": tip.block_hash.hex(),
         "state_root": tip.state_root.hex(),

@@ -233,8 +233,10 @@ class Node:
         log.info("node %s started at height %d view %d (%s; %s)", self.node_id,
                  self.ledger.tip.height, self.view,
                  "validator" if self.is_validator else "observer",
-                 "compiled codec and trees" if built["compiled"] else
-                 "Python codec and trees" + (f": {built['reason']}" if built["reason"] else ""))
+                 ("compiled codec and trees" if built["compiled"] else
+                  "Python codec and trees" + (f": {built['reason']}" if built["reason"] else ""))
+                 + ("; tree update in C" if built["c_tree_update"] else
+                    f"; tree update not in C: {built['c_tree_update_reason']}"))
 
     async def stop(self) -> None:
         if self._deadline_handle is not None:

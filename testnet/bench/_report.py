@@ -339,7 +339,8 @@ def report_table(r: BenchResult) -> str:
            f"({round(TRANSFER_SHARE * 100)}% transfers, {round(100 - TRANSFER_SHARE * 100)}% "
            "trade-finance work: invoices, declarations, attestations, financings)"
            + ("; risk controls on" if r.risk else "")
-           + ("" if r.machine.get("compiled", True) else "; Python codec and trees (decision 96)"),
+           + ("" if r.machine.get("compiled", True) else "; Python codec and trees (decision 96)")
+           + ("" if r.machine.get("c_tree_update", True) else "; tree update not in C"),
            sep, line(head), sep]
     out += [line(row) for row in rows[:-1]] + [sep, line(rows[-1]), sep]
     errs = r.errors()

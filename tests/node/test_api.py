@@ -24,7 +24,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from chainfin import proofs, smt
+from chainfin import compiled, proofs, smt
 from chainfin.errors import InvalidTransaction
 from chainfin.types import Transaction
 from node import api
@@ -437,6 +437,7 @@ async def test_status(h: Harness) -> None:
     assert st["node_id"] == "node0" and st["chain_id"] == h.chain_id
     assert st["ledger_format"] == 2  # what a new chain is (decision 95)
     assert st["compiled"] is (not str(smt.__file__).endswith(".py"))  # what runs (decision 96)
+    assert st["c_tree_update"] is compiled.status()["c_tree_update"]
     assert st["height"] == 1 and st["view"] == 0
     assert st["public_key"] == h.node.identity.public_key.hex()
     assert st["validator"] is True and st["mempool"] == 0

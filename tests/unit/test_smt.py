@@ -353,6 +353,23 @@ def test_missing_node_is_a_storage_error() -> None:
             call()
 
 
+def test_a_missing_page_below_the_root_is_a_storage_error() -> None:
+    """On the one-key path too (compiled, that path once raised a TypeError instead)."""
+    t, nodes = fresh()
+    root = t.update(EMPTY, {b"k%d" % i: b"v" for i in range(400)}, nodes)
+    page = next(h for h, rec in nodes.items() if rec[0] == 0x04 and h != root)
+    broken = SparseMerkleTree({h: rec for h, rec in nodes.items() if h != page})
+    failed = 0
+    for i in range(400):
+        for changes in ({b"k%d" % i: b"new"}, {b"k%d" % i: b"new", b"k%d" % (i ^ 1): None}):
+            try:
+                broken.update(root, changes, {})
+            except StorageError as e:
+                assert page.hex() in str(e)
+                failed += 1
+    assert failed >= 4
+
+
 def test_types_are_checked() -> None:
     t, nodes = fresh()
     with pytest.raises(TypeError):
