@@ -149,3 +149,14 @@ def test_which_modules_run(tmp_path: Path) -> None:
     src.write_text(src.read_text() + "x = 1\n")
     reason = compiled._pure_reason({}, tmp_path / "all")
     assert reason is not None and "is not the source its extension was compiled from" in reason
+
+
+def test_the_test_commands_install_runs_the_compiled_code() -> None:
+    """Under CI (the README's test command: `pip install -e '.[dev]'` on a machine with a C
+    compiler) both the mypyc modules and the C tree update are built and run: a build that
+    failed quietly would leave every node slower with every other test still passing."""
+    if not os.environ.get("CI") or compiled.pure_requested(os.environ):
+        pytest.skip("only under CI (the README's install), without CHAINFIN_PURE")
+    st = compiled.status()
+    assert st["compiled"], st["reason"]
+    assert st["c_tree_update"], st["c_tree_update_reason"]
