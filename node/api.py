@@ -432,14 +432,15 @@ async def get_nonce(request: web.Request) -> web.Response:
 async def get_status(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     tip = node.ledger.tip
+    built = compiled.status()
     return web.json_response({
         "node_id": node.node_id,
         "public_key": node.identity.public_key.hex(),
         "chain_id": node.chain_id,
         "version": __version__,
         "ledger_format": node.ledger.genesis.params.ledger_format,
-        "compiled": compiled.status()["compiled"],
-        "c_tree_update": compiled.status()["c_tree_update"],
+        "compiled": built["compiled"],
+        "c_tree_update": built["c_tree_update"],
         "height": tip.height,
         "block_hash": tip.block_hash.hex(),
         "state_root": tip.state_root.hex(),

@@ -135,9 +135,9 @@ def machine_info() -> dict[str, Any]:
 
         loop = "uvloop"
     # the nodes run from the same install and environment as this process (chainfin/compiled.py)
+    built = compiled.status()
     return {"cpus": cpu_count(), "cpu_model": model, **platform_info(), "client_loop": loop,
-            "compiled": compiled.status()["compiled"],
-            "c_tree_update": compiled.status()["c_tree_update"]}
+            "compiled": built["compiled"], "c_tree_update": built["c_tree_update"]}
 
 
 def stage_breakdown(before: Sequence[dict[str, float] | None],
