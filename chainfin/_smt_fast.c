@@ -5,7 +5,8 @@
  *
  * For SparseMerkleTree.update (changes: a dict {state key: value or None}, not empty): the key
  * hashes and their order, then run_update(tree, root, entries). It reads records only through
- * tree.nodes.get (in the same order, one call per record, as the Python code) and returns
+ * tree.nodes.get (in the same order, one call per record, as the Python code; a record found
+ * in tree.nodes.fast_layers, when the nodes object has them, is taken from there) and returns
  * exactly what run_update returns: the same new root and the same records to write. It
  * returns None, having written nothing, where it does not go on: a record missing, damaged or
  * not of type bytes, input not in update()'s form, or anything the Python code would refuse. The caller (SparseMerkleTree.update) then runs the Python run_update,
@@ -123,6 +124,7 @@ typedef struct { Page *pg; int s, c, o, oc, sc; const uint8_t *sib; } Step;
 
 typedef struct {
     PyObject *get;          /* tree.nodes.get */
+    PyObject *layers;       /* tree.nodes.fast_layers (a tuple of dicts) or NULL */
     int digest;             /* tree.digest_leaves */
     Py_ssize_t n;           /* entries, sorted by key hash */
     const uint8_t **kh;     /* their key hashes (32 bytes) */
@@ -208,11 +210,26 @@ static int page_nav(const uint8_t *p, Py_ssize_t n, uint8_t nav[64]) {
     return n == 9 + 32 * (Py_ssize_t)cnt ? 0 : -1;
 }
 
-/* tree.nodes.get(h): a new reference (maybe Py_None), or NULL with the exception it raised. */
+/* tree.nodes.get(h): a new reference (maybe Py_None), or NULL with the exception it raised.
+ * A value other than None in one of tree.nodes.fast_layers' dicts is that record without the
+ * call (the nodes object promises that its get() returns the first such value). */
 static PyObject *read_rec(Ctx *x, const uint8_t *h) {
     PyObject *key = PyBytes_FromStringAndSize((const char *)h, 32);
     if (key == NULL)
         return NULL;
+    if (x->layers != NULL) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(x->layers); i++) {
+            PyObject *v = PyDict_GetItemWithError(PyTuple_GET_ITEM(x->layers, i), key);
+            if (v == NULL && PyErr_Occurred()) {
+                Py_DECREF(key);
+                return NULL;
+            }
+            if (v != NULL && v != Py_None) {
+                Py_DECREF(key);
+                return Py_NewRef(v);
+            }
+        }
+    }
     PyObject *r = PyObject_CallOneArg(x->get, key);
     Py_DECREF(key);
     return r;
@@ -698,6 +715,16 @@ static int run(Ctx *x, const uint8_t *root, Sub *res) {
     return upd(x, root, kind, 0, 0, x->n, pg, 1, res);
 }
 
+/* 1 when o is a tuple of dicts (exact types: no Python code runs in a lookup's hashing). */
+static int layers_ok(PyObject *o) {
+    if (!PyTuple_CheckExact(o))
+        return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); i++)
+        if (!PyDict_CheckExact(PyTuple_GET_ITEM(o, i)))
+            return 0;
+    return 1;
+}
+
 /* The update once x->n, x->kh and x->val are set: (new root, records), or None (FALLBACK).
  * Frees what x holds but x->kh and x->val. */
 static PyObject *finish(Ctx *x, PyObject *tree, PyObject *root, int rc) {
@@ -716,6 +743,14 @@ static PyObject *finish(Ctx *x, PyObject *tree, PyObject *root, int rc) {
     if ((nodes = PyObject_GetAttrString(tree, "nodes")) == NULL
         || (x->get = PyObject_GetAttrString(nodes, "get")) == NULL)
         goto done;
+    if ((x->layers = PyObject_GetAttrString(nodes, "fast_layers")) == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            goto done;
+        PyErr_Clear(); /* (no such attribute: every read calls get) */
+    } else if (!layers_ok(x->layers)) {
+        PyErr_SetString(PyExc_TypeError, "tree.nodes.fast_layers must be a tuple of dicts");
+        goto done;
+    }
     PyObject *dl = PyObject_GetAttrString(tree, "digest_leaves");
     if (dl == NULL)
         goto done;
@@ -745,6 +780,7 @@ done:
     }
     Py_XDECREF(x->out);
     Py_XDECREF(x->get);
+    Py_XDECREF(x->layers);
     Py_XDECREF(nodes);
     PyMem_Free(x->built);
     PyMem_Free(x->todo);

@@ -82,8 +82,12 @@ class Workload:
 
 
 def one_run(keys: int, batch: int, updates: int, seed: int, hot: int, new_share: float,
-            say: Callable[[str], None]) -> dict[str, Any]:
-    """One fresh tree of ``keys`` keys and ``updates`` timed updates of ``batch`` keys."""
+            say: Callable[[str], None], cache_every_block: bool = False) -> dict[str, Any]:
+    """One fresh tree of ``keys`` keys and ``updates`` timed updates of ``batch`` keys.
+    ``upkeep_us_per_key``: what the ledger does with the records after each update (into
+    ``unflushed``; the flush: the live ones written and cached), also per changed key;
+    ``cache_every_block``: every update's records into the cache too, as the ledger did before
+    decision 105."""
     work = Workload(seed, keys, hot, new_share)
     with temp_store("chainfin-smtbench-") as store:
         node_cache = _ReadCache(store, SMT_NODES, limit=100_000)
@@ -99,23 +103,29 @@ def one_run(keys: int, batch: int, updates: int, seed: int, hot: int, new_share:
         spent = 0.0
         changed = 0
         roots = []
+        upkeep = 0.0
         for n in range(1, updates + 1):
             ch = work.changes(batch)
             out: dict[bytes, bytes] = {}
             c0 = time.process_time()
             root = tree.update(root, ch, out)
-            spent += time.process_time() - c0
+            c1 = time.process_time()
+            spent += c1 - c0
             changed += len(ch)
             roots.append(root)
-            node_cache.update(out)  # the ledger's commit
-            unflushed.update(out)
+            if cache_every_block:  # the ledger's commit before decision 105
+                node_cache.update(out)
+            unflushed.update(out)  # the ledger's commit
             if n % SMT_FLUSH_BLOCKS == 0:  # the ledger's flush_smt (without pruning)
                 live = reachable_records(root, unflushed)
                 with store.write_batch(sync=False) as b:
                     put_nodes(b, live)
+                if not cache_every_block:
+                    node_cache.update(live)
                 unflushed.clear()
-    return {"us_per_key": spent / changed * 1e6, "root": root.hex(),
-            "roots_digest": _digest(roots)}
+            upkeep += time.process_time() - c1
+    return {"us_per_key": spent / changed * 1e6, "upkeep_us_per_key": upkeep / changed * 1e6,
+            "root": root.hex(), "roots_digest": _digest(roots)}
 
 
 def _digest(roots: list[bytes]) -> str:
@@ -135,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hot", type=int, default=5000, help="hot keys rewritten (default 5000)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--profile", metavar="FILE", help="cProfile the updates of one run into FILE")
+    p.add_argument("--cache-every-block", action="store_true",
+                   help="every update's records into the read cache too (before decision 105)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
 
@@ -145,19 +157,23 @@ def main(argv: list[str] | None = None) -> int:
         return _profile(a, say)
     res = []
     for r in range(a.runs):
-        x = one_run(a.keys, a.batch, a.updates, a.seed, a.hot, a.new, say)
-        say(f"run {r + 1}: {x['us_per_key']:.2f} us per changed key, root {x['root'][:16]}")
+        x = one_run(a.keys, a.batch, a.updates, a.seed, a.hot, a.new, say, a.cache_every_block)
+        say(f"run {r + 1}: {x['us_per_key']:.2f} us per changed key (upkeep "
+            f"{x['upkeep_us_per_key']:.2f}), root {x['root'][:16]}")
         res.append(x)
     costs = [x["us_per_key"] for x in res]
+    upkeep = [x["upkeep_us_per_key"] for x in res]
     out = {"keys": a.keys, "batch": a.batch, "updates": a.updates, "runs": a.runs,
            "median_us_per_key": round(statistics.median(costs), 2),
            "min": round(min(costs), 2), "max": round(max(costs), 2),
+           "median_upkeep_us_per_key": round(statistics.median(upkeep), 2),
            "root": res[0]["root"], "roots_digest": res[0]["roots_digest"]}
     if a.json:
         print(json.dumps(out))
     else:
         print(f"N={a.keys} B={a.batch} K={a.updates}: {out['median_us_per_key']} us per changed "
-              f"key (median of {a.runs}, {out['min']}-{out['max']}); roots {out['roots_digest']}")
+              f"key (median of {a.runs}, {out['min']}-{out['max']}), upkeep "
+              f"{out['median_upkeep_us_per_key']} us per key; roots {out['roots_digest']}")
     return 0
 
 

@@ -52,6 +52,16 @@ class Reader:
         return self.records.get(key)
 
 
+class LayeredReader(Reader):
+    """A reader like the ledger's ``_NodeCache``: dicts looked in first (``fast_layers``),
+    get() for the rest. ``records`` (what get() answers) holds everything, so reads through
+    get() and through the layers find the same record."""
+
+    def __init__(self, records: dict[bytes, Any], layers: tuple[dict[bytes, Any], ...]) -> None:
+        super().__init__(records)
+        self.fast_layers = layers
+
+
 def entries_of(changes: dict[bytes, bytes | None]) -> Entries:
     out = []
     for k, v in changes.items():
@@ -341,7 +351,9 @@ def test_no_leaks() -> None:
     broken = dict(nodes)
     del broken[next(h for h, rec in nodes.items() if rec[0] == 0x02)]
     reader = Reader(nodes)
-    trees = [SparseMerkleTree(nodes), SparseMerkleTree(reader), SparseMerkleTree(broken, {})]
+    layered = LayeredReader(nodes, ({}, nodes))  # records found in a fast layer (decision 105)
+    trees = [SparseMerkleTree(nodes), SparseMerkleTree(reader), SparseMerkleTree(broken, {}),
+             SparseMerkleTree(layered)]
 
     def run(n: int) -> None:
         for _ in range(n):
@@ -359,6 +371,7 @@ def test_no_leaks() -> None:
         before = tracemalloc.get_traced_memory()[0]
         run(200)
         reader.reads.clear()
+        layered.reads.clear()
         gc.collect()
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
@@ -395,3 +408,87 @@ def test_a_stale_extension_is_not_used(tmp_path: Path) -> None:
     assert update is None and reason is not None and "reinstall" in reason
     src.unlink()  # an install without the source (a wheel): nothing to compare
     assert compiled._load_c_update({}, tmp_path) == (fast.update, None)
+
+
+def test_records_in_the_fast_layers_are_read_without_calling_get() -> None:
+    """Decision 105: the C update looks a record up in ``tree.nodes.fast_layers`` itself and
+    calls get() only for the rest; the result is the Python update's."""
+    rng = random.Random(7)
+    plain = Reader()
+    t = SparseMerkleTree(plain, None)
+    root = step(plain, t, EMPTY, {b"k%d" % i: rng.randbytes(20) for i in range(2000)})
+    recs = dict(plain.records)
+    half = dict(list(recs.items())[: len(recs) // 2])
+    rest = {h: v for h, v in recs.items() if h not in half}
+    # a None in an earlier layer does not hide the record of a later one
+    shadow = {h: None for h in list(rest)[:50]}
+    layered = LayeredReader(recs, (half, shadow, rest))
+    lt = SparseMerkleTree(layered, None)
+    for _ in range(10):
+        changes: dict[bytes, bytes | None] = {
+            b"k%d" % rng.randrange(3000): rng.randbytes(20) for _ in range(40)}
+        plain.reads.clear()
+        want = run_update(t, root, entries_of(changes))
+        assert plain.reads, "the update read records"
+        layered.reads.clear()
+        assert fast.update(lt, root, changes) == want
+        assert layered.reads == []  # every record it read was in a layer
+        root = want[0]
+        plain.records.update(want[1])
+        recs.update(want[1])
+        rest.update(want[1])
+    empty_layers = LayeredReader(recs, ())  # no layer: every read through get(), in order
+    et = SparseMerkleTree(empty_layers, None)
+    changes = {b"k1": b"x", b"new": b"y"}
+    plain.reads.clear()
+    want = run_update(t, root, entries_of(changes))
+    assert fast.update(et, root, changes) == want
+    assert empty_layers.reads == plain.reads
+
+
+def test_a_record_missing_from_the_layers_is_read_through_get() -> None:
+    plain = Reader()
+    t = SparseMerkleTree(plain, None)
+    root = step(plain, t, EMPTY, {b"k%d" % i: b"v%d" % i for i in range(500)})
+    recs = dict(plain.records)
+    layered = LayeredReader(recs, ({h: v for h, v in recs.items() if h != root},))
+    changes = {b"k3": b"changed"}
+    want = run_update(t, root, entries_of(changes))
+    assert fast.update(SparseMerkleTree(layered, None), root, changes) == want
+    assert layered.reads == [root]
+
+
+def test_a_damaged_record_in_a_layer_is_left_to_the_python_code() -> None:
+    plain = Reader()
+    t = SparseMerkleTree(plain, None)
+    root = step(plain, t, EMPTY, {b"k%d" % i: b"v%d" % i for i in range(500)})
+    recs = dict(plain.records)
+    damaged = dict(recs)
+    damaged[root] = b"\x04" + b"\x00" * 7  # a page too short
+    layered = LayeredReader(damaged, (damaged,))
+    assert fast.update(SparseMerkleTree(layered, None), root, {b"k3": b"x"}) is None
+    with pytest.raises(StorageError):
+        SparseMerkleTree(layered, None).update(root, {b"k3": b"x"}, {})
+
+
+@pytest.mark.parametrize("layers", [[{}], ({}, [1]), "no", ({}, None)])
+def test_fast_layers_of_another_form_are_refused(layers: Any) -> None:
+    plain = Reader()
+    t = SparseMerkleTree(plain, None)
+    root = step(plain, t, EMPTY, {b"a": b"1", b"b": b"2"})
+    bad = LayeredReader(dict(plain.records), layers)
+    with pytest.raises(TypeError, match="fast_layers"):
+        fast.update(SparseMerkleTree(bad, None), root, {b"a": b"3"})
+
+
+def test_the_ledgers_node_reader_offers_its_layers_in_get_order(tmp_path: Path) -> None:
+    from chainfin.store import MemoryStore
+    from node.ledger import _NodeCache, _ReadCache
+
+    cache = _ReadCache(MemoryStore(), b"m/")
+    cache.update({b"c": b"3", b"gone": None})
+    a, b = {b"a": b"1"}, {b"b": b"2", b"a": b"shadowed"}
+    nc = _NodeCache(cache, [a, b])
+    assert nc.fast_layers == (a, b, cache.data)
+    for k in (b"a", b"b", b"c"):  # the first non-None value in the layers is get()'s answer
+        assert next(d[k] for d in nc.fast_layers if d.get(k) is not None) == nc.get(k)
