@@ -28,6 +28,10 @@ from ._run import _say, run_bench
 
 MAX_STEPS = 10  # --find-max: rate steps at most
 FIND_MAX_FACTOR = 1.5
+#: --find-max: bisections between the last pass and the first failure at most (fewer once the
+#: gap is within 5 % of the pass). Three leave a gap of at most 50 % / 8 = 6.25 % of the last
+#: pass below the first failure; two left 12.5 % (decision 106)
+MAX_REFINEMENTS = 3
 
 
 def find_max(nodes: int, start_rate: float, duration: float,
@@ -35,8 +39,9 @@ def find_max(nodes: int, start_rate: float, duration: float,
              say: Callable[[str], None] = _say, confirm: int = 1,
              **run_kw: Any) -> tuple[BenchResult | None, list[BenchResult]]:
     """Step the rate up by ``FIND_MAX_FACTOR`` on fresh testnets until a rate fails the sustained
-    target (a failure, or p99 > 1 s), then bisect twice between the last pass and the first
-    failure. At most ``MAX_STEPS`` rates.
+    target (a failure, or p99 > 1 s), then bisect between the last pass and the first failure
+    until they are within 5 % of the pass, ``MAX_REFINEMENTS`` times at most. At most
+    ``MAX_STEPS`` rates.
 
     A rate passes only when ``confirm`` runs at it in a row pass, each on a fresh testnet (the
     first failing run ends its step): on a machine whose speed drifts, one lucky run does not
@@ -73,7 +78,7 @@ def find_max(nodes: int, start_rate: float, duration: float,
         if worst is None:
             rate = float(math.ceil(rate * FIND_MAX_FACTOR))
             continue
-        if best is None or refinements >= 2:
+        if best is None or refinements >= MAX_REFINEMENTS:
             break
         nxt = float(math.floor((best.offered_rate + worst) / 2))
         if nxt <= best.offered_rate or worst - best.offered_rate <= 0.05 * best.offered_rate:

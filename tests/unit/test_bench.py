@@ -462,9 +462,22 @@ def test_find_max_steps_up_then_bisects():
     assert calls[4] == 507.0  # the first failure
     assert calls[5] == 422.0  # bisect (338 + 507) / 2: fails
     assert calls[6] == 380.0  # bisect (338 + 422) / 2: passes
-    assert len(calls) == 7
+    assert calls[7] == 401.0  # bisect (380 + 422) / 2: fails; 380..401 is within 5 %: done
+    assert len(calls) == 8
     assert best is not None and best.offered_rate == 380.0
-    assert len(runs) == 7
+    assert len(runs) == 8
+
+
+def test_find_max_bisects_at_most_max_refinements_times():
+    calls: list[float] = []
+    best, _ = bench.find_max(4, 1000, 1.0, run=_fake_runner(1590.0, calls), say=lambda m: None)
+    # 1500 passes, 2250 fails; then 1875, 1687 fail, 1593 fails: three bisections, the gap
+    # 1500..1593 (6.2 %) is left
+    assert calls == [1000.0, 1500.0, 2250.0, 1875.0, 1687.0, 1593.0]
+    assert best is not None and best.offered_rate == 1500.0
+    calls.clear()
+    best, _ = bench.find_max(4, 1000, 1.0, run=_fake_runner(1600.0, calls), say=lambda m: None)
+    assert calls[-1] == 1593.0 and best is not None and best.offered_rate == 1593.0
 
 
 def test_find_max_rates_every_step_against_the_cheapest_limit_of_the_search():
@@ -522,8 +535,8 @@ def test_find_max_confirm_needs_every_run_at_a_rate_to_pass():
     runner = _scripted_runner({150.0: [True, False], 225.0: [False]}, calls)
     best, runs = bench.find_max(4, 100, 1.0, run=runner, say=lambda m: None, confirm=2)
     assert calls[:4] == [100.0, 100.0, 150.0, 150.0]
-    assert calls[4:] == [125.0, 125.0, 137.0, 137.0]
-    assert best is not None and best.offered_rate == 137.0
+    assert calls[4:] == [125.0, 125.0, 137.0, 137.0, 143.0, 143.0]
+    assert best is not None and best.offered_rate == 143.0
     assert best is runs[-1]  # the passing step's run with the lower throughput
     assert best.throughput_tps() < runs[-2].throughput_tps()
     # confirm=1: the same script passes 150 on its first run and fails at 225
