@@ -30,10 +30,13 @@ class _DictCollector:
 
 #: the main thread's pipeline stages whose CPU a node accounts (``NodeMetrics.cpu``): the REST
 #: entry's admission, gossip in, the consensus engine, block building (primary), executing a
-#: proposal (replica), committing, and the synced WAL write of a turn. What the main thread
-#: spends outside them is ``other`` (HTTP and p2p framing, TLS, the event loop); the process's
+#: proposal (replica), committing, the synced WAL write of a turn, and the peer links' own work:
+#: opening and dispatching what arrives (``p2p_in``), sealing and writing what leaves
+#: (``p2p_out``: the websocket frame, TLS, the socket write). What the main thread spends
+#: outside them is ``other`` (HTTP, reading sockets and TLS, the event loop); the process's
 #: other threads (LevelDB's compaction) are ``background``.
-CPU_STAGES = ("admit", "gossip_in", "consensus", "build", "execute", "commit", "wal")
+CPU_STAGES = ("admit", "gossip_in", "consensus", "build", "execute", "commit", "wal", "p2p_in",
+              "p2p_out")
 
 #: the phases of a block a node times (``chainfin_block_phase_seconds``, decision 98)
 BLOCK_PHASES = ("queue", "execute", "prepare", "commit", "apply")

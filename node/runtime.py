@@ -135,7 +135,8 @@ class Node:
         self.catchup = CatchUp(self)
         self.transport = Transport(identity, self.chain_id, p2p_host, p2p_port,
                                    self._peer_addresses(), self._on_frame,
-                                   server_ssl=server_ssl, client_ssl=client_ssl)
+                                   server_ssl=server_ssl, client_ssl=client_ssl,
+                                   cpu=self.metrics.cpu)
         self.transport.set_request_handler(K_FETCH, self.catchup.serve_fetch)
         self.transport.set_request_handler(K_STATUS, self.catchup.serve_status)
         self.statesync = StateSync(self, state_sync)  # also serves snapshots to peers

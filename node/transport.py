@@ -50,6 +50,7 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from time import thread_time
 from typing import Any
 
 import aiohttp
@@ -152,6 +153,13 @@ def _is_tls_error(e: BaseException) -> bool:
     return False
 
 
+def _exclusive(cpu: dict[str, float], stage: str, t0: float, s0: float) -> None:
+    """Add to ``cpu[stage]`` the thread CPU since ``t0`` less what every stage gained since
+    (``s0`` was their sum then): the time of the stages this work called into, or that ran
+    while it waited, stays theirs."""
+    cpu[stage] += max(0.0, (thread_time() - t0) - (sum(cpu.values()) - s0))
+
+
 class _Link:
     """One authenticated websocket to one peer."""
 
@@ -212,7 +220,12 @@ class Transport:
         server_ssl: ssl.SSLContext | None = None,
         client_ssl: ssl.SSLContext | None = None,
         rng: random.Random | None = None,
+        cpu: dict[str, float] | None = None,
     ) -> None:
+        """``cpu``: the node's CPU accounting by stage (``NodeMetrics.cpu``); when given, the
+        transport adds the CPU of opening and dispatching what arrives (``p2p_in``) and of
+        sealing and writing what leaves (``p2p_out``: the websocket frame, TLS, the socket
+        write), each without the stages the work calls into (a frame's gossip is ``gossip_in``)."""
         if max_frame < 4096 or max_frame > codec.MAX_FRAME:
             raise ValueError(f"max_frame must be within 4096..{codec.MAX_FRAME}")
         self.identity = identity
@@ -245,6 +258,7 @@ class Transport:
         self._session: aiohttp.ClientSession | None = None
         self._running = False
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
+        self._cpu = cpu
         for key, address in peers.items():
             if key != self.public_key:
                 self._add_peer(key, address)
@@ -652,8 +666,13 @@ class Transport:
                     peer.queued_bytes -= len(payload)
                     items.append([kind, payload])
                     size += sz
+                cpu = self._cpu
+                if cpu is not None:
+                    t0, s0 = thread_time(), sum(cpu.values())
                 data = link.frames.seal(items)
-                await ws.send_bytes(data)
+                await ws.send_bytes(data)  # (suspends only when the socket's buffer is full)
+                if cpu is not None:
+                    _exclusive(cpu, "p2p_out", t0, s0)
                 self.stats["envelopes_out"] += 1
                 self.stats["frames_out"] += len(items)
                 self.stats["bytes_out"] += len(data)
@@ -669,7 +688,13 @@ class Transport:
         while not link.closed:
             msg = await ws.receive()
             if msg.type == aiohttp.WSMsgType.BINARY:
-                self._on_message(link, msg.data)
+                cpu = self._cpu
+                if cpu is None:
+                    self._on_message(link, msg.data)
+                else:
+                    t0, s0 = thread_time(), sum(cpu.values())
+                    self._on_message(link, msg.data)
+                    _exclusive(cpu, "p2p_in", t0, s0)
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
                               aiohttp.WSMsgType.CLOSED):
                 return

@@ -381,8 +381,9 @@ def report_table(r: BenchResult) -> str:
     if stages:
         order = [k for k in (*CPU_STAGES, "other", "background") if k in stages]
         out.append("nodes' CPU by stage, us per committed tx (all nodes): " + ", ".join(
-            f"{k} {stages[k]:,.0f}" for k in order) + " (other: HTTP, p2p frames and TLS, the "
-            "event loop; background: LevelDB's thread)")
+            f"{k} {stages[k]:,.0f}" for k in order) + " (p2p_in / p2p_out: the peer links' "
+            "frames opened and dispatched / sealed and written with TLS; other: HTTP, reading "
+            "sockets and TLS, the event loop; background: LevelDB's thread)")
     phases = nc.get("block_phases_ms") if nc else None
     if phases:
         pr, rp = phases.get("primary", {}), phases.get("replicas", {})

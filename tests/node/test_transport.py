@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import random
 import socket
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -294,3 +295,31 @@ async def test_message_above_the_websocket_limit_closes_the_link() -> None:
         await until(lambda: a.t.stats["reconnects"] >= 1 and a.key in b.t.connected())
         a.t.send(b.key, "ok", b"after")
         await until(lambda: b.got(kind="ok") == [b"after"])
+
+
+async def test_the_links_account_their_cpu_without_the_stages_they_call() -> None:
+    """``p2p_in`` / ``p2p_out`` (decision 107): the CPU of opening and dispatching what arrives
+    and of sealing and writing what leaves, less the stages the dispatch calls into (here a
+    handler that spends 2 ms per frame in a stage of its own, as gossip does in ``gossip_in``)."""
+    async with cluster(2) as (a, b):
+        cpu_a = {"gossip_in": 0.0, "p2p_in": 0.0, "p2p_out": 0.0}
+        cpu_b = dict(cpu_a)
+        a.t._cpu, b.t._cpu = cpu_a, cpu_b
+
+        def busy_handler(sender: bytes, kind: str, payload: bytes) -> None:
+            t0 = time.thread_time()
+            while time.thread_time() - t0 < 0.002:
+                pass
+            cpu_b["gossip_in"] += time.thread_time() - t0
+            b.inbox.append((sender, kind, payload))
+
+        b.t._on_frame = busy_handler
+        for i in range(40):
+            a.t.send(b.key, "n", i.to_bytes(4, "big"))
+            await asyncio.sleep(0.001)  # separate envelopes, each opened on its own
+        await until(lambda: len(b.inbox) == 40)
+        assert a.t.stats["envelopes_out"] >= 10
+        assert cpu_a["p2p_out"] > 0 and cpu_b["p2p_in"] > 0
+        assert cpu_b["gossip_in"] >= 40 * 0.002
+        assert cpu_b["p2p_in"] < cpu_b["gossip_in"] / 4  # the handler's stage is not counted twice
+        assert cpu_a["p2p_in"] == cpu_b["p2p_out"] == 0.0  # nothing went the other way
