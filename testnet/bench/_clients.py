@@ -324,7 +324,7 @@ def _classify(status: int, body: Any) -> tuple[str, str | None, int | None]:
     return "timeout", code or f"status_{st}", height
 
 
-_CPU_LINE = re.compile(r'^chainfin_cpu_seconds_total\{stage="([a-z_]+)"\} ([0-9.e+-]+)$', re.M)
+_CPU_LINE = re.compile(r'^chainfin_cpu_seconds_total\{stage="([a-z0-9_]+)"\} ([0-9.e+-]+)$', re.M)
 _PHASE_LINE = re.compile(
     r'^chainfin_block_phase_seconds_(sum|count)\{phase="([a-z_]+)"\} ([0-9.e+-]+)$', re.M)
 

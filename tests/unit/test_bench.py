@@ -248,8 +248,9 @@ def test_stage_breakdown_sums_nodes_per_committed_tx():
     # node 1 did not answer before the load: left out rather than counted from zero
     assert got == {"admit": 1000.0, "commit": 250.0, "other": 250.0}
     assert bench.stage_breakdown(before, after, committed=0) == {}
-    text = 'chainfin_cpu_seconds_total{stage="admit"} 1.5\nchainfin_height 3.0\n'
-    assert bench._clients._CPU_LINE.findall(text) == [("admit", "1.5")]
+    text = ('chainfin_cpu_seconds_total{stage="admit"} 1.5\nchainfin_height 3.0\n'
+            'chainfin_cpu_seconds_total{stage="p2p_in"} 0.25\n')
+    assert bench._clients._CPU_LINE.findall(text) == [("admit", "1.5"), ("p2p_in", "0.25")]
 
 
 def test_phase_breakdown_primary_and_replicas():
