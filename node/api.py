@@ -477,6 +477,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                        "Cache-Control": "no-cache"})
     await resp.prepare(request)
+    if request.method == "HEAD":  # the headers only: a HEAD response has no body, so a stream
+        return resp                # here would corrupt the connection and never end
     q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     node.subscribers.add(q)
     try:

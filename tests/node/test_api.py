@@ -790,6 +790,20 @@ async def test_next_nonce_is_usable_after_the_largest_nonce(h: Harness) -> None:
 # --------------------------------------------------------------------------- SSE
 
 
+async def test_head_of_the_event_stream_is_the_headers_alone(h: Harness) -> None:
+    """HEAD /v1/events answers the stream's headers and ends: it used to write the stream's
+    first bytes into a response that has no body (the client read them as the status line of
+    its next response on the connection) and kept a subscriber until a write failed."""
+    for path in ("/v1/events", "/v1/state/../events"):  # (the client resolves the dot segment)
+        async with h.http.request("HEAD", path) as r:
+            assert r.status == 200
+            assert r.headers["Content-Type"].startswith("text/event-stream")
+            assert await r.read() == b""
+        status, out = await h.get("/v1/status")  # the same keep-alive connection still works
+        assert status == 200 and out["height"] >= 0
+    assert h.node.subscribers == set()
+
+
 async def test_events_stream_delivers_committed_block(h: Harness) -> None:
     async with h.http.get("/v1/events") as r:
         assert r.status == 200
