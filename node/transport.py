@@ -689,11 +689,10 @@ class Transport:
             msg = await ws.receive()
             if msg.type == aiohttp.WSMsgType.BINARY:
                 cpu = self._cpu
-                if cpu is None:
-                    self._on_message(link, msg.data)
-                else:
+                if cpu is not None:
                     t0, s0 = thread_time(), sum(cpu.values())
-                    self._on_message(link, msg.data)
+                self._on_message(link, msg.data)
+                if cpu is not None:
                     _exclusive(cpu, "p2p_in", t0, s0)
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
                               aiohttp.WSMsgType.CLOSED):

@@ -481,7 +481,7 @@ def test_fast_layers_of_another_form_are_refused(layers: Any) -> None:
         fast.update(SparseMerkleTree(bad, None), root, {b"a": b"3"})
 
 
-def test_the_ledgers_node_reader_offers_its_layers_in_get_order(tmp_path: Path) -> None:
+def test_the_ledgers_node_reader_offers_its_layers_in_get_order() -> None:
     from chainfin.store import MemoryStore
     from node.ledger import _NodeCache, _ReadCache
 
