@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,20 @@ REFUSAL_STATUS = {"duplicate": 409, "nonce_reused": 409, "nonce_in_use": 409,
                   "overloaded": 503, "disk_full": 507, "state_sync": 503}
 #: the ``error`` of a ``pending`` answer whose wait ran out (REST 202, stream ``pending``)
 TIMEOUT_ERROR = {"code": "timeout", "message": "not final within the wait time"}
+#: the ``error`` of a ``pending`` answer cut short because the node is stopping: the
+#: transaction was admitted (and may have gone to the primary), so it may still commit
+STOPPING_ERROR = {"code": "node_stopping",
+                  "message": "the node is stopping; the transaction was admitted and may still "
+                             "commit: ask GET /v1/tx/{tx_id} (of another node)"}
+
+
+class NodeStopping(Exception):
+    """Set on the futures of waiting requests when the REST server shuts down (their outcome
+    is unknown here: answered ``pending`` with :data:`STOPPING_ERROR`)."""
+
+
+#: the open ``/v1/tx/stream`` sockets of an app, each as the call that ends it (on shutdown)
+STREAMS_KEY: web.AppKey[set[Callable[[], None]]] = web.AppKey("streams")
 
 
 def refusal_status(e: InvalidTransaction) -> int:
@@ -277,6 +292,9 @@ async def post_tx(request: web.Request) -> web.Response:
         except TimeoutError:
             return web.json_response({"tx_id": tx.tx_id.hex(), "status": "pending",
                                       "error": TIMEOUT_ERROR}, status=202)
+        except NodeStopping:
+            return web.json_response({"tx_id": tx.tx_id.hex(), "status": "pending",
+                                      "error": STOPPING_ERROR}, status=202)
         return web.json_response(_outcome_json(outcome))
     finally:
         if fut is not None:
@@ -553,8 +571,18 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
                     "error": TIMEOUT_ERROR})
         elif isinstance(e := fut.exception(), InvalidTransaction):  # dropped after admission
             refused(seq, refusal_status(e), e.code, str(e), tx_id=tx_id.hex())
+        elif isinstance(e, NodeStopping):
+            answer({"seq": seq, "tx_id": tx_id.hex(), "status": "pending",
+                    "error": STOPPING_ERROR})
         else:
             answer({"seq": seq, **_outcome_json(fut.result())})
+
+    stopping = False
+
+    def stop() -> None:  # the server shuts down: the answers owed are in ``ready`` by now
+        nonlocal stopping
+        stopping = True
+        wake.set()
 
     async def writer() -> None:
         while True:
@@ -562,7 +590,11 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
             wake.clear()
             batch = ready[:]
             ready.clear()
-            await ws.send_str(json.dumps(batch, separators=(",", ":")))
+            if batch:
+                await ws.send_str(json.dumps(batch, separators=(",", ":")))
+            if stopping:  # after the last answers: 1001, which also ends the reading below
+                await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"node stopping")
+                return
 
     def submit(seq: int, item: Any) -> None:
         try:
@@ -588,6 +620,8 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
         fut.add_done_callback(done)
 
     sender = loop.create_task(writer())
+    streams = request.app[STREAMS_KEY]
+    streams.add(stop)
     seq = -1
     try:
         async for msg in ws:
@@ -615,7 +649,9 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
             fut.remove_done_callback(done)
             _forget_waiter(node, tx_id, fut)
         waiting.clear()
-        sender.cancel()
+        streams.discard(stop)
+        if not stopping:  # (stopping: the writer closes the socket and returns by itself)
+            sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await sender
     return ws
@@ -833,8 +869,25 @@ def make_app(node: Node, limits: AccessLimits | None = None) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
+    app[STREAMS_KEY] = set()
+    app.on_shutdown.append(_end_waits)
     add_explorer_routes(app)
     add_risk_routes(app)
     add_sync_routes(app)
     return app
+
+
+async def _end_waits(app: web.Application) -> None:
+    """On shutdown, answer every request still waiting for a transaction's outcome
+    (``pending``, :data:`STOPPING_ERROR`) and close every ``/v1/tx/stream`` socket after its
+    last answers (1001). Without this the server waits for them until its shutdown timeout
+    (60 s): a bank's back office that keeps a stream open made every SIGTERM of the node a
+    46 s stop, and a launcher or service manager that gives up first a SIGKILL."""
+    for futs in list(app[NODE_KEY].waiters.values()):
+        for fut in list(futs):
+            if not fut.done():
+                fut.set_exception(NodeStopping())
+    streams = app[STREAMS_KEY]
+    for stop in list(streams):
+        stop()
 
