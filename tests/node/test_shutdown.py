@@ -64,7 +64,10 @@ def test_sigterm_answers_the_waiting_requests_and_closes_streams(
                 await ws.send_str(json.dumps(streamed))
                 posted = asyncio.create_task(s.post(node.rest_url + "/v1/tx?wait=commit",
                                                     json=_transfer(manifest, 2)))
-                await asyncio.sleep(1.0)  # both admitted and waiting (no quorum: no commit)
+                deadline = time.monotonic() + 30  # both admitted, waiting (no quorum: no commit)
+                while (await (await s.get(node.rest_url + "/v1/status")).json())["mempool"] < 2:
+                    assert time.monotonic() < deadline, "the two transactions were not admitted"
+                    await asyncio.sleep(0.05)
                 assert not posted.done()
                 t0 = time.monotonic()
                 proc.send_signal(signal.SIGTERM)
