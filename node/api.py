@@ -877,13 +877,24 @@ def make_app(node: Node, limits: AccessLimits | None = None) -> web.Application:
     return app
 
 
+#: how long a stopping node lets the requests waiting for an outcome finish normally (the
+#: consensus keeps running until the REST server is down: most commit within milliseconds)
+SHUTDOWN_GRACE_S = 2.0
+
+
 async def _end_waits(app: web.Application) -> None:
-    """On shutdown, answer every request still waiting for a transaction's outcome
-    (``pending``, :data:`STOPPING_ERROR`) and close every ``/v1/tx/stream`` socket after its
-    last answers (1001). Without this the server waits for them until its shutdown timeout
-    (60 s): a bank's back office that keeps a stream open made every SIGTERM of the node a
-    46 s stop, and a launcher or service manager that gives up first a SIGKILL."""
-    for futs in list(app[NODE_KEY].waiters.values()):
+    """On shutdown, give the requests waiting for a transaction's outcome up to
+    :data:`SHUTDOWN_GRACE_S` to get it, answer the rest ``pending`` with
+    :data:`STOPPING_ERROR`, and close every ``/v1/tx/stream`` socket after its last answers
+    (1001). Without this the server waits for them until its shutdown timeout (60 s): a bank's
+    back office that keeps a stream open made every SIGTERM of the node a 46 s stop, and a
+    launcher or service manager that gives up first a SIGKILL."""
+    waiters = app[NODE_KEY].waiters
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SHUTDOWN_GRACE_S
+    while loop.time() < deadline and any(not f.done() for fs in waiters.values() for f in fs):
+        await asyncio.sleep(0.02)
+    for futs in list(waiters.values()):
         for fut in list(futs):
             if not fut.done():
                 fut.set_exception(NodeStopping())

@@ -16,12 +16,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+from aiohttp.test_utils import TestServer
 
 from chainfin.crypto import load_identity
 from chainfin.types import Transaction
+from node import api
 from testnet.launch import Manifest
+from tests.fixtures import Harness, make_genesis, start_cluster, stop_cluster, until
 
 STOP_WITHIN_S = 10.0  # the launcher's own SIGKILL deadline (Testnet.stop)
 
@@ -97,3 +101,41 @@ def test_sigterm_answers_the_waiting_requests_and_closes_streams(
             proc.kill()
         proc.wait()
         log.close()
+
+
+async def test_a_stopping_server_lets_waiting_requests_finish_within_the_grace() -> None:
+    """In process, one validator whose blocks are 500 ms apart: a transaction admitted on a
+    stream just before the REST server shuts down commits within the grace, so its client gets
+    the real outcome (``committed``), then the 1001 close; without the grace it got
+    ``node_stopping`` for a transaction that committed a moment later."""
+    def slow(validators: Any, clients: Any) -> Any:
+        return make_genesis(validators, clients,
+                            params={"block_interval_ms": 500, "block_interval_max_ms": 500})
+
+    genesis, nodes, ids = await start_cluster(1, genesis=slow)
+    node = nodes[0]
+    server = TestServer(api.make_app(node))
+    await server.start_server()
+    try:
+        h = Harness(genesis, nodes, ids, None)  # type: ignore[arg-type]  # builds txs only
+        async with aiohttp.ClientSession() as s:
+            first = h.issue()  # a block now: the next one is due 500 ms later
+            async with s.post(server.make_url("/v1/tx?wait=commit"), json=first.to_json()) as r:
+                assert (await r.json())["status"] == "committed"
+            ws = await s.ws_connect(server.make_url("/v1/tx/stream"))
+            tx = h.issue()
+            await ws.send_str(json.dumps(tx.to_json()))
+            await until(lambda: tx.tx_id in node.waiters)
+            assert not any(f.done() for f in node.waiters[tx.tx_id])
+            closing = asyncio.create_task(server.close())
+            msg = await asyncio.wait_for(ws.receive(), 10)
+            assert msg.type == aiohttp.WSMsgType.TEXT, msg
+            assert [(a["seq"], a["status"]) for a in json.loads(msg.data)] == [(0, "committed")]
+            msg = await asyncio.wait_for(ws.receive(), 10)
+            assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE,
+                                            aiohttp.WSCloseCode.GOING_AWAY)
+            await ws.close()
+            await closing
+    finally:
+        await server.close()
+        await stop_cluster(nodes)
