@@ -75,6 +75,8 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
             log.warning("BYZANTINE test node: behaviour %s", cfg.byzantine.behaviour)
         node = node_cls(identity, genesis, store, cfg.p2p_host, cfg.p2p_port, peers,
                         cfg.node_id, **node_kw)
+        if cfg.tls:
+            _note_certificate_expiry(node, cfg)
         await node.start()
         limits = AccessLimits(
             per_address_rate=cfg.rest_rate_per_address,
@@ -108,6 +110,24 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
             raise ChainfinError(f"the consensus loop failed: {node.failure!r}")
     finally:
         store.close()
+
+
+#: a certificate that expires sooner than this is logged as a warning at start
+CERT_WARN_DAYS = 30
+
+
+def _note_certificate_expiry(node: Node, cfg: NodeConfig) -> None:
+    """Export when the node's TLS certificate and its CA expire, and warn when one of them
+    does within :data:`CERT_WARN_DAYS` (peers refuse an expired certificate: the node would
+    lose its links at the next reconnect)."""
+    now = time.time()
+    for which, at in tls.certificate_expiry(cfg).items():
+        node.metrics.tls_expiry.labels(which).set(at)
+        days = (at - now) / 86400
+        if days < CERT_WARN_DAYS:
+            log.warning("the %s TLS certificate expires in %.1f days (%s): renew it before "
+                        "then, or peers refuse this node's links", which, days,
+                        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at)))
 
 
 def _damaged(cfg: NodeConfig, config_path: str, e: DamagedStore) -> str:

@@ -121,6 +121,10 @@ class NodeMetrics:
                                 "the node answers 503 overloaded)",
                                 registry=r)
         self.peers = Gauge("chainfin_peers_connected", "Connected validator peers", registry=r)
+        self.tls_expiry = Gauge("chainfin_tls_certificate_expiry_timestamp_seconds",
+                                "When this node's TLS certificate (certificate=node) and the "
+                                "first CA certificate it trusts (certificate=ca) expire, UNIX "
+                                "seconds (absent without TLS)", ["certificate"], registry=r)
         self.compiled = Gauge("chainfin_compiled",
                               "1 when this node runs the mypyc-compiled codec and trees, 0 when "
                               "their Python source (decision 96)", registry=r)

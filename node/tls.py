@@ -232,6 +232,25 @@ def check_certificate(cfg: NodeConfig, public_key: bytes) -> None:
                           f"{public_key.hex()[:16]}...")
 
 
+def certificate_expiry(cfg: NodeConfig) -> dict[str, float]:
+    """When this node's TLS certificate (``node``) and the first of the CA certificates it
+    trusts (``ca``: the earliest of a bundle) stop being valid, in UNIX seconds: peers refuse
+    a link with an expired certificate, so an operator must renew before (the node exports
+    both as ``chainfin_tls_certificate_expiry_timestamp_seconds``).
+
+    Raises:
+        ConfigError: missing or unreadable files.
+    """
+    ca_path, cert_path, _ = _material(cfg)
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        cas = x509.load_pem_x509_certificates(ca_path.read_bytes())
+    except (ValueError, OSError) as e:
+        raise ConfigError(f"{cfg.node_id}: unreadable certificate: {e}") from e
+    return {"node": cert.not_valid_after_utc.timestamp(),
+            "ca": min(c.not_valid_after_utc.timestamp() for c in cas)}
+
+
 def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(ca)

@@ -155,6 +155,47 @@ def test_check_certificate_fails_fast(tmp_path: Path) -> None:
         tls.client_context(wrong)
 
 
+def test_certificate_expiry_is_exported_and_warned_of(tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """``tls.certificate_expiry``: the node certificate's and the earliest CA's end of validity
+    (a bundle while rotating); the node exports both and warns at start within 30 days."""
+    import time
+
+    from node.main import _note_certificate_expiry
+    from node.metrics import NodeMetrics
+
+    me = Identity.from_seed_text("exp")
+    long_ca = pki.create_ca(tmp_path / "long", "long", days=3650)
+    short = pki.issue_node_cert(long_ca, "n", me.public_key.hex(), days=10,
+                                directory=tmp_path / "n")
+    cfg = node_cfg(long_ca, short)
+    got = tls.certificate_expiry(cfg)
+    now = time.time()
+    assert abs(got["node"] - (now + 10 * 86400)) < 3600
+    assert abs(got["ca"] - (now + 3650 * 86400)) < 3600
+    soon_ca = pki.create_ca(tmp_path / "soon", "soon", days=20)
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(long_ca[0].read_bytes() + soon_ca[0].read_bytes())
+    assert abs(tls.certificate_expiry(node_cfg((bundle, long_ca[1]), short))["ca"]
+               - (now + 20 * 86400)) < 3600
+
+    class _Node:  # what _note_certificate_expiry touches
+        metrics = NodeMetrics()
+
+    nd = _Node()
+    with caplog.at_level("WARNING", logger="chainfin.main"):
+        _note_certificate_expiry(nd, cfg)  # type: ignore[arg-type]
+    text = nd.metrics.render().decode()
+    line = [ln for ln in text.splitlines() if ln.startswith(
+        'chainfin_tls_certificate_expiry_timestamp_seconds{certificate="node"}')]
+    assert line and abs(float(line[0].split()[-1]) - got["node"]) < 1
+    warned = [r.getMessage() for r in caplog.records if "TLS certificate expires" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith("the node TLS certificate expires in 10")
+    (tmp_path / "gone.pem").unlink(missing_ok=True)
+    with pytest.raises(ConfigError, match="does not exist"):
+        tls.certificate_expiry(node_cfg(long_ca, (tmp_path / "gone.pem", short[1])))
+
+
 def test_contexts(tmp_path: Path) -> None:
     cfg = Pki(tmp_path).cfg(Identity.from_seed_text("ctx"))
     for ctx in (tls.server_context(cfg), tls.client_context(cfg)):
