@@ -212,12 +212,7 @@ def check_certificate(cfg: NodeConfig, public_key: bytes) -> None:
         ConfigError: missing files, a certificate not issued by ``tls_ca``, expired or not yet
             valid, or naming another validator key than ``public_key``.
     """
-    ca_path, cert_path, _ = _material(cfg)
-    try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        cas = x509.load_pem_x509_certificates(ca_path.read_bytes())  # a bundle while rotating
-    except (ValueError, OSError) as e:
-        raise ConfigError(f"{cfg.node_id}: unreadable certificate: {e}") from e
+    ca_path, cert_path, cert, cas = _certificates(cfg)
     if not any(_issued_by(cert, ca) for ca in cas):
         raise ConfigError(f"{cfg.node_id}: {cert_path} is not issued by the CA {ca_path}")
     now = dt.datetime.now(dt.UTC)
@@ -241,14 +236,26 @@ def certificate_expiry(cfg: NodeConfig) -> dict[str, float]:
     Raises:
         ConfigError: missing or unreadable files.
     """
+    _, _, cert, cas = _certificates(cfg)
+    return {"node": cert.not_valid_after_utc.timestamp(),
+            "ca": min(c.not_valid_after_utc.timestamp() for c in cas)}
+
+
+def _certificates(cfg: NodeConfig) -> tuple[Path, Path, x509.Certificate,
+                                             list[x509.Certificate]]:
+    """The CA and certificate paths, the node's certificate and the CA certificates (a bundle
+    while rotating the CA).
+
+    Raises:
+        ConfigError: missing or unreadable files.
+    """
     ca_path, cert_path, _ = _material(cfg)
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         cas = x509.load_pem_x509_certificates(ca_path.read_bytes())
     except (ValueError, OSError) as e:
         raise ConfigError(f"{cfg.node_id}: unreadable certificate: {e}") from e
-    return {"node": cert.not_valid_after_utc.timestamp(),
-            "ca": min(c.not_valid_after_utc.timestamp() for c in cas)}
+    return ca_path, cert_path, cert, cas
 
 
 def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
