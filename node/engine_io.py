@@ -175,6 +175,16 @@ class EngineIO:
     def _execute_block(self, block: Block) -> api.Event:
         node = self.node
         bh = block.hash()
+        if block.height <= node.ledger.tip.height:
+            # catch-up committed this height while the engine still waits for its Synced (a
+            # node back from a restart or a full disk meets a NEW-VIEW's re-proposals): the
+            # proposal is valid exactly when it is the block committed there. Executing it
+            # would find no speculative parent and blame the primary for our own gap.
+            if node.ledger.height_of(bh) == block.height:
+                return api.BlockExecuted(bh, True)
+            why = f"another block is committed at height {block.height}"
+            log.warning("proposal %d %s is invalid: %s", block.height, bh.hex()[:12], why)
+            return api.BlockExecuted(bh, False, why)
         try:
             for tx in block.txs:
                 # checked once per node: a pending transaction's signature was checked when it

@@ -1,0 +1,41 @@
+"""The driver's execution of a proposal when the ledger is ahead of the engine (node/engine_io.py
+``EngineIO._execute_block``): catch-up commits certified blocks in the background and tells
+the engine with ``Synced`` once it is done, so for a while the engine can ask to execute a
+proposal at a height the ledger has already committed (a NEW-VIEW's re-proposals, seen in
+chaos runs right after a restart or a full disk). Such a proposal is valid exactly when it is
+the committed block; it used to fail with "parent block is unknown" and make the replica
+suspect an honest primary."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from chainfin.types import Block
+from tests.fixtures import Harness, start_cluster, stop_cluster
+
+
+async def test_a_proposal_at_a_height_catch_up_committed_is_judged_by_its_hash() -> None:
+    genesis, nodes, ids = await start_cluster(4)
+    try:
+        h = Harness(genesis, nodes, ids, None)  # type: ignore[arg-type]  # builds txs only
+        node = nodes[0]
+        for _ in range(3):  # three blocks, one after the other
+            tx = h.issue()
+            fut = node.wait_for(tx.tx_id)
+            node.admit(tx)
+            await asyncio.wait_for(fut, 20)
+        assert node.ledger.tip.height >= 3
+        rec = node.ledger.block_record(2)
+        assert rec is not None
+        committed = Block.from_wire(rec["block"])
+        ok = node.io._execute_block(committed)
+        assert (ok.block_hash, ok.ok) == (committed.hash(), True), ok  # type: ignore[attr-defined]
+        other = Block(dataclasses.replace(committed.header,
+                                          timestamp_ms=committed.header.timestamp_ms + 1),
+                      committed.txs)
+        bad = node.io._execute_block(other)
+        assert not bad.ok  # type: ignore[attr-defined]
+        assert bad.reason == "another block is committed at height 2"  # type: ignore[attr-defined]
+    finally:
+        await stop_cluster(nodes)
