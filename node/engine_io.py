@@ -180,7 +180,7 @@ class EngineIO:
             # node back from a restart or a full disk meets a NEW-VIEW's re-proposals): the
             # proposal is valid exactly when it is the block committed there. Executing it
             # would find no speculative parent and blame the primary for our own gap.
-            if node.ledger.height_of(bh) == block.height:
+            if node.ledger.committed_at(block.height, bh):
                 return api.BlockExecuted(bh, True)
             why = f"another block is committed at height {block.height}"
             log.warning("proposal %d %s is invalid: %s", block.height, bh.hex()[:12], why)
@@ -205,8 +205,7 @@ class EngineIO:
         t0 = time.perf_counter()
         if block.height <= node.ledger.tip.height:
             # catch-up applied this height already (a certified block from a peer)
-            have = node.ledger.block_record(block.height)
-            if have is None or Block.from_wire(have["block"]).hash() != block.hash():
+            if not node.ledger.committed_at(block.height, block.hash()):
                 raise AssertionError(f"two different blocks final at height {block.height}")
             return []
         if block.hash() not in node.ledger.spec:

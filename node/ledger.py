@@ -872,6 +872,10 @@ class Ledger:
         raw = self.store.get(P_HASH + block_hash)
         return None if raw is None else struct.unpack(">Q", raw)[0]
 
+    def committed_at(self, height: int, block_hash: bytes) -> bool:
+        """Is ``block_hash`` the block committed at ``height`` here (one index read)?"""
+        return self.height_of(block_hash) == height
+
     def tx_location(self, tx_id: bytes) -> tuple[int, int] | None:
         raw = self.store.get(P_TX + tx_id)
         if raw is None:

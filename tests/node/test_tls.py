@@ -191,7 +191,6 @@ def test_certificate_expiry_is_exported_and_warned_of(tmp_path: Path,
     assert line and abs(float(line[0].split()[-1]) - got["node"]) < 1
     warned = [r.getMessage() for r in caplog.records if "TLS certificate expires" in r.getMessage()]
     assert len(warned) == 1 and warned[0].startswith("the node TLS certificate expires in 10")
-    (tmp_path / "gone.pem").unlink(missing_ok=True)
     with pytest.raises(ConfigError, match="does not exist"):
         tls.certificate_expiry(node_cfg(long_ca, (tmp_path / "gone.pem", short[1])))
 
