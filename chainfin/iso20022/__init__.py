@@ -21,8 +21,11 @@ characters, ``Prxy/Tp/Prtry`` = ``CHAINFIN``); ``Acct/Id/Othr/Id`` carries the k
 digits (scheme ``CHAINFIN-PK32``) because the schema requires an id. An incoming message may
 instead name accounts by IBAN or other id and map them to keys with an account table.
 
-Every XML document is built with lxml's element tree (never by string concatenation) and parsed
-with a parser that resolves no entities and loads nothing from the network.
+Every XML document is built with lxml's element tree (never by string concatenation). An
+incoming message is read with a parser that resolves no entities, loads nothing from the network
+and drops comments and processing instructions; a message with a DTD or an entity reference is
+refused. The schema therefore validates exactly the tree the reader reads, and every text is read
+whole (``itertext``), never only up to its first child node.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ __all__ = [
     "validate",
     "movements",
     "to_minor",
+    "parse_amount",
+    "fits_iso_amount",
     "from_minor",
     "SCHEMAS",
 ]
@@ -72,6 +77,19 @@ PK_SCHEME = "CHAINFIN-PK32"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _UETR = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 MAX_TRANSACTIONS = 10_000
+#: an incoming message larger than this is refused before it is parsed (10,000 transactions of
+#: a generous 2 KB each fit in 20 MB; parsing costs about 8 bytes of memory per byte of XML)
+MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+#: the EndToEndId ISO 20022 prescribes when the originator gave none: it may repeat
+NOT_PROVIDED = "NOTPROVIDED"
+#: ISO 20022 ActiveCurrencyAndAmount / ActiveOrHistoricCurrencyAndAmount: totalDigits 18,
+#: fractionDigits 5; written as plain ASCII digits (no exponent, sign, separators)
+MAX_AMOUNT_DIGITS = 18
+_AMOUNT = re.compile(r"([0-9]{1,18})(?:\.([0-9]{1,5}))?", re.ASCII)
+#: GrpHdr/CtrlSum is a DecimalNumber: totalDigits 18, fractionDigits 17
+_CTRL_SUM = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,17})?", re.ASCII)
+_NB_OF_TXS = re.compile(r"[0-9]{1,15}", re.ASCII)
+_CCY = re.compile(r"[A-Z]{3}", re.ASCII)
 
 
 class Iso20022Error(ChainfinError):
@@ -89,7 +107,29 @@ def _etree() -> Any:
 def _parser() -> Any:
     etree = _etree()
     return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
-                           remove_blank_text=True)
+                           load_dtd=False, remove_blank_text=True, remove_comments=True,
+                           remove_pis=True)
+
+
+def _read_xml(data: bytes) -> Any:
+    """Parse ``data`` as the reader and the schema both see it.
+
+    Raises:
+        Iso20022Error: not well-formed, or it has a DTD or an entity reference (an unresolved
+            entity would be text the schema checks and the reader does not see).
+    """
+    etree = _etree()
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as e:
+        raise Iso20022Error(f"not well-formed XML: {e}") from None
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise Iso20022Error("a message with a DTD (<!DOCTYPE ...>) is refused: ISO 20022 "
+                            "messages have none")
+    if any(isinstance(e, etree._Entity) for e in root.iter()):
+        raise Iso20022Error("a message with an entity reference (&name;) is refused")
+    return root
 
 
 @cache
@@ -109,9 +149,13 @@ def validate(kind: str, doc: Any) -> None:
         raise Iso20022Error(f"no official XSD is shipped for {kind}")
     etree = _etree()
     if isinstance(doc, bytes | str):
-        doc = etree.fromstring(doc.encode() if isinstance(doc, str) else doc, _parser())
+        doc = _read_xml(doc.encode() if isinstance(doc, str) else doc)
     s = _schema(kind)
-    if not s.validate(doc):
+    try:
+        ok = s.validate(doc)
+    except etree.Error as e:  # libxml2's "internal error" on nodes a schema cannot check
+        raise Iso20022Error(f"{kind} cannot be validated against {SCHEMAS[kind]}: {e}") from None
+    if not ok:
         e = s.error_log.filter_from_errors()[0]
         raise Iso20022Error(f"{kind} does not validate against {SCHEMAS[kind]}: line {e.line}: "
                             f"{e.message}")
@@ -120,8 +164,26 @@ def validate(kind: str, doc: Any) -> None:
 # --------------------------------------------------------------------------- amounts
 
 
+def parse_amount(text: str | None, where: str = "amount") -> Decimal:
+    """An ISO 20022 amount's text -> Decimal: ASCII digits, at most 18 in all and 5 after the
+    point (ActiveCurrencyAndAmount). Exponents, signs, digit separators and non-ASCII digits,
+    which ``Decimal()`` would accept, are refused.
+
+    Raises:
+        Iso20022Error: anything else.
+    """
+    t = (text or "").strip()
+    m = _AMOUNT.fullmatch(t)
+    if m is None or len(m.group(1).lstrip("0") + (m.group(2) or "").rstrip("0")) > 18:
+        raise Iso20022Error(f"{where} {t[:40]!r} is not an amount (ASCII digits, at most 18, at "
+                            "most 5 after the decimal point)")
+    return Decimal(t)
+
+
 def to_minor(amount: Decimal, exponent: int, where: str = "amount") -> int:
     """Decimal units -> integer minor units; refuses more decimals than the currency has."""
+    if not amount.is_finite():
+        raise Iso20022Error(f"{where} {amount} is not a finite amount")
     q = amount.scaleb(exponent)
     if q != q.to_integral_value() or q <= 0:
         raise Iso20022Error(f"{where} {amount} is not a positive amount with at most {exponent} "
@@ -133,6 +195,24 @@ def from_minor(minor: int, exponent: int) -> str:
     """Integer minor units -> the decimal text ISO 20022 amounts use (``1234`` -> ``12.34``)."""
     d = Decimal(minor).scaleb(-exponent)
     return f"{d:.{exponent}f}"
+
+
+def fits_iso_amount(minor: int, exponent: int) -> bool:
+    """Whether ``minor`` written with ``exponent`` decimals has at most 18 digits (the ISO 20022
+    amounts' totalDigits). The ledger allows up to 2**63-1 minor units: 19 digits."""
+    return len(from_minor(abs(minor), exponent).replace(".", "").lstrip("0")) <= MAX_AMOUNT_DIGITS
+
+
+def _iso_amount(minor: int, exponent: int, where: str) -> str:
+    """:func:`from_minor` of an amount a message must carry.
+
+    Raises:
+        Iso20022Error: it has more than 18 digits, which no ISO 20022 amount can hold.
+    """
+    if not fits_iso_amount(minor, exponent):
+        raise Iso20022Error(f"{where}: {from_minor(minor, exponent)} has more than "
+                            f"{MAX_AMOUNT_DIGITS} digits, which an ISO 20022 amount cannot hold")
+    return from_minor(minor, exponent)
 
 
 # --------------------------------------------------------------------------- incoming
@@ -189,14 +269,18 @@ def _child(el: Any, *path: str) -> Any:
 
 
 def _text(el: Any, *path: str) -> str | None:
+    """The whole text of the element at ``path`` (every text node, not only the first), stripped;
+    None when the element is absent."""
     c = _child(el, *path)
-    return None if c is None or c.text is None else c.text.strip()
+    return None if c is None else "".join(c.itertext()).strip()
 
 
 def _account_key(acct: Any, accounts: Mapping[str, str], where: str) -> str:
-    """A CashAccount's chainfin key: its proxy, or its IBAN / other id through ``accounts``."""
+    """A CashAccount's chainfin key: its proxy when the proxy's type is ``CHAINFIN`` (what
+    :func:`build_pacs008` writes), else its IBAN / other id through ``accounts``. A proxy of
+    another type (an e-mail, a phone number) is not a chainfin key."""
     proxy = _text(acct, "Prxy", "Id")
-    if proxy is not None:
+    if proxy is not None and _text(acct, "Prxy", "Tp", "Prtry") == PROXY_TYPE:
         if not _HEX64.fullmatch(proxy):
             raise Iso20022Error(f"{where}/Prxy/Id must be a chainfin public key (64 lowercase hex "
                                 "digits)")
@@ -204,23 +288,93 @@ def _account_key(acct: Any, accounts: Mapping[str, str], where: str) -> str:
     for ident in (_text(acct, "Id", "IBAN"), _text(acct, "Id", "Othr", "Id")):
         if ident is not None and ident in accounts:
             return accounts[ident]
-    raise Iso20022Error(f"{where} has no chainfin key: give Prxy/Id, or map its IBAN / Othr/Id "
-                        "to a key in the account table (--accounts)")
+    raise Iso20022Error(f"{where} has no chainfin key: give Prxy/Id with Prxy/Tp/Prtry "
+                        f"{PROXY_TYPE}, or map its IBAN / Othr/Id to a key in the account table "
+                        "(--accounts)")
+
+
+def _reference(text: str | None, max_len: int, where: str, required: bool = False) -> str | None:
+    """A reference the ledger keeps as given (EndToEndId): 1..max_len printable characters,
+    the settlement contract's own rule, so a message it would refuse is refused whole here."""
+    if not text:
+        if required:
+            raise Iso20022Error(f"{where} is required (1..{max_len} characters)")
+        return None
+    if len(text) > max_len or not text.isprintable():
+        raise Iso20022Error(f"{where} must be 1..{max_len} printable characters (no tabs, line "
+                            "breaks or other control or invisible characters)")
+    return text
+
+
+def _remittance(lines: Sequence[str], where: str) -> str | None:
+    """``RmtInf/Ustrd`` lines -> the transfer's ``remittance_info``: whitespace of any kind
+    (tabs, line breaks, no-break spaces) becomes one space, the lines are joined by " / " and
+    cut at 140 characters, and the cut is stripped again so no space is left at its end.
+
+    Raises:
+        Iso20022Error: a line holds another character the contract refuses (a control or
+            invisible formatting character).
+    """
+    clean = []
+    for i, line in enumerate(lines):
+        u = " ".join(line.split())
+        if not u.isprintable():
+            raise Iso20022Error(f"{where}/Ustrd[{i}] holds a control or invisible character")
+        if u:
+            clean.append(u)
+    return " / ".join(clean)[:140].rstrip() or None
+
+
+def _group_totals(kind: str, hdr: Any, transfers: Sequence[CreditTransfer], count: int) -> None:
+    """GrpHdr's NbOfTxs, CtrlSum and TtlIntrBkSttlmAmt must agree with the transactions.
+
+    Raises:
+        Iso20022Error: a total is malformed or disagrees.
+    """
+    nb = _text(hdr, "NbOfTxs")
+    if nb is not None:
+        if not _NB_OF_TXS.fullmatch(nb):
+            raise Iso20022Error(f"{kind}: GrpHdr/NbOfTxs {nb[:20]!r} is not a number")
+        if int(nb) != count:
+            raise Iso20022Error(f"{kind}: GrpHdr/NbOfTxs is {nb} but the message holds {count}")
+    total = sum((t.amount for t in transfers), Decimal(0))
+    ctrl = _text(hdr, "CtrlSum")
+    if ctrl is not None:
+        if not _CTRL_SUM.fullmatch(ctrl):
+            raise Iso20022Error(f"{kind}: GrpHdr/CtrlSum {ctrl[:40]!r} is not a decimal number")
+        if Decimal(ctrl) != total:
+            raise Iso20022Error(f"{kind}: GrpHdr/CtrlSum is {ctrl} but the transactions' amounts "
+                                f"add up to {total}")
+    ttl = _child(hdr, "TtlIntrBkSttlmAmt")
+    if ttl is not None:
+        where = f"{kind}: GrpHdr/TtlIntrBkSttlmAmt"
+        amount = parse_amount("".join(ttl.itertext()), where)
+        currencies = {t.currency for t in transfers}
+        if currencies != {ttl.get("Ccy")}:
+            raise Iso20022Error(f"{where} is in {ttl.get('Ccy')} but the transactions are in "
+                                f"{', '.join(sorted(currencies))}: a total is given only when "
+                                "all share its currency")
+        if amount != total:
+            raise Iso20022Error(f"{where} is {amount} but the transactions' amounts add up to "
+                                f"{total}")
 
 
 def parse_payment(data: bytes, accounts: Mapping[str, str] | None = None) -> PaymentMessage:
     """Read a pacs.008.001.08 (schema-validated) or a pacs.009.001.08 (checked field by field).
 
+    What is validated is what is read: comments and processing instructions are dropped before
+    both, and a DTD or an entity reference refuses the message.
+
     Raises:
-        Iso20022Error: not XML, another message or version, invalid against the XSD, or a
-            transaction whose accounts, amount or references cannot become a transfer.
+        Iso20022Error: too large, not XML, another message or version, invalid against the XSD,
+            group totals that disagree with the transactions, a UETR or EndToEndId repeated, or
+            a transaction whose accounts, amount or references cannot become a transfer.
     """
-    etree = _etree()
     accounts = accounts or {}
-    try:
-        root = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as e:
-        raise Iso20022Error(f"not well-formed XML: {e}") from None
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise Iso20022Error(f"the message is {len(data):,} bytes; more than "
+                            f"{MAX_MESSAGE_BYTES:,} is refused unread")
+    root = _read_xml(data)
     ns = root.tag.split("}", 1)[0].lstrip("{") if root.tag.startswith("{") else ""
     kinds = {v: k for k, v in NS.items() if k in ("pacs.008", "pacs.009")}
     if _local(root) != "Document" or ns not in kinds:
@@ -233,40 +387,44 @@ def parse_payment(data: bytes, accounts: Mapping[str, str] | None = None) -> Pay
     if body is None:
         raise Iso20022Error(f"{kind}: Document has no "
                             f"{'FIToFICstmrCdtTrf' if kind == 'pacs.008' else 'FICdtTrf'}")
-    msg_id = _text(body, "GrpHdr", "MsgId")
-    created = _text(body, "GrpHdr", "CreDtTm")
+    hdr = _child(body, "GrpHdr")
+    msg_id = _text(hdr, "MsgId")
+    created = _text(hdr, "CreDtTm")
     if not msg_id or not created:
         raise Iso20022Error(f"{kind}: GrpHdr needs MsgId and CreDtTm")
+    if len(msg_id) > 35:
+        raise Iso20022Error(f"{kind}: GrpHdr/MsgId is longer than 35 characters")
     txs = [c for c in body if _local(c) == "CdtTrfTxInf"]
     if not txs:
         raise Iso20022Error(f"{kind}: no CdtTrfTxInf")
     if len(txs) > MAX_TRANSACTIONS:
         raise Iso20022Error(f"{kind}: more than {MAX_TRANSACTIONS} transactions")
-    nb = _text(body, "GrpHdr", "NbOfTxs")
-    if nb is not None and nb != str(len(txs)):
-        raise Iso20022Error(f"{kind}: GrpHdr/NbOfTxs is {nb} but the message holds {len(txs)}")
     out = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
+    seen_uetr: dict[str, int] = {}
     for i, tx in enumerate(txs):
         w = f"CdtTrfTxInf[{i}]"
-        e2e = _text(tx, "PmtId", "EndToEndId")
-        if not e2e or len(e2e) > 35:
-            raise Iso20022Error(f"{w}/PmtId/EndToEndId is required (1..35 characters)")
-        if e2e in seen:
-            raise Iso20022Error(f"{w}/PmtId/EndToEndId {e2e!r} repeats in this message")
-        seen.add(e2e)
+        e2e = cast(str, _reference(_text(tx, "PmtId", "EndToEndId"), 35, f"{w}/PmtId/EndToEndId",
+                                   required=True))
+        if e2e != NOT_PROVIDED:
+            if e2e in seen:
+                raise Iso20022Error(f"{w}/PmtId/EndToEndId {e2e!r} repeats in this message "
+                                    f"(CdtTrfTxInf[{seen[e2e]}])")
+            seen[e2e] = i
         uetr = _text(tx, "PmtId", "UETR")
-        if uetr is not None and not _UETR.fullmatch(uetr):
-            raise Iso20022Error(f"{w}/PmtId/UETR is not a lowercase UUIDv4")
+        if uetr is not None:
+            if not _UETR.fullmatch(uetr):
+                raise Iso20022Error(f"{w}/PmtId/UETR is not a lowercase UUIDv4")
+            if uetr in seen_uetr:
+                raise Iso20022Error(f"{w}/PmtId/UETR {uetr} repeats in this message "
+                                    f"(CdtTrfTxInf[{seen_uetr[uetr]}]): one UETR, one payment")
+            seen_uetr[uetr] = i
         amt = _child(tx, "IntrBkSttlmAmt")
-        if amt is None or not amt.get("Ccy") or amt.text is None:
+        if amt is None or not amt.get("Ccy"):
             raise Iso20022Error(f"{w}/IntrBkSttlmAmt with a Ccy is required")
-        try:
-            amount = Decimal(amt.text.strip())
-        except InvalidOperation:
-            raise Iso20022Error(f"{w}/IntrBkSttlmAmt is not a decimal amount") from None
+        amount = parse_amount("".join(amt.itertext()), f"{w}/IntrBkSttlmAmt")
         ccy = amt.get("Ccy")
-        if not re.fullmatch(r"[A-Z]{3}", ccy):
+        if not _CCY.fullmatch(ccy):
             raise Iso20022Error(f"{w}/IntrBkSttlmAmt/@Ccy is not an ISO 4217 code")
         cacct = _child(tx, "CdtrAcct")
         if cacct is None:
@@ -275,15 +433,15 @@ def parse_payment(data: bytes, accounts: Mapping[str, str] | None = None) -> Pay
         dacct = _child(tx, "DbtrAcct")
         debtor = None if dacct is None else _account_key(dacct, accounts, f"{w}/DbtrAcct")
         rmt_el = _child(tx, "RmtInf")
-        ustrd = [] if rmt_el is None else [(c.text or "").strip() for c in rmt_el
+        ustrd = [] if rmt_el is None else ["".join(c.itertext()) for c in rmt_el
                                            if _local(c) == "Ustrd"]
-        rmt = " / ".join(u for u in ustrd if u)[:140] or None
         out.append(CreditTransfer(
             index=i, end_to_end_id=e2e, amount=amount, currency=ccy, creditor=creditor,
             debtor=debtor, uetr=uetr, instr_id=_text(tx, "PmtId", "InstrId"),
-            tx_ref=_text(tx, "PmtId", "TxId"), remittance_info=rmt,
+            tx_ref=_text(tx, "PmtId", "TxId"), remittance_info=_remittance(ustrd, f"{w}/RmtInf"),
             creditor_name=_text(tx, "Cdtr", "Nm") or _text(tx, "Cdtr", "FinInstnId", "Nm"),
             debtor_name=_text(tx, "Dbtr", "Nm") or _text(tx, "Dbtr", "FinInstnId", "Nm")))
+    _group_totals(kind, hdr, out, len(txs))
     return PaymentMessage(kind, msg_id, created, tuple(out))
 
 

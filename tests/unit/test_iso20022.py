@@ -92,7 +92,9 @@ def test_pacs009_is_read_without_a_schema() -> None:
     sub(sub(tx, "PmtId"), "EndToEndId", "FI-1")
     sub(tx, "IntrBkSttlmAmt", "250.00", Ccy="CNY")
     sub(sub(sub(tx, "Cdtr"), "FinInstnId"), "Nm", "Bank B")
-    sub(sub(sub(tx, "CdtrAcct"), "Prxy"), "Id", B)
+    prxy = sub(sub(tx, "CdtrAcct"), "Prxy")
+    sub(sub(prxy, "Tp"), "Prtry", "CHAINFIN")
+    sub(prxy, "Id", B)
     m = iso.parse_payment(etree.tostring(root))
     assert m.kind == "pacs.009" and m.msg_id == "M9"
     (t,) = m.transfers
