@@ -8,6 +8,9 @@ Amounts are integer minor units of ISO 4217 currencies known to governance (gene
   the give legs of open PvP offers, or ``seized`` for money seized by regulator order.
 - ``supply/<CCY>`` -> ``{"issued": int, "redeemed": int}``.
 - ``pvp/<offer_id>`` -> the offer (see :func:`offer_pvp`).
+- ``uetr/<debtor>/<uetr>`` -> ``{"tx_id", "height"}``: the transfer that booked this UETR for this
+  debtor (identity id). A UETR names one payment: a second transfer by the same debtor with the
+  same UETR (a payment file sent twice) is refused, never booked twice.
 
 Invariant (checked by the property tests): for every currency, the sum of all ``bal/*/<CCY>``
 (escrow included) equals ``issued - redeemed``, and no balance is negative.
@@ -70,6 +73,7 @@ ERROR_CODES = (
     "sanctioned_party",
     "account_frozen",
     "unknown_field",
+    "duplicate_payment",
 )
 
 
@@ -229,8 +233,27 @@ def transfer(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     if to == ctx.sender_hex:
         raise ContractError("to: cannot transfer to oneself", "bad_field")
     refs = {k: args[k] for k in ISO_REFS if k in args}
+    if "uetr" in refs:
+        check_new_uetr(state, ctx, refs["uetr"])
     pay(state, ctx, ctx.sender_hex, to, ccy, amount, "", refs)
     return {"balance": balance(state, ctx.sender_hex, ccy), **refs}
+
+
+def check_new_uetr(state: ContractState, ctx: TxContext, uetr: str) -> None:
+    """A UETR is one payment's unique end-to-end reference: a debtor that already paid under it
+    is re-sending that payment (a file submitted twice after a timeout), which a back office
+    must refuse, not book again. The UETR is recorded here; a rejected transfer's writes are
+    discarded, so a transfer refused for another reason may be sent again.
+
+    Raises:
+        ContractError: ``duplicate_payment``.
+    """
+    key = f"uetr/{ctx.sender_hex}/{uetr}"
+    prior = state.peek(NAME, key)
+    if prior is not None:
+        raise ContractError(f"uetr: {uetr} was already paid by this debtor in tx "
+                            f"{prior['tx_id']} (block {prior['height']})", "duplicate_payment")
+    state.put(NAME, key, {"tx_id": ctx.tx_hex, "height": ctx.height})
 
 
 @CONTRACT.method(roles=PAYER_ROLES, params={"counterparty": p_pubkey, "give": _leg,
@@ -282,7 +305,9 @@ def accept_pvp(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> di
     if ctx.timestamp_ms >= o["expires_at"]:
         raise ContractError("the offer has expired", "offer_expired")
     # the get leg is the accepter's payment; the escrowed give leg was checked at offer time
-    # but the parties' standing may have changed since
+    # but the parties' standing may have changed since: the escrow is still the offerer's
+    # money, so a freeze of the offerer (or of its account in the give currency) holds it
+    risk.check_not_frozen(state, o["offerer"], o["give"]["currency"])
     risk.check_payment(state, ctx, ctx.sender_hex, o["offerer"], o["get"]["currency"],
                        o["get"]["amount"])
     _move(state, ctx.sender_hex, o["offerer"], o["get"]["currency"], o["get"]["amount"])
@@ -304,17 +329,41 @@ def cancel_pvp(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> di
     move(state, ESCROW, ctx.sender_hex, o["give"]["currency"], o["give"]["amount"])
     o["status"] = "cancelled"
     state.put(NAME, f"pvp/{oid}", o)
-    ctx.emit("pvp_cancelled", {"offer_id": oid, "offerer": ctx.sender_hex})
+    ctx.emit("pvp_cancelled", {"offer_id": oid, "offerer": ctx.sender_hex, "give": o["give"]})
     return {"offer_id": oid, "status": "cancelled"}
+
+
+def _release_for_seizure(state: ContractState, ctx: TxContext, oid: str, account: str,
+                         currency: str, ref: str) -> None:
+    """An open offer's escrow is still its offerer's money: a seizure order naming the offer
+    closes it (status ``seized``) and returns the escrow to the offerer's account, frozen or
+    not, so the seizure that follows can take it.
+
+    Raises:
+        ContractError: ``unknown_offer``, ``offer_closed``, ``bad_field`` (the offer is not
+            ``account``'s or does not give ``currency``).
+    """
+    o = _offer(state, oid)
+    if o["offerer"] != account or o["give"]["currency"] != currency:
+        raise ContractError(f"offer_id: offer {oid} does not escrow {currency} of this account",
+                            "bad_field")
+    _move(state, ESCROW, account, currency, o["give"]["amount"])
+    o["status"] = "seized"
+    state.put(NAME, f"pvp/{oid}", o)
+    ctx.emit("pvp_cancelled", {"offer_id": oid, "offerer": account, "give": o["give"],
+                               "order_ref": ref})
 
 
 @CONTRACT.method(roles=None, params={"account": p_pubkey, "currency": p_currency,
                                      "amount": p_amount, "order_ref": p_text(64)},
-                 optional={"to": p_pubkey})
+                 optional={"to": p_pubkey, "offer_id": p_id})
 def seize(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """A court-ordered seizure: a regulator moves ``amount`` out of ``account`` (frozen or not)
-    to ``to`` (default: the ``seized`` holder). When governance requires two regulators, the
-    first call records the order and a second regulator's identical call executes it."""
+    to ``to`` (default: the ``seized`` holder). With ``offer_id``, the account's open PvP offer
+    giving ``currency`` is first closed and its escrow returned to the account (event
+    ``pvp_cancelled`` with the ``order_ref``), so escrowed money can be seized too. When
+    governance requires two regulators, the first call records the order and a second
+    regulator's identical call executes it."""
     if not gov.is_regulator(state, ctx.sender_hex):
         raise ContractError("only a regulator may seize", "forbidden")
     ccy, amount, ref = args["currency"], args["amount"], args["order_ref"]
@@ -322,6 +371,8 @@ def seize(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[st
     acct = gov.identity_id(state, args["account"])
     to = gov.identity_id(state, args["to"]) if "to" in args else SEIZED
     order = {"account": acct, "currency": ccy, "amount": amount, "to": to}
+    if "offer_id" in args:
+        order["offer_id"] = args["offer_id"]
     need = risk.seize_approvals(state)
     pending = state.get(risk.NAME, "seizure/" + ref)
     approvals = [ctx.sender_hex]
@@ -338,6 +389,8 @@ def seize(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[st
                 "needed": need}
     if pending is not None:
         state.delete(risk.NAME, "seizure/" + ref)
+    if "offer_id" in order:
+        _release_for_seizure(state, ctx, order["offer_id"], acct, ccy, ref)
     have = balance(state, acct, ccy)
     if have < amount:
         raise ContractError(
