@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
@@ -153,8 +153,8 @@ def validate(kind: str, doc: Any) -> None:
     s = _schema(kind)
     try:
         ok = s.validate(doc)
-    except etree.Error as e:  # libxml2's "internal error" on nodes a schema cannot check
-        raise Iso20022Error(f"{kind} cannot be validated against {SCHEMAS[kind]}: {e}") from None
+    except etree.Error as err:  # libxml2's "internal error" on nodes a schema cannot check
+        raise Iso20022Error(f"{kind} cannot be validated against {SCHEMAS[kind]}: {err}") from None
     if not ok:
         e = s.error_log.filter_from_errors()[0]
         raise Iso20022Error(f"{kind} does not validate against {SCHEMAS[kind]}: line {e.line}: "
