@@ -558,8 +558,8 @@ def build_pacs008(transfers: Sequence[OutgoingTransfer], *, msg_id: str | None =
 class TxStatus:
     """Input of :func:`build_pacs002`: what the ledger says of one transfer."""
 
-    tx_id: str
-    status: str  # committed | rejected | pending | unknown
+    tx_id: str  # "" for a transaction that was never sent
+    status: str  # committed | rejected | pending | unknown | not_sent
     end_to_end_id: str | None = None
     uetr: str | None = None
     height: int | None = None
@@ -568,13 +568,15 @@ class TxStatus:
     time: datetime | None = None
 
 
-_TX_STS = {"committed": "ACSC", "rejected": "RJCT", "pending": "PDNG", "unknown": "PDNG"}
+_TX_STS = {"committed": "ACSC", "rejected": "RJCT", "pending": "PDNG", "unknown": "PDNG",
+           "not_sent": "RJCT"}
 
 
 def build_pacs002(statuses: Sequence[TxStatus], *, original_msg_id: str | None = None,
                   original_kind: str = "pacs.008.001.08") -> bytes:
     """A pacs.002.001.10 status report: ACSC for a committed transfer, RJCT with the contract's
-    error code and message for a rejected one, PDNG otherwise. Not schema-validated: no official
+    error code and message for a rejected one (and RJCT ``not_sent`` for one never sent), PDNG
+    otherwise. Not schema-validated: no official
     pacs.002 XSD was found (docs/iso20022.md)."""
     b = _B("pacs.002")
     root = b.root()
@@ -593,13 +595,14 @@ def build_pacs002(statuses: Sequence[TxStatus], *, original_msg_id: str | None =
         if s.uetr:
             b.sub(t, "OrgnlUETR", s.uetr)
         b.sub(t, "TxSts", _TX_STS.get(s.status, "PDNG"))
-        if s.status == "rejected" or s.status == "unknown":
+        if s.status in ("rejected", "unknown", "not_sent"):
             r = b.sub(t, "StsRsnInf")
             b.path(r, "Rsn/Prtry", (s.error_code or "unknown")[:35])
             b.sub(r, "AddtlInf", (s.error_message or "no such transaction on the ledger")[:105])
         if s.status == "committed" and s.time is not None:
             b.sub(t, "AccptncDtTm", _dt(s.time))
-        b.sub(t, "AcctSvcrRef", s.tx_id[:35])
+        if s.tx_id:
+            b.sub(t, "AcctSvcrRef", s.tx_id[:35])
         if s.height is not None:
             b.sub(t, "ClrSysRef", f"chainfin-block-{s.height}")
     return b.bytes(root)

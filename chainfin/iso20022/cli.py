@@ -77,56 +77,133 @@ async def _wait_outcomes(c: Client, ids: list[str], timeout: float) -> dict[str,
         await asyncio.sleep(0.1)
 
 
+def check_transfers(msg: iso.PaymentMessage, me: str,
+                    exponents: dict[str, int]) -> list[dict[str, Any]]:
+    """Each transaction's settlement ``transfer`` arguments, checked as the ledger will check
+    them: the debtor account is the signer's, the currency is the ledger's, and the arguments
+    pass the contract's own parsers (``transfer``'s ``Method.parse_args``). Run on the whole
+    message before anything is sent, so that a file the ledger would refuse in part is refused
+    whole instead.
+
+    Raises:
+        Iso20022Error: listing every transaction that cannot become a transfer.
+    """
+    from contracts.settlement import CONTRACT  # the contract's own rules, not a copy of them
+
+    parse_args = CONTRACT.methods["transfer"].parse_args
+    calls, problems = [], []
+    for t in msg.transfers:
+        w = f"CdtTrfTxInf[{t.index}]"
+        try:
+            if t.debtor is not None and t.debtor != me:
+                raise iso.Iso20022Error(f"{w}/DbtrAcct is {t.debtor[:16]}…, not the signing key "
+                                        f"{me[:16]}…: a transfer debits its signer")
+            if t.currency not in exponents:
+                raise iso.Iso20022Error(f"{w}: the ledger has no currency {t.currency}")
+            args = t.transfer_args(exponents[t.currency])
+            parse_args(args)
+            calls.append(args)
+        except iso.Iso20022Error as e:
+            problems.append(str(e))
+        except ChainfinError as e:  # the contract's ContractError
+            problems.append(f"{w}: the ledger would refuse it: {e}")
+    if problems:
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        raise iso.Iso20022Error("; ".join(problems[:20]) + more + "; nothing was sent")
+    return calls
+
+
+async def _block_time(c: Client, tx_id: str, height: int,
+                      cache: dict[int, datetime | None]) -> datetime | None:
+    """The timestamp of the block at ``height`` (which holds ``tx_id``): from the block when
+    the key may read it, else from the transaction's inclusion proof; None if neither answers."""
+    if height not in cache:
+        try:
+            try:
+                ts = (await c.block(height))["header"]["timestamp_ms"]
+            except ClientError as e:
+                if e.status != 404:  # blocks are for validators, regulators, auditors
+                    raise
+                ts = (await c.proof_tx(tx_id))["block"]["header"]["timestamp_ms"]
+            cache[height] = datetime.fromtimestamp(ts / 1000, tz=UTC)
+        except (ClientError, KeyError, TypeError):
+            cache[height] = None
+    return cache[height]
+
+
 async def submit(node: str, key: str, xml: bytes, *, accounts: dict[str, str] | None = None,
                  ca: str | None = None, timeout: float = 60.0) -> tuple[iso.PaymentMessage,
                                                                          list[iso.TxStatus]]:
     """Read a pacs.008 / pacs.009, sign one settlement ``transfer`` per transaction with
-    ``key`` (consecutive nonces), submit them all, wait until each is final.
+    ``key`` (consecutive nonces), submit them in order, wait until each is final.
 
-    The whole message is checked before anything is sent: a transaction whose debtor account is
-    not the key's, whose currency the ledger does not know, or whose amount has more decimals
-    than the currency is refused with the file.
+    The whole message is checked before anything is sent (:func:`check_transfers`). Once
+    sending has begun nothing is raised: every transaction gets a status. If the node refuses
+    one, it is ``rejected`` with the node's code and the ones after it are not sent (status
+    ``not_sent``: their nonces would follow a nonce the ledger never saw); if the node cannot be
+    reached, that one is ``pending`` (it may have been admitted) and the rest are not sent.
 
     Raises:
-        Iso20022Error: the message cannot be turned into transfers.
-        ClientError: the node refused a transaction or cannot be reached.
+        Iso20022Error: the message cannot be turned into transfers (nothing was sent).
+        ClientError: the node cannot be read before sending (nothing was sent).
     """
     ident = load_identity(key)
     me = ident.public_key.hex()
     msg = iso.parse_payment(xml, accounts)
+    sent: list[iso.TxStatus | None] = [None] * len(msg.transfers)
     async with Client(node, ca_file=ca, identity=ident) as c:
         g = await _genesis(c)
-        exps = _exponents(g)
-        calls = []
-        for t in msg.transfers:
-            w = f"CdtTrfTxInf[{t.index}]"
-            if t.debtor is not None and t.debtor != me:
-                raise iso.Iso20022Error(f"{w}/DbtrAcct is {t.debtor[:16]}…, not the signing key "
-                                        f"{me[:16]}…: a transfer debits its signer")
-            if t.currency not in exps:
-                raise iso.Iso20022Error(f"{w}: the ledger has no currency {t.currency}")
-            calls.append(t.transfer_args(exps[t.currency]))
+        calls = check_transfers(msg, me, _exponents(g))
         chain_id = g["chain_id"]
         nonce = await c.next_nonce(me)
-        ids = []
-        for i, args in enumerate(calls):
+        ids: list[str] = []
+        stopped: str | None = None
+        for i, (t, args) in enumerate(zip(msg.transfers, calls, strict=True)):
+            if stopped is not None:
+                sent[i] = iso.TxStatus("", "not_sent", t.end_to_end_id, t.uetr,
+                                       error_code="not_sent", error_message=stopped)
+                continue
             tx = Transaction.create(ident, chain_id, nonce + i, "settlement", "transfer", args)
-            await c.submit(tx)
-            ids.append(tx.tx_id.hex())
+            tx_id = tx.tx_id.hex()
+            try:
+                await c.submit(tx)
+                ids.append(tx_id)
+            except ClientError as e:
+                if 400 <= e.status < 500:
+                    sent[i] = iso.TxStatus(tx_id, "rejected", t.end_to_end_id, t.uetr,
+                                           error_code=e.code, error_message=e.message)
+                    stopped = f"not sent: the node refused CdtTrfTxInf[{t.index}] ({e.code})"
+                else:  # unreachable or failing: it may or may not have been admitted
+                    ids.append(tx_id)
+                    stopped = (f"not sent: the node failed on CdtTrfTxInf[{t.index}] "
+                               f"({e.code}); its outcome is unknown")
         outcomes = await _wait_outcomes(c, ids, timeout)
-    statuses = []
-    for t, tx_id in zip(msg.transfers, ids, strict=True):
-        o = outcomes.get(tx_id, {"status": "pending"})
-        err = o.get("error") or {}
-        statuses.append(iso.TxStatus(
-            tx_id=tx_id, status=o["status"], end_to_end_id=t.end_to_end_id, uetr=t.uetr,
-            height=o.get("height"), error_code=err.get("code"), error_message=err.get("message"),
-            time=datetime.now(UTC)))
+        times: dict[int, datetime | None] = {}
+        id_iter = iter(ids)
+        statuses = []
+        for t, done in zip(msg.transfers, sent, strict=True):
+            if done is not None:
+                statuses.append(done)
+                continue
+            tx_id = next(id_iter)
+            o = outcomes.get(tx_id, {"status": "pending"})
+            err = o.get("error") or {}
+            when = None
+            if o["status"] == "committed" and o.get("height") is not None:
+                when = await _block_time(c, tx_id, int(o["height"]), times)
+            statuses.append(iso.TxStatus(
+                tx_id=tx_id, status=o["status"], end_to_end_id=t.end_to_end_id, uetr=t.uetr,
+                height=o.get("height"), error_code=err.get("code"),
+                error_message=err.get("message"), time=when))
     return msg, statuses
 
 
 def cli_submit(args: argparse.Namespace) -> int:
     try:
+        size = Path(args.file).stat().st_size
+        if size > iso.MAX_MESSAGE_BYTES:
+            return _err(f"{args.file} is {size:,} bytes; a message over "
+                        f"{iso.MAX_MESSAGE_BYTES:,} bytes is refused unread")
         xml = Path(args.file).read_bytes()
         msg, statuses = asyncio.run(submit(args.node, args.key, xml,
                                            accounts=_accounts(args.accounts), ca=args.ca,
@@ -138,12 +215,15 @@ def cli_submit(args: argparse.Namespace) -> int:
     if args.report:
         Path(args.report).write_bytes(report)
     for s in statuses:
-        print(json.dumps({"end_to_end_id": s.end_to_end_id, "tx_id": s.tx_id, "status": s.status,
-                          "height": s.height, "error": s.error_code}))
+        print(json.dumps({"end_to_end_id": s.end_to_end_id, "tx_id": s.tx_id or None,
+                          "status": s.status, "height": s.height, "error": s.error_code,
+                          **({"reason": s.error_message} if s.status != "committed" and
+                             s.error_message else {})}))
     bad = sum(s.status != "committed" for s in statuses)
+    unsent = sum(s.status == "not_sent" for s in statuses)
     print(f"{msg.kind} {msg.msg_id}: {len(statuses) - bad} of {len(statuses)} transfers "
-          f"committed" + (f"; pacs.002 written to {args.report}" if args.report else ""),
-          file=sys.stderr)
+          f"committed" + (f", {unsent} not sent" if unsent else "")
+          + (f"; pacs.002 written to {args.report}" if args.report else ""), file=sys.stderr)
     return 0 if bad == 0 else 1
 
 
