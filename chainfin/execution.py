@@ -967,6 +967,7 @@ def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
     """The initial state (encoded) that every node derives from the genesis file.
 
     Keys: ``governance/id/<hex>`` for every identity (validators are banks),
+    ``governance/bic/<BIC>`` (the first bank identity with that BIC, in key order),
     ``governance/validators``, ``governance/regulators``, ``governance/params`` (the consortium
     rules contracts read), ``governance/currency/<CODE>``,
     ``settlement/supply/<CODE>``. The fingerprint key is deliberately *not* in the state (it
@@ -992,6 +993,12 @@ def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
             raise ConfigError(f"validator {gv.name} must have role bank, not {rec['role']}")
     for pk in sorted(idents):
         st.put("governance", "id/" + pk, idents[pk])
+        bank = idents[pk]["bank"]
+        if idents[pk]["role"] == "bank" and bank is not None:
+            # the BIC's first holder (contracts.governance._claim_bic)
+            key = "bic/" + "".join(bank.split()).upper()
+            if st.get("governance", key) is None:
+                st.put("governance", key, pk)
     st.put("governance", "validators", sorted({v.public_key for v in genesis.validators}))
     st.put("governance", "regulators", sorted(set(genesis.regulators)))
     st.put("governance", "params", genesis.params.consortium())

@@ -5,10 +5,14 @@ State (contract ``governance``):
 - ``id/<identity id>`` -> ``{"name", "role", "admin", "bank"}`` plus, when set,
   ``"legal_name"`` (genesis only), ``"registered_by"`` (the admin bank that registered it: its
   home bank), ``"key"`` (its current public key, when rotated away from the id) and ``"status"``
-  (``frozen`` | ``revoked``; absent: active). Roles: bank, exporter, importer, auditor, issuer,
+  (``frozen`` | ``revoked``; absent: active; a freeze also records ``frozen_by`` and
+  ``frozen_by_regulator``). Roles: bank, exporter, importer, auditor, issuer,
   customs; ``admin`` banks may register identities; only genesis makes admins and legal names.
   The **identity id** is the public key (hex) the identity was registered with; it stays its id,
   and the holder of everything it owns, when its key changes.
+- ``bic/<BIC>`` -> the first bank identity registered with that BIC/LEI (upper case, no
+  spaces; genesis indexes its banks): only an admin of the same bank registers more bank
+  identities with it (decision 111).
 - ``key/<pubkey hex>`` -> the identity id, for every key an identity used after its first
   (the current one and the replaced ones; ``execution`` refuses a replaced key with
   ``key_rotated``).
@@ -147,28 +151,59 @@ def is_regulator(state: ContractState, ident_id: str) -> bool:
     return ident_id in regulators(state)
 
 
-def is_home_bank(state: ContractState, bank_id: str, target: Mapping[str, Any]) -> bool:
-    """Is ``bank_id`` the home bank of the identity record ``target``: the admin bank that
-    registered it, or a bank identity with the same BIC/LEI in its ``bank`` field."""
+def bic_key(bank: str) -> str:
+    """How a ``bank`` field (BIC or LEI) is compared and indexed: spaces removed, upper case."""
+    return "".join(bank.split()).upper()
+
+
+def is_home_bank(state: ContractState, bank_id: str, target: Mapping[str, Any],
+                 target_id: str | None = None) -> bool:
+    """Is ``bank_id`` the home bank of the identity record ``target`` (id ``target_id``): the
+    admin bank that registered it, or a bank identity with the same BIC/LEI in its ``bank``
+    field. No identity is its own home bank, and a bank has none: banks answer to regulators,
+    not to each other (an admin bank that registered a bank, or a bank identity carrying
+    another bank's BIC, must not freeze it, lift its limits or rebind its key)."""
+    if bank_id == target_id or target.get("role") == "bank":
+        return False
     if target.get("registered_by") == bank_id:
         return True
     bank = peek_identity(state, bank_id)
     return (bank is not None and bank["role"] == "bank" and bank.get("bank") is not None
-            and bank.get("bank") == target.get("bank"))
+            and target.get("bank") is not None
+            and bic_key(bank["bank"]) == bic_key(target["bank"]))
 
 
 def require_supervisor(state: ContractState, ctx: TxContext, target_id: str) -> dict[str, Any]:
-    """The target's record if the sender is a regulator or the target's home bank.
+    """The target's record if the sender is a regulator or the target's home bank. Nobody
+    supervises itself: a regulator's own controls are lifted by another regulator.
 
     Raises:
-        ContractError: ``unknown_identity``; ``forbidden`` (neither a regulator nor its bank).
+        ContractError: ``unknown_identity``; ``forbidden`` (neither a regulator nor its bank,
+            or the target itself).
     """
     target = require_identity(state, target_id)
+    if ctx.sender_hex == target_id:
+        raise ContractError("no identity may supervise itself", "forbidden")
     if not (is_regulator(state, ctx.sender_hex)
-            or is_home_bank(state, ctx.sender_hex, target)):
+            or is_home_bank(state, ctx.sender_hex, target, target_id)):
         raise ContractError("only a regulator or the identity's home bank may do this",
                             "forbidden")
     return target
+
+
+def require_may_lift(state: ContractState, ctx: TxContext, set_by: str | None,
+                     by_regulator: bool | None, what: str) -> None:
+    """A control a regulator set (a limit, a freeze) is changed or lifted by a regulator only:
+    a home bank lifts what it set itself, never a regulator's order.
+
+    Raises:
+        ContractError: ``forbidden``.
+    """
+    if by_regulator is None:  # a record from before decision 111: who set it, as of now
+        by_regulator = set_by is not None and is_regulator(state, set_by)
+    if by_regulator and not is_regulator(state, ctx.sender_hex):
+        raise ContractError(f"{what} was set by a regulator: only a regulator may change or "
+                            "lift it", "forbidden")
 
 
 def validators(state: ContractState) -> list[str]:
@@ -194,12 +229,38 @@ def register_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]
         raise ContractError(f"role must be one of {', '.join(ROLES)}", "bad_field")
     if get_identity(state, pk) is not None or state.get(NAME, "key/" + pk) is not None:
         raise ContractError("this public key is already registered", "identity_exists")
-    rec = {"name": args["name"], "role": role, "admin": False, "bank": args.get("bank"),
+    bank = args.get("bank")
+    if role == "bank" and bank is not None:
+        _claim_bic(state, ctx, pk, bank)
+    from contracts import risk  # risk imports this module
+
+    risk.screen_identity_name(state, ctx, args["name"])
+    rec = {"name": args["name"], "role": role, "admin": False, "bank": bank,
            "registered_by": ctx.sender_hex}
     state.put(NAME, "id/" + pk, rec)
     ctx.emit("identity_registered", {"pubkey": pk, "name": args["name"], "role": role,
                                      "by": ctx.sender_hex})
     return {"pubkey": pk, "role": role}
+
+
+def _claim_bic(state: ContractState, ctx: TxContext, pk: str, bank: str) -> None:
+    """A bank identity's BIC/LEI names the bank it acts for, and gives it home-bank powers
+    over that bank's customers. The first bank identity with a BIC holds it (``bic/<BIC>``;
+    genesis indexes its banks); a further identity with the same BIC is registered only by an
+    admin of that same bank, so an admin cannot mint an identity in another bank's name.
+
+    Raises:
+        ContractError: ``forbidden`` (the BIC is another bank's).
+    """
+    key = "bic/" + bic_key(bank)
+    holder = state.get(NAME, key)
+    if holder is None:
+        state.put(NAME, key, pk)
+        return
+    own = ctx.identity.get("bank")
+    if own is None or bic_key(own) != bic_key(bank):
+        raise ContractError(f"{bank} is the BIC of another bank's identities: only that bank's "
+                            "admin may register more of them", "forbidden")
 
 
 # ---------------------------------------------------------------------------- standing of an
@@ -225,6 +286,11 @@ def freeze_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]) 
     rec = require_supervisor(state, ctx, ident_id)
     if rec.get("status") == "revoked":
         raise ContractError("this identity is revoked", "bad_field")
+    if rec.get("status") == "frozen":  # a home bank may not replace a regulator's order
+        require_may_lift(state, ctx, rec.get("frozen_by"), rec.get("frozen_by_regulator"),
+                         "this identity's freeze")
+    rec["frozen_by"] = ctx.sender_hex
+    rec["frozen_by_regulator"] = is_regulator(state, ctx.sender_hex)
     _set_status(state, ident_id, rec, "frozen")
     ctx.emit("identity_frozen", {"identity": ident_id, "reason": args["reason"],
                                  "order_ref": args["order_ref"], "by": ctx.sender_hex})
@@ -234,11 +300,16 @@ def freeze_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]) 
 @CONTRACT.method(roles=None, params=_ORDER)
 def unfreeze_identity(state: ContractState, ctx: TxContext,
                       args: dict[str, Any]) -> dict[str, Any]:
-    """A regulator or the home bank lifts an identity's freeze."""
+    """A regulator or the home bank lifts an identity's freeze; a regulator's freeze only a
+    regulator (decision 111)."""
     ident_id = identity_id(state, args["pubkey"])
     rec = require_supervisor(state, ctx, ident_id)
     if rec.get("status") != "frozen":
         raise ContractError("this identity is not frozen", "bad_field")
+    require_may_lift(state, ctx, rec.get("frozen_by"), rec.get("frozen_by_regulator"),
+                     "this identity's freeze")
+    rec.pop("frozen_by", None)
+    rec.pop("frozen_by_regulator", None)
     _set_status(state, ident_id, rec, None)
     ctx.emit("identity_unfrozen", {"identity": ident_id, "reason": args["reason"],
                                    "order_ref": args["order_ref"], "by": ctx.sender_hex})

@@ -216,10 +216,38 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
     """
     key = watch_key(ctx.fingerprint_key)
     for acct in accounts:
-        if acct and state.peek(NAME, "watch/" + _id_digest(key, acct)) is not None:
+        if not acct:
+            continue
+        if state.peek(NAME, "watch/" + _id_digest(key, acct)) is not None:
             _alert(state, ctx, "sanctioned_party", sorted({acct, ctx.sender_hex}),
                    {"party": "identity", "watched": acct}, kept=True)
             raise ContractError(f"{acct[:16]}… is on the watch list", "sanctioned_party")
+        ident = gov.peek_identity(state, acct)
+        for field in IDENTITY_NAME_FIELDS:
+            name = ident.get(field) if ident is not None else None
+            if name and state.peek(NAME, "watch/" + _name_digest(key, name)) is not None:
+                _alert(state, ctx, "sanctioned_party", sorted({acct, ctx.sender_hex}),
+                       {"party": "identity", "watched": acct}, kept=True)
+                raise ContractError(f"{acct[:16]}…'s {field.replace('_', ' ')} is on the watch "
+                                    "list", "sanctioned_party")
+
+
+#: An identity is screened by its id and by each of these names (a watched name stops the
+#: identity that bears it, not only documents that name it: red-team F7, decision 111).
+IDENTITY_NAME_FIELDS = ("name", "legal_name")
+
+
+def screen_identity_name(state: ContractState, ctx: TxContext, name: str) -> None:
+    """A new identity may not bear a watched name (``governance.register_identity``).
+
+    Raises:
+        ContractError: ``sanctioned_party`` (the alert is kept).
+    """
+    key = watch_key(ctx.fingerprint_key)
+    if state.peek(NAME, "watch/" + _name_digest(key, name)) is not None:
+        _alert(state, ctx, "sanctioned_party", [ctx.sender_hex], {"party": "identity"},
+               kept=True)
+        raise ContractError("the new identity's name is on the watch list", "sanctioned_party")
 
 
 def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str]) -> None:
@@ -263,6 +291,14 @@ def _window_use(entry: Mapping[str, Any] | None, rule: Mapping[str, Any],
     else:
         b = [x for x in entry["b"] if x[0] > now - BUCKETS]
     return {"size": size, "b": b}, sum(x[1] for x in b), sum(x[2] for x in b)
+
+
+def _usage_key(subject: str, rule: Mapping[str, Any]) -> str:
+    """A windowed rule's entry in the account's usage record: its ``rule_id``, and for a
+    network rule ``*`` + its id. Rule ids never start with ``*`` (:func:`parse_rule`), so an
+    account's own rule cannot share, and so reset, a network rule's counter (red-team F4)."""
+    rule_id = str(rule["rule_id"])
+    return NETWORK + rule_id if subject == NETWORK else rule_id
 
 
 def _expired(entry: Mapping[str, Any], now_ms: int) -> bool:
@@ -332,23 +368,23 @@ def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, curren
     for subject, rule in rules:
         use, total, count = None, 0, 0
         if rule["window_s"]:
-            use, total, count = _window_use(record.get(rule["rule_id"]), rule,
-                                            ctx.timestamp_ms)
-            counted.append((rule, use))
+            ukey = _usage_key(subject, rule)
+            use, total, count = _window_use(record.get(ukey), rule, ctx.timestamp_ms)
+            counted.append((ukey, use))
         broken = LIMIT_RULES[rule["kind"]](rule, amount, total, count)
         if broken is not None:
             raise _refuse_limit(state, ctx, subject, rule, frm, to, currency, amount, broken)
     if counted:
         now_ms = ctx.timestamp_ms
         new = {rid: e for rid, e in sorted(record.items()) if not _expired(e, now_ms)}
-        for rule, use in counted:  # a later rule with the same rule_id wins, as it always did
+        for ukey, use in counted:
             now = now_ms // use["size"]
             b = use["b"]
             if b and b[-1][0] == now:
                 b[-1] = [now, b[-1][1] + amount, b[-1][2] + 1]
             else:
                 b.append([now, amount, 1])
-            new[rule["rule_id"]] = use
+            new[ukey] = use
         state.put(NAME, "use/" + frm, new)
     per_tx = [r["max"] for _, r in rules if r["kind"] == "max_per_tx"]
     return min(per_tx) if per_tx else None
@@ -529,6 +565,8 @@ def parse_rule(args: Mapping[str, Any], where: str = "") -> dict[str, Any]:
         raise ContractError(f"{pre}currency: an amount limit needs a currency", "bad_field")
     if args.get("rule_id") is not None:
         rule["rule_id"] = p_text(64)(args["rule_id"], pre + "rule_id")
+        if rule["rule_id"].startswith(NETWORK):
+            raise ContractError(f"{pre}rule_id may not start with {NETWORK!r}", "bad_field")
     return rule
 
 
@@ -537,8 +575,14 @@ def put_rule(state: ContractState, ctx: TxContext, subject: str,
     """Add (or replace, same ``rule_id``) a rule on ``subject``'s outflows."""
     if rule["currency"] != ANY_CURRENCY:
         gov.require_currency(state, rule["currency"])
-    rule = {**rule, "rule_id": rule.get("rule_id") or ctx.tx_hex[:16], "set_by": ctx.sender_hex}
+    rule = {**rule, "rule_id": rule.get("rule_id") or ctx.tx_hex[:16], "set_by": ctx.sender_hex,
+            "by_regulator": subject != NETWORK and gov.is_regulator(state, ctx.sender_hex)}
     prof = _profile(state, subject)
+    if subject != NETWORK:
+        for r in prof["rules"]:
+            if r["rule_id"] == rule["rule_id"]:
+                gov.require_may_lift(state, ctx, r.get("set_by"), r.get("by_regulator"),
+                                     f"limit {r['rule_id']}")
     rules = [r for r in prof["rules"] if r["rule_id"] != rule["rule_id"]]
     if len(rules) >= MAX_RULES:
         raise ContractError(f"{subject[:16]} already has {MAX_RULES} rules", "too_many_rules")
@@ -549,10 +593,16 @@ def put_rule(state: ContractState, ctx: TxContext, subject: str,
 
 
 def remove_rule(state: ContractState, ctx: TxContext, subject: str, rule_id: str) -> None:
+    """Remove a rule; one a regulator set only a regulator removes (governance removes
+    network rules)."""
     prof = _profile(state, subject)
     rules = [r for r in prof["rules"] if r["rule_id"] != rule_id]
     if len(rules) == len(prof["rules"]):
         raise ContractError(f"no rule {rule_id} on {subject[:16]}", "unknown_rule")
+    if subject != NETWORK:
+        old = next(r for r in prof["rules"] if r["rule_id"] == rule_id)
+        gov.require_may_lift(state, ctx, old.get("set_by"), old.get("by_regulator"),
+                             f"limit {rule_id}")
     prof["rules"] = rules
     _put_profile(state, subject, prof)
     ctx.emit("limit_removed", {"subject": subject, "rule_id": rule_id, "by": ctx.sender_hex},
@@ -631,7 +681,10 @@ def set_exposure_limit(state: ContractState, ctx: TxContext,
         _require_regulator(state, ctx)
     gov.require_identity(state, bank, "bank")
     gov.require_currency(state, args["currency"])
-    limit_key, _ = _exposure_keys(bank, args["side"], args["party"], args["currency"])
+    party = args["party"]
+    if args["side"] == "exporter":  # financing counts against the exporter's identity id
+        party = gov.identity_id(state, p_pubkey(party, "party"))
+    limit_key, _ = _exposure_keys(bank, args["side"], party, args["currency"])
     state.put(NAME, limit_key, args["max"])
     ctx.emit("exposure_limit_set", {"bank": bank, "side": args["side"],
                                     "currency": args["currency"], "max": args["max"],
@@ -678,8 +731,13 @@ def freeze_account(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
     acct, ccy = _supervised(state, ctx, args["account"]), args["currency"]
     gov.require_currency(state, ccy)
     prof = _profile(state, acct)
+    old = prof["frozen"].get(ccy)
+    if old is not None:  # a home bank may not replace a regulator's order with its own
+        gov.require_may_lift(state, ctx, old.get("by"), old.get("by_regulator"),
+                             f"the {ccy} account's freeze")
     prof["frozen"][ccy] = {"reason": args["reason"], "order_ref": args["order_ref"],
-                           "by": ctx.sender_hex, "height": ctx.height}
+                           "by": ctx.sender_hex, "height": ctx.height,
+                           "by_regulator": gov.is_regulator(state, ctx.sender_hex)}
     _put_profile(state, acct, prof)
     ctx.emit("account_frozen", {"account": acct, "currency": ccy, "reason": args["reason"],
                                 "order_ref": args["order_ref"], "by": ctx.sender_hex})
@@ -689,11 +747,14 @@ def freeze_account(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
 @CONTRACT.method(roles=None, params=_FREEZE)
 def unfreeze_account(state: ContractState, ctx: TxContext,
                      args: dict[str, Any]) -> dict[str, Any]:
-    """A regulator or the home bank lifts an account freeze."""
+    """A regulator or the home bank lifts an account freeze; a regulator's only a regulator."""
     acct, ccy = _supervised(state, ctx, args["account"]), args["currency"]
     prof = _profile(state, acct)
-    if prof["frozen"].pop(ccy, None) is None:
+    old = prof["frozen"].pop(ccy, None)
+    if old is None:
         raise ContractError(f"the {ccy} account is not frozen", "not_frozen")
+    gov.require_may_lift(state, ctx, old.get("by"), old.get("by_regulator"),
+                         f"the {ccy} account's freeze")
     _put_profile(state, acct, prof)
     ctx.emit("account_unfrozen", {"account": acct, "currency": ccy, "reason": args["reason"],
                                   "order_ref": args["order_ref"], "by": ctx.sender_hex})
