@@ -485,12 +485,23 @@ def _account(b: _B, parent: Any, tag: str, pk: str, name: str | None = None,
     b.path(othr, "SchmeNm/Prtry", PK_SCHEME)
     if currency:
         b.sub(acct, "Ccy", currency)
+    name = _clean_name(name, 70)
     if name:
-        b.sub(acct, "Nm", name[:70])
+        b.sub(acct, "Nm", name)
     prxy = b.sub(acct, "Prxy")
     b.path(prxy, "Tp/Prtry", PROXY_TYPE)
     b.sub(prxy, "Id", pk)
     return acct
+
+
+def _clean_name(name: str | None, max_len: int) -> str | None:
+    """A name as a message may carry it: a genesis or identity name may hold characters XML
+    cannot (control characters) or that are invisible; each becomes a space, spaces collapse,
+    and the result is cut to ``max_len``. None if nothing printable is left."""
+    if not name:
+        return None
+    clean = " ".join("".join(c if c.isprintable() else " " for c in name).split())
+    return clean[:max_len].rstrip() or None
 
 
 def _now() -> datetime:
@@ -639,8 +650,15 @@ def movements(blocks: Iterable[Mapping[str, Any]], account: str,
               currency: str | None = None, *,
               offers: Mapping[str, Mapping[str, Any]] | None = None) -> list[Movement]:
     """The account's movements in the settlement events of ``blocks`` (``/v1/blocks/{h}``
-    documents), in ledger order. ``offers`` (offer id -> ``pvp/<id>`` state) prices a cancelled
-    PvP offer's refund, whose event does not repeat the amount."""
+    documents), in ledger order: every settlement event that changes a balance (transfers,
+    issue / redeem, PvP offer / settlement / cancellation, seizures). ``offers`` (offer id ->
+    ``pvp/<id>`` state) prices a cancelled PvP offer's refund when its event is older than the
+    ``give`` field it now carries.
+
+    Raises:
+        Iso20022Error: a ``pvp_cancelled`` event without ``give`` whose offer is not in
+            ``offers`` (the refund cannot be priced; leaving it out would misstate the balance).
+    """
     out: list[Movement] = []
     for blk in blocks:
         t = datetime.fromtimestamp(blk["header"]["timestamp_ms"] / 1000, tz=UTC)
@@ -674,10 +692,20 @@ def movements(blocks: Iterable[Mapping[str, Any]], account: str,
                         legs.append(("C", give[0], give[1], "escrow"))
                     if d.get("offerer") == account and get:
                         legs.append(("C", get[0], get[1], d.get("counterparty")))
-                elif name == "pvp_cancelled" and d.get("offerer") == account and offers:
-                    g = _leg((offers.get(cast(str, d.get("offer_id"))) or {}).get("give"))
-                    if g:
-                        legs.append(("C", g[0], g[1], "escrow"))
+                elif name == "pvp_cancelled" and d.get("offerer") == account:
+                    g = _leg(d.get("give"))
+                    if g is None and offers:  # an event older than its ``give`` field
+                        g = _leg((offers.get(cast(str, d.get("offer_id"))) or {}).get("give"))
+                    if g is None:
+                        raise Iso20022Error(
+                            f"block {blk['height']}: the refund of PvP offer "
+                            f"{d.get('offer_id')} has no amount: read the offer's state")
+                    legs.append(("C", g[0], g[1], "escrow"))
+                elif name == "seized":  # a regulator's order: account -> ``to``
+                    if d.get("account") == account:
+                        legs.append(("D", d["currency"], int(d["amount"]), d.get("to")))
+                    if d.get("to") == account:
+                        legs.append(("C", d["currency"], int(d["amount"]), d.get("account")))
                 for direction, ccy, amount, cp in legs:
                     if currency is not None and ccy != currency:
                         continue
@@ -707,7 +735,9 @@ def _entry(b: _B, parent: Any, m: Movement, exponent: int, account: str,
            names: Mapping[str, str]) -> None:
     n = b.sub(parent, "Ntry")
     b.sub(n, "NtryRef", f"{m.height}-{m.seq}")
-    b.sub(n, "Amt", from_minor(m.amount, exponent), Ccy=m.currency)
+    amount = _iso_amount(m.amount, exponent, f"entry {m.height}-{m.seq} (chainfin tx {m.tx_id}, "
+                                             f"settlement.{m.event}) of {m.amount} minor units")
+    b.sub(n, "Amt", amount, Ccy=m.currency)
     b.sub(n, "CdtDbtInd", "CRDT" if m.credit else "DBIT")
     b.path(n, "Sts/Cd", "BOOK")
     b.path(n, "BookgDt/DtTm", _dt(m.time))
@@ -722,14 +752,14 @@ def _entry(b: _B, parent: Any, m: Movement, exponent: int, account: str,
     if m.uetr:
         b.sub(refs, "UETR", m.uetr)
     b.sub(refs, "TxId", m.tx_id[:35])
-    b.sub(td, "Amt", from_minor(m.amount, exponent), Ccy=m.currency)
+    b.sub(td, "Amt", amount, Ccy=m.currency)
     b.sub(td, "CdtDbtInd", "CRDT" if m.credit else "DBIT")
     if m.counterparty and _HEX64.fullmatch(m.counterparty):
         parties = b.sub(td, "RltdPties")
         debtor, creditor = (m.counterparty, account) if m.credit else (account, m.counterparty)
-        b.path(parties, "Dbtr/Pty/Nm", names.get(debtor, debtor[:16]))
+        b.path(parties, "Dbtr/Pty/Nm", _clean_name(names.get(debtor), 140) or debtor[:16])
         _account(b, parties, "DbtrAcct", debtor)
-        b.path(parties, "Cdtr/Pty/Nm", names.get(creditor, creditor[:16]))
+        b.path(parties, "Cdtr/Pty/Nm", _clean_name(names.get(creditor), 140) or creditor[:16])
         _account(b, parties, "CdtrAcct", creditor)
     if m.remittance_info:
         b.path(td, "RmtInf/Ustrd", m.remittance_info)
@@ -739,9 +769,10 @@ def _entry(b: _B, parent: Any, m: Movement, exponent: int, account: str,
 
 def _balance(b: _B, parent: Any, code: str, minor: int, exponent: int, ccy: str,
              day: date) -> None:
+    amount = _iso_amount(abs(minor), exponent, f"the {code} balance of {minor} minor units")
     bal = b.sub(parent, "Bal")
     b.path(bal, "Tp/CdOrPrtry/Cd", code)
-    b.sub(bal, "Amt", from_minor(abs(minor), exponent), Ccy=ccy)
+    b.sub(bal, "Amt", amount, Ccy=ccy)
     b.sub(bal, "CdtDbtInd", "CRDT" if minor >= 0 else "DBIT")
     b.path(bal, "Dt/Dt", day.isoformat())
 
@@ -765,20 +796,27 @@ class StatementInput:
 
 
 def _txs_summary(b: _B, parent: Any, s: StatementInput) -> None:
+    """TxsSummry. Its sums are optional: one that would exceed the 18 digits an ISO 20022
+    amount holds (the ledger allows 19) is left out, the number of entries stays."""
     cr = [m for m in s.entries if m.credit]
     db = [m for m in s.entries if not m.credit]
     ts = b.sub(parent, "TxsSummry")
     tot = b.sub(ts, "TtlNtries")
     b.sub(tot, "NbOfNtries", str(len(s.entries)))
     net = sum(m.amount for m in cr) - sum(m.amount for m in db)
-    b.sub(tot, "Sum", from_minor(sum(m.amount for m in s.entries), s.exponent))
-    nt = b.sub(tot, "TtlNetNtry")
-    b.sub(nt, "Amt", from_minor(abs(net), s.exponent))
-    b.sub(nt, "CdtDbtInd", "CRDT" if net >= 0 else "DBIT")
+    turnover = sum(m.amount for m in s.entries)
+    if fits_iso_amount(turnover, s.exponent):
+        b.sub(tot, "Sum", from_minor(turnover, s.exponent))
+    if fits_iso_amount(net, s.exponent):
+        nt = b.sub(tot, "TtlNetNtry")
+        b.sub(nt, "Amt", from_minor(abs(net), s.exponent))
+        b.sub(nt, "CdtDbtInd", "CRDT" if net >= 0 else "DBIT")
     for tag, group in (("TtlCdtNtries", cr), ("TtlDbtNtries", db)):
         g = b.sub(ts, tag)
         b.sub(g, "NbOfNtries", str(len(group)))
-        b.sub(g, "Sum", from_minor(sum(m.amount for m in group), s.exponent))
+        total = sum(m.amount for m in group)
+        if fits_iso_amount(total, s.exponent):
+            b.sub(g, "Sum", from_minor(total, s.exponent))
 
 
 def build_camt053(s: StatementInput) -> bytes:

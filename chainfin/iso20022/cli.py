@@ -280,6 +280,22 @@ async def _blocks(c: Client, lo: int, hi: int) -> list[dict[str, Any]]:
     return list(await asyncio.gather(*(one(h) for h in range(lo, hi + 1))))
 
 
+async def _cancelled_offers(c: Client, blocks: list[dict[str, Any]],
+                            account: str) -> dict[str, Any]:
+    """The ``pvp/<id>`` state of each offer of ``account`` whose ``pvp_cancelled`` event in
+    ``blocks`` does not carry the refunded ``give`` leg (events written before it did)."""
+    offers: dict[str, Any] = {}
+    for b in blocks:
+        for rc in b.get("receipts", []):
+            for ev in rc.get("events", []):
+                d = ev.get("data") or {}
+                if (ev.get("name") == "pvp_cancelled" and d.get("offerer") == account
+                        and "give" not in d):
+                    oid = d["offer_id"]
+                    offers[oid] = (await c.state("settlement", f"pvp/{oid}"))["value"]
+    return offers
+
+
 async def statement(node: str, account: str, currency: str, start: date, end: date,
                     ca: str | None = None, identity: Identity | None = None
                     ) -> tuple[iso.StatementInput, int | None]:
@@ -293,13 +309,7 @@ async def statement(node: str, account: str, currency: str, start: date, end: da
             raise iso.Iso20022Error(f"the ledger has no currency {currency}")
         tip = int((await c.status())["height"])
         blocks = await _blocks(c, 1, tip) if tip else []
-        offers: dict[str, Any] = {}
-        for b in blocks:
-            for rc in b.get("receipts", []):
-                for ev in rc.get("events", []):
-                    if ev.get("name") == "pvp_cancelled" and ev["data"].get("offerer") == account:
-                        oid = ev["data"]["offer_id"]
-                        offers[oid] = (await c.state("settlement", f"pvp/{oid}"))["value"]
+        offers = await _cancelled_offers(c, blocks, account)
         try:
             now_balance: int | None = int((await c.state(
                 "settlement", f"bal/{account}/{currency}"))["value"])
@@ -350,14 +360,20 @@ async def notify(node: str, account: str, currency: str | None, *, start_height:
         exps = _exponents(g)
         names = _names(g)
 
-        def emit(block: dict[str, Any]) -> bool:
+        async def emit(block: dict[str, Any]) -> bool:
             nonlocal written
-            moves = iso.movements([block], account, currency)
+            offers = await _cancelled_offers(c, [block], account)
+            moves = iso.movements([block], account, currency, offers=offers)
             for ccy in sorted({m.currency for m in moves}):
-                xml = iso.build_camt054(account, ccy, exps[ccy],
-                                        [m for m in moves if m.currency == ccy],
-                                        account_name=names.get(account), names=names,
-                                        notification_id=f"{block['height']}-{ccy}")
+                try:
+                    xml = iso.build_camt054(account, ccy, exps[ccy],
+                                            [m for m in moves if m.currency == ccy],
+                                            account_name=names.get(account), names=names,
+                                            notification_id=f"{block['height']}-{ccy}")
+                except iso.Iso20022Error as e:  # one block's; the blocks after it still notify
+                    print(f"chainfin: error: block {block['height']}, {ccy}: no camt.054: {e}",
+                          file=sys.stderr)
+                    continue
                 if out_dir is not None:
                     (out_dir / f"camt054-{block['height']}-{ccy}.xml").write_bytes(xml)
                 else:
@@ -372,7 +388,7 @@ async def notify(node: str, account: str, currency: str | None, *, start_height:
         nxt = tip + 1 if start_height is None else start_height
         if nxt <= tip:
             for b in await _blocks(c, nxt, tip):
-                if not emit(b):
+                if not await emit(b):
                     return written
             nxt = tip + 1
         if not follow:
@@ -392,7 +408,7 @@ async def notify(node: str, account: str, currency: str | None, *, start_height:
                 ev = json.loads(line[5:])
                 h = int(ev.get("height", 0))
                 while nxt <= h:
-                    if not emit(dict(await c.block(nxt))):
+                    if not await emit(dict(await c.block(nxt))):
                         return written
                     nxt += 1
     return written
