@@ -18,7 +18,8 @@ State (contract ``credit_sharing``):
   "height"}`` (ciphertexts hex);
 - ``consent/<subject>/<bank>`` -> ``{"height", "timestamp_ms"}``;
 - ``request/<request_id>`` -> ``{"record_id", "requester", "publisher", "subject", "status",
-  "height", "sealed"}``, status ``pending`` | ``refused`` | ``delivered``.
+  "height", "sealed"}``, status ``pending`` | ``delivered``; a refused request (no consent, or
+  no such record: the same answer) is ``{"record_id", "requester", "status": "refused"}``.
 
 Plaintext sealed to each recipient: ``codec.encode({"record": bytes, "salt": bytes})``.
 Commitment: ``SHA-256("chainfin/credit-record/1\\0" || len(salt) (4 bytes BE) || salt || record)``.
@@ -237,23 +238,33 @@ def revoke_consent(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
 @CONTRACT.method(roles=("bank",), params={"record_id": p_id})
 def request_access(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """A bank asks for a record. With the subject's consent the request is ``pending`` (the
-    publisher's node delivers); without, it is recorded as ``refused``. Both commit."""
+    publisher's node delivers); without, it is recorded as ``refused``. Both commit.
+
+    A refused request tells the requester nothing about the record: it stores only the record
+    id, the requester and the status (not the publisher nor the subject, whom a bank without
+    consent may not learn), and an unknown record id is refused in exactly the same way, so
+    the answer does not tell whether a record exists."""
     record_id = args["record_id"]
     rec = state.get(NAME, "record/" + record_id)
-    if rec is None:
-        raise ContractError(f"no credit record {record_id}", "unknown_record")
-    if rec["publisher"] == ctx.sender_hex:
+    if rec is not None and rec["publisher"] == ctx.sender_hex:
         raise ContractError("the publisher already holds its record", "own_record")
-    consented = state.get(NAME, f"consent/{rec['subject']}/{ctx.sender_hex}") is not None
-    status = "pending" if consented else "refused"
+    consented = rec is not None and state.get(
+        NAME, f"consent/{rec['subject']}/{ctx.sender_hex}") is not None
     request_id = ctx.derive_id()
+    if not consented:
+        state.put(NAME, "request/" + request_id, {
+            "record_id": record_id, "requester": ctx.sender_hex, "status": "refused"})
+        ctx.emit("access_refused", {"request_id": request_id, "record_id": record_id,
+                                    "requester": ctx.sender_hex})
+        return {"request_id": request_id, "status": "refused"}
+    assert rec is not None
     state.put(NAME, "request/" + request_id, {
         "record_id": record_id, "requester": ctx.sender_hex, "publisher": rec["publisher"],
-        "subject": rec["subject"], "status": status, "height": ctx.height, "sealed": None})
-    data = {"request_id": request_id, "record_id": record_id, "requester": ctx.sender_hex,
-            "publisher": rec["publisher"], "subject": rec["subject"]}
-    ctx.emit("access_requested" if consented else "access_refused", data)
-    return {"request_id": request_id, "status": status}
+        "subject": rec["subject"], "status": "pending", "height": ctx.height, "sealed": None})
+    ctx.emit("access_requested", {"request_id": request_id, "record_id": record_id,
+                                  "requester": ctx.sender_hex, "publisher": rec["publisher"],
+                                  "subject": rec["subject"]})
+    return {"request_id": request_id, "status": "pending"}
 
 
 @CONTRACT.method(roles=("bank",), params={"request_id": p_id, "sealed": _sealed})
@@ -264,10 +275,10 @@ def deliver(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     req = state.get(NAME, "request/" + request_id)
     if req is None:
         raise ContractError(f"no request {request_id}", "unknown_request")
+    if req["status"] != "pending":  # (a refused request does not name the publisher)
+        raise ContractError(f"the request is {req['status']}", "request_not_pending")
     if req["publisher"] != ctx.sender_hex:
         raise ContractError("only the record's publisher may deliver it", "forbidden")
-    if req["status"] != "pending":
-        raise ContractError(f"the request is {req['status']}", "request_not_pending")
     if state.get(NAME, f"consent/{req['subject']}/{req['requester']}") is None:
         raise ContractError("the subject's consent has been revoked", "not_consented")
     if set(sealed) != {req["requester"]}:

@@ -122,7 +122,9 @@ def test_request_without_consent_is_refused_on_chain(L: Ledger) -> None:
     assert r.ok and r.result["status"] == "refused"  # a committed tx whose outcome is refusal
     assert [e.name for e in r.events] == ["access_refused"]
     req = L.get(C, "request/" + r.result["request_id"])
-    assert req["status"] == "refused" and req["requester"] == L.pk("bank_b")
+    # a bank without consent learns nothing of the record: not its publisher nor its subject
+    assert req == {"record_id": rid, "requester": L.pk("bank_b"), "status": "refused"}
+    assert set(r.events[0].data) == {"request_id", "record_id", "requester"}
     # nothing can be delivered for a refused request
     sealed = cs.seal_record(RECORD, SALT, [L.pk("bank_b")])
     L.fails("request_not_pending", "bank_a", C, "deliver", request_id=r.result["request_id"],
@@ -173,7 +175,6 @@ def test_deliver_rejections(L: Ledger) -> None:
 
 def test_request_rejections(L: Ledger) -> None:
     rid = publish(L)
-    L.fails("unknown_record", "bank_b", C, "request_access", record_id="00" * 32)
     L.fails("own_record", "bank_a", C, "request_access", record_id=rid)
     L.fails("forbidden", "exporter", C, "request_access", record_id=rid)
     L.fails("forbidden", "regulator", C, "request_access", record_id=rid)
@@ -186,3 +187,17 @@ def test_consent_is_per_subject_and_bank(L: Ledger) -> None:
     L.ok("exporter", C, "grant_consent", bank=L.pk("bank_c"))  # another bank
     assert L.ok("bank_b", C, "request_access", record_id=rid)["status"] == "refused"
     assert L.ok("bank_c", C, "request_access", record_id=rid)["status"] == "pending"
+
+
+def test_an_unknown_record_is_refused_like_one_without_consent(L: Ledger) -> None:
+    """No existence oracle: a request for a record id nobody published gets the answer of a
+    request without consent (a committed refusal, the same event and the same stored shape)."""
+    rid = publish(L)
+    known = L.tx("bank_b", C, "request_access", record_id=rid)
+    unknown = L.tx("bank_b", C, "request_access", record_id="00" * 32)
+    assert known.ok and unknown.ok
+    assert known.result["status"] == unknown.result["status"] == "refused"
+    assert [(e.name, sorted(e.data)) for e in known.events] == \
+        [(e.name, sorted(e.data)) for e in unknown.events]
+    assert L.get(C, "request/" + unknown.result["request_id"]) == {
+        "record_id": "00" * 32, "requester": L.pk("bank_b"), "status": "refused"}
