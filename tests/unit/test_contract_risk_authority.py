@@ -160,3 +160,12 @@ def test_an_exporter_exposure_limit_names_an_identity(L: Ledger) -> None:
             party="ACME Exports Ltd", currency="USD", max=1_000_000)
     L.ok("bank_a", R, "set_exposure_limit", side="exporter", party=L.pk("exporter"),
          currency="USD", max=1_000_000)
+
+
+def test_a_refused_payment_does_not_tip_off_the_watched_party(L: Ledger) -> None:
+    key = risk.watch_key(bytes.fromhex(L.genesis.fingerprint_key))
+    L.ok("regulator", R, "add_watch", entries=[risk.watch_digest(key, "id", L.pk("importer"))])
+    r = pay(L, "exporter", "importer", 10)
+    assert r.error_code == "sanctioned_party" and L.pk("importer") not in r.error_message
+    assert L.get(R, "alerts/" + L.pk("importer")) is None  # the watched party's own list
+    assert [a["rule"] for a in L.get(R, "alerts/" + L.pk("exporter"))] == ["sanctioned_party"]
