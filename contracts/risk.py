@@ -101,11 +101,13 @@ ERROR_CODES = (
 
 
 def normalise_name(name: str) -> str:
-    """A party name as screened and compared: Unicode NFKC, case-folded, '.' and ',' read as
-    spaces, spaces collapsed — the same rule as trade documents' party names, so a watched name
-    cannot be dodged by punctuation ("ACME Co." is "acme co"). Idempotent."""
-    s = unicodedata.normalize("NFKC", name).casefold().replace(".", " ").replace(",", " ")
-    return " ".join(s.split())
+    """A party name as screened and compared: its :func:`contracts.names.name_skeleton`, the
+    same form trade documents' party names take, so a watched name cannot be dodged by
+    punctuation, accents, invisible characters, look-alike letters, legal-form words or word
+    order ("Glöbex Corporation" is "globex"). Idempotent."""
+    from contracts.names import name_skeleton  # the one definition; names imports nothing here
+
+    return name_skeleton(name)
 
 
 _WATCH_KEYS: dict[bytes, bytes] = {}  # fingerprint key -> watch key (one per chain)

@@ -18,25 +18,32 @@ from chainfin.execution import (
 from contracts import governance as gov
 from contracts import risk
 from contracts.trade.norm import (
-    IDENTITY_FIELDS,
     PARTY_FIELD,
+    REF_FIELDS,
+    SIMILAR_DAYS,
     content_fingerprint,
     fingerprint,
     normalise_fields,
+    similar_keys,
+    token_fingerprint,
 )
 from contracts.trade.state import (
     CONTRACT,
     NAME,
     check_document_party,
+    check_lc_parties,
     cross_check,
     get_doc,
     get_financing,
+    get_lc,
     get_trade,
 )
 
 #: Reference numbers name a document; they go into its fingerprint, not into the state.
-_REFERENCES = frozenset(f for fs in IDENTITY_FIELDS.values() for f in fs
-                        if f not in ("seller", "exporter", "carrier", "issuing_bank"))
+_REFERENCES = REF_FIELDS
+
+#: A part invoice is found when its number extends a registered one by up to this many tokens.
+PART_TOKENS = 2
 
 
 def _key(ctx: TxContext) -> bytes:
@@ -61,18 +68,24 @@ def _banks_of(state: ContractState, doc: dict[str, Any]) -> list[str]:
     return sorted(banks)
 
 
-def check_not_duplicate(state: ContractState, ctx: TxContext, fp: str, content_hash: str
-                        ) -> None:
-    """A document is registered once: a second registration with the same identity (or the
-    same file) is a ``duplicate_document`` whatever its other fields say. The refusal is
-    published as a ``duplicate_attempt`` event naming the existing document and its banks.
+def check_not_duplicate(state: ContractState, ctx: TxContext, fp: str, tfp: str,
+                        content_hash: str) -> Any:
+    """A document is registered once: a second registration with the same identity under
+    either key of its number (``fp/``: separators ignored; ``fpt/``: tokens with leading zeros
+    stripped), or with the same file, is a ``duplicate_document`` whatever its other fields
+    say. The refusal is published as a ``duplicate_attempt`` event naming the existing
+    document and its banks. Returns what ``fpt/<tfp>`` holds otherwise: None, or the marker
+    ``{"part": doc_id}`` a part invoice of this number left.
 
     Raises:
         ContractError: ``duplicate_document``.
     """
-    existing = state.get(NAME, "fp/" + fp) or state.get(NAME, "content/" + content_hash)
+    token_entry = state.get(NAME, "fpt/" + tfp)
+    existing = (state.get(NAME, "fp/" + fp)
+                or (token_entry if isinstance(token_entry, str) else None)
+                or state.get(NAME, "content/" + content_hash))
     if existing is None:
-        return
+        return token_entry
     doc = get_doc(state, existing)
     event = {"doc_id": existing, "attempted_by": ctx.sender_hex,
              "banks": _banks_of(state, doc)}
@@ -80,25 +93,83 @@ def check_not_duplicate(state: ContractState, ctx: TxContext, fp: str, content_h
                         "duplicate_document", events=(("duplicate_attempt", event),))
 
 
-def check_not_copy(state: ContractState, cfp: str | None, declare_distinct: str | None
-                   ) -> str | None:
-    """A re-numbered copy (same seller, buyer, amount, currency and issue date as a registered
-    invoice) is a ``suspected_duplicate`` unless the registrant declares it distinct with a
-    reason. Returns the similar document's id when declared distinct.
+def similar_invoice(state: ContractState, keys: list[str]) -> tuple[str | None, bool]:
+    """The first registered invoice under ``keys`` (:func:`contracts.trade.norm.similar_keys`:
+    same seller, buyer and currency, amount within about 1 %, date within 3 days), and whether
+    the first key, the invoice's own, is free."""
+    for i, k in enumerate(keys):
+        doc_id = state.get(NAME, k)
+        if doc_id is not None:
+            return str(doc_id), i > 0
+    return None, True
+
+
+def parent_invoice(state: ContractState, key: bytes, norm: dict[str, Any]
+                   ) -> tuple[str | None, str | None, bool]:
+    """A part invoice: its number extends a registered invoice number of the same seller by
+    one or more trailing tokens ("INV-2025-001/1", "INV-2025-001-A"; up to
+    :data:`PART_TOKENS`). Returns (that invoice's id or None, the token fingerprint of the
+    number less its last token, whether that key is free for a part marker)."""
+    found, parent_fp, parent_free = None, None, False
+    for drop in range(1, PART_TOKENS + 1):
+        pfp = token_fingerprint(key, "invoice", norm, drop)
+        if pfp is None:
+            break
+        entry = state.get(NAME, "fpt/" + pfp)
+        if drop == 1:
+            parent_fp, parent_free = pfp, entry is None
+        if found is None and isinstance(entry, str):
+            found = entry
+    return found, parent_fp, parent_free
+
+
+def check_not_copy(similar: str | None, why: str, declare_distinct: str | None) -> str | None:
+    """An invoice that looks like another sale's copy (``why`` says how) is a
+    ``suspected_duplicate`` unless the registrant declares it distinct with a reason. Returns
+    the similar document's id when declared distinct.
 
     Raises:
         ContractError: ``suspected_duplicate``.
     """
-    if cfp is None:
-        return None
-    similar = state.get(NAME, "cfp/" + cfp)
     if similar is None:
         return None
     if declare_distinct is None:
-        raise ContractError(f"an invoice with the same seller, buyer, amount, currency and date "
-                            f"is registered as {similar}; pass declare_distinct with the reason "
-                            "if this is another sale", "suspected_duplicate")
-    return str(similar)
+        raise ContractError(f"{why} is registered as {similar}; pass declare_distinct with the "
+                            "reason if this is another sale", "suspected_duplicate")
+    return similar
+
+
+_WHY_SIMILAR = ("an invoice with the same seller, buyer and currency, an amount within 1 % and "
+                f"an issue date within {SIMILAR_DAYS} days")
+_WHY_PARENT = "an invoice whose number this one extends (this looks like a part of it)"
+_WHY_PART = "a part invoice of this number"
+
+
+def attach_issued_lc(state: ContractState, trade_id: str, trade: dict[str, Any],
+                     doc: dict[str, Any]) -> None:
+    """A copy of a letter of credit joining a trade attaches the LC it copies (same issuing
+    bank BIC and number, ``lcfp/`` or ``lcfpt/``) to that trade, so the LC's proceeds follow
+    the trade whose financiers relied on it: its ``present`` then refuses any other trade's
+    documents. Updates ``trade`` (the caller writes it) and the LC.
+
+    Raises:
+        ContractError: ``document_mismatch`` when the LC is attached to another trade or its
+            parties are not the trade's.
+    """
+    lc_id = (state.get(NAME, "lcfp/" + doc["fingerprint"])
+             or state.get(NAME, "lcfpt/" + doc["token_fingerprint"]))
+    if lc_id is None:
+        return
+    lc = get_lc(state, lc_id)
+    if lc["trade_id"] not in (None, trade_id):
+        raise ContractError(f"the letter of credit {lc_id} is attached to another trade",
+                            "document_mismatch")
+    if lc["trade_id"] is None:
+        check_lc_parties(state, lc, trade)
+        lc["trade_id"] = trade_id
+        state.put(NAME, "lc/" + lc_id, lc)
+    if lc_id not in trade["lcs"]:
+        trade["lcs"] = sorted([*trade["lcs"], lc_id])
 
 
 def _join_trade(state: ContractState, trade_id: str, doc_id: str, doc: dict[str, Any]) -> None:
@@ -117,14 +188,18 @@ def _join_trade(state: ContractState, trade_id: str, doc_id: str, doc: dict[str,
                                 "now", "trade_financed")
         trade["declaration"] = doc_id
     cross_check(state, trade, doc)
+    if doc["doc_type"] == "letter_of_credit":
+        attach_issued_lc(state, trade_id, trade, doc)
     doc["trade_id"] = trade_id
     trade["docs"] = sorted([*trade["docs"], doc_id])
     state.put(NAME, "trade/" + trade_id, trade)
     state.put(NAME, "doc/" + doc_id, doc)
 
 
-#: The fields of a document that name a party; each is screened against the watch list.
-PARTY_ROLES = ("seller", "buyer", "exporter", "shipper", "consignee", "applicant", "beneficiary")
+#: The fields of a document that name a party, a vessel or a port; each is screened against the
+#: watch list (sanctions name vessels and ports as well as companies).
+PARTY_ROLES = ("seller", "buyer", "exporter", "shipper", "consignee", "applicant", "beneficiary",
+               "vessel", "port_of_loading", "port_of_discharge")
 
 
 def screen_document(state: ContractState, ctx: TxContext, owner: str,
@@ -152,14 +227,30 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     screen_document(state, ctx, owner, norm)
     key = _key(ctx)
     fp = fingerprint(key, doc_type, norm)
-    check_not_duplicate(state, ctx, fp, ch)
+    tfp = token_fingerprint(key, doc_type, norm)
+    assert tfp is not None
+    token_entry = check_not_duplicate(state, ctx, fp, tfp, ch)
     cfp = content_fingerprint(key, doc_type, norm)
-    similar = check_not_copy(state, cfp, args.get("declare_distinct"))
     if doc_type == "invoice" and args.get("trade_id") is not None:
         raise ContractError("an invoice opens its own trade; it takes no trade_id", "bad_field")
+    similar, sim_key, part_marker = None, None, None
+    if doc_type == "invoice":
+        keys = similar_keys(key, norm)
+        found, own_free = similar_invoice(state, keys)
+        sim_key = keys[0] if own_free else None
+        parent, parent_fp, parent_free = parent_invoice(state, key, norm)
+        part_marker = parent_fp if parent_free else None
+        if found is not None:
+            similar = check_not_copy(found, _WHY_SIMILAR, args.get("declare_distinct"))
+        elif parent is not None:
+            similar = check_not_copy(parent, _WHY_PARENT, args.get("declare_distinct"))
+        elif token_entry is not None:
+            similar = check_not_copy(str(token_entry["part"]), _WHY_PART,
+                                     args.get("declare_distinct"))
     doc_id = ctx.derive_id()
     doc = {"doc_type": doc_type, "owner": owner, "registrant": ctx.sender_hex,
-           "content_hash": ch, "fingerprint": fp, "content_fingerprint": cfp,
+           "content_hash": ch, "fingerprint": fp, "token_fingerprint": tfp,
+           "content_fingerprint": cfp,
            "fields": {k: v for k, v in norm.items() if k not in _REFERENCES},
            "trade_id": None, "attestation": None, "verified_by": [], "declared_distinct": None,
            "distinct_copies": [], "presentation_id": None, "status": "registered",
@@ -170,9 +261,12 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
         other["distinct_copies"] = [*other["distinct_copies"],
                                     {"doc_id": doc_id, "reason": args["declare_distinct"]}]
         state.put(NAME, "doc/" + similar, other)
-    elif cfp is not None:
-        state.put(NAME, "cfp/" + cfp, doc_id)
+    if sim_key is not None:
+        state.put(NAME, sim_key, doc_id)
+    if part_marker is not None:
+        state.put(NAME, "fpt/" + part_marker, {"part": doc_id})
     state.put(NAME, "fp/" + fp, doc_id)
+    state.put(NAME, "fpt/" + tfp, doc_id)
     state.put(NAME, "content/" + ch, doc_id)
     trade_id = args.get("trade_id")
     if doc_type == "invoice":

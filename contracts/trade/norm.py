@@ -1,11 +1,13 @@
 """Normalisation and fingerprints of trade documents (pure functions, no state).
 
-Names are NFKC, case-folded, spaces collapsed; references lose their separators; dates are ISO
-8601; amounts are integer minor units of the document's currency (TRAPS #17, #23).
+Names are their :func:`contracts.names.name_skeleton`; references their
+:func:`contracts.names.ref_tokens`; dates are ISO 8601; amounts are integer minor units of the
+document's currency (TRAPS #17, #23).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import hmac
 import re
@@ -15,13 +17,12 @@ from typing import Any
 
 from chainfin import codec
 from chainfin.errors import ContractError
-from chainfin.execution import p_amount, p_currency
-from contracts.risk import normalise_name
+from chainfin.execution import MAX_AMOUNT, p_amount, p_currency
+from contracts.names import is_control, name_skeleton, ref_keys, ref_tokens
 
 # ---------------------------------------------------------------------------- normalisation
 
 _WS = re.compile(r"\s+")
-_REF_SEP = re.compile(r"[\s\-/._]+")
 _SCAC = re.compile(r"^[A-Z]{2,4}$")
 _BIC = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
 _DATE = re.compile(r"^(\d{4})[-/.]?(\d{2})[-/.]?(\d{2})(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$")
@@ -31,6 +32,8 @@ _AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$")
 def _text(v: Any, name: str) -> str:
     if type(v) is not str:
         raise ContractError(f"fields.{name} must be a string", "bad_field")
+    if any(is_control(c) for c in v):
+        raise ContractError(f"fields.{name} contains a control character", "bad_field")
     s = unicodedata.normalize("NFKC", v)
     s = _WS.sub(" ", s).strip()
     if not s or len(s) > 140:
@@ -39,17 +42,21 @@ def _text(v: Any, name: str) -> str:
 
 
 def norm_name(v: Any, name: str) -> str:
-    """A party, vessel or port name: NFKC, case-folded, '.' and ',' dropped, spaces collapsed
-    (:func:`contracts.risk.normalise_name`, so screening sees the names compared here)."""
-    return normalise_name(_text(v, name))
+    """A party, vessel or port name: its :func:`contracts.names.name_skeleton` (the form
+    screening hashes, so the names compared here are the names screened)."""
+    s = name_skeleton(_text(v, name))
+    if not s:
+        raise ContractError(f"fields.{name} has no letter or digit", "bad_field")
+    return s
 
 
 def norm_ref(v: Any, name: str) -> str:
-    """A document number: NFKC, case-folded, spaces and - / . _ separators removed."""
-    s = _REF_SEP.sub("", _text(v, name).casefold())
-    if not s:
+    """A document number: its :func:`contracts.names.ref_tokens`, one space between (the
+    fingerprints take both :func:`contracts.names.ref_keys` from it)."""
+    tokens = ref_tokens(_text(v, name))
+    if not tokens:
         raise ContractError(f"fields.{name} has no characters besides separators", "bad_field")
-    return s
+    return " ".join(tokens)
 
 
 def norm_date(v: Any, name: str) -> str:
@@ -190,14 +197,48 @@ PARTY_FIELD: dict[str, str] = {
 CONTENT_FIELDS = ("seller", "buyer", "amount", "currency", "issue_date")
 
 
+#: The identity fields that are document numbers (the others are names or a BIC).
+REF_FIELDS = frozenset({"number", "declaration_number", "bl_number", "lc_number"})
+
+
+def _identity(doc_type: str, normalised: Mapping[str, Any], key_of: int,
+              drop: int = 0) -> dict[str, Any] | None:
+    """The identity fields of a document with each number as its ``ref_keys(...)[key_of]``,
+    less its last ``drop`` tokens (None if that leaves none)."""
+    ident = {}
+    for k in IDENTITY_FIELDS[doc_type]:
+        v = normalised[k]
+        if k in REF_FIELDS:
+            tokens = v.split(" ")
+            if drop:
+                if len(tokens) <= drop:
+                    return None
+                tokens = tokens[:-drop]
+            v = ref_keys(tokens)[key_of]
+        ident[k] = v
+    return ident
+
+
 def fingerprint(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> str:
-    """HMAC-SHA256(key, canonical encoding of [doc_type, the identity fields]), hex.
+    """HMAC-SHA256(key, canonical encoding of [doc_type, the identity fields]), hex, with each
+    number as its separator-insensitive key (:func:`contracts.names.ref_keys` (a)).
 
     Only :data:`IDENTITY_FIELDS` of ``doc_type`` are hashed: the same seller and invoice number
     with one cent more, or another date, is the same invoice.
     """
-    ident = {k: normalised[k] for k in IDENTITY_FIELDS[doc_type]}
+    ident = _identity(doc_type, normalised, 0)
     return hmac.digest(key, codec.encode([doc_type, ident]), "sha256").hex()
+
+
+def token_fingerprint(key: bytes, doc_type: str, normalised: Mapping[str, Any],
+                      drop: int = 0) -> str | None:
+    """The second identity fingerprint: each number as its token-aware key with leading zeros
+    stripped (:func:`contracts.names.ref_keys` (b)); with ``drop``, of the number less its last
+    ``drop`` tokens (the invoice a part invoice "INV-1/2" belongs to), None if nothing is left."""
+    ident = _identity(doc_type, normalised, 1, drop)
+    if ident is None:
+        return None
+    return hmac.digest(key, codec.encode([doc_type, ident, "tokens"]), "sha256").hex()
 
 
 def content_fingerprint(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> str | None:
@@ -209,3 +250,45 @@ def content_fingerprint(key: bytes, doc_type: str, normalised: Mapping[str, Any]
     return hmac.digest(key, codec.encode(["invoice-content", content]), "sha256").hex()
 
 
+def _growth_thresholds() -> tuple[int, ...]:
+    """floor(100 x 1.01^k) for k = 0, 1, ... up to the largest amount, in integers (fixed
+    point with 30 decimals, truncated each step: the same table on every validator)."""
+    scale = 10**30
+    v, out = 100 * scale, []
+    while v // scale <= MAX_AMOUNT:
+        out.append(v // scale)
+        v = v * 101 // 100
+    return tuple(out)
+
+
+_AMOUNT_THRESHOLDS = _growth_thresholds()
+
+#: An invoice is similar to a registered one whose date is this many days either side ...
+SIMILAR_DAYS = 3
+#: ... and whose amount is in the same 1 % band or the next one either side (so within 1 % at
+#: least, 2 % at most).
+SIMILAR_BANDS = 1
+
+
+def amount_band(amount: int) -> int:
+    """The 1 % band of an amount: how many of 1.00, 1.01, 1.0201, ... (in minor units x 100,
+    each 1 % above the last) it reaches. Amounts below 100 minor units share band 0."""
+    return bisect.bisect_right(_AMOUNT_THRESHOLDS, amount)
+
+
+def similar_keys(key: bytes, normalised: Mapping[str, Any]) -> list[str]:
+    """The state keys (``sim/<HMAC(seller, buyer, currency)>/<band>/<day>``) an invoice similar
+    to this one would be registered under: bands ``amount_band`` +-:data:`SIMILAR_BANDS`, days
+    +-:data:`SIMILAR_DAYS` (21 keys). The first is this invoice's own key; the exact content
+    copy (same amount and date) is the special case of the first key.
+
+    The band and the day number are in the key in clear: the invoice's record keeps its amount
+    and date anyway; who the seller and buyer are stays behind the HMAC.
+    """
+    who = {k: normalised[k] for k in ("seller", "buyer", "currency")}
+    base = hmac.digest(key, codec.encode(["invoice-similar", who]), "sha256").hex()[:32]
+    band = amount_band(normalised["amount"])
+    day = datetime.date.fromisoformat(normalised["issue_date"]).toordinal()
+    bands = [band] + [band + s * d for d in range(1, SIMILAR_BANDS + 1) for s in (-1, 1)]
+    days = [day] + [day + s * d for d in range(1, SIMILAR_DAYS + 1) for s in (-1, 1)]
+    return [f"sim/{base}/{b}/{d}" for b in bands for d in days]

@@ -1,0 +1,172 @@
+"""Canonical forms of party names and document numbers, so cosmetic variants compare equal.
+
+Consensus code: the result must be the same on every validator, so everything here is a fixed
+table in this file or Python's Unicode database (NFKC/NFKD, ``casefold``, general categories,
+``unicodedata.decimal``), which all validators share because they run the same Python minor
+version. No third-party normaliser, no floats.
+
+Two canonical forms:
+
+- :func:`name_skeleton` for party, vessel and port names: what screening hashes and what trade
+  documents compare. "GLÖBEX, Corp." == "Globex Corporation" == "Corp Globex" ==
+  "Gl<Cyrillic o>bex<zero-width space> Corp" == "globex".
+- :func:`ref_tokens` / :func:`ref_skeletons` for document numbers: two keys, either of which
+  makes a document a duplicate. "INV-2025-001" == "INV2025001" == "No. INV#2025#001" ==
+  "INV-2025-0001" == "INV-2O25-OO1" == "INV-٢٠٢٥-٠٠١".
+
+Both over-match on purpose: a false "same" costs a registrant a ``declare_distinct`` (or a new
+number); a false "different" lets one trade be financed twice or a watched party through.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+__all__ = ["CONFUSABLES", "LEGAL_FORMS", "REF_PREFIXES", "fold", "name_skeleton",
+           "ref_tokens", "ref_skeletons", "ref_keys", "is_control"]
+
+#: Letters that render like a Latin letter, mapped to it: a subset of the Unicode TR39
+#: confusables table (Cyrillic and Greek homoglyphs of Latin letters) plus Latin letters whose
+#: stroke or ligature NFKD does not remove. Upper-case sources are listed because the table is
+#: applied before case-folding too (Cyrillic "В" looks like "B"; its lower case "в" does not).
+CONFUSABLES: dict[str, str] = {
+    # Cyrillic
+    "а": "a", "А": "a", "В": "b", "Ь": "b", "с": "c", "С": "c", "ԁ": "d", "е": "e", "Е": "e",
+    "ё": "e", "Ё": "e", "һ": "h", "Һ": "h", "Н": "h", "і": "i", "І": "i", "ӏ": "i", "Ӏ": "i",
+    "ј": "j", "Ј": "j", "к": "k", "К": "k", "М": "m", "о": "o", "О": "o", "р": "p", "Р": "p",
+    "ԛ": "q", "Ԛ": "q", "ѕ": "s", "Ѕ": "s", "Т": "t", "у": "y", "У": "y", "ү": "y", "Ү": "y",
+    "ԝ": "w", "Ԝ": "w", "х": "x", "Х": "x",
+    # Greek
+    "α": "a", "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "ι": "i", "Ι": "i", "ϳ": "j",
+    "κ": "k", "Κ": "k", "Μ": "m", "Ν": "n", "ν": "v", "ο": "o", "Ο": "o", "ρ": "p", "Ρ": "p",
+    "ϲ": "c", "Ϲ": "c", "Τ": "t", "υ": "u", "Υ": "y", "χ": "x", "Χ": "x",
+    # Latin letters with a stroke or ligatures (NFKD keeps them whole)
+    "ı": "i", "ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ħ": "h", "Ħ": "h",
+    "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss", "ſ": "s",
+}
+_CONFUSABLES = str.maketrans(CONFUSABLES)
+
+#: Legal-form words -> their canonical abbreviation. Dropped from a name that has other words
+#: ("ACME Exports Limited" == "ACME Exports Ltd" == "ACME Exports"). Kept short: each entry is
+#: a word no one uses as the distinguishing part of a company name.
+LEGAL_FORMS: dict[str, str] = {
+    "corp": "corp", "corporation": "corp", "ltd": "ltd", "limited": "ltd", "inc": "inc",
+    "incorporated": "inc", "co": "co", "company": "co", "llc": "llc", "llp": "llp",
+    "plc": "plc", "gmbh": "gmbh", "ag": "ag", "sa": "sa", "sas": "sas", "sarl": "sarl",
+    "srl": "srl", "spa": "spa", "bv": "bv", "nv": "nv", "pte": "pte", "pty": "pty",
+    "pvt": "pvt", "kk": "kk", "oy": "oy", "ab": "ab", "bhd": "bhd",
+}
+
+#: Words that introduce a document number ("No. 123", "Ref 123", "N° 123"); dropped when they
+#: lead and other tokens follow.
+REF_PREFIXES = frozenset({"no", "nr", "nbr", "num", "number", "ref"})
+
+#: Control characters a person can type into a field and mean as spacing.
+_ORDINARY_WHITESPACE = frozenset("\t\n\v\f\r")
+
+
+def is_control(ch: str) -> bool:
+    """A control character (Unicode category Cc) that is not ordinary whitespace."""
+    return unicodedata.category(ch) == "Cc" and ch not in _ORDINARY_WHITESPACE
+
+
+def fold(s: str) -> str:
+    """The letters a reader sees: NFKC; format characters (Cf: zero-width space/joiner/
+    non-joiner, soft hyphen, word joiner, BOM, bidi marks) dropped; NFKD with combining marks
+    (Mn) dropped ("ö" -> "o"); :data:`CONFUSABLES` mapped; case-folded; every Unicode decimal
+    digit as its ASCII digit ("٢" -> "2"). Idempotent."""
+    s = unicodedata.normalize("NFKC", s)
+    s = "".join(c for c in s if unicodedata.category(c) != "Cf")
+    s = unicodedata.normalize("NFKD", s)
+    s = "".join(c for c in s if unicodedata.category(c) != "Mn")
+    s = s.translate(_CONFUSABLES).casefold().translate(_CONFUSABLES)
+    out = []
+    for c in s:
+        d = unicodedata.decimal(c, None) if not c.isascii() else None
+        out.append(str(d) if d is not None else c)
+    return unicodedata.normalize("NFKC", "".join(out))
+
+
+def _words(s: str) -> list[str]:
+    """``s`` folded, split into runs of letters, digits and marks: every punctuation, symbol,
+    separator or control character is a space."""
+    chars = [c if unicodedata.category(c)[0] in "LMN" else " " for c in fold(s)]
+    return "".join(chars).split()
+
+
+def name_skeleton(s: str) -> str:
+    """The canonical form of a party, vessel or port name.
+
+    :func:`fold`; punctuation and symbols as spaces; all single-letter words joined, in order,
+    into one word where the first stood ("G.m.b.H." -> "gmbh", "S. A." -> "sa", "J. P. Morgan"
+    -> "jp morgan"); :data:`LEGAL_FORMS` canonicalised and dropped if any other word remains;
+    words sorted (order ignored); one space between. A name that is only legal-form words keeps
+    them, canonicalised and sorted ("Company Limited" -> "co ltd"), so it is never empty.
+    Returns "" only for a name with no letter or digit. Idempotent.
+
+    Over-matches by design: "Globex Inc" == "Globex Ltd" == "Globex", "Bank Royal" ==
+    "Royal Bank". For screening that is the safe side; for duplicates it costs a
+    ``declare_distinct``.
+    """
+    words = _words(s)
+    single = [w for w in words if len(w) == 1 and w.isalpha()]
+    if len(single) > 1:
+        first = words.index(single[0])
+        words = [w for w in words if not (len(w) == 1 and w.isalpha())]
+        words.insert(first, "".join(single))
+    words = [LEGAL_FORMS.get(w, w) for w in words]
+    kept = [w for w in words if w not in LEGAL_FORMS]
+    return " ".join(sorted(kept or words))
+
+
+_DIGIT_LOOKALIKES = str.maketrans({"o": "0", "i": "1", "l": "1"})
+
+
+def _split_letters_digits(w: str) -> list[str]:
+    """'inv2025' -> ['inv', '2025']: a number's tokens do not depend on where its separators
+    were put between letters and digits."""
+    out, start = [], 0
+    for i in range(1, len(w)):
+        if w[i].isdigit() != w[i - 1].isdigit():
+            out.append(w[start:i])
+            start = i
+    out.append(w[start:])
+    return out
+
+
+def ref_tokens(s: str) -> tuple[str, ...]:
+    """A document number as its tokens: :func:`fold`; "°" read as "o" ("N°"); every character
+    that is not a letter or digit a separator; split where letters meet digits; leading
+    :data:`REF_PREFIXES` dropped while another token follows; "o" read as "0" and "i", "l" as
+    "1" (numbers are copied by hand and OCR); split again where that made letters meet digits.
+    Leading zeros are kept (see :func:`ref_keys`). Empty for a number with no letter or digit.
+    ``ref_tokens(" ".join(ref_tokens(s))) == ref_tokens(s)``."""
+    words = _words(fold(s).replace("°", "o"))
+    tokens = [t for w in words for t in _split_letters_digits(w)]
+    while True:  # at most three rounds: the look-alikes leave no "o", "i" or "l" to map
+        while len(tokens) > 1 and tokens[0] in REF_PREFIXES:
+            tokens = tokens[1:]
+        mapped = [t for w in tokens
+                  for t in _split_letters_digits(w.translate(_DIGIT_LOOKALIKES))]
+        if mapped == tokens:
+            return tuple(tokens)
+        tokens = mapped
+
+
+def ref_keys(tokens: tuple[str, ...] | list[str]) -> tuple[str, str]:
+    """The two duplicate keys of a number's tokens: (a) separator-insensitive, the tokens
+    concatenated ("INV2025001" == "INV-2025-001"); (b) token-aware, leading zeros stripped per
+    token ("INV-2025-0001" == "INV-2025-001" == "INV-2025-1"). A document matching a registered
+    one on either key is the same document.
+
+    Trade-offs accepted: under (a) "INV-20-25" == "INV-2025"; under (b) "INV-01" == "INV-1" and
+    "A10" == "A-10"; the digit look-alikes make "INV-AIO" == "INV-A10". These collide only for
+    one seller (exporter, carrier, bank) whose own numbering is that ambiguous.
+    """
+    return "".join(tokens), " ".join(t.lstrip("0") or "0" for t in tokens)
+
+
+def ref_skeletons(s: str) -> tuple[str, str]:
+    """(separator-insensitive key, token-aware key) of a document number: :func:`ref_keys` of
+    :func:`ref_tokens`."""
+    return ref_keys(ref_tokens(s))
