@@ -27,10 +27,10 @@ from chainfin.store import KVStore
 
 #: (what, routes, who may read it) — the one authorization table; docs/api.md prints it.
 READ_TABLE: tuple[tuple[str, str, str], ...] = (
-    ("balance", "`/v1/state/settlement/bal/<holder>/<ccy>` (and its proof)",
+    ("balance", "`/v1/state/settlement/bal/<holder>/<ccy>`",
      "owner, home_bank, currency_issuer, regulator, auditor"),
     ("trade record", "`/v1/state/trade_documents/{trade,doc,fin,lc,pres}/<id>`, "
-     "`fp/`, `cfp/`, `content/`, `lcfp/`, `agent/` (and their proofs); `chainfin trade show`",
+     "`fp/`, `cfp/`, `content/`, `lcfp/`, `agent/`; `chainfin trade show`",
      "party (owner, registrant, verifying / financing / LC-issuing bank, applicant, "
      "beneficiary of the record or of its trade), regulator, auditor"),
     ("credit-sharing metadata", "`/v1/state/credit_sharing/{record,request,consent}/…`",
@@ -44,12 +44,21 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("network data", "`/v1/state/governance/…`, `/v1/state/settlement/supply/…`, "
      "`/v1/state/risk/{profile/*,param/…,alert_count/…}`, `/v1/risk/rules`, `/metrics`",
      "any identity"),
+    ("standing of an identity", "`status`, `frozen_by`, `frozen_by_regulator` in "
+     "`/v1/state/governance/id/<id>`", "owner, home_bank, validator, regulator, auditor (anyone "
+     "else reads the record without these fields)"),
     ("nonce", "`/v1/nonce/{sender}`", "owner, home_bank, validator, regulator, auditor"),
-    ("transaction", "`/v1/tx/{tx_id}`, `/v1/proofs/tx/{tx_id}`",
-     "sender, party (named by its events), regulator, auditor"),
+    ("transaction", "`/v1/tx/{tx_id}`",
+     "sender, home_bank (of the sender), validator, regulator, auditor: all of it; party (named "
+     "by its events, risk alerts excepted): its status, height, index and own events only"),
+    ("transaction proof", "`/v1/proofs/tx/{tx_id}`", "sender, validator, regulator, auditor"),
+    ("state proof", "`/v1/proofs/state/{contract}/{key}`",
+     "validator, regulator, auditor, for a key they may read (see [what a proof "
+     "discloses](proofs.md#what-a-proof-discloses))"),
     ("blocks", "`/v1/blocks/…`, `/v1/sync/blocks`, `/v1/sync/snapshot`, `/v1/sync/chunk`, "
      "`/v1/events` (all events)", "validator, regulator, auditor"),
-    ("own events", "`/v1/events`", "any identity: only the events whose data names it"),
+    ("own events", "`/v1/events`", "any identity: only the events whose data names it; a risk "
+     "alert only to the accounts it lists and their home banks"),
     ("read log", "`/v1/audit/reads`", "regulator, auditor"),
     ("anything else in state", "`/v1/state/…`", "regulator, auditor"),
 )
@@ -272,21 +281,108 @@ def state_rule(get: StateGet, reader: Reader, contract: str, key: str) -> str | 
 
 
 def chain_rule(reader: Reader) -> str | None:
-    """Blocks, /v1/sync/blocks and every event: validators, regulators, auditors."""
+    """Blocks, /v1/sync/blocks and every event: validators, regulators, auditors (the
+    *supervisors*: they read every block body anyway)."""
     return _supervised(reader) or ("validator" if reader.validator else None)
 
 
-def tx_rule(reader: Reader, sender: str, receipt: dict[str, Any] | None) -> str | None:
-    """A transaction: its sender, the parties its events name, regulators, auditors."""
+def is_alert(event: dict[str, Any]) -> bool:
+    """A risk alert event: it carries an account's risk data (its limits, its averages)."""
+    return event.get("contract") == "risk" and event.get("name") == "alert"
+
+
+def event_names_reader(get: StateGet, reader: Reader, event: dict[str, Any]) -> bool:
+    """Is ``event`` one of the reader's own events?
+
+    An ordinary event is when its data names the reader (its id or key). A risk alert is risk
+    data of the accounts it lists (``accounts``), whatever else it names (a ``counterparty``):
+    it belongs to those accounts and their home banks only, as the account's risk data does."""
+    data = event.get("data")
+    if not is_alert(event):
+        return bool(reader.names() & hex_names(data))
+    accounts = data.get("accounts") if isinstance(data, dict) else None
+    if not isinstance(accounts, list):
+        return False
+    return any(isinstance(a, str) and (reader.is_(a) or _home_bank(get, reader, a))
+               for a in accounts[:64])
+
+
+def tx_parties(receipt: dict[str, Any]) -> set[str]:
+    """The identities a transaction's events name, risk alerts excepted: an alert names the
+    payer's counterparty without making it a party to the payer's risk data."""
+    events = receipt.get("events") or []
+    return hex_names([e.get("data") for e in events if isinstance(e, dict) and not is_alert(e)])
+
+
+#: rules that see a whole transaction (its result, its error and every event); ``party`` sees
+#: only the status, the place in the chain and its own events (:func:`party_view`)
+FULL_TX_RULES = frozenset({"sender", "home_bank", "regulator", "auditor", "validator"})
+
+
+def tx_rule(get: StateGet, reader: Reader, sender: str,
+            receipt: dict[str, Any] | None) -> str | None:
+    """A transaction: its sender, the sender's home bank, validators, regulators and auditors
+    see all of it; a party its events name (risk alerts excepted) sees its own part of it.
+
+    The result and the error are the sender's: a payment's result is the payer's balance, a
+    refusal names the payer's limit. So a counterparty is a ``party``, never more."""
     if reader.is_(sender):
         return "sender"
-    if receipt is not None and reader.names() & hex_names(receipt.get("events") or []):
+    rule = chain_rule(reader)
+    if rule is not None:
+        return rule
+    if _home_bank(get, reader, sender):
+        return "home_bank"
+    if receipt is not None and reader.names() & tx_parties(receipt):
         return "party"
-    return _supervised(reader)
+    return None
 
 
-def event_names_reader(reader: Reader, event: dict[str, Any]) -> bool:
-    return bool(reader.names() & hex_names(event.get("data")))
+def tx_proof_rule(reader: Reader, sender: str) -> str | None:
+    """The proof of a transaction carries its receipt (result, error, every event): the sender
+    and the supervisors (validators, regulators, auditors) only."""
+    if reader.is_(sender):
+        return "sender"
+    return chain_rule(reader)
+
+
+def party_view(get: StateGet, reader: Reader, outcome: dict[str, Any],
+               receipt: dict[str, Any]) -> dict[str, Any]:
+    """What a ``party`` of a transaction reads: where and how it ended, and the events that
+    are its own (:func:`event_names_reader`); no result, no error, no one else's events."""
+    events = [e for e in receipt.get("events") or []
+              if isinstance(e, dict) and event_names_reader(get, reader, e)]
+    return {k: outcome[k] for k in ("tx_id", "status", "height", "index") if k in outcome} | {
+        "events": codec.to_json(events)}
+
+
+def state_proof_rule(get: StateGet, reader: Reader, contract: str, key: str) -> str | None:
+    """A state proof: for the supervisors (validators, regulators, auditors), and only of a key
+    they may read. A proof carries hashes of other keys' leaves (the neighbouring leaf of a
+    non-inclusion proof, the siblings of every path), and a small value (a balance) is found
+    from its hash by trying every candidate: any other reader is answered as for a key it may
+    not read (docs/proofs.md, "What a proof discloses")."""
+    if chain_rule(reader) is None:
+        return None
+    return state_rule(get, reader, contract, key)
+
+
+#: fields of a ``governance/id/<id>`` record that are the identity's standing with its
+#: supervisors (a regulatory freeze and who ordered it), not network data
+PRIVATE_ID_FIELDS = ("status", "frozen_by", "frozen_by_regulator")
+
+
+def visible_value(get: StateGet, reader: Reader, contract: str, key: str, value: Any) -> Any:
+    """``value`` of ``contract/key`` as ``reader`` may see it. An identity record is network
+    data except its standing (:data:`PRIVATE_ID_FIELDS`), which only the identity, its home
+    bank and the supervisors read: a freeze tells the frozen party's counterparties nothing."""
+    if contract != "governance" or not key.startswith("id/") or not isinstance(value, dict):
+        return value
+    holder = key[3:]
+    if (reader.is_(holder) or reader.is_(value.get("key")) or chain_rule(reader) is not None
+            or _home_bank(get, reader, holder)):
+        return value
+    return {k: v for k, v in value.items() if k not in PRIVATE_ID_FIELDS}
 
 
 def logged(rule: str) -> bool:

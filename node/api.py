@@ -104,6 +104,8 @@ class AccessLimits:
     verify_burst: float = 20000.0
     window_s: int = httpsig.WINDOW_S
     replay_capacity: int = 200_000
+    #: the longest a ``/v1/events`` stream lives (then ``end``: the client signs afresh)
+    events_max_s: float = 3600.0
 
 
 class Guard:
@@ -306,9 +308,16 @@ async def get_tx(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     tx_id = _hex_param(request, "tx_id")
     out = node.tx_outcome(tx_id)
-    if out is None or not may_read(request, _tx_rule(request, tx_id)):
+    sender, receipt = _tx_sender(request, tx_id)
+    rule = None if sender is None else access.tx_rule(_state_get(request), reader_of(request),
+                                                      sender, receipt)
+    if out is None or not may_read(request, rule):
         return error(404, "not_found", "unknown transaction" + _below_base(node))
-    return web.json_response(_outcome_json(out))
+    if rule in access.FULL_TX_RULES:
+        return web.json_response(_outcome_json(out))
+    assert receipt is not None  # a party is named by the events of a committed receipt
+    return web.json_response(access.party_view(_state_get(request), reader_of(request),
+                                               _outcome_json(out), receipt))
 
 
 def _below_base(node: Node) -> str:
@@ -319,17 +328,18 @@ def _below_base(node: Node) -> str:
                               f"pruned below snapshot height {b} are not indexed here)")
 
 
-def _tx_rule(request: web.Request, tx_id: bytes) -> str | None:
-    """The rule that lets the reader see transaction ``tx_id`` (committed or pending)."""
-    node, reader = request.app[NODE_KEY], reader_of(request)
+def _tx_sender(request: web.Request, tx_id: bytes) -> tuple[str | None, dict[str, Any] | None]:
+    """The sender (hex) of transaction ``tx_id`` and its receipt (None while it is pending);
+    ``(None, None)`` when the node knows no such transaction."""
+    node = request.app[NODE_KEY]
     loc = node.ledger.tx_location(tx_id)
     if loc is None:
         tx = node.mempool.get(tx_id)
-        return access.tx_rule(reader, tx.sender.hex(), None) if tx is not None else None
+        return (tx.sender.hex(), None) if tx is not None else (None, None)
     rec = node.ledger.block_record(loc[0])
     assert rec is not None
     receipt = rec["receipts"][loc[1]]
-    return access.tx_rule(reader, receipt["sender"], receipt)
+    return receipt["sender"], receipt
 
 
 def _block_json(node: Node, height: int) -> dict[str, Any] | None:
@@ -393,9 +403,10 @@ async def get_state(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     contract, key = _state_params(request)
     v = node.ledger.state_value(contract, key)
-    if v is None or not may_read(request, access.state_rule(
-            _state_get(request), reader_of(request), contract, key)):
+    get, reader = _state_get(request), reader_of(request)
+    if v is None or not may_read(request, access.state_rule(get, reader, contract, key)):
         return error(404, "not_found", f"no value at {contract}/{key}")
+    v = access.visible_value(get, reader, contract, key, v)
     return web.json_response({"contract": contract, "key": key, "value": codec.to_json(v),
                               "height": node.ledger.tip.height})
 
@@ -409,7 +420,9 @@ async def get_tx_proof(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     tx_id = _hex_param(request, "tx_id")
     loc = node.ledger.tx_location(tx_id)
-    if loc is None or not may_read(request, _tx_rule(request, tx_id)):
+    sender, _ = _tx_sender(request, tx_id)
+    rule = None if sender is None else access.tx_proof_rule(reader_of(request), sender)
+    if loc is None or not may_read(request, rule):
         return error(404, "not_found",
                      "no committed transaction with this id" + _below_base(node))
     h, i = loc
@@ -423,9 +436,10 @@ async def get_state_proof(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     contract, key = _state_params(request)
     # decided for present and absent keys alike: every rule that depends on a record's
-    # content refuses an absent record, so a refusal never tells that a key exists
-    if not may_read(request, access.state_rule(_state_get(request), reader_of(request),
-                                               contract, key)):
+    # content refuses an absent record, so a refusal never tells that a key exists; and only
+    # for supervisors, since a proof carries hashes of keys the reader may not read
+    if not may_read(request, access.state_proof_rule(_state_get(request), reader_of(request),
+                                                     contract, key)):
         return error(404, "not_found", f"no value at {contract}/{key}")
     tip = node.ledger.tip_header()
     if tip is None:
@@ -485,10 +499,26 @@ async def metrics(request: web.Request) -> web.Response:
                         headers={"Content-Type": CONTENT_TYPE})
 
 
+def _sse(kind: str, item: dict[str, Any]) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps(item, separators=(',', ':'))}\n\n".encode()
+
+
+def _stream_end(reason: str, message: str) -> bytes:
+    """The last event of a ``/v1/events`` stream the node ends: ``end`` with why (the client
+    reconnects with a fresh signature, or stops: its access is gone)."""
+    return _sse("end", {"type": "end", "reason": reason, "message": message})
+
+
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: one ``block`` event per committed block, with its contract events.
-    Validators, regulators and auditors get every block; anyone else only the events that name
-    it (blocks without one are skipped, and carry no ``txs`` count)."""
+    Validators, regulators and auditors get every block; anyone else only the events that are
+    its own (:func:`node.access.event_names_reader`; blocks without one are skipped, and carry
+    no ``txs`` count).
+
+    The reader is decided again from the committed state at every block, as a new request
+    would be: a revoked or replaced key, or a reader who lost its role, gets an ``end`` event
+    and the stream closes. A stream lives at most ``AccessLimits.events_max_s`` (an hour), then
+    ends the same way: the client reconnects with a fresh signature."""
     node = request.app[NODE_KEY]
     reader = reader_of(request)
     everything = may_read(request, access.chain_rule(reader))
@@ -497,26 +527,41 @@ async def events(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     if request.method == "HEAD":  # the headers only: a HEAD response has no body, so a stream
         return resp                # here would corrupt the connection and never end
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + request.app[GUARD_KEY].limits.events_max_s
     q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     node.subscribers.add(q)
     try:
         await resp.write(b": connected\n\n")
         while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                await resp.write(_stream_end("expired", "the stream reached its maximum "
+                                             "lifetime; reconnect with a fresh signature"))
+                break
             try:
-                ev = await asyncio.wait_for(q.get(), 15.0)
+                ev = await asyncio.wait_for(q.get(), min(15.0, left))
             except TimeoutError:
                 await resp.write(b": keepalive\n\n")
                 continue
             if ev.get("type") == "shutdown":  # the node is stopping (_end_event_streams)
                 break
+            get = _state_get(request)
+            now = access.resolve_reader(get, reader.key)
+            if now is None:  # revoked, replaced: what a new request would be refused as
+                await resp.write(_stream_end("unauthenticated", "unknown_identity: keyid is "
+                                             "no longer the current key of a registered "
+                                             "identity nor a validator's key"))
+                break
+            reader = now
+            everything = access.chain_rule(reader) is not None
             if not everything:
-                mine = [e for e in ev["events"] if access.event_names_reader(reader, e)]
+                mine = [e for e in ev["events"] if access.event_names_reader(get, reader, e)]
                 if not mine:
                     continue
                 ev = {k: v for k, v in ev.items() if k != "txs"} | {"events": mine}
             for item in [ev, *alert_events(ev)]:
-                data = json.dumps(item, separators=(",", ":"))
-                await resp.write(f"event: {item['type']}\ndata: {data}\n\n".encode())
+                await resp.write(_sse(item["type"], item))
     except ConnectionResetError:  # the client went away
         pass
     finally:

@@ -132,10 +132,13 @@ async def test_every_row_of_the_authorization_table(desk: Desk) -> None:
         # risk data of an account; the nonce
         (f"/v1/risk/accounts/{exp}", ["exporter", "auditor", "pure_auditor"],
          ["exporter2", "bank_b"], (exp, ANY_ID)),
-        # a transaction and its proof: sender, parties its events name, regulator, auditor
-        (f"/v1/tx/{w.transfer}", ["exporter", "importer", "auditor", "pure_auditor"],
-         ["exporter2", "bank_b"], (w.transfer, ANY_ID)),
-        (f"/v1/proofs/tx/{w.transfer}", ["importer"], ["exporter2"], (w.transfer, ANY_ID)),
+        # a transaction: sender, parties its events name (their own part of it: see
+        # test_access_privacy.py), validators, regulators, auditors; its proof (the receipt):
+        # the sender and the supervisors only
+        (f"/v1/tx/{w.transfer}", ["exporter", "importer", "auditor", "pure_auditor", "node3"],
+         ["exporter2", "customer"], (w.transfer, ANY_ID)),
+        (f"/v1/proofs/tx/{w.transfer}", ["exporter", "pure_auditor", "node3"],
+         ["importer", "exporter2"], (w.transfer, ANY_ID)),
         # blocks: validators, regulators, auditors
         ("/v1/blocks/1", ["node3", "auditor", "pure_auditor"], ["exporter", "customer"],
          ("/1", "/999999")),
@@ -158,20 +161,23 @@ async def test_every_row_of_the_authorization_table(desk: Desk) -> None:
 async def test_proofs_for_authorized_readers_verify_offline(desk: Desk) -> None:
     w = await build_world(desk)
     d, exp = desk, w.pk("exporter")
-    st, doc = await get_as(d, "importer", f"/v1/proofs/tx/{w.transfer}")
+    st, doc = await get_as(d, "exporter", f"/v1/proofs/tx/{w.transfer}")
     assert st == 200
     proofs.verify_proof(d.genesis, doc)
     path = f"/v1/proofs/state/settlement/bal/{exp}/USD"
-    st, doc = await get_as(d, "exporter", path)
+    st, doc = await get_as(d, "pure_auditor", path)
     assert st == 200 and doc["value"] > 0
     proofs.verify_proof(d.genesis, doc)
-    # refused: the answer of a key nobody may see and nobody has (no non-inclusion proof)
-    st, body = await get_as(d, "exporter2", path)
-    st2, body2 = await get_as(d, "exporter2", path.replace(exp, ANY_ID))
-    assert st == st2 == 404 and body == json.loads(json.dumps(body2).replace(ANY_ID, exp))
+    # refused: the answer of a key nobody may see and nobody has (no non-inclusion proof);
+    # state proofs are for supervisors only, so the owner too (test_access_privacy.py)
+    for who in ("exporter2", "exporter"):
+        st, body = await get_as(d, who, path)
+        st2, body2 = await get_as(d, who, path.replace(exp, ANY_ID))
+        assert st == st2 == 404 and body == json.loads(json.dumps(body2).replace(ANY_ID, exp))
     # a key whose rule does not depend on its content still proves its absence
-    st, doc = await get_as(d, "exporter", f"/v1/proofs/state/settlement/bal/{exp}/EUR")
+    st, doc = await get_as(d, "auditor", f"/v1/proofs/state/settlement/bal/{exp}/EUR")
     assert st == 200 and doc["value"] is None
+    proofs.verify_proof(d.genesis, doc)
 
 
 async def read_events(resp: Any, n: int) -> list[dict[str, Any]]:
