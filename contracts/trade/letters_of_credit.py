@@ -23,7 +23,15 @@ from chainfin.execution import (
 from contracts import governance as gov
 from contracts import risk, settlement
 from contracts.trade.financing import record_repayment
-from contracts.trade.norm import DOC_TYPES, KEY_FIELDS, fingerprint, norm_date, norm_ref
+from contracts.trade.norm import (
+    DOC_TYPES,
+    KEY_FIELDS,
+    fingerprint,
+    norm_bic,
+    norm_date,
+    norm_ref,
+    token_fingerprint,
+)
 from contracts.trade.state import (
     CONTRACT,
     DAY_MS,
@@ -78,6 +86,49 @@ def available(lc: dict[str, Any]) -> int:
     return int(lc_ceiling(lc["amount"], lc["tolerance_bps"]) - lc["drawn"] - lc["reserved"])
 
 
+def issuing_bank(bank: str) -> str:
+    """The issuing bank as an LC's fingerprint names it: its BIC as :func:`norm_bic` gives it
+    ("BKCHUS33" is "BKCHUS33XXX", so the 8- and 11-character forms are one bank), the same form
+    a copy of the LC registered as a document gets; a bank field that is no BIC, upper-cased."""
+    try:
+        return norm_bic(bank, "bank")
+    except ContractError:
+        return bank.upper()
+
+
+def check_lc_not_duplicate(state: ContractState, fp: str, tfp: str) -> None:
+    """An issuing bank issues an LC number once, under either key of the number (separators
+    ignored, ``lcfp/``; tokens with leading zeros stripped, ``lcfpt/``).
+
+    Raises:
+        ContractError: ``duplicate_lc``.
+    """
+    if state.get(NAME, "lcfp/" + fp) is not None or state.get(NAME, "lcfpt/" + tfp) is not None:
+        raise ContractError("this bank already issued an LC with this number", "duplicate_lc")
+
+
+def trade_of_lc_copy(state: ContractState, fp: str, tfp: str, trade_id: str | None
+                     ) -> str | None:
+    """The trade an LC is attached to when issued: ``trade_id`` if given, else the trade a copy
+    of this LC (a ``letter_of_credit`` document with the same bank and number) already joined,
+    so the LC's proceeds follow the trade financed against that copy.
+
+    Raises:
+        ContractError: ``document_mismatch`` when the copy is in another trade than
+            ``trade_id``.
+    """
+    copy_id = state.get(NAME, "fp/" + fp) or state.get(NAME, "fpt/" + tfp)
+    if not isinstance(copy_id, str):
+        return trade_id
+    copy = get_doc(state, copy_id)
+    if copy["doc_type"] != "letter_of_credit" or copy["trade_id"] is None:
+        return trade_id
+    if trade_id not in (None, copy["trade_id"]):
+        raise ContractError("a copy of this LC is registered in another trade",
+                            "document_mismatch")
+    return str(copy["trade_id"])
+
+
 @CONTRACT.method(roles=("bank",), params={
     "applicant": p_pubkey, "beneficiary": p_pubkey, "amount": p_amount, "currency": p_currency,
     "expiry_date": norm_date, "lc_number": p_text(35)}, optional={
@@ -97,11 +148,12 @@ def issue_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     if expiry_ms <= ctx.timestamp_ms:
         raise ContractError("expiry_date has already passed", "lc_expired")
     bank = ctx.identity.get("bank") or ctx.sender_hex
-    fp = fingerprint(ctx.fingerprint_key, "letter_of_credit",
-                     {"issuing_bank": str(bank).upper(),
-                      "lc_number": norm_ref(args["lc_number"], "lc_number")})
-    if state.get(NAME, "lcfp/" + fp) is not None:
-        raise ContractError("this bank already issued an LC with this number", "duplicate_lc")
+    ident = {"issuing_bank": issuing_bank(str(bank)),
+             "lc_number": norm_ref(args["lc_number"], "lc_number")}
+    fp = fingerprint(ctx.fingerprint_key, "letter_of_credit", ident)
+    tfp = token_fingerprint(ctx.fingerprint_key, "letter_of_credit", ident)
+    assert tfp is not None
+    check_lc_not_duplicate(state, fp, tfp)
     lc_id = ctx.derive_id()
     lc = {"issuer": ctx.sender_hex, "issuing_bank": bank, "applicant": args["applicant"],
           "beneficiary": args["beneficiary"], "amount": args["amount"], "currency": ccy,
@@ -109,13 +161,16 @@ def issue_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
           "partial_drawings": args.get("partial_drawings", False),
           "usance_days": args.get("usance_days", 0),
           "required_docs": sorted(set(args.get("required_docs", ["invoice"]))),
-          "trade_id": None, "fingerprint": fp, "status": "open", "drawn": 0, "reserved": 0,
+          "trade_id": None, "fingerprint": fp, "token_fingerprint": tfp, "status": "open",
+          "drawn": 0, "reserved": 0,
           "presentations": [], "amendment": None, "amendments": 0, "cancel_consent": False,
           "height": ctx.height}
-    if args.get("trade_id") is not None:
-        _attach_trade(state, lc_id, lc, args["trade_id"])
+    trade_id = trade_of_lc_copy(state, fp, tfp, args.get("trade_id"))
+    if trade_id is not None:
+        _attach_trade(state, lc_id, lc, trade_id)
     state.put(NAME, "lc/" + lc_id, lc)
     state.put(NAME, "lcfp/" + fp, lc_id)
+    state.put(NAME, "lcfpt/" + tfp, lc_id)
     ctx.emit("lc_issued", {"lc_id": lc_id, "issuer": ctx.sender_hex,
                            "beneficiary": args["beneficiary"], "amount": args["amount"],
                            "currency": ccy, "expiry_date": args["expiry_date"],
