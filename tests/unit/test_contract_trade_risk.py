@@ -4,9 +4,12 @@ exposure."""
 
 from __future__ import annotations
 
+import pytest
+
 from contracts import risk
 from contracts.testing import Ledger
 from tests.unit.trade_cases import (
+    BILL_OF_LADING,
     BUYER,
     INVOICE,
     T,
@@ -90,3 +93,33 @@ def test_financing_beyond_the_banks_exposure_to_the_buyer_is_refused_and_repayme
     finance(led, "bank_a", 20_000_00, trade_id=inv2["trade_id"])
     led.fails("limit_exceeded", "bank_a", T, "request_financing", amount=1, currency="USD",
               maturity_date="2026-02-28", trade_id=inv2["trade_id"])
+
+
+@pytest.mark.parametrize("buyer", [
+    "Glöbex Corp", "Globex-Corp", "Globex_Corp", "Globex (Corp)", "Globex' Corp",
+    "Glo\u200bbex Corp", "Glo\u00adbex Corp", "Gl\u043ebex Corp", "Corp Globex",
+    "Globex Corporation", "Globex Corp Ltd", "Globex",
+])
+def test_a_watched_buyer_written_with_accents_lookalikes_or_another_legal_form_is_refused(
+        buyer: str) -> None:
+    """Red-team F6: the watch list compares name skeletons, not spellings."""
+    led = trade_ledger()
+    watch_name(led, "Globex Corp")
+    r = led.fails("sanctioned_party", "exporter", T, "register", doc_type="invoice",
+                  fields={**INVOICE, "buyer": buyer}, content_hash=h(buyer))
+    assert "buyer" in r.error_message
+
+
+@pytest.mark.parametrize(("field", "name"), [("vessel", "Dark Star"),
+                                              ("port_of_loading", "Bandar Abbas"),
+                                              ("port_of_discharge", "BANDAR-ABBAS")])
+def test_a_bill_of_lading_naming_a_watched_vessel_or_port_is_refused(field: str,
+                                                                      name: str) -> None:
+    """Red-team F8a: vessels and ports are screened like parties."""
+    led = trade_ledger()
+    watch_name(led, {"vessel": "Dark Star"}.get(field, "Bandar Abbas"))
+    trade = register(led, "invoice", INVOICE)["trade_id"]
+    r = led.fails("sanctioned_party", "exporter", T, "register", doc_type="bill_of_lading",
+                  fields={**BILL_OF_LADING, field: name}, content_hash=h(field),
+                  trade_id=trade)
+    assert field.replace("_", " ") in r.error_message or field in r.error_message
