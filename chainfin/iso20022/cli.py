@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from chainfin import iso20022 as iso
 from chainfin.client import Client, ClientError, reader_identity, signed_headers
@@ -77,20 +79,29 @@ async def _wait_outcomes(c: Client, ids: list[str], timeout: float) -> dict[str,
         await asyncio.sleep(0.1)
 
 
-def check_transfers(msg: iso.PaymentMessage, me: str,
-                    exponents: dict[str, int]) -> list[dict[str, Any]]:
+#: the settlement contract's ``transfer`` argument parser (``Method.parse_args``)
+TransferParser = Callable[[Mapping[str, Any]], Any]
+
+
+def transfer_parser() -> TransferParser:
+    """The settlement contract's own ``transfer`` parser, looked up by name when a command runs,
+    as chainfin.cli's lazy handlers are: chainfin imports nothing from contracts at import time,
+    and a copy of the contract's rules here would drift from them."""
+    settlement = importlib.import_module("contracts.settlement")
+    return cast(TransferParser, settlement.CONTRACT.methods["transfer"].parse_args)
+
+
+def check_transfers(msg: iso.PaymentMessage, me: str, exponents: dict[str, int],
+                    parse_args: TransferParser) -> list[dict[str, Any]]:
     """Each transaction's settlement ``transfer`` arguments, checked as the ledger will check
     them: the debtor account is the signer's, the currency is the ledger's, and the arguments
-    pass the contract's own parsers (``transfer``'s ``Method.parse_args``). Run on the whole
+    pass ``parse_args``, the contract's own parser (:func:`transfer_parser`). Run on the whole
     message before anything is sent, so that a file the ledger would refuse in part is refused
     whole instead.
 
     Raises:
         Iso20022Error: listing every transaction that cannot become a transfer.
     """
-    from contracts.settlement import CONTRACT  # the contract's own rules, not a copy of them
-
-    parse_args = CONTRACT.methods["transfer"].parse_args
     calls, problems = [], []
     for t in msg.transfers:
         w = f"CdtTrfTxInf[{t.index}]"
@@ -132,12 +143,14 @@ async def _block_time(c: Client, tx_id: str, height: int,
 
 
 async def submit(node: str, key: str, xml: bytes, *, accounts: dict[str, str] | None = None,
-                 ca: str | None = None, timeout: float = 60.0) -> tuple[iso.PaymentMessage,
-                                                                         list[iso.TxStatus]]:
+                 ca: str | None = None, timeout: float = 60.0,
+                 parse_args: TransferParser | None = None
+                 ) -> tuple[iso.PaymentMessage, list[iso.TxStatus]]:
     """Read a pacs.008 / pacs.009, sign one settlement ``transfer`` per transaction with
     ``key`` (consecutive nonces), submit them in order, wait until each is final.
 
-    The whole message is checked before anything is sent (:func:`check_transfers`). Once
+    The whole message is checked before anything is sent (:func:`check_transfers`, with
+    ``parse_args``, default :func:`transfer_parser`). Once
     sending has begun nothing is raised: every transaction gets a status. If the node refuses
     one, it is ``rejected`` with the node's code and the ones after it are not sent (status
     ``not_sent``: their nonces would follow a nonce the ledger never saw); if the node cannot be
@@ -153,7 +166,7 @@ async def submit(node: str, key: str, xml: bytes, *, accounts: dict[str, str] | 
     sent: list[iso.TxStatus | None] = [None] * len(msg.transfers)
     async with Client(node, ca_file=ca, identity=ident) as c:
         g = await _genesis(c)
-        calls = check_transfers(msg, me, _exponents(g))
+        calls = check_transfers(msg, me, _exponents(g), parse_args or transfer_parser())
         chain_id = g["chain_id"]
         nonce = await c.next_nonce(me)
         ids: list[str] = []
