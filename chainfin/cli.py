@@ -37,6 +37,15 @@ def _trade_show(args: argparse.Namespace) -> int:
     return cli_trade_show(args, trade_report, render)
 
 
+def _iso20022_submit(args: argparse.Namespace) -> int:
+    """``chainfin iso20022 submit`` with the settlement contract's own ``transfer`` parser, so a
+    file the ledger would refuse in part is refused whole before anything is sent."""
+    from chainfin.iso20022.cli import cli_submit
+    from contracts.settlement import CONTRACT
+
+    return cli_submit(args, CONTRACT.methods["transfer"].parse_args)
+
+
 def _keygen(args: argparse.Namespace) -> int:
     from chainfin.crypto import Identity, save_identity
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import sys
 import time
@@ -83,19 +82,13 @@ async def _wait_outcomes(c: Client, ids: list[str], timeout: float) -> dict[str,
 TransferParser = Callable[[Mapping[str, Any]], Any]
 
 
-def transfer_parser() -> TransferParser:
-    """The settlement contract's own ``transfer`` parser, looked up by name when a command runs,
-    as chainfin.cli's lazy handlers are: chainfin imports nothing from contracts at import time,
-    and a copy of the contract's rules here would drift from them."""
-    settlement = importlib.import_module("contracts.settlement")
-    return cast(TransferParser, settlement.CONTRACT.methods["transfer"].parse_args)
-
-
 def check_transfers(msg: iso.PaymentMessage, me: str, exponents: dict[str, int],
                     parse_args: TransferParser) -> list[dict[str, Any]]:
     """Each transaction's settlement ``transfer`` arguments, checked as the ledger will check
     them: the debtor account is the signer's, the currency is the ledger's, and the arguments
-    pass ``parse_args``, the contract's own parser (:func:`transfer_parser`). Run on the whole
+    pass ``parse_args``, the settlement contract's own ``transfer`` parser (handed down by
+    ``chainfin.cli``: this layer imports nothing from contracts, and a copy of the contract's
+    rules here would drift from them). Run on the whole
     message before anything is sent, so that a file the ledger would refuse in part is refused
     whole instead.
 
@@ -144,13 +137,12 @@ async def _block_time(c: Client, tx_id: str, height: int,
 
 async def submit(node: str, key: str, xml: bytes, *, accounts: dict[str, str] | None = None,
                  ca: str | None = None, timeout: float = 60.0,
-                 parse_args: TransferParser | None = None
-                 ) -> tuple[iso.PaymentMessage, list[iso.TxStatus]]:
+                 parse_args: TransferParser) -> tuple[iso.PaymentMessage, list[iso.TxStatus]]:
     """Read a pacs.008 / pacs.009, sign one settlement ``transfer`` per transaction with
     ``key`` (consecutive nonces), submit them in order, wait until each is final.
 
     The whole message is checked before anything is sent (:func:`check_transfers`, with
-    ``parse_args``, default :func:`transfer_parser`). Once
+    ``parse_args``). Once
     sending has begun nothing is raised: every transaction gets a status. If the node refuses
     one, it is ``rejected`` with the node's code and the ones after it are not sent (status
     ``not_sent``: their nonces would follow a nonce the ledger never saw); if the node cannot be
@@ -166,7 +158,7 @@ async def submit(node: str, key: str, xml: bytes, *, accounts: dict[str, str] | 
     sent: list[iso.TxStatus | None] = [None] * len(msg.transfers)
     async with Client(node, ca_file=ca, identity=ident) as c:
         g = await _genesis(c)
-        calls = check_transfers(msg, me, _exponents(g), parse_args or transfer_parser())
+        calls = check_transfers(msg, me, _exponents(g), parse_args)
         chain_id = g["chain_id"]
         nonce = await c.next_nonce(me)
         ids: list[str] = []
@@ -211,7 +203,9 @@ async def submit(node: str, key: str, xml: bytes, *, accounts: dict[str, str] | 
     return msg, statuses
 
 
-def cli_submit(args: argparse.Namespace) -> int:
+def cli_submit(args: argparse.Namespace, parse_args: TransferParser) -> int:
+    """``chainfin iso20022 submit``; ``parse_args``: the settlement contract's ``transfer``
+    parser (``chainfin.cli`` passes it)."""
     try:
         size = Path(args.file).stat().st_size
         if size > iso.MAX_MESSAGE_BYTES:
@@ -220,7 +214,7 @@ def cli_submit(args: argparse.Namespace) -> int:
         xml = Path(args.file).read_bytes()
         msg, statuses = asyncio.run(submit(args.node, args.key, xml,
                                            accounts=_accounts(args.accounts), ca=args.ca,
-                                           timeout=args.timeout))
+                                           timeout=args.timeout, parse_args=parse_args))
     except (OSError, iso.Iso20022Error, ClientError, ValueError) as e:
         return _err(str(e))
     report = iso.build_pacs002(statuses, original_msg_id=msg.msg_id,

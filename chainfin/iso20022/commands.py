@@ -9,7 +9,7 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     """``chainfin iso20022 ...`` (called by chainfin.cli)."""
-    from chainfin.cli import _lazy, _reader_key
+    from chainfin.cli import _iso20022_submit, _lazy, _reader_key
 
     p = sub.add_parser("iso20022", help="ISO 20022: pacs.008/009 in; pacs.002, camt.053/054 out")
     s = p.add_subparsers(dest="iso_command", metavar="ACTION", required=True)
@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
     a.add_argument("--report", default=None, help="write the pacs.002 status report here")
     a.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for finality")
     common(a, reads_key=False)
-    a.set_defaults(func=_lazy("chainfin.iso20022.cli:cli_submit"))
+    a.set_defaults(func=_iso20022_submit)
 
     b = s.add_parser("status", help="pacs.002 for transactions by id")
     b.add_argument("--tx", required=True, action="append", help="tx id (repeatable)")

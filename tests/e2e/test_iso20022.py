@@ -20,7 +20,10 @@ from chainfin import iso20022 as iso
 from chainfin.cli import main as chainfin_main
 from chainfin.crypto import load_identity
 from chainfin.iso20022 import cli as isocli
+from contracts.settlement import CONTRACT as SETTLEMENT
 from testnet.launch import Testnet, init_testnet
+
+TRANSFER = SETTLEMENT.methods["transfer"].parse_args
 
 N = 50
 
@@ -183,7 +186,8 @@ def _independent_reader_agrees(path: Path, state_balance: int, n_entries: int, e
 
 def test_rejected_transfer_is_rjct_and_invalid_xml_is_refused(net: Net, tmp_path: Path) -> None:
     xml, _, _ = _pacs008(net, ["999999999.00"], "BIG")
-    msg, statuses = asyncio.run(isocli.submit(net.url, str(net.key("exporter")), xml, ca=net.ca))
+    msg, statuses = asyncio.run(isocli.submit(net.url, str(net.key("exporter")), xml, ca=net.ca,
+                                              parse_args=TRANSFER))
     assert [s.status for s in statuses] == ["rejected"]
     assert statuses[0].error_code == "insufficient_funds"
     doc = iso.build_pacs002(statuses, original_msg_id=msg.msg_id)
@@ -195,10 +199,12 @@ def test_rejected_transfer_is_rjct_and_invalid_xml_is_refused(net: Net, tmp_path
     other = _pacs008(net, ["1.00"], "X")[0].replace(net.pk("exporter").encode(),
                                                    net.pk("auditor").encode())
     with pytest.raises(iso.Iso20022Error, match="not the signing key"):
-        asyncio.run(isocli.submit(net.url, str(net.key("exporter")), other, ca=net.ca))
+        asyncio.run(isocli.submit(net.url, str(net.key("exporter")), other, ca=net.ca,
+                                 parse_args=TRANSFER))
     with pytest.raises(iso.Iso20022Error, match="at most 2 decimals"):
         asyncio.run(isocli.submit(net.url, str(net.key("exporter")),
-                                  _pacs008(net, ["1.001"], "Y")[0], ca=net.ca))
+                                  _pacs008(net, ["1.001"], "Y")[0], ca=net.ca,
+                                  parse_args=TRANSFER))
 
 
 def test_notify_follow_emits_camt054_as_blocks_commit(net: Net, tmp_path: Path) -> None:

@@ -220,7 +220,9 @@ def _run_submit(tmp_path: Path, key: str, xml: bytes,
     ns = argparse.Namespace(file=str(f), node="http://x", key=key, accounts=None, ca=None,
                             timeout=1, report=str(rep))
     with mock.patch.object(icli, "Client", FakeNode):
-        return icli.cli_submit(ns), rep
+        from contracts.settlement import CONTRACT
+
+        return icli.cli_submit(ns, CONTRACT.methods["transfer"].parse_args), rep
 
 
 def test_a_file_the_contract_would_refuse_in_part_is_refused_whole(tmp_path: Path) -> None:
