@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from chainfin import iso20022 as iso
 from chainfin.client import Client, ClientError, reader_identity, signed_headers
