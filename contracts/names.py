@@ -20,10 +20,12 @@ number); a false "different" lets one trade be financed twice or a watched party
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 
 __all__ = ["CONFUSABLES", "LEGAL_FORMS", "REF_PREFIXES", "fold", "name_skeleton",
-           "ref_tokens", "ref_skeletons", "ref_keys", "is_control"]
+           "ref_tokens", "ref_skeletons", "ref_keys", "is_control", "has_control"]
 
 #: Letters that render like a Latin letter, mapped to it: a subset of the Unicode TR39
 #: confusables table (Cyrillic and Greek homoglyphs of Latin letters) plus Latin letters whose
@@ -61,13 +63,19 @@ LEGAL_FORMS: dict[str, str] = {
 #: lead and other tokens follow.
 REF_PREFIXES = frozenset({"no", "nr", "nbr", "num", "number", "ref"})
 
-#: Control characters a person can type into a field and mean as spacing.
-_ORDINARY_WHITESPACE = frozenset("\t\n\v\f\r")
+#: The control characters (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) but the
+#: ordinary whitespace a person types (tab, line feed, vertical tab, form feed, return).
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 def is_control(ch: str) -> bool:
     """A control character (Unicode category Cc) that is not ordinary whitespace."""
-    return unicodedata.category(ch) == "Cc" and ch not in _ORDINARY_WHITESPACE
+    return _CONTROL.fullmatch(ch) is not None
+
+
+def has_control(s: str) -> bool:
+    """``s`` holds a character :func:`is_control` refuses."""
+    return _CONTROL.search(s) is not None
 
 
 def fold(s: str) -> str:
@@ -75,6 +83,8 @@ def fold(s: str) -> str:
     non-joiner, soft hyphen, word joiner, BOM, bidi marks) dropped; NFKD with combining marks
     (Mn) dropped ("ö" -> "o"); :data:`CONFUSABLES` mapped; case-folded; every Unicode decimal
     digit as its ASCII digit ("٢" -> "2"). Idempotent."""
+    if s.isascii():  # all of the above leaves ASCII as it is but the case
+        return s.lower()
     s = unicodedata.normalize("NFKC", s)
     s = "".join(c for c in s if unicodedata.category(c) != "Cf")
     s = unicodedata.normalize("NFKD", s)
@@ -90,10 +100,17 @@ def fold(s: str) -> str:
 def _words(s: str) -> list[str]:
     """``s`` folded, split into runs of letters, digits and marks: every punctuation, symbol,
     separator or control character is a space."""
-    chars = [c if unicodedata.category(c)[0] in "LMN" else " " for c in fold(s)]
+    s = fold(s)
+    if s.isascii():
+        return _ASCII_WORD.findall(s)
+    chars = [c if unicodedata.category(c)[0] in "LMN" else " " for c in s]
     return "".join(chars).split()
 
 
+_ASCII_WORD = re.compile("[0-9a-z]+")
+
+
+@functools.lru_cache(maxsize=4096)  # pure: party names recur in every document of a trade
 def name_skeleton(s: str) -> str:
     """The canonical form of a party, vessel or port name.
 
@@ -125,13 +142,10 @@ _DIGIT_LOOKALIKES = str.maketrans({"o": "0", "i": "1", "l": "1"})
 def _split_letters_digits(w: str) -> list[str]:
     """'inv2025' -> ['inv', '2025']: a number's tokens do not depend on where its separators
     were put between letters and digits."""
-    out, start = [], 0
-    for i in range(1, len(w)):
-        if w[i].isdigit() != w[i - 1].isdigit():
-            out.append(w[start:i])
-            start = i
-    out.append(w[start:])
-    return out
+    return _LETTERS_OR_DIGITS.findall(w)
+
+
+_LETTERS_OR_DIGITS = re.compile("[0-9]+|[^0-9]+")
 
 
 def ref_tokens(s: str) -> tuple[str, ...]:

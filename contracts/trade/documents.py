@@ -98,7 +98,7 @@ def similar_invoice(state: ContractState, keys: list[str]) -> tuple[str | None, 
     same seller, buyer and currency, amount within about 1 %, date within 3 days), and whether
     the first key, the invoice's own, is free."""
     for i, k in enumerate(keys):
-        doc_id = state.get(NAME, k)
+        doc_id = state.peek(NAME, k)
         if doc_id is not None:
             return str(doc_id), i > 0
     return None, True
@@ -115,7 +115,7 @@ def parent_invoice(state: ContractState, key: bytes, norm: dict[str, Any]
         pfp = token_fingerprint(key, "invoice", norm, drop)
         if pfp is None:
             break
-        entry = state.get(NAME, "fpt/" + pfp)
+        entry = state.peek(NAME, "fpt/" + pfp)
         if drop == 1:
             parent_fp, parent_free = pfp, entry is None
         if found is None and isinstance(entry, str):

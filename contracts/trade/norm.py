@@ -18,7 +18,7 @@ from typing import Any
 from chainfin import codec
 from chainfin.errors import ContractError
 from chainfin.execution import MAX_AMOUNT, p_amount, p_currency
-from contracts.names import is_control, name_skeleton, ref_keys, ref_tokens
+from contracts.names import has_control, name_skeleton, ref_keys, ref_tokens
 
 # ---------------------------------------------------------------------------- normalisation
 
@@ -32,7 +32,7 @@ _AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$")
 def _text(v: Any, name: str) -> str:
     if type(v) is not str:
         raise ContractError(f"fields.{name} must be a string", "bad_field")
-    if any(is_control(c) for c in v):
+    if has_control(v):
         raise ContractError(f"fields.{name} contains a control character", "bad_field")
     s = unicodedata.normalize("NFKC", v)
     s = _WS.sub(" ", s).strip()
