@@ -38,7 +38,6 @@ State (contract ``risk``):
 from __future__ import annotations
 
 import hmac
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
