@@ -156,8 +156,9 @@ def attach_issued_lc(state: ContractState, trade_id: str, trade: dict[str, Any],
         ContractError: ``document_mismatch`` when the LC is attached to another trade or its
             parties are not the trade's.
     """
+    tfp = doc.get("token_fingerprint")  # a record without one has only the fp/ key
     lc_id = (state.get(NAME, "lcfp/" + doc["fingerprint"])
-             or state.get(NAME, "lcfpt/" + doc["token_fingerprint"]))
+             or (state.get(NAME, "lcfpt/" + tfp) if tfp else None))
     if lc_id is None:
         return
     lc = get_lc(state, lc_id)

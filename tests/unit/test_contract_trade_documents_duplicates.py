@@ -191,6 +191,18 @@ def test_an_lc_copy_joining_a_trade_attaches_the_issued_lc_to_it() -> None:
     led.ok("exporter", T, "present", lc_id=lc_id, doc_ids=[ids["invoice"]], amount=100_000_00)
 
 
+def test_an_lc_copy_linked_to_a_trade_later_attaches_the_issued_lc() -> None:
+    led = trade_ledger()
+    _bic_bank(led, "bkch", "BKCHUS33")
+    lc_id = _issue(led, "bkch").result["lc_id"]
+    ids = open_trade(led)
+    copy = register(led, "letter_of_credit", LC_COPY)["doc_id"]
+    assert led.get(T, "lc/" + lc_id)["trade_id"] is None
+    led.ok("exporter", T, "link", trade_id=ids["trade"], doc_id=copy)
+    assert led.get(T, "lc/" + lc_id)["trade_id"] == ids["trade"]
+    assert led.get(T, "trade/" + ids["trade"])["lcs"] == [lc_id]
+
+
 def test_an_lc_issued_after_its_copy_joined_a_trade_is_attached_to_that_trade() -> None:
     led = trade_ledger()
     _bic_bank(led, "bkch", "BKCHUS33")
