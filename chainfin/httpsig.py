@@ -18,7 +18,8 @@ The signature base (RFC 9421 section 2.5; lines joined by ``\\n``, no final newl
 
 The node checks, in this order (cheap checks first, so garbage costs almost nothing): the
 headers parse (``missing``, ``malformed``), ``created`` is within +/- 30 s (``expired``,
-``future``), the body matches its digest (``digest_mismatch``), the key is a registered identity
+``future``), the request names this node (``wrong_authority``, when the node knows its URLs),
+the body matches its digest (``digest_mismatch``), the key is a registered identity
 (``unknown_identity``, decided by the caller), the signature verifies (``bad_signature``) and it
 was not seen before in the window (``replayed``). Two identical requests in the same second
 would have identical Ed25519 signatures: clients add a random ``nonce``.
@@ -44,6 +45,8 @@ __all__ = [
     "ParsedSignature",
     "ReplayCache",
     "Unauthenticated",
+    "authority",
+    "check_authority",
     "content_digest",
     "parse_signature",
     "sign_request",
@@ -72,8 +75,8 @@ _NONCE = re.compile(r"[A-Za-z0-9_\-.~+/=]{1,64}")  # MAX_NONCE
 
 class Unauthenticated(ChainfinError):
     """A request that is not authenticated; ``reason`` is one of ``missing``, ``malformed``,
-    ``expired``, ``future``, ``digest_mismatch``, ``unknown_identity``, ``bad_signature``,
-    ``replayed``, ``busy`` (the replay cache is full of live signatures)."""
+    ``expired``, ``future``, ``wrong_authority``, ``digest_mismatch``, ``unknown_identity``,
+    ``bad_signature``, ``replayed``, ``busy`` (the replay cache is full of live signatures)."""
 
     def __init__(self, reason: str, message: str) -> None:
         self.reason = reason
@@ -216,6 +219,36 @@ def check_fresh(parsed: ParsedSignature, now: float, window_s: int = WINDOW_S) -
     if parsed.created > now + window_s:
         raise Unauthenticated("future", f"created {int(parsed.created - now)} s in the future; "
                                         f"the window is {window_s} s")
+
+
+_DEFAULT_PORT = {"http": 80, "https": 443}
+
+
+def authority(scheme: str, host: str) -> str:
+    """``host[:port]`` of a URI as compared between a signature and a server: lower case, the
+    scheme's default port written out (``https``, ``Node.Example`` -> ``node.example:443``), an
+    IPv6 literal in brackets as in a URI."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        has_port = host[host.find("]") + 1:].startswith(":")
+    else:
+        has_port = ":" in host
+    return host if has_port else f"{host}:{_DEFAULT_PORT.get(scheme.lower(), 0)}"
+
+
+def check_authority(scheme: str, host: str, allowed: frozenset[str]) -> None:
+    """The replay cache is one server's: a signature names its server (``@target-uri``'s
+    authority, the ``Host`` it was sent with), and a server takes only those that name it, so a
+    captured request does not replay on another node.
+
+    ``allowed``: this server's authorities, each as :func:`authority` writes it.
+
+    Raises:
+        Unauthenticated: ``wrong_authority``: the request is signed for another server.
+    """
+    if authority(scheme, host) not in allowed:
+        raise Unauthenticated("wrong_authority", "the request is signed for another server "
+                                                 "(its Host is not one of this node's URLs)")
 
 
 def check_digest(parsed: ParsedSignature, body: bytes) -> None:

@@ -106,6 +106,10 @@ class AccessLimits:
     replay_capacity: int = 200_000
     #: the longest a ``/v1/events`` stream lives (then ``end``: the client signs afresh)
     events_max_s: float = 3600.0
+    #: this node's REST authorities (``httpsig.authority`` form; node config
+    #: ``NodeConfig.rest_authorities``): a request signed for another is refused
+    #: (``wrong_authority``). None: not checked
+    authorities: frozenset[str] | None = None
 
 
 class Guard:
@@ -163,6 +167,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     try:
         parsed = httpsig.parse_signature(request.headers)
         httpsig.check_fresh(parsed, wall, guard.limits.window_s)
+        if guard.limits.authorities is not None:
+            httpsig.check_authority(request.scheme, request.host, guard.limits.authorities)
         httpsig.check_digest(parsed, await request.read())
         reader = access.resolve_reader(node.ledger.state_value, parsed.keyid.hex())
         if reader is None:

@@ -27,14 +27,17 @@ import json
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chainfin import httpsig
 from chainfin.errors import ConfigError
 
 __all__ = ["ByzantineConfig", "NodeConfig", "PeerConfig", "load_config", "write_config", "parse_address"]
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+_LOOPBACK_OR_ANY = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"})
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -128,6 +131,10 @@ class NodeConfig(_Model):
     rest_rate_per_identity: float = Field(default=500.0, ge=0)
     rest_burst_per_identity: float = Field(default=1000.0, ge=1)
     rest_verify_rate: float = Field(default=20000.0, ge=1)
+    # the URLs clients reach this node's REST at besides rest_host:rest_port (a DNS name, a
+    # load balancer's): a signed read names its server, and the node refuses one signed for
+    # another (rest_authorities), so a captured request does not replay on the other nodes
+    public_urls: list[str] = Field(default_factory=list, max_length=64)
     tls: bool = False
     rest_tls: bool = False  # serve REST over HTTPS with the node certificate (needs tls)
     # mTLS material (consortium CA); only read when ``tls`` is true. Not implemented yet.
@@ -140,6 +147,15 @@ class NodeConfig(_Model):
     # test networks only: a node config marked ``test_network`` may select a byzantine behaviour
     test_network: bool = False
     byzantine: ByzantineConfig | None = None
+
+    @field_validator("public_urls")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            u = urlsplit(url)
+            if u.scheme not in ("http", "https") or not u.hostname or u.path not in ("", "/"):
+                raise ValueError(f"public_urls: {url!r} is not http(s)://host[:port]")
+        return v
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -173,6 +189,22 @@ class NodeConfig(_Model):
     @property
     def rest_url(self) -> str:
         return f"{'https' if self.rest_tls else 'http'}://{self.rest_host}:{self.rest_port}"
+
+    def rest_authorities(self) -> frozenset[str]:
+        """The authorities a signed read may name to be taken here (``httpsig.authority``
+        form): ``rest_host:rest_port``, each ``public_urls`` entry, and for a node bound to a
+        loopback or wildcard address the loopback names at ``rest_port`` (a testnet on
+        127.0.0.1 is read as ``localhost`` too)."""
+        scheme = "https" if self.rest_tls else "http"
+        hosts = {self.rest_host}
+        if self.rest_host in _LOOPBACK_OR_ANY:
+            hosts = (hosts - {"0.0.0.0", "::"}) | {"127.0.0.1", "localhost", "::1"}
+        out = {httpsig.authority(scheme, f"[{h}]:{self.rest_port}" if ":" in h
+                                 else f"{h}:{self.rest_port}") for h in hosts}
+        for url in self.public_urls:
+            u = urlsplit(url)
+            out.add(httpsig.authority(u.scheme, u.netloc.rpartition("@")[2]))
+        return frozenset(out)
 
     def peer_map(self) -> dict[bytes, str]:
         """``{public key: "host:port"}`` of the peers: what :class:`node.transport.Transport`

@@ -12,9 +12,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestServer
 
 from chainfin import proofs
+from chainfin.client import signed_headers
 from chainfin.crypto import Identity
 from node import api
 from tests.fixtures import Desk, SigningClient
@@ -238,3 +240,34 @@ async def test_an_event_stream_ends_at_its_maximum_lifetime(desk: Desk) -> None:
             got = await asyncio.wait_for(collect(sse), 5)
     assert got == [{"type": "end", "reason": "expired", "message": "the stream reached its "
                     "maximum lifetime; reconnect with a fresh signature"}]
+
+
+# ------------------------------------------------------------------------- cross-node replay
+
+
+async def test_a_signed_read_for_one_node_is_refused_by_another(desk: Desk) -> None:
+    """The replay cache is each node's own: a read captured on its way to node 0 (a proxy's
+    log) would replay within the window on every other node, were it not signed for node 0."""
+    d = desk
+    await d.commit(d.issue(4242, "exporter"))
+    path = f"/v1/state/settlement/bal/{pk(d, 'exporter')}/USD"
+    servers = [TestServer(api.make_app(n, api.AccessLimits(
+        authorities=frozenset({f"node{i}.bank.example:80"})))) for i, n in enumerate(d.nodes)]
+    for srv in servers:
+        await srv.start_server()
+    try:
+        host = "node0.bank.example"  # node 0 behind its DNS name
+        captured = signed_headers(d.ids["exporter"], "GET", f"http://{host}{path}") | {
+            "Host": host}
+        async with aiohttp.ClientSession() as s:
+            for srv in servers[1:]:
+                async with s.get(str(srv.make_url(path)), headers=captured) as r:
+                    body = await r.json()
+                assert r.status == 401, body
+                assert body["error"]["message"].startswith("wrong_authority:"), body
+            async with s.get(str(servers[0].make_url(path)), headers=captured) as r:
+                body = await r.json()
+            assert r.status == 200 and body["value"] == 4242, body
+    finally:
+        for srv in servers:
+            await srv.close()

@@ -123,3 +123,40 @@ def test_any_one_character_changed_in_a_valid_signature_fails(
     hd[name] = v[:i] + ch + v[i + 1:]
     with pytest.raises(Unauthenticated):
         verify_request("GET", URI, hd, b"", NOW)
+
+
+# ------------------------------------------------------------------------ the signed server
+
+
+def test_authority_writes_the_default_port_and_lower_case() -> None:
+    assert httpsig.authority("https", "Node0.Bank.example") == "node0.bank.example:443"
+    assert httpsig.authority("http", "127.0.0.1") == "127.0.0.1:80"
+    assert httpsig.authority("http", "127.0.0.1:8000") == "127.0.0.1:8000"
+    assert httpsig.authority("https", "[::1]") == "[::1]:443"
+    assert httpsig.authority("https", "[::1]:8443") == "[::1]:8443"
+
+
+def test_a_request_signed_for_another_server_is_refused() -> None:
+    mine = frozenset({"127.0.0.1:8000", "node0.bank.example:443"})
+    httpsig.check_authority("http", "127.0.0.1:8000", mine)
+    httpsig.check_authority("https", "NODE0.bank.example", mine)
+    for scheme, host in (("http", "127.0.0.1:8001"), ("https", "node1.bank.example"),
+                         ("http", "node0.bank.example")):
+        with pytest.raises(Unauthenticated) as e:
+            httpsig.check_authority(scheme, host, mine)
+        assert e.value.reason == "wrong_authority"
+
+
+def test_a_node_config_names_its_rest_authorities() -> None:
+    from node.config import NodeConfig
+
+    def cfg(**kw: object) -> NodeConfig:
+        return NodeConfig(node_id="n", key_file="/k", genesis="/g", data_dir="/d", **kw)
+
+    assert cfg(rest_host="10.0.0.5", rest_port=8000).rest_authorities() == {"10.0.0.5:8000"}
+    assert cfg(rest_port=8443, rest_tls=True,
+               public_urls=["https://Node0.Bank.example", "http://lb.example:8080/"]
+               ).rest_authorities() == {"127.0.0.1:8443", "localhost:8443", "[::1]:8443",
+                                        "node0.bank.example:443", "lb.example:8080"}
+    with pytest.raises(ValueError):
+        cfg(public_urls=["node0.bank.example:443"])
