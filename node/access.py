@@ -51,7 +51,8 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("transaction", "`/v1/tx/{tx_id}`",
      "sender, home_bank (of the sender), validator, regulator, auditor: all of it; party (named "
      "by its events, risk alerts excepted): its status, height, index and own events only"),
-    ("transaction proof", "`/v1/proofs/tx/{tx_id}`", "sender, validator, regulator, auditor"),
+    ("transaction proof", "`/v1/proofs/tx/{tx_id}`",
+     "sender, home_bank (of the sender), validator, regulator, auditor"),
     ("state proof", "`/v1/proofs/state/{contract}/{key}`",
      "validator, regulator, auditor, for a key they may read (see [what a proof "
      "discloses](proofs.md#what-a-proof-discloses))"),
@@ -338,12 +339,11 @@ def tx_rule(get: StateGet, reader: Reader, sender: str,
     return None
 
 
-def tx_proof_rule(reader: Reader, sender: str) -> str | None:
-    """The proof of a transaction carries its receipt (result, error, every event): the sender
-    and the supervisors (validators, regulators, auditors) only."""
-    if reader.is_(sender):
-        return "sender"
-    return chain_rule(reader)
+def tx_proof_rule(get: StateGet, reader: Reader, sender: str) -> str | None:
+    """The proof of a transaction carries its receipt (result, error, every event): for those
+    who read the whole transaction (:data:`FULL_TX_RULES`), never for a mere party."""
+    rule = tx_rule(get, reader, sender, None)
+    return rule if rule in FULL_TX_RULES else None
 
 
 def party_view(get: StateGet, reader: Reader, outcome: dict[str, Any],

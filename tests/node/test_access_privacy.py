@@ -105,13 +105,23 @@ async def test_the_payee_does_not_read_the_payers_balance_in_the_receipt(desk: D
 
 
 async def test_the_senders_home_bank_reads_the_whole_transaction(desk: Desk) -> None:
+    """bank_d is no validator: it reads its customer's transaction and its proof as the
+    customer's home bank (the same BIC), where a mere party reads only its own part."""
     d = desk
-    await register(d, "customer", "exporter", by="bank_a")
+    for name, role in (("bank_d", "bank"), ("customer", "exporter")):
+        d.ids[name] = Identity.generate(name)
+        out = await d.commit(d.tx("bank_a", "governance", "register_identity", {
+            "pubkey": pk(d, name), "name": name, "role": role, "bank": "TESTDEFFXXX"}))
+        assert out["status"] == "committed", out
     await d.commit(d.issue(500, "customer"))
     out = await d.commit(pay(d, "customer", "importer", 5))
     assert out["status"] == "committed", out
-    st, body = await get_as(d, "bank_a", f"/v1/tx/{out['tx_id']}")
+    st, body = await get_as(d, "bank_d", f"/v1/tx/{out['tx_id']}")
     assert st == 200 and body["result"] == {"balance": 495}, body
+    st, doc = await get_as(d, "bank_d", f"/v1/proofs/tx/{out['tx_id']}")
+    assert st == 200 and doc["receipt"]["result"] == {"balance": 495}, doc
+    st, body = await get_as(d, "importer", f"/v1/tx/{out['tx_id']}")
+    assert st == 200 and "result" not in body, body
 
 
 async def test_a_rejected_payments_error_is_the_payers(desk: Desk) -> None:
