@@ -202,7 +202,9 @@ def bench(n: int = 2000, repeat: int = 5) -> dict[str, float]:
     ctx_exp = led.now_ms + 10**9
 
     def inv(i: int) -> dict[str, Any]:
-        return {"seller": "ACME Exports Ltd", "buyer": "Globex", "number": f"INV-{i}",
+        # one buyer per invoice: invoices near in amount and date to one buyer are suspected
+        # copies (decision 114)
+        return {"seller": "ACME Exports Ltd", "buyer": f"Globex {i}", "number": f"INV-{i}",
                 "issue_date": "2025-03-01", "amount": 100_000 + i, "currency": "USD"}
 
     def h(i: int) -> str:

@@ -29,7 +29,7 @@ from contracts.trade.norm import (
     norm_ref,
     norm_scac,
     normalise_fields,
-    similar_keys,
+    similar_key,
     token_fingerprint,
 )
 from contracts.trade.state import (
@@ -53,7 +53,7 @@ __all__ = [
     "KEY_FIELDS", "IDENTITY_FIELDS", "PARTY_FIELD", "CONTENT_FIELDS",
     "norm_name", "norm_ref", "norm_date", "norm_amount", "norm_scac", "norm_bic",
     "norm_currency", "normalise_fields", "fingerprint", "token_fingerprint",
-    "content_fingerprint", "similar_keys",
+    "content_fingerprint", "similar_key",
     "params", "pool_of", "check_pool", "check_attestation", "check_document_party",
     "cross_check", "within_tolerance", "end_of_day_ms", "financing_status", "available",
     "pay_proceeds", "documents", "financing", "letters_of_credit",

@@ -21,10 +21,12 @@ from contracts.trade.norm import (
     PARTY_FIELD,
     REF_FIELDS,
     SIMILAR_DAYS,
+    SIMILAR_KEEP,
     content_fingerprint,
     fingerprint,
+    is_similar,
     normalise_fields,
-    similar_keys,
+    similar_key,
     token_fingerprint,
 )
 from contracts.trade.state import (
@@ -93,15 +95,14 @@ def check_not_duplicate(state: ContractState, ctx: TxContext, fp: str, tfp: str,
                         "duplicate_document", events=(("duplicate_attempt", event),))
 
 
-def similar_invoice(state: ContractState, keys: list[str]) -> tuple[str | None, bool]:
-    """The first registered invoice under ``keys`` (:func:`contracts.trade.norm.similar_keys`:
-    same seller, buyer and currency, amount within about 1 %, date within 3 days), and whether
-    the first key, the invoice's own, is free."""
-    for i, k in enumerate(keys):
-        doc_id = state.peek(NAME, k)
-        if doc_id is not None:
-            return str(doc_id), i > 0
-    return None, True
+def similar_invoice(state: ContractState, sim_key: str, band: int, day: int
+                    ) -> tuple[str | None, list[Any]]:
+    """The first remembered invoice of the same seller, buyer and currency with an amount within
+    about 1 % and a date within 3 days (:func:`contracts.trade.norm.similar_key`), and the list
+    to store back with this invoice appended (the last ``SIMILAR_KEEP``)."""
+    seen = state.peek(NAME, sim_key) or []
+    found = next((str(e[2]) for e in seen if is_similar(e, band, day)), None)
+    return found, [*seen[-(SIMILAR_KEEP - 1):], [band, day]]
 
 
 def parent_invoice(state: ContractState, key: bytes, norm: dict[str, Any]
@@ -235,10 +236,10 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     if doc_type == "invoice" and args.get("trade_id") is not None:
         raise ContractError("an invoice opens its own trade; it takes no trade_id", "bad_field")
     similar, sim_key, part_marker = None, None, None
+    sim_list: list[Any] = []
     if doc_type == "invoice":
-        keys = similar_keys(key, norm)
-        found, own_free = similar_invoice(state, keys)
-        sim_key = keys[0] if own_free else None
+        sim_key, band, day = similar_key(key, norm)
+        found, sim_list = similar_invoice(state, sim_key, band, day)
         parent, parent_fp, parent_free = parent_invoice(state, key, norm)
         part_marker = parent_fp if parent_free else None
         if found is not None:
@@ -263,7 +264,7 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
                                     {"doc_id": doc_id, "reason": args["declare_distinct"]}]
         state.put(NAME, "doc/" + similar, other)
     if sim_key is not None:
-        state.put(NAME, sim_key, doc_id)
+        state.put(NAME, sim_key, [*sim_list[:-1], [*sim_list[-1], doc_id]])
     if part_marker is not None:
         state.put(NAME, "fpt/" + part_marker, {"part": doc_id})
     state.put(NAME, "fp/" + fp, doc_id)

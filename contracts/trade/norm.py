@@ -12,7 +12,7 @@ import datetime
 import hmac
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from chainfin import codec
@@ -276,19 +276,28 @@ def amount_band(amount: int) -> int:
     return bisect.bisect_right(_AMOUNT_THRESHOLDS, amount)
 
 
-def similar_keys(key: bytes, normalised: Mapping[str, Any]) -> list[str]:
-    """The state keys (``sim/<HMAC(seller, buyer, currency)>/<band>/<day>``) an invoice similar
-    to this one would be registered under: bands ``amount_band`` +-:data:`SIMILAR_BANDS`, days
-    +-:data:`SIMILAR_DAYS` (21 keys). The first is this invoice's own key; the exact content
-    copy (same amount and date) is the special case of the first key.
+#: invoices remembered per (seller, buyer, currency) for the similarity check, newest last
+SIMILAR_KEEP = 64
 
-    The band and the day number are in the key in clear: the invoice's record keeps its amount
-    and date anyway; who the seller and buyer are stays behind the HMAC.
+
+def similar_key(key: bytes, normalised: Mapping[str, Any]) -> tuple[str, int, int]:
+    """Where the invoices of one seller to one buyer in one currency are remembered for the
+    similarity check (``sim/<HMAC(seller, buyer, currency)>``: a list of ``[amount band, day
+    ordinal, doc id]``, the last :data:`SIMILAR_KEEP`), and this invoice's band and day. One
+    read and one write per invoice, whatever the window; the exact content copy (same amount
+    and date) is the special case of band and day equal.
+
+    The band and the day are in the value in clear: the invoice's record keeps its amount and
+    date anyway; who the seller and buyer are stays behind the HMAC.
     """
     who = {k: normalised[k] for k in ("seller", "buyer", "currency")}
     base = hmac.digest(key, codec.encode(["invoice-similar", who]), "sha256").hex()[:32]
-    band = amount_band(normalised["amount"])
     day = datetime.date.fromisoformat(normalised["issue_date"]).toordinal()
-    bands = [band] + [band + s * d for d in range(1, SIMILAR_BANDS + 1) for s in (-1, 1)]
-    days = [day] + [day + s * d for d in range(1, SIMILAR_DAYS + 1) for s in (-1, 1)]
-    return [f"sim/{base}/{b}/{d}" for b in bands for d in days]
+    return "sim/" + base, amount_band(normalised["amount"]), day
+
+
+def is_similar(entry: Sequence[Any], band: int, day: int) -> bool:
+    """An invoice remembered as ``[band, day, doc id]`` is similar to one of ``band`` and
+    ``day``: amount bands at most :data:`SIMILAR_BANDS` apart, days at most
+    :data:`SIMILAR_DAYS`."""
+    return bool(abs(entry[0] - band) <= SIMILAR_BANDS and abs(entry[1] - day) <= SIMILAR_DAYS)

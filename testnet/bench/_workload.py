@@ -109,7 +109,9 @@ def build_workload(chain_id: str, issuer: Identity, senders: Sequence[Identity],
             "doc_type": "invoice",
             "fields": {
                 "seller": seller,
-                "buyer": f"Importer {rng.randrange(50)} GmbH",
+                # one buyer per invoice: two of a seller's invoices to one buyer within 1 % and
+                # 3 days are a suspected duplicate (decision 114), which a load must not draw
+                "buyer": f"Importer {run}{k} GmbH",
                 "number": f"INV-{chain_id[-8:]}-{run}{k:08d}",
                 "issue_date": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
                 "amount": f"{cents // 100:,}.{cents % 100:02d}",

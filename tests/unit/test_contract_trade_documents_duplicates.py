@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chainfin import codec
 from contracts.testing import Ledger
 from tests.unit.trade_cases import (
     BILL_OF_LADING,
@@ -95,6 +96,27 @@ def test_a_near_invoice_declared_distinct_is_registered_and_disclosed() -> None:
                                         "similar_to": first}
     assert led.get(T, "doc/" + first)["distinct_copies"] == [
         {"doc_id": r["doc_id"], "reason": "second shipment of the same order"}]
+
+
+def test_the_similarity_memory_keeps_the_last_64_invoices_of_a_seller_to_a_buyer() -> None:
+    """One read and one write per invoice: the list of a seller's invoices to one buyer is
+    bounded, and a copy of one still remembered is caught however many came between."""
+    import datetime
+
+    from contracts.trade.norm import SIMILAR_KEEP
+
+    led = trade_ledger()
+    day = datetime.date(2025, 1, 1)
+    for i in range(SIMILAR_KEEP + 6):
+        register(led, "invoice", {**INVOICE, "number": f"INV-S-{i}",
+                                  "issue_date": (day + datetime.timedelta(days=10 * i)).isoformat()})
+    lists = [codec.decode(v) for _, v in led.state.items_with_prefix(f"{T}/sim/".encode())]
+    assert [len(v) for v in lists] == [SIMILAR_KEEP]
+    for i, code in ((SIMILAR_KEEP + 5, "suspected_duplicate"), (0, None)):  # the first is gone
+        near = (day + datetime.timedelta(days=10 * i + 1)).isoformat()
+        r = led.tx("exporter", T, "register", doc_type="invoice", content_hash=h(("copy", i)),
+                   fields={**INVOICE, "number": f"INV-S-COPY-{i}", "issue_date": near})
+        assert r.error_code == code, r.error_message
 
 
 # ---------------------------------------------------------------------------- part invoices
