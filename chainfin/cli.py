@@ -294,7 +294,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     add_iso20022(sub)
 
     ni = nsub.add_parser("init", help="a bank's node: keys, TLS key + CSR, config, join request")
-    ni.add_argument("--bank", required=True, help="the bank's BIC, e.g. CHFNGB2L")
+    ni.add_argument("--bank", required=True, help="the bank's BIC, e.g. CHFNFRPP")
     ni.add_argument("--dir", required=True, help="directory to write (must not hold a node)")
     ni.add_argument("--node-id", default=None, help="default: <bic>-node")
     ni.add_argument("--host", action="append",

@@ -998,7 +998,7 @@ def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
             # the BIC's first holder (contracts.governance._claim_bic)
             key = "bic/" + "".join(bank.split()).upper()
             if st.get("governance", key) is None:
-                st.put("governance", key, pk)
+                st.put("governance", key, {"holder": pk, "by": None})
     st.put("governance", "validators", sorted({v.public_key for v in genesis.validators}))
     st.put("governance", "regulators", sorted(set(genesis.regulators)))
     st.put("governance", "params", genesis.params.consortium())

@@ -10,9 +10,9 @@ State (contract ``governance``):
   customs; ``admin`` banks may register identities; only genesis makes admins and legal names.
   The **identity id** is the public key (hex) the identity was registered with; it stays its id,
   and the holder of everything it owns, when its key changes.
-- ``bic/<BIC>`` -> the first bank identity registered with that BIC/LEI (upper case, no
-  spaces; genesis indexes its banks): only an admin of the same bank registers more bank
-  identities with it (decision 111).
+- ``bic/<BIC>`` -> ``{"holder", "by"}``: the first bank identity registered with that BIC/LEI
+  (upper case, no spaces) and the admin that registered it (None: genesis); only an admin of
+  the same bank, or that admin, registers more bank identities with it (decision 111).
 - ``key/<pubkey hex>`` -> the identity id, for every key an identity used after its first
   (the current one and the replaced ones; ``execution`` refuses a replaced key with
   ``key_rotated``).
@@ -245,22 +245,25 @@ def register_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]
 
 def _claim_bic(state: ContractState, ctx: TxContext, pk: str, bank: str) -> None:
     """A bank identity's BIC/LEI names the bank it acts for, and gives it home-bank powers
-    over that bank's customers. The first bank identity with a BIC holds it (``bic/<BIC>``;
-    genesis indexes its banks); a further identity with the same BIC is registered only by an
-    admin of that same bank, so an admin cannot mint an identity in another bank's name.
+    over that bank's customers. The first bank identity with a BIC holds it (``bic/<BIC>`` ->
+    ``{"holder", "by"}``: genesis indexes its banks with ``by`` None); a further bank identity
+    with the same BIC is registered only by an admin of that same bank or by the admin that
+    onboarded the bank (its node and its bank identities are registered one after the other), so
+    an admin cannot mint an identity in another bank's name.
 
     Raises:
         ContractError: ``forbidden`` (the BIC is another bank's).
     """
     key = "bic/" + bic_key(bank)
-    holder = state.get(NAME, key)
-    if holder is None:
-        state.put(NAME, key, pk)
+    claim = state.get(NAME, key)
+    if claim is None:
+        state.put(NAME, key, {"holder": pk, "by": ctx.sender_hex})
         return
     own = ctx.identity.get("bank")
-    if own is None or bic_key(own) != bic_key(bank):
+    if claim.get("by") != ctx.sender_hex and (own is None or bic_key(own) != bic_key(bank)):
         raise ContractError(f"{bank} is the BIC of another bank's identities: only that bank's "
-                            "admin may register more of them", "forbidden")
+                            "admin, or the admin that onboarded it, may register more of them",
+                            "forbidden")
 
 
 # ---------------------------------------------------------------------------- standing of an

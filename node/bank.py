@@ -83,7 +83,7 @@ def init_bank_node(directory: str | os.PathLike[str], bic: str, *, node_id: str 
             are never overwritten).
     """
     if not _BIC.fullmatch(bic):
-        raise ConfigError(f"{bic!r} is not a BIC (8 or 11 characters, e.g. CHFNGB2L)")
+        raise ConfigError(f"{bic!r} is not a BIC (8 or 11 characters, e.g. CHFNFRPP)")
     node_id = node_id or f"{bic.lower()}-node"
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", node_id):
         raise ConfigError(f"node id {node_id!r}: 1-64 letters, digits, '_', '.', '-'")

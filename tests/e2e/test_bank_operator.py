@@ -25,7 +25,7 @@ from chainfin.errors import ConfigError
 from node.bank import init_bank_node, sign_csr
 from testnet.launch import Testnet, free_ports, init_testnet, load_manifest
 
-BIC = "CHFNGB2L"
+BIC = "CHFNFRPP"  # a bank the 4-node testnet does not have (its banks hold CHFNUS33...)
 
 
 @pytest.fixture

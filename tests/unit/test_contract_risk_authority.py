@@ -106,7 +106,11 @@ def test_an_admin_cannot_mint_an_identity_under_another_banks_bic(L: Ledger) -> 
     newbank = L.add_identity("newbank").public_key.hex()
     L.ok("bank_a", G, "register_identity", pubkey=newbank, name="New Bank", role="bank",
          bank="NEWBANK")
-    assert L.get(G, "bic/NEWBANK") == newbank
+    assert L.get(G, "bic/NEWBANK") == {"holder": newbank, "by": L.pk("bank_a")}
+    # the admin that onboarded a bank registers its next identity (its node key, say) too
+    node = L.add_identity("newbank-node").public_key.hex()
+    L.ok("bank_a", G, "register_identity", pubkey=node, name="New Bank node", role="bank",
+         bank="NEWBANK")
 
 
 def test_banks_answer_to_regulators_not_to_each_other(L: Ledger) -> None:
