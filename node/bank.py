@@ -128,6 +128,9 @@ def init_bank_node(directory: str | os.PathLike[str], bic: str, *, node_id: str 
         rest_host=rest_host, rest_port=rest_port, p2p_host=p2p_host, p2p_port=p2p_port,
         peers=list(peers), sync_urls=list(sync_urls), sync_key_file=sync_key_file, tls=True,
         rest_tls=True,
+        # the certificate's names are the ones clients use: a signed read names its server,
+        # and the node takes those names (decision 118)
+        public_urls=[f"https://{h if ':' not in h else f'[{h}]'}:{rest_port}" for h in hosts],
         tls_ca=Path("tls/ca.pem"), tls_cert=Path("tls/node.pem"), tls_key=Path("tls/node.key"))
     write_config(cfg, d / "config.json")
     if genesis:  # the consortium's genesis, copied beside the config

@@ -83,7 +83,11 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
             per_address_burst=cfg.rest_burst_per_address,
             per_identity_rate=cfg.rest_rate_per_identity,
             per_identity_burst=cfg.rest_burst_per_identity,
-            verify_rate=cfg.rest_verify_rate, verify_burst=cfg.rest_verify_rate)
+            verify_rate=cfg.rest_verify_rate, verify_burst=cfg.rest_verify_rate,
+            authorities=cfg.rest_authorities())
+        # a signed read names its server: one signed for another URL is refused wrong_authority
+        log.info("REST takes signed requests for %s (public_urls adds names)",
+                 ", ".join(sorted(limits.authorities or ())))
         runner = web.AppRunner(make_app(node, limits), access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, cfg.rest_host, cfg.rest_port, ssl_context=rest_ssl,

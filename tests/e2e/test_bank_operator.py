@@ -192,3 +192,16 @@ def test_ca_sign_refuses_bad_csrs(tmp_path: Path) -> None:
         "node_public_key"]
     with pytest.raises(ConfigError, match="exists"):
         sign_csr(tmp_path / "ca", tmp_path / "b" / "tls" / "node.csr", out)
+
+
+def test_node_init_takes_signed_reads_for_its_certificate_names(tmp_path: Path) -> None:
+    """The --host names are what clients use; a signed read names its server, so the config
+    lists them (public_urls) and the node takes them (and its bind address)."""
+    from node.config import NodeConfig
+
+    init_bank_node(tmp_path / "b", BIC, hosts=["node.bank.example", "10.0.0.5"],
+                   rest="127.0.0.1:8000")
+    cfg = NodeConfig.model_validate(json.loads((tmp_path / "b" / "config.json").read_text()))
+    assert cfg.public_urls == ["https://node.bank.example:8000", "https://10.0.0.5:8000"]
+    assert {"node.bank.example:8000", "10.0.0.5:8000", "127.0.0.1:8000"} <= \
+        cfg.rest_authorities()
