@@ -344,7 +344,8 @@ def test_account_balance_verifies_and_live_blocks(chain: Chain, browser: Any,
                                                   shots: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    _open(browser, chain, f"#/account/{chain.importer}", key="importer")  # the owner reads
+    # an auditor reads and proves it (state proofs are for supervisors: docs/proofs.md §7)
+    _open(browser, chain, f"#/account/{chain.importer}", key="auditor")
     _pin_genesis(browser, chain)
     bal = _css(browser, "#balances")
     assert "2500" in bal.text
