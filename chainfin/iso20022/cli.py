@@ -238,7 +238,9 @@ async def tx_statuses(node: str, tx_ids: list[str], ca: str | None = None,
                       identity: Identity | None = None) -> list[iso.TxStatus]:
     """What the ledger says of each transaction, with the transfer's ISO references; reads
     signed by ``identity``. The references come from the transaction's block when ``identity``
-    may read blocks, else from its inclusion proof (its sender and parties may read that)."""
+    may read blocks, else from its inclusion proof (its sender, the sender's home bank and
+    supervisors may read that); a party that may read neither (a payee) gets the status and
+    height without the references and the time."""
     out = []
     async with Client(node, ca_file=ca, identity=identity) as c:
         for i in tx_ids:
@@ -259,9 +261,14 @@ async def tx_statuses(node: str, tx_ids: list[str], ca: str | None = None,
                 except ClientError as e:
                     if e.status != 404:  # blocks are for validators, regulators, auditors
                         raise
-                    p = await c.proof_tx(i)
-                    args, ts = p["tx"].get("args", {}), p["block"]["header"]["timestamp_ms"]
-                when = datetime.fromtimestamp(ts / 1000, tz=UTC)
+                    try:
+                        p = await c.proof_tx(i)
+                        args, ts = p["tx"].get("args", {}), p["block"]["header"]["timestamp_ms"]
+                    except ClientError as e2:  # a party reads the status, not the whole tx
+                        if e2.status != 404:
+                            raise
+                        ts = None
+                when = None if ts is None else datetime.fromtimestamp(ts / 1000, tz=UTC)
             err = o.get("error") or {}
             out.append(iso.TxStatus(i, o["status"], args.get("end_to_end_id"), args.get("uetr"),
                                     o.get("height"), err.get("code"), err.get("message"), when))

@@ -460,3 +460,17 @@ def test_a_name_with_control_characters_is_written_clean() -> None:
     assert doc.find(".//{*}Stmt/{*}Acct/{*}Nm").text == "Our Bank"
     assert doc.find(".//{*}RltdPties/{*}Dbtr/{*}Pty/{*}Nm").text == "ACME Exports"
     iso.build_camt054(A, "JPY", 0, [_move(5, True, 1)], names={B: "\x01\x02"})
+
+
+def test_a_payee_that_may_read_no_proof_gets_the_status_without_references() -> None:
+    """A party to a payment reads its status, not the whole transaction (the sender's): the
+    pacs.002 says committed at its height, with no references or time it may not read."""
+    import asyncio
+
+    class PartyNode(FakeNode):
+        async def proof_tx(self, i: str) -> dict[str, Any]:
+            raise ClientError("not_found", "no proof for you", 404)
+
+    with mock.patch.object(icli, "Client", PartyNode):
+        [st] = asyncio.run(icli.tx_statuses("http://x", ["ab" * 32]))
+    assert (st.status, st.height, st.end_to_end_id) == ("committed", 7, None)
