@@ -19,6 +19,7 @@ from contracts import governance as gov
 from contracts import risk
 from contracts.trade.norm import (
     PARTY_FIELD,
+    PARTY_ROLES,
     REF_FIELDS,
     SIMILAR_DAYS,
     SIMILAR_KEEP,
@@ -196,12 +197,6 @@ def _join_trade(state: ContractState, trade_id: str, doc_id: str, doc: dict[str,
     trade["docs"] = sorted([*trade["docs"], doc_id])
     state.put(NAME, "trade/" + trade_id, trade)
     state.put(NAME, "doc/" + doc_id, doc)
-
-
-#: The fields of a document that name a party, a vessel or a port; each is screened against the
-#: watch list (sanctions name vessels and ports as well as companies).
-PARTY_ROLES = ("seller", "buyer", "exporter", "shipper", "consignee", "applicant", "beneficiary",
-               "vessel", "port_of_loading", "port_of_discharge")
 
 
 def screen_document(state: ContractState, ctx: TxContext, owner: str,

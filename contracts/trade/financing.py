@@ -8,7 +8,7 @@ from typing import Any
 from chainfin.errors import ContractError
 from chainfin.execution import ContractState, TxContext, p_amount, p_currency, p_id
 from contracts import risk, settlement
-from contracts.trade.norm import norm_date
+from contracts.trade.norm import PARTY_ROLES, norm_date
 from contracts.trade.state import (
     CONTRACT,
     NAME,
@@ -68,7 +68,7 @@ def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
     check_attestation(state, trade)
     remaining = check_pool(state, trade, amount)
     bank = ctx.sender_hex
-    risk.screen_parties(state, ctx, {"seller": trade["seller"], "buyer": trade["buyer"]})
+    screen_trade(state, ctx, trade)
     risk.check_financing_exposure(state, ctx, bank, trade["owner"], trade["buyer"], ccy, amount)
     settlement.pay(state, ctx, bank, trade["owner"], ccy, amount, f"financing:{trade_id}")
     financing_id = ctx.derive_id()
@@ -88,6 +88,22 @@ def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
                           "remaining": remaining, "declared_distinct": notes})
     return {"financing_id": financing_id, "trade_id": trade_id, "financed": trade["financed"],
             "remaining": remaining, "declared_distinct": notes}
+
+
+def screen_trade(state: ContractState, ctx: TxContext, trade: dict[str, Any]) -> None:
+    """Financing re-screens every party, vessel and port of every document of the trade (one
+    may have been watch-listed since it was registered: red-team F8b).
+
+    Raises:
+        ContractError: ``sanctioned_party`` naming the role (the alert is kept).
+    """
+    names = {"seller": trade["seller"], "buyer": trade["buyer"]}
+    for doc_id in trade["docs"]:
+        fields = get_doc(state, doc_id)["fields"]
+        for role in PARTY_ROLES:
+            if role in fields and fields[role] not in names.values():
+                names[role if role not in names else f"{role}:{doc_id[:8]}"] = fields[role]
+    risk.screen_parties(state, ctx, names)
 
 
 def record_repayment(state: ContractState, ctx: TxContext, financing_id: str,

@@ -183,6 +183,11 @@ IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
     "certificate_of_origin": ("exporter", "number"),
 }
 
+#: The fields of a document that name a party, a vessel or a port; each is screened against the
+#: watch list at registration and again at financing.
+PARTY_ROLES = ("seller", "buyer", "exporter", "shipper", "consignee", "applicant", "beneficiary",
+               "vessel", "port_of_loading", "port_of_discharge")
+
 #: The field naming the party who must register the document (or have its agent bank do it).
 PARTY_FIELD: dict[str, str] = {
     "invoice": "seller",

@@ -123,3 +123,37 @@ def test_a_bill_of_lading_naming_a_watched_vessel_or_port_is_refused(field: str,
                   fields={**BILL_OF_LADING, field: name}, content_hash=h(field),
                   trade_id=trade)
     assert field.replace("_", " ") in r.error_message or field in r.error_message
+
+
+@pytest.mark.parametrize("field", ["vessel", "port_of_discharge"])
+def test_financing_re_screens_every_document_of_the_trade(field: str) -> None:
+    """Red-team F8b: a vessel or port of the trade's B/L watch-listed after registration stops
+    the financing (it used to re-screen only the seller and the buyer)."""
+    led = trade_ledger()
+    ids = open_trade(led)
+    watch_name(led, BILL_OF_LADING[field])
+    r = led.fails("sanctioned_party", "bank_a", T, "request_financing", amount=1000,
+                  currency="USD", maturity_date="2026-02-28", trade_id=ids["trade"])
+    assert field in r.error_message
+
+
+def test_an_lc_does_not_pay_for_an_applicant_watched_or_frozen_since_issue() -> None:
+    """Red-team F8c: the credit is re-screened when it pays."""
+    for how in ("watch", "freeze"):
+        led = trade_ledger()
+        inv = register(led, "invoice", INVOICE)
+        lc = led.ok("bank_c", T, "issue_lc", applicant=led.pk("importer"),
+                    beneficiary=led.pk("exporter"), amount=100_000_00, currency="USD",
+                    expiry_date="2026-01-31", lc_number="LC-1",
+                    required_docs=["invoice"])["lc_id"]
+        if how == "watch":
+            key = risk.watch_key(bytes.fromhex(led.genesis.fingerprint_key))
+            led.ok("regulator", R, "add_watch",
+                   entries=[risk.watch_digest(key, "id", led.pk("importer"))])
+        else:
+            led.ok("regulator", "governance", "freeze_identity", pubkey=led.pk("importer"),
+                   reason="sanctions", order_ref="OFAC-1")
+        pres = led.ok("exporter", T, "present", lc_id=lc, doc_ids=[inv["doc_id"]],
+                      amount=100_000_00)["presentation_id"]
+        code = "sanctioned_party" if how == "watch" else "account_frozen"
+        led.fails(code, "bank_c", T, "accept_presentation", presentation_id=pres)
