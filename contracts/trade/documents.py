@@ -76,9 +76,12 @@ def check_not_duplicate(state: ContractState, ctx: TxContext, fp: str, tfp: str,
     """A document is registered once: a second registration with the same identity under
     either key of its number (``fp/``: separators ignored; ``fpt/``: tokens with leading zeros
     stripped), or with the same file, is a ``duplicate_document`` whatever its other fields
-    say. The refusal is published as a ``duplicate_attempt`` event naming the existing
-    document and its banks. Returns what ``fpt/<tfp>`` holds otherwise: None, or the marker
-    ``{"part": doc_id}`` a part invoice of this number left.
+    say. The refusal names neither the existing document nor its banks (the attempter may hold
+    only a copy of the file): the attempt is recorded on the existing document
+    (``duplicate_attempts``, the last 16; kept although the transaction is rejected), which its
+    owner and banks read, and a ``duplicate_attempt`` event names only the attempter. Returns
+    what ``fpt/<tfp>`` holds otherwise: None, or the marker ``{"part": doc_id}`` a part invoice
+    of this number left.
 
     Raises:
         ContractError: ``duplicate_document``.
@@ -90,10 +93,12 @@ def check_not_duplicate(state: ContractState, ctx: TxContext, fp: str, tfp: str,
     if existing is None:
         return token_entry
     doc = get_doc(state, existing)
-    event = {"doc_id": existing, "attempted_by": ctx.sender_hex,
-             "banks": _banks_of(state, doc)}
-    raise ContractError(f"the same document is already registered as {existing}",
-                        "duplicate_document", events=(("duplicate_attempt", event),))
+    attempt = {"by": ctx.sender_hex, "tx_id": ctx.tx_hex, "height": ctx.height}
+    doc["duplicate_attempts"] = [*doc.get("duplicate_attempts", []), attempt][-16:]
+    ctx.keep(writes=[(NAME, "doc/" + existing, doc)])
+    raise ContractError("the same document is already registered (its owner and banks see "
+                        "this attempt)", "duplicate_document",
+                        events=(("duplicate_attempt", {"attempted_by": ctx.sender_hex}),))
 
 
 def similar_invoice(state: ContractState, sim_key: str, band: int, day: int

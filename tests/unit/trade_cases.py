@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from chainfin import codec
 from chainfin.execution import Receipt, nonce_word_key, receipt_key
 from contracts.testing import Ledger, make_genesis
 
@@ -68,12 +69,31 @@ def used_key(led: Ledger, who: str, nonce: int) -> bytes:
     return f(led.ids[who].public_key, nonce)
 
 
+def _without_attempts(state: dict[bytes, bytes]) -> dict[bytes, Any]:
+    """The state with each document's ``duplicate_attempts`` left out: a duplicate's refusal
+    records itself there (kept although the transaction is rejected)."""
+    out: dict[bytes, Any] = {}
+    for k, v in state.items():
+        if k.startswith(f"{T}/doc/".encode()):
+            doc = codec.decode(v)
+            doc.pop("duplicate_attempts", None)
+            out[k] = doc
+        else:
+            out[k] = v
+    return out
+
+
 def refused(led: Ledger, code: str, who: str, method: str, /, **args: Any) -> Receipt:
-    """The transaction is rejected with ``code`` and changes no state but its own receipt."""
-    before = state_without_receipts(led)
+    """The transaction is rejected with ``code`` and changes no state but its own receipt (and,
+    for a duplicate, the attempt recorded on the existing document)."""
+    before = _without_attempts(state_without_receipts(led))
     r = led.fails(code, who, T, method, **args)
-    assert state_without_receipts(led) == before, f"{method} refused but changed the state"
-    assert led.last is not None and list(led.last.changes) == [used_key(led, who, r.nonce)]
+    assert _without_attempts(state_without_receipts(led)) == before, \
+        f"{method} refused but changed the state"
+    assert led.last is not None
+    changed = [k for k in led.last.changes if not k.startswith(f"{T}/doc/".encode())
+               or code != "duplicate_document"]
+    assert changed == [used_key(led, who, r.nonce)]
     return r
 
 
