@@ -247,8 +247,13 @@ class Desk(Harness):
         return out["result"]  # type: ignore[no-any-return]
 
     async def value(self, key: str) -> Any:
+        """A trade_documents record, less a document's ``duplicate_attempts`` (a refused
+        duplicate records itself there, kept although it is rejected: decision 115)."""
         status, out = await self.get(f"/v1/state/{T}/{key}")
-        return out["value"] if status == 200 else None
+        v = out["value"] if status == 200 else None
+        if isinstance(v, dict) and key.startswith("doc/"):
+            v = {k: x for k, x in v.items() if k != "duplicate_attempts"}
+        return v
 
     async def usd(self, who: str) -> int:
         status, out = await self.get(

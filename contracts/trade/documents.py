@@ -169,8 +169,8 @@ def attach_issued_lc(state: ContractState, trade_id: str, trade: dict[str, Any],
     if lc_id is None:
         return
     lc = get_lc(state, lc_id)
-    if lc["trade_id"] not in (None, trade_id):
-        raise ContractError(f"the letter of credit {lc_id} is attached to another trade",
+    if (lc["trade_id"] or lc.get("for_trade")) not in (None, trade_id):
+        raise ContractError(f"the letter of credit {lc_id} is for another trade",
                             "document_mismatch")
     if lc["trade_id"] is None:
         check_lc_parties(state, lc, trade)

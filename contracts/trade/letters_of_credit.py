@@ -109,7 +109,7 @@ def check_lc_not_duplicate(state: ContractState, fp: str, tfp: str) -> None:
 
 def trade_of_lc_copy(state: ContractState, fp: str, tfp: str, trade_id: str | None
                      ) -> str | None:
-    """The trade an LC is attached to when issued: ``trade_id`` if given, else the trade a copy
+    """The trade an LC is for when issued: ``trade_id`` if given, else the trade a copy
     of this LC (a ``letter_of_credit`` document with the same bank and number) already joined,
     so the LC's proceeds follow the trade financed against that copy.
 
@@ -165,9 +165,17 @@ def issue_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
           "drawn": 0, "reserved": 0,
           "presentations": [], "amendment": None, "amendments": 0, "cancel_consent": False,
           "height": ctx.height}
-    trade_id = trade_of_lc_copy(state, fp, tfp, args.get("trade_id"))
-    if trade_id is not None:
-        _attach_trade(state, lc_id, lc, trade_id)
+    requested = args.get("trade_id")
+    trade_of_lc_copy(state, fp, tfp, requested)  # a copy in another trade: document_mismatch
+    by_copy = trade_of_lc_copy(state, fp, tfp, None)
+    if by_copy is not None:  # the exporter put a copy of this LC in its trade: its consent
+        _attach_trade(state, lc_id, lc, by_copy)
+    elif requested is not None:
+        # the bank alone cannot join a trade (it would read the trade, its documents and the
+        # other banks' financings): the LC is for that trade, and joins it when the
+        # beneficiary presents under it or registers its copy there (red-team privacy #5)
+        check_lc_parties(state, lc, get_trade(state, requested))
+        lc["for_trade"] = requested
     state.put(NAME, "lc/" + lc_id, lc)
     state.put(NAME, "lcfp/" + fp, lc_id)
     state.put(NAME, "lcfpt/" + tfp, lc_id)
@@ -315,7 +323,8 @@ def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         docs.append((doc_id, d))
     check_presentation_parties(state, lc, docs)
     trades = sorted({d["trade_id"] for _, d in docs if d["trade_id"] is not None})
-    if len(trades) > 1 or (trades and lc["trade_id"] not in (None, trades[0])):
+    if len(trades) > 1 or (trades and (lc["trade_id"] or lc.get("for_trade"))
+                           not in (None, trades[0])):
         raise ContractError("the documents belong to another trade than the LC's",
                             "document_mismatch")
     missing = sorted(set(lc["required_docs"]) - {d["doc_type"] for _, d in docs})
@@ -327,7 +336,7 @@ def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         raise ContractError("the drawing is above the invoices presented", "document_mismatch")
     # proceeds follow the trade: the documents', else the LC's own (so documents kept out of
     # a financed trade cannot route its LC's payment around the financing banks)
-    trade_id = trades[0] if trades else lc["trade_id"]
+    trade_id = trades[0] if trades else (lc["trade_id"] or lc.get("for_trade"))
     if trade_id is not None and lc["trade_id"] is None:
         _attach_trade(state, lc_id, lc, trade_id)
     presentation_id = ctx.derive_id()

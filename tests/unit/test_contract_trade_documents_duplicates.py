@@ -272,3 +272,26 @@ def test_control_characters_in_a_document_field_are_refused(text: str) -> None:
     led = trade_ledger()
     refused(led, "bad_field", "exporter", "register", doc_type="invoice",
             fields={**INVOICE, "number": text}, content_hash=h(text))
+
+
+def test_a_bank_cannot_join_a_trade_by_issuing_an_lc_for_it() -> None:
+    """Red-team (privacy #5): an LC naming a trade made its issuer a party of the trade (its
+    records, documents and the other banks' financings). It joins only when the beneficiary
+    presents under it (or registers its copy in the trade)."""
+    led = trade_ledger()
+    ids = open_trade(led)
+    r = led.tx("bank_c", T, "issue_lc", applicant=led.pk("importer"),
+               beneficiary=led.pk("exporter"), amount=100_000_00, currency="USD",
+               expiry_date="2026-06-30", lc_number="LC-9", trade_id=ids["trade"],
+               partial_drawings=True)
+    lc_id = r.result["lc_id"]
+    assert led.get(T, "trade/" + ids["trade"])["lcs"] == []
+    lc = led.get(T, "lc/" + lc_id)
+    assert lc["trade_id"] is None and lc["for_trade"] == ids["trade"]
+    inv = led.get(T, "trade/" + ids["trade"])["invoice"]
+    led.ok("exporter", T, "present", lc_id=lc_id, doc_ids=[inv], amount=50_000_00)
+    assert led.get(T, "trade/" + ids["trade"])["lcs"] == [lc_id]
+    other = _other_trade(led)  # and it cannot be drawn with another trade's documents
+    r = led.tx("exporter", T, "present", lc_id=lc_id, doc_ids=[other["doc_id"]],
+               amount=1_00)
+    assert r.error_code == "document_mismatch"
