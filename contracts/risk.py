@@ -222,9 +222,12 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
         hit = state.peek(NAME, "watch/" + _id_digest(key, acct)) is not None
         if not hit:
             ident = gov.peek_identity(state, acct)
-            hit = ident is not None and any(
-                ident.get(f) and state.peek(NAME, "watch/" + _name_digest(key, ident[f]))
-                is not None for f in IDENTITY_NAME_FIELDS)
+            if ident is not None:
+                for field in IDENTITY_NAME_FIELDS:
+                    name = ident.get(field)
+                    if name and state.peek(NAME, "watch/" + _name_digest(key, name)) is not None:
+                        hit = True
+                        break
         if hit:
             # the alert goes to the signer's list, never the watched party's (no tipping off:
             # supervisors read it from the event; the detail names the watched account)
