@@ -13,6 +13,7 @@ import pytest
 from lxml import etree
 
 from chainfin import iso20022 as iso
+from tests.unit.iso_cases import pacs009
 
 A, B, C = "aa" * 32, "bb" * 32, "cc" * 32
 UETR = "6f2c1b8e-3d4a-4c5b-9e7f-0a1b2c3d4e5f"
@@ -75,27 +76,7 @@ def test_reader_refusals() -> None:
 
 
 def test_pacs009_is_read_without_a_schema() -> None:
-    ns = iso.NS["pacs.009"]
-    root = etree.Element(f"{{{ns}}}Document", nsmap={None: ns})
-
-    def sub(p: Any, tag: str, text: str | None = None, **a: str) -> Any:
-        e = etree.SubElement(p, f"{{{ns}}}{tag}", a)
-        e.text = text
-        return e
-
-    body = sub(root, "FICdtTrf")
-    hdr = sub(body, "GrpHdr")
-    sub(hdr, "MsgId", "M9")
-    sub(hdr, "CreDtTm", "2026-12-06T00:00:00+00:00")
-    sub(hdr, "NbOfTxs", "1")
-    tx = sub(body, "CdtTrfTxInf")
-    sub(sub(tx, "PmtId"), "EndToEndId", "FI-1")
-    sub(tx, "IntrBkSttlmAmt", "250.00", Ccy="CNY")
-    sub(sub(sub(tx, "Cdtr"), "FinInstnId"), "Nm", "Bank B")
-    prxy = sub(sub(tx, "CdtrAcct"), "Prxy")
-    sub(sub(prxy, "Tp"), "Prtry", "CHAINFIN")
-    sub(prxy, "Id", B)
-    m = iso.parse_payment(etree.tostring(root))
+    m = iso.parse_payment(pacs009(B, "250.00", "CNY", creditor_bank="Bank B"))
     assert m.kind == "pacs.009" and m.msg_id == "M9"
     (t,) = m.transfers
     assert (t.currency, t.amount, t.creditor, t.debtor, t.creditor_name) == (

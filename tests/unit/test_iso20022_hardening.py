@@ -22,6 +22,7 @@ from chainfin.client import ClientError
 from chainfin.crypto import Identity, save_identity
 from chainfin.iso20022 import cli as icli
 from contracts.testing import Ledger
+from tests.unit.iso_cases import pacs009
 
 A, B, C = "aa" * 32, "bb" * 32, "cc" * 32
 UETR = "6f2c1b8e-3d4a-4c5b-9e7f-0a1b2c3d4e5f"
@@ -34,26 +35,7 @@ def _pacs008(*transfers: iso.OutgoingTransfer) -> bytes:
 
 
 def _pacs009(amount: str, ccy: str = "USD") -> bytes:
-    ns = iso.NS["pacs.009"]
-    root = etree.Element(f"{{{ns}}}Document", nsmap={None: ns})
-
-    def sub(p: Any, tag: str, text: str | None = None, **a: str) -> Any:
-        e = etree.SubElement(p, f"{{{ns}}}{tag}", a)
-        e.text = text
-        return e
-
-    body = sub(root, "FICdtTrf")
-    hdr = sub(body, "GrpHdr")
-    sub(hdr, "MsgId", "M9")
-    sub(hdr, "CreDtTm", "2026-12-06T00:00:00+00:00")
-    sub(hdr, "NbOfTxs", "1")
-    tx = sub(body, "CdtTrfTxInf")
-    sub(sub(tx, "PmtId"), "EndToEndId", "FI-1")
-    sub(tx, "IntrBkSttlmAmt", amount, Ccy=ccy)
-    prxy = sub(sub(tx, "CdtrAcct"), "Prxy")
-    sub(sub(prxy, "Tp"), "Prtry", "CHAINFIN")
-    sub(prxy, "Id", B)
-    return bytes(etree.tostring(root))
+    return pacs009(B, amount, ccy)
 
 
 # ---------------------------------------------------------------------------- 1, 5: what is read
