@@ -13,12 +13,16 @@ from typing import Any
 
 from chainfin.errors import ContractError
 
-__all__ = ["MAX_AMOUNT", "Parser", "bad_field", "p_pubkey", "p_id", "p_amount", "p_int",
+__all__ = ["MAX_AMOUNT", "MAX_INT", "Parser", "bad_field", "p_pubkey", "p_id", "p_amount", "p_int",
            "p_time_ms", "p_currency", "p_text", "p_hex", "p_dict", "p_list", "p_any"]
 
-#: Largest amount (and largest total issued per currency): balances, supplies and sums of them
-#: stay inside msgpack's signed 64-bit range.
-MAX_AMOUNT = 2**63 - 1
+#: Largest amount (and largest total issued per currency), 10^18 - 1 minor units: an ISO 20022
+#: amount holds 18 digits (totalDigits, fractions included), so every amount, balance and
+#: supply fits a pacs.008 or a camt statement (decision 118); sums of a few stay inside
+#: msgpack's signed 64-bit range.
+MAX_AMOUNT = 10**18 - 1
+#: Largest other integer argument (block times in ms, windows): msgpack's signed 64-bit range.
+MAX_INT = 2**63 - 1
 
 Parser = Callable[[Any, str], Any]
 
@@ -56,7 +60,7 @@ def p_amount(v: Any, name: str) -> int:
     return v
 
 
-def p_int(lo: int = 0, hi: int = MAX_AMOUNT) -> Parser:
+def p_int(lo: int = 0, hi: int = MAX_INT) -> Parser:
     def parse(v: Any, name: str) -> int:
         if type(v) is not int or v < lo or v > hi:
             raise _bad(name, f"must be an integer between {lo} and {hi}")
@@ -65,7 +69,7 @@ def p_int(lo: int = 0, hi: int = MAX_AMOUNT) -> Parser:
     return parse
 
 
-p_time_ms = p_int(0, MAX_AMOUNT)
+p_time_ms = p_int(0, MAX_INT)
 
 
 def p_currency(v: Any, name: str) -> str:

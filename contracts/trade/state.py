@@ -284,7 +284,7 @@ def lc_ceiling(amount: int, tolerance_bps: int) -> int:
     """The most an LC pays in all: its amount plus the tolerance, rounded down.
 
     Raises:
-        ContractError: ``bad_field`` when that exceeds the 2^63 bound of amounts.
+        ContractError: ``bad_field`` when that exceeds the largest amount (``MAX_AMOUNT``).
     """
     ceiling = amount + amount * tolerance_bps // BPS
     if ceiling > MAX_AMOUNT:

@@ -59,8 +59,14 @@ def test_issue_rejections(L: Ledger) -> None:
 
 
 def test_issue_total_capped(L: Ledger) -> None:
+    """Amounts and supplies stop at 10^18 - 1 minor units: what an ISO 20022 amount holds."""
+    from chainfin.execution import MAX_AMOUNT
+
+    assert MAX_AMOUNT == 10**18 - 1
     L.fails("amount_too_large", "usd_issuer", S, "issue", currency="USD", to=L.pk("bank_a"),
-            amount=2**63 - 1)
+            amount=MAX_AMOUNT)  # on top of what the fixture issued
+    L.fails("bad_field", "usd_issuer", S, "issue", currency="USD", to=L.pk("bank_a"),
+            amount=MAX_AMOUNT + 1)
 
 
 def test_redeem_burns_the_issuers_own_balance(L: Ledger) -> None:

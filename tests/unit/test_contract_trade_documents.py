@@ -180,14 +180,15 @@ def test_tolerance_is_exact_integer_arithmetic() -> None:
     assert td.within_tolerance(big, big - big // 25, 500)  # no overflow: Python ints
 
 
-def test_lc_ceiling_rounds_down_and_never_passes_2_63() -> None:
+def test_lc_ceiling_rounds_down_and_never_passes_the_largest_amount() -> None:
+    from chainfin.execution import MAX_AMOUNT
     from contracts.trade.state import lc_ceiling
 
     assert lc_ceiling(1000, 500) == 1050
     assert lc_ceiling(999, 5) == 999  # 0.4995 rounds down
-    assert lc_ceiling(2**62 - 1, 10_000) == 2**63 - 2
+    assert lc_ceiling((MAX_AMOUNT + 1) // 2 - 1, 10_000) == MAX_AMOUNT - 1
     with pytest.raises(ContractError) as ei:
-        lc_ceiling(2**63 - 1, 1)
+        lc_ceiling(MAX_AMOUNT, 1)
     assert ei.value.code == "bad_field"
 
 
