@@ -8,12 +8,13 @@ where contracts import them from; a module of their own keeps execution.py short
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from chainfin.errors import ContractError
 
-__all__ = ["MAX_AMOUNT", "MAX_INT", "Parser", "bad_field", "p_pubkey", "p_id", "p_amount", "p_int",
+__all__ = ["MAX_AMOUNT", "MAX_INT", "bic_key", "Parser", "bad_field", "p_pubkey", "p_id", "p_amount", "p_int",
            "p_time_ms", "p_currency", "p_text", "p_hex", "p_dict", "p_list", "p_any"]
 
 #: Largest amount (and largest total issued per currency), 10^18 - 1 minor units: an ISO 20022
@@ -130,3 +131,16 @@ def p_list(item: Parser, max_len: int = 64) -> Parser:
 
 def p_any(v: Any, name: str) -> Any:
     return v
+
+
+_BIC8 = re.compile(r"^[A-Z]{6}[A-Z0-9]{2}$")
+
+
+def bic_key(bank: str) -> str:
+    """How a bank's BIC/LEI is compared, claimed and indexed everywhere (governance's
+    ``bic/`` claims and home banks, the REST home-bank rule, genesis): NFKC (fullwidth letters
+    are the letters), invisible format characters and all whitespace dropped, upper case, and
+    an 8-character BIC as its primary office (``+ "XXX"``), as trade documents read a BIC."""
+    s = unicodedata.normalize("NFKC", bank)
+    s = "".join(c for c in s if not c.isspace() and unicodedata.category(c) != "Cf").upper()
+    return s + "XXX" if _BIC8.match(s) else s

@@ -52,6 +52,7 @@ from chainfin.errors import CodecError, ConfigError, ContractError, InvalidTrans
 from chainfin.exec_args import (
     MAX_AMOUNT,
     Parser,
+    bic_key,
     p_amount,
     p_any,
     p_currency,
@@ -100,6 +101,7 @@ __all__ = [
     "read_value",
     "current_validators",
     "MAX_AMOUNT",
+    "bic_key",
     "EXECUTION_CODES",
     # argument parsers for contract method declarations
     "p_pubkey",
@@ -996,9 +998,9 @@ def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
         bank = idents[pk]["bank"]
         if idents[pk]["role"] == "bank" and bank is not None:
             # the BIC's first holder (contracts.governance._claim_bic)
-            key = "bic/" + "".join(bank.split()).upper()
+            key = "bic/" + bic_key(bank)
             if st.get("governance", key) is None:
-                st.put("governance", key, {"holder": pk, "by": None})
+                st.put("governance", key, {"holder": pk, "by": None, "count": 1})
     st.put("governance", "validators", sorted({v.public_key for v in genesis.validators}))
     st.put("governance", "regulators", sorted(set(genesis.regulators)))
     st.put("governance", "params", genesis.params.consortium())

@@ -10,9 +10,11 @@ State (contract ``governance``):
   customs; ``admin`` banks may register identities; only genesis makes admins and legal names.
   The **identity id** is the public key (hex) the identity was registered with; it stays its id,
   and the holder of everything it owns, when its key changes.
-- ``bic/<BIC>`` -> ``{"holder", "by"}``: the first bank identity registered with that BIC/LEI
-  (upper case, no spaces) and the admin that registered it (None: genesis); only an admin of
-  the same bank, or that admin, registers more bank identities with it (decision 111).
+- ``bic/<BIC>`` -> ``{"holder", "by", "count", "time_ms"}``: the first bank identity registered
+  with that BIC/LEI (``chainfin.execution.bic_key``), the admin that registered it (None:
+  genesis), how many bank identities carry it and when it was claimed; only an admin of the
+  same bank, or that admin for the bank's first two identities within 10 minutes, registers
+  more with it (decision 111).
 - ``key/<pubkey hex>`` -> the identity id, for every key an identity used after its first
   (the current one and the replaced ones; ``execution`` refuses a replaced key with
   ``key_rotated``).
@@ -46,6 +48,7 @@ from chainfin.execution import (
     Contract,
     ContractState,
     TxContext,
+    bic_key,
     p_currency,
     p_dict,
     p_hex,
@@ -151,19 +154,21 @@ def is_regulator(state: ContractState, ident_id: str) -> bool:
     return ident_id in regulators(state)
 
 
-def bic_key(bank: str) -> str:
-    """How a ``bank`` field (BIC or LEI) is compared and indexed: spaces removed, upper case."""
-    return "".join(bank.split()).upper()
+#: The roles a home bank supervises: its customers. Banks, issuers, customs and auditors are
+#: institutions: regulators supervise them, not a bank that happened to register them.
+CUSTOMER_ROLES = ("exporter", "importer")
 
 
 def is_home_bank(state: ContractState, bank_id: str, target: Mapping[str, Any],
                  target_id: str | None = None) -> bool:
     """Is ``bank_id`` the home bank of the identity record ``target`` (id ``target_id``): the
     admin bank that registered it, or a bank identity with the same BIC/LEI in its ``bank``
-    field. No identity is its own home bank, and a bank has none: banks answer to regulators,
-    not to each other (an admin bank that registered a bank, or a bank identity carrying
-    another bank's BIC, must not freeze it, lift its limits or rebind its key)."""
-    if bank_id == target_id or target.get("role") == "bank":
+    field. Only customers (:data:`CUSTOMER_ROLES`) have one, and no identity is its own: banks,
+    currency issuers, customs, auditors and regulators answer to regulators, not to a bank (an
+    admin bank that registered one, or a bank identity carrying its BIC, must not freeze it,
+    lift its limits or rebind its key: decision 111, red-team rounds 1 and 2)."""
+    if (bank_id == target_id or target.get("role") not in CUSTOMER_ROLES
+            or (target_id is not None and is_regulator(state, target_id))):
         return False
     if target.get("registered_by") == bank_id:
         return True
@@ -193,17 +198,22 @@ def require_supervisor(state: ContractState, ctx: TxContext, target_id: str) -> 
 
 def require_may_lift(state: ContractState, ctx: TxContext, set_by: str | None,
                      by_regulator: bool | None, what: str) -> None:
-    """A control a regulator set (a limit, a freeze) is changed or lifted by a regulator only:
-    a home bank lifts what it set itself, never a regulator's order.
+    """A control (a limit, a freeze) is changed or lifted by a regulator, or by the home bank
+    that set it: never a regulator's order by a bank, nor one home bank's control by another.
 
     Raises:
         ContractError: ``forbidden``.
     """
+    if is_regulator(state, ctx.sender_hex):
+        return
     if by_regulator is None:  # a record from before decision 111: who set it, as of now
         by_regulator = set_by is not None and is_regulator(state, set_by)
-    if by_regulator and not is_regulator(state, ctx.sender_hex):
+    if by_regulator:
         raise ContractError(f"{what} was set by a regulator: only a regulator may change or "
                             "lift it", "forbidden")
+    if set_by is not None and set_by != ctx.sender_hex:
+        raise ContractError(f"{what} was set by another bank: only it or a regulator may "
+                            "change or lift it", "forbidden")
 
 
 def validators(state: ContractState) -> list[str]:
@@ -243,13 +253,21 @@ def register_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]
     return {"pubkey": pk, "role": role}
 
 
+#: Bank identities the admin that onboarded a bank may register under its BIC, within
+#: :data:`ONBOARDING_WINDOW_MS` of block time of the first: the node's and the bank's
+#: (``chainfin node init`` makes both, registered one after the other); any later one is the
+#: bank's own admins' to add, so an onboarding admin keeps no lasting way into the bank.
+ONBOARDING_IDENTITIES = 2
+ONBOARDING_WINDOW_MS = 10 * 60 * 1000
+
+
 def _claim_bic(state: ContractState, ctx: TxContext, pk: str, bank: str) -> None:
     """A bank identity's BIC/LEI names the bank it acts for, and gives it home-bank powers
     over that bank's customers. The first bank identity with a BIC holds it (``bic/<BIC>`` ->
-    ``{"holder", "by"}``: genesis indexes its banks with ``by`` None); a further bank identity
-    with the same BIC is registered only by an admin of that same bank or by the admin that
-    onboarded the bank (its node and its bank identities are registered one after the other), so
-    an admin cannot mint an identity in another bank's name.
+    ``{"holder", "by", "count"}``: genesis indexes its banks with ``by`` None); a further bank
+    identity with the same BIC is registered by an admin of that same bank, or, up to
+    :data:`ONBOARDING_IDENTITIES` in all, by the admin that onboarded the bank — so an admin
+    cannot mint an identity in another bank's name, then or later.
 
     Raises:
         ContractError: ``forbidden`` (the BIC is another bank's).
@@ -257,13 +275,17 @@ def _claim_bic(state: ContractState, ctx: TxContext, pk: str, bank: str) -> None
     key = "bic/" + bic_key(bank)
     claim = state.get(NAME, key)
     if claim is None:
-        state.put(NAME, key, {"holder": pk, "by": ctx.sender_hex})
+        state.put(NAME, key, {"holder": pk, "by": ctx.sender_hex, "count": 1,
+                              "time_ms": ctx.timestamp_ms})
         return
     own = ctx.identity.get("bank")
-    if claim.get("by") != ctx.sender_hex and (own is None or bic_key(own) != bic_key(bank)):
+    onboarding = (claim.get("by") == ctx.sender_hex
+                  and claim.get("count", 1) < ONBOARDING_IDENTITIES
+                  and ctx.timestamp_ms - claim.get("time_ms", 0) <= ONBOARDING_WINDOW_MS)
+    if not onboarding and (own is None or bic_key(own) != bic_key(bank)):
         raise ContractError(f"{bank} is the BIC of another bank's identities: only that bank's "
-                            "admin, or the admin that onboarded it, may register more of them",
-                            "forbidden")
+                            "admin may register more of them", "forbidden")
+    state.put(NAME, key, {**claim, "count": claim.get("count", 1) + 1})
 
 
 # ---------------------------------------------------------------------------- standing of an
@@ -374,6 +396,12 @@ def revoke_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]) 
     at registration) signs for it from now on."""
     ident_id = identity_id(state, args["pubkey"])
     rec = require_supervisor(state, ctx, ident_id)
+    if is_regulator(state, ident_id):
+        raise ContractError("a regulator's key is replaced by governance (remove_regulator, "
+                            "add_regulator), not by another identity", "forbidden")
+    if rec.get("status") == "frozen":  # a bank may not turn a regulator's freeze into its own
+        require_may_lift(state, ctx, rec.get("frozen_by"), rec.get("frozen_by_regulator"),
+                         "this identity's freeze")
     new_key = args.get("new_public_key")
     data = {"identity": ident_id, "old_key": rec.get("key", ident_id), "reason": args["reason"],
             "order_ref": args["order_ref"], "by": ctx.sender_hex}
@@ -382,6 +410,14 @@ def revoke_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]) 
         ctx.emit("identity_revoked", data)
         return {"identity": ident_id, "status": "revoked"}
     _require_unused_key(state, new_key)
+    if is_regulator(state, ctx.sender_hex):
+        # a regulator binding a key to another's account could spend it: the two-regulator
+        # rule of seizures applies (risk.regulator_order)
+        from contracts import risk  # risk imports this module
+
+        order = {"identity": ident_id, "new_key": new_key}
+        if risk.regulator_order(state, ctx, "rebind", args["order_ref"], order) is None:
+            return {"identity": ident_id, "status": "pending"}
     _rebind(state, ident_id, rec, new_key)
     ctx.emit("key_revoked", {**data, "new_key": new_key})
     return {"identity": ident_id, "key": new_key}
@@ -491,6 +527,14 @@ def _apply(state: ContractState, ctx: TxContext, action: str, p: dict[str, Any])
         state.delete(NAME, "validator_info/" + p["pubkey"])
     elif action == "set_role":
         ident = require_identity(state, p["pubkey"])
+        if p["role"] == "bank" and ident["role"] != "bank" and ident.get("bank") is not None:
+            key = "bic/" + bic_key(ident["bank"])
+            claim = state.get(NAME, key)
+            if claim is not None and claim.get("holder") != p["pubkey"]:
+                raise ContractError(f"{ident['bank']} is the BIC of another bank's identities",
+                                    "forbidden")
+            if claim is None:
+                state.put(NAME, key, {"holder": p["pubkey"], "by": None, "count": 1})
         ident["role"] = p["role"]
         state.put(NAME, "id/" + p["pubkey"], ident)
     elif action == "add_currency":

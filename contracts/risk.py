@@ -27,7 +27,8 @@ State (contract ``risk``):
   ``near``.
 - ``watch/<digest>`` -> ``{"by", "height"}``: a watch-list entry, stored only as its keyed hash
   (:func:`watch_digest`); the key is derived from the genesis fingerprint key, never in state.
-- ``exposure_limit/<bank>/<side>/<party>/<CCY>`` -> int and ``exposure/<bank>/<side>/<party>/<CCY>``
+- ``exposure_limit/<bank>/<side>/<party>/<CCY>`` -> ``{"max", "set_by", "by_regulator"}`` (an
+  int before decision 111: read as the max) and ``exposure/<bank>/<side>/<party>/<CCY>``
   -> int: a bank's financing limit and outstanding amount per exporter / buyer (``side``).
 - ``seizure/<order_ref>`` -> a seizure order waiting for its second regulator.
 - ``param/seize_approvals`` -> 1 or 2 (governance ``set_seize_approvals``; absent: 1).
@@ -515,6 +516,8 @@ def check_financing_exposure(state: ContractState, ctx: TxContext, bank: str, ex
     for side, party in (("exporter", exporter), ("buyer", buyer)):
         limit_key, out_key = _exposure_keys(bank, side, party, currency)
         limit = state.get(NAME, limit_key)
+        if isinstance(limit, dict):  # {"max", "set_by", "by_regulator"} (an int before)
+            limit = limit["max"]
         outstanding = state.get(NAME, out_key) or 0
         if limit is not None and outstanding + amount > limit:
             rule = {"rule_id": f"exposure:{side}", "kind": "financing_exposure", "max": limit}
@@ -632,6 +635,58 @@ def seize_approvals(state: ContractState) -> int:
     return int(state.get(NAME, "param/seize_approvals") or 1)
 
 
+def regulator_order(state: ContractState, ctx: TxContext, kind: str, ref: str,
+                    order: dict[str, Any]) -> list[str] | None:
+    """The two-regulator rule (governance ``set_seize_approvals``) for an order a regulator
+    signs — a seizure (``kind`` ``seizure``) or a key rebound by a regulator (``rebind``): the
+    regulators who approved it, once :func:`seize_approvals` current regulators have; until
+    then None, and the order waits at ``<kind>/<ref>`` (event ``<kind>_pending``). Approvals of
+    regulators removed since no longer count.
+
+    Raises:
+        ContractError: ``bad_field`` (the ref names another pending order), ``forbidden``
+            (this regulator already approved it).
+    """
+    need = seize_approvals(state)
+    pending = state.get(NAME, f"{kind}/{ref}")
+    approvals = [ctx.sender_hex]
+    if pending is not None:
+        if pending["order"] != order:
+            raise ContractError("order_ref names a different pending order", "bad_field")
+        if ctx.sender_hex in pending["approvals"]:
+            raise ContractError("this regulator already signed the order", "forbidden")
+        current = set(gov.regulators(state))
+        approvals = sorted([*(a for a in pending["approvals"] if a in current),
+                            ctx.sender_hex])
+    if len(approvals) < need:
+        state.put(NAME, f"{kind}/{ref}", {"order": order, "approvals": approvals})
+        ctx.emit(f"{kind}_pending", {**order, "order_ref": ref, "by": ctx.sender_hex})
+        return None
+    if pending is not None:
+        state.delete(NAME, f"{kind}/{ref}")
+    return approvals
+
+
+ORDER_KINDS = ("seizure", "rebind")
+
+
+@CONTRACT.method(roles=None, params={"kind": p_text(16), "order_ref": p_text(64),
+                                     "reason": p_text(256)})
+def withdraw_order(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A regulator withdraws a pending two-regulator order (a seizure or a key rebind) that
+    can no longer be executed as recorded — a wrong amount, an offer since closed."""
+    _require_regulator(state, ctx)
+    kind, ref = args["kind"], args["order_ref"]
+    if kind not in ORDER_KINDS:
+        raise ContractError(f"kind must be one of {', '.join(ORDER_KINDS)}", "bad_field")
+    if state.get(NAME, f"{kind}/{ref}") is None:
+        raise ContractError(f"no pending {kind} order {ref}", "bad_field")
+    state.delete(NAME, f"{kind}/{ref}")
+    ctx.emit("order_withdrawn", {"kind": kind, "order_ref": ref, "reason": args["reason"],
+                                 "by": ctx.sender_hex})
+    return {"kind": kind, "order_ref": ref, "status": "withdrawn"}
+
+
 def _supervised(state: ContractState, ctx: TxContext, account: str) -> str:
     """The identity id of ``account`` if the sender is a regulator or its home bank."""
     ident_id = gov.identity_id(state, account)
@@ -690,7 +745,12 @@ def set_exposure_limit(state: ContractState, ctx: TxContext,
     if args["side"] == "exporter":  # financing counts against the exporter's identity id
         party = gov.identity_id(state, p_pubkey(party, "party"))
     limit_key, _ = _exposure_keys(bank, args["side"], party, args["currency"])
-    state.put(NAME, limit_key, args["max"])
+    old = state.get(NAME, limit_key)
+    if isinstance(old, dict):  # a bank does not raise the cap a regulator put on it
+        gov.require_may_lift(state, ctx, old.get("set_by"), old.get("by_regulator"),
+                             "this exposure limit")
+    state.put(NAME, limit_key, {"max": args["max"], "set_by": ctx.sender_hex,
+                                "by_regulator": gov.is_regulator(state, ctx.sender_hex)})
     ctx.emit("exposure_limit_set", {"bank": bank, "side": args["side"],
                                     "currency": args["currency"], "max": args["max"],
                                     "by": ctx.sender_hex})

@@ -373,22 +373,11 @@ def seize(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[st
     order = {"account": acct, "currency": ccy, "amount": amount, "to": to}
     if "offer_id" in args:
         order["offer_id"] = args["offer_id"]
-    need = risk.seize_approvals(state)
-    pending = state.get(risk.NAME, "seizure/" + ref)
-    approvals = [ctx.sender_hex]
-    if pending is not None:
-        if pending["order"] != order:
-            raise ContractError("order_ref names a different pending seizure", "bad_field")
-        if ctx.sender_hex in pending["approvals"]:
-            raise ContractError("this regulator already signed the order", "forbidden")
-        approvals = sorted([*pending["approvals"], ctx.sender_hex])
-    if len(approvals) < need:
-        state.put(risk.NAME, "seizure/" + ref, {"order": order, "approvals": approvals})
-        ctx.emit("seizure_pending", {**order, "order_ref": ref, "by": ctx.sender_hex})
-        return {"order_ref": ref, "status": "pending", "approvals": len(approvals),
-                "needed": need}
-    if pending is not None:
-        state.delete(risk.NAME, "seizure/" + ref)
+    approvals = risk.regulator_order(state, ctx, "seizure", ref, order)
+    if approvals is None:
+        pending = state.get(risk.NAME, "seizure/" + ref) or {"approvals": []}
+        return {"order_ref": ref, "status": "pending", "approvals": len(pending["approvals"]),
+                "needed": risk.seize_approvals(state)}
     if "offer_id" in order:
         _release_for_seizure(state, ctx, order["offer_id"], acct, ccy, ref)
     have = balance(state, acct, ccy)

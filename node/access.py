@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chainfin import codec
+from chainfin.exec_args import bic_key
 from chainfin.store import KVStore
 
 #: (what, routes, who may read it) — the one authorization table; docs/api.md prints it.
@@ -124,22 +125,18 @@ def resolve_reader(get: StateGet, key_hex: str) -> Reader | None:
 
 def _home_bank(get: StateGet, reader: Reader, holder: str) -> bool:
     """Is the reader the home bank of identity ``holder``: the admin bank that registered it,
-    or a bank with the same BIC/LEI — the rule of contracts.governance.is_home_bank: no one is
-    its own home bank, and a bank has none (decision 111)."""
+    or a bank with the same BIC/LEI — the rule of contracts.governance.is_home_bank: only
+    customers have one, and no one is its own (decision 111)."""
     if reader.role != "bank" or reader.ident_id is None or reader.ident_id == holder:
         return False
     target = get("governance", "id/" + holder)
-    if target is None or target.get("role") == "bank":
-        return False
+    if (target is None or target.get("role") not in ("exporter", "importer")
+            or holder in (get("governance", "regulators") or [])):
+        return False  # only customers have a home bank (contracts.governance.CUSTOMER_ROLES)
     if target.get("registered_by") == reader.ident_id:
         return True
     bank, theirs = reader.bank, target.get("bank")
-    return bank is not None and theirs is not None and _bic(bank) == _bic(theirs)
-
-
-def _bic(bank: str) -> str:
-    """A BIC/LEI as contracts.governance.bic_key compares it: no spaces, upper case."""
-    return "".join(bank.split()).upper()
+    return bank is not None and theirs is not None and bic_key(bank) == bic_key(theirs)
 
 
 def _supervised(reader: Reader, auditors: bool = True) -> str | None:

@@ -106,7 +106,8 @@ def test_an_admin_cannot_mint_an_identity_under_another_banks_bic(L: Ledger) -> 
     newbank = L.add_identity("newbank").public_key.hex()
     L.ok("bank_a", G, "register_identity", pubkey=newbank, name="New Bank", role="bank",
          bank="NEWBANK")
-    assert L.get(G, "bic/NEWBANK") == {"holder": newbank, "by": L.pk("bank_a")}
+    assert L.get(G, "bic/NEWBANK") == {"holder": newbank, "by": L.pk("bank_a"), "count": 1,
+                                       "time_ms": L.now_ms}
     # the admin that onboarded a bank registers its next identity (its node key, say) too
     node = L.add_identity("newbank-node").public_key.hex()
     L.ok("bank_a", G, "register_identity", pubkey=node, name="New Bank node", role="bank",
@@ -173,3 +174,104 @@ def test_a_refused_payment_does_not_tip_off_the_watched_party(L: Ledger) -> None
     assert r.error_code == "sanctioned_party" and L.pk("importer") not in r.error_message
     assert L.get(R, "alerts/" + L.pk("importer")) is None  # the watched party's own list
     assert [a["rule"] for a in L.get(R, "alerts/" + L.pk("exporter"))] == ["sanctioned_party"]
+
+
+# ---------------------------------------------------------------------------- round 2
+
+
+def test_institutions_have_no_home_bank_and_a_regulators_key_is_not_rebound(L: Ledger) -> None:
+    """Red-team round 2: bank_a registered an auditor that governance made a regulator (and an
+    issuer): as its "home bank" it froze it and rebound its key to one it held."""
+    reg2 = L.add_identity("reg2").public_key.hex()
+    L.ok("bank_a", G, "register_identity", pubkey=reg2, name="Reg 2", role="auditor")
+    mine = L.add_identity("mine").public_key.hex()
+    L.fails("forbidden", "bank_a", G, "freeze_identity", pubkey=reg2, reason="x", order_ref="x")
+    L.fails("forbidden", "bank_a", G, "revoke_identity", pubkey=reg2, reason="x",
+            order_ref="x", new_public_key=mine)
+    # a regulator's own key changes by governance, not by another regulator's call
+    govern(L, "add_regulator", {"pubkey": L.pk("auditor")})
+    L.fails("forbidden", "regulator", G, "revoke_identity", pubkey=L.pk("auditor"),
+            reason="x", order_ref="x", new_public_key=mine)
+
+
+def govern(L: Ledger, action: str, params: dict) -> None:
+    pid = L.ok("bank_a", G, "propose", action=action, params=params)["proposal_id"]
+    for v in ("bank_b", "bank_c"):
+        r = L.tx(v, G, "vote", proposal_id=pid)
+        if r.result and r.result.get("status") == "applied":
+            return
+    raise AssertionError(f"{action} not applied")
+
+
+def two_regulators(L: Ledger) -> None:
+    """The auditor becomes a second regulator; seizures (and rebinds) need both."""
+    govern(L, "add_regulator", {"pubkey": L.pk("auditor")})
+    govern(L, "set_seize_approvals", {"count": 2})
+
+
+def test_a_key_rebind_by_a_regulator_needs_two_when_seizures_do(L: Ledger) -> None:
+    two_regulators(L)
+    acme = customer(L)
+    k = L.add_identity("k").public_key.hex()
+    r = L.ok("regulator", G, "revoke_identity", pubkey=acme, reason="lost", order_ref="R-1",
+             new_public_key=k)
+    assert r["status"] == "pending"
+    assert L.tx("k", S, "transfer", to=L.pk("importer"), currency="USD",
+                amount=1).error_code == "unknown_sender"
+    assert L.ok("auditor", G, "revoke_identity", pubkey=acme, reason="lost", order_ref="R-1",
+                new_public_key=k)["key"] == k  # the second regulator executes it
+
+
+def test_a_pending_order_can_be_withdrawn_and_a_removed_regulator_no_longer_counts(
+        L: Ledger) -> None:
+    two_regulators(L)
+    order = {"account": L.pk("importer"), "currency": "USD", "amount": 5, "order_ref": "CO-1"}
+    assert L.ok("regulator", S, "seize", **order)["status"] == "pending"
+    L.fails("forbidden", "bank_a", R, "withdraw_order", kind="seizure", order_ref="CO-1",
+            reason="x")
+    L.ok("auditor", R, "withdraw_order", kind="seizure", order_ref="CO-1", reason="wrong sum")
+    assert L.ok("auditor", S, "seize", **order)["status"] == "pending"  # a fresh order
+    govern(L, "remove_regulator", {"pubkey": L.pk("auditor")})
+    # the removed regulator's approval no longer counts: one more is still pending
+    assert L.ok("regulator", S, "seize", **order)["status"] == "pending"
+
+
+def test_one_home_bank_does_not_lift_anothers_control(L: Ledger) -> None:
+    acme = customer(L)  # registered by bank_a with bank BANK_A; give bank_e a say too
+    ops = L.add_identity("ops").public_key.hex()
+    L.ok("bank_a", G, "register_identity", pubkey=ops, name="Ops", role="bank", bank="BANK_A")
+    L.ok("ops", G, "freeze_identity", pubkey=acme, reason="kyc", order_ref="K")
+    L.fails("forbidden", "bank_a", G, "unfreeze_identity", pubkey=acme, reason="x",
+            order_ref="x")
+    L.ok("ops", G, "unfreeze_identity", pubkey=acme, reason="done", order_ref="K")
+
+
+def test_a_bic_is_one_bank_in_every_spelling(L: Ledger) -> None:
+    nb = L.add_identity("nb").public_key.hex()
+    L.ok("bank_a", G, "register_identity", pubkey=nb, name="NB", role="bank", bank="NBNKGB2L")
+    L.ok("bank_a", G, "register_identity", pubkey=L.add_identity("nb2").public_key.hex(),
+         name="NB node", role="bank", bank="NBNKGB2L")
+    for i, bic in enumerate(("NBNKGB2LXXX", "ＮＢＮＫＧＢ２Ｌ", "NBNKGB2L\u200b", "nbnk gb2l")):
+        shadow = L.add_identity(f"shadow{i}").public_key.hex()
+        L.fails("forbidden", "bank_a", G, "register_identity", pubkey=shadow, name="S",
+                role="bank", bank=bic)
+
+
+def test_the_onboarding_right_ends_after_the_banks_first_identities(L: Ledger) -> None:
+    nb = L.add_identity("nb").public_key.hex()
+    L.ok("bank_a", G, "register_identity", pubkey=nb, name="NB", role="bank", bank="NBNKGB2L")
+    L.now_ms += 11 * 60 * 1000  # past the onboarding window
+    L.fails("forbidden", "bank_a", G, "register_identity",
+            pubkey=L.add_identity("late").public_key.hex(), name="late", role="bank",
+            bank="NBNKGB2L")
+
+
+def test_a_bank_does_not_raise_the_exposure_cap_a_regulator_set_on_it(L: Ledger) -> None:
+    L.ok("regulator", R, "set_exposure_limit", bank=L.pk("bank_a"), side="buyer",
+         party="Globex Corp", currency="USD", max=1000)
+    L.fails("forbidden", "bank_a", R, "set_exposure_limit", side="buyer", party="Globex Corp",
+            currency="USD", max=10**12)
+    L.ok("bank_a", R, "set_exposure_limit", side="buyer", party="Initech", currency="USD",
+         max=10**12)
+    L.ok("bank_a", R, "set_exposure_limit", side="buyer", party="Initech", currency="USD",
+         max=10**6)  # its own, it changes
