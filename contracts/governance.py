@@ -170,11 +170,12 @@ def is_home_bank(state: ContractState, bank_id: str, target: Mapping[str, Any],
     if (bank_id == target_id or target.get("role") not in CUSTOMER_ROLES
             or (target_id is not None and is_regulator(state, target_id))):
         return False
+    bank = peek_identity(state, bank_id)
+    if bank is None or bank["role"] != "bank":  # a former bank keeps no powers
+        return False
     if target.get("registered_by") == bank_id:
         return True
-    bank = peek_identity(state, bank_id)
-    return (bank is not None and bank["role"] == "bank" and bank.get("bank") is not None
-            and target.get("bank") is not None
+    return (bank.get("bank") is not None and target.get("bank") is not None
             and bic_key(bank["bank"]) == bic_key(target["bank"]))
 
 

@@ -42,6 +42,15 @@ CONFUSABLES: dict[str, str] = {
     "α": "a", "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "ι": "i", "Ι": "i", "ϳ": "j",
     "κ": "k", "Κ": "k", "Μ": "m", "Ν": "n", "ν": "v", "ο": "o", "Ο": "o", "ρ": "p", "Ρ": "p",
     "ϲ": "c", "Ϲ": "c", "Τ": "t", "υ": "u", "Υ": "y", "χ": "x", "Χ": "x",
+    # Cyrillic, Armenian, Cherokee and IPA letters a second red-team round used (TR39)
+    "ԍ": "g", "Ԍ": "g", "є": "e", "Є": "e", "ɡ": "g", "ɑ": "a", "ɩ": "i", "օ": "o", "Օ": "o",
+    "ս": "u", "հ": "h", "ո": "n", "ց": "g", "զ": "q", "Ꭺ": "a", "Ᏼ": "b", "Ꮯ": "c", "Ꭼ": "e",
+    "Ꮐ": "g", "Ꮋ": "h", "Ꭻ": "j", "Ꮶ": "k", "Ꮮ": "l", "Ꮇ": "m", "Ꮲ": "p", "Ꮢ": "r",
+    "Ꮪ": "s", "Ꭲ": "t", "Ꮃ": "w", "Ꮓ": "z",
+    # Latin small capitals
+    "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j",
+    "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t",
+    "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z",
     # Latin letters with a stroke or ligatures (NFKD keeps them whole)
     "ı": "i", "ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ħ": "h", "Ħ": "h",
     "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss", "ſ": "s",
@@ -80,21 +89,38 @@ def has_control(s: str) -> bool:
 
 def fold(s: str) -> str:
     """The letters a reader sees: NFKC; format characters (Cf: zero-width space/joiner/
-    non-joiner, soft hyphen, word joiner, BOM, bidi marks) dropped; NFKD with combining marks
-    (Mn) dropped ("ö" -> "o"); :data:`CONFUSABLES` mapped; case-folded; every Unicode decimal
+    non-joiner, soft hyphen, word joiner, BOM, bidi marks) and the other default-ignorable code
+    points (:data:`_IGNORABLE`: Hangul fillers, variation selectors) dropped; NFKD with marks
+    (Mn, Mc, Me) dropped ("ö" -> "o"); :data:`CONFUSABLES` mapped; case-folded; every Unicode decimal
     digit as its ASCII digit ("٢" -> "2"). Idempotent."""
     if s.isascii():  # all of the above leaves ASCII as it is but the case
         return s.lower()
     s = unicodedata.normalize("NFKC", s)
-    s = "".join(c for c in s if unicodedata.category(c) != "Cf")
+    s = "".join(c for c in s if unicodedata.category(c) != "Cf" and not _ignorable(c))
     s = unicodedata.normalize("NFKD", s)
-    s = "".join(c for c in s if unicodedata.category(c) != "Mn")
+    s = "".join(c for c in s if unicodedata.category(c) not in _MARKS)
     s = s.translate(_CONFUSABLES).casefold().translate(_CONFUSABLES)
     out = []
     for c in s:
         d = unicodedata.decimal(c, None) if not c.isascii() else None
         out.append(str(d) if d is not None else c)
     return unicodedata.normalize("NFKC", "".join(out))
+
+
+#: Mark categories dropped after NFKD: nonspacing, spacing and enclosing marks.
+_MARKS = frozenset({"Mn", "Mc", "Me"})
+
+#: Unicode's Default_Ignorable_Code_Point ranges that are not format characters (Cf): letters
+#: and marks that render as nothing (Hangul fillers, variation selectors, the combining
+#: grapheme joiner...). A fixed list, so every validator drops the same.
+_IGNORABLE = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+              (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
+              (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+
+
+def _ignorable(c: str) -> bool:
+    o = ord(c)
+    return any(lo <= o <= hi for lo, hi in _IGNORABLE)
 
 
 def _words(s: str) -> list[str]:
@@ -150,21 +176,29 @@ _LETTERS_OR_DIGITS = re.compile("[0-9]+|[^0-9]+")
 
 def ref_tokens(s: str) -> tuple[str, ...]:
     """A document number as its tokens: :func:`fold`; "°" read as "o" ("N°"); every character
-    that is not a letter or digit a separator; split where letters meet digits; leading
-    :data:`REF_PREFIXES` dropped while another token follows; "o" read as "0" and "i", "l" as
-    "1" (numbers are copied by hand and OCR); split again where that made letters meet digits.
-    Leading zeros are kept (see :func:`ref_keys`). Empty for a number with no letter or digit.
+    that is not a letter or digit a separator; split where letters meet digits; within a word,
+    a run of "o", "i", "l" touching digits read as the digits they look like ("2O25" -> "2025",
+    "OO1" -> "001": numbers are copied by hand and OCR; "INV-IT-1001" and "INV-LT-1001" stay
+    apart); leading :data:`REF_PREFIXES` dropped while another token follows. Leading zeros are
+    kept (see :func:`ref_keys`). Empty for a number with no letter or digit.
     ``ref_tokens(" ".join(ref_tokens(s))) == ref_tokens(s)``."""
-    words = _words(fold(s).replace("°", "o"))
-    tokens = [t for w in words for t in _split_letters_digits(w)]
-    while True:  # at most three rounds: the look-alikes leave no "o", "i" or "l" to map
-        while len(tokens) > 1 and tokens[0] in REF_PREFIXES:
-            tokens = tokens[1:]
-        mapped = [t for w in tokens
-                  for t in _split_letters_digits(w.translate(_DIGIT_LOOKALIKES))]
-        if mapped == tokens:
-            return tuple(tokens)
-        tokens = mapped
+    tokens: list[str] = []
+    for w in _words(fold(s).replace("°", "o")):
+        parts = _split_letters_digits(w)
+        if len(parts) > 1:
+            parts = [t.translate(_DIGIT_LOOKALIKES)
+                     if not t.isdigit() and set(t) <= _LOOKALIKE_LETTERS
+                     and ((i > 0 and parts[i - 1].isdigit())
+                          or (i + 1 < len(parts) and parts[i + 1].isdigit())) else t
+                     for i, t in enumerate(parts)]
+            parts = _split_letters_digits("".join(parts))
+        tokens += parts
+    while len(tokens) > 1 and tokens[0] in REF_PREFIXES:
+        tokens = tokens[1:]
+    return tuple(tokens)
+
+
+_LOOKALIKE_LETTERS = frozenset("oil")
 
 
 def ref_keys(tokens: tuple[str, ...] | list[str]) -> tuple[str, str]:
@@ -173,9 +207,10 @@ def ref_keys(tokens: tuple[str, ...] | list[str]) -> tuple[str, str]:
     token ("INV-2025-0001" == "INV-2025-001" == "INV-2025-1"). A document matching a registered
     one on either key is the same document.
 
-    Trade-offs accepted: under (a) "INV-20-25" == "INV-2025"; under (b) "INV-01" == "INV-1" and
-    "A10" == "A-10"; the digit look-alikes make "INV-AIO" == "INV-A10". These collide only for
-    one seller (exporter, carrier, bank) whose own numbering is that ambiguous.
+    Trade-offs accepted: under (a) "INV-20-25" == "INV-2025" (the rule before decision 114);
+    under (b) "INV-01" == "INV-1" and "A10" == "A-10"; the digit look-alikes make "2O25" ==
+    "2025". These collide only for one seller (exporter, carrier, bank) whose own numbering is
+    that ambiguous.
     """
     return "".join(tokens), " ".join(t.lstrip("0") or "0" for t in tokens)
 

@@ -204,10 +204,19 @@ def check_not_frozen(state: ContractState, account: str, currency: str,
     if not standing_checked:
         ident = gov.peek_identity(state, account)
         if ident is not None and ident.get("status") in ("frozen", "revoked"):
-            raise ContractError(f"{account[:16]}… is {ident['status']}", "account_frozen")
+            raise _frozen(account, ident["status"], standing_checked)
     prof = state.peek(NAME, "profile/" + account)
     if prof is not None and currency in prof["frozen"]:
-        raise ContractError(f"{account[:16]}…'s {currency} account is frozen", "account_frozen")
+        raise _frozen(account, f"{currency} account frozen", standing_checked)
+
+
+def _frozen(account: str, what: str, own: bool) -> ContractError:
+    """``account_frozen``: naming what is frozen only to the signer about its own account; of
+    another party it says neither which nor why (its standing is not the payer's to read:
+    red-team round 2)."""
+    if own:
+        return ContractError(f"your account is {what}", "account_frozen")
+    return ContractError("a party cannot take part in this payment (frozen)", "account_frozen")
 
 
 def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[str]) -> None:
@@ -232,8 +241,10 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
         if hit:
             # the alert goes to the signer's list, never the watched party's (no tipping off:
             # supervisors read it from the event; the detail names the watched account)
-            _alert(state, ctx, "sanctioned_party", [ctx.sender_hex],
-                   {"party": "identity", "watched": acct}, kept=True)
+            # the detail names no one: the signer's receipt carries it, and supervisors see
+            # the transaction whole (red-team round 2)
+            _alert(state, ctx, "sanctioned_party", [ctx.sender_hex], {"party": "identity"},
+                   kept=True)
             raise ContractError("a party to this transaction is on the watch list",
                                 "sanctioned_party")
 

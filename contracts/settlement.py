@@ -336,8 +336,9 @@ def cancel_pvp(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> di
 def _release_for_seizure(state: ContractState, ctx: TxContext, oid: str, account: str,
                          currency: str, ref: str) -> None:
     """An open offer's escrow is still its offerer's money: a seizure order naming the offer
-    closes it (status ``seized``) and returns the escrow to the offerer's account, frozen or
-    not, so the seizure that follows can take it.
+    closes it (status ``closed``: the counterparty reads no word of a court order) and returns
+    the escrow to the offerer's account, frozen or not, so the seizure that follows can take
+    it.
 
     Raises:
         ContractError: ``unknown_offer``, ``offer_closed``, ``bad_field`` (the offer is not
@@ -348,7 +349,7 @@ def _release_for_seizure(state: ContractState, ctx: TxContext, oid: str, account
         raise ContractError(f"offer_id: offer {oid} does not escrow {currency} of this account",
                             "bad_field")
     _move(state, ESCROW, account, currency, o["give"]["amount"])
-    o["status"] = "seized"
+    o["status"] = "closed"  # the counterparty reads the offer: no word of a court order
     state.put(NAME, f"pvp/{oid}", o)
     ctx.emit("pvp_cancelled", {"offer_id": oid, "offerer": account, "give": o["give"],
                                "order_ref": ref})

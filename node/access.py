@@ -43,8 +43,10 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "alerts,stats,use}/<id>…`", "owner, home_bank, regulator, auditor"),
     ("sanctions watch list", "`/v1/state/risk/watch/…`", "regulator, auditor"),
     ("network data", "`/v1/state/governance/…`, `/v1/state/settlement/supply/…`, "
-     "`/v1/state/risk/{profile/*,param/…,alert_count/…}`, `/v1/risk/rules`, `/metrics`",
+     "`/v1/state/risk/{profile/*,param/…}`, `/v1/risk/rules`, `/metrics`",
      "any identity"),
+    ("alert counts", "`/v1/state/risk/alert_count/…` (read beside a payment's height, a count "
+     "told a payee that its payer raised an alert)", "validator, regulator, auditor"),
     ("standing of an identity", "`status`, `frozen_by`, `frozen_by_regulator` in "
      "`/v1/state/governance/id/<id>`", "owner, home_bank, validator, regulator, auditor (anyone "
      "else reads the record without these fields)"),
@@ -53,7 +55,8 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "sender, home_bank (of the sender), validator, regulator, auditor: all of it; party (named "
      "by its events, risk alerts excepted): its status, height, index and own events only"),
     ("transaction proof", "`/v1/proofs/tx/{tx_id}`",
-     "sender, home_bank (of the sender), validator, regulator, auditor"),
+     "validator, regulator, auditor (a proof carries the hashes of the block's other receipts; "
+     "see [what a proof discloses](proofs.md#what-a-proof-discloses))"),
     ("state proof", "`/v1/proofs/state/{contract}/{key}`",
      "validator, regulator, auditor, for a key they may read (see [what a proof "
      "discloses](proofs.md#what-a-proof-discloses))"),
@@ -245,7 +248,7 @@ def _credit_rule(get: StateGet, reader: Reader, key: str) -> str | None:
     return None
 
 
-_PUBLIC_RISK = re.compile(r"(profile/\*|param/.*|alert_count/.*)")
+_PUBLIC_RISK = re.compile(r"(profile/\*|param/.*)")
 _ACCOUNT_RISK = re.compile(r"(profile|alerts|stats|use)/([0-9a-f]{64})(/.*)?")
 
 
@@ -332,6 +335,7 @@ def tx_rule(get: StateGet, reader: Reader, sender: str,
 
     The result and the error are the sender's: a payment's result is the payer's balance, a
     refusal names the payer's limit. So a counterparty is a ``party``, never more."""
+    sender = sender_identity(get, sender)
     if reader.is_(sender):
         return "sender"
     rule = chain_rule(reader)
@@ -344,11 +348,19 @@ def tx_rule(get: StateGet, reader: Reader, sender: str,
     return None
 
 
+def sender_identity(get: StateGet, key: str) -> str:
+    """The identity id that signed with ``key``: a key an identity rotated to (or away from)
+    maps to its id (``governance/key/<key>``); an identity's first key is its id."""
+    owner = get("governance", "key/" + key)
+    return owner if isinstance(owner, str) else key
+
+
 def tx_proof_rule(get: StateGet, reader: Reader, sender: str) -> str | None:
-    """The proof of a transaction carries its receipt (result, error, every event): for those
-    who read the whole transaction (:data:`FULL_TX_RULES`), never for a mere party."""
-    rule = tx_rule(get, reader, sender, None)
-    return rule if rule in FULL_TX_RULES else None
+    """The proof of a transaction: for the supervisors only (validators, regulators,
+    auditors). It carries the hashes of the block's other receipts, and a receipt's result (a
+    payer's balance) is found from its hash by trying candidates, as a state proof's neighbour
+    is (red-team round 2; docs/proofs.md §7): a sender reads its outcome from /v1/tx."""
+    return chain_rule(reader)
 
 
 def party_view(get: StateGet, reader: Reader, outcome: dict[str, Any],

@@ -168,7 +168,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         parsed = httpsig.parse_signature(request.headers)
         httpsig.check_fresh(parsed, wall, guard.limits.window_s)
         if guard.limits.authorities is not None:
-            httpsig.check_authority(request.scheme, request.host, guard.limits.authorities)
+            httpsig.check_authority(request.scheme, request.host,
+                                    _authorities_for(guard.limits.authorities, request.remote))
         httpsig.check_digest(parsed, await request.read())
         reader = access.resolve_reader(node.ledger.state_value, parsed.keyid.hex())
         if reader is None:
@@ -334,6 +335,18 @@ def _below_base(node: Node) -> str:
                               f"pruned below snapshot height {b} are not indexed here)")
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _authorities_for(authorities: frozenset[str], remote: str | None) -> frozenset[str]:
+    """The authorities a request from ``remote`` may name: a loopback name only from a loopback
+    address. Every node bound to a wildcard address answers to ``localhost:<port>``, so a read
+    signed for one node's loopback name would replay on another's (red-team round 2)."""
+    if remote in ("127.0.0.1", "::1") or (remote or "").startswith("127."):
+        return authorities
+    return frozenset(a for a in authorities if a.rpartition(":")[0] not in _LOOPBACK_HOSTS)
+
+
 def _tx_sender(request: web.Request, tx_id: bytes) -> tuple[str | None, dict[str, Any] | None]:
     """The sender (hex) of transaction ``tx_id`` and its receipt (None while it is pending);
     ``(None, None)`` when the node knows no such transaction."""
@@ -461,7 +474,8 @@ async def get_nonce(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     sender = _hex_param(request, "sender")
     reader = reader_of(request)
-    rule = access.account_rule(_state_get(request), reader, sender.hex()) or (
+    get = _state_get(request)
+    rule = access.account_rule(get, reader, access.sender_identity(get, sender.hex())) or (
         "validator" if reader.validator else None)
     if not may_read(request, rule):
         return error(404, "not_found", f"no route {request.path}")

@@ -32,6 +32,8 @@ _AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$")
 def _text(v: Any, name: str) -> str:
     if type(v) is not str:
         raise ContractError(f"fields.{name} must be a string", "bad_field")
+    if len(v) > 4 * 140:  # refused before NFKC, which can make a string 18 times longer
+        raise ContractError(f"fields.{name} must be 1..140 characters", "bad_field")
     if has_control(v):
         raise ContractError(f"fields.{name} contains a control character", "bad_field")
     s = unicodedata.normalize("NFKC", v)

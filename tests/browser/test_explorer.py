@@ -452,9 +452,9 @@ def test_reads_need_an_identity(chain: Chain, browser: Any, shots: Path) -> None
     assert "Not found or not visible to you" in nf.text and "importer" in nf.text
     browser.save_screenshot(str(shots / "not-visible.png"))
 
-    # the sender reads its own transaction: the envelope comes from the tx's proof (its block is
-    # not the exporter's to read), and the proof verifies
-    _open(browser, chain, f"#/tx/{chain.txs['transfer']}", key="exporter")
+    # an auditor reads a transaction and proves it (transaction proofs are the supervisors':
+    # docs/proofs.md §7)
+    _open(browser, chain, f"#/tx/{chain.txs['transfer']}", key="auditor")
     _pin_genesis(browser, chain)
     _css(browser, "#tx-id")
     body = browser.find_element(By.ID, "view").text

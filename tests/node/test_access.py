@@ -133,12 +133,12 @@ async def test_every_row_of_the_authorization_table(desk: Desk) -> None:
         (f"/v1/risk/accounts/{exp}", ["exporter", "auditor", "pure_auditor"],
          ["exporter2", "bank_b"], (exp, ANY_ID)),
         # a transaction: sender, parties its events name (their own part of it: see
-        # test_access_privacy.py), validators, regulators, auditors; its proof (the receipt):
-        # the sender and the supervisors only
+        # test_access_privacy.py), validators, regulators, auditors; its proof (the receipt
+        # and its neighbours' hashes): the supervisors only
         (f"/v1/tx/{w.transfer}", ["exporter", "importer", "auditor", "pure_auditor", "node3"],
          ["exporter2", "customer"], (w.transfer, ANY_ID)),
-        (f"/v1/proofs/tx/{w.transfer}", ["exporter", "pure_auditor", "node3"],
-         ["importer", "exporter2"], (w.transfer, ANY_ID)),
+        (f"/v1/proofs/tx/{w.transfer}", ["pure_auditor", "node3"],
+         ["exporter", "importer", "exporter2"], (w.transfer, ANY_ID)),
         # blocks: validators, regulators, auditors
         ("/v1/blocks/1", ["node3", "auditor", "pure_auditor"], ["exporter", "customer"],
          ("/1", "/999999")),
@@ -161,7 +161,9 @@ async def test_every_row_of_the_authorization_table(desk: Desk) -> None:
 async def test_proofs_for_authorized_readers_verify_offline(desk: Desk) -> None:
     w = await build_world(desk)
     d, exp = desk, w.pk("exporter")
-    st, doc = await get_as(d, "exporter", f"/v1/proofs/tx/{w.transfer}")
+    # transaction proofs are the supervisors' (they carry the block's other receipts' hashes)
+    assert (await get_as(d, "exporter", f"/v1/proofs/tx/{w.transfer}"))[0] == 404
+    st, doc = await get_as(d, "pure_auditor", f"/v1/proofs/tx/{w.transfer}")
     assert st == 200
     proofs.verify_proof(d.genesis, doc)
     path = f"/v1/proofs/state/settlement/bal/{exp}/USD"

@@ -275,3 +275,25 @@ def test_a_bank_does_not_raise_the_exposure_cap_a_regulator_set_on_it(L: Ledger)
          max=10**12)
     L.ok("bank_a", R, "set_exposure_limit", side="buyer", party="Initech", currency="USD",
          max=10**6)  # its own, it changes
+
+
+def test_a_refusal_about_another_party_says_neither_which_nor_why(L: Ledger) -> None:
+    """Red-team round 2: the payer read the payee's freeze (or revocation, or frozen currency)
+    from the refusal's message, and the watched account from the alert."""
+    L.ok("regulator", G, "freeze_identity", pubkey=L.pk("importer"), reason="r", order_ref="o")
+    r = pay(L, "exporter", "importer", 1)
+    assert r.error_code == "account_frozen" and "frozen)" in r.error_message
+    assert L.pk("importer")[:16] not in r.error_message and "USD" not in r.error_message
+    key = risk.watch_key(bytes.fromhex(L.genesis.fingerprint_key))
+    L.ok("regulator", R, "add_watch", entries=[risk.watch_digest(key, "id", L.pk("bank_e"))])
+    r = pay(L, "exporter", "bank_e", 1)
+    assert r.error_code == "sanctioned_party"
+    assert L.pk("bank_e") not in str([e.data for e in r.events])
+
+
+def test_a_former_bank_keeps_no_powers_over_its_customers(L: Ledger) -> None:
+    acme = customer(L)  # bank BANK_A: the ops desk below is its home bank too
+    ops = L.add_identity("ops").public_key.hex()
+    L.ok("bank_a", G, "register_identity", pubkey=ops, name="Ops", role="bank", bank="BANK_A")
+    govern(L, "set_role", {"pubkey": ops, "role": "importer"})
+    L.fails("forbidden", "ops", G, "freeze_identity", pubkey=acme, reason="x", order_ref="x")

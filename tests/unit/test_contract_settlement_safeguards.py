@@ -101,7 +101,7 @@ def test_seize_reaches_an_open_offers_escrow(L: Ledger) -> None:
     assert r.events[0].data["give"] == {"currency": "USD", "amount": 900_000}
     assert L.balance(ESCROW, "USD") == 0 and L.balance(exp, "USD") == 0
     assert L.balance("seized", "USD") == 1_000_000
-    assert L.get(S, f"pvp/{off}")["status"] == "seized"
+    assert L.get(S, f"pvp/{off}")["status"] == "closed"
     L.fails("offer_closed", "importer", S, "accept_pvp", offer_id=off)
 
 

@@ -276,10 +276,10 @@ def test_the_bench_workload_executes_to_the_pinned_digest() -> None:
 
 
 PINNED = {
-    (1, False): "a11013b2f728aa6bc95840b9abda63faffa77f1ded19d832ca74ac2c94ad5e43",
-    (1, True): "a288c3eea02cfc74bfe2919694c76bc0277c1bb69f510824c3cdc4792af4af08",
-    (2, False): "7a468d1d78d0629fda4ff251c32378fb0adfe647566353b5b6287e4caefe2504",
-    (2, True): "66297de7b9addfa384dba409fb9244c849d44eb25b24d5bf7c3d56b46742b366",
+    (1, False): "9ca654359919690a9db3fe6ee2deb8f55c98b7505810d6d6ef9cf638d0f7eec1",
+    (1, True): "a44c99d5508c0b04bceeeeb1c45b9fe6595aed1ecd47bd579c3370e365a85f70",
+    (2, False): "353b51138a563c9d922e5f68d3ae67b4706f8f84c74eb25640ebe2ce99dc5e6e",
+    (2, True): "d07d80bbc39d55ce87bdc553119c7dd95a7180aeff3ffaa56d081fde7ba6eaa5",
 }
 
 

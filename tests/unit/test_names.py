@@ -79,8 +79,17 @@ INV_VARIANTS = [
     "INV#2025#001", "INV:2025:001", "INV,2025,001", "INV(2025)001", "INV\\2025\\001",
     "INV\u30002025\u3000001", "INV-𝟐𝟎𝟐𝟓-𝟎𝟎𝟏", "INV-٢٠٢٥-٠٠١", "INV\t2025\n001",
     "INV-2025-001.", "\u0130NV-2025-001", "\u0406NV-2025-001",
-    "INV-2025-001\u0301", "INV-2O25-OO1", "lNV-2025-001",
+    "INV-2025-001\u0301", "INV-2O25-OO1",
 ]
+
+
+@pytest.mark.parametrize(("a", "b"), [("INV-IT-1001", "INV-LT-1001"),
+                                      ("INV-IL-1001", "INV-LI-1001"),
+                                      ("INV-CI-1001", "INV-CL-1001")])
+def test_letters_are_not_read_as_digits_away_from_digits(a: str, b: str) -> None:
+    """Red-team round 2: destination-code series ("IT", "LT") are different numbers; only a
+    run of o/i/l touching digits is read as digits ("2O25")."""
+    assert set(ref_skeletons(a)).isdisjoint(ref_skeletons(b))
 
 
 @pytest.mark.parametrize("variant", INV_VARIANTS)
