@@ -45,8 +45,12 @@ from contracts.trade.state import (
 #: Reference numbers name a document; they go into its fingerprint, not into the state.
 _REFERENCES = REF_FIELDS
 
-#: A part invoice is found when its number extends a registered one by up to this many tokens.
-PART_TOKENS = 2
+#: A part invoice is found when its number extends a registered one by up to this many tokens
+#: ("INV-2025-001-P1/2": three) ...
+PART_TOKENS = 3
+#: ... and leaves a marker at the numbers it extends by up to this many, so the whole
+#: registered after its parts is found too (one state key per marker: two per invoice at most).
+PART_MARKS = 2
 
 
 def _key(ctx: TxContext) -> bytes:
@@ -112,22 +116,24 @@ def similar_invoice(state: ContractState, sim_key: str, band: int, day: int
 
 
 def parent_invoice(state: ContractState, key: bytes, norm: dict[str, Any]
-                   ) -> tuple[str | None, str | None, bool]:
+                   ) -> tuple[str | None, list[str]]:
     """A part invoice: its number extends a registered invoice number of the same seller by
-    one or more trailing tokens ("INV-2025-001/1", "INV-2025-001-A"; up to
-    :data:`PART_TOKENS`). Returns (that invoice's id or None, the token fingerprint of the
-    number less its last token, whether that key is free for a part marker)."""
-    found, parent_fp, parent_free = None, None, False
-    for drop in range(1, PART_TOKENS + 1):
+    one or more trailing tokens ("INV-2025-001/1", "INV-2025-001-A", "INV-2025-001-P1/2"; up
+    to :data:`PART_TOKENS`, keeping two). Returns (that invoice's id or None, the token
+    fingerprints of the numbers it extends by up to :data:`PART_MARKS` tokens that are free for
+    a part marker)."""
+    found, free = None, []
+    n = len(norm["number"].split())
+    for drop in range(1, min(PART_TOKENS, n - 2) + 1):
         pfp = token_fingerprint(key, "invoice", norm, drop)
         if pfp is None:
             break
         entry = state.peek(NAME, "fpt/" + pfp)
-        if drop == 1:
-            parent_fp, parent_free = pfp, entry is None
+        if drop <= PART_MARKS and entry is None:
+            free.append(pfp)
         if found is None and isinstance(entry, str):
             found = entry
-    return found, parent_fp, parent_free
+    return found, free
 
 
 def check_not_copy(similar: str | None, why: str, declare_distinct: str | None) -> str | None:
@@ -235,13 +241,18 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     cfp = content_fingerprint(key, doc_type, norm)
     if doc_type == "invoice" and args.get("trade_id") is not None:
         raise ContractError("an invoice opens its own trade; it takes no trade_id", "bad_field")
-    similar, sim_key, part_marker = None, None, None
+    similar, sim_key, exact = None, None, None
     sim_list: list[Any] = []
+    part_marks: list[str] = []
     if doc_type == "invoice":
         sim_key, band, day = similar_key(key, norm)
         found, sim_list = similar_invoice(state, sim_key, band, day)
-        parent, parent_fp, parent_free = parent_invoice(state, key, norm)
-        part_marker = parent_fp if parent_free else None
+        # the exact copy is remembered for good (``cfp/``): flooding the similarity list with
+        # 64 small invoices must not let it through (red-team round 2)
+        exact = state.peek(NAME, "cfp/" + str(cfp))
+        if found is None and exact is not None:
+            found = str(exact)
+        parent, part_marks = parent_invoice(state, key, norm)
         if found is not None:
             similar = check_not_copy(found, _WHY_SIMILAR, args.get("declare_distinct"))
         elif parent is not None:
@@ -260,13 +271,18 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     if similar is not None:
         doc["declared_distinct"] = {"reason": args["declare_distinct"], "similar_to": similar}
         other = get_doc(state, similar)
+        # the last 16 and a count: a record that grows with every copy declared distinct made
+        # each registration dearer (red-team round 2)
         other["distinct_copies"] = [*other["distinct_copies"],
-                                    {"doc_id": doc_id, "reason": args["declare_distinct"]}]
+                                    {"doc_id": doc_id, "reason": args["declare_distinct"]}][-16:]
+        other["distinct_count"] = other.get("distinct_count", 0) + 1
         state.put(NAME, "doc/" + similar, other)
     if sim_key is not None:
         state.put(NAME, sim_key, [*sim_list[:-1], [*sim_list[-1], doc_id]])
-    if part_marker is not None:
-        state.put(NAME, "fpt/" + part_marker, {"part": doc_id})
+        if exact is None:
+            state.put(NAME, "cfp/" + str(cfp), doc_id)
+    for mark in part_marks:
+        state.put(NAME, "fpt/" + mark, {"part": doc_id})
     state.put(NAME, "fp/" + fp, doc_id)
     state.put(NAME, "fpt/" + tfp, doc_id)
     state.put(NAME, "content/" + ch, doc_id)

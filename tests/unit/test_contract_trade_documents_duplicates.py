@@ -295,3 +295,51 @@ def test_a_bank_cannot_join_a_trade_by_issuing_an_lc_for_it() -> None:
     r = led.tx("exporter", T, "present", lc_id=lc_id, doc_ids=[other["doc_id"]],
                amount=1_00)
     assert r.error_code == "document_mismatch"
+
+
+def test_an_exact_copy_is_caught_however_many_invoices_came_between() -> None:
+    """Red-team round 2: 64 small invoices to the same buyer flushed the first from the
+    similarity list; the exact content copy is remembered for good (cfp/)."""
+    import datetime
+
+    from contracts.trade.norm import SIMILAR_KEEP
+
+    led = trade_ledger()
+    first = register(led, "invoice", INVOICE)["doc_id"]
+    day = datetime.date(2024, 1, 1)
+    for i in range(SIMILAR_KEEP + 1):
+        register(led, "invoice", {**INVOICE, "number": f"INV-F-{i}", "amount": 100 + 7 * i,
+                                  "issue_date": (day + datetime.timedelta(days=10 * i))
+                                  .isoformat()})
+    r = led.tx("exporter", T, "register", doc_type="invoice", content_hash=h("flush-copy"),
+               fields={**INVOICE, "number": "INV-9999-777"})
+    assert r.error_code == "suspected_duplicate" and first in r.error_message
+
+
+def test_copies_declared_distinct_are_kept_as_the_last_16_and_a_count() -> None:
+    led = trade_ledger()
+    first = register(led, "invoice", INVOICE)["doc_id"]
+    for i in range(20):
+        register(led, "invoice", {**INVOICE, "number": f"INV-2025-001/{i}"},
+                 declare_distinct=f"instalment {i}")
+    doc = led.get(T, "doc/" + first)
+    assert len(doc["distinct_copies"]) == 16 and doc["distinct_count"] == 20
+
+
+def test_deeper_part_invoices_are_suspected_in_either_order() -> None:
+    """Red-team round 2: three-token parts ("-P1/2") after the whole, and two-token parts
+    ("/1/2") before it, went through."""
+    led = trade_ledger(financing_requires_attestation=False)
+    register(led, "invoice", INVOICE)
+    r = led.tx("exporter", T, "register", doc_type="invoice", content_hash=h("p3"),
+               fields={**INVOICE, "number": "INV-2025-001-P1/2", "amount": 49_000_00,
+                       "issue_date": "2025-12-20"})
+    assert r.error_code == "suspected_duplicate"
+    led = trade_ledger(financing_requires_attestation=False)
+    for i, part in enumerate(("1/2", "2/2")):
+        register(led, "invoice", {**INVOICE, "number": f"INV-2025-001/{part}",
+                                  "amount": 49_000_00 + i, "issue_date": f"2025-12-{10 + 9 * i}"},
+                 declare_distinct="instalments" if i else None)
+    r = led.tx("exporter", T, "register", doc_type="invoice", content_hash=h("whole"),
+               fields={**INVOICE, "issue_date": "2026-02-01"})
+    assert r.error_code == "suspected_duplicate"

@@ -276,10 +276,10 @@ def test_the_bench_workload_executes_to_the_pinned_digest() -> None:
 
 
 PINNED = {
-    (1, False): "9ca654359919690a9db3fe6ee2deb8f55c98b7505810d6d6ef9cf638d0f7eec1",
-    (1, True): "a44c99d5508c0b04bceeeeb1c45b9fe6595aed1ecd47bd579c3370e365a85f70",
-    (2, False): "353b51138a563c9d922e5f68d3ae67b4706f8f84c74eb25640ebe2ce99dc5e6e",
-    (2, True): "d07d80bbc39d55ce87bdc553119c7dd95a7180aeff3ffaa56d081fde7ba6eaa5",
+    (1, False): "648e4545f823c3318094ea4ba30f64e3e44621c5a4effc04ec9ddeb6ec586e48",
+    (1, True): "f0acaf4ef6e8a57a064e6d98822f4cdbc457c9da14a953a949833a6de0f68f60",
+    (2, False): "a3690a67dd7d07b4affe96eda3a1bdad2e92c457565b3918178fb2fefa6f8bfd",
+    (2, True): "7cf7e9d31e4fbe7ed7ff2c2123d9d8b704741d40edf325c94c836f88975c370e",
 }
 
 
