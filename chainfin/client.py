@@ -239,10 +239,12 @@ class Client:
         out = await self.request("POST", "/v1/tx", json_body=tx.to_json(), params=params)
         return dict(out)
 
-    async def tx(self, tx_id: bytes | str) -> dict[str, Any]:
+    async def tx(self, tx_id: bytes | str, envelope: bool = False) -> dict[str, Any]:
         """GET /v1/tx/{tx_id}: ``{tx_id, status: pending|committed|rejected, height, index,
-        error}``."""
-        return dict(await self.get(f"/v1/tx/{_hex(tx_id)}"))
+        error}``; with ``envelope``, also ``tx`` (the signed transaction) when the reader may
+        read the whole transaction (its sender, the sender's home bank, supervisors)."""
+        q = "?tx=1" if envelope else ""
+        return dict(await self.get(f"/v1/tx/{_hex(tx_id)}{q}"))
 
     async def status(self) -> dict[str, Any]:
         """GET /v1/status: ``{node_id, chain_id, height, view, primary, validators, peers}``."""

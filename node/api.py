@@ -321,7 +321,14 @@ async def get_tx(request: web.Request) -> web.Response:
     if out is None or not may_read(request, rule):
         return error(404, "not_found", "unknown transaction" + _below_base(node))
     if rule in access.FULL_TX_RULES:
-        return web.json_response(_outcome_json(out))
+        doc = _outcome_json(out)
+        if request.query.get("tx") == "1" and doc.get("height"):
+            # the envelope (its arguments: a payment's references), for those who read the
+            # whole transaction: the sender gets what it signed without a proof
+            found = node.ledger.tx_at(doc["height"], doc["index"])
+            if found is not None:
+                doc["tx"], doc["timestamp_ms"] = found[0].to_json(), found[1]
+        return web.json_response(doc)
     assert receipt is not None  # a party is named by the events of a committed receipt
     return web.json_response(access.party_view(_state_get(request), reader_of(request),
                                                _outcome_json(out), receipt))

@@ -834,6 +834,15 @@ class Ledger:
             BlockHeader.from_wire(rec["block"]["header"]), CommitCertificate.from_wire(rec["cert"]),
             Transaction.decode(wires[index]), ids, index, vset_chain, rec["receipts"])
 
+    def tx_at(self, height: int, index: int) -> tuple[Transaction, int] | None:
+        """The committed transaction at ``index`` of block ``height`` and the block's timestamp
+        (ms) (None: no such one); only that transaction is decoded."""
+        rec = self.block_record(height)
+        if rec is None or not 0 <= index < len(rec["block"]["txs"]):
+            return None
+        header = BlockHeader.from_wire(rec["block"]["header"])
+        return Transaction.decode(rec["block"]["txs"][index]), header.timestamp_ms
+
     def tip_header(self) -> tuple[BlockHeader, CommitCertificate] | None:
         """The committed tip's header and certificate (what a state proof is made against), kept
         from its commit: reading them from the block record would decode every transaction and

@@ -237,23 +237,25 @@ def cli_submit(args: argparse.Namespace, parse_args: TransferParser) -> int:
 async def tx_statuses(node: str, tx_ids: list[str], ca: str | None = None,
                       identity: Identity | None = None) -> list[iso.TxStatus]:
     """What the ledger says of each transaction, with the transfer's ISO references; reads
-    signed by ``identity``. The references come from the transaction's block when ``identity``
-    may read blocks, else from its inclusion proof (its sender, the sender's home bank and
-    supervisors may read that); a party that may read neither (a payee) gets the status and
-    height without the references and the time."""
+    signed by ``identity``. The references and the block's time come with the transaction
+    (``GET /v1/tx/{id}?tx=1``) for whoever reads it whole (its sender, the sender's home bank,
+    supervisors), else from its block or its proof; a party that may read none of these (a
+    payee) gets the status and height without the references and the time."""
     out = []
     async with Client(node, ca_file=ca, identity=identity) as c:
         for i in tx_ids:
             try:
-                o = await c.tx(i)
+                o = await c.tx(i, envelope=True)
             except ClientError as e:
                 if e.status != 404:
                     raise
                 out.append(iso.TxStatus(i, "unknown"))
                 continue
-            args: dict[str, Any] = {}
+            args: dict[str, Any] = dict((o.get("tx") or {}).get("args") or {})
             when = None
-            if o.get("height"):
+            if o.get("timestamp_ms") is not None:  # the sender, its home bank, supervisors
+                when = datetime.fromtimestamp(o["timestamp_ms"] / 1000, tz=UTC)
+            elif o.get("height"):
                 try:
                     b = await c.block(o["height"])
                     args = b["txs"][o["index"]].get("args", {})

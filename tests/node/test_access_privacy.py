@@ -287,3 +287,15 @@ async def test_a_signed_read_for_one_node_is_refused_by_another(desk: Desk) -> N
     finally:
         for srv in servers:
             await srv.close()
+
+
+async def test_the_sender_reads_what_it_signed_without_a_proof(desk: Desk) -> None:
+    """Transaction proofs are the supervisors'; the sender still gets its envelope (a
+    payment's references) and the block's time with ?tx=1, and a party does not."""
+    d = desk
+    await d.commit(d.issue(100, "exporter"))
+    out = await d.commit(pay(d, "exporter", "importer", 7))
+    st, body = await get_as(d, "exporter", f"/v1/tx/{out['tx_id']}?tx=1")
+    assert st == 200 and body["tx"]["args"]["amount"] == 7 and body["timestamp_ms"] > 0, body
+    st, body = await get_as(d, "importer", f"/v1/tx/{out['tx_id']}?tx=1")
+    assert st == 200 and "tx" not in body and "timestamp_ms" not in body, body

@@ -184,7 +184,7 @@ class FakeNode:
             raise FakeNode.refuse[i]
         return {"status": "pending"}
 
-    async def tx(self, i: str) -> dict[str, Any]:
+    async def tx(self, i: str, envelope: bool = False) -> dict[str, Any]:
         return {"status": "committed", "height": 7, "index": 0}
 
     async def block(self, h: int) -> dict[str, Any]:
