@@ -332,16 +332,12 @@
   }
 
   async function pageTx(id) {
-    const { status, body: o } = await api("/v1/tx/" + encodeURIComponent(id));
+    const { status, body: o } = await api("/v1/tx/" + encodeURIComponent(id) + "?tx=1");
     if (status !== 200) return fail("no transaction " + id + " (" + (o && o.error ? o.error.message : status) + ")");
-    let env = null, rc = null, hash = null;
+    let env = o.tx || null, rc = null, hash = null;  // the envelope, for its sender (?tx=1)
     if (o.height) {
       const { status: bs, body: b } = await api("/v1/blocks/" + o.height);
       if (bs === 200) { env = b.txs[o.index]; rc = b.receipts[o.index]; hash = b.hash; }
-      else {  // blocks are for validators, regulators, auditors: the tx's own proof carries its envelope
-        const { status: ps, body: p } = await api("/v1/proofs/tx/" + encodeURIComponent(id));
-        if (ps === 200 && p && p.tx) env = p.tx;
-      }
     }
     const ok = o.status === "committed";
     view.innerHTML = '<h1>Transaction <code id="tx-id">' + esc(o.tx_id) + "</code></h1>" +

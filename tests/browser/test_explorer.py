@@ -452,8 +452,13 @@ def test_reads_need_an_identity(chain: Chain, browser: Any, shots: Path) -> None
     assert "Not found or not visible to you" in nf.text and "importer" in nf.text
     browser.save_screenshot(str(shots / "not-visible.png"))
 
-    # an auditor reads a transaction and proves it (transaction proofs are the supervisors':
-    # docs/proofs.md §7)
+    # the sender reads its own transaction and what it signed (GET /v1/tx?tx=1), without a
+    # proof: those are the supervisors' (docs/proofs.md §7)
+    _open(browser, chain, f"#/tx/{chain.txs['transfer']}", key="exporter")
+    _css(browser, "#tx-id")
+    body = browser.find_element(By.ID, "view").text
+    assert "committed" in body and "settlement.transfer" in body and "nonce 1" in body
+    # an auditor reads it and proves it
     _open(browser, chain, f"#/tx/{chain.txs['transfer']}", key="auditor")
     _pin_genesis(browser, chain)
     _css(browser, "#tx-id")
