@@ -24,7 +24,7 @@ import functools
 import re
 import unicodedata
 
-__all__ = ["CONFUSABLES", "LEGAL_FORMS", "REF_PREFIXES", "fold", "name_skeleton",
+__all__ = ["CONFUSABLES", "LEGAL_FORMS", "REF_PREFIXES", "fold", "name_skeleton", "joined_skeleton",
            "ref_tokens", "ref_skeletons", "ref_keys", "is_control", "has_control"]
 
 #: Letters that render like a Latin letter, mapped to it: a subset of the Unicode TR39
@@ -160,6 +160,18 @@ def name_skeleton(s: str) -> str:
     words = [LEGAL_FORMS.get(w, w) for w in words]
     kept = [w for w in words if w not in LEGAL_FORMS]
     return " ".join(sorted(kept or words))
+
+
+@functools.lru_cache(maxsize=4096)
+def joined_skeleton(s: str) -> str:
+    """A name's letters and digits run together, in the order written, legal forms dropped
+    when other words remain: what a space or an invisible separator inside a word cannot change
+    ("Glo bex Corp" == "Globex Corporation" -> "globex"). The screening's second form beside
+    :func:`name_skeleton` (which ignores word order but not where a word was split). Over-matches
+    more ("Glob Ex" == "Globex"): screening only, never a document's identity."""
+    words = [LEGAL_FORMS.get(w, w) for w in _words(s)]
+    kept = [w for w in words if w not in LEGAL_FORMS]
+    return "".join(kept or words)
 
 
 _DIGIT_LOOKALIKES = str.maketrans({"o": "0", "i": "1", "l": "1"})

@@ -125,11 +125,22 @@ def watch_key(fingerprint_key: bytes) -> bytes:
 
 def watch_digest(key: bytes, kind: str, value: str) -> str:
     """The keyed hash under which a watch-list entry is stored: ``kind`` ``id`` (an identity
-    id, hex) or ``name`` (a party name, normalised). Computed by the regulator's client, so the
-    entry is in neither the state nor the block in clear."""
-    assert kind in ("id", "name")
-    v = value.lower() if kind == "id" else normalise_name(value)
+    id, hex), ``name`` (a party name as its skeleton) or ``joined`` (its letters run together:
+    :func:`contracts.names.joined_skeleton`). Computed by the regulator's client, so the entry
+    is in neither the state nor the block in clear."""
+    assert kind in ("id", "name", "joined")
+    from contracts.names import joined_skeleton
+
+    v = (value.lower() if kind == "id" else normalise_name(value) if kind == "name"
+         else joined_skeleton(value))
     return hmac.digest(key, f"{kind}\0{v}".encode(), "sha256").hex()
+
+
+def watch_entries(key: bytes, name: str) -> list[str]:
+    """The entries a regulator's client adds to watch a party name: its ``name`` digest (word
+    order and legal form ignored) and its ``joined`` digest (a space or an invisible separator
+    put inside a word ignored). Screening tries both."""
+    return [watch_digest(key, "name", name), watch_digest(key, "joined", name)]
 
 
 _ID_DIGESTS: dict[tuple[bytes, str, str], str] = {}  # (watch key, kind, value) -> its digest
@@ -146,6 +157,12 @@ def _name_digest(key: bytes, name: str) -> str:
     """:func:`watch_digest` of a party name, memoised as :func:`_id_digest` (documents name the
     same sellers and buyers again and again)."""
     return _memo_digest(key, "name", name)
+
+
+def _name_watched(state: ContractState, key: bytes, name: str) -> bool:
+    """Is ``name`` on the watch list in either form (:func:`watch_entries`)?"""
+    return (state.peek(NAME, "watch/" + _name_digest(key, name)) is not None
+            or state.peek(NAME, "watch/" + _memo_digest(key, "joined", name)) is not None)
 
 
 def _memo_digest(key: bytes, kind: str, value: str) -> str:
@@ -261,7 +278,7 @@ def screen_identity_name(state: ContractState, ctx: TxContext, name: str) -> Non
         ContractError: ``sanctioned_party`` (the alert is kept).
     """
     key = watch_key(ctx.fingerprint_key)
-    if state.peek(NAME, "watch/" + _name_digest(key, name)) is not None:
+    if _name_watched(state, key, name):
         _alert(state, ctx, "sanctioned_party", [ctx.sender_hex], {"party": "identity"},
                kept=True)
         raise ContractError("the new identity's name is on the watch list", "sanctioned_party")
@@ -277,7 +294,7 @@ def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str
     key = watch_key(ctx.fingerprint_key)
     for role in sorted(names):
         name = names[role]
-        if name and state.peek(NAME, "watch/" + _name_digest(key, name)) is not None:
+        if name and _name_watched(state, key, name):
             _alert(state, ctx, "sanctioned_party", [ctx.sender_hex], {"party": role}, kept=True)
             raise ContractError(f"the {role} is on the watch list", "sanctioned_party")
 

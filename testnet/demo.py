@@ -315,10 +315,10 @@ async def run_risk(story: Story) -> None:
                      "transfer", {"to": shell.public_key.hex(), "currency": "USD",
                                   "amount": 100_00},
                      expect="rejected", expect_error="sanctioned_party")
-    name_digest = risk.watch_digest(risk.watch_key(story.fingerprint_key), "name",
-                                    "Oceanic Shell Trading Ltd.")
+    name_entries = risk.watch_entries(risk.watch_key(story.fingerprint_key),
+                                      "Oceanic Shell Trading Ltd.")
     await story.send("regulator watch-lists the name Oceanic Shell Trading Ltd.", "regulator",
-                     "risk", "add_watch", {"entries": [name_digest]})
+                     "risk", "add_watch", {"entries": name_entries})
     sanctioned = {"seller": "Shenzhen Bright Lamps Co., Ltd.",
                   "buyer": "OCEANIC shell trading ltd",
                   "number": "INV-2026-0666", "issue_date": "2026-01-05",

@@ -211,14 +211,15 @@ def _join_trade(state: ContractState, trade_id: str, doc_id: str, doc: dict[str,
 
 
 def screen_document(state: ContractState, ctx: TxContext, owner: str,
-                    norm: dict[str, Any]) -> None:
+                    names: dict[str, Any]) -> None:
     """No document may name a watched party, nor be registered for a watched identity.
+    ``names``: the document's party, vessel and port names as written.
 
     Raises:
         ContractError: ``sanctioned_party`` naming the party's role (the alert is kept).
     """
     risk.screen_identities(state, ctx, sorted({owner, ctx.sender_hex}))
-    risk.screen_parties(state, ctx, {r: norm[r] for r in PARTY_ROLES if r in norm})
+    risk.screen_parties(state, ctx, {r: names[r] for r in PARTY_ROLES if r in names})
 
 
 @CONTRACT.method(roles=("exporter", "bank"),
@@ -232,7 +233,8 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     norm = normalise_fields(doc_type, args["fields"], _exponent_of(state))
     owner = check_document_party(state, ctx, doc_type, norm[PARTY_FIELD[doc_type]],
                                  args.get("on_behalf_of"))
-    screen_document(state, ctx, owner, norm)
+    # the names as written: screening's joined form must see where a word was split
+    screen_document(state, ctx, owner, {r: args["fields"][r] for r in norm if r in PARTY_ROLES})
     key = _key(ctx)
     fp = fingerprint(key, doc_type, norm)
     tfp = token_fingerprint(key, doc_type, norm)

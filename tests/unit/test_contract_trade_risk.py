@@ -157,3 +157,16 @@ def test_an_lc_does_not_pay_for_an_applicant_watched_or_frozen_since_issue() -> 
                       amount=100_000_00)["presentation_id"]
         code = "sanctioned_party" if how == "watch" else "account_frozen"
         led.fails(code, "bank_c", T, "accept_presentation", presentation_id=pres)
+
+
+@pytest.mark.parametrize("written", ["G lobex Corp", "Glo\u200abex Corp", "Glo\u2800bex Corp",
+                                     "GLOBEX CORPORATION"])
+def test_a_name_split_inside_a_word_is_screened_by_its_joined_form(written: str) -> None:
+    """Red-team rounds 1 and 2: a space (or a near-invisible separator) put inside a word
+    changed the name's skeleton; the regulator's entries hold the joined form too."""
+    led = trade_ledger()
+    key = risk.watch_key(bytes.fromhex(led.genesis.fingerprint_key))
+    led.ok("regulator", R, "add_watch", entries=risk.watch_entries(key, "Globex Corp"))
+    refused_ = led.tx("exporter", T, "register", doc_type="invoice", content_hash=h(written),
+                      fields={**INVOICE, "buyer": written})
+    assert refused_.error_code == "sanctioned_party"
