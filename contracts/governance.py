@@ -37,7 +37,7 @@ the transaction that reached the quorum. A change of the validator set shows in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from chainfin import crypto
@@ -161,17 +161,25 @@ CUSTOMER_ROLES = ("exporter", "importer")
 
 def is_home_bank(state: ContractState, bank_id: str, target: Mapping[str, Any],
                  target_id: str | None = None) -> bool:
-    """Is ``bank_id`` the home bank of the identity record ``target`` (id ``target_id``): the
-    admin bank that registered it, or a bank identity with the same BIC/LEI in its ``bank``
-    field. Only customers (:data:`CUSTOMER_ROLES`) have one, and no identity is its own: banks,
-    currency issuers, customs, auditors and regulators answer to regulators, not to a bank (an
+    """Is ``bank_id`` the home bank of the identity record ``target`` (id ``target_id``):
+    :func:`home_bank_rule` on the chain's records."""
+    return home_bank_rule(bank_id, peek_identity(state, bank_id), target_id, target,
+                          regulators(state))
+
+
+def home_bank_rule(bank_id: str, bank: Mapping[str, Any] | None, target_id: str | None,
+                   target: Mapping[str, Any], regs: Collection[str]) -> bool:
+    """The home-bank rule, on records (the contracts and the REST access rules both ask it):
+    ``bank_id`` (its record ``bank``) is the home bank of ``target`` when it is the admin bank
+    that registered it, or a bank identity with the same BIC/LEI in its ``bank`` field. Only
+    customers (:data:`CUSTOMER_ROLES`) have one, and no identity is its own: banks, currency
+    issuers, customs, auditors and regulators (``regs``) answer to regulators, not to a bank (an
     admin bank that registered one, or a bank identity carrying its BIC, must not freeze it,
     lift its limits or rebind its key: decision 111, red-team rounds 1 and 2)."""
     if (bank_id == target_id or target.get("role") not in CUSTOMER_ROLES
-            or (target_id is not None and is_regulator(state, target_id))):
+            or (target_id is not None and target_id in regs)):
         return False
-    bank = peek_identity(state, bank_id)
-    if bank is None or bank["role"] != "bank":  # a former bank keeps no powers
+    if bank is None or bank.get("role") != "bank":  # a former bank keeps no powers
         return False
     if target.get("registered_by") == bank_id:
         return True

@@ -221,13 +221,13 @@ def check_not_frozen(state: ContractState, account: str, currency: str,
     if not standing_checked:
         ident = gov.peek_identity(state, account)
         if ident is not None and ident.get("status") in ("frozen", "revoked"):
-            raise _frozen(account, ident["status"], standing_checked)
+            raise _frozen(ident["status"], standing_checked)
     prof = state.peek(NAME, "profile/" + account)
     if prof is not None and currency in prof["frozen"]:
-        raise _frozen(account, f"{currency} account frozen", standing_checked)
+        raise _frozen(f"frozen in {currency}", standing_checked)
 
 
-def _frozen(account: str, what: str, own: bool) -> ContractError:
+def _frozen(what: str, own: bool) -> ContractError:
     """``account_frozen``: naming what is frozen only to the signer about its own account; of
     another party it says neither which nor why (its standing is not the payer's to read:
     red-team round 2)."""

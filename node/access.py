@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chainfin import codec
-from chainfin.exec_args import bic_key
 from chainfin.store import KVStore
+from contracts import governance
 
 #: (what, routes, who may read it) — the one authorization table; docs/api.md prints it.
 READ_TABLE: tuple[tuple[str, str, str], ...] = (
@@ -127,19 +127,15 @@ def resolve_reader(get: StateGet, key_hex: str) -> Reader | None:
 
 
 def _home_bank(get: StateGet, reader: Reader, holder: str) -> bool:
-    """Is the reader the home bank of identity ``holder``: the admin bank that registered it,
-    or a bank with the same BIC/LEI — the rule of contracts.governance.is_home_bank: only
-    customers have one, and no one is its own (decision 111)."""
-    if reader.role != "bank" or reader.ident_id is None or reader.ident_id == holder:
+    """Is the reader the home bank of identity ``holder``: the contracts' own rule
+    (:func:`contracts.governance.home_bank_rule`), on the reader's identity as resolved."""
+    if reader.ident_id is None:
         return False
     target = get("governance", "id/" + holder)
-    if (target is None or target.get("role") not in ("exporter", "importer")
-            or holder in (get("governance", "regulators") or [])):
-        return False  # only customers have a home bank (contracts.governance.CUSTOMER_ROLES)
-    if target.get("registered_by") == reader.ident_id:
-        return True
-    bank, theirs = reader.bank, target.get("bank")
-    return bank is not None and theirs is not None and bic_key(bank) == bic_key(theirs)
+    if target is None:
+        return False
+    return governance.home_bank_rule(reader.ident_id, {"role": reader.role, "bank": reader.bank},
+                                     holder, target, get("governance", "regulators") or [])
 
 
 def _supervised(reader: Reader, auditors: bool = True) -> str | None:

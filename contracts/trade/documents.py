@@ -109,10 +109,9 @@ def similar_invoice(state: ContractState, sim_key: str, band: int, day: int
                     ) -> tuple[str | None, list[Any]]:
     """The first remembered invoice of the same seller, buyer and currency with an amount within
     about 1 % and a date within 3 days (:func:`contracts.trade.norm.similar_key`), and the list
-    to store back with this invoice appended (the last ``SIMILAR_KEEP``)."""
+    as stored (``[band, day, doc id]`` entries, the last ``SIMILAR_KEEP``)."""
     seen = state.peek(NAME, sim_key) or []
-    found = next((str(e[2]) for e in seen if is_similar(e, band, day)), None)
-    return found, [*seen[-(SIMILAR_KEEP - 1):], [band, day]]
+    return next((str(e[2]) for e in seen if is_similar(e, band, day)), None), list(seen)
 
 
 def parent_invoice(state: ContractState, key: bytes, norm: dict[str, Any]
@@ -243,12 +242,12 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     cfp = content_fingerprint(key, doc_type, norm)
     if doc_type == "invoice" and args.get("trade_id") is not None:
         raise ContractError("an invoice opens its own trade; it takes no trade_id", "bad_field")
-    similar, sim_key, exact = None, None, None
-    sim_list: list[Any] = []
+    similar, sim_key, exact, band, day = None, None, None, 0, 0
+    seen: list[Any] = []
     part_marks: list[str] = []
     if doc_type == "invoice":
         sim_key, band, day = similar_key(key, norm)
-        found, sim_list = similar_invoice(state, sim_key, band, day)
+        found, seen = similar_invoice(state, sim_key, band, day)
         # the exact copy is remembered for good (``cfp/``): flooding the similarity list with
         # 64 small invoices must not let it through (red-team round 2)
         exact = state.peek(NAME, "cfp/" + str(cfp))
@@ -280,7 +279,7 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
         other["distinct_count"] = other.get("distinct_count", 0) + 1
         state.put(NAME, "doc/" + similar, other)
     if sim_key is not None:
-        state.put(NAME, sim_key, [*sim_list[:-1], [*sim_list[-1], doc_id]])
+        state.put(NAME, sim_key, [*seen[-(SIMILAR_KEEP - 1):], [band, day, doc_id]])
         if exact is None:
             state.put(NAME, "cfp/" + str(cfp), doc_id)
     for mark in part_marks:
