@@ -82,7 +82,7 @@ CHANGE_FACTOR = 4  # a new counterparty paid at least 4x the account's average
 
 #: alert ``rule`` values, in the order /metrics lists them
 ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterparty_change",
-               "round_trip")
+               "round_trip", "lc_copy_disputed")
 
 ERROR_CODES = (
     "limit_exceeded",
@@ -205,6 +205,13 @@ def _alert(state: ContractState, ctx: TxContext, rule: str, accounts: list[str],
         for c, k, v in writes:
             state.put(c, k, v)
         ctx.emit("alert", data, contract=NAME)
+
+
+def alert_supervisors(state: ContractState, ctx: TxContext, rule: str,
+                      detail: Mapping[str, Any]) -> None:
+    """Raise alert ``rule`` for the supervisors alone (it names no account, so no account's
+    alert list or stream gets it): what another contract found suspicious."""
+    _alert(state, ctx, rule, [], detail, kept=False)
 
 
 # ============================================================================ the rules

@@ -65,6 +65,7 @@ def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
     due_ms = end_of_day_ms(args["maturity_date"])
     if due_ms <= ctx.timestamp_ms:
         raise ContractError("maturity_date has already passed", "bad_field")
+    check_not_disputed(state, trade)
     check_attestation(state, trade)
     remaining = check_pool(state, trade, amount)
     bank = ctx.sender_hex
@@ -88,6 +89,19 @@ def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
                           "remaining": remaining, "declared_distinct": notes})
     return {"financing_id": financing_id, "trade_id": trade_id, "financed": trade["financed"],
             "remaining": remaining, "declared_distinct": notes}
+
+
+def check_not_disputed(state: ContractState, trade: dict[str, Any]) -> None:
+    """No trade holding a disputed document is financed (a copy of an LC its issuing bank
+    issued to another beneficiary: ``letters_of_credit.dispute_copy``).
+
+    Raises:
+        ContractError: ``document_disputed``.
+    """
+    for doc_id in trade["docs"]:
+        if get_doc(state, doc_id).get("disputed") is not None:
+            raise ContractError("a document of this trade is disputed: its letter of credit "
+                                "was issued to another beneficiary", "document_disputed")
 
 
 def screen_trade(state: ContractState, ctx: TxContext, trade: dict[str, Any]) -> None:

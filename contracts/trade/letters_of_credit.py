@@ -107,26 +107,29 @@ def check_lc_not_duplicate(state: ContractState, fp: str, tfp: str) -> None:
         raise ContractError("this bank already issued an LC with this number", "duplicate_lc")
 
 
-def trade_of_lc_copy(state: ContractState, fp: str, tfp: str, trade_id: str | None
-                     ) -> str | None:
-    """The trade an LC is for when issued: ``trade_id`` if given, else the trade a copy
-    of this LC (a ``letter_of_credit`` document with the same bank and number) already joined,
-    so the LC's proceeds follow the trade financed against that copy.
-
-    Raises:
-        ContractError: ``document_mismatch`` when the copy is in another trade than
-            ``trade_id``.
-    """
+def lc_copy(state: ContractState, fp: str, tfp: str) -> tuple[str, dict[str, Any]] | None:
+    """The document registered as a copy of an LC (a ``letter_of_credit`` with the same
+    issuing bank and number, under either key of the number), as ``(doc_id, doc)``, or None."""
     copy_id = state.get(NAME, "fp/" + fp) or state.get(NAME, "fpt/" + tfp)
     if not isinstance(copy_id, str):
-        return trade_id
+        return None
     copy = get_doc(state, copy_id)
-    if copy["doc_type"] != "letter_of_credit" or copy["trade_id"] is None:
-        return trade_id
-    if trade_id not in (None, copy["trade_id"]):
-        raise ContractError("a copy of this LC is registered in another trade",
-                            "document_mismatch")
-    return str(copy["trade_id"])
+    return (copy_id, copy) if copy["doc_type"] == "letter_of_credit" else None
+
+
+def dispute_copy(state: ContractState, ctx: TxContext, copy_id: str, copy: dict[str, Any],
+                 fp: str, tfp: str) -> None:
+    """The issuing bank issued this LC number to another beneficiary than the exporter who
+    registered a copy of it first: the copy is disputed (no trade holding it is financed,
+    :func:`contracts.trade.financing.check_not_disputed`), it gives the number's keys up so
+    the beneficiary can register its own copy, and the supervisors are alerted (the alert names
+    the copy, no account: the registrant is not tipped off)."""
+    copy["disputed"] = {"reason": "lc_issued_to_another_beneficiary", "height": ctx.height}
+    state.put(NAME, "doc/" + copy_id, copy)
+    for key in ("fp/" + fp, "fpt/" + tfp):
+        if state.get(NAME, key) == copy_id:
+            state.delete(NAME, key)
+    risk.alert_supervisors(state, ctx, "lc_copy_disputed", {"doc_id": copy_id})
 
 
 @CONTRACT.method(roles=("bank",), params={
@@ -166,9 +169,17 @@ def issue_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
           "presentations": [], "amendment": None, "amendments": 0, "cancel_consent": False,
           "height": ctx.height}
     requested = args.get("trade_id")
-    trade_of_lc_copy(state, fp, tfp, requested)  # a copy in another trade: document_mismatch
-    by_copy = trade_of_lc_copy(state, fp, tfp, None)
-    if by_copy is not None:  # the exporter put a copy of this LC in its trade: its consent
+    copy = lc_copy(state, fp, tfp)
+    if copy is not None and copy[1]["owner"] != args["beneficiary"]:
+        # someone else registered this number first (red-team r6: it blocked the issue, or
+        # steered it to its own trade): the copy neither blocks nor steers; it is disputed
+        dispute_copy(state, ctx, *copy, fp, tfp)
+        copy = None
+    by_copy = None if copy is None else copy[1]["trade_id"]
+    if requested is not None and by_copy not in (None, requested):
+        raise ContractError("a copy of this LC is registered in another trade",
+                            "document_mismatch")
+    if by_copy is not None:  # the beneficiary put a copy of this LC in its trade: its consent
         _attach_trade(state, lc_id, lc, by_copy)
     elif requested is not None:
         # the bank alone cannot join a trade (it would read the trade, its documents and the

@@ -47,6 +47,7 @@ ERROR_CODES = (
     "already_linked",
     "trade_financed",
     "document_mismatch",
+    "document_disputed",
     # customs
     "not_a_declaration",
     "already_attested",

@@ -486,3 +486,12 @@ def test_a_frozen_signer_is_refused_at_admission_already(L: Ledger) -> None:
     check_tx_static(L.make_tx("exporter", G, "rotate_key", {
         "new_public_key": new.public_key.hex(), "proof": proof.hex()}), L.state,
         registry=L.registry)
+
+
+def test_the_nodes_alert_rules_are_the_contracts() -> None:
+    """/v1/risk/rules and /metrics list the rules from node.api_risk, which cannot import the
+    contracts: the two lists must not drift."""
+    from contracts.risk import ALERT_RULES
+    from node.api_risk import RISK_ALERT_RULES
+
+    assert RISK_ALERT_RULES == ALERT_RULES

@@ -297,6 +297,58 @@ def test_a_bank_cannot_join_a_trade_by_issuing_an_lc_for_it() -> None:
     assert r.error_code == "document_mismatch"
 
 
+def _squat(led: Ledger) -> dict[str, Any]:
+    """Another exporter registers a copy of BKCHUS33's LC-7781 before the bank issues it, into
+    a trade of its own. Returns its trade and copy ids."""
+    inv = register(led, "invoice", {**INVOICE, "seller": "Borealis Trading Co", "number": "BT-1",
+                                    "amount": 50_000_00}, who="exporter2")
+    copy = register(led, "letter_of_credit", {**LC_COPY, "beneficiary": "Borealis Trading Co"},
+                    who="exporter2", trade_id=inv["trade_id"])
+    return {"trade": inv["trade_id"], "copy": copy["doc_id"]}
+
+
+@pytest.mark.parametrize("for_trade", [True, False])
+def test_a_copy_of_an_lc_number_registered_by_another_exporter_is_disputed(
+        for_trade: bool) -> None:
+    """Red-team r6: a copy registered first by an exporter other than the beneficiary blocked
+    the real LC's issue (``document_mismatch`` either way). Now the LC is issued, the copy is
+    disputed (its trade is not financed; it gives the number up), the supervisors are alerted."""
+    led = trade_ledger()
+    _bic_bank(led, "bkch", "BKCHUS33")
+    ids = open_trade(led)
+    squat = _squat(led)
+    extra = {"trade_id": ids["trade"]} if for_trade else {}
+    r = _issue(led, "bkch", **extra)
+    assert r.status == "committed", r.error_message
+    lc_id = r.result["lc_id"]
+    lc = led.get(T, "lc/" + lc_id)
+    assert lc["trade_id"] is None and lc.get("for_trade") == extra.get("trade_id")
+    assert led.get(T, "trade/" + squat["trade"])["lcs"] == []
+    assert led.get(T, "doc/" + squat["copy"])["disputed"]["reason"] == \
+        "lc_issued_to_another_beneficiary"
+    alerts = [e for e in r.events if e.name == "alert"]
+    assert [(e.data["rule"], e.data["accounts"], e.data["doc_id"]) for e in alerts] == \
+        [("lc_copy_disputed", [], squat["copy"])]
+    r = refused(led, "document_disputed", "bank_a", "request_financing", amount=10_000_00,
+                currency="USD", maturity_date="2026-02-28", trade_id=squat["trade"])
+    assert "Borealis" not in r.error_message
+    # the beneficiary registers its own copy in its trade, which the LC then joins and pays
+    register(led, "letter_of_credit", LC_COPY, trade_id=ids["trade"])
+    assert led.get(T, "lc/" + lc_id)["trade_id"] == ids["trade"]
+    finance(led, "bank_a", 98_000_00, trade_id=ids["trade"])
+    led.ok("exporter", T, "present", lc_id=lc_id, doc_ids=[ids["invoice"]], amount=100_000_00)
+
+
+def test_the_beneficiarys_own_copy_in_another_trade_still_stops_the_issue() -> None:
+    led = trade_ledger()
+    _bic_bank(led, "bkch", "BKCHUS33")
+    ids = open_trade(led)
+    other = _other_trade(led)
+    register(led, "letter_of_credit", LC_COPY, trade_id=other["trade_id"])
+    r = _issue(led, "bkch", trade_id=ids["trade"])
+    assert r.error_code == "document_mismatch" and "another trade" in r.error_message
+
+
 def test_an_exact_copy_is_caught_however_many_invoices_came_between() -> None:
     """Red-team round 2: 64 small invoices to the same buyer flushed the first from the
     similarity list; the exact content copy is remembered for good (cfp/)."""
