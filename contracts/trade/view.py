@@ -78,6 +78,9 @@ def render(report: dict[str, Any]) -> str:
         if d["declared_distinct"]:
             flags.append(f"declared distinct from {d['declared_distinct']['similar_to'][:12]}…: "
                          f"{d['declared_distinct']['reason']!r}")
+        if d.get("disputed"):
+            flags.append("DISPUTED: its letter of credit was issued to another beneficiary "
+                         "(the trade is not financed)")
         for c in d["distinct_copies"]:
             flags.append(f"copy {c['doc_id'][:12]}… declared distinct: {c['reason']!r}")
         amount = d["fields"].get("amount")

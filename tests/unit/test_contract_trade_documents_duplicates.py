@@ -10,6 +10,7 @@ import pytest
 
 from chainfin import codec
 from contracts.testing import Ledger
+from contracts.trade.view import render, trade_report
 from tests.unit.trade_cases import (
     BILL_OF_LADING,
     DECLARATION,
@@ -332,6 +333,8 @@ def test_a_copy_of_an_lc_number_registered_by_another_exporter_is_disputed(
     r = refused(led, "document_disputed", "bank_a", "request_financing", amount=10_000_00,
                 currency="USD", maturity_date="2026-02-28", trade_id=squat["trade"])
     assert "Borealis" not in r.error_message
+    shown = render(trade_report(lambda k: led.get(T, k), squat["trade"], now_ms=led.now_ms))
+    assert "DISPUTED" in shown  # what the credit officer sees (chainfin trade show)
     # the beneficiary registers its own copy in its trade, which the LC then joins and pays
     register(led, "letter_of_credit", LC_COPY, trade_id=ids["trade"])
     assert led.get(T, "lc/" + lc_id)["trade_id"] == ids["trade"]
