@@ -24,8 +24,9 @@ import functools
 import re
 import unicodedata
 
-__all__ = ["CONFUSABLES", "LEGAL_FORMS", "REF_PREFIXES", "fold", "name_skeleton", "joined_skeleton",
-           "ref_tokens", "ref_skeletons", "ref_keys", "is_control", "has_control"]
+__all__ = ["CONFUSABLES", "LEGAL_FORMS", "REF_PREFIXES", "TRANSLITERATION", "fold",
+           "name_skeleton", "joined_skeleton", "sound_key", "ref_tokens", "ref_skeletons",
+           "ref_keys", "is_control", "has_control"]
 
 #: Letters that render like a Latin letter, mapped to it: a subset of the Unicode TR39
 #: confusables table (Cyrillic and Greek homoglyphs of Latin letters) plus Latin letters whose
@@ -172,6 +173,86 @@ def joined_skeleton(s: str) -> str:
     words = [LEGAL_FORMS.get(w, w) for w in _words(s)]
     kept = [w for w in words if w not in LEGAL_FORMS]
     return "".join(kept or words)
+
+
+#: Cyrillic and Greek letters as they sound in Latin letters (a fixed subset of the common
+#: romanisations: BGN/PCGN for Russian and Ukrainian, ELOT 743 for Greek), for :func:`sound_key`
+#: only: a name written in its own script or romanised is one sound ("Глобекс" ~ "Globeks").
+#: :data:`CONFUSABLES` maps the same letters by their look ("р" -> "p"), which the skeletons use.
+TRANSLITERATION: dict[str, str] = {
+    # Cyrillic (lower case: the key is case-folded first)
+    "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "е": "e", "ё": "e", "є": "ye",
+    "ж": "zh", "з": "z", "и": "i", "і": "i", "ї": "yi", "й": "y", "к": "k", "л": "l", "м": "m",
+    "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh",
+    "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e",
+    "ю": "yu", "я": "ya", "ў": "w",
+    # Greek
+    "α": "a", "β": "v", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th", "ι": "i",
+    "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s",
+    "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",
+}
+_TRANSLITERATION = str.maketrans(TRANSLITERATION)
+#: Greek pairs that sound as one Latin consonant ("Μπ" is "b"), read before the letters.
+_GREEK_DIGRAPH = {"μπ": "b", "ντ": "d", "γκ": "g", "γγ": "ng"}
+_GREEK_DIGRAPHS = re.compile("|".join(_GREEK_DIGRAPH))
+
+#: Consonant letters -> their sound class (:func:`sound_key`): voiced and unvoiced pairs, and
+#: letters one sound is spelt with, share a class. Vowels (and y) are a class of their own; h and
+#: w are silent between letters.
+_SOUND_CLASS = {**dict.fromkeys("bp", "P"), **dict.fromkeys("fv", "F"),
+                **dict.fromkeys("cgjkq", "K"), **dict.fromkeys("sz", "S"),
+                **dict.fromkeys("dt", "T"), "l": "L", **dict.fromkeys("mn", "N"), "r": "R",
+                "x": "KS", **dict.fromkeys("aeiouy", "A"), "h": "", "w": ""}
+#: Spellings of one sound, rewritten before the classes: "ph" is "f", "ck" "k", "sch", "sh",
+#: "ch", "zh" one sibilant (class X), "c" before e/i/y an "s", "kh" a "k", "th" a "t".
+_SOUND_SPELLINGS = ((re.compile("sch|sh|ch|zh"), "X"), (re.compile("ph"), "f"),
+                    (re.compile("ck|kh"), "k"), (re.compile("c(?=[eiy])"), "s"),
+                    (re.compile("th"), "t"))
+#: A name whose sound key is shorter than this (letters of all its words) is too common a sound
+#: to screen on: :func:`sound_key` returns "" for it.
+SOUND_KEY_MIN = 4
+
+
+def _word_sound(w: str) -> str:
+    for pattern, repl in _SOUND_SPELLINGS:
+        w = pattern.sub(repl, w)
+    out: list[str] = []
+    for c in w:
+        code = c if c.isdigit() or c == "X" else _SOUND_CLASS.get(c, "")
+        if code and (not out or out[-1] != code):  # a doubled sound is one; h, w are silent
+            out.append(code)
+    if len(out) > 1 and out[-1] == "A":  # a final vowel is not heard the same everywhere
+        out.pop()
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def sound_key(s: str) -> str:
+    """How a name sounds, for screening's "possible match" (decision 124): transliterated
+    (:data:`TRANSLITERATION`), :func:`fold`-ed, single letters joined and legal forms dropped as
+    in :func:`name_skeleton`; each word as its sound classes (pairs like b/p, d/t, c/g/k/q, s/z,
+    m/n are one class; "ph" is "f", "ck" "k", "sh"/"ch"/"zh" one sibilant; a run of vowels is one
+    vowel, a final one dropped; a doubled consonant one; h and w silent); words sorted. So
+    "Globex" ~ "Glowbecks" ~ "Klobex" ~ "Глобекс" and "Mohammed" ~ "Muhammad" ~ "Mahmoud".
+    "" for a name whose key has fewer than :data:`SOUND_KEY_MIN` sounds (too common to screen).
+
+    Over-matches far more than the skeletons (it is meant to): a hit is an alert for a
+    supervisor to review, never a refusal.
+    """
+    t = unicodedata.normalize("NFKC", s).casefold()
+    if not t.isascii():
+        t = _GREEK_DIGRAPHS.sub(lambda m: _GREEK_DIGRAPH[m.group()], t).translate(
+            _TRANSLITERATION)
+    words = _words(t)
+    single = [w for w in words if len(w) == 1 and w.isalpha()]
+    if len(single) > 1:
+        first = words.index(single[0])
+        words = [w for w in words if not (len(w) == 1 and w.isalpha())]
+        words.insert(first, "".join(single))
+    words = [LEGAL_FORMS.get(w, w) for w in words]
+    kept = [w for w in words if w not in LEGAL_FORMS] or words
+    codes = sorted(c for c in (_word_sound(w) for w in kept) if c and c != "A")
+    return " ".join(codes) if sum(map(len, codes)) >= SOUND_KEY_MIN else ""
 
 
 _DIGIT_LOOKALIKES = str.maketrans({"o": "0", "i": "1", "l": "1"})

@@ -82,7 +82,7 @@ CHANGE_FACTOR = 4  # a new counterparty paid at least 4x the account's average
 
 #: alert ``rule`` values, in the order /metrics lists them
 ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterparty_change",
-               "round_trip", "lc_copy_disputed")
+               "round_trip", "lc_copy_disputed", "possible_watch_match")
 
 ERROR_CODES = (
     "limit_exceeded",
@@ -128,19 +128,27 @@ def watch_digest(key: bytes, kind: str, value: str) -> str:
     id, hex), ``name`` (a party name as its skeleton) or ``joined`` (its letters run together:
     :func:`contracts.names.joined_skeleton`). Computed by the regulator's client, so the entry
     is in neither the state nor the block in clear."""
-    assert kind in ("id", "name", "joined")
-    from contracts.names import joined_skeleton
+    assert kind in ("id", "name", "joined", "sound")
+    from contracts.names import joined_skeleton, sound_key
 
     v = (value.lower() if kind == "id" else normalise_name(value) if kind == "name"
-         else joined_skeleton(value))
+         else joined_skeleton(value) if kind == "joined" else sound_key(value))
     return hmac.digest(key, f"{kind}\0{v}".encode(), "sha256").hex()
 
 
 def watch_entries(key: bytes, name: str) -> list[str]:
     """The entries a regulator's client adds to watch a party name: its ``name`` digest (word
     order and legal form ignored) and its ``joined`` digest (a space or an invisible separator
-    put inside a word ignored). Screening tries both."""
-    return [watch_digest(key, "name", name), watch_digest(key, "joined", name)]
+    put inside a word ignored), which screening refuses on; and, unless the name is too short a
+    sound (:func:`contracts.names.sound_key` ""), its ``sound`` digest (spelling variants,
+    transliterations), on which screening raises a ``possible_watch_match`` alert for the
+    supervisors and lets the transaction through (decision 124)."""
+    from contracts.names import sound_key
+
+    entries = [watch_digest(key, "name", name), watch_digest(key, "joined", name)]
+    if sound_key(name):
+        entries.append(watch_digest(key, "sound", name))
+    return entries
 
 
 _ID_DIGESTS: dict[tuple[bytes, str, str], str] = {}  # (watch key, kind, value) -> its digest
@@ -163,6 +171,21 @@ def _name_watched(state: ContractState, key: bytes, name: str) -> bool:
     """Is ``name`` on the watch list in either form (:func:`watch_entries`)?"""
     return (state.peek(NAME, "watch/" + _name_digest(key, name)) is not None
             or state.peek(NAME, "watch/" + _memo_digest(key, "joined", name)) is not None)
+
+
+def _name_sounds_watched(state: ContractState, key: bytes, name: str) -> bool:
+    """Does ``name`` sound like a watched one (its ``sound`` entry, :func:`watch_entries`)?
+    Asked only of a name not watched in its exact forms."""
+    from contracts.names import sound_key
+
+    return bool(sound_key(name)) and state.peek(
+        NAME, "watch/" + _memo_digest(key, "sound", name)) is not None
+
+
+def _possible_match(state: ContractState, ctx: TxContext, party: str) -> None:
+    """A name sounds like a watched one: an alert for the supervisors to review (it names no
+    account, so neither the signer nor the party is tipped off); the transaction goes on."""
+    _alert(state, ctx, "possible_watch_match", [], {"party": party}, kept=False)
 
 
 def _memo_digest(key: bytes, kind: str, value: str) -> str:
@@ -289,6 +312,8 @@ def screen_identity_name(state: ContractState, ctx: TxContext, name: str) -> Non
         _alert(state, ctx, "sanctioned_party", [ctx.sender_hex], {"party": "identity"},
                kept=True)
         raise ContractError("the new identity's name is on the watch list", "sanctioned_party")
+    if _name_sounds_watched(state, key, name):
+        _possible_match(state, ctx, "identity")
 
 
 def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str]) -> None:
@@ -299,11 +324,16 @@ def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str
         ContractError: ``sanctioned_party`` naming the role, never the name (the alert is kept).
     """
     key = watch_key(ctx.fingerprint_key)
+    possible = []
     for role in sorted(names):
         name = names[role]
         if name and _name_watched(state, key, name):
             _alert(state, ctx, "sanctioned_party", [ctx.sender_hex], {"party": role}, kept=True)
             raise ContractError(f"the {role} is on the watch list", "sanctioned_party")
+        if name and _name_sounds_watched(state, key, name):
+            possible.append(role)
+    for role in possible:  # after every exact check: a refusal keeps no possible-match alert
+        _possible_match(state, ctx, role)
 
 
 def _rules_for(state: ContractState, account: str,

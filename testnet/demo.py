@@ -329,6 +329,20 @@ async def run_risk(story: Story) -> None:
                       "content_hash": hashlib.sha256(b"sanctioned " + story.chain_id.encode())
                       .hexdigest()},
                      expect="rejected", expect_error="sanctioned_party")
+    alike = {**sanctioned, "buyer": "Oseanic Shel Treding", "number": "INV-2026-0667"}
+    await story.send("exporter invoices 'Oseanic Shel Treding': it sounds alike",
+                     "exporter", "trade_documents", "register",
+                     {"doc_type": "invoice", "fields": alike,
+                      "content_hash": hashlib.sha256(b"alike " + story.chain_id.encode())
+                      .hexdigest()})
+    for _ in range(50):  # node 0 may be a block behind the one that answered
+        if await story.state(0, "risk", "alert_count/possible_watch_match"):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise StoryError("the regulator sees no possible_watch_match alert")
+    print(f"  ok {'committed, and a possible-match alert for the regulator':<62}",
+          file=story.out)
     await story.send("regulator freezes the importer (order FIU-2026-17)", "regulator",
                      "governance", "freeze_identity", {"pubkey": imp, "reason": "fraud inquiry",
                                                        "order_ref": "FIU-2026-17"})
