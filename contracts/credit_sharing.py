@@ -2,20 +2,24 @@
 
 Every node holds every ciphertext (they are in blocks and state), so a record is only ever
 sealed (X25519 sealed box) to parties entitled to it: at publication to the publishing bank
-itself and to the regulators named in genesis, and later to a requesting bank only once the
-subject has consented. In clear, the chain holds only a salted commitment to the record.
+itself and to the regulators, and later to a requesting bank only once the subject has
+consented. A copy is sealed to the recipient's **current** key (``governance/id/<id>.key``,
+else the id): a key its identity replaced may be lost or stolen. In clear, the chain holds only
+a salted commitment to the record.
 
 Flow: a bank ``publish``es (commitment + sealed copies) -> the subject ``grant_consent`` to a
 bank (``revoke_consent`` withdraws it) -> that bank ``request_access`` -> with consent the request
 is ``pending`` and the publisher's node answers automatically with ``deliver`` (the record sealed
 to the requester, see :func:`answer_request`); without consent the request is recorded as
 ``refused`` (a committed transaction: the refusal is on chain). The requester opens the delivery
-and checks it against the commitment (:func:`open_and_check`).
+and checks it against the commitment (:func:`open_and_check`). A delivery needs, when it
+executes, the subject's consent and a requester that is still a bank in good standing (neither
+revoked nor frozen). The subject withdraws a consent whatever its role or standing.
 
 State (contract ``credit_sharing``):
 
 - ``record/<record_id>`` -> ``{"publisher", "subject", "commitment", "sealed": {pubkey: ct},
-  "height"}`` (ciphertexts hex);
+  "height"}`` (ciphertexts hex, keyed by the recipients' keys at publication);
 - ``consent/<subject>/<bank>`` -> ``{"height", "timestamp_ms"}``;
 - ``request/<request_id>`` -> ``{"record_id", "requester", "publisher", "subject", "status",
   "height", "sealed"}``, status ``pending`` | ``delivered``; a refused request (no consent, or
@@ -135,11 +139,33 @@ def open_and_check(identity: crypto.Identity, sealed: Mapping[str, str] | str | 
     return record
 
 
+def current_key(state: StateView, ident_id: str) -> str:
+    """The key ``ident_id`` signs with now: the one it rotated to, else its id. Copies are
+    sealed to it, never to a key the identity replaced (lost or stolen, perhaps)."""
+    ident = state.peek(gov.NAME, "id/" + ident_id)
+    return str(ident.get("key", ident_id)) if ident is not None else ident_id
+
+
+def delivery_key(state: StateView, req: Mapping[str, Any]) -> str | None:
+    """The key a pending request is delivered to: the requester's current key, while the
+    subject's consent holds and the requester is a bank in good standing; else None. One
+    answer for all three, so a refused delivery tells the publisher nothing of the
+    requester's standing (a freeze is not told to counterparties)."""
+    if state.peek(NAME, f"consent/{req['subject']}/{req['requester']}") is None:
+        return None
+    ident = state.peek(gov.NAME, "id/" + req["requester"])
+    if ident is None or ident.get("role") != "bank" or ident.get("status") is not None:
+        return None
+    return str(ident.get("key", req["requester"]))
+
+
 def answer_request(identity: crypto.Identity, state: StateView, request_id: str
                    ) -> dict[str, Any] | None:
     """For the publisher's node: the ``deliver`` args answering ``request_id``, or None when
-    there is nothing to do (not its record, not pending, consent gone). Opens the publisher's
-    own sealed copy and re-seals it to the requester only; the plaintext never leaves memory.
+    there is nothing to do (not its record, not pending, consent gone, the requester no longer
+    a bank in good standing). ``identity`` is the publisher's current key. Opens the
+    publisher's own sealed copy and re-seals it to the requester's current key only; the
+    plaintext never leaves memory.
 
     Raises:
         RecordCheckError: the publisher's own copy does not open or match its commitment.
@@ -147,18 +173,17 @@ def answer_request(identity: crypto.Identity, state: StateView, request_id: str
     req = state.get(NAME, "request/" + request_id)
     if req is None or req["status"] != "pending":
         return None
-    if req["publisher"] != identity.public_key.hex():
+    key = identity.public_key.hex()
+    if current_key(state, req["publisher"]) != key:
         return None
-    if state.get(NAME, f"consent/{req['subject']}/{req['requester']}") is None:
-        return None
+    recipient = delivery_key(state, req)
     rec = state.get(NAME, "record/" + req["record_id"])
-    if rec is None:
+    if recipient is None or rec is None:
         return None
     record, salt = open_record(identity, rec["sealed"])
     if make_commitment(record, salt) != rec["commitment"]:
         raise RecordCheckError("own copy does not match its commitment")
-    return {"request_id": request_id,
-            "sealed": seal_record(record, salt, [req["requester"]])}
+    return {"request_id": request_id, "sealed": seal_record(record, salt, [recipient])}
 
 
 # ---------------------------------------------------------------------------- arg parsing
@@ -183,13 +208,14 @@ def _sealed(v: Any, name: str) -> dict[str, str]:
                  params={"subject": p_pubkey, "commitment": p_hex(32), "sealed": _sealed})
 def publish(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """Publish a credit record about ``subject``: its commitment in clear, the record sealed to
-    exactly the publisher and the genesis regulators (nobody else has consented)."""
+    exactly the publisher and the regulators (nobody else has consented), each at its current
+    key."""
     subject, sealed = args["subject"], args["sealed"]
     ident = gov.require_identity(state, subject)
     if ident["role"] not in ("exporter", "importer"):
         raise ContractError("the subject of a credit record is an exporter or importer",
                             "bad_field")
-    allowed = {ctx.sender_hex, *gov.regulators(state)}
+    allowed = {ctx.key_hex, *(current_key(state, r) for r in gov.regulators(state))}
     extra = sorted(set(sealed) - allowed)
     if extra:
         raise ContractError(f"{extra[0][:16]}… has no consent to receive this record",
@@ -207,15 +233,11 @@ def publish(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     return {"record_id": record_id}
 
 
-def _consent_target(state: ContractState, ctx: TxContext, bank: str) -> str:
-    gov.require_identity(state, bank, "bank")
-    return f"consent/{ctx.sender_hex}/{bank}"
-
-
 @CONTRACT.method(roles=("exporter", "importer"), params={"bank": p_pubkey})
 def grant_consent(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """The subject lets ``bank`` obtain credit records about it."""
-    key = _consent_target(state, ctx, args["bank"])
+    gov.require_identity(state, args["bank"], "bank")
+    key = f"consent/{ctx.sender_hex}/{args['bank']}"
     if state.get(NAME, key) is not None:
         raise ContractError("consent is already granted", "already_consented")
     state.put(NAME, key, {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms})
@@ -223,11 +245,13 @@ def grant_consent(state: ContractState, ctx: TxContext, args: dict[str, Any]) ->
     return {"subject": ctx.sender_hex, "bank": args["bank"], "consent": True}
 
 
-@CONTRACT.method(roles=("exporter", "importer"), params={"bank": p_pubkey})
+@CONTRACT.method(roles=None, params={"bank": p_pubkey}, while_frozen=True)
 def revoke_consent(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """The subject withdraws its consent: pending requests of that bank can no longer be
-    delivered, new ones are refused."""
-    key = _consent_target(state, ctx, args["bank"])
+    delivered, new ones are refused. A consent only narrows by this, so its subject withdraws
+    it whatever has become of either side since: a frozen subject, one whose role changed, a
+    bank that is no longer one (its consent would come back with the role)."""
+    key = f"consent/{ctx.sender_hex}/{args['bank']}"
     if state.get(NAME, key) is None:
         raise ContractError("no consent to revoke", "no_consent")
     state.delete(NAME, key)
@@ -269,8 +293,9 @@ def request_access(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
 
 @CONTRACT.method(roles=("bank",), params={"request_id": p_id, "sealed": _sealed})
 def deliver(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
-    """The publisher answers a pending request with the record sealed to the requester only,
-    while the subject's consent still holds."""
+    """The publisher answers a pending request with the record sealed to the requester's
+    current key only, while the subject's consent still holds and the requester is still a
+    bank in good standing (:func:`delivery_key`)."""
     request_id, sealed = args["request_id"], args["sealed"]
     req = state.get(NAME, "request/" + request_id)
     if req is None:
@@ -279,11 +304,12 @@ def deliver(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         raise ContractError(f"the request is {req['status']}", "request_not_pending")
     if req["publisher"] != ctx.sender_hex:
         raise ContractError("only the record's publisher may deliver it", "forbidden")
-    if state.get(NAME, f"consent/{req['subject']}/{req['requester']}") is None:
-        raise ContractError("the subject's consent has been revoked", "not_consented")
-    if set(sealed) != {req["requester"]}:
-        raise ContractError("a delivery is sealed to the requester and nobody else",
-                            "not_consented")
+    recipient = delivery_key(state, req)
+    if recipient is None:
+        raise ContractError("this request may no longer be delivered", "not_consented")
+    if set(sealed) != {recipient}:
+        raise ContractError("a delivery is sealed to the requester's current key and nobody "
+                            "else", "not_consented")
     req["status"] = "delivered"
     req["sealed"] = sealed
     state.put(NAME, "request/" + request_id, req)

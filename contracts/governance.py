@@ -7,7 +7,8 @@ State (contract ``governance``):
   home bank), ``"key"`` (its current public key, when rotated away from the id) and ``"status"``
   (``frozen`` | ``revoked``; absent: active; a freeze also records ``frozen_by`` and
   ``frozen_by_regulator``). Roles: bank, exporter, importer, auditor, issuer,
-  customs; ``admin`` banks may register identities; only genesis makes admins and legal names.
+  customs; ``admin`` banks may register identities (a customs authority comes from genesis or a
+  governance vote, ``set_role``); only genesis makes admins and legal names.
   The **identity id** is the public key (hex) the identity was registered with; it stays its id,
   and the holder of everything it owns, when its key changes.
 - ``bic/<BIC>`` -> ``{"holder", "by", "count", "time_ms"}``: the first bank identity registered
@@ -27,12 +28,15 @@ State (contract ``governance``):
   any identity listed here (genesis lists ``auditor`` identities; a central bank may be one).
 - ``currency/<CODE>`` -> ``{"exponent", "issuer"}``.
 - ``proposal/<proposal_id>`` -> ``{"action", "params", "proposer", "votes", "status", "height",
-  "error"}``; status ``open`` | ``applied`` | ``failed``.
+  "error", "expires_ms"}``; status ``open`` | ``applied`` | ``failed`` | ``expired``.
 
 A proposal passes when ``quorum(n)`` distinct validators **of the current set** have voted
 (the proposer's vote counts; votes of validators removed since no longer count), and is applied in
-the transaction that reached the quorum. A change of the validator set shows in
-``BlockResult.validator_set_change`` and is in force from the next block.
+the transaction that reached the quorum. It expires :data:`PROPOSAL_LIFETIME_MS` of block time
+after it was made: a vote cannot be withdrawn, so it must not stand for ever. A change of the
+validator set shows in ``BlockResult.validator_set_change`` and is in force from the next block.
+A validator is a bank in good standing seated on its identity's current key (its id, never
+rotated), one seat per bank (BIC).
 """
 
 from __future__ import annotations
@@ -236,16 +240,27 @@ def regulators(state: ContractState) -> list[str]:
 # ---------------------------------------------------------------------------- register_identity
 
 
+#: Roles every bank relies on, which one admin does not hand out: they come from genesis or a
+#: ``set_role`` vote. Any customs identity attests any declaration, the first attestation
+#: stands, and it caps every bank's financing of the trade; an auditor reads every balance,
+#: trade, transaction and block of the network (red-team round 3).
+VOTED_ROLES = ("customs", "auditor")
+
+
 @CONTRACT.method(roles=("bank",),
                  params={"pubkey": p_pubkey, "name": p_text(64), "role": p_text(16)},
                  optional={"bank": p_text(35)})
 def register_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
-    """An admin bank registers a new identity with one role (never as admin)."""
+    """An admin bank registers a new identity with one role (never as admin, never one of
+    :data:`VOTED_ROLES`)."""
     if not ctx.identity.get("admin"):
         raise ContractError("only an admin bank may register identities", "forbidden")
     pk, role = args["pubkey"], args["role"]
     if role not in ROLES:
         raise ContractError(f"role must be one of {', '.join(ROLES)}", "bad_field")
+    if role in VOTED_ROLES:
+        raise ContractError(f"the role {role} is given by a governance vote (set_role), not by "
+                            "one bank", "forbidden")
     if get_identity(state, pk) is not None or state.get(NAME, "key/" + pk) is not None:
         raise ContractError("this public key is already registered", "identity_exists")
     bank = args.get("bank")
@@ -497,6 +512,8 @@ def _check_action(state: ContractState, ctx: TxContext, action: str, p: dict[str
             raise ContractError("a validator must be registered as a bank first", "not_a_bank")
         if p["pubkey"] in vals:
             raise ContractError("already a validator", "already_validator")
+        check_validator_key(ident, p["pubkey"])
+        check_one_seat_per_bank(state, ident, vals)
     elif action == "remove_validator":
         if p["pubkey"] not in vals:
             raise ContractError("not a validator", "not_validator")
@@ -522,6 +539,38 @@ def _check_action(state: ContractState, ctx: TxContext, action: str, p: dict[str
     elif action == "remove_regulator":
         if not is_regulator(state, p["pubkey"]):
             raise ContractError("not a regulator", "not_regulator")
+
+
+def check_validator_key(ident: Mapping[str, Any], pubkey: str) -> None:
+    """A validator's key is its consensus key and its identity id: the identity must still
+    sign with it (a key it replaced may be lost or stolen) and be in good standing.
+
+    Raises:
+        ContractError: ``bad_field``.
+    """
+    if ident.get("key", pubkey) != pubkey:
+        raise ContractError("this identity replaced its key: a validator is seated on the key "
+                            "its identity signs with", "bad_field")
+    if ident.get("status") is not None:
+        raise ContractError("a validator must be in good standing", "bad_field")
+
+
+def check_one_seat_per_bank(state: ContractState, ident: Mapping[str, Any],
+                            vals: Collection[str]) -> None:
+    """One validator seat per bank: two identities under one BIC/LEI would let one bank cast
+    two votes and count as two of the faults the set tolerates.
+
+    Raises:
+        ContractError: ``already_validator``.
+    """
+    bic = ident.get("bank")
+    if bic is None:
+        return
+    for v in sorted(vals):
+        seated = peek_identity(state, v)
+        if seated is not None and seated.get("bank") is not None and (
+                bic_key(seated["bank"]) == bic_key(bic)):
+            raise ContractError("this bank already holds a validator seat", "already_validator")
 
 
 def _apply(state: ContractState, ctx: TxContext, action: str, p: dict[str, Any]) -> None:
@@ -587,6 +636,11 @@ def _tally(state: ContractState, ctx: TxContext, pid: str, prop: dict[str, Any])
     return {"proposal_id": pid, "status": prop["status"], "votes": len(votes), "needed": need}
 
 
+#: How long a proposal stays open (block time). A vote cannot be withdrawn: a proposal left
+#: open for good would let one vote, long after, apply what the earlier voters no longer want.
+PROPOSAL_LIFETIME_MS = 7 * 24 * 3600 * 1000
+
+
 def _require_validator(state: ContractState, ctx: TxContext) -> None:
     if ctx.sender_hex not in validators(state):
         raise ContractError("only validators may propose and vote", "forbidden")
@@ -601,7 +655,8 @@ def propose(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     _check_action(state, ctx, action, p)
     pid = ctx.derive_id()
     prop = {"action": action, "params": p, "proposer": ctx.sender_hex,
-            "votes": [ctx.sender_hex], "status": "open", "height": ctx.height, "error": None}
+            "votes": [ctx.sender_hex], "status": "open", "height": ctx.height, "error": None,
+            "expires_ms": ctx.timestamp_ms + PROPOSAL_LIFETIME_MS}
     ctx.emit("proposed", {"proposal_id": pid, "action": action, "params": p,
                           "proposer": ctx.sender_hex})
     return _tally(state, ctx, pid, prop)
@@ -609,7 +664,9 @@ def propose(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
 
 @CONTRACT.method(roles=("bank",), params={"proposal_id": p_id})
 def vote(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
-    """A validator votes for an open proposal; the vote reaching quorum(n) applies it."""
+    """A validator votes for an open proposal; the vote reaching quorum(n) applies it. A vote
+    after the proposal's lifetime closes it as ``expired`` instead (the vote commits, not
+    counted); a proposal recorded without ``expires_ms`` counts as expired."""
     _require_validator(state, ctx)
     pid = args["proposal_id"]
     prop = state.get(NAME, "proposal/" + pid)
@@ -617,6 +674,11 @@ def vote(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str
         raise ContractError(f"no proposal {pid}", "unknown_proposal")
     if prop["status"] != "open":
         raise ContractError(f"proposal is {prop['status']}", "proposal_closed")
+    if ctx.timestamp_ms > prop.get("expires_ms", -1):
+        prop["status"] = "expired"
+        state.put(NAME, "proposal/" + pid, prop)
+        ctx.emit("proposal_expired", {"proposal_id": pid, "action": prop["action"]})
+        return {"proposal_id": pid, "status": "expired"}
     if ctx.sender_hex in prop["votes"]:
         raise ContractError("this validator already voted", "already_voted")
     prop["votes"] = sorted([*prop["votes"], ctx.sender_hex])

@@ -237,8 +237,10 @@ def _credit_rule(get: StateGet, reader: Reader, key: str) -> str | None:
         return "subject"
     if reader.is_(rec.get("requester")):
         return "consented_bank"
+    # a consent opens the subject's records, not other banks' requests for them: who else
+    # asked, and when, is between the requester, the publisher and the subject
     about = rec.get("subject")
-    if isinstance(about, str) and reader.ident_id is not None and get(
+    if kind == "record" and isinstance(about, str) and reader.ident_id is not None and get(
             "credit_sharing", f"consent/{about}/{reader.ident_id}") is not None:
         return "consented_bank"
     return None

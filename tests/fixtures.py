@@ -241,6 +241,33 @@ class Harness:
 class Desk(Harness):
     """:class:`Harness` on the trade cluster, with trade_documents helpers."""
 
+    async def govern(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A governance proposal by bank_a voted through by bank_b and bank_c (3 of the 4
+        validators); the applied outcome."""
+        out = await self.commit(self.tx("bank_a", "governance", "propose",
+                                        {"action": action, "params": params}))
+        pid = out["result"]["proposal_id"]
+        for v in ("bank_b", "bank_c"):
+            out = await self.commit(self.tx(v, "governance", "vote", {"proposal_id": pid}))
+        assert out["result"]["status"] == "applied", out
+        return out
+
+    async def register(self, name: str, role: str, by: str = "bank_a") -> Identity:
+        """A new identity ``name`` registered by the admin bank ``by``; a role one admin may not
+        give (auditor, customs: ``governance.VOTED_ROLES``) by a ``set_role`` vote after it is
+        registered as an importer."""
+        from contracts.governance import VOTED_ROLES
+
+        ident = self.ids[name] = Identity.generate(name)
+        pubkey = ident.public_key.hex()
+        out = await self.commit(self.tx(by, "governance", "register_identity", {
+            "pubkey": pubkey, "name": name,
+            "role": "importer" if role in VOTED_ROLES else role}))
+        assert out["status"] == "committed", out
+        if role in VOTED_ROLES:
+            await self.govern("set_role", {"pubkey": pubkey, "role": role})
+        return ident
+
     async def send(self, who: str, method: str, **args: Any) -> dict[str, Any]:
         out = await self.commit(self.tx(who, T, method, args))
         assert out["status"] == "committed", out

@@ -46,10 +46,7 @@ async def build_world(d: Desk) -> World:
     """Balances, a financed trade with an LC and a presentation, a consent, a credit record,
     a transfer; a pure auditor and a customer registered by bank_a (its home bank)."""
     for name, role in (("pure_auditor", "auditor"), ("customer", "exporter")):
-        d.ids[name] = Identity.generate(name)
-        out = await d.commit(d.tx("bank_a", "governance", "register_identity", {
-            "pubkey": d.ids[name].public_key.hex(), "name": name, "role": role}))
-        assert out["status"] == "committed", out
+        await d.register(name, role)
     for to in ("exporter", "customer"):
         await d.commit(d.issue(1000, to))
     t = await d.commit(d.tx("exporter", "settlement", "transfer", {

@@ -30,10 +30,7 @@ def pk(d: Desk, who: str) -> str:
 
 
 async def register(d: Desk, name: str, role: str, by: str = "bank_a") -> None:
-    d.ids[name] = Identity.generate(name)
-    out = await d.commit(d.tx(by, "governance", "register_identity", {
-        "pubkey": pk(d, name), "name": name, "role": role}))
-    assert out["status"] == "committed", out
+    await d.register(name, role, by)
 
 
 def pay(d: Desk, frm: str, to: str, amount: int) -> Any:

@@ -183,7 +183,8 @@ def test_institutions_have_no_home_bank_and_a_regulators_key_is_not_rebound(L: L
     """Red-team round 2: bank_a registered an auditor that governance made a regulator (and an
     issuer): as its "home bank" it froze it and rebound its key to one it held."""
     reg2 = L.add_identity("reg2").public_key.hex()
-    L.ok("bank_a", G, "register_identity", pubkey=reg2, name="Reg 2", role="auditor")
+    L.ok("bank_a", G, "register_identity", pubkey=reg2, name="Reg 2", role="importer")
+    govern(L, "set_role", {"pubkey": reg2, "role": "auditor"})
     mine = L.add_identity("mine").public_key.hex()
     L.fails("forbidden", "bank_a", G, "freeze_identity", pubkey=reg2, reason="x", order_ref="x")
     L.fails("forbidden", "bank_a", G, "revoke_identity", pubkey=reg2, reason="x",
