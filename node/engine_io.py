@@ -237,8 +237,8 @@ class EngineIO:
 
     def after_commit(self, block: Block, result: execution.BlockResult) -> None:
         """A block is final here (by consensus or catch-up): settle its transactions' waiters,
-        tell subscribers, answer access requests for our bank, and wake the engine if more is
-        pending."""
+        tell subscribers, answer access requests for our bank, and tell the engine how many
+        transactions are still pending."""
         node = self.node
         fins = node.admission.committed(block.height, block.txs)
         metrics = node.metrics
@@ -269,5 +269,7 @@ class EngineIO:
                     q.put_nowait(ev)
         if node.delivery is not None:
             node.delivery.on_commit(result)
-        if len(node.mempool):
-            node.admission.pending_changed()
+        # the engine's count of pending transactions, also when the block emptied the mempool:
+        # a count left at 1 kept its view-change timer running on an idle network (a view
+        # change after 1, 2, 4, 8 ... s; the next transaction waited for the new view)
+        node.admission.pending_changed()

@@ -39,3 +39,27 @@ async def test_a_proposal_at_a_height_catch_up_committed_is_judged_by_its_hash()
         assert bad.reason == "another block is committed at height 2"  # type: ignore[attr-defined]
     finally:
         await stop_cluster(nodes)
+
+
+async def test_an_idle_network_changes_no_view_after_its_last_block() -> None:
+    """The engine's count of pending transactions went down only while some stayed pending:
+    after the block that emptied the mempool it kept its last count (1), so every replica ran
+    its view-change timer on an idle network, changed views after 1, 2, 4, ... s, and the next
+    transaction waited for a new view (the docs walk-through saw view 32 on an idle testnet)."""
+    genesis, nodes, ids = await start_cluster(4)
+    try:
+        h = Harness(genesis, nodes, ids, None)  # type: ignore[arg-type]  # builds txs only
+        for i in range(2):
+            tx = h.issue()
+            fut = nodes[i].wait_for(tx.tx_id)
+            nodes[i].admit(tx)
+            await asyncio.wait_for(fut, 20)
+        await asyncio.sleep(0.3)  # every replica applies the last commit
+        assert [len(nd.mempool) for nd in nodes] == [0, 0, 0, 0]
+        assert [nd.engine._pending for nd in nodes] == [0, 0, 0, 0]
+        assert all(nd.engine._progress_deadline is None for nd in nodes)
+        timeout_s = nodes[0].engine._timeout() / 1000
+        await asyncio.sleep(timeout_s * 1.5)  # past a view-change timeout, nothing to do
+        assert [nd.engine.view for nd in nodes] == [0, 0, 0, 0]
+    finally:
+        await stop_cluster(nodes)
