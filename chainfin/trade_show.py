@@ -37,8 +37,9 @@ def cli_trade_show(args: argparse.Namespace,
                     return None
                 raise
 
-        latest = c.get("/v1/blocks/latest")
-        now_ms = int((latest.get("header") or {}).get("timestamp_ms", 0))
+        # the chain's time, from the public status (blocks are the supervisors': a trade's
+        # exporter or financing bank could not read the latest one)
+        now_ms = int(c.get("/v1/status").get("timestamp_ms", 0))
         try:
             report = trade_report(fetch, args.trade, now_ms, params=fetch_gov("params"))
         except KeyError:

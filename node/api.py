@@ -504,6 +504,7 @@ async def get_status(request: web.Request) -> web.Response:
         "height": tip.height,
         "block_hash": tip.block_hash.hex(),
         "state_root": tip.state_root.hex(),
+        "timestamp_ms": tip.timestamp_ms,  # the chain's time (block time): what is overdue
         "view": node.view,
         "primary": node.primary.hex(),
         "validator": node.is_validator,

@@ -87,7 +87,8 @@ async def test_pattern_alerts_reach_sse_subscribers_and_chainfin_alerts(
     assert 'chainfin_risk_alerts_total{rule="limit_exceeded"} 0' in metrics
 
 
-async def test_risk_routes_list_an_accounts_rules_freezes_and_alerts(h: Harness) -> None:
+async def test_risk_routes_list_an_accounts_rules_freezes_and_alerts(
+        h: Harness, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     exp = h.ids["exporter"].public_key.hex()
     await h.commit(h.issue(5000, to="exporter"))
     for args in ({"subject": exp, "kind": "max_per_tx", "currency": "USD", "max": 10,
@@ -104,6 +105,13 @@ async def test_risk_routes_list_an_accounts_rules_freezes_and_alerts(h: Harness)
     assert [r["rule_id"] for r in acct["rules"]] == ["small"]
     assert acct["frozen"]["USD"]["order_ref"] == "C-1" and acct["status"] == "active"
     assert [a["rule"] for a in acct["alerts"]] == ["limit_exceeded"]
+    # chainfin alerts with the account holder's key, which may not read blocks: its own
+    # alerts, and a word on stderr (it printed nothing and exited 0)
+    base = str(h.http.make_url("")).rstrip("/")
+    own = key_file(h.ids["exporter"], tmp_path)
+    assert await asyncio.to_thread(cli.main, ["alerts", "--node", base, "--key", own]) == 0
+    printed = capsys.readouterr()
+    assert "limit_exceeded" in printed.out and "may not read blocks" in printed.err
     status, rules = await h.get("/v1/risk/rules")
     assert status == 200 and rules["rules"] == [] and rules["seize_approvals"] == 1
     status, _ = await h.get("/v1/risk/accounts/" + "ab" * 32)
