@@ -522,10 +522,25 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    node = request.app[NODE_KEY]
+    return metrics_response(request.app[NODE_KEY])
+
+
+def metrics_response(node: Node) -> web.Response:
+    """The node's Prometheus text (REST's signed ``/metrics`` and the metrics listener's)."""
     node.metrics.peers.set(len(node.transport.connected()))
     return web.Response(body=node.metrics.render() + risk_metrics(node),
                         headers={"Content-Type": CONTENT_TYPE})
+
+
+def make_metrics_app(node: Node) -> web.Application:
+    """The metrics listener (config ``metrics_port``): ``GET /metrics`` alone, unauthenticated,
+    for a Prometheus scraper on the operator's monitoring network; anything else is 404."""
+    async def get_metrics(request: web.Request) -> web.Response:
+        return metrics_response(node)
+
+    app = web.Application()
+    app.router.add_get("/metrics", get_metrics)
+    return app
 
 
 def _sse(kind: str, item: dict[str, Any]) -> bytes:

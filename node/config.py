@@ -131,6 +131,11 @@ class NodeConfig(_Model):
     rest_rate_per_identity: float = Field(default=500.0, ge=0)
     rest_burst_per_identity: float = Field(default=1000.0, ge=1)
     rest_verify_rate: float = Field(default=20000.0, ge=1)
+    # Prometheus: a plain-HTTP listener serving GET /metrics alone, unauthenticated (a scraper
+    # does not sign requests; REST's /metrics is a signed read like every other route). Off
+    # unless a port is given; bind it to the monitoring network only (it counts alerts by rule)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
     # the URLs clients reach this node's REST at besides rest_host:rest_port (a DNS name, a
     # load balancer's): a signed read names its server, and the node refuses one signed for
     # another (rest_authorities), so a captured request does not replay on the other nodes

@@ -22,7 +22,7 @@ from chainfin.genesis import load_genesis
 from chainfin.store import DamagedStore, PlyvelStore
 from contracts import CONTRACTS
 from node import tls
-from node.api import AccessLimits, make_app
+from node.api import AccessLimits, make_app, make_metrics_app
 from node.config import NodeConfig, load_config
 from node.runtime import Node
 
@@ -93,6 +93,7 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
         site = web.TCPSite(runner, cfg.rest_host, cfg.rest_port, ssl_context=rest_ssl,
                            reuse_address=True, backlog=1024)
         await site.start()
+        metrics_runner = await _start_metrics(node, cfg)
         tune_gc()
         log.info("REST on %s://%s:%d (peer links: %s)", "https" if rest_ssl else "http",
                  cfg.rest_host, cfg.rest_port, "mutual TLS" if cfg.tls else "plain TCP")
@@ -108,12 +109,27 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
         stopper.cancel()
         failer.cancel()
         log.info("stopping")
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         await runner.cleanup()
         await node.stop()
         if node.failure is not None:
             raise ChainfinError(f"the consensus loop failed: {node.failure!r}")
     finally:
         store.close()
+
+
+async def _start_metrics(node: Node, cfg: NodeConfig) -> web.AppRunner | None:
+    """The Prometheus listener when the config gives ``metrics_port`` (plain HTTP, /metrics
+    only, unauthenticated: a scraper does not sign requests), else None."""
+    if cfg.metrics_port is None:
+        return None
+    runner = web.AppRunner(make_metrics_app(node), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, cfg.metrics_host, cfg.metrics_port, reuse_address=True).start()
+    log.info("metrics on http://%s:%d/metrics (unauthenticated: keep it on the monitoring "
+             "network)", cfg.metrics_host, cfg.metrics_port)
+    return runner
 
 
 #: a certificate that expires sooner than this is logged as a warning at start
