@@ -612,6 +612,12 @@ def _p_rule_currency(v: Any, name: str) -> str:
     return ANY_CURRENCY if v == ANY_CURRENCY else p_currency(v, name)
 
 
+def _p_rule_kind(v: Any, name: str) -> str:
+    if v not in RULE_KINDS:
+        raise ContractError(f"{name} must be one of {', '.join(RULE_KINDS)}", "bad_field")
+    return str(v)
+
+
 def parse_rule(args: Mapping[str, Any], where: str = "") -> dict[str, Any]:
     """A rule's fields checked: ``kind``, ``currency``, ``max``, ``window_s`` (windowed kinds
     only), optional ``rule_id`` (default: given by :func:`put_rule`)."""
@@ -770,8 +776,10 @@ def _require_regulator(state: ContractState, ctx: TxContext) -> None:
 _RULE_OPTIONAL = {"window_s": p_int(0, MAX_WINDOW_S), "rule_id": p_text(64)}
 
 
-@CONTRACT.method(roles=None, params={"subject": p_pubkey, "kind": p_text(16),
-                                     "currency": p_text(3), "max": p_int(0, MAX_AMOUNT)},
+# the rule's fields are checked as arguments too, so a malformed rule ("usd", an unknown kind)
+# is refused at admission like any other bad argument, not rejected in a block for a nonce
+@CONTRACT.method(roles=None, params={"subject": p_pubkey, "kind": _p_rule_kind,
+                                     "currency": _p_rule_currency, "max": p_int(0, MAX_AMOUNT)},
                  optional=_RULE_OPTIONAL)
 def set_limit(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """A regulator (anyone) or the home bank (its customers) limits ``subject``'s outflows."""

@@ -495,3 +495,22 @@ def test_the_nodes_alert_rules_are_the_contracts() -> None:
     from node.api_risk import RISK_ALERT_RULES
 
     assert RISK_ALERT_RULES == ALERT_RULES
+
+
+@pytest.mark.parametrize(("field", "value"), [("currency", "usd"), ("currency", "US"),
+                                              ("kind", "max_per_year")])
+def test_a_malformed_limit_is_refused_at_admission(field: str, value: str) -> None:
+    """The docs walk-through: set_limit with "usd" was rejected in a block (spending a nonce)
+    where settlement.issue refuses the same at admission."""
+    from chainfin.types import Transaction
+    from contracts import CONTRACTS
+    from contracts.testing import make_genesis
+
+    led = Ledger(make_genesis())
+    args = {"subject": led.pk("exporter"), "kind": "max_per_tx", "currency": "USD", "max": 10,
+            field: value}
+    tx = Transaction.create(led.ids["regulator"], led.genesis.chain_id, 1, "risk", "set_limit",
+                            args)
+    with pytest.raises(InvalidTransaction) as ei:
+        check_tx_static(tx, led.state, registry=CONTRACTS, nonce_words=True)
+    assert ei.value.code == "bad_field" and field in str(ei.value)
