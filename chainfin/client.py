@@ -219,8 +219,10 @@ class Client:
         if status >= 400:
             err = data.get("error") if isinstance(data, dict) else None
             if isinstance(err, dict):
-                raise ClientError(str(err.get("code", "error")), str(err.get("message", "")),
-                                  status)
+                message = str(err.get("message", ""))
+                if status == 401 and signer is None:  # the usual cause: no key was given
+                    message += " (reads are signed: pass --key FILE or set $CHAINFIN_KEY)"
+                raise ClientError(str(err.get("code", "error")), message, status)
             text = bytes(raw[:200]).decode("utf-8", "replace").strip()
             raise ClientError("http_error", text or f"{method} {path} failed", status)
         return data

@@ -55,7 +55,13 @@ class FakeNode:
         r.add_get("/v1/proofs/state/{contract}/{key:.+}", self.proof_state)
         r.add_get("/v1/boom", self.boom)
         r.add_get("/v1/notjson", self.notjson)
+        r.add_get("/v1/signed", self.signed)
         return app
+
+    async def signed(self, request: web.Request) -> web.Response:
+        if "Signature" not in request.headers:
+            return _err(401, "unauthenticated", "missing: Signature-Input, Signature")
+        return web.json_response({"ok": True})
 
     async def post_tx(self, request: web.Request) -> web.Response:
         try:
@@ -191,6 +197,11 @@ async def test_async_client_errors(node: tuple[FakeNode, str]) -> None:
             await c.submit(forged)
         assert (e.value.code, e.value.status) == ("bad_signature", 400)
         assert isinstance(e.value, ChainfinError)
+        with pytest.raises(ClientError) as e:  # an unsigned read: the error names --key
+            await c.get("/v1/signed")
+        assert e.value.status == 401 and "--key" in e.value.message
+    async with Client(url, identity=ALICE) as c:
+        assert await c.get("/v1/signed") == {"ok": True}
     async with Client("http://127.0.0.1:1", timeout=2) as c:
         with pytest.raises(ClientError) as e:
             await c.status()
