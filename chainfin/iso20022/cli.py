@@ -291,7 +291,16 @@ async def _blocks(c: Client, lo: int, hi: int) -> list[dict[str, Any]]:
 
     async def one(h: int) -> dict[str, Any]:
         async with sem:
-            return dict(await c.block(h))
+            try:
+                return dict(await c.block(h))
+            except ClientError as e:
+                if e.status != 404:
+                    raise
+                # a committed height answers 404 to a key that may not read blocks
+                raise ChainfinError(
+                    f"this key may not read block {h}: statements and notifications are built "
+                    "from every block, which validators (a bank's node key), regulators and "
+                    "auditors read (docs/iso20022.md, 'Signed reads')") from None
 
     return list(await asyncio.gather(*(one(h) for h in range(lo, hi + 1))))
 

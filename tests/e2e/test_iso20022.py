@@ -117,6 +117,13 @@ def test_pacs008_of_50_commits_50_transfers_and_statements_balance(
         _independent_reader_agrees(out, state_balance, credits + debits, e2e, who)
     assert _balance(net, "importer") == total
     assert _balance(net, "exporter") == 1_000_000 - total
+    # the account holder's own key may not read blocks: the command says so (it printed the
+    # node's bare "no block at height 1")
+    capsysbinary.readouterr()
+    assert chainfin_main(["iso20022", "statement", "--account", net.pk("exporter"),
+                          "--currency", "USD", "--from", since, "--to", today, "--node",
+                          net.url, "--ca", net.ca, "--key", str(net.key("exporter"))]) == 2
+    assert b"may not read block" in capsysbinary.readouterr().err
 
     # pacs.002 by tx id, from the ledger (the CLI, then the function)
     capsysbinary.readouterr()
