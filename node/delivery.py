@@ -44,10 +44,17 @@ class DeliveryAgent:
 
     def requests_for_us(self, events: list[execution.Event]) -> list[str]:
         """The ids of the access requests in ``events`` for records our bank published."""
-        me = self.bank.public_key.hex()
-        return [ev.data["request_id"] for ev in events
-                if ev.contract == "credit_sharing" and ev.name == "access_requested"
-                and ev.data.get("publisher") == me and "request_id" in ev.data]
+        asked = [ev for ev in events
+                 if ev.contract == "credit_sharing" and ev.name == "access_requested"
+                 and "request_id" in ev.data]
+        if not asked:
+            return []
+        # the event names the publisher by its identity id: our key's, when the bank rotated
+        # it (its first key is its id; a key it rotated to maps to the id)
+        key = self.bank.public_key.hex()
+        owner = execution.read_value(self.state(), "governance", "key/" + key)
+        me = owner if isinstance(owner, str) else key
+        return [ev.data["request_id"] for ev in asked if ev.data.get("publisher") == me]
 
     def on_commit(self, result: execution.BlockResult) -> list[Transaction]:
         """Submit a ``deliver`` for each request of the committed block addressed to us;

@@ -113,3 +113,25 @@ def test_a_refused_delivery_is_counted_and_the_rest_still_go(L: Ledger) -> None:
     sent = agent.on_commit(result)
     assert len(calls) == 2 and len(sent) == 1
     assert stats == {"auto_deliveries": 1, "auto_delivery_failed": 1}
+
+
+def test_a_bank_that_rotated_its_key_still_answers_its_requests(L: Ledger) -> None:
+    """The request names the publisher by its identity id (its first key): a node acting for
+    the bank with the key it rotated to compared the id with that key and left every request
+    of the records it published since alone."""
+    from contracts import governance as gov
+
+    new = L.add_identity("bank_e_2")
+    proof = new.sign("rotate_key", gov.rotation_message(CHAIN_ID, L.pk("bank_e")))
+    L.ok("bank_e", "governance", "rotate_key", new_public_key=new.public_key.hex(),
+         proof=proof.hex())
+    sealed = cs.seal_record(RECORD, SALT, [new.public_key.hex(), L.pk("regulator")])
+    rid = L.ok("bank_e_2", C, "publish", subject=L.pk("exporter"),
+               commitment=cs.make_commitment(RECORD, SALT), sealed=sealed)["record_id"]
+    L.ok("exporter", C, "grant_consent", bank=L.pk("bank_b"))
+    result = L.block([L.make_tx("bank_b", C, "request_access", {"record_id": rid})])
+    pool, stats = Mempool(), {"auto_deliveries": 0, "auto_delivery_failed": 0}
+    sent = agent_for(L, "bank_e_2", pool, stats).on_commit(result)
+    assert len(sent) == 1 and stats == {"auto_deliveries": 1, "auto_delivery_failed": 0}
+    out = L.block(sent)
+    assert [r.status for r in out.receipts] == ["committed"], out.receipts
