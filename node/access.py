@@ -107,7 +107,8 @@ StateGet = Callable[[str, str], Any]
 
 def resolve_reader(get: StateGet, key_hex: str) -> Reader | None:
     """The reader behind ``key_hex``, or None when it is not an active identity's current key
-    nor a validator's key (``unknown_identity``)."""
+    nor the key of a validator that has no identity record (``unknown_identity``): a revoked
+    identity's or a replaced key reads nothing, in the validator set or not."""
     validators = get("governance", "validators") or []
     ident_id: str | None = key_hex
     rec = get("governance", "id/" + key_hex)
@@ -115,7 +116,10 @@ def resolve_reader(get: StateGet, key_hex: str) -> Reader | None:
         ident_id = get("governance", "key/" + key_hex)
         rec = get("governance", "id/" + ident_id) if ident_id else None
     if rec is not None and (rec.get("key", ident_id) != key_hex or rec.get("status") == "revoked"):
-        rec, ident_id = None, None  # a replaced key, or a revoked identity
+        # a replaced key, or a revoked identity, reads nothing: not even a validator's key,
+        # which stays in the set until a vote removes it (a stolen node key read every block;
+        # red-team round 3)
+        return None
     if rec is None:
         if key_hex not in validators:
             return None

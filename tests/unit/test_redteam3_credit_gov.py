@@ -291,3 +291,13 @@ def test_a_proposal_expires(L: Ledger) -> None:
     L.now_ms += gov.PROPOSAL_LIFETIME_MS - 10_000
     L.ok("bank_b", G, "vote", proposal_id=pid)
     assert L.ok("bank_c", G, "vote", proposal_id=pid)["status"] == "applied"
+
+
+def test_a_revoked_validator_reads_nothing(L: Ledger) -> None:
+    """A regulator revoked a validator whose node key was stolen: the key stays in the set
+    until a vote removes it, and it kept reading every block and balance as a validator."""
+    assert reader(L, "bank_b").validator
+    L.ok("regulator", G, "revoke_identity", pubkey=L.pk("bank_b"), reason="node key stolen",
+         order_ref="R-9")
+    assert L.pk("bank_b") in L.get(G, "validators")
+    assert access.resolve_reader(L.get, L.pk("bank_b")) is None
