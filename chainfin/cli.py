@@ -46,6 +46,21 @@ def _iso20022_submit(args: argparse.Namespace) -> int:
     return cli_submit(args, CONTRACT.methods["transfer"].parse_args)
 
 
+def _lc_mt700(args: argparse.Namespace) -> int:
+    """``chainfin lc mt700 ...`` with the trade contract's own argument parsers, document types
+    and name rule (chainfin imports nothing from contracts: they are handed down)."""
+    from chainfin.swift.cli import LedgerRules, run
+    from contracts.names import name_skeleton
+    from contracts.trade.norm import normalise_fields
+    from contracts.trade_documents import CONTRACT, DOC_TYPES
+
+    return run(args, LedgerRules(
+        name_skeleton=name_skeleton, doc_types=DOC_TYPES,
+        issue_lc_args=CONTRACT.methods["issue_lc"].parse_args,
+        register_args=CONTRACT.methods["register"].parse_args,
+        normalise_fields=normalise_fields))
+
+
 def _keygen(args: argparse.Namespace) -> int:
     from chainfin.crypto import Identity, save_identity
 
@@ -286,12 +301,14 @@ def _wan_flags(p: argparse.ArgumentParser, prefix: str, default: float | None = 
                    help=prefix + "+- on that round trip (uniform; packet order kept)")
 
 
-# ISO 20022 adapter and the bank operator's path (node init, ca sign)
+# ISO 20022 and SWIFT MT700 adapters, and the bank operator's path (node init, ca sign)
 def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                            nsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from chainfin.iso20022.commands import add_parser as add_iso20022
+    from chainfin.swift.commands import add_parser as add_swift
 
     add_iso20022(sub)
+    add_swift(sub)
 
     ni = nsub.add_parser("init", help="a bank's node: keys, TLS key + CSR, config, join request")
     ni.add_argument("--bank", required=True, help="the bank's BIC, e.g. CHFNFRPP")

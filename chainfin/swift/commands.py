@@ -1,0 +1,64 @@
+"""The ``chainfin lc mt700`` argument parser (light: the handlers in :mod:`chainfin.swift.cli`
+are imported when a command runs)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    """``chainfin lc mt700 submit | copy | export`` (called by chainfin.cli)."""
+    from chainfin.cli import _lc_mt700, _reader_key
+
+    p = sub.add_parser("lc", help="letters of credit in SWIFT MT7xx messages")
+    s = p.add_subparsers(dest="lc_command", metavar="MESSAGE", required=True)
+    m = s.add_parser("mt700", help="MT700 Issue of a Documentary Credit: in and out")
+    ms = m.add_subparsers(dest="mt700_command", metavar="ACTION", required=True)
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--node", required=True, help="REST URL of a node")
+        q.add_argument("--ca", default=None,
+                       help="CA certificate for an https node (default: $SSL_CERT_FILE, the "
+                            "system's)")
+        q.add_argument("--timeout", type=float, default=60.0,
+                       help="seconds to wait for the transaction to be final")
+
+    a = ms.add_parser("submit", help="the issuing bank's MT700 -> trade_documents.issue_lc; "
+                                     "prints the lc_id or the refusal")
+    a.add_argument("file", help="the MT700 (a FIN message, or only its fields)")
+    a.add_argument("--key", required=True,
+                   help="the issuing bank's identity key file (signs the issue and the reads)")
+    a.add_argument("--applicant", default=None,
+                   help="the applicant's public key (default: the genesis identity named in :50:)")
+    a.add_argument("--beneficiary", default=None,
+                   help="the beneficiary's public key (default: the genesis exporter named in "
+                        ":59:)")
+    a.add_argument("--trade-id", default=None, help="the trade the credit is for")
+    a.add_argument("--unmapped-ok", action="store_true",
+                   help="issue although :46A: requires documents the ledger does not hold "
+                        "(they are listed, and not checked by the ledger)")
+    common(a)
+    a.set_defaults(func=_lc_mt700)
+
+    c = ms.add_parser("copy", help="the beneficiary's MT700 (from its advising bank) -> its "
+                                   "letter_of_credit document")
+    c.add_argument("file", help="the MT700 as received (a FIN message, or only its fields)")
+    c.add_argument("--key", required=True,
+                   help="the exporter's (beneficiary's) identity key file")
+    c.add_argument("--trade-id", default=None, help="the trade the copy joins")
+    c.add_argument("--issuing-bank", default=None,
+                   help="the issuing bank's BIC, for a file without the FIN header (default: "
+                        "the message's sender, from blocks 1 and 2)")
+    common(c)
+    c.set_defaults(func=_lc_mt700)
+
+    e = ms.add_parser("export", help="an on-ledger LC -> MT700 (read by its issuing bank)")
+    e.add_argument("--lc", required=True, help="the lc_id (hex)")
+    e.add_argument("--out", default=None, help="file to write (default: stdout)")
+    e.add_argument("--expiry-place", default=None,
+                   help="the place of expiry for :31D: (the ledger keeps none; default "
+                        "'ON CHAINFIN UTC')")
+    common(e)
+    _reader_key(e)
+    e.set_defaults(func=_lc_mt700)
