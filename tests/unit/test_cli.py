@@ -27,3 +27,23 @@ def test_keygen(tmp_path):
     assert data["seed"] not in r.stdout
     r = run("keygen", "--out", str(out))
     assert r.returncode != 0 and "exists" in r.stderr
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`chainfin verify ... | head` printed a BrokenPipeError traceback (the docs walk-through):
+    the reader leaving early ends the command quietly."""
+    code = ("import sys, chainfin.cli as c\n"
+            "def noisy(args):\n"
+            "    for _ in range(100000):\n"
+            "        print('x' * 100)\n"
+            "    return 0\n"
+            "p = c.build_parser\n"
+            "def build():\n"
+            "    parser = p()\n"
+            "    parser.set_defaults(func=noisy)\n"
+            "    return parser\n"
+            "c.build_parser = build\n"
+            "sys.exit(c.main([]))\n")
+    r = subprocess.run(f"{sys.executable} -c \"$CODE\" | head -n 1", shell=True, env={
+        **os.environ, "CODE": code}, capture_output=True, text=True, timeout=60)
+    assert r.stdout.startswith("x") and "Traceback" not in r.stderr, r.stderr
