@@ -38,6 +38,13 @@ fixed by its genesis (``params.ledger_format``, decision 95):
 
 A transaction reusing a pair is rejected with ``nonce_reused`` and writes nothing. Every other
 transaction of a block, committed or rejected, marks its pair used.
+
+Format 3 (decision 128) is format 2 with **salted leaves** in the header's two trees: a
+transaction's leaf is :func:`chainfin.types.tx_leaf` (the SHA-256 of its signed envelope, not
+its id), and a receipt's leaf data is that leaf followed by the receipt's encoding
+(:func:`receipt_leaf`). A proof's neighbouring hashes then commit to a signature its reader
+does not hold, so they cannot be opened by guessing a payment's fields, and a transaction's
+proof can go to its sender.
 """
 
 from __future__ import annotations
@@ -292,23 +299,29 @@ def _mark_used(block: Overlay, tx: Transaction, receipt: Receipt, nonce_words: b
     block._vals[key] = value
 
 
-def receipt_leaf(receipt_json: Mapping[str, Any]) -> bytes:
-    """The leaf of a receipt in its block's receipts tree: the canonical encoding of the
+def receipt_leaf(receipt_json: Mapping[str, Any], salt: bytes = b"") -> bytes:
+    """The leaf data of a receipt in its block's receipts tree: the canonical encoding of the
     receipt's JSON form (:meth:`Receipt.to_json`, as the block record and the REST API carry
-    it), so an auditor recomputes it from the JSON alone."""
-    return codec.encode(receipt_json)
+    it), so an auditor recomputes it from the JSON alone; in ledger format 3 after ``salt``,
+    its transaction's :func:`chainfin.types.tx_leaf` (decision 128)."""
+    return salt + codec.encode(receipt_json)
 
 
-def receipts_root(receipts_json: Sequence[Mapping[str, Any]]) -> bytes:
+def receipts_root(receipts_json: Sequence[Mapping[str, Any]],
+                  salts: Sequence[bytes] | None = None) -> bytes:
     """RFC 6962 root over a block's receipt leaves, in transaction order (ledger format 2's
-    header ``receipts_root``; its size is the header's ``tx_count``)."""
-    return merkle.root([receipt_leaf(r) for r in receipts_json])
+    header ``receipts_root``; its size is the header's ``tx_count``); ``salts``: format 3's
+    transaction leaves, one per receipt."""
+    if salts is None:
+        return merkle.root([receipt_leaf(r) for r in receipts_json])
+    return merkle.root([receipt_leaf(r, s) for r, s in zip(receipts_json, salts, strict=True)])
 
 
-def header_receipts_root(result: BlockResult) -> bytes | None:
+def header_receipts_root(result: BlockResult, salts: Sequence[bytes] | None = None
+                         ) -> bytes | None:
     """The ``receipts_root`` of an executed block's header: the root of its receipts in ledger
-    format 2, None (no such field) in format 1."""
-    return None if result.receipts_json is None else receipts_root(result.receipts_json)
+    format 2 (and 3, with ``salts``), None (no such field) in format 1."""
+    return None if result.receipts_json is None else receipts_root(result.receipts_json, salts)
 
 
 def _clone(v: Any) -> Any:

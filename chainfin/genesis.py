@@ -16,13 +16,13 @@ JSON, bytes as hex. Validated with pydantic at the edge (it comes from disk)::
                  "block_interval_ms": 20, "block_interval_max_ms": 50,
                  "pacing_knee_tps": 350, "max_advance_rate_bps": 10000,
                  "document_tolerance_bps": 500, "financing_requires_attestation": false,
-                 "ledger_format": 2}
+                 "ledger_format": 3}
     }
 
 Every validator is also an identity with role ``bank`` (listed in ``identities`` too).
 ``admin`` marks the banks that may register identities (governance.register_identity).
-``ledger_format`` 2 (receipts certified by the header, nonce words; decision 95) is what a new
-chain should use; a file without it is a chain of format 1.
+``ledger_format`` 3 (receipts certified by the header, nonce words, salted tree leaves;
+decisions 95 and 129) is what a new chain should use; a file without it is a chain of format 1.
 """
 
 from __future__ import annotations
@@ -101,8 +101,10 @@ class GenesisParams(_Model):
     financing_requires_attestation: bool = False
     # how the ledger records what it executed (decision 95): 1 = each receipt in the state
     # (``_tx/<sender>/<nonce>``); 2 = receipts certified by the header's ``receipts_root``,
-    # replay protection by nonce words in the state. Fixed for a chain's life; absent = 1.
-    ledger_format: int = Field(default=1, ge=1, le=2)
+    # replay protection by nonce words in the state; 3 = 2 with salted leaves in the header's
+    # trees (decision 129: a transaction's proof may go to its sender). Fixed for a chain's
+    # life; absent = 1.
+    ledger_format: int = Field(default=1, ge=1, le=3)
 
     def consortium(self) -> dict[str, int | bool]:
         """The parameters contracts read (stored at ``governance/params`` by genesis)."""

@@ -224,14 +224,15 @@ def _block_json(header: BlockHeader, cert: CommitCertificate) -> dict[str, Any]:
 
 def build_tx_proof(
     block: Block, cert: CommitCertificate, tx_index: int, vset_chain: Iterable[SetChange],
-    receipts: Sequence[Mapping[str, Any]] | None = None,
+    receipts: Sequence[Mapping[str, Any]] | None = None, salted: bool = False,
 ) -> dict[str, Any]:
     """Proof that ``block.txs[tx_index]`` is in the final block ``block`` (and, when its header
     has a ``receipts_root``, what its receipt says: ``receipts`` are then the block's receipts
     in their JSON form, as the block record holds them).
 
     ``vset_chain`` may hold every set change of the chain; those at heights below the block's are
-    included.
+    included. ``salted``: a chain of ledger format 3, whose trees have salted leaves (decision
+    129).
 
     Raises:
         ValueError: the index is out of range, or the block, certificate and chain disagree
@@ -240,24 +241,27 @@ def build_tx_proof(
     """
     if not 0 <= tx_index < len(block.txs):
         raise ValueError(f"tx index {tx_index} out of range for a block of {len(block.txs)} txs")
-    return build_tx_proof_from_ids(block.header, cert, block.txs[tx_index],
-                                   [t.tx_id for t in block.txs], tx_index, vset_chain, receipts)
+    leaves = [t.leaf() for t in block.txs] if salted else [t.tx_id for t in block.txs]
+    return build_tx_proof_from_ids(block.header, cert, block.txs[tx_index], leaves, tx_index,
+                                   vset_chain, receipts, salted)
 
 
 def build_tx_proof_from_ids(
     header: BlockHeader, cert: CommitCertificate, tx: Transaction, tx_ids: Sequence[bytes],
     tx_index: int, vset_chain: Iterable[SetChange],
-    receipts: Sequence[Mapping[str, Any]] | None = None,
+    receipts: Sequence[Mapping[str, Any]] | None = None, salted: bool = False,
 ) -> dict[str, Any]:
-    """:func:`build_tx_proof` from the block's header, its tx ids and the one transaction (a
-    node serving a proof of a 1,000-tx block need not decode the other 999). Checks as
-    :func:`build_tx_proof` does, and that ``tx`` is the one at ``tx_index``."""
+    """:func:`build_tx_proof` from the block's header, its tree's leaf data and the one
+    transaction (a node serving a proof of a 1,000-tx block need not decode the other 999):
+    ``tx_ids`` are the tx ids, or with ``salted`` (ledger format 3) the transactions'
+    :func:`chainfin.types.tx_leaf`. Checks as :func:`build_tx_proof` does, and that ``tx`` is
+    the one at ``tx_index``."""
     h = header
     if not 0 <= tx_index < len(tx_ids):
         raise ValueError(f"tx index {tx_index} out of range for a block of {len(tx_ids)} txs")
     if h.tx_count != len(tx_ids):
         raise ValueError(f"header tx_count {h.tx_count} but the block holds {len(tx_ids)} txs")
-    if tx.tx_id != tx_ids[tx_index]:
+    if (tx.leaf() if salted else tx.tx_id) != tx_ids[tx_index]:
         raise ValueError(f"the transaction is not the one at index {tx_index}")
     root, path = merkle.root_and_path(tx_ids, tx_index)
     if root != h.tx_root:
@@ -266,13 +270,15 @@ def build_tx_proof_from_ids(
     if h.receipts_root is not None:
         if receipts is None or len(receipts) != len(tx_ids):
             raise ValueError("a block with a receipts_root needs its receipts")
-        leaves = [receipt_leaf(r) for r in receipts]
+        leaves = [receipt_leaf(r, t if salted else b"") for r, t in zip(receipts, tx_ids,
+                                                                        strict=True)]
         rroot, rpath = merkle.root_and_path(leaves, tx_index)
         if rroot != h.receipts_root:
             raise ValueError("header receipts_root is not the root of the block's receipts")
         extra = {
             "receipt": codec.to_json(receipts[tx_index]),
-            "receipt_encoding": leaves[tx_index].hex(),
+            # the receipt's own encoding: in format 3 its leaf data is the tx's leaf before it
+            "receipt_encoding": receipt_leaf(receipts[tx_index]).hex(),
             "receipt_path": [p.hex() for p in rpath],
         }
     return {
@@ -556,7 +562,7 @@ def _outcome(receipt: Mapping[str, Any]) -> str:
 
 
 def _check_receipt(d: Mapping[str, Any], header: BlockHeader, tx: Transaction, index: int,
-                   size: int) -> Any:
+                   size: int, salted: bool = False) -> Any:
     """The receipt a tx proof carries (its JSON form), checked: present exactly when the header
     has a ``receipts_root``, its JSON the decoding of its canonical encoding, its fields those of
     the transaction at ``index``, and the encoding at ``index`` of the tree of ``size`` leaves
@@ -586,7 +592,8 @@ def _check_receipt(d: Mapping[str, Any], header: BlockHeader, tx: Transaction, i
                     "code and a message)")
     path = [_hex(p, f"receipt_path[{i}]", 32)
             for i, p in enumerate(_list(d["receipt_path"], "receipt_path", _MAX_PATH))]
-    if not merkle.verify_inclusion(raw, index, size, path, header.receipts_root):
+    leaf = tx.leaf() + raw if salted else raw  # format 3: salted by the tx's leaf
+    if not merkle.verify_inclusion(leaf, index, size, path, header.receipts_root):
         raise _fail(f"the Merkle path does not lead from the receipt at index {index} of {size} "
                     "to the header's receipts_root")
     return d["receipt"]
@@ -745,10 +752,13 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
         if size != header.tx_count:
             raise _fail(f"inclusion.tree_size {size} is not the header's tx_count "
                         f"{header.tx_count}")
-        if not merkle.verify_inclusion(tx.tx_id, index, size, path, header.tx_root):
+        # ledger format 3 (decision 129): the leaf is the signed envelope's hash, not the id
+        salted = genesis.params.ledger_format >= 3
+        leaf = tx.leaf() if salted else tx.tx_id
+        if not merkle.verify_inclusion(leaf, index, size, path, header.tx_root):
             raise _fail(f"the Merkle path does not lead from tx {tx.tx_id.hex()} at index {index} "
                         f"of {size} to the header's tx_root")
-        receipt = _check_receipt(d, header, tx, index, size)
+        receipt = _check_receipt(d, header, tx, index, size, salted)
     else:
         contract = _str(d["contract"], "contract")
         key = _str(d["key"], "key", _MAX_KEY)

@@ -132,6 +132,10 @@ class Transaction:
             return codec.encode(self.to_wire())  # unsigned: the general path
         return _WIRE_HEAD + self.body[1:] + _WIRE_TAIL + self.signature
 
+    def leaf(self) -> bytes:
+        """Its leaf in the block's tx tree in ledger format 3: :func:`tx_leaf` of its envelope."""
+        return tx_leaf(self.encode())
+
     @staticmethod
     def wire_id(data: bytes) -> bytes | None:
         """The ``tx_id`` of wire bytes laid out as ``encode()`` lays them out, without decoding
@@ -187,6 +191,21 @@ class Transaction:
             "args": codec.to_json(self.args),
             "signature": self.signature.hex(),
         }
+
+
+def tx_leaf(wire: bytes) -> bytes:
+    """A transaction's leaf in ledger format 3's tx tree (decision 128): SHA-256 of its signed
+    envelope as :meth:`Transaction.encode` lays it out (the body with the signature), so the
+    leaf commits to the signature: a reader who does not hold a transaction cannot find its leaf
+    by guessing its fields (the tx id, a hash of the body alone, could be)."""
+    return hashlib.sha256(wire).digest()
+
+
+def wire_from_body(body: bytes, signature: bytes) -> bytes:
+    """The envelope :meth:`Transaction.encode` gives for a signed ``body`` (a canonical map of
+    six fields) and its 64-byte ``signature``: what :func:`tx_leaf` hashes (a verifier holding
+    ``tx_body`` and the signature rebuilds it without re-encoding)."""
+    return _WIRE_HEAD + body[1:] + _WIRE_TAIL + signature
 
 
 # --------------------------------------------------------------------------- validator sets

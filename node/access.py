@@ -357,12 +357,20 @@ def sender_identity(get: StateGet, key: str) -> str:
     return owner if isinstance(owner, str) else key
 
 
-def tx_proof_rule(get: StateGet, reader: Reader, sender: str) -> str | None:
-    """The proof of a transaction: for the supervisors only (validators, regulators,
-    auditors). It carries the hashes of the block's other receipts, and a receipt's result (a
-    payer's balance) is found from its hash by trying candidates, as a state proof's neighbour
-    is (red-team round 2; docs/proofs.md §7): a sender reads its outcome from /v1/tx."""
-    return chain_rule(reader)
+def tx_proof_rule(get: StateGet, reader: Reader, sender: str,
+                  salted: bool = False) -> str | None:
+    """The proof of a transaction. It carries the hashes of the block's other transactions and
+    receipts; unsalted (ledger formats 1 and 2), a receipt's result (a payer's balance) is found
+    from its hash by trying candidates, as a state proof's neighbour is (red-team round 2;
+    docs/proofs.md §7), so the proof is for the supervisors only (validators, regulators,
+    auditors). Salted (format 3, decision 129), every neighbouring hash commits to a signature
+    its reader does not hold: the proof goes to whoever reads the whole transaction (its
+    sender, the sender's home bank, the supervisors), never to a mere party, since it shows
+    the whole receipt."""
+    if not salted:
+        return chain_rule(reader)
+    rule = tx_rule(get, reader, sender, None)
+    return rule if rule in FULL_TX_RULES else None
 
 
 def party_view(get: StateGet, reader: Reader, outcome: dict[str, Any],

@@ -56,7 +56,14 @@ from chainfin.store import (
     state_db_key,
     state_key_of,
 )
-from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet
+from chainfin.types import (
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    Transaction,
+    ValidatorSet,
+    tx_leaf,
+)
 
 log = logging.getLogger("chainfin.ledger")
 
@@ -121,9 +128,20 @@ def unpack_block_record(raw: bytes) -> bytes:
         raise DamagedStore(f"a block record does not decompress ({e})") from e
 
 
-def tx_root(txs: Sequence[Transaction]) -> bytes:
-    """RFC 6962 root over the block's tx ids (the leaf data is the 32-byte tx id)."""
-    return merkle.root([t.tx_id for t in txs])
+def tx_root(txs: Sequence[Transaction], salted: bool = False) -> bytes:
+    """RFC 6962 root over the block's tx ids (the leaf data is the 32-byte tx id); ``salted``
+    (ledger format 3, decision 129): over their :meth:`Transaction.leaf` instead."""
+    return merkle.root([t.leaf() for t in txs] if salted else [t.tx_id for t in txs])
+
+
+def salted_leaves(genesis: Genesis) -> bool:
+    """Does this chain's header commit to salted tree leaves (ledger format 3)?"""
+    return genesis.params.ledger_format >= 3
+
+
+def receipts_salts(txs: Sequence[Transaction], salted: bool) -> list[bytes] | None:
+    """The salts of a block's receipt leaves: its transactions' leaves in format 3, else None."""
+    return [t.leaf() for t in txs] if salted else None
 
 
 @dataclass
@@ -627,11 +645,13 @@ class Ledger:
             chosen.append(tx)
         fields = {"timestamp_ms": ts, "proposer": proposer}
         result, root, nodes, after = self._execute(chain, fields, chosen)
+        salted = salted_leaves(self.genesis)
         header = BlockHeader(
             chain_id=self.chain_id, height=height, view=view, prev_hash=prev_hash,
-            tx_root=tx_root(chosen), state_root=root, validators_hash=vs.hash(),
+            tx_root=tx_root(chosen, salted), state_root=root, validators_hash=vs.hash(),
             next_validators_hash=after.hash(), timestamp_ms=ts, proposer=proposer,
-            tx_count=len(chosen), receipts_root=execution.header_receipts_root(result),
+            tx_count=len(chosen), receipts_root=execution.header_receipts_root(
+                result, receipts_salts(chosen, salted)),
         )
         block = Block(header, tuple(chosen))
         self.spec[block.hash()] = Spec(block, result, root, nodes, after)
@@ -659,7 +679,8 @@ class Ledger:
             raise InvalidMessage("timestamp too far in the future")
         if h.validators_hash != vs.hash():
             raise InvalidMessage("validators hash does not match")
-        if h.tx_count != len(block.txs) or h.tx_root != tx_root(block.txs):
+        salted = salted_leaves(self.genesis)
+        if h.tx_count != len(block.txs) or h.tx_root != tx_root(block.txs, salted):
             raise InvalidMessage("tx root does not match")
         pairs = {(t.sender, t.nonce) for t in block.txs}
         if len(pairs) != len(block.txs):
@@ -668,7 +689,8 @@ class Ledger:
         result, root, nodes, after = self._execute(chain, fields, block.txs)
         if root != h.state_root:
             raise InvalidMessage("state root does not match")
-        if h.receipts_root != execution.header_receipts_root(result):
+        if h.receipts_root != execution.header_receipts_root(
+                result, receipts_salts(block.txs, salted)):
             raise InvalidMessage("receipts root does not match" if result.receipts_json else
                                  "a receipts root in a block of ledger format 1")
         if after.hash() != h.next_validators_hash:
@@ -826,13 +848,17 @@ class Ledger:
         if rec is None:
             return None
         wires = rec["block"]["txs"]
+        salted = salted_leaves(self.genesis)
         ids = []
         for w in wires:
+            if salted:  # format 3: the leaf is the stored envelope's hash (decision 129)
+                ids.append(tx_leaf(w if type(w) is bytes else Transaction.from_wire(w).encode()))
+                continue
             tid = Transaction.wire_id(w)
             ids.append(Transaction.decode(w).tx_id if tid is None else tid)
         return proofs.build_tx_proof_from_ids(
             BlockHeader.from_wire(rec["block"]["header"]), CommitCertificate.from_wire(rec["cert"]),
-            Transaction.decode(wires[index]), ids, index, vset_chain, rec["receipts"])
+            Transaction.decode(wires[index]), ids, index, vset_chain, rec["receipts"], salted)
 
     def tx_at(self, height: int, index: int) -> tuple[Transaction, int] | None:
         """The committed transaction at ``index`` of block ``height`` and the block's timestamp

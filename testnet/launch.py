@@ -285,7 +285,7 @@ def testnet_genesis(chain_id: str, genesis_time_ms: int, node_ids: Sequence[Iden
         ],
         "regulators": [client_ids["regulator"].public_key.hex()],
         "fingerprint_key": fingerprint_key,
-        "params": {"financing_requires_attestation": True, "ledger_format": 2, **params},
+        "params": {"financing_requires_attestation": True, "ledger_format": 3, **params},
     })
 
 

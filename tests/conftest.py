@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
 
+from chainfin.genesis import Genesis
 from node import api
 from testnet.launch import Manifest, init_testnet
 from tests.fixtures import (
@@ -38,8 +39,20 @@ async def h() -> AsyncIterator[Harness]:
 async def desk() -> AsyncIterator[Desk]:
     """The trade cluster: validators node0..2 are also ``bank_a``..``bank_c``, each holding
     USD 100,000,000.00; a client signing as the auditor on node 0's REST."""
+    async for d in _desk(trade_genesis):
+        yield d
+
+
+@pytest.fixture
+async def desk3() -> AsyncIterator[Desk]:
+    """:func:`desk` on a chain of ledger format 3 (salted tree leaves, decision 129)."""
+    async for d in _desk(lambda v, c: trade_genesis(v, c, ledger_format=3)):
+        yield d
+
+
+async def _desk(genesis_of: Callable[..., Genesis]) -> AsyncIterator[Desk]:
     genesis, nodes, ids = await start_cluster(roles=TRADE_ROLES, outsider=False,
-                                              genesis=trade_genesis)
+                                              genesis=genesis_of)
     for i, nd in enumerate(nodes[:3]):
         ids["bank_" + "abc"[i]] = nd.identity
     http = SigningClient(TestServer(api.make_app(nodes[0])), ids["auditor"])

@@ -79,11 +79,13 @@ def make_genesis(validators: Sequence[Identity], clients: Mapping[str, Identity]
                         clients["usd_issuer"], regulators=[clients["auditor"]], params=params)
 
 
-def trade_genesis(validators: Sequence[Identity], clients: Mapping[str, Identity]) -> Genesis:
+def trade_genesis(validators: Sequence[Identity], clients: Mapping[str, Identity],
+                  ledger_format: int = 2) -> Genesis:
     """The trade cluster's genesis: legal names, financing requires customs' attestation."""
     return make_genesis(validators, clients, roles=TRADE_ROLES, legal_names=TRADE_LEGAL_NAMES,
                         chain_id="chainfin-tradetest",
-                        params={"financing_requires_attestation": True})
+                        params={"financing_requires_attestation": True,
+                                "ledger_format": ledger_format})
 
 
 # --------------------------------------------------------------------------- in-process clusters

@@ -719,8 +719,17 @@
     return raw;
   }
 
+  /** types.tx_leaf: a transaction's leaf in ledger format 3 (decision 129), the SHA-256 of its
+   * envelope as Transaction.encode lays it out: fixmap 7, the body's six fields, then the key
+   * "signature" and a bin 8 of 64 bytes. */
+  const WIRE_HEAD = new Uint8Array([0x87]);
+  const WIRE_TAIL = concat(new Uint8Array([0xa9]), utf8("signature"), new Uint8Array([0xc4, 0x40]));
+  function txLeaf(tx) {
+    return sha256(concat(WIRE_HEAD, tx.body.subarray(1), WIRE_TAIL, tx.signature));
+  }
+
   /** proofs._check_receipt: the receipt of a tx proof whose header has a receipts_root. */
-  async function checkReceipt(d, header, tx, index, size) {
+  async function checkReceipt(d, header, tx, index, size, salt) {
     const given = RECEIPT_FIELDS.filter((f) => d.has(f));
     if (header.receipts_root === null) {
       if (given.length) throw fail("proof has " + given.join(", ") + " but the header has no receipts_root");
@@ -744,7 +753,8 @@
     }
     if (!shaped) throw fail("receipt status must be committed (error null) or rejected (error with a code and a message)");
     const path = list_(d.get("receipt_path"), "receipt_path", MAX_PATH).map((p, i) => hex_(p, "receipt_path[" + i + "]", 32));
-    if (!(await merkleVerifyInclusion(raw, index, size, path, header.receipts_root))) {
+    const leaf = salt ? concat(salt, raw) : raw;  // format 3: salted by the tx's leaf
+    if (!(await merkleVerifyInclusion(leaf, index, size, path, header.receipts_root))) {
       throw fail("the Merkle path does not lead from the receipt at index " + index + " of " + size + " to the header's receipts_root");
     }
     return receipt;
@@ -811,7 +821,9 @@
     const names = new Map();
     for (const v of dump.get("validators")) names.set(v.get("public_key"), v.get("name"));
     for (const v of (dump.get("identities") || [])) if (!names.has(v.get("public_key"))) names.set(v.get("public_key"), v.get("name"));
-    return { chainId: dump.get("chain_id"), hash, validators, names, dump };
+    const params = dump.get("params");
+    const fmt = isDict(params) && params.has("ledger_format") ? Number(params.get("ledger_format")) : 1;
+    return { chainId: dump.get("chain_id"), hash, validators, names, dump, ledgerFormat: fmt };
   }
 
   // ------------------------------------------------------------------ verify_proof
@@ -855,10 +867,12 @@
       const p = await parseTx(d, chainId);
       tx = p.tx; index = p.index; size = p.size;
       if (big(size) !== header.tx_count) throw fail("inclusion.tree_size " + size + " is not the header's tx_count " + header.tx_count);
-      if (!(await merkleVerifyInclusion(tx.tx_id, index, size, p.path, header.tx_root))) {
+      // ledger format 3 (decision 129): the leaf is the signed envelope's hash, not the id
+      const salt = genesis.ledgerFormat >= 3 ? await txLeaf(tx) : null;
+      if (!(await merkleVerifyInclusion(salt || tx.tx_id, index, size, p.path, header.tx_root))) {
         throw fail("the Merkle path does not lead from tx " + hex(tx.tx_id) + " at index " + index + " of " + size + " to the header's tx_root");
       }
-      receipt = await checkReceipt(d, header, tx, index, size);
+      receipt = await checkReceipt(d, header, tx, index, size, salt);
     } else {
       contract = str_(d.get("contract"), "contract");
       key = str_(d.get("key"), "key", MAX_KEY);

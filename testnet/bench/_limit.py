@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chainfin import merkle
 from chainfin.consensus.quorum import quorum
 from chainfin.execution import BlockContext, execute_block, genesis_state, header_receipts_root
 from chainfin.genesis import Genesis
@@ -19,7 +18,16 @@ from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes, reachab
 from chainfin.store import SMT_NODES, PlyvelStore, state_db_key
 from chainfin.types import Block, BlockHeader, CommitCertificate, Transaction, ValidatorSet, Vote
 from contracts import CONTRACTS
-from node.ledger import DIGEST_LEAVES, PRUNE_SMT, SMT_FLUSH_BLOCKS, Tip, write_commit
+from node.ledger import (
+    DIGEST_LEAVES,
+    PRUNE_SMT,
+    SMT_FLUSH_BLOCKS,
+    Tip,
+    receipts_salts,
+    salted_leaves,
+    tx_root,
+    write_commit,
+)
 
 from ._host import cpu_count
 
@@ -204,6 +212,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             flushed[0] = root_
 
         # untimed: genesis and funding
+        salted = salted_leaves(genesis)
         vs = genesis.validator_set()
         prev = bytes(32)
         g = genesis_state(genesis)
@@ -222,8 +231,9 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             res = execute_block(state, block, ctx, CONTRACTS)
             new: dict[bytes, bytes] = {}
             root = smt.update(root, res.changes, new)
-            final, cert, tip = _final(genesis, vs, height, prev, block, merkle.root(
-                [t.tx_id for t in block]), root, ts + height, header_receipts_root(res))
+            final, cert, tip = _final(genesis, vs, height, prev, block,
+                                      tx_root(block, salted), root, ts + height,
+                                      header_receipts_root(res, receipts_salts(block, salted)))
             write_commit(store, final, tip.block_hash, cert, res, tip, None)
             pending.update(new)
             prev = tip.block_hash
@@ -248,8 +258,8 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             c0 = clock()
             res = execute_block(state, block, ctx, CONTRACTS)
             c1 = clock()
-            troot = merkle.root([t.tx_id for t in block])
-            rroot = header_receipts_root(res)
+            troot = tx_root(block, salted)  # as the ledger: salted leaves in format 3
+            rroot = header_receipts_root(res, receipts_salts(block, salted))
             c2 = clock()
             new = {}
             root = smt.update(root, res.changes, new)

@@ -12,7 +12,7 @@ import pytest
 
 from chainfin import proofs
 from chainfin.errors import InvalidMessage, InvalidTransaction
-from chainfin.execution import check_tx_static, receipts_root
+from chainfin.execution import check_tx_static, receipt_leaf, receipts_root
 from chainfin.store import PlyvelStore, state_key_of
 from chainfin.types import Block, CommitCertificate, Transaction
 from contracts import CONTRACTS
@@ -35,13 +35,17 @@ def _proposal(led: Ledger, genesis, nodes, clients, nonce: int) -> Block:
                      nodes[0].public_key, txs, 10)
 
 
-def test_a_replica_refuses_a_receipts_root_its_execution_does_not_give(chain, tmp_path) -> None:
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_a_replica_refuses_a_receipts_root_its_execution_does_not_give(chain, tmp_path,
+                                                                      fmt: int) -> None:
     store, genesis, nodes, clients = chain
-    assert genesis.params.ledger_format == 2  # what `testnet init` writes
+    assert genesis.params.ledger_format == 3  # what `testnet init` writes (decision 129)
+    genesis = _format(genesis, fmt)
     primary = Ledger(store, genesis, registry=CONTRACTS)
     block = _proposal(primary, genesis, nodes, clients, 1)
     spec = primary.spec[block.hash()]
-    assert block.header.receipts_root == receipts_root(spec.result.receipts_json)
+    salts = [t.leaf() for t in block.txs] if fmt == 3 else None
+    assert block.header.receipts_root == receipts_root(spec.result.receipts_json, salts)
     replica_store = PlyvelStore(str(tmp_path / "replica"))
     try:
         replica = Ledger(replica_store, genesis, registry=CONTRACTS)
@@ -75,7 +79,8 @@ def test_no_receipt_in_the_state_and_the_tx_proof_shows_it(chain) -> None:
         range(1, nonce + 1))
     rec = led.block_record(2)
     doc = proofs.build_tx_proof(Block.from_wire(rec["block"]),
-                                CommitCertificate.from_wire(rec["cert"]), 1, [], rec["receipts"])
+                                CommitCertificate.from_wire(rec["cert"]), 1, [], rec["receipts"],
+                                salted=genesis.params.ledger_format >= 3)
     v = proofs.verify_proof(genesis, proofs.parse_document(json.dumps(doc)))
     assert v.receipt["status"] == "committed" and v.receipt["index"] == 1
     assert any(line.startswith("outcome:        committed") for line in v.lines())
@@ -126,3 +131,66 @@ def test_a_format_1_chain_upgraded_by_governance_certifies_receipts_from_the_nex
     issuer = clients["usd_issuer"].public_key
     assert led.used_nonces(issuer) == [1, 2] and led.max_nonce(issuer) == 2
     replica.store.close()
+
+
+def test_format_3_leaves_commit_to_signatures_a_proof_reader_does_not_hold(chain) -> None:
+    """Decision 129. In format 2 the neighbouring hashes of a transaction's proof were a
+    neighbour's tx id and receipt encoding, hashed bare: a reader who guessed the neighbour's
+    fields (sender, nonce, payee, amount; its balance after) found them. In format 3 each leaf
+    commits to the neighbour's signature: the same guess no longer reproduces the hash. The
+    proof still verifies offline, and a format-2 verifier refuses it (the genesis fixes the
+    format)."""
+    from chainfin import merkle
+
+    store, genesis, nodes, clients = chain
+    led = Ledger(store, genesis, registry=CONTRACTS)
+    pins._grow(led, genesis, nodes, clients, 2, 0)
+    rec = led.block_record(2)
+    block = Block.from_wire(rec["block"])
+    assert len(block.txs) >= 2
+    doc = led.tx_proof(2, 0, [])
+    v = proofs.verify_proof(genesis, proofs.parse_document(json.dumps(doc)))
+    assert v.receipt["status"] == "committed"
+    neighbour, its_receipt = block.txs[1], rec["receipts"][1]
+    # what a reader who guessed everything about the neighbour computes, format 2's way
+    guessed_tx = merkle.leaf_hash(neighbour.tx_id)
+    guessed_receipt = merkle.leaf_hash(receipt_leaf(its_receipt))
+    path = doc["inclusion"]["path"] + doc["receipt_path"]
+    assert guessed_tx.hex() not in path and guessed_receipt.hex() not in path
+    # the salted leaves are the siblings (the neighbour's signature is in them)
+    assert merkle.leaf_hash(neighbour.leaf()).hex() == doc["inclusion"]["path"][0]
+    assert merkle.leaf_hash(neighbour.leaf() + receipt_leaf(its_receipt)).hex() == \
+        doc["receipt_path"][0]
+    with pytest.raises(proofs.ProofError, match="Merkle path"):
+        proofs.verify_proof(_format(genesis, 2), proofs.parse_document(json.dumps(doc)))
+
+
+def test_the_by_hand_procedure_in_the_docs_reads_format_3(chain, tmp_path, monkeypatch,
+                                                          capsys) -> None:
+    """docs/proofs.md §4's script (no chainfin) accepts a format-3 proof, salted leaves and
+    all, and refuses it with the receipt's path changed."""
+    import runpy
+    import sys
+
+    from tests.unit.test_proofs import _by_hand_script
+
+    store, genesis, nodes, clients = chain
+    led = Ledger(store, genesis, registry=CONTRACTS)
+    pins._grow(led, genesis, nodes, clients, 2, 0)
+    script = tmp_path / "verify_by_hand.py"
+    script.write_text(_by_hand_script())
+    g = tmp_path / "genesis.json"
+    g.write_text(genesis.to_json_text())
+
+    def run(doc) -> str:
+        p = tmp_path / "proof.json"
+        p.write_text(json.dumps(doc))
+        monkeypatch.setattr(sys, "argv", [str(script), str(g), str(p)])
+        runpy.run_path(str(script), run_name="__main__")
+        return capsys.readouterr().out
+
+    doc = led.tx_proof(2, 1, [])
+    assert f"tx {doc['tx_id']} is final in block 2" in run(doc)
+    doc["receipt_path"][0] = "00" * 32
+    with pytest.raises(AssertionError, match="receipts_root"):
+        run(doc)
