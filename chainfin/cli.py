@@ -246,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     _reader_key(ar)
     ar.add_argument("--after", type=int, default=0, help="entries after this sequence number")
     ar.add_argument("--json", action="store_true", help="one JSON object per line")
+    ar.add_argument("--verify", action="store_true",
+                    help="check the whole log's hash chain and that it matches the head the "
+                         "node anchored on the chain (exit 1 if not)")
     ar.set_defaults(func=_lazy("chainfin.client:cli_audit_reads"))
 
     cu = sub.add_parser("curl", help="print a curl command that makes a signed request "

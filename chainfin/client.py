@@ -43,7 +43,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from chainfin import httpsig
+from chainfin import httpsig, readlog
 from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
 from chainfin.types import Transaction
@@ -451,7 +451,14 @@ def cli_proof_state(args: argparse.Namespace) -> int:
 
 
 def cli_audit_reads(args: argparse.Namespace) -> int:
-    """``chainfin audit reads --node URL --key K``: the node's read log, one line per read."""
+    """``chainfin audit reads --node URL --key K [--verify]``: the node's read log, one line per
+    read; with ``--verify``, then whether the whole hash chain holds and matches the head the
+    node anchored on the chain (``governance/readlog/<node key>``, decision 130): exit 1 if
+    not."""
+    verify = getattr(args, "verify", False)
+    if verify and args.after:
+        raise ChainfinError("--verify checks the log from its first entry: leave --after out")
+    seen: list[dict[str, Any]] = []
     with SyncClient(args.node, identity=reader_identity(args)) as c:
         after = args.after
         while True:
@@ -464,8 +471,49 @@ def cli_audit_reads(args: argparse.Namespace) -> int:
                     print(f"{e['seq']:>6} {when} {e['reader'][:16]}… {e['rule']:<16} "
                           f"{e['what']}")
                 after = e["seq"]
+                if verify:
+                    seen.append(e)
             if len(out["entries"]) < 1000:
-                return 0
+                break
+        if not verify:
+            return 0
+        node_key = c.status()["public_key"]
+        try:
+            anchor = c.state("governance", "readlog/" + node_key)["value"]
+        except ClientError as e:
+            if e.status != 404:
+                raise
+            anchor = None
+    ok, lines = check_read_log(seen, anchor)
+    for line in lines:
+        print(line, file=sys.stderr)
+    return 0 if ok else 1
+
+
+def check_read_log(entries: list[dict[str, Any]], anchor: Mapping[str, Any] | None
+                   ) -> tuple[bool, list[str]]:
+    """Does a node's whole read log (``entries`` from seq 1) hold as a hash chain, and agree
+    with its latest on-chain ``anchor`` (``{"seq", "head", "height"}``, or None)? The verdict
+    and what to print."""
+    for i, e in enumerate(entries, 1):
+        if e["seq"] != i or not readlog.verify_chain(
+                [e], entries[i - 2]["hash"] if i > 1 else readlog.GENESIS_PREV):
+            return False, [f"read log BROKEN at entry {i}: it does not hash or link as the "
+                           "chain requires (an entry changed, dropped or inserted)"]
+    lines = [f"read log: {len(entries)} entries, hash chain intact"]
+    if anchor is None:
+        return True, [*lines, "not anchored on the chain yet (the node anchors every few "
+                              "minutes after reads)"]
+    seq, head = int(anchor["seq"]), str(anchor["head"])
+    if seq > len(entries):
+        return False, [*lines, f"ANCHOR MISMATCH: the chain pins entry {seq} (block "
+                               f"{anchor['height']}) but the log served has {len(entries)}: "
+                               "entries were dropped"]
+    if entries[seq - 1]["hash"] != head:
+        return False, [*lines, f"ANCHOR MISMATCH: entry {seq} does not hash to the head "
+                               f"anchored in block {anchor['height']}: the log was rewritten"]
+    return True, [*lines, f"entries 1..{seq} match the head anchored in block "
+                          f"{anchor['height']}; {len(entries) - seq} after it not anchored yet"]
 
 
 def cli_curl(args: argparse.Namespace) -> int:

@@ -447,6 +447,25 @@ def revoke_identity(state: ContractState, ctx: TxContext, args: dict[str, Any]) 
     return {"identity": ident_id, "key": new_key}
 
 
+# ---------------------------------------------------------------------------- read-log anchors
+
+
+@CONTRACT.method(roles=("bank",), params={"seq": p_int(1), "head": p_hex(32)})
+def anchor_read_log(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """A bank's node commits the head of its REST read log (``node/anchor.py``): entry ``seq``
+    of the node's hash chain has hash ``head``. Once that is on the chain, the node's operator
+    can no more drop or rewrite the entries up to it without an auditor seeing it (decision
+    130). ``governance/readlog/<key>`` keeps the latest anchor; every anchor is an event, and a
+    log that starts again (a node rebuilt from its peers) shows as a lower ``seq``."""
+    key = ctx.sender_hex
+    rec = {"seq": args["seq"], "head": args["head"], "height": ctx.height,
+           "time_ms": ctx.timestamp_ms}
+    state.put(NAME, "readlog/" + key, rec)
+    ctx.emit("read_log_anchored", {"node": key, "seq": args["seq"], "head": args["head"]})
+    return rec
+
+
 # ---------------------------------------------------------------------------- proposals
 
 

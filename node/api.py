@@ -123,7 +123,7 @@ class Guard:
                                               limits.per_identity_burst)
         self.verifies = access.TokenBucket(limits.verify_rate, limits.verify_burst,
                                            time.monotonic())
-        self.reads = access.ReadLog(node.store)
+        self.reads = node.read_log  # the node's: its anchor agent pins the head on chain
 
 
 GUARD_KEY: web.AppKey[Guard] = web.AppKey("guard", Guard)

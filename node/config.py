@@ -136,6 +136,9 @@ class NodeConfig(_Model):
     # unless a port is given; bind it to the monitoring network only (it counts alerts by rule)
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # every this many seconds in which the REST read log grew, the node commits its head to
+    # the chain (governance.anchor_read_log; decision 130); 0: never
+    read_log_anchor_s: float = Field(default=300.0, ge=0)
     # the URLs clients reach this node's REST at besides rest_host:rest_port (a DNS name, a
     # load balancer's): a signed read names its server, and the node refuses one signed for
     # another (rest_authorities), so a captured request does not replay on the other nodes

@@ -32,7 +32,10 @@ from chainfin.genesis import Genesis
 from chainfin.store import DamagedStore, KVStore
 from chainfin.types import CommitCertificate, Transaction
 from contracts import CONTRACTS
+from node.access import ReadLog
 from node.admission import GOSSIP_DELAY_S, PRIMARY_GOSSIP_DELAY_S, Admission, next_free_nonce
+from node.anchor import DEFAULT_INTERVAL_S as DEFAULT_ANCHOR_S
+from node.anchor import ReadLogAnchor
 from node.catchup import K_FETCH, K_STATUS, CatchUp
 from node.delivery import DeliveryAgent
 from node.engine_io import EngineIO, TxOutcome
@@ -71,7 +74,8 @@ WAL_MARK = "walmark"
 NODE_COUNTERS = ("gossip_txs_in", "gossip_txs_bad", "gossip_deferred_out", "frames_unknown_kind",
                  "fetch_served", "blocks_fetched", "fetch_failed", "auto_deliveries", "auto_delivery_failed",
                  "pending_dropped_inadmissible", "disk_full_pauses", "events_dropped_disk_full",
-                 "chunks_served", "chunks_installed", "statesync_failed")
+                 "chunks_served", "chunks_installed", "statesync_failed",
+                 "read_log_anchors", "read_log_anchor_failed")
 
 
 def check_wal_mark(store: KVStore, tip_height: int, wal_keys: list[bytes]) -> None:
@@ -109,7 +113,8 @@ class Node:
                  client_ssl: ssl.SSLContext | None = None,
                  sync_identity: Identity | None = None,
                  sync_ssl: ssl.SSLContext | None = None, min_free_bytes: int = 0,
-                 state_sync: bool = False) -> None:
+                 state_sync: bool = False,
+                 read_log_anchor_s: float = DEFAULT_ANCHOR_S) -> None:
         self.identity = identity
         # trusts the consortium CA for https:// sync URLs (None: the system's trust store)
         self.sync_ssl = sync_ssl
@@ -159,6 +164,12 @@ class Node:
             to_primary=self.to_primary, validating=lambda: self.is_validator)
         self.delivery = None if bank is None else DeliveryAgent(
             bank, self.chain_id, state=self.ledger.committed_state, next_nonce=self.next_nonce,
+            submit=lambda tx: self.admission.admit_checked(tx, gossip=True), stats=self.stats)
+        # the REST read log (what the API appends to) and the agent anchoring its head on chain
+        self.read_log = ReadLog(store)
+        self.anchor = ReadLogAnchor(
+            identity, self.chain_id, self.read_log, interval_s=read_log_anchor_s,
+            next_nonce=self.next_nonce,
             submit=lambda tx: self.admission.admit_checked(tx, gossip=True), stats=self.stats)
         self._tasks: list[asyncio.Task[Any]] = []
         self._wal_pending: list[api.Persist] = []  # written (fsync) at the end of the turn
@@ -296,6 +307,8 @@ class Node:
             expected = t
             self.events.put_nowait(api.Tick(now_ms()))
             self.admission.sweep_if_idle()
+            if self.is_validator:  # (an observer's anchor would be refused: not yet a bank
+                self.anchor.tick()  # node of the set; it anchors once voted in)
             if self.admission.deferred:
                 self.admission.gossip_overdue()
 

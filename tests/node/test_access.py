@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from chainfin import cli, httpsig, proofs
+from chainfin import cli, codec, httpsig, proofs, readlog
 from chainfin.client import Client, ClientError, signed_headers
 from chainfin.crypto import Identity, save_identity
 from contracts import credit_sharing
@@ -226,16 +226,37 @@ async def test_the_read_log_records_reads_of_others_data(desk: Desk) -> None:
     forged = [dict(e) for e in entries]
     forged[0]["reader"] = exp
     assert not access.verify_chain(forged)
-    # chainfin audit reads --node URL --key K
+    # the node anchors its log's head on the chain (decision 130)
+    node = d.node
+    node.anchor.interval_s = 0.01
+    key = node.identity.public_key.hex()
+    for _ in range(500):
+        st, out = await get_as(d, "auditor", f"/v1/state/governance/readlog/{key}")
+        if st == 200:
+            break
+        await asyncio.sleep(0.02)
+    assert st == 200 and out["value"]["seq"] >= len(entries), out
+    node.anchor.interval_s = 0  # no more anchors: the log below stays as anchored
+    # chainfin audit reads --node URL --key K [--verify]
     path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"aud-{os.getpid()}.json")
     save_identity(d.ids["pure_auditor"], path)
     try:
         base = str(d.http.make_url("/")).rstrip("/")
-        code = await asyncio.to_thread(cli.main, ["audit", "reads", "--node", base,
-                                                  "--key", path, "--json"])
+
+        async def audit(*extra: str) -> int:
+            return await asyncio.to_thread(cli.main, ["audit", "reads", "--node", base,
+                                                      "--key", path, "--json", *extra])
+
+        assert await audit() == 0
+        assert await audit("--verify") == 0
+        # the operator rewrites an anchored entry (and rehashes it): --verify says so
+        first = node.read_log.entries(0, 1)[0]
+        forged = dict(first, reader=exp)
+        forged["hash"] = readlog.entry_hash(forged)
+        node.store.put(access.P_READLOG + (1).to_bytes(8, "big"), codec.encode(forged))
+        assert await audit("--verify") == 1
     finally:
         os.unlink(path)
-    assert code == 0
 
 
 # --------------------------------------------------------------------------- 401 and 429
