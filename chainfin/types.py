@@ -193,6 +193,14 @@ class Transaction:
         }
 
 
+def _vote_bytes(v: Any, size: int) -> bytes:
+    """A vote's key or signature from the wire: bytes of ``size`` (``bytes()`` of a decoded
+    integer would have been that many zero bytes: 2**33 is 8 GiB; red-team round 3)."""
+    if type(v) is not bytes or len(v) != size:
+        raise ValueError(f"a certificate's vote holds a {type(v).__name__}, not {size} bytes")
+    return v
+
+
 def tx_leaf(wire: bytes) -> bytes:
     """A transaction's leaf in ledger format 3's tx tree (decision 128): SHA-256 of its signed
     envelope as :meth:`Transaction.encode` lays it out (the body with the signature), so the
@@ -443,7 +451,7 @@ class CommitCertificate:
     @classmethod
     def from_wire(cls, d: Any) -> CommitCertificate:
         try:
-            votes = tuple(Vote(bytes(a), bytes(b)) for a, b in d["votes"])
+            votes = tuple(Vote(_vote_bytes(a, 32), _vote_bytes(b, 64)) for a, b in d["votes"])
             cert = cls(d["chain_id"], d["height"], d["view"], d["block_hash"], votes)
         except (KeyError, TypeError, ValueError) as e:
             raise InvalidMessage(f"bad certificate: {e}") from e

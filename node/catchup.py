@@ -29,7 +29,11 @@ log = logging.getLogger("chainfin.node")
 
 K_FETCH = "fetch"
 K_STATUS = "status"
-FETCH_BATCH = 64  # certified blocks per request
+FETCH_BATCH = 64  # certified blocks per request ...
+#: ... and at most this many bytes of them (always at least one record): a peer link carries
+#: answers of at most 2 MiB, which 64 blocks of big transactions exceed (no node could then
+#: fetch them over p2p at all)
+FETCH_BYTES = 1 << 20
 
 #: ``source(start) -> raw block records from height start`` (empty: it has no more)
 Source = Callable[[int], Awaitable[list[bytes]]]
@@ -155,7 +159,13 @@ class CatchUp:
             try:
                 for i in range(len(records)):
                     try:
-                        block, cert, verified = await ahead.get(i)
+                        try:
+                            block, cert, verified = await ahead.get(i)
+                        except (ChainfinError, asyncio.CancelledError):
+                            raise
+                        except Exception as e:  # a peer's bytes can break any decoder step
+                            # (a huge integer where a key belongs: OverflowError, MemoryError)
+                            raise InvalidMessage(f"undecodable record: {e!r}") from e
                         if block.height <= node.ledger.tip.height:
                             continue
                         old_vs = node.ledger.tip.validators
@@ -176,8 +186,11 @@ class CatchUp:
                 if big and ahead.decoder is None and self.decoder is not None:
                     self.decoder.close()  # its worker died: a new one next time
                     self.decoder = None
-            if len(records) < FETCH_BATCH:
+            if node.ledger.tip.height < start:
+                # nothing new in it: a peer answering with blocks we hold would otherwise keep
+                # this fetch (the node's only one) asking for ever
                 return progressed
+            # (a short batch is not the end: the server stops at FETCH_BYTES; an empty one is)
 
     async def watch(self) -> None:
         """Catch up when we are behind: observers poll their sync URLs every 200 ms; validators
@@ -214,16 +227,19 @@ class CatchUp:
     # ------------------------------------------------------------------ serving
 
     def sync_records(self, start: int, n: int) -> list[bytes]:
-        """Raw certified block records from ``start`` (served to catching-up nodes). None below
-        the snapshot height of a node that joined by state sync (it has no blocks there)."""
+        """Raw certified block records from ``start`` (served to catching-up nodes): at most
+        ``min(n, FETCH_BATCH)`` of them and ``FETCH_BYTES`` (at least one). None below the
+        snapshot height of a node that joined by state sync (it has no blocks there)."""
         out: list[bytes] = []
         if start < self.node.ledger.base_height:
             return out
+        size = 0
         for h in range(max(1, start), start + min(n, FETCH_BATCH)):
             raw = self.node.ledger.block_raw(h)
-            if raw is None:
+            if raw is None or (out and size + len(raw) > FETCH_BYTES):
                 break
             out.append(raw)
+            size += len(raw)
         return out
 
     async def serve_fetch(self, peer: bytes, payload: bytes) -> bytes:

@@ -103,6 +103,8 @@ DIGEST_LEAVES = True
 #: a pinned snapshot that a joining node read within this many seconds is kept when a newer
 #: one is pinned (its sync is still going); idle ones are released
 PIN_IDLE_S = 300.0
+#: the most snapshots a node holds pinned at once (the newest and the most recently read)
+MAX_PINS = 4
 #: state entries moved per batch when a data dir of the layout before decision 92 is opened
 MIGRATE_BATCH = 50_000
 #: a tree rebuilt at open is built by key-hash regions of this many bits (4,096 regions)
@@ -768,7 +770,11 @@ class Ledger:
         if root == EMPTY or self.store.get(P_SMT + root) is None:
             return  # nothing to serve yet, or the tree is being rebuilt
         now = time.monotonic()
-        self._pins = {h: p for h, p in self._pins.items() if now - p.used < PIN_IDLE_S}
+        kept = {h: p for h, p in self._pins.items() if now - p.used < PIN_IDLE_S}
+        # and at most MAX_PINS - 1 of them, the most recently read: a reader touching every
+        # pinned height kept them all, one more per flush, and pruning reclaimed nothing
+        # (red-team round 3); a sync that loses its pin moves to the newer snapshot
+        self._pins = dict(sorted(kept.items(), key=lambda hp: hp[1].used)[-(MAX_PINS - 1):])
         self._pins[self.tip.height] = _Pin(pin(), now - PIN_IDLE_S)
 
     def snapshot_reader(self, height: int) -> KVStore | StorePin | None:

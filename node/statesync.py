@@ -304,9 +304,12 @@ def verify_manifest(raw: bytes, chain_id: str, genesis_set: ValidatorSet) -> Man
         changes = []
         for crec, members in d["changes"]:
             c = codec.decode(crec)
+            if not all(type(m) is bytes and len(m) == 32 for m in members):
+                # (``bytes(n)`` of an integer is n zero bytes: 2**33 is an 8 GiB "key")
+                raise InvalidMessage("a set change's member is not a 32-byte key")
             changes.append(SetChangeBlock(Block.from_wire(c["block"]),
                                      CommitCertificate.from_wire(c["cert"]),
-                                     ValidatorSet(tuple(bytes(m) for m in members))))
+                                     ValidatorSet(tuple(members))))
     except (ChainfinError, KeyError, TypeError, ValueError) as e:
         raise InvalidMessage(f"malformed snapshot manifest: {e}") from e
     if d.get("height") != block.height:
@@ -375,9 +378,10 @@ def write_prepared(store: KVStore, p: Progress, prep: Prepared) -> int:
     Raises:
         InvalidMessage: it is not the region the progress expects next.
     """
-    if prep.start != p.cursor or prep.depth != p.depth:
+    if prep.start != p.cursor:
         raise InvalidMessage("a prepared chunk out of order")
     p.cursor = region_end(prep.start >> (256 - prep.depth), prep.depth)
+    p.depth = prep.depth  # (the cursor is aligned to it: a resumed sync asks from there)
     p.chunks += 1
     puts = prep.puts
     with store.write_batch(sync=False) as b:
@@ -456,7 +460,38 @@ def _prepare_pool() -> ProcessPoolExecutor | None:
                                initializer=gc.disable)  # (no cycles there: see install)
 
 
-async def _cancel_all(pending: deque[asyncio.Future[Prepared]]) -> None:
+@dataclass
+class _Claim:
+    """A region a source refused as too large (it ends at ``end``), and what the regions it was
+    split into held: entries and chunk bytes."""
+
+    end: int
+    entries: int = 0
+    size: int = 0
+
+
+def _check_claims(claims: list[_Claim], cursor: int, entries: int, size: int,
+                  source: str) -> None:
+    """Add a written region (which ends at ``cursor``) to the refused regions it lies in; a
+    refused region now filled in must hold more than one chunk may: more than
+    MAX_CHUNK_ENTRIES entries or MAX_CHUNK_BYTES of keys and values (which its chunks' bytes
+    exceed). Otherwise the refusal was a lie, told to keep the joiner asking for small
+    regions for ever.
+
+    Raises:
+        InvalidMessage: a refusal was a lie (the caller moves on to another source).
+    """
+    for c in claims:
+        c.entries += entries
+        c.size += size
+    while claims and cursor >= claims[-1].end:
+        c = claims.pop()
+        if c.entries <= MAX_CHUNK_ENTRIES and c.size <= MAX_CHUNK_BYTES:
+            raise InvalidMessage(f"{source} refused a region as too large that holds "
+                                 f"{c.entries} entries in {c.size} bytes")
+
+
+async def _cancel_all(pending: deque[asyncio.Future[Any]]) -> None:
     """Cancel the regions fetched or verified ahead and wait for them to end."""
     while pending:
         f = pending.popleft()
@@ -636,39 +671,54 @@ class StateSync:
         root, height = m.block.header.state_root, m.height
         digest = node.ledger.digest_leaves
 
-        async def fetch_prepare(at: int, depth: int) -> Prepared:
+        async def fetch_prepare(at: int, depth: int) -> tuple[Prepared, int]:
             raw = await src.chunk(height, at >> (256 - depth), depth)
             if pool is None:
-                return await asyncio.to_thread(prepare_chunk, root, height, depth, at, raw,
+                prep = await asyncio.to_thread(prepare_chunk, root, height, depth, at, raw,
                                                digest)
-            return await loop.run_in_executor(pool, prepare_chunk, root, height, depth, at, raw,
-                                              digest)
+            else:
+                prep = await loop.run_in_executor(pool, prepare_chunk, root, height, depth, at,
+                                                  raw, digest)
+            return prep, len(raw)
 
-        pending: deque[asyncio.Future[Prepared]] = deque()
-        nxt = p.cursor
+        pending: deque[tuple[asyncio.Future[tuple[Prepared, int]], int, int]] = deque()
+        nxt, ask = p.cursor, p.depth  # where and at which depth the next region is asked for
+        claims: list[_Claim] = []  # regions the source refused as too large, being filled in
         entries = 0
         probing = True  # no region of this depth served yet: ask for one at a time (a region
         # refused as too large costs the server a walk of MAX_CHUNK_ENTRIES leaves)
         try:
             while p.cursor < END:
                 while len(pending) < (1 if probing else AHEAD) and nxt < END:
-                    pending.append(asyncio.ensure_future(fetch_prepare(nxt, p.depth)))
-                    nxt = region_end(nxt >> (256 - p.depth), p.depth)
+                    pending.append((asyncio.ensure_future(fetch_prepare(nxt, ask)), nxt, ask))
+                    nxt = region_end(nxt >> (256 - ask), ask)
+                fut, start, depth = pending.popleft()
                 try:
-                    prep = await pending.popleft()
+                    prep, size = await fut
                 except SnapshotRefused as e:
-                    if e.code != "too_large" or p.depth >= MAX_CHUNK_DEPTH:
+                    if e.code != "too_large" or depth >= MAX_CHUNK_DEPTH:
                         raise
-                    await _cancel_all(pending)
-                    p.depth += 1  # the regions are too big: halve them from here on
+                    await _cancel_all(deque(f for f, _, _ in pending))
+                    pending.clear()
+                    claims.append(_Claim(region_end(start >> (256 - depth), depth)))
+                    ask = depth + 1  # the regions are too big: halve them from here on
                     nxt = p.cursor
+                    probing = True
                     continue
                 probing = False
                 entries += await self._in_thread(write_prepared, self.node.store, p, prep)
                 self.status["chunks"] = p.chunks
                 node.stats["chunks_installed"] += 1
+                _check_claims(claims, p.cursor, prep.entries, size, src.name)
+                # regions far smaller than a chunk: ask for bigger ones again (once the cursor
+                # allows it). A source's refusals only ever made them smaller, so one that
+                # refused everything down to depth MAX_CHUNK_DEPTH left 2**32 regions to ask
+                # every source for, the progress record keeping that depth across restarts
+                if (ask > 0 and prep.entries < MAX_CHUNK_ENTRIES // 4
+                        and size < MAX_CHUNK_BYTES // 4 and nxt % (1 << (257 - ask)) == 0):
+                    ask -= 1
         finally:
-            await _cancel_all(pending)
+            await _cancel_all(deque(f for f, _, _ in pending))
         return entries
 
     async def _from_source(self, src: Source, m: Manifest | None,

@@ -74,7 +74,9 @@ log = logging.getLogger("chainfin.transport")
 PATH = "/p2p"
 HANDSHAKE_TIMEOUT = 5.0
 _MAX_KIND = 64
-_MAX_PENDING_HANDSHAKES = 32  # x the websocket message limit bounds pre-auth memory
+# handshakes waiting at once (x the websocket message limit bounds pre-auth memory); one more
+# connection evicts the oldest (_evict_oldest_handshake)
+_MAX_PENDING_HANDSHAKES = 32
 _MAX_INFLIGHT_REQUESTS = 64  # per peer, requests it sent us that are being served
 _BATCH_BYTES = 1024 * 1024
 _WS_SLACK = 64 * 1024  # messages up to max_frame + this are read, counted and dropped
@@ -252,7 +254,8 @@ class Transport:
         self._handlers: dict[str, RequestHandler] = {}
         self._requests: dict[int, tuple[bytes, asyncio.Future[bytes]]] = {}
         self._next_request = 0
-        self._pending_handshakes = 0
+        #: the accepted connections whose handshake is not done, oldest first
+        self._handshaking: dict[web.WebSocketResponse, None] = {}
         self._bg: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -530,13 +533,15 @@ class Transport:
     # ------------------------------------------------------------------ accepting
 
     async def _accept(self, request: web.Request) -> web.StreamResponse:
-        if not self._running or self._pending_handshakes >= _MAX_PENDING_HANDSHAKES:
+        if not self._running:
             raise web.HTTPServiceUnavailable(text="busy")
         ws = web.WebSocketResponse(max_msg_size=self._max_frame + _WS_SLACK,
                                    heartbeat=self._heartbeat, compress=False)
         ssl_object = None if request.transport is None else \
             request.transport.get_extra_info("ssl_object")
-        self._pending_handshakes += 1
+        if len(self._handshaking) >= _MAX_PENDING_HANDSHAKES:
+            self._evict_oldest_handshake()
+        self._handshaking[ws] = None
         try:
             await ws.prepare(request)
             try:
@@ -551,12 +556,29 @@ class Transport:
                     await ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION)
                 return ws
         finally:
-            self._pending_handshakes -= 1
+            self._handshaking.pop(ws, None)
         try:
             await self._run_link(peer, ws, keys)
         finally:
             await ws.close()
         return ws
+
+    def _evict_oldest_handshake(self) -> None:
+        """Close the connection that has waited longest for its handshake to make room for a
+        new one. Refusing the new one instead let anyone who reaches the port keep every
+        validator out with ``_MAX_PENDING_HANDSHAKES`` idle connections, opened again as they
+        time out; now it must open that many within one honest handshake (a round trip). The
+        evicted handshake fails as a closed connection does (``handshakes_failed``)."""
+        oldest = next(iter(self._handshaking))
+        del self._handshaking[oldest]
+
+        async def close() -> None:
+            with contextlib.suppress(Exception):  # (not prepared yet: it was not waiting)
+                await oldest.close(code=aiohttp.WSCloseCode.TRY_AGAIN_LATER)
+
+        task = asyncio.get_running_loop().create_task(close())
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
 
     async def _acceptor_handshake(self, ws: web.WebSocketResponse, ssl_object: Any = None
                                   ) -> tuple[_Peer, peerproto.SessionKeys]:
@@ -698,8 +720,14 @@ class Transport:
                               aiohttp.WSMsgType.CLOSED):
                 return
             elif msg.type == aiohttp.WSMsgType.ERROR:
-                if getattr(msg.data, "code", None) == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+                # the websocket reader refused the stream (the peer's fault: an oversized
+                # message, a reserved opcode, bad framing) or the socket failed (not counted)
+                code = getattr(msg.data, "code", None)
+                if code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
                     self.stats["dropped_oversized"] += 1
+                    self.stats["disconnects_bad_peer"] += 1
+                elif code is not None:
+                    self.stats["dropped_malformed"] += 1
                     self.stats["disconnects_bad_peer"] += 1
                 return
             else:

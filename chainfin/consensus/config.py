@@ -32,6 +32,9 @@ class PbftConfig:
     fetch_retry_ms: int = 1000
     log_size: int = 0  # L: water marks are (stable, stable + L]; 0 means 2K + window
     max_buffered: int = 4096  # future-view messages kept until their view starts
+    # bytes of the messages held above an unapplied validator-set change (each may be a whole
+    # block): without a byte bound, max_buffered payloads of up to a frame each are gigabytes
+    max_held_bytes: int = 64 * 2**20
     # pacing: the primary cuts a block at most every this many ms (0: whenever a slot is free).
     # Each block costs every node a fixed amount of work (votes, their signatures, a WAL write,
     # the SMT's upper levels); unpaced, a fast network cuts blocks of 1-2 transactions and the

@@ -160,12 +160,21 @@ class PbftEngine(Pacemaker):
         barrier = self._barrier
         if (barrier is not None and m.seq > barrier
                 and k in (PRE_PREPARE, PREPARE, COMMIT, CHECKPOINT)):
-            # above a validator-set change we have not applied yet: judge it under the new set
-            if len(self._held) < self.cfg.max_buffered:
-                st["held_for_set_change"] += 1
-                self._held.append(ev.payload)
-            else:
-                st["dropped_buffer_full"] += 1
+            # above a validator-set change we have not applied yet: judge it under the new set.
+            # Its sender and signature can only be judged then, so what is held is bounded here
+            # by the log window and by count and bytes (anything linked could fill it)
+            drop = None if k == CHECKPOINT else log.window_drop(m.seq, self.committed, self.low,
+                                                                self._L)
+            size = len(ev.payload)
+            if drop is None and (len(self._held) >= self.cfg.max_buffered
+                                 or self._held_bytes + size > self.cfg.max_held_bytes):
+                drop = "dropped_buffer_full"
+            if drop is not None:
+                st[drop] += 1
+                return
+            st["held_for_set_change"] += 1
+            self._held.append(ev.payload)
+            self._held_bytes += size
             return
         if m.sender not in self.validators:
             st["dropped_non_member"] += 1
@@ -536,6 +545,12 @@ class PbftEngine(Pacemaker):
         self.validators = vs
         self._q = quorum(vs.n)
         self._member = self.me in vs
+        # what a validator outside the new set sent while it was a member counts no more: its
+        # votes above the change (a replica that learns the change by catch-up still holds
+        # them), its buffered proposals and votes, its VIEW-CHANGE (towards f + 1 and quorum)
+        log.drop_senders(vs, self._cvotes, self._cvote_of, self._slots)
+        self._future = [m for m in self._future if m.sender in vs]
+        self._vc_by_sender = {k: m for k, m in self._vc_by_sender.items() if k in vs}
 
     def _on_set_changed(self, height: int, vs: ValidatorSet) -> None:
         """Block ``height`` changed the set. Everything above it was signed under the old set (or
@@ -561,6 +576,7 @@ class PbftEngine(Pacemaker):
 
     def _release_held(self) -> None:
         held, self._held = self._held, []
+        self._held_bytes = 0
         for payload in held:
             self._on_received(Received(b"", payload))
 

@@ -9,7 +9,7 @@ makes garbage).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any
 
 from chainfin.consensus.messages import PRE_PREPARE, Message, PreparedCert
@@ -17,7 +17,7 @@ from chainfin.types import Block, Vote
 
 __all__ = ["CKPT_PER_SENDER", "MAX_VIEW_AHEAD", "VOTE_VIEWS", "Slot", "admit_once", "certified",
            "checkpoint_voted", "commit_vote_drop", "drop_above", "drop_below", "drop_blocks_upto",
-           "drop_signed_upto", "drop_upto", "normal_drop", "note_checkpoint_vote",
+           "drop_senders", "drop_signed_upto", "drop_upto", "normal_drop", "note_checkpoint_vote",
            "note_commit_vote", "prepared_cert", "prune_committed", "prune_stable", "window_drop"]
 
 MAX_VIEW_AHEAD = 4  # PRE-PREPARE/PREPARE further ahead than this are dropped, not buffered
@@ -87,9 +87,12 @@ def note_commit_vote(cvotes: CommitVotes, cvote_of: CommitVoteOf, sender: bytes,
     mine.append((view, digest))
     mine.sort()
     if len(mine) > VOTE_VIEWS:  # bound memory: forget this validator's oldest view
-        old = buckets.get(mine.pop(0))
+        oldest = mine.pop(0)
+        old = buckets.get(oldest)
         if old is not None:
             old.pop(sender, None)
+            if not old:  # (an empty table left behind would grow with every new view)
+                del buckets[oldest]
     votes = buckets.setdefault((view, digest), {})
     votes[sender] = sig
     return votes
@@ -122,11 +125,36 @@ def note_checkpoint_vote(ckpt: CheckpointVotes, ckpt_of: dict[bytes, list[int]],
     mine.append(s)
     if len(mine) > CKPT_PER_SENDER:
         old = mine.pop(0)
-        for dv in ckpt.get(old, {}).values():
+        by_digest = ckpt.get(old, {})
+        for dv in by_digest.values():
             dv.pop(sender, None)
+        # (empty tables left behind would grow with every height named: nothing prunes
+        # heights above the stable checkpoint)
+        for d in [d for d, dv in by_digest.items() if not dv]:
+            del by_digest[d]
+        if not by_digest:
+            ckpt.pop(old, None)
     dv = ckpt.setdefault(s, {}).setdefault(d, {})
     dv[sender] = sig
     return dv
+
+
+def drop_senders(keep: Container[bytes], cvotes: CommitVotes, cvote_of: CommitVoteOf,
+                 slots: dict[int, Slot]) -> None:
+    """Forget the COMMIT and PREPARE votes of every sender not in ``keep``, the set that has
+    just taken over: a removed validator's vote for a height above the change must not count
+    towards a quorum of the new set."""
+    for of in cvote_of.values():
+        for snd in [snd for snd in of if snd not in keep]:
+            del of[snd]
+    for buckets in cvotes.values():
+        for votes in buckets.values():
+            for snd in [snd for snd in votes if snd not in keep]:
+                del votes[snd]
+    for sl in slots.values():
+        for votes in sl.prepares.values():
+            for snd in [snd for snd in votes if snd not in keep]:
+                del votes[snd]
 
 
 def drop_below(tbl: dict[int, Any], h: int) -> None:

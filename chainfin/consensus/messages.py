@@ -293,7 +293,8 @@ class MessageCodec:
             raise InvalidMessage(f"undecodable consensus message: {e}") from e
         _bad(not isinstance(raw, list) or len(raw) != 8, "a consensus message is an 8-array")
         kind, view, seq, digest, sender, sig, body, att = raw
-        _bad(kind not in KINDS, "unknown consensus message kind")
+        # (a list or a map is not hashable: the set lookup alone would raise TypeError)
+        _bad(type(kind) is not str or kind not in KINDS, "unknown consensus message kind")
         view = _uint(view, "view")
         seq = _uint(seq, "seq")
         digest = _b(digest, 32, "digest")
@@ -315,6 +316,12 @@ class MessageCodec:
                     _bad(not isinstance(att, list) or len(att) > len(obj.prepared),
                          "bad view-change attachment")
                     attachment = tuple(Block.from_wire(b) for b in att)
+                    # the attachment is not signed: only the blocks its certificates name are
+                    # taken, or any sender could park blocks (of any height, hence never pruned)
+                    # at every replica, one VIEW-CHANGE of a higher view after another
+                    digests = {pc.digest for pc in obj.prepared}
+                    _bad(any(b.hash() not in digests for b in attachment),
+                         "view-change attachment holds a block none of its certificates names")
             else:
                 obj = NewView.from_wire(body)
                 _bad(att is not None, "unexpected attachment")

@@ -119,6 +119,7 @@ class ReplicaState:
         self._awaiting_set: int | None = None
         self._barrier: int | None = None  # height of a known, uncommitted set-changing block
         self._held: list[bytes] = []  # messages above the barrier, replayed under the new set
+        self._held_bytes = 0
         self._ahead: int = 0  # highest height with a complete certificate seen above the next
         self._ahead_since: int | None = None
         self._committing = False
