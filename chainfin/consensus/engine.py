@@ -71,6 +71,11 @@ from chainfin.types import Block, CommitCertificate, ValidatorSet, Vote
 __all__ = ["PbftConfig", "PbftEngine", "STAT_NAMES", "record_key"]
 
 
+#: the kinds a replica only sends for itself (never relays): they must arrive on the link of
+#: their signer (``Received.sender``)
+_OWN_KINDS = frozenset({PRE_PREPARE, PREPARE, COMMIT, CHECKPOINT})
+
+
 class PbftEngine(Pacemaker):
     """One PBFT replica. Not thread-safe: drive it from one task, execute actions in order."""
 
@@ -157,6 +162,13 @@ class PbftEngine(Pacemaker):
             st["dropped_duplicate"] += 1  # our own message coming back (replayed)
             return
         k = m.kind
+        if ev.sender and m.sender != ev.sender and k in _OWN_KINDS:
+            # a proposal or a vote comes from its signer's own link (nobody relays them; a
+            # VIEW-CHANGE may be relayed). One under another's name would cost a signature
+            # check each, without end: a linked validator burnt CPU by forging them (red-team
+            # round 3). (Replays from inside the engine come with no link: b"".)
+            st["dropped_not_from_signer"] += 1
+            return
         barrier = self._barrier
         if (barrier is not None and m.seq > barrier
                 and k in (PRE_PREPARE, PREPARE, COMMIT, CHECKPOINT)):

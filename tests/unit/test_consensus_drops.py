@@ -122,7 +122,7 @@ def test_pre_prepare_from_a_backup_or_prepare_from_the_primary_dropped():
     backup = next(nd for nd in c.nodes if nd is not t and nd is not c.primary)
     sig = c.codec.sign(backup.identity, PRE_PREPARE, 0, 1, b"\1" * 32)
     blockless = c.codec.envelope(PREPARE, 0, 1, b"\1" * 32, backup.key, sig)
-    t.engine.step(Received(backup.key, _vote(c, c.primary.idx, PREPARE, 0, 1)))
+    t.engine.step(Received(c.primary.key, _vote(c, c.primary.idx, PREPARE, 0, 1)))
     assert t.engine.stats["dropped_invalid"] == 1
     assert t.engine.stats["dropped_bad_signature"] == 0
     t.engine.step(Received(backup.key, blockless))
