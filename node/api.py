@@ -49,7 +49,8 @@ def error(status: int, code: str, message: str,
 #: the sender's pending limit (429), a full mempool and an overloaded network (503); the last
 #: three are worth a retry later.
 REFUSAL_STATUS = {"duplicate": 409, "nonce_reused": 409, "nonce_in_use": 409,
-                  "sender_limit": 429, "stream_full": 429, "mempool_full": 503,
+                  "sender_limit": 429, "stream_full": 429, "rate_limited": 429,
+                  "mempool_full": 503,
                   "overloaded": 503, "disk_full": 507, "state_sync": 503}
 #: the ``error`` of a ``pending`` answer whose wait ran out (REST 202, stream ``pending``)
 TIMEOUT_ERROR = {"code": "timeout", "message": "not final within the wait time"}
@@ -154,13 +155,17 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     last, the replay cache only for signatures that verify), then rate limit by identity."""
     node, guard = request.app[NODE_KEY], request.app[GUARD_KEY]
     path = request.path
-    if path in TX_PATHS:
-        return await handler(request)  # the mempool's own limits (sender_limit, ...) apply
     now = time.monotonic()
     wait = guard.by_address.take(request.remote or "", now)
     if wait:
         node.metrics.http_errors.labels("rate_limited").inc()
         return _too_many(wait, "address")
+    if path in TX_PATHS:
+        # unsigned requests (a transaction carries its own signature): the address limit
+        # above (each envelope of a stream takes from it too: tx_stream), then the mempool's
+        # own limits (sender_limit, ...). Without it any client made the node check signatures
+        # as fast as it could send them (red-team round 3)
+        return await handler(request)
     if path in PUBLIC_PATHS or path.startswith("/static/"):
         return await handler(request)
     wall = time.time()
@@ -686,11 +691,16 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
                 await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"node stopping")
                 return
 
+    by_address, remote = request.app[GUARD_KEY].by_address, request.remote or ""
+
     def submit(seq: int, item: Any) -> None:
         try:
             if len(waiting) >= STREAM_MAX_PENDING:
                 raise InvalidTransaction(f"{STREAM_MAX_PENDING} transactions of this stream "
                                          "are waiting for their outcome", "stream_full")
+            if by_address.take(remote, time.monotonic()):  # each envelope, as a POST would
+                raise InvalidTransaction("too many requests from this address; retry later",
+                                         "rate_limited")
             tx = envelope_tx(item)
             fut = node.wait_for(tx.tx_id)
             try:

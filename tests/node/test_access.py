@@ -322,6 +322,26 @@ async def test_rate_limits_answer_429_with_retry_after(desk: Desk) -> None:
         assert codes == [200, 200, 429] and body["error"]["code"] == "rate_limited"
         async with c.get("/healthz", as_=None) as r:  # before authentication: by address
             assert r.status == 429
+    # transactions, unsigned requests, take from the address's bucket too (red-team round 3:
+    # any client made the node check signatures as fast as it could send them); on the stream,
+    # each envelope does (the stream's own request took one token)
+    tight = api.AccessLimits(per_address_rate=0.01, per_address_burst=3)
+    async with SigningClient(TestServer(api.make_app(d.node, tight)), d.ids["exporter"]) as c:
+        codes = []
+        for _ in range(4):
+            async with c.post("/v1/tx", as_=None, data=json.dumps(d.issue(1).to_json())) as r:
+                codes.append(r.status)
+                body = await r.json()
+        assert codes == [202, 202, 202, 429] and body["error"]["code"] == "rate_limited", body
+    tight = api.AccessLimits(per_address_rate=0.01, per_address_burst=3)
+    async with SigningClient(TestServer(api.make_app(d.node, tight)), d.ids["exporter"]) as c:
+        async with c.ws_connect("/v1/tx/stream") as ws:
+            await ws.send_str(json.dumps([d.issue(1).to_json() for _ in range(3)]))
+            answers: list = []
+            while len(answers) < 3:
+                answers += json.loads((await ws.receive()).data)
+        refused = [a for a in answers if a["status"] == "refused"]
+        assert len(refused) == 1 and refused[0]["http_status"] == 429, answers
 
 
 def test_the_table_in_docs_is_the_table_in_code() -> None:
