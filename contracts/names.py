@@ -152,15 +152,20 @@ def name_skeleton(s: str) -> str:
     "Royal Bank". For screening that is the safe side; for duplicates it costs a
     ``declare_distinct``.
     """
-    words = _words(s)
+    return " ".join(sorted(_name_words(_words(s))))
+
+
+def _name_words(words: list[str]) -> list[str]:
+    """A name's words as the skeletons use them: all single-letter words joined, in order, into
+    one word where the first stood; :data:`LEGAL_FORMS` canonicalised and dropped if any other
+    word remains."""
     single = [w for w in words if len(w) == 1 and w.isalpha()]
     if len(single) > 1:
         first = words.index(single[0])
         words = [w for w in words if not (len(w) == 1 and w.isalpha())]
         words.insert(first, "".join(single))
     words = [LEGAL_FORMS.get(w, w) for w in words]
-    kept = [w for w in words if w not in LEGAL_FORMS]
-    return " ".join(sorted(kept or words))
+    return [w for w in words if w not in LEGAL_FORMS] or words
 
 
 @functools.lru_cache(maxsize=4096)
@@ -243,15 +248,8 @@ def sound_key(s: str) -> str:
     if not t.isascii():
         t = _GREEK_DIGRAPHS.sub(lambda m: _GREEK_DIGRAPH[m.group()], t).translate(
             _TRANSLITERATION)
-    words = _words(t)
-    single = [w for w in words if len(w) == 1 and w.isalpha()]
-    if len(single) > 1:
-        first = words.index(single[0])
-        words = [w for w in words if not (len(w) == 1 and w.isalpha())]
-        words.insert(first, "".join(single))
-    words = [LEGAL_FORMS.get(w, w) for w in words]
-    kept = [w for w in words if w not in LEGAL_FORMS] or words
-    codes = sorted(c for c in (_word_sound(w) for w in kept) if c and c != "A")
+    codes = sorted(c for c in (_word_sound(w) for w in _name_words(_words(t)))
+                   if c and c != "A")
     return " ".join(codes) if sum(map(len, codes)) >= SOUND_KEY_MIN else ""
 
 

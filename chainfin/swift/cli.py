@@ -109,6 +109,19 @@ async def exponent_of(c: Client, genesis: Mapping[str, Any], code: str) -> int:
     raise SwiftError(f":32B: the ledger has no currency {code}")
 
 
+async def _signer(c: Client, me: str) -> tuple[dict[str, Any], Any]:
+    """The genesis and the signing key's identity record (``identity_record``'s answer).
+
+    Raises:
+        SwiftError: the key is no identity on this ledger.
+    """
+    g = dict(await c.get("/v1/genesis"))
+    mine = await identity_record(c, me)
+    if mine is None:
+        raise SwiftError("--key is no identity on this ledger")
+    return g, mine
+
+
 async def identity_record(c: Client, key: str) -> tuple[str, dict[str, Any]] | None:
     """``(identity id, governance record)`` of a public key (its first or a rotated key)."""
     rec = await _optional(c, "governance", "id/" + key)
@@ -234,10 +247,7 @@ async def submit(node: str, key: str, text: str, rules: LedgerRules, *,
     ident = load_identity(key)
     me = ident.public_key.hex()
     async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
-        g = dict(await c.get("/v1/genesis"))
-        mine = await identity_record(c, me)
-        if mine is None:
-            raise SwiftError("--key is no identity on this ledger")
+        g, mine = await _signer(c, me)
         bank = mine[1].get("bank")
         _check_sender(msg, bank, "the signing bank")
         if applicant:
@@ -302,10 +312,7 @@ async def copy(node: str, key: str, raw: bytes, text: str, rules: LedgerRules, *
     ident = load_identity(key)
     me = ident.public_key.hex()
     async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
-        g = dict(await c.get("/v1/genesis"))
-        mine = await identity_record(c, me)
-        if mine is None:
-            raise SwiftError("--key is no identity on this ledger")
+        g, mine = await _signer(c, me)
         my_name = _display_name(mine[1])
         ben = matching_name(msg.beneficiary, [mine[1].get("legal_name") or "",
                                               mine[1].get("name") or ""], rules.name_skeleton)

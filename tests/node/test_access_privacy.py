@@ -105,15 +105,21 @@ async def test_the_payee_does_not_read_the_payers_balance_in_the_receipt(desk: D
     assert (await get_as(d, "exporter2", f"/v1/tx/{tx_id}"))[0] == 404
 
 
-async def test_in_format_3_the_sender_and_its_home_bank_have_the_proof(desk3: Desk) -> None:
-    """Decision 129: salted leaves let a transaction's proof go to its sender and the sender's
-    home bank (bank_d: the same BIC); the payee, a mere party, still has none."""
-    d = desk3
+async def bank_d_and_its_customer(d: Desk) -> None:
+    """bank_d (no validator) and ``customer``, both under the BIC TESTDEFFXXX: bank_d is the
+    customer's home bank."""
     for name, role in (("bank_d", "bank"), ("customer", "exporter")):
         d.ids[name] = Identity.generate(name)
         out = await d.commit(d.tx("bank_a", "governance", "register_identity", {
             "pubkey": pk(d, name), "name": name, "role": role, "bank": "TESTDEFFXXX"}))
         assert out["status"] == "committed", out
+
+
+async def test_in_format_3_the_sender_and_its_home_bank_have_the_proof(desk3: Desk) -> None:
+    """Decision 129: salted leaves let a transaction's proof go to its sender and the sender's
+    home bank (bank_d: the same BIC); the payee, a mere party, still has none."""
+    d = desk3
+    await bank_d_and_its_customer(d)
     await d.commit(d.issue(1_234_567, "customer"))
     out = await d.commit(pay(d, "customer", "importer", 7))
     path = f"/v1/proofs/tx/{out['tx_id']}"
@@ -128,11 +134,7 @@ async def test_the_senders_home_bank_reads_the_whole_transaction(desk: Desk) -> 
     """bank_d is no validator: it reads its customer's transaction as the customer's home bank
     (the same BIC), where a mere party reads only its own part; neither gets the proof."""
     d = desk
-    for name, role in (("bank_d", "bank"), ("customer", "exporter")):
-        d.ids[name] = Identity.generate(name)
-        out = await d.commit(d.tx("bank_a", "governance", "register_identity", {
-            "pubkey": pk(d, name), "name": name, "role": role, "bank": "TESTDEFFXXX"}))
-        assert out["status"] == "committed", out
+    await bank_d_and_its_customer(d)
     await d.commit(d.issue(500, "customer"))
     out = await d.commit(pay(d, "customer", "importer", 5))
     assert out["status"] == "committed", out

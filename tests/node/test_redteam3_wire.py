@@ -195,6 +195,21 @@ async def test_a_broken_websocket_frame_from_a_linked_peer_is_counted() -> None:
 # ------------------------------------------------------------------ state sync
 
 
+async def _server_and_joiner(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[Any], Any, Any]:
+    """A snapshot server's chain (its genesis, nodes and ledger) and an empty joining Node;
+    state-sync chunks prepared in the joiner's own thread."""
+    from chainfin.crypto import Identity
+    from chainfin.store import MemoryStore
+    from node import statesync
+    from node.runtime import Node
+
+    monkeypatch.setattr(statesync, "PREPARE_WORKERS", 0)
+    genesis, nodes, _ = await _snapshot_server()
+    joiner = Node(Identity.generate("joiner"), genesis, MemoryStore(), "127.0.0.1", 0, {},
+                  "joiner")
+    return genesis, nodes, nodes[0].ledger, joiner
+
+
 async def _snapshot_server() -> tuple[Any, list[Any], dict[str, Any]]:
     """A one-validator chain with a few committed transactions and a snapshot to serve."""
     from tests.fixtures import Harness
@@ -228,16 +243,9 @@ async def test_a_source_cannot_leave_a_joiner_billions_of_regions_to_fetch(
     source that answered so down to depth 32, served one region there (which saves the depth
     in the progress record) and went away left every source after it 2**32 regions to serve
     (a joiner that never finishes)."""
-    from chainfin.crypto import Identity
-    from chainfin.store import MemoryStore
     from node import statesync
-    from node.runtime import Node
 
-    monkeypatch.setattr(statesync, "PREPARE_WORKERS", 0)
-    genesis, nodes, _ = await _snapshot_server()
-    server = nodes[0].ledger
-    joiner = Node(Identity.generate("joiner"), genesis, MemoryStore(), "127.0.0.1", 0, {},
-                  "joiner")
+    genesis, nodes, server, joiner = await _server_and_joiner(monkeypatch)
     try:
         async def manifest(height: int | None) -> bytes:
             return statesync.manifest(server, height)
@@ -274,17 +282,10 @@ async def test_a_source_that_lies_about_region_sizes_is_left(
     """A source that serves real chunks but only of the deepest regions (``too_large`` for any
     other) kept a joiner at 2**32 regions: a refusal whose halves then hold less than one
     chunk's worth is a lie the joiner can see, and it moves on to another source."""
-    from chainfin.crypto import Identity
     from chainfin.errors import InvalidMessage
-    from chainfin.store import MemoryStore
     from node import statesync
-    from node.runtime import Node
 
-    monkeypatch.setattr(statesync, "PREPARE_WORKERS", 0)
-    genesis, nodes, _ = await _snapshot_server()
-    server = nodes[0].ledger
-    joiner = Node(Identity.generate("joiner"), genesis, MemoryStore(), "127.0.0.1", 0, {},
-                  "joiner")
+    genesis, nodes, server, joiner = await _server_and_joiner(monkeypatch)
     try:
         async def manifest(height: int | None) -> bytes:
             return statesync.manifest(server, height)
