@@ -133,7 +133,12 @@ def unpack_block_record(raw: bytes) -> bytes:
 def tx_root(txs: Sequence[Transaction], salted: bool = False) -> bytes:
     """RFC 6962 root over the block's tx ids (the leaf data is the 32-byte tx id); ``salted``
     (ledger format 3, decision 129): over their :meth:`Transaction.leaf` instead."""
-    return merkle.root([t.leaf() for t in txs] if salted else [t.tx_id for t in txs])
+    return merkle.root(tx_leaves(txs, salted))
+
+
+def tx_leaves(txs: Sequence[Transaction], salted: bool) -> list[bytes]:
+    """The leaf data of a block's tx tree: the tx ids, or in format 3 the salted leaves."""
+    return [t.leaf() for t in txs] if salted else [t.tx_id for t in txs]
 
 
 def salted_leaves(genesis: Genesis) -> bool:
@@ -141,9 +146,12 @@ def salted_leaves(genesis: Genesis) -> bool:
     return genesis.params.ledger_format >= 3
 
 
-def receipts_salts(txs: Sequence[Transaction], salted: bool) -> list[bytes] | None:
-    """The salts of a block's receipt leaves: its transactions' leaves in format 3, else None."""
-    return [t.leaf() for t in txs] if salted else None
+def header_roots(txs: Sequence[Transaction], result: execution.BlockResult, salted: bool
+                 ) -> tuple[bytes, bytes | None]:
+    """A block's ``tx_root`` and ``receipts_root`` (each salted leaf hashed once)."""
+    leaves = tx_leaves(txs, salted)
+    return merkle.root(leaves), execution.header_receipts_root(
+        result, leaves if salted else None)
 
 
 @dataclass
@@ -647,13 +655,12 @@ class Ledger:
             chosen.append(tx)
         fields = {"timestamp_ms": ts, "proposer": proposer}
         result, root, nodes, after = self._execute(chain, fields, chosen)
-        salted = salted_leaves(self.genesis)
+        troot, rroot = header_roots(chosen, result, salted_leaves(self.genesis))
         header = BlockHeader(
             chain_id=self.chain_id, height=height, view=view, prev_hash=prev_hash,
-            tx_root=tx_root(chosen, salted), state_root=root, validators_hash=vs.hash(),
+            tx_root=troot, state_root=root, validators_hash=vs.hash(),
             next_validators_hash=after.hash(), timestamp_ms=ts, proposer=proposer,
-            tx_count=len(chosen), receipts_root=execution.header_receipts_root(
-                result, receipts_salts(chosen, salted)),
+            tx_count=len(chosen), receipts_root=rroot,
         )
         block = Block(header, tuple(chosen))
         self.spec[block.hash()] = Spec(block, result, root, nodes, after)
@@ -682,7 +689,8 @@ class Ledger:
         if h.validators_hash != vs.hash():
             raise InvalidMessage("validators hash does not match")
         salted = salted_leaves(self.genesis)
-        if h.tx_count != len(block.txs) or h.tx_root != tx_root(block.txs, salted):
+        leaves = tx_leaves(block.txs, salted)
+        if h.tx_count != len(block.txs) or h.tx_root != merkle.root(leaves):
             raise InvalidMessage("tx root does not match")
         pairs = {(t.sender, t.nonce) for t in block.txs}
         if len(pairs) != len(block.txs):
@@ -691,8 +699,8 @@ class Ledger:
         result, root, nodes, after = self._execute(chain, fields, block.txs)
         if root != h.state_root:
             raise InvalidMessage("state root does not match")
-        if h.receipts_root != execution.header_receipts_root(
-                result, receipts_salts(block.txs, salted)):
+        if h.receipts_root != execution.header_receipts_root(result,
+                                                            leaves if salted else None):
             raise InvalidMessage("receipts root does not match" if result.receipts_json else
                                  "a receipts root in a block of ledger format 1")
         if after.hash() != h.next_validators_hash:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chainfin.consensus.quorum import quorum
-from chainfin.execution import BlockContext, execute_block, genesis_state, header_receipts_root
+from chainfin.execution import BlockContext, execute_block, genesis_state
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, StoreNodes, put_nodes, reachable_records
 from chainfin.store import SMT_NODES, PlyvelStore, state_db_key
@@ -23,9 +23,8 @@ from node.ledger import (
     PRUNE_SMT,
     SMT_FLUSH_BLOCKS,
     Tip,
-    receipts_salts,
+    header_roots,
     salted_leaves,
-    tx_root,
     write_commit,
 )
 
@@ -231,9 +230,9 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             res = execute_block(state, block, ctx, CONTRACTS)
             new: dict[bytes, bytes] = {}
             root = smt.update(root, res.changes, new)
-            final, cert, tip = _final(genesis, vs, height, prev, block,
-                                      tx_root(block, salted), root, ts + height,
-                                      header_receipts_root(res, receipts_salts(block, salted)))
+            troot, rroot = header_roots(block, res, salted)
+            final, cert, tip = _final(genesis, vs, height, prev, block, troot, root,
+                                      ts + height, rroot)
             write_commit(store, final, tip.block_hash, cert, res, tip, None)
             pending.update(new)
             prev = tip.block_hash
@@ -258,8 +257,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             c0 = clock()
             res = execute_block(state, block, ctx, CONTRACTS)
             c1 = clock()
-            troot = tx_root(block, salted)  # as the ledger: salted leaves in format 3
-            rroot = header_receipts_root(res, receipts_salts(block, salted))
+            troot, rroot = header_roots(block, res, salted)  # as the ledger (format 3 salted)
             c2 = clock()
             new = {}
             root = smt.update(root, res.changes, new)
