@@ -15,7 +15,7 @@ STAT_NAMES = (
     "buffered_future", "refused_conflicting_sign", "proposals_rejected", "view_changes",
     "view_changes_started", "new_views_rejected", "new_views_resent", "blocks_committed",
     "blocks_synced", "fetches", "checkpoints_stable", "checkpoint_mismatch",
-    "held_for_set_change", "dropped_not_from_signer",
+    "held_for_set_change", "dropped_not_from_signer", "dropped_over_signature_budget",
 )
 
 

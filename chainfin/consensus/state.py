@@ -120,6 +120,10 @@ class ReplicaState:
         self._barrier: int | None = None  # height of a known, uncommitted set-changing block
         self._held: list[bytes] = []  # messages above the barrier, replayed under the new set
         self._held_bytes = 0
+        # the link the message being handled came on (b"": from inside the engine), and the bad
+        # signatures each link sent since the last commit (:meth:`PbftEngine._verify`)
+        self._link = b""
+        self._bad_sigs: dict[bytes, int] = {}
         self._ahead: int = 0  # highest height with a complete certificate seen above the next
         self._ahead_since: int | None = None
         self._committing = False

@@ -323,3 +323,28 @@ def test_a_vote_under_another_validators_name_is_dropped_before_its_signature() 
     genuine = _vote(victim, PREPARE, 0, 1, b.hash())
     e.step(Received(victim.public_key, genuine))
     assert e.stats["dropped_not_from_signer"] == 1
+
+
+def test_a_link_sending_bad_signatures_has_a_budget_until_the_next_commit() -> None:
+    """Under its own name a linked validator's votes pass the link check; with bad signatures
+    each still cost a check, without end. A link gets BAD_SIGNATURE_BUDGET of them between two
+    commits; the rest of its messages are dropped unchecked, and an honest link is not
+    touched (the budget is the link's, not the signer's: a relayed VIEW-CHANGE under an honest
+    name spends its relayer's)."""
+    from chainfin.consensus import engine as engine_mod
+
+    ids = _ids(4)
+    vs = ValidatorSet(tuple(i.public_key for i in ids))
+    me, liar, honest = ids[1], ids[2], ids[3]
+    e = _engine(me, vs)
+    b = _block(1, GENESIS, vs, vs.primary(0))
+    budget = engine_mod.BAD_SIGNATURE_BUDGET
+    forged = MC.envelope(COMMIT, 0, 1, b.hash(), liar.public_key, b"\1" * 64)
+    for _ in range(budget + 20):  # (a bad one is not remembered: each copy was checked)
+        e.step(Received(liar.public_key, forged))
+    assert e.stats["dropped_over_signature_budget"] >= 19
+    checked = e.stats["dropped_bad_signature"]
+    assert checked - e.stats["dropped_over_signature_budget"] <= budget
+    # the honest link's vote is still checked (and counts)
+    e.step(Received(honest.public_key, _vote(honest, PREPARE, 0, 1, b.hash())))
+    assert e.stats["dropped_bad_signature"] == checked
