@@ -38,6 +38,8 @@ GOSSIP_DELAY_S = 0.005
 #: load each frame's fixed cost at every peer matters more than the wait, which queues dwarf
 GOSSIP_DELAY_BUSY_S = 0.015
 GOSSIP_BUSY_PENDING = 128
+#: transactions with bad signatures a peer's gossip may bring between two commits (on_gossip)
+GOSSIP_BAD_SIGNATURES = 64
 #: a replica's transactions reach the primary in frames of their own this soon (decision 97):
 #: 0 is the next loop turn, so the frame leaves without the node sleeping for it (a 1 ms timer
 #: cost a wake-up per frame: decision 102); what arrived in the same turn shares the frame
@@ -117,6 +119,8 @@ class Admission:
         #: when each pending transaction was admitted here (``time.perf_counter()``), oldest
         #: first: the sweep's order and the finality measurement
         self.admitted_at: dict[bytes, float] = {}
+        #: bad signatures each peer's gossip brought since the last commit (on_gossip)
+        self._gossip_bad: dict[bytes, int] = {}
         self.in_flight: set[bytes] = set()  # tx ids in speculative blocks
         self.commit_lag_s = 0.0  # median admission-to-commit time of the last committed block
         self.last_commit = self._last_sweep = time.perf_counter()
@@ -239,8 +243,15 @@ class Admission:
             return GOSSIP_DELAY_S
         return self.pacer.scaled(GOSSIP_DELAY_S, GOSSIP_DELAY_BUSY_S, now)
 
-    def on_gossip(self, payload: bytes) -> None:
-        """A peer's gossip frame: admit each transaction not seen before (bad ones counted)."""
+    def on_gossip(self, payload: bytes, link: bytes = b"") -> None:
+        """A peer's gossip frame: admit each transaction not seen before (bad ones counted).
+        ``link``: the peer it came from. A link gets GOSSIP_BAD_SIGNATURES transactions with
+        bad signatures between two commits (an honest node passes on only what it verified);
+        past that the rest of its frames are dropped unchecked until the next commit (a linked
+        validator made every node check forged signatures without end: red-team round 3)."""
+        if link and self._gossip_bad.get(link, 0) >= GOSSIP_BAD_SIGNATURES:
+            self.stats["gossip_frames_over_budget"] += 1
+            return
         try:
             items = codec.decode(payload)
             if not isinstance(items, list):
@@ -263,8 +274,13 @@ class Admission:
                     continue
                 self.admit_checked(tx, gossip=False)
                 added += 1
-            except ChainfinError:
+            except ChainfinError as e:
                 self.stats["gossip_txs_bad"] += 1
+                if link and getattr(e, "code", None) == "bad_signature":
+                    bad = self._gossip_bad[link] = self._gossip_bad.get(link, 0) + 1
+                    if bad >= GOSSIP_BAD_SIGNATURES:
+                        self.stats["gossip_frames_over_budget"] += 1
+                        break
         self.stats["gossip_txs_in"] += added
         if added:
             self.pending_changed()
@@ -309,6 +325,7 @@ class Admission:
         whose nonce it used, and measure the commit lag. Returns each transaction's
         admission-to-commit time here in ms (None: not admitted here)."""
         self.last_commit = time.perf_counter()
+        self._gossip_bad.clear()  # each link's budget of bad signatures starts again
         ids = [t.tx_id for t in txs]
         self.mempool.remove(ids)
         stale = self.mempool.conflicting(txs)

@@ -75,7 +75,7 @@ NODE_COUNTERS = ("gossip_txs_in", "gossip_txs_bad", "gossip_deferred_out", "fram
                  "fetch_served", "blocks_fetched", "fetch_failed", "auto_deliveries", "auto_delivery_failed",
                  "pending_dropped_inadmissible", "disk_full_pauses", "events_dropped_disk_full",
                  "chunks_served", "chunks_installed", "statesync_failed",
-                 "read_log_anchors", "read_log_anchor_failed")
+                 "read_log_anchors", "read_log_anchor_failed", "gossip_frames_over_budget")
 
 
 def check_wal_mark(store: KVStore, tip_height: int, wal_keys: list[bytes]) -> None:
@@ -280,7 +280,7 @@ class Node:
             self.events.put_nowait(api.Received(sender, payload))
         elif kind == K_TXS:
             t0 = thread_time()
-            self.admission.on_gossip(payload)
+            self.admission.on_gossip(payload, sender)
             self.metrics.cpu["gossip_in"] += thread_time() - t0
         else:
             self.stats["frames_unknown_kind"] += 1

@@ -50,3 +50,30 @@ async def test_a_frame_that_is_not_a_list_is_one_bad_frame() -> None:
         assert node.stats["gossip_txs_bad"] == 2 and len(node.mempool) == 0
     finally:
         node.gossip.close()
+
+
+async def test_a_peer_gossiping_bad_signatures_has_a_budget_until_the_next_commit() -> None:
+    """A linked validator's gossip frames may hold 100,000 transactions, each with a bad
+    signature costing a check (red-team round 3). A link gets GOSSIP_BAD_SIGNATURES of them
+    between two commits; the rest of its frames are dropped unchecked; another link is not
+    touched."""
+    from node.admission import GOSSIP_BAD_SIGNATURES
+
+    node, (a, b, c) = _setup()
+    liar, honest = b"\x01" * 32, b"\x02" * 32
+    try:
+        forged = [dataclasses.replace(b, nonce=100 + i, signature=bytes(64), body=b"",
+                                      tx_id=b"") for i in range(GOSSIP_BAD_SIGNATURES + 50)]
+        node.admission.on_gossip(encode_tx_batch([f.encode() for f in forged]), liar)
+        assert node.stats["gossip_txs_bad"] == GOSSIP_BAD_SIGNATURES  # the rest unchecked
+        node.admission.on_gossip(encode_tx_batch([a.encode()]), liar)
+        assert a.tx_id not in node.mempool and node.stats["gossip_frames_over_budget"] == 2
+        node.admission.on_gossip(encode_tx_batch([c.encode()]), honest)
+        assert c.tx_id in node.mempool
+        node.admission.committed(1, [])  # a commit: the budget starts again
+        node.admission.on_gossip(encode_tx_batch([a.encode()]), liar)
+        assert a.tx_id in node.mempool
+    finally:
+        node.gossip.close()
+        if node.admission._pending_timer is not None:
+            node.admission._pending_timer.cancel()
