@@ -72,8 +72,10 @@ __all__ = ["PbftConfig", "PbftEngine", "STAT_NAMES", "record_key"]
 
 
 #: the kinds a replica only sends for itself (never relays): they must arrive on the link of
-#: their signer (``Received.sender``)
-_OWN_KINDS = frozenset({PRE_PREPARE, PREPARE, COMMIT, CHECKPOINT})
+#: their signer (``Received.sender``). COMMITs and CHECKPOINTs are relayed to a laggard
+#: (``viewchange.laggard_help``), VIEW-CHANGEs to replicas that missed them: those are judged
+#: by their signatures, within each link's budget (:meth:`PbftEngine._verify`)
+_OWN_KINDS = frozenset({PRE_PREPARE, PREPARE})
 #: bad signatures a link may send between two commits before the rest of its messages are
 #: dropped unchecked (an honest replica sends none; a bit flip is caught by the frame MAC)
 BAD_SIGNATURE_BUDGET = 64
@@ -189,10 +191,10 @@ class PbftEngine(Pacemaker):
             return
         k = m.kind
         if ev.sender and m.sender != ev.sender and k in _OWN_KINDS:
-            # a proposal or a vote comes from its signer's own link (nobody relays them; a
-            # VIEW-CHANGE may be relayed). One under another's name would cost a signature
-            # check each, without end: a linked validator burnt CPU by forging them (red-team
-            # round 3). (Replays from inside the engine come with no link: b"".)
+            # a proposal or a PREPARE comes from its signer's own link (nobody relays them).
+            # One under another's name would cost a signature check each: a linked validator
+            # burnt CPU by forging them (red-team round 3). (Replays from inside the engine
+            # come with no link: b"".)
             st["dropped_not_from_signer"] += 1
             return
         barrier = self._barrier

@@ -304,11 +304,11 @@ def test_a_certificate_vote_that_is_not_bytes_is_refused() -> None:
 
 
 def test_a_vote_under_another_validators_name_is_dropped_before_its_signature() -> None:
-    """A linked validator sent PREPAREs, COMMITs and CHECKPOINTs attributed to the other
-    validators, with forged signatures: each cost a signature check, and 20,000 of them in one
-    envelope held the engine 1.3 s. A proposal or a vote comes from its signer's own link:
-    under another name it is dropped uncounted against the signature (VIEW-CHANGEs, which
-    replicas relay, are still judged by their signature)."""
+    """A linked validator sent PREPAREs attributed to the other validators, with forged
+    signatures: each cost a signature check, and 20,000 of them in one envelope held the engine
+    1.3 s. A proposal or a PREPARE comes from its signer's own link: under another name it is
+    dropped before its signature (COMMITs, CHECKPOINTs and VIEW-CHANGEs, which replicas relay,
+    are judged by their signatures, within the link's budget)."""
     ids = _ids(4)
     vs = ValidatorSet(tuple(i.public_key for i in ids))
     me, liar, victim = ids[1], ids[2], ids[3]
@@ -323,6 +323,10 @@ def test_a_vote_under_another_validators_name_is_dropped_before_its_signature() 
     genuine = _vote(victim, PREPARE, 0, 1, b.hash())
     e.step(Received(victim.public_key, genuine))
     assert e.stats["dropped_not_from_signer"] == 1
+    # a COMMIT is relayed to a laggard (viewchange.laggard_help): judged by its signature
+    relayed = _vote(victim, COMMIT, 0, 1, b.hash())
+    e.step(Received(liar.public_key, relayed))
+    assert e.stats["dropped_not_from_signer"] == 1 and e.stats["dropped_bad_signature"] == checked
 
 
 def test_a_link_sending_bad_signatures_has_a_budget_until_the_next_commit() -> None:
