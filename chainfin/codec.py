@@ -61,6 +61,8 @@ def canonicalize(value: Any, _depth: int = 0) -> Any:
     if t is dict:
         if value and _depth >= MAX_DEPTH:
             raise CodecError(f"value nested deeper than {MAX_DEPTH}")
+        if len(value) > MAX_MAP:  # what decode refuses is never encoded (a peer could not read it)
+            raise CodecError(f"map of {len(value)} entries (at most {MAX_MAP})")
         out = {}
         try:
             keys = sorted(value)
@@ -80,6 +82,8 @@ def canonicalize(value: Any, _depth: int = 0) -> Any:
     if t is list or t is tuple:
         if value and _depth >= MAX_DEPTH:
             raise CodecError(f"value nested deeper than {MAX_DEPTH}")
+        if len(value) > MAX_ARRAY:
+            raise CodecError(f"array of {len(value)} items (at most {MAX_ARRAY})")
         lst = []
         flat_ok = _depth + 1 < MAX_DEPTH  # an item list may hold scalars without a call
         for v in value:
@@ -135,7 +139,8 @@ def encode(value: Any) -> bytes:
 
     Raises:
         CodecError: the value holds a float, a non-string map key, an unknown type, an integer
-            outside 64 bits, or nests too deep.
+            outside 64 bits, a map or array larger than :func:`decode` reads (``MAX_MAP``,
+            ``MAX_ARRAY``), or nests too deep.
     """
     try:
         return _packb(canonicalize(value))

@@ -52,8 +52,10 @@ async def test_rest_refuses_a_transaction_its_peers_could_not_decode() -> None:
         keys = ("".join(p) for p in itertools.product(string.ascii_letters, repeat=3))
         fields = {k: 1 for k in itertools.islice(keys, 10_001)}
         tx = h.tx("exporter", "trade_documents", "register",
-                  {"doc_type": "invoice", "fields": fields, "content_hash": "ab" * 32})
-        status, body = await h.post(json.dumps(tx.to_json()))
+                  {"doc_type": "invoice", "fields": {"a": 1}, "content_hash": "ab" * 32})
+        envelope = tx.to_json()  # (our encoder refuses the map now: the client writes it by hand)
+        envelope["args"]["fields"] = fields
+        status, body = await h.post(json.dumps(envelope))
         if status == 200:  # the code before: admitted, committed, and its block unreadable
             status_b, _ = await h.get(f"/v1/blocks/{body['height']}")
             assert status_b != 500, "a committed block no one can decode"

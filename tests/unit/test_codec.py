@@ -83,3 +83,16 @@ def test_random_bytes_never_crash(data):
         codec.decode(data)
     except CodecError:
         pass
+
+
+def test_what_decode_refuses_is_not_encoded():
+    """A map of 10,001 entries in a transaction's args was encoded, committed, and then no
+    peer could decode its block (red-team round 3): the encoder now refuses it too."""
+    from chainfin.codec import MAX_ARRAY, MAX_MAP, decode, encode
+
+    for big in ({f"k{i}": i for i in range(MAX_MAP + 1)}, list(range(MAX_ARRAY + 1)),
+                {"nested": [0] * (MAX_ARRAY + 1)}):
+        with pytest.raises(CodecError):
+            encode(big)
+    at_limit = {f"k{i}": i for i in range(MAX_MAP)}
+    assert decode(encode(at_limit)) == at_limit
