@@ -495,11 +495,12 @@ def check_read_log(entries: list[dict[str, Any]], anchor: Mapping[str, Any] | No
     """Does a node's whole read log (``entries`` from seq 1) hold as a hash chain, and agree
     with its latest on-chain ``anchor`` (``{"seq", "head", "height"}``, or None)? The verdict
     and what to print."""
+    prev = readlog.GENESIS_PREV
     for i, e in enumerate(entries, 1):
-        if e["seq"] != i or not readlog.verify_chain(
-                [e], entries[i - 2]["hash"] if i > 1 else readlog.GENESIS_PREV):
+        if e["seq"] != i or not readlog.verify_chain([e], prev):
             return False, [f"read log BROKEN at entry {i}: it does not hash or link as the "
                            "chain requires (an entry changed, dropped or inserted)"]
+        prev = e["hash"]
     lines = [f"read log: {len(entries)} entries, hash chain intact"]
     if anchor is None:
         return True, [*lines, "not anchored on the chain yet (the node anchors every few "

@@ -106,6 +106,11 @@ class GenesisParams(_Model):
     # life; absent = 1.
     ledger_format: int = Field(default=1, ge=1, le=3)
 
+    @property
+    def salted_leaves(self) -> bool:
+        """Ledger format 3: the header's tx and receipt trees have salted leaves (decision 129)."""
+        return self.ledger_format >= 3
+
     def consortium(self) -> dict[str, int | bool]:
         """The parameters contracts read (stored at ``governance/params`` by genesis)."""
         return {"max_advance_rate_bps": self.max_advance_rate_bps,

@@ -278,7 +278,7 @@ def build_tx_proof_from_ids(
         extra = {
             "receipt": codec.to_json(receipts[tx_index]),
             # the receipt's own encoding: in format 3 its leaf data is the tx's leaf before it
-            "receipt_encoding": receipt_leaf(receipts[tx_index]).hex(),
+            "receipt_encoding": leaves[tx_index][32 if salted else 0:].hex(),
             "receipt_path": [p.hex() for p in rpath],
         }
     return {
@@ -753,7 +753,7 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
             raise _fail(f"inclusion.tree_size {size} is not the header's tx_count "
                         f"{header.tx_count}")
         # ledger format 3 (decision 129): the leaf is the signed envelope's hash, not the id
-        salted = genesis.params.ledger_format >= 3
+        salted = genesis.params.salted_leaves
         leaf = tx.leaf() if salted else tx.tx_id
         if not merkle.verify_inclusion(leaf, index, size, path, header.tx_root):
             raise _fail(f"the Merkle path does not lead from tx {tx.tx_id.hex()} at index {index} "

@@ -209,13 +209,6 @@ def tx_leaf(wire: bytes) -> bytes:
     return hashlib.sha256(wire).digest()
 
 
-def wire_from_body(body: bytes, signature: bytes) -> bytes:
-    """The envelope :meth:`Transaction.encode` gives for a signed ``body`` (a canonical map of
-    six fields) and its 64-byte ``signature``: what :func:`tx_leaf` hashes (a verifier holding
-    ``tx_body`` and the signature rebuilds it without re-encoding)."""
-    return _WIRE_HEAD + body[1:] + _WIRE_TAIL + signature
-
-
 # --------------------------------------------------------------------------- validator sets
 
 

@@ -185,7 +185,7 @@ def _name_sounds_watched(state: ContractState, key: bytes, name: str) -> bool:
 def _possible_match(state: ContractState, ctx: TxContext, party: str) -> None:
     """A name sounds like a watched one: an alert for the supervisors to review (it names no
     account, so neither the signer nor the party is tipped off); the transaction goes on."""
-    _alert(state, ctx, "possible_watch_match", [], {"party": party}, kept=False)
+    alert_supervisors(state, ctx, "possible_watch_match", {"party": party})
 
 
 def _memo_digest(key: bytes, kind: str, value: str) -> str:

@@ -453,7 +453,7 @@ async def get_tx_proof(request: web.Request) -> web.Response:
     loc = node.ledger.tx_location(tx_id)
     sender, _ = _tx_sender(request, tx_id)
     get, reader = _state_get(request), reader_of(request)
-    salted = node.ledger.genesis.params.ledger_format >= 3
+    salted = node.ledger.genesis.params.salted_leaves
     rule = None if sender is None else access.tx_proof_rule(get, reader, sender, salted)
     if loc is None or not may_read(request, rule):
         return error(404, "not_found",

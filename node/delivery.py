@@ -19,6 +19,7 @@ from chainfin.crypto import Identity
 from chainfin.errors import ChainfinError
 from chainfin.types import Transaction
 from contracts import credit_sharing
+from node.access import sender_identity
 
 log = logging.getLogger("chainfin.node")
 
@@ -51,9 +52,9 @@ class DeliveryAgent:
             return []
         # the event names the publisher by its identity id: our key's, when the bank rotated
         # it (its first key is its id; a key it rotated to maps to the id)
-        key = self.bank.public_key.hex()
-        owner = execution.read_value(self.state(), "governance", "key/" + key)
-        me = owner if isinstance(owner, str) else key
+        state = self.state()
+        me = sender_identity(lambda c, k: execution.read_value(state, c, k),
+                             self.bank.public_key.hex())
         return [ev.data["request_id"] for ev in asked if ev.data.get("publisher") == me]
 
     def on_commit(self, result: execution.BlockResult) -> list[Transaction]:

@@ -12,8 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chainfin import codec
-from chainfin.errors import CodecError, InvalidTransaction
+from chainfin.errors import InvalidTransaction
 from chainfin.types import Transaction
 
 __all__ = ["MAX_NAME", "TxEnvelope", "envelope_tx", "loads_untrusted", "parse_envelope"]
@@ -84,31 +83,16 @@ def envelope_tx(body: Any) -> Transaction:
             ``Transaction.from_wire``'s codes.
     """
     if _plain_envelope(body):
-        return _decodable(Transaction.from_wire(body))
+        return Transaction.from_wire(body)
     try:
         env = TxEnvelope.model_validate(body)
     except ValidationError as e:
         first = e.errors()[0]
         loc = ".".join(str(x) for x in first["loc"]) or "body"
         raise InvalidTransaction(f"{loc}: {first['msg']}", "invalid_envelope") from None
-    return _decodable(Transaction.from_wire(env.model_dump()))
-
-
-def _decodable(tx: Transaction) -> Transaction:
-    """``tx`` if its bytes pass the bounded decoder every peer reads them with. The canonical
-    encoder takes a map of any size, the decoder no more than ``codec.MAX_MAP`` entries: a
-    transaction with a bigger map in its args fits in ``MAX_TX_BYTES``, and once admitted here
-    and committed, no peer could decode its block (nor a fetch get past it).
-
-    Raises:
-        InvalidTransaction: ``bad_encoding``.
-    """
-    try:
-        codec.decode(tx.body)
-    except CodecError as e:
-        raise InvalidTransaction(f"args cannot be decoded by the peers: {e}",
-                                 "bad_encoding") from None
-    return tx
+    # (args a peer's bounded decoder could not read, such as a map over codec.MAX_MAP
+    # entries, are refused by the canonical encoder itself: ``bad_encoding``)
+    return Transaction.from_wire(env.model_dump())
 
 
 _ENVELOPE_KEYS = frozenset(TxEnvelope.model_fields)

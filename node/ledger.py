@@ -141,11 +141,6 @@ def tx_leaves(txs: Sequence[Transaction], salted: bool) -> list[bytes]:
     return [t.leaf() for t in txs] if salted else [t.tx_id for t in txs]
 
 
-def salted_leaves(genesis: Genesis) -> bool:
-    """Does this chain's header commit to salted tree leaves (ledger format 3)?"""
-    return genesis.params.ledger_format >= 3
-
-
 def header_roots(txs: Sequence[Transaction], result: execution.BlockResult, salted: bool
                  ) -> tuple[bytes, bytes | None]:
     """A block's ``tx_root`` and ``receipts_root`` (each salted leaf hashed once)."""
@@ -655,7 +650,7 @@ class Ledger:
             chosen.append(tx)
         fields = {"timestamp_ms": ts, "proposer": proposer}
         result, root, nodes, after = self._execute(chain, fields, chosen)
-        troot, rroot = header_roots(chosen, result, salted_leaves(self.genesis))
+        troot, rroot = header_roots(chosen, result, self.genesis.params.salted_leaves)
         header = BlockHeader(
             chain_id=self.chain_id, height=height, view=view, prev_hash=prev_hash,
             tx_root=troot, state_root=root, validators_hash=vs.hash(),
@@ -688,7 +683,7 @@ class Ledger:
             raise InvalidMessage("timestamp too far in the future")
         if h.validators_hash != vs.hash():
             raise InvalidMessage("validators hash does not match")
-        salted = salted_leaves(self.genesis)
+        salted = self.genesis.params.salted_leaves
         leaves = tx_leaves(block.txs, salted)
         if h.tx_count != len(block.txs) or h.tx_root != merkle.root(leaves):
             raise InvalidMessage("tx root does not match")
@@ -862,7 +857,7 @@ class Ledger:
         if rec is None:
             return None
         wires = rec["block"]["txs"]
-        salted = salted_leaves(self.genesis)
+        salted = self.genesis.params.salted_leaves
         ids = []
         for w in wires:
             if salted:  # format 3: the leaf is the stored envelope's hash (decision 129)

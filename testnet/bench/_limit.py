@@ -24,7 +24,6 @@ from node.ledger import (
     SMT_FLUSH_BLOCKS,
     Tip,
     header_roots,
-    salted_leaves,
     write_commit,
 )
 
@@ -211,7 +210,7 @@ def measure_limit_once(genesis: Genesis, funding: Sequence[Transaction],
             flushed[0] = root_
 
         # untimed: genesis and funding
-        salted = salted_leaves(genesis)
+        salted = genesis.params.salted_leaves
         vs = genesis.validator_set()
         prev = bytes(32)
         g = genesis_state(genesis)
