@@ -61,6 +61,14 @@ def _lc_mt700(args: argparse.Namespace) -> int:
         normalise_fields=normalise_fields))
 
 
+def _lc_mt707(args: argparse.Namespace) -> int:
+    """``chainfin lc mt707 ...`` with ``amend_lc``'s own argument parser (handed down)."""
+    from chainfin.swift.cli_mt707 import run
+    from contracts.trade_documents import CONTRACT
+
+    return run(args, CONTRACT.methods["amend_lc"].parse_args)
+
+
 def _keygen(args: argparse.Namespace) -> int:
     from chainfin.crypto import Identity, save_identity
 
@@ -325,6 +333,9 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
                     help="p2p address the other validators dial (default: --p2p)")
     ni.add_argument("--rest", default="127.0.0.1:8000", help="REST listen address (host:port)")
     ni.add_argument("--genesis", default=None, help="the consortium's genesis file to copy in")
+    ni.add_argument("--fingerprint-key", default=None,
+                    help="the consortium's fingerprint key file (it gives it with the genesis) "
+                         "to copy in as fingerprint.key (0600); checked against the genesis")
     ni.add_argument("--peer", action="append",
                     help="a validator to link to: NODE_ID=PUBLIC_KEY@HOST:PORT (repeatable)")
     ni.add_argument("--sync-url", action="append",

@@ -28,7 +28,7 @@ from chainfin.exec_args import bic_key
 from chainfin.swift import mt700
 from chainfin.types import Transaction
 
-#: An MT700 is at most 10,000 characters; a file far larger is no MT700 and is not read.
+#: A FIN message is at most 10,000 characters; a file far larger is none and is not read.
 MAX_FILE_BYTES = 64 * 1024
 #: :31D:'s place of expiry when exporting: the ledger keeps none; its expiry is by block time.
 DEFAULT_EXPIRY_PLACE = "ON CHAINFIN UTC"
@@ -74,7 +74,8 @@ def read_message(path: str) -> tuple[bytes, str]:
     p = Path(path)
     size = p.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise SwiftError(f"{path} is {size:,} bytes: an MT700 is at most 10,000 characters")
+        raise SwiftError(f"{path} is {size:,} bytes: a SWIFT message is at most 10,000 "
+                         "characters")
     raw = p.read_bytes()
     try:
         return raw, raw.decode("utf-8")
@@ -196,11 +197,11 @@ async def check_party(c: Client, tag: str, lines: tuple[str, ...], key: str,
     return ident_id
 
 
-def _check_sender(msg: mt700.Mt700, bank: str | None, what: str) -> None:
-    if msg.header is None or bank is None:
+def _check_sender(header: mt700.Header | None, bank: str | None, what: str) -> None:
+    if header is None or bank is None:
         return
-    if bic_key(msg.header.sender_bic) != bic_key(bank):
-        raise SwiftError(f"header: the message is from {msg.header.sender_bic}, but {what} is "
+    if bic_key(header.sender_bic) != bic_key(bank):
+        raise SwiftError(f"header: the message is from {header.sender_bic}, but {what} is "
                          f"{bank}")
 
 
@@ -249,7 +250,7 @@ async def submit(node: str, key: str, text: str, rules: LedgerRules, *,
     async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
         g, mine = await _signer(c, me)
         bank = mine[1].get("bank")
-        _check_sender(msg, bank, "the signing bank")
+        _check_sender(msg.header, bank, "the signing bank")
         if applicant:
             app = await check_party(c, "50", msg.applicant, applicant, rules.name_skeleton)
         else:
@@ -372,6 +373,55 @@ async def receiver_bic(c: Client, beneficiary: str) -> str | None:
     return None
 
 
+def utc_date(timestamp_ms: int) -> datetime.date:
+    """The UTC date of a block time."""
+    return datetime.datetime.fromtimestamp(timestamp_ms / 1000, tz=datetime.UTC).date()
+
+
+async def issuing_terms(c: Client, lc_id: str) -> tuple[str, datetime.date]:
+    """The LC's number and date of issue, from its issuing transaction (the LC record keeps
+    neither; the transaction is its sender's — the issuing bank's —, its home bank's and the
+    supervisors').
+
+    Raises:
+        SwiftError: this key cannot read the transaction, or it has no block time.
+    """
+    try:
+        tx = await c.tx(lc_id, envelope=True)
+    except ClientError as e:
+        if e.status != 404:
+            raise
+        tx = {}
+    args = (tx.get("tx") or {}).get("args") or {}
+    if "lc_number" not in args:
+        raise SwiftError("the LC number is in its issuing transaction, which only the "
+                         "issuing bank (its sender), its home bank and supervisors read: "
+                         "use the issuing bank's key")
+    ts = tx.get("timestamp_ms")
+    if type(ts) is not int:
+        raise SwiftError(f"the issuing transaction {lc_id[:16]}… has no block time")
+    return str(args["lc_number"]), utc_date(ts)
+
+
+async def lc_banks(c: Client, lc: Mapping[str, Any], notes: list[str]) -> tuple[str, str]:
+    """An LC message's sender (the issuing bank's BIC) and receiver (the beneficiary's bank,
+    else :data:`mt700.PLACEHOLDER_BIC` with a note).
+
+    Raises:
+        SwiftError: the issuing bank has no BIC.
+    """
+    sender = _bic_or_none(lc.get("issuing_bank"))
+    if sender is None:
+        raise SwiftError(f"the issuing bank's identity has no BIC ({lc.get('issuing_bank')!r}"
+                         "): a SWIFT message needs a sender BIC")
+    receiver = await receiver_bic(c, lc["beneficiary"])
+    if receiver is None:
+        notes.append(f"the ledger knows no bank of the beneficiary: the receiver is "
+                     f"{mt700.PLACEHOLDER_BIC}, a placeholder")
+        receiver = mt700.PLACEHOLDER_BIC
+    return sender, receiver
+
+
 async def export(node: str, lc_id: str, identity: Identity | None, *, ca: str | None = None,
                  expiry_place: str | None = None, timeout: float = 60.0
                  ) -> tuple[str, list[str]]:
@@ -390,30 +440,8 @@ async def export(node: str, lc_id: str, identity: Identity | None, *, ca: str | 
         if not isinstance(lc, dict):
             raise SwiftError(f"no LC {lc_id} that this key may read (its issuing bank, "
                              "applicant and beneficiary, regulators and auditors may)")
-        try:
-            tx = await c.tx(lc_id, envelope=True)
-        except ClientError as e:
-            if e.status != 404:
-                raise
-            tx = {}
-        args = (tx.get("tx") or {}).get("args") or {}
-        if "lc_number" not in args:
-            raise SwiftError("the LC number is in its issuing transaction, which only the "
-                             "issuing bank (its sender), its home bank and supervisors read: "
-                             "export with the issuing bank's key")
-        ts = tx.get("timestamp_ms")
-        if type(ts) is not int:
-            raise SwiftError(f"the issuing transaction {lc_id[:16]}… has no block time")
-        issued = datetime.datetime.fromtimestamp(ts / 1000, tz=datetime.UTC).date()
-        sender = _bic_or_none(lc.get("issuing_bank"))
-        if sender is None:
-            raise SwiftError(f"the issuing bank's identity has no BIC ({lc.get('issuing_bank')!r}"
-                             "): an MT700 needs a sender BIC")
-        receiver = await receiver_bic(c, lc["beneficiary"])
-        if receiver is None:
-            notes.append(f"the ledger knows no bank of the beneficiary: the receiver is "
-                         f"{mt700.PLACEHOLDER_BIC}, a placeholder")
-            receiver = mt700.PLACEHOLDER_BIC
+        lc_number, issued = await issuing_terms(c, lc_id)
+        sender, receiver = await lc_banks(c, lc, notes)
         names = {}
         for role in ("applicant", "beneficiary"):
             found = await identity_record(c, lc[role])
@@ -426,7 +454,7 @@ async def export(node: str, lc_id: str, identity: Identity | None, *, ca: str | 
     if lc.get("amendment"):
         notes.append("an amendment is pending (not in the MT700: it is not in force)")
     terms = mt700.LcTerms(
-        sender_bic=sender, receiver_bic=receiver, lc_number=str(args["lc_number"]),
+        sender_bic=sender, receiver_bic=receiver, lc_number=lc_number,
         issue_date=issued, expiry_date=datetime.date.fromisoformat(lc["expiry_date"]),
         expiry_place=expiry_place or DEFAULT_EXPIRY_PLACE, applicant=names["applicant"],
         beneficiary=names["beneficiary"], currency=lc["currency"], exponent=exponent,

@@ -8,8 +8,9 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    """``chainfin lc mt700 submit | copy | export`` (called by chainfin.cli)."""
-    from chainfin.cli import _lc_mt700, _reader_key
+    """``chainfin lc mt700 submit | copy | export`` and ``chainfin lc mt707 submit | accept |
+    export`` (called by chainfin.cli)."""
+    from chainfin.cli import _lc_mt700, _lc_mt707, _reader_key
 
     p = sub.add_parser("lc", help="letters of credit in SWIFT MT7xx messages")
     s = p.add_subparsers(dest="lc_command", metavar="MESSAGE", required=True)
@@ -62,3 +63,31 @@ def add_parser(sub: Any) -> None:
     common(e)
     _reader_key(e)
     e.set_defaults(func=_lc_mt700)
+
+    m7 = s.add_parser("mt707", help="MT707 Amendment to a Documentary Credit: in and out")
+    m7s = m7.add_subparsers(dest="mt707_command", metavar="ACTION", required=True)
+    a7 = m7s.add_parser("submit", help="the issuing bank's MT707 -> trade_documents.amend_lc "
+                                       "(numbered by :26E:), or cancel_lc for :23S: CANCEL")
+    a7.add_argument("file", help="the MT707 (a FIN message, or only its fields)")
+    a7.add_argument("--lc", required=True, help="the lc_id (hex) of the credit it amends")
+    a7.add_argument("--key", required=True, help="the issuing bank's identity key file")
+    common(a7)
+    a7.set_defaults(func=_lc_mt707)
+    c7 = m7s.add_parser("accept", help="the beneficiary accepts the amendment in the MT707 it "
+                                       "received (checked against the one pending on the "
+                                       "ledger), or consents to a cancellation")
+    c7.add_argument("file", help="the MT707 as received (a FIN message, or only its fields)")
+    c7.add_argument("--lc", required=True, help="the lc_id (hex)")
+    c7.add_argument("--key", required=True, help="the beneficiary's (exporter's) key file")
+    common(c7)
+    c7.set_defaults(func=_lc_mt707)
+    e7 = m7s.add_parser("export", help="the amendment pending on an LC -> MT707 (read by its "
+                                       "issuing bank)")
+    e7.add_argument("--lc", required=True, help="the lc_id (hex)")
+    e7.add_argument("--out", default=None, help="file to write (default: stdout)")
+    e7.add_argument("--expiry-place", default=None,
+                    help="the place of expiry for :31D: when the amendment changes the expiry "
+                         "(default 'ON CHAINFIN UTC')")
+    common(e7)
+    _reader_key(e7)
+    e7.set_defaults(func=_lc_mt707)

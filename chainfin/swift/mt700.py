@@ -26,18 +26,22 @@ from chainfin.exec_args import MAX_AMOUNT
 __all__ = [
     "AVAILABLE_BY", "CONFIRMATIONS", "DOCUMENTS", "FIELDS", "FORMS", "MANDATORY",
     "PARTIAL_SHIPMENTS", "PLACEHOLDER_BIC", "RULES", "TENOR_BASES", "X_CHARS", "Z_CHARS",
-    "FieldSpec", "Header", "LcTerms", "Mt700", "Mt700Error", "RequiredDocument",
-    "amount_to_minor", "is_bic", "ledger_terms", "minor_to_amount", "name_candidates", "parse", "render",
+    "FieldSpec", "Header", "LcTerms", "Mt700", "Mt700Error", "MtError", "RequiredDocument",
+    "amount_to_minor", "bic11", "fin_message", "is_bic", "ledger_terms", "minor_to_amount", "name_candidates", "parse", "render",
 ]
 
 
-class Mt700Error(ChainfinError):
-    """A message that is not a well-formed MT700 this bridge can read, or ledger terms an MT700
-    cannot carry. ``problems`` lists each, naming the field tag."""
+class MtError(ChainfinError):
+    """A message that is not a well-formed MT7xx this bridge can read, or ledger terms the
+    message cannot carry. ``problems`` lists each, naming the field tag."""
 
     def __init__(self, problems: Iterable[str]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
+
+
+#: The MT700 reader's and writer's error (one class for every MT7xx of this bridge).
+Mt700Error = MtError
 
 
 # ---------------------------------------------------------------------------- the tables
@@ -272,24 +276,24 @@ def _lt_to_bic(lt: str) -> str:
     return lt[:8] + lt[9:]
 
 
-def _header(text: str, problems: list[str]) -> Header | None:
+def _header(text: str, problems: list[str], mt: str = "700") -> Header | None:
     b1, b2i, b2o = _BLOCK1.search(text), _BLOCK2_IN.search(text), _BLOCK2_OUT.search(text)
     if b1 is None and b2i is None and b2o is None:
         if "{1:" in text or "{2:" in text:
             problems.append("header: blocks {1:} and {2:} are not a FIN header this bridge reads "
                             "({1:F01<12-character LT address><session><sequence>}, "
-                            "{2:I700<LT address>N} or {2:O700...})")
+                            f"{{2:I{mt}<LT address>N}} or {{2:O{mt}...}})")
         return None
     if b1 is None or (b2i is None and b2o is None):
         problems.append("header: a message with a header needs both block {1:} and block {2:}")
         return None
     if b2i is not None:
-        if b2i[1] != "700":
-            problems.append(f"header: block 2 is an MT{b2i[1]}, not an MT700")
+        if b2i[1] != mt:
+            problems.append(f"header: block 2 is an MT{b2i[1]}, not an MT{mt}")
         return Header("I", _lt_to_bic(b1[1]), _lt_to_bic(b2i[2]))
     assert b2o is not None
-    if b2o[1] != "700":
-        problems.append(f"header: block 2 is an MT{b2o[1]}, not an MT700")
+    if b2o[1] != mt:
+        problems.append(f"header: block 2 is an MT{b2o[1]}, not an MT{mt}")
     return Header("O", _lt_to_bic(b2o[4]), _lt_to_bic(b1[1]))
 
 
@@ -305,7 +309,8 @@ def _block4(text: str, problems: list[str]) -> str:
     return text[start + 3:end].strip("\n")
 
 
-def _fields(body: str, problems: list[str]) -> dict[str, str]:
+def _fields(body: str, problems: list[str], table: Mapping[str, FieldSpec] = FIELDS,
+            mt: str = "700") -> dict[str, str]:
     out: dict[str, list[str]] = {}
     tag: str | None = None
     for n, line in enumerate(body.split("\n"), 1):
@@ -313,9 +318,9 @@ def _fields(body: str, problems: list[str]) -> dict[str, str]:
         if m:
             tag = m[1]
             if tag in out:
-                problems.append(f":{tag}: appears twice (each MT700 field appears once)")
-            if tag not in FIELDS:
-                problems.append(f":{tag}: is not an MT700 field")
+                problems.append(f":{tag}: appears twice (each MT{mt} field appears once)")
+            if tag not in table:
+                problems.append(f":{tag}: is not an MT{mt} field")
             out[tag] = [m[2]]
         elif tag is None:
             if line.strip():
@@ -325,8 +330,9 @@ def _fields(body: str, problems: list[str]) -> dict[str, str]:
     return {t: "\n".join(lines) for t, lines in out.items()}
 
 
-def _check_shape(tag: str, value: str, problems: list[str]) -> None:
-    spec = FIELDS.get(tag)
+def _check_shape(tag: str, value: str, problems: list[str],
+                 table: Mapping[str, FieldSpec] = FIELDS) -> None:
+    spec = table.get(tag)
     if spec is None:
         return
     lines = value.split("\n")
@@ -705,8 +711,7 @@ def render(t: LcTerms) -> str:
     for what, bic in (("sender", t.sender_bic), ("receiver", t.receiver_bic)):
         if not _BIC.fullmatch(bic):
             problems.append(f"header: the {what} {bic!r} is not a BIC")
-    s11 = t.sender_bic if len(t.sender_bic) == 11 else t.sender_bic + "XXX"
-    r11 = t.receiver_bic if len(t.receiver_bic) == 11 else t.receiver_bic + "XXX"
+    s11, r11 = bic11(t.sender_bic), bic11(t.receiver_bic)
     fields: list[tuple[str, list[str]]] = [("27", ["1/1"]), ("40A", [FORMS[0]]),
                                            ("20", [t.lc_number]),
                                            ("31C", [_yymmdd(t.issue_date, "31C", problems)]),
@@ -745,10 +750,27 @@ def render(t: LcTerms) -> str:
                 docs.append(label)
         fields.append(("46A", docs))
     fields.append(("49", ["WITHOUT"]))
+    return fin_message("700", s11, r11, fields, problems)
+
+
+def bic11(bic: str) -> str:
+    """A BIC of 8 or 11 characters as 11 (the branch ``XXX`` when none)."""
+    return bic if len(bic) == 11 else bic + "XXX"
+
+
+def fin_message(mt: str, sender: str, receiver: str, fields: list[tuple[str, list[str]]],
+                problems: list[str], table: Mapping[str, FieldSpec] = FIELDS) -> str:
+    """An input FIN message (blocks {1:}{2:}{4:...-}, CRLF line ends) of type ``mt`` from
+    ``sender`` to ``receiver`` (11-character BICs) with ``fields`` in order, each checked
+    against ``table`` and SWIFT's delimiters.
+
+    Raises:
+        MtError: ``problems`` (the caller's, and what this check finds), if any.
+    """
     body = []
     for tag, lines in fields:
         value = "\n".join(lines)
-        _check_shape(tag, value, problems)
+        _check_shape(tag, value, problems, table)
         for i, line in enumerate(lines, 1):
             if line.startswith((":", "-")):
                 problems.append(f":{tag}: line {i} starts with {line[0]!r}, which SWIFT reads "
@@ -757,7 +779,7 @@ def render(t: LcTerms) -> str:
             problems.append(f":20: {value!r} must not start or end with '/' nor contain '//'")
         body.append(f":{tag}:" + "\r\n".join(lines))
     if problems:
-        raise Mt700Error(problems)
-    return ("{1:F01" + s11[:8] + "A" + s11[8:] + "0000000000}"
-            + "{2:I700" + r11[:8] + "X" + r11[8:] + "N}"
+        raise MtError(problems)
+    return ("{1:F01" + sender[:8] + "A" + sender[8:] + "0000000000}"
+            + "{2:I" + mt + receiver[:8] + "X" + receiver[8:] + "N}"
             + "{4:\r\n" + "\r\n".join(body) + "\r\n-}")

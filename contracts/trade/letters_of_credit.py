@@ -72,6 +72,8 @@ def _discrepancy(v: Any, name: str) -> str:
     return str(v)
 
 
+#: SWIFT's :26E: Number of Amendment is 3 digits: an LC takes at most 999 proposals.
+MAX_AMENDMENT_NUMBER = 999
 _TERMS = {"amount": p_amount, "expiry_date": norm_date, "tolerance_bps": p_int(0, 10_000),
           "partial_drawings": _bool, "usance_days": p_int(0, 3650)}
 
@@ -219,21 +221,40 @@ def _p_terms(v: Any, name: str) -> dict[str, Any]:
     return out
 
 
-@CONTRACT.method(roles=("bank",), params={"lc_id": p_id, "changes": _p_terms})
+@CONTRACT.method(roles=("bank",), params={"lc_id": p_id, "changes": _p_terms},
+                 optional={"number": p_int(1, MAX_AMENDMENT_NUMBER)})
 def amend_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """The issuing bank proposes new terms. Nothing changes until the beneficiary accepts
-    (UCP 600 art. 10); a later proposal replaces a pending one."""
+    (UCP 600 art. 10); a later proposal replaces a pending one. Proposals are numbered 1, 2,
+    ... per LC (SWIFT :26E:); ``number``, when given, must be the next one, so a back office
+    that sends its amendment twice proposes it once (decision 135)."""
     lc_id = args["lc_id"]
     lc = get_lc(state, lc_id)
     _require_issuer(lc, ctx)
     if lc["status"] != "open":
         raise ContractError(f"the LC is {lc['status']}", "lc_not_open")
+    number = proposals(lc) + 1
+    if number > MAX_AMENDMENT_NUMBER:
+        raise ContractError(f"the LC has had {MAX_AMENDMENT_NUMBER} amendments proposed; a "
+                            "credit with more is a new credit", "too_many_amendments")
+    if args.get("number", number) != number:
+        raise ContractError(f"amendment number {args['number']}: the LC's next amendment is "
+                            f"number {number}", "amendment_number")
     new = {**lc, **args["changes"]}
     lc_ceiling(new["amount"], new["tolerance_bps"])
-    lc["amendment"] = {"changes": args["changes"], "height": ctx.height}
+    lc["amendment"] = {"changes": args["changes"], "height": ctx.height, "number": number,
+                       "timestamp_ms": ctx.timestamp_ms}
+    lc["proposals"] = number
     state.put(NAME, "lc/" + lc_id, lc)
-    ctx.emit("lc_amendment_proposed", {"lc_id": lc_id, "changes": args["changes"]})
-    return {"lc_id": lc_id, "pending": args["changes"]}
+    ctx.emit("lc_amendment_proposed", {"lc_id": lc_id, "changes": args["changes"],
+                                       "number": number})
+    return {"lc_id": lc_id, "pending": args["changes"], "number": number}
+
+
+def proposals(lc: dict[str, Any]) -> int:
+    """How many amendments the issuing bank has proposed for ``lc`` (accepted or not; an LC
+    recorded before decision 135 counts its accepted ones)."""
+    return int(lc.get("proposals", lc["amendments"]))
 
 
 def beneficiarys_lc(state: ContractState, ctx: TxContext, lc_id: str,
@@ -249,16 +270,24 @@ def beneficiarys_lc(state: ContractState, ctx: TxContext, lc_id: str,
     return lc
 
 
-@CONTRACT.method(roles=("exporter",), params={"lc_id": p_id})
+@CONTRACT.method(roles=("exporter",), params={"lc_id": p_id},
+                 optional={"number": p_int(1, MAX_AMENDMENT_NUMBER)})
 def accept_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
                      ) -> dict[str, Any]:
-    """The beneficiary accepts the pending amendment: the new terms apply from now."""
+    """The beneficiary accepts the pending amendment: the new terms apply from now. With
+    ``number``, only if the pending amendment is still that one: the issuing bank may replace
+    a pending amendment at any time, and a beneficiary accepts the terms it read, not whatever
+    is pending when its acceptance lands (UCP 600 art. 10; decision 135)."""
     lc_id = args["lc_id"]
     lc = beneficiarys_lc(state, ctx, lc_id, "accepts an amendment")
     if lc["amendment"] is None:
         raise ContractError("the LC has no pending amendment", "no_amendment")
     if lc["status"] != "open":
         raise ContractError(f"the LC is {lc['status']}", "lc_not_open")
+    pending = lc["amendment"].get("number", lc["amendments"] + 1)
+    if args.get("number", pending) != pending:
+        raise ContractError(f"the pending amendment is number {pending}, not "
+                            f"{args['number']}: read it before accepting", "amendment_changed")
     changes = lc["amendment"]["changes"]
     lc.update(changes)
     if "expiry_date" in changes:
@@ -269,8 +298,8 @@ def accept_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
     lc["amendment"] = None
     lc["amendments"] += 1
     state.put(NAME, "lc/" + lc_id, lc)
-    ctx.emit("lc_amended", {"lc_id": lc_id, "changes": changes})
-    return {"lc_id": lc_id, "applied": changes}
+    ctx.emit("lc_amended", {"lc_id": lc_id, "changes": changes, "number": pending})
+    return {"lc_id": lc_id, "applied": changes, "number": pending}
 
 
 def check_presentation_parties(state: ContractState, lc: dict[str, Any],

@@ -109,9 +109,11 @@ def render(report: dict[str, Any]) -> str:
         out.append("  none")
     out.append("letters of credit:")
     for lc_id, lc in report["letters_of_credit"].items():
+        amd = lc["amendment"]
+        number = f" {amd['number']}" if amd and "number" in amd else ""
         out.append(f"  {lc_id[:16]}…  {m(lc['amount'])} +{lc['tolerance_bps']} bps  expires "
                    f"{lc['expiry_date']}  drawn {m(lc['drawn'])}  {lc['status']}"
-                   + ("  (amendment pending)" if lc["amendment"] else ""))
+                   + (f"  (amendment{number} pending)" if amd else ""))
         for pid, p in lc["presentation_records"].items():
             if p is None:
                 continue
