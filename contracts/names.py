@@ -25,7 +25,9 @@ import re
 import unicodedata
 
 __all__ = ["CONFUSABLES", "LEGAL_FORMS", "REF_PREFIXES", "TRANSLITERATION", "fold",
-           "name_skeleton", "joined_skeleton", "sound_key", "ref_tokens", "ref_skeletons",
+           "name_skeleton", "joined_skeleton", "sound_key", "consonant_key", "is_abjad",
+           "NAME_PARTICLES", "ARTICLES", "SOUND_KEY_MIN", "CONSONANT_KEY_MIN",
+           "ref_tokens", "ref_skeletons",
            "ref_keys", "is_control", "has_control"]
 
 #: Letters that render like a Latin letter, mapped to it: a subset of the Unicode TR39
@@ -91,9 +93,10 @@ def has_control(s: str) -> bool:
 def fold(s: str) -> str:
     """The letters a reader sees: NFKC; format characters (Cf: zero-width space/joiner/
     non-joiner, soft hyphen, word joiner, BOM, bidi marks) and the other default-ignorable code
-    points (:data:`_IGNORABLE`: Hangul fillers, variation selectors) dropped; NFKD with marks
-    (Mn, Mc, Me) dropped ("ö" -> "o"); :data:`CONFUSABLES` mapped; case-folded; every Unicode decimal
-    digit as its ASCII digit ("٢" -> "2"). Idempotent."""
+    points (:data:`_IGNORABLE`: Hangul fillers, variation selectors, tatweel) dropped; NFKD
+    with marks (Mn, Mc, Me) dropped ("ö" -> "o", Arabic vowel marks and shadda);
+    :data:`CONFUSABLES` mapped; case-folded; every Unicode decimal digit as its ASCII digit
+    ("٢" -> "2"). Idempotent."""
     if s.isascii():  # all of the above leaves ASCII as it is but the case
         return s.lower()
     s = unicodedata.normalize("NFKC", s)
@@ -113,10 +116,11 @@ _MARKS = frozenset({"Mn", "Mc", "Me"})
 
 #: Unicode's Default_Ignorable_Code_Point ranges that are not format characters (Cf): letters
 #: and marks that render as nothing (Hangul fillers, variation selectors, the combining
-#: grapheme joiner...). A fixed list, so every validator drops the same.
-_IGNORABLE = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
-              (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
-              (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+#: grapheme joiner...); and the Arabic tatweel (U+0640), a stroke that only stretches a word
+#: ("مـحـمـد" is "محمد"). A fixed list, so every validator drops the same.
+_IGNORABLE = ((0x034F, 0x034F), (0x0640, 0x0640), (0x115F, 0x1160), (0x17B4, 0x17B5),
+              (0x180B, 0x180F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0),
+              (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
 
 
 def _ignorable(c: str) -> bool:
@@ -180,10 +184,12 @@ def joined_skeleton(s: str) -> str:
     return "".join(kept or words)
 
 
-#: Cyrillic and Greek letters as they sound in Latin letters (a fixed subset of the common
-#: romanisations: BGN/PCGN for Russian and Ukrainian, ELOT 743 for Greek), for :func:`sound_key`
-#: only: a name written in its own script or romanised is one sound ("Глобекс" ~ "Globeks").
-#: :data:`CONFUSABLES` maps the same letters by their look ("р" -> "p"), which the skeletons use.
+#: Letters as they sound in Latin letters, for :func:`sound_key` and :func:`consonant_key` only:
+#: a name written in its own script or romanised is one sound ("Глобекс" ~ "Globeks",
+#: "محمد" ~ "Muhammad"). A fixed subset of the common romanisations: BGN/PCGN for Russian and
+#: Ukrainian, ELOT 743 for Greek, and for Arabic script (Arabic, Persian, Urdu) the spellings
+#: sanctions lists use. :data:`CONFUSABLES` maps some of the same letters by their look
+#: ("р" -> "p"), which the skeletons use.
 TRANSLITERATION: dict[str, str] = {
     # Cyrillic (lower case: the key is case-folded first)
     "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "е": "e", "ё": "e", "є": "ye",
@@ -195,11 +201,119 @@ TRANSLITERATION: dict[str, str] = {
     "α": "a", "β": "v", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th", "ι": "i",
     "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s",
     "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",
+    # Arabic. Short vowels are not written, so only consonant_key reads an Arabic-script name.
+    # Alef in every form, alef maqsura, ain and hamza are "a": silent inside a word, and a word
+    # that begins with one begins with a vowel, as its Latin spellings do ("Omar" عمر, "Ahmed"
+    # أحمد). Waw and yeh are "w" and "y" (a long vowel or a semivowel, as in Latin spellings).
+    # Each emphatic consonant is its plain Latin letter (ص s, ض d, ط t, ظ z); ذ is "d" as in
+    # "Qaddafi" / "Kadhafi". ح, ه and ta marbuta are a silent "ɦ", not "h", so that no letter
+    # before one reads as a Latin digraph (سهيل is "Suhail", not "Shyl"; ة: "Fatima" ~
+    # "Fatimah").
+    "ا": "a", "أ": "a", "إ": "a", "آ": "a", "ٱ": "a", "ى": "a", "ع": "a", "ء": "a",
+    "ؤ": "w", "ئ": "y", "ب": "b", "ت": "t", "ث": "th", "ج": "j", "ح": "ɦ", "خ": "kh",
+    "د": "d", "ذ": "d", "ر": "r", "ز": "z", "س": "s", "ش": "sh", "ص": "s", "ض": "d",
+    "ط": "t", "ظ": "z", "غ": "gh", "ف": "f", "ق": "q", "ك": "k", "ل": "l", "م": "m",
+    "ن": "n", "ه": "ɦ", "ة": "ɦ", "و": "w", "ي": "y",
+    # Persian, Urdu and Maghreb letters
+    "پ": "p", "چ": "ch", "ژ": "zh", "گ": "g", "ک": "k", "ی": "y", "ۀ": "ɦ", "ۃ": "ɦ",
+    "ہ": "ɦ", "ھ": "ɦ", "ٹ": "t", "ڈ": "d", "ڑ": "r", "ں": "n", "ے": "y", "ۓ": "y",
+    "ڤ": "v", "ڨ": "g", "ڭ": "g", "ڢ": "f", "ڧ": "q", "\u0620": "y", "\u063b": "k",
+    "\u063c": "k", "\u063d": "y", "\u063e": "y", "\u063f": "y",
+    # harakat, tanwin, shadda, sukun, superscript alef, hamza and madda marks, tatweel
+    **dict.fromkeys("\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0653\u0654\u0655"
+                    "\u0670\u0640", ""),
 }
 _TRANSLITERATION = str.maketrans(TRANSLITERATION)
 #: Greek pairs that sound as one Latin consonant ("Μπ" is "b"), read before the letters.
 _GREEK_DIGRAPH = {"μπ": "b", "ντ": "d", "γκ": "g", "γγ": "ng"}
 _GREEK_DIGRAPHS = re.compile("|".join(_GREEK_DIGRAPH))
+#: An Arabic-script letter (after NFKC, which maps the presentation forms to these blocks).
+_ABJAD = re.compile("[\u0620-\u064a\u066e-\u06d3\u06d5\u06ee\u06ef\u06fa-\u06ff"
+                    "\u0750-\u077f\u08a0-\u08c9]")
+#: Arabic marks dropped before the particles are read (so a vowelled word is still one word).
+_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+#: "عبد" with the next word's article: one word, as "Abdul Rahman" (:func:`_particles`).
+_ARABIC_ABD = re.compile(r"\bعبد(?:\s+|(?=[اٱ]ل))(?:[اٱ]ل)?(?=\w)")
+#: The article at the head of a word, ال, or لل (li- + al-: للتجارة); the rest keeps >= 2 letters.
+_ARABIC_ARTICLE = re.compile(r"\b[اٱل]ل(?=\w\w)")
+#: Apostrophes and the ʿayn / hamza half rings: "Ja'far" is "Jafar", not "Ja" and "far".
+_APOSTROPHES = str.maketrans(dict.fromkeys("'`´‘’ʻʼʽʾʿ", ""))
+
+#: Name particles read alike ("bin" ~ "ibn" ~ "ben" ~ بن), the abbreviations of Muhammad, and
+#: "Allah" as the word it is after its article ("Abdullah" ~ "Abd Allah" ~ عبد الله).
+NAME_PARTICLES: dict[str, str] = {
+    "bin": "bin", "ibn": "bin", "ben": "bin", "bn": "bin", "abn": "bin",
+    "bint": "bint", "binti": "bint", "bnt": "bint",
+    "mohd": "muhammad", "muhd": "muhammad", "mhd": "muhammad", "md": "muhammad",
+    "allah": "lah", "alla": "lah", "ullah": "lah", "ulla": "lah",
+}
+#: The article as a word of its own, dropped when a word follows ("Al Rashid", "el-Sayed",
+#: "Zia ul Haq", Russian "аль" -> "al", "lil" for li- + al-).
+ARTICLES = frozenset({"al", "el", "ul", "il", "lil"})
+#: The article assimilated to a sun letter, dropped when the next word begins with that letter
+#: ("Ar Rashid", "As-Sayed", "ad-Din", "ash-Sharif", "ur Rahman").
+_ASSIMILATED = re.compile("[aeiu](sh|th|dh|[tdrszn])")
+#: The article run into its word ("Alrashid", "Elsayed", "Arrashid", "Assayed"); dropped when
+#: at least 4 letters remain, so "Assad", "Essam", "Elbit" stay whole.
+_JOINED_ARTICLE = re.compile(r"[ae]l(?=[^aeiouwy])|[ae](sh|th|dh|[tdrszn])(?=\1)")
+#: "Abd" with its article or linking vowel ("Abdul", "Abdel", "Abdur", "Abdus", "Abdu-").
+_ABD = re.compile(r"abd(?:[aeiou]{1,2}(?:l|(sh|th|dh|[tdrszn])(?=\1|$))?)?")
+#: "Allah" and "ad-Din" run into the name before them ("Nasrallah", "Hezbollah", "Salahuddin",
+#: "Nasreddine"): the two words, as "Nasr Allah", "حزب الله", "Salah ad-Din" are written.
+_SUFFIXED = re.compile(r"(.{3,}?)[aeiou](?:l(lah)|d(d)(?:in|een|ine))")
+
+
+def _particles(words: list[str]) -> list[str]:
+    """A name's words with its particles read one way, so every spelling gives one key:
+    :data:`NAME_PARTICLES` canonicalised; the article (:data:`ARTICLES`, or assimilated to the
+    next word's sun letter) dropped before another word; an article run into a word dropped
+    when 4 letters remain; "Abd" and its article ("Abdul", "Abd al", "Abdel", "Abdur") joined to
+    the name that follows: "Abdul Rahman" ~ "Abd al-Rahman" ~ "Abdurrahman" -> "abdrahman";
+    "Allah" and "ad-Din" split from the name they are run into ("Nasrallah" -> "nasr lah")."""
+    split: list[str] = []
+    for w in words:
+        m = _SUFFIXED.fullmatch(w) if "ll" in w or "dd" in w else None
+        split += [m.group(1), "lah" if m.group(2) else "din"] if m else [w]
+    words = split
+    out: list[str] = []
+    join = False
+    for i, w in enumerate(words):
+        w = NAME_PARTICLES.get(w, w)
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if nxt and len(w) <= 3 and (w in ARTICLES or (
+                (m := _ASSIMILATED.fullmatch(w)) is not None and nxt.startswith(m.group(1)))):
+            continue
+        if w[0] in "ae" and len(w) >= 6 and (m := _JOINED_ARTICLE.match(w)) \
+                and len(w) - m.end() >= 4:
+            w = w[m.end():]
+        if w.startswith("abd"):
+            m = _ABD.match(w)
+            assert m is not None
+            w = "abd" + w[m.end():]
+        if join:
+            out[-1] += w
+            join = False
+        else:
+            out.append(w)
+            join = w == "abd" and bool(nxt)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)  # both keys read the same words
+def _sound_words(s: str) -> tuple[str, ...]:
+    """The words :func:`sound_key` and :func:`consonant_key` read: transliterated
+    (:data:`TRANSLITERATION`, Arabic particles first), apostrophes dropped, :func:`fold`-ed,
+    particles read one way (:func:`_particles`), single letters joined and legal forms dropped
+    as in :func:`name_skeleton`."""
+    t = unicodedata.normalize("NFKC", s).casefold()
+    if not t.isascii():
+        if _ABJAD.search(t):
+            t = _ARABIC_MARKS.sub("", t)
+            t = _ARABIC_ARTICLE.sub("", _ARABIC_ABD.sub("عبد", t))
+        t = _GREEK_DIGRAPHS.sub(lambda m: _GREEK_DIGRAPH[m.group()], t).translate(
+            _TRANSLITERATION)
+    return tuple(_name_words(_particles(_words(t.translate(_APOSTROPHES)))))
+
 
 #: Consonant letters -> their sound class (:func:`sound_key`): voiced and unvoiced pairs, and
 #: letters one sound is spelt with, share a class. Vowels (and y) are a class of their own; h and
@@ -209,20 +323,28 @@ _SOUND_CLASS = {**dict.fromkeys("bp", "P"), **dict.fromkeys("fv", "F"),
                 **dict.fromkeys("dt", "T"), "l": "L", **dict.fromkeys("mn", "N"), "r": "R",
                 "x": "KS", **dict.fromkeys("aeiouy", "A"), "h": "", "w": ""}
 #: Spellings of one sound, rewritten before the classes: "ph" is "f", "ck" "k", "sch", "sh",
-#: "ch", "zh" one sibilant (class X), "c" before e/i/y an "s", "kh" a "k", "th" a "t".
+#: "ch", "zh" one sibilant (class X), "c" before e/i/y an "s", "kh" a "k", "th" a "t", "dj"
+#: (French for ج: "Djamel") a "j".
 _SOUND_SPELLINGS = ((re.compile("sch|sh|ch|zh"), "X"), (re.compile("ph"), "f"),
                     (re.compile("ck|kh"), "k"), (re.compile("c(?=[eiy])"), "s"),
-                    (re.compile("th"), "t"))
+                    (re.compile("th"), "t"), (re.compile("dj"), "j"))
 #: A name whose sound key is shorter than this (letters of all its words) is too common a sound
 #: to screen on: :func:`sound_key` returns "" for it.
 SOUND_KEY_MIN = 4
+#: The same for :func:`consonant_key`, whose letters are consonants only: an Arabic name is
+#: mostly a three-consonant root, and "NNT" (محمد, "Muhammad") says about what "NANAT" does.
+CONSONANT_KEY_MIN = 3
+
+
+def _spelt(w: str) -> str:
+    for pattern, repl in _SOUND_SPELLINGS:
+        w = pattern.sub(repl, w)
+    return w
 
 
 def _word_sound(w: str) -> str:
-    for pattern, repl in _SOUND_SPELLINGS:
-        w = pattern.sub(repl, w)
     out: list[str] = []
-    for c in w:
+    for c in _spelt(w):
         code = c if c.isdigit() or c == "X" else _SOUND_CLASS.get(c, "")
         if code and (not out or out[-1] != code):  # a doubled sound is one; h, w are silent
             out.append(code)
@@ -231,26 +353,65 @@ def _word_sound(w: str) -> str:
     return "".join(out)
 
 
-@functools.lru_cache(maxsize=4096)
+def _word_consonants(w: str) -> str:
+    out = ["A"] if w[:1] in _VOWEL_LIKE else []  # "Omar" عمر, "Walid" وليد, not "Mar"
+    prev = ""
+    for c in _spelt(w):
+        if c != prev:  # a doubled letter is one ("Hassan" حسن); "mn" in رحمن is two
+            code = c if c.isdigit() or c == "X" else _SOUND_CLASS.get(c, "")
+            if code != "A":
+                out.append(code)
+        prev = c
+    return "".join(out)
+
+
+_VOWEL_LIKE = frozenset("aeiouwy")
+
+
+def is_abjad(s: str) -> bool:
+    """``s`` has a letter of the Arabic script (Arabic, Persian, Urdu), which writes no short
+    vowel: only :func:`consonant_key` reads it."""
+    return _ABJAD.search(unicodedata.normalize("NFKC", s)) is not None
+
+
+@functools.lru_cache(maxsize=4096)  # pure: party names recur in every document of a trade
 def sound_key(s: str) -> str:
     """How a name sounds, for screening's "possible match" (decision 124): transliterated
-    (:data:`TRANSLITERATION`), :func:`fold`-ed, single letters joined and legal forms dropped as
-    in :func:`name_skeleton`; each word as its sound classes (pairs like b/p, d/t, c/g/k/q, s/z,
-    m/n are one class; "ph" is "f", "ck" "k", "sh"/"ch"/"zh" one sibilant; a run of vowels is one
-    vowel, a final one dropped; a doubled consonant one; h and w silent); words sorted. So
-    "Globex" ~ "Glowbecks" ~ "Klobex" ~ "Глобекс" and "Mohammed" ~ "Muhammad" ~ "Mahmoud".
-    "" for a name whose key has fewer than :data:`SOUND_KEY_MIN` sounds (too common to screen).
+    (:data:`TRANSLITERATION`), :func:`fold`-ed, particles read one way (:func:`_particles`:
+    "Al Rashid" ~ "Alrashid" ~ "Ar-Rashid", "bin" ~ "ibn", "Abdul Rahman" ~ "Abdurrahman"),
+    single letters joined and legal forms dropped as in :func:`name_skeleton`; each word as its
+    sound classes (pairs like b/p, d/t, c/g/k/q, s/z, m/n are one class; "ph" is "f", "ck" "k",
+    "sh"/"ch"/"zh" one sibilant; a run of vowels is one vowel, a final one dropped; a doubled
+    consonant one; h and w silent); words sorted. So "Globex" ~ "Glowbecks" ~ "Klobex" ~
+    "Глобекс" and "Mohammed" ~ "Muhammad" ~ "Mahmoud". "" for a name whose key has fewer than
+    :data:`SOUND_KEY_MIN` sounds (too common to screen), and for a name in Arabic script
+    (:func:`is_abjad`: its vowels are not written; :func:`consonant_key` reads it).
 
     Over-matches far more than the skeletons (it is meant to): a hit is an alert for a
     supervisor to review, never a refusal.
     """
-    t = unicodedata.normalize("NFKC", s).casefold()
-    if not t.isascii():
-        t = _GREEK_DIGRAPHS.sub(lambda m: _GREEK_DIGRAPH[m.group()], t).translate(
-            _TRANSLITERATION)
-    codes = sorted(c for c in (_word_sound(w) for w in _name_words(_words(t)))
-                   if c and c != "A")
+    if is_abjad(s):
+        return ""
+    codes = sorted(c for c in map(_word_sound, _sound_words(s)) if c and c != "A")
     return " ".join(codes) if sum(map(len, codes)) >= SOUND_KEY_MIN else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def consonant_key(s: str) -> str:
+    """How a name sounds without its vowels, the form in which a name in Arabic script (which
+    writes no short vowel) and its Latin spellings agree (decision 132): the words of
+    :func:`sound_key`, each as the sound classes of its consonants, a doubled letter one, every
+    vowel, w, y and h dropped, "A" first for a word that begins with a vowel, w or y (alef, ain,
+    hamza, waw, yeh: "Omar" ~ عمر -> "ANR", "Ahmed" ~ أحمد -> "ANT", "Muhammad" ~ محمد -> "NNT");
+    words sorted. "" for fewer than :data:`CONSONANT_KEY_MIN` letters.
+
+    Over-matches more than :func:`sound_key`, as the script does: حسن and حسين, "Hassan" and
+    "Hussein", "Rashid" and "Rashad" are one key. Screening compares it only across the scripts
+    (``contracts.risk``): a Latin name with an Arabic-script watched name and back, never two
+    Latin names, which :func:`sound_key` compares.
+    """
+    codes = sorted(c for c in map(_word_consonants, _sound_words(s)) if c and c != "A")
+    return " ".join(codes) if sum(map(len, codes)) >= CONSONANT_KEY_MIN else ""
 
 
 _DIGIT_LOOKALIKES = str.maketrans({"o": "0", "i": "1", "l": "1"})

@@ -38,6 +38,7 @@ State (contract ``risk``):
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -125,29 +126,50 @@ def watch_key(fingerprint_key: bytes) -> bytes:
 
 def watch_digest(key: bytes, kind: str, value: str) -> str:
     """The keyed hash under which a watch-list entry is stored: ``kind`` ``id`` (an identity
-    id, hex), ``name`` (a party name as its skeleton) or ``joined`` (its letters run together:
-    :func:`contracts.names.joined_skeleton`). Computed by the regulator's client, so the entry
-    is in neither the state nor the block in clear."""
-    assert kind in ("id", "name", "joined", "sound")
-    from contracts.names import joined_skeleton, sound_key
+    id, hex), ``name`` (a party name as its skeleton), ``joined`` (its letters run together:
+    :func:`contracts.names.joined_skeleton`), ``sound`` (:func:`contracts.names.sound_key`), or
+    ``consonants`` / ``abjad`` (:func:`contracts.names.consonant_key`: :func:`watch_entries`
+    says which). Computed by the regulator's client, so the entry is in neither the state nor
+    the block in clear."""
+    assert kind in ("id", "name", "joined", "sound", "consonants", "abjad")
+    from contracts.names import consonant_key, joined_skeleton, sound_key
 
     v = (value.lower() if kind == "id" else normalise_name(value) if kind == "name"
-         else joined_skeleton(value) if kind == "joined" else sound_key(value))
+         else joined_skeleton(value) if kind == "joined" else sound_key(value) if kind == "sound"
+         else consonant_key(value))
     return hmac.digest(key, f"{kind}\0{v}".encode(), "sha256").hex()
+
+
+@functools.lru_cache(maxsize=4096)  # pure: party names recur in every document of a trade
+def _sound_kinds(name: str, *, watched: bool) -> tuple[str, ...]:
+    """The sound entries a watched ``name`` has (``watched``), or those screening looks up for
+    a screened one (decision 132). A name in Latin, Cyrillic or Greek letters is its ``sound``
+    key (vowels read) and a name in Arabic script (:func:`contracts.names.is_abjad`, no short
+    vowel written) has none; the consonant key compares the scripts with each other: every
+    watched name has its ``consonants`` entry, which a name in Arabic script looks up, and a
+    watched name in Arabic script also an ``abjad`` entry (the same key), which a name in
+    another script looks up. Two Latin names are never compared by their consonants alone
+    ("Globex" and "Galapagos" are one consonant key). At most two reads per screened name."""
+    from contracts.names import consonant_key, is_abjad, sound_key
+
+    kinds: tuple[str, ...]
+    if is_abjad(name):
+        kinds = ("consonants", "abjad") if watched else ("consonants",)
+    else:
+        kinds = ("sound", "consonants") if watched else ("sound", "abjad")
+    return tuple(k for k in kinds if (sound_key(name) if k == "sound" else consonant_key(name)))
 
 
 def watch_entries(key: bytes, name: str) -> list[str]:
     """The entries a regulator's client adds to watch a party name: its ``name`` digest (word
     order and legal form ignored) and its ``joined`` digest (a space or an invisible separator
     put inside a word ignored), which screening refuses on; and, unless the name is too short a
-    sound (:func:`contracts.names.sound_key` ""), its ``sound`` digest (spelling variants,
-    transliterations), on which screening raises a ``possible_watch_match`` alert for the
-    supervisors and lets the transaction through (decision 124)."""
-    from contracts.names import sound_key
-
+    sound, its sound digests (:func:`_sound_kinds`: ``sound`` and ``consonants`` for a name in
+    Latin, Cyrillic or Greek letters, ``consonants`` and ``abjad`` for one in Arabic script:
+    spelling variants, transliterations), on which screening raises a ``possible_watch_match``
+    alert for the supervisors and lets the transaction through (decisions 124, 132)."""
     entries = [watch_digest(key, "name", name), watch_digest(key, "joined", name)]
-    if sound_key(name):
-        entries.append(watch_digest(key, "sound", name))
+    entries += [watch_digest(key, kind, name) for kind in _sound_kinds(name, watched=True)]
     return entries
 
 
@@ -174,12 +196,10 @@ def _name_watched(state: ContractState, key: bytes, name: str) -> bool:
 
 
 def _name_sounds_watched(state: ContractState, key: bytes, name: str) -> bool:
-    """Does ``name`` sound like a watched one (its ``sound`` entry, :func:`watch_entries`)?
-    Asked only of a name not watched in its exact forms."""
-    from contracts.names import sound_key
-
-    return bool(sound_key(name)) and state.peek(
-        NAME, "watch/" + _memo_digest(key, "sound", name)) is not None
+    """Does ``name`` sound like a watched one (its sound entries, :func:`_sound_kinds`)?
+    Asked only of a name not watched in its exact forms; at most two reads."""
+    return any(state.peek(NAME, "watch/" + _memo_digest(key, kind, name)) is not None
+               for kind in _sound_kinds(name, watched=False))
 
 
 def _possible_match(state: ContractState, ctx: TxContext, party: str) -> None:
