@@ -524,14 +524,15 @@ class Overlay:
 @dataclass(frozen=True, slots=True)
 class BlockContext:
     """What a block gives its transactions: chain, height, the primary's block time (TRAPS #13),
-    proposer, and the consortium HMAC key for document fingerprints (from genesis; never in state).
+    proposer, and the consortium HMAC key for document fingerprints (the genesis's, or the key
+    file's it commits to; never in state).
     """
 
     chain_id: str
     height: int
     timestamp_ms: int
     proposer: bytes = b""
-    fingerprint_key: bytes = b""
+    fingerprint_key: bytes = field(default=b"", repr=False)  # a secret: kept out of logs
     nonce_words: bool = False  # ledger format 2 (decision 95): replay protection by nonce words
     legacy_receipts: bool = False  # format 2 by a governance upgrade: older receipts count too
 
@@ -542,11 +543,16 @@ class BlockContext:
     ) -> BlockContext:
         """The context of block ``height``; with ``parent`` (the state it executes on) its
         replay rule follows a governance upgrade too (:func:`replay_rule`), without it only the
-        genesis's ledger format."""
+        genesis's ledger format.
+
+        Raises:
+            ConfigError: the genesis commits to a fingerprint key that was not loaded with it
+                (:func:`chainfin.genesis.load_keyed_genesis`).
+        """
         fmt = genesis.params.ledger_format
         words, legacy = (fmt >= 2, False) if parent is None else replay_rule(fmt, parent)
         return cls(genesis.chain_id, height, timestamp_ms, proposer,
-                   bytes.fromhex(genesis.fingerprint_key), words, legacy)
+                   genesis.fingerprint_key_bytes(), words, legacy)
 
 
 @dataclass(frozen=True, slots=True)

@@ -274,7 +274,7 @@ def bench_risk(n: int = 2000, repeat: int = 5, watch_entries: int = 10_000) -> d
     led = Ledger()
     pk = led.pk
     led.ok("usd_issuer", "settlement", "issue", currency="USD", to=pk("bank_a"), amount=10**15)
-    key = risk.watch_key(bytes.fromhex(led.genesis.fingerprint_key))
+    key = risk.watch_key(led.genesis.fingerprint_key_bytes())
     digests = [risk.watch_digest(key, "name", f"watched party {i}") for i in range(watch_entries)]
     for i in range(0, len(digests), 256):
         led.ok("regulator", "risk", "add_watch", entries=digests[i:i + 256])

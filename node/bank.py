@@ -9,6 +9,10 @@
     D/config.json           the node config (mutual TLS on; REST over HTTPS with the node's
                             certificate; peers, sync URLs and the sync reads' key if given)
     D/genesis.json          a copy of the consortium's genesis (with ``--genesis``)
+    D/fingerprint.key       a copy of the consortium's fingerprint key (0600; with
+                            ``--fingerprint-key``): the secret the genesis commits to by its
+                            SHA-256, which the node executes contracts with. ``node run``
+                            refuses to start without it (for a genesis of that form)
     D/join-request.json     what the consortium needs: BIC, node id, both public keys, the
                             p2p address, the CSR's SHA-256
 
@@ -43,6 +47,12 @@ from cryptography.x509.oid import NameOID
 
 from chainfin.crypto import Identity, save_identity
 from chainfin.errors import ConfigError
+from chainfin.genesis import (
+    default_key_file,
+    load_genesis,
+    read_fingerprint_key,
+    write_fingerprint_key,
+)
 from node.config import NodeConfig, PeerConfig, parse_address, write_config
 from node.tls import URI_PREFIX, issue_node_certificate
 
@@ -68,6 +78,7 @@ def init_bank_node(directory: str | os.PathLike[str], bic: str, *, node_id: str 
                    hosts: Sequence[str] = ("127.0.0.1", "localhost"),
                    p2p: str = "0.0.0.0:9000", advertise: str | None = None,
                    rest: str = "127.0.0.1:8000", genesis: str | None = None,
+                   fingerprint_key: str | os.PathLike[str] | None = None,
                    peers: Sequence[PeerConfig] = (),
                    sync_urls: Sequence[str] = (),
                    sync_key: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -78,9 +89,13 @@ def init_bank_node(directory: str | os.PathLike[str], bic: str, *, node_id: str 
     identity key file that signs the observer's reads of ``sync_urls`` (``sync_key_file``; an
     auditor's or a regulator's: until governance adds the node, its own key may not read blocks).
 
+    ``fingerprint_key``: the consortium's fingerprint key file, copied to ``fingerprint.key``
+    (where the config's default looks) after it is checked against ``genesis``.
+
     Raises:
-        ConfigError: a bad BIC, address or host, or ``directory`` already holds a node (keys
-            are never overwritten).
+        ConfigError: a bad BIC, address or host, ``directory`` already holds a node (keys
+            are never overwritten), or the fingerprint key file is missing, malformed or not
+            the key the genesis commits to.
     """
     if not _BIC.fullmatch(bic):
         raise ConfigError(f"{bic!r} is not a BIC (8 or 11 characters, e.g. CHFNFRPP)")
@@ -99,6 +114,11 @@ def init_bank_node(directory: str | os.PathLike[str], bic: str, *, node_id: str 
         raise ConfigError(f"--sync-key {sync_key}: no such key file")
     if (d / "keys").exists() or (d / "config.json").exists():
         raise ConfigError(f"{d} already holds a node; pick an empty directory")
+    key: bytes | None = None
+    if fingerprint_key is not None:  # checked before anything is written
+        if genesis is None:
+            raise ConfigError("--fingerprint-key needs --genesis (the key is checked against it)")
+        key = read_fingerprint_key(Path(fingerprint_key), load_genesis(genesis), genesis)
     for sub in ("keys", "tls"):
         (d / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
     node_key = Identity.generate(node_id)
@@ -135,6 +155,8 @@ def init_bank_node(directory: str | os.PathLike[str], bic: str, *, node_id: str 
     write_config(cfg, d / "config.json")
     if genesis:  # the consortium's genesis, copied beside the config
         (d / "genesis.json").write_bytes(Path(genesis).read_bytes())
+    if key is not None:  # and its key, where the config's fingerprint_key_file default looks
+        write_fingerprint_key(default_key_file(d / "genesis.json"), key)
     request = {
         "bic": bic,
         "node_id": node_id,
@@ -211,6 +233,7 @@ def cli_node_init(args: argparse.Namespace) -> int:
         req = init_bank_node(args.dir, args.bank, node_id=args.node_id, hosts=args.host or
                              ["127.0.0.1", "localhost"], p2p=args.p2p, advertise=args.advertise,
                              rest=args.rest, genesis=args.genesis,
+                             fingerprint_key=args.fingerprint_key,
                              peers=[_peer(p) for p in args.peer or []],
                              sync_urls=args.sync_url or [], sync_key=args.sync_key)
     except (ConfigError, ValueError) as e:
@@ -218,6 +241,8 @@ def cli_node_init(args: argparse.Namespace) -> int:
         return 2
     d = Path(args.dir)
     print(f"wrote {d}/keys/node.json, keys/bank.json, tls/node.key, tls/node.csr, config.json")
+    if args.fingerprint_key:
+        print(f"copied the consortium's fingerprint key to {d}/fingerprint.key (0600)")
     print(f"node id:          {req['node_id']}")
     print(f"validator key:    {req['node_public_key']}")
     print(f"bank identity:    {req['bank_public_key']}")

@@ -14,6 +14,11 @@ Example (``testnet init`` writes one per node)::
       "tls": false
     }
 
+``fingerprint_key_file`` (optional; default ``fingerprint.key`` beside the genesis) is the
+consortium's fingerprint key, which a genesis of ``fingerprint_key_sha256`` commits to and the node
+executes contracts with (chainfin/genesis.py); :func:`load_config` does not read it, the node's
+start does (:meth:`NodeConfig.load_genesis`).
+
 Relative paths (``key_file``, ``genesis``, ``data_dir``, and the optional ``tls_*`` files) resolve
 against the directory of the config file, so a testnet directory can be moved as a whole;
 :func:`load_config` returns them absolute. ``peers`` lists the *other* validators (an entry with
@@ -33,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chainfin import httpsig
 from chainfin.errors import ConfigError
+from chainfin.genesis import Genesis, default_key_file, load_keyed_genesis
 
 __all__ = ["ByzantineConfig", "NodeConfig", "PeerConfig", "load_config", "write_config", "parse_address"]
 
@@ -106,6 +112,9 @@ class NodeConfig(_Model):
     key_file: Path
     genesis: Path
     data_dir: Path
+    # the consortium's fingerprint key (hex, 0600), for a genesis that commits to it by its
+    # SHA-256; default: fingerprint.key beside the genesis (fingerprint_key_path)
+    fingerprint_key_file: Path | None = None
     rest_host: str = "127.0.0.1"
     rest_port: int = Field(default=8000, ge=0, le=65535)
     p2p_host: str = "127.0.0.1"
@@ -214,6 +223,21 @@ class NodeConfig(_Model):
             out.add(httpsig.authority(u.scheme, u.netloc.rpartition("@")[2]))
         return frozenset(out)
 
+    def fingerprint_key_path(self) -> Path:
+        """The fingerprint key file: ``fingerprint_key_file``, else ``fingerprint.key`` beside
+        the genesis."""
+        return self.fingerprint_key_file or default_key_file(self.genesis)
+
+    def load_genesis(self) -> Genesis:
+        """The genesis with its fingerprint key, as the node executes with it
+        (:func:`chainfin.genesis.load_keyed_genesis`).
+
+        Raises:
+            ConfigError: the genesis does not load, or it commits to a key whose file is
+                missing, malformed or another key (the message names the file).
+        """
+        return load_keyed_genesis(self.genesis, self.fingerprint_key_path())
+
     def peer_map(self) -> dict[bytes, str]:
         """``{public key: "host:port"}`` of the peers: what :class:`node.transport.Transport`
         takes."""
@@ -224,8 +248,8 @@ class NodeConfig(_Model):
         return {p.key: p.node_id for p in self.peers}
 
 
-_PATH_FIELDS = ("key_file", "genesis", "data_dir", "bank_key_file", "sync_key_file", "tls_ca",
-                "tls_cert", "tls_key")
+_PATH_FIELDS = ("key_file", "genesis", "data_dir", "fingerprint_key_file", "bank_key_file",
+                "sync_key_file", "tls_ca", "tls_cert", "tls_key")
 
 
 def _first_error(e: ValidationError) -> str:

@@ -50,7 +50,7 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
     """Open the store (waiting for a killed predecessor's lock), start the node and REST, run
     until SIGTERM/SIGINT, then stop cleanly."""
     identity = load_identity(cfg.key_file)
-    genesis = load_genesis(cfg.genesis)
+    genesis = cfg.load_genesis()  # with the fingerprint key: a missing key file stops us here
     ssl_kw = {}  # mutual TLS on peer links when the config says tls (node/tls.py)
     if cfg.tls:
         tls.check_certificate(cfg, identity.public_key)

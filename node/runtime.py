@@ -128,6 +128,9 @@ class Node:
         self.bank = bank  # the bank this node acts for (automatic credit-record delivery)
         self.sync_urls = [u.rstrip("/") for u in sync_urls]  # REST sources while an observer
         self.node_id = node_id
+        # a node executes contracts: a genesis that commits to a fingerprint key it was not
+        # loaded with fails here, not at the first document (ConfigError)
+        genesis.fingerprint_key_bytes()
         self.genesis = genesis
         self.chain_id = genesis.chain_id
         self.store = store

@@ -23,10 +23,9 @@ import aiohttp
 
 from chainfin.client import signed_headers
 from chainfin.crypto import Identity, load_identity
-from chainfin.genesis import load_genesis
 from chainfin.types import Transaction
 from contracts import credit_sharing, risk
-from testnet.launch import Testnet, init_testnet, load_manifest
+from testnet.launch import Testnet, init_testnet, keyed_genesis, load_manifest
 
 
 class StoryError(Exception):
@@ -53,7 +52,8 @@ class Story:
     out: Any = sys.stdout
     steps: list[Step] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
-    #: the consortium key from genesis, which the regulator's client hashes watch entries with
+    #: the consortium's fingerprint key (its file, which the genesis commits to), which the
+    #: regulator's client hashes watch entries with
     fingerprint_key: bytes = b""
     _rr: itertools.count = field(default_factory=itertools.count)
     _nonce: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -388,8 +388,8 @@ async def run_demo(directory: Path, out: Any = sys.stdout) -> int:
         async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=tn.ssl_context())) as session:
             story = Story([n.rest_url for n in manifest.nodes], manifest.chain_id, ids,
-                          session, out, fingerprint_key=bytes.fromhex(
-                              load_genesis(directory / "genesis.json").fingerprint_key))
+                          session, out,
+                          fingerprint_key=keyed_genesis(manifest).fingerprint_key_bytes())
             try:
                 await story.run()
                 problems = await story.check_everywhere()

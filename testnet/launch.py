@@ -3,7 +3,10 @@
 ``init_testnet(DIR, nodes=N)`` writes::
 
     DIR/testnet.json            the manifest (below)
-    DIR/genesis.json            shared by every node
+    DIR/genesis.json            shared by every node (public: it holds the fingerprint key's
+                                SHA-256, not the key)
+    DIR/fingerprint.key         the consortium's fingerprint key (hex, 0600): every node's
+                                config names it, the demo's regulator hashes watch entries with it
     DIR/keys/nodeI.json         validator keys (0600; used by the node process only)
     DIR/clients/NAME.json       demo client identities (0600)
     DIR/pki/                    the consortium CA and one TLS certificate per node (testnet/pki.py;
@@ -16,6 +19,7 @@
 Manifest (paths absolute)::
 
     {"chain_id": "chainfin-testnet-1a2b3c4d", "genesis": "/abs/DIR/genesis.json",
+     "fingerprint_key_file": "/abs/DIR/fingerprint.key",
      "nodes": [{"id": "node0", "public_key": "<hex>", "bank": "CHFNUS33",
                 "rest_url": "http://127.0.0.1:PORT", "p2p_address": "127.0.0.1:PORT",
                 "data_dir": "/abs/DIR/node0/data", "config": "/abs/DIR/node0/config.json",
@@ -70,7 +74,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from chainfin.client import Client, SyncClient
 from chainfin.crypto import Identity, load_identity, save_identity
 from chainfin.errors import ChainfinError, ConfigError
-from chainfin.genesis import Genesis, load_genesis
+from chainfin.genesis import (
+    FINGERPRINT_KEY_FILE,
+    Genesis,
+    key_commitment,
+    load_keyed_genesis,
+    new_fingerprint_key,
+    write_fingerprint_key,
+)
 from node import tls as node_tls
 from node.config import NodeConfig, PeerConfig, write_config
 from testnet import pki
@@ -83,6 +94,7 @@ __all__ = [
     "Testnet",
     "init_testnet",
     "load_manifest",
+    "keyed_genesis",
     "manifest_ssl",
     "issue_node_tls",
     "bic",
@@ -146,6 +158,8 @@ class ManifestClient(_Model):
 class Manifest(_Model):
     chain_id: str
     genesis: str
+    # the consortium's fingerprint key (None: an older testnet, whose genesis holds its key)
+    fingerprint_key_file: str | None = None
     nodes: list[ManifestNode]
     clients: list[ManifestClient]
     ca: str | None = None  # the consortium CA certificate when TLS is on
@@ -163,7 +177,19 @@ class Manifest(_Model):
             data.pop("ca", None)  # plain-TCP testnets: the manifest format as before
         if data.get("netns") is None:
             data.pop("netns", None)  # 127.0.0.1 testnets: likewise
+        if data.get("fingerprint_key_file") is None:
+            data.pop("fingerprint_key_file", None)
         return json.dumps(data, indent=2) + "\n"
+
+
+def keyed_genesis(manifest: Manifest) -> Genesis:
+    """The testnet's genesis with the consortium's fingerprint key (what the nodes execute
+    with and the regulator hashes watch entries with).
+
+    Raises:
+        ConfigError: the genesis or the key file does not load, or they do not match.
+    """
+    return load_keyed_genesis(manifest.genesis, manifest.fingerprint_key_file)
 
 
 def manifest_ssl(manifest: Manifest) -> ssl.SSLContext:
@@ -264,8 +290,10 @@ def testnet_genesis(chain_id: str, genesis_time_ms: int, node_ids: Sequence[Iden
                     clients: Sequence[TestnetIdentity], client_ids: Mapping[str, Identity],
                     fingerprint_key: str, params: Mapping[str, Any]) -> Genesis:
     """The testnet's genesis: the nodes as validators (banks), ``clients`` registered, USD and
-    CNY issued by their issuers, the regulator, attested financing, ledger format 2 (receipts
-    in the header, decision 95), plus ``params``."""
+    CNY issued by their issuers, the regulator, attested financing, ledger format 3, plus
+    ``params``. It commits to ``fingerprint_key`` (hex) by its SHA-256 and holds the key as
+    :func:`chainfin.genesis.load_keyed_genesis` would (the file is the caller's to write)."""
+    key = bytes.fromhex(fingerprint_key)
     return Genesis.model_validate({
         "chain_id": chain_id,
         "genesis_time_ms": genesis_time_ms,
@@ -284,9 +312,9 @@ def testnet_genesis(chain_id: str, genesis_time_ms: int, node_ids: Sequence[Iden
             {"code": "CNY", "exponent": 2, "issuer": client_ids["cny_issuer"].public_key.hex()},
         ],
         "regulators": [client_ids["regulator"].public_key.hex()],
-        "fingerprint_key": fingerprint_key,
+        "fingerprint_key_sha256": key_commitment(key),
         "params": {"financing_requires_attestation": True, "ledger_format": 3, **params},
-    })
+    }).with_fingerprint_key(key)
 
 
 def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: int = 0,
@@ -338,12 +366,14 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
                   for name, *_ in clients}
 
     chain_id = f"chainfin-testnet-{os.urandom(4).hex()}"
+    key = new_fingerprint_key()
     # experiments: CHAINFIN_GENESIS_PARAMS='{"block_interval_max_ms": 20}' (JSON) overrides
     genesis = testnet_genesis(
-        chain_id, int(time.time() * 1000), node_ids, clients, client_ids, os.urandom(32).hex(),
+        chain_id, int(time.time() * 1000), node_ids, clients, client_ids, key.hex(),
         {**json.loads(os.environ.get("CHAINFIN_GENESIS_PARAMS") or "{}"), **(params or {})})
     genesis_path = root / "genesis.json"
     genesis_path.write_text(genesis.to_json_text())
+    key_path = write_fingerprint_key(root / FINGERPRINT_KEY_FILE, key)
     if tls:
         ca_cert, _ = pki.create_ca(root / "pki", chain_id)
     scheme = "https" if rest_tls else "http"
@@ -358,6 +388,7 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
             key_file=Path(f"../keys/node{i}.json"),
             bank_key_file=Path(f"../clients/bank{i}.json"),
             genesis=Path("../genesis.json"),
+            fingerprint_key_file=Path(f"../{FINGERPRINT_KEY_FILE}"),
             data_dir=Path("data"),
             rest_host=hosts[i], rest_port=rest, p2p_host=hosts[i], p2p_port=p2p,
             peers=[PeerConfig(node_id=f"node{j}", public_key=k.public_key.hex(),
@@ -376,6 +407,7 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
     manifest = Manifest(
         chain_id=chain_id,
         genesis=str(genesis_path),
+        fingerprint_key_file=str(key_path),
         nodes=entries,
         clients=[ManifestClient(name=name, role=role, admin=admin, bank=bank,
                                 public_key=client_ids[name].public_key.hex(),
@@ -511,7 +543,8 @@ class Testnet:
         return load_identity(self.manifest.client(name).key_file)
 
     def genesis(self) -> Genesis:
-        return load_genesis(self.manifest.genesis)
+        """The testnet's genesis as a node runs it: with the fingerprint key from its file."""
+        return keyed_genesis(self.manifest)
 
     def pid(self, i: int) -> int | None:
         p = self._procs.get(i)

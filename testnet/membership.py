@@ -122,6 +122,7 @@ def prepare_join(directory: Path) -> tuple[int, Identity, Identity]:
         key_file=Path(f"../keys/{name}.json"),
         bank_key_file=Path(f"../clients/bank{k}.json"),
         genesis=Path("../genesis.json"),
+        fingerprint_key_file=(Path(m.fingerprint_key_file) if m.fingerprint_key_file else None),
         data_dir=Path("data"),
         rest_host=HOST, rest_port=rest, p2p_host=HOST, p2p_port=p2p,
         peers=[PeerConfig(node_id=n.id, public_key=n.public_key, address=n.p2p_address)

@@ -249,12 +249,12 @@ def grow(directory: str | os.PathLike[str], txs: int, *, block_txs: int = 1000,
         ChainfinError: the testnet lacks traders or validator keys, the node's database holds
             blocks that grow did not make, or it is in use.
     """
-    from testnet.launch import load_manifest
+    from testnet.launch import keyed_genesis, load_manifest
 
     if block_txs < 1:
         raise ChainfinError("--block-txs must be at least 1")
     manifest = load_manifest(directory)
-    genesis = load_genesis(manifest.genesis)
+    genesis = keyed_genesis(manifest)  # grow executes the blocks: it needs the fingerprint key
     nd = manifest.nodes[node]
     p = _parties(manifest)
     signers = _quorum_signers(manifest, genesis)

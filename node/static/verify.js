@@ -796,7 +796,13 @@
     if (!isDict(g)) throw new ProofError("the genesis file is not a JSON object");
     const m = new Map(g);
     const need = (k) => { if (!m.has(k)) throw new ProofError("the genesis file has no " + k); };
-    ["chain_id", "genesis_time_ms", "validators", "fingerprint_key"].forEach(need);
+    ["chain_id", "genesis_time_ms", "validators"].forEach(need);
+    // the fingerprint key itself (older files) or its SHA-256 (the key in its own file): one
+    const keyField = ["fingerprint_key", "fingerprint_key_sha256"].filter((k) => m.has(k));
+    if (keyField.length !== 1) {
+      throw new ProofError("the genesis file has " + (keyField.length ? "both" : "neither") +
+                           " fingerprint_key and fingerprint_key_sha256 (exactly one)");
+    }
     const lower = (v) => (typeof v === "string" ? v.toLowerCase() : v);
     const lowered = (x, hexes) => {
       const o = new Map(x);
@@ -808,7 +814,7 @@
     each("identities", ["public_key"]);
     each("currencies", ["issuer"]);
     if (m.has("regulators")) m.set("regulators", m.get("regulators").map(lower));
-    m.set("fingerprint_key", lower(m.get("fingerprint_key")));
+    m.set(keyField[0], lower(m.get(keyField[0])));
     return m;
   }
   /** A genesis from its JSON text: {chainId, hash (hex), validators, names}. */

@@ -59,6 +59,7 @@ def test_bank_node_init_sign_vote_run(tn: Testnet, tmp_path: Path,
     rest, p2p = free_ports(2)
     argv = ["node", "init", "--bank", BIC, "--dir", str(d), "--p2p", f"127.0.0.1:{p2p}",
             "--rest", f"127.0.0.1:{rest}", "--genesis", str(tn.dir / "genesis.json"),
+            "--fingerprint-key", str(tn.dir / "fingerprint.key"),
             "--sync-key", str(tn.dir / "clients" / "auditor.json")]
     for n in m.nodes:
         argv += ["--peer", f"{n.id}={n.public_key}@{n.p2p_address}", "--sync-url", n.rest_url]
@@ -68,6 +69,9 @@ def test_bank_node_init_sign_vote_run(tn: Testnet, tmp_path: Path,
     cfg = json.loads((d / "config.json").read_text())
     assert cfg["rest_tls"] is True and cfg["sync_key_file"].endswith("auditor.json")
     assert oct((d / "keys" / "node.json").stat().st_mode & 0o777) == "0o600"
+    # the consortium's fingerprint key, beside the genesis where the config's default looks
+    assert oct((d / "fingerprint.key").stat().st_mode & 0o777) == "0o600"
+    assert (d / "fingerprint.key").read_text() == (tn.dir / "fingerprint.key").read_text()
 
     # the consortium CA signs the CSR (and refuses it for another key)
     pki = tn.dir / "pki"
@@ -205,3 +209,22 @@ def test_node_init_takes_signed_reads_for_its_certificate_names(tmp_path: Path) 
     assert cfg.public_urls == ["https://node.bank.example:8000", "https://10.0.0.5:8000"]
     assert {"node.bank.example:8000", "10.0.0.5:8000", "127.0.0.1:8000"} <= \
         cfg.rest_authorities()
+
+
+def test_node_init_checks_the_fingerprint_key_against_the_genesis(tmp_path: Path) -> None:
+    """The consortium gives a joining bank genesis.json and fingerprint.key (decision 133):
+    ``node init`` copies the key only when it is the one the genesis commits to, and writes
+    nothing when it is not."""
+    init_testnet(tmp_path / "tn", nodes=1, tls=False)
+    genesis = str(tmp_path / "tn" / "genesis.json")
+    other = tmp_path / "other.key"
+    other.write_text("ab" * 32 + "\n")
+    with pytest.raises(ConfigError, match=f"fingerprint key file {other} does not match"):
+        init_bank_node(tmp_path / "b", BIC, genesis=genesis, fingerprint_key=other)
+    assert not (tmp_path / "b" / "keys").exists()
+    with pytest.raises(ConfigError, match="needs --genesis"):
+        init_bank_node(tmp_path / "b", BIC, fingerprint_key=tmp_path / "tn" / "fingerprint.key")
+    init_bank_node(tmp_path / "b", BIC, genesis=genesis,
+                   fingerprint_key=tmp_path / "tn" / "fingerprint.key")
+    assert (tmp_path / "b" / "fingerprint.key").read_text() == (
+        tmp_path / "tn" / "fingerprint.key").read_text()

@@ -7,7 +7,7 @@ import pytest
 from chainfin import codec
 from chainfin.crypto import load_identity
 from chainfin.errors import InvalidMessage
-from chainfin.genesis import load_genesis
+from chainfin.genesis import load_keyed_genesis
 from chainfin.store import MemoryStore, PlyvelStore
 from chainfin.types import CommitCertificate, Transaction, Vote, vote_message
 from contracts import CONTRACTS
@@ -19,7 +19,7 @@ from testnet.launch import init_testnet
 def tn(tmp_path_factory):
     d = tmp_path_factory.mktemp("tn")
     m = init_testnet(d, nodes=4)
-    genesis = load_genesis(d / "genesis.json")
+    genesis = load_keyed_genesis(d / "genesis.json")
     nodes = [load_identity(d / "keys" / f"node{i}.json") for i in range(4)]
     clients = {c.name: load_identity(c.key_file) for c in m.clients}
     return genesis, nodes, clients

@@ -11,7 +11,7 @@ import pytest
 
 from chainfin import codec
 from chainfin.errors import StorageError
-from chainfin.genesis import load_genesis
+from chainfin.genesis import load_keyed_genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, verify_proof
 from chainfin.store import BLOCKS, SMT_NODES, WAL, MemoryStore, PlyvelStore
 from chainfin.types import Block, CommitCertificate
@@ -37,7 +37,7 @@ def _records(d):
         recs = [codec.decode(unpack_block_record(v)) for _, v in store.iterate(BLOCKS)]
     finally:
         store.close()
-    return load_genesis(m.genesis), recs
+    return load_keyed_genesis(m.genesis), recs
 
 
 def test_grow_resumes_to_the_target(grown):
@@ -68,7 +68,7 @@ def test_grown_ledger_copies_to_the_other_nodes(grown, tmp_path):
     d, _, second = grown
     copied = scale.copy_ledger(d)
     assert len(copied) == 3
-    genesis = load_genesis(load_manifest(d).genesis)
+    genesis = load_keyed_genesis(load_manifest(d).genesis)
     src = Path(load_manifest(d).nodes[0].data_dir) / "db"
     tables = sorted(src.glob("*.ldb"))
     assert tables and all((Path(copied[0]) / t.name).stat().st_ino == t.stat().st_ino
@@ -115,7 +115,7 @@ def test_pruning_keeps_exactly_the_live_tree_and_current_proofs(tmp_path):
     m = init_testnet(d, nodes=4, tls=False)
     from chainfin.crypto import load_identity
 
-    genesis = load_genesis(m.genesis)
+    genesis = load_keyed_genesis(m.genesis)
     nodes = [load_identity(n.key_file) for n in m.nodes]
     clients = {c.name: load_identity(c.key_file) for c in m.clients}
     store = PlyvelStore(str(tmp_path / "db"))

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from chainfin.crypto import load_identity
-from chainfin.genesis import load_genesis
+from chainfin.genesis import load_keyed_genesis
 from chainfin.smt import SparseMerkleTree
 from chainfin.snapshot import decode_chunk, verify_chunk
 from chainfin.store import SMT_NODES, PlyvelStore
@@ -43,7 +43,7 @@ def _all_chunks_verify(led, height, root):
 @pytest.fixture
 def chain(tmp_path):
     m = init_testnet(tmp_path / "tn", nodes=4, tls=False)
-    genesis = load_genesis(m.genesis)
+    genesis = load_keyed_genesis(m.genesis)
     nodes = [load_identity(n.key_file) for n in m.nodes]
     clients = {c.name: load_identity(c.key_file) for c in m.clients}
     store = PlyvelStore(str(tmp_path / "db"))

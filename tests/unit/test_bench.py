@@ -32,7 +32,7 @@ from testnet.bench import (
     percentile,
     result_json,
 )
-from testnet.launch import init_testnet
+from testnet.launch import init_testnet, keyed_genesis
 
 # ---------------------------------------------------------------------- the schedule
 
@@ -396,7 +396,7 @@ def test_workload_mix_and_unique_nonces(small_net):
 def test_measure_limit_on_a_few_transactions(small_net):
     m, issuer, senders = small_net
     w = build_workload(m.chain_id, issuer, senders, 40)
-    lim = measure_limit(load_genesis(m.genesis), w.funding, w.txs, nodes=4, block_txs=16,
+    lim = measure_limit(keyed_genesis(m), w.funding, w.txs, nodes=4, block_txs=16,
                         cpus=2)
     assert lim.txs == 40 and lim.block_txs == 16 and lim.cpus == 2 and lim.nodes == 4
     assert lim.committed_share == 1.0  # funded transfers and fresh invoices all commit
@@ -407,9 +407,9 @@ def test_measure_limit_on_a_few_transactions(small_net):
     doc = lim.to_json()
     assert doc["limit_tps"] == pytest.approx(lim.limit_tps, abs=0.1)
     with pytest.raises(ValueError):
-        measure_limit(load_genesis(m.genesis), w.funding, [], nodes=4)
+        measure_limit(keyed_genesis(m), w.funding, [], nodes=4)
     with pytest.raises(ValueError):
-        measure_limit(load_genesis(m.genesis), w.funding, w.txs, nodes=4, repeats=0)
+        measure_limit(keyed_genesis(m), w.funding, w.txs, nodes=4, repeats=0)
 
 
 def test_measure_limit_keeps_the_cheapest_pass(small_net, monkeypatch):
@@ -424,7 +424,7 @@ def test_measure_limit_keeps_the_cheapest_pass(small_net, monkeypatch):
         return bench.LimitResult(4, 2, 10, 16, 1.0, {"verify": c})
 
     monkeypatch.setattr(bench._limit, "measure_limit_once", fake_once)
-    lim = measure_limit(load_genesis(m.genesis), w.funding, w.txs, nodes=4)
+    lim = measure_limit(keyed_genesis(m), w.funding, w.txs, nodes=4)
     assert seen == [300.0, 200.0, 250.0] and lim.cost_us == 200.0
     assert lim.pass_costs_us == (300.0, 200.0, 250.0)
     # passes measured later (after the load) join them; the cheapest of all counts
@@ -754,7 +754,7 @@ def test_register_work_builds_trades_that_all_commit_in_order(small_net):
     methods = Counter(t.method for t in w.txs if t.contract == "trade_documents")
     assert methods["attest"] > 0 and methods["request_financing"] > 0
     assert methods["register"] + methods["attest"] + methods["request_financing"] == 120
-    lim = measure_limit(load_genesis(m.genesis), w.funding, w.txs, nodes=4, block_txs=16,
+    lim = measure_limit(keyed_genesis(m), w.funding, w.txs, nodes=4, block_txs=16,
                         cpus=2)
     assert lim.committed_share == 1.0
 
@@ -767,16 +767,16 @@ def test_risk_setup_puts_every_sender_under_two_rules_and_the_load_still_commits
     banks = [load_identity(m.client(f"bank{i}").key_file) for i in range(4)]
     customs = load_identity(m.client("customs").key_file)
     regulator = load_identity(m.client("regulator").key_file)
-    genesis = load_genesis(m.genesis)
+    genesis = keyed_genesis(m)  # the regulator hashes watch entries with the consortium's key
     setup = bench.risk_setup(m.chain_id, regulator, [*senders, *banks],
-                             bytes.fromhex(genesis.fingerprint_key), watch_entries=600)
+                             genesis.fingerprint_key_bytes(), watch_entries=600)
     methods = Counter(t.method for t in setup)
     assert methods == {"set_limit": 2 * (len(senders) + len(banks)), "add_watch": 3}
     assert sum(len(t.args["entries"]) for t in setup if t.method == "add_watch") == 600
     assert {t.nonce for t in setup} == set(range(1, len(setup) + 1))
     state = DictState(genesis_state(genesis))
     ctx = BlockContext(genesis.chain_id, 1, genesis.genesis_time_ms + 1, b"",
-                       bytes.fromhex(genesis.fingerprint_key))
+                       genesis.fingerprint_key_bytes())
     res = execute_block(state, setup, ctx, CONTRACTS)
     assert [r.status for r in res.receipts] == ["committed"] * len(setup)
     w = build_workload(m.chain_id, issuer, senders, 200, banks=banks, customs=customs,

@@ -4,6 +4,7 @@ tested in tests/node/test_launcher.py."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import stat
@@ -18,7 +19,7 @@ from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError, ConfigError
 from chainfin.genesis import load_genesis
 from node.config import load_config
-from testnet.launch import Manifest, bic, init_testnet, load_manifest
+from testnet.launch import Manifest, bic, init_testnet, keyed_genesis, load_manifest
 
 
 def mode(p: Path) -> int:
@@ -85,8 +86,30 @@ def test_init_genesis(net4: tuple[Path, Manifest]) -> None:
     assert cur["USD"].exponent == 2 and cur["USD"].issuer == ident["usd_issuer"].public_key
     assert cur["CNY"].exponent == 2 and cur["CNY"].issuer == ident["cny_issuer"].public_key
     assert g.regulators == [ident["regulator"].public_key]
-    assert len(bytes.fromhex(g.fingerprint_key)) == 32
     assert abs(g.genesis_time_ms - time.time() * 1000) < 600_000
+
+
+def test_init_keeps_the_fingerprint_key_out_of_the_genesis(net4: tuple[Path, Manifest]) -> None:
+    """The genesis is public (GET /v1/genesis, the explorer): it commits to the consortium's
+    fingerprint key by its SHA-256; the key is in its own 0600 file, which every node's config
+    names and the manifest lists for the demo's regulator (decision 133)."""
+    d, m = net4
+    text = Path(m.genesis).read_text()
+    g = load_genesis(m.genesis)
+    assert g.fingerprint_key is None and "fingerprint_key\"" not in text
+    kf = d / "fingerprint.key"
+    assert m.fingerprint_key_file == str(kf.resolve())
+    assert stat.S_IMODE(kf.stat().st_mode) == 0o600
+    key = bytes.fromhex(kf.read_text().strip())
+    assert len(key) == 32 and key.hex() not in text
+    assert g.fingerprint_key_sha256 == hashlib.sha256(key).hexdigest()
+    assert keyed_genesis(m).fingerprint_key_bytes() == key
+    for nd in m.nodes:
+        raw = json.loads(Path(nd.config).read_text())
+        assert raw["fingerprint_key_file"] == "../fingerprint.key"
+        cfg = load_config(nd.config)
+        assert cfg.fingerprint_key_path() == kf.resolve()
+        assert cfg.load_genesis().fingerprint_key_bytes() == key
 
 
 def test_init_configs_load_and_ports_are_distinct(net4: tuple[Path, Manifest]) -> None:

@@ -132,13 +132,15 @@ def _receipt(tx: Transaction, i: int, rng: random.Random) -> dict[str, Any]:
     return r.to_json()
 
 
-def build_chain(seed: int = 20240601, ledger_format: int = 1) -> Chain:
+def build_chain(seed: int = 20240601, ledger_format: int = 1,
+                genesis: Genesis | None = None) -> Chain:
     """A certified chain of HEIGHTS blocks with random signed txs, a kv state under an SMT, and a
     validator-set change 4 -> 5 (block ADD_AT) and 5 -> 4 (block REMOVE_AT removes VALS[1]).
-    ``ledger_format`` 2: every header also has the root of its block's receipts."""
+    ``ledger_format`` 2: every header also has the root of its block's receipts. ``genesis``:
+    default :func:`make_genesis`."""
     rng = random.Random(seed)
     rrng = random.Random(seed + 1)  # receipts: the same blocks in both formats
-    g = make_genesis()
+    g = genesis or make_genesis()
     chain = Chain(g)
     vs = g.validator_set()
     prev = g.hash()
@@ -728,6 +730,21 @@ def test_cli_verify_in_process(tmp_path: Path, chain: Chain,
     j.write_text("not json")
     assert cli_verify(SimpleNamespace(genesis=str(g), proof=str(j))) == 1
     assert "proof invalid: the proof is not valid JSON" in capsys.readouterr().err
+
+
+def test_cli_verify_a_chain_whose_genesis_commits_to_its_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A genesis of the current form (``fingerprint_key_sha256``; the key in its own file, which
+    an auditor does not have): the root of trust is that document's hash, and ``chainfin
+    verify`` needs nothing else (decision 133)."""
+    public = Genesis.model_validate(make_genesis().with_key_committed().document())
+    chain = build_chain(genesis=public)
+    g, p, doc = _write(tmp_path, chain)
+    assert "fingerprint_key_sha256" in g.read_text() and '"fingerprint_key"' not in g.read_text()
+    assert chain.header(1).prev_hash == public.hash()
+    assert cli_verify(SimpleNamespace(genesis=str(g), proof=str(p))) == 0
+    out = capsys.readouterr().out
+    assert doc["tx_id"] in out and f"trusted root:   genesis {public.hash().hex()}" in out
 
 
 # ---------------------------------------------------------------------------- docs/proofs.md
