@@ -433,7 +433,7 @@ async def export(node: str, lc_id: str, identity: Identity | None, *, ca: str | 
         SwiftError: the LC or its transaction cannot be read, or the issuing bank has no BIC.
         Mt700Error: something on the ledger an MT700 cannot carry.
     """
-    notes = []
+    notes: list[str] = []
     async with Client(node, ca_file=ca, identity=identity, timeout=timeout) as c:
         g = dict(await c.get("/v1/genesis"))
         lc = await _optional(c, T, "lc/" + lc_id)

@@ -85,7 +85,8 @@ async def submit(node: str, key: str, lc_id: str, text: str,
             _note(f":31C: the message says the credit was issued {msg.issue_date}; the ledger "
                   f"issued it on {issued} (UTC)")
         if msg.cancel:
-            method, args = "cancel_lc", {"lc_id": lc_id}
+            args: dict[str, Any] = {"lc_id": lc_id}
+            method = "cancel_lc"
             shown: dict[str, Any] = {"cancel": True}
         else:
             exponent = await exponent_of(c, g, lc["currency"])
@@ -129,7 +130,8 @@ async def accept(node: str, key: str, lc_id: str, text: str, *, ca: str | None =
         if lc.get("beneficiary") != mine[0]:
             raise SwiftError("only the LC's beneficiary accepts its amendments")
         if msg.cancel:
-            method, args = "consent_cancel", {"lc_id": lc_id}
+            args: dict[str, Any] = {"lc_id": lc_id}
+            method = "consent_cancel"
             shown: dict[str, Any] = {"cancel": True}
         else:
             pending = lc.get("amendment")

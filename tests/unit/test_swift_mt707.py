@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from chainfin.swift import mt707
-from chainfin.swift.mt700 import MtError
 from chainfin import codec
 from chainfin.execution import storage_key
+from chainfin.swift import mt707
+from chainfin.swift.mt700 import MtError
 from contracts.testing import Ledger
 from tests.fixtures import key_file
 from tests.unit.test_contract_trade_documents_lifecycle import issue
