@@ -69,6 +69,15 @@ def _lc_mt707(args: argparse.Namespace) -> int:
     return run(args, CONTRACT.methods["amend_lc"].parse_args)
 
 
+def _risk_watch(args: argparse.Namespace) -> int:
+    """``chainfin risk watch ...`` with the risk contract's hashing rules (handed down)."""
+    from chainfin.watchlist import WatchRules, run
+    from contracts import risk
+
+    return run(args, WatchRules(watch_key=risk.watch_key, watch_digest=risk.watch_digest,
+                                watch_forms=risk.watch_forms))
+
+
 def _keygen(args: argparse.Namespace) -> int:
     from chainfin.crypto import Identity, save_identity
 
@@ -317,9 +326,11 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
                            nsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from chainfin.iso20022.commands import add_parser as add_iso20022
     from chainfin.swift.commands import add_parser as add_swift
+    from chainfin.watchlist import add_parser as add_watchlist
 
     add_iso20022(sub)
     add_swift(sub)
+    add_watchlist(sub)
 
     ni = nsub.add_parser("init", help="a bank's node: keys, TLS key + CSR, config, join request")
     ni.add_argument("--bank", required=True, help="the bank's BIC, e.g. CHFNFRPP")

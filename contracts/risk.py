@@ -168,9 +168,17 @@ def watch_entries(key: bytes, name: str) -> list[str]:
     Latin, Cyrillic or Greek letters, ``consonants`` and ``abjad`` for one in Arabic script:
     spelling variants, transliterations), on which screening raises a ``possible_watch_match``
     alert for the supervisors and lets the transaction through (decisions 124, 132)."""
-    entries = [watch_digest(key, "name", name), watch_digest(key, "joined", name)]
-    entries += [watch_digest(key, kind, name) for kind in _sound_kinds(name, watched=True)]
-    return entries
+    return [watch_digest(key, kind, name) for kind in watch_forms(name)[0]]
+
+
+def watch_forms(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The kinds of :func:`watch_digest` a watched ``name`` is stored under
+    (:func:`watch_entries`), and those screening looks ``name`` up by: its exact forms
+    (``name``, ``joined``: a refusal) and its sound forms (:func:`_sound_kinds`: an alert).
+    The regulator's client (``chainfin risk watch``) asks this, so it checks and removes
+    exactly what screening and :func:`watch_entries` use."""
+    exact = ("name", "joined")
+    return (exact + _sound_kinds(name, watched=True), exact + _sound_kinds(name, watched=False))
 
 
 _ID_DIGESTS: dict[tuple[bytes, str, str], str] = {}  # (watch key, kind, value) -> its digest
