@@ -172,6 +172,15 @@ class Story:
                              "required_docs": ["invoice", "bill_of_lading"],
                              "lc_number": f"LC{uniq}", "trade_id": trade_id})
         lc_id = r["result"]["lc_id"]
+        await self.send("bank C proposes amendment 1: partial drawings allowed", "bank2",
+                        "trade_documents", "amend_lc",
+                        {"lc_id": lc_id, "changes": {"partial_drawings": True}, "number": 1})
+        await self.send("bank C's back office resends amendment 1", "bank2", "trade_documents",
+                        "amend_lc", {"lc_id": lc_id, "changes": {"partial_drawings": True},
+                                     "number": 1},
+                        expect="rejected", expect_error="amendment_number")
+        await self.send("exporter accepts amendment 1 (the one it read)", "exporter",
+                        "trade_documents", "accept_amendment", {"lc_id": lc_id, "number": 1})
         r = await self.send("exporter presents invoice + bill of lading", "exporter",
                             "trade_documents", "present",
                             {"lc_id": lc_id, "doc_ids": [inv_id, bl_id],
