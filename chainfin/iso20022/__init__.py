@@ -90,6 +90,8 @@ _AMOUNT = re.compile(r"([0-9]{1,18})(?:\.([0-9]{1,5}))?", re.ASCII)
 _CTRL_SUM = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,17})?", re.ASCII)
 _NB_OF_TXS = re.compile(r"[0-9]{1,15}", re.ASCII)
 _CCY = re.compile(r"[A-Z]{3}", re.ASCII)
+#: ISODate (xs:date): a calendar date, perhaps with a zone, which names no instant and is dropped
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?", re.ASCII)
 
 
 class Iso20022Error(ChainfinError):
@@ -260,19 +262,65 @@ def _local(el: Any) -> str:
     return el.tag.split("}", 1)[-1] if isinstance(el.tag, str) else ""
 
 
+def _where(el: Any) -> str:
+    return "/".join([_local(a) for a in reversed(list(el.iterancestors()))][1:] + [_local(el)])
+
+
+def _children(el: Any, name: str) -> list[Any]:
+    """``el``'s child elements ``name`` in ``el``'s namespace (the message's).
+
+    Raises:
+        Iso20022Error: a child of that name in another namespace: a viewer shows it as the
+            element it is named, a reader by namespace would not read it (red-team round 5:
+            the reader took it, in pacs.009, which no schema checks).
+    """
+    ns = el.tag[:el.tag.index("}") + 1] if el.tag.startswith("{") else ""
+    out = []
+    for c in el:
+        if _local(c) == name:
+            if c.tag != ns + name:
+                raise Iso20022Error(f"{_where(el)}/{name} is in another namespace than the "
+                                    f"message ({c.tag.split('}')[0].lstrip('{') or 'none'})")
+            out.append(c)
+    return out
+
+
 def _child(el: Any, *path: str) -> Any:
+    """The element at ``path`` below ``el``, or None.
+
+    Raises:
+        Iso20022Error: an element on the path appears twice (red-team round 5: pacs.009, which
+            no schema checks, was read by its first amount while a viewer may show the second),
+            or in another namespace.
+    """
     for name in path:
         if el is None:
             return None
-        el = next((c for c in el if _local(c) == name), None)
+        found = _children(el, name)
+        if len(found) > 1:
+            raise Iso20022Error(f"{_where(el)}/{name} appears {len(found)} times; the message "
+                                "has one")
+        el = found[0] if found else None
     return el
+
+
+def _value(el: Any) -> str:
+    """An element's whole text (every text node: comments and PIs are gone before).
+
+    Raises:
+        Iso20022Error: it holds elements (``<Id>AB<b>CD</b></Id>``): a value has none, a
+            viewer shows them apart, and pacs.009 has no schema to refuse them.
+    """
+    if len(el):
+        raise Iso20022Error(f"{_where(el)} holds elements inside its value")
+    return "".join(el.itertext())
 
 
 def _text(el: Any, *path: str) -> str | None:
     """The whole text of the element at ``path`` (every text node, not only the first), stripped;
     None when the element is absent."""
     c = _child(el, *path)
-    return None if c is None else "".join(c.itertext()).strip()
+    return None if c is None else _value(c).strip()
 
 
 def _account_key(acct: Any, accounts: Mapping[str, str], where: str) -> str:
@@ -280,14 +328,28 @@ def _account_key(acct: Any, accounts: Mapping[str, str], where: str) -> str:
     :func:`build_pacs008` writes), else its IBAN / other id through ``accounts``. A proxy of
     another type (an e-mail, a phone number) is not a chainfin key."""
     proxy = _text(acct, "Prxy", "Id")
+    ids = [i for i in (_text(acct, "Id", "IBAN"), _text(acct, "Id", "Othr", "Id")) if i]
+    mapped = sorted({accounts[i] for i in ids if i in accounts})
+    # what a person reads is the account id; the key is a 64-digit proxy nobody reads: the two
+    # must name one account (red-team round 5: the proxy won silently over an IBAN the account
+    # table maps to another key, and over a CHAINFIN-PK32 id of another key)
     if proxy is not None and _text(acct, "Prxy", "Tp", "Prtry") == PROXY_TYPE:
         if not _HEX64.fullmatch(proxy):
             raise Iso20022Error(f"{where}/Prxy/Id must be a chainfin public key (64 lowercase hex "
                                 "digits)")
+        othr = _text(acct, "Id", "Othr", "Id")
+        if (_text(acct, "Id", "Othr", "SchmeNm", "Prtry") == PK_SCHEME
+                and not (othr and proxy.startswith(othr))):
+            raise Iso20022Error(f"{where}/Id/Othr/Id ({PK_SCHEME}) is not the start of the "
+                                "key in Prxy/Id: the account has two identities")
+        if mapped and mapped != [proxy]:
+            raise Iso20022Error(f"{where}: the account table maps its id to another key than "
+                                "its Prxy/Id")
         return proxy
-    for ident in (_text(acct, "Id", "IBAN"), _text(acct, "Id", "Othr", "Id")):
-        if ident is not None and ident in accounts:
-            return accounts[ident]
+    if len(mapped) > 1:
+        raise Iso20022Error(f"{where}: its IBAN and Othr/Id map to different keys")
+    if mapped:
+        return mapped[0]
     raise Iso20022Error(f"{where} has no chainfin key: give Prxy/Id with Prxy/Tp/Prtry "
                         f"{PROXY_TYPE}, or map its IBAN / Othr/Id to a key in the account table "
                         "(--accounts)")
@@ -348,7 +410,7 @@ def _group_totals(kind: str, hdr: Any, transfers: Sequence[CreditTransfer], coun
     ttl = _child(hdr, "TtlIntrBkSttlmAmt")
     if ttl is not None:
         where = f"{kind}: GrpHdr/TtlIntrBkSttlmAmt"
-        amount = parse_amount("".join(ttl.itertext()), where)
+        amount = parse_amount(_value(ttl), where)
         currencies = {t.currency for t in transfers}
         if currencies != {ttl.get("Ccy")}:
             raise Iso20022Error(f"{where} is in {ttl.get('Ccy')} but the transactions are in "
@@ -359,11 +421,43 @@ def _group_totals(kind: str, hdr: Any, transfers: Sequence[CreditTransfer], coun
                                 f"{total}")
 
 
-def parse_payment(data: bytes, accounts: Mapping[str, str] | None = None) -> PaymentMessage:
+def _settlement_time(el: Any, where: str, today: date | None) -> None:
+    """A group header's or a transaction's ``IntrBkSttlmDt`` and ``SttlmTmReq``. The ledger
+    settles a transfer when it commits and keeps no value date (red-team round 4: both were
+    ignored, so a payment dated weeks ahead settled at once): a settlement date after
+    ``today`` + 1 (UTC; a bank's date may be a day ahead of UTC's) is refused, and so is any
+    settlement time request (CLS, till, from, reject time), which the ledger cannot honour.
+    An earlier date (a late payment) passes. ``today`` None: dates are only checked as dates.
+
+    Raises:
+        Iso20022Error: as above, or a date that is not a calendar date.
+    """
+    if _child(el, "SttlmTmReq") is not None:
+        raise Iso20022Error(f"{where}/SttlmTmReq: a settlement time request (CLS, till, from or "
+                            "reject time) has no ledger form: a transfer settles when it commits")
+    v = _text(el, "IntrBkSttlmDt")
+    if v is None:
+        return
+    m = _ISO_DATE.fullmatch(v)
+    try:
+        day = date(int(m[1]), int(m[2]), int(m[3])) if m else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise Iso20022Error(f"{where}/IntrBkSttlmDt {v[:40]!r} is not a calendar date")
+    if today is not None and day.toordinal() > today.toordinal() + 1:
+        raise Iso20022Error(f"{where}/IntrBkSttlmDt is {day}, after today ({today}, UTC): the "
+                            "ledger keeps no value date and settles a transfer when it "
+                            "commits; send a forward-dated payment on its settlement date")
+
+
+def parse_payment(data: bytes, accounts: Mapping[str, str] | None = None,
+                  today: date | None = None) -> PaymentMessage:
     """Read a pacs.008.001.08 (schema-validated) or a pacs.009.001.08 (checked field by field).
 
     What is validated is what is read: comments and processing instructions are dropped before
-    both, and a DTD or an entity reference refuses the message.
+    both, and a DTD or an entity reference refuses the message. ``today`` (the submitter's
+    UTC date) refuses a settlement date after it (:func:`_settlement_time`).
 
     Raises:
         Iso20022Error: too large, not XML, another message or version, invalid against the XSD,
@@ -394,7 +488,8 @@ def parse_payment(data: bytes, accounts: Mapping[str, str] | None = None) -> Pay
         raise Iso20022Error(f"{kind}: GrpHdr needs MsgId and CreDtTm")
     if len(msg_id) > 35:
         raise Iso20022Error(f"{kind}: GrpHdr/MsgId is longer than 35 characters")
-    txs = [c for c in body if _local(c) == "CdtTrfTxInf"]
+    _settlement_time(hdr, f"{kind}: GrpHdr", today)
+    txs = _children(body, "CdtTrfTxInf")
     if not txs:
         raise Iso20022Error(f"{kind}: no CdtTrfTxInf")
     if len(txs) > MAX_TRANSACTIONS:
@@ -419,10 +514,11 @@ def parse_payment(data: bytes, accounts: Mapping[str, str] | None = None) -> Pay
                 raise Iso20022Error(f"{w}/PmtId/UETR {uetr} repeats in this message "
                                     f"(CdtTrfTxInf[{seen_uetr[uetr]}]): one UETR, one payment")
             seen_uetr[uetr] = i
+        _settlement_time(tx, w, today)
         amt = _child(tx, "IntrBkSttlmAmt")
         if amt is None or not amt.get("Ccy"):
             raise Iso20022Error(f"{w}/IntrBkSttlmAmt with a Ccy is required")
-        amount = parse_amount("".join(amt.itertext()), f"{w}/IntrBkSttlmAmt")
+        amount = parse_amount(_value(amt), f"{w}/IntrBkSttlmAmt")
         ccy = amt.get("Ccy")
         if not _CCY.fullmatch(ccy):
             raise Iso20022Error(f"{w}/IntrBkSttlmAmt/@Ccy is not an ISO 4217 code")
@@ -433,8 +529,7 @@ def parse_payment(data: bytes, accounts: Mapping[str, str] | None = None) -> Pay
         dacct = _child(tx, "DbtrAcct")
         debtor = None if dacct is None else _account_key(dacct, accounts, f"{w}/DbtrAcct")
         rmt_el = _child(tx, "RmtInf")
-        ustrd = [] if rmt_el is None else ["".join(c.itertext()) for c in rmt_el
-                                           if _local(c) == "Ustrd"]
+        ustrd = [] if rmt_el is None else [_value(c) for c in _children(rmt_el, "Ustrd")]
         out.append(CreditTransfer(
             index=i, end_to_end_id=e2e, amount=amount, currency=ccy, creditor=creditor,
             debtor=debtor, uetr=uetr, instr_id=_text(tx, "PmtId", "InstrId"),
@@ -601,19 +696,24 @@ def build_pacs002(statuses: Sequence[TxStatus], *, original_msg_id: str | None =
         b.sub(og, "OrgnlMsgNmId", original_kind)
     for s in statuses:
         t = b.sub(body, "TxInfAndSts")
-        if s.end_to_end_id:
-            b.sub(t, "OrgnlEndToEndId", s.end_to_end_id)
-        if s.uetr:
+        # what the ledger or the node hands back is written only as XML can carry it: a
+        # reference the contract would not have taken is left out, a message is cleaned
+        # (red-team round 5: a control character or a non-string was a traceback, no report)
+        e2e = s.end_to_end_id
+        if isinstance(e2e, str) and 0 < len(e2e) <= 35 and e2e.isprintable():
+            b.sub(t, "OrgnlEndToEndId", e2e)
+        if isinstance(s.uetr, str) and _UETR.fullmatch(s.uetr):
             b.sub(t, "OrgnlUETR", s.uetr)
         b.sub(t, "TxSts", _TX_STS.get(s.status, "PDNG"))
         if s.status in ("rejected", "unknown", "not_sent"):
             r = b.sub(t, "StsRsnInf")
-            b.path(r, "Rsn/Prtry", (s.error_code or "unknown")[:35])
-            b.sub(r, "AddtlInf", (s.error_message or "no such transaction on the ledger")[:105])
+            b.path(r, "Rsn/Prtry", _clean_name(str(s.error_code or ""), 35) or "unknown")
+            b.sub(r, "AddtlInf", _clean_name(str(s.error_message or ""), 105)
+                  or "no such transaction on the ledger")
         if s.status == "committed" and s.time is not None:
             b.sub(t, "AccptncDtTm", _dt(s.time))
-        if s.tx_id:
-            b.sub(t, "AcctSvcrRef", s.tx_id[:35])
+        if s.tx_id and _clean_name(s.tx_id, 35):
+            b.sub(t, "AcctSvcrRef", _clean_name(s.tx_id, 35))
         if s.height is not None:
             b.sub(t, "ClrSysRef", f"chainfin-block-{s.height}")
     return b.bytes(root)

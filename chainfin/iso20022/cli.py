@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -154,7 +156,7 @@ async def submit(node: str, key: str, xml: bytes, *, accounts: dict[str, str] | 
     """
     ident = load_identity(key)
     me = ident.public_key.hex()
-    msg = iso.parse_payment(xml, accounts)
+    msg = iso.parse_payment(xml, accounts, today=datetime.now(UTC).date())
     sent: list[iso.TxStatus | None] = [None] * len(msg.transfers)
     async with Client(node, ca_file=ca, identity=ident) as c:
         g = await _genesis(c)
@@ -203,15 +205,26 @@ async def submit(node: str, key: str, xml: bytes, *, accounts: dict[str, str] | 
     return msg, statuses
 
 
+def _writable(path: str) -> bool:
+    """Whether a file can be written at ``path`` (checked before sending: the report is written
+    after the transfers are final, when a failure could no longer stop them)."""
+    p = Path(path)
+    if p.exists():
+        return p.is_file() and os.access(p, os.W_OK)
+    return p.parent.is_dir() and os.access(p.parent, os.W_OK)
+
+
 def cli_submit(args: argparse.Namespace, parse_args: TransferParser) -> int:
     """``chainfin iso20022 submit``; ``parse_args``: the settlement contract's ``transfer``
     parser (``chainfin.cli`` passes it)."""
+    if args.report and not _writable(args.report):
+        return _err(f"--report {args.report}: cannot write there; nothing was sent")
     try:
-        size = Path(args.file).stat().st_size
-        if size > iso.MAX_MESSAGE_BYTES:
-            return _err(f"{args.file} is {size:,} bytes; a message over "
-                        f"{iso.MAX_MESSAGE_BYTES:,} bytes is refused unread")
-        xml = Path(args.file).read_bytes()
+        with Path(args.file).open("rb") as f:  # at most the limit and one byte: a pipe or a
+            xml = f.read(iso.MAX_MESSAGE_BYTES + 1)  # growing file has no size to trust
+        if len(xml) > iso.MAX_MESSAGE_BYTES:
+            return _err(f"{args.file} is more than {iso.MAX_MESSAGE_BYTES:,} bytes; a larger "
+                        "message is refused unparsed")
         msg, statuses = asyncio.run(submit(args.node, args.key, xml,
                                            accounts=_accounts(args.accounts), ca=args.ca,
                                            timeout=args.timeout, parse_args=parse_args))
@@ -219,8 +232,12 @@ def cli_submit(args: argparse.Namespace, parse_args: TransferParser) -> int:
         return _err(str(e))
     report = iso.build_pacs002(statuses, original_msg_id=msg.msg_id,
                                original_kind=f"{msg.kind}.001.08")
+    report_error = None
     if args.report:
-        Path(args.report).write_bytes(report)
+        try:
+            Path(args.report).write_bytes(report)
+        except OSError as e:  # the transfers are sent: say so, and still print each outcome
+            report_error = f"the pacs.002 could not be written to {args.report}: {e}"
     for s in statuses:
         print(json.dumps({"end_to_end_id": s.end_to_end_id, "tx_id": s.tx_id or None,
                           "status": s.status, "height": s.height, "error": s.error_code,
@@ -230,7 +247,11 @@ def cli_submit(args: argparse.Namespace, parse_args: TransferParser) -> int:
     unsent = sum(s.status == "not_sent" for s in statuses)
     print(f"{msg.kind} {msg.msg_id}: {len(statuses) - bad} of {len(statuses)} transfers "
           f"committed" + (f", {unsent} not sent" if unsent else "")
-          + (f"; pacs.002 written to {args.report}" if args.report else ""), file=sys.stderr)
+          + (f"; pacs.002 written to {args.report}" if args.report and not report_error
+             else ""), file=sys.stderr)
+    if report_error:
+        print(f"chainfin: error: {report_error}", file=sys.stderr)
+        return 1
     return 0 if bad == 0 else 1
 
 
@@ -278,11 +299,16 @@ async def tx_statuses(node: str, tx_ids: list[str], ca: str | None = None,
 
 
 def cli_status(args: argparse.Namespace) -> int:
+    bad = [t for t in args.tx if not re.fullmatch(r"[0-9a-fA-F]{64}", t)]
+    if bad:  # an id is a path segment of the read and a reference of the report
+        return _err(f"--tx {bad[0][:80]!r} is not a transaction id (64 hex digits)")
     try:
-        st = asyncio.run(tx_statuses(args.node, args.tx, args.ca, reader_identity(args)))
+        st = asyncio.run(tx_statuses(args.node, [t.lower() for t in args.tx], args.ca,
+                                     reader_identity(args)))
+        report = iso.build_pacs002(st)
     except (ChainfinError, OSError, ValueError) as e:
         return _err(str(e))
-    sys.stdout.buffer.write(iso.build_pacs002(st))
+    sys.stdout.buffer.write(report)
     return 0
 
 
@@ -358,12 +384,12 @@ def cli_statement(args: argparse.Namespace) -> int:
         s, now_balance = asyncio.run(statement(args.node, args.account, args.currency, start, end,
                                                args.ca, reader_identity(args)))
         xml = iso.build_camt053(s)
+        if args.out:
+            Path(args.out).write_bytes(xml)
+        else:
+            sys.stdout.buffer.write(xml)
     except (ValueError, OSError, iso.Iso20022Error, ChainfinError) as e:
         return _err(str(e))
-    if args.out:
-        Path(args.out).write_bytes(xml)
-    else:
-        sys.stdout.buffer.write(xml)
     if end >= datetime.now(UTC).date() and (now_balance or 0) != s.closing:
         print(f"chainfin: warning: the closing balance {s.closing} is not the ledger's balance "
               f"{now_balance or 0} in /v1/state (a movement this adapter does not read)",
@@ -441,9 +467,9 @@ async def notify(node: str, account: str, currency: str | None, *, start_height:
 
 def cli_notify(args: argparse.Namespace) -> int:
     out_dir = Path(args.out_dir) if args.out_dir else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
     try:
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
         n = asyncio.run(notify(args.node, args.account, args.currency,
                                start_height=args.from_height, follow=args.follow,
                                limit=args.max, ca=args.ca, out_dir=out_dir,

@@ -71,12 +71,11 @@ def read_message(path: str) -> tuple[bytes, str]:
     Raises:
         SwiftError: too large, or not UTF-8.
     """
-    p = Path(path)
-    size = p.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise SwiftError(f"{path} is {size:,} bytes: a SWIFT message is at most 10,000 "
-                         "characters")
-    raw = p.read_bytes()
+    with Path(path).open("rb") as f:  # at most the limit and one byte: a pipe, a device or a
+        raw = f.read(MAX_FILE_BYTES + 1)  # file still being written has no size to trust
+    if len(raw) > MAX_FILE_BYTES:
+        raise SwiftError(f"{path} is more than {MAX_FILE_BYTES:,} bytes: a SWIFT message is at "
+                         "most 10,000 characters")
     try:
         return raw, raw.decode("utf-8")
     except UnicodeDecodeError as e:

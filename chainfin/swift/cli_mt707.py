@@ -93,6 +93,14 @@ async def submit(node: str, key: str, lc_id: str, text: str,
             changes = mt707.ledger_changes(msg, int(lc["amount"]), lc["currency"], exponent)
             method = "amend_lc"
             args = {"lc_id": lc_id, "changes": changes, "number": msg.number}
+            if "amount" in changes:  # the increase or decrease was added to this amount: the
+                # ledger refuses it (amount_changed) if an acceptance changed it meanwhile
+                args["amount_in_force"] = int(lc["amount"])
+            pending = lc.get("amendment")
+            if isinstance(pending, dict):
+                _note(f"amendment {pending.get('number', '?')} is pending: this one replaces it "
+                      "(the ledger holds one pending amendment; its increase or decrease is "
+                      "counted from the amount in force, not from the pending one)")
             try:
                 amend_lc_args(args)
             except ChainfinError as e:
@@ -129,8 +137,12 @@ async def accept(node: str, key: str, lc_id: str, text: str, *, ca: str | None =
         lc = await _lc(c, lc_id)
         if lc.get("beneficiary") != mine[0]:
             raise SwiftError("only the LC's beneficiary accepts its amendments")
+        if msg.purpose == "ISSU":  # sent by the issuing bank (ADVI/ACNF: by an advising bank)
+            _check_sender(msg.header, lc.get("issuing_bank"), "the LC's issuing bank")
+        # :20: is checked by the ledger (the LC record keeps the number's fingerprint, not the
+        # number): another credit's message with the same amendment number and terms is refused
         if msg.cancel:
-            args: dict[str, Any] = {"lc_id": lc_id}
+            args: dict[str, Any] = {"lc_id": lc_id, "lc_number": msg.lc_number}
             method = "consent_cancel"
             shown: dict[str, Any] = {"cancel": True}
         else:
@@ -148,7 +160,8 @@ async def accept(node: str, key: str, lc_id: str, text: str, *, ca: str | None =
             if diff:
                 raise SwiftError("the amendment pending on the ledger is not the message's: "
                                  + "; ".join(diff))
-            method, args = "accept_amendment", {"lc_id": lc_id, "number": msg.number}
+            method = "accept_amendment"
+            args = {"lc_id": lc_id, "number": msg.number, "lc_number": msg.lc_number}
             shown = {"number": msg.number, "changes": wanted}
         nonce = await c.next_nonce(me)
         tx = Transaction.create(ident, g["chain_id"], nonce, T, method, args)

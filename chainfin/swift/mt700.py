@@ -24,7 +24,7 @@ from chainfin.errors import ChainfinError
 from chainfin.exec_args import MAX_AMOUNT
 
 __all__ = [
-    "AVAILABLE_BY", "CONFIRMATIONS", "DOCUMENTS", "FIELDS", "FORMS", "MANDATORY",
+    "AVAILABLE_BY", "CONFIRMATIONS", "DOCUMENTS", "EXCLUSIVE", "FIELDS", "FORMS", "MANDATORY",
     "PARTIAL_SHIPMENTS", "PLACEHOLDER_BIC", "RULES", "TENOR_BASES", "X_CHARS", "Z_CHARS",
     "FieldSpec", "Header", "LcTerms", "Mt700", "Mt700Error", "MtError", "RequiredDocument",
     "amount_to_minor", "bic11", "fin_message", "is_bic", "ledger_terms", "minor_to_amount", "name_candidates", "parse", "render",
@@ -118,6 +118,13 @@ FIELDS: dict[str, FieldSpec] = {
 
 #: Mandatory fields; "41a" is either option of field 41.
 MANDATORY = ("27", "40A", "20", "31C", "40E", "31D", "50", "59", "32B", "41a", "49")
+
+#: Fields of which a message holds at most one: the options of one field (41A or 41D) and
+#: SWIFT rule C2's tenors (42C with its drawee, 42M or 42P). The reader reads one of them; a
+#: second is refused, not dropped while a person reads it (red-team round 5: :42P: beside
+#: :42C: was ignored, and so was a :41A: beside a :41D:).
+EXCLUSIVE = (("41A", "41D"), ("42A", "42D"), ("51A", "51D"), ("53A", "53D"),
+             ("57A", "57B", "57D"), ("58A", "58D"), ("42C", "42M", "42P"))
 
 #: 40A: the forms the ledger's letters of credit are (UCP 600 credits are irrevocable; the
 #: ledger has no transfer and no standby).
@@ -256,13 +263,13 @@ class LcTerms:
 # ---------------------------------------------------------------------------- reading
 
 _BIC = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?")
-_BLOCK1 = re.compile(r"\{1:F01([A-Z0-9]{12})(\d{4})(\d{6})\}")
-_BLOCK2_IN = re.compile(r"\{2:I(\d{3})([A-Z0-9]{12})([NUS]?)(\d?)(\d{3})?\}")
+_BLOCK1 = re.compile(r"\{1:F01([A-Z0-9]{12})(\d{4})(\d{6})\}", re.ASCII)
+_BLOCK2_IN = re.compile(r"\{2:I(\d{3})([A-Z0-9]{12})([NUS]?)(\d?)(\d{3})?\}", re.ASCII)
 _BLOCK2_OUT = re.compile(r"\{2:O(\d{3})(\d{4})(\d{6})([A-Z0-9]{12})(\d{4})(\d{6})(\d{6})(\d{4})"
-                         r"([NUS]?)\}")
-_TAG = re.compile(r"^:(\d{2}[A-Z]?):(.*)$")
-_AMOUNT = re.compile(r"^(\d+),(\d*)$")
-_ONE_DAY = re.compile(r"^\d{6}$")
+                         r"([NUS]?)\}", re.ASCII)
+_TAG = re.compile(r"^:([0-9]{2}[A-Z]?):(.*)$")
+_AMOUNT = re.compile(r"([0-9]+),([0-9]*)")
+_ONE_DAY = re.compile(r"[0-9]{6}")
 
 
 def is_bic(v: str) -> bool:
@@ -276,37 +283,73 @@ def _lt_to_bic(lt: str) -> str:
     return lt[:8] + lt[9:]
 
 
-def _header(text: str, problems: list[str], mt: str = "700") -> Header | None:
-    b1, b2i, b2o = _BLOCK1.search(text), _BLOCK2_IN.search(text), _BLOCK2_OUT.search(text)
-    if b1 is None and b2i is None and b2o is None:
-        if "{1:" in text or "{2:" in text:
-            problems.append("header: blocks {1:} and {2:} are not a FIN header this bridge reads "
-                            "({1:F01<12-character LT address><session><sequence>}, "
-                            f"{{2:I{mt}<LT address>N}} or {{2:O{mt}...}})")
-        return None
-    if b1 is None or (b2i is None and b2o is None):
-        problems.append("header: a message with a header needs both block {1:} and block {2:}")
-        return None
-    if b2i is not None:
-        if b2i[1] != mt:
-            problems.append(f"header: block 2 is an MT{b2i[1]}, not an MT{mt}")
-        return Header("I", _lt_to_bic(b1[1]), _lt_to_bic(b2i[2]))
-    assert b2o is not None
-    if b2o[1] != mt:
-        problems.append(f"header: block 2 is an MT{b2o[1]}, not an MT{mt}")
-    return Header("O", _lt_to_bic(b2o[4]), _lt_to_bic(b1[1]))
+#: The blocks around block 4, in this order and nothing else (SWIFT FIN): block 3 and the
+#: trailers hold ``{tag:value}`` sub-blocks whose values have no braces.
+_FIN_HEAD = re.compile(r"(\{1:[^{}]*\})(\{2:[^{}]*\})(\{3:(?:\{[0-9]{3}:[^{}]*\})*\})?\{4:\n")
+_FIN_TRAILER = re.compile(r"(?:\{5:(?:\{[A-Z]{3}:[^{}]*\})*\})?(?:\{S:(?:\{[A-Z]{3}:[^{}]*\})*\})?")
 
 
-def _block4(text: str, problems: list[str]) -> str:
-    start = text.find("{4:")
-    if start < 0:  # only the text block's fields, as back offices often export them
-        body = text.strip("\n")
-        return body[:-1].rstrip("\n") if body.endswith("\n-") or body == "-" else body
-    end = text.find("\n-}", start)
+def _header_blocks(b1: str, b2: str, problems: list[str], mt: str) -> Header | None:
+    m1, m2i, m2o = _BLOCK1.fullmatch(b1), _BLOCK2_IN.fullmatch(b2), _BLOCK2_OUT.fullmatch(b2)
+    if m1 is None or (m2i is None and m2o is None):
+        problems.append("header: blocks {1:} and {2:} are not a FIN header this bridge reads "
+                        "({1:F01<12-character LT address><session><sequence>}, "
+                        f"{{2:I{mt}<LT address>N}} or {{2:O{mt}...}})")
+        return None
+    if m2i is not None:
+        if m2i[1] != mt:
+            problems.append(f"header: block 2 is an MT{m2i[1]}, not an MT{mt}")
+        return Header("I", _lt_to_bic(m1[1]), _lt_to_bic(m2i[2]))
+    assert m2o is not None
+    if m2o[1] != mt:
+        problems.append(f"header: block 2 is an MT{m2o[1]}, not an MT{mt}")
+    return Header("O", _lt_to_bic(m2o[4]), _lt_to_bic(m1[1]))
+
+
+def _line_ends(text: str, problems: list[str]) -> str:
+    """``text`` with its line ends as "\\n": CR LF, LF or CR; but a lone CR in a file that
+    also breaks lines with LF is refused: it is a line break to this reader and none to many
+    viewers (a terminal prints what follows it over the line), so ``:20:A<CR>:32B:...`` would
+    hold a field the reader sees and a person may not."""
+    crlf = text.count("\r\n")
+    if text.count("\r") > crlf and text.count("\n") > 0:
+        problems.append("the file has a carriage return (CR) that is not followed by a line "
+                        "feed, among lines that end in LF: a viewer and this reader could break "
+                        "its lines differently; use CR LF or LF line ends throughout")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _envelope(text: str, problems: list[str], mt: str = "700") -> tuple[Header | None, str]:
+    """The header and block 4's text of a message whose line ends are already "\n".
+
+    A whole FIN message is read only in SWIFT's shape: ``{1:}{2:}[{3:}]{4:`` and a line end at
+    the start, block 4 up to its first line ``-}``, then at most the trailers ``{5:}`` and
+    ``{S:}``, nothing else (red-team round 5: blocks were searched anywhere, so a ``{2:I...}``
+    after the end or in block 3 replaced an output message's sender, and a second message after
+    ``-}`` was ignored while a viewer showed it). A file that does not start with ``{`` is the
+    text block's fields alone. A leading byte order mark is an encoding mark, not text."""
+    text = text.removeprefix("\ufeff").strip("\n ")
+    if not text.startswith("{"):
+        if re.search(r"\{[1-5S]:", text):
+            problems.append("header: blocks {1:} ... are not at the start of the file (a FIN "
+                            "message starts with {1:}{2:})")
+        return None, text[:-1].rstrip("\n") if text.endswith("\n-") or text == "-" else text
+    head = _FIN_HEAD.match(text)
+    if head is None:
+        problems.append("header: a FIN message is {1:...}{2:...}, an optional {3:{...}}, then "
+                        "{4: and a line end, in this order and with nothing between")
+        return None, ""
+    header = _header_blocks(head[1], head[2], problems, mt)
+    rest = text[head.end():]
+    end = rest.find("\n-}")
     if end < 0:
         problems.append("block 4 has no end (a line '-}')")
-        end = len(text)
-    return text[start + 3:end].strip("\n")
+        return header, rest
+    tail = rest[end + 3:]
+    if not _FIN_TRAILER.fullmatch(tail):
+        problems.append("after block 4's end '-}' only the trailers {5:{...}} and {S:{...}} may "
+                        f"follow, not {tail[:40]!r} (one message per file)")
+    return header, rest[:end]
 
 
 def _fields(body: str, problems: list[str], table: Mapping[str, FieldSpec] = FIELDS,
@@ -326,8 +369,21 @@ def _fields(body: str, problems: list[str], table: Mapping[str, FieldSpec] = FIE
             if line.strip():
                 problems.append(f"block 4 line {n}: text before the first field tag")
         else:
+            if line.startswith((":", "-")):  # SWIFT reads these as a field tag or the end
+                problems.append(f":{tag}: line {len(out[tag]) + 1} starts with {line[0]!r}, "
+                                "which SWIFT reads as a delimiter (a field tag is ':nn:' or "
+                                "':nna:', the end of the text block '-}')")
             out[tag].append(line)
     return {t: "\n".join(lines) for t, lines in out.items()}
+
+
+def _exclusive(fields: Mapping[str, str], groups: Iterable[tuple[str, ...]],
+               problems: list[str]) -> None:
+    for group in groups:
+        present = [t for t in group if t in fields]
+        if len(present) > 1:
+            problems.append(", ".join(f":{t}:" for t in present) + " together: a message "
+                            "holds one of them")
 
 
 def _check_shape(tag: str, value: str, problems: list[str],
@@ -354,7 +410,7 @@ def _check_shape(tag: str, value: str, problems: list[str],
 
 def _date(tag: str, v: str, problems: list[str]) -> datetime.date | None:
     """YYMMDD, read as 20YY (SWIFT dates carry no century; the ledger's LCs are of this one)."""
-    if not _ONE_DAY.match(v):
+    if not _ONE_DAY.fullmatch(v):
         problems.append(f":{tag}: {v!r} is not a date YYMMDD")
         return None
     try:
@@ -368,7 +424,7 @@ def _amount_format(amount: str, tag: str) -> re.Match[str]:
     if "." in amount:
         raise Mt700Error([f":{tag}: {amount!r}: SWIFT amounts have a decimal comma, not a dot "
                           "(USD100000,00), and no thousands separators"])
-    m = _AMOUNT.match(amount)
+    m = _AMOUNT.fullmatch(amount)
     if not m:
         raise Mt700Error([f":{tag}: {amount!r} is not a SWIFT amount (digits with one decimal "
                           "comma, e.g. 100000,00)"])
@@ -463,11 +519,33 @@ def _document_items(text: str) -> list[str]:
     return items
 
 
+def _other_documents(item: str, kind: RequiredDocument) -> list[str]:
+    """The words of documents other than ``kind`` that ``item`` also names (a match inside a
+    longer one — INVOICE in CUSTOMS INVOICE — does not count)."""
+    text = " ".join(item.upper().split())
+    found = [(m.start(), m.end(), doc, word) for doc in DOCUMENTS for word in doc.keywords
+             for m in re.finditer(r"(?<![A-Z0-9])" + re.escape(word) + r"(?![A-Z0-9])", text)]
+    out: list[str] = []
+    for s, e, doc, word in found:
+        inside = any(s2 <= s and e <= e2 and e2 - s2 > e - s for s2, e2, _, _ in found)
+        if doc is not kind and not inside and word not in out:
+            out.append(word)
+    return out
+
+
 def _documents(text: str) -> tuple[tuple[str, str | None], ...]:
-    out = []
+    """Each :46A: item and its ledger document type. An item whose first document is a ledger
+    type but that names another too ("COMMERCIAL INVOICE AND PACKING LIST") is also listed as
+    a document the ledger does not check (red-team round 5: the second was dropped silently;
+    the ledger would pay without it): split it into items, or issue with --unmapped-ok."""
+    out: list[tuple[str, str | None]] = []
     for item in _document_items(text):
         kind = _document_kind(item)
         out.append((item, None if kind is None else kind.doc_type))
+        if kind is not None and kind.doc_type is not None:
+            others = _other_documents(item, kind)
+            if others:
+                out.append((f"{item} (also names {', '.join(others)})", None))
     return tuple(out)
 
 
@@ -525,17 +603,18 @@ def parse(text: str) -> Mt700:
             ledger cannot hold (asymmetric tolerance, MT701 continuation, mixed payment,
             conditional partial shipments, a form or rules other than irrevocable UCP 600).
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
     problems: list[str] = []
     notes: list[str] = []
-    header = _header(text, problems)
-    fields = _fields(_block4(text, problems), problems)
+    text = _line_ends(text, problems)
+    header, body = _envelope(text, problems)
+    fields = _fields(body, problems)
     missing = [t for t in MANDATORY
                if (t == "41a" and _option(fields, "41") is None) or (t != "41a" and t not in fields)]
     if missing:
         problems.insert(0, "mandatory fields missing: " + ", ".join(f":{t}:" for t in missing))
     for tag, v in fields.items():
         _check_shape(tag, v, problems)
+    _exclusive(fields, EXCLUSIVE, problems)
 
     def get(tag: str) -> str:
         return fields.get(tag, "").strip()

@@ -23,11 +23,12 @@ from chainfin.swift.mt700 import (
     Header,
     MtError,
     _amount_format,
-    _block4,
     _check_shape,
     _date,
+    _envelope,
+    _exclusive,
     _fields,
-    _header,
+    _line_ends,
     _tenor,
     _yymmdd,
     amount_to_minor,
@@ -36,7 +37,7 @@ from chainfin.swift.mt700 import (
     minor_to_amount,
 )
 
-__all__ = ["FIELDS", "KEPT", "MANDATORY", "PURPOSES", "REFUSED", "Amendment", "Mt707",
+__all__ = ["EXCLUSIVE", "FIELDS", "KEPT", "MANDATORY", "PURPOSES", "REFUSED", "Amendment", "Mt707",
            "ledger_changes", "parse", "render"]
 
 #: Every MT707 field tag (SR 2018 and later). Options of a bank field are listed each.
@@ -101,6 +102,11 @@ FIELDS: dict[str, FieldSpec] = {
 #: Mandatory fields of an MT707.
 MANDATORY = ("27", "20", "21", "31C", "26E", "30", "22A")
 
+#: Fields of which an MT707 holds at most one (a field's options; the tenors 42C, 42M, 42P),
+#: as :data:`chainfin.swift.mt700.EXCLUSIVE`.
+EXCLUSIVE = (("41A", "41D"), ("42A", "42D"), ("52A", "52D"), ("53A", "53D"),
+             ("57A", "57B", "57D"), ("58A", "58D"), ("42C", "42M", "42P"))
+
 #: 22A: why the message was sent (an issuance by the issuing bank, an advice by the advising
 #: bank, an amendment to be confirmed). The same amendment whichever it is.
 PURPOSES = ("ISSU", "ADVI", "ACNF")
@@ -151,16 +157,17 @@ def parse(text: str) -> Mt707:
             changes the ledger cannot make (:data:`REFUSED`), an amendment that changes nothing
             the ledger holds.
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
     problems: list[str] = []
     notes: list[str] = []
-    header = _header(text, problems, "707")
-    fields = _fields(_block4(text, problems), problems, FIELDS, "707")
+    text = _line_ends(text, problems)
+    header, body = _envelope(text, problems, "707")
+    fields = _fields(body, problems, FIELDS, "707")
     missing = [t for t in MANDATORY if t not in fields]
     if missing:
         problems.insert(0, "mandatory fields missing: " + ", ".join(f":{t}:" for t in missing))
     for tag, v in fields.items():
         _check_shape(tag, v, problems, FIELDS)
+    _exclusive(fields, EXCLUSIVE, problems)
 
     def get(tag: str) -> str:
         return fields.get(tag, "").strip()
@@ -177,7 +184,7 @@ def parse(text: str) -> Mt707:
     amended = _date("30", get("30"), problems) if "30" in fields else None
     number = 0
     if "26E" in fields:
-        if re.fullmatch(r"\d{1,3}", get("26E")) and int(get("26E")) > 0:
+        if re.fullmatch(r"[0-9]{1,3}", get("26E")) and int(get("26E")) > 0:
             number = int(get("26E"))
         else:
             problems.append(f":26E: {get('26E')!r} is not a number of amendment from 1 to 999")

@@ -222,7 +222,8 @@ def _p_terms(v: Any, name: str) -> dict[str, Any]:
 
 
 @CONTRACT.method(roles=("bank",), params={"lc_id": p_id, "changes": _p_terms},
-                 optional={"number": p_int(1, MAX_AMENDMENT_NUMBER)})
+                 optional={"number": p_int(1, MAX_AMENDMENT_NUMBER),
+                           "amount_in_force": p_amount})
 def amend_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """The issuing bank proposes new terms. Nothing changes until the beneficiary accepts
     (UCP 600 art. 10); a later proposal replaces a pending one. Proposals are numbered 1, 2,
@@ -240,6 +241,11 @@ def amend_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     if args.get("number", number) != number:
         raise ContractError(f"amendment number {args['number']}: the LC's next amendment is "
                             f"number {number}", "amendment_number")
+    if args.get("amount_in_force", lc["amount"]) != lc["amount"]:
+        # an MT707's increase or decrease was computed from an amount no longer in force (an
+        # amendment was accepted in between): the new amount is not the one the bank meant
+        raise ContractError("amount_in_force: the LC's amount changed since the amendment was "
+                            "computed; read the LC again", "amount_changed")
     new = {**lc, **args["changes"]}
     lc_ceiling(new["amount"], new["tolerance_bps"])
     lc["amendment"] = {"changes": args["changes"], "height": ctx.height, "number": number,
@@ -270,8 +276,24 @@ def beneficiarys_lc(state: ContractState, ctx: TxContext, lc_id: str,
     return lc
 
 
+def check_lc_number(ctx: TxContext, lc: dict[str, Any], args: dict[str, Any]) -> None:
+    """With ``lc_number`` (the credit number of the message the beneficiary acts on, SWIFT
+    :20:), the LC must be that credit of its issuing bank, by the number's fingerprint.
+
+    Raises:
+        ContractError: ``lc_number_mismatch``.
+    """
+    if "lc_number" not in args:
+        return
+    ident = {"issuing_bank": issuing_bank(str(lc["issuing_bank"])),
+             "lc_number": norm_ref(args["lc_number"], "lc_number")}
+    if fingerprint(ctx.fingerprint_key, "letter_of_credit", ident) != lc.get("fingerprint"):
+        raise ContractError("lc_number: this LC is not that credit of its issuing bank",
+                            "lc_number_mismatch")
+
+
 @CONTRACT.method(roles=("exporter",), params={"lc_id": p_id},
-                 optional={"number": p_int(1, MAX_AMENDMENT_NUMBER)})
+                 optional={"number": p_int(1, MAX_AMENDMENT_NUMBER), "lc_number": p_text(35)})
 def accept_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
                      ) -> dict[str, Any]:
     """The beneficiary accepts the pending amendment: the new terms apply from now. With
@@ -280,6 +302,7 @@ def accept_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
     is pending when its acceptance lands (UCP 600 art. 10; decision 135)."""
     lc_id = args["lc_id"]
     lc = beneficiarys_lc(state, ctx, lc_id, "accepts an amendment")
+    check_lc_number(ctx, lc, args)
     if lc["amendment"] is None:
         raise ContractError("the LC has no pending amendment", "no_amendment")
     if lc["status"] != "open":
@@ -500,12 +523,14 @@ def pay_deferred(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> 
     return _settle(state, ctx, presentation_id, pres, lc)
 
 
-@CONTRACT.method(roles=("exporter",), params={"lc_id": p_id})
+@CONTRACT.method(roles=("exporter",), params={"lc_id": p_id},
+                 optional={"lc_number": p_text(35)})
 def consent_cancel(state: ContractState, ctx: TxContext, args: dict[str, Any]
                    ) -> dict[str, Any]:
     """The beneficiary agrees that the issuing bank may cancel the LC (UCP 600 art. 10 a)."""
     lc_id = args["lc_id"]
     lc = beneficiarys_lc(state, ctx, lc_id, "consents")
+    check_lc_number(ctx, lc, args)
     lc["cancel_consent"] = True
     state.put(NAME, "lc/" + lc_id, lc)
     ctx.emit("lc_cancel_consent", {"lc_id": lc_id})

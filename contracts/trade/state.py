@@ -74,6 +74,11 @@ ERROR_CODES = (
     "presentation_closed",
     "not_due",
     "no_amendment",
+    "amendment_number",
+    "amendment_changed",
+    "too_many_amendments",
+    "amount_changed",
+    "lc_number_mismatch",
     "consent_required",
     "lc_in_use",
 )
