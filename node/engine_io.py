@@ -19,7 +19,7 @@ from chainfin import execution
 from chainfin.consensus import api
 from chainfin.errors import InvalidMessage, InvalidTransaction
 from chainfin.types import Block, CommitCertificate
-from node.ledger import P_WAL
+from node.ledger import MAX_TIMESTAMP_LAG_MS, P_WAL
 from node.metrics import BLOCK_PHASES
 
 if TYPE_CHECKING:
@@ -155,9 +155,13 @@ class EngineIO:
         candidates = node.mempool.take_batch(a.max_txs * 2 + 16,
                                              exclude=node.admission.in_flight)
         try:
-            block = node.ledger.build(a.height, a.view, a.prev_hash, a.timestamp_ms,
-                                      node.identity.public_key, candidates, a.max_txs)
-        except InvalidMessage as e:  # parent discarded by a view change meanwhile
+            # stamped with the wall clock now (the ledger keeps it at or above the parent's):
+            # the engine's own clock is monotonic, for its timers (Node._step_tick), so a
+            # clock stepped back by NTP freezes no timer (red-team round 4)
+            block = node.ledger.build(a.height, a.view, a.prev_hash, self.clock(),
+                                      node.identity.public_key, candidates, a.max_txs,
+                                      node.params.max_clock_skew_ms)
+        except InvalidMessage as e:  # parent discarded by a view change, or ahead of our clock
             log.warning("cannot build block %d: %s", a.height, e)
             block = None
         if block is None:
@@ -172,7 +176,9 @@ class EngineIO:
         node.admission.proposed(block.txs)
         return api.BlockBuilt(block)
 
-    def _execute_block(self, block: Block) -> api.Event:
+    def _execute_block(self, block: Block, certified: bool = False) -> api.Event:
+        """Execute a proposal (BlockExecuted says whether it is valid); ``certified``: a block a
+        quorum committed, whose timestamp no clock of ours may refuse (as for catch-up)."""
         node = self.node
         bh = block.hash()
         if block.height <= node.ledger.tip.height:
@@ -193,7 +199,12 @@ class EngineIO:
                 pending = node.mempool.get(tx.tx_id)
                 if pending is None or pending.signature != tx.signature:
                     tx.verify_signature()
-            node.ledger.execute(block, self.clock(), node.params.max_clock_skew_ms)
+            skew = node.params.max_clock_skew_ms
+            # a proposal of the engine's view was stamped when built: bound its lag too. A
+            # NEW-VIEW's re-proposal keeps the header of its older view: a quorum judged it
+            lag = (max(MAX_TIMESTAMP_LAG_MS, skew) if block.header.view >= node.engine.view
+                   else None)
+            node.ledger.execute(block, None if certified else self.clock(), skew, lag)
         except (InvalidMessage, InvalidTransaction) as e:
             log.warning("proposal %d %s is invalid: %s", block.height, bh.hex()[:12], e)
             return api.BlockExecuted(bh, False, str(e))
@@ -209,7 +220,7 @@ class EngineIO:
                 raise AssertionError(f"two different blocks final at height {block.height}")
             return []
         if block.hash() not in node.ledger.spec:
-            self._execute_block(block)
+            self._execute_block(block, certified=True)
         old_vs = node.ledger.tip.validators
         spec = node.ledger.commit(block, cert)
         node.metrics.commit_write.observe(time.perf_counter() - t0)
@@ -243,6 +254,7 @@ class EngineIO:
         fins = node.admission.committed(block.height, block.txs)
         metrics = node.metrics
         metrics.height.set(block.height)
+        metrics.block_time_offset.set((self.clock() - block.header.timestamp_ms) / 1000.0)
         metrics.blocks.inc()
         metrics.mempool.set(len(node.mempool))
         rejected = 0

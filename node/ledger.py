@@ -107,6 +107,12 @@ PIN_IDLE_S = 300.0
 MAX_PINS = 4
 #: state entries moved per batch when a data dir of the layout before decision 92 is opened
 MIGRATE_BATCH = 50_000
+#: a fresh proposal's timestamp may lag a replica's clock by at most this (or the genesis'
+#: ``max_clock_skew_ms`` if larger): the lower bound TRAPS #13 left out. A minute: far above
+#: an honest block's age when it is executed (milliseconds; seconds after a lost message); it is
+#: how far a primary can hold block time behind the replicas' clocks, unbounded before (red-team
+#: round 4)
+MAX_TIMESTAMP_LAG_MS = 60_000
 #: a tree rebuilt at open is built by key-hash regions of this many bits (4,096 regions)
 REBUILD_DEPTH = 12
 
@@ -620,16 +626,27 @@ class Ledger:
         return result, root, nodes, after
 
     def build(self, height: int, view: int, prev_hash: bytes, timestamp_ms: int,
-              proposer: bytes, candidates: Iterable[Transaction], max_txs: int) -> Block:
+              proposer: bytes, candidates: Iterable[Transaction], max_txs: int,
+              max_ahead_ms: int | None = None) -> Block:
         """Primary: pick valid candidates, execute them, return the proposal (kept as Spec).
 
         Candidates that are no longer admissible on top of ``prev_hash`` (nonce used in an
-        ancestor, sender unknown, ...) are left out rather than put in the block.
+        ancestor, sender unknown, ...) are left out rather than put in the block. With
+        ``max_ahead_ms`` (the node's ``max_clock_skew_ms``), a parent stamped more than that
+        ahead of ``timestamp_ms`` (this node's clock) is refused: the block would carry the
+        parent's time and replicas with clocks like ours would refuse it at once, one view
+        change after another (a clock stepped back); the view-change timer decides instead.
+
+        Raises:
+            InvalidMessage: the parent is not at ``height - 1`` or is too far ahead in time.
         """
         chain = self._ancestry(prev_hash)
         parent_height, _, parent_ts, vs = self._parent_info(chain)
         if height != parent_height + 1:
             raise InvalidMessage(f"cannot build height {height} on parent {parent_height}")
+        if max_ahead_ms is not None and parent_ts > timestamp_ms + max_ahead_ms:
+            raise InvalidMessage(f"the parent's timestamp is {parent_ts - timestamp_ms} ms "
+                                 "ahead of this node's clock")
         ts = max(timestamp_ms, parent_ts)
         state = _ChainState(self.cache, [s.result.changes for s in chain])
         chosen: list[Transaction] = []
@@ -661,8 +678,16 @@ class Ledger:
         self.spec[block.hash()] = Spec(block, result, root, nodes, after)
         return block
 
-    def execute(self, block: Block, now_ms: int | None, max_skew_ms: int) -> None:
+    def execute(self, block: Block, now_ms: int | None, max_skew_ms: int,
+                max_lag_ms: int | None = None) -> None:
         """Replica: execute a proposal on its parent and check its header.
+
+        ``now_ms`` is this replica's wall clock (None: a certified block, no clock check). The
+        timestamp may run at most ``max_skew_ms`` ahead of it and, with ``max_lag_ms``, at most
+        that far behind it: a fresh proposal of the current view is stamped when it is built,
+        so a primary cannot hold block time back (expiries, maturities, windows) for as long as
+        it stays primary (red-team round 4). A re-proposal from an earlier view is checked
+        without the lag bound (``max_lag_ms`` None): a quorum accepted its time when it was new.
 
         Raises:
             InvalidMessage: with the reason the proposal is invalid.
@@ -681,6 +706,8 @@ class Ledger:
             raise InvalidMessage("timestamp goes backwards")
         if now_ms is not None and h.timestamp_ms > now_ms + max_skew_ms:
             raise InvalidMessage("timestamp too far in the future")
+        if now_ms is not None and max_lag_ms is not None and h.timestamp_ms < now_ms - max_lag_ms:
+            raise InvalidMessage("timestamp too far in the past")
         if h.validators_hash != vs.hash():
             raise InvalidMessage("validators hash does not match")
         salted = self.genesis.params.salted_leaves

@@ -134,6 +134,12 @@ class NodeMetrics:
                                registry=r)
         self.loop_lag = Gauge("chainfin_event_loop_lag_seconds",
                               "How late the ticker woke up (blocked event loop)", registry=r)
+        self.block_time_offset = Gauge(
+            "chainfin_block_time_offset_seconds",
+            "This node's wall clock minus the timestamp of the block it committed last, when "
+            "it committed it (healthy: the commit latency, under a second; a node whose clock "
+            "is more than max_clock_skew_ms behind the blocks, or 60 s ahead, cannot vote)",
+            registry=r)
         self.txs_committed = Counter("chainfin_txs_committed", "Transactions committed", registry=r)
         self.txs_rejected = Counter("chainfin_txs_rejected",
                                     "Transactions committed with status rejected", registry=r)

@@ -46,7 +46,7 @@ from node.statesync import StateSync
 from node.transport import Transport
 
 __all__ = ["K_CONSENSUS", "K_TXS", "WAIT_TIMEOUT_S", "WAL_MARK", "Node", "TxOutcome",
-           "check_wal_mark", "now_ms"]
+           "check_wal_mark", "engine_ms", "now_ms"]
 
 log = logging.getLogger("chainfin.node")
 
@@ -64,9 +64,17 @@ WAIT_TIMEOUT_S = 30.0
 
 
 def now_ms() -> int:
-    """The node's wall clock in ms: the ticks the engine stamps proposals with, and the time
-    a replica checks a proposal's timestamp against."""
+    """The node's wall clock in ms: what the primary stamps a block with (``EngineIO._build``)
+    and what a replica checks a proposal's timestamp against."""
     return time.time_ns() // 1_000_000
+
+
+def engine_ms() -> int:
+    """The engine's clock in ms, monotonic: its Ticks, timers and pacing. It was the wall
+    clock, and the engine ignores a Tick older than the last (its time never goes back), so a
+    clock stepped back by D froze every timer and the primary's pacing for D: the network
+    committed nothing for D (red-team round 4)."""
+    return time.monotonic_ns() // 1_000_000
 
 
 WAL_MARK = "walmark"
@@ -308,7 +316,7 @@ class Node:
             t = loop.time()
             self.metrics.loop_lag.set(max(0.0, t - expected - TICK_S))
             expected = t
-            self.events.put_nowait(api.Tick(now_ms()))
+            self.events.put_nowait(api.Tick(engine_ms()))
             self.admission.sweep_if_idle()
             if self.is_validator:  # (an observer's anchor would be refused: not yet a bank
                 self.anchor.tick()  # node of the set; it anchors once voted in)
@@ -341,7 +349,7 @@ class Node:
             batch = [ev]
             while not self.events.empty() and len(batch) < 256:
                 batch.append(self.events.get_nowait())
-            if now_ms() - self._tick_ms >= TICK_MS:  # what a 5 ms ticker would have told it
+            if engine_ms() - self._tick_ms >= TICK_MS:  # what a 5 ms ticker would have told it
                 self._step_tick()
             # coalesce Ticks and pending-counts to the newest: the primary then sees the whole
             # burst of arrivals at once and cuts one bigger block instead of many tiny ones
@@ -362,7 +370,7 @@ class Node:
             self._arm_deadline()
 
     def _step_tick(self) -> None:
-        self._tick_ms = now_ms()
+        self._tick_ms = engine_ms()
         self._driver.step(api.Tick(self._tick_ms))
 
     def _arm_deadline(self) -> None:
@@ -374,13 +382,13 @@ class Node:
         if self._deadline_handle is not None:
             self._deadline_handle.cancel()
         self._armed_ms = nd
-        delay = max(0.0, (nd - now_ms() + 1) / 1000)
+        delay = max(0.0, (nd - engine_ms() + 1) / 1000)
         self._deadline_handle = asyncio.get_running_loop().call_later(delay, self._deadline_due)
 
     def _deadline_due(self) -> None:
         self._armed_ms = None
         self._deadline_handle = None
-        self.events.put_nowait(api.Tick(now_ms()))
+        self.events.put_nowait(api.Tick(engine_ms()))
 
     def space_low(self) -> bool:
         """Free space in the data directory below ``min_free_bytes`` (checked at most every
