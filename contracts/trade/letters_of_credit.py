@@ -1,7 +1,9 @@
 """Letters of credit in the shape of ICC UCP 600: issue, amend (effective once the beneficiary
-accepts), present, refuse with discrepancies or accept (at sight, or deferred for usance),
-partial drawings, tolerance, expiry by block time, cancellation with the beneficiary's consent.
-Proceeds of a financed trade repay its financing banks first (assignment of proceeds)."""
+accepts), present, refuse with discrepancies within five banking days or accept (at sight, or
+deferred for usance), honour claimed by the beneficiary once the bank let that period pass,
+partial drawings, tolerance, expiry by block time, cancellation with the beneficiary's consent
+(for one cancellation: it lapses). Proceeds of a financed trade repay its financing banks first
+(assignment of proceeds)."""
 
 from __future__ import annotations
 
@@ -38,11 +40,13 @@ from contracts.trade.state import (
     NAME,
     check_lc_parties,
     end_of_day_ms,
+    examination_deadline_ms,
     get_doc,
     get_financing,
     get_lc,
     get_presentation,
     get_trade,
+    last_day,
     lc_ceiling,
     legal_name,
 )
@@ -74,6 +78,9 @@ def _discrepancy(v: Any, name: str) -> str:
 
 #: SWIFT's :26E: Number of Amendment is 3 digits: an LC takes at most 999 proposals.
 MAX_AMENDMENT_NUMBER = 999
+#: A beneficiary's consent to cancel is for the cancellation it was asked for: it lapses after
+#: this many days of block time (decision 138).
+CANCEL_CONSENT_DAYS = 30
 _TERMS = {"amount": p_amount, "expiry_date": norm_date, "tolerance_bps": p_int(0, 10_000),
           "partial_drawings": _bool, "usance_days": p_int(0, 3650)}
 
@@ -320,6 +327,7 @@ def accept_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
                             "amount_exceeds_lc")
     lc["amendment"] = None
     lc["amendments"] += 1
+    void_cancel_consent(ctx, lc_id, lc, "amendment_accepted")
     state.put(NAME, "lc/" + lc_id, lc)
     ctx.emit("lc_amended", {"lc_id": lc_id, "changes": changes, "number": pending})
     return {"lc_id": lc_id, "applied": changes, "number": pending}
@@ -408,15 +416,19 @@ def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         state.put(NAME, "doc/" + doc_id, d)
     lc["reserved"] += amount
     lc["presentations"] = [*lc["presentations"], presentation_id]
+    void_cancel_consent(ctx, lc_id, lc, "presented")
     state.put(NAME, "lc/" + lc_id, lc)
+    deadline = examination_deadline_ms(ctx.timestamp_ms)
     state.put(NAME, "pres/" + presentation_id, {
         "lc_id": lc_id, "doc_ids": sorted(doc_ids), "amount": amount, "trade_id": trade_id,
         "status": "presented", "discrepancies": [], "due_ms": None, "payments": [],
-        "height": ctx.height})
+        "examination_deadline_ms": deadline, "height": ctx.height})
     ctx.emit("presented", {"presentation_id": presentation_id, "lc_id": lc_id,
-                           "doc_ids": sorted(doc_ids), "amount": amount})
+                           "doc_ids": sorted(doc_ids), "amount": amount,
+                           "examination_deadline_ms": deadline})
     return {"presentation_id": presentation_id, "lc_id": lc_id, "amount": amount,
-            "currency": lc["currency"]}
+            "currency": lc["currency"], "examination_deadline_ms": deadline,
+            "examine_by": last_day(deadline)}
 
 
 def _open_presentation(state: ContractState, ctx: TxContext, presentation_id: str,
@@ -429,14 +441,34 @@ def _open_presentation(state: ContractState, ctx: TxContext, presentation_id: st
     return pres, lc
 
 
+def examination_over(pres: dict[str, Any], now_ms: int) -> bool:
+    """The issuing bank's examination period of ``pres`` has passed (UCP 600 art. 14 b): block
+    time has reached its ``examination_deadline_ms``. A presentation recorded before decision
+    138 has no deadline: its period never passes."""
+    deadline = pres.get("examination_deadline_ms")
+    return deadline is not None and now_ms >= deadline
+
+
 @CONTRACT.method(roles=("bank",), params={"presentation_id": p_id,
                                           "discrepancies": p_list(_discrepancy, 8)})
 def refuse_presentation(state: ContractState, ctx: TxContext, args: dict[str, Any]
                         ) -> dict[str, Any]:
-    """The issuing bank refuses a presentation, citing its discrepancies (UCP 600 art. 16);
-    the documents are free to be presented again."""
+    """The issuing bank refuses a presentation, citing its discrepancies (UCP 600 art. 16),
+    by the close of the fifth banking day following the day of presentation (art. 16 d);
+    the documents are free to be presented again.
+
+    Raises:
+        ContractError: ``refusal_too_late`` after that: the bank is precluded from claiming
+        that the presentation does not comply (art. 16 f) and must honour it.
+    """
     presentation_id = args["presentation_id"]
     pres, lc = _open_presentation(state, ctx, presentation_id, "presented")
+    if examination_over(pres, ctx.timestamp_ms):
+        raise ContractError(
+            f"the examination period ended with {last_day(pres['examination_deadline_ms'])} "
+            "(UTC, the fifth banking day following the day of presentation): a refusal is too "
+            "late and the presentation must be honoured (UCP 600 art. 16 d, f)",
+            "refusal_too_late")
     pres["status"] = "refused"
     pres["discrepancies"] = sorted(set(args["discrepancies"]))
     lc["reserved"] -= pres["amount"]
@@ -494,9 +526,47 @@ def _settle(state: ContractState, ctx: TxContext, presentation_id: str, pres: di
 def accept_presentation(state: ContractState, ctx: TxContext, args: dict[str, Any]
                         ) -> dict[str, Any]:
     """The issuing bank honours a complying presentation: it pays at sight, or for a usance LC
-    undertakes to pay ``usance_days`` later (``pay_deferred``)."""
+    undertakes to pay ``usance_days`` later (``pay_deferred``). Also after its examination
+    period: accepting late is always open to the bank."""
     presentation_id = args["presentation_id"]
     pres, lc = _open_presentation(state, ctx, presentation_id, "presented")
+    return _honour(state, ctx, presentation_id, pres, lc)
+
+
+@CONTRACT.method(roles=("exporter",), params={"presentation_id": p_id})
+def claim_honour(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The beneficiary of a presentation the issuing bank neither refused nor accepted by its
+    examination deadline has it honoured, as :func:`accept_presentation` would (at sight or
+    deferred, the financing banks paid first, from the issuing bank's balance): the bank is
+    precluded from claiming that the documents do not comply (UCP 600 art. 16 f).
+
+    Raises:
+        ContractError: ``forbidden`` (not the LC's beneficiary), ``presentation_closed`` (no
+        longer ``presented``), ``not_due`` (the deadline has not passed, or the presentation
+        predates deadlines), ``insufficient_funds`` (the bank's balance: nothing changes).
+    """
+    presentation_id = args["presentation_id"]
+    pres = get_presentation(state, presentation_id)
+    lc = beneficiarys_lc(state, ctx, pres["lc_id"], "claims honour")
+    if pres["status"] != "presented":
+        raise ContractError(f"the presentation is {pres['status']}", "presentation_closed")
+    deadline = pres.get("examination_deadline_ms")
+    if deadline is None:
+        raise ContractError("the presentation was made before examination deadlines were "
+                            "recorded: only the issuing bank decides it", "not_due")
+    if not examination_over(pres, ctx.timestamp_ms):
+        raise ContractError(f"the issuing bank may examine the presentation through "
+                            f"{last_day(deadline)} (UTC)", "not_due")
+    pres["claimed"] = {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms}
+    ctx.emit("honour_claimed", {"presentation_id": presentation_id, "lc_id": pres["lc_id"],
+                                "examination_deadline_ms": deadline})
+    return _honour(state, ctx, presentation_id, pres, lc)
+
+
+def _honour(state: ContractState, ctx: TxContext, presentation_id: str, pres: dict[str, Any],
+            lc: dict[str, Any]) -> dict[str, Any]:
+    """Honour ``pres`` (status ``presented``): draw the LC, then pay at sight or record the
+    deferred obligation."""
     lc["reserved"] -= pres["amount"]
     lc["drawn"] += pres["amount"]
     if not lc["partial_drawings"] or available(lc) == 0:
@@ -527,20 +597,45 @@ def pay_deferred(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> 
                  optional={"lc_number": p_text(35)})
 def consent_cancel(state: ContractState, ctx: TxContext, args: dict[str, Any]
                    ) -> dict[str, Any]:
-    """The beneficiary agrees that the issuing bank may cancel the LC (UCP 600 art. 10 a)."""
+    """The beneficiary agrees that the issuing bank may cancel the LC (UCP 600 art. 10 a): for
+    :data:`CANCEL_CONSENT_DAYS` days of block time, and only until it presents or accepts an
+    amendment (:func:`cancel_consent_valid`). Consenting again renews it."""
     lc_id = args["lc_id"]
     lc = beneficiarys_lc(state, ctx, lc_id, "consents")
     check_lc_number(ctx, lc, args)
+    until = ctx.timestamp_ms + CANCEL_CONSENT_DAYS * DAY_MS
     lc["cancel_consent"] = True
+    lc["cancel_consent_ms"] = ctx.timestamp_ms
+    lc["cancel_consent_until_ms"] = until
     state.put(NAME, "lc/" + lc_id, lc)
-    ctx.emit("lc_cancel_consent", {"lc_id": lc_id})
-    return {"lc_id": lc_id}
+    ctx.emit("lc_cancel_consent", {"lc_id": lc_id, "until_ms": until})
+    return {"lc_id": lc_id, "until_ms": until}
+
+
+def cancel_consent_valid(lc: dict[str, Any], now_ms: int) -> bool:
+    """The beneficiary's consent to cancel still holds: given, not voided by a presentation or
+    an accepted amendment since, and less than :data:`CANCEL_CONSENT_DAYS` old. A consent
+    recorded before decision 138 (``cancel_consent`` true, no time) has lapsed."""
+    until = lc.get("cancel_consent_until_ms")
+    return bool(lc["cancel_consent"]) and until is not None and now_ms < until
+
+
+def void_cancel_consent(ctx: TxContext, lc_id: str, lc: dict[str, Any], reason: str) -> None:
+    """The beneficiary acted on the LC as one that goes on (it presented, or accepted an
+    amendment): a consent to cancel given before is void (the caller writes ``lc``)."""
+    if not lc["cancel_consent"]:
+        return
+    lc["cancel_consent"] = False
+    lc.pop("cancel_consent_ms", None)
+    lc.pop("cancel_consent_until_ms", None)
+    ctx.emit("lc_cancel_consent_void", {"lc_id": lc_id, "reason": reason})
 
 
 @CONTRACT.method(roles=("bank",), params={"lc_id": p_id})
 def cancel_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """The issuing bank cancels an LC: while it is open and unexpired only with the
-    beneficiary's consent; never with a presentation pending or a deferred payment unpaid."""
+    beneficiary's consent, still valid (:func:`cancel_consent_valid`); never with a
+    presentation pending or a deferred payment unpaid."""
     lc_id = args["lc_id"]
     lc = get_lc(state, lc_id)
     _require_issuer(lc, ctx)
@@ -551,8 +646,9 @@ def cancel_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dic
             raise ContractError("a presentation under the LC is pending or unpaid",
                                 "lc_in_use")
     live = lc["status"] == "open" and ctx.timestamp_ms < lc["expiry_ms"]
-    if live and not lc["cancel_consent"]:
-        raise ContractError("the beneficiary has not consented to cancel the open LC",
+    if live and not cancel_consent_valid(lc, ctx.timestamp_ms):
+        lapsed = " (its consent lapsed)" if lc["cancel_consent"] else ""
+        raise ContractError(f"the beneficiary has not consented to cancel the open LC{lapsed}",
                             "consent_required")
     lc["status"] = "cancelled"
     state.put(NAME, "lc/" + lc_id, lc)

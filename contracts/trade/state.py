@@ -81,6 +81,7 @@ ERROR_CODES = (
     "lc_number_mismatch",
     "consent_required",
     "lc_in_use",
+    "refusal_too_late",
 )
 
 DAY_MS = 86_400_000
@@ -107,6 +108,36 @@ def end_of_day_ms(iso_date: str) -> int:
     that ends it. A maturity or expiry date is good through its whole day."""
     d = datetime.date.fromisoformat(iso_date)
     return (d.toordinal() + 1 - datetime.date(1970, 1, 1).toordinal()) * DAY_MS
+
+
+#: UCP 600 art. 14 b: an issuing bank has at most five banking days following the day of
+#: presentation to examine it; art. 16 d: a refusal is given by the close of the fifth.
+EXAMINATION_BANKING_DAYS = 5
+_EPOCH = datetime.date(1970, 1, 1).toordinal()
+
+
+def is_banking_day(day: int) -> bool:
+    """Day number ``day`` (days since 1970-01-01 UTC, a Thursday) is a Monday to Friday.
+    Holidays are not modelled: every weekday is a banking day."""
+    return (day + 3) % 7 < 5
+
+
+def examination_deadline_ms(presented_ms: int) -> int:
+    """Block time at which the examination period of a presentation made at ``presented_ms``
+    has passed: midnight UTC ending the fifth banking day following the (UTC) day of
+    presentation (a presentation on a Thursday: Fri, Mon, Tue, Wed, Thu; on a Saturday or
+    Sunday: Mon to Fri)."""
+    day, left = presented_ms // DAY_MS, EXAMINATION_BANKING_DAYS
+    while left:
+        day += 1
+        left -= is_banking_day(day)
+    return (day + 1) * DAY_MS
+
+
+def last_day(deadline_ms: int) -> str:
+    """The UTC date (YYYY-MM-DD) that ends at ``deadline_ms`` (a midnight from
+    :func:`end_of_day_ms` or :func:`examination_deadline_ms`)."""
+    return datetime.date.fromordinal(_EPOCH + deadline_ms // DAY_MS - 1).isoformat()
 
 
 # ---------------------------------------------------------------------------- records

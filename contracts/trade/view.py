@@ -7,10 +7,11 @@ over REST; tests read a ledger's state). Amounts print in major units of their c
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
-from contracts.trade.state import BPS, financing_status
+from contracts.trade.state import BPS, financing_status, last_day
 
 Fetch = Callable[[str], Any]
 
@@ -21,6 +22,12 @@ def money(amount: int | None, currency: str, exponent: int = 2) -> str:
         return "-"
     whole, frac = divmod(amount, 10**exponent)
     return f"{currency} {whole:,}" + (f".{frac:0{exponent}d}" if exponent else "")
+
+
+def _utc(ms: int) -> str:
+    """Block time as ``YYYY-MM-DD HH:MM UTC``."""
+    t = datetime.datetime.fromtimestamp(ms // 1000, datetime.UTC)
+    return t.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def trade_report(fetch: Fetch, trade_id: str, now_ms: int, exponent: int = 2,
@@ -43,6 +50,13 @@ def trade_report(fetch: Fetch, trade_id: str, now_ms: int, exponent: int = 2,
         lc = fetch("lc/" + lc_id)
         if lc is not None:
             lc["presentation_records"] = {p: fetch("pres/" + p) for p in lc["presentations"]}
+            for p in lc["presentation_records"].values():
+                deadline = None if p is None else p.get("examination_deadline_ms")
+                if deadline is not None:  # none on a presentation before decision 138
+                    p["examination_over_now"] = now_ms >= deadline
+            until = lc.get("cancel_consent_until_ms")
+            lc["cancel_consent_now"] = bool(lc.get("cancel_consent")) and until is not None \
+                and now_ms < until
             lcs[lc_id] = lc
     rate = (params or {}).get("max_advance_rate_bps", BPS)
     base = trade["amount"]
@@ -113,12 +127,20 @@ def render(report: dict[str, Any]) -> str:
         number = f" {amd['number']}" if amd and "number" in amd else ""
         out.append(f"  {lc_id[:16]}…  {m(lc['amount'])} +{lc['tolerance_bps']} bps  expires "
                    f"{lc['expiry_date']}  drawn {m(lc['drawn'])}  {lc['status']}"
-                   + (f"  (amendment{number} pending)" if amd else ""))
+                   + (f"  (amendment{number} pending)" if amd else "")
+                   + (f"  (cancellation consented, lapses {_utc(lc['cancel_consent_until_ms'])})"
+                      if lc.get("cancel_consent_now") else ""))
         for pid, p in lc["presentation_records"].items():
             if p is None:
                 continue
             extra = (f" discrepancies {', '.join(p['discrepancies'])}" if p["discrepancies"]
                      else "")
+            if p["status"] == "presented" and p.get("examination_deadline_ms") is not None:
+                extra += f"  examine by {last_day(p['examination_deadline_ms'])}"
+                if p.get("examination_over_now"):
+                    extra += " (passed: the beneficiary may claim honour)"
+            if p.get("claimed"):
+                extra += "  honoured on the beneficiary's claim (no decision in time)"
             paid = ", ".join(f"{m(x['amount'])} to {x['to'][:12]}…" for x in p["payments"])
             out.append(f"    drawing {pid[:16]}…  {m(p['amount'])}  {p['status']}{extra}"
                        + (f"  paid: {paid}" if paid else ""))
