@@ -222,6 +222,40 @@ async def change(node: str, key: str, method: str, items: list[Subject], rules: 
     return summary, 0 if ok else 1
 
 
+async def _state_value(c: Client, contract: str, key: str) -> Any:
+    """A state key's value, None when the node answers 404."""
+    try:
+        return (await c.state(contract, key)).get("value")
+    except ClientError as e:
+        if e.status != 404:
+            raise
+        return None
+
+
+async def _check_supervisor(c: Client, pk: str, key_file: str | None) -> None:
+    """Refuse a reader that may not read the watch list: the node answers its reads of
+    ``risk/watch/…`` 404 like a missing entry (node/access.py: regulators and auditors only), so
+    ``check`` would say ``clear`` of a watched name. Governance records are network data.
+
+    Raises:
+        ConfigError: the key is neither a regulator's nor an auditor's.
+    """
+    ident_id = pk
+    rec = await _state_value(c, "governance", "id/" + pk)
+    if rec is None:  # a rotated key maps to its identity
+        mapped = await _state_value(c, "governance", "key/" + pk)
+        ident_id = mapped if isinstance(mapped, str) else pk
+        rec = await _state_value(c, "governance", "id/" + ident_id) if mapped else None
+    regulators = await _state_value(c, "governance", "regulators") or []
+    role = rec.get("role") if isinstance(rec, dict) else None
+    if ident_id in regulators or role == "auditor":
+        return
+    raise ConfigError(f"{key_file}: only a regulator's or an auditor's key reads the watch list "
+                      f"(this key is {'role ' + repr(role) if role else 'no identity'}): the node "
+                      "answers any other key as if nothing were watched, so check would say "
+                      "'clear'")
+
+
 async def check(node: str, key: str | None, items: list[Subject], rules: WatchRules, *,
                 fingerprint_key: str | None, ca: str | None = None, timeout: float = 60.0
                 ) -> list[dict[str, Any]]:
@@ -233,6 +267,8 @@ async def check(node: str, key: str | None, items: list[Subject], rules: WatchRu
     async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
         g = Genesis.model_validate(await c.get("/v1/genesis"))
         wk = rules.watch_key(_fingerprint_key(g, fingerprint_key))
+        if ident is not None:
+            await _check_supervisor(c, ident.public_key.hex(), key)
         for s in items:
             exact: tuple[str, ...]
             fuzzy: tuple[str, ...]

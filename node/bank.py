@@ -243,6 +243,13 @@ def cli_node_init(args: argparse.Namespace) -> int:
     print(f"wrote {d}/keys/node.json, keys/bank.json, tls/node.key, tls/node.csr, config.json")
     if args.fingerprint_key:
         print(f"copied the consortium's fingerprint key to {d}/fingerprint.key (0600)")
+    elif args.genesis and "fingerprint_key" not in json.loads(
+            (d / "genesis.json").read_text(encoding="utf-8")):
+        # a genesis of the current form holds only the key's hash: node run refuses to start
+        # without the file (decision 133)
+        print(f"chainfin: note: no --fingerprint-key: put the consortium's fingerprint key at "
+              f"{d}/fingerprint.key (0600) before `chainfin node run`, which refuses to start "
+              "without it (docs/deploy.md)", file=sys.stderr)
     print(f"node id:          {req['node_id']}")
     print(f"validator key:    {req['node_public_key']}")
     print(f"bank identity:    {req['bank_public_key']}")

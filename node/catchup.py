@@ -177,7 +177,7 @@ class CatchUp:
                         return progressed
                     progressed = True
                     node.stats["blocks_fetched"] += 1
-                    node.io.after_commit(block, spec.result)
+                    node.io.after_commit(block, spec.result, live=False)
                     if spec.validators_after != old_vs:
                         node.validators_changed()
                     await asyncio.sleep(0)  # never hold the loop for a whole batch

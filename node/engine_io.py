@@ -246,15 +246,19 @@ class EngineIO:
             ph["commit"].observe(max(0.0, committed_at - m[2]))
         ph["apply"].observe(time.perf_counter() - committed_at)
 
-    def after_commit(self, block: Block, result: execution.BlockResult) -> None:
-        """A block is final here (by consensus or catch-up): settle its transactions' waiters,
-        tell subscribers, answer access requests for our bank, and tell the engine how many
-        transactions are still pending."""
+    def after_commit(self, block: Block, result: execution.BlockResult, *,
+                     live: bool = True) -> None:
+        """A block is final here (by consensus, ``live``, or catch-up): settle its transactions'
+        waiters, tell subscribers, answer access requests for our bank, and tell the engine how
+        many transactions are still pending. Only a block committed live sets
+        ``chainfin_block_time_offset_seconds``: a fetched block's age is not this clock's error
+        (a node catching up showed hours, and kept them on a chain with no new blocks)."""
         node = self.node
         fins = node.admission.committed(block.height, block.txs)
         metrics = node.metrics
         metrics.height.set(block.height)
-        metrics.block_time_offset.set((self.clock() - block.header.timestamp_ms) / 1000.0)
+        if live:
+            metrics.block_time_offset.set((self.clock() - block.header.timestamp_ms) / 1000.0)
         metrics.blocks.inc()
         metrics.mempool.set(len(node.mempool))
         rejected = 0

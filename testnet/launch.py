@@ -752,6 +752,9 @@ def cli_init(args: argparse.Namespace) -> int:
     print(f"testnet {m.chain_id}: {len(m.nodes)} nodes in {root}")
     print(f"  manifest  {root / MANIFEST}")
     print(f"  genesis   {m.genesis}")
+    if m.fingerprint_key_file:
+        print(f"  fp key    {m.fingerprint_key_file} (0600: the consortium's fingerprint key, "
+              "for the nodes and the regulator's `chainfin risk watch`; never for the explorer)")
     print(f"  keys      {root / 'keys'} (0600)")
     print(f"  clients   {root / 'clients'} ({', '.join(c.name for c in m.clients)})")
     if m.ca:

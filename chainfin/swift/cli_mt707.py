@@ -97,7 +97,11 @@ async def submit(node: str, key: str, lc_id: str, text: str,
                 # ledger refuses it (amount_changed) if an acceptance changed it meanwhile
                 args["amount_in_force"] = int(lc["amount"])
             pending = lc.get("amendment")
-            if isinstance(pending, dict):
+            if isinstance(pending, dict) and pending.get("number") == msg.number:
+                _note(f"amendment {msg.number} is already pending (a file sent again?): the "
+                      "ledger proposes each number once and refuses this one "
+                      "(amendment_number); a replacement takes the next number")
+            elif isinstance(pending, dict):
                 _note(f"amendment {pending.get('number', '?')} is pending: this one replaces it "
                       "(the ledger holds one pending amendment; its increase or decrease is "
                       "counted from the amount in force, not from the pending one)")

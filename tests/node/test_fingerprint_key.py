@@ -126,3 +126,23 @@ def test_a_node_is_not_built_on_a_genesis_without_its_key(tmp_path: Path) -> Non
     (tmp_path / "genesis.json").write_text(g.to_json_text())
     with pytest.raises(ConfigError, match="fingerprint key"):
         Node(vals[0], load_genesis(tmp_path / "genesis.json"), MemoryStore(), "127.0.0.1", 0, {})
+
+
+def test_node_init_without_the_key_file_says_where_it_goes(tmp_path: Path) -> None:
+    """``chainfin node init --genesis G`` without ``--fingerprint-key`` wrote a node that
+    ``node run`` refuses to start, and said nothing about it."""
+    init_testnet(tmp_path / "tn", nodes=1, tls=False)
+    genesis = str(tmp_path / "tn" / "genesis.json")
+
+    def init(d: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "chainfin.cli", "node", "init", "--bank",
+                               "CHFNFRPP", "--dir", str(tmp_path / d), "--genesis", genesis,
+                               *extra], capture_output=True, text=True, timeout=60)
+
+    r = init("without")
+    assert r.returncode == 0, r.stderr
+    assert f"{tmp_path / 'without'}/fingerprint.key" in r.stderr and "--fingerprint-key" in r.stderr
+    assert not (tmp_path / "without" / FINGERPRINT_KEY_FILE).exists()
+    r = init("with", "--fingerprint-key", str(tmp_path / "tn" / FINGERPRINT_KEY_FILE))
+    assert r.returncode == 0 and "note" not in r.stderr, r.stderr
+    assert (tmp_path / "with" / FINGERPRINT_KEY_FILE).exists()

@@ -149,3 +149,31 @@ async def test_a_certified_block_commits_whatever_the_replicas_clock(
         assert replica.ledger.tip.height == 1 and replica.ledger.tip.block_hash == block.hash()
     finally:
         await stop_cluster(nodes)
+
+
+async def test_blocks_fetched_by_catch_up_do_not_set_the_clock_offset(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``chainfin_block_time_offset_seconds`` is this node's clock error only for a block it
+    committed live: an observer catching up on old blocks showed their age (an hour here) and
+    kept it on a chain with no new block, so ``ChainfinClockOff`` fired for a right clock."""
+    from chainfin.store import MemoryStore
+    from tests.fixtures import wait_height
+    from tests.node.test_statesync import _commit_issues, _observer, _serve
+
+    gen, nodes, ids = await start_cluster()
+    runner, url = await _serve(nodes[0])
+    try:
+        await _commit_issues(nodes, ids, 10)
+        real = runtime.now_ms
+        monkeypatch.setattr(runtime, "now_ms", lambda: real() + 3_600_000)  # an hour later
+        joiner = _observer(gen, MemoryStore(), url, ids["auditor"], state_sync=False)
+        await joiner.start()
+        try:
+            await wait_height(joiner, nodes[0].ledger.tip.height, timeout=30)
+            assert joiner.stats["blocks_fetched"] > 0
+            assert joiner.metrics.block_time_offset._value.get() == 0.0
+        finally:
+            await joiner.stop()
+    finally:
+        await runner.cleanup()
+        await stop_cluster(nodes)

@@ -132,3 +132,24 @@ async def test_bad_input_is_refused_before_anything_is_sent(
     rc, _, err = await _watch(capsys, "add", "--name", "Globex", "--node", url, "--key",
                               regulator)
     assert rc == 2 and "--fingerprint-key" in err
+
+
+async def test_check_refuses_a_key_that_may_not_read_the_list_instead_of_saying_clear(
+        keyed_desk: Desk, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """The node answers a non-supervisor's read of ``risk/watch/…`` 404, like a missing entry:
+    ``check`` with an exporter's or a bank's key said ``clear`` (exit 0) of a watched name."""
+    d = keyed_desk
+    url, fk = _url(d), str(tmp_path / FINGERPRINT_KEY_FILE)
+    regulator = key_file(d.ids["auditor"], tmp_path)
+    rc, out, err = await _watch(capsys, "add", "--name", "Globex Corporation", "--node", url,
+                                "--key", regulator, "--fingerprint-key", fk)
+    assert rc == 0 and out["status"] == "committed", err
+    for who in ("exporter", "bank_a"):
+        rc, out, err = await _watch(capsys, "check", "--name", "Globex Corporation", "--node",
+                                    url, "--key", key_file(d.ids[who], tmp_path),
+                                    "--fingerprint-key", fk)
+        assert rc == 2 and not out, (who, out)
+        assert "only a regulator's or an auditor's key reads the watch list" in err
+    rc, out, _ = await _watch(capsys, "check", "--name", "Globex Corporation", "--node", url,
+                              "--key", regulator, "--fingerprint-key", fk)
+    assert rc == 1 and out["screening"] == "refused"

@@ -183,6 +183,9 @@ def test_cli_init(tmp_path: Path) -> None:
     assert len(m.nodes) == 3 and m.chain_id in r.stdout and "testnet up" in r.stdout
     for c in m.clients:  # secrets never printed
         assert json.loads(Path(c.key_file).read_text())["seed"] not in r.stdout
+    # the fingerprint key file is named (a regulator's `risk watch` needs it), its key never
+    assert m.fingerprint_key_file and f"fp key    {m.fingerprint_key_file}" in r.stdout
+    assert Path(m.fingerprint_key_file).read_text().strip() not in r.stdout
     r = subprocess.run([sys.executable, "-m", "chainfin.cli", "testnet", "init", "--dir",
                         str(tmp_path / "t")], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "already holds a testnet" in r.stderr

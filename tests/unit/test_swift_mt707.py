@@ -245,6 +245,7 @@ async def test_submit_export_accept_an_mt707(swift_desk: Any, tmp_path: Path,  #
     rc, out, err = await _chainfin(capsys, "lc", "mt707", "submit", str(tmp_path / "a1.fin"),
                                    "--lc", lc_id, "--key", bank, "--node", url)
     assert rc == 1 and json.loads(out)["error"] == "amendment_number"
+    assert "amendment 1 is already pending" in err and "replaces it" not in err
 
     # the issuing bank exports the pending amendment to the exporter's bank
     rc, out, err = await _chainfin(capsys, "lc", "mt707", "export", "--lc", lc_id, "--key", bank,
