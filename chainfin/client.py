@@ -221,7 +221,9 @@ class Client:
             if isinstance(err, dict):
                 message = str(err.get("message", ""))
                 if status == 401 and signer is None:  # the usual cause: no key was given
-                    message += " (reads are signed: pass --key FILE or set $CHAINFIN_KEY)"
+                    message += (" (reads are signed: pass your identity key file, --key FILE, or "
+                                "--identity FILE where --key names something else, or set "
+                                "$CHAINFIN_KEY)")
                 raise ClientError(str(err.get("code", "error")), message, status)
             text = bytes(raw[:200]).decode("utf-8", "replace").strip()
             raise ClientError("http_error", text or f"{method} {path} failed", status)

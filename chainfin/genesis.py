@@ -307,6 +307,16 @@ def read_fingerprint_key(path: str | Path, genesis: Genesis,
     return key
 
 
+def key_file_open_to_others(path: str | Path) -> int | None:
+    """The permission bits of the fingerprint key file ``path`` when its group or others may
+    read or write it (it is written 0600), else None (also when it cannot be stat'ed)."""
+    try:
+        mode = Path(path).stat().st_mode & 0o777
+    except OSError:
+        return None
+    return mode if mode & 0o077 else None
+
+
 def default_key_file(genesis_path: str | Path) -> Path:
     """Where the fingerprint key file is when nothing says otherwise: beside the genesis."""
     return Path(genesis_path).with_name(FINGERPRINT_KEY_FILE)

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
-from chainfin.genesis import load_genesis
+from chainfin.genesis import key_file_open_to_others, load_genesis
 from chainfin.store import DamagedStore, PlyvelStore
 from contracts import CONTRACTS
 from node import tls
@@ -51,6 +51,12 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
     until SIGTERM/SIGINT, then stop cleanly."""
     identity = load_identity(cfg.key_file)
     genesis = cfg.load_genesis()  # with the fingerprint key: a missing key file stops us here
+    if not genesis.key_inline:
+        loose = key_file_open_to_others(cfg.fingerprint_key_path())
+        if loose is not None:  # a consortium secret: the node starts, and says so (as ssh would)
+            log.warning("the fingerprint key file %s is open to its group or others (mode %03o): "
+                        "it is the consortium's secret; chmod 600 it", cfg.fingerprint_key_path(),
+                        loose)
     ssl_kw = {}  # mutual TLS on peer links when the config says tls (node/tls.py)
     if cfg.tls:
         tls.check_certificate(cfg, identity.public_key)

@@ -170,7 +170,7 @@ async def accept(node: str, key: str, lc_id: str, text: str, *, ca: str | None =
         nonce = await c.next_nonce(me)
         tx = Transaction.create(ident, g["chain_id"], nonce, T, method, args)
         out = await _final(c, tx)
-    return _outcome(out, lc_id=lc_id, **shown)
+    return _outcome(out, lc_id=lc_id, lc_number=msg.lc_number, **shown)
 
 
 async def export(node: str, lc_id: str, identity: Identity | None, *, ca: str | None = None,

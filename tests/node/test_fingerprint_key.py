@@ -146,3 +146,30 @@ def test_node_init_without_the_key_file_says_where_it_goes(tmp_path: Path) -> No
     r = init("with", "--fingerprint-key", str(tmp_path / "tn" / FINGERPRINT_KEY_FILE))
     assert r.returncode == 0 and "note" not in r.stderr, r.stderr
     assert (tmp_path / "with" / FINGERPRINT_KEY_FILE).exists()
+
+
+def test_a_key_file_open_to_others_is_reported_at_start(tmp_path: Path) -> None:
+    """The key is the consortium's secret, written 0600; a node started on a copy that group or
+    others may read starts (the operator's call) and says so, naming the file and its mode."""
+    from chainfin.genesis import key_file_open_to_others
+
+    m = init_testnet(tmp_path / "tn", nodes=1, tls=False)
+    kf = tmp_path / "tn" / FINGERPRINT_KEY_FILE
+    assert key_file_open_to_others(kf) is None
+    kf.chmod(0o644)
+    assert key_file_open_to_others(kf) == 0o644
+    p = subprocess.Popen([sys.executable, "-m", "chainfin.cli", "node", "run", "--config",
+                          m.nodes[0].config], stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stderr is not None
+        seen = ""
+        for _ in range(200):
+            line = p.stderr.readline()
+            seen += line
+            if "open to its group or others" in line or not line:
+                break
+        assert f"fingerprint key file {kf} is open to its group or others (mode 644)" in seen
+        assert kf.read_text().strip() not in seen
+    finally:
+        p.terminate()
+        p.wait(timeout=30)

@@ -268,7 +268,7 @@ async def test_submit_export_accept_an_mt707(swift_desk: Any, tmp_path: Path,  #
     rc, out, err = await _chainfin(capsys, "lc", "mt707", "accept", str(tmp_path / "out.fin"),
                                    "--lc", lc_id, "--key", exporter, "--node", url)
     assert rc == 0, err
-    assert json.loads(out)["number"] == 1
+    assert json.loads(out)["number"] == 1 and json.loads(out)["lc_number"] == "LC-2026-000123"
     lc = await d.value(f"lc/{lc_id}")
     assert (lc["amount"], lc["expiry_date"], lc["partial_drawings"], lc["amendment"]) == (
         110_000_00, "2027-09-30", True, None)
