@@ -467,22 +467,26 @@ async def export(node: str, lc_id: str, identity: Identity | None, *, ca: str | 
 # ---------------------------------------------------------------------------- the commands
 
 
+def write_export(text: str, notes: list[str], out: str | None) -> int:
+    """An exported message to ``out`` (else stdout), its notes to stderr; exit code 0."""
+    for n in notes:
+        _note(n)
+    if out:
+        Path(out).write_bytes(text.encode("ascii"))
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
 def run(args: argparse.Namespace, rules: LedgerRules) -> int:
     """``chainfin lc mt700 <action>``: exit 0 done, 1 refused or rejected by the ledger, 2 the
     message or the command could not be used (nothing was sent)."""
     try:
         if args.mt700_command == "export":
-            text, notes = asyncio.run(export(args.node, args.lc, reader_identity(args),
-                                             ca=args.ca, expiry_place=args.expiry_place,
-                                             timeout=args.timeout))
-            for n in notes:
-                _note(n)
-            if args.out:
-                Path(args.out).write_bytes(text.encode("ascii"))
-                print(f"wrote {args.out}", file=sys.stderr)
-            else:
-                sys.stdout.write(text + "\n")
-            return 0
+            return write_export(*asyncio.run(export(
+                args.node, args.lc, reader_identity(args), ca=args.ca,
+                expiry_place=args.expiry_place, timeout=args.timeout)), args.out)
         raw, text = read_message(args.file)
         if args.mt700_command == "submit":
             out, rc = asyncio.run(submit(args.node, args.key, text, rules,

@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from chainfin.client import Client, reader_identity
@@ -43,6 +41,7 @@ from chainfin.swift.cli import (
     lc_banks,
     read_message,
     utc_date,
+    write_export,
 )
 from chainfin.swift.mt700 import MtError
 from chainfin.types import Transaction
@@ -211,17 +210,9 @@ def run(args: argparse.Namespace, amend_lc_args: Callable[[Mapping[str, Any]], A
     message or the command could not be used (nothing was sent)."""
     try:
         if args.mt707_command == "export":
-            text, notes = asyncio.run(export(args.node, args.lc, reader_identity(args),
-                                             ca=args.ca, expiry_place=args.expiry_place,
-                                             timeout=args.timeout))
-            for n in notes:
-                _note(n)
-            if args.out:
-                Path(args.out).write_bytes(text.encode("ascii"))
-                print(f"wrote {args.out}", file=sys.stderr)
-            else:
-                sys.stdout.write(text + "\n")
-            return 0
+            return write_export(*asyncio.run(export(
+                args.node, args.lc, reader_identity(args), ca=args.ca,
+                expiry_place=args.expiry_place, timeout=args.timeout)), args.out)
         _, text = read_message(args.file)
         if args.mt707_command == "submit":
             out, rc = asyncio.run(submit(args.node, args.key, args.lc, text, amend_lc_args,

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from chainfin.exec_args import MAX_AMOUNT
+from chainfin.swift.mt700 import FIELDS as MT700_FIELDS
 from chainfin.swift.mt700 import (
     FORMS,
     PARTIAL_SHIPMENTS,
@@ -40,63 +41,33 @@ from chainfin.swift.mt700 import (
 __all__ = ["EXCLUSIVE", "FIELDS", "KEPT", "MANDATORY", "PURPOSES", "REFUSED", "Amendment", "Mt707",
            "ledger_changes", "parse", "render"]
 
-#: Every MT707 field tag (SR 2018 and later). Options of a bank field are listed each.
+#: The fields an MT707 shares with an MT700, with the same format (:data:`mt700.FIELDS`).
+_SHARED = ("27", "31C", "40A", "40E", "31D", "59", "39A", "39C", "41A", "41D", "42C", "42A",
+           "42D", "42M", "42P", "43P", "43T", "44A", "44E", "44F", "44B", "44C", "44D", "71D",
+           "48", "49", "58A", "58D", "53A", "53D", "78", "57A", "57B", "57D", "72Z")
+#: Every MT707 field tag (SR 2018 and later): its own, and those it shares with an MT700.
+#: Options of a bank field are listed each.
 FIELDS: dict[str, FieldSpec] = {
-    "27": FieldSpec("Sequence of Total", 1, 3),
     "20": FieldSpec("Sender's Reference", 1, 16),
     "21": FieldSpec("Receiver's Reference", 1, 16),
     "23": FieldSpec("Issuing Bank's Reference", 1, 16),
     "52A": FieldSpec("Issuing Bank", 2, 35),
     "52D": FieldSpec("Issuing Bank", 5, 35),
     "50B": FieldSpec("Non-Bank Issuer", 4, 35),
-    "31C": FieldSpec("Date of Issue", 1, 6),
     "26E": FieldSpec("Number of Amendment", 1, 3),
     "30": FieldSpec("Date of Amendment", 1, 6),
     "22A": FieldSpec("Purpose of Message", 1, 4),
     "23S": FieldSpec("Cancellation Request", 1, 6),
-    "40A": FieldSpec("Form of Documentary Credit", 1, 24),
-    "40E": FieldSpec("Applicable Rules", 1, 66),
-    "31D": FieldSpec("Date and Place of Expiry", 1, 35),
     "50": FieldSpec("Changed Applicant Details", 4, 35),
-    "59": FieldSpec("Beneficiary", 5, 35),
     "32B": FieldSpec("Increase of Documentary Credit Amount", 1, 18),
     "33B": FieldSpec("Decrease of Documentary Credit Amount", 1, 18),
-    "39A": FieldSpec("Percentage Credit Amount Tolerance", 1, 5),
-    "39C": FieldSpec("Additional Amounts Covered", 4, 35),
-    "41A": FieldSpec("Available With ... By ...", 2, 35),
-    "41D": FieldSpec("Available With ... By ...", 5, 35),
-    "42C": FieldSpec("Drafts at ...", 3, 35),
-    "42A": FieldSpec("Drawee", 2, 35),
-    "42D": FieldSpec("Drawee", 5, 35),
-    "42M": FieldSpec("Mixed Payment Details", 4, 35),
-    "42P": FieldSpec("Negotiation/Deferred Payment Details", 4, 35),
-    "43P": FieldSpec("Partial Shipments", 1, 11),
-    "43T": FieldSpec("Transhipment", 1, 11),
-    "44A": FieldSpec("Place of Taking in Charge/Dispatch from .../Place of Receipt", 1, 65),
-    "44E": FieldSpec("Port of Loading/Airport of Departure", 1, 65),
-    "44F": FieldSpec("Port of Discharge/Airport of Destination", 1, 65),
-    "44B": FieldSpec("Place of Final Destination/For Transportation to .../Place of Delivery",
-                     1, 65),
-    "44C": FieldSpec("Latest Date of Shipment", 1, 6),
-    "44D": FieldSpec("Shipment Period", 6, 65),
     "45B": FieldSpec("Description of Goods and/or Services", 100, 65, "z"),
     "46B": FieldSpec("Documents Required", 100, 65, "z"),
     "47B": FieldSpec("Additional Conditions", 100, 65, "z"),
     "49M": FieldSpec("Special Payment Conditions for Beneficiary", 100, 65, "z"),
     "49N": FieldSpec("Special Payment Conditions for Bank Only", 100, 65, "z"),
-    "71D": FieldSpec("Charges", 6, 35, "z"),
     "71N": FieldSpec("Amendment Charge Payable By", 7, 35, "z"),
-    "48": FieldSpec("Period for Presentation in Days", 1, 39),
-    "49": FieldSpec("Confirmation Instructions", 1, 7),
-    "58A": FieldSpec("Requested Confirmation Party", 2, 35),
-    "58D": FieldSpec("Requested Confirmation Party", 5, 35),
-    "53A": FieldSpec("Reimbursing Bank", 2, 35),
-    "53D": FieldSpec("Reimbursing Bank", 5, 35),
-    "78": FieldSpec("Instructions to the Paying/Accepting/Negotiating Bank", 12, 65),
-    "57A": FieldSpec("'Advise Through' Bank", 2, 35),
-    "57B": FieldSpec("'Advise Through' Bank", 2, 35),
-    "57D": FieldSpec("'Advise Through' Bank", 5, 35),
-    "72Z": FieldSpec("Sender to Receiver Information", 6, 35, "z"),
+    **{tag: MT700_FIELDS[tag] for tag in _SHARED},
 }
 
 #: Mandatory fields of an MT707.
