@@ -309,6 +309,29 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     return {"doc_id": doc_id, "fingerprint": fp, "trade_id": trade_id}
 
 
+def check_not_presented_elsewhere(state: ContractState, trade_id: str,
+                                  doc: dict[str, Any]) -> None:
+    """A document presented under a letter of credit (the presentation not refused) joins no
+    trade but the presentation's: its proceeds go where the presentation says (no trade: the
+    exporter), so a trade it joined later would be financed against a document whose payment
+    bypasses, or already bypassed, that trade's banks (red-team round 3 of the promise,
+    decision 139).
+
+    Raises:
+        ContractError: ``document_in_use``.
+    """
+    if doc["presentation_id"] is None:
+        return
+    pres = state.peek(NAME, "pres/" + doc["presentation_id"])
+    if pres is None or pres["status"] == "refused":
+        return
+    # the presentation's trade, else its LC's (which pays that trade: ``pay_proceeds``)
+    paid_to = pres["trade_id"] or get_lc(state, pres["lc_id"])["trade_id"]
+    if paid_to != trade_id:
+        raise ContractError("the document is presented under a letter of credit for another "
+                            "trade or none: it cannot join this one", "document_in_use")
+
+
 @CONTRACT.method(roles=("exporter", "bank"), params={"trade_id": p_id, "doc_id": p_id})
 def link(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """The document's owner (or its registrant agent bank) adds a registered document to a
@@ -321,6 +344,7 @@ def link(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str
         raise ContractError("document is closed", "document_closed")
     if doc["trade_id"] is not None:
         raise ContractError(f"the document is in trade {doc['trade_id']}", "already_linked")
+    check_not_presented_elsewhere(state, trade_id, doc)
     _join_trade(state, trade_id, doc_id, doc)
     ctx.emit("linked", {"trade_id": trade_id, "doc_id": doc_id, "doc_type": doc["doc_type"]})
     return {"trade_id": trade_id, "doc_id": doc_id}

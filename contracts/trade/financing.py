@@ -67,7 +67,7 @@ def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
         raise ContractError("maturity_date has already passed", "bad_field")
     check_not_disputed(state, trade)
     check_attestation(state, trade)
-    remaining = check_pool(state, trade, amount)
+    remaining = check_pool(state, trade, amount, trade_id)
     bank = ctx.sender_hex
     screen_trade(state, ctx, trade)
     risk.check_financing_exposure(state, ctx, bank, trade["owner"], trade["buyer"], ccy, amount)

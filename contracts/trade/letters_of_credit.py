@@ -487,7 +487,10 @@ def pay_proceeds(state: ContractState, ctx: TxContext, lc: dict[str, Any],
     financing first; the rest to the beneficiary. All from the issuing bank, in this
     transaction (``insufficient_funds`` refuses it whole)."""
     left, ccy, payments = pres["amount"], lc["currency"], []
-    trade_id = pres["trade_id"]
+    # a presentation made while the LC was in no trade is paid to the trade the LC joined
+    # since (its copy registered there): that trade's banks financed against it (decision 139)
+    trade_id = pres["trade_id"] or lc["trade_id"]
+    pres["trade_id"] = trade_id
     for fid in get_trade(state, trade_id)["financings"] if trade_id is not None else []:
         if not left:
             break

@@ -299,21 +299,45 @@ def check_attestation(state: ContractState, trade: dict[str, Any]) -> None:
                             "not_attested")
 
 
-def check_pool(state: ContractState, trade: dict[str, Any], amount: int) -> int:
+def lc_paid_out(state: ContractState, trade_id: str, trade: dict[str, Any]) -> int:
+    """What letters of credit of the trade paid its exporter itself (the part of each paid
+    presentation left after the financing banks were repaid, ``financing_id`` None): the
+    receivable collected, which no bank may finance afterwards (red-team round 3 of the
+    promise, decision 139). Presentations of the trade's LCs made before the LC joined it (no
+    trade of their own) count too: the LC is the trade's."""
+    paid = 0
+    for lc_id in trade["lcs"]:
+        lc = state.peek(NAME, "lc/" + lc_id)
+        for pid in lc["presentations"] if lc is not None else ():
+            pres = state.peek(NAME, "pres/" + pid)
+            if pres is None or pres["status"] != "paid" or pres["trade_id"] not in (None,
+                                                                                  trade_id):
+                continue
+            paid += sum(int(p["amount"]) for p in pres["payments"] if p["financing_id"] is None)
+    return paid
+
+
+def check_pool(state: ContractState, trade: dict[str, Any], amount: int,
+               trade_id: str | None = None) -> int:
     """All financing of a trade's documents draws from one pool; the total ever financed never
     exceeds it (repayments do not free it: a repaid receivable is gone), nor what the documents
-    allow now (a lower attestation after the first financing stops further advances). Returns
-    what remains after ``amount``.
+    allow now (a lower attestation after the first financing stops further advances), and what
+    the trade's letters of credit already paid the exporter counts as drawn from it (a
+    receivable paid is gone too: :func:`lc_paid_out`; given ``trade_id``). Returns what remains
+    after ``amount``.
 
     Raises:
         ContractError: ``already_financed`` (nothing left), ``over_financed`` (not that much).
     """
-    remaining = min(pool_of(state, trade), live_pool(state, trade)) - trade["financed"]
+    paid_out = lc_paid_out(state, trade_id, trade) if trade_id is not None else 0
+    remaining = (min(pool_of(state, trade), live_pool(state, trade)) - trade["financed"]
+                 - paid_out)
+    paid = f" ({paid_out} paid to the exporter under its letters of credit)" if paid_out else ""
     if remaining <= 0:
-        raise ContractError("the trade's financing pool is used up", "already_financed")
+        raise ContractError(f"the trade's financing pool is used up{paid}", "already_financed")
     if amount > remaining:
         raise ContractError(f"only {remaining} {trade['currency']} of the trade's pool remain "
-                            "to finance", "over_financed")
+                            f"to finance{paid}", "over_financed")
     return int(remaining - amount)
 
 

@@ -65,9 +65,15 @@ def trade_report(fetch: Fetch, trade_id: str, now_ms: int, exponent: int = 2,
         att = decl["attestation"]
         base = min(base, att["declared_amount"] if att else decl["fields"]["amount"])
     pool = trade["pool"] if trade.get("pool") is not None else base * rate // BPS
+    # what the trade's LCs paid the exporter counts against the pool (state.lc_paid_out)
+    paid_out = sum(x["amount"] for lc in lcs.values()
+                   for p in lc["presentation_records"].values()
+                   if p is not None and p["status"] == "paid"
+                   and p["trade_id"] in (None, trade_id)
+                   for x in p["payments"] if x["financing_id"] is None)
     return {"trade_id": trade_id, "trade": trade, "documents": docs, "financings": fins,
-            "letters_of_credit": lcs, "pool": pool, "remaining": max(0, pool - trade["financed"]),
-            "exponent": exponent}
+            "letters_of_credit": lcs, "pool": pool, "lc_paid_out": paid_out,
+            "remaining": max(0, pool - trade["financed"] - paid_out), "exponent": exponent}
 
 
 def render(report: dict[str, Any]) -> str:
@@ -112,7 +118,9 @@ def render(report: dict[str, Any]) -> str:
         out.append(f"customs: attested {a['result']} at height {a['height']}, "
                    f"declared {m(a['declared_amount'])}")
     out.append(f"pool: {m(report['pool'])}  financed (ever) {m(t['financed'])}  "
-               f"remaining {m(report['remaining'])}  outstanding {m(t['outstanding'])}")
+               f"remaining {m(report['remaining'])}  outstanding {m(t['outstanding'])}"
+               + (f"  paid to the exporter under its LCs {m(report['lc_paid_out'])}"
+                  if report.get("lc_paid_out") else ""))
     out.append("financings (oldest first):")
     for fid, f in report["financings"].items():
         if f is None:
