@@ -24,7 +24,8 @@ import functools
 import re
 import unicodedata
 
-__all__ = ["CONFUSABLES", "LEGAL_FORMS", "REF_PREFIXES", "TRANSLITERATION", "fold",
+__all__ = ["CONFUSABLES", "LEGAL_FORMS", "CJK_LEGAL_FORMS", "TRADITIONAL_TO_SIMPLIFIED",
+           "REF_PREFIXES", "TRANSLITERATION", "fold",
            "name_skeleton", "joined_skeleton", "sound_key", "consonant_key", "is_abjad",
            "NAME_PARTICLES", "ARTICLES", "SOUND_KEY_MIN", "CONSONANT_KEY_MIN",
            "ref_tokens", "ref_skeletons",
@@ -70,6 +71,73 @@ LEGAL_FORMS: dict[str, str] = {
     "srl": "srl", "spa": "spa", "bv": "bv", "nv": "nv", "pte": "pte", "pty": "pty",
     "pvt": "pvt", "kk": "kk", "oy": "oy", "ab": "ab", "bhd": "bhd",
 }
+
+#: Traditional Chinese characters -> their simplified form, for the skeletons only (decision
+#: 140): "深圳光明燈具" is "深圳光明灯具". A fixed table of the characters frequent in company and
+#: place names, each pair a character and its one simplified form (checked against OpenCC's
+#: character tables when written), held to two rules so that two names written in traditional
+#: characters never become one: the simplified form is no traditional character of its own
+#: (后, 里, 谷, 干, 松, 制, 范, 准, 游 are: 後, 裡, 穀, 乾, 鬆, 製, 範, 準, 遊 are left out), and the
+#: other traditional characters it simplifies are variants of the same one (産, 爲, 衆, 証, 葯,
+#: mapped too) or, left unmapped, rare in names (髮 beside 發, 糰 beside 團, 彙 beside 匯, 甦 beside
+#: 蘇, 菸 beside 煙). Six exceptions whose simplified form is a traditional character only as a
+#: radical, a rare word or a variant of the same one: 廣 广, 廠 厂, 萬 万, 豐 丰, 葉 叶, 臺 台.
+#: Left out as well: 鐘/鍾 (钟), 復/複/覆 (复), 係/繫 (系), 歷/曆 (历), 乾/幹 (干), 颱/檯 (台).
+#: Japanese kanji go through it too (東芝 -> 东芝), on both sides of every comparison.
+TRADITIONAL_TO_SIMPLIFIED: dict[str, str] = dict((p[0], p[1]) for p in """
+    亞亚 倉仓 倫伦 偉伟 備备 傳传 債债 億亿 償偿 優优 儲储 內内 凈净 凍冻 創创 劉刘 劑剂 動动 務务 勵励 匯汇 區区
+    協协 吳吴 呂吕 問问 嘆叹 國国 圍围 園园 團团 垻坝 報报 場场 墻墙 墾垦 壓压 壩坝 壯壮 壽寿 夢梦 奬奖 奮奋 婦妇
+    嬰婴 孫孙 學学 實实 寧宁 審审 寫写 寬宽 寶宝 將将 專专 對对 導导 層层 屬属 島岛 峽峡 崗岗 嵗岁 嶺岭 師师 帶带
+    幃帏 幣币 幫帮 庫库 廈厦 廟庙 廠厂 廣广 廳厅 張张 強强 彈弹 彎弯 徑径 從从 愛爱 態态 慶庆 應应 戀恋 戰战 戶户
+    揚扬 換换 撲扑 擁拥 擇择 擋挡 擔担 擴扩 攝摄 數数 斷断 時时 暢畅 曉晓 書书 會会 東东 楊杨 業业 榮荣 構构 槍枪
+    樂乐 樓楼 標标 樣样 樹树 橋桥 機机 橫横 檔档 檢检 權权 歎叹 歐欧 歡欢 歲岁 歸归 氣气 淨净 測测 湯汤 溫温 溼湿
+    滬沪 滿满 漁渔 漢汉 漿浆 潔洁 潛潜 潤润 澤泽 濕湿 濟济 濰潍 濱滨 濾滤 灑洒 灘滩 灣湾 為为 烏乌 無无 煙烟 熱热
+    燈灯 燒烧 營营 燦灿 爐炉 爭争 爲为 爾尔 牆墙 獎奖 獨独 瑩莹 瑪玛 環环 璽玺 產产 産产 畢毕 畫画 異异 當当 療疗
+    發发 盡尽 監监 盤盘 盧卢 眾众 碼码 礎础 礦矿 祿禄 禮礼 稅税 稱称 積积 穩稳 窯窑 競竞 筆笔 節节 簡简 糧粮 紀纪
+    約约 紅红 紐纽 純纯 紗纱 紙纸 級级 紡纺 細细 紹绍 終终 組组 結结 絡络 給给 絨绒 統统 絲丝 綉绣 經经 綜综 綠绿
+    綫线 維维 網网 綿绵 緊紧 緑绿 線线 緣缘 編编 緯纬 練练 縣县 總总 績绩 織织 繡绣 繩绳 繼继 續续 纜缆 羅罗 義义
+    習习 聖圣 聞闻 聯联 聰聪 聲声 職职 聽听 肅肃 脈脉 腦脑 膚肤 膠胶 臨临 臺台 與与 興兴 舉举 舊旧 舖铺 舘馆 艙舱
+    艦舰 莊庄 華华 萬万 葉叶 葦苇 葯药 蔣蒋 蕪芜 蕭萧 藍蓝 藝艺 藥药 蘇苏 蘭兰 號号 蠶蚕 蠻蛮 衆众 術术 衛卫 裝装
+    見见 規规 視视 親亲 覺觉 觀观 訂订 計计 訊讯 訓训 記记 設设 許许 証证 評评 詢询 試试 話话 認认 語语 誠诚 說说
+    説说 誼谊 調调 談谈 論论 諱讳 謝谢 證证 識识 議议 護护 譽誉 讀读 變变 讓让 豐丰 貓猫 貝贝 負负 財财 貢贡 貨货
+    販贩 責责 貴贵 買买 貸贷 費费 貼贴 貿贸 賃赁 資资 賈贾 賓宾 賞赏 賣卖 質质 賴赖 購购 贊赞 贏赢 趙赵 躍跃 車车
+    軌轨 軍军 軒轩 軟软 載载 輕轻 輝辉 輪轮 輸输 轉转 農农 連连 進进 運运 達达 違违 遠远 遷迁 選选 遺遗 遼辽 還还
+    邊边 郵邮 鄉乡 鄒邹 鄧邓 鄭郑 鄰邻 醫医 釀酿 釋释 針针 鈦钛 鈷钴 鉆钻 鉻铬 銀银 銅铜 銘铭 銷销 鋁铝 鋅锌 鋒锋
+    鋪铺 鋰锂 鋼钢 錄录 錢钱 錦锦 錫锡 録录 錳锰 鍋锅 鍍镀 鍛锻 鎂镁 鎖锁 鎢钨 鎭镇 鎮镇 鎳镍 鏈链 鏡镜 鐳镭 鐵铁
+    鑄铸 鑽钻 長长 門门 閃闪 開开 閣阁 閥阀 閩闽 閱阅 閲阅 閻阎 闖闯 關关 陝陕 陣阵 陰阴 陳陈 陸陆 陽阳 隊队 階阶
+    際际 隨随 險险 隱隐 雖虽 雙双 雜杂 雞鸡 離离 難难 電电 靈灵 靜静 韋韦 韓韩 韻韵 響响 頁页 頂顶 項项 順顺 預预
+    頓顿 領领 頭头 頻频 題题 額额 顏颜 顔颜 類类 顧顾 顫颤 顯显 風风 飛飞 飯饭 飲饮 飼饲 飾饰 餅饼 館馆 馬马 馮冯
+    馳驰 駐驻 駿骏 騎骑 騰腾 驅驱 驗验 驛驿 體体 魚鱼 魯鲁 鮮鲜 鯨鲸 鳥鸟 鳳凤 鳴鸣 鴻鸿 鵬鹏 鶴鹤 鷄鸡 鷹鹰 鹽盐
+    麗丽 麥麦 黃黄 點点 黴霉 齊齐 齋斋 齒齿 龍龙 龐庞 龔龚 龜龟
+""".split())
+_TRADITIONAL_TO_SIMPLIFIED = str.maketrans(TRADITIONAL_TO_SIMPLIFIED)
+
+#: Chinese, Japanese and Korean legal forms (in simplified characters: they are read after
+#: :data:`TRADITIONAL_TO_SIMPLIFIED`) -> where they stand: "suffix" (Chinese: 深圳光明灯具有限公司)
+#: or "affix" (Japanese and Korean: 株式会社トヨタ, トヨタ株式会社, 주식회사 삼성전자). CJK is
+#: written without spaces, so a legal form is stripped from the start or end of a word as well
+#: as dropped as a word of its own (:func:`_cjk_words`). 集团 (a group) is not a legal form but
+#: part of the name: 中国石油天然气集团有限公司 (CNPC) and 中国石油天然气股份有限公司 (PetroChina)
+#: are two companies. A branch (分公司), head office (总公司) or subsidiary (子公司) keeps its 公司,
+#: and a region marker ("(香港)") stays: each is a party of its own.
+CJK_LEGAL_FORMS: dict[str, str] = {
+    **dict.fromkeys(("有限公司", "有限责任公司", "责任有限公司", "股份有限公司", "股份公司",
+                     "公司"), "suffix"),
+    **dict.fromkeys(("株式会社", "有限会社", "合同会社", "合资会社", "合名会社",
+                     "주식회사", "유한회사", "유한책임회사", "합자회사", "합명회사"), "affix"),
+}
+#: The longest first, so 股份有限公司 goes whole and not as 有限公司 leaving 股份.
+_CJK_FORMS = tuple(sorted(CJK_LEGAL_FORMS, key=len, reverse=True))
+#: The abbreviated legal forms, after NFKC ("㈱" and "（株）" are "(株)", "㈜" is "(주)", "㍿" is
+#: 株式会社 already): read as the form they abbreviate.
+_CJK_ABBREVIATIONS = {"(株)": "株式会社", "(有)": "有限会社", "(合)": "合同会社",
+                      "(资)": "合资会社", "(名)": "合名会社", "(주)": "주식회사",
+                      "(유)": "유한회사"}
+_CJK_ABBREVIATED = re.compile("|".join(map(re.escape, _CJK_ABBREVIATIONS)))
+#: The character before 公司 that makes it a branch, head office or subsidiary (kept).
+_CJK_UNIT = frozenset("分总子")
+#: Every legal form a skeleton drops from a name that has other words.
+_SKELETON_FORMS: dict[str, str] = {**LEGAL_FORMS, **{f: f for f in CJK_LEGAL_FORMS}}
 
 #: Words that introduce a document number ("No. 123", "Ref 123", "N° 123"); dropped when they
 #: lead and other tokens follow.
@@ -150,26 +218,63 @@ def name_skeleton(s: str) -> str:
     -> "jp morgan"); :data:`LEGAL_FORMS` canonicalised and dropped if any other word remains;
     words sorted (order ignored); one space between. A name that is only legal-form words keeps
     them, canonicalised and sorted ("Company Limited" -> "co ltd"), so it is never empty.
-    Returns "" only for a name with no letter or digit. Idempotent.
+    A CJK name's traditional characters are read as simplified and its legal forms dropped at
+    either end of a word (:func:`_cjk_words`: "深圳光明燈具有限公司" -> "深圳光明灯具",
+    "トヨタ㈱" -> "トヨタ"). Returns "" only for a name with no letter or digit. Idempotent.
 
     Over-matches by design: "Globex Inc" == "Globex Ltd" == "Globex", "Bank Royal" ==
     "Royal Bank". For screening that is the safe side; for duplicates it costs a
     ``declare_distinct``.
     """
-    return " ".join(sorted(_name_words(_words(s))))
+    return " ".join(sorted(_name_words(_cjk_words(s), _SKELETON_FORMS)))
 
 
-def _name_words(words: list[str]) -> list[str]:
+def _name_words(words: list[str], forms: dict[str, str] = LEGAL_FORMS) -> list[str]:
     """A name's words as the skeletons use them: all single-letter words joined, in order, into
-    one word where the first stood; :data:`LEGAL_FORMS` canonicalised and dropped if any other
-    word remains."""
+    one word where the first stood; ``forms`` (:data:`LEGAL_FORMS`; the skeletons add
+    :data:`CJK_LEGAL_FORMS`) canonicalised and dropped if any other word remains."""
     single = [w for w in words if len(w) == 1 and w.isalpha()]
     if len(single) > 1:
         first = words.index(single[0])
         words = [w for w in words if not (len(w) == 1 and w.isalpha())]
         words.insert(first, "".join(single))
-    words = [LEGAL_FORMS.get(w, w) for w in words]
-    return [w for w in words if w not in LEGAL_FORMS] or words
+    words = [forms.get(w, w) for w in words]
+    return [w for w in words if w not in forms] or words
+
+
+def _cjk_words(s: str) -> list[str]:
+    """The words the skeletons read (decision 140): :func:`_words`, and for a name that is not
+    ASCII, its traditional Chinese characters simplified first (:data:`TRADITIONAL_TO_SIMPLIFIED`),
+    its abbreviated legal forms ("(株)", "(주)") written out, and each word stripped of the
+    :data:`CJK_LEGAL_FORMS` at its end (and, Japanese and Korean ones, at its start) while
+    something remains: "深圳光明燈具有限公司" -> ["深圳光明灯具"], "(株)トヨタ" -> ["株式会社",
+    "トヨタ"] (the whole-word form :func:`_name_words` drops). A word that is only a legal form
+    stays whole. The sound keys do not read it (CJK has none)."""
+    if s.isascii():
+        return _words(s)
+    t = fold(s).translate(_TRADITIONAL_TO_SIMPLIFIED)
+    t = _CJK_ABBREVIATED.sub(lambda m: f" {_CJK_ABBREVIATIONS[m.group()]} ", t)
+    return [_cjk_strip(w) for w in _words(t)]
+
+
+def _cjk_strip(w: str) -> str:
+    """``w`` without the :data:`CJK_LEGAL_FORMS` at its ends, longest first, while something
+    remains; 公司 stays after 分, 总, 子 (a branch, head office, subsidiary)."""
+    if w.isascii() or w in CJK_LEGAL_FORMS:
+        return w
+    stripped = True
+    while stripped:
+        stripped = False
+        for f in _CJK_FORMS:
+            if len(w) <= len(f):
+                continue
+            if w.endswith(f) and not (f.endswith("公司") and w[-len(f) - 1] in _CJK_UNIT):
+                w, stripped = w[:-len(f)], True
+                break
+            if CJK_LEGAL_FORMS[f] == "affix" and w.startswith(f):
+                w, stripped = w[len(f):], True
+                break
+    return w
 
 
 @functools.lru_cache(maxsize=4096)
@@ -179,8 +284,8 @@ def joined_skeleton(s: str) -> str:
     ("Glo bex Corp" == "Globex Corporation" -> "globex"). The screening's second form beside
     :func:`name_skeleton` (which ignores word order but not where a word was split). Over-matches
     more ("Glob Ex" == "Globex"): screening only, never a document's identity."""
-    words = [LEGAL_FORMS.get(w, w) for w in _words(s)]
-    kept = [w for w in words if w not in LEGAL_FORMS]
+    words = [_SKELETON_FORMS.get(w, w) for w in _cjk_words(s)]
+    kept = [w for w in words if w not in _SKELETON_FORMS]
     return "".join(kept or words)
 
 
