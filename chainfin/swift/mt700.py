@@ -386,6 +386,20 @@ def _exclusive(fields: Mapping[str, str], groups: Iterable[tuple[str, ...]],
                             "holds one of them")
 
 
+def _tolerance(v: str, problems: list[str]) -> int | None:
+    """:39A: ``nn/nn`` as basis points (the ledger has one tolerance, as much above as below:
+    unequal figures are refused), or None with the problem listed."""
+    m = re.fullmatch(r"([0-9]{1,2})/([0-9]{1,2})", v)
+    if not m:
+        problems.append(f":39A: {v!r} is not two percentages nn/nn")
+        return None
+    if int(m[1]) != int(m[2]):
+        problems.append(f":39A: +{int(m[1])}%/-{int(m[2])}% is asymmetric: the ledger has one "
+                        "tolerance, as much above as below; ask for nn/nn with both equal")
+        return None
+    return int(m[1]) * 100
+
+
 def _check_shape(tag: str, value: str, problems: list[str],
                  table: Mapping[str, FieldSpec] = FIELDS) -> None:
     spec = table.get(tag)
@@ -657,16 +671,7 @@ def parse(text: str) -> Mt700:
             _amount_format(amount, "32B")
         except Mt700Error as e:
             problems.extend(e.problems)
-    tolerance = 0
-    if "39A" in fields:
-        m = re.fullmatch(r"(\d{1,2})/(\d{1,2})", get("39A"))
-        if not m:
-            problems.append(f":39A: {get('39A')!r} is not two percentages nn/nn")
-        elif int(m[1]) != int(m[2]):
-            problems.append(f":39A: +{int(m[1])}%/-{int(m[2])}% is asymmetric: the ledger has "
-                            "one tolerance, as much above as below; ask for nn/nn with both equal")
-        else:
-            tolerance = int(m[1]) * 100
+    tolerance = (_tolerance(get("39A"), problems) or 0) if "39A" in fields else 0
     if "39C" in fields:
         notes.append(":39C: additional amounts covered are not on the ledger (only the amount "
                      "and its tolerance)")

@@ -31,6 +31,7 @@ from chainfin.swift.mt700 import (
     _fields,
     _line_ends,
     _tenor,
+    _tolerance,
     _yymmdd,
     amount_to_minor,
     bic11,
@@ -193,16 +194,7 @@ def parse(text: str) -> Mt707:
     if increase is not None and decrease is not None:
         problems.append(":32B: and :33B: together: an amendment increases or decreases the "
                         "amount, not both")
-    tolerance = None
-    if "39A" in fields:
-        m = re.fullmatch(r"(\d{1,2})/(\d{1,2})", get("39A"))
-        if not m:
-            problems.append(f":39A: {get('39A')!r} is not two percentages nn/nn")
-        elif int(m[1]) != int(m[2]):
-            problems.append(f":39A: +{int(m[1])}%/-{int(m[2])}% is asymmetric: the ledger has "
-                            "one tolerance, as much above as below")
-        else:
-            tolerance = int(m[1]) * 100
+    tolerance = _tolerance(get("39A"), problems) if "39A" in fields else None
     usance = None
     tenor_tag = "42C" if "42C" in fields else "42P" if "42P" in fields else None
     if tenor_tag is not None:
