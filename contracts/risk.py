@@ -83,7 +83,8 @@ CHANGE_FACTOR = 4  # a new counterparty paid at least 4x the account's average
 
 #: alert ``rule`` values, in the order /metrics lists them
 ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterparty_change",
-               "round_trip", "lc_copy_disputed", "possible_watch_match")
+               "round_trip", "lc_copy_disputed", "possible_watch_match",
+               "declaration_disputed")
 
 ERROR_CODES = (
     "limit_exceeded",

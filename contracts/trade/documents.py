@@ -370,9 +370,31 @@ def revoke_agent(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> 
     return {"bank": args["bank"]}
 
 
+def dispute_document(state: ContractState, ctx: TxContext, doc_id: str, doc: dict[str, Any],
+                     reason: str, rule: str, keys: tuple[str, ...]) -> None:
+    """The authority over a document's number says its registrant had no claim to it: the
+    document is marked ``disputed`` (``reason``; no trade holding it is financed,
+    :func:`contracts.trade.financing.check_not_disputed`), it gives up those of the number's
+    ``keys`` (``fp/…``, ``fpt/…``) that point to it, so the rightful party can register the
+    number, and the supervisors get alert ``rule`` naming the document (no account: the
+    registrant is not tipped off). Writes the document. Decisions 123 (LC copies) and 141
+    (customs declarations)."""
+    doc["disputed"] = {"reason": reason, "height": ctx.height}
+    state.put(NAME, "doc/" + doc_id, doc)
+    for key in keys:
+        if state.get(NAME, key) == doc_id:
+            state.delete(NAME, key)
+    risk.alert_supervisors(state, ctx, rule, {"doc_id": doc_id})
+
+
+#: What customs may attest of a declaration: it matches its records (with the amount it holds),
+#: it does not, or its registrant is not the declarant of record for its number (decision 141).
+ATTEST_RESULTS = ("match", "mismatch", "not_declarant")
+
+
 def _attest_result(v: Any, name: str) -> str:
-    if v not in ("match", "mismatch"):
-        raise ContractError(f"{name} must be 'match' or 'mismatch'", "bad_field")
+    if v not in ATTEST_RESULTS:
+        raise ContractError(f"{name} must be one of {', '.join(ATTEST_RESULTS)}", "bad_field")
     return str(v)
 
 
@@ -380,8 +402,10 @@ def _attest_result(v: Any, name: str) -> str:
                  params={"doc_id": p_id, "result": _attest_result, "declared_amount": p_amount})
 def attest(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """A customs authority attests a customs declaration against its own records: ``match``
-    (with the amount it holds, which caps the trade's pool) or ``mismatch`` (which stops
-    financing). Once per declaration."""
+    (with the amount it holds, which caps the trade's pool), ``mismatch`` (which stops
+    financing) or ``not_declarant`` (the registrant is not the declarant of record for this
+    number: the declaration is disputed and gives its number up, decision 141). Once per
+    declaration."""
     doc_id = args["doc_id"]
     doc = get_doc(state, doc_id)
     if doc["doc_type"] != "customs_declaration":
@@ -391,7 +415,15 @@ def attest(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[s
         raise ContractError("customs already attested this declaration", "already_attested")
     doc["attestation"] = {"result": args["result"], "declared_amount": args["declared_amount"],
                           "by": ctx.sender_hex, "height": ctx.height}
-    state.put(NAME, "doc/" + doc_id, doc)
+    if args["result"] == "not_declarant":
+        # another exporter registered this number first, naming itself: the real declarant
+        # could never register it (red-team, decision 139's notes). It gives up the number's
+        # keys and its file hash too: the squatter chose the hash as freely as the number
+        keys = ("fp/" + doc["fingerprint"], "content/" + doc["content_hash"],
+                *(("fpt/" + doc["token_fingerprint"],) if doc.get("token_fingerprint") else ()))
+        dispute_document(state, ctx, doc_id, doc, "not_declarant", "declaration_disputed", keys)
+    else:
+        state.put(NAME, "doc/" + doc_id, doc)
     ctx.emit("attested", {"doc_id": doc_id, "trade_id": doc["trade_id"],
                           "result": args["result"], "declared_amount": args["declared_amount"],
                           "by": ctx.sender_hex})

@@ -11,6 +11,7 @@ from contracts import risk, settlement
 from contracts.trade.norm import PARTY_ROLES, norm_date
 from contracts.trade.state import (
     CONTRACT,
+    DISPUTE_REASONS,
     NAME,
     check_attestation,
     check_pool,
@@ -93,15 +94,19 @@ def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
 
 def check_not_disputed(state: ContractState, trade: dict[str, Any]) -> None:
     """No trade holding a disputed document is financed (a copy of an LC its issuing bank
-    issued to another beneficiary: ``letters_of_credit.dispute_copy``).
+    issued to another beneficiary: ``letters_of_credit.dispute_copy``; a declaration customs
+    attested ``not_declarant``: ``documents.attest``). Financing already advanced stays (the
+    money moved); none follows.
 
     Raises:
         ContractError: ``document_disputed``.
     """
     for doc_id in trade["docs"]:
-        if get_doc(state, doc_id).get("disputed") is not None:
-            raise ContractError("a document of this trade is disputed: its letter of credit "
-                                "was issued to another beneficiary", "document_disputed")
+        disputed = get_doc(state, doc_id).get("disputed")
+        if disputed is not None:
+            raise ContractError("a document of this trade is disputed: "
+                                + DISPUTE_REASONS.get(disputed["reason"], disputed["reason"]),
+                                "document_disputed")
 
 
 def screen_trade(state: ContractState, ctx: TxContext, trade: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from chainfin.execution import (
 )
 from contracts import governance as gov
 from contracts import risk, settlement
+from contracts.trade.documents import dispute_document
 from contracts.trade.financing import record_repayment
 from contracts.trade.norm import (
     DOC_TYPES,
@@ -133,12 +134,8 @@ def dispute_copy(state: ContractState, ctx: TxContext, copy_id: str, copy: dict[
     :func:`contracts.trade.financing.check_not_disputed`), it gives the number's keys up so
     the beneficiary can register its own copy, and the supervisors are alerted (the alert names
     the copy, no account: the registrant is not tipped off)."""
-    copy["disputed"] = {"reason": "lc_issued_to_another_beneficiary", "height": ctx.height}
-    state.put(NAME, "doc/" + copy_id, copy)
-    for key in ("fp/" + fp, "fpt/" + tfp):
-        if state.get(NAME, key) == copy_id:
-            state.delete(NAME, key)
-    risk.alert_supervisors(state, ctx, "lc_copy_disputed", {"doc_id": copy_id})
+    dispute_document(state, ctx, copy_id, copy, "lc_issued_to_another_beneficiary",
+                     "lc_copy_disputed", ("fp/" + fp, "fpt/" + tfp))
 
 
 @CONTRACT.method(roles=("bank",), params={

@@ -84,6 +84,13 @@ ERROR_CODES = (
     "refusal_too_late",
 )
 
+#: Why a document is disputed (``doc["disputed"]["reason"]``), as the ``document_disputed``
+#: refusal and ``chainfin trade show`` say it (decisions 123 and 141).
+DISPUTE_REASONS = {
+    "lc_issued_to_another_beneficiary": "its letter of credit was issued to another beneficiary",
+    "not_declarant": "customs attested that its registrant is not the declarant of record",
+}
+
 DAY_MS = 86_400_000
 BPS = 10_000  # basis points in one
 

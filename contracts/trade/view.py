@@ -11,7 +11,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
-from contracts.trade.state import BPS, financing_status, last_day
+from contracts.trade.state import BPS, DISPUTE_REASONS, financing_status, last_day
 
 Fetch = Callable[[str], Any]
 
@@ -99,8 +99,8 @@ def render(report: dict[str, Any]) -> str:
             flags.append(f"declared distinct from {d['declared_distinct']['similar_to'][:12]}…: "
                          f"{d['declared_distinct']['reason']!r}")
         if d.get("disputed"):
-            flags.append("DISPUTED: its letter of credit was issued to another beneficiary "
-                         "(the trade is not financed)")
+            why = DISPUTE_REASONS.get(d["disputed"]["reason"], d["disputed"]["reason"])
+            flags.append(f"DISPUTED: {why} (the trade is not financed)")
         for c in d["distinct_copies"]:
             flags.append(f"copy {c['doc_id'][:12]}… declared distinct: {c['reason']!r}")
         amount = d["fields"].get("amount")
