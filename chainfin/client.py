@@ -273,6 +273,29 @@ class Client:
         """GET /v1/state/{contract}/{key}: the current value of one state key."""
         return dict(await self.get(f"/v1/state/{_seg(contract)}/{_seg(key)}"))
 
+    async def state_value(self, contract: str, key: str) -> Any:
+        """The value of one state key, None when the node answers 404 (no such key, or one
+        this reader may not read: the node does not say which)."""
+        try:
+            return (await self.state(contract, key))["value"]
+        except ClientError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    async def identity_record(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        """``(identity id, governance record)`` of a public key (hex: its first or a rotated
+        key), None when it is no identity."""
+        rec = await self.state_value("governance", "id/" + key)
+        if isinstance(rec, dict):
+            return key, rec
+        ident_id = await self.state_value("governance", "key/" + key)
+        if isinstance(ident_id, str):
+            rec = await self.state_value("governance", "id/" + ident_id)
+            if isinstance(rec, dict):
+                return ident_id, rec
+        return None
+
     async def proof_tx(self, tx_id: bytes | str) -> dict[str, Any]:
         """GET /v1/proofs/tx/{tx_id}: the proof document for ``chainfin verify``."""
         return dict(await self.get(f"/v1/proofs/tx/{_hex(tx_id)}"))
@@ -363,6 +386,9 @@ class SyncClient:
 
     def state(self, contract: str, key: str) -> dict[str, Any]:
         return self._run(self._client.state(contract, key))
+
+    def state_value(self, contract: str, key: str) -> Any:
+        return self._run(self._client.state_value(contract, key))
 
     def proof_tx(self, tx_id: bytes | str) -> dict[str, Any]:
         return self._run(self._client.proof_tx(tx_id))
@@ -480,12 +506,7 @@ def cli_audit_reads(args: argparse.Namespace) -> int:
         if not verify:
             return 0
         node_key = c.status()["public_key"]
-        try:
-            anchor = c.state("governance", "readlog/" + node_key)["value"]
-        except ClientError as e:
-            if e.status != 404:
-                raise
-            anchor = None
+        anchor = c.state_value("governance", "readlog/" + node_key)
     ok, lines = check_read_log(seen, anchor)
     for line in lines:
         print(line, file=sys.stderr)

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from chainfin.client import ClientError, SyncClient, reader_identity
+from chainfin.client import SyncClient, reader_identity
 from chainfin.errors import ChainfinError
 
 
@@ -22,20 +22,10 @@ def cli_trade_show(args: argparse.Namespace,
     ``render(report)`` prints them."""
     with SyncClient(args.node, identity=reader_identity(args)) as c:
         def fetch(key: str) -> Any:
-            try:
-                return c.state("trade_documents", key)["value"]
-            except ClientError as e:
-                if e.status == 404:
-                    return None
-                raise
+            return c.state_value("trade_documents", key)
 
         def fetch_gov(key: str) -> Any:
-            try:
-                return c.state("governance", key)["value"]
-            except ClientError as e:
-                if e.status == 404:
-                    return None
-                raise
+            return c.state_value("governance", key)
 
         # the chain's time, from the public status (blocks are the supervisors': a trade's
         # exporter or financing bank could not read the latest one)

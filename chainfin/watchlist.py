@@ -21,7 +21,6 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from chainfin.client import Client, ClientError
@@ -74,13 +73,13 @@ def read_names(path: str) -> list[str]:
         ChainfinError: too large, not UTF-8, or a name longer than :data:`MAX_NAME_CHARS` (each
             such line listed).
     """
-    p = Path(path)
-    size = p.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise ChainfinError(f"{path} is {size:,} bytes; a names file is at most "
-                            f"{MAX_FILE_BYTES:,}")
+    with open(path, "rb") as f:  # at most the limit: a pipe or a growing file has no size
+        raw = f.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ChainfinError(f"{path} is over {MAX_FILE_BYTES:,} bytes, the most a names file "
+                            "may be")
     try:
-        text = p.read_bytes().decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ChainfinError(f"{path} is not UTF-8 (byte {e.start})") from None
     names, bad = [], []
@@ -222,16 +221,6 @@ async def change(node: str, key: str, method: str, items: list[Subject], rules: 
     return summary, 0 if ok else 1
 
 
-async def _state_value(c: Client, contract: str, key: str) -> Any:
-    """A state key's value, None when the node answers 404."""
-    try:
-        return (await c.state(contract, key)).get("value")
-    except ClientError as e:
-        if e.status != 404:
-            raise
-        return None
-
-
 async def _check_supervisor(c: Client, pk: str, key_file: str | None) -> None:
     """Refuse a reader that may not read the watch list: the node answers its reads of
     ``risk/watch/…`` 404 like a missing entry (node/access.py: regulators and auditors only), so
@@ -240,14 +229,10 @@ async def _check_supervisor(c: Client, pk: str, key_file: str | None) -> None:
     Raises:
         ConfigError: the key is neither a regulator's nor an auditor's.
     """
-    ident_id = pk
-    rec = await _state_value(c, "governance", "id/" + pk)
-    if rec is None:  # a rotated key maps to its identity
-        mapped = await _state_value(c, "governance", "key/" + pk)
-        ident_id = mapped if isinstance(mapped, str) else pk
-        rec = await _state_value(c, "governance", "id/" + ident_id) if mapped else None
-    regulators = await _state_value(c, "governance", "regulators") or []
-    role = rec.get("role") if isinstance(rec, dict) else None
+    found = await c.identity_record(pk)  # a rotated key maps to its identity
+    ident_id, rec = found if found is not None else (pk, None)
+    regulators = await c.state_value("governance", "regulators") or []
+    role = rec.get("role") if rec is not None else None
     if ident_id in regulators or role == "auditor":
         return
     raise ConfigError(f"{key_file}: only a regulator's or an auditor's key reads the watch list "
@@ -279,13 +264,9 @@ async def check(node: str, key: str | None, items: list[Subject], rules: WatchRu
                 exact, fuzzy = _EXACT, tuple(k for k in looked if k not in _EXACT)
             found = []
             for kind in (*exact, *fuzzy):
-                try:
-                    await c.state("risk", "watch/" + rules.watch_digest(wk, kind, s.value))
-                except ClientError as e:
-                    if e.status != 404:
-                        raise
-                    continue
-                found.append(kind)
+                if await c.state_value("risk", "watch/" + rules.watch_digest(
+                        wk, kind, s.value)) is not None:
+                    found.append(kind)
             verdict = ("refused" if set(found) & set(exact) else
                        "possible_match" if found else "clear")
             out.append({s.kind: s.value, "screening": verdict, "forms": found})

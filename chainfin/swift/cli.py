@@ -85,15 +85,6 @@ def read_message(path: str) -> tuple[bytes, str]:
 # ---------------------------------------------------------------------------- ledger look-ups
 
 
-async def _optional(c: Client, contract: str, key: str) -> Any:
-    try:
-        return (await c.state(contract, key))["value"]
-    except ClientError as e:
-        if e.status == 404:
-            return None
-        raise
-
-
 async def exponent_of(c: Client, genesis: Mapping[str, Any], code: str) -> int:
     """The currency's ISO 4217 exponent: from the genesis, else as governance added it.
 
@@ -103,7 +94,7 @@ async def exponent_of(c: Client, genesis: Mapping[str, Any], code: str) -> int:
     for cur in genesis.get("currencies", []):
         if cur["code"] == code:
             return int(cur["exponent"])
-    rec = await _optional(c, "governance", "currency/" + code)
+    rec = await c.state_value("governance", "currency/" + code)
     if isinstance(rec, dict) and type(rec.get("exponent")) is int:
         return int(rec["exponent"])
     raise SwiftError(f":32B: the ledger has no currency {code}")
@@ -116,23 +107,10 @@ async def _signer(c: Client, me: str) -> tuple[dict[str, Any], Any]:
         SwiftError: the key is no identity on this ledger.
     """
     g = dict(await c.get("/v1/genesis"))
-    mine = await identity_record(c, me)
+    mine = await c.identity_record(me)
     if mine is None:
         raise SwiftError("--key is no identity on this ledger")
     return g, mine
-
-
-async def identity_record(c: Client, key: str) -> tuple[str, dict[str, Any]] | None:
-    """``(identity id, governance record)`` of a public key (its first or a rotated key)."""
-    rec = await _optional(c, "governance", "id/" + key)
-    if isinstance(rec, dict):
-        return key, rec
-    ident_id = await _optional(c, "governance", "key/" + key)
-    if isinstance(ident_id, str):
-        rec = await _optional(c, "governance", "id/" + ident_id)
-        if isinstance(rec, dict):
-            return ident_id, rec
-    return None
 
 
 def _display_name(rec: Mapping[str, Any]) -> str:
@@ -185,7 +163,7 @@ async def check_party(c: Client, tag: str, lines: tuple[str, ...], key: str,
     Raises:
         SwiftError: no such identity, or the message names someone else.
     """
-    found = await identity_record(c, key.lower())
+    found = await c.identity_record(key.lower())
     if found is None:
         raise SwiftError(f"{key}: no identity on the ledger has this key")
     ident_id, rec = found
@@ -357,7 +335,7 @@ def _bic_or_none(v: Any) -> str | None:
 async def receiver_bic(c: Client, beneficiary: str) -> str | None:
     """The beneficiary's bank as the ledger knows it: the BIC in the beneficiary's own
     ``bank`` field, else that of the admin bank that registered it; None when neither is one."""
-    found = await identity_record(c, beneficiary)
+    found = await c.identity_record(beneficiary)
     if found is None:
         return None
     rec = found[1]
@@ -366,7 +344,7 @@ async def receiver_bic(c: Client, beneficiary: str) -> str | None:
         return own
     by = rec.get("registered_by")
     if isinstance(by, str):
-        reg = await identity_record(c, by)
+        reg = await c.identity_record(by)
         if reg is not None:
             return _bic_or_none(reg[1].get("bank"))
     return None
@@ -435,7 +413,7 @@ async def export(node: str, lc_id: str, identity: Identity | None, *, ca: str | 
     notes: list[str] = []
     async with Client(node, ca_file=ca, identity=identity, timeout=timeout) as c:
         g = dict(await c.get("/v1/genesis"))
-        lc = await _optional(c, T, "lc/" + lc_id)
+        lc = await c.state_value(T, "lc/" + lc_id)
         if not isinstance(lc, dict):
             raise SwiftError(f"no LC {lc_id} that this key may read (its issuing bank, "
                              "applicant and beneficiary, regulators and auditors may)")
@@ -443,7 +421,7 @@ async def export(node: str, lc_id: str, identity: Identity | None, *, ca: str | 
         sender, receiver = await lc_banks(c, lc, notes)
         names = {}
         for role in ("applicant", "beneficiary"):
-            found = await identity_record(c, lc[role])
+            found = await c.identity_record(lc[role])
             if found is None:
                 raise SwiftError(f"the {role} {lc[role][:16]}… is no identity")
             names[role] = _display_name(found[1])

@@ -33,7 +33,6 @@ from chainfin.swift.cli import (
     _err,
     _final,
     _note,
-    _optional,
     _outcome,
     _signer,
     exponent_of,
@@ -48,7 +47,7 @@ from chainfin.types import Transaction
 
 
 async def _lc(c: Client, lc_id: str) -> dict[str, Any]:
-    lc = await _optional(c, T, "lc/" + lc_id)
+    lc = await c.state_value(T, "lc/" + lc_id)
     if not isinstance(lc, dict):
         raise SwiftError(f"no LC {lc_id} that this key may read (its issuing bank, applicant "
                          "and beneficiary, regulators and auditors may)")
