@@ -8,8 +8,9 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    """``chainfin lc mt700 submit | copy | export`` and ``chainfin lc mt707 submit | accept |
-    export`` (called by chainfin.cli)."""
+    """``chainfin lc mt700 submit | copy | export``, ``chainfin lc mt707 submit | accept |
+    export``, ``chainfin lc mt734 submit | export`` and ``chainfin lc mt756 export`` (called by
+    chainfin.cli)."""
     from chainfin.cli import _lc_mt700, _lc_mt707, _reader_key
 
     p = sub.add_parser("lc", help="letters of credit in SWIFT MT7xx messages")
@@ -91,3 +92,6 @@ def add_parser(sub: Any) -> None:
     common(e7)
     _reader_key(e7)
     e7.set_defaults(func=_lc_mt707)
+
+    from chainfin.swift.commands_presentation import add_parsers
+    add_parsers(s, common, _reader_key)
