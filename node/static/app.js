@@ -1,4 +1,4 @@
-/* chainfin explorer: search, block / transaction / account / document / state pages, live blocks,
+/* chainfin explorer: search, block / transaction / account / trade / document / state pages, live blocks,
  * and a Verify button that checks proofs in this browser (verify.js) against a pinned genesis. */
 (function () {
   "use strict";
@@ -351,13 +351,10 @@
       '<div class="card"><h2>Result</h2>' + json(o.result !== undefined ? o.result : (o.error || null)) + "</div>" +
       '<div class="card"><h2>Events</h2>' + (rc && rc.events && rc.events.length ? json(rc.events) : '<p class="muted">none</p>') + "</div>" +
       '<div class="card"><h2>Envelope</h2>' + (env ? json(env) : '<p class="muted">unavailable</p>') + "</div>";
-    // a document, LC or trade created by this transaction has the tx id as its id
-    for (const p of DOC_KEYS.filter((k) => k)) {
-      if ((await api("/v1/state/trade_documents/" + p + o.tx_id)).status === 200) {
-        view.insertAdjacentHTML("afterbegin", '<div class="card">This id is also a trade document / LC / trade: <a id="doc-link" href="#/doc/' +
-          esc(o.tx_id) + '"><b>open its state</b></a></div>');
-        break;
-      }
+    // a document, LC, financing or presentation created by this transaction has its id
+    if (await firstDocKey(o.tx_id) !== null) {
+      view.insertAdjacentHTML("afterbegin", '<div class="card">This id is also a trade document, letter of credit, financing or presentation: <a id="doc-link" href="#/doc/' +
+        esc(o.tx_id) + '"><b>open its state</b></a></div>');
     }
   }
 
@@ -365,10 +362,10 @@
     return nodeGenesis ? (nodeGenesis.currencies || []).map((c) => c.code) : [];
   }
   async function stateCard(contract, key, title) {
-    const { status, body } = await api("/v1/state/" + encodeURIComponent(contract) + "/" + key.split("/").map(encodeURIComponent).join("/"));
-    const found = status === 200;
-    return { found, html: '<div class="card state" data-key="' + esc(contract + "/" + key) + '"><h2>' + esc(title || contract + " / " + key) + "</h2>" +
-      (found ? json(body.value) + '<p class="muted">as of height ' + esc(body.height) + "</p>" : '<p class="muted">absent</p>') +
+    const body = await readExact(contract, key);  // integers exact, however large
+    const found = body.status === 200;
+    return { found, value: body.value, html: '<div class="card state" data-key="' + esc(contract + "/" + key) + '"><h2>' + esc(title || contract + " / " + key) + "</h2>" +
+      (found ? "<pre>" + esc(toJsonText(body.value, "  ")) + '</pre><p class="muted">as of height ' + esc(body.height) + "</p>" : '<p class="muted">absent</p>') +
       verifyButton(found ? "this value" : "its absence", "/v1/proofs/state/" + encodeURIComponent(contract) + "/" + key.split("/").map(encodeURIComponent).join("/"),
         (r) => (r.present !== found ? "the proof says the key is " + (r.present ? "present" : "absent") + ", the page showed otherwise" : null)) + "</div>" };
   }
@@ -392,22 +389,414 @@
       cards.map((c) => c.html).join("");
   }
 
-  // Document / trade ids: the trade_documents contract's state is shown as generic JSON, under
-  // every key layout it has used (its layout is being reworked; nothing here depends on fields).
-  const DOC_KEYS = ["doc/", "trade/", "lc/", "fp/", "content/", "lcfp/", ""];
+  // Document / trade ids: every trade_documents record kept under the id, as JSON; the trade
+  // page (#/trade/ID) reads a trade as `chainfin trade show` reports it.
+  const DOC_KEYS = ["trade/", "doc/", "lc/", "fin/", "pres/", "fp/", "content/", "lcfp/", ""];
+  /** The first prefix of DOC_KEYS (but the bare id) under which a record exists for `id`, or null. */
+  async function firstDocKey(id) {
+    const keys = DOC_KEYS.filter((k) => k);
+    const found = await Promise.all(keys.map((p) => api("/v1/state/trade_documents/" + p + id).then((r) => r.status === 200)));
+    const i = found.indexOf(true);
+    return i < 0 ? null : keys[i];
+  }
   async function pageDoc(id) {
     const cards = [];
+    const trades = new Set();
     for (const p of DOC_KEYS) {
       const c = await stateCard("trade_documents", p + id);
-      if (c.found) cards.push(c);
+      if (!c.found) continue;
+      cards.push(c);
+      if (p === "trade/") trades.add(id);
+      else if (c.value && typeof c.value === "object") {
+        for (const k of ["trade_id", "for_trade"]) if (typeof c.value[k] === "string") trades.add(c.value[k]);
+      }
     }
     if (!cards.length) return fail("nothing in trade_documents state under " + DOC_KEYS.map((p) => p + id).join(", "));
-    view.innerHTML = "<h1>Document / trade <code>" + esc(id) + "</code></h1>" + cards.map((c) => c.html).join("");
+    const links = [...trades].map((t) => '<a class="trade-link" href="#/trade/' + esc(t) + '"><b>open trade <code>' + esc(t.slice(0, 16)) + "…</code></b></a>").join(" · ");
+    view.innerHTML = "<h1>Document / trade <code>" + esc(id) + "</code></h1>" +
+      (links ? '<div class="card" id="doc-trade">' + (trades.has(id) ? "This id is a trade: " : "Part of ") + links +
+        ' <span class="muted">(its documents, pool, financings and letters of credit, as <code>chainfin trade show</code> reports them)</span></div>' : "") +
+      cards.map((c) => c.html).join("");
   }
   async function pageState(contract, key) {
     const c = await stateCard(contract, key);
     view.innerHTML = "<h1>State <code>" + esc(contract + "/" + key) + "</code></h1>" + c.html;
   }
+
+  // ------------------------------------------------------------------ trade page
+  // A trade as `chainfin trade show` reports it: tradeReport is a line-by-line port of
+  // contracts/trade/view.py's trade_report (same fields, statuses and sums), over integers
+  // kept exact (BigInt: amounts reach 10^18 - 1, past a double's 2^53); money() formats minor
+  // units as view.money does, never through a float.
+
+  const BPS = 10000n, DAY_MS = 86400000n;
+  /** contracts.trade.state.DISPUTE_REASONS */
+  const DISPUTE_REASONS = {
+    lc_issued_to_another_beneficiary: "its letter of credit was issued to another beneficiary",
+    not_declarant: "customs attested that its registrant is not the declarant of record",
+  };
+  const has = (o, k) => o !== null && typeof o === "object" && !Array.isArray(o) && Object.prototype.hasOwnProperty.call(o, k);
+  /** Python's dict.get */
+  const pget = (o, k, d = null) => (has(o, k) ? o[k] : d);
+  /** Python's truth value (bool(x)) */
+  function pyBool(v) {
+    if (v === null || v === undefined || v === false || v === 0 || v === 0n || v === "") return false;
+    if (Array.isArray(v)) return v.length > 0;
+    if (typeof v === "object") return Object.keys(v).length > 0;
+    return true;
+  }
+  /** Python's // on ints */
+  function floorDiv(a, b) {
+    const q = a / b;
+    return (a % b !== 0n && ((a < 0n) !== (b < 0n))) ? q - 1n : q;
+  }
+  const bmin = (a, b) => (b < a ? b : a);
+  const bmax = (a, b) => (b > a ? b : a);
+  function setKey(o, k, v) { Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true }); }
+  /** A JSON value with every integer a BigInt (V.parseDocument keeps ints apart from floats). */
+  function exact(v) {
+    if (v instanceof Map) { const o = {}; for (const [k, x] of v) setKey(o, k, exact(x)); return o; }
+    if (Array.isArray(v)) return v.map(exact);
+    if (typeof v === "number") return Number.isInteger(v) ? BigInt(v) : v;
+    if (v instanceof V.PyFloat) return v.v;
+    return v;
+  }
+  const parseExact = (text) => exact(V.parseDocument(text));
+  /** JSON text of a value holding BigInts (written as JSON integers, as Python's json does). */
+  function toJsonText(v, indent, pad) {
+    pad = pad || "";
+    const nl = indent ? "\n" + pad + indent : "", end = indent ? "\n" + pad : "", sep = indent ? ": " : ":";
+    if (v === null || v === undefined) return "null";
+    if (typeof v === "bigint") return v.toString();
+    if (typeof v === "number" || typeof v === "boolean" || typeof v === "string") return JSON.stringify(v);
+    if (Array.isArray(v)) {
+      if (!v.length) return "[]";
+      return "[" + v.map((x) => nl + toJsonText(x, indent, pad + (indent || ""))).join(",") + end + "]";
+    }
+    const ks = Object.keys(v);
+    if (!ks.length) return "{}";
+    return "{" + ks.map((k) => nl + JSON.stringify(k) + sep + toJsonText(v[k], indent, pad + (indent || ""))).join(",") + end + "}";
+  }
+
+  /** contracts.trade.view.money: integer minor units -> "USD 1,234.50" (no floats). */
+  function money(amount, currency, exponent) {
+    if (amount === null || amount === undefined) return "-";
+    const e = BigInt(exponent === undefined ? 2n : exponent), unit = 10n ** e;
+    const a = BigInt(amount), whole = floorDiv(a, unit), frac = a - whole * unit;
+    const digits = (whole < 0n ? -whole : whole).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return currency + " " + (whole < 0n ? "-" : "") + digits + (e ? "." + frac.toString().padStart(Number(e), "0") : "");
+  }
+  /** contracts.trade.state.last_day: the UTC date that ends at a deadline (a midnight). */
+  function lastDay(deadlineMs) {
+    return new Date(Number(floorDiv(BigInt(deadlineMs), DAY_MS) - 1n) * 86400000).toISOString().slice(0, 10);
+  }
+  /** contracts.trade.view._utc: block time as "YYYY-MM-DD HH:MM UTC". */
+  function utc(ms) {
+    return new Date(Number(floorDiv(BigInt(ms), 1000n)) * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  }
+  /** contracts.trade.view.counted_by: the calendar a presentation's deadline was counted by. */
+  function countedBy(p) {
+    const cal = pget(p, "calendar");
+    if (cal === null) return "";
+    if (pyBool(pget(p, "weekends_only"))) return " [calendar " + cal + ": weekends only, no holiday list for a year of the period]";
+    return " [calendar " + cal + "]";
+  }
+  /** contracts.trade.state.financing_status */
+  function financingStatus(fin, nowMs) {
+    if (fin.repaid >= fin.amount) return "repaid";
+    return nowMs >= fin.due_ms ? "overdue" : "open";
+  }
+  class NoTrade extends Error {}
+  async function fetchEach(fetch, prefix, ids) {
+    const vals = await Promise.all(ids.map((i) => fetch(prefix + i)));
+    const out = {};
+    ids.forEach((i, n) => setKey(out, i, vals[n]));
+    return out;
+  }
+  /** contracts.trade.view.trade_report, ported: `fetch(key)` resolves to the value of
+   * trade_documents/<key> (integers as BigInt) or null. Throws NoTrade (Python: KeyError). */
+  async function tradeReport(fetch, tradeId, nowMs, exponent = 2n, params = null) {
+    nowMs = BigInt(nowMs);
+    const trade = await fetch("trade/" + tradeId);
+    if (trade === null || trade === undefined) throw new NoTrade(tradeId);
+    const docs = await fetchEach(fetch, "doc/", trade.docs);
+    const fins = await fetchEach(fetch, "fin/", trade.financings);
+    for (const f of Object.values(fins)) {
+      if (f !== null) f.status_now = financingStatus(f, nowMs);
+    }
+    const lcs = {};
+    const lcVals = await Promise.all(trade.lcs.map((i) => fetch("lc/" + i)));
+    for (let n = 0; n < trade.lcs.length; n++) {
+      const lcId = trade.lcs[n], lc = lcVals[n];
+      if (lc !== null) {
+        lc.presentation_records = await fetchEach(fetch, "pres/", lc.presentations);
+        for (const p of Object.values(lc.presentation_records)) {
+          const deadline = p === null ? null : pget(p, "examination_deadline_ms");
+          if (deadline !== null) p.examination_over_now = nowMs >= deadline;  // none before decision 138
+        }
+        const until = pget(lc, "cancel_consent_until_ms");
+        lc.cancel_consent_now = pyBool(pget(lc, "cancel_consent")) && until !== null && nowMs < until;
+        setKey(lcs, lcId, lc);
+      }
+    }
+    const rate = pget(pyBool(params) ? params : {}, "max_advance_rate_bps", BPS);
+    let base = trade.amount;
+    const decl = pyBool(trade.declaration) ? pget(docs, trade.declaration) : null;
+    if (decl !== null) {
+      const att = decl.attestation;
+      base = bmin(base, pyBool(att) ? att.declared_amount : decl.fields.amount);
+    }
+    const pool = pget(trade, "pool") !== null ? trade.pool : floorDiv(base * rate, BPS);
+    // what the trade's LCs paid the exporter counts against the pool (state.lc_paid_out)
+    let paidOut = 0n;
+    for (const lc of Object.values(lcs)) {
+      for (const p of Object.values(lc.presentation_records)) {
+        if (p === null || p.status !== "paid" || !(p.trade_id === null || p.trade_id === tradeId)) continue;
+        for (const x of p.payments) if (x.financing_id === null) paidOut += x.amount;
+      }
+    }
+    return { trade_id: tradeId, trade, documents: docs, financings: fins, letters_of_credit: lcs,
+      pool, lc_paid_out: paidOut, remaining: bmax(0n, pool - trade.financed - paidOut), exponent: BigInt(exponent) };
+  }
+
+  /** One state value read exactly: {status, value, height} (value null unless 200). */
+  async function readExact(contract, key) {
+    const path = "/v1/state/" + encodeURIComponent(contract) + "/" + key.split("/").map(encodeURIComponent).join("/");
+    const r = await sfetch(path, { Accept: "application/json" });
+    const text = await r.text();
+    if (r.status === 401) {
+      let why = "";
+      try { why = JSON.parse(text).error.message; } catch (e) { /* no body */ }
+      throw new NeedIdentity(path, why);
+    }
+    if (r.status !== 200) return { status: r.status, value: null, height: null, path };
+    const body = parseExact(text);
+    return { status: 200, value: body.value, height: body.height };
+  }
+
+  const NOT_VISIBLE = "not found or not visible to you";
+  function proofPath(key) { return "/v1/proofs/state/trade_documents/" + key.split("/").map(encodeURIComponent).join("/"); }
+  function recVerify(key, label) {
+    return verifyButton(label, proofPath(key), (r) => (!r.present ? "the proof says the key is absent, the page showed a value" : null));
+  }
+  const short = (id) => "<code>" + esc(String(id).slice(0, 16)) + "…</code>";
+  const docLink = (id) => '<a href="#/doc/' + esc(id) + '">' + short(id) + "</a>";
+  const f = (name, html) => '<span data-f="' + esc(name) + '">' + html + "</span>";
+  const pill = (cls, text, name) => '<span class="pill ' + cls + '"' + (name ? ' data-f="' + esc(name) + '"' : "") + ">" + esc(text) + "</span>";
+  const STATUS_CLASS = { open: "info", financed: "info", repaid: "ok", overdue: "bad", registered: "info", closed: "",
+    drawn: "ok", cancelled: "", presented: "warn", accepted: "info", paid: "ok", refused: "bad" };
+  const statusPill = (s, name) => pill(STATUS_CLASS[s] !== undefined ? STATUS_CLASS[s] : "", s, name);
+  function hiddenRec(kind, key, what) {
+    return '<div class="rec hidden" data-rec="' + esc(kind) + '" data-key="trade_documents/' + esc(key) + '"><div class="rechead">' +
+      esc(what) + " " + short(key.split("/")[1]) + ' <span class="pill bad" data-f="hidden">' + NOT_VISIBLE + "</span></div>" +
+      '<p class="muted">The node answered 404 for <code>trade_documents/' + esc(key) + "</code>: it does not exist, or this identity may not read it (the node does not say which).</p></div>";
+  }
+  /** The registered legal name of a genesis identity (the ledger keeps party names normalised). */
+  function legalName(pk) {
+    const i = nodeGenesis ? (nodeGenesis.identities || []).find((x) => x.public_key === pk) : null;
+    return i && i.legal_name ? ' <span class="muted">legal name “' + esc(i.legal_name) + "”</span>" : "";
+  }
+  const PARTY_FIELDS = ["seller", "buyer", "exporter", "shipper", "consignee", "applicant", "beneficiary", "issuing_bank",
+    "vessel", "port_of_loading", "port_of_discharge", "carrier"];
+
+  /** The page of one trade: the report rendered for a credit officer, each record with Verify. */
+  async function pageTrade(id) {
+    const { body: st } = await api("/v1/status");  // public: the chain's time, as the CLI reads it
+    const nowMs = BigInt(st.timestamp_ms || 0);
+    const raw = [];  // [key, value] as read, for the raw records disclosure
+    const fetchTd = async (key) => {
+      const slot = [key, null];
+      raw.push(slot);  // in the order the report asks, whatever order the answers come in
+      const r = await readExact("trade_documents", key);
+      if (r.status !== 200 && r.status !== 404) throw new Error("the node answered " + r.status + " for " + r.path);
+      slot[1] = r.value;
+      return slot[1];
+    };
+    let rep;
+    const params = (await readExact("governance", "params")).value;
+    try {
+      rep = await tradeReport(fetchTd, id, nowMs, 2n, params);
+    } catch (e) {
+      if (!(e instanceof NoTrade)) throw e;
+      view.innerHTML = '<h1>Trade <code id="trade-id">' + esc(id) + '</code></h1><div class="card notfound" id="trade-hidden"><h2>Trade: ' + NOT_VISIBLE + "</h2>" +
+        '<p>The node answered 404 for <code>trade_documents/trade/' + esc(id) + "</code>.</p>" +
+        '<p class="muted">It answers the same for a trade that does not exist and for one ' +
+        (state.identity ? "the identity <b>" + esc(state.identity.name || state.identity.publicKey.slice(0, 12) + "…") + "</b>" : "this page") +
+        " is no party to: a trade's records are for its parties (exporter, registrants, verifying, financing and LC-issuing banks, LC applicant and beneficiary), regulators and auditors (docs/api.md, who may read what).</p></div>";
+      return;
+    }
+    const cur = (await readExact("governance", "currency/" + rep.trade.currency)).value;
+    rep.exponent = BigInt(pget(pyBool(cur) ? cur : {}, "exponent", 2n));  // as cli_trade_show
+    state.lastTradeReport = { json: toJsonText(rep), nowMs: nowMs.toString() };
+    view.innerHTML = renderTrade(rep, params, nowMs, st.height, raw);
+    view.dataset.nowMs = nowMs.toString();
+  }
+
+  function renderTrade(rep, params, nowMs, height, raw) {
+    const t = rep.trade, ccy = t.currency, e = rep.exponent;
+    const m = (x) => esc(money(x, ccy, e));
+    const docs = Object.entries(rep.documents), fins = Object.entries(rep.financings), lcs = Object.entries(rep.letters_of_credit);
+    const decl = pyBool(t.declaration) ? pget(rep.documents, t.declaration) : null;
+
+    // ---- what stops a new financing (the report's own signals)
+    const blocks = [];
+    for (const [did, d] of docs) {
+      if (d !== null && pyBool(pget(d, "disputed"))) {
+        const why = pget(DISPUTE_REASONS, d.disputed.reason, d.disputed.reason);
+        blocks.push("a disputed document: " + esc(d.doc_type) + " " + docLink(did) + " — " + esc(why) + " (the trade is not financed)");
+      }
+    }
+    if (decl !== null && pyBool(decl.attestation) && decl.attestation.result !== "match") {
+      blocks.push("customs attested <b>" + esc(decl.attestation.result) + "</b> on the declaration (no financing after a mismatch)");
+    }
+    if (pyBool(pget(params || {}, "financing_requires_attestation")) && (decl === null || !pyBool(decl.attestation))) {
+      blocks.push(decl === null ? "no customs declaration in the trade, and the consortium finances only an attested one"
+        : "the customs declaration is not attested yet, and the consortium finances only an attested one");
+    }
+    if (rep.remaining === 0n) blocks.push("nothing remains in the financing pool");
+    const blockHtml = '<div class="card ' + (blocks.length ? "blocked" : "clear") + '" id="trade-blocks"><h2>What stops a new financing</h2>' +
+      (blocks.length ? "<ul>" + blocks.map((b) => '<li data-f="block">' + b + "</li>").join("") + "</ul>"
+        : '<p data-f="block-none">Nothing in these records: the pool has ' + m(rep.remaining) + " left.</p>") +
+      '<p class="muted">Read from the records below. A bank\'s financing is also screened against the watch list and held to the exposure limits when it is requested (docs/risk.md): that list is for regulators and auditors, so it is not on this page.</p></div>';
+
+    // ---- the trade
+    const tradeCard = '<div class="card rec" data-rec="trade" data-key="trade_documents/trade/' + esc(rep.trade_id) + '">' + kv([
+      ["trade id", '<code id="trade-id">' + esc(rep.trade_id) + "</code>"],
+      ["status", statusPill(t.status, "trade-status")],
+      ["exporter (seller)", f("seller", esc(t.seller)) + " · owner " + who(t.owner) + legalName(t.owner)],
+      ["buyer", f("buyer", esc(t.buyer))],
+      ["currency", f("currency", esc(ccy)) + ' <span class="muted">(' + esc(e) + " decimals, governance <code>currency/" + esc(ccy) + "</code>)</span>"],
+      ["invoice amount", f("trade-amount", m(t.amount))],
+      ["invoice", pyBool(t.invoice) ? docLink(t.invoice) : "-"],
+      ["customs declaration", pyBool(t.declaration) ? docLink(t.declaration) : '<span class="muted">none in the trade</span>'],
+      ["opened at height", esc(pget(t, "height", "-"))],
+    ]) + recVerify("trade/" + rep.trade_id, "the trade record") + "</div>";
+
+    // ---- documents
+    const presOf = {};
+    for (const [, lc] of lcs) for (const [pid, p] of Object.entries(lc.presentation_records)) presOf[pid] = p;
+    const docCards = docs.map(([did, d]) => {
+      if (d === null) return hiddenRec("doc", "doc/" + did, "document");
+      const flags = [];
+      if (did === t.invoice) flags.push(pill("info", "opened the trade"));
+      if (d.verified_by.length) flags.push(pill("ok", "verified by " + d.verified_by.length + " bank(s)", "verified"));
+      if (d.doc_type === "customs_declaration") {
+        const a = d.attestation;
+        flags.push(pyBool(a) ? pill(a.result === "match" ? "ok" : "bad", "attested by customs: " + a.result, "attested")
+          : pill("warn", "not attested by customs", "attested"));
+      }
+      if (pyBool(d.declared_distinct)) flags.push(pill("warn", "declared distinct"));
+      if (pyBool(pget(d, "disputed"))) flags.push(pill("bad", "DISPUTED", "disputed"));
+      if (pyBool(d.presentation_id)) {
+        const p = pget(presOf, d.presentation_id);
+        flags.push(pill(p && p.status === "refused" ? "" : "warn", p ? "presented: drawing " + p.status : "presented", "presented"));
+      }
+      const amount = pget(d.fields, "amount");
+      const parties = PARTY_FIELDS.filter((k) => has(d.fields, k)).map((k) => "<tr><th>" + esc(k.replace(/_/g, " ")) + "</th><td>" + esc(d.fields[k]) + "</td></tr>").join("");
+      const rows = [
+        ["amount", f("amount", pyBool(amount) ? m(amount) : '<span class="muted">-</span>')],
+        ["parties (as normalised on the ledger)", parties ? '<table class="inner">' + parties + "</table>" : '<span class="muted">-</span>'],
+        ["record status", statusPill(d.status, "status")],
+        ["owner", who(d.owner) + (d.registrant !== d.owner ? " · registered by " + who(d.registrant) : "")],
+      ];
+      if (d.verified_by.length) rows.push(["verified by", d.verified_by.map(who).join(", ")]);
+      if (d.doc_type === "customs_declaration") {
+        const a = d.attestation;
+        rows.push(["customs", pyBool(a) ? "attested <b>" + esc(a.result) + "</b> at height " + esc(a.height) + ", declared " + f("declared", m(a.declared_amount)) + " by " + who(a.by)
+          : '<b>NOT attested</b>']);
+      }
+      if (pyBool(d.declared_distinct)) rows.push(["declared distinct", "from " + docLink(d.declared_distinct.similar_to) + ": " + esc(JSON.stringify(d.declared_distinct.reason))]);
+      for (const c of d.distinct_copies) rows.push(["copy declared distinct", docLink(c.doc_id) + ": " + esc(JSON.stringify(c.reason))]);
+      if (pyBool(pget(d, "disputed"))) rows.push(["DISPUTED", esc(pget(DISPUTE_REASONS, d.disputed.reason, d.disputed.reason)) + " (the trade is not financed)"]);
+      if (pyBool(d.presentation_id)) rows.push(["presentation", short(d.presentation_id) + (pget(presOf, d.presentation_id) ? " " + statusPill(presOf[d.presentation_id].status) : "")]);
+      if (pyBool(pget(d, "duplicate_attempts"))) rows.push(["registration attempts by others", esc(d.duplicate_attempts.length)]);
+      return '<div class="rec" data-rec="doc" data-id="' + esc(did) + '" data-key="trade_documents/doc/' + esc(did) + '"><div class="rechead"><b data-f="type">' + esc(d.doc_type.replace(/_/g, " ")) +
+        "</b> " + docLink(did) + " " + flags.join(" ") + "</div>" + kv(rows) + recVerify("doc/" + did, "this document") + "</div>";
+    }).join("");
+    const customs = decl === null ? (pyBool(t.declaration) ? "customs: the declaration is " + NOT_VISIBLE : "customs: no declaration in the trade")
+      : !pyBool(decl.attestation) ? "customs: declaration NOT attested"
+        : "customs: attested " + esc(decl.attestation.result) + " at height " + esc(decl.attestation.height) + ", declared " + m(decl.attestation.declared_amount);
+
+    // ---- the pool
+    const pool = '<div class="card" id="trade-pool"><h2>Financing pool</h2><table class="figures">' +
+      "<tr><th>limit (the pool)</th><td>" + f("pool", m(rep.pool)) + '</td><td class="muted">' +
+      (pget(t, "pool") !== null ? "fixed by the first financing" : "invoice amount, capped by the declaration (its attested amount once attested), × the maximum advance rate") + "</td></tr>" +
+      "<tr><th>financed (ever)</th><td>" + f("financed", m(t.financed)) + '</td><td class="muted">repayment never frees it: a repaid receivable is gone</td></tr>' +
+      "<tr><th>outstanding</th><td>" + f("outstanding", m(t.outstanding)) + '</td><td class="muted">drawn and not yet repaid</td></tr>' +
+      "<tr><th>repaid</th><td>" + f("repaid", m(t.financed - t.outstanding)) + '</td><td class="muted">financed less outstanding</td></tr>' +
+      "<tr><th>paid to the exporter under its LCs</th><td>" + f("lc-paid-out", m(rep.lc_paid_out)) + '</td><td class="muted">a receivable the LC paid counts as drawn from the pool</td></tr>' +
+      '<tr class="total"><th>still available</th><td>' + f("remaining", m(rep.remaining)) + '</td><td class="muted">pool − financed − paid under LCs</td></tr>' +
+      "</table></div>";
+
+    // ---- financings
+    const finCards = fins.length ? fins.map(([fid, x]) => {
+      if (x === null) return hiddenRec("fin", "fin/" + fid, "financing");
+      return '<div class="rec" data-rec="fin" data-id="' + esc(fid) + '" data-key="trade_documents/fin/' + esc(fid) + '"><div class="rechead"><b>financing</b> ' + short(fid) + " " +
+        statusPill(x.status_now, "status-now") + (x.status !== x.status_now ? ' <span class="muted">(recorded ' + esc(x.status) + ")</span>" : "") + "</div>" + kv([
+        ["bank", who(x.bank)], ["amount", f("amount", m(x.amount))], ["repaid", f("repaid", m(x.repaid))],
+        ["outstanding", f("outstanding", m(x.amount - x.repaid))],
+        ["matures (due date)", f("maturity", esc(x.maturity_date)) + (x.status_now === "overdue" ? " " + pill("bad", "overdue") : "")],
+        ["against", pyBool(x.doc_id) ? docLink(x.doc_id) : "the trade"],
+      ]) + recVerify("fin/" + fid, "this financing") + "</div>";
+    }).join("") : '<p class="muted" data-f="none">none</p>';
+
+    // ---- letters of credit
+    const hiddenLcs = t.lcs.filter((i) => !has(rep.letters_of_credit, i));
+    const lcCards = (lcs.length || hiddenLcs.length) ? lcs.map(([lcId, lc]) => {
+      const amd = lc.amendment;
+      const pres = Object.entries(lc.presentation_records).map(([pid, p]) => {
+        if (p === null) return hiddenRec("pres", "pres/" + pid, "presentation");
+        const rows = [["amount", f("amount", m(p.amount))], ["status", statusPill(p.status, "status")]];
+        const dl = pget(p, "examination_deadline_ms");
+        if (dl !== null) {
+          rows.push(["examination deadline", f("examine-by", esc(lastDay(dl))) + " (UTC, the fifth banking day following the presentation)" +
+            (countedBy(p) ? " " + f("counted-by", esc(countedBy(p).trim())) : "") +
+            (p.status === "presented" && pget(p, "examination_over_now") ? " " + pill("warn", "passed: the beneficiary may claim honour", "over") : "")]);
+        }
+        if (p.discrepancies.length) rows.push(["refused: discrepancies", f("discrepancies", esc(p.discrepancies.join(", ")))]);
+        if (pyBool(pget(p, "claimed"))) rows.push(["honour", "honoured on the beneficiary's claim (no decision in time)"]);
+        if (pyBool(p.due_ms)) rows.push(["deferred payment due", esc(utc(p.due_ms))]);
+        if (p.payments.length) {
+          rows.push(["honoured: paid", '<table class="inner">' + p.payments.map((x) => "<tr><td>" + m(x.amount) + "</td><td>to " + who(x.to) + "</td><td>" +
+            (x.financing_id === null ? "the beneficiary" : "repays financing " + short(x.financing_id)) + "</td></tr>").join("") + "</table>"]);
+        }
+        rows.push(["documents", p.doc_ids.map(docLink).join(", ")]);
+        return '<div class="rec sub" data-rec="pres" data-id="' + esc(pid) + '" data-key="trade_documents/pres/' + esc(pid) + '"><div class="rechead"><b>drawing</b> ' + short(pid) + " " +
+          statusPill(p.status) + "</div>" + kv(rows) + recVerify("pres/" + pid, "this presentation") + "</div>";
+      }).join("");
+      const rows = [
+        ["issuing bank", who(lc.issuer) + " <code>" + esc(lc.issuing_bank) + "</code>"],
+        ["applicant", who(lc.applicant) + legalName(lc.applicant)], ["beneficiary", who(lc.beneficiary) + legalName(lc.beneficiary)],
+        ["amount in force", f("amount", m(lc.amount)) + " +" + esc(lc.tolerance_bps) + " bps tolerance"],
+        ["expires", f("expiry", esc(lc.expiry_date))],
+        ["drawn", f("drawn", m(lc.drawn)) + (lc.reserved ? " · under presentation " + m(lc.reserved) : "")],
+        ["terms", (lc.partial_drawings ? "partial drawings allowed" : "one drawing") + " · " + (lc.usance_days ? esc(lc.usance_days) + " days usance" : "at sight") +
+          " · required documents: " + esc(lc.required_docs.join(", "))],
+        ["amendments", f("amendments", esc(lc.amendments)) + " accepted" + (pyBool(amd) ? " · " + pill("warn", "amendment" + (has(amd, "number") ? " " + amd.number : "") + " pending", "amendment") +
+          " " + esc(toJsonText(amd.changes)) : "")],
+      ];
+      if (lc.cancel_consent_now) rows.push(["cancellation", "consented by the beneficiary, lapses " + esc(utc(lc.cancel_consent_until_ms))]);
+      return '<div class="rec" data-rec="lc" data-id="' + esc(lcId) + '" data-key="trade_documents/lc/' + esc(lcId) + '"><div class="rechead"><b>letter of credit</b> ' + short(lcId) + " " +
+        statusPill(lc.status, "status") + "</div>" + kv(rows) + recVerify("lc/" + lcId, "this letter of credit") +
+        "<h3>Presentations (" + Object.keys(lc.presentation_records).length + ")</h3>" + (pres || '<p class="muted">none</p>') + "</div>";
+    }).join("") + hiddenLcs.map((i) => hiddenRec("lc", "lc/" + i, "letter of credit")).join("") : '<p class="muted" data-f="none">none</p>';
+
+    const rawHtml = raw.map(([k, v]) => '<div class="rawrec" data-key="trade_documents/' + esc(k) + '"><b><code>trade_documents/' + esc(k) + "</code></b>" +
+      (v === null ? ' <span class="muted">' + NOT_VISIBLE + "</span>" : "<pre>" + esc(toJsonText(v, "  ")) + "</pre>") + "</div>").join("");
+    return '<h1>Trade ' + short(rep.trade_id) + " " + statusPill(t.status) + ' <span class="muted small">' + esc(t.seller) + " → " + esc(t.buyer) + "</span></h1>" +
+      '<p class="muted">As <code>chainfin trade show</code> reports it, at block time ' + esc(utc(nowMs)) + " (height " + esc(height) + "); amounts in " + esc(ccy) + "; party names as the ledger keeps them, normalised. " +
+      "Each record has its own Verify (its state proof, checked in this browser).</p>" +
+      blockHtml + tradeCard +
+      '<div class="card" id="trade-docs"><h2>Documents (' + docs.length + ")</h2>" + docCards +
+      '<p class="muted">checks: parties, currency and declaration amount cross-checked when each document joined (a mismatch is refused, never stored)</p>' +
+      '<p data-f="customs">' + customs + "</p></div>" +
+      pool +
+      '<div class="card" id="trade-fins"><h2>Financings, oldest first (' + fins.length + ")</h2>" + finCards + "</div>" +
+      '<div class="card" id="trade-lcs"><h2>Letters of credit (' + t.lcs.length + ")</h2>" + lcCards + "</div>" +
+      '<details class="card" id="raw"><summary>Raw records (' + raw.length + " reads, JSON as the node serves them)</summary>" + rawHtml + "</details>";
+  }
+  state.trade = { tradeReport, render: renderTrade, money, lastDay, utc, countedBy, parseExact, toJsonText, financingStatus, NoTrade };
+
 
   async function search(q) {
     q = q.trim();
@@ -417,10 +806,9 @@
       const id = q.toLowerCase();
       const { status } = await api("/v1/tx/" + id);
       if (status === 200) { location.hash = "#/tx/" + id; return; }
-      // document, LC and trade ids are 32-byte hex too: any trade_documents key for it?
-      for (const p of DOC_KEYS.filter((k) => k)) {
-        if ((await api("/v1/state/trade_documents/" + p + id)).status === 200) { location.hash = "#/doc/" + id; return; }
-      }
+      // trade, document and LC ids are 32-byte hex too: any trade_documents key for it?
+      const p = await firstDocKey(id);
+      if (p !== null) { location.hash = (p === "trade/" ? "#/trade/" : "#/doc/") + id; return; }
       location.hash = "#/account/" + id;
       return;
     }
@@ -445,6 +833,7 @@
       if (page === "block") await pageBlock(rest[0]);
       else if (page === "tx") await pageTx(rest[0]);
       else if (page === "account") await pageAccount(rest[0]);
+      else if (page === "trade") await pageTrade(decodeURIComponent(rest[0] || ""));
       else if (page === "doc") await pageDoc(decodeURIComponent(rest.join("/")));
       else if (page === "state") await pageState(rest[0], decodeURIComponent(rest.slice(1).join("/")));
       else await pageHome();

@@ -1,0 +1,465 @@
+"""The explorer's trade page (``#/trade/ID``) in a real browser against a real 4-node testnet:
+a trade built as the demo builds it (invoice, customs declaration and bill of lading registered,
+attested, verified, financed; an LC issued, amended, a presentation refused, one honoured with
+its proceeds assigned; a second amendment left pending).
+
+What is checked: the page's report — the JS port of ``contracts.trade.view.trade_report`` — is
+the Python report of the same records at the same block time, field for field, and the page
+shows the same amounts (formatted as ``view.money`` formats them), statuses and counts; the port
+agrees with Python on variants of the records no live chain holds yet (disputed, hidden, overdue,
+claimed, amounts past 2^53); a record's Verify says VALID; the search box and the document page
+reach the trade; an identity that is no party to the trade sees "not visible to you", and a
+record hidden from the reader shows so in its place. The page's screenshot is
+docs/img/explorer-trade.png (refreshed by running with CHAINFIN_SHOTS=docs/img).
+
+Browser and fixtures as tests/browser/test_explorer.py (its ``browser`` fixture, over this
+module's testnet).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainfin.crypto import load_identity
+from contracts.trade import view as trade_view
+from contracts.trade.state import examination_deadline_ms, last_day
+from testnet.launch import LEGAL_NAMES, init_testnet
+from tests.browser import test_explorer as te
+
+browser = te.browser  # the explorer tests' chromium, over this module's `chain`
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[te.Chain]:
+    """A 4-node testnet holding one trade (``c.ids``: its records' ids)."""
+    te._need_browser()
+    d = tmp_path_factory.mktemp("trade-page") / "tn"
+    init_testnet(d, nodes=4)
+    c = te.Chain(d)
+    c.tn.start()
+    try:
+        c.tn.wait_ready(30)
+        c.client = c.tn.client(0)
+        c.ids = _build_trade(c)
+        yield c
+    finally:
+        if getattr(c, "client", None) is not None:
+            c.client.close()
+        c.tn.stop()
+
+
+def _build_trade(c: te.Chain) -> dict[str, str]:
+    who = {n: load_identity(c.dir / "clients" / f"{n}.json")
+           for n in ("usd_issuer", "exporter", "importer", "customs", "bank0", "bank2")}
+    pk = {n: i.public_key.hex() for n, i in who.items()}
+
+    def call(name: str, method: str, args: dict[str, Any], contract: str = "trade_documents"
+             ) -> dict[str, Any]:
+        r = c.client.call(who[name], contract, method, args, wait=True)
+        assert r.get("status") == "committed", (method, r)
+        return r["result"]  # type: ignore[no-any-return]
+
+    seller, buyer = LEGAL_NAMES["exporter"], LEGAL_NAMES["importer"]
+    expiry = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 30 * 86400))
+    later = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 60 * 86400))
+
+    def content(tag: str) -> str:
+        return hashlib.sha256(b"trade page " + tag.encode()).hexdigest()
+
+    for bank in ("bank0", "bank2"):
+        call("usd_issuer", "issue", {"currency": "USD", "to": pk[bank], "amount": 50_000_000},
+             contract="settlement")
+    r = call("exporter", "register", {"doc_type": "invoice", "content_hash": content("inv"), "fields": {
+        "seller": seller, "buyer": buyer, "number": "INV-2026-TP1", "issue_date": "2026-11-20",
+        "amount": 12_500_000, "currency": "USD"}})
+    inv, trade = r["doc_id"], r["trade_id"]
+    decl = call("exporter", "register", {
+        "doc_type": "customs_declaration", "trade_id": trade, "content_hash": content("cd"),
+        "fields": {"declaration_number": "CDTP12026", "exporter": seller,
+                   "amount": "125,000.00", "currency": "USD"}})["doc_id"]
+    bl = call("exporter", "register", {
+        "doc_type": "bill_of_lading", "trade_id": trade, "content_hash": content("bl"),
+        "fields": {"carrier": "MAEU", "bl_number": "MAEUTP101", "shipper": seller,
+                   "consignee": buyer, "vessel": "Maersk Essen", "port_of_loading": "Yantian",
+                   "port_of_discharge": "Los Angeles"}})["doc_id"]
+    call("customs", "attest", {"doc_id": decl, "result": "match", "declared_amount": 12_500_000})
+    call("bank0", "verify", {"doc_id": inv})
+    fin = call("bank0", "request_financing", {"doc_id": inv, "amount": 10_000_000,
+                                              "currency": "USD", "maturity_date": expiry})
+    lc = call("bank2", "issue_lc", {
+        "applicant": pk["importer"], "beneficiary": pk["exporter"], "amount": 12_500_000,
+        "currency": "USD", "expiry_date": expiry, "required_docs": ["invoice", "bill_of_lading"],
+        "lc_number": "LCTP1", "trade_id": trade})["lc_id"]
+    call("bank2", "amend_lc", {"lc_id": lc, "number": 1,
+                               "changes": {"partial_drawings": True, "tolerance_bps": 500}})
+    call("exporter", "accept_amendment", {"lc_id": lc, "number": 1})
+    p1 = call("exporter", "present", {"lc_id": lc, "doc_ids": [inv, bl],
+                                      "amount": 12_500_000})["presentation_id"]
+    call("bank2", "refuse_presentation", {"presentation_id": p1,
+                                          "discrepancies": ["description_mismatch"]})
+    p2 = call("exporter", "present", {"lc_id": lc, "doc_ids": [inv, bl],
+                                      "amount": 12_500_000})["presentation_id"]
+    call("bank2", "accept_presentation", {"presentation_id": p2})
+    call("bank2", "amend_lc", {"lc_id": lc, "number": 2, "changes": {"expiry_date": later}})
+    return {"trade": trade, "invoice": inv, "declaration": decl, "bill_of_lading": bl,
+            "financing": fin["financing_id"], "lc": lc, "refused": p1, "paid": p2}
+
+
+def _python_report(c: te.Chain, now_ms: int) -> dict[str, Any]:
+    """``chainfin trade show --json``'s report (cli_trade_show's reads), as the auditor."""
+    def fetch(key: str) -> Any:
+        return c.client.state_value("trade_documents", key)
+
+    rep = trade_view.trade_report(fetch, c.ids["trade"], now_ms,
+                       params=c.client.state_value("governance", "params"))
+    cur = c.client.state_value("governance", "currency/" + rep["trade"]["currency"]) or {}
+    rep["exponent"] = int(cur.get("exponent", 2))
+    return rep
+
+
+def _page_report(drv: Any) -> tuple[dict[str, Any], int]:
+    got = drv.execute_script("return window.chainfinExplorer.lastTradeReport")
+    return json.loads(got["json"]), int(got["nowMs"])
+
+
+def _text(el: Any, sel: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(el.find_element(By.CSS_SELECTOR, f"[data-f='{sel}']").text)
+
+
+def _open_trade(drv: Any, c: te.Chain, key: str = "auditor") -> None:
+    te._open(drv, c, f"#/trade/{c.ids['trade']}", key=key)
+    te._css(drv, "#trade-id, #trade-hidden")
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_trade_page_shows_what_trade_show_reports(chain: te.Chain, browser: Any,
+                                                  tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    ids = chain.ids
+    # the search box reaches a trade by its id (not a transaction id: SHA-256 of the invoice's)
+    te._open(browser, chain)
+    te._pin_genesis(browser, chain)
+    q = browser.find_element(By.ID, "q")
+    q.clear()
+    q.send_keys(ids["trade"])
+    browser.find_element(By.ID, "go").click()
+    assert te._css(browser, "#trade-id").text == ids["trade"]
+
+    page, now_ms = _page_report(browser)
+    rep = _python_report(chain, now_ms)
+    assert page == json.loads(json.dumps(rep))  # the port: same fields, statuses and sums
+
+    m = lambda x: trade_view.money(x, "USD", rep["exponent"])  # noqa: E731
+    t = rep["trade"]
+    assert (rep["pool"], t["financed"], t["outstanding"], rep["lc_paid_out"], rep["remaining"]) \
+        == (12_500_000, 10_000_000, 0, 2_500_000, 0)  # the story as built
+    view = browser.find_element(By.ID, "view")
+    for name, value in (("pool", rep["pool"]), ("financed", t["financed"]),
+                        ("outstanding", t["outstanding"]), ("lc-paid-out", rep["lc_paid_out"]),
+                        ("remaining", rep["remaining"]), ("trade-amount", t["amount"]),
+                        ("repaid", t["financed"] - t["outstanding"])):
+        assert _text(view, name) == m(value), name
+    assert _text(view, "trade-status") == t["status"] == "repaid"
+    assert _text(view, "seller") == t["seller"] and _text(view, "buyer") == t["buyer"]
+    blocks = [e.text for e in view.find_elements(By.CSS_SELECTOR, "#trade-blocks [data-f=block]")]
+    assert blocks == ["nothing remains in the financing pool"]
+    assert "customs: attested match" in _text(view, "customs")
+
+    docs = view.find_elements(By.CSS_SELECTOR, ".rec[data-rec=doc]")
+    assert [d.get_attribute("data-id") for d in docs] == list(rep["documents"]) == t["docs"]
+    for el in docs:
+        d = rep["documents"][el.get_attribute("data-id")]
+        amount = d["fields"].get("amount")
+        assert _text(el, "amount") == (m(amount) if amount else "-")
+        assert _text(el, "status") == d["status"]
+        assert bool(el.find_elements(By.CSS_SELECTOR, "[data-f=verified]")) == bool(d["verified_by"])
+        if d["presentation_id"]:
+            assert _text(el, "presented") == "presented: drawing paid"
+    decl_el = view.find_element(By.CSS_SELECTOR, f".rec[data-id='{ids['declaration']}']")
+    assert _text(decl_el, "attested") == "attested by customs: match"
+    assert _text(decl_el, "declared") == m(12_500_000)
+
+    fins = view.find_elements(By.CSS_SELECTOR, ".rec[data-rec=fin]")
+    assert len(fins) == len(rep["financings"]) == 1
+    f = rep["financings"][ids["financing"]]
+    assert (_text(fins[0], "status-now"), _text(fins[0], "amount"), _text(fins[0], "repaid"),
+            _text(fins[0], "maturity")) == (f["status_now"], m(f["amount"]), m(f["repaid"]),
+                                            f["maturity_date"])
+    assert f["status_now"] == "repaid"
+
+    lcs = view.find_elements(By.CSS_SELECTOR, ".rec[data-rec=lc]")
+    assert len(lcs) == len(rep["letters_of_credit"]) == 1
+    lc = rep["letters_of_credit"][ids["lc"]]
+    assert (_text(lcs[0], "amount"), _text(lcs[0], "drawn"), _text(lcs[0], "status"),
+            _text(lcs[0], "expiry"), _text(lcs[0], "amendments")) \
+        == (m(lc["amount"]), m(lc["drawn"]), lc["status"], lc["expiry_date"],
+            str(lc["amendments"]))
+    assert _text(lcs[0], "amendment") == "amendment 2 pending" and lc["amendment"]["number"] == 2
+    pres = lcs[0].find_elements(By.CSS_SELECTOR, ".rec[data-rec=pres]")
+    assert [p.get_attribute("data-id") for p in pres] == list(lc["presentation_records"]) \
+        == [ids["refused"], ids["paid"]]
+    for el in pres:
+        p = lc["presentation_records"][el.get_attribute("data-id")]
+        assert (_text(el, "amount"), _text(el, "status"), _text(el, "examine-by")) \
+            == (m(p["amount"]), p["status"], last_day(p["examination_deadline_ms"]))
+    assert _text(pres[0], "discrepancies") == "description_mismatch"
+    assert "repays financing" in pres[1].text and "the beneficiary" in pres[1].text
+    assert m(2_500_000) in pres[1].text and m(10_000_000) in pres[1].text
+
+    # the raw records stay available, every read the report made
+    raw = browser.find_elements(By.CSS_SELECTOR, "#raw .rawrec")
+    assert f"trade_documents/trade/{ids['trade']}" in [r.get_attribute("data-key") for r in raw]
+    assert len(raw) == 1 + len(t["docs"]) + len(t["financings"]) + len(t["lcs"]) + len(
+        lc["presentations"])
+
+    shots = Path(os.environ.get("CHAINFIN_SHOTS", tmp_path))
+    browser.set_window_size(1280, 2400)
+    try:
+        browser.save_screenshot(str(shots / "explorer-trade.png"))
+        browser.find_element(By.ID, "trade-lcs").screenshot(str(shots / "explorer-trade-lc.png"))
+    finally:
+        browser.set_window_size(1280, 1000)
+    print(f"\ntrade page screenshots: {shots}/explorer-trade.png, explorer-trade-lc.png")
+
+    # each record's Verify: its state proof, checked in the browser
+    for sel, key in ((".rec[data-rec=trade]", f"trade/{ids['trade']}"),
+                     (f".rec[data-id='{ids['paid']}']", f"pres/{ids['paid']}")):
+        rec = browser.find_element(By.CSS_SELECTOR, sel)
+        rec.find_element(By.CSS_SELECTOR, "button.verify").click()
+        verdict = te._wait(browser, lambda d, rec=rec: rec.find_element(
+            By.CSS_SELECTOR, "[data-verdict]"), 30)
+        assert verdict.get_attribute("data-verdict") == "valid", verdict.text
+        assert f"state key:      trade_documents / {key}" in verdict.text
+
+
+def test_document_page_links_to_its_trade(chain: te.Chain, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    te._open(browser, chain, f"#/doc/{chain.ids['bill_of_lading']}")
+    te._css(browser, "#doc-trade a.trade-link").click()
+    assert te._css(browser, "#trade-id").text == chain.ids["trade"]
+    # a trade id typed on the document page: the trade is one click away
+    te._open(browser, chain, f"#/doc/{chain.ids['trade']}")
+    assert "This id is a trade" in te._css(browser, "#doc-trade").text
+    assert browser.find_element(By.CSS_SELECTOR, ".state[data-key^='trade_documents/trade/']")
+
+
+def test_who_sees_the_trade(chain: te.Chain, browser: Any) -> None:
+    """The exporter (a party) reads its trade (the same report); a bank that is no party to it
+    sees "not visible to you", not a broken page; without a key, reads need an identity."""
+    from selenium.webdriver.common.by import By
+
+    _open_trade(browser, chain, "exporter")
+    page, now_ms = _page_report(browser)
+    assert page == json.loads(json.dumps(_python_report(chain, now_ms)))
+    # a state proof is for supervisors: the exporter's Verify says the node gave none (404)
+    rec = browser.find_element(By.CSS_SELECTOR, ".rec[data-rec=trade]")
+    rec.find_element(By.CSS_SELECTOR, "button.verify").click()
+    verdict = te._wait(browser, lambda d: rec.find_element(By.CSS_SELECTOR, "[data-verdict]"), 30)
+    assert "No proof" in verdict.text and "404" in verdict.text
+
+    _open_trade(browser, chain, "bank1")  # bank B: neither verified, financed nor issued
+    card = te._css(browser, "#trade-hidden")
+    assert "not visible to you" in card.text and "bank1" in card.text
+    assert not browser.find_elements(By.CSS_SELECTOR, ".rec")
+
+    te._open(browser, chain, f"#/trade/{chain.ids['trade']}", key=None)
+    assert "Reads need an identity" in te._css(browser, "#need-identity").text
+
+
+_JS_REPORTS = """
+const [cases, done] = arguments;
+(async () => {
+  const T = window.chainfinExplorer.trade;
+  const out = [];
+  for (const c of cases) {
+    const recs = T.parseExact(c.records);
+    const fetch = async (k) => (Object.prototype.hasOwnProperty.call(recs, k) ? recs[k] : null);
+    try {
+      out.push(T.toJsonText(await T.tradeReport(fetch, c.trade_id, BigInt(c.now_ms), 2n,
+                                                T.parseExact(c.params))));
+    } catch (e) {
+      out.push(e instanceof T.NoTrade ? "NoTrade" : "JS ERROR " + e + " " + e.stack);
+    }
+  }
+  return out;
+})().then(done, (e) => done(String(e)));
+"""
+
+
+def _records(c: te.Chain) -> dict[str, Any]:
+    """Every record of the trade, by key (as the auditor reads them)."""
+    get = lambda k: c.client.state_value("trade_documents", k)  # noqa: E731
+    t = get("trade/" + c.ids["trade"])
+    recs = {"trade/" + c.ids["trade"]: t}
+    for kind, ids in (("doc/", t["docs"]), ("fin/", t["financings"]), ("lc/", t["lcs"])):
+        for i in ids:
+            recs[kind + i] = get(kind + i)
+    for i in t["lcs"]:
+        for p in recs["lc/" + i]["presentations"]:
+            recs["pres/" + p] = get("pres/" + p)
+    return recs
+
+
+def test_the_port_agrees_with_python_on_variants(chain: te.Chain, browser: Any) -> None:
+    """tradeReport (JS) and trade_report (Python) on the same records, varied where a live
+    chain has not gone: hidden records, a disputed or unattested declaration, a pool not yet
+    fixed, another advance rate, overdue financings and passed examination deadlines, a claimed
+    honour, a consent to cancel, amounts past 2^53; and money / last_day / _utc on the same
+    integers."""
+    ids = chain.ids
+    base = _records(chain)
+    tk, lk, pk = f"trade/{ids['trade']}", f"lc/{ids['lc']}", f"pres/{ids['paid']}"
+    now = base[pk]["examination_deadline_ms"] - 1
+    params = chain.client.state_value("governance", "params")
+
+    def variant(change: Any = None) -> dict[str, Any]:
+        r = copy.deepcopy(base)
+        if change:
+            change(r)
+        return r
+
+    def hide(*keys: str) -> Any:
+        return lambda r: [r.pop(k) for k in keys]
+
+    def unfix(r: dict[str, Any]) -> None:
+        r[tk]["pool"] = None
+
+    def unattested(r: dict[str, Any]) -> None:
+        r[tk]["pool"] = None
+        r[f"doc/{ids['declaration']}"]["attestation"] = None
+        r[f"doc/{ids['declaration']}"]["fields"]["amount"] = 11_000_001
+
+    def lower_attested(r: dict[str, Any]) -> None:
+        r[tk]["pool"] = None
+        r[f"doc/{ids['declaration']}"]["attestation"].update(result="mismatch",
+                                                              declared_amount=9_999_999)
+
+    def disputed(r: dict[str, Any]) -> None:
+        r[f"doc/{ids['declaration']}"]["disputed"] = {"reason": "not_declarant", "height": 9}
+
+    def no_declaration(r: dict[str, Any]) -> None:
+        r[tk]["declaration"] = None
+        r[tk]["pool"] = None
+
+    def pending(r: dict[str, Any]) -> None:
+        p = r[pk]
+        p.update(status="presented", payments=[])
+        r[f"pres/{ids['refused']}"].pop("examination_deadline_ms")
+
+    def claimed(r: dict[str, Any]) -> None:
+        r[pk]["claimed"] = {"height": 5, "timestamp_ms": now}
+        r[pk]["trade_id"] = None
+        r[lk].update(cancel_consent=True, cancel_consent_until_ms=now + 1)
+
+    def elsewhere(r: dict[str, Any]) -> None:
+        r[pk]["trade_id"] = "ab" * 32
+        r[lk]["cancel_consent"] = True  # recorded before decision 138: no time, lapsed
+
+    def huge(r: dict[str, Any]) -> None:
+        big = 10**18 - 1
+        r[tk].update(amount=big, pool=None, financed=big // 3, outstanding=7)
+        r[f"doc/{ids['declaration']}"]["attestation"]["declared_amount"] = big - 2
+        r[pk]["payments"][-1]["amount"] = 2**60 + 1
+        r[f"fin/{ids['financing']}"].update(amount=2**55 + 3, repaid=2**55 + 2)
+
+    def overdue(r: dict[str, Any]) -> None:
+        r[f"fin/{ids['financing']}"]["repaid"] = 9_999_999
+
+    changes: list[tuple[Any, int, Any]] = [
+        (None, now, params), (None, now + 10**12, params), (None, now, None), (None, now, {}),
+        (hide(f"doc/{ids['bill_of_lading']}", f"fin/{ids['financing']}"), now, params),
+        (hide(lk), now, params), (hide(pk), now, params),
+        (unfix, now, {"max_advance_rate_bps": 8_001}), (unattested, now, params),
+        (lower_attested, now, {"max_advance_rate_bps": 9_999}), (disputed, now, params),
+        (no_declaration, now, params), (pending, now, params), (pending, now + 1, params),
+        (claimed, now, params), (claimed, now + 1, params), (elsewhere, now, params),
+        (huge, now, {"max_advance_rate_bps": 9_999}), (overdue, now + 10**12, params),
+        (overdue, 0, params), (hide(tk), now, params),
+    ]
+    cases, want = [], []
+    for change, at, prm in changes:
+        recs = variant(change)
+        cases.append({"records": json.dumps(recs), "trade_id": ids["trade"], "now_ms": str(at),
+                      "params": json.dumps(prm)})
+        try:
+            want.append(json.loads(json.dumps(trade_view.trade_report(
+                lambda k, recs=recs: copy.deepcopy(recs.get(k)), ids["trade"], at,
+                params=copy.deepcopy(prm)))))
+        except KeyError:
+            want.append("NoTrade")
+    te._open(browser, chain, key=None)
+    got = browser.execute_async_script(_JS_REPORTS, cases)
+    assert isinstance(got, list), got
+    for n, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert (g if g == "NoTrade" or g.startswith("JS ERROR") else json.loads(g)) == w, n
+    statuses = {w["financings"][ids["financing"]]["status_now"] for w in want
+                if isinstance(w, dict) and w["financings"].get(ids["financing"])}
+    assert statuses == {"repaid", "open", "overdue"}  # the variants reach every status
+
+    amounts = [None, 0, 1, 5, 99, 100, 123450, 10**6, 2**53 + 1, 10**18 - 1]
+    fmt = [(a, ccy, e) for a in amounts for ccy, e in (("USD", 2), ("JPY", 0), ("KWD", 3))]
+    times = [examination_deadline_ms(t) for t in (0, 1_764_806_400_000, 1_765_000_000_123,
+                                                  4_102_444_800_000)]
+    js = browser.execute_script("""
+        const T = window.chainfinExplorer.trade, [fmt, times] = arguments;
+        return [fmt.map(([a, c, e]) => T.money(a === null ? null : BigInt(a), c, BigInt(e))),
+                times.map((t) => T.lastDay(BigInt(t))), times.map((t) => T.utc(BigInt(t) + 59999n))];
+    """, [[None if a is None else str(a), c, e] for a, c, e in fmt], [str(t) for t in times])
+    assert js == [[trade_view.money(a, c, e) for a, c, e in fmt], [last_day(t) for t in times],
+                  [trade_view._utc(t + 59_999) for t in times]]
+    assert datetime.date.fromisoformat(js[1][0])  # real dates
+    counted_by = getattr(trade_view, "counted_by", None)  # decision 142's calendars
+    if counted_by is not None:
+        pres = [{}, {"calendar": None}, {"calendar": "GB"},
+                {"calendar": "GB", "weekends_only": True}, {"calendar": "US", "weekends_only": False}]
+        assert browser.execute_script(
+            "return arguments[0].map((p) => window.chainfinExplorer.trade.countedBy(p))", pres) \
+            == [counted_by(p) for p in pres]
+
+
+def test_a_record_hidden_from_the_reader_shows_in_its_place(chain: te.Chain,
+                                                            browser: Any) -> None:
+    """The page renders a report whose document, financing, LC or presentation the node
+    answered 404 for: each says "not found or not visible to you" where it would be."""
+    from selenium.webdriver.common.by import By
+
+    ids = chain.ids
+    recs = _records(chain)
+    for k in (f"doc/{ids['bill_of_lading']}", f"fin/{ids['financing']}",
+              f"pres/{ids['refused']}"):
+        recs.pop(k)
+    recs[f"pres/{ids['paid']}"].update(calendar="GB", weekends_only=True)
+    te._open(browser, chain, key=None)
+    browser.execute_async_script("""
+        const [records, tradeId, done] = arguments;
+        const T = window.chainfinExplorer.trade, recs = T.parseExact(records);
+        const fetch = async (k) => (Object.prototype.hasOwnProperty.call(recs, k) ? recs[k] : null);
+        T.tradeReport(fetch, tradeId, 0n, 2n, null).then((rep) => {
+          document.getElementById("view").innerHTML = T.render(rep, null, 0n, 1, []);
+          done(true);
+        }, (e) => done(String(e)));
+    """, json.dumps(recs), ids["trade"])
+    hidden = browser.find_elements(By.CSS_SELECTOR, ".rec.hidden")
+    assert sorted(h.get_attribute("data-rec") for h in hidden) == ["doc", "fin", "pres"]
+    for h in hidden:
+        assert "not found or not visible to you" in h.text
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".rec[data-rec=doc]")) == 3
+    paid = browser.find_element(By.CSS_SELECTOR, f".rec[data-id='{ids['paid']}']")
+    assert _text(paid, "counted-by") \
+        == "[calendar GB: weekends only, no holiday list for a year of the period]"
