@@ -324,6 +324,7 @@ def _wan_flags(p: argparse.ArgumentParser, prefix: str, default: float | None = 
 # ISO 20022 and SWIFT MT700 adapters, and the bank operator's path (node init, ca sign)
 def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                            nsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from chainfin.cli_calendar import add_parser as add_calendar
     from chainfin.iso20022.commands import add_parser as add_iso20022
     from chainfin.swift.commands import add_parser as add_swift
     from chainfin.watchlist import add_parser as add_watchlist
@@ -331,6 +332,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     add_iso20022(sub)
     add_swift(sub)
     add_watchlist(sub)
+    add_calendar(sub)
 
     ni = nsub.add_parser("init", help="a bank's node: keys, TLS key + CSR, config, join request")
     ni.add_argument("--bank", required=True, help="the bank's BIC, e.g. CHFNFRPP")

@@ -27,6 +27,12 @@ State (contract ``governance``):
   governance (``add_regulator`` / ``remove_regulator``). A regulator is a capacity, not a role:
   any identity listed here (genesis lists ``auditor`` identities; a central bank may be one).
 - ``currency/<CODE>`` -> ``{"exponent", "issuer"}``.
+- ``calendar/<ID>/<YYYY>`` -> ``{"weekend", "holidays", "by", "height", "time_ms", "version"}``:
+  the non-banking days of one place for one year, published by a regulator
+  (``set_calendar``); ``calendar/<ID>`` -> ``{"year", "weekend"}``, the latest year published
+  and its weekend (the weekend of a year with no list). ``bank_calendar/<identity id>`` ->
+  ``{"calendar", "by", "height"}``: the place of a bank, set by a regulator; without it, its
+  BIC's country (decision 142; read by ``contracts.trade.state.BankingDays``).
 - ``proposal/<proposal_id>`` -> ``{"action", "params", "proposer", "votes", "status", "height",
   "error", "expires_ms"}``; status ``open`` | ``applied`` | ``failed`` | ``expired``.
 
@@ -41,6 +47,8 @@ rotated), one seat per bank (BIC).
 
 from __future__ import annotations
 
+import datetime
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -98,6 +106,14 @@ ERROR_CODES = (
     "not_regulator",
     "already_regulator",
     "already_upgraded",
+    # banking calendars (decision 142)
+    "bad_calendar",
+    "bad_year",
+    "bad_holiday",
+    "duplicate_holiday",
+    "too_many_holidays",
+    "bad_weekend",
+    "unknown_calendar",
 )
 
 
@@ -464,6 +480,200 @@ def anchor_read_log(state: ContractState, ctx: TxContext, args: dict[str, Any]
     state.put(NAME, "readlog/" + key, rec)
     ctx.emit("read_log_anchored", {"node": key, "seq": args["seq"], "head": args["head"]})
     return rec
+
+
+# ---------------------------------------------------------------------------- banking calendars
+# UCP 600 counts banking days at the place of the bank that acts (art. 2: "a day on which a bank
+# is regularly open at the place at which an act subject to these rules is to be performed").
+# A regulator publishes each place's non-banking days for a year (decision 142); the trade
+# contract counts with them (contracts.trade.state.BankingDays). Consensus data: parsed strictly,
+# bounded, read only from the ledger (no library calendar, no locale, no wall clock).
+
+#: A calendar is a place: an ISO 3166-1 country code (``GB``, ``AE``: the country of a BIC), or
+#: an ISO 3166-2 subdivision for a regional calendar (``DE-HE``, ``CH-ZH``, ``US-NY``).
+_CALENDAR_ID = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
+#: Holidays per calendar and year (real lists hold 8 to 25 days; this leaves room for closures
+#: declared at short notice and keeps a year's record and every count over it small).
+MAX_HOLIDAYS = 64
+#: Weekend days per calendar (ISO weekday numbers, 1 Monday .. 7 Sunday): one to three, so a
+#: week keeps at least four banking days and a count of banking days ends within
+#: ``contracts.trade.state.MAX_SCAN_DAYS``.
+MAX_WEEKEND_DAYS = 3
+#: The weekend of a place that publishes none: Saturday and Sunday.
+DEFAULT_WEEKEND = (6, 7)
+#: Years a regulator may publish, around the year of block time: the last one (a correction in
+#: January) to five ahead.
+CALENDAR_YEARS_BACK, CALENDAR_YEARS_AHEAD = 1, 5
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_BIC = re.compile(r"[A-Z]{4}([A-Z]{2})[A-Z0-9]{5}")
+
+
+def p_calendar_id(v: Any, name: str) -> str:
+    """A calendar id (:data:`_CALENDAR_ID`), exactly as written: ``GB``, ``DE-HE``.
+
+    Raises:
+        ContractError: ``bad_calendar``.
+    """
+    if type(v) is not str or not _CALENDAR_ID.fullmatch(v):
+        raise ContractError(f"{name} must be an ISO 3166 country code (GB) or subdivision "
+                            "(DE-HE), upper case", "bad_calendar")
+    return v
+
+
+def _is_iso_date(v: Any) -> bool:
+    """``v`` is a string ``YYYY-MM-DD`` naming a real date (no other form, no time)."""
+    m = _ISO_DATE.fullmatch(v) if type(v) is str else None
+    if m is None:
+        return False
+    try:
+        datetime.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return False
+    return True
+
+
+def p_holidays(v: Any, name: str) -> list[str]:
+    """A list of at most :data:`MAX_HOLIDAYS` dates, each exactly ``YYYY-MM-DD`` (a real
+    calendar date), none twice; may be empty (a year with no holiday). Returned sorted.
+
+    Raises:
+        ContractError: ``bad_field`` (not a list), ``too_many_holidays``, ``bad_holiday``,
+            ``duplicate_holiday``.
+    """
+    if type(v) is not list and type(v) is not tuple:
+        raise ContractError(f"{name} must be a list of dates (YYYY-MM-DD)", "bad_field")
+    if len(v) > MAX_HOLIDAYS:
+        raise ContractError(f"{name}: at most {MAX_HOLIDAYS} holidays a year (got {len(v)})",
+                            "too_many_holidays")
+    seen: set[str] = set()
+    for x in v:
+        if not _is_iso_date(x):
+            raise ContractError(f"{name}: {str(x)[:32]!r} is not a date written YYYY-MM-DD",
+                                "bad_holiday")
+        if x in seen:
+            raise ContractError(f"{name}: {x} is listed twice", "duplicate_holiday")
+        seen.add(x)
+    return sorted(seen)
+
+
+def p_weekend(v: Any, name: str) -> list[int]:
+    """One to :data:`MAX_WEEKEND_DAYS` distinct ISO weekday numbers (1 Monday .. 7 Sunday):
+    ``[6, 7]`` Saturday and Sunday, ``[5, 6]`` Friday and Saturday. Returned sorted.
+
+    Raises:
+        ContractError: ``bad_weekend``.
+    """
+    if (type(v) is not list and type(v) is not tuple) or not v or len(v) > MAX_WEEKEND_DAYS \
+            or any(type(d) is not int or not 1 <= d <= 7 for d in v) or len(set(v)) != len(v):
+        raise ContractError(f"{name} must list 1 to {MAX_WEEKEND_DAYS} distinct weekdays, 1 "
+                            "Monday .. 7 Sunday (e.g. [6, 7], or [5, 6] for Friday and "
+                            "Saturday)", "bad_weekend")
+    return sorted(v)
+
+
+def calendar_year(state: ContractState, calendar_id: str, year: int
+                  ) -> Mapping[str, Any] | None:
+    """The published record of ``calendar_id`` for ``year`` (read only), or None."""
+    rec: Mapping[str, Any] | None = state.peek(NAME, f"calendar/{calendar_id}/{year:04d}")
+    return rec
+
+
+def calendar_weekend(state: ContractState, calendar_id: str) -> tuple[int, ...]:
+    """The weekend of a year ``calendar_id`` published no list for: the weekend of the latest
+    year it published, else :data:`DEFAULT_WEEKEND`."""
+    head = state.peek(NAME, "calendar/" + calendar_id)
+    return tuple(head["weekend"]) if head is not None else DEFAULT_WEEKEND
+
+
+def bank_calendar(state: ContractState, bank_id: str) -> str | None:
+    """The calendar of the place of the bank identity ``bank_id``: the one a regulator linked it
+    to (``set_bank_calendar``), else the country of its BIC (``BARCGB22`` -> ``GB``), else None
+    (no place known: Monday to Friday)."""
+    link = state.peek(NAME, "bank_calendar/" + bank_id)
+    if link is not None:
+        return str(link["calendar"])
+    ident = peek_identity(state, bank_id)
+    bank = ident.get("bank") if ident is not None else None
+    m = _BIC.fullmatch(bic_key(bank)) if isinstance(bank, str) else None
+    return m[1] if m else None
+
+
+def _require_calendar_regulator(state: ContractState, ctx: TxContext) -> None:
+    if not is_regulator(state, ctx.sender_hex):
+        raise ContractError("only a regulator publishes banking calendars", "forbidden")
+
+
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+
+
+def _block_year(ctx: TxContext) -> int:
+    """The UTC year of the block's time."""
+    return datetime.date.fromordinal(_EPOCH_ORDINAL + ctx.timestamp_ms // 86_400_000).year
+
+
+@CONTRACT.method(roles=None, params={"calendar": p_calendar_id, "year": p_int(1970, 9999),
+                                     "holidays": p_holidays},
+                 optional={"weekend": p_weekend})
+def set_calendar(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """A regulator publishes the non-banking days of the place ``calendar`` for ``year``: its
+    ``holidays`` (dates of that year; may be empty) and its ``weekend`` (default Saturday and
+    Sunday), replacing what was published for that year. A deadline already recorded (a
+    presentation's examination deadline) does not move; later counts use the new list.
+
+    Raises:
+        ContractError: ``forbidden`` (not a regulator), ``bad_calendar``, ``bad_year`` (not
+            between last year and five years ahead of block time), ``bad_holiday`` (a date
+            not of ``year``), ``duplicate_holiday``, ``too_many_holidays``, ``bad_weekend``.
+    """
+    _require_calendar_regulator(state, ctx)
+    cal, year, holidays = args["calendar"], args["year"], args["holidays"]
+    now = _block_year(ctx)
+    if not now - CALENDAR_YEARS_BACK <= year <= now + CALENDAR_YEARS_AHEAD:
+        raise ContractError(f"year must be {now - CALENDAR_YEARS_BACK} to "
+                            f"{now + CALENDAR_YEARS_AHEAD} (block time is in {now})", "bad_year")
+    other = [d for d in holidays if int(d[:4]) != year]
+    if other:
+        raise ContractError(f"holidays: {other[0]} is not in {year}", "bad_holiday")
+    weekend = args.get("weekend", list(DEFAULT_WEEKEND))
+    key = f"calendar/{cal}/{year:04d}"
+    prev = state.peek(NAME, key)
+    version = 1 if prev is None else int(prev["version"]) + 1
+    state.put(NAME, key, {"weekend": weekend, "holidays": holidays, "by": ctx.sender_hex,
+                          "height": ctx.height, "time_ms": ctx.timestamp_ms,
+                          "version": version})
+    head = state.peek(NAME, "calendar/" + cal)
+    if head is None or year >= int(head["year"]):
+        state.put(NAME, "calendar/" + cal, {"year": year, "weekend": weekend})
+    ctx.emit("calendar_set", {"calendar": cal, "year": year, "holidays": holidays,
+                              "weekend": weekend, "version": version, "by": ctx.sender_hex})
+    return {"calendar": cal, "year": year, "holidays": len(holidays), "weekend": weekend,
+            "version": version}
+
+
+@CONTRACT.method(roles=None, params={"bank": p_pubkey}, optional={"calendar": p_calendar_id})
+def set_bank_calendar(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                      ) -> dict[str, Any]:
+    """A regulator sets the place of a bank identity: its banking days are counted by
+    ``calendar`` (a regional calendar, a branch abroad, a bank without a BIC). Without
+    ``calendar`` the link is removed and the bank's BIC country applies again.
+
+    Raises:
+        ContractError: ``forbidden``, ``unknown_identity``, ``bad_field`` (not a bank),
+            ``unknown_calendar`` (no year of it is published: a typo would count weekends only).
+    """
+    _require_calendar_regulator(state, ctx)
+    bank = identity_id(state, args["bank"])
+    require_identity(state, bank, "bank")
+    cal = args.get("calendar")
+    if cal is None:
+        state.delete(NAME, "bank_calendar/" + bank)
+    else:
+        if state.peek(NAME, "calendar/" + cal) is None:
+            raise ContractError(f"no year of calendar {cal} is published", "unknown_calendar")
+        state.put(NAME, "bank_calendar/" + bank, {"calendar": cal, "by": ctx.sender_hex,
+                                                  "height": ctx.height})
+    ctx.emit("bank_calendar_set", {"bank": bank, "calendar": cal, "by": ctx.sender_hex})
+    return {"bank": bank, "calendar": bank_calendar(state, bank)}
 
 
 # ---------------------------------------------------------------------------- proposals

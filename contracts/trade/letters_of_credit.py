@@ -39,9 +39,11 @@ from contracts.trade.state import (
     CONTRACT,
     DAY_MS,
     NAME,
+    BankingDays,
     check_lc_parties,
     end_of_day_ms,
     examination_deadline_ms,
+    extended_expiry_ms,
     get_doc,
     get_financing,
     get_lc,
@@ -104,6 +106,26 @@ def issuing_bank(bank: str) -> str:
         return norm_bic(bank, "bank")
     except ContractError:
         return bank.upper()
+
+
+def banking_days(state: ContractState, lc: dict[str, Any]) -> BankingDays:
+    """The banking days at the place of the LC's issuing bank, to which the beneficiary presents
+    and which examines (UCP 600 art. 2, 14 b, 29 a): the calendar of its place as the ledger
+    has it now (``governance.bank_calendar``: a regulator's link, else its BIC's country;
+    decision 142)."""
+    return BankingDays(state, gov.bank_calendar(state, lc["issuer"]))
+
+
+def expiry_end_ms(state: ContractState, lc: dict[str, Any]) -> int:
+    """Block time at which the LC has expired: the end of its ``expiry_date``, extended to the
+    first following banking day at its issuing bank's place when that date is one the bank is
+    closed (UCP 600 art. 29 a; :func:`extended_expiry_ms`). An issuing bank whose place the
+    ledger does not know (no calendar: no regulator's link, no BIC) keeps the date as written,
+    as before decision 142."""
+    days = banking_days(state, lc)
+    if days.calendar_id is None:
+        return int(lc["expiry_ms"])
+    return extended_expiry_ms(lc["expiry_date"], days)
 
 
 def check_lc_not_duplicate(state: ContractState, fp: str, tfp: str) -> None:
@@ -367,9 +389,13 @@ def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         raise ContractError("only the LC's beneficiary may present", "forbidden")
     if lc["status"] != "open":
         raise ContractError(f"the LC is {lc['status']}", "lc_not_open")
-    if ctx.timestamp_ms >= lc["expiry_ms"]:
-        raise ContractError(f"the letter of credit expired with {lc['expiry_date']}",
-                            "lc_expired")
+    expires_ms = expiry_end_ms(state, lc)
+    if ctx.timestamp_ms >= expires_ms:
+        extended = last_day(expires_ms)
+        raise ContractError(f"the letter of credit expired with {lc['expiry_date']}"
+                            + (f", extended to {extended}, the issuing bank's first banking "
+                               "day after it (UCP 600 art. 29 a)"
+                               if extended != lc["expiry_date"] else ""), "lc_expired")
     if not lc["partial_drawings"] and (lc["drawn"] or lc["reserved"]):
         raise ContractError("the LC allows no partial drawings and is already drawn on",
                             "lc_not_open")
@@ -415,17 +441,21 @@ def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     lc["presentations"] = [*lc["presentations"], presentation_id]
     void_cancel_consent(ctx, lc_id, lc, "presented")
     state.put(NAME, "lc/" + lc_id, lc)
-    deadline = examination_deadline_ms(ctx.timestamp_ms)
+    # the deadline is counted now, by the calendar as it stands, and recorded: a calendar
+    # published or changed later does not move it (decision 142)
+    days = banking_days(state, lc)
+    deadline = examination_deadline_ms(ctx.timestamp_ms, days)
+    counted = {"calendar": days.calendar_id, "weekends_only": days.weekends_only}
     state.put(NAME, "pres/" + presentation_id, {
         "lc_id": lc_id, "doc_ids": sorted(doc_ids), "amount": amount, "trade_id": trade_id,
         "status": "presented", "discrepancies": [], "due_ms": None, "payments": [],
-        "examination_deadline_ms": deadline, "height": ctx.height})
+        "examination_deadline_ms": deadline, **counted, "height": ctx.height})
     ctx.emit("presented", {"presentation_id": presentation_id, "lc_id": lc_id,
                            "doc_ids": sorted(doc_ids), "amount": amount,
-                           "examination_deadline_ms": deadline})
+                           "examination_deadline_ms": deadline, **counted})
     return {"presentation_id": presentation_id, "lc_id": lc_id, "amount": amount,
             "currency": lc["currency"], "examination_deadline_ms": deadline,
-            "examine_by": last_day(deadline)}
+            "examine_by": last_day(deadline), **counted}
 
 
 def _open_presentation(state: ContractState, ctx: TxContext, presentation_id: str,
@@ -446,6 +476,15 @@ def examination_over(pres: dict[str, Any], now_ms: int) -> bool:
     return deadline is not None and now_ms >= deadline
 
 
+def _counted(pres: dict[str, Any]) -> str:
+    """How a presentation's deadline was counted, for a message: ``, calendar GB`` (and
+    ``weekends only``: a year without a published holiday list, decision 142)."""
+    cal = pres.get("calendar")
+    if cal is None:
+        return ""
+    return f", calendar {cal}" + (" (weekends only)" if pres.get("weekends_only") else "")
+
+
 @CONTRACT.method(roles=("bank",), params={"presentation_id": p_id,
                                           "discrepancies": p_list(_discrepancy, 8)})
 def refuse_presentation(state: ContractState, ctx: TxContext, args: dict[str, Any]
@@ -463,8 +502,9 @@ def refuse_presentation(state: ContractState, ctx: TxContext, args: dict[str, An
     if examination_over(pres, ctx.timestamp_ms):
         raise ContractError(
             f"the examination period ended with {last_day(pres['examination_deadline_ms'])} "
-            "(UTC, the fifth banking day following the day of presentation): a refusal is too "
-            "late and the presentation must be honoured (UCP 600 art. 16 d, f)",
+            f"(UTC, the fifth banking day following the day of presentation{_counted(pres)}): "
+            "a refusal is too late and the presentation must be honoured (UCP 600 art. 16 d, "
+            "f)",
             "refusal_too_late")
     pres["status"] = "refused"
     pres["discrepancies"] = sorted(set(args["discrepancies"]))
@@ -556,7 +596,7 @@ def claim_honour(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> 
                             "recorded: only the issuing bank decides it", "not_due")
     if not examination_over(pres, ctx.timestamp_ms):
         raise ContractError(f"the issuing bank may examine the presentation through "
-                            f"{last_day(deadline)} (UTC)", "not_due")
+                            f"{last_day(deadline)} (UTC{_counted(pres)})", "not_due")
     pres["claimed"] = {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms}
     ctx.emit("honour_claimed", {"presentation_id": presentation_id, "lc_id": pres["lc_id"],
                                 "examination_deadline_ms": deadline})
@@ -645,7 +685,7 @@ def cancel_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dic
         if get_presentation(state, pid)["status"] in ("presented", "accepted"):
             raise ContractError("a presentation under the LC is pending or unpaid",
                                 "lc_in_use")
-    live = lc["status"] == "open" and ctx.timestamp_ms < lc["expiry_ms"]
+    live = lc["status"] == "open" and ctx.timestamp_ms < expiry_end_ms(state, lc)
     if live and not cancel_consent_valid(lc, ctx.timestamp_ms):
         lapsed = " (its consent lapsed)" if lc["cancel_consent"] else ""
         raise ContractError(f"the beneficiary has not consented to cancel the open LC{lapsed}",

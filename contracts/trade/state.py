@@ -121,23 +121,92 @@ def end_of_day_ms(iso_date: str) -> int:
 #: presentation to examine it; art. 16 d: a refusal is given by the close of the fifth.
 EXAMINATION_BANKING_DAYS = 5
 _EPOCH = datetime.date(1970, 1, 1).toordinal()
+#: No count of banking days looks further than this many days ahead. Never reached: a
+#: calendar's weekend leaves at least four banking days a week and a year holds at most
+#: ``governance.MAX_HOLIDAYS`` (64) holidays, so 400 days (parts of at most three years: 192
+#: holidays) hold at least 228 - 192 = 36 banking days. It bounds the loop whatever the records.
+MAX_SCAN_DAYS = 400
 
 
 def is_banking_day(day: int) -> bool:
-    """Day number ``day`` (days since 1970-01-01 UTC, a Thursday) is a Monday to Friday.
-    Holidays are not modelled: every weekday is a banking day."""
+    """Day number ``day`` (days since 1970-01-01 UTC, a Thursday) is a Monday to Friday: the
+    banking days of a place with no calendar (:class:`BankingDays`)."""
     return (day + 3) % 7 < 5
 
 
-def examination_deadline_ms(presented_ms: int) -> int:
+class BankingDays:
+    """The banking days at one place (UCP 600 art. 2), by a calendar a regulator published on
+    the ledger (``governance.set_calendar``; decision 142): a day is a banking day unless it is
+    a weekend day or a holiday of that calendar's year. A year with no published list counts
+    its weekend only (the weekend of the calendar's latest published year, else Saturday and
+    Sunday), and :attr:`weekends_only` says so. With no calendar (``calendar_id`` None, or no
+    ``state``): Monday to Friday, no holidays, as before decision 142.
+
+    Each year's record is read once, when a count first reaches it; nothing but the ledger's
+    records and the day numbers it is asked about go in (no library calendar, no locale).
+    """
+
+    __slots__ = ("calendar_id", "_state", "_years", "weekends_only")
+
+    def __init__(self, state: ContractState | None, calendar_id: str | None) -> None:
+        self.calendar_id = calendar_id if state is not None else None
+        self._state = state
+        self._years: dict[int, tuple[frozenset[int], frozenset[str]]] = {}
+        #: a day counted fell in a year without a published holiday list (or no calendar)
+        self.weekends_only = self.calendar_id is None
+
+    def _year(self, year: int) -> tuple[frozenset[int], frozenset[str]]:
+        """(weekend as ISO weekday numbers, holidays as ISO dates) of ``year``."""
+        got = self._years.get(year)
+        if got is None:
+            assert self._state is not None and self.calendar_id is not None
+            rec = gov.calendar_year(self._state, self.calendar_id, year)
+            if rec is None:  # no list for the year: its weekend only, and the count says so
+                self.weekends_only = True
+                got = (frozenset(gov.calendar_weekend(self._state, self.calendar_id)),
+                       frozenset())
+            else:
+                got = (frozenset(rec["weekend"]), frozenset(rec["holidays"]))
+            self._years[year] = got
+        return got
+
+    def is_banking_day(self, day: int) -> bool:
+        """Day number ``day`` (days since 1970-01-01 UTC) is a banking day at this place."""
+        if self.calendar_id is None:
+            return is_banking_day(day)
+        date = datetime.date.fromordinal(_EPOCH + day)
+        weekend, holidays = self._year(date.year)
+        return date.isoweekday() not in weekend and date.isoformat() not in holidays
+
+
+#: Monday to Friday, no holidays: the banking days of a place with no calendar.
+WEEKDAYS = BankingDays(None, None)
+
+
+def examination_deadline_ms(presented_ms: int, days: BankingDays = WEEKDAYS) -> int:
     """Block time at which the examination period of a presentation made at ``presented_ms``
-    has passed: midnight UTC ending the fifth banking day following the (UTC) day of
-    presentation (a presentation on a Thursday: Fri, Mon, Tue, Wed, Thu; on a Saturday or
-    Sunday: Mon to Fri)."""
+    has passed: midnight UTC ending the fifth banking day (of ``days``: the examining bank's
+    place) following the (UTC) day of presentation (Monday to Friday: a presentation on a
+    Thursday: Fri, Mon, Tue, Wed, Thu; on a Saturday or Sunday: Mon to Fri)."""
     day, left = presented_ms // DAY_MS, EXAMINATION_BANKING_DAYS
-    while left:
+    for _ in range(MAX_SCAN_DAYS):
+        if not left:
+            break
         day += 1
-        left -= is_banking_day(day)
+        left -= days.is_banking_day(day)
+    return (day + 1) * DAY_MS
+
+
+def extended_expiry_ms(iso_date: str, days: BankingDays = WEEKDAYS) -> int:
+    """Block time at which an expiry date (or last day for presentation) ``iso_date`` has
+    passed, extended under UCP 600 art. 29 a: a date on which the bank is closed (not a banking
+    day of ``days``) is extended to the first following banking day. Midnight UTC ending it.
+    (Art. 29 c: a latest date for shipment is never extended; nothing calls this for one.)"""
+    day = end_of_day_ms(iso_date) // DAY_MS - 1
+    for _ in range(MAX_SCAN_DAYS):
+        if days.is_banking_day(day):
+            break
+        day += 1
     return (day + 1) * DAY_MS
 
 

@@ -30,6 +30,19 @@ def _utc(ms: int) -> str:
     return t.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def counted_by(pres: dict[str, Any]) -> str:
+    """How a presentation's examination deadline was counted (decision 142): `` [calendar
+    GB]``, or `` [calendar GB: weekends only, no holiday list for a year of the period]``;
+    nothing for one counted Monday to Friday with no calendar (no place known for the bank, or
+    recorded before decision 142)."""
+    cal = pres.get("calendar")
+    if cal is None:
+        return ""
+    if pres.get("weekends_only"):
+        return f" [calendar {cal}: weekends only, no holiday list for a year of the period]"
+    return f" [calendar {cal}]"
+
+
 def trade_report(fetch: Fetch, trade_id: str, now_ms: int, exponent: int = 2,
                  params: dict[str, Any] | None = None) -> dict[str, Any]:
     """The trade with its documents, financings and LC drawings resolved (JSON-able).
@@ -147,6 +160,7 @@ def render(report: dict[str, Any]) -> str:
                 extra += f"  examine by {last_day(p['examination_deadline_ms'])}"
                 if p.get("examination_over_now"):
                     extra += " (passed: the beneficiary may claim honour)"
+                extra += counted_by(p)
             if p.get("claimed"):
                 extra += "  honoured on the beneficiary's claim (no decision in time)"
             paid = ", ".join(f"{m(x['amount'])} to {x['to'][:12]}…" for x in p["payments"])
