@@ -45,8 +45,8 @@ def _session(ca_file: str | None) -> aiohttp.ClientSession:
 async def recent_alerts(session: aiohttp.ClientSession, base: str, blocks: int,
                         identity: Identity | None = None) -> list[dict[str, Any]]:
     """The alerts of the last ``blocks`` committed blocks, oldest first. Blocks are for
-    validators, regulators and auditors: for any other key, its own account's recent alerts
-    (:func:`_own_alerts`)."""
+    validators, regulators and auditors: for a bank's key, its customers' open alerts
+    (:func:`_queue_alerts`)."""
     async with session.get(base + "/v1/status") as r:
         tip = int((await r.json())["height"])
     out: list[dict[str, Any]] = []
@@ -55,7 +55,7 @@ async def recent_alerts(session: aiohttp.ClientSession, base: str, blocks: int,
         url = f"{base}/v1/blocks/{h}"
         async with session.get(url, headers=_signed(identity, url)) as r:
             if r.status in (401, 403, 404) and h == first:
-                return await _own_alerts(session, base, first, identity)
+                return await _queue_alerts(session, base, identity)
             if r.status != 200:
                 continue
             block = await r.json()
@@ -67,26 +67,30 @@ async def recent_alerts(session: aiohttp.ClientSession, base: str, blocks: int,
     return out
 
 
-async def _own_alerts(session: aiohttp.ClientSession, base: str, since: int,
-                      identity: Identity | None) -> list[dict[str, Any]]:
-    """The key may not read blocks (only validators, regulators and auditors do): the recent
-    alerts of its own account instead (``/v1/risk/accounts/<id>``: the last 16, rule, height
-    and transaction each), said on stderr so an empty answer is not read as "no alerts".
+async def _queue_alerts(session: aiohttp.ClientSession, base: str,
+                        identity: Identity | None) -> list[dict[str, Any]]:
+    """The key may not read blocks (only validators, regulators and auditors do): a bank's key
+    gets the open alerts of its customers instead (``/v1/risk/alerts/queue``, oldest first);
+    any other key none — an account holder never reads the alerts on its own account (no
+    tipping off, docs/risk.md "Who sees an alert"). Said on stderr, so an empty answer is not
+    read as "no alerts".
 
     Raises:
-        ChainfinError: no key, or the node does not know it.
+        ChainfinError: no key.
     """
     if identity is None:
         raise ChainfinError("reading alerts needs --key (every read is signed)")
-    print("chainfin: this key may not read blocks (validators, regulators and auditors do): "
-          "its own account's recent alerts instead", file=sys.stderr)
-    url = f"{base}/v1/risk/accounts/{identity.public_key.hex()}"
+    url = f"{base}/v1/risk/alerts/queue"
     async with session.get(url, headers=_signed(identity, url)) as r:
         if r.status != 200:
-            raise ChainfinError(f"{url} answered {r.status}: {await r.text()}")
-        account = await r.json()
-    return [{"type": "alert", "accounts": [account["account"]], **a}
-            for a in account.get("alerts", []) if int(a.get("height", 0)) >= since]
+            print("chainfin: this key may not read blocks (validators, regulators and "
+                  "auditors do) nor an alert queue (banks do): no past alerts", file=sys.stderr)
+            return []
+        queue = await r.json()
+    print("chainfin: this key may not read blocks (validators, regulators and auditors do): "
+          "its customers' open alerts instead", file=sys.stderr)
+    return [{"type": "alert", **{k: v for k, v in a.items() if k != "detail"},
+             **a.get("detail", {})} for a in queue.get("alerts", [])]
 
 
 async def follow(session: aiohttp.ClientSession, base: str, identity: Identity | None = None
@@ -136,6 +140,8 @@ async def run(base: str, *, follow_on: bool, blocks: int, max_alerts: int | None
 
 def cli_alerts(args: argparse.Namespace) -> int:
     """``chainfin alerts --node URL [--follow] [--blocks N] [--max N] [--json]``."""
+    if not args.node:
+        raise ChainfinError("the following argument is required: --node")
 
     def emit(a: dict[str, Any]) -> None:
         print(json.dumps(a, sort_keys=True) if args.json else format_alert(a), flush=True)

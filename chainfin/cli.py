@@ -244,8 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("proof")
     v.set_defaults(func=_lazy("chainfin.proofs:cli_verify"))
 
-    al = sub.add_parser("alerts", help="print a node's risk alerts (recent, then as they come)")
-    al.add_argument("--node", required=True, help="REST URL of a node")
+    al = sub.add_parser("alerts", help="print a node's risk alerts (recent, then as they come); "
+                                       "queue, review: the alert review")
+    al.add_argument("--node", default=None, help="REST URL of a node (required)")
     _reader_key(al)
     al.add_argument("--follow", action="store_true",
                     help="keep printing new alerts from /v1/events until interrupted")
@@ -255,6 +256,29 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--json", action="store_true", help="one JSON object per line")
     al.add_argument("--ca", default=None, help="CA file to trust for an https:// node")
     al.set_defaults(func=_lazy("chainfin.alerts:cli_alerts"))
+    alsub = al.add_subparsers(dest="alerts_command", metavar="ACTION")
+    alq = alsub.add_parser("queue", help="the open (unreviewed) alerts this key reviews, "
+                                         "oldest first, with their age")
+    alq.add_argument("--node", required=True, help="REST URL of a node")
+    _reader_key(alq)
+    alq.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    alq.add_argument("--json", action="store_true", help="one JSON object per line")
+    alq.add_argument("--ca", default=None, help="CA file to trust for an https:// node")
+    alq.set_defaults(func=_lazy("chainfin.cli_alerts:cli_alerts_queue"))
+    alr = alsub.add_parser("review", help="record a disposition of an alert (a compliance "
+                                          "officer of its home bank, a regulator)")
+    alr.add_argument("--node", required=True, help="REST URL of a node")
+    _reader_key(alr)
+    alr.add_argument("--alert", required=True, help="the alert's id (<tx id>-<n>)")
+    alr.add_argument("--disposition", required=True,
+                     help="escalated, reported, false_positive, closed or reopened")
+    alr.add_argument("--note", required=True,
+                     help="the reviewer's note (a file): only its SHA-256 goes on chain")
+    alr.add_argument("--report-ref", default=None,
+                     help="with --disposition reported: the filed report's reference (only "
+                          "its SHA-256 goes on chain)")
+    alr.add_argument("--ca", default=None, help="CA file to trust for an https:// node")
+    alr.set_defaults(func=_lazy("chainfin.cli_alerts:cli_alerts_review"))
 
     au = sub.add_parser("audit", help="a node's log of reads of others' data")
     ausub = au.add_subparsers(dest="audit_command", metavar="ACTION", required=True)

@@ -34,13 +34,18 @@ State (contract ``risk``):
 - ``param/seize_approvals`` -> 1 or 2 (governance ``set_seize_approvals``; absent: 1).
 - ``alerts/<account>`` -> the last :data:`KEEP_ALERTS` alerts naming the account;
   ``alert_count/<rule>`` -> alerts raised so far (``/metrics``).
+- ``alert/<id>``, ``review/<id>/<n>``, ``queue/<q>``, ``queue/<q>/<seq>``: each alert's case,
+  its reviews and the review queues (:mod:`contracts.risk_cases`, method ``review_alert``).
+
+Who reads an alert is the node's rule (``node/access.py``): the home bank of an account it names
+and the supervisors, never the account holder (:data:`HOLDER_ALERT_RULES` excepted).
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from chainfin.errors import ContractError
@@ -48,6 +53,7 @@ from chainfin.execution import (
     MAX_AMOUNT,
     Contract,
     ContractState,
+    Overlay,
     TxContext,
     p_currency,
     p_hex,
@@ -86,6 +92,18 @@ ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterpart
                "round_trip", "lc_copy_disputed", "possible_watch_match",
                "declaration_disputed")
 
+#: alerts raised by a rule that refuses the transaction (the alert is kept on the rejected
+#: receipt); every other rule only monitors
+REFUSING_ALERT_RULES = ("limit_exceeded", "sanctioned_party")
+
+#: the alerts an account it names may read: its own refusal for a limit, whose receipt's error
+#: says as much (rule, maximum, amount). Every other alert — each monitoring rule, present and
+#: future, and a watch-list hit, whose detail names the party's role — goes to the account's
+#: home bank and the supervisors only, by every route: telling the account holder would tip it
+#: off (FATF Recommendation 21; docs/risk.md "Who sees an alert", decision 144). A whitelist,
+#: so a new rule is never shown to its subject by default.
+HOLDER_ALERT_RULES = ("limit_exceeded",)
+
 ERROR_CODES = (
     "limit_exceeded",
     "sanctioned_party",
@@ -96,6 +114,10 @@ ERROR_CODES = (
     "unknown_rule",
     "too_many_rules",
     "not_frozen",
+    "unknown_alert",  # risk.review_alert (contracts/risk_cases.py)
+    "case_closed",
+    "too_many_reviews",
+    "missing_field",
 )
 
 
@@ -240,23 +262,48 @@ def _put_profile(state: ContractState, subject: str, prof: dict[str, Any]) -> No
 
 def _alert(state: ContractState, ctx: TxContext, rule: str, accounts: list[str],
            detail: Mapping[str, Any], kept: bool) -> None:
-    """Raise alert ``rule``: an ``alert`` event, the accounts' alert lists and the rule's count.
-    ``kept``: recorded even though the transaction is refused (the refusing rule's alert)."""
+    """Raise alert ``rule``: an ``alert`` event, the accounts' alert lists, the rule's count and
+    the alert's case for review (:mod:`contracts.risk_cases`: its record and its place in the
+    review queues, O(1) keys per alert). ``kept``: recorded even though the transaction is
+    refused (the refusing rule's alert): its writes are then computed from the state before the
+    transaction (:func:`_kept_view`), whose own writes are discarded."""
+    from contracts import risk_cases  # (risk_cases imports this module)
+
+    alert_id = risk_cases.next_alert_id(ctx)
     data = {"rule": rule, "accounts": accounts, "height": ctx.height,
-            "time_ms": ctx.timestamp_ms, **detail}
+            "time_ms": ctx.timestamp_ms, **detail, "alert": alert_id}
+    view = _kept_view(state, ctx) if kept else state.get
     writes: list[tuple[str, str, Any]] = []
-    entry = {"rule": rule, "tx_id": ctx.tx_hex, "height": ctx.height}
+    entry = {"rule": rule, "tx_id": ctx.tx_hex, "height": ctx.height, "alert": alert_id}
     for acct in sorted(set(accounts)):
-        lst = state.get(NAME, "alerts/" + acct) or []
+        lst = view(NAME, "alerts/" + acct) or []
         writes.append((NAME, "alerts/" + acct, [*lst, entry][-KEEP_ALERTS:]))
-    count = state.get(NAME, "alert_count/" + rule) or 0
+    count = view(NAME, "alert_count/" + rule) or 0
     writes.append((NAME, "alert_count/" + rule, count + 1))
+    writes += risk_cases.open_case(state, view, ctx, alert_id, data)
     if kept:
         ctx.keep(("alert", data, NAME), writes)
     else:
         for c, k, v in writes:
             state.put(c, k, v)
         ctx.emit("alert", data, contract=NAME)
+
+
+def _kept_view(state: ContractState, ctx: TxContext) -> Callable[[str, str], Any]:
+    """Reads for a kept alert's writes: the transaction's earlier kept writes, else the state as
+    it was before the transaction. A refused transaction's own writes are discarded and its kept
+    writes applied after, so a count or a queue computed from the transaction's view would
+    include a monitoring alert raised earlier in the same (refused) transaction."""
+    parent = state.parent if type(state) is Overlay else None
+    before = parent if type(parent) is Overlay else state  # (the block's overlay)
+
+    def get(contract: str, key: str) -> Any:
+        for c, k, v in reversed(ctx.kept_writes):
+            if c == contract and k == key:
+                return v  # (callers build new values: never mutated)
+        return before.get(contract, key)
+
+    return get
 
 
 def alert_supervisors(state: ContractState, ctx: TxContext, rule: str,
@@ -926,3 +973,8 @@ def unfreeze_account(state: ContractState, ctx: TxContext,
     ctx.emit("account_unfrozen", {"account": acct, "currency": ccy, "reason": args["reason"],
                                   "order_ref": args["order_ref"], "by": ctx.sender_hex})
     return {"account": acct, "currency": ccy, "frozen": False}
+
+
+# the alert review (cases): its method ``review_alert`` is this contract's (imported last: it
+# imports this module)
+from contracts import risk_cases as _cases  # noqa: E402,F401

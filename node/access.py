@@ -24,6 +24,7 @@ from typing import Any
 from chainfin import codec, readlog
 from chainfin.store import KVStore
 from contracts import governance
+from contracts.risk import HOLDER_ALERT_RULES
 
 #: (what, routes, who may read it) — the one authorization table; docs/api.md prints it.
 READ_TABLE: tuple[tuple[str, str, str], ...] = (
@@ -38,8 +39,16 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "request), regulator"),
     ("settlement offer", "`/v1/state/settlement/pvp/<id>`",
      "party (maker, taker), regulator, auditor"),
-    ("risk data of an account", "`/v1/risk/accounts/{account}`, `/v1/state/risk/{profile,"
-     "alerts,stats,use}/<id>…`", "owner, home_bank, regulator, auditor"),
+    ("risk limits of an account", "`/v1/risk/accounts/{account}` (its `alerts` excepted), "
+     "`/v1/state/risk/{profile,use}/<id>…`", "owner, home_bank, regulator, auditor"),
+    ("risk alerts of an account", "`alerts` in `/v1/risk/accounts/{account}`, "
+     "`/v1/state/risk/{alerts,stats}/<id>…` (its alerts, its pattern memory)",
+     "home_bank, regulator, auditor; never the account itself (no tipping off: "
+     "[docs/risk.md](risk.md#who-sees-an-alert))"),
+    ("alert review queue", "`/v1/risk/alerts/queue`", "regulator, auditor: every open alert; "
+     "a bank: the open alerts naming its customers (home_bank)"),
+    ("alert case", "`/v1/risk/alerts/{alert}` (the alert and its reviews)",
+     "home_bank (of an account it names), regulator, auditor"),
     ("sanctions watch list", "`/v1/state/risk/watch/…`", "regulator, auditor"),
     ("network data", "`/v1/state/governance/…`, `/v1/state/settlement/supply/…`, "
      "`/v1/state/risk/{profile/*,param/…}`, `/v1/risk/rules`, `/metrics`",
@@ -51,18 +60,21 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "else reads the record without these fields)"),
     ("nonce", "`/v1/nonce/{sender}`", "owner, home_bank, validator, regulator, auditor"),
     ("transaction", "`/v1/tx/{tx_id}`",
-     "sender, home_bank (of the sender), validator, regulator, auditor: all of it; party (named "
-     "by its events, risk alerts excepted): its status, height, index and own events only"),
+     "sender, home_bank (of the sender), validator, regulator, auditor: all of it (the sender: a "
+     "`sanctioned_party` refusal's message withheld); party (named by its events, risk alerts "
+     "excepted): its status, height, index and own events only"),
     ("transaction proof", "`/v1/proofs/tx/{tx_id}`",
-     "validator, regulator, auditor (a proof carries the hashes of the block's other receipts; "
-     "see [what a proof discloses](proofs.md#what-a-proof-discloses))"),
+     "validator, regulator, auditor; in ledger format 3 also the sender's home bank, never the "
+     "sender (the proof carries the whole receipt, alerts included; see [what a proof "
+     "discloses](proofs.md#what-a-proof-discloses))"),
     ("state proof", "`/v1/proofs/state/{contract}/{key}`",
      "validator, regulator, auditor, for a key they may read (see [what a proof "
      "discloses](proofs.md#what-a-proof-discloses))"),
     ("blocks", "`/v1/blocks/…`, `/v1/sync/blocks`, `/v1/sync/snapshot`, `/v1/sync/chunk`, "
      "`/v1/events` (all events)", "validator, regulator, auditor"),
     ("own events", "`/v1/events`", "any identity: only the events whose data names it; a risk "
-     "alert only to the accounts it lists and their home banks"),
+     "alert only to the home banks of the accounts it lists (and a `limit_exceeded` alert to "
+     "those accounts)"),
     ("read log", "`/v1/audit/reads`", "regulator, auditor"),
     ("anything else in state", "`/v1/state/…`", "regulator, auditor"),
 )
@@ -286,7 +298,22 @@ def state_rule(get: StateGet, reader: Reader, contract: str, key: str) -> str | 
             return "any"
         m = _ACCOUNT_RISK.fullmatch(key)
         if m:
+            if m[1] in _MONITORING_RISK:
+                return monitoring_rule(get, reader, m[2])
             return account_rule(get, reader, m[2])
+    return _supervised(reader)
+
+
+#: an account's risk keys that are its monitoring (its alerts, its pattern memory: a moving
+#: average and near-limit counts, which would let a structurer calibrate): never the owner's
+_MONITORING_RISK = frozenset({"alerts", "stats"})
+
+
+def monitoring_rule(get: StateGet, reader: Reader, holder: str) -> str | None:
+    """An account's alerts and pattern memory: its home bank, regulators, auditors — never the
+    account itself, whoever else it is (FATF Recommendation 21: no tipping off)."""
+    if _home_bank(get, reader, holder):
+        return "home_bank"
     return _supervised(reader)
 
 
@@ -306,14 +333,18 @@ def event_names_reader(get: StateGet, reader: Reader, event: dict[str, Any]) -> 
 
     An ordinary event is when its data names the reader (its id or key). A risk alert is risk
     data of the accounts it lists (``accounts``), whatever else it names (a ``counterparty``):
-    it belongs to those accounts and their home banks only, as the account's risk data does."""
+    it goes to those accounts' home banks, and to the accounts themselves only when it is their
+    own refusal for a limit (:data:`contracts.risk.HOLDER_ALERT_RULES`): any other alert would
+    tip its subject off."""
     data = event.get("data")
     if not is_alert(event):
         return bool(reader.names() & hex_names(data))
     accounts = data.get("accounts") if isinstance(data, dict) else None
     if not isinstance(accounts, list):
         return False
-    return any(isinstance(a, str) and (reader.is_(a) or _home_bank(get, reader, a))
+    holder_sees = isinstance(data, dict) and data.get("rule") in HOLDER_ALERT_RULES
+    return any(isinstance(a, str) and ((holder_sees and reader.is_(a))
+                                       or _home_bank(get, reader, a))
                for a in accounts[:64])
 
 
@@ -349,6 +380,24 @@ def tx_rule(get: StateGet, reader: Reader, sender: str,
     return None
 
 
+#: refusals whose message a sender reads withheld (:func:`sender_error`): the code stays
+WITHHELD_MESSAGES = {
+    "sanctioned_party": "refused for compliance reasons (a watch-list check); the sender's "
+                        "bank can say more",
+}
+
+
+def sender_error(error: Any) -> Any:
+    """A rejected transaction's ``error`` as its sender reads it: the code as recorded (the
+    sender must know it was refused, and why in a word), but a watch-list refusal's message,
+    which names the party's role (``the buyer is on the watch list``), replaced by a generic
+    one, as a bank tells its customer. The receipt on chain is unchanged; the sender's home bank
+    and the supervisors read it whole."""
+    if isinstance(error, dict) and error.get("code") in WITHHELD_MESSAGES:
+        return {**error, "message": WITHHELD_MESSAGES[error["code"]]}
+    return error
+
+
 def sender_identity(get: StateGet, key: str) -> str:
     """The identity id that signed with ``key``: a key an identity rotated to (or away from)
     maps to its id (``governance/key/<key>``); an identity's first key is its id."""
@@ -363,13 +412,16 @@ def tx_proof_rule(get: StateGet, reader: Reader, sender: str,
     from its hash by trying candidates, as a state proof's neighbour is (red-team round 2;
     docs/proofs.md §7), so the proof is for the supervisors only (validators, regulators,
     auditors). Salted (format 3, decision 129), every neighbouring hash commits to a signature
-    its reader does not hold: the proof goes to whoever reads the whole transaction (its
-    sender, the sender's home bank, the supervisors), never to a mere party, since it shows
-    the whole receipt."""
+    its reader does not hold: the proof goes to the sender's home bank too, never to a mere
+    party, since it shows the whole receipt. Nor to the sender: the receipt holds the alerts its
+    transaction raised, which are not the sender's to read (no tipping off), and refusing the
+    proof only when there is one would tell as much (decision 144)."""
     if not salted:
         return chain_rule(reader)
-    rule = tx_rule(get, reader, sender, None)
-    return rule if rule in FULL_TX_RULES else None
+    rule = chain_rule(reader)
+    if rule is None and _home_bank(get, reader, sender_identity(get, sender)):
+        rule = "home_bank"
+    return rule
 
 
 def party_view(get: StateGet, reader: Reader, outcome: dict[str, Any],

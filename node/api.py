@@ -271,6 +271,16 @@ def _outcome_json(out: TxOutcome) -> dict[str, Any]:
     return d
 
 
+def _sender_json(out: TxOutcome) -> dict[str, Any]:
+    """:func:`_outcome_json` as the sender reads it (:func:`node.access.sender_error`): what a
+    submitter is answered (``POST /v1/tx?wait=commit``, ``/v1/tx/stream``), whoever sends the
+    sender's envelope."""
+    d = _outcome_json(out)
+    if "error" in d:
+        d["error"] = access.sender_error(d["error"])
+    return d
+
+
 def _forget_waiter(node: Node, tx_id: bytes, fut: asyncio.Future[TxOutcome]) -> None:
     """Drop this request's future only: another request may be waiting for the same tx."""
     futs = node.waiters.get(tx_id)
@@ -309,7 +319,7 @@ async def post_tx(request: web.Request) -> web.Response:
         except NodeStopping:
             return web.json_response({"tx_id": tx.tx_id.hex(), "status": "pending",
                                       "error": STOPPING_ERROR}, status=202)
-        return web.json_response(_outcome_json(outcome))
+        return web.json_response(_sender_json(outcome))
     finally:
         if fut is not None:
             fut.cancel()
@@ -326,7 +336,7 @@ async def get_tx(request: web.Request) -> web.Response:
     if out is None or not may_read(request, rule):
         return error(404, "not_found", "unknown transaction" + _below_base(node))
     if rule in access.FULL_TX_RULES:
-        doc = _outcome_json(out)
+        doc = _sender_json(out) if rule == "sender" else _outcome_json(out)
         if request.query.get("tx") == "1" and doc.get("height"):
             # the envelope (its arguments: a payment's references), for those who read the
             # whole transaction: the sender gets what it signed without a proof
@@ -670,7 +680,7 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
             answer({"seq": seq, "tx_id": tx_id.hex(), "status": "pending",
                     "error": STOPPING_ERROR})
         else:
-            answer({"seq": seq, **_outcome_json(fut.result())})
+            answer({"seq": seq, **_sender_json(fut.result())})
 
     stopping = False
 

@@ -8,11 +8,15 @@ Part of :mod:`node.api`, which imports this module below the helpers it uses: im
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
 
 from chainfin import codec
+from chainfin.errors import InvalidTransaction
+from chainfin.execution import bic_key
+from contracts import risk_cases
 from node import access
 from node.api import (
     _HEX32,
@@ -45,6 +49,19 @@ def risk_metrics(node: Node) -> bytes:
     for rule in RISK_ALERT_RULES:
         n = node.ledger.state_value("risk", "alert_count/" + rule) or 0
         lines.append(f'chainfin_risk_alerts_total{{rule="{rule}"}} {int(n)}')
+    # the review backlog, from the committed state (every node the same): one read for the
+    # count, and a bounded look from the queue's head for the oldest (risk_cases.oldest_open)
+    meta = node.ledger.state_value("risk", "queue/" + risk_cases.ALL) or {}
+    lines += ["# HELP chainfin_risk_alerts_open Risk alerts raised and not yet reviewed",
+              "# TYPE chainfin_risk_alerts_open gauge",
+              f"chainfin_risk_alerts_open {int(meta.get('open', 0))}"]
+    oldest = risk_cases.oldest_open(node.ledger.state_value)
+    if oldest is not None:
+        age = max(0, node.ledger.tip.timestamp_ms - int(oldest["time_ms"])) / 1000
+        lines += ["# HELP chainfin_risk_alert_oldest_open_age_seconds Block time since the "
+                  "oldest unreviewed risk alert was raised",
+                  "# TYPE chainfin_risk_alert_oldest_open_age_seconds gauge",
+                  f"chainfin_risk_alert_oldest_open_age_seconds {age:.3f}"]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -72,19 +89,123 @@ async def get_risk_account(request: web.Request) -> web.Response:
             _state_get(request), reader_of(request), ident_id)):
         return error(404, "not_found", f"no identity {key}")
     prof = node.ledger.state_value("risk", "profile/" + ident_id) or {"rules": [], "frozen": {}}
-    return web.json_response(codec.to_json({
-        "account": ident_id, "key": rec.get("key", ident_id),
-        "status": rec.get("status", "active"), "rules": prof["rules"],
-        "frozen": prof["frozen"],
-        "alerts": node.ledger.state_value("risk", "alerts/" + ident_id) or [],
-        "height": node.ledger.tip.height}))
+    doc = {"account": ident_id, "key": rec.get("key", ident_id),
+           "status": rec.get("status", "active"), "rules": prof["rules"],
+           "frozen": prof["frozen"], "height": node.ledger.tip.height}
+    if access.monitoring_rule(_state_get(request), reader_of(request), ident_id) is not None:
+        # the alerts are the home bank's and the supervisors', never the account's own (no
+        # tipping off): the owner's answer has no ``alerts`` at all, whatever there is
+        doc["alerts"] = node.ledger.state_value("risk", "alerts/" + ident_id) or []
+    return web.json_response(codec.to_json(doc))
 
 
-RISK_OPENAPI_PATHS = {
+#: most entries one queue read returns / reads
+QUEUE_MAX_LIMIT = 1000
+QUEUE_SCAN = 10_000
+
+
+def _queues_of(reader: access.Reader) -> list[str]:
+    """The review queues ``reader`` reads (:mod:`contracts.risk_cases`): every alert for a
+    regulator or an auditor, else a bank's customers' (by its id and its BIC)."""
+    if reader.supervisor is not None:
+        return [risk_cases.ALL]
+    if reader.role != "bank" or reader.ident_id is None:
+        return []
+    out = ["id:" + reader.ident_id]
+    if reader.bank:
+        out.append("bic:" + bic_key(reader.bank))
+    return out
+
+
+def _case_json(rec: dict[str, Any], now_ms: int, tip: int) -> dict[str, Any]:
+    out: dict[str, Any] = codec.to_json(rec)
+    out.pop("queues", None)
+    out["age_ms"] = max(0, now_ms - int(rec["time_ms"]))
+    out["age_blocks"] = max(0, tip - int(rec["height"]))
+    return out
+
+
+async def get_alert_queue(request: web.Request) -> web.Response:
+    """The open (unreviewed) alerts the reader reviews, oldest first, with their age (block
+    time of the tip minus the alert's). ``limit`` (default 100, at most 1000); ``after`` (a
+    supervisor's cursor: the ``next`` of the previous page)."""
+    node = request.app[NODE_KEY]
+    get, reader = _state_get(request), reader_of(request)
+    limit = _int_query(request, "limit", 100, 1, QUEUE_MAX_LIMIT)
+    after = _int_query(request, "after", -1, -1, 2**62)
+    queues = _queues_of(reader)
+    if not queues or not may_read(request, reader.supervisor or "home_bank"):
+        return error(404, "not_found", "no alert queue for this identity")
+    found: dict[str, tuple[int, dict[str, Any]]] = {}
+    nxt: int | None = None
+    for q in queues:
+        page, cont = risk_cases.queue_page(get, q, limit, after if q == risk_cases.ALL else -1,
+                                           QUEUE_SCAN)
+        if q == risk_cases.ALL:
+            nxt = cont
+        for _, rec in page:
+            # queued by the home-bank rule when raised; read by it as of now
+            if q == risk_cases.ALL or any(
+                    isinstance(a, str) and access.monitoring_rule(get, reader, a) == "home_bank"
+                    for a in rec["accounts"]):
+                found.setdefault(rec["alert"], (int(rec["height"]), rec))
+    cases = sorted(found.values(), key=lambda x: (x[0], x[1]["alert"]))[:limit]
+    tip = node.ledger.tip
+    doc: dict[str, Any] = {
+        "alerts": [_case_json(rec, tip.timestamp_ms, tip.height) for _, rec in cases],
+        "height": tip.height, "time_ms": tip.timestamp_ms}
+    if risk_cases.ALL in queues:
+        meta = node.ledger.state_value("risk", "queue/" + risk_cases.ALL) or {}
+        doc["open"] = int(meta.get("open", 0))
+        doc["next"] = nxt
+    return web.json_response(doc)
+
+
+async def get_alert_case(request: web.Request) -> web.Response:
+    """One alert's case: the alert, its status and every review."""
+    node = request.app[NODE_KEY]
+    ref = request.match_info["alert"]
+    get, reader = _state_get(request), reader_of(request)
+    rec = node.ledger.state_value("risk", "alert/" + ref) if len(ref) <= 80 else None
+    rule = None
+    if isinstance(rec, dict):
+        rule = reader.supervisor or next(
+            (r for a in rec.get("accounts") or [] if isinstance(a, str)
+             and (r := access.monitoring_rule(get, reader, a)) is not None), None)
+    if rec is None or not may_read(request, rule):
+        return error(404, "not_found", f"no alert {ref}")
+    tip = node.ledger.tip
+    return web.json_response(_case_json(rec, tip.timestamp_ms, tip.height) | {
+        "alert": ref, "reviews": codec.to_json(risk_cases.reviews(get, ref)),
+        "height_now": tip.height})
+
+
+def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    v = request.query.get(name)
+    if v is None:
+        return default
+    if not re.fullmatch(r"-?[0-9]{1,19}", v) or not lo <= int(v) <= hi:
+        raise InvalidTransaction(f"{name} must be an integer from {lo} to {hi}", "bad_request")
+    return int(v)
+
+
+RISK_OPENAPI_PATHS: dict[str, Any] = {
     "/v1/risk/rules": {"get": _op("getRiskRules", "Network-wide risk rules and parameters")},
     "/v1/risk/accounts/{account}": {"get": _op(
         "getRiskAccount", "An account's standing, rules, frozen currencies and latest alerts",
         params=[_param("account", "path", _HEX32, "identity id or current key, hex")],
+        errors=("400", "404"))},
+    "/v1/risk/alerts/queue": {"get": _op(
+        "getAlertQueue", "The open (unreviewed) alerts the reader reviews, oldest first",
+        params=[_param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
+                       "at most this many alerts (default 100)"),
+                _param("after", "query", {"type": "integer", "minimum": -1},
+                       "a supervisor's cursor: the previous page's next")],
+        errors=("400", "404"))},
+    "/v1/risk/alerts/{alert}": {"get": _op(
+        "getAlertCase", "One alert's case: the alert, its status and its reviews",
+        params=[_param("alert", "path", {"type": "string", "maxLength": 80},
+                       "the alert's id: <tx id>-<n>")],
         errors=("400", "404"))},
 }
 
@@ -92,3 +213,5 @@ RISK_OPENAPI_PATHS = {
 def add_risk_routes(app: web.Application) -> None:
     app.router.add_get("/v1/risk/rules", get_risk_rules)
     app.router.add_get("/v1/risk/accounts/{account}", get_risk_account)
+    app.router.add_get("/v1/risk/alerts/queue", get_alert_queue)
+    app.router.add_get("/v1/risk/alerts/{alert}", get_alert_case)

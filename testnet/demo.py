@@ -371,8 +371,9 @@ async def run_risk(story: Story) -> None:
                      "transfer", {"to": imp, "currency": "USD", "amount": 990_000})
     for node in range(len(story.urls)):
         for _ in range(50):  # a node may be a block behind the one that answered
+            # the regulator's key: an account holder never sees its own alerts (decision 144)
             async with story.get(f"{story.urls[node]}/v1/risk/accounts/{exp}",
-                                       "exporter") as resp:
+                                       "regulator") as resp:
                 rules = [a["rule"] for a in (await resp.json()).get("alerts", [])]
             if "structuring" in rules:
                 break

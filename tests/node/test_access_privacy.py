@@ -115,15 +115,17 @@ async def bank_d_and_its_customer(d: Desk) -> None:
         assert out["status"] == "committed", out
 
 
-async def test_in_format_3_the_sender_and_its_home_bank_have_the_proof(desk3: Desk) -> None:
-    """Decision 129: salted leaves let a transaction's proof go to its sender and the sender's
-    home bank (bank_d: the same BIC); the payee, a mere party, still has none."""
+async def test_in_format_3_the_senders_home_bank_has_the_proof(desk3: Desk) -> None:
+    """Decision 129: salted leaves let a transaction's proof go to the sender's home bank
+    (bank_d: the same BIC); not to the sender, since the receipt holds the alerts its payment
+    raised (decision 144), nor to the payee, a mere party: both get a missing proof's answer."""
     d = desk3
     await bank_d_and_its_customer(d)
     await d.commit(d.issue(1_234_567, "customer"))
     out = await d.commit(pay(d, "customer", "importer", 7))
     path = f"/v1/proofs/tx/{out['tx_id']}"
-    for who in ("customer", "bank_d", "auditor"):
+    assert await get_as(d, "customer", path) == (404, await missing_twin(d, path, out["tx_id"]))
+    for who in ("bank_d", "auditor"):
         st, doc = await get_as(d, who, path)
         assert st == 200 and doc["receipt"]["result"] == {"balance": 1_234_560}, (who, doc)
         proofs.verify_proof(d.genesis, doc)

@@ -138,7 +138,9 @@ def test_a_refused_payment_changes_no_state_but_the_rules_record(L: Ledger) -> N
     assert r.error_code == "limit_exceeded"
     changed = {k.decode() for k in L.state.data if L.state.data[k] != before.get(k)}
     exp = L.pk("exporter")
+    # the alert, its case and its place in the supervisors' review queue (decision 145)
     assert changed == {f"risk/alerts/{exp}", "risk/alert_count/limit_exceeded",
+                       f"risk/alert/{r.tx_id.hex()}-0", "risk/queue/*", "risk/queue/*/0",
                        f"_nonce/{exp}/{(L.nonces[L.ids['exporter'].public_key] - 1) >> 8}"}
     assert L.get(R, f"alerts/{exp}")[-1]["rule"] == "limit_exceeded"
 

@@ -276,10 +276,10 @@ def test_the_bench_workload_executes_to_the_pinned_digest() -> None:
 
 
 PINNED = {
-    (1, False): "648e4545f823c3318094ea4ba30f64e3e44621c5a4effc04ec9ddeb6ec586e48",
-    (1, True): "f0acaf4ef6e8a57a064e6d98822f4cdbc457c9da14a953a949833a6de0f68f60",
-    (2, False): "a3690a67dd7d07b4affe96eda3a1bdad2e92c457565b3918178fb2fefa6f8bfd",
-    (2, True): "7cf7e9d31e4fbe7ed7ff2c2123d9d8b704741d40edf325c94c836f88975c370e",
+    (1, False): "f67fecaa66206f7719c0b534e0f3a9a9576c7119bc058a6e9ea3b9bcdfd1128b",
+    (1, True): "23b4937ac552ee4b4cb6e67156a35adae5ff65fa57f607c15d4a0cea83cdcd23",
+    (2, False): "1785d818e13636f42ebc515ecd17c99c9e8cea1b95aa67300a0542b2d77a5e52",
+    (2, True): "6b3c19e240eab357842a1ce72719ffdf2b6b987c11f33015fc582352d99e9904",
 }
 
 
