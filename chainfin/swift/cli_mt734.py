@@ -8,10 +8,11 @@ outcome of a presentation as SWIFT messages.
 - ``mt756 export`` (the issuing bank): a presentation the ledger honoured and paid, as an MT756
   Advice of Reimbursement or Payment.
 
-A presentation's reference in :21: is its ledger id's first 16 hex digits
-(:func:`mt734.presentation_reference`): the ledger keeps no presenter's reference, and its ids
-are 64 digits, longer than SWIFT's 16x. Reads are signed with ``--key`` as for MT700
-(:mod:`chainfin.swift.cli`).
+A presentation's reference in :21: is the presenter's reference its record keeps (``present``'s
+``reference``), found among an LC's presentations by one read (``presref/``); a presentation
+recorded without one is named by its ledger id's first 16 hex digits
+(:func:`mt734.presentation_reference`: ids are 64 digits, longer than SWIFT's 16x). Reads are
+signed with ``--key`` as for MT700 (:mod:`chainfin.swift.cli`).
 """
 
 from __future__ import annotations
@@ -90,33 +91,31 @@ async def tx_time(c: Client, tx_id: str) -> int | None:
 
 async def find_presentation(c: Client, ref: str, presentation: str | None,
                             lc_id: str | None) -> str:
-    """The presentation an MT734's :21: names: ``presentation`` (its reference must be
-    :21:, when :21: is a presentation reference at all), else the one presentation of the LC
-    ``lc_id`` whose id starts with :21:.
+    """The presentation an MT734's :21: names: ``presentation`` (checked against :21: once its
+    record is read: :func:`check_reference`), else among the presentations of the LC ``lc_id``
+    the one whose presenter's reference is :21: (any case), else the one whose id starts with
+    :21: (a presentation recorded without a reference).
 
     Raises:
-        SwiftError: neither given, :21: names another presentation, none or several match.
+        SwiftError: neither given, none or several match.
     """
-    is_ref = _REF.fullmatch(ref) is not None
     if presentation is not None:
         pid = presentation.lower()
         if not _HEX_ID.fullmatch(pid):
             raise SwiftError(f"--presentation {presentation!r} is not a presentation id (64 hex "
                              "digits)")
-        if is_ref and mt734.presentation_reference(pid) != ref.upper():
-            raise SwiftError(f":21: {ref} is the reference of another presentation; "
-                             f"{pid[:16]}… is {mt734.presentation_reference(pid)}")
-        if not is_ref:
-            _note(f":21: {ref!r} is not a ledger presentation reference (16 hex digits): the "
-                  "presentation is --presentation's")
         return pid
     if lc_id is None:
-        raise SwiftError(":21: a presentation is found by its id: pass --presentation ID, or "
-                         "--lc ID to find the one whose reference is :21:")
-    if not is_ref:
-        raise SwiftError(f":21: {ref!r} is not a ledger presentation reference (the first 16 "
-                         "hex digits of the presentation id): pass --presentation ID")
-    lc = await c.state_value(T, "lc/" + lc_id.lower())
+        raise SwiftError(":21: a presentation is found among its LC's: pass --lc ID (or "
+                         "--presentation ID)")
+    lc_id = lc_id.lower()
+    indexed = await c.state_value(T, mt734.reference_key(lc_id, ref)) if ref else None
+    if isinstance(indexed, dict) and isinstance(indexed.get("presentation_id"), str):
+        return str(indexed["presentation_id"])
+    if _REF.fullmatch(ref) is None:
+        raise SwiftError(f":21: LC {lc_id[:16]}… has no presentation with the reference {ref!r} "
+                         "(that this key may read): pass --presentation ID")
+    lc = await c.state_value(T, "lc/" + lc_id)
     if not isinstance(lc, dict):
         raise SwiftError(f"no LC {lc_id} that this key may read")
     found = [p for p in lc.get("presentations") or [] if str(p).startswith(ref.lower())]
@@ -128,16 +127,46 @@ async def find_presentation(c: Client, ref: str, presentation: str | None,
     return str(found[0])
 
 
+def check_reference(ref: str, pid: str, pres: dict[str, Any]) -> None:
+    """:21: names presentation ``pid``: its presenter's reference (any case) or its id's first
+    16 hex digits; with neither on the record's side to compare (no reference, and :21: not 16
+    hex digits: a presenting bank's own reference) it is noted and the presentation stands.
+
+    Raises:
+        SwiftError: :21: is another presentation's reference.
+    """
+    own = pres.get("reference")
+    by_id = mt734.presentation_reference(pid)
+    if isinstance(own, str) and own and ref.upper() == own.upper():
+        return
+    if ref.upper() == by_id:
+        return
+    if isinstance(own, str) and own:
+        raise SwiftError(f":21: {ref} is not presentation {pid[:16]}…'s reference {own!r}")
+    if _REF.fullmatch(ref):
+        raise SwiftError(f":21: {ref} is the reference of another presentation; "
+                         f"{pid[:16]}… is {by_id}")
+    _note(f":21: {ref!r} is not a reference the ledger keeps for presentation {pid[:16]}…: "
+          "the presentation is --presentation's")
+
+
+def presented_on(pres: dict[str, Any]) -> datetime.date | None:
+    """The UTC date of presentation its record keeps (``presented_ms``), or None."""
+    ms = pres.get("presented_ms")
+    return utc_date(ms) if type(ms) is int else None
+
+
 # ---------------------------------------------------------------------------- MT734 submit
 
 
 async def submit(node: str, key: str, text: str, *, presentation: str | None = None,
                  lc_id: str | None = None, codes: Sequence[str] = (), ca: str | None = None,
                  timeout: float = 60.0) -> tuple[dict[str, Any], int]:
-    """The issuing bank's MT734 -> ``refuse_presentation(presentation_id, discrepancies)``
-    signed with ``key``; the outcome to print and the exit code (0 committed, 1 refused or
-    rejected by the ledger, whose code is printed: ``presentation_closed`` for one already
-    accepted, paid or refused, ``refusal_too_late`` after the examination period).
+    """The issuing bank's MT734 -> ``refuse_presentation(presentation_id, discrepancies,
+    disposal)`` signed with ``key`` (:77B:'s code is the disposal); the outcome to print and
+    the exit code (0 committed, 1 refused or rejected by the ledger, whose code is printed:
+    ``presentation_closed`` for one already accepted, paid or refused, ``refusal_too_late``
+    after the examination period).
 
     Raises:
         MtError: the message is malformed, or :77J: has wording the table cannot map and no
@@ -158,6 +187,7 @@ async def submit(node: str, key: str, text: str, *, presentation: str | None = N
         _check_sender(msg.header, mine[1].get("bank"), "the signing bank")
         pid = await find_presentation(c, msg.presentation_ref, presentation, lc_id)
         pres, lc = await read_presentation(c, pid)
+        check_reference(msg.presentation_ref, pid, pres)
         if msg.currency != lc["currency"]:
             raise SwiftError(f":32A: the message is in {msg.currency}; presentation "
                              f"{pid[:16]}… is in {lc['currency']}")
@@ -167,14 +197,19 @@ async def submit(node: str, key: str, text: str, *, presentation: str | None = N
             raise SwiftError(f":32A: the message refuses a utilisation of {msg.currency} "
                              f"{msg.amount}; presentation {pid[:16]}… is of "
                              f"{pres['amount']} minor units")
-        presented = await tx_time(c, pid)
-        if presented is not None and utc_date(presented) != msg.utilisation_date:
+        on = presented_on(pres)
+        if on is None:
+            ts = await tx_time(c, pid)
+            on = None if ts is None else utc_date(ts)
+        if on is not None and on != msg.utilisation_date:
             _note(f":32A: the message dates the utilisation {msg.utilisation_date}; the "
-                  f"presentation was made on {utc_date(presented)} (UTC)")
+                  f"presentation was made on {on} (UTC)")
         if pres.get("status") != "presented":
             _note(f"presentation {pid[:16]}… is {pres.get('status')}: the ledger refuses its "
                   "refusal")
-        args = {"presentation_id": pid, "discrepancies": discrepancies}
+        args: dict[str, Any] = {"presentation_id": pid, "discrepancies": discrepancies}
+        if msg.disposal:
+            args["disposal"] = msg.disposal
         nonce = await c.next_nonce(me)
         tx = Transaction.create(ident, g["chain_id"], nonce, T, "refuse_presentation", args)
         out = await _final(c, tx)
@@ -186,20 +221,24 @@ async def submit(node: str, key: str, text: str, *, presentation: str | None = N
 
 
 async def _utilisation_date(c: Client, pid: str, given: datetime.date | None,
-                            notes: list[str]) -> datetime.date:
-    """:32A:'s date: the UTC date of the presenting block when this key reads the presenting
-    transaction (``given`` differing from it is noted and not used), else ``given``.
+                            notes: list[str], pres: dict[str, Any] | None = None
+                            ) -> datetime.date:
+    """:32A:'s date: the date of presentation the record keeps (``presented_ms``), else the
+    UTC date of the presenting block when this key reads the presenting transaction (``given``
+    differing from either is noted and not used), else ``given``.
 
     Raises:
-        SwiftError: neither.
+        SwiftError: none of these.
     """
-    ts = await tx_time(c, pid)
+    recorded = (pres or {}).get("presented_ms")
+    ts = recorded if type(recorded) is int else await tx_time(c, pid)
     if ts is None:
         if given is None:
             raise SwiftError("the date of presentation is the block time of the presenting "
                              "transaction, which only the beneficiary, its home bank and "
-                             "supervisors read (the presentation record keeps no date): pass "
-                             "--utilisation-date YYMMDD")
+                             "supervisors read (this presentation's record keeps no date: it "
+                             "was recorded before dates were kept): pass --utilisation-date "
+                             "YYMMDD")
         return given
     if given is not None and given != utc_date(ts):
         notes.append(f"--utilisation-date {given} is not used: the presentation was made on "
@@ -225,13 +264,15 @@ def _not_refused(pid: str, pres: dict[str, Any], chain_ms: int | None) -> str:
 
 
 async def export_refusal(node: str, presentation_id: str, identity: Identity | None, *,
-                         ca: str | None = None, disposal: str = "RETURN",
+                         ca: str | None = None, disposal: str | None = None,
                          utilisation_date: datetime.date | None = None, timeout: float = 60.0
                          ) -> tuple[str, list[str]]:
-    """The MT734 of a refusal on the ledger, from the issuing bank to the beneficiary's bank
-    (as ``mt700 export``), and notes for stderr: :20: the LC number, :21: the presentation's
-    reference, :32A: the UTC date of the presenting block (or ``utilisation_date``) and the
-    amount, :77J: the ledger's codes, :77B: ``disposal`` (the ledger keeps none).
+    """The MT734 of a refusal on the ledger (``refused``, or ``held``: its documents held),
+    from the issuing bank to the beneficiary's bank (as ``mt700 export``), and notes for
+    stderr: :20: the LC number, :21: the presentation's reference, :32A: its date of
+    presentation (the record's, else the presenting block's, else ``utilisation_date``) and
+    the amount, :77J: the ledger's codes, :77B: the disposal the refusal recorded (``disposal``
+    only for a refusal recorded without one; default ``RETURN``).
 
     Raises:
         SwiftError: the presentation is not refused (saying why: pending, too late to refuse,
@@ -243,18 +284,29 @@ async def export_refusal(node: str, presentation_id: str, identity: Identity | N
     async with Client(node, ca_file=ca, identity=identity, timeout=timeout) as c:
         g = dict(await c.get("/v1/genesis"))
         pres, lc = await read_presentation(c, pid)
-        if pres.get("status") != "refused":
+        if pres.get("status") not in ("refused", "held"):
             chain_ms = (await c.status()).get("timestamp_ms")
             raise SwiftError(_not_refused(pid, pres, chain_ms if type(chain_ms) is int
                                           else None))
         number, _ = await issuing_terms(c, str(pres["lc_id"]))
         sender, receiver = await lc_banks(c, lc, notes)
-        date = await _utilisation_date(c, pid, utilisation_date, notes)
+        date = await _utilisation_date(c, pid, utilisation_date, notes, pres)
         exponent = await exponent_of(c, g, lc["currency"])
-    notes.append(f":77B: /{disposal}/ is the sender's: the ledger records no disposal of "
-                 "documents (its refusal frees them for a new presentation)")
+    refusal = pres.get("refused")
+    recorded = refusal.get("disposal") if isinstance(refusal, dict) else None
+    if isinstance(recorded, str):
+        if disposal is not None and disposal != recorded:
+            notes.append(f"--disposal {disposal} is not used: the refusal recorded /{recorded}/")
+        disposal = recorded
+    else:
+        disposal = disposal or "RETURN"
+        notes.append(f":77B: /{disposal}/ is the sender's: this refusal was recorded without a "
+                     "disposal (its documents were freed for a new presentation)")
+    if pres.get("status") == "held":
+        notes.append("the documents are held under the refusal: the applicant may waive, the "
+                     "bank accept, or they are returned (return_documents)")
     r = mt734.Refusal(sender_bic=sender, receiver_bic=receiver, reference=number,
-                      presentation_ref=mt734.presentation_reference(pid),
+                      presentation_ref=mt734.presentation_reference(pid, pres.get("reference")),
                       utilisation_date=date, currency=lc["currency"], exponent=exponent,
                       amount=int(pres["amount"]),
                       discrepancies=tuple(pres.get("discrepancies") or ()), disposal=disposal)
@@ -266,22 +318,31 @@ _PAYING = ("accept_presentation", "pay_deferred", "claim_honour")
 
 async def _payment_time(c: Client, pid: str, pres: dict[str, Any],
                         payment_tx: str | None) -> int:
-    """The block time of the transaction that paid ``pres``: ``payment_tx`` (checked to be a
-    committed payment of this presentation), else a claim of honour at sight (the record keeps
-    its time).
+    """The block time of the transaction that paid ``pres``: the record's ``paid`` (then
+    ``payment_tx``, if given, must be its ``tx_id``); for a record without it, ``payment_tx``
+    (checked to be a committed payment of this presentation), else a claim of honour at sight
+    (the record keeps its time).
 
     Raises:
         SwiftError: no time on the ledger and no transaction given, or the transaction is not
             this presentation's payment or cannot be read whole with this key.
     """
+    paid = pres.get("paid")
+    if isinstance(paid, dict) and type(paid.get("timestamp_ms")) is int:
+        if payment_tx is not None and payment_tx.lower() != paid.get("tx_id"):
+            raise SwiftError(f"--payment-tx {payment_tx[:16]}… is not the payment of "
+                             f"presentation {pid[:16]}…: its record names "
+                             f"{str(paid.get('tx_id'))[:16]}…")
+        return int(paid["timestamp_ms"])
     if payment_tx is None:
         claimed = pres.get("claimed")
         if isinstance(claimed, dict) and pres.get("due_ms") is None \
                 and type(claimed.get("timestamp_ms")) is int:
             return int(claimed["timestamp_ms"])
-        raise SwiftError("the presentation record keeps no date of payment: pass --payment-tx "
-                         "with the transaction that paid it (accept_presentation or "
-                         "pay_deferred; its tx_id was printed when it committed)")
+        raise SwiftError("the presentation record keeps no date of payment (it was paid before "
+                         "payments were recorded): pass --payment-tx with the transaction that "
+                         "paid it (accept_presentation or pay_deferred; its tx_id was printed "
+                         "when it committed)")
     try:
         tx = await c.tx(payment_tx.lower(), envelope=True)
     except ClientError as e:
@@ -305,7 +366,8 @@ async def export_payment(node: str, presentation_id: str, identity: Identity | N
                          timeout: float = 60.0) -> tuple[str, list[str]]:
     """The MT756 of a paid presentation, from the issuing bank to the beneficiary's bank, and
     notes for stderr: :20: the LC number, :21: the presentation's reference, :32B: the amount
-    presented, :33A: the amount paid with the UTC date of the paying block.
+    presented, :33A: the amount paid with the UTC date of the paying block (the record's
+    ``paid``; ``payment_tx`` for a presentation paid before payments were recorded).
 
     Raises:
         SwiftError: the presentation is not paid (refused, pending, accepted and not yet due),
@@ -320,6 +382,8 @@ async def export_payment(node: str, presentation_id: str, identity: Identity | N
         status = pres.get("status")
         if status != "paid":
             why = {"refused": "refused: nothing was paid (its refusal is an MT734)",
+                   "held": "refused, its documents held: nothing was paid (its refusal is an "
+                           "MT734; after the applicant's waiver the bank may accept it)",
                    "presented": "not examined yet: nothing was paid",
                    "accepted": "accepted, its deferred payment not made yet"
                                + (f" (due {utc_date(pres['due_ms'])})"
@@ -335,7 +399,7 @@ async def export_payment(node: str, presentation_id: str, identity: Identity | N
         notes.append(f"paid to {len(banks)} financing bank(s) first (assignment of proceeds): "
                      + ", ".join(f"{p['amount']} to {str(p['to'])[:16]}…" for p in banks))
     a = mt756.Advice(sender_bic=sender, receiver_bic=receiver, reference=number,
-                     presentation_ref=mt734.presentation_reference(pid),
+                     presentation_ref=mt734.presentation_reference(pid, pres.get("reference")),
                      currency=lc["currency"], exponent=exponent, claimed=int(pres["amount"]),
                      paid=sum(int(p["amount"]) for p in payments), value_date=utc_date(paid_ms))
     return mt756.render(a), notes

@@ -34,7 +34,7 @@ def add_parsers(s: Any, common: Callable[[argparse.ArgumentParser], None],
     a.add_argument("--key", required=True, help="the issuing bank's identity key file")
     a.add_argument("--presentation", default=None,
                    help="the presentation id (hex); default: the presentation of --lc whose "
-                        "reference (first 16 hex digits of its id) is :21:")
+                        "presenter's reference is :21: (else whose id starts with :21:)")
     a.add_argument("--lc", default=None, help="the lc_id (hex) whose presentation :21: names")
     a.add_argument("--code", action="append", choices=LEDGER_CODES, default=None,
                    help="a discrepancy code to refuse with besides those :77J: maps to "
@@ -45,12 +45,13 @@ def add_parsers(s: Any, common: Callable[[argparse.ArgumentParser], None],
                                      "bank)")
     e.add_argument("--presentation", required=True, help="the presentation id (hex)")
     e.add_argument("--out", default=None, help="file to write (default: stdout)")
-    e.add_argument("--disposal", default="RETURN", choices=tuple(DISPOSALS),
-                   help=":77B: (the ledger keeps none; its refusal frees the documents for a "
-                        "new presentation: default RETURN)")
+    e.add_argument("--disposal", default=None, choices=tuple(DISPOSALS),
+                   help=":77B: for a refusal recorded without a disposal (default RETURN: its "
+                        "documents were freed); a recorded disposal is written as recorded")
     e.add_argument("--utilisation-date", default=None, metavar="YYMMDD",
-                   help=":32A:'s date when this key cannot read the presenting transaction "
-                        "(default: its block's UTC date)")
+                   help=":32A:'s date for a presentation recorded without its date when this "
+                        "key cannot read the presenting transaction (default: the record's "
+                        "date, else the presenting block's UTC date)")
     common(e)
     reader_key(e)
     e.set_defaults(func=_run_mt734)
@@ -60,9 +61,9 @@ def add_parsers(s: Any, common: Callable[[argparse.ArgumentParser], None],
     e6 = m6s.add_parser("export", help="a paid presentation -> MT756 (read by the issuing bank)")
     e6.add_argument("--presentation", required=True, help="the presentation id (hex)")
     e6.add_argument("--payment-tx", default=None,
-                    help="the transaction that paid it (accept_presentation or pay_deferred): "
-                         "the presentation record keeps no date of payment (needless for a "
-                         "claim of honour at sight)")
+                    help="the transaction that paid it (accept_presentation or pay_deferred), "
+                         "for a presentation paid before payments were recorded (a record "
+                         "with `paid` has its date; given, it must be that transaction)")
     e6.add_argument("--out", default=None, help="file to write (default: stdout)")
     common(e6)
     reader_key(e6)

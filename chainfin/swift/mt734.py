@@ -38,9 +38,10 @@ from chainfin.swift.mt700 import (
     minor_to_amount,
 )
 
-__all__ = ["DISCREPANCIES", "DISPOSALS", "EXCLUSIVE", "FIELDS", "LEDGER_CODES", "MANDATORY",
-           "REFERENCE_LENGTH", "Discrepancy", "Mt734", "Refusal", "codes_of", "parse",
-           "presentation_reference", "refusal_codes", "render", "terms", "utilisation"]
+__all__ = ["DISCREPANCIES", "DISPOSALS", "EXCLUSIVE", "FIELDS", "HELD", "LEDGER_CODES",
+           "MANDATORY", "REFERENCE_LENGTH", "Discrepancy", "Mt734", "Refusal", "codes_of",
+           "parse", "presentation_reference", "reference_key", "refusal_codes", "render",
+           "terms", "utilisation"]
 
 #: Every MT734 field tag (SR 2018 and later). Options of a field are listed each.
 FIELDS: dict[str, FieldSpec] = {
@@ -121,8 +122,10 @@ DISCREPANCIES: tuple[Discrepancy, ...] = (
 )
 
 #: :77B: line 1 ``/code/[text]``: what the refusing bank does with the documents (UCP 600
-#: art. 16 c iii a-d). The ledger keeps none: its refusal frees the documents for a new
-#: presentation, as returned documents are.
+#: art. 16 c iii a-d), ``refuse_presentation``'s ``disposal`` (the contract's ``DISPOSALS``, a
+#: unit test keeps the two equal): HOLD and NOTIFY keep the documents under the refused
+#: presentation (``held``: the applicant may waive, the bank honour or return them); RETURN
+#: and PREVINST free them for a new presentation (the ledger keeps no previous instructions).
 DISPOSALS = {
     "HOLD": "holding the documents pending further instructions from the presenter",
     "NOTIFY": "holding the documents until the applicant waives the discrepancies",
@@ -130,15 +133,27 @@ DISPOSALS = {
     "PREVINST": "acting in accordance with instructions previously received from the presenter",
 }
 
-#: :21: as this bridge writes it: the presentation's ledger id (64 hex digits) cut to the
-#: field's 16 characters, upper case. It is found among an LC's presentations (``--lc``) or
-#: checked against ``--presentation``.
+#: The disposals under which the ledger holds the documents (the contract's HELD_DISPOSALS).
+HELD = ("HOLD", "NOTIFY")
+
+#: :21: of a presentation recorded without the presenter's reference (``present``'s
+#: ``reference``): its ledger id (64 hex digits) cut to the field's 16 characters, upper case.
 REFERENCE_LENGTH = 16
 
 
-def presentation_reference(presentation_id: str) -> str:
-    """The :21: reference of a presentation: the first 16 hex digits of its id, upper case."""
+def presentation_reference(presentation_id: str, reference: object = None) -> str:
+    """The :21: reference of a presentation: the presenter's ``reference`` on its record when
+    there is one, else the first 16 hex digits of its id, upper case."""
+    if isinstance(reference, str) and reference:
+        return reference
     return presentation_id[:REFERENCE_LENGTH].upper()
+
+
+def reference_key(lc_id: str, reference: str) -> str:
+    """The ledger's state key (under ``trade_documents/``) that resolves a presenter's
+    reference among an LC's presentations (``letters_of_credit.reference_key``, which a unit
+    test keeps equal): ``presref/<lc_id>/<the reference upper-cased, hex of its ASCII>``."""
+    return f"presref/{lc_id}/{reference.upper().encode().hex()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,14 +297,15 @@ def parse(text: str) -> Mt734:
                         "(rule C1)")
     disposal = _disposal(fields["77B"], problems) if "77B" in fields and get("77B") else ""
     items = tuple((item, codes_of(item)) for item in _items(fields.get("77J", "")))
-    if disposal in DISPOSALS:
-        notes.append(f":77B: /{disposal}/ ({DISPOSALS[disposal]}) is not kept: the ledger "
-                     "records no disposal of documents; its refusal frees them for a new "
-                     "presentation")
-    if disposal == "NOTIFY":
-        notes.append(":77B: NOTIFY: a refused presentation cannot be accepted on the ledger; "
-                     "if the applicant waives the discrepancies, the beneficiary presents the "
-                     "documents again and the bank accepts that presentation")
+    if disposal in HELD:
+        notes.append(f":77B: /{disposal}/ ({DISPOSALS[disposal]}): the ledger holds the "
+                     "documents under the refused presentation until the applicant waives and "
+                     "the bank accepts, or they are returned (return_documents)")
+    if disposal == "PREVINST":
+        notes.append(":77B: /PREVINST/: the ledger keeps no instructions of the presenter; its "
+                     "refusal frees the documents for a new presentation, as /RETURN/")
+    if disposal and get("77B") != f"/{disposal}/":
+        notes.append(":77B: only the code is kept on the ledger, not the text after it")
     unkept = sorted(t for t in fields if t in ("20", "73A", "33A", "33B", "57A", "57B", "57D",
                                                "72Z"))
     if unkept:

@@ -460,7 +460,7 @@ def close(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[st
                             "outstanding_financing")
     if d["presentation_id"] is not None:
         pres = state.get(NAME, "pres/" + d["presentation_id"])
-        if pres is not None and pres["status"] in ("presented", "accepted"):
+        if pres is not None and pres["status"] in ("presented", "held", "accepted"):
             raise ContractError("the document is presented under a letter of credit",
                                 "document_in_use")
     d["status"] = "closed"

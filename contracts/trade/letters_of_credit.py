@@ -1,9 +1,10 @@
 """Letters of credit in the shape of ICC UCP 600: issue, amend (effective once the beneficiary
 accepts), present, refuse with discrepancies within five banking days or accept (at sight, or
 deferred for usance), honour claimed by the beneficiary once the bank let that period pass,
-partial drawings, tolerance, expiry by block time, cancellation with the beneficiary's consent
-(for one cancellation: it lapses). Proceeds of a financed trade repay its financing banks first
-(assignment of proceeds)."""
+documents of a refusal returned or held for the applicant's waiver (and then honoured or
+returned), partial drawings, tolerance, expiry by block time, cancellation with the
+beneficiary's consent (for one cancellation: it lapses). Proceeds of a financed trade repay its
+financing banks first (assignment of proceeds)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,27 @@ DISCREPANCY_CODES = ("late_presentation", "amount_mismatch", "party_mismatch",
                      "unsigned_document", "other")
 
 
+#: What the issuing bank does with the documents of a refused presentation (UCP 600 art. 16 c
+#: iii; the codes of SWIFT MT734 :77B:): ``HOLD`` holds them pending further instructions from
+#: the presenter (a), ``NOTIFY`` holds them until the applicant waives the discrepancies and the
+#: bank agrees, or the presenter instructs otherwise (b), ``RETURN`` returns them (c),
+#: ``PREVINST`` acts on instructions the presenter gave before (d). The ledger has no record of
+#: such instructions: PREVINST frees the documents as RETURN does.
+DISPOSALS = ("HOLD", "NOTIFY", "RETURN", "PREVINST")
+#: The disposals under which the bank keeps the documents: the presentation is ``held``.
+HELD_DISPOSALS = ("HOLD", "NOTIFY")
+#: A held refusal lapses this many days of block time after it was made: the applicant can no
+#: longer waive, nor the bank honour on a waiver; the documents can only be returned. A bank
+#: cannot keep a presentation it refused alive (its documents out of use, its amount reserved
+#: under the LC) for ever.
+HOLD_DAYS = 30
+#: A presenter's reference (SWIFT :21:, 16x): 1 to 16 characters of SWIFT's X set
+#: (``chainfin.swift.mt700.X_CHARS``, which a unit test keeps equal).
+REFERENCE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                            "/-?:().,'+ ")
+REFERENCE_LENGTH = 16
+
+
 def _doc_type(v: Any, name: str) -> str:
     if type(v) is not str or v not in KEY_FIELDS:
         raise ContractError(f"{name}: document types are {', '.join(DOC_TYPES)}", "bad_field")
@@ -77,6 +99,42 @@ def _discrepancy(v: Any, name: str) -> str:
         raise ContractError(f"{name}: discrepancy codes are {', '.join(DISCREPANCY_CODES)}",
                             "bad_field")
     return str(v)
+
+
+def _disposal(v: Any, name: str) -> str:
+    if v not in DISPOSALS:
+        raise ContractError(f"{name}: dispositions of documents are {', '.join(DISPOSALS)}",
+                            "bad_field")
+    return str(v)
+
+
+def p_reference(v: Any, name: str) -> str:
+    """A presenter's reference as SWIFT carries it in :21: (16x): 1 to 16 characters of the X
+    set, not starting or ending with '/' nor holding '//' (SWIFT's rule for references), not
+    starting with ':' or '-' (a line so started is a delimiter to SWIFT) nor with or ending in
+    a space (a reader strips it).
+
+    Raises:
+        ContractError: ``bad_field``.
+    """
+    if type(v) is not str or not 1 <= len(v) <= REFERENCE_LENGTH:
+        raise ContractError(f"{name} must be 1 to {REFERENCE_LENGTH} characters", "bad_field")
+    bad = sorted(set(v) - REFERENCE_CHARS)
+    if bad:
+        raise ContractError(f"{name} has characters outside SWIFT's X set: "
+                            f"{' '.join(repr(c) for c in bad)}", "bad_field")
+    if v.startswith(("/", ":", "-", " ")) or v.endswith(("/", " ")) or "//" in v:
+        raise ContractError(f"{name} must not start with '/', ':', '-' or a space, end with "
+                            "'/' or a space, nor contain '//'", "bad_field")
+    return v
+
+
+def reference_key(lc_id: str, reference: str) -> str:
+    """The state key of a presenter's reference among an LC's presentations:
+    ``presref/<lc_id>/<the reference upper-cased, as hex of its ASCII>`` (references compare
+    without case, as SWIFT back offices write them; hex keeps '/', '?' and spaces out of the
+    key and of REST paths)."""
+    return f"presref/{lc_id}/{reference.upper().encode().hex()}"
 
 
 #: SWIFT's :26E: Number of Amendment is 3 digits: an LC takes at most 999 proposals.
@@ -379,10 +437,24 @@ def check_presentation_parties(state: ContractState, lc: dict[str, Any],
                             f"{', '.join(bad)}", "document_mismatch")
 
 
+def check_reference_unused(state: ContractState, lc_id: str, reference: str) -> None:
+    """A presenter's reference names one presentation of an LC, for the LC's life (any case):
+    an MT734's :21: then finds it, refused or paid.
+
+    Raises:
+        ContractError: ``duplicate_reference``.
+    """
+    if state.get(NAME, reference_key(lc_id, reference)) is not None:
+        raise ContractError(f"reference {reference!r} already names a presentation under this "
+                            "LC", "duplicate_reference")
+
+
 @CONTRACT.method(roles=("exporter",),
-                 params={"lc_id": p_id, "doc_ids": p_list(p_id, 16), "amount": p_amount})
+                 params={"lc_id": p_id, "doc_ids": p_list(p_id, 16), "amount": p_amount},
+                 optional={"reference": p_reference})
 def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
-    """The beneficiary presents documents for ``amount`` while the LC is available."""
+    """The beneficiary presents documents for ``amount`` while the LC is available, under its
+    own ``reference`` (the presenting bank's or its own, SWIFT :21:) when given."""
     lc_id, doc_ids, amount = args["lc_id"], args["doc_ids"], args["amount"]
     lc = get_lc(state, lc_id)
     if lc["beneficiary"] != ctx.sender_hex:
@@ -411,6 +483,10 @@ def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
             raise ContractError(f"document {doc_id} is closed", "document_closed")
         if d["presentation_id"] is not None:
             prev = get_presentation(state, d["presentation_id"])
+            if prev["status"] == "held":
+                raise ContractError(f"document {doc_id} is held by the issuing bank under a "
+                                    "refused presentation: have it returned first "
+                                    "(return_documents)", "document_in_use")
             if prev["status"] != "refused":
                 raise ContractError(f"document {doc_id} is already presented",
                                     "document_in_use")
@@ -425,6 +501,9 @@ def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     if missing:
         raise ContractError(f"required documents missing: {', '.join(missing)}",
                             "missing_documents")
+    reference = args.get("reference")
+    if reference is not None:
+        check_reference_unused(state, lc_id, reference)
     invoiced = sum(d["fields"]["amount"] for _, d in docs if d["doc_type"] == "invoice")
     if invoiced and amount > invoiced:
         raise ContractError("the drawing is above the invoices presented", "document_mismatch")
@@ -449,13 +528,22 @@ def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     state.put(NAME, "pres/" + presentation_id, {
         "lc_id": lc_id, "doc_ids": sorted(doc_ids), "amount": amount, "trade_id": trade_id,
         "status": "presented", "discrepancies": [], "due_ms": None, "payments": [],
-        "examination_deadline_ms": deadline, **counted, "height": ctx.height})
+        "examination_deadline_ms": deadline, **counted, "reference": reference,
+        "presented_ms": ctx.timestamp_ms, "height": ctx.height})
+    if reference is not None:
+        # the LC's parties are on the index record so that REST grants it to them as it
+        # grants the presentation (node/access.py reads a record's party fields)
+        state.put(NAME, reference_key(lc_id, reference), {
+            "presentation_id": presentation_id, "lc_id": lc_id, "issuer": lc["issuer"],
+            "applicant": lc["applicant"], "beneficiary": lc["beneficiary"]})
     ctx.emit("presented", {"presentation_id": presentation_id, "lc_id": lc_id,
                            "doc_ids": sorted(doc_ids), "amount": amount,
-                           "examination_deadline_ms": deadline, **counted})
+                           "examination_deadline_ms": deadline, **counted,
+                           "reference": reference})
     return {"presentation_id": presentation_id, "lc_id": lc_id, "amount": amount,
             "currency": lc["currency"], "examination_deadline_ms": deadline,
-            "examine_by": last_day(deadline), **counted}
+            "examine_by": last_day(deadline), **counted, "reference": reference,
+            "presented_ms": ctx.timestamp_ms}
 
 
 def _open_presentation(state: ContractState, ctx: TxContext, presentation_id: str,
@@ -486,12 +574,18 @@ def _counted(pres: dict[str, Any]) -> str:
 
 
 @CONTRACT.method(roles=("bank",), params={"presentation_id": p_id,
-                                          "discrepancies": p_list(_discrepancy, 8)})
+                                          "discrepancies": p_list(_discrepancy, 8)},
+                 optional={"disposal": _disposal})
 def refuse_presentation(state: ContractState, ctx: TxContext, args: dict[str, Any]
                         ) -> dict[str, Any]:
     """The issuing bank refuses a presentation, citing its discrepancies (UCP 600 art. 16),
-    by the close of the fifth banking day following the day of presentation (art. 16 d);
-    the documents are free to be presented again.
+    by the close of the fifth banking day following the day of presentation (art. 16 d), and
+    says what it does with the documents (``disposal``, art. 16 c iii; default ``RETURN``):
+    returned (``RETURN``, ``PREVINST``), they are free to be presented again; held (``HOLD``,
+    ``NOTIFY``), the presentation is ``held``: its documents stay under it and its amount
+    reserved under the LC until the applicant waives and the bank honours it
+    (:func:`waive_discrepancies`, :func:`accept_presentation`) or they are returned
+    (:func:`return_documents`), for at most :data:`HOLD_DAYS` days.
 
     Raises:
         ContractError: ``refusal_too_late`` after that: the bank is precluded from claiming
@@ -506,16 +600,112 @@ def refuse_presentation(state: ContractState, ctx: TxContext, args: dict[str, An
             "a refusal is too late and the presentation must be honoured (UCP 600 art. 16 d, "
             "f)",
             "refusal_too_late")
-    pres["status"] = "refused"
+    disposal = args.get("disposal", "RETURN")
+    held = disposal in HELD_DISPOSALS
+    pres["status"] = "held" if held else "refused"
     pres["discrepancies"] = sorted(set(args["discrepancies"]))
-    lc["reserved"] -= pres["amount"]
+    pres["refused"] = {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms,
+                       "disposal": disposal}
+    if held:
+        # the bound is recorded, so a later change of HOLD_DAYS does not reinterpret it
+        pres["refused"]["held_until_ms"] = ctx.timestamp_ms + HOLD_DAYS * DAY_MS
+    else:
+        lc["reserved"] -= pres["amount"]
+        state.put(NAME, "lc/" + pres["lc_id"], lc)
     state.put(NAME, "pres/" + presentation_id, pres)
-    state.put(NAME, "lc/" + pres["lc_id"], lc)
     ctx.emit("presentation_refused", {"presentation_id": presentation_id,
                                       "lc_id": pres["lc_id"],
+                                      "discrepancies": pres["discrepancies"],
+                                      "disposal": disposal})
+    return {"presentation_id": presentation_id, "status": pres["status"],
+            "discrepancies": pres["discrepancies"], "disposal": disposal,
+            **({"held_until_ms": pres["refused"]["held_until_ms"]} if held else {})}
+
+
+def hold_lapsed(pres: dict[str, Any], now_ms: int) -> bool:
+    """The issuing bank has held the documents of refused ``pres`` for :data:`HOLD_DAYS`:
+    block time has reached its ``refused.held_until_ms``."""
+    until = (pres.get("refused") or {}).get("held_until_ms")
+    return until is not None and now_ms >= until
+
+
+def _held(state: ContractState, presentation_id: str) -> dict[str, Any]:
+    pres = get_presentation(state, presentation_id)
+    if pres["status"] != "held":
+        raise ContractError(f"the presentation is {pres['status']}, not refused with its "
+                            "documents held (HOLD or NOTIFY)", "not_held")
+    return pres
+
+
+def _check_hold_open(pres: dict[str, Any], now_ms: int) -> None:
+    """The refusal's hold has not lapsed.
+
+    Raises:
+        ContractError: ``hold_lapsed``.
+    """
+    if hold_lapsed(pres, now_ms):
+        until = pres["refused"]["held_until_ms"]
+        raise ContractError(f"the issuing bank held the documents for {HOLD_DAYS} days, until "
+                            f"{last_day((until // DAY_MS + 1) * DAY_MS)} (UTC): the refusal "
+                            "stands and the documents can only be returned", "hold_lapsed")
+
+
+@CONTRACT.method(roles=None, params={"presentation_id": p_id})
+def waive_discrepancies(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                        ) -> dict[str, Any]:
+    """The applicant waives the discrepancies of a refused presentation whose documents the
+    issuing bank holds (UCP 600 art. 16 b, c iii b). The bank is not bound by it: it may
+    honour the presentation (:func:`accept_presentation`) or not.
+
+    Raises:
+        ContractError: ``forbidden`` (not the LC's applicant), ``not_held`` (the presentation
+        is not a held refusal), ``already_waived``, ``hold_lapsed`` (held for
+        :data:`HOLD_DAYS` days).
+    """
+    presentation_id = args["presentation_id"]
+    pres = _held(state, presentation_id)
+    lc = get_lc(state, pres["lc_id"])
+    if lc["applicant"] != ctx.sender_hex:
+        raise ContractError("only the LC's applicant waives discrepancies", "forbidden")
+    if pres.get("waiver") is not None:
+        raise ContractError("the applicant has waived these discrepancies already",
+                            "already_waived")
+    _check_hold_open(pres, ctx.timestamp_ms)
+    pres["waiver"] = {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms}
+    state.put(NAME, "pres/" + presentation_id, pres)
+    ctx.emit("discrepancies_waived", {"presentation_id": presentation_id,
+                                      "lc_id": pres["lc_id"],
                                       "discrepancies": pres["discrepancies"]})
-    return {"presentation_id": presentation_id, "status": "refused",
-            "discrepancies": pres["discrepancies"]}
+    return {"presentation_id": presentation_id, "status": "held", "waived": True}
+
+
+@CONTRACT.method(roles=("exporter", "bank"), params={"presentation_id": p_id})
+def return_documents(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                     ) -> dict[str, Any]:
+    """The documents of a held refusal go back to the beneficiary: on its instruction (the
+    presenter may instruct at any time before the bank honours: UCP 600 art. 16 c iii a, b),
+    or the issuing bank's. The refusal is final: the presentation is ``refused``, its amount
+    no longer reserved under the LC, its documents free to be presented again.
+
+    Raises:
+        ContractError: ``forbidden`` (neither the LC's beneficiary nor its issuing bank),
+        ``not_held``.
+    """
+    presentation_id = args["presentation_id"]
+    pres = _held(state, presentation_id)
+    lc = get_lc(state, pres["lc_id"])
+    if ctx.sender_hex not in (lc["beneficiary"], lc["issuer"]):
+        raise ContractError("only the LC's beneficiary or its issuing bank returns the "
+                            "documents", "forbidden")
+    by = "beneficiary" if ctx.sender_hex == lc["beneficiary"] else "issuing_bank"
+    pres["status"] = "refused"
+    pres["returned"] = {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms, "by": by}
+    lc["reserved"] -= pres["amount"]
+    state.put(NAME, "lc/" + pres["lc_id"], lc)
+    state.put(NAME, "pres/" + presentation_id, pres)
+    ctx.emit("documents_returned", {"presentation_id": presentation_id,
+                                    "lc_id": pres["lc_id"], "by": by})
+    return {"presentation_id": presentation_id, "status": "refused", "returned_by": by}
 
 
 def pay_proceeds(state: ContractState, ctx: TxContext, lc: dict[str, Any],
@@ -554,6 +744,8 @@ def _settle(state: ContractState, ctx: TxContext, presentation_id: str, pres: di
     risk.check_not_frozen(state, lc["applicant"], lc["currency"])
     pres["payments"] = pay_proceeds(state, ctx, lc, pres)
     pres["status"] = "paid"
+    pres["paid"] = {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms,
+                    "tx_id": ctx.tx_hex}
     state.put(NAME, "pres/" + presentation_id, pres)
     ctx.emit("presentation_paid", {"presentation_id": presentation_id, "lc_id": pres["lc_id"],
                                    "amount": pres["amount"], "currency": lc["currency"],
@@ -567,9 +759,25 @@ def accept_presentation(state: ContractState, ctx: TxContext, args: dict[str, An
                         ) -> dict[str, Any]:
     """The issuing bank honours a complying presentation: it pays at sight, or for a usance LC
     undertakes to pay ``usance_days`` later (``pay_deferred``). Also after its examination
-    period: accepting late is always open to the bank."""
+    period: accepting late is always open to the bank. A refusal whose documents it holds
+    (``held``) it honours once the applicant has waived the discrepancies (UCP 600 art. 16 b),
+    within :data:`HOLD_DAYS` days of the refusal, exactly as a complying one.
+
+    Raises:
+        ContractError: ``presentation_closed`` (neither presented nor held), ``no_waiver`` (held
+        without the applicant's waiver), ``hold_lapsed``, ``insufficient_funds``.
+    """
     presentation_id = args["presentation_id"]
-    pres, lc = _open_presentation(state, ctx, presentation_id, "presented")
+    pres = get_presentation(state, presentation_id)
+    if pres["status"] == "held":
+        pres, lc = _open_presentation(state, ctx, presentation_id, "held")
+        if pres.get("waiver") is None:
+            raise ContractError("the documents are held under a refusal: the applicant has "
+                                "not waived its discrepancies (waive_discrepancies)",
+                                "no_waiver")
+        _check_hold_open(pres, ctx.timestamp_ms)
+    else:
+        pres, lc = _open_presentation(state, ctx, presentation_id, "presented")
     return _honour(state, ctx, presentation_id, pres, lc)
 
 
@@ -605,8 +813,9 @@ def claim_honour(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> 
 
 def _honour(state: ContractState, ctx: TxContext, presentation_id: str, pres: dict[str, Any],
             lc: dict[str, Any]) -> dict[str, Any]:
-    """Honour ``pres`` (status ``presented``): draw the LC, then pay at sight or record the
-    deferred obligation."""
+    """Honour ``pres`` (status ``presented``, or ``held`` with a waiver: its amount is
+    reserved under the LC either way): draw the LC, then pay at sight or record the deferred
+    obligation."""
     lc["reserved"] -= pres["amount"]
     lc["drawn"] += pres["amount"]
     if not lc["partial_drawings"] or available(lc) == 0:
@@ -675,15 +884,15 @@ def void_cancel_consent(ctx: TxContext, lc_id: str, lc: dict[str, Any], reason: 
 def cancel_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """The issuing bank cancels an LC: while it is open and unexpired only with the
     beneficiary's consent, still valid (:func:`cancel_consent_valid`); never with a
-    presentation pending or a deferred payment unpaid."""
+    presentation pending, documents held under a refusal or a deferred payment unpaid."""
     lc_id = args["lc_id"]
     lc = get_lc(state, lc_id)
     _require_issuer(lc, ctx)
     if lc["status"] == "cancelled":
         raise ContractError("the LC is cancelled", "lc_not_open")
     for pid in lc["presentations"]:
-        if get_presentation(state, pid)["status"] in ("presented", "accepted"):
-            raise ContractError("a presentation under the LC is pending or unpaid",
+        if get_presentation(state, pid)["status"] in ("presented", "held", "accepted"):
+            raise ContractError("a presentation under the LC is pending, held or unpaid",
                                 "lc_in_use")
     live = lc["status"] == "open" and ctx.timestamp_ms < expiry_end_ms(state, lc)
     if live and not cancel_consent_valid(lc, ctx.timestamp_ms):

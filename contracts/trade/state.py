@@ -82,6 +82,11 @@ ERROR_CODES = (
     "consent_required",
     "lc_in_use",
     "refusal_too_late",
+    "duplicate_reference",
+    "not_held",
+    "no_waiver",
+    "already_waived",
+    "hold_lapsed",
 )
 
 #: Why a document is disputed (``doc["disputed"]["reason"]``), as the ``document_disputed``

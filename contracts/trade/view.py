@@ -43,6 +43,35 @@ def counted_by(pres: dict[str, Any]) -> str:
     return f" [calendar {cal}]"
 
 
+#: The disposal of a refusal's documents as the report says it (UCP 600 art. 16 c iii).
+DISPOSAL_WORDS = {
+    "HOLD": "documents held pending the beneficiary's instructions",
+    "NOTIFY": "documents held until the applicant waives and the bank agrees",
+    "RETURN": "documents returned",
+    "PREVINST": "documents dealt with on the presenter's previous instructions (freed)",
+}
+
+
+def refusal_notes(p: dict[str, Any]) -> str:
+    """What became of a refusal's documents: its disposal and date, while held its bound (and
+    whether it lapsed), the applicant's waiver, their return."""
+    refused = p.get("refused")
+    if not refused:
+        return ""
+    out = (f"  refused {_utc(refused['timestamp_ms'])}: "
+           f"{DISPOSAL_WORDS.get(refused['disposal'], refused['disposal'])}")
+    if p["status"] == "held" and refused.get("held_until_ms") is not None:
+        out += (f" (hold lapsed {_utc(refused['held_until_ms'])}: they can only be returned)"
+                if p.get("hold_lapsed_now") else
+                f" (until {_utc(refused['held_until_ms'])} at most)")
+    if p.get("waiver"):
+        out += f"  discrepancies waived by the applicant {_utc(p['waiver']['timestamp_ms'])}"
+    if p.get("returned"):
+        who = "the beneficiary's" if p["returned"]["by"] == "beneficiary" else "the bank's"
+        out += f"  documents returned on {who} instruction {_utc(p['returned']['timestamp_ms'])}"
+    return out
+
+
 def trade_report(fetch: Fetch, trade_id: str, now_ms: int, exponent: int = 2,
                  params: dict[str, Any] | None = None) -> dict[str, Any]:
     """The trade with its documents, financings and LC drawings resolved (JSON-able).
@@ -67,6 +96,10 @@ def trade_report(fetch: Fetch, trade_id: str, now_ms: int, exponent: int = 2,
                 deadline = None if p is None else p.get("examination_deadline_ms")
                 if deadline is not None:  # none on a presentation before decision 138
                     p["examination_over_now"] = now_ms >= deadline
+                held_until = None if p is None else (p.get("refused") or {}).get(
+                    "held_until_ms")
+                if held_until is not None:  # a refusal that held the documents
+                    p["hold_lapsed_now"] = now_ms >= held_until
             until = lc.get("cancel_consent_until_ms")
             lc["cancel_consent_now"] = bool(lc.get("cancel_consent")) and until is not None \
                 and now_ms < until
@@ -163,9 +196,15 @@ def render(report: dict[str, Any]) -> str:
                 extra += counted_by(p)
             if p.get("claimed"):
                 extra += "  honoured on the beneficiary's claim (no decision in time)"
+            extra += refusal_notes(p)
+            if p.get("paid"):
+                extra += f"  paid {_utc(p['paid']['timestamp_ms'])}"
             paid = ", ".join(f"{m(x['amount'])} to {x['to'][:12]}…" for x in p["payments"])
             out.append(f"    drawing {pid[:16]}…  {m(p['amount'])}  {p['status']}{extra}"
-                       + (f"  paid: {paid}" if paid else ""))
+                       + (f"  paid: {paid}" if paid else "")
+                       + (f"  ref {p['reference']!r}" if p.get("reference") else "")
+                       + (f"  presented {_utc(p['presented_ms'])}" if p.get("presented_ms")
+                          else ""))
     if not report["letters_of_credit"]:
         out.append("  none")
     return "\n".join(out)

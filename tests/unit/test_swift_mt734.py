@@ -74,7 +74,8 @@ def test_a_back_office_mt734_reads_into_refuse_presentation_terms() -> None:
     assert CONTRACT.methods["refuse_presentation"].parse_args(args) is not None
     # what the ledger does not keep is said, not dropped silently
     assert any(":33B:" in n and ":73A:" in n and ":20:" in n for n in msg.notes)
-    assert any(":77B: /HOLD/" in n and "not kept" in n for n in msg.notes)
+    assert any(":77B: /HOLD/" in n and "holds the documents" in n for n in msg.notes)
+    assert any(":77B: only the code is kept" in n for n in msg.notes)
 
 
 def test_lf_line_ends_and_a_bare_text_block_read_the_same() -> None:
@@ -381,8 +382,10 @@ async def test_refuse_export_and_advise_payment(swift_desk: Any, tmp_path: Path,
     res = json.loads(out)
     assert (res["status"], res["presentation_id"], res["discrepancies"], res["disposal"]) == (
         "committed", pid, CODES, "HOLD")
-    assert "/HOLD/" in err and "not kept" in err
-    assert (await d.value("pres/" + pid))["discrepancies"] == CODES
+    assert "/HOLD/" in err and "holds the documents" in err
+    rec = await d.value("pres/" + pid)
+    assert (rec["discrepancies"], rec["status"], rec["refused"]["disposal"]) == (
+        CODES, "held", "HOLD")
 
     # the refusal on the ledger, written as an MT734, reads back to the message's terms
     rc, out, err = await _chainfin(capsys, "lc", "mt734", "export", "--presentation", pid,
@@ -396,7 +399,9 @@ async def test_refuse_export_and_advise_payment(swift_desk: Any, tmp_path: Path,
     assert sent.reference == "LC-2026-000123"
     assert mt734.terms(sent, 2) == mt734.terms(mt734.parse(text), 2)
 
-    # the same documents presented again and honoured at sight
+    # the documents returned on the beneficiary's instruction, presented again, honoured at
+    # sight
+    await d.send("exporter", "return_documents", presentation_id=pid)
     pid2, _ = await _presentation(d, lc_id, inv)
     paid = await d.commit(d.tx("bank_a", T, "accept_presentation", {"presentation_id": pid2}))
     assert paid["status"] == "committed", paid
@@ -416,10 +421,8 @@ async def test_refuse_export_and_advise_payment(swift_desk: Any, tmp_path: Path,
                                    "--key", bank, "--node", url)
     assert rc == 2 and "is paid, not refused" in err and "MT756" in err
 
-    # its payment as an MT756: the date is the paying block's, which the record does not keep
-    rc, out, err = await _chainfin(capsys, "lc", "mt756", "export", "--presentation", pid2,
-                                   "--key", bank, "--node", url)
-    assert rc == 2 and "--payment-tx" in err
+    # its payment as an MT756: the date is the paying block's, which the record keeps; the
+    # paying transaction, given, is checked against it
     rc, out, err = await _chainfin(capsys, "lc", "mt756", "export", "--presentation", pid2,
                                    "--payment-tx", paid["tx_id"], "--key", bank, "--node", url,
                                    "--out", str(tmp_path / "756.fin"))
@@ -436,3 +439,79 @@ async def test_refuse_export_and_advise_payment(swift_desk: Any, tmp_path: Path,
     rc, out, err = await _chainfin(capsys, "lc", "mt756", "export", "--presentation", pid,
                                    "--key", bank, "--node", url)
     assert rc == 2 and "refused: nothing was paid" in err
+
+
+async def test_an_mt734_names_a_presentation_by_its_reference_and_keeps_its_disposal(
+        swift_desk: Any, tmp_path: Path,  # noqa: F811
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Decision 144: the presenter's reference in :21: finds the presentation under --lc with
+    one read; :77B: /NOTIFY/ holds the documents; export writes :21:, :77B: and :32A:'s date
+    from the record; after the applicant's waiver the bank honours it and the MT756 needs no
+    --payment-tx."""
+    d: Desk = swift_desk
+    url = str(d.http.make_url("")).rstrip("/")
+    bank = key_file(d.ids["bank_a"], tmp_path)
+    issued = await d.commit(d.issue(1_000_000_00, to="bank_a"))
+    assert issued["status"] == "committed", issued
+    lc_id = (await d.send("bank_a", "issue_lc", applicant=d.ids["importer"].public_key.hex(),
+                          beneficiary=d.ids["exporter"].public_key.hex(), amount=200_000_00,
+                          currency="USD", expiry_date="2099-12-31", lc_number="LC-2026-000777",
+                          partial_drawings=True, required_docs=["invoice"]))["lc_id"]
+    inv = (await d.send("exporter", "register", doc_type="invoice", fields=INVOICE,
+                        content_hash=trade_hash("inv-ref")))["doc_id"]
+    pid = str((await d.send("exporter", "present", lc_id=lc_id, doc_ids=[inv],
+                            amount=100_000_00, reference="DEUT/BC-0001"))["presentation_id"])
+    rec = await d.value("pres/" + pid)
+    day = datetime.datetime.fromtimestamp(rec["presented_ms"] / 1000, tz=datetime.UTC).date()
+    text = _with(_with(_with(MESSAGE, "21", "deut/bc-0001"), "32A",
+                       day.strftime("%y%m%d") + "USD100000,00"), "77B", "/NOTIFY/")
+    (tmp_path / "r.fin").write_text(text)
+
+    # --presentation of another presentation than :21: names: refused, nothing sent
+    other = _with(text, "21", "DEUT/BC-0002")
+    (tmp_path / "other.fin").write_text(other)
+    rc, out, err = await _chainfin(capsys, "lc", "mt734", "submit", "--file",
+                                   str(tmp_path / "other.fin"), "--presentation", pid,
+                                   "--key", bank, "--node", url)
+    assert rc == 2 and "'DEUT/BC-0001'" in err and not out
+    rc, out, err = await _chainfin(capsys, "lc", "mt734", "submit", "--file",
+                                   str(tmp_path / "other.fin"), "--lc", lc_id,
+                                   "--key", bank, "--node", url)
+    assert rc == 2 and "no presentation with the reference 'DEUT/BC-0002'" in err
+
+    rc, out, err = await _chainfin(capsys, "lc", "mt734", "submit", "--file",
+                                   str(tmp_path / "r.fin"), "--lc", lc_id, "--key", bank,
+                                   "--node", url)
+    assert rc == 0, err
+    res = json.loads(out)
+    assert (res["presentation_id"], res["disposal"]) == (pid, "NOTIFY")
+    rec = await d.value("pres/" + pid)
+    assert (rec["status"], rec["refused"]["disposal"]) == ("held", "NOTIFY")
+
+    # export: :21: the reference, :77B: as recorded (--disposal of another code is not used),
+    # :32A: the recorded date of presentation
+    rc, out, err = await _chainfin(capsys, "lc", "mt734", "export", "--presentation", pid,
+                                   "--disposal", "RETURN", "--key", bank, "--node", url,
+                                   "--out", str(tmp_path / "out.fin"))
+    assert rc == 0, err
+    assert "--disposal RETURN is not used" in err and "documents are held" in err
+    sent = mt734.parse((tmp_path / "out.fin").read_text())
+    assert (sent.presentation_ref, sent.disposal) == ("DEUT/BC-0001", "NOTIFY")
+    assert mt734.terms(sent, 2) == {**mt734.terms(mt734.parse(text), 2),
+                                    "presentation_ref": "DEUT/BC-0001"}
+
+    # the applicant waives, the bank honours: MT756 from the record, no --payment-tx
+    await d.send("importer", "waive_discrepancies", presentation_id=pid)
+    paid = await d.commit(d.tx("bank_a", T, "accept_presentation", {"presentation_id": pid}))
+    assert paid["status"] == "committed", paid
+    rec = await d.value("pres/" + pid)
+    assert rec["paid"]["tx_id"] == paid["tx_id"]
+    paid_day = datetime.datetime.fromtimestamp(rec["paid"]["timestamp_ms"] / 1000,
+                                               tz=datetime.UTC).date()
+    rc, out, err = await _chainfin(capsys, "lc", "mt756", "export", "--presentation", pid,
+                                   "--key", bank, "--node", url,
+                                   "--out", str(tmp_path / "756.fin"))
+    assert rc == 0, err
+    assert mt756.terms(mt756.parse((tmp_path / "756.fin").read_text()), 2) == {
+        "presentation_ref": "DEUT/BC-0001", "currency": "USD", "claimed": 100_000_00,
+        "paid": 100_000_00, "value_date": paid_day}
