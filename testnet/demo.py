@@ -382,6 +382,21 @@ async def run_risk(story: Story) -> None:
             raise StoryError(f"node {node} lists no structuring alert for the exporter")
     print(f"  ok {'every node lists the alerts (limit_exceeded, structuring)':<62}",
           file=story.out)
+    # the alert's case (decision 145): in the supervisors' review queue; the exporter, its
+    # subject, cannot see it nor review it; the regulator closes it with a note's hash
+    async with story.get(f"{story.urls[0]}/v1/risk/alerts/queue", "regulator") as resp:
+        queue = (await resp.json()).get("alerts", [])
+    ref = next((a["alert"] for a in queue if a["rule"] == "structuring"
+                and exp in a["accounts"]), None)
+    if ref is None:
+        raise StoryError("the regulator's review queue holds no structuring alert")
+    note = {"alert": ref, "note_sha256": hashlib.sha256(
+        b"payments match the exporter's supplier invoices").hexdigest()}
+    await story.send("the exporter tries to close its own alert", "exporter", "risk",
+                     "review_alert", {**note, "disposition": "false_positive"},
+                     expect="rejected", expect_error="unknown_alert")
+    await story.send("regulator reviews it: a false positive (note hashed)", "regulator",
+                     "risk", "review_alert", {**note, "disposition": "false_positive"})
 
 
 async def run_demo(directory: Path, out: Any = sys.stdout) -> int:
