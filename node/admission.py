@@ -95,7 +95,8 @@ class Admission:
                  waiters: Waiters, events: asyncio.Queue[api.Event],
                  disk_full: Callable[[], bool],
                  to_primary: TxGossip | None = None,
-                 validating: Callable[[], bool] = lambda: True) -> None:
+                 validating: Callable[[], bool] = lambda: True,
+                 primary_here: Callable[[], bool] = lambda: False) -> None:
         self.chain_id = chain_id
         self.params = params
         self.ledger = ledger
@@ -108,9 +109,18 @@ class Admission:
         #: whether this node is a validator now: an observer broadcasts what it admits at once
         #: (it takes no part in the views, so it may not know the current primary)
         self.validating = validating
+        #: whether this node is the primary now (it relays nothing: see ``relay``)
+        self.primary_here = primary_here
         #: (admitted at, tx id) of what this node admitted from its clients, oldest first: the
         #: ones still in no proposal after DEFERRED_GOSSIP_S are broadcast (decision 99)
         self.deferred: collections.deque[tuple[float, bytes]] = collections.deque()
+        #: (heard at, tx id) of what this node heard by gossip (another node's deferred
+        #: broadcast, or a replica's copy for the primary): one still in no proposal after the
+        #: same wait goes to the primary, once. A node that cannot reach the primary (a
+        #: non-transitive partition: it reaches the others) thus reaches it through them; its
+        #: clients' transactions otherwise waited for as long as the cut lasted while the
+        #: rest committed (red-team round 6)
+        self.relay: collections.deque[tuple[float, bytes]] = collections.deque()
         self.metrics = metrics
         self.stats = stats
         self.waiters = waiters
@@ -182,7 +192,11 @@ class Admission:
         self.admitted_at.setdefault(tx.tx_id, now)
         if self.pacer is not None:
             self.pacer.note(1, now)
-        if gossip:
+        if not gossip:
+            if (self.to_primary is not None and self.validating()
+                    and not self.primary_here()):
+                self.relay.append((now, tx.tx_id))
+        else:
             self.gossip.delay = self._gossip_delay(now)
             if self.to_primary is None or not self.validating():
                 self.gossip.add(tx)
@@ -211,6 +225,17 @@ class Admission:
             n += 1
         if n:
             self.stats["gossip_deferred_out"] += n
+        r, relayed = self.relay, 0
+        while r and r[0][0] <= due:
+            _, tx_id = r.popleft()
+            tx = self.mempool.get(tx_id)
+            if (tx is None or tx_id in self.in_flight or self.to_primary is None
+                    or self.primary_here()):
+                continue  # committed, dropped, proposed, or we are the primary now
+            self.to_primary.add(tx)
+            relayed += 1
+        if relayed:
+            self.stats["gossip_relayed_to_primary"] += relayed
         return n
 
     def deferred_wait_s(self, now: float) -> float:

@@ -78,8 +78,11 @@ def engine_ms() -> int:
 
 
 WAL_MARK = "walmark"
+#: pending transactions sent again to a peer whose link came back (Node._resend_pending)
+RESEND_ON_RECONNECT_MAX = 5_000
 #: the node's own counters (``/metrics`` chainfin_node_*, ``Node.stats``)
-NODE_COUNTERS = ("gossip_txs_in", "gossip_txs_bad", "gossip_deferred_out", "frames_unknown_kind",
+NODE_COUNTERS = ("gossip_txs_in", "gossip_txs_bad", "gossip_deferred_out",
+                 "gossip_resent_on_reconnect", "gossip_relayed_to_primary", "frames_unknown_kind",
                  "fetch_served", "blocks_fetched", "fetch_failed", "auto_deliveries", "auto_delivery_failed",
                  "pending_dropped_inadmissible", "disk_full_pauses", "events_dropped_disk_full",
                  "chunks_served", "chunks_installed", "statesync_failed",
@@ -155,6 +158,7 @@ class Node:
                                    cpu=self.metrics.cpu)
         self.transport.set_request_handler(K_FETCH, self.catchup.serve_fetch)
         self.transport.set_request_handler(K_STATUS, self.catchup.serve_status)
+        self.transport.set_reconnect_handler(self._resend_pending)
         self.statesync = StateSync(self, state_sync)  # also serves snapshots to peers
         self.gossip = TxGossip(self.transport.broadcast, K_TXS, delay=GOSSIP_DELAY_S)
         self.to_primary = TxGossip(self._send_to_primary, K_TXS, delay=PRIMARY_GOSSIP_DELAY_S)
@@ -172,7 +176,8 @@ class Node:
             chain_id=self.chain_id, params=self.params, ledger=self.ledger,
             mempool=self.mempool, gossip=self.gossip, metrics=self.metrics, stats=self.stats,
             waiters=self.waiters, events=self.events, disk_full=lambda: self.disk_full,
-            to_primary=self.to_primary, validating=lambda: self.is_validator)
+            to_primary=self.to_primary, validating=lambda: self.is_validator,
+            primary_here=lambda: self.primary == self.identity.public_key)
         self.delivery = None if bank is None else DeliveryAgent(
             bank, self.chain_id, state=self.ledger.committed_state, next_nonce=self.next_nonce,
             submit=lambda tx: self.admission.admit_checked(tx, gossip=True), stats=self.stats)
@@ -320,7 +325,7 @@ class Node:
             self.admission.sweep_if_idle()
             if self.is_validator:  # (an observer's anchor would be refused: not yet a bank
                 self.anchor.tick()  # node of the set; it anchors once voted in)
-            if self.admission.deferred:
+            if self.admission.deferred or self.admission.relay:
                 self.admission.gossip_overdue()
 
     # ------------------------------------------------------------------ the engine loop
@@ -425,6 +430,29 @@ class Node:
         self.metrics.disk_full.set(0)
         log.warning("free space is back: consensus resumes")
         self.catchup.start_fetch(self.ledger.tip.height + 1, self.transport.connected())
+
+    def _resend_pending(self, peer: bytes) -> None:
+        """The link to ``peer`` came back: what was in flight when it died is lost (the socket's
+        buffer, bytes on the wire), and a transaction is sent once (to the primary, then in one
+        deferred broadcast), so one this node took from a client behind a link that
+        black-holed stayed in its mempool alone, for good (red-team round 6: a replica whose
+        outbound links were cut one way). The pending transactions no proposal holds go to
+        that peer again, oldest first, at most RESEND_ON_RECONNECT_MAX; the peer skips those
+        it holds by their wire id."""
+        if not len(self.mempool):
+            return
+        out = TxGossip(lambda kind, payload: self.transport.send(peer, kind, payload), K_TXS,
+                       delay=GOSSIP_DELAY_S)
+        n = 0
+        for tx in self.mempool:
+            if tx.tx_id in self.admission.in_flight:
+                continue
+            out.add(tx)
+            n += 1
+            if n >= RESEND_ON_RECONNECT_MAX:
+                break
+        out.flush()
+        self.stats["gossip_resent_on_reconnect"] += n
 
     def _send_to_primary(self, kind: str, payload: bytes) -> None:
         """The primary's copy of a replica's transactions (decision 97); nothing on the primary."""

@@ -21,7 +21,9 @@ Handshake and frames (:mod:`chainfin.peerproto`, which has the protocol and its 
     are dropped and counted; after ``max_bad_frames`` such messages the link is closed.
 
 Delivery is at most once: frames queued for a peer (bounded, oldest dropped first) survive a
-reconnect; frames in flight when a link dies are lost. Consensus retransmits what matters.
+reconnect; frames in flight when a link dies are lost. Consensus retransmits what matters; the
+node resends its pending transactions to a peer whose link comes back
+(:meth:`Transport.set_reconnect_handler`).
 
 TLS (``server_ssl`` / ``client_ssl``, built by :mod:`node.tls` when the node's config has ``tls``)
     Links then run over mutual TLS with the consortium CA as the only trust root, *under* the
@@ -117,6 +119,7 @@ STAT_NAMES = (
 )
 
 OnFrame = Callable[[bytes, str, bytes], None]
+OnLinkUp = Callable[[bytes], None]
 RequestHandler = Callable[[bytes, bytes], Awaitable[bytes]]
 
 
@@ -252,6 +255,7 @@ class Transport:
         self._rng = rng or random.Random()
         self._peers: dict[bytes, _Peer] = {}
         self._handlers: dict[str, RequestHandler] = {}
+        self._on_reconnect: OnLinkUp | None = None
         self._requests: dict[int, tuple[bytes, asyncio.Future[bytes]]] = {}
         self._next_request = 0
         #: the accepted connections whose handshake is not done, oldest first
@@ -393,6 +397,14 @@ class Transport:
         return True
 
     # ------------------------------------------------------------------ request / response
+
+    def set_reconnect_handler(self, handler: OnLinkUp | None) -> None:
+        """Call ``handler(peer_key)`` on the event loop each time a link to a peer that was
+        linked before comes up again. Frames in flight when the old link died (the socket's
+        send buffer, bytes on the wire) are lost without a trace: the handler may resend what
+        the node cannot afford to lose (consensus retransmits on its own timers; a
+        transaction is gossiped once)."""
+        self._on_reconnect = handler
 
     def set_request_handler(self, kind: str, handler: RequestHandler) -> None:
         """Serve requests of ``kind``: ``await handler(sender_pubkey, payload) -> response``.
@@ -638,12 +650,19 @@ class Transport:
             await old.ws.close()
         self.stats["handshakes_ok"] += 1
         self.stats["connects"] += 1
-        if peer.ever_connected:
+        reconnect = peer.ever_connected
+        if reconnect:
             self.stats["reconnects"] += 1
         peer.ever_connected = True
         log.info("p2p link up with %s (%s)", _short(peer.key),
                  "dialed" if self.dials(peer.key) else "accepted")
         link.writer = asyncio.get_running_loop().create_task(self._write_loop(link))
+        if reconnect and self._on_reconnect is not None:
+            try:
+                self._on_reconnect(peer.key)
+            except Exception:
+                self.stats["handler_errors"] += 1
+                log.exception("the reconnect handler failed for %s", _short(peer.key))
         try:
             await self._read_loop(link)
         finally:

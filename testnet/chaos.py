@@ -13,6 +13,15 @@ again (so at most one fault is active, and at most f nodes are faulty except dur
   block may be committed and none may fork) then heal; *flap* one link (cut and restored every
   few hundred ms);
 - ``delay``     200 ms +- 50 ms on every link both ways (a WAN) for a while;
+- ``oneway``    asymmetric partitions, in turn (red-team round 6): the primary, then a replica,
+  that cannot receive (*deaf-primary*, *deaf-replica*: every link into it cut one way) or
+  cannot send (*mute-primary*, *mute-replica*), and a *nontransitive* partition (the primary
+  and one replica cut from each other, both reaching the other two), each for 9-11 s (past the
+  heartbeat: the links die and cannot be dialled again while the cut lasts). Checked: no stall
+  longer than ONEWAY_MAX_STALL_S while within f;
+- ``gray``      the primary's links alive but bad, no cut: *gray-rate* (every link out of it at
+  a few KB/s) and *gray-loss* (30 % of the chunks lost both ways, each costing an RTO), each
+  for 8 s; the same stall bound;
 - ``byzantine`` one node runs a byzantine behaviour for the whole run (``node/byzantine.py``;
   with 7 or more nodes a second one with another behaviour);
 - ``disk``      one honest node's data directory is a tmpfs of its own (mounted here: root
@@ -23,7 +32,9 @@ Checked while running (a monitor polls every node's tip every 250 ms and fetches
 has not seen): no two nodes ever hold different blocks at one height. Measured: the longest
 commit stall (no new block anywhere) while at most f nodes are faulty, and per fault the blocks
 committed during it, its stall and the time from its heal until every node committed past the
-height the network had at the heal. At the end every node must be up, agree on the block hash
+height the network had at the heal, the transactions acknowledged during it (per second, their
+latency's median and maximum) and the views it cost. A group's kinds may be named alone
+(``--faults deaf-primary,mute-primary``). At the end every node must be up, agree on the block hash
 at every height and on the state root at the final height, and hold every transaction that any
 node acknowledged as committed, at the height and index it was acknowledged with, exactly once.
 The result is printed and written as JSON (``--json FILE``).
@@ -59,10 +70,28 @@ from chainfin.types import Transaction
 from testnet.launch import Testnet, load_manifest
 from testnet.netfault import RELAY_FILE, NetFault, install_relays, uninstall_relays
 
-FAULTS = ("kill", "stop", "pause", "partition", "delay", "byzantine", "disk")
-NET_FAULTS = ("partition", "delay")
+FAULTS = ("kill", "stop", "pause", "partition", "delay", "oneway", "gray", "byzantine", "disk")
+NET_FAULTS = ("partition", "delay", "oneway", "gray")
 # what one "partition" turn does, in rotation
 PARTITION_KINDS = ("isolate", "split", "flap")
+# what one "oneway" turn does, in rotation (red-team round 6): the primary or a replica that
+# cannot receive (deaf) or cannot send (mute), every link into or out of it cut one way, and
+# a non-transitive partition (the primary and one replica cut from each other, both reaching
+# the other two)
+ONEWAY_KINDS = ("deaf-primary", "mute-primary", "deaf-replica", "mute-replica", "nontransitive")
+ONEWAY_HOLD_S = (9.0, 11.0)  # past the 5 s heartbeat + 2.5 s pong wait: the links die too
+#: a one-way or gray fault within f must not hold commits back longer than this (a view
+#: change takes one 1 s timeout, a failed next view two more; the longest stall seen is 1 s)
+ONEWAY_MAX_STALL_S = 10.0
+# what one "gray" turn does: the primary's links alive but bad, no cut
+GRAY_KINDS = ("gray-rate", "gray-loss")
+GRAY_RATE_BPS = 4_000.0   # every link out of the primary (a few KB/s: a saturated uplink)
+GRAY_LOSS = 0.3           # every link of the primary, both ways (RTO 200 ms, doubling)
+GRAY_HOLD_S = 8.0
+#: a group name in --faults runs its kinds in rotation; a kind may also be named alone
+FAULT_GROUPS = {"partition": PARTITION_KINDS, "oneway": ONEWAY_KINDS, "gray": GRAY_KINDS}
+#: every kind that needs the relays (a group of NET_FAULTS or one of its kinds)
+NET_KINDS = frozenset(NET_FAULTS) | {k for g in NET_FAULTS for k in FAULT_GROUPS.get(g, ())}
 WAN_DELAY_MS, WAN_JITTER_MS = 200.0, 50.0
 SPLIT_GRACE_S = 1.0  # a block whose COMMITs were on the wire when the split began may land
 POLL_S = 0.25
@@ -90,18 +119,22 @@ class ChaosResult:
     recovery_after_last_heal_s: float | None = None
     split_commits: int = 0
     unrecovered: list[str] = field(default_factory=list)
+    #: faults that held commits back past their bound (ONEWAY_MAX_STALL_S) while within f
+    stalled: list[str] = field(default_factory=list)
     byzantine: dict[str, str] = field(default_factory=dict)
     disk_node: str | None = None
     polls: int = 0
     relay: dict[str, int] = field(default_factory=dict)
     # every SAMPLE_S: [seconds, node, rss MiB, open fds, data dir MiB, event-loop lag s]
     samples: list[list[float]] = field(default_factory=list)
+    # (monotonic time of the answer, seconds from submission) of every acknowledged transaction
+    acks: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return (self.agree and not self.lost and self.acknowledged > 0 and not self.forks
                 and not self.duplicated and self.state_roots_agree and self.split_commits == 0
-                and not self.unrecovered)
+                and not self.unrecovered and not self.stalled)
 
     def to_json(self) -> dict[str, Any]:
         return {"duration_s": self.duration_s, "faults": self.faults, "offered": self.offered,
@@ -112,6 +145,7 @@ class ChaosResult:
                 "longest_stall_s": round(self.longest_stall_s, 2),
                 "recovery_after_last_heal_s": self.recovery_after_last_heal_s,
                 "split_commits": self.split_commits, "unrecovered": self.unrecovered,
+                "stalled": self.stalled,
                 "byzantine": self.byzantine, "disk_node": self.disk_node,
                 "monitor_polls": self.polls,
                 "relay": self.relay, "resources": self.resources(),
@@ -144,6 +178,7 @@ async def _load(tn: Testnet, session: aiohttp.ClientSession, down: set[int],
     inflight: set[asyncio.Task[None]] = set()
 
     async def one(i: int, tx: Transaction) -> None:
+        t0 = time.monotonic()
         try:
             async with session.post(f"{tn.rest_url(i)}/v1/tx?wait=commit", json=tx.to_json(),
                                     timeout=aiohttp.ClientTimeout(total=20)) as r:
@@ -151,6 +186,8 @@ async def _load(tn: Testnet, session: aiohttp.ClientSession, down: set[int],
             if r.status == 200 and body.get("status") == "committed":
                 acked[tx.tx_id] = (body["height"], body["index"])
                 res.acknowledged += 1
+                now = time.monotonic()
+                res.acks.append((now, now - t0))
                 return
             code = (body.get("error") or {}).get("code", f"http_{r.status}")
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as e:
@@ -216,6 +253,8 @@ class Monitor:
         self.res = res
         self.f = f
         self.heights = [0] * tn.n
+        self.views = [0] * tn.n              # each node's view, as its last status said
+        self.primaries: list[str | None] = [None] * tn.n  # and the primary it names (hex key)
         self.checked = [0] * tn.n  # every height up to this was compared, per node
         self.hash_at: dict[int, tuple[str, int]] = {}  # height -> (hash, first node seen)
         self.max_height = 0
@@ -223,6 +262,17 @@ class Monitor:
         self.over_f = False             # a split: more than f nodes cannot reach a quorum
         self._stall_since: float | None = time.monotonic()
         self.window_stall = 0.0         # longest stall since the last reset (per fault)
+
+    def primary(self, among: list[int]) -> int | None:
+        """The node most of ``among`` name as primary (their latest status), or None."""
+        named = [p for i, p in enumerate(self.primaries) if i in among and p is not None]
+        if not named:
+            return None
+        key = max(sorted(set(named)), key=named.count)
+        try:
+            return self.tn.index_of(key)
+        except (KeyError, ValueError, ChainfinError):
+            return None
 
     def stall_counts(self) -> bool:
         return not self.over_f and len(self.faulty) <= self.f
@@ -240,6 +290,8 @@ class Monitor:
                 return
             h = int(s["height"])
             self.heights[i] = h
+            self.views[i] = int(s.get("view", 0))
+            self.primaries[i] = s.get("primary")
             if h > 0:
                 self._record(i, h, s["block_hash"])
             # the heights committed since the last poll, a bounded number per poll
@@ -322,7 +374,7 @@ class Injector:
         # a seeded rotation, so a short run still meets every kind
         expanded: list[str] = []
         for k in kinds:
-            expanded.extend(PARTITION_KINDS if k == "partition" else [k])
+            expanded.extend(FAULT_GROUPS.get(k, [k]))
         self.kinds = expanded
 
     def _honest(self) -> list[int]:
@@ -350,10 +402,21 @@ class Injector:
         if kind == "disk":
             assert self.disk_node is not None
             i = self.disk_node
+        primary = mon.primary(honest)
+        if kind.endswith("-primary") or kind in GRAY_KINDS or kind == "nontransitive":
+            if primary is not None and primary in honest:
+                i = primary  # (a byzantine primary: an honest replica instead)
+        elif kind.endswith("-replica"):
+            i = rng.choice([x for x in honest if x != primary] or honest)
         nodes = [i]
         h_start = mon.max_height
+        t_start = time.monotonic()
+        view_start = max(mon.views)
+        within_f = len(self.byzantine | {i}) <= mon.f
         mon.window_stall = 0.0
         extra: dict[str, Any] = {}
+        if kind in ONEWAY_KINDS or kind in GRAY_KINDS:
+            extra["primary"] = primary
         if kind in ("kill", "stop", "pause"):
             hold = rng.uniform(0.5, 2.5)
         elif kind == "isolate":
@@ -364,10 +427,19 @@ class Injector:
             hold = 4.0
         elif kind == "disk":
             hold = rng.uniform(3.0, 5.0)
+        elif kind in ONEWAY_KINDS:
+            hold = rng.uniform(*ONEWAY_HOLD_S)
+        elif kind in GRAY_KINDS:
+            hold = GRAY_HOLD_S
         else:
             hold = 5.0
-        desc = {"split": "the network in two halves", "delay":
-                f"{WAN_DELAY_MS:g} ms +- {WAN_JITTER_MS:g} ms on every link"}.get(kind, f"node{i}")
+        desc = {"split": "the network in two halves",
+                "delay": f"{WAN_DELAY_MS:g} ms +- {WAN_JITTER_MS:g} ms on every link",
+                "gray-rate": f"node{i}'s links out at {GRAY_RATE_BPS / 1000:g} KB/s",
+                "gray-loss": f"node{i}'s links losing {GRAY_LOSS:.0%} of their chunks",
+                }.get(kind, f"node{i}")
+        if kind in ONEWAY_KINDS or kind in GRAY_KINDS:
+            desc += " (primary)" if i == primary else " (replica)"
         print(f"  fault: {kind} {desc} for {hold:.1f}s", file=self.out, flush=True)
         try:
             if kind == "kill":
@@ -435,6 +507,38 @@ class Injector:
                     await asyncio.sleep(rng.uniform(0.2, 0.6))
                     flips += 1
                 extra["flaps"] = flips
+            elif kind in ONEWAY_KINDS:
+                assert self.net is not None
+                mon.faulty.add(i)
+                if kind == "nontransitive":
+                    # i and j cannot reach each other; both reach everyone else (so each
+                    # thinks the other is down, and the rest see both alive)
+                    j = rng.choice([x for x in honest if x != i] or [x for x in range(tn.n)
+                                                                     if x != i])
+                    nodes = [i, j]
+                    self.net.cut(i, j)
+                else:
+                    for j in range(tn.n):
+                        if j == i:
+                            continue
+                        if kind.startswith("deaf"):  # nothing reaches i; i's bytes arrive
+                            self.net.cut(j, i, both=False)
+                        else:  # mute: i hears everything, nothing it sends arrives
+                            self.net.cut(i, j, both=False)
+                await asyncio.sleep(hold)
+                self.net.heal()
+            elif kind in GRAY_KINDS:
+                assert self.net is not None
+                mon.faulty.add(i)
+                for j in range(tn.n):
+                    if j == i:
+                        continue
+                    if kind == "gray-rate":
+                        self.net.shape(i, j, both=False, rate_bps=GRAY_RATE_BPS)
+                    else:
+                        self.net.shape(i, j, loss=GRAY_LOSS)
+                await asyncio.sleep(hold)
+                self.net.heal()
             elif kind == "disk":
                 self.down.add(i)
                 mon.faulty.add(i)
@@ -459,9 +563,19 @@ class Injector:
         h_heal = mon.max_height
         rec = await self._recovery(h_heal)
         rec_s = None if rec is None else round(rec - healed, 2)
+        during = sorted(lat for t, lat in self.res.acks if t_start <= t <= healed)
         entry = {"fault": kind, "nodes": nodes, "held_s": round(hold, 2),
                  "blocks_during": h_heal - h_start, "stall_s": round(mon.window_stall, 2),
-                 "recovered_in_s": rec_s, **extra}
+                 "recovered_in_s": rec_s,
+                 "acked_during": len(during),
+                 "tx_per_s_during": round(len(during) / max(healed - t_start, 1e-3), 1),
+                 "latency_p50_s": round(during[len(during) // 2], 2) if during else None,
+                 "latency_max_s": round(during[-1], 2) if during else None,
+                 "view_changes": max(mon.views) - view_start, **extra}
+        if ((kind in ONEWAY_KINDS or kind in GRAY_KINDS) and within_f
+                and mon.window_stall > ONEWAY_MAX_STALL_S):
+            self.res.stalled.append(f"{kind} {nodes}: no commit for {mon.window_stall:.1f}s "
+                                    f"(bound {ONEWAY_MAX_STALL_S:g}s)")
         if rec is None:
             self.res.unrecovered.append(f"{kind} {nodes}: no commit on every honest node within "
                                         f"{RECOVERY_TIMEOUT_S:g}s of the heal")
@@ -630,11 +744,13 @@ async def run_chaos(directory: Path, duration: float, faults: list[str], rate: f
     Raises:
         ChainfinError: an unknown fault, or no testnet in ``directory``.
     """
-    unknown = sorted(set(faults) - set(FAULTS))
+    unknown = sorted(set(faults) - set(FAULTS) - {k for g in FAULT_GROUPS.values() for k in g})
     if unknown:
-        raise ChainfinError(f"unknown fault {unknown[0]!r}; choose from {', '.join(FAULTS)}")
+        kinds = ", ".join(k for g in FAULT_GROUPS.values() for k in g)
+        raise ChainfinError(f"unknown fault {unknown[0]!r}; choose from {', '.join(FAULTS)} "
+                            f"(or one kind of a group: {kinds})")
     load_manifest(directory)  # clear error when there is no testnet
-    relays_here = (any(k in NET_FAULTS for k in faults)
+    relays_here = (any(k in NET_KINDS for k in faults)
                    and not (Path(directory) / RELAY_FILE).exists())
     if relays_here:
         install_relays(directory)
@@ -665,7 +781,7 @@ async def _run(directory: Path, duration: float, faults: list[str], rate: float,
                 disk_node = rng.choice(honest)
                 _mount_disk(Path(tn.manifest.nodes[disk_node].data_dir))
                 res.disk_node = f"node{disk_node}"
-            if any(k in NET_FAULTS for k in faults):
+            if any(k in NET_KINDS for k in faults):
                 net = NetFault.from_dir(directory, seed=seed)
                 await net.start()
             tn.start()
@@ -676,14 +792,20 @@ async def _run(directory: Path, duration: float, faults: list[str], rate: float,
             down: set[int] = set()
             stop_load = asyncio.Event()
             stop_mon = asyncio.Event()
+            # the load has a session of its own: its requests to a node that cannot commit
+            # (a deaf one) wait up to their timeout, and in one shared pool they held every
+            # connection the monitor needed (it then saw no block anywhere: a false stall);
+            # per node, so one such node leaves the others their clients
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(
-                    ssl=tn.ssl_context(), limit=200)) as session:
+                    ssl=tn.ssl_context(), limit=200)) as session, \
+                    aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                        ssl=tn.ssl_context(), limit=400, limit_per_host=100)) as load_session:
                 mon = Monitor(tn, session, res, max(1, f))
                 mon.faulty.update(byz)
                 t_start = time.monotonic()
                 monitor = asyncio.create_task(mon.run(stop_mon))
                 loader = asyncio.create_task(
-                    _load(tn, session, down, stop_load, res, acked, rate, byz))
+                    _load(tn, load_session, down, stop_load, res, acked, rate, byz))
                 kinds = [k for k in faults if k != "byzantine"]
                 inj = Injector(tn, mon, net, down, res, kinds, rng, out, byz, disk_node)
                 # faults stop early enough that the last one is healed under load
