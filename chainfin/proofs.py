@@ -20,7 +20,9 @@ file, :func:`verify_proof` establishes:
    is the header's ``tx_count`` (an RFC 6962 root alone does not pin the tree size). In a ledger
    of format 2 (decision 95) the header also carries ``receipts_root`` and the proof shows the
    transaction's receipt (committed or rejected, with its result and events) at the same index
-   of the tree of the block's receipts. A state proof
+   of the tree of the block's receipts; or, *inclusion-only* (decision 147: what the sender of a
+   transaction gets, for its receipt holds the alerts it raised), none of the receipt, which
+   then proves the transaction's place in the final block but not its outcome. A state proof
    shows that under the header's ``state_root`` the storage key ``f"{contract}/{key}"`` holds the
    canonical encoding of the value, or is absent (SMT non-inclusion).
 
@@ -72,12 +74,14 @@ __all__ = [
     "TX_PROOF",
     "STATE_PROOF",
     "VERSION",
+    "NOT_PROVEN",
     "ProofError",
     "SetChange",
     "Verified",
     "set_changes_from",
     "build_tx_proof",
     "build_tx_proof_from_ids",
+    "inclusion_only",
     "build_state_proof",
     "build_state_proof_from_tree",
     "verify_proof",
@@ -298,6 +302,22 @@ def build_tx_proof_from_ids(
     }
 
 
+def inclusion_only(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A transaction proof without its receipt (``receipt``, ``receipt_encoding``,
+    ``receipt_path``): it still proves that the transaction, its body and signature, is in a
+    final block, but not what became of it. What the sender of a transaction is served
+    (decision 147): its receipt holds the risk alerts the transaction raised, which are not the
+    sender's to read (decision 144). Every proof is stripped alike, whatever its receipt holds,
+    so the document's shape says nothing about it.
+
+    Raises:
+        ValueError: ``doc`` is not a transaction proof.
+    """
+    if doc.get("type") != TX_PROOF:
+        raise ValueError("only a transaction proof has an inclusion-only form")
+    return {k: v for k, v in doc.items() if k not in _RECEIPT_FIELDS}
+
+
 def build_state_proof(
     header: BlockHeader,
     cert: CommitCertificate,
@@ -498,6 +518,9 @@ class Verified:
     tx_index: int | None = None
     tx_count: int | None = None
     receipt: Any = None  # JSON form of the tx's receipt (ledger format 2), else None
+    #: a tx proof whose header has a receipts_root but which carries no receipt: it proves
+    #: the transaction's inclusion and finality, not its outcome (decision 147)
+    inclusion_only: bool = False
     contract: str | None = None
     key: str | None = None
     present: bool | None = None
@@ -534,6 +557,8 @@ class Verified:
             ]
             if self.receipt is not None:
                 out.append(f"outcome:        {_outcome(self.receipt)}")
+            elif self.inclusion_only:
+                out.append(f"outcome:        {NOT_PROVEN}")
         else:
             out.append(f"state key:      {self.contract} / {self.key}")
             if self.present:
@@ -553,6 +578,11 @@ class Verified:
         return out
 
 
+#: the outcome line of an inclusion-only proof (:attr:`Verified.inclusion_only`)
+NOT_PROVEN = ("not proven (this proof carries no receipt: ask the sender's bank or a "
+              "supervisor for the full proof)")
+
+
 def _outcome(receipt: Mapping[str, Any]) -> str:
     """One line for a receipt: ``committed`` or ``rejected: <code> (<message>)``."""
     if receipt["status"] == "committed":
@@ -563,18 +593,23 @@ def _outcome(receipt: Mapping[str, Any]) -> str:
 
 def _check_receipt(d: Mapping[str, Any], header: BlockHeader, tx: Transaction, index: int,
                    size: int, salted: bool = False) -> Any:
-    """The receipt a tx proof carries (its JSON form), checked: present exactly when the header
-    has a ``receipts_root``, its JSON the decoding of its canonical encoding, its fields those of
-    the transaction at ``index``, and the encoding at ``index`` of the tree of ``size`` leaves
-    under ``receipts_root``. None for a header without one."""
+    """The receipt a tx proof carries (its JSON form), checked: only when the header has a
+    ``receipts_root``, its three fields all or none, its JSON the decoding of its canonical
+    encoding, its fields those of the transaction at ``index``, and the encoding at ``index``
+    of the tree of ``size`` leaves under ``receipts_root``. None for a header without one, and
+    for an inclusion-only proof (none of the three: decision 147), which proves no outcome."""
     given = [f for f in _RECEIPT_FIELDS if f in d]
     if header.receipts_root is None:
         if given:
             raise _fail(f"proof has {', '.join(given)} but the header has no receipts_root")
         return None
+    if not given:
+        return None  # inclusion-only: the outcome is not proven, and not printed
     missing = [f for f in _RECEIPT_FIELDS if f not in d]
     if missing:
-        raise _fail(f"proof is missing {', '.join(missing)} (the header has a receipts_root)")
+        raise _fail(f"proof is missing {', '.join(missing)} (the header has a receipts_root: a "
+                    "proof carries all of receipt, receipt_encoding and receipt_path, or none "
+                    "of them)")
     raw = _shown_as_encoded(d, "receipt", "receipt_encoding")
     r = _obj(d["receipt"], "receipt", _RECEIPT_JSON)
     if not (_same(r["tx_id"], tx.tx_id.hex()) and _same(r["sender"], tx.sender.hex())
@@ -818,6 +853,8 @@ def _verify(genesis: Genesis, doc: Any) -> Verified:
         tx_index=index,
         tx_count=size,
         receipt=receipt,
+        inclusion_only=(kind == TX_PROOF and header.receipts_root is not None
+                        and receipt is None),
         contract=contract,
         key=key,
         present=None if kind == TX_PROOF else value_raw is not None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,9 +64,11 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "`sanctioned_party` refusal's message withheld); party (named by its events, risk alerts "
      "excepted): its status, height, index and own events only"),
     ("transaction proof", "`/v1/proofs/tx/{tx_id}`",
-     "validator, regulator, auditor; in ledger format 3 also the sender's home bank, never the "
-     "sender (the proof carries the whole receipt, alerts included; see [what a proof "
-     "discloses](proofs.md#what-a-proof-discloses))"),
+     "validator, regulator, auditor; in ledger format 3 also the sender's home bank (the whole "
+     "proof: it carries the receipt, alerts included) and the sender, inclusion-only: without "
+     "the receipt, for every transaction alike, from a block holding another identity's "
+     "transaction too (see [full and inclusion-only "
+     "proofs](proofs.md#25-full-and-inclusion-only-transaction-proofs))"),
     ("state proof", "`/v1/proofs/state/{contract}/{key}`",
      "validator, regulator, auditor, for a key they may read (see [what a proof "
      "discloses](proofs.md#what-a-proof-discloses))"),
@@ -405,23 +407,34 @@ def sender_identity(get: StateGet, key: str) -> str:
     return owner if isinstance(owner, str) else key
 
 
-def tx_proof_rule(get: StateGet, reader: Reader, sender: str,
-                  salted: bool = False) -> str | None:
+def tx_proof_rule(get: StateGet, reader: Reader, sender: str, salted: bool = False,
+                  block_senders: Iterable[str] = ()) -> str | None:
     """The proof of a transaction. It carries the hashes of the block's other transactions and
     receipts; unsalted (ledger formats 1 and 2), a receipt's result (a payer's balance) is found
     from its hash by trying candidates, as a state proof's neighbour is (red-team round 2;
     docs/proofs.md §7), so the proof is for the supervisors only (validators, regulators,
     auditors). Salted (format 3, decision 129), every neighbouring hash commits to a signature
-    its reader does not hold: the proof goes to the sender's home bank too, never to a mere
-    party, since it shows the whole receipt. Nor to the sender: the receipt holds the alerts its
-    transaction raised, which are not the sender's to read (no tipping off), and refusing the
-    proof only when there is one would tell as much (decision 144)."""
-    if not salted:
-        return chain_rule(reader)
+    its reader does not hold: the whole proof goes to the sender's home bank too, never to a
+    mere party, since it shows the whole receipt.
+
+    The sender (``sender``: the proof is then served inclusion-only, without the receipt,
+    decision 147) reads neither the receipt, which holds the alerts its transaction raised
+    (no tipping off, decision 144), nor the header's ``receipts_root`` when it could recompute
+    it: in a block whose transactions are all its own it knows every receipt leaf but for the
+    alerts, and the root would tell whether there was one. So the sender's proof needs a
+    transaction of another identity in the block (``block_senders``: the sender keys of the
+    block's transactions), whose leaf it cannot compute. The answer depends on who sent what,
+    never on an alert."""
     rule = chain_rule(reader)
-    if rule is None and _home_bank(get, reader, sender_identity(get, sender)):
-        rule = "home_bank"
-    return rule
+    if rule is not None or not salted:
+        return rule
+    owner = sender_identity(get, sender)
+    if _home_bank(get, reader, owner):
+        return "home_bank"
+    if reader.is_(owner) and any(not reader.is_(sender_identity(get, s))
+                                 for s in set(block_senders)):
+        return "sender"
+    return None
 
 
 def party_view(get: StateGet, reader: Reader, outcome: dict[str, Any],

@@ -222,7 +222,12 @@
       const extraNote = expect ? expect(r) : null;
       if (extraNote) throw new V.ProofError(extraNote);
       lines.push("trusted root:   genesis " + state.genesis.hash + " (" + state.genesis.source + ")");
-      box.innerHTML = '<div class="verdict ok" data-verdict="valid"><div class="title">✔ VALID — proven against the pinned genesis</div><pre class="lines">' +
+      // an inclusion-only proof (its sender's: decision 147) proves the transaction final, not its outcome
+      const form = r.kind !== V.TX_PROOF ? "state" : r.inclusionOnly ? "inclusion-only" : "full";
+      const title = form === "inclusion-only"
+        ? "✔ VALID — in a final block, proven against the pinned genesis; the outcome is not in this proof"
+        : "✔ VALID — proven against the pinned genesis";
+      box.innerHTML = '<div class="verdict ok" data-verdict="valid" data-form="' + form + '"><div class="title">' + title + '</div><pre class="lines">' +
         esc(lines.join("\n")) + '</pre><div class="muted">checked in ' + Math.round(performance.now() - t0) + " ms (WebCrypto SHA-256 + Ed25519)</div></div>";
       return r;
     } catch (e) {
@@ -501,6 +506,13 @@
     if (pyBool(pget(p, "weekends_only"))) return " [calendar " + cal + ": weekends only, no holiday list for a year of the period]";
     return " [calendar " + cal + "]";
   }
+  /** contracts.trade.view.DISPOSAL_WORDS: a refusal's disposal of the documents (UCP 600 art. 16 c iii). */
+  const DISPOSAL_WORDS = {
+    HOLD: "documents held pending the beneficiary's instructions",
+    NOTIFY: "documents held until the applicant waives and the bank agrees",
+    RETURN: "documents returned",
+    PREVINST: "documents dealt with on the presenter's previous instructions (freed)",
+  };
   /** contracts.trade.state.financing_status */
   function financingStatus(fin, nowMs) {
     if (fin.repaid >= fin.amount) return "repaid";
@@ -533,6 +545,10 @@
         for (const p of Object.values(lc.presentation_records)) {
           const deadline = p === null ? null : pget(p, "examination_deadline_ms");
           if (deadline !== null) p.examination_over_now = nowMs >= deadline;  // none before decision 138
+          // a refusal that held the documents (decision 146): Python's (p.get("refused") or {})
+          const rf = p === null ? null : pget(p, "refused");
+          const heldUntil = pyBool(rf) ? pget(rf, "held_until_ms") : null;
+          if (heldUntil !== null) p.hold_lapsed_now = nowMs >= heldUntil;
         }
         const until = pget(lc, "cancel_consent_until_ms");
         lc.cancel_consent_now = pyBool(pget(lc, "cancel_consent")) && until !== null && nowMs < until;
@@ -584,7 +600,7 @@
   const f = (name, html) => '<span data-f="' + esc(name) + '">' + html + "</span>";
   const pill = (cls, text, name) => '<span class="pill ' + cls + '"' + (name ? ' data-f="' + esc(name) + '"' : "") + ">" + esc(text) + "</span>";
   const STATUS_CLASS = { open: "info", financed: "info", repaid: "ok", overdue: "bad", registered: "info", closed: "",
-    drawn: "ok", cancelled: "", presented: "warn", accepted: "info", paid: "ok", refused: "bad" };
+    drawn: "ok", cancelled: "", presented: "warn", accepted: "info", paid: "ok", refused: "bad", held: "warn" };
   const statusPill = (s, name) => pill(STATUS_CLASS[s] !== undefined ? STATUS_CLASS[s] : "", s, name);
   function hiddenRec(kind, key, what) {
     return '<div class="rec hidden" data-rec="' + esc(kind) + '" data-key="trade_documents/' + esc(key) + '"><div class="rechead">' +
@@ -747,6 +763,9 @@
       const pres = Object.entries(lc.presentation_records).map(([pid, p]) => {
         if (p === null) return hiddenRec("pres", "pres/" + pid, "presentation");
         const rows = [["amount", f("amount", m(p.amount))], ["status", statusPill(p.status, "status")]];
+        // the presenter's reference (SWIFT :21:) and when it presented (decision 146)
+        if (pyBool(pget(p, "reference"))) rows.push(["presenter's reference", f("reference", esc(p.reference))]);
+        if (pyBool(pget(p, "presented_ms"))) rows.push(["presented", f("presented-at", esc(utc(p.presented_ms)))]);
         const dl = pget(p, "examination_deadline_ms");
         if (dl !== null) {
           rows.push(["examination deadline", f("examine-by", esc(lastDay(dl))) + " (UTC, the fifth banking day following the presentation)" +
@@ -754,8 +773,33 @@
             (p.status === "presented" && pget(p, "examination_over_now") ? " " + pill("warn", "passed: the beneficiary may claim honour", "over") : "")]);
         }
         if (p.discrepancies.length) rows.push(["refused: discrepancies", f("discrepancies", esc(p.discrepancies.join(", ")))]);
+        // what became of a refusal's documents (view.refusal_notes): disposal, hold, waiver, return
+        const rf = pget(p, "refused");
+        if (pyBool(rf)) {
+          const until = pget(rf, "held_until_ms");
+          let held = "";
+          if (p.status === "held" && until !== null) {
+            held = pget(p, "hold_lapsed_now")
+              ? " " + pill("bad", "hold lapsed " + utc(until) + ": they can only be returned", "held-until")
+              : " " + f("held-until", "(until " + esc(utc(until)) + " at most)");
+          }
+          rows.push(["refusal", f("refused-at", esc(utc(rf.timestamp_ms))) + ": " +
+            f("disposal", esc(has(DISPOSAL_WORDS, rf.disposal) ? DISPOSAL_WORDS[rf.disposal] : rf.disposal)) + held]);
+        }
+        const wv = pget(p, "waiver");
+        if (pyBool(wv)) rows.push(["waiver", f("waived", "discrepancies waived by the applicant " + esc(utc(wv.timestamp_ms)))]);
+        const ret = pget(p, "returned");
+        if (pyBool(ret)) {
+          rows.push(["returned", f("returned", "documents returned on " + (ret.by === "beneficiary" ? "the beneficiary's" : "the bank's") +
+            " instruction " + esc(utc(ret.timestamp_ms)))]);
+        }
         if (pyBool(pget(p, "claimed"))) rows.push(["honour", "honoured on the beneficiary's claim (no decision in time)"]);
         if (pyBool(p.due_ms)) rows.push(["deferred payment due", esc(utc(p.due_ms))]);
+        const paidRec = pget(p, "paid");
+        if (pyBool(paidRec)) {
+          rows.push(["paid", f("paid-at", esc(utc(paidRec.timestamp_ms)) +
+            (pyBool(pget(paidRec, "tx_id")) ? " by " + txLink(paidRec.tx_id, true) : ""))]);
+        }
         if (p.payments.length) {
           rows.push(["honoured: paid", '<table class="inner">' + p.payments.map((x) => "<tr><td>" + m(x.amount) + "</td><td>to " + who(x.to) + "</td><td>" +
             (x.financing_id === null ? "the beneficiary" : "repays financing " + short(x.financing_id)) + "</td></tr>").join("") + "</table>"]);

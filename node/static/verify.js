@@ -29,6 +29,9 @@
     "next_validators_hash", "proposer"];
   const TX_FIELDS = ["chain_id", "sender", "nonce", "contract", "method", "args"];
   const RECEIPT_FIELDS = ["receipt", "receipt_encoding", "receipt_path"];
+  // the outcome line of an inclusion-only proof (proofs.NOT_PROVEN)
+  const NOT_PROVEN = "not proven (this proof carries no receipt: ask the sender's bank or a " +
+    "supervisor for the full proof)";
   const RECEIPT_JSON = ["tx_id", "sender", "nonce", "index", "status", "error", "result", "events"];
 
   class ProofError extends Error {}
@@ -728,15 +731,20 @@
     return sha256(concat(WIRE_HEAD, tx.body.subarray(1), WIRE_TAIL, tx.signature));
   }
 
-  /** proofs._check_receipt: the receipt of a tx proof whose header has a receipts_root. */
+  /** proofs._check_receipt: the receipt of a tx proof whose header has a receipts_root; null
+   * for a header without one and for an inclusion-only proof (none of the three fields). */
   async function checkReceipt(d, header, tx, index, size, salt) {
     const given = RECEIPT_FIELDS.filter((f) => d.has(f));
     if (header.receipts_root === null) {
       if (given.length) throw fail("proof has " + given.join(", ") + " but the header has no receipts_root");
       return null;
     }
+    if (!given.length) return null;  // inclusion-only: the outcome is not proven, and not printed
     const missing = RECEIPT_FIELDS.filter((f) => !d.has(f));
-    if (missing.length) throw fail("proof is missing " + missing.join(", ") + " (the header has a receipts_root)");
+    if (missing.length) {
+      throw fail("proof is missing " + missing.join(", ") + " (the header has a receipts_root: a " +
+        "proof carries all of receipt, receipt_encoding and receipt_path, or none of them)");
+    }
     const raw = shownAsEncoded(d, "receipt", "receipt_encoding");
     const receipt = d.get("receipt");
     const r = obj(receipt, "receipt", RECEIPT_JSON);
@@ -923,6 +931,7 @@
       kind, chainId, height: header.height, blockHash: await headerHash(header),
       header, timestampMs: header.timestamp_ms, validators: vs, signers,
       setChangeHeights: changes.map((c) => c[0].height), tx, receipt, txIndex: index, txCount: size,
+      inclusionOnly: kind === TX_PROOF && header.receipts_root !== null && receipt === null,
       contract, key, present: kind === TX_PROOF ? null : valueRaw !== null, value: valueJson,
     };
   }
@@ -960,6 +969,8 @@
         out.push("outcome:        " + (r.receipt.get("status") === "committed"
           ? "committed (receipt under the header's receipts_root)"
           : "rejected: " + err.get("code") + " (" + err.get("message") + ")"));
+      } else if (r.inclusionOnly) {
+        out.push("outcome:        " + NOT_PROVEN);
       }
     } else {
       out.push("state key:      " + r.contract + " / " + r.key);
@@ -975,7 +986,7 @@
   }
 
   root.ChainfinVerify = {
-    TX_PROOF, STATE_PROOF, ProofError, CodecError, PyFloat,
+    TX_PROOF, STATE_PROOF, NOT_PROVEN, ProofError, CodecError, PyFloat,
     parseDocument, verifyProof, loadGenesis, lines, encode, decode, toJson, hex, pyFromHex,
     sha256, headerHash, quorum, edVerify,
   };

@@ -4,7 +4,8 @@ chromedriver, against a real 4-node testnet on 127.0.0.1.
 What is checked: search finds a transaction; the block page lists who signed the certificate;
 Verify says VALID for a genuine proof (with the same lines as ``chainfin verify``) and INVALID
 with the reason for a proof with one byte changed — the browser's verdict and reason are compared
-with chainfin/proofs.py's on the same documents, genuine and tampered; the live block list grows
+with chainfin/proofs.py's on the same documents, genuine and tampered, full and inclusion-only
+(the sender's own proof says VALID with "outcome: not proven"); the live block list grows
 over /v1/events. Reads are signed in the page (RFC 9421) by a loaded identity key file — the
 auditor's, or for the account page the owner's; without one the page says reads need an
 identity, and what the identity may not see shows as "not found or not visible to you". REST is
@@ -31,7 +32,8 @@ import pytest
 
 from chainfin.crypto import load_identity
 from chainfin.genesis import load_genesis
-from chainfin.proofs import ProofError, parse_document, verify_proof
+from chainfin.proofs import NOT_PROVEN, ProofError, inclusion_only, parse_document, verify_proof
+from chainfin.types import Transaction
 from testnet.launch import LEGAL_NAMES, Testnet, init_testnet
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -79,9 +81,15 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
                     wait=True)
         assert r["status"] == "committed", r
         c.txs["issue"] = r["tx_id"]
-        r = cl.call(exporter, "settlement", "transfer",
-                    {"to": importer.public_key.hex(), "currency": "USD", "amount": 2_500},
-                    wait=True)
+        # the transfer in one block with another identity's transaction: its sender gets its
+        # proof inclusion-only from such a block only (decision 147)
+        r, _ = _in_one_block(c, [
+            Transaction.create(exporter, c.genesis.chain_id, 1, "settlement", "transfer",
+                               {"to": importer.public_key.hex(), "currency": "USD",
+                                "amount": 2_500}),
+            Transaction.create(issuer, c.genesis.chain_id, cl.next_nonce(
+                issuer.public_key, issuer), "settlement", "issue",
+                {"currency": "USD", "to": exporter.public_key.hex(), "amount": 1})])
         assert r["status"] == "committed", r
         c.txs["transfer"] = r["tx_id"]
         c.exporter = exporter.public_key.hex()
@@ -93,6 +101,30 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         if getattr(c, "client", None) is not None:
             c.client.close()
         c.tn.stop()
+
+
+def _in_one_block(chain: Chain, txs: list[Transaction]) -> list[dict[str, Any]]:
+    """``txs`` committed in one block: sent as one message of ``/v1/tx/stream``, which admits
+    them to the node's mempool together. Their outcomes, in order."""
+    import asyncio
+
+    import aiohttp
+
+    from chainfin.client import ca_context
+
+    async def go() -> list[dict[str, Any]]:
+        conn = aiohttp.TCPConnector(ssl=ca_context(chain.tn.manifest.ca))
+        async with aiohttp.ClientSession(connector=conn) as s, \
+                s.ws_connect(chain.url + "/v1/tx/stream") as ws:
+            await ws.send_str(json.dumps([t.to_json() for t in txs]))
+            answers: list[dict[str, Any]] = []
+            while len(answers) < len(txs):
+                answers += json.loads((await asyncio.wait_for(ws.receive(), 30)).data)
+        return [a for _, a in sorted((a["seq"], a) for a in answers)]
+
+    out = asyncio.run(go())
+    assert len({a.get("height") for a in out}) == 1, out
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -310,12 +342,24 @@ def test_verify_genuine_and_one_byte_changed(chain: Chain, browser: Any, shots: 
 
 
 def test_browser_verdicts_equal_python_on_byte_flips(chain: Chain, browser: Any) -> None:
-    """The JS port against chainfin/proofs.py: genuine tx and state proofs (present and absent)
-    and one-byte changes of each, at random positions (seeded): same verdict, same reason."""
+    """The JS port against chainfin/proofs.py: genuine tx proofs (full, and inclusion-only as
+    the node serves the sender its own: decision 147) and state proofs (present and absent),
+    one-byte changes of each at random positions (seeded), and a tx proof carrying only part of
+    its receipt: same verdict, same reason."""
     cl = chain.client
+    own = chain.tn.client(0, identity=load_identity(chain.dir / "clients" / "exporter.json"))
+    try:  # the sender's proof of its transfer, as the node serves it: inclusion-only
+        sender_doc = own.proof_tx(chain.txs["transfer"])
+    finally:
+        own.close()
+    assert sender_doc == inclusion_only(cl.proof_tx(chain.txs["transfer"]))
     docs = [json.dumps(cl.proof_tx(chain.txs["issue"]), indent=1),
             json.dumps(cl.proof_state("settlement", f"bal/{chain.importer}/USD")),
-            json.dumps(cl.proof_state("settlement", "bal/" + "ab" * 32 + "/USD"))]
+            json.dumps(cl.proof_state("settlement", "bal/" + "ab" * 32 + "/USD")),
+            json.dumps(sender_doc)]
+    # and one that carries only part of the receipt
+    partial = cl.proof_tx(chain.txs["issue"])
+    del partial["receipt_path"]
     rng = random.Random(19)
     cases = list(docs)
     for d in docs:
@@ -325,6 +369,7 @@ def test_browser_verdicts_equal_python_on_byte_flips(chain: Chain, browser: Any)
             c = rng.choice(b"0123456789abcdef\"{}[],: -.xeE")
             if c != b[i]:
                 cases.append((b[:i] + bytes([c]) + b[i + 1:]).decode())
+    cases.append(json.dumps(partial))
     _open(browser, chain, key=None)
     t0 = time.monotonic()
     res = browser.execute_async_script(_JS_VERIFY, chain.genesis_file.read_text(), cases)
@@ -335,8 +380,11 @@ def test_browser_verdicts_equal_python_on_byte_flips(chain: Chain, browser: Any)
         want = _python_verdict(chain, text)
         assert [got[0], _norm(got[1])] == [want[0], _norm(want[1])], (text[:300], got, want)
         invalid += not want[0]
-    assert res["out"][0][0] and res["out"][1][0] and res["out"][2][0]
-    assert invalid > 80
+    assert all(ok for ok, _ in res["out"][:4])
+    assert f"outcome:        {NOT_PROVEN}" in res["out"][3][1].splitlines()
+    assert "outcome:        committed" in res["out"][0][1]
+    assert not res["out"][-1][0] and "is missing receipt_path" in res["out"][-1][1]
+    assert invalid > 110
     print(f"{len(cases)} documents, {invalid} invalid, browser {time.monotonic() - t0:.2f} s")
 
 
@@ -431,7 +479,8 @@ def test_identity_key_signs_in_the_page(chain: Chain, browser: Any) -> None:
 def test_reads_need_an_identity(chain: Chain, browser: Any, shots: Path) -> None:
     """Without a key a block read is refused and the page says a read needs an identity (the
     public status still shows); with the auditor's key the block shows; with a key that may not
-    read blocks (the importer's) the block is "not found or not visible to you"."""
+    read blocks (the importer's) the block is "not found or not visible to you". The sender
+    proves its transfer inclusion-only, the auditor with its outcome, the payee not at all."""
     from selenium.webdriver.common.by import By
 
     height = chain.client.tx(chain.txs["transfer"])["height"]
@@ -452,12 +501,13 @@ def test_reads_need_an_identity(chain: Chain, browser: Any, shots: Path) -> None
     assert "Not found or not visible to you" in nf.text and "importer" in nf.text
     browser.save_screenshot(str(shots / "not-visible.png"))
 
-    # the sender reads its own transaction and what it signed (GET /v1/tx?tx=1); its proof
-    # carries the whole receipt, alerts included, so it is the sender's home bank's and the
-    # supervisors' (decision 144); an auditor reads and proves it; the payee is a party to it,
-    # not a reader of the whole receipt: no proof either
-    for who, whole, proven in (("exporter", True, False), ("importer", False, False),
-                               ("auditor", True, True)):
+    # the sender reads its own transaction and what it signed (GET /v1/tx?tx=1), and proves
+    # it in a final block with an inclusion-only proof: the whole receipt holds the alerts
+    # the transaction raised, the sender's home bank's and the supervisors' (decisions 144,
+    # 147); an auditor reads and proves it, outcome included; the payee is a party to it,
+    # not a reader of the whole receipt: no proof
+    for who, whole, proven in (("exporter", True, "inclusion"), ("importer", False, None),
+                               ("auditor", True, "full")):
         _open(browser, chain, f"#/tx/{chain.txs['transfer']}", key=who)
         if whole:
             _pin_genesis(browser, chain)
@@ -469,6 +519,14 @@ def test_reads_need_an_identity(chain: Chain, browser: Any, shots: Path) -> None
         verdict = _css(browser, "[data-verdict]", 30)
         if proven:
             assert verdict.get_attribute("data-verdict") == "valid", (who, verdict.text)
+            lines = verdict.find_element(By.CSS_SELECTOR, "pre").text.splitlines()
+            assert f"transaction:    {chain.txs['transfer']}" in lines, lines
+            outcome = [x for x in lines if x.startswith("outcome:")]
+            assert outcome == [f"outcome:        {NOT_PROVEN}" if proven == "inclusion" else
+                               "outcome:        committed (receipt under the header's "
+                               "receipts_root)"], (who, lines)
+            if proven == "inclusion":
+                browser.save_screenshot(str(shots / "verify-inclusion-only.png"))
         else:
             assert verdict.get_attribute("data-verdict") == "invalid" and "404" in verdict.text
 

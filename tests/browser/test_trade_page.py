@@ -7,7 +7,9 @@ What is checked: the page's report — the JS port of ``contracts.trade.view.tra
 the Python report of the same records at the same block time, field for field, and the page
 shows the same amounts (formatted as ``view.money`` formats them), statuses and counts; the port
 agrees with Python on variants of the records no live chain holds yet (disputed, hidden, overdue,
-claimed, amounts past 2^53); a record's Verify says VALID; the search box and the document page
+claimed, amounts past 2^53, a refusal holding its documents, waived and honoured, returned:
+decision 146), and the page shows a presentation's reference, dates, refusal disposal, hold,
+waiver, return and payment as ``view.refusal_notes`` words them; a record's Verify says VALID; the search box and the document page
 reach the trade; an identity that is no party to the trade sees "not visible to you", and a
 record hidden from the reader shows so in its place. The page's screenshot is
 docs/img/explorer-trade.png (refreshed by running with CHAINFIN_SHOTS=docs/img).
@@ -103,12 +105,12 @@ def _build_trade(c: te.Chain) -> dict[str, str]:
     call("bank2", "amend_lc", {"lc_id": lc, "number": 1,
                                "changes": {"partial_drawings": True, "tolerance_bps": 500}})
     call("exporter", "accept_amendment", {"lc_id": lc, "number": 1})
-    p1 = call("exporter", "present", {"lc_id": lc, "doc_ids": [inv, bl],
-                                      "amount": 12_500_000})["presentation_id"]
+    p1 = call("exporter", "present", {"lc_id": lc, "doc_ids": [inv, bl], "amount": 12_500_000,
+                                      "reference": "BLTP-PRES-1"})["presentation_id"]
     call("bank2", "refuse_presentation", {"presentation_id": p1,
                                           "discrepancies": ["description_mismatch"]})
-    p2 = call("exporter", "present", {"lc_id": lc, "doc_ids": [inv, bl],
-                                      "amount": 12_500_000})["presentation_id"]
+    p2 = call("exporter", "present", {"lc_id": lc, "doc_ids": [inv, bl], "amount": 12_500_000,
+                                      "reference": "BLTP-PRES-2"})["presentation_id"]
     call("bank2", "accept_presentation", {"presentation_id": p2})
     call("bank2", "amend_lc", {"lc_id": lc, "number": 2, "changes": {"expiry_date": later}})
     return {"trade": trade, "invoice": inv, "declaration": decl, "bill_of_lading": bl,
@@ -218,6 +220,16 @@ def test_trade_page_shows_what_trade_show_reports(chain: te.Chain, browser: Any,
         assert (_text(el, "amount"), _text(el, "status"), _text(el, "examine-by")) \
             == (m(p["amount"]), p["status"], last_day(p["examination_deadline_ms"]))
     assert _text(pres[0], "discrepancies") == "description_mismatch"
+    for el, ref in zip(pres, ("BLTP-PRES-1", "BLTP-PRES-2"), strict=True):  # decision 146
+        p = lc["presentation_records"][el.get_attribute("data-id")]
+        assert p["reference"] == ref == _text(el, "reference")
+        assert _text(el, "presented-at") == trade_view._utc(p["presented_ms"])
+    refusal = lc["presentation_records"][ids["refused"]]["refused"]
+    assert (_text(pres[0], "refused-at"), _text(pres[0], "disposal")) == (
+        trade_view._utc(refusal["timestamp_ms"]), trade_view.DISPOSAL_WORDS["RETURN"])
+    paid = lc["presentation_records"][ids["paid"]]["paid"]
+    assert _text(pres[1], "paid-at").startswith(trade_view._utc(paid["timestamp_ms"]) + " by ")
+    assert paid["tx_id"][:16] in _text(pres[1], "paid-at")
     assert "repays financing" in pres[1].text and "the beneficiary" in pres[1].text
     assert m(2_500_000) in pres[1].text and m(10_000_000) in pres[1].text
 
@@ -320,8 +332,9 @@ def test_the_port_agrees_with_python_on_variants(chain: te.Chain, browser: Any) 
     """tradeReport (JS) and trade_report (Python) on the same records, varied where a live
     chain has not gone: hidden records, a disputed or unattested declaration, a pool not yet
     fixed, another advance rate, overdue financings and passed examination deadlines, a claimed
-    honour, a consent to cancel, amounts past 2^53; and money / last_day / _utc on the same
-    integers."""
+    honour, a consent to cancel, amounts past 2^53, a refusal holding the documents (within and
+    past its 30 days), waived and honoured, returned (decision 146); and money / last_day /
+    _utc on the same integers."""
     ids = chain.ids
     base = _records(chain)
     tk, lk, pk = f"trade/{ids['trade']}", f"lc/{ids['lc']}", f"pres/{ids['paid']}"
@@ -381,6 +394,38 @@ def test_the_port_agrees_with_python_on_variants(chain: te.Chain, browser: Any) 
     def overdue(r: dict[str, Any]) -> None:
         r[f"fin/{ids['financing']}"]["repaid"] = 9_999_999
 
+    # decision 146: a refusal that holds the documents, its waiver, honour and return
+    rk = f"pres/{ids['refused']}"
+    refused_at = base[rk]["refused"]["timestamp_ms"]
+    held_until = refused_at + 30 * 86_400_000
+
+    def held(disposal: str = "HOLD") -> Any:
+        def change(r: dict[str, Any]) -> None:
+            r[rk].update(status="held", refused={"height": 7, "timestamp_ms": refused_at,
+                                                 "disposal": disposal,
+                                                 "held_until_ms": held_until})
+        return change
+
+    def waived_and_honoured(r: dict[str, Any]) -> None:
+        held("NOTIFY")(r)
+        r[rk].update(status="paid", waiver={"height": 8, "timestamp_ms": refused_at + 1000},
+                     paid={"height": 9, "timestamp_ms": refused_at + 2000, "tx_id": "cd" * 32},
+                     payments=[{"to": r[lk]["beneficiary"], "amount": 1_000,
+                                "financing_id": None}])
+
+    def returned(r: dict[str, Any]) -> None:
+        held()(r)
+        r[rk].update(status="refused", returned={"height": 8, "timestamp_ms": refused_at + 5,
+                                                 "by": "beneficiary"})
+
+    def no_refusal_record(r: dict[str, Any]) -> None:  # before decision 146, or an empty one
+        r[rk]["refused"] = {}
+        r[pk].pop("refused", None)
+
+    def unbounded(r: dict[str, Any]) -> None:
+        held()(r)
+        r[rk]["refused"]["held_until_ms"] = None
+
     changes: list[tuple[Any, int, Any]] = [
         (None, now, params), (None, now + 10**12, params), (None, now, None), (None, now, {}),
         (hide(f"doc/{ids['bill_of_lading']}", f"fin/{ids['financing']}"), now, params),
@@ -391,6 +436,10 @@ def test_the_port_agrees_with_python_on_variants(chain: te.Chain, browser: Any) 
         (claimed, now, params), (claimed, now + 1, params), (elsewhere, now, params),
         (huge, now, {"max_advance_rate_bps": 9_999}), (overdue, now + 10**12, params),
         (overdue, 0, params), (hide(tk), now, params),
+        (held(), now, params), (held(), held_until - 1, params), (held(), held_until, params),
+        (held("NOTIFY"), held_until + 10**9, params), (waived_and_honoured, now, params),
+        (waived_and_honoured, held_until, params), (returned, held_until, params),
+        (no_refusal_record, now, params), (unbounded, held_until, params),
     ]
     cases, want = [], []
     for change, at, prm in changes:
@@ -411,6 +460,9 @@ def test_the_port_agrees_with_python_on_variants(chain: te.Chain, browser: Any) 
     statuses = {w["financings"][ids["financing"]]["status_now"] for w in want
                 if isinstance(w, dict) and w["financings"].get(ids["financing"])}
     assert statuses == {"repaid", "open", "overdue"}  # the variants reach every status
+    lapsed = [w["letters_of_credit"][ids["lc"]]["presentation_records"][ids["refused"]].get(
+        "hold_lapsed_now") for w in want[-9:]]
+    assert lapsed == [False, False, True, True, False, True, True, None, None], lapsed
 
     amounts = [None, 0, 1, 5, 99, 100, 123450, 10**6, 2**53 + 1, 10**18 - 1]
     fmt = [(a, ccy, e) for a in amounts for ccy, e in (("USD", 2), ("JPY", 0), ("KWD", 3))]
@@ -463,3 +515,66 @@ def test_a_record_hidden_from_the_reader_shows_in_its_place(chain: te.Chain,
     paid = browser.find_element(By.CSS_SELECTOR, f".rec[data-id='{ids['paid']}']")
     assert _text(paid, "counted-by") \
         == "[calendar GB: weekends only, no holiday list for a year of the period]"
+
+
+def test_a_held_refusal_its_waiver_and_return_show_on_the_page(chain: te.Chain,
+                                                               browser: Any) -> None:
+    """Decision 146 on the page: a refusal's disposal and date, the bound of a hold (and that
+    it lapsed), the applicant's waiver, the return of the documents, the payment's date and
+    transaction; worded as ``view.refusal_notes`` words them."""
+    from selenium.webdriver.common.by import By
+
+    ids = chain.ids
+    base = _records(chain)
+    rk, lk = f"pres/{ids['refused']}", f"lc/{ids['lc']}"
+    at = base[rk]["refused"]["timestamp_ms"]
+    until = at + 30 * 86_400_000
+    utc = trade_view._utc
+
+    def page(recs: dict[str, Any], now_ms: int) -> Any:
+        te._open(browser, chain, key=None)
+        browser.execute_async_script("""
+            const [records, tradeId, now, done] = arguments;
+            const T = window.chainfinExplorer.trade, recs = T.parseExact(records);
+            const fetch = async (k) => (Object.prototype.hasOwnProperty.call(recs, k) ? recs[k] : null);
+            T.tradeReport(fetch, tradeId, BigInt(now), 2n, null).then((rep) => {
+              document.getElementById("view").innerHTML = T.render(rep, null, BigInt(now), 1, []);
+              done(true);
+            }, (e) => done(String(e)));
+        """, json.dumps(recs), ids["trade"], str(now_ms))
+        return browser.find_element(By.CSS_SELECTOR, f".rec[data-id='{ids['refused']}']")
+
+    recs = copy.deepcopy(base)
+    recs[rk].update(status="held", refused={"height": 7, "timestamp_ms": at, "disposal": "HOLD",
+                                            "held_until_ms": until})
+    el = page(recs, until - 1)
+    assert _text(el, "status") == "held"
+    assert _text(el, "disposal") == trade_view.DISPOSAL_WORDS["HOLD"]
+    assert _text(el, "refused-at") == utc(at)
+    assert _text(el, "held-until") == f"(until {utc(until)} at most)"
+    el = page(recs, until)
+    assert _text(el, "held-until") == f"hold lapsed {utc(until)}: they can only be returned"
+    notes = trade_view.refusal_notes({**recs[rk], "hold_lapsed_now": True})
+    assert f"hold lapsed {utc(until)}: they can only be returned" in notes  # Python's words
+
+    recs[rk].update(status="paid", waiver={"height": 8, "timestamp_ms": at + 60_000},
+                    paid={"height": 9, "timestamp_ms": at + 120_000, "tx_id": "cd" * 32},
+                    payments=[{"to": recs[lk]["beneficiary"], "amount": 1_000,
+                               "financing_id": None}])
+    recs[rk]["refused"]["disposal"] = "NOTIFY"
+    el = page(recs, until)
+    assert _text(el, "waived") == f"discrepancies waived by the applicant {utc(at + 60_000)}"
+    assert _text(el, "disposal") == trade_view.DISPOSAL_WORDS["NOTIFY"]
+    assert not el.find_elements(By.CSS_SELECTOR, "[data-f='held-until']")  # no longer held
+    assert _text(el, "paid-at") == f"{utc(at + 120_000)} by {'cd' * 8}…"
+    assert "discrepancies waived by the applicant" in trade_view.refusal_notes(recs[rk])
+
+    recs = copy.deepcopy(base)
+    recs[rk].update(status="refused", returned={"height": 8, "timestamp_ms": at + 5_000,
+                                                "by": "beneficiary"},
+                    refused={"height": 7, "timestamp_ms": at, "disposal": "HOLD",
+                             "held_until_ms": until})
+    el = page(recs, at + 5_000)
+    assert _text(el, "returned") == ("documents returned on the beneficiary's instruction "
+                                     + utc(at + 5_000))
+    assert _text(el, "returned") in trade_view.refusal_notes(recs[rk])

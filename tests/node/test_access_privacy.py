@@ -115,21 +115,47 @@ async def bank_d_and_its_customer(d: Desk) -> None:
         assert out["status"] == "committed", out
 
 
+async def in_one_block(d: Desk, *txs: Any) -> list[dict[str, Any]]:
+    """``txs`` committed in one block: sent in one message of ``/v1/tx/stream``, which admits
+    them to the mempool together (no proposal between them). Their outcomes, in order."""
+    async with d.http.ws_connect("/v1/tx/stream") as ws:
+        await ws.send_str(json.dumps([t.to_json() for t in txs]))
+        answers: list[dict[str, Any]] = []
+        while len(answers) < len(txs):
+            answers += json.loads((await asyncio.wait_for(ws.receive(), 15)).data)
+    out = [a for _, a in sorted((a["seq"], a) for a in answers)]
+    assert all(a["status"] in ("committed", "rejected") for a in out), out
+    assert len({a["height"] for a in out}) == 1, out
+    return out
+
+
 async def test_in_format_3_the_senders_home_bank_has_the_proof(desk3: Desk) -> None:
     """Decision 129: salted leaves let a transaction's proof go to the sender's home bank
-    (bank_d: the same BIC); not to the sender, since the receipt holds the alerts its payment
-    raised (decision 144), nor to the payee, a mere party: both get a missing proof's answer."""
+    (bank_d: the same BIC), whole. The sender gets it inclusion-only (decision 147): without
+    the receipt, which holds the alerts its payment raised (decision 144), and only from a
+    block holding another identity's transaction too (alone in its block, it could test its
+    receipt against the header's receipts_root: a missing proof's answer). The payee, a mere
+    party, gets nothing."""
     d = desk3
     await bank_d_and_its_customer(d)
     await d.commit(d.issue(1_234_567, "customer"))
-    out = await d.commit(pay(d, "customer", "importer", 7))
-    path = f"/v1/proofs/tx/{out['tx_id']}"
-    assert await get_as(d, "customer", path) == (404, await missing_twin(d, path, out["tx_id"]))
-    for who in ("bank_d", "auditor"):
-        st, doc = await get_as(d, who, path)
-        assert st == 200 and doc["receipt"]["result"] == {"balance": 1_234_560}, (who, doc)
-        proofs.verify_proof(d.genesis, doc)
-    assert await get_as(d, "importer", path) == (404, await missing_twin(d, path, out["tx_id"]))
+    alone = await d.commit(pay(d, "customer", "importer", 7))
+    path = f"/v1/proofs/tx/{alone['tx_id']}"
+    assert await get_as(d, "customer", path) == (404, await missing_twin(d, path, alone["tx_id"]))
+    out, _ = await in_one_block(d, pay(d, "customer", "importer", 7), d.issue(1, "exporter"))
+    for tx in (alone, out):
+        path = f"/v1/proofs/tx/{tx['tx_id']}"
+        for who in ("bank_d", "auditor"):
+            st, doc = await get_as(d, who, path)
+            assert st == 200 and doc["receipt"]["result"]["balance"] in (1_234_560, 1_234_553), (
+                who, doc)
+            assert proofs.verify_proof(d.genesis, doc).receipt["status"] == "committed"
+        assert await get_as(d, "importer", path) == (404, await missing_twin(d, path,
+                                                                            tx["tx_id"]))
+    st, doc = await get_as(d, "customer", path)
+    assert st == 200 and "receipt" not in doc and "receipt_path" not in doc, doc
+    v = proofs.verify_proof(d.genesis, doc)
+    assert v.inclusion_only and v.receipt is None and v.tx_id.hex() == out["tx_id"]
 
 
 async def test_the_senders_home_bank_reads_the_whole_transaction(desk: Desk) -> None:

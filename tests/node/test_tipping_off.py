@@ -22,7 +22,7 @@ from chainfin import cli, proofs
 from contracts import risk
 from tests.fixtures import Desk, key_file
 from tests.node.test_access import ANY_ID, get_as
-from tests.node.test_access_privacy import bank_d_and_its_customer, sse_items
+from tests.node.test_access_privacy import bank_d_and_its_customer, in_one_block, sse_items
 
 #: what a sender reads of a watch-list refusal (node.access.WITHHELD_MESSAGES, docs/risk.md)
 WITHHELD = ("refused for compliance reasons (a watch-list check); the sender's bank can say "
@@ -217,22 +217,97 @@ async def test_a_watch_list_refusal_on_the_tx_stream_is_generic(desk: Desk) -> N
     assert answer["error"] == {"code": "sanctioned_party", "message": WITHHELD}, answer
 
 
-async def test_in_format_3_the_sender_has_no_proof_its_home_bank_has(desk3: Desk) -> None:
-    """A proof carries the whole receipt, alerts included: the sender's home bank and the
-    supervisors have it, the sender not — for every transaction alike, since refusing it only
-    when there is an alert would tell as much."""
+async def beside(d: Desk, tx: Any) -> dict[str, Any]:
+    """``tx`` committed in one block with an issue to the exporter (another identity's
+    transaction); its outcome."""
+    return (await in_one_block(d, tx, d.issue(1, "exporter")))[0]
+
+
+async def test_in_format_3_the_sender_gets_an_inclusion_only_proof_alert_or_not(
+        desk3: Desk) -> None:
+    """Decision 147. The sender gets its transaction's proof without the receipt (which holds
+    the alerts it raised), for a payment that raised an alert and one that did not alike: the
+    same fields, the same verdict but for the ids, the outcome "not proven". Its home bank and
+    the supervisors get the whole proof, alerts included."""
     d = desk3
-    out = await structuring(d)
-    path = f"/v1/proofs/tx/{out['tx_id']}"
-    assert await get_as(d, "customer", path) == await missing(d, path, out["tx_id"])
-    quiet = await d.commit(pay(d, "customer", "importer", 5))  # no alert: refused alike
-    qpath = f"/v1/proofs/tx/{quiet['tx_id']}"
-    assert await get_as(d, "customer", qpath) == await missing(d, qpath, quiet["tx_id"])
-    for who in ("bank_d", "auditor"):
-        st, doc = await get_as(d, who, path)
-        assert st == 200, (who, doc)
-        assert any(e["name"] == "alert" for e in doc["receipt"]["events"])
-        proofs.verify_proof(d.genesis, doc)
+    await bank_d_and_its_customer(d)
+    await structuring_payments_but_the_last(d)
+    loud = await beside(d, pay(d, "customer", "importer", 990))
+    quiet = await beside(d, pay(d, "customer", "importer", 5))
+    shapes, verdicts = [], []
+    for out, alerts in ((loud, ["structuring"]), (quiet, [])):
+        path = f"/v1/proofs/tx/{out['tx_id']}"
+        st, doc = await get_as(d, "customer", path)
+        assert st == 200, doc
+        assert not {"receipt", "receipt_encoding", "receipt_path"} & set(doc), doc
+        assert "structuring" not in json.dumps(doc)
+        v = proofs.verify_proof(d.genesis, proofs.parse_document(json.dumps(doc)))
+        assert v.inclusion_only and v.receipt is None and v.tx_id.hex() == out["tx_id"]
+        lines = v.lines()
+        assert f"outcome:        {proofs.NOT_PROVEN}" in lines
+        assert not [x for x in lines if "committed" in x or "rejected" in x], lines
+        shapes.append(shape(doc))
+        verdicts.append([x.split(":")[0] for x in lines])
+        for who in ("bank_d", "auditor"):
+            st, full = await get_as(d, who, path)
+            assert st == 200, (who, full)
+            assert [e["data"]["rule"] for e in full["receipt"]["events"]
+                    if e["name"] == "alert"] == alerts, (who, full)
+            assert proofs.inclusion_only(full) == doc  # the sender's is the whole one, cut
+            assert proofs.verify_proof(d.genesis, full).receipt["status"] == "committed"
+    assert shapes[0] == shapes[1] and verdicts[0] == verdicts[1]
+
+
+async def test_the_sender_gets_no_proof_of_a_block_holding_only_its_own_transactions(
+        desk3: Desk) -> None:
+    """An inclusion-only proof still shows the header, and the header's receipts_root: in a
+    block of the sender's transactions only, the sender knows every receipt leaf but for the
+    alerts (its transaction leaf, what it reads of the outcome, its own events), so it could
+    hash the receipt "without an alert" and compare. Shown here with the auditor's proof, then
+    refused: the sender gets a missing proof's answer for such a block, alert or not."""
+    from chainfin import codec, merkle
+
+    d = desk3
+    await bank_d_and_its_customer(d)
+    await structuring_payments_but_the_last(d)
+    loud = await d.commit(pay(d, "customer", "importer", 990))  # alone in its block
+    quiet = await d.commit(pay(d, "customer", "importer", 5))
+    for out, raised in ((loud, True), (quiet, False)):
+        path = f"/v1/proofs/tx/{out['tx_id']}"
+        st, full = await get_as(d, "auditor", path)
+        assert st == 200 and full["block"]["header"]["tx_count"] == 1, full
+        tx = proofs.verify_proof(d.genesis, full).tx
+        guess = codec.decode(bytes.fromhex(full["receipt_encoding"]))
+        guess["events"] = [e for e in guess["events"] if e["name"] != "alert"]
+        root = merkle.root([tx.leaf() + codec.encode(guess)]).hex()
+        assert (root != full["block"]["header"]["receipts_root"]) is raised  # the oracle
+        assert await get_as(d, "customer", path) == await missing(d, path, out["tx_id"])
+    # two of its own transactions in one block: no proof either (it knows both leaves)
+    a, _ = await in_one_block(d, pay(d, "customer", "importer", 7),
+                              pay(d, "customer", "importer", 8))
+    path = f"/v1/proofs/tx/{a['tx_id']}"
+    assert await get_as(d, "customer", path) == await missing(d, path, a["tx_id"])
+
+
+async def structuring_payments_but_the_last(d: Desk) -> None:
+    """:func:`structuring` up to the payment that raises the alert (990 under the 1,000 cap)."""
+    await d.commit(d.issue(1_000_000, "customer"))
+    await d.commit(d.issue(1_000_000, "importer"))
+    out = await d.commit(d.tx("auditor", "risk", "set_limit", {
+        "subject": pk(d, "customer"), "kind": "max_per_tx", "currency": "USD", "max": 1000,
+        "rule_id": "cap"}))
+    assert out["status"] == "committed", out
+    for amount in (950, 960):
+        assert (await d.commit(pay(d, "customer", "importer", amount)))["status"] == "committed"
+
+
+def shape(v: Any) -> Any:
+    """A JSON document's shape: its field names and nesting, lists by their first item."""
+    if isinstance(v, dict):
+        return {k: shape(x) for k, x in sorted(v.items())}
+    if isinstance(v, list):
+        return [shape(v[0])] if v else []
+    return type(v).__name__
 
 
 # -------------------------------------------------------------------------- chainfin alerts

@@ -22,6 +22,7 @@ from chainfin.crypto import Identity
 from chainfin.execution import Event, Receipt, receipts_root, storage_key
 from chainfin.genesis import Genesis, GenesisValidator
 from chainfin.proofs import (
+    NOT_PROVEN,
     STATE_PROOF,
     TX_PROOF,
     ProofError,
@@ -32,6 +33,7 @@ from chainfin.proofs import (
     build_tx_proof,
     build_tx_proof_from_ids,
     cli_verify,
+    inclusion_only,
     parse_document,
     set_changes_from,
     verify_proof,
@@ -793,3 +795,153 @@ def test_the_by_hand_procedure_in_the_docs_works(tmp_path: Path, chain: Chain,
     bad["block"]["certificate"]["votes"][0][1] = ("1" if sig[0] == "0" else "0") + sig[1:]
     with pytest.raises(Exception, match="[Ss]ignature"):
         run(bad)
+
+
+# ---------------------------------------------------------------------------- inclusion-only
+
+
+def _receipt_txs(chain: Chain) -> list[tuple[int, int]]:
+    """Transactions of blocks whose header has a receipts_root (format 2), both outcomes."""
+    out = [(h, i) for h, i in chain.all_txs() if chain.header(h).receipts_root is not None]
+    assert {chain.receipts[h][i]["status"] for h, i in out} == {"committed", "rejected"}
+    return out
+
+
+@pytest.fixture(scope="module")
+def chain2() -> Chain:
+    return build_chain(ledger_format=2)
+
+
+def test_an_inclusion_only_proof_verifies_and_says_the_outcome_is_not_proven(
+        chain2: Chain) -> None:
+    """Decision 147: without receipt, receipt_encoding and receipt_path a tx proof proves the
+    transaction in its final block, not its outcome; the verdict says so in place of the
+    outcome line, and is otherwise the full proof's."""
+    rng = random.Random(7)
+    for h, i in rng.sample(_receipt_txs(chain2), 40):
+        full = chain2.tx_proof(h, i)
+        doc = inclusion_only(full)
+        assert set(full) - set(doc) == {"receipt", "receipt_encoding", "receipt_path"}
+        v, w = check(chain2, doc), check(chain2, full)
+        assert v.inclusion_only and v.receipt is None and not w.inclusion_only
+        assert (v.tx, v.height, v.block_hash, v.signers) == (w.tx, w.height, w.block_hash,
+                                                             w.signers)
+        lines, whole = v.lines(), w.lines()
+        assert f"outcome:        {NOT_PROVEN}" in lines
+        assert NOT_PROVEN == ("not proven (this proof carries no receipt: ask the sender's "
+                              "bank or a supervisor for the full proof)")
+        assert not [x for x in lines if "committed" in x or "rejected" in x], lines
+        outcome = next(x for x in whole if x.startswith("outcome:"))
+        assert lines == [NOT_PROVEN_LINE if x == outcome else x for x in whole]
+
+
+NOT_PROVEN_LINE = f"outcome:        {NOT_PROVEN}"
+
+
+def test_a_proof_without_receipts_root_prints_no_outcome_line(chain: Chain) -> None:
+    """Format 1: the header commits to no receipt, so there is no outcome to prove or to deny;
+    stripping changes nothing."""
+    h, i = chain.all_txs()[-1]
+    doc = chain.tx_proof(h, i)
+    v = check(chain, inclusion_only(doc))
+    if chain.header(h).receipts_root is not None:  # format 2
+        assert v.inclusion_only and NOT_PROVEN_LINE in v.lines()
+        return
+    assert inclusion_only(doc) == doc
+    assert not v.inclusion_only and not [x for x in v.lines() if x.startswith("outcome:")]
+    with pytest.raises(ValueError, match="only a transaction proof"):
+        inclusion_only(chain.state_proof(h, "kv", "k1"))
+
+
+def test_some_of_the_receipt_fields_are_refused(chain2: Chain) -> None:
+    """All three receipt fields or none: a proof with one or two of them is refused, naming
+    what is missing (it could otherwise be read as proving an outcome it does not)."""
+    import itertools
+
+    h, i = _receipt_txs(chain2)[-1]
+    full = roundtrip(chain2.tx_proof(h, i))
+    fields = ("receipt", "receipt_encoding", "receipt_path")
+    for n in (1, 2):
+        for kept in itertools.combinations(fields, n):
+            doc = {k: v for k, v in full.items() if k not in fields or k in kept}
+            missing = ", ".join(f for f in fields if f not in kept)
+            reason = rejected(chain2, doc, f"proof is missing {missing} ")
+            assert "all of receipt, receipt_encoding and receipt_path, or none" in reason
+    # a null field is not an absent one
+    for f in fields:
+        rejected(chain2, {**full, f: None})
+
+
+def test_every_byte_of_an_inclusion_only_proof_is_detected(chain2: Chain) -> None:
+    """As for full proofs: every single-byte change of every field of an inclusion-only proof
+    (after both set changes) is refused, and so is one field of the receipt put back."""
+    rng = random.Random(8)
+    h = next(h for h in range(HEIGHTS, 0, -1) if len(chain2.blocks[h].txs) >= 3)
+    full = roundtrip(chain2.tx_proof(h, 2))
+    doc = roundtrip(inclusion_only(full))
+    assert len(doc["validator_set_changes"]) == 2
+    check(chain2, doc)
+    count = 0
+    for container, k, path in list(_leaves(doc)):
+        original = container[k]
+        for changed in _variants(original, rng):
+            container[k] = changed
+            try:
+                verify_proof(chain2.genesis, doc)
+            except ProofError as e:
+                assert str(e)
+            else:
+                pytest.fail(f"changing {path} from {original!r} to {changed!r} still verifies")
+            finally:
+                container[k] = original
+            count += 1
+    assert count >= 1000
+    text = json.dumps(doc, separators=(",", ":"))
+    for pos in rng.sample(range(len(text)), 300):
+        c = rng.choice([x for x in "0123456789abcdef\"{}[],:" if x != text[pos]])
+        with pytest.raises(ProofError):
+            verify_proof(chain2.genesis, parse_document(text[:pos] + c + text[pos + 1:]))
+    assert check(chain2, doc).inclusion_only  # restored intact
+
+
+def test_no_change_makes_an_inclusion_only_proof_print_an_outcome(chain2: Chain) -> None:
+    """The outcome line comes only from a receipt checked under the header's receipts_root:
+    a receipt taken from another transaction, of the same block or another, is refused."""
+    txs = _receipt_txs(chain2)
+    h, i = next((h, i) for h, i in txs if len(chain2.blocks[h].txs) >= 2)
+    doc = inclusion_only(chain2.tx_proof(h, i))
+    for oh, oi in [(h, (i + 1) % len(chain2.blocks[h].txs)), txs[0]]:
+        other = chain2.tx_proof(oh, oi)
+        graft = {**doc, **{f: other[f] for f in ("receipt", "receipt_encoding", "receipt_path")}}
+        rejected(chain2, roundtrip(graft))
+
+
+def test_the_by_hand_procedure_reads_an_inclusion_only_proof(
+        tmp_path: Path, chain2: Chain, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import runpy
+
+    script = tmp_path / "verify_by_hand.py"
+    script.write_text(_by_hand_script())
+    g = tmp_path / "genesis.json"
+    g.write_text(chain2.genesis.to_json_text())
+    h, i = _receipt_txs(chain2)[-1]
+    p = tmp_path / "proof.json"
+    p.write_text(json.dumps(inclusion_only(chain2.tx_proof(h, i))))
+    monkeypatch.setattr(sys, "argv", [str(script), str(g), str(p)])
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "outcome: not proven" in out and f"is final in block {h}" in out
+
+
+def test_cli_verify_prints_the_inclusion_only_line(tmp_path: Path, chain2: Chain,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    g = tmp_path / "genesis.json"
+    g.write_text(chain2.genesis.to_json_text())
+    h, i = _receipt_txs(chain2)[-1]
+    p = tmp_path / "proof.json"
+    p.write_text(json.dumps(inclusion_only(chain2.tx_proof(h, i))))
+    assert cli_verify(SimpleNamespace(genesis=str(g), proof=str(p))) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("VALID transaction inclusion proof\n")
+    assert NOT_PROVEN_LINE in out.splitlines()
