@@ -349,6 +349,7 @@ def _wan_flags(p: argparse.ArgumentParser, prefix: str, default: float | None = 
 def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                            nsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from chainfin.cli_calendar import add_parser as add_calendar
+    from chainfin.cli_jurisdictions import add_parser as add_jurisdictions
     from chainfin.iso20022.commands import add_parser as add_iso20022
     from chainfin.swift.commands import add_parser as add_swift
     from chainfin.watchlist import add_parser as add_watchlist
@@ -356,6 +357,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     add_iso20022(sub)
     add_swift(sub)
     add_watchlist(sub)
+    add_jurisdictions(sub)  # under `risk`: after the watch list's parser
     add_calendar(sub)
 
     ni = nsub.add_parser("init", help="a bank's node: keys, TLS key + CSR, config, join request")

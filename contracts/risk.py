@@ -8,7 +8,8 @@ is bounded (fixed buckets, expired lazily). Who may set what:
 - network-wide limits (subject ``*``): governance vote (``set_network_limit``);
 - limits of one identity: a regulator (anyone) or the identity's home bank (its customers);
 - a bank's financing exposure limits: the bank itself, or a regulator for it;
-- the watch list: regulators; account freezes: a regulator or the home bank.
+- the watch list and the jurisdiction list: regulators; account freezes: a regulator or the
+  home bank.
 
 State (contract ``risk``):
 
@@ -36,6 +37,10 @@ State (contract ``risk``):
   ``alert_count/<rule>`` -> alerts raised so far (``/metrics``).
 - ``alert/<id>``, ``review/<id>/<n>``, ``queue/<q>``, ``queue/<q>/<seq>``: each alert's case,
   its reviews and the review queues (:mod:`contracts.risk_cases`, method ``review_alert``).
+- ``jurisdictions`` -> the regulator's list of places (``refuse`` | ``monitor``) and
+  ``stats/<account>/jurisdictions`` -> the account's monitoring alerts per place in the last
+  24 h (:mod:`contracts.risk_jurisdictions`, methods ``set_jurisdiction``,
+  ``remove_jurisdiction``).
 
 Who reads an alert is the node's rule (``node/access.py``): the home bank of an account it names
 and the supervisors, never the account holder (:data:`HOLDER_ALERT_RULES` excepted).
@@ -90,11 +95,11 @@ CHANGE_FACTOR = 4  # a new counterparty paid at least 4x the account's average
 #: alert ``rule`` values, in the order /metrics lists them
 ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterparty_change",
                "round_trip", "lc_copy_disputed", "possible_watch_match",
-               "declaration_disputed")
+               "declaration_disputed", "jurisdiction_refused", "high_risk_jurisdiction")
 
 #: alerts raised by a rule that refuses the transaction (the alert is kept on the rejected
 #: receipt); every other rule only monitors
-REFUSING_ALERT_RULES = ("limit_exceeded", "sanctioned_party")
+REFUSING_ALERT_RULES = ("limit_exceeded", "sanctioned_party", "jurisdiction_refused")
 
 #: the alerts an account it names may read: its own refusal for a limit, whose receipt's error
 #: says as much (rule, maximum, amount). Every other alert — each monitoring rule, present and
@@ -118,6 +123,10 @@ ERROR_CODES = (
     "case_closed",
     "too_many_reviews",
     "missing_field",
+    "jurisdiction_refused",  # the jurisdiction list (contracts/risk_jurisdictions.py)
+    "bad_jurisdiction",
+    "unknown_jurisdiction",
+    "too_many_jurisdictions",
 )
 
 
@@ -342,12 +351,17 @@ def _frozen(what: str, own: bool) -> ContractError:
     return ContractError("a party cannot take part in this payment (frozen)", "account_frozen")
 
 
-def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[str]) -> None:
-    """No payment, PvP leg or issuance may involve an identity on the watch list.
+def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[str], *,
+                      places: bool = True) -> None:
+    """No payment, PvP leg or issuance may involve an identity on the watch list; and (unless
+    ``places`` is false: a payment screens its two sides' places itself, with the amount) none
+    in a refused jurisdiction, the identities and the signer
+    (:func:`contracts.risk_jurisdictions.screen_accounts`: a monitored one alerts).
 
     Raises:
-        ContractError: ``sanctioned_party`` (the alert is kept).
+        ContractError: ``sanctioned_party`` (the alert is kept), ``jurisdiction_refused``.
     """
+    accounts = tuple(accounts)
     key = watch_key(ctx.fingerprint_key)
     for acct in accounts:
         if not acct:
@@ -370,6 +384,8 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
                    kept=True)
             raise ContractError("a party to this transaction is on the watch list",
                                 "sanctioned_party")
+    if places:
+        _jur.screen_accounts(state, ctx, accounts)
 
 
 #: An identity is screened by its id and by each of these names (a watched name stops the
@@ -394,10 +410,13 @@ def screen_identity_name(state: ContractState, ctx: TxContext, name: str) -> Non
 
 def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str]) -> None:
     """No document or financing may name a watched party: ``names`` maps the party's role
-    (seller, buyer, shipper, applicant, beneficiary, ...) to its name as written.
+    (seller, buyer, shipper, applicant, beneficiary, ...) to its name as written. Nor a port
+    written as a UN/LOCODE in a refused jurisdiction (a monitored one alerts:
+    :func:`contracts.risk_jurisdictions.screen_ports`).
 
     Raises:
-        ContractError: ``sanctioned_party`` naming the role, never the name (the alert is kept).
+        ContractError: ``sanctioned_party`` naming the role, never the name (the alert is kept);
+            ``jurisdiction_refused`` naming the port's role and its place.
     """
     key = watch_key(ctx.fingerprint_key)
     possible = []
@@ -408,6 +427,7 @@ def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str
             raise ContractError(f"the {role} is on the watch list", "sanctioned_party")
         if name and _name_sounds_watched(state, key, name):
             possible.append(role)
+    _jur.screen_ports(state, ctx, names)  # ports written as UN/LOCODEs, by their places
     for role in possible:  # after every exact check: a refusal keeps no possible-match alert
         _possible_match(state, ctx, role)
 
@@ -540,17 +560,19 @@ def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, curren
 def check_payment(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
                   amount: int) -> None:
     """Everything money moving from ``frm`` to ``to`` must pass, in order: neither side frozen,
-    neither side on the watch list, no limit on ``frm`` broken; then the pattern alerts."""
+    neither side on the watch list nor in a refused jurisdiction (a monitored one alerts), no
+    limit on ``frm`` broken; then the pattern alerts."""
     check_not_frozen(state, frm, currency, standing_checked=frm == ctx.sender_hex)
     check_not_frozen(state, to, currency)
-    screen_identities(state, ctx, (frm, to))
+    screen_identities(state, ctx, (frm, to), places=False)
+    _jur.screen_payment(state, ctx, frm, to, currency, amount)
     per_tx_limit = check_limits(state, ctx, frm, to, currency, amount)
     watch_patterns(state, ctx, frm, to, currency, amount, per_tx_limit)
 
 
 def check_receipt(state: ContractState, ctx: TxContext, to: str, currency: str) -> None:
-    """Money arriving without an outflow to count (issuance, an escrow released): the
-    recipient is neither frozen nor watched."""
+    """Money arriving without an outflow to count (issuance): the recipient is neither frozen
+    nor watched, nor it or the signer in a refused jurisdiction (a monitored one alerts)."""
     check_not_frozen(state, to, currency)
     screen_identities(state, ctx, (to,))
 
@@ -978,3 +1000,4 @@ def unfreeze_account(state: ContractState, ctx: TxContext,
 # the alert review (cases): its method ``review_alert`` is this contract's (imported last: it
 # imports this module)
 from contracts import risk_cases as _cases  # noqa: E402,F401
+from contracts import risk_jurisdictions as _jur  # noqa: E402  (the jurisdiction list)

@@ -51,7 +51,7 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "home_bank (of an account it names), regulator, auditor"),
     ("sanctions watch list", "`/v1/state/risk/watch/…`", "regulator, auditor"),
     ("network data", "`/v1/state/governance/…`, `/v1/state/settlement/supply/…`, "
-     "`/v1/state/risk/{profile/*,param/…}`, `/v1/risk/rules`, `/metrics`",
+     "`/v1/state/risk/{profile/*,param/…,jurisdictions}`, `/v1/risk/rules`, `/metrics`",
      "any identity"),
     ("alert counts", "`/v1/state/risk/alert_count/…` (read beside a payment's height, a count "
      "told a payee that its payer raised an alert)", "validator, regulator, auditor"),
@@ -263,7 +263,7 @@ def _credit_rule(get: StateGet, reader: Reader, key: str) -> str | None:
     return None
 
 
-_PUBLIC_RISK = re.compile(r"(profile/\*|param/.*)")
+_PUBLIC_RISK = re.compile(r"(profile/\*|param/.*|jurisdictions)")
 _ACCOUNT_RISK = re.compile(r"(profile|alerts|stats|use)/([0-9a-f]{64})(/.*)?")
 
 

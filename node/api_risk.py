@@ -33,7 +33,8 @@ from node.runtime import Node
 
 RISK_ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterparty_change",
                     "round_trip", "lc_copy_disputed", "possible_watch_match",
-                    "declaration_disputed")  # contracts.risk.ALERT_RULES (node does not import contracts)
+                    "declaration_disputed", "jurisdiction_refused", "high_risk_jurisdiction"
+                    )  # contracts.risk.ALERT_RULES (node does not import contracts)
 
 
 def alert_events(block_event: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from chainfin.execution import (
     p_text,
 )
 from contracts import governance as gov
-from contracts import risk
+from contracts import risk, risk_jurisdictions
 from contracts.trade.norm import (
     PARTY_FIELD,
     PARTY_ROLES,
@@ -210,15 +210,20 @@ def _join_trade(state: ContractState, trade_id: str, doc_id: str, doc: dict[str,
 
 
 def screen_document(state: ContractState, ctx: TxContext, owner: str,
-                    names: dict[str, Any]) -> None:
-    """No document may name a watched party, nor be registered for a watched identity.
+                    names: dict[str, Any], issuing_bank: str | None = None) -> None:
+    """No document may name a watched party, nor be registered for a watched identity; nor
+    involve a refused jurisdiction — the owner's or the registrant's (their BICs' countries), a
+    port written as a UN/LOCODE, a letter of credit's ``issuing_bank`` (its BIC's country) —
+    and a monitored one alerts (docs/risk.md "Jurisdictions").
     ``names``: the document's party, vessel and port names as written.
 
     Raises:
-        ContractError: ``sanctioned_party`` naming the party's role (the alert is kept).
+        ContractError: ``sanctioned_party`` naming the party's role (the alert is kept);
+            ``jurisdiction_refused`` naming the role and the place (the alert is kept).
     """
     risk.screen_identities(state, ctx, sorted({owner, ctx.sender_hex}))
     risk.screen_parties(state, ctx, {r: names[r] for r in PARTY_ROLES if r in names})
+    risk_jurisdictions.screen_bank(state, ctx, "issuing_bank", issuing_bank)
 
 
 @CONTRACT.method(roles=("exporter", "bank"),
@@ -233,7 +238,8 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     owner = check_document_party(state, ctx, doc_type, norm[PARTY_FIELD[doc_type]],
                                  args.get("on_behalf_of"))
     # the names as written: screening's joined form must see where a word was split
-    screen_document(state, ctx, owner, {r: args["fields"][r] for r in norm if r in PARTY_ROLES})
+    screen_document(state, ctx, owner, {r: args["fields"][r] for r in norm if r in PARTY_ROLES},
+                    norm.get("issuing_bank"))
     key = _key(ctx)
     fp = fingerprint(key, doc_type, norm)
     tfp = token_fingerprint(key, doc_type, norm)
