@@ -167,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--dir", required=True)
     tc.add_argument("--duration", type=float, default=20, help="seconds of load and faults")
     tc.add_argument("--faults", default="kill,stop,pause",
-                    help="comma-separated: kill, stop, pause, partition, delay, byzantine, disk")
+                    help="comma-separated: kill, stop, pause, partition, delay, oneway, gray, "
+                         "byzantine, disk; or one kind of a group alone (e.g. deaf-primary, "
+                         "split, gray-loss)")
     tc.add_argument("--rate", type=float, default=20, help="offered tx/s")
     tc.add_argument("--seed", type=int, default=1, help="seeds the choice of faults")
     tc.add_argument("--json", default=None, help="write the result here")
@@ -348,6 +350,7 @@ def _wan_flags(p: argparse.ArgumentParser, prefix: str, default: float | None = 
 # ISO 20022 and SWIFT MT700 adapters, and the bank operator's path (node init, ca sign)
 def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                            nsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from chainfin.cli_backup import add_parser as add_backup
     from chainfin.cli_calendar import add_parser as add_calendar
     from chainfin.cli_jurisdictions import add_parser as add_jurisdictions
     from chainfin.iso20022.commands import add_parser as add_iso20022
@@ -359,6 +362,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     add_watchlist(sub)
     add_jurisdictions(sub)  # under `risk`: after the watch list's parser
     add_calendar(sub)
+    add_backup(nsub)
 
     ni = nsub.add_parser("init", help="a bank's node: keys, TLS key + CSR, config, join request")
     ni.add_argument("--bank", required=True, help="the bank's BIC, e.g. CHFNFRPP")

@@ -990,6 +990,8 @@ def make_app(node: Node, limits: AccessLimits | None = None) -> web.Application:
     add_explorer_routes(app)
     add_risk_routes(app)
     add_sync_routes(app)
+    from node.api_admin import add_admin_routes  # noqa: PLC0415 (imports this module)
+    add_admin_routes(app)
     return app
 
 

@@ -161,6 +161,9 @@ class NodeConfig(_Model):
     # below this much free space in data_dir the node pauses consensus and refuses
     # transactions (disk_full) until space returns; 0 disables the check
     min_free_mb: int = Field(default=64, ge=0, le=1 << 20)
+    # where `chainfin node backup --config F` writes backups (default: backups beside data_dir);
+    # the node itself never writes there: it streams a snapshot to its operator's client
+    backup_dir: Path | None = None
     # test networks only: a node config marked ``test_network`` may select a byzantine behaviour
     test_network: bool = False
     byzantine: ByzantineConfig | None = None
@@ -249,7 +252,7 @@ class NodeConfig(_Model):
 
 
 _PATH_FIELDS = ("key_file", "genesis", "data_dir", "fingerprint_key_file", "bank_key_file",
-                "sync_key_file", "tls_ca", "tls_cert", "tls_key")
+                "sync_key_file", "tls_ca", "tls_cert", "tls_key", "backup_dir")
 
 
 def _first_error(e: ValidationError) -> str:
