@@ -605,6 +605,31 @@ def _party(tag: str, v: str, problems: list[str]) -> tuple[tuple[str, ...], str 
     return tuple(ln.strip() for ln in lines), account
 
 
+def read_fields(text: str, problems: list[str], mt: str = "700",
+                table: Mapping[str, FieldSpec] = FIELDS,
+                mandatory: Iterable[str] = (),
+                exclusive: Iterable[tuple[str, ...]] = ()) -> tuple[Header | None, dict[str, str]]:
+    """A category-7 message's header and fields as every reader here starts: line ends, the
+    FIN envelope, the fields of ``table``, the ``mandatory`` ones present (first problem
+    listed), each field's shape, at most one field of each ``exclusive`` group."""
+    text = _line_ends(text, problems)
+    header, body = _envelope(text, problems, mt)
+    fields = _fields(body, problems, table, mt)
+    missing = [t for t in mandatory if t not in fields]
+    if missing:
+        problems.insert(0, "mandatory fields missing: " + ", ".join(f":{t}:" for t in missing))
+    for tag, v in fields.items():
+        _check_shape(tag, v, problems, table)
+    _exclusive(fields, exclusive, problems)
+    return header, fields
+
+
+def check_reference(tag: str, value: str, problems: list[str]) -> None:
+    """SWIFT's rule for a reference (:20:, :21:): not starting or ending with '/', no '//'."""
+    if value and (value.startswith("/") or value.endswith("/") or "//" in value):
+        problems.append(f":{tag}: {value!r} must not start or end with '/' nor contain '//'")
+
+
 def parse(text: str) -> Mt700:
     """Read an MT700: a whole FIN message (blocks {1:}{2:}[{3:}]{4:...-}[{5:}]) or only its
     text block's fields. Line ends may be CRLF or LF; every field is checked strictly against
@@ -619,16 +644,11 @@ def parse(text: str) -> Mt700:
     """
     problems: list[str] = []
     notes: list[str] = []
-    text = _line_ends(text, problems)
-    header, body = _envelope(text, problems)
-    fields = _fields(body, problems)
+    header, fields = read_fields(text, problems, exclusive=EXCLUSIVE)
     missing = [t for t in MANDATORY
                if (t == "41a" and _option(fields, "41") is None) or (t != "41a" and t not in fields)]
     if missing:
         problems.insert(0, "mandatory fields missing: " + ", ".join(f":{t}:" for t in missing))
-    for tag, v in fields.items():
-        _check_shape(tag, v, problems)
-    _exclusive(fields, EXCLUSIVE, problems)
 
     def get(tag: str) -> str:
         return fields.get(tag, "").strip()
@@ -644,9 +664,7 @@ def parse(text: str) -> Mt700:
     if form and form not in FORMS:
         problems.append(f":40A: {form!r}: the ledger's credits are {' or '.join(FORMS)}")
     lc_number = get("20")
-    if lc_number and (lc_number.startswith("/") or lc_number.endswith("/")
-                      or "//" in lc_number):
-        problems.append(f":20: {lc_number!r} must not start or end with '/' nor contain '//'")
+    check_reference("20", lc_number, problems)
     issue = _date("31C", get("31C"), problems) if "31C" in fields else None
     rules = get("40E").split("/")[0]
     if rules and rules not in RULES:

@@ -24,19 +24,16 @@ from chainfin.swift.mt700 import (
     Header,
     MtError,
     _amount_format,
-    _check_shape,
     _date,
-    _envelope,
-    _exclusive,
-    _fields,
-    _line_ends,
     _tenor,
     _tolerance,
     _yymmdd,
     amount_to_minor,
     bic11,
+    check_reference,
     fin_message,
     minor_to_amount,
+    read_fields,
 )
 
 __all__ = ["EXCLUSIVE", "FIELDS", "KEPT", "MANDATORY", "PURPOSES", "REFUSED", "Amendment", "Mt707",
@@ -131,15 +128,7 @@ def parse(text: str) -> Mt707:
     """
     problems: list[str] = []
     notes: list[str] = []
-    text = _line_ends(text, problems)
-    header, body = _envelope(text, problems, "707")
-    fields = _fields(body, problems, FIELDS, "707")
-    missing = [t for t in MANDATORY if t not in fields]
-    if missing:
-        problems.insert(0, "mandatory fields missing: " + ", ".join(f":{t}:" for t in missing))
-    for tag, v in fields.items():
-        _check_shape(tag, v, problems, FIELDS)
-    _exclusive(fields, EXCLUSIVE, problems)
+    header, fields = read_fields(text, problems, "707", FIELDS, MANDATORY, EXCLUSIVE)
 
     def get(tag: str) -> str:
         return fields.get(tag, "").strip()
@@ -149,9 +138,7 @@ def parse(text: str) -> Mt707:
         problems.append(f":27: {seq!r}: an amendment continued in MT708 messages is not read "
                         "(only 1/1)")
     lc_number = get("20")
-    if lc_number and (lc_number.startswith("/") or lc_number.endswith("/")
-                      or "//" in lc_number):
-        problems.append(f":20: {lc_number!r} must not start or end with '/' nor contain '//'")
+    check_reference("20", lc_number, problems)
     issue = _date("31C", get("31C"), problems) if "31C" in fields else None
     amended = _date("30", get("30"), problems) if "30" in fields else None
     number = 0

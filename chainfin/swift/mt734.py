@@ -25,17 +25,14 @@ from chainfin.swift.mt700 import (
     Header,
     MtError,
     _amount_format,
-    _check_shape,
     _date,
-    _envelope,
-    _exclusive,
-    _fields,
-    _line_ends,
     _yymmdd,
     amount_to_minor,
     bic11,
+    check_reference,
     fin_message,
     minor_to_amount,
+    read_fields,
 )
 
 __all__ = ["DISCREPANCIES", "DISPOSALS", "EXCLUSIVE", "FIELDS", "HELD", "LEDGER_CODES",
@@ -259,23 +256,13 @@ def parse(text: str) -> Mt734:
     """
     problems: list[str] = []
     notes: list[str] = []
-    text = _line_ends(text, problems)
-    header, body = _envelope(text, problems, "734")
-    fields = _fields(body, problems, FIELDS, "734")
-    missing = [t for t in MANDATORY if t not in fields]
-    if missing:
-        problems.insert(0, "mandatory fields missing: " + ", ".join(f":{t}:" for t in missing))
-    for tag, v in fields.items():
-        _check_shape(tag, v, problems, FIELDS)
-    _exclusive(fields, EXCLUSIVE, problems)
+    header, fields = read_fields(text, problems, "734", FIELDS, MANDATORY, EXCLUSIVE)
 
     def get(tag: str) -> str:
         return fields.get(tag, "").strip()
 
     reference = get("20")
-    if reference and (reference.startswith("/") or reference.endswith("/")
-                      or "//" in reference):
-        problems.append(f":20: {reference!r} must not start or end with '/' nor contain '//'")
+    check_reference("20", reference, problems)
     date, currency, amount = (_dated_amount("32A", get("32A"), problems) if "32A" in fields
                               else (None, "", ""))
     claimed = "33A" if "33A" in fields else "33B" if "33B" in fields else None

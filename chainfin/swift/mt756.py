@@ -17,16 +17,13 @@ from chainfin.swift.mt700 import (
     Header,
     MtError,
     _amount_format,
-    _check_shape,
-    _envelope,
-    _exclusive,
-    _fields,
-    _line_ends,
     _yymmdd,
     amount_to_minor,
     bic11,
+    check_reference,
     fin_message,
     minor_to_amount,
+    read_fields,
 )
 from chainfin.swift.mt734 import _dated_amount
 
@@ -81,23 +78,13 @@ def parse(text: str) -> Mt756:
             than :32B:'s (rule C2).
     """
     problems: list[str] = []
-    text = _line_ends(text, problems)
-    header, body = _envelope(text, problems, "756")
-    fields = _fields(body, problems, FIELDS, "756")
-    missing = [t for t in MANDATORY if t not in fields]
-    if missing:
-        problems.insert(0, "mandatory fields missing: " + ", ".join(f":{t}:" for t in missing))
-    for tag, v in fields.items():
-        _check_shape(tag, v, problems, FIELDS)
-    _exclusive(fields, EXCLUSIVE, problems)
+    header, fields = read_fields(text, problems, "756", FIELDS, MANDATORY, EXCLUSIVE)
 
     def get(tag: str) -> str:
         return fields.get(tag, "").strip()
 
     reference = get("20")
-    if reference and (reference.startswith("/") or reference.endswith("/")
-                      or "//" in reference):
-        problems.append(f":20: {reference!r} must not start or end with '/' nor contain '//'")
+    check_reference("20", reference, problems)
     currency, claimed = "", ""
     if "32B" in fields:
         v = get("32B")
