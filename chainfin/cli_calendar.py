@@ -17,12 +17,11 @@ import argparse
 import asyncio
 import datetime
 import json
-import os
 import re
 import sys
 from typing import Any
 
-from chainfin.client import Client, ClientError
+from chainfin.client import Client, ClientError, add_regulator_call_args
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 
@@ -188,14 +187,7 @@ def add_parser(sub: Any) -> None:
     s = p.add_subparsers(dest="calendar_command", metavar="ACTION", required=True)
 
     def common(q: argparse.ArgumentParser, signs: bool = True) -> None:
-        q.add_argument("--node", required=True, help="REST URL of a node")
-        q.add_argument("--key", required=signs, default=os.environ.get("CHAINFIN_KEY"),
-                       help="the regulator's identity key file" if signs else
-                            "identity key file that signs the reads (default: $CHAINFIN_KEY)")
-        q.add_argument("--ca", default=None, help="CA certificate for an https node")
-        q.add_argument("--timeout", type=float, default=60.0,
-                       help="seconds to wait for the transaction to be final")
-        q.set_defaults(func=run)
+        add_regulator_call_args(q, run, signs)
 
     st = s.add_parser("set", help="publish a place's holidays for a year (replaces that year)")
     st.add_argument("--calendar", required=True, help="GB, AE, DE-HE: ISO 3166 code of the place")

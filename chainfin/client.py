@@ -421,6 +421,19 @@ def _write_json(value: Any, out: str) -> None:
     print(f"wrote {path}")
 
 
+def add_regulator_call_args(q: argparse.ArgumentParser, run: Any, signs: bool = True) -> None:
+    """The options of a regulator's command that signs a transaction (``signs``) or only reads:
+    --node, --key ($CHAINFIN_KEY), --ca, --timeout; ``run`` handles it."""
+    q.add_argument("--node", required=True, help="REST URL of a node")
+    q.add_argument("--key", required=signs, default=os.environ.get("CHAINFIN_KEY"),
+                   help="the regulator's identity key file" if signs else
+                        "identity key file that signs the reads (default: $CHAINFIN_KEY)")
+    q.add_argument("--ca", default=None, help="CA certificate for an https node")
+    q.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds to wait for the transaction to be final")
+    q.set_defaults(func=run)
+
+
 def reader_identity(args: argparse.Namespace) -> Identity | None:
     """The identity that signs a command's reads (``--key``/``--identity``, $CHAINFIN_KEY)."""
     path = getattr(args, "identity", None)
