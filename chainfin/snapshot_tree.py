@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from chainfin.errors import InvalidMessage
@@ -227,3 +227,47 @@ def _top(rs: Sequence[Region], starts: list[int], lo: int, hi: int, depth: int, 
     if not depth & 3:
         records[h] = _page_record(h, built)
     return h, K_NODE
+
+
+class RegionRoot:
+    """The root of a state fed in key-hash order, a region of ``depth`` bits at a time with
+    :func:`build_region`, so memory holds one region, not the whole tree: the ledger's rebuild
+    of its tree at open and a backup's check use it. ``on_records`` receives each region's
+    tree records as it is built (None: not kept)."""
+
+    def __init__(self, height: int, depth: int, digest_leaves: bool,
+                 on_records: Callable[[dict[bytes, bytes]], None] | None = None) -> None:
+        self.height, self.depth, self.digest_leaves = height, depth, digest_leaves
+        self.on_records = on_records
+        self.regions: list[Region] = []
+        self.bucket: list[tuple[bytes, bytes, bytes]] = []
+        self.cur = 0
+        self.keys = 0
+
+    def _close(self) -> None:
+        self.bucket.sort()
+        c = Chunk(self.height, self.cur, self.depth, (), tuple((k, v) for _, k, v in self.bucket))
+        rb = build_region(c, self.digest_leaves)
+        self.regions.append(rb.region)
+        if self.on_records is not None:
+            self.on_records(rb.records)
+        self.bucket = []
+        self.cur += 1
+
+    def add(self, key_hash: bytes, key: bytes, value: bytes) -> None:
+        """The next entry (``key_hash`` = SHA-256 of ``key``), in key-hash order."""
+        p = int.from_bytes(key_hash[:4], "big") >> (32 - self.depth)
+        while self.cur < p:
+            self._close()
+        self.bucket.append((key_hash, key, value))
+        self.keys += 1
+
+    def finish(self) -> tuple[bytes, dict[bytes, bytes]]:
+        """The root and the records above the regions.
+
+        Raises:
+            InvalidMessage: the entries were not in key-hash order."""
+        while self.cur < 1 << self.depth:
+            self._close()
+        return assemble_top(self.regions)
+

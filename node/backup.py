@@ -45,8 +45,7 @@ from typing import Any, BinaryIO
 from chainfin import __version__, codec, proofs
 from chainfin.errors import ChainfinError, CodecError, InvalidMessage, StorageError
 from chainfin.genesis import Genesis, load_genesis
-from chainfin.snapshot import Chunk
-from chainfin.snapshot_tree import Region, assemble_top, build_region
+from chainfin.snapshot_tree import RegionRoot
 from chainfin.store import (
     BLOCKS,
     SMT_NODES,
@@ -440,41 +439,27 @@ def read_entries(path: Path, hasher: Any) -> Iterator[tuple[bytes, bytes]]:
 
 
 class _StateRoot:
-    """The state root of the state entries fed in key order (``y/``: ordered by key hash), built
-    a region at a time with the state-sync builder, as the ledger rebuilds its tree at open
-    (node/ledger.py ``Ledger._rebuild_smt``)."""
+    """The state root of the state entries fed in key order (``y/``: ordered by key hash),
+    built a region at a time as the ledger rebuilds its tree at open
+    (:class:`chainfin.snapshot_tree.RegionRoot`)."""
 
     def __init__(self, height: int) -> None:
-        self.height = height
-        self.regions: list[Region] = []
-        self.bucket: list[tuple[bytes, bytes, bytes]] = []
-        self.cur = 0
-        self.keys = 0
+        self.tree = RegionRoot(height, REBUILD_DEPTH, True)
 
-    def _close(self) -> None:
-        self.bucket.sort()
-        c = Chunk(self.height, self.cur, REBUILD_DEPTH, (),
-                  tuple((k, v) for _, k, v in self.bucket))
-        self.regions.append(build_region(c, True).region)
-        self.bucket = []
-        self.cur += 1
+    @property
+    def keys(self) -> int:
+        return self.tree.keys
 
     def add(self, db_key: bytes, value: bytes) -> None:
         key = state_key_of(db_key)
         kh = hashlib.sha256(key).digest()
         if db_key[len(STATE):len(STATE) + STATE_HASH_BYTES] != kh[:STATE_HASH_BYTES]:
             raise BackupError(f"state key {key[:80]!r} is filed under another key hash")
-        p = int.from_bytes(kh[:4], "big") >> (32 - REBUILD_DEPTH)
-        while self.cur < p:
-            self._close()
-        self.bucket.append((kh, key, value))
-        self.keys += 1
+        self.tree.add(kh, key, value)
 
     def root(self) -> bytes:
-        while self.cur < 1 << REBUILD_DEPTH:
-            self._close()
         try:
-            root, _ = assemble_top(self.regions)
+            root, _ = self.tree.finish()
         except InvalidMessage as e:
             raise BackupError(f"the state is out of order ({e})") from e
         return root

@@ -31,8 +31,7 @@ from chainfin import codec, execution, merkle, proofs
 from chainfin.errors import CodecError, InvalidMessage, InvalidTransaction, StorageError
 from chainfin.genesis import Genesis
 from chainfin.smt import EMPTY, SparseMerkleTree, put_nodes, reachable_records
-from chainfin.snapshot import Chunk
-from chainfin.snapshot_tree import Region, assemble_top, build_region
+from chainfin.snapshot_tree import RegionRoot
 from chainfin.store import (
     BLOCK_HEIGHT,
     BLOCKS,
@@ -512,43 +511,28 @@ class Ledger:
                 where its key's hash puts it.
         """
         t0 = time.perf_counter()
-        depth = REBUILD_DEPTH
         sha = hashlib.sha256
-        regions: list[Region] = []
         pending: dict[bytes, bytes] = {}
-        written = keys = 0
-        bucket: list[tuple[bytes, bytes, bytes]] = []
-        cur = 0
+        written = 0
 
-        def close() -> None:
-            nonlocal bucket, cur, written
-            bucket.sort()
-            c = Chunk(tip.height, cur, depth, (), tuple((k, v) for _, k, v in bucket))
-            rb = build_region(c, self.digest_leaves)
-            regions.append(rb.region)
-            pending.update(rb.records)
+        def records(recs: dict[bytes, bytes]) -> None:
+            nonlocal written
+            pending.update(recs)
             if len(pending) >= 100_000:
                 with self.store.write_batch() as b:
                     put_nodes(b, pending)
                 written += len(pending)
                 pending.clear()
-            bucket = []
-            cur += 1
 
+        tree = RegionRoot(tip.height, REBUILD_DEPTH, self.digest_leaves, records)
         try:
             for k, v in self.store.iterate(prefix=P_STATE):
                 key = state_key_of(k)
                 kh = sha(key).digest()
                 if k[len(P_STATE):len(P_STATE) + STATE_HASH_BYTES] != kh[:STATE_HASH_BYTES]:
                     raise DamagedStore(f"state key {key[:80]!r} is filed under another key hash")
-                p = int.from_bytes(kh[:4], "big") >> (32 - depth)
-                while cur < p:
-                    close()
-                bucket.append((kh, key, v))
-                keys += 1
-            while cur < 1 << depth:
-                close()
-            root, top = assemble_top(regions)
+                tree.add(kh, key, v)
+            root, top = tree.finish()
         except InvalidMessage as e:
             raise DamagedStore(f"its state key space is out of order ({e})") from e
         if root != tip.state_root:
@@ -559,7 +543,7 @@ class Ledger:
             put_nodes(b, top)
         written += len(pending) + len(top)
         log.info("rebuilt the state tree of height %d (%d keys, %d records) in %.2f s",
-                 tip.height, keys, written, time.perf_counter() - t0)
+                 tip.height, tree.keys, written, time.perf_counter() - t0)
 
     def _init_genesis(self, ghash: bytes) -> Tip:
         changes = execution.genesis_state(self.genesis)
