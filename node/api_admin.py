@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from node import backup
-from node.api import NODE_KEY, OPENAPI, _op, error, reader_of
+from node.api import NODE_KEY, OPENAPI, _declare_auth, _op, error, reader_of
 from node.runtime import Node
 
 __all__ = ["ADMIN_OPENAPI_PATHS", "add_admin_routes", "is_operator"]
@@ -120,6 +120,7 @@ def add_admin_routes(app: web.Application) -> None:
     app[RUNNING_KEY] = set()
     app.router.add_post("/v1/admin/backup", post_backup)
     OPENAPI["paths"].update(ADMIN_OPENAPI_PATHS)
+    _declare_auth(OPENAPI)  # a signed route: 401, 429 and its security, as every other one
 
 
 ADMIN_OPENAPI_PATHS: dict[str, Any] = {
