@@ -180,6 +180,22 @@ def run(args: argparse.Namespace) -> int:
     return 0 if out.get("status") == "committed" else 1
 
 
+def _year(text: str) -> int:
+    """``--year``: a year written YYYY (a typo of five digits is not read as year 20277)."""
+    if not re.fullmatch(r"[0-9]{4}", text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year written YYYY (e.g. 2027)")
+    return int(text)
+
+
+def _bank_key(text: str) -> str:
+    """``--bank``: a bank identity's public key, 64 hex digits (checked before signing)."""
+    key = text.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", key):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a public key (64 hex digits: the "
+                                         "bank identity's key, as in the genesis)")
+    return key
+
+
 def add_parser(sub: Any) -> None:
     """``chainfin calendar set | link | show`` (called by chainfin.cli)."""
     p = sub.add_parser("calendar", help="banking calendars: the holidays LC deadlines count "
@@ -191,7 +207,7 @@ def add_parser(sub: Any) -> None:
 
     st = s.add_parser("set", help="publish a place's holidays for a year (replaces that year)")
     st.add_argument("--calendar", required=True, help="GB, AE, DE-HE: ISO 3166 code of the place")
-    st.add_argument("--year", type=int, required=True)
+    st.add_argument("--year", type=_year, required=True, help="YYYY")
     st.add_argument("--holidays", required=True,
                     help="file: one YYYY-MM-DD a line (a name may follow), '#' comments; an "
                          "empty file publishes a year with no holiday")
@@ -201,7 +217,8 @@ def add_parser(sub: Any) -> None:
     common(st)
     lk = s.add_parser("link", help="count a bank's days by a calendar other than its BIC "
                                    "country's")
-    lk.add_argument("--bank", required=True, help="the bank identity's public key (hex)")
+    lk.add_argument("--bank", required=True, type=_bank_key,
+                    help="the bank identity's public key (hex)")
     lk.add_argument("--calendar", default=None, help="the calendar of the bank's place")
     lk.add_argument("--clear", action="store_true", help="remove the link: its BIC country "
                                                          "applies again")
@@ -210,5 +227,6 @@ def add_parser(sub: Any) -> None:
     sh = s.add_parser("show", help="a calendar's year: weekend and holidays, or that none is "
                                    "published")
     sh.add_argument("--calendar", required=True)
-    sh.add_argument("--year", type=int, default=None, help="default: the latest published")
+    sh.add_argument("--year", type=_year, default=None,
+                    help="YYYY; default: the latest published")
     common(sh, signs=False)

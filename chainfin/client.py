@@ -430,7 +430,8 @@ def add_regulator_call_args(q: argparse.ArgumentParser, run: Any, signs: bool = 
                         "identity key file that signs the reads (default: $CHAINFIN_KEY)")
     q.add_argument("--ca", default=None, help="CA certificate for an https node")
     q.add_argument("--timeout", type=float, default=60.0,
-                   help="seconds to wait for the transaction to be final")
+                   help="seconds to wait for the transaction to be final" if signs else
+                        "seconds to wait for the node's answers")
     q.set_defaults(func=run)
 
 
@@ -478,7 +479,17 @@ def cli_query(args: argparse.Namespace) -> int:
 def cli_proof_tx(args: argparse.Namespace) -> int:
     """``chainfin proof tx``: fetch the inclusion + finality proof of a tx into ``--out``."""
     with SyncClient(args.node, identity=reader_identity(args)) as c:
-        doc = c.proof_tx(args.id)
+        try:
+            doc = c.proof_tx(args.id)
+        except ClientError as e:
+            if e.status != 404:
+                raise
+            # the node's 404 cannot say which (docs/proofs.md §2.5): list what it may mean
+            raise ClientError(e.code, e.message + ": the id is wrong or not final yet, or this "
+                              "key may not have its proof (a supervisor's, the sender's home "
+                              "bank's or the sender's may), or, for the sender, its block holds "
+                              "only the sender's own transactions: ask its bank or a supervisor "
+                              "for the proof (docs/proofs.md §2.5)", e.status) from e
     _write_json(doc, args.out)
     return 0
 

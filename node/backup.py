@@ -378,6 +378,23 @@ def write_backup(reader: StorePin, writer: BackupWriter, head: dict[str, Any],
 # --------------------------------------------------------------------------- reading a backup
 
 
+def _backups_in(directory: Path) -> str:
+    """A hint for a directory the backups were written under (``--out``, ``backup_dir``) given
+    in place of one backup: the backups it holds, the newest (by its manifest's time on disk)
+    last; else nothing."""
+    try:
+        names = [d.name for _, d in sorted(
+            ((d / MANIFEST).stat().st_mtime_ns, d) for d in directory.iterdir()
+            if (d / MANIFEST).is_file())]
+    except OSError:
+        return ""
+    if not names:
+        return ""
+    shown = ", ".join(names[-3:]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (f"; it holds {len(names)} backup(s) ({shown}): pass one, e.g. "
+            f"{directory / names[-1]}")
+
+
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest, checked to be the canonical text of itself with a matching self-hash.
 
@@ -389,7 +406,8 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         text = p.read_text()
         doc = json.loads(text)
     except FileNotFoundError:
-        raise BackupError(f"{p} not found: not a backup directory") from None
+        raise BackupError(f"{p} not found: not a backup directory{_backups_in(directory)}") \
+            from None
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise BackupError(f"the manifest {p} is not JSON: {e}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:

@@ -109,15 +109,20 @@ async def find_presentation(c: Client, ref: str, presentation: str | None,
         raise SwiftError(":21: a presentation is found among its LC's: pass --lc ID (or "
                          "--presentation ID)")
     lc_id = lc_id.lower()
+    if not _HEX_ID.fullmatch(lc_id):
+        raise SwiftError(f"--lc {lc_id!r} is not an LC id (64 hex digits: the lc_id issue_lc "
+                         "returned)")
     indexed = await c.state_value(T, mt734.reference_key(lc_id, ref)) if ref else None
     if isinstance(indexed, dict) and isinstance(indexed.get("presentation_id"), str):
         return str(indexed["presentation_id"])
+    # not found by its reference: a mistyped --lc says so, not that the LC lacks :21:
+    lc = await c.state_value(T, "lc/" + lc_id)
+    if not isinstance(lc, dict):
+        raise SwiftError(f"--lc: no LC {lc_id} that this key may read (the issuing bank's key "
+                         "reads its LCs)")
     if _REF.fullmatch(ref) is None:
         raise SwiftError(f":21: LC {lc_id[:16]}… has no presentation with the reference {ref!r} "
                          "(that this key may read): pass --presentation ID")
-    lc = await c.state_value(T, "lc/" + lc_id)
-    if not isinstance(lc, dict):
-        raise SwiftError(f"no LC {lc_id} that this key may read")
     found = [p for p in lc.get("presentations") or [] if str(p).startswith(ref.lower())]
     if not found:
         raise SwiftError(f":21: LC {lc_id[:16]}… has no presentation {ref}")

@@ -356,3 +356,23 @@ def test_a_disk_too_small_is_refused_before_anything_is_written(tmp_path: Path) 
         w.need(1 << 20)
     assert not any((tmp_path / "b").iterdir())
     BackupWriter(tmp_path / "c").need(1 << 20)  # another disk's reserve is not this one's
+
+
+def test_the_directory_backups_are_written_under_names_them(tmp_path: Path) -> None:
+    """`verify --dir` / `restore --backup` given the --out directory instead of one backup in
+    it: the error names the backups there, the newest as the example."""
+    import os
+
+    out = tmp_path / "backups"
+    (out / "empty").mkdir(parents=True)
+    for i, name in enumerate(("c-h100-20261207T120000Z", "c-h32-20261207T110000Z")):
+        (out / name).mkdir()
+        (out / name / MANIFEST).write_text("{}")
+        os.utime(out / name / MANIFEST, ns=(10**18 + i, 10**18 + i))
+    with pytest.raises(BackupError) as e:
+        read_manifest(out)
+    assert "not a backup directory; it holds 2 backup(s)" in str(e.value)
+    assert str(out / "c-h32-20261207T110000Z") in str(e.value)
+    with pytest.raises(BackupError) as e:
+        read_manifest(out / "empty")
+    assert str(e.value).endswith("not a backup directory")

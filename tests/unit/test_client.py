@@ -108,6 +108,9 @@ class FakeNode:
                                   "key": request.match_info["key"], "value": 7})
 
     async def proof_tx(self, request: web.Request) -> web.Response:
+        if request.match_info["tx_id"] == "ee" * 32:  # as a node answers a proof it will not give
+            return web.json_response({"error": {"code": "not_found", "message": "no committed "
+                                                "transaction with this id"}}, status=404)
         return web.json_response({"kind": "tx", "tx_id": request.match_info["tx_id"]})
 
     async def proof_state(self, request: web.Request) -> web.Response:
@@ -276,6 +279,12 @@ def test_cli_query_and_proofs(node: tuple[FakeNode, str], tmp_path: Any,
     assert json.loads(out.read_text())["key"] == "bal/x"
     with pytest.raises(ChainfinError, match="cannot write"):
         cli_proof_tx(_ns(node=url, id="cd" * 32, out=str(tmp_path / "no" / "such" / "f.json")))
+    # a 404 cannot say why (docs/proofs.md §2.5): the message names what it may mean, the
+    # sender's own-transactions-only block included, and nothing is written
+    with pytest.raises(ClientError, match="not_found") as e:
+        cli_proof_tx(_ns(node=url, id="ee" * 32, out=str(tmp_path / "none.json")))
+    assert e.value.status == 404 and "only the sender's own transactions" in str(e.value)
+    assert "§2.5" in str(e.value) and not (tmp_path / "none.json").exists()
 
 
 def test_cli_main_reports_node_errors_in_one_sentence(node: tuple[FakeNode, str],
@@ -285,3 +294,20 @@ def test_cli_main_reports_node_errors_in_one_sentence(node: tuple[FakeNode, str]
     assert main(["query", "--node", node[1], "/v1/tx/" + "33" * 32]) == 1
     err = capsys.readouterr().err.strip()
     assert err == "chainfin: error: unknown transaction (not_found, HTTP 404)"
+
+
+def test_a_read_only_regulator_command_says_what_its_timeout_waits_for(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`calendar show`, `risk jurisdictions list` send no transaction: their --timeout help
+    does not speak of one (`calendar set` does)."""
+    from chainfin.cli import main
+
+    for argv, said in ((["calendar", "show"], "node's answers"),
+                       (["risk", "jurisdictions", "list"], "node's answers"),
+                       (["calendar", "set"], "transaction to be final")):
+        with pytest.raises(SystemExit):
+            main([*argv, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert said in out, argv
+        if said == "node's answers":
+            assert "transaction" not in out, argv

@@ -450,3 +450,24 @@ def test_calendar_set_dry_run_prints_the_transaction(tmp_path: Path,
                      "--dry-run"]) == 2
     assert cli.main(["calendar", "link", "--node", "http://127.0.0.1:1", "--key", "unused",
                      "--bank", "ab" * 32, "--dry-run"]) == 2  # neither --calendar nor --clear
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["calendar", "show", "--calendar", "GB", "--year", "20277"],
+     "'20277' is not a year written YYYY"),
+    (["calendar", "set", "--calendar", "GB", "--year", "27", "--holidays", "h.txt"],
+     "'27' is not a year written YYYY"),
+    (["calendar", "link", "--bank", "7ce40caecb", "--calendar", "GB"],
+     "'7ce40caecb' is not a public key (64 hex digits"),
+])
+def test_a_typo_in_a_year_or_a_bank_key_is_refused_before_anything_is_read_or_signed(
+        argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`calendar show --year 20277` answered "no holiday list for 20277" as if it were a year;
+    `link --bank` with a cut key reached the node. Both are usage errors (exit 2), no node
+    needed (the URL is unreachable)."""
+    from chainfin.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--node", "http://127.0.0.1:1", "--key", "k.json"])
+    assert e.value.code == 2
+    assert needle in capsys.readouterr().err

@@ -334,6 +334,33 @@ async def test_a_key_that_cannot_read_the_presentation_date_must_give_it() -> No
     assert await _utilisation_date(c, PID, day, []) == day
 
 
+class _OneLc:
+    """A client whose key reads one LC, with no presentation under the reference asked."""
+
+    LC = "ab" * 32
+
+    async def state_value(self, contract: str, key: str) -> Any:
+        return {"presentations": []} if key == "lc/" + self.LC else None
+
+
+@pytest.mark.parametrize(("lc", "ref", "needle"), [
+    ("ab" * 8, "DEUT/BC-0001", "--lc 'abababababababab' is not an LC id (64 hex digits"),
+    ("ab" * 31 + "ac", "DEUT/BC-0001", "--lc: no LC " + "ab" * 31 + "ac that this key may read"),
+    ("ab" * 31 + "ac", "9F86D081884C7D65", "--lc: no LC "),
+    ("AB" * 32, "DEUT/BC-0001", "LC abababababababab… has no presentation with the reference"),
+    ("ab" * 32, "9F86D081884C7D65", "has no presentation 9F86D081884C7D65"),
+])
+async def test_a_mistyped_lc_id_is_named_as_such(lc: str, ref: str, needle: str) -> None:
+    """A user's typo in --lc (a short id, one digit off) is said to be the LC's, not reported
+    as an LC without the presentation :21: names."""
+    from chainfin.swift.cli_mt734 import SwiftError, find_presentation
+
+    c: Any = _OneLc()
+    with pytest.raises(SwiftError) as e:
+        await find_presentation(c, ref, None, lc)
+    assert needle in str(e.value)
+
+
 # ---------------------------------------------------------------------------- end to end
 
 
