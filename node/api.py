@@ -471,7 +471,8 @@ async def get_tx_proof(request: web.Request) -> web.Response:
                                     node.ledger.genesis.params.salted_leaves, senders)
     if loc is None or not may_read(request, rule):
         return error(404, "not_found",
-                     "no committed transaction with this id" + _below_base(node))
+                     "no proof of a committed transaction with this id for this key (not "
+                     "committed here, or not this key's to prove)" + _below_base(node))
     h, i = loc
     doc = node.ledger.tx_proof(h, i, _set_chain(node))
     assert doc is not None

@@ -45,7 +45,7 @@ def counted_by(pres: dict[str, Any]) -> str:
 
 #: The disposal of a refusal's documents as the report says it (UCP 600 art. 16 c iii).
 DISPOSAL_WORDS = {
-    "HOLD": "documents held pending the beneficiary's instructions",
+    "HOLD": "documents held pending the presenter's instructions",
     "NOTIFY": "documents held until the applicant waives and the bank agrees",
     "RETURN": "documents returned",
     "PREVINST": "documents dealt with on the presenter's previous instructions (freed)",

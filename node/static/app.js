@@ -508,7 +508,7 @@
   }
   /** contracts.trade.view.DISPOSAL_WORDS: a refusal's disposal of the documents (UCP 600 art. 16 c iii). */
   const DISPOSAL_WORDS = {
-    HOLD: "documents held pending the beneficiary's instructions",
+    HOLD: "documents held pending the presenter's instructions",
     NOTIFY: "documents held until the applicant waives and the bank agrees",
     RETURN: "documents returned",
     PREVINST: "documents dealt with on the presenter's previous instructions (freed)",
