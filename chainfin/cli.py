@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=_lazy("chainfin.proofs:cli_verify"))
 
     al = sub.add_parser("alerts", help="print a node's risk alerts (recent, then as they come); "
-                                       "queue, review: the alert review")
+                                       "queue, review, case: the alert review")
     al.add_argument("--node", default=None, help="REST URL of a node (required)")
     _reader_key(al)
     al.add_argument("--follow", action="store_true",
@@ -281,6 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
                           "its SHA-256 goes on chain)")
     alr.add_argument("--ca", default=None, help="CA file to trust for an https:// node")
     alr.set_defaults(func=_lazy("chainfin.cli_alerts:cli_alerts_review"))
+    alc = alsub.add_parser("case", help="one alert's case: its reviews, each sealed record "
+                                        "this key opens checked against its commitment")
+    alc.add_argument("--node", required=True, help="REST URL of a node")
+    _reader_key(alc)
+    alc.add_argument("--alert", required=True, help="the alert's id (<tx id>-<n>)")
+    alc.add_argument("--json", action="store_true", help="the case as one JSON object")
+    alc.add_argument("--ca", default=None, help="CA file to trust for an https:// node")
+    alc.set_defaults(func=_lazy("chainfin.cli_alerts:cli_alerts_case"))
 
     au = sub.add_parser("audit", help="a node's log of reads of others' data")
     ausub = au.add_subparsers(dest="audit_command", metavar="ACTION", required=True)

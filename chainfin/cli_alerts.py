@@ -4,19 +4,25 @@ officer or a supervisor (docs/risk.md "Reviewing alerts"; contract method
 
 ``queue`` prints the open (unreviewed) alerts the key reviews, oldest first, with their age:
 a bank's key its customers', a regulator's or an auditor's every one. ``review`` records a
-disposition of one alert: the note file stays with the reviewer, the chain gets its SHA-256;
-a filed report is named by the SHA-256 of its reference, never its content.
+disposition of one alert: the note file stays with the reviewer, a filed report is named by
+the SHA-256 of its reference, never its content; and the disposition with both hashes is
+sealed (X25519 sealed box, padded to one size) to the regulators and the reviewer, the chain
+holding in clear only that the case was reviewed and a commitment (decision 151). ``case``
+prints a case and opens and checks the reviews sealed to the key.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import hmac
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from chainfin import codec, crypto
 from chainfin.client import ClientError, SyncClient, reader_identity
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
@@ -63,32 +69,164 @@ def cli_alerts_queue(args: argparse.Namespace) -> int:
     return 0
 
 
-def review_args(alert: str, disposition: str, note: bytes,
-                report_ref: str | None) -> dict[str, Any]:
-    """The arguments of ``risk.review_alert``: the note and the report's reference hashed."""
+#: ``risk_cases.SEALED_PLAIN_SIZE``: every sealed record is padded to it (same box sizes)
+SEALED_PLAIN_SIZE = 512
+_COMMIT_TAG = b"chainfin/alert-review/1\0"
+
+
+class ReviewCheckError(ChainfinError):
+    """A sealed review does not open with this key, or does not match its commitment."""
+
+
+def review_record(alert: str, disposition: str, note: bytes, report_ref: str | None,
+                  nonce: bytes | None = None) -> dict[str, Any]:
+    """The record a review seals: the disposition, the note's SHA-256, the report reference's
+    SHA-256 (``reported`` only, else None) and a random 32-byte nonce."""
     if disposition not in DISPOSITIONS:
         raise ChainfinError(f"--disposition must be one of {', '.join(DISPOSITIONS)}")
-    out: dict[str, Any] = {"alert": alert, "disposition": disposition,
-                           "note_sha256": hashlib.sha256(note).hexdigest()}
-    if report_ref is not None:
-        out["report_sha256"] = hashlib.sha256(report_ref.encode()).hexdigest()
-    return out
+    if (disposition == "reported") != (report_ref is not None):
+        raise ChainfinError("--report-ref goes with --disposition reported, and it needs one")
+    return {"alert": alert, "disposition": disposition,
+            "note_sha256": hashlib.sha256(note).hexdigest(),
+            "report_sha256": (None if report_ref is None
+                              else hashlib.sha256(report_ref.encode()).hexdigest()),
+            "nonce": (nonce if nonce is not None else os.urandom(32)).hex()}
+
+
+def commitment(record: dict[str, Any]) -> str:
+    """``SHA-256(tag || canonical {alert, disposition, note_sha256, report_sha256, nonce})``."""
+    fields = {k: record[k] for k in ("alert", "disposition", "note_sha256", "report_sha256",
+                                     "nonce")}
+    return hashlib.sha256(_COMMIT_TAG + codec.encode(fields)).hexdigest()
+
+
+def pad(plain: bytes) -> bytes:
+    """2-byte length, the bytes, zeros up to :data:`SEALED_PLAIN_SIZE`."""
+    if len(plain) > SEALED_PLAIN_SIZE - 2:
+        raise ChainfinError("the review record is too long to seal")
+    return len(plain).to_bytes(2, "big") + plain + bytes(SEALED_PLAIN_SIZE - 2 - len(plain))
+
+
+def unpad(padded: bytes) -> bytes:
+    n = int.from_bytes(padded[:2], "big")
+    if len(padded) != SEALED_PLAIN_SIZE or n > SEALED_PLAIN_SIZE - 2 or any(padded[2 + n:]):
+        raise ReviewCheckError("the sealed record is not padded as a review's")
+    return padded[2:2 + n]
+
+
+def review_args(record: dict[str, Any], recipients: list[str]) -> dict[str, Any]:
+    """The arguments of ``risk.review_alert``: the public state, the commitment and the record
+    sealed (padded) to each of ``recipients`` (Ed25519 keys, hex; the X25519 sealed box
+    ``credit_sharing`` uses)."""
+    plain = pad(codec.encode(record))
+    return {"alert": record["alert"],
+            "state": "open" if record["disposition"] == "reopened" else "reviewed",
+            "commitment": commitment(record),
+            "sealed": {r: crypto.seal(crypto.box_public_from_ed25519(bytes.fromhex(r)),
+                                      plain).hex() for r in sorted(set(recipients))}}
+
+
+def open_review(identity: crypto.Identity, alert: str, review: dict[str, Any]
+                ) -> dict[str, Any] | None:
+    """The record of ``review`` sealed to ``identity``, checked: None when no box is sealed
+    to its key.
+
+    Raises:
+        ReviewCheckError: the box does not open, or its record does not match the review's
+            commitment, its alert or its public state (a dishonest reviewer, or tampering).
+    """
+    ct = (review.get("sealed") or {}).get(identity.public_key.hex())
+    if ct is None:
+        return None
+    try:
+        record = codec.decode(unpad(identity.unseal(bytes.fromhex(ct))))
+        assert isinstance(record, dict)
+        got = commitment(record)
+    except ReviewCheckError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any failure to open or decode is the same finding
+        raise ReviewCheckError("the box sealed to this key does not open or decode") from e
+    if not hmac.compare_digest(got, str(review.get("commitment", "")).lower()):
+        raise ReviewCheckError("the sealed record does not match the review's commitment")
+    if record["alert"] != alert:
+        raise ReviewCheckError(f"the sealed record is of alert {record['alert']}")
+    if record["disposition"] not in DISPOSITIONS or (
+            (record["disposition"] == "reopened") != (review.get("state") == "open")):
+        raise ReviewCheckError(f"the sealed disposition {record['disposition']} does not "
+                               f"match the public state {review.get('state')}")
+    return record
+
+
+def _fetch_case(c: SyncClient, alert: str) -> dict[str, Any]:
+    try:
+        doc: dict[str, Any] = c.get(f"/v1/risk/alerts/{alert}")
+    except ClientError as e:
+        if e.status == 404:
+            raise ChainfinError(f"no alert {alert} this key reads") from e
+        raise
+    return doc
 
 
 def cli_alerts_review(args: argparse.Namespace) -> int:
     """``chainfin alerts review --node URL --key FILE --alert REF --disposition D --note FILE
-    [--report-ref TEXT]``: exit 1 when the ledger refuses the review."""
+    [--report-ref TEXT]``: exit 1 when the ledger refuses the review. The disposition is
+    sealed to the regulators and the reviewer (the case route's ``seal_to``)."""
     if not args.identity:
         raise ChainfinError("a review is signed: --key (a bank's or a regulator's)")
     identity = load_identity(args.identity)
-    call = review_args(args.alert, args.disposition, Path(args.note).read_bytes(),
-                       args.report_ref)
+    record = review_record(args.alert, args.disposition, Path(args.note).read_bytes(),
+                           args.report_ref)
     with SyncClient(args.node, identity=identity, ca_file=args.ca) as c:
+        case = _fetch_case(c, args.alert)
+        call = review_args(record, list(case.get("seal_to") or []))
         result = c.call(identity, "risk", "review_alert", call, wait=True)
     print(json.dumps(result, sort_keys=True))
     if result.get("status") != "committed":
         err = result.get("error") or {}
         print(f"chainfin: error: review not recorded: {err.get('code')}: {err.get('message')}",
               file=sys.stderr)
+        return 1
+    return 0
+
+
+def cli_alerts_case(args: argparse.Namespace) -> int:
+    """``chainfin alerts case --node URL --key FILE --alert REF [--json]``: the case and its
+    reviews; each review sealed to this key opened and checked against its commitment. Exit
+    1 when a box sealed to this key fails the check (tampered, or a dishonest reviewer)."""
+    if not args.identity:
+        raise ChainfinError("a case is read with --key (the home bank's, a supervisor's)")
+    identity = load_identity(args.identity)
+    with SyncClient(args.node, identity=identity, ca_file=args.ca) as c:
+        case = _fetch_case(c, args.alert)
+    bad = 0
+    out_reviews = []
+    for i, rv in enumerate(case.get("reviews") or []):
+        row: dict[str, Any] = {"review": i, "by": rv.get("by"), "state": rv.get("state"),
+                               "height": rv.get("height"), "time_ms": rv.get("time_ms")}
+        try:
+            rec = open_review(identity, args.alert, rv)
+        except ReviewCheckError as e:
+            bad += 1
+            row["check"] = f"FAILED: {e}"
+        else:
+            if rec is None:
+                row["check"] = "sealed: not to this key"
+            else:
+                row["check"] = "ok: matches the commitment"
+                row.update({k: rec[k] for k in ("disposition", "note_sha256",
+                                                "report_sha256")})
+        out_reviews.append(row)
+    if args.json:
+        doc = {k: v for k, v in case.items() if k not in ("reviews", "seal_to")}
+        print(json.dumps(doc | {"reviews": out_reviews}, sort_keys=True))
+    else:
+        print(format_case(case | {"alert": args.alert}) + f"  status {case.get('status')}")
+        for row in out_reviews:
+            extra = "".join(f"  {k} {row[k]}" for k in ("disposition", "note_sha256",
+                                                        "report_sha256") if row.get(k))
+            print(f"review {row['review']}  height {row['height']}  by "
+                  f"{str(row['by'])[:16]}…  {row['state']}{extra}  {row['check']}")
+    if bad:
+        print(f"chainfin: error: {bad} sealed review(s) fail their check", file=sys.stderr)
         return 1
     return 0

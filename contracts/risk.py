@@ -35,8 +35,10 @@ State (contract ``risk``):
 - ``param/seize_approvals`` -> 1 or 2 (governance ``set_seize_approvals``; absent: 1).
 - ``alerts/<account>`` -> the last :data:`KEEP_ALERTS` alerts naming the account;
   ``alert_count/<rule>`` -> alerts raised so far (``/metrics``).
-- ``alert/<id>``, ``review/<id>/<n>``, ``queue/<q>``, ``queue/<q>/<seq>``: each alert's case,
-  its reviews and the review queues (:mod:`contracts.risk_cases`, method ``review_alert``).
+- ``alert/<id>``, ``review/<id>/<n>``, ``queue/<q>``, ``queue/<q>/<seq>``: each alert's case
+  (public state ``open`` / ``reviewed``), its reviews (the disposition sealed to the
+  regulators and the reviewer, a commitment in clear) and the review queues
+  (:mod:`contracts.risk_cases`, method ``review_alert``).
 - ``jurisdictions`` -> the regulator's list of places (``refuse`` | ``monitor``) and
   ``stats/<account>/jurisdictions`` -> the account's monitoring alerts per place in the last
   24 h (:mod:`contracts.risk_jurisdictions`, methods ``set_jurisdiction``,
@@ -122,6 +124,7 @@ ERROR_CODES = (
     "unknown_alert",  # risk.review_alert (contracts/risk_cases.py)
     "case_closed",
     "too_many_reviews",
+    "missing_recipient",  # a review not sealed to every regulator and its reviewer
     "missing_field",
     "jurisdiction_refused",  # the jurisdiction list (contracts/risk_jurisdictions.py)
     "bad_jurisdiction",

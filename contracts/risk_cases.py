@@ -1,5 +1,5 @@
 """Alert review (cases): what a compliance officer or a regulator did about each risk alert,
-recorded on chain (docs/risk.md "Reviewing alerts"; decision 145). Part of the ``risk``
+recorded on chain (docs/risk.md "Reviewing alerts"; decisions 145 and 151). Part of the ``risk``
 contract: :func:`review_alert` is its method ``risk.review_alert``.
 
 Every alert :func:`contracts.risk._alert` raises opens a case, and the case is queued for
@@ -8,10 +8,17 @@ review in the queues of whoever reviews it:
 - ``alert/<alert id>`` -> ``{"rule", "accounts", "tx_id", "height", "time_ms", "detail",
   "status", "reviews", "queues"}``: the alert (its id is ``<tx id>-<n>``, ``n`` its ordinal
   among the alerts the transaction raised: stable, deterministic, and it names the transaction),
-  its status (``open`` until reviewed, then ``escalated``, ``reported`` or ``closed``), how many
-  reviews it has, and its entry in each queue (``{queue: seq}``).
-- ``review/<alert id>/<n>`` -> ``{"by", "disposition", "note_sha256", "height", "time_ms"[,
-  "report_sha256"]}``: the ``n``-th review (0 first), at most :data:`MAX_REVIEWS`.
+  its public state (``open`` until reviewed, then ``reviewed`` whatever the disposition;
+  ``open`` again when a regulator reopens it), how many reviews it has, and its entry in each
+  queue (``{queue: seq}``).
+- ``review/<alert id>/<n>`` -> ``{"by", "state", "commitment", "sealed", "height",
+  "time_ms"}``: the ``n``-th review (0 first), at most :data:`MAX_REVIEWS`. Every validating
+  bank reads every block, so the disposition (``escalated``, ``reported`` — a suspicious
+  transaction report: FATF R.21 — ``false_positive``, ``closed``, ``reopened``), the note's and
+  the report reference's hashes are never in clear: they are sealed (X25519 sealed box, the
+  plaintext padded to :data:`SEALED_PLAIN_SIZE`) to every regulator's current key and the
+  reviewer's, every review with the same fields and box sizes whatever its disposition, and
+  ``commitment`` binds them (decision 151).
 - ``queue/<q>`` -> ``{"head", "next", "open"}`` and ``queue/<q>/<seq>`` -> alert id: the open
   (unreviewed) alerts of queue ``q`` in the order raised. ``q`` is ``*`` (every alert: the
   supervisors'), ``id:<bank id>`` (the customers an admin bank registered) or ``bic:<BIC>``
@@ -30,24 +37,36 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from chainfin.errors import ContractError
-from chainfin.execution import ContractState, TxContext, bic_key, p_hex, p_text
+from chainfin.execution import (
+    ContractState,
+    TxContext,
+    bic_key,
+    p_dict,
+    p_hex,
+    p_pubkey,
+    p_text,
+)
 from contracts import governance as gov
 from contracts.risk import CONTRACT, NAME
 
-#: a review's disposition, and the case's status after it
-DISPOSITIONS = {
-    "escalated": "escalated",  # passed to a senior officer / the MLRO: still under review
-    "reported": "reported",  # a suspicious transaction report filed (report_sha256 names it)
-    "false_positive": "closed",  # nothing suspicious
-    "closed": "closed",  # reviewed, no further action
-    "reopened": "open",  # a regulator reopens a case (back in the queues)
-}
-CLOSED = "closed"
+#: the dispositions a reviewer records (inside the sealed record: never on chain in clear; the
+#: contract cannot read them, the client and ``chainfin alerts case`` check them)
+DISPOSITIONS = ("escalated", "reported", "false_positive", "closed", "reopened")
+#: a case's public state: ``open`` (in the queues) or ``reviewed`` (whatever the disposition:
+#: ``reported`` and ``escalated`` are not told apart from ``closed`` by anyone but the reviewer
+#: and the supervisors)
 OPEN = "open"
+REVIEWED = "reviewed"
+STATES = (OPEN, REVIEWED)
 ALL = "*"  # the supervisors' queue: every alert
 MAX_REVIEWS = 64  # per alert
 HEAD_STEPS = 64  # dead queue entries a review skips (and deletes) at a queue's head
 MAX_ALERT_REF = 80
+#: the sealed record's plaintext is padded to exactly this many bytes, so every box of every
+#: review has the same size (chainfin.cli_alerts.SEALED_PLAIN_SIZE)
+SEALED_PLAIN_SIZE = 512
+SEALED_SIZE = SEALED_PLAIN_SIZE + 48  # X25519 sealed box: ephemeral key 32 + MAC 16
+MAX_RECIPIENTS = 64
 
 Get = Callable[[str, str], Any]
 
@@ -141,59 +160,86 @@ def may_review(state: ContractState, reviewer: str, rec: Mapping[str, Any]) -> s
     return None
 
 
-def _p_disposition(v: Any, name: str) -> str:
-    if v not in DISPOSITIONS:
-        raise ContractError(f"{name} must be one of {', '.join(DISPOSITIONS)}", "bad_field")
+def _p_state(v: Any, name: str) -> str:
+    if v not in STATES:
+        raise ContractError(f"{name} must be one of {', '.join(STATES)}", "bad_field")
     return str(v)
 
 
-@CONTRACT.method(roles=None, params={"alert": p_text(MAX_ALERT_REF),
-                                     "disposition": _p_disposition, "note_sha256": p_hex(32)},
-                 optional={"report_sha256": p_hex(32)})
+def _p_sealed(v: Any, name: str) -> dict[str, str]:
+    """``{recipient key hex: sealed box hex}``: 1..:data:`MAX_RECIPIENTS` boxes, each exactly
+    :data:`SEALED_SIZE` bytes (a padded plaintext: every box of every review is alike)."""
+    d = p_dict(v, name)
+    if not d or len(d) > MAX_RECIPIENTS:
+        raise ContractError(f"{name} must map 1..{MAX_RECIPIENTS} keys to sealed boxes",
+                            "bad_field")
+    out = {}
+    for k in sorted(d):
+        ct = p_hex(SEALED_SIZE)(d[k], f"{name}[{str(k)[:8]}]")
+        out[p_pubkey(k, f"{name} key")] = ct
+    if len(out) != len(d):
+        raise ContractError(f"{name} names a recipient twice", "bad_field")
+    return out
+
+
+def seal_to(state: ContractState, reviewer_key: str) -> list[str]:
+    """The keys a review's record is sealed to, exactly: every regulator's current key and the
+    reviewer's own (sorted, no repeats)."""
+    from contracts.credit_sharing import current_key
+    return sorted({reviewer_key, *(current_key(state, r) for r in gov.regulators(state))})
+
+
+@CONTRACT.method(roles=None, params={"alert": p_text(MAX_ALERT_REF), "state": _p_state,
+                                     "commitment": p_hex(32), "sealed": _p_sealed})
 def review_alert(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """A compliance officer of the home bank of an account the alert names, or a regulator,
-    records a disposition of alert ``alert``: ``escalated``, ``reported`` (a suspicious
-    transaction report was filed: ``report_sha256`` is the SHA-256 of its reference, never its
-    content), ``false_positive`` or ``closed`` (both close the case), or ``reopened`` (a
-    regulator, of a case no longer open). ``note_sha256``: the SHA-256 of the reviewer's note,
-    kept off chain. A closed case takes no review but a regulator's.
+    reviews alert ``alert`` (decision 151). On chain in clear: the case's public ``state``
+    after it (``reviewed``; ``open`` to reopen: a regulator, of a reviewed case), the reviewer,
+    the height and time, and ``commitment`` =
+    ``SHA-256("chainfin/alert-review/1\\0" || canonical {alert, disposition, note_sha256,
+    report_sha256 or null, nonce})``. The disposition (``escalated``, ``reported``,
+    ``false_positive``, ``closed``, ``reopened``), the note's and the report's hashes and the
+    nonce are in ``sealed``: one box of exactly :data:`SEALED_SIZE` bytes to each key of
+    :func:`seal_to` (the regulators' current keys and the reviewer's), the same for every
+    disposition. The contract checks the shapes and the recipients, not what is sealed (it
+    cannot); ``chainfin alerts case`` checks each box against the commitment. A reviewed case
+    takes no review but a regulator's.
 
     Raises:
         ContractError: ``unknown_alert`` (no such alert, or — to anyone but a regulator — one
             the sender may not review: whether an alert exists is not told to its subject),
-            ``bad_field``, ``missing_field``, ``case_closed``, ``forbidden``,
-            ``too_many_reviews``.
+            ``bad_field``, ``missing_recipient``, ``case_closed`` (reviewed already),
+            ``forbidden``, ``too_many_reviews``.
     """
-    ref, disposition = args["alert"], args["disposition"]
+    ref, new_status = args["alert"], args["state"]
     rec = state.get(NAME, "alert/" + ref)
     who = None if rec is None else may_review(state, ctx.sender_hex, rec)
     if rec is None or who is None:
         raise ContractError(f"no alert {ref} that this identity may review", "unknown_alert")
-    if (disposition == "reported") != ("report_sha256" in args):
-        if disposition == "reported":
-            raise ContractError("a reported case needs report_sha256 (the SHA-256 of the "
-                                "report's reference)", "missing_field")
-        raise ContractError("report_sha256 goes with the disposition reported only",
-                            "bad_field")
     status = rec["status"]
-    if status == CLOSED and who != "regulator":
-        raise ContractError(f"alert {ref} is closed: only a regulator reviews it again",
+    if status != OPEN and who != "regulator":
+        raise ContractError(f"alert {ref} is reviewed: only a regulator reviews it again",
                             "case_closed")
-    if disposition == "reopened":
+    if new_status == OPEN:
         if who != "regulator":
             raise ContractError("only a regulator reopens a case", "forbidden")
         if status == OPEN:
             raise ContractError(f"alert {ref} is open already", "bad_field")
+    sealed, allowed = args["sealed"], seal_to(state, ctx.key_hex)
+    extra = sorted(set(sealed) - set(allowed))
+    if extra:
+        raise ContractError(f"a review is sealed to the regulators and its reviewer only, "
+                            f"not {extra[0][:16]}…", "bad_field")
+    missing = sorted(set(allowed) - set(sealed))
+    if missing:
+        raise ContractError(f"the review must also be sealed to {missing[0][:16]}…",
+                            "missing_recipient")
     n = rec["reviews"]
     if n >= MAX_REVIEWS:
         raise ContractError(f"alert {ref} has {MAX_REVIEWS} reviews", "too_many_reviews")
-    review = {"by": ctx.sender_hex, "disposition": disposition,
-              "note_sha256": args["note_sha256"], "height": ctx.height,
-              "time_ms": ctx.timestamp_ms}
-    if "report_sha256" in args:
-        review["report_sha256"] = args["report_sha256"]
-    state.put(NAME, f"review/{ref}/{n}", review)
-    new_status = DISPOSITIONS[disposition]
+    state.put(NAME, f"review/{ref}/{n}", {
+        "by": ctx.sender_hex, "state": new_status, "commitment": args["commitment"],
+        "sealed": sealed, "height": ctx.height, "time_ms": ctx.timestamp_ms})
     queues = dict(rec["queues"])
     if status == OPEN and new_status != OPEN:
         rec = {**rec, "status": new_status}  # (written before the heads move past it)
@@ -209,9 +255,9 @@ def review_alert(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> 
     state.put(NAME, "alert/" + ref, {**rec, "status": new_status, "reviews": n + 1,
                                      "queues": queues})
     # the event names the reviewer only: never the alert's accounts (an account's own events
-    # reach it over /v1/events and GET /v1/tx: its case is not among them)
-    ctx.emit("alert_reviewed", {"alert": ref, "disposition": disposition, "status": new_status,
-                                "review": n, "by": ctx.sender_hex})
+    # reach it over /v1/events and GET /v1/tx: its case is not among them), and no disposition
+    ctx.emit("alert_reviewed", {"alert": ref, "status": new_status, "review": n,
+                                "by": ctx.sender_hex})
     return {"alert": ref, "status": new_status, "review": n}
 
 

@@ -163,7 +163,9 @@ async def get_alert_queue(request: web.Request) -> web.Response:
 
 
 async def get_alert_case(request: web.Request) -> web.Response:
-    """One alert's case: the alert, its status and every review."""
+    """One alert's case: the alert, its public state (``open`` / ``reviewed``), every review
+    (its disposition sealed: decision 151) and ``seal_to``, the keys a review by the reader
+    must be sealed to."""
     node = request.app[NODE_KEY]
     ref = request.match_info["alert"]
     get, reader = _state_get(request), reader_of(request)
@@ -178,7 +180,17 @@ async def get_alert_case(request: web.Request) -> web.Response:
     tip = node.ledger.tip
     return web.json_response(_case_json(rec, tip.timestamp_ms, tip.height) | {
         "alert": ref, "reviews": codec.to_json(risk_cases.reviews(get, ref)),
-        "height_now": tip.height})
+        "height_now": tip.height, "seal_to": _seal_to(get, reader)})
+
+
+def _seal_to(get: access.StateGet, reader: access.Reader) -> list[str]:
+    """The keys a review by ``reader`` is sealed to (``risk_cases.seal_to``, which the contract
+    enforces): the regulators' current keys and the reader's own."""
+    keys = {reader.key}
+    for r in get("governance", "regulators") or []:
+        ident = get("governance", "id/" + r)
+        keys.add(str(ident.get("key", r)) if isinstance(ident, dict) else r)
+    return sorted(keys)
 
 
 def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -204,7 +216,8 @@ RISK_OPENAPI_PATHS: dict[str, Any] = {
                        "a supervisor's cursor: the previous page's next")],
         errors=("400", "404"))},
     "/v1/risk/alerts/{alert}": {"get": _op(
-        "getAlertCase", "One alert's case: the alert, its status and its reviews",
+        "getAlertCase", "One alert's case: the alert, its public state (open or reviewed), its "
+        "reviews (sealed dispositions) and the keys a review is sealed to (seal_to)",
         params=[_param("alert", "path", {"type": "string", "maxLength": 80},
                        "the alert's id: <tx id>-<n>")],
         errors=("400", "404"))},

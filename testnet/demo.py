@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from chainfin import cli_alerts
 from chainfin.client import signed_headers
 from chainfin.crypto import Identity, load_identity
 from chainfin.types import Transaction
@@ -383,20 +384,29 @@ async def run_risk(story: Story) -> None:
     print(f"  ok {'every node lists the alerts (limit_exceeded, structuring)':<62}",
           file=story.out)
     # the alert's case (decision 145): in the supervisors' review queue; the exporter, its
-    # subject, cannot see it nor review it; the regulator closes it with a note's hash
+    # subject, cannot see it nor review it; the regulator closes it: the disposition and the
+    # note's hash sealed to the regulators and itself, a commitment in clear (decision 151)
     async with story.get(f"{story.urls[0]}/v1/risk/alerts/queue", "regulator") as resp:
         queue = (await resp.json()).get("alerts", [])
     ref = next((a["alert"] for a in queue if a["rule"] == "structuring"
                 and exp in a["accounts"]), None)
     if ref is None:
         raise StoryError("the regulator's review queue holds no structuring alert")
-    note = {"alert": ref, "note_sha256": hashlib.sha256(
-        b"payments match the exporter's supplier invoices").hexdigest()}
+    async with story.get(f"{story.urls[0]}/v1/risk/alerts/{ref}", "regulator") as resp:
+        seal_to = (await resp.json()).get("seal_to", [])
+    record = cli_alerts.review_record(ref, "false_positive",
+                                      b"payments match the exporter's supplier invoices", None)
+    call = cli_alerts.review_args(record, seal_to)
     await story.send("the exporter tries to close its own alert", "exporter", "risk",
-                     "review_alert", {**note, "disposition": "false_positive"},
-                     expect="rejected", expect_error="unknown_alert")
-    await story.send("regulator reviews it: a false positive (note hashed)", "regulator",
-                     "risk", "review_alert", {**note, "disposition": "false_positive"})
+                     "review_alert", call, expect="rejected", expect_error="unknown_alert")
+    await story.send("regulator: a false positive (note hashed), sealed", "regulator",
+                     "risk", "review_alert", call)
+    async with story.get(f"{story.urls[0]}/v1/risk/alerts/{ref}", "regulator") as resp:
+        case = await resp.json()
+    opened = cli_alerts.open_review(story.ids["regulator"], ref, case["reviews"][-1])
+    if case.get("status") != "reviewed" or opened is None or (
+            opened["disposition"] != "false_positive"):
+        raise StoryError(f"the regulator cannot open its sealed review: {case}")
 
 
 async def run_demo(directory: Path, out: Any = sys.stdout) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from chainfin import cli, proofs
+from chainfin import cli, cli_alerts, proofs
 from contracts import risk
 from tests.fixtures import Desk, key_file
 from tests.node.test_access import ANY_ID, get_as
@@ -370,15 +370,36 @@ async def test_a_home_bank_reviews_its_customers_alert_through_rest_and_the_cli(
             "--disposition", "false_positive", "--note", str(note)]
     assert await asyncio.to_thread(cli.main, argv) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["status"] == "committed" and result["result"]["status"] == "closed", result
-    assert await asyncio.to_thread(cli.main, argv) == 1  # a double close: case_closed
+    assert result["status"] == "committed" and result["result"]["status"] == "reviewed", result
+    assert await asyncio.to_thread(cli.main, argv) == 1  # a second review: case_closed
     assert "case_closed" in capsys.readouterr().err
 
     st, body = await get_as(d, "bank_d", case)
-    assert st == 200 and body["status"] == "closed", body
+    assert st == 200 and body["status"] == "reviewed", body
     [rv] = body["reviews"]
-    assert rv["by"] == pk(d, "bank_d") and rv["disposition"] == "false_positive"
-    assert rv["note_sha256"] == hashlib.sha256(note.read_bytes()).hexdigest()
+    assert rv["by"] == pk(d, "bank_d") and rv["state"] == "reviewed"
+    assert "disposition" not in rv and "note_sha256" not in rv  # sealed (decision 151)
+    assert set(rv["sealed"]) == {pk(d, "bank_d"), pk(d, "auditor")} == set(body["seal_to"])
+    # a validating bank that is not the reviewer reads the block: no disposition in it
+    st, tx = await get_as(d, "bank_b", f"/v1/tx/{result['tx_id']}")
+    assert st == 200, tx
+    st, block = await get_as(d, "bank_b", f"/v1/blocks/{tx['height']}")
+    assert st == 200, block
+    text = json.dumps(block)
+    assert "review_alert" in text or result["tx_id"] in text
+    for secret in ("false_positive", hashlib.sha256(note.read_bytes()).hexdigest()):
+        assert secret not in text and secret not in json.dumps(tx)
+    assert (await get_as(d, "bank_b", case))[0] == 404  # not its customer's
+    # the reviewer and the supervisor open it with `chainfin alerts case`; the commitment holds
+    for who in ("bank_d", "auditor"):
+        key = bank if who == "bank_d" else key_file(d.ids[who], tmp_path)
+        assert await asyncio.to_thread(cli.main, ["alerts", "case", "--node", base, "--key",
+                                                  key, "--alert", alert, "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        [row] = doc["reviews"]
+        assert row["disposition"] == "false_positive", (who, doc)
+        assert row["note_sha256"] == hashlib.sha256(note.read_bytes()).hexdigest()
+        assert row["check"].startswith("ok"), row
     for who in ("bank_d", "auditor"):
         st, q = await get_as(d, who, "/v1/risk/alerts/queue")
         assert st == 200 and q["alerts"] == [], (who, q)
@@ -394,5 +415,40 @@ async def test_the_subject_cannot_review_nor_learn_its_alert_exists(desk: Desk) 
     out = await structuring(d)
     for ref in (out["tx_id"] + "-0", out["tx_id"] + "-9"):
         r = await d.commit(d.tx("customer", "risk", "review_alert", {
-            "alert": ref, "disposition": "closed", "note_sha256": "00" * 32}))
+            "alert": ref, "state": "reviewed", "commitment": "00" * 32,
+            "sealed": {pk(d, "customer"): "00" * 560}}))
         assert r["status"] == "rejected" and r["error"]["code"] == "unknown_alert", r
+
+
+async def test_alerts_case_reports_a_box_that_does_not_match_its_commitment(
+        desk: Desk, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A dishonest reviewer commits to ``reported`` and seals ``false_positive`` to the
+    supervisor (decision 151): the ledger cannot see it, ``chainfin alerts case`` with the
+    supervisor's key does (exit 1); the reviewer's own box still checks. A validating bank
+    other than the reviewer reads no case."""
+    d = desk
+    out = await structuring(d)
+    base = str(d.http.make_url("")).rstrip("/")
+    alert = out["tx_id"] + "-0"
+    st, case = await get_as(d, "bank_d", f"/v1/risk/alerts/{alert}")
+    assert st == 200 and case["status"] == "open", case
+    honest = cli_alerts.review_record(alert, "reported", b"grounds", "FIU-1")
+    lie = dict(honest, disposition="false_positive", report_sha256=None)
+    call = cli_alerts.review_args(honest, case["seal_to"])
+    call["sealed"][pk(d, "auditor")] = cli_alerts.review_args(lie, case["seal_to"])[
+        "sealed"][pk(d, "auditor")]
+    r = await d.commit(d.tx("bank_d", "risk", "review_alert", call))
+    assert r["status"] == "committed", r
+    auditor = key_file(d.ids["auditor"], tmp_path)
+    argv = ["alerts", "case", "--node", base, "--alert", alert, "--key"]
+    assert await asyncio.to_thread(cli.main, [*argv, auditor]) == 1
+    printed = capsys.readouterr()
+    assert "FAILED: the sealed record does not match the review's commitment" in printed.out
+    assert "1 sealed review(s) fail their check" in printed.err
+    bank = key_file(d.ids["bank_d"], tmp_path)
+    assert await asyncio.to_thread(cli.main, [*argv, bank]) == 0
+    printed = capsys.readouterr()
+    assert "disposition reported" in printed.out and "ok: matches" in printed.out, printed
+    other = key_file(d.ids["bank_b"], tmp_path)
+    assert await asyncio.to_thread(cli.main, [*argv, other]) != 0
+    assert "no alert" in capsys.readouterr().err

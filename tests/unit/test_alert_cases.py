@@ -1,22 +1,30 @@
 """Alert review (decision 145, contracts/risk_cases.py): every alert opens a case with a stable
 id, queued for its accounts' home banks and the supervisors; a compliance officer of the home
-bank or a regulator records dispositions; a closed case is reopened only by a regulator; the
+bank or a regulator records dispositions; a reviewed case is reopened only by a regulator; the
 queue and its backlog are read from bounded state. Every test fails on the code before it (no
-``risk.review_alert``, no case)."""
+``risk.review_alert``, no case).
+
+Decision 151: the disposition is sealed to the regulators and the reviewer; on chain only
+``open`` / ``reviewed`` and a commitment (the sealing tests are in
+tests/unit/test_alert_review_sealed.py)."""
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 
-from chainfin.execution import Overlay, TxContext, bic_key, resolve_sender
+from chainfin import cli_alerts
+from chainfin.errors import ChainfinError
+from chainfin.execution import Overlay, Receipt, TxContext, bic_key, resolve_sender
 from contracts import risk, risk_cases
 from contracts.testing import Ledger
 
 S, R, G = "settlement", "risk", "governance"
-NOTE = hashlib.sha256(b"reviewed the invoices: trade is genuine").hexdigest()
-STR_REF = hashlib.sha256(b"FIU-2026-000123").hexdigest()
+NOTE_TEXT = b"reviewed the invoices: trade is genuine"
+NOTE = hashlib.sha256(NOTE_TEXT).hexdigest()
+STR_REF = "FIU-2026-000123"
 
 
 @pytest.fixture
@@ -48,9 +56,32 @@ def structure(L: Ledger, who: str) -> str:
     return str(alert["alert"])
 
 
-def review(L: Ledger, who: str, alert: str, disposition: str, **extra: str):
-    return L.tx(who, R, "review_alert", alert=alert, disposition=disposition, note_sha256=NOTE,
-                **extra)
+def seal_to(L: Ledger, who: str) -> list[str]:
+    """The keys a review by ``who`` is sealed to: the regulators' current keys and its own."""
+    keys = {L.pk(who)}
+    for r in L.get(G, "regulators") or []:
+        keys.add((L.get(G, "id/" + r) or {}).get("key", r))
+    return sorted(keys)
+
+
+def review_call(L: Ledger, who: str, alert: str, disposition: str,
+                report_ref: str | None = None) -> dict[str, Any]:
+    """The arguments ``chainfin alerts review`` sends (cli_alerts.review_args)."""
+    if disposition == "reported" and report_ref is None:
+        report_ref = STR_REF
+    record = cli_alerts.review_record(alert, disposition, NOTE_TEXT, report_ref)
+    return cli_alerts.review_args(record, seal_to(L, who))
+
+
+def review(L: Ledger, who: str, alert: str, disposition: str, **extra: Any) -> Receipt:
+    return L.tx(who, R, "review_alert", **review_call(L, who, alert, disposition) | extra)
+
+
+def disposition(L: Ledger, who: str, alert: str, n: int) -> str:
+    """Review ``n`` of ``alert`` as ``who`` opens it (a regulator, the reviewer)."""
+    rec = cli_alerts.open_review(L.ids[who], alert, L.get(R, f"review/{alert}/{n}"))
+    assert rec is not None
+    return str(rec["disposition"])
 
 
 def queue(L: Ledger, q: str) -> list[str]:
@@ -78,14 +109,17 @@ def test_an_alert_opens_a_case_with_a_stable_id_queued_for_its_home_bank_and_sup
 def test_the_home_bank_reviews_and_the_case_leaves_every_queue(L: Ledger) -> None:
     customer(L)
     alert = structure(L, "acme")
-    out = L.ok("bank_a", R, "review_alert", alert=alert, disposition="false_positive",
-               note_sha256=NOTE)
-    assert out == {"alert": alert, "status": "closed", "review": 0}
+    out = L.ok("bank_a", R, "review_alert", **review_call(L, "bank_a", alert, "false_positive"))
+    assert out == {"alert": alert, "status": "reviewed", "review": 0}
     rec = L.get(R, "alert/" + alert)
-    assert rec["status"] == "closed" and rec["reviews"] == 1
+    assert rec["status"] == "reviewed" and rec["reviews"] == 1
     rv = L.get(R, f"review/{alert}/0")
-    assert rv["by"] == L.pk("bank_a") and rv["disposition"] == "false_positive"
-    assert rv["note_sha256"] == NOTE and rv["height"] == L.height and rv["time_ms"] == L.now_ms
+    assert rv["by"] == L.pk("bank_a") and rv["state"] == "reviewed" and "disposition" not in rv
+    assert rv["height"] == L.height and rv["time_ms"] == L.now_ms
+    for who in ("bank_a", "regulator"):
+        opened = cli_alerts.open_review(L.ids[who], alert, rv)
+        assert opened is not None and opened["disposition"] == "false_positive"
+        assert opened["note_sha256"] == NOTE and opened["report_sha256"] is None
     for q in rec["queues"]:
         assert queue(L, q) == []
         assert L.get(R, "queue/" + q)["open"] == 0
@@ -102,10 +136,13 @@ def test_only_the_home_bank_or_a_regulator_reviews(L: Ledger) -> None:
         r = review(L, who, alert, "closed")
         assert r.error_code == "unknown_alert", (who, r.error_code)
         other = "ab" * 32 + "-0"
-        assert r.error_message.replace(alert, other) == review(
+        assert str(r.error_message).replace(alert, other) == review(
             L, who, other, "closed").error_message
-    assert review(L, "regulator", alert, "escalated").status == "committed"
-    assert review(L, "bank_a", alert, "closed").status == "committed"
+    assert review(L, "bank_a", alert, "escalated").status == "committed"
+    # an escalation is a review like any other (its public state: reviewed): only a regulator
+    # reviews the case again
+    assert review(L, "bank_a", alert, "reported").error_code == "case_closed"
+    assert review(L, "regulator", alert, "closed").status == "committed"
 
 
 def test_a_bank_with_the_customers_bic_is_its_home_bank_too(L: Ledger) -> None:
@@ -116,7 +153,7 @@ def test_a_bank_with_the_customers_bic_is_its_home_bank_too(L: Ledger) -> None:
 
 
 def test_alerts_naming_no_account_are_for_regulators_alone(L: Ledger) -> None:
-    key = risk.watch_key(bytes.fromhex(L.genesis.fingerprint_key))
+    key = risk.watch_key(bytes.fromhex(str(L.genesis.fingerprint_key)))
     L.ok("regulator", R, "add_watch", entries=risk.watch_entries(key, "Rosneft Trading"))
     pk = L.add_identity("rt").public_key.hex()
     r = L.tx("bank_a", G, "register_identity", pubkey=pk, name="Rossneft Treyding",
@@ -128,22 +165,49 @@ def test_alerts_naming_no_account_are_for_regulators_alone(L: Ledger) -> None:
     assert review(L, "regulator", alert, "closed").status == "committed"
 
 
-def test_bad_dispositions_and_report_hashes_are_refused(L: Ledger) -> None:
+def test_bad_shapes_are_refused(L: Ledger) -> None:
     customer(L)
     alert = structure(L, "acme")
-    assert review(L, "bank_a", alert, "ignored").error_code == "bad_field"
-    assert review(L, "bank_a", alert, "reported").error_code == "missing_field"
-    assert review(L, "bank_a", alert, "closed",
-                  report_sha256=STR_REF).error_code == "bad_field"
-    r = L.tx("bank_a", R, "review_alert", alert=alert, disposition="closed",
-             note_sha256="not a hash")
-    assert r.error_code == "bad_field"
-    assert review(L, "bank_a", alert, "reopened").error_code == "forbidden"
-    assert review(L, "regulator", alert, "reopened").error_code == "bad_field"  # still open
+    good = review_call(L, "bank_a", alert, "reported")
+    box = next(iter(good["sealed"].values()))
+    regulator_key = L.pk("regulator")
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"state": "reported"}, "bad_field"),  # a disposition is never a public state
+        ({"state": "closed"}, "bad_field"),
+        ({"commitment": "not a hash"}, "bad_field"),
+        ({"commitment": "ab" * 31}, "bad_field"),
+        ({"sealed": {}}, "bad_field"),
+        ({"sealed": "ab" * 560}, "bad_field"),
+        ({"sealed": {k: v[:-2] for k, v in good["sealed"].items()}}, "bad_field"),  # size
+        ({"sealed": {k: v + "00" for k, v in good["sealed"].items()}}, "bad_field"),
+        ({"sealed": {k: "zz" * 560 for k in good["sealed"]}}, "bad_field"),
+        ({"sealed": {"nokey": box}}, "bad_field"),
+        ({"sealed": {k: v for k, v in good["sealed"].items() if k != regulator_key}},
+         "missing_recipient"),
+        ({"sealed": {**good["sealed"], L.pk("bank_b"): box}}, "bad_field"),  # no third bank
+        ({"sealed": {f"{i:064x}": box for i in range(risk_cases.MAX_RECIPIENTS + 1)}},
+         "bad_field"),
+        ({"disposition": "reported"}, "unknown_field"),  # decision 145's clear text
+        ({"note_sha256": NOTE}, "unknown_field"),
+        ({"report_sha256": NOTE}, "unknown_field"),
+        ({"state": "open"}, "forbidden"),  # only a regulator reopens
+    ]
+    for change, code in bad:
+        r = L.tx("bank_a", R, "review_alert", **good | change)
+        assert r.error_code == code, (change.keys(), r.error_code, r.error_message)
+    r = L.tx("regulator", R, "review_alert",
+             **review_call(L, "regulator", alert, "reopened"))
+    assert r.error_code == "bad_field"  # still open
     assert L.get(R, "alert/" + alert)["reviews"] == 0
-    out = review(L, "bank_a", alert, "reported", report_sha256=STR_REF)
-    assert out.status == "committed" and out.result["status"] == "reported"
-    assert L.get(R, f"review/{alert}/0")["report_sha256"] == STR_REF
+    out = L.tx("bank_a", R, "review_alert", **good)
+    assert out.status == "committed" and out.result["status"] == "reviewed"
+    assert disposition(L, "regulator", alert, 0) == "reported"
+    with pytest.raises(ChainfinError):  # the client: a report needs its reference
+        cli_alerts.review_record(alert, "reported", b"n", None)
+    with pytest.raises(ChainfinError):
+        cli_alerts.review_record(alert, "closed", b"n", STR_REF)
+    with pytest.raises(ChainfinError):
+        cli_alerts.review_record(alert, "ignored", b"n", None)
 
 
 def test_unknown_alert(L: Ledger) -> None:
@@ -154,15 +218,14 @@ def test_unknown_alert(L: Ledger) -> None:
         assert review(L, "regulator", ref, "closed").error_code == "unknown_alert"
 
 
-def test_a_closed_case_is_reopened_by_a_regulator_only(L: Ledger) -> None:
+def test_a_reviewed_case_is_reopened_by_a_regulator_only(L: Ledger) -> None:
     customer(L)
     alert = structure(L, "acme")
     assert review(L, "bank_a", alert, "closed").status == "committed"
     r = review(L, "bank_a", alert, "closed")  # a double close
     assert r.error_code == "case_closed"
     assert review(L, "bank_a", alert, "escalated").error_code == "case_closed"
-    out = L.ok("regulator", R, "review_alert", alert=alert, disposition="reopened",
-               note_sha256=NOTE)
+    out = L.ok("regulator", R, "review_alert", **review_call(L, "regulator", alert, "reopened"))
     assert out["status"] == "open"
     rec = L.get(R, "alert/" + alert)
     assert rec["status"] == "open" and rec["reviews"] == 2
@@ -171,8 +234,13 @@ def test_a_closed_case_is_reopened_by_a_regulator_only(L: Ledger) -> None:
         assert L.get(R, "queue/" + q)["open"] == 1
     # reopened, the home bank reviews it again
     assert review(L, "bank_a", alert, "false_positive").status == "committed"
-    assert [L.get(R, f"review/{alert}/{i}")["disposition"] for i in range(3)] == [
+    assert [L.get(R, f"review/{alert}/{i}")["state"] for i in range(3)] == [
+        "reviewed", "open", "reviewed"]
+    assert [disposition(L, "regulator", alert, i) for i in range(3)] == [
         "closed", "reopened", "false_positive"]
+    assert disposition(L, "bank_a", alert, 0) == "closed"  # its own history
+    assert cli_alerts.open_review(L.ids["bank_a"], alert,  # the regulator's reopening
+                                  L.get(R, f"review/{alert}/1")) is None
 
 
 def test_reviews_per_alert_are_bounded(L: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,7 +265,7 @@ def test_the_queue_is_oldest_first_and_skips_what_was_reviewed_out_of_order(L: L
     assert L.get(R, "queue/" + q)["head"] == 0  # the head is still open
     assert review(L, "bank_a", first, "closed").status == "committed"
     assert queue(L, q) == [later[0], later[2]]
-    assert risk_cases.oldest_open(L.get)["alert"] == later[0]
+    assert (risk_cases.oldest_open(L.get) or {}).get("alert") == later[0]
     assert L.get(R, "queue/*")["open"] == 2
     page, nxt = risk_cases.queue_page(L.get, "*", 1)
     assert [r["alert"] for _, r in page] == [later[0]] and nxt is not None
@@ -255,7 +323,7 @@ def test_a_kept_alert_after_a_discarded_one_in_the_same_transaction_counts_once(
     layer.commit_into(block)
     get = block.get
     assert get(R, "alert_count/limit_exceeded") == 1 and get(R, "alert_count/structuring") is None
-    assert [a["rule"] for a in get(R, f"alerts/{acme}")] == ["limit_exceeded"]
+    assert [a["rule"] for a in get(R, f"alerts/{acme}") or []] == ["limit_exceeded"]
     assert get(R, "queue/*") == {"head": 0, "next": 1, "open": 1}
     [(_, case)] = risk_cases.queue_page(get, "*", 10)[0]
     assert case["alert"] == ctx.tx_hex + "-1" and case["rule"] == "limit_exceeded"
