@@ -66,6 +66,9 @@ def cli_alerts_queue(args: argparse.Namespace) -> int:
     if "open" in doc:
         print(f"chainfin: {doc['open']} open alerts on the chain at height {doc['height']}",
               file=sys.stderr)
+    else:  # a bank's queue: its customers' open alerts (an empty queue says so too)
+        print(f"chainfin: {len(doc['alerts'])} open alerts of this bank's customers at height "
+              f"{doc['height']}", file=sys.stderr)
     return 0
 
 

@@ -373,6 +373,11 @@ async def test_a_home_bank_reviews_its_customers_alert_through_rest_and_the_cli(
     assert result["status"] == "committed" and result["result"]["status"] == "reviewed", result
     assert await asyncio.to_thread(cli.main, argv) == 1  # a second review: case_closed
     assert "case_closed" in capsys.readouterr().err
+    # the bank's queue is empty now, and says so (it printed nothing at all)
+    assert await asyncio.to_thread(cli.main, ["alerts", "queue", "--node", base,
+                                              "--key", bank]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == "" and "0 open alerts of this bank's customers" in printed.err, printed
 
     st, body = await get_as(d, "bank_d", case)
     assert st == 200 and body["status"] == "reviewed", body
