@@ -411,11 +411,13 @@ def screen_identity_name(state: ContractState, ctx: TxContext, name: str) -> Non
         _possible_match(state, ctx, "identity")
 
 
-def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str]) -> None:
+def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str],
+                   ports: Mapping[str, str] | None = None) -> None:
     """No document or financing may name a watched party: ``names`` maps the party's role
     (seller, buyer, shipper, applicant, beneficiary, ...) to its name as written. Nor a port
-    written as a UN/LOCODE in a refused jurisdiction (a monitored one alerts:
-    :func:`contracts.risk_jurisdictions.screen_ports`).
+    in a refused jurisdiction: ``ports`` maps a port's role to the country recorded for it at
+    registration, only for ports written as UN/LOCODEs (a monitored one alerts:
+    :func:`contracts.risk_jurisdictions.screen_ports`; names are never read for a place).
 
     Raises:
         ContractError: ``sanctioned_party`` naming the role, never the name (the alert is kept);
@@ -430,7 +432,8 @@ def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str
             raise ContractError(f"the {role} is on the watch list", "sanctioned_party")
         if name and _name_sounds_watched(state, key, name):
             possible.append(role)
-    _jur.screen_ports(state, ctx, names)  # ports written as UN/LOCODEs, by their places
+    if ports:
+        _jur.screen_ports(state, ctx, ports)  # ports written as UN/LOCODEs, by their places
     for role in possible:  # after every exact check: a refusal keeps no possible-match alert
         _possible_match(state, ctx, role)
 

@@ -20,7 +20,9 @@ Where a place comes from (never guessed from a name):
   Governance records no registered country, and an LEI names none: such an identity has no
   place and is not screened by place;
 - a trade document's port of loading or discharge written as a UN/LOCODE (``CNSHA``,
-  ``CN SHA``): its first two letters (:func:`port_country`);
+  ``CN SHA``, ``CN-SHA``): its first two letters, read on the field as submitted at
+  registration and recorded on the document (``port_countries``), which financing screens
+  (:func:`locode_country`, :func:`port_countries`);
 - a letter of credit document's issuing bank: the country of its BIC.
 
 State (contract ``risk``):
@@ -45,7 +47,7 @@ from typing import Any
 from chainfin.errors import ContractError
 from chainfin.execution import ContractState, TxContext, bic_key, p_text
 from contracts import governance as gov
-from contracts.risk import CONTRACT, NAME, _alert, _require_regulator, normalise_name
+from contracts.risk import CONTRACT, NAME, _alert, _require_regulator
 
 #: ISO 3166-1 alpha-2: the 249 officially assigned codes (ISO 3166 Maintenance Agency; checked
 #: against Debian iso-codes 4.15), plus ``XK`` (Kosovo), user-assigned in ISO 3166 but the
@@ -97,8 +99,6 @@ SEEN = "jurisdictions"  # stats/<account>/<SEEN>
 
 _CODE = re.compile(r"[A-Z]{2}")
 _BIC = re.compile(r"[A-Z]{4}([A-Z]{2})[A-Z0-9]{5}")
-_CC = re.compile(r"[a-z]{2}")
-_LOC = re.compile(r"[a-z2-9]{3}")
 
 
 def p_jurisdiction(v: Any, name: str) -> str:
@@ -135,30 +135,42 @@ def bic_country(bic: str) -> str | None:
     return m[1] if m and m[1] in ASSIGNED else None
 
 
-@functools.lru_cache(maxsize=4096)  # pure: documents of a trade name the same ports
-def port_country(port: str) -> str | None:
-    """The country of a port written as a UN/LOCODE — ``CNSHA``, ``CN SHA``, ``CN-SHA``:
-    two letters of an assigned country code and three letters or digits 2-9 — or None.
+#: A UN/LOCODE as written (UNECE Recommendation 16): the ISO 3166-1 alpha-2 code of the
+#: country, then the three-character location code — letters, or digits 2-9 (0 and 1 are never
+#: used: they read as O and I) — together or apart by one space or one hyphen. Upper case, ASCII.
+_LOCODE = re.compile(r"([A-Z]{2})[ -]?([A-Z2-9]{3})")
 
-    Read on the port's name skeleton (:func:`contracts.risk.normalise_name`), the form the
-    document keeps and financing re-screens, so a port is read the same at registration and at
-    every financing. A port written as a name ("Shanghai") is never mapped (no gazetteer). What
-    the skeleton cannot tell (docs/risk.md "Jurisdictions"): case and word order are gone, so
-    a five-letter name whose first two letters are a country code reads as a LOCODE ("Lagos"
-    as LA), and ``AG``, ``BV``, ``CO``, ``SA`` written apart ("SA JED") are dropped as legal
-    forms (written together, "SAJED", they are read)."""
-    words = normalise_name(port).split()
-    if len(words) == 1 and len(words[0]) == 5:
-        cc, loc = words[0][:2], words[0][2:]
-    elif len(words) == 2:
-        a, b = words
-        cc, loc = (a, b) if len(a) == 2 else (b, a)
-    else:
+PORT_ROLES = ("port_of_loading", "port_of_discharge")
+
+
+def locode_country(port: Any) -> str | None:
+    """The country of a port written as a UN/LOCODE — ``CNSHA``, ``CN SHA``, ``CN-SHA``: two
+    upper-case letters of an assigned country code and three upper-case letters or digits 2-9,
+    the whole field (surrounding blanks aside) — or None.
+
+    Read on the field **as submitted**, never on the stored name skeleton (lower case, words
+    sorted, legal-form words dropped), which cannot tell "Lagos" from ``LAGOS`` nor keep the
+    ``SA`` of ``SA JED``. A port written as a name ("Shanghai", "Lagos", "Genoa", "La Paz") is
+    never mapped (no gazetteer), nor is a code in lower case (``cnsha``: not written as a
+    LOCODE) or one whose country is not assigned (``UKLON``, ``ZZABC``). What case cannot tell:
+    a five-letter name written in capitals (``GENOA``) is in LOCODE form and is read as one
+    (docs/risk.md "Jurisdictions")."""
+    if type(port) is not str:
         return None
-    if not (_CC.fullmatch(cc) and _LOC.fullmatch(loc)):
-        return None
-    code = cc.upper()
-    return code if code in ASSIGNED else None
+    m = _LOCODE.fullmatch(port.strip())
+    return m[1] if m and m[1] in ASSIGNED else None
+
+
+def port_countries(fields: Mapping[str, Any]) -> dict[str, str]:
+    """``{role: country}`` of a document's ports written as UN/LOCODEs (:func:`locode_country`
+    of the fields as submitted), only those: what ``trade_documents.register`` records on the
+    document as ``port_countries`` and screens, and financing screens again."""
+    out: dict[str, str] = {}
+    for role in PORT_ROLES:
+        cc = locode_country(fields.get(role))
+        if cc is not None:
+            out[role] = cc
+    return out
 
 
 def identity_country(state: ContractState, account: str) -> str | None:
@@ -255,18 +267,14 @@ def screen_accounts(state: ContractState, ctx: TxContext, accounts: Iterable[str
     screen_places(state, ctx, lst, places, ctx.sender_hex)
 
 
-PORT_ROLES = ("port_of_loading", "port_of_discharge")
-
-
-def screen_ports(state: ContractState, ctx: TxContext, names: Mapping[str, str]) -> None:
-    """The ports a document or a trade names (``names``: role -> name, the roles of
-    :func:`contracts.risk.screen_parties`, ``port_of_loading:<doc>`` at financing) by their
-    places when written as UN/LOCODEs; the signer stands as payer."""
+def screen_ports(state: ContractState, ctx: TxContext, countries: Mapping[str, str]) -> None:
+    """The ports of a document or a trade by the countries recorded for them (``countries``:
+    role -> country, :func:`port_countries`; ``port_of_loading:<doc>`` at financing); the
+    signer stands as payer. A port written as a name has no entry and no place."""
     lst = listed(state)
     if lst is None:
         return
-    places = [(role.split(":")[0], port_country(names[role])) for role in sorted(names)
-              if role.split(":")[0] in PORT_ROLES and names[role]]
+    places = [(role.split(":")[0], countries[role]) for role in sorted(countries)]
     screen_places(state, ctx, lst, places, ctx.sender_hex)
 
 

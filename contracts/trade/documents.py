@@ -210,19 +210,22 @@ def _join_trade(state: ContractState, trade_id: str, doc_id: str, doc: dict[str,
 
 
 def screen_document(state: ContractState, ctx: TxContext, owner: str,
-                    names: dict[str, Any], issuing_bank: str | None = None) -> None:
+                    names: dict[str, Any], issuing_bank: str | None = None,
+                    ports: dict[str, str] | None = None) -> None:
     """No document may name a watched party, nor be registered for a watched identity; nor
     involve a refused jurisdiction — the owner's or the registrant's (their BICs' countries), a
     port written as a UN/LOCODE, a letter of credit's ``issuing_bank`` (its BIC's country) —
     and a monitored one alerts (docs/risk.md "Jurisdictions").
-    ``names``: the document's party, vessel and port names as written.
+    ``names``: the document's party, vessel and port names as written; ``ports``: the
+    countries of its ports written as UN/LOCODEs
+    (:func:`contracts.risk_jurisdictions.port_countries`, recorded on the document).
 
     Raises:
         ContractError: ``sanctioned_party`` naming the party's role (the alert is kept);
             ``jurisdiction_refused`` naming the role and the place (the alert is kept).
     """
     risk.screen_identities(state, ctx, sorted({owner, ctx.sender_hex}))
-    risk.screen_parties(state, ctx, {r: names[r] for r in PARTY_ROLES if r in names})
+    risk.screen_parties(state, ctx, {r: names[r] for r in PARTY_ROLES if r in names}, ports)
     risk_jurisdictions.screen_bank(state, ctx, "issuing_bank", issuing_bank)
 
 
@@ -237,9 +240,12 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     norm = normalise_fields(doc_type, args["fields"], _exponent_of(state))
     owner = check_document_party(state, ctx, doc_type, norm[PARTY_FIELD[doc_type]],
                                  args.get("on_behalf_of"))
-    # the names as written: screening's joined form must see where a word was split
+    # the names as written: screening's joined form must see where a word was split; a port's
+    # country from the field as submitted (a UN/LOCODE), never from the stored name skeleton
+    ports = risk_jurisdictions.port_countries(
+        {r: args["fields"][r] for r in norm if r in risk_jurisdictions.PORT_ROLES})
     screen_document(state, ctx, owner, {r: args["fields"][r] for r in norm if r in PARTY_ROLES},
-                    norm.get("issuing_bank"))
+                    norm.get("issuing_bank"), ports)
     key = _key(ctx)
     fp = fingerprint(key, doc_type, norm)
     tfp = token_fingerprint(key, doc_type, norm)
@@ -275,6 +281,8 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
            "trade_id": None, "attestation": None, "verified_by": [], "declared_distinct": None,
            "distinct_copies": [], "presentation_id": None, "status": "registered",
            "height": ctx.height}
+    if ports:  # only ports written as UN/LOCODEs: a document naming its ports has no entry
+        doc["port_countries"] = ports
     if similar is not None:
         doc["declared_distinct"] = {"reason": args["declare_distinct"], "similar_to": similar}
         other = get_doc(state, similar)

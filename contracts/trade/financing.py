@@ -111,18 +111,26 @@ def check_not_disputed(state: ContractState, trade: dict[str, Any]) -> None:
 
 def screen_trade(state: ContractState, ctx: TxContext, trade: dict[str, Any]) -> None:
     """Financing re-screens every party, vessel and port of every document of the trade (one
-    may have been watch-listed since it was registered: red-team F8b).
+    may have been watch-listed since it was registered: red-team F8b), and the places of its
+    ports by the countries recorded at registration (``port_countries``: ports written as
+    UN/LOCODEs; a jurisdiction may have been listed since). A document registered before the
+    countries were recorded has none: its ports are not placed (docs/risk.md "Jurisdictions").
 
     Raises:
-        ContractError: ``sanctioned_party`` naming the role (the alert is kept).
+        ContractError: ``sanctioned_party`` naming the role (the alert is kept);
+            ``jurisdiction_refused`` naming the port's role and its place (the alert is kept).
     """
     names = {"seller": trade["seller"], "buyer": trade["buyer"]}
+    ports: dict[str, str] = {}
     for doc_id in trade["docs"]:
-        fields = get_doc(state, doc_id)["fields"]
+        doc = get_doc(state, doc_id)
+        fields = doc["fields"]
         for role in PARTY_ROLES:
             if role in fields and fields[role] not in names.values():
                 names[role if role not in names else f"{role}:{doc_id[:8]}"] = fields[role]
-    risk.screen_parties(state, ctx, names)
+        for role, cc in doc.get("port_countries", {}).items():
+            ports[f"{role}:{doc_id[:8]}"] = cc
+    risk.screen_parties(state, ctx, names, ports)
 
 
 def record_repayment(state: ContractState, ctx: TxContext, financing_id: str,

@@ -140,14 +140,35 @@ def test_a_bics_country_is_its_fifth_and_sixth_characters(bic: str, cc: str | No
     assert jur.bic_country(bic) == cc
 
 
+#: five-letter port names (and a two-letter word then a three-letter one) whose first letters
+#: are an assigned code: the stored skeleton read them as UN/LOCODEs (decision 149's limit)
+PORT_NAMES = ["Lagos", "Genoa", "La Paz", "Lima", "Santos", "Colon", "Tokyo", "Cadiz", "Beira",
+              "Malmo", "Arica", "Natal", "Belem", "Varna", "Aqaba", "Basra", "Dover", "Le Havre",
+              "Port of Lagos", "Lagos (Apapa)", "Genoa, Italy"]
+
+
 @pytest.mark.parametrize("port,cc", [
-    ("CNSHA", "CN"), ("CN SHA", "CN"), ("CN-SHA", "CN"), ("cnsha", "CN"), ("US LAX", "US"),
-    ("NL RTM", "NL"), ("IRBND", "IR"), ("SAJED", "SA"), ("GBLO2", "GB"),
+    ("CNSHA", "CN"), ("CN SHA", "CN"), ("CN-SHA", "CN"), ("US LAX", "US"), ("NL RTM", "NL"),
+    ("IRBND", "IR"), ("NGLOS", "NG"), ("ITGOA", "IT"), ("SAJED", "SA"), ("SA JED", "SA"),
+    ("SA-JED", "SA"), ("CO BAQ", "CO"), ("AG SJO", "AG"), ("BV-ABC", "BV"), ("GBLO2", "GB"),
+    ("  CNSHA ", "CN"), ("XK PRN", "XK"),
+    *((name, None) for name in PORT_NAMES),
+    ("cnsha", None), ("Cnsha", None), ("cn sha", None), ("CNsha", None), ("ＣＮＳＨＡ", None),
     ("Shanghai", None), ("Port of Shanghai", None), ("Bandar Abbas", None),
-    ("Shanghai (CNSHA)", None), ("UKLON", None), ("ZZABC", None), ("CNSH1", None),
-    ("CN SHAN", None), ("SA JED", None)])
+    ("Shanghai (CNSHA)", None), ("UKLON", None), ("ZZABC", None), ("EU ABC", None),
+    ("ANCUR", None), ("CNSH1", None), ("CNSH0", None), ("CN SHAN", None), ("CN  SHA", None),
+    ("CN_SHA", None), ("CN/SHA", None), ("CN -SHA", None), ("C NSHA", None), ("", None)])
 def test_a_port_is_placed_only_when_written_as_a_locode(port: str, cc: str | None) -> None:
-    assert jur.port_country(port) == cc
+    """Read on the field as submitted: two upper-case letters of an assigned code, then three
+    upper-case letters or digits 2-9 (UN/LOCODE never uses 0 or 1), together or apart by one
+    space or hyphen. A name is never placed; lower case is not a LOCODE as written."""
+    assert jur.locode_country(port) == cc
+
+
+def test_the_ports_recorded_are_only_those_written_as_locodes() -> None:
+    assert jur.port_countries({"port_of_loading": "SA JED", "port_of_discharge": "Genoa",
+                               "vessel": "CNSHA"}) == {"port_of_loading": "SA"}
+    assert jur.port_countries({"port_of_loading": "Lagos", "port_of_discharge": "cnsha"}) == {}
 
 
 # ---------------------------------------------------------------------------- payments
@@ -367,6 +388,98 @@ def test_a_listing_after_registration_stops_financing_and_removal_restores_it() 
     assert r.ok
     (a,) = alerts(r, "high_risk_jurisdiction")
     assert a["jurisdiction"] == "CN" and a["accounts"] == [led.pk("bank_a")]
+
+
+def _doc_of(led: Ledger, trade: str, doc_type: str) -> tuple[str, dict[str, Any]]:
+    for doc_id in led.get(T, "trade/" + trade)["docs"]:
+        doc = led.get(T, "doc/" + doc_id)
+        if doc["doc_type"] == doc_type:
+            return doc_id, doc
+    raise AssertionError(doc_type)
+
+
+def _finance(led: Ledger, trade: str) -> Any:
+    return led.tx("bank_a", T, "request_financing", amount=1000, currency="USD",
+                  maturity_date="2026-02-28", trade_id=trade)
+
+
+def test_five_letter_port_names_are_never_placed_at_registration_or_financing() -> None:
+    """"Lagos" is not Laos, "Genoa" not Georgia, "La Paz" not Laos: with every country their
+    first letters spell refused, their bills of lading register and their trades finance."""
+    led = trade_ledger()
+    for code in ("LA", "GE", "LI", "CO", "TO", "BE", "NA"):
+        led.ok("regulator", R, "set_jurisdiction", code=code, level="refuse")
+    ids = _open_trade(led, _bl(port_of_loading="Lagos", port_of_discharge="Genoa"))
+    _, doc = _doc_of(led, ids["trade"], "bill_of_lading")
+    assert "port_countries" not in doc  # names: nothing recorded, the record as before
+    for i, (pol, pod) in enumerate([("La Paz", "Lima"), ("Colon", "Tokyo"), ("Belem", "Natal")]):
+        register(led, "bill_of_lading", _bl(port_of_loading=pol, port_of_discharge=pod,
+                                            bl_number=f"MAEU-1{i}"), tag=f"bl-name-{i}")
+    r = _finance(led, ids["trade"])
+    assert r.ok, r.error_message
+    assert not alerts(r, "jurisdiction_refused")
+
+
+def test_a_locode_is_placed_and_recorded_as_written() -> None:
+    led = trade_ledger()
+    led.ok("regulator", R, "set_jurisdiction", code="NG", level="refuse")
+    led.ok("regulator", R, "set_jurisdiction", code="SA", level="refuse")
+    for port, tag in (("NGLOS", "ng"), ("SA JED", "sa1"), ("SA-JED", "sa2"), ("SAJED", "sa3")):
+        r = led.fails("jurisdiction_refused", "exporter", T, "register",
+                      doc_type="bill_of_lading", fields=_bl(port_of_discharge=port),
+                      content_hash=h(tag))
+        assert "port_of_discharge" in r.error_message
+    led.ok("regulator", R, "set_jurisdiction", code="IT", level="monitor")
+    ids = _open_trade(led, _bl(port_of_loading="CNSHA", port_of_discharge="ITGOA"))
+    _, doc = _doc_of(led, ids["trade"], "bill_of_lading")
+    assert doc["port_countries"] == {"port_of_loading": "CN", "port_of_discharge": "IT"}
+    assert doc["fields"]["port_of_discharge"] == "itgoa"  # the name as stored: unchanged
+
+
+def test_a_lower_case_or_unassigned_locode_is_not_a_place() -> None:
+    """``cnsha`` is not written as a UN/LOCODE (it could be a name): not placed. A code whose
+    country is not assigned (``UKLON``: the code is GB; ``ZZABC``) is no place either."""
+    led = trade_ledger()
+    for code in ("CN", "GB"):
+        led.ok("regulator", R, "set_jurisdiction", code=code, level="refuse")
+    for i, (pol, pod) in enumerate([("cnsha", "cn sha"), ("UKLON", "ZZABC")]):
+        r = register(led, "bill_of_lading", _bl(port_of_loading=pol, port_of_discharge=pod,
+                                                bl_number=f"MAEU-2{i}"), tag=f"bl-lc-{i}")
+        assert "port_countries" not in led.get(T, "doc/" + r["doc_id"])
+
+
+def test_a_listing_after_registration_stops_financing_by_the_recorded_country() -> None:
+    """"SA JED" lost its ``SA`` in the stored skeleton: financing now screens the country
+    recorded at registration, so a listing after it stops the trade."""
+    led = trade_ledger()
+    ids = _open_trade(led, _bl(port_of_loading="Genoa", port_of_discharge="SA JED"))
+    led.ok("regulator", R, "set_jurisdiction", code="SA", level="refuse")
+    led.ok("regulator", R, "set_jurisdiction", code="GE", level="refuse")
+    r = led.fails("jurisdiction_refused", "bank_a", T, "request_financing", amount=1000,
+                  currency="USD", maturity_date="2026-02-28", trade_id=ids["trade"])
+    assert "port_of_discharge" in r.error_message and "SA" in r.error_message
+    (a,) = alerts(r)
+    assert a["jurisdiction"] == "SA" and a["party"] == "port_of_discharge"
+    led.ok("regulator", R, "remove_jurisdiction", code="SA", reason="error")
+    assert _finance(led, ids["trade"]).ok  # Genoa is not Georgia
+
+
+def test_financing_reads_the_recorded_country_and_a_record_without_one_has_none() -> None:
+    """Financing reads ``port_countries``, not the stored name. A document registered before
+    the countries were recorded (no field) has no port place at financing (decision: its ports
+    were screened at its registration; the old reading of its skeleton was the bug)."""
+    led = trade_ledger()
+    ids = _open_trade(led, _bl(port_of_loading="CNSHA", port_of_discharge="Rotterdam"))
+    doc_id, doc = _doc_of(led, ids["trade"], "bill_of_lading")
+    led.ok("regulator", R, "set_jurisdiction", code="IR", level="refuse")
+    led.state.put(T, "doc/" + doc_id, {**doc, "port_countries": {"port_of_discharge": "IR"}})
+    r = led.fails("jurisdiction_refused", "bank_a", T, "request_financing", amount=1000,
+                  currency="USD", maturity_date="2026-02-28", trade_id=ids["trade"])
+    assert "port_of_discharge" in r.error_message and "IR" in r.error_message
+    led.ok("regulator", R, "set_jurisdiction", code="CN", level="refuse")
+    legacy = {k: v for k, v in doc.items() if k != "port_countries"}
+    led.state.put(T, "doc/" + doc_id, legacy)  # as registered before this change
+    assert _finance(led, ids["trade"]).ok
 
 
 def test_a_credit_for_an_applicant_in_a_refused_place_is_refused() -> None:
