@@ -20,7 +20,7 @@ import re
 import sys
 from typing import Any
 
-from chainfin.client import Client, ClientError, add_regulator_call_args
+from chainfin.client import Client, add_regulator_call_args, submit_call
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 
@@ -49,14 +49,7 @@ def parse_code(text: str) -> str:
 
 async def _submit(node: str, key: str, method: str, args: dict[str, Any], ca: str | None,
                   timeout: float) -> dict[str, Any]:
-    ident = load_identity(key)
-    async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
-        try:
-            return await c.call(ident, "risk", method, args, wait=True)
-        except ClientError as e:
-            if e.status == 0 or e.status >= 500:
-                raise
-            return {"status": "refused", "error": {"code": e.code, "message": e.message}}
+    return await submit_call(node, key, "risk", method, args, ca, timeout)
 
 
 async def read_list(node: str, key: str | None, ca: str | None = None,

@@ -421,6 +421,21 @@ def _write_json(value: Any, out: str) -> None:
     print(f"wrote {path}")
 
 
+async def submit_call(node: str, key: str, contract: str, method: str, args: dict[str, Any],
+                      ca: str | None, timeout: float) -> dict[str, Any]:
+    """Sign ``contract.method(args)`` with the key file ``key``, send it and wait for it to be
+    final: the outcome, or ``{"status": "refused", "error": ...}`` for a 4xx answer (a 5xx or
+    no answer raises :class:`ClientError`)."""
+    ident = load_identity(key)
+    async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
+        try:
+            return await c.call(ident, contract, method, args, wait=True)
+        except ClientError as e:
+            if e.status == 0 or e.status >= 500:
+                raise
+            return {"status": "refused", "error": {"code": e.code, "message": e.message}}
+
+
 def add_regulator_call_args(q: argparse.ArgumentParser, run: Any, signs: bool = True) -> None:
     """The options of a regulator's command that signs a transaction (``signs``) or only reads:
     --node, --key ($CHAINFIN_KEY), --ca, --timeout; ``run`` handles it."""
