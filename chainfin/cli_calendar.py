@@ -21,7 +21,7 @@ import re
 import sys
 from typing import Any
 
-from chainfin.client import Client, add_regulator_call_args, submit_call
+from chainfin.client import Client, add_regulator_call_args, send_or_dry_run
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 
@@ -111,11 +111,6 @@ def _calendar_id(text: str) -> str:
     return text
 
 
-async def _submit(node: str, key: str, method: str, args: dict[str, Any], ca: str | None,
-                  timeout: float) -> dict[str, Any]:
-    return await submit_call(node, key, "governance", method, args, ca, timeout)
-
-
 async def show(node: str, key: str | None, calendar: str, year: int | None,
                ca: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
     """The calendar's latest published year and weekend, and the list of ``year`` (default:
@@ -162,15 +157,10 @@ def run(args: argparse.Namespace) -> int:
                                     "BIC country (one of them)")
             tx_args = {"bank": args.bank.strip().lower(), **({"calendar": cal} if cal else {})}
             method = "set_bank_calendar"
-        if args.dry_run:
-            print(json.dumps({"status": "dry_run", "method": method, "args": tx_args}))
-            return 0
-        out = asyncio.run(_submit(args.node, args.key, method, tx_args, args.ca, args.timeout))
+        return send_or_dry_run(args, "governance", method, tx_args)
     except (ChainfinError, OSError, ValueError) as e:
         print(f"chainfin: error: {e}", file=sys.stderr)
         return 2
-    print(json.dumps(out))
-    return 0 if out.get("status") == "committed" else 1
 
 
 def _year(text: str) -> int:

@@ -20,7 +20,7 @@ import re
 import sys
 from typing import Any
 
-from chainfin.client import Client, add_regulator_call_args, submit_call
+from chainfin.client import Client, add_regulator_call_args, send_or_dry_run
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 
@@ -45,11 +45,6 @@ def parse_code(text: str) -> str:
     if code in _HINTS:
         raise ChainfinError(f"--code {code} is not an ISO 3166-1 code: write {_HINTS[code]}")
     return code
-
-
-async def _submit(node: str, key: str, method: str, args: dict[str, Any], ca: str | None,
-                  timeout: float) -> dict[str, Any]:
-    return await submit_call(node, key, "risk", method, args, ca, timeout)
 
 
 async def read_list(node: str, key: str | None, ca: str | None = None,
@@ -89,15 +84,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             method = "remove_jurisdiction"
             tx_args = {"code": code, "reason": args.reason}
-        if args.dry_run:
-            print(json.dumps({"status": "dry_run", "method": method, "args": tx_args}))
-            return 0
-        out = asyncio.run(_submit(args.node, args.key, method, tx_args, args.ca, args.timeout))
+        return send_or_dry_run(args, "risk", method, tx_args)
     except (ChainfinError, OSError, ValueError) as e:
         print(f"chainfin: error: {e}", file=sys.stderr)
         return 2
-    print(json.dumps(out))
-    return 0 if out.get("status") == "committed" else 1
 
 
 def _risk_subparsers(sub: Any) -> Any:

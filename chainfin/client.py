@@ -436,6 +436,19 @@ async def submit_call(node: str, key: str, contract: str, method: str, args: dic
             return {"status": "refused", "error": {"code": e.code, "message": e.message}}
 
 
+def send_or_dry_run(args: argparse.Namespace, contract: str, method: str,
+                    tx_args: dict[str, Any]) -> int:
+    """A regulator's command's transaction: printed with ``--dry-run``, else sent with
+    :func:`submit_call` and its outcome printed as JSON; exit 0 when committed, else 1."""
+    if args.dry_run:
+        print(json.dumps({"status": "dry_run", "method": method, "args": tx_args}))
+        return 0
+    out = asyncio.run(submit_call(args.node, args.key, contract, method, tx_args, args.ca,
+                                  args.timeout))
+    print(json.dumps(out))
+    return 0 if out.get("status") == "committed" else 1
+
+
 def add_regulator_call_args(q: argparse.ArgumentParser, run: Any, signs: bool = True) -> None:
     """The options of a regulator's command that signs a transaction (``signs``) or only reads:
     --node, --key ($CHAINFIN_KEY), --ca, --timeout; ``run`` handles it."""
