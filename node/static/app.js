@@ -1,5 +1,6 @@
-/* chainfin explorer: search, block / transaction / account / trade / document / state pages, live blocks,
- * and a Verify button that checks proofs in this browser (verify.js) against a pinned genesis. */
+/* chainfin explorer: search, block / transaction / account / trade / document / state pages, the alert
+ * queue and its cases, live blocks, and a Verify button that checks proofs in this browser (verify.js)
+ * against a pinned genesis. */
 (function () {
   "use strict";
   const V = window.ChainfinVerify;
@@ -185,6 +186,7 @@
       state.identity = { name: d.name || "", publicKey: String(d.public_key || ""), key };
       $("identity-state").innerHTML = '<span class="pill ok">signing reads</span> identity <b>' + esc(state.identity.name) + "</b> " + who(state.identity.publicKey) +
         ' <span class="muted">(kept in this page only, not extractable)</span>';
+      $("alerts-link").hidden = false;  // for every identity alike: whether it has a queue is the node's to answer
       live();
       await route();
       document.body.dataset.identity = state.identity.publicKey;  // the page re-rendered signed
@@ -600,7 +602,7 @@
   const f = (name, html) => '<span data-f="' + esc(name) + '">' + html + "</span>";
   const pill = (cls, text, name) => '<span class="pill ' + cls + '"' + (name ? ' data-f="' + esc(name) + '"' : "") + ">" + esc(text) + "</span>";
   const STATUS_CLASS = { open: "info", financed: "info", repaid: "ok", overdue: "bad", registered: "info", closed: "",
-    drawn: "ok", cancelled: "", presented: "warn", accepted: "info", paid: "ok", refused: "bad", held: "warn" };
+    drawn: "ok", cancelled: "", presented: "warn", accepted: "info", paid: "ok", refused: "bad", held: "warn", reviewed: "ok" };
   const statusPill = (s, name) => pill(STATUS_CLASS[s] !== undefined ? STATUS_CLASS[s] : "", s, name);
   function hiddenRec(kind, key, what) {
     return '<div class="rec hidden" data-rec="' + esc(kind) + '" data-key="trade_documents/' + esc(key) + '"><div class="rechead">' +
@@ -842,10 +844,344 @@
   state.trade = { tradeReport, render: renderTrade, money, lastDay, utc, countedBy, parseExact, toJsonText, financingStatus, NoTrade };
 
 
+  // ------------------------------------------------------------------ alert queue and cases
+  // The compliance officer's page: the open alerts this identity reviews (#/alerts), as
+  // `chainfin alerts queue` prints them, and one case (#/alert/ID), as `chainfin alerts case`
+  // shows it without opening the sealed dispositions (decision 151). The page shows what the
+  // /v1/risk/alerts routes answer this identity and nothing else: an account holder's key gets
+  // their 404, worded the same whether or not an alert names it (no tipping off: decision 144).
+
+  const ALERTS_LIMIT = 100;  // chainfin alerts queue's default --limit
+  const MONEY_FIELDS = ["amount", "max", "average"];  // alert detail fields in minor units of its `currency`
+  const KEY_FIELDS = ["counterparty", "subject"];  // alert detail fields holding an identity
+  /** A signed read, integers kept exact: {status, body (200 only), message (the node's error), path}. */
+  async function apiExact(path) {
+    const r = await sfetch(path, { Accept: "application/json" });
+    const text = await r.text();
+    let message = "";
+    if (r.status !== 200) { try { message = JSON.parse(text).error.message; } catch (e) { /* no body */ } }
+    if (r.status === 401) throw new NeedIdentity(path, message);
+    return { status: r.status, body: r.status === 200 ? parseExact(text) : null, message, path };
+  }
+  /** chainfin.cli_alerts._age: block-time milliseconds as "0h07m", "2h05m", "3d04h". */
+  function alertAge(ms) {
+    let s = Math.floor(Math.max(0, Number(ms)) / 1000);
+    const d = Math.floor(s / 86400); s %= 86400;
+    const h = Math.floor(s / 3600); s %= 3600;
+    const m = Math.floor(s / 60);
+    const two = (n) => String(n).padStart(2, "0");
+    return d ? d + "d" + two(h) + "h" : h + "h" + two(m) + "m";
+  }
+  /** A value's JSON with every object's keys sorted (to compare records whatever their key order). */
+  function canon(v) {
+    if (Array.isArray(v)) return "[" + v.map(canon).join(",") + "]";
+    if (v !== null && typeof v === "object") return "{" + Object.keys(v).sort().map((k) => JSON.stringify(k) + ":" + canon(v[k])).join(",") + "}";
+    return toJsonText(v);
+  }
+  const isKey = (v) => typeof v === "string" && /^[0-9a-f]{64}$/.test(v);
+
+  // names and exponents, looked up once per page load
+  const exponents = new Map();  // currency -> exponent (BigInt), null when unknown
+  async function learnExponents(codes) {
+    await Promise.all([...new Set(codes)].filter((c) => typeof c === "string" && !exponents.has(c)).map(async (c) => {
+      const g = nodeGenesis ? (nodeGenesis.currencies || []).find((x) => x.code === c) : null;
+      let e = g && Number.isInteger(g.exponent) ? BigInt(g.exponent) : null;
+      if (e === null) {  // a currency added by governance after the genesis
+        const r = await readExact("governance", "currency/" + c);
+        if (r.status === 200 && r.value && typeof r.value.exponent === "bigint") e = r.value.exponent;
+      }
+      exponents.set(c, e);
+    }));
+  }
+  const chainNames = new Map();  // identity id -> the name it was registered with on the chain (not in the genesis)
+  async function learnNames(keys) {
+    await Promise.all([...new Set(keys)].filter((k) => isKey(k) && !nameOf(k) && !chainNames.has(k)).map(async (k) => {
+      const r = await readExact("governance", "id/" + k);
+      chainNames.set(k, r.status === 200 && r.value && typeof r.value.name === "string" ? r.value.name : null);
+    }));
+  }
+  /** An account by its genesis name, else the name it was registered with, else its key. */
+  function account(pk) {
+    if (!isKey(pk)) return "<code>" + esc(pk) + "</code>";
+    const n = chainNames.get(pk);
+    if (nameOf(pk) || !n) return who(pk);
+    return '<a href="#/account/' + esc(pk) + '"><b>' + esc(n) + "</b> <code>" + esc(pk.slice(0, 12)) + "…</code></a>";
+  }
+  function alertMoney(v, ccy) {
+    const e = exponents.get(ccy);
+    if (typeof v !== "bigint" || typeof ccy !== "string") return esc(toJsonText(v));
+    return e === null || e === undefined ? esc(v.toString()) + ' <span class="muted">(minor units of ' + esc(ccy) + ")</span>" : esc(money(v, ccy, e));
+  }
+  /** The alert's amount, as the page shows it: its detail's `amount` in its `currency`. */
+  const alertAmount = (a) => (a.detail && has(a.detail, "amount") ? alertMoney(a.detail.amount, a.detail.currency) : '<span class="muted">-</span>');
+  /** The rest of the alert's detail, sorted as `chainfin alerts queue` prints it (`key=value`). */
+  function alertDetail(a, skip) {
+    const d = a.detail || {};
+    return Object.keys(d).sort().filter((k) => !(skip || []).includes(k)).map((k) =>
+      '<span class="kv" data-k="' + esc(k) + '"><span class="muted">' + esc(k) + "</span> " + detailValue(d, k) + "</span>").join(" ");
+  }
+  /** One field of an alert's detail: money in its currency, an identity by name, a document linked. */
+  function detailValue(d, k) {
+    const v = d[k];
+    if (MONEY_FIELDS.includes(k) && typeof d.currency === "string") return alertMoney(v, d.currency);
+    if (KEY_FIELDS.includes(k) && isKey(v)) return account(v);
+    if (k === "doc_id" && isKey(v)) return docLink(v);
+    return esc(typeof v === "string" ? v : toJsonText(v));
+  }
+  function alertAccounts(a) {
+    return a.accounts && a.accounts.length ? a.accounts.map(account).join(", ")
+      : '<span class="muted">names no account (supervisors only)</span>';
+  }
+  const alertLink = (id) => '<a class="alert-link" href="#/alert/' + esc(id) + '"><code>' + esc(id.length > 24 ? id.slice(0, 10) + "…" + id.slice(id.lastIndexOf("-")) : id) + "</code></a>";
+  async function learnAlerts(list) {
+    const keys = [], codes = [];
+    for (const a of list) {
+      keys.push(...(a.accounts || []));
+      for (const k of KEY_FIELDS) if (a.detail && isKey(a.detail[k])) keys.push(a.detail[k]);
+      if (a.detail && typeof a.detail.currency === "string") codes.push(a.detail.currency);
+    }
+    await Promise.all([learnNames(keys), learnExponents(codes)]);
+  }
+
+  // what is on screen, for the live refresh: {kind, hash, height, after | id, busy, again, ids, sig, times}
+  let alertsShown = null;
+  let alertRules = null;  // /v1/risk/rules' alert_rules, read once
+  /** A `block` event of the page's one event stream that changes what the alert page shows: an
+   * alert raised (a queue), a review recorded (a queue; the case reviewed). Every other block
+   * leaves it as it is: each re-read of another's data is a read-log entry (docs/api.md), so the
+   * page does not re-read per block; the ages move on with the public status instead (tickAlerts). */
+  function alertsChangedBy(d) {
+    const s = alertsShown;
+    if (!s || !Array.isArray(d.events)) return false;
+    return d.events.some((e) => e.contract === "risk" && (s.kind === "queue" ? e.name === "alert" || e.name === "alert_reviewed"
+      : e.name === "alert_reviewed" && e.data && e.data.alert === s.id));
+  }
+  /** The ages on the alert page at the tip's block time (the public /v1/status: no read logged). */
+  function tickAlerts(st) {
+    const s = alertsShown;
+    if (!s || s.hash !== location.hash || !st || !Number.isInteger(st.timestamp_ms) || !(Number(st.height) >= s.height)) return;
+    for (const el of view.querySelectorAll("[data-age-of]")) {
+      const t = s.times.get(el.dataset.ageOf);
+      if (!t) continue;
+      el.querySelector("[data-f=age]").textContent = alertAge(BigInt(st.timestamp_ms) - t.time_ms);
+      const b = el.querySelector("[data-f=age-blocks]");
+      if (b) b.textContent = String(BigInt(st.height) - t.height);
+    }
+    const tip = view.querySelector("[data-f=tip-time]");
+    if (tip) tip.textContent = utc(st.timestamp_ms);
+  }
+  /** Re-read the page shown (once the chain has passed the height it was read at). */
+  async function refreshAlerts(height) {
+    const s = alertsShown;
+    if (!s || s.hash !== location.hash || !(Number(height) > s.height)) return;
+    if (s.busy) { s.again = Math.max(s.again || 0, Number(height)); return; }
+    s.busy = true;
+    try {
+      if (s.kind === "queue") await pageAlerts(s.after, s);
+      else await pageAlert(s.id, s);
+    } catch (e) { /* the next block tries again */ }
+    s.busy = false;
+    // a change that came meanwhile: re-read again (alertsShown is the page just rendered)
+    if (s.again) { const h = s.again; s.again = 0; await refreshAlerts(h); }
+  }
+
+  /** #/alerts: the open alerts this identity reviews, oldest first (`chainfin alerts queue`). */
+  async function pageAlerts(after, prev) {
+    const path = "/v1/risk/alerts/queue?limit=" + ALERTS_LIMIT + (after !== undefined ? "&after=" + after : "");
+    const hash = location.hash;
+    const r = await apiExact(path);
+    if (prev && (alertsShown !== prev || location.hash !== hash)) return;  // the reader went elsewhere meanwhile
+    if (r.status !== 200) {
+      alertsShown = null;
+      if (r.status !== 404) throw new Error("the node answered " + r.status + " for " + path + (r.message ? ": " + r.message : ""));
+      // the same card for every identity without a queue, whatever alerts exist (decision 144)
+      view.innerHTML = '<div class="card notfound" id="alerts-none"><h1>No alert queue for this identity</h1>' +
+        "<p>The node answered <code>404</code> for <code>/v1/risk/alerts/queue</code>: <span class=\"reason\">" + esc(r.message) + "</span></p>" +
+        '<p class="muted">A bank\'s compliance officer reviews the alerts on its customers, a regulator or an auditor every alert (docs/risk.md, reviewing alerts); ' +
+        "any other identity has no queue.</p></div>";
+      return;
+    }
+    const doc = r.body, alerts = doc.alerts, supervisor = has(doc, "open");
+    await learnAlerts(alerts);
+    let raised = null;  // a supervisor's: alerts raised on the chain, every rule (risk/alert_count/<rule>)
+    if (supervisor) {
+      if (!alertRules) {
+        const rules = await api("/v1/risk/rules");  // network data: the same for every reader
+        if (rules.status === 200 && Array.isArray(rules.body.alert_rules)) alertRules = rules.body.alert_rules;
+      }
+      const counts = await Promise.all((alertRules || []).map((n) => readExact("risk", "alert_count/" + n)));
+      if (alertRules && counts.every((c) => c.status === 200 || c.status === 404)) {
+        raised = counts.reduce((s, c) => s + (c.status === 200 && typeof c.value === "bigint" ? c.value : 0n), 0n);
+      }
+    }
+    if (prev && (alertsShown !== prev || location.hash !== hash)) return;
+    state.lastAlerts = { path, json: toJsonText(doc) };
+    const seen = prev ? prev.ids : null;
+    const rows = alerts.map((a) => '<tr class="alert-row' + (seen && !seen.has(a.alert) ? " new" : "") + '" data-alert="' + esc(a.alert) + '">' +
+      '<td data-age-of="' + esc(a.alert) + '">' + f("age", esc(alertAge(a.age_ms))) + ' <span class="muted">' + f("age-blocks", esc(a.age_blocks)) + " blocks</span></td>" +
+      "<td>" + blockLink(a.height) + "</td>" +
+      "<td>" + f("rule", esc(a.rule)) + "</td>" +
+      '<td data-f="accounts">' + alertAccounts(a) + "</td>" +
+      '<td class="mono" data-f="amount">' + alertAmount(a) + "</td>" +
+      '<td data-f="detail">' + alertDetail(a, ["amount", "currency"]) + "</td>" +
+      "<td>" + alertLink(a.alert) + "</td>" +
+      '<td data-f="tx"><a href="#/tx/' + esc(a.tx_id) + '"><code>' + esc(String(a.tx_id).slice(0, 10)) + "…</code></a></td></tr>").join("");
+    const n = alerts.length;
+    let counts;
+    if (supervisor) {
+      const reviewed = raised === null ? null : (raised > doc.open ? raised - doc.open : 0n);
+      counts = "<p>" + f("open", esc(doc.open)) + " open alerts on the chain · " +
+        (reviewed === null ? '<span class="muted">reviewed: the alert counts could not be read</span>'
+          : f("reviewed", esc(reviewed)) + " reviewed") + " · at height " + f("height", esc(doc.height)) + "</p>" +
+        '<p class="muted">Open: the supervisors\' queue (<code>risk/queue/*</code>). Reviewed: the alerts raised on the chain ' +
+        "(<code>risk/alert_count/&lt;rule&gt;</code>, every rule) less the open ones; an alert raised before cases existed (a chain upgraded to decision 145) counts among them.</p>" +
+        verifyButton("the open count", "/v1/proofs/state/risk/queue/" + encodeURIComponent("*"), (pr) => {
+          const shown = alertsShown && alertsShown.kind === "queue" ? alertsShown : null;
+          const v = pr.present ? exact(pr.value) : null;
+          if (!v) return "the proof says risk/queue/* is absent, the page showed " + (shown ? shown.open : "a count");
+          return shown && BigInt(pr.height) === BigInt(shown.height) && v.open !== shown.open
+            ? "the proof says " + v.open + " open at height " + pr.height + ", the page showed " + shown.open : null;
+        });
+    } else {
+      counts = "<p>" + f("open", esc(n)) + " open alerts of this bank's customers" +
+        (n >= ALERTS_LIMIT ? " shown, the oldest: there may be more (a bank's queue has no cursor nor total)" : "") +
+        " · at height " + f("height", esc(doc.height)) + "</p>" +
+        '<p class="muted" data-f="reviewed-none">Reviewed: the node serves a bank no count of its customers\' reviewed cases (the queue lists the open ones); each case\'s page shows its reviews.</p>';
+    }
+    const more = doc.next !== undefined && doc.next !== null
+      ? '<p><a id="alerts-next" href="#/alerts/after/' + esc(doc.next) + '">next ' + ALERTS_LIMIT + " (raised later) →</a></p>" : "";
+    const html = '<h1>Alert queue <span class="pill live" id="live">' + (liveOn ? "live" : "not live") + "</span></h1>" +
+      '<p class="muted">The open (unreviewed) alerts this identity reviews, oldest first, as <code>chainfin alerts queue</code> prints them — ' +
+      (supervisor ? "a regulator's or an auditor's queue: every alert" : "a bank's queue: the alerts on its customers") +
+      ". Ages in block time (the tip's, " + f("tip-time", esc(utc(doc.time_ms))) + "); amounts in major units of the currency; accounts by genesis name (else the name registered on the chain).</p>" +
+      '<div class="card" id="alerts-counts">' + counts + "</div>" +
+      '<div class="card"><table class="list" id="alerts-queue"><thead><tr><th>age</th><th>raised at</th><th>rule</th><th>accounts</th><th>amount</th><th>detail</th><th>case</th><th>transaction</th></tr></thead><tbody>' +
+      (rows || '<tr id="alerts-empty"><td colspan="8">No open alerts' + (supervisor ? " on the chain" : " of this bank's customers") + ".</td></tr>") +
+      "</tbody></table>" + more + "</div>" +
+      '<p class="muted">A case\'s page shows the alert, its transaction and its reviews; review with <code>chainfin alerts review --alert ID</code>, read a sealed disposition with <code>chainfin alerts case --alert ID</code>.</p>';
+    const verdict = prev ? view.querySelector("#alerts-counts [data-verdict]") : null;
+    if (prev) view.querySelectorAll("button.verify").forEach((b) => checks.delete(b.dataset.check));
+    view.innerHTML = html;
+    if (verdict && supervisor) {  // a verdict shown survives the refresh (it names its height)
+      const box = view.querySelector("#alerts-counts [data-check]");
+      if (box) $(box.dataset.check).replaceChildren(verdict);
+    }
+    alertsShown = { kind: "queue", hash, after, height: Number(doc.height), open: supervisor ? doc.open : null, ids: new Set(alerts.map((a) => a.alert)),
+      times: new Map(alerts.map((a) => [a.alert, { time_ms: a.time_ms, height: a.height }])) };
+    view.dataset.alertsHeight = String(doc.height);
+  }
+
+  /** #/alert/ID: one case, as `chainfin alerts case` shows it, its dispositions left sealed. */
+  async function pageAlert(id, prev) {
+    const path = "/v1/risk/alerts/" + encodeURIComponent(id);
+    const hash = location.hash;
+    const r = await apiExact(path);
+    if (prev && (alertsShown !== prev || location.hash !== hash)) return;
+    if (r.status !== 200) {
+      alertsShown = null;
+      if (r.status !== 404) throw new Error("the node answered " + r.status + " for " + path + (r.message ? ": " + r.message : ""));
+      return fail("The node answered 404 for " + path + (r.message ? ": " + r.message : "") + ".");  // the same for any 404
+    }
+    const c = r.body;
+    const reviews = c.reviews || [];
+    const sig = canon([c.status, reviews]);
+    if (prev && prev.sig === sig) {  // nothing new but the age
+      const a = view.querySelector("[data-f=age]"), hn = view.querySelector("[data-f=height-now]");
+      if (a) a.textContent = alertAge(c.age_ms);
+      if (hn) hn.textContent = String(c.height_now);
+      prev.height = Number(c.height_now);
+      return;
+    }
+    await learnAlerts([c]);
+    await learnNames([...reviews.map((v) => v.by), ...reviews.flatMap((v) => Object.keys(v.sealed || {})), ...(c.seal_to || [])]);
+    const t = await api("/v1/tx/" + encodeURIComponent(c.tx_id) + "?tx=1");
+    if (prev && (alertsShown !== prev || location.hash !== hash)) return;
+    state.lastAlertCase = { path, json: toJsonText(c) };
+    const tx = t.status === 200 ? t.body : null;
+    let txHtml = txLink(c.tx_id);
+    if (tx) {
+      const env = tx.tx || null;
+      txHtml += "<br>" + (env ? "<code>" + esc(env.contract + "." + env.method) + "</code> by " + account(env.sender) + " · " : "") +
+        '<span class="pill ' + (tx.status === "committed" ? "ok" : "bad") + '" data-f="tx-status">' + esc(tx.status) + "</span>" +
+        (tx.error ? " " + esc(tx.error.code) : "") + (tx.height ? " in block " + blockLink(tx.height) + " index " + esc(tx.index) : "");
+    } else {
+      txHtml += ' <span class="muted">(its body: not found or not visible to you)</span>';
+    }
+    const last = reviews.length ? reviews[reviews.length - 1] : null;
+    // the public state: open, or reviewed (a case reviewed before decision 151 kept its disposition as its status)
+    const pub = c.status === "open" ? "open" : "reviewed";
+    let statusLine;
+    if (pub === "reviewed" && last) {
+      statusLine = statusPill("reviewed", "status-word") + " by " + account(last.by) + " " + f("reviewed-at", esc(utc(last.time_ms))) + " (height " + blockLink(last.height) + "): " +
+        (has(last, "sealed") ? '<span data-f="sealed">the disposition is sealed to the regulators and the reviewer; open with <code>chainfin alerts case</code></span>'
+          : '<span data-f="clear">recorded before decision 151, in clear (below)</span>');
+    } else if (pub === "open" && reviews.length) {
+      statusLine = statusPill("open", "status-word") + " again: put back in the queues by " + account(last.by) + " " + esc(utc(last.time_ms)) + " (a regulator's review; what it records is sealed)";
+    } else if (pub === "open") {
+      statusLine = statusPill("open", "status-word") + " in the review queues (the supervisors' and its accounts' home banks'), not reviewed yet";
+    } else {
+      statusLine = statusPill("reviewed", "status-word");
+    }
+    const detailRows = Object.keys(c.detail || {}).sort().filter((k) => !["amount", "currency"].includes(k))
+      .map((k) => [k.replace(/_/g, " "), '<span data-k="' + esc(k) + '">' + detailValue(c.detail, k) + "</span>"]);
+    const alertKey = "alert/" + id;
+    const expectAlert = (pr) => {
+      if (!pr.present) return "the proof says risk/" + alertKey + " is absent, the page showed a case";
+      const v = exact(pr.value);
+      for (const k of ["rule", "accounts", "tx_id", "height", "time_ms", "detail", "status"]) {
+        if (canon(pget(v, k)) !== canon(c[k])) return "the proven alert record's " + k + " is " + canon(pget(v, k)) + ", the page showed " + canon(c[k]);
+      }
+      return canon(pget(v, "reviews")) === String(reviews.length) ? null
+        : "the proven alert record counts " + canon(pget(v, "reviews")) + " reviews, the page showed " + reviews.length;
+    };
+    const stateProof = (key) => "/v1/proofs/state/risk/" + key.split("/").map(encodeURIComponent).join("/");
+    const reviewCards = reviews.map((rv, i) => {
+      const sealed = has(rv, "sealed");
+      const to = sealed ? Object.keys(rv.sealed).sort() : [];
+      const rows = [["by", account(rv.by)], ["recorded", esc(utc(rv.time_ms)) + " at height " + blockLink(rv.height)],
+        ["the case after it", statusPill(String(rv.state || (sealed ? "?" : "reviewed")), "state")]];
+      if (sealed) {
+        rows.push(["disposition", '<span data-f="sealed">sealed to the regulators and the reviewer; open with <code>chainfin alerts case</code></span>'],
+          ["sealed to", f("sealed-to", to.map(account).join(", ")) + ' <span class="muted">(' + to.length + " boxes of the same size, whatever the disposition)</span>"],
+          ["commitment", "<code>" + esc(rv.commitment) + "</code>"]);
+      } else {  // a review recorded before decision 151 kept its disposition in clear (a ledger cannot erase it)
+        rows.push(["disposition", f("clear", esc(rv.disposition)) + ' <span class="muted">(recorded in clear before decision 151)</span>']);
+        if (rv.note_sha256) rows.push(["note SHA-256", "<code>" + esc(rv.note_sha256) + "</code>"]);
+      }
+      return '<div class="rec" data-rec="review" data-n="' + i + '" data-key="risk/review/' + esc(id) + "/" + i + '"><div class="rechead"><b>review ' + i + "</b> " +
+        statusPill(String(rv.state || "reviewed")) + "</div>" + kv(rows) +
+        verifyButton("this review", stateProof("review/" + id + "/" + i), (pr) => {
+          if (!pr.present) return "the proof says risk/review/" + id + "/" + i + " is absent, the page showed a review";
+          const v = exact(pr.value);
+          return canon(v) === canon(rv) ? null : "the proven review record is not the review the page showed";
+        }) + "</div>";
+    }).join("");
+    const mine = state.identity && (c.seal_to || []).length
+      ? '<p class="muted">A review — a regulator\'s, or while the case is open the home bank\'s of an account it names — is recorded with <code>chainfin alerts review --alert ' +
+        esc(id) + " --disposition D --note FILE</code>; by this identity, sealed to " + (c.seal_to || []).map(account).join(", ") + ".</p>" : "";
+    view.innerHTML = '<h1>Alert <code id="alert-id">' + esc(id) + "</code> " + statusPill(pub, "status") + "</h1>" +
+      '<p class="muted">One case as <code>chainfin alerts case</code> shows it, at height ' + f("height-now", esc(c.height_now)) +
+      ": the alert, the transaction that raised it, the case's public state and its reviews. What a reviewer decided is sealed (decision 151): this page does not open it.</p>" +
+      '<div class="card" id="alert-status"><h2>Case</h2><p>' + statusLine + "</p></div>" +
+      '<div class="card rec" data-rec="alert" data-key="risk/' + esc(alertKey) + '"><h2>The alert</h2>' + kv([
+        ["rule", f("rule", esc(c.rule))],
+        ["accounts", '<span data-f="accounts">' + alertAccounts(c) + "</span>"],
+        ["raised", f("raised-at", esc(utc(c.time_ms))) + " at height " + f("block", blockLink(c.height)) + ' · <span data-age-of="' + esc(id) + '">age ' + f("age", esc(alertAge(c.age_ms))) + "</span>" + ' <span class="muted">(block time)</span>'],
+        ["amount", f("amount", alertAmount(c))],
+      ].concat(detailRows).concat([
+        ["transaction", f("tx", txHtml)],
+      ])) + verifyButton("the alert record", stateProof(alertKey), expectAlert) + "</div>" +
+      '<div class="card" id="alert-reviews"><h2>Reviews (' + reviews.length + ")</h2>" + (reviewCards || '<p class="muted" data-f="no-reviews">none yet</p>') + mine + "</div>";
+    alertsShown = { kind: "case", hash, id, height: Number(c.height_now), sig, times: new Map([[id, { time_ms: c.time_ms, height: c.height }]]) };
+  }
+  state.alerts = { age: alertAge, money };
+
+
   async function search(q) {
     q = q.trim();
     if (!q) return;
     if (/^[0-9]{1,19}$/.test(q)) { location.hash = "#/block/" + q; return; }
+    if (/^[0-9a-fA-F]{64}-[0-9]{1,6}$/.test(q)) { location.hash = "#/alert/" + q.toLowerCase(); return; }  // <tx id>-<n>
     if (/^[0-9a-fA-F]{64}$/.test(q)) {
       const id = q.toLowerCase();
       const { status } = await api("/v1/tx/" + id);
@@ -873,6 +1209,7 @@
   async function route() {
     const parts = location.hash.replace(/^#\/?/, "").split("/");
     const [page, ...rest] = parts;
+    alertsShown = null;
     try {
       if (page === "block") await pageBlock(rest[0]);
       else if (page === "tx") await pageTx(rest[0]);
@@ -880,6 +1217,8 @@
       else if (page === "trade") await pageTrade(decodeURIComponent(rest[0] || ""));
       else if (page === "doc") await pageDoc(decodeURIComponent(rest.join("/")));
       else if (page === "state") await pageState(rest[0], decodeURIComponent(rest.slice(1).join("/")));
+      else if (page === "alerts") await pageAlerts(rest[0] === "after" && /^[0-9]{1,18}$/.test(rest[1] || "") ? rest[1] : undefined);
+      else if (page === "alert") await pageAlert(decodeURIComponent(rest.join("/")));
       else await pageHome();
       view.dataset.page = page || "home";
     } catch (e) {
@@ -898,6 +1237,7 @@
       state.status = st;
       $("status").innerHTML = "node <b>" + esc(st.node_id) + "</b> · chain <code>" + esc(st.chain_id) + "</code> · height <b id=\"height\">" +
         st.height + "</b> · view " + st.view + " · " + st.validators.length + " validators · " + st.peers.length + " peers";
+      try { tickAlerts(st); } catch (e) { /* the ages wait for the next poll */ }  // at the tip's block time
     } catch (e) { $("status").textContent = "node unreachable"; }
   }
   // /v1/events is a signed read: EventSource cannot send headers, so the stream is read with a
@@ -913,6 +1253,7 @@
       tb.insertAdjacentHTML("afterbegin", await blockRow(d.height, true));
       while (tb.rows.length > 15) tb.deleteRow(tb.rows.length - 1);
     }
+    if (alertsChangedBy(d)) refreshAlerts(d.height);  // the alert pages, from the same stream (not awaited: the stream reads on)
   }
   // a browser holds at most 6 connections per host: close the stream when the page goes away
   window.addEventListener("pagehide", () => { liveGen++; if (liveAbort) liveAbort.abort(); });
