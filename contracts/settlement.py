@@ -8,9 +8,13 @@ Amounts are integer minor units of ISO 4217 currencies known to governance (gene
   the give legs of open PvP offers, or ``seized`` for money seized by regulator order.
 - ``supply/<CCY>`` -> ``{"issued": int, "redeemed": int}``.
 - ``pvp/<offer_id>`` -> the offer (see :func:`offer_pvp`).
-- ``uetr/<debtor>/<uetr>`` -> ``{"tx_id", "height"}``: the transfer that booked this UETR for this
-  debtor (identity id). A UETR names one payment: a second transfer by the same debtor with the
-  same UETR (a payment file sent twice) is refused, never booked twice.
+- ``uetr/<debtor>/<uetr>`` -> ``{"tx_id", "height", "time_ms", "to", "currency", "amount"}``: the
+  transfer that booked this UETR for this debtor (identity id). A UETR names one payment: a
+  second transfer by the same debtor with the same UETR (a payment file sent twice) is refused,
+  never booked twice. The payment's payee, amount and time are what a recall or a return of it
+  is checked against (:mod:`contracts.settlement_recall`): kept in this one write, so a transfer
+  writes no other key for them.
+- ``recall/<original tx id>``: a payment's recalls and returns (:mod:`contracts.settlement_recall`).
 
 Invariant (checked by the property tests): for every currency, the sum of all ``bal/*/<CCY>``
 (escrow included) equals ``issued - redeemed``, and no balance is negative.
@@ -74,6 +78,16 @@ ERROR_CODES = (
     "account_frozen",
     "unknown_field",
     "duplicate_payment",
+    # recalls and returns (contracts/settlement_recall.py)
+    "unknown_payment",
+    "not_recallable",
+    "bad_reason",
+    "recall_expired",
+    "recall_open",
+    "already_returned",
+    "no_open_recall",
+    "over_return",
+    "wrong_currency",
 )
 
 
@@ -234,16 +248,19 @@ def transfer(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
         raise ContractError("to: cannot transfer to oneself", "bad_field")
     refs = {k: args[k] for k in ISO_REFS if k in args}
     if "uetr" in refs:
-        check_new_uetr(state, ctx, refs["uetr"])
+        check_new_uetr(state, ctx, refs["uetr"], to, ccy, amount)
     pay(state, ctx, ctx.sender_hex, to, ccy, amount, "", refs)
     return {"balance": balance(state, ctx.sender_hex, ccy), **refs}
 
 
-def check_new_uetr(state: ContractState, ctx: TxContext, uetr: str) -> None:
+def check_new_uetr(state: ContractState, ctx: TxContext, uetr: str, to: str, currency: str,
+                   amount: int) -> None:
     """A UETR is one payment's unique end-to-end reference: a debtor that already paid under it
     is re-sending that payment (a file submitted twice after a timeout), which a back office
-    must refuse, not book again. The UETR is recorded here; a rejected transfer's writes are
-    discarded, so a transfer refused for another reason may be sent again.
+    must refuse, not book again. The UETR is recorded here, with the payment's payee ``to``,
+    currency, amount and block time, which a recall or a return of it is checked against; a
+    rejected transfer's writes are discarded, so a transfer refused for another reason may be
+    sent again.
 
     Raises:
         ContractError: ``duplicate_payment``.
@@ -253,7 +270,8 @@ def check_new_uetr(state: ContractState, ctx: TxContext, uetr: str) -> None:
     if prior is not None:
         raise ContractError(f"uetr: {uetr} was already paid by this debtor in tx "
                             f"{prior['tx_id']} (block {prior['height']})", "duplicate_payment")
-    state.put(NAME, key, {"tx_id": ctx.tx_hex, "height": ctx.height})
+    state.put(NAME, key, {"tx_id": ctx.tx_hex, "height": ctx.height, "time_ms": ctx.timestamp_ms,
+                          "to": to, "currency": currency, "amount": amount})
 
 
 @CONTRACT.method(roles=PAYER_ROLES, params={"counterparty": p_pubkey, "give": _leg,
@@ -389,3 +407,8 @@ def seize(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[st
     _set_balance(state, to, ccy, balance(state, to, ccy) + amount)
     ctx.emit("seized", {**order, "order_ref": ref, "approvals": approvals})
     return {"order_ref": ref, "status": "seized", "balance": have - amount}
+
+
+# recalls and returns (camt.056 / camt.029 / pacs.004): methods ``recall``, ``return_payment``
+# and ``reject_recall`` of this contract (imported last: the module imports this one)
+from contracts import settlement_recall as _recall  # noqa: E402,F401

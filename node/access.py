@@ -23,7 +23,7 @@ from typing import Any
 
 from chainfin import codec, readlog
 from chainfin.store import KVStore
-from contracts import governance
+from contracts import governance, settlement_recall
 from contracts.risk import HOLDER_ALERT_RULES
 
 #: (what, routes, who may read it) — the one authorization table; docs/api.md prints it.
@@ -39,6 +39,12 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "request), regulator"),
     ("settlement offer", "`/v1/state/settlement/pvp/<id>`",
      "party (maker, taker), regulator, auditor"),
+    ("payment index", "`/v1/state/settlement/uetr/<debtor>/<uetr>` (the transfer booked under "
+     "a UETR: its tx id, payee, amount, time)", "owner (the debtor), party (the payee it names), "
+     "home_bank (of either), regulator, auditor"),
+    ("payment recall", "`/v1/state/settlement/recall/<original tx id>` (its recalls and "
+     "returns)", "party (payer; payee, unless its home bank answers for it), home_bank (of the "
+     "payer or the payee), regulator, auditor"),
     ("risk limits of an account", "`/v1/risk/accounts/{account}` (its `alerts` excepted), "
      "`/v1/state/risk/{profile,use}/<id>…`", "owner, home_bank, regulator, auditor"),
     ("risk alerts of an account", "`alerts` in `/v1/risk/accounts/{account}`, "
@@ -288,6 +294,18 @@ def state_rule(get: StateGet, reader: Reader, contract: str, key: str) -> str | 
             if reader.names() & hex_names(rec):
                 return "party"
             return _supervised(reader)
+        if kind == "recall":
+            return recall_rule(get, reader, get("settlement", key))
+        if kind == "uetr":
+            debtor = rest.partition("/")[0]
+            rule = account_rule(get, reader, debtor)
+            if rule is not None:
+                return rule
+            payee = (get("settlement", key) or {}).get("to")
+            if reader.is_(payee):
+                return "party"
+            return "home_bank" if isinstance(payee, str) and _home_bank(get, reader, payee) \
+                else None
     if contract == "trade_documents":
         if _supervised(reader):
             return _supervised(reader)
@@ -303,6 +321,25 @@ def state_rule(get: StateGet, reader: Reader, contract: str, key: str) -> str | 
             if m[1] in _MONITORING_RISK:
                 return monitoring_rule(get, reader, m[2])
             return account_rule(get, reader, m[2])
+    return _supervised(reader)
+
+
+def recall_rule(get: StateGet, reader: Reader, rec: Any) -> str | None:
+    """A payment's recalls and returns: its payer, the payer's and the payee's home banks and
+    the supervisors; the payee itself only when no home bank answers for it
+    (:func:`contracts.settlement_recall.has_home_bank`), whatever the recalls' reasons: a fraud
+    recall is its bank's (no tipping off), and a record that turned unreadable when one was
+    made would say as much."""
+    if not isinstance(rec, dict):
+        return _supervised(reader)
+    payer, payee = rec.get("payer"), rec.get("payee")
+    if reader.is_(payer):
+        return "party"
+    if reader.is_(payee) and isinstance(payee, str) and not settlement_recall.has_home_bank(
+            get("governance", "id/" + payee)):
+        return "party"
+    if any(isinstance(h, str) and _home_bank(get, reader, h) for h in (payer, payee)):
+        return "home_bank"
     return _supervised(reader)
 
 

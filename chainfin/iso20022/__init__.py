@@ -1,5 +1,6 @@
-"""ISO 20022 in and out: pacs.008 / pacs.009 become settlement transfers; pacs.002, camt.053 and
-camt.054 are written from what the ledger committed. The field mapping is in docs/iso20022.md.
+"""ISO 20022 in and out: pacs.008 / pacs.009 become settlement transfers, camt.056 recalls and
+pacs.004 returns of them; pacs.002, camt.053, camt.054 and camt.029 are written from what the
+ledger committed. The field mapping is in docs/iso20022.md.
 
 Messages and schemas:
 
@@ -13,6 +14,11 @@ pacs.009.001.08     in: FI credit transfers     none: no official XSD was found 
 pacs.002.001.10     out: status per transfer    none: no official XSD was found on PyPI
 camt.053.001.08     out: statement              the official ISO 20022 XSD (``xsd/``)
 camt.054.001.08     out: debit/credit notice    the official ISO 20022 XSD (``xsd/``)
+camt.056.001.12     in: recall -> ``recall``    the official ISO 20022 XSD (``xsd/``); .001.08
+                                                read field by field
+pacs.004.001.11     in: return ->               none: no official XSD was found on PyPI;
+                    ``return_payment``          checked field by field here (.001.09 too)
+camt.029.001.14     out: answer to a recall     the official ISO 20022 XSD (``xsd/``)
 ==================  ==========================  =============================================
 
 Accounts are chainfin public keys. ISO 20022 account ids are at most 34 characters and a key is
@@ -52,6 +58,15 @@ __all__ = [
     "build_pacs002",
     "build_camt053",
     "build_camt054",
+    "build_camt029",
+    "parse_camt056",
+    "parse_pacs004",
+    "RecallRequest",
+    "RecallMessage",
+    "PaymentReturn",
+    "ReturnMessage",
+    "RecallAnswer",
+    "Party",
     "validate",
     "movements",
     "to_minor",
@@ -68,10 +83,23 @@ NS = {
     "pacs.002": "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10",
     "camt.053": "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08",
     "camt.054": "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08",
+    "camt.056": "urn:iso:std:iso:20022:tech:xsd:camt.056.001.12",
+    "camt.029": "urn:iso:std:iso:20022:tech:xsd:camt.029.001.14",
 }
 #: the messages checked against an official XSD shipped in ``xsd/`` (see xsd/README.md)
 SCHEMAS = {"pacs.008": "pacs.008.001.08.xsd", "camt.053": "camt.053.001.08.xsd",
-           "camt.054": "camt.054.001.08.xsd"}
+           "camt.054": "camt.054.001.08.xsd", "camt.056": "camt.056.001.12.xsd",
+           "camt.029": "camt.029.001.14.xsd"}
+#: the versions of the recall (camt.056) and return (pacs.004) messages read, by namespace:
+#: (kind, version, the kind whose shipped schema validates it, or None: field by field)
+RECALL_VERSIONS = {
+    "urn:iso:std:iso:20022:tech:xsd:camt.056.001.12": ("camt.056", "camt.056.001.12", "camt.056"),
+    "urn:iso:std:iso:20022:tech:xsd:camt.056.001.08": ("camt.056", "camt.056.001.08", None),
+}
+RETURN_VERSIONS = {
+    "urn:iso:std:iso:20022:tech:xsd:pacs.004.001.11": ("pacs.004", "pacs.004.001.11", None),
+    "urn:iso:std:iso:20022:tech:xsd:pacs.004.001.09": ("pacs.004", "pacs.004.001.09", None),
+}
 PROXY_TYPE = "CHAINFIN"
 PK_SCHEME = "CHAINFIN-PK32"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -540,6 +568,353 @@ def parse_payment(data: bytes, accounts: Mapping[str, str] | None = None,
     return PaymentMessage(kind, msg_id, created, tuple(out))
 
 
+# --------------------------------------------------------------------------- recalls and returns
+
+
+#: an ISO external code (a cancellation, rejection or return reason): which codes the ledger
+#: takes is the settlement contract's to say (``contracts.settlement_recall``)
+_REASON_CODE = re.compile(r"[A-Z0-9]{4}", re.ASCII)
+_BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?", re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class RecallRequest:
+    """One ``TxInf`` of a camt.056: the payment to recall and why."""
+
+    index: int
+    reason: str  # CxlRsnInf/Rsn/Cd
+    uetr: str | None = None  # OrgnlUETR
+    end_to_end_id: str | None = None  # OrgnlEndToEndId
+    amount: Decimal | None = None  # OrgnlIntrBkSttlmAmt, to check against the ledger's
+    currency: str | None = None
+    info: str | None = None  # CxlRsnInf/AddtlInf (joined, at most 105 characters)
+    debtor: str | None = None  # OrgnlTxRef/DbtrAcct: the payer's key, when given
+    creditor: str | None = None  # OrgnlTxRef/CdtrAcct
+    cancellation_id: str | None = None  # CxlId
+    case_id: str | None = None  # TxInf/Case/Id, else the message's Case/Id, else Assgnmt/Id
+
+
+@dataclass(frozen=True, slots=True)
+class RecallMessage:
+    version: str  # "camt.056.001.12" | "camt.056.001.08"
+    assignment_id: str
+    created: str
+    requests: tuple[RecallRequest, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentReturn:
+    """One ``TxInf`` of a pacs.004: the amount returned of one payment, and why."""
+
+    index: int
+    amount: Decimal  # RtrdIntrBkSttlmAmt
+    currency: str
+    reason: str  # RtrRsnInf/Rsn/Cd
+    uetr: str | None = None  # OrgnlUETR
+    end_to_end_id: str | None = None  # OrgnlEndToEndId
+    return_id: str | None = None  # RtrId
+    original_amount: Decimal | None = None  # OrgnlIntrBkSttlmAmt
+    original_currency: str | None = None
+    debtor: str | None = None  # OrgnlTxRef/DbtrAcct: the original payer (paid back)
+    creditor: str | None = None  # OrgnlTxRef/CdtrAcct: the original payee (returns)
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnMessage:
+    version: str  # "pacs.004.001.11" | "pacs.004.001.09"
+    msg_id: str
+    created: str
+    returns: tuple[PaymentReturn, ...]
+
+
+def _document(data: bytes, versions: Mapping[str, tuple[str, str, str | None]],
+              what: str) -> tuple[Any, str, str]:
+    """The root of a message of one of ``versions`` (by namespace), schema-checked when its
+    version has a shipped schema: (root, kind, version).
+
+    Raises:
+        Iso20022Error: too large, not XML, another message, invalid against its XSD.
+    """
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise Iso20022Error(f"the message is {len(data):,} bytes; more than "
+                            f"{MAX_MESSAGE_BYTES:,} is refused unread")
+    root = _read_xml(data)
+    ns = root.tag.split("}", 1)[0].lstrip("{") if root.tag.startswith("{") else ""
+    if _local(root) != "Document" or ns not in versions:
+        raise Iso20022Error(f"expected a {what} Document, got {_local(root)} in namespace "
+                            f"{ns or '(none)'}")
+    kind, version, schema = versions[ns]
+    if schema is not None:
+        validate(schema, root)
+    return root, kind, version
+
+
+def _money(el: Any, where: str, required: bool = False) -> tuple[Decimal | None, str | None]:
+    if el is None:
+        if required:
+            raise Iso20022Error(f"{where} with a Ccy is required")
+        return None, None
+    ccy = el.get("Ccy") or ""
+    if not _CCY.fullmatch(ccy):
+        raise Iso20022Error(f"{where}/@Ccy is not an ISO 4217 code")
+    return parse_amount(_value(el), where), ccy
+
+
+def _reason(info: Any, where: str) -> tuple[str, str | None]:
+    """A reason block's ``Rsn/Cd`` and its ``AddtlInf`` lines joined (at most 105 characters,
+    the ledger's): a proprietary reason (``Rsn/Prtry``) has no ledger meaning and is refused.
+
+    Raises:
+        Iso20022Error: no reason code, or one that is not an ISO external code's form.
+    """
+    code = _text(info, "Rsn", "Cd") if info is not None else None
+    if not code:
+        raise Iso20022Error(f"{where}/Rsn/Cd is required: the ledger records an ISO reason "
+                            "code (a proprietary Rsn/Prtry has no meaning to it)")
+    if not _REASON_CODE.fullmatch(code):
+        raise Iso20022Error(f"{where}/Rsn/Cd {code[:20]!r} is not an ISO reason code (four "
+                            "upper-case letters or digits)")
+    lines = [_value(c) for c in _children(info, "AddtlInf")]
+    text = _remittance(lines, where)
+    return code, (text[:105].rstrip() or None) if text else None
+
+
+def _one(el: Any, name: str, where: str) -> Any:
+    found = _children(el, name)
+    if len(found) > 1:
+        raise Iso20022Error(f"{where}/{name} appears {len(found)} times: the ledger records one")
+    return found[0] if found else None
+
+
+def _orig_refs(tx: Any, where: str) -> tuple[str | None, str | None]:
+    """OrgnlUETR and OrgnlEndToEndId, checked as the ledger keeps them."""
+    uetr = _text(tx, "OrgnlUETR")
+    if uetr is not None and not _UETR.fullmatch(uetr):
+        raise Iso20022Error(f"{where}/OrgnlUETR is not a lowercase UUIDv4")
+    e2e = _reference(_text(tx, "OrgnlEndToEndId"), 35, f"{where}/OrgnlEndToEndId")
+    return uetr, e2e
+
+
+def _parties(tx: Any, accounts: Mapping[str, str], where: str) -> tuple[str | None, str | None]:
+    ref = _child(tx, "OrgnlTxRef")
+    if ref is None:
+        return None, None
+    out = []
+    for tag in ("DbtrAcct", "CdtrAcct"):
+        acct = _child(ref, tag)
+        out.append(None if acct is None else _account_key(acct, accounts,
+                                                           f"{where}/OrgnlTxRef/{tag}"))
+    return out[0], out[1]
+
+
+def parse_camt056(data: bytes, accounts: Mapping[str, str] | None = None) -> RecallMessage:
+    """Read a camt.056 FIToFIPaymentCancellationRequest: version .001.12 is validated against
+    the official XSD, .001.08 read field by field. Each ``Undrlyg/TxInf`` is one recall: the
+    payment by its ``OrgnlUETR`` or ``OrgnlEndToEndId`` (and the payer by ``OrgnlTxRef/DbtrAcct``
+    when given), the reason by ``CxlRsnInf/Rsn/Cd`` (a group's ``OrgnlGrpInfAndCxl/CxlRsnInf``
+    applies to its transactions without one).
+
+    Raises:
+        Iso20022Error: not such a message, invalid, a transaction without a reason code or
+            without a reference to its payment, or with references the ledger cannot keep.
+    """
+    root, _, version = _document(data, RECALL_VERSIONS, "camt.056.001.12 or camt.056.001.08")
+    body = _child(root, "FIToFIPmtCxlReq")
+    if body is None:
+        raise Iso20022Error("camt.056: Document has no FIToFIPmtCxlReq")
+    assignment = _child(body, "Assgnmt")
+    assignment_id = _text(assignment, "Id") if assignment is not None else None
+    created = _text(assignment, "CreDtTm") if assignment is not None else None
+    if not assignment_id or not created:
+        raise Iso20022Error("camt.056: Assgnmt needs Id and CreDtTm")
+    case = _text(body, "Case", "Id") or assignment_id
+    out: list[RecallRequest] = []
+    for u, under in enumerate(_children(body, "Undrlyg")):
+        grp = _child(under, "OrgnlGrpInfAndCxl")
+        grp_reason = None if grp is None else _one(grp, "CxlRsnInf", f"Undrlyg[{u}]/"
+                                                                      "OrgnlGrpInfAndCxl")
+        for tx in _children(under, "TxInf"):
+            i = len(out)
+            w = f"Undrlyg[{u}]/TxInf[{i}]"
+            if i >= MAX_TRANSACTIONS:
+                raise Iso20022Error(f"camt.056: more than {MAX_TRANSACTIONS} transactions")
+            uetr, e2e = _orig_refs(tx, w)
+            if uetr is None and e2e is None:
+                raise Iso20022Error(f"{w}: OrgnlUETR or OrgnlEndToEndId is required (which "
+                                    "payment to recall)")
+            own = _one(tx, "CxlRsnInf", w)
+            reason, info = _reason(grp_reason if own is None else own, f"{w}/CxlRsnInf")
+            amount, ccy = _money(_child(tx, "OrgnlIntrBkSttlmAmt"), f"{w}/OrgnlIntrBkSttlmAmt")
+            debtor, creditor = _parties(tx, accounts or {}, w)
+            tx_case = _text(tx, "Case", "Id") or case
+            out.append(RecallRequest(
+                index=i, reason=reason, uetr=uetr, end_to_end_id=e2e, amount=amount,
+                currency=ccy, info=info, debtor=debtor, creditor=creditor,
+                cancellation_id=_text(tx, "CxlId"),
+                case_id=_reference(tx_case, 35, f"{w}/Case/Id")))
+    if not out:
+        raise Iso20022Error("camt.056: no Undrlyg/TxInf: nothing to recall")
+    return RecallMessage(version, assignment_id, created, tuple(out))
+
+
+def parse_pacs004(data: bytes, accounts: Mapping[str, str] | None = None,
+                  today: date | None = None) -> ReturnMessage:
+    """Read a pacs.004 PaymentReturn (.001.11 or .001.09; field by field: no official XSD was
+    found). Each ``TxInf`` is one return: the payment by ``OrgnlUETR`` (and the payer by
+    ``OrgnlTxRef/DbtrAcct``), the amount ``RtrdIntrBkSttlmAmt``, the reason
+    ``RtrRsnInf/Rsn/Cd``, the returning bank's reference ``RtrId``. A settlement date after
+    ``today`` + 1 or a settlement time request is refused, as for pacs.008.
+
+    Raises:
+        Iso20022Error: not such a message, a transaction without an amount, a reason code or a
+            reference to its payment, or with values the ledger cannot keep; group totals that
+            disagree.
+    """
+    root, _, version = _document(data, RETURN_VERSIONS, "pacs.004.001.11 or pacs.004.001.09")
+    body = _child(root, "PmtRtr")
+    if body is None:
+        raise Iso20022Error("pacs.004: Document has no PmtRtr")
+    hdr = _child(body, "GrpHdr")
+    msg_id = _text(hdr, "MsgId") if hdr is not None else None
+    created = _text(hdr, "CreDtTm") if hdr is not None else None
+    if not msg_id or not created or len(msg_id) > 35:
+        raise Iso20022Error("pacs.004: GrpHdr needs MsgId (at most 35 characters) and CreDtTm")
+    _settlement_time(hdr, "pacs.004: GrpHdr", today)
+    txs = _children(body, "TxInf")
+    if not txs:
+        raise Iso20022Error("pacs.004: no TxInf: nothing to return")
+    if len(txs) > MAX_TRANSACTIONS:
+        raise Iso20022Error(f"pacs.004: more than {MAX_TRANSACTIONS} transactions")
+    nb = _text(hdr, "NbOfTxs")
+    if nb is not None and (not _NB_OF_TXS.fullmatch(nb) or int(nb) != len(txs)):
+        raise Iso20022Error(f"pacs.004: GrpHdr/NbOfTxs is {nb[:20]!r} but the message holds "
+                            f"{len(txs)}")
+    out = []
+    for i, tx in enumerate(txs):
+        w = f"TxInf[{i}]"
+        uetr, e2e = _orig_refs(tx, w)
+        if uetr is None and e2e is None:
+            raise Iso20022Error(f"{w}: OrgnlUETR or OrgnlEndToEndId is required (which payment "
+                                "is returned)")
+        _settlement_time(tx, w, today)
+        amount, ccy = _money(_child(tx, "RtrdIntrBkSttlmAmt"), f"{w}/RtrdIntrBkSttlmAmt",
+                             required=True)
+        o_amount, o_ccy = _money(_child(tx, "OrgnlIntrBkSttlmAmt"), f"{w}/OrgnlIntrBkSttlmAmt")
+        reason, _ = _reason(_one(tx, "RtrRsnInf", w), f"{w}/RtrRsnInf")
+        debtor, creditor = _parties(tx, accounts or {}, w)
+        out.append(PaymentReturn(
+            index=i, amount=cast(Decimal, amount), currency=cast(str, ccy), reason=reason,
+            uetr=uetr, end_to_end_id=e2e,
+            return_id=_reference(_text(tx, "RtrId"), 35, f"{w}/RtrId"),
+            original_amount=o_amount, original_currency=o_ccy, debtor=debtor,
+            creditor=creditor))
+    return ReturnMessage(version, msg_id, created, tuple(out))
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A party of a recall as a camt.029 names it: a bank as an agent (its BIC when it has one),
+    anyone else as a party; both carry the chainfin key (its first 32 hex digits for an agent,
+    whose other id holds 35 characters)."""
+
+    key: str
+    name: str | None = None
+    bic: str | None = None
+    bank: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecallAnswer:
+    """Input of :func:`build_camt029`: a recall and where it stands on the ledger."""
+
+    recall_id: str
+    original_tx: str
+    status: str  # open | rejected | returned
+    answerer: Party  # who answers (the payee or its bank): Assgnmt/Assgnr
+    requester: Party  # who recalled (the payer or its bank): Assgnmt/Assgne
+    currency: str
+    exponent: int
+    amount: int  # the original payment, minor units
+    reason: str | None = None  # the rejection's camt.029 code
+    info: str | None = None
+    returned: int = 0  # minor units returned so far
+    uetr: str | None = None
+    end_to_end_id: str | None = None
+    case_id: str | None = None
+    answer_tx: str | None = None
+
+
+#: a recall's status -> (Sts/Conf, TxCxlSts)
+_CXL_STATUS = {"rejected": ("RJCR", "RJCR"), "returned": ("CNCL", "ACCR"),
+               "open": ("PECR", "PDCR")}
+
+
+def _party(b: _B, parent: Any, tag: str, p: Party) -> None:
+    el = b.sub(parent, tag)
+    if p.bank:
+        fi = b.path(el, "Agt/FinInstnId")
+        if p.bic and _BIC.fullmatch(p.bic):
+            b.sub(fi, "BICFI", p.bic)
+        name = _clean_name(p.name, 140)
+        if name:
+            b.sub(fi, "Nm", name)
+        othr = b.sub(fi, "Othr")
+        b.sub(othr, "Id", p.key[:32])
+        b.path(othr, "SchmeNm/Prtry", PK_SCHEME)
+        return
+    pty = b.sub(el, "Pty")
+    b.sub(pty, "Nm", _clean_name(p.name, 140) or p.key[:16])
+    othr = b.path(pty, "Id/OrgId/Othr")
+    b.sub(othr, "Id", p.key)
+    b.path(othr, "SchmeNm/Prtry", PROXY_TYPE)
+
+
+def build_camt029(a: RecallAnswer) -> bytes:
+    """A camt.029.001.14 ResolutionOfInvestigation answering one recall: ``RJCR`` with the
+    rejection's reason for a rejected recall, ``CNCL`` / ``ACCR`` for one answered by a return
+    (how much came back in ``AddtlInf``), ``PECR`` / ``PDCR`` while it is open. The chainfin
+    ids of the payment, the recall and the answer are in ``AddtlInf`` (64 hex digits do not fit
+    an ISO reference). Validated against the official XSD."""
+    conf, tx_sts = _CXL_STATUS[a.status]
+    b = _B("camt.029")
+    root = b.root()
+    body = b.sub(root, "RsltnOfInvstgtn")
+    asg = b.sub(body, "Assgnmt")
+    b.sub(asg, "Id", _msg_id("CF029"))
+    _party(b, asg, "Assgnr", a.answerer)
+    _party(b, asg, "Assgne", a.requester)
+    b.sub(asg, "CreDtTm", _dt(_now()))
+    case = b.sub(body, "RslvdCase")
+    b.sub(case, "Id", _clean_name(a.case_id, 35) or a.recall_id[:35])
+    _party(b, case, "Cretr", a.requester)
+    b.path(body, "Sts/Conf", conf)
+    t = b.path(body, "CxlDtls/TxInfAndSts")
+    if a.answer_tx:
+        b.sub(t, "CxlStsId", a.answer_tx[:35])
+    if a.end_to_end_id:
+        b.sub(t, "OrgnlEndToEndId", a.end_to_end_id)
+    b.sub(t, "OrgnlTxId", a.original_tx[:35])
+    if a.uetr and _UETR.fullmatch(a.uetr):
+        b.sub(t, "OrgnlUETR", a.uetr)
+    b.sub(t, "TxCxlSts", tx_sts)
+    rsn = b.sub(t, "CxlStsRsnInf")
+    if a.status == "rejected" and a.reason:
+        b.path(rsn, "Rsn/Cd", a.reason)
+    notes = [f"chainfin payment {a.original_tx}", f"chainfin recall {a.recall_id}"]
+    if a.status == "returned":
+        notes.insert(0, f"returned {from_minor(a.returned, a.exponent)} {a.currency} of "
+                        f"{from_minor(a.amount, a.exponent)}")
+    if a.info:
+        notes.insert(0, a.info)
+    for n in notes:
+        b.sub(rsn, "AddtlInf", _clean_name(n, 105))
+    b.sub(t, "OrgnlIntrBkSttlmAmt", _iso_amount(a.amount, a.exponent, "the original amount"),
+          Ccy=a.currency)
+    out = b.bytes(root)
+    validate("camt.029", out)
+    return out
+
+
 # --------------------------------------------------------------------------- building
 
 
@@ -672,6 +1047,9 @@ class TxStatus:
     error_code: str | None = None
     error_message: str | None = None
     time: datetime | None = None
+    #: what happened since (a transfer's returns and recall, what a return pays back): the
+    #: report's ``StsRsnInf/AddtlInf`` of a committed transaction
+    note: str | None = None
 
 
 _TX_STS = {"committed": "ACSC", "rejected": "RJCT", "pending": "PDNG", "unknown": "PDNG",
@@ -710,6 +1088,8 @@ def build_pacs002(statuses: Sequence[TxStatus], *, original_msg_id: str | None =
             b.path(r, "Rsn/Prtry", _clean_name(str(s.error_code or ""), 35) or "unknown")
             b.sub(r, "AddtlInf", _clean_name(str(s.error_message or ""), 105)
                   or "no such transaction on the ledger")
+        elif s.status == "committed" and _clean_name(s.note, 105):
+            b.path(t, "StsRsnInf/AddtlInf", _clean_name(s.note, 105))
         if s.status == "committed" and s.time is not None:
             b.sub(t, "AccptncDtTm", _dt(s.time))
         if s.tx_id and _clean_name(s.tx_id, 35):
@@ -738,6 +1118,8 @@ class Movement:
     uetr: str | None = None
     remittance_info: str | None = None
     seq: int = 0  # the event's position in its block
+    return_reason: str | None = None  # a return (pacs.004): its ISO reason
+    original_tx: str | None = None  # a return: the chainfin tx id of the payment returned
 
 
 def _leg(d: Any) -> tuple[str, int] | None:
@@ -760,6 +1142,7 @@ def movements(blocks: Iterable[Mapping[str, Any]], account: str,
             ``offers`` (the refund cannot be priced; leaving it out would misstate the balance).
     """
     out: list[Movement] = []
+    e2e_of: dict[str, str] = {}  # a transfer's EndToEndId, for the entries of its returns
     for blk in blocks:
         t = datetime.fromtimestamp(blk["header"]["timestamp_ms"] / 1000, tz=UTC)
         seq = 0
@@ -772,6 +1155,9 @@ def movements(blocks: Iterable[Mapping[str, Any]], account: str,
                     continue
                 d, name = ev.get("data") or {}, ev.get("name")
                 legs: list[tuple[str, str, int, str | None]] = []  # (dir, ccy, amount, cp)
+                original = d.get("original_tx") if name == "transferred" else None
+                if name == "transferred" and original is None and d.get("end_to_end_id"):
+                    e2e_of[ev.get("tx_id") or rc["tx_id"]] = d["end_to_end_id"]
                 if name == "transferred":
                     if d.get("from") == account:
                         legs.append(("D", d["currency"], int(d["amount"]), d.get("to")))
@@ -812,20 +1198,30 @@ def movements(blocks: Iterable[Mapping[str, Any]], account: str,
                     out.append(Movement(
                         height=blk["height"], tx_id=ev.get("tx_id") or rc["tx_id"], time=t,
                         credit=direction == "C", amount=amount, currency=ccy, counterparty=cp,
-                        event=name or "", end_to_end_id=d.get("end_to_end_id"),
-                        uetr=d.get("uetr"), remittance_info=d.get("remittance_info"), seq=seq))
+                        event=name or "",
+                        end_to_end_id=d.get("end_to_end_id") or (
+                            e2e_of.get(original) if isinstance(original, str) else None),
+                        uetr=d.get("uetr"), remittance_info=d.get("remittance_info"), seq=seq,
+                        return_reason=d.get("return_reason") if original else None,
+                        original_tx=original if isinstance(original, str) else None))
     return out
 
 
 def _btc(b: _B, parent: Any, m: Movement) -> None:
-    """Bank transaction code: PMNT / RCDT|ICDT / ESCT for transfers; proprietary otherwise."""
+    """Bank transaction code: PMNT / RCDT|ICDT / ESCT for transfers; a return (pacs.004) is
+    PMNT / ICDT / RRTN to the payer it credits (its issued transfer came back) and PMNT / RCDT
+    / RRTN to the payee it debits (a received transfer went back); proprietary otherwise."""
     btc = b.sub(parent, "BkTxCd")
     if m.event == "transferred":
         dom = b.sub(btc, "Domn")
         b.sub(dom, "Cd", "PMNT")
         fm = b.sub(dom, "Fmly")
-        b.sub(fm, "Cd", "RCDT" if m.credit else "ICDT")
-        b.sub(fm, "SubFmlyCd", "ESCT")
+        if m.original_tx:
+            b.sub(fm, "Cd", "ICDT" if m.credit else "RCDT")
+            b.sub(fm, "SubFmlyCd", "RRTN")
+        else:
+            b.sub(fm, "Cd", "RCDT" if m.credit else "ICDT")
+            b.sub(fm, "SubFmlyCd", "ESCT")
     prt = b.sub(btc, "Prtry")
     b.sub(prt, "Cd", f"CHAINFIN/settlement.{m.event}")
     b.sub(prt, "Issr", "chainfin")
@@ -863,7 +1259,13 @@ def _entry(b: _B, parent: Any, m: Movement, exponent: int, account: str,
         _account(b, parties, "CdtrAcct", creditor)
     if m.remittance_info:
         b.path(td, "RmtInf/Ustrd", m.remittance_info)
-    b.sub(td, "AddtlTxInf", f"chainfin tx {m.tx_id} block {m.height}")
+    if m.original_tx:
+        rtr = b.sub(td, "RtrInf")
+        if m.return_reason and _REASON_CODE.fullmatch(m.return_reason):
+            b.path(rtr, "Rsn/Cd", m.return_reason)
+        b.sub(rtr, "AddtlInf", f"return of chainfin tx {m.original_tx}"[:105])
+    b.sub(td, "AddtlTxInf", f"chainfin tx {m.tx_id} block {m.height}"
+                            + (f", return of tx {m.original_tx}" if m.original_tx else ""))
     b.sub(n, "AddtlNtryInf", f"chainfin tx {m.tx_id}")
 
 

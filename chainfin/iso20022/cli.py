@@ -1,4 +1,5 @@
-"""``chainfin iso20022 submit | status | statement | notify``: the ledger in ISO 20022 terms.
+"""``chainfin iso20022 submit | status | statement | notify | recall | return | answer``: the
+ledger in ISO 20022 terms.
 
 Each command talks to one node's REST API (``--node``; ``--ca`` for an https node, else
 ``$SSL_CERT_FILE``). Reads are signed (RFC 9421, docs/api.md "Authentication"): ``submit`` with
@@ -293,9 +294,33 @@ async def tx_statuses(node: str, tx_ids: list[str], ca: str | None = None,
                         ts = None
                 when = None if ts is None else datetime.fromtimestamp(ts / 1000, tz=UTC)
             err = o.get("error") or {}
+            note = await _payment_note(c, i, args) if o["status"] == "committed" else None
             out.append(iso.TxStatus(i, o["status"], args.get("end_to_end_id"), args.get("uetr"),
-                                    o.get("height"), err.get("code"), err.get("message"), when))
+                                    o.get("height"), err.get("code"), err.get("message"), when,
+                                    note))
     return out
+
+
+async def _payment_note(c: Client, tx_id: str, args: Mapping[str, Any]) -> str | None:
+    """What happened to a payment since it settled, for its pacs.002: a return says what it
+    paid back; a transfer under a UETR, how much of it came back and where its recall stands
+    (from ``settlement/recall/<tx id>``, when this key may read it)."""
+    if isinstance(args.get("original_tx"), str) and isinstance(args.get("reason"), str) \
+            and "amount" in args:
+        return f"pacs.004 return of chainfin tx {args['original_tx']}, reason {args['reason']}"
+    if not args.get("uetr"):
+        return None
+    rec = await c.state_value("settlement", f"recall/{tx_id}")
+    if not isinstance(rec, dict):
+        return None
+    parts = []
+    if rec.get("returned"):
+        parts.append(f"returned {rec['returned']} of {rec['amount']} minor units "
+                     f"({rec['returns']} pacs.004)")
+    r = rec.get("recall")
+    if isinstance(r, dict):
+        parts.append(f"recall {r.get('reason')} {r.get('status')}")
+    return "; ".join(parts) or None
 
 
 def cli_status(args: argparse.Namespace) -> int:
@@ -479,4 +504,422 @@ def cli_notify(args: argparse.Namespace) -> int:
     except (iso.Iso20022Error, ChainfinError, OSError, ValueError) as e:
         return _err(str(e))
     print(f"{n} camt.054 notification(s)", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------- recalls and returns
+
+
+def _read_message(path: str) -> bytes:
+    """A message file, at most :data:`iso.MAX_MESSAGE_BYTES` (a larger one is refused unread).
+
+    Raises:
+        OSError: it cannot be read. Iso20022Error: it is too large.
+    """
+    with Path(path).open("rb") as f:  # a pipe or a growing file has no size to trust
+        xml = f.read(iso.MAX_MESSAGE_BYTES + 1)
+    if len(xml) > iso.MAX_MESSAGE_BYTES:
+        raise iso.Iso20022Error(f"{path} is more than {iso.MAX_MESSAGE_BYTES:,} bytes; a larger "
+                                "message is refused unparsed")
+    return xml
+
+
+def _tx_id_arg(v: str | None, flag: str) -> str | None:
+    if v is None:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", v):
+        raise iso.Iso20022Error(f"{flag} {v[:80]!r} is not a transaction id (64 hex digits)")
+    return v.lower()
+
+
+async def _by_tx_id(c: Client, tx_id: str, payer: str | None) -> tuple[str, str]:
+    """(payer, UETR) of the transfer ``tx_id``: from its envelope for a reader of the whole
+    transaction (its sender, the sender's home bank, supervisors), else from the
+    ``transferred`` event a party (its payee) reads.
+
+    Raises:
+        Iso20022Error: no such transfer for this reader, or one without a UETR.
+    """
+    try:
+        o = await c.tx(tx_id, envelope=True)
+    except ClientError as e:
+        if e.status != 404:
+            raise
+        raise iso.Iso20022Error(f"no transaction {tx_id} that this key may read") from None
+    env = o.get("tx") or {}
+    if env:
+        args = env.get("args") or {}
+        if (env.get("contract"), env.get("method")) != ("settlement", "transfer"):
+            raise iso.Iso20022Error(f"transaction {tx_id} is no settlement transfer")
+        sender = await c.identity_record(str(env.get("sender")))
+        who = sender[0] if sender else str(env.get("sender"))
+        uetr = args.get("uetr")
+    else:
+        evs = [e.get("data") or {} for e in o.get("events") or []
+               if e.get("name") == "transferred" and not (e.get("data") or {}).get("original_tx")]
+        if not evs:
+            raise iso.Iso20022Error(f"transaction {tx_id} is no transfer this key may read")
+        who, uetr = str(evs[0].get("from")), evs[0].get("uetr")
+    if payer is not None and who != payer:
+        raise iso.Iso20022Error(f"transaction {tx_id} was paid by {str(who)[:16]}…, not by the "
+                                f"payer {payer[:16]}… the message names")
+    if not uetr:
+        raise iso.Iso20022Error(f"transfer {tx_id} has no UETR: only transfers booked under a "
+                                "UETR are recalled or returned on the ledger")
+    return str(who), str(uetr)
+
+
+async def _by_end_to_end(c: Client, payer: str, e2e: str) -> str:
+    """The UETR of the one transfer by ``payer`` with EndToEndId ``e2e``, found in the blocks
+    (a key that reads blocks: a bank's node key, a regulator, an auditor).
+
+    Raises:
+        Iso20022Error: none, or several (give the UETR or --original-tx).
+        ChainfinError: the key may not read blocks.
+    """
+    tip = int((await c.status())["height"])
+    found: list[str | None] = []
+    for b in await _blocks(c, 1, tip) if tip else []:
+        for rc in b.get("receipts", []):
+            if rc.get("status") != "committed":
+                continue
+            for ev in rc.get("events", []):
+                d = ev.get("data") or {}
+                if (ev.get("contract"), ev.get("name")) == ("settlement", "transferred") and \
+                        d.get("from") == payer and d.get("end_to_end_id") == e2e and \
+                        not d.get("original_tx"):
+                    found.append(d.get("uetr"))
+    if len(found) != 1:
+        raise iso.Iso20022Error(
+            f"EndToEndId {e2e!r} names {len(found)} transfers by {payer[:16]}…: give OrgnlUETR "
+            "or --original-tx")
+    if not found[0]:
+        raise iso.Iso20022Error(f"the transfer with EndToEndId {e2e!r} has no UETR: only "
+                                "transfers booked under a UETR are recalled or returned")
+    return found[0]
+
+
+async def find_original(c: Client, *, payer: str | None, uetr: str | None = None,
+                        end_to_end_id: str | None = None, tx_id: str | None = None
+                        ) -> dict[str, Any]:
+    """The transfer a recall or a return names, as the ledger booked it: ``{"original_tx",
+    "payer", "uetr", "payee", "currency", "amount", "time_ms"}``, from the payment index
+    ``settlement/uetr/<payer>/<uetr>`` (its debtor, its payee, their home banks and the
+    supervisors read it). Found by the transaction id, else the UETR, else the EndToEndId.
+
+    Raises:
+        Iso20022Error: the payment cannot be found or was not booked as the message says.
+    """
+    if tx_id is not None:
+        payer, found_uetr = await _by_tx_id(c, tx_id, payer)
+        if uetr is not None and uetr != found_uetr:
+            raise iso.Iso20022Error(f"transfer {tx_id} was booked under UETR {found_uetr}, not "
+                                    f"{uetr}")
+        uetr = found_uetr
+    if payer is None:
+        raise iso.Iso20022Error("the payer is not known: give OrgnlTxRef/DbtrAcct, --payer or "
+                                "--original-tx")
+    if uetr is None:
+        if end_to_end_id is None:
+            raise iso.Iso20022Error("give OrgnlUETR, OrgnlEndToEndId or --original-tx")
+        uetr = await _by_end_to_end(c, payer, end_to_end_id)
+    rec = await c.state_value("settlement", f"uetr/{payer}/{uetr}")
+    if not isinstance(rec, dict) or "amount" not in rec:
+        raise iso.Iso20022Error(
+            f"no transfer by {payer[:16]}… under UETR {uetr} that this key may read (its debtor, "
+            "its payee, their home banks and the supervisors read it), or one booked before "
+            "the ledger kept recalls")
+    if tx_id is not None and rec["tx_id"] != tx_id:
+        raise iso.Iso20022Error(f"UETR {uetr} of {payer[:16]}… was booked by transaction "
+                                f"{rec['tx_id']}, not {tx_id}")
+    return {"original_tx": rec["tx_id"], "payer": payer, "uetr": uetr, "payee": rec["to"],
+            "currency": rec["currency"], "amount": int(rec["amount"]),
+            "time_ms": rec.get("time_ms")}
+
+
+def _check_amount(where: str, amount: Any, ccy: str | None, orig: Mapping[str, Any],
+                  exponents: Mapping[str, int]) -> None:
+    """A message's statement of the original amount must be the ledger's."""
+    if amount is None:
+        return
+    if ccy != orig["currency"] or iso.to_minor(amount, exponents[orig["currency"]], where) != \
+            orig["amount"]:
+        raise iso.Iso20022Error(
+            f"{where} is {amount} {ccy}, but the payment booked {orig['original_tx'][:16]}… is "
+            f"{iso.from_minor(orig['amount'], exponents[orig['currency']])} {orig['currency']}")
+
+
+async def _send(c: Client, ident: Identity, method: str, args: dict[str, Any]
+                ) -> dict[str, Any]:
+    """Sign ``settlement.<method>(args)``, submit it and wait until it is final: its outcome, or
+    ``{"status": "refused", "error"}`` when the node refuses it (4xx)."""
+    try:
+        return await c.call(ident, "settlement", method, args, wait=True)
+    except ClientError as e:
+        if e.status == 0 or e.status >= 500:
+            raise
+        return {"status": "refused", "error": {"code": e.code, "message": e.message}}
+
+
+def _outcome_line(index: int, out: Mapping[str, Any], **more: Any) -> dict[str, Any]:
+    err = out.get("error") or {}
+    return {"index": index, **more, "tx_id": out.get("tx_id"), "status": out.get("status"),
+            "height": out.get("height"), "result": out.get("result"),
+            "error": err.get("code"), **({"reason": err["message"]} if err.get("message")
+                                          else {})}
+
+
+async def recall(node: str, key: str, msg: iso.RecallMessage, *, payer: str | None = None,
+                 original_tx: str | None = None, ca: str | None = None
+                 ) -> list[dict[str, Any]]:
+    """One ``settlement.recall`` per camt.056 transaction, each found on the ledger first (all
+    of them before anything is sent), then signed with ``key`` and sent in order, each waited
+    for: one outcome line per transaction.
+
+    Raises:
+        Iso20022Error: a transaction's payment cannot be found (nothing was sent).
+        ClientError: the node cannot be read.
+    """
+    ident = load_identity(key)
+    me = ident.public_key.hex()
+    if original_tx is not None and len(msg.requests) != 1:
+        raise iso.Iso20022Error("--original-tx names one payment; the camt.056 holds "
+                                f"{len(msg.requests)} transactions")
+    async with Client(node, ca_file=ca, identity=ident) as c:
+        exps = _exponents(await _genesis(c))
+        calls, problems = [], []
+        for r in msg.requests:
+            w = f"TxInf[{r.index}]"
+            try:
+                # the payer: the message's, else --payer, else the transaction's (with
+                # --original-tx: a home bank recalls its customer's), else the signer
+                who = r.debtor or payer or (None if original_tx else me)
+                orig = await find_original(c, payer=who, uetr=r.uetr,
+                                           end_to_end_id=r.end_to_end_id, tx_id=original_tx)
+                _check_amount(f"{w}/OrgnlIntrBkSttlmAmt", r.amount, r.currency, orig, exps)
+                if r.creditor is not None and r.creditor != orig["payee"]:
+                    raise iso.Iso20022Error(f"{w}/OrgnlTxRef/CdtrAcct is not the payee of "
+                                            f"payment {orig['original_tx'][:16]}…")
+            except iso.Iso20022Error as e:
+                problems.append(f"{w}: {e}")
+                continue
+            args = {"original_tx": orig["original_tx"], "uetr": orig["uetr"],
+                    "payer": orig["payer"], "reason": r.reason}
+            for k, v in (("info", r.info), ("case_id", r.case_id)):
+                if v:
+                    args[k] = v
+            calls.append((r.index, args))
+        if problems:
+            raise iso.Iso20022Error("; ".join(problems[:20]) + "; nothing was sent")
+        lines = []
+        for index, args in calls:
+            out = await _send(c, ident, "recall", args)
+            lines.append(_outcome_line(index, out, original_tx=args["original_tx"]))
+    return lines
+
+
+async def payment_return(node: str, key: str, msg: iso.ReturnMessage, *,
+                         payer: str | None = None, original_tx: str | None = None,
+                         ca: str | None = None) -> list[dict[str, Any]]:
+    """One ``settlement.return_payment`` per pacs.004 transaction, signed by the payee
+    (``key``): each payment found on the ledger and checked (the signer is its payee, the
+    currency is its, the amount has the currency's decimals) before anything is sent, then
+    sent in order, each waited for: one outcome line per transaction.
+
+    Raises:
+        Iso20022Error: a transaction cannot become a return (nothing was sent).
+        ClientError: the node cannot be read.
+    """
+    ident = load_identity(key)
+    me = ident.public_key.hex()
+    if original_tx is not None and len(msg.returns) != 1:
+        raise iso.Iso20022Error("--original-tx names one payment; the pacs.004 holds "
+                                f"{len(msg.returns)} transactions")
+    async with Client(node, ca_file=ca, identity=ident) as c:
+        exps = _exponents(await _genesis(c))
+        mine = await c.identity_record(me)
+        my_id = mine[0] if mine else me
+        calls, problems = [], []
+        for r in msg.returns:
+            w = f"TxInf[{r.index}]"
+            try:
+                orig = await find_original(c, payer=r.debtor or payer, uetr=r.uetr,
+                                           end_to_end_id=r.end_to_end_id, tx_id=original_tx)
+                if orig["payee"] != my_id or (r.creditor is not None and r.creditor != my_id):
+                    raise iso.Iso20022Error(f"the payment {orig['original_tx'][:16]}… was paid "
+                                            f"to {orig['payee'][:16]}…, not to the signing key: "
+                                            "a return is signed by the payee")
+                if r.currency != orig["currency"]:
+                    raise iso.Iso20022Error(f"{w}/RtrdIntrBkSttlmAmt is in {r.currency}; the "
+                                            f"payment was in {orig['currency']}")
+                _check_amount(f"{w}/OrgnlIntrBkSttlmAmt", r.original_amount,
+                              r.original_currency, orig, exps)
+                amount = iso.to_minor(r.amount, exps[orig["currency"]],
+                                      f"{w}/RtrdIntrBkSttlmAmt")
+            except iso.Iso20022Error as e:
+                problems.append(f"{w}: {e}")
+                continue
+            args: dict[str, Any] = {
+                "original_tx": orig["original_tx"], "payer": orig["payer"],
+                "uetr": orig["uetr"], "currency": orig["currency"], "amount": amount,
+                "reason": r.reason}
+            if r.return_id:
+                args["return_id"] = r.return_id
+            calls.append((r.index, args))
+        if problems:
+            raise iso.Iso20022Error("; ".join(problems[:20]) + "; nothing was sent")
+        lines = []
+        for index, args in calls:
+            out = await _send(c, ident, "return_payment", args)
+            lines.append(_outcome_line(index, out, original_tx=args["original_tx"]))
+    return lines
+
+
+def _run_lines(lines: list[dict[str, Any]], what: str) -> int:
+    for line in lines:
+        print(json.dumps(line))
+    done = sum(line["status"] == "committed" for line in lines)
+    print(f"{done} of {len(lines)} {what} committed", file=sys.stderr)
+    return 0 if done == len(lines) else 1
+
+
+def cli_recall(args: argparse.Namespace) -> int:
+    """``chainfin iso20022 recall camt056.xml``."""
+    try:
+        msg = iso.parse_camt056(_read_message(args.file), _accounts(args.accounts))
+        lines = asyncio.run(recall(args.node, args.key, msg, payer=args.payer,
+                                   original_tx=_tx_id_arg(args.original_tx, "--original-tx"),
+                                   ca=args.ca))
+    except (OSError, ValueError, ChainfinError) as e:
+        return _err(str(e))
+    return _run_lines(lines, "recalls")
+
+
+def cli_return(args: argparse.Namespace) -> int:
+    """``chainfin iso20022 return pacs004.xml``."""
+    try:
+        msg = iso.parse_pacs004(_read_message(args.file), _accounts(args.accounts),
+                                today=datetime.now(UTC).date())
+        lines = asyncio.run(payment_return(
+            args.node, args.key, msg, payer=args.payer,
+            original_tx=_tx_id_arg(args.original_tx, "--original-tx"), ca=args.ca))
+    except (OSError, ValueError, ChainfinError) as e:
+        return _err(str(e))
+    return _run_lines(lines, "returns")
+
+
+async def _party(c: Client, key: str, names: Mapping[str, str]) -> iso.Party:
+    found = await c.identity_record(key)
+    rec = found[1] if found else {}
+    return iso.Party(key=key, name=rec.get("name") or names.get(key),
+                     bic=rec.get("bank"), bank=rec.get("role") == "bank")
+
+
+async def answer(node: str, key: str, recall_id: str, *, reject: str | None = None,
+                 info: str | None = None, ca: str | None = None
+                 ) -> tuple[iso.RecallAnswer | None, dict[str, Any] | None]:
+    """Answer recall ``recall_id`` no (``reject``: a camt.029 reason code; signed by ``key``,
+    the payee or its home bank), or, without ``reject``, read where it stands; either way the
+    camt.029 content, and the rejection's outcome (None without ``reject``). A rejection the
+    ledger refuses gives no camt.029 (None) and its outcome.
+
+    Raises:
+        Iso20022Error: no such recall for this reader, or its record cannot be read (without
+            ``reject``).
+        ClientError: the node cannot be read.
+    """
+    ident = load_identity(key)
+    me = ident.public_key.hex()
+    async with Client(node, ca_file=ca, identity=ident) as c:
+        g = await _genesis(c)
+        exps, names = _exponents(g), _names(g)
+        try:
+            o = await c.tx(recall_id, envelope=True)
+        except ClientError as e:
+            if e.status != 404:
+                raise
+            o = {}
+        ev = next((e.get("data") or {} for e in o.get("events") or []
+                   if e.get("name") == "payment_recalled"), {})
+        original = (o.get("tx") or {}).get("args", {}).get("original_tx") or ev.get(
+            "original_tx")
+        if o.get("status") != "committed" or not isinstance(original, str):
+            raise iso.Iso20022Error(f"no recall {recall_id} that this key may read")
+        rec = await c.state_value("settlement", f"recall/{original}")
+        r = rec.get("recall") if isinstance(rec, dict) else None
+        if r is not None and r.get("recall_id") != recall_id:
+            r = None  # a later recall of the same payment: this one is history
+        outcome = None
+        status: str
+        reason: str | None
+        answer_tx: str | None
+        answerer: str
+        if reject is not None:
+            a: dict[str, Any] = {"original_tx": original, "reason": reject}
+            if info:
+                a["info"] = info
+            outcome = await _send(c, ident, "reject_recall", a)
+            if outcome.get("status") != "committed":
+                return None, outcome
+            status, reason, answer_tx, answerer = "rejected", reject, outcome["tx_id"], me
+        elif r is not None:
+            status, reason = r["status"], (r.get("answer") or {}).get("reason")
+            info = (r.get("answer") or {}).get("info")
+            answer_tx = (r.get("answer") or {}).get("tx_id")
+            answerer = str((r.get("answer") or {}).get("by") or rec["payee"])
+        else:
+            raise iso.Iso20022Error(
+                f"this key may not read the record of recall {recall_id} (the payer, the "
+                "payee's and the payer's home banks and the supervisors read it): answer it "
+                "with --reject, or use its bank's key")
+        src = rec if isinstance(rec, dict) else {}
+        ccy = src.get("currency") or ev.get("currency")
+        requester = (r or {}).get("by") or ev.get("by")
+        if not isinstance(ccy, str) or ccy not in exps or not isinstance(requester, str):
+            raise iso.Iso20022Error(f"recall {recall_id} cannot be read in full by this key")
+        e2e = None
+        try:  # the payment's EndToEndId, where this key may read the payment
+            po = await c.tx(original, envelope=True)
+            e2e = ((po.get("tx") or {}).get("args") or {}).get("end_to_end_id") or next(
+                ((e.get("data") or {}).get("end_to_end_id") for e in po.get("events") or []
+                 if e.get("name") == "transferred"), None)
+        except ClientError as e:
+            if e.status != 404:
+                raise
+        return iso.RecallAnswer(
+            recall_id=recall_id, original_tx=original, status=status,
+            answerer=await _party(c, answerer, names),
+            requester=await _party(c, requester, names), currency=ccy, exponent=exps[ccy],
+            amount=int(src.get("amount") or ev.get("amount") or 0), reason=reason, info=info,
+            returned=int(src.get("returned") or 0), uetr=src.get("uetr") or ev.get("uetr"),
+            end_to_end_id=e2e, case_id=(r or {}).get("case_id"),
+            answer_tx=answer_tx), outcome
+
+
+def cli_answer(args: argparse.Namespace) -> int:
+    """``chainfin iso20022 answer --recall ID [--reject REASON]``: camt.029 out."""
+    try:
+        rid = _tx_id_arg(args.recall, "--recall")
+        assert rid is not None
+        if args.reject is not None and not re.fullmatch(r"[A-Z0-9]{4}", args.reject):
+            return _err(f"--reject {args.reject[:20]!r} is not a camt.029 reason code (ARDT, "
+                        "AC04, AM04, CUST, LEGL, NOAS)")
+        if args.info is not None and args.reject is None:
+            return _err("--info goes with --reject")
+        a, outcome = asyncio.run(answer(args.node, args.key, rid, reject=args.reject,
+                                        info=args.info, ca=args.ca))
+        if a is None:  # the ledger refused the rejection: no camt.029
+            print(json.dumps(_outcome_line(0, outcome or {}, recall_id=rid)))
+            return 1
+        xml = iso.build_camt029(a)
+        if args.out:
+            Path(args.out).write_bytes(xml)
+        else:
+            sys.stdout.buffer.write(xml)
+    except (OSError, ValueError, ChainfinError) as e:
+        return _err(str(e))
+    if outcome is not None:
+        print(json.dumps(_outcome_line(0, outcome, recall_id=rid)), file=sys.stderr)
+    print(f"recall {rid[:16]}…: {a.status}" + (f"; camt.029 written to {args.out}"
+                                                if args.out else ""), file=sys.stderr)
     return 0

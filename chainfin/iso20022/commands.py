@@ -11,7 +11,8 @@ def add_parser(sub: Any) -> None:
     """``chainfin iso20022 ...`` (called by chainfin.cli)."""
     from chainfin.cli import _iso20022_submit, _lazy, _reader_key
 
-    p = sub.add_parser("iso20022", help="ISO 20022: pacs.008/009 in; pacs.002, camt.053/054 out")
+    p = sub.add_parser("iso20022", help="ISO 20022: pacs.008/009, camt.056, pacs.004 in; pacs.002, "
+                                          "camt.053/054, camt.029 out")
     s = p.add_subparsers(dest="iso_command", metavar="ACTION", required=True)
 
     def common(q: argparse.ArgumentParser, reads_key: bool = True) -> None:
@@ -58,3 +59,42 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--out-dir", default=None, help="one file per notification here")
     common(d)
     d.set_defaults(func=_lazy("chainfin.iso20022.cli:cli_notify"))
+
+    def finding(q: argparse.ArgumentParser, who: str) -> None:
+        q.add_argument("--key", required=True, help=f"the {who}'s identity key file (signs the "
+                                                    "transactions and the reads)")
+        q.add_argument("--payer", default=None,
+                       help="the original payer's key, when the message names no "
+                            "OrgnlTxRef/DbtrAcct" + (" (default: the signer)"
+                                                      if who.startswith("payer") else ""))
+        q.add_argument("--original-tx", default=None,
+                       help="the original transfer's tx id (a message of one transaction), "
+                            "instead of finding it by OrgnlUETR / OrgnlEndToEndId")
+        q.add_argument("--accounts", default=None,
+                       help="JSON {IBAN or account id: public key} for accounts without Prxy/Id")
+        common(q, reads_key=False)
+
+    e = s.add_parser("recall", help="camt.056 -> one settlement recall per transaction (the "
+                                    "payer or its home bank asks for a payment back)")
+    e.add_argument("file", help="the camt.056.001.12 (or .001.08) XML file")
+    finding(e, "payer or its home bank")
+    e.set_defaults(func=_lazy("chainfin.iso20022.cli:cli_recall"))
+
+    f = s.add_parser("return", help="pacs.004 -> one settlement return per transaction (the "
+                                    "payee pays a payment back)")
+    f.add_argument("file", help="the pacs.004.001.11 (or .001.09) XML file")
+    finding(f, "payee")
+    f.set_defaults(func=_lazy("chainfin.iso20022.cli:cli_return"))
+
+    g = s.add_parser("answer", help="camt.029 for a recall: reject it (--reject REASON), or "
+                                    "report where it stands")
+    g.add_argument("--recall", required=True, help="the recall's id (its tx id)")
+    g.add_argument("--reject", default=None, metavar="REASON",
+                   help="answer no with this camt.029 reason: ARDT, AC04, AM04, CUST, LEGL, "
+                        "NOAS (signed by the payee or its home bank)")
+    g.add_argument("--info", default=None, help="the rejection's free text (at most 105)")
+    g.add_argument("--key", required=True, help="identity key file (signs the rejection and "
+                                                "the reads)")
+    g.add_argument("--out", default=None, help="write the camt.029 here (default: stdout)")
+    common(g, reads_key=False)
+    g.set_defaults(func=_lazy("chainfin.iso20022.cli:cli_answer"))
