@@ -564,16 +564,18 @@ def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, curren
 
 
 def check_payment(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
-                  amount: int) -> None:
+                  amount: int, linked_return: bool = False) -> None:
     """Everything money moving from ``frm`` to ``to`` must pass, in order: neither side frozen,
     neither side on the watch list nor in a refused jurisdiction (a monitored one alerts), no
-    limit on ``frm`` broken; then the pattern alerts."""
+    limit on ``frm`` broken; then the pattern alerts (``linked_return``: a return of a payment
+    ``to`` made, recorded against it, raises no ``round_trip``: the money going back is the
+    point of it, and on the ledger as such)."""
     check_not_frozen(state, frm, currency, standing_checked=frm == ctx.sender_hex)
     check_not_frozen(state, to, currency)
     screen_identities(state, ctx, (frm, to), places=False)
     _jur.screen_payment(state, ctx, frm, to, currency, amount)
     per_tx_limit = check_limits(state, ctx, frm, to, currency, amount)
-    watch_patterns(state, ctx, frm, to, currency, amount, per_tx_limit)
+    watch_patterns(state, ctx, frm, to, currency, amount, per_tx_limit, linked_return)
 
 
 def check_receipt(state: ContractState, ctx: TxContext, to: str, currency: str) -> None:
@@ -598,7 +600,7 @@ def _stats(state: ContractState, account: str, currency: str) -> dict[str, Any]:
 
 
 def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
-                   amount: int, per_tx_limit: int | None) -> None:
+                   amount: int, per_tx_limit: int | None, linked_return: bool = False) -> None:
     """Alerts that do not refuse: structuring (against ``per_tx_limit``, the payer's lowest
     per-transaction maximum), a sudden counterparty change, round-tripping. Updates the payer's
     pattern memory (bounded, O(1)); reads the payee's (written only when a trip is found)."""
@@ -606,7 +608,7 @@ def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, curr
     mine = _stats(state, frm, currency)
     to_short, frm_short = to[:MEMORY_ID_HEX], frm[:MEMORY_ID_HEX]
     payee = state.peek(NAME, f"stats/{to}/{currency}")  # read only; a new record is written
-    if payee is not None and is_round_trip(payee, frm_short, now):
+    if payee is not None and not linked_return and is_round_trip(payee, frm_short, now):
         _alert(state, ctx, "round_trip", [to, frm], {"currency": currency, "amount": amount},
                kept=False)
         state.put(NAME, f"stats/{to}/{currency}", {  # one alert per trip

@@ -130,6 +130,11 @@ def _move(state: ContractState, frm: str, to: str, currency: str, amount: int) -
     _set_balance(state, to, currency, balance(state, to, currency) + amount)
 
 
+#: the purpose of a return (``settlement_recall.return_payment``): a payment back of one the
+#: payee received, recorded against it, which raises no ``round_trip`` alert (decision 154)
+RETURN_PURPOSE = "return"
+
+
 def pay(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str, amount: int,
         purpose: str, refs: dict[str, str] | None = None) -> None:
     """A payment from ``frm`` to ``to`` with its event (carrying ``refs``, a transfer's ISO
@@ -141,7 +146,7 @@ def pay(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str, 
             ``limit_exceeded``, ``insufficient_funds``.
     """
     gov.require_currency(state, currency)
-    risk.check_payment(state, ctx, frm, to, currency, amount)
+    risk.check_payment(state, ctx, frm, to, currency, amount, purpose == RETURN_PURPOSE)
     _move(state, frm, to, currency, amount)
     data = {"from": frm, "to": to, "currency": currency, "amount": amount}
     if purpose:

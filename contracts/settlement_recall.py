@@ -57,6 +57,7 @@ from contracts.settlement import (
     CONTRACT,
     NAME,
     PAYER_ROLES,
+    RETURN_PURPOSE,
     _p_ref,
     _p_uetr,
     balance,
@@ -314,7 +315,7 @@ def return_payment(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
     answered = r is not None and r["status"] == "open"
     if answered and r["payee_informed"]:
         refs["recall_id"] = r["recall_id"]
-    pay(state, ctx, ctx.sender_hex, payer, ccy, amount, "return", refs)
+    pay(state, ctx, ctx.sender_hex, payer, ccy, amount, RETURN_PURPOSE, refs)
     rec["returned"] += amount
     rec["returns"] += 1
     if answered:

@@ -372,3 +372,22 @@ def test_money_is_neither_made_nor_lost(P: Pay) -> None:
     sup = P.L.get(S, "supply/USD")
     assert sum(bal.values()) == sup["issued"] - sup["redeemed"] == 105_000
     assert min(bal.values()) > 0
+
+
+# ---------------------------------------------------------------------------- alerts
+
+
+def _alert_rules(r: Any) -> list[str]:
+    return [e.data["rule"] for e in r.events if e.name == "alert"]
+
+
+def test_a_linked_return_raises_no_round_trip_alert_a_plain_payment_back_does(P: Pay) -> None:
+    """A return is the money going back on purpose, recorded against its payment: the
+    round-trip rule (B pays A within 24 h of A paying B) would put every return in the home
+    banks' review queues. Paying back with a plain transfer still raises it."""
+    r = P.ret(30_000)
+    assert r.ok, r.error_message
+    assert "round_trip" not in _alert_rules(r)
+    r = P.L.tx("bob", S, "transfer", to=P.L.pk("alice"), currency="USD", amount=30_000)
+    assert r.ok, r.error_message
+    assert "round_trip" in _alert_rules(r)
