@@ -24,9 +24,10 @@ import functools
 import re
 import unicodedata
 
-__all__ = ["CONFUSABLES", "LEGAL_FORMS", "CJK_LEGAL_FORMS", "TRADITIONAL_TO_SIMPLIFIED",
-           "REF_PREFIXES", "TRANSLITERATION", "fold",
-           "name_skeleton", "joined_skeleton", "sound_key", "consonant_key", "is_abjad",
+__all__ = ["CONFUSABLES", "LEGAL_FORMS", "CONNECTORS", "CJK_LEGAL_FORMS",
+           "TRADITIONAL_TO_SIMPLIFIED", "REF_PREFIXES", "TRANSLITERATION", "fold",
+           "name_skeleton", "joined_skeleton", "skeleton_before_153", "ref_tokens_before_153",
+           "LEGAL_FORMS_153", "sound_key", "consonant_key", "is_abjad",
            "NAME_PARTICLES", "ARTICLES", "SOUND_KEY_MIN", "CONSONANT_KEY_MIN",
            "ref_tokens", "ref_skeletons",
            "ref_keys", "is_control", "has_control"]
@@ -71,6 +72,26 @@ LEGAL_FORMS: dict[str, str] = {
     "srl": "srl", "spa": "spa", "bv": "bv", "nv": "nv", "pte": "pte", "pty": "pty",
     "pvt": "pvt", "kk": "kk", "oy": "oy", "ab": "ab", "bhd": "bhd",
 }
+#: Red-team round 7 (decision 153): forms of the trading world the table missed, each a word no
+#: company is known by ("Globex Ltda" was not "Globex Ltd", "Globex Sdn Bhd" not "Globex Bhd",
+#: "Globex Private Limited" not "Globex Pvt Ltd", "OOO Globex" not "Globex LLC").
+LEGAL_FORMS_153: dict[str, str] = {
+    "ltda": "ltda", "limitada": "ltda", "sdn": "sdn", "sendirian": "sdn", "berhad": "bhd",
+    "private": "pvt", "proprietary": "pty", "pt": "pt", "tbk": "tbk", "kg": "kg",
+    "kgaa": "kgaa", "ohg": "ohg", "ug": "ug", "aps": "aps", "as": "as", "asa": "asa",
+    "oyj": "oyj", "sl": "sl", "slu": "slu", "eurl": "eurl", "snc": "snc", "cie": "co",
+    "lp": "lp", "pcl": "pcl", "jsc": "jsc", "pjsc": "pjsc", "ojsc": "ojsc", "cjsc": "cjsc",
+    "ooo": "ooo", "zao": "zao", "oao": "oao", "pao": "pao", "fze": "fze", "fzco": "fzco",
+    "fzc": "fzc", "fz": "fz", "dmcc": "dmcc", "wll": "wll", "spc": "spc",
+}
+#: The table before decision 153 (:func:`skeleton_before_153`).
+_LEGAL_FORMS_152 = dict(LEGAL_FORMS)
+LEGAL_FORMS.update(LEGAL_FORMS_153)
+
+#: Words that join a name's parts or lead it, dropped when other words remain (decision 153):
+#: "Smith & Sons" (the "&" is a space) is "Smith and Sons", "Moet et Chandon", "Globex" is
+#: "The Globex Corp". Single-letter joiners ("y", "e") are left: single letters are joined.
+CONNECTORS = frozenset({"and", "und", "et", "the"})
 
 #: Traditional Chinese characters -> their simplified form, for the skeletons only (decision
 #: 140): "深圳光明燈具" is "深圳光明灯具". A fixed table of the characters frequent in company and
@@ -138,6 +159,7 @@ _CJK_ABBREVIATED = re.compile("|".join(map(re.escape, _CJK_ABBREVIATIONS)))
 _CJK_UNIT = frozenset("分总子")
 #: Every legal form a skeleton drops from a name that has other words.
 _SKELETON_FORMS: dict[str, str] = {**LEGAL_FORMS, **{f: f for f in CJK_LEGAL_FORMS}}
+_SKELETON_FORMS_152: dict[str, str] = {**_LEGAL_FORMS_152, **{f: f for f in CJK_LEGAL_FORMS}}
 
 #: Words that introduce a document number ("No. 123", "Ref 123", "N° 123"); dropped when they
 #: lead and other tokens follow.
@@ -215,7 +237,8 @@ def name_skeleton(s: str) -> str:
 
     :func:`fold`; punctuation and symbols as spaces; all single-letter words joined, in order,
     into one word where the first stood ("G.m.b.H." -> "gmbh", "S. A." -> "sa", "J. P. Morgan"
-    -> "jp morgan"); :data:`LEGAL_FORMS` canonicalised and dropped if any other word remains;
+    -> "jp morgan"); :data:`CONNECTORS` ("and", "the", ...) dropped and :data:`LEGAL_FORMS`
+    canonicalised and dropped if any other word remains (decision 153);
     words sorted (order ignored); one space between. A name that is only legal-form words keeps
     them, canonicalised and sorted ("Company Limited" -> "co ltd"), so it is never empty.
     A CJK name's traditional characters are read as simplified and its legal forms dropped at
@@ -229,15 +252,26 @@ def name_skeleton(s: str) -> str:
     return " ".join(sorted(_name_words(_cjk_words(s), _SKELETON_FORMS)))
 
 
-def _name_words(words: list[str], forms: dict[str, str] = LEGAL_FORMS) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def skeleton_before_153(s: str) -> str:
+    """:func:`name_skeleton` as it was before decision 153 (without :data:`LEGAL_FORMS_153` and
+    :data:`CONNECTORS`): the form in which documents registered before it were fingerprinted,
+    so a registration after the upgrade still finds them (``contracts.trade.norm``)."""
+    return " ".join(sorted(_name_words(_cjk_words(s), _SKELETON_FORMS_152, frozenset())))
+
+
+def _name_words(words: list[str], forms: dict[str, str] = LEGAL_FORMS,
+                connectors: frozenset[str] = CONNECTORS) -> list[str]:
     """A name's words as the skeletons use them: all single-letter words joined, in order, into
-    one word where the first stood; ``forms`` (:data:`LEGAL_FORMS`; the skeletons add
-    :data:`CJK_LEGAL_FORMS`) canonicalised and dropped if any other word remains."""
+    one word where the first stood; ``connectors`` dropped and ``forms`` (:data:`LEGAL_FORMS`;
+    the skeletons add :data:`CJK_LEGAL_FORMS`) canonicalised and dropped, each while any other
+    word remains."""
     single = [w for w in words if len(w) == 1 and w.isalpha()]
     if len(single) > 1:
         first = words.index(single[0])
         words = [w for w in words if not (len(w) == 1 and w.isalpha())]
         words.insert(first, "".join(single))
+    words = [w for w in words if w not in connectors] or words
     words = [forms.get(w, w) for w in words]
     return [w for w in words if w not in forms] or words
 
@@ -284,7 +318,8 @@ def joined_skeleton(s: str) -> str:
     ("Glo bex Corp" == "Globex Corporation" -> "globex"). The screening's second form beside
     :func:`name_skeleton` (which ignores word order but not where a word was split). Over-matches
     more ("Glob Ex" == "Globex"): screening only, never a document's identity."""
-    words = [_SKELETON_FORMS.get(w, w) for w in _cjk_words(s)]
+    words = [w for w in _cjk_words(s) if w not in CONNECTORS] or _cjk_words(s)
+    words = [_SKELETON_FORMS.get(w, w) for w in words]
     kept = [w for w in words if w not in _SKELETON_FORMS]
     return "".join(kept or words)
 
@@ -519,7 +554,12 @@ def consonant_key(s: str) -> str:
     return " ".join(codes) if sum(map(len, codes)) >= CONSONANT_KEY_MIN else ""
 
 
-_DIGIT_LOOKALIKES = str.maketrans({"o": "0", "i": "1", "l": "1"})
+#: Letters read as the digits they look like in a number, in a run touching digits: o, i, l
+#: (decision 121) and the letters drawn as a 3, 5 or 6 (Cyrillic з, ӡ, б, Latin ʒ, ȝ, ƽ:
+#: "INV-2025-00З" is "INV-2025-003"; red-team round 7, decision 153).
+_DIGIT_LOOKALIKE = {"o": "0", "i": "1", "l": "1", "з": "3", "ӡ": "3", "ʒ": "3", "ȝ": "3",
+                    "ƽ": "5", "б": "6"}
+_DIGIT_LOOKALIKES = str.maketrans(_DIGIT_LOOKALIKE)
 
 
 def _split_letters_digits(w: str) -> list[str]:
@@ -531,7 +571,13 @@ def _split_letters_digits(w: str) -> list[str]:
 _LETTERS_OR_DIGITS = re.compile("[0-9]+|[^0-9]+")
 
 
-def ref_tokens(s: str) -> tuple[str, ...]:
+def ref_tokens_before_153(s: str) -> tuple[str, ...]:
+    """:func:`ref_tokens` as it was before decision 153 (o, i, l the only digit look-alikes):
+    the tokens documents registered before it were fingerprinted with."""
+    return ref_tokens(s, _LOOKALIKE_LETTERS_152)
+
+
+def ref_tokens(s: str, lookalikes: frozenset[str] | None = None) -> tuple[str, ...]:
     """A document number as its tokens: :func:`fold`; "°" read as "o" ("N°"); every character
     that is not a letter or digit a separator; split where letters meet digits; within a word,
     a run of "o", "i", "l" touching digits read as the digits they look like ("2O25" -> "2025",
@@ -544,7 +590,7 @@ def ref_tokens(s: str) -> tuple[str, ...]:
         parts = _split_letters_digits(w)
         if len(parts) > 1:
             parts = [t.translate(_DIGIT_LOOKALIKES)
-                     if not t.isdigit() and set(t) <= _LOOKALIKE_LETTERS
+                     if not t.isdigit() and set(t) <= (lookalikes or _LOOKALIKE_LETTERS)
                      and ((i > 0 and parts[i - 1].isdigit())
                           or (i + 1 < len(parts) and parts[i + 1].isdigit())) else t
                      for i, t in enumerate(parts)]
@@ -555,7 +601,8 @@ def ref_tokens(s: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
-_LOOKALIKE_LETTERS = frozenset("oil")
+_LOOKALIKE_LETTERS = frozenset(_DIGIT_LOOKALIKE)
+_LOOKALIKE_LETTERS_152 = frozenset("oil")
 
 
 def ref_keys(tokens: tuple[str, ...] | list[str]) -> tuple[str, str]:

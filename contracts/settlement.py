@@ -131,7 +131,7 @@ def _move(state: ContractState, frm: str, to: str, currency: str, amount: int) -
 
 
 #: the purpose of a return (``settlement_recall.return_payment``): a payment back of one the
-#: payee received, recorded against it, which raises no ``round_trip`` alert (decision 154)
+#: payee received, recorded against it, which raises no ``round_trip`` alert (decision 155)
 RETURN_PURPOSE = "return"
 
 

@@ -24,6 +24,8 @@ from contracts.trade.norm import (
     SIMILAR_DAYS,
     SIMILAR_KEEP,
     content_fingerprint,
+    core_fingerprints,
+    fields_before_153,
     fingerprint,
     is_similar,
     normalise_fields,
@@ -76,7 +78,7 @@ def _banks_of(state: ContractState, doc: dict[str, Any]) -> list[str]:
 
 
 def check_not_duplicate(state: ContractState, ctx: TxContext, fp: str, tfp: str,
-                        content_hash: str) -> Any:
+                        content_hash: str, before: tuple[str, str | None] | None = None) -> Any:
     """A document is registered once: a second registration with the same identity under
     either key of its number (``fp/``: separators ignored; ``fpt/``: tokens with leading zeros
     stripped), or with the same file, is a ``duplicate_document`` whatever its other fields
@@ -85,7 +87,9 @@ def check_not_duplicate(state: ContractState, ctx: TxContext, fp: str, tfp: str,
     (``duplicate_attempts``, the last 16; kept although the transaction is rejected), which its
     owner and banks read, and a ``duplicate_attempt`` event names only the attempter. Returns
     what ``fpt/<tfp>`` holds otherwise: None, or the marker ``{"part": doc_id}`` a part invoice
-    of this number left.
+    of this number left. ``before``: the document's two fingerprints under the rules before
+    decision 153, when they differ (:func:`contracts.trade.norm.fields_before_153`): a document
+    registered before the upgrade is found by them.
 
     Raises:
         ContractError: ``duplicate_document``.
@@ -94,6 +98,10 @@ def check_not_duplicate(state: ContractState, ctx: TxContext, fp: str, tfp: str,
     existing = (state.get(NAME, "fp/" + fp)
                 or (token_entry if isinstance(token_entry, str) else None)
                 or state.get(NAME, "content/" + content_hash))
+    if existing is None and before is not None:
+        old_token = state.get(NAME, "fpt/" + before[1]) if before[1] else None
+        existing = (state.get(NAME, "fp/" + before[0])
+                    or (old_token if isinstance(old_token, str) else None))
     if existing is None:
         return token_entry
     doc = get_doc(state, existing)
@@ -155,6 +163,56 @@ _WHY_SIMILAR = ("an invoice with the same seller, buyer and currency, an amount 
                 f"an issue date within {SIMILAR_DAYS} days")
 _WHY_PARENT = "an invoice whose number this one extends (this looks like a part of it)"
 _WHY_PART = "a part invoice of this number"
+_WHY_CORE = ("{doc} of the same {scope} whose number has the same digits (another prefix, "
+             "separators, leading zeros, order of the groups, carrier code or copy number)")
+_CORE_SCOPE_WORDS = {"invoice": ("an invoice", "seller and buyer"),
+                     "customs_declaration": ("a customs declaration", "exporter"),
+                     "bill_of_lading": ("a bill of lading", "shipper")}
+
+
+def similar_number(state: ContractState, cores: list[str]) -> str | None:
+    """The first document registered under one of these number cores
+    (:func:`contracts.trade.norm.core_fingerprints`, ``core/`` keys): the same document under a
+    dressed number — a prefix added or dropped ("CI-2025-001" for "INV-2025-001", "MRN" before
+    a declaration number), the carrier's code in a B/L number — once its other fields moved
+    out of the similarity window (red-team round 7, decision 153)."""
+    for c in cores:
+        found = state.peek(NAME, "core/" + c)
+        if found is not None:
+            return str(found)
+    return None
+
+
+def port_places(submitted: dict[str, Any], norm: dict[str, Any]) -> dict[str, str]:
+    """``{port role: country}`` recorded on a document (decision 152): a port's coded field
+    (``<role>_locode``, :func:`contracts.trade.norm.norm_locode`), when given, is authoritative
+    and its name is not read; otherwise the name as submitted when written as a UN/LOCODE
+    (:func:`contracts.risk_jurisdictions.locode_country`: "GENOA" reads as Georgia, which only
+    the coded field can correct; decision 153)."""
+    out: dict[str, str] = {}
+    for role in risk_jurisdictions.PORT_ROLES:
+        coded = norm.get(role + "_locode")
+        if coded is not None:
+            out[role] = str(coded)[:2]
+        elif role in norm:
+            cc = risk_jurisdictions.locode_country(submitted.get(role))
+            if cc is not None:
+                out[role] = cc
+    return out
+
+
+def _with_locode_hint(e: ContractError, norm: dict[str, Any]) -> ContractError:
+    """A refused place read from a port *name* in LOCODE form ("GENOA", "LAGOS") may be a port's
+    name: the refusal says how to give the code (the alert stays as raised)."""
+    if e.code != "jurisdiction_refused":
+        return e
+    for role in risk_jurisdictions.PORT_ROLES:
+        if role in norm and norm.get(role + "_locode") is None and f"the {role} is" in str(e):
+            return ContractError(
+                f"{e}; {role} was read as a UN/LOCODE: if it is the port's name, give its code "
+                f"as {role}_locode (e.g. ITGOA for Genoa), which is then the port's place",
+                e.code, events=e.events)
+    return e
 
 
 def attach_issued_lc(state: ContractState, trade_id: str, trade: dict[str, Any],
@@ -242,15 +300,25 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
                                  args.get("on_behalf_of"))
     # the names as written: screening's joined form must see where a word was split; a port's
     # country from the field as submitted (a UN/LOCODE), never from the stored name skeleton
-    ports = risk_jurisdictions.port_countries(
-        {r: args["fields"][r] for r in norm if r in risk_jurisdictions.PORT_ROLES})
-    screen_document(state, ctx, owner, {r: args["fields"][r] for r in norm if r in PARTY_ROLES},
-                    norm.get("issuing_bank"), ports)
+    ports = port_places(args["fields"], norm)
+    try:
+        screen_document(state, ctx, owner,
+                        {r: args["fields"][r] for r in norm if r in PARTY_ROLES},
+                        norm.get("issuing_bank"), ports)
+    except ContractError as e:
+        raise _with_locode_hint(e, norm) from None
     key = _key(ctx)
     fp = fingerprint(key, doc_type, norm)
     tfp = token_fingerprint(key, doc_type, norm)
     assert tfp is not None
-    token_entry = check_not_duplicate(state, ctx, fp, tfp, ch)
+    # a document registered before decision 153 keeps the keys of the rules then
+    ident = gov.require_identity(state, owner)
+    before = fields_before_153(doc_type, args["fields"], norm,
+                               ident.get("legal_name") or ident["name"])
+    token_entry = check_not_duplicate(
+        state, ctx, fp, tfp, ch,
+        None if before is None else (fingerprint(key, doc_type, before),
+                                     token_fingerprint(key, doc_type, before)))
     cfp = content_fingerprint(key, doc_type, norm)
     if doc_type == "invoice" and args.get("trade_id") is not None:
         raise ContractError("an invoice opens its own trade; it takes no trade_id", "bad_field")
@@ -265,6 +333,10 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
         exact = state.peek(NAME, "cfp/" + str(cfp))
         if found is None and exact is not None:
             found = str(exact)
+        if found is None and before is not None:  # the seller's or buyer's name read anew
+            was = (similar_invoice(state, similar_key(key, before)[0], band, day)[0]
+                   or state.peek(NAME, "cfp/" + str(content_fingerprint(key, doc_type, before))))
+            found = None if was is None else str(was)
         parent, part_marks = parent_invoice(state, key, norm)
         if found is not None:
             similar = check_not_copy(found, _WHY_SIMILAR, args.get("declare_distinct"))
@@ -273,6 +345,13 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
         elif token_entry is not None:
             similar = check_not_copy(str(token_entry["part"]), _WHY_PART,
                                      args.get("declare_distinct"))
+    cores = core_fingerprints(key, doc_type, norm)
+    if similar is None and cores:
+        similar = check_not_copy(
+            similar_number(state, cores),
+            _WHY_CORE.format(doc=_CORE_SCOPE_WORDS[doc_type][0],
+                             scope=_CORE_SCOPE_WORDS[doc_type][1]),
+            args.get("declare_distinct"))
     doc_id = ctx.derive_id()
     doc = {"doc_type": doc_type, "owner": owner, "registrant": ctx.sender_hex,
            "content_hash": ch, "fingerprint": fp, "token_fingerprint": tfp,
@@ -298,6 +377,9 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
             state.put(NAME, "cfp/" + str(cfp), doc_id)
     for mark in part_marks:
         state.put(NAME, "fpt/" + mark, {"part": doc_id})
+    for c in cores:  # the first document under a core keeps it
+        if state.peek(NAME, "core/" + c) is None:
+            state.put(NAME, "core/" + c, doc_id)
     state.put(NAME, "fp/" + fp, doc_id)
     state.put(NAME, "fpt/" + tfp, doc_id)
     state.put(NAME, "content/" + ch, doc_id)

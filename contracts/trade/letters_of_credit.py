@@ -53,6 +53,7 @@ from contracts.trade.state import (
     last_day,
     lc_ceiling,
     legal_name,
+    same_name,
 )
 
 #: What an issuing bank may cite when it refuses a presentation (UCP 600 art. 14/16 grounds).
@@ -426,9 +427,9 @@ def check_presentation_parties(state: ContractState, lc: dict[str, Any],
         if d["owner"] != lc["beneficiary"]:
             bad.append(f"{d['doc_type']}.owner")
         for k in ("seller", "shipper", "exporter"):
-            if k in f and f[k] != beneficiary:
+            if k in f and not same_name(f[k], beneficiary):
                 bad.append(f"{d['doc_type']}.{k}")
-        if "buyer" in f and f["buyer"] != applicant:
+        if "buyer" in f and not same_name(f["buyer"], applicant):
             bad.append(f"{d['doc_type']}.buyer")
         if "currency" in f and f["currency"] != lc["currency"]:
             bad.append(f"{d['doc_type']}.currency")

@@ -18,7 +18,15 @@ from typing import Any
 from chainfin import codec
 from chainfin.errors import ContractError
 from chainfin.execution import MAX_AMOUNT, p_amount, p_currency
-from contracts.names import has_control, name_skeleton, ref_keys, ref_tokens
+from contracts.names import (
+    has_control,
+    name_skeleton,
+    ref_keys,
+    ref_tokens,
+    ref_tokens_before_153,
+    skeleton_before_153,
+)
+from contracts.risk_jurisdictions import ASSIGNED
 
 # ---------------------------------------------------------------------------- normalisation
 
@@ -117,6 +125,25 @@ def norm_bic(v: Any, name: str) -> str:
     return s if len(s) == 11 else s + "XXX"
 
 
+_LOCODE_FIELD = re.compile(r"([A-Z]{2})[ -]?([A-Z2-9]{3})")
+
+
+def norm_locode(v: Any, name: str) -> str:
+    """A coded port field (``port_of_loading_locode``, ``port_of_discharge_locode``): a UN/LOCODE
+    (UNECE Recommendation 16) as written: the ISO 3166-1 alpha-2 code of an assigned country
+    (XK included), then three capital letters or digits 2-9, together or apart by one space or
+    hyphen -> ``CNSHA``. Lower case is refused ("Genoa" would read as Georgia here too). The
+    port's country when given: it is authoritative, and the port's name is then never read as a
+    code (decision 153)."""
+    s = _text(v, name)
+    m = _LOCODE_FIELD.fullmatch(s)
+    if not m or m[1] not in ASSIGNED:
+        raise ContractError(
+            f"fields.{name} must be a UN/LOCODE like CNSHA or IT GOA: an assigned ISO 3166 "
+            "country code and three capital letters or digits 2-9", "bad_field")
+    return m[1] + m[2]
+
+
 def norm_currency(v: Any, name: str) -> str:
     if type(v) is not str:
         raise ContractError(f"fields.{name} must be an ISO 4217 code", "bad_field")
@@ -143,6 +170,13 @@ KEY_FIELDS: dict[str, dict[str, Callable[[Any, str], Any] | None]] = {
 }
 DOC_TYPES = tuple(sorted(KEY_FIELDS))
 
+#: Key fields a document may carry but need not (decision 153): a bill of lading's ports as
+#: UN/LOCODEs, beside their names. Stored with the other fields when given.
+OPTIONAL_FIELDS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
+    "bill_of_lading": {"port_of_loading_locode": norm_locode,
+                       "port_of_discharge_locode": norm_locode},
+}
+
 
 def normalise_fields(doc_type: str, fields: Mapping[str, Any],
                      exponent_of: Callable[[str], int]) -> dict[str, Any]:
@@ -159,7 +193,8 @@ def normalise_fields(doc_type: str, fields: Mapping[str, Any],
     for k in sorted(spec):
         if fields.get(k) is None:
             raise ContractError(f"{doc_type} needs the key field {k!r}", "missing_field")
-    extra = sorted(set(fields) - set(spec))
+    optional = OPTIONAL_FIELDS.get(doc_type, {})
+    extra = sorted(set(fields) - set(spec) - set(optional))
     if extra:
         raise ContractError(
             f"{extra[0]!r} is not a key field of {doc_type} (only key fields go on chain)",
@@ -169,6 +204,9 @@ def normalise_fields(doc_type: str, fields: Mapping[str, Any],
         norm = spec[k]
         if norm is not None:
             out[k] = norm(fields[k], k)
+    for k in sorted(optional):
+        if fields.get(k) is not None:
+            out[k] = optional[k](fields[k], k)
     if "amount" in spec:
         out["amount"] = norm_amount(fields["amount"], "amount", exponent_of(out["currency"]))
     return out
@@ -308,3 +346,89 @@ def is_similar(entry: Sequence[Any], band: int, day: int) -> bool:
     ``day``: amount bands at most :data:`SIMILAR_BANDS` apart, days at most
     :data:`SIMILAR_DAYS`."""
     return bool(abs(entry[0] - band) <= SIMILAR_BANDS and abs(entry[1] - day) <= SIMILAR_DAYS)
+
+
+# ---------------------------------------------------------------------------- number cores
+
+#: The number field of each document type whose digits are remembered (decision 153), and the
+#: party fields that scope it: one seller's invoices to one buyer, one exporter's declarations,
+#: one shipper's bills of lading (whatever the carrier code written).
+CORE_SCOPE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "invoice": ("number", ("seller", "buyer")),
+    "customs_declaration": ("declaration_number", ("exporter",)),
+    "bill_of_lading": ("bl_number", ("shipper",)),
+}
+
+
+def core_fingerprints(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> list[str]:
+    """The digits of a document's number, without the letters around them, as two keys (the
+    digit tokens run together; each with its leading zeros stripped, in sorted order, so
+    "001/2025" is "2025-001"), each HMAC-ed with the document type and its scope
+    (:data:`CORE_SCOPE`). "INV-2025-001", "CI 2025/001", "Invoice No. 2025-0001",
+    "2025-001-INV", "001/2025" have one core;
+    "MRN CD/2025/000123" is "CD/2025/000123"; "MAEU-778899" (carrier MAEU) is "778899" (carrier
+    MSCU) of the same shipper; a B/L or declaration number with a copy number added is its
+    set's (:data:`SET_NUMBERED`). A registered number with the same core is a soft match
+    (``suspected_duplicate``, overridable by ``declare_distinct``), never an identity: "INV-IT-
+    1001" and "INV-LT-1001" are two documents whose registrant says so once. Empty for a type
+    not in :data:`CORE_SCOPE` or a number without digits."""
+    spec = CORE_SCOPE.get(doc_type)
+    if spec is None:
+        return []
+    field, scope = spec
+    digits = [t for t in str(normalised[field]).split(" ") if t.isdigit()]
+    if not digits:
+        return []
+    who = {k: normalised[k] for k in scope}
+    groups = [digits]
+    if doc_type in SET_NUMBERED and len(digits) > 1 and len(digits[-1]) <= COPY_DIGITS \
+            and sum(map(len, digits[:-1])) >= SET_CORE_DIGITS:
+        groups.append(digits[:-1])
+    out = []
+    for group in groups:
+        stripped = sorted(t.lstrip("0") or "0" for t in group)
+        for i, core in enumerate(("".join(group), " ".join(stripped))):
+            out.append(hmac.digest(key, codec.encode(["number-core", doc_type, who, core, i]),
+                                   "sha256").hex()[:32])
+    return out
+
+
+#: Documents issued in sets under one number, whose copies a fraudster numbers apart: the
+#: originals of a bill of lading ("MAEU-778899/2", "778899-3": one B/L), a declaration and its
+#: parts. When its last group of digits is a copy's number (at most :data:`COPY_DIGITS` digits)
+#: and the rest keeps at least :data:`SET_CORE_DIGITS` digits (a year alone is not a document),
+#: the number less that group is a core too, so a copy so numbered meets the whole, and the
+#: whole or a sibling copy meets it, in either order (decision 153). "202512-000124" is no copy
+#: of "202512-000123" (its last group is a serial). Invoices are not read so: instalment
+#: invoices "INV-1/1", "INV-1/2" are real, and their parts have their own rule
+#: (``documents.parent_invoice``).
+SET_NUMBERED = frozenset({"bill_of_lading", "customs_declaration"})
+COPY_DIGITS = 2
+SET_CORE_DIGITS = 5
+
+
+# ---------------------------------------------------------------------------- the upgrade
+
+#: The name fields a document's fingerprints read (identity; an invoice's content and
+#: similarity key too).
+_FINGERPRINTED_NAMES = ("seller", "buyer", "exporter")
+
+
+def fields_before_153(doc_type: str, fields: Mapping[str, Any], normalised: Mapping[str, Any],
+                      party_name: str) -> dict[str, Any] | None:
+    """The normalised fields as the rules before decision 153 made them (its names by
+    :func:`contracts.names.skeleton_before_153`, its numbers by
+    :func:`contracts.names.ref_tokens_before_153`), or None where the fingerprinted fields are
+    the same: a document registered before the upgrade keeps the keys it was registered under,
+    and a copy registered after it must still find them ("The Globex Corp" was "globex the";
+    decision 153). ``fields``: as submitted (already validated by :func:`normalise_fields`);
+    ``party_name``: the registering party's legal name as governance holds it, which every
+    document it registered named (:data:`PARTY_FIELD`), however the field is written now."""
+    old = dict(normalised)
+    for k in _FINGERPRINTED_NAMES:
+        if k in KEY_FIELDS[doc_type]:
+            old[k] = skeleton_before_153(_text(fields[k], k))
+    old[PARTY_FIELD[doc_type]] = skeleton_before_153(_text(party_name, "legal_name"))
+    for k in REF_FIELDS & set(IDENTITY_FIELDS[doc_type]):
+        old[k] = " ".join(ref_tokens_before_153(_text(fields[k], k)))
+    return None if old == dict(normalised) else old

@@ -12,6 +12,7 @@ from typing import Any
 from chainfin.errors import ContractError
 from chainfin.execution import MAX_AMOUNT, Contract, ContractState, TxContext
 from contracts import governance as gov
+from contracts.names import name_skeleton
 from contracts.trade.norm import norm_name
 
 NAME = "trade_documents"
@@ -57,6 +58,7 @@ ERROR_CODES = (
     "currency_mismatch",
     "already_financed",
     "over_financed",
+    "distinct_not_acknowledged",
     "insufficient_funds",
     "unknown_financing",
     "repaid",
@@ -263,6 +265,14 @@ def legal_name(state: ContractState, pubkey_hex: str) -> str:
 # ---------------------------------------------------------------------------- the rules
 
 
+def same_name(stored: str, name: str) -> bool:
+    """Two normalised names (:func:`contracts.names.name_skeleton`) name one party, the stored
+    one perhaps normalised before a change of the skeleton's rules (decision 153 dropped more
+    legal forms and "and"/"the"): a skeleton of a skeleton is the skeleton under today's rules,
+    so a trade opened before an upgrade still takes its documents and its LCs after it."""
+    return stored == name or name_skeleton(stored) == name_skeleton(name)
+
+
 def check_document_party(state: ContractState, ctx: TxContext, doc_type: str,
                          party_name: str, on_behalf_of: str | None) -> str:
     """An identity registers only documents naming itself as seller / exporter / shipper /
@@ -301,7 +311,7 @@ def cross_check(state: ContractState, trade: dict[str, Any], doc: dict[str, Any]
     f, bad = doc["fields"], []
     dt = doc["doc_type"]
     if dt == "customs_declaration":
-        if f["exporter"] != trade["seller"]:
+        if not same_name(trade["seller"], f["exporter"]):
             bad.append("exporter")
         if f["currency"] != trade["currency"]:
             bad.append("currency")
@@ -309,15 +319,15 @@ def cross_check(state: ContractState, trade: dict[str, Any], doc: dict[str, Any]
                                   params(state)["document_tolerance_bps"]):
             bad.append("amount")
     elif dt == "bill_of_lading":
-        if f["shipper"] != trade["seller"]:
+        if not same_name(trade["seller"], f["shipper"]):
             bad.append("shipper")
     elif dt in ("packing_list", "certificate_of_origin"):
-        if f["exporter"] != trade["seller"]:
+        if not same_name(trade["seller"], f["exporter"]):
             bad.append("exporter")
     elif dt == "letter_of_credit":
-        if f["beneficiary"] != trade["seller"]:
+        if not same_name(trade["seller"], f["beneficiary"]):
             bad.append("beneficiary")
-        if f["applicant"] != trade["buyer"]:
+        if not same_name(trade["buyer"], f["applicant"]):
             bad.append("applicant")
         if f["currency"] != trade["currency"]:
             bad.append("currency")
@@ -333,9 +343,9 @@ def check_lc_parties(state: ContractState, lc: dict[str, Any], trade: dict[str, 
         ContractError: ``document_mismatch`` naming the fields.
     """
     bad = []
-    if legal_name(state, lc["beneficiary"]) != trade["seller"]:
+    if not same_name(trade["seller"], legal_name(state, lc["beneficiary"])):
         bad.append("beneficiary")
-    if legal_name(state, lc["applicant"]) != trade["buyer"]:
+    if not same_name(trade["buyer"], legal_name(state, lc["applicant"])):
         bad.append("applicant")
     if lc["currency"] != trade["currency"]:
         bad.append("currency")

@@ -116,7 +116,8 @@ def test_the_similarity_memory_keeps_the_last_64_invoices_of_a_seller_to_a_buyer
     for i, code in ((SIMILAR_KEEP + 5, "suspected_duplicate"), (0, None)):  # the first is gone
         near = (day + datetime.timedelta(days=10 * i + 1)).isoformat()
         r = led.tx("exporter", T, "register", doc_type="invoice", content_hash=h(("copy", i)),
-                   fields={**INVOICE, "number": f"INV-S-COPY-{i}", "issue_date": near})
+                   fields={**INVOICE, "number": f"INV-S-COPY-{1000 + i}",  # digits of its own
+                           "issue_date": near})
         assert r.error_code == code, r.error_message
 
 

@@ -74,12 +74,17 @@ def test_renumbered_copy_is_a_suspected_duplicate_unless_declared_distinct(L: Le
     assert doc["declared_distinct"] == {"reason": "second container, same price list",
                                         "similar_to": first}
     L.ok("usd_issuer", "settlement", "issue", currency="USD", to=L.pk("bank_b"), amount=1)
-    # banks financing either trade see the reason (no declaration: attestation not required)
+    # banks financing either trade see the reason (no declaration: attestation not required),
+    # before the money moves: they finance only when they acknowledge it (decision 153)
     led = trade_ledger(financing_requires_attestation=False)
     a = register(led, "invoice", INVOICE)
     b = register(led, "invoice", copy, tag="copy", declare_distinct="second container")
     for trade in (a["trade_id"], b["trade_id"]):
-        notes = finance(led, "bank_a", 1000, trade_id=trade)["declared_distinct"]
+        r = refused(led, "distinct_not_acknowledged", "bank_a", "request_financing",
+                    trade_id=trade, amount=1000, currency="USD", maturity_date=MATURITY)
+        assert "second container" in (r.error_message or "")
+        notes = finance(led, "bank_a", 1000, trade_id=trade,
+                        acknowledge_distinct=True)["declared_distinct"]
         assert notes == [{"doc_id": b["doc_id"], "reason": "second container",
                           "similar_to": a["doc_id"]}]
 
