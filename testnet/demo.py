@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,28 @@ class Story:
         offer_id = r["result"]["offer_id"]
         await self.send("importer accepts: both legs settle atomically", "importer",
                         "settlement", "accept_pvp", {"offer_id": offer_id})
+        print("4b. A payment sent twice: recalled and returned, settlement still final",
+              file=self.out)
+        pay = {"to": exp, "currency": "USD", "amount": 250_000,
+               "end_to_end_id": f"E2E-{uniq}", "remittance_info": f"INV-2026-{uniq} deposit"}
+        await self.send("importer pays the exporter USD 2,500.00 (pacs.008)", "importer",
+                        "settlement", "transfer", dict(pay, uetr=str(uuid.uuid4())))
+        dup_uetr = str(uuid.uuid4())
+        r = await self.send("its back office sends the file again under a new UETR",
+                            "importer", "settlement", "transfer", dict(pay, uetr=dup_uetr))
+        dup = r["tx_id"]
+        await self.send("importer recalls the duplicate (camt.056, reason DUPL)",
+                        "importer", "settlement", "recall",
+                        {"original_tx": dup, "uetr": dup_uetr, "payer": imp, "reason": "DUPL"})
+        await self.send("exporter returns it, linked to the payment (pacs.004)", "exporter",
+                        "settlement", "return_payment",
+                        {"original_tx": dup, "payer": imp, "uetr": dup_uetr,
+                         "currency": "USD", "amount": 250_000, "reason": "FOCR"})
+        await self.send("exporter's back office returns it a second time", "exporter",
+                        "settlement", "return_payment",
+                        {"original_tx": dup, "payer": imp, "uetr": dup_uetr,
+                         "currency": "USD", "amount": 250_000, "reason": "FOCR"},
+                        expect="rejected", expect_error="over_return")
         print("5. Credit record shared with consent", file=self.out)
         record = b'{"subject":"exporter","rating":"BBB+","limit_usd_minor":50000000}'
         salt = os.urandom(16)
@@ -243,6 +266,7 @@ class Story:
         self.facts = {"invoice": inv_id, "trade": trade_id, "declaration": decl_id,
                       "bill_of_lading": bl_id, "financing": fin_id, "lc": lc_id,
                       "presentation": second, "offer": offer_id, "record": record_id,
+                      "recalled": dup,
                       "request": request_id}
 
     async def regulators(self) -> list[str]:
@@ -270,12 +294,15 @@ class Story:
             ("trade_documents", "lc/" + f["lc"]): lambda d: d["status"] == "drawn",
             ("trade_documents", "pres/" + f["presentation"]): lambda p: p["status"] == "paid",
             ("settlement", f"bal/{bank_a}/USD"): lambda v: v == 50_000_000,
-            ("settlement", f"bal/{exp}/USD"): lambda v: v == 12_500_000 - 1_000_000,
+            # the PvP's USD 10,000.00 out, the deposit of USD 2,500.00 in (its duplicate returned)
+            ("settlement", f"bal/{exp}/USD"): lambda v: v == 12_500_000 - 1_000_000 + 250_000,
             ("settlement", f"bal/{exp}/CNY"): lambda v: v == 7_100_000,
-            ("settlement", f"bal/{imp}/USD"): lambda v: v == 1_000_000,
+            ("settlement", f"bal/{imp}/USD"): lambda v: v == 1_000_000 - 250_000,
             ("settlement", f"bal/{imp}/CNY"): lambda v: v == 40_000_000 - 7_100_000,
             ("settlement", f"bal/{bank_c}/USD"): lambda v: v == 50_000_000 - 12_500_000,
             ("settlement", "pvp/" + f["offer"]): lambda o: o["status"] == "accepted",
+            ("settlement", "recall/" + f["recalled"]): lambda r: r["returned"] == 250_000
+            and r["recall"]["status"] == "returned",
             ("credit_sharing", "request/" + f["request"]): lambda r: r["status"] == "delivered",
         }
         # each item read by one who may see it: a balance by its owner, a trade's records by
