@@ -144,11 +144,28 @@ def open_review(identity: crypto.Identity, alert: str, review: dict[str, Any]
     try:
         record = codec.decode(unpad(identity.unseal(bytes.fromhex(ct))))
         assert isinstance(record, dict)
-        got = commitment(record)
     except ReviewCheckError:
         raise
     except Exception as e:  # noqa: BLE001 - any failure to open or decode is the same finding
         raise ReviewCheckError("the box sealed to this key does not open or decode") from e
+    return check_record(alert, review, record)
+
+
+def check_record(alert: str, review: dict[str, Any], record: Any) -> dict[str, Any]:
+    """``record`` (an opened review record: ``alert``, ``disposition``, ``note_sha256``,
+    ``report_sha256``, ``nonce``), checked against ``review`` of ``alert`` as the case shows
+    it: its commitment, its alert and its public state. What a bank's own auditor runs on the
+    record the bank discloses from its box (an auditor is not among the recipients: docs/risk.md
+    "Who reads a disposition"): the commitment on chain makes the disclosure verifiable.
+
+    Raises:
+        ReviewCheckError: it does not match (a wrong or altered record)."""
+    try:
+        if not isinstance(record, dict):
+            raise TypeError("not a record")
+        got = commitment(record)
+    except Exception as e:  # noqa: BLE001 - a record without the fields is the same finding
+        raise ReviewCheckError("the record is not a review record") from e
     if not hmac.compare_digest(got, str(review.get("commitment", "")).lower()):
         raise ReviewCheckError("the sealed record does not match the review's commitment")
     if record["alert"] != alert:

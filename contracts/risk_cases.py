@@ -184,7 +184,9 @@ def _p_sealed(v: Any, name: str) -> dict[str, str]:
 
 def seal_to(state: ContractState, reviewer_key: str) -> list[str]:
     """The keys a review's record is sealed to, exactly: every regulator's current key and the
-    reviewer's own (sorted, no repeats)."""
+    reviewer's own (sorted, no repeats). No auditor, by decision (docs/risk.md "Who reads a
+    disposition"): a bank's own auditor gets the record from the bank and checks it against
+    the commitment; a consortium auditor is a third party to a bank's report."""
     from contracts.credit_sharing import current_key
     return sorted({reviewer_key, *(current_key(state, r) for r in gov.regulators(state))})
 

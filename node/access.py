@@ -56,11 +56,13 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("alert case", "`/v1/risk/alerts/{alert}` (the alert and its reviews)",
      "home_bank (of an account it names), regulator, auditor"),
     ("sanctions watch list", "`/v1/state/risk/watch/…`", "regulator, auditor"),
-    ("network data", "`/v1/state/governance/…`, `/v1/state/settlement/supply/…`, "
-     "`/v1/state/risk/{profile/*,param/…,jurisdictions}`, `/v1/risk/rules`, `/metrics`",
-     "any identity"),
-    ("alert counts", "`/v1/state/risk/alert_count/…` (read beside a payment's height, a count "
-     "told a payee that its payer raised an alert)", "validator, regulator, auditor"),
+    ("network data", "`/v1/state/governance/…` (`readlog/` excepted), "
+     "`/v1/state/settlement/supply/…`, "
+     "`/v1/state/risk/{profile/*,param/…,jurisdictions}`, `/v1/risk/rules`, `/metrics` "
+     "(without its `chainfin_risk_*` families)", "any identity"),
+    ("alert counts", "`/v1/state/risk/alert_count/…`, the `chainfin_risk_*` families of "
+     "`/metrics` (read beside a payment, a count told its payer that it raised an alert)",
+     "validator, regulator, auditor; for `/metrics` also the node's own keys"),
     ("standing of an identity", "`status`, `frozen_by`, `frozen_by_regulator` in "
      "`/v1/state/governance/id/<id>`", "owner, home_bank, validator, regulator, auditor (anyone "
      "else reads the record without these fields)"),
@@ -68,12 +70,13 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("transaction", "`/v1/tx/{tx_id}`",
      "sender, home_bank (of the sender), validator, regulator, auditor: all of it (the sender: a "
      "`sanctioned_party` refusal's message withheld); party (named by its events, risk alerts "
-     "excepted): its status, height, index and own events only"),
+     "and pending orders excepted): its status, height, index and own events only"),
     ("transaction proof", "`/v1/proofs/tx/{tx_id}`",
      "validator, regulator, auditor; in ledger format 3 also the sender's home bank (the whole "
      "proof: it carries the receipt, alerts included) and the sender, inclusion-only: without "
-     "the receipt, for every transaction alike, from a block holding another identity's "
-     "transaction too (see [full and inclusion-only "
+     "the receipt, for every transaction alike, from a block holding an institution's "
+     "transaction too (a bank's, an issuer's, a validator's: not only customers'; see [full and "
+     "inclusion-only "
      "proofs](proofs.md#25-full-and-inclusion-only-transaction-proofs))"),
     ("state proof", "`/v1/proofs/state/{contract}/{key}`",
      "validator, regulator, auditor, for a key they may read (see [what a proof "
@@ -82,8 +85,11 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "`/v1/events` (all events)", "validator, regulator, auditor"),
     ("own events", "`/v1/events`", "any identity: only the events whose data names it; a risk "
      "alert only to the home banks of the accounts it lists (and a `limit_exceeded` alert to "
-     "those accounts)"),
+     "those accounts); a regulator's pending order (`seizure_pending`, `rebind_pending`) only "
+     "to the home bank of the account it names"),
     ("read log", "`/v1/audit/reads`", "regulator, auditor"),
+    ("read-log anchor", "`/v1/state/governance/readlog/<node key>` (how many reads of others' "
+     "data a node logged)", "owner (the node), validator, regulator, auditor"),
     ("anything else in state", "`/v1/state/…`", "regulator, auditor"),
 )
 
@@ -276,6 +282,11 @@ _ACCOUNT_RISK = re.compile(r"(profile|alerts|stats|use)/([0-9a-f]{64})(/.*)?")
 def state_rule(get: StateGet, reader: Reader, contract: str, key: str) -> str | None:
     """The rule that lets ``reader`` read state ``contract/key``, or None (answer 404)."""
     if contract == "governance":
+        if key.startswith("readlog/"):
+            # a node's read-log anchor counts its reads of others' data: watched beside a
+            # payment, its growth told a customer that its bank read its alerts (red-team round
+            # 7). The node itself and those who read every block (auditors check it)
+            return "owner" if reader.is_(key[8:]) else chain_rule(reader)
         return "any"
     if contract == "settlement":
         kind, _, rest = key.partition("/")
@@ -367,31 +378,66 @@ def is_alert(event: dict[str, Any]) -> bool:
     return event.get("contract") == "risk" and event.get("name") == "alert"
 
 
-def event_names_reader(get: StateGet, reader: Reader, event: dict[str, Any]) -> bool:
-    """Is ``event`` one of the reader's own events?
+#: the events of a regulator's pending two-regulator order (``contracts.risk.regulator_order``:
+#: a seizure, a key rebound by a regulator), recorded by the first regulator and executed by a
+#: second: the field naming the account it is about. Told to the account, a pending seizure let
+#: it move the money out before the second signature (red-team round 7): supervision data of
+#: that account, like an alert: its home bank's and the supervisors', never the account's
+PENDING_ORDER_EVENTS = {"seizure_pending": "account", "rebind_pending": "identity"}
 
-    An ordinary event is when its data names the reader (its id or key). A risk alert is risk
-    data of the accounts it lists (``accounts``), whatever else it names (a ``counterparty``):
-    it goes to those accounts' home banks, and to the accounts themselves only when it is their
-    own refusal for a limit (:data:`contracts.risk.HOLDER_ALERT_RULES`): any other alert would
-    tip its subject off."""
+
+def is_pending_order(event: dict[str, Any]) -> bool:
+    """A regulator's pending order (:data:`PENDING_ORDER_EVENTS`), whatever the contract of the
+    transaction that recorded it (``settlement.seize``, ``governance.revoke_identity``)."""
+    return event.get("name") in PENDING_ORDER_EVENTS
+
+
+def is_supervision(event: dict[str, Any]) -> bool:
+    """An event that is an account's supervision data (an alert, a pending order): it makes no
+    one a party, and reaches only whom :func:`event_rule` says."""
+    return is_alert(event) or is_pending_order(event)
+
+
+def event_rule(get: StateGet, reader: Reader, event: dict[str, Any]) -> str | None:
+    """The rule under which ``event`` is one of the reader's events on ``/v1/events`` (and in a
+    party's view of a transaction), or None.
+
+    An ordinary event is the reader's own (``own_events``) when its data names the reader (its
+    id or key). A risk alert is risk data of the accounts it lists (``accounts``), whatever else
+    it names (a ``counterparty``): it goes to those accounts' home banks (``home_bank``), and to
+    the accounts themselves (``own_events``) only when it is their own refusal for a limit
+    (:data:`contracts.risk.HOLDER_ALERT_RULES`): any other alert would tip its subject off. A
+    regulator's pending order (:data:`PENDING_ORDER_EVENTS`) goes to the home bank of the
+    account it names, never to the account (nor to anyone else it names)."""
     data = event.get("data")
+    if is_pending_order(event):
+        acct = data.get(PENDING_ORDER_EVENTS[str(event.get("name"))]) if isinstance(
+            data, dict) else None
+        return "home_bank" if isinstance(acct, str) and _home_bank(get, reader, acct) else None
     if not is_alert(event):
-        return bool(reader.names() & hex_names(data))
+        return "own_events" if reader.names() & hex_names(data) else None
     accounts = data.get("accounts") if isinstance(data, dict) else None
     if not isinstance(accounts, list):
-        return False
+        return None
     holder_sees = isinstance(data, dict) and data.get("rule") in HOLDER_ALERT_RULES
-    return any(isinstance(a, str) and ((holder_sees and reader.is_(a))
-                                       or _home_bank(get, reader, a))
-               for a in accounts[:64])
+    accounts = [a for a in accounts[:64] if isinstance(a, str)]
+    if holder_sees and any(reader.is_(a) for a in accounts):
+        return "own_events"
+    return "home_bank" if any(_home_bank(get, reader, a) for a in accounts) else None
+
+
+def event_names_reader(get: StateGet, reader: Reader, event: dict[str, Any]) -> bool:
+    """Is ``event`` one of the reader's events (:func:`event_rule`)?"""
+    return event_rule(get, reader, event) is not None
 
 
 def tx_parties(receipt: dict[str, Any]) -> set[str]:
-    """The identities a transaction's events name, risk alerts excepted: an alert names the
-    payer's counterparty without making it a party to the payer's risk data."""
+    """The identities a transaction's events name, risk alerts and pending orders excepted: an
+    alert names the payer's counterparty without making it a party to the payer's risk data,
+    and a pending seizure names the account it is about (:func:`is_supervision`)."""
     events = receipt.get("events") or []
-    return hex_names([e.get("data") for e in events if isinstance(e, dict) and not is_alert(e)])
+    return hex_names([e.get("data") for e in events
+                      if isinstance(e, dict) and not is_supervision(e)])
 
 
 #: rules that see a whole transaction (its result, its error and every event); ``party`` sees
@@ -459,19 +505,31 @@ def tx_proof_rule(get: StateGet, reader: Reader, sender: str, salted: bool = Fal
     (no tipping off, decision 144), nor the header's ``receipts_root`` when it could recompute
     it: in a block whose transactions are all its own it knows every receipt leaf but for the
     alerts, and the root would tell whether there was one. So the sender's proof needs a
-    transaction of another identity in the block (``block_senders``: the sender keys of the
-    block's transactions), whose leaf it cannot compute. The answer depends on who sent what,
-    never on an alert."""
+    transaction in the block (``block_senders``: the sender keys of the block's transactions)
+    whose leaf it cannot compute: an institution's (:func:`_institution`), not merely another
+    identity's — a second customer account acting with it (a structurer's other account) holds
+    its own envelope and outcome, and the two knew every leaf (red-team round 7). The answer
+    depends on who sent what, never on an alert."""
     rule = chain_rule(reader)
     if rule is not None or not salted:
         return rule
     owner = sender_identity(get, sender)
     if _home_bank(get, reader, owner):
         return "home_bank"
-    if reader.is_(owner) and any(not reader.is_(sender_identity(get, s))
-                                 for s in set(block_senders)):
+    if reader.is_(owner) and any(not reader.is_(ident) and _institution(get, ident)
+                                 for ident in {sender_identity(get, s)
+                                               for s in set(block_senders)}):
         return "sender"
     return None
+
+
+def _institution(get: StateGet, ident_id: str) -> bool:
+    """Is ``ident_id`` an institution — a bank, a currency issuer, customs, an auditor, a
+    regulator, a validator's key — rather than a customer (``governance.CUSTOMER_ROLES``)?
+    Customers may act together (one holder's several accounts); an institution's signed
+    transactions are not handed to a customer."""
+    rec = get("governance", "id/" + ident_id)
+    return not isinstance(rec, dict) or rec.get("role") not in governance.CUSTOMER_ROLES
 
 
 def party_view(get: StateGet, reader: Reader, outcome: dict[str, Any],
@@ -500,17 +558,37 @@ def state_proof_rule(get: StateGet, reader: Reader, contract: str, key: str) -> 
 PRIVATE_ID_FIELDS = ("status", "frozen_by", "frozen_by_regulator")
 
 
+def standing_rule(get: StateGet, reader: Reader, holder: str, value: dict[str, Any]
+                  ) -> str | None:
+    """The rule under which ``reader`` reads the standing (:data:`PRIVATE_ID_FIELDS`) of
+    identity ``holder`` (its record ``value``): ``owner``, a supervisor's (``regulator``,
+    ``auditor``, ``validator``), ``home_bank``, or None."""
+    if reader.is_(holder) or reader.is_(value.get("key")):
+        return "owner"
+    return chain_rule(reader) or ("home_bank" if _home_bank(get, reader, holder) else None)
+
+
 def visible_value(get: StateGet, reader: Reader, contract: str, key: str, value: Any) -> Any:
     """``value`` of ``contract/key`` as ``reader`` may see it. An identity record is network
     data except its standing (:data:`PRIVATE_ID_FIELDS`), which only the identity, its home
     bank and the supervisors read: a freeze tells the frozen party's counterparties nothing."""
     if contract != "governance" or not key.startswith("id/") or not isinstance(value, dict):
         return value
-    holder = key[3:]
-    if (reader.is_(holder) or reader.is_(value.get("key")) or chain_rule(reader) is not None
-            or _home_bank(get, reader, holder)):
+    if standing_rule(get, reader, key[3:], value) is not None:
         return value
     return {k: v for k, v in value.items() if k not in PRIVATE_ID_FIELDS}
+
+
+def standing_read_rule(get: StateGet, reader: Reader, contract: str, key: str,
+                       value: Any) -> str | None:
+    """When ``reader``'s answer for ``contract/key`` shows an identity's standing (a record
+    that has one of :data:`PRIVATE_ID_FIELDS`: frozen, revoked), the rule that let it: the read
+    log records a home bank's or a supervisor's read of a customer's freeze as it does any other
+    read of another's data (red-team round 7); None otherwise."""
+    if (contract != "governance" or not key.startswith("id/") or not isinstance(value, dict)
+            or not any(f in value for f in PRIVATE_ID_FIELDS)):
+        return None
+    return standing_rule(get, reader, key[3:], value)
 
 
 def logged(rule: str) -> bool:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -200,14 +201,34 @@ def reader_of(request: web.Request) -> Reader:
     return request[READER_KEY]
 
 
-def may_read(request: web.Request, rule: str | None) -> bool:
-    """Was the read granted (``rule`` not None)? A granted read of another's data is logged."""
+def may_read(request: web.Request, rule: str | None, what: str | None = None) -> bool:
+    """Was the read granted (``rule`` not None)? A granted read of another's data is logged
+    (``what``: the request line, unless told otherwise)."""
     if rule is None:
         return False
     if access.logged(rule):
-        request.app[GUARD_KEY].reads.append(int(time.time() * 1000), reader_of(request).key,
-                                            f"{request.method} {request.raw_path}", rule)
+        request.app[GUARD_KEY].reads.append(
+            int(time.time() * 1000), reader_of(request).key,
+            what or f"{request.method} {logged_path(request)}", rule)
     return True
+
+
+_HEX_ID = re.compile(r"[0-9a-fA-F]{64}")
+#: what stays literal in a logged path and query (RFC 3986 unreserved and sub-delims, ``/:@``)
+_PATH_SAFE, _QUERY_SAFE = "/:@!$&'()*+,;=-._~", "/:@!$&'()*+,;=-._~?"
+
+
+def logged_path(request: web.Request) -> str:
+    """The path (and query) of a read as the read log records it: in one spelling whatever the
+    reader sent — percent-decoded (the route reads the decoded path), then re-encoded only where
+    a character is not printable-safe (no line breaks in a printed log), every 64-hex-digit id
+    in lower case (an id is hex in either case). A read of a customer's balance sent as
+    ``bal/%33%66…`` or a transaction id in capitals was logged as sent, where an auditor
+    searching for the key or id did not find it (red-team round 7)."""
+    path = _HEX_ID.sub(lambda m: m[0].lower(), quote(request.path, safe=_PATH_SAFE))
+    q = request.query_string
+    return path + ("?" + _HEX_ID.sub(lambda m: m[0].lower(), quote(q, safe=_QUERY_SAFE))
+                   if q else "")
 
 
 def _state_get(request: web.Request) -> access.StateGet:
@@ -447,6 +468,7 @@ async def get_state(request: web.Request) -> web.Response:
     get, reader = _state_get(request), reader_of(request)
     if v is None or not may_read(request, access.state_rule(get, reader, contract, key)):
         return error(404, "not_found", f"no value at {contract}/{key}")
+    may_read(request, access.standing_read_rule(get, reader, contract, key, v))
     v = access.visible_value(get, reader, contract, key, v)
     return web.json_response({"contract": contract, "key": key, "value": codec.to_json(v),
                               "height": node.ledger.tip.height})
@@ -545,13 +567,22 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return metrics_response(request.app[NODE_KEY])
+    """The node's metrics to any identity; the risk families (alert counts by rule, the open
+    alerts and the oldest one's age) only to those who read every block anyway — validators,
+    regulators, auditors — and this node's own keys: a count read before and after a payment
+    told its payer that it raised an alert, as ``risk/alert_count/…`` did (red-team round 7)."""
+    node = request.app[NODE_KEY]
+    reader = reader_of(request)
+    from node.api_admin import is_operator  # noqa: PLC0415 (imports this module)
+    risk = access.chain_rule(reader) is not None or is_operator(node, reader.key)
+    return metrics_response(node, risk=risk)
 
 
-def metrics_response(node: Node) -> web.Response:
-    """The node's Prometheus text (REST's signed ``/metrics`` and the metrics listener's)."""
+def metrics_response(node: Node, risk: bool = True) -> web.Response:
+    """The node's Prometheus text (REST's signed ``/metrics`` and the metrics listener's, which
+    is the operator's: with the risk families)."""
     node.metrics.peers.set(len(node.transport.connected()))
-    return web.Response(body=node.metrics.render() + risk_metrics(node),
+    return web.Response(body=node.metrics.render() + (risk_metrics(node) if risk else b""),
                         headers={"Content-Type": CONTENT_TYPE})
 
 
@@ -621,9 +652,20 @@ async def events(request: web.Request) -> web.StreamResponse:
                                              "identity nor a validator's key"))
                 break
             reader = now
-            everything = access.chain_rule(reader) is not None
+            request[READER_KEY] = reader
+            was, everything = everything, access.chain_rule(reader) is not None
+            if everything and not was:  # became a supervisor: logged as a new request would be
+                may_read(request, access.chain_rule(reader))
             if not everything:
-                mine = [e for e in ev["events"] if access.event_names_reader(get, reader, e)]
+                mine = []
+                for e in ev["events"]:
+                    rule = access.event_rule(get, reader, e)
+                    if rule is None:
+                        continue
+                    mine.append(e)
+                    # another's data (a customer's alert or pending order, to its home bank):
+                    # logged as each is sent, as the same read by any other route is
+                    may_read(request, rule, f"{request.method} {request.path} {_event_ref(e)}")
                 if not mine:
                     continue
                 ev = {k: v for k, v in ev.items() if k != "txs"} | {"events": mine}
@@ -634,6 +676,16 @@ async def events(request: web.Request) -> web.StreamResponse:
     finally:
         node.subscribers.discard(q)
     return resp
+
+
+def _event_ref(event: dict[str, Any]) -> str:
+    """What a read-log entry of one event sent on ``/v1/events`` names: an alert by its id, any
+    other event by its name and transaction."""
+    data = event.get("data")
+    ref = data.get("alert") if isinstance(data, dict) else None
+    if access.is_alert(event) and isinstance(ref, str):
+        return f"alert {ref}"
+    return f"{event.get('name')} {event.get('tx_id')}"
 
 
 #: transactions one stream may have waiting for their outcome; more are refused (stream_full)

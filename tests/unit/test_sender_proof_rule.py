@@ -39,8 +39,11 @@ def rule(who: str, sender: str, salted: bool = True, block: tuple[str, ...] = ()
 
 
 def test_the_sender_gets_the_inclusion_only_proof_beside_another_identity() -> None:
-    assert rule(CUSTOMER, CUSTOMER, block=(CUSTOMER, OTHER)) == "sender"
-    assert rule(CUSTOMER, ROTATED, block=(OTHER, ROTATED)) == "sender"  # its old key
+    # an institution's transaction (a bank's): another customer's is not enough, since two
+    # customers acting together know both leaves (red-team round 7)
+    assert rule(CUSTOMER, CUSTOMER, block=(CUSTOMER, BANK)) == "sender"
+    assert rule(CUSTOMER, ROTATED, block=(BANK, ROTATED)) == "sender"  # its old key
+    assert rule(CUSTOMER, CUSTOMER, block=(CUSTOMER, OTHER)) is None
 
 
 @pytest.mark.parametrize("block", [(CUSTOMER,), (CUSTOMER, CUSTOMER), (CUSTOMER, ROTATED)])
