@@ -72,6 +72,17 @@ SWEEP_MAX = 256  # pending transactions checked per sweep, oldest first
 #: wait longer, so the client hears it at once instead of after a long wait
 OVERLOAD_LAG_S = 5.0
 
+#: the request timer (docs/consensus.md, "The request timer"): the engine hears of a pending
+#: transaction's age once it passes this fraction of the request timeout (younger ones cannot
+#: fire it, and skipping them keeps the scan empty on a healthy network) ...
+REQUEST_REPORT_FRACTION = 0.5
+#: ... the node passes such a transaction to the primary again every quarter timeout (the
+#: primary may have refused it while its mempool or the sender's share was full), at most
+#: REQUEST_RESEND_MAX per pass, oldest first; and the scan reads at most REQUEST_SCAN_MAX
+#: entries per tick
+REQUEST_RESEND_MAX = 256
+REQUEST_SCAN_MAX = 4096
+
 #: the futures of clients waiting for a transaction's outcome, by tx id (owned by the node)
 Waiters = dict[bytes, list[asyncio.Future[Any]]]
 
@@ -96,7 +107,8 @@ class Admission:
                  disk_full: Callable[[], bool],
                  to_primary: TxGossip | None = None,
                  validating: Callable[[], bool] = lambda: True,
-                 primary_here: Callable[[], bool] = lambda: False) -> None:
+                 primary_here: Callable[[], bool] = lambda: False,
+                 request_timeout_ms: int = 0) -> None:
         self.chain_id = chain_id
         self.params = params
         self.ledger = ledger
@@ -132,6 +144,16 @@ class Admission:
         #: bad signatures each peer's gossip brought since the last commit (on_gossip)
         self._gossip_bad: dict[bytes, int] = {}
         self.in_flight: set[bytes] = set()  # tx ids in speculative blocks
+        #: the request timer's base timeout (0: off, the engine hears no ages)
+        self.request_timeout_s = request_timeout_ms / 1000.0
+        #: when each pending transaction's request clock started (``time.perf_counter()``):
+        #: a client's at admission (it leaves for the primary at once), one heard by gossip
+        #: when this node passed it to the primary (``gossip_overdue``'s relay). A transaction
+        #: without an entry does not count yet (it has not had its chance to reach the primary)
+        self.request_start: dict[bytes, float] = {}
+        #: the start of the oldest transaction the engine was last told of (None: none)
+        self.oldest_start: float | None = None
+        self._request_resent = 0.0  # when starving transactions last went to the primary again
         self.commit_lag_s = 0.0  # median admission-to-commit time of the last committed block
         self.last_commit = self._last_sweep = time.perf_counter()
         self._pending_timer: asyncio.TimerHandle | None = None
@@ -195,8 +217,11 @@ class Admission:
         if not gossip:
             if (self.to_primary is not None and self.validating()
                     and not self.primary_here()):
-                self.relay.append((now, tx.tx_id))
+                self.relay.append((now, tx.tx_id))  # its request clock starts when relayed
+            else:
+                self.request_start.setdefault(tx.tx_id, now)
         else:
+            self.request_start.setdefault(tx.tx_id, now)
             self.gossip.delay = self._gossip_delay(now)
             if self.to_primary is None or not self.validating():
                 self.gossip.add(tx)
@@ -229,6 +254,8 @@ class Admission:
         while r and r[0][0] <= due:
             _, tx_id = r.popleft()
             tx = self.mempool.get(tx_id)
+            if tx is not None:  # the primary has (or had) its chance from here on
+                self.request_start.setdefault(tx_id, now)
             if (tx is None or tx_id in self.in_flight or self.to_primary is None
                     or self.primary_here()):
                 continue  # committed, dropped, proposed, or we are the primary now
@@ -329,8 +356,90 @@ class Admission:
         if self._pending_timer is not None:
             self._pending_timer.cancel()
             self._pending_timer = None
-        self.events.put_nowait(api.TxsPending(len(self.mempool), self.block_interval_ms()))
+        self.events.put_nowait(self.pending_event())
 
+    def pending_event(self) -> api.TxsPending:
+        """What the engine is told of the mempool now: the count, the pacing interval, the age
+        of the oldest proposable transaction (``oldest_start``, kept by ``request_tick``)."""
+        start = self.oldest_start
+        age = None if start is None else max(0, round((time.perf_counter() - start) * 1000))
+        return api.TxsPending(len(self.mempool), self.block_interval_ms(), age)
+
+    # ------------------------------------------------------------------ the request timer
+
+    def request_tick(self, now: float | None = None) -> bool:
+        """Called every tick: find the oldest pending transaction an honest primary would
+        propose that has waited past REQUEST_REPORT_FRACTION of the request timeout
+        (``oldest_start``), and pass the starving ones to the primary again every quarter
+        timeout. Returns True when the engine must hear of a change (``pending_event``).
+
+        What counts (anything else a client could keep pending for ever with an honest
+        primary would start view changes): a transaction still in the mempool, in no proposal
+        this node accepted (``in_flight``), whose request clock started (``request_start``:
+        it had its chance to reach the primary), and that the committed state still admits;
+        the oldest ones it no longer admits are dropped here, as the idle sweep drops them
+        (an expired role, a used nonce: under load the sweep never runs). Nonces are unique
+        per sender, not ordered, so no transaction waits for a gap to fill."""
+        if self.request_timeout_s <= 0:
+            return False
+        if now is None:
+            now = time.perf_counter()
+        threshold = now - self.request_timeout_s * REQUEST_REPORT_FRACTION
+        best: float | None = None
+        starving: list[bytes] = []
+        resend = (self.to_primary is not None and self.validating()
+                  and not self.primary_here()
+                  and now - self._request_resent >= self.request_timeout_s / 4)
+        stale: list[bytes] = []
+        dropped: list[tuple[bytes, InvalidTransaction]] = []
+        state = words = legacy = None
+        for tx_id, t in itertools.islice(self.admitted_at.items(), REQUEST_SCAN_MAX):
+            if t > threshold:
+                break  # (the request clock never starts before admission)
+            tx = self.mempool.get(tx_id)
+            if tx is None:
+                stale.append(tx_id)
+                continue
+            start = self.request_start.get(tx_id)
+            if tx_id in self.in_flight or start is None or start > threshold:
+                continue
+            if best is None:
+                if state is None:
+                    state = self.ledger.committed_state()
+                    words, legacy = self.ledger.replay_rule(state)
+                try:
+                    execution.check_tx_static(tx, state, registry=self.ledger.registry,
+                                              nonce_words=bool(words),
+                                              legacy_receipts=bool(legacy))
+                except InvalidTransaction as e:
+                    dropped.append((tx_id, e))
+                    if len(dropped) >= SWEEP_MAX:
+                        break
+                    continue
+                best = start
+            if not resend or len(starving) >= REQUEST_RESEND_MAX:
+                break
+            starving.append(tx_id)
+        for tx_id in stale:
+            self.admitted_at.pop(tx_id, None)
+            self.request_start.pop(tx_id, None)
+        if dropped:
+            self.drop_pending([(tx_id, InvalidTransaction(
+                f"no longer admissible, dropped from the mempool: {e}", e.code))
+                for tx_id, e in dropped], seen=False)
+            self.stats["pending_dropped_inadmissible"] += len(dropped)
+            log.info("dropped %d pending transaction(s) the committed state no longer admits "
+                     "(%s)", len(dropped), ", ".join(sorted({e.code for _, e in dropped})))
+        if starving and self.to_primary is not None:
+            self._request_resent = now
+            for tx_id in starving:
+                tx = self.mempool.get(tx_id)
+                if tx is not None:
+                    self.to_primary.add(tx)
+            self.stats["request_resent_to_primary"] += len(starving)
+        changed = best != self.oldest_start or bool(dropped)
+        self.oldest_start = best
+        return changed
     def block_interval_ms(self) -> int | None:
         """The pacing interval for the engine now (None: the genesis' fixed one)."""
         return None if self.pacer is None else self.pacer.interval_ms(time.perf_counter())
@@ -362,6 +471,7 @@ class Admission:
         now = time.perf_counter()
         out: list[float | None] = []
         for tx_id in ids:
+            self.request_start.pop(tx_id, None)
             started = self.admitted_at.pop(tx_id, None)
             out.append(None if started is None else (now - started) * 1000.0)
         fins = sorted(f for f in out if f is not None)
@@ -402,6 +512,7 @@ class Admission:
             tx = self.mempool.get(tx_id)
             if tx is None:  # no longer pending: a stale entry, not worth a slot next time
                 self.admitted_at.pop(tx_id, None)
+                self.request_start.pop(tx_id, None)
                 continue
             if tx_id in self.in_flight:
                 continue
@@ -431,6 +542,7 @@ class Admission:
         self.in_flight.difference_update(ids)
         for tx_id, err in drops:
             self.admitted_at.pop(tx_id, None)
+            self.request_start.pop(tx_id, None)
             for f in self.waiters.pop(tx_id, ()):
                 if not f.done():
                     f.set_exception(err)

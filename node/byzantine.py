@@ -26,7 +26,12 @@ Behaviours (what peers receive from this node):
   random block at the same view and height;
 - ``silent``      it sends no consensus message at all (it still answers block fetches);
 - ``flood``       ``flood_rate`` valid-looking, correctly signed PREPAREs per second for random
-  blocks inside the window, on top of its honest traffic.
+  blocks inside the window, on top of its honest traffic;
+- ``censor``      as primary, it never proposes the transactions of the senders in ``censor``
+  (a constructor argument; from a config, which names none: of every sender but its own node
+  and bank identities) and proposes the others as an honest primary would, so blocks keep
+  committing and the view-change timer never fires: the request timer must replace it
+  (docs/consensus.md, "The request timer").
 """
 
 from __future__ import annotations
@@ -35,18 +40,20 @@ import asyncio
 import os
 import random
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from chainfin import codec
 from chainfin.consensus.messages import COMMIT, PRE_PREPARE, PREPARE, MessageCodec
 from chainfin.errors import CodecError, ConfigError
+from chainfin.types import Transaction
 from node.runtime import K_CONSENSUS, Node
 
 __all__ = ["BEHAVIOURS", "ByzantineNode", "TESTNET_CHAIN_PREFIX", "check_test_network",
            "enable_byzantine", "disable_byzantine"]
 
 BEHAVIOURS = frozenset({"equivocate", "garbage", "replay", "invalid", "conflict", "silent",
-                        "flood"})
+                        "flood", "censor"})
 TESTNET_CHAIN_PREFIX = "chainfin-testnet-"
 
 
@@ -62,7 +69,7 @@ class ByzantineNode(Node):
     """A node whose outgoing consensus messages are rewritten by one behaviour."""
 
     def __init__(self, *args: Any, behaviour: str, flood_rate: int = 200, seed: int = 0,
-                 **kw: Any) -> None:
+                 censor: Iterable[bytes] | None = None, **kw: Any) -> None:
         if behaviour not in BEHAVIOURS:
             raise ConfigError(f"unknown byzantine behaviour {behaviour!r}; choose from "
                               f"{', '.join(sorted(BEHAVIOURS))}")
@@ -75,6 +82,34 @@ class ByzantineNode(Node):
         self._history: deque[bytes] = deque(maxlen=512)
         self.stats["byzantine_sent"] = 0
         self._invalid_count = 0
+        if behaviour == "censor":
+            self.stats["byzantine_censored"] = 0
+            spared = {self.identity.public_key}
+            if self.bank is not None:
+                spared.add(self.bank.public_key)
+            self._spared = frozenset(spared)
+            self._censored = None if censor is None else frozenset(censor)
+            self._honest_take = self.mempool.take_batch
+            self.mempool.take_batch = self._censored_take  # type: ignore[method-assign]
+
+    # ------------------------------------------------------------------ censor
+
+    def _censors(self, tx: Transaction) -> bool:
+        if self._censored is None:
+            return tx.sender not in self._spared
+        return tx.sender in self._censored
+
+    def _censored_take(self, max_txs: int, exclude: set[bytes] | frozenset[bytes] = frozenset()
+                       ) -> list[Transaction]:
+        """The batch an honest primary would take, without the censored senders' transactions
+        (what ``EngineIO._build`` proposes from)."""
+        out = []
+        for tx in self._honest_take(max_txs, exclude):
+            if self._censors(tx):
+                self.stats["byzantine_censored"] += 1
+            else:
+                out.append(tx)
+        return out
 
     async def start(self) -> None:
         await super().start()

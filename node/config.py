@@ -100,7 +100,7 @@ class ByzantineConfig(_Model):
     """Test networks only (``node/byzantine.py``): how this validator misbehaves."""
 
     behaviour: Literal["equivocate", "garbage", "replay", "invalid", "conflict", "silent",
-                       "flood"]
+                       "flood", "censor"]
     flood_rate: int = Field(default=200, ge=1, le=100_000)  # frames per second for "flood"
     seed: int = Field(default=0, ge=0)
 
@@ -164,6 +164,11 @@ class NodeConfig(_Model):
     # where `chainfin node backup --config F` writes backups (default: backups beside data_dir);
     # the node itself never writes there: it streams a snapshot to its operator's client
     backup_dir: Path | None = None
+    # the request timer (docs/consensus.md, "The request timer"): a validator holding a
+    # transaction an honest primary would propose, pending this long in the view while the
+    # primary's blocks have room, asks for a view change; 0 disables it. Default 10 s, twice
+    # the overload guard's 5 s commit lag
+    request_timeout_ms: int = Field(default=10_000, ge=0, le=3_600_000)
     # test networks only: a node config marked ``test_network`` may select a byzantine behaviour
     test_network: bool = False
     byzantine: ByzantineConfig | None = None

@@ -23,6 +23,7 @@ from typing import Any
 
 from chainfin import codec, compiled, execution
 from chainfin.consensus import api
+from chainfin.consensus.config import DEFAULT_REQUEST_TIMEOUT_MS
 from chainfin.consensus.driver import Driver
 from chainfin.consensus.engine import PbftConfig, PbftEngine
 from chainfin.consensus.messages import MessageCodec
@@ -86,7 +87,8 @@ NODE_COUNTERS = ("gossip_txs_in", "gossip_txs_bad", "gossip_deferred_out",
                  "fetch_served", "blocks_fetched", "fetch_failed", "auto_deliveries", "auto_delivery_failed",
                  "pending_dropped_inadmissible", "disk_full_pauses", "events_dropped_disk_full",
                  "chunks_served", "chunks_installed", "statesync_failed",
-                 "read_log_anchors", "read_log_anchor_failed", "gossip_frames_over_budget")
+                 "read_log_anchors", "read_log_anchor_failed", "gossip_frames_over_budget",
+                 "request_resent_to_primary")
 
 
 def check_wal_mark(store: KVStore, tip_height: int, wal_keys: list[bytes]) -> None:
@@ -125,8 +127,12 @@ class Node:
                  sync_identity: Identity | None = None,
                  sync_ssl: ssl.SSLContext | None = None, min_free_bytes: int = 0,
                  state_sync: bool = False,
-                 read_log_anchor_s: float = DEFAULT_ANCHOR_S) -> None:
+                 read_log_anchor_s: float = DEFAULT_ANCHOR_S,
+                 request_timeout_ms: int | None = None) -> None:
         self.identity = identity
+        # the request timer (docs/consensus.md): None keeps the engine's default (10 s), 0 is off
+        self.request_timeout_ms = (DEFAULT_REQUEST_TIMEOUT_MS if request_timeout_ms is None
+                                   else request_timeout_ms)
         # trusts the consortium CA for https:// sync URLs (None: the system's trust store)
         self.sync_ssl = sync_ssl
         # signs this node's REST reads of /v1/sync/blocks while it is an observer (blocks are
@@ -177,7 +183,8 @@ class Node:
             mempool=self.mempool, gossip=self.gossip, metrics=self.metrics, stats=self.stats,
             waiters=self.waiters, events=self.events, disk_full=lambda: self.disk_full,
             to_primary=self.to_primary, validating=lambda: self.is_validator,
-            primary_here=lambda: self.primary == self.identity.public_key)
+            primary_here=lambda: self.primary == self.identity.public_key,
+            request_timeout_ms=self.request_timeout_ms)
         self.delivery = None if bank is None else DeliveryAgent(
             bank, self.chain_id, state=self.ledger.committed_state, next_nonce=self.next_nonce,
             submit=lambda tx: self.admission.admit_checked(tx, gossip=True), stats=self.stats)
@@ -224,6 +231,7 @@ class Node:
             view_timeout_ms=self.params.view_timeout_ms,
             max_block_txs=self.params.max_block_txs,
             block_interval_ms=self.params.block_interval_ms,
+            request_timeout_ms=self.request_timeout_ms,
         )
         return PbftEngine(cfg, self.identity, tip.validators, tip.height, tip.block_hash,
                           restored=self._wal_records(), view=tip.view,
@@ -327,6 +335,8 @@ class Node:
                 self.anchor.tick()  # node of the set; it anchors once voted in)
             if self.admission.deferred or self.admission.relay:
                 self.admission.gossip_overdue()
+            if self.admission.request_tick():  # the oldest proposable transaction changed
+                self.events.put_nowait(self.admission.pending_event())
 
     # ------------------------------------------------------------------ the engine loop
 
@@ -367,8 +377,7 @@ class Node:
                 else:
                     self._driver.step(e)
             if last_pending is not None:
-                self._driver.step(api.TxsPending(len(self.mempool),
-                                                 self.admission.block_interval_ms()))
+                self._driver.step(self.admission.pending_event())
             if ticked is not None:
                 self._step_tick()
             self._end_turn()

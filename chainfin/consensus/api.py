@@ -68,10 +68,17 @@ class TxsPending:
     """How many valid transactions this node holds that are not yet committed. Drives proposing
     (primary) and the view-change timer (everyone: a known, unexecuted request arms it).
     ``block_interval_ms``, when given, replaces the pacing interval from now on (the node's
-    rate-driven pacing, node/pacing.py; None keeps the current one)."""
+    rate-driven pacing, node/pacing.py; None keeps the current one).
+
+    ``oldest_ms`` (added for the request timer, backward compatible): how long, in ms up to
+    now, the oldest transaction this node holds that an honest primary would propose has
+    waited (in no proposal this node accepted, already passed to the primary); None: none
+    waits long enough to matter (a driver may report only ages past half the
+    ``request_timeout_ms``). See ``docs/consensus.md``, "The request timer"."""
 
     count: int
     block_interval_ms: int | None = None
+    oldest_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PbftConfig", "STAT_NAMES"]
+__all__ = ["DEFAULT_REQUEST_TIMEOUT_MS", "PbftConfig", "STAT_NAMES"]
+
+#: the request timer's default: twice the node's overload guard (node/admission.py OVERLOAD_LAG_S)
+DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 
 STAT_NAMES = (
     "messages_in", "messages_out", "dropped_malformed", "dropped_non_member",
@@ -16,6 +19,7 @@ STAT_NAMES = (
     "view_changes_started", "new_views_rejected", "new_views_resent", "blocks_committed",
     "blocks_synced", "fetches", "checkpoints_stable", "checkpoint_mismatch",
     "held_for_set_change", "dropped_not_from_signer", "dropped_over_signature_budget",
+    "request_timeouts",
 )
 
 
@@ -40,12 +44,19 @@ class PbftConfig:
     # the SMT's upper levels); unpaced, a fast network cuts blocks of 1-2 transactions and the
     # per-block work eats the CPU the transactions need (docs/performance.md, decision 21).
     block_interval_ms: int = 0
+    # the request timer (PBFT's per-request timer, docs/consensus.md): a replica that holds a
+    # transaction an honest primary would propose, pending for this long in the current view
+    # while the primary's blocks have room, asks for a view change. 0 disables it. A local
+    # liveness policy: validators may differ (like their clocks), safety does not depend on it
+    request_timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.checkpoint_interval < 1 or self.view_timeout_ms < 1:
             raise ValueError("window, checkpoint_interval and view_timeout_ms must be >= 1")
         if self.block_interval_ms < 0:
             raise ValueError("block_interval_ms must be >= 0")
+        if self.request_timeout_ms < 0:
+            raise ValueError("request_timeout_ms must be >= 0")
         if self.log_size and self.log_size < self.window + self.checkpoint_interval:
             raise ValueError("log_size must be at least window + checkpoint_interval")
 

@@ -102,7 +102,8 @@ class PbftEngine(Pacemaker):
             self._on_executed(event)  # type: ignore[arg-type]
         elif t is TxsPending:
             self._on_txs_pending(event.count,  # type: ignore[union-attr]
-                                 event.block_interval_ms)  # type: ignore[union-attr]
+                                 event.block_interval_ms,  # type: ignore[union-attr]
+                                 event.oldest_ms)  # type: ignore[union-attr]
         elif t is BlockBuilt:
             self._on_built(event.block)  # type: ignore[union-attr]
         elif t is Synced:
@@ -269,6 +270,7 @@ class PbftEngine(Pacemaker):
         sl.digest, sl.block, sl.pp_sig = m.digest, b, m.signature
         self._blocks[m.digest] = b
         self._note_barrier(s, b)
+        self._note_proposal(len(b.txs))
         self._arm_progress()
         self._maybe_execute(s)
         self._check_prepared(s)
@@ -610,6 +612,7 @@ class PbftEngine(Pacemaker):
         self._barrier = None
         self._out.append(DiscardSpeculative(self.committed))
         self._out.append(ViewChanged(self.view, self.validators.primary(self.view)))
+        self._restart_request_clock()  # (the new set may have another primary for this view)
         self._arm_progress(reset=True)
         self._release_held()
         self._try_commit()
@@ -831,6 +834,7 @@ class PbftEngine(Pacemaker):
         self._mempool_dry = False
         self._vc_by_sender = {k: v for k, v in self._vc_by_sender.items() if v.view > w}
         self._seen_nv = {x for x in self._seen_nv if x >= w}
+        self._restart_request_clock()
         i_am_primary = self.primary == self.me
         for b, sig in zip(blocks, sigs, strict=True):
             s = b.height

@@ -11,7 +11,7 @@ vote. The split follows the pacemaker / safety split of HotStuff and Tendermint 
 from __future__ import annotations
 
 from chainfin.consensus.api import BuildBlock
-from chainfin.consensus.state import ReplicaState
+from chainfin.consensus.state import REQUEST_START_SLACK_MS, ReplicaState
 
 __all__ = ["Pacemaker"]
 
@@ -34,10 +34,12 @@ class Pacemaker(ReplicaState):
 
     # ------------------------------------------------------------------------- primary
 
-    def _on_txs_pending(self, count: int, interval_ms: int | None) -> None:
+    def _on_txs_pending(self, count: int, interval_ms: int | None,
+                        oldest_ms: int | None = None) -> None:
         if interval_ms is not None and interval_ms >= 0:
             self._interval_ms = interval_ms
         self._pending = max(0, count)
+        self._note_oldest(oldest_ms)
         self._mempool_dry = False
         self._arm_progress()
         self._maybe_propose()
@@ -57,6 +59,67 @@ class Pacemaker(ReplicaState):
         self._build_req = (nxt, d)
         self._out.append(BuildBlock(nxt, self.view, d, ts, self.cfg.max_block_txs))
 
+    # ------------------------------------------------------------------------- request timer
+
+    def _note_oldest(self, oldest_ms: int | None) -> None:
+        """The node's report of its oldest proposable pending transaction (``TxsPending``).
+        Nothing older than the base timeout any more: the backlog is gone, so the next request
+        timeout starts from the base again."""
+        t = self.cfg.request_timeout_ms
+        if oldest_ms is None or oldest_ms < 0:
+            self._req_since = None
+        else:
+            self._req_since = self.now - oldest_ms
+        if oldest_ms is None or oldest_ms < t:
+            self._req_backoff = 0
+        self._sync_room_ref()
+
+    def _sync_room_ref(self) -> None:
+        """Measure the primary's room from now on for a new wait (another oldest transaction,
+        or a new view); the same wait (its start within REQUEST_START_SLACK_MS) keeps its
+        measure. (Room before the node reported the wait is not counted: the timer fires
+        later, never earlier.)"""
+        if self._req_since is None or self._view_since is None:
+            self._room_ref = None
+            return
+        ref = max(self._req_since, self._view_since)
+        if self._room_ref is None or abs(ref - self._room_ref) > REQUEST_START_SLACK_MS:
+            self._room_ref = ref
+            self._room_base = self._room_total()
+
+    def _note_proposal(self, n_txs: int) -> None:
+        """A fresh proposal of this view was accepted: a full one shows the primary at its
+        block's capacity (its room stops accruing); one with room starts a stretch of it."""
+        if n_txs >= self.cfg.max_block_txs:
+            if self._room_since is not None:
+                self._room_acc += max(0, self.now - self._room_since)
+                self._room_since = None
+        elif self._room_since is None:
+            self._room_since = self.now
+
+    def _restart_request_clock(self) -> None:
+        """A new view (or a new primary after a set change): its primary gets the whole request
+        timeout, whatever waited before (one request timer per view: no storm), and has had no
+        room yet. A view left with a transaction waiting past the timeout (whoever's timer
+        started the change: a replica that joined counts too) doubles the next timeout, until
+        nothing waits that long."""
+        t = self.cfg.request_timeout_ms
+        if t and self._req_since is not None and self.now - self._req_since >= t:
+            self._req_backoff += 1
+        self._view_since = self.now
+        self._room_acc = self._room_base = 0
+        self._room_since = self.now
+        self._room_ref = None
+        self._sync_room_ref()
+
+    def _check_request_timer(self) -> None:
+        d = self._request_deadline()
+        if d is None or self.now < d:
+            return
+        self.stats["request_timeouts"] += 1
+        self.failed_views += 1
+        self._start_view_change(self.view + 1)
+
     # ------------------------------------------------------------------------- timers
 
     def _arm_progress(self, reset: bool = False) -> None:
@@ -74,6 +137,8 @@ class Pacemaker(ReplicaState):
         if now > self.now:
             self.now = now
         now = self.now
+        if self._view_since is None:  # the first Tick since the start (or a restart)
+            self._restart_request_clock()
         # a stable checkpoint above us means a quorum is ahead and blocks can be fetched:
         # catching up is not the primary's fault, so no view change for that
         behind = self.low > self.committed or self._awaiting_set is not None
@@ -103,6 +168,8 @@ class Pacemaker(ReplicaState):
             elif not self.in_vc:
                 self.failed_views += 1
                 self._start_view_change(self.view + 1)
+        if not self.in_vc:
+            self._check_request_timer()
         if self._vc_deadline is not None and now >= self._vc_deadline:
             self._vc_deadline = None
             if self.in_vc:

@@ -23,10 +23,18 @@ from chainfin.crypto import Identity
 from chainfin.errors import InvalidMessage
 from chainfin.types import Block, CommitCertificate, ValidatorSet
 
-__all__ = ["EXEC_BAD", "EXEC_OK", "EXEC_REQUESTED", "ReplicaState"]
+__all__ = ["EXEC_BAD", "EXEC_OK", "EXEC_REQUESTED", "REQUEST_BACKOFF_MAX",
+           "REQUEST_START_SLACK_MS", "ReplicaState"]
 
 #: what the driver answered for a block this replica asked it to execute (``_exec``)
 EXEC_REQUESTED, EXEC_OK, EXEC_BAD = 1, 2, 3
+#: the request timeout doubles per view left with a transaction older than it, up to 2**this
+#: times the base
+REQUEST_BACKOFF_MAX = 4
+#: the oldest transaction's start, as the engine computes it from reported ages, moves by a few
+#: ms between reports (the node's clock is read at another moment than the last Tick): a move
+#: within this is the same wait, and keeps the room measured for it
+REQUEST_START_SLACK_MS = 250
 
 
 class ReplicaState:
@@ -124,6 +132,21 @@ class ReplicaState:
         # signatures each link sent since the last commit (:meth:`PbftEngine._verify`)
         self._link = b""
         self._bad_sigs: dict[bytes, int] = {}
+        # the request timer (docs/consensus.md, "The request timer"): since when (engine ms)
+        # the oldest transaction the node reports as proposable has waited; when this replica
+        # entered its view (None: at the first Tick); views left in a row with a transaction
+        # older than the timeout (each doubles the next timeout). The room the primary had: in
+        # this view, the ms during which its latest proposal was not full, accumulated up to
+        # ``_room_since`` (the start of the current stretch with room; None: its latest
+        # proposal was full), and that total when the wait measured (``_room_ref``, the later
+        # of the oldest transaction's start and the view's) began to be measured
+        self._req_since: int | None = None
+        self._view_since: int | None = None
+        self._req_backoff = 0
+        self._room_acc = 0
+        self._room_since: int | None = 0
+        self._room_ref: int | None = None
+        self._room_base = 0
         self._ahead: int = 0  # highest height with a complete certificate seen above the next
         self._ahead_since: int | None = None
         self._committing = False
@@ -237,6 +260,9 @@ class ReplicaState:
             ds.append(self._fetch_deadline)
         if self._cut_deferred:  # pacing: the next block may be cut then
             ds.append(self._last_cut_ms + self._interval_ms)
+        rd = self._request_deadline()
+        if rd is not None:
+            ds.append(rd)
         return min(ds) if ds else None
 
     def log_sizes(self) -> dict[str, int]:
@@ -258,6 +284,38 @@ class ReplicaState:
             else:
                 break
         return vs
+
+    def _room_total(self) -> int:
+        """The ms of this view during which the primary's latest proposal had room, up to now."""
+        if self._room_since is None:
+            return self._room_acc
+        return self._room_acc + max(0, self.now - self._room_since)
+
+    def _request_deadline(self) -> int | None:
+        """When the request timer asks for a view change, or None (disabled, nothing waits, in a
+        view change, not a voting replica, this replica is the primary or is behind, or the
+        primary has not had enough room yet and its latest proposal is full).
+
+        A transaction counts from when it was pending *in this view* (the new primary always
+        gets the whole timeout); the timeout doubles per view left with a transaction older
+        than it (REQUEST_BACKOFF_MAX at most); and the primary must have had room (its latest
+        proposal not full) for half the base timeout, in all, while the transaction waited: a
+        primary at capacity, whose blocks are full, is not accused of the backlog, and one that
+        pads a block now and then to look full gains only the time its blocks were full."""
+        t = self.cfg.request_timeout_ms
+        if (not t or self._req_since is None or self._view_since is None or self.in_vc
+                or not self._member or self.primary == self.me or self._awaiting_set is not None
+                or self._behind()):
+            return None  # (behind: catching up is not the primary's fault; no past deadline
+            # may stay here either, or the node would wake the engine for it without end)
+        start = max(self._req_since, self._view_since)
+        due = start + (t << min(self._req_backoff, REQUEST_BACKOFF_MAX))
+        lacking = t // 2 - (self._room_total() - self._room_base)
+        if lacking <= 0:
+            return due
+        if self._room_since is None:
+            return None  # (the next proposal with room sets a deadline again)
+        return max(due, self.now + lacking)
 
     def _timeout(self) -> int:
         return min(self.cfg.max_timeout_ms, self.cfg.view_timeout_ms << min(self.failed_views, 20))

@@ -8,6 +8,7 @@ once by the toy ledger (:class:`chainfin.testing.toyapp.ToyApp`) through the sam
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -26,9 +27,17 @@ GENESIS = hashlib.sha256(b"unit genesis").digest()
 CLIENT = Identity.from_seed_text("unit-client")
 
 
-def make_txs(n: int, start: int = 0) -> list[Transaction]:
-    return [Transaction.create(CLIENT, CHAIN, start + i, "bank", "pay", {"i": start + i})
+def make_txs(n: int, start: int = 0, sender: Identity = CLIENT) -> list[Transaction]:
+    return [Transaction.create(sender, CHAIN, start + i, "bank", "pay", {"i": start + i})
             for i in range(n)]
+
+
+def pending_event(count: int, oldest_ms: int | None) -> TxsPending:
+    """``TxsPending`` with the age of the oldest pending transaction (the request timer's
+    input); an engine without the field (the code before it) gets the count alone."""
+    if "oldest_ms" in {f.name for f in dataclasses.fields(TxsPending)}:
+        return TxsPending(count, oldest_ms=oldest_ms)
+    return TxsPending(count)
 
 
 def identities(n: int) -> list[Identity]:
@@ -49,7 +58,54 @@ class Node:
                           fetcher=cluster._fetch)
         self.log: list[Any] = []  # every action, in order
         self.down = False
+        #: senders whose transactions this replica, as the primary, never proposes (a censor)
+        self.censor: frozenset[bytes] = frozenset()
+        #: at most this many transactions in each block this replica proposes (a starving
+        #: primary: one small block at a time while the rest waits); None: as many as fit
+        self.block_txs: int | None = None
+        #: when each transaction reached this replica (clock ms): the request timer's ages
+        self.arrived: dict[bytes, int] = {}
         self.driver = Driver(self._engine_step, self.app, self)
+        honest_build = self.app.build
+
+        def build(req: Any) -> list[Event]:
+            if self.block_txs is not None:
+                req = dataclasses.replace(req, max_txs=min(req.max_txs, self.block_txs))
+            if not self.censor:
+                return honest_build(req)
+            full = self.app.mempool
+            self.app.mempool = {k: t for k, t in full.items() if t.sender not in self.censor}
+            try:
+                return honest_build(req)
+            finally:
+                self.app.mempool = full
+
+        self.app.build = build  # type: ignore[method-assign]
+        honest_commit = self.app.commit
+
+        def commit(block: Any, certificate: Any) -> list[Event]:
+            out = honest_commit(block, certificate)
+            if not self.cluster.ages:
+                return out
+            now = self.cluster.clock.now_ms  # the count after a commit, with the oldest age
+            return [pending_event(e.count, self.oldest_pending_ms(now))
+                    if type(e) is TxsPending else e for e in out]
+
+        self.app.commit = commit  # type: ignore[method-assign]
+
+    def oldest_pending_ms(self, now: int) -> int | None:
+        """How long the oldest transaction this replica holds, in no proposal it accepted,
+        has waited (what the node reports in ``TxsPending.oldest_ms``), or None."""
+        app = self.app
+        busy = {t for sp in app.specs.values() if sp.height > app.height for t in sp.txids}
+        ages = [now - self.arrived.get(k, now) for k in app.mempool if k not in busy]
+        return max(ages) if ages else None
+
+    def report_pending(self) -> list[Any]:
+        """Tell the engine the count and the oldest age, as the node's ticker does."""
+        now = self.cluster.clock.now_ms
+        return self.cluster.step(self.idx, pending_event(len(self.app.mempool),
+                                                         self.oldest_pending_ms(now)))
 
     @property
     def key(self) -> bytes:
@@ -78,7 +134,11 @@ class Cluster:
         cfg.setdefault("view_timeout_ms", 1000)
         cfg.setdefault("checkpoint_interval", 4)
         cfg.setdefault("window", 4)
-        self.cfg = PbftConfig(chain_id=CHAIN, **cfg)
+        #: ``ages``: every advance() first reports each replica's oldest pending age (the
+        #: request timer's input; off: the engines hear counts only, as before)
+        self.ages = bool(cfg.pop("ages", False))
+        known = {f.name for f in dataclasses.fields(PbftConfig)}
+        self.cfg = PbftConfig(chain_id=CHAIN, **{k: v for k, v in cfg.items() if k in known})
         self.codec = codec_ or CachingCodec(CHAIN)
         self.clock = SimClock()
         ids = identities(n + observers)
@@ -132,7 +192,12 @@ class Cluster:
 
     def submit(self, txs: list[Transaction], nodes: list[int] | None = None) -> None:
         for i in nodes if nodes is not None else range(len(self.nodes)):
-            self.step(i, TxsPending(self.nodes[i].app.add(txs)))
+            nd = self.nodes[i]
+            for t in txs:
+                nd.arrived.setdefault(t.tx_id, self.now)
+            count = nd.app.add(txs)
+            self.step(i, pending_event(count, nd.oldest_pending_ms(self.now)) if self.ages
+                      else TxsPending(count))
 
     def deliver(self, keep: Callable[[int, int, Message], bool] | None = None,
                 limit: int = 1_000_000) -> int:
@@ -150,6 +215,9 @@ class Cluster:
     def advance(self, ms: int) -> None:
         now = self.clock.advance_ms(ms)
         for nd in self.nodes:
+            if self.ages:  # (the node's run loop too steps a Tick before the report)
+                self.step(nd.idx, Tick(now))
+                nd.report_pending()
             self.step(nd.idx, Tick(now))
 
     def heights(self) -> list[int]:
