@@ -440,6 +440,7 @@ class Admission:
         changed = best != self.oldest_start or bool(dropped)
         self.oldest_start = best
         return changed
+
     def block_interval_ms(self) -> int | None:
         """The pacing interval for the engine now (None: the genesis' fixed one)."""
         return None if self.pacer is None else self.pacer.interval_ms(time.perf_counter())
