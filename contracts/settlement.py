@@ -62,6 +62,10 @@ PAYER_ROLES = ("bank", "exporter", "importer", "issuer")
 #: roles that may issue or redeem, if they are the currency's issuer
 ISSUER_ROLES = ("bank", "issuer")
 
+#: the codes of recalls and returns (contracts/settlement_recall.py), besides ``forbidden``
+RECALL_ERROR_CODES = ("unknown_payment", "not_recallable", "bad_reason", "recall_expired",
+                      "recall_open", "already_returned", "no_open_recall", "over_return",
+                      "wrong_currency")
 ERROR_CODES = (
     "unknown_currency",
     "unknown_identity",
@@ -78,16 +82,7 @@ ERROR_CODES = (
     "account_frozen",
     "unknown_field",
     "duplicate_payment",
-    # recalls and returns (contracts/settlement_recall.py)
-    "unknown_payment",
-    "not_recallable",
-    "bad_reason",
-    "recall_expired",
-    "recall_open",
-    "already_returned",
-    "no_open_recall",
-    "over_return",
-    "wrong_currency",
+    *RECALL_ERROR_CODES,
 )
 
 

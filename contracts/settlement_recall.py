@@ -40,6 +40,7 @@ its bank decides what to tell its customer, freezes the account or rejects the r
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from chainfin.errors import ContractError
@@ -57,6 +58,7 @@ from contracts.settlement import (
     CONTRACT,
     NAME,
     PAYER_ROLES,
+    RECALL_ERROR_CODES,
     RETURN_PURPOSE,
     _p_ref,
     _p_uetr,
@@ -103,18 +105,7 @@ RETURN_REASONS: dict[str, str] = {
 #: recall reasons a customer payee with a home bank is not told of (no tipping off)
 BANK_ONLY_REASONS = frozenset({"FRAD"})
 
-ERROR_CODES = (
-    "unknown_payment",
-    "not_recallable",
-    "forbidden",
-    "bad_reason",
-    "recall_expired",
-    "recall_open",
-    "already_returned",
-    "no_open_recall",
-    "over_return",
-    "wrong_currency",
-)
+ERROR_CODES = ("forbidden", *RECALL_ERROR_CODES)
 
 
 def _p_code(codes: Mapping[str, Any], what: str) -> Any:
@@ -189,12 +180,29 @@ def check_recall_deadline(rec: Mapping[str, Any], reason: str, now_ms: int) -> i
     Raises:
         ContractError: ``recall_expired``.
     """
-    deadline = int(rec["time_ms"]) + RECALL_REASONS[reason][1]
+    window = RECALL_REASONS[reason][1]
+    deadline = int(rec["time_ms"]) + window
     if now_ms > deadline:
-        raise ContractError(f"a {reason} recall is made within "
-                            f"{RECALL_REASONS[reason][1] // DAY_MS} days of the payment: that "
-                            f"was until block time {deadline}", "recall_expired")
+        # the deadline as a date a back office reads (UTC, from block time: deterministic), and
+        # what is left: a reason with a longer window, else a recall off the ledger
+        longer = sorted(c for c, (_, w) in RECALL_REASONS.items() if w > window)
+        until = int(rec["time_ms"]) + max((RECALL_REASONS[c][1] for c in longer), default=0)
+        left = (f"a {', '.join(longer[:-1])} or {longer[-1]} recall (the customer's request, "
+                f"a wrong account or amount) may still be made until {_utc(until)}; "
+                if longer and now_ms <= until else "")
+        raise ContractError(f"a {reason} recall is made within {window // DAY_MS} days of the "
+                            f"payment: that was until {_utc(deadline)} (block time "
+                            f"{deadline} ms); {left}otherwise ask the payee's bank off the "
+                            "ledger", "recall_expired")
     return deadline
+
+
+def _utc(ms: int) -> str:
+    """Block time ``ms`` as ``YYYY-MM-DD HH:MM:SS UTC`` (integer arithmetic: the same on every
+    node)."""
+    days, rest = divmod(ms // 1000, 86_400)
+    d = date.fromordinal(date(1970, 1, 1).toordinal() + days)
+    return f"{d.isoformat()} {rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d} UTC"
 
 
 def check_recallable(rec: Mapping[str, Any]) -> None:
