@@ -1,7 +1,10 @@
 """``chainfin trade show --node URL --trade ID``: read one trade's records over REST and print
-them as a credit officer reads them. An edge module like cli.py: it talks to a node through
-:class:`chainfin.client.SyncClient`; cli.py hands it the contract layer's report and renderer
-(:mod:`contracts.trade.view`), since chainfin imports nothing from contracts."""
+them as a credit officer reads them — as far as the key may read them: the node leaves out what
+is not the reader's (a trade's financing is its exporter's, its financing banks' and the
+supervisors'; node/access.py), and the report says "not found or not visible to you" in its
+place, exactly as for a record that does not exist. An edge module like cli.py: it talks to a
+node through :class:`chainfin.client.SyncClient`; cli.py hands it the contract layer's report
+and renderer (:mod:`contracts.trade.view`), since chainfin imports nothing from contracts."""
 
 from __future__ import annotations
 

@@ -30,10 +30,19 @@ from contracts.risk import HOLDER_ALERT_RULES
 READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("balance", "`/v1/state/settlement/bal/<holder>/<ccy>`",
      "owner, home_bank, currency_issuer, regulator, auditor"),
-    ("trade record", "`/v1/state/trade_documents/{trade,doc,fin,lc,pres}/<id>`, "
+    ("trade record", "`/v1/state/trade_documents/{trade,doc,lc,pres}/<id>`, "
      "`fp/`, `cfp/`, `content/`, `lcfp/`, `agent/`; `chainfin trade show`",
      "party (owner, registrant, verifying / financing / LC-issuing bank, applicant, "
-     "beneficiary of the record or of its trade), regulator, auditor"),
+     "beneficiary of the record or of its trade), regulator, auditor; a trade's financing "
+     "(`financings`, `pool`, `financed`, `outstanding`, `status` of `trade/`; a presentation's "
+     "`payments`) only to its exporter, the banks that financed it and the supervisors, and "
+     "`financings`, `outstanding` and the payments to the issuing bank of one of its LCs "
+     "(a payment to a financing the reader may not read: its payee withheld)"),
+    ("financing", "`/v1/state/trade_documents/fin/<id>`",
+     "party (its bank, its exporter), regulator, auditor; lc_issuer (the issuing bank of an LC "
+     "of its trade, whose proceeds repay it first): its `trade_id`, `bank`, `exporter`, "
+     "`amount`, `currency`, `repaid` only; not the buyer, a verifying bank or another bank "
+     "that financed the trade"),
     ("credit-sharing metadata", "`/v1/state/credit_sharing/{record,request,consent}/…`",
      "publisher, subject, consented_bank (a bank the subject consented to; the requester of a "
      "request), regulator"),
@@ -70,7 +79,8 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("transaction", "`/v1/tx/{tx_id}`",
      "sender, home_bank (of the sender), validator, regulator, auditor: all of it (the sender: a "
      "`sanctioned_party` refusal's message withheld); party (named by its events, risk alerts "
-     "and pending orders excepted): its status, height, index and own events only"),
+     "and pending orders excepted, and a `presentation_paid` naming only its beneficiary): its "
+     "status, height, index and own events only"),
     ("transaction proof", "`/v1/proofs/tx/{tx_id}`",
      "validator, regulator, auditor; in ledger format 3 also the sender's home bank (the whole "
      "proof: it carries the receipt, alerts included) and the sender, inclusion-only: without "
@@ -86,7 +96,8 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("own events", "`/v1/events`", "any identity: only the events whose data names it; a risk "
      "alert only to the home banks of the accounts it lists (and a `limit_exceeded` alert to "
      "those accounts); a regulator's pending order (`seizure_pending`, `rebind_pending`) only "
-     "to the home bank of the account it names"),
+     "to the home bank of the account it names; a `presentation_paid` to its beneficiary, not "
+     "to the financing banks its payments list"),
     ("read log", "`/v1/audit/reads`", "regulator, auditor"),
     ("read-log anchor", "`/v1/state/governance/readlog/<node key>` (how many reads of others' "
      "data a node logged)", "owner (the node), validator, regulator, auditor"),
@@ -250,6 +261,117 @@ def trade_record_parties(get: StateGet, key: str) -> set[str] | None:
     return out
 
 
+# ------------------------------------------------------------ who reads a trade's financing
+# A bank's financing of an exporter's receivable is the bank's and the exporter's: undisclosed
+# ("silent") receivables financing is none of the buyer's business, and a bank's amount, pricing
+# and maturity none of a competing bank's. The issuing bank of an LC of the trade pays the
+# financing banks first out of the LC's proceeds (assignment of proceeds, UCP 600 art. 39;
+# decision 43): it reads what it pays — which bank, how much was advanced and repaid — not the
+# terms.
+
+#: fields of ``trade/<id>`` that are its financing: the exporter's, the banks' that financed it
+#: (a co-financier: the pool is shared, and LC proceeds pay the older financings first) and the
+#: supervisors'. Left out for anyone else, financed or not (the answer's shape tells nothing)
+TRADE_FINANCING_FIELDS = ("financings", "pool", "financed", "outstanding", "status")
+#: of those, what the issuing bank of one of the trade's LCs reads: the financings its
+#: proceeds pay first, oldest first, and their outstanding total
+ASSIGNED_TRADE_FIELDS = ("financings", "outstanding")
+#: the fields of ``fin/<id>`` that issuing bank reads (no maturity, no status, no document)
+ASSIGNED_FIN_FIELDS = ("trade_id", "bank", "exporter", "amount", "currency", "repaid")
+#: what stands for the payee and the financing of a presentation's payment to a financing the
+#: reader may not read (a co-financier reads that proceeds went to an older financing, not whose)
+WITHHELD = "withheld"
+
+
+def _trade_banks(get: StateGet, trade: dict[str, Any], kind: str, field: str) -> set[str]:
+    """The ``field`` of each of the trade's ``fin/`` (``financings``) or ``lc/`` (``lcs``)
+    records."""
+    out: set[str] = set()
+    ids = trade.get("financings" if kind == "fin/" else "lcs")
+    for i in (ids if isinstance(ids, list) else [])[:256]:
+        rec = get("trade_documents", kind + str(i))
+        if isinstance(rec, dict) and isinstance(rec.get(field), str):
+            out.add(rec[field])
+    return out
+
+
+def financing_view(get: StateGet, reader: Reader, trade: Any) -> str | None:
+    """How much of a trade's financing ``reader`` reads: ``all`` (the supervisors, the exporter,
+    a bank that financed the trade), ``assigned`` (the issuing bank of one of the trade's LCs,
+    whose proceeds pay the financing banks first), or None (the buyer, a verifying bank that did
+    not finance, an agent: the trade without its financing)."""
+    if _supervised(reader):
+        return "all"
+    if not isinstance(trade, dict):
+        return None
+    if reader.is_(trade.get("owner")) or reader.names() & _trade_banks(get, trade, "fin/",
+                                                                          "bank"):
+        return "all"
+    if reader.names() & _trade_banks(get, trade, "lc/", "issuer"):
+        return "assigned"
+    return None
+
+
+def financing_rule(get: StateGet, reader: Reader, fin: Any) -> str | None:
+    """``fin/<id>``: its bank and its exporter (``party``), the supervisors, and the issuing
+    bank of an LC of its trade (``lc_issuer``: the fields it pays by,
+    :data:`ASSIGNED_FIN_FIELDS`); nobody else — not the buyer, not a verifying bank, not another
+    bank that financed the same trade. An absent record is refused as any absent key is."""
+    rule = _supervised(reader)
+    if rule is not None or not isinstance(fin, dict):
+        return rule
+    if reader.is_(fin.get("bank")) or reader.is_(fin.get("exporter")):
+        return "party"
+    trade = get("trade_documents", "trade/" + str(fin.get("trade_id")))
+    if isinstance(trade, dict) and reader.names() & _trade_banks(get, trade, "lc/", "issuer"):
+        return "lc_issuer"
+    return None
+
+
+def _presentation_trade(get: StateGet, pres: dict[str, Any]) -> tuple[Any, Any]:
+    """(the LC, the trade) of a presentation: the trade it pays (its own, else its LC's)."""
+    lc = get("trade_documents", "lc/" + str(pres.get("lc_id")))
+    tid = pres.get("trade_id") or (lc.get("trade_id") if isinstance(lc, dict) else None)
+    return lc, get("trade_documents", "trade/" + str(tid)) if tid else None
+
+
+def trade_value(get: StateGet, reader: Reader, key: str, value: Any) -> Any:
+    """A ``trade_documents`` record as ``reader`` (a party, :func:`state_rule`) may see it: a
+    trade without its financing (:data:`TRADE_FINANCING_FIELDS`) for those
+    :func:`financing_view` does not show it to; a financing as the LC's issuing bank reads it
+    (:data:`ASSIGNED_FIN_FIELDS`); a presentation without its ``payments`` for those who read no
+    financing of its trade, and each payment to a financing the reader may not read with its
+    payee and financing :data:`WITHHELD`."""
+    kind = key.partition("/")[0]
+    if not isinstance(value, dict) or _supervised(reader):
+        return value
+    if kind == "trade":
+        view = financing_view(get, reader, value)
+        keep = () if view is None else ASSIGNED_TRADE_FIELDS if view == "assigned" else None
+        if keep is None:
+            return value
+        return {k: v for k, v in value.items() if k not in TRADE_FINANCING_FIELDS or k in keep}
+    if kind == "fin":
+        if financing_rule(get, reader, value) == "lc_issuer":
+            return {k: v for k, v in value.items() if k in ASSIGNED_FIN_FIELDS}
+        return value
+    if kind == "pres" and isinstance(value.get("payments"), list):
+        lc, trade = _presentation_trade(get, value)
+        if trade is None or (isinstance(lc, dict) and reader.is_(lc.get("issuer"))):
+            return value  # no financing paid; or the bank that paid them
+        if financing_view(get, reader, trade) is None:
+            return {k: v for k, v in value.items() if k != "payments"}
+        out = []
+        for p in value["payments"]:
+            fid = p.get("financing_id") if isinstance(p, dict) else None
+            if fid is not None and financing_rule(
+                    get, reader, get("trade_documents", "fin/" + str(fid))) is None:
+                p = {**p, "to": WITHHELD, "financing_id": WITHHELD}
+            out.append(p)
+        return value | {"payments": out}
+    return value
+
+
 def _credit_rule(get: StateGet, reader: Reader, key: str) -> str | None:
     kind, _, rest = key.partition("/")
     if reader.regulator:
@@ -320,6 +442,8 @@ def state_rule(get: StateGet, reader: Reader, contract: str, key: str) -> str | 
     if contract == "trade_documents":
         if _supervised(reader):
             return _supervised(reader)
+        if key.startswith("fin/"):  # not every party of its trade: financing_rule
+            return financing_rule(get, reader, get("trade_documents", key))
         parties = trade_record_parties(get, key)
         return "party" if parties and reader.names() & parties else None
     if contract == "credit_sharing":
@@ -415,7 +539,7 @@ def event_rule(get: StateGet, reader: Reader, event: dict[str, Any]) -> str | No
             data, dict) else None
         return "home_bank" if isinstance(acct, str) and _home_bank(get, reader, acct) else None
     if not is_alert(event):
-        return "own_events" if reader.names() & hex_names(data) else None
+        return "own_events" if reader.names() & hex_names(naming_data(event)) else None
     accounts = data.get("accounts") if isinstance(data, dict) else None
     if not isinstance(accounts, list):
         return None
@@ -436,8 +560,30 @@ def tx_parties(receipt: dict[str, Any]) -> set[str]:
     alert names the payer's counterparty without making it a party to the payer's risk data,
     and a pending seizure names the account it is about (:func:`is_supervision`)."""
     events = receipt.get("events") or []
-    return hex_names([e.get("data") for e in events
+    return hex_names([naming_data(e) for e in events
                       if isinstance(e, dict) and not is_supervision(e)])
+
+
+#: events whose data lists a presentation's payments: the financing banks repaid first out of
+#: an LC's proceeds are named there beside each other, and a co-financier named in it read whom
+#: else the LC repaid, and how much (the financing record it may not read)
+PAYMENT_LIST_EVENTS = frozenset({"presentation_paid"})
+
+
+def naming_data(event: dict[str, Any]) -> Any:
+    """The part of an event's data whose identities make it theirs (:func:`event_rule`) and
+    make them parties of its transaction (:func:`tx_parties`): all of it, except that a
+    ``presentation_paid`` names only its beneficiary among its payees (a payment with no
+    ``financing_id``), not the financing banks — each reads its own ``repaid`` and
+    ``transferred`` events of that transaction instead."""
+    data = event.get("data")
+    if (event.get("contract") != "trade_documents" or event.get("name") not in PAYMENT_LIST_EVENTS
+            or not isinstance(data, dict)):
+        return data
+    payments = data.get("payments")
+    return data | {"payments": [p for p in payments if isinstance(p, dict)
+                                and p.get("financing_id") is None]
+                   if isinstance(payments, list) else payments}
 
 
 #: rules that see a whole transaction (its result, its error and every event); ``party`` sees
@@ -571,7 +717,10 @@ def standing_rule(get: StateGet, reader: Reader, holder: str, value: dict[str, A
 def visible_value(get: StateGet, reader: Reader, contract: str, key: str, value: Any) -> Any:
     """``value`` of ``contract/key`` as ``reader`` may see it. An identity record is network
     data except its standing (:data:`PRIVATE_ID_FIELDS`), which only the identity, its home
-    bank and the supervisors read: a freeze tells the frozen party's counterparties nothing."""
+    bank and the supervisors read: a freeze tells the frozen party's counterparties nothing. A
+    trade record is shown without the financing the reader may not read (:func:`trade_value`)."""
+    if contract == "trade_documents":
+        return trade_value(get, reader, key, value)
     if contract != "governance" or not key.startswith("id/") or not isinstance(value, dict):
         return value
     if standing_rule(get, reader, key[3:], value) is not None:

@@ -15,6 +15,15 @@ from contracts.trade.state import BPS, DISPUTE_REASONS, financing_status, last_d
 
 Fetch = Callable[[str], Any]
 
+#: a presentation's payment to a financing the reader may not read names neither its payee nor
+#: the financing (``node.access.WITHHELD``; docs/api.md "who may read what")
+WITHHELD = "withheld"
+
+
+#: what the report says of what the node did not show the reader (it answers the same for a
+#: record that does not exist: TRAPS 21)
+HIDDEN = "not found or not visible to you"
+
 
 def money(amount: int | None, currency: str, exponent: int = 2) -> str:
     """Integer minor units -> ``USD 1,234.50`` (no floats)."""
@@ -74,7 +83,13 @@ def refusal_notes(p: dict[str, Any]) -> str:
 
 def trade_report(fetch: Fetch, trade_id: str, now_ms: int, exponent: int = 2,
                  params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The trade with its documents, financings and LC drawings resolved (JSON-able).
+    """The trade with its documents, financings and LC drawings resolved (JSON-able), as far as
+    the reader reads them (node/access.py: a trade's financing is its exporter's, its financing
+    banks' and the supervisors'). A trade read without its financing (the buyer, a verifying
+    bank: no ``financed``) has ``pool``, ``lc_paid_out`` and ``remaining`` None, and
+    ``financings`` None when it has no ``financings`` either (an LC's issuing bank reads those
+    and ``outstanding``); a financing read as that issuing bank reads it (no ``due_ms``) has
+    ``status_now`` None; a financing the reader may not read at all is None.
 
     Raises:
         KeyError: no trade ``trade_id``.
@@ -83,10 +98,11 @@ def trade_report(fetch: Fetch, trade_id: str, now_ms: int, exponent: int = 2,
     if trade is None:
         raise KeyError(trade_id)
     docs = {d: fetch("doc/" + d) for d in trade["docs"]}
-    fins = {f: fetch("fin/" + f) for f in trade["financings"]}
-    for f in fins.values():
-        if f is not None:
-            f["status_now"] = financing_status(f, now_ms)
+    fin_ids = trade.get("financings")
+    fins = None if fin_ids is None else {f: fetch("fin/" + f) for f in fin_ids}
+    for f in (fins or {}).values():
+        if f is not None:  # no due_ms: read as the LC's issuing bank reads it (its terms not)
+            f["status_now"] = financing_status(f, now_ms) if "due_ms" in f else None
     lcs = {}
     for lc_id in trade["lcs"]:
         lc = fetch("lc/" + lc_id)
@@ -104,6 +120,10 @@ def trade_report(fetch: Fetch, trade_id: str, now_ms: int, exponent: int = 2,
             lc["cancel_consent_now"] = bool(lc.get("cancel_consent")) and until is not None \
                 and now_ms < until
             lcs[lc_id] = lc
+    if "financed" not in trade:  # the trade read without its financing: no pool to show
+        return {"trade_id": trade_id, "trade": trade, "documents": docs, "financings": fins,
+                "letters_of_credit": lcs, "pool": None, "lc_paid_out": None,
+                "remaining": None, "exponent": exponent}
     rate = (params or {}).get("max_advance_rate_bps", BPS)
     base = trade["amount"]
     decl = docs.get(trade["declaration"]) if trade["declaration"] else None
@@ -116,7 +136,7 @@ def trade_report(fetch: Fetch, trade_id: str, now_ms: int, exponent: int = 2,
                    for p in lc["presentation_records"].values()
                    if p is not None and p["status"] == "paid"
                    and p["trade_id"] in (None, trade_id)
-                   for x in p["payments"] if x["financing_id"] is None)
+                   for x in p.get("payments") or [] if x["financing_id"] is None)
     return {"trade_id": trade_id, "trade": trade, "documents": docs, "financings": fins,
             "letters_of_credit": lcs, "pool": pool, "lc_paid_out": paid_out,
             "remaining": max(0, pool - trade["financed"] - paid_out), "exponent": exponent}
@@ -129,7 +149,8 @@ def render(report: dict[str, Any]) -> str:
     def m(x: int | None) -> str:
         return money(x, ccy, e)
 
-    out = [f"trade {report['trade_id']}  status {t['status']}",
+    status = t["status"] if "status" in t else "(financing not shown)"
+    out = [f"trade {report['trade_id']}  status {status}",
            f"  seller {t['seller']!r}  buyer {t['buyer']!r}  owner {t['owner'][:16]}…",
            f"  invoice amount {m(t['amount'])}",
            "documents:"]
@@ -163,17 +184,30 @@ def render(report: dict[str, Any]) -> str:
         a = decl["attestation"]
         out.append(f"customs: attested {a['result']} at height {a['height']}, "
                    f"declared {m(a['declared_amount'])}")
-    out.append(f"pool: {m(report['pool'])}  financed (ever) {m(t['financed'])}  "
-               f"remaining {m(report['remaining'])}  outstanding {m(t['outstanding'])}"
-               + (f"  paid to the exporter under its LCs {m(report['lc_paid_out'])}"
-                  if report.get("lc_paid_out") else ""))
+    if report["pool"] is not None:
+        out.append(f"pool: {m(report['pool'])}  financed (ever) {m(t['financed'])}  "
+                   f"remaining {m(report['remaining'])}  outstanding {m(t['outstanding'])}"
+                   + (f"  paid to the exporter under its LCs {m(report['lc_paid_out'])}"
+                      if report.get("lc_paid_out") else ""))
+    elif "outstanding" in t:
+        out.append(f"pool: {HIDDEN}; its LCs' proceeds repay the financing banks first: "
+                   f"outstanding {m(t['outstanding'])}")
+    else:
+        out.append(f"pool: {HIDDEN}")
     out.append("financings (oldest first):")
-    for fid, f in report["financings"].items():
+    if report["financings"] is None:
+        out.append(f"  {HIDDEN} (a financing is its bank's and its exporter's)")
+    for fid, f in (report["financings"] or {}).items():
         if f is None:
-            continue
-        out.append(f"  {fid[:16]}…  bank {f['bank'][:16]}…  {m(f['amount'])}  repaid "
-                   f"{m(f['repaid'])}  matures {f['maturity_date']}  {f['status_now']}")
-    if not report["financings"]:
+            out.append(f"  {fid[:16]}…  {HIDDEN}")
+        elif f["status_now"] is None:
+            out.append(f"  {fid[:16]}…  bank {f['bank'][:16]}…  {m(f['amount'])}  repaid "
+                       f"{m(f['repaid'])}  outstanding {m(f['amount'] - f['repaid'])}  "
+                       "(proceeds assigned: its terms not shown)")
+        else:
+            out.append(f"  {fid[:16]}…  bank {f['bank'][:16]}…  {m(f['amount'])}  repaid "
+                       f"{m(f['repaid'])}  matures {f['maturity_date']}  {f['status_now']}")
+    if report["financings"] == {}:
         out.append("  none")
     out.append("letters of credit:")
     for lc_id, lc in report["letters_of_credit"].items():
@@ -199,7 +233,9 @@ def render(report: dict[str, Any]) -> str:
             extra += refusal_notes(p)
             if p.get("paid"):
                 extra += f"  paid {_utc(p['paid']['timestamp_ms'])}"
-            paid = ", ".join(f"{m(x['amount'])} to {x['to'][:12]}…" for x in p["payments"])
+            paid = ", ".join(f"{m(x['amount'])} to another bank's financing"
+                             if x["to"] == WITHHELD else f"{m(x['amount'])} to {x['to'][:12]}…"
+                             for x in p.get("payments") or [])
             out.append(f"    drawing {pid[:16]}…  {m(p['amount'])}  {p['status']}{extra}"
                        + (f"  paid: {paid}" if paid else "")
                        + (f"  ref {p['reference']!r}" if p.get("reference") else "")

@@ -534,9 +534,12 @@
     const trade = await fetch("trade/" + tradeId);
     if (trade === null || trade === undefined) throw new NoTrade(tradeId);
     const docs = await fetchEach(fetch, "doc/", trade.docs);
-    const fins = await fetchEach(fetch, "fin/", trade.financings);
-    for (const f of Object.values(fins)) {
-      if (f !== null) f.status_now = financingStatus(f, nowMs);
+    // a trade read without its financing has no `financings` (node/access.py TRADE_FINANCING_FIELDS)
+    const finIds = pget(trade, "financings");
+    const fins = finIds === null ? null : await fetchEach(fetch, "fin/", finIds);
+    for (const f of Object.values(fins || {})) {
+      // no due_ms: read as an LC's issuing bank reads it (proceeds assigned; its terms not shown)
+      if (f !== null) f.status_now = has(f, "due_ms") ? financingStatus(f, nowMs) : null;
     }
     const lcs = {};
     const lcVals = await Promise.all(trade.lcs.map((i) => fetch("lc/" + i)));
@@ -557,6 +560,10 @@
         setKey(lcs, lcId, lc);
       }
     }
+    if (!has(trade, "financed")) {  // the trade read without its financing: no pool to show
+      return { trade_id: tradeId, trade, documents: docs, financings: fins, letters_of_credit: lcs,
+        pool: null, lc_paid_out: null, remaining: null, exponent: BigInt(exponent) };
+    }
     const rate = pget(pyBool(params) ? params : {}, "max_advance_rate_bps", BPS);
     let base = trade.amount;
     const decl = pyBool(trade.declaration) ? pget(docs, trade.declaration) : null;
@@ -570,7 +577,7 @@
     for (const lc of Object.values(lcs)) {
       for (const p of Object.values(lc.presentation_records)) {
         if (p === null || p.status !== "paid" || !(p.trade_id === null || p.trade_id === tradeId)) continue;
-        for (const x of p.payments) if (x.financing_id === null) paidOut += x.amount;
+        for (const x of pget(p, "payments") || []) if (x.financing_id === null) paidOut += x.amount;
       }
     }
     return { trade_id: tradeId, trade, documents: docs, financings: fins, letters_of_credit: lcs,
@@ -593,6 +600,8 @@
   }
 
   const NOT_VISIBLE = "not found or not visible to you";
+  /** contracts.trade.view.WITHHELD: a payment to a financing the reader may not read (node/access.py) */
+  const WITHHELD = "withheld";
   function proofPath(key) { return "/v1/proofs/state/trade_documents/" + key.split("/").map(encodeURIComponent).join("/"); }
   function recVerify(key, label) {
     return verifyButton(label, proofPath(key), (r) => (!r.present ? "the proof says the key is absent, the page showed a value" : null));
@@ -653,7 +662,7 @@
   function renderTrade(rep, params, nowMs, height, raw) {
     const t = rep.trade, ccy = t.currency, e = rep.exponent;
     const m = (x) => esc(money(x, ccy, e));
-    const docs = Object.entries(rep.documents), fins = Object.entries(rep.financings), lcs = Object.entries(rep.letters_of_credit);
+    const docs = Object.entries(rep.documents), fins = Object.entries(rep.financings || {}), lcs = Object.entries(rep.letters_of_credit);
     const decl = pyBool(t.declaration) ? pget(rep.documents, t.declaration) : null;
 
     // ---- what stops a new financing (the report's own signals)
@@ -674,13 +683,14 @@
     if (rep.remaining === 0n) blocks.push("nothing remains in the financing pool");
     const blockHtml = '<div class="card ' + (blocks.length ? "blocked" : "clear") + '" id="trade-blocks"><h2>What stops a new financing</h2>' +
       (blocks.length ? "<ul>" + blocks.map((b) => '<li data-f="block">' + b + "</li>").join("") + "</ul>"
-        : '<p data-f="block-none">Nothing in these records: the pool has ' + m(rep.remaining) + " left.</p>") +
+        : rep.remaining === null ? '<p data-f="block-none">Nothing in the documents; the pool is ' + NOT_VISIBLE + ".</p>"
+          : '<p data-f="block-none">Nothing in these records: the pool has ' + m(rep.remaining) + " left.</p>") +
       '<p class="muted">Read from the records below. A bank\'s financing is also screened against the watch list and held to the exposure limits when it is requested (docs/risk.md): that list is for regulators and auditors, so it is not on this page.</p></div>';
 
     // ---- the trade
     const tradeCard = '<div class="card rec" data-rec="trade" data-key="trade_documents/trade/' + esc(rep.trade_id) + '">' + kv([
       ["trade id", '<code id="trade-id">' + esc(rep.trade_id) + "</code>"],
-      ["status", statusPill(t.status, "trade-status")],
+      ["status", has(t, "status") ? statusPill(t.status, "trade-status") : f("trade-status", '<span class="muted">' + NOT_VISIBLE + " (it follows the trade's financing)</span>")],
       ["exporter (seller)", f("seller", esc(t.seller)) + " · owner " + who(t.owner) + legalName(t.owner)],
       ["buyer", f("buyer", esc(t.buyer))],
       ["currency", f("currency", esc(ccy)) + ' <span class="muted">(' + esc(e) + " decimals, governance <code>currency/" + esc(ccy) + "</code>)</span>"],
@@ -735,8 +745,14 @@
       : !pyBool(decl.attestation) ? "customs: declaration NOT attested"
         : "customs: attested " + esc(decl.attestation.result) + " at height " + esc(decl.attestation.height) + ", declared " + m(decl.attestation.declared_amount);
 
-    // ---- the pool
-    const pool = '<div class="card" id="trade-pool"><h2>Financing pool</h2><table class="figures">' +
+    // ---- the pool: the exporter's, its financing banks' and the supervisors' (node/access.py
+    // TRADE_FINANCING_FIELDS); an LC's issuing bank reads what its proceeds repay first
+    const pool = rep.pool === null ? '<div class="card" id="trade-pool"><h2>Financing pool</h2>' +
+      (has(t, "outstanding") ? '<table class="figures"><tr><th>outstanding</th><td>' + f("outstanding", m(t.outstanding)) +
+        '</td><td class="muted">what this trade\'s LC proceeds repay the financing banks first (assignment of proceeds)</td></tr></table>' : "") +
+      '<p class="muted" data-f="pool-hidden">The pool, what was financed and what remains: ' + NOT_VISIBLE +
+      ". A trade's financing is its exporter's, its financing banks' and the supervisors' (docs/api.md, who may read what).</p></div>"
+      : '<div class="card" id="trade-pool"><h2>Financing pool</h2><table class="figures">' +
       "<tr><th>limit (the pool)</th><td>" + f("pool", m(rep.pool)) + '</td><td class="muted">' +
       (pget(t, "pool") !== null ? "fixed by the first financing" : "invoice amount, capped by the declaration (its attested amount once attested), × the maximum advance rate") + "</td></tr>" +
       "<tr><th>financed (ever)</th><td>" + f("financed", m(t.financed)) + '</td><td class="muted">repayment never frees it: a repaid receivable is gone</td></tr>' +
@@ -747,8 +763,17 @@
       "</table></div>";
 
     // ---- financings
-    const finCards = fins.length ? fins.map(([fid, x]) => {
+    const finCards = rep.financings === null ? '<p class="muted" data-f="fins-hidden">Financings: ' + NOT_VISIBLE +
+      " (a financing is its bank's and its exporter's).</p>" : fins.length ? fins.map(([fid, x]) => {
       if (x === null) return hiddenRec("fin", "fin/" + fid, "financing");
+      if (x.status_now === null) {  // as an LC's issuing bank reads it: whom its proceeds repay first
+        return '<div class="rec" data-rec="fin" data-id="' + esc(fid) + '" data-key="trade_documents/fin/' + esc(fid) + '"><div class="rechead"><b>financing</b> ' + short(fid) + " " +
+          pill("info", "proceeds assigned", "status-now") + "</div>" + kv([
+          ["bank", who(x.bank)], ["amount", f("amount", m(x.amount))], ["repaid", f("repaid", m(x.repaid))],
+          ["outstanding", f("outstanding", m(x.amount - x.repaid))],
+          ["terms", f("maturity", '<span class="muted">not shown to the LC\'s issuing bank (maturity, status, the document financed)</span>')],
+        ]) + recVerify("fin/" + fid, "this financing") + "</div>";
+      }
       return '<div class="rec" data-rec="fin" data-id="' + esc(fid) + '" data-key="trade_documents/fin/' + esc(fid) + '"><div class="rechead"><b>financing</b> ' + short(fid) + " " +
         statusPill(x.status_now, "status-now") + (x.status !== x.status_now ? ' <span class="muted">(recorded ' + esc(x.status) + ")</span>" : "") + "</div>" + kv([
         ["bank", who(x.bank)], ["amount", f("amount", m(x.amount))], ["repaid", f("repaid", m(x.repaid))],
@@ -802,9 +827,11 @@
           rows.push(["paid", f("paid-at", esc(utc(paidRec.timestamp_ms)) +
             (pyBool(pget(paidRec, "tx_id")) ? " by " + txLink(paidRec.tx_id, true) : ""))]);
         }
-        if (p.payments.length) {
-          rows.push(["honoured: paid", '<table class="inner">' + p.payments.map((x) => "<tr><td>" + m(x.amount) + "</td><td>to " + who(x.to) + "</td><td>" +
-            (x.financing_id === null ? "the beneficiary" : "repays financing " + short(x.financing_id)) + "</td></tr>").join("") + "</table>"]);
+        const payments = pget(p, "payments") || [];  // none shown to a reader of no financing of the trade
+        if (payments.length) {
+          rows.push(["honoured: paid", '<table class="inner">' + payments.map((x) => "<tr><td>" + m(x.amount) + "</td><td>" +
+            (x.to === WITHHELD ? "to another bank's financing</td><td>" + NOT_VISIBLE : "to " + who(x.to) + "</td><td>" +
+            (x.financing_id === null ? "the beneficiary" : "repays financing " + short(x.financing_id))) + "</td></tr>").join("") + "</table>"]);
         }
         rows.push(["documents", p.doc_ids.map(docLink).join(", ")]);
         return '<div class="rec sub" data-rec="pres" data-id="' + esc(pid) + '" data-key="trade_documents/pres/' + esc(pid) + '"><div class="rechead"><b>drawing</b> ' + short(pid) + " " +
@@ -829,7 +856,7 @@
 
     const rawHtml = raw.map(([k, v]) => '<div class="rawrec" data-key="trade_documents/' + esc(k) + '"><b><code>trade_documents/' + esc(k) + "</code></b>" +
       (v === null ? ' <span class="muted">' + NOT_VISIBLE + "</span>" : "<pre>" + esc(toJsonText(v, "  ")) + "</pre>") + "</div>").join("");
-    return '<h1>Trade ' + short(rep.trade_id) + " " + statusPill(t.status) + ' <span class="muted small">' + esc(t.seller) + " → " + esc(t.buyer) + "</span></h1>" +
+    return '<h1>Trade ' + short(rep.trade_id) + " " + (has(t, "status") ? statusPill(t.status) : "") + ' <span class="muted small">' + esc(t.seller) + " → " + esc(t.buyer) + "</span></h1>" +
       '<p class="muted">As <code>chainfin trade show</code> reports it, at block time ' + esc(utc(nowMs)) + " (height " + esc(height) + "); amounts in " + esc(ccy) + "; party names as the ledger keeps them, normalised. " +
       "Each record has its own Verify (its state proof, checked in this browser).</p>" +
       blockHtml + tradeCard +
@@ -837,11 +864,11 @@
       '<p class="muted">checks: parties, currency and declaration amount cross-checked when each document joined (a mismatch is refused, never stored)</p>' +
       '<p data-f="customs">' + customs + "</p></div>" +
       pool +
-      '<div class="card" id="trade-fins"><h2>Financings, oldest first (' + fins.length + ")</h2>" + finCards + "</div>" +
+      '<div class="card" id="trade-fins"><h2>Financings, oldest first (' + (rep.financings === null ? "?" : fins.length) + ")</h2>" + finCards + "</div>" +
       '<div class="card" id="trade-lcs"><h2>Letters of credit (' + t.lcs.length + ")</h2>" + lcCards + "</div>" +
       '<details class="card" id="raw"><summary>Raw records (' + raw.length + " reads, JSON as the node serves them)</summary>" + rawHtml + "</details>";
   }
-  state.trade = { tradeReport, render: renderTrade, money, lastDay, utc, countedBy, parseExact, toJsonText, financingStatus, NoTrade };
+  state.trade = { tradeReport, render: renderTrade, money, lastDay, utc, countedBy, parseExact, toJsonText, financingStatus, NoTrade, WITHHELD };
 
 
   // ------------------------------------------------------------------ alert queue and cases

@@ -1,7 +1,7 @@
 """The explorer's trade page (``#/trade/ID``) in a real browser against a real 4-node testnet:
 a trade built as the demo builds it (invoice, customs declaration and bill of lading registered,
-attested, verified, financed; an LC issued, amended, a presentation refused, one honoured with
-its proceeds assigned; a second amendment left pending).
+attested, verified, financed by two banks; an LC issued, amended, a presentation refused, one
+honoured with its proceeds assigned; a second amendment left pending).
 
 What is checked: the page's report — the JS port of ``contracts.trade.view.trade_report`` — is
 the Python report of the same records at the same block time, field for field, and the page
@@ -11,8 +11,10 @@ claimed, amounts past 2^53, a refusal holding its documents, waived and honoured
 decision 146), and the page shows a presentation's reference, dates, refusal disposal, hold,
 waiver, return and payment as ``view.refusal_notes`` words them; a record's Verify says VALID; the search box and the document page
 reach the trade; an identity that is no party to the trade sees "not visible to you", and a
-record hidden from the reader shows so in its place. The page's screenshot is
-docs/img/explorer-trade.png (refreshed by running with CHAINFIN_SHOTS=docs/img).
+record hidden from the reader shows so in its place; the buyer (the LC applicant), a co-financier
+and the LC's issuing bank each get the report of what their key reads (a trade's financing is
+its exporter's and its banks': node/access.py), on the live chain and as variants. The page's
+screenshot is docs/img/explorer-trade.png (refreshed by running with CHAINFIN_SHOTS=docs/img).
 
 Browser and fixtures as tests/browser/test_explorer.py (its ``browser`` fixture, over this
 module's testnet).
@@ -35,6 +37,7 @@ import pytest
 from chainfin.crypto import load_identity
 from contracts.trade import view as trade_view
 from contracts.trade.state import examination_deadline_ms, last_day
+from node import access
 from testnet.launch import LEGAL_NAMES, init_testnet
 from tests.browser import test_explorer as te
 
@@ -62,7 +65,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[te.Chain]:
 
 def _build_trade(c: te.Chain) -> dict[str, str]:
     who = {n: load_identity(c.dir / "clients" / f"{n}.json")
-           for n in ("usd_issuer", "exporter", "importer", "customs", "bank0", "bank2")}
+           for n in ("usd_issuer", "exporter", "importer", "customs", "bank0", "bank2", "bank3")}
     pk = {n: i.public_key.hex() for n, i in who.items()}
 
     def call(name: str, method: str, args: dict[str, Any], contract: str = "trade_documents"
@@ -78,7 +81,7 @@ def _build_trade(c: te.Chain) -> dict[str, str]:
     def content(tag: str) -> str:
         return hashlib.sha256(b"trade page " + tag.encode()).hexdigest()
 
-    for bank in ("bank0", "bank2"):
+    for bank in ("bank0", "bank2", "bank3"):
         call("usd_issuer", "issue", {"currency": "USD", "to": pk[bank], "amount": 50_000_000},
              contract="settlement")
     r = call("exporter", "register", {"doc_type": "invoice", "content_hash": content("inv"), "fields": {
@@ -98,6 +101,9 @@ def _build_trade(c: te.Chain) -> dict[str, str]:
     call("bank0", "verify", {"doc_id": inv})
     fin = call("bank0", "request_financing", {"doc_id": inv, "amount": 10_000_000,
                                               "currency": "USD", "maturity_date": expiry})
+    # a co-financier: bank3 finances USD 5,000.00 more (repaid second from the LC's proceeds)
+    cofin = call("bank3", "request_financing", {"doc_id": inv, "amount": 500_000,
+                                                "currency": "USD", "maturity_date": later})
     lc = call("bank2", "issue_lc", {
         "applicant": pk["importer"], "beneficiary": pk["exporter"], "amount": 12_500_000,
         "currency": "USD", "expiry_date": expiry, "required_docs": ["invoice", "bill_of_lading"],
@@ -114,19 +120,27 @@ def _build_trade(c: te.Chain) -> dict[str, str]:
     call("bank2", "accept_presentation", {"presentation_id": p2})
     call("bank2", "amend_lc", {"lc_id": lc, "number": 2, "changes": {"expiry_date": later}})
     return {"trade": trade, "invoice": inv, "declaration": decl, "bill_of_lading": bl,
-            "financing": fin["financing_id"], "lc": lc, "refused": p1, "paid": p2}
+            "financing": fin["financing_id"], "cofinancing": cofin["financing_id"], "lc": lc,
+            "refused": p1, "paid": p2}
 
 
-def _python_report(c: te.Chain, now_ms: int) -> dict[str, Any]:
-    """``chainfin trade show --json``'s report (cli_trade_show's reads), as the auditor."""
-    def fetch(key: str) -> Any:
-        return c.client.state_value("trade_documents", key)
+def _python_report(c: te.Chain, now_ms: int, who: str | None = None) -> dict[str, Any]:
+    """``chainfin trade show --json``'s report (cli_trade_show's reads), as the auditor, or as
+    the client ``who`` (what that key may read)."""
+    client = c.client if who is None else c.tn.client(
+        0, identity=load_identity(c.dir / "clients" / f"{who}.json"))
+    try:
+        def fetch(key: str) -> Any:
+            return client.state_value("trade_documents", key)
 
-    rep = trade_view.trade_report(fetch, c.ids["trade"], now_ms,
-                       params=c.client.state_value("governance", "params"))
-    cur = c.client.state_value("governance", "currency/" + rep["trade"]["currency"]) or {}
-    rep["exponent"] = int(cur.get("exponent", 2))
-    return rep
+        rep = trade_view.trade_report(fetch, c.ids["trade"], now_ms,
+                                      params=client.state_value("governance", "params"))
+        cur = client.state_value("governance", "currency/" + rep["trade"]["currency"]) or {}
+        rep["exponent"] = int(cur.get("exponent", 2))
+        return rep
+    finally:
+        if who is not None:
+            client.close()
 
 
 def _page_report(drv: Any) -> tuple[dict[str, Any], int]:
@@ -169,7 +183,7 @@ def test_trade_page_shows_what_trade_show_reports(chain: te.Chain, browser: Any,
     m = lambda x: trade_view.money(x, "USD", rep["exponent"])  # noqa: E731
     t = rep["trade"]
     assert (rep["pool"], t["financed"], t["outstanding"], rep["lc_paid_out"], rep["remaining"]) \
-        == (12_500_000, 10_000_000, 0, 2_500_000, 0)  # the story as built
+        == (12_500_000, 10_500_000, 0, 2_000_000, 0)  # the story as built
     view = browser.find_element(By.ID, "view")
     for name, value in (("pool", rep["pool"]), ("financed", t["financed"]),
                         ("outstanding", t["outstanding"]), ("lc-paid-out", rep["lc_paid_out"]),
@@ -197,12 +211,13 @@ def test_trade_page_shows_what_trade_show_reports(chain: te.Chain, browser: Any,
     assert _text(decl_el, "declared") == m(12_500_000)
 
     fins = view.find_elements(By.CSS_SELECTOR, ".rec[data-rec=fin]")
-    assert len(fins) == len(rep["financings"]) == 1
-    f = rep["financings"][ids["financing"]]
-    assert (_text(fins[0], "status-now"), _text(fins[0], "amount"), _text(fins[0], "repaid"),
-            _text(fins[0], "maturity")) == (f["status_now"], m(f["amount"]), m(f["repaid"]),
-                                            f["maturity_date"])
-    assert f["status_now"] == "repaid"
+    assert len(fins) == len(rep["financings"]) == 2
+    for el, fid in zip(fins, (ids["financing"], ids["cofinancing"]), strict=True):
+        f = rep["financings"][fid]
+        assert (_text(el, "status-now"), _text(el, "amount"), _text(el, "repaid"),
+                _text(el, "maturity")) == (f["status_now"], m(f["amount"]), m(f["repaid"]),
+                                           f["maturity_date"])
+        assert f["status_now"] == "repaid"
 
     lcs = view.find_elements(By.CSS_SELECTOR, ".rec[data-rec=lc]")
     assert len(lcs) == len(rep["letters_of_credit"]) == 1
@@ -231,7 +246,8 @@ def test_trade_page_shows_what_trade_show_reports(chain: te.Chain, browser: Any,
     assert _text(pres[1], "paid-at").startswith(trade_view._utc(paid["timestamp_ms"]) + " by ")
     assert paid["tx_id"][:16] in _text(pres[1], "paid-at")
     assert "repays financing" in pres[1].text and "the beneficiary" in pres[1].text
-    assert m(2_500_000) in pres[1].text and m(10_000_000) in pres[1].text
+    assert m(2_000_000) in pres[1].text and m(10_000_000) in pres[1].text
+    assert m(500_000) in pres[1].text
 
     # the raw records stay available, every read the report made
     raw = browser.find_elements(By.CSS_SELECTOR, "#raw .rawrec")
@@ -292,6 +308,75 @@ def test_who_sees_the_trade(chain: te.Chain, browser: Any) -> None:
 
     te._open(browser, chain, f"#/trade/{chain.ids['trade']}", key=None)
     assert "Reads need an identity" in te._css(browser, "#need-identity").text
+
+
+def test_the_buyer_a_co_financier_and_the_lc_bank_see_only_their_part(
+        chain: te.Chain, browser: Any) -> None:
+    """A trade's financing is its exporter's, its financing banks' and the supervisors'
+    (node/access.py ``financing_view``): on a live chain, the page's report is the Python
+    report of what each key reads, and the page shows what is hidden as hidden. The buyer (the
+    LC applicant) sees no pool, no financing and no payee of the LC's proceeds; a co-financier
+    (bank3) the pool and its own financing, the other bank's hidden in its place and its
+    repayment from the proceeds without its payee; the LC's issuing bank (bank2) whom its
+    proceeds repaid, without maturities."""
+    from selenium.webdriver.common.by import By
+
+    ids = chain.ids
+    m = lambda x: trade_view.money(x, "USD")  # noqa: E731
+    bank0 = load_identity(chain.dir / "clients" / "bank0.json").public_key.hex()
+
+    _open_trade(browser, chain, "importer")
+    page, now_ms = _page_report(browser)
+    rep = _python_report(chain, now_ms, "importer")
+    assert page == json.loads(json.dumps(rep))
+    assert rep["financings"] is None and rep["pool"] is None and rep["remaining"] is None
+    assert "financed" not in rep["trade"] and "status" not in rep["trade"]
+    view = browser.find_element(By.ID, "view")
+    assert "not visible to you" in _text(view, "fins-hidden")
+    assert "not visible to you" in _text(view, "pool-hidden")
+    assert "not visible to you" in _text(view, "trade-status")
+    assert not view.find_elements(By.CSS_SELECTOR, ".rec[data-rec=fin]")
+    paid = view.find_element(By.CSS_SELECTOR, f".rec[data-id='{ids['paid']}']")
+    assert _text(paid, "status") == "paid" and "repays financing" not in paid.text
+    assert m(10_000_000) not in view.text and ids["financing"][:16] not in view.text
+    assert "payments" not in rep["letters_of_credit"][ids["lc"]]["presentation_records"][
+        ids["paid"]]
+
+    _open_trade(browser, chain, "bank3")
+    page, now_ms = _page_report(browser)
+    rep = _python_report(chain, now_ms, "bank3")
+    assert page == json.loads(json.dumps(rep))
+    assert rep["financings"][ids["financing"]] is None
+    assert rep["financings"][ids["cofinancing"]]["status_now"] == "repaid"
+    view = browser.find_element(By.ID, "view")
+    assert _text(view, "financed") == m(10_500_000) and _text(view, "remaining") == m(0)
+    hidden = view.find_elements(By.CSS_SELECTOR, ".rec.hidden[data-rec=fin]")
+    assert [h.get_attribute("data-key") for h in hidden] == [
+        f"trade_documents/fin/{ids['financing']}"]
+    assert "not visible to you" in hidden[0].text
+    own = view.find_element(By.CSS_SELECTOR, f".rec[data-id='{ids['cofinancing']}']")
+    assert _text(own, "amount") == m(500_000)
+    paid = view.find_element(By.CSS_SELECTOR, f".rec[data-id='{ids['paid']}']")
+    assert "to another bank's financing" in paid.text and m(500_000) in paid.text
+    payments = page["letters_of_credit"][ids["lc"]]["presentation_records"][ids["paid"]][
+        "payments"]
+    assert bank0 not in json.dumps(payments) and ids["financing"] not in json.dumps(payments)
+    assert len(payments) == 3 and "repays financing" in paid.text  # its own
+
+    _open_trade(browser, chain, "bank2")
+    page, now_ms = _page_report(browser)
+    rep = _python_report(chain, now_ms, "bank2")
+    assert page == json.loads(json.dumps(rep))
+    assert rep["pool"] is None and rep["trade"]["outstanding"] == 0
+    fins = browser.find_elements(By.CSS_SELECTOR, ".rec[data-rec=fin]")
+    assert [f.get_attribute("data-id") for f in fins] == [ids["financing"], ids["cofinancing"]]
+    for el in fins:
+        assert _text(el, "status-now") == "proceeds assigned"
+        assert "not shown" in _text(el, "maturity")
+    assert all(f is not None and f["status_now"] is None and "maturity_date" not in f
+               for f in rep["financings"].values())
+    view = browser.find_element(By.ID, "view")
+    assert _text(view, "outstanding") == m(0)
 
 
 _JS_REPORTS = """
@@ -426,6 +511,25 @@ def test_the_port_agrees_with_python_on_variants(chain: te.Chain, browser: Any) 
         held()(r)
         r[rk]["refused"]["held_until_ms"] = None
 
+    fk, ck = f"fin/{ids['financing']}", f"fin/{ids['cofinancing']}"
+
+    def as_buyer(r: dict[str, Any]) -> None:
+        for k in access.TRADE_FINANCING_FIELDS:
+            r[tk].pop(k)
+        r.pop(fk), r.pop(ck)
+        r[pk].pop("payments")
+
+    def as_co_financier(r: dict[str, Any]) -> None:
+        r.pop(fk)
+        r[pk]["payments"][0].update(to=access.WITHHELD, financing_id=access.WITHHELD)
+
+    def as_lc_bank(r: dict[str, Any]) -> None:
+        for k in set(access.TRADE_FINANCING_FIELDS) - set(access.ASSIGNED_TRADE_FIELDS):
+            r[tk].pop(k)
+        for k in (fk, ck):
+            r[k] = {x: v for x, v in r[k].items() if x in access.ASSIGNED_FIN_FIELDS}
+        r[fk]["repaid"] = 1  # outstanding again
+
     changes: list[tuple[Any, int, Any]] = [
         (None, now, params), (None, now + 10**12, params), (None, now, None), (None, now, {}),
         (hide(f"doc/{ids['bill_of_lading']}", f"fin/{ids['financing']}"), now, params),
@@ -440,6 +544,9 @@ def test_the_port_agrees_with_python_on_variants(chain: te.Chain, browser: Any) 
         (held("NOTIFY"), held_until + 10**9, params), (waived_and_honoured, now, params),
         (waived_and_honoured, held_until, params), (returned, held_until, params),
         (no_refusal_record, now, params), (unbounded, held_until, params),
+        # as node/access.py shows them: the buyer, a co-financier, the LC's issuing bank
+        (as_buyer, now, params), (as_co_financier, now, params), (as_lc_bank, now, params),
+        (as_lc_bank, now + 10**12, params),
     ]
     cases, want = [], []
     for change, at, prm in changes:
@@ -458,10 +565,13 @@ def test_the_port_agrees_with_python_on_variants(chain: te.Chain, browser: Any) 
     for n, (g, w) in enumerate(zip(got, want, strict=True)):
         assert (g if g == "NoTrade" or g.startswith("JS ERROR") else json.loads(g)) == w, n
     statuses = {w["financings"][ids["financing"]]["status_now"] for w in want
-                if isinstance(w, dict) and w["financings"].get(ids["financing"])}
-    assert statuses == {"repaid", "open", "overdue"}  # the variants reach every status
+                if isinstance(w, dict) and (w["financings"] or {}).get(ids["financing"])}
+    # the variants reach every status, and the LC's issuing bank's view (no status: None)
+    assert statuses == {"repaid", "open", "overdue", None}
+    assert [w["financings"] is None and w["pool"] is None for w in want[-4:]] == [
+        True, False, False, False]
     lapsed = [w["letters_of_credit"][ids["lc"]]["presentation_records"][ids["refused"]].get(
-        "hold_lapsed_now") for w in want[-9:]]
+        "hold_lapsed_now") for w in want[-13:-4]]
     assert lapsed == [False, False, True, True, False, True, True, None, None], lapsed
 
     amounts = [None, 0, 1, 5, 99, 100, 123450, 10**6, 2**53 + 1, 10**18 - 1]
