@@ -187,8 +187,8 @@ def check_recall_deadline(rec: Mapping[str, Any], reason: str, now_ms: int) -> i
         # what is left: a reason with a longer window, else a recall off the ledger
         longer = sorted(c for c, (_, w) in RECALL_REASONS.items() if w > window)
         until = int(rec["time_ms"]) + max((RECALL_REASONS[c][1] for c in longer), default=0)
-        left = (f"a {', '.join(longer[:-1])} or {longer[-1]} recall (the customer's request, "
-                f"a wrong account or amount) may still be made until {_utc(until)}; "
+        left = (f"a recall for {', '.join(longer[:-1])} or {longer[-1]} (a wrong account or "
+                f"amount, the customer's request) may still be made until {_utc(until)}; "
                 if longer and now_ms <= until else "")
         raise ContractError(f"a {reason} recall is made within {window // DAY_MS} days of the "
                             f"payment: that was until {_utc(deadline)} (block time "

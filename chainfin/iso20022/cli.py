@@ -353,7 +353,16 @@ async def _blocks(c: Client, lo: int, hi: int) -> list[dict[str, Any]]:
                     "from every block, which validators (a bank's node key), regulators and "
                     "auditors read (docs/iso20022.md, 'Signed reads')") from None
 
-    return list(await asyncio.gather(*(one(h) for h in range(lo, hi + 1))))
+    tasks = [asyncio.ensure_future(one(h)) for h in range(lo, hi + 1)]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        # the first refusal ends the scan: the other reads must not outlive the client (a read
+        # still running would open a session after it closed: "Unclosed client session")
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def _cancelled_offers(c: Client, blocks: list[dict[str, Any]],
@@ -376,8 +385,8 @@ async def statement(node: str, account: str, currency: str, start: date, end: da
                     ca: str | None = None, identity: Identity | None = None
                     ) -> tuple[iso.StatementInput, int | None]:
     """The statement's content from the chain, and the account's balance in ``/v1/state`` now
-    (None when it holds none). Reads signed by ``identity``: one that may read blocks (a
-    validator's node key, a regulator, an auditor)."""
+    (0 when it holds none; None when this key may not read it). Reads signed by ``identity``:
+    one that may read blocks (a validator's node key, a regulator, an auditor)."""
     async with Client(node, ca_file=ca, identity=identity) as c:
         g = await _genesis(c)
         exps = _exponents(g)
@@ -392,13 +401,27 @@ async def statement(node: str, account: str, currency: str, start: date, end: da
         except ClientError as e:
             if e.status != 404:
                 raise
-            now_balance = None
+            # a 404 is no balance (0) to a key that reads every balance; to another — a
+            # validator's node key reads blocks, not accounts — it says nothing: not checked
+            now_balance = 0 if await _reads_every_balance(c, identity) else None
     moves = iso.movements(blocks, account, currency, offers=offers)
     opening = sum((m.amount if m.credit else -m.amount) for m in moves if m.time.date() < start)
     entries = [m for m in moves if start <= m.time.date() <= end]
     names = _names(g)
     return iso.StatementInput(account, currency, exps[currency], start, end, opening, entries,
                               names.get(account), names, g["chain_id"]), now_balance
+
+
+async def _reads_every_balance(c: Client, identity: Identity | None) -> bool:
+    """Whether ``identity`` reads every account's balance: a regulator (the public
+    ``governance/regulators``) or an auditor (docs/api.md, who may read what)."""
+    if identity is None:
+        return False
+    me = identity.public_key.hex()
+    if me in (await c.state_value("governance", "regulators") or []):
+        return True
+    rec = await c.identity_record(me)
+    return rec is not None and rec[1].get("role") == "auditor"
 
 
 def cli_statement(args: argparse.Namespace) -> int:
@@ -415,9 +438,17 @@ def cli_statement(args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(xml)
     except (ValueError, OSError, iso.Iso20022Error, ChainfinError) as e:
         return _err(str(e))
-    if end >= datetime.now(UTC).date() and (now_balance or 0) != s.closing:
+    if end < datetime.now(UTC).date():
+        return 0
+    if now_balance is None:
+        if s.closing:
+            print("chainfin: note: the closing balance is not checked against /v1/state: this "
+                  "key does not read the account's balance there (a regulator's or an "
+                  "auditor's does)", file=sys.stderr)
+        return 0
+    if now_balance != s.closing:
         print(f"chainfin: warning: the closing balance {s.closing} is not the ledger's balance "
-              f"{now_balance or 0} in /v1/state (a movement this adapter does not read)",
+              f"{now_balance} in /v1/state (a movement this adapter does not read)",
               file=sys.stderr)
         return 1
     return 0
@@ -469,14 +500,26 @@ async def notify(node: str, account: str, currency: str | None, *, start_height:
             nxt = tip + 1
         if not follow:
             return written
+        if start_height is None and tip >= 1:
+            # nothing read yet: a key that may not read blocks learns it now, not at the first
+            # block that moves the account (the tip's block, one read)
+            await _blocks(c, tip, tip)
         sess = c._sess()
         url = node.rstrip("/") + "/v1/events"
         headers = signed_headers(identity, "GET", url) if identity is not None else {}
         async with sess.get(url, headers=headers,
                             ssl=c._ssl if c._ssl is not None else True) as r:
             if r.status != 200:
-                raise ClientError("events", f"/v1/events answered {r.status}: "
-                                            f"{(await r.text())[:200]}", r.status)
+                text = (await r.text())[:400]
+                try:  # the node's own words, as every other read reports them
+                    err = json.loads(text)["error"]
+                    code, message = str(err["code"]), str(err["message"])
+                except (ValueError, KeyError, TypeError):
+                    code, message = "events", f"/v1/events answered {r.status}: {text[:200]}"
+                if r.status == 401 and identity is None:
+                    message += (" (reads are signed: pass your identity key file, --key FILE, "
+                                "or set $CHAINFIN_KEY)")
+                raise ClientError(code, message, r.status)
             async for raw in r.content:
                 line = raw.decode().strip()
                 if not line.startswith("data:"):
@@ -484,7 +527,7 @@ async def notify(node: str, account: str, currency: str | None, *, start_height:
                 ev = json.loads(line[5:])
                 h = int(ev.get("height", 0))
                 while nxt <= h:
-                    if not await emit(dict(await c.block(nxt))):
+                    if not await emit((await _blocks(c, nxt, nxt))[0]):
                         return written
                     nxt += 1
     return written
@@ -579,7 +622,18 @@ async def _by_end_to_end(c: Client, payer: str, e2e: str) -> str:
     """
     tip = int((await c.status())["height"])
     found: list[str | None] = []
-    for b in await _blocks(c, 1, tip) if tip else []:
+    try:
+        blocks = await _blocks(c, 1, tip) if tip else []
+    except ChainfinError as e:
+        if isinstance(e, ClientError):
+            raise
+        # a payment's own parties cannot read blocks: say so for this command, not statements'
+        raise iso.Iso20022Error(
+            f"finding a payment by its EndToEndId {e2e!r} alone reads every block, which this "
+            "key may not (a bank's node key, a regulator and an auditor read them): give "
+            "OrgnlUETR (with OrgnlTxRef/DbtrAcct or --payer when the signer is not the payer) "
+            "or --original-tx") from None
+    for b in blocks:
         for rc in b.get("receipts", []):
             if rc.get("status") != "committed":
                 continue
@@ -591,8 +645,9 @@ async def _by_end_to_end(c: Client, payer: str, e2e: str) -> str:
                     found.append(d.get("uetr"))
     if len(found) != 1:
         raise iso.Iso20022Error(
-            f"EndToEndId {e2e!r} names {len(found)} transfers by {payer[:16]}…: give OrgnlUETR "
-            "or --original-tx")
+            f"EndToEndId {e2e!r} names {len(found)} transfers by {payer[:16]}… (the payer: "
+            "OrgnlTxRef/DbtrAcct, else --payer; a recall's, else the signer): give OrgnlUETR or "
+            "--original-tx" + ("" if found else ", or name the payer"))
     if not found[0]:
         raise iso.Iso20022Error(f"the transfer with EndToEndId {e2e!r} has no UETR: only "
                                 "transfers booked under a UETR are recalled or returned")
@@ -815,6 +870,19 @@ async def _party(c: Client, key: str, names: Mapping[str, str]) -> iso.Party:
                      bic=rec.get("bank"), bank=rec.get("role") == "bank")
 
 
+def _not_a_recall(recall_id: str, o: Mapping[str, Any], env: Mapping[str, Any]) -> str:
+    """Why ``--recall ID`` names no recall this key may read, with the way out when the id is
+    another settlement transaction's (the payment's, a return's, a rejection's)."""
+    what = (env.get("contract"), env.get("method")) if o.get("status") == "committed" else None
+    named = {("settlement", "transfer"): "a payment", ("settlement", "return_payment"):
+             "a return (pacs.004)", ("settlement", "reject_recall"): "a rejection (camt.029)"}
+    if what in named:
+        return (f"transaction {recall_id} is {named[what]}, not a recall: --recall takes the "
+                "recall's id (the tx_id `chainfin iso20022 recall` printed, the recall_id of "
+                "the payment_recalled event)")
+    return f"no recall {recall_id} that this key may read"
+
+
 async def answer(node: str, key: str, recall_id: str, *, reject: str | None = None,
                  info: str | None = None, ca: str | None = None
                  ) -> tuple[iso.RecallAnswer | None, dict[str, Any] | None]:
@@ -841,14 +909,34 @@ async def answer(node: str, key: str, recall_id: str, *, reject: str | None = No
             o = {}
         ev = next((e.get("data") or {} for e in o.get("events") or []
                    if e.get("name") == "payment_recalled"), {})
-        original = (o.get("tx") or {}).get("args", {}).get("original_tx") or ev.get(
-            "original_tx")
-        if o.get("status") != "committed" or not isinstance(original, str):
-            raise iso.Iso20022Error(f"no recall {recall_id} that this key may read")
+        env = o.get("tx") or {}
+        # a recall is a settlement.recall: a return or a rejection carries original_tx too
+        is_recall = ((env.get("contract"), env.get("method")) == ("settlement", "recall")
+                     if env else ev.get("recall_id") == recall_id)
+        original = (env.get("args") or {}).get("original_tx") or ev.get("original_tx")
+        if o.get("status") != "committed" or not is_recall or not isinstance(original, str):
+            why = _not_a_recall(recall_id, o, env)
+            if (env.get("contract"), env.get("method")) == ("settlement", "transfer"):
+                prec = await c.state_value("settlement", f"recall/{recall_id}")
+                pr = prec.get("recall") if isinstance(prec, dict) else None
+                if isinstance(pr, dict):
+                    why += (f"; this payment's latest recall is {pr.get('recall_id')} "
+                            f"({pr.get('status')})")
+            raise iso.Iso20022Error(why)
         rec = await c.state_value("settlement", f"recall/{original}")
         r = rec.get("recall") if isinstance(rec, dict) else None
         if r is not None and r.get("recall_id") != recall_id:
+            if reject is not None:
+                # reject_recall answers the payment's open recall, whichever it is: rejecting
+                # an old one would reject the newer recall it never named
+                raise iso.Iso20022Error(
+                    f"recall {recall_id} is not the payment's latest: recall "
+                    f"{r.get('recall_id')} ({r.get('status')}) followed it; answer that one "
+                    "(--recall " + str(r.get("recall_id")) + "); nothing was sent")
+            later = r
             r = None  # a later recall of the same payment: this one is history
+        else:
+            later = None
         outcome = None
         status: str
         reason: str | None
@@ -867,6 +955,11 @@ async def answer(node: str, key: str, recall_id: str, *, reject: str | None = No
             info = (r.get("answer") or {}).get("info")
             answer_tx = (r.get("answer") or {}).get("tx_id")
             answerer = str((r.get("answer") or {}).get("by") or rec["payee"])
+        elif later is not None:
+            raise iso.Iso20022Error(
+                f"recall {recall_id} is history: recall {later.get('recall_id')} of the same "
+                f"payment followed it ({later.get('status')}), and the ledger keeps the latest "
+                f"recall's standing; its answer: --recall {later.get('recall_id')}")
         else:
             raise iso.Iso20022Error(
                 f"this key may not read the record of recall {recall_id} (the payer, the "

@@ -65,7 +65,9 @@ def add_parser(sub: Any) -> None:
                                                     "transactions and the reads)")
         q.add_argument("--payer", default=None,
                        help="the original payer's key, when the message names no "
-                            "OrgnlTxRef/DbtrAcct" + (" (default: the signer)"
+                            "OrgnlTxRef/DbtrAcct" + (" (default: the transaction's with "
+                                                      "--original-tx, else the signer; a bank "
+                                                      "signing for its customer gives it)"
                                                       if who.startswith("payer") else ""))
         q.add_argument("--original-tx", default=None,
                        help="the original transfer's tx id (a message of one transaction), "

@@ -143,10 +143,12 @@ def parent_invoice(state: ContractState, key: bytes, norm: dict[str, Any]
     return found, free
 
 
-def check_not_copy(similar: str | None, why: str, declare_distinct: str | None) -> str | None:
-    """An invoice that looks like another sale's copy (``why`` says how) is a
-    ``suspected_duplicate`` unless the registrant declares it distinct with a reason. Returns
-    the similar document's id when declared distinct.
+def check_not_copy(similar: str | None, why: str, declare_distinct: str | None,
+                   what: str = "sale") -> str | None:
+    """A document that looks like a copy of another ``what`` (a sale's invoice, a shipment's
+    declaration or B/L; ``why`` says how) is a ``suspected_duplicate`` unless the registrant
+    declares it distinct with a reason. Returns the similar document's id when declared
+    distinct.
 
     Raises:
         ContractError: ``suspected_duplicate``.
@@ -154,8 +156,11 @@ def check_not_copy(similar: str | None, why: str, declare_distinct: str | None) 
     if similar is None:
         return None
     if declare_distinct is None:
-        raise ContractError(f"{why} is registered as {similar}; pass declare_distinct with the "
-                            "reason if this is another sale", "suspected_duplicate")
+        raise ContractError(
+            f"{why} is registered as {similar}; if this is another {what}, register it again "
+            "with declare_distinct: \"<why it is another>\" (an argument of register beside "
+            "fields): the reason is recorded on both documents, and a bank finances either "
+            "trade only after reading it (acknowledge_distinct)", "suspected_duplicate")
     return similar
 
 
@@ -163,11 +168,18 @@ _WHY_SIMILAR = ("an invoice with the same seller, buyer and currency, an amount 
                 f"an issue date within {SIMILAR_DAYS} days")
 _WHY_PARENT = "an invoice whose number this one extends (this looks like a part of it)"
 _WHY_PART = "a part invoice of this number"
-_WHY_CORE = ("{doc} of the same {scope} whose number has the same digits (another prefix, "
-             "separators, leading zeros, order of the groups, carrier code or copy number)")
-_CORE_SCOPE_WORDS = {"invoice": ("an invoice", "seller and buyer"),
-                     "customs_declaration": ("a customs declaration", "exporter"),
-                     "bill_of_lading": ("a bill of lading", "shipper")}
+_WHY_CORE = "{doc} of the same {scope} whose number has the same digits ({dressed})"
+#: per type: the document, whose numbers are compared, how a number is dressed, what another
+#: such document stands for (the words of its ``suspected_duplicate``)
+_CORE_SCOPE_WORDS = {
+    "invoice": ("an invoice", "seller and buyer",
+                "another prefix, separators, leading zeros or order of the groups", "sale"),
+    "customs_declaration": ("a customs declaration", "exporter",
+                            "another prefix, separators, leading zeros, order of the groups or "
+                            "a part or copy number", "shipment"),
+    "bill_of_lading": ("a bill of lading", "shipper",
+                       "another prefix or carrier code, separators, leading zeros, order of the "
+                       "groups or a copy number", "shipment")}
 
 
 def similar_number(state: ContractState, cores: list[str]) -> str | None:
@@ -347,11 +359,11 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
                                      args.get("declare_distinct"))
     cores = core_fingerprints(key, doc_type, norm)
     if similar is None and cores:
+        a_doc, scope, dressed, what = _CORE_SCOPE_WORDS[doc_type]
         similar = check_not_copy(
             similar_number(state, cores),
-            _WHY_CORE.format(doc=_CORE_SCOPE_WORDS[doc_type][0],
-                             scope=_CORE_SCOPE_WORDS[doc_type][1]),
-            args.get("declare_distinct"))
+            _WHY_CORE.format(doc=a_doc, scope=scope, dressed=dressed),
+            args.get("declare_distinct"), what)
     doc_id = ctx.derive_id()
     doc = {"doc_type": doc_type, "owner": owner, "registrant": ctx.sender_hex,
            "content_hash": ch, "fingerprint": fp, "token_fingerprint": tfp,
