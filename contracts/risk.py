@@ -568,8 +568,8 @@ def check_payment(state: ContractState, ctx: TxContext, frm: str, to: str, curre
     """Everything money moving from ``frm`` to ``to`` must pass, in order: neither side frozen,
     neither side on the watch list nor in a refused jurisdiction (a monitored one alerts), no
     limit on ``frm`` broken; then the pattern alerts (``linked_return``: a return of a payment
-    ``to`` made, recorded against it, raises no ``round_trip``: the money going back is the
-    point of it, and on the ledger as such)."""
+    ``to`` made, recorded against it, raises none and leaves no trace in the pattern memory:
+    the money going back is the point of it, and on the ledger as such)."""
     check_not_frozen(state, frm, currency, standing_checked=frm == ctx.sender_hex)
     check_not_frozen(state, to, currency)
     screen_identities(state, ctx, (frm, to), places=False)
@@ -603,12 +603,16 @@ def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, curr
                    amount: int, per_tx_limit: int | None, linked_return: bool = False) -> None:
     """Alerts that do not refuse: structuring (against ``per_tx_limit``, the payer's lowest
     per-transaction maximum), a sudden counterparty change, round-tripping. Updates the payer's
-    pattern memory (bounded, O(1)); reads the payee's (written only when a trip is found)."""
+    pattern memory (bounded, O(1)); reads the payee's (written only when a trip is found).
+    A linked return (``linked_return``) is the payer's own money going back: no pattern, and
+    no trace in the memory (a payer paying again after a return is no round trip)."""
+    if linked_return:
+        return
     now = ctx.timestamp_ms
     mine = _stats(state, frm, currency)
     to_short, frm_short = to[:MEMORY_ID_HEX], frm[:MEMORY_ID_HEX]
     payee = state.peek(NAME, f"stats/{to}/{currency}")  # read only; a new record is written
-    if payee is not None and not linked_return and is_round_trip(payee, frm_short, now):
+    if payee is not None and is_round_trip(payee, frm_short, now):
         _alert(state, ctx, "round_trip", [to, frm], {"currency": currency, "amount": amount},
                kept=False)
         state.put(NAME, f"stats/{to}/{currency}", {  # one alert per trip

@@ -340,10 +340,13 @@ def return_payment(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
 @CONTRACT.method(roles=PAYER_ROLES,
                  params={"original_tx": p_id,
                          "reason": _p_code(REJECT_REASONS, "camt.029 rejection reason")},
-                 optional={"info": p_text(105)})
+                 optional={"info": p_text(105), "recall_id": p_id})
 def reject_recall(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """camt.029: the payee, or its home bank, answers the open recall of ``original_tx`` no,
-    for ``reason``. Moves no money; the payer may recall again within the deadline."""
+    for ``reason``. Moves no money; the payer may recall again within the deadline. With
+    ``recall_id``, only that recall (a rejection file processed twice, or written for an older
+    recall, must not reject a newer one it never named: ``no_open_recall``, the same words as
+    for no recall, since a payee not told of a recall may not learn of it here either)."""
     rec = state.get(NAME, f"recall/{args['original_tx']}")
     if rec is None:
         raise ContractError(f"no open recall of payment {args['original_tx']}",
@@ -351,6 +354,8 @@ def reject_recall(state: ContractState, ctx: TxContext, args: dict[str, Any]) ->
     if not acts_for(state, ctx.sender_hex, rec["payee"]):
         raise ContractError("only the payee or its home bank answers a recall", "forbidden")
     r = open_recall(rec, ctx.sender_hex)
+    if "recall_id" in args and args["recall_id"] != r["recall_id"]:
+        raise ContractError(f"no open recall of payment {rec['original_tx']}", "no_open_recall")
     r["status"] = "rejected"
     r["answer"] = _answer(ctx, args["reason"], **({"info": args["info"]} if "info" in args
                                                    else {}))

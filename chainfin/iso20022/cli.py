@@ -943,7 +943,10 @@ async def answer(node: str, key: str, recall_id: str, *, reject: str | None = No
         answer_tx: str | None
         answerer: str
         if reject is not None:
-            a: dict[str, Any] = {"original_tx": original, "reason": reject}
+            # the recall named: the ledger refuses it if another is open (a key that cannot
+            # read the record, as a customer payee's bank's, is checked there, not here)
+            a: dict[str, Any] = {"original_tx": original, "reason": reject,
+                                 "recall_id": recall_id}
             if info:
                 a["info"] = info
             outcome = await _send(c, ident, "reject_recall", a)

@@ -259,6 +259,22 @@ async def test_the_read_log_records_reads_of_others_data(desk: Desk) -> None:
         os.unlink(path)
 
 
+async def test_audit_reads_with_a_key_not_served_says_who_reads_the_log(
+        desk: Desk, capsys: pytest.CaptureFixture[str]) -> None:
+    """The node answers an exporter's read of the log as a missing route (TRAPS 21); the CLI
+    says whom the log is served to, so the 404 does not read as an old node."""
+    d = desk
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"exp-{os.getpid()}.json")
+    save_identity(d.ids["exporter"], path)
+    try:
+        base = str(d.http.make_url("/")).rstrip("/")
+        rc = await asyncio.to_thread(cli.main, ["audit", "reads", "--node", base, "--key", path])
+    finally:
+        os.unlink(path)
+    assert rc == 1  # (the CLI's exit for a node's refusal)
+    assert "served to regulators and auditors only" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------- 401 and 429
 
 

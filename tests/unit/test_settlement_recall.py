@@ -391,3 +391,26 @@ def test_a_linked_return_raises_no_round_trip_alert_a_plain_payment_back_does(P:
     r = P.L.tx("bob", S, "transfer", to=P.L.pk("alice"), currency="USD", amount=30_000)
     assert r.ok, r.error_message
     assert "round_trip" in _alert_rules(r)
+
+
+def test_paying_again_after_a_return_is_no_round_trip(P: Pay) -> None:
+    """The return leaves no trace in the returner's pattern memory: the payer re-sending the
+    right payment after its duplicate came back is not money going back."""
+    assert P.ret(60_000).ok
+    r = P.L.tx("alice", S, "transfer", to=P.L.pk("bob"), currency="USD", amount=60_000)
+    assert r.ok, r.error_message
+    assert "round_trip" not in _alert_rules(r)
+
+
+def test_a_rejection_naming_an_older_recall_rejects_nothing(P: Pay) -> None:
+    """A rejection file written for the first recall, processed after a second was made, must
+    not reject the second: the same no_open_recall as for no recall at all."""
+    first = P.recall()["recall_id"]
+    assert P.L.tx("bob", S, "reject_recall", original_tx=P.tx, reason="CUST",
+                  recall_id=first).ok
+    second = P.recall(reason="CUST")["recall_id"]
+    r = P.L.tx("bob", S, "reject_recall", original_tx=P.tx, reason="CUST", recall_id=first)
+    assert not r.ok and r.error_code == "no_open_recall"
+    assert P.record()["recall"]["status"] == "open"
+    assert P.L.tx("bob", S, "reject_recall", original_tx=P.tx, reason="CUST",
+                  recall_id=second).ok
