@@ -544,13 +544,13 @@ def cli_audit_reads(args: argparse.Namespace) -> int:
         while True:
             try:
                 out = c.get("/v1/audit/reads", {"after": str(after), "limit": "1000"})
-            except ClientError as e:
-                if e.status != 404:
+            except ClientError as err:
+                if err.status != 404:
                     raise
                 # the node answers a reader it refuses as it answers a missing route (TRAPS 21)
-                raise ClientError(e.code, e.message + ": the read log is served to regulators "
-                                  "and auditors only, and a refusal answers like a missing "
-                                  "route", e.status) from e
+                raise ClientError(err.code, err.message + ": the read log is served to "
+                                  "regulators and auditors only, and a refusal answers like a "
+                                  "missing route", err.status) from err
             for e in out["entries"]:
                 if args.json:
                     print(json.dumps(e, sort_keys=True))
