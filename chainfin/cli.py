@@ -37,6 +37,21 @@ def _trade_show(args: argparse.Namespace) -> int:
     return cli_trade_show(args, trade_report, render)
 
 
+def _trade_register(args: argparse.Namespace) -> int:
+    """``chainfin trade register --ubl | --dcsa`` with the trade contract's own ``register``
+    parser, field rules and name rule (handed down)."""
+    from chainfin.cli_docs_ingest import IngestRules, run
+    from contracts.names import name_skeleton
+    from contracts.trade.norm import KEY_FIELDS, OPTIONAL_FIELDS, normalise_fields
+    from contracts.trade_documents import CONTRACT
+
+    accepted = {t: frozenset(KEY_FIELDS[t]) | frozenset(OPTIONAL_FIELDS.get(t, {}))
+                for t in KEY_FIELDS}
+    return run(args, IngestRules(register_args=CONTRACT.methods["register"].parse_args,
+                                 normalise_fields=normalise_fields, name_skeleton=name_skeleton,
+                                 accepted_fields=accepted))
+
+
 def _iso20022_submit(args: argparse.Namespace) -> int:
     """``chainfin iso20022 submit`` with the settlement contract's own ``transfer`` parser, so a
     file the ledger would refuse in part is refused whole before anything is sent."""
@@ -224,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     tsh.add_argument("--trade", required=True, help="trade id (hex)")
     tsh.add_argument("--json", action="store_true", help="print the resolved records as JSON")
     tsh.set_defaults(func=_trade_show)
+    from chainfin.cli_docs_ingest import add_parser as add_trade_register
+    add_trade_register(trsub, _trade_register)  # chainfin trade register --ubl | --dcsa
 
     pr = sub.add_parser("proof", help="fetch a proof document")
     prsub = pr.add_subparsers(dest="proof_command", metavar="KIND", required=True)
