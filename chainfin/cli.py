@@ -230,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("path")
     q.set_defaults(func=_lazy("chainfin.client:cli_query"))
 
-    tr = sub.add_parser("trade", help="read trade finance records")
+    tr = sub.add_parser("trade", help="trade finance records: show a trade, register documents "
+                                      "from their files")
     trsub = tr.add_subparsers(dest="trade_command", metavar="COMMAND", required=True)
     tsh = trsub.add_parser("show", help="one trade: documents, checks, attestation, pool, "
                                         "financings, LC drawings")
@@ -280,7 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
                                          "oldest first, with their age")
     alq.add_argument("--node", required=True, help="REST URL of a node")
     _reader_key(alq)
-    alq.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    alq.add_argument("--limit", type=int, default=100,
+                     help="at most this many a page (default 100)")
+    alq.add_argument("--after", default=None,
+                     help="go on after this cursor (a previous page's, printed on stderr)")
+    alq.add_argument("--all", action="store_true",
+                     help="every page, following the cursor (--limit a page)")
     alq.add_argument("--json", action="store_true", help="one JSON object per line")
     alq.add_argument("--ca", default=None, help="CA file to trust for an https:// node")
     alq.set_defaults(func=_lazy("chainfin.cli_alerts:cli_alerts_queue"))
@@ -377,6 +383,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
                            nsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from chainfin.cli_backup import add_parser as add_backup
     from chainfin.cli_calendar import add_parser as add_calendar
+    from chainfin.cli_goods import add_parser as add_goods
     from chainfin.cli_jurisdictions import add_parser as add_jurisdictions
     from chainfin.iso20022.commands import add_parser as add_iso20022
     from chainfin.swift.commands import add_parser as add_swift
@@ -386,6 +393,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     add_swift(sub)
     add_watchlist(sub)
     add_jurisdictions(sub)  # under `risk`: after the watch list's parser
+    add_goods(sub)  # under `risk` too
     add_calendar(sub)
     add_backup(nsub)
 

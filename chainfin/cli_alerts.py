@@ -3,7 +3,8 @@ officer or a supervisor (docs/risk.md "Reviewing alerts"; contract method
 ``risk.review_alert``).
 
 ``queue`` prints the open (unreviewed) alerts the key reviews, oldest first, with their age:
-a bank's key its customers', a regulator's or an auditor's every one. ``review`` records a
+a bank's key its customers', a regulator's or an auditor's every one; a page at a time (or
+every page, ``--all``) and the counts open and reviewed. ``review`` records a
 disposition of one alert: the note file stays with the reviewer, a filed report is named by
 the SHA-256 of its reference, never its content; and the disposition with both hashes is
 sealed (X25519 sealed box, padded to one size) to the regulators and the reviewer, the chain
@@ -47,28 +48,53 @@ def format_case(a: dict[str, Any]) -> str:
             f"accounts {accounts}  alert {a.get('alert')}  {detail}").rstrip()
 
 
+def queue_summary(doc: dict[str, Any]) -> str:
+    """The counts line of a queue answer: ``12 open alerts of this bank's customers (30
+    reviewed) at height 90`` (a bank's), ``… on the chain …`` (a supervisor's). A node before
+    decision 163 sends a bank no counts: the alerts shown are said instead."""
+    whose = "on the chain" if doc.get("queue", "all" if "open" in doc else "bank") == "all" \
+        else "of this bank's customers"
+    counts = doc.get("counts") or ({"open": doc["open"]} if "open" in doc else None)
+    if counts is None:
+        return f"{len(doc['alerts'])} open alerts {whose} shown at height {doc['height']}"
+    reviewed = f" ({counts['reviewed']} reviewed)" if "reviewed" in counts else ""
+    return f"{counts['open']} open alerts {whose}{reviewed} at height {doc['height']}"
+
+
 def cli_alerts_queue(args: argparse.Namespace) -> int:
-    """``chainfin alerts queue --node URL --key FILE [--limit N] [--json]``."""
+    """``chainfin alerts queue --node URL --key FILE [--limit N] [--after CURSOR] [--all]
+    [--json]``: a page of ``--limit`` open alerts (after ``--after``, a previous page's
+    cursor), or with ``--all`` every page, following the route's cursor; the counts (open,
+    reviewed) and the cursor of the next page on stderr."""
     identity = reader_identity(args)
     if identity is None:
         raise ChainfinError("the alert queue needs --key (a bank's, a regulator's or an "
                             "auditor's)")
+    every = bool(getattr(args, "all", False))
+    after: Any = getattr(args, "after", None)  # (a supervisor's next is a number)
+    first: dict[str, Any] | None = None
     with SyncClient(args.node, identity=identity, ca_file=args.ca) as c:
-        try:
-            doc = c.get("/v1/risk/alerts/queue", params={"limit": str(args.limit)})
-        except ClientError as e:
-            if e.status == 404:
-                raise ChainfinError("this key reviews no alerts (a bank's, a regulator's or "
-                                    "an auditor's does)") from e
-            raise
-    for a in doc["alerts"]:
-        print(json.dumps(a, sort_keys=True) if args.json else format_case(a), flush=True)
-    if "open" in doc:
-        print(f"chainfin: {doc['open']} open alerts on the chain at height {doc['height']}",
-              file=sys.stderr)
-    else:  # a bank's queue: its customers' open alerts (an empty queue says so too)
-        print(f"chainfin: {len(doc['alerts'])} open alerts of this bank's customers at height "
-              f"{doc['height']}", file=sys.stderr)
+        while True:
+            params = {"limit": str(args.limit)} | (
+                {"after": str(after)} if after is not None else {})
+            try:
+                doc = c.get("/v1/risk/alerts/queue", params=params)
+            except ClientError as e:
+                if e.status == 404:
+                    raise ChainfinError("this key reviews no alerts (a bank's, a regulator's "
+                                        "or an auditor's does)") from e
+                raise
+            first = first or doc
+            for a in doc["alerts"]:
+                print(json.dumps(a, sort_keys=True) if args.json else format_case(a), flush=True)
+            after = doc.get("next")
+            if not every or after is None or (
+                    not doc["alerts"] and str(after) == params.get("after")):
+                break
+    assert first is not None
+    print(f"chainfin: {queue_summary(first)}", file=sys.stderr)
+    if after is not None:
+        print(f"chainfin: more: --after {after} (or --all)", file=sys.stderr)
     return 0
 
 

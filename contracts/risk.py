@@ -8,8 +8,8 @@ is bounded (fixed buckets, expired lazily). Who may set what:
 - network-wide limits (subject ``*``): governance vote (``set_network_limit``);
 - limits of one identity: a regulator (anyone) or the identity's home bank (its customers);
 - a bank's financing exposure limits: the bank itself, or a regulator for it;
-- the watch list and the jurisdiction list: regulators; account freezes: a regulator or the
-  home bank.
+- the watch list, the jurisdiction list and the controlled-goods list: regulators; account
+  freezes: a regulator or the home bank.
 
 State (contract ``risk``):
 
@@ -43,6 +43,10 @@ State (contract ``risk``):
   ``stats/<account>/jurisdictions`` -> the account's monitoring alerts per place in the last
   24 h (:mod:`contracts.risk_jurisdictions`, methods ``set_jurisdiction``,
   ``remove_jurisdiction``).
+- ``goods_controls`` -> the regulator's list of controlled goods (HS code prefixes at ``refuse``
+  | ``monitor``, optionally for some destinations) and ``stats/<account>/goods`` -> the
+  exporter's monitoring alerts per prefix and destination in the last 24 h
+  (:mod:`contracts.risk_goods`, methods ``set_goods_control``, ``remove_goods_control``).
 
 Who reads an alert is the node's rule (``node/access.py``): the home bank of an account it names
 and the supervisors, never the account holder (:data:`HOLDER_ALERT_RULES` excepted).
@@ -97,11 +101,13 @@ CHANGE_FACTOR = 4  # a new counterparty paid at least 4x the account's average
 #: alert ``rule`` values, in the order /metrics lists them
 ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterparty_change",
                "round_trip", "lc_copy_disputed", "possible_watch_match",
-               "declaration_disputed", "jurisdiction_refused", "high_risk_jurisdiction")
+               "declaration_disputed", "jurisdiction_refused", "high_risk_jurisdiction",
+               "controlled_goods_refused", "controlled_goods")
 
 #: alerts raised by a rule that refuses the transaction (the alert is kept on the rejected
 #: receipt); every other rule only monitors
-REFUSING_ALERT_RULES = ("limit_exceeded", "sanctioned_party", "jurisdiction_refused")
+REFUSING_ALERT_RULES = ("limit_exceeded", "sanctioned_party", "jurisdiction_refused",
+                        "controlled_goods_refused")
 
 #: the alerts an account it names may read: its own refusal for a limit, whose receipt's error
 #: says as much (rule, maximum, amount). Every other alert — each monitoring rule, present and
@@ -130,6 +136,9 @@ ERROR_CODES = (
     "bad_jurisdiction",
     "unknown_jurisdiction",
     "too_many_jurisdictions",
+    "controlled_goods",  # the controlled-goods list (contracts/risk_goods.py)
+    "unknown_goods_control",
+    "too_many_goods_controls",
 )
 
 
@@ -1012,4 +1021,5 @@ def unfreeze_account(state: ContractState, ctx: TxContext,
 # the alert review (cases): its method ``review_alert`` is this contract's (imported last: it
 # imports this module)
 from contracts import risk_cases as _cases  # noqa: E402,F401
+from contracts import risk_goods as _goods  # noqa: E402,F401  (the controlled-goods list)
 from contracts import risk_jurisdictions as _jur  # noqa: E402  (the jurisdiction list)

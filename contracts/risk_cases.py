@@ -19,8 +19,14 @@ review in the queues of whoever reviews it:
   plaintext padded to :data:`SEALED_PLAIN_SIZE`) to every regulator's current key and the
   reviewer's, every review with the same fields and box sizes whatever its disposition, and
   ``commitment`` binds them (decision 151).
-- ``queue/<q>`` -> ``{"head", "next", "open"}`` and ``queue/<q>/<seq>`` -> alert id: the open
-  (unreviewed) alerts of queue ``q`` in the order raised. ``q`` is ``*`` (every alert: the
+- ``queue/<q>`` -> ``{"head", "next", "open", "reviewed", "own_open", "own_reviewed"}`` and
+  ``queue/<q>/<seq>`` -> alert id: the open (unreviewed) alerts of queue ``q`` in the order
+  raised, and its counts (decision 163): ``open`` its alerts in state ``open``, ``reviewed``
+  those in state ``reviewed`` (absent until the queue's first review: ``next - open`` then,
+  exact for a queue no regulator reopened an alert of before the field existed), and for an
+  ``id:<bank>`` queue ``own_open`` / ``own_reviewed``, those of its alerts also queued under
+  that bank's own BIC (``bic:<its BIC>``; the alert's ``own`` lists such queues), so that a
+  bank reading both its queues counts each alert once (:func:`bank_counts`). ``q`` is ``*`` (every alert: the
   supervisors'), ``id:<bank id>`` (the customers an admin bank registered) or ``bic:<BIC>``
   (the customers whose ``bank`` is that BIC): an alert is queued for the home banks of the
   accounts it names (:func:`home_queues`). An entry is live while its alert is open and the
@@ -28,7 +34,9 @@ review in the queues of whoever reviews it:
   are no longer live at most :data:`HEAD_STEPS` at a time (no scan, no unbounded value).
 
 Raising an alert writes its record and two keys per queue (at most 5 queues: ``*`` and two per
-account named, at most two accounts): O(1) per alert.
+account named, at most two accounts): O(1) per alert. The counts are fields of the queue
+records an alert and a review write anyway: no key more, and nothing at all for a payment that
+raises no alert.
 """
 
 from __future__ import annotations
@@ -96,11 +104,41 @@ def home_queues(state: ContractState, accounts: Iterable[str]) -> list[str]:
     return out
 
 
-def _enqueue(get: Get, q: str, alert_id: str) -> tuple[int, list[tuple[str, str, Any]]]:
+def reviewed_count(meta: Mapping[str, Any]) -> int:
+    """A queue's alerts in state ``reviewed``: its ``reviewed`` field, or (a queue no review has
+    touched since the field exists, decision 163) every entry ever made less the open ones."""
+    return int(meta.get("reviewed", meta["next"] - meta["open"]))
+
+
+def _enqueue(get: Get, q: str, alert_id: str, own: bool = False, reopen: bool = False
+             ) -> tuple[int, list[tuple[str, str, Any]]]:
+    """Queue ``alert_id`` at the back of ``q``: one more open (and, ``reopen``, one fewer
+    reviewed); ``own``: also one of ``q``'s own-BIC alerts (:func:`own_queues`)."""
     meta = get(NAME, "queue/" + q) or {"head": 0, "next": 0, "open": 0}
     seq = meta["next"]
-    return seq, [(NAME, f"queue/{q}/{seq}", alert_id),
-                 (NAME, "queue/" + q, {**meta, "next": seq + 1, "open": meta["open"] + 1})]
+    new = {**meta, "next": seq + 1, "open": meta["open"] + 1}
+    if reopen:
+        new["reviewed"] = max(0, reviewed_count(meta) - 1)
+    if own:
+        new["own_open"] = meta.get("own_open", 0) + 1
+        if reopen:
+            new["own_reviewed"] = max(0, meta.get("own_reviewed", 0) - 1)
+    return seq, [(NAME, f"queue/{q}/{seq}", alert_id), (NAME, "queue/" + q, new)]
+
+
+def own_queues(state: ContractState, queues: Iterable[str]) -> list[str]:
+    """The ``id:<bank>`` queues among ``queues`` (one alert's) whose bank's own BIC queue
+    (``bic:<the bank identity's BIC>``, fixed when the bank identity is registered) is among
+    them too: the bank reads both, and counts the alert once (:func:`bank_counts`)."""
+    qs = set(queues)
+    out = []
+    for q in sorted(qs):
+        if not q.startswith("id:"):
+            continue
+        bank = gov.peek_identity(state, q[3:])
+        if bank is not None and bank.get("bank") and f"bic:{bic_key(bank['bank'])}" in qs:
+            out.append(q)
+    return out
 
 
 def open_case(state: ContractState, get: Get, ctx: TxContext, alert_id: str,
@@ -112,14 +150,19 @@ def open_case(state: ContractState, get: Get, ctx: TxContext, alert_id: str,
     base = ("rule", "accounts", "height", "time_ms", "alert")
     writes: list[tuple[str, str, Any]] = []
     queues: dict[str, int] = {}
-    for q in [ALL, *home_queues(state, accounts)]:
-        seq, w = _enqueue(get, q, alert_id)
+    homes = home_queues(state, accounts)
+    own = own_queues(state, homes)
+    for q in [ALL, *homes]:
+        seq, w = _enqueue(get, q, alert_id, own=q in own)
         queues[q] = seq
         writes += w
-    writes.append((NAME, "alert/" + alert_id, {
-        "rule": data["rule"], "accounts": accounts, "tx_id": ctx.tx_hex, "height": ctx.height,
-        "time_ms": ctx.timestamp_ms, "detail": {k: v for k, v in data.items() if k not in base},
-        "status": OPEN, "reviews": 0, "queues": queues}))
+    rec = {"rule": data["rule"], "accounts": accounts, "tx_id": ctx.tx_hex, "height": ctx.height,
+           "time_ms": ctx.timestamp_ms,
+           "detail": {k: v for k, v in data.items() if k not in base},
+           "status": OPEN, "reviews": 0, "queues": queues}
+    if own:  # (absent when none, as in the records before decision 163)
+        rec["own"] = own
+    writes.append((NAME, "alert/" + alert_id, rec))
     return writes
 
 
@@ -132,9 +175,10 @@ def is_live(get: Get, q: str, seq: int, alert_id: Any) -> bool:
             and rec.get("queues", {}).get(q) == seq)
 
 
-def _dequeue(state: ContractState, q: str) -> None:
-    """The alert at ``q`` left the open set: one fewer open, and the head moves past entries
-    that are no longer live (at most :data:`HEAD_STEPS`, each deleted)."""
+def _dequeue(state: ContractState, q: str, own: bool = False) -> None:
+    """The alert at ``q`` was reviewed: one fewer open, one more reviewed (``own``: of the
+    own-BIC counts too), and the head moves past entries that are no longer live (at most
+    :data:`HEAD_STEPS`, each deleted)."""
     meta = state.get(NAME, "queue/" + q)
     if meta is None:
         return
@@ -145,7 +189,12 @@ def _dequeue(state: ContractState, q: str) -> None:
             break
         state.delete(NAME, key)
         head, steps = head + 1, steps + 1
-    state.put(NAME, "queue/" + q, {**meta, "head": head, "open": max(0, meta["open"] - 1)})
+    new = {**meta, "head": head, "open": max(0, meta["open"] - 1),
+           "reviewed": reviewed_count(meta) + 1}
+    if own:
+        new["own_open"] = max(0, meta.get("own_open", 0) - 1)
+        new["own_reviewed"] = meta.get("own_reviewed", 0) + 1
+    state.put(NAME, "queue/" + q, new)
 
 
 def may_review(state: ContractState, reviewer: str, rec: Mapping[str, Any]) -> str | None:
@@ -242,22 +291,23 @@ def review_alert(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> 
     state.put(NAME, f"review/{ref}/{n}", {
         "by": ctx.sender_hex, "state": new_status, "commitment": args["commitment"],
         "sealed": sealed, "height": ctx.height, "time_ms": ctx.timestamp_ms})
-    queues = dict(rec["queues"])
+    queues, own = dict(rec["queues"]), set(rec.get("own") or ())
     if status == OPEN and new_status != OPEN:
         rec = {**rec, "status": new_status}  # (written before the heads move past it)
         state.put(NAME, "alert/" + ref, rec)
         for q in sorted(queues):
-            _dequeue(state, q)
+            _dequeue(state, q, own=q in own)
     elif status != OPEN and new_status == OPEN:  # reopened: queued again, at the back
         for q in sorted(queues):
-            seq, writes = _enqueue(state.get, q, ref)
+            seq, writes = _enqueue(state.get, q, ref, own=q in own, reopen=True)
             queues[q] = seq
             for c, k, v in writes:
                 state.put(c, k, v)
     state.put(NAME, "alert/" + ref, {**rec, "status": new_status, "reviews": n + 1,
                                      "queues": queues})
     # the event names the reviewer only: never the alert's accounts (an account's own events
-    # reach it over /v1/events and GET /v1/tx: its case is not among them), and no disposition
+    # reach it over /v1/events and GET /v1/tx: its case is not among them), and no disposition;
+    # the home banks get it by a read rule that looks the alert up (node.access.event_rule)
     ctx.emit("alert_reviewed", {"alert": ref, "status": new_status, "review": n,
                                 "by": ctx.sender_hex})
     return {"alert": ref, "status": new_status, "review": n}
@@ -283,6 +333,81 @@ def queue_page(get: Get, q: str, limit: int, after: int = -1,
             out.append((seq, {**get(NAME, "alert/" + alert_id), "alert": alert_id}))
         seq += 1
     return out, (None if seq >= meta["next"] else seq - 1)
+
+
+def counts(get: Get, q: str) -> dict[str, int]:
+    """``{"open", "reviewed"}`` of queue ``q``: one read (its record's counts)."""
+    meta = get(NAME, "queue/" + q)
+    if not isinstance(meta, dict):
+        return {"open": 0, "reviewed": 0}
+    return {"open": int(meta["open"]), "reviewed": reviewed_count(meta)}
+
+
+def bank_counts(get: Get, id_queue: str, bic_queue: str | None) -> dict[str, int]:
+    """A bank's counts, ``{"open", "reviewed"}``, of the alerts queued for it when raised (its
+    ``id:`` queue and its BIC's ``bic:`` queue), each alert once: an alert in both (a customer
+    the bank registered under its own BIC) is counted in the ``id:`` queue's ``own_*`` too,
+    and taken off. Two reads, whatever the number of alerts. An alert raised before decision
+    163 in both queues has no ``own`` mark and counts twice."""
+    a = counts(get, id_queue)
+    if bic_queue is None:
+        return a
+    b = counts(get, bic_queue)
+    meta = get(NAME, "queue/" + id_queue)
+    own = meta if isinstance(meta, dict) else {}
+    return {"open": max(0, a["open"] + b["open"] - int(own.get("own_open", 0))),
+            "reviewed": max(0, a["reviewed"] + b["reviewed"] - int(own.get("own_reviewed", 0)))}
+
+
+def merged_page(get: Get, queues: list[str], afters: list[int], limit: int, scan: int,
+                keep: Callable[[dict[str, Any]], bool] = lambda rec: True
+                ) -> tuple[list[dict[str, Any]], list[int] | None]:
+    """Up to ``limit`` open alerts of ``queues`` (a bank's ``id:`` and ``bic:`` queues) after
+    the cursor ``afters`` (per queue, the last entry already read: -1 none), merged oldest first
+    by (height, alert id), each alert once (an alert also in an earlier queue of the list is
+    taken from there) and only those ``keep`` accepts (the home-bank rule as of now). Reads at
+    most ``scan`` entries per queue (two reads each). Returns the page and the cursor to
+    continue after (None: every queue's end was reached)."""
+    n = len(queues)
+    metas = [get(NAME, "queue/" + q) for q in queues]
+    pos = [max(m["head"], a + 1) if isinstance(m, dict) else 0
+           for m, a in zip(metas, afters, strict=True)]
+    ends = [m["next"] if isinstance(m, dict) else 0 for m in metas]
+    budget = [scan] * n
+    heads: list[tuple[int, dict[str, Any]] | None] = [None] * n
+
+    def advance(i: int) -> None:
+        q = queues[i]
+        while heads[i] is None and pos[i] < ends[i] and budget[i] > 0:
+            seq = pos[i]
+            pos[i] += 1
+            budget[i] -= 1
+            alert_id = get(NAME, f"queue/{q}/{seq}")
+            if not is_live(get, q, seq, alert_id):
+                continue
+            rec = {**get(NAME, "alert/" + alert_id), "alert": alert_id}
+            if any(p in rec.get("queues", {}) for p in queues[:i]) or not keep(rec):
+                continue
+            heads[i] = (seq, rec)
+
+    out: list[dict[str, Any]] = []
+    while len(out) < limit:
+        for i in range(n):
+            advance(i)
+        live = [i for i in range(n) if heads[i] is not None]
+        if not live:
+            break
+        i = min(live, key=lambda j: (int(heads[j][1]["height"]),  # type: ignore[index]
+                                     str(heads[j][1]["alert"])))  # type: ignore[index]
+        out.append(heads[i][1])  # type: ignore[index]
+        heads[i] = None
+    for i in range(n):  # is anything left after the last one (or dead entries only)?
+        advance(i)
+    if all(heads[i] is None and pos[i] >= ends[i] for i in range(n)):
+        return out, None
+    h = heads  # a peeked entry is not read yet: the cursor stops before it
+    return out, [h[i][0] - 1 if h[i] is not None else pos[i] - 1  # type: ignore[index]
+                 for i in range(n)]
 
 
 def oldest_open(get: Get, scan: int = 256) -> dict[str, Any] | None:

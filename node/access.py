@@ -60,8 +60,10 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "`/v1/state/risk/{alerts,stats}/<id>…` (its alerts, its pattern memory)",
      "home_bank, regulator, auditor; never the account itself (no tipping off: "
      "[docs/risk.md](risk.md#who-sees-an-alert))"),
-    ("alert review queue", "`/v1/risk/alerts/queue`", "regulator, auditor: every open alert; "
-     "a bank: the open alerts naming its customers (home_bank)"),
+    ("alert review queue", "`/v1/risk/alerts/queue` (a page of open alerts, their accounts' "
+     "names, the `counts` open and reviewed, the cursor `next`)",
+     "regulator, auditor: every alert; a bank: the alerts naming its customers (home_bank), "
+     "counted as queued when raised"),
     ("alert case", "`/v1/risk/alerts/{alert}` (the alert and its reviews)",
      "home_bank (of an account it names), regulator, auditor"),
     ("sanctions watch list", "`/v1/state/risk/watch/…`", "regulator, auditor"),
@@ -95,9 +97,10 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "`/v1/events` (all events)", "validator, regulator, auditor"),
     ("own events", "`/v1/events`", "any identity: only the events whose data names it; a risk "
      "alert only to the home banks of the accounts it lists (and a `limit_exceeded` alert to "
-     "those accounts); a regulator's pending order (`seizure_pending`, `rebind_pending`) only "
-     "to the home bank of the account it names; a `presentation_paid` to its beneficiary, not "
-     "to the financing banks its payments list"),
+     "those accounts); an `alert_reviewed` to its reviewer and the home banks of the accounts "
+     "its alert lists, never to those accounts; a regulator's pending order (`seizure_pending`, "
+     "`rebind_pending`) only to the home bank of the account it names; a `presentation_paid` to "
+     "its beneficiary, not to the financing banks its payments list"),
     ("read log", "`/v1/audit/reads`", "regulator, auditor"),
     ("read-log anchor", "`/v1/state/governance/readlog/<node key>` (how many reads of others' "
      "data a node logged)", "owner (the node), validator, regulator, auditor"),
@@ -397,7 +400,7 @@ def _credit_rule(get: StateGet, reader: Reader, key: str) -> str | None:
     return None
 
 
-_PUBLIC_RISK = re.compile(r"(profile/\*|param/.*|jurisdictions)")
+_PUBLIC_RISK = re.compile(r"(profile/\*|param/.*|jurisdictions|goods_controls)")
 _ACCOUNT_RISK = re.compile(r"(profile|alerts|stats|use)/([0-9a-f]{64})(/.*)?")
 
 
@@ -502,6 +505,12 @@ def is_alert(event: dict[str, Any]) -> bool:
     return event.get("contract") == "risk" and event.get("name") == "alert"
 
 
+def is_alert_review(event: dict[str, Any]) -> bool:
+    """A review of an alert (``risk.review_alert``'s ``alert_reviewed``): it names the reviewer
+    only; its alert's home banks get it by :func:`event_rule`, its subjects never."""
+    return event.get("contract") == "risk" and event.get("name") == "alert_reviewed"
+
+
 #: the events of a regulator's pending two-regulator order (``contracts.risk.regulator_order``:
 #: a seizure, a key rebound by a regulator), recorded by the first regulator and executed by a
 #: second: the field naming the account it is about. Told to the account, a pending seizure let
@@ -532,8 +541,19 @@ def event_rule(get: StateGet, reader: Reader, event: dict[str, Any]) -> str | No
     the accounts themselves (``own_events``) only when it is their own refusal for a limit
     (:data:`contracts.risk.HOLDER_ALERT_RULES`): any other alert would tip its subject off. A
     regulator's pending order (:data:`PENDING_ORDER_EVENTS`) goes to the home bank of the
-    account it names, never to the account (nor to anyone else it names)."""
+    account it names, never to the account (nor to anyone else it names). A review of an alert
+    (``alert_reviewed``, which names only its reviewer) goes to the reviewer and, looked up from
+    the alert it names, to the home banks of the accounts the alert lists (``home_bank``: a
+    regulator's review of its customer's alert), never to those accounts (no tipping off)."""
     data = event.get("data")
+    if is_alert_review(event):
+        if reader.names() & hex_names(naming_data(event)):
+            return "own_events"
+        ref = data.get("alert") if isinstance(data, dict) else None
+        rec = get("risk", "alert/" + ref) if isinstance(ref, str) and len(ref) <= 80 else None
+        accounts = rec.get("accounts") if isinstance(rec, dict) else None
+        return "home_bank" if isinstance(accounts, list) and any(
+            isinstance(a, str) and _home_bank(get, reader, a) for a in accounts[:64]) else None
     if is_pending_order(event):
         acct = data.get(PENDING_ORDER_EVENTS[str(event.get("name"))]) if isinstance(
             data, dict) else None

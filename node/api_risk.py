@@ -33,7 +33,8 @@ from node.runtime import Node
 
 RISK_ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterparty_change",
                     "round_trip", "lc_copy_disputed", "possible_watch_match",
-                    "declaration_disputed", "jurisdiction_refused", "high_risk_jurisdiction"
+                    "declaration_disputed", "jurisdiction_refused", "high_risk_jurisdiction",
+                    "controlled_goods_refused", "controlled_goods"
                     )  # contracts.risk.ALERT_RULES (node does not import contracts)
 
 
@@ -121,44 +122,79 @@ def _queues_of(reader: access.Reader) -> list[str]:
 def _case_json(rec: dict[str, Any], now_ms: int, tip: int) -> dict[str, Any]:
     out: dict[str, Any] = codec.to_json(rec)
     out.pop("queues", None)
+    out.pop("own", None)
     out["age_ms"] = max(0, now_ms - int(rec["time_ms"]))
     out["age_blocks"] = max(0, tip - int(rec["height"]))
     return out
 
 
+_CURSOR = re.compile(r"(-?[0-9]{1,19})(?:\.(-?[0-9]{1,19}))?")
+
+
+def _cursor(request: web.Request, n: int) -> list[int]:
+    """``after``: a supervisor's ``<seq>``, a bank's ``<seq>.<seq>`` (one per queue it reads;
+    the previous page's ``next``); -1 each when absent."""
+    v = request.query.get("after")
+    if v is None:
+        return [-1] * n
+    m = _CURSOR.fullmatch(v)
+    parts = [int(x) for x in m.groups() if x is not None] if m else []
+    if len(parts) != n or not all(-1 <= x <= 2**62 for x in parts):
+        raise InvalidTransaction("after must be the previous page's next: "
+                                 + ("<seq>" if n == 1 else "<seq>.<seq>"), "bad_request")
+    return parts
+
+
+def _names(get: access.StateGet, accounts: list[Any]) -> dict[str, str]:
+    """The registered names of an alert's accounts (network data: ``governance/id/<id>``'s
+    ``name``, which any identity reads), so that the page needs no read per account."""
+    out = {}
+    for a in accounts:
+        rec = get("governance", "id/" + a) if isinstance(a, str) else None
+        if isinstance(rec, dict) and isinstance(rec.get("name"), str):
+            out[a] = rec["name"]
+    return out
+
+
 async def get_alert_queue(request: web.Request) -> web.Response:
     """The open (unreviewed) alerts the reader reviews, oldest first, with their age (block
-    time of the tip minus the alert's). ``limit`` (default 100, at most 1000); ``after`` (a
-    supervisor's cursor: the ``next`` of the previous page)."""
+    time of the tip minus the alert's) and their accounts' registered names; ``counts``,
+    ``{"open", "reviewed"}`` of the reader's queue (a bank: of its customers' alerts, each
+    once: :func:`contracts.risk_cases.bank_counts`, two reads; a supervisor's ``open`` is also
+    at the top, as before) and ``next``, the cursor of the next page (None: the end).
+    ``limit`` (default 100, at most 1000); ``after`` (the previous page's ``next``: a
+    supervisor's ``<seq>``, a bank's ``<seq>.<seq>``). ``queue`` says whose: ``all`` (a
+    supervisor's) or ``bank``."""
     node = request.app[NODE_KEY]
     get, reader = _state_get(request), reader_of(request)
     limit = _int_query(request, "limit", 100, 1, QUEUE_MAX_LIMIT)
-    after = _int_query(request, "after", -1, -1, 2**62)
     queues = _queues_of(reader)
     if not queues or not may_read(request, reader.supervisor or "home_bank"):
         return error(404, "not_found", "no alert queue for this identity")
-    found: dict[str, tuple[int, dict[str, Any]]] = {}
-    nxt: int | None = None
-    for q in queues:
-        page, cont = risk_cases.queue_page(get, q, limit, after if q == risk_cases.ALL else -1,
-                                           QUEUE_SCAN)
-        if q == risk_cases.ALL:
-            nxt = cont
-        for _, rec in page:
-            # queued by the home-bank rule when raised; read by it as of now
-            if q == risk_cases.ALL or any(
-                    isinstance(a, str) and access.monitoring_rule(get, reader, a) == "home_bank"
-                    for a in rec["accounts"]):
-                found.setdefault(rec["alert"], (int(rec["height"]), rec))
-    cases = sorted(found.values(), key=lambda x: (x[0], x[1]["alert"]))[:limit]
+    afters = _cursor(request, 1 if risk_cases.ALL in queues else 2)
     tip = node.ledger.tip
-    doc: dict[str, Any] = {
-        "alerts": [_case_json(rec, tip.timestamp_ms, tip.height) for _, rec in cases],
-        "height": tip.height, "time_ms": tip.timestamp_ms}
+    doc: dict[str, Any] = {"height": tip.height, "time_ms": tip.timestamp_ms}
     if risk_cases.ALL in queues:
-        meta = node.ledger.state_value("risk", "queue/" + risk_cases.ALL) or {}
-        doc["open"] = int(meta.get("open", 0))
-        doc["next"] = nxt
+        page, cont = risk_cases.queue_page(get, risk_cases.ALL, limit, afters[0], QUEUE_SCAN)
+        cases = [rec for _, rec in page]
+        counts = risk_cases.counts(get, risk_cases.ALL)
+        # (``open`` at the top too, as before decision 163: a client told a supervisor's
+        # answer from a bank's by it, so a bank's counts are under ``counts`` only)
+        doc |= {"queue": "all", "counts": counts, "open": counts["open"], "next": cont}
+    else:
+        # queued by the home-bank rule when raised; read by it as of now
+        def keep(rec: dict[str, Any]) -> bool:
+            return any(isinstance(a, str) and access.monitoring_rule(get, reader, a)
+                       == "home_bank" for a in rec["accounts"])
+        cases, cur = risk_cases.merged_page(get, queues, afters[:len(queues)], limit,
+                                            QUEUE_SCAN, keep)
+        while len(queues) < 2 and cur is not None:
+            cur.append(-1)  # (a bank without a BIC: the cursor has the same shape)
+        counts = risk_cases.bank_counts(get, queues[0], queues[1] if len(queues) > 1 else None)
+        doc |= {"queue": "bank", "counts": counts,
+                "next": None if cur is None else ".".join(str(x) for x in cur[:2])}
+    doc["alerts"] = [_case_json(rec, tip.timestamp_ms, tip.height)
+                     | {"names": _names(get, rec["accounts"])} for rec in cases]
     return web.json_response(doc)
 
 
@@ -209,11 +245,13 @@ RISK_OPENAPI_PATHS: dict[str, Any] = {
         params=[_param("account", "path", _HEX32, "identity id or current key, hex")],
         errors=("400", "404"))},
     "/v1/risk/alerts/queue": {"get": _op(
-        "getAlertQueue", "The open (unreviewed) alerts the reader reviews, oldest first",
+        "getAlertQueue", "The open (unreviewed) alerts the reader reviews, oldest first, a "
+        "page at a time (next), with the counts open and reviewed of the reader's queue",
         params=[_param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
                        "at most this many alerts (default 100)"),
-                _param("after", "query", {"type": "integer", "minimum": -1},
-                       "a supervisor's cursor: the previous page's next")],
+                _param("after", "query", {"type": "string",
+                                          "pattern": "^-?[0-9]+(\\.-?[0-9]+)?$"},
+                       "the previous page's next: a supervisor's <seq>, a bank's <seq>.<seq>")],
         errors=("400", "404"))},
     "/v1/risk/alerts/{alert}": {"get": _op(
         "getAlertCase", "One alert's case: the alert, its public state (open or reviewed), its "

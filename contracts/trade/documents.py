@@ -16,7 +16,7 @@ from chainfin.execution import (
     p_text,
 )
 from contracts import governance as gov
-from contracts import risk, risk_jurisdictions
+from contracts import risk, risk_goods, risk_jurisdictions
 from contracts.trade.norm import (
     PARTY_FIELD,
     PARTY_ROLES,
@@ -319,6 +319,11 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
                         norm.get("issuing_bank"), ports)
     except ContractError as e:
         raise _with_locode_hint(e, norm) from None
+    # the goods (hs_codes) to where the document records they go (docs/risk.md "Controlled
+    # goods"); a document without hs_codes is not screened by goods
+    risk_goods.screen_goods(state, ctx, norm.get("hs_codes", ()),
+                            risk_goods.document_destinations(ports, norm), owner,
+                            {"doc_type": doc_type})
     key = _key(ctx)
     fp = fingerprint(key, doc_type, norm)
     tfp = token_fingerprint(key, doc_type, norm)

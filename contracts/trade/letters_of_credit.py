@@ -24,7 +24,8 @@ from chainfin.execution import (
     p_text,
 )
 from contracts import governance as gov
-from contracts import risk, settlement
+from contracts import risk, risk_goods, settlement
+from contracts.risk_jurisdictions import bic_country
 from contracts.trade.documents import dispute_document
 from contracts.trade.financing import record_repayment
 from contracts.trade.norm import (
@@ -450,6 +451,28 @@ def check_reference_unused(state: ContractState, lc_id: str, reference: str) -> 
                             "LC", "duplicate_reference")
 
 
+def screen_presented_goods(state: ContractState, ctx: TxContext, lc_id: str,
+                           lc: dict[str, Any], docs: list[tuple[str, dict[str, Any]]]) -> None:
+    """A presentation draws on the credit against goods: the presented documents' ``hs_codes``
+    are screened against the controlled-goods list as it stands now, to the destinations they
+    record (port of discharge) and the LC's issuing bank's country (the buyer's bank). An LC
+    itself names no goods on the ledger (the MT700's description of goods stays off chain), so
+    ``issue_lc`` is not screened by goods (docs/risk.md "Controlled goods").
+
+    Raises:
+        ContractError: ``controlled_goods`` (the alert is kept, naming the beneficiary).
+    """
+    if risk_goods.listed(state) is None:
+        return
+    codes = [c for _, d in docs for c in d["fields"].get("hs_codes", ())]
+    if not codes:
+        return
+    places = [p for _, d in docs
+              for p in risk_goods.document_destinations(d.get("port_countries"), d["fields"])]
+    places.append(("buyers_bank", bic_country(str(lc["issuing_bank"]))))
+    risk_goods.screen_goods(state, ctx, codes, places, ctx.sender_hex, {"lc_id": lc_id})
+
+
 @CONTRACT.method(roles=("exporter",),
                  params={"lc_id": p_id, "doc_ids": p_list(p_id, 16), "amount": p_amount},
                  optional={"reference": p_reference})
@@ -493,6 +516,7 @@ def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
                                     "document_in_use")
         docs.append((doc_id, d))
     check_presentation_parties(state, lc, docs)
+    screen_presented_goods(state, ctx, lc_id, lc, docs)
     trades = sorted({d["trade_id"] for _, d in docs if d["trade_id"] is not None})
     if len(trades) > 1 or (trades and (lc["trade_id"] or lc.get("for_trade"))
                            not in (None, trades[0])):

@@ -170,11 +170,43 @@ KEY_FIELDS: dict[str, dict[str, Callable[[Any, str], Any] | None]] = {
 }
 DOC_TYPES = tuple(sorted(KEY_FIELDS))
 
+#: An HS / CN / HTS commodity code as a document carries it: the Harmonized System's six digits
+#: (subheading), or a national extension of them up to ten (EU CN eight, TARIC and US HTS ten).
+HS_CODE = re.compile(r"[0-9]{6,10}")
+#: goods codes one document may carry (``hs_codes``)
+MAX_HS_CODES = 64
+
+
+def norm_hs_codes(v: Any, name: str) -> list[str]:
+    """``hs_codes``: a list of 1 to :data:`MAX_HS_CODES` commodity codes, each a string of 6 to
+    10 ASCII digits exactly as written (``"854231"``, ``"84713000"``; no dots or spaces: a
+    ``"8471.30"`` is refused, not guessed), at which the goods are screened against the
+    regulator's list of controlled goods (``contracts.risk_goods``). Sorted, duplicates
+    dropped."""
+    if type(v) is not list or not v:
+        raise ContractError(f"fields.{name} must be a list of 1..{MAX_HS_CODES} HS codes",
+                            "bad_field")
+    if len(v) > MAX_HS_CODES:
+        raise ContractError(f"fields.{name} holds more than {MAX_HS_CODES} HS codes",
+                            "bad_field")
+    for i, code in enumerate(v):
+        if type(code) is not str or not HS_CODE.fullmatch(code):
+            raise ContractError(
+                f"fields.{name}[{i}] must be an HS code of 6 to 10 digits written as a string, "
+                "without dots or spaces (\"854231\", \"84713000\")", "bad_field")
+    return sorted(set(v))
+
+
 #: Key fields a document may carry but need not (decision 153): a bill of lading's ports as
-#: UN/LOCODEs, beside their names. Stored with the other fields when given.
+#: UN/LOCODEs, beside their names; an invoice's, a declaration's or a B/L's goods as HS codes
+#: (``hs_codes``, screened against the controlled-goods list: docs/risk.md "Controlled
+#: goods"). Stored with the other fields when given.
 OPTIONAL_FIELDS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "bill_of_lading": {"port_of_loading_locode": norm_locode,
-                       "port_of_discharge_locode": norm_locode},
+                       "port_of_discharge_locode": norm_locode,
+                       "hs_codes": norm_hs_codes},
+    "invoice": {"hs_codes": norm_hs_codes},
+    "customs_declaration": {"hs_codes": norm_hs_codes},
 }
 
 

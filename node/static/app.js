@@ -878,7 +878,7 @@
   // /v1/risk/alerts routes answer this identity and nothing else: an account holder's key gets
   // their 404, worded the same whether or not an alert names it (no tipping off: decision 144).
 
-  const ALERTS_LIMIT = 100;  // chainfin alerts queue's default --limit
+  const ALERTS_LIMIT = 100;  // chainfin alerts queue's default --limit (the page size: state.alerts.pageSize)
   const MONEY_FIELDS = ["amount", "max", "average"];  // alert detail fields in minor units of its `currency`
   const KEY_FIELDS = ["counterparty", "subject"];  // alert detail fields holding an identity
   /** A signed read, integers kept exact: {status, body (200 only), message (the node's error), path}. */
@@ -963,6 +963,8 @@
   async function learnAlerts(list) {
     const keys = [], codes = [];
     for (const a of list) {
+      // the queue carries its accounts' registered names (network data): no read per account
+      if (a.names && typeof a.names === "object") for (const [k, n] of Object.entries(a.names)) if (isKey(k) && typeof n === "string") chainNames.set(k, n);
       keys.push(...(a.accounts || []));
       for (const k of KEY_FIELDS) if (a.detail && isKey(a.detail[k])) keys.push(a.detail[k]);
       if (a.detail && typeof a.detail.currency === "string") codes.push(a.detail.currency);
@@ -1014,7 +1016,8 @@
 
   /** #/alerts: the open alerts this identity reviews, oldest first (`chainfin alerts queue`). */
   async function pageAlerts(after, prev) {
-    const path = "/v1/risk/alerts/queue?limit=" + ALERTS_LIMIT + (after !== undefined ? "&after=" + after : "");
+    const ps = state.alerts && Number.isInteger(state.alerts.pageSize) && state.alerts.pageSize >= 1 && state.alerts.pageSize <= 1000 ? state.alerts.pageSize : ALERTS_LIMIT;
+    const path = "/v1/risk/alerts/queue?limit=" + ps + (after !== undefined ? "&after=" + after : "");
     const hash = location.hash;
     const r = await apiExact(path);
     if (prev && (alertsShown !== prev || location.hash !== hash)) return;  // the reader went elsewhere meanwhile
@@ -1028,10 +1031,13 @@
         "any other identity has no queue.</p></div>";
       return;
     }
-    const doc = r.body, alerts = doc.alerts, supervisor = has(doc, "open");
+    const doc = r.body, alerts = doc.alerts, supervisor = has(doc, "queue") ? doc.queue === "all" : has(doc, "open");
+    // the queue's counts (decision 163): a bank's of its customers' alerts, each once; a node
+    // before it sent a bank none, and a supervisor only `open`
+    const cnt = doc.counts && typeof doc.counts === "object" ? doc.counts : null;
     await learnAlerts(alerts);
     let raised = null;  // a supervisor's: alerts raised on the chain, every rule (risk/alert_count/<rule>)
-    if (supervisor) {
+    if (supervisor && !(cnt && has(cnt, "reviewed"))) {
       if (!alertRules) {
         const rules = await api("/v1/risk/rules");  // network data: the same for every reader
         if (rules.status === 200 && Array.isArray(rules.body.alert_rules)) alertRules = rules.body.alert_rules;
@@ -1056,12 +1062,12 @@
     const n = alerts.length;
     let counts;
     if (supervisor) {
-      const reviewed = raised === null ? null : (raised > doc.open ? raised - doc.open : 0n);
+      const reviewed = cnt && has(cnt, "reviewed") ? cnt.reviewed : raised === null ? null : (raised > doc.open ? raised - doc.open : 0n);
       counts = "<p>" + f("open", esc(doc.open)) + " open alerts on the chain · " +
         (reviewed === null ? '<span class="muted">reviewed: the alert counts could not be read</span>'
           : f("reviewed", esc(reviewed)) + " reviewed") + " · at height " + f("height", esc(doc.height)) + "</p>" +
-        '<p class="muted">Open: the supervisors\' queue (<code>risk/queue/*</code>). Reviewed: the alerts raised on the chain ' +
-        "(<code>risk/alert_count/&lt;rule&gt;</code>, every rule) less the open ones; an alert raised before cases existed (a chain upgraded to decision 145) counts among them.</p>" +
+        '<p class="muted">Open and reviewed: the supervisors\' queue record (<code>risk/queue/*</code>)' +
+        (cnt ? "" : "; reviewed: the alerts raised on the chain (<code>risk/alert_count/&lt;rule&gt;</code>, every rule) less the open ones, an alert raised before cases existed (a chain upgraded to decision 145) among them") + ".</p>" +
         verifyButton("the open count", "/v1/proofs/state/risk/queue/" + encodeURIComponent("*"), (pr) => {
           const shown = alertsShown && alertsShown.kind === "queue" ? alertsShown : null;
           const v = pr.present ? exact(pr.value) : null;
@@ -1069,14 +1075,20 @@
           return shown && BigInt(pr.height) === BigInt(shown.height) && v.open !== shown.open
             ? "the proof says " + v.open + " open at height " + pr.height + ", the page showed " + shown.open : null;
         });
-    } else {
-      counts = "<p>" + f("open", esc(n)) + " open alerts of this bank's customers" +
-        (n >= ALERTS_LIMIT ? " shown, the oldest: there may be more (a bank's queue has no cursor nor total)" : "") +
+    } else if (cnt) {
+      counts = "<p>" + f("open", esc(cnt.open)) + " open alerts of this bank's customers · " + f("reviewed", esc(cnt.reviewed)) + " reviewed" +
         " · at height " + f("height", esc(doc.height)) + "</p>" +
-        '<p class="muted" data-f="reviewed-none">Reviewed: the node serves a bank no count of its customers\' reviewed cases (the queue lists the open ones); each case\'s page shows its reviews.</p>';
+        '<p class="muted">' + (after !== undefined || (doc.next !== undefined && doc.next !== null) ? "This page: " + f("shown", esc(n)) + " of them, oldest first; the next page follows the queue's cursor. " : "") +
+        "Counted by the contract as queued for this bank when raised (its id's and its BIC's queues, each alert once): two reads, no scan. " +
+        "The rows are the alerts whose accounts are this bank's customers now; each case's page shows its reviews.</p>";
+    } else {  // a node before decision 163
+      counts = "<p>" + f("open", esc(n)) + " open alerts of this bank's customers" +
+        (n >= ps ? " shown, the oldest: there may be more (this node serves a bank's queue without a cursor nor total)" : "") +
+        " · at height " + f("height", esc(doc.height)) + "</p>" +
+        '<p class="muted" data-f="reviewed-none">Reviewed: this node serves a bank no count of its customers\' reviewed cases (the queue lists the open ones); each case\'s page shows its reviews.</p>';
     }
-    const more = doc.next !== undefined && doc.next !== null
-      ? '<p><a id="alerts-next" href="#/alerts/after/' + esc(doc.next) + '">next ' + ALERTS_LIMIT + " (raised later) →</a></p>" : "";
+    const more = (after !== undefined ? '<a id="alerts-first" href="#/alerts">← the oldest</a> ' : "") +
+      (doc.next !== undefined && doc.next !== null ? '<a id="alerts-next" href="#/alerts/after/' + esc(doc.next) + '">next ' + ps + " (raised later) →</a>" : "");
     const html = '<h1>Alert queue <span class="pill live" id="live">' + (liveOn ? "live" : "not live") + "</span></h1>" +
       '<p class="muted">The open (unreviewed) alerts this identity reviews, oldest first, as <code>chainfin alerts queue</code> prints them — ' +
       (supervisor ? "a regulator's or an auditor's queue: every alert" : "a bank's queue: the alerts on its customers") +
@@ -1084,7 +1096,7 @@
       '<div class="card" id="alerts-counts">' + counts + "</div>" +
       '<div class="card"><table class="list" id="alerts-queue"><thead><tr><th>age</th><th>raised at</th><th>rule</th><th>accounts</th><th>amount</th><th>detail</th><th>case</th><th>transaction</th></tr></thead><tbody>' +
       (rows || '<tr id="alerts-empty"><td colspan="8">No open alerts' + (supervisor ? " on the chain" : " of this bank's customers") + ".</td></tr>") +
-      "</tbody></table>" + more + "</div>" +
+      "</tbody></table>" + (more ? "<p>" + more + "</p>" : "") + "</div>" +
       '<p class="muted">A case\'s page shows the alert, its transaction and its reviews; review with <code>chainfin alerts review --alert ID</code>, read a sealed disposition with <code>chainfin alerts case --alert ID</code>.</p>';
     const verdict = prev ? view.querySelector("#alerts-counts [data-verdict]") : null;
     if (prev) view.querySelectorAll("button.verify").forEach((b) => checks.delete(b.dataset.check));
@@ -1093,7 +1105,7 @@
       const box = view.querySelector("#alerts-counts [data-check]");
       if (box) $(box.dataset.check).replaceChildren(verdict);
     }
-    alertsShown = { kind: "queue", hash, after, height: Number(doc.height), open: supervisor ? doc.open : null, ids: new Set(alerts.map((a) => a.alert)),
+    alertsShown = { kind: "queue", hash, after, height: Number(doc.height), open: supervisor ? doc.open : null, counts: cnt, ids: new Set(alerts.map((a) => a.alert)),
       times: new Map(alerts.map((a) => [a.alert, { time_ms: a.time_ms, height: a.height }])) };
     view.dataset.alertsHeight = String(doc.height);
   }
@@ -1201,7 +1213,7 @@
       '<div class="card" id="alert-reviews"><h2>Reviews (' + reviews.length + ")</h2>" + (reviewCards || '<p class="muted" data-f="no-reviews">none yet</p>') + mine + "</div>";
     alertsShown = { kind: "case", hash, id, height: Number(c.height_now), sig, times: new Map([[id, { time_ms: c.time_ms, height: c.height }]]) };
   }
-  state.alerts = { age: alertAge, money };
+  state.alerts = { age: alertAge, money, pageSize: ALERTS_LIMIT };
 
 
   async function search(q) {
@@ -1244,7 +1256,7 @@
       else if (page === "trade") await pageTrade(decodeURIComponent(rest[0] || ""));
       else if (page === "doc") await pageDoc(decodeURIComponent(rest.join("/")));
       else if (page === "state") await pageState(rest[0], decodeURIComponent(rest.slice(1).join("/")));
-      else if (page === "alerts") await pageAlerts(rest[0] === "after" && /^[0-9]{1,18}$/.test(rest[1] || "") ? rest[1] : undefined);
+      else if (page === "alerts") await pageAlerts(rest[0] === "after" && /^-?[0-9]{1,18}(\.-?[0-9]{1,18})?$/.test(rest[1] || "") ? rest[1] : undefined);
       else if (page === "alert") await pageAlert(decodeURIComponent(rest.join("/")));
       else await pageHome();
       view.dataset.page = page || "home";

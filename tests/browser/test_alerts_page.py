@@ -13,14 +13,18 @@ What is checked against the node's own answers (``GET /v1/risk/alerts/queue`` an
 regulator and for the home bank is the API's — the same alerts in the same order, each row's
 rule, height, accounts (by name), amount (``view.money`` of the detail), age (``alerts
 queue``'s format) and transaction, the open count (and, for a supervisor, reviewed = raised
-less open, from ``risk/alert_count``); a bank that is no home bank gets the API's empty queue;
+less open, from ``risk/alert_count``; for a bank the API's counts of its customers' open and
+reviewed alerts, and its queue a page at a time following the API's cursor); a bank that is no
+home bank gets the API's empty queue;
 an alert's subject (the customer, the exporter) gets exactly the page an identity without any
 alert gets, and the case page a nonexistent alert gets (the API's 404s, no hint); a reviewed
 case shows "reviewed", who reviewed it and when, "sealed", and no disposition word, and its
 alert record and its review Verify VALID against the pinned genesis (a state proof: a
 supervisor's); the search box reaches a case by its id; an open queue page follows its event
 stream — a new alert appears (the home bank's, a refused payment's kept one for the regulator),
-a reviewed one goes — without a reload. The page's screenshot is docs/img/explorer-alerts.png
+a reviewed one goes, and on the home bank's page a regulator's review of its customer's alert
+takes the row off and counts it reviewed (``alert_reviewed`` reaches the home bank: decision
+163) — without a reload. The page's screenshot is docs/img/explorer-alerts.png
 (refreshed by running with CHAINFIN_SHOTS=docs/img).
 
 Browser and fixtures as tests/browser/test_explorer.py (its ``browser`` fixture, over this
@@ -181,9 +185,10 @@ def _check_queue(drv: Any, c: te.Chain, who: str) -> list[str]:
         for rule in c.client.get("/v1/risk/rules")["alert_rules"]:
             raised += int(c.client.state_value("risk", f"alert_count/{rule}") or 0)
         assert int(_f(counts, "reviewed")) == raised - api["open"]
-    else:  # a bank's: its customers' open alerts, as `chainfin alerts queue` counts them
-        assert int(_f(counts, "open")) == len(api["alerts"])
-        assert "no count" in _f(counts, "reviewed-none")
+    else:  # a bank's: its customers' alerts, open and reviewed, counted by the node
+        assert api["queue"] == "bank" and api["next"] is None
+        assert int(_f(counts, "open")) == api["counts"]["open"] == len(api["alerts"])
+        assert int(_f(counts, "reviewed")) == api["counts"]["reviewed"]
     return [a["alert"] for a in api["alerts"]]
 
 
@@ -367,3 +372,63 @@ def test_the_queue_follows_the_pages_event_stream(chain: te.Chain, browser: Any)
     assert browser.execute_script("return window.__same_page") == 1
     assert _check_queue(browser, chain, "regulator") == [al["structuring"], al["exporter"], kept]
     assert re.fullmatch(r"\d+h\d\dm", _f(row_of(kept), "age"))
+
+
+def test_a_banks_page_counts_pages_and_follows_a_regulators_review(
+        chain: te.Chain, browser: Any) -> None:
+    """The home bank's page: its customers' open and reviewed counts (the API's), its queue a
+    page at a time following the API's cursor (a page size of 1 here), and a regulator's review
+    of its customer's alert taking the row off and counting it reviewed without a reload: the
+    ``alert_reviewed`` event, which names the regulator only, now reaches the home bank's
+    stream. Before decision 163 a bank had no counts, no cursor, and its page learnt of a
+    regulator's review on a reload."""
+    from selenium.webdriver.common.by import By
+
+    _open(browser, chain, "#/alerts", "bank0", "#alerts-queue tr.alert-row")
+    want = _check_queue(browser, chain, "bank0")
+    assert len(want) >= 2, want  # (the earlier tests leave two or more open)
+    api = _reader(chain, "bank0").get("/v1/risk/alerts/queue")
+    # a page at a time: one row a page, the next link following the API's cursor
+    browser.execute_script("window.chainfinExplorer.alerts.pageSize = 1;"
+                           "location.hash = '#/alerts/after/-1.-1'")
+    shown, after = [], "-1.-1"
+    for _ in range(len(want)):
+        te._wait(browser, lambda d, a=after: d.execute_script(
+            "return location.hash") == f"#/alerts/after/{a}" and _page_queue(d).get(
+            "next", "x") != "x" and d.find_elements(By.CSS_SELECTOR, "tr.alert-row"))
+        page = _reader(chain, "bank0").get(f"/v1/risk/alerts/queue?limit=1&after={after}")
+        rows = browser.find_elements(By.CSS_SELECTOR, "#alerts-queue tr.alert-row")
+        assert [r.get_attribute("data-alert") for r in rows] == [a["alert"] for a in
+                                                                 page["alerts"]]
+        counts = browser.find_element(By.ID, "alerts-counts")
+        assert (int(_f(counts, "open")), int(_f(counts, "reviewed"))) == (
+            api["counts"]["open"], api["counts"]["reviewed"])
+        assert int(_f(counts, "shown")) == 1
+        shown += [r.get_attribute("data-alert") for r in rows]
+        if page["next"] is None:
+            assert not browser.find_elements(By.ID, "alerts-next")
+            break
+        link = browser.find_element(By.ID, "alerts-next")
+        assert link.get_attribute("href").endswith(f"#/alerts/after/{page['next']}")
+        after = page["next"]
+        link.click()
+    assert shown == want
+    browser.execute_script("window.chainfinExplorer.alerts.pageSize = 100;"
+                           "location.hash = '#/alerts'")
+    te._wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.alert-row"))
+             == len(want))
+    te._wait(browser, lambda d: d.find_element(By.ID, "live").text == "live")
+    browser.execute_script("window.__same_page = 1")
+
+    # a regulator reviews the customer's oldest open alert: the bank's page drops it
+    target = want[0]
+    seal_to = _reader(chain, "regulator").get(f"/v1/risk/alerts/{target}")["seal_to"]
+    record = cli_alerts.review_record(target, "reported", b"filed with the FIU", "FIU-2")
+    _call(chain, "regulator", "risk", "review_alert", cli_alerts.review_args(record, seal_to))
+    te._wait(browser, lambda d: not d.find_elements(
+        By.CSS_SELECTOR, f"tr.alert-row[data-alert='{target}']"))
+    assert browser.execute_script("return window.__same_page") == 1  # not reloaded
+    counts = browser.find_element(By.ID, "alerts-counts")
+    assert (int(_f(counts, "open")), int(_f(counts, "reviewed"))) == (
+        api["counts"]["open"] - 1, api["counts"]["reviewed"] + 1)
+    assert _check_queue(browser, chain, "bank0") == want[1:]
