@@ -197,6 +197,10 @@ def norm_hs_codes(v: Any, name: str) -> list[str]:
     return sorted(set(v))
 
 
+#: ``register``'s own arguments, which a client may put inside ``fields`` by mistake (the
+#: refusal then says where they go)
+REGISTER_ARGS = frozenset({"trade_id", "declare_distinct", "on_behalf_of"})
+
 #: Key fields a document may carry but need not (decision 153): a bill of lading's ports as
 #: UN/LOCODEs, beside their names; an invoice's, a declaration's or a B/L's goods as HS codes
 #: (``hs_codes``, screened against the controlled-goods list: docs/risk.md "Controlled
@@ -228,9 +232,11 @@ def normalise_fields(doc_type: str, fields: Mapping[str, Any],
     optional = OPTIONAL_FIELDS.get(doc_type, {})
     extra = sorted(set(fields) - set(spec) - set(optional))
     if extra:
+        where = (f"; {extra[0]!r} is an argument of register, beside fields"
+                 if extra[0] in REGISTER_ARGS else "")
         raise ContractError(
-            f"{extra[0]!r} is not a key field of {doc_type} (only key fields go on chain)",
-            "unknown_field")
+            f"{extra[0]!r} is not a key field of {doc_type} (only key fields go on chain)"
+            f"{where}", "unknown_field")
     out: dict[str, Any] = {}
     for k in sorted(spec):
         norm = spec[k]

@@ -323,3 +323,18 @@ async def test_a_statement_with_a_validators_key_is_not_a_false_mismatch(
     # the auditor reads the balance: the check stands, and holds
     rc, _, err = await _chainfin(capsys, "iso20022", *args, key_file(d.ids["auditor"], tmp_path))
     assert rc == 0 and not err, err
+
+
+def test_a_register_argument_put_inside_fields_is_pointed_to_its_place() -> None:
+    """declare_distinct inside fields was refused as 'not a key field', which did not say that
+    it is an argument of register itself (walk-through R7)."""
+    from chainfin.errors import ContractError
+    from contracts.trade import norm
+
+    fields = {"seller": "Globex Ltd", "buyer": "Initech LLC", "number": "INV-1",
+              "issue_date": "2026-11-20", "amount": "100.00", "currency": "USD",
+              "declare_distinct": "a second shipment"}
+    with pytest.raises(ContractError) as e:
+        norm.normalise_fields("invoice", fields, lambda code: 2)
+    assert e.value.code == "unknown_field"
+    assert "an argument of register, beside fields" in str(e.value)
