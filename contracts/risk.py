@@ -137,6 +137,7 @@ ERROR_CODES = (
     "unknown_jurisdiction",
     "too_many_jurisdictions",
     "controlled_goods",  # the controlled-goods list (contracts/risk_goods.py)
+    "hs_codes_required",  # ... an entry's codes_required (red-team round 8)
     "unknown_goods_control",
     "too_many_goods_controls",
 )

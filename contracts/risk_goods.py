@@ -25,19 +25,28 @@ entry. Whose goods and where to (never guessed):
 - the goods: a document's ``hs_codes`` (``contracts.trade.norm.norm_hs_codes``: 6-10 digit
   strings); a document without them is not screened by goods;
 - the destination: the country recorded for its port of discharge (``port_countries``,
-  decision 152: a UN/LOCODE, never a name), and at financing also the buyer's bank's country —
-  the BIC of a letter of credit of the trade (a copy registered as a document, or an issued LC
-  attached to it). Only what is recorded counts: a destination-restricted entry does not apply
-  to goods whose destination is unknown; an entry for every destination always does.
+  decision 152: a UN/LOCODE, never a name; a port named but not placed is :data:`UNPLACED`),
+  and at financing and presentation also the buyer's bank's country — the BIC of a letter of
+  credit of the trade (a copy registered as a document, or an issued LC attached to it or
+  presented under) — and an issued LC's applicant's place. Only what is recorded counts: a
+  destination-restricted entry does not apply to goods whose destination is unknown, unless
+  it says ``unplaced``; an entry for every destination always does.
+
+Red-team round 8 (docs/redteam-trade.md): an entry with destinations may also say
+``unplaced`` (it applies to a port of discharge named but not placed) and ``codes_required``
+(goods to its destinations without any ``hs_codes`` are refused ``hs_codes_required`` at
+financing, presentation and honour: :func:`require_codes`); a monitored match within the
+24 h window is counted, and the next alert says how many passed (``repeats``).
 
 State (contract ``risk``):
 
 - ``goods_controls`` -> ``{PREFIX: {LEVEL: {"to", "reason", "by", "height", "time_ms"}}}``:
   the whole list, one record of at most :data:`MAX_GOODS_CONTROLS` (prefix, level) entries, so
   a screened transaction reads it once (the block's shared decoded value); absent when empty;
-- ``stats/<exporter>/goods`` -> ``[[PREFIX, DEST, ms], ...]``: when the exporter last raised a
-  ``controlled_goods`` alert for each prefix and destination (``*``: an entry for every
-  destination), within 24 h, at most :data:`MAX_SEEN`. Pattern memory, which the account never
+- ``stats/<exporter>/goods`` -> ``[[PREFIX, DEST, ms(, n)], ...]``: when the exporter last
+  raised a ``controlled_goods`` alert for each prefix and destination (``*``: an entry for
+  every destination; ``?``: unplaced), within 24 h, and ``n`` the matches since that raised
+  none, at most :data:`MAX_SEEN`. Pattern memory, which the account never
   reads (node/access.py).
 """
 
@@ -70,6 +79,12 @@ SEEN = "goods"  # stats/<exporter>/<SEEN>
 ANY_DESTINATION = "*"
 #: the stored reason's bound (the list is one record, read by every screened transaction)
 REASON_CHARS = 140
+#: the destination of goods whose document names its port of discharge but does not place it
+#: (a name, a code in lower case: decision 152); an entry with ``unplaced`` applies to it
+#: (red-team round 8)
+UNPLACED = "?"
+#: an entry's options (each only with ``to``; stored only when true)
+FLAGS = ("unplaced", "codes_required")
 
 _PREFIX = re.compile(r"[0-9]{2}(?:[0-9]{2}){0,2}")
 
@@ -107,6 +122,12 @@ def p_destinations(v: Any, name: str) -> list[str]:
     return sorted({p_jurisdiction(c, f"{name}[{i}]") for i, c in enumerate(v)})
 
 
+def _p_true(v: Any, name: str) -> bool:
+    if v is not True:
+        raise ContractError(f"{name} must be true when given", "bad_field")
+    return True
+
+
 def listed(state: ContractState) -> Mapping[str, Any] | None:
     """The list (read only, shared), or None when empty."""
     lst: Mapping[str, Any] | None = state.peek(NAME, LIST_KEY)
@@ -142,8 +163,23 @@ def matches(lst: Mapping[str, Any], codes: Iterable[str],
                     yield level, code, code[:n], None, None, e
                     continue
                 for role, cc in destinations:
-                    if cc in to:
+                    if applies_to(e, cc):
                         yield level, code, code[:n], cc, role, e
+
+
+def applies_to(e: Mapping[str, Any], cc: str) -> bool:
+    """A destination-restricted entry applies to a recorded country among its ``to``, and, with
+    ``unplaced``, to goods whose port of discharge is named but not placed (:data:`UNPLACED`)."""
+    return cc in (e.get("to") or ()) or (cc == UNPLACED and bool(e.get("unplaced")))
+
+
+def _where(cc: str | None, role: str | None) -> str:
+    if cc is None:
+        return ""
+    if cc == UNPLACED:
+        return (f" to a destination not placed (the {role} is not written as a UN/LOCODE: give "
+                f"{role}_locode)")
+    return f" to {cc} (the {role}'s country)"
 
 
 def destinations_of(recorded: Iterable[tuple[str, str | None]]) -> list[tuple[str, str]]:
@@ -185,7 +221,7 @@ def screen_goods(state: ContractState, ctx: TxContext, codes: Iterable[str],
             _alert(state, ctx, "controlled_goods_refused", [exporter],
                    {"hs_code": code, "prefix": prefix, "destination": cc, "party": role,
                     "reason": e["reason"], **(detail or {})}, kept=True)
-            where = f" to {cc} (the {role}'s country)" if cc else ""
+            where = _where(cc, role)
             raise ContractError(f"the goods {code} fall under {prefix}, which this network's "
                                 f"controlled-goods list refuses{where}: {e['reason']}",
                                 "controlled_goods")
@@ -204,27 +240,89 @@ def _monitor(state: ContractState, ctx: TxContext, exporter: str, prefix: str, d
     key = f"stats/{exporter}/{SEEN}"
     now = ctx.timestamp_ms
     seen: Sequence[Sequence[Any]] = state.peek(NAME, key) or []
-    for p, d, t in seen:
-        if p == prefix and d == dest and now - t < MONITOR_WINDOW_MS:
-            return  # alerted within the window: the home bank already has the case
-    keep = [[p, d, t] for p, d, t in seen
-            if (p, d) != (prefix, dest) and now - t < MONITOR_WINDOW_MS]
+    repeats = 0
+    for i, (p, d, t, *n) in enumerate(seen):
+        if p == prefix and d == dest:
+            if now - t < MONITOR_WINDOW_MS:
+                # alerted within the window: the home bank has the case; the match is counted
+                # and the next alert says how many passed unalerted (red-team round 8)
+                state.put(NAME, key, [*seen[:i], [p, d, t, (n[0] if n else 0) + 1],
+                                      *seen[i + 1:]])
+                return
+            repeats = n[0] if n else 0
+    keep = [list(e) for e in seen
+            if (e[0], e[1]) != (prefix, dest) and now - e[2] < MONITOR_WINDOW_MS]
     state.put(NAME, key, [*keep[-(MAX_SEEN - 1):], [prefix, dest, now]])
-    _alert(state, ctx, "controlled_goods", [exporter], detail, kept=False)
+    _alert(state, ctx, "controlled_goods", [exporter], {**detail, "repeats": repeats},
+           kept=False)
 
 
 def document_destinations(port_countries: Mapping[str, str] | None,
                           fields: Mapping[str, Any]) -> list[tuple[str, str | None]]:
     """Where a document says its goods go, from what it records: its port of discharge's
-    country (``port_countries``, decision 152) and, for a letter of credit's copy, its issuing
-    bank's country (the buyer's bank)."""
+    country (``port_countries``, decision 152) — :data:`UNPLACED` when it names a port of
+    discharge it does not place — and, for a letter of credit's copy, its issuing bank's
+    country (the buyer's bank)."""
     out: list[tuple[str, str | None]] = []
     if port_countries and port_countries.get("port_of_discharge"):
         out.append(("port_of_discharge", port_countries["port_of_discharge"]))
+    elif fields.get("port_of_discharge") is not None:
+        # named but not placed ("Vladivostok", "ruvvo"): only an ``unplaced`` entry applies
+        out.append(("port_of_discharge", UNPLACED))
     bank = fields.get("issuing_bank")
     if isinstance(bank, str):
         out.append(("buyers_bank", bic_country(bank)))
     return out
+
+
+def refused(state: ContractState, codes: Iterable[str],
+            destinations: Iterable[tuple[str, str | None]]) -> bool:
+    """Whether :func:`screen_goods` or :func:`require_codes` would refuse these goods now (a
+    read, no alert)."""
+    lst = listed(state)
+    if lst is None:
+        return False
+    codes = list(codes)
+    dests = destinations_of(destinations)
+    if codes:
+        return any(m[0] == REFUSE for m in matches(lst, codes, dests))
+    return any(e.get("codes_required") and applies_to(e, cc)
+               for levels in lst.values() for e in levels.values() for _, cc in dests)
+
+
+def require_codes(state: ContractState, ctx: TxContext, codes: Iterable[str],
+                  destinations: Iterable[tuple[str, str | None]], exporter: str,
+                  detail: Mapping[str, Any] | None = None) -> None:
+    """Goods without ``hs_codes`` to a destination an entry with ``codes_required`` lists are
+    refused ``hs_codes_required`` where money moves against them (financing, presentation,
+    honour; red-team round 8): a registrant that leaves the codes out no longer escapes a
+    regulator that asked for them. Nothing is read when the goods carry codes.
+
+    Raises:
+        ContractError: ``hs_codes_required`` naming the destination, the prefix and the reason
+            (the ``controlled_goods_refused`` alert is kept, naming ``exporter``).
+    """
+    if any(True for _ in codes):
+        return
+    lst = listed(state)
+    if lst is None:
+        return
+    dests = destinations_of(destinations)
+    for prefix in sorted(lst):
+        for level in LEVELS:
+            e = lst[prefix].get(level)
+            if e is None or not e.get("codes_required"):
+                continue
+            for role, cc in dests:
+                if applies_to(e, cc):
+                    _alert(state, ctx, "controlled_goods_refused", [exporter],
+                           {"hs_code": None, "prefix": prefix, "destination": cc,
+                            "party": role, "reason": e["reason"], "missing": "hs_codes",
+                            **(detail or {})}, kept=True)
+                    raise ContractError(
+                        f"goods{_where(cc, role)} must carry hs_codes: this network's "
+                        f"controlled-goods list lists {prefix} there at {level} and requires "
+                        f"the goods' codes: {e['reason']}", "hs_codes_required")
 
 
 # ============================================================================ methods
@@ -232,15 +330,24 @@ def document_destinations(port_countries: Mapping[str, str] | None,
 
 @CONTRACT.method(roles=None, params={"code": p_goods_prefix, "level": _p_level,
                                      "reason": p_text(REASON_CHARS)},
-                 optional={"to": p_destinations})
+                 optional={"to": p_destinations, "unplaced": _p_true,
+                           "codes_required": _p_true})
 def set_goods_control(state: ContractState, ctx: TxContext, args: dict[str, Any]
                       ) -> dict[str, Any]:
     """A regulator lists an HS code prefix at ``level`` (``refuse`` | ``monitor``) for the
     destinations ``to`` (absent: every destination), with the reason (the legal basis, stated
     in refusals); setting a (prefix, level) again replaces its entry. Event
-    ``goods_control_set`` with the previous destinations (``previous``: None when new)."""
+    ``goods_control_set`` with the previous destinations (``previous``: None when new).
+    Options, with ``to`` only (red-team round 8): ``unplaced: true`` — the entry also applies
+    to goods whose port of discharge is named but not placed (not a UN/LOCODE);
+    ``codes_required: true`` — goods to those destinations without ``hs_codes`` are refused
+    ``hs_codes_required`` at financing, presentation and honour."""
     _require_regulator(state, ctx)
     code, level, to = args["code"], args["level"], args.get("to", [])
+    flags = {f: True for f in FLAGS if args.get(f)}
+    if flags and not to:
+        raise ContractError(f"{', '.join(flags)} needs destinations (to): an entry for every "
+                            "destination applies wherever the goods go", "bad_field")
     lst = dict(state.peek(NAME, LIST_KEY) or {})
     levels = dict(lst.get(code) or {})
     previous = levels[level].get("to", []) if level in levels else None
@@ -248,13 +355,13 @@ def set_goods_control(state: ContractState, ctx: TxContext, args: dict[str, Any]
         raise ContractError(f"the list holds {MAX_GOODS_CONTROLS} goods controls already",
                             "too_many_goods_controls")
     levels[level] = {"to": to, "reason": args["reason"], "by": ctx.sender_hex,
-                     "height": ctx.height, "time_ms": ctx.timestamp_ms}
+                     "height": ctx.height, "time_ms": ctx.timestamp_ms, **flags}
     lst[code] = levels
     state.put(NAME, LIST_KEY, lst)
     ctx.emit("goods_control_set", {"code": code, "level": level, "to": to,
                                    "previous": previous, "reason": args["reason"],
-                                   "by": ctx.sender_hex}, contract=NAME)
-    return {"code": code, "level": level, "to": to, "previous": previous}
+                                   "by": ctx.sender_hex, **flags}, contract=NAME)
+    return {"code": code, "level": level, "to": to, "previous": previous, **flags}
 
 
 @CONTRACT.method(roles=None, params={"code": p_goods_prefix, "reason": p_text(256)},

@@ -255,8 +255,56 @@ def attach_issued_lc(state: ContractState, trade_id: str, trade: dict[str, Any],
         trade["lcs"] = sorted([*trade["lcs"], lc_id])
 
 
-def _join_trade(state: ContractState, trade_id: str, doc_id: str, doc: dict[str, Any]) -> None:
-    """Add a document to a trade after the cross-checks (writes both records)."""
+def lc_destinations(state: ContractState, lc: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """Where an issued letter of credit says the goods go: its issuing bank's country (the
+    buyer's bank) and its applicant's place (the buyer: the country of its BIC or its home
+    bank's, ``risk_jurisdictions.identity_country``) — a buyer in a listed country banking
+    in a third one is still a buyer there (red-team round 8)."""
+    bank = lc.get("issuing_bank")
+    return [("buyers_bank", risk_jurisdictions.bic_country(bank) if isinstance(bank, str)
+             else None),
+            ("applicant", risk_jurisdictions.identity_country(state, lc["applicant"]))]
+
+
+def trade_goods(state: ContractState, trade: dict[str, Any],
+                docs: list[dict[str, Any]] | None = None
+                ) -> tuple[set[str], list[tuple[str, str | None]]]:
+    """The goods of a trade — the ``hs_codes`` of all its documents and of ``docs`` (one
+    joining it, presented ones) — and every destination it records: each document's port of
+    discharge, the issuing bank of an LC copy, and of each issued LC attached to the trade its
+    issuing bank and its applicant (docs/risk.md "Controlled goods")."""
+    codes: set[str] = set()
+    places: list[tuple[str, str | None]] = []
+    for doc in [*(get_doc(state, d) for d in trade["docs"]), *(docs or ())]:
+        codes.update(doc["fields"].get("hs_codes", ()))
+        places += risk_goods.document_destinations(doc.get("port_countries"), doc["fields"])
+    for lc_id in trade.get("lcs", ()):
+        places += lc_destinations(state, get_lc(state, lc_id))
+    return codes, sorted(places, key=lambda p: (p[0], p[1] or ""))
+
+
+def screen_joining_goods(state: ContractState, ctx: TxContext, trade_id: str,
+                         trade: dict[str, Any], doc: dict[str, Any]) -> None:
+    """A document joining a trade (``register`` with ``trade_id``, ``link``) brings its goods
+    to the trade's destinations and its destination to the trade's goods: screened together,
+    financed or not (red-team round 8: a bill of lading to a listed port registered after the
+    financing of an invoice coded with listed goods was screened by nothing). One read when
+    nothing is listed.
+
+    Raises:
+        ContractError: ``controlled_goods`` (the alert is kept, naming the trade's owner).
+    """
+    if risk_goods.listed(state) is None:
+        return
+    codes, places = trade_goods(state, trade, [doc])
+    risk_goods.screen_goods(state, ctx, codes, places, trade["owner"],
+                            {"trade_id": trade_id, "doc_type": doc["doc_type"]})
+
+
+def _join_trade(state: ContractState, trade_id: str, doc_id: str, doc: dict[str, Any],
+                ctx: TxContext) -> None:
+    """Add a document to a trade after the cross-checks and the screening of the trade's goods
+    with the document's (writes both records)."""
     trade = get_trade(state, trade_id)
     if doc["owner"] != trade["owner"]:
         raise ContractError("the document and the trade belong to different exporters",
@@ -273,6 +321,7 @@ def _join_trade(state: ContractState, trade_id: str, doc_id: str, doc: dict[str,
     cross_check(state, trade, doc)
     if doc["doc_type"] == "letter_of_credit":
         attach_issued_lc(state, trade_id, trade, doc)
+    screen_joining_goods(state, ctx, trade_id, trade, doc)
     doc["trade_id"] = trade_id
     trade["docs"] = sorted([*trade["docs"], doc_id])
     state.put(NAME, "trade/" + trade_id, trade)
@@ -320,10 +369,12 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     except ContractError as e:
         raise _with_locode_hint(e, norm) from None
     # the goods (hs_codes) to where the document records they go (docs/risk.md "Controlled
-    # goods"); a document without hs_codes is not screened by goods
-    risk_goods.screen_goods(state, ctx, norm.get("hs_codes", ()),
-                            risk_goods.document_destinations(ports, norm), owner,
-                            {"doc_type": doc_type})
+    # goods"); a document without hs_codes is not screened by goods. One joining a trade is
+    # screened with the trade's goods and destinations as it joins (screen_joining_goods)
+    if args.get("trade_id") is None:
+        risk_goods.screen_goods(state, ctx, norm.get("hs_codes", ()),
+                                risk_goods.document_destinations(ports, norm), owner,
+                                {"doc_type": doc_type})
     key = _key(ctx)
     fp = fingerprint(key, doc_type, norm)
     tfp = token_fingerprint(key, doc_type, norm)
@@ -413,7 +464,7 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
             "status": "open", "height": ctx.height})
         state.put(NAME, "doc/" + doc_id, doc)
     elif trade_id is not None:
-        _join_trade(state, trade_id, doc_id, doc)
+        _join_trade(state, trade_id, doc_id, doc, ctx)
     else:
         state.put(NAME, "doc/" + doc_id, doc)
     ctx.emit("registered", {"doc_id": doc_id, "doc_type": doc_type, "owner": owner,
@@ -458,7 +509,7 @@ def link(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str
     if doc["trade_id"] is not None:
         raise ContractError(f"the document is in trade {doc['trade_id']}", "already_linked")
     check_not_presented_elsewhere(state, trade_id, doc)
-    _join_trade(state, trade_id, doc_id, doc)
+    _join_trade(state, trade_id, doc_id, doc, ctx)
     ctx.emit("linked", {"trade_id": trade_id, "doc_id": doc_id, "doc_type": doc["doc_type"]})
     return {"trade_id": trade_id, "doc_id": doc_id}
 

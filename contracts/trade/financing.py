@@ -8,7 +8,7 @@ from typing import Any
 from chainfin.errors import ContractError
 from chainfin.execution import ContractState, TxContext, p_amount, p_currency, p_id
 from contracts import risk, risk_goods, settlement
-from contracts.risk_jurisdictions import bic_country
+from contracts.trade.documents import trade_goods
 from contracts.trade.norm import PARTY_ROLES, norm_date
 from contracts.trade.state import (
     CONTRACT,
@@ -21,7 +21,6 @@ from contracts.trade.state import (
     financing_status,
     get_doc,
     get_financing,
-    get_lc,
     get_trade,
     legal_name,
     pool_of,
@@ -170,30 +169,21 @@ def screen_trade_goods(state: ContractState, ctx: TxContext, trade_id: str,
     """Financing screens the trade's goods — the ``hs_codes`` of all its documents together —
     against the controlled-goods list as it stands now (an entry listed after registration
     stops a new financing at ``refuse`` and alerts at ``monitor``), to every destination the
-    trade records: each document's port of discharge (``port_countries``) and the buyer's
-    bank, the issuing bank of a letter of credit of the trade (a copy among its documents, an
-    issued LC attached to it). One read when nothing is listed (docs/risk.md "Controlled
-    goods").
+    trade records (:func:`contracts.trade.documents.trade_goods`: each document's port of
+    discharge, the buyer's bank of an LC copy, the issuing bank and the applicant of an issued
+    LC attached to it); goods without codes to a destination whose entry requires them are
+    refused (``codes_required``, red-team round 8). One read when nothing is listed
+    (docs/risk.md "Controlled goods").
 
     Raises:
-        ContractError: ``controlled_goods`` (the alert is kept).
+        ContractError: ``controlled_goods``, ``hs_codes_required`` (the alert is kept).
     """
     if risk_goods.listed(state) is None:
         return
-    codes: set[str] = set()
-    places: list[tuple[str, str | None]] = []
-    for doc_id in trade["docs"]:
-        doc = get_doc(state, doc_id)
-        codes.update(doc["fields"].get("hs_codes", ()))
-        places += risk_goods.document_destinations(doc.get("port_countries"), doc["fields"])
-    if not codes:
-        return
-    for lc_id in trade.get("lcs", ()):
-        bank = get_lc(state, lc_id).get("issuing_bank")
-        if isinstance(bank, str):
-            places.append(("buyers_bank", bic_country(bank)))
-    risk_goods.screen_goods(state, ctx, codes, sorted(places, key=lambda p: (p[0], p[1] or "")),
-                            trade["owner"], {"trade_id": trade_id})
+    codes, places = trade_goods(state, trade)
+    detail = {"trade_id": trade_id}
+    risk_goods.require_codes(state, ctx, codes, places, trade["owner"], detail)
+    risk_goods.screen_goods(state, ctx, codes, places, trade["owner"], detail)
 
 
 def record_repayment(state: ContractState, ctx: TxContext, financing_id: str,

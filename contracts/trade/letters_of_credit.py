@@ -25,8 +25,7 @@ from chainfin.execution import (
 )
 from contracts import governance as gov
 from contracts import risk, risk_goods, settlement
-from contracts.risk_jurisdictions import bic_country
-from contracts.trade.documents import dispute_document
+from contracts.trade.documents import dispute_document, lc_destinations, trade_goods
 from contracts.trade.financing import record_repayment
 from contracts.trade.norm import (
     DOC_TYPES,
@@ -227,7 +226,10 @@ def dispute_copy(state: ContractState, ctx: TxContext, copy_id: str, copy: dict[
     "usance_days": p_int(0, 3650), "required_docs": p_list(_doc_type, 6), "trade_id": p_id})
 def issue_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """The issuing bank (the caller) opens a documentary credit for ``applicant`` in favour of
-    ``beneficiary`` (an exporter). It is available through ``expiry_date`` (block time)."""
+    ``beneficiary`` (an exporter). It is available through ``expiry_date`` (block time). An LC
+    for a trade (``trade_id``, or a copy of it registered in one) is screened with that trade's
+    goods against the controlled-goods list: its issuing bank and applicant are the goods'
+    destinations (red-team round 8)."""
     ccy = args["currency"]
     gov.require_identity(state, args["applicant"])
     gov.require_identity(state, args["beneficiary"], "exporter")
@@ -267,6 +269,14 @@ def issue_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     if requested is not None and by_copy not in (None, requested):
         raise ContractError("a copy of this LC is registered in another trade",
                             "document_mismatch")
+    if (by_copy or requested) is not None and risk_goods.listed(state) is not None:
+        # a credit for a trade is a credit for its goods: they meet this LC's issuing bank and
+        # applicant now, not only at presentation (red-team round 8)
+        trade = get_trade(state, str(by_copy or requested))
+        codes, places = trade_goods(state, trade)
+        detail = {"trade_id": by_copy or requested, "lc_id": lc_id}
+        places += lc_destinations(state, lc)
+        risk_goods.screen_goods(state, ctx, codes, places, trade["owner"], detail)
     if by_copy is not None:  # the beneficiary put a copy of this LC in its trade: its consent
         _attach_trade(state, lc_id, lc, by_copy)
     elif requested is not None:
@@ -451,26 +461,51 @@ def check_reference_unused(state: ContractState, lc_id: str, reference: str) -> 
                             "LC", "duplicate_reference")
 
 
+def presented_goods(state: ContractState, lc: dict[str, Any],
+                    docs: list[tuple[str, dict[str, Any]]]
+                    ) -> tuple[set[str], list[tuple[str, str | None]]]:
+    """The goods a drawing is against and where they go: the presented documents' and their
+    trade's (or the LC's trade's) ``hs_codes`` and recorded destinations, and the LC's issuing
+    bank and applicant (:func:`contracts.trade.documents.lc_destinations`)."""
+    trade_ids = {d["trade_id"] for _, d in docs if d["trade_id"] is not None}
+    trade_ids.add(lc["trade_id"] or lc.get("for_trade"))
+    codes: set[str] = set()
+    places: list[tuple[str, str | None]] = []
+    for trade_id in sorted(t for t in trade_ids if t is not None):
+        c, p = trade_goods(state, get_trade(state, trade_id))
+        codes |= c
+        places += p
+    for _, d in docs:
+        codes.update(d["fields"].get("hs_codes", ()))
+        places += risk_goods.document_destinations(d.get("port_countries"), d["fields"])
+    places += lc_destinations(state, lc)
+    return codes, places
+
+
 def screen_presented_goods(state: ContractState, ctx: TxContext, lc_id: str,
                            lc: dict[str, Any], docs: list[tuple[str, dict[str, Any]]]) -> None:
     """A presentation draws on the credit against goods: the presented documents' ``hs_codes``
-    are screened against the controlled-goods list as it stands now, to the destinations they
-    record (port of discharge) and the LC's issuing bank's country (the buyer's bank). An LC
-    itself names no goods on the ledger (the MT700's description of goods stays off chain), so
-    ``issue_lc`` is not screened by goods (docs/risk.md "Controlled goods").
+    and those of the trade they (or the LC) belong to are screened against the controlled-goods
+    list as it stands now, to the destinations they record (ports of discharge, an LC copy's
+    issuing bank), the LC's issuing bank's country (the buyer's bank) and its applicant's place
+    (the buyer); without codes, to a destination whose entry requires them, refused
+    ``hs_codes_required``. The trade's goods count, not only the presented documents': a
+    bill of lading presented alone must not carry its invoice's goods past the list (red-team
+    round 8). Screened at ``present`` and again when the credit is honoured
+    (``accept_presentation``, ``claim_honour``) against the list then. An LC itself names no
+    goods on the ledger (the MT700's description of goods stays off chain), so ``issue_lc``
+    is not screened by goods (docs/risk.md "Controlled goods").
 
     Raises:
-        ContractError: ``controlled_goods`` (the alert is kept, naming the beneficiary).
+        ContractError: ``controlled_goods``, ``hs_codes_required`` (the alert is kept, naming
+            the beneficiary).
     """
     if risk_goods.listed(state) is None:
         return
-    codes = [c for _, d in docs for c in d["fields"].get("hs_codes", ())]
-    if not codes:
-        return
-    places = [p for _, d in docs
-              for p in risk_goods.document_destinations(d.get("port_countries"), d["fields"])]
-    places.append(("buyers_bank", bic_country(str(lc["issuing_bank"]))))
-    risk_goods.screen_goods(state, ctx, codes, places, ctx.sender_hex, {"lc_id": lc_id})
+    codes, places = presented_goods(state, lc, docs)
+    detail = {"lc_id": lc_id}
+    risk_goods.require_codes(state, ctx, codes, places, lc["beneficiary"], detail)
+    risk_goods.screen_goods(state, ctx, codes, places, lc["beneficiary"], detail)
 
 
 @CONTRACT.method(roles=("exporter",),
@@ -614,11 +649,18 @@ def refuse_presentation(state: ContractState, ctx: TxContext, args: dict[str, An
 
     Raises:
         ContractError: ``refusal_too_late`` after that: the bank is precluded from claiming
-        that the presentation does not comply (art. 16 f) and must honour it.
+        that the presentation does not comply (art. 16 f) and must honour it — unless the
+        controlled-goods list now refuses the presented goods, which cannot be honoured
+        (sanctions law before art. 16 f; red-team round 8).
     """
     presentation_id = args["presentation_id"]
     pres, lc = _open_presentation(state, ctx, presentation_id, "presented")
-    if examination_over(pres, ctx.timestamp_ms):
+    if examination_over(pres, ctx.timestamp_ms) and not (
+            risk_goods.listed(state) is not None
+            and risk_goods.refused(state, *presented_goods(
+                state, lc, [(d, get_doc(state, d)) for d in pres["doc_ids"]]))):
+        # goods the controlled-goods list refuses now cannot be honoured (_honour): the bank
+        # refuses them late rather than leave the presentation stuck (red-team round 8)
         raise ContractError(
             f"the examination period ended with {last_day(pres['examination_deadline_ms'])} "
             f"(UTC, the fifth banking day following the day of presentation{_counted(pres)}): "
@@ -840,7 +882,12 @@ def _honour(state: ContractState, ctx: TxContext, presentation_id: str, pres: di
             lc: dict[str, Any]) -> dict[str, Any]:
     """Honour ``pres`` (status ``presented``, or ``held`` with a waiver: its amount is
     reserved under the LC either way): draw the LC, then pay at sight or record the deferred
-    obligation."""
+    obligation. The presented goods are screened again first, against the controlled-goods
+    list as it stands now: goods listed since the presentation are not honoured, by the bank
+    nor on the beneficiary's claim (red-team round 8); the bank refuses the presentation."""
+    if risk_goods.listed(state) is not None:
+        screen_presented_goods(state, ctx, pres["lc_id"], lc,
+                               [(d, get_doc(state, d)) for d in pres["doc_ids"]])
     lc["reserved"] -= pres["amount"]
     lc["drawn"] += pres["amount"]
     if not lc["partial_drawings"] or available(lc) == 0:

@@ -181,8 +181,8 @@ def norm_hs_codes(v: Any, name: str) -> list[str]:
     """``hs_codes``: a list of 1 to :data:`MAX_HS_CODES` commodity codes, each a string of 6 to
     10 ASCII digits exactly as written (``"854231"``, ``"84713000"``; no dots or spaces: a
     ``"8471.30"`` is refused, not guessed), at which the goods are screened against the
-    regulator's list of controlled goods (``contracts.risk_goods``). Sorted, duplicates
-    dropped."""
+    regulator's list of controlled goods (``contracts.risk_goods``); chapter ``00`` does not
+    exist and is refused. Sorted, duplicates dropped."""
     if type(v) is not list or not v:
         raise ContractError(f"fields.{name} must be a list of 1..{MAX_HS_CODES} HS codes",
                             "bad_field")
@@ -194,6 +194,11 @@ def norm_hs_codes(v: Any, name: str) -> list[str]:
             raise ContractError(
                 f"fields.{name}[{i}] must be an HS code of 6 to 10 digits written as a string, "
                 "without dots or spaces (\"854231\", \"84713000\")", "bad_field")
+        if code.startswith("00"):
+            # no chapter 00: a code padded with leading zeros ("0085423100") names no goods
+            # and falls under no listed prefix (red-team round 8)
+            raise ContractError(f"fields.{name}[{i}]: HS chapter 00 does not exist (a code is "
+                                "written without leading zeros: \"854231\")", "bad_field")
     return sorted(set(v))
 
 

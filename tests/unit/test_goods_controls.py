@@ -290,10 +290,11 @@ def test_financing_screens_the_list_as_it_stands_then(L: Ledger) -> None:
 
 def test_financing_joins_one_documents_goods_to_anothers_destination(L: Ledger) -> None:
     """An invoice coded 8542 (no destination) and a B/L to Vladivostok without codes each
-    register; the trade they make is refused at financing."""
-    control(L, "8542", "refuse", "EU Reg. 833/2014 Art. 2a", to=["RU"])
+    register; the trade they make is refused at financing. (Listed after the B/L joined: the
+    join itself is now screened, red-team round 8, tests/unit/test_redteam8_goods.py.)"""
     trade = open_trade(L, invoice(hs_codes=["854231"]),
                        ("bill_of_lading", bl(port_of_discharge="RU VVO")))
+    control(L, "8542", "refuse", "EU Reg. 833/2014 Art. 2a", to=["RU"])
     r = finance(L, trade)
     assert r.error_code == "controlled_goods" and "port_of_discharge" in r.error_message
     ok = open_trade(L, invoice(hs_codes=["854231"]),
@@ -302,11 +303,12 @@ def test_financing_joins_one_documents_goods_to_anothers_destination(L: Ledger) 
 
 
 def test_the_buyers_bank_of_a_letter_of_credit_is_a_destination(L: Ledger) -> None:
-    control(L, "8542", "refuse", "EU Reg. 833/2014 Art. 2a", to=["RU"])
     lc = {"issuing_bank": "SABRRUMM", "lc_number": "LC-8542", "applicant": "Globex Corp",
           "beneficiary": "ACME Exports Ltd", "amount": 200_000_00, "currency": "USD",
           "expiry_date": "2026-03-31"}
     trade = open_trade(L, invoice(hs_codes=["854231"]), ("letter_of_credit", lc))
+    # listed after the copy joined (the join itself is screened since red-team round 8)
+    control(L, "8542", "refuse", "EU Reg. 833/2014 Art. 2a", to=["RU"])
     r = finance(L, trade)
     assert r.error_code == "controlled_goods" and "buyers_bank" in r.error_message
 
@@ -376,7 +378,8 @@ def test_monitor_alerts_once_per_exporter_prefix_and_destination_per_24_hours(
     (m,) = alerts(try_register(L, "bill_of_lading", bl(hs_codes=["854231"],
                                                        port_of_discharge="AMEVN")))
     assert m["destination"] == "AM"
-    assert sorted((p, d) for p, d, _ in L.get(R, f"stats/{L.pk('exporter')}/goods")) == [
+    # an entry may carry a 4th element: matches not alerted since (red-team round 8)
+    assert sorted((p, d) for p, d, *_ in L.get(R, f"stats/{L.pk('exporter')}/goods")) == [
         ("8471", "*"), ("8542", "AM"), ("8542", "KZ")]
     # 24 h of block time later: again
     L.now_ms += DAY_MS
