@@ -41,9 +41,15 @@ def _age(ms: int) -> str:
 
 
 def format_case(a: dict[str, Any]) -> str:
-    """``age 2h05m  height 12  structuring  accounts 1a2b3c4d…  alert 9f8e…-0  amount=950``."""
-    accounts = ",".join(x[:8] + "…" for x in a.get("accounts", [])) or "-"
-    detail = " ".join(f"{k}={v}" for k, v in sorted((a.get("detail") or {}).items()))
+    """``age 2h05m  height 12  structuring  accounts 1a2b3c4d… (ACME Exports Ltd)  alert
+    9f8e…-0  amount=950``: each account with the registered name the queue sends (``names``),
+    the detail without its empty fields (a controlled-goods entry for every destination has
+    no ``destination`` nor ``party``: not ``destination=None``)."""
+    names = a.get("names") or {}
+    accounts = ",".join(x[:8] + "…" + (f" ({names[x]})" if names.get(x) else "")
+                        for x in a.get("accounts", [])) or "-"
+    detail = " ".join(f"{k}={v}" for k, v in sorted((a.get("detail") or {}).items())
+                      if v is not None)
     return (f"age {_age(int(a.get('age_ms', 0)))}  height {a.get('height')}  {a.get('rule')}  "
             f"accounts {accounts}  alert {a.get('alert')}  {detail}").rstrip()
 
@@ -58,7 +64,8 @@ def queue_summary(doc: dict[str, Any]) -> str:
     if counts is None:
         return f"{len(doc['alerts'])} open alerts {whose} shown at height {doc['height']}"
     reviewed = f" ({counts['reviewed']} reviewed)" if "reviewed" in counts else ""
-    return f"{counts['open']} open alerts {whose}{reviewed} at height {doc['height']}"
+    noun = "alert" if counts["open"] == 1 else "alerts"
+    return f"{counts['open']} open {noun} {whose}{reviewed} at height {doc['height']}"
 
 
 def cli_alerts_queue(args: argparse.Namespace) -> int:

@@ -111,16 +111,19 @@ async def _exponent(c: Any, genesis: Mapping[str, Any], code: str, signed: bool)
         rec = await c.state_value("governance", "currency/" + code)
         if isinstance(rec, dict) and type(rec.get("exponent")) is int:
             return int(rec["exponent"])
-    raise IngestError(f"the ledger has no currency {code}" + ("" if signed else
-                      " in its genesis (pass --key to look up currencies added since)"))
+    known = ", ".join(str(c.get("code")) for c in genesis.get("currencies", []))
+    raise IngestError(f"the ledger has no currency {code} (the invoice's "
+                      f"DocumentCurrencyCode)" + ("" if signed else
+                      " in its genesis (pass --key to look up currencies added since)")
+                      + f": the genesis has {known or 'none'}; another is added by a "
+                      "governance vote (add_currency)")
 
 
 #: what to do after each refusal the ledger gives a registration
 _HINTS = {
-    "duplicate_document": "this document is already registered: the same identity (seller and "
-                          "number; carrier and B/L number) or the same file. Nothing to do if it "
-                          "is yours (chainfin trade show); otherwise its owner and banks see "
-                          "this attempt",
+    "duplicate_document": "this document is already registered: the same {identity} or the "
+                          "same file. Nothing to do if it is yours (chainfin trade show "
+                          "--trade <its trade>); otherwise its owner and banks see this attempt",
     "suspected_duplicate": "the ledger reads this as a copy of the document it names. If it is "
                            "another sale or shipment, run the command again with "
                            "--declare-distinct \"<why it is another>\": the reason is recorded "
@@ -130,9 +133,65 @@ _HINTS = {
                           "seller, the B/L's shipper): use that party's key",
     "document_mismatch": "the document does not match the trade it joins (parties, currency, "
                          "amount): check --trade",
-    "sanctioned_party": "a party, vessel or port it names is on the watch list: the ledger "
-                        "refuses it and has raised an alert",
+    # decision 144: never that an alert was raised, nor which party matched (the ledger's
+    # message to the sender is replaced for the same reason: node.access.sender_error)
+    "sanctioned_party": "refused for compliance reasons (a watch-list check): your bank can "
+                        "say more",
+    "jurisdiction_refused": "a country the registration involves (the reason names whose: a "
+                            "port's, by its UN/LOCODE, a party's, an LC issuing bank's) is one "
+                            "this network's jurisdiction list refuses: the document cannot be "
+                            "registered with it; chainfin risk jurisdictions list shows the "
+                            "list",
+    "controlled_goods": "the goods' HS code falls under a prefix this network's "
+                        "controlled-goods list refuses for the destination the reason names "
+                        "(the legal basis): the document cannot be registered with these goods "
+                        "to that destination, nor a trade holding them financed; chainfin risk "
+                        "goods list --code <prefix> shows the entry. If the code on the file is "
+                        "wrong, correct it in the source system and export the file again",
 }
+
+#: how the ledger identifies each document type for duplicate_document
+_IDENTITY = {"invoice": "seller and invoice number",
+             "bill_of_lading": "carrier and B/L number"}
+
+
+def goods_refused(fields: Mapping[str, Any], listed: Any) -> str | None:
+    """The dry run's reading of the public controlled-goods list (``risk/goods_controls``,
+    any identity reads it; docs/risk.md "Controlled goods") for this document alone: the
+    first of its ``hs_codes`` under a prefix listed ``refuse`` for every destination, or for
+    the country of its own port of discharge (``port_of_discharge_locode``), said as the
+    ledger says it; else None. Only ``refuse``: a ``monitor`` entry refuses nothing (and its
+    alert is not the exporter's). The ledger decides: the trade's other documents' goods and
+    destinations meet at joining and financing, and the list may change before the block."""
+    if not isinstance(listed, dict):
+        return None
+    locode = fields.get("port_of_discharge_locode")
+    dest = locode[:2] if isinstance(locode, str) and len(locode) == 5 else None
+    for code in fields.get("hs_codes") or ():
+        for n in (2, 4, 6):
+            entry = (listed.get(str(code)[:n]) or {}).get("refuse")
+            if not isinstance(entry, dict):
+                continue
+            to = entry.get("to") or []
+            if not to or dest in to:
+                where = f" to {dest} (the port_of_discharge's country)" if to else ""
+                return (f"the goods {code} fall under {str(code)[:n]}, which this network's "
+                        f"controlled-goods list refuses{where}: {entry.get('reason')}")
+    return None
+
+
+async def _registered_as(c: Any, content_hash: str) -> tuple[str, str | None] | None:
+    """``(doc id, trade id)`` of the document registered with this file, when the key reads it
+    (its parties do: node/access.py; anyone else reads a 404, as for a missing key), else
+    None."""
+    doc_id = await c.state_value(T, "content/" + content_hash)
+    if not isinstance(doc_id, str):
+        return None
+    doc = await c.state_value(T, "doc/" + doc_id)
+    if not isinstance(doc, dict):
+        return None
+    trade = doc.get("trade_id")
+    return doc_id, trade if isinstance(trade, str) else None
 
 
 async def register(node: str, key: str | None, doc_type: str, raw: bytes, rules: IngestRules, *,
@@ -194,14 +253,26 @@ async def register(node: str, key: str | None, doc_type: str, raw: bytes, rules:
                     f"the {doc_type}'s {party_field} is {fields[party_field]!r}; this key is "
                     f"{names[0] if names else '?'!r}: only the {party_field} registers it "
                     "(not_document_party); nothing was sent")
+        if doc_type == "bill_of_lading" and not trade_id:
+            notes.append("no --trade: the bill of lading is registered in no trade, and no "
+                         "trade is financed or paid on it until it joins its invoice's trade "
+                         "(trade_documents.link {trade_id, doc_id}, by the shipper); pass "
+                         "--trade <the invoice's trade id> to register it there")
         for n in notes:
             _note(n)
         if not_sent:
             _note("read but not sent (the ledger's " + doc_type + " has no such field): "
                   + json.dumps(not_sent))
         if dry_run:
-            return {"status": "dry_run", "contract": T, "method": "register", "args": args,
-                    "not_sent": not_sent}, 0
+            out_dry: dict[str, Any] = {"status": "dry_run", "contract": T, "method": "register",
+                                       "args": args, "not_sent": not_sent}
+            listed = await c.state_value("risk", "goods_controls") if fields.get(
+                "hs_codes") else None
+            refused = goods_refused(fields, listed)
+            if refused:
+                out_dry["would_be_refused"] = {"error": "controlled_goods", "reason": refused}
+                _note(f"the ledger would refuse it (controlled_goods): {refused}")
+            return out_dry, 0
         if ident is None or me is None:
             raise IngestError("--key is required to register (or pass --dry-run)")
         nonce = await c.next_nonce(me)
@@ -213,6 +284,13 @@ async def register(node: str, key: str | None, doc_type: str, raw: bytes, rules:
                 raise
             out = {"status": "refused", "tx_id": tx.tx_id.hex(),
                    "error": {"code": e.code, "message": e.message}}
+        err = out.get("error") or {}
+        registered: tuple[str, str | None] | None = None
+        if out.get("status") != "committed" and err.get("code") == "duplicate_document":
+            try:
+                registered = await _registered_as(c, args["content_hash"])
+            except ClientError:
+                registered = None
     number = fields.get("number") or fields.get("bl_number")
     if out.get("status") == "committed":
         res = out.get("result") or {}
@@ -223,6 +301,16 @@ async def register(node: str, key: str | None, doc_type: str, raw: bytes, rules:
     line = {"status": out.get("status"), "doc_type": doc_type, "number": number,
             "tx_id": out.get("tx_id"), "error": err.get("code"), "reason": err.get("message")}
     hint = _HINTS.get(str(err.get("code")))
+    if hint:
+        hint = hint.replace("{identity}", _IDENTITY.get(doc_type, "identity"))
+    if registered is not None:
+        # this very file is registered, and the key is a party of it: say where
+        doc_id, trade = registered
+        line["registered_as"] = {"doc_id": doc_id, "trade_id": trade}
+        hint = (f"this file is already registered as {doc_type} {doc_id}"
+                + (f" in trade {trade}: chainfin trade show --trade {trade}" if trade else
+                   ", in no trade (it joins its invoice's trade by trade_documents.link "
+                   "{trade_id, doc_id})") + "; nothing to do if that is this document")
     if hint:
         line["what_to_do"] = hint
     return line, 1

@@ -25,7 +25,7 @@ from chainfin.client import Client, add_regulator_call_args, send_or_dry_run
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 
-__all__ = ["LEVELS", "parse_prefix", "parse_destinations", "add_parser", "run"]
+__all__ = ["LEVELS", "parse_prefix", "parse_destinations", "parse_reason", "add_parser", "run"]
 
 #: ``contracts.risk_goods.LEVELS``
 LEVELS = ("refuse", "monitor")
@@ -42,8 +42,31 @@ def parse_prefix(text: str) -> str:
     code = text.strip()
     if not _PREFIX.fullmatch(code) or code.startswith("00"):
         raise ChainfinError(f"--code {text!r}: an HS chapter, heading or subheading, 2, 4 or 6 "
-                            "digits (93, 8542, 930690)")
+                            "digits (93, 8542, 930690)" + _prefix_hint(code))
     return code
+
+
+def _prefix_hint(code: str) -> str:
+    """What to write instead, for the slips a regulator copying from a regulation makes: an
+    HS code with dots or spaces (``85.42``, ``8542.10``: the digits, as the ledger stores
+    them), a 3- or 5-digit prefix (HS has no such level: the chapter, heading or subheading
+    around it), chapter 00."""
+    digits = code.replace(".", "").replace(" ", "")
+    if digits != code and digits.isascii() and digits.isdigit() \
+            and len(digits) in (2, 4, 6) and not digits.startswith("00"):
+        return f": write {digits} (digits only, no dots or spaces)"
+    if digits.isascii() and digits.isdigit():
+        if digits.startswith("00"):
+            return ": there is no HS chapter 00 (chapters run 01 to 97)"
+        if len(digits) in (3, 5):
+            return (f": {len(digits)} digits is no HS level; the {len(digits) - 1}-digit "
+                    f"{'chapter' if len(digits) == 3 else 'heading'} {digits[:-1]} covers it, "
+                    f"or list each {len(digits) + 1}-digit "
+                    f"{'heading' if len(digits) == 3 else 'subheading'} meant")
+        if len(digits) > 6:
+            return (f": the list takes prefixes up to the 6-digit subheading ({digits[:6]}); "
+                    "a national tariff number falls under it")
+    return ""
 
 
 def parse_destinations(text: str) -> list[str]:
@@ -53,11 +76,34 @@ def parse_destinations(text: str) -> list[str]:
     Raises:
         ChainfinError: an empty list or a malformed code.
     """
-    codes = [parse_code(c) for c in text.split(",") if c.strip()]
+    try:
+        codes = [parse_code(c) for c in text.split(",") if c.strip()]
+    except ChainfinError as e:  # parse_code speaks of the jurisdictions' --code
+        raise ChainfinError(str(e).replace("--code", "--to", 1)) from None
     if not codes:
         raise ChainfinError("--to: at least one ISO 3166-1 code (RU,BY); leave --to out for "
                             "every destination")
     return sorted(set(codes))
+
+
+#: ``risk.set_goods_control``'s ``reason``: ``p_text(140)`` (whitespace runs count as one)
+MAX_REASON = 140
+
+
+def parse_reason(text: str) -> str:
+    """``--reason`` as the ledger takes it (runs of whitespace as one space, 1 to 140
+    characters), checked before signing: the node would refuse it at admission.
+
+    Raises:
+        ChainfinError: empty or longer.
+    """
+    reason = " ".join(text.split())
+    if not reason or len(reason) > MAX_REASON:
+        raise ChainfinError(f"--reason: 1 to {MAX_REASON} characters (this one has "
+                            f"{len(reason)}): the legal basis, stated in refusals, e.g. "
+                            "'EU Reg. 833/2014 Annex VII'; the full text stays in the "
+                            "regulation")
+    return reason
 
 
 async def read_list(node: str, key: str | None, ca: str | None = None,
@@ -93,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(out))
             return 0
         code = parse_prefix(args.code)
-        tx_args: dict[str, Any] = {"code": code, "reason": args.reason}
+        tx_args: dict[str, Any] = {"code": code, "reason": parse_reason(args.reason)}
         if args.goods_command == "set":
             method = "set_goods_control"
             tx_args["level"] = args.level

@@ -36,7 +36,8 @@ def cli_trade_show(args: argparse.Namespace,
         try:
             report = trade_report(fetch, args.trade, now_ms, params=fetch_gov("params"))
         except KeyError:
-            raise ChainfinError(f"no trade {args.trade} on {args.node}") from None
+            raise ChainfinError(no_trade_message(args.trade, args.node,
+                                                 getattr(args, "identity", None))) from None
         cur = fetch_gov("currency/" + report["trade"]["currency"]) or {}
         report["exponent"] = int(cur.get("exponent", 2))
     if args.json:
@@ -45,3 +46,21 @@ def cli_trade_show(args: argparse.Namespace,
     else:
         print(render(report))
     return 0
+
+
+def no_trade_message(trade_id: str, node: str, key: str | None) -> str:
+    """What a 404 on ``trade/<id>`` means: the node answers a trade the key may not read
+    exactly as one that does not exist (TRAPS 21), so the message says both, and who reads a
+    trade — the importer named as buyer, or a bank that issued an LC "for" the trade, is not
+    told that the trade is missing (decision 115: the issuing bank and the applicant become
+    parties when the beneficiary presents under the LC or registers its copy in the trade)."""
+    if not key:
+        return (f"no trade {trade_id} readable without a key on {node}: reads are signed, "
+                "pass --key (or set $CHAINFIN_KEY) with a key of one of the trade's parties")
+    return (f"no trade {trade_id} on {node} that this key may read: it does not exist, or "
+            "this key is no party of it (a trade is read by its exporter, the registrants of "
+            "its documents, the banks that verified or financed it, and the supervisors; an "
+            "LC's issuing bank and applicant once the beneficiary presents under the LC or "
+            "registers its copy in the trade; a buyer named on the invoice is not a party by "
+            "that alone)")
+
