@@ -194,6 +194,23 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with byzantine: comma-separated behaviours (equivocate, garbage, "
                          "replay, invalid, conflict, silent, flood); default picked by the seed")
     tc.set_defaults(func=_lazy("testnet.chaos:cli_chaos"))
+    to = tsub.add_parser("outage", help="start DIR's testnet, load it, fault the whole network "
+                                        "(blackout, cold start, lost quorum, rolling restart)")
+    to.add_argument("--dir", required=True)
+    to.add_argument("--scenario", default="blackout,coldstart,quorum,rolling",
+                    help="comma-separated, run in turn: blackout, coldstart, quorum, rolling")
+    to.add_argument("--rate", type=float, default=100, help="offered tx/s")
+    to.add_argument("--seed", type=int, default=1, help="seeds which nodes the quorum loses")
+    to.add_argument("--warm", type=float, default=8, help="seconds of load before the fault")
+    to.add_argument("--hold", type=float, default=5,
+                    help="seconds the blackout or the lost quorum lasts")
+    to.add_argument("--gap", type=float, default=10, help="seconds between cold starts")
+    to.add_argument("--after", type=float, default=8, help="seconds of load once back")
+    to.add_argument("--power-loss", action="store_true",
+                    help="blackout: also lose what no fsync made durable (every node's "
+                         "unsynced LevelDB log tail; an LD_PRELOAD shim, needs cc)")
+    to.add_argument("--json", default=None, help="write the results here")
+    to.set_defaults(func=_lazy("testnet.blackout:cli_outage"))
     tj = tsub.add_parser("join", help="add one more bank node to a running testnet")
     tj.add_argument("--dir", required=True)
     tj.set_defaults(func=_lazy("testnet.membership:cli_join"))
