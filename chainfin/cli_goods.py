@@ -145,6 +145,11 @@ def run(args: argparse.Namespace) -> int:
             tx_args["level"] = args.level
             if args.to is not None:
                 tx_args["to"] = parse_destinations(args.to)
+            flags = [f for f in ("unplaced", "codes_required") if getattr(args, f)]
+            if flags and args.to is None:
+                raise ValueError(f"--{flags[0].replace('_', '-')} needs --to: an entry for "
+                                 "every destination applies wherever the goods go")
+            tx_args.update({f: True for f in flags})
         else:
             method = "remove_goods_control"
             if args.level:
@@ -180,6 +185,12 @@ def add_parser(sub: Any) -> None:
     st.add_argument("--reason", required=True,
                     help="the legal basis, stated in refusals (at most 140 characters), e.g. "
                          "'EU Reg. 833/2014 Annex VII'")
+    st.add_argument("--unplaced", action="store_true",
+                    help="with --to: also goods whose port of discharge is written as a name "
+                         "(not a UN/LOCODE), which no country places (decision 169)")
+    st.add_argument("--codes-required", action="store_true",
+                    help="with --to: goods to these destinations without hs_codes are refused "
+                         "(hs_codes_required) at financing, presentation and honour")
     st.add_argument("--dry-run", action="store_true", help="print the transaction; send nothing")
     common(st)
     rm = s.add_parser("remove", help="take a prefix off the list (reason recorded)")

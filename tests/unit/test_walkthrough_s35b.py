@@ -136,3 +136,23 @@ def test_a_currency_the_ledger_lacks_names_the_ones_it_has() -> None:
         asyncio.run(_exponent(None, genesis, "EUR", False))
     assert "the genesis has USD, CNY" in str(e.value) and "add_currency" in str(e.value)
     assert asyncio.run(_exponent(None, genesis, "CNY", False)) == 2
+
+
+def test_goods_set_takes_the_round_8_options_and_refuses_them_without_destinations(
+        tmp_path: Any, capsys: Any) -> None:
+    """--unplaced and --codes-required (decision 169) reach the transaction; without --to the
+    command says so before anything is signed."""
+    import json as _json
+
+    from chainfin import cli
+    from chainfin.crypto import Identity, save_identity
+
+    key = tmp_path / "reg.json"
+    save_identity(Identity.generate(), str(key))
+    base = ["risk", "goods", "set", "--code", "8542", "--level", "refuse", "--reason", "r",
+            "--key", str(key), "--node", "http://127.0.0.1:9", "--dry-run"]
+    assert cli.main([*base, "--unplaced"]) == 2
+    assert "--unplaced needs --to" in capsys.readouterr().err
+    assert cli.main([*base, "--to", "RU", "--unplaced", "--codes-required"]) == 0
+    sent = _json.loads(capsys.readouterr().out.strip().splitlines()[-1])["args"]
+    assert sent["to"] == ["RU"] and sent["unplaced"] is True and sent["codes_required"] is True
