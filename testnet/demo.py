@@ -380,6 +380,21 @@ async def run_risk(story: Story) -> None:
         raise StoryError("the regulator sees no possible_watch_match alert")
     print(f"  ok {'committed, and a possible-match alert for the regulator':<62}",
           file=story.out)
+    await story.send("regulator refuses chips (HS 8542) to Russia (EU 833/2014)", "regulator",
+                     "risk", "set_goods_control",
+                     {"code": "8542", "level": "refuse", "to": ["RU"],
+                      "reason": "EU Reg. 833/2014 art. 2a"})
+    await story.send("exporter ships HS 854231 to Vladivostok (RUVVO)", "exporter",
+                     "trade_documents", "register",
+                     {"doc_type": "bill_of_lading", "fields": {
+                         "carrier": "MAEU", "bl_number": "MAEU" + story.chain_id[-6:] + "RU",
+                         "shipper": "Shenzhen Bright Lamps Co., Ltd.",
+                         "consignee": "Primorye Components LLC", "vessel": "Maersk Essen",
+                         "port_of_loading": "Yantian", "port_of_discharge": "Vladivostok",
+                         "port_of_discharge_locode": "RUVVO", "hs_codes": ["854231"]},
+                      "content_hash": hashlib.sha256(b"chips " + story.chain_id.encode())
+                      .hexdigest()},
+                     expect="rejected", expect_error="controlled_goods")
     await story.send("regulator freezes the importer (order FIU-2026-17)", "regulator",
                      "governance", "freeze_identity", {"pubkey": imp, "reason": "fraud inquiry",
                                                        "order_ref": "FIU-2026-17"})
