@@ -207,7 +207,7 @@ async def register(node: str, key: str | None, doc_type: str, raw: bytes, rules:
         ClientError: the node cannot be read or reached.
     """
     from chainfin import dcsa, ubl
-    from chainfin.client import Client, ClientError
+    from chainfin.client import Client, ClientError, refusal
     from chainfin.crypto import load_identity
     from chainfin.types import Transaction
 
@@ -280,10 +280,7 @@ async def register(node: str, key: str | None, doc_type: str, raw: bytes, rules:
         try:
             out = await c.submit(tx, wait=True)
         except ClientError as e:
-            if e.status == 0 or e.status >= 500:
-                raise
-            out = {"status": "refused", "tx_id": tx.tx_id.hex(),
-                   "error": {"code": e.code, "message": e.message}}
+            out = refusal(e, tx.tx_id.hex())
         err = out.get("error") or {}
         registered: tuple[str, str | None] | None = None
         if out.get("status") != "committed" and err.get("code") == "duplicate_document":

@@ -431,9 +431,20 @@ async def submit_call(node: str, key: str, contract: str, method: str, args: dic
         try:
             return await c.call(ident, contract, method, args, wait=True)
         except ClientError as e:
-            if e.status == 0 or e.status >= 500:
-                raise
-            return {"status": "refused", "error": {"code": e.code, "message": e.message}}
+            return refusal(e)
+
+
+def refusal(e: ClientError, tx_id: str | None = None) -> dict[str, Any]:
+    """A node's 4xx answer to a submitted transaction as an outcome, ``{"status": "refused",
+    ["tx_id",] "error": {"code", "message"}}``; a 5xx or no answer is re-raised (the caller
+    cannot tell whether the transaction was taken)."""
+    if e.status == 0 or e.status >= 500:
+        raise e
+    out: dict[str, Any] = {"status": "refused"}
+    if tx_id is not None:
+        out["tx_id"] = tx_id
+    out["error"] = {"code": e.code, "message": e.message}
+    return out
 
 
 def send_or_dry_run(args: argparse.Namespace, contract: str, method: str,

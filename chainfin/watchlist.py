@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chainfin.client import Client, ClientError
+from chainfin.client import Client, ClientError, refusal
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError, ConfigError
 from chainfin.genesis import Genesis, read_fingerprint_key
@@ -169,10 +169,7 @@ async def _send(c: Client, ident: Any, chain_id: str, method: str, batches: list
         try:
             out = await c.submit(tx, wait=True)
         except ClientError as e:
-            if e.status == 0 or e.status >= 500:
-                raise
-            out = {"status": "refused", "tx_id": tx.tx_id.hex(),
-                   "error": {"code": e.code, "message": e.message}}
+            out = refusal(e, tx.tx_id.hex())
         outcomes.append(out)
         if out.get("status") != "committed":
             break

@@ -59,9 +59,8 @@ from typing import Any
 from chainfin.errors import ContractError
 from chainfin.execution import ContractState, TxContext, p_text
 from contracts.risk import CONTRACT, NAME, _alert, _require_regulator
-from contracts.risk_jurisdictions import bic_country, p_jurisdiction
+from contracts.risk_jurisdictions import LEVELS, bic_country, p_jurisdiction, p_level
 
-LEVELS = ("refuse", "monitor")
 REFUSE, MONITOR = LEVELS
 #: chapter, heading, subheading
 PREFIX_LENGTHS = (2, 4, 6)
@@ -101,12 +100,6 @@ def p_goods_prefix(v: Any, name: str) -> str:
                             "digits written as a string (\"93\", \"8542\", \"930690\")",
                             "bad_field")
     return v
-
-
-def _p_level(v: Any, name: str) -> str:
-    if v not in LEVELS:
-        raise ContractError(f"{name} must be one of {', '.join(LEVELS)}", "bad_field")
-    return str(v)
 
 
 def p_destinations(v: Any, name: str) -> list[str]:
@@ -328,7 +321,7 @@ def require_codes(state: ContractState, ctx: TxContext, codes: Iterable[str],
 # ============================================================================ methods
 
 
-@CONTRACT.method(roles=None, params={"code": p_goods_prefix, "level": _p_level,
+@CONTRACT.method(roles=None, params={"code": p_goods_prefix, "level": p_level,
                                      "reason": p_text(REASON_CHARS)},
                  optional={"to": p_destinations, "unplaced": _p_true,
                            "codes_required": _p_true})
@@ -365,7 +358,7 @@ def set_goods_control(state: ContractState, ctx: TxContext, args: dict[str, Any]
 
 
 @CONTRACT.method(roles=None, params={"code": p_goods_prefix, "reason": p_text(256)},
-                 optional={"level": _p_level})
+                 optional={"level": p_level})
 def remove_goods_control(state: ContractState, ctx: TxContext, args: dict[str, Any]
                          ) -> dict[str, Any]:
     """A regulator takes a prefix off the list at ``level``, or at every level when none is

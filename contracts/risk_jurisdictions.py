@@ -118,7 +118,8 @@ def p_jurisdiction(v: Any, name: str) -> str:
     return v
 
 
-def _p_level(v: Any, name: str) -> str:
+def p_level(v: Any, name: str) -> str:
+    """A list entry's level (``refuse`` | ``monitor``), for this list and the goods list."""
     if v not in LEVELS:
         raise ContractError(f"{name} must be one of {', '.join(LEVELS)}", "bad_field")
     return str(v)
@@ -289,7 +290,7 @@ def screen_bank(state: ContractState, ctx: TxContext, role: str, bic: str | None
 # ============================================================================ methods
 
 
-@CONTRACT.method(roles=None, params={"code": p_jurisdiction, "level": _p_level},
+@CONTRACT.method(roles=None, params={"code": p_jurisdiction, "level": p_level},
                  optional={"reason": p_text(256)})
 def set_jurisdiction(state: ContractState, ctx: TxContext, args: dict[str, Any]
                      ) -> dict[str, Any]:
