@@ -57,7 +57,7 @@ def format_case(a: dict[str, Any]) -> str:
 def queue_summary(doc: dict[str, Any]) -> str:
     """The counts line of a queue answer: ``12 open alerts of this bank's customers (30
     reviewed) at height 90`` (a bank's), ``… on the chain …`` (a supervisor's). A node before
-    decision 163 sends a bank no counts: the alerts shown are said instead."""
+    decision 165 sends a bank no counts: the alerts shown are said instead."""
     whose = "on the chain" if doc.get("queue", "all" if "open" in doc else "bank") == "all" \
         else "of this bank's customers"
     counts = doc.get("counts") or ({"open": doc["open"]} if "open" in doc else None)

@@ -21,7 +21,7 @@ review in the queues of whoever reviews it:
   ``commitment`` binds them (decision 151).
 - ``queue/<q>`` -> ``{"head", "next", "open", "reviewed", "own_open", "own_reviewed"}`` and
   ``queue/<q>/<seq>`` -> alert id: the open (unreviewed) alerts of queue ``q`` in the order
-  raised, and its counts (decision 163): ``open`` its alerts in state ``open``, ``reviewed``
+  raised, and its counts (decision 165): ``open`` its alerts in state ``open``, ``reviewed``
   those in state ``reviewed`` (absent until the queue's first review: ``next - open`` then,
   exact for a queue no regulator reopened an alert of before the field existed), and for an
   ``id:<bank>`` queue ``own_open`` / ``own_reviewed``, those of its alerts also queued under
@@ -106,7 +106,7 @@ def home_queues(state: ContractState, accounts: Iterable[str]) -> list[str]:
 
 def reviewed_count(meta: Mapping[str, Any]) -> int:
     """A queue's alerts in state ``reviewed``: its ``reviewed`` field, or (a queue no review has
-    touched since the field exists, decision 163) every entry ever made less the open ones."""
+    touched since the field exists, decision 165) every entry ever made less the open ones."""
     return int(meta.get("reviewed", meta["next"] - meta["open"]))
 
 
@@ -160,7 +160,7 @@ def open_case(state: ContractState, get: Get, ctx: TxContext, alert_id: str,
            "time_ms": ctx.timestamp_ms,
            "detail": {k: v for k, v in data.items() if k not in base},
            "status": OPEN, "reviews": 0, "queues": queues}
-    if own:  # (absent when none, as in the records before decision 163)
+    if own:  # (absent when none, as in the records before decision 165)
         rec["own"] = own
     writes.append((NAME, "alert/" + alert_id, rec))
     return writes

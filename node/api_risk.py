@@ -178,7 +178,7 @@ async def get_alert_queue(request: web.Request) -> web.Response:
         page, cont = risk_cases.queue_page(get, risk_cases.ALL, limit, afters[0], QUEUE_SCAN)
         cases = [rec for _, rec in page]
         counts = risk_cases.counts(get, risk_cases.ALL)
-        # (``open`` at the top too, as before decision 163: a client told a supervisor's
+        # (``open`` at the top too, as before decision 165: a client told a supervisor's
         # answer from a bank's by it, so a bank's counts are under ``counts`` only)
         doc |= {"queue": "all", "counts": counts, "open": counts["open"], "next": cont}
     else:

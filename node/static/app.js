@@ -1032,7 +1032,7 @@
       return;
     }
     const doc = r.body, alerts = doc.alerts, supervisor = has(doc, "queue") ? doc.queue === "all" : has(doc, "open");
-    // the queue's counts (decision 163): a bank's of its customers' alerts, each once; a node
+    // the queue's counts (decision 165): a bank's of its customers' alerts, each once; a node
     // before it sent a bank none, and a supervisor only `open`
     const cnt = doc.counts && typeof doc.counts === "object" ? doc.counts : null;
     await learnAlerts(alerts);
@@ -1081,7 +1081,7 @@
         '<p class="muted">' + (after !== undefined || (doc.next !== undefined && doc.next !== null) ? "This page: " + f("shown", esc(n)) + " of them, oldest first; the next page follows the queue's cursor. " : "") +
         "Counted by the contract as queued for this bank when raised (its id's and its BIC's queues, each alert once): two reads, no scan. " +
         "The rows are the alerts whose accounts are this bank's customers now; each case's page shows its reviews.</p>";
-    } else {  // a node before decision 163
+    } else {  // a node before decision 165
       counts = "<p>" + f("open", esc(n)) + " open alerts of this bank's customers" +
         (n >= ps ? " shown, the oldest: there may be more (this node serves a bank's queue without a cursor nor total)" : "") +
         " · at height " + f("height", esc(doc.height)) + "</p>" +

@@ -380,7 +380,7 @@ def test_a_banks_page_counts_pages_and_follows_a_regulators_review(
     page at a time following the API's cursor (a page size of 1 here), and a regulator's review
     of its customer's alert taking the row off and counting it reviewed without a reload: the
     ``alert_reviewed`` event, which names the regulator only, now reaches the home bank's
-    stream. Before decision 163 a bank had no counts, no cursor, and its page learnt of a
+    stream. Before decision 165 a bank had no counts, no cursor, and its page learnt of a
     regulator's review on a reload."""
     from selenium.webdriver.common.by import By
 

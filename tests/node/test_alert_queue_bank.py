@@ -1,4 +1,4 @@
-"""A bank's compliance officer works its alert queue (decision 163; docs/risk.md "Reviewing
+"""A bank's compliance officer works its alert queue (decision 165; docs/risk.md "Reviewing
 alerts"): ``GET /v1/risk/alerts/queue`` answers a bank its customers' open alerts a page at a
 time (``next``, ``after``) with the counts ``open`` and ``reviewed`` of its customers' alerts,
 each alert once though it is queued under both the bank's id and its BIC; a regulator's review
@@ -130,7 +130,7 @@ async def test_a_regulators_review_reaches_the_home_banks_stream_logged_not_the_
         desk: Desk) -> None:
     """``customer`` (BIC TESTDEFFXXX: bank_d's; registered by bank_a) raises a structuring
     alert; the regulator reviews it. The ``alert_reviewed`` event names only the regulator:
-    before decision 163 the home banks' open pages learnt of it on a reload. Now it reaches
+    before decision 165 the home banks' open pages learnt of it on a reload. Now it reaches
     bank_d's and bank_a's streams (each delivery logged, as an alert's), not the customer's,
     nor another bank's (bank_e: no validator)."""
     d = desk
