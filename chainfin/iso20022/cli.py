@@ -764,12 +764,20 @@ async def recall(node: str, key: str, msg: iso.RecallMessage, *, payer: str | No
                 if v:
                     args[k] = v
             calls.append((r.index, args))
-        if problems:
-            raise iso.Iso20022Error("; ".join(problems[:20]) + "; nothing was sent")
-        lines = []
-        for index, args in calls:
-            out = await _send(c, ident, "recall", args)
-            lines.append(_outcome_line(index, out, original_tx=args["original_tx"]))
+        return await _send_checked(c, ident, "recall", calls, problems)
+
+
+async def _send_checked(c: Client, ident: Identity, method: str,
+                        calls: list[tuple[int, dict[str, Any]]], problems: list[str]
+                        ) -> list[dict[str, Any]]:
+    """Nothing sent if any transaction of the file had a problem; else each call of
+    ``settlement.method`` sent in order and waited for: one outcome line per transaction."""
+    if problems:
+        raise iso.Iso20022Error("; ".join(problems[:20]) + "; nothing was sent")
+    lines = []
+    for index, args in calls:
+        out = await _send(c, ident, method, args)
+        lines.append(_outcome_line(index, out, original_tx=args["original_tx"]))
     return lines
 
 
@@ -821,13 +829,7 @@ async def payment_return(node: str, key: str, msg: iso.ReturnMessage, *,
             if r.return_id:
                 args["return_id"] = r.return_id
             calls.append((r.index, args))
-        if problems:
-            raise iso.Iso20022Error("; ".join(problems[:20]) + "; nothing was sent")
-        lines = []
-        for index, args in calls:
-            out = await _send(c, ident, "return_payment", args)
-            lines.append(_outcome_line(index, out, original_tx=args["original_tx"]))
-    return lines
+        return await _send_checked(c, ident, "return_payment", calls, problems)
 
 
 def _run_lines(lines: list[dict[str, Any]], what: str) -> int:
