@@ -19,6 +19,9 @@ camt.056.001.12     in: recall -> ``recall``    the official ISO 20022 XSD (``xs
 pacs.004.001.11     in: return ->               none: no official XSD was found on PyPI;
                     ``return_payment``          checked field by field here (.001.09 too)
 camt.029.001.14     out: answer to a recall     the official ISO 20022 XSD (``xsd/``)
+pain.001.001.09     in: a corporate's payment   the official ISO 20022 XSD (``xsd/``); see
+                    file -> ``transfer``        :mod:`chainfin.iso20022.pain001`
+pain.002.001.12     out: its status report      the official ISO 20022 XSD (``xsd/``)
 ==================  ==========================  =============================================
 
 Accounts are chainfin public keys. ISO 20022 account ids are at most 34 characters and a key is
@@ -85,11 +88,14 @@ NS = {
     "camt.054": "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08",
     "camt.056": "urn:iso:std:iso:20022:tech:xsd:camt.056.001.12",
     "camt.029": "urn:iso:std:iso:20022:tech:xsd:camt.029.001.14",
+    "pain.001": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09",
+    "pain.002": "urn:iso:std:iso:20022:tech:xsd:pain.002.001.12",
 }
 #: the messages checked against an official XSD shipped in ``xsd/`` (see xsd/README.md)
 SCHEMAS = {"pacs.008": "pacs.008.001.08.xsd", "camt.053": "camt.053.001.08.xsd",
            "camt.054": "camt.054.001.08.xsd", "camt.056": "camt.056.001.12.xsd",
-           "camt.029": "camt.029.001.14.xsd"}
+           "camt.029": "camt.029.001.14.xsd", "pain.001": "pain.001.001.09.xsd",
+           "pain.002": "pain.002.001.12.xsd"}
 #: the versions of the recall (camt.056) and return (pacs.004) messages read, by namespace:
 #: (kind, version, the kind whose shipped schema validates it, or None: field by field)
 RECALL_VERSIONS = {

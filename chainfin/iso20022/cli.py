@@ -20,6 +20,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from chainfin import iso20022 as iso
 from chainfin.client import Client, ClientError, reader_identity, signed_headers
 from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
+from chainfin.iso20022 import pain001 as p1
 from chainfin.types import Transaction
 
 #: blocks fetched at once while scanning the chain
@@ -158,52 +160,75 @@ async def submit(node: str, key: str, xml: bytes, *, accounts: dict[str, str] | 
     ident = load_identity(key)
     me = ident.public_key.hex()
     msg = iso.parse_payment(xml, accounts, today=datetime.now(UTC).date())
-    sent: list[iso.TxStatus | None] = [None] * len(msg.transfers)
     async with Client(node, ca_file=ca, identity=ident) as c:
         g = await _genesis(c)
         calls = check_transfers(msg, me, _exponents(g), parse_args)
-        chain_id = g["chain_id"]
-        nonce = await c.next_nonce(me)
-        ids: list[str] = []
-        stopped: str | None = None
-        for i, (t, args) in enumerate(zip(msg.transfers, calls, strict=True)):
-            if stopped is not None:
-                sent[i] = iso.TxStatus("", "not_sent", t.end_to_end_id, t.uetr,
-                                       error_code="not_sent", error_message=stopped)
-                continue
-            tx = Transaction.create(ident, chain_id, nonce + i, "settlement", "transfer", args)
-            tx_id = tx.tx_id.hex()
-            try:
-                await c.submit(tx)
-                ids.append(tx_id)
-            except ClientError as e:
-                if 400 <= e.status < 500:
-                    sent[i] = iso.TxStatus(tx_id, "rejected", t.end_to_end_id, t.uetr,
-                                           error_code=e.code, error_message=e.message)
-                    stopped = f"not sent: the node refused CdtTrfTxInf[{t.index}] ({e.code})"
-                else:  # unreachable or failing: it may or may not have been admitted
-                    ids.append(tx_id)
-                    stopped = (f"not sent: the node failed on CdtTrfTxInf[{t.index}] "
-                               f"({e.code}); its outcome is unknown")
-        outcomes = await _wait_outcomes(c, ids, timeout)
-        times: dict[int, datetime | None] = {}
-        id_iter = iter(ids)
-        statuses = []
-        for t, done in zip(msg.transfers, sent, strict=True):
-            if done is not None:
-                statuses.append(done)
-                continue
-            tx_id = next(id_iter)
-            o = outcomes.get(tx_id, {"status": "pending"})
-            err = o.get("error") or {}
-            when = None
-            if o["status"] == "committed" and o.get("height") is not None:
-                when = await _block_time(c, tx_id, int(o["height"]), times)
-            statuses.append(iso.TxStatus(
-                tx_id=tx_id, status=o["status"], end_to_end_id=t.end_to_end_id, uetr=t.uetr,
-                height=o.get("height"), error_code=err.get("code"),
-                error_message=err.get("message"), time=when))
+        statuses = await send_transfers(
+            c, ident, g["chain_id"],
+            [(f"CdtTrfTxInf[{t.index}]", args) for t, args in zip(msg.transfers, calls,
+                                                                   strict=True)], timeout)
     return msg, statuses
+
+
+async def send_transfers(c: Client, ident: Identity, chain_id: str,
+                         calls: list[tuple[str, dict[str, Any]]],
+                         timeout: float) -> list[iso.TxStatus]:
+    """Sign one settlement ``transfer`` per ``(label, args)`` with consecutive nonces, submit
+    them in order and wait until each is final: one status per call, in order, carrying the
+    call's ``end_to_end_id`` and ``uetr``.
+
+    Nothing is raised once sending has begun. If the node refuses one, it is ``rejected``
+    with the node's code and the ones after it are not sent (status ``not_sent``: their nonces
+    would follow a nonce the ledger never saw); if the node cannot be reached, that one is
+    ``pending`` (it may have been admitted) and the rest are not sent.
+
+    Raises:
+        ClientError: the signer's nonce cannot be read (nothing was sent).
+    """
+    me = ident.public_key.hex()
+    sent: list[iso.TxStatus | None] = [None] * len(calls)
+    nonce = await c.next_nonce(me) if calls else 0
+    ids: list[str] = []
+    stopped: str | None = None
+    for i, (label, args) in enumerate(calls):
+        if stopped is not None:
+            sent[i] = iso.TxStatus("", "not_sent", args.get("end_to_end_id"), args.get("uetr"),
+                                   error_code="not_sent", error_message=stopped)
+            continue
+        tx = Transaction.create(ident, chain_id, nonce + i, "settlement", "transfer", args)
+        tx_id = tx.tx_id.hex()
+        try:
+            await c.submit(tx)
+            ids.append(tx_id)
+        except ClientError as e:
+            if 400 <= e.status < 500:
+                sent[i] = iso.TxStatus(tx_id, "rejected", args.get("end_to_end_id"),
+                                       args.get("uetr"), error_code=e.code,
+                                       error_message=e.message)
+                stopped = f"not sent: the node refused {label} ({e.code})"
+            else:  # unreachable or failing: it may or may not have been admitted
+                ids.append(tx_id)
+                stopped = (f"not sent: the node failed on {label} ({e.code}); its outcome is "
+                           "unknown")
+    outcomes = await _wait_outcomes(c, ids, timeout)
+    times: dict[int, datetime | None] = {}
+    id_iter = iter(ids)
+    statuses = []
+    for (_, args), done in zip(calls, sent, strict=True):
+        if done is not None:
+            statuses.append(done)
+            continue
+        tx_id = next(id_iter)
+        o = outcomes.get(tx_id, {"status": "pending"})
+        err = o.get("error") or {}
+        when = None
+        if o["status"] == "committed" and o.get("height") is not None:
+            when = await _block_time(c, tx_id, int(o["height"]), times)
+        statuses.append(iso.TxStatus(
+            tx_id=tx_id, status=o["status"], end_to_end_id=args.get("end_to_end_id"),
+            uetr=args.get("uetr"), height=o.get("height"), error_code=err.get("code"),
+            error_message=err.get("message"), time=when))
+    return statuses
 
 
 def _writable(path: str) -> bool:
@@ -216,8 +241,11 @@ def _writable(path: str) -> bool:
 
 
 def cli_submit(args: argparse.Namespace, parse_args: TransferParser) -> int:
-    """``chainfin iso20022 submit``; ``parse_args``: the settlement contract's ``transfer``
-    parser (``chainfin.cli`` passes it)."""
+    """``chainfin iso20022 submit`` and ``pain001``; ``parse_args``: the settlement contract's
+    ``transfer`` parser (``chainfin.cli`` passes it to both: this layer imports nothing from
+    contracts)."""
+    if getattr(args, "iso_command", None) == "pain001":
+        return cli_pain001(args, parse_args)
     if args.report and not _writable(args.report):
         return _err(f"--report {args.report}: cannot write there; nothing was sent")
     try:
@@ -254,6 +282,136 @@ def cli_submit(args: argparse.Namespace, parse_args: TransferParser) -> int:
         print(f"chainfin: error: {report_error}", file=sys.stderr)
         return 1
     return 0 if bad == 0 else 1
+
+
+async def pain001(node: str, key: str, xml: bytes, *, parse_args: TransferParser,
+                  accounts: dict[str, str] | None = None, ca: str | None = None,
+                  timeout: float = 60.0, dry_run: bool = False) -> p1.Report:
+    """Read a pain.001 for the debtor ``key``, refuse it if this debtor already had it booked
+    (:func:`_booked_before`), then, unless ``dry_run``, sign and send one settlement
+    ``transfer`` per transaction not refused and wait until each is final: the report's
+    content (:func:`chainfin.iso20022.pain001.build_pain002`). A refused file or transaction
+    is in the report, not raised.
+
+    Raises:
+        ClientError: the node cannot be read before sending (nothing was sent).
+    """
+    ident = load_identity(key)
+    me = ident.public_key.hex()
+    async with Client(node, ca_file=ca, identity=ident) as c:
+        g = await _genesis(c)
+        try:
+            ini = p1.parse_pain001(xml, signer=me, exponents=_exponents(g),
+                                   parse_args=parse_args, accounts=accounts,
+                                   today=datetime.now(UTC).date())
+            ini = await _booked_before(c, me, ini)
+        except p1.FileRefused as e:
+            return p1.Report(None, e)
+        notes = {b.index: "BtchBookg true: booked per transaction, each its own ledger entry "
+                          "(the ledger has no batch booking)"
+                 for b in ini.blocks if b.batch_booking and b.refusal is None}
+        if dry_run:
+            return p1.Report(ini, dry_run=True, notes=notes)
+        todo = [t for t in ini.transfers if t.args is not None]
+        sent = await send_transfers(
+            c, ident, g["chain_id"],
+            [(f"PmtInf[{t.block}] EndToEndId {t.end_to_end_id}", dict(t.args or {}))
+             for t in todo], timeout)
+    return p1.Report(ini, statuses={t.index: s for t, s in zip(todo, sent, strict=True)},
+                     notes=notes)
+
+
+async def _booked_before(c: Client, me: str, ini: p1.Initiation) -> p1.Initiation:
+    """The ledger is the pain.001 journal: each transaction is booked under a UETR, its own or
+    one derived from the debtor, the ``MsgId``, the block and its place
+    (:func:`~chainfin.iso20022.pain001.derived_uetr`), and the debtor reads its payment index
+    ``settlement/uetr/<debtor>/<uetr>``. A derived UETR found there means this ``MsgId`` was
+    booked before: the file is refused (``DU01``). A UETR of the file's own found there is that
+    transaction's duplicate (``AM05``), not sent.
+
+    Raises:
+        FileRefused: ``DU01``.
+        ClientError: the node cannot be read.
+    """
+    sem = asyncio.Semaphore(_SCAN_CONCURRENCY)
+
+    async def booked(t: p1.Initiated) -> Any:
+        async with sem:
+            return await c.state_value("settlement", f"uetr/{me}/{t.uetr}")
+
+    todo = [t for t in ini.transfers if t.args is not None]
+    found = await asyncio.gather(*(booked(t) for t in todo))
+    hits = {t.index: f for t, f in zip(todo, found, strict=True) if isinstance(f, dict)}
+    for t in todo:
+        if t.index in hits and not t.uetr_given:
+            raise p1.FileRefused(p1.Refusal(
+                "DU01", f"MsgId {ini.msg_id!r} was already booked by this debtor (its "
+                        f"transaction EndToEndId {t.end_to_end_id} in chainfin tx "
+                        f"{str(hits[t.index].get('tx_id'))[:16]}…, block "
+                        f"{hits[t.index].get('height')}); nothing was sent"),
+                ini.msg_id, ini.created, ini.nb_of_txs, ini.ctrl_sum)
+    if not hits:
+        return ini
+    blocks = []
+    for b in ini.blocks:
+        txs = tuple(replace(t, args=None, refusal=p1.Refusal(
+            "AM05", f"UETR {t.uetr} was already paid by this debtor in chainfin tx "
+                    f"{str(hits[t.index].get('tx_id'))[:16]}…; not sent"))
+                    if t.index in hits else t for t in b.transfers)
+        blocks.append(replace(b, transfers=txs))
+    return replace(ini, blocks=tuple(blocks))
+
+
+def _report_status(r: p1.Report) -> dict[int, str]:
+    """Each transaction's ISO status as the report gives it (index -> code)."""
+    if r.initiation is None:
+        return {}
+    return {t.index: p1.tx_status(t, r)[0] for t in r.initiation.transfers}
+
+
+def cli_pain001(args: argparse.Namespace, parse_args: TransferParser) -> int:
+    """``chainfin iso20022 pain001 FILE [--dry-run]``: the pain.002 to ``--out`` (then one JSON
+    line per transaction on stdout) or to stdout. Exit 0 when every transaction is booked
+    (accepted, with ``--dry-run``), 1 when the file or any transaction is not, 2 when nothing
+    could be read or sent (no file, no node, no key)."""
+    if args.out and not _writable(args.out):
+        return _err(f"--out {args.out}: cannot write there; nothing was sent")
+    try:
+        with Path(args.file).open("rb") as f:
+            xml = f.read(iso.MAX_MESSAGE_BYTES + 1)
+        r = asyncio.run(pain001(args.node, args.key, xml, parse_args=parse_args,
+                                accounts=_accounts(args.accounts), ca=args.ca,
+                                timeout=args.timeout, dry_run=args.dry_run))
+    except (OSError, iso.Iso20022Error, ClientError, ValueError) as e:
+        return _err(str(e))
+    report = p1.build_pain002(r)
+    group = p1.group_status(r)
+    if args.out:
+        try:
+            Path(args.out).write_bytes(report)
+        except OSError as e:  # the transfers are sent: say so, and still print each outcome
+            print(f"chainfin: error: the pain.002 could not be written to {args.out}: {e}",
+                  file=sys.stderr)
+            group = "not written"
+        sts = _report_status(r)
+        for t in r.initiation.transfers if r.initiation else ():
+            s = r.statuses.get(t.index)
+            print(json.dumps({"end_to_end_id": t.end_to_end_id, "uetr": t.uetr,
+                              "status": sts[t.index], "tx_id": s.tx_id if s else None,
+                              "height": s.height if s else None,
+                              "reason": (t.refusal.code or t.refusal.prtry) if t.refusal
+                              else (s.error_code if s and s.status != "committed" else None)}))
+    else:
+        sys.stdout.buffer.write(report)
+    ini = r.initiation
+    what = (f"{len(ini.transfers)} transactions" if ini else
+            f"refused whole: {r.refused}" if r.refused else "")
+    print(f"pain.001 {(ini.msg_id if ini else r.refused.msg_id if r.refused else None) or '?'}:"
+          f" group status {group}; {what}" + (" (dry run: nothing sent)" if args.dry_run
+                                                else "")
+          + (f"; pain.002 written to {args.out}" if args.out and group != "not written"
+             else ""), file=sys.stderr)
+    return 0 if group == ("ACCP" if args.dry_run else "ACSC") else 1
 
 
 async def tx_statuses(node: str, tx_ids: list[str], ca: str | None = None,

@@ -11,8 +11,8 @@ def add_parser(sub: Any) -> None:
     """``chainfin iso20022 ...`` (called by chainfin.cli)."""
     from chainfin.cli import _iso20022_submit, _lazy, _reader_key
 
-    p = sub.add_parser("iso20022", help="ISO 20022: pacs.008/009, camt.056, pacs.004 in; pacs.002, "
-                                          "camt.053/054, camt.029 out")
+    p = sub.add_parser("iso20022", help="ISO 20022: pain.001, pacs.008/009, camt.056, pacs.004 "
+                                          "in; pain.002, pacs.002, camt.053/054, camt.029 out")
     s = p.add_subparsers(dest="iso_command", metavar="ACTION", required=True)
 
     def common(q: argparse.ArgumentParser, reads_key: bool = True) -> None:
@@ -34,6 +34,23 @@ def add_parser(sub: Any) -> None:
     a.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for finality")
     common(a, reads_key=False)
     a.set_defaults(func=_iso20022_submit)
+
+    n = s.add_parser("pain001", help="a corporate's pain.001 payment file -> one settlement "
+                                     "transfer per transaction; writes the pain.002")
+    n.add_argument("file", help="the pain.001.001.09 XML file")
+    n.add_argument("--key", required=True,
+                   help="the debtor's identity key file (signs the transfers and the reads)")
+    n.add_argument("--accounts", default=None,
+                   help="JSON {IBAN or account id: public key} for accounts without Prxy/Id")
+    n.add_argument("--out", default=None,
+                   help="write the pain.002 here (then one JSON line per transaction on "
+                        "stdout; default: the pain.002 on stdout)")
+    n.add_argument("--dry-run", action="store_true",
+                   help="check the file against the ledger and report (ACCP / RJCT) without "
+                        "sending anything")
+    n.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for finality")
+    common(n, reads_key=False)
+    n.set_defaults(func=_iso20022_submit)  # it hands down the contract's transfer parser
 
     b = s.add_parser("status", help="pacs.002 for transactions by id")
     b.add_argument("--tx", required=True, action="append", help="tx id (repeatable)")
