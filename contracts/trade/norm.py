@@ -394,16 +394,37 @@ def is_similar(entry: Sequence[Any], band: int, day: int) -> bool:
 # ---------------------------------------------------------------------------- number cores
 
 #: The number field of each document type whose digits are remembered (decision 153), and the
-#: party fields that scope it: one seller's invoices to one buyer, one exporter's declarations,
+#: party fields that scope it: one seller's invoices (to any buyer: the number is the seller's,
+#: as the invoice's identity is (seller, number); decision 175), one exporter's declarations,
 #: one shipper's bills of lading (whatever the carrier code written).
 CORE_SCOPE: dict[str, tuple[str, tuple[str, ...]]] = {
-    "invoice": ("number", ("seller", "buyer")),
+    "invoice": ("number", ("seller",)),
     "customs_declaration": ("declaration_number", ("exporter",)),
     "bill_of_lading": ("bl_number", ("shipper",)),
 }
 
+#: The scopes decision 153 wrote and decision 175 changed: one seller's invoices to one buyer.
+#: A renumbered copy addressed to the buyer written otherwise (another script, another of the
+#: buyer's names: "Глобекс" for "Globex Corp") escaped it (red-team round 9). Cores under it are
+#: only looked up, never written (:func:`cores_before_175`).
+CORE_SCOPE_BEFORE_175: dict[str, tuple[str, tuple[str, ...]]] = {
+    "invoice": ("number", ("seller", "buyer")),
+}
 
-def core_fingerprints(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> list[str]:
+
+def cores_before_175(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> list[str]:
+    """The number cores a document of this type was remembered under before decision 175
+    (:data:`CORE_SCOPE_BEFORE_175`; empty for a type whose scope did not change): registration
+    looks them up, so an invoice registered before the upgrade stays found by its renumbered
+    copies to the same buyer. Two more reads per invoice, no write."""
+    if doc_type not in CORE_SCOPE_BEFORE_175:
+        return []
+    return core_fingerprints(key, doc_type, normalised, CORE_SCOPE_BEFORE_175)
+
+
+def core_fingerprints(key: bytes, doc_type: str, normalised: Mapping[str, Any],
+                      scopes: Mapping[str, tuple[str, tuple[str, ...]]] | None = None
+                      ) -> list[str]:
     """The digits of a document's number, without the letters around them, as two keys (the
     digit tokens run together; each with its leading zeros stripped, in sorted order, so
     "001/2025" is "2025-001"), each HMAC-ed with the document type and its scope
@@ -414,8 +435,8 @@ def core_fingerprints(key: bytes, doc_type: str, normalised: Mapping[str, Any]) 
     set's (:data:`SET_NUMBERED`). A registered number with the same core is a soft match
     (``suspected_duplicate``, overridable by ``declare_distinct``), never an identity: "INV-IT-
     1001" and "INV-LT-1001" are two documents whose registrant says so once. Empty for a type
-    not in :data:`CORE_SCOPE` or a number without digits."""
-    spec = CORE_SCOPE.get(doc_type)
+    not in :data:`CORE_SCOPE` (or ``scopes``) or a number without digits."""
+    spec = (CORE_SCOPE if scopes is None else scopes).get(doc_type)
     if spec is None:
         return []
     field, scope = spec
