@@ -41,6 +41,12 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 _EXACT = ("name", "joined")
 
 
+def _exact(kind: str) -> bool:
+    """A kind screening refuses on: ``name``, ``joined`` and their bare forms (``bare:name``,
+    ``bare:joined``: risk.exact_kind, decision 177); the others are sound forms."""
+    return kind.rpartition(":")[2] in _EXACT
+
+
 @dataclass(frozen=True, slots=True)
 class WatchRules:
     """What the contract layer lends this client."""
@@ -128,7 +134,7 @@ def entries_of(s: Subject, key: bytes, rules: WatchRules, *, exact_only: bool = 
     if s.kind == "identity":
         return [rules.watch_digest(key, "id", s.value)]
     stored, _ = rules.watch_forms(s.value)
-    kinds = [k for k in stored if not exact_only or k in _EXACT]
+    kinds = [k for k in stored if not exact_only or _exact(k)]
     return [rules.watch_digest(key, k, s.value) for k in kinds]
 
 
@@ -258,7 +264,8 @@ async def check(node: str, key: str | None, items: list[Subject], rules: WatchRu
                 exact, fuzzy = ("id",), ()
             else:
                 _, looked = rules.watch_forms(s.value)
-                exact, fuzzy = _EXACT, tuple(k for k in looked if k not in _EXACT)
+                exact = tuple(k for k in looked if _exact(k))
+                fuzzy = tuple(k for k in looked if not _exact(k))
             found = []
             for kind in (*exact, *fuzzy):
                 if await c.state_value("risk", "watch/" + rules.watch_digest(

@@ -56,6 +56,8 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -176,6 +178,8 @@ def watch_digest(key: bytes, kind: str, value: str) -> str:
     ``consonants`` / ``abjad`` (:func:`contracts.names.consonant_key`: :func:`watch_entries`
     says which). Computed by the regulator's client, so the entry is in neither the state nor
     the block in clear."""
+    if kind.startswith(BARE):  # the name's bare form (decision 177), under the base kind
+        return watch_digest(key, kind[len(BARE):], bare_name(value))
     assert kind in ("id", "name", "joined", "sound", "consonants", "abjad")
     from contracts.names import consonant_key, joined_skeleton, sound_key
 
@@ -216,14 +220,137 @@ def watch_entries(key: bytes, name: str) -> list[str]:
     return [watch_digest(key, kind, name) for kind in watch_forms(name)[0]]
 
 
+@functools.lru_cache(maxsize=4096)
 def watch_forms(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The kinds of :func:`watch_digest` a watched ``name`` is stored under
     (:func:`watch_entries`), and those screening looks ``name`` up by: its exact forms
-    (``name``, ``joined``: a refusal) and its sound forms (:func:`_sound_kinds`: an alert).
-    The regulator's client (``chainfin risk watch``) asks this, so it checks and removes
-    exactly what screening and :func:`watch_entries` use."""
+    (``name``, ``joined``: a refusal) and its sound forms (:func:`_sound_kinds`: an alert),
+    each followed by the same kinds of its bare form (``bare:name``, ...: :func:`bare_name`,
+    decision 177) where that form differs. The regulator's client (``chainfin risk watch``)
+    asks this, so it checks and removes exactly what screening and :func:`watch_entries` use."""
     exact = ("name", "joined")
-    return (exact + _sound_kinds(name, watched=True), exact + _sound_kinds(name, watched=False))
+    stored = exact + _sound_kinds(name, watched=True)
+    looked = exact + _sound_kinds(name, watched=False)
+    bare = bare_name(name)
+    if bare == name:
+        return stored, looked
+
+    def more(kinds: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(BARE + k for k in kinds if _form(k, bare) != _form(k, name))
+
+    return (exact + more(exact) + stored[2:] + more(_sound_kinds(bare, watched=True)),
+            exact + more(exact) + looked[2:] + more(_sound_kinds(bare, watched=False)))
+
+
+def exact_kind(kind: str) -> bool:
+    """A kind screening refuses on (``name``, ``joined``, and their bare forms); the others
+    (sound forms) raise a ``possible_watch_match`` alert."""
+    return kind.removeprefix(BARE) in ("name", "joined")
+
+
+def _form(kind: str, name: str) -> str:
+    from contracts.names import consonant_key, joined_skeleton, sound_key
+
+    return (normalise_name(name) if kind == "name" else joined_skeleton(name)
+            if kind == "joined" else sound_key(name) if kind == "sound" else consonant_key(name))
+
+
+# ---------------------------------------------------------------------------- bare names
+# Red-team round 9 (decision 177): a screening form of a name without the legal forms
+# contracts.names does not know (spelled out in several words, or of the countries it has no
+# table for), without a legal form glued to the name's last word ("GLOBEXTRADINGLLC"), and with
+# a digit written between two letters read as the letter it stands for ("Gl0bex"). Screening
+# only: documents, fingerprints and duplicates keep contracts.names' skeletons, so no stored
+# fingerprint changes. A fixed table here, the same on every validator.
+
+#: the prefix of a watch kind computed on the name's bare form (:func:`watch_digest`)
+BARE = "bare:"
+
+#: legal forms as words, in any script (matched word by word after contracts.names.fold, so
+#: accents, case and look-alike letters do not matter; single letters as written: "s. r. o.")
+BARE_FORMS: tuple[str, ...] = (
+    "limited liability company", "limited liability partnership", "limited partnership",
+    "public limited company", "joint stock company", "public joint stock company",
+    "closed joint stock company", "open joint stock company", "private joint stock company",
+    "joint stock", "gesellschaft mit beschränkter haftung", "mbh", "aktiengesellschaft",
+    "kommanditgesellschaft", "offene handelsgesellschaft", "sociedad anónima",
+    "sociedad limitada", "sociedad de responsabilidad limitada", "sociedade anónima",
+    "sociedade anônima", "sociedade limitada", "société anonyme",
+    "société à responsabilité limitée", "société par actions simplifiée",
+    "società per azioni", "società a responsabilità limitata", "naamloze vennootschap",
+    "besloten vennootschap", "sp z o o", "spółka z ograniczoną odpowiedzialnością",
+    "spółka akcyjna", "spol s r o", "s r o", "d o o", "kft", "zrt",
+    "nyrt", "ltd şti", "şti", "limited şirketi", "anonim şirketi", "ooo", "оао", "зао",
+    "пао", "ао", "тов", "пат", "прат", "ип", "одо", "ооо",
+    "общество с ограниченной ответственностью", "акционерное общество",
+    "публичное акционерное общество", "закрытое акционерное общество",
+    "открытое акционерное общество", "товариство з обмеженою відповідальністю",
+)
+#: legal forms a name may carry glued to its last word, read off its end (ASCII, longest
+#: first; short or common endings such as "sa", "co", "ag" are left: "Mimosa", "Monaco")
+GLUED_FORMS: tuple[str, ...] = (
+    "incorporated", "corporation", "company", "limited", "berhad", "gmbh", "pjsc", "ojsc",
+    "cjsc", "ltda", "sarl", "corp", "dmcc", "fzco", "llc", "llp", "plc", "ltd", "inc", "jsc",
+    "ooo", "fze", "bhd",
+)
+GLUED_MIN = 4  # letters left before a glued form
+#: a digit between two letters, read as the letter it is written for (TR39 and common use)
+DIGIT_LETTERS = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t",
+                               "8": "b"})
+_DIGIT_IN_WORD = re.compile(r"(?<=[^\W\d_])[0134578](?=[^\W\d_])")
+
+
+def _fold_words(s: str) -> list[str]:
+    from contracts.names import fold
+
+    return [w for w in (fold(t.casefold()) for t in s.split()) if w]
+
+
+def _bare_phrases() -> tuple[tuple[str, ...], ...]:
+    return tuple(sorted({tuple(_fold_words(re.sub(r"[^\w]+", " ", f))) for f in BARE_FORMS},
+                        key=len, reverse=True))
+
+
+_BARE_PHRASES = _bare_phrases()
+
+
+@functools.lru_cache(maxsize=4096)
+def bare_name(name: str) -> str:
+    """``name``'s screening form of decision 177: its words (letters, digits and marks; every
+    other character a space), a digit between two letters read as a letter
+    (:data:`DIGIT_LETTERS`), the legal forms of :data:`BARE_FORMS` dropped wherever they stand
+    and one of :data:`GLUED_FORMS` cut off the end of the last word, each while a word of at
+    least :data:`GLUED_MIN` letters remains. ``name`` itself when none applies."""
+    from contracts.names import fold
+
+    text = "".join(c if unicodedata.category(c)[0] in "LMN" else
+                   "" if unicodedata.category(c) == "Cf" else " " for c in name)
+    text = _DIGIT_IN_WORD.sub(lambda m: m.group().translate(DIGIT_LETTERS), text)
+    words = text.split()
+    folded = [fold(w.casefold()) for w in words]  # (lower case first: "ТОВ" is "тов")
+    keep = [True] * len(words)
+    i = 0
+    while i < len(words):
+        for ph in _BARE_PHRASES:
+            n = len(ph)
+            if tuple(folded[i:i + n]) == ph:
+                for j in range(i, i + n):
+                    keep[j] = False
+                i += n
+                break
+        else:
+            i += 1
+    out = [w for w, k in zip(words, keep, strict=True) if k]
+    if not any(len(w) >= GLUED_MIN for w in out):
+        out = words  # only legal forms: the name as written
+    if out and out[-1].isascii():
+        last = out[-1].lower()
+        for f in GLUED_FORMS:
+            if last.endswith(f) and len(last) - len(f) >= GLUED_MIN:
+                out = [*out[:-1], out[-1][:-len(f)]]
+                break
+    bare = " ".join(out)
+    return name if bare == " ".join(name.split()) else bare
 
 
 _ID_DIGESTS: dict[tuple[bytes, str, str], str] = {}  # (watch key, kind, value) -> its digest
@@ -243,16 +370,19 @@ def _name_digest(key: bytes, name: str) -> str:
 
 
 def _name_watched(state: ContractState, key: bytes, name: str) -> bool:
-    """Is ``name`` on the watch list in either form (:func:`watch_entries`)?"""
-    return (state.peek(NAME, "watch/" + _name_digest(key, name)) is not None
-            or state.peek(NAME, "watch/" + _memo_digest(key, "joined", name)) is not None)
+    """Is ``name`` on the watch list in an exact form (:func:`watch_entries`: ``name``,
+    ``joined``, and those of its bare form where it differs, decision 177)? Two reads, four
+    for a name whose bare form differs."""
+    return any(state.peek(NAME, "watch/" + _memo_digest(key, kind, name)) is not None
+               for kind in watch_forms(name)[1] if exact_kind(kind))
 
 
 def _name_sounds_watched(state: ContractState, key: bytes, name: str) -> bool:
-    """Does ``name`` sound like a watched one (its sound entries, :func:`_sound_kinds`)?
-    Asked only of a name not watched in its exact forms; at most two reads."""
+    """Does ``name`` sound like a watched one (its sound entries, :func:`_sound_kinds`, and
+    its bare form's)? Asked only of a name not watched in its exact forms; at most two reads
+    (four for a name whose bare form differs)."""
     return any(state.peek(NAME, "watch/" + _memo_digest(key, kind, name)) is not None
-               for kind in _sound_kinds(name, watched=False))
+               for kind in watch_forms(name)[1] if not exact_kind(kind))
 
 
 def _possible_match(state: ContractState, ctx: TxContext, party: str) -> None:
@@ -385,7 +515,10 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
             if ident is not None:
                 for field in IDENTITY_NAME_FIELDS:
                     name = ident.get(field)
-                    if name and state.peek(NAME, "watch/" + _name_digest(key, name)) is not None:
+                    # every exact form, as a document's party name is screened: an identity
+                    # registered as "GlobexTrading" before "Globex Trading" was listed paid on
+                    # (red-team round 9, decision 177)
+                    if name and _name_watched(state, key, name):
                         hit = True
                         break
         if hit:
@@ -622,11 +755,12 @@ def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, curr
     mine = _stats(state, frm, currency)
     to_short, frm_short = to[:MEMORY_ID_HEX], frm[:MEMORY_ID_HEX]
     payee = state.peek(NAME, f"stats/{to}/{currency}")  # read only; a new record is written
+    new_payee: dict[str, Any] | None = None
     if payee is not None and is_round_trip(payee, frm_short, now):
         _alert(state, ctx, "round_trip", [to, frm], {"currency": currency, "amount": amount},
                kept=False)
-        state.put(NAME, f"stats/{to}/{currency}", {  # one alert per trip
-            **payee, "cps": [[c, 0 if c == frm_short else t] for c, t in payee["cps"]]})
+        new_payee = {  # one alert per trip
+            **payee, "cps": [[c, 0 if c == frm_short else t] for c, t in payee["cps"]]}
     if is_counterparty_change(mine, to_short, amount):
         _alert(state, ctx, "counterparty_change", [frm], {
             "counterparty": to, "currency": currency, "amount": amount,
@@ -635,6 +769,19 @@ def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, curr
     if near >= STRUCTURING_COUNT:
         _alert(state, ctx, "structuring", [frm], {
             "currency": currency, "amount": amount, "near_limit_payments": near}, kept=False)
+    if near:
+        # smurfing: payments each just under their payers' limits, from many payers (fresh
+        # accounts, one or two payments each) into one account: counted on the payee, written
+        # only for such a payment; alerted for the payee when the payer's own structuring
+        # alert (one payer's pattern) does not fire (red-team round 9, decision 178)
+        new_payee = dict(new_payee or payee or {"n": 0, "avg": 0, "cps": [], "near": []})
+        received = count_near_received(new_payee, now)
+        if received >= STRUCTURING_COUNT and near < STRUCTURING_COUNT:  # (else the payer's)
+            _alert(state, ctx, "structuring", [to], {
+                "currency": currency, "amount": amount, "counterparty": frm,
+                "near_limit_receipts": received}, kept=False)
+    if new_payee is not None:
+        state.put(NAME, f"stats/{to}/{currency}", new_payee)
     mine["avg"] = amount if mine["n"] == 0 else mine["avg"] + (amount - mine["avg"]) // 8
     mine["n"] += 1
     mine["cps"] = [p for p in mine["cps"] if p[0] != to_short][-(RECENT - 1):] + [
@@ -677,6 +824,22 @@ def count_near_limit(payer_stats: dict[str, Any], limit: int | None, amount: int
     else:
         near.append([hour, 1])
     payer_stats["near"] = near
+    return sum(b[1] for b in near)
+
+
+def count_near_received(payee_stats: dict[str, Any], now_ms: int) -> int:
+    """Structuring into one account (smurfing): a payment just under its payer's limit (as
+    :func:`count_near_limit` counts it) counted on the payee, per hour of block time over the
+    same window, in ``near_in``; returns the count including this payment. Rebinds
+    ``payee_stats["near_in"]`` to a new list."""
+    hour = now_ms // STRUCTURING_BUCKET_MS
+    keep = STRUCTURING_WINDOW_MS // STRUCTURING_BUCKET_MS
+    near = [b for b in payee_stats.get("near_in", ()) if b[0] > hour - keep]
+    if near and near[-1][0] == hour:
+        near[-1] = [hour, near[-1][1] + 1]
+    else:
+        near.append([hour, 1])
+    payee_stats["near_in"] = near
     return sum(b[1] for b in near)
 
 

@@ -378,17 +378,23 @@ def _release_for_seizure(state: ContractState, ctx: TxContext, oid: str, account
                  optional={"to": p_pubkey, "offer_id": p_id})
 def seize(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """A court-ordered seizure: a regulator moves ``amount`` out of ``account`` (frozen or not)
-    to ``to`` (default: the ``seized`` holder). With ``offer_id``, the account's open PvP offer
-    giving ``currency`` is first closed and its escrow returned to the account (event
-    ``pvp_cancelled`` with the ``order_ref``), so escrowed money can be seized too. When
-    governance requires two regulators, the first call records the order and a second
-    regulator's identical call executes it."""
+    to ``to`` (default: the ``seized`` holder; an identity ``to`` must be neither frozen nor
+    watched nor in a refused jurisdiction, as for an issuance: decision 178). With
+    ``offer_id``, the account's open PvP offer giving ``currency`` is first closed and its
+    escrow returned to the account (event ``pvp_cancelled`` with the ``order_ref``), so
+    escrowed money can be seized too. When governance requires two regulators, the first call
+    records the order and a second regulator's identical call executes it."""
     if not gov.is_regulator(state, ctx.sender_hex):
         raise ContractError("only a regulator may seize", "forbidden")
     ccy, amount, ref = args["currency"], args["amount"], args["order_ref"]
     gov.require_currency(state, ccy)
     acct = gov.identity_id(state, args["account"])
     to = gov.identity_id(state, args["to"]) if "to" in args else SEIZED
+    if to != SEIZED:
+        # a seizure pays ``to`` as an issuance would: never a frozen, watched or refused-place
+        # identity (red-team round 9, decision 178); checked at each regulator's call, so the
+        # order executes only if ``to`` still passes
+        risk.check_receipt(state, ctx, to, ccy)
     order = {"account": acct, "currency": ccy, "amount": amount, "to": to}
     if "offer_id" in args:
         order["offer_id"] = args["offer_id"]
