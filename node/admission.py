@@ -27,6 +27,7 @@ from node.ledger import Ledger
 from node.mempool import Mempool, TxGossip
 from node.metrics import NodeMetrics
 from node.pacing import RatePacer
+from node.reach import QuorumWatch
 
 log = logging.getLogger("chainfin.node")
 
@@ -156,6 +157,9 @@ class Admission:
         self._request_resent = 0.0  # when starving transactions last went to the primary again
         self.commit_lag_s = 0.0  # median admission-to-commit time of the last committed block
         self.last_commit = self._last_sweep = time.perf_counter()
+        #: since when this node has reached fewer validators than a quorum, and the waiting
+        #: requests to answer once that lasts (node.reach; sampled by the REST server)
+        self.quorum_watch = QuorumWatch()
         self._pending_timer: asyncio.TimerHandle | None = None
         # rate-driven pacing (node/pacing.py): None when the genesis fixes the interval
         self.pacer = (RatePacer(params.block_interval_ms, params.block_interval_max_ms,

@@ -14,7 +14,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -30,6 +30,7 @@ from node import access
 from node.access import Reader
 from node.envelope import MAX_NAME, TxEnvelope, _json_body, envelope_tx, parse_envelope
 from node.metrics import CONTENT_TYPE
+from node.reach import SAMPLE_S, Reach, no_quorum_error, node_reach, reach_metrics
 from node.runtime import WAIT_TIMEOUT_S, Node, TxOutcome
 
 log = logging.getLogger("chainfin.api")
@@ -57,6 +58,8 @@ REFUSAL_STATUS = {"duplicate": 409, "nonce_reused": 409, "nonce_in_use": 409,
 TIMEOUT_ERROR = {"code": "timeout", "message": "not final within the wait time"}
 #: the ``error`` of a ``pending`` answer cut short because the node is stopping: the
 #: transaction was admitted (and may have gone to the primary), so it may still commit
+#: (a pending answer while this node reaches fewer validators than a quorum carries
+#: ``node.reach.no_quorum_error`` instead of :data:`TIMEOUT_ERROR`: decision 174)
 STOPPING_ERROR = {"code": "node_stopping",
                   "message": "the node is stopping; the transaction was admitted and may still "
                              "commit: ask GET /v1/tx/{tx_id} (of another node)"}
@@ -86,7 +89,8 @@ _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
 
 #: answered without a signature: liveness, the API description, the explorer page and its
 #: files, and a minimal status
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/", "/v1/status", "/v1/genesis"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/", "/v1/status",
+                          "/v1/genesis"})
 #: authorized by the signed transaction(s) they carry, not by a request signature
 TX_PATHS = frozenset({"/v1/tx", "/v1/tx/stream"})
 
@@ -323,23 +327,56 @@ def _wait_param(request: web.Request) -> bool:
     return True
 
 
+def pending_error(node: Node) -> dict[str, Any]:
+    """The ``error`` of a pending answer whose wait ended without an outcome: ``no_quorum``
+    (with the figures) while this node reaches fewer validators than a quorum, else
+    :data:`TIMEOUT_ERROR`."""
+    return no_quorum_error(node_reach(node)) or TIMEOUT_ERROR
+
+
+def _pending(tx_id: bytes, err: dict[str, Any] | None) -> web.Response:
+    body: dict[str, Any] = {"tx_id": tx_id.hex(), "status": "pending"}
+    if err is not None:
+        body["error"] = err
+    return web.json_response(body, status=202)
+
+
 async def post_tx(request: web.Request) -> web.Response:
+    """Admit one transaction; with ``?wait=commit`` wait for its outcome, at most
+    WAIT_TIMEOUT_S, and less without a quorum: a node that has reached fewer validators than
+    a quorum for ``NO_QUORUM_EARLY_S`` answers ``202 pending`` with ``no_quorum`` at once, and
+    a request already waiting when that mark passes (decision 174)."""
     node = request.app[NODE_KEY]
     wait = _wait_param(request)
     tx = parse_envelope(await request.read())
     fut = node.wait_for(tx.tx_id) if wait else None
     try:
         node.admit(tx)
-        if fut is None:
-            return web.json_response({"tx_id": tx.tx_id.hex(), "status": "pending"}, status=202)
+        reach = node_reach(node)
+        if fut is None:  # admitted; whether it can commit soon is worth saying
+            return _pending(tx.tx_id, no_quorum_error(reach))
+        if reach.lost_long:
+            return _pending(tx.tx_id, no_quorum_error(reach))
+        outage: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def tell() -> None:
+            if not outage.done():
+                outage.set_result(None)
+
+        watch = node.admission.quorum_watch
+        watch.on_long_outage.add(tell)
         try:
-            outcome = await asyncio.wait_for(fut, WAIT_TIMEOUT_S)
-        except TimeoutError:
-            return web.json_response({"tx_id": tx.tx_id.hex(), "status": "pending",
-                                      "error": TIMEOUT_ERROR}, status=202)
+            await asyncio.wait((fut, outage), timeout=WAIT_TIMEOUT_S,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watch.on_long_outage.discard(tell)
+            outage.cancel()
+        if not fut.done():
+            return _pending(tx.tx_id, pending_error(node))
+        try:
+            outcome = fut.result()  # (InvalidTransaction: dropped after admission, a 4xx)
         except NodeStopping:
-            return web.json_response({"tx_id": tx.tx_id.hex(), "status": "pending",
-                                      "error": STOPPING_ERROR}, status=202)
+            return _pending(tx.tx_id, STOPPING_ERROR)
         return web.json_response(_sender_json(outcome))
     finally:
         if fut is not None:
@@ -558,12 +595,45 @@ async def get_status(request: web.Request) -> web.Response:
         "mempool": len(node.mempool),
         "base_height": node.ledger.base_height,
         "state_sync": dict(node.statesync.status, active=True) if node.syncing_state else None,
+        "quorum": node_reach(node).to_json(),
     })
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Liveness: 200 while the process serves, with what it reaches (``quorum``); a node
+    without a quorum is alive (restarting it would not help), only not ready (``/readyz``)."""
     node = request.app[NODE_KEY]
-    return web.json_response({"ok": True, "height": node.ledger.tip.height})
+    return web.json_response({"ok": True, "height": node.ledger.tip.height,
+                              "quorum": node_reach(node).to_json()})
+
+
+def not_ready(node: Node, reach: Reach) -> dict[str, str] | None:
+    """Why a load balancer should send this node's clients elsewhere now (None: it need not):
+    its disk is full, or it reaches fewer validators than a quorum (an observer, which does
+    not vote, only for the first). A node installing a snapshot is answered 503
+    ``state_sync`` before this is asked (``state_sync_middleware``)."""
+    if node.disk_full:
+        return {"code": "disk_full", "message": "the data directory is full: this node "
+                "refuses transactions until space is freed"}
+    err = no_quorum_error(reach)
+    if err is None:
+        return None
+    return {"code": "no_quorum",
+            "message": f"this node reaches {reach.reached} of the {reach.validators} "
+                       f"validators (itself included) and a quorum is {reach.quorum}: "
+                       "what it admits cannot commit until a quorum is back"}
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness, for a load balancer: 200 ``{ready: true, quorum}`` when clients may send
+    here, else 503 with ``error`` (``no_quorum``, ``disk_full``) and ``quorum``."""
+    node = request.app[NODE_KEY]
+    reach = node_reach(node)
+    why = not_ready(node, reach)
+    if why is None:
+        return web.json_response({"ready": True, "quorum": reach.to_json()})
+    return web.json_response({"ready": False, "error": why, "quorum": reach.to_json()},
+                             status=503, headers={"Retry-After": "1"})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -582,7 +652,8 @@ def metrics_response(node: Node, risk: bool = True) -> web.Response:
     """The node's Prometheus text (REST's signed ``/metrics`` and the metrics listener's, which
     is the operator's: with the risk families)."""
     node.metrics.peers.set(len(node.transport.connected()))
-    return web.Response(body=node.metrics.render() + (risk_metrics(node) if risk else b""),
+    return web.Response(body=node.metrics.render() + reach_metrics(node_reach(node))
+                        + (risk_metrics(node) if risk else b""),
                         headers={"Content-Type": CONTENT_TYPE})
 
 
@@ -704,7 +775,8 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
     answer ``POST /v1/tx?wait=commit`` would give plus ``seq``, the envelope's 0-based position
     on this socket (a message that is not JSON counts as one): ``status`` committed or rejected
     with the outcome, ``refused`` with ``error`` and ``http_status`` when admission refused it,
-    or ``pending`` with error ``timeout`` after the usual wait. One socket carries many
+    or ``pending`` with error ``timeout`` after the usual wait (``no_quorum`` while the node
+    reaches fewer validators than a quorum, and then sooner, as ``POST /v1/tx?wait=commit``). One socket carries many
     transactions without a request per transaction."""
     node = request.app[NODE_KEY]
     ws = web.WebSocketResponse(max_msg_size=MAX_BODY, heartbeat=30.0)
@@ -730,9 +802,9 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
         seq, tx_id, timer = waiting.pop(fut)
         timer.cancel()
         _forget_waiter(node, tx_id, fut)
-        if fut.cancelled():
+        if fut.cancelled():  # the wait ran out, or the quorum has been lost too long
             answer({"seq": seq, "tx_id": tx_id.hex(), "status": "pending",
-                    "error": TIMEOUT_ERROR})
+                    "error": pending_error(node)})
         elif isinstance(e := fut.exception(), InvalidTransaction):  # dropped after admission
             refused(seq, refusal_status(e), e.code, str(e), tx_id=tx_id.hex())
         elif isinstance(e, NodeStopping):
@@ -777,6 +849,12 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
             except BaseException:
                 _forget_waiter(node, tx.tx_id, fut)
                 raise
+            reach = node_reach(node)
+            if reach.lost_long:  # answered at once, as POST /v1/tx?wait=commit is
+                _forget_waiter(node, tx.tx_id, fut)
+                answer({"seq": seq, "tx_id": tx.tx_id.hex(), "status": "pending",
+                        "error": no_quorum_error(reach)})
+                return
         except InvalidTransaction as e:
             refuse(seq, e)
             return
@@ -788,9 +866,15 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
         waiting[fut] = (seq, tx.tx_id, loop.call_later(WAIT_TIMEOUT_S, fut.cancel))
         fut.add_done_callback(done)
 
+    def outage() -> None:  # no quorum for NO_QUORUM_EARLY_S: every waiting answer now
+        for fut in list(waiting):
+            fut.cancel()
+
     sender = loop.create_task(writer())
     streams = request.app[STREAMS_KEY]
     streams.add(stop)
+    watch = node.admission.quorum_watch
+    watch.on_long_outage.add(outage)
     seq = -1
     try:
         async for msg in ws:
@@ -819,6 +903,7 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
             _forget_waiter(node, tx_id, fut)
         waiting.clear()
         streams.discard(stop)
+        watch.on_long_outage.discard(outage)
         if not stopping:  # (stopping: the writer closes the socket and returns by itself)
             sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
@@ -897,8 +982,11 @@ OPENAPI: dict[str, Any] = {
         ) | {"responses": {
             "200": {"description": "final (committed or rejected), with ?wait=commit",
                     "content": _json_content(_ref("TxOutcome"))},
-            "202": {"description": "admitted and pending (no wait, or the wait ran out: then "
-                                   "with an error of code timeout)",
+            "202": {"description": "admitted and pending: without wait (with an error of code "
+                                   "no_quorum while the node reaches fewer validators than a "
+                                   "quorum), or the wait ended without an outcome: error "
+                                   "timeout, no_quorum (at once once the quorum has been lost "
+                                   "for 5 s) or node_stopping",
                     "content": _json_content(_ref("TxOutcome"))},
             **{c: {"$ref": "#/components/responses/Error"}
                for c in ("400", "409", "413", "429", "503", "5XX")}}}},
@@ -942,7 +1030,12 @@ OPENAPI: dict[str, Any] = {
         "/v1/events": {"get": _op("streamEvents", "Server-Sent Events: one `block` event per "
                                   "committed block, then one `alert` event per risk alert in "
                                   "it", content_type="text/event-stream")},
-        "/healthz": {"get": _op("healthz", "Liveness")},
+        "/healthz": {"get": _op("healthz", "Liveness (200 while the process serves), with "
+                                "the node's quorum reachability")},
+        "/readyz": {"get": _op(
+            "readyz", "Readiness for a load balancer: 200 when this node reaches a quorum of "
+            "validators (and its disk is not full), else 503 with error no_quorum or disk_full",
+            errors=("503",))},
         "/metrics": {"get": _op("metrics", "Prometheus metrics (text format 0.0.4)",
                                 content_type="text/plain")},
         "/openapi.json": {"get": _op("openapi", "This document")},
@@ -1036,16 +1129,36 @@ def make_app(node: Node, limits: AccessLimits | None = None) -> web.Application:
     app.router.add_get("/v1/status", get_status)
     app.router.add_get("/v1/events", events)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
     app[STREAMS_KEY] = set()
     app.on_shutdown.append(_end_waits)
+    app.cleanup_ctx.append(_sample_reach)
     add_explorer_routes(app)
     add_risk_routes(app)
     add_sync_routes(app)
     from node.api_admin import add_admin_routes  # noqa: PLC0415 (imports this module)
     add_admin_routes(app)
     return app
+
+
+async def _sample_reach(app: web.Application) -> AsyncIterator[None]:
+    """Sample the node's quorum reachability every SAMPLE_S while the server runs: the
+    outage's start is known when nobody asks, and the requests waiting for an outcome are
+    answered once it has lasted NO_QUORUM_EARLY_S (``QuorumWatch.on_long_outage``)."""
+    node = app[NODE_KEY]
+
+    async def sample() -> None:
+        while True:
+            node_reach(node)
+            await asyncio.sleep(SAMPLE_S)
+
+    task = asyncio.get_running_loop().create_task(sample(), name="quorum-watch")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 #: how long a stopping node lets the requests waiting for an outcome finish normally (the

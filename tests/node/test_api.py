@@ -123,8 +123,11 @@ async def test_wait_timeout_then_pending_status(h: Harness,
     tx = h.issue()
     status, out = await h.post(tx)
     assert status == 202
-    assert out == {"tx_id": tx.tx_id.hex(), "status": "pending",
-                   "error": {"code": "timeout", "message": "not final within the wait time"}}
+    # the wait ran out while the node reached 2 of 4 validators: it says so (decision 174)
+    assert (out["tx_id"], out["status"]) == (tx.tx_id.hex(), "pending")
+    err = out["error"]
+    assert (err["code"], err["validators_reached"], err["quorum"], err["validators"]) == \
+        ("no_quorum", 2, 3, 4), err
     assert tx.tx_id not in h.node.waiters  # a timed-out wait leaves nothing behind
     status, got = await h.get(f"/v1/tx/{tx.tx_id.hex()}")
     assert (status, got) == (200, {"tx_id": tx.tx_id.hex(), "status": "pending",
@@ -451,7 +454,10 @@ async def test_status(h: Harness) -> None:
 
 async def test_healthz(h: Harness) -> None:
     status, out = await h.get("/healthz")
-    assert (status, out) == (200, {"ok": True, "height": 0})
+    assert (status, out["ok"], out["height"]) == (200, True, 0)
+    q = out["quorum"]  # four validators linked: a quorum of 3 reached (decision 174)
+    assert (q["ok"], q["validators_reached"], q["quorum"], q["lost_since_ms"]) == \
+        (True, 4, 3, None)
 
 
 async def test_pending_tx_whose_nonce_another_commits_is_dropped(h: Harness) -> None:
