@@ -470,6 +470,7 @@ class PbftEngine(Pacemaker):
         self._cvote_of.pop(s, None)
         self.stats["blocks_committed"] += 1
         self.failed_views = 0
+        self._joined_early = False
         self._fetch_retx = 0
         self._probing = False
         if self._ahead_since is not None:
@@ -717,6 +718,8 @@ class PbftEngine(Pacemaker):
             if b.height > self.low:
                 self._blocks.setdefault(b.hash(), b)
         self._check_join()
+        if not self.in_vc:
+            self._check_early_join()  # (its deadline may have passed before this came)
         if self.in_vc and w == self.view:
             self._process_vc_state()
 

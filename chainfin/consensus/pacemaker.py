@@ -126,12 +126,26 @@ class Pacemaker(ReplicaState):
         """The view-change timer runs while work is known and not committed; a commit restarts
         it (TRAPS #9: it is never reset by mere message traffic)."""
         if self.in_vc or not self._has_work():
-            self._progress_deadline = self._retx_deadline = None
+            self._progress_deadline = self._retx_deadline = self._progress_since = None
             return
         if reset or self._progress_deadline is None:
             t = self._timeout()
+            self._progress_since = self.now
             self._progress_deadline = self.now + t
             self._retx_deadline = self.now + t // 2
+
+    def _check_early_join(self) -> None:
+        """Decision 172: a replica whose commits stopped while it holds work joins a view change
+        a validator asked for alone after the base timeout, not its own doubled one
+        (:meth:`~.state.ReplicaState._early_join_deadline`). Once per commit; it counts as a
+        failed view, so the next timeout doubles as if its own timer had fired."""
+        d = self._early_join_deadline()
+        if d is None or self.now < d:
+            return
+        self.stats["early_view_change_joins"] += 1
+        self._joined_early = True
+        self.failed_views += 1
+        self._start_view_change(self.view + 1)
 
     def _on_tick(self, now: int) -> None:
         if now > self.now:
@@ -170,6 +184,8 @@ class Pacemaker(ReplicaState):
                 self._start_view_change(self.view + 1)
         if not self.in_vc:
             self._check_request_timer()
+        if not self.in_vc:
+            self._check_early_join()
         if self._vc_deadline is not None and now >= self._vc_deadline:
             self._vc_deadline = None
             if self.in_vc:

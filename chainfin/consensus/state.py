@@ -118,6 +118,11 @@ class ReplicaState:
         # timers and catch-up
         self.now = 0
         self._progress_deadline: int | None = None
+        # when the progress timer now running was armed (work known, none committed since;
+        # None: not running), and whether this replica has joined a lone VIEW-CHANGE early since
+        # its last commit (decision 172: at most once per commit)
+        self._progress_since: int | None = None
+        self._joined_early = False
         self._retx_deadline: int | None = None  # halfway to the view change: resend our votes
         self._vc_deadline: int | None = None
         self._fetching = False
@@ -263,6 +268,9 @@ class ReplicaState:
         rd = self._request_deadline()
         if rd is not None:
             ds.append(rd)
+        jd = self._early_join_deadline()
+        if jd is not None:
+            ds.append(jd)
         return min(ds) if ds else None
 
     def log_sizes(self) -> dict[str, int]:
@@ -316,6 +324,29 @@ class ReplicaState:
         if self._room_since is None:
             return None  # (the next proposal with room sets a deadline again)
         return max(due, self.now + lacking)
+
+    def _early_join_deadline(self) -> int | None:
+        """When this replica joins a view change another validator asked for alone (decision
+        172), or None. It joins only when all of these hold: it is a voting replica in a view
+        (not in a view change, not behind, not waiting for a set change); it holds known,
+        uncommitted work and has committed nothing for the *base* timeout since that work was
+        known (or since it entered the view: its progress timer has run that long); a
+        validator's valid VIEW-CHANGE for a higher view is in; and it has not joined early
+        since its last commit. The deadline is then the base timeout after the progress timer
+        was armed, when that comes before its own (doubled) timer; otherwise its own timer
+        does the same thing at the same time or earlier. What it does then is what its own
+        timer would do: VIEW-CHANGE for view + 1."""
+        since = self._progress_since
+        if (since is None or self._joined_early or self.in_vc or not self._member
+                or self._progress_deadline is None or self._awaiting_set is not None
+                or self._behind()):
+            return None
+        due = since + self.cfg.view_timeout_ms
+        if due >= self._progress_deadline:
+            return None
+        if not any(m.view > self.view for snd, m in self._vc_by_sender.items() if snd != self.me):
+            return None
+        return due
 
     def _timeout(self) -> int:
         return min(self.cfg.max_timeout_ms, self.cfg.view_timeout_ms << min(self.failed_views, 20))
