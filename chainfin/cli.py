@@ -400,6 +400,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
                            nsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from chainfin.cli_backup import add_parser as add_backup
     from chainfin.cli_calendar import add_parser as add_calendar
+    from chainfin.cli_credit import add_parser as add_credit
     from chainfin.cli_goods import add_parser as add_goods
     from chainfin.cli_jurisdictions import add_parser as add_jurisdictions
     from chainfin.iso20022.commands import add_parser as add_iso20022
@@ -412,6 +413,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     add_jurisdictions(sub)  # under `risk`: after the watch list's parser
     add_goods(sub)  # under `risk` too
     add_calendar(sub)
+    add_credit(sub)
     add_backup(nsub)
 
     ni = nsub.add_parser("init", help="a bank's node: keys, TLS key + CSR, config, join request")

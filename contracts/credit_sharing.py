@@ -8,22 +8,48 @@ else the id): a key its identity replaced may be lost or stolen. In clear, the c
 a salted commitment to the record.
 
 Flow: a bank ``publish``es (commitment + sealed copies) -> the subject ``grant_consent`` to a
-bank (``revoke_consent`` withdraws it) -> that bank ``request_access`` -> with consent the request
-is ``pending`` and the publisher's node answers automatically with ``deliver`` (the record sealed
-to the requester, see :func:`answer_request`); without consent the request is recorded as
-``refused`` (a committed transaction: the refusal is on chain). The requester opens the delivery
-and checks it against the commitment (:func:`open_and_check`). A delivery needs, when it
-executes, the subject's consent and a requester that is still a bank in good standing (neither
-revoked nor frozen). The subject withdraws a consent whatever its role or standing.
+bank, for named purposes (:data:`PURPOSES`), for a bounded number of days and optionally for one
+publisher's records only (``revoke_consent`` withdraws it) -> that bank ``request_access``,
+stating its purpose -> with a live consent covering the purpose and the record's publisher the
+request is ``pending`` and the publisher's node answers automatically with ``deliver`` (the
+record sealed to the requester, see :func:`answer_request`); otherwise the request is recorded
+as ``refused`` (a committed transaction: the refusal is on chain; no consent, an expired one,
+another purpose, another publisher and an unknown record all get this one answer). The
+requester opens the delivery and checks it against the commitment (:func:`open_and_check`). A
+delivery needs, when it executes, a live consent covering the request and a requester that is
+still a bank in good standing (neither revoked nor frozen). The subject withdraws a consent
+whatever its role or standing. A consent recorded before decision 179 (no purposes, no end)
+covers any purpose and every publisher until revoked (:func:`consent_covers`).
+
+The subject's **access report** (decision 179, GDPR art. 15): every request for a record about
+it (and every delivery) is appended to ``access/<subject>/<n>``: who asked, when, for what
+purpose, refused / pending / delivered. Only the subject and the regulators read it.
+
+**Disputes** (decision 180, GDPR art. 16, FCRA s. 611): the subject ``dispute``s a record with a
+reason; while the dispute is open every delivery of the record says so (the request's
+``disputed``: the reason and since when); the publisher (told by the event ``disputed``) either
+``correct``s it (a new record superseding it: requests for the old one are answered with the
+correction, never the old one) or ``reject_dispute``s it with a reason.
 
 State (contract ``credit_sharing``):
 
 - ``record/<record_id>`` -> ``{"publisher", "subject", "commitment", "sealed": {pubkey: ct},
-  "height"}`` (ciphertexts hex, keyed by the recipients' keys at publication);
-- ``consent/<subject>/<bank>`` -> ``{"height", "timestamp_ms"}``;
-- ``request/<request_id>`` -> ``{"record_id", "requester", "publisher", "subject", "status",
-  "height", "sealed"}``, status ``pending`` | ``delivered``; a refused request (no consent, or
-  no such record: the same answer) is ``{"record_id", "requester", "status": "refused"}``.
+  "height"}`` (ciphertexts hex, keyed by the recipients' keys at publication); a correction
+  adds ``"version"`` (2, 3, ...) and ``"supersedes"``; the record it corrects gains
+  ``"superseded_by"``;
+- ``consent/<subject>/<bank>`` -> ``{"height", "timestamp_ms", "purposes", "until_ms",
+  "publisher"}`` (before decision 179: ``{"height", "timestamp_ms"}``);
+- ``request/<request_id>`` -> ``{"record_id", "requester", "publisher", "subject", "purpose",
+  "status", "height", "timestamp_ms", "sealed"}``, status ``pending`` | ``delivered`` (a delivery
+  adds ``"disputed"``: null or ``{"reason", "since_ms"}``, and ``"asked_for"`` when it answered
+  a request for a record since corrected); a refused request (no covering consent, or no such
+  record: the same answer) is ``{"record_id", "requester", "status": "refused"}`` and the
+  ``"purpose"`` it stated, if any;
+- ``access/<subject>`` -> ``{"n"}``, ``access/<subject>/<i>`` (1 .. n) -> ``{"request_id",
+  "record_id", "requester", "publisher", "purpose", "status", "height", "timestamp_ms"}``;
+- ``dispute/<record_id>`` -> ``{"record_id", "publisher", "subject", "status"
+  (open | rejected | corrected), "reason", "opened_height", "opened_ms", "count", "answer",
+  "correction", "closed_height", "closed_ms"}``.
 
 Plaintext sealed to each recipient: ``codec.encode({"record": bytes, "salt": bytes})``.
 Commitment: ``SHA-256("chainfin/credit-record/1\\0" || len(salt) (4 bytes BE) || salt || record)``.
@@ -46,7 +72,10 @@ from chainfin.execution import (
     p_dict,
     p_hex,
     p_id,
+    p_int,
+    p_list,
     p_pubkey,
+    p_text,
 )
 from contracts import governance as gov
 
@@ -54,6 +83,21 @@ NAME = "credit_sharing"
 CONTRACT = Contract(NAME, __doc__ or "")
 MAX_CIPHERTEXT = 16 * 1024
 _COMMIT_TAG = b"chainfin/credit-record/1\0"
+#: What a consent may name and a request must state (decision 179; the FCRA's permissible
+#: purposes a bank has: a credit application, the review of an account, collection).
+PURPOSES = ("credit_decision", "account_review", "collections")
+#: A consent naming no purpose (and every consent recorded before decision 179) covers any.
+ANY_PURPOSE = "any"
+#: A consent ends after at most this many days of block time (default: all of them).
+MAX_CONSENT_DAYS = 365
+DAY_MS = 86_400_000
+#: A dispute's reason, a publisher's answer: at most this many characters (FCRA s. 611(b)
+#: lets a statement of dispute be held to 100 words).
+MAX_REASON = 500
+#: At most this many disputes of one record (a rejected dispute may be raised again).
+MAX_DISPUTES = 8
+#: At most this many versions of one record (the original and its corrections).
+MAX_VERSIONS = 16
 
 ERROR_CODES = (
     "bad_field",
@@ -68,6 +112,11 @@ ERROR_CODES = (
     "no_consent",
     "already_consented",
     "forbidden",
+    "superseded",
+    "dispute_open",
+    "no_open_dispute",
+    "too_many_disputes",
+    "too_many_corrections",
 )
 
 
@@ -146,12 +195,50 @@ def current_key(state: StateView, ident_id: str) -> str:
     return str(ident.get("key", ident_id)) if ident is not None else ident_id
 
 
-def delivery_key(state: StateView, req: Mapping[str, Any]) -> str | None:
-    """The key a pending request is delivered to: the requester's current key, while the
-    subject's consent holds and the requester is a bank in good standing; else None. One
-    answer for all three, so a refused delivery tells the publisher nothing of the
-    requester's standing (a freeze is not told to counterparties)."""
-    if state.peek(NAME, f"consent/{req['subject']}/{req['requester']}") is None:
+def consent_covers(consent: Mapping[str, Any] | None, purpose: str | None, publisher: Any,
+                   now_ms: int) -> bool:
+    """Does ``consent`` (a ``consent/`` value, or None) cover a request for ``purpose`` of a
+    record ``publisher`` published, at block time ``now_ms``? It must not have ended
+    (``until_ms``), must name the purpose or ``any`` (a request stating no purpose is covered
+    by ``any`` only) and, when it names a publisher, that one. A consent recorded before
+    decision 179 has no purposes nor end: it covers any purpose, every publisher."""
+    if not isinstance(consent, Mapping):
+        return False
+    until = consent.get("until_ms")
+    if until is not None and now_ms >= until:
+        return False
+    purposes = consent.get("purposes", [ANY_PURPOSE])
+    if ANY_PURPOSE not in purposes and purpose not in purposes:
+        return False
+    only = consent.get("publisher")
+    return only is None or only == publisher
+
+
+def current_record(state: StateView, record_id: str) -> tuple[str, dict[str, Any] | None]:
+    """``(id, record)`` of the version in force of ``record_id``: itself, or the correction
+    that superseded it (followed to the last). ``(record_id, None)`` when there is no such
+    record."""
+    rec = state.get(NAME, "record/" + record_id)
+    for _ in range(MAX_VERSIONS):
+        nxt = rec.get("superseded_by") if rec is not None else None
+        if nxt is None:
+            break
+        record_id, rec = nxt, state.get(NAME, "record/" + nxt)
+    return record_id, rec
+
+
+def delivery_key(state: StateView, req: Mapping[str, Any], now_ms: int | None = None
+                 ) -> str | None:
+    """The key a pending request is delivered to: the requester's current key, while a live
+    consent of the subject covers the request (:func:`consent_covers`: its purpose, the
+    record's publisher, at ``now_ms``, the block time; None: its end is not checked, as by
+    the publisher's node, which knows no block time yet: the chain checks it) and the
+    requester is a bank in good standing; else None. One answer for all of them, so a refused
+    delivery tells the publisher nothing of the requester's standing (a freeze is not told to
+    counterparties)."""
+    consent = state.get(NAME, f"consent/{req['subject']}/{req['requester']}")
+    now = -1 if now_ms is None else now_ms
+    if not consent_covers(consent, req.get("purpose"), req["publisher"], now):
         return None
     ident = state.peek(gov.NAME, "id/" + req["requester"])
     if ident is None or ident.get("role") != "bank" or ident.get("status") is not None:
@@ -159,13 +246,14 @@ def delivery_key(state: StateView, req: Mapping[str, Any]) -> str | None:
     return str(ident.get("key", req["requester"]))
 
 
-def answer_request(identity: crypto.Identity, state: StateView, request_id: str
-                   ) -> dict[str, Any] | None:
+def answer_request(identity: crypto.Identity, state: StateView, request_id: str,
+                   now_ms: int | None = None) -> dict[str, Any] | None:
     """For the publisher's node: the ``deliver`` args answering ``request_id``, or None when
-    there is nothing to do (not its record, not pending, consent gone, the requester no longer
-    a bank in good standing). ``identity`` is the publisher's current key. Opens the
-    publisher's own sealed copy and re-seals it to the requester's current key only; the
-    plaintext never leaves memory.
+    there is nothing to do (not its record, not pending, consent gone or ended, the requester
+    no longer a bank in good standing). ``identity`` is the publisher's current key. Answers
+    with the version of the record in force (a correction, when the asked one was corrected:
+    ``record_id`` in the args). Opens the publisher's own sealed copy and re-seals it to the
+    requester's current key only; the plaintext never leaves memory.
 
     Raises:
         RecordCheckError: the publisher's own copy does not open or match its commitment.
@@ -176,14 +264,15 @@ def answer_request(identity: crypto.Identity, state: StateView, request_id: str
     key = identity.public_key.hex()
     if current_key(state, req["publisher"]) != key:
         return None
-    recipient = delivery_key(state, req)
-    rec = state.get(NAME, "record/" + req["record_id"])
+    recipient = delivery_key(state, req, now_ms)
+    record_id, rec = current_record(state, req["record_id"])
     if recipient is None or rec is None:
         return None
     record, salt = open_record(identity, rec["sealed"])
     if make_commitment(record, salt) != rec["commitment"]:
         raise RecordCheckError("own copy does not match its commitment")
-    return {"request_id": request_id, "sealed": seal_record(record, salt, [recipient])}
+    return {"request_id": request_id, "record_id": record_id,
+            "sealed": seal_record(record, salt, [recipient])}
 
 
 # ---------------------------------------------------------------------------- arg parsing
@@ -201,6 +290,60 @@ def _sealed(v: Any, name: str) -> dict[str, str]:
     return out
 
 
+def _purpose(v: Any, name: str) -> str:
+    if v not in PURPOSES and v != ANY_PURPOSE:
+        raise ContractError(f"{name} must be one of {', '.join((*PURPOSES, ANY_PURPOSE))}",
+                            "bad_field")
+    return str(v)
+
+
+def _purposes(v: Any, name: str) -> list[str]:
+    out = sorted(set(p_list(_purpose, len(PURPOSES) + 1)(v, name)))
+    if ANY_PURPOSE in out and len(out) > 1:
+        raise ContractError(f"{name}: '{ANY_PURPOSE}' already covers every purpose",
+                            "bad_field")
+    return out
+
+
+def _request_purpose(v: Any, name: str) -> str:
+    if v not in PURPOSES:
+        raise ContractError(f"{name} must be one of {', '.join(PURPOSES)}", "bad_field")
+    return str(v)
+
+
+def _check_recipients(state: ContractState, ctx: TxContext, sealed: Mapping[str, str]) -> None:
+    """A record is sealed to exactly the publisher and the regulators, each at its current
+    key: nobody else has consented."""
+    allowed = {ctx.key_hex, *(current_key(state, r) for r in gov.regulators(state))}
+    extra = sorted(set(sealed) - allowed)
+    if extra:
+        raise ContractError(f"{extra[0][:16]}… has no consent to receive this record",
+                            "not_consented")
+    missing = sorted(allowed - set(sealed))
+    if missing:
+        raise ContractError(f"the record must also be sealed to {missing[0][:16]}…",
+                            "missing_recipient")
+
+
+def _log_access(state: ContractState, ctx: TxContext, subject: str, entry: dict[str, Any]
+                ) -> None:
+    """Append ``entry`` to the subject's access report (``access/<subject>/<n>``)."""
+    head = state.get(NAME, "access/" + subject) or {"n": 0}
+    n = int(head["n"]) + 1
+    state.put(NAME, "access/" + subject, {"n": n})
+    state.put(NAME, f"access/{subject}/{n}",
+              {**entry, "height": ctx.height, "timestamp_ms": ctx.timestamp_ms})
+
+
+def _own_record(state: ContractState, record_id: str, who: str, field: str) -> dict[str, Any]:
+    """The record ``record_id`` if ``who`` is its ``field`` (publisher / subject); anyone else
+    gets ``unknown_record`` whether it exists or not (no existence oracle)."""
+    rec = state.get(NAME, "record/" + record_id)
+    if rec is None or rec.get(field) != who:
+        raise ContractError(f"no record {record_id} of yours", "unknown_record")
+    return dict(rec)
+
+
 # ---------------------------------------------------------------------------- methods
 
 
@@ -215,15 +358,7 @@ def publish(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     if ident["role"] not in ("exporter", "importer"):
         raise ContractError("the subject of a credit record is an exporter or importer",
                             "bad_field")
-    allowed = {ctx.key_hex, *(current_key(state, r) for r in gov.regulators(state))}
-    extra = sorted(set(sealed) - allowed)
-    if extra:
-        raise ContractError(f"{extra[0][:16]}… has no consent to receive this record",
-                            "not_consented")
-    missing = sorted(allowed - set(sealed))
-    if missing:
-        raise ContractError(f"the record must also be sealed to {missing[0][:16]}…",
-                            "missing_recipient")
+    _check_recipients(state, ctx, sealed)
     record_id = ctx.derive_id()
     state.put(NAME, "record/" + record_id, {
         "publisher": ctx.sender_hex, "subject": subject, "commitment": args["commitment"],
@@ -233,16 +368,30 @@ def publish(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     return {"record_id": record_id}
 
 
-@CONTRACT.method(roles=("exporter", "importer"), params={"bank": p_pubkey})
+@CONTRACT.method(roles=("exporter", "importer"), params={"bank": p_pubkey},
+                 optional={"purposes": _purposes, "days": p_int(1, MAX_CONSENT_DAYS),
+                           "publisher": p_pubkey})
 def grant_consent(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
-    """The subject lets ``bank`` obtain credit records about it."""
+    """The subject lets ``bank`` obtain credit records about it for ``purposes`` (default:
+    any), for ``days`` days of block time (1..365, default 365), of ``publisher``'s records
+    only when given (a bank). A live consent to the bank is ``already_consented`` (revoke it
+    first to change it); an ended one is replaced."""
     gov.require_identity(state, args["bank"], "bank")
+    if "publisher" in args:
+        gov.require_identity(state, args["publisher"], "bank")
     key = f"consent/{ctx.sender_hex}/{args['bank']}"
-    if state.get(NAME, key) is not None:
+    old = state.get(NAME, key)
+    if old is not None and (old.get("until_ms") is None or ctx.timestamp_ms < old["until_ms"]):
         raise ContractError("consent is already granted", "already_consented")
-    state.put(NAME, key, {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms})
-    ctx.emit("consent_granted", {"subject": ctx.sender_hex, "bank": args["bank"]})
-    return {"subject": ctx.sender_hex, "bank": args["bank"], "consent": True}
+    purposes = args.get("purposes", [ANY_PURPOSE])
+    until = ctx.timestamp_ms + args.get("days", MAX_CONSENT_DAYS) * DAY_MS
+    state.put(NAME, key, {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms,
+                          "purposes": purposes, "until_ms": until,
+                          "publisher": args.get("publisher")})
+    ctx.emit("consent_granted", {"subject": ctx.sender_hex, "bank": args["bank"],
+                                 "purposes": purposes, "until_ms": until})
+    return {"subject": ctx.sender_hex, "bank": args["bank"], "consent": True,
+            "purposes": purposes, "until_ms": until, "publisher": args.get("publisher")}
 
 
 @CONTRACT.method(roles=None, params={"bank": p_pubkey}, while_frozen=True)
@@ -259,43 +408,69 @@ def revoke_consent(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
     return {"subject": ctx.sender_hex, "bank": args["bank"], "consent": False}
 
 
-@CONTRACT.method(roles=("bank",), params={"record_id": p_id})
+@CONTRACT.method(roles=("bank",), params={"record_id": p_id},
+                 optional={"purpose": _request_purpose})
 def request_access(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
-    """A bank asks for a record. With the subject's consent the request is ``pending`` (the
-    publisher's node delivers); without, it is recorded as ``refused``. Both commit.
+    """A bank asks for a record, stating its ``purpose`` (one of :data:`PURPOSES`; a request
+    stating none is covered only by a consent for any purpose). With a live consent of the
+    subject covering the purpose and the record's publisher the request is ``pending`` (the
+    publisher's node delivers); without, it is recorded as ``refused``. Both commit, and both
+    go into the subject's access report.
 
     A refused request tells the requester nothing about the record: it stores only the record
-    id, the requester and the status (not the publisher nor the subject, whom a bank without
-    consent may not learn), and an unknown record id is refused in exactly the same way, so
-    the answer does not tell whether a record exists."""
-    record_id = args["record_id"]
-    rec = state.get(NAME, "record/" + record_id)
+    id, the requester, its purpose and the status (not the publisher nor the subject, whom a
+    bank without consent may not learn), and an unknown record id is refused in exactly the
+    same way, so the answer does not tell whether a record exists. A request for a record
+    since corrected is a request for the correction (``record_id`` the correction's,
+    ``asked_for`` the one asked)."""
+    asked = args["record_id"]
+    purpose = args.get("purpose")
+    rec = state.get(NAME, "record/" + asked)
     if rec is not None and rec["publisher"] == ctx.sender_hex:
         raise ContractError("the publisher already holds its record", "own_record")
-    consented = rec is not None and state.get(
-        NAME, f"consent/{rec['subject']}/{ctx.sender_hex}") is not None
+    record_id, cur = current_record(state, asked)
+    consented = cur is not None and consent_covers(
+        state.get(NAME, f"consent/{cur['subject']}/{ctx.sender_hex}"), purpose,
+        cur["publisher"], ctx.timestamp_ms)
     request_id = ctx.derive_id()
     if not consented:
-        state.put(NAME, "request/" + request_id, {
-            "record_id": record_id, "requester": ctx.sender_hex, "status": "refused"})
-        ctx.emit("access_refused", {"request_id": request_id, "record_id": record_id,
+        refused = {"record_id": asked, "requester": ctx.sender_hex, "status": "refused"}
+        if purpose is not None:
+            refused["purpose"] = purpose
+        state.put(NAME, "request/" + request_id, refused)
+        if cur is not None:
+            _log_access(state, ctx, cur["subject"], {
+                "request_id": request_id, "record_id": record_id,
+                "requester": ctx.sender_hex, "publisher": cur["publisher"],
+                "purpose": purpose, "status": "refused"})
+        ctx.emit("access_refused", {"request_id": request_id, "record_id": asked,
                                     "requester": ctx.sender_hex})
         return {"request_id": request_id, "status": "refused"}
-    assert rec is not None
-    state.put(NAME, "request/" + request_id, {
-        "record_id": record_id, "requester": ctx.sender_hex, "publisher": rec["publisher"],
-        "subject": rec["subject"], "status": "pending", "height": ctx.height, "sealed": None})
+    assert cur is not None
+    req = {"record_id": record_id, "requester": ctx.sender_hex, "publisher": cur["publisher"],
+           "subject": cur["subject"], "purpose": purpose, "status": "pending",
+           "height": ctx.height, "timestamp_ms": ctx.timestamp_ms, "sealed": None}
+    if record_id != asked:
+        req["asked_for"] = asked
+    state.put(NAME, "request/" + request_id, req)
+    _log_access(state, ctx, cur["subject"], {
+        "request_id": request_id, "record_id": record_id, "requester": ctx.sender_hex,
+        "publisher": cur["publisher"], "purpose": purpose, "status": "pending"})
     ctx.emit("access_requested", {"request_id": request_id, "record_id": record_id,
-                                  "requester": ctx.sender_hex, "publisher": rec["publisher"],
-                                  "subject": rec["subject"]})
+                                  "requester": ctx.sender_hex, "publisher": cur["publisher"],
+                                  "subject": cur["subject"], "purpose": purpose})
     return {"request_id": request_id, "status": "pending"}
 
 
-@CONTRACT.method(roles=("bank",), params={"request_id": p_id, "sealed": _sealed})
+@CONTRACT.method(roles=("bank",), params={"request_id": p_id, "sealed": _sealed},
+                 optional={"record_id": p_id})
 def deliver(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """The publisher answers a pending request with the record sealed to the requester's
-    current key only, while the subject's consent still holds and the requester is still a
-    bank in good standing (:func:`delivery_key`)."""
+    current key only, while a live consent of the subject still covers the request and the
+    requester is still a bank in good standing (:func:`delivery_key`). It delivers the version
+    in force: ``record_id`` (default: the one requested) must be it, else ``superseded`` (the
+    old version of a corrected record is never delivered). A record under an open dispute is
+    delivered marked so (``disputed``: the subject's reason, since when)."""
     request_id, sealed = args["request_id"], args["sealed"]
     req = state.get(NAME, "request/" + request_id)
     if req is None:
@@ -304,15 +479,115 @@ def deliver(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         raise ContractError(f"the request is {req['status']}", "request_not_pending")
     if req["publisher"] != ctx.sender_hex:
         raise ContractError("only the record's publisher may deliver it", "forbidden")
-    recipient = delivery_key(state, req)
+    recipient = delivery_key(state, req, ctx.timestamp_ms)
     if recipient is None:
         raise ContractError("this request may no longer be delivered", "not_consented")
     if set(sealed) != {recipient}:
         raise ContractError("a delivery is sealed to the requester's current key and nobody "
                             "else", "not_consented")
+    record_id, _ = current_record(state, req["record_id"])
+    if args.get("record_id", req["record_id"]) != record_id:
+        raise ContractError(f"the record was corrected: deliver {record_id}", "superseded")
+    if record_id != req["record_id"]:
+        req.setdefault("asked_for", req["record_id"])
+        req["record_id"] = record_id
+    dispute = state.get(NAME, "dispute/" + record_id)
+    marked = ({"reason": dispute["reason"], "since_ms": dispute["opened_ms"]}
+              if dispute is not None and dispute["status"] == "open" else None)
+    open_ = marked is not None
     req["status"] = "delivered"
     req["sealed"] = sealed
+    req["disputed"] = marked
     state.put(NAME, "request/" + request_id, req)
-    ctx.emit("delivered", {"request_id": request_id, "record_id": req["record_id"],
-                           "requester": req["requester"], "publisher": ctx.sender_hex})
-    return {"request_id": request_id, "status": "delivered"}
+    _log_access(state, ctx, req["subject"], {
+        "request_id": request_id, "record_id": record_id, "requester": req["requester"],
+        "publisher": ctx.sender_hex, "purpose": req.get("purpose"), "status": "delivered"})
+    ctx.emit("delivered", {"request_id": request_id, "record_id": record_id,
+                           "requester": req["requester"], "publisher": ctx.sender_hex,
+                           "disputed": open_})
+    return {"request_id": request_id, "status": "delivered", "disputed": open_}
+
+
+@CONTRACT.method(roles=None, params={"record_id": p_id, "reason": p_text(MAX_REASON)},
+                 while_frozen=True)
+def dispute(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The subject disputes a record about it (GDPR art. 16, FCRA s. 611), with a reason: until
+    the publisher corrects it or rejects the dispute, every delivery of it says so and carries
+    the reason. Its subject only (anyone else: ``unknown_record``, as for no record), whatever
+    its standing; one open dispute at a time (``dispute_open``), at most
+    :data:`MAX_DISPUTES` a record; a record since corrected is ``superseded`` (dispute the
+    correction). The publisher is told (event ``disputed``)."""
+    record_id = args["record_id"]
+    rec = _own_record(state, record_id, ctx.sender_hex, "subject")
+    if rec.get("superseded_by") is not None:
+        raise ContractError(f"the record was corrected by {rec['superseded_by']}", "superseded")
+    old = state.get(NAME, "dispute/" + record_id)
+    if old is not None and old["status"] == "open":
+        raise ContractError("the record is already disputed", "dispute_open")
+    count = (old["count"] if old is not None else 0) + 1
+    if count > MAX_DISPUTES:
+        raise ContractError(f"a record is disputed at most {MAX_DISPUTES} times",
+                            "too_many_disputes")
+    state.put(NAME, "dispute/" + record_id, {
+        "record_id": record_id, "publisher": rec["publisher"], "subject": ctx.sender_hex,
+        "status": "open", "reason": args["reason"], "opened_height": ctx.height,
+        "opened_ms": ctx.timestamp_ms, "count": count, "answer": None, "correction": None,
+        "closed_height": None, "closed_ms": None})
+    ctx.emit("disputed", {"record_id": record_id, "subject": ctx.sender_hex,
+                          "publisher": rec["publisher"]})
+    return {"record_id": record_id, "dispute": "open"}
+
+
+@CONTRACT.method(roles=("bank",), params={"record_id": p_id, "reason": p_text(MAX_REASON)})
+def reject_dispute(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """The publisher, having checked the record, stands by it: the open dispute is closed
+    ``rejected`` with its reason; later deliveries are no longer marked disputed. Its
+    publisher only (anyone else: ``unknown_record``)."""
+    record_id = args["record_id"]
+    rec = _own_record(state, record_id, ctx.sender_hex, "publisher")
+    d = state.get(NAME, "dispute/" + record_id)
+    if d is None or d["status"] != "open":
+        raise ContractError("the record is not disputed", "no_open_dispute")
+    d.update(status="rejected", answer=args["reason"], closed_height=ctx.height,
+             closed_ms=ctx.timestamp_ms)
+    state.put(NAME, "dispute/" + record_id, d)
+    ctx.emit("dispute_rejected", {"record_id": record_id, "subject": rec["subject"],
+                                  "publisher": ctx.sender_hex})
+    return {"record_id": record_id, "dispute": "rejected"}
+
+
+@CONTRACT.method(roles=("bank",),
+                 params={"record_id": p_id, "commitment": p_hex(32), "sealed": _sealed})
+def correct(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The publisher publishes a correction of its record (sealed as ``publish``): a new record
+    of the same subject that supersedes it. The old one is never delivered again (a request
+    for it is answered with the correction), and an open dispute of it is closed
+    ``corrected``. Its publisher only (anyone else: ``unknown_record``); a record already
+    corrected is ``superseded`` (correct the correction), at most :data:`MAX_VERSIONS`
+    versions."""
+    old_id, sealed = args["record_id"], args["sealed"]
+    rec = _own_record(state, old_id, ctx.sender_hex, "publisher")
+    if rec.get("superseded_by") is not None:
+        raise ContractError(f"the record was corrected by {rec['superseded_by']}", "superseded")
+    version = int(rec.get("version", 1)) + 1
+    if version > MAX_VERSIONS:
+        raise ContractError(f"a record has at most {MAX_VERSIONS} versions",
+                            "too_many_corrections")
+    _check_recipients(state, ctx, sealed)
+    record_id = ctx.derive_id()
+    state.put(NAME, "record/" + record_id, {
+        "publisher": ctx.sender_hex, "subject": rec["subject"],
+        "commitment": args["commitment"], "sealed": sealed, "height": ctx.height,
+        "version": version, "supersedes": old_id})
+    rec["superseded_by"] = record_id
+    state.put(NAME, "record/" + old_id, rec)
+    d = state.get(NAME, "dispute/" + old_id)
+    if d is not None and d["status"] == "open":
+        d.update(status="corrected", correction=record_id, closed_height=ctx.height,
+                 closed_ms=ctx.timestamp_ms)
+        state.put(NAME, "dispute/" + old_id, d)
+    ctx.emit("corrected", {"record_id": record_id, "supersedes": old_id,
+                           "publisher": ctx.sender_hex, "subject": rec["subject"],
+                           "commitment": args["commitment"]})
+    return {"record_id": record_id, "supersedes": old_id, "version": version}

@@ -43,9 +43,12 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "of its trade, whose proceeds repay it first): its `trade_id`, `bank`, `exporter`, "
      "`amount`, `currency`, `repaid` only; not the buyer, a verifying bank or another bank "
      "that financed the trade"),
-    ("credit-sharing metadata", "`/v1/state/credit_sharing/{record,request,consent}/…`",
+    ("credit-sharing metadata", "`/v1/state/credit_sharing/{record,request,consent,dispute}/…`",
      "publisher, subject, consented_bank (a bank the subject consented to; the requester of a "
      "request), regulator"),
+    ("credit access report", "`/v1/state/credit_sharing/access/<subject>[/<n>]` (who asked for "
+     "the subject's records, when, for what purpose, refused or delivered; `chainfin credit "
+     "report`)", "subject, regulator"),
     ("settlement offer", "`/v1/state/settlement/pvp/<id>`",
      "party (maker, taker), regulator, auditor"),
     ("payment index", "`/v1/state/settlement/uetr/<debtor>/<uetr>` (the transfer booked under "
@@ -383,6 +386,10 @@ def _credit_rule(get: StateGet, reader: Reader, key: str) -> str | None:
     if kind == "consent":
         subject, _, bank = rest.partition("/")
         return "subject" if reader.is_(subject) else "consented_bank" if reader.is_(bank) else None
+    if kind == "access":
+        # the subject's access report (decision 179, GDPR art. 15): who asked for its records,
+        # when, why, refused or delivered: its own and the regulators', never a bank's
+        return "subject" if reader.is_(rest.partition("/")[0]) else None
     rec = get("credit_sharing", key)
     if not isinstance(rec, dict):
         return None

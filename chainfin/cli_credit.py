@@ -1,0 +1,192 @@
+"""``chainfin credit grant | revoke | request | dispute | answer | report``: credit sharing as
+its subject and its banks use it (contracts/credit_sharing.py, decisions 179-180).
+
+- ``grant`` (the subject): consent to a bank for named purposes, for a number of days, of one
+  publisher's records only if given; ``revoke`` withdraws it.
+- ``request`` (a bank): ask for a record, stating the purpose.
+- ``dispute`` (the subject): dispute a record with a reason; ``answer`` (the publisher):
+  reject the dispute with a reason (a correction is a ``credit_sharing.correct`` transaction,
+  sealed as a publication is).
+- ``report`` (the subject; a regulator with ``--subject``): the access report, GDPR art. 15 —
+  every request for the subject's records: who, when, for what purpose, refused, pending or
+  delivered.
+
+The purposes are mirrored from the contract (this layer imports nothing from contracts); a unit
+test holds them equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+from typing import Any
+
+from chainfin.client import Client, ClientError, send_or_dry_run
+from chainfin.crypto import load_identity
+from chainfin.errors import ChainfinError
+
+__all__ = ["PURPOSES", "MAX_CONSENT_DAYS", "access_report", "add_parser", "run"]
+
+#: ``credit_sharing.PURPOSES`` (and ``any``, which a consent may name).
+PURPOSES = ("credit_decision", "account_review", "collections")
+#: ``credit_sharing.MAX_CONSENT_DAYS``.
+MAX_CONSENT_DAYS = 365
+#: The report reads at most this many entries (the latest), unless ``--all``.
+REPORT_LATEST = 200
+
+
+async def access_report(node: str, key: str, subject: str | None = None,
+                        ca: str | None = None, timeout: float = 60.0,
+                        latest: int | None = REPORT_LATEST) -> dict[str, Any]:
+    """The access report of ``subject`` (default: the key's own identity), read as ``key``:
+    ``{subject, requests: [{request_id, requester, requester_name, publisher, purpose,
+    record_id, asked_ms, status, delivered_ms}], entries, shown}``, oldest first, one row per
+    request (its delivery folded in). A reader that may not read it gets an empty report
+    (the node answers 404 alike for no report and no right to it).
+
+    Raises:
+        ClientError: the node could not be reached or refused the reader.
+        ChainfinError: the key is no identity.
+    """
+    ident = load_identity(key)
+    async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
+        if subject is None:
+            me = await c.identity_record(ident.public_key.hex())
+            if me is None:
+                raise ChainfinError("this key is no identity on the ledger")
+            subject = me[0]
+        head = await c.state_value("credit_sharing", "access/" + subject)
+        n = int(head["n"]) if isinstance(head, dict) else 0
+        first = 1 if latest is None else max(1, n - latest + 1)
+        rows: dict[str, dict[str, Any]] = {}
+        names: dict[str, str | None] = {}
+        for i in range(first, n + 1):
+            e = await c.state_value("credit_sharing", f"access/{subject}/{i}")
+            if not isinstance(e, dict):
+                continue
+            rid = str(e.get("request_id"))
+            row = rows.get(rid)
+            if row is None:
+                who = str(e.get("requester"))
+                if who not in names:
+                    rec = await c.state_value("governance", "id/" + who)
+                    names[who] = rec.get("name") if isinstance(rec, dict) else None
+                row = rows[rid] = {
+                    "request_id": rid, "requester": who, "requester_name": names[who],
+                    "publisher": e.get("publisher"), "purpose": e.get("purpose"),
+                    "record_id": e.get("record_id"), "asked_ms": e.get("timestamp_ms"),
+                    "status": e.get("status"), "delivered_ms": None}
+            if e.get("status") == "delivered":
+                row.update(status="delivered", delivered_ms=e.get("timestamp_ms"),
+                           record_id=e.get("record_id"))
+    return {"subject": subject, "entries": n, "shown": n - first + 1 if n else 0,
+            "requests": list(rows.values())}
+
+
+def _key(text: str) -> str:
+    key = text.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", key):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a key or id (64 hex digits)")
+    return key
+
+
+def run(args: argparse.Namespace) -> int:
+    """``chainfin credit <action>``: exit 0 done, 1 the ledger refused or rejected it, 2 the
+    command could not be used (nothing sent)."""
+    try:
+        cmd = args.credit_command
+        if not args.key:
+            raise ChainfinError("give --key (or set $CHAINFIN_KEY): the identity that signs")
+        if cmd == "report":
+            out = asyncio.run(access_report(args.node, args.key, args.subject, args.ca,
+                                            args.timeout, None if args.all else REPORT_LATEST))
+            print(json.dumps(out))
+            return 0
+        tx: dict[str, Any]
+        if cmd == "grant":
+            tx = {"bank": args.bank, "purposes": sorted(set(args.purpose)), "days": args.days}
+            if args.publisher:
+                tx["publisher"] = args.publisher
+            method = "grant_consent"
+        elif cmd == "revoke":
+            tx, method = {"bank": args.bank}, "revoke_consent"
+        elif cmd == "request":
+            tx, method = {"record_id": args.record, "purpose": args.purpose}, "request_access"
+        elif cmd == "dispute":
+            tx, method = {"record_id": args.record, "reason": args.reason}, "dispute"
+        else:
+            tx, method = {"record_id": args.record, "reason": args.reason}, "reject_dispute"
+        return send_or_dry_run(args, "credit_sharing", method, tx)
+    except (ChainfinError, ClientError, OSError, ValueError) as e:
+        print(f"chainfin: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _days(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_CONSENT_DAYS:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of days, 1 to {MAX_CONSENT_DAYS}")
+    return int(text)
+
+
+def _reason(text: str) -> str:
+    s = " ".join(text.split())
+    if not s or len(s) > 500:
+        raise argparse.ArgumentTypeError("a reason of 1 to 500 characters")
+    return s
+
+
+def add_parser(sub: Any) -> None:
+    """``chainfin credit ...`` (called by chainfin.cli)."""
+    p = sub.add_parser("credit", help="credit sharing: consent, requests, disputes, the "
+                                      "subject's access report")
+    s = p.add_subparsers(dest="credit_command", metavar="ACTION", required=True)
+
+    def common(q: argparse.ArgumentParser, signs: bool = True) -> None:
+        q.add_argument("--node", required=True, help="REST URL of a node")
+        q.add_argument("--key", default=os.environ.get("CHAINFIN_KEY"),
+                       help="identity key file that signs (default: $CHAINFIN_KEY)")
+        q.add_argument("--ca", default=None, help="CA certificate for an https node")
+        q.add_argument("--timeout", type=float, default=60.0, help="seconds to wait")
+        if signs:
+            q.add_argument("--dry-run", action="store_true",
+                           help="print the transaction; send nothing")
+        q.set_defaults(func=run)
+
+    g = s.add_parser("grant", help="the subject consents to a bank (purposes, days)")
+    g.add_argument("--bank", type=_key, required=True, help="the bank's identity key")
+    g.add_argument("--purpose", action="append", required=True,
+                   choices=(*PURPOSES, "any"), help="repeatable: what the bank may ask for")
+    g.add_argument("--days", type=_days, default=MAX_CONSENT_DAYS,
+                   help=f"how long the consent lasts (1..{MAX_CONSENT_DAYS}, default "
+                        f"{MAX_CONSENT_DAYS})")
+    g.add_argument("--publisher", type=_key, default=None,
+                   help="only this bank's records (default: every publisher's)")
+    common(g)
+    r = s.add_parser("revoke", help="the subject withdraws its consent to a bank")
+    r.add_argument("--bank", type=_key, required=True)
+    common(r)
+    q = s.add_parser("request", help="a bank asks for a record, stating its purpose")
+    q.add_argument("--record", type=_key, required=True, help="the record id")
+    q.add_argument("--purpose", required=True, choices=PURPOSES)
+    common(q)
+    d = s.add_parser("dispute", help="the subject disputes a record about it")
+    d.add_argument("--record", type=_key, required=True)
+    d.add_argument("--reason", type=_reason, required=True,
+                   help="shown with every later delivery of the record while disputed")
+    common(d)
+    a = s.add_parser("answer", help="the publisher rejects a dispute of its record, with a "
+                                    "reason")
+    a.add_argument("--record", type=_key, required=True)
+    a.add_argument("--reason", type=_reason, required=True)
+    common(a)
+    rp = s.add_parser("report", help="the subject's access report: who asked for its "
+                                     "records, when, why, refused or delivered")
+    rp.add_argument("--subject", type=_key, default=None,
+                    help="whose report (a regulator; default: the key's own identity)")
+    rp.add_argument("--all", action="store_true",
+                    help=f"every entry (default: the latest {REPORT_LATEST})")
+    common(rp, signs=False)
