@@ -25,9 +25,13 @@ import aiohttp
 from chainfin import cli_alerts
 from chainfin.client import signed_headers
 from chainfin.crypto import Identity, load_identity
+from chainfin.iso20022 import TxStatus
 from chainfin.types import Transaction
 from contracts import credit_sharing, risk
 from testnet.launch import Testnet, init_testnet, keyed_genesis, load_manifest
+
+#: what the importer's pain.001 (step 4c) pays the exporter: USD 400.00 + 350.50
+PAYMENT_FILE_MINOR = 75_050
 
 
 class StoryError(Exception):
@@ -236,6 +240,7 @@ class Story:
                         {"original_tx": dup, "payer": imp, "uetr": dup_uetr,
                          "currency": "USD", "amount": 250_000, "reason": "FOCR"},
                         expect="rejected", expect_error="over_return")
+        await self.payment_file(imp, exp, uniq)
         print("5. Credit record shared with consent", file=self.out)
         record = b'{"subject":"exporter","rating":"BBB+","limit_usd_minor":50000000}'
         salt = os.urandom(16)
@@ -269,6 +274,39 @@ class Story:
                       "recalled": dup,
                       "request": request_id}
 
+    async def payment_file(self, imp: str, exp: str, uniq: str) -> None:
+        """4c. The importer's ERP pays two invoices in one pain.001; each is its own transfer,
+        the bank answers with a pain.002, and the same MsgId again is refused (DU01): its
+        UETRs, derived from the MsgId, are in the importer's payment index."""
+        from chainfin.iso20022 import pain001 as p1
+        from contracts.settlement import CONTRACT as SETTLEMENT
+
+        print("4c. The importer's ERP sends a payment file (pain.001); the bank answers "
+              "(pain.002)", file=self.out)
+        msg_id = f"ERP-{uniq}"
+        xml = p1.build_pain001(imp, [
+            p1.Instruction(f"INV-{uniq}-A", "400.00", "USD", exp, remittance_info="invoice A"),
+            p1.Instruction(f"INV-{uniq}-B", "350.50", "USD", exp, remittance_info="invoice B")],
+            # PAYMENT_FILE_MINOR in all
+            msg_id=msg_id, batch_booking=True)
+        ini = p1.parse_pain001(xml, signer=imp, exponents={"USD": 2},
+                               parse_args=SETTLEMENT.methods["transfer"].parse_args)
+        statuses = {}
+        for t in ini.transfers:
+            body = await self.send(f"pain.001 {msg_id}: {t.end_to_end_id} USD {t.amount_text}",
+                                   "importer", "settlement", "transfer", dict(t.args or {}))
+            statuses[t.index] = TxStatus(body["tx_id"], "committed", t.end_to_end_id, t.uetr,
+                                         body.get("height"))
+        report = p1.Report(ini, statuses=statuses)
+        p1.build_pain002(report)  # validated against the official XSD as it is built
+        booked = await self.state(0, "settlement", f"uetr/{imp}/{ini.transfers[0].uetr}",
+                                  who="importer")
+        again = "DU01 (already booked)" if booked else "not found"
+        print(f"  ok pain.002: group {p1.group_status(report)}, booked per transaction; the "
+              f"same MsgId again: {again}", file=self.out, flush=True)
+        if not booked:
+            raise StoryError(f"pain.001 {msg_id}: its first UETR is not in the payment index")
+
     async def regulators(self) -> list[str]:
         v = await self.state(0, "governance", "regulators", "exporter")
         return list(v or [])
@@ -295,9 +333,11 @@ class Story:
             ("trade_documents", "pres/" + f["presentation"]): lambda p: p["status"] == "paid",
             ("settlement", f"bal/{bank_a}/USD"): lambda v: v == 50_000_000,
             # the PvP's USD 10,000.00 out, the deposit of USD 2,500.00 in (its duplicate returned)
-            ("settlement", f"bal/{exp}/USD"): lambda v: v == 12_500_000 - 1_000_000 + 250_000,
+            ("settlement", f"bal/{exp}/USD"): lambda v: v == 12_500_000 - 1_000_000 + 250_000
+            + PAYMENT_FILE_MINOR,
             ("settlement", f"bal/{exp}/CNY"): lambda v: v == 7_100_000,
-            ("settlement", f"bal/{imp}/USD"): lambda v: v == 1_000_000 - 250_000,
+            ("settlement", f"bal/{imp}/USD"): lambda v: v == 1_000_000 - 250_000
+            - PAYMENT_FILE_MINOR,
             ("settlement", f"bal/{imp}/CNY"): lambda v: v == 40_000_000 - 7_100_000,
             ("settlement", f"bal/{bank_c}/USD"): lambda v: v == 50_000_000 - 12_500_000,
             ("settlement", "pvp/" + f["offer"]): lambda o: o["status"] == "accepted",

@@ -322,12 +322,13 @@ async def pain001(node: str, key: str, xml: bytes, *, parse_args: TransferParser
 
 
 async def _booked_before(c: Client, me: str, ini: p1.Initiation) -> p1.Initiation:
-    """The ledger is the pain.001 journal: each transaction is booked under a UETR, its own or
-    one derived from the debtor, the ``MsgId``, the block and its place
+    """The ledger is the pain.001 journal. A transaction without a UETR of its own is booked
+    under one derived from the debtor, the ``MsgId`` and its place in the message
     (:func:`~chainfin.iso20022.pain001.derived_uetr`), and the debtor reads its payment index
-    ``settlement/uetr/<debtor>/<uetr>``. A derived UETR found there means this ``MsgId`` was
-    booked before: the file is refused (``DU01``). A UETR of the file's own found there is that
-    transaction's duplicate (``AM05``), not sent.
+    ``settlement/uetr/<debtor>/<uetr>``: if the UETR of any place this file has (booked by
+    any earlier file under this ``MsgId``) is there, the ``MsgId`` was processed and the file
+    is refused (``DU01``). A UETR of the file's own found there is that transaction's
+    duplicate (``AM05``), not sent.
 
     Raises:
         FileRefused: ``DU01``.
@@ -335,21 +336,22 @@ async def _booked_before(c: Client, me: str, ini: p1.Initiation) -> p1.Initiatio
     """
     sem = asyncio.Semaphore(_SCAN_CONCURRENCY)
 
-    async def booked(t: p1.Initiated) -> Any:
+    async def booked(uetr: str) -> Any:
         async with sem:
-            return await c.state_value("settlement", f"uetr/{me}/{t.uetr}")
+            return await c.state_value("settlement", f"uetr/{me}/{uetr}")
 
-    todo = [t for t in ini.transfers if t.args is not None]
-    found = await asyncio.gather(*(booked(t) for t in todo))
-    hits = {t.index: f for t, f in zip(todo, found, strict=True) if isinstance(f, dict)}
-    for t in todo:
-        if t.index in hits and not t.uetr_given:
+    places = [p1.derived_uetr(me, ini.msg_id, i) for i in range(len(ini.transfers))]
+    given = [t for t in ini.transfers if t.args is not None and t.uetr_given]
+    found = await asyncio.gather(*(booked(u) for u in places + [t.uetr or "" for t in given]))
+    for i, f in enumerate(found[:len(places)]):
+        if isinstance(f, dict):
             raise p1.FileRefused(p1.Refusal(
                 "DU01", f"MsgId {ini.msg_id!r} was already booked by this debtor (its "
-                        f"transaction EndToEndId {t.end_to_end_id} in chainfin tx "
-                        f"{str(hits[t.index].get('tx_id'))[:16]}…, block "
-                        f"{hits[t.index].get('height')}); nothing was sent"),
+                        f"transaction {i} in chainfin tx {str(f.get('tx_id'))[:16]}…, block "
+                        f"{f.get('height')}); nothing was sent"),
                 ini.msg_id, ini.created, ini.nb_of_txs, ini.ctrl_sum)
+    hits = {t.index: f for t, f in zip(given, found[len(places):], strict=True)
+            if isinstance(f, dict)}
     if not hits:
         return ini
     blocks = []

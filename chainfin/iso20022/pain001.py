@@ -167,15 +167,16 @@ class FileRefused(Iso20022Error):
         self.nb_of_txs, self.ctrl_sum = nb_of_txs, ctrl_sum
 
 
-def derived_uetr(debtor: str, msg_id: str, pmt_inf_id: str, position: int) -> str:
-    """The UETR a transaction without one is booked under: a function of the debtor, the
-    message, the block and the transaction's place in it, so that the same file sent again
-    (same ``MsgId``) asks for the same UETRs, which the ledger refuses to book twice
-    (``duplicate_payment``) and :mod:`chainfin.iso20022.cli` looks up before sending
-    (``DU01``). Written in the UUIDv4 form the ledger and ISO 20022 require (version and
-    variant bits set, the other 122 bits from SHA-256)."""
-    h = hashlib.sha256("\x00".join(("chainfin pain.001 uetr", debtor, msg_id, pmt_inf_id,
-                                    str(position))).encode()).digest()
+def derived_uetr(debtor: str, msg_id: str, index: int) -> str:
+    """The UETR the ``index``-th transaction of message ``msg_id`` (counted across its blocks)
+    is booked under when the file gives none: a function of the debtor, the message id and the
+    place only, so that the same ``MsgId`` sent again asks for the same UETRs, which the ledger
+    refuses to book twice (``duplicate_payment``) and :mod:`chainfin.iso20022.cli` looks up
+    before sending (``DU01``), whatever the new file's blocks and amounts. Written in the
+    UUIDv4 form the ledger and ISO 20022 require (version and variant bits set, the other 122
+    bits from SHA-256)."""
+    h = hashlib.sha256("\x00".join(("chainfin pain.001 uetr", debtor, msg_id,
+                                    str(index))).encode()).digest()
     return str(uuid.UUID(bytes=h[:16], version=4))
 
 
@@ -346,7 +347,7 @@ def _initiation(root: Any, signer: str, exponents: Mapping[str, int],
         seen_blocks.add(pid)
         txs = []
         for pos, tx in enumerate(tx_els):
-            t = _transaction(tx, index, b, pos, pid, debtor or signer, seen_e2e, seen_uetr,
+            t = _transaction(tx, index, b, debtor or signer, seen_e2e, seen_uetr,
                              exponents, parse_args, accounts, f"{w}/CdtTrfTxInf[{pos}]", head)
             if refusal is not None:
                 t = replace(t, args=None, refusal=Refusal(refusal.code, f"its PmtInf is refused "
@@ -358,14 +359,14 @@ def _initiation(root: Any, signer: str, exponents: Mapping[str, int],
     return Initiation(msg_id, created, nb, ctrl, tuple(blocks))
 
 
-def _transaction(tx: Any, index: int, block: int, pos: int, pid: str, debtor: str,
+def _transaction(tx: Any, index: int, block: int, debtor: str,
                  seen_e2e: set[str], seen_uetr: set[str], exponents: Mapping[str, int],
                  parse_args: TransferParser, accounts: Mapping[str, str], w: str,
                  head: Mapping[str, Any]) -> Initiated:
     e2e = _text(tx, "PmtId", "EndToEndId")
     uetr = _text(tx, "PmtId", "UETR")
     given = uetr is not None
-    uetr = uetr.lower() if uetr else derived_uetr(debtor, head["msg_id"], pid, pos)
+    uetr = uetr.lower() if uetr else derived_uetr(debtor, head["msg_id"], index)
     amt = _child(tx, "Amt", "InstdAmt")
     eqvt = _child(tx, "Amt", "EqvtAmt", "Amt")
     shown = amt if amt is not None else eqvt

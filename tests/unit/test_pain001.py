@@ -54,10 +54,10 @@ def test_a_good_file_becomes_one_transfer_per_transaction_in_minor_units() -> No
     t = ini.transfers[0]
     assert t.args == {"to": B, "currency": "USD", "amount": 100_000, "end_to_end_id": "E2E-0",
                       "uetr": t.uetr, "remittance_info": "inv 0"}
-    # a UETR derived from the debtor, the MsgId, the block and the place: the same file asks
-    # for the same UETRs again, which the ledger books once
-    assert t.uetr == p1.derived_uetr(A, "MSG-1", "PMT-1", 0) == _read(_file(
-        "1000.00", "0.10", "0.20")).transfers[0].uetr
+    # a UETR derived from the debtor, the MsgId and the place: the same MsgId asks for the
+    # same UETRs again, which the ledger books once
+    assert t.uetr == p1.derived_uetr(A, "MSG-1", 0) == _read(_file(
+        "5.00", pmt_inf_id="OTHER")).transfers[0].uetr
     assert ini.blocks[0].batch_booking is True
     doc = _report(p1.Report(ini, dry_run=True))
     assert _x(doc, "//p:GrpSts/text()") == ["ACCP"] and _x(doc, "//p:OrgnlMsgId/text()") == \
@@ -220,3 +220,22 @@ async def test_a_pain001_is_booked_per_transaction_and_answered_with_a_pain002(
     assert _x(doc, "//p:GrpSts/text()") == ["RJCT"]
     assert _x(doc, "//p:StsRsnInf/p:Rsn/p:Cd/text()") == ["DU01"]
     assert await d.usd("bob") == 90_000
+    # another file under the same MsgId (another block, other amounts): DU01 too
+    g = tmp_path / "again.xml"
+    g.write_bytes(p1.build_pain001(a, [instr("INV-9", "1.00", b)], msg_id="ERP-2026-12-07-1",
+                                   pmt_inf_id="OTHER"))
+    rc, out_, err = await _chainfin(capsys, "iso20022", "pain001", str(g), "--key", key,
+                                    "--node", url)
+    assert rc == 1 and "DU01" in err, err
+    # a new MsgId whose first transaction carries a UETR this debtor already paid under: AM05,
+    # not sent; the other is booked
+    h = tmp_path / "new.xml"
+    h.write_bytes(p1.build_pain001(a, [
+        p1.Instruction("INV-1", "600.00", "USD", b, uetr=lines[0]["uetr"]),
+        instr("INV-5", "1.00", b)], msg_id="ERP-2026-12-07-2"))
+    rc, out_, err = await _chainfin(capsys, "iso20022", "pain001", str(h), "--key", key,
+                                    "--node", url, "--out", str(tmp_path / "new002.xml"))
+    assert rc == 1, err
+    assert [(x["status"], x["reason"]) for x in map(json.loads, out_.splitlines())] == [
+        ("RJCT", "AM05"), ("ACSC", None)]
+    assert await d.usd("bob") == 90_100
