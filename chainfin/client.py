@@ -238,7 +238,9 @@ class Client:
     async def submit(self, tx: Transaction, wait: bool = False) -> dict[str, Any]:
         """POST /v1/tx. Without ``wait``: ``{tx_id, status: "pending"}`` once admitted. With it:
         ``{tx_id, status, height, index, finality_ms, result|error}`` once final (``status``
-        stays ``pending`` with an ``error`` of code ``timeout`` if the node's wait ran out)."""
+        stays ``pending`` with an ``error`` of code ``timeout`` if the node's wait ran out,
+        ``no_quorum`` if the node reaches fewer validators than a quorum — then also without
+        ``wait`` —, ``node_stopping``: :func:`pending_reason` says it in a sentence)."""
         params = {"wait": "commit"} if wait else None
         out = await self.request("POST", "/v1/tx", json_body=tx.to_json(), params=params)
         return dict(out)
@@ -480,9 +482,29 @@ def reader_identity(args: argparse.Namespace) -> Identity | None:
     return load_identity(path) if path else None
 
 
+def pending_reason(result: Mapping[str, Any]) -> str | None:
+    """Why a ``pending`` answer to a submission is not final, in one sentence for a person
+    (None: the answer is not pending, or pending with nothing to say: admitted without a wait).
+    ``no_quorum`` carries the node's own sentence (how many validators it reaches, how many a
+    quorum is, since when, and that the transaction commits when the quorum is back)."""
+    if result.get("status") != "pending":
+        return None
+    err = result.get("error")
+    code = err.get("code") if isinstance(err, dict) else None
+    message = str(err.get("message", "")) if isinstance(err, dict) else ""
+    if code == "no_quorum":
+        return "not final yet: the node cannot reach a quorum of validators: " + message
+    if code == "node_stopping":
+        return "not final yet: " + message
+    if code is None:
+        return None
+    return "the transaction was not final within the node's wait time"
+
+
 def cli_tx_send(args: argparse.Namespace) -> int:
     """``chainfin tx send``: sign with ``--key``, submit to ``--node``, print the result JSON.
-    Exit 1 when the node refuses it, the transaction is rejected, or ``--wait`` runs out."""
+    Exit 1 when the node refuses it, the transaction is rejected, or ``--wait`` ends without
+    an outcome (the reason on stderr: :func:`pending_reason`)."""
     identity = load_identity(args.key)
     try:
         call_args = json.loads(args.args)
@@ -500,10 +522,12 @@ def cli_tx_send(args: argparse.Namespace) -> int:
         msg = err.get("message", "") if isinstance(err, dict) else str(err)
         print(f"chainfin: error: transaction rejected: {msg}", file=sys.stderr)
         return 1
+    reason = pending_reason(result)
     if args.wait and result.get("status") != "committed":
-        print("chainfin: error: the transaction was not final within the node's wait time",
-              file=sys.stderr)
+        print(f"chainfin: error: {reason or 'the transaction is not final'}", file=sys.stderr)
         return 1
+    if reason is not None:  # admitted, but the node says why it will not commit soon
+        print(f"chainfin: warning: {reason}", file=sys.stderr)
     return 0
 
 

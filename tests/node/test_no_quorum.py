@@ -9,6 +9,7 @@ time"), though the node knew it was linked to fewer validators than a quorum."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import time
@@ -18,14 +19,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chainfin.client import signed_headers
+from chainfin.client import cli_tx_send, pending_reason, signed_headers
 from chainfin.consensus.quorum import quorum
-from chainfin.crypto import load_identity
+from chainfin.crypto import load_identity, save_identity
 from chainfin.types import Transaction
 from node import api
-from node.reach import QuorumWatch, Reach, no_quorum_error, reach_of
+from node.reach import QuorumWatch, Reach, no_quorum_error, node_reach, reach_of
 from testnet.launch import Manifest, Testnet
-from tests.fixtures import Harness
+from tests.fixtures import Harness, until
 
 A, B, C, D, E = (bytes([i]) * 32 for i in range(1, 6))
 
@@ -136,6 +137,35 @@ async def test_waiting_requests_are_answered_once_the_outage_lasts(
     text = await r.text()
     assert "chainfin_quorum_ok 0" in text and "chainfin_quorum_validators_reached 2" in text
     assert "chainfin_quorum_size 3" in text and "chainfin_view_change " in text
+
+
+async def test_the_cli_prints_the_reason(h: Harness, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``chainfin tx send --wait`` against a node without a quorum: the JSON answer on stdout,
+    the node's reason in plain words on stderr, exit 1; without ``--wait`` exit 0 (admitted)
+    with the reason as a warning."""
+    h.node.admission.quorum_watch.early_s = 0.3
+    await h.nodes[2].stop()
+    await h.nodes[3].stop()
+    await until(lambda: node_reach(h.node).lost_long)
+    key = tmp_path / "issuer.json"
+    save_identity(h.ids["usd_issuer"], key)
+    ns = dict(node=str(h.http.make_url("")).rstrip("/"), key=str(key), contract="settlement",
+              method="issue", nonce=None,
+              args=json.dumps({"currency": "USD", "to": h.ids["exporter"].public_key.hex(),
+                               "amount": 5}))
+    assert await asyncio.to_thread(cli_tx_send, argparse.Namespace(**ns, wait=True)) == 1
+    cap = capsys.readouterr()
+    assert json.loads(cap.out)["error"]["code"] == "no_quorum"
+    assert cap.err.startswith("chainfin: error: not final yet: the node cannot reach a quorum "
+                              "of validators: this node reaches 2 of the 4 validators"), cap.err
+    assert await asyncio.to_thread(cli_tx_send, argparse.Namespace(**ns, wait=False)) == 0
+    cap = capsys.readouterr()
+    assert cap.err.startswith("chainfin: warning: not final yet: the node cannot reach"), cap.err
+    assert pending_reason({"status": "pending", "error": api.TIMEOUT_ERROR}) == \
+        "the transaction was not final within the node's wait time"
+    assert pending_reason({"status": "pending"}) is None
+    assert pending_reason({"status": "committed"}) is None
 
 
 async def test_a_wait_that_runs_out_with_a_quorum_is_still_a_timeout(
