@@ -386,11 +386,16 @@ def cli_pain001(args: argparse.Namespace, parse_args: TransferParser) -> int:
                                 timeout=args.timeout, dry_run=args.dry_run))
     except (OSError, iso.Iso20022Error, ClientError, ValueError) as e:
         return _err(str(e))
-    report = p1.build_pain002(r)
-    group = p1.group_status(r)
-    if args.out:
+    try:
+        report = p1.build_pain002(r)
+    except iso.Iso20022Error as e:  # a bug: say what was booked all the same
+        print(f"chainfin: error: the pain.002 could not be written: {e}", file=sys.stderr)
+        report = b""
+    group = p1.group_status(r) if report else "not written"
+    if args.out or not report:
         try:
-            Path(args.out).write_bytes(report)
+            if report:
+                Path(args.out).write_bytes(report)
         except OSError as e:  # the transfers are sent: say so, and still print each outcome
             print(f"chainfin: error: the pain.002 could not be written to {args.out}: {e}",
                   file=sys.stderr)
@@ -406,7 +411,9 @@ def cli_pain001(args: argparse.Namespace, parse_args: TransferParser) -> int:
     else:
         sys.stdout.buffer.write(report)
     ini = r.initiation
-    what = (f"{len(ini.transfers)} transactions" if ini else
+    sts = _report_status(r)
+    what = (f"{sum(v in ('ACSC', 'ACCP') for v in sts.values())} of {len(sts)} transactions "
+            f"{'accepted' if args.dry_run else 'booked'}" if ini else
             f"refused whole: {r.refused}" if r.refused else "")
     print(f"pain.001 {(ini.msg_id if ini else r.refused.msg_id if r.refused else None) or '?'}:"
           f" group status {group}; {what}" + (" (dry run: nothing sent)" if args.dry_run

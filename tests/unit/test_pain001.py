@@ -80,6 +80,20 @@ def test_the_control_sum_is_compared_exactly_never_as_floats() -> None:
     assert p1._group_sum(amounts, "99999999999999999.8", "CtrlSum") is not None
 
 
+def test_what_is_read_is_what_is_validated() -> None:
+    # a comment inside an amount is dropped before the schema and the reader see it
+    xml = _file("1000.00").replace(b">1000.00</InstdAmt>", b">1<!-- x -->000.00</InstdAmt>")
+    assert _read(xml).transfers[0].args["amount"] == 100_000
+    # an element twice, or one in another namespace: the schema refuses the file
+    xml = _file("1.00")
+    twice = xml.replace(b"<EndToEndId>E2E-0</EndToEndId>",
+                        b"<EndToEndId>E2E-0</EndToEndId><EndToEndId>E2E-9</EndToEndId>")
+    assert _refused(twice).refusal.code == "FF01"
+    foreign = xml.replace(b"<RmtInf>", b'<x:RmtInf xmlns:x="urn:other"><x:Ustrd>a</x:Ustrd>'
+                                       b"</x:RmtInf><RmtInf>")
+    assert _refused(foreign).refusal.code == "FF01"
+
+
 def test_a_wrong_number_of_transactions_refuses_the_file() -> None:
     xml = _file("1.00", "2.00").replace(b"<NbOfTxs>2</NbOfTxs>", b"<NbOfTxs>3</NbOfTxs>", 1)
     assert _refused(xml).refusal.code == "AM19"
