@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from contracts import testing
 from contracts.testing import Ledger
 from contracts.trade import norm
 from tests.unit.test_contract_trade_documents_lifecycle import issue
@@ -279,3 +280,66 @@ def test_held_a_part_shipment_under_two_bills_is_one_trade_financed_once() -> No
     finance(led, "bank_a", POOL, trade_id=ids["trade"])
     refused(led, "already_financed", "bank_b", "request_financing", trade_id=ids["trade"],
             amount=1, currency="USD", maturity_date="2026-02-28")
+
+
+def test_held_a_sale_shipped_in_two_parts_finances_each_part_once() -> None:
+    """Honest trade: a sale shipped in two parts, each with its own declaration, is two part
+    invoices ("/1", "/2": the second near the first in amount and date, so declared distinct)
+    in two trades, each financed up to its part; the whole invoice after them is suspected."""
+    led = trade_ledger()
+    half = INVOICE_AMOUNT // 2
+    trades = []
+    for i, extra in enumerate(({}, {"declare_distinct": "the second part shipment"})):
+        trade = register(led, "invoice", {**INVOICE, "number": f"INV-2025-001/{i + 1}",
+                                          "amount": half}, **extra)["trade_id"]
+        decl = register(led, "customs_declaration", {
+            **DECLARATION, "declaration_number": f"CD/2025/00012{3 + i}", "amount": half},
+            trade_id=trade)["doc_id"]
+        led.ok("customs", T, "attest", doc_id=decl, result="match", declared_amount=half)
+        trades.append(trade)
+    for bank, t in zip(("bank_a", "bank_b"), trades, strict=True):  # both read the note
+        led.ok(bank, T, "request_financing", trade_id=t, amount=half, currency="USD",
+               maturity_date="2026-02-28", acknowledge_distinct=True)
+    for t in trades:
+        refused(led, "already_financed", "bank_c", "request_financing", trade_id=t, amount=1,
+                currency="USD", maturity_date="2026-02-28", acknowledge_distinct=True)
+    assert reg(led, {**INVOICE, "issue_date": "2025-12-20"}).error_code == "suspected_duplicate"
+
+
+def test_held_the_issuing_bank_discounts_its_own_undertaking_from_the_pool() -> None:
+    """The issuing bank itself discounting its accepted undertaking: a financing from the
+    pool, repaid to itself at maturity; nothing more for the exporter."""
+    led = trade_ledger()
+    ids = open_trade(led)
+    lc = issue(led, ids["trade"], usance_days=30)
+    pres = led.ok("exporter", T, "present", lc_id=lc,
+                  doc_ids=[ids["invoice"], ids["bill_of_lading"]],
+                  amount=INVOICE_AMOUNT)["presentation_id"]
+    due = led.ok("bank_c", T, "accept_presentation", presentation_id=pres)["due_ms"]
+    e0, c0 = led.balance("exporter", "USD"), led.balance("bank_c", "USD")
+    finance(led, "bank_c", POOL, trade_id=ids["trade"])
+    refused(led, "already_financed", "bank_a", "request_financing", trade_id=ids["trade"],
+            amount=1, currency="USD", maturity_date="2026-02-28")
+    led.now_ms = due
+    led.ok("bank_c", T, "pay_deferred", presentation_id=pres)
+    assert led.balance("exporter", "USD") - e0 == INVOICE_AMOUNT
+    assert c0 - led.balance("bank_c", "USD") == INVOICE_AMOUNT
+
+
+def test_held_a_second_identity_under_the_same_legal_name_is_the_same_party(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exporter's second registered identity, its legal name in another legal form: the
+    same seller, exporter and shipper to every identity and core."""
+    monkeypatch.setitem(testing.LEGAL_NAMES, "exporter2", "ACME Exports Limited")
+    led = trade_ledger()
+    finance(led, "bank_a", POOL, trade_id=open_trade(led)["trade"])
+    for doc_type, fields in (
+            ("invoice", {**INVOICE, "seller": "ACME Exports Limited", "number": "CI-2025-001",
+                         **MOVED}),
+            ("customs_declaration", {**DECLARATION, "exporter": "ACME Exports Limited",
+                                     "declaration_number": "MRN CD/2025/000123"}),
+            ("bill_of_lading", {**BILL_OF_LADING, "shipper": "ACME Exports Limited",
+                                "carrier": "MSCU", "bl_number": "MSCU-778899"})):
+        r = led.tx("exporter2", T, "register", doc_type=doc_type, fields=fields,
+                   content_hash=h(("second", doc_type)))
+        assert r.error_code == "suspected_duplicate", (doc_type, r.status, r.error_message)
