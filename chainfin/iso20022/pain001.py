@@ -20,9 +20,9 @@ Three levels of refusal, as a bank's payment factory has them:
   value date), its own ``NbOfTxs`` / ``CtrlSum`` (``AM20`` / ``AM17``), a repeated ``PmtInfId``
   (``DU02``), a payment method other than a credit transfer;
 * a **transaction**: found before sending (an amount with more decimals than its currency has,
-  ``AM12``; a currency the ledger has not, ``AM03``; a creditor account that names no key,
-  ``AC03``; a repeated ``EndToEndId`` or UETR, ``AM05``; the settlement contract's own argument
-  rules) or by the ledger (:data:`LEDGER_REASONS`: ``insufficient_funds`` is ``AM04``,
+  ``AM12``; a zero amount, ``AM01``; a currency the ledger has not, ``AM03``; a creditor
+  account that names no key, ``AC03``; a repeated ``EndToEndId`` or UETR, ``AM05``; the
+  settlement contract's own argument rules) or by the ledger (:data:`LEDGER_REASONS`: ``insufficient_funds`` is ``AM04``,
   ``duplicate_payment`` ``AM05``, ``sanctioned_party`` ``RR04``, ...).
 
 Amounts are decimal strings turned into integer minor units by the currency's ISO 4217
@@ -395,6 +395,8 @@ def _transaction(tx: Any, index: int, block: int, debtor: str,
         return refuse("NARR", "a cheque (ChqInstr): the ledger makes credit transfers only")
     if ccy not in exponents:
         return refuse("AM03", f"the ledger has no currency {ccy}")
+    if parse_amount(text) == 0:
+        return refuse("AM01", f"Amt/InstdAmt {text} {ccy} is zero")
     try:
         minor = to_minor(parse_amount(text), exponents[ccy])
     except Iso20022Error:

@@ -116,6 +116,7 @@ def test_an_amount_with_more_decimals_than_its_currency_is_refused_alone() -> No
     # JPY has none: 100.00 is 100 yen, 100.5 is refused
     yen = _read(_file("100.00", "100.5", ccy="JPY", ctrl_sum="200.5")).transfers
     assert yen[0].args["amount"] == 100 and yen[1].refusal.code == "AM12"
+    assert _read(_file("0.00", "1.00", ctrl_sum="1.00")).transfers[0].refusal.code == "AM01"
 
 
 def test_a_float_printed_amount_is_an_invalid_file() -> None:
