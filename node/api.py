@@ -352,10 +352,10 @@ async def post_tx(request: web.Request) -> web.Response:
     fut = node.wait_for(tx.tx_id) if wait else None
     try:
         node.admit(tx)
-        reach = node_reach(node)
+        watch = node.admission.quorum_watch  # (its last sample first: sampling costs more)
         if fut is None:  # admitted; whether it can commit soon is worth saying
-            return _pending(tx.tx_id, no_quorum_error(reach))
-        if reach.lost_long:
+            return _pending(tx.tx_id, no_quorum_error(node_reach(node)) if watch.lost else None)
+        if watch.lost_long and (reach := node_reach(node)).lost_long:
             return _pending(tx.tx_id, no_quorum_error(reach))
         outage: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -363,7 +363,6 @@ async def post_tx(request: web.Request) -> web.Response:
             if not outage.done():
                 outage.set_result(None)
 
-        watch = node.admission.quorum_watch
         watch.on_long_outage.add(tell)
         try:
             await asyncio.wait((fut, outage), timeout=WAIT_TIMEOUT_S,
@@ -833,6 +832,7 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
                 return
 
     by_address, remote = request.app[GUARD_KEY].by_address, request.remote or ""
+    watch = node.admission.quorum_watch
 
     def submit(seq: int, item: Any) -> None:
         try:
@@ -849,9 +849,8 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
             except BaseException:
                 _forget_waiter(node, tx.tx_id, fut)
                 raise
-            reach = node_reach(node)
-            if reach.lost_long:  # answered at once, as POST /v1/tx?wait=commit is
-                _forget_waiter(node, tx.tx_id, fut)
+            if watch.lost_long and (reach := node_reach(node)).lost_long:
+                _forget_waiter(node, tx.tx_id, fut)  # answered at once, as a POST would be
                 answer({"seq": seq, "tx_id": tx.tx_id.hex(), "status": "pending",
                         "error": no_quorum_error(reach)})
                 return
@@ -873,7 +872,6 @@ async def tx_stream(request: web.Request) -> web.StreamResponse:
     sender = loop.create_task(writer())
     streams = request.app[STREAMS_KEY]
     streams.add(stop)
-    watch = node.admission.quorum_watch
     watch.on_long_outage.add(outage)
     seq = -1
     try:

@@ -115,6 +115,16 @@ class QuorumWatch:
         self._told = False  # on_long_outage was called for this outage
         self.on_long_outage: set[Callable[[], None]] = set()
 
+    @property
+    def lost(self) -> bool:
+        """The last sample had no quorum (a hot path asks this before sampling afresh)."""
+        return self._lost_since is not None
+
+    @property
+    def lost_long(self) -> bool:
+        """... and the outage had lasted ``early_s`` by then."""
+        return self._told
+
     def observe(self, has_quorum: bool, mono_s: float, wall_ms: int
                 ) -> tuple[int | None, float, bool]:
         """Record one sample; returns ``(lost_since_ms, lost_for_s, lost_long)``

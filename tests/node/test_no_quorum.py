@@ -139,6 +139,23 @@ async def test_waiting_requests_are_answered_once_the_outage_lasts(
     assert "chainfin_quorum_size 3" in text and "chainfin_view_change " in text
 
 
+async def test_a_stream_waiting_when_the_outage_lasts_is_answered(h: Harness) -> None:
+    """An envelope waiting on ``/v1/tx/stream`` when the outage reaches the early mark is
+    answered ``pending`` / ``no_quorum`` then (not after the 30 s wait), and leaves no waiter."""
+    h.node.admission.quorum_watch.early_s = 0.5
+    await h.nodes[2].stop()
+    await h.nodes[3].stop()
+    async with h.http.ws_connect("/v1/tx/stream") as ws:
+        t0 = time.monotonic()
+        await ws.send_str(json.dumps(h.issue(amount=1).to_json()))
+        got = json.loads((await ws.receive(timeout=5)).data)
+        took = time.monotonic() - t0
+    assert [(a["status"], a["error"]["code"]) for a in got] == [("pending", "no_quorum")]
+    assert got[0]["error"]["validators_reached"] == 2
+    assert 0.2 < took < 5, took  # it waited for the mark (0.5 s after the stop), no longer
+    assert not h.node.waiters
+
+
 async def test_the_cli_prints_the_reason(h: Harness, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     """``chainfin tx send --wait`` against a node without a quorum: the JSON answer on stdout,
