@@ -363,18 +363,30 @@ def _id_digest(key: bytes, account: str) -> str:
     return _memo_digest(key, "id", account)
 
 
-def _name_digest(key: bytes, name: str) -> str:
-    """:func:`watch_digest` of a party name, memoised as :func:`_id_digest` (documents name the
-    same sellers and buyers again and again)."""
-    return _memo_digest(key, "name", name)
-
-
 def _name_watched(state: ContractState, key: bytes, name: str) -> bool:
     """Is ``name`` on the watch list in an exact form (:func:`watch_entries`: ``name``,
     ``joined``, and those of its bare form where it differs, decision 177)? Two reads, four
     for a name whose bare form differs."""
-    return any(state.peek(NAME, "watch/" + _memo_digest(key, kind, name)) is not None
-               for kind in watch_forms(name)[1] if exact_kind(kind))
+    for k in _exact_keys(key, name):  # (a loop: screening runs on every payment)
+        if state.peek(NAME, k) is not None:
+            return True
+    return False
+
+
+_EXACT_KEYS: dict[tuple[bytes, str], tuple[str, ...]] = {}  # (watch key, name) -> state keys
+
+
+def _exact_keys(key: bytes, name: str) -> tuple[str, ...]:
+    """The state keys of ``name``'s exact forms (:func:`_name_watched`), memoised as
+    :func:`_memo_digest` (a pure function; emptied when full)."""
+    keys = _EXACT_KEYS.get((key, name))
+    if keys is None:
+        keys = tuple("watch/" + watch_digest(key, kind, name)
+                     for kind in watch_forms(name)[1] if exact_kind(kind))
+        if len(_EXACT_KEYS) >= _ID_DIGESTS_MAX:
+            _EXACT_KEYS.clear()
+        _EXACT_KEYS[key, name] = keys
+    return keys
 
 
 def _name_sounds_watched(state: ContractState, key: bytes, name: str) -> bool:
