@@ -39,12 +39,17 @@ State (contract ``credit_sharing``):
   ``"superseded_by"``;
 - ``consent/<subject>/<bank>`` -> ``{"height", "timestamp_ms", "purposes", "until_ms",
   "publisher"}`` (before decision 179: ``{"height", "timestamp_ms"}``);
-- ``request/<request_id>`` -> ``{"record_id", "requester", "publisher", "subject", "purpose",
-  "status", "height", "timestamp_ms", "sealed"}``, status ``pending`` | ``delivered`` (a delivery
+- ``request/<request_id>`` -> ``{"record_id", "requester", "publisher", "subject", "status",
+  "height", "timestamp_ms", "sealed"}``, status ``pending`` | ``delivered`` (a delivery
   adds ``"disputed"``: null or ``{"reason", "since_ms"}``, and ``"asked_for"`` when it answered
   a request for a record since corrected); a refused request (no covering consent, or no such
   record: the same answer) is ``{"record_id", "requester", "status": "refused"}`` and the
   ``"purpose"`` it stated, if any;
+- ``purpose/<request_id>`` -> ``{"requester", "subject", "purpose"}``: a pending request's
+  purpose, apart from the request, which its publisher reads (red-team round 9: a purpose such
+  as ``collections`` told the publisher, perhaps a competitor, what the requester does with
+  its customer); the chain checks it against the consent, the requester, the subject and the
+  regulators read it;
 - ``access/<subject>`` -> ``{"n"}``, ``access/<subject>/<i>`` (1 .. n) -> ``{"request_id",
   "record_id", "requester", "publisher", "purpose", "status", "height", "timestamp_ms"}``;
 - ``dispute/<record_id>`` -> ``{"record_id", "publisher", "subject", "status"
@@ -214,6 +219,15 @@ def consent_covers(consent: Mapping[str, Any] | None, purpose: str | None, publi
     return only is None or only == publisher
 
 
+def consent_opens(consent: Mapping[str, Any] | None, publisher: Any, now_ms: int) -> bool:
+    """Does ``consent`` let its bank read the metadata of a record ``publisher`` published, at
+    ``now_ms``? While it lasts and covers that publisher, whatever its purposes (red-team round
+    9: an ended consent, or one for another publisher's records, told a bank who holds a
+    credit record about the subject)."""
+    return isinstance(consent, Mapping) and consent_covers(
+        {**consent, "purposes": [ANY_PURPOSE]}, None, publisher, now_ms)
+
+
 def current_record(state: StateView, record_id: str) -> tuple[str, dict[str, Any] | None]:
     """``(id, record)`` of the version in force of ``record_id``: itself, or the correction
     that superseded it (followed to the last). ``(record_id, None)`` when there is no such
@@ -227,8 +241,14 @@ def current_record(state: StateView, record_id: str) -> tuple[str, dict[str, Any
     return record_id, rec
 
 
-def delivery_key(state: StateView, req: Mapping[str, Any], now_ms: int | None = None
-                 ) -> str | None:
+def request_purpose(state: StateView, request_id: str) -> str | None:
+    """The purpose a pending request stated (None: none, or a request before decision 179)."""
+    p = state.get(NAME, "purpose/" + request_id)
+    return p.get("purpose") if isinstance(p, Mapping) else None
+
+
+def delivery_key(state: StateView, request_id: str, req: Mapping[str, Any],
+                 now_ms: int | None = None) -> str | None:
     """The key a pending request is delivered to: the requester's current key, while a live
     consent of the subject covers the request (:func:`consent_covers`: its purpose, the
     record's publisher, at ``now_ms``, the block time; None: its end is not checked, as by
@@ -238,7 +258,7 @@ def delivery_key(state: StateView, req: Mapping[str, Any], now_ms: int | None = 
     counterparties)."""
     consent = state.get(NAME, f"consent/{req['subject']}/{req['requester']}")
     now = -1 if now_ms is None else now_ms
-    if not consent_covers(consent, req.get("purpose"), req["publisher"], now):
+    if not consent_covers(consent, request_purpose(state, request_id), req["publisher"], now):
         return None
     ident = state.peek(gov.NAME, "id/" + req["requester"])
     if ident is None or ident.get("role") != "bank" or ident.get("status") is not None:
@@ -264,7 +284,7 @@ def answer_request(identity: crypto.Identity, state: StateView, request_id: str,
     key = identity.public_key.hex()
     if current_key(state, req["publisher"]) != key:
         return None
-    recipient = delivery_key(state, req, now_ms)
+    recipient = delivery_key(state, request_id, req, now_ms)
     record_id, rec = current_record(state, req["record_id"])
     if recipient is None or rec is None:
         return None
@@ -415,7 +435,8 @@ def request_access(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
     stating none is covered only by a consent for any purpose). With a live consent of the
     subject covering the purpose and the record's publisher the request is ``pending`` (the
     publisher's node delivers); without, it is recorded as ``refused``. Both commit, and both
-    go into the subject's access report.
+    go into the subject's access report. The purpose of a pending request is kept apart from
+    it (``purpose/<request_id>``): the publisher, which reads the request, is not told it.
 
     A refused request tells the requester nothing about the record: it stores only the record
     id, the requester, its purpose and the status (not the publisher nor the subject, whom a
@@ -448,17 +469,20 @@ def request_access(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
         return {"request_id": request_id, "status": "refused"}
     assert cur is not None
     req = {"record_id": record_id, "requester": ctx.sender_hex, "publisher": cur["publisher"],
-           "subject": cur["subject"], "purpose": purpose, "status": "pending",
+           "subject": cur["subject"], "status": "pending",
            "height": ctx.height, "timestamp_ms": ctx.timestamp_ms, "sealed": None}
     if record_id != asked:
         req["asked_for"] = asked
     state.put(NAME, "request/" + request_id, req)
+    if purpose is not None:
+        state.put(NAME, "purpose/" + request_id, {
+            "requester": ctx.sender_hex, "subject": cur["subject"], "purpose": purpose})
     _log_access(state, ctx, cur["subject"], {
         "request_id": request_id, "record_id": record_id, "requester": ctx.sender_hex,
         "publisher": cur["publisher"], "purpose": purpose, "status": "pending"})
     ctx.emit("access_requested", {"request_id": request_id, "record_id": record_id,
                                   "requester": ctx.sender_hex, "publisher": cur["publisher"],
-                                  "subject": cur["subject"], "purpose": purpose})
+                                  "subject": cur["subject"]})
     return {"request_id": request_id, "status": "pending"}
 
 
@@ -479,7 +503,7 @@ def deliver(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         raise ContractError(f"the request is {req['status']}", "request_not_pending")
     if req["publisher"] != ctx.sender_hex:
         raise ContractError("only the record's publisher may deliver it", "forbidden")
-    recipient = delivery_key(state, req, ctx.timestamp_ms)
+    recipient = delivery_key(state, request_id, req, ctx.timestamp_ms)
     if recipient is None:
         raise ContractError("this request may no longer be delivered", "not_consented")
     if set(sealed) != {recipient}:
@@ -501,7 +525,8 @@ def deliver(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     state.put(NAME, "request/" + request_id, req)
     _log_access(state, ctx, req["subject"], {
         "request_id": request_id, "record_id": record_id, "requester": req["requester"],
-        "publisher": ctx.sender_hex, "purpose": req.get("purpose"), "status": "delivered"})
+        "publisher": ctx.sender_hex, "purpose": request_purpose(state, request_id),
+        "status": "delivered"})
     ctx.emit("delivered", {"request_id": request_id, "record_id": record_id,
                            "requester": req["requester"], "publisher": ctx.sender_hex,
                            "disputed": open_})

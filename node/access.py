@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from chainfin import codec, readlog
 from chainfin.store import KVStore
-from contracts import governance, settlement_recall
+from contracts import credit_sharing, governance, settlement_recall
 from contracts.risk import HOLDER_ALERT_RULES
 
 #: (what, routes, who may read it) — the one authorization table; docs/api.md prints it.
@@ -43,9 +44,11 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "of its trade, whose proceeds repay it first): its `trade_id`, `bank`, `exporter`, "
      "`amount`, `currency`, `repaid` only; not the buyer, a verifying bank or another bank "
      "that financed the trade"),
-    ("credit-sharing metadata", "`/v1/state/credit_sharing/{record,request,consent,dispute}/…`",
-     "publisher, subject, consented_bank (a bank the subject consented to; the requester of a "
-     "request), regulator"),
+    ("credit-sharing metadata",
+     "`/v1/state/credit_sharing/{record,request,consent,dispute,purpose}/…`",
+     "publisher, subject, consented_bank (a bank with a live consent of the subject covering "
+     "the record's publisher; the requester of a request and of its `purpose/`), regulator; "
+     "a request's `purpose/` never to the publisher"),
     ("credit access report", "`/v1/state/credit_sharing/access/<subject>[/<n>]` (who asked for "
      "the subject's records, when, for what purpose, refused or delivered; `chainfin credit "
      "report`)", "subject, regulator"),
@@ -379,7 +382,8 @@ def trade_value(get: StateGet, reader: Reader, key: str, value: Any) -> Any:
     return value
 
 
-def _credit_rule(get: StateGet, reader: Reader, key: str) -> str | None:
+def _credit_rule(get: StateGet, reader: Reader, key: str, now_ms: int | None = None
+                 ) -> str | None:
     kind, _, rest = key.partition("/")
     if reader.regulator:
         return "regulator"
@@ -402,8 +406,13 @@ def _credit_rule(get: StateGet, reader: Reader, key: str) -> str | None:
     # a consent opens the subject's records, not other banks' requests for them: who else
     # asked, and when, is between the requester, the publisher and the subject
     about = rec.get("subject")
-    if kind == "record" and isinstance(about, str) and reader.ident_id is not None and get(
-            "credit_sharing", f"consent/{about}/{reader.ident_id}") is not None:
+    if kind == "record" and isinstance(about, str) and reader.ident_id is not None \
+            and reader.role == "bank" and credit_sharing.consent_opens(
+                get("credit_sharing", f"consent/{about}/{reader.ident_id}"),
+                rec.get("publisher"), int(time.time() * 1000) if now_ms is None else now_ms):
+        # to a bank, while the consent lasts and covers the record's publisher (red-team
+        # round 9: an ended consent, one for another publisher's records, or one to an
+        # identity no longer a bank told who holds a credit record about the subject)
         return "consented_bank"
     return None
 
@@ -412,8 +421,11 @@ _PUBLIC_RISK = re.compile(r"(profile/\*|param/.*|jurisdictions|goods_controls)")
 _ACCOUNT_RISK = re.compile(r"(profile|alerts|stats|use)/([0-9a-f]{64})(/.*)?")
 
 
-def state_rule(get: StateGet, reader: Reader, contract: str, key: str) -> str | None:
-    """The rule that lets ``reader`` read state ``contract/key``, or None (answer 404)."""
+def state_rule(get: StateGet, reader: Reader, contract: str, key: str,
+               now_ms: int | None = None) -> str | None:
+    """The rule that lets ``reader`` read state ``contract/key``, or None (answer 404).
+    ``now_ms``: the time a rule that lapses is read at (a credit consent's end); default the
+    node's clock."""
     if contract == "governance":
         if key.startswith("readlog/"):
             # a node's read-log anchor counts its reads of others' data: watched beside a
@@ -458,7 +470,7 @@ def state_rule(get: StateGet, reader: Reader, contract: str, key: str) -> str | 
         parties = trade_record_parties(get, key)
         return "party" if parties and reader.names() & parties else None
     if contract == "credit_sharing":
-        return _credit_rule(get, reader, key)
+        return _credit_rule(get, reader, key, now_ms)
     if contract == "risk":
         if _PUBLIC_RISK.fullmatch(key):
             return "any"

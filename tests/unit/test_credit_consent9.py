@@ -103,7 +103,7 @@ def test_a_delivery_checks_the_consent_again_when_it_executes(L: Ledger) -> None
     L.ok("exporter", C, "grant_consent", bank=L.pk("bank_b"), purposes=["credit_decision"],
          days=1)
     req = ask(L, rid)
-    assert req["status"] == "pending" and req["stored"]["purpose"] == "credit_decision"
+    assert req["status"] == "pending"
     args = cs.answer_request(L.ids["bank_a"], L.state, req["id"])
     assert args is not None and args["record_id"] == rid
     L.now_ms += cs.DAY_MS  # the consent ended before the delivery executes

@@ -176,7 +176,8 @@ def test_a_consented_bank_does_not_read_another_banks_request(L: Ledger) -> None
     key = "request/" + req_id
     assert access.state_rule(L.get, reader(L, "bank_c"), C, key) is None
     # the record itself stays readable to a consented bank; the request to its parties
-    assert access.state_rule(L.get, reader(L, "bank_c"), C, "record/" + rid) == "consented_bank"
+    assert access.state_rule(L.get, reader(L, "bank_c"), C, "record/" + rid,
+                             now_ms=L.now_ms) == "consented_bank"
     assert access.state_rule(L.get, reader(L, "bank_b"), C, key) == "consented_bank"
     assert access.state_rule(L.get, reader(L, "bank_a"), C, key) == "publisher"
     assert access.state_rule(L.get, reader(L, "exporter"), C, key) == "subject"
