@@ -176,8 +176,9 @@ def watch_digest(key: bytes, kind: str, value: str) -> str:
     id, hex), ``name`` (a party name as its skeleton), ``joined`` (its letters run together:
     :func:`contracts.names.joined_skeleton`), ``sound`` (:func:`contracts.names.sound_key`), or
     ``consonants`` / ``abjad`` (:func:`contracts.names.consonant_key`: :func:`watch_entries`
-    says which). Computed by the regulator's client, so the entry is in neither the state nor
-    the block in clear."""
+    says which); a kind ``bare:<kind>`` is ``<kind>``'s digest of the name's
+    :func:`bare_name` (decision 177). Computed by the regulator's client, so the entry is in
+    neither the state nor the block in clear."""
     if kind.startswith(BARE):  # the name's bare form (decision 177), under the base kind
         return watch_digest(key, kind[len(BARE):], bare_name(value))
     assert kind in ("id", "name", "joined", "sound", "consonants", "abjad")
@@ -212,7 +213,8 @@ def _sound_kinds(name: str, *, watched: bool) -> tuple[str, ...]:
 def watch_entries(key: bytes, name: str) -> list[str]:
     """The entries a regulator's client adds to watch a party name: its ``name`` digest (word
     order and legal form ignored) and its ``joined`` digest (a space or an invisible separator
-    put inside a word ignored), which screening refuses on; and, unless the name is too short a
+    put inside a word ignored), which screening refuses on, with those of its bare form where
+    it differs (:func:`bare_name`, decision 177); and, unless the name is too short a
     sound, its sound digests (:func:`_sound_kinds`: ``sound`` and ``consonants`` for a name in
     Latin, Cyrillic or Greek letters, ``consonants`` and ``abjad`` for one in Arabic script:
     spelling variants, transliterations), on which screening raises a ``possible_watch_match``
