@@ -62,6 +62,9 @@ TICK_MS = 5
 #: node no longer wakes 200 times a second (decision 91)
 TICK_S = 0.05
 WAIT_TIMEOUT_S = 30.0
+#: a stopping primary's hand-over (decision 173) waits at most this long for its VIEW-CHANGE to
+#: leave on every live link before the links close
+HANDOVER_FLUSH_S = 0.5
 
 
 def now_ms() -> int:
@@ -277,12 +280,15 @@ class Node:
     async def stop(self) -> None:
         if self._deadline_handle is not None:
             self._deadline_handle.cancel()
+        started = bool(self._tasks)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         await self.statesync.drain()  # a chunk's batch still being written in a thread
+        if started and self._hand_over():
+            await self._flush_links(HANDOVER_FLUSH_S)
         await self.transport.stop()
         await self.catchup.close()
         with contextlib.suppress(ChainfinError):
@@ -292,6 +298,37 @@ class Node:
             for f in futs:
                 if not f.done():
                     f.cancel()
+
+    def _hand_over(self) -> bool:
+        """A graceful stop (decision 173): the engine, as the primary, asks for the next view
+        itself; its VIEW-CHANGE is made durable and queued like any turn's (the engine task is
+        stopped, between two turns). True when something is to be sent. Nothing on a failed
+        consensus loop, a node installing a snapshot, or a full disk: it stops as before."""
+        if (self.failure is not None or self.syncing_state or not self.is_validator
+                or (self.min_free_bytes and self.space_low())):
+            return False
+        try:
+            self._driver.step(api.Stopping())
+            sends = bool(self._outbox)
+            self._end_turn()
+        except Exception as e:  # (the store may be what is failing): stop without it
+            log.warning("no hand-over at stop: %r", e)
+            return False
+        if sends:
+            log.info("stopping as the primary of view %d: asked for view %d",
+                     self.view, self.engine.view)
+        return sends
+
+    async def _flush_links(self, timeout: float) -> None:
+        """Let what :meth:`_end_turn` queued leave on every live link (at most ``timeout``)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            live = set(self.transport.connected())
+            if not any(n for k, n in self.transport.queue_sizes().items() if k in live):
+                break
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.01)  # the writers' last envelopes onto their sockets
 
     @property
     def is_validator(self) -> bool:

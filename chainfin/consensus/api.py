@@ -121,7 +121,17 @@ class ValidatorSetChanged:
     validators: ValidatorSet
 
 
-Event = Tick | Received | TxsPending | BlockBuilt | BlockExecuted | Synced | ValidatorSetChanged
+@dataclass(frozen=True, slots=True)
+class Stopping:
+    """The node is stopping gracefully (SIGTERM: a rolling upgrade, a restart). Added for
+    decision 173, backward compatible: a primary answers with its own VIEW-CHANGE for the next
+    view (``Persist`` then ``Send``), which the other replicas take as its hand-over and join
+    at once; anything else answers nothing. The driver runs the actions and lets the sends
+    leave before it closes its links."""
+
+
+Event = (Tick | Received | TxsPending | BlockBuilt | BlockExecuted | Synced | ValidatorSetChanged
+         | Stopping)
 
 # ----------------------------------------------------------------------------- actions (out)
 

@@ -19,7 +19,7 @@ STAT_NAMES = (
     "view_changes_started", "new_views_rejected", "new_views_resent", "blocks_committed",
     "blocks_synced", "fetches", "checkpoints_stable", "checkpoint_mismatch",
     "held_for_set_change", "dropped_not_from_signer", "dropped_over_signature_budget",
-    "request_timeouts", "early_view_change_joins",
+    "request_timeouts", "early_view_change_joins", "handovers", "handovers_joined",
 )
 
 

@@ -42,6 +42,7 @@ from chainfin.consensus.api import (
     PruneLog,
     Received,
     Send,
+    Stopping,
     Synced,
     Tick,
     TxsPending,
@@ -110,6 +111,8 @@ class PbftEngine(Pacemaker):
             self._on_synced(event)  # type: ignore[arg-type]
         elif t is ValidatorSetChanged:
             self._on_set_changed(event.height, event.validators)  # type: ignore[union-attr]
+        elif t is Stopping:
+            self._hand_over()
         else:
             raise TypeError(f"not an engine event: {event!r}")
         self._out = []
@@ -690,6 +693,15 @@ class PbftEngine(Pacemaker):
         self._vc_deadline = self.now + self._timeout()
         self._process_vc_state()
 
+    def _hand_over(self) -> None:
+        """The node is stopping (decision 173): a primary asks for the next view itself, so the
+        others start it at once instead of after a view-change timeout. Its VIEW-CHANGE is the
+        one its timer would have sent (persisted before it leaves; after a restart the replica
+        is in that view change and resends exactly those bytes)."""
+        if self.is_primary:
+            self.stats["handovers"] += 1
+            self._start_view_change(self.view + 1)
+
     def _recv_view_change(self, m: Message) -> None:
         st = self.stats
         w = m.view
@@ -718,6 +730,15 @@ class PbftEngine(Pacemaker):
             if b.height > self.low:
                 self._blocks.setdefault(b.hash(), b)
         self._check_join()
+        if (not self.in_vc and w == self.view + 1 and m.sender == self.primary
+                and m.sender != self.me):
+            # the primary of our view asks for the next one itself: it is stopping, or its own
+            # timer fired (decision 173). It could end this view anyway by going silent: follow
+            # it at once. A failed view, as our timer would count it: a primary that times out
+            # first must not keep the next view's timer from doubling (a slow network)
+            self.stats["handovers_joined"] += 1
+            self.failed_views += 1
+            self._start_view_change(w)
         if not self.in_vc:
             self._check_early_join()  # (its deadline may have passed before this came)
         if self.in_vc and w == self.view:

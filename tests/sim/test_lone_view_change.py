@@ -45,7 +45,8 @@ def _broadcast(c: Cluster, src: int, payload: bytes) -> None:
 def test_a_lone_view_change_with_no_spare_vote_is_joined_at_once() -> None:
     c = Cluster(4, view_timeout_ms=BASE)
     p = _roles(c)
-    silent, a, b, lone = p[1], p[0], p[2], p[3]  # the silent node is view 1's primary
+    # the silent node is view 1's primary; `lone` is not the primary of the view it leaves
+    silent, a, b, lone = p[1], p[0], p[3], p[2]
     honest = [a, b, lone]
     fault = {"proposals": False, "deaf": False}
 
@@ -62,10 +63,10 @@ def test_a_lone_view_change_with_no_spare_vote_is_joined_at_once() -> None:
     c.deliver(keep)
     assert c.heights() == [1, 1, 1, 1]
     # 1. a gray link drops the proposals to `lone` while `a` and `b` hold work: their timers
-    # fire (views 0 and 1, whose primary is silent, then 2 fail), `lone` joins by f + 1
-    # without failing a view of its own. Views 0, 1, 2 are left; all three enter view 3
-    # with `a` and `b` at three failed views since their last commit (an 8 s timer), `lone`
-    # at one or two (2-4 s)
+    # fail views 0, 1 (its primary silent) and 2 (its primary `lone` holds nothing to
+    # propose), while `lone`, with no work, joins by f + 1 or fails fewer. All three enter
+    # view 3 with `a` and `b` at three failed views since their last commit (an 8 s timer),
+    # `lone` at fewer
     fault["proposals"] = True
     c.submit(make_txs(1, start=nonce), [a, b])
     nonce += 1
