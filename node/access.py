@@ -86,13 +86,15 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "else reads the record without these fields)"),
     ("nonce", "`/v1/nonce/{sender}`", "owner, home_bank, validator, regulator, auditor"),
     ("transaction", "`/v1/tx/{tx_id}`",
-     "sender, home_bank (of the sender), validator, regulator, auditor: all of it (the sender: a "
+     "sender, home_bank (of the sender; not of a customer's credit-sharing transaction, "
+     "red-team round 9), validator, regulator, auditor: all of it (the sender: a "
      "`sanctioned_party` refusal's message withheld); party (named by its events, risk alerts "
      "and pending orders excepted, and a `presentation_paid` naming only its beneficiary): its "
      "status, height, index and own events only"),
     ("transaction proof", "`/v1/proofs/tx/{tx_id}`",
      "validator, regulator, auditor; in ledger format 3 also the sender's home bank (the whole "
-     "proof: it carries the receipt, alerts included) and the sender, inclusion-only: without "
+     "proof: it carries the receipt, alerts included; not of a customer's credit-sharing "
+     "transaction) and the sender, inclusion-only: without "
      "the receipt, for every transaction alike, from a block holding an institution's "
      "transaction too (a bank's, an issuer's, a validator's: not only customers'; see [full and "
      "inclusion-only "
@@ -631,10 +633,22 @@ def naming_data(event: dict[str, Any]) -> Any:
 FULL_TX_RULES = frozenset({"sender", "home_bank", "regulator", "auditor", "validator"})
 
 
+def credit_tx_withheld(get: StateGet, sender: str, contract: str | None) -> bool:
+    """Is this a customer's credit-sharing transaction, which its home bank does not read
+    whole? A consent says to which bank the customer turns for credit, and for what; a
+    dispute, what it contests and why: the state keeps them from the home bank (``consent/``
+    is the subject's and that bank's, ``dispute/`` the subject's and the publisher's), and
+    ``GET /v1/tx`` gave them to it (red-team round 9). ``contract``: the transaction's (None:
+    not known, no withholding)."""
+    return contract == credit_sharing.NAME and not _institution(get, sender_identity(get, sender))
+
+
 def tx_rule(get: StateGet, reader: Reader, sender: str,
-            receipt: dict[str, Any] | None) -> str | None:
+            receipt: dict[str, Any] | None, contract: str | None = None) -> str | None:
     """A transaction: its sender, the sender's home bank, validators, regulators and auditors
     see all of it; a party its events name (risk alerts excepted) sees its own part of it.
+    A customer's credit-sharing transaction is not its home bank's (:func:`credit_tx_withheld`;
+    ``contract``: the transaction's, asked for when the answer would be ``home_bank``).
 
     The result and the error are the sender's: a payment's result is the payer's balance, a
     refusal names the payer's limit. So a counterparty is a ``party``, never more."""
@@ -644,7 +658,7 @@ def tx_rule(get: StateGet, reader: Reader, sender: str,
     rule = chain_rule(reader)
     if rule is not None:
         return rule
-    if _home_bank(get, reader, sender):
+    if _home_bank(get, reader, sender) and not credit_tx_withheld(get, sender, contract):
         return "home_bank"
     if receipt is not None and reader.names() & tx_parties(receipt):
         return "party"
@@ -677,14 +691,15 @@ def sender_identity(get: StateGet, key: str) -> str:
 
 
 def tx_proof_rule(get: StateGet, reader: Reader, sender: str, salted: bool = False,
-                  block_senders: Iterable[str] = ()) -> str | None:
+                  block_senders: Iterable[str] = (), contract: str | None = None) -> str | None:
     """The proof of a transaction. It carries the hashes of the block's other transactions and
     receipts; unsalted (ledger formats 1 and 2), a receipt's result (a payer's balance) is found
     from its hash by trying candidates, as a state proof's neighbour is (red-team round 2;
     docs/proofs.md §7), so the proof is for the supervisors only (validators, regulators,
     auditors). Salted (format 3, decision 129), every neighbouring hash commits to a signature
-    its reader does not hold: the whole proof goes to the sender's home bank too, never to a
-    mere party, since it shows the whole receipt.
+    its reader does not hold: the whole proof goes to the sender's home bank too (not for a
+    customer's credit-sharing transaction: :func:`credit_tx_withheld`), never to a mere party,
+    since it shows the whole receipt.
 
     The sender (``sender``: the proof is then served inclusion-only, without the receipt,
     decision 147) reads neither the receipt, which holds the alerts its transaction raised
@@ -700,7 +715,7 @@ def tx_proof_rule(get: StateGet, reader: Reader, sender: str, salted: bool = Fal
     if rule is not None or not salted:
         return rule
     owner = sender_identity(get, sender)
-    if _home_bank(get, reader, owner):
+    if _home_bank(get, reader, owner) and not credit_tx_withheld(get, owner, contract):
         return "home_bank"
     if reader.is_(owner) and any(not reader.is_(ident) and _institution(get, ident)
                                  for ident in {sender_identity(get, s)

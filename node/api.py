@@ -390,6 +390,9 @@ async def get_tx(request: web.Request) -> web.Response:
     sender, receipt = _tx_sender(request, tx_id)
     rule = None if sender is None else access.tx_rule(_state_get(request), reader_of(request),
                                                       sender, receipt)
+    if rule == "home_bank" and sender is not None:  # not a customer's credit sharing
+        rule = access.tx_rule(_state_get(request), reader_of(request), sender, receipt,
+                              _tx_contract(node, tx_id))
     if out is None or not may_read(request, rule):
         return error(404, "not_found", "unknown transaction" + _below_base(node))
     if rule in access.FULL_TX_RULES:
@@ -424,6 +427,16 @@ def _authorities_for(authorities: frozenset[str], remote: str | None) -> frozens
     if remote in ("127.0.0.1", "::1") or (remote or "").startswith("127."):
         return authorities
     return frozenset(a for a in authorities if a.rpartition(":")[0] not in _LOOPBACK_HOSTS)
+
+
+def _tx_contract(node: Node, tx_id: bytes) -> str | None:
+    """The contract transaction ``tx_id`` calls (pending or committed), None if unknown."""
+    loc = node.ledger.tx_location(tx_id)
+    if loc is None:
+        tx = node.mempool.get(tx_id)
+        return tx.contract if tx is not None else None
+    found = node.ledger.tx_at(*loc)
+    return found[0].contract if found is not None else None
 
 
 def _tx_sender(request: web.Request, tx_id: bytes) -> tuple[str | None, dict[str, Any] | None]:
@@ -527,6 +540,10 @@ async def get_tx_proof(request: web.Request) -> web.Response:
         senders = [r["sender"] for r in rec["receipts"]]
         rule = access.tx_proof_rule(_state_get(request), reader_of(request), senders[loc[1]],
                                     node.ledger.genesis.params.salted_leaves, senders)
+        if rule == "home_bank":  # not a customer's credit sharing
+            rule = access.tx_proof_rule(_state_get(request), reader_of(request),
+                                        senders[loc[1]], node.ledger.genesis.params.salted_leaves,
+                                        senders, _tx_contract(node, tx_id))
     if loc is None or not may_read(request, rule):
         return error(404, "not_found",
                      "no proof of a committed transaction with this id for this key (not "
