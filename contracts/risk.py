@@ -296,6 +296,7 @@ GLUED_FORMS: tuple[str, ...] = (
     "ooo", "fze", "bhd",
 )
 GLUED_MIN = 4  # letters left before a glued form
+_GLUED = re.compile(f"(?:{'|'.join(GLUED_FORMS)})$")
 #: a digit between two letters, read as the letter it is written for (TR39 and common use)
 DIGIT_LETTERS = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t",
                                "8": "b"})
@@ -314,6 +315,11 @@ def _bare_phrases() -> tuple[tuple[str, ...], ...]:
 
 
 _BARE_PHRASES = _bare_phrases()
+#: the phrases by their first word, longest first (a name's words are looked up, not scanned)
+_BARE_BY_FIRST: dict[str, tuple[tuple[str, ...], ...]] = {}
+for _ph in _BARE_PHRASES:
+    _BARE_BY_FIRST[_ph[0]] = (*_BARE_BY_FIRST.get(_ph[0], ()), _ph)
+_ASCII_NON_WORD = re.compile(r"[^0-9A-Za-z]+")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -325,32 +331,33 @@ def bare_name(name: str) -> str:
     least :data:`GLUED_MIN` letters remains. ``name`` itself when none applies."""
     from contracts.names import fold
 
-    text = "".join(c if unicodedata.category(c)[0] in "LMN" else
-                   "" if unicodedata.category(c) == "Cf" else " " for c in name)
+    if name.isascii():
+        text = _ASCII_NON_WORD.sub(" ", name)
+    else:
+        text = "".join(c if unicodedata.category(c)[0] in "LMN" else
+                       "" if unicodedata.category(c) == "Cf" else " " for c in name)
     text = _DIGIT_IN_WORD.sub(lambda m: m.group().translate(DIGIT_LETTERS), text)
     words = text.split()
-    folded = [fold(w.casefold()) for w in words]  # (lower case first: "ТОВ" is "тов")
+    # (lower case first: "ТОВ" is "тов"; an ASCII word's fold is its lower case)
+    folded = [w.lower() if w.isascii() else fold(w.casefold()) for w in words]
     keep = [True] * len(words)
     i = 0
     while i < len(words):
-        for ph in _BARE_PHRASES:
+        for ph in _BARE_BY_FIRST.get(folded[i], ()):
             n = len(ph)
             if tuple(folded[i:i + n]) == ph:
                 for j in range(i, i + n):
                     keep[j] = False
-                i += n
+                i += n - 1
                 break
-        else:
-            i += 1
+        i += 1
     out = [w for w, k in zip(words, keep, strict=True) if k]
     if not any(len(w) >= GLUED_MIN for w in out):
         out = words  # only legal forms: the name as written
     if out and out[-1].isascii():
-        last = out[-1].lower()
-        for f in GLUED_FORMS:
-            if last.endswith(f) and len(last) - len(f) >= GLUED_MIN:
-                out = [*out[:-1], out[-1][:-len(f)]]
-                break
+        m = _GLUED.search(out[-1].lower())  # (the leftmost match: the longest form)
+        if m is not None and m.start() >= GLUED_MIN:
+            out = [*out[:-1], out[-1][:m.start()]]
     bare = " ".join(out)
     return name if bare == " ".join(name.split()) else bare
 
