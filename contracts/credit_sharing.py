@@ -497,12 +497,12 @@ def deliver(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     delivered marked so (``disputed``: the subject's reason, since when)."""
     request_id, sealed = args["request_id"], args["sealed"]
     req = state.get(NAME, "request/" + request_id)
-    if req is None:
-        raise ContractError(f"no request {request_id}", "unknown_request")
-    if req["status"] != "pending":  # (a refused request does not name the publisher)
+    if req is None or req.get("publisher") != ctx.sender_hex:
+        # one answer for no request, a refused one (it names no publisher) and another
+        # publisher's: a bank holding a request id learns nothing of it (red-team round 9)
+        raise ContractError(f"no request {request_id} for your records", "unknown_request")
+    if req["status"] != "pending":
         raise ContractError(f"the request is {req['status']}", "request_not_pending")
-    if req["publisher"] != ctx.sender_hex:
-        raise ContractError("only the record's publisher may deliver it", "forbidden")
     recipient = delivery_key(state, request_id, req, ctx.timestamp_ms)
     if recipient is None:
         raise ContractError("this request may no longer be delivered", "not_consented")

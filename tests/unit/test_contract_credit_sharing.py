@@ -126,9 +126,10 @@ def test_request_without_consent_is_refused_on_chain(L: Ledger) -> None:
     # a bank without consent learns nothing of the record: not its publisher nor its subject
     assert req == {"record_id": rid, "requester": L.pk("bank_b"), "status": "refused"}
     assert set(r.events[0].data) == {"request_id", "record_id", "requester"}
-    # nothing can be delivered for a refused request
+    # nothing can be delivered for a refused request, which names no publisher: to the
+    # record's publisher it is no request of its (red-team round 9)
     sealed = cs.seal_record(RECORD, SALT, [L.pk("bank_b")])
-    L.fails("request_not_pending", "bank_a", C, "deliver", request_id=r.result["request_id"],
+    L.fails("unknown_request", "bank_a", C, "deliver", request_id=r.result["request_id"],
             sealed=sealed)
     no_clear_content(L)
 
@@ -161,8 +162,9 @@ def test_deliver_rejections(L: Ledger) -> None:
     to_b = cs.seal_record(RECORD, SALT, [L.pk("bank_b")])
     to_bc = cs.seal_record(RECORD, SALT, [L.pk("bank_b"), L.pk("bank_c")])
     to_c = cs.seal_record(RECORD, SALT, [L.pk("bank_c")])
-    L.fails("forbidden", "bank_c", C, "deliver", request_id=req_id, sealed=to_b)
-    L.fails("forbidden", "bank_b", C, "deliver", request_id=req_id, sealed=to_b)
+    # another bank (the requester too) is answered as for no request (red-team round 9)
+    L.fails("unknown_request", "bank_c", C, "deliver", request_id=req_id, sealed=to_b)
+    L.fails("unknown_request", "bank_b", C, "deliver", request_id=req_id, sealed=to_b)
     L.fails("forbidden", "exporter", C, "deliver", request_id=req_id, sealed=to_b)
     L.fails("not_consented", "bank_a", C, "deliver", request_id=req_id, sealed=to_bc)
     L.fails("not_consented", "bank_a", C, "deliver", request_id=req_id, sealed=to_c)

@@ -177,3 +177,25 @@ def test_a_delivery_is_not_replayed_and_goes_to_the_current_key_of_a_bank_in_sta
     L.ok("regulator", "governance", "freeze_identity", pubkey=L.pk("bank_e"), reason="inquiry",
          order_ref="R-9")
     assert cs.answer_request(L.ids["bank_a"], L.state, req) is None
+
+
+def test_a_delivery_by_anyone_but_the_publisher_tells_nothing_of_the_request(
+        L: Ledger) -> None:
+    """F4: ``deliver`` answered another bank ``forbidden`` for a pending request and
+    ``request_not_pending`` ("the request is refused") for a refused one, against
+    ``unknown_request`` for none: whether a request exists, and its outcome, to a bank
+    holding its id; the publisher too learned of a refused request (which names no
+    publisher)."""
+    rid = publish(L, "bank_a")
+    L.ok("exporter", C, "grant_consent", bank=L.pk("bank_b"), purposes=["credit_decision"])
+    pending = L.ok("bank_b", C, "request_access", record_id=rid,
+                   purpose="credit_decision")["request_id"]
+    refused = L.ok("bank_c", C, "request_access", record_id=rid,
+                   purpose="collections")["request_id"]
+    to_b = cs.seal_record(RECORD, SALT, [L.pk("bank_b")])
+    answers = set()
+    for who, req in (("bank_c", pending), ("bank_b", pending), ("bank_c", refused),
+                     ("bank_a", refused), ("bank_c", "00" * 32), ("bank_a", "00" * 32)):
+        r = L.fails("unknown_request", who, C, "deliver", request_id=req, sealed=to_b)
+        answers.add((r.error_code, (r.error_message or "").replace(req, "ID")))
+    assert len(answers) == 1, answers
