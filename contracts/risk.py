@@ -749,6 +749,23 @@ def check_receipt(state: ContractState, ctx: TxContext, to: str, currency: str) 
     screen_identities(state, ctx, (to,))
 
 
+def check_on_behalf(state: ContractState, ctx: TxContext, accounts: Iterable[str],
+                    currency: str) -> None:
+    """Money paid *on behalf of* ``accounts`` without their being a side of the payment (an
+    LC's proceeds: the applicant's debt; proceeds assigned to a financing bank, a buyer
+    repaying an exporter's financing: the exporter's debt): each is neither frozen (identity,
+    or its account in ``currency``) nor watched nor in a refused jurisdiction, as if it paid
+    (red-team F8c for the applicant; round 9, decision 178, for the exporter).
+
+    Raises:
+        ContractError: ``account_frozen``, ``sanctioned_party``, ``jurisdiction_refused``.
+    """
+    accounts = tuple(accounts)
+    screen_identities(state, ctx, accounts)
+    for acct in accounts:
+        check_not_frozen(state, acct, currency)
+
+
 # ---------------------------------------------------------------------------- patterns
 
 

@@ -222,6 +222,8 @@ def repay(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[st
     if amount > outstanding:
         raise ContractError(f"only {outstanding} {fin['currency']} is outstanding",
                             "over_repaid")
+    if payer != fin["exporter"]:  # the buyer pays the exporter's debt (decision 178)
+        risk.check_on_behalf(state, ctx, (fin["exporter"],), fin["currency"])
     settlement.pay(state, ctx, payer, fin["bank"], fin["currency"], amount,
                    f"repayment:{financing_id}")
     record_repayment(state, ctx, financing_id, fin, amount, payer)

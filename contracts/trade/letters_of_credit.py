@@ -806,9 +806,9 @@ def pay_proceeds(state: ContractState, ctx: TxContext, lc: dict[str, Any],
 def _settle(state: ContractState, ctx: TxContext, presentation_id: str, pres: dict[str, Any],
             lc: dict[str, Any]) -> dict[str, Any]:
     # the applicant is not paid, but an LC honoured for a watched or frozen applicant is a
-    # payment on its behalf: re-screened when the credit pays (red-team F8c)
-    risk.screen_identities(state, ctx, (lc["applicant"],))
-    risk.check_not_frozen(state, lc["applicant"], lc["currency"])
+    # payment on its behalf: re-screened when the credit pays (red-team F8c); so is the
+    # beneficiary, whose proceeds may all go to its financing banks (its debt: decision 178)
+    risk.check_on_behalf(state, ctx, (lc["applicant"], lc["beneficiary"]), lc["currency"])
     pres["payments"] = pay_proceeds(state, ctx, lc, pres)
     pres["status"] = "paid"
     pres["paid"] = {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms,

@@ -5,7 +5,8 @@ its name before the listing paid on (only the name's one form was looked up at p
 party name with its legal form spelled out, in a language the skeleton has no table for, glued
 to its last word, or with digits for letters passed (decision 177); a seizure paid a frozen or
 watched identity; near-limit payments from many fresh accounts into one left no trace
-(decision 178). Tried and held: returns and recalls as a way out for a watched or frozen
+(decision 178); a watched or frozen exporter's financing was repaid by its LC's proceeds or its
+buyer (decision 178). Tried and held: returns and recalls as a way out for a watched or frozen
 party, a return to anyone but the payer, a round trip through a PvP leg, a watched party on
 one leg of a PvP."""
 
@@ -210,6 +211,34 @@ def test_an_ordinary_payment_writes_nothing_to_its_payee_s_pattern_memory(L: Led
     pay(L, "alice", "bob", 960)
     r = pay(L, "alice", "bob", 970)
     assert [a["accounts"] for a in alerts(r, "structuring")] == [[L.pk("alice")]]
+
+
+@pytest.mark.parametrize("how", ["watch", "freeze"])
+def test_a_watched_or_frozen_exporters_debt_is_not_paid_by_its_lc_or_its_buyer(how: str) -> None:
+    """A watched (or frozen) exporter takes part in no payment, but its debt was paid for it:
+    its LC's proceeds all went to the bank that financed it (the exporter, paid nothing, was
+    never screened), and its buyer repaid its financing. Both paths are payments on its
+    behalf now, as the applicant's already were (decision 178)."""
+    from tests.unit.test_contract_trade_documents_lifecycle import issue
+    from tests.unit.trade_cases import T, finance, open_trade, trade_ledger
+
+    code = "sanctioned_party" if how == "watch" else "account_frozen"
+    led = trade_ledger()
+    ids = open_trade(led)
+    lc = issue(led, ids["trade"])
+    fid = finance(led, "bank_a", 98_000_00, trade_id=ids["trade"])["financing_id"]
+    pres = led.ok("exporter", T, "present", lc_id=lc,
+                  doc_ids=[ids["invoice"], ids["bill_of_lading"]],
+                  amount=98_000_00)["presentation_id"]
+    led.ok("usd_issuer", S, "issue", currency="USD", to=led.pk("importer"), amount=10_000_00)
+    if how == "watch":
+        watch_id(led, "exporter")
+    else:
+        led.ok("regulator", G, "freeze_identity", pubkey=led.pk("exporter"), reason="court",
+               order_ref="F-3")
+    led.fails(code, "bank_c", T, "accept_presentation", presentation_id=pres)
+    led.fails(code, "importer", T, "repay", financing_id=fid, amount=1_000_00)
+    assert led.balance("importer", "USD") == 10_000_00
 
 
 # ---------------------------------------------------------------------------- tried and held
