@@ -66,3 +66,30 @@ def test_a_stopping_replica_sends_nothing_and_a_replica_cannot_force_the_next_vi
     rest = [nd for nd in c.nodes if nd is not replica]
     assert all(nd.engine.view == 0 and nd.engine.stats["handovers_joined"] == 0 for nd in rest)
     assert all(nd.app.height == 2 for nd in rest)
+
+
+def test_replicas_that_follow_a_primary_timing_out_first_still_double_their_timers() -> None:
+    # a network too slow for the base timeout (here: nothing commits, the PREPAREs never
+    # arrive). The primary's own timer fires first and the replicas follow it at once; they
+    # count the failed view, so the next view waits twice as long, and so on
+    c = Cluster(4, view_timeout_ms=1000, max_timeout_ms=600_000)
+    tx = make_txs(1)
+    c.submit(tx, [c.primary.idx])  # its timer starts 100 ms before the others'
+    c.advance(100)
+    c.submit(tx, [nd.idx for nd in c.nodes if nd is not c.primary])
+    starts: list[int] = []
+    seen = 0
+    for _ in range(400):  # 40 s
+        c.advance(100)
+        c.deliver(lambda src, dst, m: m.kind != "prepare")
+        e = c.nodes[0].engine
+        if e.stats["view_changes_started"] > seen:
+            seen = e.stats["view_changes_started"]
+            starts.append(c.now)
+            if seen == 1:  # the primary's timer fired, the others followed: all count it
+                assert [nd.engine.failed_views for nd in c.nodes] == [1, 1, 1, 1]
+    assert max(c.heights()) == 0
+    assert sum(nd.engine.stats["handovers_joined"] for nd in c.nodes) >= 1
+    gaps = [y - x for x, y in zip(starts, starts[1:], strict=False)]
+    assert len(gaps) >= 3 and all(y >= 2 * x for x, y in zip(gaps, gaps[1:], strict=False)), \
+        (starts, gaps)
