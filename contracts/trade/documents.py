@@ -30,6 +30,7 @@ from contracts.trade.norm import (
     fingerprint,
     is_similar,
     normalise_fields,
+    part_cores,
     similar_key,
     token_fingerprint,
 )
@@ -186,17 +187,33 @@ _CORE_SCOPE_WORDS = {
                        "groups or a copy number", "shipment")}
 
 
-def similar_number(state: ContractState, cores: list[str]) -> str | None:
+def similar_number(state: ContractState, cores: list[str]) -> str | dict[str, str] | None:
     """The first document registered under one of these number cores
     (:func:`contracts.trade.norm.core_fingerprints`, ``core/`` keys): the same document under a
     dressed number — a prefix added or dropped ("CI-2025-001" for "INV-2025-001", "MRN" before
     a declaration number), the carrier's code in a B/L number — once its other fields moved
-    out of the similarity window (red-team round 7, decision 153)."""
+    out of the similarity window (red-team round 7, decision 153); or ``{"part": doc_id}``, the
+    marker a part invoice of this number left (:func:`contracts.trade.norm.part_cores`,
+    decision 176)."""
     for c in cores:
         found = state.peek(NAME, "core/" + c)
         if found is not None:
-            return str(found)
+            return found if isinstance(found, dict) else str(found)
     return None
+
+
+def whole_by_digits(state: ContractState, pcores: list[str]) -> tuple[str | None, list[str]]:
+    """An invoice whose number is a registered invoice's digits and one or two short groups
+    more ("INV-2025-001-PART-1-OF-2"): (that invoice's id or None, the part cores still free
+    for this invoice's markers) (:func:`contracts.trade.norm.part_cores`, decision 176)."""
+    found, free = None, []
+    for c in pcores:
+        entry = state.peek(NAME, "core/" + c)
+        if entry is None:
+            free.append(c)
+        elif found is None and isinstance(entry, str):
+            found = entry
+    return found, free
 
 
 def port_places(submitted: dict[str, Any], norm: dict[str, Any]) -> dict[str, str]:
@@ -422,10 +439,20 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
         a_doc, scope, dressed, what = _CORE_SCOPE_WORDS[doc_type]
         # decision 153 remembered an invoice's digits per seller and buyer: looked up too, so
         # an invoice registered before decision 175 is still found (two reads, no write)
-        similar = check_not_copy(
-            similar_number(state, [*cores, *cores_before_175(key, doc_type, norm)]),
-            _WHY_CORE.format(doc=a_doc, scope=scope, dressed=dressed),
-            args.get("declare_distinct"), what)
+        number = similar_number(state, [*cores, *cores_before_175(key, doc_type, norm)])
+        if isinstance(number, dict):  # a part invoice of this number (decision 176)
+            similar = check_not_copy(str(number["part"]), _WHY_PART,
+                                     args.get("declare_distinct"))
+        else:
+            similar = check_not_copy(number, _WHY_CORE.format(doc=a_doc, scope=scope,
+                                                              dressed=dressed),
+                                     args.get("declare_distinct"), what)
+    # a part by its digits, whatever words come between (decision 176): only an invoice whose
+    # digits end in one or two short groups reads anything here
+    pcores = part_cores(key, doc_type, norm)
+    whole, part_free = whole_by_digits(state, pcores) if pcores else (None, [])
+    if similar is None and whole is not None:
+        similar = check_not_copy(whole, _WHY_PARENT, args.get("declare_distinct"))
     doc_id = ctx.derive_id()
     doc = {"doc_type": doc_type, "owner": owner, "registrant": ctx.sender_hex,
            "content_hash": ch, "fingerprint": fp, "token_fingerprint": tfp,
@@ -451,9 +478,12 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
             state.put(NAME, "cfp/" + str(cfp), doc_id)
     for mark in part_marks:
         state.put(NAME, "fpt/" + mark, {"part": doc_id})
-    for c in cores:  # the first document under a core keeps it
-        if state.peek(NAME, "core/" + c) is None:
+    for c in cores:  # the first document under a core keeps it (a part's marker gives way)
+        if not isinstance(state.peek(NAME, "core/" + c), str):
             state.put(NAME, "core/" + c, doc_id)
+    for c in part_free:  # the whole registered after this part meets it (decision 176)
+        if state.peek(NAME, "core/" + c) is None:
+            state.put(NAME, "core/" + c, {"part": doc_id})
     state.put(NAME, "fp/" + fp, doc_id)
     state.put(NAME, "fpt/" + tfp, doc_id)
     state.put(NAME, "content/" + ch, doc_id)

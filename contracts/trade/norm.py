@@ -448,12 +448,47 @@ def core_fingerprints(key: bytes, doc_type: str, normalised: Mapping[str, Any],
     if doc_type in SET_NUMBERED and len(digits) > 1 and len(digits[-1]) <= COPY_DIGITS \
             and sum(map(len, digits[:-1])) >= SET_CORE_DIGITS:
         groups.append(digits[:-1])
-    out = []
-    for group in groups:
-        stripped = sorted(t.lstrip("0") or "0" for t in group)
-        for i, core in enumerate(("".join(group), " ".join(stripped))):
-            out.append(hmac.digest(key, codec.encode(["number-core", doc_type, who, core, i]),
-                                   "sha256").hex()[:32])
+    return [c for group in groups for c in _core_keys(key, doc_type, who, group)]
+
+
+def _core_keys(key: bytes, doc_type: str, who: Mapping[str, Any], group: list[str]
+               ) -> list[str]:
+    """The two ``core/`` keys of one list of digit groups: run together, and each stripped of
+    its leading zeros in sorted order."""
+    stripped = sorted(t.lstrip("0") or "0" for t in group)
+    return [hmac.digest(key, codec.encode(["number-core", doc_type, dict(who), core, i]),
+                        "sha256").hex()[:32]
+            for i, core in enumerate(("".join(group), " ".join(stripped)))]
+
+
+#: An invoice's number whose digits end in one or two groups of at most :data:`COPY_DIGITS`
+#: digits after at least :data:`SET_CORE_DIGITS` reads as a part of the invoice numbered with
+#: the digits before them, whatever words come between: "INV-2025-001-PART-1-OF-2", "INV-2025-001
+#: INSTALMENT 1 OF 3" of "INV-2025-001" (decision 176; the token rule,
+#: ``documents.parent_invoice``, stops at three tokens more).
+PART_DIGIT_GROUPS = 2
+
+
+def part_cores(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> list[str]:
+    """The number cores (:data:`CORE_SCOPE`) of the wholes an invoice would be a part of, by
+    its digits (:data:`PART_DIGIT_GROUPS`): its digit groups less the last one, then less the
+    last two, while those are short and at least :data:`SET_CORE_DIGITS` digits remain. A
+    registered whole under one of them makes the invoice a suspected part; the invoice leaves
+    a part marker (``{"part": doc_id}``) on those still free, so the whole registered after
+    its parts meets them. Empty for other types and other numbers (an ordinary invoice number:
+    no read, no write)."""
+    if doc_type != "invoice":
+        return []
+    field, scope = CORE_SCOPE[doc_type]
+    digits = [t for t in str(normalised[field]).split(" ") if t.isdigit()]
+    who = {k: normalised[k] for k in scope}
+    out: list[str] = []
+    for drop in range(1, PART_DIGIT_GROUPS + 1):
+        head, tail = digits[:-drop], digits[-drop:]
+        if len(digits) <= drop or len(tail[0]) > COPY_DIGITS \
+                or sum(map(len, head)) < SET_CORE_DIGITS:
+            break
+        out += _core_keys(key, doc_type, who, head)
     return out
 
 

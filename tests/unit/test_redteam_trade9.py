@@ -10,7 +10,8 @@ test named ``test_r9_...`` fails on the code before):
   number is the seller's (the invoice's identity is (seller, number)). Decision 175.
 * R9-2 -- the whole invoice registered after its parts numbered with three tokens more
   ("INV-2025-001-P1/2", "-P2/2", then "INV-2025-001") was another sale: a part left markers only
-  one and two tokens shorter. Decision 176.
+  one and two tokens shorter; and a part numbered with four tokens or more ("-PART-1-OF-2",
+  " INSTALMENT 1 OF 3") met its whole in neither order. Decision 176.
 
 The ``test_held_...`` tests pin what held (or must still go through).
 """
@@ -146,6 +147,42 @@ def test_r9_the_whole_registered_after_its_parts_of_three_tokens_is_suspected(
     assert r.error_code == "suspected_duplicate", (r.status, r.error_message)
     assert "a part invoice of this number" in (r.error_message or "")
     assert reg(led, whole, declare_distinct="the parts were a quote").status == "committed"
+
+
+@pytest.mark.parametrize("suffix", ["-PART-1-OF-2", " INSTALMENT 1 OF 3",
+                                    " PARTIAL SHIPMENT 2 OF 2", "/SHIPMENT/NO/1"])
+def test_r9_a_part_with_more_words_meets_its_whole_in_either_order(suffix: str) -> None:
+    """Four tokens or more after the whole's number: past the token rule (three), so the part
+    after its whole and the whole after its part were other sales; the digits read it."""
+    led = trade_ledger()
+    register(led, "invoice", INVOICE)
+    r = reg(led, {**PART, "number": "INV-2025-001" + suffix, **MOVED})
+    assert r.error_code == "suspected_duplicate", (r.status, r.error_message)
+    assert "this one extends" in (r.error_message or "")
+    led = trade_ledger()
+    assert reg(led, {**PART, "number": "INV-2025-001" + suffix}).status == "committed"
+    r = reg(led, {**INVOICE, "issue_date": "2025-12-20"})
+    assert r.error_code == "suspected_duplicate", (r.status, r.error_message)
+    assert "a part invoice of this number" in (r.error_message or "")
+
+
+def test_held_serials_ending_in_short_groups_and_instalments_without_a_whole_register() -> None:
+    """Not over-blocked: numbers whose digits end in a short group (a month, a day, a serial
+    of two digits) and instalments whose whole was never registered are no parts of each
+    other; each registers with no note, and the whole declared distinct keeps its core."""
+    led = trade_ledger()
+    numbers = ["INV-202512-01", "INV-202512-02", "INV-2024-11-01", "INV-2024-11-02",
+               "INV-2025-009/1", "INV-2025-009/2", "2025-0077-1-OF-2", "2025-0077-2-OF-2"]
+    for i, number in enumerate(numbers):
+        r = reg(led, {**INVOICE, "number": number, "amount": 10_000_00 + 1_000_00 * i,
+                      "issue_date": f"2025-{1 + i:02d}-10"})
+        assert r.status == "committed", (number, r.error_message)
+        assert led.get(T, "doc/" + r.result["doc_id"])["declared_distinct"] is None
+    whole = reg(led, {**INVOICE, "number": "INV-2025-0077", "issue_date": "2025-12-01"},
+                declare_distinct="the whole after its two instalments: the commercial invoice")
+    assert whole.status == "committed"
+    r = reg(led, {**INVOICE, "number": "CI 2025 0077", "issue_date": "2025-12-20"})
+    assert r.error_code == "suspected_duplicate" and "same digits" in (r.error_message or "")
 
 
 def test_held_the_part_after_its_whole_and_parts_of_one_or_two_tokens(L: Ledger) -> None:
