@@ -461,12 +461,14 @@ def _core_keys(key: bytes, doc_type: str, who: Mapping[str, Any], group: list[st
             for i, core in enumerate(("".join(group), " ".join(stripped)))]
 
 
-#: An invoice's number whose digits end in one or two groups of at most :data:`COPY_DIGITS`
-#: digits after at least :data:`SET_CORE_DIGITS` reads as a part of the invoice numbered with
-#: the digits before them, whatever words come between: "INV-2025-001-PART-1-OF-2", "INV-2025-001
-#: INSTALMENT 1 OF 3" of "INV-2025-001" (decision 176; the token rule,
-#: ``documents.parent_invoice``, stops at three tokens more).
+#: An invoice's number whose digits end in one or two groups of a number below 100 written in
+#: at most :data:`PART_DIGITS` digits ("1", "01", "001": "PART-001-OF-002"; not a padded serial
+#: "0000000023") after at least :data:`SET_CORE_DIGITS` digits reads
+#: as a part of the invoice numbered with the digits before them, whatever words come between:
+#: "INV-2025-001-PART-1-OF-2", "INV-2025-001 INSTALMENT 1 OF 3" of "INV-2025-001" (decision
+#: 176; the token rule, ``documents.parent_invoice``, stops at three tokens more).
 PART_DIGIT_GROUPS = 2
+PART_DIGITS = 3
 
 
 def part_cores(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> list[str]:
@@ -485,8 +487,8 @@ def part_cores(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> list
     out: list[str] = []
     for drop in range(1, PART_DIGIT_GROUPS + 1):
         head, tail = digits[:-drop], digits[-drop:]
-        if len(digits) <= drop or len(tail[0]) > COPY_DIGITS \
-                or sum(map(len, head)) < SET_CORE_DIGITS:
+        if len(digits) <= drop or len(tail[0]) > PART_DIGITS \
+                or len(tail[0].lstrip("0")) > COPY_DIGITS or sum(map(len, head)) < SET_CORE_DIGITS:
             break
         out += _core_keys(key, doc_type, who, head)
     return out

@@ -150,7 +150,8 @@ def test_r9_the_whole_registered_after_its_parts_of_three_tokens_is_suspected(
 
 
 @pytest.mark.parametrize("suffix", ["-PART-1-OF-2", " INSTALMENT 1 OF 3",
-                                    " PARTIAL SHIPMENT 2 OF 2", "/SHIPMENT/NO/1"])
+                                    " PARTIAL SHIPMENT 2 OF 2", "/SHIPMENT/NO/1",
+                                    "-PART-001-OF-002"])
 def test_r9_a_part_with_more_words_meets_its_whole_in_either_order(suffix: str) -> None:
     """Four tokens or more after the whole's number: past the token rule (three), so the part
     after its whole and the whole after its part were other sales; the digits read it."""
