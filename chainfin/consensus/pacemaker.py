@@ -13,7 +13,13 @@ from __future__ import annotations
 from chainfin.consensus.api import BuildBlock
 from chainfin.consensus.state import REQUEST_START_SLACK_MS, ReplicaState
 
-__all__ = ["Pacemaker"]
+__all__ = ["Pacemaker", "VC_RESEND_MAX"]
+
+#: a view change without a quorum resends (and relays) its VIEW-CHANGEs at most this many base
+#: timeouts apart (decision 172). They backed off to 64 doubled timeouts: after a one-way fault
+#: healed, the VIEW-CHANGE the others missed came back only at its sender's next resend, up to
+#: 16 s later in chaos (with one validator silent, the network stalled until then)
+VC_RESEND_MAX = 2
 
 
 class Pacemaker(ReplicaState):
@@ -199,7 +205,8 @@ class Pacemaker(ReplicaState):
                     for payload in self._vcs_to_resend():
                         self._broadcast(payload)
                     self._vc_retx += 1
-                    self._vc_deadline = now + (self._timeout() << min(self._vc_retx, 6))
+                    self._vc_deadline = now + min(self._timeout() << min(self._vc_retx, 6),
+                                                  self.cfg.view_timeout_ms * VC_RESEND_MAX)
         if self._ahead_since is not None and now >= self._ahead_since + self.cfg.fetch_retry_ms:
             self._ahead_since = None
             if self._ahead > self.committed:
