@@ -438,8 +438,11 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     if similar is None and cores:
         a_doc, scope, dressed, what = _CORE_SCOPE_WORDS[doc_type]
         # decision 153 remembered an invoice's digits per seller and buyer: looked up too, so
-        # an invoice registered before decision 175 is still found (two reads, no write)
-        number = similar_number(state, [*cores, *cores_before_175(key, doc_type, norm)])
+        # an invoice registered before decision 175 is still found (two reads, no write) —
+        # where the seller ever invoiced this buyer in this currency (``seen``, the similarity
+        # list read above): to a buyer new to it there is no earlier invoice to be a copy of
+        earlier = cores_before_175(key, doc_type, norm) if seen else []
+        number = similar_number(state, [*cores, *earlier])
         if isinstance(number, dict):  # a part invoice of this number (decision 176)
             similar = check_not_copy(str(number["part"]), _WHY_PART,
                                      args.get("declare_distinct"))

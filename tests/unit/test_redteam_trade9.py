@@ -130,6 +130,25 @@ def test_r9_upgrade_an_invoice_registered_before_decision_175_stays_found(
     assert len(cores) == 2
 
 
+def test_cost_the_old_scope_is_read_only_for_a_buyer_the_seller_invoiced_before(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upgrade's lookup costs two HMACs and two reads: only where a pre-upgrade invoice to
+    that buyer could exist (the similarity list, read anyway, is not empty)."""
+    from contracts.trade import documents
+    calls: list[str] = []
+
+    def counted(key: bytes, doc_type: str, n: Any) -> list[str]:
+        calls.append(n["buyer"])
+        return norm.cores_before_175(key, doc_type, n)
+
+    monkeypatch.setattr(documents, "cores_before_175", counted)
+    led = trade_ledger()
+    for i, buyer in enumerate(("Globex Corp", "Initech", "Globex Corp")):
+        register(led, "invoice", {**INVOICE, "buyer": buyer, "number": f"INV-2025-10{i}",
+                                  "issue_date": f"2025-0{i + 1}-10"})
+    assert calls == ["globex"]
+
+
 # ---------------------------------------------------------------------------- R9-2
 
 
