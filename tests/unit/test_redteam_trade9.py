@@ -400,3 +400,16 @@ def test_held_a_second_identity_under_the_same_legal_name_is_the_same_party(
         r = led.tx("exporter2", T, "register", doc_type=doc_type, fields=fields,
                    content_hash=h(("second", doc_type)))
         assert r.error_code == "suspected_duplicate", (doc_type, r.status, r.error_message)
+
+
+def test_held_a_consolidated_bill_of_lading_backs_one_trade() -> None:
+    """One B/L covering two sales (a consolidated shipment): it joins one of their trades and
+    no other, so it cannot make two trades look shipped."""
+    led = trade_ledger()
+    a = register(led, "invoice", INVOICE)["trade_id"]
+    b = register(led, "invoice", {**INVOICE, "number": "INV-2025-002", "amount": 40_000_00,
+                                  "issue_date": "2025-11-05"})["trade_id"]
+    bl = register(led, "bill_of_lading", BILL_OF_LADING, trade_id=a)["doc_id"]
+    refused(led, "already_linked", "exporter", "link", trade_id=b, doc_id=bl)
+    assert reg(led, {**BILL_OF_LADING, "bl_number": "MAEU-778899/2"}, "bill_of_lading",
+               trade_id=b).error_code == "suspected_duplicate"
