@@ -15,9 +15,12 @@
 - ``quorum``    f+1 nodes SIGKILLed at once (no quorum left) for ``hold`` seconds, then started
   again. Checked: the survivors commit nothing meanwhile (after a 1 s grace for a block whose
   COMMITs were on the wire); a probe client (one transaction every 2 s to a survivor, 45 s
-  timeout) records what a client is told (the node answers ``202 pending``/``timeout`` after
-  its 30 s wait: an answer, not a hang) and every transaction the probe was told committed is
-  in the chain. Measured: the time from the last returner's start to the first commit.
+  timeout) records what a client is told (the node answers ``202 pending`` with ``no_quorum``,
+  once the quorum has been lost for 5 s at once, a request waiting then when the outage reaches
+  5 s, decision 174: an answer that says why, not a hang nor the 30 s ``timeout``); every
+  transaction the probe was told committed is in the chain, and those it was told pending are
+  counted once committed after the return (``probe_pending_committed_later``). Measured: the
+  time from the last returner's start to the first commit.
 - ``rolling``   each node in turn stopped and started again under load (the upgrade path):
   once with SIGTERM, once with SIGKILL; the next only once the restarted one has caught up.
   Measured per restart: whether it was the primary, how long the stop took, the time until it

@@ -8,13 +8,18 @@ import re
 from pathlib import Path
 
 from node.metrics import NodeMetrics
+from node.reach import Reach, reach_metrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
 def _exported() -> set[str]:
     """Sample names of every family a node declares (labelled families have no sample yet)."""
-    text = NodeMetrics().render().decode()
+    # the quorum gauges come from the REST server's sample (node/reach.py), not NodeMetrics
+    sample = Reach(validator=True, reached=4, validators=4, quorum=3, lost_since_ms=None,
+                   lost_for_s=0.0, lost_long=False, view=0, view_change=False,
+                   last_commit_age_s=1.0)
+    text = NodeMetrics().render().decode() + reach_metrics(sample).decode()
     out = set(re.findall(r"^(chainfin_[a-z_]+)", text, re.M))
     for name, kind in re.findall(r"^# TYPE (chainfin_[a-z_]+) (\w+)", text, re.M):
         out |= {"counter": {name.removesuffix("_total") + "_total"}, "histogram": {name + s for s in (
@@ -38,6 +43,16 @@ def test_dashboard_and_alerts_use_exported_metrics() -> None:
         assert what in titles, what
     ids = [p["id"] for p in dash["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def test_alerts_name_a_lost_quorum() -> None:
+    """A node cut from a quorum of validators for 30 s pages someone (decision 174)."""
+    alerts = (DEPLOY / "prometheus-alerts.yml").read_text()
+    rule = re.search(r"- alert: ChainfinQuorumLost\n((?:        .*\n)+)", alerts)
+    assert rule, "no ChainfinQuorumLost rule"
+    assert "expr: chainfin_quorum_ok == 0\n" in rule.group(1)
+    assert "for: 30s\n" in rule.group(1)
+    assert "severity: critical" in rule.group(1)
 
 
 def test_unit_and_container_run_the_node() -> None:
