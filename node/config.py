@@ -169,6 +169,10 @@ class NodeConfig(_Model):
     # primary's blocks have room, asks for a view change; 0 disables it. Default 10 s, twice
     # the overload guard's 5 s commit lag
     request_timeout_ms: int = Field(default=10_000, ge=0, le=3_600_000)
+    # a node that has reached fewer validators than a quorum for this long answers waiting
+    # and new `?wait=commit` requests `202 no_quorum` at once instead of at the end of their
+    # wait (decision 174; node/reach.py). Default 5 s: a restarting peer relinks within it
+    no_quorum_answer_s: float = Field(default=5.0, ge=0, le=3600)
     # test networks only: a node config marked ``test_network`` may select a byzantine behaviour
     test_network: bool = False
     byzantine: ByzantineConfig | None = None

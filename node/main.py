@@ -72,7 +72,8 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
             "sync_identity": (load_identity(cfg.sync_key_file) if cfg.sync_key_file else None),
             "sync_ssl": tls.rest_client_context(cfg.tls_ca) if cfg.tls_ca else None,
             "read_log_anchor_s": cfg.read_log_anchor_s,
-            "request_timeout_ms": cfg.request_timeout_ms, **ssl_kw}
+            "request_timeout_ms": cfg.request_timeout_ms,
+            "no_quorum_answer_s": cfg.no_quorum_answer_s, **ssl_kw}
         node_cls: type[Node] = Node
         if cfg.byzantine is not None:  # test networks only (node/byzantine.py refuses others)
             from node.byzantine import ByzantineNode

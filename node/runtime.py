@@ -43,6 +43,7 @@ from node.engine_io import EngineIO, TxOutcome
 from node.ledger import P_WAL, Ledger, flush_phase_for
 from node.mempool import Mempool, TxGossip
 from node.metrics import NodeMetrics
+from node.reach import NO_QUORUM_EARLY_S
 from node.statesync import StateSync
 from node.transport import Transport
 
@@ -131,7 +132,8 @@ class Node:
                  sync_ssl: ssl.SSLContext | None = None, min_free_bytes: int = 0,
                  state_sync: bool = False,
                  read_log_anchor_s: float = DEFAULT_ANCHOR_S,
-                 request_timeout_ms: int | None = None) -> None:
+                 request_timeout_ms: int | None = None,
+                 no_quorum_answer_s: float = NO_QUORUM_EARLY_S) -> None:
         self.identity = identity
         # the request timer (docs/consensus.md): None keeps the engine's default (10 s), 0 is off
         self.request_timeout_ms = (DEFAULT_REQUEST_TIMEOUT_MS if request_timeout_ms is None
@@ -188,6 +190,7 @@ class Node:
             to_primary=self.to_primary, validating=lambda: self.is_validator,
             primary_here=lambda: self.primary == self.identity.public_key,
             request_timeout_ms=self.request_timeout_ms)
+        self.admission.quorum_watch.early_s = no_quorum_answer_s
         self.delivery = None if bank is None else DeliveryAgent(
             bank, self.chain_id, state=self.ledger.committed_state, next_nonce=self.next_nonce,
             submit=lambda tx: self.admission.admit_checked(tx, gossip=True), stats=self.stats)

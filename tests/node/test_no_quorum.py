@@ -72,6 +72,24 @@ def test_five_validators_need_four() -> None:
     assert (r.quorum, r.has_quorum) == (4, False)
 
 
+def test_the_early_answer_is_a_node_config_setting(tmp_path: Path) -> None:
+    """``no_quorum_answer_s`` in a node's config reaches its watch (default: the 5 s rule)."""
+    from chainfin.store import MemoryStore
+    from node.config import NodeConfig
+    from node.reach import NO_QUORUM_EARLY_S
+    from node.runtime import Node
+    from tests.fixtures import client_ids, make_genesis, validator_ids
+
+    assert NodeConfig.model_fields["no_quorum_answer_s"].default == NO_QUORUM_EARLY_S
+    validators = validator_ids(4)
+    gen = make_genesis(validators, client_ids())
+    node = Node(validators[0], gen, MemoryStore(), "127.0.0.1", 0, {}, "node0",
+                no_quorum_answer_s=42.0)
+    assert node.admission.quorum_watch.early_s == 42.0
+    main_src = (Path(__file__).parents[2] / "node" / "main.py").read_text()
+    assert '"no_quorum_answer_s": cfg.no_quorum_answer_s' in main_src
+
+
 def test_the_watch_dates_the_outage_and_tells_the_waiters_once() -> None:
     w = QuorumWatch(early_s=5.0)
     told: list[int] = []
