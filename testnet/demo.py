@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import itertools
 import os
+import re
 import sys
 import tempfile
 import time
@@ -108,6 +109,11 @@ class Story:
         bank_a, bank_b, bank_c = self.pk("bank0"), self.pk("bank1"), self.pk("bank2")
         now_ms = int(time.time() * 1000)
         uniq = os.urandom(3).hex().upper()
+        while {"666", "667"} & {g.lstrip("0") for g in re.findall(r"\d+", uniq)}:
+            # its invoice would share the digits of the sanctioned invoices below (INV-2026-0666,
+            # -0667) and one of them be read as its copy (suspected_duplicate: an invoice
+            # number's digits are remembered per seller, decisions 153, 175)
+            uniq = os.urandom(3).hex().upper()
         invoice = {"seller": "Shenzhen Bright Lamps Co., Ltd.", "buyer": "Lumen Imports LLC",
                    "number": f"INV-2026-{uniq}", "issue_date": "2026-11-20",
                    "amount": 12_500_000, "currency": "USD"}
