@@ -359,6 +359,36 @@ def _initiation(root: Any, signer: str, exponents: Mapping[str, int],
     return Initiation(msg_id, created, nb, ctrl, tuple(blocks))
 
 
+def structured_remittance(rmt: Any) -> list[str]:
+    """``RmtInf/Strd`` -> lines of the transfer's ``remittance_info`` (after any ``Ustrd``), so
+    the creditor can still match the payment to its invoice: an ERP writes its invoice numbers
+    and the creditor's reference there, not in ``Ustrd``. Per ``Strd``, as SWIFT's field 70
+    carries them: the creditor reference (``CdtrRefInf/Ref``) alone, an ISO 11649 ``RF``
+    reference as it is and another as ``/RFB/<ref>``; each referred document (``RfrdDocInf``)
+    as ``/<type>/<number>`` with its date (``/INV/2026-0044 2026-11-30`` for a commercial
+    invoice, ``CINV``; ``/CREN/...`` a credit note...); then ``AddtlRmtInf`` as written.
+    Amounts, parties and tax details are not carried (the 140 characters go to references)."""
+    if rmt is None:
+        return []
+    out: list[str] = []
+    for st in _children(rmt, "Strd"):
+        ref = _text(st, "CdtrRefInf", "Ref")
+        if ref and ref.strip():
+            r = ref.strip()
+            out.append(r if r[:2].upper() == "RF" and r[2:4].isdigit() else f"/RFB/{r}")
+        for doc in _children(st, "RfrdDocInf"):
+            nb = (_text(doc, "Nb") or "").strip()
+            if not nb:
+                continue
+            kind = (_text(doc, "Tp", "CdOrPrtry", "Cd")
+                    or _text(doc, "Tp", "CdOrPrtry", "Prtry") or "").strip()
+            kind = "INV" if kind in ("", "CINV") else kind
+            when = (_text(doc, "RltdDt") or "").strip()
+            out.append(f"/{kind}/{nb}" + (f" {when}" if when else ""))
+        out += [_value(a) for a in _children(st, "AddtlRmtInf")]
+    return out
+
+
 def _transaction(tx: Any, index: int, block: int, debtor: str,
                  seen_e2e: set[str], seen_uetr: set[str], exponents: Mapping[str, int],
                  parse_args: TransferParser, accounts: Mapping[str, str], w: str,
@@ -413,8 +443,8 @@ def _transaction(tx: Any, index: int, block: int, debtor: str,
         return refuse("AC03", "the creditor account is the debtor's own")
     rmt = _child(tx, "RmtInf")
     try:
-        info = _remittance([] if rmt is None else [_value(c) for c in _children(rmt, "Ustrd")],
-                           f"{w}/RmtInf")
+        info = _remittance([] if rmt is None else [_value(c) for c in _children(rmt, "Ustrd")]
+                           + structured_remittance(rmt), f"{w}/RmtInf")
     except Iso20022Error as e:
         return refuse("NARR", str(e))
     args: dict[str, Any] = {"to": creditor, "currency": ccy, "amount": minor,
@@ -545,7 +575,9 @@ def build_pain002(r: Report) -> bytes:
         b.sub(p, "PmtInfSts", _group_status(sts))
         if blk.refusal is not None:
             _reason(b, p, blk.refusal)
-        elif blk.index in r.notes:
+        elif blk.index in r.notes and set(sts) != {"RJCT"}:  # a block none of whose
+            # transactions was taken is not 'booked per transaction': the note would read as
+            # the reason of its RJCT
             b.path(p, "StsRsnInf/AddtlInf", _clean_name(r.notes[blk.index], 105) or ".")
         _per_status(b, p, sts)
         for t, (st, why, s) in zip(blk.transfers, rows, strict=True):

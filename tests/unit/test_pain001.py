@@ -254,3 +254,76 @@ async def test_a_pain001_is_booked_per_transaction_and_answered_with_a_pain002(
     assert [(x["status"], x["reason"]) for x in map(json.loads, out_.splitlines())] == [
         ("RJCT", "AM05"), ("ACSC", None)]
     assert await d.usd("bob") == 90_100
+
+
+# ------------------------------------------------------- an ERP's file, as ERPs write them
+
+ERP_FILE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09">
+ <CstmrCdtTrfInitn>
+  <GrpHdr><MsgId>F110-20261207-0001</MsgId><CreDtTm>2026-12-07T16:20:00</CreDtTm>
+   <NbOfTxs>3</NbOfTxs><CtrlSum>1750.50</CtrlSum>
+   <InitgPty><Nm>ACME IMPORT GMBH</Nm><Id><OrgId><Othr><Id>ACME001</Id></Othr></OrgId></Id>
+   </InitgPty></GrpHdr>
+  <PmtInf><PmtInfId>F110-USD</PmtInfId><PmtMtd>TRF</PmtMtd><BtchBookg>false</BtchBookg>
+   <NbOfTxs>2</NbOfTxs><PmtTpInf><InstrPrty>NORM</InstrPrty></PmtTpInf>
+   <ReqdExctnDt><Dt>2026-12-07</Dt></ReqdExctnDt><Dbtr><Nm>ACME IMPORT GMBH</Nm></Dbtr>
+   <DbtrAcct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>USD</Ccy></DbtrAcct>
+   <DbtrAgt><FinInstnId><BICFI>COBADEFFXXX</BICFI></FinInstnId></DbtrAgt><ChrgBr>SHAR</ChrgBr>
+   <CdtTrfTxInf><PmtId><InstrId>F110-1</InstrId><EndToEndId>5100000123</EndToEndId></PmtId>
+    <Amt><InstdAmt Ccy="USD">1000.50</InstdAmt></Amt><Cdtr><Nm>Globex Exports Ltd</Nm></Cdtr>
+    <CdtrAcct><Id><IBAN>GB29NWBK60161331926819</IBAN></Id></CdtrAcct>
+    <RmtInf><Ustrd>INV 2026-0042 / 2026-0043</Ustrd></RmtInf></CdtTrfTxInf>
+   <CdtTrfTxInf><PmtId><EndToEndId>NOTPROVIDED</EndToEndId></PmtId>
+    <Amt><InstdAmt Ccy="USD">500</InstdAmt></Amt><Cdtr><Nm>Globex Exports Ltd</Nm></Cdtr>
+    <CdtrAcct><Id><Othr><Id>4711-EXP-USD</Id></Othr></Id></CdtrAcct>
+    <RmtInf><Strd><RfrdDocInf><Tp><CdOrPrtry><Cd>CINV</Cd></CdOrPrtry></Tp><Nb>2026-0044</Nb>
+     <RltdDt>2026-11-30</RltdDt></RfrdDocInf>
+     <RfrdDocAmt><DuePyblAmt Ccy="USD">500.00</DuePyblAmt></RfrdDocAmt></Strd>
+     <Strd><RfrdDocInf><Tp><CdOrPrtry><Cd>CREN</Cd></CdOrPrtry></Tp><Nb>CN-7</Nb></RfrdDocInf>
+      <AddtlRmtInf>less credit note</AddtlRmtInf></Strd></RmtInf></CdtTrfTxInf></PmtInf>
+  <PmtInf><PmtInfId>F110-SEPA</PmtInfId><PmtMtd>TRF</PmtMtd><BtchBookg>true</BtchBookg>
+   <PmtTpInf><SvcLvl><Cd>SEPA</Cd></SvcLvl><CtgyPurp><Cd>SUPP</Cd></CtgyPurp></PmtTpInf>
+   <ReqdExctnDt><Dt>2026-12-07</Dt></ReqdExctnDt><Dbtr><Nm>ACME IMPORT GMBH</Nm></Dbtr>
+   <DbtrAcct><Id><IBAN>DE89370400440532013000</IBAN></Id></DbtrAcct>
+   <DbtrAgt><FinInstnId><BICFI>COBADEFFXXX</BICFI></FinInstnId></DbtrAgt><ChrgBr>SLEV</ChrgBr>
+   <CdtTrfTxInf><PmtId><EndToEndId>5100000124</EndToEndId></PmtId>
+    <Amt><InstdAmt Ccy="EUR">250.00</InstdAmt></Amt><Cdtr><Nm>Banque Un</Nm></Cdtr>
+    <CdtrAcct><Id><IBAN>FR1420041010050500013M02606</IBAN></Id></CdtrAcct>
+    <RmtInf><Strd><CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry><Issr>ISO</Issr></Tp>
+     <Ref>RF18539007547034</Ref></CdtrRefInf></Strd></RmtInf></CdtTrfTxInf></PmtInf>
+ </CstmrCdtTrfInitn>
+</Document>
+"""
+ERP_ACCOUNTS = {"DE89370400440532013000": A, "GB29NWBK60161331926819": B,
+                "4711-EXP-USD": B, "FR1420041010050500013M02606": C}
+
+
+def test_an_erps_structured_remittance_reaches_the_creditor() -> None:
+    """An ERP writes invoice numbers and the creditor's reference in RmtInf/Strd, not Ustrd:
+    they were dropped, and the creditor was paid USD 500 with nothing to match it to."""
+    ini = _read(ERP_FILE, accounts=ERP_ACCOUNTS)
+    t0, t1, t2 = ini.transfers
+    assert t0.args and t0.args["remittance_info"] == "INV 2026-0042 / 2026-0043"
+    assert t1.args and t1.args["remittance_info"] == \
+        "/INV/2026-0044 2026-11-30 / /CREN/CN-7 / less credit note"
+    assert t2.refusal and t2.refusal.code == "AM03"  # no EUR on this ledger
+    # an ISO 11649 creditor reference as it is, another one as SWIFT's /RFB/
+    rmt = etree.fromstring(ERP_FILE).xpath("//*[local-name()='RmtInf']")[2]
+    assert p1.structured_remittance(rmt) == ["RF18539007547034"]
+    ref = rmt.xpath(".//*[local-name()='Ref']")[0]
+    ref.text = "ACME-4711"
+    assert p1.structured_remittance(rmt) == ["/RFB/ACME-4711"]
+
+
+def test_a_block_with_nothing_taken_carries_no_batch_booking_note() -> None:
+    """The 'booked per transaction' note of a BtchBookg block read as the reason of its RJCT
+    when none of its transactions was taken (the SEPA block all in EUR)."""
+    ini = _read(ERP_FILE, accounts=ERP_ACCOUNTS)
+    notes = {b.index: "booked per transaction" for b in ini.blocks}
+    doc = _report(p1.Report(ini, dry_run=True, notes=notes))
+    blocks = doc.xpath("//p:OrgnlPmtInfAndSts", namespaces=NS002)
+    assert _x(blocks[0], "p:PmtInfSts/text()") == ["ACCP"]
+    assert _x(blocks[0], "p:StsRsnInf/p:AddtlInf/text()") == ["booked per transaction"]
+    assert _x(blocks[1], "p:PmtInfSts/text()") == ["RJCT"]
+    assert _x(blocks[1], "p:StsRsnInf/p:AddtlInf/text()") == []
