@@ -403,6 +403,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     from chainfin.cli_credit import add_parser as add_credit
     from chainfin.cli_goods import add_parser as add_goods
     from chainfin.cli_jurisdictions import add_parser as add_jurisdictions
+    from chainfin.cli_limits import add_parser as add_limits
     from chainfin.iso20022.commands import add_parser as add_iso20022
     from chainfin.swift.commands import add_parser as add_swift
     from chainfin.watchlist import add_parser as add_watchlist
@@ -412,6 +413,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     add_watchlist(sub)
     add_jurisdictions(sub)  # under `risk`: after the watch list's parser
     add_goods(sub)  # under `risk` too
+    add_limits(sub)  # `risk limits`, `risk rates` (decisions 187, 188)
     add_calendar(sub)
     add_credit(sub)
     add_backup(nsub)

@@ -142,6 +142,7 @@ ERROR_CODES = (
     "hs_codes_required",  # ... an entry's codes_required (red-team round 8)
     "unknown_goods_control",
     "too_many_goods_controls",
+    "rate_unavailable",  # a base-currency limit without a fresh rate (contracts/risk_rates.py)
 )
 
 
@@ -604,14 +605,15 @@ def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str
 
 def _rules_for(state: ContractState, account: str,
                currency: str) -> list[tuple[str, Mapping[str, Any]]]:
-    """(subject, rule) of every rule on ``account``'s outflows in ``currency``: network first.
+    """(subject, rule) of every rule on ``account``'s outflows in ``currency``: network first;
+    a rule in a base currency (``"base": True``, decision 187) applies in every currency.
     The rules are the profiles' own (shared, read only: :meth:`StateView.peek`)."""
     out: list[tuple[str, Mapping[str, Any]]] = []
     for subject in (NETWORK, account):
         prof = state.peek(NAME, "profile/" + subject)
         if prof is not None:
             out += [(subject, r) for r in prof["rules"]
-                    if r["currency"] in (currency, ANY_CURRENCY)]
+                    if r["currency"] in (currency, ANY_CURRENCY) or "base" in r]
     return out
 
 
@@ -646,11 +648,15 @@ def _expired(entry: Mapping[str, Any], now_ms: int) -> bool:
 
 
 def _refuse_limit(state: ContractState, ctx: TxContext, subject: str, rule: Mapping[str, Any],
-                  frm: str, to: str, currency: str, amount: int, what: str) -> ContractError:
-    _alert(state, ctx, "limit_exceeded", [frm], {
-        "rule_id": rule["rule_id"], "kind": rule["kind"], "subject": subject,
-        "currency": currency, "amount": amount, "max": rule["max"], "counterparty": to},
-        kept=True)
+                  frm: str, to: str, currency: str, amount: int, what: str,
+                  base_amount: int | None = None) -> ContractError:
+    detail = {"rule_id": rule["rule_id"], "kind": rule["kind"], "subject": subject,
+              "currency": currency, "amount": amount, "max": rule["max"], "counterparty": to}
+    if base_amount is not None:  # a limit in a base currency (decision 187)
+        detail |= {"base": rule["currency"], "base_amount": base_amount}
+        what += (f" {rule['currency']} ({amount} {currency} counted as {base_amount} "
+                 f"{rule['currency']} at the reference rate)")
+    _alert(state, ctx, "limit_exceeded", [frm], detail, kept=True)
     return ContractError(f"limit {rule['rule_id']} ({rule['kind']}, max {rule['max']}): {what}",
                          "limit_exceeded")
 
@@ -690,11 +696,14 @@ LIMIT_RULES = {"max_per_tx": breaks_per_payment_maximum,
 def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
                  amount: int) -> int | None:
     """An outflow may not break a limit on its account (:data:`LIMIT_RULES`). Counts the
-    outflow in every windowed rule when none is broken. Returns the lowest per-payment maximum
-    that applies (structuring is measured against it), or None.
+    outflow in every windowed rule when none is broken. A rule in a base currency (decision
+    187) counts a payment in another currency at the reference rate, rounded up
+    (:func:`contracts.risk_rates.to_base`). Returns the lowest per-payment maximum in
+    ``currency`` that applies (structuring is measured against it), or None.
 
     Raises:
-        ContractError: ``limit_exceeded`` naming the rule (its alert is kept, nothing else).
+        ContractError: ``limit_exceeded`` naming the rule (its alert is kept, nothing else);
+            ``rate_unavailable``: a base-currency rule and no fresh rate (decision 188).
     """
     rules = _rules_for(state, frm, currency)
     if not rules:
@@ -704,26 +713,31 @@ def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, curren
     counted = []
     for subject, rule in rules:
         use, total, count = None, 0, 0
+        counts, converted = amount, "base" in rule and rule["currency"] != currency
+        if converted:  # a limit in a base currency: the payment at the reference rate
+            counts = _rates.to_base(state, ctx.timestamp_ms, rule["currency"], currency, amount)
         if rule["window_s"]:
             ukey = _usage_key(subject, rule)
             use, total, count = _window_use(record.get(ukey), rule, ctx.timestamp_ms)
-            counted.append((ukey, use))
-        broken = LIMIT_RULES[rule["kind"]](rule, amount, total, count)
+            counted.append((ukey, use, counts))
+        broken = LIMIT_RULES[rule["kind"]](rule, counts, total, count)
         if broken is not None:
-            raise _refuse_limit(state, ctx, subject, rule, frm, to, currency, amount, broken)
+            raise _refuse_limit(state, ctx, subject, rule, frm, to, currency, amount, broken,
+                                counts if converted else None)
     if counted:
         now_ms = ctx.timestamp_ms
         new = {rid: e for rid, e in sorted(record.items()) if not _expired(e, now_ms)}
-        for ukey, use in counted:
+        for ukey, use, counts in counted:
             now = now_ms // use["size"]
             b = use["b"]
             if b and b[-1][0] == now:
-                b[-1] = [now, b[-1][1] + amount, b[-1][2] + 1]
+                b[-1] = [now, b[-1][1] + counts, b[-1][2] + 1]
             else:
-                b.append([now, amount, 1])
+                b.append([now, counts, 1])
             new[ukey] = use
         state.put(NAME, "use/" + frm, new)
-    per_tx = [r["max"] for _, r in rules if r["kind"] == "max_per_tx"]
+    per_tx = [r["max"] for _, r in rules
+              if r["kind"] == "max_per_tx" and r["currency"] == currency]
     return min(per_tx) if per_tx else None
 
 
@@ -941,9 +955,10 @@ def _p_rule_kind(v: Any, name: str) -> str:
 
 def parse_rule(args: Mapping[str, Any], where: str = "") -> dict[str, Any]:
     """A rule's fields checked: ``kind``, ``currency``, ``max``, ``window_s`` (windowed kinds
-    only), optional ``rule_id`` (default: given by :func:`put_rule`)."""
+    only), optional ``rule_id`` (default: given by :func:`put_rule`) and ``base`` (true: an
+    amount limit in a base currency, counting payments in every currency, decision 187)."""
     pre = where + "." if where else ""
-    known = {"kind", "currency", "max", "window_s", "rule_id"}
+    known = {"kind", "currency", "max", "window_s", "rule_id", "base"}
     extra = sorted(set(args) - known)
     if extra:
         raise ContractError(f"{pre}{extra[0]} is not a rule field", "unknown_field")
@@ -967,7 +982,20 @@ def parse_rule(args: Mapping[str, Any], where: str = "") -> dict[str, Any]:
         rule["rule_id"] = p_text(64)(args["rule_id"], pre + "rule_id")
         if rule["rule_id"].startswith(NETWORK):
             raise ContractError(f"{pre}rule_id may not start with {NETWORK!r}", "bad_field")
+    if _p_base(args.get("base"), pre + "base"):  # stored only when true: older rules unchanged
+        if kind == "velocity":
+            raise ContractError(f"{pre}base: a velocity rule counts payments, not amounts "
+                                "(currency '*' counts every currency)", "bad_field")
+        rule["base"] = True
     return rule
+
+
+def _p_base(v: Any, name: str) -> bool:
+    if v is None or v is False:
+        return False
+    if v is True:
+        return True
+    raise ContractError(f"{name} must be true or false", "bad_field")
 
 
 def put_rule(state: ContractState, ctx: TxContext, subject: str,
@@ -1094,7 +1122,7 @@ def _require_regulator(state: ContractState, ctx: TxContext) -> None:
 # ============================================================================ methods
 
 
-_RULE_OPTIONAL = {"window_s": p_int(0, MAX_WINDOW_S), "rule_id": p_text(64)}
+_RULE_OPTIONAL = {"window_s": p_int(0, MAX_WINDOW_S), "rule_id": p_text(64), "base": _p_base}
 
 
 # the rule's fields are checked as arguments too, so a malformed rule ("usd", an unknown kind)
@@ -1225,3 +1253,4 @@ def unfreeze_account(state: ContractState, ctx: TxContext,
 from contracts import risk_cases as _cases  # noqa: E402,F401
 from contracts import risk_goods as _goods  # noqa: E402,F401  (the controlled-goods list)
 from contracts import risk_jurisdictions as _jur  # noqa: E402  (the jurisdiction list)
+from contracts import risk_rates as _rates  # noqa: E402  (reference rates, decision 187)

@@ -419,7 +419,7 @@ def _credit_rule(get: StateGet, reader: Reader, key: str, now_ms: int | None = N
     return None
 
 
-_PUBLIC_RISK = re.compile(r"(profile/\*|param/.*|jurisdictions|goods_controls)")
+_PUBLIC_RISK = re.compile(r"(profile/\*|param/.*|jurisdictions|goods_controls|rates/[A-Z]{3})")
 _ACCOUNT_RISK = re.compile(r"(profile|alerts|stats|use)/([0-9a-f]{64})(/.*)?")
 
 
