@@ -186,7 +186,8 @@
       state.identity = { name: d.name || "", publicKey: String(d.public_key || ""), key };
       $("identity-state").innerHTML = '<span class="pill ok">signing reads</span> identity <b>' + esc(state.identity.name) + "</b> " + who(state.identity.publicKey) +
         ' <span class="muted">(kept in this page only, not extractable)</span>';
-      $("alerts-link").hidden = false;  // for every identity alike: whether it has a queue is the node's to answer
+      $("alerts-link").hidden = false;
+      $("credit-link").hidden = false;  // for every identity alike: the page says whose it is  // for every identity alike: whether it has a queue is the node's to answer
       live();
       await route();
       document.body.dataset.identity = state.identity.publicKey;  // the page re-rendered signed
@@ -358,6 +359,9 @@
       '<div class="card"><h2>Result</h2>' + json(o.result !== undefined ? o.result : (o.error || null)) + "</div>" +
       '<div class="card"><h2>Events</h2>' + (rc && rc.events && rc.events.length ? json(rc.events) : '<p class="muted">none</p>') + "</div>" +
       '<div class="card"><h2>Envelope</h2>' + (env ? json(env) : '<p class="muted">unavailable</p>') + "</div>";
+    if (env && env.contract === "settlement" && SETTLEMENT_CALLS.includes(env.method)) {
+      view.insertAdjacentHTML("afterbegin", '<div class="card">A payment, its recall or its return: <a id="payment-link" href="#/payment/' + esc(o.tx_id) + '"><b>open the payment page</b></a></div>');
+    }
     // a document, LC, financing or presentation created by this transaction has its id
     if (await firstDocKey(o.tx_id) !== null) {
       view.insertAdjacentHTML("afterbegin", '<div class="card">This id is also a trade document, letter of credit, financing or presentation: <a id="doc-link" href="#/doc/' +
@@ -1216,10 +1220,282 @@
   state.alerts = { age: alertAge, money, pageSize: ALERTS_LIMIT };
 
 
+  // ------------------------------------------------------------------ a payment, as a payments officer sees it
+  // #/payment/<tx id> (or #/payment/<payer>/<uetr>): a settlement transfer with its recall and
+  // returns (camt.056 / camt.029 / pacs.004), composed only of the routes' answers for the
+  // loaded identity: GET /v1/tx (?tx=1), /v1/blocks, /v1/state/settlement/{uetr,recall}/…
+  // (decision 186). What the identity may not read is said so in its place.
+
+  /** contracts/settlement_recall.py RECALL_REASONS, REJECT_REASONS, RETURN_REASONS (a unit test holds them equal) */
+  const RECALL_REASONS = { DUPL: "duplicate payment", TECH: "technical problem", FRAD: "fraudulent origin",
+    CUST: "requested by the customer", AC03: "wrong creditor account", AM09: "wrong amount" };
+  const REJECT_REASONS = { ARDT: "already returned", AC04: "account closed", AM04: "insufficient funds",
+    CUST: "the customer refused", LEGL: "legal decision", NOAS: "no answer from the customer" };
+  const RETURN_REASONS = { FOCR: "following a cancellation request (a recall)", AC03: "invalid creditor account",
+    AC04: "account closed", AC06: "account blocked", AM05: "duplication", BE04: "missing creditor address",
+    FR01: "fraud", MD07: "end customer deceased", MS02: "reason not specified, by the customer",
+    MS03: "reason not specified, by the bank" };
+  const reasonText = (table, code) => "<code>" + esc(code) + "</code>" + (table[code] ? " " + esc(table[code]) : "");
+  const SETTLEMENT_CALLS = ["transfer", "recall", "return_payment", "reject_recall"];
+  const paymentLink = (id, label) => '<a class="payment-link" href="#/payment/' + esc(id) + '">' + (label || short(id)) + "</a>";
+  /** An amount in minor units as the payments officer reads it: major units with the currency's exponent, never a float. */
+  function payMoney(v, ccy, units) {
+    const e = exponents.get(ccy);
+    if (typeof v !== "bigint" || typeof ccy !== "string") return esc(toJsonText(v));
+    return e === null || e === undefined ? esc(v.toString()) + ' <span class="muted">(minor units of ' + esc(ccy) + ")</span>"
+      : esc(money(v, ccy, e)) + (units ? ' <span class="muted" data-f="minor">(' + esc(v.toString()) + " minor units, exponent " + esc(e.toString()) + ")</span>" : "");
+  }
+  function stateProofPath(contract, key) {
+    return "/v1/proofs/state/" + encodeURIComponent(contract) + "/" + key.split("/").map(encodeURIComponent).join("/");
+  }
+  function presentVerify(contract, key, label, value) {
+    return verifyButton(label, stateProofPath(contract, key), (r) => {
+      if (!r.present) return "the proof says " + contract + "/" + key + " is absent, the page showed a value";
+      return canon(exact(r.value)) === canon(value) ? null : "the proven " + contract + "/" + key + " is not the value the page showed";
+    });
+  }
+  const notVisible = (what) => '<span class="muted" data-f="hidden">' + esc(what) + ": " + NOT_VISIBLE + "</span>";
+
+  async function pagePaymentByUetr(payer, uetr) {
+    const r = await apiExact("/v1/state/settlement/uetr/" + encodeURIComponent(payer) + "/" + encodeURIComponent(uetr));
+    if (r.status !== 200) return fail("The node answered " + r.status + " for " + r.path + (r.message ? ": " + r.message : "") + ".");
+    return pagePayment(String(r.body.value.tx_id));
+  }
+
+  async function pagePayment(id) {
+    id = String(id || "").toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(id)) return fail("a payment is named by its transaction id (64 hex digits)");
+    const t = await apiExact("/v1/tx/" + id + "?tx=1");
+    const tx = t.status === 200 ? t.body : null;
+    const env = tx && tx.tx ? tx.tx : null;  // the envelope: sender, its home bank, supervisors
+    const ev = tx && Array.isArray(tx.events) ? tx.events.find((e) => e.contract === "settlement" && e.name === "transferred") : null;  // a party's own event
+    if (env && (env.contract !== "settlement" || !SETTLEMENT_CALLS.includes(env.method))) {
+      return fail("transaction " + id + " is no settlement transfer, recall or return (its page: #/tx/" + id + ")");
+    }
+    // a recall, a rejection or a return: its payment's page names it; here, the link to the payment
+    const origin = env && (env.method === "recall" || env.method === "reject_recall") ? env.args.original_tx : null;
+    if (origin) {
+      view.innerHTML = '<div class="card" id="payment-pointer"><h1>' + (env.method === "recall" ? "A recall (camt.056)" : "A recall's rejection (camt.029)") +
+        "</h1><p>Transaction " + txLink(id) + " " + (env.method === "recall" ? "recalls" : "answers the recall of") + " payment " +
+        paymentLink(String(origin), "<code>" + esc(origin) + "</code>") + ": its page shows the recall and its answer.</p></div>";
+      return;
+    }
+    const rec = await apiExact("/v1/state/settlement/recall/" + id);
+    const rr = rec.status === 200 ? rec.body.value : null;
+    if (!tx && !rr) return fail("The node answered 404 for " + t.path + (t.message ? ": " + t.message : "") + ".");
+    // the payment's fields: the envelope's arguments, else the reader's own `transferred` event, else the recall record
+    const a = env ? env.args : ev ? ev.data : {};
+    const p = {
+      payer: ev ? ev.data.from : env ? (rr ? rr.payer : env.sender) : rr.payer,
+      payee: env ? a.to : ev ? ev.data.to : rr.payee,
+      currency: a.currency !== undefined ? a.currency : rr ? rr.currency : null,
+      amount: a.amount !== undefined ? a.amount : rr ? rr.amount : null,
+      uetr: a.uetr !== undefined ? a.uetr : rr ? rr.uetr : null,
+      e2e: a.end_to_end_id, remittance: a.remittance_info,
+    };
+    const isReturn = env ? env.method === "return_payment" : ev ? ev.data.purpose === "return" : false;
+    const original = isReturn ? (a.original_tx || null) : null;
+    if (env && env.method === "return_payment") { p.payer = env.sender; p.payee = a.payer; }
+    let idx = null;
+    if (!isReturn && isKey(p.payer) && typeof p.uetr === "string") {
+      const u = await apiExact("/v1/state/settlement/uetr/" + p.payer + "/" + encodeURIComponent(p.uetr));
+      idx = u.status === 200 ? u.body.value : null;
+    }
+    const height = tx && tx.height ? Number(tx.height) : idx ? Number(idx.height) : rr ? Number(rr.height) : null;
+    const blk = height ? await api("/v1/blocks/" + height) : { status: 404 };
+    const b = blk.status === 200 ? blk.body : null;
+    const timeMs = tx && tx.timestamp_ms !== undefined ? tx.timestamp_ms : idx ? idx.time_ms : rr ? rr.time_ms : b ? b.header.timestamp_ms : null;
+    const people = [p.payer, p.payee];
+    if (rr) people.push(rr.payer, rr.payee, rr.recall && rr.recall.by, rr.recall && rr.recall.answer && rr.recall.answer.by);
+    await learnNames(people.filter(isKey));
+    await learnExponents([p.currency].filter((c) => typeof c === "string"));
+    const status = tx ? tx.status : "committed";
+    const ok = status === "committed";
+    const rows = [
+      ["status", f("status", pill(ok ? "ok" : "bad", status)) + (tx && tx.error ? " " + esc(tx.error.code + ": " + tx.error.message) : "") +
+        (tx ? "" : ' <span class="muted">(from its recall record: the transaction itself is ' + NOT_VISIBLE + ")</span>")],
+      ["amount", f("amount", p.amount === null || p.amount === undefined ? notVisible("the amount") : payMoney(p.amount, p.currency, true))],
+      ["payer (debtor)", f("payer", isKey(p.payer) ? account(p.payer) : notVisible("the payer"))],
+      ["payee (creditor)", f("payee", isKey(p.payee) ? account(p.payee) : notVisible("the payee"))],
+      ["UETR", f("uetr", p.uetr ? "<code>" + esc(p.uetr) + "</code>" : '<span class="muted">none (a transfer without a UETR is recalled off the ledger)</span>')],
+      ["end-to-end id", f("e2e", p.e2e ? "<code>" + esc(p.e2e) + "</code>" : env || ev ? '<span class="muted">none</span>' : notVisible("the end-to-end id"))],
+    ];
+    if (p.remittance) rows.push(["remittance info", f("remittance", esc(p.remittance))]);
+    if (isReturn) rows.push(["a return (pacs.004)", f("return-of", "of payment " + (original ? paymentLink(original) : notVisible("the original")) +
+      (a.reason || a.return_reason ? ", reason " + reasonText(RETURN_REASONS, a.reason || a.return_reason) : "") + (a.return_id ? ", return id <code>" + esc(a.return_id) + "</code>" : ""))]);
+    rows.push(["booked", timeMs !== null && timeMs !== undefined ? f("time", esc(utc(timeMs))) + ' <span class="muted">(block time)</span>' : '<span class="muted">-</span>']);
+    rows.push(["transaction", txLink(id) + (tx && tx.height ? " in block " + blockLink(tx.height) + " index " + esc(tx.index) : "")]);
+    const proof = tx && tx.height ? verifyButton("inclusion and finality", "/v1/proofs/tx/" + id) : "";
+    const certCard = b
+      ? '<div class="card" id="payment-block"><h2>Block ' + blockLink(b.height) + " and its finality certificate</h2>" + kv([
+        ["hash", "<code>" + esc(b.hash) + "</code>"], ["time", esc(time(b.header.timestamp_ms))],
+        ["certificate", f("signers", "signed by " + b.certificate.votes.length + " validators: " + b.certificate.votes.map((v) => who(v[0])).join(", "))],
+      ]) + "</div>"
+      : '<div class="card" id="payment-block"><h2>Block' + (height ? " " + blockLink(height) : "") + " and its finality certificate</h2><p data-f=\"no-block\">" +
+        "The block itself is " + NOT_VISIBLE + " (blocks are the validators', regulators' and auditors'). " +
+        (tx && tx.height ? "Its header and commit certificate are in the transaction's proof: <b>Verify</b> checks them here, where the node serves this identity a proof." : "") + "</p></div>";
+    // the recall and its answers: settlement/recall/<tx id>, as the route answers this identity
+    let recallHtml;
+    if (isReturn) {
+      recallHtml = '<p class="muted">A return is a payment of its own; its recall record is its original payment\'s.</p>';
+    } else if (!rr) {
+      recallHtml = '<p data-f="no-recall">No recall record: ' + (rec.status === 404 ? NOT_VISIBLE : "none") +
+        ' <span class="muted">(the node answers the same 404 for a payment never recalled nor returned and for a record this identity may not read: ' +
+        "the payer, the home banks of the payer and of the payee and the supervisors read it; the payee itself only when no bank answers for it)</span></p>";
+    } else {
+      const r = rr.recall;
+      const outstanding = rr.amount - rr.returned;
+      const head = kv([
+        ["returned", f("returned", payMoney(rr.returned, rr.currency)) + " of " + payMoney(rr.amount, rr.currency) + " in " + f("returns", esc(rr.returns)) + " return(s) (pacs.004); outstanding " + payMoney(outstanding, rr.currency)],
+        ["recalls", f("recalls", esc(rr.recalls)) + (rr.recalls > 1n ? ' <span class="muted">(the ledger keeps the latest standing: decision 155)</span>' : "")],
+      ]);
+      let rc = "";
+      if (r) {
+        const ans = r.answer;
+        const rrows = [
+          ["recall id", txLink(String(r.recall_id))],
+          ["by", f("recall-by", account(r.by))],
+          ["reason", f("recall-reason", reasonText(RECALL_REASONS, r.reason))],
+          ["when", esc(utc(r.time_ms)) + " at height " + blockLink(r.height)],
+          ["status", f("recall-status", statusPill(String(r.status)))],
+        ];
+        if (r.info) rrows.push(["information", f("recall-info", esc(r.info))]);
+        if (r.case_id) rrows.push(["case id", "<code>" + esc(r.case_id) + "</code>"]);
+        rrows.push(["payee told", f("payee-informed", r.payee_informed ? "yes" : "no: a fraud recall of a payment to a customer with a home bank is that bank's to handle (no tipping off, decision 155)")]);
+        if (ans) {
+          const returned = has(ans, "amount");
+          rrows.push([returned ? "answered by a return (pacs.004)" : "answered no (camt.029)",
+            f("answer", (returned ? "return " + paymentLink(String(ans.tx_id)) + " of " + payMoney(ans.amount, rr.currency) + ", reason " + reasonText(RETURN_REASONS, ans.reason)
+              : "rejected, reason " + reasonText(REJECT_REASONS, ans.reason) + (ans.info ? ": " + esc(ans.info) : "") + " (" + txLink(String(ans.tx_id), true) + ")") +
+              " by " + account(ans.by) + " " + esc(utc(ans.time_ms)) + " at height " + blockLink(ans.height))]);
+        }
+        rc = '<div class="rec" data-rec="recall"><div class="rechead"><b>recall (camt.056)</b> ' + statusPill(String(r.status)) + "</div>" + kv(rrows) + "</div>";
+      } else {
+        rc = '<p class="muted" data-f="no-recall">Never recalled; returned without a recall.</p>';
+      }
+      recallHtml = head + rc + presentVerify("settlement", "recall/" + id, "the recall record", rr);
+    }
+    view.innerHTML = '<h1>Payment <code id="payment-id">' + esc(id) + "</code></h1>" +
+      '<p class="muted">A settlement transfer as its payer\'s and payee\'s banks see it: what <code>GET /v1/tx</code>, <code>/v1/blocks</code> and ' +
+      "<code>/v1/state/settlement/{uetr,recall}/…</code> answer this identity, nothing more.</p>" +
+      '<div class="card" id="payment"><h2>' + (isReturn ? "Return" : "Payment") + "</h2>" + kv(rows) + proof + "</div>" +
+      certCard +
+      (idx ? '<div class="card" id="payment-index"><h2>Payment index <code>settlement/uetr/…</code></h2>' + kv([
+        ["booked", esc(utc(idx.time_ms)) + " at height " + blockLink(idx.height)], ["amount", payMoney(idx.amount, idx.currency)], ["payee", account(idx.to)]]) +
+        presentVerify("settlement", "uetr/" + p.payer + "/" + p.uetr, "the payment index", idx) + "</div>" : "") +
+      '<div class="card" id="payment-recall"><h2>Recall and returns</h2>' + recallHtml + "</div>";
+  }
+
+  // ------------------------------------------------------------------ the data subject's credit page
+  // #/credit (the loaded identity's), #/credit/<subject>[/<record or bank id>…]: its credit
+  // records (metadata only), consents, access report and disputes (decisions 179-180, 186).
+  // For the subject and the regulators; anyone else gets one fixed card and nothing is read.
+
+  const CREDIT_LATEST = 200;  // chainfin credit report's default (REPORT_LATEST)
+  async function identityIdOf(pk) {
+    const r = await readExact("governance", "key/" + pk);
+    return r.status === 200 && typeof r.value === "string" ? r.value : pk;
+  }
+  async function pageCredit(subjectArg, extra) {
+    if (!state.identity) throw new NeedIdentity("/v1/state/credit_sharing/access/…", "");
+    const me = await identityIdOf(state.identity.publicKey);
+    const subject = subjectArg && isKey(subjectArg) ? subjectArg : me;
+    const regs = await readExact("governance", "regulators");
+    const regulator = regs.status === 200 && Array.isArray(regs.value) && regs.value.includes(me);
+    if (subject !== me && !regulator) {
+      view.innerHTML = '<div class="card notfound" id="credit-none"><h1>A data subject\'s credit page</h1><p>This page is the subject\'s own (its credit records, consents, ' +
+        "access report and disputes) and the regulators'. Load the subject's key, or a regulator's.</p></div>";
+      return;
+    }
+    const ask = (k) => readExact("credit_sharing", k);
+    // the access report, as chainfin credit report reads it: access/<subject>, then its latest entries
+    const head = await ask("access/" + subject);
+    const n = head.status === 200 && head.value && typeof head.value.n === "bigint" ? Number(head.value.n) : 0;
+    const first = Math.max(1, n - CREDIT_LATEST + 1);
+    const entries = [];
+    for (let i = first; i <= n; i++) { const e = await ask("access/" + subject + "/" + i); if (e.status === 200) entries.push(e.value); }
+    const rows = new Map();
+    for (const e of entries) {
+      const rid = String(e.request_id);
+      if (!rows.has(rid)) rows.set(rid, { request_id: rid, requester: e.requester, publisher: e.publisher, purpose: e.purpose, record_id: e.record_id, asked_ms: e.timestamp_ms, status: e.status, delivered_ms: null });
+      if (e.status === "delivered") Object.assign(rows.get(rid), { status: "delivered", delivered_ms: e.timestamp_ms, record_id: e.record_id });
+    }
+    // the records: those the report names and those given in the address; each version followed
+    const recIds = [], banks = new Set();
+    const addRec = (r) => { if (isKey(r) && !recIds.includes(r)) recIds.push(r); };
+    for (const r of rows.values()) { addRec(r.record_id); banks.add(r.requester); banks.add(r.publisher); }
+    for (const x of extra) addRec(x);
+    const records = new Map(), disputes = new Map();
+    for (let i = 0; i < recIds.length && i < 256; i++) {
+      const r = await ask("record/" + recIds[i]);
+      if (r.status !== 200 || r.value.subject !== subject) continue;  // not about this subject (or a bank id)
+      records.set(recIds[i], r.value);
+      banks.add(r.value.publisher);
+      addRec(r.value.supersedes); addRec(r.value.superseded_by);
+      const d = await ask("dispute/" + recIds[i]);
+      if (d.status === 200) disputes.set(recIds[i], d.value);
+    }
+    // the consents: one key per bank (the genesis' banks, the report's, the records' publishers, ids given)
+    for (const i of (nodeGenesis ? nodeGenesis.identities || [] : [])) if (i.role === "bank") banks.add(i.public_key);
+    for (const x of extra) if (!records.has(x)) banks.add(x);
+    const consents = [];
+    for (const bk of [...banks].filter(isKey).sort()) {
+      const c = await ask("consent/" + subject + "/" + bk);
+      if (c.status === 200) consents.push([bk, c.value]);
+    }
+    const now = state.status ? BigInt(state.status.timestamp_ms || 0) : 0n;
+    await learnNames([subject, ...banks, ...[...records.values()].flatMap((r) => Object.keys(r.sealed || {}))].filter(isKey));
+    const recRows = [...records].map(([rid, r]) => {
+      const d = disputes.get(rid);
+      const to = Object.keys(r.sealed || {}).sort();
+      return '<tr class="credit-record" data-record="' + esc(rid) + '"><td><code>' + esc(rid.slice(0, 16)) + "…</code></td><td>" + account(r.publisher) +
+        '</td><td><a href="#/block/' + esc(r.height) + '">#' + esc(r.height) + "</a></td><td>" + esc(r.version === undefined ? 1 : r.version) +
+        (r.supersedes ? ' <span class="muted">corrects <code>' + esc(String(r.supersedes).slice(0, 12)) + "…</code></span>" : "") +
+        (r.superseded_by ? ' <span class="pill">superseded by <code>' + esc(String(r.superseded_by).slice(0, 12)) + "…</code></span>" : "") +
+        '</td><td data-f="dispute">' + (d ? statusPill(String(d.status)) : '<span class="muted">none</span>') +
+        '</td><td><span class="muted">' + to.length + " sealed copies (" + to.map(account).join(", ") + ")</span>" +
+        "</td><td><code>" + esc(String(r.commitment).slice(0, 16)) + "…</code></td></tr>";
+    }).join("");
+    const consentRows = consents.map(([bk, c]) => {
+      const ended = c.until_ms !== undefined && c.until_ms !== null && now >= BigInt(c.until_ms);
+      return '<tr class="credit-consent" data-bank="' + esc(bk) + '"><td>' + account(bk) + '</td><td data-f="purposes">' +
+        esc(Array.isArray(c.purposes) ? c.purposes.join(", ") : "any (recorded before decision 179)") + "</td><td>" + esc(utc(c.timestamp_ms)) + "</td><td data-f=\"until\">" +
+        (c.until_ms === undefined || c.until_ms === null ? "until revoked" : esc(utc(c.until_ms)) + (ended ? ' <span class="pill">ended</span>' : "")) +
+        '</td><td data-f="publisher">' + (c.publisher ? account(c.publisher) + " only" : "every publisher") + "</td></tr>";
+    }).join("");
+    const reportRows = [...rows.values()].map((r) => '<tr class="credit-access" data-request="' + esc(r.request_id) + '"><td>' + account(r.requester) + "</td><td>" +
+      esc(utc(r.asked_ms)) + '</td><td data-f="purpose">' + esc(r.purpose === null || r.purpose === undefined ? "not stated" : r.purpose) + "</td><td>" +
+      (isKey(r.record_id) ? "<code>" + esc(r.record_id.slice(0, 16)) + "…</code>" : "") + "</td><td>" + (isKey(r.publisher) ? account(r.publisher) : "") +
+      '</td><td data-f="outcome">' + statusPill(String(r.status)) + (r.delivered_ms !== null ? " " + esc(utc(r.delivered_ms)) : "") + "</td></tr>").join("");
+    const disputeCards = [...disputes].map(([rid, d]) => '<div class="rec credit-dispute" data-record="' + esc(rid) + '"><div class="rechead"><b>dispute of <code>' +
+      esc(rid.slice(0, 16)) + "…</code></b> " + statusPill(String(d.status)) + "</div>" + kv([
+      ["reason (in clear: shown to later requesters)", f("dispute-reason", esc(d.reason))],
+      ["opened", esc(utc(d.opened_ms)) + " at height " + blockLink(d.opened_height) + " (dispute " + esc(d.count) + ")"],
+    ].concat(d.answer ? [["publisher's answer", f("dispute-answer", esc(typeof d.answer === "string" ? d.answer : toJsonText(d.answer)))]] : [])
+      .concat(d.correction ? [["corrected by", "<code>" + esc(d.correction) + "</code>"]] : [])
+      .concat(d.closed_ms !== null && d.closed_ms !== undefined ? [["closed", esc(utc(d.closed_ms)) + " at height " + blockLink(d.closed_height)]] : [])) + "</div>").join("");
+    const table = (id, cols, body, none) => body ? '<table class="list" id="' + id + '"><thead><tr>' + cols.map((c) => "<th>" + esc(c) + "</th>").join("") + "</tr></thead>" + body + "</table>"
+      : '<p class="muted" id="' + id + '-none">' + esc(none) + "</p>";
+    view.innerHTML = '<h1>Credit data of ' + account(subject) + "</h1>" +
+      '<p class="muted">What the <code>credit_sharing</code> state keys answer this identity (' + (subject === me ? "the subject" : "a regulator") +
+      "): record metadata only (the records are sealed; open a delivery with its key), consents, the access report (GDPR art. 15) and disputes. " +
+      "The ledger keeps no index of a subject's records or consents: the page reads the records the access report names and those in the address " +
+      "(<code>#/credit/&lt;subject&gt;/&lt;record id&gt;</code>), and a consent per bank it knows (the genesis' banks, the report's, the records' publishers).</p>" +
+      '<div class="card" id="credit-records"><h2>Credit records (' + records.size + ")</h2>" + table("credit-records-list", ["record", "publisher", "published", "version", "dispute", "sealed to", "commitment"], recRows, "none found") + "</div>" +
+      '<div class="card" id="credit-consents"><h2>Consents (' + consents.length + ")</h2>" + table("credit-consents-list", ["bank", "purposes", "granted", "ends", "publisher limit"], consentRows, "none found") + "</div>" +
+      '<div class="card" id="credit-report"><h2>Access report (' + rows.size + " requests, " + n + " entries" + (first > 1 ? ", the latest " + CREDIT_LATEST : "") + ")</h2>" +
+      table("credit-report-list", ["requested by", "when", "purpose", "record", "publisher", "delivered / refused"], reportRows, "no request for this subject's records") + "</div>" +
+      '<div class="card" id="credit-disputes"><h2>Disputes (' + disputes.size + ")</h2>" + (disputeCards || '<p class="muted" id="credit-disputes-none">none</p>') + "</div>";
+    state.lastCredit = { subject, records: [...records.keys()], consents: consents.map((c) => c[0]), requests: [...rows.values()].map((r) => [r.request_id, r.status]), disputes: [...disputes.keys()] };
+  }
+
   async function search(q) {
     q = q.trim();
     if (!q) return;
     if (/^[0-9]{1,19}$/.test(q)) { location.hash = "#/block/" + q; return; }
+    if (/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(q.toLowerCase()) && state.identity) {  // a UETR: this identity's payment
+      location.hash = "#/payment/" + (await identityIdOf(state.identity.publicKey)) + "/" + q.toLowerCase(); return;
+    }
     if (/^[0-9a-fA-F]{64}-[0-9]{1,6}$/.test(q)) { location.hash = "#/alert/" + q.toLowerCase(); return; }  // <tx id>-<n>
     if (/^[0-9a-fA-F]{64}$/.test(q)) {
       const id = q.toLowerCase();
@@ -1258,6 +1534,8 @@
       else if (page === "state") await pageState(rest[0], decodeURIComponent(rest.slice(1).join("/")));
       else if (page === "alerts") await pageAlerts(rest[0] === "after" && /^-?[0-9]{1,18}(\.-?[0-9]{1,18})?$/.test(rest[1] || "") ? rest[1] : undefined);
       else if (page === "alert") await pageAlert(decodeURIComponent(rest.join("/")));
+      else if (page === "payment") await (rest.length > 1 ? pagePaymentByUetr(rest[0], decodeURIComponent(rest[1])) : pagePayment(rest[0]));
+      else if (page === "credit") await pageCredit(rest[0], rest.slice(1).filter(isKey));
       else await pageHome();
       view.dataset.page = page || "home";
     } catch (e) {
