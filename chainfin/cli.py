@@ -61,6 +61,15 @@ def _iso20022_submit(args: argparse.Namespace) -> int:
     return cli_submit(args, CONTRACT.methods["transfer"].parse_args)
 
 
+def credit_sealed(args: argparse.Namespace) -> int:
+    """``chainfin credit publish | correct | open`` with the credit_sharing contract's own
+    commitment and sealing (handed down)."""
+    from chainfin.cli_credit import Sealing, run_sealed
+    from contracts.credit_sharing import make_commitment, open_and_check, seal_record
+
+    return run_sealed(args, Sealing(make_commitment, seal_record, open_and_check))
+
+
 def _lc_mt700(args: argparse.Namespace) -> int:
     """``chainfin lc mt700 ...`` with the trade contract's own argument parsers, document types
     and name rule (chainfin imports nothing from contracts: they are handed down)."""

@@ -1,12 +1,17 @@
-"""``chainfin credit grant | revoke | request | dispute | answer | report``: credit sharing as
+"""``chainfin credit grant | revoke | publish | request | open | dispute | answer | correct |
+report``: credit sharing as
 its subject and its banks use it (contracts/credit_sharing.py, decisions 179-180).
 
 - ``grant`` (the subject): consent to a bank for named purposes, for a number of days, of one
   publisher's records only if given; ``revoke`` withdraws it.
 - ``request`` (a bank): ask for a record, stating the purpose.
+- ``publish`` (a bank): a credit record about a customer, from a file, sealed to the bank itself
+  and every regulator at its current key, its salted commitment in clear; ``correct`` (the
+  publisher): a corrected version of its record, sealed alike, that supersedes it.
+- ``open`` (the requesting bank: a delivered request; the publisher or a regulator: a record):
+  open the sealed copy and check it against the commitment on chain.
 - ``dispute`` (the subject): dispute a record with a reason; ``answer`` (the publisher):
-  reject the dispute with a reason (a correction is a ``credit_sharing.correct`` transaction,
-  sealed as a publication is).
+  reject the dispute with a reason (or ``correct`` the record, which closes it).
 - ``report`` (the subject; a regulator with ``--subject``): the access report, GDPR art. 15 —
   every request for the subject's records: who, when, for what purpose, refused, pending or
   delivered.
@@ -23,13 +28,16 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from chainfin.client import Client, ClientError, send_or_dry_run
-from chainfin.crypto import load_identity
+from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
 
-__all__ = ["PURPOSES", "MAX_CONSENT_DAYS", "access_report", "add_parser", "run"]
+__all__ = ["PURPOSES", "MAX_CONSENT_DAYS", "Sealing", "access_report", "add_parser",
+           "open_sealed", "run", "run_sealed", "sealed_args"]
 
 #: ``credit_sharing.PURPOSES`` (and ``any``, which a consent may name).
 PURPOSES = ("credit_decision", "account_review", "collections")
@@ -85,6 +93,128 @@ async def access_report(node: str, key: str, subject: str | None = None,
                            record_id=e.get("record_id"))
     return {"subject": subject, "entries": n, "shown": n - first + 1 if n else 0,
             "requests": list(rows.values())}
+
+
+@dataclass(frozen=True, slots=True)
+class Sealing:
+    """``contracts.credit_sharing``'s record helpers, handed down by ``chainfin.cli`` (this layer
+    imports nothing from contracts): ``make_commitment(record, salt)``, ``seal_record(record,
+    salt, keys)``, ``open_and_check(identity, sealed, commitment)``."""
+
+    make_commitment: Callable[[bytes, bytes], str]
+    seal_record: Callable[[bytes, bytes, list[str]], dict[str, str]]
+    open_and_check: Callable[[Identity, Any, str], bytes]
+
+
+#: a credit record file is read up to this size (the transaction body is at most 64 KiB, and
+#: each recipient's sealed copy is the record and its overhead, in hex)
+MAX_RECORD_BYTES = 8192
+
+
+async def sealed_args(node: str, key: str, record: bytes, seal: Sealing,
+                      ca: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
+    """``{commitment, sealed}`` of a new record (``publish`` and ``correct`` take them): a fresh
+    16-byte salt, the record sealed to the signer's own key and every regulator's current key
+    (the ones it signs with now, ``governance/id/<regulator>``'s ``key`` if it rotated) — the
+    recipients the contract requires, nobody else."""
+    ident = load_identity(key)
+    async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
+        regs = await c.state_value("governance", "regulators")
+        keys = [ident.public_key.hex()]
+        for r in regs if isinstance(regs, list) else []:
+            rec = await c.state_value("governance", f"id/{r}")
+            keys.append(str(rec.get("key", r)) if isinstance(rec, dict) else str(r))
+    salt = os.urandom(16)
+    return {"commitment": seal.make_commitment(record, salt),
+            "sealed": seal.seal_record(record, salt, sorted(set(keys)))}
+
+
+async def open_sealed(node: str, key: str, seal: Sealing, request: str | None = None,
+                      record: str | None = None, ca: str | None = None,
+                      timeout: float = 60.0) -> tuple[bytes, dict[str, Any]]:
+    """Open a delivered request's copy (``request``: the requesting bank) or a record's own
+    copy (``record``: its publisher, a regulator) and check it against the record's commitment:
+    ``(record bytes, {record_id, disputed, superseded_by})``.
+
+    Raises:
+        ChainfinError: nothing to open for this key (not delivered, not readable, no copy for
+            it), or the copy does not match the commitment.
+    """
+    ident = load_identity(key)
+    async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
+        disputed = None
+        if request is not None:
+            req = await c.state_value("credit_sharing", "request/" + request)
+            if not isinstance(req, dict):
+                raise ChainfinError(f"request {request[:16]}…: none this key may read")
+            if req.get("status") != "delivered":
+                raise ChainfinError(f"request {request[:16]}… is {req.get('status')}, not "
+                                    "delivered: nothing to open yet")
+            record = str(req.get("record_id"))
+            sealed, disputed = req.get("sealed"), req.get("disputed")
+        rec = await c.state_value("credit_sharing", f"record/{record}")
+        if not isinstance(rec, dict):
+            raise ChainfinError(f"record {str(record)[:16]}…: none this key may read")
+        if request is None:
+            sealed = rec.get("sealed")
+    try:
+        got = seal.open_and_check(ident, sealed, str(rec.get("commitment")))
+    except Exception as e:  # RecordCheckError (contracts), handed down: any failure to open
+        raise ChainfinError(f"the sealed copy does not open for this key or does not match "
+                            f"the record's commitment: {e}") from e
+    return got, {"record_id": record, "disputed": disputed,
+                 "superseded_by": rec.get("superseded_by")}
+
+
+def _read_record(path: str) -> bytes:
+    with open(path, "rb") as f:
+        data = f.read(MAX_RECORD_BYTES + 1)
+    if not data or len(data) > MAX_RECORD_BYTES:
+        raise ChainfinError(f"{path}: a credit record is 1 to {MAX_RECORD_BYTES} bytes")
+    return data
+
+
+def run_sealed(args: argparse.Namespace, seal: Sealing) -> int:
+    """``chainfin credit publish | correct | open`` (``chainfin.cli`` hands ``seal`` down)."""
+    try:
+        cmd = args.credit_command
+        if not args.key:
+            raise ChainfinError("give --key (or set $CHAINFIN_KEY): the identity that signs")
+        if cmd == "open":
+            if (args.request is None) == (args.record is None):
+                raise ChainfinError("give --request (a delivered request of yours) or --record "
+                                    "(a record you published, or as a regulator)")
+            got, meta = asyncio.run(open_sealed(args.node, args.key, seal, args.request,
+                                                args.record, args.ca, args.timeout))
+            if meta["disputed"]:
+                print(f"chainfin: note: delivered under the subject's open dispute: "
+                      f"{meta['disputed'].get('reason')!r}", file=sys.stderr)
+            if meta["superseded_by"]:
+                print(f"chainfin: note: this record was corrected by {meta['superseded_by']}",
+                      file=sys.stderr)
+            if args.out:
+                with open(args.out, "wb") as f:
+                    f.write(got)
+                print(json.dumps({**meta, "out": args.out, "bytes": len(got)}))
+            else:
+                sys.stdout.buffer.write(got if got.endswith(b"\n") else got + b"\n")
+            return 0
+        record = _read_record(args.file)
+        tx = asyncio.run(sealed_args(args.node, args.key, record, seal, args.ca, args.timeout))
+        if cmd == "publish":
+            return send_or_dry_run(args, "credit_sharing", "publish",
+                                   {"subject": args.subject, **tx})
+        return send_or_dry_run(args, "credit_sharing", "correct",
+                               {"record_id": args.record, **tx})
+    except (ChainfinError, ClientError, OSError, ValueError) as e:
+        print(f"chainfin: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _sealed_command(args: argparse.Namespace) -> int:
+    from chainfin import cli  # the command-line edge hands the contract's helpers down
+
+    return cli.credit_sealed(args)
 
 
 def _key(text: str) -> str:
@@ -167,22 +297,50 @@ def add_parser(sub: Any) -> None:
                    help="only this bank's records (default: every publisher's)")
     common(g)
     r = s.add_parser("revoke", help="the subject withdraws its consent to a bank")
-    r.add_argument("--bank", type=_key, required=True)
+    r.add_argument("--bank", type=_key, required=True, help="the bank's identity key")
     common(r)
+    pb = s.add_parser("publish", help="a bank publishes a credit record about a customer "
+                                      "(sealed to itself and the regulators)")
+    pb.add_argument("--subject", type=_key, required=True,
+                    help="the customer's identity key (an exporter or importer)")
+    pb.add_argument("--file", required=True,
+                    help=f"the record, any bytes up to {MAX_RECORD_BYTES} (JSON, say); only "
+                         "its salted commitment is in clear")
+    common(pb)
+    pb.set_defaults(func=_sealed_command)
     q = s.add_parser("request", help="a bank asks for a record, stating its purpose")
     q.add_argument("--record", type=_key, required=True, help="the record id")
-    q.add_argument("--purpose", required=True, choices=PURPOSES)
+    q.add_argument("--purpose", required=True, choices=PURPOSES,
+                   help="why it asks: a live consent of the subject must name it")
     common(q)
+    o = s.add_parser("open", help="open a delivered record (the requesting bank) or a "
+                                  "published one (its publisher, a regulator), checked "
+                                  "against its commitment")
+    o.add_argument("--request", type=_key, default=None, help="a delivered request of yours")
+    o.add_argument("--record", type=_key, default=None,
+                   help="a record you published (or any, as a regulator)")
+    o.add_argument("--out", default=None, help="write the record here (default: stdout)")
+    common(o, signs=False)
+    o.set_defaults(func=_sealed_command)
     d = s.add_parser("dispute", help="the subject disputes a record about it")
-    d.add_argument("--record", type=_key, required=True)
+    d.add_argument("--record", type=_key, required=True, help="the record id")
     d.add_argument("--reason", type=_reason, required=True,
                    help="shown with every later delivery of the record while disputed")
     common(d)
     a = s.add_parser("answer", help="the publisher rejects a dispute of its record, with a "
                                     "reason")
-    a.add_argument("--record", type=_key, required=True)
-    a.add_argument("--reason", type=_reason, required=True)
+    a.add_argument("--record", type=_key, required=True, help="the disputed record's id")
+    a.add_argument("--reason", type=_reason, required=True,
+                   help="why the record stands (1..500 characters), kept with the dispute")
     common(a)
+    cr = s.add_parser("correct", help="the publisher corrects its record: a new version, "
+                                      "sealed as published, supersedes it (closes its dispute)")
+    cr.add_argument("--record", type=_key, required=True,
+                    help="the record id (the version in force)")
+    cr.add_argument("--file", required=True,
+                    help=f"the corrected record, up to {MAX_RECORD_BYTES} bytes")
+    common(cr)
+    cr.set_defaults(func=_sealed_command)
     rp = s.add_parser("report", help="the subject's access report: who asked for its "
                                      "records, when, why, refused or delivered")
     rp.add_argument("--subject", type=_key, default=None,
