@@ -7,7 +7,7 @@ A rate is an exact ratio of minor units, written ``CCY=PER:BASE_UNITS``: ``JPY=1
 says 1,000,000 JPY (minor units) are worth 670,000 minor units of the base (USD 6,700.00). No
 decimal point is accepted anywhere: what the ledger stores is what was typed. The ledger rounds
 a converted payment up (against the customer) and refuses the payment of an account under a
-base-currency limit when the rate is missing or more than 5 days old (``rate_unavailable``).
+base-currency limit when the rate is missing or more than 6 days old (``rate_unavailable``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ __all__ = ["KINDS", "parse_rate", "add_parser", "run"]
 #: ``contracts.risk.RULE_KINDS`` (this layer imports nothing from contracts)
 KINDS = ("max_per_tx", "window_outflow", "velocity")
 #: ``contracts.risk_rates.MAX_RATE_AGE_MS``
-MAX_RATE_AGE_MS = 5 * 24 * 3600 * 1000
+MAX_RATE_AGE_MS = 6 * 24 * 3600 * 1000
 _RATE = re.compile(r"([A-Z]{3})=([0-9]{1,16}):([0-9]{1,16})")
 _CCY = re.compile(r"[A-Z]{3}")
 
@@ -66,7 +66,7 @@ async def _read(node: str, key: str | None, ca: str | None, timeout: float,
 
 def rates_view(base: str, record: dict[str, Any] | None, now_ms: int) -> dict[str, Any]:
     """The published rates against ``base``, each with its age and whether the ledger would
-    still count a payment with it (``stale``: more than 5 days old)."""
+    still count a payment with it (``stale``: more than 6 days old)."""
     rows = []
     for ccy in sorted(record or {}):
         r = record[ccy] if record else {}
@@ -170,7 +170,7 @@ def add_parser(sub: Any) -> None:
     st.add_argument("--base", action="store_true",
                     help="a limit in a base currency: payments in every currency count, "
                          "converted at the regulator's reference rates (rounded up); a payment "
-                         "in a currency without a rate under 5 days old is refused")
+                         "in a currency without a rate under 6 days old is refused")
     common(st)
     rm = ls.add_parser("remove", help="remove a limit (who may: as for set)")
     rm.add_argument("--subject", required=True, help="the limited identity's key (hex)")
@@ -192,7 +192,7 @@ def add_parser(sub: Any) -> None:
                          "(repeatable, at most 64)")
     pb.add_argument("--as-of-ms", type=int, default=None,
                     help="the time the rates are of (ms; default the block's time; not in the "
-                         "future, not older than 5 days)")
+                         "future, not older than 6 days)")
     common(pb)
     rsh = rs.add_parser("show", help="the rates against --base, their age and whether stale")
     rsh.add_argument("--base", required=True)

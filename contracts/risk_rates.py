@@ -12,7 +12,7 @@ minor units of the base (JPY against USD at 0.0067: ``{"currency": "JPY", "per":
 A payment of ``amount`` is counted as ``ceil(amount * base_units / per)`` base minor units:
 rounded **up**, against the customer (a limit is never looser than the rate says).
 
-Staleness: a rate older than :data:`MAX_RATE_AGE_MS` (5 days of block time, from its as-of
+Staleness: a rate older than :data:`MAX_RATE_AGE_MS` (6 days of block time, from its as-of
 time) counts nothing: the payment of an account under a base-currency limit in that currency is
 refused ``rate_unavailable``, as is one in a currency with no rate against the base (decision
 188: fail closed; a limit that lapses when the publisher is late is no limit). An account with
@@ -36,9 +36,11 @@ from contracts import governance as gov
 from contracts.risk import CONTRACT, NAME, _require_regulator
 
 RATES_PREFIX = "rates/"
-#: 5 days: the ECB publishes on TARGET business days; the longest gap (Good Friday and Easter
-#: Monday) runs from Thursday's rate to Tuesday's, 5 days.
-MAX_RATE_AGE_MS = 5 * 24 * 3600 * 1000
+#: 6 days: the ECB publishes on TARGET business days; its longest gap (Good Friday to Easter
+#: Monday; 25-26 December falling on Thursday-Friday) runs 5 days from one rate to the next,
+#: and the regulator gets one more day to put it on chain. A rate older than that is not late:
+#: its publication stopped (the ECB's EUR/RUB since 2 March 2022).
+MAX_RATE_AGE_MS = 6 * 24 * 3600 * 1000
 MAX_RATES = 256  # currencies per base (ISO 4217 has about 180)
 MAX_RATIO_TERM = 10**15  # per and base_units: 1 ..= 10^15 minor units
 

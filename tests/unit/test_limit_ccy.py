@@ -1,7 +1,7 @@
 """A limit that holds across currencies (decisions 187, 188; docs/risk.md "Limits in a base
 currency"): a limit set in a base currency counts the payments of every currency at the
 regulator's reference rates (exact integer ratios of minor units, rounded up against the
-customer); a rate older than 5 days, or none, refuses the payment of an account under such a
+customer); a rate older than 6 days, or none, refuses the payment of an account under such a
 limit (``rate_unavailable``); an account without one reads no rate and pays as before.
 
 The bypass this closes (docs/redteam-risk.md "Left", round 9): a customer at its USD daily
@@ -100,7 +100,7 @@ def test_a_per_payment_limit_in_a_base_currency_and_its_rounding_up(L: Ledger) -
 
 def test_a_stale_or_missing_rate_refuses_the_payment_until_a_fresh_one_is_published(
         L: Ledger) -> None:
-    """Decision 188: fail closed. No rate of the currency, or one more than 5 days old:
+    """Decision 188: fail closed. No rate of the currency, or one more than 6 days old:
     ``rate_unavailable``; the base currency itself needs no rate; a fresh rate lets it pay."""
     daily_usd(L, base=True)
     assert pay(L, "alice", "bob", "JPY", 100).error_code == "rate_unavailable"
@@ -108,10 +108,10 @@ def test_a_stale_or_missing_rate_refuses_the_payment_until_a_fresh_one_is_publis
     assert pay(L, "alice", "bob", "JPY", 100).ok
     assert pay(L, "alice", "bob", "CNY", 100).error_code == "rate_unavailable"  # none for CNY
     published = L.get(R, "rates/USD")["JPY"]["time_ms"]
-    L.now_ms = published + risk_rates.MAX_RATE_AGE_MS - 1_000  # next block: 5 days after it
+    L.now_ms = published + risk_rates.MAX_RATE_AGE_MS - 1_000  # next block: 6 days after it
     assert pay(L, "alice", "bob", "JPY", 100).ok
     r = pay(L, "alice", "bob", "JPY", 100)
-    assert r.error_code == "rate_unavailable" and "120 h old" in r.error_message
+    assert r.error_code == "rate_unavailable" and "144 h old" in r.error_message
     assert pay(L, "alice", "bob", "USD", 100).ok
     assert pay(L, "bob", "alice", "JPY", 100).ok  # bob has no base limit
     L.ok("regulator", R, "publish_rates", base="USD", rates=[JPY])
