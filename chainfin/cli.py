@@ -251,9 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     ts.set_defaults(func=_lazy("chainfin.client:cli_tx_send"))
 
     q = sub.add_parser("query", help="GET a REST path and pretty-print the JSON")
-    q.add_argument("--node", required=True)
+    q.add_argument("--node", required=True, help="REST URL of a node")
     _reader_key(q)
-    q.add_argument("path")
+    q.add_argument("path", help="e.g. /v1/status, /readyz (exit 1 on 503 no_quorum), "
+                                "/v1/tx/<id>, /v1/state/<contract>/<key>")
     q.set_defaults(func=_lazy("chainfin.client:cli_query"))
 
     tr = sub.add_parser("trade", help="trade finance records: show a trade, register documents "

@@ -492,13 +492,17 @@ def pending_reason(result: Mapping[str, Any]) -> str | None:
     err = result.get("error")
     code = err.get("code") if isinstance(err, dict) else None
     message = str(err.get("message", "")) if isinstance(err, dict) else ""
+    tx_id = result.get("tx_id")
+    if isinstance(tx_id, str) and tx_id:  # the node's sentence names the path with a
+        message = message.replace("{tx_id}", tx_id)  # placeholder: the reader needs the id
     if code == "no_quorum":
         return "not final yet: the node cannot reach a quorum of validators: " + message
     if code == "node_stopping":
         return "not final yet: " + message
     if code is None:
         return None
-    return "the transaction was not final within the node's wait time"
+    return ("the transaction was not final within the node's wait time" +
+            (f" (ask GET /v1/tx/{tx_id} later)" if isinstance(tx_id, str) and tx_id else ""))
 
 
 def cli_tx_send(args: argparse.Namespace) -> int:
