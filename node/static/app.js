@@ -1259,10 +1259,12 @@
   async function pagePaymentByUetr(payer, uetr) {
     const r = await apiExact("/v1/state/settlement/uetr/" + encodeURIComponent(payer) + "/" + encodeURIComponent(uetr));
     if (r.status !== 200) return fail("The node answered " + r.status + " for " + r.path + (r.message ? ": " + r.message : "") + ".");
-    return pagePayment(String(r.body.value.tx_id));
+    return pagePayment(String(r.body.value.tx_id), { payer, uetr, idx: r.body.value });
   }
 
-  async function pagePayment(id) {
+  /** `known`: the payment index read by #/payment/PAYER/UETR ({payer, uetr, idx}): the payee's
+   * bank reads it, not the transaction. */
+  async function pagePayment(id, known) {
     id = String(id || "").toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(id)) return fail("a payment is named by its transaction id (64 hex digits)");
     const t = await apiExact("/v1/tx/" + id + "?tx=1");
@@ -1282,22 +1284,24 @@
     }
     const rec = await apiExact("/v1/state/settlement/recall/" + id);
     const rr = rec.status === 200 ? rec.body.value : null;
-    if (!tx && !rr) return fail("The node answered 404 for " + t.path + (t.message ? ": " + t.message : "") + ".");
-    // the payment's fields: the envelope's arguments, else the reader's own `transferred` event, else the recall record
+    const k = known && known.idx ? known : null;
+    if (!tx && !rr && !k) return fail("The node answered 404 for " + t.path + (t.message ? ": " + t.message : "") + ".");
+    // the payment's fields: the envelope's arguments, else the reader's own `transferred` event,
+    // else the recall record, else the payment index
     const a = env ? env.args : ev ? ev.data : {};
     const p = {
-      payer: ev ? ev.data.from : env ? (rr ? rr.payer : env.sender) : rr.payer,
-      payee: env ? a.to : ev ? ev.data.to : rr.payee,
-      currency: a.currency !== undefined ? a.currency : rr ? rr.currency : null,
-      amount: a.amount !== undefined ? a.amount : rr ? rr.amount : null,
-      uetr: a.uetr !== undefined ? a.uetr : rr ? rr.uetr : null,
+      payer: ev ? ev.data.from : env ? (rr ? rr.payer : env.sender) : rr ? rr.payer : k.payer,
+      payee: env ? a.to : ev ? ev.data.to : rr ? rr.payee : k.idx.to,
+      currency: a.currency !== undefined ? a.currency : rr ? rr.currency : k ? k.idx.currency : null,
+      amount: a.amount !== undefined ? a.amount : rr ? rr.amount : k ? k.idx.amount : null,
+      uetr: a.uetr !== undefined ? a.uetr : rr ? rr.uetr : k ? k.uetr : null,
       e2e: a.end_to_end_id, remittance: a.remittance_info,
     };
     const isReturn = env ? env.method === "return_payment" : ev ? ev.data.purpose === "return" : false;
     const original = isReturn ? (a.original_tx || null) : null;
     if (env && env.method === "return_payment") { p.payer = env.sender; p.payee = a.payer; }
-    let idx = null;
-    if (!isReturn && isKey(p.payer) && typeof p.uetr === "string") {
+    let idx = k ? k.idx : null;
+    if (!idx && !isReturn && isKey(p.payer) && typeof p.uetr === "string") {
       const u = await apiExact("/v1/state/settlement/uetr/" + p.payer + "/" + encodeURIComponent(p.uetr));
       idx = u.status === 200 ? u.body.value : null;
     }
@@ -1313,7 +1317,7 @@
     const ok = status === "committed";
     const rows = [
       ["status", f("status", pill(ok ? "ok" : "bad", status)) + (tx && tx.error ? " " + esc(tx.error.code + ": " + tx.error.message) : "") +
-        (tx ? "" : ' <span class="muted">(from its recall record: the transaction itself is ' + NOT_VISIBLE + ")</span>")],
+        (tx ? "" : ' <span class="muted">(from its ' + (rr ? "recall record" : "payment index") + ": the transaction itself is " + NOT_VISIBLE + ")</span>")],
       ["amount", f("amount", p.amount === null || p.amount === undefined ? notVisible("the amount") : payMoney(p.amount, p.currency, true))],
       ["payer (debtor)", f("payer", isKey(p.payer) ? account(p.payer) : notVisible("the payer"))],
       ["payee (creditor)", f("payee", isKey(p.payee) ? account(p.payee) : notVisible("the payee"))],

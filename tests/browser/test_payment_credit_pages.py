@@ -18,7 +18,8 @@ give them (amounts in major units with the currency's exponent, the recall's rea
 and answer, the return linked, the block's certificate or that it is not theirs), and nothing
 of what the routes refuse them (the FRAD recall is not on the payee's page, whose recall card
 is the never-recalled payment's word for word); a bank that reads
-nothing gets the very page of a payment that does not exist. The credit page shows the subject
+nothing gets the very page of a payment that does not exist; the payee's bank opens a payment
+by payer and UETR from the payment index it reads. The credit page shows the subject
 and a regulator the records, consent, access report and dispute the state routes give them;
 every other identity gets one fixed card. ``CHAINFIN_SHOTS=docs/img`` writes
 ``explorer-payment.png`` and ``explorer-credit.png`` there.
@@ -128,8 +129,9 @@ def _build(c: te.Chain) -> dict[str, str]:
         "to": payee, "currency": "USD", "amount": 500, "uetr": uetr2})["tx_id"]
     _call(c, "bank0", "settlement", "recall", {"original_tx": fraud, "uetr": uetr2,
                                                "payer": payer, "reason": "FRAD"})
+    uetr3 = str(uuid.uuid4())
     plain = _call(c, "payer_co", "settlement", "transfer", {
-        "to": payee, "currency": "USD", "amount": 700, "uetr": str(uuid.uuid4())})["tx_id"]
+        "to": payee, "currency": "USD", "amount": 700, "uetr": uetr3})["tx_id"]
     # credit sharing: a record about the payer, a consent, two requests, a dispute
     sealed = credit_sharing.seal_record(b"record", bytes(16), [_pk(c, "bank0"),
                                                                _pk(c, "regulator")])
@@ -145,7 +147,7 @@ def _build(c: te.Chain) -> dict[str, str]:
                                                            "purpose": "collections"})
     _call(c, "payer_co", "credit_sharing", "dispute", {"record_id": rec,
                                                        "reason": "paid in full in March"})
-    return {"pay": pay, "ret": ret, "fraud": fraud, "plain": plain, "uetr": uetr, "record": rec,
+    return {"pay": pay, "ret": ret, "fraud": fraud, "plain": plain, "uetr3": uetr3, "uetr": uetr, "record": rec,
             "payer": payer, "payee": payee}
 
 
@@ -256,6 +258,25 @@ def test_a_fraud_recall_is_the_payee_banks_not_the_payees(chain: te.Chain,
         assert _f(browser, "recall-reason") == "FRAD fraudulent origin"
         assert _f(browser, "payee-informed").startswith("no")
         assert _f(browser, "recall-status") == "open"
+    # by payer and UETR: the payee's bank reads the payment index (not the transaction)
+    ids = chain.ids
+    addr = f"#/payment/{ids['payer']}/{ids['uetr3']}"
+    for who in ("bank1", "bank2"):
+        tx = _get(chain, who, f"/v1/tx/{ids['plain']}")
+        idx = _get(chain, who, f"/v1/state/settlement/uetr/{ids['payer']}/{ids['uetr3']}")
+        text = _open_page(browser, chain, addr, who)
+        assert tx is None
+        if idx is None:  # another bank: the page of a UETR never paid
+            assert who == "bank2"
+            other = str(uuid.uuid4())
+            assert text == _open_page(browser, chain, addr.replace(ids["uetr3"], other),
+                                      who).replace(other, ids["uetr3"])
+            assert "Not found or not visible to you" in text
+            continue
+        assert te._css(browser, "#payment-id").text == idx["value"]["tx_id"] == ids["plain"]
+        assert _f(browser, "amount").startswith("USD 7.00")
+        assert PAYER in _f(browser, "payer") and PAYEE in _f(browser, "payee")
+        assert "from its payment index: the transaction itself is not found" in text
     # a UETR in the search box: the signed-in payer's payment under it
     _open_page(browser, chain, "#/", "payer_co")
     q = browser.find_element("id", "q")
