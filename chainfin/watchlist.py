@@ -3,7 +3,8 @@
 The list on the ledger holds keyed hashes only (``risk.add_watch``; decisions 51, 124, 132):
 a name is watched by its exact forms (``name``, ``joined``: screening refuses on them) and its
 sound forms (``sound``, ``consonants``, ``abjad``: screening raises a ``possible_watch_match``
-alert). This client computes them with the consortium's fingerprint key (its file, which the
+alert), and its near forms (``near-token:…``, the index of its tokens, and ``near:…``, the forms
+a name containing it may take: an alert too; decision 184). This client computes them with the consortium's fingerprint key (its file, which the
 genesis commits to: decision 133), checks the key against the node's genesis before anything is
 signed (entries hashed with another key would watch nothing, silently), and sends them in
 transactions of at most :data:`ENTRIES_PER_TX`, showing progress.
@@ -248,8 +249,9 @@ async def check(node: str, key: str | None, items: list[Subject], rules: WatchRu
                 fingerprint_key: str | None, ca: str | None = None, timeout: float = 60.0
                 ) -> list[dict[str, Any]]:
     """How screening would treat each subject now: ``refused`` (an exact entry: a document or
-    payment naming it is refused), ``possible_match`` (a sound entry: an alert for the
-    supervisors) or ``clear``, with the forms found. Reads ``risk`` state (supervisors)."""
+    payment naming it is refused), ``possible_match`` (a sound entry, or a near form: the name
+    contains a watched one, decision 184; an alert for the supervisors) or ``clear``, with the
+    forms found. Reads ``risk`` state (supervisors)."""
     ident = load_identity(key) if key else None
     out = []
     async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
@@ -343,9 +345,10 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--reason", required=True, help="why (recorded on the ledger with each "
                                                    "removal; at most 256 characters)")
     r.add_argument("--all-forms", action="store_true",
-                   help="remove the names' sound forms too (by default only the exact forms: "
-                        "a sound form may be shared with another watched name that sounds "
-                        "alike, and removing it would silence that name's possible matches)")
+                   help="remove the names' sound and near forms too (by default only the "
+                        "exact forms: a sound form or a near token may be shared with another "
+                        "watched name, and removing it would silence that name's possible "
+                        "matches)")
     r.add_argument("--dry-run", action="store_true", help="print the entries; send nothing")
     common(r)
     ch = ws.add_parser("check", help="how screening treats a name or identity now: refused, "

@@ -29,7 +29,7 @@ __all__ = ["CONFUSABLES", "LEGAL_FORMS", "CONNECTORS", "CJK_LEGAL_FORMS",
            "name_skeleton", "joined_skeleton", "skeleton_before_153", "ref_tokens_before_153",
            "LEGAL_FORMS_153", "sound_key", "consonant_key", "is_abjad",
            "NAME_PARTICLES", "ARTICLES", "SOUND_KEY_MIN", "CONSONANT_KEY_MIN",
-           "ref_tokens", "ref_skeletons",
+           "ref_tokens", "ref_skeletons", "near_key", "near_words", "NEAR_KEY_MIN",
            "ref_keys", "is_control", "has_control"]
 
 #: Letters that render like a Latin letter, mapped to it: a subset of the Unicode TR39
@@ -445,6 +445,13 @@ def _sound_words(s: str) -> tuple[str, ...]:
     (:data:`TRANSLITERATION`, Arabic particles first), apostrophes dropped, :func:`fold`-ed,
     particles read one way (:func:`_particles`), single letters joined and legal forms dropped
     as in :func:`name_skeleton`."""
+    return tuple(_name_words(_particles(_words(_transliterated(s)))))
+
+
+def _transliterated(s: str) -> str:
+    """``s`` case-folded, transliterated (:data:`TRANSLITERATION`, Arabic particles and Greek
+    digraphs first), apostrophes dropped: what :func:`_sound_words` and :func:`near_words`
+    split into words."""
     t = unicodedata.normalize("NFKC", s).casefold()
     if not t.isascii():
         if _ABJAD.search(t):
@@ -452,7 +459,7 @@ def _sound_words(s: str) -> tuple[str, ...]:
             t = _ARABIC_ARTICLE.sub("", _ARABIC_ABD.sub("عبد", t))
         t = _GREEK_DIGRAPHS.sub(lambda m: _GREEK_DIGRAPH[m.group()], t).translate(
             _TRANSLITERATION)
-    return tuple(_name_words(_particles(_words(t.translate(_APOSTROPHES)))))
+    return t.translate(_APOSTROPHES)
 
 
 #: Consonant letters -> their sound class (:func:`sound_key`): voiced and unvoiced pairs, and
@@ -552,6 +559,56 @@ def consonant_key(s: str) -> str:
     """
     codes = sorted(c for c in map(_word_consonants, _sound_words(s)) if c and c != "A")
     return " ".join(codes) if sum(map(len, codes)) >= CONSONANT_KEY_MIN else ""
+
+
+#: Spellings of one sound in the other romanisations of Cyrillic names (German, Polish, French,
+#: Czech) and in English, read one way before a word's :func:`near_words` key (decision 184):
+#: "tsch"/"tch"/"cz" are "ch", "sch"/"sz" "sh", "rz" "zh" (Polish), "w" is "v" (German and
+#: Polish "Iwan Petrow"), "j" before a vowel is "y" (German and Polish "Jelzin", "Jakowlew"),
+#: "ts"/"tz" are the "z" German writes for them ("Yeltsin" ~ "Jelzin" ~ Polish "Jelcyn").
+_NEAR_SPELLINGS = ((re.compile("tsch|tch|cz"), "ch"), (re.compile("sch|sz"), "sh"),
+                   (re.compile("rz"), "zh"), (re.compile("w"), "v"),
+                   (re.compile("j(?=[aeiouy])"), "y"), (re.compile("t[sz]"), "z"))
+#: A word whose near key has fewer codes than this is no token of a near match ("Li", "Wu",
+#: "Al"): it matches too many names. An initial (a one-letter word) is read as an initial.
+NEAR_KEY_MIN = 3
+#: A word of at least this many letters ending in one "s" is read without it ("Tradings").
+NEAR_PLURAL_MIN = 6
+
+
+def near_key(w: str) -> str:
+    """One word's near key (decision 184): a final plural "s" dropped (a word of at least
+    :data:`NEAR_PLURAL_MIN` letters, not "ss"), :data:`_NEAR_SPELLINGS` read one way, then
+    its consonants' sound classes as :func:`consonant_key` reads a word (a doubled letter one,
+    every vowel, y, h dropped, "A" first for a word that begins with a vowel, w or y): so
+    "Petrov" ~ "Petrow" ~ "Petroff" ~ "Petrova" (PTRF), "Ivan" ~ "Iwan" (AFN), "Yeltsin" ~
+    "Jelzin", "Trading" ~ "Tradings" ~ "Trdng" (TRTNK)."""
+    if len(w) >= NEAR_PLURAL_MIN and w.endswith("s") and not w.endswith("ss"):
+        w = w[:-1]
+    for pattern, repl in _NEAR_SPELLINGS:
+        w = pattern.sub(repl, w)
+    return _word_consonants(w)
+
+
+@functools.lru_cache(maxsize=4096)
+def near_words(s: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """A name as near screening reads it (decision 184): its words transliterated and folded as
+    :func:`sound_key`'s (particles read one way: "Al-Rashid" is "rashid"), :data:`CONNECTORS`
+    and :data:`LEGAL_FORMS` dropped; returns its tokens — ``(near_key(word), first letter)`` of
+    each word of at least two letters whose :func:`near_key` has at least
+    :data:`NEAR_KEY_MIN` codes, each key once, sorted — and its initials, the one-letter words
+    (sorted, each once): "Petrov I." and "И. Петров" are ``((("PTRF", "p"),), ("i",))``. Pure
+    and integer-free: every validator reads the same."""
+    words = _particles(_words(_transliterated(s)))
+    words = [w for w in words if w not in CONNECTORS and w not in LEGAL_FORMS]
+    initials = sorted({w for w in words if len(w) == 1 and w.isalpha()})
+    tokens: dict[str, str] = {}
+    for w in words:
+        if len(w) > 1:
+            k = near_key(w)
+            if len(k) >= NEAR_KEY_MIN and k not in tokens:
+                tokens[k] = w[0]
+    return tuple(sorted(tokens.items())), tuple(initials)
 
 
 #: Letters read as the digits they look like in a number, in a run touching digits: o, i, l

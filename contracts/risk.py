@@ -182,6 +182,8 @@ def watch_digest(key: bytes, kind: str, value: str) -> str:
     neither the state nor the block in clear."""
     if kind.startswith(BARE):  # the name's bare form (decision 177), under the base kind
         return watch_digest(key, kind[len(BARE):], bare_name(value))
+    if kind.startswith((NEAR, NEAR_TOKEN)):  # the kind carries its value (decision 184)
+        return hmac.digest(key, kind.replace(":", "\0", 1).encode(), "sha256").hex()
     assert kind in ("id", "name", "joined", "sound", "consonants", "abjad")
     from contracts.names import consonant_key, joined_skeleton, sound_key
 
@@ -235,20 +237,29 @@ def watch_forms(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     stored = exact + _sound_kinds(name, watched=True)
     looked = exact + _sound_kinds(name, watched=False)
     bare = bare_name(name)
+    near_stored, near_looked = near_kinds(name), _near_check_kinds(name)
     if bare == name:
-        return stored, looked
+        return stored + near_stored, looked + near_looked
 
     def more(kinds: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(BARE + k for k in kinds if _form(k, bare) != _form(k, name))
 
-    return (exact + more(exact) + stored[2:] + more(_sound_kinds(bare, watched=True)),
-            exact + more(exact) + looked[2:] + more(_sound_kinds(bare, watched=False)))
+    return (exact + more(exact) + stored[2:] + more(_sound_kinds(bare, watched=True))
+            + near_stored,
+            exact + more(exact) + looked[2:] + more(_sound_kinds(bare, watched=False))
+            + near_looked)
 
 
 def exact_kind(kind: str) -> bool:
     """A kind screening refuses on (``name``, ``joined``, and their bare forms); the others
-    (sound forms) raise a ``possible_watch_match`` alert."""
+    (sound forms, near forms) raise a ``possible_watch_match`` alert."""
     return kind.removeprefix(BARE) in ("name", "joined")
+
+
+def near_kind(kind: str) -> bool:
+    """A kind of near screening (decision 184): a token of the index (``near-token:``) or a
+    near form (``near:``)."""
+    return kind.startswith((NEAR, NEAR_TOKEN))
 
 
 def _form(kind: str, name: str) -> str:
@@ -363,6 +374,139 @@ def bare_name(name: str) -> str:
     return name if bare == " ".join(name.split()) else bare
 
 
+# ---------------------------------------------------------------------------- near matches
+# Decision 184: a name that is not a watched one in any exact or sound form but contains it —
+# every token of the watched name, each read by contracts.names.near_key (other romanisations,
+# a plural, vowels left out), the watched name's other words as their initials allowed — is a
+# possible match: an alert for review, never a refusal. The list still holds digests only: a
+# watched name adds one ``near-token:`` entry per token (the index screening reads first) and
+# one ``near:`` entry per form it may be met in (its tokens, some written as initials).
+
+#: the kind prefix of a near form, ``near:<keys> |<initials>`` (:func:`near_kinds`)
+NEAR = "near:"
+#: the kind prefix of a token of the index, ``near-token:<key>``
+NEAR_TOKEN = "near-token:"
+NEAR_MAX_TOKENS = 4  # a watched name's tokens its near forms hold (its longest keys)
+NEAR_MIN = 5  # codes a near form's full tokens total (a shorter name is too common a string)
+NEAR_FULL_MIN = 3  # ... and those of a form with initials ("M. Al-Rashid": RXT)
+NEAR_MAX_WORDS = 12  # a screened name's tokens looked up in the index
+NEAR_MAX_HITS = 5  # ... and the index hits its near forms are built from
+NEAR_MAX_INITIALS = 2  # ... and its initials
+
+
+def _near_form(full: Iterable[str], initials: Iterable[str]) -> str:
+    return NEAR + " ".join(sorted(full)) + "|" + "".join(sorted(initials))
+
+
+def _near_tokens(name: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """:func:`contracts.names.near_words` of the name's :func:`bare_name` (legal forms in
+    words dropped as well)."""
+    from contracts.names import near_words
+
+    return near_words(bare_name(name))
+
+
+@functools.lru_cache(maxsize=4096)
+def near_kinds(name: str) -> tuple[str, ...]:
+    """The near entries of a watched ``name`` (decision 184): a ``near-token:`` kind per token
+    of its :data:`NEAR_MAX_TOKENS` longest near keys, and a ``near:`` kind per form it may be
+    met in: its tokens, and each choice of them written as their initials (the full ones
+    totalling at least :data:`NEAR_FULL_MIN` codes): "Ivan Petrov" is ``near:AFN PTRF|``,
+    ``near:PTRF|i``, ``near:AFN|p``. None for a name whose tokens total fewer than
+    :data:`NEAR_MIN` codes."""
+    toks, _ = _near_tokens(name)
+    toks = tuple(sorted(sorted(toks, key=lambda t: (-len(t[0]), t[0]))[:NEAR_MAX_TOKENS]))
+    if sum(len(k) for k, _ in toks) < NEAR_MIN:
+        return ()
+    kinds = [NEAR_TOKEN + k for k, _ in toks]
+    for mask in range(1 << len(toks)):  # a bit set: that token written as its initial
+        full = [k for i, (k, _) in enumerate(toks) if not mask >> i & 1]
+        initials = [c for i, (_, c) in enumerate(toks) if mask >> i & 1]
+        if full and (not mask or sum(map(len, full)) >= NEAR_FULL_MIN):
+            kinds.append(_near_form(full, initials))
+    return tuple(kinds)
+
+
+@functools.lru_cache(maxsize=4096)
+def near_lookups(hits: tuple[str, ...], initials: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``near:`` kinds a screened name looks up once its tokens ``hits`` were found in the
+    index: every choice of them (at most :data:`NEAR_MAX_TOKENS`, at least one), with every
+    choice of its ``initials``, the largest first, as :func:`near_kinds` forms them."""
+    from itertools import combinations
+
+    out: list[str] = []
+    for n in range(min(len(hits), NEAR_MAX_TOKENS), 0, -1):
+        for full in combinations(hits, n):
+            codes = sum(map(len, full))
+            for j in range(min(len(initials), NEAR_MAX_TOKENS - n), -1, -1):
+                if codes < (NEAR_FULL_MIN if j else NEAR_MIN):
+                    continue
+                out += [_near_form(full, ini) for ini in combinations(initials, j)]
+    return tuple(out)
+
+
+def _near_check_kinds(name: str) -> tuple[str, ...]:
+    """The ``near:`` kinds ``chainfin risk watch check`` reads for ``name`` (no index: every
+    choice of its first tokens, as if each were found)."""
+    toks, initials = _near_tokens(name)
+    return near_lookups(tuple(k for k, _ in toks[:6]), initials[:NEAR_MAX_INITIALS])
+
+
+def _near_match(state: ContractState, key: bytes, name: str) -> str | None:
+    """The digest of the watched near form ``name`` contains (decision 184), or None: its
+    tokens looked up in the index (one read each, at most :data:`NEAR_MAX_WORDS`), then, only
+    if some are there, the near forms they make (:func:`near_lookups`)."""
+    toks, initials = _near_tokens(name)
+    hits = tuple(k for k, _ in toks[:NEAR_MAX_WORDS]
+                 if state.peek(NAME, "watch/" + _memo_digest(key, NEAR_TOKEN + k, "")) is not None)
+    for kind in near_lookups(hits[:NEAR_MAX_HITS], initials[:NEAR_MAX_INITIALS]):
+        digest = _memo_digest(key, kind, "")
+        if state.peek(NAME, "watch/" + digest) is not None:
+            return digest
+    return None
+
+
+def _screen_near(state: ContractState, ctx: TxContext, key: bytes, party: str, name: str,
+                 accounts: list[str] | None = None) -> bool:
+    """A ``possible_watch_match`` alert naming the watched near form (``entry``: its digest,
+    which ``chainfin risk watch check`` relates to a name) and the name matched, if ``name``
+    contains a watched one. ``accounts``: the identity the name is of (its home bank's and the
+    supervisors' alert, never its own); none: the supervisors only."""
+    entry = _near_match(state, key, name)
+    if entry is None:
+        return False
+    _alert(state, ctx, "possible_watch_match", accounts or [],
+           {"party": party, "near": entry, "name": name}, kept=False)
+    return True
+
+
+#: ``risk`` state: the watch list's version, bumped by each ``add_watch`` that adds an entry,
+#: and ``near_seen/<account>`` -> ``[version, near digest or None]``: the version an identity's
+#: names were last near-screened at and the near form they matched
+NEAR_VERSION = "watch_version"
+
+
+def _screen_identity_near(state: ContractState, ctx: TxContext, key: bytes, acct: str,
+                          ident: Mapping[str, Any], version: int) -> None:
+    """An identity's names near-screened once per version of the watch list (decision 185):
+    its first payment after the list changed reads its tokens, alerts its home bank and the
+    supervisors on a near match (not again for the match it alerted at an earlier version),
+    and records the version; every later payment reads one key."""
+    seen = state.peek(NAME, "near_seen/" + acct)
+    if seen is not None and seen[0] == version:
+        return
+    entry = None
+    for field in IDENTITY_NAME_FIELDS:
+        name = ident.get(field)
+        entry = _near_match(state, key, name) if name else None
+        if entry is not None:
+            if seen is None or seen[1] != entry:  # the same match is alerted once
+                _alert(state, ctx, "possible_watch_match", [acct],
+                       {"party": "identity", "near": entry, "name": name}, kept=False)
+            break
+    state.put(NAME, "near_seen/" + acct, [version, entry])
+
+
 _ID_DIGESTS: dict[tuple[bytes, str, str], str] = {}  # (watch key, kind, value) -> its digest
 _ID_DIGESTS_MAX = 1 << 15
 
@@ -404,7 +548,7 @@ def _name_sounds_watched(state: ContractState, key: bytes, name: str) -> bool:
     its bare form's)? Asked only of a name not watched in its exact forms; at most two reads
     (four for a name whose bare form differs)."""
     return any(state.peek(NAME, "watch/" + _memo_digest(key, kind, name)) is not None
-               for kind in watch_forms(name)[1] if not exact_kind(kind))
+               for kind in watch_forms(name)[1] if not exact_kind(kind) and not near_kind(kind))
 
 
 def _possible_match(state: ContractState, ctx: TxContext, party: str) -> None:
@@ -528,6 +672,7 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
     """
     accounts = tuple(accounts)
     key = watch_key(ctx.fingerprint_key)
+    version = None
     for acct in accounts:
         if not acct:
             continue
@@ -543,6 +688,11 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
                     if name and _name_watched(state, key, name):
                         hit = True
                         break
+                if not hit:  # a near match: once per identity and version of the list
+                    if version is None:
+                        version = state.peek(NAME, NEAR_VERSION) or 0
+                    if version:
+                        _screen_identity_near(state, ctx, key, acct, ident, version)
         if hit:
             # the alert goes to the signer's list, never the watched party's (no tipping off:
             # supervisors read it from the event; the detail names the watched account)
@@ -574,6 +724,8 @@ def screen_identity_name(state: ContractState, ctx: TxContext, name: str) -> Non
         raise ContractError("the new identity's name is on the watch list", "sanctioned_party")
     if _name_sounds_watched(state, key, name):
         _possible_match(state, ctx, "identity")
+    else:
+        _screen_near(state, ctx, key, "identity", name)  # decision 184
 
 
 def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str],
@@ -589,7 +741,7 @@ def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str
             ``jurisdiction_refused`` naming the port's role and its place.
     """
     key = watch_key(ctx.fingerprint_key)
-    possible = []
+    possible, near = [], []
     for role in sorted(names):
         name = names[role]
         if name and _name_watched(state, key, name):
@@ -597,10 +749,14 @@ def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str
             raise ContractError(f"the {role} is on the watch list", "sanctioned_party")
         if name and _name_sounds_watched(state, key, name):
             possible.append(role)
+        elif name:
+            near.append(role)
     if ports:
         _jur.screen_ports(state, ctx, ports)  # ports written as UN/LOCODEs, by their places
     for role in possible:  # after every exact check: a refusal keeps no possible-match alert
         _possible_match(state, ctx, role)
+    for role in near:  # a name containing a watched one (decision 184)
+        _screen_near(state, ctx, key, role, names[role])
 
 
 def _rules_for(state: ContractState, account: str,
@@ -1189,6 +1345,8 @@ def add_watch(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dic
         if state.get(NAME, "watch/" + digest) is None:
             state.put(NAME, "watch/" + digest, {"by": ctx.sender_hex, "height": ctx.height})
             added += 1
+    if added:  # identities are near-screened again at their next payment (decision 185)
+        state.put(NAME, NEAR_VERSION, (state.get(NAME, NEAR_VERSION) or 0) + 1)
     ctx.emit("watch_added", {"count": added, "by": ctx.sender_hex})
     return {"added": added}
 
