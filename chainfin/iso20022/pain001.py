@@ -33,6 +33,7 @@ floats. This module does no I/O: :mod:`chainfin.iso20022.cli` reads the ledger a
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -261,6 +262,16 @@ def parse_pain001(data: bytes, *, signer: str, exponents: Mapping[str, int],
     except Iso20022Error as e:
         raise FileRefused(Refusal("FF01", str(e))) from None
     ns = root.tag.split("}", 1)[0].lstrip("{") if root.tag.startswith("{") else ""
+    other = re.fullmatch(r"urn:iso:std:iso:20022:tech:xsd:(pain\.001\.001\.\d\d)", ns)
+    if _local(root) == "Document" and other and ns != NS["pain.001"]:
+        # an ERP's older export (SAP and others still write pain.001.001.03): say what to send,
+        # and answer under its MsgId so the ERP can match the report to its file
+        mid = root.findtext(f"{{{ns}}}CstmrCdtTrfInitn/{{{ns}}}GrpHdr/{{{ns}}}MsgId")
+        mid = mid.strip() if mid and len(mid.strip()) <= 35 and mid.isprintable() else None
+        raise FileRefused(Refusal("FF01", f"a {other.group(1)} file: this ledger reads "
+                                          f"{PAIN001_VERSION} only (ISO 20022's 2019 version, "
+                                          "which SEPA and CBPR+ use); export the file in it"),
+                          mid)
     if _local(root) != "Document" or ns != NS["pain.001"]:
         raise FileRefused(Refusal("FF01", f"expected a {PAIN001_VERSION} Document, got "
                                           f"{_local(root)} in namespace {ns or '(none)'}"))

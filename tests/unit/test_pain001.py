@@ -327,3 +327,17 @@ def test_a_block_with_nothing_taken_carries_no_batch_booking_note() -> None:
     assert _x(blocks[0], "p:StsRsnInf/p:AddtlInf/text()") == ["booked per transaction"]
     assert _x(blocks[1], "p:PmtInfSts/text()") == ["RJCT"]
     assert _x(blocks[1], "p:StsRsnInf/p:AddtlInf/text()") == []
+
+
+def test_an_older_pain001_version_is_named_and_answered_under_its_msgid() -> None:
+    """SAP and other ERPs still export pain.001.001.03: the refusal said only 'expected a
+    pain.001.001.09 Document, got Document in namespace …' and the pain.002 answered
+    NOTPROVIDED, which the ERP cannot match to its file."""
+    xml = ERP_FILE.replace(b"pain.001.001.09", b"pain.001.001.03")
+    e = _refused(xml, accounts=ERP_ACCOUNTS)
+    assert e.refusal.code == "FF01" and e.msg_id == "F110-20261207-0001"
+    assert e.refusal.text.startswith("a pain.001.001.03 file: this ledger reads "
+                                     "pain.001.001.09 only")
+    doc = _report(p1.Report(None, e))
+    assert _x(doc, "//p:OrgnlMsgId/text()") == ["F110-20261207-0001"]
+    assert _x(doc, "//p:GrpSts/text()") == ["RJCT"]
