@@ -327,6 +327,8 @@ def test_the_credit_page_is_the_subjects_and_the_regulators(chain: te.Chain, bro
             assert ct[:32] not in browser.page_source  # metadata only
         if who == "payer_co":
             _shot(browser, shots / "explorer-credit.png", 1250)
+    te._open(browser, chain, f"#/credit/{subj}", key=None)  # no identity: the node's 401
+    assert "Reads need an identity" in te._css(browser, "#need-identity").text
     # anyone else: one fixed card, whatever it may read of the subject elsewhere
     cards = set()
     for who in ("bank0", "bank2", "bank1", "payee_co", "auditor"):
