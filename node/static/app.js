@@ -1275,13 +1275,17 @@
       return fail("transaction " + id + " is no settlement transfer, recall or return (its page: #/tx/" + id + ")");
     }
     // a recall, a rejection or a return: its payment's page names it; here, the link to the payment
-    const origin = env && (env.method === "recall" || env.method === "reject_recall") ? env.args.original_tx : null;
+    // a recall or a rejection: the envelope's, else the reader's own event (payment_recalled, recall_rejected)
+    const about = tx && !env && !ev && Array.isArray(tx.events) ? tx.events.find((e) => e.contract === "settlement" && e.data && isKey(e.data.original_tx)) : null;
+    const call = env ? env.method : about ? (about.name === "payment_recalled" ? "recall" : "reject_recall") : null;
+    const origin = call === "recall" || call === "reject_recall" ? (env ? env.args.original_tx : about.data.original_tx) : null;
     if (origin) {
-      view.innerHTML = '<div class="card" id="payment-pointer"><h1>' + (env.method === "recall" ? "A recall (camt.056)" : "A recall's rejection (camt.029)") +
-        "</h1><p>Transaction " + txLink(id) + " " + (env.method === "recall" ? "recalls" : "answers the recall of") + " payment " +
+      view.innerHTML = '<div class="card" id="payment-pointer"><h1>' + (call === "recall" ? "A recall (camt.056)" : "A recall's rejection (camt.029)") +
+        "</h1><p>Transaction " + txLink(id) + " " + (call === "recall" ? "recalls" : "answers the recall of") + " payment " +
         paymentLink(String(origin), "<code>" + esc(origin) + "</code>") + ": its page shows the recall and its answer.</p></div>";
       return;
     }
+    if (tx && !env && !ev) return fail("transaction " + id + " is no payment this identity reads as one (its page: #/tx/" + id + ")");
     const rec = await apiExact("/v1/state/settlement/recall/" + id);
     const rr = rec.status === 200 ? rec.body.value : null;
     const k = known && known.idx ? known : null;

@@ -116,8 +116,8 @@ def _build(c: te.Chain) -> dict[str, str]:
     pay = _call(c, "payer_co", "settlement", "transfer", {
         "to": payee, "currency": "USD", "amount": 12_345, "uetr": uetr,
         "end_to_end_id": "E2E-INV-4471", "remittance_info": "invoice 4471"})["tx_id"]
-    _call(c, "payer_co", "settlement", "recall", {"original_tx": pay, "uetr": uetr,
-                                                  "reason": "DUPL", "info": "sent twice"})
+    recall1 = _call(c, "payer_co", "settlement", "recall", {
+        "original_tx": pay, "uetr": uetr, "reason": "DUPL", "info": "sent twice"})["tx_id"]
     _call(c, "bank1", "settlement", "reject_recall", {"original_tx": pay, "reason": "CUST",
                                                       "info": "the customer refused"})
     _call(c, "bank0", "settlement", "recall", {"original_tx": pay, "uetr": uetr,
@@ -127,8 +127,8 @@ def _build(c: te.Chain) -> dict[str, str]:
         "reason": "FOCR", "return_id": "RTR-77"})["tx_id"]
     fraud = _call(c, "payer_co", "settlement", "transfer", {
         "to": payee, "currency": "USD", "amount": 500, "uetr": uetr2})["tx_id"]
-    _call(c, "bank0", "settlement", "recall", {"original_tx": fraud, "uetr": uetr2,
-                                               "payer": payer, "reason": "FRAD"})
+    frad = _call(c, "bank0", "settlement", "recall", {"original_tx": fraud, "uetr": uetr2,
+                                                      "payer": payer, "reason": "FRAD"})["tx_id"]
     uetr3 = str(uuid.uuid4())
     plain = _call(c, "payer_co", "settlement", "transfer", {
         "to": payee, "currency": "USD", "amount": 700, "uetr": uetr3})["tx_id"]
@@ -147,7 +147,7 @@ def _build(c: te.Chain) -> dict[str, str]:
                                                            "purpose": "collections"})
     _call(c, "payer_co", "credit_sharing", "dispute", {"record_id": rec,
                                                        "reason": "paid in full in March"})
-    return {"pay": pay, "ret": ret, "fraud": fraud, "plain": plain, "uetr3": uetr3, "uetr": uetr, "record": rec,
+    return {"pay": pay, "ret": ret, "fraud": fraud, "plain": plain, "uetr3": uetr3, "recall1": recall1, "frad": frad, "uetr": uetr, "record": rec,
             "payer": payer, "payee": payee}
 
 
@@ -258,6 +258,17 @@ def test_a_fraud_recall_is_the_payee_banks_not_the_payees(chain: te.Chain,
         assert _f(browser, "recall-reason") == "FRAD fraudulent origin"
         assert _f(browser, "payee-informed").startswith("no")
         assert _f(browser, "recall-status") == "open"
+    # a recall's page points to its payment: the payer's (its envelope), the payee's (its own
+    # event: a DUPL recall is told to it); the FRAD recall's is the payee's missing transaction
+    for who, rid in (("payer_co", chain.ids["recall1"]), ("payee_co", chain.ids["recall1"])):
+        _open_page(browser, chain, f"#/payment/{rid}", who)
+        link = te._css(browser, "#payment-pointer a.payment-link")
+        assert link.get_attribute("href").endswith("#/payment/" + chain.ids["pay"]), who
+    frad = chain.ids["frad"]
+    assert _get(chain, "payee_co", f"/v1/tx/{frad}") is None
+    fake = frad[:-1] + ("0" if frad[-1] != "0" else "1")
+    assert _open_page(browser, chain, f"#/payment/{frad}", "payee_co") == _open_page(
+        browser, chain, f"#/payment/{fake}", "payee_co").replace(fake, frad)
     # by payer and UETR: the payee's bank reads the payment index (not the transaction)
     ids = chain.ids
     addr = f"#/payment/{ids['payer']}/{ids['uetr3']}"
