@@ -30,6 +30,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from chainfin.client import Client, ClientError, send_or_dry_run
@@ -51,9 +52,10 @@ async def access_report(node: str, key: str, subject: str | None = None,
                         ca: str | None = None, timeout: float = 60.0,
                         latest: int | None = REPORT_LATEST) -> dict[str, Any]:
     """The access report of ``subject`` (default: the key's own identity), read as ``key``:
-    ``{subject, requests: [{request_id, requester, requester_name, publisher, purpose,
-    record_id, asked_ms, status, delivered_ms}], entries, shown}``, oldest first, one row per
-    request (its delivery folded in). A reader that may not read it gets an empty report
+    ``{subject, requests: [{request_id, requester, requester_name, publisher, publisher_name,
+    purpose, record_id, asked_ms, asked_at, status, delivered_ms, delivered_at}], entries,
+    shown}``, oldest first, one row per request (its delivery folded in; ``*_at`` the block
+    times in ISO 8601 UTC, names from the identities' records). A reader that may not read it gets an empty report
     (the node answers 404 alike for no report and no right to it).
 
     Raises:
@@ -79,17 +81,20 @@ async def access_report(node: str, key: str, subject: str | None = None,
             rid = str(e.get("request_id"))
             row = rows.get(rid)
             if row is None:
-                who = str(e.get("requester"))
-                if who not in names:
-                    rec = await c.state_value("governance", "id/" + who)
-                    names[who] = rec.get("name") if isinstance(rec, dict) else None
+                who, pub = str(e.get("requester")), str(e.get("publisher"))
+                for k in (who, pub):
+                    if k not in names:
+                        rec = await c.state_value("governance", "id/" + k)
+                        names[k] = rec.get("name") if isinstance(rec, dict) else None
                 row = rows[rid] = {
                     "request_id": rid, "requester": who, "requester_name": names[who],
-                    "publisher": e.get("publisher"), "purpose": e.get("purpose"),
-                    "record_id": e.get("record_id"), "asked_ms": e.get("timestamp_ms"),
-                    "status": e.get("status"), "delivered_ms": None}
+                    "publisher": e.get("publisher"), "publisher_name": names[pub],
+                    "purpose": e.get("purpose"), "record_id": e.get("record_id"),
+                    "asked_ms": e.get("timestamp_ms"), "asked_at": _utc(e.get("timestamp_ms")),
+                    "status": e.get("status"), "delivered_ms": None, "delivered_at": None}
             if e.get("status") == "delivered":
                 row.update(status="delivered", delivered_ms=e.get("timestamp_ms"),
+                           delivered_at=_utc(e.get("timestamp_ms")),
                            record_id=e.get("record_id"))
     return {"subject": subject, "entries": n, "shown": n - first + 1 if n else 0,
             "requests": list(rows.values())}
@@ -215,6 +220,13 @@ def _sealed_command(args: argparse.Namespace) -> int:
     from chainfin import cli  # the command-line edge hands the contract's helpers down
 
     return cli.credit_sealed(args)
+
+
+def _utc(ms: Any) -> str | None:
+    """Block time in ms -> ISO 8601 UTC to the second, for a person reading the report."""
+    if not isinstance(ms, int) or isinstance(ms, bool) or ms < 0:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _key(text: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,15 @@ async def test_a_bank_publishes_and_corrects_from_a_file_and_the_asker_opens_it(
     code, out = await run("correct", "--record", rid, "--file", str(fixed),
                           "--key", keys["bank_a"])
     assert code == 1 and json.loads(out)["error"]["code"] == "superseded"
+
+    # the subject reads who asked, whose record, and when, in words and dates (the report gave
+    # the publisher as a bare key and the times as milliseconds since 1970)
+    code, out = await run("report", "--key", key_file(d.ids["exporter"], tmp_path))
+    row = json.loads(out)["requests"][0]
+    assert code == 0 and row["status"] == "delivered"
+    names = {pk[n]: (await d.get(f"/v1/state/governance/id/{pk[n]}"))[1]["value"]["name"]
+             for n in ("bank_a", "bank_b")}
+    assert (row["requester_name"], row["publisher_name"]) == (names[pk["bank_b"]],
+                                                              names[pk["bank_a"]])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["asked_at"])
+    assert row["delivered_at"] >= row["asked_at"]
