@@ -27,12 +27,12 @@ LEFT = [
     (COMPANY, "Globex Trdng"),  # an abbreviation
     (COMPANY, "Globex Tradings"),  # a plural
     (PERSON, "Ivan Aleksandrovich Petrov"),  # a patronymic
-    (PERSON, "Ivan A. Petrov"),  # a middle initial
+    (PERSON, "Ivan A. Petrov"),  # a middle initial (its sound form held already)
     (PERSON, "I. Petrov"),  # initials
     (PERSON, "Petrov I."),
     (PERSON, "И. Петров"),
     (PERSON, "Iwan Petrow"),  # German romanisation
-    (PERSON, "Ivan Petroff"),  # French
+    (PERSON, "Ivan Petroff"),  # French (its sound form held already)
     ("Mohammed Al-Rashid", "M. Al-Rashid"),
     ("Boris Yeltsin", "Boris Jelzin"),
     ("Boris Yeltsin", "Borys Jelcyn"),  # Polish
@@ -130,7 +130,7 @@ def test_an_honest_name_raises_nothing(listed: Ledger, name: str) -> None:
 def test_a_new_identity_with_a_near_name_alerts_and_is_registered(listed: Ledger) -> None:
     listed.add_identity("ivan")
     r = listed.tx("bank_a", G, "register_identity", pubkey=listed.pk("ivan"),
-                  name="Ivan A. Petrov", role="exporter")
+                  name="Petrov I.", role="exporter")
     assert r.ok
     assert [(a["party"], a["accounts"]) for a in alerts(r)] == [("identity", [])]
 
