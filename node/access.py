@@ -75,7 +75,8 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("sanctions watch list", "`/v1/state/risk/watch/…`", "regulator, auditor"),
     ("network data", "`/v1/state/governance/…` (`readlog/` excepted), "
      "`/v1/state/settlement/supply/…`, "
-     "`/v1/state/risk/{profile/*,param/…,jurisdictions,goods_controls}`, `/v1/risk/rules`, "
+     "`/v1/state/risk/{profile/*,param/…,jurisdictions,goods_controls,rates/<BASE>}`, "
+     "`/v1/risk/rules`, "
      "`/metrics` "
      "(without its `chainfin_risk_*` families)", "any identity"),
     ("alert counts", "`/v1/state/risk/alert_count/…`, the `chainfin_risk_*` families of "
