@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chainfin.client import Client, ClientError, send_or_dry_run
+from chainfin.client import Client, ClientError, send_or_dry_run, submit_call
 from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
 
@@ -222,6 +222,18 @@ def _sealed_command(args: argparse.Namespace) -> int:
     return cli.credit_sealed(args)
 
 
+#: what to do next, for a refusal whose words do not say it (the contract's message is terse)
+_HINTS = {
+    ("grant", "already_consented"): "a consent to this bank is live: to change its purposes, "
+                                    "end or publisher, `chainfin credit revoke --bank` it and "
+                                    "grant again",
+    ("dispute", "dispute_open"): "one dispute of a record is open at a time: its publisher "
+                                 "answers it (`credit answer`) or corrects the record",
+    ("dispute", "superseded"): "the record was corrected: dispute the correction (its id is in "
+                               "the message)",
+}
+
+
 def _utc(ms: Any) -> str | None:
     """Block time in ms -> ISO 8601 UTC to the second, for a person reading the report."""
     if not isinstance(ms, int) or isinstance(ms, bool) or ms < 0:
@@ -262,7 +274,16 @@ def run(args: argparse.Namespace) -> int:
             tx, method = {"record_id": args.record, "reason": args.reason}, "dispute"
         else:
             tx, method = {"record_id": args.record, "reason": args.reason}, "reject_dispute"
-        return send_or_dry_run(args, "credit_sharing", method, tx)
+        if args.dry_run:
+            return send_or_dry_run(args, "credit_sharing", method, tx)
+        out = asyncio.run(submit_call(args.node, args.key, "credit_sharing", method, tx,
+                                      args.ca, args.timeout))
+        print(json.dumps(out))
+        err = out.get("error")
+        hint = _HINTS.get((str(cmd), str(err.get("code") if isinstance(err, dict) else "")))
+        if hint:
+            print(f"chainfin: note: {hint}", file=sys.stderr)
+        return 0 if out.get("status") == "committed" else 1
     except (ChainfinError, ClientError, OSError, ValueError) as e:
         print(f"chainfin: error: {e}", file=sys.stderr)
         return 2

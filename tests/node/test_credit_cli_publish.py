@@ -25,7 +25,8 @@ async def test_a_bank_publishes_and_corrects_from_a_file_and_the_asker_opens_it(
     d = desk
     pk = {n: i.public_key.hex() for n, i in d.ids.items()}
     base = str(d.http.make_url("/")).rstrip("/")
-    keys = {n: key_file(d.ids[n], tmp_path) for n in ("bank_a", "bank_b", "auditor")}
+    keys = {n: key_file(d.ids[n], tmp_path)
+            for n in ("bank_a", "bank_b", "auditor", "exporter")}
 
     async def run(*argv: str) -> tuple[int, str]:
         code = await asyncio.to_thread(cli.main, ["credit", *argv, "--node", base])
@@ -78,7 +79,7 @@ async def test_a_bank_publishes_and_corrects_from_a_file_and_the_asker_opens_it(
 
     # the subject reads who asked, whose record, and when, in words and dates (the report gave
     # the publisher as a bare key and the times as milliseconds since 1970)
-    code, out = await run("report", "--key", key_file(d.ids["exporter"], tmp_path))
+    code, out = await run("report", "--key", keys["exporter"])
     row = json.loads(out)["requests"][0]
     assert code == 0 and row["status"] == "delivered"
     names = {pk[n]: (await d.get(f"/v1/state/governance/id/{pk[n]}"))[1]["value"]["name"]
@@ -87,3 +88,12 @@ async def test_a_bank_publishes_and_corrects_from_a_file_and_the_asker_opens_it(
                                                               names[pk["bank_a"]])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["asked_at"])
     assert row["delivered_at"] >= row["asked_at"]
+
+    # the subject who wants to change a live consent is told how (the contract says only
+    # "consent is already granted")
+    code = await asyncio.to_thread(cli.main, [
+        "credit", "grant", "--bank", pk["bank_b"], "--purpose", "collections", "--node", base,
+        "--key", keys["exporter"]])
+    cap = capsys.readouterr()
+    assert code == 1 and json.loads(cap.out)["error"]["code"] == "already_consented"
+    assert "chainfin credit revoke --bank" in cap.err
