@@ -219,3 +219,25 @@ def test_an_account_without_a_base_limit_reads_no_rate(L: Ledger) -> None:
     seen.clear()
     assert pay(L, "bob", "alice", "JPY", 1_000).ok  # bob's base limit reads the rates
     assert {k for k in seen if k.startswith("risk/rates/")} == {"risk/rates/USD"}
+
+
+def test_financing_moves_count_against_a_base_limit_in_another_currency() -> None:
+    """Trade finance pays through ``settlement.pay``: a bank's USD disbursement and the
+    exporter's USD repayment count against limits in base JPY (at 150 JPY per USD 1.00)."""
+    from tests.unit.trade_cases import T, finance, open_trade, trade_ledger
+
+    led = trade_ledger()
+    ids = open_trade(led)
+    led.ok("regulator", R, "publish_rates", base="JPY",
+           rates=[{"currency": "USD", "per": 100, "base_units": 150}])
+    led.ok("regulator", R, "set_limit", subject=led.pk("bank_a"), kind="max_per_tx",
+           currency="JPY", max=1_500_000, base=True)  # USD 10,000.00
+    r = led.tx("bank_a", T, "request_financing", amount=10_000_01, currency="USD",
+               maturity_date="2026-02-28", trade_id=ids["trade"])
+    assert r.error_code == "limit_exceeded"
+    fin = finance(led, "bank_a", 10_000_00, trade_id=ids["trade"])
+    led.ok("regulator", R, "set_limit", subject=led.pk("exporter"), kind="max_per_tx",
+           currency="JPY", max=750_000, base=True)  # USD 5,000.00
+    led.fails("limit_exceeded", "exporter", T, "repay", financing_id=fin["financing_id"],
+              amount=5_000_01)
+    led.ok("exporter", T, "repay", financing_id=fin["financing_id"], amount=5_000_00)
