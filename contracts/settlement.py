@@ -78,6 +78,7 @@ ERROR_CODES = (
     "offer_expired",
     "offer_closed",
     "limit_exceeded",
+    "rate_unavailable",  # a limit in a base currency, no fresh rate (risk_rates, decision 188)
     "sanctioned_party",
     "account_frozen",
     "unknown_field",
