@@ -331,7 +331,8 @@ def add_parser(sub: Any) -> None:
                             "$CHAINFIN_FINGERPRINT_KEY); checked against the node's genesis")
         q.add_argument("--ca", default=None, help="CA certificate for an https node")
         q.add_argument("--timeout", type=float, default=60.0,
-                       help="seconds to wait for each transaction to be final")
+                       help="seconds to wait for each transaction to be final" if signs else
+                            "seconds to wait for the node's answers")
         q.set_defaults(func=_risk_watch)
 
     a = ws.add_parser("add", help="watch names (exact and sound forms) and identities")

@@ -1,6 +1,7 @@
-"""``chainfin tx send``'s sentence for a pending answer names the transaction to ask about: the
-node's ``no_quorum`` message says "ask GET /v1/tx/{tx_id} later", and the operator in an outage
-read that placeholder literally (walk-through 2026-12-07)."""
+"""What the command line tells a person (walk-through 2026-12-07): ``chainfin tx send``'s
+sentence for a pending answer names the transaction to ask about (the node's ``no_quorum``
+message says "ask GET /v1/tx/{tx_id} later", and the operator in an outage read that placeholder
+literally); a read-only command's --help says what its --timeout waits for."""
 
 from __future__ import annotations
 
@@ -24,3 +25,23 @@ def test_the_timeout_sentence_names_the_transaction_too() -> None:
     said = pending_reason({"status": "pending", "tx_id": TX, "error": {"code": "timeout"}})
     assert said == ("the transaction was not final within the node's wait time "
                     f"(ask GET /v1/tx/{TX} later)")
+
+
+def test_help_says_what_a_read_only_command_waits_for() -> None:
+    """``risk watch check`` sends no transaction, yet its --timeout was 'seconds to wait for
+    each transaction to be final' (walk-through 2026-12-07)."""
+    import argparse
+
+    from chainfin.cli import build_parser
+
+    def help_of(*path: str) -> str:
+        p: argparse.ArgumentParser = build_parser()
+        for name in path:
+            sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+            p = sub.choices[name]
+        return " ".join(p.format_help().split())
+
+    assert "--timeout TIMEOUT seconds to wait for the node's answers" in help_of(
+        "risk", "watch", "check")
+    assert "--timeout TIMEOUT seconds to wait for each transaction to be final" in help_of(
+        "risk", "watch", "add")
