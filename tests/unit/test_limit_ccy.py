@@ -241,3 +241,18 @@ def test_financing_moves_count_against_a_base_limit_in_another_currency() -> Non
     led.fails("limit_exceeded", "exporter", T, "repay", financing_id=fin["financing_id"],
               amount=5_000_01)
     led.ok("exporter", T, "repay", financing_id=fin["financing_id"], amount=5_000_00)
+
+
+def test_a_network_limit_in_a_base_currency_by_governance_vote(L: Ledger) -> None:
+    """``set_network_limit`` takes the base form too (a vote of the validators): it binds every
+    account's payments in every currency."""
+    L.ok("regulator", R, "publish_rates", base="USD", rates=[JPY])
+    pid = L.ok("bank_a", G, "propose", action="set_network_limit",
+               params={"kind": "max_per_tx", "currency": "USD", "max": 1_000, "base": True,
+                       "rule_id": "net-usd"})["proposal_id"]
+    for v in ("bank_b", "bank_c"):
+        res = L.ok(v, G, "vote", proposal_id=pid)
+    assert res["status"] == "applied"
+    assert pay(L, "alice", "bob", "JPY", 1_492).ok  # 999.64 cents -> 1,000
+    r = pay(L, "bob", "alice", "JPY", 1_493)  # 1,000.31 -> 1,001
+    assert r.error_code == "limit_exceeded" and "net-usd" in r.error_message
