@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chainfin import execution
 from chainfin.consensus import api
+from chainfin.consensus.quorum import max_faulty
 from chainfin.errors import InvalidMessage, InvalidTransaction
 from chainfin.types import Block, CommitCertificate
 from node.ledger import MAX_TIMESTAMP_LAG_MS, P_WAL
@@ -29,6 +30,10 @@ log = logging.getLogger("chainfin.node")
 
 #: heights whose phase marks are kept at most (a view change can leave some never committed)
 PHASE_MARKS_MAX = 64
+#: why a proposal can be refused here although it is well formed and its transactions valid:
+#: executing them here gave another result than the primary's header says. From more than f
+#: primaries since the last commit, the fault is this node's or the network's (decision 189)
+EXECUTION_MISMATCHES = ("state root does not match", "receipts root does not match")
 
 
 @dataclass
@@ -63,7 +68,7 @@ class EngineIO:
     """Executes the engine's actions on the node. ``clock`` gives the wall-clock ms a replica
     checks a proposal's timestamp against."""
 
-    __slots__ = ("node", "clock", "_marks", "_phase")
+    __slots__ = ("node", "clock", "_marks", "_phase", "_disagreed", "_disagreement_logged")
 
     def __init__(self, node: Node, clock: Callable[[], int]) -> None:
         self.node = node
@@ -73,6 +78,10 @@ class EngineIO:
         #: when we were prepared (our COMMIT queued); ``time.perf_counter()`` (decision 98)
         self._marks: dict[int, list[float | None]] = {}
         self._phase = {p: node.metrics.phase.labels(p) for p in BLOCK_PHASES}
+        #: the proposers whose proposals this node executed to another state or receipts root
+        #: since its last commit, and the height it last logged a disagreement at (decision 189)
+        self._disagreed: set[bytes] = set()
+        self._disagreement_logged = -1
 
     def _mark(self, height: int, i: int) -> None:
         m = self._marks.get(height)
@@ -207,9 +216,30 @@ class EngineIO:
             node.ledger.execute(block, None if certified else self.clock(), skew, lag)
         except (InvalidMessage, InvalidTransaction) as e:
             log.warning("proposal %d %s is invalid: %s", block.height, bh.hex()[:12], e)
+            if str(e) in EXECUTION_MISMATCHES:
+                self._note_disagreement(block, str(e))
             return api.BlockExecuted(bh, False, str(e))
         node.admission.proposed(block.txs)
         return api.BlockExecuted(bh, True)
+
+    def _note_disagreement(self, block: Block, why: str) -> None:
+        """A proposal whose execution here gave another root than its header's. Once more than
+        f distinct primaries have proposed such blocks since the last commit, at least one of
+        them is honest: this node's code or state differs from theirs, or a contract is not
+        deterministic. Said once per height, in one ERROR line, and counted
+        (``chainfin_node_total{what="execution_disagreements"}``); the engine meanwhile changes
+        the view at its timers' pace (decision 189)."""
+        node = self.node
+        self._disagreed.add(block.header.proposer)
+        f = max_faulty(node.ledger.tip.validators.n)
+        if len(self._disagreed) <= f or self._disagreement_logged == block.height:
+            return
+        self._disagreement_logged = block.height
+        node.stats["execution_disagreements"] += 1
+        log.error("this node's execution disagrees with %d primaries at height %d (%s): its "
+                  "contract code or state may differ from theirs (a coordinated upgrade not "
+                  "done on every node, or a non-deterministic contract); nothing commits until "
+                  "a quorum executes alike", len(self._disagreed), block.height, why)
 
     def _commit(self, block: Block, cert: CommitCertificate) -> list[api.Event]:
         node = self.node
@@ -254,6 +284,7 @@ class EngineIO:
         ``chainfin_block_time_offset_seconds``: a fetched block's age is not this clock's error
         (a node catching up showed hours, and kept them on a chain with no new blocks)."""
         node = self.node
+        self._disagreed.clear()
         fins = node.admission.committed(block.height, block.txs)
         metrics = node.metrics
         metrics.height.set(block.height)

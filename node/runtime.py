@@ -92,7 +92,7 @@ NODE_COUNTERS = ("gossip_txs_in", "gossip_txs_bad", "gossip_deferred_out",
                  "pending_dropped_inadmissible", "disk_full_pauses", "events_dropped_disk_full",
                  "chunks_served", "chunks_installed", "statesync_failed",
                  "read_log_anchors", "read_log_anchor_failed", "gossip_frames_over_budget",
-                 "request_resent_to_primary")
+                 "request_resent_to_primary", "execution_disagreements")
 
 
 def check_wal_mark(store: KVStore, tip_height: int, wal_keys: list[bytes]) -> None:

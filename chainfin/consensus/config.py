@@ -20,6 +20,7 @@ STAT_NAMES = (
     "blocks_synced", "fetches", "checkpoints_stable", "checkpoint_mismatch",
     "held_for_set_change", "dropped_not_from_signer", "dropped_over_signature_budget",
     "request_timeouts", "early_view_change_joins", "handovers", "handovers_joined",
+    "suspicions_deferred",
 )
 
 

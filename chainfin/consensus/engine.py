@@ -62,7 +62,7 @@ from chainfin.consensus.messages import (
     Message,
 )
 from chainfin.consensus.pacemaker import Pacemaker
-from chainfin.consensus.quorum import quorum
+from chainfin.consensus.quorum import max_faulty, quorum
 from chainfin.consensus.records import record_key
 from chainfin.consensus.state import EXEC_BAD, EXEC_OK, EXEC_REQUESTED
 from chainfin.consensus.viewchange import changes_set as _changes_set
@@ -261,7 +261,7 @@ class PbftEngine(Pacemaker):
         if sl.digest is not None:
             if sl.digest != m.digest:  # two signed proposals for one (view, seq): provable
                 self.stats["dropped_equivocation"] += 1
-                self._suspect_primary()
+                self._suspect_primary(proof=True)
             return
         b: Block = m.body
         drop = checks.proposal_drop(m, self.cfg.chain_id, self.validators, self._signed)
@@ -327,11 +327,27 @@ class PbftEngine(Pacemaker):
         self.stats["proposals_rejected"] += 1
         self._suspect_primary()
 
-    def _suspect_primary(self) -> None:
-        """The current primary provably misbehaved (or proposed a block we find invalid)."""
-        if self._member and not self.in_vc and self.primary != self.me:
-            self.failed_views += 1
-            self._start_view_change(self.view + 1)
+    def _suspect_primary(self, proof: bool = False) -> None:
+        """The current primary proposed a block we find invalid (or a header it cannot honestly
+        sign); ``proof``: it signed two proposals for one height (equivocation).
+
+        Decision 189: an invalid proposal changes the view at once at most f times in a row
+        without a commit. f+1 primaries in a row found invalid include an honest one, so the
+        fault is ours or the network's (this replica executes differently: another code
+        version, a non-deterministic contract), and changing the view at once would only
+        storm (f+1 such replicas move everyone, the next primary proposes at once). After
+        that the proposal stays refused and the progress timer, doubled per failed view,
+        decides, as for a silent primary. Equivocation is signed proof against that primary
+        alone, whatever we execute: always at once, and not counted."""
+        if not self._member or self.in_vc or self.primary == self.me:
+            return
+        if not proof:
+            if self._quick_suspicions >= max_faulty(self.validators.n):
+                self.stats["suspicions_deferred"] += 1
+                return
+            self._quick_suspicions += 1
+        self.failed_views += 1
+        self._start_view_change(self.view + 1)
 
     def _on_executed(self, ev: BlockExecuted) -> None:
         d = ev.block_hash
@@ -474,6 +490,7 @@ class PbftEngine(Pacemaker):
         self.stats["blocks_committed"] += 1
         self.failed_views = 0
         self._joined_early = False
+        self._quick_suspicions = 0
         self._fetch_retx = 0
         self._probing = False
         if self._ahead_since is not None:

@@ -123,6 +123,9 @@ class ReplicaState:
         # its last commit (decision 172: at most once per commit)
         self._progress_since: int | None = None
         self._joined_early = False
+        # immediate view changes on a proposal found bad or invalid since the last commit
+        # (decision 189: at most f in a row, then the doubling timer decides)
+        self._quick_suspicions = 0
         self._retx_deadline: int | None = None  # halfway to the view change: resend our votes
         self._vc_deadline: int | None = None
         self._fetching = False

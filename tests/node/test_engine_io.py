@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 
+import pytest
+
+from chainfin.consensus.api import BlockExecuted
 from chainfin.types import Block
 from tests.fixtures import Harness, start_cluster, stop_cluster
 
@@ -61,5 +65,51 @@ async def test_an_idle_network_changes_no_view_after_its_last_block() -> None:
         timeout_s = nodes[0].engine._timeout() / 1000
         await asyncio.sleep(timeout_s * 1.5)  # past a view-change timeout, nothing to do
         assert [nd.engine.view for nd in nodes] == [0, 0, 0, 0]
+    finally:
+        await stop_cluster(nodes)
+
+
+async def test_proposals_of_more_than_f_primaries_executed_differently_say_so_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Decision 189: a node whose execution disagrees with f + 1 primaries at one height (its
+    code or state differs from theirs: an upgrade done on some nodes only, a non-deterministic
+    contract) logs one ERROR line for that height and counts it; one primary's bad block is
+    only that primary's fault (a WARNING, as before)."""
+    genesis, nodes, ids = await start_cluster(4)
+    try:
+        h = Harness(genesis, nodes, ids, None)  # type: ignore[arg-type]  # builds txs only
+        node = nodes[0]
+        tx = h.issue()
+        fut = node.wait_for(tx.tx_id)
+        node.admit(tx)
+        await asyncio.wait_for(fut, 20)
+        await asyncio.sleep(0.3)  # the commit is applied (its after_commit ran)
+        tip = node.ledger.tip
+        built = node.ledger.build(tip.height + 1, node.engine.view, tip.block_hash,
+                                  node.io.clock(), node.identity.public_key, [h.issue()], 10)
+        assert built is not None
+        others = [nd.identity.public_key for nd in nodes[1:]]
+
+        def other_root(proposer: bytes) -> Block:  # as another code version would execute it
+            hd = dataclasses.replace(built.header, proposer=proposer,
+                                     state_root=bytes(32 - len(b"v2")) + b"v2")
+            return Block(hd, built.txs)
+
+        caplog.set_level(logging.WARNING, logger="chainfin.node")
+        before = node.stats["execution_disagreements"]
+        r = node.io._execute_block(other_root(others[0]))
+        assert isinstance(r, BlockExecuted)
+        assert (r.ok, r.reason) == (False, "state root does not match")
+        assert node.stats["execution_disagreements"] == before
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+        node.io._execute_block(other_root(others[1]))  # f + 1 = 2 primaries
+        node.io._execute_block(other_root(others[2]))  # the same height: said once
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1, errors
+        assert f"disagrees with 2 primaries at height {tip.height + 1}" in errors[0]
+        assert "coordinated upgrade" in errors[0]
+        assert node.stats["execution_disagreements"] == before + 1
+        text = node.metrics.render().decode()
+        assert f'chainfin_node_total{{what="execution_disagreements"}} {before + 1}.0' in text
     finally:
         await stop_cluster(nodes)
