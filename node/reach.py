@@ -14,6 +14,7 @@ says so (decision 174): the ``no_quorum`` error of a pending answer to a submiss
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from chainfin.consensus.quorum import quorum
 
 if TYPE_CHECKING:
     from node.runtime import Node
+
+log = logging.getLogger("chainfin.node")
 
 #: a request waiting for finality is answered ``pending`` with ``no_quorum`` once this node
 #: has reached fewer validators than a quorum for this long, and a submission made after
@@ -125,11 +128,16 @@ class QuorumWatch:
         """... and the outage had lasted ``early_s`` by then."""
         return self._told
 
-    def observe(self, has_quorum: bool, mono_s: float, wall_ms: int
+    def observe(self, has_quorum: bool, mono_s: float, wall_ms: int, reached: str = ""
                 ) -> tuple[int | None, float, bool]:
         """Record one sample; returns ``(lost_since_ms, lost_for_s, lost_long)``
-        (``(None, 0.0, False)`` with a quorum)."""
+        (``(None, 0.0, False)`` with a quorum). An outage that lasts ``early_s`` is logged
+        once (WARNING, with ``reached``: "2 of 4 validators, a quorum needs 3"), and its end
+        (INFO, how long it lasted): shorter cuts, a peer restarting, are the link lines' alone."""
         if has_quorum:
+            if self._told and self._lost_since is not None:
+                log.info("quorum back: the node reaches a quorum of validators again after "
+                         "%.1f s without one", max(0.0, mono_s - self._lost_since[0]))
             self._lost_since, self._told = None, False
             return None, 0.0, False
         if self._lost_since is None:
@@ -137,6 +145,9 @@ class QuorumWatch:
         lost_for = max(0.0, mono_s - self._lost_since[0])
         if lost_for >= self.early_s and not self._told:
             self._told = True
+            log.warning("no quorum for %.1f s: the node reaches %s; nothing commits, "
+                        "transactions are admitted and answered 202 no_quorum, and commit "
+                        "when the quorum is back", lost_for, reached or "too few validators")
             for tell in list(self.on_long_outage):
                 tell()
         return self._lost_since[1], lost_for, self._told
@@ -151,7 +162,8 @@ def node_reach(node: Node) -> Reach:
     q = quorum(n)
     wall_ms = time.time_ns() // 1_000_000
     since, lost_for, lost_long = node.admission.quorum_watch.observe(
-        not validator or reached >= q, time.monotonic(), wall_ms)
+        not validator or reached >= q, time.monotonic(), wall_ms,
+        f"{reached} of {n} validators (itself included), a quorum needs {q}")
     tip = node.ledger.tip
     return Reach(validator=validator, reached=reached, validators=n, quorum=q,
                  lost_since_ms=since, lost_for_s=lost_for, lost_long=lost_long,

@@ -108,6 +108,24 @@ def test_the_watch_dates_the_outage_and_tells_the_waiters_once() -> None:
     assert told == [1, 1]  # a new outage tells again
 
 
+
+def test_an_outage_that_lasts_is_logged_once_and_its_end(caplog: pytest.LogCaptureFixture
+                                                         ) -> None:
+    """An operator reading the log learns of a lost quorum (not only "p2p link down" lines):
+    one WARNING once the outage lasts ``early_s``, one INFO when it ends; a short cut, none."""
+    w = QuorumWatch(early_s=5.0)
+    with caplog.at_level("INFO", logger="chainfin.node"):
+        w.observe(False, 100.0, 1000, "2 of 4 validators")
+        w.observe(True, 102.0, 3000)  # a restart's cut: waited out, not logged
+        assert caplog.records == []
+        for t in (110.0, 115.0, 116.0, 130.0):
+            w.observe(False, t, int(t * 1000), "1 of 4 validators, a quorum needs 3")
+        w.observe(True, 131.0, 131000)
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert [lvl for lvl, _ in lines] == ["WARNING", "INFO"]
+    assert "no quorum for 5.0 s" in lines[0][1] and "1 of 4 validators" in lines[0][1]
+    assert "after 21.0 s" in lines[1][1]
+
 # ------------------------------------------------------------------ in-process cluster
 
 

@@ -21,6 +21,9 @@ def _exported() -> set[str]:
                    last_commit_age_s=1.0)
     text = NodeMetrics().render().decode() + reach_metrics(sample).decode()
     out = set(re.findall(r"^(chainfin_[a-z_]+)", text, re.M))
+    # the counter families a Node adds at start (node/runtime.py: metrics.export_dict)
+    runtime = (Path(__file__).resolve().parents[2] / "node" / "runtime.py").read_text()
+    out |= {name + "_total" for name in re.findall(r'export_dict\(\s*"(chainfin_[a-z_]+)"', runtime)}
     for name, kind in re.findall(r"^# TYPE (chainfin_[a-z_]+) (\w+)", text, re.M):
         out |= {"counter": {name.removesuffix("_total") + "_total"}, "histogram": {name + s for s in (
             "_bucket", "_sum", "_count")}}.get(kind, {name})
@@ -83,3 +86,16 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     p.write_text(unit)
     r = subprocess.run([analyze, "verify", str(p)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "chainfin-node.service" not in r.stderr, r.stderr
+
+
+def test_alerts_name_an_execution_disagreement() -> None:
+    """A node whose execution disagrees with more than f primaries pages someone (decision
+    189), on a counter the node declares."""
+    from node.runtime import NODE_COUNTERS
+
+    alerts = (DEPLOY / "prometheus-alerts.yml").read_text()
+    rule = re.search(r"- alert: ChainfinExecutionDisagrees\n((?:        .*\n)+)", alerts)
+    assert rule, "no ChainfinExecutionDisagrees rule"
+    assert "severity: critical" in rule.group(1)
+    for what in re.findall(r'chainfin_node_total\{what="([a-z_]+)"\}', alerts):
+        assert what in NODE_COUNTERS, what
