@@ -1,5 +1,5 @@
 """``chainfin credit grant | revoke | publish | request | open | dispute | answer | correct |
-report``: credit sharing as
+report | records``: credit sharing as
 its subject and its banks use it (contracts/credit_sharing.py, decisions 179-180).
 
 - ``grant`` (the subject): consent to a bank for named purposes, for a number of days, of one
@@ -15,6 +15,10 @@ its subject and its banks use it (contracts/credit_sharing.py, decisions 179-180
 - ``report`` (the subject; a regulator with ``--subject``): the access report, GDPR art. 15 —
   every request for the subject's records: who, when, for what purpose, refused, pending or
   delivered.
+- ``records`` (the subject; a regulator with ``--subject``): every credit record about the
+  subject and every consent it gave, from the subject index (decision 192), with the records
+  the access report names and those and the banks given by ``--record`` / ``--bank`` (a
+  record or consent from before decision 192 is not in the index).
 
 The purposes are mirrored from the contract (this layer imports nothing from contracts); a unit
 test holds them equal.
@@ -38,7 +42,7 @@ from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
 
 __all__ = ["PURPOSES", "MAX_CONSENT_DAYS", "Sealing", "access_report", "add_parser",
-           "open_sealed", "run", "run_sealed", "sealed_args"]
+           "open_sealed", "run", "run_sealed", "sealed_args", "subject_records"]
 
 #: ``credit_sharing.PURPOSES`` (and ``any``, which a consent may name).
 PURPOSES = ("credit_decision", "account_review", "collections")
@@ -98,6 +102,105 @@ async def access_report(node: str, key: str, subject: str | None = None,
                            record_id=e.get("record_id"))
     return {"subject": subject, "entries": n, "shown": n - first + 1 if n else 0,
             "requests": list(rows.values())}
+
+
+#: ``credit_sharing.INDEX_PAGE``: ids a page of the subject index holds.
+INDEX_PAGE = 64
+#: ``records`` reads at most this many records (the newest of the index first kept).
+RECORDS_MAX = 1000
+
+
+async def subject_records(node: str, key: str, subject: str | None = None,
+                          ca: str | None = None, timeout: float = 60.0,
+                          records: tuple[str, ...] = (), banks: tuple[str, ...] = (),
+                          limit: int = RECORDS_MAX) -> dict[str, Any]:
+    """Every credit record about ``subject`` (default: the key's own identity) and every consent
+    it gave, read as ``key``: the subject index (``subj/<subject>``, decision 192), the records
+    the access report names (its latest entries) and ``records`` / ``banks`` given, for those
+    recorded before decision 192, which the index does not hold. ``{subject, indexed: {records,
+    banks}, records: [{record_id, publisher, publisher_name, height, version, supersedes,
+    superseded_by, dispute, indexed}], consents: [{bank, bank_name, purposes, granted_ms,
+    until_ms, until_at, publisher, indexed}], no_consent: [banks of the index with no consent
+    now: revoked]}``. A reader that may not read them gets empty lists (the node answers 404
+    alike). Records: at most ``limit``, the index's newest.
+
+    Raises:
+        ClientError: the node could not be reached or refused the reader.
+        ChainfinError: the key is no identity.
+    """
+    ident = load_identity(key)
+    async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
+        if subject is None:
+            me = await c.identity_record(ident.public_key.hex())
+            if me is None:
+                raise ChainfinError("this key is no identity on the ledger")
+            subject = me[0]
+        index: dict[str, list[str]] = {"r": [], "b": []}
+        head = await c.state_value("credit_sharing", "subj/" + subject)
+        counts = {"records": 0, "banks": 0}
+        if isinstance(head, dict):
+            for kind, count in (("r", "records"), ("b", "banks")):
+                counts[count] = n = int(head.get(count, 0))
+                pages = n // INDEX_PAGE
+                first = 1 if kind == "b" else max(1, pages - limit // INDEX_PAGE)
+                for p in range(first, pages + 1):
+                    page = await c.state_value("credit_sharing", f"subj/{subject}/{kind}/{p}")
+                    index[kind] += page.get("ids", []) if isinstance(page, dict) else []
+                index[kind] += list(head.get(kind, []))
+        # the access report (its latest entries) names records and banks the index may not
+        want_r = list(dict.fromkeys(index["r"][-limit:] + list(records)))
+        want_b = list(dict.fromkeys(index["b"] + list(banks)))
+        ahead = await c.state_value("credit_sharing", "access/" + subject)
+        n = int(ahead["n"]) if isinstance(ahead, dict) else 0
+        for i in range(max(1, n - REPORT_LATEST + 1), n + 1):
+            e = await c.state_value("credit_sharing", f"access/{subject}/{i}")
+            if isinstance(e, dict):
+                want_r += [str(e.get("record_id"))]
+                want_b += [str(e.get("requester"))]
+        names: dict[str, str | None] = {}
+
+        async def name(k: Any) -> str | None:
+            if isinstance(k, str) and k not in names:
+                rec = await c.state_value("governance", "id/" + k)
+                names[k] = rec.get("name") if isinstance(rec, dict) else None
+            return names.get(k) if isinstance(k, str) else None
+
+        out_r: dict[str, dict[str, Any]] = {}
+        todo = list(dict.fromkeys(want_r))
+        while todo and len(out_r) < limit:
+            rid = todo.pop(0)
+            if rid in out_r or not re.fullmatch(r"[0-9a-f]{64}", rid):
+                continue
+            rec = await c.state_value("credit_sharing", "record/" + rid)
+            if not isinstance(rec, dict) or rec.get("subject") != subject:
+                continue  # no such record, not readable, or about another subject
+            d = await c.state_value("credit_sharing", "dispute/" + rid)
+            out_r[rid] = {
+                "record_id": rid, "publisher": rec.get("publisher"),
+                "publisher_name": await name(rec.get("publisher")), "height": rec.get("height"),
+                "version": rec.get("version", 1), "supersedes": rec.get("supersedes"),
+                "superseded_by": rec.get("superseded_by"),
+                "dispute": d.get("status") if isinstance(d, dict) else None,
+                "indexed": rid in index["r"]}
+            want_b.append(str(rec.get("publisher")))
+            todo += [x for x in (rec.get("supersedes"), rec.get("superseded_by"))
+                     if isinstance(x, str)]
+        consents, no_consent = [], []
+        for bk in dict.fromkeys(want_b):
+            if not re.fullmatch(r"[0-9a-f]{64}", bk):
+                continue
+            cv = await c.state_value("credit_sharing", f"consent/{subject}/{bk}")
+            if not isinstance(cv, dict):
+                if bk in index["b"]:
+                    no_consent.append(bk)
+                continue
+            consents.append({
+                "bank": bk, "bank_name": await name(bk),
+                "purposes": cv.get("purposes", ["any"]), "granted_ms": cv.get("timestamp_ms"),
+                "until_ms": cv.get("until_ms"), "until_at": _utc(cv.get("until_ms")),
+                "publisher": cv.get("publisher"), "indexed": bk in index["b"]})
+    return {"subject": subject, "indexed": counts, "records": list(out_r.values()),
+            "consents": consents, "no_consent": no_consent}
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +363,15 @@ def run(args: argparse.Namespace) -> int:
                                             args.timeout, None if args.all else REPORT_LATEST))
             print(json.dumps(out))
             return 0
+        if cmd == "records":
+            out = asyncio.run(subject_records(
+                args.node, args.key, args.subject, args.ca, args.timeout,
+                tuple(args.record or ()), tuple(args.bank or ())))
+            print(json.dumps(out))
+            if not out["records"] and not out["consents"] and not out["indexed"]["records"]:
+                print("chainfin: note: nothing found; a record or consent from before decision "
+                      "192 is in no index: give its id (--record, --bank)", file=sys.stderr)
+            return 0
         tx: dict[str, Any]
         if cmd == "grant":
             tx = {"bank": args.bank, "purposes": sorted(set(args.purpose)), "days": args.days}
@@ -381,3 +493,14 @@ def add_parser(sub: Any) -> None:
     rp.add_argument("--all", action="store_true",
                     help=f"every entry (default: the latest {REPORT_LATEST})")
     common(rp, signs=False)
+    rc = s.add_parser("records", help="every credit record about the subject and every "
+                                      "consent it gave (the subject index, decision 192)")
+    rc.add_argument("--subject", type=_key, default=None,
+                    help="whose (a regulator; default: the key's own identity)")
+    rc.add_argument("--record", type=_key, action="append", default=None,
+                    help="repeatable: a record id to add (one published before decision 192 "
+                         "is in no index)")
+    rc.add_argument("--bank", type=_key, action="append", default=None,
+                    help="repeatable: a bank whose consent to read (one granted before "
+                         "decision 192 is in no index)")
+    common(rc, signs=False)

@@ -38,7 +38,8 @@ State (contract ``credit_sharing``):
   adds ``"version"`` (2, 3, ...) and ``"supersedes"``; the record it corrects gains
   ``"superseded_by"``;
 - ``consent/<subject>/<bank>`` -> ``{"height", "timestamp_ms", "purposes", "until_ms",
-  "publisher"}`` (before decision 179: ``{"height", "timestamp_ms"}``);
+  "publisher", "indexed"}`` (before decision 179: ``{"height", "timestamp_ms"}``; before
+  decision 192 no ``indexed``: the bank is not in the subject index);
 - ``request/<request_id>`` -> ``{"record_id", "requester", "publisher", "subject", "status",
   "height", "timestamp_ms", "sealed"}``, status ``pending`` | ``delivered`` (a delivery
   adds ``"disputed"``: null or ``{"reason", "since_ms"}``, and ``"asked_for"`` when it answered
@@ -55,6 +56,15 @@ State (contract ``credit_sharing``):
 - ``dispute/<record_id>`` -> ``{"record_id", "publisher", "subject", "status"
   (open | rejected | corrected), "reason", "opened_height", "opened_ms", "count", "answer",
   "correction", "closed_height", "closed_ms"}``.
+- ``subj/<subject>`` -> ``{"records", "banks", "r", "b"}`` and ``subj/<subject>/r/<p>``,
+  ``subj/<subject>/b/<p>`` (p = 1, 2, ...) -> ``{"ids"}``: the **subject index** (decision 192,
+  GDPR art. 15): every record published or corrected about the subject (its id) and every bank
+  it granted a consent to, in order. ``records`` / ``banks`` count them; the latest
+  ``count % INDEX_PAGE`` ids are in the head's ``r`` / ``b``, the earlier ones in full pages of
+  :data:`INDEX_PAGE` (page p holds entries ``(p-1)*INDEX_PAGE + 1 .. p*INDEX_PAGE``). No value
+  grows past a page; the pages are as many as the records (no cap: a cap would let a bank
+  stop others publishing about a subject). Only the subject and the regulators read it.
+  Records and consents recorded before decision 192 are not in it (:func:`subject_index`).
 
 Plaintext sealed to each recipient: ``codec.encode({"record": bytes, "salt": bytes})``.
 Commitment: ``SHA-256("chainfin/credit-record/1\\0" || len(salt) (4 bytes BE) || salt || record)``.
@@ -103,6 +113,9 @@ MAX_REASON = 500
 MAX_DISPUTES = 8
 #: At most this many versions of one record (the original and its corrections).
 MAX_VERSIONS = 16
+#: The subject index (decision 192) keeps this many ids a value: the head's tail, then full
+#: pages ``subj/<subject>/{r,b}/<p>``.
+INDEX_PAGE = 64
 
 ERROR_CODES = (
     "bad_field",
@@ -241,6 +254,25 @@ def current_record(state: StateView, record_id: str) -> tuple[str, dict[str, Any
     return record_id, rec
 
 
+def subject_index(state: StateView, subject: str) -> tuple[list[str], list[str]]:
+    """``(record ids, banks)`` of ``subject``'s index (decision 192), oldest first: every record
+    published or corrected about it and every bank it consented to (a bank once, unless it was
+    revoked and granted again) since the upgrade. A record or consent recorded before decision
+    192 is not in it: the subject finds those by the access report, the ids it is given, and a
+    consent per bank it knows (no backfill: state keys are hashed, nothing lists them)."""
+    head = state.get(NAME, "subj/" + subject)
+    if not isinstance(head, Mapping):
+        return [], []
+    out: list[list[str]] = []
+    for kind, count in (("r", "records"), ("b", "banks")):
+        ids: list[str] = []
+        for p in range(1, int(head[count]) // INDEX_PAGE + 1):
+            page = state.get(NAME, f"subj/{subject}/{kind}/{p}")
+            ids.extend(page["ids"] if isinstance(page, Mapping) else [])
+        out.append(ids + list(head[kind]))
+    return out[0], out[1]
+
+
 def request_purpose(state: StateView, request_id: str) -> str | None:
     """The purpose a pending request stated (None: none, or a request before decision 179)."""
     p = state.get(NAME, "purpose/" + request_id)
@@ -355,6 +387,26 @@ def _log_access(state: ContractState, ctx: TxContext, subject: str, entry: dict[
               {**entry, "height": ctx.height, "timestamp_ms": ctx.timestamp_ms})
 
 
+def _index(state: ContractState, subject: str, kind: str, item: str) -> None:
+    """Append ``item`` (``kind`` ``r``: a record id; ``b``: a bank) to ``subject``'s index
+    (decision 192): one read and one write of ``subj/<subject>``; when its tail fills a page,
+    the page is written to ``subj/<subject>/<kind>/<p>`` and the tail starts again. A bank
+    already in the tail is not added again."""
+    key = "subj/" + subject
+    head = dict(state.get(NAME, key) or {"records": 0, "banks": 0, "r": [], "b": []})
+    count = "records" if kind == "r" else "banks"
+    tail = list(head[kind])
+    if kind == "b" and item in tail:
+        return
+    tail.append(item)
+    n = int(head[count]) + 1
+    if len(tail) >= INDEX_PAGE:
+        state.put(NAME, f"{key}/{kind}/{n // INDEX_PAGE}", {"ids": tail})
+        tail = []
+    head[count], head[kind] = n, tail
+    state.put(NAME, key, head)
+
+
 def _own_record(state: ContractState, record_id: str, who: str, field: str) -> dict[str, Any]:
     """The record ``record_id`` if ``who`` is its ``field`` (publisher / subject); anyone else
     gets ``unknown_record`` whether it exists or not (no existence oracle)."""
@@ -383,6 +435,7 @@ def publish(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     state.put(NAME, "record/" + record_id, {
         "publisher": ctx.sender_hex, "subject": subject, "commitment": args["commitment"],
         "sealed": sealed, "height": ctx.height})
+    _index(state, subject, "r", record_id)
     ctx.emit("published", {"record_id": record_id, "publisher": ctx.sender_hex,
                            "subject": subject, "commitment": args["commitment"]})
     return {"record_id": record_id}
@@ -395,7 +448,8 @@ def grant_consent(state: ContractState, ctx: TxContext, args: dict[str, Any]) ->
     """The subject lets ``bank`` obtain credit records about it for ``purposes`` (default:
     any), for ``days`` days of block time (1..365, default 365), of ``publisher``'s records
     only when given (a bank). A live consent to the bank is ``already_consented`` (revoke it
-    first to change it); an ended one is replaced."""
+    first to change it); an ended one is replaced. The bank goes into the subject's index
+    (decision 192) unless the consent it replaces was indexed already."""
     gov.require_identity(state, args["bank"], "bank")
     if "publisher" in args:
         gov.require_identity(state, args["publisher"], "bank")
@@ -407,7 +461,9 @@ def grant_consent(state: ContractState, ctx: TxContext, args: dict[str, Any]) ->
     until = ctx.timestamp_ms + args.get("days", MAX_CONSENT_DAYS) * DAY_MS
     state.put(NAME, key, {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms,
                           "purposes": purposes, "until_ms": until,
-                          "publisher": args.get("publisher")})
+                          "publisher": args.get("publisher"), "indexed": True})
+    if old is None or not old.get("indexed"):  # an ended consent replaced: indexed already
+        _index(state, ctx.sender_hex, "b", args["bank"])
     ctx.emit("consent_granted", {"subject": ctx.sender_hex, "bank": args["bank"],
                                  "purposes": purposes, "until_ms": until})
     return {"subject": ctx.sender_hex, "bank": args["bank"], "consent": True,
@@ -607,6 +663,7 @@ def correct(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         "version": version, "supersedes": old_id})
     rec["superseded_by"] = record_id
     state.put(NAME, "record/" + old_id, rec)
+    _index(state, rec["subject"], "r", record_id)
     d = state.get(NAME, "dispute/" + old_id)
     if d is not None and d["status"] == "open":
         d.update(status="corrected", correction=record_id, closed_height=ctx.height,

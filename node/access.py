@@ -52,6 +52,9 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("credit access report", "`/v1/state/credit_sharing/access/<subject>[/<n>]` (who asked for "
      "the subject's records, when, for what purpose, refused or delivered; `chainfin credit "
      "report`)", "subject, regulator"),
+    ("credit subject index", "`/v1/state/credit_sharing/subj/<subject>[/{r,b}/<page>]` (every "
+     "record about the subject and every bank it consented to, since decision 192; `chainfin "
+     "credit records`)", "subject, regulator"),
     ("settlement offer", "`/v1/state/settlement/pvp/<id>`",
      "party (maker, taker), regulator, auditor"),
     ("payment index", "`/v1/state/settlement/uetr/<debtor>/<uetr>` (the transfer booked under "
@@ -396,6 +399,11 @@ def _credit_rule(get: StateGet, reader: Reader, key: str, now_ms: int | None = N
     if kind == "access":
         # the subject's access report (decision 179, GDPR art. 15): who asked for its records,
         # when, why, refused or delivered: its own and the regulators', never a bank's
+        return "subject" if reader.is_(rest.partition("/")[0]) else None
+    if kind == "subj":
+        # the subject index (decision 192): every record about the subject and every bank it
+        # consented to. Who holds credit with whom is confidential (red-team rounds 7, 9):
+        # the subject's and the regulators' only, never a publisher's or a consented bank's
         return "subject" if reader.is_(rest.partition("/")[0]) else None
     rec = get("credit_sharing", key)
     if not isinstance(rec, dict):
