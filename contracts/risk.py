@@ -587,7 +587,7 @@ def _alert(state: ContractState, ctx: TxContext, rule: str, accounts: list[str],
     transaction (:func:`_kept_view`), whose own writes are discarded."""
     from contracts import risk_cases  # (risk_cases imports this module)
 
-    alert_id = risk_cases.next_alert_id(ctx)
+    alert_id = risk_cases.next_alert_id(ctx, kept)
     data = {"rule": rule, "accounts": accounts, "height": ctx.height,
             "time_ms": ctx.timestamp_ms, **detail, "alert": alert_id}
     view = _kept_view(state, ctx) if kept else state.get

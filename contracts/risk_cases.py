@@ -79,11 +79,16 @@ MAX_RECIPIENTS = 64
 Get = Callable[[str, str], Any]
 
 
-def next_alert_id(ctx: TxContext) -> str:
+def next_alert_id(ctx: TxContext, kept: bool = False) -> str:
     """The id of the next alert this transaction raises: ``<tx id>-<n>``, ``n`` the number of
-    alerts it raised before (those of its events and kept events, in the order raised)."""
-    n = sum(1 for e in ctx.events if e.contract == NAME and e.name == "alert")
-    n += sum(1 for e in ctx.kept_events if e.contract == NAME and e.name == "alert")
+    alerts it raised before (those of its events and kept events, in the order raised); for a
+    ``kept`` alert, of its kept alerts only (decision 190). A kept alert is a refusing rule's,
+    raised just before its refusal, which discards the others: counted, they made the refused
+    payer's own ``limit_exceeded`` alert ``<tx>-1`` when the near screening had raised a
+    ``possible_watch_match`` it may not read (red-team round 10, R10-1)."""
+    n = sum(1 for e in ctx.kept_events if e.contract == NAME and e.name == "alert")
+    if not kept:
+        n += sum(1 for e in ctx.events if e.contract == NAME and e.name == "alert")
     return f"{ctx.tx_hex}-{n}"
 
 
