@@ -171,3 +171,17 @@ def test_the_public_quorum_object_names_no_validator() -> None:
     from node.reach import Reach
     doc = Reach(True, 2, 4, 3, 1_796_000_000_000, 7.5, True, 3, True, 12.0).to_json()
     assert all(isinstance(v, (bool, int, float)) or v is None for v in doc.values()), doc
+
+
+# ------------------------------------------------------------------------------- pain.001
+
+def test_derived_uetrs_do_not_meet_across_debtors_message_ids_or_places() -> None:
+    """Held: a derived UETR is the debtor's, the MsgId's and the place's (NUL-separated, and an
+    XML MsgId holds no NUL), so another debtor's file under the same MsgId, or a MsgId that
+    ends in digits, never asks for another's UETR; and the index a UETR is refused against is
+    the debtor's own (``settlement/uetr/<debtor>/…``), so nobody books into it."""
+    from chainfin.iso20022.pain001 import derived_uetr
+    a, b = "a" * 64, "b" * 64
+    made = {derived_uetr(d, m, i) for d in (a, b) for m in ("PAY-1", "PAY-11", "PAY-")
+            for i in (0, 1, 11)}
+    assert len(made) == 2 * 3 * 3
