@@ -1400,6 +1400,8 @@
   // For the subject and the regulators; anyone else gets one fixed card and nothing is read.
 
   const CREDIT_LATEST = 200;  // chainfin credit report's default (REPORT_LATEST)
+  const CREDIT_PAGE = 64;  // credit_sharing.INDEX_PAGE: ids a page of the subject index holds
+  const CREDIT_RECORDS = 256;  // the page reads at most this many records (the index's newest first)
   async function identityIdOf(pk) {
     const r = await readExact("governance", "key/" + pk);
     return r.status === 200 && typeof r.value === "string" ? r.value : pk;
@@ -1427,13 +1429,31 @@
       if (!rows.has(rid)) rows.set(rid, { request_id: rid, requester: e.requester, publisher: e.publisher, purpose: e.purpose, record_id: e.record_id, asked_ms: e.timestamp_ms, status: e.status, delivered_ms: null });
       if (e.status === "delivered") Object.assign(rows.get(rid), { status: "delivered", delivered_ms: e.timestamp_ms, record_id: e.record_id });
     }
-    // the records: those the report names and those given in the address; each version followed
-    const recIds = [], banks = new Set();
+    // the subject index (decision 192): every record and consented bank since the upgrade,
+    // the head's tail and full pages of CREDIT_PAGE ids (the newest CREDIT_RECORDS records)
+    const idx = await ask("subj/" + subject);
+    const indexed = { records: 0, banks: 0 }, idxRecs = [], idxBanks = [];
+    if (idx.status === 200 && idx.value) {
+      for (const [kind, count, into] of [["r", "records", idxRecs], ["b", "banks", idxBanks]]) {
+        const cnt = typeof idx.value[count] === "bigint" ? Number(idx.value[count]) : 0;
+        indexed[count] = cnt;
+        const pages = Math.floor(cnt / CREDIT_PAGE);
+        const from = kind === "b" ? 1 : Math.max(1, pages - Math.floor(CREDIT_RECORDS / CREDIT_PAGE));
+        for (let p = from; p <= pages; p++) {
+          const pg = await ask("subj/" + subject + "/" + kind + "/" + p);
+          if (pg.status === 200 && pg.value && Array.isArray(pg.value.ids)) into.push(...pg.value.ids);
+        }
+        if (Array.isArray(idx.value[kind])) into.push(...idx.value[kind]);
+      }
+    }
+    // the records: the index's, those the report names and those given in the address; each version followed
+    const recIds = [], banks = new Set(idxBanks);
     const addRec = (r) => { if (isKey(r) && !recIds.includes(r)) recIds.push(r); };
+    for (const r of idxRecs.slice(-CREDIT_RECORDS)) addRec(r);
     for (const r of rows.values()) { addRec(r.record_id); banks.add(r.requester); banks.add(r.publisher); }
     for (const x of extra) addRec(x);
     const records = new Map(), disputes = new Map();
-    for (let i = 0; i < recIds.length && i < 256; i++) {
+    for (let i = 0; i < recIds.length && i < CREDIT_RECORDS; i++) {
       const r = await ask("record/" + recIds[i]);
       if (r.status !== 200 || r.value.subject !== subject) continue;  // not about this subject (or a bank id)
       records.set(recIds[i], r.value);
@@ -1486,14 +1506,15 @@
     view.innerHTML = '<h1>Credit data of ' + account(subject) + "</h1>" +
       '<p class="muted">What the <code>credit_sharing</code> state keys answer this identity (' + (subject === me ? "the subject" : "a regulator") +
       "): record metadata only (the records are sealed; open a delivery with its key), consents, the access report (GDPR art. 15) and disputes. " +
-      "The ledger keeps no index of a subject's records or consents: the page reads the records the access report names and those in the address " +
-      "(<code>#/credit/&lt;subject&gt;/&lt;record id&gt;</code>), and a consent per bank it knows (the genesis' banks, the report's, the records' publishers).</p>" +
+      '<span id="credit-indexed">The subject index (decision 192) holds ' + indexed.records + " records and " + indexed.banks + " consented banks; " +
+      "a record or consent from before it is in no index: the page also reads the records the access report names and those in the address " +
+      "(<code>#/credit/&lt;subject&gt;/&lt;record id&gt;</code>), and a consent per bank it knows (the genesis' banks, the report's, the records' publishers).</span></p>" +
       '<div class="card" id="credit-records"><h2>Credit records (' + records.size + ")</h2>" + table("credit-records-list", ["record", "publisher", "published", "version", "dispute", "sealed to", "commitment"], recRows, "none found") + "</div>" +
       '<div class="card" id="credit-consents"><h2>Consents (' + consents.length + ")</h2>" + table("credit-consents-list", ["bank", "purposes", "granted", "ends", "publisher limit"], consentRows, "none found") + "</div>" +
       '<div class="card" id="credit-report"><h2>Access report (' + rows.size + " requests, " + n + " entries" + (first > 1 ? ", the latest " + CREDIT_LATEST : "") + ")</h2>" +
       table("credit-report-list", ["requested by", "when", "purpose", "record", "publisher", "delivered / refused"], reportRows, "no request for this subject's records") + "</div>" +
       '<div class="card" id="credit-disputes"><h2>Disputes (' + disputes.size + ")</h2>" + (disputeCards || '<p class="muted" id="credit-disputes-none">none</p>') + "</div>";
-    state.lastCredit = { subject, records: [...records.keys()], consents: consents.map((c) => c[0]), requests: [...rows.values()].map((r) => [r.request_id, r.status]), disputes: [...disputes.keys()] };
+    state.lastCredit = { subject, indexed, records: [...records.keys()], consents: consents.map((c) => c[0]), requests: [...rows.values()].map((r) => [r.request_id, r.status]), disputes: [...disputes.keys()] };
   }
 
   async function search(q) {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,11 @@ async def test_the_subject_lists_every_record_and_consent_and_no_bank_reads_the_
     pub = await records("bank_a", "--subject", exp, "--record", quiet, "--record", asked)
     assert pub["indexed"] == {"records": 0, "banks": 0}
     assert [r["record_id"] for r in pub["records"]] == [quiet] and pub["consents"] == []
+
+
+def test_the_explorer_credit_page_reads_the_index() -> None:
+    app = (Path(__file__).parents[2] / "node" / "static" / "app.js").read_text()
+    m = re.search(r"const CREDIT_PAGE = (\d+);", app)
+    assert m and int(m[1]) == credit_sharing.INDEX_PAGE
+    for read in ('ask("subj/" + subject)', 'ask("subj/" + subject + "/" + kind + "/" + p)'):
+        assert read in app, read
