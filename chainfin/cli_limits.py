@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
                                        "rates": [parse_rate(r) for r in args.rate]}
             if args.as_of_ms is not None:
                 tx_args["as_of_ms"] = args.as_of_ms
+            if args.order_ref is not None:
+                tx_args["order_ref"] = args.order_ref
             return send_or_dry_run(args, "risk", "publish_rates", tx_args)
         if action == "show":
             prof = asyncio.run(_read(args.node, args.key, args.ca, args.timeout, "risk",
@@ -108,6 +110,14 @@ def run(args: argparse.Namespace) -> int:
         if action == "remove":
             return send_or_dry_run(args, "risk", "remove_limit",
                                    {"subject": args.subject, "rule_id": args.rule_id})
+        if action == "exposure":  # a bank's financing per exporter or buyer (decision 194)
+            tx_args = {"side": args.side, "party": args.party,
+                       "currency": _ccy(args.currency, "--currency"), "max": args.max}
+            if args.bank:
+                tx_args["bank"] = args.bank
+            if args.base:
+                tx_args["base"] = True
+            return send_or_dry_run(args, "risk", "set_exposure_limit", tx_args)
         tx_args = {"subject": args.subject, "kind": args.kind,
                    "currency": _ccy(args.currency, "--currency"), "max": args.max}
         if args.kind != "max_per_tx":
@@ -176,6 +186,20 @@ def add_parser(sub: Any) -> None:
     rm.add_argument("--subject", required=True, help="the limited identity's key (hex)")
     rm.add_argument("--rule-id", required=True)
     common(rm)
+    ex = ls.add_parser("exposure", help="cap a bank's financing outstanding per exporter or "
+                                        "per buyer; signed by the bank, or a regulator (--bank)")
+    ex.add_argument("--side", required=True, choices=("exporter", "buyer"))
+    ex.add_argument("--party", required=True,
+                    help="the exporter's identity key (hex), or the buyer's name")
+    ex.add_argument("--currency", required=True, help="ISO 4217 code (with --base: the base)")
+    ex.add_argument("--max", required=True, type=int, help="integer minor units")
+    ex.add_argument("--bank", default=None,
+                    help="the capped bank's key (a regulator capping another bank)")
+    ex.add_argument("--base", action="store_true",
+                    help="a cap in a base currency: the financing outstanding in every "
+                         "currency counts at the reference rates (rounded up); a currency "
+                         "outstanding without a rate under 6 days old refuses new financing")
+    common(ex)
     sh = ls.add_parser("show", help="an identity's limits (its own, its home bank's or a "
                                     "supervisor's key reads them)")
     sh.add_argument("--subject", required=True, help="the identity's id (hex)")
@@ -193,6 +217,10 @@ def add_parser(sub: Any) -> None:
     pb.add_argument("--as-of-ms", type=int, default=None,
                     help="the time the rates are of (ms; default the block's time; not in the "
                          "future, not older than 6 days)")
+    pb.add_argument("--order-ref", default=None,
+                    help="approve a pending publication: the order_ref its first regulator's "
+                         "answer gave (where seizures need two regulators, a first rate or a "
+                         "move of more than a fifth waits for a second: decision 191)")
     common(pb)
     rsh = rs.add_parser("show", help="the rates against --base, their age and whether stale")
     rsh.add_argument("--base", required=True)

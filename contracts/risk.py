@@ -84,6 +84,7 @@ NETWORK = "*"  # the subject of network-wide rules
 ANY_CURRENCY = "*"  # a velocity rule's currency when it counts every currency
 RULE_KINDS = ("max_per_tx", "window_outflow", "velocity")
 EXPOSURE_SIDES = ("exporter", "buyer")
+EXPOSURE_BASE = "*"  # the currency part of a financing exposure limit in a base currency
 BUCKETS = 24  # buckets per window: an outflow leaves its window between 23/24 W and W later
 MAX_RULES = 16  # per subject
 RECENT = 8  # counterparties remembered per account and currency
@@ -456,14 +457,36 @@ def _near_match(state: ContractState, key: bytes, name: str) -> str | None:
     """The digest of the watched near form ``name`` contains (decision 184), or None: its
     tokens looked up in the index (one read each, at most :data:`NEAR_MAX_WORDS`), then, only
     if some are there, the near forms they make (:func:`near_lookups`)."""
-    toks, initials = _near_tokens(name)
-    hits = tuple(k for k, _ in toks[:NEAR_MAX_WORDS]
-                 if state.peek(NAME, "watch/" + _memo_digest(key, NEAR_TOKEN + k, "")) is not None)
-    for kind in near_lookups(hits[:NEAR_MAX_HITS], initials[:NEAR_MAX_INITIALS]):
+    looked = _NEAR_TOKEN_KEYS.get((key, name))
+    if looked is None:
+        looked = _near_token_keys(key, name)
+    hits = tuple(k for k, skey in looked[0] if state.peek(NAME, skey) is not None)
+    if not hits:  # (no near form to look up: the common case)
+        return None
+    for kind in near_lookups(hits[:NEAR_MAX_HITS], looked[1]):
         digest = _memo_digest(key, kind, "")
         if state.peek(NAME, "watch/" + digest) is not None:
             return digest
     return None
+
+
+#: (watch key, name) -> its first :data:`NEAR_MAX_WORDS` tokens each with the state key of its
+#: index entry, and its first :data:`NEAR_MAX_INITIALS` initials (:func:`_near_match`)
+_NEAR_TOKEN_KEYS: dict[tuple[bytes, str],
+                       tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {}
+
+
+def _near_token_keys(key: bytes, name: str
+                     ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """What :func:`_near_match` reads for ``name``, memoised (a pure function of its
+    arguments; emptied when full, as :func:`_memo_digest`)."""
+    toks, initials = _near_tokens(name)
+    looked = (tuple((k, "watch/" + _memo_digest(key, NEAR_TOKEN + k, ""))
+                    for k, _ in toks[:NEAR_MAX_WORDS]), initials[:NEAR_MAX_INITIALS])
+    if len(_NEAR_TOKEN_KEYS) >= _ID_DIGESTS_MAX:
+        _NEAR_TOKEN_KEYS.clear()
+    _NEAR_TOKEN_KEYS[key, name] = looked
+    return looked
 
 
 def _screen_near(state: ContractState, ctx: TxContext, key: bytes, party: str, name: str,
@@ -850,12 +873,14 @@ LIMIT_RULES = {"max_per_tx": breaks_per_payment_maximum,
 
 
 def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
-                 amount: int) -> int | None:
+                 amount: int) -> tuple[int, int] | None:
     """An outflow may not break a limit on its account (:data:`LIMIT_RULES`). Counts the
     outflow in every windowed rule when none is broken. A rule in a base currency (decision
     187) counts a payment in another currency at the reference rate, rounded up
-    (:func:`contracts.risk_rates.to_base`). Returns the lowest per-payment maximum in
-    ``currency`` that applies (structuring is measured against it), or None.
+    (:func:`contracts.risk_rates.to_base`). Returns ``(counted, max)`` of the per-payment
+    maximum the payment comes nearest to (structuring is measured against it), or None: a rule
+    in the payment's currency counts the amount, one in a base currency the amount at the
+    reference rate, rounded up as the limit counts it (decision 193).
 
     Raises:
         ContractError: ``limit_exceeded`` naming the rule (its alert is kept, nothing else);
@@ -867,11 +892,15 @@ def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, curren
     # the account's usage record, read only: the updated record is built anew below
     record: Mapping[str, Any] = state.peek(NAME, "use/" + frm) or {}
     counted = []
+    nearest: tuple[int, int] | None = None  # (counted, max) of the nearest per-payment max
     for subject, rule in rules:
         use, total, count = None, 0, 0
         counts, converted = amount, "base" in rule and rule["currency"] != currency
         if converted:  # a limit in a base currency: the payment at the reference rate
             counts = _rates.to_base(state, ctx.timestamp_ms, rule["currency"], currency, amount)
+        if rule["kind"] == "max_per_tx" and (
+                nearest is None or counts * nearest[1] > nearest[0] * rule["max"]):
+            nearest = (counts, rule["max"])  # the highest counts / max (a lower max on a tie)
         if rule["window_s"]:
             ukey = _usage_key(subject, rule)
             use, total, count = _window_use(record.get(ukey), rule, ctx.timestamp_ms)
@@ -892,9 +921,7 @@ def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, curren
                 b.append([now, counts, 1])
             new[ukey] = use
         state.put(NAME, "use/" + frm, new)
-    per_tx = [r["max"] for _, r in rules
-              if r["kind"] == "max_per_tx" and r["currency"] == currency]
-    return min(per_tx) if per_tx else None
+    return nearest
 
 
 def check_payment(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
@@ -908,8 +935,12 @@ def check_payment(state: ContractState, ctx: TxContext, frm: str, to: str, curre
     check_not_frozen(state, to, currency)
     screen_identities(state, ctx, (frm, to), places=False)
     _jur.screen_payment(state, ctx, frm, to, currency, amount)
-    per_tx_limit = check_limits(state, ctx, frm, to, currency, amount)
-    watch_patterns(state, ctx, frm, to, currency, amount, per_tx_limit, linked_return)
+    nearest = check_limits(state, ctx, frm, to, currency, amount)
+    if nearest is None:
+        watch_patterns(state, ctx, frm, to, currency, amount, None, linked_return)
+    else:
+        watch_patterns(state, ctx, frm, to, currency, amount, nearest[1], linked_return,
+                       counted=nearest[0])
 
 
 def check_receipt(state: ContractState, ctx: TxContext, to: str, currency: str) -> None:
@@ -951,9 +982,12 @@ def _stats(state: ContractState, account: str, currency: str) -> dict[str, Any]:
 
 
 def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
-                   amount: int, per_tx_limit: int | None, linked_return: bool = False) -> None:
-    """Alerts that do not refuse: structuring (against ``per_tx_limit``, the payer's lowest
-    per-transaction maximum), a sudden counterparty change, round-tripping. Updates the payer's
+                   amount: int, per_tx_limit: int | None, linked_return: bool = False,
+                   counted: int | None = None) -> None:
+    """Alerts that do not refuse: structuring (``counted``, the payment in the limit's units —
+    ``amount`` unless the limit is in a base currency, decision 193 — against
+    ``per_tx_limit``, the per-transaction maximum it comes nearest to), a sudden counterparty
+    change, round-tripping. Updates the payer's
     pattern memory (bounded, O(1)); reads the payee's (written only when a trip is found).
     A linked return (``linked_return``) is the payer's own money going back: no pattern, and
     no trace in the memory (a payer paying again after a return is no round trip)."""
@@ -973,7 +1007,7 @@ def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, curr
         _alert(state, ctx, "counterparty_change", [frm], {
             "counterparty": to, "currency": currency, "amount": amount,
             "average": mine["avg"]}, kept=False)
-    near = count_near_limit(mine, per_tx_limit, amount, now)
+    near = count_near_limit(mine, per_tx_limit, amount if counted is None else counted, now)
     if near >= STRUCTURING_COUNT:
         _alert(state, ctx, "structuring", [frm], {
             "currency": currency, "amount": amount, "near_limit_payments": near}, kept=False)
@@ -1065,10 +1099,15 @@ def check_financing_exposure(state: ContractState, ctx: TxContext, bank: str, ex
     (or a regulator) set; counts ``amount`` as outstanding when within both. ``exporter`` and
     ``buyer`` are identity ids or party names (compared normalised).
 
+    A limit in a base currency (``exposure_limit/…/*``, decision 194) counts what is
+    outstanding in every currency (``exposure/…/*``, kept while it exists) at the reference
+    rates, each rounded up, this amount included.
+
     Raises:
-        ContractError: ``limit_exceeded`` naming ``exposure:<side>`` (the alert is kept).
+        ContractError: ``limit_exceeded`` naming ``exposure:<side>`` (the alert is kept);
+            ``rate_unavailable``: a base limit and no fresh rate of a currency outstanding.
     """
-    updates = []
+    updates: list[tuple[str, Any]] = []
     for side, party in (("exporter", exporter), ("buyer", buyer)):
         limit_key, out_key = _exposure_keys(bank, side, party, currency)
         limit = state.get(NAME, limit_key)
@@ -1080,13 +1119,29 @@ def check_financing_exposure(state: ContractState, ctx: TxContext, bank: str, ex
             raise _refuse_limit(state, ctx, bank, rule, bank, party, currency, amount,
                                 f"{outstanding} + {amount} outstanding to this {side}")
         updates.append((out_key, outstanding + amount))
+        base_limit_key, held_key = _exposure_keys(bank, side, party, EXPOSURE_BASE)
+        base_limit = state.peek(NAME, base_limit_key)
+        if base_limit is not None:  # a limit in a base currency (decision 194)
+            held = dict(state.peek(NAME, held_key) or {})
+            held[currency] = held.get(currency, 0) + amount
+            base, now = base_limit["currency"], ctx.timestamp_ms
+            total = sum(_rates.to_base(state, now, base, c, v) for c, v in sorted(held.items()))
+            if total > base_limit["max"]:
+                counts = _rates.to_base(state, now, base, currency, amount)
+                rule = {"rule_id": f"exposure:{side}", "kind": "financing_exposure",
+                        "max": base_limit["max"], "currency": base}
+                raise _refuse_limit(state, ctx, bank, rule, bank, party, currency, amount,
+                                    f"{total - counts} + {counts} outstanding to this {side} in",
+                                    counts)
+            updates.append((held_key, held))
     for key, value in updates:
         state.put(NAME, key, value)
 
 
 def release_financing_exposure(state: ContractState, bank: str, exporter: str, buyer: str,
                                currency: str, amount: int) -> None:
-    """Repayment (or cancellation) of financing: the outstanding amounts go down (not below 0)."""
+    """Repayment (or cancellation) of financing: the outstanding amounts go down (not below 0),
+    in the per-currency record and, under a base limit (decision 194), in the all-currency one."""
     for side, party in (("exporter", exporter), ("buyer", buyer)):
         _, out_key = _exposure_keys(bank, side, party, currency)
         left = max(0, (state.get(NAME, out_key) or 0) - amount)
@@ -1094,6 +1149,16 @@ def release_financing_exposure(state: ContractState, bank: str, exporter: str, b
             state.put(NAME, out_key, left)
         else:
             state.delete(NAME, out_key)
+        _, held_key = _exposure_keys(bank, side, party, EXPOSURE_BASE)
+        held = state.peek(NAME, held_key)
+        if held is not None and currency in held:
+            rest = {c: v for c, v in held.items() if c != currency}
+            if held[currency] > amount:
+                rest[currency] = held[currency] - amount
+            if rest:
+                state.put(NAME, held_key, rest)
+            else:
+                state.delete(NAME, held_key)
 
 
 # ============================================================================ setting the rules
@@ -1162,11 +1227,11 @@ def put_rule(state: ContractState, ctx: TxContext, subject: str,
     rule = {**rule, "rule_id": rule.get("rule_id") or ctx.tx_hex[:16], "set_by": ctx.sender_hex,
             "by_regulator": subject != NETWORK and gov.is_regulator(state, ctx.sender_hex)}
     prof = _profile(state, subject)
-    if subject != NETWORK:
-        for r in prof["rules"]:
-            if r["rule_id"] == rule["rule_id"]:
-                gov.require_may_lift(state, ctx, r.get("set_by"), r.get("by_regulator"),
-                                     f"limit {r['rule_id']}")
+    old = next((r for r in prof["rules"] if r["rule_id"] == rule["rule_id"]), None)
+    if subject != NETWORK and old is not None:
+        gov.require_may_lift(state, ctx, old.get("set_by"), old.get("by_regulator"),
+                             f"limit {old['rule_id']}")
+    _keep_counter_units(state, ctx, subject, old, rule)
     rules = [r for r in prof["rules"] if r["rule_id"] != rule["rule_id"]]
     if len(rules) >= MAX_RULES:
         raise ContractError(f"{subject[:16]} already has {MAX_RULES} rules", "too_many_rules")
@@ -1176,17 +1241,65 @@ def put_rule(state: ContractState, ctx: TxContext, subject: str,
     return rule
 
 
+def _units(rule: Mapping[str, Any]) -> tuple[str, bool]:
+    """What a windowed rule's counter counts in: its currency, and whether it is a base."""
+    return str(rule["currency"]), "base" in rule
+
+
+def _retired_key(subject: str, rule_id: str) -> str:
+    return f"retired/{subject}/{rule_id}"
+
+
+def _keep_counter_units(state: ContractState, ctx: TxContext, subject: str,
+                        old: Mapping[str, Any] | None, rule: Mapping[str, Any]) -> None:
+    """A windowed rule's counter (``use/<account>``, kept per ``rule_id``) is in the units of
+    the rule that counted it: a rule set under the same ``rule_id`` in another currency, or
+    with the base flag changed, while that counter may still hold payments — the rule it
+    replaces, or one removed or replaced by a rule without a window less than its window ago
+    (``retired/<subject>/<rule_id>``) — is refused: it would read the spent amount in the
+    wrong units, and a reset would launder a spent limit by re-setting it (decision 193).
+    A rule in other units is set under a new ``rule_id``, as a new rule."""
+    now = ctx.timestamp_ms
+    rid = str(rule["rule_id"])
+    counting: tuple[str, bool] | None = None
+    if old is not None and old["window_s"]:
+        counting = _units(old)
+        if not rule["window_s"]:  # the counter outlives the rule that counted it
+            state.put(NAME, _retired_key(subject, rid), {
+                "currency": counting[0], "base": counting[1],
+                "until_ms": now + old["window_s"] * 1000})
+            return
+    elif rule["window_s"]:
+        retired = state.peek(NAME, _retired_key(subject, rid))
+        if retired is not None and retired["until_ms"] > now:
+            counting = (retired["currency"], retired["base"])
+        if retired is not None and (retired["until_ms"] <= now or counting == _units(rule)):
+            state.delete(NAME, _retired_key(subject, rid))
+    if counting is not None and rule["window_s"] and counting != _units(rule):
+        was = counting[0] + (" (a base)" if counting[1] else "")
+        raise ContractError(
+            f"limit {rid} counts in {was}: a rule in {_units(rule)[0]}"
+            f"{' (a base)' if 'base' in rule else ''} under the same rule_id would read that "
+            f"count in other units; set it under another rule_id", "bad_field")
+
+
 def remove_rule(state: ContractState, ctx: TxContext, subject: str, rule_id: str) -> None:
     """Remove a rule; one a regulator set only a regulator removes (governance removes
-    network rules)."""
+    network rules). A windowed rule's id keeps its counter's units for one window
+    (:func:`_keep_counter_units`)."""
     prof = _profile(state, subject)
     rules = [r for r in prof["rules"] if r["rule_id"] != rule_id]
     if len(rules) == len(prof["rules"]):
         raise ContractError(f"no rule {rule_id} on {subject[:16]}", "unknown_rule")
+    old = next(r for r in prof["rules"] if r["rule_id"] == rule_id)
     if subject != NETWORK:
-        old = next(r for r in prof["rules"] if r["rule_id"] == rule_id)
         gov.require_may_lift(state, ctx, old.get("set_by"), old.get("by_regulator"),
                              f"limit {rule_id}")
+    if old["window_s"]:
+        currency, base = _units(old)
+        state.put(NAME, _retired_key(subject, rule_id), {
+            "currency": currency, "base": base,
+            "until_ms": ctx.timestamp_ms + old["window_s"] * 1000})
     prof["rules"] = rules
     _put_profile(state, subject, prof)
     ctx.emit("limit_removed", {"subject": subject, "rule_id": rule_id, "by": ctx.sender_hex},
@@ -1309,30 +1422,46 @@ def _p_side(v: Any, name: str) -> str:
 
 @CONTRACT.method(roles=None, params={"side": _p_side, "party": p_text(140),
                                      "currency": p_currency, "max": p_int(0, MAX_AMOUNT)},
-                 optional={"bank": p_pubkey})
+                 optional={"bank": p_pubkey, "base": _p_base})
 def set_exposure_limit(state: ContractState, ctx: TxContext,
                        args: dict[str, Any]) -> dict[str, Any]:
     """A bank caps its own financing per exporter or per buyer; a regulator may cap any
-    ``bank``'s."""
+    ``bank``'s. ``base``: the cap is in a base currency and counts the financing outstanding
+    in every currency at the reference rates (decision 194); one per bank, side and party."""
     bank = gov.identity_id(state, args.get("bank", ctx.sender_hex))
     if bank != ctx.sender_hex:
         _require_regulator(state, ctx)
     gov.require_identity(state, bank, "bank")
     gov.require_currency(state, args["currency"])
-    party = args["party"]
+    party, base = args["party"], args.get("base", False)
     if args["side"] == "exporter":  # financing counts against the exporter's identity id
         party = gov.identity_id(state, p_pubkey(party, "party"))
-    limit_key, _ = _exposure_keys(bank, args["side"], party, args["currency"])
+    limit_key, _ = _exposure_keys(bank, args["side"], party,
+                                  EXPOSURE_BASE if base else args["currency"])
     old = state.get(NAME, limit_key)
     if isinstance(old, dict):  # a bank does not raise the cap a regulator put on it
         gov.require_may_lift(state, ctx, old.get("set_by"), old.get("by_regulator"),
                              "this exposure limit")
-    state.put(NAME, limit_key, {"max": args["max"], "set_by": ctx.sender_hex,
-                                "by_regulator": gov.is_regulator(state, ctx.sender_hex)})
+    record = {"max": args["max"], "set_by": ctx.sender_hex,
+              "by_regulator": gov.is_regulator(state, ctx.sender_hex)}
+    if base:
+        record["currency"] = args["currency"]
+        _, held_key = _exposure_keys(bank, args["side"], party, EXPOSURE_BASE)
+        if old is None and state.peek(NAME, held_key) is None:
+            # what is outstanding already, per currency: from now on kept in one record
+            held = {}
+            for ccy in sorted({*gov.ISO_EXPONENTS, args["currency"]}):
+                v = state.get(NAME, _exposure_keys(bank, args["side"], party, ccy)[1])
+                if v:
+                    held[ccy] = v
+            if held:
+                state.put(NAME, held_key, held)
+    state.put(NAME, limit_key, record)
     ctx.emit("exposure_limit_set", {"bank": bank, "side": args["side"],
                                     "currency": args["currency"], "max": args["max"],
-                                    "by": ctx.sender_hex})
-    return {"bank": bank, "side": args["side"], "max": args["max"]}
+                                    "by": ctx.sender_hex, **({"base": True} if base else {})})
+    return {"bank": bank, "side": args["side"], "max": args["max"],
+            **({"base": True} if base else {})}
 
 
 @CONTRACT.method(roles=None, params={"entries": p_list(p_hex(32), 256)})
