@@ -1356,7 +1356,7 @@ def regulator_order(state: ContractState, ctx: TxContext, kind: str, ref: str,
     return approvals
 
 
-ORDER_KINDS = ("seizure", "rebind")
+ORDER_KINDS = ("seizure", "rebind", "rate")  # rate: decision 191 (contracts.risk_rates)
 
 
 @CONTRACT.method(roles=None, params={"kind": p_text(16), "order_ref": p_text(64),

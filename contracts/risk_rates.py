@@ -23,6 +23,10 @@ State (contract ``risk``):
 - ``rates/<BASE>`` -> ``{CCY: {"per", "base_units", "time_ms", "by", "height"}}``: one record per
   base, at most :data:`MAX_RATES` currencies; read once per payment in another currency by an
   account under a limit in that base (:meth:`StateView.peek`), never written by a payment.
+- ``rate/<order_ref>`` -> ``{"order": {"base", "rates", "as_of_ms"}, "approvals"}``: a
+  publication waiting for more regulators (decision 191: a first rate or a move of more than a
+  fifth, where seizures need more than one), the supervisors'; withdrawn by
+  ``risk.withdraw_order`` kind ``rate``.
 """
 
 from __future__ import annotations
@@ -31,9 +35,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from chainfin.errors import ContractError
-from chainfin.execution import MAX_AMOUNT, ContractState, TxContext, p_currency, p_int, p_list
+from chainfin.execution import (
+    MAX_AMOUNT,
+    ContractState,
+    TxContext,
+    p_currency,
+    p_int,
+    p_list,
+    p_text,
+)
 from contracts import governance as gov
-from contracts.risk import CONTRACT, NAME, _require_regulator
+from contracts.risk import CONTRACT, NAME, _require_regulator, regulator_order, seize_approvals
 
 RATES_PREFIX = "rates/"
 #: 6 days: the ECB publishes on TARGET business days; its longest gap (Good Friday to Easter
@@ -91,22 +103,51 @@ def p_rate(v: Any, name: str) -> dict[str, Any]:
             "base_units": _p_term(v["base_units"], name + ".base_units")}
 
 
+#: a publication moving a rate by more than this fraction (num, den) of the fresh rate it
+#: replaces, either way, is a two-regulator order where the network has the two-regulator rule
+#: (decision 191)
+MAX_MOVE = (1, 5)
+
+
+def _moves_far(old: Mapping[str, Any] | None, new: Mapping[str, Any], now_ms: int) -> bool:
+    """Does ``new`` move the rate by more than :data:`MAX_MOVE` from ``old``, the rate it
+    replaces (none, or a stale one, is no reference: a first rate moves from a refusal)? Exact:
+    ``new_b/new_p`` against ``old_b/old_p`` cross-multiplied, no division."""
+    if old is None or now_ms - old["time_ms"] > MAX_RATE_AGE_MS:
+        return True
+    num, den = MAX_MOVE
+    n, o = new["base_units"] * old["per"] * den, old["base_units"] * new["per"]
+    return bool(n > o * (den + num) or n < o * (den - num))
+
+
 @CONTRACT.method(roles=None, params={"base": p_currency, "rates": p_list(p_rate, 64)},
-                 optional={"as_of_ms": p_int(0, 2**62)})
+                 optional={"as_of_ms": p_int(0, 2**62), "order_ref": p_text(64)})
 def publish_rates(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """A regulator publishes reference rates against ``base`` (each replaces that currency's
-    rate), as of ``as_of_ms`` (default: the block's time; never later than it, nor already
-    stale, nor older than the rate it replaces); event ``rates_published``."""
+    rate), as of ``as_of_ms`` (default: the block's time, or a pending order's; never later
+    than it, nor already stale, nor older than the rate it replaces); event ``rates_published``.
+
+    Where seizures need more than one regulator (governance ``set_seize_approvals``), a
+    publication that gives a currency its first rate, replaces a stale one, or moves one by
+    more than a fifth either way (:func:`_moves_far`) is such an order (decision 191): it waits
+    at ``rate/<order_ref>`` (``order_ref`` default: this transaction's id; event
+    ``rate_pending``) until as many regulators have sent the same publication with that
+    ``order_ref``. One regulator key moved every bank's base-currency limits as far as it
+    liked: 1 cent per 10^15 JPY opened them, a huge rate refused every payment (red-team round
+    10, R10-L1)."""
     _require_regulator(state, ctx)
     base, now = args["base"], ctx.timestamp_ms
-    as_of = args.get("as_of_ms", now)
+    ref = args.get("order_ref", ctx.tx_hex)
+    pending = state.get(NAME, "rate/" + ref) if "order_ref" in args else None
+    as_of = args.get("as_of_ms", pending["order"]["as_of_ms"] if pending else now)
     if as_of > now:
         raise ContractError("as_of_ms is later than the block's time", "bad_field")
     if now - as_of > MAX_RATE_AGE_MS:
         raise ContractError(f"as_of_ms is more than {MAX_RATE_AGE_MS // 3_600_000} h old: "
                             f"the rates would be stale on arrival", "bad_field")
     gov.require_currency(state, base)
-    record = dict(state.peek(NAME, RATES_PREFIX + base) or {})
+    old_record = state.peek(NAME, RATES_PREFIX + base) or {}
+    record = dict(old_record)
     seen: set[str] = set()
     for r in args["rates"]:
         ccy = r["currency"]
@@ -123,6 +164,15 @@ def publish_rates(state: ContractState, ctx: TxContext, args: dict[str, Any]) ->
                        "by": ctx.sender_hex, "height": ctx.height}
     if len(record) > MAX_RATES:
         raise ContractError(f"at most {MAX_RATES} rates against one base", "bad_field")
+    if pending is not None or (seize_approvals(state) > 1 and any(
+            _moves_far(old_record.get(r["currency"]), r, now) for r in args["rates"])):
+        order = {"base": base, "rates": list(args["rates"]), "as_of_ms": as_of}
+        approvals = regulator_order(state, ctx, "rate", ref, order)
+        if approvals is None:
+            waiting: Mapping[str, Any] = state.get(NAME, "rate/" + ref) or {}
+            return {"base": base, "pending": True, "order_ref": ref,
+                    "approvals": len(waiting.get("approvals", [])),
+                    "needed": seize_approvals(state)}
     state.put(NAME, RATES_PREFIX + base, record)
     currencies = sorted(seen)
     ctx.emit("rates_published", {"base": base, "currencies": currencies, "as_of_ms": as_of,

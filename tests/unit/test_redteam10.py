@@ -73,8 +73,16 @@ def risk_alerts(r: Any) -> list[dict[str, Any]]:
 JPY = {"currency": "JPY", "per": 1_000_000, "base_units": 670_000}
 
 
-def _rates_ledger() -> Ledger:
-    L = Ledger(make_genesis(dict(CAST)))
+def _rates_ledger(approvals: int = 1) -> Ledger:
+    """alice (bank_a's) with JPY 10,000,000 under a USD 1.00 per-payment limit in base USD;
+    ``approvals``: regulators a seizure (and, decision 191, a far rate move) needs."""
+    L = Ledger(make_genesis(dict(CAST, bank_b=("bank", True, True)),
+                            regulators=("regulator", "auditor")))
+    if approvals > 1:
+        pid = L.ok("bank_a", G, "propose", action="set_seize_approvals",
+                   params={"count": approvals})["proposal_id"]
+        for v in ("bank_b", "bank_c"):
+            L.ok(v, G, "vote", proposal_id=pid)
     L.add_identity("alice")
     L.ok("bank_a", G, "register_identity", pubkey=L.pk("alice"), name="Alice Imports",
          role="importer")
@@ -119,15 +127,69 @@ def test_a_rate_never_rounds_a_payment_to_nothing_nor_overflows() -> None:
                 amount=1).error_code == "limit_exceeded"
 
 
-def test_left_one_regulator_key_can_open_every_base_limit_with_a_rate() -> None:
-    """Left (docs/redteam-round10.md, R10-L1): a rate is one regulator's word, with no bound on
-    how far it moves from the one it replaces: 1 USD cent per 10^15 JPY lets a customer under a
+def test_where_one_regulator_signs_a_seizure_one_signs_any_rate() -> None:
+    """Left (docs/redteam-round10.md): on a network whose seizures need one regulator (the
+    default), one regulator's rate of 1 USD cent per 10^15 JPY still lets a customer under a
     USD 1.00 base limit pay JPY 1,000,000 (USD 6,700.00 at the market) in one payment."""
     L = _rates_ledger()
     L.ok("regulator", R, "publish_rates", base="USD",
          rates=[{"currency": "JPY", "per": 10**15, "base_units": 1}])
     assert L.tx("alice", S, "transfer", to=L.pk("bank_a"), currency="JPY",
                 amount=1_000_000).ok
+
+
+def test_a_far_rate_move_needs_a_second_regulator_where_seizures_do() -> None:
+    """R10-2 (decision 191): with the two-regulator rule, one regulator key moved a rate as far
+    as it liked — 1 cent per 10^15 JPY opened every USD base limit, a huge rate refused every
+    JPY payment under one. Now a first rate, or a move of more than a fifth either way, waits
+    for a second regulator sending the same publication under the first's ``order_ref``; a
+    move within a fifth is published at once, as every rate was."""
+    L = _rates_ledger(approvals=2)
+    r = L.ok("regulator", R, "publish_rates", base="USD", rates=[JPY])
+    assert r["pending"] and r["needed"] == 2 and L.get(R, "rates/USD") is None
+    L.fails("forbidden", "regulator", R, "publish_rates", base="USD", rates=[JPY],
+            order_ref=r["order_ref"])  # the same key twice is one approval
+    done = L.ok("auditor", R, "publish_rates", base="USD", rates=[JPY], order_ref=r["order_ref"])
+    assert done["currencies"] == ["JPY"] and L.get(R, "rate/" + r["order_ref"]) is None
+    for units in (804_000, 536_000):  # +20 %, then -33 % of that: the first at once
+        r = L.ok("regulator", R, "publish_rates", base="USD",
+                 rates=[JPY | {"base_units": units}])
+        assert ("pending" in r) == (units == 536_000), units
+    assert L.get(R, "rates/USD")["JPY"]["base_units"] == 804_000
+    L.ok("regulator", R, "withdraw_order", kind="rate", order_ref=r["order_ref"],
+         reason="a typing error")
+    r = L.ok("regulator", R, "publish_rates", base="USD",
+             rates=[{"currency": "JPY", "per": 10**15, "base_units": 1}])
+    assert r["pending"]
+    assert L.tx("alice", S, "transfer", to=L.pk("bank_a"), currency="JPY",
+                amount=1_000_000).error_code == "limit_exceeded"
+
+
+def test_the_second_regulator_approves_with_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    """``chainfin risk rates publish --order-ref REF`` signs the approval the ledger takes."""
+    import json
+
+    from chainfin.cli import main
+    L = _rates_ledger(approvals=2)
+    ref = L.ok("regulator", R, "publish_rates", base="USD", rates=[JPY])["order_ref"]
+    assert main(["risk", "rates", "publish", "--base", "USD", "--rate", "JPY=1000000:670000",
+                 "--order-ref", ref, "--dry-run", "--node", "http://127.0.0.1:1",
+                 "--key", "k.json"]) == 0
+    tx = json.loads(capsys.readouterr().out)
+    assert tx["args"]["order_ref"] == ref
+    assert L.ok("auditor", R, tx["method"], **tx["args"])["currencies"] == ["JPY"]
+
+
+@pytest.mark.parametrize("old,new,far", [
+    ((100, 100), (100, 120), False), ((100, 100), (100, 121), True),
+    ((100, 100), (100, 80), False), ((100, 100), (100, 79), True),
+    ((1_000_000, 670_000), (10**15, 1), True), ((3, 1), (300, 100), False)])
+def test_the_move_bound_is_exact(old: tuple[int, int], new: tuple[int, int], far: bool) -> None:
+    """(per, base_units) pairs: a fifth of the old rate either way, cross-multiplied."""
+    o = {"per": old[0], "base_units": old[1], "time_ms": 0}
+    assert risk_rates._moves_far(o, {"per": new[0], "base_units": new[1]}, 0) == far
+    assert risk_rates._moves_far(None, {"per": new[0], "base_units": new[1]}, 0)
+    assert risk_rates._moves_far(o, o, risk_rates.MAX_RATE_AGE_MS + 1)  # stale: no reference
 
 
 # -------------------------------------------------------------------------- credit sharing
