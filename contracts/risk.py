@@ -799,13 +799,24 @@ def _rules_for(state: ContractState, account: str,
 def _window_use(entry: Mapping[str, Any] | None, rule: Mapping[str, Any],
                 now_ms: int) -> tuple[dict[str, Any], int, int]:
     """A windowed rule's counter rebuilt from ``entry`` (its entry in the account's usage
-    record, read only) with expired buckets dropped, and the amount and count inside the window
+    record, read only) with expired buckets dropped (re-cut when the rule's window changed), and
+    the amount and count inside the window
     (the last BUCKETS buckets of block time, the current one included). The result is a new
     dict and list (its buckets may be ``entry``'s: replace them, never mutate them)."""
     size = -(-rule["window_s"] * 1000 // BUCKETS)
     now = now_ms // size
-    if entry is None or entry["size"] != size:
+    if entry is None:
         b: list[Sequence[int]] = []
+    elif entry["size"] != size:  # the rule was re-set with another window (decision 193):
+        # its buckets re-cut, each counted from its start (never longer than the new window)
+        cut: dict[int, list[int]] = {}
+        for x in entry["b"]:
+            j = x[0] * entry["size"] // size
+            if j > now - BUCKETS:
+                c = cut.setdefault(j, [j, 0, 0])
+                c[1] += x[1]
+                c[2] += x[2]
+        b = [cut[j] for j in sorted(cut)]
     else:
         b = [x for x in entry["b"] if x[0] > now - BUCKETS]
     return {"size": size, "b": b}, sum(x[1] for x in b), sum(x[2] for x in b)

@@ -196,3 +196,20 @@ def test_a_removed_rules_id_keeps_its_units_for_a_window(L: Ledger) -> None:
     L.now_ms += DAY_S * 1000 + 1
     daily_usd(L, base=True)  # a window later the id is free
     assert L.get(R, "retired/" + L.pk("alice") + "/daily-usd") is None
+
+
+def test_a_rule_re_set_with_another_window_keeps_what_was_paid(L: Ledger) -> None:
+    """Re-set ``daily-usd`` with a window of 90,157 s (docs/risk.md's advice for a rule over
+    every span of 24 h) and the spent counter was dropped (another bucket size): a spent daily
+    limit laundered by re-setting it. Its buckets are re-cut, each counted from its start, so
+    a payment never counts longer than the new window after it was made."""
+    daily_usd(L)
+    assert pay(L, "alice", "bob", "USD", 60_000).ok
+    L.now_ms += 3_600_000
+    assert pay(L, "alice", "bob", "USD", 40_000).ok
+    L.ok("bank_a", R, "set_limit", subject=L.pk("alice"), kind="window_outflow",
+         currency="USD", max=100_000, window_s=90_157, rule_id="daily-usd")
+    assert pay(L, "alice", "bob", "USD", 1).error_code == "limit_exceeded"
+    L.now_ms += 90_157_000 - 3_600_000  # the first payment's new window has passed
+    assert pay(L, "alice", "bob", "USD", 60_001).error_code == "limit_exceeded"
+    assert pay(L, "alice", "bob", "USD", 60_000).ok
