@@ -213,3 +213,22 @@ def test_a_rule_re_set_with_another_window_keeps_what_was_paid(L: Ledger) -> Non
     L.now_ms += 90_157_000 - 3_600_000  # the first payment's new window has passed
     assert pay(L, "alice", "bob", "USD", 60_001).error_code == "limit_exceeded"
     assert pay(L, "alice", "bob", "USD", 60_000).ok
+
+
+def test_a_network_rule_re_set_in_other_units_by_vote_fails(L: Ledger) -> None:
+    """A network rule's counters are in every account's usage record: the same check at the
+    vote's application (the proposal ends ``failed``; a new id is a new rule)."""
+    from tests.unit.test_limit_ccy import G
+
+    def vote(**params: object) -> str:
+        pid = L.ok("bank_a", G, "propose", action="set_network_limit", params={
+            "kind": "window_outflow", "max": 100_000, "window_s": DAY_S, **params})["proposal_id"]
+        for v in ("bank_b", "bank_c"):
+            res = L.ok(v, G, "vote", proposal_id=pid)
+        return str(res["status"])
+
+    assert vote(currency="USD", rule_id="net") == "applied"
+    assert pay(L, "alice", "bob", "USD", 100_000).ok
+    assert vote(currency="USD", rule_id="net", base=True) == "failed"
+    assert pay(L, "alice", "bob", "USD", 1).error_code == "limit_exceeded"
+    assert vote(currency="USD", rule_id="net-all", base=True) == "applied"
