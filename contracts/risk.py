@@ -399,6 +399,7 @@ def _near_form(full: Iterable[str], initials: Iterable[str]) -> str:
     return NEAR + " ".join(sorted(full)) + "|" + "".join(sorted(initials))
 
 
+@functools.lru_cache(maxsize=4096)  # pure: a party's name is near-screened at every document
 def _near_tokens(name: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     """:func:`contracts.names.near_words` of the name's :func:`bare_name` (legal forms in
     words dropped as well)."""
@@ -544,7 +545,8 @@ def _name_watched(state: ContractState, key: bytes, name: str) -> bool:
     """Is ``name`` on the watch list in an exact form (:func:`watch_entries`: ``name``,
     ``joined``, and those of its bare form where it differs, decision 177)? Two reads, four
     for a name whose bare form differs."""
-    for k in _exact_keys(key, name):  # (a loop: screening runs on every payment)
+    keys = _EXACT_KEYS.get((key, name))
+    for k in keys if keys is not None else _exact_keys(key, name):  # (every payment: a loop)
         if state.peek(NAME, k) is not None:
             return True
     return False
@@ -570,8 +572,20 @@ def _name_sounds_watched(state: ContractState, key: bytes, name: str) -> bool:
     """Does ``name`` sound like a watched one (its sound entries, :func:`_sound_kinds`, and
     its bare form's)? Asked only of a name not watched in its exact forms; at most two reads
     (four for a name whose bare form differs)."""
-    return any(state.peek(NAME, "watch/" + _memo_digest(key, kind, name)) is not None
-               for kind in watch_forms(name)[1] if not exact_kind(kind) and not near_kind(kind))
+    keys = _SOUND_KEYS.get((key, name))
+    if keys is None:
+        keys = tuple("watch/" + _memo_digest(key, kind, name) for kind in watch_forms(name)[1]
+                     if not exact_kind(kind) and not near_kind(kind))
+        if len(_SOUND_KEYS) >= _ID_DIGESTS_MAX:
+            _SOUND_KEYS.clear()
+        _SOUND_KEYS[key, name] = keys
+    for k in keys:
+        if state.peek(NAME, k) is not None:
+            return True
+    return False
+
+
+_SOUND_KEYS: dict[tuple[bytes, str], tuple[str, ...]] = {}  # (watch key, name) -> state keys
 
 
 def _possible_match(state: ContractState, ctx: TxContext, party: str) -> None:
@@ -703,12 +717,15 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
         if not hit:
             ident = gov.peek_identity(state, acct)
             if ident is not None:
-                for field in IDENTITY_NAME_FIELDS:
-                    name = ident.get(field)
-                    # every exact form, as a document's party name is screened: an identity
-                    # registered as "GlobexTrading" before "Globex Trading" was listed paid on
-                    # (red-team round 9, decision 177)
-                    if name and _name_watched(state, key, name):
+                # every exact form of each of its names, as a document's party name is
+                # screened: an identity registered as "GlobexTrading" before "Globex Trading"
+                # was listed paid on (red-team round 9, decision 177)
+                names = (ident.get("name"), ident.get("legal_name"))  # IDENTITY_NAME_FIELDS
+                keys = _IDENTITY_KEYS.get((key, names))
+                if keys is None:
+                    keys = _identity_keys(key, names)
+                for k in keys:  # (a loop, no call per name: screening runs on every payment)
+                    if state.peek(NAME, k) is not None:
                         hit = True
                         break
                 if not hit:  # a near match: once per identity and version of the list
@@ -732,6 +749,25 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
 #: An identity is screened by its id and by each of these names (a watched name stops the
 #: identity that bears it, not only documents that name it: red-team F7, decision 111).
 IDENTITY_NAME_FIELDS = ("name", "legal_name")
+
+#: (watch key, (name, legal_name)) -> the state keys of the exact forms of both names
+_IDENTITY_KEYS: dict[tuple[bytes, tuple[Any, Any]], tuple[str, ...]] = {}
+
+
+def _identity_keys(key: bytes, names: tuple[Any, Any]) -> tuple[str, ...]:
+    """The state keys :func:`screen_identities` reads for an identity's names: each name's
+    :func:`_exact_keys` in :data:`IDENTITY_NAME_FIELDS` order, a key met twice read once (a
+    read changes nothing, so the answer is that of reading every form of each name).
+    Memoised by the names (a pure function; emptied when full, as :func:`_memo_digest`)."""
+    out: list[str] = []
+    for name in names:
+        if name:
+            out += (k for k in _exact_keys(key, name) if k not in out)
+    keys = tuple(out)
+    if len(_IDENTITY_KEYS) >= _ID_DIGESTS_MAX:
+        _IDENTITY_KEYS.clear()
+    _IDENTITY_KEYS[key, names] = keys
+    return keys
 
 
 def screen_identity_name(state: ContractState, ctx: TxContext, name: str) -> None:

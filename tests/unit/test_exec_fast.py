@@ -297,3 +297,28 @@ def test_bytes_that_are_not_bytes_objects_decode_without_the_cache(
     assert execution._decode_shared(bytearray(raw)) == {"a": [1]}
     assert execution._decode_shared(memoryview(raw)) == {"a": [1]}
     assert execution._shared_values == {}
+
+
+_NAMES = st.one_of(st.none(), st.just(""), st.sampled_from(
+    ["Globex Trading", "GlobexTrading", "GLOBEXTRADINGLLC", "Gl0bex Trading", "Globex",
+     "Lumen Imports LLC", "trader9", "Ivan Petrov"]), st.text(max_size=20))
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=_NAMES, legal=_NAMES, watched=st.lists(
+    st.sampled_from(["Globex Trading", "Lumen Imports", "trader9", "Petrov Ivan"]), max_size=2))
+def test_an_identitys_memoised_keys_answer_as_each_name_screened(
+        name: str | None, legal: str | None, watched: list[str]) -> None:
+    """``screen_identities`` reads one memoised tuple of an identity's exact keys (both names,
+    a key met twice read once): it finds a watched identity exactly when screening each name in
+    every exact form (``_name_watched``) does."""
+    key = risk.watch_key(b"k" * 32)
+    state = DictState()
+    for w in watched:
+        for d in risk.watch_entries(key, w):
+            state.put(risk.NAME, "watch/" + d, {"by": "r", "height": 1})
+    keys = risk._identity_keys(key, (name, legal))
+    assert len(set(keys)) == len(keys)
+    assert set(keys) == {k for n in (name, legal) if n for k in risk._exact_keys(key, n)}
+    ref = any(n and risk._name_watched(state, key, n) for n in (name, legal))
+    assert any(state.peek(risk.NAME, k) is not None for k in keys) == ref
