@@ -52,6 +52,14 @@ MAX_CONSENT_DAYS = 365
 REPORT_LATEST = 200
 
 
+async def _own_identity(c: Client, ident: Identity) -> str:
+    """The identity the signing key is (its id), for a subject not named."""
+    me = await c.identity_record(ident.public_key.hex())
+    if me is None:
+        raise ChainfinError("this key is no identity on the ledger")
+    return str(me[0])
+
+
 async def access_report(node: str, key: str, subject: str | None = None,
                         ca: str | None = None, timeout: float = 60.0,
                         latest: int | None = REPORT_LATEST) -> dict[str, Any]:
@@ -69,10 +77,7 @@ async def access_report(node: str, key: str, subject: str | None = None,
     ident = load_identity(key)
     async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
         if subject is None:
-            me = await c.identity_record(ident.public_key.hex())
-            if me is None:
-                raise ChainfinError("this key is no identity on the ledger")
-            subject = me[0]
+            subject = await _own_identity(c, ident)
         head = await c.state_value("credit_sharing", "access/" + subject)
         n = int(head["n"]) if isinstance(head, dict) else 0
         first = 1 if latest is None else max(1, n - latest + 1)
@@ -131,10 +136,7 @@ async def subject_records(node: str, key: str, subject: str | None = None,
     ident = load_identity(key)
     async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
         if subject is None:
-            me = await c.identity_record(ident.public_key.hex())
-            if me is None:
-                raise ChainfinError("this key is no identity on the ledger")
-            subject = me[0]
+            subject = await _own_identity(c, ident)
         index: dict[str, list[str]] = {"r": [], "b": []}
         head = await c.state_value("credit_sharing", "subj/" + subject)
         counts = {"records": 0, "banks": 0}

@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Any
 
+from chainfin.cli_jurisdictions import _risk_subparsers
 from chainfin.client import Client, add_regulator_call_args, send_or_dry_run
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
@@ -137,16 +138,6 @@ def run(args: argparse.Namespace) -> int:
     except (ChainfinError, OSError, ValueError) as e:
         print(f"chainfin: error: {e}", file=sys.stderr)
         return 2
-
-
-def _risk_subparsers(sub: Any) -> Any:
-    """The ``chainfin risk`` parser's subcommands (made by ``chainfin.watchlist.add_parser``,
-    which must run first)."""
-    risk = sub.choices["risk"]
-    for action in risk._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise RuntimeError("chainfin risk has no subcommands")
 
 
 def add_parser(sub: Any) -> None:
