@@ -19,6 +19,7 @@ the tests skip when they are missing; on CI (CI=true) that is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -62,6 +63,30 @@ class Chain:
         self.genesis_file = d / "genesis.json"
         self.genesis = load_genesis(self.genesis_file)
         self.txs: dict[str, str] = {}
+
+
+@contextlib.contextmanager
+def started_chain(tmp_path_factory: pytest.TempPathFactory, name: str,
+                  readers: dict[str, Any] | None = None) -> Iterator[Chain]:
+    """A started 4-node testnet for a page's test module, ``c.client`` on node 0; stopped
+    after, with the clients in ``readers`` (emptied) and ``c.client`` closed."""
+    _need_browser()
+    d = tmp_path_factory.mktemp(name) / "tn"
+    init_testnet(d, nodes=4)
+    c = Chain(d)
+    c.tn.start()
+    try:
+        c.tn.wait_ready(30)
+        c.client = c.tn.client(0)
+        yield c
+    finally:
+        for r in (readers or {}).values():
+            r.close()
+        if readers is not None:
+            readers.clear()
+        if getattr(c, "client", None) is not None:
+            c.client.close()
+        c.tn.stop()
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,6 @@ from chainfin.client import ClientError, SyncClient
 from chainfin.crypto import Identity, load_identity, save_identity
 from contracts import credit_sharing
 from contracts.trade import view as trade_view
-from testnet.launch import init_testnet
 from tests.browser import test_explorer as te
 
 browser = te.browser  # the explorer tests' chromium, over this module's `chain`
@@ -49,23 +48,9 @@ PAYER, PAYEE = "Ridgeway Tools Ltd", "Saltmarsh Imports"
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[te.Chain]:
-    te._need_browser()
-    d = tmp_path_factory.mktemp("payment-page") / "tn"
-    init_testnet(d, nodes=4)
-    c = te.Chain(d)
-    c.tn.start()
-    try:
-        c.tn.wait_ready(30)
-        c.client = c.tn.client(0)
+    with te.started_chain(tmp_path_factory, "payment-page", _READERS) as c:
         c.ids = _build(c)
         yield c
-    finally:
-        for r in _READERS.values():
-            r.close()
-        _READERS.clear()
-        if getattr(c, "client", None) is not None:
-            c.client.close()
-        c.tn.stop()
 
 
 def _id(c: te.Chain, name: str) -> Identity:

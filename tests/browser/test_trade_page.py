@@ -38,7 +38,7 @@ from chainfin.crypto import load_identity
 from contracts.trade import view as trade_view
 from contracts.trade.state import examination_deadline_ms, last_day
 from node import access
-from testnet.launch import LEGAL_NAMES, init_testnet
+from testnet.launch import LEGAL_NAMES
 from tests.browser import test_explorer as te
 
 browser = te.browser  # the explorer tests' chromium, over this module's `chain`
@@ -47,20 +47,9 @@ browser = te.browser  # the explorer tests' chromium, over this module's `chain`
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[te.Chain]:
     """A 4-node testnet holding one trade (``c.ids``: its records' ids)."""
-    te._need_browser()
-    d = tmp_path_factory.mktemp("trade-page") / "tn"
-    init_testnet(d, nodes=4)
-    c = te.Chain(d)
-    c.tn.start()
-    try:
-        c.tn.wait_ready(30)
-        c.client = c.tn.client(0)
+    with te.started_chain(tmp_path_factory, "trade-page") as c:
         c.ids = _build_trade(c)
         yield c
-    finally:
-        if getattr(c, "client", None) is not None:
-            c.client.close()
-        c.tn.stop()
 
 
 def _build_trade(c: te.Chain) -> dict[str, str]:
