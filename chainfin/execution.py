@@ -578,7 +578,7 @@ class TxContext:
     """
 
     __slots__ = ("block", "tx", "tx_id", "tx_hex", "sender", "sender_hex", "key_hex", "identity",
-                 "contract", "events", "kept_events", "kept_writes")
+                 "contract", "events", "kept_events", "kept_writes", "on_refusal")
 
     def __init__(self, block: BlockContext, tx: Transaction, identity: Mapping[str, Any],
                  contract: str, identity_id: str | None = None) -> None:
@@ -596,6 +596,8 @@ class TxContext:
         #: what stays recorded even when the transaction is refused (see :meth:`keep`)
         self.kept_events: list[Event] = []
         self.kept_writes: list[tuple[str, str, Any]] = []
+        #: called if the transaction is refused (see :meth:`keep_if_refused`)
+        self.on_refusal: list[Callable[[], None]] = []
 
     @property
     def timestamp_ms(self) -> int:
@@ -646,6 +648,14 @@ class TxContext:
         for c, k, v in writes:
             codec.encode(v)
             self.kept_writes.append((c, k, v))
+
+    def keep_if_refused(self, record: Callable[[], None]) -> None:
+        """Call ``record`` only if the transaction is refused (a ``ContractError``), after its
+        own writes are discarded and before its kept writes are applied: it records with
+        :meth:`keep` what the transaction's own writes recorded had it committed — a monitoring
+        alert raised before the refusal, which must not be lost with it (decision 205). Kept
+        after the refusing rule's: the refusing rule's alert is numbered as if it were alone."""
+        self.on_refusal.append(record)
 
     def derive_id(self, index: int = 0) -> str:
         """An id derived from this tx: the tx id's hex for index 0, else hash(tx_id, index)."""
@@ -858,6 +868,20 @@ def _check_standing(identity: Mapping[str, Any], key_hex: str, ident_id: str, me
                                  "account_frozen")
 
 
+def _record_refused(txctx: TxContext) -> None:
+    """Run a refused transaction's :meth:`TxContext.keep_if_refused` records, in order; one
+    that fails (a contract bug, deterministic) keeps nothing of its own."""
+    for record in txctx.on_refusal:
+        n_events, n_writes = len(txctx.kept_events), len(txctx.kept_writes)
+        try:
+            record()
+        except (MemoryError, RecursionError):
+            raise
+        except Exception:  # (ContractError, CodecError, a bug): nothing of this record kept
+            del txctx.kept_events[n_events:]
+            del txctx.kept_writes[n_writes:]
+
+
 def execute_tx(
     block: Overlay, tx: Transaction, ctx: BlockContext, index: int,
     registry: Mapping[str, Contract],
@@ -886,6 +910,8 @@ def execute_tx(
             codec.encode(result)
         except ContractError as e:
             layer.discard()
+            if txctx.on_refusal:
+                _record_refused(txctx)
             receipt = _reject(tx, index, e.code, str(e))
             if e.events:
                 receipt = Receipt(tx.tx_id, tx.sender, tx.nonce, index, "rejected", e.code,

@@ -519,16 +519,31 @@ def _screen_identity_near(state: ContractState, ctx: TxContext, key: bytes, acct
     seen = state.peek(NAME, "near_seen/" + acct)
     if seen is not None and seen[0] == version:
         return
-    entry = None
+    entry, detail = None, None
     for field in IDENTITY_NAME_FIELDS:
         name = ident.get(field)
         entry = _near_match(state, key, name) if name else None
         if entry is not None:
             if seen is None or seen[1] != entry:  # the same match is alerted once
-                _alert(state, ctx, "possible_watch_match", [acct],
-                       {"party": "identity", "near": entry, "name": name}, kept=False)
+                detail = {"party": "identity", "near": entry, "name": name}
+                _alert(state, ctx, "possible_watch_match", [acct], detail, kept=False)
             break
-    state.put(NAME, "near_seen/" + acct, [version, entry])
+    record = [version, entry]
+    state.put(NAME, "near_seen/" + acct, record)
+    # a refused payment (a limit, the funds, a freeze, ...) discards the alert and the record:
+    # a structurer probed with payments it expected refused, unseen, and the next payment
+    # screened again; so both stand then too (decision 205), the alert kept after the
+    # refusing rule's, whose number stays that of a refusal alone (decision 190)
+    ctx.keep_if_refused(functools.partial(_keep_near_seen, state, ctx, acct, record, detail))
+
+
+def _keep_near_seen(state: ContractState, ctx: TxContext, acct: str, record: list[Any],
+                    detail: Mapping[str, Any] | None) -> None:
+    """What :func:`_screen_identity_near` recorded, kept by a refused transaction: the
+    identity's ``near_seen`` record and its alert, if it raised one (decision 205)."""
+    if detail is not None:
+        _alert(state, ctx, "possible_watch_match", [acct], detail, kept=True)
+    ctx.keep(None, [(NAME, "near_seen/" + acct, record)])
 
 
 _ID_DIGESTS: dict[tuple[bytes, str, str], str] = {}  # (watch key, kind, value) -> its digest
@@ -698,11 +713,14 @@ def _frozen(what: str, own: bool) -> ContractError:
 
 
 def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[str], *,
-                      places: bool = True) -> None:
+                      places: bool = True, refusing: bool = True) -> None:
     """No payment, PvP leg or issuance may involve an identity on the watch list; and (unless
     ``places`` is false: a payment screens its two sides' places itself, with the amount) none
     in a refused jurisdiction, the identities and the signer
     (:func:`contracts.risk_jurisdictions.screen_accounts`: a monitored one alerts).
+
+    ``refusing`` false: the near screening alone, of the identities not watched exactly (a
+    payment refused before its screening, for a freeze: decision 205); nothing refused.
 
     Raises:
         ContractError: ``sanctioned_party`` (the alert is kept), ``jurisdiction_refused``.
@@ -733,7 +751,7 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
                         version = state.peek(NAME, NEAR_VERSION) or 0
                     if version:
                         _screen_identity_near(state, ctx, key, acct, ident, version)
-        if hit:
+        if hit and refusing:
             # the alert goes to the signer's list, never the watched party's (no tipping off:
             # supervisors read it from the event; the detail names the watched account)
             # the detail names no one: the signer's receipt carries it, and supervisors see
@@ -742,7 +760,7 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
                    kept=True)
             raise ContractError("a party to this transaction is on the watch list",
                                 "sanctioned_party")
-    if places:
+    if places and refusing:
         _jur.screen_accounts(state, ctx, accounts)
 
 
@@ -978,8 +996,14 @@ def check_payment(state: ContractState, ctx: TxContext, frm: str, to: str, curre
     limit on ``frm`` broken; then the pattern alerts (``linked_return``: a return of a payment
     ``to`` made, recorded against it, raises none and leaves no trace in the pattern memory:
     the money going back is the point of it, and on the ledger as such)."""
-    check_not_frozen(state, frm, currency, standing_checked=frm == ctx.sender_hex)
-    check_not_frozen(state, to, currency)
+    try:
+        check_not_frozen(state, frm, currency, standing_checked=frm == ctx.sender_hex)
+        check_not_frozen(state, to, currency)
+    except ContractError:
+        # refused for a freeze before its screening: a near match is still raised (kept by
+        # the refusal, decision 205), or a payment to a frozen account probed unseen
+        screen_identities(state, ctx, (frm, to), places=False, refusing=False)
+        raise
     screen_identities(state, ctx, (frm, to), places=False)
     _jur.screen_payment(state, ctx, frm, to, currency, amount)
     nearest = check_limits(state, ctx, frm, to, currency, amount)
