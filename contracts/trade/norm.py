@@ -440,15 +440,68 @@ def core_fingerprints(key: bytes, doc_type: str, normalised: Mapping[str, Any],
     if spec is None:
         return []
     field, scope = spec
-    digits = [t for t in str(normalised[field]).split(" ") if t.isdigit()]
-    if not digits:
-        return []
+    tokens = str(normalised[field]).split(" ")
+    digits = [t for t in tokens if t.isdigit()]
+    # decision 202: digits written as Chinese numerals or a year in Roman numerals are digits
+    # too, read beside the number as written (a prefix "MMX-" keeps its core without it)
+    spelled = [t for t in (spelled_digits(t) for t in tokens) if t]
+    readings = [d for d in (digits, spelled) if d]
+    if len(readings) == 2 and readings[0] == readings[1]:
+        readings = readings[:1]
     who = {k: normalised[k] for k in scope}
-    groups = [digits]
-    if doc_type in SET_NUMBERED and len(digits) > 1 and len(digits[-1]) <= COPY_DIGITS \
-            and sum(map(len, digits[:-1])) >= SET_CORE_DIGITS:
-        groups.append(digits[:-1])
+    groups: list[list[str]] = []
+    for reading in readings:
+        groups.append(reading)
+        if doc_type in SET_NUMBERED:
+            groups += set_cores(reading)
     return [c for group in groups for c in _core_keys(key, doc_type, who, group)]
+
+
+def set_cores(digits: list[str]) -> list[list[str]]:
+    """The digit groups of the set a copy's number names (:data:`SET_NUMBERED`): less its last
+    group, then less its last two (decision 203: "ORIGINAL 1 OF 3", "PART 1 OF 2"), while each
+    dropped group is a copy's number (at most :data:`COPY_DIGITS` digits) and at least
+    :data:`SET_CORE_DIGITS` digits remain."""
+    out: list[list[str]] = []
+    for drop in range(1, COPY_GROUPS + 1):
+        head = digits[:-drop]
+        if len(digits) <= drop or len(digits[-drop]) > COPY_DIGITS \
+                or sum(map(len, head)) < SET_CORE_DIGITS:
+            break
+        out.append(head)
+    return out
+
+
+#: Chinese numerals as digits ("二〇二五" is 2025; decision 202), in a run of at least two or as
+#: a token alone: 十, 百, 千 (a number spelled in words, "二十五") are not positional digits.
+_HAN_DIGITS = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {"零": "0"}
+_HAN_RUN = re.compile("[〇零一二三四五六七八九]{2,}")
+_ROMAN = re.compile(r"m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
+_ROMAN_VALUE = {"m": 1000, "d": 500, "c": 100, "l": 50, "x": 10, "v": 5, "i": 1}
+#: the years a Roman numeral is read as ("MMXXV" is 2025); other Roman numerals are words
+ROMAN_YEARS = range(1900, 2100)
+
+
+def spelled_digits(token: str) -> str:
+    """The digits a number's token spells in another numeral system (decision 202), or "": a
+    token of ASCII digits as it is; runs of Chinese numerals (at least two, or the token alone:
+    "二〇二五", "发票二〇二五〇〇一") as their digits, run together; a token that is a Roman
+    numeral of a year in :data:`ROMAN_YEARS` ("mmxxv", tokens are case-folded) as the year.
+    Unicode decimal digits of every script are ASCII already (:func:`contracts.names.fold`)."""
+    if token.isdigit():
+        return token
+    if token in _HAN_DIGITS:
+        return _HAN_DIGITS[token]
+    runs = _HAN_RUN.findall(token)
+    if runs:
+        return "".join(_HAN_DIGITS[c] for run in runs for c in run)
+    if 2 <= len(token) <= 12 and _ROMAN.fullmatch(token):
+        vals = [_ROMAN_VALUE[c] for c in token]
+        year = sum(-v if i + 1 < len(vals) and v < vals[i + 1] else v
+                   for i, v in enumerate(vals))
+        if year in ROMAN_YEARS:
+            return str(year)
+    return ""
 
 
 def _core_keys(key: bytes, doc_type: str, who: Mapping[str, Any], group: list[str]
@@ -506,6 +559,9 @@ def part_cores(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> list
 SET_NUMBERED = frozenset({"bill_of_lading", "customs_declaration"})
 COPY_DIGITS = 2
 SET_CORE_DIGITS = 5
+#: copy groups read off a set's number: one ("MAEU-778899/2", decision 153) or two ("MAEU-778899
+#: ORIGINAL 1 OF 3", "CD/2025/000123 PART 1 OF 2": red-team round 10, decision 203)
+COPY_GROUPS = 2
 
 
 # ---------------------------------------------------------------------------- the upgrade
