@@ -11,7 +11,7 @@ docs/contracts.md.
 
 from __future__ import annotations
 
-from contracts.trade import documents, financing, letters_of_credit
+from contracts.trade import documents, financing, guarantees, letters_of_credit
 from contracts.trade.letters_of_credit import DISCREPANCY_CODES, available, pay_proceeds
 from contracts.trade.norm import (
     CONTENT_FIELDS,
@@ -56,5 +56,5 @@ __all__ = [
     "content_fingerprint", "similar_key",
     "params", "pool_of", "check_pool", "check_attestation", "check_document_party",
     "cross_check", "within_tolerance", "end_of_day_ms", "financing_status", "available",
-    "pay_proceeds", "documents", "financing", "letters_of_credit",
+    "pay_proceeds", "documents", "financing", "letters_of_credit", "guarantees",
 ]

@@ -117,6 +117,10 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("read log", "`/v1/audit/reads`", "regulator, auditor"),
     ("read-log anchor", "`/v1/state/governance/readlog/<node key>` (how many reads of others' "
      "data a node logged)", "owner (the node), validator, regulator, auditor"),
+    ("guarantee", "`/v1/state/trade_documents/{gtee,gdem,gtfp}/<id>` (a demand guarantee or "
+     "standby, its demands; `chainfin guarantee show`)",
+     "party (guarantor, applicant, beneficiary, advising bank), regulator; no auditor, no other "
+     "bank or customer"),
     ("anything else in state", "`/v1/state/…`", "regulator, auditor"),
 )
 
@@ -275,6 +279,27 @@ def trade_record_parties(get: StateGet, key: str) -> set[str] | None:
     if rec.get("trade_id"):
         out |= trade_parties(get, str(rec["trade_id"]))
     return out
+
+
+#: ``trade_documents`` keys of a guarantee (decision 195): its record, a demand, its number
+GUARANTEE_KEYS = ("gtee/", "gdem/", "gtfp/")
+GUARANTEE_PARTIES = ("guarantor", "applicant", "beneficiary", "advising_bank")
+
+
+def guarantee_rule(get: StateGet, reader: Reader, key: str) -> str | None:
+    """A guarantee, its demands and its number key: its guarantor, applicant, beneficiary and
+    advising bank (``party``) and the regulators, nobody else: not an auditor (a guarantee is
+    a bank's undertaking for its customer, not a trade's record), not another bank."""
+    rec = get("trade_documents", key)
+    if isinstance(rec, str) and key.startswith("gtfp/"):
+        rec = get("trade_documents", "gtee/" + rec)
+    if isinstance(rec, dict) and key.startswith("gdem/"):
+        rec = get("trade_documents", "gtee/" + str(rec.get("guarantee_id")))
+    if not isinstance(rec, dict):
+        return None
+    if any(reader.is_(rec.get(f)) for f in GUARANTEE_PARTIES):
+        return "party"
+    return _supervised(reader, auditors=False)
 
 
 # ------------------------------------------------------------ who reads a trade's financing
@@ -474,6 +499,8 @@ def state_rule(get: StateGet, reader: Reader, contract: str, key: str,
             return "home_bank" if isinstance(payee, str) and _home_bank(get, reader, payee) \
                 else None
     if contract == "trade_documents":
+        if key.startswith(GUARANTEE_KEYS):
+            return guarantee_rule(get, reader, key)
         if _supervised(reader):
             return _supervised(reader)
         if key.startswith("fin/"):  # not every party of its trade: financing_rule

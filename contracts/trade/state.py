@@ -89,6 +89,17 @@ ERROR_CODES = (
     "no_waiver",
     "already_waived",
     "hold_lapsed",
+    # guarantees
+    "unknown_guarantee",
+    "unknown_demand",
+    "duplicate_guarantee",
+    "guarantee_expired",
+    "guarantee_closed",
+    "guarantee_in_use",
+    "amount_exceeds_guarantee",
+    "statement_required",
+    "demand_closed",
+    "not_extend_or_pay",
 )
 
 #: Why a document is disputed (``doc["disputed"]["reason"]``), as the ``document_disputed``

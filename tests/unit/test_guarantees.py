@@ -1,0 +1,230 @@
+"""Demand guarantees and standbys (URDG 758 / ISP98) through the execution layer: issue, demand,
+pay, reject with every discrepancy, extend-or-pay, amendments accepted or not, expiry, a demand
+above what is available, a watched or frozen beneficiary refused at payment."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from contracts import risk
+from contracts.testing import Ledger
+from contracts.trade.state import DAY_MS
+from tests.fixtures import Desk
+from tests.unit.trade_cases import T, trade_ledger
+
+AMOUNT = 50_000_00  # USD 50,000.00
+
+
+def issue(led: Ledger, **over: Any) -> str:
+    args = {"applicant": led.pk("exporter"), "beneficiary": led.pk("importer"),
+            "amount": AMOUNT, "currency": "USD", "form": "DGAR",
+            "guarantee_type": "performance", "guarantee_number": "PG-2025-001",
+            "underlying_ref": "CONTRACT 77/2025", "expiry_date": "2026-06-30",
+            "advising_bank": led.pk("bank_b"), **over}
+    return str(led.ok("bank_a", T, "issue_guarantee", **args)["guarantee_id"])
+
+
+def demand(led: Ledger, gid: str, amount: int = 10_000_00, **over: Any) -> dict[str, Any]:
+    return led.ok("importer", T, "demand", guarantee_id=gid, amount=amount,
+                  supporting_statement="The applicant failed to deliver lot 2", **over)
+
+
+@pytest.fixture
+def led() -> Ledger:
+    return trade_ledger()
+
+
+def test_a_complying_demand_is_paid_and_the_available_amount_falls(led: Ledger) -> None:
+    gid = issue(led)
+    before = led.balance("importer", "USD")
+    dem = demand(led, gid)
+    assert led.get(T, f"gtee/{gid}")["reserved"] == 10_000_00
+    led.fails("forbidden", "bank_b", T, "pay_demand", demand_id=dem["demand_id"])
+    assert led.ok("bank_a", T, "pay_demand", demand_id=dem["demand_id"])["status"] == "paid"
+    assert led.balance("importer", "USD") == before + 10_000_00
+    g = led.get(T, f"gtee/{gid}")
+    assert (g["paid"], g["reserved"]) == (10_000_00, 0)
+    names = [e.name for e in led.last.receipts[0].events]  # type: ignore[union-attr]
+    assert "transferred" in names and "guarantee_paid" in names
+    # what is left, and no more, can still be demanded
+    led.fails("amount_exceeds_guarantee", "importer", T, "demand", guarantee_id=gid,
+              amount=AMOUNT - 10_000_00 + 1, supporting_statement="breach")
+    led.fails("demand_closed", "bank_a", T, "pay_demand", demand_id=dem["demand_id"])
+
+
+def test_a_demand_without_the_statement_of_breach_is_refused(led: Ledger) -> None:
+    gid = issue(led, supporting_statement_required=True)
+    led.fails("statement_required", "importer", T, "demand", guarantee_id=gid, amount=1)
+    led.fails("forbidden", "exporter", T, "demand", guarantee_id=gid, amount=1,
+              supporting_statement="x")
+    standby = issue(led, form="STBY", guarantee_number="SB-1",
+                    supporting_statement_required=False)
+    assert led.ok("importer", T, "demand", guarantee_id=standby, amount=1)
+
+
+def test_a_rejection_lists_every_discrepancy_once_within_five_business_days(
+        led: Ledger) -> None:
+    gid = issue(led)
+    dem = demand(led, gid)["demand_id"]
+    items = [{"code": "statement_not_breach", "detail": "names no obligation"},
+             {"code": "missing_document"}]
+    led.fails("bad_field", "bank_a", T, "reject_demand", demand_id=dem, discrepancies=[])
+    led.fails("bad_field", "bank_a", T, "reject_demand", demand_id=dem,
+              discrepancies=[{"code": "ugly"}])
+    out = led.ok("bank_a", T, "reject_demand", demand_id=dem, discrepancies=items)
+    assert out["discrepancies"] == items
+    # one notice: no second rejection adding a discrepancy; the reservation is freed
+    led.fails("demand_closed", "bank_a", T, "reject_demand", demand_id=dem,
+              discrepancies=[{"code": "other"}])
+    assert led.get(T, f"gtee/{gid}")["reserved"] == 0
+    # a rejection after the fifth business day is too late; the beneficiary claims payment
+    late = demand(led, gid)["demand_id"]
+    led.fails("not_due", "importer", T, "claim_demand_payment", demand_id=late)
+    led.now_ms += 8 * DAY_MS
+    led.fails("refusal_too_late", "bank_a", T, "reject_demand", demand_id=late,
+              discrepancies=items)
+    assert led.ok("importer", T, "claim_demand_payment", demand_id=late)["status"] == "paid"
+
+
+def test_extend_or_pay_suspends_then_extends_or_pays(led: Ledger) -> None:
+    gid = issue(led)
+    plain = demand(led, gid, 1_00)["demand_id"]
+    led.fails("not_extend_or_pay", "bank_a", T, "suspend_demand", demand_id=plain)
+    led.fails("bad_field", "importer", T, "demand", guarantee_id=gid, amount=1,
+              supporting_statement="s", extend_or_pay="2026-01-01")
+    dem = demand(led, gid, extend_or_pay="2026-12-31")["demand_id"]
+    led.fails("bad_field", "bank_a", T, "suspend_demand", demand_id=dem, days=31)
+    led.ok("bank_a", T, "suspend_demand", demand_id=dem, days=30)
+    led.now_ms += 20 * DAY_MS  # past the examination period, inside the suspension
+    led.fails("not_due", "importer", T, "claim_demand_payment", demand_id=dem)
+    out = led.ok("bank_a", T, "extend_guarantee", demand_id=dem)
+    assert out == {"guarantee_id": gid, "expiry_date": "2026-12-31", "demand_id": dem,
+                   "status": "withdrawn"}
+    assert led.get(T, f"gtee/{gid}")["reserved"] == 1_00
+    # a second extend-or-pay not extended: paid once the suspension ends without a new demand
+    again = demand(led, gid, extend_or_pay="2027-06-30")["demand_id"]
+    led.ok("bank_a", T, "suspend_demand", demand_id=again, days=10)
+    led.now_ms += 11 * DAY_MS
+    assert led.ok("importer", T, "claim_demand_payment", demand_id=again)["status"] == "paid"
+
+
+def test_an_amendment_binds_only_once_the_beneficiary_accepts(led: Ledger) -> None:
+    gid = issue(led)
+    led.fails("forbidden", "bank_b", T, "amend_guarantee", guarantee_id=gid,
+              changes={"amount": 1})
+    led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid, changes={"amount": 20_000_00})
+    # not accepted: the beneficiary may still demand the original amount's worth
+    assert led.get(T, f"gtee/{gid}")["amount"] == AMOUNT
+    demand(led, gid, 30_000_00)
+    led.fails("forbidden", "exporter", T, "accept_guarantee_amendment", guarantee_id=gid)
+    led.fails("amount_exceeds_guarantee", "importer", T, "accept_guarantee_amendment",
+              guarantee_id=gid)
+    led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
+           changes={"amount": 40_000_00, "expiry_date": "2026-09-30"})
+    led.ok("importer", T, "accept_guarantee_amendment", guarantee_id=gid)
+    g = led.get(T, f"gtee/{gid}")
+    assert (g["amount"], g["expiry_date"], g["amendment"]) == (40_000_00, "2026-09-30", None)
+    led.fails("no_amendment", "importer", T, "accept_guarantee_amendment", guarantee_id=gid)
+
+
+def test_a_demand_after_expiry_is_refused_and_expiry_is_recorded(led: Ledger) -> None:
+    gid = issue(led, expiry_date="2025-12-31")
+    led.fails("not_due", "exporter", T, "expire_guarantee", guarantee_id=gid)
+    led.now_ms = 1_767_225_600_000  # 2026-01-01T00:00Z
+    r = led.fails("guarantee_expired", "importer", T, "demand", guarantee_id=gid, amount=1,
+                  supporting_statement="late")
+    assert "2025-12-31" in r.error_message
+    led.ok("exporter", T, "expire_guarantee", guarantee_id=gid)
+    assert led.get(T, f"gtee/{gid}")["status"] == "expired"
+    # by event only: the guarantor records the event
+    ev = issue(led, guarantee_number="PG-EVENT", expiry_date=None,
+               expiry_event="ISSUE OF THE TAKING-OVER CERTIFICATE")
+    led.fails("forbidden", "importer", T, "expire_guarantee", guarantee_id=ev,
+              event_evidence="certificate")
+    led.ok("bank_a", T, "expire_guarantee", guarantee_id=ev, event_evidence="certificate")
+    led.fails("guarantee_expired", "importer", T, "demand", guarantee_id=ev, amount=1,
+              supporting_statement="s")
+
+
+def test_issue_checks_terms_and_number(led: Ledger) -> None:
+    issue(led)
+    led.fails("duplicate_guarantee", "bank_a", T, "issue_guarantee",
+              applicant=led.pk("exporter"), beneficiary=led.pk("importer"), amount=1,
+              currency="USD", form="STBY", guarantee_type="bid",
+              guarantee_number="pg 2025 001", underlying_ref="x", expiry_date="2026-06-30")
+    base = {"applicant": led.pk("exporter"), "beneficiary": led.pk("importer"), "amount": 100,
+            "currency": "USD", "form": "DGAR", "guarantee_type": "bid",
+            "guarantee_number": "B-1", "underlying_ref": "TENDER 9"}
+    led.fails("bad_field", "bank_a", T, "issue_guarantee", **base)  # no expiry at all
+    led.fails("bad_field", "bank_a", T, "issue_guarantee", **base, expiry_date="2026-01-31",
+              reductions=[{"date": "2026-01-10", "amount": 100}])
+    led.fails("forbidden", "exporter", T, "issue_guarantee", **base, expiry_date="2026-01-31")
+    gid = issue(led, guarantee_number="B-2", amount=100,
+                reductions=[{"date": "2026-01-10", "amount": 60}])
+    led.now_ms = 1_768_003_200_000  # 2026-01-10T00:00Z: the reduction applies
+    led.fails("amount_exceeds_guarantee", "importer", T, "demand", guarantee_id=gid,
+              amount=61, supporting_statement="s")
+
+
+def test_reduce_and_release_by_the_beneficiary(led: Ledger) -> None:
+    gid = issue(led)
+    led.fails("forbidden", "bank_a", T, "reduce", guarantee_id=gid, amount=1)
+    led.ok("importer", T, "reduce", guarantee_id=gid, amount=30_000_00)
+    dem = demand(led, gid, 30_000_00)["demand_id"]
+    led.fails("guarantee_in_use", "importer", T, "release", guarantee_id=gid)
+    led.ok("bank_a", T, "reject_demand", demand_id=dem, discrepancies=[{"code": "other"}])
+    led.ok("importer", T, "release", guarantee_id=gid)
+    led.fails("guarantee_closed", "importer", T, "demand", guarantee_id=gid, amount=1,
+              supporting_statement="s")
+
+
+@pytest.mark.parametrize("control", ["watch", "freeze"])
+def test_a_watched_or_frozen_beneficiary_is_refused_at_payment(led: Ledger,
+                                                               control: str) -> None:
+    gid = issue(led)
+    dem = demand(led, gid)["demand_id"]
+    if control == "watch":
+        key = risk.watch_key(bytes.fromhex(led.genesis.fingerprint_key))
+        led.ok("regulator", "risk", "add_watch",
+               entries=[risk.watch_digest(key, "id", led.pk("importer"))])
+        code = "sanctioned_party"
+    else:
+        led.ok("regulator", "risk", "freeze_account", account=led.pk("importer"),
+               currency="USD", reason="court order", order_ref="C-1")
+        code = "account_frozen"
+    before = led.balance("bank_a", "USD")
+    led.fails(code, "bank_a", T, "pay_demand", demand_id=dem)
+    assert led.balance("bank_a", "USD") == before
+    assert led.get(T, f"gdem/{dem}")["status"] == "presented"
+
+
+async def test_only_the_parties_and_the_regulator_read_a_guarantee_over_rest(desk: Desk) -> None:
+    """Through the node's REST read path: guarantor, applicant, beneficiary, advising bank and
+    the regulator read the guarantee and its demand; another bank, another customer and an
+    auditor get what a missing key gets."""
+    d = desk
+    await d.register("pure_auditor", "auditor")
+    pk = {n: d.ids[n].public_key.hex() for n in ("exporter", "importer", "bank_b")}
+    gid = (await d.send("bank_a", "issue_guarantee", applicant=pk["exporter"],
+                        beneficiary=pk["importer"], amount=AMOUNT, currency="USD",
+                        form="STBY", guarantee_type="payment", guarantee_number="SB-REST-1",
+                        underlying_ref="SUPPLY 1", expiry_date="2099-12-31",
+                        advising_bank=pk["bank_b"]))["guarantee_id"]
+    dem = (await d.send("importer", "demand", guarantee_id=gid, amount=1_00))["demand_id"]
+    for path in (f"/v1/state/{T}/gtee/{gid}", f"/v1/state/{T}/gdem/{dem}"):
+        missing = path.rsplit("/", 1)[0] + "/" + "ab" * 32
+        async with d.http.get(missing, as_=d.ids["auditor"]) as r:
+            assert r.status == 404
+            want = (await r.json())
+        for who in ("bank_a", "exporter", "importer", "bank_b", "auditor"):
+            async with d.http.get(path, as_=d.ids[who]) as r:
+                assert r.status == 200, (who, path)
+        for who in ("bank_c", "exporter2", "pure_auditor"):
+            async with d.http.get(path, as_=d.ids[who]) as r:
+                body = await r.json()
+                assert r.status == 404, (who, path)
+                assert json.loads(json.dumps(body).replace(path.rsplit("/", 1)[1],
+                                                           "ab" * 32)) == want, who
