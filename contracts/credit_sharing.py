@@ -116,6 +116,15 @@ MAX_VERSIONS = 16
 #: The subject index (decision 192) keeps this many ids a value: the head's tail, then full
 #: pages ``subj/<subject>/{r,b}/<p>``.
 INDEX_PAGE = 64
+#: A record is kept (delivered) at most this many days after publication (decision 201: the
+#: FCRA s. 605 keeps most adverse items 7 years; GDPR art. 5(1)(e) storage limitation). A
+#: publisher may set fewer (``retain_days``); none given: this many. Governance has no
+#: parameter a proposal changes (``governance/params`` is written by genesis only), so a
+#: constant: a network that needs less changes it by a coordinated upgrade.
+MAX_RETENTION_DAYS = 7 * 365 + 2
+#: A correction tells at most this many earlier recipients in its own transaction; the rest,
+#: this many a ``notify_correction`` (decision 200: bounded work per transaction).
+NOTICE_PAGE = 64
 
 ERROR_CODES = (
     "bad_field",
@@ -135,6 +144,8 @@ ERROR_CODES = (
     "no_open_dispute",
     "too_many_disputes",
     "too_many_corrections",
+    "record_expired",
+    "no_pending_notices",
 )
 
 
@@ -273,6 +284,29 @@ def subject_index(state: StateView, subject: str) -> tuple[list[str], list[str]]
     return out[0], out[1]
 
 
+def expired(rec: Mapping[str, Any] | None, now_ms: int) -> bool:
+    """Has ``rec``'s retention ended at block time ``now_ms`` (decision 201)? A record published
+    before decision 201 has no end."""
+    until = rec.get("retain_until_ms") if isinstance(rec, Mapping) else None
+    return until is not None and now_ms >= until
+
+
+def notices(state: StateView, bank: str) -> list[dict[str, Any]]:
+    """The correction notices sent to ``bank`` (decision 200), oldest first."""
+    head = state.get(NAME, "notice/" + bank)
+    n = int(head["n"]) if isinstance(head, Mapping) else 0
+    return [dict(state.get(NAME, f"notice/{bank}/{i}") or {}) for i in range(1, n + 1)]
+
+
+def recipients(state: StateView, record_id: str) -> list[dict[str, Any]]:
+    """Every bank ``record_id`` was delivered to since decision 200 (once each, in order):
+    ``{"bank", "request_id", "height", "timestamp_ms", "notified"}`` (``notified``: the height
+    of the notice of its correction, None before)."""
+    head = state.get(NAME, "rcpt/" + record_id)
+    n = int(head["n"]) if isinstance(head, Mapping) else 0
+    return [dict(state.get(NAME, f"rcpt/{record_id}/{i}") or {}) for i in range(1, n + 1)]
+
+
 def request_purpose(state: StateView, request_id: str) -> str | None:
     """The purpose a pending request stated (None: none, or a request before decision 179)."""
     p = state.get(NAME, "purpose/" + request_id)
@@ -318,7 +352,7 @@ def answer_request(identity: crypto.Identity, state: StateView, request_id: str,
         return None
     recipient = delivery_key(state, request_id, req, now_ms)
     record_id, rec = current_record(state, req["record_id"])
-    if recipient is None or rec is None:
+    if recipient is None or rec is None or (now_ms is not None and expired(rec, now_ms)):
         return None
     record, salt = open_record(identity, rec["sealed"])
     if make_commitment(record, salt) != rec["commitment"]:
@@ -407,6 +441,70 @@ def _index(state: ContractState, subject: str, kind: str, item: str) -> None:
     state.put(NAME, key, head)
 
 
+def _retain_until(ctx: TxContext, args: Mapping[str, Any], old: int | None = None) -> int:
+    """The retention end of a record published or corrected now: ``retain_days`` (default
+    :data:`MAX_RETENTION_DAYS`) of block time, never later than ``old`` (the end of the record a
+    correction replaces: a correction does not extend how long the facts are kept)."""
+    until = ctx.timestamp_ms + int(args.get("retain_days", MAX_RETENTION_DAYS)) * DAY_MS
+    return until if old is None else min(until, int(old))
+
+
+def _note_recipient(state: ContractState, ctx: TxContext, record_id: str, bank: str,
+                    request_id: str) -> None:
+    """Remember that ``record_id`` was delivered to ``bank`` (once a bank: ``got/<record>/<bank>``
+    -> ``{"i"}``; ``rcpt/<record>`` -> ``{"n", "notified"}``, ``rcpt/<record>/<i>`` -> the
+    recipient), so a correction tells it (decision 200)."""
+    if state.get(NAME, f"got/{record_id}/{bank}") is not None:
+        return
+    head = dict(state.get(NAME, "rcpt/" + record_id) or {"n": 0, "notified": 0})
+    head["n"] = n = int(head["n"]) + 1
+    state.put(NAME, "rcpt/" + record_id, head)
+    state.put(NAME, f"rcpt/{record_id}/{n}", {
+        "bank": bank, "request_id": request_id, "height": ctx.height,
+        "timestamp_ms": ctx.timestamp_ms, "notified": None})
+    state.put(NAME, f"got/{record_id}/{bank}", {"i": n})
+
+
+def _send_notices(state: ContractState, ctx: TxContext, record_id: str,
+                  rec: Mapping[str, Any]) -> dict[str, int]:
+    """Tell the next :data:`NOTICE_PAGE` banks ``record_id`` was delivered to that it was
+    corrected (``rec``: the old record, ``superseded_by`` set): a notice in the bank's inbox
+    ``notice/<bank>/<n>`` (the bank and the regulators read it), an event ``correction_notice``
+    naming that bank only, and a ``notified`` row in the subject's access report (GDPR art. 19:
+    the subject is told whom). The correction's id is in the notice only while a consent of the
+    subject to that bank still opens the publisher's records (:func:`consent_opens`); else
+    the bank is told the record changed, not where the new version is. -> ``{"sent",
+    "pending"}``."""
+    head = dict(state.get(NAME, "rcpt/" + record_id) or {"n": 0, "notified": 0})
+    n, done = int(head["n"]), int(head["notified"])
+    last = min(n, done + NOTICE_PAGE)
+    subject, publisher, new_id = rec["subject"], rec["publisher"], rec["superseded_by"]
+    new = state.get(NAME, "record/" + new_id) or {}
+    for i in range(done + 1, last + 1):
+        entry = dict(state.get(NAME, f"rcpt/{record_id}/{i}") or {})
+        bank = str(entry.get("bank"))
+        live = consent_opens(state.get(NAME, f"consent/{subject}/{bank}"), publisher,
+                             ctx.timestamp_ms)
+        box = dict(state.get(NAME, "notice/" + bank) or {"n": 0})
+        box["n"] = k = int(box["n"]) + 1
+        state.put(NAME, "notice/" + bank, box)
+        state.put(NAME, f"notice/{bank}/{k}", {
+            "record_id": record_id, "publisher": publisher, "status": "corrected",
+            "version": new.get("version"), "correction": new_id if live else None,
+            "consent": live, "corrected_height": new.get("height"),
+            "height": ctx.height, "timestamp_ms": ctx.timestamp_ms})
+        entry["notified"] = ctx.height
+        state.put(NAME, f"rcpt/{record_id}/{i}", entry)
+        _log_access(state, ctx, subject, {
+            "request_id": entry.get("request_id"), "record_id": record_id, "requester": bank,
+            "publisher": publisher, "purpose": None, "status": "notified"})
+        ctx.emit("correction_notice", {"record_id": record_id, "bank": bank, "notice": k})
+    head["notified"] = last
+    if n:
+        state.put(NAME, "rcpt/" + record_id, head)
+    return {"sent": last - done, "pending": n - last}
+
+
 def _own_record(state: ContractState, record_id: str, who: str, field: str) -> dict[str, Any]:
     """The record ``record_id`` if ``who`` is its ``field`` (publisher / subject); anyone else
     gets ``unknown_record`` whether it exists or not (no existence oracle)."""
@@ -420,11 +518,13 @@ def _own_record(state: ContractState, record_id: str, who: str, field: str) -> d
 
 
 @CONTRACT.method(roles=("bank",),
-                 params={"subject": p_pubkey, "commitment": p_hex(32), "sealed": _sealed})
+                 params={"subject": p_pubkey, "commitment": p_hex(32), "sealed": _sealed},
+                 optional={"retain_days": p_int(1, MAX_RETENTION_DAYS)})
 def publish(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """Publish a credit record about ``subject``: its commitment in clear, the record sealed to
     exactly the publisher and the regulators (nobody else has consented), each at its current
-    key."""
+    key. It is kept ``retain_days`` (1 .. :data:`MAX_RETENTION_DAYS`, the default) of block
+    time: ``retain_until_ms``, after which it is no longer delivered (decision 201)."""
     subject, sealed = args["subject"], args["sealed"]
     ident = gov.require_identity(state, subject)
     if ident["role"] not in ("exporter", "importer"):
@@ -434,7 +534,7 @@ def publish(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     record_id = ctx.derive_id()
     state.put(NAME, "record/" + record_id, {
         "publisher": ctx.sender_hex, "subject": subject, "commitment": args["commitment"],
-        "sealed": sealed, "height": ctx.height})
+        "sealed": sealed, "height": ctx.height, "retain_until_ms": _retain_until(ctx, args)})
     _index(state, subject, "r", record_id)
     ctx.emit("published", {"record_id": record_id, "publisher": ctx.sender_hex,
                            "subject": subject, "commitment": args["commitment"]})
@@ -524,6 +624,10 @@ def request_access(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
                                     "requester": ctx.sender_hex})
         return {"request_id": request_id, "status": "refused"}
     assert cur is not None
+    if expired(cur, ctx.timestamp_ms):
+        # told only to a bank the subject consents to (it reads the record's end anyway)
+        raise ContractError(f"record {record_id} is past its retention end",
+                            "record_expired")
     req = {"record_id": record_id, "requester": ctx.sender_hex, "publisher": cur["publisher"],
            "subject": cur["subject"], "status": "pending",
            "height": ctx.height, "timestamp_ms": ctx.timestamp_ms, "sealed": None}
@@ -565,9 +669,11 @@ def deliver(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     if set(sealed) != {recipient}:
         raise ContractError("a delivery is sealed to the requester's current key and nobody "
                             "else", "not_consented")
-    record_id, _ = current_record(state, req["record_id"])
+    record_id, cur = current_record(state, req["record_id"])
     if args.get("record_id", req["record_id"]) != record_id:
         raise ContractError(f"the record was corrected: deliver {record_id}", "superseded")
+    if expired(cur, ctx.timestamp_ms):
+        raise ContractError(f"record {record_id} is past its retention end", "record_expired")
     if record_id != req["record_id"]:
         req.setdefault("asked_for", req["record_id"])
         req["record_id"] = record_id
@@ -583,6 +689,7 @@ def deliver(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         "request_id": request_id, "record_id": record_id, "requester": req["requester"],
         "publisher": ctx.sender_hex, "purpose": request_purpose(state, request_id),
         "status": "delivered"})
+    _note_recipient(state, ctx, record_id, req["requester"], request_id)
     ctx.emit("delivered", {"request_id": request_id, "record_id": record_id,
                            "requester": req["requester"], "publisher": ctx.sender_hex,
                            "disputed": open_})
@@ -639,7 +746,8 @@ def reject_dispute(state: ContractState, ctx: TxContext, args: dict[str, Any]
 
 
 @CONTRACT.method(roles=("bank",),
-                 params={"record_id": p_id, "commitment": p_hex(32), "sealed": _sealed})
+                 params={"record_id": p_id, "commitment": p_hex(32), "sealed": _sealed},
+                 optional={"retain_days": p_int(1, MAX_RETENTION_DAYS)})
 def correct(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """The publisher publishes a correction of its record (sealed as ``publish``): a new record
     of the same subject that supersedes it. The old one is never delivered again (a request
@@ -660,7 +768,8 @@ def correct(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     state.put(NAME, "record/" + record_id, {
         "publisher": ctx.sender_hex, "subject": rec["subject"],
         "commitment": args["commitment"], "sealed": sealed, "height": ctx.height,
-        "version": version, "supersedes": old_id})
+        "version": version, "supersedes": old_id,
+        "retain_until_ms": _retain_until(ctx, args, rec.get("retain_until_ms"))})
     rec["superseded_by"] = record_id
     state.put(NAME, "record/" + old_id, rec)
     _index(state, rec["subject"], "r", record_id)
@@ -672,4 +781,23 @@ def correct(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     ctx.emit("corrected", {"record_id": record_id, "supersedes": old_id,
                            "publisher": ctx.sender_hex, "subject": rec["subject"],
                            "commitment": args["commitment"]})
-    return {"record_id": record_id, "supersedes": old_id, "version": version}
+    sent = _send_notices(state, ctx, old_id, rec)
+    return {"record_id": record_id, "supersedes": old_id, "version": version, "notices": sent}
+
+
+@CONTRACT.method(roles=None, params={"record_id": p_id}, while_frozen=True)
+def notify_correction(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                      ) -> dict[str, Any]:
+    """Tell the next :data:`NOTICE_PAGE` earlier recipients of a corrected record that a
+    correction cut short (``correct`` tells the first page): its publisher or its subject
+    (GDPR art. 19, FCRA s. 611(d): at the consumer's request), whatever its standing; anyone
+    else ``unknown_record``; a record not corrected, or every recipient told,
+    ``no_pending_notices``."""
+    record_id = args["record_id"]
+    rec = state.get(NAME, "record/" + record_id)
+    if rec is None or ctx.sender_hex not in (rec.get("publisher"), rec.get("subject")):
+        raise ContractError(f"no record {record_id} of yours", "unknown_record")
+    head = state.get(NAME, "rcpt/" + record_id) or {"n": 0, "notified": 0}
+    if rec.get("superseded_by") is None or int(head["notified"]) >= int(head["n"]):
+        raise ContractError("no recipient of the record is left to tell", "no_pending_notices")
+    return {"record_id": record_id, "notices": _send_notices(state, ctx, record_id, rec)}

@@ -49,6 +49,12 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "publisher, subject, consented_bank (a bank with a live consent of the subject covering "
      "the record's publisher; the requester of a request and of its `purpose/`), regulator; "
      "a request's `purpose/` never to the publisher"),
+    ("credit correction notices", "`/v1/state/credit_sharing/notice/<bank>[/<n>]` (a record "
+     "delivered to the bank was corrected, decision 200; `chainfin credit notices`)",
+     "notified_bank (that bank only), regulator"),
+    ("credit recipients of a record", "`/v1/state/credit_sharing/{rcpt,got}/<record>[/…]` (the "
+     "banks a record was delivered to and whether they were told of its correction)",
+     "publisher, subject, regulator"),
     ("credit access report", "`/v1/state/credit_sharing/access/<subject>[/<n>]` (who asked for "
      "the subject's records, when, for what purpose, refused or delivered; `chainfin credit "
      "report`)", "subject, regulator"),
@@ -430,6 +436,17 @@ def _credit_rule(get: StateGet, reader: Reader, key: str, now_ms: int | None = N
         # consented to. Who holds credit with whom is confidential (red-team rounds 7, 9):
         # the subject's and the regulators' only, never a publisher's or a consented bank's
         return "subject" if reader.is_(rest.partition("/")[0]) else None
+    if kind == "notice":
+        # a bank's correction notices (decision 200): its own; no bank learns who else was told
+        return "notified_bank" if reader.is_(rest.partition("/")[0]) else None
+    if kind in ("rcpt", "got"):
+        # whom a record was delivered to (decision 200): its publisher (it delivered them) and
+        # its subject (GDPR art. 19), never a bank that received it
+        rec = get("credit_sharing", "record/" + rest.partition("/")[0])
+        if not isinstance(rec, dict):
+            return None
+        return ("publisher" if reader.is_(rec.get("publisher"))
+                else "subject" if reader.is_(rec.get("subject")) else None)
     rec = get("credit_sharing", key)
     if not isinstance(rec, dict):
         return None

@@ -95,7 +95,8 @@ def test_a_correction_supersedes_the_record_and_closes_its_dispute(L: Ledger) ->
              sealed=sealed_by(L, "bank_a", FIXED))
     assert r.ok and r.events[0].name == "corrected"
     new = r.result["record_id"]
-    assert r.result == {"record_id": new, "supersedes": rid, "version": 2}
+    assert r.result == {"record_id": new, "supersedes": rid, "version": 2,
+                        "notices": {"sent": 0, "pending": 0}}  # nobody got it yet
     assert L.get(C, "record/" + rid)["superseded_by"] == new
     assert L.get(C, "record/" + new)["supersedes"] == rid
     d = L.get(C, "dispute/" + rid)
