@@ -1,13 +1,18 @@
 """``chainfin credit grant | revoke | publish | request | open | dispute | answer | correct |
-report | records``: credit sharing as
-its subject and its banks use it (contracts/credit_sharing.py, decisions 179-180).
+notify | notices | report | records``: credit sharing as
+its subject and its banks use it (contracts/credit_sharing.py, decisions 179-180, 200-201).
 
 - ``grant`` (the subject): consent to a bank for named purposes, for a number of days, of one
   publisher's records only if given; ``revoke`` withdraws it.
 - ``request`` (a bank): ask for a record, stating the purpose.
 - ``publish`` (a bank): a credit record about a customer, from a file, sealed to the bank itself
   and every regulator at its current key, its salted commitment in clear; ``correct`` (the
-  publisher): a corrected version of its record, sealed alike, that supersedes it.
+  publisher): a corrected version of its record, sealed alike, that supersedes it (and tells
+  the banks the old version was delivered to, decision 200); ``--retain-days``: how long the
+  record is delivered (decision 201).
+- ``notices`` (a bank): the notices that records delivered to it were corrected; ``notify``
+  (the publisher or the subject): tell the next page of earlier recipients a correction did
+  not reach in its own transaction.
 - ``open`` (the requesting bank: a delivered request; the publisher or a regulator: a record):
   open the sealed copy and check it against the commitment on chain.
 - ``dispute`` (the subject): dispute a record with a reason; ``answer`` (the publisher):
@@ -41,13 +46,16 @@ from chainfin.client import Client, ClientError, send_or_dry_run, submit_call
 from chainfin.crypto import Identity, load_identity
 from chainfin.errors import ChainfinError
 
-__all__ = ["PURPOSES", "MAX_CONSENT_DAYS", "Sealing", "access_report", "add_parser",
-           "open_sealed", "run", "run_sealed", "sealed_args", "subject_records"]
+__all__ = ["PURPOSES", "MAX_CONSENT_DAYS", "MAX_RETENTION_DAYS", "Sealing", "access_report",
+           "add_parser", "bank_notices", "open_sealed", "run", "run_sealed", "sealed_args",
+           "subject_records"]
 
 #: ``credit_sharing.PURPOSES`` (and ``any``, which a consent may name).
 PURPOSES = ("credit_decision", "account_review", "collections")
 #: ``credit_sharing.MAX_CONSENT_DAYS``.
 MAX_CONSENT_DAYS = 365
+#: ``credit_sharing.MAX_RETENTION_DAYS``.
+MAX_RETENTION_DAYS = 7 * 365 + 2
 #: The report reads at most this many entries (the latest), unless ``--all``.
 REPORT_LATEST = 200
 
@@ -100,13 +108,37 @@ async def access_report(node: str, key: str, subject: str | None = None,
                     "publisher": e.get("publisher"), "publisher_name": names[pub],
                     "purpose": e.get("purpose"), "record_id": e.get("record_id"),
                     "asked_ms": e.get("timestamp_ms"), "asked_at": _utc(e.get("timestamp_ms")),
-                    "status": e.get("status"), "delivered_ms": None, "delivered_at": None}
+                    "status": e.get("status"), "delivered_ms": None, "delivered_at": None,
+                    "notified_at": None}
             if e.get("status") == "delivered":
                 row.update(status="delivered", delivered_ms=e.get("timestamp_ms"),
                            delivered_at=_utc(e.get("timestamp_ms")),
                            record_id=e.get("record_id"))
+            elif e.get("status") == "notified":  # told of a correction (decision 200)
+                row.update(notified_at=_utc(e.get("timestamp_ms")))
     return {"subject": subject, "entries": n, "shown": n - first + 1 if n else 0,
             "requests": list(rows.values())}
+
+
+async def bank_notices(node: str, key: str, ca: str | None = None, timeout: float = 60.0,
+                       latest: int | None = REPORT_LATEST) -> dict[str, Any]:
+    """The correction notices of the key's own bank (decision 200), read as it: ``{bank, n,
+    notices: [{record_id, publisher, status, version, correction, consent, at, ...}]}``, oldest
+    first (the latest ``latest``). ``correction`` is the new version's id while the subject's
+    consent lets the bank ask for it (``chainfin credit request --record``), else null: the
+    record it holds changed, and it may not have the new one."""
+    ident = load_identity(key)
+    async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
+        bank = await _own_identity(c, ident)
+        head = await c.state_value("credit_sharing", "notice/" + bank)
+        n = int(head["n"]) if isinstance(head, dict) else 0
+        first = 1 if latest is None else max(1, n - latest + 1)
+        out = []
+        for i in range(first, n + 1):
+            e = await c.state_value("credit_sharing", f"notice/{bank}/{i}")
+            if isinstance(e, dict):
+                out.append({**e, "at": _utc(e.get("timestamp_ms"))})
+    return {"bank": bank, "n": n, "notices": out}
 
 
 #: ``credit_sharing.INDEX_PAGE``: ids a page of the subject index holds.
@@ -311,6 +343,8 @@ def run_sealed(args: argparse.Namespace, seal: Sealing) -> int:
             return 0
         record = _read_record(args.file)
         tx = asyncio.run(sealed_args(args.node, args.key, record, seal, args.ca, args.timeout))
+        if args.retain_days is not None:
+            tx["retain_days"] = args.retain_days
         if cmd == "publish":
             return send_or_dry_run(args, "credit_sharing", "publish",
                                    {"subject": args.subject, **tx})
@@ -336,6 +370,10 @@ _HINTS = {
                                  "answers it (`credit answer`) or corrects the record",
     ("dispute", "superseded"): "the record was corrected: dispute the correction (its id is in "
                                "the message)",
+    ("notify", "no_pending_notices"): "every bank the record was delivered to has been told "
+                                      "(or it was not corrected)",
+    ("request", "record_expired"): "the record is past the retention end its publisher set: "
+                                   "it is no longer delivered",
 }
 
 
@@ -365,6 +403,11 @@ def run(args: argparse.Namespace) -> int:
                                             args.timeout, None if args.all else REPORT_LATEST))
             print(json.dumps(out))
             return 0
+        if cmd == "notices":
+            print(json.dumps(asyncio.run(bank_notices(
+                args.node, args.key, args.ca, args.timeout,
+                None if args.all else REPORT_LATEST))))
+            return 0
         if cmd == "records":
             out = asyncio.run(subject_records(
                 args.node, args.key, args.subject, args.ca, args.timeout,
@@ -384,6 +427,8 @@ def run(args: argparse.Namespace) -> int:
             tx, method = {"bank": args.bank}, "revoke_consent"
         elif cmd == "request":
             tx, method = {"record_id": args.record, "purpose": args.purpose}, "request_access"
+        elif cmd == "notify":
+            tx, method = {"record_id": args.record}, "notify_correction"
         elif cmd == "dispute":
             tx, method = {"record_id": args.record, "reason": args.reason}, "dispute"
         else:
@@ -406,6 +451,13 @@ def run(args: argparse.Namespace) -> int:
 def _days(text: str) -> int:
     if not text.strip().isdigit() or not 1 <= int(text) <= MAX_CONSENT_DAYS:
         raise argparse.ArgumentTypeError(f"{text!r}: a number of days, 1 to {MAX_CONSENT_DAYS}")
+    return int(text)
+
+
+def _retain_days(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_RETENTION_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a number of days, 1 to {MAX_RETENTION_DAYS}")
     return int(text)
 
 
@@ -453,6 +505,9 @@ def add_parser(sub: Any) -> None:
     pb.add_argument("--file", required=True,
                     help=f"the record, any bytes up to {MAX_RECORD_BYTES} (JSON, say); only "
                          "its salted commitment is in clear")
+    retain = (f"how many days the record is delivered (1..{MAX_RETENTION_DAYS}, default "
+              f"{MAX_RETENTION_DAYS}: decision 201); after that it is not")
+    pb.add_argument("--retain-days", type=_retain_days, default=None, help=retain)
     common(pb)
     pb.set_defaults(func=_sealed_command)
     q = s.add_parser("request", help="a bank asks for a record, stating its purpose")
@@ -486,7 +541,19 @@ def add_parser(sub: Any) -> None:
                     help="the record id (the version in force)")
     cr.add_argument("--file", required=True,
                     help=f"the corrected record, up to {MAX_RECORD_BYTES} bytes")
+    cr.add_argument("--retain-days", type=_retain_days, default=None,
+                    help=retain + "; never later than the corrected record's end")
     common(cr)
+    nt = s.add_parser("notify", help="the publisher or the subject tells the next banks a "
+                                     "corrected record was delivered to (those the correction "
+                                     "did not reach: 64 a transaction)")
+    nt.add_argument("--record", type=_key, required=True, help="the corrected record's id")
+    common(nt)
+    ns = s.add_parser("notices", help="a bank's notices that records delivered to it were "
+                                      "corrected (decision 200)")
+    ns.add_argument("--all", action="store_true",
+                    help=f"every notice (default: the latest {REPORT_LATEST})")
+    common(ns, signs=False)
     cr.set_defaults(func=_sealed_command)
     rp = s.add_parser("report", help="the subject's access report: who asked for its "
                                      "records, when, why, refused or delivered")

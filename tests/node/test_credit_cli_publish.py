@@ -35,13 +35,14 @@ async def test_a_bank_publishes_and_corrects_from_a_file_and_the_asker_opens_it(
     rec = tmp_path / "rec.json"
     rec.write_bytes(b'{"rating": "BB", "late_payments_12m": 3}\n')
     code, out = await run("publish", "--subject", pk["exporter"], "--file", str(rec),
-                          "--key", keys["bank_a"])
+                          "--retain-days", "30", "--key", keys["bank_a"])
     assert code == 0, out
     rid = json.loads(out)["result"]["record_id"]
     status, body = await d.get(f"/v1/state/{C}/record/{rid}")
     assert status == 200, body
     st = body["value"]
     assert set(st["sealed"]) == {pk["bank_a"], pk["auditor"]}  # the publisher, the regulator
+    assert st["retain_until_ms"] > 0  # decision 201: delivered 30 days
     for who in ("bank_a", "auditor"):
         code, out = await run("open", "--record", rid, "--key", keys[who])
         assert (code, out) == (0, rec.read_text()), who
@@ -71,6 +72,15 @@ async def test_a_bank_publishes_and_corrects_from_a_file_and_the_asker_opens_it(
     assert code == 0, out
     res = json.loads(out)["result"]
     assert res["supersedes"] == rid and res["version"] == 2
+    # decision 200: the bank the old version was delivered to is told, and only it
+    assert res["notices"] == {"sent": 1, "pending": 0}
+    code, out = await run("notices", "--key", keys["bank_b"])
+    (note,) = json.loads(out)["notices"]
+    assert code == 0 and (note["record_id"], note["correction"]) == (rid, res["record_id"])
+    code, out = await run("notices", "--key", key_file(d.ids["bank_c"], tmp_path))
+    assert code == 0 and json.loads(out)["notices"] == []
+    code, out = await run("notify", "--record", rid, "--key", keys["exporter"])
+    assert code == 1 and json.loads(out)["error"]["code"] == "no_pending_notices"
     code, out = await run("open", "--record", res["record_id"], "--key", keys["auditor"])
     assert (code, out) == (0, fixed.read_text() + "\n")
     code, out = await run("correct", "--record", rid, "--file", str(fixed),
@@ -88,6 +98,7 @@ async def test_a_bank_publishes_and_corrects_from_a_file_and_the_asker_opens_it(
                                                               names[pk["bank_a"]])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["asked_at"])
     assert row["delivered_at"] >= row["asked_at"]
+    assert row["notified_at"] >= row["delivered_at"]  # told of the correction (art. 19)
 
     # the subject who wants to change a live consent is told how (the contract says only
     # "consent is already granted")

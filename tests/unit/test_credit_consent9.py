@@ -139,3 +139,4 @@ def test_the_subject_s_access_report_lists_every_request_and_delivery(L: Ledger)
 def test_the_cli_mirrors_the_contracts_limits() -> None:
     assert cli_credit.PURPOSES == cs.PURPOSES
     assert cli_credit.MAX_CONSENT_DAYS == cs.MAX_CONSENT_DAYS
+    assert cli_credit.MAX_RETENTION_DAYS == cs.MAX_RETENTION_DAYS
