@@ -169,6 +169,11 @@ class NodeConfig(_Model):
     # primary's blocks have room, asks for a view change; 0 disables it. Default 10 s, twice
     # the overload guard's 5 s commit lag
     request_timeout_ms: int = Field(default=10_000, ge=0, le=3_600_000)
+    # a validator whose link to the primary is lost (its process killed: RST/EOF) for this
+    # long while its commits stopped and it holds work asks for the next view without waiting
+    # for the view-change timeout; in a view change, it skips a new primary whose link is lost
+    # this long (decisions 198/199, docs/consensus.md "A lost link to the primary"). 0 disables
+    link_grace_ms: int = Field(default=300, ge=0, le=60_000)
     # a node that has reached fewer validators than a quorum for this long answers waiting
     # and new `?wait=commit` requests `202 no_quorum` at once instead of at the end of their
     # wait (decision 174; node/reach.py). Default 5 s: a restarting peer relinks within it

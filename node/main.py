@@ -73,6 +73,7 @@ async def run_node(cfg: NodeConfig, ready: asyncio.Event | None = None) -> None:
             "sync_ssl": tls.rest_client_context(cfg.tls_ca) if cfg.tls_ca else None,
             "read_log_anchor_s": cfg.read_log_anchor_s,
             "request_timeout_ms": cfg.request_timeout_ms,
+            "link_grace_ms": cfg.link_grace_ms,
             "no_quorum_answer_s": cfg.no_quorum_answer_s, **ssl_kw}
         node_cls: type[Node] = Node
         if cfg.byzantine is not None:  # test networks only (node/byzantine.py refuses others)

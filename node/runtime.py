@@ -23,7 +23,7 @@ from typing import Any
 
 from chainfin import codec, compiled, execution
 from chainfin.consensus import api
-from chainfin.consensus.config import DEFAULT_REQUEST_TIMEOUT_MS
+from chainfin.consensus.config import DEFAULT_LINK_GRACE_MS, DEFAULT_REQUEST_TIMEOUT_MS
 from chainfin.consensus.driver import Driver
 from chainfin.consensus.engine import PbftConfig, PbftEngine
 from chainfin.consensus.messages import MessageCodec
@@ -133,11 +133,15 @@ class Node:
                  state_sync: bool = False,
                  read_log_anchor_s: float = DEFAULT_ANCHOR_S,
                  request_timeout_ms: int | None = None,
+                 link_grace_ms: int | None = None,
                  no_quorum_answer_s: float = NO_QUORUM_EARLY_S) -> None:
         self.identity = identity
         # the request timer (docs/consensus.md): None keeps the engine's default (10 s), 0 is off
         self.request_timeout_ms = (DEFAULT_REQUEST_TIMEOUT_MS if request_timeout_ms is None
                                    else request_timeout_ms)
+        # decisions 198/199: how long a lost link to the primary is waited for before this
+        # replica gives up on its view (None: the engine's default, 300 ms; 0: off)
+        self.link_grace_ms = DEFAULT_LINK_GRACE_MS if link_grace_ms is None else link_grace_ms
         # trusts the consortium CA for https:// sync URLs (None: the system's trust store)
         self.sync_ssl = sync_ssl
         # signs this node's REST reads of /v1/sync/blocks while it is an observer (blocks are
@@ -170,6 +174,8 @@ class Node:
         self.transport.set_request_handler(K_FETCH, self.catchup.serve_fetch)
         self.transport.set_request_handler(K_STATUS, self.catchup.serve_status)
         self.transport.set_reconnect_handler(self._resend_pending)
+        self.transport.set_link_state_handler(
+            lambda key, up: self.events.put_nowait(api.LinkChanged(key, up)))
         self.statesync = StateSync(self, state_sync)  # also serves snapshots to peers
         self.gossip = TxGossip(self.transport.broadcast, K_TXS, delay=GOSSIP_DELAY_S)
         self.to_primary = TxGossip(self._send_to_primary, K_TXS, delay=PRIMARY_GOSSIP_DELAY_S)
@@ -238,6 +244,7 @@ class Node:
             max_block_txs=self.params.max_block_txs,
             block_interval_ms=self.params.block_interval_ms,
             request_timeout_ms=self.request_timeout_ms,
+            link_grace_ms=self.link_grace_ms,
         )
         return PbftEngine(cfg, self.identity, tip.validators, tip.height, tip.block_hash,
                           restored=self._wal_records(), view=tip.view,

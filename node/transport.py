@@ -120,6 +120,8 @@ STAT_NAMES = (
 
 OnFrame = Callable[[bytes, str, bytes], None]
 OnLinkUp = Callable[[bytes], None]
+#: ``handler(peer_key, up)``: a peer's link came up (True) or was lost (False)
+OnLinkState = Callable[[bytes, bool], None]
 RequestHandler = Callable[[bytes, bytes], Awaitable[bytes]]
 
 
@@ -256,6 +258,7 @@ class Transport:
         self._peers: dict[bytes, _Peer] = {}
         self._handlers: dict[str, RequestHandler] = {}
         self._on_reconnect: OnLinkUp | None = None
+        self._on_link_state: OnLinkState | None = None
         self._requests: dict[int, tuple[bytes, asyncio.Future[bytes]]] = {}
         self._next_request = 0
         #: the accepted connections whose handshake is not done, oldest first
@@ -405,6 +408,22 @@ class Transport:
         the node cannot afford to lose (consensus retransmits on its own timers; a
         transaction is gossiped once)."""
         self._on_reconnect = handler
+
+    def set_link_state_handler(self, handler: OnLinkState | None) -> None:
+        """Call ``handler(peer_key, up)`` on the event loop when a peer's link comes up and when
+        it is lost (the peer's process died: RST/EOF; a heartbeat timeout; the network). A link
+        replaced by a newer one to the same peer is not reported lost (decisions 198/199: the
+        consensus engine gives up on a view whose primary's link stays lost)."""
+        self._on_link_state = handler
+
+    def _report_link(self, key: bytes, up: bool) -> None:
+        if self._on_link_state is None:
+            return
+        try:
+            self._on_link_state(key, up)
+        except Exception:
+            self.stats["handler_errors"] += 1
+            log.exception("the link-state handler failed for %s", _short(key))
 
     def set_request_handler(self, kind: str, handler: RequestHandler) -> None:
         """Serve requests of ``kind``: ``await handler(sender_pubkey, payload) -> response``.
@@ -657,6 +676,7 @@ class Transport:
         log.info("p2p link up with %s (%s)", _short(peer.key),
                  "dialed" if self.dials(peer.key) else "accepted")
         link.writer = asyncio.get_running_loop().create_task(self._write_loop(link))
+        self._report_link(peer.key, True)
         if reconnect and self._on_reconnect is not None:
             try:
                 self._on_reconnect(peer.key)
@@ -682,6 +702,7 @@ class Transport:
         peer = link.peer
         if peer.link is link:
             peer.link = None
+            self._report_link(peer.key, False)
         for rid in list(link.pending):
             entry = self._requests.get(rid)
             if entry is not None and not entry[1].done():

@@ -130,8 +130,21 @@ class Stopping:
     leave before it closes its links."""
 
 
+@dataclass(frozen=True, slots=True)
+class LinkChanged:
+    """The node's authenticated link to validator ``peer`` came up (``up``) or was lost (the
+    peer's process died: RST/EOF; or the network cut it). Added for decisions 198 and 199,
+    backward compatible: a driver that never sends it leaves every timer as it was. A replica
+    whose link to the primary stays lost for ``PbftConfig.link_grace_ms`` while its commits
+    have stopped and it holds work starts the view change then, not after the view-change
+    timeout (docs/consensus.md, "A lost link to the primary"); a peer never reported is up."""
+
+    peer: bytes
+    up: bool
+
+
 Event = (Tick | Received | TxsPending | BlockBuilt | BlockExecuted | Synced | ValidatorSetChanged
-         | Stopping)
+         | Stopping | LinkChanged)
 
 # ----------------------------------------------------------------------------- actions (out)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_REQUEST_TIMEOUT_MS", "PbftConfig", "STAT_NAMES"]
+__all__ = ["DEFAULT_LINK_GRACE_MS", "DEFAULT_REQUEST_TIMEOUT_MS", "PbftConfig", "STAT_NAMES"]
 
 #: the request timer's default: twice the node's overload guard (node/admission.py OVERLOAD_LAG_S)
 DEFAULT_REQUEST_TIMEOUT_MS = 10_000
@@ -20,8 +20,13 @@ STAT_NAMES = (
     "blocks_synced", "fetches", "checkpoints_stable", "checkpoint_mismatch",
     "held_for_set_change", "dropped_not_from_signer", "dropped_over_signature_budget",
     "request_timeouts", "early_view_change_joins", "handovers", "handovers_joined",
-    "suspicions_deferred",
+    "suspicions_deferred", "link_loss_view_changes", "link_loss_view_skips",
 )
+
+#: the default of ``PbftConfig.link_grace_ms`` (and of the node config's): a few round trips of
+#: a WAN link plus the transport's first redial (0.1 s) and handshake, so a link that drops and
+#: comes straight back costs nothing, and well under the base view-change timeout (1 s)
+DEFAULT_LINK_GRACE_MS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,11 @@ class PbftConfig:
     # while the primary's blocks have room, asks for a view change. 0 disables it. A local
     # liveness policy: validators may differ (like their clocks), safety does not depend on it
     request_timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS
+    # decisions 198/199: how long the link to the primary (or, in a view change that has its
+    # quorum, to the new view's primary) may stay lost (``LinkChanged``) before this replica
+    # gives up on that view without waiting for its timer. 0 disables it. A local liveness
+    # policy, like the request timer: validators may differ
+    link_grace_ms: int = DEFAULT_LINK_GRACE_MS
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.checkpoint_interval < 1 or self.view_timeout_ms < 1:
@@ -58,6 +68,8 @@ class PbftConfig:
             raise ValueError("block_interval_ms must be >= 0")
         if self.request_timeout_ms < 0:
             raise ValueError("request_timeout_ms must be >= 0")
+        if self.link_grace_ms < 0:
+            raise ValueError("link_grace_ms must be >= 0")
         if self.log_size and self.log_size < self.window + self.checkpoint_interval:
             raise ValueError("log_size must be at least window + checkpoint_interval")
 

@@ -38,6 +38,7 @@ from chainfin.consensus.api import (
     Event,
     ExecuteBlock,
     FetchBlocks,
+    LinkChanged,
     Persist,
     PruneLog,
     Received,
@@ -113,6 +114,8 @@ class PbftEngine(Pacemaker):
             self._on_set_changed(event.height, event.validators)  # type: ignore[union-attr]
         elif t is Stopping:
             self._hand_over()
+        elif t is LinkChanged:
+            self._on_link_changed(event.peer, event.up)  # type: ignore[union-attr]
         else:
             raise TypeError(f"not an engine event: {event!r}")
         self._out = []
@@ -490,6 +493,7 @@ class PbftEngine(Pacemaker):
         self.stats["blocks_committed"] += 1
         self.failed_views = 0
         self._joined_early = False
+        self._link_suspected = False
         self._quick_suspicions = 0
         self._fetch_retx = 0
         self._probing = False
@@ -708,6 +712,7 @@ class PbftEngine(Pacemaker):
             self._broadcast(payload)
             self._vc_by_sender[self.me] = self.codec.decode(payload)
         self._vc_deadline = self.now + self._timeout()
+        self._vc_since = self.now
         self._process_vc_state()
 
     def _hand_over(self) -> None:

@@ -153,6 +153,33 @@ class Pacemaker(ReplicaState):
         self.failed_views += 1
         self._start_view_change(self.view + 1)
 
+    def _on_link_changed(self, peer: bytes, up: bool) -> None:
+        """The driver's report that its link to ``peer`` came up or was lost. A lost link keeps
+        the moment it went down (a second report does not move it); a link back clears it."""
+        if up:
+            self._links_down.pop(peer, None)
+        elif peer != self.me and peer not in self._links_down:
+            self._links_down[peer] = self.now
+        self._check_link_loss()
+
+    def _check_link_loss(self) -> None:
+        """Decisions 198 and 199 (:meth:`~.state.ReplicaState._link_loss_deadline`): the link to
+        the primary of this view has been lost for the grace while this replica's commits
+        stopped (in a view: VIEW-CHANGE for the next one, at most once per commit) or while it
+        waits for that primary's NEW-VIEW with a quorum of VIEW-CHANGEs in (in a view change:
+        the next view at once, as the NEW-VIEW timer would a timeout later). Either way it
+        counts a failed view, as the timer it cuts short would."""
+        d = self._link_loss_deadline()
+        if d is None or self.now < d:
+            return
+        self.failed_views += 1
+        if self.in_vc:
+            self.stats["link_loss_view_skips"] += 1
+        else:
+            self.stats["link_loss_view_changes"] += 1
+            self._link_suspected = True
+        self._start_view_change(self.view + 1)
+
     def _on_tick(self, now: int) -> None:
         if now > self.now:
             self.now = now
@@ -192,6 +219,7 @@ class Pacemaker(ReplicaState):
             self._check_request_timer()
         if not self.in_vc:
             self._check_early_join()
+        self._check_link_loss()
         if self._vc_deadline is not None and now >= self._vc_deadline:
             self._vc_deadline = None
             if self.in_vc:

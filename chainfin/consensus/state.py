@@ -126,6 +126,13 @@ class ReplicaState:
         # immediate view changes on a proposal found bad or invalid since the last commit
         # (decision 189: at most f in a row, then the doubling timer decides)
         self._quick_suspicions = 0
+        # decisions 198/199: the validators whose link the driver reported lost (LinkChanged),
+        # with the engine ms it went down (a peer never reported is up); whether this replica
+        # gave up on its view for a lost link to the primary since its last commit (once per
+        # commit); and when it started its current view change
+        self._links_down: dict[bytes, int] = {}
+        self._link_suspected = False
+        self._vc_since = 0
         self._retx_deadline: int | None = None  # halfway to the view change: resend our votes
         self._vc_deadline: int | None = None
         self._fetching = False
@@ -274,6 +281,9 @@ class ReplicaState:
         jd = self._early_join_deadline()
         if jd is not None:
             ds.append(jd)
+        ld = self._link_loss_deadline()
+        if ld is not None:
+            ds.append(ld)
         return min(ds) if ds else None
 
     def log_sizes(self) -> dict[str, int]:
@@ -350,6 +360,41 @@ class ReplicaState:
         if not any(m.view > self.view for snd, m in self._vc_by_sender.items() if snd != self.me):
             return None
         return due
+
+    def _link_loss_deadline(self) -> int | None:
+        """When this replica gives up on a view because its link to that view's primary is lost
+        (decisions 198 and 199), or None.
+
+        In a view (decision 198): a voting replica, not the primary, not behind, not waiting
+        for a set change, not yet suspected for a lost link since its last commit, whose
+        progress timer runs (known, uncommitted work): the later of the moment the link to the
+        primary went down and the moment the timer was armed (a commit re-arms it), plus the
+        grace, if that comes before its own timer. In a view change (decision 199): it holds
+        VIEW-CHANGEs of a quorum for this view or later ones (it waits for the NEW-VIEW) and its
+        link to this view's primary is lost: the later of the link's loss and the start of
+        this view change, plus the grace, if that comes before the NEW-VIEW timer. Without that
+        link it can receive neither the NEW-VIEW nor a PRE-PREPARE (nobody relays them), so
+        waiting longer in the view gains nothing unless the link comes back."""
+        g = self.cfg.link_grace_ms
+        if not g or not self._links_down or not self._member or self._awaiting_set is not None:
+            return None
+        p = self.primary
+        down = self._links_down.get(p)
+        if down is None or p == self.me:
+            return None
+        if not self.in_vc:
+            since = self._progress_since
+            if (since is None or self._link_suspected or self._progress_deadline is None
+                    or self._behind()):
+                return None
+            due = max(down, since) + g
+            return due if due < self._progress_deadline else None
+        if self._vc_deadline is None or self._behind():
+            return None
+        if sum(1 for m in self._vc_by_sender.values() if m.view >= self.view) < self._q:
+            return None
+        due = max(down, self._vc_since) + g
+        return due if due < self._vc_deadline else None
 
     def _timeout(self) -> int:
         return min(self.cfg.max_timeout_ms, self.cfg.view_timeout_ms << min(self.failed_views, 20))

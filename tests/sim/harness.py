@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from chainfin.consensus import api
 from chainfin.consensus.api import Event, Received, Send, Tick, TxsPending
 from chainfin.consensus.driver import Driver
 from chainfin.consensus.engine import PbftConfig, PbftEngine
@@ -148,6 +149,8 @@ class Cluster:
                       for i, ident in enumerate(ids)]
         self.by_key = {nd.key: nd for nd in self.nodes}
         self.wire: deque[tuple[int, int, bytes]] = deque()
+        #: links that are down (both directions, as a TCP/TLS link: what is sent on one is lost)
+        self.cut: set[frozenset[int]] = set()
         for nd in self.nodes:  # a fresh engine's first step persists its initial state record
             self.step(nd.idx, Tick(0))
 
@@ -199,6 +202,28 @@ class Cluster:
             self.step(i, pending_event(count, nd.oldest_pending_ms(self.now)) if self.ages
                       else TxsPending(count))
 
+    def link(self, i: int, j: int, up: bool) -> None:
+        """The link between replicas ``i`` and ``j`` drops (the peer's process died, RST/EOF) or
+        comes back: each live end's driver reports it (``LinkChanged``, decisions 198/199; an
+        engine without the event, the code before it, hears nothing), and while it is down what
+        either sends the other is lost."""
+        pair = frozenset((i, j))
+        if up:
+            self.cut.discard(pair)
+        else:
+            self.cut.add(pair)
+        event = getattr(api, "LinkChanged", None)
+        if event is not None:
+            self.step(i, event(self.nodes[j].key, up))
+            self.step(j, event(self.nodes[i].key, up))
+
+    def kill(self, i: int) -> None:
+        """SIGKILL replica ``i``: it stops, and every other replica's link to it drops at once."""
+        self.nodes[i].down = True
+        for nd in self.nodes:
+            if nd.idx != i:
+                self.link(i, nd.idx, False)
+
     def deliver(self, keep: Callable[[int, int, Message], bool] | None = None,
                 limit: int = 1_000_000) -> int:
         """Deliver queued messages FIFO (including those sent meanwhile) until none is left;
@@ -206,6 +231,8 @@ class Cluster:
         n = 0
         while self.wire and n < limit:
             src, dst, payload = self.wire.popleft()
+            if self.cut and frozenset((src, dst)) in self.cut:
+                continue
             if keep is not None and not keep(src, dst, self.decode(payload)):
                 continue
             self.step(dst, Received(self.nodes[src].key, payload))
