@@ -4,9 +4,12 @@ messages refused with every problem named (a misplaced field by its block-4 line
 from __future__ import annotations
 
 import datetime
+import json
+from pathlib import Path
 
 import pytest
 
+from chainfin import cli
 from chainfin.swift import mt760
 from chainfin.swift.mt700 import MtError
 
@@ -96,3 +99,22 @@ def test_bad_input_names_every_problem(change: tuple[str, str], want: str) -> No
 
 def test_a_line_before_the_first_tag_gives_its_line() -> None:
     assert "block 4 line 1: text before the first field tag" in problems("junk\n" + GOOD)
+
+
+def test_the_cli_refuses_a_bad_mt760_before_signing_and_dry_runs_an_issue(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text(GOOD.replace(":22A:ISSU\n:15B:\n", ":15B:\n:22A:ISSU\n"))
+    key = "ab" * 32
+    rc = cli.main(["guarantee", "mt760", str(bad), "--applicant", key, "--beneficiary", key,
+                   "--node", "http://127.0.0.1:9", "--key", str(tmp_path / "none")])
+    assert rc == 2
+    assert "block 4 line 4: :22A: belongs to sequence A" in capsys.readouterr().err
+    rc = cli.main(["guarantee", "issue", "--applicant", key, "--beneficiary", key,
+                   "--amount", "100", "--currency", "USD", "--number", "PG-1",
+                   "--underlying-ref", "C 1", "--expiry-date", "2026-06-30",
+                   "--reduction", "2026-03-01:50", "--dry-run",
+                   "--node", "http://127.0.0.1:9", "--key", "k"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["method"] == "issue_guarantee"
+    assert out["args"]["reductions"] == [{"date": "2026-03-01", "amount": 50}]
