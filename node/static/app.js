@@ -1428,6 +1428,7 @@
       const rid = String(e.request_id);
       if (!rows.has(rid)) rows.set(rid, { request_id: rid, requester: e.requester, publisher: e.publisher, purpose: e.purpose, record_id: e.record_id, asked_ms: e.timestamp_ms, status: e.status, delivered_ms: null });
       if (e.status === "delivered") Object.assign(rows.get(rid), { status: "delivered", delivered_ms: e.timestamp_ms, record_id: e.record_id });
+      if (e.status === "notified") rows.get(rid).notified_ms = e.timestamp_ms;  // told of a correction (decision 200, GDPR art. 19)
     }
     // the subject index (decision 192): every record and consented bank since the upgrade,
     // the head's tail and full pages of CREDIT_PAGE ids (the newest CREDIT_RECORDS records)
@@ -1481,7 +1482,10 @@
         (r.superseded_by ? ' <span class="pill">superseded by <code>' + esc(String(r.superseded_by).slice(0, 12)) + "…</code></span>" : "") +
         '</td><td data-f="dispute">' + (d ? statusPill(String(d.status)) : '<span class="muted">none</span>') +
         '</td><td><span class="muted">' + to.length + " sealed copies (" + to.map(account).join(", ") + ")</span>" +
-        "</td><td><code>" + esc(String(r.commitment).slice(0, 16)) + "…</code></td></tr>";
+        "</td><td><code>" + esc(String(r.commitment).slice(0, 16)) + "…</code></td><td data-f=\"kept\">" +
+        // decision 201: delivered until its retention end (none: published before the upgrade)
+        (r.retain_until_ms === undefined || r.retain_until_ms === null ? '<span class="muted">no end (before decision 201)</span>' :
+          esc(utc(r.retain_until_ms)) + (now >= BigInt(r.retain_until_ms) ? ' <span class="pill">past retention: not delivered</span>' : "")) + "</td></tr>";
     }).join("");
     const consentRows = consents.map(([bk, c]) => {
       const ended = c.until_ms !== undefined && c.until_ms !== null && now >= BigInt(c.until_ms);
@@ -1493,7 +1497,8 @@
     const reportRows = [...rows.values()].map((r) => '<tr class="credit-access" data-request="' + esc(r.request_id) + '"><td>' + account(r.requester) + "</td><td>" +
       esc(utc(r.asked_ms)) + '</td><td data-f="purpose">' + esc(r.purpose === null || r.purpose === undefined ? "not stated" : r.purpose) + "</td><td>" +
       (isKey(r.record_id) ? "<code>" + esc(r.record_id.slice(0, 16)) + "…</code>" : "") + "</td><td>" + (isKey(r.publisher) ? account(r.publisher) : "") +
-      '</td><td data-f="outcome">' + statusPill(String(r.status)) + (r.delivered_ms !== null ? " " + esc(utc(r.delivered_ms)) : "") + "</td></tr>").join("");
+      '</td><td data-f="outcome">' + statusPill(String(r.status)) + (r.delivered_ms !== null ? " " + esc(utc(r.delivered_ms)) : "") +
+      (r.notified_ms !== undefined ? ' <span class="pill" data-f="notified">told of the correction ' + esc(utc(r.notified_ms)) + "</span>" : "") + "</td></tr>").join("");
     const disputeCards = [...disputes].map(([rid, d]) => '<div class="rec credit-dispute" data-record="' + esc(rid) + '"><div class="rechead"><b>dispute of <code>' +
       esc(rid.slice(0, 16)) + "…</code></b> " + statusPill(String(d.status)) + "</div>" + kv([
       ["reason (in clear: shown to later requesters)", f("dispute-reason", esc(d.reason))],
@@ -1509,7 +1514,7 @@
       '<span id="credit-indexed">The subject index (decision 192) holds ' + indexed.records + " records and " + indexed.banks + " consented banks; " +
       "a record or consent from before it is in no index: the page also reads the records the access report names and those in the address " +
       "(<code>#/credit/&lt;subject&gt;/&lt;record id&gt;</code>), and a consent per bank it knows (the genesis' banks, the report's, the records' publishers).</span></p>" +
-      '<div class="card" id="credit-records"><h2>Credit records (' + records.size + ")</h2>" + table("credit-records-list", ["record", "publisher", "published", "version", "dispute", "sealed to", "commitment"], recRows, "none found") + "</div>" +
+      '<div class="card" id="credit-records"><h2>Credit records (' + records.size + ")</h2>" + table("credit-records-list", ["record", "publisher", "published", "version", "dispute", "sealed to", "commitment", "delivered until"], recRows, "none found") + "</div>" +
       '<div class="card" id="credit-consents"><h2>Consents (' + consents.length + ")</h2>" + table("credit-consents-list", ["bank", "purposes", "granted", "ends", "publisher limit"], consentRows, "none found") + "</div>" +
       '<div class="card" id="credit-report"><h2>Access report (' + rows.size + " requests, " + n + " entries" + (first > 1 ? ", the latest " + CREDIT_LATEST : "") + ")</h2>" +
       table("credit-report-list", ["requested by", "when", "purpose", "record", "publisher", "delivered / refused"], reportRows, "no request for this subject's records") + "</div>" +

@@ -318,6 +318,9 @@ def test_the_credit_page_is_the_subjects_and_the_regulators(chain: te.Chain, bro
         dispute = _get(chain, who, f"{base}dispute/{rec}")["value"]
         assert _f(browser, "dispute-reason") == dispute["reason"] == "paid in full in March"
         assert "sealed" in browser.find_element("id", "credit-records").text
+        # decision 201: the record's retention end (the default: MAX_RETENTION_DAYS)
+        kept = _get(chain, who, f"{base}record/{rec}")["value"]["retain_until_ms"]
+        assert trade_view._utc(kept) in _f(browser, "kept")
         assert "ciphertext" not in browser.page_source
         for ct in _get(chain, who, f"{base}record/{rec}")["value"]["sealed"].values():
             assert ct[:32] not in browser.page_source  # metadata only
