@@ -339,6 +339,34 @@ def build_parser() -> argparse.ArgumentParser:
     alc.add_argument("--json", action="store_true", help="the case as one JSON object")
     alc.add_argument("--ca", default=None, help="CA file to trust for an https:// node")
     alc.set_defaults(func=_lazy("chainfin.cli_alerts:cli_alerts_case"))
+    als = alsub.add_parser("str", help="a suspicious transaction report in goAML XML of "
+                                       "alerts of this bank's customers (stays with the bank)")
+    als.add_argument("alerts", nargs="+", metavar="ALERT_ID",
+                     help="the alerts (<tx id>-<n>): one transaction each, once")
+    als.add_argument("--node", required=True, help="REST URL of a node")
+    _reader_key(als)
+    als.add_argument("--out", required=True, help="the report file (XML, written mode 0600)")
+    als.add_argument("--config", default=None,
+                     help="JSON: rentity_id, rentity_branch, reporting_person, the FIU's codes")
+    als.add_argument("--entity-id", type=int, default=None,
+                     help="the bank's goAML reporting-entity id (rentity_id)")
+    als.add_argument("--branch", default=None, help="rentity_branch")
+    als.add_argument("--reporter", default=None, help="the reporting person: 'FIRST LAST'")
+    als.add_argument("--reporter-email", default=None, help="the reporting person's email")
+    als.add_argument("--currency-local", default=None,
+                     help="currency_code_local (default: the transactions' currency)")
+    als.add_argument("--reason", default=None, help="why the transactions are suspicious")
+    als.add_argument("--action", default=None, help="what the bank did about them")
+    als.add_argument("--entity-reference", default=None,
+                     help="the bank's own reference (default: the first alert's id)")
+    als.add_argument("--submission-date", default=None,
+                     help="submission_date, ISO 8601 UTC (default: now)")
+    als.add_argument("--review", action="store_true",
+                     help="also record a 'reported' review of each alert, the file's "
+                          "SHA-256 as report reference (needs --note)")
+    als.add_argument("--note", default=None, help="with --review: the reviewer's note (a file)")
+    als.add_argument("--ca", default=None, help="CA file to trust for an https:// node")
+    als.set_defaults(func=_lazy("chainfin.cli_alerts:cli_alerts_str"))
 
     au = sub.add_parser("audit", help="a node's log of reads of others' data")
     ausub = au.add_subparsers(dest="audit_command", metavar="ACTION", required=True)

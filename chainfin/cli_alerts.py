@@ -9,7 +9,9 @@ disposition of one alert: the note file stays with the reviewer, a filed report 
 the SHA-256 of its reference, never its content; and the disposition with both hashes is
 sealed (X25519 sealed box, padded to one size) to the regulators and the reviewer, the chain
 holding in clear only that the case was reviewed and a commitment (decision 151). ``case``
-prints a case and opens and checks the reviews sealed to the key.
+prints a case and opens and checks the reviews sealed to the key. ``str`` writes the goAML
+suspicious transaction report of alerts of the bank's customers (chainfin.goaml, decision 208):
+the file stays with the bank, its SHA-256 is the report reference of a ``reported`` review.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import hmac
 import json
 import os
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chainfin import codec, crypto
+from chainfin import codec, crypto, goaml
 from chainfin.client import ClientError, SyncClient, reader_identity
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
@@ -283,3 +287,86 @@ def cli_alerts_case(args: argparse.Namespace) -> int:
         print(f"chainfin: error: {bad} sealed review(s) fail their check", file=sys.stderr)
         return 1
     return 0
+
+
+def _reads(c: SyncClient) -> goaml.Get:
+    """The bank's signed GETs, a 404 as None (the route's "you may not see this" too)."""
+    def get(path: str) -> Any:
+        route, _, query = path.partition("?")
+        params = dict(p.split("=", 1) for p in query.split("&")) if query else None
+        try:
+            return c.get(route, params=params)
+        except ClientError as e:
+            if e.status == 404:
+                return None
+            raise
+    return get
+
+
+def cli_alerts_str(args: argparse.Namespace) -> int:
+    """``chainfin alerts str ALERT_ID... --node URL --key FILE --out FILE.xml [--config FILE]
+    [--entity-id N] [--branch B] [--reporter 'FIRST LAST'] [--reporter-email E]
+    [--currency-local CCY] [--reason TEXT] [--action TEXT] [--entity-reference REF]
+    [--review --note FILE]``: the goAML STR of the alerts' transactions (chainfin.goaml),
+    checked, written (mode 0600) and its SHA-256 printed: the report reference of a
+    ``reported`` review; with ``--review`` that review is recorded here, of each alert (only
+    the hash is sealed, never the XML). Nothing is written when a check fails."""
+    if not args.identity:
+        raise ChainfinError("an STR is read with the filing bank's key: --key")
+    if args.review and not args.note:
+        raise ChainfinError("--review records a review, which needs --note FILE")
+    identity = load_identity(args.identity)
+    alerts = list(dict.fromkeys(args.alerts))  # each alert once, in the order named
+    person = None
+    if args.reporter:
+        first, _, last = args.reporter.strip().partition(" ")
+        person = {"first_name": first, "last_name": last.strip()} | (
+            {"email": args.reporter_email} if args.reporter_email else {})
+    filer = goaml.load_filer(args.config, {
+        "rentity_id": args.entity_id, "rentity_branch": args.branch,
+        "reporting_person": person, "currency_code_local": args.currency_local})
+    reason = args.reason or "; ".join(f"chainfin alert {a}" for a in alerts)
+    with SyncClient(args.node, identity=identity, ca_file=args.ca) as c:
+        get = _reads(c)
+        _, me = goaml.reader_record(get, identity.public_key.hex())
+        txs = goaml.gather(get, identity.public_key.hex(), alerts)
+        exps = {t.currency: goaml.exponent_of(get, t.currency) for t in txs}
+        home = filer.country or goaml.country_of_bic(me.get("bank"))
+        if home is None:
+            raise ChainfinError("the bank's country is needed (its identity carries no BIC): "
+                                "country in --config")
+        submitted = (int(datetime.fromisoformat(args.submission_date).replace(
+            tzinfo=UTC).timestamp() * 1000) if args.submission_date
+            else int(time.time() * 1000))
+        xml = goaml.build_report(
+            filer, txs, exps, reason=reason, action=args.action, submission_ms=submitted,
+            entity_reference=args.entity_reference or alerts[0],
+            home_country=home)
+        problems = goaml.check_report(xml)
+        if problems:
+            raise ChainfinError("the report fails the goAML checks: " + "; ".join(problems))
+        out = Path(args.out)
+        tmp = out.with_name(out.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(xml)
+        os.replace(tmp, out)
+        ref = goaml.sha256_hex(xml)
+        print(f"{ref}  {out}")
+        if not args.review:
+            print(f"chainfin: the report stays with the bank; record it with `chainfin alerts "
+                  f"review --disposition reported --report-ref {ref}`", file=sys.stderr)
+            return 0
+        note = Path(args.note).read_bytes()
+        status = 0
+        for alert in alerts:
+            record = review_record(alert, "reported", note, ref)
+            call = review_args(record, list(_fetch_case(c, alert).get("seal_to") or []))
+            result = c.call(identity, "risk", "review_alert", call, wait=True)
+            print(json.dumps(result, sort_keys=True))
+            if result.get("status") != "committed":
+                err = result.get("error") or {}
+                print(f"chainfin: error: review of {alert} not recorded: {err.get('code')}: "
+                      f"{err.get('message')}", file=sys.stderr)
+                status = 1
+    return status
