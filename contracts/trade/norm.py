@@ -440,21 +440,24 @@ def core_fingerprints(key: bytes, doc_type: str, normalised: Mapping[str, Any],
     if spec is None:
         return []
     field, scope = spec
-    tokens = str(normalised[field]).split(" ")
-    digits = [t for t in tokens if t.isdigit()]
-    # decision 202: digits written as Chinese numerals or a year in Roman numerals are digits
-    # too, read beside the number as written (a prefix "MMX-" keeps its core without it)
-    spelled = [t for t in (spelled_digits(t) for t in tokens) if t]
-    readings = [d for d in (digits, spelled) if d]
-    if len(readings) == 2 and readings[0] == readings[1]:
-        readings = readings[:1]
     who = {k: normalised[k] for k in scope}
     groups: list[list[str]] = []
-    for reading in readings:
+    for reading in digit_readings(str(normalised[field])):
         groups.append(reading)
         if doc_type in SET_NUMBERED:
             groups += set_cores(reading)
     return [c for group in groups for c in _core_keys(key, doc_type, who, group)]
+
+
+def digit_readings(number: str) -> list[list[str]]:
+    """The digit groups of a normalised number: its tokens of digits; and, when it differs,
+    its tokens read by :func:`spelled_digits` (decision 202: Chinese numerals, a year in Roman
+    numerals), beside them (a prefix "MMX-" read as 2010 must not take the copy "MMX-2025-001"
+    away from "INV-2025-001"). Empty readings are left out."""
+    tokens = number.split(" ")
+    digits = [t for t in tokens if t.isdigit()]
+    spelled = [t for t in (spelled_digits(t) for t in tokens) if t]
+    return [d for i, d in enumerate((digits, spelled)) if d and not (i and d == digits)]
 
 
 def set_cores(digits: list[str]) -> list[list[str]]:
@@ -535,15 +538,16 @@ def part_cores(key: bytes, doc_type: str, normalised: Mapping[str, Any]) -> list
     if doc_type != "invoice":
         return []
     field, scope = CORE_SCOPE[doc_type]
-    digits = [t for t in str(normalised[field]).split(" ") if t.isdigit()]
     who = {k: normalised[k] for k in scope}
     out: list[str] = []
-    for drop in range(1, PART_DIGIT_GROUPS + 1):
-        head, tail = digits[:-drop], digits[-drop:]
-        if len(digits) <= drop or len(tail[0]) > PART_DIGITS \
-                or len(tail[0].lstrip("0")) > COPY_DIGITS or sum(map(len, head)) < SET_CORE_DIGITS:
-            break
-        out += _core_keys(key, doc_type, who, head)
+    for digits in digit_readings(str(normalised[field])):  # decision 202: each reading
+        for drop in range(1, PART_DIGIT_GROUPS + 1):
+            head, tail = digits[:-drop], digits[-drop:]
+            if len(digits) <= drop or len(tail[0]) > PART_DIGITS \
+                    or len(tail[0].lstrip("0")) > COPY_DIGITS \
+                    or sum(map(len, head)) < SET_CORE_DIGITS:
+                break
+            out += _core_keys(key, doc_type, who, head)
     return out
 
 

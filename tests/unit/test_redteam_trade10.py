@@ -7,6 +7,7 @@ with its buyer) tried again to finance one shipment twice. Findings (each test n
   numerals) or "INV-MMXXV-001" (the year in Roman numerals) for "INV-2025-001" kept none or
   only some of its digits, so the number core (decision 153) missed the copy; dated a week later
   at 3 % less it opened a second trade that a second bank financed. Decision 202.
+  A part so written ("INV-MMXXV-001-PART-1-OF-2") met its whole in neither order.
 * R10-2 -- the shipment's declaration or bill of lading with a copy numbered in two groups
   ("CD/2025/000123 PART 1 OF 2", "MAEU-778899 ORIGINAL 1 OF 3"): decision 153 read one copy
   group off a set's number, so these were other declarations and B/Ls, customs attested its own
@@ -88,6 +89,17 @@ def test_r10_the_whole_attack_without_attestation_and_in_either_order() -> None:
     refused(led, "distinct_not_acknowledged", "bank_b", "request_financing",
             trade_id=copy.result["trade_id"], amount=90_000_00, currency="USD",
             maturity_date="2026-02-28")
+
+
+def test_r10_a_part_in_roman_numerals_meets_its_whole_in_either_order(L: Ledger) -> None:
+    """Half the sale again as a part ("-PART-1-OF-2") whose year is in Roman numerals; and
+    the whole registered after such a part."""
+    r = reg(L, {**INVOICE, "number": "INV-MMXXV-001-PART-1-OF-2", **MOVED})
+    assert r.error_code == "suspected_duplicate" and "extends" in (r.error_message or "")
+    L.ok("exporter", T, "register", doc_type="invoice", content_hash=h("part"),
+         fields={**INVOICE, "number": "INV-MMXXV-009 PART 1 OF 2", "issue_date": "2025-12-20"})
+    r = reg(L, {**INVOICE, "number": "INV-2025-009", "issue_date": "2026-01-20"})
+    assert r.error_code == "suspected_duplicate" and "part invoice" in (r.error_message or "")
 
 
 def test_r10_a_bill_of_lading_in_chinese_numerals_is_suspected(L: Ledger) -> None:
