@@ -938,14 +938,15 @@ LIMIT_RULES = {"max_per_tx": breaks_per_payment_maximum,
 
 
 def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
-                 amount: int) -> tuple[int, int] | None:
+                 amount: int) -> tuple[int, int, str | None] | None:
     """An outflow may not break a limit on its account (:data:`LIMIT_RULES`). Counts the
     outflow in every windowed rule when none is broken. A rule in a base currency (decision
     187) counts a payment in another currency at the reference rate, rounded up
-    (:func:`contracts.risk_rates.to_base`). Returns ``(counted, max)`` of the per-payment
-    maximum the payment comes nearest to (structuring is measured against it), or None: a rule
-    in the payment's currency counts the amount, one in a base currency the amount at the
-    reference rate, rounded up as the limit counts it (decision 193).
+    (:func:`contracts.risk_rates.to_base`). Returns ``(counted, max, base)`` of the
+    per-payment maximum the payment comes nearest to (structuring is measured against it), or
+    None: a rule in the payment's currency counts the amount, one in a base currency the amount
+    at the reference rate, rounded up as the limit counts it (decision 193); ``base``: that
+    rule's base currency (its near payments are counted in one count, decision 206), or None.
 
     Raises:
         ContractError: ``limit_exceeded`` naming the rule (its alert is kept, nothing else);
@@ -957,7 +958,8 @@ def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, curren
     # the account's usage record, read only: the updated record is built anew below
     record: Mapping[str, Any] = state.peek(NAME, "use/" + frm) or {}
     counted = []
-    nearest: tuple[int, int] | None = None  # (counted, max) of the nearest per-payment max
+    # (counted, max, base) of the nearest per-payment max
+    nearest: tuple[int, int, str | None] | None = None
     for subject, rule in rules:
         use, total, count = None, 0, 0
         counts, converted = amount, "base" in rule and rule["currency"] != currency
@@ -965,7 +967,8 @@ def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, curren
             counts = _rates.to_base(state, ctx.timestamp_ms, rule["currency"], currency, amount)
         if rule["kind"] == "max_per_tx" and (
                 nearest is None or counts * nearest[1] > nearest[0] * rule["max"]):
-            nearest = (counts, rule["max"])  # the highest counts / max (a lower max on a tie)
+            # the highest counts / max (a lower max on a tie)
+            nearest = (counts, rule["max"], rule["currency"] if "base" in rule else None)
         if rule["window_s"]:
             ukey = _usage_key(subject, rule)
             use, total, count = _window_use(record.get(ukey), rule, ctx.timestamp_ms)
@@ -1011,7 +1014,7 @@ def check_payment(state: ContractState, ctx: TxContext, frm: str, to: str, curre
         watch_patterns(state, ctx, frm, to, currency, amount, None, linked_return)
     else:
         watch_patterns(state, ctx, frm, to, currency, amount, nearest[1], linked_return,
-                       counted=nearest[0])
+                       counted=nearest[0], base=nearest[2])
 
 
 def check_receipt(state: ContractState, ctx: TxContext, to: str, currency: str) -> None:
@@ -1054,11 +1057,12 @@ def _stats(state: ContractState, account: str, currency: str) -> dict[str, Any]:
 
 def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
                    amount: int, per_tx_limit: int | None, linked_return: bool = False,
-                   counted: int | None = None) -> None:
+                   counted: int | None = None, base: str | None = None) -> None:
     """Alerts that do not refuse: structuring (``counted``, the payment in the limit's units —
     ``amount`` unless the limit is in a base currency, decision 193 — against
-    ``per_tx_limit``, the per-transaction maximum it comes nearest to), a sudden counterparty
-    change, round-tripping. Updates the payer's
+    ``per_tx_limit``, the per-transaction maximum it comes nearest to; ``base``: that maximum's
+    base currency, whose pattern memory counts the near payments of every currency, decision
+    206), a sudden counterparty change, round-tripping. Updates the payer's
     pattern memory (bounded, O(1)); reads the payee's (written only when a trip is found).
     A linked return (``linked_return``) is the payer's own money going back: no pattern, and
     no trace in the memory (a payer paying again after a return is no round trip)."""
@@ -1078,11 +1082,33 @@ def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, curr
         _alert(state, ctx, "counterparty_change", [frm], {
             "counterparty": to, "currency": currency, "amount": amount,
             "average": mine["avg"]}, kept=False)
-    near = count_near_limit(mine, per_tx_limit, amount if counted is None else counted, now)
+    counted = amount if counted is None else counted
+    across = base is not None and base != currency and is_near_limit(per_tx_limit, counted)
+    if across:  # (read only for a near payment: nothing more on any other)
+        # near a base-currency maximum in another currency: counted in the base's memory
+        # with the near payments in every currency, so alternating currencies counts once
+        # (decision 206), as the limit itself counts them
+        assert base is not None
+        in_base = _stats(state, frm, base)
+        near = count_near_limit(in_base, per_tx_limit, counted, now)
+        state.put(NAME, f"stats/{frm}/{base}", in_base)
+    else:
+        near = count_near_limit(mine, per_tx_limit, counted, now)
     if near >= STRUCTURING_COUNT:
         _alert(state, ctx, "structuring", [frm], {
-            "currency": currency, "amount": amount, "near_limit_payments": near}, kept=False)
-    if near:
+            "currency": currency, "amount": amount, "near_limit_payments": near,
+            **({"base": base} if across else {})}, kept=False)
+    if near and across:  # the payee's count, in the base's memory too
+        assert base is not None
+        payee_base = dict(state.peek(NAME, f"stats/{to}/{base}")
+                          or {"n": 0, "avg": 0, "cps": [], "near": []})
+        received = count_near_received(payee_base, now)
+        if received >= STRUCTURING_COUNT and near < STRUCTURING_COUNT:
+            _alert(state, ctx, "structuring", [to], {
+                "currency": currency, "amount": amount, "counterparty": frm,
+                "near_limit_receipts": received, "base": base}, kept=False)
+        state.put(NAME, f"stats/{to}/{base}", payee_base)
+    elif near:
         # smurfing: payments each just under their payers' limits, from many payers (fresh
         # accounts, one or two payments each) into one account: counted on the payee, written
         # only for such a payment; alerted for the payee when the payer's own structuring
@@ -1120,6 +1146,12 @@ def is_counterparty_change(payer_stats: dict[str, Any], to: str, amount: int) ->
             and all(c != to for c, _ in payer_stats["cps"]))
 
 
+def is_near_limit(limit: int | None, amount: int) -> bool:
+    """Is ``amount`` just under the per-transaction ``limit`` (at least STRUCTURING_BPS of it,
+    not over it)?"""
+    return limit is not None and limit * STRUCTURING_BPS <= amount * 10_000 and amount <= limit
+
+
 def count_near_limit(payer_stats: dict[str, Any], limit: int | None, amount: int,
                      now_ms: int) -> int:
     """Structuring: payments each just under a per-transaction limit (at least
@@ -1127,7 +1159,7 @@ def count_near_limit(payer_stats: dict[str, Any], limit: int | None, amount: int
     including this payment (0 when it is not near a limit). Rebinds ``payer_stats["near"]``
     to a new list when it counts: the old list is never changed (it may be the stored
     record's)."""
-    if limit is None or amount > limit or amount * 10_000 < limit * STRUCTURING_BPS:
+    if not is_near_limit(limit, amount):
         return 0
     hour = now_ms // STRUCTURING_BUCKET_MS
     keep = STRUCTURING_WINDOW_MS // STRUCTURING_BUCKET_MS

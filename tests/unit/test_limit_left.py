@@ -48,8 +48,9 @@ def test_structuring_under_a_base_limit_counts_payments_in_another_currency(L: L
 def test_structuring_takes_the_limit_the_payment_comes_nearest_to(L: Ledger) -> None:
     """Under a per-currency JPY 100,000 maximum and a base USD 10.00 one, JPY payments just
     under the base limit are near it (they were measured against the JPY maximum only, far
-    above them); in USD the lowest maximum is the base one, as before. The count is kept per
-    currency (the pattern memory is), so three near payments in one currency alert."""
+    above them); in USD the lowest maximum is the base one, as before. Near payments under the
+    base maximum count in one count whatever their currency (decision 206), so three near
+    payments in one currency alert, and those in another add to them."""
     L.ok("regulator", R, "publish_rates", base="USD", rates=[JPY])
     L.ok("bank_a", R, "set_limit", subject=L.pk("alice"), kind="max_per_tx", currency="USD",
          max=10_000, rule_id="usd")
