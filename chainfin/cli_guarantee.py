@@ -17,7 +17,7 @@ from chainfin.client import Client, add_regulator_call_args, send_or_dry_run
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 from chainfin.swift import mt760
-from chainfin.swift.mt700 import MtError
+from chainfin.swift.mt700 import MtError, bic11
 
 __all__ = ["add_parser", "run"]
 
@@ -96,9 +96,13 @@ async def _exponent(c: Client, currency: str) -> int:
 async def mt760_args(a: argparse.Namespace) -> dict[str, Any]:
     """``issue_guarantee``'s arguments from an MT760 file and the parties' keys given."""
     msg = mt760.parse(_read_file(a.file))
-    async with Client(a.node, ca_file=a.ca, identity=load_identity(a.key),
-                      timeout=a.timeout) as c:
+    ident = load_identity(a.key)
+    async with Client(a.node, ca_file=a.ca, identity=ident, timeout=a.timeout) as c:
+        me = await c.state_value("governance", "id/" + ident.public_key.hex()) or {}
         tx = mt760.terms(msg, await _exponent(c, msg.currency))
+    if msg.issuer_bic and bic11(str(me.get("bank", ""))) != msg.issuer_bic:
+        raise ChainfinError(f":52A: {msg.issuer_bic} is not the signing bank's BIC "
+                            f"({me.get('bank')}): the guarantor signs its own MT760")
     tx.update({"applicant": a.applicant, "beneficiary": a.beneficiary})
     if a.advising_bank:
         tx["advising_bank"] = a.advising_bank

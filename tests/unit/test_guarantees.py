@@ -5,14 +5,18 @@ above what is available, a watched or frozen beneficiary refused at payment."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chainfin.swift import mt760
 from contracts import risk
 from contracts.testing import Ledger
 from contracts.trade.state import DAY_MS
-from tests.fixtures import Desk
+from tests.fixtures import Desk, key_file
+from tests.unit.test_mt760 import GOOD as MT760
+from tests.unit.test_swift_mt700 import BICS, _chainfin, swift_desk  # noqa: F401
 from tests.unit.trade_cases import T, trade_ledger
 
 AMOUNT = 50_000_00  # USD 50,000.00
@@ -201,24 +205,37 @@ def test_a_watched_or_frozen_beneficiary_is_refused_at_payment(led: Ledger,
     assert led.get(T, f"gdem/{dem}")["status"] == "presented"
 
 
-async def test_only_the_parties_and_the_regulator_read_a_guarantee_over_rest(desk: Desk) -> None:
-    """Through the node's REST read path: guarantor, applicant, beneficiary, advising bank and
-    the regulator read the guarantee and its demand; another bank, another customer and an
-    auditor get what a missing key gets."""
-    d = desk
+async def test_an_mt760_is_read_by_its_parties_only_and_exported_back(
+        swift_desk: Desk, tmp_path: Path,  # noqa: F811
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """On an in-process cluster: the guarantor's MT760 submitted through the CLI commits a
+    guarantee; over REST its guarantor, applicant, beneficiary, advising bank and the regulator
+    read it and its demand, another bank, another customer and an auditor get what a missing
+    key gets; the guarantor exports it as an MT760 with the same terms."""
+    d = swift_desk
     await d.register("pure_auditor", "auditor")
+    url = str(d.http.make_url("")).rstrip("/")
     pk = {n: d.ids[n].public_key.hex() for n in ("exporter", "importer", "bank_b")}
-    gid = (await d.send("bank_a", "issue_guarantee", applicant=pk["exporter"],
-                        beneficiary=pk["importer"], amount=AMOUNT, currency="USD",
-                        form="STBY", guarantee_type="payment", guarantee_number="SB-REST-1",
-                        underlying_ref="SUPPLY 1", expiry_date="2099-12-31",
-                        advising_bank=pk["bank_b"]))["guarantee_id"]
-    dem = (await d.send("importer", "demand", guarantee_id=gid, amount=1_00))["demand_id"]
+    fin = tmp_path / "g.fin"
+    bank_key = key_file(d.ids["bank_a"], tmp_path)
+    text = MT760.replace(":31E:260630", ":31E:991231")  # the nodes' clock is the real one
+    fin.write_text(text.replace("BKAAGB22", BICS[1]))
+    argv = ["guarantee", "mt760", str(fin), "--applicant", pk["exporter"], "--beneficiary",
+            pk["importer"], "--advising-bank", pk["bank_b"], "--node", url,
+            "--key", bank_key]
+    rc, _, err = await _chainfin(capsys, *argv)
+    assert rc == 2 and ":52A:" in err  # not the signing bank's BIC: nothing sent
+    fin.write_text(text.replace("BKAAGB22", BICS[0]))
+    rc, out, err = await _chainfin(capsys, *argv)
+    assert rc == 0, err
+    gid = json.loads(out)["result"]["guarantee_id"]
+    dem = (await d.send("importer", "demand", guarantee_id=gid, amount=1_00,
+                        supporting_statement="late delivery"))["demand_id"]
     for path in (f"/v1/state/{T}/gtee/{gid}", f"/v1/state/{T}/gdem/{dem}"):
         missing = path.rsplit("/", 1)[0] + "/" + "ab" * 32
         async with d.http.get(missing, as_=d.ids["auditor"]) as r:
             assert r.status == 404
-            want = (await r.json())
+            want = await r.json()
         for who in ("bank_a", "exporter", "importer", "bank_b", "auditor"):
             async with d.http.get(path, as_=d.ids[who]) as r:
                 assert r.status == 200, (who, path)
@@ -228,3 +245,10 @@ async def test_only_the_parties_and_the_regulator_read_a_guarantee_over_rest(des
                 assert r.status == 404, (who, path)
                 assert json.loads(json.dumps(body).replace(path.rsplit("/", 1)[1],
                                                            "ab" * 32)) == want, who
+    rc, out, err = await _chainfin(capsys, "guarantee", "export", gid, "--node", url,
+                                   "--key", bank_key)
+    assert rc == 0, err
+    back = mt760.parse(out)
+    assert mt760.terms(back, 2) == mt760.terms(mt760.parse(fin.read_text()), 2)
+    assert (back.issuer_bic, back.advising_bic, back.applicant) == (
+        BICS[0], BICS[1], ("ACME Exports Ltd",))
