@@ -65,6 +65,20 @@ State (contract ``credit_sharing``):
   grows past a page; the pages are as many as the records (no cap: a cap would let a bank
   stop others publishing about a subject). Only the subject and the regulators read it.
   Records and consents recorded before decision 192 are not in it (:func:`subject_index`).
+- ``rcpt/<record_id>`` -> ``{"n", "notified"}``, ``rcpt/<record_id>/<i>`` -> ``{"bank",
+  "request_id", "height", "timestamp_ms", "notified"}``, ``got/<record_id>/<bank>`` -> ``{"i"}``:
+  the banks the record was delivered to, once each (decision 200; read by its publisher, its
+  subject, the regulators), and how many of them its correction has told;
+- ``notice/<bank>`` -> ``{"n"}``, ``notice/<bank>/<k>`` -> ``{"record_id", "publisher",
+  "status": "corrected", "version", "correction", "consent", "corrected_height", "height",
+  "timestamp_ms"}``: a bank's notices that a record delivered to it was corrected (decision
+  200, GDPR art. 19; ``correction`` null unless the subject's consent still opens the
+  publisher's records to it). Only that bank and the regulators read them.
+
+**Retention** (decision 201): a record published or corrected since then has
+``"retain_until_ms"`` (``retain_days`` of block time, at most :data:`MAX_RETENTION_DAYS`); after
+it, it is not delivered (``record_expired``). Its sealed copies are not erased: they are in
+append-only blocks, sealed to identity keys, with no per-record key to destroy.
 
 Plaintext sealed to each recipient: ``codec.encode({"record": bytes, "salt": bytes})``.
 Commitment: ``SHA-256("chainfin/credit-record/1\\0" || len(salt) (4 bytes BE) || salt || record)``.
@@ -754,7 +768,9 @@ def correct(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     for it is answered with the correction), and an open dispute of it is closed
     ``corrected``. Its publisher only (anyone else: ``unknown_record``); a record already
     corrected is ``superseded`` (correct the correction), at most :data:`MAX_VERSIONS`
-    versions."""
+    versions. Its ``retain_days`` end is never later than the old record's (decision 201).
+    The banks the old version was delivered to are told (decision 200, :func:`_send_notices`):
+    the first :data:`NOTICE_PAGE` here, the rest by ``notify_correction``."""
     old_id, sealed = args["record_id"], args["sealed"]
     rec = _own_record(state, old_id, ctx.sender_hex, "publisher")
     if rec.get("superseded_by") is not None:
