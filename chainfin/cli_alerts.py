@@ -23,7 +23,6 @@ import json
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -335,9 +334,7 @@ def cli_alerts_str(args: argparse.Namespace) -> int:
         if home is None:
             raise ChainfinError("the bank's country is needed (its identity carries no BIC): "
                                 "country in --config")
-        submitted = (int(datetime.fromisoformat(args.submission_date).replace(
-            tzinfo=UTC).timestamp() * 1000) if args.submission_date
-            else int(time.time() * 1000))
+        submitted = goaml.submission_ms(args.submission_date, int(time.time() * 1000))
         xml = goaml.build_report(
             filer, txs, exps, reason=reason, action=args.action, submission_ms=submitted,
             entity_reference=args.entity_reference or alerts[0],

@@ -122,6 +122,22 @@ def decimal_amount(minor: int, exponent: int) -> str:
     return f"{units}.{frac:0{exponent}d}"
 
 
+def submission_ms(text: str | None, now_ms: int) -> int:
+    """``--submission-date`` (ISO 8601; UTC unless it says otherwise) in ms, or ``now_ms``.
+
+    Raises:
+        ChainfinError: not an ISO 8601 date and time."""
+    if not text:
+        return now_ms
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise ChainfinError(f"--submission-date {text!r} is not an ISO 8601 date") from e
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
 def goaml_datetime(ms: int) -> str:
     """A block time (ms since the epoch, UTC) as goAML's ``dateTime``: ``2026-12-07T18:05:09``."""
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
@@ -372,7 +388,6 @@ def build_report(filer: Filer, txs: Sequence[LedgerTx], exponents: Mapping[str, 
     for t in txs:
         el = _sub(root, "transaction")
         _sub(el, "transactionnumber", t.tx_id[:50])
-        _sub(el, "internal_ref_number", ",".join(t.alerts)[:50])
         _sub(el, "transaction_description", f"chainfin transaction {t.tx_id}; alerts "
                                             f"{', '.join(t.alerts)}")
         _sub(el, "date_transaction", goaml_datetime(t.time_ms))
@@ -422,7 +437,7 @@ SPEC: dict[str, list[tuple[tuple[str, ...], int, int | None, tuple[str, ...]]]] 
         (("last_name",), 1, 1, ("s255",)), (("email",), 0, 1, ("s255",)),
         (("occupation",), 0, 1, ("s255",))],
     "transaction": [
-        (("transactionnumber",), 1, 1, ("s50",)), (("internal_ref_number",), 0, 1, ("s50",)),
+        (("transactionnumber",), 1, 1, ("s50",)),
         (("transaction_description",), 0, 1, ("s4000",)),
         (("date_transaction",), 1, 1, ("datetime",)), (("transmode_code",), 1, 1, ("s50",)),
         (("amount_local",), 1, 1, ("dec",)),

@@ -133,8 +133,8 @@ async def test_an_str_of_a_banks_alerts_reports_each_transaction_exactly(
     assert [t.findtext("transactionnumber") for t in txs] == [
         structured["tx_id"][:50], over["tx_id"][:50]]  # each transaction once
     assert [t.findtext("amount_local") for t in txs] == ["9.90", "10.01"]
-    assert txs[0].findtext("internal_ref_number") == s_alert[:50]
-    assert structured["tx_id"] in txs[0].findtext("transaction_description", "")
+    assert txs[0].findtext("transaction_description") == (
+        f"chainfin transaction {structured['tx_id']}; alerts {s_alert}")
     assert txs[0].find("comments") is None
     assert "attempted: refused by the ledger (limit_exceeded)" in txs[1].findtext("comments",
                                                                                    "")
@@ -172,13 +172,14 @@ async def test_an_str_of_a_banks_alerts_reports_each_transaction_exactly(
 
 async def test_amounts_are_exact_by_the_currencys_exponent(
         desk: Desk, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """JPY (0), USD (2), BHD (3): the ledger's integer minor units, each in its own report
-    (one currency_code_local a report); a report mixing them is refused."""
+    """JPY (0) and BHD (3) here, USD (2) in the test above: the ledger's integer minor units,
+    each in its own report (one currency_code_local a report); a report mixing them is
+    refused."""
     d = desk
-    await customer(d, ("JPY", "USD", "BHD"))
+    await customer(d, ("JPY", "BHD"))
     base = str(d.http.make_url("")).rstrip("/")
     key = key_file(d.ids["bank_a"], tmp_path)
-    want = {"JPY": (123_457, "123457"), "USD": (1_005, "10.05"), "BHD": (1_234_567, "1234.567")}
+    want = {"JPY": (123_457, "123457"), "BHD": (1_234_567, "1234.567")}
     alerts = {}
     for ccy, (amount, _) in want.items():
         out = await pay(d, ccy, amount)
@@ -242,6 +243,10 @@ def test_the_checks_catch_a_missing_misplaced_or_mistyped_element() -> None:
         b"<report_code>STR</report_code>",
         b"<report_code>STR</report_code><submission_code>E</submission_code>")
     assert "report: submission_code is missing" in goaml.check_report(swapped)
+    assert goaml.submission_ms("2026-12-07T19:00:00+01:00", 0) == goaml.submission_ms(
+        "2026-12-07T18:00:00", 0) == 1_796_666_400_000
+    with pytest.raises(goaml.ChainfinError, match="not an ISO 8601 date"):
+        goaml.submission_ms("7 Dec", 0)
     with pytest.raises(goaml.ChainfinError, match="reporting person"):
         goaml.load_filer(None, {"rentity_id": 1})
 
