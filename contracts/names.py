@@ -590,6 +590,58 @@ def near_key(w: str) -> str:
     return _word_consonants(w)
 
 
+#: Business words abbreviated other than by dropping vowels (decision 207: "Intl" is not
+#: "International"'s consonants), read in full by near screening, in a watched name as in a
+#: screened one; each abbreviation begins with its word's letter (an initial stays one).
+NEAR_ABBREVIATIONS = {
+    "intl": "international", "natl": "national", "mfg": "manufacturing",
+    "mfrs": "manufacturers", "bros": "brothers", "hldg": "holding", "hldgs": "holdings",
+    "grp": "group", "svc": "service", "svcs": "services", "trdg": "trading",
+    "tech": "technology", "techs": "technologies", "inds": "industries",
+    "indus": "industries", "mgmt": "management", "mktg": "marketing", "assn": "association",
+    "assoc": "association", "engg": "engineering", "shpg": "shipping", "chem": "chemical",
+    "chems": "chemicals", "pharma": "pharmaceuticals", "petrochem": "petrochemical",
+    "govt": "government",
+}
+
+
+_ABBREVIATED = re.compile(r"(?<=[^\W\d_])['’](?=[^\W\d_sS](?![^\W\d_]))")
+
+
+def _is_mask(ch: str) -> bool:
+    """A character that stands for a letter inside a word ("Gl○bex", "Gl@bex", "Gl*bex"): "@",
+    "*", "#", "$", or a symbol or other punctuation outside ASCII (no dash, bracket, quote or
+    apostrophe: those separate or join words as written)."""
+    if ch in "@*#$":
+        return True
+    return ord(ch) > 127 and unicodedata.category(ch) in ("So", "Sm", "Sc", "Sk", "Po")
+
+
+def unmasked(s: str) -> str:
+    """``s`` with each run of :func:`_is_mask` characters between two letters dropped, so the
+    word around it stays one word (decision 207): "Gl○bex Trading" is "Glbex Trading", whose
+    :func:`near_key` is "Globex"'s (vowels are not in it); for near screening only. A symbol
+    beside a space or a digit is left as it is. An apostrophe before a word's one last letter
+    (not a possessive "s") is dropped too: "Int'l", "Nat'l", "Gov't" are "Intl", "Natl",
+    "Govt" (:data:`NEAR_ABBREVIATIONS`)."""
+    if "'" in s or "’" in s:
+        s = _ABBREVIATED.sub("", s)
+    if s.isascii() and not any(c in s for c in "@*#$"):
+        return s  # (the common case: nothing to look at)
+    out: list[str] = []
+    i, n = 0, len(s)
+    while i < n:
+        j = i
+        while j < n and _is_mask(s[j]):
+            j += 1
+        if j > i and 0 < i and j < n and s[i - 1].isalpha() and s[j].isalpha():
+            i = j  # a run of masks inside a word: dropped
+            continue
+        out.append(s[i:j] if j > i else s[i])
+        i = j if j > i else i + 1
+    return "".join(out)
+
+
 @functools.lru_cache(maxsize=4096)
 def near_words(s: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     """A name as near screening reads it (decision 184): its words transliterated and folded as
@@ -605,7 +657,7 @@ def near_words(s: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     tokens: dict[str, str] = {}
     for w in words:
         if len(w) > 1:
-            k = near_key(w)
+            k = near_key(NEAR_ABBREVIATIONS.get(w, w))
             if len(k) >= NEAR_KEY_MIN and k not in tokens:
                 tokens[k] = w[0]
     return tuple(sorted(tokens.items())), tuple(initials)

@@ -402,10 +402,11 @@ def _near_form(full: Iterable[str], initials: Iterable[str]) -> str:
 @functools.lru_cache(maxsize=4096)  # pure: a party's name is near-screened at every document
 def _near_tokens(name: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     """:func:`contracts.names.near_words` of the name's :func:`bare_name` (legal forms in
-    words dropped as well)."""
-    from contracts.names import near_words
+    words dropped as well), a symbol standing for a letter inside a word dropped first
+    (:func:`contracts.names.unmasked`, decision 207)."""
+    from contracts.names import near_words, unmasked
 
-    return near_words(bare_name(name))
+    return near_words(bare_name(unmasked(name)))
 
 
 @functools.lru_cache(maxsize=4096)
