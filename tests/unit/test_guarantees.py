@@ -252,3 +252,17 @@ async def test_an_mt760_is_read_by_its_parties_only_and_exported_back(
     assert mt760.terms(back, 2) == mt760.terms(mt760.parse(fin.read_text()), 2)
     assert (back.issuer_bic, back.advising_bic, back.applicant) == (
         BICS[0], BICS[1], ("ACME Exports Ltd",))
+
+
+def test_the_examination_period_counts_the_guarantors_business_days(led: Ledger) -> None:
+    """Art. 20: five business days of the guarantor's place, by the calendar an LC's issuing
+    bank counts with (a demand on Friday 2025-12-19; bank A's place GB closes 25 and 26 Dec)."""
+    gid = issue(led)
+    led.now_ms = 1_766_102_400_000  # 2025-12-19T00:00Z, a Friday
+    plain = demand(led, gid, 1)["examination_deadline_ms"]
+    assert plain == 1_766_793_600_000  # the end of Friday 2025-12-26: Mon 22 .. Fri 26
+    led.ok("regulator", "governance", "set_calendar", calendar="GB", year=2025,
+           holidays=["2025-12-25", "2025-12-26"])
+    led.ok("regulator", "governance", "set_bank_calendar", bank=led.pk("bank_a"), calendar="GB")
+    led.now_ms = 1_766_102_400_000
+    assert demand(led, gid, 1)["examination_deadline_ms"] == plain + 4 * DAY_MS  # .. Tue 30
