@@ -238,6 +238,21 @@ async def test_peer_restart_reconnects() -> None:
         await until(lambda: b.got(kind="after") == [b"restart"] == a.got(kind="after"))
 
 
+async def test_the_link_state_handler_hears_a_peer_link_lost_and_back() -> None:
+    # decisions 198/199: the node tells its engine when the link to a validator drops (its
+    # process died) and when it is back; a link replaced by a newer one is not reported lost
+    async with cluster(2, tag="ls") as (a, b):
+        seen: list[tuple[bytes, bool]] = []
+        a.t.set_link_state_handler(lambda key, up: seen.append((key, up)))
+        port = b.t.port
+        await b.t.stop()
+        await until(lambda: seen == [(b.key, False)])
+        b.t = b._make(port)
+        await b.t.start()
+        b.t.set_peers({a.key: a.t.address})
+        await until(lambda: seen == [(b.key, False), (b.key, True)])
+
+
 async def test_full_queue_drops_oldest_and_counts() -> None:
     ids = idents(2, "q")
     port = free_port()
