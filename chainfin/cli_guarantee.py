@@ -74,7 +74,8 @@ def _simple(a: argparse.Namespace) -> tuple[str, dict[str, Any]]:
                    if getattr(a, k) is not None}
         return "amend_guarantee", {"guarantee_id": a.guarantee, "changes": changes}
     if c == "accept":
-        return "accept_guarantee_amendment", {"guarantee_id": a.guarantee}
+        return "accept_guarantee_amendment", {"guarantee_id": a.guarantee,
+                                              "proposal": a.proposal}
     return "release", {"guarantee_id": a.guarantee}
 
 
@@ -238,6 +239,10 @@ def add_parser(sub: Any) -> None:
                        ("release", "the beneficiary releases the guarantor")):
         q = s.add_parser(name, help=what)
         q.add_argument("--guarantee", required=True)
+        if name == "accept":
+            q.add_argument("--proposal", type=int, required=True,
+                           help="the pending amendment's proposal number (`guarantee show`): "
+                                "a proposal replaced since is not accepted")
         _signed(q)
     q = s.add_parser("show", help="a guarantee and its demands, as your key may read them")
     q.add_argument("--guarantee", required=True)

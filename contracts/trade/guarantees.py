@@ -121,6 +121,40 @@ def _put(state: ContractState, guarantee_id: str, g: dict[str, Any]) -> None:
     state.put(NAME, "gtee/" + guarantee_id, g)
 
 
+#: the parties every guarantee event names, so that each reads it on ``/v1/events`` and as a
+#: party of its transaction: the same four that read the guarantee's state (decision 197). A
+#: demand named only its applicant, so its guarantor, who has five business days to examine it,
+#: was not told of it (red-team guarantees G9, decision 211)
+EVENT_PARTIES = ("guarantor", "applicant", "beneficiary", "advising_bank")
+
+
+def _emit(ctx: TxContext, name: str, g: dict[str, Any], data: dict[str, Any]) -> None:
+    """Emit ``name`` with ``data`` and the guarantee's parties (:data:`EVENT_PARTIES`)."""
+    ctx.emit(name, {**data, **{f: g.get(f) for f in EVENT_PARTIES}})
+
+
+def screen_parties(state: ContractState, ctx: TxContext, g: dict[str, Any]) -> None:
+    """An undertaking given or enlarged (issued, its amount raised or its expiry put later) is
+    screened as its payment will be: neither its applicant, on whose behalf it is given, nor its
+    beneficiary frozen (identity, or account in its currency), watched or in a refused
+    jurisdiction (:func:`contracts.risk.check_on_behalf`; red-team guarantees G3, decision 210).
+
+    Raises:
+        ContractError: ``account_frozen``, ``sanctioned_party``, ``jurisdiction_refused``.
+    """
+    risk.check_on_behalf(state, ctx, (g["applicant"], g["beneficiary"]), g["currency"])
+
+
+def enlarges(g: dict[str, Any], changes: dict[str, Any], now_ms: int) -> bool:
+    """Would ``changes`` raise the amount in force or put the expiry later (or remove it)?"""
+    if "amount" in changes and changes["amount"] > amount_in_force(g, now_ms):
+        return True
+    if "expiry_date" in changes and g["expiry_date"] is not None \
+            and changes["expiry_date"] > g["expiry_date"]:
+        return True
+    return "expiry_event" in changes and g["expiry_event"] is None
+
+
 # ---------------------------------------------------------------------------- the rules
 
 
@@ -249,8 +283,10 @@ def issue_guarantee(state: ContractState, ctx: TxContext, args: dict[str, Any]
     gov.require_identity(state, args["beneficiary"])
     if "advising_bank" in args:
         gov.require_identity(state, args["advising_bank"], "bank")
-    risk.screen_identities(state, ctx, (args["applicant"], args["beneficiary"]))
     gov.require_currency(state, args["currency"])
+    # frozen too, not only watched: a guarantee is money made available to its beneficiary on
+    # the applicant's behalf, refused at issue as its payment would be (red-team G3)
+    screen_parties(state, ctx, args)
     check_expiry_terms(args.get("expiry_date"), args.get("expiry_event"), ctx.timestamp_ms)
     reductions = args.get("reductions", [])
     check_reductions(reductions, args["amount"])
@@ -269,14 +305,12 @@ def issue_guarantee(state: ContractState, ctx: TxContext, args: dict[str, Any]
          "supporting_statement_required": args.get("supporting_statement_required",
                                                    args["form"] == "DGAR"),
          "reductions": reductions, "paid": 0, "reserved": 0, "status": "issued",
-         "demands": [], "amendment": None, "amendments": 0, "fingerprint": fp,
+         "demands": [], "amendment": None, "amendments": 0, "proposals": 0, "fingerprint": fp,
          "height": ctx.height, "issued_ms": ctx.timestamp_ms}
     _put(state, guarantee_id, g)
     state.put(NAME, "gtfp/" + fp, guarantee_id)
-    ctx.emit("guarantee_issued", {"guarantee_id": guarantee_id, "guarantor": ctx.sender_hex,
-                                  "applicant": g["applicant"], "beneficiary": g["beneficiary"],
-                                  "advising_bank": g["advising_bank"], "amount": g["amount"],
-                                  "currency": g["currency"], "form": g["form"]})
+    _emit(ctx, "guarantee_issued", g, {"guarantee_id": guarantee_id, "amount": g["amount"],
+                                       "currency": g["currency"], "form": g["form"]})
     return {"guarantee_id": guarantee_id, "status": "issued"}
 
 
@@ -312,10 +346,9 @@ def demand(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[s
     g["reserved"] += amount
     g["demands"].append(demand_id)
     _put(state, guarantee_id, g)
-    ctx.emit("guarantee_demand", {"guarantee_id": guarantee_id, "demand_id": demand_id,
-                                  "amount": amount, "applicant": g["applicant"],
-                                  "extend_or_pay": extend,
-                                  "examination_deadline_ms": dem["examination_deadline_ms"]})
+    _emit(ctx, "guarantee_demand", g, {
+        "guarantee_id": guarantee_id, "demand_id": demand_id, "amount": amount,
+        "extend_or_pay": extend, "examination_deadline_ms": dem["examination_deadline_ms"]})
     return {"demand_id": demand_id, "status": "presented",
             "examination_deadline_ms": dem["examination_deadline_ms"]}
 
@@ -332,9 +365,9 @@ def _pay(state: ContractState, ctx: TxContext, demand_id: str, dem: dict[str, An
     if amount_in_force(g, ctx.timestamp_ms) - g["paid"] <= 0:
         g["status"] = "paid_out"
     _close_demand(state, ctx, demand_id, dem, g, "paid")
-    ctx.emit("guarantee_paid", {"guarantee_id": dem["guarantee_id"], "demand_id": demand_id,
-                                "amount": dem["amount"], "currency": g["currency"],
-                                "beneficiary": g["beneficiary"]})
+    _emit(ctx, "guarantee_paid", g, {"guarantee_id": dem["guarantee_id"],
+                                     "demand_id": demand_id, "amount": dem["amount"],
+                                     "currency": g["currency"]})
     return {"demand_id": demand_id, "status": "paid", "paid": g["paid"]}
 
 
@@ -369,21 +402,27 @@ def claim_demand_payment(state: ContractState, ctx: TxContext, args: dict[str, A
 def reject_demand(state: ContractState, ctx: TxContext, args: dict[str, Any]
                   ) -> dict[str, Any]:
     """The guarantor rejects a demand by one notice listing every discrepancy (URDG 758 art.
-    24 d), no later than its deadline (art. 20 a; a suspension's end, art. 23). The demand is
-    closed: a later notice cannot add a discrepancy; the beneficiary may demand again."""
+    24 d), no later than the close of the fifth business day after the demand (art. 24 e): a
+    suspension of payment does not extend it (red-team G5), and a suspended demand, which
+    the guarantor suspended as complying (art. 23 a), is extended or paid, never rejected. The
+    demand is closed: a later notice cannot add a discrepancy; the beneficiary may demand
+    again before expiry."""
     demand_id, items = args["demand_id"], args["discrepancies"]
     dem, g = open_demand(state, ctx, demand_id)
     if not items:
         raise ContractError("a rejection lists at least one discrepancy", "bad_field")
-    if ctx.timestamp_ms >= decision_deadline_ms(dem):
+    if dem["status"] == "suspended":
+        raise ContractError("a suspended demand was taken as complying (URDG 758 art. 23 a): "
+                            "extend the guarantee or pay", "demand_suspended")
+    if ctx.timestamp_ms >= dem["examination_deadline_ms"]:
         raise ContractError(f"the time to reject ended with "
-                            f"{last_day(decision_deadline_ms(dem))} (UTC): the guarantor is "
-                            "precluded (URDG 758 art. 24 f)", "refusal_too_late")
+                            f"{last_day(dem['examination_deadline_ms'])} (UTC): the guarantor "
+                            "is precluded (URDG 758 art. 24 e, f)", "refusal_too_late")
     dem["discrepancies"] = items
     _close_demand(state, ctx, demand_id, dem, g, "rejected")
-    ctx.emit("guarantee_demand_rejected", {"guarantee_id": dem["guarantee_id"],
-                                           "demand_id": demand_id, "discrepancies": items,
-                                           "beneficiary": g["beneficiary"]})
+    _emit(ctx, "guarantee_demand_rejected", g, {"guarantee_id": dem["guarantee_id"],
+                                                "demand_id": demand_id,
+                                                "discrepancies": items})
     return {"demand_id": demand_id, "status": "rejected", "discrepancies": items}
 
 
@@ -392,20 +431,26 @@ def reject_demand(state: ContractState, ctx: TxContext, args: dict[str, Any]
 def suspend_demand(state: ContractState, ctx: TxContext, args: dict[str, Any]
                    ) -> dict[str, Any]:
     """The guarantor suspends payment of an extend-or-pay demand for ``days`` calendar days
-    (at most 30, URDG 758 art. 23 a) while the applicant considers the extension."""
+    from the demand (at most 30, URDG 758 art. 23 a) while the applicant considers the
+    extension; within its examination period (art. 20 a), never after it: a guarantor silent
+    past its deadline is to pay, and the beneficiary may already claim (red-team G6)."""
     demand_id = args["demand_id"]
     dem, g = open_demand(state, ctx, demand_id)
     if dem["extend_or_pay"] is None:
         raise ContractError("only an extend-or-pay demand may be suspended", "not_extend_or_pay")
     if dem["status"] == "suspended":
         raise ContractError("payment of this demand is already suspended", "demand_closed")
+    if ctx.timestamp_ms >= dem["examination_deadline_ms"]:
+        raise ContractError(f"the time to decide the demand ended with "
+                            f"{last_day(dem['examination_deadline_ms'])} (UTC): pay it "
+                            "(URDG 758 art. 20, 24 f)", "refusal_too_late")
     dem["status"] = "suspended"
     dem["suspended_until_ms"] = dem["presented_ms"] + args.get(
         "days", MAX_SUSPENSION_DAYS) * DAY_MS
     state.put(NAME, "gdem/" + demand_id, dem)
-    ctx.emit("guarantee_demand_suspended", {"guarantee_id": dem["guarantee_id"],
-                                            "demand_id": demand_id,
-                                            "until_ms": dem["suspended_until_ms"]})
+    _emit(ctx, "guarantee_demand_suspended", g, {"guarantee_id": dem["guarantee_id"],
+                                                 "demand_id": demand_id,
+                                                 "until_ms": dem["suspended_until_ms"]})
     return {"demand_id": demand_id, "status": "suspended",
             "until_ms": dem["suspended_until_ms"]}
 
@@ -421,9 +466,9 @@ def extend_guarantee(state: ContractState, ctx: TxContext, args: dict[str, Any]
         raise ContractError("the demand asks for no extension", "not_extend_or_pay")
     g["expiry_date"] = dem["extend_or_pay"]
     _close_demand(state, ctx, demand_id, dem, g, "withdrawn")
-    ctx.emit("guarantee_extended", {"guarantee_id": dem["guarantee_id"], "demand_id": demand_id,
-                                    "expiry_date": g["expiry_date"],
-                                    "beneficiary": g["beneficiary"]})
+    _emit(ctx, "guarantee_extended", g, {"guarantee_id": dem["guarantee_id"],
+                                         "demand_id": demand_id,
+                                         "expiry_date": g["expiry_date"]})
     return {"guarantee_id": dem["guarantee_id"], "expiry_date": g["expiry_date"],
             "demand_id": demand_id, "status": "withdrawn"}
 
@@ -447,35 +492,55 @@ def amend_guarantee(state: ContractState, ctx: TxContext, args: dict[str, Any]
     check_live(g, ctx.timestamp_ms)
     new = {**g, **changes}
     check_expiry_terms(new["expiry_date"], new["expiry_event"], ctx.timestamp_ms)
+    if enlarges(g, changes, ctx.timestamp_ms):
+        screen_parties(state, ctx, g)
+    # every proposal its own number: a proposal replaced by another in the block of its
+    # acceptance is not the one accepted (red-team G1)
+    g["proposals"] = g.get("proposals", 0) + 1
     g["amendment"] = {"changes": changes, "number": g["amendments"] + 1,
-                      "height": ctx.height, "timestamp_ms": ctx.timestamp_ms}
+                      "proposal": g["proposals"], "height": ctx.height,
+                      "timestamp_ms": ctx.timestamp_ms}
     _put(state, guarantee_id, g)
-    ctx.emit("guarantee_amendment_proposed", {"guarantee_id": guarantee_id, "changes": changes,
-                                              "beneficiary": g["beneficiary"]})
+    _emit(ctx, "guarantee_amendment_proposed", g, {"guarantee_id": guarantee_id,
+                                                   "changes": changes,
+                                                   "proposal": g["proposals"]})
     return {"guarantee_id": guarantee_id, "pending": changes,
-            "number": g["amendment"]["number"]}
+            "number": g["amendment"]["number"], "proposal": g["proposals"]}
 
 
-@CONTRACT.method(roles=None, params={"guarantee_id": p_id})
+@CONTRACT.method(roles=None, params={"guarantee_id": p_id, "proposal": p_int(1)})
 def accept_guarantee_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
                                ) -> dict[str, Any]:
-    """The beneficiary accepts the pending amendment: the new terms apply from now."""
+    """The beneficiary accepts the pending amendment it read, named by its ``proposal`` number
+    (another proposal since is refused ``amendment_changed``): the new terms apply from now. An
+    amended amount replaces the amount in force: the scheduled reductions already passed no
+    longer lower it, later ones still do."""
     guarantee_id = args["guarantee_id"]
     g = get_guarantee(state, guarantee_id)
     require_party(g, ctx, "beneficiary", "accepts an amendment")
     if g["amendment"] is None:
         raise ContractError("the guarantee has no pending amendment", "no_amendment")
+    if g["amendment"].get("proposal") != args["proposal"]:
+        raise ContractError(f"the pending amendment is proposal {g['amendment'].get('proposal')}"
+                            f", not {args['proposal']}: read it before accepting",
+                            "amendment_changed")
     check_live(g, ctx.timestamp_ms)
     changes = g["amendment"]["changes"]
+    if enlarges(g, changes, ctx.timestamp_ms):
+        screen_parties(state, ctx, g)
+    check_expiry_terms(changes.get("expiry_date", g["expiry_date"]),
+                       changes.get("expiry_event", g["expiry_event"]), ctx.timestamp_ms)
     g.update(changes)
+    if "amount" in changes:  # the reductions already in force were in the amount replaced
+        g["reductions"] = [r for r in g["reductions"]
+                           if end_of_day_ms(r["date"]) - DAY_MS > ctx.timestamp_ms]
     if amount_in_force(g, ctx.timestamp_ms) < g["paid"] + g["reserved"]:
         raise ContractError("the amended amount is below what is paid or demanded",
                             "amount_exceeds_guarantee")
     g["amendment"] = None
     g["amendments"] += 1
     _put(state, guarantee_id, g)
-    ctx.emit("guarantee_amended", {"guarantee_id": guarantee_id, "changes": changes,
-                                   "guarantor": g["guarantor"]})
+    _emit(ctx, "guarantee_amended", g, {"guarantee_id": guarantee_id, "changes": changes})
     return {"guarantee_id": guarantee_id, "applied": changes}
 
 
@@ -492,8 +557,7 @@ def reduce(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[s
                             "cover what is paid and demanded", "bad_field")
     g["amount"] = amount
     _put(state, guarantee_id, g)
-    ctx.emit("guarantee_reduced", {"guarantee_id": guarantee_id, "amount": amount,
-                                   "guarantor": g["guarantor"], "applicant": g["applicant"]})
+    _emit(ctx, "guarantee_reduced", g, {"guarantee_id": guarantee_id, "amount": amount})
     return {"guarantee_id": guarantee_id, "amount": amount}
 
 
@@ -509,8 +573,7 @@ def release(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         raise ContractError("a demand under the guarantee is open", "guarantee_in_use")
     g["status"] = "released"
     _put(state, guarantee_id, g)
-    ctx.emit("guarantee_released", {"guarantee_id": guarantee_id, "guarantor": g["guarantor"],
-                                    "applicant": g["applicant"]})
+    _emit(ctx, "guarantee_released", g, {"guarantee_id": guarantee_id})
     return {"guarantee_id": guarantee_id, "status": "released"}
 
 
@@ -540,6 +603,5 @@ def expire_guarantee(state: ContractState, ctx: TxContext, args: dict[str, Any]
     g["expired"] = {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms,
                     "event_evidence": args.get("event_evidence")}
     _put(state, guarantee_id, g)
-    ctx.emit("guarantee_expired", {"guarantee_id": guarantee_id, "guarantor": g["guarantor"],
-                                   "beneficiary": g["beneficiary"], "by_event": by_event})
+    _emit(ctx, "guarantee_expired", g, {"guarantee_id": guarantee_id, "by_event": by_event})
     return {"guarantee_id": guarantee_id, "status": "expired"}

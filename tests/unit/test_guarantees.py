@@ -123,15 +123,17 @@ def test_an_amendment_binds_only_once_the_beneficiary_accepts(led: Ledger) -> No
     # not accepted: the beneficiary may still demand the original amount's worth
     assert led.get(T, f"gtee/{gid}")["amount"] == AMOUNT
     demand(led, gid, 30_000_00)
-    led.fails("forbidden", "exporter", T, "accept_guarantee_amendment", guarantee_id=gid)
+    led.fails("forbidden", "exporter", T, "accept_guarantee_amendment", guarantee_id=gid,
+              proposal=1)
     led.fails("amount_exceeds_guarantee", "importer", T, "accept_guarantee_amendment",
-              guarantee_id=gid)
+              guarantee_id=gid, proposal=1)
     led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
            changes={"amount": 40_000_00, "expiry_date": "2026-09-30"})
-    led.ok("importer", T, "accept_guarantee_amendment", guarantee_id=gid)
+    led.ok("importer", T, "accept_guarantee_amendment", guarantee_id=gid, proposal=2)
     g = led.get(T, f"gtee/{gid}")
     assert (g["amount"], g["expiry_date"], g["amendment"]) == (40_000_00, "2026-09-30", None)
-    led.fails("no_amendment", "importer", T, "accept_guarantee_amendment", guarantee_id=gid)
+    led.fails("no_amendment", "importer", T, "accept_guarantee_amendment", guarantee_id=gid,
+              proposal=3)
 
 
 def test_a_demand_after_expiry_is_refused_and_expiry_is_recorded(led: Ledger) -> None:
@@ -266,3 +268,123 @@ def test_the_examination_period_counts_the_guarantors_business_days(led: Ledger)
     led.ok("regulator", "governance", "set_bank_calendar", bank=led.pk("bank_a"), calendar="GB")
     led.now_ms = 1_766_102_400_000
     assert demand(led, gid, 1)["examination_deadline_ms"] == plain + 4 * DAY_MS  # .. Tue 30
+
+
+# ---------------------------------------------------------------- red team (docs/redteam-guarantees.md)
+
+
+def test_an_amendment_replaced_in_the_block_of_its_acceptance_is_not_accepted(
+        led: Ledger) -> None:
+    """G1: the beneficiary accepts the proposal it read (a raise to 90,000); the guarantor's
+    replacement (a cut to 1.00) ordered before the acceptance in one block is not accepted."""
+    gid = issue(led)
+    first = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
+                   changes={"amount": 90_000_00})["proposal"]
+    res = led.block([
+        led.make_tx("bank_a", T, "amend_guarantee", {"guarantee_id": gid,
+                                                      "changes": {"amount": 1_00}}),
+        led.make_tx("importer", T, "accept_guarantee_amendment",
+                    {"guarantee_id": gid, "proposal": first})])
+    assert [r.error_code for r in res.receipts] == [None, "amendment_changed"]
+    assert led.get(T, f"gtee/{gid}")["amount"] == AMOUNT
+    led.ok("importer", T, "accept_guarantee_amendment", guarantee_id=gid, proposal=first + 1)
+    assert led.get(T, f"gtee/{gid}")["amount"] == 1_00
+
+
+@pytest.mark.parametrize("who", ["importer", "exporter"])
+def test_a_guarantee_for_a_frozen_party_is_refused_at_issue_and_when_raised(
+        led: Ledger, who: str) -> None:
+    """G3: a frozen beneficiary or applicant (its USD account) gets no USD guarantee, as a
+    watched one gets none; a guarantee issued before the freeze is not raised nor extended."""
+    gid = issue(led)
+    led.ok("regulator", "risk", "freeze_account", account=led.pk(who), currency="USD",
+           reason="court order", order_ref="C-1")
+    led.fails("account_frozen", "bank_a", T, "issue_guarantee", applicant=led.pk("exporter"),
+              beneficiary=led.pk("importer"), amount=AMOUNT, currency="USD", form="DGAR",
+              guarantee_type="performance", guarantee_number="PG-2", underlying_ref="u",
+              expiry_date="2026-06-30")
+    led.fails("account_frozen", "bank_a", T, "amend_guarantee", guarantee_id=gid,
+              changes={"amount": AMOUNT + 1})
+    led.fails("account_frozen", "bank_a", T, "amend_guarantee", guarantee_id=gid,
+              changes={"expiry_date": "2026-12-31"})
+    led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid, changes={"amount": 1_00})
+
+
+def test_a_suspension_neither_extends_the_time_to_reject_nor_comes_late(led: Ledger) -> None:
+    """G5, G6: the notice of rejection is due by the fifth business day after the demand (art.
+    24 e) whatever the suspension; a suspended demand (taken as complying, art. 23 a) is not
+    rejected; a guarantor silent past its deadline cannot suspend to buy 30 days."""
+    gid = issue(led)
+    dem = demand(led, gid, 1_00, extend_or_pay="2026-12-31")["demand_id"]
+    led.ok("bank_a", T, "suspend_demand", demand_id=dem, days=30)
+    led.fails("demand_suspended", "bank_a", T, "reject_demand", demand_id=dem,
+              discrepancies=[{"code": "other"}])
+    led.now_ms += 20 * DAY_MS
+    led.fails("demand_suspended", "bank_a", T, "reject_demand", demand_id=dem,
+              discrepancies=[{"code": "other"}])
+    late = demand(led, gid, 1_00, extend_or_pay="2026-12-31")["demand_id"]
+    led.now_ms += 8 * DAY_MS
+    led.fails("refusal_too_late", "bank_a", T, "suspend_demand", demand_id=late, days=30)
+    assert led.ok("importer", T, "claim_demand_payment", demand_id=late)["status"] == "paid"
+
+
+def test_an_amended_amount_replaces_the_reductions_already_in_force(led: Ledger) -> None:
+    """G7: accepted after a scheduled reduction (100 -> 60), a raise to 200 is 200, not 60; a
+    later scheduled step still lowers it. G8: an amendment whose expiry date passed before its
+    acceptance is not accepted."""
+    gid = issue(led, amount=100, reductions=[{"date": "2026-01-10", "amount": 60},
+                                             {"date": "2026-03-10", "amount": 50}])
+    led.now_ms = 1_768_003_200_000  # 2026-01-10T00:00Z
+    n = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid, changes={"amount": 200})
+    led.ok("importer", T, "accept_guarantee_amendment", guarantee_id=gid,
+           proposal=n["proposal"])
+    assert led.get(T, f"gtee/{gid}")["reductions"] == [{"date": "2026-03-10", "amount": 50}]
+    demand(led, gid, 150)
+    n = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
+               changes={"expiry_date": "2026-01-12"})
+    led.now_ms += 3 * DAY_MS
+    led.fails("guarantee_expired", "importer", T, "accept_guarantee_amendment",
+              guarantee_id=gid, proposal=n["proposal"])
+    assert led.get(T, f"gtee/{gid}")["expiry_date"] == "2026-06-30"
+
+
+def test_every_guarantee_event_reaches_its_four_parties_and_no_one_else(led: Ledger) -> None:
+    """G9: the guarantor reads the demand it must examine on its event stream (it was not
+    named), the beneficiary and the applicant a suspension, the applicant a rejection; another
+    bank and another customer read none of them."""
+    from node import access
+
+    def readers(receipt: Any) -> set[str]:
+        get = led.get
+        out = set()
+        for e in receipt.events:
+            ev = {"contract": T, "name": e.name, "data": e.data}
+            for n in ("bank_a", "bank_b", "bank_c", "exporter", "importer", "exporter2"):
+                if n in led.ids and access.event_rule(
+                        get, access.resolve_reader(get, led.pk(n)), ev) and \
+                        e.name.startswith("guarantee"):
+                    out.add(n)
+        return out
+
+    gid = issue(led)
+    parties = {"bank_a", "bank_b", "exporter", "importer"}
+    assert readers(led.tx("bank_a", T, "issue_guarantee", **{
+        "applicant": led.pk("exporter"), "beneficiary": led.pk("importer"), "amount": 1,
+        "currency": "USD", "form": "STBY", "guarantee_type": "bid", "guarantee_number": "E-1",
+        "underlying_ref": "u", "expiry_date": "2026-06-30",
+        "advising_bank": led.pk("bank_b")})) == parties
+    d = led.tx("importer", T, "demand", guarantee_id=gid, amount=1_00, supporting_statement="s",
+               extend_or_pay="2026-12-31")
+    assert readers(d) == parties
+    # its transaction: the applicant looks it up as a party, another customer gets nothing
+    # (the banks of this ledger are validators, which read every transaction)
+    rcpt = {"events": [{"contract": T, "name": e.name, "data": e.data} for e in d.events]}
+    get = led.get
+    assert {n: access.tx_rule(get, access.resolve_reader(get, led.pk(n)),  # type: ignore[arg-type]
+                              led.pk("importer"), rcpt)
+            for n in ("exporter", "exporter2")} == {"exporter": "party", "exporter2": None}
+    assert readers(led.tx("bank_a", T, "suspend_demand", demand_id=d.result["demand_id"],
+                          days=5)) == parties
+    r = demand(led, gid, 1_00)["demand_id"]
+    assert readers(led.tx("bank_a", T, "reject_demand", demand_id=r,
+                          discrepancies=[{"code": "other"}])) == parties
