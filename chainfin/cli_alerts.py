@@ -324,12 +324,12 @@ def cli_alerts_str(args: argparse.Namespace) -> int:
     filer = goaml.load_filer(args.config, {
         "rentity_id": args.entity_id, "rentity_branch": args.branch,
         "reporting_person": person, "currency_code_local": args.currency_local})
-    reason = args.reason or "; ".join(f"chainfin alert {a}" for a in alerts)
     with SyncClient(args.node, identity=identity, ca_file=args.ca) as c:
         get = _reads(c)
         _, me = goaml.reader_record(get, identity.public_key.hex())
         txs = goaml.gather(get, identity.public_key.hex(), alerts)
         exps = {t.currency: goaml.exponent_of(get, t.currency) for t in txs}
+        reason = args.reason or goaml.default_reason(get, alerts, exps)
         home = filer.country or goaml.country_of_bic(me.get("bank"))
         if home is None:
             raise ChainfinError("the bank's country is needed (its identity carries no BIC): "
@@ -355,6 +355,10 @@ def cli_alerts_str(args: argparse.Namespace) -> int:
                   f"review --disposition reported --report-ref {ref}`", file=sys.stderr)
             return 0
         note = Path(args.note).read_bytes()
+        print(f"chainfin: the review seals the hash of this reference, not the file's hash "
+              f"itself: `alerts case` shows report_sha256 "
+              f"{hashlib.sha256(ref.encode()).hexdigest()} (= `printf %s {ref} | sha256sum`)",
+              file=sys.stderr)
         status = 0
         for alert in alerts:
             record = review_record(alert, "reported", note, ref)

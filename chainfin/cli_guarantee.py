@@ -11,18 +11,32 @@ import asyncio
 import datetime
 import json
 import sys
+import time
+import unicodedata
 from typing import Any
 
-from chainfin.client import Client, add_regulator_call_args, send_or_dry_run
+from chainfin.client import Client, add_regulator_call_args, submit_call
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 from chainfin.swift import mt760
-from chainfin.swift.mt700 import MtError, bic11
+from chainfin.swift.mt700 import MtError, bic11, name_candidates
 
 __all__ = ["add_parser", "run"]
 
 T = "trade_documents"
 MAX_FILE_BYTES = 256 * 1024
+DAY_MS = 86_400_000
+#: whose key signs each command (its ``--key`` help line)
+SIGNER = {"issue": "the guarantor bank's", "mt760": "the guarantor bank's",
+          "demand": "the beneficiary's", "accept": "the beneficiary's",
+          "release": "the beneficiary's", "reduce": "the beneficiary's",
+          "claim": "the beneficiary's", "pay": "the guarantor bank's",
+          "reject": "the guarantor bank's", "amend": "the guarantor bank's",
+          "suspend": "the guarantor bank's", "extend": "the guarantor bank's",
+          "expire": "a party's (the guarantor's for an expiry event)"}
+#: the amount options' help: what people misread
+AMOUNT_HELP = ("integer minor units of the guarantee's currency: USD 50,000.00 is 5000000, "
+               "JPY 50,000 is 50000 (`guarantee show` writes amount_decimal)")
 
 
 def _reduction(text: str) -> dict[str, Any]:
@@ -94,6 +108,33 @@ async def _exponent(c: Client, currency: str) -> int:
     return int(cur["exponent"])
 
 
+def name_key(text: str) -> str:
+    """A party name compared loosely: accents, case, punctuation and spacing ignored."""
+    plain = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in plain.casefold() if ch.isalnum())
+
+
+async def check_named(c: Client, tag: str, lines: tuple[str, ...], key: str) -> None:
+    """The identity ``key`` (``--applicant`` / ``--beneficiary``) is the party the MT760's
+    field ``tag`` names (its first line, or up to four lines joined), by its legal name or
+    name: a key given for the wrong party (applicant and beneficiary swapped) would give the
+    right to demand to the other side.
+
+    Raises:
+        ChainfinError: no such identity, or the field names someone else.
+    """
+    flag = "--beneficiary" if tag == "59" else "--applicant"
+    found = await c.identity_record(key.lower())
+    if found is None:
+        raise ChainfinError(f"{flag} {key[:16]}…: no identity on the ledger has this key")
+    rec = found[1]
+    names = {name_key(str(n)) for n in (rec.get("legal_name"), rec.get("name")) if n}
+    if not names & {name_key(cand) for cand in name_candidates(lines)}:
+        who = rec.get("legal_name") or rec.get("name")
+        raise ChainfinError(f":{tag}: the message names {lines[0]!r}, but {flag} "
+                            f"{key[:16]}… is {who!r}: give the key of the party :{tag}: names")
+
+
 async def mt760_args(a: argparse.Namespace) -> dict[str, Any]:
     """``issue_guarantee``'s arguments from an MT760 file and the parties' keys given."""
     msg = mt760.parse(_read_file(a.file))
@@ -101,6 +142,9 @@ async def mt760_args(a: argparse.Namespace) -> dict[str, Any]:
     async with Client(a.node, ca_file=a.ca, identity=ident, timeout=a.timeout) as c:
         me = await c.state_value("governance", "id/" + ident.public_key.hex()) or {}
         tx = mt760.terms(msg, await _exponent(c, msg.currency))
+        for tag, lines, key in (("50", msg.applicant, a.applicant),
+                                ("59", msg.beneficiary, a.beneficiary)):
+            await check_named(c, tag, lines, key)
     if msg.issuer_bic and bic11(str(me.get("bank", ""))) != msg.issuer_bic:
         raise ChainfinError(f":52A: {msg.issuer_bic} is not the signing bank's BIC "
                             f"({me.get('bank')}): the guarantor signs its own MT760")
@@ -117,28 +161,121 @@ async def _name(c: Client, key: str) -> str:
     return str(ident.get("legal_name") or ident.get("name") or key[:16])
 
 
+def decimal(minor: int, exponent: int) -> str:
+    """Integer minor units as the decimal people read, exactly: 5000000, 2 -> ``50000.00``;
+    50000, 0 -> ``50000``; 1250, 3 -> ``1.250``."""
+    sign, minor = ("-" if minor < 0 else ""), abs(minor)
+    if exponent == 0:
+        return f"{sign}{minor}"
+    units, frac = divmod(minor, 10 ** exponent)
+    return f"{sign}{units}.{frac:0{exponent}d}"
+
+
+def utc(ms: Any) -> str | None:
+    """Block time in ms since 1970 -> ISO 8601 UTC to the second (None: no time)."""
+    if not isinstance(ms, int) or isinstance(ms, bool) or ms < 0:
+        return None
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def amount_in_force(g: dict[str, Any], now_ms: int) -> int:
+    """The guarantee's amount at ``now_ms``: its amount, lowered by each scheduled reduction
+    from the start (UTC) of its date (as the contract reckons it, docs/contracts.md)."""
+    amount = int(g["amount"])
+    for r in g.get("reductions") or []:
+        start = (datetime.date.fromisoformat(r["date"]).toordinal()
+                 - datetime.date(1970, 1, 1).toordinal()) * DAY_MS
+        if start <= now_ms:
+            amount = min(amount, int(r["amount"]))
+    return amount
+
+
+def readable(g: dict[str, Any], exponent: int, now_ms: int,
+             names: dict[str, str]) -> dict[str, Any]:
+    """``g`` (a guarantee as the ledger keeps it, with its ``demands`` read) with what a person
+    reads beside the ledger's fields: each amount as a decimal of its currency
+    (``*_decimal``), each time in ms as ISO 8601 UTC (``*_at``), the parties' names
+    (``*_name``), the amount in force and what a demand may still claim now."""
+    out = dict(g)
+    for k in ("guarantor", "applicant", "beneficiary", "advising_bank"):
+        if g.get(k):
+            out[k + "_name"] = names.get(g[k], g[k][:16])
+    in_force = amount_in_force(g, now_ms)
+    out["amount_in_force"] = in_force
+    out["available"] = max(0, in_force - int(g["paid"]) - int(g["reserved"]))
+    for k in ("amount", "amount_in_force", "available", "paid", "reserved"):
+        out[k + "_decimal"] = decimal(int(out[k]), exponent)
+    out["issued_at"] = utc(g.get("issued_ms"))
+    out["reductions"] = [{**r, "amount_decimal": decimal(int(r["amount"]), exponent)}
+                         for r in g.get("reductions") or []]
+    demands = []
+    for d in g.get("demands") or []:
+        d = dict(d)
+        if isinstance(d.get("amount"), int):
+            d["amount_decimal"] = decimal(d["amount"], exponent)
+        for k in ("presented_ms", "examination_deadline_ms", "suspended_until_ms"):
+            if isinstance(d.get(k), int):
+                d[k[:-3] + "_at"] = utc(d[k])
+        deadline = max(int(d.get("examination_deadline_ms") or 0),
+                       int(d.get("suspended_until_ms") or 0))
+        if deadline:  # the guarantor pays or rejects before this: a day (UTC) when the
+            # deadline is the close of one (the examination period), else the instant
+            d["decide_through"] = ((utc(deadline - 1) or "")[:10] if deadline % DAY_MS == 0
+                                   else utc(deadline))
+        if isinstance(d.get("decided"), dict):
+            d["decided"] = {**d["decided"], "at": utc(d["decided"].get("timestamp_ms"))}
+        demands.append(d)
+    out["demands"] = demands
+    for k in ("amendment", "expired"):
+        if isinstance(g.get(k), dict):
+            out[k] = {**g[k], "at": utc(g[k].get("timestamp_ms"))}
+    return out
+
+
+async def _names(c: Client, g: dict[str, Any]) -> dict[str, str]:
+    keys = {g[k] for k in ("guarantor", "applicant", "beneficiary", "advising_bank")
+            if g.get(k)}
+    return {k: await _name(c, k) for k in keys}
+
+
 async def show(a: argparse.Namespace) -> dict[str, Any]:
-    """The guarantee as the signing key may read it, with its demands."""
+    """The guarantee as the signing key may read it, with its demands, amounts also as
+    decimals of the currency and times also in ISO 8601 UTC (:func:`readable`)."""
     async with Client(a.node, ca_file=a.ca, identity=load_identity(a.key) if a.key else None,
                       timeout=a.timeout) as c:
         g = await c.state_value(T, "gtee/" + a.guarantee)
         if g is None:
-            raise ChainfinError(f"guarantee {a.guarantee}: not found or not visible to you")
+            raise ChainfinError(f"guarantee {a.guarantee}: not found or not visible to you "
+                                "(its guarantor, applicant, beneficiary, advising bank and the "
+                                "regulators read it)")
         demands = [await c.state_value(T, "gdem/" + d) for d in g["demands"]]
-    return {"guarantee_id": a.guarantee, **g,
-            "demands": [{"demand_id": i, **(d or {})} for i, d in zip(g["demands"], demands,
-                                                                       strict=True)]}
+        exponent = await _exponent(c, g["currency"])
+        names = await _names(c, g)
+    g = {**g, "demands": [{"demand_id": i, **(d or {})}
+                          for i, d in zip(g["demands"], demands, strict=True)]}
+    return {"guarantee_id": a.guarantee, **readable(g, exponent, int(time.time() * 1000), names)}
 
 
 async def export(a: argparse.Namespace) -> str:
     """An MT760 for the guarantee, from its guarantor's BIC to ``--receiver``."""
     async with Client(a.node, ca_file=a.ca, identity=load_identity(a.key) if a.key else None,
                       timeout=a.timeout) as c:
-        g = await c.state_value(T, "gtee/" + a.guarantee)
+        gid = a.guarantee or a.guarantee_opt
+        if not gid:
+            raise ChainfinError("which guarantee: export ID (or --guarantee ID)")
+        g = await c.state_value(T, "gtee/" + gid)
         if g is None:
-            raise ChainfinError(f"guarantee {a.guarantee}: not found or not visible to you")
+            raise ChainfinError(f"guarantee {gid}: not found or not visible to you")
         adv = (await c.state_value("governance", "id/" + g["advising_bank"]) or {}
                ) if g["advising_bank"] else {}
+        if not a.receiver and not adv.get("bank"):
+            raise ChainfinError("the guarantee names no advising bank with a BIC: say whom the "
+                                "MT760 goes to with --receiver BIC")
+        if g["status"] != "issued":
+            print(f"chainfin: note: the guarantee is {g['status']}; the MT760 states its terms "
+                  "as issued (an MT760 issues an undertaking: do not send it as a live one)",
+                  file=sys.stderr)
         t = mt760.GuaranteeTerms(
             sender_bic=str(g["issuing_bank"]), receiver_bic=a.receiver or adv.get("bank", ""),
             guarantee_number=g["guarantee_number"],
@@ -152,6 +289,108 @@ async def export(a: argparse.Namespace) -> str:
             amount=g["amount"], underlying_ref=g["underlying_ref"],
             advising_bic=adv.get("bank"))
     return mt760.render(t)
+
+
+def _more(a: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
+    """The method and arguments of the commands beyond issue … release: reduce, claim,
+    suspend, extend, expire (None: another command)."""
+    c = a.guarantee_command
+    if c == "reduce":
+        return "reduce", {"guarantee_id": a.guarantee, "amount": a.amount}
+    if c == "claim":
+        return "claim_demand_payment", {"demand_id": a.demand}
+    if c == "suspend":
+        return "suspend_demand", {"demand_id": a.demand,
+                                  **({"days": a.days} if a.days is not None else {})}
+    if c == "extend":
+        return "extend_guarantee", {"demand_id": a.demand}
+    if c == "expire":
+        return "expire_guarantee", {"guarantee_id": a.guarantee, **(
+            {"event_evidence": a.event_evidence} if a.event_evidence else {})}
+    return None
+
+
+#: what to do next, for a refusal whose message does not say it (by error code)
+HINTS = {
+    "statement_required": "add --statement 'in what respect the applicant is in breach' "
+                          "(URDG 758 art. 15 a)",
+    "insufficient_funds": "the guarantor pays from its own balance in the guarantee's "
+                          "currency on the ledger: fund that account first (a currency "
+                          "issuer's settlement.issue, README), then pay again",
+    "forbidden": "sign with the key of the party the command is for (`--help`: --key)",
+    "no_amendment": "nothing is pending: `chainfin guarantee show` names the pending "
+                    "amendment under amendment",
+    "guarantee_in_use": "a demand is still open: the guarantor pays or rejects it first",
+    "unknown_guarantee": "the guarantee id is the issuing transaction's id "
+                         "(result.guarantee_id of `guarantee issue` or `guarantee mt760`)",
+    "unknown_demand": "the demand id is the demanding transaction's id "
+                      "(result.demand_id of `guarantee demand`; `guarantee show` lists them)",
+}
+
+
+async def _send(a: argparse.Namespace, method: str, tx_args: dict[str, Any]) -> int:
+    """Sign and send ``method``; print the outcome as JSON (times in ms also in ISO 8601 UTC,
+    ``*_at``) and on stderr what a person needs next: a refusal's amounts as decimals of the
+    currency, and what to do. Exit 0 committed, else 1."""
+    out = await submit_call(a.node, a.key, T, method, tx_args, a.ca, a.timeout)
+    result = out.get("result")
+    if isinstance(result, dict):
+        for k in ("examination_deadline_ms", "until_ms"):
+            if isinstance(result.get(k), int):
+                result[k[:-3] + "_at"] = utc(result[k])
+    print(json.dumps(out))
+    if out.get("status") == "committed":
+        return 0
+    err = out.get("error") or {}
+    code = err.get("code") if isinstance(err, dict) else None
+    for note in await _refusal_notes(a, method, tx_args, str(code)):
+        print(f"chainfin: note: {note}", file=sys.stderr)
+    return 1
+
+
+async def _refusal_notes(a: argparse.Namespace, method: str, tx_args: dict[str, Any],
+                         code: str) -> list[str]:
+    """What to do about a refusal; for one about an amount, the amounts as decimals (the
+    ledger's message gives minor units), read with the signer's key (a party reads the
+    guarantee). Best effort: a failed read leaves the hint alone."""
+    notes = [HINTS[code]] if code in HINTS else []
+    if code not in ("amount_exceeds_guarantee", "bad_field", "insufficient_funds"):
+        return notes
+    try:
+        async with Client(a.node, ca_file=a.ca, identity=load_identity(a.key),
+                          timeout=a.timeout) as c:
+            gid = tx_args.get("guarantee_id")
+            if gid is None and "demand_id" in tx_args:
+                dem = await c.state_value(T, "gdem/" + tx_args["demand_id"]) or {}
+                gid = dem.get("guarantee_id")
+            g = await c.state_value(T, "gtee/" + gid) if isinstance(gid, str) else None
+            if not isinstance(g, dict):
+                return notes
+            exp = await _exponent(c, g["currency"])
+    except (ChainfinError, OSError, ValueError):
+        return notes
+    ccy = g["currency"]
+    now = int(time.time() * 1000)
+    in_force = amount_in_force(g, now)
+    left = max(0, in_force - int(g["paid"]) - int(g["reserved"]))
+    asked = tx_args.get("amount")
+    asked_text = (f"{ccy} {decimal(asked, exp)} ({asked} minor units)"
+                  if isinstance(asked, int) else "")
+    if method == "demand" and code == "amount_exceeds_guarantee":
+        notes.append(f"you asked {asked_text}; available now {ccy} {decimal(left, exp)} "
+                     f"({left} minor units): amount in force {decimal(in_force, exp)}, paid "
+                     f"{decimal(int(g['paid']), exp)}, under open demands "
+                     f"{decimal(int(g['reserved']), exp)}")
+    elif method == "reduce" and code == "bad_field":
+        floor = int(g["paid"]) + int(g["reserved"])
+        notes.append(f"--amount is the new amount in force ({asked_text}): below "
+                     f"{ccy} {decimal(in_force, exp)} ({in_force}) and at least what is paid "
+                     f"and demanded, {ccy} {decimal(floor, exp)} ({floor})")
+    elif code == "amount_exceeds_guarantee":
+        floor = int(g["paid"]) + int(g["reserved"])
+        notes.append(f"the amount may not fall below what is paid and demanded, {ccy} "
+                     f"{decimal(floor, exp)} ({floor} minor units)")
+    return notes
 
 
 def run(a: argparse.Namespace) -> int:
@@ -171,9 +410,9 @@ def run(a: argparse.Namespace) -> int:
                 sys.stdout.write(text + "\n")
             return 0
         if c == "mt760":
-            return send_or_dry_run(a, T, "issue_guarantee", asyncio.run(mt760_args(a)))
-        method, tx_args = _simple(a)
-        return send_or_dry_run(a, T, method, tx_args)
+            return _send_or_dry_run(a, "issue_guarantee", asyncio.run(mt760_args(a)))
+        method, tx_args = _more(a) or _simple(a)
+        return _send_or_dry_run(a, method, tx_args)
     except MtError as e:
         print("chainfin: error: the MT760 is refused:\n  " + "\n  ".join(e.problems),
               file=sys.stderr)
@@ -183,25 +422,43 @@ def run(a: argparse.Namespace) -> int:
         return 2
 
 
+def _send_or_dry_run(a: argparse.Namespace, method: str, tx_args: dict[str, Any]) -> int:
+    if a.dry_run:
+        print(json.dumps({"status": "dry_run", "method": method, "args": tx_args}))
+        return 0
+    return asyncio.run(_send(a, method, tx_args))
+
+
 def _signed(q: argparse.ArgumentParser) -> None:
     q.add_argument("--dry-run", action="store_true", help="print the transaction; send nothing")
     add_regulator_call_args(q, run)
+    who = SIGNER.get(q.prog.rsplit(" ", 1)[-1])
+    for action in q._actions:  # the shared option says "the regulator's": say whose it is
+        if action.dest == "key" and who:
+            action.help = f"{who} identity key file, which signs"
 
 
 def _issue_options(q: argparse.ArgumentParser) -> None:
-    q.add_argument("--amount", type=int, required=True, help="integer minor units (cents)")
+    q.add_argument("--amount", type=int, required=True, help=AMOUNT_HELP)
     q.add_argument("--currency", required=True, help="ISO 4217 code")
-    q.add_argument("--form", choices=("DGAR", "STBY"), default="DGAR")
+    q.add_argument("--form", choices=("DGAR", "STBY"), default="DGAR",
+                   help="DGAR: a demand guarantee under URDG 758 (a demand needs a statement "
+                        "of breach); STBY: a standby LC under ISP98 (default: DGAR)")
     q.add_argument("--type", default="performance",
-                   choices=("bid", "performance", "advance_payment", "payment", "other"))
+                   choices=("bid", "performance", "advance_payment", "payment", "other"),
+                   help="what the guarantee secures (MT760 :22K:; default: performance)")
     q.add_argument("--number", required=True, help="the guarantee number (16x)")
     q.add_argument("--underlying-ref", required=True, help="the underlying contract or tender")
-    q.add_argument("--expiry-date", default=None, help="YYYY-MM-DD")
-    q.add_argument("--expiry-event", default=None, help="the expiry event, in words")
+    q.add_argument("--expiry-date", default=None,
+                   help="YYYY-MM-DD, good through that day (UTC); this, --expiry-event or both")
+    q.add_argument("--expiry-event", default=None,
+                   help="the expiry event, in words (the guarantor records it: `guarantee "
+                        "expire --event-evidence`)")
     q.add_argument("--no-statement", action="store_true",
                    help="a demand needs no statement of breach (URDG 758 art. 15 a excluded)")
     q.add_argument("--reduction", action="append", default=[],
-                   help="DATE:AMOUNT, repeatable: the amount in force from that date")
+                   help="DATE:AMOUNT (YYYY-MM-DD:minor units), repeatable: the amount in "
+                        "force from the start of that date (UTC)")
 
 
 def add_parser(sub: Any) -> None:
@@ -216,23 +473,30 @@ def add_parser(sub: Any) -> None:
     _issue_options(q)
     _signed(q)
     q = s.add_parser("demand", help="the beneficiary demands payment")
-    q.add_argument("--guarantee", required=True)
-    q.add_argument("--amount", type=int, required=True, help="integer minor units")
-    q.add_argument("--statement", default=None, help="in what respect the applicant is in breach")
+    q.add_argument("--guarantee", required=True, help="the guarantee id (issue's guarantee_id)")
+    q.add_argument("--amount", type=int, required=True, help=AMOUNT_HELP)
+    q.add_argument("--statement", default=None,
+                   help="in what respect the applicant is in breach (needed unless the "
+                        "guarantee was issued with --no-statement; `show`: "
+                        "supporting_statement_required)")
     q.add_argument("--extend-to", default=None, help="YYYY-MM-DD: extend or pay (art. 23)")
     _signed(q)
     for name, what in (("pay", "the guarantor pays a demand"),
                        ("reject", "the guarantor rejects a demand, every discrepancy at once")):
         q = s.add_parser(name, help=what)
-        q.add_argument("--demand", required=True)
+        q.add_argument("--demand", required=True,
+                       help="the demand id (demand's demand_id; `show` lists them)")
         if name == "reject":
             q.add_argument("--discrepancy", action="append", required=True,
-                           help="CODE[:detail], repeatable")
+                           help="CODE[:detail], repeatable, every one at once (no second "
+                                "notice): missing_supporting_statement, "
+                                "statement_not_breach, missing_document, inconsistent_data, "
+                                "demand_after_expiry, amount_exceeds_available, other")
         _signed(q)
     q = s.add_parser("amend", help="the guarantor proposes an amendment")
     q.add_argument("--guarantee", required=True)
-    q.add_argument("--amount", type=int, default=None)
-    q.add_argument("--expiry-date", default=None)
+    q.add_argument("--amount", type=int, default=None, help="the new amount: " + AMOUNT_HELP)
+    q.add_argument("--expiry-date", default=None, help="the new expiry date, YYYY-MM-DD")
     q.add_argument("--expiry-event", default=None)
     _signed(q)
     for name, what in (("accept", "the beneficiary accepts the pending amendment"),
@@ -254,7 +518,35 @@ def add_parser(sub: Any) -> None:
     q.add_argument("--advising-bank", default=None, help="identity key of :56a:'s bank")
     _signed(q)
     q = s.add_parser("export", help="write the guarantee as an MT760")
-    q.add_argument("guarantee", help="the guarantee id")
+    q.add_argument("guarantee", nargs="?", default=None, help="the guarantee id")
+    q.add_argument("--guarantee", dest="guarantee_opt", default=None,
+                   help="the guarantee id (as `show` takes it)")
     q.add_argument("--receiver", default=None, help="receiver BIC (default: the advising bank)")
     q.add_argument("--out", default=None, help="file to write (default: stdout)")
     add_regulator_call_args(q, run, signs=False)
+    q = s.add_parser("reduce", help="the beneficiary lowers the amount (a partial release)")
+    q.add_argument("--guarantee", required=True, help="the guarantee id")
+    q.add_argument("--amount", type=int, required=True,
+                   help="the new amount in force, lower, at least what is paid and demanded: "
+                        + AMOUNT_HELP)
+    _signed(q)
+    q = s.add_parser("claim", help="the beneficiary has a demand paid that the guarantor "
+                                   "neither paid nor rejected in time (URDG 758 art. 24 f)")
+    q.add_argument("--demand", required=True, help="the demand id")
+    _signed(q)
+    q = s.add_parser("suspend", help="the guarantor suspends payment of an extend-or-pay "
+                                     "demand (art. 23)")
+    q.add_argument("--demand", required=True, help="the demand id")
+    q.add_argument("--days", type=int, default=None,
+                   help="calendar days from the demand, at most 30 (default: 30)")
+    _signed(q)
+    q = s.add_parser("extend", help="the guarantor grants an extend-or-pay demand's extension "
+                                    "(the demand is withdrawn)")
+    q.add_argument("--demand", required=True, help="the demand id")
+    _signed(q)
+    q = s.add_parser("expire", help="record the guarantee's expiry: its date has passed, or "
+                                    "(the guarantor) its expiry event occurred")
+    q.add_argument("--guarantee", required=True, help="the guarantee id")
+    q.add_argument("--event-evidence", default=None,
+                   help="the expiry event: the document presented, or the guarantor's record")
+    _signed(q)

@@ -204,7 +204,9 @@ def party(get: Get, me_id: str, me: Mapping[str, Any], key: str) -> Party:
     ident, rec = identity(get, key)
     if rec is None:
         return Party(ident, ident[:16], False, None, None, None)
-    name = str(rec.get("name") or ident[:16])
+    # the registered legal name (a genesis identity's ``name`` is a handle such as
+    # "exporter"; its legal name is what an FIU matches against its records)
+    name = str(rec.get("legal_name") or rec.get("name") or ident[:16])
     bank, inst = None, None
     if rec.get("role") == "bank":  # a bank's own account: at itself
         bank, inst = rec.get("bank"), name
@@ -302,6 +304,57 @@ def _ledger_tx(get: Get, me_id: str, me: Mapping[str, Any], alert: str,
     frm, to = ((customer, cp) if sender is not None and identity(get, sender)[0]
                == customer.ident else (cp, customer))
     return LedgerTx(tx_id, int(case["time_ms"]), amount, ccy, frm, to, [alert], refused)
+
+
+#: an alert rule in the words of a report's ``reason`` (docs/risk.md "Alerts"); others by name
+RULE_WORDS = {
+    "structuring": "payments just under a per-payment limit (structuring)",
+    "limit_exceeded": "a payment over a limit (refused)",
+    "sanctioned_party": "a watch-list hit (refused)",
+    "counterparty_change": "a large payment to a new counterparty",
+    "round_trip": "money sent back to its payer within 24 h (round trip)",
+    "possible_watch_match": "a name like a watched name",
+    "jurisdiction_refused": "a place the regulator refuses (refused)",
+    "high_risk_jurisdiction": "a high-risk jurisdiction",
+    "controlled_goods": "controlled goods",
+    "controlled_goods_refused": "controlled goods to a refused destination (refused)",
+}
+
+
+def default_reason(get: Get, alerts: Sequence[str], exponents: Mapping[str, int]) -> str:
+    """A report's ``reason`` when the officer gives none: each alert's rule in words and its
+    detail, an amount as the decimal of its currency (never the ledger's minor units), read
+    from the cases (which :func:`gather` has checked the bank reads)."""
+    parts = []
+    for alert in alerts:
+        case = get(f"/v1/risk/alerts/{alert}")
+        case = case if isinstance(case, dict) else {}
+        rule = str(case.get("rule") or "alert")
+        raw = case.get("detail")
+        detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        ccy = detail.get("currency")
+        items = []
+        for k, v in sorted(detail.items()):
+            if k == "currency" or isinstance(v, bool) or not isinstance(v, (str, int)):
+                continue
+            if k in ("amount", "max") and isinstance(v, int) and isinstance(ccy, str):
+                exp = exponents[ccy] if ccy in exponents else exponent_of(get, ccy)
+                items.append(f"{k} {ccy} {decimal_amount(v, exp)}")
+            elif k in ("counterparty", "subject") and isinstance(v, str):
+                items.append(f"{k} {party_name(get, v)}")
+            else:
+                items.append(f"{k.replace('_', ' ')} {v}")
+        parts.append(f"{RULE_WORDS.get(rule, rule)}: chainfin alert {alert}"
+                     + (f" ({', '.join(items)})" if items else ""))
+    return "; ".join(parts)
+
+
+def party_name(get: Get, key: str) -> str:
+    """An identity's legal name (else its name), or the key's first 16 hex digits."""
+    _, rec = identity(get, key)
+    if rec is None:
+        return key[:16]
+    return str(rec.get("legal_name") or rec.get("name") or key[:16])
 
 
 def exponent_of(get: Get, ccy: str) -> int:

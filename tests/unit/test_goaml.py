@@ -157,7 +157,7 @@ async def test_an_str_of_a_banks_alerts_reports_each_transaction_exactly(
         assert frm.findtext("from_country") == "US"
         to = t.find("t_to")  # the importer is no customer of bank_a's, at no bank named
         assert to is not None and t.find("t_to_my_client") is None
-        assert to.findtext("to_entity/name") == "importer"
+        assert to.findtext("to_entity/name") == "Globex Corp"  # its legal name
         assert to.findtext("to_country") == "US"
 
     # --review: a `reported` review of each alert, sealing the file's hash, never the file
