@@ -47,8 +47,9 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("credit-sharing metadata",
      "`/v1/state/credit_sharing/{record,request,consent,dispute,purpose}/…`",
      "publisher, subject, consented_bank (a bank with a live consent of the subject covering "
-     "the record's publisher; the requester of a request and of its `purpose/`), regulator; "
-     "a request's `purpose/` never to the publisher"),
+     "the record's publisher: a record without its `retain_until_ms`, red-team round 10; the "
+     "requester of a request and of its `purpose/`), regulator; a request's `purpose/` never "
+     "to the publisher"),
     ("credit correction notices", "`/v1/state/credit_sharing/notice/<bank>[/<n>]` (a record "
      "delivered to the bank was corrected, decision 200; `chainfin credit notices`)",
      "notified_bank (that bank only), regulator"),
@@ -470,6 +471,26 @@ def _credit_rule(get: StateGet, reader: Reader, key: str, now_ms: int | None = N
     return None
 
 
+#: fields of a credit record (``record/<id>``) that only its publisher, its subject and the
+#: regulators read: the retention end (decision 201) is the publisher's choice for that record,
+#: and a publisher that keeps an adverse item (a default, a write-off: FCRA s. 605's seven years)
+#: longer than a positive one told every bank a consent opens the metadata to what kind of record
+#: it is, with no request in the subject's access report (red-team round 10)
+CREDIT_RECORD_PRIVATE_FIELDS = ("retain_until_ms",)
+
+
+def credit_value(reader: Reader, key: str, value: Any) -> Any:
+    """A ``credit_sharing`` value as ``reader`` (let by :func:`_credit_rule`) may see it: a
+    record without :data:`CREDIT_RECORD_PRIVATE_FIELDS` for anyone but its publisher, its
+    subject and the regulators (a consented bank reads the record's metadata, not what the end
+    its publisher set says of it: it learns the content by a request, which the subject's access
+    report lists; after the end, that request is answered ``record_expired``)."""
+    if (not key.startswith("record/") or not isinstance(value, dict) or reader.regulator
+            or reader.is_(value.get("publisher")) or reader.is_(value.get("subject"))):
+        return value
+    return {k: v for k, v in value.items() if k not in CREDIT_RECORD_PRIVATE_FIELDS}
+
+
 _PUBLIC_RISK = re.compile(r"(profile/\*|param/.*|jurisdictions|goods_controls|rates/[A-Z]{3})")
 _ACCOUNT_RISK = re.compile(r"(profile|alerts|stats|use)/([0-9a-f]{64})(/.*)?")
 
@@ -829,6 +850,8 @@ def visible_value(get: StateGet, reader: Reader, contract: str, key: str, value:
     trade record is shown without the financing the reader may not read (:func:`trade_value`)."""
     if contract == "trade_documents":
         return trade_value(get, reader, key, value)
+    if contract == "credit_sharing":
+        return credit_value(reader, key, value)
     if contract != "governance" or not key.startswith("id/") or not isinstance(value, dict):
         return value
     if standing_rule(get, reader, key[3:], value) is not None:
