@@ -33,6 +33,8 @@ from testnet.launch import Testnet, init_testnet, keyed_genesis, load_manifest
 
 #: what the importer's pain.001 (step 4c) pays the exporter: USD 400.00 + 350.50
 PAYMENT_FILE_MINOR = 75_050
+#: step 3b's performance guarantee (USD 25,000.00) and what the buyer demands and is paid
+GUARANTEE_MINOR, GUARANTEE_DEMAND_MINOR = 2_500_000, 500_000
 
 
 class StoryError(Exception):
@@ -212,6 +214,7 @@ class Story:
         paid = [(p["to"], p["amount"]) for p in r["result"]["payments"]]
         if paid != [(bank_a, 10_000_000), (exp, 2_500_000)]:
             raise StoryError(f"LC proceeds went {paid}, not bank A first")
+        gtee_id, demand_id = await self.guarantee(exp, imp, uniq, expiry)
         print("4. USD -> CNY payment-versus-payment", file=self.out)
         await self.send("CNY issuer funds the importer", "cny_issuer", "settlement", "issue",
                         {"currency": "CNY", "to": imp, "amount": 40_000_000})
@@ -278,7 +281,34 @@ class Story:
                       "bill_of_lading": bl_id, "financing": fin_id, "lc": lc_id,
                       "presentation": second, "offer": offer_id, "record": record_id,
                       "recalled": dup,
-                      "request": request_id}
+                      "request": request_id, "guarantee": gtee_id, "demand": demand_id}
+
+    async def guarantee(self, exp: str, imp: str, uniq: str, expiry: str) -> tuple[str, str]:
+        """3b. Bank A issues a performance guarantee (URDG 758) for its exporter in favour of
+        the buyer; a demand without the statement of breach is refused, the demand with one is
+        paid by the guarantor from its own USD (decision 195). Returns the guarantee and
+        demand ids."""
+        print("3b. A performance guarantee: the buyer demands, the bank pays", file=self.out)
+        r = await self.send("bank A issues a USD 25,000.00 performance guarantee (URDG 758)",
+                            "bank0", "trade_documents", "issue_guarantee",
+                            {"applicant": exp, "beneficiary": imp, "amount": GUARANTEE_MINOR,
+                             "currency": "USD", "form": "DGAR",
+                             "guarantee_type": "performance", "guarantee_number": f"PG{uniq}",
+                             "underlying_ref": f"Supply contract SC-{uniq}",
+                             "expiry_date": expiry})
+        gtee_id = r["result"]["guarantee_id"]
+        demand = {"guarantee_id": gtee_id, "amount": GUARANTEE_DEMAND_MINOR}
+        await self.send("importer demands USD 5,000.00 with no statement of breach",
+                        "importer", "trade_documents", "demand", demand,
+                        expect="rejected", expect_error="statement_required")
+        r = await self.send("importer demands again: 'lamps delivered 3 weeks late'",
+                            "importer", "trade_documents", "demand",
+                            dict(demand, supporting_statement="The applicant delivered the "
+                                 "lamps three weeks after the contract's delivery date"))
+        demand_id = r["result"]["demand_id"]
+        await self.send("bank A examines and pays USD 5,000.00 from its own USD", "bank0",
+                        "trade_documents", "pay_demand", {"demand_id": demand_id})
+        return gtee_id, demand_id
 
     async def payment_file(self, imp: str, exp: str, uniq: str) -> None:
         """4c. The importer's ERP pays two invoices in one pain.001; each is its own transfer,
@@ -337,13 +367,18 @@ class Story:
             ("trade_documents", "fin/" + f["financing"]): lambda x: x["status"] == "repaid",
             ("trade_documents", "lc/" + f["lc"]): lambda d: d["status"] == "drawn",
             ("trade_documents", "pres/" + f["presentation"]): lambda p: p["status"] == "paid",
-            ("settlement", f"bal/{bank_a}/USD"): lambda v: v == 50_000_000,
+            # the guarantee's demand paid by bank A, the guarantor, from its own USD
+            ("trade_documents", "gtee/" + f["guarantee"]): lambda g: g["status"] == "issued"
+            and g["paid"] == GUARANTEE_DEMAND_MINOR and g["reserved"] == 0,
+            ("trade_documents", "gdem/" + f["demand"]): lambda d: d["status"] == "paid",
+            ("settlement", f"bal/{bank_a}/USD"): lambda v: v == 50_000_000
+            - GUARANTEE_DEMAND_MINOR,
             # the PvP's USD 10,000.00 out, the deposit of USD 2,500.00 in (its duplicate returned)
             ("settlement", f"bal/{exp}/USD"): lambda v: v == 12_500_000 - 1_000_000 + 250_000
             + PAYMENT_FILE_MINOR,
             ("settlement", f"bal/{exp}/CNY"): lambda v: v == 7_100_000,
             ("settlement", f"bal/{imp}/USD"): lambda v: v == 1_000_000 - 250_000
-            - PAYMENT_FILE_MINOR,
+            - PAYMENT_FILE_MINOR + GUARANTEE_DEMAND_MINOR,
             ("settlement", f"bal/{imp}/CNY"): lambda v: v == 40_000_000 - 7_100_000,
             ("settlement", f"bal/{bank_c}/USD"): lambda v: v == 50_000_000 - 12_500_000,
             ("settlement", "pvp/" + f["offer"]): lambda o: o["status"] == "accepted",

@@ -20,7 +20,8 @@ def test_demo_runs_the_story_and_checks_every_node(tmp_path):
     out = r.stdout
     for needle in ("customs attests", "refused: over_financed", "refused: duplicate_document",
                    "refuses it: description_mismatch", "bank A's USD 100,000.00 first",
-                   "both legs settle atomically",
+                   "both legs settle atomically", "refused: statement_required",
+                   "bank A examines and pays USD 5,000.00",
                    "delivers automatically", "every node holds the same final state",
                    "refused: limit_exceeded", "refused: sanctioned_party",
                    "refused: account_frozen", "a structuring alert",
