@@ -58,6 +58,10 @@ AMENDABLE = ("amount", "expiry_date", "expiry_event")
 #: Demands still open (their amount reserved under the guarantee).
 OPEN_DEMANDS = ("presented", "suspended")
 MAX_REDUCTIONS = 24
+#: Demands a guarantee takes in its life (URDG 758 art. 17: partial and multiple demands). Each
+#: is listed in the guarantee's record, which every later step reads and writes: unbounded, a
+#: beneficiary demanding one cent, rejected and again, grew it without end (red-team G11)
+MAX_DEMANDS = 100
 
 
 def _bool(v: Any, name: str) -> bool:
@@ -281,6 +285,11 @@ def issue_guarantee(state: ContractState, ctx: TxContext, args: dict[str, Any]
     for ``applicant`` in favour of ``beneficiary``."""
     gov.require_identity(state, args["applicant"])
     gov.require_identity(state, args["beneficiary"])
+    if args["beneficiary"] in (args["applicant"], ctx.sender_hex):
+        # a guarantee for one's own obligation, or a bank's promise to itself, is none: a key
+        # given for the wrong party (red-team G10)
+        raise ContractError("the beneficiary must be another party than the applicant and the "
+                            "guarantor", "bad_field")
     if "advising_bank" in args:
         gov.require_identity(state, args["advising_bank"], "bank")
     gov.require_currency(state, args["currency"])
@@ -325,6 +334,9 @@ def demand(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[s
     g = get_guarantee(state, guarantee_id)
     require_party(g, ctx, "beneficiary", "makes a demand")
     check_live(g, ctx.timestamp_ms)
+    if len(g["demands"]) >= MAX_DEMANDS:
+        raise ContractError(f"the guarantee took {MAX_DEMANDS} demands, its most: a further "
+                            "claim needs a new guarantee", "too_many_demands")
     if amount > available(g, ctx.timestamp_ms):
         raise ContractError(f"only {available(g, ctx.timestamp_ms)} {g['currency']} is "
                             "available under the guarantee", "amount_exceeds_guarantee")

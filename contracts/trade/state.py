@@ -100,6 +100,8 @@ ERROR_CODES = (
     "statement_required",
     "demand_closed",
     "not_extend_or_pay",
+    "demand_suspended",
+    "too_many_demands",
 )
 
 #: Why a document is disputed (``doc["disputed"]["reason"]``), as the ``document_disputed``

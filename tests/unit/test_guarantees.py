@@ -388,3 +388,21 @@ def test_every_guarantee_event_reaches_its_four_parties_and_no_one_else(led: Led
     r = demand(led, gid, 1_00)["demand_id"]
     assert readers(led.tx("bank_a", T, "reject_demand", demand_id=r,
                           discrepancies=[{"code": "other"}])) == parties
+
+
+def test_a_guarantee_names_three_parties_and_takes_a_bounded_number_of_demands(
+        led: Ledger) -> None:
+    """G10: the beneficiary is neither the applicant nor the guarantor. G11: a beneficiary
+    demanding one cent, rejected and again, stops at MAX_DEMANDS: the record stays bounded."""
+    from contracts.trade import guarantees
+
+    for who in ("exporter", "bank_a"):
+        led.fails("bad_field", "bank_a", T, "issue_guarantee", applicant=led.pk("exporter"),
+                  beneficiary=led.pk(who), amount=1, currency="USD", form="STBY",
+                  guarantee_type="bid", guarantee_number="S-" + who, underlying_ref="u",
+                  expiry_date="2026-06-30")
+    gid = issue(led)
+    g = led.get(T, f"gtee/{gid}")
+    led.state.put(T, f"gtee/{gid}", {**g, "demands": ["ab" * 32] * guarantees.MAX_DEMANDS})
+    led.fails("too_many_demands", "importer", T, "demand", guarantee_id=gid, amount=1,
+              supporting_statement="s")
