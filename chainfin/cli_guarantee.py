@@ -135,6 +135,26 @@ async def check_named(c: Client, tag: str, lines: tuple[str, ...], key: str) -> 
                             f"{key[:16]}… is {who!r}: give the key of the party :{tag}: names")
 
 
+async def check_advising(c: Client, bic: str | None, key: str | None) -> None:
+    """``--advising-bank`` is the bank of the MT760's :56A: BIC (it reads the guarantee: the
+    wrong key would show it to another bank), and is given when :56A: names one.
+
+    Raises:
+        ChainfinError: one without the other, or a bank of another BIC.
+    """
+    if bic is None or key is None:
+        if bic is not None:
+            raise ChainfinError(f":56A: names the advising bank {bic}: give its identity key "
+                                "with --advising-bank")
+        return
+    found = await c.identity_record(key.lower())
+    rec = found[1] if found else {}
+    if not rec.get("bank") or bic11(str(rec["bank"])) != bic11(bic):
+        raise ChainfinError(f":56A: the message names the advising bank {bic}, but "
+                            f"--advising-bank {key[:16]}… is {rec.get('bank') or 'no bank'}: "
+                            "give the key of the bank :56A: names")
+
+
 async def mt760_args(a: argparse.Namespace) -> dict[str, Any]:
     """``issue_guarantee``'s arguments from an MT760 file and the parties' keys given."""
     msg = mt760.parse(_read_file(a.file))
@@ -145,6 +165,7 @@ async def mt760_args(a: argparse.Namespace) -> dict[str, Any]:
         for tag, lines, key in (("50", msg.applicant, a.applicant),
                                 ("59", msg.beneficiary, a.beneficiary)):
             await check_named(c, tag, lines, key)
+        await check_advising(c, msg.advising_bic, a.advising_bank)
     if msg.issuer_bic and bic11(str(me.get("bank", ""))) != msg.issuer_bic:
         raise ChainfinError(f":52A: {msg.issuer_bic} is not the signing bank's BIC "
                             f"({me.get('bank')}): the guarantor signs its own MT760")

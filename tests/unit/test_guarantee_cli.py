@@ -110,6 +110,14 @@ async def test_a_guarantee_walked_from_the_cli_says_what_to_do(
     rc, _, err = await run("mt760", str(fin), "--applicant", pk["importer"],
                            "--beneficiary", pk["exporter"], "--key", bank)
     assert rc == 2 and ":50: the message names 'ACME EXPORTS LTD', but --applicant" in err
+    advised = tmp_path / "advised.fin"
+    advised.write_text(fin.read_text().replace(":59:", f":56A:{BICS[1]}\n:59:"))
+    parties = ["--applicant", pk["exporter"], "--beneficiary", pk["importer"], "--key", bank]
+    for extra, says in (([], "give its identity key with --advising-bank"),
+                        (["--advising-bank", d.ids["bank_c"].public_key.hex()],
+                         f"names the advising bank {BICS[1]}, but --advising-bank")):
+        rc, _, err = await run("mt760", str(advised), *parties, *extra)
+        assert rc == 2 and says in err, err
     rc, out, err = await run("mt760", str(fin), "--applicant", pk["exporter"],
                              "--beneficiary", pk["importer"], "--key", bank)
     assert rc == 0, err  # the number was not used by the refused message
