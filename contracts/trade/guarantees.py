@@ -471,12 +471,15 @@ def suspend_demand(state: ContractState, ctx: TxContext, args: dict[str, Any]
 def extend_guarantee(state: ContractState, ctx: TxContext, args: dict[str, Any]
                      ) -> dict[str, Any]:
     """The guarantor grants the extension an extend-or-pay demand asked for: the expiry date
-    becomes the one asked for and the demand is deemed withdrawn (URDG 758 art. 23 c)."""
+    becomes the one asked for — never earlier than it is: an amendment accepted since may have
+    put it later (red-team G12) — and the demand is deemed withdrawn (URDG 758 art. 23 c). The
+    parties are screened as for an amendment putting the expiry later (G3)."""
     demand_id = args["demand_id"]
     dem, g = open_demand(state, ctx, demand_id)
     if dem["extend_or_pay"] is None:
         raise ContractError("the demand asks for no extension", "not_extend_or_pay")
-    g["expiry_date"] = dem["extend_or_pay"]
+    screen_parties(state, ctx, g)
+    g["expiry_date"] = max(dem["extend_or_pay"], g["expiry_date"] or "")
     _close_demand(state, ctx, demand_id, dem, g, "withdrawn")
     _emit(ctx, "guarantee_extended", g, {"guarantee_id": dem["guarantee_id"],
                                          "demand_id": demand_id,

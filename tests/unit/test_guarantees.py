@@ -308,6 +308,21 @@ def test_a_guarantee_for_a_frozen_party_is_refused_at_issue_and_when_raised(
     led.fails("account_frozen", "bank_a", T, "amend_guarantee", guarantee_id=gid,
               changes={"expiry_date": "2026-12-31"})
     led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid, changes={"amount": 1_00})
+    if who == "importer":  # its extend-or-pay demand: neither extended nor paid while frozen
+        dem = demand(led, gid, 1, extend_or_pay="2026-12-31")["demand_id"]
+        led.fails("account_frozen", "bank_a", T, "extend_guarantee", demand_id=dem)
+        led.fails("account_frozen", "bank_a", T, "pay_demand", demand_id=dem)
+
+
+def test_an_extension_never_shortens_the_guarantee(led: Ledger) -> None:
+    """G12: an extend-or-pay demand asked for 2026-09-30; an amendment accepted since put the
+    expiry at 2026-12-31; granting the extension kept 2026-12-31 (it set 2026-09-30)."""
+    gid = issue(led)
+    dem = demand(led, gid, 1_00, extend_or_pay="2026-09-30")["demand_id"]
+    n = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
+               changes={"expiry_date": "2026-12-31"})["proposal"]
+    led.ok("importer", T, "accept_guarantee_amendment", guarantee_id=gid, proposal=n)
+    assert led.ok("bank_a", T, "extend_guarantee", demand_id=dem)["expiry_date"] == "2026-12-31"
 
 
 def test_a_suspension_neither_extends_the_time_to_reject_nor_comes_late(led: Ledger) -> None:
