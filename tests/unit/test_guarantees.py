@@ -231,8 +231,21 @@ async def test_an_mt760_is_read_by_its_parties_only_and_exported_back(
     rc, out, err = await _chainfin(capsys, *argv)
     assert rc == 0, err
     gid = json.loads(out)["result"]["guarantee_id"]
-    dem = (await d.send("importer", "demand", guarantee_id=gid, amount=1_00,
-                        supporting_statement="late delivery"))["demand_id"]
+    sent = await d.commit(d.tx("importer", T, "demand", {
+        "guarantee_id": gid, "amount": 1_00, "supporting_statement": "late delivery"}))
+    dem, tx_id = sent["result"]["demand_id"], sent["tx_id"]
+    # the demand's transaction: its applicant reads its own event, no result; another customer
+    # nothing; an auditor all of it (decision 58's chain read, docs/redteam-guarantees.md Left)
+    async with d.http.get(f"/v1/tx/{tx_id}", as_=d.ids["exporter"]) as r:
+        view = await r.json()
+        assert r.status == 200 and "result" not in view
+        assert [e["name"] for e in view["events"]] == ["guarantee_demand"]
+    async with d.http.get(f"/v1/tx/{tx_id}", as_=d.ids["exporter2"]) as r:
+        assert r.status == 404
+    async with d.http.get(f"/v1/tx/{tx_id}", as_=d.ids["pure_auditor"]) as r:
+        assert r.status == 200
+    async with d.http.get(f"/v1/proofs/state/{T}/gtee/{gid}", as_=d.ids["pure_auditor"]) as r:
+        assert r.status == 404
     for path in (f"/v1/state/{T}/gtee/{gid}", f"/v1/state/{T}/gdem/{dem}"):
         missing = path.rsplit("/", 1)[0] + "/" + "ab" * 32
         async with d.http.get(missing, as_=d.ids["auditor"]) as r:
