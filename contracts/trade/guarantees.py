@@ -150,13 +150,15 @@ def screen_parties(state: ContractState, ctx: TxContext, g: dict[str, Any]) -> N
 
 
 def enlarges(g: dict[str, Any], changes: dict[str, Any], now_ms: int) -> bool:
-    """Would ``changes`` raise the amount in force or put the expiry later (or remove it)?"""
+    """Would ``changes`` raise the amount in force, put the expiry date later or change the
+    expiry event (which may come later)? Adding a date or an event where there was none only
+    brings the expiry nearer (whichever comes first, URDG 758 art. 25 b)."""
     if "amount" in changes and changes["amount"] > amount_in_force(g, now_ms):
         return True
     if "expiry_date" in changes and g["expiry_date"] is not None \
             and changes["expiry_date"] > g["expiry_date"]:
         return True
-    return "expiry_event" in changes and g["expiry_event"] is None
+    return "expiry_event" in changes and g["expiry_event"] not in (None, changes["expiry_event"])
 
 
 # ---------------------------------------------------------------------------- the rules

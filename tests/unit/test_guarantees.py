@@ -321,6 +321,9 @@ def test_a_guarantee_for_a_frozen_party_is_refused_at_issue_and_when_raised(
     led.fails("account_frozen", "bank_a", T, "amend_guarantee", guarantee_id=gid,
               changes={"expiry_date": "2026-12-31"})
     led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid, changes={"amount": 1_00})
+    # an expiry event added to a dated guarantee only brings its end nearer: not screened
+    led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
+           changes={"expiry_event": "TAKING-OVER CERTIFICATE"})
     if who == "importer":  # its extend-or-pay demand: neither extended nor paid while frozen
         dem = demand(led, gid, 1, extend_or_pay="2026-12-31")["demand_id"]
         led.fails("account_frozen", "bank_a", T, "extend_guarantee", demand_id=dem)
