@@ -361,12 +361,40 @@ async def _send(a: argparse.Namespace, method: str, tx_args: dict[str, Any]) -> 
                 result[k[:-3] + "_at"] = utc(result[k])
     print(json.dumps(out))
     if out.get("status") == "committed":
+        note = await _amount_note(a, tx_args)
+        if note:
+            print(f"chainfin: note: {note}", file=sys.stderr)
         return 0
     err = out.get("error") or {}
     code = err.get("code") if isinstance(err, dict) else None
     for note in await _refusal_notes(a, method, tx_args, str(code)):
         print(f"chainfin: note: {note}", file=sys.stderr)
     return 1
+
+
+async def _amount_note(a: argparse.Namespace, tx_args: dict[str, Any]) -> str | None:
+    """After a committed issue, demand, reduction or amendment: the amount it named, as the
+    decimal of its currency (``--amount 50000`` is USD 500.00, not USD 50,000.00: said at
+    once). Best effort: None when nothing names an amount or a read fails."""
+    amount = tx_args.get("amount")
+    changes = tx_args.get("changes")
+    if amount is None and isinstance(changes, dict):
+        amount = changes.get("amount")
+    if not isinstance(amount, int):
+        return None
+    try:
+        async with Client(a.node, ca_file=a.ca, identity=load_identity(a.key),
+                          timeout=a.timeout) as c:
+            ccy = tx_args.get("currency")
+            if not isinstance(ccy, str):
+                g = await c.state_value(T, "gtee/" + str(tx_args.get("guarantee_id")))
+                ccy = g.get("currency") if isinstance(g, dict) else None
+            if not isinstance(ccy, str):
+                return None
+            exp = await _exponent(c, ccy)
+    except (ChainfinError, OSError, ValueError):
+        return None
+    return f"amount {ccy} {decimal(amount, exp)} ({amount} minor units)"
 
 
 async def _refusal_notes(a: argparse.Namespace, method: str, tx_args: dict[str, Any],
