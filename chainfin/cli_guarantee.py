@@ -341,6 +341,9 @@ HINTS = {
     "forbidden": "sign with the key of the party the command is for (`--help`: --key)",
     "no_amendment": "nothing is pending: `chainfin guarantee show` names the pending "
                     "amendment under amendment",
+    "amendment_changed": "`chainfin guarantee show` gives the pending amendment and its number "
+                         "(amendment.proposal): read it, then accept --proposal with that "
+                         "number",
     "guarantee_in_use": "a demand is still open: the guarantor pays or rejects it first",
     "unknown_guarantee": "the guarantee id is the issuing transaction's id "
                          "(result.guarantee_id of `guarantee issue` or `guarantee mt760`)",

@@ -87,6 +87,7 @@ def test_help_says_whose_key_signs_and_what_an_amount_is(
     with pytest.raises(SystemExit):
         cli.main(["guarantee", "issue", "--help"])
     assert "USD 50,000.00 is 5000000" in " ".join(capsys.readouterr().out.split())
+    assert "accept --proposal" in cli_guarantee.HINTS["amendment_changed"]
 
 
 async def test_a_guarantee_walked_from_the_cli_says_what_to_do(
