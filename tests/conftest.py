@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -20,6 +22,41 @@ from tests.fixtures import (
     stop_cluster,
     trade_genesis,
 )
+
+# Tests that start real node processes or browsers run one after another on one xdist worker
+# (`pytest -n auto`, the README's test command): they take free ports by probing and measure
+# stalls in seconds, so two of them at once would race for ports and for the cores. The unit,
+# simulator and in-process cluster tests (whose servers bind port 0) share the other workers
+# (decision 209). A node test module counts as starting processes when its text names the
+# launcher or probes for a port. (A scheduler of our own rather than `--dist loadgroup`, whose
+# marks pytest 9.2 no longer carries to the scheduler: pytest-dev/pytest-xdist#1386.)
+_SERIAL_DIRS = ("e2e", "browser")
+_PROCESS_MARKS = ("testnet.launch", "free_port", "init_testnet", "subprocess")
+
+
+@functools.cache
+def _starts_processes(path: Path) -> bool:
+    if path.parent.name in _SERIAL_DIRS:
+        return True
+    if path.parent.name != "node" or not path.is_file():
+        return False
+    text = path.read_text(encoding="utf-8")
+    return any(mark in text for mark in _PROCESS_MARKS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ProcessTestsInOneScope(LoadScopeScheduling):
+        """Every process-starting test in one scope (one worker, in collection order); every
+        other test a scope of its own, as `--dist load` would spread them."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = config.rootpath / nodeid.split("::", 1)[0]
+            return "real-processes" if _starts_processes(path) else nodeid
+
+    return ProcessTestsInOneScope(config, log)
 
 
 @pytest.fixture
