@@ -289,7 +289,7 @@ class Story:
         paid by the guarantor from its own USD (decision 195). Returns the guarantee and
         demand ids."""
         print("3b. A performance guarantee: the buyer demands, the bank pays", file=self.out)
-        r = await self.send("bank A issues a USD 25,000.00 performance guarantee (URDG 758)",
+        r = await self.send("bank A issues a USD 25,000.00 performance guarantee (URDG)",
                             "bank0", "trade_documents", "issue_guarantee",
                             {"applicant": exp, "beneficiary": imp, "amount": GUARANTEE_MINOR,
                              "currency": "USD", "form": "DGAR",
