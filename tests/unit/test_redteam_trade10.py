@@ -28,32 +28,19 @@ from tests.unit.trade_cases import (
     BILL_OF_LADING,
     DECLARATION,
     INVOICE,
-    INVOICE_AMOUNT,
+    MOVED,
+    POOL,
     T,
     finance,
+    financed_trade,
     h,
     open_trade,
     refused,
+    reg,
     trade_ledger,
 )
 
-POOL = 98_000_00  # open_trade's attested declaration caps its pool
-
-#: the same goods a week later at 3 % less: outside the similarity window (3 days, ~1 %)
-MOVED = {"issue_date": "2025-11-27", "amount": INVOICE_AMOUNT * 97 // 100}
-
-
-@pytest.fixture
-def L() -> Ledger:
-    """Trade 1 (invoice INV-2025-001, its attested declaration, its B/L) financed by bank A."""
-    led = trade_ledger()
-    finance(led, "bank_a", POOL, trade_id=open_trade(led)["trade"])
-    return led
-
-
-def reg(led: Ledger, fields: dict[str, Any], doc_type: str = "invoice", **extra: Any) -> Any:
-    return led.tx("exporter", T, "register", doc_type=doc_type, fields=fields,
-                  content_hash=h((doc_type, sorted(fields.items()))), **extra)
+L = pytest.fixture(financed_trade, name="L")
 
 
 def suspected(r: Any) -> None:

@@ -100,3 +100,25 @@ def refused(led: Ledger, code: str, who: str, method: str, /, **args: Any) -> Re
 def finance(led: Ledger, bank: str, amount: int, **target: str) -> dict[str, Any]:
     return led.ok(bank, T, "request_financing", amount=amount, currency="USD",
                   maturity_date=MATURITY, **target)
+
+
+#: the pool of a trade :func:`open_trade` opened (its attested declaration caps it)
+POOL = 98_000_00
+
+#: the same goods a week later at 3 % less: outside the similarity window (3 days, ~1 %)
+MOVED = {"issue_date": "2025-11-27", "amount": INVOICE_AMOUNT * 97 // 100}
+
+
+def financed_trade() -> Ledger:
+    """Trade 1 (invoice INV-2025-001, its attested declaration, its B/L) financed by bank A:
+    the red-team rounds' starting point (a module takes it as its ``L`` fixture)."""
+    led = trade_ledger()
+    finance(led, "bank_a", POOL, trade_id=open_trade(led)["trade"])
+    return led
+
+
+def reg(led: Ledger, fields: dict[str, Any], doc_type: str = "invoice", **extra: Any) -> Any:
+    """The exporter registers a document of ``fields`` (its content hash from them)."""
+    return led.tx("exporter", T, "register", doc_type=doc_type, fields=fields,
+                  content_hash=h((doc_type, sorted(fields.items()))), **extra)
+
