@@ -372,8 +372,6 @@ _HINTS = {
                                "the message)",
     ("notify", "no_pending_notices"): "every bank the record was delivered to has been told "
                                       "(or it was not corrected)",
-    ("request", "record_expired"): "the record is past the retention end its publisher set: "
-                                   "it is no longer delivered",
 }
 
 

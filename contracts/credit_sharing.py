@@ -77,7 +77,8 @@ State (contract ``credit_sharing``):
 
 **Retention** (decision 201): a record published or corrected since then has
 ``"retain_until_ms"`` (``retain_days`` of block time, at most :data:`MAX_RETENTION_DAYS`); after
-it, it is not delivered (``record_expired``). Its sealed copies are not erased: they are in
+it, it is not delivered (``deliver``: ``record_expired``) and a request for it is the one
+``refused`` of no consent, whoever asks (decision 214: no bank learns that it exists). Its sealed copies are not erased: they are in
 append-only blocks, sealed to identity keys, with no per-record key to destroy.
 
 Plaintext sealed to each recipient: ``codec.encode({"record": bytes, "salt": bytes})``.
@@ -613,14 +614,19 @@ def request_access(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
     bank without consent may not learn), and an unknown record id is refused in exactly the
     same way, so the answer does not tell whether a record exists. A request for a record
     since corrected is a request for the correction (``record_id`` the correction's,
-    ``asked_for`` the one asked)."""
+    ``asked_for`` the one asked). A record past its retention end (decision 201) is refused in
+    the same way, to a bank whose consent covers it too (decision 214): after its end a record
+    is no longer reported, not even as existing."""
     asked = args["record_id"]
     purpose = args.get("purpose")
     rec = state.get(NAME, "record/" + asked)
     if rec is not None and rec["publisher"] == ctx.sender_hex:
         raise ContractError("the publisher already holds its record", "own_record")
     record_id, cur = current_record(state, asked)
-    consented = cur is not None and consent_covers(
+    # a record past its retention end is refused as no record, to every bank (decision 214,
+    # red-team round 10: `record_expired` told a consented bank that an old record, a default
+    # kept seven years perhaps, exists for the subject, after the end was to stop reporting it)
+    consented = cur is not None and not expired(cur, ctx.timestamp_ms) and consent_covers(
         state.get(NAME, f"consent/{cur['subject']}/{ctx.sender_hex}"), purpose,
         cur["publisher"], ctx.timestamp_ms)
     request_id = ctx.derive_id()
@@ -638,10 +644,6 @@ def request_access(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
                                     "requester": ctx.sender_hex})
         return {"request_id": request_id, "status": "refused"}
     assert cur is not None
-    if expired(cur, ctx.timestamp_ms):
-        # told only to a bank the subject consents to (it reads the record's end anyway)
-        raise ContractError(f"record {record_id} is past its retention end",
-                            "record_expired")
     req = {"record_id": record_id, "requester": ctx.sender_hex, "publisher": cur["publisher"],
            "subject": cur["subject"], "status": "pending",
            "height": ctx.height, "timestamp_ms": ctx.timestamp_ms, "sealed": None}

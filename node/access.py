@@ -47,9 +47,9 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("credit-sharing metadata",
      "`/v1/state/credit_sharing/{record,request,consent,dispute,purpose}/…`",
      "publisher, subject, consented_bank (a bank with a live consent of the subject covering "
-     "the record's publisher: a record without its `retain_until_ms`, red-team round 10; the "
-     "requester of a request and of its `purpose/`), regulator; a request's `purpose/` never "
-     "to the publisher"),
+     "the record's publisher, until the record's retention end: a record without its "
+     "`retain_until_ms`, red-team round 10; the requester of a request and of its `purpose/`), "
+     "regulator; a request's `purpose/` never to the publisher"),
     ("credit correction notices", "`/v1/state/credit_sharing/notice/<bank>[/<n>]` (a record "
      "delivered to the bank was corrected, decision 200; `chainfin credit notices`)",
      "notified_bank (that bank only), regulator"),
@@ -460,13 +460,17 @@ def _credit_rule(get: StateGet, reader: Reader, key: str, now_ms: int | None = N
     # a consent opens the subject's records, not other banks' requests for them: who else
     # asked, and when, is between the requester, the publisher and the subject
     about = rec.get("subject")
+    now = int(time.time() * 1000) if now_ms is None else now_ms
     if kind == "record" and isinstance(about, str) and reader.ident_id is not None \
-            and reader.role == "bank" and credit_sharing.consent_opens(
+            and reader.role == "bank" and not credit_sharing.expired(rec, now) \
+            and credit_sharing.consent_opens(
                 get("credit_sharing", f"consent/{about}/{reader.ident_id}"),
-                rec.get("publisher"), int(time.time() * 1000) if now_ms is None else now_ms):
+                rec.get("publisher"), now):
         # to a bank, while the consent lasts and covers the record's publisher (red-team
         # round 9: an ended consent, one for another publisher's records, or one to an
-        # identity no longer a bank told who holds a credit record about the subject)
+        # identity no longer a bank told who holds a credit record about the subject), and
+        # while the record is kept (round 10: past its retention end, its existence — an old
+        # default, perhaps — is no longer reported, decision 214)
         return "consented_bank"
     return None
 
@@ -484,7 +488,7 @@ def credit_value(reader: Reader, key: str, value: Any) -> Any:
     record without :data:`CREDIT_RECORD_PRIVATE_FIELDS` for anyone but its publisher, its
     subject and the regulators (a consented bank reads the record's metadata, not what the end
     its publisher set says of it: it learns the content by a request, which the subject's access
-    report lists; after the end, that request is answered ``record_expired``)."""
+    report lists; after the end it reads nothing of the record, :func:`_credit_rule`)."""
     if (not key.startswith("record/") or not isinstance(value, dict) or reader.regulator
             or reader.is_(value.get("publisher")) or reader.is_(value.get("subject"))):
         return value

@@ -137,8 +137,8 @@ def test_a_record_past_its_retention_end_is_no_longer_delivered(L: Ledger) -> No
     args = cs.answer_request(L.ids["bank_a"], L.state, pending)
     assert args is not None
     L.fails("record_expired", "bank_a", C, "deliver", **args)
-    L.fails("record_expired", "bank_b", C, "request_access", record_id=rid)
-    # without a consent: the one answer of no consent (no oracle)
+    # a request, with a consent or without: the one answer of no consent (decision 214)
+    assert L.ok("bank_b", C, "request_access", record_id=rid)["status"] == "refused"
     assert L.ok("bank_c", C, "request_access", record_id=rid)["status"] == "refused"
 
 

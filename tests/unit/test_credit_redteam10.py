@@ -83,6 +83,33 @@ def test_a_consented_bank_reads_a_records_metadata_without_the_retention_end(
     assert "retain_until_ms" not in seen(L, "bank_c", "request/" + req)
 
 
+def test_a_record_past_its_retention_end_is_no_longer_reported_as_existing(L: Ledger) -> None:
+    """R10-F2: after its end (decision 201) a record was still told to exist to a bank whose
+    consent covers it — its metadata (publisher, age, versions) read over REST, and
+    ``record_expired`` answered to its request — an old default, say, to a bank the subject
+    consented to years later. Now the bank reads nothing of it and its request is the
+    ``refused`` of no record; the subject's access report lists the attempt."""
+    short = publish(L, retain_days=1)
+    L.block([], advance_ms=2 * cs.DAY_MS)
+    L.ok("exporter", C, "grant_consent", bank=L.pk("bank_c"))  # consented after the end
+    assert access.state_rule(L.get, reader(L, "bank_c"), C, "record/" + short,
+                             now_ms=L.now_ms) is None
+    for who in ("bank_a", "exporter", "regulator"):  # publisher, subject, regulator
+        assert seen(L, who, "record/" + short) is not None, who
+    answers = []
+    for rid in (short, "ab" * 32):
+        r = L.tx("bank_c", C, "request_access", record_id=rid)
+        stored = seen(L, "bank_c", "request/" + r.result["request_id"])
+        answers.append((r.status, r.error_code, sorted(r.result),
+                        [(e.name, sorted(e.data)) for e in r.events], sorted(stored)))
+    assert answers[0] == answers[1]
+    assert answers[0][:2] == ("committed", None) and r.result["status"] == "refused"
+    subject = L.pk("exporter")
+    last = L.get(C, f"access/{subject}/{L.get(C, 'access/' + subject)['n']}")
+    assert (last["requester"], last["record_id"], last["status"]) == (
+        L.pk("bank_c"), short, "refused")
+
+
 def test_a_correction_tells_no_bank_who_else_was_told(L: Ledger) -> None:
     """Held: two banks had the old version; each reads its own notice, its own event and,
     as a party of the correction, only its own part of the transaction; neither reads the
@@ -124,7 +151,8 @@ def test_a_correction_tells_no_bank_who_else_was_told(L: Ledger) -> None:
 
 def test_the_answers_tell_no_outsider_of_a_record_its_end_or_its_notices(L: Ledger) -> None:
     """Held: without a covering consent (none, ended, another purpose) a request for an
-    expired record, a live one and no record is the same committed ``refused``;
+    expired record, a live one and no record is the same committed ``refused`` (with one, an
+    expired record too: F2);
     ``notify_correction`` by a recipient or a stranger is ``unknown_record`` as for none."""
     short, live = publish(L, retain_days=1), publish(L)
     L.ok("exporter", C, "grant_consent", bank=L.pk("bank_d"), days=1)
@@ -140,9 +168,6 @@ def test_the_answers_tell_no_outsider_of_a_record_its_end_or_its_notices(L: Ledg
                             [(e.name, sorted(e.data)) for e in r.events],
                             sorted(stored), stored["status"]))
         assert answers[0] == answers[1] == answers[2], bank
-    # a bank whose consent covers it is told the end has passed (it read the record anyway)
-    L.fails("record_expired", "bank_c", C, "request_access", record_id=short,
-            purpose="collections")
     assert L.tx("bank_a", C, "correct", record_id=live,
                 commitment=cs.make_commitment(NEW, SALT),
                 sealed=cs.seal_record(NEW, SALT, [L.pk("bank_a"), L.pk("regulator")])).ok
