@@ -187,6 +187,32 @@ def expiry_end_ms(state: ContractState, lc: dict[str, Any]) -> int:
     return extended_expiry_ms(lc["expiry_date"], days)
 
 
+def screen_promise(state: ContractState, ctx: TxContext, lc: dict[str, Any]) -> None:
+    """A credit given or enlarged (issued; its amount, tolerance or expiry raised, proposed or
+    accepted; a deferred payment undertaken) is screened as its payment will be
+    (:func:`_settle`): neither its applicant, on whose behalf, nor its beneficiary, to whom,
+    frozen (identity, or account in the credit's currency), watched or in a refused
+    jurisdiction (:func:`contracts.risk.check_on_behalf`). A freeze forbids making funds
+    available, and an undertaking to pay is that (decision 215; guarantees: decision 210).
+    The refusal is a payment's: it says neither which party nor why.
+
+    Raises:
+        ContractError: ``account_frozen``, ``sanctioned_party``, ``jurisdiction_refused``.
+    """
+    risk.check_on_behalf(state, ctx, (lc["applicant"], lc["beneficiary"]), lc["currency"])
+
+
+def enlarges(lc: dict[str, Any], changes: dict[str, Any]) -> bool:
+    """Would ``changes`` raise what the credit can pay in all (its amount with its tolerance:
+    :func:`lc_ceiling`) or put its expiry date later? Lowering either, a longer usance or
+    partial drawings allowed promise no more money (decision 215)."""
+    new = {**lc, **changes}
+    if lc_ceiling(new["amount"], new["tolerance_bps"]) \
+            > lc_ceiling(lc["amount"], lc["tolerance_bps"]):
+        return True
+    return str(new["expiry_date"]) > str(lc["expiry_date"])
+
+
 def check_lc_not_duplicate(state: ContractState, fp: str, tfp: str) -> None:
     """An issuing bank issues an LC number once, under either key of the number (separators
     ignored, ``lcfp/``; tokens with leading zeros stripped, ``lcfpt/``).
@@ -233,7 +259,9 @@ def issue_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     ccy = args["currency"]
     gov.require_identity(state, args["applicant"])
     gov.require_identity(state, args["beneficiary"], "exporter")
-    risk.screen_identities(state, ctx, (args["applicant"], args["beneficiary"]))
+    # frozen too, not only watched: a credit is money made available (decision 215)
+    screen_promise(state, ctx, {"applicant": args["applicant"],
+                                "beneficiary": args["beneficiary"], "currency": ccy})
     gov.require_currency(state, ccy)
     tol = args.get("tolerance_bps", 0)
     lc_ceiling(args["amount"], tol)
@@ -344,6 +372,8 @@ def amend_lc(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
                             "computed; read the LC again", "amount_changed")
     new = {**lc, **args["changes"]}
     lc_ceiling(new["amount"], new["tolerance_bps"])
+    if enlarges(lc, args["changes"]):
+        screen_promise(state, ctx, lc)
     lc["amendment"] = {"changes": args["changes"], "height": ctx.height, "number": number,
                        "timestamp_ms": ctx.timestamp_ms}
     lc["proposals"] = number
@@ -408,6 +438,8 @@ def accept_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
         raise ContractError(f"the pending amendment is number {pending}, not "
                             f"{args['number']}: read it before accepting", "amendment_changed")
     changes = lc["amendment"]["changes"]
+    if enlarges(lc, changes):  # a party may have been frozen since the proposal
+        screen_promise(state, ctx, lc)
     lc.update(changes)
     if "expiry_date" in changes:
         lc["expiry_ms"] = end_of_day_ms(changes["expiry_date"])
@@ -895,6 +927,9 @@ def _honour(state: ContractState, ctx: TxContext, presentation_id: str, pres: di
     state.put(NAME, "lc/" + pres["lc_id"], lc)
     if lc["usance_days"] == 0:
         return _settle(state, ctx, presentation_id, pres, lc)
+    # the deferred payment undertaking (UCP 600 art. 7 a iii) is a promise to pay: refused
+    # for a frozen party as the sight payment is (decision 215)
+    screen_promise(state, ctx, lc)
     pres["status"] = "accepted"
     pres["due_ms"] = ctx.timestamp_ms + lc["usance_days"] * DAY_MS
     state.put(NAME, "pres/" + presentation_id, pres)
