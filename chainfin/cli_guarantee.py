@@ -1,5 +1,5 @@
-"""``chainfin guarantee issue | demand | pay | reject | amend | accept | release | show | mt760 |
-export``: demand guarantees and standbys (the ``trade_documents`` guarantee methods,
+"""``chainfin guarantee issue | demand | pay | reject | amend | accept | withdraw-amendment |
+release | show | mt760 | export``: demand guarantees and standbys (the ``trade_documents`` guarantee methods,
 docs/contracts.md "Guarantees"), and SWIFT MT760 in (``mt760 FILE``: submit one) and out
 (``export ID``: write one). The ledger checks every transaction again and is the authority.
 """
@@ -33,7 +33,8 @@ SIGNER = {"issue": "the guarantor bank's", "mt760": "the guarantor bank's",
           "claim": "the beneficiary's", "pay": "the guarantor bank's",
           "reject": "the guarantor bank's", "amend": "the guarantor bank's",
           "suspend": "the guarantor bank's", "extend": "the guarantor bank's",
-          "expire": "a party's (the guarantor's for an expiry event)"}
+          "expire": "a party's (the guarantor's for an expiry event)",
+          "withdraw-amendment": "the guarantor bank's"}
 #: the amount options' help: what people misread
 AMOUNT_HELP = ("integer minor units of the guarantee's currency: USD 50,000.00 is 5000000, "
                "JPY 50,000 is 50000 (`guarantee show` writes amount_decimal)")
@@ -314,7 +315,7 @@ async def export(a: argparse.Namespace) -> str:
 
 def _more(a: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
     """The method and arguments of the commands beyond issue … release: reduce, claim,
-    suspend, extend, expire (None: another command)."""
+    suspend, extend, expire, withdraw-amendment (None: another command)."""
     c = a.guarantee_command
     if c == "reduce":
         return "reduce", {"guarantee_id": a.guarantee, "amount": a.amount}
@@ -328,6 +329,8 @@ def _more(a: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
     if c == "expire":
         return "expire_guarantee", {"guarantee_id": a.guarantee, **(
             {"event_evidence": a.event_evidence} if a.event_evidence else {})}
+    if c == "withdraw-amendment":
+        return "withdraw_amendment", {"guarantee_id": a.guarantee, "proposal": a.proposal}
     return None
 
 
@@ -601,4 +604,11 @@ def add_parser(sub: Any) -> None:
     q.add_argument("--guarantee", required=True, help="the guarantee id")
     q.add_argument("--event-evidence", default=None,
                    help="the expiry event: the document presented, or the guarantor's record")
+    _signed(q)
+    q = s.add_parser("withdraw-amendment", help="the guarantor withdraws its pending amendment "
+                                                "before the beneficiary accepts it")
+    q.add_argument("--guarantee", required=True, help="the guarantee id")
+    q.add_argument("--proposal", type=int, required=True,
+                   help="the pending amendment's proposal number (amend's result.proposal; "
+                        "`guarantee show`: amendment.proposal)")
     _signed(q)

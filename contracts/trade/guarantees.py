@@ -42,6 +42,7 @@ from contracts.trade.state import (
     examination_deadline_ms,
     last_day,
 )
+from contracts.trade.view import money
 
 #: SWIFT MT760 :22D: Form of Undertaking this ledger holds.
 FORMS = ("DGAR", "STBY")
@@ -94,6 +95,23 @@ def _discrepancy(v: Any, name: str) -> dict[str, Any]:
     if "detail" in d:
         out["detail"] = p_text(200)(d["detail"], f"{name}.detail")
     return out
+
+
+def said(state: ContractState, amount: int, currency: str) -> str:
+    """An amount as a refusal message says it: the currency's decimals with its code, then the
+    integer minor units the API takes (``USD 30,000.00 (3000000 minor units)``). A message
+    said ``3000000 USD``, which a REST or SDK user reads as three million dollars (decision
+    218); the receipt's error is ``{code, message}``, with no field for a number."""
+    exponent = int(gov.require_currency(state, currency)["exponent"])
+    return f"{money(amount, currency, exponent)} ({amount} minor units)"
+
+
+def _covered(state: ContractState, g: dict[str, Any]) -> str:
+    """What an amount in force must cover, said: paid and under open demands."""
+    ccy = g["currency"]
+    return (f"{said(state, int(g['paid']) + int(g['reserved']), ccy)}: paid "
+            f"{said(state, int(g['paid']), ccy)}, under open demands "
+            f"{said(state, int(g['reserved']), ccy)}")
 
 
 # ---------------------------------------------------------------------------- records
@@ -194,18 +212,31 @@ def check_expiry_terms(expiry_date: str | None, expiry_event: str | None, now_ms
         raise ContractError("expiry_date has already passed", "guarantee_expired")
 
 
-def check_reductions(reductions: list[dict[str, Any]], amount: int) -> None:
-    """A reduction schedule lowers the amount step by step: dates rising, amounts falling,
-    each below the guarantee's amount.
+def check_reductions(state: ContractState, reductions: list[dict[str, Any]], amount: int,
+                     currency: str, now_ms: int) -> None:
+    """A reduction schedule lowers the amount step by step from after the issue date: dates
+    rising, amounts falling, each below the guarantee's amount. A reduction dated on or before
+    the issue date (UTC) would be in force from the guarantee's first block: issued for one
+    amount, in force for another (walk-through 2026-12-07b, decision 218).
 
     Raises:
-        ContractError: ``bad_field``.
+        ContractError: ``bad_field``, naming the entry and what is wrong with it.
     """
-    prev_date, prev_amount = "", amount
-    for r in reductions:
-        if r["date"] <= prev_date or r["amount"] >= prev_amount:
-            raise ContractError("reductions: dates must rise and amounts fall below the "
-                                "guarantee's amount", "bad_field")
+    issued = last_day(now_ms - now_ms % DAY_MS + DAY_MS)
+    prev_date, prev_amount = issued, amount
+    for i, r in enumerate(reductions):
+        if r["date"] <= issued:
+            raise ContractError(f"reductions[{i}].date {r['date']} is not after the issue date "
+                                f"{issued} (UTC): it would lower the amount from the first "
+                                "block; issue the lower amount instead", "bad_field")
+        if r["date"] <= prev_date:
+            raise ContractError(f"reductions[{i}].date {r['date']} is not after the one before "
+                                f"it, {prev_date}: dates must rise", "bad_field")
+        if r["amount"] >= prev_amount:
+            before = "the guarantee's amount" if i == 0 else "the reduction before it"
+            raise ContractError(f"reductions[{i}].amount {said(state, r['amount'], currency)} "
+                                f"is not below {before}, {said(state, prev_amount, currency)}: "
+                                "amounts must fall", "bad_field")
         prev_date, prev_amount = r["date"], r["amount"]
 
 
@@ -300,7 +331,7 @@ def issue_guarantee(state: ContractState, ctx: TxContext, args: dict[str, Any]
     screen_parties(state, ctx, args)
     check_expiry_terms(args.get("expiry_date"), args.get("expiry_event"), ctx.timestamp_ms)
     reductions = args.get("reductions", [])
-    check_reductions(reductions, args["amount"])
+    check_reductions(state, reductions, args["amount"], args["currency"], ctx.timestamp_ms)
     bank = str(ctx.identity.get("bank") or ctx.sender_hex)
     fp = number_fingerprint(ctx.fingerprint_key, bank, args["guarantee_number"])
     if state.get(NAME, "gtfp/" + fp) is not None:
@@ -340,8 +371,11 @@ def demand(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[s
         raise ContractError(f"the guarantee took {MAX_DEMANDS} demands, its most: a further "
                             "claim needs a new guarantee", "too_many_demands")
     if amount > available(g, ctx.timestamp_ms):
-        raise ContractError(f"only {available(g, ctx.timestamp_ms)} {g['currency']} is "
-                            "available under the guarantee", "amount_exceeds_guarantee")
+        ccy, in_force = g["currency"], amount_in_force(g, ctx.timestamp_ms)
+        raise ContractError(f"only {said(state, available(g, ctx.timestamp_ms), ccy)} is "
+                            f"available under the guarantee, not {said(state, amount, ccy)}: "
+                            f"amount in force {said(state, in_force, ccy)}, of which paid and "
+                            f"demanded {_covered(state, g)}", "amount_exceeds_guarantee")
     statement = args.get("supporting_statement", "").strip()
     if g["supporting_statement_required"] and not statement:
         raise ContractError("the guarantee requires a statement in what respect the applicant "
@@ -535,11 +569,13 @@ def accept_guarantee_amendment(state: ContractState, ctx: TxContext, args: dict[
     guarantee_id = args["guarantee_id"]
     g = get_guarantee(state, guarantee_id)
     require_party(g, ctx, "beneficiary", "accepts an amendment")
+    withdrawn = (f": proposal {args['proposal']} was withdrawn by the guarantor"
+                 if args["proposal"] == g.get("withdrawn_proposal") else "")
     if g["amendment"] is None:
-        raise ContractError("the guarantee has no pending amendment", "no_amendment")
+        raise ContractError(f"the guarantee has no pending amendment{withdrawn}", "no_amendment")
     if g["amendment"].get("proposal") != args["proposal"]:
         raise ContractError(f"the pending amendment is proposal {g['amendment'].get('proposal')}"
-                            f", not {args['proposal']}: read it before accepting",
+                            f", not {args['proposal']}{withdrawn}: read it before accepting",
                             "amendment_changed")
     check_live(g, ctx.timestamp_ms)
     changes = g["amendment"]["changes"]
@@ -552,13 +588,42 @@ def accept_guarantee_amendment(state: ContractState, ctx: TxContext, args: dict[
         g["reductions"] = [r for r in g["reductions"]
                            if end_of_day_ms(r["date"]) - DAY_MS > ctx.timestamp_ms]
     if amount_in_force(g, ctx.timestamp_ms) < g["paid"] + g["reserved"]:
-        raise ContractError("the amended amount is below what is paid or demanded",
+        raise ContractError(f"the amended amount in force, "
+                            f"{said(state, amount_in_force(g, ctx.timestamp_ms), g['currency'])}"
+                            f", is below what is paid and demanded, {_covered(state, g)}",
                             "amount_exceeds_guarantee")
     g["amendment"] = None
     g["amendments"] += 1
     _put(state, guarantee_id, g)
     _emit(ctx, "guarantee_amended", g, {"guarantee_id": guarantee_id, "changes": changes})
     return {"guarantee_id": guarantee_id, "applied": changes}
+
+
+@CONTRACT.method(roles=("bank",), params={"guarantee_id": p_id, "proposal": p_int(1)})
+def withdraw_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                       ) -> dict[str, Any]:
+    """The guarantor withdraws its pending amendment, named by its ``proposal`` number, before
+    the beneficiary accepts it: the guarantee stands as it was, and an acceptance naming that
+    number is refused (``no_amendment``, or ``amendment_changed`` once another is proposed; a
+    number is never given again). Decision 218: the ledger holds one pending proposal, which
+    its guarantor could already replace (decision 210); URDG 758 art. 11 b binds the guarantor
+    to an amendment it issued until the beneficiary rejects it, which the ledger does not
+    enforce (docs/redteam-guarantees.md "Left")."""
+    guarantee_id, proposal = args["guarantee_id"], args["proposal"]
+    g = get_guarantee(state, guarantee_id)
+    require_party(g, ctx, "guarantor", "withdraws an amendment")
+    if g["amendment"] is None:
+        raise ContractError("the guarantee has no pending amendment (accepted, withdrawn or "
+                            "never proposed)", "no_amendment")
+    if g["amendment"].get("proposal") != proposal:
+        raise ContractError(f"the pending amendment is proposal {g['amendment'].get('proposal')}"
+                            f", not {proposal}", "amendment_changed")
+    g["amendment"] = None
+    g["withdrawn_proposal"] = proposal  # the last one withdrawn, for an acceptance's message
+    _put(state, guarantee_id, g)
+    _emit(ctx, "guarantee_amendment_withdrawn", g, {"guarantee_id": guarantee_id,
+                                                    "proposal": proposal})
+    return {"guarantee_id": guarantee_id, "proposal": proposal, "status": "withdrawn"}
 
 
 @CONTRACT.method(roles=None, params={"guarantee_id": p_id, "amount": p_amount})
@@ -569,9 +634,14 @@ def reduce(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[s
     g = get_guarantee(state, guarantee_id)
     require_party(g, ctx, "beneficiary", "reduces the guarantee")
     check_live(g, ctx.timestamp_ms)
-    if amount >= amount_in_force(g, ctx.timestamp_ms) or amount < g["paid"] + g["reserved"]:
-        raise ContractError("the reduced amount must be lower than the amount in force and "
-                            "cover what is paid and demanded", "bad_field")
+    in_force, ccy = amount_in_force(g, ctx.timestamp_ms), g["currency"]
+    if amount >= in_force:
+        raise ContractError(f"amount {said(state, amount, ccy)} is not lower than the amount in "
+                            f"force, {said(state, in_force, ccy)}: a reduction lowers it (a "
+                            "higher amount is the guarantor's amendment)", "bad_field")
+    if amount < g["paid"] + g["reserved"]:
+        raise ContractError(f"amount {said(state, amount, ccy)} does not cover what is paid and "
+                            f"demanded, {_covered(state, g)}", "bad_field")
     g["amount"] = amount
     _put(state, guarantee_id, g)
     _emit(ctx, "guarantee_reduced", g, {"guarantee_id": guarantee_id, "amount": amount})

@@ -67,6 +67,8 @@ def test_a_guarantee_reads_in_decimals_of_its_currency_and_utc_times() -> None:
     (["extend", "--demand", "d1"], "extend_guarantee", {"demand_id": "d1"}),
     (["expire", "--guarantee", "g1", "--event-evidence", "taking-over certificate"],
      "expire_guarantee", {"guarantee_id": "g1", "event_evidence": "taking-over certificate"}),
+    (["withdraw-amendment", "--guarantee", "g1", "--proposal", "2"], "withdraw_amendment",
+     {"guarantee_id": "g1", "proposal": 2}),
 ])
 def test_the_beneficiarys_and_guarantors_other_methods_have_commands(
         argv: list[str], method: str, args: dict[str, Any],

@@ -437,3 +437,107 @@ def test_a_guarantee_names_three_parties_and_takes_a_bounded_number_of_demands(
     led.state.put(T, f"gtee/{gid}", {**g, "demands": ["ab" * 32] * guarantees.MAX_DEMANDS})
     led.fails("too_many_demands", "importer", T, "demand", guarantee_id=gid, amount=1,
               supporting_statement="s")
+
+
+# ------------------------------------------------------- follow-ups of decision 218
+
+
+def test_a_refusal_says_its_amounts_in_the_currencys_decimals(led: Ledger) -> None:
+    """A REST or SDK user read "only 3000000 USD is available" as three million dollars: the
+    amounts are the currency's decimals with its code, then the minor units the API takes;
+    ``reduce`` says which of its two limits the amount broke; JPY has no decimals, BHD three."""
+    gid = issue(led)
+    led.ok("bank_a", T, "pay_demand", demand_id=demand(led, gid, 20_000_00)["demand_id"])
+    msg = led.fails("amount_exceeds_guarantee", "importer", T, "demand", guarantee_id=gid,
+                    amount=40_000_00, supporting_statement="s").error_message
+    assert ("only USD 30,000.00 (3000000 minor units) is available under the guarantee, not "
+            "USD 40,000.00 (4000000 minor units): amount in force USD 50,000.00 (5000000 minor "
+            "units)") in str(msg)
+    msg = led.fails("bad_field", "importer", T, "reduce", guarantee_id=gid,
+                    amount=60_000_00).error_message
+    assert msg == ("amount USD 60,000.00 (6000000 minor units) is not lower than the amount in "
+                   "force, USD 50,000.00 (5000000 minor units): a reduction lowers it (a higher "
+                   "amount is the guarantor's amendment)")
+    demand(led, gid, 5_000_00)
+    msg = led.fails("bad_field", "importer", T, "reduce", guarantee_id=gid,
+                    amount=1_000_00).error_message
+    assert msg == ("amount USD 1,000.00 (100000 minor units) does not cover what is paid and "
+                   "demanded, USD 25,000.00 (2500000 minor units): paid USD 20,000.00 (2000000 "
+                   "minor units), under open demands USD 5,000.00 (500000 minor units)")
+    n = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid, changes={"amount": 10_000_00})
+    msg = led.fails("amount_exceeds_guarantee", "importer", T, "accept_guarantee_amendment",
+                    guarantee_id=gid, proposal=n["proposal"]).error_message
+    assert "in force, USD 10,000.00 (1000000 minor units), is below what is paid and " \
+           "demanded, USD 25,000.00" in str(msg)
+    for ccy, says in (("JPY", "only JPY 500 (500 minor units)"),
+                      ("BHD", "only BHD 0.500 (500 minor units)")):
+        other = issue(led, currency=ccy, amount=500, guarantee_number=f"PG-{ccy}")
+        msg = led.fails("amount_exceeds_guarantee", "importer", T, "demand",
+                        guarantee_id=other, amount=501, supporting_statement="s").error_message
+        assert str(msg).startswith(says)
+
+
+def test_a_scheduled_reduction_dated_before_the_issue_date_is_refused(led: Ledger) -> None:
+    """A reduction dated on or before the issue date (UTC) was taken and in force from the
+    first block (issued for one amount, in force for another); the schedule's refusals name
+    the entry and what is wrong."""
+    assert led.now_ms // DAY_MS * DAY_MS == 1_764_115_200_000  # the issue date, 2025-11-26
+    cases = (([{"date": "2025-11-01", "amount": 30_000_00}],
+              "reductions[0].date 2025-11-01 is not after the issue date 2025-11-26 (UTC)"),
+             ([{"date": "2026-01-10", "amount": 30_000_00},
+               {"date": "2025-11-26", "amount": 20_000_00}],
+              "reductions[1].date 2025-11-26 is not after the issue date 2025-11-26 (UTC)"),
+             ([{"date": "2026-01-10", "amount": 30_000_00},
+               {"date": "2026-01-10", "amount": 20_000_00}],
+              "reductions[1].date 2026-01-10 is not after the one before it, 2026-01-10"),
+             ([{"date": "2026-01-10", "amount": AMOUNT}],
+              "reductions[0].amount USD 50,000.00 (5000000 minor units) is not below the "
+              "guarantee's amount, USD 50,000.00"))
+    for i, (reductions, says) in enumerate(cases):
+        msg = led.fails("bad_field", "bank_a", T, "issue_guarantee", **_issue_args(
+            led, guarantee_number=f"R-{i}", reductions=reductions)).error_message
+        assert str(msg).startswith(says), msg
+    gid = issue(led, reductions=[{"date": "2025-11-27", "amount": 30_000_00}])
+    assert led.get(T, f"gtee/{gid}")["reductions"][0]["date"] == "2025-11-27"
+    demand(led, gid, AMOUNT)  # the next day's reduction is not yet in force
+
+
+def test_the_guarantor_withdraws_a_pending_amendment_and_its_number_is_refused(
+        led: Ledger) -> None:
+    """``withdraw_amendment``: the guarantor only, the proposal it names, before acceptance;
+    an acceptance naming the withdrawn number is refused, a new proposal gets a new number."""
+    gid = issue(led)
+    first = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
+                   changes={"amount": 90_000_00})["proposal"]
+    for who in ("importer", "exporter", "bank_b"):
+        led.fails("forbidden", who, T, "withdraw_amendment", guarantee_id=gid, proposal=first)
+    led.fails("amendment_changed", "bank_a", T, "withdraw_amendment", guarantee_id=gid,
+              proposal=first + 1)
+    out = led.ok("bank_a", T, "withdraw_amendment", guarantee_id=gid, proposal=first)
+    assert out == {"guarantee_id": gid, "proposal": first, "status": "withdrawn"}
+    ev = led.last.receipts[0].events[-1]  # type: ignore[union-attr]
+    assert (ev.name, ev.data["proposal"], ev.data["beneficiary"]) == (
+        "guarantee_amendment_withdrawn", first, led.pk("importer"))
+    g = led.get(T, f"gtee/{gid}")
+    assert (g["amendment"], g["amount"]) == (None, AMOUNT)
+    msg = led.fails("no_amendment", "importer", T, "accept_guarantee_amendment",
+                    guarantee_id=gid, proposal=first).error_message
+    assert "proposal 1 was withdrawn by the guarantor" in str(msg)
+    led.fails("no_amendment", "bank_a", T, "withdraw_amendment", guarantee_id=gid,
+              proposal=first)
+    second = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
+                    changes={"expiry_date": "2026-09-30"})["proposal"]
+    assert second == first + 1
+    led.fails("amendment_changed", "importer", T, "accept_guarantee_amendment",
+              guarantee_id=gid, proposal=first)
+    led.ok("importer", T, "accept_guarantee_amendment", guarantee_id=gid, proposal=second)
+    led.fails("no_amendment", "bank_a", T, "withdraw_amendment", guarantee_id=gid,
+              proposal=second)  # accepted: binding, no longer the guarantor's to withdraw
+    assert led.get(T, f"gtee/{gid}")["expiry_date"] == "2026-09-30"
+
+
+def _issue_args(led: Ledger, **over: Any) -> dict[str, Any]:
+    return {"applicant": led.pk("exporter"), "beneficiary": led.pk("importer"),
+            "amount": AMOUNT, "currency": "USD", "form": "DGAR",
+            "guarantee_type": "performance", "guarantee_number": "PG-2025-001",
+            "underlying_ref": "CONTRACT 77/2025", "expiry_date": "2026-06-30", **over}
