@@ -23,10 +23,12 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from chainfin import codec, crypto, goaml
+from chainfin.cli_guarantee import decimal
 from chainfin.client import ClientError, SyncClient, reader_identity
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
@@ -43,18 +45,51 @@ def _age(ms: int) -> str:
     return f"{d}d{h:02d}h" if d else f"{h}h{m:02d}m"
 
 
-def format_case(a: dict[str, Any]) -> str:
+def _value(detail: Mapping[str, Any], k: str, v: Any, exps: Mapping[str, int]) -> str:
+    """A detail's value as the queue prints it: an amount of money also as the decimal of its
+    currency (``950 (USD 9.50)``: the ledger's minor units, then what a person reads); a list
+    of transactions (``near_limit_txs``) as their first 16 hex digits."""
+    ccy = goaml.money_currency(detail, k)
+    if ccy is not None and ccy in exps:
+        return f"{v} ({ccy} {decimal(int(v), exps[ccy])})"
+    if isinstance(v, list):
+        return ",".join(str(t)[:16] + "…" for t in v) or "-"
+    return str(v)
+
+
+def format_case(a: dict[str, Any], exps: Mapping[str, int] | None = None) -> str:
     """``age 2h05m  height 12  structuring  accounts 1a2b3c4d… (ACME Exports Ltd)  alert
-    9f8e…-0  amount=950``: each account with the registered name the queue sends (``names``),
-    the detail without its empty fields (a controlled-goods entry for every destination has
-    no ``destination`` nor ``party``: not ``destination=None``)."""
+    9f8e…-0  amount=950 (USD 9.50)``: each account with the registered name the queue sends
+    (``names``), the detail without its empty fields (a controlled-goods entry for every
+    destination has no ``destination`` nor ``party``: not ``destination=None``), each amount
+    also in the decimals of its currency when ``exps`` (currency -> ISO 4217 exponent) has it
+    (:func:`exponents`)."""
     names = a.get("names") or {}
     accounts = ",".join(x[:8] + "…" + (f" ({names[x]})" if names.get(x) else "")
                         for x in a.get("accounts", [])) or "-"
-    detail = " ".join(f"{k}={v}" for k, v in sorted((a.get("detail") or {}).items())
+    raw = a.get("detail") or {}
+    detail = " ".join(f"{k}={_value(raw, k, v, exps or {})}" for k, v in sorted(raw.items())
                       if v is not None)
     return (f"age {_age(int(a.get('age_ms', 0)))}  height {a.get('height')}  {a.get('rule')}  "
             f"accounts {accounts}  alert {a.get('alert')}  {detail}").rstrip()
+
+
+def exponents(c: SyncClient, alerts: list[dict[str, Any]], known: dict[str, int]
+              ) -> dict[str, int]:
+    """``known`` with the exponent of every currency an amount of ``alerts`` is in (network
+    data, read once each: a currency the ledger does not name is left out, its amounts printed
+    in minor units only)."""
+    get = _reads(c)
+    for a in alerts:
+        detail = a.get("detail") or {}
+        for k in detail:
+            ccy = goaml.money_currency(detail, k)
+            if ccy is not None and ccy not in known:
+                try:
+                    known[ccy] = goaml.exponent_of(get, ccy)
+                except ChainfinError:
+                    continue
+    return known
 
 
 def queue_summary(doc: dict[str, Any]) -> str:
@@ -83,6 +118,7 @@ def cli_alerts_queue(args: argparse.Namespace) -> int:
     every = bool(getattr(args, "all", False))
     after: Any = getattr(args, "after", None)  # (a supervisor's next is a number)
     first: dict[str, Any] | None = None
+    exps: dict[str, int] = {}
     with SyncClient(args.node, identity=identity, ca_file=args.ca) as c:
         while True:
             params = {"limit": str(args.limit)} | (
@@ -95,8 +131,11 @@ def cli_alerts_queue(args: argparse.Namespace) -> int:
                                         "or an auditor's does)") from e
                 raise
             first = first or doc
+            if not args.json:
+                exponents(c, doc["alerts"], exps)
             for a in doc["alerts"]:
-                print(json.dumps(a, sort_keys=True) if args.json else format_case(a), flush=True)
+                print(json.dumps(a, sort_keys=True) if args.json else format_case(a, exps),
+                      flush=True)
             after = doc.get("next")
             if not every or after is None or (
                     not doc["alerts"] and str(after) == params.get("after")):
@@ -254,6 +293,7 @@ def cli_alerts_case(args: argparse.Namespace) -> int:
     identity = load_identity(args.identity)
     with SyncClient(args.node, identity=identity, ca_file=args.ca) as c:
         case = _fetch_case(c, args.alert)
+        exps = {} if args.json else exponents(c, [case], {})
     bad = 0
     out_reviews = []
     for i, rv in enumerate(case.get("reviews") or []):
@@ -276,7 +316,13 @@ def cli_alerts_case(args: argparse.Namespace) -> int:
         doc = {k: v for k, v in case.items() if k not in ("reviews", "seal_to")}
         print(json.dumps(doc | {"reviews": out_reviews}, sort_keys=True))
     else:
-        print(format_case(case | {"alert": args.alert}) + f"  status {case.get('status')}")
+        print(format_case(case | {"alert": args.alert}, exps)
+              + f"  status {case.get('status')}")
+        named = (case.get("detail") or {}).get("near_limit_txs") or []
+        for tx in named:  # the earlier payments it counted, oldest first (decision 217)
+            print(f"payment of the pattern  transaction {tx}")
+        if named:
+            print(f"payment of the pattern  transaction {case.get('tx_id')}  (raised the alert)")
         for row in out_reviews:
             extra = "".join(f"  {k} {row[k]}" for k in ("disposition", "note_sha256",
                                                         "report_sha256") if row.get(k))

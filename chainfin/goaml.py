@@ -4,7 +4,10 @@
 ``chainfin alerts str`` reads, with the bank's own signed reads and nothing else, the alert's
 case (``/v1/risk/alerts/{alert}``: a bank reads its customers' cases only), the transaction
 that raised it (``/v1/tx/{tx_id}?tx=1``: whole when the payer is the bank's customer; else the
-case's detail, which names the amount, the currency and the counterparty), the identity
+case's detail, which names the amount, the currency and the counterparty) and, for a
+``structuring`` alert, each earlier payment of the pattern its detail names
+(``near_limit_txs``, decision 217: the customer's own transfers, read whole the same way; one
+of another method is refused, to be reported by hand), the identity
 records of the parties and the currency's exponent (network data), and builds one goAML
 ``report``: the reporting entity and person from a local configuration, ``reason``,
 ``action`` and one ``transaction`` per ledger transaction. The file stays with the bank: never
@@ -235,6 +238,8 @@ class LedgerTx:
     to: Party
     alerts: list[str] = field(default_factory=list)
     refused: str | None = None  # the error code of a refused (attempted) transaction
+    #: the structuring alerts that counted it as an earlier payment of their pattern
+    counted_by: list[str] = field(default_factory=list)
 
 
 def reader_record(get: Get, key_hex: str) -> tuple[str, dict[str, Any]]:
@@ -250,7 +255,9 @@ def reader_record(get: Get, key_hex: str) -> tuple[str, dict[str, Any]]:
 
 def gather(get: Get, key_hex: str, alerts: Sequence[str]) -> list[LedgerTx]:
     """The ledger transactions of ``alerts`` (each once, in the order first named), read
-    with the bank's signed reads.
+    with the bank's signed reads: of a ``structuring`` alert of its customer's payments, the
+    earlier payments of the pattern it names (``near_limit_txs``, oldest first) before the
+    one that raised it (decision 217).
 
     Raises:
         NotEntitled: the key is no bank's, or a case it does not read, or none of whose
@@ -267,12 +274,51 @@ def gather(get: Get, key_hex: str, alerts: Sequence[str]) -> list[LedgerTx]:
         mine = [p for p in accounts if p.mine]
         if not mine:
             raise NotEntitled(f"alert {alert} names no customer of this bank")
+        for earlier in _pattern_txs(case):
+            if earlier in out:
+                out[earlier].counted_by.append(alert)
+            else:
+                out[earlier] = _pattern_tx(get, me_id, me, alert, earlier, mine[0])
         tx_id = str(case["tx_id"])
         if tx_id in out:
             out[tx_id].alerts.append(alert)
             continue
         out[tx_id] = _ledger_tx(get, me_id, me, alert, case, mine[0])
     return list(out.values())
+
+
+def _pattern_txs(case: Mapping[str, Any]) -> list[str]:
+    """The earlier payments a structuring alert of a payer's pattern names (decision 217)."""
+    detail = case.get("detail") or {}
+    named = detail.get("near_limit_txs") if isinstance(detail, dict) else None
+    if case.get("rule") != "structuring" or not isinstance(named, list):
+        return []
+    return [str(t) for t in named if isinstance(t, str) and re.fullmatch(r"[0-9a-f]{64}", t)]
+
+
+def _pattern_tx(get: Get, me_id: str, me: Mapping[str, Any], alert: str, tx_id: str,
+                customer: Party) -> LedgerTx:
+    """An earlier payment of ``alert``'s pattern: the customer's ``settlement.transfer``
+    ``tx_id``, read whole (its home bank reads its transactions whole).
+
+    Raises:
+        ChainfinError: the bank does not read it, or it is another method (``/v1/tx`` holds
+            a transaction's envelope, not its payments: an LC payment's amount is no argument
+            of it): goAML's transaction needs its amount and counterparty."""
+    doc = get(f"/v1/tx/{tx_id}?tx=1")
+    env = doc.get("tx") if isinstance(doc, dict) else None
+    if isinstance(doc, dict) and isinstance(env, dict) and (
+            env.get("contract"), env.get("method")) == ("settlement", "transfer") and (
+            identity(get, str(env.get("sender")))[0] == customer.ident):
+        args = env.get("args") or {}
+        return LedgerTx(tx_id, int(doc.get("timestamp_ms") or 0), int(args["amount"]),
+                        str(args["currency"]), customer,
+                        party(get, me_id, me, str(args["to"])), [], None, [alert])
+    what = (f"{env.get('contract')}.{env.get('method')}" if isinstance(env, dict)
+            else "a transaction this bank does not read whole")
+    raise ChainfinError(f"alert {alert}: payment {tx_id} of its pattern is {what}, with no "
+                        f"amount and counterparty of the customer's this bank reads: goAML's "
+                        f"transaction needs them (report it by hand)")
 
 
 def _ledger_tx(get: Get, me_id: str, me: Mapping[str, Any], alert: str,
@@ -321,6 +367,19 @@ RULE_WORDS = {
 }
 
 
+def money_currency(detail: Mapping[str, Any], key: str) -> str | None:
+    """The currency of an alert detail's field ``key`` when it is an amount of money (integer
+    minor units), else None: ``amount`` and ``average`` in the payment's ``currency``,
+    ``base_amount`` in the ``base``, ``max`` in the rule's (the base's, for a base-currency
+    limit) unless it counts payments (``velocity``)."""
+    ccy = {"amount": detail.get("currency"), "average": detail.get("currency"),
+           "base_amount": detail.get("base"),
+           "max": None if detail.get("kind") == "velocity"
+           else detail.get("base") or detail.get("currency")}.get(key)
+    return ccy if isinstance(ccy, str) and isinstance(detail.get(key), int) and not isinstance(
+        detail.get(key), bool) else None
+
+
 def default_reason(get: Get, alerts: Sequence[str], exponents: Mapping[str, int]) -> str:
     """A report's ``reason`` when the officer gives none: each alert's rule in words and its
     detail, an amount as the decimal of its currency (never the ledger's minor units), read
@@ -332,14 +391,14 @@ def default_reason(get: Get, alerts: Sequence[str], exponents: Mapping[str, int]
         rule = str(case.get("rule") or "alert")
         raw = case.get("detail")
         detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        ccy = detail.get("currency")
         items = []
         for k, v in sorted(detail.items()):
             if k == "currency" or isinstance(v, bool) or not isinstance(v, (str, int)):
                 continue
-            if k in ("amount", "max") and isinstance(v, int) and isinstance(ccy, str):
-                exp = exponents[ccy] if ccy in exponents else exponent_of(get, ccy)
-                items.append(f"{k} {ccy} {decimal_amount(v, exp)}")
+            if (money := money_currency(detail, k)) is not None:
+                assert isinstance(v, int)
+                exp = exponents[money] if money in exponents else exponent_of(get, money)
+                items.append(f"{k.replace('_', ' ')} {money} {decimal_amount(v, exp)}")
             elif k in ("counterparty", "subject") and isinstance(v, str):
                 items.append(f"{k} {party_name(get, v)}")
             else:
@@ -405,6 +464,17 @@ def _side(tx_el: ET.Element, way: str, p: Party, ccy: str, filer: Filer, home: s
     _sub(side, f"{way}_country", p.country or home)
 
 
+def description(t: LedgerTx) -> str:
+    """A transaction's ``transaction_description``: its ledger id, the alerts it raised and
+    those that counted it in their pattern (decision 217)."""
+    out = f"chainfin transaction {t.tx_id}"
+    if t.alerts:
+        out += f"; alerts {', '.join(t.alerts)}"
+    if t.counted_by:
+        out += f"; a payment of the pattern of alerts {', '.join(t.counted_by)}"
+    return out
+
+
 def build_report(filer: Filer, txs: Sequence[LedgerTx], exponents: Mapping[str, int], *,
                  reason: str, action: str | None, submission_ms: int,
                  entity_reference: str | None, home_country: str) -> bytes:
@@ -441,8 +511,7 @@ def build_report(filer: Filer, txs: Sequence[LedgerTx], exponents: Mapping[str, 
     for t in txs:
         el = _sub(root, "transaction")
         _sub(el, "transactionnumber", t.tx_id[:50])
-        _sub(el, "transaction_description", f"chainfin transaction {t.tx_id}; alerts "
-                                            f"{', '.join(t.alerts)}")
+        _sub(el, "transaction_description", description(t))
         _sub(el, "date_transaction", goaml_datetime(t.time_ms))
         _sub(el, "transmode_code", filer.transmode_code)
         _sub(el, "amount_local", decimal_amount(t.amount, exponents[t.currency]))

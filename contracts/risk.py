@@ -25,7 +25,8 @@ State (contract ``risk``):
 - ``stats/<account>/<CCY>`` -> the pattern memory of one account (O(1)): payments made ``n``,
   their moving average ``avg``, the last :data:`RECENT` counterparties paid ``cps``
   (``[id prefix, ms]``; ms 0 once a round trip was alerted), near-limit payments per hour
-  ``near``.
+  ``near`` and the last :data:`STRUCTURING_TX_KEEP` of them ``near_tx`` (``[tx id, hour]``,
+  written only by a near payment: decision 217).
 - ``watch/<digest>`` -> ``{"by", "height"}``: a watch-list entry, stored only as its keyed hash
   (:func:`watch_digest`); the key is derived from the genesis fingerprint key, never in state.
 - ``exposure_limit/<bank>/<side>/<party>/<CCY>`` -> ``{"max", "set_by", "by_regulator"}`` (an
@@ -97,6 +98,10 @@ STRUCTURING_BPS = 9_000  # "just under": at least 90% of a per-transaction limit
 STRUCTURING_COUNT = 3  # that many near-limit payments ...
 STRUCTURING_WINDOW_MS = 24 * 3600 * 1000  # ... within 24 h of block time
 STRUCTURING_BUCKET_MS = 3600 * 1000
+#: the near payments whose transaction ids the pattern memory keeps (``near_tx``), the last
+#: this many in the window: the count that alerts and a margin; every near payment from the
+#: 3rd on alerts, so its alert names the earlier ones it counted (decision 217)
+STRUCTURING_TX_KEEP = STRUCTURING_COUNT + 2
 ROUND_TRIP_WINDOW_MS = 24 * 3600 * 1000  # A pays B, B pays A back within 24 h
 CHANGE_MIN_HISTORY = 5  # payments before an account has a history to deviate from
 CHANGE_FACTOR = 4  # a new counterparty paid at least 4x the account's average
@@ -1091,14 +1096,16 @@ def watch_patterns(state: ContractState, ctx: TxContext, frm: str, to: str, curr
         # (decision 206), as the limit itself counts them
         assert base is not None
         in_base = _stats(state, frm, base)
-        near = count_near_limit(in_base, per_tx_limit, counted, now)
+        near = count_near_limit(in_base, per_tx_limit, counted, now, ctx.tx_hex)
         state.put(NAME, f"stats/{frm}/{base}", in_base)
     else:
-        near = count_near_limit(mine, per_tx_limit, counted, now)
+        near = count_near_limit(mine, per_tx_limit, counted, now, ctx.tx_hex)
     if near >= STRUCTURING_COUNT:
+        # the earlier near payments it counted, by transaction (decision 217)
+        earlier = near_txs(in_base if across else mine, ctx.tx_hex)
         _alert(state, ctx, "structuring", [frm], {
             "currency": currency, "amount": amount, "near_limit_payments": near,
-            **({"base": base} if across else {})}, kept=False)
+            "near_limit_txs": earlier, **({"base": base} if across else {})}, kept=False)
     if near and across:  # the payee's count, in the base's memory too
         assert base is not None
         payee_base = dict(state.peek(NAME, f"stats/{to}/{base}")
@@ -1154,12 +1161,14 @@ def is_near_limit(limit: int | None, amount: int) -> bool:
 
 
 def count_near_limit(payer_stats: dict[str, Any], limit: int | None, amount: int,
-                     now_ms: int) -> int:
+                     now_ms: int, tx_hex: str | None = None) -> int:
     """Structuring: payments each just under a per-transaction limit (at least
     STRUCTURING_BPS of it), counted per hour of block time over the window; returns the count
     including this payment (0 when it is not near a limit). Rebinds ``payer_stats["near"]``
     to a new list when it counts: the old list is never changed (it may be the stored
-    record's)."""
+    record's). ``tx_hex``: the payment's transaction, kept in ``near_tx`` (the last
+    :data:`STRUCTURING_TX_KEEP` near payments in the window, decision 217), rebound likewise;
+    nothing of it is written for a payment not near a limit."""
     if not is_near_limit(limit, amount):
         return 0
     hour = now_ms // STRUCTURING_BUCKET_MS
@@ -1170,7 +1179,22 @@ def count_near_limit(payer_stats: dict[str, Any], limit: int | None, amount: int
     else:
         near.append([hour, 1])
     payer_stats["near"] = near
+    if tx_hex is not None:
+        txs = [t for t in payer_stats.get("near_tx", ()) if t[1] > hour - keep]
+        payer_stats["near_tx"] = txs[-(STRUCTURING_TX_KEEP - 1):] + [[tx_hex, hour]]
     return sum(b[1] for b in near)
+
+
+def near_txs(payer_stats: Mapping[str, Any], tx_hex: str) -> list[str]:
+    """The transactions of the near payments ``payer_stats`` keeps other than ``tx_hex`` (the
+    one alerting), oldest first, each once: a structuring alert's ``near_limit_txs``
+    (decision 217). Fewer than it counted when the count passes :data:`STRUCTURING_TX_KEEP`
+    (the earlier alerts named those) or began before decision 217."""
+    out: list[str] = []
+    for t, _ in payer_stats.get("near_tx", ()):
+        if t != tx_hex and t not in out:
+            out.append(t)
+    return out
 
 
 def count_near_received(payee_stats: dict[str, Any], now_ms: int) -> int:

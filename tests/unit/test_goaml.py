@@ -91,8 +91,8 @@ async def test_an_str_of_a_banks_alerts_reports_each_transaction_exactly(
         desk: Desk, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = desk
     await customer(d)
-    for amount in (950, 960):
-        assert (await pay(d, "USD", amount))["status"] == "committed"
+    earlier = [await pay(d, "USD", amount) for amount in (950, 960)]
+    assert [e["status"] for e in earlier] == ["committed"] * 2
     structured = await pay(d, "USD", 990)
     assert structured["status"] == "committed", structured
     over = await pay(d, "USD", 1001)  # refused: an attempted transaction, its alert kept
@@ -101,6 +101,15 @@ async def test_an_str_of_a_banks_alerts_reports_each_transaction_exactly(
     o_alert = (await alerts_of(d, over["tx_id"]))[0]
     base = str(d.http.make_url("")).rstrip("/")
     key = key_file(d.ids["bank_a"], tmp_path)
+    assert await asyncio.to_thread(run, ["alerts", "queue", "--all", "--node", base, "--key",
+                                         key]) == 0
+    queued = {ln.split("  alert ")[1].split()[0]: ln
+              for ln in capsys.readouterr().out.splitlines()}
+    assert "amount=990 (USD 9.90)" in queued[s_alert]
+    assert f"near_limit_txs={earlier[0]['tx_id'][:16]}…,{earlier[1]['tx_id'][:16]}…" in (
+        queued[s_alert])
+    assert "amount=1001 (USD 10.01)" in queued[o_alert] and "max=1000 (USD 10.00)" in (
+        queued[o_alert])
     note = tmp_path / "note.txt"
     note.write_text("three payments just under the cap, then one over it")
     out = tmp_path / "str.xml"
@@ -129,16 +138,20 @@ async def test_an_str_of_a_banks_alerts_reports_each_transaction_exactly(
     assert texts(r.find("reporting_person")) == {  # type: ignore[arg-type]
         "first_name": "Ada", "last_name": "Lovelace", "email": "mlro@bank-a.example"}
     # (the flags replace the configuration's person whole: no occupation of Grace's)
+    # each transaction once; the structuring alert's whole pattern (decision 217): the two
+    # earlier near payments it counted, oldest first, then the one that raised it
     txs = r.findall("transaction")
+    pattern = [*earlier, structured]
     assert [t.findtext("transactionnumber") for t in txs] == [
-        structured["tx_id"][:50], over["tx_id"][:50]]  # each transaction once
-    assert [t.findtext("amount_local") for t in txs] == ["9.90", "10.01"]
-    assert txs[0].findtext("transaction_description") == (
-        f"chainfin transaction {structured['tx_id']}; alerts {s_alert}")
-    assert txs[0].find("comments") is None
-    assert "attempted: refused by the ledger (limit_exceeded)" in txs[1].findtext("comments",
+        o["tx_id"][:50] for o in (*pattern, over)]
+    assert [t.findtext("amount_local") for t in txs] == ["9.50", "9.60", "9.90", "10.01"]
+    assert [t.findtext("transaction_description") for t in txs[:3]] == [
+        f"chainfin transaction {o['tx_id']}; a payment of the pattern of alerts {s_alert}"
+        for o in earlier] + [f"chainfin transaction {structured['tx_id']}; alerts {s_alert}"]
+    assert [t.find("comments") for t in txs[:3]] == [None] * 3
+    assert "attempted: refused by the ledger (limit_exceeded)" in txs[3].findtext("comments",
                                                                                    "")
-    for t, out_ in zip(txs, (structured, over), strict=True):
+    for t, out_ in zip(txs, (*pattern, over), strict=True):
         st, whole = await get_as(d, "bank_a", f"/v1/tx/{out_['tx_id']}?tx=1")
         assert st == 200
         assert t.findtext("date_transaction") == goaml.goaml_datetime(whole["timestamp_ms"])
@@ -168,6 +181,21 @@ async def test_an_str_of_a_banks_alerts_reports_each_transaction_exactly(
         assert rec is not None and rec["disposition"] == "reported"
         assert rec["report_sha256"] == hashlib.sha256(ref.encode()).hexdigest()
         assert data.decode() not in json.dumps(case) and "Lovelace" not in json.dumps(case)
+
+    # `alerts case` names the pattern's payments; `queue` and `case` print each amount also in
+    # the currency's decimals (decision 217)
+    assert await asyncio.to_thread(run, ["alerts", "case", "--alert", s_alert, "--node", base,
+                                         "--key", key]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert "amount=990 (USD 9.90)" in shown[0] and "near_limit_payments=3" in shown[0]
+    assert shown[1:3] == [f"payment of the pattern  transaction {o['tx_id']}" for o in earlier]
+    assert shown[3] == (f"payment of the pattern  transaction {structured['tx_id']}  "
+                        f"(raised the alert)")
+    assert await asyncio.to_thread(run, ["alerts", "case", "--alert", o_alert, "--node", base,
+                                         "--key", key]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert "amount=1001 (USD 10.01)" in shown[0] and "max=1000 (USD 10.00)" in shown[0]
+    assert not [ln for ln in shown if ln.startswith("payment of the pattern")]
 
 
 async def test_amounts_are_exact_by_the_currencys_exponent(
