@@ -405,9 +405,10 @@ async def _amount_note(a: argparse.Namespace, tx_args: dict[str, Any]) -> str | 
 
 async def _refusal_notes(a: argparse.Namespace, method: str, tx_args: dict[str, Any],
                          code: str) -> list[str]:
-    """What to do about a refusal; for one about an amount, the amounts as decimals (the
-    ledger's message gives minor units), read with the signer's key (a party reads the
-    guarantee). Best effort: a failed read leaves the hint alone."""
+    """What to do about a refusal; for one about an amount, the amounts as decimals, read
+    with the signer's key (a party reads the guarantee): the ledger's message says its own in
+    decimals too since decision 218, a ledger before it in minor units only. Best effort: a
+    failed read leaves the hint alone."""
     notes = [HINTS[code]] if code in HINTS else []
     if code not in ("amount_exceeds_guarantee", "bad_field", "insufficient_funds"):
         return notes
