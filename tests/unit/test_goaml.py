@@ -196,6 +196,14 @@ async def test_an_str_of_a_banks_alerts_reports_each_transaction_exactly(
     shown = capsys.readouterr().out.splitlines()
     assert "amount=1001 (USD 10.01)" in shown[0] and "max=1000 (USD 10.00)" in shown[0]
     assert not [ln for ln in shown if ln.startswith("payment of the pattern")]
+    # the customer reads neither the case nor the pattern memory naming its payments
+    # (decisions 156, 190: no tipping off)
+    for path in (f"/v1/risk/alerts/{s_alert}", f"/v1/state/risk/stats/{pk(d, 'c_own')}/USD"):
+        st, doc = await get_as(d, "c_own", path)
+        assert st == 404 and earlier[0]["tx_id"] not in json.dumps(doc), (path, doc)
+    st, doc = await get_as(d, "bank_a", f"/v1/state/risk/stats/{pk(d, 'c_own')}/USD")
+    assert st == 200 and [t for t, _ in doc["value"]["near_tx"]] == [
+        o["tx_id"] for o in pattern]
 
 
 async def test_amounts_are_exact_by_the_currencys_exponent(
