@@ -1,5 +1,5 @@
 """``chainfin guarantee issue | demand | pay | reject | amend | accept | withdraw-amendment |
-release | show | mt760 | export``: demand guarantees and standbys (the ``trade_documents`` guarantee methods,
+reject-amendment | release | show | mt760 | export``: demand guarantees and standbys (the ``trade_documents`` guarantee methods,
 docs/contracts.md "Guarantees"), and SWIFT MT760 in (``mt760 FILE``: submit one) and out
 (``export ID``: write one). The ledger checks every transaction again and is the authority.
 """
@@ -34,7 +34,8 @@ SIGNER = {"issue": "the guarantor bank's", "mt760": "the guarantor bank's",
           "reject": "the guarantor bank's", "amend": "the guarantor bank's",
           "suspend": "the guarantor bank's", "extend": "the guarantor bank's",
           "expire": "a party's (the guarantor's for an expiry event)",
-          "withdraw-amendment": "the guarantor bank's"}
+          "withdraw-amendment": "the guarantor bank's",
+          "reject-amendment": "the beneficiary's"}
 #: the amount options' help: what people misread
 AMOUNT_HELP = ("integer minor units of the guarantee's currency: USD 50,000.00 is 5000000, "
                "JPY 50,000 is 50000 (`guarantee show` writes amount_decimal)")
@@ -315,7 +316,7 @@ async def export(a: argparse.Namespace) -> str:
 
 def _more(a: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
     """The method and arguments of the commands beyond issue … release: reduce, claim,
-    suspend, extend, expire, withdraw-amendment (None: another command)."""
+    suspend, extend, expire, withdraw-amendment, reject-amendment (None: another command)."""
     c = a.guarantee_command
     if c == "reduce":
         return "reduce", {"guarantee_id": a.guarantee, "amount": a.amount}
@@ -331,6 +332,8 @@ def _more(a: argparse.Namespace) -> tuple[str, dict[str, Any]] | None:
             {"event_evidence": a.event_evidence} if a.event_evidence else {})}
     if c == "withdraw-amendment":
         return "withdraw_amendment", {"guarantee_id": a.guarantee, "proposal": a.proposal}
+    if c == "reject-amendment":
+        return "reject_amendment", {"guarantee_id": a.guarantee, "proposal": a.proposal}
     return None
 
 
@@ -347,6 +350,10 @@ HINTS = {
     "amendment_changed": "`chainfin guarantee show` gives the pending amendment and its number "
                          "(amendment.proposal): read it, then accept --proposal with that "
                          "number",
+    "amendment_binding": "the pending proposal raises the amount or puts the expiry later: "
+                         "the guarantor is bound by it until the beneficiary accepts it "
+                         "(`guarantee accept`) or rejects it (`guarantee reject-amendment`); "
+                         "then propose again",
     "guarantee_in_use": "a demand is still open: the guarantor pays or rejects it first",
     "unknown_guarantee": "the guarantee id is the issuing transaction's id "
                          "(result.guarantee_id of `guarantee issue` or `guarantee mt760`)",
@@ -606,10 +613,16 @@ def add_parser(sub: Any) -> None:
     q.add_argument("--event-evidence", default=None,
                    help="the expiry event: the document presented, or the guarantor's record")
     _signed(q)
-    q = s.add_parser("withdraw-amendment", help="the guarantor withdraws its pending amendment "
-                                                "before the beneficiary accepts it")
-    q.add_argument("--guarantee", required=True, help="the guarantee id")
-    q.add_argument("--proposal", type=int, required=True,
-                   help="the pending amendment's proposal number (amend's result.proposal; "
-                        "`guarantee show`: amendment.proposal)")
-    _signed(q)
+    for name, what in (("withdraw-amendment", "the guarantor withdraws its pending amendment "
+                                              "before the beneficiary accepts it (not one that "
+                                              "raises the amount or puts the expiry later: "
+                                              "URDG 758 art. 11 b)"),
+                       ("reject-amendment", "the beneficiary rejects the pending amendment "
+                                            "(URDG 758 art. 11 c): the guarantee stands as it "
+                                            "was")):
+        q = s.add_parser(name, help=what)
+        q.add_argument("--guarantee", required=True, help="the guarantee id")
+        q.add_argument("--proposal", type=int, required=True,
+                       help="the pending amendment's proposal number (amend's result.proposal; "
+                            "`guarantee show`: amendment.proposal)")
+        _signed(q)

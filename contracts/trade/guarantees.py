@@ -2,8 +2,9 @@
 guarantor bank, demand by the beneficiary (with the supporting statement of breach when the
 guarantee asks for one, art. 15 a), payment or a single rejection notice listing every
 discrepancy within five business days of the guarantor's place (art. 20, 24), extend-or-pay
-(art. 23), amendment binding once the beneficiary accepts (art. 11), reduction and release by
-the beneficiary (art. 25 a), expiry by date or by event (art. 25 b). A demand is paid through
+(art. 23), amendment binding the beneficiary once it accepts and, when it enlarges the
+guarantee, the guarantor from its issue until the beneficiary rejects it (art. 11), reduction and
+release by the beneficiary (art. 25 a), expiry by date or by event (art. 25 b). A demand is paid through
 the settlement path an LC payment takes: the same freezes, sanctions screens and limits.
 
 State: ``gtee/<id>`` the guarantee, ``gdem/<id>`` a demand, ``gtfp/<fingerprint>`` the
@@ -167,16 +168,60 @@ def screen_parties(state: ContractState, ctx: TxContext, g: dict[str, Any]) -> N
     risk.check_on_behalf(state, ctx, (g["applicant"], g["beneficiary"]), g["currency"])
 
 
-def enlarges(g: dict[str, Any], changes: dict[str, Any], now_ms: int) -> bool:
-    """Would ``changes`` raise the amount in force, put the expiry date later or change the
-    expiry event (which may come later)? Adding a date or an event where there was none only
-    brings the expiry nearer (whichever comes first, URDG 758 art. 25 b)."""
+def enlargements(g: dict[str, Any], changes: dict[str, Any], now_ms: int) -> list[str]:
+    """The terms of ``changes`` that enlarge the beneficiary's rights, in :data:`AMENDABLE`
+    order: an amount above the amount in force, a later expiry date, another expiry event
+    (which may come later). Adding a date or an event where there was none only brings the
+    expiry nearer (whichever comes first, URDG 758 art. 25 b)."""
+    out = []
     if "amount" in changes and changes["amount"] > amount_in_force(g, now_ms):
-        return True
+        out.append("amount")
     if "expiry_date" in changes and g["expiry_date"] is not None \
             and changes["expiry_date"] > g["expiry_date"]:
-        return True
-    return "expiry_event" in changes and g["expiry_event"] not in (None, changes["expiry_event"])
+        out.append("expiry_date")
+    if "expiry_event" in changes and g["expiry_event"] not in (None, changes["expiry_event"]):
+        out.append("expiry_event")
+    return out
+
+
+def enlarges(g: dict[str, Any], changes: dict[str, Any], now_ms: int) -> bool:
+    """Would ``changes`` raise the amount in force, put the expiry date later or change the
+    expiry event (:func:`enlargements`)?"""
+    return bool(enlargements(g, changes, now_ms))
+
+
+def check_not_binding(state: ContractState, g: dict[str, Any], now_ms: int, act: str) -> None:
+    """The guarantor may not withdraw nor replace (``act``) alone a pending proposal that
+    enlarges the beneficiary's rights: URDG 758 art. 11 b binds the guarantor irrevocably to an
+    amendment from the time it issues it unless and until the beneficiary rejects it, ISP98
+    rule 2.06 once it leaves the issuer's control (decision 219). Judged now, as an acceptance
+    now would apply it (:func:`enlargements`). One that enlarges nothing (a lower amount, an
+    earlier expiry) may go: the beneficiary loses nothing. Nor is a proposal binding on a
+    guarantee that can no longer take its acceptance (expired, released, paid out).
+
+    Raises:
+        ContractError: ``amendment_binding``, naming the terms that enlarge.
+    """
+    pending = g["amendment"]
+    if pending is None or expired(g, now_ms) or g["status"] != "issued":
+        return
+    changes = pending["changes"]
+    terms = []
+    ccy = g["currency"]
+    for term in enlargements(g, changes, now_ms):
+        if term == "amount":
+            terms.append(f"amount {said(state, changes['amount'], ccy)} above the amount in "
+                         f"force, {said(state, amount_in_force(g, now_ms), ccy)}")
+        elif term == "expiry_date":
+            terms.append(f"expiry date {changes['expiry_date']} after {g['expiry_date']}")
+        else:
+            terms.append("another expiry event")
+    if terms:
+        raise ContractError(
+            f"proposal {pending['proposal']} enlarges the beneficiary's rights ({'; '.join(terms)}"
+            f"): the guarantor is bound by it from its issue unless and until the beneficiary "
+            f"rejects it (URDG 758 art. 11 b, ISP98 rule 2.06), so it is not {act} without the "
+            "beneficiary, who accepts or rejects it (reject_amendment)", "amendment_binding")
 
 
 # ---------------------------------------------------------------------------- the rules
@@ -536,11 +581,15 @@ def _amendment_changes(v: Any, name: str) -> dict[str, Any]:
 def amend_guarantee(state: ContractState, ctx: TxContext, args: dict[str, Any]
                     ) -> dict[str, Any]:
     """The guarantor proposes an amendment; it binds the beneficiary only once accepted
-    (URDG 758 art. 11 b): until then the guarantee stands as it was."""
+    (URDG 758 art. 11 b): until then the guarantee stands as it was. It replaces a pending
+    proposal only if that one enlarges nothing: one that enlarges the beneficiary's rights
+    binds the guarantor until the beneficiary accepts or rejects it (``amendment_binding``,
+    decision 219)."""
     guarantee_id, changes = args["guarantee_id"], args["changes"]
     g = get_guarantee(state, guarantee_id)
     require_party(g, ctx, "guarantor", "amends the guarantee")
     check_live(g, ctx.timestamp_ms)
+    check_not_binding(state, g, ctx.timestamp_ms, "replaced")  # decision 219
     new = {**g, **changes}
     check_expiry_terms(new["expiry_date"], new["expiry_event"], ctx.timestamp_ms)
     if enlarges(g, changes, ctx.timestamp_ms):
@@ -559,6 +608,15 @@ def amend_guarantee(state: ContractState, ctx: TxContext, args: dict[str, Any]
             "number": g["amendment"]["number"], "proposal": g["proposals"]}
 
 
+def _ended(g: dict[str, Any], proposal: int) -> str:
+    """How proposal ``proposal`` ended, for a refusal's message ("" if unknown)."""
+    if proposal == g.get("rejected_proposal"):
+        return f": proposal {proposal} was rejected by the beneficiary"
+    if proposal == g.get("withdrawn_proposal"):
+        return f": proposal {proposal} was withdrawn by the guarantor"
+    return ""
+
+
 @CONTRACT.method(roles=None, params={"guarantee_id": p_id, "proposal": p_int(1)})
 def accept_guarantee_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
                                ) -> dict[str, Any]:
@@ -569,8 +627,7 @@ def accept_guarantee_amendment(state: ContractState, ctx: TxContext, args: dict[
     guarantee_id = args["guarantee_id"]
     g = get_guarantee(state, guarantee_id)
     require_party(g, ctx, "beneficiary", "accepts an amendment")
-    withdrawn = (f": proposal {args['proposal']} was withdrawn by the guarantor"
-                 if args["proposal"] == g.get("withdrawn_proposal") else "")
+    withdrawn = _ended(g, args["proposal"])
     if g["amendment"] is None:
         raise ContractError(f"the guarantee has no pending amendment{withdrawn}", "no_amendment")
     if g["amendment"].get("proposal") != args["proposal"]:
@@ -605,25 +662,51 @@ def withdraw_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any
     """The guarantor withdraws its pending amendment, named by its ``proposal`` number, before
     the beneficiary accepts it: the guarantee stands as it was, and an acceptance naming that
     number is refused (``no_amendment``, or ``amendment_changed`` once another is proposed; a
-    number is never given again). Decision 218: the ledger holds one pending proposal, which
-    its guarantor could already replace (decision 210); URDG 758 art. 11 b binds the guarantor
-    to an amendment it issued until the beneficiary rejects it, which the ledger does not
-    enforce (docs/redteam-guarantees.md "Left")."""
+    number is never given again; decision 218). Only a proposal that enlarges nothing: one
+    that enlarges the beneficiary's rights binds the guarantor until the beneficiary rejects it
+    (URDG 758 art. 11 b, ISP98 rule 2.06: ``amendment_binding``, decision 219)."""
     guarantee_id, proposal = args["guarantee_id"], args["proposal"]
     g = get_guarantee(state, guarantee_id)
     require_party(g, ctx, "guarantor", "withdraws an amendment")
     if g["amendment"] is None:
-        raise ContractError("the guarantee has no pending amendment (accepted, withdrawn or "
-                            "never proposed)", "no_amendment")
+        raise ContractError("the guarantee has no pending amendment (accepted, rejected, "
+                            "withdrawn or never proposed)", "no_amendment")
     if g["amendment"].get("proposal") != proposal:
         raise ContractError(f"the pending amendment is proposal {g['amendment'].get('proposal')}"
                             f", not {proposal}", "amendment_changed")
+    check_not_binding(state, g, ctx.timestamp_ms, "withdrawn")
     g["amendment"] = None
     g["withdrawn_proposal"] = proposal  # the last one withdrawn, for an acceptance's message
     _put(state, guarantee_id, g)
     _emit(ctx, "guarantee_amendment_withdrawn", g, {"guarantee_id": guarantee_id,
                                                     "proposal": proposal})
     return {"guarantee_id": guarantee_id, "proposal": proposal, "status": "withdrawn"}
+
+
+@CONTRACT.method(roles=None, params={"guarantee_id": p_id, "proposal": p_int(1)})
+def reject_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                     ) -> dict[str, Any]:
+    """The beneficiary rejects the pending amendment, named by its ``proposal`` number (URDG
+    758 art. 11 c: at any time until it accepts): the guarantee stands as it was, the guarantor
+    is no longer bound by the proposal (art. 11 b) and may propose another; an acceptance naming
+    that number is refused (``no_amendment``, or ``amendment_changed`` once another is
+    proposed). Decision 219."""
+    guarantee_id, proposal = args["guarantee_id"], args["proposal"]
+    g = get_guarantee(state, guarantee_id)
+    require_party(g, ctx, "beneficiary", "rejects an amendment")
+    if g["amendment"] is None:
+        raise ContractError(f"the guarantee has no pending amendment (accepted, rejected, "
+                            f"withdrawn or never proposed){_ended(g, proposal)}",
+                            "no_amendment")
+    if g["amendment"].get("proposal") != proposal:
+        raise ContractError(f"the pending amendment is proposal {g['amendment'].get('proposal')}"
+                            f", not {proposal}: read it before rejecting", "amendment_changed")
+    g["amendment"] = None
+    g["rejected_proposal"] = proposal  # the last one rejected, for an acceptance's message
+    _put(state, guarantee_id, g)
+    _emit(ctx, "guarantee_amendment_rejected", g, {"guarantee_id": guarantee_id,
+                                                   "proposal": proposal})
+    return {"guarantee_id": guarantee_id, "proposal": proposal, "status": "rejected"}
 
 
 @CONTRACT.method(roles=None, params={"guarantee_id": p_id, "amount": p_amount})

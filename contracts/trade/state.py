@@ -102,6 +102,7 @@ ERROR_CODES = (
     "not_extend_or_pay",
     "demand_suspended",
     "too_many_demands",
+    "amendment_binding",
 )
 
 #: Why a document is disputed (``doc["disputed"]["reason"]``), as the ``document_disputed``

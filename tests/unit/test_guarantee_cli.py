@@ -69,6 +69,8 @@ def test_a_guarantee_reads_in_decimals_of_its_currency_and_utc_times() -> None:
      "expire_guarantee", {"guarantee_id": "g1", "event_evidence": "taking-over certificate"}),
     (["withdraw-amendment", "--guarantee", "g1", "--proposal", "2"], "withdraw_amendment",
      {"guarantee_id": "g1", "proposal": 2}),
+    (["reject-amendment", "--guarantee", "g1", "--proposal", "3"], "reject_amendment",
+     {"guarantee_id": "g1", "proposal": 3}),
 ])
 def test_the_beneficiarys_and_guarantors_other_methods_have_commands(
         argv: list[str], method: str, args: dict[str, Any],
@@ -90,6 +92,11 @@ def test_help_says_whose_key_signs_and_what_an_amount_is(
         cli.main(["guarantee", "issue", "--help"])
     assert "USD 50,000.00 is 5000000" in " ".join(capsys.readouterr().out.split())
     assert "accept --proposal" in cli_guarantee.HINTS["amendment_changed"]
+    assert "reject-amendment" in cli_guarantee.HINTS["amendment_binding"]
+    with pytest.raises(SystemExit):
+        cli.main(["guarantee", "reject-amendment", "--help"])
+    assert "--key KEY the beneficiary's identity key file" in " ".join(
+        capsys.readouterr().out.split())
 
 
 async def test_a_guarantee_walked_from_the_cli_says_what_to_do(

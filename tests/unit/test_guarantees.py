@@ -288,11 +288,13 @@ def test_the_examination_period_counts_the_guarantors_business_days(led: Ledger)
 
 def test_an_amendment_replaced_in_the_block_of_its_acceptance_is_not_accepted(
         led: Ledger) -> None:
-    """G1: the beneficiary accepts the proposal it read (a raise to 90,000); the guarantor's
-    replacement (a cut to 1.00) ordered before the acceptance in one block is not accepted."""
+    """G1: the beneficiary accepts the proposal it read (a cut to 40,000); the guarantor's
+    replacement (a cut to 1.00) ordered before the acceptance in one block is not accepted.
+    (A raise may not be replaced at all since decision 219:
+    ``test_a_proposal_enlarging_the_guarantee_binds_the_guarantor_until_rejected``.)"""
     gid = issue(led)
     first = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
-                   changes={"amount": 90_000_00})["proposal"]
+                   changes={"amount": 40_000_00})["proposal"]
     res = led.block([
         led.make_tx("bank_a", T, "amend_guarantee", {"guarantee_id": gid,
                                                       "changes": {"amount": 1_00}}),
@@ -505,10 +507,11 @@ def test_a_scheduled_reduction_dated_before_the_issue_date_is_refused(led: Ledge
 def test_the_guarantor_withdraws_a_pending_amendment_and_its_number_is_refused(
         led: Ledger) -> None:
     """``withdraw_amendment``: the guarantor only, the proposal it names, before acceptance;
-    an acceptance naming the withdrawn number is refused, a new proposal gets a new number."""
+    an acceptance naming the withdrawn number is refused, a new proposal gets a new number.
+    (A cut: a raise binds the guarantor, decision 219.)"""
     gid = issue(led)
     first = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
-                   changes={"amount": 90_000_00})["proposal"]
+                   changes={"amount": 40_000_00})["proposal"]
     for who in ("importer", "exporter", "bank_b"):
         led.fails("forbidden", who, T, "withdraw_amendment", guarantee_id=gid, proposal=first)
     led.fails("amendment_changed", "bank_a", T, "withdraw_amendment", guarantee_id=gid,
@@ -534,6 +537,102 @@ def test_the_guarantor_withdraws_a_pending_amendment_and_its_number_is_refused(
     led.fails("no_amendment", "bank_a", T, "withdraw_amendment", guarantee_id=gid,
               proposal=second)  # accepted: binding, no longer the guarantor's to withdraw
     assert led.get(T, f"gtee/{gid}")["expiry_date"] == "2026-09-30"
+
+
+# ------------------------------------------------- decision 219: URDG 758 art. 11 b
+
+
+def test_a_proposal_enlarging_the_guarantee_binds_the_guarantor_until_rejected(
+        led: Ledger) -> None:
+    """URDG 758 art. 11 b, ISP98 rule 2.06: a raise, a later expiry date or another expiry
+    event, once proposed, is neither withdrawn nor replaced by the guarantor alone; the
+    beneficiary rejects it (art. 11 c), then the guarantor may propose again; the rejected
+    number is no longer accepted. A proposal that also shortens is still a raise."""
+    gid = issue(led)
+    first = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
+                   changes={"amount": 90_000_00})["proposal"]
+    msg = led.fails("amendment_binding", "bank_a", T, "withdraw_amendment", guarantee_id=gid,
+                    proposal=first).error_message
+    assert msg == ("proposal 1 enlarges the beneficiary's rights (amount USD 90,000.00 "
+                   "(9000000 minor units) above the amount in force, USD 50,000.00 (5000000 "
+                   "minor units)): the guarantor is bound by it from its issue unless and "
+                   "until the beneficiary rejects it (URDG 758 art. 11 b, ISP98 rule 2.06), so "
+                   "it is not withdrawn without the beneficiary, who accepts or rejects it "
+                   "(reject_amendment)")
+    for changes in ({"amount": 1_00}, {"amount": 95_000_00}):
+        msg = led.fails("amendment_binding", "bank_a", T, "amend_guarantee", guarantee_id=gid,
+                        changes=changes).error_message
+        assert "so it is not replaced without the beneficiary" in str(msg)
+    for who in ("bank_a", "exporter", "bank_b"):
+        led.fails("forbidden", who, T, "reject_amendment", guarantee_id=gid, proposal=first)
+    led.fails("amendment_changed", "importer", T, "reject_amendment", guarantee_id=gid,
+              proposal=first + 1)
+    out = led.ok("importer", T, "reject_amendment", guarantee_id=gid, proposal=first)
+    assert out == {"guarantee_id": gid, "proposal": first, "status": "rejected"}
+    ev = led.last.receipts[0].events[-1]  # type: ignore[union-attr]
+    assert (ev.name, ev.data["proposal"]) == ("guarantee_amendment_rejected", first)
+    assert [ev.data[f] for f in ("guarantor", "applicant", "beneficiary", "advising_bank")] == [
+        led.pk(n) for n in ("bank_a", "exporter", "importer", "bank_b")]
+    g = led.get(T, f"gtee/{gid}")
+    assert (g["amendment"], g["amount"]) == (None, AMOUNT)
+    msg = led.fails("no_amendment", "importer", T, "accept_guarantee_amendment",
+                    guarantee_id=gid, proposal=first).error_message
+    assert "proposal 1 was rejected by the beneficiary" in str(msg)
+    led.fails("no_amendment", "importer", T, "reject_amendment", guarantee_id=gid,
+              proposal=first)
+    led.fails("no_amendment", "bank_a", T, "withdraw_amendment", guarantee_id=gid,
+              proposal=first)
+    # the guarantor proposes again: a raise with an earlier expiry still raises
+    second = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid, changes={
+        "amount": 60_000_00, "expiry_date": "2026-03-31"})["proposal"]
+    assert second == first + 1
+    msg = led.fails("amendment_changed", "importer", T, "accept_guarantee_amendment",
+                    guarantee_id=gid, proposal=first).error_message
+    assert "rejected by the beneficiary" in str(msg)
+    led.fails("amendment_binding", "bank_a", T, "withdraw_amendment", guarantee_id=gid,
+              proposal=second)
+    # a replacement ordered before the acceptance in one block is refused, the acceptance holds
+    res = led.block([
+        led.make_tx("bank_a", T, "amend_guarantee", {"guarantee_id": gid,
+                                                      "changes": {"amount": 1_00}}),
+        led.make_tx("importer", T, "accept_guarantee_amendment",
+                    {"guarantee_id": gid, "proposal": second})])
+    assert [r.error_code for r in res.receipts] == ["amendment_binding", None]
+    g = led.get(T, f"gtee/{gid}")
+    assert (g["amount"], g["expiry_date"], g["amendment"]) == (60_000_00, "2026-03-31", None)
+    # a later expiry date, another expiry event: binding too
+    for n, (over, changes, says) in enumerate((
+            ({}, {"expiry_date": "2026-09-30"}, "expiry date 2026-09-30 after 2026-06-30"),
+            ({"expiry_event": "TAKING-OVER CERTIFICATE"},
+             {"expiry_event": "FINAL ACCEPTANCE CERTIFICATE"}, "another expiry event"))):
+        other = issue(led, guarantee_number=f"B-{n}", **over)
+        p = led.ok("bank_a", T, "amend_guarantee", guarantee_id=other,
+                   changes=changes)["proposal"]
+        msg = led.fails("amendment_binding", "bank_a", T, "withdraw_amendment",
+                        guarantee_id=other, proposal=p).error_message
+        assert f"({says})" in str(msg)
+
+
+def test_a_proposal_enlarging_nothing_may_still_be_withdrawn_or_replaced(led: Ledger) -> None:
+    """A cut, an earlier expiry, an expiry event added to a dated guarantee: the beneficiary
+    loses nothing, the guarantor may replace or withdraw it. Judged when the guarantor acts: a
+    cut to 40,000 is a raise once the beneficiary has reduced the guarantee to 30,000. A
+    guarantee released takes no acceptance: its raise is no longer binding."""
+    gid = issue(led)
+    led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid, changes={"amount": 40_000_00})
+    p = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
+               changes={"expiry_date": "2026-03-31"})["proposal"]
+    p = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
+               changes={"expiry_event": "TAKING-OVER CERTIFICATE"})["proposal"]
+    led.ok("bank_a", T, "withdraw_amendment", guarantee_id=gid, proposal=p)
+    p = led.ok("bank_a", T, "amend_guarantee", guarantee_id=gid,
+               changes={"amount": 40_000_00})["proposal"]
+    led.ok("importer", T, "reduce", guarantee_id=gid, amount=30_000_00)
+    msg = led.fails("amendment_binding", "bank_a", T, "withdraw_amendment", guarantee_id=gid,
+                    proposal=p).error_message
+    assert "above the amount in force, USD 30,000.00" in str(msg)
+    led.ok("importer", T, "release", guarantee_id=gid)
+    led.ok("bank_a", T, "withdraw_amendment", guarantee_id=gid, proposal=p)
 
 
 def _issue_args(led: Ledger, **over: Any) -> dict[str, Any]:
