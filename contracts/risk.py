@@ -77,6 +77,7 @@ from chainfin.execution import (
     p_text,
 )
 from contracts import governance as gov
+from contracts.amounts import said
 
 NAME = "risk"
 CONTRACT = Contract(NAME, __doc__ or "")
@@ -902,12 +903,16 @@ def _refuse_limit(state: ContractState, ctx: TxContext, subject: str, rule: Mapp
                   base_amount: int | None = None) -> ContractError:
     detail = {"rule_id": rule["rule_id"], "kind": rule["kind"], "subject": subject,
               "currency": currency, "amount": amount, "max": rule["max"], "counterparty": to}
+    # the rule counts in its currency (a base, decision 187), else in the payment's; a velocity
+    # rule counts payments, not money (decision 223: amounts said with their decimals)
+    unit = str(rule.get("currency", currency))
     if base_amount is not None:  # a limit in a base currency (decision 187)
         detail |= {"base": rule["currency"], "base_amount": base_amount}
-        what += (f" {rule['currency']} ({amount} {currency} counted as {base_amount} "
-                 f"{rule['currency']} at the reference rate)")
+        what += (f" ({said(state, amount, currency)} counted as "
+                 f"{said(state, base_amount, unit)} at the reference rate)")
+    cap = rule["max"] if rule["kind"] == "velocity" else said(state, rule["max"], unit)
     _alert(state, ctx, "limit_exceeded", [frm], detail, kept=True)
-    return ContractError(f"limit {rule['rule_id']} ({rule['kind']}, max {rule['max']}): {what}",
+    return ContractError(f"limit {rule['rule_id']} ({rule['kind']}, max {cap}): {what}",
                          "limit_exceeded")
 
 
@@ -915,23 +920,30 @@ def _refuse_limit(state: ContractState, ctx: TxContext, subject: str, rule: Mapp
 # A broken rule refuses the payment with ``limit_exceeded`` naming the rule.
 
 
+def _said_in(state: ContractState, currency: str, amount: int) -> str:
+    return said(state, amount, currency)
+
+
+# ``say`` says an amount in the rule's units (:func:`contracts.amounts.said`, decision 223).
+
+
 def breaks_per_payment_maximum(rule: Mapping[str, Any], amount: int, window_total: int,
-                               window_count: int) -> str | None:
+                               window_count: int, say: Callable[[int], str] = str) -> str | None:
     """No single payment may be larger than the maximum (the maximum itself passes)."""
-    return f"{amount} > {rule['max']} in one payment" if amount > rule["max"] else None
+    return f"{say(amount)} in one payment" if amount > rule["max"] else None
 
 
 def breaks_window_outflow(rule: Mapping[str, Any], amount: int, window_total: int,
-                          window_count: int) -> str | None:
+                          window_count: int, say: Callable[[int], str] = str) -> str | None:
     """What an account paid within the window, this payment included, may not exceed the
     maximum."""
     if window_total + amount > rule["max"]:
-        return f"{window_total} + {amount} paid within {rule['window_s']} s"
+        return f"{say(window_total)} + {say(amount)} paid within {rule['window_s']} s"
     return None
 
 
 def breaks_velocity(rule: Mapping[str, Any], amount: int, window_total: int,
-                    window_count: int) -> str | None:
+                    window_count: int, say: Callable[[int], str] = str) -> str | None:
     """An account may make at most ``max`` outgoing payments within the window."""
     if window_count + 1 > rule["max"]:
         return f"{window_count + 1} payments within {rule['window_s']} s"
@@ -979,7 +991,9 @@ def check_limits(state: ContractState, ctx: TxContext, frm: str, to: str, curren
             ukey = _usage_key(subject, rule)
             use, total, count = _window_use(record.get(ukey), rule, ctx.timestamp_ms)
             counted.append((ukey, use, counts))
-        broken = LIMIT_RULES[rule["kind"]](rule, counts, total, count)
+        unit = str(rule["currency"]) if converted else currency
+        broken = LIMIT_RULES[rule["kind"]](rule, counts, total, count,
+                                           functools.partial(_said_in, state, unit))
         if broken is not None:
             raise _refuse_limit(state, ctx, subject, rule, frm, to, currency, amount, broken,
                                 counts if converted else None)
@@ -1245,7 +1259,8 @@ def check_financing_exposure(state: ContractState, ctx: TxContext, bank: str, ex
         if limit is not None and outstanding + amount > limit:
             rule = {"rule_id": f"exposure:{side}", "kind": "financing_exposure", "max": limit}
             raise _refuse_limit(state, ctx, bank, rule, bank, party, currency, amount,
-                                f"{outstanding} + {amount} outstanding to this {side}")
+                                f"{said(state, outstanding, currency)} + "
+                                f"{said(state, amount, currency)} outstanding to this {side}")
         updates.append((out_key, outstanding + amount))
         base_limit_key, held_key = _exposure_keys(bank, side, party, EXPOSURE_BASE)
         base_limit = state.peek(NAME, base_limit_key)
@@ -1259,7 +1274,8 @@ def check_financing_exposure(state: ContractState, ctx: TxContext, bank: str, ex
                 rule = {"rule_id": f"exposure:{side}", "kind": "financing_exposure",
                         "max": base_limit["max"], "currency": base}
                 raise _refuse_limit(state, ctx, bank, rule, bank, party, currency, amount,
-                                    f"{total - counts} + {counts} outstanding to this {side} in",
+                                    f"{said(state, total - counts, base)} + "
+                                    f"{said(state, counts, base)} outstanding to this {side}",
                                     counts)
             updates.append((held_key, held))
     for key, value in updates:

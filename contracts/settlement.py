@@ -52,6 +52,7 @@ from chainfin.execution import (
 )
 from contracts import governance as gov
 from contracts import risk
+from contracts.amounts import said
 
 NAME = "settlement"
 CONTRACT = Contract(NAME, __doc__ or "")
@@ -116,12 +117,19 @@ def move(state: ContractState, frm: str, to: str, currency: str, amount: int) ->
     _move(state, frm, to, currency, amount)
 
 
+def insufficient_funds(state: ContractState, currency: str, have: int,
+                       amount: int) -> ContractError:
+    """The refusal of a debit above the balance, its amounts said with the currency's decimals
+    and in minor units (decision 223)."""
+    return ContractError(f"insufficient funds: the {currency} balance, {said(state, have, currency)}"
+                         f", is below {said(state, amount, currency)}", "insufficient_funds")
+
+
 def _move(state: ContractState, frm: str, to: str, currency: str, amount: int) -> None:
     """:func:`move` once the accounts' freezes are checked (by it or by risk.check_payment)."""
     have = balance(state, frm, currency)
     if have < amount:
-        raise ContractError(
-            f"insufficient funds: {currency} balance {have} < {amount}", "insufficient_funds")
+        raise insufficient_funds(state, currency, have, amount)
     _set_balance(state, frm, currency, have - amount)
     _set_balance(state, to, currency, balance(state, to, currency) + amount)
 
@@ -185,7 +193,8 @@ def issue(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[st
     risk.check_receipt(state, ctx, to, ccy)
     sup = _supply(state, ccy)
     if sup["issued"] + amount > MAX_AMOUNT:
-        raise ContractError(f"total {ccy} issued would exceed {MAX_AMOUNT}", "amount_too_large")
+        raise ContractError(f"total {ccy} issued would exceed "
+                            f"{said(state, MAX_AMOUNT, ccy)}", "amount_too_large")
     sup["issued"] += amount
     state.put(NAME, f"supply/{ccy}", sup)
     _set_balance(state, to, ccy, balance(state, to, ccy) + amount)
@@ -203,8 +212,7 @@ def redeem(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[s
     risk.check_not_frozen(state, frm, ccy)
     have = balance(state, frm, ccy)
     if have < amount:
-        raise ContractError(
-            f"insufficient funds: {ccy} balance {have} < {amount}", "insufficient_funds")
+        raise insufficient_funds(state, ccy, have, amount)
     _set_balance(state, frm, ccy, have - amount)
     sup = _supply(state, ccy)
     sup["redeemed"] += amount
@@ -408,8 +416,7 @@ def seize(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[st
         _release_for_seizure(state, ctx, order["offer_id"], acct, ccy, ref)
     have = balance(state, acct, ccy)
     if have < amount:
-        raise ContractError(
-            f"insufficient funds: {ccy} balance {have} < {amount}", "insufficient_funds")
+        raise insufficient_funds(state, ccy, have, amount)
     _set_balance(state, acct, ccy, have - amount)
     _set_balance(state, to, ccy, balance(state, to, ccy) + amount)
     ctx.emit("seized", {**order, "order_ref": ref, "approvals": approvals})

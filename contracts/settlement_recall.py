@@ -54,6 +54,7 @@ from chainfin.execution import (
     p_text,
 )
 from contracts import governance as gov
+from contracts.amounts import said
 from contracts.settlement import (
     CONTRACT,
     NAME,
@@ -314,8 +315,9 @@ def return_payment(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
                             "the same currency", "wrong_currency")
     left = rec["amount"] - rec["returned"]
     if amount > left:
-        raise ContractError(f"amount: {amount} is more than is left to return of this payment "
-                            f"({left} of {rec['amount']})", "over_return")
+        raise ContractError(f"amount: {said(state, amount, ccy)} is more than is left to "
+                            f"return of this payment: {said(state, left, ccy)} of "
+                            f"{said(state, rec['amount'], ccy)}", "over_return")
     refs = {"original_tx": rec["original_tx"], "return_reason": reason, "uetr": rec["uetr"]}
     if "return_id" in args:
         refs["return_id"] = args["return_id"]

@@ -8,6 +8,7 @@ from typing import Any
 from chainfin.errors import ContractError
 from chainfin.execution import ContractState, TxContext, p_amount, p_currency, p_id
 from contracts import risk, risk_goods, settlement
+from contracts.amounts import said
 from contracts.trade.documents import trade_goods
 from contracts.trade.norm import PARTY_ROLES, norm_date
 from contracts.trade.state import (
@@ -220,7 +221,8 @@ def repay(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[st
     if outstanding <= 0:
         raise ContractError("the financing is repaid", "repaid")
     if amount > outstanding:
-        raise ContractError(f"only {outstanding} {fin['currency']} is outstanding",
+        raise ContractError(f"only {said(state, outstanding, fin['currency'])} is "
+                            f"outstanding, not {said(state, amount, fin['currency'])}",
                             "over_repaid")
     if payer != fin["exporter"]:  # the buyer pays the exporter's debt (decision 178)
         risk.check_on_behalf(state, ctx, (fin["exporter"],), fin["currency"])

@@ -32,6 +32,7 @@ from chainfin.execution import (
 )
 from contracts import governance as gov
 from contracts import risk, settlement
+from contracts.amounts import said
 from contracts.trade.letters_of_credit import issuing_bank
 from contracts.trade.norm import norm_date, norm_ref
 from contracts.trade.state import (
@@ -43,7 +44,6 @@ from contracts.trade.state import (
     examination_deadline_ms,
     last_day,
 )
-from contracts.trade.view import money
 
 #: SWIFT MT760 :22D: Form of Undertaking this ledger holds.
 FORMS = ("DGAR", "STBY")
@@ -96,15 +96,6 @@ def _discrepancy(v: Any, name: str) -> dict[str, Any]:
     if "detail" in d:
         out["detail"] = p_text(200)(d["detail"], f"{name}.detail")
     return out
-
-
-def said(state: ContractState, amount: int, currency: str) -> str:
-    """An amount as a refusal message says it: the currency's decimals with its code, then the
-    integer minor units the API takes (``USD 30,000.00 (3000000 minor units)``). A message
-    said ``3000000 USD``, which a REST or SDK user reads as three million dollars (decision
-    218); the receipt's error is ``{code, message}``, with no field for a number."""
-    exponent = int(gov.require_currency(state, currency)["exponent"])
-    return f"{money(amount, currency, exponent)} ({amount} minor units)"
 
 
 def _covered(state: ContractState, g: dict[str, Any]) -> str:

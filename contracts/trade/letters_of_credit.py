@@ -25,6 +25,7 @@ from chainfin.execution import (
 )
 from contracts import governance as gov
 from contracts import risk, risk_goods, settlement
+from contracts.amounts import said
 from contracts.trade.documents import dispute_document, lc_destinations, trade_goods
 from contracts.trade.financing import record_repayment
 from contracts.trade.norm import (
@@ -563,8 +564,9 @@ def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         raise ContractError("the LC allows no partial drawings and is already drawn on",
                             "lc_not_open")
     if amount > available(lc):
-        raise ContractError(f"only {available(lc)} {lc['currency']} is available under the LC "
-                            "(tolerance included)", "amount_exceeds_lc")
+        raise ContractError(f"only {said(state, available(lc), lc['currency'])} is available "
+                            f"under the LC (tolerance included), not "
+                            f"{said(state, amount, lc['currency'])}", "amount_exceeds_lc")
     if len(set(doc_ids)) != len(doc_ids):
         raise ContractError("doc_ids lists a document twice", "bad_field")
     docs = []

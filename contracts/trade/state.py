@@ -12,6 +12,7 @@ from typing import Any
 from chainfin.errors import ContractError
 from chainfin.execution import MAX_AMOUNT, Contract, ContractState, TxContext
 from contracts import governance as gov
+from contracts.amounts import said
 from contracts.names import name_skeleton
 from contracts.trade.norm import norm_name
 
@@ -437,12 +438,14 @@ def check_pool(state: ContractState, trade: dict[str, Any], amount: int,
     paid_out = lc_paid_out(state, trade_id, trade) if trade_id is not None else 0
     remaining = (min(pool_of(state, trade), live_pool(state, trade)) - trade["financed"]
                  - paid_out)
-    paid = f" ({paid_out} paid to the exporter under its letters of credit)" if paid_out else ""
+    ccy = trade["currency"]
+    paid = (f" ({said(state, paid_out, ccy)} paid to the exporter under its letters of credit)"
+            if paid_out else "")
     if remaining <= 0:
         raise ContractError(f"the trade's financing pool is used up{paid}", "already_financed")
     if amount > remaining:
-        raise ContractError(f"only {remaining} {trade['currency']} of the trade's pool remain "
-                            f"to finance{paid}", "over_financed")
+        raise ContractError(f"only {said(state, remaining, ccy)} of the trade's pool remains "
+                            f"to finance, not {said(state, amount, ccy)}{paid}", "over_financed")
     return int(remaining - amount)
 
 

@@ -11,6 +11,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+from contracts.amounts import money  # the one formatter (decision 223); view.money stays
 from contracts.trade.state import BPS, DISPUTE_REASONS, financing_status, last_day
 
 Fetch = Callable[[str], Any]
@@ -23,14 +24,6 @@ WITHHELD = "withheld"
 #: what the report says of what the node did not show the reader (it answers the same for a
 #: record that does not exist: TRAPS 21)
 HIDDEN = "not found or not visible to you"
-
-
-def money(amount: int | None, currency: str, exponent: int = 2) -> str:
-    """Integer minor units -> ``USD 1,234.50`` (no floats)."""
-    if amount is None:
-        return "-"
-    whole, frac = divmod(amount, 10**exponent)
-    return f"{currency} {whole:,}" + (f".{frac:0{exponent}d}" if exponent else "")
 
 
 def _utc(ms: int) -> str:

@@ -65,7 +65,7 @@ def test_at_its_usd_daily_limit_a_customer_no_longer_pays_on_in_another_currency
     assert pay(L, "alice", "bob", "JPY", 14_925).ok
     r = pay(L, "alice", "bob", "JPY", 1)
     assert r.error_code == "limit_exceeded", r.error_message
-    assert "1 JPY counted as 1 USD" in r.error_message
+    assert "JPY 1 (1 minor units) counted as USD 0.01 (1 minor units)" in r.error_message
     alert = next(e.data for e in r.events if e.name == "alert")
     assert alert["base"] == "USD" and alert["base_amount"] == 1 and alert["amount"] == 1
     assert pay(L, "alice", "bob", "CNY", 100).error_code == "limit_exceeded"

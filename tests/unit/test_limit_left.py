@@ -123,7 +123,7 @@ def test_a_financing_exposure_limit_in_a_base_currency_counts_every_currency(
     _exposure(L, "JPY", 14_925)  # 9,999.75 -> 10,000 cents: 100,000 outstanding in all
     e = _refused(L, "JPY", 1)
     assert e.code == "limit_exceeded" and "exposure:buyer" in str(e)
-    assert "1 JPY counted as 1 USD" in str(e)
+    assert "JPY 1 (1 minor units) counted as USD 0.01 (1 minor units)" in str(e)
     risk.release_financing_exposure(_exp(L).st, L.pk("bank_a"), L.pk("bob"), "Globex Corp", "JPY",
                                     14_925)
     _exposure(L, "JPY", 14_925)

@@ -144,7 +144,9 @@ def test_partial_returns_never_add_up_to_more_than_the_payment(P: Pay) -> None:
     assert P.ret(20_000, reason="MS02").ok
     assert P.ret(30_000, reason="MS02").ok
     r = P.ret(10_001, reason="MS02")
-    assert r.error_code == "over_return" and "10000 of 60000" in r.error_message
+    assert r.error_code == "over_return" and (  # decision 223: decimals, minor units labelled
+        "left to return of this payment: USD 100.00 (10000 minor units) of USD 600.00 (60000 "
+        "minor units)") in r.error_message
     assert P.ret(10_000, reason="MS02").ok
     assert P.record()["returned"] == 60_000 and P.record()["returns"] == 3
     assert P.usd("alice") == 100_000 and P.usd("bob") == 5_000
