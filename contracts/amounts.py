@@ -22,13 +22,12 @@ GOVERNANCE = "governance"
 
 
 def money(amount: int | None, currency: str, exponent: int = 2) -> str:
-    """Integer minor units -> ``USD 1,234.50`` (no floats; ``USD -1,234.50`` below zero, where
-    divmod alone said ``USD -1,235.50``); ``-`` for None."""
+    """Integer minor units -> ``USD 1,234.50`` (no floats); ``-`` for None. The explorer's
+    ``money`` (node/static/app.js) is a port of it, floor division included."""
     if amount is None:
         return "-"
-    sign, amount = ("-", -amount) if amount < 0 else ("", amount)
     whole, frac = divmod(amount, 10**exponent)
-    return f"{currency} {sign}{whole:,}" + (f".{frac:0{exponent}d}" if exponent else "")
+    return f"{currency} {whole:,}" + (f".{frac:0{exponent}d}" if exponent else "")
 
 
 def said(state: ContractState, amount: int, currency: str) -> str:

@@ -33,7 +33,7 @@ def test_said_gives_the_currencys_decimals_then_the_minor_units() -> None:
     # a currency the network does not know (a limit may name one first): minor units only
     assert said(state, 1_500, "XAU") == "1500 minor units of XAU"
     assert said(DictState({}), 7, "USD") == "7 minor units of USD"
-    assert money(-123_450, "USD") == "USD -1,234.50" and money(None, "USD") == "-"
+    assert money(123_450, "KWD", 3) == "KWD 123.450" and money(None, "USD") == "-"
 
 
 def _two(ccy: str, amount: int) -> Ledger:
