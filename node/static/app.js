@@ -362,6 +362,16 @@
     if (env && env.contract === "settlement" && SETTLEMENT_CALLS.includes(env.method)) {
       view.insertAdjacentHTML("afterbegin", '<div class="card">A payment, its recall or its return: <a id="payment-link" href="#/payment/' + esc(o.tx_id) + '"><b>open the payment page</b></a></div>');
     }
+    // a guarantee issued by this transaction, or a demand made by it (decision 197: its parties' and the regulators')
+    if (env && env.contract === "trade_documents" && ["issue_guarantee", "demand"].includes(env.method)) {
+      const key = (env.method === "demand" ? "gdem/" : "gtee/") + o.tx_id;
+      const rec = await readExact("trade_documents", key);
+      const gid = rec.status !== 200 ? null : env.method === "demand" ? rec.value.guarantee_id : o.tx_id;
+      if (isKey(gid)) {
+        view.insertAdjacentHTML("afterbegin", '<div class="card">' + (env.method === "demand" ? "A demand under a guarantee" : "A guarantee issued") +
+          ': <a id="guarantee-link" href="#/guarantee/' + esc(gid) + '"><b>open the guarantee page</b></a></div>');
+      }
+    }
     // a document, LC, financing or presentation created by this transaction has its id
     if (await firstDocKey(o.tx_id) !== null) {
       view.insertAdjacentHTML("afterbegin", '<div class="card">This id is also a trade document, letter of credit, financing or presentation: <a id="doc-link" href="#/doc/' +
@@ -963,6 +973,13 @@
     return a.accounts && a.accounts.length ? a.accounts.map(account).join(", ")
       : '<span class="muted">names no account (supervisors only)</span>';
   }
+  /** A structuring alert's pattern (decision 217): its detail's `near_limit_txs` (the earlier
+   * near payments, oldest first) then its own transaction, or null when it names none. */
+  function nearLimitTxs(c) {
+    const list = c.detail ? c.detail.near_limit_txs : undefined;
+    if (!Array.isArray(list) || !list.length || !list.every(isKey) || !isKey(c.tx_id)) return null;
+    return list.filter((t) => t !== c.tx_id).concat([c.tx_id]);
+  }
   const alertLink = (id) => '<a class="alert-link" href="#/alert/' + esc(id) + '"><code>' + esc(id.length > 24 ? id.slice(0, 10) + "…" + id.slice(id.lastIndexOf("-")) : id) + "</code></a>";
   async function learnAlerts(list) {
     const keys = [], codes = [];
@@ -1165,8 +1182,15 @@
     } else {
       statusLine = statusPill("reviewed", "status-word");
     }
-    const detailRows = Object.keys(c.detail || {}).sort().filter((k) => !["amount", "currency"].includes(k))
+    const near = nearLimitTxs(c);
+    const detailRows = Object.keys(c.detail || {}).sort().filter((k) => !["amount", "currency"].includes(k) && !(k === "near_limit_txs" && near))
       .map((k) => [k.replace(/_/g, " "), '<span data-k="' + esc(k) + '">' + detailValue(c.detail, k) + "</span>"]);
+    if (near) {  // decision 217: the earlier near payments it counted, oldest first, then its own
+      detailRows.push(["the pattern's payments", '<ol class="near-limit" id="near-limit-txs" data-k="near_limit_txs">' + near.map((t, i) =>
+        '<li data-tx="' + esc(t) + '">' + paymentLink(t, "<code>" + esc(t.slice(0, 16)) + "…</code>") +
+        (i === near.length - 1 ? ' <span class="muted" data-f="own">this alert\'s payment</span>' : "") + "</li>").join("") +
+        '</ol><span class="muted">oldest first: the earlier payments near the limit the alert counted (<code>near_limit_txs</code>), then the payment that raised it; each opens its payment page</span>']);
+    }
     const alertKey = "alert/" + id;
     const expectAlert = (pr) => {
       if (!pr.present) return "the proof says risk/" + alertKey + " is absent, the page showed a case";
@@ -1218,6 +1242,173 @@
     alertsShown = { kind: "case", hash, id, height: Number(c.height_now), sig, times: new Map([[id, { time_ms: c.time_ms, height: c.height }]]) };
   }
   state.alerts = { age: alertAge, money, pageSize: ALERTS_LIMIT };
+
+
+  // ------------------------------------------------------------------ a guarantee, as a trade desk reads it
+  // #/guarantee/<id>: a demand guarantee or standby (contracts/trade/guarantees.py) as
+  // `chainfin guarantee show` reports it (chainfin/cli_guarantee.py: show, readable), from the
+  // same routes: /v1/state/trade_documents/gtee/<id>, gdem/<each demand>, the currency's exponent
+  // and the parties' names. Those routes answer its guarantor, applicant, beneficiary, advising
+  // bank and the regulators (decision 197); anyone else gets their 404, which the page words as
+  // it words a guarantee that does not exist.
+
+  const GTEE_FORMS = { DGAR: "demand guarantee (URDG 758)", STBY: "standby letter of credit (ISP98)" };
+  const GTEE_STATUS = { issued: "ok", expired: "", released: "", paid_out: "info", presented: "warn", suspended: "warn",
+    paid: "ok", rejected: "bad", extended: "info", withdrawn: "" };
+  const gteePill = (s, name) => pill(GTEE_STATUS[s] !== undefined ? GTEE_STATUS[s] : "", s, name);
+  /** cli_guarantee.utc: block time in ms -> ISO 8601 UTC to the second ("2026-12-07T19:34:54Z"), null for no time. */
+  function isoUtc(ms) {
+    if (typeof ms !== "bigint" || ms < 0n) return null;
+    return new Date(Number(floorDiv(ms, 1000n)) * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+  }
+  /** cli_guarantee.decimal: integer minor units as the decimal people read ("50000.00", exactly). */
+  function decimalOf(minor, exponent) {
+    const e = BigInt(exponent), a = BigInt(minor), neg = a < 0n, m = neg ? -a : a;
+    if (e === 0n) return (neg ? "-" : "") + m.toString();
+    const unit = 10n ** e;
+    return (neg ? "-" : "") + (m / unit).toString() + "." + (m % unit).toString().padStart(Number(e), "0");
+  }
+  /** Midnight UTC starting an ISO date (YYYY-MM-DD), in ms. */
+  const dayStartMs = (date) => BigInt(Date.parse(String(date) + "T00:00:00Z"));
+  /** cli_guarantee.amount_in_force: the amount, lowered by each reduction from the start (UTC) of its date. */
+  function gteeInForce(g, nowMs) {
+    let amount = BigInt(g.amount);
+    for (const r of pget(g, "reductions") || []) if (dayStartMs(r.date) <= nowMs) amount = bmin(amount, BigInt(r.amount));
+    return amount;
+  }
+  /** cli_guarantee.readable, ported (the parties' names aside: the page shows them by account):
+   * `g` with its `demands` read ({demand_id, ...record}), amounts also as decimals of the
+   * currency (`*_decimal`), times also in ISO 8601 UTC (`*_at`), the amount in force and what
+   * a demand may still claim at `nowMs`. */
+  function gteeReadable(g, exponent, nowMs) {
+    const out = Object.assign({}, g);
+    const inForce = gteeInForce(g, nowMs);
+    out.amount_in_force = inForce;
+    out.available = bmax(0n, inForce - BigInt(g.paid) - BigInt(g.reserved));
+    for (const k of ["amount", "amount_in_force", "available", "paid", "reserved"]) setKey(out, k + "_decimal", decimalOf(out[k], exponent));
+    out.issued_at = isoUtc(pget(g, "issued_ms"));
+    out.reductions = (pget(g, "reductions") || []).map((r) => Object.assign({}, r, { amount_decimal: decimalOf(r.amount, exponent) }));
+    out.demands = (pget(g, "demands") || []).map((d0) => {
+      const d = Object.assign({}, d0);
+      if (typeof d.amount === "bigint") d.amount_decimal = decimalOf(d.amount, exponent);
+      for (const k of ["presented_ms", "examination_deadline_ms", "suspended_until_ms"]) {
+        if (typeof pget(d, k) === "bigint") setKey(d, k.slice(0, -3) + "_at", isoUtc(d[k]));
+      }
+      const deadline = bmax(BigInt(pget(d, "examination_deadline_ms") || 0n), BigInt(pget(d, "suspended_until_ms") || 0n));
+      if (deadline) d.decide_through = deadline % DAY_MS === 0n ? (isoUtc(deadline - 1n) || "").slice(0, 10) : isoUtc(deadline);
+      const dec = pget(d, "decided");
+      if (dec !== null && typeof dec === "object" && !Array.isArray(dec)) d.decided = Object.assign({}, dec, { at: isoUtc(pget(dec, "timestamp_ms")) });
+      return d;
+    });
+    for (const k of ["amendment", "expired"]) {
+      const v = pget(g, k);
+      if (v !== null && typeof v === "object" && !Array.isArray(v)) setKey(out, k, Object.assign({}, v, { at: isoUtc(pget(v, "timestamp_ms")) }));
+    }
+    return out;
+  }
+  /** A time as the page shows it: ISO 8601 UTC (the CLI's `*_at`), or a dash. */
+  const atHtml = (ms, name) => f(name, esc(isoUtc(ms) || "-"));
+
+  /** #/guarantee/ID: the guarantee, its amounts, demands (with the guarantor's deadline to decide
+   * each), its pending amendment and its reductions, as `chainfin guarantee show` reports them. */
+  async function pageGuarantee(id) {
+    id = String(id || "").toLowerCase();
+    if (!isKey(id)) return fail("no guarantee " + id + " (a guarantee id is 64 hex digits: its issue transaction's id)");
+    const { body: st } = await api("/v1/status");  // public: the chain's time
+    const nowMs = BigInt(st.timestamp_ms || 0);
+    const r = await readExact("trade_documents", "gtee/" + id);
+    if (r.status !== 200) {  // missing, or not this identity's to read: the node says neither, nor does the page
+      return fail("guarantee " + id + ": the node answered 404 for trade_documents/gtee/" + id +
+        " (a guarantee is read by its guarantor, applicant, beneficiary and advising bank, and the regulators).");
+    }
+    const g0 = r.value;
+    const demandIds = Array.isArray(g0.demands) ? g0.demands : [];
+    const dems = await Promise.all(demandIds.map((d) => readExact("trade_documents", "gdem/" + d)));
+    await Promise.all([learnExponents([g0.currency]), learnNames(GUARANTEE_PARTIES.map((k) => pget(g0, k)))]);
+    const e = exponents.get(g0.currency);
+    const exponent = e === null || e === undefined ? 2n : e;
+    const g = Object.assign({}, g0, { demands: demandIds.map((d, i) => Object.assign({ demand_id: d }, dems[i].value || {})) });
+    const rd = gteeReadable(g, exponent, nowMs);
+    state.lastGuarantee = { json: toJsonText(Object.assign({ guarantee_id: id }, rd)), nowMs: nowMs.toString(), exponent: exponent.toString() };
+    const ccy = g0.currency;
+    const m = (v) => esc(money(v, ccy, exponent));
+    const expired = g0.status === "expired" || (g0.expiry_date !== null && g0.expiry_date !== undefined && nowMs >= dayStartMs(g0.expiry_date) + DAY_MS);
+    const expiry = [];
+    if (g0.expiry_date) expiry.push(f("expiry-date", esc(g0.expiry_date)) + ' <span class="muted">(good through that day, UTC)</span>');
+    if (g0.expiry_event) expiry.push("on the event: " + f("expiry-event", esc(g0.expiry_event)));
+    const expiredRec = rd.expired && typeof rd.expired === "object" ? rd.expired : null;
+    const expiryHtml = expiry.join(" · or, whichever comes first, ") +
+      (expiredRec ? ' · <span class="pill" data-f="expired">expired</span> ' + f("expired-at", esc(expiredRec.at || "-")) +
+        (expiredRec.event_evidence ? " (event: " + esc(expiredRec.event_evidence) + ")" : "")
+        : expired ? ' · <span class="pill" data-f="expired">expired</span> <span class="muted">(its date has passed)</span>' : "");
+    const parties = GUARANTEE_PARTIES.map((k) => [k.replace(/_/g, " "), pget(g0, k) ? f(k, account(g0[k])) : '<span class="muted" data-f="' + k + '">none</span>']);
+    const terms = '<div class="card" id="gtee-terms"><h2>Terms</h2>' + kv([
+      ["form", f("form", esc(g0.form)) + ' <span class="muted">' + esc(GTEE_FORMS[g0.form] || "") + "</span>"],
+      ["type", f("type", esc(g0.guarantee_type))],
+      ["guarantee number", f("number", esc(g0.guarantee_number))],
+      ["underlying", f("underlying", esc(g0.underlying_ref))],
+      ["issuing bank", f("issuing-bank", esc(g0.issuing_bank))],
+      ["issued", atHtml(pget(g0, "issued_ms"), "issued-at") + " at height " + blockLink(g0.height)],
+      ["expiry", expiryHtml || '<span class="muted">-</span>'],
+      ["a demand needs", f("statement", g0.supporting_statement_required ? "a statement in what respect the applicant is in breach (URDG 758 art. 15 a)" : "no supporting statement")],
+    ].concat(parties)) + "</div>";
+    const amounts = '<div class="card" id="gtee-amounts"><h2>Amounts</h2>' + kv([
+      ["amount", f("amount", m(g0.amount))],
+      ["amount in force", f("in-force", m(rd.amount_in_force)) + ' <span class="muted">(now, block time ' + f("now", esc(isoUtc(nowMs) || "-")) + ")</span>"],
+      ["paid", f("paid", m(g0.paid))],
+      ["under open demands", f("reserved", m(g0.reserved))],
+      ["available", f("available", m(rd.available)) + ' <span class="muted">(what a demand may still claim)</span>'],
+    ]) + '<p class="muted">Amounts in major units of ' + esc(ccy) + " (exponent " + f("exponent", esc(exponent)) + "); the ledger keeps integer minor units.</p>" + "</div>";
+    const redRows = rd.reductions.map((x) => '<tr data-date="' + esc(x.date) + '"><td>' + esc(x.date) + '</td><td class="mono">' + m(x.amount) + "</td><td>" +
+      (dayStartMs(x.date) <= nowMs ? pill("info", "in force", "red-state") : pill("", "scheduled", "red-state")) + "</td></tr>").join("");
+    const reductions = '<div class="card" id="gtee-reductions"><h2>Reductions (' + rd.reductions.length + ")</h2>" +
+      (redRows ? '<table class="list"><thead><tr><th>from (UTC)</th><th>amount in force</th><th></th></tr></thead><tbody>' + redRows + "</tbody></table>" : '<p class="muted">none scheduled</p>') + "</div>";
+    const am = rd.amendment && typeof rd.amendment === "object" ? rd.amendment : null;
+    let amHtml = '<p class="muted" data-f="no-amendment">No amendment pending.</p>';
+    if (am) {
+      const ch = am.changes || {};
+      const chRows = Object.keys(ch).map((k) => ["proposed " + k.replace(/_/g, " "), f("change-" + k, k === "amount" && typeof ch[k] === "bigint" ? m(ch[k]) : esc(toJsonText(ch[k]).replace(/^"|"$/g, "")))]);
+      amHtml = '<div class="rec" id="gtee-amendment" data-rec="amendment">' + kv([
+        ["amendment number", f("am-number", esc(am.number))],
+        ["proposal", f("am-proposal", esc(am.proposal)) + ' <span class="muted">(the number the beneficiary accepts or rejects it by)</span>'],
+        ["proposed", f("am-at", esc(am.at || "-")) + " at height " + blockLink(am.height)],
+      ].concat(chRows)) + '<p class="muted">Pending: the beneficiary accepts it (<code>chainfin guarantee accept --proposal N</code>) or rejects it (<code>reject-amendment</code>); one that enlarges its rights binds the guarantor until then (URDG 758 art. 11 b).</p></div>';
+    }
+    const amCard = '<div class="card" id="gtee-amendments"><h2>Amendment</h2>' + amHtml +
+      '<p class="muted">Amendments accepted: ' + f("amendments", esc(pget(g0, "amendments", 0n))) + "</p></div>";
+    const demCards = rd.demands.map((d, i) => {
+      if (!dems[i] || dems[i].status !== 200) return hiddenRec("demand", "gdem/" + d.demand_id, "demand");
+      const open = d.status === "presented" || d.status === "suspended";
+      const deadline = bmax(BigInt(pget(d, "examination_deadline_ms") || 0n), BigInt(pget(d, "suspended_until_ms") || 0n));
+      const rows = [
+        ["amount", f("d-amount", m(d.amount))],
+        ["presented", f("d-presented", esc(d.presented_at || "-")) + " at height " + blockLink(d.height)],
+        ["examination deadline", f("d-deadline", esc(d.examination_deadline_at || "-")) + ' <span class="muted">(the close of the fifth business day of the guarantor\'s place, URDG 758 art. 20)</span>'],
+      ];
+      if (d.suspended_until_at) rows.push(["payment suspended until", f("d-suspended", esc(d.suspended_until_at)) + ' <span class="muted">(extend or pay, art. 23)</span>']);
+      if (d.decide_through) {
+        rows.push(["the guarantor decides by", f("d-decide", esc(d.decide_through)) +
+          (open && nowMs >= deadline ? " " + pill("bad", "passed: the beneficiary may have it paid (art. 24 f)", "d-passed") : "")]);
+      }
+      if (pget(d, "extend_or_pay")) rows.push(["extend or pay", "extend the expiry to " + f("d-extend", esc(d.extend_or_pay))]);
+      rows.push(["supporting statement", pget(d, "supporting_statement") ? f("d-statement", esc(d.supporting_statement)) : '<span class="muted">none</span>']);
+      if (Array.isArray(pget(d, "discrepancies"))) {
+        rows.push(["discrepancies", f("d-discrepancies", d.discrepancies.map((x) => esc(x.code) + (x.detail ? ": " + esc(x.detail) : "")).join("; "))]);
+      }
+      if (d.decided && typeof d.decided === "object") rows.push(["decided", f("d-decided", esc(d.decided.at || "-")) + " at height " + blockLink(d.decided.height)]);
+      return '<div class="rec" data-rec="demand" data-id="' + esc(d.demand_id) + '"><div class="rechead"><b>demand</b> ' + txLink(d.demand_id, true) + " " +
+        gteePill(String(d.status), "d-status") + "</div>" + kv(rows) + "</div>";
+    }).join("");
+    const demands = '<div class="card" id="gtee-demands"><h2>Demands (' + rd.demands.length + ")</h2>" + (demCards || '<p class="muted" data-f="no-demands">none</p>') + "</div>";
+    view.innerHTML = '<h1>Guarantee <code id="guarantee-id">' + esc(id) + "</code> " + gteePill(String(g0.status), "status") + "</h1>" +
+      '<p class="muted">As <code>chainfin guarantee show --guarantee ' + esc(id.slice(0, 8)) + "…</code> reports it, at block time " + esc(isoUtc(nowMs) || "-") +
+      ": what this identity may read of it (its guarantor, applicant, beneficiary and advising bank, and the regulators: decision 197). Issued by " + txLink(id, true) + ".</p>" +
+      terms + amounts + demands + amCard + reductions +
+      '<details class="card" id="gtee-raw"><summary>Raw records (JSON as the node serves them)</summary>' +
+      "<pre>" + esc(toJsonText(g0, "  ")) + "</pre>" + dems.map((x, i) => "<pre>" + esc("gdem/" + demandIds[i] + " " + toJsonText(x.value, "  ")) + "</pre>").join("") + "</details>";
+  }
+  const GUARANTEE_PARTIES = ["guarantor", "applicant", "beneficiary", "advising_bank"];
+  state.guarantee = { readable: gteeReadable, decimal: decimalOf, isoUtc };
 
 
   // ------------------------------------------------------------------ a payment, as a payments officer sees it
@@ -1532,7 +1723,9 @@
     if (/^[0-9a-fA-F]{64}-[0-9]{1,6}$/.test(q)) { location.hash = "#/alert/" + q.toLowerCase(); return; }  // <tx id>-<n>
     if (/^[0-9a-fA-F]{64}$/.test(q)) {
       const id = q.toLowerCase();
-      const { status } = await api("/v1/tx/" + id);
+      const [{ status }, gtee] = await Promise.all([api("/v1/tx/" + id), api("/v1/state/trade_documents/gtee/" + id)]);
+      // a guarantee's id is its issue transaction's: its page, for whoever reads the guarantee
+      if (gtee.status === 200) { location.hash = "#/guarantee/" + id; return; }
       if (status === 200) { location.hash = "#/tx/" + id; return; }
       // trade, document and LC ids are 32-byte hex too: any trade_documents key for it?
       const p = await firstDocKey(id);
@@ -1568,6 +1761,7 @@
       else if (page === "alerts") await pageAlerts(rest[0] === "after" && /^-?[0-9]{1,18}(\.-?[0-9]{1,18})?$/.test(rest[1] || "") ? rest[1] : undefined);
       else if (page === "alert") await pageAlert(decodeURIComponent(rest.join("/")));
       else if (page === "payment") await (rest.length > 1 ? pagePaymentByUetr(rest[0], decodeURIComponent(rest[1])) : pagePayment(rest[0]));
+      else if (page === "guarantee") await pageGuarantee(decodeURIComponent(rest[0] || ""));
       else if (page === "credit") await pageCredit(rest[0], rest.slice(1).filter(isKey));
       else await pageHome();
       view.dataset.page = page || "home";

@@ -102,8 +102,7 @@ def _raise_alerts(c: te.Chain) -> dict[str, str]:
         _call(c, "regulator", "risk", "set_limit", {"subject": pk, "kind": "max_per_tx",
                                                      "currency": "USD", "max": 1000,
                                                      "rule_id": "cap-" + pk[:8]})
-    _pay(c, "customer", 950)
-    _pay(c, "customer", 960)
+    near = [_pay(c, "customer", 950), _pay(c, "customer", 960)]
     structuring = _pay(c, "customer", 990) + "-0"  # the 3rd near the cap within 24 h
     exporter = _pay(c, "exporter", 1001, "rejected") + "-0"  # kept: limit_exceeded
     reviewed = _pay(c, "customer", 1500, "rejected") + "-0"
@@ -113,7 +112,7 @@ def _raise_alerts(c: te.Chain) -> dict[str, str]:
                                       b"the customer's treasurer mistyped the amount", None)
     _call(c, "bank0", "risk", "review_alert", cli_alerts.review_args(record, seal_to))
     return {"structuring": structuring, "exporter": exporter, "reviewed": reviewed,
-            "customer": cust, "exporter_pk": exp}
+            "customer": cust, "exporter_pk": exp, "near": near}
 
 
 def _open(drv: Any, c: te.Chain, hash_: str, key: str, ready: str) -> Any:
@@ -318,6 +317,20 @@ def test_a_reviewed_case_shows_it_sealed_and_verifies(chain: te.Chain, browser: 
     assert _f(browser.find_element(By.ID, "view"), "status") == "open"
     assert "not reviewed yet" in browser.find_element(By.ID, "alert-status").text
     assert browser.find_element(By.CSS_SELECTOR, "[data-f=no-reviews]")
+    # its pattern (decision 217): the earlier near payments the API names, oldest first, then
+    # the alert's own, each a link to its payment page
+    case = _reader(chain, "bank0").get(f"/v1/risk/alerts/{al['structuring']}")
+    assert case["detail"]["near_limit_txs"] == al["near"]
+    own = al["structuring"].rsplit("-", 1)[0]
+    links = browser.find_elements(By.CSS_SELECTOR, "#near-limit-txs li a.payment-link")
+    assert [a.get_attribute("href").split("#", 1)[1] for a in links] == [
+        f"/payment/{t}" for t in (*al["near"], own)]
+    assert browser.find_element(By.CSS_SELECTOR, "#near-limit-txs li:last-child [data-f=own]")
+    assert "near_limit_txs" not in browser.find_element(By.ID, "view").text.replace(
+        "(near_limit_txs)", "")  # not also as JSON
+    links[0].click()  # the oldest: the customer's USD 9.50, as its bank reads it
+    te._wait(browser, lambda d: d.find_element(By.ID, "payment-id").text == al["near"][0])
+    assert "USD 9.50" in browser.find_element(By.CSS_SELECTOR, "#payment [data-f=amount]").text
 
 
 def test_the_queue_follows_the_pages_event_stream(chain: te.Chain, browser: Any) -> None:

@@ -16,6 +16,12 @@ and the LC's issuing bank each get the report of what their key reads (a trade's
 its exporter's and its banks': node/access.py), on the live chain and as variants. The page's
 screenshot is docs/img/explorer-trade.png (refreshed by running with CHAINFIN_SHOTS=docs/img).
 
+The same chain holds a demand guarantee (bank2's, for the importer, to the exporter: a reduction
+scheduled, a demand open, an amendment pending): its page (``#/guarantee/ID``) is ``chainfin
+guarantee show``'s report (``cli_guarantee.readable`` of the same reads) for its guarantor, its
+beneficiary (reaching it by the search box) and a regulator, and a bank no party to it gets the
+page of a guarantee that does not exist (decision 197); docs/img/explorer-guarantee.png.
+
 Browser and fixtures as tests/browser/test_explorer.py (its ``browser`` fixture, over this
 module's testnet).
 """
@@ -34,6 +40,7 @@ from typing import Any
 
 import pytest
 
+from chainfin import cli_guarantee
 from chainfin.crypto import load_identity
 from contracts.trade import view as trade_view
 from contracts.trade.state import examination_deadline_ms, last_day
@@ -108,9 +115,20 @@ def _build_trade(c: te.Chain) -> dict[str, str]:
                                       "reference": "BLTP-PRES-2"})["presentation_id"]
     call("bank2", "accept_presentation", {"presentation_id": p2})
     call("bank2", "amend_lc", {"lc_id": lc, "number": 2, "changes": {"expiry_date": later}})
+    # a performance guarantee bank2 gives the exporter for the importer (the #/guarantee page):
+    # a reduction scheduled, a demand open (its examination deadline), an amendment pending
+    cut = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 10 * 86400))
+    gtee = call("bank2", "issue_guarantee", {
+        "applicant": pk["importer"], "beneficiary": pk["exporter"], "amount": 5_000_000,
+        "currency": "USD", "form": "DGAR", "guarantee_type": "performance",
+        "guarantee_number": "PGTP-1", "underlying_ref": "CONTRACT TP-2026-1",
+        "expiry_date": later, "reductions": [{"date": cut, "amount": 4_000_000}]})["guarantee_id"]
+    gdem = call("exporter", "demand", {"guarantee_id": gtee, "amount": 1_250_000,
+                                       "supporting_statement": "goods not delivered"})["demand_id"]
+    call("bank2", "amend_guarantee", {"guarantee_id": gtee, "changes": {"amount": 6_000_000}})
     return {"trade": trade, "invoice": inv, "declaration": decl, "bill_of_lading": bl,
             "financing": fin["financing_id"], "cofinancing": cofin["financing_id"], "lc": lc,
-            "refused": p1, "paid": p2}
+            "refused": p1, "paid": p2, "guarantee": gtee, "gdemand": gdem}
 
 
 def _python_report(c: te.Chain, now_ms: int, who: str | None = None) -> dict[str, Any]:
@@ -677,3 +695,80 @@ def test_a_held_refusal_its_waiver_and_return_show_on_the_page(chain: te.Chain,
     assert _text(el, "returned") == ("documents returned on the beneficiary's instruction "
                                      + utc(at + 5_000))
     assert _text(el, "returned") in trade_view.refusal_notes(recs[rk])
+
+
+# --------------------------------------------------------------------------- the guarantee page
+
+
+def _python_guarantee(c: te.Chain, who: str, now_ms: int) -> dict[str, Any]:
+    """``chainfin guarantee show``'s report (its reads, as ``who``) at ``now_ms``, the parties'
+    names aside (the page names them by account)."""
+    gid = c.ids["guarantee"]
+    client = c.tn.client(0, identity=load_identity(c.dir / "clients" / f"{who}.json"))
+    try:
+        g = client.state_value("trade_documents", "gtee/" + gid)
+        dems = [client.state_value("trade_documents", "gdem/" + d) for d in g["demands"]]
+        exp = int(client.state_value("governance", "currency/" + g["currency"])["exponent"])
+    finally:
+        client.close()
+    g = {**g, "demands": [{"demand_id": i, **(d or {})} for i, d in zip(g["demands"], dems,
+                                                                         strict=True)]}
+    out = {"guarantee_id": gid, **cli_guarantee.readable(g, exp, now_ms, {})}
+    return {k: v for k, v in out.items() if not k.endswith("_name")}
+
+
+def test_the_guarantee_page_for_its_readers(chain: te.Chain, browser: Any,
+                                            tmp_path: Path) -> None:
+    """#/guarantee/ID is `chainfin guarantee show`'s report (cli_guarantee.readable of the same
+    reads at the page's block time) for the guarantor, the beneficiary (reaching it by the
+    search box) and a regulator, with amounts in major units, ISO UTC times, the open demand's
+    deadline and the pending amendment; a bank no party to it gets the page of a guarantee that
+    does not exist (decision 197)."""
+    from selenium.webdriver.common.by import By
+
+    gid, did = chain.ids["guarantee"], chain.ids["gdemand"]
+    m = lambda x: trade_view.money(x, "USD", 2)  # noqa: E731
+    for who in ("bank2", "exporter", "regulator"):
+        if who == "exporter":  # the beneficiary types the id (its issue transaction's) in the search box
+            te._open(browser, chain, "", key=who)
+            q = browser.find_element(By.ID, "q")
+            q.clear()
+            q.send_keys(gid)
+            browser.find_element(By.ID, "go").click()
+        else:
+            te._open(browser, chain, f"#/guarantee/{gid}", key=who)
+        assert te._css(browser, "#guarantee-id").text == gid, who
+        got = browser.execute_script("return window.chainfinExplorer.lastGuarantee")
+        py = _python_guarantee(chain, who, int(got["nowMs"]))
+        assert json.loads(got["json"]) == json.loads(json.dumps(py)), who
+        view = browser.find_element(By.ID, "view")
+        dem = py["demands"][0]
+        assert (_text(view, "status"), _text(view, "amount"), _text(view, "in-force"),
+                _text(view, "reserved"), _text(view, "available")) == (
+            "issued", "USD 50,000.00", "USD 50,000.00", "USD 12,500.00", "USD 37,500.00"), who
+        assert _text(view, "issued-at") == py["issued_at"] and py["issued_at"].endswith("Z")
+        card = browser.find_element(By.CSS_SELECTOR, f".rec[data-rec=demand][data-id='{did}']")
+        assert (_text(card, "d-status"), _text(card, "d-amount"), _text(card, "d-deadline"),
+                _text(card, "d-decide"), _text(card, "d-statement")) == (
+            "presented", m(1_250_000), dem["examination_deadline_at"], dem["decide_through"],
+            "goods not delivered"), who
+        am = browser.find_element(By.ID, "gtee-amendment")
+        assert (_text(am, "am-number"), _text(am, "am-proposal"), _text(am, "change-amount"),
+                _text(am, "am-at")) == ("1", "1", "USD 60,000.00", py["amendment"]["at"]), who
+        red = browser.find_element(By.ID, "gtee-reductions")
+        assert "USD 40,000.00" in red.text and "scheduled" in red.text
+        assert _text(view, "beneficiary").startswith("exporter")
+        if who == "bank2":
+            browser.set_window_size(1280, 1800)
+            try:
+                browser.save_screenshot(str(Path(os.environ.get("CHAINFIN_SHOTS", tmp_path))
+                                            / "explorer-guarantee.png"))
+            finally:
+                browser.set_window_size(1280, 1000)
+    # another bank: the page of a guarantee that does not exist, word for word
+    texts = []
+    for gid_ in (gid, gid[:-1] + ("0" if gid[-1] != "0" else "1")):
+        te._open(browser, chain, f"#/guarantee/{gid_}", key="bank1")
+        texts.append(te._css(browser, ".notfound").text.replace(gid_, "ID"))
+    assert texts[0] == texts[1] and "not visible to you" in texts[0]
+    assert not browser.find_elements(By.ID, "gtee-terms")
