@@ -4,7 +4,9 @@ State (contract ``governance``):
 
 - ``id/<identity id>`` -> ``{"name", "role", "admin", "bank"}`` plus, when set,
   ``"legal_name"`` (genesis only), ``"registered_by"`` (the admin bank that registered it: its
-  home bank), ``"key"`` (its current public key, when rotated away from the id) and ``"status"``
+  home bank), ``"travel"`` (the originator information of the travel rule, FATF R.16, besides
+  the name and the account: :mod:`contracts.travel_rule`), ``"key"`` (its current public key,
+  when rotated away from the id) and ``"status"``
   (``frozen`` | ``revoked``; absent: active; a freeze also records ``frozen_by`` and
   ``frozen_by_regulator``). Roles: bank, exporter, importer, auditor, issuer,
   customs; ``admin`` banks may register identities (a customs authority comes from genesis or a
@@ -913,3 +915,8 @@ def vote(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str
     prop["votes"] = sorted([*prop["votes"], ctx.sender_hex])
     ctx.emit("voted", {"proposal_id": pid, "voter": ctx.sender_hex})
     return _tally(state, ctx, pid, prop)
+
+
+# the travel rule's method ``set_travel_info`` (FATF R.16, decision 221; imported last: the
+# module imports this one)
+from contracts import travel_rule as _travel  # noqa: E402,F401

@@ -51,7 +51,7 @@ from chainfin.execution import (
     p_time_ms,
 )
 from contracts import governance as gov
-from contracts import risk
+from contracts import risk, travel_rule
 from contracts.amounts import said
 
 NAME = "settlement"
@@ -84,6 +84,7 @@ ERROR_CODES = (
     "account_frozen",
     "unknown_field",
     "duplicate_payment",
+    "incomplete_originator_info",  # the travel rule, FATF R.16 (contracts/travel_rule.py)
     *RECALL_ERROR_CODES,
 )
 
@@ -249,7 +250,8 @@ ISO_REFS = {"end_to_end_id": _p_ref(35), "uetr": _p_uetr, "remittance_info": _p_
                  optional=ISO_REFS)
 def transfer(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """Pay ``amount`` of ``currency`` to another registered identity (pacs.008/pacs.009),
-    under the risk controls of :func:`pay`; the optional ``end_to_end_id``, ``uetr`` and
+    under the risk controls of :func:`pay` and the travel rule (``incomplete_originator_info``:
+    :mod:`contracts.travel_rule`); the optional ``end_to_end_id``, ``uetr`` and
     ``remittance_info`` are kept on its event and result."""
     ccy, amount = args["currency"], args["amount"]
     to = gov.identity_id(state, args["to"])
@@ -259,6 +261,9 @@ def transfer(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     if "uetr" in refs:
         check_new_uetr(state, ctx, refs["uetr"], to, ccy, amount)
     pay(state, ctx, ctx.sender_hex, to, ccy, amount, "", refs)
+    # the travel rule (FATF R.16, decision 221): after the screening and the limits (a watch-list
+    # hit is refused as such, its alert kept); a refusal discards the payment's writes
+    travel_rule.check_transfer(state, ctx, ctx.sender_hex, to, ccy, amount)
     return {"balance": balance(state, ctx.sender_hex, ccy), **refs}
 
 

@@ -95,6 +95,13 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
     ("standing of an identity", "`status`, `frozen_by`, `frozen_by_regulator` in "
      "`/v1/state/governance/id/<id>`", "owner, home_bank, validator, regulator, auditor (anyone "
      "else reads the record without these fields)"),
+    ("travel-rule data of an identity", "`travel` (address, national or customer id, date and "
+     "place of birth: FATF R.16) in `/v1/state/governance/id/<id>`; in `/v1/tx/{tx_id}` of a "
+     "transfer, `travel` (the originator's name, account and that data; the beneficiary's name "
+     "and account)", "the record: owner, home_bank, validator, regulator, auditor; a transfer's "
+     "`travel`: home_bank (of the originator), beneficiary_bank (the payee's home bank, which "
+     "reads of the transaction only its status, its `transferred` events and `travel`), "
+     "regulator, auditor"),
     ("nonce", "`/v1/nonce/{sender}`", "owner, home_bank, validator, regulator, auditor"),
     ("transaction", "`/v1/tx/{tx_id}`",
      "sender, home_bank (of the sender; not of a customer's credit-sharing transaction, "
@@ -738,9 +745,74 @@ def tx_rule(get: StateGet, reader: Reader, sender: str,
         return rule
     if _home_bank(get, reader, sender) and not credit_tx_withheld(get, sender, contract):
         return "home_bank"
+    if receipt is not None and any(_home_bank(get, reader, to)
+                                   for to in transfer_payees(receipt, sender)):
+        return "beneficiary_bank"
     if receipt is not None and reader.names() & tx_parties(receipt):
         return "party"
     return None
+
+
+# ---------------------------------------------------------------------------- the travel rule
+
+
+def transfer_payees(receipt: dict[str, Any], sender: str) -> list[str]:
+    """The payees of the payments ``sender`` made in a committed transaction (its
+    ``settlement`` ``transferred`` events from it): the beneficiaries of FATF R.16."""
+    if receipt.get("status") != "committed":
+        return []
+    out = []
+    for e in (receipt.get("events") or [])[:64]:
+        data = e.get("data") if isinstance(e, dict) else None
+        if (isinstance(data, dict) and e.get("name") == "transferred"
+                and e.get("contract") == "settlement" and data.get("from") == sender
+                and isinstance(data.get("to"), str)):
+            out.append(data["to"])
+    return out
+
+
+#: who reads a transfer's R.16 data in its view (decision 222): the originator's bank (the
+#: sender's home bank), the beneficiary's bank, and the regulators and auditors
+TRAVEL_RULES = frozenset({"home_bank", "beneficiary_bank", "regulator", "auditor"})
+
+
+def _travel_party(get: StateGet, ident_id: str, originator: bool) -> dict[str, Any]:
+    rec = get("governance", "id/" + ident_id)
+    rec = rec if isinstance(rec, dict) else {}
+    out: dict[str, Any] = {"id": ident_id, "account": ident_id,
+                           "name": rec.get("legal_name") or rec.get("name")}
+    if originator:  # the beneficiary's R.16 data is its name and account only
+        if isinstance(rec.get("bank"), str) and rec.get("role") not in governance.CUSTOMER_ROLES:
+            out["bic"] = rec["bank"]
+        out.update(rec.get(TRAVEL_FIELD) or {})
+    return out
+
+
+def travel_view(get: StateGet, receipt: dict[str, Any], sender: str
+                ) -> list[dict[str, Any]]:
+    """A transfer's R.16 data (FATF Recommendation 16; decision 222), per payment the sender
+    made in it: the originator's name, account and address or identifier (its record's
+    ``travel``, or an institution's BIC/LEI), the beneficiary's name and account. Shown in the
+    transaction's view to :data:`TRAVEL_RULES` only: the two banks of that transfer read each
+    other's customer's data for that transfer, never through the identity record."""
+    sender = sender_identity(get, sender)
+    return [{"originator": _travel_party(get, sender, True),
+             "beneficiary": _travel_party(get, to, False)}
+            for to in transfer_payees(receipt, sender)]
+
+
+def beneficiary_bank_view(get: StateGet, outcome: dict[str, Any], receipt: dict[str, Any],
+                          sender: str) -> dict[str, Any]:
+    """What the beneficiary's bank reads of a transfer to its customer: where and how it
+    ended, the ``transferred`` events (amount, currency, references) and the R.16 data
+    (:func:`travel_view`); not the payer's result (its balance), nor its alerts."""
+    sender = sender_identity(get, sender)
+    events = [e for e in receipt.get("events") or []
+              if isinstance(e, dict) and e.get("name") == "transferred"
+              and e.get("contract") == "settlement"
+              and isinstance(e.get("data"), dict) and e["data"].get("from") == sender]
+    return {k: outcome[k] for k in ("tx_id", "status", "height", "index") if k in outcome} | {
+        "events": codec.to_json(events), "travel": travel_view(get, receipt, sender)}
 
 
 #: refusals whose message a sender reads withheld (:func:`sender_error`): the code stays
@@ -835,6 +907,9 @@ def state_proof_rule(get: StateGet, reader: Reader, contract: str, key: str) -> 
 #: fields of a ``governance/id/<id>`` record that are the identity's standing with its
 #: supervisors (a regulatory freeze and who ordered it), not network data
 PRIVATE_ID_FIELDS = ("status", "frozen_by", "frozen_by_regulator")
+#: the field of a ``governance/id/<id>`` record holding the identity's travel-rule data (its
+#: address or identifier, FATF R.16: :mod:`contracts.travel_rule`): read as its standing is
+TRAVEL_FIELD = "travel"
 
 
 def standing_rule(get: StateGet, reader: Reader, holder: str, value: dict[str, Any]
@@ -860,7 +935,8 @@ def visible_value(get: StateGet, reader: Reader, contract: str, key: str, value:
         return value
     if standing_rule(get, reader, key[3:], value) is not None:
         return value
-    return {k: v for k, v in value.items() if k not in PRIVATE_ID_FIELDS}
+    return {k: v for k, v in value.items()
+            if k not in PRIVATE_ID_FIELDS and k != TRAVEL_FIELD}
 
 
 def standing_read_rule(get: StateGet, reader: Reader, contract: str, key: str,
@@ -870,7 +946,7 @@ def standing_read_rule(get: StateGet, reader: Reader, contract: str, key: str,
     log records a home bank's or a supervisor's read of a customer's freeze as it does any other
     read of another's data (red-team round 7); None otherwise."""
     if (contract != "governance" or not key.startswith("id/") or not isinstance(value, dict)
-            or not any(f in value for f in PRIVATE_ID_FIELDS)):
+            or not any(f in value for f in (*PRIVATE_ID_FIELDS, TRAVEL_FIELD))):
         return None
     return standing_rule(get, reader, key[3:], value)
 

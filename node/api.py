@@ -403,8 +403,15 @@ async def get_tx(request: web.Request) -> web.Response:
             found = node.ledger.tx_at(doc["height"], doc["index"])
             if found is not None:
                 doc["tx"], doc["timestamp_ms"] = found[0].to_json(), found[1]
+        if rule in access.TRAVEL_RULES and receipt is not None and sender is not None:
+            travel = access.travel_view(_state_get(request), receipt, sender)
+            if travel:  # a transfer's R.16 data (decision 222)
+                doc["travel"] = travel
         return web.json_response(doc)
     assert receipt is not None  # a party is named by the events of a committed receipt
+    if rule == "beneficiary_bank" and sender is not None:
+        return web.json_response(access.beneficiary_bank_view(
+            _state_get(request), _outcome_json(out), receipt, sender))
     return web.json_response(access.party_view(_state_get(request), reader_of(request),
                                                _outcome_json(out), receipt))
 
