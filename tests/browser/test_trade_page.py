@@ -765,6 +765,10 @@ def test_the_guarantee_page_for_its_readers(chain: te.Chain, browser: Any,
                                             / "explorer-guarantee.png"))
             finally:
                 browser.set_window_size(1280, 1000)
+    # the demand's transaction page links to its guarantee (for a party: here the regulator)
+    te._open(browser, chain, f"#/tx/{did}", key="regulator")
+    te._css(browser, "#guarantee-link").click()
+    te._wait(browser, lambda d: d.find_element(By.ID, "guarantee-id").text == gid)
     # another bank: the page of a guarantee that does not exist, word for word
     texts = []
     for gid_ in (gid, gid[:-1] + ("0" if gid[-1] != "0" else "1")):
