@@ -28,8 +28,8 @@ The ledger's check (:func:`check_transfer`): a transfer whose originator is not 
 1 000"; another currency at the regulator's USD reference rate, decisions 187-188, a missing or
 stale rate counting as above), between two identities whose places (their BICs' countries,
 ``risk_jurisdictions.identity_country``) are both known and differ, is refused
-``incomplete_originator_info``: the originator's bank must not execute it (R.16 INR.16 para.
-19). A complete originator, a small or a domestic transfer costs no read the transfer did not
+``incomplete_originator_info``: the originator's bank must not execute it (INR.16, "ordering
+financial institutions"). A complete originator, a small or a domestic transfer costs no read the transfer did not
 already make (the originator's record is read by the freeze check; the threshold in USD or EUR
 is a comparison); only an incomplete originator's large transfer reads the places, and one in
 another currency the rate.
@@ -46,8 +46,8 @@ from chainfin.execution import ContractState, TxContext, p_pubkey, p_text
 from contracts import governance as gov
 from contracts.governance import CONTRACT
 
-#: USD 1,000.00 in USD minor units: the threshold of FATF R.16 (INR.16 para. 5: "de minimis
-#: threshold ... no higher than USD/EUR 1 000"), of EU 2023/1113 art. 5-6 (EUR 1,000) and below
+#: USD 1,000.00 in USD minor units: the threshold of FATF R.16 (INR.16: a de minimis threshold
+#: no higher than USD/EUR 1,000), of EU 2023/1113 art. 5-6 (EUR 1,000) and below
 #: the US USD 3,000. Changing it is a consensus rule (decision 221).
 THRESHOLD_MINOR = 100_000
 #: the currency the threshold is counted in, and those counted one for one against it
@@ -173,8 +173,8 @@ def applies(state: ContractState, now_ms: int, frm: str, to: str, currency: str,
 
 def check_transfer(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
                    amount: int) -> None:
-    """The originator's bank must not execute a transfer lacking R.16 information (INR.16
-    para. 19).
+    """The originator's bank must not execute a transfer lacking R.16 information (INR.16,
+    "ordering financial institutions").
 
     Raises:
         ContractError: ``incomplete_originator_info``.

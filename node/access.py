@@ -101,7 +101,7 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "and account)", "the record: owner, home_bank, validator, regulator, auditor; a transfer's "
      "`travel`: home_bank (of the originator), beneficiary_bank (the payee's home bank, which "
      "reads of the transaction only its status, its `transferred` events and `travel`), "
-     "regulator, auditor"),
+     "validator, regulator, auditor"),
     ("nonce", "`/v1/nonce/{sender}`", "owner, home_bank, validator, regulator, auditor"),
     ("transaction", "`/v1/tx/{tx_id}`",
      "sender, home_bank (of the sender; not of a customer's credit-sharing transaction, "
@@ -772,8 +772,9 @@ def transfer_payees(receipt: dict[str, Any], sender: str) -> list[str]:
 
 
 #: who reads a transfer's R.16 data in its view (decision 222): the originator's bank (the
-#: sender's home bank), the beneficiary's bank, and the regulators and auditors
-TRAVEL_RULES = frozenset({"home_bank", "beneficiary_bank", "regulator", "auditor"})
+#: sender's home bank), the beneficiary's bank, and the supervisors (who read the identity
+#: records' ``travel`` and every block anyway)
+TRAVEL_RULES = frozenset({"home_bank", "beneficiary_bank", "regulator", "auditor", "validator"})
 
 
 def _travel_party(get: StateGet, ident_id: str, originator: bool) -> dict[str, Any]:

@@ -88,6 +88,8 @@ LEDGER_REASONS = {
     "unknown_identity": "AC03",  # InvalidCreditorAccountNumber: the key is no identity
     "account_frozen": "AC06",  # BlockedAccount
     "sanctioned_party": "RR04",  # RegulatoryReason
+    # MissingDebtorNameOrAddress: the travel rule, FATF R.16 (decision 221)
+    "incomplete_originator_info": "RR02",
     "limit_exceeded": "AM14",  # AmountExceedsAgreedLimit (the home bank's risk limits)
     "forbidden": "AG01",  # TransactionForbidden (the signer's role may not pay)
     "unknown_currency": "AM03",  # NotAllowedCurrency

@@ -203,3 +203,9 @@ def test_the_pacs008_written_carries_the_r16_data_and_one_without_it_is_refused(
         iso.parse_payment(pacs008("10", "JPY"))  # no rate here: counted as above
     assert iso.parse_payment(pacs008("999.99"))  # under the threshold
     assert iso.parse_payment(pacs008("5000.00", creditor_bic="CITIUS33XXX"))  # domestic
+
+
+def test_the_pain002_reports_the_refusal_as_missing_debtor_name_or_address() -> None:
+    from chainfin.iso20022 import pain001
+
+    assert pain001.ledger_reason("incomplete_originator_info") == ("RR02", None)
