@@ -441,6 +441,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     from chainfin.cli_credit import add_parser as add_credit
     from chainfin.cli_goods import add_parser as add_goods
     from chainfin.cli_guarantee import add_parser as add_guarantee
+    from chainfin.cli_identity import add_parser as add_identity
     from chainfin.cli_jurisdictions import add_parser as add_jurisdictions
     from chainfin.cli_limits import add_parser as add_limits
     from chainfin.iso20022.commands import add_parser as add_iso20022
@@ -456,6 +457,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     add_calendar(sub)
     add_credit(sub)
     add_guarantee(sub)
+    add_identity(sub)  # `identity travel`: FATF R.16 data (decision 226)
     add_backup(nsub)
 
     ni = nsub.add_parser("init", help="a bank's node: keys, TLS key + CSR, config, join request")

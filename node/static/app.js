@@ -1574,6 +1574,12 @@
       }
       recallHtml = head + rc + presentVerify("settlement", "recall/" + id, "the recall record", rr);
     }
+    // FATF R.16 (decision 222): the originator's and the beneficiary's data, as GET /v1/tx gives
+    // them to the transfer's two banks and the supervisors (`travel`); the walkthrough of decision 226
+    const travelCard = '<div class="card" id="payment-travel"><h2>Originator and beneficiary (travel rule, FATF R.16)</h2>' +
+      (tx && Array.isArray(tx.travel) && tx.travel.length ? tx.travel.map((t) => travelHtml(t)).join("")
+        : '<p class="muted" data-f="no-travel">' + "The transfer's R.16 data is " + NOT_VISIBLE + ": " +
+          "the originator's bank, the beneficiary's bank, validators, regulators and auditors read it (<code>travel</code> of <code>GET /v1/tx</code>, docs/risk.md \"The travel rule\").</p>") + "</div>";
     view.innerHTML = '<h1>Payment <code id="payment-id">' + esc(id) + "</code></h1>" +
       '<p class="muted">A settlement transfer as its payer\'s and payee\'s banks see it: what <code>GET /v1/tx</code>, <code>/v1/blocks</code> and ' +
       "<code>/v1/state/settlement/{uetr,recall}/…</code> answer this identity, nothing more.</p>" +
@@ -1582,7 +1588,27 @@
       (idx ? '<div class="card" id="payment-index"><h2>Payment index <code>settlement/uetr/…</code></h2>' + kv([
         ["booked", esc(utc(idx.time_ms)) + " at height " + blockLink(idx.height)], ["amount", payMoney(idx.amount, idx.currency)], ["payee", account(idx.to)]]) +
         presentVerify("settlement", "uetr/" + p.payer + "/" + p.uetr, "the payment index", idx) + "</div>" : "") +
-      '<div class="card" id="payment-recall"><h2>Recall and returns</h2>' + recallHtml + "</div>";
+      '<div class="card" id="payment-recall"><h2>Recall and returns</h2>' + recallHtml + "</div>" + travelCard;
+  }
+
+  /** One payment's R.16 data (node/access.py travel_view): the originator's name, account and
+   * address, ids or birth data (or an institution's BIC), the beneficiary's name and account. */
+  function travelHtml(t) {
+    const o = t.originator || {}, b = t.beneficiary || {};
+    const ad = o.address, bi = o.birth;
+    const rows = [
+      ["originator (debtor)", f("travel-originator", esc(o.name) + " <span class=\"muted\">account</span> <code>" + esc(o.account) + "</code>")],
+    ];
+    if (ad) rows.push(["originator's address", f("travel-address", (ad.lines || []).map(esc).join(", ") + (ad.town ? ", " + esc(ad.town) : "") + ", " + esc(ad.country))]);
+    if (o.national_id) rows.push(["national id", f("travel-national-id", "<code>" + esc(o.national_id) + "</code>")]);
+    if (o.customer_id) rows.push(["customer id", f("travel-customer-id", "<code>" + esc(o.customer_id) + "</code>")]);
+    if (bi) rows.push(["date and place of birth", f("travel-birth", esc(bi.date) + ", " + esc(bi.city) + ", " + esc(bi.country))]);
+    if (o.bic) rows.push(["originator's BIC/LEI", f("travel-bic", "<code>" + esc(o.bic) + "</code>")]);
+    if (!ad && !o.national_id && !o.customer_id && !bi && !o.bic) {
+      rows.push(["address or identifier", f("travel-none", '<span class="muted">none on record (a domestic or small transfer needs none)</span>')]);
+    }
+    rows.push(["beneficiary (creditor)", f("travel-beneficiary", esc(b.name) + " <span class=\"muted\">account</span> <code>" + esc(b.account) + "</code>")]);
+    return '<div class="rec" data-rec="travel">' + kv(rows) + "</div>";
   }
 
   // ------------------------------------------------------------------ the data subject's credit page

@@ -17,7 +17,9 @@ the payment page what ``GET /v1/tx``, ``/v1/blocks`` and ``/v1/state/settlement/
 give them (amounts in major units with the currency's exponent, the recall's reason, status
 and answer, the return linked, the block's certificate or that it is not theirs), and nothing
 of what the routes refuse them (the FRAD recall is not on the payee's page, whose recall card
-is the never-recalled payment's word for word); a bank that reads
+is the never-recalled payment's word for word); the originator's address and customer id and
+the beneficiary's name (FATF R.16, ``travel``) to the two banks and the regulator only (decision
+226); a bank that reads
 nothing gets the very page of a payment that does not exist; the payee's bank opens a payment
 by payer and UETR from the payment index it reads. The credit page shows the subject
 and a regulator the records, consent, access report and dispute the state routes give them;
@@ -93,6 +95,9 @@ def _build(c: te.Chain) -> dict[str, str]:
         _call(c, bank, "governance", "register_identity",
               {"pubkey": ident.public_key.hex(), "name": legal, "role": "exporter"})
     payer, payee = _pk(c, "payer_co"), _pk(c, "payee_co")
+    _call(c, "bank0", "governance", "set_travel_info", {  # R.16 data (decisions 221, 226)
+        "pubkey": payer, "address": {"lines": ["4 Ridgeway Road"], "town": "Albany",
+                                     "country": "US"}, "customer_id": "CUST-0042"})
     _call(c, "usd_issuer", "settlement", "issue", {"currency": "USD", "to": payer,
                                                    "amount": 1_000_000})
     _call(c, "usd_issuer", "settlement", "issue", {"currency": "USD", "to": payee,
@@ -169,6 +174,7 @@ def test_a_payment_is_what_the_routes_give_each_reader(chain: te.Chain, browser:
                                                        tmp_path: Path) -> None:
     ids = chain.ids
     pay, ret = ids["pay"], ids["ret"]
+    payer_pk = ids["payer"]
     usd = lambda v: trade_view.money(v, "USD", 2)  # noqa: E731
     seen: dict[str, str] = {}
     for who in ("payer_co", "bank0", "payee_co", "bank1", "regulator", "bank2"):
@@ -186,6 +192,19 @@ def test_a_payment_is_what_the_routes_give_each_reader(chain: te.Chain, browser:
         assert "12345 minor units, exponent 2" in _f(browser, "amount")
         assert PAYER in _f(browser, "payer") and PAYEE in _f(browser, "payee"), who
         assert _f(browser, "uetr") == ids["uetr"]
+        # the R.16 data (decision 226): shown as GET /v1/tx gives it, to the two banks and the
+        # supervisors; the payer and the payee are told it is not theirs to read
+        if tx is not None and tx.get("travel"):
+            assert who in ("bank0", "bank1", "regulator"), who
+            assert _f(browser, "travel-address") == "4 Ridgeway Road, Albany, US", who
+            assert _f(browser, "travel-customer-id") == "CUST-0042"
+            assert PAYER in _f(browser, "travel-originator") and payer_pk in \
+                _f(browser, "travel-originator")
+            assert PAYEE in _f(browser, "travel-beneficiary")
+        else:
+            assert who in ("payer_co", "payee_co"), who
+            assert "not visible to you" in _f(browser, "no-travel")
+            assert not _has(browser, "travel-address")
         # the end-to-end id: in the envelope (its sender's side) or the payee's own event
         if tx is not None:
             assert _f(browser, "e2e") == "E2E-INV-4471", who
