@@ -444,9 +444,15 @@ def accept_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
     lc.update(changes)
     if "expiry_date" in changes:
         lc["expiry_ms"] = end_of_day_ms(changes["expiry_date"])
-    if available(lc) < 0:
-        raise ContractError("the amended amount is below what is already drawn",
-                            "amount_exceeds_lc")
+    if available(lc) < 0:  # the amounts said (decision 226)
+        ccy, used = lc["currency"], int(lc["drawn"]) + int(lc["reserved"])
+        ceiling = int(lc_ceiling(lc["amount"], lc["tolerance_bps"]))
+        raise ContractError(
+            f"the amended amount, {said(state, int(lc['amount']), ccy)}"
+            + (f", with its tolerance {said(state, ceiling, ccy)}," if ceiling != lc["amount"]
+               else ",")
+            + f" is below what is already drawn or presented, {said(state, used, ccy)}",
+            "amount_exceeds_lc")
     lc["amendment"] = None
     lc["amendments"] += 1
     void_cancel_consent(ctx, lc_id, lc, "amendment_accepted")
@@ -600,7 +606,9 @@ def present(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         check_reference_unused(state, lc_id, reference)
     invoiced = sum(d["fields"]["amount"] for _, d in docs if d["doc_type"] == "invoice")
     if invoiced and amount > invoiced:
-        raise ContractError("the drawing is above the invoices presented", "document_mismatch")
+        raise ContractError(f"the drawing, {said(state, amount, lc['currency'])}, is above the "
+                            f"invoices presented, {said(state, invoiced, lc['currency'])}",
+                            "document_mismatch")  # the amounts said (decision 226)
     # proceeds follow the trade: the documents', else the LC's own (so documents kept out of
     # a financed trade cannot route its LC's payment around the financing banks)
     trade_id = trades[0] if trades else (lc["trade_id"] or lc.get("for_trade"))

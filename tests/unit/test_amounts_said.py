@@ -129,3 +129,28 @@ def test_an_lc_refusal_says_what_is_available_with_the_currencys_decimals() -> N
         r = L.tx("exporter", T, "present", lc_id=lc, doc_ids=[h("no document")],
                  amount=3_000_001)
         assert r.error_code == "amount_exceeds_lc" and r.error_message == says, r.error_message
+
+
+def test_an_lc_amendment_below_the_drawn_and_a_drawing_above_the_invoices_say_the_amounts(
+        ) -> None:
+    """Decision 226: the two LC refusals that named no amount (``the amended amount is below
+    what is already drawn``, ``the drawing is above the invoices presented``) say both."""
+    from tests.unit.trade_cases import open_trade
+
+    L = trade_ledger()
+    ids = open_trade(L)
+    lc = L.ok("bank_c", T, "issue_lc", applicant=L.pk("importer"), beneficiary=L.pk("exporter"),
+              amount=150_000_00, currency="USD", expiry_date="2026-01-31", lc_number="LC-9",
+              tolerance_bps=500, required_docs=["invoice"], partial_drawings=True,
+              trade_id=ids["trade"])["lc_id"]
+    r = L.tx("exporter", T, "present", lc_id=lc, doc_ids=[ids["invoice"]], amount=100_000_01)
+    assert r.error_code == "document_mismatch" and r.error_message == (
+        "the drawing, USD 100,000.01 (10000001 minor units), is above the invoices presented, "
+        "USD 100,000.00 (10000000 minor units)"), r.error_message
+    L.ok("exporter", T, "present", lc_id=lc, doc_ids=[ids["invoice"]], amount=60_000_00)
+    L.ok("bank_c", T, "amend_lc", lc_id=lc, changes={"amount": 50_000_00})
+    r = L.tx("exporter", T, "accept_amendment", lc_id=lc)
+    assert r.error_code == "amount_exceeds_lc" and r.error_message == (
+        "the amended amount, USD 50,000.00 (5000000 minor units), with its tolerance USD "
+        "52,500.00 (5250000 minor units), is below what is already drawn or presented, USD "
+        "60,000.00 (6000000 minor units)"), r.error_message
