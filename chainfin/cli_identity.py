@@ -41,6 +41,8 @@ MAX_LINE, MAX_LINES = 70, 3
 MAX_TEXT = 35
 _KEY = re.compile(r"[0-9a-f]{64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
+#: ``travel_rule.TRAVEL_FIELDS``
+_FIELDS = ("address", "national_id", "customer_id", "birth")
 
 
 def _text(v: str, opt: str, most: int) -> str:
@@ -113,6 +115,21 @@ def travel_args(a: argparse.Namespace) -> dict[str, Any]:
                             "--national-id, --customer-id or a birth (--birth-date, "
                             "--birth-city, --birth-country)")
     return out
+
+
+def kept(new: dict[str, Any], current: Any) -> dict[str, Any]:
+    """``--keep``: the arguments ``new`` with the fields of the ``current`` travel entry it does
+    not give (the method replaces the whole entry: a field left out is removed)."""
+    old = current if isinstance(current, dict) else {}
+    return {**{k: v for k, v in old.items() if k in _FIELDS}, **new}
+
+
+async def current_travel(node: str, key: str, customer: str, ca: str | None = None,
+                         timeout: float = 60.0) -> Any:
+    """The customer's ``travel`` entry as ``key`` reads it (None: none, or not this key's)."""
+    async with Client(node, ca_file=ca, identity=load_identity(key), timeout=timeout) as c:
+        found = await c.identity_record(customer)
+    return found[1].get("travel") if found else None
 
 
 async def show(node: str, key: str, customer: str, ca: str | None = None,
@@ -190,7 +207,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         act = args.travel_command
         if act == "set":
-            return send_or_dry_run(args, "governance", "set_travel_info", travel_args(args))
+            tx_args = travel_args(args)
+            if args.keep:
+                tx_args = kept(tx_args, asyncio.run(current_travel(
+                    args.node, args.key, tx_args["pubkey"], args.ca, args.timeout)))
+            return send_or_dry_run(args, "governance", "set_travel_info", tx_args)
         if act == "show":
             out = asyncio.run(show(args.node, args.key, _key(args.customer, "--customer"),
                                    args.ca, args.timeout))
@@ -225,8 +246,9 @@ def add_parser(sub: Any) -> None:
                       description="By the customer's home bank (which verified the data) or, "
                                   "for an institution, a regulator. A cross-border transfer of "
                                   "USD/EUR 1,000 or more from a customer without it is refused "
-                                  "incomplete_originator_info. Give at least one field; a field "
-                                  "left out is removed from the record.")
+                                  "incomplete_originator_info. Give at least one field; the "
+                                  "entry is replaced, so a field left out is removed unless "
+                                  "--keep is given.")
     st.add_argument("--customer", required=True,
                     help="the customer's public key (64 hex digits)")
     st.add_argument("--address-line", action="append", default=None, metavar="LINE",
@@ -243,6 +265,9 @@ def add_parser(sub: Any) -> None:
     st.add_argument("--birth-date", default=None, help="date of birth, YYYY-MM-DD")
     st.add_argument("--birth-city", default=None, help="city of birth")
     st.add_argument("--birth-country", default=None, help="country of birth, alpha-2")
+    st.add_argument("--keep", action="store_true",
+                    help="keep the recorded fields not given here (read first with this key); "
+                         "without it the entry is replaced and a field left out is removed")
     st.add_argument("--dry-run", action="store_true", help="print the transaction; send nothing")
     common(st, "the home bank's (or a regulator's) identity key file")
     sh = s.add_parser("show", help="a customer's record as this key reads it: name, home "

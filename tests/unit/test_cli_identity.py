@@ -83,3 +83,14 @@ def test_a_transfers_r16_view_is_read_in_decimals() -> None:
     assert out["payments"][0]["amount_minor"] == 150000 and out["travel"] == travel
     payee = cli_identity.readable_tx({**doc, "travel": None}, {})
     assert "amount" not in payee["payments"][0] and "beneficiary's bank" in payee["note"]
+
+
+def test_keep_adds_the_recorded_fields_not_given() -> None:
+    """The method replaces the whole entry: recording a national id alone removed the address
+    (found in the walk-through); ``--keep`` sends the recorded fields too."""
+    new = cli_identity.travel_args(_args("--national-id", "123-45-6789"))
+    rec = {"address": {"lines": ["1 Main St"], "country": "US"}, "national_id": "old"}
+    assert cli_identity.kept(new, rec) == {**new, "address": rec["address"]}
+    assert cli_identity.kept(new, None) == new
+    assert _args("--keep").keep and not _args().keep
+    assert cli_identity._FIELDS == travel_rule.TRAVEL_FIELDS
