@@ -264,7 +264,11 @@ def transfer(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     # the travel rule (FATF R.16, decision 221): after the screening and the limits (a watch-list
     # hit is refused as such, its alert kept); a refusal discards the payment's writes
     travel_rule.check_transfer(state, ctx, ctx.sender_hex, to, ccy, amount)
-    return {"balance": balance(state, ctx.sender_hex, ccy), **refs}
+    # the version of the payer's travel data the transfer carried (decision 224): in its result,
+    # the payer's, which the payee never reads; the transfer's view shows that version
+    tv = travel_rule.carried(state, ctx.sender_hex)
+    return {"balance": balance(state, ctx.sender_hex, ccy), **refs,
+            **({} if tv is None else {"travel_v": tv})}
 
 
 def check_new_uetr(state: ContractState, ctx: TxContext, uetr: str, to: str, currency: str,
@@ -344,6 +348,11 @@ def accept_pvp(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> di
                        o["get"]["amount"])
     _move(state, ctx.sender_hex, o["offerer"], o["get"]["currency"], o["get"]["amount"])
     move(state, ESCROW, ctx.sender_hex, o["give"]["currency"], o["give"]["amount"])
+    # the travel rule on both legs, each a transfer of value between the two (decision 225)
+    travel_rule.check_transfer(state, ctx, ctx.sender_hex, o["offerer"], o["get"]["currency"],
+                               o["get"]["amount"])
+    travel_rule.check_transfer(state, ctx, o["offerer"], ctx.sender_hex, o["give"]["currency"],
+                               o["give"]["amount"])
     o["status"] = "accepted"
     state.put(NAME, f"pvp/{oid}", o)
     ctx.emit("pvp_settled", {"offer_id": oid, "offerer": o["offerer"],

@@ -26,20 +26,31 @@ the two banks of a transfer it made (through that transfer's view: ``node/access
 The ledger's check (:func:`check_transfer`): a transfer whose originator is not complete, of
 :data:`THRESHOLD_MINOR` USD minor units or more (EUR counted one for one, as FATF writes "USD/EUR
 1 000"; another currency at the regulator's USD reference rate, decisions 187-188, a missing or
-stale rate counting as above), between two identities whose places (their BICs' countries,
-``risk_jurisdictions.identity_country``) are both known and differ, is refused
-``incomplete_originator_info``: the originator's bank must not execute it (INR.16, "ordering
-financial institutions"). A complete originator, a small or a domestic transfer costs no read the transfer did not
-already make (the originator's record is read by the freeze check; the threshold in USD or EUR
-is a comparison); only an incomplete originator's large transfer reads the places, and one in
-another currency the rate.
+stale rate counting as above), between two identities whose places (:func:`places`: the
+countries of the BIC in its record and, for a customer, of its home bank's BIC) are both known
+and not all one, is refused ``incomplete_originator_info``: the originator's bank must not
+execute it (INR.16, "ordering financial institutions"). So is the one of an incomplete
+originator's linked cross-border transfers, each under the threshold, that brings their sum
+within 24 hours to it (decision 225; the sum at ``governance/travel/<id>/linked``). Both legs of
+a PvP swap are checked at its acceptance, each with its payer as originator (decision 225).
+
+Record-keeping (decision 224): each ``set_travel_info`` keeps a version,
+``governance/travel/<id>/<v>``, never rewritten; a transfer by an originator with data names
+the version it carried (its result's ``travel_v``: the payer's, never the payee's to read),
+which the transfer's view shows — never the record as it is read later. These keys are read as
+the record's ``travel`` is.
+
+Cost: a complete originator costs one read the transfer made already (its record, read by the
+freeze check); an incomplete one's reads the two records and their home banks' (shared by all
+their customers), and a cross-border one the linked sum (read and written); one in another
+currency the rate. A transfer by an originator with data reads its latest version number.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from chainfin.errors import ContractError
 from chainfin.execution import ContractState, TxContext, p_pubkey, p_text
@@ -56,6 +67,11 @@ AT_PAR = ("USD", "EUR")
 #: the fields of an identity record's ``travel`` entry (ISO 20022 ``Dbtr``)
 TRAVEL_FIELDS = ("address", "national_id", "customer_id", "birth")
 TRAVEL = "travel"
+#: the governance keys of an identity's travel data besides its record (decisions 224, 225):
+#: ``travel/<id>`` -> ``{"v"}`` (the latest version), ``travel/<id>/<v>`` -> ``{"info", "by",
+#: "height", "time_ms"}`` (each version, never rewritten), ``travel/<id>/linked`` -> ``{"since",
+#: "sum"}`` (its linked transfers). Read as the record's ``travel`` is (``node/access.py``).
+PREFIX = "travel/"
 
 _line = p_text(70)
 _town = p_text(35)
@@ -126,9 +142,30 @@ def set_travel_info(state: ContractState, ctx: TxContext, args: dict[str, Any]
         raise ContractError(f"give at least one of {', '.join(TRAVEL_FIELDS)}", "missing_field")
     rec[TRAVEL] = info
     state.put(gov.NAME, "id/" + ident_id, rec)
+    # the version kept for the record-keeping of R.16 (decision 224): never rewritten, so the
+    # data a transfer carried (its result's ``travel_v``) is read as it was, five years on
+    v = version(state, ident_id) + 1
+    state.put(gov.NAME, f"{PREFIX}{ident_id}", {"v": v})
+    state.put(gov.NAME, f"{PREFIX}{ident_id}/{v}", {
+        "info": info, "by": ctx.sender_hex, "height": ctx.height, "time_ms": ctx.timestamp_ms})
     ctx.emit("travel_info_set", {"pubkey": ident_id, "by": ctx.sender_hex,
-                                 "fields": sorted(info)})
-    return {"pubkey": ident_id, "fields": sorted(info)}
+                                 "fields": sorted(info), "version": v})
+    return {"pubkey": ident_id, "fields": sorted(info), "version": v}
+
+
+def version(state: ContractState, ident_id: str) -> int:
+    """The number of the identity's latest travel-data version (0: none recorded)."""
+    cur = state.peek(gov.NAME, PREFIX + ident_id)
+    return cur["v"] if isinstance(cur, Mapping) else 0
+
+
+def carried(state: ContractState, frm: str) -> int | None:
+    """The travel-data version a transfer from ``frm`` carries (its result's ``travel_v``,
+    decision 224), None when its record holds none: read only when it does."""
+    rec = gov.peek_identity(state, frm)
+    if rec is None or not rec.get(TRAVEL):
+        return None
+    return version(state, frm) or None
 
 
 def complete(rec: Mapping[str, Any] | None) -> bool:
@@ -154,36 +191,67 @@ def counted(state: ContractState, now_ms: int, currency: str, amount: int) -> in
         return None
 
 
-def applies(state: ContractState, now_ms: int, frm: str, to: str, currency: str,
-            amount: int) -> bool:
-    """Is a transfer of ``amount`` ``currency`` from ``frm`` to ``to`` one that must carry
-    complete originator information: cross-border (both places known and different) and at or
-    above the threshold? Cheap first: the comparison in USD/EUR, then the places, then a
-    rate."""
-    if currency in AT_PAR and amount < THRESHOLD_MINOR:
-        return False
+def places(state: ContractState, ident_id: str) -> frozenset[str]:
+    """Every place the ledger knows for identity ``ident_id``: the country of the BIC in its
+    record and, for a customer, that of the bank that registered it (its home bank). A
+    customer's ``bank`` field is the registering bank's to write, unchecked: an LEI, a code that
+    is no BIC, or another country's BIC there must not take the customer out of the rule
+    (red-team round 11, decision 225). Empty: no place known (a genesis client without a BIC)."""
     from contracts import risk_jurisdictions as jur
 
-    here, there = jur.identity_country(state, frm), jur.identity_country(state, to)
-    if here is None or there is None or here == there:
-        return False
-    n = counted(state, now_ms, currency, amount)
-    return n is None or n >= THRESHOLD_MINOR
+    rec = gov.peek_identity(state, ident_id)
+    if rec is None:
+        return frozenset()
+    bics = [rec.get("bank")]
+    reg = rec.get("registered_by")
+    if reg and rec.get("role") in gov.CUSTOMER_ROLES:
+        home = gov.peek_identity(state, reg)
+        if home is not None and home.get("role") == "bank":
+            bics.append(home.get("bank"))
+    return frozenset(c for c in (jur.bic_country(b) for b in bics if isinstance(b, str))
+                     if c is not None)
+
+
+def cross_border(state: ContractState, frm: str, to: str) -> bool:
+    """Both places known, and more than one country among them."""
+    here, there = places(state, frm), places(state, to)
+    return bool(here and there) and len(here | there) > 1
+
+
+#: linked transfers (INR.16; EU 2023/1113 art. 6(2): transfers "that appear to be linked"):
+#: an incomplete originator's cross-border transfers under the threshold are summed over this
+#: window from the first (decision 225)
+LINKED_WINDOW_MS = 24 * 3600 * 1000
 
 
 def check_transfer(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
                    amount: int) -> None:
     """The originator's bank must not execute a transfer lacking R.16 information (INR.16,
-    "ordering financial institutions").
+    "ordering financial institutions"), nor the one of several linked transfers each under the
+    threshold that brings their sum to it (decision 225): an incomplete originator's
+    cross-border transfers are summed over :data:`LINKED_WINDOW_MS` (``travel/<id>/linked``).
 
     Raises:
         ContractError: ``incomplete_originator_info``.
     """
-    if complete(gov.peek_identity(state, frm)):
+    if complete(gov.peek_identity(state, frm)) or not cross_border(state, frm, to):
         return
-    if applies(state, ctx.timestamp_ms, frm, to, currency, amount):
-        raise ContractError(
-            f"a cross-border transfer of {THRESHOLD_CURRENCY} {THRESHOLD_MINOR // 100:,} or "
-            "more (FATF R.16) needs the originator's address, national or customer id, or date "
-            "and place of birth; its home bank records them (governance.set_travel_info)",
-            "incomplete_originator_info")
+    n = counted(state, ctx.timestamp_ms, currency, amount)
+    if n is None or n >= THRESHOLD_MINOR:
+        _refuse("")
+    key = f"{PREFIX}{frm}/linked"
+    now, prior = ctx.timestamp_ms, state.peek(gov.NAME, key)
+    since, total = (prior["since"], prior["sum"]) if isinstance(prior, Mapping) and \
+        now - prior["since"] < LINKED_WINDOW_MS else (now, 0)
+    if total + n >= THRESHOLD_MINOR:
+        _refuse(f" (with its other cross-border transfers within 24 hours, "
+                f"{THRESHOLD_CURRENCY} {(total + n) // 100:,}: linked transfers are summed)")
+    state.put(gov.NAME, key, {"since": since, "sum": total + n})
+
+
+def _refuse(why: str) -> NoReturn:
+    raise ContractError(
+        f"a cross-border transfer of {THRESHOLD_CURRENCY} {THRESHOLD_MINOR // 100:,} or "
+        f"more (FATF R.16){why} needs the originator's address, national or customer id, or "
+        "date and place of birth; its home bank records them (governance.set_travel_info)",
+        "incomplete_originator_info")

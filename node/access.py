@@ -97,8 +97,10 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "else reads the record without these fields)"),
     ("travel-rule data of an identity", "`travel` (address, national or customer id, date and "
      "place of birth: FATF R.16) in `/v1/state/governance/id/<id>`; in `/v1/tx/{tx_id}` of a "
-     "transfer, `travel` (the originator's name, account and that data; the beneficiary's name "
-     "and account)", "the record: owner, home_bank, validator, regulator, auditor; a transfer's "
+     "transfer, `travel` (the originator's name, account and that data as the transfer carried "
+     "it; the beneficiary's name and account); its versions and linked sum in "
+     "`/v1/state/governance/travel/<id>/…`", "the record and those keys: owner, home_bank, "
+     "validator, regulator, auditor; a transfer's "
      "`travel`: home_bank (of the originator), beneficiary_bank (the payee's home bank, which "
      "reads of the transaction only its status, its `transferred` events and `travel`), "
      "validator, regulator, auditor"),
@@ -517,6 +519,13 @@ def state_rule(get: StateGet, reader: Reader, contract: str, key: str,
             # payment, its growth told a customer that its bank read its alerts (red-team round
             # 7). The node itself and those who read every block (auditors check it)
             return "owner" if reader.is_(key[8:]) else chain_rule(reader)
+        if key.startswith(TRAVEL_PREFIX):
+            # an identity's travel-data versions and linked-transfer sum (decisions 224, 225):
+            # read as its record's ``travel`` is; a transfer's two banks read the version it
+            # carried through that transfer's view (:func:`travel_view`)
+            holder = key[len(TRAVEL_PREFIX):].partition("/")[0]
+            rec = get("governance", "id/" + holder)
+            return standing_rule(get, reader, holder, rec if isinstance(rec, dict) else {})
         return "any"
     if contract == "settlement":
         kind, _, rest = key.partition("/")
@@ -759,6 +768,12 @@ def tx_rule(get: StateGet, reader: Reader, sender: str,
 def transfer_payees(receipt: dict[str, Any], sender: str) -> list[str]:
     """The payees of the payments ``sender`` made in a committed transaction (its
     ``settlement`` ``transferred`` events from it): the beneficiaries of FATF R.16."""
+    return [data["to"] for data in _transfers(receipt, sender)]
+
+
+def _transfers(receipt: dict[str, Any], sender: str) -> list[dict[str, Any]]:
+    """The data of the ``settlement`` ``transferred`` events from ``sender`` in a committed
+    transaction's receipt."""
     if receipt.get("status") != "committed":
         return []
     out = []
@@ -767,7 +782,7 @@ def transfer_payees(receipt: dict[str, Any], sender: str) -> list[str]:
         if (isinstance(data, dict) and e.get("name") == "transferred"
                 and e.get("contract") == "settlement" and data.get("from") == sender
                 and isinstance(data.get("to"), str)):
-            out.append(data["to"])
+            out.append(data)
     return out
 
 
@@ -777,29 +792,40 @@ def transfer_payees(receipt: dict[str, Any], sender: str) -> list[str]:
 TRAVEL_RULES = frozenset({"home_bank", "beneficiary_bank", "regulator", "auditor", "validator"})
 
 
-def _travel_party(get: StateGet, ident_id: str, originator: bool) -> dict[str, Any]:
+def _travel_party(get: StateGet, ident_id: str, version: Any = None) -> dict[str, Any]:
+    """A party of a transfer as R.16 names it; the originator (``version``: not None) with its
+    travel data as the transfer carried it (version ``version`` of ``travel/<id>/<v>``, decision
+    224; False: none carried), never as the record holds it now."""
     rec = get("governance", "id/" + ident_id)
     rec = rec if isinstance(rec, dict) else {}
     out: dict[str, Any] = {"id": ident_id, "account": ident_id,
                            "name": rec.get("legal_name") or rec.get("name")}
-    if originator:  # the beneficiary's R.16 data is its name and account only
+    if version is not None:  # the beneficiary's R.16 data is its name and account only
         if isinstance(rec.get("bank"), str) and rec.get("role") not in governance.CUSTOMER_ROLES:
             out["bic"] = rec["bank"]
-        out.update(rec.get(TRAVEL_FIELD) or {})
+        kept = get("governance", f"{TRAVEL_PREFIX}{ident_id}/{version}") if (
+            type(version) is int and version > 0) else None
+        if isinstance(kept, dict) and isinstance(kept.get("info"), dict):
+            out.update(kept["info"])
+            out["travel_v"] = version
     return out
 
 
 def travel_view(get: StateGet, receipt: dict[str, Any], sender: str
                 ) -> list[dict[str, Any]]:
-    """A transfer's R.16 data (FATF Recommendation 16; decision 222), per payment the sender
-    made in it: the originator's name, account and address or identifier (its record's
-    ``travel``, or an institution's BIC/LEI), the beneficiary's name and account. Shown in the
-    transaction's view to :data:`TRAVEL_RULES` only: the two banks of that transfer read each
-    other's customer's data for that transfer, never through the identity record."""
+    """A transfer's R.16 data (FATF Recommendation 16; decisions 222, 224), per payment the
+    sender made in it: the originator's name, account and address or identifier as the payment
+    carried them (the version of its travel data named by the result's ``travel_v``, or an
+    institution's BIC/LEI), the beneficiary's name and account. Shown in the transaction's view
+    to :data:`TRAVEL_RULES` only: the two banks of that transfer read each other's customer's
+    data for that transfer, never through the identity record, and never the data recorded
+    after it (red-team round 11: the view showed the record as read now)."""
     sender = sender_identity(get, sender)
-    return [{"originator": _travel_party(get, sender, True),
-             "beneficiary": _travel_party(get, to, False)}
-            for to in transfer_payees(receipt, sender)]
+    result = receipt.get("result")
+    carried = (result.get("travel_v") if isinstance(result, dict) else None) or False
+    return [{"originator": _travel_party(get, sender, carried),
+             "beneficiary": _travel_party(get, data["to"])}
+            for data in _transfers(receipt, sender)]
 
 
 def beneficiary_bank_view(get: StateGet, outcome: dict[str, Any], receipt: dict[str, Any],
@@ -911,6 +937,9 @@ PRIVATE_ID_FIELDS = ("status", "frozen_by", "frozen_by_regulator")
 #: the field of a ``governance/id/<id>`` record holding the identity's travel-rule data (its
 #: address or identifier, FATF R.16: :mod:`contracts.travel_rule`): read as its standing is
 TRAVEL_FIELD = "travel"
+#: the governance keys of an identity's travel-data versions and linked-transfer sum
+#: (``contracts.travel_rule.PREFIX``: decisions 224, 225)
+TRAVEL_PREFIX = "travel/"
 
 
 def standing_rule(get: StateGet, reader: Reader, holder: str, value: dict[str, Any]

@@ -48,3 +48,14 @@ async def test_the_beneficiarys_bank_reads_the_transfers_r16_data(desk: Desk) ->
     rec = f"/v1/state/governance/id/{d.ids['payer'].public_key.hex()}"
     assert "travel" in (await _as(d, "bank_a", rec))[1]["value"]
     assert "travel" not in (await _as(d, "us_bank", rec))[1]["value"]
+    # the data recorded later is not the data the transfer carried (decision 224), and the
+    # kept version is read as the record's travel is
+    out = await d.commit(d.tx("bank_a", "governance", "set_travel_info", {
+        "pubkey": d.ids["payer"].public_key.hex(), "customer_id": "C-1"}))
+    assert out["status"] == "committed", out
+    st, body = await _as(d, "us_bank", path)
+    assert body["travel"][0]["originator"]["address"] == ADDRESS, body
+    assert "customer_id" not in body["travel"][0]["originator"]
+    kept = f"/v1/state/governance/travel/{d.ids['payer'].public_key.hex()}/1"
+    assert (await _as(d, "us_bank", kept))[0] == 404
+    assert (await _as(d, "bank_a", kept))[1]["value"]["info"] == {"address": ADDRESS}

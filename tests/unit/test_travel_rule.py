@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from contracts import travel_rule
-from contracts.testing import Ledger
+from contracts.testing import CAST, Ledger, make_genesis
 from node import access
 
 S, R, G = "settlement", "risk", "governance"
@@ -26,7 +26,8 @@ PARTIES = {"gb_bank": ("bank", "BARCGB22"), "us_bank": ("bank", "CHASUS33"),
 
 @pytest.fixture
 def L() -> Ledger:
-    led = Ledger()
+    # besides the cast, an admin bank in Great Britain (its name is its BIC: LOYDGB2L)
+    led = Ledger(make_genesis({**CAST, "loydgb2l": ("bank", True, False)}))
     for name, (role, bic) in PARTIES.items():
         led.add_identity(name)
         led.ok("bank_a", G, "register_identity", pubkey=led.pk(name), name=name, role=role,
@@ -125,7 +126,7 @@ def test_the_transfers_two_banks_read_its_r16_data_and_nobody_else(L: Ledger) ->
     assert "result" not in view and [e["name"] for e in view["events"]] == ["transferred"]
     (t,) = view["travel"]
     assert t["originator"] == {"id": exp, "account": exp, "name": "gb_exporter",
-                              "address": ADDRESS}
+                              "address": ADDRESS, "travel_v": 1}
     assert t["beneficiary"] == {"id": L.pk("us_importer"), "account": L.pk("us_importer"),
                                 "name": "us_importer"}
     assert "beneficiary_bank" in access.TRAVEL_RULES and access.logged("beneficiary_bank")
@@ -149,21 +150,120 @@ class Reads:
 
     peek = get
 
+    def put(self, contract: str, key: str, value: Any) -> None:
+        self.keys.append(f"put {contract}/{key}")
 
-@pytest.mark.parametrize("frm,to,amount,currency,reads", [
-    ("gb_exporter", "us_importer", 99_999, "USD", 1),  # small: the payer's record only
-    ("gb_exporter", "us_importer", 99_999, "EUR", 1),
-    ("gb_bank", "us_importer", 500_000, "USD", 1),  # complete: its record only
-    ("gb_exporter", "gb_importer", 500_000, "USD", 3),  # large domestic: the two places
+
+@pytest.mark.parametrize("frm,to,amount,linked", [
+    ("gb_bank", "us_importer", 500_000, None),  # complete: its record only
+    ("gb_exporter", "gb_importer", 500_000, False),  # domestic: the records and home banks
+    ("gb_exporter", "us_importer", 99_999, True),  # cross-border: and its linked sum
 ])
-def test_the_check_reads_nothing_new_on_a_small_or_complete_transfer(
-        L: Ledger, frm: str, to: str, amount: int, currency: str, reads: int) -> None:
+def test_the_check_reads_nothing_new_on_a_complete_transfer(
+        L: Ledger, frm: str, to: str, amount: int, linked: bool | None) -> None:
     """The payer's record is read already by the freeze check (a peek of the block's shared
-    value); only a large transfer of an incomplete originator reads the two places."""
+    value); only a transfer of an incomplete originator reads the places: the two records
+    (read by the freeze checks too) and their home banks' (shared by all their customers), and
+    a cross-border one the originator's linked sum (decision 225)."""
     st = Reads(L)
-    travel_rule.check_transfer(st, L.context(), L.pk(frm), L.pk(to), currency,  # type: ignore
+    travel_rule.check_transfer(st, L.context(), L.pk(frm), L.pk(to), "USD",  # type: ignore
                                amount)
-    assert st.keys[0] == f"governance/id/{L.pk(frm)}" and len(st.keys) == reads
+    want = {f"governance/id/{L.pk(frm)}"}
+    if linked is not None:
+        want |= {f"governance/id/{L.pk(x)}" for x in (to, "bank_a")}
+    if linked:
+        want |= {f"{p}governance/travel/{L.pk(frm)}/linked" for p in ("", "put ")}
+    assert st.keys[0] == f"governance/id/{L.pk(frm)}" and set(st.keys) == want
+
+
+# ------------------------------------------------- red-team round 11 (decisions 224, 225)
+
+
+def test_linked_transfers_each_under_the_threshold_are_summed(L: Ledger) -> None:
+    """Splitting USD 1,200 into four of USD 300 (INR.16, EU 2023/1113 art. 6(2): linked
+    transfers): the one that brings an incomplete originator's cross-border sum within 24 hours
+    to the threshold is refused, whoever the payee; domestic ones are not counted."""
+    for _ in range(3):
+        assert pay(L, "gb_exporter", "us_importer", 30_000).ok
+    assert pay(L, "gb_exporter", "gb_importer", 90_000).ok  # domestic: not counted
+    r = pay(L, "gb_exporter", "us_bank", 10_000)  # another payee abroad: USD 1,000 in all
+    assert r.error_code == "incomplete_originator_info" and "linked" in r.error_message
+    assert pay(L, "gb_exporter", "us_importer", 9_999).ok  # USD 999.99 in all
+    L.block([], advance_ms=DAY_MS)  # a new window
+    assert pay(L, "gb_exporter", "us_importer", 99_999).ok
+    L.ok("gb_bank", G, "set_travel_info", pubkey=L.pk("gb_exporter"), address=ADDRESS)
+    assert pay(L, "gb_exporter", "us_importer", 1).ok  # complete: nothing counted
+    # the sum is the identity's, its home bank's and the supervisors', no one else's
+    key = "travel/" + L.pk("gb_exporter") + "/linked"
+    assert access.state_rule(L.get, reader(L, "us_bank"), G, key) is None
+    assert access.state_rule(L.get, reader(L, "gb_bank"), G, key) == "home_bank"
+
+
+@pytest.mark.parametrize("field", ["5493001KJTIIGC8Y1R12", "x", "CHASUS33"])
+def test_a_customers_bank_field_does_not_take_it_out_of_the_rule(L: Ledger, field: str) -> None:
+    """A customer's ``bank`` field is its registering bank's to write, unchecked: an LEI, no
+    BIC at all, or a BIC of the payee's country made a GB bank's customer placeless (never
+    under the rule) or domestic to a US payee. Its home bank's place counts too."""
+    L.add_identity("gb_trader")
+    L.ok("loydgb2l", G, "register_identity", pubkey=L.pk("gb_trader"), name="gb_trader",
+         role="exporter", bank=field)
+    L.ok("usd_issuer", S, "issue", currency="USD", to=L.pk("gb_trader"), amount=1_000_000)
+    assert pay(L, "gb_trader", "us_importer", 100_000).error_code == \
+        "incomplete_originator_info"
+
+
+def test_the_transfers_view_shows_the_data_it_carried_not_the_records_now(L: Ledger) -> None:
+    """R.16 record-keeping (five years): the view read the record at the time of reading, so
+    an auditor (and the payee's bank) of a past transfer saw data set after it — or none, once
+    changed. Each version is kept, never rewritten; the transfer's event names the one it
+    carried (decision 224)."""
+    exp = L.pk("gb_exporter")
+    receipts = []
+    for addr in (ADDRESS, {"lines": ["9 Rue X"], "town": "Paris", "country": "FR"}):
+        L.ok("gb_bank", G, "set_travel_info", pubkey=exp, address=addr)
+        r = pay(L, "gb_exporter", "us_importer", 200_000)
+        assert r.ok
+        receipts.append(r.to_json())
+    L.ok("gb_bank", G, "set_travel_info", pubkey=exp, customer_id="C-9")  # later again
+    # the version is in the result (the payer's), not in the event the payee reads
+    assert receipts[0]["result"]["travel_v"] == 1 and "travel_v" not in str(receipts[0]["events"])
+    views = [access.travel_view(L.get, rc, exp)[0]["originator"] for rc in receipts]
+    assert views[0]["address"] == ADDRESS and views[0]["travel_v"] == 1
+    assert views[1]["address"]["town"] == "Paris" and "customer_id" not in views[1]
+    kept = L.get(G, f"travel/{exp}/1")
+    assert kept["info"] == {"address": ADDRESS} and kept["by"] == L.pk("gb_bank")
+    # a transfer made before any data was recorded carried none, and is shown with none
+    L.add_identity("late")
+    L.ok("loydgb2l", G, "register_identity", pubkey=L.pk("late"), name="late",
+         role="exporter", bank="BARCGB22")
+    L.ok("usd_issuer", S, "issue", currency="USD", to=L.pk("late"), amount=1_000_000)
+    r = pay(L, "late", "us_importer", 50_000)
+    L.ok("gb_bank", G, "set_travel_info", pubkey=L.pk("late"), customer_id="C-10")
+    assert "customer_id" not in access.travel_view(L.get, r.to_json(), L.pk("late"))[0][
+        "originator"]
+    # the versions are read as the record's travel is: not by the counterparty's bank
+    for name, rule in (("us_bank", None), ("gb_bank", "home_bank"), ("gb_exporter", "owner"),
+                       ("regulator", "regulator")):
+        assert access.state_rule(L.get, reader(L, name), G, f"travel/{exp}/1") == rule, name
+
+
+def test_a_pvp_swap_across_borders_is_under_the_rule_on_both_legs(L: Ledger) -> None:
+    """A PvP swap moves value both ways between its two parties: each leg is a transfer whose
+    payer is its originator. Before, USD 2,000 against JPY moved GB <-> US with no data."""
+    def swap(offerer: str, accepter: str) -> Any:
+        oid = L.ok(offerer, S, "offer_pvp", counterparty=L.pk(accepter),
+                   give={"currency": "USD", "amount": 200_000},
+                   get={"currency": "JPY", "amount": 10}, expires_at=L.now_ms + DAY_MS)
+        return L.tx(accepter, S, "accept_pvp", offer_id=oid["offer_id"])
+
+    assert swap("us_importer", "gb_exporter").error_code == "incomplete_originator_info"
+    L.ok("gb_bank", G, "set_travel_info", pubkey=L.pk("gb_exporter"), address=ADDRESS)
+    # the give leg: the offerer's (US) USD 2,000, its originator without data
+    assert swap("us_importer", "gb_exporter").error_code == "incomplete_originator_info"
+    L.ok("regulator", G, "set_travel_info",
+         pubkey=L.pk("us_importer"), customer_id="U-1")
+    assert swap("us_importer", "gb_exporter").ok
+    assert swap("gb_importer", "gb_exporter").ok  # domestic
 
 
 # ---------------------------------------------------------------------------- ISO 20022 pacs.008
