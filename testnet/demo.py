@@ -65,6 +65,7 @@ class Story:
     #: regulator's client hashes watch entries with
     fingerprint_key: bytes = b""
     _rr: itertools.count = field(default_factory=itertools.count)
+    _seen: int = 0  # the highest block a step of this story saw committed
     _nonce: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def pk(self, name: str) -> str:
@@ -76,6 +77,7 @@ class Story:
         tx = Transaction.create(self.ids[who], self.chain_id, next(self._nonce), contract,
                                 method, args)
         url = self.urls[next(self._rr) % len(self.urls)]
+        await self._caught_up(url)
         t0 = time.perf_counter()
         async with self.session.post(f"{url}/v1/tx?wait=commit", json=tx.to_json(),
                                      timeout=aiohttp.ClientTimeout(total=30)) as r:
@@ -91,7 +93,23 @@ class Story:
               file=self.out, flush=True)
         if status != expect or err != expect_error:
             raise StoryError(f"{title}: expected {expect}/{expect_error}, got {body}")
+        if isinstance(h, int):
+            self._seen = max(self._seen, h)
         return body
+
+    async def _caught_up(self, url: str, wait_s: float = 10.0) -> None:
+        """Wait (bounded) until the node at ``url`` holds every block this story has seen
+        committed: the nodes take turns, and a node a block behind admits a transaction against
+        the state before it (the importer paying just after its unfreeze was refused
+        `account_frozen` by a replica that had not yet applied the unfreeze)."""
+        deadline = time.monotonic() + wait_s
+        while self._seen:
+            async with self.session.get(f"{url}/v1/status") as r:
+                if r.status == 200 and (await r.json()).get("height", 0) >= self._seen:
+                    return
+            if time.monotonic() > deadline:
+                return  # the step itself then says what the node answered
+            await asyncio.sleep(0.01)
 
     def get(self, url: str, who: str) -> Any:
         """GET ``url`` signed as client ``who`` (RFC 9421: every read is signed)."""
