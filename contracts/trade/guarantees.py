@@ -599,6 +599,20 @@ def amend_guarantee(state: ContractState, ctx: TxContext, args: dict[str, Any]
             "number": g["amendment"]["number"], "proposal": g["proposals"]}
 
 
+def _require_pending(g: dict[str, Any], proposal: int, doing: str) -> None:
+    """The guarantee's pending amendment is proposal ``proposal``, the one the signer read:
+    ``no_amendment`` if none is pending (saying how ``proposal`` ended, if known),
+    ``amendment_changed`` if another one is."""
+    ended = _ended(g, proposal)
+    if g["amendment"] is None:
+        raise ContractError("the guarantee has no pending amendment (accepted, rejected, "
+                            f"withdrawn or never proposed){ended}", "no_amendment")
+    pending = g["amendment"].get("proposal")
+    if pending != proposal:
+        raise ContractError(f"the pending amendment is proposal {pending}, not {proposal}"
+                            f"{ended}: read it before {doing}", "amendment_changed")
+
+
 def _ended(g: dict[str, Any], proposal: int) -> str:
     """How proposal ``proposal`` ended, for a refusal's message ("" if unknown)."""
     if proposal == g.get("rejected_proposal"):
@@ -618,13 +632,7 @@ def accept_guarantee_amendment(state: ContractState, ctx: TxContext, args: dict[
     guarantee_id = args["guarantee_id"]
     g = get_guarantee(state, guarantee_id)
     require_party(g, ctx, "beneficiary", "accepts an amendment")
-    withdrawn = _ended(g, args["proposal"])
-    if g["amendment"] is None:
-        raise ContractError(f"the guarantee has no pending amendment{withdrawn}", "no_amendment")
-    if g["amendment"].get("proposal") != args["proposal"]:
-        raise ContractError(f"the pending amendment is proposal {g['amendment'].get('proposal')}"
-                            f", not {args['proposal']}{withdrawn}: read it before accepting",
-                            "amendment_changed")
+    _require_pending(g, args["proposal"], "accepting")
     check_live(g, ctx.timestamp_ms)
     changes = g["amendment"]["changes"]
     if enlarges(g, changes, ctx.timestamp_ms):
@@ -659,12 +667,7 @@ def withdraw_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any
     guarantee_id, proposal = args["guarantee_id"], args["proposal"]
     g = get_guarantee(state, guarantee_id)
     require_party(g, ctx, "guarantor", "withdraws an amendment")
-    if g["amendment"] is None:
-        raise ContractError("the guarantee has no pending amendment (accepted, rejected, "
-                            "withdrawn or never proposed)", "no_amendment")
-    if g["amendment"].get("proposal") != proposal:
-        raise ContractError(f"the pending amendment is proposal {g['amendment'].get('proposal')}"
-                            f", not {proposal}", "amendment_changed")
+    _require_pending(g, proposal, "withdrawing")
     check_not_binding(state, g, ctx.timestamp_ms, "withdrawn")
     g["amendment"] = None
     g["withdrawn_proposal"] = proposal  # the last one withdrawn, for an acceptance's message
@@ -685,13 +688,7 @@ def reject_amendment(state: ContractState, ctx: TxContext, args: dict[str, Any]
     guarantee_id, proposal = args["guarantee_id"], args["proposal"]
     g = get_guarantee(state, guarantee_id)
     require_party(g, ctx, "beneficiary", "rejects an amendment")
-    if g["amendment"] is None:
-        raise ContractError(f"the guarantee has no pending amendment (accepted, rejected, "
-                            f"withdrawn or never proposed){_ended(g, proposal)}",
-                            "no_amendment")
-    if g["amendment"].get("proposal") != proposal:
-        raise ContractError(f"the pending amendment is proposal {g['amendment'].get('proposal')}"
-                            f", not {proposal}: read it before rejecting", "amendment_changed")
+    _require_pending(g, proposal, "rejecting")
     g["amendment"] = None
     g["rejected_proposal"] = proposal  # the last one rejected, for an acceptance's message
     _put(state, guarantee_id, g)
