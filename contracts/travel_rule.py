@@ -54,6 +54,7 @@ from typing import Any, NoReturn
 
 from chainfin.errors import ContractError
 from chainfin.execution import ContractState, TxContext, p_pubkey, p_text
+from contracts import amounts
 from contracts import governance as gov
 from contracts.governance import CONTRACT
 
@@ -238,20 +239,25 @@ def check_transfer(state: ContractState, ctx: TxContext, frm: str, to: str, curr
         return
     n = counted(state, ctx.timestamp_ms, currency, amount)
     if n is None or n >= THRESHOLD_MINOR:
-        _refuse("")
+        _refuse(state, frm, to, currency, amount, "")
     key = f"{PREFIX}{frm}/linked"
     now, prior = ctx.timestamp_ms, state.peek(gov.NAME, key)
     since, total = (prior["since"], prior["sum"]) if isinstance(prior, Mapping) and \
         now - prior["since"] < LINKED_WINDOW_MS else (now, 0)
     if total + n >= THRESHOLD_MINOR:
-        _refuse(f" (with its other cross-border transfers within 24 hours, "
+        _refuse(state, frm, to, currency, amount, f" (with its other cross-border transfers within 24 hours, "
                 f"{THRESHOLD_CURRENCY} {(total + n) // 100:,}: linked transfers are summed)")
     state.put(gov.NAME, key, {"since": since, "sum": total + n})
 
 
-def _refuse(why: str) -> NoReturn:
+def _refuse(state: ContractState, frm: str, to: str, currency: str, amount: int,
+            why: str) -> NoReturn:
+    """The refusal, saying which border, the amount in the currency's decimals, and the
+    command the originator's home bank runs (the walk-through of decision 226)."""
+    border = f"{'/'.join(sorted(places(state, frm)))} to {'/'.join(sorted(places(state, to)))}"
     raise ContractError(
-        f"a cross-border transfer of {THRESHOLD_CURRENCY} {THRESHOLD_MINOR // 100:,} or "
-        f"more (FATF R.16){why} needs the originator's address, national or customer id, or "
-        "date and place of birth; its home bank records them (governance.set_travel_info)",
-        "incomplete_originator_info")
+        f"this transfer ({border}) of {amounts.said(state, amount, currency)} is a cross-border "
+        f"transfer of {THRESHOLD_CURRENCY} {THRESHOLD_MINOR // 100:,} or more (FATF R.16){why}: "
+        "it needs the originator's address, national or customer id, or date and place of "
+        "birth, which its home bank records (`chainfin identity travel set`, the method "
+        "governance.set_travel_info)", "incomplete_originator_info")

@@ -46,6 +46,9 @@ def test_a_cross_border_transfer_at_the_threshold_needs_the_originators_address(
         L: Ledger) -> None:
     r = pay(L, "gb_exporter", "us_importer", 100_000)  # USD 1,000.00, GB -> US
     assert r.status == "rejected" and r.error_code == "incomplete_originator_info"
+    # the message says which border, the amount in decimals and what the home bank runs
+    assert "(GB to US) of USD 1,000.00 (100000 minor units)" in r.error_message, r.error_message
+    assert "chainfin identity travel set" in r.error_message, r.error_message
     assert L.balance("gb_exporter", "USD") == 1_000_000  # not executed
     assert pay(L, "gb_exporter", "us_importer", 99_999).ok  # below the threshold
     assert pay(L, "gb_exporter", "gb_importer", 500_000).ok  # domestic
