@@ -362,13 +362,29 @@
     if (env && env.contract === "settlement" && SETTLEMENT_CALLS.includes(env.method)) {
       view.insertAdjacentHTML("afterbegin", '<div class="card">A payment, its recall or its return: <a id="payment-link" href="#/payment/' + esc(o.tx_id) + '"><b>open the payment page</b></a></div>');
     }
-    // a guarantee issued by this transaction, or a demand made by it (decision 197: its parties' and the regulators')
-    if (env && env.contract === "trade_documents" && ["issue_guarantee", "demand"].includes(env.method)) {
-      const key = (env.method === "demand" ? "gdem/" : "gtee/") + o.tx_id;
-      const rec = await readExact("trade_documents", key);
-      const gid = rec.status !== 200 ? null : env.method === "demand" ? rec.value.guarantee_id : o.tx_id;
-      if (isKey(gid)) {
-        view.insertAdjacentHTML("afterbegin", '<div class="card">' + (env.method === "demand" ? "A demand under a guarantee" : "A guarantee issued") +
+    // a guarantee's transaction links to its page (decision 197: its parties' and the regulators'):
+    // its issue (the id is the guarantee's), a demand (gdem/<id> names the guarantee), and every
+    // later step: one naming `guarantee_id` (amend, accept, withdraw, reduce, release, extend,
+    // expire), or `demand_id` (pay, reject, suspend, claim: its demand record names the guarantee).
+    // The link shows only when the reader reads the guarantee.
+    if (env && env.contract === "trade_documents") {
+      const a = env.args && typeof env.args === "object" ? env.args : {};
+      let gid = null;
+      let what = "A step of a guarantee";
+      if (env.method === "issue_guarantee") { gid = o.tx_id; what = "A guarantee issued"; }
+      else if (env.method === "demand") {
+        const rec = await readExact("trade_documents", "gdem/" + o.tx_id);
+        gid = rec.status === 200 ? rec.value.guarantee_id : null;
+        what = "A demand under a guarantee";
+      } else if (isKey(pget(a, "guarantee_id"))) gid = a.guarantee_id;
+      else if (isKey(pget(a, "demand_id"))) {
+        const rec = await readExact("trade_documents", "gdem/" + a.demand_id);
+        gid = rec.status === 200 ? rec.value.guarantee_id : null;
+        what = "A decision on a demand under a guarantee";
+      }
+      if (isKey(gid) && (env.method === "issue_guarantee" || env.method === "demand" ||
+          (await readExact("trade_documents", "gtee/" + gid)).status === 200)) {
+        view.insertAdjacentHTML("afterbegin", '<div class="card">' + what +
           ': <a id="guarantee-link" href="#/guarantee/' + esc(gid) + '"><b>open the guarantee page</b></a></div>');
       }
     }
@@ -1383,10 +1399,13 @@
       const rows = [
         ["amount", f("d-amount", m(d.amount))],
         ["presented", f("d-presented", esc(d.presented_at || "-")) + " at height " + blockLink(d.height)],
-        ["examination deadline", f("d-deadline", esc(d.examination_deadline_at || "-")) + ' <span class="muted">(the close of the fifth business day of the guarantor\'s place, URDG 758 art. 20)</span>'],
+        ["examination deadline", f("d-deadline", esc(d.examination_deadline_at || "-")) + ' <span class="muted" data-f="d-deadline-words">(' +
+          (pget(d, "examination_deadline_ms") && BigInt(d.examination_deadline_ms) % DAY_MS === 0n
+            ? "midnight UTC: the end of " + esc((isoUtc(BigInt(d.examination_deadline_ms) - 1n) || "").slice(0, 10)) + ", "
+            : "") + "the close of the fifth business day of the guarantor\'s place, URDG 758 art. 20)</span>"],
       ];
       if (d.suspended_until_at) rows.push(["payment suspended until", f("d-suspended", esc(d.suspended_until_at)) + ' <span class="muted">(extend or pay, art. 23)</span>']);
-      if (d.decide_through) {
+      if (d.decide_through && open) {  // a decided demand has no deadline left: its decision says when
         rows.push(["the guarantor decides by", f("d-decide", esc(d.decide_through)) +
           (open && nowMs >= deadline ? " " + pill("bad", "passed: the beneficiary may have it paid (art. 24 f)", "d-passed") : "")]);
       }
@@ -1395,7 +1414,10 @@
       if (Array.isArray(pget(d, "discrepancies"))) {
         rows.push(["discrepancies", f("d-discrepancies", d.discrepancies.map((x) => esc(x.code) + (x.detail ? ": " + esc(x.detail) : "")).join("; "))]);
       }
-      if (d.decided && typeof d.decided === "object") rows.push(["decided", f("d-decided", esc(d.decided.at || "-")) + " at height " + blockLink(d.decided.height)]);
+      if (d.decided && typeof d.decided === "object") {
+        rows.push(["decided", f("d-decided", esc(d.decided.at || "-")) + " at height " + blockLink(d.decided.height) +
+          ' <span class="muted" data-f="d-decided-words">(' + esc(DEMAND_DECIDED[d.status] || d.status) + ")</span>"]);
+      }
       return '<div class="rec" data-rec="demand" data-id="' + esc(d.demand_id) + '"><div class="rechead"><b>demand</b> ' + txLink(d.demand_id, true) + " " +
         gteePill(String(d.status), "d-status") + "</div>" + kv(rows) + "</div>";
     }).join("");
@@ -1408,6 +1430,9 @@
       "<pre>" + esc(toJsonText(g0, "  ")) + "</pre>" + dems.map((x, i) => "<pre>" + esc("gdem/" + demandIds[i] + " " + toJsonText(x.value, "  ")) + "</pre>").join("") + "</details>";
   }
   const GUARANTEE_PARTIES = ["guarantor", "applicant", "beneficiary", "advising_bank"];
+  /** A decided demand's outcome in words (contracts/trade/guarantees.py demand statuses). */
+  const DEMAND_DECIDED = { paid: "paid to the beneficiary", rejected: "rejected: the discrepancies above, in one notice, URDG 758 art. 24 d",
+    withdrawn: "deemed withdrawn: the guarantee was extended as the demand asked (URDG 758 art. 23 c)" };
   state.guarantee = { readable: gteeReadable, decimal: decimalOf, isoUtc };
 
 

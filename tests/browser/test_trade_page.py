@@ -64,10 +64,13 @@ def _build_trade(c: te.Chain) -> dict[str, str]:
            for n in ("usd_issuer", "exporter", "importer", "customs", "bank0", "bank2", "bank3")}
     pk = {n: i.public_key.hex() for n, i in who.items()}
 
+    last: dict[str, str] = {}
+
     def call(name: str, method: str, args: dict[str, Any], contract: str = "trade_documents"
              ) -> dict[str, Any]:
         r = c.client.call(who[name], contract, method, args, wait=True)
         assert r.get("status") == "committed", (method, r)
+        last["tx"] = r["tx_id"]
         return r["result"]  # type: ignore[no-any-return]
 
     seller, buyer = LEGAL_NAMES["exporter"], LEGAL_NAMES["importer"]
@@ -126,9 +129,10 @@ def _build_trade(c: te.Chain) -> dict[str, str]:
     gdem = call("exporter", "demand", {"guarantee_id": gtee, "amount": 1_250_000,
                                        "supporting_statement": "goods not delivered"})["demand_id"]
     call("bank2", "amend_guarantee", {"guarantee_id": gtee, "changes": {"amount": 6_000_000}})
+    gamend = last["tx"]
     return {"trade": trade, "invoice": inv, "declaration": decl, "bill_of_lading": bl,
             "financing": fin["financing_id"], "cofinancing": cofin["financing_id"], "lc": lc,
-            "refused": p1, "paid": p2, "guarantee": gtee, "gdemand": gdem}
+            "refused": p1, "paid": p2, "guarantee": gtee, "gdemand": gdem, "gamend": gamend}
 
 
 def _python_report(c: te.Chain, now_ms: int, who: str | None = None) -> dict[str, Any]:
@@ -752,6 +756,9 @@ def test_the_guarantee_page_for_its_readers(chain: te.Chain, browser: Any,
                 _text(card, "d-decide"), _text(card, "d-statement")) == (
             "presented", m(1_250_000), dem["examination_deadline_at"], dem["decide_through"],
             "goods not delivered"), who
+        # a deadline at midnight UTC is read as the day it ends, the one `decide_through` names
+        if dem["examination_deadline_at"].endswith("T00:00:00Z"):
+            assert f"the end of {dem['decide_through']}" in _text(card, "d-deadline-words"), who
         am = browser.find_element(By.ID, "gtee-amendment")
         assert (_text(am, "am-number"), _text(am, "am-proposal"), _text(am, "change-amount"),
                 _text(am, "am-at")) == ("1", "1", "USD 60,000.00", py["amendment"]["at"]), who
@@ -767,6 +774,10 @@ def test_the_guarantee_page_for_its_readers(chain: te.Chain, browser: Any,
                 browser.set_window_size(1280, 1000)
     # the demand's transaction page links to its guarantee (for a party: here the regulator)
     te._open(browser, chain, f"#/tx/{did}", key="regulator")
+    te._css(browser, "#guarantee-link").click()
+    te._wait(browser, lambda d: d.find_element(By.ID, "guarantee-id").text == gid)
+    # so does a later step of it (here the guarantor's amendment, which names guarantee_id)
+    te._open(browser, chain, f"#/tx/{chain.ids['gamend']}", key="bank2")
     te._css(browser, "#guarantee-link").click()
     te._wait(browser, lambda d: d.find_element(By.ID, "guarantee-id").text == gid)
     # another bank: the page of a guarantee that does not exist, word for word
