@@ -1349,6 +1349,7 @@
     const ccy = g0.currency;
     const m = (v) => esc(money(v, ccy, exponent));
     const expired = g0.status === "expired" || (g0.expiry_date !== null && g0.expiry_date !== undefined && nowMs >= dayStartMs(g0.expiry_date) + DAY_MS);
+    const takesDemands = !expired && g0.status === "issued";  // contracts/trade/guarantees.py check_live
     const expiry = [];
     if (g0.expiry_date) expiry.push(f("expiry-date", esc(g0.expiry_date)) + ' <span class="muted">(good through that day, UTC)</span>');
     if (g0.expiry_event) expiry.push("on the event: " + f("expiry-event", esc(g0.expiry_event)));
@@ -1373,7 +1374,9 @@
       ["amount in force", f("in-force", m(rd.amount_in_force)) + ' <span class="muted">(now, block time ' + f("now", esc(isoUtc(nowMs) || "-")) + ")</span>"],
       ["paid", f("paid", m(g0.paid))],
       ["under open demands", f("reserved", m(g0.reserved))],
-      ["available", f("available", m(rd.available)) + ' <span class="muted">(what a demand may still claim)</span>'],
+      ["available", f("available", m(rd.available)) + (takesDemands ? ' <span class="muted">(what a demand may still claim)</span>'
+        : ' <span class="pill bad" data-f="no-demand">no demand may be made</span> <span class="muted">(the guarantee ' +
+          (expired ? "expired: a demand after expiry is not honoured, URDG 758 art. 25" : "is " + esc(g0.status) + ": it takes no demand") + ")</span>")],
     ]) + '<p class="muted">Amounts in major units of ' + esc(ccy) + " (exponent " + f("exponent", esc(exponent)) + "); the ledger keeps integer minor units.</p>" + "</div>";
     const redRows = rd.reductions.map((x) => '<tr data-date="' + esc(x.date) + '"><td>' + esc(x.date) + '</td><td class="mono">' + m(x.amount) + "</td><td>" +
       (dayStartMs(x.date) <= nowMs ? pill("info", "in force", "red-state") : pill("", "scheduled", "red-state")) + "</td></tr>").join("");

@@ -130,9 +130,17 @@ def _build_trade(c: te.Chain) -> dict[str, str]:
                                        "supporting_statement": "goods not delivered"})["demand_id"]
     call("bank2", "amend_guarantee", {"guarantee_id": gtee, "changes": {"amount": 6_000_000}})
     gamend = last["tx"]
+    # one expired on its event (the guarantor records it): its page takes no demand
+    gexp = call("bank2", "issue_guarantee", {
+        "applicant": pk["importer"], "beneficiary": pk["exporter"], "amount": 200_000,
+        "currency": "USD", "form": "DGAR", "guarantee_type": "bid", "guarantee_number": "BGTP-2",
+        "underlying_ref": "TENDER TP-2", "expiry_event": "tender awarded to another bidder"}
+        )["guarantee_id"]
+    call("bank2", "expire_guarantee", {"guarantee_id": gexp, "event_evidence": "award letter"})
     return {"trade": trade, "invoice": inv, "declaration": decl, "bill_of_lading": bl,
             "financing": fin["financing_id"], "cofinancing": cofin["financing_id"], "lc": lc,
-            "refused": p1, "paid": p2, "guarantee": gtee, "gdemand": gdem, "gamend": gamend}
+            "refused": p1, "paid": p2, "guarantee": gtee, "gdemand": gdem, "gamend": gamend,
+            "gexpired": gexp}
 
 
 def _python_report(c: te.Chain, now_ms: int, who: str | None = None) -> dict[str, Any]:
@@ -780,6 +788,12 @@ def test_the_guarantee_page_for_its_readers(chain: te.Chain, browser: Any,
     te._open(browser, chain, f"#/tx/{chain.ids['gamend']}", key="bank2")
     te._css(browser, "#guarantee-link").click()
     te._wait(browser, lambda d: d.find_element(By.ID, "guarantee-id").text == gid)
+    # an expired guarantee: what is left is not "what a demand may still claim"
+    te._open(browser, chain, f"#/guarantee/{chain.ids['gexpired']}", key="bank2")
+    view = te._css(browser, "#gtee-amounts")
+    assert _text(view, "available") == "USD 2,000.00" and _text(view, "no-demand") == (
+        "no demand may be made") and "URDG 758 art. 25" in view.text
+    assert "may still claim" not in view.text
     # another bank: the page of a guarantee that does not exist, word for word
     texts = []
     for gid_ in (gid, gid[:-1] + ("0" if gid[-1] != "0" else "1")):
