@@ -996,6 +996,15 @@
     if (!Array.isArray(list) || !list.length || !list.every(isKey) || !isKey(c.tx_id)) return null;
     return list.filter((t) => t !== c.tx_id).concat([c.tx_id]);
   }
+  /** One payment of a structuring pattern as the case lists it: its amount in the currency's
+   * decimals and its payee ("" when the reader does not read its body). */
+  function nearPaid(env) {
+    const a = env && env.contract === "settlement" && env.args && typeof env.args === "object" ? env.args : null;
+    if (!a || typeof a.currency !== "string" || (typeof a.amount !== "bigint" && typeof a.amount !== "number")) return "";
+    const e = exponents.get(a.currency);
+    return ' <span data-f="near-amount">' + esc(money(a.amount, a.currency, e === null || e === undefined ? 2n : e)) + "</span>" +
+      (isKey(a.to) ? ' <span class="muted">to</span> ' + account(a.to) : "");
+  }
   const alertLink = (id) => '<a class="alert-link" href="#/alert/' + esc(id) + '"><code>' + esc(id.length > 24 ? id.slice(0, 10) + "…" + id.slice(id.lastIndexOf("-")) : id) + "</code></a>";
   async function learnAlerts(list) {
     const keys = [], codes = [];
@@ -1171,6 +1180,15 @@
     await learnAlerts([c]);
     await learnNames([...reviews.map((v) => v.by), ...reviews.flatMap((v) => Object.keys(v.sealed || {})), ...(c.seal_to || [])]);
     const t = await api("/v1/tx/" + encodeURIComponent(c.tx_id) + "?tx=1");
+    // a structuring pattern's earlier payments, read as its own is (the payer's home bank and the
+    // supervisors read them): each one's amount, so the pattern reads as amounts, not as ids
+    const nearIds = (nearLimitTxs(c) || []).filter((x) => x !== c.tx_id);
+    const nearRead = await Promise.all(nearIds.map((x) => api("/v1/tx/" + encodeURIComponent(x) + "?tx=1")));
+    const nearEnv = new Map(nearIds.map((x, i) => [x, nearRead[i].status === 200 && nearRead[i].body ? nearRead[i].body.tx || null : null]));
+    if (t.status === 200 && t.body && t.body.tx) nearEnv.set(c.tx_id, t.body.tx);
+    const payArgs = [...nearEnv.values()].filter((e) => e && e.contract === "settlement" && e.args && typeof e.args === "object");
+    await Promise.all([learnExponents(payArgs.map((e) => e.args.currency).filter((x) => typeof x === "string")),
+      learnNames(payArgs.map((e) => e.args.to).filter(isKey))]);
     if (prev && (alertsShown !== prev || location.hash !== hash)) return;
     state.lastAlertCase = { path, json: toJsonText(c) };
     const tx = t.status === 200 ? t.body : null;
@@ -1203,7 +1221,7 @@
       .map((k) => [k.replace(/_/g, " "), '<span data-k="' + esc(k) + '">' + detailValue(c.detail, k) + "</span>"]);
     if (near) {  // decision 217: the earlier near payments it counted, oldest first, then its own
       detailRows.push(["the pattern's payments", '<ol class="near-limit" id="near-limit-txs" data-k="near_limit_txs">' + near.map((t, i) =>
-        '<li data-tx="' + esc(t) + '">' + paymentLink(t, "<code>" + esc(t.slice(0, 16)) + "…</code>") +
+        '<li data-tx="' + esc(t) + '">' + paymentLink(t, "<code>" + esc(t.slice(0, 16)) + "…</code>") + nearPaid(nearEnv.get(t)) +
         (i === near.length - 1 ? ' <span class="muted" data-f="own">this alert\'s payment</span>' : "") + "</li>").join("") +
         '</ol><span class="muted">oldest first: the earlier payments near the limit the alert counted (<code>near_limit_txs</code>), then the payment that raised it; each opens its payment page</span>']);
     }

@@ -326,6 +326,10 @@ def test_a_reviewed_case_shows_it_sealed_and_verifies(chain: te.Chain, browser: 
     assert [a.get_attribute("href").split("#", 1)[1] for a in links] == [
         f"/payment/{t}" for t in (*al["near"], own)]
     assert browser.find_element(By.CSS_SELECTOR, "#near-limit-txs li:last-child [data-f=own]")
+    # each with its amount in decimals (a pattern of amounts, not of ids) and its payee
+    items = browser.find_elements(By.CSS_SELECTOR, "#near-limit-txs li")
+    assert [_f(li, "near-amount") for li in items] == ["USD 9.50", "USD 9.60", "USD 9.90"]
+    assert all("importer" in li.text for li in items)
     assert "near_limit_txs" not in browser.find_element(By.ID, "view").text.replace(
         "(near_limit_txs)", "")  # not also as JSON
     links[0].click()  # the oldest: the customer's USD 9.50, as its bank reads it
