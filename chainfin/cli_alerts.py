@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from chainfin import codec, crypto, goaml
-from chainfin.cli_guarantee import decimal
 from chainfin.client import ClientError, SyncClient, reader_identity
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
+from chainfin.money import decimal
 
 #: ``risk_cases.DISPOSITIONS`` (the client does not import contracts)
 DISPOSITIONS = ("escalated", "reported", "false_positive", "closed", "reopened")

@@ -18,6 +18,7 @@ from typing import Any
 from chainfin.client import Client, add_regulator_call_args, submit_call
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
+from chainfin.money import decimal
 from chainfin.swift import mt760
 from chainfin.swift.mt700 import MtError, bic11, name_candidates
 
@@ -183,15 +184,6 @@ async def _name(c: Client, key: str) -> str:
     ident = await c.state_value("governance", "id/" + key) or {}
     return str(ident.get("legal_name") or ident.get("name") or key[:16])
 
-
-def decimal(minor: int, exponent: int) -> str:
-    """Integer minor units as the decimal people read, exactly: 5000000, 2 -> ``50000.00``;
-    50000, 0 -> ``50000``; 1250, 3 -> ``1.250``."""
-    sign, minor = ("-" if minor < 0 else ""), abs(minor)
-    if exponent == 0:
-        return f"{sign}{minor}"
-    units, frac = divmod(minor, 10 ** exponent)
-    return f"{sign}{units}.{frac:0{exponent}d}"
 
 
 def utc(ms: Any) -> str | None:

@@ -27,10 +27,10 @@ import re
 import sys
 from typing import Any
 
-from chainfin.cli_guarantee import decimal
 from chainfin.client import Client, ClientError, add_regulator_call_args, send_or_dry_run
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
+from chainfin.money import money
 
 __all__ = ["MAX_LINE", "MAX_LINES", "MAX_TEXT", "travel_args", "readable_tx", "add_parser",
            "run"]
@@ -56,12 +56,6 @@ def _country(v: str, opt: str) -> str:
     if not _COUNTRY.fullmatch(v.strip().upper()):
         raise ChainfinError(f"{opt} {v!r}: an ISO 3166-1 alpha-2 country code (US, GB, CN)")
     return v.strip().upper()
-
-
-def _said(minor: int, ccy: str, exponent: int) -> str:
-    """``USD 1,500.00``: as the ledger's refusals say an amount (contracts.amounts.said)."""
-    units, _, frac = decimal(abs(minor), exponent).partition(".")
-    return f"{ccy} {'-' if minor < 0 else ''}{int(units):,}" + (f".{frac}" if frac else "")
 
 
 def _key(text: str, opt: str) -> str:
@@ -167,7 +161,7 @@ def readable_tx(doc: dict[str, Any], exps: dict[str, int]) -> dict[str, Any]:
         ccy, amt = d.get("currency"), d.get("amount")
         p = {"from": d.get("from"), "to": d.get("to"), "currency": ccy, "amount_minor": amt}
         if isinstance(amt, int) and ccy in exps:
-            p["amount"] = _said(amt, ccy, exps[ccy])
+            p["amount"] = money(amt, ccy, exps[ccy])
         payments.append(p)
     out: dict[str, Any] = {"tx_id": doc.get("tx_id"), "status": doc.get("status"),
                            "height": doc.get("height"), "payments": payments}

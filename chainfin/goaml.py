@@ -39,6 +39,7 @@ from typing import Any
 
 from chainfin.errors import ChainfinError
 from chainfin.exec_args import bic_key
+from chainfin.money import decimal
 
 #: ``path -> decoded JSON``, or None when the node answers 404 (a signed GET of the bank's)
 Get = Callable[[str], Any]
@@ -119,10 +120,7 @@ def decimal_amount(minor: int, exponent: int) -> str:
     if isinstance(minor, bool) or not isinstance(minor, int) or minor < 0:
         raise ChainfinError(f"an amount must be a non-negative integer of minor units, "
                             f"not {minor!r}")
-    if exponent == 0:
-        return str(minor)
-    units, frac = divmod(minor, 10 ** exponent)
-    return f"{units}.{frac:0{exponent}d}"
+    return decimal(minor, exponent)
 
 
 def submission_ms(text: str | None, now_ms: int) -> int:

@@ -16,18 +16,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from chainfin.execution import ContractState
+from chainfin.money import money
+
+__all__ = ["money", "said"]
 
 #: governance's contract name (``contracts.governance.NAME``; not imported: no cycle)
 GOVERNANCE = "governance"
 
-
-def money(amount: int | None, currency: str, exponent: int = 2) -> str:
-    """Integer minor units -> ``USD 1,234.50`` (no floats); ``-`` for None. The explorer's
-    ``money`` (node/static/app.js) is a port of it, floor division included."""
-    if amount is None:
-        return "-"
-    whole, frac = divmod(amount, 10**exponent)
-    return f"{currency} {whole:,}" + (f".{frac:0{exponent}d}" if exponent else "")
 
 
 def said(state: ContractState, amount: int, currency: str) -> str:

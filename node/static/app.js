@@ -1295,7 +1295,7 @@
     if (typeof ms !== "bigint" || ms < 0n) return null;
     return new Date(Number(floorDiv(ms, 1000n)) * 1000).toISOString().replace(/\.\d+Z$/, "Z");
   }
-  /** cli_guarantee.decimal: integer minor units as the decimal people read ("50000.00", exactly). */
+  /** chainfin.money.decimal: integer minor units as the decimal people read ("50000.00", exactly). */
   function decimalOf(minor, exponent) {
     const e = BigInt(exponent), a = BigInt(minor), neg = a < 0n, m = neg ? -a : a;
     if (e === 0n) return (neg ? "-" : "") + m.toString();
