@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import ssl
 import time
@@ -66,6 +67,10 @@ WAIT_TIMEOUT_S = 30.0
 #: a stopping primary's hand-over (decision 173) waits at most this long for its VIEW-CHANGE to
 #: leave on every live link before the links close
 HANDOVER_FLUSH_S = 0.5
+# each step of a stop (the node's tasks ending, the links closing, the fetch session closing)
+# gets at most this long: a step that overruns is logged with its stack and left behind, so
+# a stop always ends (a hang once seen in CI, docs/reliability.md)
+STOP_STEP_S = 10.0
 
 
 def now_ms() -> int:
@@ -293,14 +298,12 @@ class Node:
         started = bool(self._tasks)
         for t in self._tasks:
             t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        await self.statesync.drain()  # a chunk's batch still being written in a thread
+        await _bounded("the node's tasks", self._tasks)
+        await _bounded("a state-sync write", [self.statesync.drain()])  # (in a thread)
         if started and self._hand_over():
             await self._flush_links(HANDOVER_FLUSH_S)
-        await self.transport.stop()
-        await self.catchup.close()
+        await _bounded("closing the peer links", [self.transport.stop()])
+        await _bounded("closing the fetch session", [self.catchup.close()])
         with contextlib.suppress(ChainfinError):
             if not self.syncing_state:
                 self.ledger.flush_smt()  # (a restart would rebuild them: quicker not to need it)
@@ -607,3 +610,24 @@ class Node:
         assert rec is not None
         rc = rec["receipts"][i]
         return TxOutcome(tx_id.hex(), rc["status"], h, i, rc.get("error"), rc.get("result"))
+
+
+async def _bounded(what: str, steps: Iterable[Any], timeout: float | None = None) -> None:
+    """Await ``steps`` (tasks or coroutines) for at most ``timeout`` seconds, their errors and
+    cancellations swallowed (the node is stopping). One still running then is logged with its
+    stack and left behind, not awaited again: ``asyncio.wait_for`` would await the
+    cancellation of a task that ignores it, which is how a stop could wait for ever."""
+    tasks = [asyncio.ensure_future(s) for s in steps]
+    if not tasks:
+        return
+    timeout = STOP_STEP_S if timeout is None else timeout
+    done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for t in done:
+        if not t.cancelled():
+            t.exception()  # retrieved: a failing step must not stop the stop
+    for t in pending:
+        out = io.StringIO()
+        t.print_stack(file=out)
+        log.warning("stop: %s did not end within %.0f s; left behind:\n%s", what, timeout,
+                    out.getvalue())
+        t.cancel()

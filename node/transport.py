@@ -75,6 +75,7 @@ log = logging.getLogger("chainfin.transport")
 
 PATH = "/p2p"
 HANDSHAKE_TIMEOUT = 5.0
+_CLOSE_TIMEOUT = 5.0  # closing the links at stop (each ws close also has its own timeout)
 _MAX_KIND = 64
 # handshakes waiting at once (x the websocket message limit bounds pre-auth memory); one more
 # connection evicts the oldest (_evict_oldest_handshake)
@@ -302,8 +303,12 @@ class Transport:
         if not self._running:
             return
         self._running = False
-        for peer in list(self._peers.values()):
-            await self._close_peer(peer)
+        closing = [asyncio.ensure_future(self._close_peer(p)) for p in self._peers.values()]
+        if closing:  # together, and bounded: one link that does not close holds up no other
+            _, late = await asyncio.wait(closing, timeout=_CLOSE_TIMEOUT)
+            for t in late:
+                log.warning("stop: the link close %r did not end in %.0f s", t, _CLOSE_TIMEOUT)
+                t.cancel()
         for _, fut in list(self._requests.values()):
             if not fut.done():
                 fut.set_exception(RequestError("transport stopped"))

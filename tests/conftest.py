@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import signal
+import sys
+from asyncio import events as asyncio_events
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -57,6 +61,26 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return "real-processes" if _starts_processes(path) else nodeid
 
     return ProcessTestsInOneScope(config, log)
+
+
+@pytest.hookimpl(wrapper=True, optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Any:
+    """A test past the timeout (pyproject's ``timeout``, pytest-timeout) fails with the stack
+    of every asyncio task of its event loop printed first: a hung asyncio test sits in
+    ``select()`` with nothing on the threads' stacks to say what it waits for."""
+    result = yield
+    original = signal.getsignal(signal.SIGALRM)
+    if callable(original):
+        def dump_tasks_then(signum: int, frame: Any) -> None:
+            loop = asyncio_events._get_running_loop()
+            if loop is not None:
+                for task in asyncio.all_tasks(loop):
+                    print(f"--- {task!r}", file=sys.stderr)
+                    task.print_stack(file=sys.stderr)
+            original(signum, frame)
+
+        signal.signal(signal.SIGALRM, dump_tasks_then)
+    return result
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ classes; the pytest fixtures that wrap them are in tests/conftest.py).
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import json
 import sys
@@ -128,9 +129,19 @@ async def start_cluster(n: int = N_VALIDATORS, *, roles: Mapping[str, str] = CLI
     return gen, nodes, ids
 
 
-async def stop_cluster(nodes: Sequence[Node]) -> None:
+async def stop_cluster(nodes: Sequence[Node], timeout: float = 60.0) -> None:
+    """Stop ``nodes`` one after another; a stop that does not end in ``timeout`` fails the
+    test with its stack instead of leaving the test run idle (a hang once seen in CI)."""
     for nd in nodes:
-        await nd.stop()
+        task = asyncio.ensure_future(nd.stop())
+        done, _ = await asyncio.wait([task], timeout=timeout)
+        if not done:
+            out = io.StringIO()
+            task.print_stack(file=out)
+            task.cancel()
+            raise AssertionError(f"{nd.node_id} did not stop in {timeout:.0f} s:\n"
+                                 f"{out.getvalue()}")
+        task.result()
 
 
 async def wait_height(node: Node, height: int, timeout: float = 10.0) -> None:
