@@ -811,35 +811,46 @@ def _travel_party(get: StateGet, ident_id: str, version: Any = None) -> dict[str
     return out
 
 
-def travel_view(get: StateGet, receipt: dict[str, Any], sender: str
-                ) -> list[dict[str, Any]]:
+def travel_view(get: StateGet, receipt: dict[str, Any], sender: str,
+                payee: Callable[[str], bool] | None = None) -> list[dict[str, Any]]:
     """A transfer's R.16 data (FATF Recommendation 16; decisions 222, 224), per payment the
     sender made in it: the originator's name, account and address or identifier as the payment
     carried them (the version of its travel data named by the result's ``travel_v``, or an
     institution's BIC/LEI), the beneficiary's name and account. Shown in the transaction's view
     to :data:`TRAVEL_RULES` only: the two banks of that transfer read each other's customer's
     data for that transfer, never through the identity record, and never the data recorded
-    after it (red-team round 11: the view showed the record as read now)."""
+    after it (red-team round 11: the view showed the record as read now). ``payee``: which
+    payments to show (None: all; the beneficiary's bank: those to its customers only)."""
     sender = sender_identity(get, sender)
     result = receipt.get("result")
     carried = (result.get("travel_v") if isinstance(result, dict) else None) or False
     return [{"originator": _travel_party(get, sender, carried),
              "beneficiary": _travel_party(get, data["to"])}
-            for data in _transfers(receipt, sender)]
+            for data in _transfers(receipt, sender) if payee is None or payee(data["to"])]
 
 
 def beneficiary_bank_view(get: StateGet, outcome: dict[str, Any], receipt: dict[str, Any],
-                          sender: str) -> dict[str, Any]:
+                          sender: str, reader: Reader | None = None) -> dict[str, Any]:
     """What the beneficiary's bank reads of a transfer to its customer: where and how it
     ended, the ``transferred`` events (amount, currency, references) and the R.16 data
-    (:func:`travel_view`); not the payer's result (its balance), nor its alerts."""
+    (:func:`travel_view`) of the payments to *its* customers; not the payer's result (its
+    balance), nor its alerts, nor the sender's payments to others in the same transaction: an
+    LC's proceeds repay the trade's financing banks before the rest goes to the exporter, and
+    the exporter's bank read which other bank had financed its customer, and how much (red-team
+    round 11; ``fin/`` is not its to read, round 7 F8). ``reader``: that bank (None: every
+    payment of the sender, for a caller that has already chosen)."""
     sender = sender_identity(get, sender)
+
+    def ours(payee: Any) -> bool:
+        return isinstance(payee, str) and (reader is None or _home_bank(get, reader, payee))
+
     events = [e for e in receipt.get("events") or []
               if isinstance(e, dict) and e.get("name") == "transferred"
               and e.get("contract") == "settlement"
-              and isinstance(e.get("data"), dict) and e["data"].get("from") == sender]
+              and isinstance(e.get("data"), dict) and e["data"].get("from") == sender
+              and ours(e["data"].get("to"))]
     return {k: outcome[k] for k in ("tx_id", "status", "height", "index") if k in outcome} | {
-        "events": codec.to_json(events), "travel": travel_view(get, receipt, sender)}
+        "events": codec.to_json(events), "travel": travel_view(get, receipt, sender, ours)}
 
 
 #: refusals whose message a sender reads withheld (:func:`sender_error`): the code stays

@@ -411,7 +411,7 @@ async def get_tx(request: web.Request) -> web.Response:
     assert receipt is not None  # a party is named by the events of a committed receipt
     if rule == "beneficiary_bank" and sender is not None:
         return web.json_response(access.beneficiary_bank_view(
-            _state_get(request), _outcome_json(out), receipt, sender))
+            _state_get(request), _outcome_json(out), receipt, sender, reader_of(request)))
     return web.json_response(access.party_view(_state_get(request), reader_of(request),
                                                _outcome_json(out), receipt))
 
