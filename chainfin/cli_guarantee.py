@@ -1,7 +1,9 @@
 """``chainfin guarantee issue | demand | pay | reject | amend | accept | withdraw-amendment |
-reject-amendment | release | show | mt760 | export``: demand guarantees and standbys (the ``trade_documents`` guarantee methods,
-docs/contracts.md "Guarantees"), and SWIFT MT760 in (``mt760 FILE``: submit one) and out
-(``export ID``: write one). The ledger checks every transaction again and is the authority.
+reject-amendment | release | show | mt760 | mt765 | mt767 | export``: demand guarantees and
+standbys (the ``trade_documents`` guarantee methods, docs/contracts.md "Guarantees"), and SWIFT
+MT760 (issue), MT765 (demand) and MT767 (amendment) in (``mt760 | mt765 | mt767 FILE``: submit
+one, checked first against the guarantee on the ledger) and out (``export ID [--demand D |
+--amendment]``: write one). The ledger checks every transaction again and is the authority.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from chainfin.client import Client, add_regulator_call_args, submit_call
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
 from chainfin.money import decimal
-from chainfin.swift import mt760
+from chainfin.swift import mt760, mt765, mt767
 from chainfin.swift.mt700 import MtError, bic11, name_candidates
 
 __all__ = ["add_parser", "run"]
@@ -29,6 +31,7 @@ MAX_FILE_BYTES = 256 * 1024
 DAY_MS = 86_400_000
 #: whose key signs each command (its ``--key`` help line)
 SIGNER = {"issue": "the guarantor bank's", "mt760": "the guarantor bank's",
+          "mt765": "the beneficiary's", "mt767": "the guarantor bank's",
           "demand": "the beneficiary's", "accept": "the beneficiary's",
           "release": "the beneficiary's", "reduce": "the beneficiary's",
           "claim": "the beneficiary's", "pay": "the guarantor bank's",
@@ -180,6 +183,146 @@ async def mt760_args(a: argparse.Namespace) -> dict[str, Any]:
     return tx
 
 
+async def _guarantee(c: Client, gid: str) -> dict[str, Any]:
+    g = await c.state_value(T, "gtee/" + gid)
+    if not isinstance(g, dict):
+        raise ChainfinError(f"guarantee {gid}: not found or not visible to you")
+    return g
+
+
+def _same_ref(a: str, b: str) -> bool:
+    return a.strip().upper() == b.strip().upper()
+
+
+def _issuer_problems(bic: str | None, g: dict[str, Any]) -> list[str]:
+    if bic and bic11(str(g["issuing_bank"])) != bic:
+        return [f":52A: {bic} is not the guarantee's issuer, {g['issuing_bank']}"]
+    return []
+
+
+async def mt765_args(a: argparse.Namespace) -> dict[str, Any]:
+    """``demand``'s arguments from an MT765 file, checked against the guarantee ``--guarantee``
+    as the ledger holds it: :21: its number, :52A: its issuer, :32B: its currency (a demand in
+    another currency would be read in the guarantee's: EUR 100 claimed as USD 100). Dry-run
+    checks too.
+
+    Raises:
+        MtError: the message's problems, then its mismatches with the guarantee, each with its
+            field's block-4 line.
+    """
+    text = _read_file(a.file)
+    msg = mt765.parse(text)
+    async with Client(a.node, ca_file=a.ca, identity=load_identity(a.key),
+                      timeout=a.timeout) as c:
+        g = await _guarantee(c, a.guarantee)
+        problems = _issuer_problems(msg.issuer_bic, g)
+        if msg.related_reference and not _same_ref(msg.related_reference,
+                                                   g["guarantee_number"]):
+            problems.append(f":21: {msg.related_reference!r} is not the guarantee's number, "
+                            f"{g['guarantee_number']!r}")
+        if msg.currency != g["currency"]:
+            problems.append(f":32B: the demand is in {msg.currency}; the guarantee is in "
+                            f"{g['currency']}")
+        if problems:
+            raise MtError(mt765.numbered(text, problems, "765"))
+        try:
+            tx = mt765.terms(msg, await _exponent(c, g["currency"]), a.guarantee)
+        except MtError as e:
+            raise MtError(mt765.numbered(text, e.problems, "765")) from None
+    for note in msg.notes:
+        print(f"chainfin: note: {note}", file=sys.stderr)
+    return tx
+
+
+async def mt767_args(a: argparse.Namespace) -> dict[str, Any]:
+    """``amend_guarantee``'s arguments from an MT767 file, checked against the guarantee
+    ``--guarantee`` as the ledger holds it: :20: its number, :52A: its issuer, :26E: the next
+    amendment number, :32B:/:33B: its currency, applied to its amount in force now. Dry-run
+    checks too.
+
+    Raises:
+        MtError: the message's problems, then its mismatches with the guarantee.
+    """
+    text = _read_file(a.file)
+    msg = mt767.parse(text)
+    async with Client(a.node, ca_file=a.ca, identity=load_identity(a.key),
+                      timeout=a.timeout) as c:
+        g = await _guarantee(c, a.guarantee)
+        problems = _issuer_problems(msg.issuer_bic, g)
+        if not _same_ref(msg.guarantee_number, g["guarantee_number"]):
+            problems.append(f":20: {msg.guarantee_number!r} is not the guarantee's number, "
+                            f"{g['guarantee_number']!r}")
+        if msg.number != int(g["amendments"]) + 1:
+            problems.append(f":26E: amendment {msg.number}; the guarantee's next is "
+                            f"{int(g['amendments']) + 1} ({g['amendments']} accepted)")
+        try:
+            if problems:
+                raise MtError(problems)
+            changes = mt767.changes(msg, await _exponent(c, g["currency"]), g["currency"],
+                                    amount_in_force(g, int(time.time() * 1000)))
+        except MtError as e:
+            raise MtError(mt765.numbered(text, e.problems, "767")) from None
+    for note in msg.notes:
+        print(f"chainfin: note: {note}", file=sys.stderr)
+    return {"guarantee_id": a.guarantee, "changes": changes}
+
+
+async def export_demand(a: argparse.Namespace, c: Client, demand_id: str) -> str:
+    """An MT765 for the demand ``demand_id``, from ``--sender`` (default: the guarantee's
+    advising bank) to ``--receiver`` (default: the guarantor's BIC)."""
+    dem = await c.state_value(T, "gdem/" + demand_id)
+    if not isinstance(dem, dict):
+        raise ChainfinError(f"demand {demand_id}: not found or not visible to you")
+    g = await _guarantee(c, dem["guarantee_id"])
+    adv = (await c.state_value("governance", "id/" + g["advising_bank"]) or {}
+           ) if g["advising_bank"] else {}
+    sender = a.sender or adv.get("bank")
+    if not sender:
+        raise ChainfinError("the guarantee names no advising bank with a BIC: say whose MT765 "
+                            "it is with --sender BIC (the beneficiary's bank)")
+    if dem["status"] != "presented":
+        print(f"chainfin: note: the demand is {dem['status']}; the MT765 states it as made",
+              file=sys.stderr)
+    extend = dem.get("extend_or_pay")
+    return mt765.render(mt765.DemandTerms(
+        sender_bic=sender, receiver_bic=a.receiver or str(g["issuing_bank"]),
+        reference=demand_id[:16], guarantee_number=g["guarantee_number"],
+        issuer_bic=str(g["issuing_bank"]), beneficiary=await _name(c, g["beneficiary"]),
+        demand_date=datetime.datetime.fromtimestamp(dem["presented_ms"] / 1000,
+                                                    datetime.UTC).date(),
+        currency=g["currency"], exponent=await _exponent(c, g["currency"]),
+        amount=int(dem["amount"]), statement=dem.get("supporting_statement") or "",
+        extend_to=datetime.date.fromisoformat(extend) if extend else None))
+
+
+async def export_amendment(a: argparse.Namespace, c: Client, gid: str) -> str:
+    """An MT767 for the guarantee's pending amendment, from its guarantor's BIC to
+    ``--receiver`` (default: the advising bank): the amount as an increase or decrease from
+    the amount in force now, as :func:`mt767_args` reads it back."""
+    g = await _guarantee(c, gid)
+    pending = g.get("amendment")
+    if not isinstance(pending, dict):
+        raise ChainfinError(f"guarantee {gid} has no pending amendment to write")
+    adv = (await c.state_value("governance", "id/" + g["advising_bank"]) or {}
+           ) if g["advising_bank"] else {}
+    if not a.receiver and not adv.get("bank"):
+        raise ChainfinError("the guarantee names no advising bank with a BIC: say whom the "
+                            "MT767 goes to with --receiver BIC")
+    ch = pending["changes"]
+    event = ch.get("expiry_event")
+    kind = "COND" if event else ("FIXD" if "expiry_date" in ch and not g["expiry_event"]
+                                 else None)
+    return mt767.render(mt767.AmendmentTerms(
+        sender_bic=str(g["issuing_bank"]), receiver_bic=a.receiver or adv.get("bank", ""),
+        guarantee_number=g["guarantee_number"], number=int(pending["number"]),
+        amendment_date=datetime.datetime.fromtimestamp(pending["timestamp_ms"] / 1000,
+                                                       datetime.UTC).date(),
+        currency=g["currency"], exponent=await _exponent(c, g["currency"]),
+        in_force=amount_in_force(g, int(time.time() * 1000)), amount=ch.get("amount"),
+        expiry_date=(datetime.date.fromisoformat(ch["expiry_date"]) if ch.get("expiry_date")
+                     else None), expiry_event=event, expiry_type=kind))
+
+
 async def _name(c: Client, key: str) -> str:
     ident = await c.state_value("governance", "id/" + key) or {}
     return str(ident.get("legal_name") or ident.get("name") or key[:16])
@@ -273,10 +416,16 @@ async def show(a: argparse.Namespace) -> dict[str, Any]:
 
 
 async def export(a: argparse.Namespace) -> str:
-    """An MT760 for the guarantee, from its guarantor's BIC to ``--receiver``."""
+    """An MT760 for the guarantee, from its guarantor's BIC to ``--receiver``; with
+    ``--demand`` an MT765 for that demand, with ``--amendment`` an MT767 for the pending
+    amendment."""
     async with Client(a.node, ca_file=a.ca, identity=load_identity(a.key) if a.key else None,
                       timeout=a.timeout) as c:
+        if a.demand:
+            return await export_demand(a, c, a.demand)
         gid = a.guarantee or a.guarantee_opt
+        if gid and a.amendment:
+            return await export_amendment(a, c, gid)
         if not gid:
             raise ChainfinError("which guarantee: export ID (or --guarantee ID)")
         g = await c.state_value(T, "gtee/" + gid)
@@ -466,10 +615,17 @@ def run(a: argparse.Namespace) -> int:
             return 0
         if c == "mt760":
             return _send_or_dry_run(a, "issue_guarantee", asyncio.run(mt760_args(a)))
+        if c == "mt765":
+            return _send_or_dry_run(a, "demand", asyncio.run(mt765_args(a)))
+        if c == "mt767":
+            return _send_or_dry_run(a, "amend_guarantee", asyncio.run(mt767_args(a)))
         method, tx_args = _more(a) or _simple(a)
         return _send_or_dry_run(a, method, tx_args)
     except MtError as e:
-        print("chainfin: error: the MT760 is refused:\n  " + "\n  ".join(e.problems),
+        mt = {"mt765": "MT765", "mt767": "MT767"}.get(c, "MT760")
+        if c == "export":
+            mt = "MT765" if a.demand else "MT767" if a.amendment else "MT760"
+        print(f"chainfin: error: the {mt} is refused:\n  " + "\n  ".join(e.problems),
               file=sys.stderr)
         return 2
     except (ChainfinError, OSError, ValueError) as e:
@@ -572,11 +728,29 @@ def add_parser(sub: Any) -> None:
     q.add_argument("--beneficiary", required=True, help="identity key of :59:'s beneficiary")
     q.add_argument("--advising-bank", default=None, help="identity key of :56a:'s bank")
     _signed(q)
-    q = s.add_parser("export", help="write the guarantee as an MT760")
+    for name, what, method in (
+            ("mt765", "submit an MT765 as a demand (signed by the beneficiary)", "demand"),
+            ("mt767", "submit an MT767 as an amendment proposal (signed by the guarantor)",
+             "amend_guarantee")):
+        q = s.add_parser(name, help=what)
+        q.add_argument("file", help=f"the {name.upper()} (a FIN message or its text block)")
+        q.add_argument("--guarantee", required=True,
+                       help=f"the guarantee id; the message is checked against it before "
+                            f"{method} is signed")
+        _signed(q)
+    q = s.add_parser("export", help="write the guarantee as an MT760, a demand as an MT765 "
+                                    "(--demand), the pending amendment as an MT767 "
+                                    "(--amendment)")
     q.add_argument("guarantee", nargs="?", default=None, help="the guarantee id")
     q.add_argument("--guarantee", dest="guarantee_opt", default=None,
                    help="the guarantee id (as `show` takes it)")
-    q.add_argument("--receiver", default=None, help="receiver BIC (default: the advising bank)")
+    q.add_argument("--demand", default=None, help="write this demand as an MT765")
+    q.add_argument("--amendment", action="store_true",
+                   help="write the guarantee's pending amendment as an MT767")
+    q.add_argument("--sender", default=None,
+                   help="an MT765's sender BIC (default: the advising bank)")
+    q.add_argument("--receiver", default=None,
+                   help="receiver BIC (default: the advising bank; an MT765's: the guarantor)")
     q.add_argument("--out", default=None, help="file to write (default: stdout)")
     add_regulator_call_args(q, run, signs=False)
     q = s.add_parser("reduce", help="the beneficiary lowers the amount (a partial release)")

@@ -331,10 +331,13 @@ def open_demand(state: ContractState, ctx: TxContext, demand_id: str
 
 def _close_demand(state: ContractState, ctx: TxContext, demand_id: str, dem: dict[str, Any],
                   g: dict[str, Any], status: str) -> None:
-    """The demand is decided (``status``): its amount no longer reserved."""
+    """The demand is decided (``status``): its amount no longer reserved. ``decided`` names
+    the deciding transaction (``tx_id``), as an LC payment's ``paid`` does (decision 146): a
+    back office matches the demand to the payment or rejection notice it sent (decision 234)."""
     g["reserved"] -= dem["amount"]
     dem["status"] = status
-    dem["decided"] = {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms}
+    dem["decided"] = {"height": ctx.height, "timestamp_ms": ctx.timestamp_ms,
+                      "tx_id": ctx.tx_hex}
     state.put(NAME, "gdem/" + demand_id, dem)
     _put(state, dem["guarantee_id"], g)
 

@@ -1436,7 +1436,7 @@
         rows.push(["discrepancies", f("d-discrepancies", d.discrepancies.map((x) => esc(x.code) + (x.detail ? ": " + esc(x.detail) : "")).join("; "))]);
       }
       if (d.decided && typeof d.decided === "object") {
-        rows.push(["decided", f("d-decided", esc(d.decided.at || "-")) + " at height " + blockLink(d.decided.height) +
+        rows.push(["decided", f("d-decided", esc(d.decided.at || "-")) + " at height " + blockLink(d.decided.height) + (d.decided.tx_id ? " by " + txLink(String(d.decided.tx_id), true) : "") +
           ' <span class="muted" data-f="d-decided-words">(' + esc(DEMAND_DECIDED[d.status] || d.status) + ")</span>"]);
       }
       return '<div class="rec" data-rec="demand" data-id="' + esc(d.demand_id) + '"><div class="rechead"><b>demand</b> ' + txLink(d.demand_id, true) + " " +
