@@ -6,11 +6,14 @@ A finding's test fails on the code before its fix; the others pin what held."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 from chainfin.crypto import Identity
 from tests.fixtures import DECLARATION, INVOICE, Desk, trade_hash
-from tests.node.test_access import get_as
+from tests.node.test_access import ANY_ID, check_row, get_as
+from tests.node.test_access_privacy import missing_twin, until_block_naming
 
 T = "trade_documents"
 
@@ -88,3 +91,89 @@ async def test_the_exporters_bank_reads_its_customers_lc_payment_not_the_financi
     # the issuing bank's own view and the supervisors' are whole
     st, body = await get_as(d, "auditor", f"/v1/tx/{paid['tx_id']}")
     assert len(body["travel"]) == 2, body
+
+
+# ------------------------------------------------------------------------ guarantees (held)
+
+
+async def guarantee(d: Desk) -> dict[str, str]:
+    """``bank_g`` (no validator) issues a guarantee for the exporter (applicant) in favour of
+    the importer (beneficiary), advised by ``bank_adv``; the importer demands under it, and
+    ``bank_g`` proposes an amendment. ``bank_x`` is a bank with nothing to do with it."""
+    for name, bic in (("bank_g", "GTEEGB2L"), ("bank_adv", "ADVSFRPP"), ("bank_x", "OTHRDEFF")):
+        await ident(d, name, "bank", bic)
+    issued = await committed(d, "bank_g", T, "issue_guarantee", {
+        "applicant": pk(d, "exporter"), "beneficiary": pk(d, "importer"), "amount": 50_000_00,
+        "currency": "USD", "form": "DGAR", "guarantee_type": "performance",
+        "guarantee_number": "PG-R11-1", "underlying_ref": "CONTRACT-R11",
+        "expiry_date": "2099-12-31", "advising_bank": pk(d, "bank_adv")})
+    gid = issued["result"]["guarantee_id"]
+    dem = await committed(d, "importer", T, "demand", {
+        "guarantee_id": gid, "amount": 10_000_00, "supporting_statement": "not delivered"})
+    amend = await committed(d, "bank_g", T, "amend_guarantee", {
+        "guarantee_id": gid, "changes": {"expiry_date": "2099-06-30"}})
+    st, g = await get_as(d, "auditor", f"/v1/state/{T}/gtee/{gid}")
+    assert st == 200, g
+    return {"gid": gid, "issue_tx": issued["tx_id"], "demand": dem["result"]["demand_id"],
+            "demand_tx": dem["tx_id"], "amend_tx": amend["tx_id"],
+            "fp": g["value"]["fingerprint"]}
+
+
+async def test_a_guarantee_its_demands_and_amendments_are_its_parties_alone(desk: Desk) -> None:
+    """Held. A bank that is no party (a validator's key or not), another customer and an
+    auditor read a guarantee, its demand, its number key, their state proofs and its
+    transactions exactly as an id of nothing: the same 404 with the same body (no "forbidden"
+    to tell a guarded record from a missing one); its four parties and the regulator read it."""
+    d = desk
+    w = await guarantee(d)
+    await d.register("pure_auditor", "auditor")
+    parties = ["bank_g", "exporter", "importer", "bank_adv", "auditor"]
+    outsiders = ["bank_x", "bank_b", "exporter2", "pure_auditor", "customs"]
+    for key, real in ((f"gtee/{w['gid']}", w["gid"]), (f"gdem/{w['demand']}", w["demand"]),
+                      (f"gtfp/{w['fp']}", w["fp"])):
+        await check_row(d, f"/v1/state/{T}/{key}", parties, outsiders, (real, ANY_ID))
+        # a state proof: the supervisors' (validators, regulators, auditors), of a key they
+        # may read: a validator or an auditor that is no party gets the missing key's answer
+        proof = f"/v1/proofs/state/{T}/{key}"
+        want = await missing_twin(d, proof, real)
+        for who in ("bank_b", "pure_auditor", "bank_x", "exporter2"):
+            assert await get_as(d, who, proof) == (404, want), (who, key)
+        assert (await get_as(d, "auditor", proof))[0] == 200
+    # its transactions: a party reads its status and its own events; an outsider the 404 of
+    # no transaction (bank_b is a validator: it reads every block, decision 58)
+    for tx in (w["issue_tx"], w["demand_tx"], w["amend_tx"]):
+        path = f"/v1/tx/{tx}"
+        want = await missing_twin(d, path, tx)
+        for who in ("bank_x", "exporter2", "customs"):
+            assert await get_as(d, who, path) == (404, want), (who, tx)
+        st, body = await get_as(d, "bank_adv", path)
+        assert st == 200 and "result" not in body and "tx" not in body, body
+    # the demand's statement of breach is in its transaction's arguments: the beneficiary's
+    # bank of no payment, a non-party, reads none of it
+    assert "not delivered" not in str(await get_as(d, "bank_x", f"/v1/tx/{w['demand_tx']}?tx=1"))
+
+
+async def test_a_non_party_on_the_event_stream_hears_nothing_of_a_guarantee(desk: Desk) -> None:
+    """Held. ``/v1/events`` of a bank that is no party carries none of the guarantee's events
+    (issue, demand, amendment); the advising bank's carries each."""
+    d = desk
+    for name, bic in (("bank_adv", "ADVSFRPP"), ("bank_x", "OTHRDEFF")):
+        await ident(d, name, "bank", bic)
+    await ident(d, "bank_g", "bank", "GTEEGB2L")
+    await d.commit(d.issue(10**6, "bank_x"))
+    async with d.http.get("/v1/events", as_=d.ids["bank_x"]) as other, \
+            d.http.get("/v1/events", as_=d.ids["bank_adv"]) as adv:
+        gid = (await committed(d, "bank_g", T, "issue_guarantee", {
+            "applicant": pk(d, "exporter"), "beneficiary": pk(d, "importer"),
+            "amount": 50_000_00, "currency": "USD", "form": "STBY", "guarantee_type": "payment",
+            "guarantee_number": "SB-R11-2", "underlying_ref": "CONTRACT-R11-2",
+            "expiry_date": "2099-12-31", "advising_bank": pk(d, "bank_adv")}))["result"][
+            "guarantee_id"]
+        await committed(d, "importer", T, "demand", {"guarantee_id": gid, "amount": 1_000_00})
+        await d.commit(d.issue(77, "bank_x"))  # a later block naming bank_x (and bank_adv)
+        await d.commit(d.issue(77, "bank_adv"))
+        got_other = await asyncio.wait_for(until_block_naming(other, 77), 10)
+        got_adv = await asyncio.wait_for(until_block_naming(adv, 77), 10)
+    assert gid not in json.dumps(got_other) and "guarantee" not in json.dumps(got_other)
+    names = [e["name"] for i in got_adv if i["type"] == "block" for e in i["events"]]
+    assert {"guarantee_issued", "guarantee_demand"} <= set(names), names
