@@ -289,6 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="verify a proof document offline against the genesis")
     v.add_argument("--genesis", required=True)
     v.add_argument("proof")
+    v.add_argument("--height", type=int, default=None,
+                   help="refuse the proof unless it is of the block at this height")
+    v.add_argument("--report", default=None, metavar="FILE",
+                   help="with a state proof of risk/review/<alert>/<n>: the report file the "
+                        "bank kept (chainfin alerts str), checked against the review's seal")
+    v.add_argument("--record", default=None, metavar="FILE",
+                   help="with --report: the review record the bank disclosed (its `chainfin "
+                        "alerts case --json` output, or the record alone)")
     v.set_defaults(func=_lazy("chainfin.proofs:cli_verify"))
 
     al = sub.add_parser("alerts", help="print a node's risk alerts (recent, then as they come); "

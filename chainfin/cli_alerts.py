@@ -311,6 +311,9 @@ def cli_alerts_case(args: argparse.Namespace) -> int:
                 row["check"] = "ok: matches the commitment"
                 row.update({k: rec[k] for k in ("disposition", "note_sha256",
                                                 "report_sha256")})
+                # the whole record, nonce included: what the bank discloses to its auditor,
+                # who checks it with `chainfin verify --report FILE --record FILE`
+                row["record"] = dict(rec)
         out_reviews.append(row)
     if args.json:
         doc = {k: v for k, v in case.items() if k not in ("reviews", "seal_to")}
@@ -403,7 +406,9 @@ def cli_alerts_str(args: argparse.Namespace) -> int:
         note = Path(args.note).read_bytes()
         print(f"chainfin: the review seals the hash of this reference, not the file's hash "
               f"itself: `alerts case` shows report_sha256 "
-              f"{hashlib.sha256(ref.encode()).hexdigest()} (= `printf %s {ref} | sha256sum`)",
+              f"{hashlib.sha256(ref.encode()).hexdigest()} (= `printf %s {ref} | sha256sum`); "
+              f"an auditor given the file and `alerts case --json` checks it against the chain "
+              f"with `chainfin verify --report FILE --record CASE.json` (docs/proofs.md)",
               file=sys.stderr)
         status = 0
         for alert in alerts:

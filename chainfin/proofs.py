@@ -41,6 +41,7 @@ are called by the node's REST layer with what the ledger stores; they check thei
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -87,6 +88,8 @@ __all__ = [
     "verify_proof",
     "parse_document",
     "cli_verify",
+    "check_report_seal",
+    "SealMismatch",
 ]
 
 TX_PROOF = "chainfin/tx-proof"
@@ -893,7 +896,123 @@ def parse_document(text: str | bytes) -> Any:
         raise ProofError(f"the proof is not valid JSON: {e}") from None
 
 
+# --------------------------------------------------------------------------- a report's seal
+
+#: the fields of an alert review's sealed record (``chainfin.cli_alerts.review_record``)
+_RECORD_FIELDS = ("alert", "disposition", "note_sha256", "report_sha256", "nonce")
+
+
+class SealMismatch(ChainfinError):
+    """A report file, a disclosed review record and a proven review that do not agree."""
+
+
+def _review_of(v: Verified) -> tuple[str, int]:
+    """The alert and review number of a state proof of ``risk/review/<alert>/<n>`` that shows
+    a value.
+
+    Raises:
+        SealMismatch: the proof is of something else, or shows the key absent."""
+    alert, _, n = (v.key or "").removeprefix("review/").rpartition("/")
+    if (v.kind != STATE_PROOF or v.contract != "risk" or not (v.key or "").startswith("review/")
+            or not alert or not n.isdigit() or n != str(int(n))):
+        what = f"{v.contract}/{v.key}" if v.kind == STATE_PROOF else "a transaction"
+        raise SealMismatch(f"a report's seal is checked with a state proof of the review, "
+                           f"risk/review/<alert id>/<n> (`chainfin proof state --contract risk "
+                           f"--key review/<alert id>/<n>`); this proof is of {what}")
+    if not v.present or not isinstance(v.value, dict):
+        raise SealMismatch(f"the proof shows risk/{v.key} ABSENT at height {v.height}: no such "
+                           "review was recorded by then")
+    return alert, int(n)
+
+
+def _disclosed_record(doc: Any, n: int) -> dict[str, Any]:
+    """The review record in ``doc``: the record itself, or ``chainfin alerts case --json``
+    output, whose review ``n`` carries it (``record``) when the bank's key opened it."""
+    if isinstance(doc, dict) and isinstance(doc.get("reviews"), list):
+        rows = [r for r in doc["reviews"] if isinstance(r, dict) and r.get("review") == n]
+        if not rows or not isinstance(rows[0].get("record"), dict):
+            raise SealMismatch(f"the case file has no opened record of review {n} (the bank "
+                               "writes it with `chainfin alerts case --json` under the key "
+                               "the review is sealed to)")
+        doc = rows[0]["record"]
+    if not isinstance(doc, dict) or set(doc) != set(_RECORD_FIELDS):
+        raise SealMismatch("the record file is neither a review record ({"
+                           + ", ".join(_RECORD_FIELDS) + "}) nor `chainfin alerts case "
+                           "--json` output")
+    return doc
+
+
+def check_report_seal(v: Verified, record_doc: Any, report: bytes) -> list[str]:
+    """That ``report`` (a goAML file the bank kept, ``chainfin alerts str``) is the report the
+    review proven by ``v`` sealed: the disclosed ``record_doc`` opens the review's commitment
+    (:func:`chainfin.cli_alerts.check_record`), its disposition is ``reported``, and its
+    ``report_sha256`` is the SHA-256 of the reference the file's SHA-256 is (the review seals
+    the reference's hash, decision 208). Lines saying what matched, for an auditor.
+
+    Raises:
+        SealMismatch: which of them does not hold."""
+    from chainfin.cli_alerts import ReviewCheckError, check_record
+
+    alert, n = _review_of(v)
+    record = _disclosed_record(record_doc, n)
+    review = v.value
+    try:
+        check_record(alert, review, record)
+    except ReviewCheckError as e:
+        raise SealMismatch(f"the disclosed record does not open review {n} of alert {alert}: "
+                           f"{e}") from None
+    if record["disposition"] != "reported":
+        raise SealMismatch(f"review {n} of alert {alert} is {record['disposition']}, not "
+                           "reported: it seals no report")
+    ref = hashlib.sha256(report).hexdigest()
+    if hashlib.sha256(ref.encode()).hexdigest() != record["report_sha256"]:
+        raise SealMismatch(f"the report file's SHA-256 is {ref}, which is not the report "
+                           f"review {n} of alert {alert} sealed (the file was changed, or it "
+                           "is another report)")
+    return [
+        "SEAL MATCHES   the report file is the one the review sealed",
+        f"report SHA-256: {ref} (the report reference)",
+        f"sealed by:      review {n} of alert {alert}: disposition reported, recorded at height "
+        f"{review.get('height')} by {review.get('by')}",
+        f"commitment:     {review.get('commitment')} (on chain; the disclosed record opens it)",
+    ]
+
+
 # --------------------------------------------------------------------------- CLI
+
+
+def _genesis_hint(genesis: Genesis, text: bytes) -> str | None:
+    """Why a refused proof may be of another network than ``genesis``'s, in words (the reason
+    itself stays the one ``verify.js`` gives too): its block names another chain, or its first
+    certificate names a validator set that is not the genesis file's. None when neither."""
+    try:
+        doc = json.loads(text)
+        header = doc["block"]["header"]
+        changes = doc["validator_set_changes"]
+        first = changes[0]["header"] if changes else header
+        chain, named = header["chain_id"], first["validators_hash"]
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError):
+        return None
+    if isinstance(chain, str) and chain != genesis.chain_id:
+        return (f"this proof is of chain {chain!r} and the genesis file of chain "
+                f"{genesis.chain_id!r}: verify it against the genesis of {chain!r}")
+    if isinstance(named, str) and named != genesis.validator_set().hash().hex():
+        return ("the proof's first certificate is not of the genesis file's validators: is the "
+                "genesis file the one of the network that made the proof (a network started "
+                "again under the same chain id has other validators)?")
+    return None
+
+
+def _receipt_lines(v: Verified) -> list[str]:
+    """What a full transaction proof's receipt says beyond committed or rejected: its result
+    and its events by name (the receipt is proven; ``Verified.lines`` keeps to the lines the
+    explorer's verifier prints too)."""
+    if v.receipt is None:
+        return []
+    names = [f"{e.get('contract')}.{e.get('name')}" for e in v.receipt.get("events") or []
+             if isinstance(e, dict)]
+    return [f"result:         {json.dumps(v.receipt.get('result'), sort_keys=True)}",
+            f"events:         {', '.join(names) or 'none'}"]
 
 
 def cli_verify(args: argparse.Namespace) -> int:
@@ -910,15 +1029,49 @@ def cli_verify(args: argparse.Namespace) -> int:
         print(f"chainfin: error: cannot read proof {args.proof}: {e.strerror or e}",
               file=sys.stderr)
         return 2
+    want = getattr(args, "height", None)
+    report_path, record_path = getattr(args, "report", None), getattr(args, "record", None)
+    if (report_path is None) != (record_path is None):
+        print("chainfin: error: --report FILE and --record FILE go together (the report the "
+              "bank kept and the review record it disclosed)", file=sys.stderr)
+        return 2
+    seal: tuple[bytes, Any] | None = None
+    if report_path is not None:
+        try:
+            seal = (Path(report_path).read_bytes(), json.loads(Path(str(record_path)).read_bytes()))
+        except OSError as e:
+            print(f"chainfin: error: cannot read {e.filename}: {e.strerror or e}",
+                  file=sys.stderr)
+            return 2
+        except ValueError as e:
+            print(f"chainfin: error: the record {record_path} is not JSON: {e}", file=sys.stderr)
+            return 2
     try:
         result = verify_proof(genesis, parse_document(text))
+        if want is not None and result.height != want:
+            raise ProofError(f"the proof is of the block at height {result.height}, not of "
+                             f"height {want} (--height): a state proof shows the value after "
+                             "its block, a transaction proof the block that holds it")
     except ProofError as e:
         print(f"chainfin: proof invalid: {e}", file=sys.stderr)
+        hint = _genesis_hint(genesis, text)
+        if hint:
+            print(f"chainfin: {hint}", file=sys.stderr)
         return 1
     names = {bytes.fromhex(v.public_key): v.name for v in genesis.validators}
     for ident in genesis.identities:
         names.setdefault(bytes.fromhex(ident.public_key), ident.name)
     for line in result.lines(names):
         print(line)
+    for line in _receipt_lines(result):
+        print(line)
     print(f"trusted root:   genesis {genesis.hash().hex()} ({args.genesis})")
+    if seal is not None:
+        try:
+            lines = check_report_seal(result, seal[1], seal[0])
+        except SealMismatch as e:
+            print(f"chainfin: seal does not match: {e}", file=sys.stderr)
+            return 1
+        for line in lines:
+            print(line)
     return 0
