@@ -23,9 +23,12 @@ from typing import Any
 import pytest
 
 from chainfin import cli
+from chainfin.crypto import Identity
 from tests.fixtures import Desk, key_file
 from tests.unit.test_goaml import alerts_of, config, customer, pay
 from tests.unit.trade_cases import T
+
+ADDRESS = {"lines": ["1 Canada Square"], "town": "London", "country": "GB"}
 
 
 async def _chainfin(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -188,3 +191,53 @@ async def test_an_auditor_proves_a_guarantee_payout_at_its_height(
                                  str(tx))
     assert rc == 1 and "validators_hash at height" in err, err  # the reason, as before
     assert "is the genesis file the one of the network that made the proof" in err, err
+
+
+async def test_an_auditor_proves_a_travel_rule_refusal_and_the_data_a_transfer_carried(
+        desk: Desk, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The refusal is a rejected receipt in a full proof; the transfer's proof names the kept
+    version of the originator's data (``travel_v``, printed from the proven result: before,
+    only "committed"), and that version, never rewritten (decision 224), is proven at the tip
+    as it was at the transfer."""
+    d = desk
+    for name, role, bic in (("payer", "exporter", "BARCGB22"),
+                            ("payee", "importer", "CHASUS33")):
+        d.ids[name] = Identity.generate(name)
+        out = await d.commit(d.tx("bank_a", "governance", "register_identity", {
+            "pubkey": d.ids[name].public_key.hex(), "name": name, "role": role, "bank": bic}))
+        assert out["status"] == "committed", out
+    await d.commit(d.issue(5_000_00, "payer"))
+    pay_args = {"to": d.ids["payee"].public_key.hex(), "currency": "USD", "amount": 1_000_00}
+    refused = await d.commit(d.tx("payer", "settlement", "transfer", pay_args))
+    assert refused["error"]["code"] == "incomplete_originator_info", refused
+    payer = d.ids["payer"].public_key.hex()
+    out = await d.commit(d.tx("bank_a", "governance", "set_travel_info", {
+        "pubkey": payer, "address": ADDRESS}))
+    assert out["status"] == "committed", out
+    sent = await d.commit(d.tx("payer", "settlement", "transfer", pay_args))
+    assert sent["status"] == "committed", sent
+    # the home bank records other data later: the transfer's version stays what it carried
+    out = await d.commit(d.tx("bank_a", "governance", "set_travel_info", {
+        "pubkey": payer, "customer_id": "C-1"}))
+    assert out["status"] == "committed", out
+    url = str(d.http.make_url("")).rstrip("/")
+    auditor = key_file(d.ids["auditor"], tmp_path)
+    genesis = _genesis(d, tmp_path)
+
+    async def verified(*fetch: str) -> str:
+        path = tmp_path / f"p{len(list(tmp_path.iterdir()))}.json"
+        rc, _, err = await _chainfin(capsys, "proof", *fetch, "--node", url, "--out", str(path))
+        assert rc == 0, err
+        rc, out, err = await _chainfin(capsys, "verify", "--genesis", genesis, str(path))
+        assert rc == 0, err
+        return out
+
+    out = await verified("tx", "--key", auditor, "--id", refused["tx_id"])
+    assert "outcome:        rejected: incomplete_originator_info (" in out, out
+    out = await verified("tx", "--key", auditor, "--id", sent["tx_id"])
+    result = json.loads(out.split("result:", 1)[1].split("\n", 1)[0])
+    assert result["travel_v"] == 1, result
+    out = await verified("state", "--identity", auditor, "--contract", "governance",
+                         "--key", f"travel/{payer}/{result['travel_v']}")
+    shown = json.loads(out.split("value:", 1)[1].split("\n", 1)[0])
+    assert shown["info"] == {"address": ADDRESS}, shown
