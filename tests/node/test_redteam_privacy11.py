@@ -177,3 +177,76 @@ async def test_a_non_party_on_the_event_stream_hears_nothing_of_a_guarantee(desk
     assert gid not in json.dumps(got_other) and "guarantee" not in json.dumps(got_other)
     names = [e["name"] for i in got_adv if i["type"] == "block" for e in i["events"]]
     assert {"guarantee_issued", "guarantee_demand"} <= set(names), names
+
+
+# ------------------------------------------------------ a structuring case's pattern (held)
+
+
+async def test_a_structuring_cases_payments_are_its_accounts_own_and_its_bank_reads_them(
+        desk: Desk) -> None:
+    """Held. A structuring alert's ``near_limit_txs`` (decision 217) are the payer's own
+    earlier near payments: its home bank (no validator) reads the case and each of them whole,
+    as it reads every payment of its customer; the payee's bank reads the case as an alert of
+    nothing and each payment as the beneficiary's bank (status, the payment to its customer);
+    the payer and the payee read no case (no tipping off)."""
+    d = desk
+    for name, role, bic in (("bank_h", "bank", "HOMEGB2L"), ("bank_x", "bank", "OTHRDEFF"),
+                            ("cust_h", "exporter", "HOMEGB2L"),
+                            ("cust_x", "importer", "OTHRDEFF")):
+        await ident(d, name, role, bic)
+    await d.commit(d.issue(100_00, "cust_h"))
+    await committed(d, "bank_h", "risk", "set_limit", {
+        "subject": pk(d, "cust_h"), "kind": "max_per_tx", "currency": "USD", "max": 1_000})
+    txs = [(await committed(d, "cust_h", "settlement", "transfer", {
+        "to": pk(d, "cust_x"), "currency": "USD", "amount": amount}))["tx_id"]
+        for amount in (950, 960, 990)]
+    st, queue = await get_as(d, "bank_h", "/v1/risk/alerts/queue")
+    (alert,) = [a for a in queue["alerts"] if a["rule"] == "structuring"]
+    path = f"/v1/risk/alerts/{alert['alert']}"
+    st, case = await get_as(d, "bank_h", path)
+    assert st == 200 and case["detail"]["near_limit_txs"] == txs[:2], case
+    for tx in txs:
+        st, body = await get_as(d, "bank_h", f"/v1/tx/{tx}")
+        assert st == 200 and "result" in body, body
+    want = await missing_twin(d, path, alert["alert"])
+    for who in ("bank_x", "cust_h", "cust_x", "exporter2"):
+        assert await get_as(d, who, path) == (404, want), who
+    for tx in txs:
+        st, body = await get_as(d, "bank_x", f"/v1/tx/{tx}")
+        assert st == 200 and "result" not in body, body
+        assert [e["name"] for e in body["events"]] == ["transferred"], body
+
+
+# ---------------------------------------------------------- travel data by transfer (held)
+
+
+async def test_a_transfers_r16_data_is_its_two_banks_not_its_customers_nor_a_third_bank(
+        desk: Desk) -> None:
+    """Held. A cross-border transfer's R.16 data by its id: the payer reads its transaction
+    without ``travel`` (and not the payee's travel data: the record's field, its versions), the
+    payee its own event only, a third bank and another customer the 404 of no transaction."""
+    d = desk
+    for name, role, bic in (("us_bank", "bank", "CHASUS33"), ("de_bank", "bank", "DEUTDEFF"),
+                            ("payer", "exporter", "HOMEGB2L"), ("payee", "importer", "CHASUS33"),
+                            ("bank_h", "bank", "HOMEGB2L")):
+        await ident(d, name, role, bic)
+    await d.commit(d.issue(5_000_00, "payer"))
+    for who in ("payer", "payee"):
+        await committed(d, "bank_h" if who == "payer" else "us_bank", "governance",
+                        "set_travel_info", {"pubkey": pk(d, who), "customer_id": "C-" + who})
+    tx = (await committed(d, "payer", "settlement", "transfer", {
+        "to": pk(d, "payee"), "currency": "USD", "amount": 1_500_00}))["tx_id"]
+    path = f"/v1/tx/{tx}"
+    st, body = await get_as(d, "payer", path + "?tx=1")
+    assert st == 200 and "travel" not in body and "C-payee" not in json.dumps(body), body
+    st, body = await get_as(d, "payee", path)
+    assert st == 200 and "travel" not in body and "C-payer" not in json.dumps(body), body
+    want = await missing_twin(d, path, tx)
+    for who in ("de_bank", "exporter2"):
+        assert await get_as(d, who, path) == (404, want), who
+    st, body = await get_as(d, "us_bank", path)
+    assert body["travel"][0]["originator"]["customer_id"] == "C-payer", body
+    assert "C-payee" not in json.dumps(body)  # the beneficiary: its name and account only
+    for key in (f"id/{pk(d, 'payee')}", f"travel/{pk(d, 'payee')}/1"):
+        st, rec = await get_as(d, "payer", f"/v1/state/governance/{key}")
+        assert "C-payee" not in json.dumps(rec), (key, rec)
