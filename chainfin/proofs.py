@@ -1005,14 +1005,14 @@ def _genesis_hint(genesis: Genesis, text: bytes) -> str | None:
 
 def _receipt_lines(v: Verified) -> list[str]:
     """What a full transaction proof's receipt says beyond committed or rejected: its result
-    and its events by name (the receipt is proven; ``Verified.lines`` keeps to the lines the
+    and its events, one a line (the receipt is proven; ``Verified.lines`` keeps to the lines the
     explorer's verifier prints too)."""
     if v.receipt is None:
         return []
-    names = [f"{e.get('contract')}.{e.get('name')}" for e in v.receipt.get("events") or []
-             if isinstance(e, dict)]
+    events = [f"{e.get('contract')}.{e.get('name')} {json.dumps(e.get('data'), sort_keys=True)}"
+              for e in v.receipt.get("events") or [] if isinstance(e, dict)] or ["none"]
     return [f"result:         {json.dumps(v.receipt.get('result'), sort_keys=True)}",
-            f"events:         {', '.join(names) or 'none'}"]
+            f"events:         {events[0]}", *(f"                {e}" for e in events[1:])]
 
 
 def cli_verify(args: argparse.Namespace) -> int:

@@ -165,7 +165,10 @@ async def test_an_auditor_proves_a_guarantee_payout_at_its_height(
     assert f"block height:   {height}" in out and "signed by:" in out
     # what was paid, from the proven receipt (before: only "committed")
     assert '"status": "paid"' in out.split("result:", 1)[1].split("\n", 1)[0], out
-    assert f"{T}.guarantee_paid" in out.split("events:", 1)[1].split("\n", 1)[0], out
+    events = out.split("events:", 1)[1].split("trusted root:", 1)[0]
+    assert f'{T}.guarantee_paid {{"advising_bank": ' in events, out
+    assert '"amount": 1000000, "applicant": ' in events, out
+    assert f'"guarantee_id": "{gid}"' in events, out
     # the auditor expected another height: refused in words (before: --height unknown)
     rc, _, err = await _chainfin(capsys, "verify", "--genesis", genesis, str(tx),
                                  "--height", str(height + 1))
