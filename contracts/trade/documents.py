@@ -23,6 +23,7 @@ from contracts.trade.norm import (
     REF_FIELDS,
     SIMILAR_DAYS,
     SIMILAR_KEEP,
+    container_keys,
     content_fingerprint,
     core_fingerprints,
     cores_before_175,
@@ -200,6 +201,50 @@ def similar_number(state: ContractState, cores: list[str]) -> str | dict[str, st
         if found is not None:
             return found if isinstance(found, dict) else str(found)
     return None
+
+
+#: A container stays with the shipment of the transport document that named it first for this
+#: many days of ledger time after that registration (the longest ocean voyage with its
+#: transhipments, about 60 days, and the month its documents take to reach the banks), and
+#: beyond them while that document's trade owes financing; then it may carry other goods
+#: (decision 228).
+CONTAINER_DAYS = 90
+_DAY_MS = 86_400_000
+_WHY_CONTAINER = ("a transport document of another trade (or of none yet) carrying container "
+                  "{container}, within " + str(CONTAINER_DAYS) + " days of its registration "
+                  "or while its trade owes financing,")
+
+
+def container_holder(state: ContractState, ctx: TxContext, ckeys: list[tuple[str, str]],
+                     trade_id: str | None) -> tuple[str | None, str | None, list[str]]:
+    """The first container of a transport document still under the live shipment of another
+    document of another trade (or of none: a document outside a trade may join any), as
+    ``(container, that document's id)``, and the ``ctr/`` keys this document takes: those
+    free, or whose shipment is over (:data:`CONTAINER_DAYS` passed and its trade owes
+    nothing). A document of the same trade (a second B/L of the shipment, a copy) is no
+    conflict and leaves the key to the first. One read per container; the holder's record
+    (and, past the window, its trade) only for a container already named (decision 228)."""
+    found: tuple[str | None, str | None] = (None, None)
+    free: list[str] = []
+    for container, k in ckeys:
+        entry = state.peek(NAME, k)
+        holder = None if entry is None else state.peek(NAME, "doc/" + str(entry["doc"]))
+        if entry is None or holder is None or not _shipment_live(state, ctx, entry, holder):
+            free.append(k)
+        elif found[0] is None and (holder["trade_id"] is None
+                                   or holder["trade_id"] != trade_id):
+            found = (container, str(entry["doc"]))
+    return found[0], found[1], free
+
+
+def _shipment_live(state: ContractState, ctx: TxContext, entry: Any, holder: Any) -> bool:
+    """A container's shipment is live within :data:`CONTAINER_DAYS` of its document's
+    registration, and after them while that document's trade owes financing."""
+    if ctx.timestamp_ms < int(entry["until_ms"]):
+        return True
+    trade = None if holder["trade_id"] is None else state.peek(NAME, "trade/"
+                                                                + str(holder["trade_id"]))
+    return trade is not None and bool(trade["outstanding"])
 
 
 def whole_by_digits(state: ContractState, pcores: list[str]) -> tuple[str | None, list[str]]:
@@ -450,6 +495,13 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
             similar = check_not_copy(number, _WHY_CORE.format(doc=a_doc, scope=scope,
                                                               dressed=dressed),
                                      args.get("declare_distinct"), what)
+    # the shipment's boxes: a container under another trade's live shipment (decision 228)
+    ckeys = container_keys(key, norm)
+    box, box_doc, box_free = (container_holder(state, ctx, ckeys, args.get("trade_id"))
+                              if ckeys else (None, None, []))
+    if similar is None and box_doc is not None:
+        similar = check_not_copy(box_doc, _WHY_CONTAINER.format(container=box),
+                                 args.get("declare_distinct"), "shipment")
     # a part by its digits, whatever words come between (decision 176): only an invoice whose
     # digits end in one or two short groups reads anything here
     pcores = part_cores(key, doc_type, norm)
@@ -468,13 +520,22 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
         doc["port_countries"] = ports
     if similar is not None:
         doc["declared_distinct"] = {"reason": args["declare_distinct"], "similar_to": similar}
-        other = get_doc(state, similar)
-        # the last 16 and a count: a record that grows with every copy declared distinct made
-        # each registration dearer (red-team round 2)
-        other["distinct_copies"] = [*other["distinct_copies"],
-                                    {"doc_id": doc_id, "reason": args["declare_distinct"]}][-16:]
-        other["distinct_count"] = other.get("distinct_count", 0) + 1
-        state.put(NAME, "doc/" + similar, other)
+        if box_doc is not None:
+            # the container is named whichever rule asked for the reason: declared distinct
+            # from a harmless look-alike, a box of another trade's live shipment was said
+            # nowhere (red-team round 11, decision 230)
+            doc["declared_distinct"] |= {"container": box, "container_of": box_doc}
+        for other_id in dict.fromkeys((similar, box_doc)):
+            if other_id is None:
+                continue
+            other = get_doc(state, other_id)
+            # the last 16 and a count: a record that grows with every copy declared distinct
+            # made each registration dearer (red-team round 2)
+            other["distinct_copies"] = [*other["distinct_copies"],
+                                        {"doc_id": doc_id,
+                                         "reason": args["declare_distinct"]}][-16:]
+            other["distinct_count"] = other.get("distinct_count", 0) + 1
+            state.put(NAME, "doc/" + other_id, other)
     if sim_key is not None:
         state.put(NAME, sim_key, [*seen[-(SIMILAR_KEEP - 1):], [band, day, doc_id]])
         if exact is None:
@@ -484,6 +545,9 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     for c in cores:  # the first document under a core keeps it (a part's marker gives way)
         if not isinstance(state.peek(NAME, "core/" + c), str):
             state.put(NAME, "core/" + c, doc_id)
+    for k in box_free:  # one key per container: the shipment's document while it is live
+        state.put(NAME, k, {"doc": doc_id, "until_ms": ctx.timestamp_ms
+                            + CONTAINER_DAYS * _DAY_MS})
     for c in part_free:  # the whole registered after this part meets it (decision 176)
         if state.peek(NAME, "core/" + c) is None:
             state.put(NAME, "core/" + c, {"part": doc_id})

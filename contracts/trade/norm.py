@@ -202,6 +202,80 @@ def norm_hs_codes(v: Any, name: str) -> list[str]:
     return sorted(set(v))
 
 
+#: ISO 6346 freight container identification: the owner code (three letters), the equipment
+#: category (U freight container, J detachable equipment, Z trailer or chassis), six digits
+#: of serial and the check digit.
+_CONTAINER = re.compile(r"[A-Z]{3}[UJZ][0-9]{6}[0-9]")
+#: ISO 6346's letter values: A is 10 and the multiples of 11 are skipped (K is 21, L 23).
+_CONTAINER_LETTER = {c: v for c, v in zip(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    [v for v in range(10, 39) if v % 11], strict=True)}
+#: containers one transport document may carry (``containers``): one read and one write each
+MAX_CONTAINERS = 100
+#: ``gross_weight_kg`` at most (a large bulk carrier's cargo, and then some)
+MAX_WEIGHT_KG = 10**9
+
+
+def container_check_digit(code: str) -> int:
+    """ISO 6346's check digit of the first ten characters of a container number: each
+    character's value (digits as themselves, letters by :data:`_CONTAINER_LETTER`) times 2 to
+    the power of its position, summed, modulo 11, and a remainder of 10 read as 0."""
+    total = sum((int(c) if c.isdigit() else _CONTAINER_LETTER[c]) << i
+                for i, c in enumerate(code[:10]))
+    return total % 11 % 10
+
+
+def norm_container(v: Any, name: str) -> str:
+    """One container number (ISO 6346) as a B/L or packing list writes it ("CSQU 305438-3",
+    "csqu3054383", "CSQU.305438.3"): upper case, spaces, hyphens, dots and slashes dropped ->
+    ``CSQU3054383``. A number whose check digit is wrong is refused naming it, as
+    ``bad_container`` (a typo here would let the shipment's boxes pass unmatched: decision
+    228)."""
+    s = re.sub(r"[\s./-]", "", _text(v, name).upper())
+    if not _CONTAINER.fullmatch(s):
+        raise ContractError(
+            f"fields.{name}: {v!r} is not an ISO 6346 container number (owner code and "
+            "category U, J or Z, six digits and the check digit: CSQU3054383)",
+            "bad_container")
+    if container_check_digit(s) != int(s[10]):
+        raise ContractError(
+            f"fields.{name}: the check digit of container {s[:10]}-{s[10]} is wrong (ISO 6346 "
+            f"gives {s[:10]}-{container_check_digit(s)}): a container number is refused, not "
+            "guessed", "bad_container")
+    return s
+
+
+def norm_containers(v: Any, name: str) -> list[str]:
+    """``containers``: a list of 1 to :data:`MAX_CONTAINERS` container numbers
+    (:func:`norm_container`), sorted, duplicates dropped (the same box written twice is one)."""
+    if type(v) is not list or not v:
+        raise ContractError(f"fields.{name} must be a list of 1..{MAX_CONTAINERS} container "
+                            "numbers", "bad_field")
+    if len(v) > MAX_CONTAINERS:
+        raise ContractError(f"fields.{name} holds more than {MAX_CONTAINERS} container numbers "
+                            "(register the shipment as several bills of lading)", "bad_field")
+    return sorted({norm_container(c, f"{name}[{i}]") for i, c in enumerate(v)})
+
+
+def norm_voyage(v: Any, name: str) -> str:
+    """A voyage (or flight) number as the carrier writes it ("0123W", "MK-512 E"): upper case,
+    separators dropped -> ``0123W``, ``MK512E``."""
+    s = re.sub(r"[\s./-]", "", _text(v, name).upper())
+    if not s or len(s) > 32 or not s.isalnum() or not s.isascii():
+        raise ContractError(f"fields.{name} must be a voyage or flight number of 1..32 letters "
+                            "and digits", "bad_field")
+    return s
+
+
+def norm_weight_kg(v: Any, name: str) -> int:
+    """A gross weight in whole kilograms: an integer 1..:data:`MAX_WEIGHT_KG` (no floats, no
+    units in a string: "24,000 kg" is refused, not read)."""
+    if type(v) is not int or not 1 <= v <= MAX_WEIGHT_KG:
+        raise ContractError(f"fields.{name} must be whole kilograms, an integer 1.."
+                            f"{MAX_WEIGHT_KG}", "bad_field")
+    return v
+
+
 #: ``register``'s own arguments, which a client may put inside ``fields`` by mistake (the
 #: refusal then says where they go)
 REGISTER_ARGS = frozenset({"trade_id", "declare_distinct", "on_behalf_of"})
@@ -209,11 +283,15 @@ REGISTER_ARGS = frozenset({"trade_id", "declare_distinct", "on_behalf_of"})
 #: Key fields a document may carry but need not (decision 153): a bill of lading's ports as
 #: UN/LOCODEs, beside their names; an invoice's, a declaration's or a B/L's goods as HS codes
 #: (``hs_codes``, screened against the controlled-goods list: docs/risk.md "Controlled
-#: goods"). Stored with the other fields when given.
+#: goods"); a B/L's ``containers`` (ISO 6346, each remembered for the shipment:
+#: :func:`container_keys`, decision 228), ``voyage`` and ``gross_weight_kg`` (decision 229).
+#: Stored with the other fields when given.
 OPTIONAL_FIELDS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "bill_of_lading": {"port_of_loading_locode": norm_locode,
                        "port_of_discharge_locode": norm_locode,
-                       "hs_codes": norm_hs_codes},
+                       "hs_codes": norm_hs_codes,
+                       "containers": norm_containers, "voyage": norm_voyage,
+                       "gross_weight_kg": norm_weight_kg},
     "invoice": {"hs_codes": norm_hs_codes},
     "customs_declaration": {"hs_codes": norm_hs_codes},
 }
@@ -593,3 +671,14 @@ def fields_before_153(doc_type: str, fields: Mapping[str, Any], normalised: Mapp
     for k in REF_FIELDS & set(IDENTITY_FIELDS[doc_type]):
         old[k] = " ".join(ref_tokens_before_153(_text(fields[k], k)))
     return None if old == dict(normalised) else old
+
+
+# ---------------------------------------------------------------------------- containers
+
+
+def container_keys(key: bytes, normalised: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(container, state key)`` of each container a transport document carries
+    (``ctr/<HMAC(container)>``, one key per container whatever the number of documents that
+    named it: decision 228); empty for a document without ``containers``."""
+    return [(c, "ctr/" + hmac.digest(key, codec.encode(["container", c]), "sha256").hex()[:32])
+            for c in normalised.get("containers", ())]

@@ -39,6 +39,7 @@ ERROR_CODES = (
     # documents
     "duplicate_document",
     "suspected_duplicate",
+    "bad_container",
     "not_document_party",
     "unknown_document",
     "document_closed",
