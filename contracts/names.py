@@ -565,10 +565,13 @@ def consonant_key(s: str) -> str:
 #: Czech) and in English, read one way before a word's :func:`near_words` key (decision 184):
 #: "tsch"/"tch"/"cz" are "ch", "sch"/"sz" "sh", "rz" "zh" (Polish), "w" is "v" (German and
 #: Polish "Iwan Petrow"), "j" before a vowel is "y" (German and Polish "Jelzin", "Jakowlew"),
-#: "ts"/"tz" are the "z" German writes for them ("Yeltsin" ~ "Jelzin" ~ Polish "Jelcyn").
+#: "ts"/"tz" are the "z" German writes for them ("Yeltsin" ~ "Jelzin" ~ Polish "Jelcyn"); a
+#: "j" ending a word after a vowel is the "y" or "i" of "й" ("Sergej" ~ "Sergei" ~ "Sergey",
+#: "Andrej", "Nikolaj", "Jurij": red-team round 12, decision 239).
 _NEAR_SPELLINGS = ((re.compile("tsch|tch|cz"), "ch"), (re.compile("sch|sz"), "sh"),
                    (re.compile("rz"), "zh"), (re.compile("w"), "v"),
-                   (re.compile("j(?=[aeiouy])"), "y"), (re.compile("t[sz]"), "z"))
+                   (re.compile("j(?=[aeiouy])"), "y"), (re.compile("(?<=[aeiou])j$"), "y"),
+                   (re.compile("t[sz]"), "z"))
 #: A word whose near key has fewer codes than this is no token of a near match ("Li", "Wu",
 #: "Al"): it matches too many names. An initial (a one-letter word) is read as an initial.
 NEAR_KEY_MIN = 3

@@ -69,6 +69,7 @@ from chainfin.execution import (
     ContractState,
     Overlay,
     TxContext,
+    bic_key,
     p_currency,
     p_hex,
     p_int,
@@ -828,7 +829,9 @@ def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str
     possible, near = [], []
     for role in sorted(names):
         name = names[role]
-        if name and _name_watched(state, key, name):
+        if name and (_name_watched(state, key, name)
+                     or any(_name_watched(state, key, a) for a in name_aliases(role, name))
+                     or any(identity_watched(state, key, h) for h in code_holders(state, name))):
             _alert(state, ctx, "sanctioned_party", [ctx.sender_hex], {"party": role}, kept=True)
             raise ContractError(f"the {role} is on the watch list", "sanctioned_party")
         if name and _name_sounds_watched(state, key, name):
@@ -841,6 +844,126 @@ def screen_parties(state: ContractState, ctx: TxContext, names: Mapping[str, str
         _possible_match(state, ctx, role)
     for role in near:  # a name containing a watched one (decision 184)
         _screen_near(state, ctx, key, role, names[role])
+
+
+# ---------------------------------------------------------------------------- codes in names
+# Red-team round 12 (decision 237): a party named by a code, or a vessel by its prefix or its
+# IMO number, was screened as a string of letters: "GLBXRUMM" (the BIC of a watched bank) was no
+# watched name; "MV Oceanic Star" and "Oceanic Star (IMO 9074729)" were only possible matches
+# of a watched vessel "Oceanic Star", and a renamed vessel with a watched IMO number nothing.
+# Screening only (documents keep contracts.names' skeletons): the extra lookups are made for a
+# name that holds such a code or prefix, never on a plain transfer.
+
+#: words a vessel's name is written after (its type: motor vessel, motor tanker, motor ship,
+#: steamship, motor yacht, sailing yacht), dropped from the head of a ``vessel`` field only:
+#: elsewhere "MT Bank" or "MS Amlin" are companies' names
+VESSEL_PREFIXES: tuple[tuple[str, ...], ...] = (
+    ("motor", "vessel"), ("motor", "tanker"), ("motor", "ship"), ("m", "v"), ("m", "t"),
+    ("m", "s"), ("m", "y"), ("s", "y"), ("mv", ), ("mt", ), ("ms", ), ("ss", ), ("my", ),
+    ("sy", ), ("mts", ),
+)
+#: an IMO ship identification number as written: "IMO 9074729", "IMO No. 9074729", "IMO:9074729"
+_IMO = re.compile(r"\bimo\W*(?:no\b\W*|number\W*|nr\b\W*)?([0-9]{7})\b")
+#: an LEI (ISO 17442): 18 letters or digits and two check digits, as one word
+_LEI = re.compile(r"\b[0-9A-Z]{18}[0-9]{2}\b")
+#: a BIC (ISO 9362) as one word of 8 or 11 characters: 4 letters, a country, 2 (and 3) more
+_BIC_WORD = re.compile(r"\b[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?\b")
+
+
+def imo_valid(digits: str) -> bool:
+    """The IMO number's check digit (its seventh: the first six times 7, 6, 5, 4, 3, 2, summed,
+    modulo 10), so a 7-digit reference that is no ship's number is not read as one."""
+    return sum(int(digits[i]) * (7 - i) for i in range(6)) % 10 == int(digits[6])
+
+
+def lei_valid(lei: str) -> bool:
+    """The LEI's check digits (ISO 17442, ISO 7064 MOD 97-10: the letters as 10-35, the whole
+    number modulo 97 is 1)."""
+    return int("".join(str(int(c, 36)) for c in lei)) % 97 == 1
+
+
+@functools.lru_cache(maxsize=4096)
+def name_aliases(role: str, name: str) -> tuple[str, ...]:
+    """The other names a party name is screened by exactly (decision 237): each IMO number it
+    holds as "IMO <number>" (check digit valid), each LEI it holds (check digits valid) as the
+    LEI, and for a ``vessel`` the name without its type prefix (:data:`VESSEL_PREFIXES`) and
+    without its IMO number. Empty for a name with none of these (the common case). A regulator
+    lists a vessel by its name and its IMO number ("IMO 9074729"), a party by its LEI, as names
+    (``chainfin risk watch add``)."""
+    from contracts.names import fold
+
+    out: list[str] = []
+    low = fold(name)
+    imos = [d for d in _IMO.findall(low) if imo_valid(d)] if "imo" in low else []
+    out += (f"IMO {d}" for d in imos)
+    if any(c.isdigit() for c in name):
+        out += (m for m in _LEI.findall(name.upper()) if lei_valid(m) and m != name.strip().upper())
+    if role.split(":")[0] == "vessel":
+        words = re.findall(r"[^\W_]+", _IMO.sub(" ", low))
+        for prefix in VESSEL_PREFIXES:
+            if tuple(words[:len(prefix)]) == prefix and len(words) > len(prefix):
+                words = words[len(prefix):]
+                break
+        rest = " ".join(words)
+        if rest and rest != " ".join(re.findall(r"[^\W_]+", low)):
+            out.append(rest)
+    return tuple(dict.fromkeys(out))
+
+
+def code_holders(state: ContractState, name: str) -> list[str]:
+    """The bank identities a name's BIC- or LEI-shaped words are the codes of (governance's
+    ``bic/`` index: the first bank identity registered with it; decision 237): a party named
+    only by its bank's code is screened as that identity. One absent-key read per such word
+    ("SHANGHAI" has the shape), none for a name without one."""
+    from contracts.risk_jurisdictions import bic_country
+
+    up = name.upper()
+    words = re.findall(r"[0-9A-Z]+", up)
+    whole = "".join(words)  # a code written in groups ("GLBX RU MM") or in lower case
+    if not any(len(w) in (8, 11, 20) for w in (*words, whole)):
+        return []
+    codes = [w for w in _BIC_WORD.findall(up) if bic_country(w) is not None]
+    if len(words) > 1 and len(whole) in (8, 11, 20) and (
+            (len(whole) != 20 and _BIC_WORD.fullmatch(whole) and bic_country(whole))
+            or (len(whole) == 20 and _LEI.fullmatch(whole) and lei_valid(whole))):
+        codes.append(whole)
+    codes += (w for w in _LEI.findall(up) if lei_valid(w))
+    out = []
+    for c in dict.fromkeys(bic_key(c) for c in codes):
+        claim = state.peek(gov.NAME, "bic/" + c)
+        if claim is not None and claim.get("holder"):
+            out.append(claim["holder"])
+    return out
+
+
+def identity_watched(state: ContractState, key: bytes, acct: str) -> bool:
+    """Is identity ``acct`` watched, by its id or an exact form of one of its names (the reads
+    of :func:`screen_identities`, without its near screening)?"""
+    if state.peek(NAME, "watch/" + _id_digest(key, acct)) is not None:
+        return True
+    ident = gov.peek_identity(state, acct)
+    if ident is None:
+        return False
+    names = (ident.get("name"), ident.get("legal_name"))
+    keys = _IDENTITY_KEYS.get((key, names)) or _identity_keys(key, names)
+    return any(state.peek(NAME, k) is not None for k in keys)
+
+
+def screen_bank_code(state: ContractState, ctx: TxContext, role: str, code: str | None) -> None:
+    """A bank a document names by its BIC or LEI (a letter of credit's ``issuing_bank``) is not
+    a watched bank identity (decision 237).
+
+    Raises:
+        ContractError: ``sanctioned_party`` naming the role (the alert is kept).
+    """
+    if not code:
+        return
+    key = watch_key(ctx.fingerprint_key)
+    claim = state.peek(gov.NAME, "bic/" + bic_key(code))
+    if claim is not None and claim.get("holder") and identity_watched(state, key,
+                                                                      claim["holder"]):
+        _alert(state, ctx, "sanctioned_party", [ctx.sender_hex], {"party": role}, kept=True)
+        raise ContractError(f"the {role} is on the watch list", "sanctioned_party")
 
 
 def _rules_for(state: ContractState, account: str,
@@ -1050,13 +1173,20 @@ def check_on_behalf(state: ContractState, ctx: TxContext, accounts: Iterable[str
     LC's proceeds: the applicant's debt; proceeds assigned to a financing bank, a buyer
     repaying an exporter's financing: the exporter's debt): each is neither frozen (identity,
     or its account in ``currency``) nor watched nor in a refused jurisdiction, as if it paid
-    (red-team F8c for the applicant; round 9, decision 178, for the exporter).
+    (red-team F8c for the applicant; round 9, decision 178, for the exporter). The signer —
+    the bank that gives the promise or pays under it (an LC's issuer, a guarantor), or the
+    party that pays or claims — is not watched either: a watched bank's credit or guarantee
+    was issued, amended and relied on until its payment was refused (red-team round 12,
+    decision 236). Only the watch list: a promisor whose account is frozen still promises (its
+    payment out of it is refused), as before.
 
     Raises:
         ContractError: ``account_frozen``, ``sanctioned_party``, ``jurisdiction_refused``.
     """
     accounts = tuple(accounts)
     screen_identities(state, ctx, accounts)
+    if ctx.sender_hex not in accounts:  # (its places are screened with the accounts)
+        screen_identities(state, ctx, (ctx.sender_hex,), places=False)
     for acct in accounts:
         check_not_frozen(state, acct, currency)
 

@@ -47,7 +47,7 @@ from typing import Any
 from chainfin.errors import ContractError
 from chainfin.execution import ContractState, TxContext, bic_key, p_text
 from contracts import governance as gov
-from contracts.risk import CONTRACT, NAME, _alert, _require_regulator
+from contracts.risk import CONTRACT, NAME, _alert, _require_regulator, screen_bank_code
 
 #: ISO 3166-1 alpha-2: the 249 officially assigned codes (ISO 3166 Maintenance Agency; checked
 #: against Debian iso-codes 4.15), plus ``XK`` (Kosovo), user-assigned in ISO 3166 but the
@@ -280,7 +280,10 @@ def screen_ports(state: ContractState, ctx: TxContext, countries: Mapping[str, s
 
 
 def screen_bank(state: ContractState, ctx: TxContext, role: str, bic: str | None) -> None:
-    """A bank a document names by its BIC (a letter of credit's issuing bank)."""
+    """A bank a document names by its BIC (a letter of credit's issuing bank): not a watched
+    bank identity (:func:`contracts.risk.screen_bank_code`, decision 237), nor in a refused
+    place."""
+    screen_bank_code(state, ctx, role, bic)
     lst = listed(state)
     if lst is None or not bic:
         return

@@ -153,10 +153,16 @@ def screen_parties(state: ContractState, ctx: TxContext, g: dict[str, Any]) -> N
     beneficiary frozen (identity, or account in its currency), watched or in a refused
     jurisdiction (:func:`contracts.risk.check_on_behalf`; red-team guarantees G3, decision 210).
 
+    The guarantor (the signer) and the advising bank, through which the undertaking reaches
+    the beneficiary, are screened against the watch list too (red-team round 12, decision 236).
+
     Raises:
         ContractError: ``account_frozen``, ``sanctioned_party``, ``jurisdiction_refused``.
     """
     risk.check_on_behalf(state, ctx, (g["applicant"], g["beneficiary"]), g["currency"])
+    banks = tuple(b for b in (g.get("guarantor"), g.get("advising_bank")) if b)
+    if banks:  # (the guarantor as a party too: a beneficiary accepting its amendment signs)
+        risk.screen_identities(state, ctx, banks, places=False)
 
 
 def enlargements(g: dict[str, Any], changes: dict[str, Any], now_ms: int) -> list[str]:
