@@ -226,14 +226,24 @@ def container_holder(state: ContractState, ctx: TxContext, ckeys: list[tuple[str
     (and, past the window, its trade) only for a container already named (decision 228)."""
     found: tuple[str | None, str | None] = (None, None)
     free: list[str] = []
+    # a B/L's boxes are mostly one earlier document's: its record (and trade) read once
+    holders: dict[tuple[str, int], tuple[Any, bool]] = {}
     for container, k in ckeys:
         entry = state.peek(NAME, k)
-        holder = None if entry is None else state.peek(NAME, "doc/" + str(entry["doc"]))
-        if entry is None or holder is None or not _shipment_live(state, ctx, entry, holder):
+        if entry is None:
+            free.append(k)
+            continue
+        at = (str(entry["doc"]), int(entry["until_ms"]))
+        if at not in holders:
+            holder = state.peek(NAME, "doc/" + at[0])
+            holders[at] = (holder, holder is not None
+                           and _shipment_live(state, ctx, entry, holder))
+        holder, live = holders[at]
+        if not live:
             free.append(k)
         elif found[0] is None and (holder["trade_id"] is None
                                    or holder["trade_id"] != trade_id):
-            found = (container, str(entry["doc"]))
+            found = (container, at[0])
     return found[0], found[1], free
 
 
