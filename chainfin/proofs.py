@@ -906,35 +906,82 @@ class SealMismatch(ChainfinError):
     """A report file, a disclosed review record and a proven review that do not agree."""
 
 
-def _review_of(v: Verified) -> tuple[str, int]:
-    """The alert and review number of a state proof of ``risk/review/<alert>/<n>`` that shows
-    a value.
+@dataclass(frozen=True, slots=True)
+class _Review:
+    """A review as a proof shows it: its alert, its number (None when proven by its
+    transaction), its public ``state`` and ``commitment``, and how it was proven."""
+
+    alert: str
+    n: int | None
+    review: Mapping[str, Any]
+    said: str  # the "sealed by" line's text
+    caveat: str | None = None
+
+
+def _review_of(v: Verified) -> _Review:
+    """The review a proof shows: a state proof of ``risk/review/<alert>/<n>`` that holds a
+    value, or a transaction proof of the ``risk.review_alert`` that recorded it (what its
+    reviewer itself is served: in ledger format 3, a bank gets its own transactions' proofs).
 
     Raises:
-        SealMismatch: the proof is of something else, or shows the key absent."""
+        SealMismatch: the proof is of something else, shows the key absent, or its
+            transaction was refused."""
+    if v.kind == TX_PROOF and v.tx is not None:
+        t, args = v.tx, v.tx.args
+        if (t.contract, t.method) == ("risk", "review_alert") and isinstance(
+                args.get("alert"), str) and isinstance(args.get("commitment"), str):
+            caveat = None
+            if v.receipt is None:
+                caveat = ("the outcome is not proven (an inclusion-only proof): a review the "
+                          "ledger refused, as of an alert the bank had reviewed already, is in "
+                          "its block too; the state proof of risk/review/<alert>/<n> (a "
+                          "supervisor's) or the full proof shows it was recorded")
+            elif v.receipt.get("status") != "committed":
+                err = v.receipt.get("error") or {}
+                raise SealMismatch(f"the review transaction {t.tx_id.hex()} was refused "
+                                   f"({err.get('code')}: {err.get('message')}): it recorded "
+                                   "nothing")
+            return _Review(args["alert"], None, args,
+                           f"the review_alert transaction {t.tx_id.hex()} of alert "
+                           f"{args['alert']}: disposition reported, signed by "
+                           f"{t.sender.hex()} in the block at height {v.height}", caveat)
     alert, _, n = (v.key or "").removeprefix("review/").rpartition("/")
     if (v.kind != STATE_PROOF or v.contract != "risk" or not (v.key or "").startswith("review/")
             or not alert or not n.isdigit() or n != str(int(n))):
-        what = f"{v.contract}/{v.key}" if v.kind == STATE_PROOF else "a transaction"
+        what = (f"{v.contract}/{v.key}" if v.kind == STATE_PROOF else "a transaction"
+                + (f" of {v.tx.contract}.{v.tx.method}" if v.tx is not None else ""))
         raise SealMismatch(f"a report's seal is checked with a state proof of the review, "
                            f"risk/review/<alert id>/<n> (`chainfin proof state --contract risk "
-                           f"--key review/<alert id>/<n>`); this proof is of {what}")
+                           f"--key review/<alert id>/<n>`), or a proof of the risk.review_alert "
+                           f"transaction that recorded it; this proof is of {what}")
     if not v.present or not isinstance(v.value, dict):
         raise SealMismatch(f"the proof shows risk/{v.key} ABSENT at height {v.height}: no such "
                            "review was recorded by then")
-    return alert, int(n)
+    return _Review(alert, int(n), v.value,
+                   f"review {n} of alert {alert}: disposition reported, recorded at height "
+                   f"{v.value.get('height')} by {v.value.get('by')}")
 
 
-def _disclosed_record(doc: Any, n: int) -> dict[str, Any]:
+def _disclosed_record(doc: Any, r: _Review) -> dict[str, Any]:
     """The review record in ``doc``: the record itself, or ``chainfin alerts case --json``
-    output, whose review ``n`` carries it (``record``) when the bank's key opened it."""
+    output, whose review ``r.n`` (or, for a review proven by its transaction, the review whose
+    record opens its commitment) carries it (``record``) when the bank's key opened it."""
+    from chainfin.cli_alerts import commitment
+
     if isinstance(doc, dict) and isinstance(doc.get("reviews"), list):
-        rows = [r for r in doc["reviews"] if isinstance(r, dict) and r.get("review") == n]
-        if not rows or not isinstance(rows[0].get("record"), dict):
-            raise SealMismatch(f"the case file has no opened record of review {n} (the bank "
+        rows = [x.get("record") for x in doc["reviews"] if isinstance(x, dict)]
+        if r.n is not None:
+            rows = [x.get("record") for x in doc["reviews"]
+                    if isinstance(x, dict) and x.get("review") == r.n]
+        else:
+            rows = [x for x in rows if isinstance(x, dict) and set(x) == set(_RECORD_FIELDS)
+                    and commitment(x) == r.review.get("commitment")] or rows
+        which = f"review {r.n}" if r.n is not None else "the review"
+        if not rows or not isinstance(rows[0], dict):
+            raise SealMismatch(f"the case file has no opened record of {which} (the bank "
                                "writes it with `chainfin alerts case --json` under the key "
                                "the review is sealed to)")
-        doc = rows[0]["record"]
+        doc = rows[0]
     if not isinstance(doc, dict) or set(doc) != set(_RECORD_FIELDS):
         raise SealMismatch("the record file is neither a review record ({"
                            + ", ".join(_RECORD_FIELDS) + "}) nor `chainfin alerts case "
@@ -947,34 +994,36 @@ def check_report_seal(v: Verified, record_doc: Any, report: bytes) -> list[str]:
     review proven by ``v`` sealed: the disclosed ``record_doc`` opens the review's commitment
     (:func:`chainfin.cli_alerts.check_record`), its disposition is ``reported``, and its
     ``report_sha256`` is the SHA-256 of the reference the file's SHA-256 is (the review seals
-    the reference's hash, decision 208). Lines saying what matched, for an auditor.
+    the reference's hash, decision 208). ``v`` is a state proof of ``risk/review/<alert>/<n>``
+    or a proof of the ``risk.review_alert`` transaction. Lines saying what matched, for an
+    auditor.
 
     Raises:
         SealMismatch: which of them does not hold."""
     from chainfin.cli_alerts import ReviewCheckError, check_record
 
-    alert, n = _review_of(v)
-    record = _disclosed_record(record_doc, n)
-    review = v.value
+    r = _review_of(v)
+    record = _disclosed_record(record_doc, r)
+    which = f"review {r.n} of alert {r.alert}" if r.n is not None else (
+        f"the review of alert {r.alert} in transaction {v.tx_id.hex() if v.tx_id else '?'}")
     try:
-        check_record(alert, review, record)
+        check_record(r.alert, dict(r.review), record)
     except ReviewCheckError as e:
-        raise SealMismatch(f"the disclosed record does not open review {n} of alert {alert}: "
-                           f"{e}") from None
+        raise SealMismatch(f"the disclosed record does not open {which}: {e}") from None
     if record["disposition"] != "reported":
-        raise SealMismatch(f"review {n} of alert {alert} is {record['disposition']}, not "
-                           "reported: it seals no report")
+        raise SealMismatch(f"{which} is {record['disposition']}, not reported: it seals no "
+                           "report")
     ref = hashlib.sha256(report).hexdigest()
     if hashlib.sha256(ref.encode()).hexdigest() != record["report_sha256"]:
         raise SealMismatch(f"the report file's SHA-256 is {ref}, which is not the report "
-                           f"review {n} of alert {alert} sealed (the file was changed, or it "
-                           "is another report)")
+                           f"{which} sealed (the file was changed, or it is another report)")
     return [
         "SEAL MATCHES   the report file is the one the review sealed",
         f"report SHA-256: {ref} (the report reference)",
-        f"sealed by:      review {n} of alert {alert}: disposition reported, recorded at height "
-        f"{review.get('height')} by {review.get('by')}",
-        f"commitment:     {review.get('commitment')} (on chain; the disclosed record opens it)",
+        f"sealed by:      {r.said}",
+        f"commitment:     {r.review.get('commitment')} (on chain; the disclosed record opens "
+        "it)",
+        *([f"caveat:         {r.caveat}"] if r.caveat else []),
     ]
 
 

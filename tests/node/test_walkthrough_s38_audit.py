@@ -244,3 +244,56 @@ async def test_an_auditor_proves_a_travel_rule_refusal_and_the_data_a_transfer_c
                          "--key", f"travel/{payer}/{result['travel_v']}")
     shown = json.loads(out.split("value:", 1)[1].split("\n", 1)[0])
     assert shown["info"] == {"address": ADDRESS}, shown
+
+
+async def test_a_bank_hands_its_auditor_the_proof_of_its_own_review_transaction(
+        desk3: Desk, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bank's own auditor is no chain identity (docs/risk.md "Who reads a disposition") and a
+    bank is served no state proof; but on a chain of ledger format 3 the bank is served the
+    proof of its own ``review_alert`` transaction (inclusion-only, or whole for a validator's
+    bank as here), whose signed arguments carry the commitment: ``verify --report`` takes it
+    (the caveat of an inclusion-only one: tests/unit/test_walkthrough_s38_audit.py)."""
+    d = desk3
+    await customer(d)
+    for amount in (950, 960):
+        assert (await pay(d, "USD", amount))["status"] == "committed"
+    structured = await pay(d, "USD", 990)
+    alert = (await alerts_of(d, structured["tx_id"]))[0]
+    url = str(d.http.make_url("")).rstrip("/")
+    bank = key_file(d.ids["bank_a"], tmp_path)
+    note = tmp_path / "note.txt"
+    note.write_text("filed")
+    report = tmp_path / "str.xml"
+    rc, out, err = await _chainfin(capsys, "alerts", "str", alert, "--node", url, "--key", bank,
+                                   "--out", str(report), "--config", config(tmp_path),
+                                   "--review", "--note", str(note))
+    assert rc == 0, err
+    review_tx = json.loads(out.splitlines()[1])["tx_id"]
+    rc, out, err = await _chainfin(capsys, "alerts", "case", "--node", url, "--key", bank,
+                                   "--alert", alert, "--json")
+    assert rc == 0, err
+    case = tmp_path / "case.json"
+    case.write_text(out)
+    genesis = _genesis(d, tmp_path)
+    auditor = key_file(d.ids["auditor"], tmp_path)
+    for who, key in (("bank_a", bank), ("auditor", auditor)):
+        proof = tmp_path / f"review-tx-{who}.json"
+        rc, _, err = await _chainfin(capsys, "proof", "tx", "--node", url, "--key",
+                                     key, "--id", review_tx,
+                                     "--out", str(proof))
+        assert rc == 0, err
+        rc, out, err = await _chainfin(capsys, "verify", "--genesis", genesis, str(proof),
+                                       "--report", str(report), "--record", str(case))
+        assert rc == 0 and "SEAL MATCHES" in out, (who, err)
+        assert f"the review_alert transaction {review_tx} of alert {alert}" in out
+        # an inclusion-only proof (a bank that is no validator) says what it leaves open
+        assert ("caveat:         the outcome is not proven" in out) is (
+            "outcome:        not proven" in out), (who, out)
+    # a proof of another transaction: said what it is and what is needed
+    other = tmp_path / "pay.json"
+    rc, _, err = await _chainfin(capsys, "proof", "tx", "--node", url, "--key", auditor,
+                                 "--id", structured["tx_id"], "--out", str(other))
+    assert rc == 0, err
+    rc, _, err = await _chainfin(capsys, "verify", "--genesis", genesis, str(other),
+                                 "--report", str(report), "--record", str(case))
+    assert rc == 1 and "this proof is of a transaction of settlement.transfer" in err, err

@@ -14,7 +14,7 @@ import pytest
 from chainfin.cli_alerts import review_args, review_record
 from chainfin.crypto import Identity
 from chainfin.proofs import STATE_PROOF, TX_PROOF, SealMismatch, Verified, check_report_seal
-from chainfin.types import ValidatorSet
+from chainfin.types import Transaction, ValidatorSet
 
 ALERT = "ab" * 32 + "-0"
 REPORT = b"<report><report_code>STR</report_code></report>"
@@ -84,3 +84,29 @@ def test_each_disagreement_is_refused_in_words(what: str, said: str) -> None:
     with pytest.raises(SealMismatch) as e:
         check_report_seal(v, doc, report)
     assert said in str(e.value), e.value
+
+
+def by_tx(record: dict[str, Any], receipt: Any) -> Verified:
+    """What verify_proof returns for a proof of the ``review_alert`` transaction."""
+    reviewer = Identity.generate("officer")
+    tx = Transaction.create(reviewer, "c", 1, "risk", "review_alert",
+                            review_args(record, [reviewer.public_key.hex()]))
+    return Verified(kind=TX_PROOF, chain_id="c", height=9, block_hash=bytes(32), timestamp_ms=0,
+                    validators=ValidatorSet((bytes(32),)), signers=(), set_change_heights=(),
+                    tx=tx, tx_index=0, tx_count=1, receipt=receipt,
+                    inclusion_only=receipt is None)
+
+
+def test_the_review_transactions_proof_serves_and_says_what_it_leaves_open() -> None:
+    rec = reported()
+    case = {"reviews": [{"review": 0, "check": "sealed: not to this key"},
+                        {"review": 1, "record": rec}]}
+    full = check_report_seal(by_tx(rec, {"status": "committed", "error": None}), case, REPORT)
+    assert full[0].startswith("SEAL MATCHES") and not any("caveat" in x for x in full)
+    assert "the review_alert transaction " in full[2] and f"of alert {ALERT}" in full[2]
+    bare = check_report_seal(by_tx(rec, None), rec, REPORT)
+    assert bare[-1].startswith("caveat:         the outcome is not proven"), bare
+    with pytest.raises(SealMismatch) as e:  # refused: it recorded nothing
+        check_report_seal(by_tx(rec, {"status": "rejected", "error": {
+            "code": "bad_field", "message": "alert is reviewed"}}), rec, REPORT)
+    assert "was refused (bad_field: alert is reviewed): it recorded nothing" in str(e.value)
