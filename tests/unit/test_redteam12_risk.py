@@ -11,7 +11,7 @@ written with its type prefix ("MV", "M/T") or with its IMO number was only a pos
 (decision 238); a Russian name romanised the German or Polish way with "-ej" ("Sergej Iwanow")
 raised nothing (decision 239). Held: transliterations of a listed name (Cyrillic, Greek,
 Arabic, "Ivanoff") alert and are not refused; a frozen party gets nothing out through a
-guarantee's payment, a PvP offer or a return; honest names cost no read more.
+guarantee's payment or a PvP offer; honest names cost no read more.
 """
 
 from __future__ import annotations
@@ -217,7 +217,17 @@ def test_a_listed_name_in_another_script_or_spelling_alerts(variant: str, refuse
         assert r.ok and alerts(r, "possible_watch_match")
 
 
-def test_a_frozen_party_gets_nothing_out_through_a_guarantee_pvp_or_return() -> None:
+def test_a_listed_party_hidden_as_a_port_is_refused() -> None:
+    L = trade_ledger()
+    watch_name(L, "Globex Trading LLC")
+    r = _doc(L, "bill_of_lading", dict(BILL_OF_LADING, port_of_discharge="GLOBEX TRADING"))
+    assert r.error_code == "sanctioned_party" and "port_of_discharge" in r.error_message
+
+
+def test_a_frozen_party_gets_nothing_out_through_a_guarantee_or_a_pvp() -> None:
+    """A demand is recorded for a beneficiary frozen since, never paid; a guarantor's frozen
+    account pays no demand; a frozen account offers no PvP leg in its currency (a return by or
+    to a frozen party: tests/unit/test_redteam_risk9.py)."""
     L = trade_ledger()
     gid = L.ok("bank_b", T, "issue_guarantee", applicant=L.pk("exporter"),
                beneficiary=L.pk("importer"), **GUARANTEE)["guarantee_id"]
