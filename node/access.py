@@ -102,7 +102,8 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "`/v1/state/governance/travel/<id>/…`", "the record and those keys: owner, home_bank, "
      "validator, regulator, auditor; a transfer's "
      "`travel`: home_bank (of the originator), beneficiary_bank (the payee's home bank, which "
-     "reads of the transaction only its status, its `transferred` events and `travel`), "
+     "reads of the transaction only its status, and the `transferred` events and `travel` of the "
+     "payments to its customers: red-team round 11), "
      "validator, regulator, auditor"),
     ("nonce", "`/v1/nonce/{sender}`", "owner, home_bank, validator, regulator, auditor"),
     ("transaction", "`/v1/tx/{tx_id}`",
@@ -120,7 +121,9 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "inclusion-only "
      "proofs](proofs.md#25-full-and-inclusion-only-transaction-proofs))"),
     ("state proof", "`/v1/proofs/state/{contract}/{key}`",
-     "validator, regulator, auditor, for a key they may read (see [what a proof "
+     "validator, regulator, auditor, for a key they may read and a value they read whole (not "
+     "one shown with fields withheld: a proof carries it whole, red-team round 11; see [what a "
+     "proof "
      "discloses](proofs.md#what-a-proof-discloses))"),
     ("blocks", "`/v1/blocks/…`, `/v1/sync/blocks`, `/v1/sync/snapshot`, `/v1/sync/chunk`, "
      "`/v1/events` (all events)", "validator, regulator, auditor"),

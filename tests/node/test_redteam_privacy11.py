@@ -250,3 +250,42 @@ async def test_a_transfers_r16_data_is_its_two_banks_not_its_customers_nor_a_thi
     for key in (f"id/{pk(d, 'payee')}", f"travel/{pk(d, 'payee')}/1"):
         st, rec = await get_as(d, "payer", f"/v1/state/governance/{key}")
         assert "C-payee" not in json.dumps(rec), (key, rec)
+
+
+# ------------------------------------------------- F2: a state proof carries the value whole
+
+
+async def test_a_state_proof_is_not_served_of_a_value_read_with_fields_withheld(
+        desk: Desk) -> None:
+    """A state proof carries its key's value whole; it was served to a validator for any key
+    it may read, so a validator that is a party of a trade but did not finance it (here: it
+    verified the invoice and issued the LC, presented under) read in the proofs of ``trade/`` and ``fin/`` what
+    ``GET /v1/state`` withholds from it (round 7 F8): another bank's financing, its amount and
+    maturity. Such a proof is now the missing key's 404; a reader that reads the value whole
+    (the financing bank, the auditor) still gets it, and the state reads are unchanged."""
+    d = desk
+    trade, inv, _ = await d.attested_trade()
+    await d.send("bank_c", "verify", doc_id=inv)
+    fin = (await d.send("bank_a", "request_financing", trade_id=trade, amount=40_000_00,
+                        currency="USD", maturity_date="2099-12-31"))["financing_id"]
+    lc = (await d.send("bank_c", "issue_lc", applicant=pk(d, "importer"),
+                       beneficiary=pk(d, "exporter"), amount=90_000_00, currency="USD",
+                       expiry_date="2099-12-31", lc_number="LC-R11-P",
+                       required_docs=["invoice"], trade_id=trade))["lc_id"]
+    await d.send("exporter", "present", lc_id=lc, doc_ids=[inv], amount=70_000_00)
+    st, body = await get_as(d, "bank_c", f"/v1/state/{T}/trade/{trade}")
+    assert st == 200 and "pool" not in body["value"], body  # its state read: no pool
+    st, body = await get_as(d, "bank_c", f"/v1/state/{T}/fin/{fin}")
+    assert st == 200 and "maturity_date" not in body["value"], body  # lc_issuer's fields
+    for key, real in ((f"trade/{trade}", trade), (f"fin/{fin}", fin)):
+        proof = f"/v1/proofs/state/{T}/{key}"
+        st, none = await get_as(d, "bank_c", proof.replace(real, ANY_ID))  # no such record
+        assert st == 404, none
+        want = json.loads(json.dumps(none).replace(ANY_ID, real))
+        assert await get_as(d, "bank_c", proof) == (404, want), key
+        for who in ("bank_a", "auditor"):
+            st, body = await get_as(d, who, proof)
+            assert st == 200 and body["value"], (who, key, st)
+    # a key the validator reads whole keeps its proof
+    st, body = await get_as(d, "bank_c", f"/v1/proofs/state/{T}/doc/{inv}")
+    assert st == 200, body
