@@ -378,16 +378,25 @@ def cli_alerts_str(args: argparse.Namespace) -> int:
         _, me = goaml.reader_record(get, identity.public_key.hex())
         txs = goaml.gather(get, identity.public_key.hex(), alerts)
         exps = {t.currency: goaml.exponent_of(get, t.currency) for t in txs}
+        now_ms = int(time.time() * 1000)
+        local = filer.currency_code_local
+        rates: dict[str, goaml.Rate] = {}
+        if local and any(t.currency != local for t in txs):
+            # several currencies: each converted at the ledger's reference rate against the
+            # bank's local currency (decisions 252-255), refused naming one it has none of
+            rates = goaml.reference_rates(get, local, [t.currency for t in txs], now_ms)
+            if local not in exps:
+                exps[local] = goaml.exponent_of(get, local)
         reason = args.reason or goaml.default_reason(get, alerts, exps)
         home = filer.country or goaml.country_of_bic(me.get("bank"))
         if home is None:
             raise ChainfinError("the bank's country is needed (its identity carries no BIC): "
                                 "country in --config")
-        submitted = goaml.submission_ms(args.submission_date, int(time.time() * 1000))
+        submitted = goaml.submission_ms(args.submission_date, now_ms)
         xml = goaml.build_report(
             filer, txs, exps, reason=reason, action=args.action, submission_ms=submitted,
             entity_reference=args.entity_reference or alerts[0],
-            home_country=home)
+            home_country=home, rates=rates)
         problems = goaml.check_report(xml)
         if problems:
             raise ChainfinError("the report fails the goAML checks: " + "; ".join(problems))
@@ -399,6 +408,10 @@ def cli_alerts_str(args: argparse.Namespace) -> int:
         os.replace(tmp, out)
         ref = goaml.sha256_hex(xml)
         print(f"{ref}  {out}")
+        for r in rates.values():
+            print(f"chainfin: {r.currency} converted to {r.base} at the ledger's reference "
+                  f"rate {r.currency} {r.per} = {r.base} {r.base_units} (minor units) as of "
+                  f"{goaml.goaml_datetime(r.time_ms)} UTC, rounded half up", file=sys.stderr)
         if not args.review:
             print(f"chainfin: the report stays with the bank; record it with `chainfin alerts "
                   f"review --disposition reported --report-ref {ref}`", file=sys.stderr)

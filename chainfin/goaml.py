@@ -23,6 +23,11 @@ configuration.
 
 Money: amounts are integer minor units on the ledger; ``amount_local`` is the decimal
 written from them by the currency's ISO 4217 exponent, exactly (integer division, no float).
+A transaction in another currency than the report's ``currency_code_local`` (the bank's, from
+its configuration) is converted at the ledger's reference rate against that currency
+(``risk`` ``rates/<LOCAL>``, decision 187: an exact ratio of minor units), rounded half up to
+the local minor unit, and carries its own amount in the goAML schema's ``t_foreign_currency``
+on each side (decisions 252-255); a currency with no fresh rate refuses the report.
 """
 
 from __future__ import annotations
@@ -40,6 +45,13 @@ from typing import Any
 from chainfin.errors import ChainfinError
 from chainfin.exec_args import bic_key
 from chainfin.money import decimal
+
+#: ``contracts.risk_rates.MAX_RATE_AGE_MS`` (this layer imports nothing from contracts): a rate
+#: older than this the ledger counts nothing with (decision 188), nor does a report
+MAX_RATE_AGE_MS = 6 * 24 * 3600 * 1000
+#: fraction digits of a ``dec`` (goAML ``sql_decimal``, as :data:`_SIMPLE` checks it): a rate
+#: that is no exact decimal of at most these is stated in the comments, not written
+DEC_DIGITS = 4
 
 #: ``path -> decoded JSON``, or None when the node answers 404 (a signed GET of the bank's)
 Get = Callable[[str], Any]
@@ -421,6 +433,101 @@ def exponent_of(get: Get, ccy: str) -> int:
     return int(rec["exponent"])
 
 
+# ----------------------------------------------------------------------------- reference rates
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A reference rate as the ledger holds it (``contracts.risk_rates``, decision 187):
+    ``per`` minor units of ``currency`` are worth ``base_units`` minor units of ``base``, as
+    of ``time_ms``, published by ``by`` at ``height``."""
+
+    currency: str
+    base: str
+    per: int
+    base_units: int
+    time_ms: int
+    by: str | None = None
+    height: int | None = None
+
+
+def _no_rate(ccy: str, local: str, why: str) -> ChainfinError:
+    return ChainfinError(
+        f"{why}: a transaction in {ccy} cannot be written in the report's local currency "
+        f"{local} (the report converts at the ledger's reference rate only, never a rate it "
+        f"guesses): a regulator publishes one (`chainfin risk rates publish --base {local} "
+        f"--rate {ccy}=PER:BASE_UNITS`), or report the {ccy} transactions by hand")
+
+
+def reference_rates(get: Get, local: str, currencies: Sequence[str],
+                    now_ms: int) -> dict[str, Rate]:
+    """The ledger's reference rate against ``local`` of each of ``currencies`` other than it
+    (one read of the public ``risk`` record ``rates/<LOCAL>``).
+
+    Raises:
+        ChainfinError: a currency with no rate against ``local``, or one more than
+            :data:`MAX_RATE_AGE_MS` old at ``now_ms``, named (decision 188: the ledger counts
+            nothing with such a rate; a report does not convert with it either)."""
+    raw = state(get, "risk", "rates/" + local)
+    record: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    out: dict[str, Rate] = {}
+    for ccy in dict.fromkeys(currencies):
+        if ccy == local:
+            continue
+        r = record.get(ccy)
+        if not isinstance(r, dict) or not all(
+                isinstance(r.get(k), int) and not isinstance(r.get(k), bool) and r[k] > 0
+                for k in ("per", "base_units", "time_ms")):
+            raise _no_rate(ccy, local, f"the ledger holds no reference rate of {ccy} against "
+                                       f"{local}")
+        age = now_ms - int(r["time_ms"])
+        if age > MAX_RATE_AGE_MS:
+            raise _no_rate(ccy, local, f"the ledger's reference rate of {ccy} against {local} "
+                                       f"is {age // 3_600_000} h old (as of "
+                                       f"{goaml_datetime(int(r['time_ms']))} UTC; more than "
+                                       f"{MAX_RATE_AGE_MS // 3_600_000} h: stale)")
+        height = r.get("height")
+        out[ccy] = Rate(ccy, local, int(r["per"]), int(r["base_units"]), int(r["time_ms"]),
+                        str(r["by"]) if isinstance(r.get("by"), str) else None,
+                        int(height) if isinstance(height, int) else None)
+    return out
+
+
+def to_local(amount: int, rate: Rate) -> int:
+    """``amount`` minor units of ``rate.currency`` in minor units of ``rate.base``, rounded
+    to the nearest, a half up (Council Regulation (EC) No 1103/97, art. 5: a converted amount
+    is rounded to the nearest cent, a half upwards): integers only, ``floor((2 * amount *
+    base_units + per) / (2 * per))``. Not the limits' rounding (always up, against the
+    customer, decision 187): a report states what moved, as near as the local unit says it."""
+    return (2 * amount * rate.base_units + rate.per) // (2 * rate.per)
+
+
+def rate_decimal(rate: Rate, exponents: Mapping[str, int],
+                 digits: int = DEC_DIGITS) -> str | None:
+    """How many units of the local currency one unit of ``rate.currency`` is worth (goAML's
+    ``foreign_exchange_rate``) as an exact decimal of at most ``digits`` fraction digits, or
+    None when it has more (1 EUR = ``1.0853`` USD; 1 JPY = ``0.0067`` USD)."""
+    num = rate.base_units * 10 ** exponents[rate.currency]
+    den = rate.per * 10 ** exponents[rate.base]
+    for d in range(digits + 1):
+        if (num * 10 ** d) % den == 0:
+            return decimal(num * 10 ** d // den, d)
+    return None
+
+
+def conversion_words(amount: int, rate: Rate, exponents: Mapping[str, int]) -> str:
+    """What a converted transaction's ``comments`` say of its ``amount_local``: the amount,
+    the rate used as the ledger holds it, its date and the rounding."""
+    ccy, local = rate.currency, rate.base
+    major = rate_decimal(rate, exponents, 12)
+    return (f"amount_local is {ccy} {decimal_amount(amount, exponents[ccy])} at the "
+            f"ledger's reference rate {ccy} {rate.per} = {local} {rate.base_units} in minor "
+            f"units" + (f" (1 {ccy} = {major} {local})" if major is not None else "")
+            + f", as of {goaml_datetime(rate.time_ms)} UTC"
+            + (f" (published at height {rate.height})" if rate.height is not None else "")
+            + f", rounded half up to the {local} minor unit")
+
+
 # ----------------------------------------------------------------------------- the report
 
 
@@ -450,9 +557,17 @@ def _account(parent: ET.Element, tag: str, p: Party, ccy: str, filer: Filer) -> 
     _sub(acc, "comments", f"chainfin identity {p.ident}")
 
 
-def _side(tx_el: ET.Element, way: str, p: Party, ccy: str, filer: Filer, home: str) -> None:
+def _side(tx_el: ET.Element, way: str, p: Party, ccy: str, filer: Filer, home: str,
+          foreign: tuple[str, str, str | None] | None = None) -> None:
     side = _sub(tx_el, f"t_{way}_my_client" if p.mine else f"t_{way}")
     _sub(side, f"{way}_funds_code", filer.funds_code)
+    if foreign is not None:  # goAML t_foreign_currency: after the funds, before the party
+        code, amount, rate = foreign
+        fc = _sub(side, f"{way}_foreign_currency")
+        _sub(fc, "foreign_currency_code", code)
+        _sub(fc, "foreign_amount", amount)
+        if rate is not None:
+            _sub(fc, "foreign_exchange_rate", rate)
     if p.bank_id:
         _account(side, f"{way}_account", p, ccy, filer)
     else:  # no bank the chain names: the party itself
@@ -475,20 +590,36 @@ def description(t: LedgerTx) -> str:
 
 def build_report(filer: Filer, txs: Sequence[LedgerTx], exponents: Mapping[str, int], *,
                  reason: str, action: str | None, submission_ms: int,
-                 entity_reference: str | None, home_country: str) -> bytes:
+                 entity_reference: str | None, home_country: str,
+                 rates: Mapping[str, Rate] | None = None) -> bytes:
     """The goAML ``report`` (UTF-8 XML bytes), report code ``STR``.
 
+    A transaction in another currency than the configured ``currency_code_local`` is
+    converted at ``rates`` (:func:`reference_rates`; ``exponents`` holds the local
+    currency's too): ``amount_local`` by :func:`to_local`, its own amount in each side's
+    ``t_foreign_currency``, the rate and its date in its ``comments``. A report all in the
+    local currency is written as before, byte for byte.
+
     Raises:
-        ChainfinError: no transaction, or one in another currency than the report's local
-            one (``amount_local`` would need a conversion this command does not make)."""
+        ChainfinError: no transaction; one in another currency than the first's when no
+            local currency is configured (the bank's local currency is its own, not
+            guessed); one in a currency ``rates`` has no rate of."""
     if not txs:
         raise ChainfinError("a goAML STR reports at least one transaction")
     local = filer.currency_code_local or txs[0].currency
     for t in txs:
-        if t.currency != local:
-            raise ChainfinError(f"transaction {t.tx_id[:16]}… is in {t.currency}, the "
-                                f"report's local currency is {local}: file one report per "
-                                f"currency (--currency-local)")
+        if t.currency == local:
+            continue
+        if not filer.currency_code_local:
+            raise ChainfinError(
+                f"transaction {t.tx_id[:16]}… is in {t.currency}, the report's local currency "
+                f"is {local} (the first transaction's: no currency_code_local configured): "
+                f"set the bank's local currency (currency_code_local in --config, or "
+                f"--currency-local) to report the others converted at the ledger's reference "
+                f"rates, or file one report per currency")
+        if t.currency not in (rates or {}):
+            raise _no_rate(t.currency, local, f"no reference rate of {t.currency} against "
+                                              f"{local} was read")
     root = ET.Element("report")
     _sub(root, "rentity_id", str(filer.rentity_id))
     if filer.rentity_branch:
@@ -512,12 +643,22 @@ def build_report(filer: Filer, txs: Sequence[LedgerTx], exponents: Mapping[str, 
         _sub(el, "transaction_description", description(t))
         _sub(el, "date_transaction", goaml_datetime(t.time_ms))
         _sub(el, "transmode_code", filer.transmode_code)
-        _sub(el, "amount_local", decimal_amount(t.amount, exponents[t.currency]))
-        _side(el, "from", t.frm, t.currency, filer, home_country)
-        _side(el, "to", t.to, t.currency, filer, home_country)
+        notes = []
+        if t.currency == local:
+            _sub(el, "amount_local", decimal_amount(t.amount, exponents[t.currency]))
+            foreign = None
+        else:
+            rate = (rates or {})[t.currency]
+            _sub(el, "amount_local", decimal_amount(to_local(t.amount, rate), exponents[local]))
+            foreign = (t.currency, decimal_amount(t.amount, exponents[t.currency]),
+                       rate_decimal(rate, exponents))
+            notes.append(conversion_words(t.amount, rate, exponents))
+        _side(el, "from", t.frm, t.currency, filer, home_country, foreign)
+        _side(el, "to", t.to, t.currency, filer, home_country, foreign)
         if t.refused:
-            _sub(el, "comments", f"attempted: refused by the ledger ({t.refused}); no funds "
-                                 f"moved")
+            notes.insert(0, f"attempted: refused by the ledger ({t.refused}); no funds moved")
+        if notes:
+            _sub(el, "comments", "; ".join(notes))
     ET.indent(root)
     out: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return out + b"\n"
@@ -580,13 +721,21 @@ SPEC: dict[str, list[tuple[tuple[str, ...], int, int | None, tuple[str, ...]]]] 
         (("name",), 1, 1, ("s255",)), (("incorporation_country_code",), 0, 1, ("country",)),
         (("comments",), 0, 1, ("s4000",))],
 }
+#: goAML ``t_foreign_currency`` (the from or to side's ``{way}_foreign_currency``, after its
+#: funds code and before its party): the side's own currency when it is not the report's local
+#: one, its amount in it, and optionally how much local currency one unit of it is worth
+SPEC["foreign_currency"] = [
+    (("foreign_currency_code",), 1, 1, ("ccy",)), (("foreign_amount",), 1, 1, ("dec",)),
+    (("foreign_exchange_rate",), 0, 1, ("dec",))]
 for _way in ("from", "to"):
     SPEC[f"{_way}_mine"] = [
         ((f"{_way}_funds_code",), 1, 1, ("s50",)),
+        ((f"{_way}_foreign_currency",), 0, 1, ("foreign_currency",)),
         ((f"{_way}_account",), 1, 1, ("account_mine",)),
         ((f"{_way}_country",), 1, 1, ("country",))]
     SPEC[f"{_way}_other"] = [
         ((f"{_way}_funds_code",), 1, 1, ("s50",)),
+        ((f"{_way}_foreign_currency",), 0, 1, ("foreign_currency",)),
         ((f"{_way}_account", f"{_way}_entity"), 1, 1, ("account_other", "entity")),
         ((f"{_way}_country",), 1, 1, ("country",))]
 
@@ -602,6 +751,16 @@ def check_report(data: bytes) -> list[str]:
         return [f"the root element is {root.tag}, not report"]
     problems: list[str] = []
     _check(root, "report", "report", problems)
+    # a foreign currency is one other than the local: the local amount is amount_local
+    local = (root.findtext("currency_code_local") or "").strip()
+    for i, tx in enumerate(root.findall("transaction")):
+        for side in tx:
+            for fc in side.findall("*"):
+                if fc.tag.endswith("_foreign_currency") and (
+                        fc.findtext("foreign_currency_code") or "").strip() == local:
+                    problems.append(f"report/transaction[{i + 1}]/{side.tag}/{fc.tag}: "
+                                    f"{local} is the report's local currency, not a foreign "
+                                    f"one")
     return problems
 
 
