@@ -150,11 +150,12 @@ def parent_invoice(state: ContractState, key: bytes, norm: dict[str, Any]
 
 
 def check_not_copy(similar: str | None, why: str, declare_distinct: str | None,
-                   what: str = "sale") -> str | None:
+                   what: str = "sale", named: bool = True) -> str | None:
     """A document that looks like a copy of another ``what`` (a sale's invoice, a shipment's
     declaration or B/L; ``why`` says how) is a ``suspected_duplicate`` unless the registrant
     declares it distinct with a reason. Returns the similar document's id when declared
-    distinct.
+    distinct. ``named``: the refusal names the similar document (the registrant's own);
+    another exporter's is not named (a co-loader's B/L in the same container: decision 230).
 
     Raises:
         ContractError: ``suspected_duplicate``.
@@ -163,7 +164,9 @@ def check_not_copy(similar: str | None, why: str, declare_distinct: str | None,
         return None
     if declare_distinct is None:
         raise ContractError(
-            f"{why} is registered as {similar}; if this is another {what}, register it again "
+            f"{why} is registered "
+            f"{'as ' + similar if named else 'by another exporter (not named here)'}; "
+            f"if this is another {what}, register it again "
             "with declare_distinct: \"<why it is another>\" (an argument of register beside "
             "fields): the reason is recorded on both documents, and a bank finances either "
             "trade only after reading it (acknowledge_distinct)", "suspected_duplicate")
@@ -510,8 +513,10 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     box, box_doc, box_free = (container_holder(state, ctx, ckeys, args.get("trade_id"))
                               if ckeys else (None, None, []))
     if similar is None and box_doc is not None:
+        holder = get_doc(state, box_doc)
         similar = check_not_copy(box_doc, _WHY_CONTAINER.format(container=box),
-                                 args.get("declare_distinct"), "shipment")
+                                 args.get("declare_distinct"), "shipment",
+                                 holder["owner"] == owner)
     # a part by its digits, whatever words come between (decision 176): only an invoice whose
     # digits end in one or two short groups reads anything here
     pcores = part_cores(key, doc_type, norm)

@@ -204,6 +204,20 @@ def test_f10_declared_distinct_from_a_look_alike_the_container_was_said_nowhere(
     assert [c["doc_id"] for c in boxes["distinct_copies"]] == [r.result["doc_id"]]
 
 
+def test_f11_another_exporters_document_is_not_named(L: Ledger) -> None:
+    """A co-loader (another exporter) whose B/L names a box of the shipment learnt the id of
+    the shipment's B/L from the refusal; the exporter's own is still named."""
+    boxes = next(k.decode().split("/")[-1] for k in L.state.data
+                 if k.startswith(f"{T}/doc/".encode())
+                 and L.get(T, k.decode().split("/", 1)[1]).get("fields", {}).get("containers"))
+    r = L.tx("exporter2", T, "register", doc_type="bill_of_lading", content_hash=h("co"),
+             fields={**REISSUED, "shipper": "Borealis Trading Co", "containers": [BOX_A]})
+    by_container(r, BOX_A)
+    assert boxes not in (r.error_message or "") and "another exporter" in r.error_message
+    own = reg(L, {**REISSUED, "containers": [BOX_A]}, "bill_of_lading")
+    assert boxes in (own.error_message or "")
+
+
 # ---------------------------------------------------------------------------- held
 
 
