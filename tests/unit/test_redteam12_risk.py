@@ -22,7 +22,7 @@ import pytest
 
 from contracts import risk
 from contracts.testing import Ledger
-from tests.unit.trade_cases import BILL_OF_LADING, INVOICE, T, h, trade_ledger
+from tests.unit.trade_cases import BILL_OF_LADING, DECLARATION, INVOICE, T, h, trade_ledger
 
 S, R, G = "settlement", "risk", "governance"
 BIC = "GLBXRUMM"  # a bank registered with this BIC, then watched
@@ -167,6 +167,22 @@ def test_a_listed_vessel_written_with_its_type_or_number_is_refused(vessel: str)
     L = trade_ledger()
     watch_name(L, "Oceanic Star")
     r = _doc(L, "bill_of_lading", dict(BILL_OF_LADING, vessel=vessel))
+    assert r.error_code == "sanctioned_party" and "vessel" in r.error_message
+
+
+def test_a_prefixed_vessel_listed_after_registration_stops_financing() -> None:
+    """Financing re-screens the trade's vessel (red-team F8b) by the same rule."""
+    L = trade_ledger()
+    trade = L.ok("exporter", T, "register", doc_type="invoice", fields=INVOICE,
+                 content_hash=h("inv"))["trade_id"]
+    decl = L.ok("exporter", T, "register", doc_type="customs_declaration", fields=DECLARATION,
+                content_hash=h("decl"), trade_id=trade)["doc_id"]
+    L.ok("exporter", T, "register", doc_type="bill_of_lading", content_hash=h("bl"),
+         fields=dict(BILL_OF_LADING, vessel="M/V Oceanic Star"), trade_id=trade)
+    L.ok("customs", T, "attest", doc_id=decl, result="match", declared_amount=98_000_00)
+    watch_name(L, "Oceanic Star")
+    r = L.tx("bank_a", T, "request_financing", amount=1_000_00, currency="USD",
+             maturity_date="2026-02-28", trade_id=trade)
     assert r.error_code == "sanctioned_party" and "vessel" in r.error_message
 
 
