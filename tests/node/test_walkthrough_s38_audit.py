@@ -175,6 +175,21 @@ async def test_an_auditor_proves_a_guarantee_payout_at_its_height(
     assert rc == 1 and (f"the proof is of the block at height {height}, not of height "
                         f"{height + 1}") in err, err
 
+    # a rejected demand: the transaction committed (outcome), the demand was rejected (result)
+    dem2 = await d.send("importer", "demand", guarantee_id=gid, amount=5_000_00,
+                        supporting_statement="Lot 3 was late")
+    rej = await d.commit(d.tx("bank_a", T, "reject_demand", {
+        "demand_id": dem2["demand_id"], "discrepancies": [{"code": "missing_document"}]}))
+    assert rej["status"] == "committed", rej
+    rej_proof = tmp_path / "reject.json"
+    rc, _, err = await _chainfin(capsys, "proof", "tx", "--node", url, "--key", auditor,
+                                 "--id", rej["tx_id"], "--out", str(rej_proof))
+    assert rc == 0, err
+    rc, out, err = await _chainfin(capsys, "verify", "--genesis", genesis, str(rej_proof))
+    assert rc == 0 and "outcome:        committed" in out, err
+    said = json.loads(out.split("result:", 1)[1].split("\n", 1)[0])
+    assert said["status"] == "rejected", said  # before: only "committed" was printed
+
     state = tmp_path / "gtee.json"
     rc, _, err = await _chainfin(capsys, "proof", "state", "--node", url, "--identity", auditor,
                                  "--contract", T, "--key", f"gtee/{gid}", "--out", str(state))
@@ -182,7 +197,7 @@ async def test_an_auditor_proves_a_guarantee_payout_at_its_height(
     rc, out, err = await _chainfin(capsys, "verify", "--genesis", genesis, str(state))
     assert rc == 0, err
     shown = json.loads(out.split("value:", 1)[1].split("\n", 1)[0])
-    assert (shown["paid"], shown["reserved"]) == (10_000_00, 0)
+    assert (shown["paid"], shown["reserved"]) == (10_000_00, 0)  # the record at the tip
 
     # the genesis of another network: said as such (before: "block.header is for chain ...",
     # or, with the same chain id, only that the validators_hash is not the set in force)
