@@ -11,8 +11,10 @@ byte for byte as before (pinned)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,9 @@ import pytest
 from chainfin import goaml
 from chainfin.errors import ChainfinError
 from contracts.testing import Ledger
+from tests.fixtures import key_file
+from tests.node.test_access import get_as
+from tests.unit.test_goaml import alerts_of, config, customer, pay, pk, run
 
 BANK, CUST, OTHER = "b" * 64, "c" * 64, "d" * 64
 T_EUR, T_JPY, T_USD = "1" * 64, "2" * 64, "3" * 64
@@ -241,3 +246,67 @@ def test_a_single_currency_report_is_byte_identical_to_before() -> None:
     assert _single(FILER) == data  # USD configured as the local currency: the same bytes
     assert _single(FILER, {"EUR": goaml.Rate("EUR", "USD", 1, 1, AS_OF)}) == data
     assert b"foreign" not in data and goaml.check_report(data) == []
+
+
+# ---------------------------------------------------------------------------- end to end
+
+
+async def test_alerts_str_reports_a_pattern_across_currencies_on_a_live_ledger(
+        desk: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``chainfin alerts str`` on the in-process cluster: the regulator publishes EUR and JPY
+    against USD, caps ``c_own`` at USD 10.00 a payment in every currency (decision 187); EUR
+    9.00, JPY 1,450 and USD 9.90 are one pattern (decision 206), one report in USD. Without
+    a JPY rate the same command refuses, naming JPY, and writes nothing."""
+    d = desk
+    await customer(d, ())  # registered, no per-currency cap
+    for ccy, exp in (("JPY", 0), ("EUR", 2)):
+        await d.govern("add_currency", {"code": ccy, "exponent": exp,
+                                        "issuer": pk(d, "usd_issuer")})
+    for ccy in ("USD", "EUR", "JPY"):
+        out = await d.commit(d.tx("usd_issuer", "settlement", "issue", {
+            "currency": ccy, "to": pk(d, "c_own"), "amount": 100_000}))
+        assert out["status"] == "committed", out
+    out = await d.commit(d.tx("auditor", "risk", "publish_rates", {"base": "USD", "rates": [
+        {"currency": "EUR", "per": 10_000, "base_units": 10_853},
+        {"currency": "JPY", "per": 10_000, "base_units": 6_712}]}))
+    assert out["status"] == "committed", out
+    out = await d.commit(d.tx("auditor", "risk", "set_limit", {
+        "subject": pk(d, "c_own"), "kind": "max_per_tx", "currency": "USD", "max": 1_000,
+        "base": True, "rule_id": "cap_base"}))
+    assert out["status"] == "committed", out
+    pattern = [await pay(d, ccy, amount) for ccy, amount in (("EUR", 900), ("JPY", 1_450),
+                                                             ("USD", 990))]
+    assert [p["status"] for p in pattern] == ["committed"] * 3, pattern
+    alert = next(a for a in await alerts_of(d, pattern[2]["tx_id"]))
+    base = str(d.http.make_url("")).rstrip("/")
+    key = key_file(d.ids["bank_a"], tmp_path)
+    path = tmp_path / "str.xml"
+    argv = ["alerts", "str", alert, "--node", base, "--key", key, "--out", str(path),
+            "--config", config(tmp_path), "--currency-local", "USD"]
+    assert await asyncio.to_thread(run, argv) == 0
+    err = capsys.readouterr().err
+    assert "EUR converted to USD at the ledger's reference rate EUR 10000 = USD 10853" in err
+    r = ET.fromstring(path.read_bytes())
+    assert goaml.check_report(path.read_bytes()) == []
+    assert r.findtext("currency_code_local") == "USD"
+    txs = r.findall("transaction")
+    assert [t.findtext("transactionnumber") for t in txs] == [p["tx_id"][:50] for p in pattern]
+    assert [t.findtext("amount_local") for t in txs] == ["9.77", "9.73", "9.90"]
+    assert [(t.findtext("t_from_my_client/from_foreign_currency/foreign_currency_code"),
+             t.findtext("t_from_my_client/from_foreign_currency/foreign_amount"),
+             t.findtext("t_to/to_foreign_currency/foreign_amount")) for t in txs] == [
+        ("EUR", "9.00", "9.00"), ("JPY", "1450", "1450"), (None, None, None)]
+    assert "at the ledger's reference rate JPY 10000 = USD 6712" in txs[1].findtext(
+        "comments", "")
+
+    # a bank whose local currency is EUR: the regulator publishes against USD only, so the
+    # ledger has no rate of JPY (nor USD) against EUR, and no rate is derived through USD
+    st, doc = await get_as(d, "bank_a", "/v1/state/risk/rates/EUR")
+    assert st == 404, doc
+    capsys.readouterr()
+    refused = tmp_path / "refused.xml"
+    argv = ["alerts", "str", alert, "--node", base, "--key", key, "--out", str(refused),
+            "--config", config(tmp_path), "--currency-local", "EUR"]
+    assert await asyncio.to_thread(run, argv) == 1
+    assert "the ledger holds no reference rate of JPY against EUR" in capsys.readouterr().err
+    assert not refused.exists()
