@@ -190,6 +190,8 @@ async def test_an_auditor_proves_a_guarantee_payout_at_its_height(
     said = json.loads(out.split("result:", 1)[1].split("\n", 1)[0])
     assert said["status"] == "rejected", said  # before: only "committed" was printed
 
+    # the record at the tip: here by the `auditor` key, which the trade genesis also lists as
+    # its regulator; a key that is an auditor only is refused gtee/ (decision 195)
     state = tmp_path / "gtee.json"
     rc, _, err = await _chainfin(capsys, "proof", "state", "--node", url, "--identity", auditor,
                                  "--contract", T, "--key", f"gtee/{gid}", "--out", str(state))
