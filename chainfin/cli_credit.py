@@ -1,6 +1,7 @@
 """``chainfin credit grant | revoke | publish | request | open | dispute | answer | correct |
-notify | notices | report | records``: credit sharing as
-its subject and its banks use it (contracts/credit_sharing.py, decisions 179-180, 200-201).
+notify | notices | close | report | records``: credit sharing as
+its subject and its banks use it (contracts/credit_sharing.py, decisions 179-180, 200-201,
+248-249).
 
 - ``grant`` (the subject): consent to a bank for named purposes, for a number of days, of one
   publisher's records only if given; ``revoke`` withdraws it.
@@ -10,9 +11,12 @@ its subject and its banks use it (contracts/credit_sharing.py, decisions 179-180
   publisher): a corrected version of its record, sealed alike, that supersedes it (and tells
   the banks the old version was delivered to, decision 200); ``--retain-days``: how long the
   record is delivered (decision 201).
-- ``notices`` (a bank): the notices that records delivered to it were corrected; ``notify``
-  (the publisher or the subject): tell the next page of earlier recipients a correction did
-  not reach in its own transaction.
+- ``notices`` (a bank: that records delivered to it were corrected, or that a dispute they
+  were delivered under was rejected; a subject: the result of each of its disputes, decision
+  248); ``notify`` (the publisher or the subject): tell the next page of earlier recipients a
+  correction (``--dispute``: a rejected dispute) did not reach in its own transaction.
+- ``close`` (the publisher or the subject): close a request left pending at its record's
+  retention end, ``expired`` (decision 249).
 - ``open`` (the requesting bank: a delivered request; the publisher or a regulator: a record):
   open the sealed copy and check it against the commitment on chain.
 - ``dispute`` (the subject): dispute a record with a reason; ``answer`` (the publisher):
@@ -116,17 +120,24 @@ async def access_report(node: str, key: str, subject: str | None = None,
                            record_id=e.get("record_id"))
             elif e.get("status") == "notified":  # told of a correction (decision 200)
                 row.update(notified_at=_utc(e.get("timestamp_ms")))
+            elif e.get("status") == "expired":  # closed at the retention end (decision 249)
+                row.update(status="expired", expired_at=_utc(e.get("timestamp_ms")))
     return {"subject": subject, "entries": n, "shown": n - first + 1 if n else 0,
             "requests": list(rows.values())}
 
 
 async def bank_notices(node: str, key: str, ca: str | None = None, timeout: float = 60.0,
                        latest: int | None = REPORT_LATEST) -> dict[str, Any]:
-    """The correction notices of the key's own bank (decision 200), read as it: ``{bank, n,
-    notices: [{record_id, publisher, status, version, correction, consent, at, ...}]}``, oldest
-    first (the latest ``latest``). ``correction`` is the new version's id while the subject's
-    consent lets the bank ask for it (``chainfin credit request --record``), else null: the
-    record it holds changed, and it may not have the new one."""
+    """The notices of the key's own identity, read as it: ``{bank, n, notices: [{record_id,
+    publisher, status, ..., at}]}``, oldest first (the latest ``latest``). A bank's: status
+    ``corrected`` (decision 200: ``version``, ``correction``, ``consent``; ``correction`` is the
+    new version's id while the subject's consent lets the bank ask for it, ``chainfin credit
+    request --record``, else null: the record it holds changed, and it may not have the new
+    one) or ``dispute_rejected`` (decision 248: a record delivered to it marked disputed
+    stands; ``dispute``, ``since_ms``). A subject's (``bank`` is then the subject's id): status
+    ``dispute_rejected`` or ``dispute_corrected``, the result of its dispute with its
+    ``reason``, the publisher's ``answer`` or the ``correction``, and how many ``banks`` are
+    told."""
     ident = load_identity(key)
     async with Client(node, ca_file=ca, identity=ident, timeout=timeout) as c:
         bank = await _own_identity(c, ident)
@@ -371,7 +382,9 @@ _HINTS = {
     ("dispute", "superseded"): "the record was corrected: dispute the correction (its id is in "
                                "the message)",
     ("notify", "no_pending_notices"): "every bank the record was delivered to has been told "
-                                      "(or it was not corrected)",
+                                      "(or it was not corrected; with --dispute: the dispute "
+                                      "was not rejected)",
+    ("close", "not_expired"): "the record is still kept: the publisher's node delivers it",
 }
 
 
@@ -425,8 +438,14 @@ def run(args: argparse.Namespace) -> int:
             tx, method = {"bank": args.bank}, "revoke_consent"
         elif cmd == "request":
             tx, method = {"record_id": args.record, "purpose": args.purpose}, "request_access"
+        elif cmd == "notify" and args.dispute is not None:
+            tx, method = {"record_id": args.record}, "notify_dispute"
+            if args.dispute:  # 0: the latest
+                tx["dispute"] = args.dispute
         elif cmd == "notify":
             tx, method = {"record_id": args.record}, "notify_correction"
+        elif cmd == "close":
+            tx, method = {"request_id": args.request}, "close_request"
         elif cmd == "dispute":
             tx, method = {"record_id": args.record, "reason": args.reason}, "dispute"
         else:
@@ -456,6 +475,12 @@ def _retain_days(text: str) -> int:
     if not text.strip().isdigit() or not 1 <= int(text) <= MAX_RETENTION_DAYS:
         raise argparse.ArgumentTypeError(
             f"{text!r}: a number of days, 1 to {MAX_RETENTION_DAYS}")
+    return int(text)
+
+
+def _dispute_no(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 8:
+        raise argparse.ArgumentTypeError(f"{text!r}: a dispute's number, 1 to 8")
     return int(text)
 
 
@@ -546,9 +571,17 @@ def add_parser(sub: Any) -> None:
                                      "corrected record was delivered to (those the correction "
                                      "did not reach: 64 a transaction)")
     nt.add_argument("--record", type=_key, required=True, help="the corrected record's id")
+    nt.add_argument("--dispute", type=_dispute_no, nargs="?", const=0, default=None,
+                    help="tell the banks the record was delivered to marked disputed that the "
+                         "dispute was rejected (decision 248): its number (default: the latest)")
     common(nt)
-    ns = s.add_parser("notices", help="a bank's notices that records delivered to it were "
-                                      "corrected (decision 200)")
+    cl = s.add_parser("close", help="the publisher or the subject closes a request left "
+                                    "pending at its record's retention end (decision 249)")
+    cl.add_argument("--request", type=_key, required=True, help="the pending request's id")
+    common(cl)
+    ns = s.add_parser("notices", help="a bank's notices (records delivered to it corrected, "
+                                      "disputes of them rejected) or a subject's (the results "
+                                      "of its disputes); decisions 200, 248")
     ns.add_argument("--all", action="store_true",
                     help=f"every notice (default: the latest {REPORT_LATEST})")
     common(ns, signs=False)

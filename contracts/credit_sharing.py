@@ -161,6 +161,7 @@ ERROR_CODES = (
     "too_many_corrections",
     "record_expired",
     "no_pending_notices",
+    "not_expired",
 )
 
 
@@ -465,19 +466,22 @@ def _retain_until(ctx: TxContext, args: Mapping[str, Any], old: int | None = Non
 
 
 def _note_recipient(state: ContractState, ctx: TxContext, record_id: str, bank: str,
-                    request_id: str) -> None:
+                    request_id: str, sub: str = "") -> None:
     """Remember that ``record_id`` was delivered to ``bank`` (once a bank: ``got/<record>/<bank>``
     -> ``{"i"}``; ``rcpt/<record>`` -> ``{"n", "notified"}``, ``rcpt/<record>/<i>`` -> the
-    recipient), so a correction tells it (decision 200)."""
-    if state.get(NAME, f"got/{record_id}/{bank}") is not None:
+    recipient), so a correction tells it (decision 200). ``sub`` ``/d/<c>``: the list of the
+    banks it was delivered to marked disputed under its ``c``-th dispute (``rcpt/<record>/d/<c>``,
+    ``got/<record>/d/<c>/<bank>``), so the dispute's rejection tells them (decision 248); under
+    ``rcpt/``, ``got/`` of the record, they have their readers (its publisher and subject)."""
+    if state.get(NAME, f"got/{record_id}{sub}/{bank}") is not None:
         return
-    head = dict(state.get(NAME, "rcpt/" + record_id) or {"n": 0, "notified": 0})
+    head = dict(state.get(NAME, f"rcpt/{record_id}{sub}") or {"n": 0, "notified": 0})
     head["n"] = n = int(head["n"]) + 1
-    state.put(NAME, "rcpt/" + record_id, head)
-    state.put(NAME, f"rcpt/{record_id}/{n}", {
+    state.put(NAME, f"rcpt/{record_id}{sub}", head)
+    state.put(NAME, f"rcpt/{record_id}{sub}/{n}", {
         "bank": bank, "request_id": request_id, "height": ctx.height,
         "timestamp_ms": ctx.timestamp_ms, "notified": None})
-    state.put(NAME, f"got/{record_id}/{bank}", {"i": n})
+    state.put(NAME, f"got/{record_id}{sub}/{bank}", {"i": n})
 
 
 def _send_notices(state: ContractState, ctx: TxContext, record_id: str,
@@ -518,6 +522,86 @@ def _send_notices(state: ContractState, ctx: TxContext, record_id: str,
     if n:
         state.put(NAME, "rcpt/" + record_id, head)
     return {"sent": last - done, "pending": n - last}
+
+
+def _inbox(state: ContractState, who: str, notice: dict[str, Any]) -> int:
+    """Append ``notice`` to ``who``'s inbox ``notice/<who>/<k>`` (``notice/<who>`` = ``{"n"}``:
+    a bank's, or a subject's since decision 248; read by it and the regulators) -> ``k``."""
+    box = dict(state.get(NAME, "notice/" + who) or {"n": 0})
+    box["n"] = k = int(box["n"]) + 1
+    state.put(NAME, "notice/" + who, box)
+    state.put(NAME, f"notice/{who}/{k}", notice)
+    return k
+
+
+def _tell_subject(state: ContractState, ctx: TxContext, record_id: str, rec: Mapping[str, Any],
+                  d: Mapping[str, Any], banks: int) -> None:
+    """Tell the subject the result of its dispute (decision 248, FCRA s. 611(a)(6): the
+    results of a reinvestigation are told to the consumer): a notice in its own inbox with its
+    reason, the publisher's answer (rejected) or the correction's id (corrected), and how many
+    banks are told (``banks``: those it was delivered to marked disputed, for a rejection;
+    every earlier recipient, for a correction), and an event ``dispute_notice`` naming it
+    alone (the count of its inbox is its own)."""
+    subject = str(rec["subject"])
+    k = _inbox(state, subject, {
+        "record_id": record_id, "publisher": rec["publisher"],
+        "status": "dispute_" + str(d["status"]), "dispute": d["count"],
+        "reason": d["reason"], "answer": d["answer"], "correction": d["correction"],
+        "opened_ms": d["opened_ms"], "banks": banks, "height": ctx.height,
+        "timestamp_ms": ctx.timestamp_ms})
+    ctx.emit("dispute_notice", {"record_id": record_id, "subject": subject, "notice": k})
+
+
+def _send_dispute_notices(state: ContractState, ctx: TxContext, record_id: str,
+                          rec: Mapping[str, Any], c: int) -> dict[str, int]:
+    """Tell the next :data:`NOTICE_PAGE` banks ``record_id`` was delivered to marked disputed
+    under its ``c``-th dispute (``rcpt/<record>/d/<c>``, whose head ``reject_dispute`` gave
+    the dispute's ``since_ms`` and ``closed_height``) that the dispute was rejected: the
+    record stands as delivered (decision 248). A notice ``notice/<bank>/<k>`` = ``{"record_id",
+    "publisher", "status": "dispute_rejected", "dispute", "since_ms" (the ``disputed.since_ms``
+    its delivery carried), "closed_height", "height", "timestamp_ms"}`` and an event
+    ``dispute_notice`` naming that bank alone. Not the publisher's answer: the bank learns the
+    dispute's result, not new facts about the subject. -> ``{"sent", "pending"}``."""
+    sub = f"/d/{c}"
+    head = dict(state.get(NAME, f"rcpt/{record_id}{sub}") or {"n": 0, "notified": 0})
+    n, done = int(head["n"]), int(head["notified"])
+    since_ms, closed_height = head.get("since_ms"), head.get("closed_height")
+    last = min(n, done + NOTICE_PAGE)
+    for i in range(done + 1, last + 1):
+        entry = dict(state.get(NAME, f"rcpt/{record_id}{sub}/{i}") or {})
+        bank = str(entry.get("bank"))
+        k = _inbox(state, bank, {
+            "record_id": record_id, "publisher": rec["publisher"],
+            "status": "dispute_rejected", "dispute": c, "since_ms": since_ms,
+            "closed_height": closed_height, "height": ctx.height,
+            "timestamp_ms": ctx.timestamp_ms})
+        entry["notified"] = ctx.height
+        state.put(NAME, f"rcpt/{record_id}{sub}/{i}", entry)
+        ctx.emit("dispute_notice", {"record_id": record_id, "bank": bank, "notice": k})
+    head["notified"] = last
+    if n:
+        state.put(NAME, f"rcpt/{record_id}{sub}", head)
+    return {"sent": last - done, "pending": n - last}
+
+
+def marked_recipients(state: StateView, record_id: str, dispute: int) -> list[dict[str, Any]]:
+    """The banks ``record_id`` was delivered to marked disputed under its ``dispute``-th dispute
+    (decision 248; once each, in order): ``{"bank", "request_id", "height", "timestamp_ms",
+    "notified"}`` (``notified``: the height of the notice of the dispute's rejection)."""
+    head = state.get(NAME, f"rcpt/{record_id}/d/{dispute}")
+    n = int(head["n"]) if isinstance(head, Mapping) else 0
+    return [dict(state.get(NAME, f"rcpt/{record_id}/d/{dispute}/{i}") or {})
+            for i in range(1, n + 1)]
+
+
+def closable(state: StateView, request_id: str, now_ms: int) -> bool:
+    """Is ``request_id`` a pending request whose record (the version in force) is past its
+    retention end at ``now_ms``, which ``close_request`` closes ``expired`` (decision 249)? For
+    the publisher's node, which :func:`answer_request` tells nothing to do for it."""
+    req = state.get(NAME, "request/" + request_id)
+    if not isinstance(req, Mapping) or req.get("status") != "pending":
+        return False
+    return expired(current_record(state, str(req["record_id"]))[1], now_ms)
 
 
 def _own_record(state: ContractState, record_id: str, who: str, field: str) -> dict[str, Any]:
@@ -706,6 +790,10 @@ def deliver(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
         "publisher": ctx.sender_hex, "purpose": request_purpose(state, request_id),
         "status": "delivered"})
     _note_recipient(state, ctx, record_id, req["requester"], request_id)
+    if dispute is not None and open_:
+        # the banks that got it marked disputed learn the dispute's result (decision 248)
+        _note_recipient(state, ctx, record_id, req["requester"], request_id,
+                        f"/d/{int(dispute['count'])}")
     ctx.emit("delivered", {"request_id": request_id, "record_id": record_id,
                            "requester": req["requester"], "publisher": ctx.sender_hex,
                            "disputed": open_})
@@ -747,7 +835,10 @@ def reject_dispute(state: ContractState, ctx: TxContext, args: dict[str, Any]
                    ) -> dict[str, Any]:
     """The publisher, having checked the record, stands by it: the open dispute is closed
     ``rejected`` with its reason; later deliveries are no longer marked disputed. Its
-    publisher only (anyone else: ``unknown_record``)."""
+    publisher only (anyone else: ``unknown_record``). The subject is told the result with the
+    reason in its own inbox (decision 248, FCRA s. 611(a)(6)), and each bank the record was
+    delivered to marked disputed under this dispute is told that it was rejected: the first
+    :data:`NOTICE_PAGE` here, the rest by ``notify_dispute``."""
     record_id = args["record_id"]
     rec = _own_record(state, record_id, ctx.sender_hex, "publisher")
     d = state.get(NAME, "dispute/" + record_id)
@@ -758,7 +849,14 @@ def reject_dispute(state: ContractState, ctx: TxContext, args: dict[str, Any]
     state.put(NAME, "dispute/" + record_id, d)
     ctx.emit("dispute_rejected", {"record_id": record_id, "subject": rec["subject"],
                                   "publisher": ctx.sender_hex})
-    return {"record_id": record_id, "dispute": "rejected"}
+    c = int(d["count"])
+    marked = state.get(NAME, f"rcpt/{record_id}/d/{c}")
+    if marked is not None:  # what the later pages tell, once this dispute is no longer kept
+        state.put(NAME, f"rcpt/{record_id}/d/{c}",
+                  {**marked, "since_ms": d["opened_ms"], "closed_height": ctx.height})
+    _tell_subject(state, ctx, record_id, rec, d, int(marked["n"]) if marked else 0)
+    sent = _send_dispute_notices(state, ctx, record_id, rec, c)
+    return {"record_id": record_id, "dispute": "rejected", "notices": sent}
 
 
 @CONTRACT.method(roles=("bank",),
@@ -772,7 +870,8 @@ def correct(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     corrected is ``superseded`` (correct the correction), at most :data:`MAX_VERSIONS`
     versions. Its ``retain_days`` end is never later than the old record's (decision 201).
     The banks the old version was delivered to are told (decision 200, :func:`_send_notices`):
-    the first :data:`NOTICE_PAGE` here, the rest by ``notify_correction``."""
+    the first :data:`NOTICE_PAGE` here, the rest by ``notify_correction``; the subject of a
+    dispute it closes is told in its inbox (decision 248)."""
     old_id, sealed = args["record_id"], args["sealed"]
     rec = _own_record(state, old_id, ctx.sender_hex, "publisher")
     if rec.get("superseded_by") is not None:
@@ -792,13 +891,18 @@ def correct(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     state.put(NAME, "record/" + old_id, rec)
     _index(state, rec["subject"], "r", record_id)
     d = state.get(NAME, "dispute/" + old_id)
-    if d is not None and d["status"] == "open":
+    if d is not None and d["status"] != "open":
+        d = None  # only an open dispute is closed (and told) by a correction
+    if d is not None:
         d.update(status="corrected", correction=record_id, closed_height=ctx.height,
                  closed_ms=ctx.timestamp_ms)
         state.put(NAME, "dispute/" + old_id, d)
     ctx.emit("corrected", {"record_id": record_id, "supersedes": old_id,
                            "publisher": ctx.sender_hex, "subject": rec["subject"],
                            "commitment": args["commitment"]})
+    if d is not None:  # the result of the subject's dispute, told to it (decision 248)
+        told = state.get(NAME, "rcpt/" + old_id)
+        _tell_subject(state, ctx, old_id, rec, d, int(told["n"]) if told else 0)
     sent = _send_notices(state, ctx, old_id, rec)
     return {"record_id": record_id, "supersedes": old_id, "version": version, "notices": sent}
 
@@ -819,3 +923,62 @@ def notify_correction(state: ContractState, ctx: TxContext, args: dict[str, Any]
     if rec.get("superseded_by") is None or int(head["notified"]) >= int(head["n"]):
         raise ContractError("no recipient of the record is left to tell", "no_pending_notices")
     return {"record_id": record_id, "notices": _send_notices(state, ctx, record_id, rec)}
+
+
+@CONTRACT.method(roles=None, params={"record_id": p_id},
+                 optional={"dispute": p_int(1, MAX_DISPUTES)}, while_frozen=True)
+def notify_dispute(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """Tell the next :data:`NOTICE_PAGE` banks a record was delivered to marked disputed that
+    the dispute was rejected, when ``reject_dispute`` could not tell them all (decision 248):
+    ``dispute`` (default: the record's latest) numbers it. Its publisher or its subject,
+    whatever its standing; anyone else ``unknown_record``; a dispute not rejected (open,
+    corrected, none), or every bank told, ``no_pending_notices``."""
+    record_id = args["record_id"]
+    rec = state.get(NAME, "record/" + record_id)
+    if rec is None or ctx.sender_hex not in (rec.get("publisher"), rec.get("subject")):
+        raise ContractError(f"no record {record_id} of yours", "unknown_record")
+    d = state.get(NAME, "dispute/" + record_id) or {"count": 0, "status": None}
+    latest = int(d["count"])
+    c = int(args.get("dispute", latest))
+    # a dispute earlier than the latest was rejected (one open at a time; a corrected record
+    # is disputed no more); the latest one must say so
+    rejected = 0 < c < latest or (c == latest > 0 and d["status"] == "rejected")
+    head = state.get(NAME, f"rcpt/{record_id}/d/{c}") or {"n": 0, "notified": 0}
+    if not rejected or int(head["notified"]) >= int(head["n"]):
+        raise ContractError("no bank is left to tell of a rejected dispute",
+                            "no_pending_notices")
+    return {"record_id": record_id, "dispute": c,
+            "notices": _send_dispute_notices(state, ctx, record_id, rec, c)}
+
+
+@CONTRACT.method(roles=None, params={"request_id": p_id}, while_frozen=True)
+def close_request(state: ContractState, ctx: TxContext, args: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """Close a request left ``pending`` at its record's retention end (decision 249): it can
+    never be delivered (``deliver`` is ``record_expired``), so it becomes ``expired``, the
+    requester is told (the request's status, an event ``request_expired`` naming it) and the
+    subject's access report lists it. No timer runs on chain: the module closes it when asked,
+    as it checks the end when a method runs (decision 201). Its publisher or its subject,
+    whatever its standing — both know the end — and no one else (``unknown_request``, the
+    answer for no request and a refused one): the requester, which may not know the end
+    (decision 213), would learn it by trying, with nothing in the subject's access report.
+    Before the end (block time): ``not_expired``; not pending: ``request_not_pending``."""
+    request_id = args["request_id"]
+    req = state.get(NAME, "request/" + request_id)
+    if req is None or ctx.sender_hex not in (req.get("publisher"), req.get("subject")):
+        raise ContractError(f"no request {request_id} for your records", "unknown_request")
+    if req["status"] != "pending":
+        raise ContractError(f"the request is {req['status']}", "request_not_pending")
+    record_id, cur = current_record(state, req["record_id"])
+    if not expired(cur, ctx.timestamp_ms):
+        raise ContractError("the record is not past its retention end", "not_expired")
+    req.update(status="expired", closed_height=ctx.height, closed_ms=ctx.timestamp_ms)
+    state.put(NAME, "request/" + request_id, req)
+    _log_access(state, ctx, req["subject"], {
+        "request_id": request_id, "record_id": req["record_id"], "requester": req["requester"],
+        "publisher": req["publisher"], "purpose": request_purpose(state, request_id),
+        "status": "expired"})
+    ctx.emit("request_expired", {"request_id": request_id, "record_id": req["record_id"],
+                                 "requester": req["requester"]})
+    return {"request_id": request_id, "status": "expired"}
