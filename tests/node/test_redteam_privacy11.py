@@ -151,6 +151,17 @@ async def test_a_guarantee_its_demands_and_amendments_are_its_parties_alone(desk
     # the demand's statement of breach is in its transaction's arguments: the beneficiary's
     # bank of no payment, a non-party, reads none of it
     assert "not delivered" not in str(await get_as(d, "bank_x", f"/v1/tx/{w['demand_tx']}?tx=1"))
+    # Left (decision 242): a non-party's demand or amendment for the id is `forbidden` where an
+    # id of nothing is `unknown_guarantee`; the party check comes first, so no status is told
+    for who, method, args in (
+            ("exporter2", "demand", {"amount": 1}),
+            ("bank_x", "amend_guarantee", {"changes": {"expiry_date": "2099-01-31"}})):
+        codes = []
+        for gid in (w["gid"], ANY_ID):
+            out = await d.commit(d.tx(who, T, method, {"guarantee_id": gid, **args}))
+            codes.append((out["status"], out["error"]["code"], out["error"]["message"]))
+        assert [c[1] for c in codes] == ["forbidden", "unknown_guarantee"], codes
+        assert "only the guarantee's" in codes[0][2] and "issued" not in codes[0][2], codes
 
 
 async def test_a_non_party_on_the_event_stream_hears_nothing_of_a_guarantee(desk: Desk) -> None:
