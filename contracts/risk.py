@@ -797,11 +797,14 @@ def _identity_keys(key: bytes, names: tuple[Any, Any]) -> tuple[str, ...]:
 
 
 def screen_identity_name(state: ContractState, ctx: TxContext, name: str) -> None:
-    """A new identity may not bear a watched name (``governance.register_identity``).
+    """A new identity may not bear a watched name (``governance.register_identity``), nor be
+    registered by a watched bank: a listed admin bank kept onboarding customers, each a fresh
+    account for its money (red-team round 12, decision 236).
 
     Raises:
         ContractError: ``sanctioned_party`` (the alert is kept).
     """
+    screen_identities(state, ctx, (ctx.sender_hex,), places=False)
     key = watch_key(ctx.fingerprint_key)
     if _name_watched(state, key, name):
         _alert(state, ctx, "sanctioned_party", [ctx.sender_hex], {"party": "identity"},

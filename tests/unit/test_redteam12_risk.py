@@ -101,6 +101,17 @@ def test_a_watched_bank_issues_no_credit_and_no_guarantee_and_advises_none(by: s
                 expiry_date="2026-12-31", lc_number="LC-13").ok
 
 
+def test_a_watched_admin_bank_registers_no_one() -> None:
+    """R12-1: a listed admin bank kept onboarding customers (fresh accounts for a mule
+    network); only the new identity's name was screened. Decision 236."""
+    L = trade_ledger()
+    watch_id(L, "bank_a")
+    L.add_identity("mule")
+    r = L.tx("bank_a", G, "register_identity", pubkey=L.pk("mule"), name="Fresh Start Ltd",
+             role="importer")
+    assert r.error_code == "sanctioned_party" and alerts(r, "sanctioned_party")
+
+
 def test_a_guarantee_of_a_bank_watched_after_issue_is_not_amended_or_extended() -> None:
     """The guarantor listed after the issue: enlarging its undertaking is refused, whether
     it proposes it or the beneficiary accepts it (its payment was refused already, by
