@@ -362,7 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     als.add_argument("--reporter", default=None, help="the reporting person: 'FIRST LAST'")
     als.add_argument("--reporter-email", default=None, help="the reporting person's email")
     als.add_argument("--currency-local", default=None,
-                     help="currency_code_local (default: the transactions' currency)")
+                     help="currency_code_local: the bank's local currency; a payment in another "
+                          "is converted at the ledger's reference rate (default: the "
+                          "transactions' currency when they share one)")
     als.add_argument("--reason", default=None, help="why the transactions are suspicious")
     als.add_argument("--action", default=None, help="what the bank did about them")
     als.add_argument("--entity-reference", default=None,
