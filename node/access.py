@@ -840,18 +840,22 @@ def beneficiary_bank_view(get: StateGet, outcome: dict[str, Any], receipt: dict[
     balance), nor its alerts, nor the sender's payments to others in the same transaction: an
     LC's proceeds repay the trade's financing banks before the rest goes to the exporter, and
     the exporter's bank read which other bank had financed its customer, and how much (red-team
-    round 11; ``fin/`` is not its to read, round 7 F8). ``reader``: that bank (None: every
-    payment of the sender, for a caller that has already chosen)."""
+    round 11; ``fin/`` is not its to read, round 7 F8). The events naming the bank itself
+    (``own_events``: a bank that financed the trade reads its repayment, as a party would) stay
+    in; an alert does not (it reaches the bank on ``/v1/events`` and its queue).
+    ``reader``: that bank (None: every payment of the sender, for a caller that has already
+    chosen)."""
     sender = sender_identity(get, sender)
 
     def ours(payee: Any) -> bool:
         return isinstance(payee, str) and (reader is None or _home_bank(get, reader, payee))
 
     events = [e for e in receipt.get("events") or []
-              if isinstance(e, dict) and e.get("name") == "transferred"
-              and e.get("contract") == "settlement"
-              and isinstance(e.get("data"), dict) and e["data"].get("from") == sender
-              and ours(e["data"].get("to"))]
+              if isinstance(e, dict) and (
+                  (e.get("name") == "transferred" and e.get("contract") == "settlement"
+                   and isinstance(e.get("data"), dict) and e["data"].get("from") == sender
+                   and ours(e["data"].get("to")))
+                  or (reader is not None and event_rule(get, reader, e) == "own_events"))]
     return {k: outcome[k] for k in ("tx_id", "status", "height", "index") if k in outcome} | {
         "events": codec.to_json(events), "travel": travel_view(get, receipt, sender, ours)}
 

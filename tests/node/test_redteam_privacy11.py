@@ -10,6 +10,8 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from chainfin.crypto import Identity
 from tests.fixtures import DECLARATION, INVOICE, Desk, trade_hash
 from tests.node.test_access import ANY_ID, check_row, get_as
@@ -44,15 +46,17 @@ async def committed(d: Desk, who: str, contract: str, method: str, args: dict[st
 # ------------------------------------------------- F1: an LC's proceeds and the exporter's bank
 
 
+@pytest.mark.parametrize("own_financing", [False, True])
 async def test_the_exporters_bank_reads_its_customers_lc_payment_not_the_financing_repaid(
-        desk: Desk) -> None:
+        desk: Desk, own_financing: bool) -> None:
     """An LC's proceeds repay the trade's financing banks first, then the rest goes to the
     exporter, in one transaction of the issuing bank (``pay_proceeds``). The exporter's home
     bank — here a bank that neither financed the trade nor issued the LC — is the beneficiary's
     bank of that transaction (decision 222) and read every ``transferred`` event of the issuing
     bank in it and its R.16 data: which other bank financed its customer's receivable, and how
     much was repaid — the financing that ``fin/`` keeps from it (round 7 F8). It reads the
-    payment to its customer only."""
+    payment to its customer only — and, when it financed the trade too (``own_financing``), its
+    own events as a party of the transaction: its repayment and ``repaid``."""
     d = desk
     for name, role, bic in (("bank_h", "bank", "HOMEGB2L"), ("bank_f", "bank", "FINAGB2L"),
                             ("bank_lc", "bank", "LCBKUS33")):
@@ -71,6 +75,12 @@ async def test_the_exporters_bank_reads_its_customers_lc_payment_not_the_financi
     fin = (await committed(d, "bank_f", T, "request_financing", {
         "trade_id": trade, "amount": 40_000_00, "currency": "USD",
         "maturity_date": "2099-12-31"}))["result"]["financing_id"]
+    own = None
+    if own_financing:
+        await d.commit(d.issue(10**9, "bank_h"))
+        own = (await committed(d, "bank_h", T, "request_financing", {
+            "trade_id": trade, "amount": 20_000_00, "currency": "USD",
+            "maturity_date": "2099-12-31"}))["result"]["financing_id"]
     lc = (await committed(d, "bank_lc", T, "issue_lc", {
         "applicant": pk(d, "importer"), "beneficiary": pk(d, "exp_h"), "amount": 90_000_00,
         "currency": "USD", "expiry_date": "2099-12-31", "lc_number": "LC-R11-1",
@@ -79,18 +89,22 @@ async def test_the_exporters_bank_reads_its_customers_lc_payment_not_the_financi
         "lc_id": lc, "doc_ids": [inv["doc_id"]], "amount": 70_000_00}))["result"][
         "presentation_id"]
     paid = await committed(d, "bank_lc", T, "accept_presentation", {"presentation_id": pres})
-    assert [p["to"] for p in paid["result"]["payments"]] == [pk(d, "bank_f"), pk(d, "exp_h")]
+    assert [p["to"] for p in paid["result"]["payments"]] == [pk(d, "bank_f")] + (
+        [pk(d, "bank_h")] if own_financing else []) + [pk(d, "exp_h")]
     # the exporter's bank may not read the financing
     assert (await get_as(d, "bank_h", f"/v1/state/{T}/fin/{fin}"))[0] == 404
     st, body = await get_as(d, "bank_h", f"/v1/tx/{paid['tx_id']}")
     assert st == 200, body
-    assert [(e["data"]["to"], e["data"]["amount"]) for e in body["events"]] == [
-        (pk(d, "exp_h"), 30_000_00)], body["events"]
+    to_exporter = ("transferred", pk(d, "exp_h"), (10_000_00 if own_financing else 30_000_00))
+    assert [(e["name"], e["data"].get("to"), e["data"]["amount"]) for e in body["events"]] == ([
+        ("transferred", pk(d, "bank_h"), 20_000_00), ("repaid", None, 20_000_00)]
+        if own_financing else []) + [to_exporter], body["events"]
     assert [t["beneficiary"]["account"] for t in body["travel"]] == [pk(d, "exp_h")], body
     assert pk(d, "bank_f") not in str(body) and fin not in str(body)
-    # the issuing bank's own view and the supervisors' are whole
+    assert own is None or body["events"][1]["data"]["financing_id"] == own
+    # the supervisors' view is whole
     st, body = await get_as(d, "auditor", f"/v1/tx/{paid['tx_id']}")
-    assert len(body["travel"]) == 2, body
+    assert len(body["travel"]) == len(paid["result"]["payments"]), body
 
 
 # ------------------------------------------------------------------------ guarantees (held)
