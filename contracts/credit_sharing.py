@@ -29,7 +29,11 @@ purpose, refused / pending / delivered. Only the subject and the regulators read
 reason; while the dispute is open every delivery of the record says so (the request's
 ``disputed``: the reason and since when); the publisher (told by the event ``disputed``) either
 ``correct``s it (a new record superseding it: requests for the old one are answered with the
-correction, never the old one) or ``reject_dispute``s it with a reason.
+correction, never the old one) or ``reject_dispute``s it with a reason. The result is told
+(decision 248, FCRA s. 611(a)(6)): to the subject in its own inbox (``notice/<subject>``, with
+its reason and the answer or the correction), and a rejection to each bank the record was
+delivered to marked disputed under that dispute (a correction tells every earlier recipient,
+decision 200).
 
 State (contract ``credit_sharing``):
 
@@ -41,9 +45,10 @@ State (contract ``credit_sharing``):
   "publisher", "indexed"}`` (before decision 179: ``{"height", "timestamp_ms"}``; before
   decision 192 no ``indexed``: the bank is not in the subject index);
 - ``request/<request_id>`` -> ``{"record_id", "requester", "publisher", "subject", "status",
-  "height", "timestamp_ms", "sealed"}``, status ``pending`` | ``delivered`` (a delivery
-  adds ``"disputed"``: null or ``{"reason", "since_ms"}``, and ``"asked_for"`` when it answered
-  a request for a record since corrected); a refused request (no covering consent, or no such
+  "height", "timestamp_ms", "sealed"}``, status ``pending`` | ``delivered`` | ``expired`` (a
+  delivery adds ``"disputed"``: null or ``{"reason", "since_ms"}``, and ``"asked_for"`` when it
+  answered a request for a record since corrected; ``close_request`` of a request pending at
+  its record's retention end adds ``"closed_height"``, ``"closed_ms"``, decision 249); a refused request (no covering consent, or no such
   record: the same answer) is ``{"record_id", "requester", "status": "refused"}`` and the
   ``"purpose"`` it stated, if any;
 - ``purpose/<request_id>`` -> ``{"requester", "subject", "purpose"}``: a pending request's
@@ -69,16 +74,28 @@ State (contract ``credit_sharing``):
   "request_id", "height", "timestamp_ms", "notified"}``, ``got/<record_id>/<bank>`` -> ``{"i"}``:
   the banks the record was delivered to, once each (decision 200; read by its publisher, its
   subject, the regulators), and how many of them its correction has told;
+  ``rcpt/<record_id>/d/<c>`` -> ``{"n", "notified"}`` (and, once rejected, ``"since_ms",
+  "closed_height"``), ``rcpt/<record_id>/d/<c>/<i>``, ``got/<record_id>/d/<c>/<bank>``: the
+  same for the deliveries marked disputed under its ``c``-th dispute, whose rejection they
+  are told (decision 248);
 - ``notice/<bank>`` -> ``{"n"}``, ``notice/<bank>/<k>`` -> ``{"record_id", "publisher",
   "status": "corrected", "version", "correction", "consent", "corrected_height", "height",
   "timestamp_ms"}``: a bank's notices that a record delivered to it was corrected (decision
   200, GDPR art. 19; ``correction`` null unless the subject's consent still opens the
-  publisher's records to it). Only that bank and the regulators read them.
+  publisher's records to it); since decision 248 also ``{"record_id", "publisher", "status":
+  "dispute_rejected", "dispute", "since_ms", "closed_height", "height", "timestamp_ms"}`` (a
+  record delivered to it marked disputed stands). Only that bank and the regulators read them.
+  A subject's inbox (decision 248) has the same keys, ``notice/<subject>/<k>`` -> ``{"record_id",
+  "publisher", "status": "dispute_rejected" | "dispute_corrected", "dispute", "reason",
+  "answer", "correction", "opened_ms", "banks", "height", "timestamp_ms"}``: the result of its
+  dispute. Only the subject and the regulators read it.
 
 **Retention** (decision 201): a record published or corrected since then has
 ``"retain_until_ms"`` (``retain_days`` of block time, at most :data:`MAX_RETENTION_DAYS`); after
 it, it is not delivered (``deliver``: ``record_expired``) and a request for it is the one
-``refused`` of no consent, whoever asks (decision 214: no bank learns that it exists). Its sealed copies are not erased: they are in
+``refused`` of no consent, whoever asks (decision 214: no bank learns that it exists); a request
+left ``pending`` at the end is closed ``expired`` by ``close_request`` (decision 249: the
+publisher or the subject, who know the end; no timer runs on chain). Its sealed copies are not erased: they are in
 append-only blocks, sealed to identity keys, with no per-record key to destroy.
 
 Plaintext sealed to each recipient: ``codec.encode({"record": bytes, "salt": bytes})``.
