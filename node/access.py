@@ -102,8 +102,8 @@ READ_TABLE: tuple[tuple[str, str, str], ...] = (
      "`/v1/state/governance/travel/<id>/…`", "the record and those keys: owner, home_bank, "
      "validator, regulator, auditor; a transfer's "
      "`travel`: home_bank (of the originator), beneficiary_bank (the payee's home bank, which "
-     "reads of the transaction only its status, and the `transferred` events and `travel` of the "
-     "payments to its customers: red-team round 11), "
+     "reads of the transaction only its status, the `transferred` events and `travel` of the "
+     "payments to its customers and the events naming it: red-team round 11), "
      "validator, regulator, auditor"),
     ("nonce", "`/v1/nonce/{sender}`", "owner, home_bank, validator, regulator, auditor"),
     ("transaction", "`/v1/tx/{tx_id}`",
