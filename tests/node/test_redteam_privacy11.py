@@ -93,8 +93,8 @@ async def test_the_exporters_bank_reads_its_customers_lc_payment_not_the_financi
         [pk(d, "bank_h")] if own_financing else []) + [pk(d, "exp_h")]
     # the exporter's bank may not read the financing
     assert (await get_as(d, "bank_h", f"/v1/state/{T}/fin/{fin}"))[0] == 404
-    st, body = await get_as(d, "bank_h", f"/v1/tx/{paid['tx_id']}")
-    assert st == 200, body
+    st, body = await get_as(d, "bank_h", f"/v1/tx/{paid['tx_id']}?tx=1")
+    assert st == 200 and "tx" not in body and "result" not in body, body  # no envelope
     to_exporter = ("transferred", pk(d, "exp_h"), (10_000_00 if own_financing else 30_000_00))
     assert [(e["name"], e["data"].get("to"), e["data"]["amount"]) for e in body["events"]] == ([
         ("transferred", pk(d, "bank_h"), 20_000_00), ("repaid", None, 20_000_00)]
