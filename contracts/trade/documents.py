@@ -240,7 +240,7 @@ def container_holder(state: ContractState, ctx: TxContext, ckeys: list[tuple[str
         if at not in holders:
             holder = state.peek(NAME, "doc/" + at[0])
             holders[at] = (holder, holder is not None
-                           and _shipment_live(state, ctx, entry, holder))
+                           and shipment_live(state, ctx, entry, holder))
         holder, live = holders[at]
         if not live:
             free.append(k)
@@ -250,9 +250,11 @@ def container_holder(state: ContractState, ctx: TxContext, ckeys: list[tuple[str
     return found[0], found[1], free
 
 
-def _shipment_live(state: ContractState, ctx: TxContext, entry: Any, holder: Any) -> bool:
+def shipment_live(state: ContractState, ctx: TxContext, entry: Any, holder: Any) -> bool:
     """A container's shipment is live within :data:`CONTAINER_DAYS` of its document's
-    registration, and after them while that document's trade owes financing."""
+    registration, and after them while that document's trade owes financing (``entry``: the
+    ``ctr/`` value, ``holder``: its document). Financing reads it too
+    (:func:`contracts.trade.financing.containers_elsewhere`, decision 256)."""
     if ctx.timestamp_ms < int(entry["until_ms"]):
         return True
     trade = None if holder["trade_id"] is None else state.peek(NAME, "trade/"

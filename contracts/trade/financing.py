@@ -3,14 +3,15 @@ buyer) repays through settlement, block time makes an unpaid financing overdue."
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from chainfin.errors import ContractError
 from chainfin.execution import ContractState, TxContext, p_amount, p_currency, p_id
 from contracts import risk, risk_goods, settlement
 from contracts.amounts import said
-from contracts.trade.documents import trade_goods
-from contracts.trade.norm import PARTY_ROLES, norm_date
+from contracts.trade.documents import CONTAINER_DAYS, shipment_live, trade_goods
+from contracts.trade.norm import PARTY_ROLES, container_keys, norm_date
 from contracts.trade.state import (
     CONTRACT,
     DISPUTE_REASONS,
@@ -57,24 +58,110 @@ def _p_true(v: Any, name: str) -> bool:
     return True
 
 
-def check_distinct_acknowledged(notes: list[dict[str, Any]], acknowledged: bool) -> None:
+def check_distinct_acknowledged(notes: list[dict[str, Any]], acknowledged: bool,
+                                boxes: list[dict[str, Any]] | None = None) -> None:
     """A trade a document of which the exporter declared distinct from a similar one
     (``declare_distinct``: its own word that a near copy is another sale) is financed only by a
     bank that says it read the reasons: ``acknowledge_distinct: true``. The reasons came with
     the financing's result, after the money moved, and a bank not yet a party to the trade
-    cannot read them before (red-team round 7, decision 153). The refusal gives them.
+    cannot read them before (red-team round 7, decision 153). The refusal gives them. So is a
+    trade a container of which is under another trade's live shipment with no reason on
+    record (``boxes``, :func:`containers_elsewhere`, decision 256): the refusal names the boxes.
 
     Raises:
         ContractError: ``distinct_not_acknowledged``.
     """
-    if not notes or acknowledged:
+    if (not notes and not boxes) or acknowledged:
         return
-    reasons = "; ".join(repr(n["reason"][:80]) for n in notes[:3])
-    more = f" and {len(notes) - 3} more" if len(notes) > 3 else ""
-    raise ContractError(
-        f"the exporter declared {len(notes)} document(s) of this trade distinct from similar "
-        f"ones ({reasons}{more}): finance it only after reading them, with "
-        "acknowledge_distinct: true", "distinct_not_acknowledged")
+    parts = []
+    if notes:
+        reasons = "; ".join(repr(n["reason"][:80]) for n in notes[:3])
+        more = f" and {len(notes) - 3} more" if len(notes) > 3 else ""
+        parts.append(f"the exporter declared {len(notes)} document(s) of this trade distinct "
+                     f"from similar ones ({reasons}{more})")
+    if boxes:
+        named = "; ".join(
+            f"{b['container']} (named by "
+            + (f"document {b['other_doc']}" if b["other_doc"] else
+               "another exporter (not named here)")
+            + f", registered {b['other_registered']})" for b in boxes[:3])
+        more = f" and {len(boxes) - 3} more" if len(boxes) > 3 else ""
+        parts.append(f"{len(boxes)} container(s) of this trade's transport documents are under "
+                     f"another trade's live shipment, no reason on record: {named}{more} "
+                     "(the box taken after this trade's shipment lapsed, or named by a "
+                     "document registered before the container rule)")
+    raise ContractError(" and ".join(parts) + ": finance it only after reading them, with "
+                        "acknowledge_distinct: true", "distinct_not_acknowledged")
+
+
+#: the containers a financing looks up at most (five full bills of lading, 100 boxes each:
+#: one ``ctr/`` read each): a trade whose transport documents name more is refused as
+#: ``too_many_containers`` (decision 257); reads stay bounded whatever the number of B/Ls
+MAX_FINANCED_CONTAINERS = 500
+
+
+def containers_elsewhere(state: ContractState, ctx: TxContext, trade_id: str,
+                         trade: dict[str, Any], notes: list[dict[str, Any]]
+                         ) -> list[dict[str, Any]]:
+    """The containers of a trade's transport documents under ANOTHER trade's (or no trade's)
+    live shipment (:func:`contracts.trade.documents.shipment_live`: 90 days of ledger time from
+    its document's registration, and beyond while its trade owes financing) with no reason on
+    record between the two documents (``notes``: a declared-distinct note naming the other
+    document already asks the bank to read it). Registration meets every box but one: a box
+    whose shipment under this trade lapsed (90 days, nothing owed) before another trade's
+    document took it, and this trade financed only now — two financings of one cargo
+    (decision 256). Each as ``{container, doc_id (this trade's), other_doc (named only when the
+    exporter's own, as decision 230), other_registered (its date)}``.
+
+    Reads: one ``ctr/`` key per distinct container (at most
+    :data:`MAX_FINANCED_CONTAINERS`), and each other holding document (and its trade, past its
+    window) once. A trade without containers reads nothing more.
+
+    Raises:
+        ContractError: ``too_many_containers``.
+    """
+    mine = set(trade["docs"])
+    boxes: dict[str, str] = {}
+    for doc_id in trade["docs"]:
+        for c in get_doc(state, doc_id)["fields"].get("containers", ()):
+            boxes.setdefault(c, doc_id)
+    if not boxes:
+        return []
+    if len(boxes) > MAX_FINANCED_CONTAINERS:
+        raise ContractError(f"the trade's transport documents name {len(boxes)} containers; a "
+                            f"financing checks at most {MAX_FINANCED_CONTAINERS} (finance the "
+                            "shipment as several trades)", "too_many_containers")
+    noted = {v for n in notes for v in (n.get("similar_to"), n.get("container_of"),
+                                        n.get("doc_id"))}
+    holders: dict[str, tuple[Any, bool]] = {}
+    out = []
+    for container, k in container_keys(ctx.fingerprint_key, {"containers": list(boxes)}):
+        entry = state.peek(NAME, k)
+        if entry is None or str(entry["doc"]) in mine or str(entry["doc"]) in noted:
+            continue
+        other_id = str(entry["doc"])
+        if other_id not in holders:
+            holder = state.peek(NAME, "doc/" + other_id)
+            holders[other_id] = (holder, holder is not None
+                                 and holder["trade_id"] != trade_id
+                                 and shipment_live(state, ctx, entry, holder))
+        holder, live = holders[other_id]
+        if not live:
+            continue
+        registered_ms = int(entry["until_ms"]) - CONTAINER_DAYS * 86_400_000
+        out.append({"container": container, "doc_id": boxes[container],
+                    "other_doc": other_id if holder["owner"] == trade["owner"] else None,
+                    "other_registered": _date(registered_ms)})
+    return out
+
+
+def _date(ms: int) -> str:
+    """An ISO date of a ledger time (UTC)."""
+    days = ms // 86_400_000
+    return (_EPOCH + datetime.timedelta(days=days)).isoformat()
+
+
+_EPOCH = datetime.date(1970, 1, 1)
 
 
 @CONTRACT.method(roles=("bank",),
@@ -84,7 +171,8 @@ def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
                       ) -> dict[str, Any]:
     """A bank finances part of a trade (named by the trade or any of its documents): the
     amount leaves the bank's settlement balance for the exporter in this transaction. A trade
-    with documents declared distinct needs ``acknowledge_distinct: true``."""
+    with documents declared distinct, or a container under another trade's live shipment
+    (:func:`containers_elsewhere`), needs ``acknowledge_distinct: true``."""
     trade_id, doc_id = _trade_of(state, args)
     trade = get_trade(state, trade_id)
     if get_doc(state, trade["invoice"])["status"] == "closed":
@@ -100,7 +188,8 @@ def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
     check_attestation(state, trade)
     remaining = check_pool(state, trade, amount, trade_id)
     notes = distinct_notes(state, trade)
-    check_distinct_acknowledged(notes, bool(args.get("acknowledge_distinct")))
+    boxes = containers_elsewhere(state, ctx, trade_id, trade, notes)
+    check_distinct_acknowledged(notes, bool(args.get("acknowledge_distinct")), boxes)
     bank = ctx.sender_hex
     screen_trade(state, ctx, trade)
     screen_trade_goods(state, ctx, trade_id, trade)
@@ -117,11 +206,13 @@ def request_financing(state: ContractState, ctx: TxContext, args: dict[str, Any]
     trade["financed"] += amount
     refresh_trade(state, trade, ctx.timestamp_ms)
     state.put(NAME, "trade/" + trade_id, trade)
+    # the boxes only when there are some: a financing's result and event as before otherwise
+    seen = {"containers_elsewhere": boxes} if boxes else {}
     ctx.emit("financed", {"financing_id": financing_id, "trade_id": trade_id, "doc_id": doc_id,
                           "bank": bank, "amount": amount, "currency": ccy,
-                          "remaining": remaining, "declared_distinct": notes})
+                          "remaining": remaining, "declared_distinct": notes, **seen})
     return {"financing_id": financing_id, "trade_id": trade_id, "financed": trade["financed"],
-            "remaining": remaining, "declared_distinct": notes}
+            "remaining": remaining, "declared_distinct": notes, **seen}
 
 
 def check_not_disputed(state: ContractState, trade: dict[str, Any]) -> None:
