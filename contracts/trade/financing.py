@@ -96,7 +96,7 @@ def check_distinct_acknowledged(notes: list[dict[str, Any]], acknowledged: bool,
 
 #: the containers a financing looks up at most (five full bills of lading, 100 boxes each:
 #: one ``ctr/`` read each): a trade whose transport documents name more is refused as
-#: ``too_many_containers`` (decision 257); reads stay bounded whatever the number of B/Ls
+#: ``not_financeable`` (decision 257); reads stay bounded whatever the number of B/Ls
 MAX_FINANCED_CONTAINERS = 500
 
 
@@ -118,7 +118,7 @@ def containers_elsewhere(state: ContractState, ctx: TxContext, trade_id: str,
     window) once. A trade without containers reads nothing more.
 
     Raises:
-        ContractError: ``too_many_containers``.
+        ContractError: ``not_financeable`` (more boxes than a financing reads).
     """
     mine = set(trade["docs"])
     boxes: dict[str, str] = {}
@@ -130,7 +130,7 @@ def containers_elsewhere(state: ContractState, ctx: TxContext, trade_id: str,
     if len(boxes) > MAX_FINANCED_CONTAINERS:
         raise ContractError(f"the trade's transport documents name {len(boxes)} containers; a "
                             f"financing checks at most {MAX_FINANCED_CONTAINERS} (finance the "
-                            "shipment as several trades)", "too_many_containers")
+                            "shipment as several trades)", "not_financeable")
     noted = {v for n in notes for v in (n.get("similar_to"), n.get("container_of"),
                                         n.get("doc_id"))}
     holders: dict[str, tuple[Any, bool]] = {}

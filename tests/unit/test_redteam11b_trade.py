@@ -119,7 +119,7 @@ def _boxes(start: int, n: int) -> list[str]:
 
 def test_f4_a_financing_reads_a_bounded_number_of_boxes() -> None:
     """B/Ls per trade are not bounded, so neither were the boxes a financing would read: more
-    than MAX_FINANCED_CONTAINERS refused as too_many_containers; at the bound financed."""
+    than MAX_FINANCED_CONTAINERS refused as not_financeable; at the bound financed."""
     led = trade_ledger(financing_requires_attestation=False)
     t1 = register(led, "invoice", INVOICE)["trade_id"]
     full = MAX_FINANCED_CONTAINERS // MAX_CONTAINERS
@@ -131,7 +131,7 @@ def test_f4_a_financing_reads_a_bounded_number_of_boxes() -> None:
     register(led, "bill_of_lading", {**BL_BOXES, "bl_number": "MAEU-7900000",
                                      "containers": _boxes(9_000, 1)}, trade_id=t1)
     r = fund(led, "bank_a", t1)
-    assert r.error_code == "too_many_containers", (r.status, r.error_message)
+    assert r.error_code == "not_financeable", (r.status, r.error_message)
     assert str(MAX_FINANCED_CONTAINERS) in (r.error_message or "")
 
 
