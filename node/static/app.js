@@ -685,11 +685,41 @@
     const cur = (await readExact("governance", "currency/" + rep.trade.currency)).value;
     rep.exponent = BigInt(pget(pyBool(cur) ? cur : {}, "exponent", 2n));  // as cli_trade_show
     state.lastTradeReport = { json: toJsonText(rep), nowMs: nowMs.toString() };
-    view.innerHTML = renderTrade(rep, params, nowMs, st.height, raw);
+    view.innerHTML = renderTrade(rep, params, nowMs, st.height, raw, await containerOthers(rep));
     view.dataset.nowMs = nowMs.toString();
   }
 
-  function renderTrade(rep, params, nowMs, height, raw) {
+  /** The other transport documents a container clash names (decision 230): the one whose live
+   * shipment held the box (``declared_distinct.container_of``) and the copies declared distinct
+   * from a B/L that carries containers, read with the page's key (null: not found or not
+   * visible), so the page can say which trade the box was under and which box a copy shares. */
+  async function containerOthers(rep) {
+    const ids = new Set();
+    for (const d of Object.values(rep.documents)) {
+      if (d === null) continue;
+      const dd = d.declared_distinct;
+      if (pyBool(dd) && pyBool(pget(dd, "container_of"))) ids.add(String(dd.container_of));
+      if (pyBool(pget(d.fields, "containers"))) for (const c of d.distinct_copies) ids.add(String(c.doc_id));
+    }
+    const out = {};
+    for (const id of ids) {
+      if (Object.prototype.hasOwnProperty.call(rep.documents, id)) { out[id] = rep.documents[id]; continue; }
+      const r = await readExact("trade_documents", "doc/" + id);
+      out[id] = r.status === 200 ? r.value : null;
+    }
+    return out;
+  }
+  const tradeLink = (id) => '<a class="trade-link" href="#/trade/' + esc(id) + '">trade ' + short(id) + "</a>";
+  /** Whole kilograms with thousands separators (an integer: a BigInt from parseExact). */
+  const kg = (v) => esc(String(v).replace(/\B(?=(\d{3})+(?!\d))/g, ",")) + " kg";
+  /** Where a document of another shipment is, as far as the reader reads it. */
+  function shipmentOf(id, others) {
+    const o = pget(others, id);
+    if (o === null || o === undefined) return docLink(id) + ' <span class="muted">(' + NOT_VISIBLE + ": another exporter's, or of a trade this identity is no party to)</span>";
+    return docLink(id) + (pyBool(o.trade_id) ? " in " + tradeLink(o.trade_id) : " (in no trade yet)");
+  }
+
+  function renderTrade(rep, params, nowMs, height, raw, others = {}) {
     const t = rep.trade, ccy = t.currency, e = rep.exponent;
     const m = (x) => esc(money(x, ccy, e));
     const docs = Object.entries(rep.documents), fins = Object.entries(rep.financings || {}), lcs = Object.entries(rep.letters_of_credit);
@@ -744,6 +774,8 @@
           : pill("warn", "not attested by customs", "attested"));
       }
       if (pyBool(d.declared_distinct)) flags.push(pill("warn", "declared distinct"));
+      const box = pyBool(d.declared_distinct) ? pget(d.declared_distinct, "container") : null;
+      if (pyBool(box)) flags.push(pill("warn", "container " + box + " of another shipment", "clash"));
       if (pyBool(pget(d, "disputed"))) flags.push(pill("bad", "DISPUTED", "disputed"));
       if (pyBool(d.presentation_id)) {
         const p = pget(presOf, d.presentation_id);
@@ -757,6 +789,13 @@
         ["record status", statusPill(d.status, "status")],
         ["owner", who(d.owner) + (d.registrant !== d.owner ? " · registered by " + who(d.registrant) : "")],
       ];
+      // a transport document's shipment (decisions 228, 229): what a copy of it is met by
+      const boxes = pget(d.fields, "containers");
+      const shipment = [];
+      if (pyBool(boxes)) shipment.push(["containers (ISO 6346)", f("containers", boxes.map((c) => "<code>" + esc(c) + "</code>").join(" "))]);
+      if (pyBool(pget(d.fields, "voyage"))) shipment.push(["voyage", f("voyage", esc(d.fields.voyage))]);
+      if (pyBool(pget(d.fields, "gross_weight_kg"))) shipment.push(["gross weight", f("gross-weight", kg(d.fields.gross_weight_kg))]);
+      rows.splice(2, 0, ...shipment);
       if (d.verified_by.length) rows.push(["verified by", d.verified_by.map(who).join(", ")]);
       if (d.doc_type === "customs_declaration") {
         const a = d.attestation;
@@ -764,7 +803,18 @@
           : '<b>NOT attested</b>']);
       }
       if (pyBool(d.declared_distinct)) rows.push(["declared distinct", "from " + docLink(d.declared_distinct.similar_to) + ": " + esc(JSON.stringify(d.declared_distinct.reason))]);
-      for (const c of d.distinct_copies) rows.push(["copy declared distinct", docLink(c.doc_id) + ": " + esc(JSON.stringify(c.reason))]);
+      if (pyBool(box)) {
+        rows.push(["container of another shipment", f("container-clash", "container <code>" + esc(box) + "</code> was under the live shipment of " +
+          shipmentOf(String(d.declared_distinct.container_of), others) + " (within 90 days of that document's registration, or while its trade owes financing) when this one was registered; " +
+          "registered anyway, declared distinct for the reason above. A bank finances either trade only after reading it (acknowledge_distinct).")]);
+      }
+      for (const c of d.distinct_copies) {
+        const o = pyBool(boxes) ? pget(others, String(c.doc_id)) : null;
+        const shared = o && pyBool(pget(o.fields, "containers")) ? o.fields.containers.filter((x) => boxes.includes(x)) : [];
+        rows.push(["copy declared distinct", docLink(c.doc_id) + ": " + esc(JSON.stringify(c.reason)) + (shared.length
+          ? " " + f("copy-container", "— it names container " + shared.map((x) => "<code>" + esc(x) + "</code>").join(", ") + " of this shipment" + (pyBool(o.trade_id) ? ", in " + tradeLink(o.trade_id) : ""))
+          : "")]);
+      }
       if (pyBool(pget(d, "disputed"))) rows.push(["DISPUTED", esc(pget(DISPUTE_REASONS, d.disputed.reason, d.disputed.reason)) + " (the trade is not financed)"]);
       if (pyBool(d.presentation_id)) rows.push(["presentation", short(d.presentation_id) + (pget(presOf, d.presentation_id) ? " " + statusPill(presOf[d.presentation_id].status) : "")]);
       if (pyBool(pget(d, "duplicate_attempts"))) rows.push(["registration attempts by others", esc(d.duplicate_attempts.length)]);

@@ -709,6 +709,63 @@ def test_a_held_refusal_its_waiver_and_return_show_on_the_page(chain: te.Chain,
     assert _text(el, "returned") in trade_view.refusal_notes(recs[rk])
 
 
+def test_a_bill_of_ladings_containers_and_its_container_clash(chain: te.Chain,
+                                                              browser: Any) -> None:
+    """Decisions 228-230 on the page: a B/L's containers, voyage and gross weight; a B/L
+    registered although one of its boxes was under another trade's live shipment says which box
+    and whose shipment (that document and its trade, where the reader reads it; else that it is
+    not visible), and the first B/L's copy says which of its boxes the copy names and in which
+    trade. Before: none of these on the page (containers and voyage were in the record only)."""
+    from selenium.webdriver.common.by import By
+
+    ids = chain.ids
+    recs = _records(chain)
+    bl = recs[f"doc/{ids['bill_of_lading']}"]
+    first, copy_id, other_trade = "ab" * 32, "cd" * 32, "ef" * 32
+    bl["fields"].update(containers=["CSQU3054383", "MSKU9070323"], voyage="512E",
+                        gross_weight_kg=18_400)
+    bl["declared_distinct"] = {"reason": "box reused after unloading", "similar_to": first,
+                               "container": "CSQU3054383", "container_of": first}
+    bl["distinct_copies"] = [{"doc_id": copy_id, "reason": "another cargo"}]
+    others = {first: {**bl, "trade_id": other_trade, "declared_distinct": None},
+              copy_id: {**bl, "trade_id": other_trade, "fields": {
+                  **bl["fields"], "containers": ["MSKU9070323", "TGHU1234560"]}}}
+
+    def page(others: dict[str, Any]) -> Any:
+        te._open(browser, chain, key=None)
+        err = browser.execute_async_script("""
+            const [records, others, tradeId, done] = arguments;
+            const T = window.chainfinExplorer.trade, recs = T.parseExact(records);
+            const fetch = async (k) => (Object.prototype.hasOwnProperty.call(recs, k) ? recs[k] : null);
+            T.tradeReport(fetch, tradeId, 0n, 2n, null).then((rep) => {
+              document.getElementById("view").innerHTML = T.render(rep, null, 0n, 1, [],
+                                                                   T.parseExact(others));
+              done(null);
+            }, (e) => done(String(e)));
+        """, json.dumps(recs), json.dumps(others), ids["trade"])
+        assert err is None, err
+        return browser.find_element(By.CSS_SELECTOR,
+                                    f".rec[data-id='{ids['bill_of_lading']}']")
+
+    el = page(others)
+    assert _text(el, "containers") == "CSQU3054383 MSKU9070323"
+    assert _text(el, "voyage") == "512E"
+    assert _text(el, "gross-weight") == "18,400 kg"
+    assert _text(el, "clash") == "container CSQU3054383 of another shipment"
+    clash = _text(el, "container-clash")
+    assert clash.startswith(f"container CSQU3054383 was under the live shipment of {first[:16]}…"
+                            f" in trade {other_trade[:16]}…")
+    assert "declared distinct" in clash
+    hrefs = [a.get_attribute("href") for a in el.find_elements(By.CSS_SELECTOR, "a.trade-link")]
+    assert any(h.endswith(f"#/trade/{other_trade}") for h in hrefs)
+    assert _text(el, "copy-container") == (f"— it names container MSKU9070323 of this shipment, "
+                                           f"in trade {other_trade[:16]}…")
+    # the other shipment's document unread by this key: its id, and that it is not visible
+    el = page({first: None, copy_id: None})
+    assert "not found or not visible to you" in _text(el, "container-clash")
+    assert not el.find_elements(By.CSS_SELECTOR, "[data-f='copy-container']")
+
+
 # --------------------------------------------------------------------------- the guarantee page
 
 
