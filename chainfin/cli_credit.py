@@ -16,7 +16,8 @@ its subject and its banks use it (contracts/credit_sharing.py, decisions 179-180
   248); ``notify`` (the publisher or the subject): tell the next page of earlier recipients a
   correction (``--dispute``: a rejected dispute) did not reach in its own transaction.
 - ``close`` (the publisher or the subject): close a request left pending at its record's
-  retention end, ``expired`` (decision 249).
+  retention end, ``expired`` (decision 249); the subject also one its consent no longer
+  covers, ``withdrawn`` (decision 250).
 - ``open`` (the requesting bank: a delivered request; the publisher or a regulator: a record):
   open the sealed copy and check it against the commitment on chain.
 - ``dispute`` (the subject): dispute a record with a reason; ``answer`` (the publisher):
@@ -120,8 +121,8 @@ async def access_report(node: str, key: str, subject: str | None = None,
                            record_id=e.get("record_id"))
             elif e.get("status") == "notified":  # told of a correction (decision 200)
                 row.update(notified_at=_utc(e.get("timestamp_ms")))
-            elif e.get("status") == "expired":  # closed at the retention end (decision 249)
-                row.update(status="expired", expired_at=_utc(e.get("timestamp_ms")))
+            elif e.get("status") in ("expired", "withdrawn"):  # closed (decisions 249-250)
+                row.update(status=e.get("status"), closed_at=_utc(e.get("timestamp_ms")))
     return {"subject": subject, "entries": n, "shown": n - first + 1 if n else 0,
             "requests": list(rows.values())}
 
@@ -576,7 +577,8 @@ def add_parser(sub: Any) -> None:
                          "dispute was rejected (decision 248): its number (default: the latest)")
     common(nt)
     cl = s.add_parser("close", help="the publisher or the subject closes a request left "
-                                    "pending at its record's retention end (decision 249)")
+                                    "pending at its record's retention end (decision 249); "
+                                    "the subject one its consent no longer covers (250)")
     cl.add_argument("--request", type=_key, required=True, help="the pending request's id")
     common(cl)
     ns = s.add_parser("notices", help="a bank's notices (records delivered to it corrected, "

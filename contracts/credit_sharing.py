@@ -45,12 +45,13 @@ State (contract ``credit_sharing``):
   "publisher", "indexed"}`` (before decision 179: ``{"height", "timestamp_ms"}``; before
   decision 192 no ``indexed``: the bank is not in the subject index);
 - ``request/<request_id>`` -> ``{"record_id", "requester", "publisher", "subject", "status",
-  "height", "timestamp_ms", "sealed"}``, status ``pending`` | ``delivered`` | ``expired`` (a
-  delivery adds ``"disputed"``: null or ``{"reason", "since_ms"}``, and ``"asked_for"`` when it
-  answered a request for a record since corrected; ``close_request`` of a request pending at
-  its record's retention end adds ``"closed_height"``, ``"closed_ms"``, decision 249); a refused request (no covering consent, or no such
-  record: the same answer) is ``{"record_id", "requester", "status": "refused"}`` and the
-  ``"purpose"`` it stated, if any;
+  "height", "timestamp_ms", "sealed"}``, status ``pending`` | ``delivered`` | ``expired`` |
+  ``withdrawn`` (a delivery adds ``"disputed"``: null or ``{"reason", "since_ms"}``, and
+  ``"asked_for"`` when it answered a request for a record since corrected; ``close_request``
+  adds ``"closed_height"``, ``"closed_ms"``: ``expired`` at its record's retention end,
+  decision 249, ``withdrawn`` by its subject, its consent gone, decision 250); a refused
+  request (no covering consent, or no such record: the same answer) is ``{"record_id",
+  "requester", "status": "refused"}`` and the ``"purpose"`` it stated, if any;
 - ``purpose/<request_id>`` -> ``{"requester", "subject", "purpose"}``: a pending request's
   purpose, apart from the request, which its publisher reads (red-team round 9: a purpose such
   as ``collections`` told the publisher, perhaps a competitor, what the requester does with
@@ -95,8 +96,9 @@ State (contract ``credit_sharing``):
 it, it is not delivered (``deliver``: ``record_expired``) and a request for it is the one
 ``refused`` of no consent, whoever asks (decision 214: no bank learns that it exists); a request
 left ``pending`` at the end is closed ``expired`` by ``close_request`` (decision 249: the
-publisher or the subject, who know the end; no timer runs on chain). Its sealed copies are not erased: they are in
-append-only blocks, sealed to identity keys, with no per-record key to destroy.
+publisher or the subject, who know the end; no timer runs on chain). Its sealed copies are
+not erased: they are in append-only blocks, sealed to identity keys, with no per-record key to
+destroy.
 
 Plaintext sealed to each recipient: ``codec.encode({"record": bytes, "salt": bytes})``.
 Commitment: ``SHA-256("chainfin/credit-record/1\\0" || len(salt) (4 bytes BE) || salt || record)``.
@@ -980,22 +982,33 @@ def close_request(state: ContractState, ctx: TxContext, args: dict[str, Any]
     whatever its standing — both know the end — and no one else (``unknown_request``, the
     answer for no request and a refused one): the requester, which may not know the end
     (decision 213), would learn it by trying, with nothing in the subject's access report.
-    Before the end (block time): ``not_expired``; not pending: ``request_not_pending``."""
+    Before the end (block time): ``not_expired``; not pending: ``request_not_pending``.
+
+    The subject also closes a pending request its consent no longer covers (revoked, ended:
+    never delivered, ``not_consented``), before or after the end: ``withdrawn`` (event
+    ``request_withdrawn``), decision 250 — and so, whatever the end, a requester whose consent
+    is gone learns nothing of it from its subject's close. The requester's standing is not
+    looked at (a freeze is not told to the subject)."""
     request_id = args["request_id"]
     req = state.get(NAME, "request/" + request_id)
     if req is None or ctx.sender_hex not in (req.get("publisher"), req.get("subject")):
         raise ContractError(f"no request {request_id} for your records", "unknown_request")
     if req["status"] != "pending":
         raise ContractError(f"the request is {req['status']}", "request_not_pending")
-    record_id, cur = current_record(state, req["record_id"])
-    if not expired(cur, ctx.timestamp_ms):
+    purpose = request_purpose(state, request_id)
+    status = "expired" if expired(current_record(state, req["record_id"])[1],
+                                  ctx.timestamp_ms) else None
+    if ctx.sender_hex == req["subject"] and not consent_covers(
+            state.get(NAME, f"consent/{req['subject']}/{req['requester']}"), purpose,
+            req["publisher"], ctx.timestamp_ms):
+        status = "withdrawn"
+    if status is None:
         raise ContractError("the record is not past its retention end", "not_expired")
-    req.update(status="expired", closed_height=ctx.height, closed_ms=ctx.timestamp_ms)
+    req.update(status=status, closed_height=ctx.height, closed_ms=ctx.timestamp_ms)
     state.put(NAME, "request/" + request_id, req)
     _log_access(state, ctx, req["subject"], {
         "request_id": request_id, "record_id": req["record_id"], "requester": req["requester"],
-        "publisher": req["publisher"], "purpose": request_purpose(state, request_id),
-        "status": "expired"})
-    ctx.emit("request_expired", {"request_id": request_id, "record_id": req["record_id"],
-                                 "requester": req["requester"]})
-    return {"request_id": request_id, "status": "expired"}
+        "publisher": req["publisher"], "purpose": purpose, "status": status})
+    ctx.emit("request_" + status, {"request_id": request_id, "record_id": req["record_id"],
+                                   "requester": req["requester"]})
+    return {"request_id": request_id, "status": status}

@@ -208,6 +208,34 @@ def test_a_request_for_a_corrected_record_closes_at_the_end_of_the_version_in_fo
     assert L.ok("bank_a", C, "close_request", request_id=pending)["status"] == "expired"
 
 
+def test_the_subject_withdraws_a_request_its_consent_no_longer_covers_whatever_the_end(
+        L: Ledger) -> None:
+    rid = publish(L, retain_days=2)
+    kept = request(L, rid, "bank_b")  # its consent stays
+    gone = request(L, rid, "bank_c")
+    L.ok("exporter", C, "revoke_consent", bank=L.pk("bank_c"))
+    # the consent covers it: the subject may not close it before the end; the publisher, which
+    # reads no consent, may not close either (one answer, whatever the consent)
+    L.fails("not_expired", "exporter", C, "close_request", request_id=kept)
+    L.fails("not_expired", "bank_a", C, "close_request", request_id=gone)
+    r = L.tx("exporter", C, "close_request", request_id=gone)
+    assert r.ok and r.result == {"request_id": gone, "status": "withdrawn"}
+    assert [(e.name, e.data["requester"]) for e in r.events] == [
+        ("request_withdrawn", L.pk("bank_c"))]
+    assert L.get(C, "request/" + gone)["status"] == "withdrawn"
+    # after the end, a request whose consent is gone is withdrawn too: its requester is not
+    # told that the end passed
+    late = request(L, rid, "bank_d")
+    L.ok("exporter", C, "revoke_consent", bank=L.pk("bank_d"))
+    L.block([], advance_ms=2 * cs.DAY_MS)
+    assert L.ok("exporter", C, "close_request", request_id=late)["status"] == "withdrawn"
+    assert L.ok("exporter", C, "close_request", request_id=kept)["status"] == "expired"
+    head = L.get(C, "access/" + L.pk("exporter"))["n"]
+    rows = [L.get(C, f"access/{L.pk('exporter')}/{i}") for i in range(1, head + 1)]
+    assert [(x["request_id"], x["status"]) for x in rows if x["status"] in (
+        "withdrawn", "expired")] == [(gone, "withdrawn"), (late, "withdrawn"), (kept, "expired")]
+
+
 def test_the_cli_closes_a_request_and_sends_a_rejected_disputes_notices(
         capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
