@@ -741,10 +741,15 @@
         : "the customs declaration is not attested yet, and the consortium finances only an attested one");
     }
     if (rep.remaining === 0n) blocks.push("nothing remains in the financing pool");
+    // not a stop, a condition (contracts.trade.state.distinct_notes): a reason on record in
+    // either direction is given to every bank that finances, which says it read it
+    let distinct = 0;
+    for (const [, d] of docs) if (d !== null) distinct += (pyBool(d.declared_distinct) ? 1 : 0) + d.distinct_copies.length;
+    const needs = distinct ? '<p class="warn" data-f="needs-ack">' + esc(distinct) + " reason(s) on record that a document of this trade is another sale or shipment than a similar one (declared distinct: below, with the container where one was under another shipment): a bank finances it only with <code>acknowledge_distinct: true</code>, saying it read them (refused <code>distinct_not_acknowledged</code> otherwise).</p>" : "";
     const blockHtml = '<div class="card ' + (blocks.length ? "blocked" : "clear") + '" id="trade-blocks"><h2>What stops a new financing</h2>' +
       (blocks.length ? "<ul>" + blocks.map((b) => '<li data-f="block">' + b + "</li>").join("") + "</ul>"
         : rep.remaining === null ? '<p data-f="block-none">Nothing in the documents; the pool is ' + NOT_VISIBLE + ".</p>"
-          : '<p data-f="block-none">Nothing in these records: the pool has ' + m(rep.remaining) + " left.</p>") +
+          : '<p data-f="block-none">Nothing in these records: the pool has ' + m(rep.remaining) + " left.</p>") + needs +
       '<p class="muted">Read from the records below. A bank\'s financing is also screened against the watch list and held to the exposure limits when it is requested (docs/risk.md): that list is for regulators and auditors, so it is not on this page.</p></div>';
 
     // ---- the trade

@@ -198,6 +198,7 @@ def test_trade_page_shows_what_trade_show_reports(chain: te.Chain, browser: Any,
     page, now_ms = _page_report(browser)
     rep = _python_report(chain, now_ms)
     assert page == json.loads(json.dumps(rep))  # the port: same fields, statuses and sums
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-f='needs-ack']")  # none distinct
 
     m = lambda x: trade_view.money(x, "USD", rep["exponent"])  # noqa: E731
     t = rep["trade"]
@@ -760,6 +761,9 @@ def test_a_bill_of_ladings_containers_and_its_container_clash(chain: te.Chain,
     assert any(h.endswith(f"#/trade/{other_trade}") for h in hrefs)
     assert _text(el, "copy-container") == (f"— it names container MSKU9070323 of this shipment, "
                                            f"in trade {other_trade[:16]}…")
+    # what a bank must do before financing it (distinct_not_acknowledged otherwise)
+    needs = _text(browser.find_element(By.ID, "trade-blocks"), "needs-ack")
+    assert needs.startswith("2 reason(s) on record") and "acknowledge_distinct: true" in needs
     # the other shipment's document unread by this key: its id, and that it is not visible
     el = page({first: None, copy_id: None})
     assert "not found or not visible to you" in _text(el, "container-clash")
