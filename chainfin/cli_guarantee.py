@@ -186,8 +186,41 @@ async def mt760_args(a: argparse.Namespace) -> dict[str, Any]:
 async def _guarantee(c: Client, gid: str) -> dict[str, Any]:
     g = await c.state_value(T, "gtee/" + gid)
     if not isinstance(g, dict):
-        raise ChainfinError(f"guarantee {gid}: not found or not visible to you")
+        raise ChainfinError(f"guarantee {gid}: not found or not visible to you (its guarantor, "
+                            "applicant, beneficiary and advising bank, and the regulators read "
+                            "it: sign with one of their keys)")
     return g
+
+
+async def check_signer(a: argparse.Namespace, c: Client, g: dict[str, Any], mt: str) -> None:
+    """The key ``--key`` must be the party whose transaction the message becomes: an MT765's
+    demand is the beneficiary's, an MT767's proposal the guarantor's. A beneficiary's bank
+    that received an MT765 (or an advising bank, an MT767) and signed it with its own key got
+    the contract's bare ``forbidden`` after the transaction was sent; now it is told before
+    anything is signed whose key the ledger takes and what to do. With ``--dry-run`` the
+    message is still checked (a bank checks it before passing it on) and this is a note.
+
+    Raises:
+        ChainfinError: the key is not that party's (not with ``--dry-run``).
+    """
+    party, role, does = (("beneficiary", "the beneficiary", "makes a demand") if mt == "MT765"
+                         else ("guarantor", "the guarantor", "proposes an amendment"))
+    signer = load_identity(a.key).public_key.hex()
+    if signer == g[party]:
+        return
+    roles = {g["guarantor"]: "the guarantor", g["applicant"]: "the applicant",
+             g["beneficiary"]: "the beneficiary"}
+    if g.get("advising_bank"):
+        roles.setdefault(g["advising_bank"], "the advising bank")
+    said = (f"this key ({await _name(c, signer)}, {roles.get(signer, 'no party to it')}) does "
+            f"not sign the {mt}: on the ledger only {role} {does} ({mt} → "
+            f"{'demand' if mt == 'MT765' else 'amend_guarantee'}), with its own key — "
+            f"{await _name(c, g[party])} ({g[party][:16]}…); pass the message to it, or "
+            f"submit it with --key of {role}")
+    if not a.dry_run:
+        raise ChainfinError(said + "; nothing was sent")
+    print(f"chainfin: note: {said} (sent with this key, the ledger would refuse it: "
+          "forbidden)", file=sys.stderr)
 
 
 def _same_ref(a: str, b: str) -> bool:
@@ -229,6 +262,7 @@ async def mt765_args(a: argparse.Namespace) -> dict[str, Any]:
             tx = mt765.terms(msg, await _exponent(c, g["currency"]), a.guarantee)
         except MtError as e:
             raise MtError(mt765.numbered(text, e.problems, "765")) from None
+        await check_signer(a, c, g, "MT765")
     for note in msg.notes:
         print(f"chainfin: note: {note}", file=sys.stderr)
     return tx
@@ -262,6 +296,7 @@ async def mt767_args(a: argparse.Namespace) -> dict[str, Any]:
                                     amount_in_force(g, int(time.time() * 1000)))
         except MtError as e:
             raise MtError(mt765.numbered(text, e.problems, "767")) from None
+        await check_signer(a, c, g, "MT767")
     for note in msg.notes:
         print(f"chainfin: note: {note}", file=sys.stderr)
     return {"guarantee_id": a.guarantee, "changes": changes}
@@ -518,12 +553,28 @@ async def _send(a: argparse.Namespace, method: str, tx_args: dict[str, Any]) -> 
         note = await _amount_note(a, tx_args)
         if note:
             print(f"chainfin: note: {note}", file=sys.stderr)
+        if isinstance(result, dict) and isinstance(result.get("examination_deadline_ms"), int):
+            print(f"chainfin: note: {decide_by(result['examination_deadline_ms'])}",
+                  file=sys.stderr)
         return 0
     err = out.get("error") or {}
     code = err.get("code") if isinstance(err, dict) else None
     for note in await _refusal_notes(a, method, tx_args, str(code)):
         print(f"chainfin: note: {note}", file=sys.stderr)
     return 1
+
+
+def decide_by(deadline_ms: int) -> str:
+    """A demand's examination deadline as the two desks read it: a deadline at midnight UTC is
+    the end of the day before ("2026-12-15T00:00:00Z" alone is read as the 15th, a day late:
+    walk-through 2026-12-07e), as ``guarantee show``'s ``decide_through`` and the explorer say."""
+    at = utc(deadline_ms) or str(deadline_ms)
+    if deadline_ms % DAY_MS == 0:
+        day = (utc(deadline_ms - 1) or "")[:10]
+        return (f"the guarantor pays or rejects by the end of {day} (UTC): examination "
+                f"deadline {at}, midnight UTC, the close of the fifth business day after the "
+                "demand (URDG 758 art. 20)")
+    return f"the guarantor pays or rejects before {at} (examination deadline, URDG 758 art. 20)"
 
 
 async def _amount_note(a: argparse.Namespace, tx_args: dict[str, Any]) -> str | None:
