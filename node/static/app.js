@@ -1053,12 +1053,33 @@
   }
   /** One payment of a structuring pattern as the case lists it: its amount in the currency's
    * decimals and its payee ("" when the reader does not read its body). */
-  function nearPaid(env) {
+  function nearPaid(env, fx) {
     const a = env && env.contract === "settlement" && env.args && typeof env.args === "object" ? env.args : null;
     if (!a || typeof a.currency !== "string" || (typeof a.amount !== "bigint" && typeof a.amount !== "number")) return "";
     const e = exponents.get(a.currency);
     return ' <span data-f="near-amount">' + esc(money(a.amount, a.currency, e === null || e === undefined ? 2n : e)) + "</span>" +
-      (isKey(a.to) ? ' <span class="muted">to</span> ' + account(a.to) : "");
+      (isKey(a.to) ? ' <span class="muted">to</span> ' + account(a.to) : "") + nearLocal(a, fx);
+  }
+  /** ``goaml.to_local``: ``amount`` minor units at a reference rate ``{per, base_units}`` in
+   * minor units of its base, the nearest, a half up (integers only) — what an STR in that
+   * local currency writes as the payment's amount_local (decisions 252-253). */
+  function toLocal(amount, rate) {
+    const a = BigInt(amount), per = BigInt(rate.per), bu = BigInt(rate.base_units);
+    return (2n * a * bu + per) / (2n * per);
+  }
+  /** A pattern payment in another currency than the limit's base (decision 206 counts them in
+   * one pattern), as the base: the amount at the ledger's reference rate and the rate's date, or
+   * that none is readable (an STR in the base currency is then refused, naming the currency). */
+  function nearLocal(a, fx) {
+    if (!fx || a.currency === fx.base) return "";
+    const r = fx.rates ? pget(fx.rates, a.currency) : null;
+    if (!r || typeof r !== "object" || !pget(r, "per") || !pget(r, "base_units")) {
+      return ' <span class="muted" data-f="near-local">(no reference rate of ' + esc(a.currency) + " against " + esc(fx.base) + " readable here: an STR in " + esc(fx.base) + " is refused until a regulator publishes one)</span>";
+    }
+    const be = exponents.get(fx.base);
+    return ' <span data-f="near-local">≈ ' + esc(money(toLocal(a.amount, r), fx.base, be === null || be === undefined ? 2n : be)) + "</span>" +
+      ' <span class="muted">(' + esc(a.currency) + " " + esc(r.per) + " = " + esc(fx.base) + " " + esc(r.base_units) + " in minor units, the ledger's reference rate as of " +
+      esc(utc(r.time_ms)) + ", rounded half up as an STR converts it)</span>";
   }
   const alertLink = (id) => '<a class="alert-link" href="#/alert/' + esc(id) + '"><code>' + esc(id.length > 24 ? id.slice(0, 10) + "…" + id.slice(id.lastIndexOf("-")) : id) + "</code></a>";
   async function learnAlerts(list) {
@@ -1242,7 +1263,16 @@
     const nearEnv = new Map(nearIds.map((x, i) => [x, nearRead[i].status === 200 && nearRead[i].body ? nearRead[i].body.tx || null : null]));
     if (t.status === 200 && t.body && t.body.tx) nearEnv.set(c.tx_id, t.body.tx);
     const payArgs = [...nearEnv.values()].filter((e) => e && e.contract === "settlement" && e.args && typeof e.args === "object");
-    await Promise.all([learnExponents(payArgs.map((e) => e.args.currency).filter((x) => typeof x === "string")),
+    // the pattern in several currencies (decision 206): each payment also as the limit's base
+    const base = c.detail && typeof c.detail.base === "string" ? c.detail.base : c.detail && typeof c.detail.currency === "string" ? c.detail.currency : null;
+    const ccys = [...new Set(payArgs.map((e) => e.args.currency).filter((x) => typeof x === "string"))];
+    let fx = null;
+    if (base && ccys.some((x) => x !== base)) {
+      let rates = null;
+      try { rates = (await readExact("risk", "rates/" + base)).value; } catch (e) { rates = null; }
+      fx = { base, rates, several: true };
+    }
+    await Promise.all([learnExponents(ccys.concat(base ? [base] : [])),
       learnNames(payArgs.map((e) => e.args.to).filter(isKey))]);
     if (prev && (alertsShown !== prev || location.hash !== hash)) return;
     state.lastAlertCase = { path, json: toJsonText(c) };
@@ -1276,9 +1306,11 @@
       .map((k) => [k.replace(/_/g, " "), '<span data-k="' + esc(k) + '">' + detailValue(c.detail, k) + "</span>"]);
     if (near) {  // decision 217: the earlier near payments it counted, oldest first, then its own
       detailRows.push(["the pattern's payments", '<ol class="near-limit" id="near-limit-txs" data-k="near_limit_txs">' + near.map((t, i) =>
-        '<li data-tx="' + esc(t) + '">' + paymentLink(t, "<code>" + esc(t.slice(0, 16)) + "…</code>") + nearPaid(nearEnv.get(t)) +
+        '<li data-tx="' + esc(t) + '">' + paymentLink(t, "<code>" + esc(t.slice(0, 16)) + "…</code>") + nearPaid(nearEnv.get(t), fx) +
         (i === near.length - 1 ? ' <span class="muted" data-f="own">this alert\'s payment</span>' : "") + "</li>").join("") +
-        '</ol><span class="muted">oldest first: the earlier payments near the limit the alert counted (<code>near_limit_txs</code>), then the payment that raised it; each opens its payment page</span>']);
+        '</ol><span class="muted">oldest first: the earlier payments near the limit the alert counted (<code>near_limit_txs</code>), then the payment that raised it; each opens its payment page</span>' +
+        (fx ? '<p class="muted" data-f="str-several">In several currencies: one STR holds them all in the bank\'s local currency, each converted at the ledger\'s reference rate — <code>chainfin alerts str ' +
+          esc(id) + " --currency-local LOCAL --config FILE --out str.xml</code>, LOCAL the bank's own currency (the amounts above are also in " + esc(base) + ", the limit's); a currency with no rate under 6 days old refuses the report (docs/risk.md, “In several currencies”).</p>" : "")]);
     }
     const alertKey = "alert/" + id;
     const expectAlert = (pr) => {
