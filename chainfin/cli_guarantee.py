@@ -599,7 +599,14 @@ async def _amount_note(a: argparse.Namespace, tx_args: dict[str, Any]) -> str | 
             exp = await _exponent(c, ccy)
     except (ChainfinError, OSError, ValueError):
         return None
-    return f"amount {ccy} {decimal(amount, exp)} ({amount} minor units)"
+    said = f"{ccy} {decimal(amount, exp)} ({amount} minor units)"
+    if isinstance(changes, dict) and "amount" in changes:
+        # an MT767's :32B: is an increase; the ledger holds the new amount (decision 233): a
+        # back office that sent "USD10000,00" reads what the beneficiary is asked to accept
+        return (f"proposed amount {said}: the guarantee's amount once the beneficiary accepts "
+                "(`guarantee accept --guarantee ID --proposal N`, N the result's proposal), "
+                "not a change by that much")
+    return f"amount {said}"
 
 
 async def _refusal_notes(a: argparse.Namespace, method: str, tx_args: dict[str, Any],

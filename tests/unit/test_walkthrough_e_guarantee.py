@@ -77,3 +77,8 @@ async def test_an_mt765_or_mt767_signed_by_the_wrong_party_is_refused_before_sig
     assert rc == 2 and out == "", (out, err)
     assert ("does not sign the MT767: on the ledger only the guarantor proposes an amendment"
             in err and "the beneficiary" in err), err
+    # the guarantor's: the note says the proposed amount is the new amount, not the increase
+    rc, out, err = await run("mt767", str(f767), "--guarantee", gid, "--key", bank)
+    assert rc == 0, err
+    assert ("note: proposed amount USD 100100.50 (10010050 minor units): the guarantee's amount "
+            "once the beneficiary accepts") in err, err
