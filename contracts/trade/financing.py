@@ -23,6 +23,7 @@ from contracts.trade.state import (
     financing_status,
     get_doc,
     get_financing,
+    get_lc,
     get_trade,
     legal_name,
     pool_of,
@@ -245,6 +246,7 @@ def screen_trade(state: ContractState, ctx: TxContext, trade: dict[str, Any]) ->
     """
     names = {"seller": trade["seller"], "buyer": trade["buyer"]}
     ports: dict[str, str] = {}
+    lc_banks: list[str] = []
     for doc_id in trade["docs"]:
         doc = get_doc(state, doc_id)
         fields = doc["fields"]
@@ -253,7 +255,17 @@ def screen_trade(state: ContractState, ctx: TxContext, trade: dict[str, Any]) ->
                 names[role if role not in names else f"{role}:{doc_id[:8]}"] = fields[role]
         for role, cc in doc.get("port_countries", {}).items():
             ports[f"{role}:{doc_id[:8]}"] = cc
+        if isinstance(fields.get("issuing_bank"), str):
+            lc_banks.append(fields["issuing_bank"])
     risk.screen_parties(state, ctx, names, ports)
+    # the banks behind the trade's credits, watched since they issued (red-team round 12
+    # Left, decision 262): the issuer of each issued LC attached to it, and the bank an LC
+    # copy names by its BIC — financing against a listed bank's promise disbursed
+    issuers = sorted({str(get_lc(state, lc_id)["issuer"]) for lc_id in trade.get("lcs", ())})
+    if issuers:
+        risk.screen_identities(state, ctx, issuers, places=False)
+    for code in dict.fromkeys(lc_banks):
+        risk.screen_bank_code(state, ctx, "issuing_bank", code)
 
 
 def screen_trade_goods(state: ContractState, ctx: TxContext, trade_id: str,
