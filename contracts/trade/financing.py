@@ -259,7 +259,7 @@ def screen_trade(state: ContractState, ctx: TxContext, trade: dict[str, Any]) ->
             lc_banks.append(fields["issuing_bank"])
     risk.screen_parties(state, ctx, names, ports)
     # the banks behind the trade's credits, watched since they issued (red-team round 12
-    # Left, decision 262): the issuer of each issued LC attached to it, and the bank an LC
+    # Left, decision 264): the issuer of each issued LC attached to it, and the bank an LC
     # copy names by its BIC — financing against a listed bank's promise disbursed
     issuers = sorted({str(get_lc(state, lc_id)["issuer"]) for lc_id in trade.get("lcs", ())})
     if issuers:
