@@ -260,9 +260,17 @@ async def register(node: str, key: str | None, doc_type: str, raw: bytes, rules:
                          "--trade <the invoice's trade id> to register it there")
         for n in notes:
             _note(n)
+        refused_boxes = not_sent.pop("equipment", None) if isinstance(not_sent, dict) else None
+        if refused_boxes:
+            # not a missing field: references the ledger refuses (bad_container), left off the
+            # B/L so the rest registers — said apart, as the bank must ask the carrier
+            _note("equipment not sent as containers, each with why (ask the carrier for a "
+                  "corrected eBL): " + json.dumps(refused_boxes))
         if not_sent:
             _note("read but not sent (the ledger's " + doc_type + " has no such field): "
                   + json.dumps(not_sent))
+        if refused_boxes:
+            not_sent["equipment"] = refused_boxes
         if dry_run:
             out_dry: dict[str, Any] = {"status": "dry_run", "contract": T, "method": "register",
                                        "args": args, "not_sent": not_sent}
