@@ -20,7 +20,7 @@ from typing import Any
 from chainfin.client import Client, add_regulator_call_args, submit_call
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
-from chainfin.money import decimal
+from chainfin.money import decimal, money
 from chainfin.swift import mt760, mt765, mt767
 from chainfin.swift.mt700 import MtError, bic11, name_candidates
 
@@ -388,8 +388,11 @@ def readable(g: dict[str, Any], exponent: int, now_ms: int,
              names: dict[str, str]) -> dict[str, Any]:
     """``g`` (a guarantee as the ledger keeps it, with its ``demands`` read) with what a person
     reads beside the ledger's fields: each amount as a decimal of its currency
-    (``*_decimal``), each time in ms as ISO 8601 UTC (``*_at``), the parties' names
-    (``*_name``), the amount in force and what a demand may still claim now."""
+    (``*_decimal``: the bare decimal, a value a program reads as a form field takes it; the
+    notes on stderr write ``USD 12,500.00``), each time in ms as ISO 8601 UTC (``*_at``), the parties' names
+    (``*_name``), the amount in force and what a demand may still claim now; an open demand
+    the day it is decided by (``decide_through``), a decided one when and by which transaction
+    (``decided``: ``at``, ``height``, ``tx_id``)."""
     out = dict(g)
     for k in ("guarantor", "applicant", "beneficiary", "advising_bank"):
         if g.get(k):
@@ -412,12 +415,14 @@ def readable(g: dict[str, Any], exponent: int, now_ms: int,
                 d[k[:-3] + "_at"] = utc(d[k])
         deadline = max(int(d.get("examination_deadline_ms") or 0),
                        int(d.get("suspended_until_ms") or 0))
-        if deadline:  # the guarantor pays or rejects before this: a day (UTC) when the
+        if isinstance(d.get("decided"), dict):
+            # decided: when and by which transaction (``tx_id``; a demand decided before the
+            # ledger kept it has its height only), not a date to decide by that has passed
+            d["decided"] = {**d["decided"], "at": utc(d["decided"].get("timestamp_ms"))}
+        elif deadline:  # the guarantor pays or rejects before this: a day (UTC) when the
             # deadline is the close of one (the examination period), else the instant
             d["decide_through"] = ((utc(deadline - 1) or "")[:10] if deadline % DAY_MS == 0
                                    else utc(deadline))
-        if isinstance(d.get("decided"), dict):
-            d["decided"] = {**d["decided"], "at": utc(d["decided"].get("timestamp_ms"))}
         demands.append(d)
     out["demands"] = demands
     for k in ("amendment", "expired"):
@@ -599,7 +604,7 @@ async def _amount_note(a: argparse.Namespace, tx_args: dict[str, Any]) -> str | 
             exp = await _exponent(c, ccy)
     except (ChainfinError, OSError, ValueError):
         return None
-    said = f"{ccy} {decimal(amount, exp)} ({amount} minor units)"
+    said = f"{money(amount, ccy, exp)} ({amount} minor units)"
     if isinstance(changes, dict) and "amount" in changes:
         # an MT767's :32B: is an increase; the ledger holds the new amount (decision 233): a
         # back office that sent "USD10000,00" reads what the beneficiary is asked to accept
@@ -636,22 +641,22 @@ async def _refusal_notes(a: argparse.Namespace, method: str, tx_args: dict[str, 
     in_force = amount_in_force(g, now)
     left = max(0, in_force - int(g["paid"]) - int(g["reserved"]))
     asked = tx_args.get("amount")
-    asked_text = (f"{ccy} {decimal(asked, exp)} ({asked} minor units)"
+    asked_text = (f"{money(asked, ccy, exp)} ({asked} minor units)"
                   if isinstance(asked, int) else "")
     if method == "demand" and code == "amount_exceeds_guarantee":
-        notes.append(f"you asked {asked_text}; available now {ccy} {decimal(left, exp)} "
-                     f"({left} minor units): amount in force {decimal(in_force, exp)}, paid "
-                     f"{decimal(int(g['paid']), exp)}, under open demands "
-                     f"{decimal(int(g['reserved']), exp)}")
+        notes.append(f"you asked {asked_text}; available now {money(left, ccy, exp)} "
+                     f"({left} minor units): amount in force {money(in_force, ccy, exp)}, "
+                     f"paid {money(int(g['paid']), ccy, exp)}, under open demands "
+                     f"{money(int(g['reserved']), ccy, exp)}")
     elif method == "reduce" and code == "bad_field":
         floor = int(g["paid"]) + int(g["reserved"])
         notes.append(f"--amount is the new amount in force ({asked_text}): below "
-                     f"{ccy} {decimal(in_force, exp)} ({in_force}) and at least what is paid "
-                     f"and demanded, {ccy} {decimal(floor, exp)} ({floor})")
+                     f"{money(in_force, ccy, exp)} ({in_force}) and at least what is paid "
+                     f"and demanded, {money(floor, ccy, exp)} ({floor})")
     elif code == "amount_exceeds_guarantee":
         floor = int(g["paid"]) + int(g["reserved"])
-        notes.append(f"the amount may not fall below what is paid and demanded, {ccy} "
-                     f"{decimal(floor, exp)} ({floor} minor units)")
+        notes.append(f"the amount may not fall below what is paid and demanded, "
+                     f"{money(floor, ccy, exp)} ({floor} minor units)")
     return notes
 
 

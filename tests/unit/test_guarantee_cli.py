@@ -48,7 +48,11 @@ def test_a_guarantee_reads_in_decimals_of_its_currency_and_utc_times() -> None:
     d1, d2 = out["demands"]
     assert (d1["presented_at"], d1["examination_deadline_at"], d1["decide_through"]) == (
         "2026-12-07T18:54:41Z", "2026-12-15T00:00:00Z", "2026-12-14")
-    assert d2["decide_through"] == "2026-12-16T05:46:40Z"  # a suspension's end, when later
+    assert "decide_through" not in d2  # decided: when and by which transaction instead
+    open_d2 = cli_guarantee.readable({**g, "demands": [{**g["demands"][1], "status": "presented",
+                                                        "decided": None}]}, 0, now, {})
+    assert open_d2["demands"][0]["decide_through"] == "2026-12-16T05:46:40Z"  # a suspension's
+    # end, when later
     assert d2["decided"]["at"] == "2026-12-07T18:54:50Z"
     assert out["amendment"]["at"] == "2026-12-07T18:55:00Z"
     usd = cli_guarantee.readable({**g, "currency": "USD"}, 2, now, {})
@@ -140,10 +144,10 @@ async def test_a_guarantee_walked_from_the_cli_says_what_to_do(
     why = ["--statement", "late delivery"]
     rc, _, err = await run("demand", "--guarantee", gid, "--amount", "20000000", *why,
                            "--key", imp)
-    assert rc == 1 and "available now USD 100000.50 (10000050 minor units)" in err, err
+    assert rc == 1 and "available now USD 100,000.50 (10000050 minor units)" in err, err
     rc, out, err = await run("demand", "--guarantee", gid, "--amount", "1000000", *why,
                              "--key", imp)
-    assert rc == 0 and "note: amount USD 10000.00 (1000000 minor units)" in err, err
+    assert rc == 0 and "note: amount USD 10,000.00 (1000000 minor units)" in err, err
     result = json.loads(out)["result"]
     assert result["examination_deadline_at"].endswith("T00:00:00Z")
     rc, out, _ = await run("show", "--guarantee", gid, "--key", imp)
@@ -163,7 +167,7 @@ async def test_a_guarantee_walked_from_the_cli_says_what_to_do(
     assert rc == 0, err
 
     rc, _, err = await run("reduce", "--guarantee", gid, "--amount", "500000", "--key", imp)
-    assert rc == 1 and "at least what is paid and demanded, USD 10000.00" in err, err
+    assert rc == 1 and "at least what is paid and demanded, USD 10,000.00" in err, err
     rc, _, err = await run("reduce", "--guarantee", gid, "--amount", "5000000", "--key", imp)
     assert rc == 0, err
     rc, _, err = await run("release", "--guarantee", gid, "--key", imp)

@@ -201,7 +201,7 @@ async def test_mt765_and_mt767_from_the_cli_are_checked_against_the_guarantee(
         assert rc == 2 and "the MT765 is refused" in err and says in err, err
     f765.write_text(good.replace("USD100,00", "USD200000,00"))
     rc, _, err = await run("mt765", str(f765), "--guarantee", gid, "--key", imp)
-    assert rc == 1 and "available now USD 100000.50" in err, err
+    assert rc == 1 and "available now USD 100,000.50" in err, err
     f765.write_text(good)
     rc, out, err = await run("mt765", str(f765), "--guarantee", gid, "--key", imp,
                              "--dry-run")

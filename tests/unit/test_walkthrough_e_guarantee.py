@@ -80,5 +80,5 @@ async def test_an_mt765_or_mt767_signed_by_the_wrong_party_is_refused_before_sig
     # the guarantor's: the note says the proposed amount is the new amount, not the increase
     rc, out, err = await run("mt767", str(f767), "--guarantee", gid, "--key", bank)
     assert rc == 0, err
-    assert ("note: proposed amount USD 100100.50 (10010050 minor units): the guarantee's amount "
+    assert ("note: proposed amount USD 100,100.50 (10010050 minor units): the guarantee's amount "
             "once the beneficiary accepts") in err, err
