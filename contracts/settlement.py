@@ -85,6 +85,7 @@ ERROR_CODES = (
     "unknown_field",
     "duplicate_payment",
     "incomplete_originator_info",  # the travel rule, FATF R.16 (contracts/travel_rule.py)
+    "not_home_bank",  # a cover payment naming another bank's customer (travel_rule.check_cover)
     *RECALL_ERROR_CODES,
 )
 
@@ -243,31 +244,49 @@ def _p_uetr(v: Any, name: str) -> str:
 
 
 ISO_REFS = {"end_to_end_id": _p_ref(35), "uetr": _p_uetr, "remittance_info": _p_ref(140)}
+#: a cover payment's underlying parties (pacs.009 COV ``UndrlygCstmrCdtTrf``: its ``Dbtr`` and
+#: ``Cdtr``), identities on the ledger: :func:`contracts.travel_rule.check_cover`
+COVER = {"underlying": p_pubkey, "underlying_beneficiary": p_pubkey}
 
 
 @CONTRACT.method(roles=PAYER_ROLES,
                  params={"to": p_pubkey, "currency": p_currency, "amount": p_amount},
-                 optional=ISO_REFS)
+                 optional={**ISO_REFS, **COVER})
 def transfer(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str, Any]:
     """Pay ``amount`` of ``currency`` to another registered identity (pacs.008/pacs.009),
     under the risk controls of :func:`pay` and the travel rule (``incomplete_originator_info``:
     :mod:`contracts.travel_rule`); the optional ``end_to_end_id``, ``uetr`` and
-    ``remittance_info`` are kept on its event and result."""
+    ``remittance_info`` are kept on its event and result. A bank paying on its customer's
+    behalf (a cover payment, pacs.009 COV) names the customer as ``underlying`` (and, if it
+    wants, the customer's payee as ``underlying_beneficiary``): the travel rule is then the
+    customer's (decisions 269-271), and the result names them."""
     ccy, amount = args["currency"], args["amount"]
     to = gov.identity_id(state, args["to"])
     if to == ctx.sender_hex:
         raise ContractError("to: cannot transfer to oneself", "bad_field")
+    if "underlying_beneficiary" in args and "underlying" not in args:
+        raise ContractError("underlying_beneficiary: only with underlying (the originator on "
+                            "whose behalf the bank pays)", "bad_field")
     refs = {k: args[k] for k in ISO_REFS if k in args}
     if "uetr" in refs:
         check_new_uetr(state, ctx, refs["uetr"], to, ccy, amount)
     pay(state, ctx, ctx.sender_hex, to, ccy, amount, "", refs)
     # the travel rule (FATF R.16, decision 221): after the screening and the limits (a watch-list
     # hit is refused as such, its alert kept); a refusal discards the payment's writes
-    travel_rule.check_transfer(state, ctx, ctx.sender_hex, to, ccy, amount)
-    # the version of the payer's travel data the transfer carried (decision 224): in its result,
-    # the payer's, which the payee never reads; the transfer's view shows that version
-    tv = travel_rule.carried(state, ctx.sender_hex)
-    return {"balance": balance(state, ctx.sender_hex, ccy), **refs,
+    cover: dict[str, str] = {}
+    if "underlying" in args:
+        # a cover payment: the underlying originator's data, places and linked sum (decision 269)
+        orig, ben = travel_rule.check_cover(state, ctx, to, ccy, amount, args["underlying"],
+                                            args.get("underlying_beneficiary"))
+        cover = {"underlying": orig, **({} if ben is None else {"underlying_beneficiary": ben})}
+        originator = orig
+    else:
+        travel_rule.check_transfer(state, ctx, ctx.sender_hex, to, ccy, amount)
+        originator = ctx.sender_hex
+    # the version of the originator's travel data the transfer carried (decision 224): in its
+    # result, the payer's, which the payee never reads; the transfer's view shows that version
+    tv = travel_rule.carried(state, originator)
+    return {"balance": balance(state, ctx.sender_hex, ccy), **refs, **cover,
             **({} if tv is None else {"travel_v": tv})}
 
 

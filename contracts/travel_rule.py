@@ -34,6 +34,11 @@ originator's linked cross-border transfers, each under the threshold, that bring
 within 24 hours to it (decision 225; the sum at ``governance/travel/<id>/linked``). Both legs of
 a PvP swap are checked at its acceptance, each with its payer as originator (decision 225).
 
+A cover payment (decisions 269-271: INR.16; SWIFT's pacs.009 COV): a bank paying on its
+customer's behalf names the customer, ``transfer``'s ``underlying`` (:func:`check_cover`), and
+the check above is the customer's (its data, its places, its linked sum), not the bank's; only
+the customer's home bank may name it (``not_home_bank``).
+
 Record-keeping (decision 224): each ``set_travel_info`` keeps a version,
 ``governance/travel/<id>/<v>``, never rewritten; a transfer by an originator with data names
 the version it carried (its result's ``travel_v``: the payer's, never the payee's to read),
@@ -213,9 +218,12 @@ def places(state: ContractState, ident_id: str) -> frozenset[str]:
                      if c is not None)
 
 
-def cross_border(state: ContractState, frm: str, to: str) -> bool:
-    """Both places known, and more than one country among them."""
+def cross_border(state: ContractState, frm: str, to: str, also_to: str | None = None) -> bool:
+    """Both places known, and more than one country among them (``also_to``: a cover payment's
+    underlying beneficiary, whose places count with the payee's)."""
     here, there = places(state, frm), places(state, to)
+    if also_to is not None:
+        there |= places(state, also_to)
     return bool(here and there) and len(here | there) > 1
 
 
@@ -226,16 +234,18 @@ LINKED_WINDOW_MS = 24 * 3600 * 1000
 
 
 def check_transfer(state: ContractState, ctx: TxContext, frm: str, to: str, currency: str,
-                   amount: int) -> None:
+                   amount: int, also_to: str | None = None) -> None:
     """The originator's bank must not execute a transfer lacking R.16 information (INR.16,
     "ordering financial institutions"), nor the one of several linked transfers each under the
     threshold that brings their sum to it (decision 225): an incomplete originator's
     cross-border transfers are summed over :data:`LINKED_WINDOW_MS` (``travel/<id>/linked``).
+    ``frm`` is the originator: the payer, or a cover payment's underlying originator
+    (:func:`check_cover`), ``also_to`` its underlying beneficiary.
 
     Raises:
         ContractError: ``incomplete_originator_info``.
     """
-    if complete(gov.peek_identity(state, frm)) or not cross_border(state, frm, to):
+    if complete(gov.peek_identity(state, frm)) or not cross_border(state, frm, to, also_to):
         return
     n = counted(state, ctx.timestamp_ms, currency, amount)
     if n is None or n >= THRESHOLD_MINOR:
@@ -261,3 +271,44 @@ def _refuse(state: ContractState, frm: str, to: str, currency: str, amount: int,
         "it needs the originator's address, national or customer id, or date and place of "
         "birth, which its home bank records (`chainfin identity travel set`, the method "
         "governance.set_travel_info)", "incomplete_originator_info")
+
+
+# ---------------------------------------------------------------------------- cover payments
+
+
+#: the code of a cover payment naming an underlying originator that is not the signing bank's
+#: customer (decision 270)
+NOT_ITS_CUSTOMER = "not_home_bank"
+
+
+def check_cover(state: ContractState, ctx: TxContext, to: str, currency: str, amount: int,
+                underlying: str, beneficiary: str | None) -> tuple[str, str | None]:
+    """A bank paying on its customer's behalf (SWIFT's pacs.009 COV, whose
+    ``UndrlygCstmrCdtTrf`` carries the customer's ``Dbtr``; INR.16 on cover payments: the
+    originator is the customer, not the bank): the transfer is checked as the customer's own
+    would be — its travel data (:func:`complete`), the places of it and of the payee (and of
+    the underlying ``beneficiary``, when named), its linked sum — instead of the bank's
+    completeness by its BIC (decisions 269, 270). Only the customer's home bank, which holds
+    and verified its data, names it: a bank naming another bank's customer would pay under
+    that customer's data and sum (``not_home_bank``). Returns the two identity ids.
+
+    Raises:
+        ContractError: ``unknown_identity``, ``not_home_bank``, ``bad_field`` (an underlying
+            beneficiary that is the originator or the bank), ``incomplete_originator_info``.
+    """
+    orig = gov.identity_id(state, underlying)
+    rec = gov.require_identity(state, orig)
+    if not gov.is_home_bank(state, ctx.sender_hex, rec, orig):
+        raise ContractError(
+            f"underlying: {orig[:16]}… is not a customer of the signing bank: only the "
+            "underlying originator's home bank, which holds its verified R.16 data, pays on "
+            "its behalf (pacs.009 COV)", NOT_ITS_CUSTOMER)
+    ben = None
+    if beneficiary is not None:
+        ben = gov.identity_id(state, beneficiary)
+        gov.require_identity(state, ben)
+        if ben in (orig, ctx.sender_hex):
+            raise ContractError("underlying_beneficiary: must be another identity than the "
+                                "underlying originator and the paying bank", "bad_field")
+    check_transfer(state, ctx, orig, to, currency, amount, ben)
+    return orig, ben

@@ -826,7 +826,16 @@ def travel_view(get: StateGet, receipt: dict[str, Any], sender: str,
     payments to show (None: all; the beneficiary's bank: those to its customers only)."""
     sender = sender_identity(get, sender)
     result = receipt.get("result")
-    carried = (result.get("travel_v") if isinstance(result, dict) else None) or False
+    result = result if isinstance(result, dict) else {}
+    carried = result.get("travel_v") or False
+    under, ben = result.get("underlying"), result.get("underlying_beneficiary")
+    if isinstance(under, str):
+        # a cover payment (decision 271): the originator is the customer the bank paid for,
+        # with the data the transfer carried; the bank is the ordering institution
+        return [{"originator": _travel_party(get, under, carried),
+                 "beneficiary": _travel_party(get, ben if isinstance(ben, str) else data["to"]),
+                 "ordering_bank": _travel_party(get, sender, False)}
+                for data in _transfers(receipt, sender) if payee is None or payee(data["to"])]
     return [{"originator": _travel_party(get, sender, carried),
              "beneficiary": _travel_party(get, data["to"])}
             for data in _transfers(receipt, sender) if payee is None or payee(data["to"])]
@@ -931,11 +940,25 @@ def _institution(get: StateGet, ident_id: str) -> bool:
 def party_view(get: StateGet, reader: Reader, outcome: dict[str, Any],
                receipt: dict[str, Any]) -> dict[str, Any]:
     """What a ``party`` of a transaction reads: where and how it ended, and the events that
-    are its own (:func:`event_names_reader`); no result, no error, no one else's events."""
+    are its own (:func:`event_names_reader`); no result, no error, no one else's events. A bank
+    paid by a cover payment (a bank paying on its customer's behalf, naming it: decision 271)
+    reads its R.16 data as a customer's bank reads a transfer to its customer (``travel``)."""
     events = [e for e in receipt.get("events") or []
               if isinstance(e, dict) and event_names_reader(get, reader, e)]
-    return {k: outcome[k] for k in ("tx_id", "status", "height", "index") if k in outcome} | {
+    out = {k: outcome[k] for k in ("tx_id", "status", "height", "index") if k in outcome} | {
         "events": codec.to_json(events)}
+    result = receipt.get("result")
+    if reader.role == "bank" and reader.ident_id and isinstance(result, dict) and isinstance(
+            result.get("underlying"), str):
+        me = reader.ident_id
+        payers = {e["data"]["from"] for e in events if e.get("name") == "transferred"
+                  and e.get("contract") == "settlement" and isinstance(e.get("data"), dict)
+                  and e["data"].get("to") == me and isinstance(e["data"].get("from"), str)}
+        travel = [t for frm in sorted(payers)
+                  for t in travel_view(get, receipt, frm, lambda p: p == me)]
+        if travel:
+            out["travel"] = travel
+    return out
 
 
 def state_proof_rule(get: StateGet, reader: Reader, contract: str, key: str) -> str | None:

@@ -270,6 +270,11 @@ class CreditTransfer:
     remittance_info: str | None = None
     creditor_name: str | None = None
     debtor_name: str | None = None
+    #: a pacs.009 COV's underlying customer credit transfer (``UndrlygCstmrCdtTrf``): its
+    #: ``DbtrAcct`` and ``CdtrAcct`` as keys, the ``transfer``'s ``underlying`` and
+    #: ``underlying_beneficiary`` (the travel rule is the underlying debtor's: decision 272)
+    underlying: str | None = None
+    underlying_beneficiary: str | None = None
 
     def transfer_args(self, exponent: int) -> dict[str, Any]:
         """The settlement ``transfer`` arguments."""
@@ -281,6 +286,10 @@ class CreditTransfer:
             args["uetr"] = self.uetr
         if self.remittance_info:
             args["remittance_info"] = self.remittance_info
+        if self.underlying:
+            args["underlying"] = self.underlying
+            if self.underlying_beneficiary:
+                args["underlying_beneficiary"] = self.underlying_beneficiary
         return args
 
 
@@ -562,8 +571,11 @@ def parse_payment(data: bytes, accounts: Mapping[str, str] | None = None,
         creditor = _account_key(cacct, accounts, f"{w}/CdtrAcct")
         dacct = _child(tx, "DbtrAcct")
         debtor = None if dacct is None else _account_key(dacct, accounts, f"{w}/DbtrAcct")
+        under = under_ben = None
         if kind == "pacs.008":
             _travel_rule(tx, w, amount, ccy)
+        else:
+            under, under_ben = _cover(tx, accounts, w, amount, ccy)
         rmt_el = _child(tx, "RmtInf")
         ustrd = [] if rmt_el is None else [_value(c) for c in _children(rmt_el, "Ustrd")]
         out.append(CreditTransfer(
@@ -571,7 +583,8 @@ def parse_payment(data: bytes, accounts: Mapping[str, str] | None = None,
             debtor=debtor, uetr=uetr, instr_id=_text(tx, "PmtId", "InstrId"),
             tx_ref=_text(tx, "PmtId", "TxId"), remittance_info=_remittance(ustrd, f"{w}/RmtInf"),
             creditor_name=_text(tx, "Cdtr", "Nm") or _text(tx, "Cdtr", "FinInstnId", "Nm"),
-            debtor_name=_text(tx, "Dbtr", "Nm") or _text(tx, "Dbtr", "FinInstnId", "Nm")))
+            debtor_name=_text(tx, "Dbtr", "Nm") or _text(tx, "Dbtr", "FinInstnId", "Nm"),
+            underlying=under, underlying_beneficiary=under_ben))
     _group_totals(kind, hdr, out, len(txs))
     return PaymentMessage(kind, msg_id, created, tuple(out))
 
@@ -618,6 +631,32 @@ def _travel_rule(tx: Any, where: str, amount: Decimal, ccy: str) -> None:
             f"{where}: a cross-border transfer ({here} to {there}) of {ccy} {amount} lacks "
             f"{', '.join(missing)}: FATF Recommendation 16 requires them from USD/EUR "
             f"{TRAVEL_THRESHOLD_MINOR // 100:,} (in another currency at any amount here)")
+
+
+def _cover(tx: Any, accounts: Mapping[str, str], where: str, amount: Decimal,
+           ccy: str) -> tuple[str | None, str | None]:
+    """A pacs.009 COV (a bank's cover of its customer's transfer, SWIFT's CBPR+ usage): its
+    ``UndrlygCstmrCdtTrf`` is the customer's credit transfer, read as a pacs.008's transaction
+    is for the travel rule (:func:`_travel_rule`: its ``Dbtr``, ``DbtrAcct``, ``DbtrAgt``,
+    ``CdtrAgt``, ``Cdtr``), at the amount the cover settles; its ``DbtrAcct`` and ``CdtrAcct``
+    become the ``transfer``'s ``underlying`` and ``underlying_beneficiary``, so the ledger
+    checks the customer's R.16 data, not the bank's (decision 272). A pacs.009 without one (a
+    bank's own transfer, pacs.009 CORE): (None, None).
+
+    Raises:
+        Iso20022Error: naming the missing underlying elements.
+    """
+    u = _child(tx, "UndrlygCstmrCdtTrf")
+    if u is None:
+        return None, None
+    w = f"{where}/UndrlygCstmrCdtTrf"
+    _travel_rule(u, w, amount, ccy)
+    dacct, cacct = _child(u, "DbtrAcct"), _child(u, "CdtrAcct")
+    if dacct is None:
+        raise Iso20022Error(f"{w}/DbtrAcct is required: the underlying debtor the bank pays "
+                            "for, whose R.16 data the ledger checks")
+    return (_account_key(dacct, accounts, f"{w}/DbtrAcct"),
+            None if cacct is None else _account_key(cacct, accounts, f"{w}/CdtrAcct"))
 
 
 # --------------------------------------------------------------------------- recalls and returns

@@ -25,7 +25,9 @@ def add_parser(sub: Any) -> None:
 
     a = s.add_parser("submit", help="pacs.008 / pacs.009 -> one settlement transfer per "
                                     "transaction; prints each outcome")
-    a.add_argument("file", help="the pacs.008.001.08 or pacs.009.001.08 XML file")
+    a.add_argument("file", help="the pacs.008.001.08 or pacs.009.001.08 XML file (a pacs.009 "
+                                "COV's UndrlygCstmrCdtTrf names the customer the bank pays for: "
+                                "its R.16 data is checked)")
     a.add_argument("--key", required=True,
                    help="the debtor's identity key file (signs the transfers and the reads)")
     a.add_argument("--accounts", default=None,
