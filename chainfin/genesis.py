@@ -16,7 +16,7 @@ JSON, bytes as hex. Validated with pydantic at the edge (it comes from disk)::
                  "block_interval_ms": 20, "block_interval_max_ms": 50,
                  "pacing_knee_tps": 350, "max_advance_rate_bps": 10000,
                  "document_tolerance_bps": 500, "financing_requires_attestation": false,
-                 "ledger_format": 3}
+                 "bill_of_lading_requires_containers": false, "ledger_format": 3}
     }
 
 Every validator is also an identity with role ``bank`` (listed in ``identities`` too).
@@ -123,6 +123,10 @@ class GenesisParams(_Model):
     max_advance_rate_bps: int = Field(default=10_000, ge=0, le=10_000)
     document_tolerance_bps: int = Field(default=500, ge=0, le=10_000)
     financing_requires_attestation: bool = False
+    # a bill of lading lists its ISO 6346 containers, or declares its cargo bulk or break-bulk
+    # with its voyage (decisions 265, 266); stored at ``governance/params`` only when the file
+    # sets it, so the genesis state of a chain whose file predates it is unchanged
+    bill_of_lading_requires_containers: bool = False
     # how the ledger records what it executed (decision 95): 1 = each receipt in the state
     # (``_tx/<sender>/<nonce>``); 2 = receipts certified by the header's ``receipts_root``,
     # replay protection by nonce words in the state; 3 = 2 with salted leaves in the header's
@@ -136,10 +140,19 @@ class GenesisParams(_Model):
         return self.ledger_format >= 3
 
     def consortium(self) -> dict[str, int | bool]:
-        """The parameters contracts read (stored at ``governance/params`` by genesis)."""
-        return {"max_advance_rate_bps": self.max_advance_rate_bps,
-                "document_tolerance_bps": self.document_tolerance_bps,
-                "financing_requires_attestation": self.financing_requires_attestation}
+        """The parameters contracts read (stored at ``governance/params`` by genesis).
+
+        ``bill_of_lading_requires_containers`` only when the genesis file sets it: a chain
+        whose file predates it writes the same ``governance/params`` (and state root) as it
+        always did, as :meth:`Genesis.hash` leaves a param added later out (decision 85); the
+        contracts read it as false when absent."""
+        out: dict[str, int | bool] = {
+            "max_advance_rate_bps": self.max_advance_rate_bps,
+            "document_tolerance_bps": self.document_tolerance_bps,
+            "financing_requires_attestation": self.financing_requires_attestation}
+        if "bill_of_lading_requires_containers" in self.model_fields_set:
+            out["bill_of_lading_requires_containers"] = self.bill_of_lading_requires_containers
+        return out
 
 
 class Genesis(_Model):

@@ -29,12 +29,27 @@ from chainfin.crypto import Identity, load_identity
 from chainfin.iso20022 import TxStatus
 from chainfin.types import Transaction
 from contracts import credit_sharing, risk
+from contracts.trade.norm import container_check_digit
 from testnet.launch import Testnet, init_testnet, keyed_genesis, load_manifest
 
 #: what the importer's pain.001 (step 4c) pays the exporter: USD 400.00 + 350.50
 PAYMENT_FILE_MINOR = 75_050
 #: step 3b's performance guarantee (USD 25,000.00) and what the buyer demands and is paid
 GUARANTEE_MINOR, GUARANTEE_DEMAND_MINOR = 2_500_000, 500_000
+
+
+def containers_of(owner: str, tag: str, n: int = 2) -> list[str]:
+    """``n`` ISO 6346 container numbers of owner code ``owner`` (four letters, category U),
+    their serials from a digest of the run's random ``tag`` and their check digits computed: the
+    testnet requires a B/L's containers (``bill_of_lading_requires_containers``, decision 265),
+    and a second run on the same chain must not name the first run's boxes within their 90
+    days (decision 228)."""
+    base = int.from_bytes(hashlib.sha256(tag.encode()).digest()[:4], "big")
+    out = []
+    for i in range(n):
+        code = f"{owner}{(base + i) % 1_000_000:06d}"
+        out.append(f"{code}{container_check_digit(code)}")
+    return out
 
 
 class StoryError(Exception):
@@ -162,7 +177,9 @@ class Story:
                                 "carrier": "MAEU", "bl_number": f"MAEU{uniq}01",
                                 "shipper": invoice["seller"], "consignee": invoice["buyer"],
                                 "vessel": "Maersk Essen", "port_of_loading": "Yantian",
-                                "port_of_discharge": "Los Angeles"},
+                                "port_of_discharge": "Los Angeles",
+                                # the testnet requires them (decision 265)
+                                "containers": containers_of("MSKU", uniq), "voyage": "447W"},
                              "content_hash": hashlib.sha256(b"bl pdf " + uniq.encode())
                              .hexdigest()})
         bl_id = r["result"]["doc_id"]
@@ -490,7 +507,8 @@ async def run_risk(story: Story) -> None:
                          "shipper": "Shenzhen Bright Lamps Co., Ltd.",
                          "consignee": "Primorye Components LLC", "vessel": "Maersk Essen",
                          "port_of_loading": "Yantian", "port_of_discharge": "Vladivostok",
-                         "port_of_discharge_locode": "RUVVO", "hs_codes": ["854231"]},
+                         "port_of_discharge_locode": "RUVVO", "hs_codes": ["854231"],
+                         "containers": containers_of("MRKU", story.chain_id[-6:], 1)},
                       "content_hash": hashlib.sha256(b"chips " + story.chain_id.encode())
                       .hexdigest()},
                      expect="rejected", expect_error="controlled_goods")

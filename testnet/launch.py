@@ -39,7 +39,8 @@ REST is HTTPS too (``rest_tls=False`` keeps it plain HTTP): the manifest's REST 
 Demo clients: ``bank0..bankN-1`` (role bank, admin, one per node's bank), ``exporter``,
 ``importer``, ``auditor``, ``usd_issuer`` and ``cny_issuer`` (role issuer of USD and CNY, exponent
 2), ``regulator`` (role auditor, listed in ``genesis.regulators``), ``customs`` (role customs:
-attests customs declarations; the genesis sets ``financing_requires_attestation``). The exporter
+attests customs declarations; the genesis sets ``financing_requires_attestation``, and
+``bill_of_lading_requires_containers``: a B/L lists its ISO 6346 containers). The exporter
 and the importer carry the legal names their trade documents name (:data:`LEGAL_NAMES`).
 ``init_testnet(...,
 extra_clients=K)`` adds ``trader0..traderK-1`` (role exporter: they may register trade documents
@@ -290,7 +291,8 @@ def testnet_genesis(chain_id: str, genesis_time_ms: int, node_ids: Sequence[Iden
                     clients: Sequence[TestnetIdentity], client_ids: Mapping[str, Identity],
                     fingerprint_key: str, params: Mapping[str, Any]) -> Genesis:
     """The testnet's genesis: the nodes as validators (banks), ``clients`` registered, USD and
-    CNY issued by their issuers, the regulator, attested financing, ledger format 3, plus
+    CNY issued by their issuers, the regulator, attested financing, bills of lading with their
+    containers (or their cargo declared bulk or break-bulk), ledger format 3, plus
     ``params``. It commits to ``fingerprint_key`` (hex) by its SHA-256 and holds the key as
     :func:`chainfin.genesis.load_keyed_genesis` would (the file is the caller's to write)."""
     key = bytes.fromhex(fingerprint_key)
@@ -313,7 +315,8 @@ def testnet_genesis(chain_id: str, genesis_time_ms: int, node_ids: Sequence[Iden
         ],
         "regulators": [client_ids["regulator"].public_key.hex()],
         "fingerprint_key_sha256": key_commitment(key),
-        "params": {"financing_requires_attestation": True, "ledger_format": 3, **params},
+        "params": {"financing_requires_attestation": True,
+                   "bill_of_lading_requires_containers": True, "ledger_format": 3, **params},
     }).with_fingerprint_key(key)
 
 

@@ -45,6 +45,7 @@ from contracts.trade.state import (
     get_financing,
     get_lc,
     get_trade,
+    params,
 )
 
 #: Reference numbers name a document; they go into its fingerprint, not into the state.
@@ -65,6 +66,27 @@ def _key(ctx: TxContext) -> bytes:
     if len(ctx.fingerprint_key) < 16:
         raise ContractError("the network has no fingerprint key configured", "not_configured")
     return ctx.fingerprint_key
+
+
+def check_containers_required(state: ContractState, doc_type: str,
+                              norm: dict[str, Any]) -> None:
+    """Where the consortium requires them (``bill_of_lading_requires_containers``, decision
+    265), a bill of lading lists at least one container (each checked by ISO 6346 already) or
+    declares its cargo ``bulk`` or ``break_bulk`` with its voyage (decision 266): an optional
+    box list is one a re-issued B/L simply leaves off (decision 231). One read of
+    ``governance/params``, for a bill of lading only.
+
+    Raises:
+        ContractError: ``missing_field`` naming the parameter and both ways to comply.
+    """
+    if doc_type != "bill_of_lading" or "containers" in norm or "cargo_type" in norm:
+        return
+    if params(state)["bill_of_lading_requires_containers"]:
+        raise ContractError(
+            "this consortium requires a bill of lading's containers "
+            "(bill_of_lading_requires_containers): list its ISO 6346 container numbers in "
+            "containers, or, for a cargo in no container, declare cargo_type bulk or "
+            "break_bulk with its voyage", "missing_field")
 
 
 def _exponent_of(state: ContractState) -> Any:
@@ -438,6 +460,7 @@ def register(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     ``trade_id`` is returned); any other document may join a trade with ``trade_id``."""
     doc_type, ch = args["doc_type"], args["content_hash"]
     norm = normalise_fields(doc_type, args["fields"], _exponent_of(state))
+    check_containers_required(state, doc_type, norm)
     owner = check_document_party(state, ctx, doc_type, norm[PARTY_FIELD[doc_type]],
                                  args.get("on_behalf_of"))
     # the names as written: screening's joined form must see where a word was split; a port's

@@ -276,6 +276,22 @@ def norm_weight_kg(v: Any, name: str) -> int:
     return v
 
 
+#: A bill of lading's cargo that travels in no container (``cargo_type``; decision 266): loose
+#: in the holds (grain, ore, oil: ``bulk``) or stowed piece by piece (steel, machinery, vehicles
+#: rolled on: ``break_bulk``). Absent: containerised.
+CARGO_TYPES = ("break_bulk", "bulk")
+
+
+def norm_cargo_type(v: Any, name: str) -> str:
+    """``cargo_type``: ``"bulk"`` or ``"break_bulk"`` (any case; a hyphen or space for the
+    underscore: ``"Break-Bulk"``)."""
+    s = re.sub(r"[\s-]+", "_", _text(v, name).strip().lower())
+    if s not in CARGO_TYPES:
+        raise ContractError(f"fields.{name} must be one of {', '.join(CARGO_TYPES)} (a cargo "
+                            "in containers lists them in containers instead)", "bad_field")
+    return s
+
+
 #: ``register``'s own arguments, which a client may put inside ``fields`` by mistake (the
 #: refusal then says where they go)
 REGISTER_ARGS = frozenset({"trade_id", "declare_distinct", "on_behalf_of"})
@@ -284,14 +300,15 @@ REGISTER_ARGS = frozenset({"trade_id", "declare_distinct", "on_behalf_of"})
 #: UN/LOCODEs, beside their names; an invoice's, a declaration's or a B/L's goods as HS codes
 #: (``hs_codes``, screened against the controlled-goods list: docs/risk.md "Controlled
 #: goods"); a B/L's ``containers`` (ISO 6346, each remembered for the shipment:
-#: :func:`container_keys`, decision 228), ``voyage`` and ``gross_weight_kg`` (decision 229).
-#: Stored with the other fields when given.
+#: :func:`container_keys`, decision 228), ``voyage`` and ``gross_weight_kg`` (decision 229),
+#: ``cargo_type`` (a cargo in no container, with its ``voyage`` and without ``containers``:
+#: decision 266). Stored with the other fields when given.
 OPTIONAL_FIELDS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "bill_of_lading": {"port_of_loading_locode": norm_locode,
                        "port_of_discharge_locode": norm_locode,
                        "hs_codes": norm_hs_codes,
                        "containers": norm_containers, "voyage": norm_voyage,
-                       "gross_weight_kg": norm_weight_kg},
+                       "gross_weight_kg": norm_weight_kg, "cargo_type": norm_cargo_type},
     "invoice": {"hs_codes": norm_hs_codes},
     "customs_declaration": {"hs_codes": norm_hs_codes},
 }
@@ -330,6 +347,15 @@ def normalise_fields(doc_type: str, fields: Mapping[str, Any],
             out[k] = optional[k](fields[k], k)
     if "amount" in spec:
         out["amount"] = norm_amount(fields["amount"], "amount", exponent_of(out["currency"]))
+    if "cargo_type" in out:  # decision 266: a shipment with no box is known by its voyage
+        if "containers" in out:
+            raise ContractError("a bill of lading listing its containers is a container B/L: "
+                                "leave cargo_type out (it is for a cargo in no container)",
+                                "bad_field")
+        if "voyage" not in out:
+            raise ContractError(f"a {out['cargo_type']} bill of lading needs its voyage: the "
+                                "vessel and voyage are what name a shipment with no container",
+                                "missing_field")
     return out
 
 

@@ -121,7 +121,8 @@ BPS = 10_000  # basis points in one
 # ---------------------------------------------------------------------------- parameters
 
 DEFAULT_PARAMS: dict[str, Any] = {"max_advance_rate_bps": BPS, "document_tolerance_bps": 500,
-                                  "financing_requires_attestation": False}
+                                  "financing_requires_attestation": False,
+                                  "bill_of_lading_requires_containers": False}
 
 
 def params(state: ContractState) -> dict[str, Any]:

@@ -95,7 +95,9 @@ def _build_trade(c: te.Chain) -> dict[str, str]:
         "doc_type": "bill_of_lading", "trade_id": trade, "content_hash": content("bl"),
         "fields": {"carrier": "MAEU", "bl_number": "MAEUTP101", "shipper": seller,
                    "consignee": buyer, "vessel": "Maersk Essen", "port_of_loading": "Yantian",
-                   "port_of_discharge": "Los Angeles"}})["doc_id"]
+                   "port_of_discharge": "Los Angeles",
+                   # testnet init requires a B/L's containers (decision 265)
+                   "containers": ["MSKU7712342"]}})["doc_id"]
     call("customs", "attest", {"doc_id": decl, "result": "match", "declared_amount": 12_500_000})
     call("bank0", "verify", {"doc_id": inv})
     fin = call("bank0", "request_financing", {"doc_id": inv, "amount": 10_000_000,

@@ -62,11 +62,10 @@ def test_a_transport_document_maps_to_the_ledgers_bill_of_lading_fields() -> Non
         "shipped_on_board_date": "2026-11-22", "later_vessels": ["Maersk Horsburgh"],
         "place_of_receipt": {"name": "Dongguan", "locode": "CNDGG"},
         "hs_codes": ["853952", "850440"],
-        # decisions 258, 259: the voyage and weight read (the ledger's fields not accepted
-        # here); the fixture's box has a wrong ISO 6346 check digit (test_dcsa_containers.py)
-        "voyage": "447W", "gross_weight_kg": 4210,
-        "equipment": [{"reference": "MSKU7712345",
-                       "why": "its check digit is wrong (ISO 6346 gives MSKU771234-2)"}]}
+        # decisions 258, 259: the box, voyage and weight read (the ledger's fields not
+        # accepted here); the fixture's box MSKU7712342 has its ISO 6346 check digit right
+        # since decision 267 (it was MSKU7712345, listed as not sent)
+        "containers": ["MSKU7712342"], "voyage": "447W", "gross_weight_kg": 4210}
     # with every field the ledger's B/L takes today, its own normaliser takes what is sent
     fields, _ = dcsa.bl_fields(bl, BL_ACCEPTS)
     norm = normalise_fields("bill_of_lading", fields, lambda code: 2)

@@ -75,12 +75,15 @@ def test_not_sent_where_the_ledger_does_not_take_them() -> None:
 
 
 def test_a_reference_that_is_no_valid_iso_6346_number_is_listed_not_sent() -> None:
-    """The fixture's own MSKU7712345 has a wrong check digit (ISO 6346 gives 2); a swap body's
-    plate is no container number: each listed with why, the valid box sent."""
-    fields, not_sent = fields_of(TD)
+    """MSKU7712345 has a wrong check digit (ISO 6346 gives 2: the fixture's box until decision
+    267); a swap body's plate is no container number: each listed with why, the valid box
+    sent."""
+    fields, not_sent = fields_of(td_with(["MSKU7712345"]))
     assert "containers" not in fields
     assert not_sent["equipment"] == [{"reference": "MSKU7712345", "why": (
         "its check digit is wrong (ISO 6346 gives MSKU771234-2)")}]
+    fields, not_sent = fields_of(TD)  # the fixture's own box, right since decision 267
+    assert fields["containers"] == [BOX_1] and "equipment" not in not_sent
     fields, not_sent = fields_of(td_with([BOX_2, "SWAP-BODY-77"]))
     assert fields["containers"] == [BOX_2]
     assert not_sent["equipment"][0]["reference"] == "SWAP-BODY-77"
