@@ -675,16 +675,20 @@ async def metrics(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     reader = reader_of(request)
     from node.api_admin import is_operator  # noqa: PLC0415 (imports this module)
-    risk = access.chain_rule(reader) is not None or is_operator(node, reader.key)
-    return metrics_response(node, risk=risk)
+    operator = is_operator(node, reader.key)
+    risk = access.chain_rule(reader) is not None or operator
+    # the node's bank's own figures (node/risk_metrics.py): its keys and the supervisors, not
+    # another bank's validator (decision 274)
+    return metrics_response(node, risk=risk, bank=operator or reader.supervisor is not None)
 
 
-def metrics_response(node: Node, risk: bool = True) -> web.Response:
+def metrics_response(node: Node, risk: bool = True, bank: bool = True) -> web.Response:
     """The node's Prometheus text (REST's signed ``/metrics`` and the metrics listener's, which
-    is the operator's: with the risk families)."""
+    is the operator's: with the risk families and its bank's)."""
     node.metrics.peers.set(len(node.transport.connected()))
     return web.Response(body=node.metrics.render() + reach_metrics(node_reach(node))
-                        + (risk_metrics(node) if risk else b""),
+                        + (risk_metrics(node) if risk else b"")
+                        + (node.metrics.render_risk() if bank else b""),
                         headers={"Content-Type": CONTENT_TYPE})
 
 

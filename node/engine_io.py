@@ -22,6 +22,7 @@ from chainfin.errors import InvalidMessage, InvalidTransaction
 from chainfin.types import Block, CommitCertificate
 from node.ledger import MAX_TIMESTAMP_LAG_MS, P_WAL
 from node.metrics import BLOCK_PHASES
+from node.risk_metrics import BankRiskMetrics, wall_ms
 
 if TYPE_CHECKING:
     from node.runtime import Node
@@ -68,7 +69,8 @@ class EngineIO:
     """Executes the engine's actions on the node. ``clock`` gives the wall-clock ms a replica
     checks a proposal's timestamp against."""
 
-    __slots__ = ("node", "clock", "_marks", "_phase", "_disagreed", "_disagreement_logged")
+    __slots__ = ("node", "clock", "_marks", "_phase", "_disagreed", "_disagreement_logged",
+                 "risk")
 
     def __init__(self, node: Node, clock: Callable[[], int]) -> None:
         self.node = node
@@ -82,6 +84,11 @@ class EngineIO:
         #: since its last commit, and the height it last logged a disagreement at (decision 189)
         self._disagreed: set[bytes] = set()
         self._disagreement_logged = -1
+        #: the node's bank's refusals and alerts (decisions 273-276): the bank it acts for, else
+        #: its own identity (validators are their banks' admin identities)
+        self.risk = BankRiskMetrics((node.bank or node.identity).public_key,
+                                    node.ledger.state_value, wall_ms)
+        node.metrics.risk_registry.register(self.risk)
 
     def _mark(self, height: int, i: int) -> None:
         m = self._marks.get(height)
@@ -293,11 +300,13 @@ class EngineIO:
         metrics.blocks.inc()
         metrics.mempool.set(len(node.mempool))
         rejected = 0
+        risk = self.risk
         for i, (tx, rc, fin) in enumerate(zip(block.txs, result.receipts, fins, strict=True)):
             if fin is not None:
                 metrics.finality.observe(fin / 1000.0)
             if rc.status != "committed":
                 rejected += 1
+                risk.rejected(rc)
             futs = node.waiters.pop(tx.tx_id, None)
             if futs:
                 outcome = TxOutcome(tx.tx_id.hex(), rc.status, block.height, i,
@@ -307,6 +316,7 @@ class EngineIO:
                         f.set_result(outcome)
         metrics.txs_committed.inc(len(block.txs) - rejected)
         metrics.txs_rejected.inc(rejected)
+        risk.on_block(block.height, result)
         if node.subscribers:
             ev = {"type": "block", "height": block.height, "hash": block.hash().hex(),
                   "txs": len(block.txs),

@@ -170,9 +170,18 @@ class NodeMetrics:
         self.cpu: dict[str, float] = dict.fromkeys(CPU_STAGES, 0.0)
         r.register(_CpuCollector(self.cpu))
         r.register(gc_pauses())
+        #: the risk families of this node's bank (node/risk_metrics.py), rendered only where
+        #: the chain-wide ``chainfin_risk_*`` are (``render_risk``): never to a customer, whom a
+        #: count read before and after its payment would tell what the payment raised
+        self.risk_registry = CollectorRegistry(auto_describe=False)
 
     def export_dict(self, name: str, doc: str, source: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_DictCollector(name, doc, source))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def render_risk(self) -> bytes:
+        """The bank's risk families: for validators, regulators, auditors, the node's own keys
+        and the metrics listener only (``node.api.metrics_response``)."""
+        return generate_latest(self.risk_registry)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from node.metrics import NodeMetrics
 from node.reach import Reach, reach_metrics
+from node.risk_metrics import FAMILIES as BANK_RISK_FAMILIES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -21,6 +22,8 @@ def _exported() -> set[str]:
                    last_commit_age_s=1.0)
     text = NodeMetrics().render().decode() + reach_metrics(sample).decode()
     out = set(re.findall(r"^(chainfin_[a-z_]+)", text, re.M))
+    # the node's bank's risk families (node/risk_metrics.py: served where chainfin_risk_* are)
+    out |= set(BANK_RISK_FAMILIES)
     # the counter families a Node adds at start (node/runtime.py: metrics.export_dict)
     runtime = (Path(__file__).resolve().parents[2] / "node" / "runtime.py").read_text()
     out |= {name + "_total" for name in re.findall(r'export_dict\(\s*"(chainfin_[a-z_]+)"', runtime)}
