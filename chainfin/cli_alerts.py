@@ -31,7 +31,7 @@ from chainfin import codec, crypto, goaml
 from chainfin.client import ClientError, SyncClient, reader_identity
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
-from chainfin.money import decimal
+from chainfin.money import money
 
 #: ``risk_cases.DISPOSITIONS`` (the client does not import contracts)
 DISPOSITIONS = ("escalated", "reported", "false_positive", "closed", "reopened")
@@ -45,31 +45,39 @@ def _age(ms: int) -> str:
     return f"{d}d{h:02d}h" if d else f"{h}h{m:02d}m"
 
 
-def _value(detail: Mapping[str, Any], k: str, v: Any, exps: Mapping[str, int]) -> str:
-    """A detail's value as the queue prints it: an amount of money also as the decimal of its
-    currency (``950 (USD 9.50)``: the ledger's minor units, then what a person reads); a list
-    of transactions (``near_limit_txs``) as their first 16 hex digits."""
+def _value(detail: Mapping[str, Any], k: str, v: Any, exps: Mapping[str, int],
+           paid: Mapping[str, str]) -> str:
+    """A detail's value as the queue prints it: an amount of money also as its currency's
+    decimals (``990000 (USD 9,900.00)``: the ledger's minor units, then what a person reads, as
+    the ledger's messages and the explorer write it); a list of transactions
+    (``near_limit_txs``) as their first 16 hex digits, each with what it paid when ``paid``
+    has it (:func:`pattern_payments`): ``82d25ba5… (USD 9,500.00 to Thames Goods)``."""
     ccy = goaml.money_currency(detail, k)
     if ccy is not None and ccy in exps:
-        return f"{v} ({ccy} {decimal(int(v), exps[ccy])})"
+        return f"{v} ({money(int(v), ccy, exps[ccy])})"
+    if isinstance(v, list) and any(paid.get(t) for t in v):  # ", ": an amount has commas
+        return ", ".join(str(t)[:16] + "…" + (f" ({paid[t]})" if paid.get(t) else "")
+                         for t in v)
     if isinstance(v, list):
         return ",".join(str(t)[:16] + "…" for t in v) or "-"
     return str(v)
 
 
-def format_case(a: dict[str, Any], exps: Mapping[str, int] | None = None) -> str:
+def format_case(a: dict[str, Any], exps: Mapping[str, int] | None = None,
+                paid: Mapping[str, str] | None = None) -> str:
     """``age 2h05m  height 12  structuring  accounts 1a2b3c4d… (ACME Exports Ltd)  alert
     9f8e…-0  amount=950 (USD 9.50)``: each account with the registered name the queue sends
     (``names``), the detail without its empty fields (a controlled-goods entry for every
     destination has no ``destination`` nor ``party``: not ``destination=None``), each amount
     also in the decimals of its currency when ``exps`` (currency -> ISO 4217 exponent) has it
-    (:func:`exponents`)."""
+    (:func:`exponents`), each payment of a structuring pattern with what it paid when
+    ``paid`` (transaction id -> words) has it (:func:`pattern_payments`)."""
     names = a.get("names") or {}
     accounts = ",".join(x[:8] + "…" + (f" ({names[x]})" if names.get(x) else "")
                         for x in a.get("accounts", [])) or "-"
     raw = a.get("detail") or {}
-    detail = " ".join(f"{k}={_value(raw, k, v, exps or {})}" for k, v in sorted(raw.items())
-                      if v is not None)
+    detail = " ".join(f"{k}={_value(raw, k, v, exps or {}, paid or {})}"
+                      for k, v in sorted(raw.items()) if v is not None)
     return (f"age {_age(int(a.get('age_ms', 0)))}  height {a.get('height')}  {a.get('rule')}  "
             f"accounts {accounts}  alert {a.get('alert')}  {detail}").rstrip()
 
@@ -90,6 +98,45 @@ def exponents(c: SyncClient, alerts: list[dict[str, Any]], known: dict[str, int]
                 except ChainfinError:
                     continue
     return known
+
+
+def pattern_payments(get: goaml.Get, tx_ids: list[str], paid: dict[str, str],
+                     exps: dict[str, int]) -> dict[str, str]:
+    """``paid`` with what each of ``tx_ids`` (payments of structuring patterns, decision 217)
+    paid, in words: ``USD 9,500.00 to Thames Goods`` (the amount in its currency's decimals, the
+    payee by its registered name), read with the reader's own signed reads as the explorer's
+    case page reads them (the payer's home bank and the supervisors read them whole); ``""``
+    for one the key does not read as a transfer, which is then named by its id alone. Each
+    transaction read once (``paid`` is the cache), each currency's exponent once (``exps``)."""
+    names: dict[str, str] = {}
+    for tx in tx_ids:
+        if tx in paid:
+            continue
+        doc = get(f"/v1/tx/{tx}?tx=1")
+        env = doc.get("tx") if isinstance(doc, dict) else None
+        args = env.get("args") if isinstance(env, dict) else None
+        paid[tx] = ""
+        if not (isinstance(env, dict) and env.get("contract") == "settlement"
+                and isinstance(args, dict) and isinstance(args.get("currency"), str)
+                and isinstance(args.get("amount"), int) and isinstance(args.get("to"), str)):
+            continue
+        ccy, to = args["currency"], args["to"]
+        if to not in names:
+            names[to] = goaml.party_name(get, to)
+        if ccy not in exps:
+            try:
+                exps[ccy] = goaml.exponent_of(get, ccy)
+            except ChainfinError:  # a currency the ledger does not name: minor units only
+                paid[tx] = f"{args['amount']} minor units of {ccy} to {names[to]}"
+                continue
+        paid[tx] = f"{money(args['amount'], ccy, exps[ccy])} to {names[to]}"
+    return paid
+
+
+def _pattern_of(a: Mapping[str, Any]) -> list[str]:
+    """The earlier payments a structuring alert names (``near_limit_txs``), as ids."""
+    named = (a.get("detail") or {}).get("near_limit_txs")
+    return [str(t) for t in named if isinstance(t, str)] if isinstance(named, list) else []
 
 
 def queue_summary(doc: dict[str, Any]) -> str:
@@ -119,7 +166,9 @@ def cli_alerts_queue(args: argparse.Namespace) -> int:
     after: Any = getattr(args, "after", None)  # (a supervisor's next is a number)
     first: dict[str, Any] | None = None
     exps: dict[str, int] = {}
+    paid: dict[str, str] = {}  # a pattern's payment, read once however many alerts name it
     with SyncClient(args.node, identity=identity, ca_file=args.ca) as c:
+        get = _reads(c)
         while True:
             params = {"limit": str(args.limit)} | (
                 {"after": str(after)} if after is not None else {})
@@ -133,9 +182,11 @@ def cli_alerts_queue(args: argparse.Namespace) -> int:
             first = first or doc
             if not args.json:
                 exponents(c, doc["alerts"], exps)
+                pattern_payments(get, [t for a in doc["alerts"] for t in _pattern_of(a)], paid,
+                                 exps)
             for a in doc["alerts"]:
-                print(json.dumps(a, sort_keys=True) if args.json else format_case(a, exps),
-                      flush=True)
+                print(json.dumps(a, sort_keys=True) if args.json
+                      else format_case(a, exps, paid), flush=True)
             after = doc.get("next")
             if not every or after is None or (
                     not doc["alerts"] and str(after) == params.get("after")):
@@ -291,9 +342,13 @@ def cli_alerts_case(args: argparse.Namespace) -> int:
     if not args.identity:
         raise ChainfinError("a case is read with --key (the home bank's, a supervisor's)")
     identity = load_identity(args.identity)
+    paid: dict[str, str] = {}
     with SyncClient(args.node, identity=identity, ca_file=args.ca) as c:
         case = _fetch_case(c, args.alert)
         exps = {} if args.json else exponents(c, [case], {})
+        named = _pattern_of(case)
+        if named and not args.json:  # each payment of the pattern with what it paid
+            pattern_payments(_reads(c), [*named, str(case.get("tx_id"))], paid, exps)
     bad = 0
     out_reviews = []
     for i, rv in enumerate(case.get("reviews") or []):
@@ -321,11 +376,13 @@ def cli_alerts_case(args: argparse.Namespace) -> int:
     else:
         print(format_case(case | {"alert": args.alert}, exps)
               + f"  status {case.get('status')}")
-        named = (case.get("detail") or {}).get("near_limit_txs") or []
         for tx in named:  # the earlier payments it counted, oldest first (decision 217)
-            print(f"payment of the pattern  transaction {tx}")
+            print(f"payment of the pattern  transaction {tx}"
+                  + (f"  {paid[tx]}" if paid.get(tx) else ""))
         if named:
-            print(f"payment of the pattern  transaction {case.get('tx_id')}  (raised the alert)")
+            own = str(case.get("tx_id"))
+            print(f"payment of the pattern  transaction {own}"
+                  + (f"  {paid[own]}" if paid.get(own) else "") + "  (raised the alert)")
         for row in out_reviews:
             extra = "".join(f"  {k} {row[k]}" for k in ("disposition", "note_sha256",
                                                         "report_sha256") if row.get(k))

@@ -106,8 +106,8 @@ async def test_an_str_of_a_banks_alerts_reports_each_transaction_exactly(
     queued = {ln.split("  alert ")[1].split()[0]: ln
               for ln in capsys.readouterr().out.splitlines()}
     assert "amount=990 (USD 9.90)" in queued[s_alert]
-    assert f"near_limit_txs={earlier[0]['tx_id'][:16]}…,{earlier[1]['tx_id'][:16]}…" in (
-        queued[s_alert])
+    assert (f"near_limit_txs={earlier[0]['tx_id'][:16]}… (USD 9.50 to Globex Corp), "
+            f"{earlier[1]['tx_id'][:16]}… (USD 9.60 to Globex Corp)") in queued[s_alert]
     assert "amount=1001 (USD 10.01)" in queued[o_alert] and "max=1000 (USD 10.00)" in (
         queued[o_alert])
     note = tmp_path / "note.txt"
@@ -188,9 +188,10 @@ async def test_an_str_of_a_banks_alerts_reports_each_transaction_exactly(
                                          "--key", key]) == 0
     shown = capsys.readouterr().out.splitlines()
     assert "amount=990 (USD 9.90)" in shown[0] and "near_limit_payments=3" in shown[0]
-    assert shown[1:3] == [f"payment of the pattern  transaction {o['tx_id']}" for o in earlier]
-    assert shown[3] == (f"payment of the pattern  transaction {structured['tx_id']}  "
-                        f"(raised the alert)")
+    assert shown[1:3] == [f"payment of the pattern  transaction {o['tx_id']}  USD {a} to Globex "
+                          f"Corp" for o, a in zip(earlier, ("9.50", "9.60"), strict=True)]
+    assert shown[3] == (f"payment of the pattern  transaction {structured['tx_id']}  USD 9.90 "
+                        f"to Globex Corp  (raised the alert)")
     assert await asyncio.to_thread(run, ["alerts", "case", "--alert", o_alert, "--node", base,
                                          "--key", key]) == 0
     shown = capsys.readouterr().out.splitlines()

@@ -156,7 +156,7 @@ def test_the_queue_prints_amounts_in_the_currencys_decimals_beside_the_minor_uni
     line = cli_alerts.format_case({"rule": "limit_exceeded", "alert": "x-0", "detail": {
         "kind": "max_per_tx", "currency": "JPY", "amount": 1_500, "max": 1_000,
         "base": "USD", "base_amount": 1_005}}, exps)
-    assert "amount=1500 (JPY 1500)" in line and "max=1000 (USD 10.00)" in line
+    assert "amount=1500 (JPY 1,500)" in line and "max=1000 (USD 10.00)" in line
     assert "base_amount=1005 (USD 10.05)" in line
     line = cli_alerts.format_case({"rule": "limit_exceeded", "detail": {
         "kind": "velocity", "currency": "BHD", "amount": 1_234, "max": 5}}, exps)
