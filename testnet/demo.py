@@ -171,15 +171,23 @@ class Story:
                              "content_hash": hashlib.sha256(b"cd pdf " + uniq.encode())
                              .hexdigest()})
         decl_id = r["result"]["doc_id"]
-        r = await self.send("exporter registers the bill of lading in the trade", "exporter",
-                            "trade_documents", "register",
-                            {"doc_type": "bill_of_lading", "trade_id": trade_id, "fields": {
-                                "carrier": "MAEU", "bl_number": f"MAEU{uniq}01",
-                                "shipper": invoice["seller"], "consignee": invoice["buyer"],
-                                "vessel": "Maersk Essen", "port_of_loading": "Yantian",
-                                "port_of_discharge": "Los Angeles",
-                                # the testnet requires them (decision 265)
-                                "containers": containers_of("MSKU", uniq), "voyage": "447W"},
+        bl_fields = {"carrier": "MAEU", "bl_number": f"MAEU{uniq}01",
+                     "shipper": invoice["seller"], "consignee": invoice["buyer"],
+                     "vessel": "Maersk Essen", "port_of_loading": "Yantian",
+                     "port_of_discharge": "Los Angeles", "voyage": "447W"}
+        # the testnet's consortium requires a B/L's boxes (decision 265): a re-issued B/L
+        # cannot leave them off to escape the container rules
+        await self.send("a B/L without its containers: the consortium requires them",
+                        "exporter", "trade_documents", "register",
+                        {"doc_type": "bill_of_lading", "trade_id": trade_id,
+                         "fields": bl_fields,
+                         "content_hash": hashlib.sha256(b"bl no boxes " + uniq.encode())
+                         .hexdigest()},
+                        expect="rejected", expect_error="missing_field")
+        r = await self.send("exporter registers the bill of lading with its 2 containers",
+                            "exporter", "trade_documents", "register",
+                            {"doc_type": "bill_of_lading", "trade_id": trade_id,
+                             "fields": {**bl_fields, "containers": containers_of("MSKU", uniq)},
                              "content_hash": hashlib.sha256(b"bl pdf " + uniq.encode())
                              .hexdigest()})
         bl_id = r["result"]["doc_id"]
