@@ -85,7 +85,7 @@ ERROR_CODES = (
     "unknown_field",
     "duplicate_payment",
     "incomplete_originator_info",  # the travel rule, FATF R.16 (contracts/travel_rule.py)
-    "not_home_bank",  # a cover payment naming another bank's customer (travel_rule.check_cover)
+    "not_home_bank",  # a cover payment naming another bank's customer (travel_rule.cover_parties)
     *RECALL_ERROR_CODES,
 )
 
@@ -245,7 +245,7 @@ def _p_uetr(v: Any, name: str) -> str:
 
 ISO_REFS = {"end_to_end_id": _p_ref(35), "uetr": _p_uetr, "remittance_info": _p_ref(140)}
 #: a cover payment's underlying parties (pacs.009 COV ``UndrlygCstmrCdtTrf``: its ``Dbtr`` and
-#: ``Cdtr``), identities on the ledger: :func:`contracts.travel_rule.check_cover`
+#: ``Cdtr``), identities on the ledger: :func:`contracts.travel_rule.cover_parties`
 COVER = {"underlying": p_pubkey, "underlying_beneficiary": p_pubkey}
 
 
@@ -275,9 +275,13 @@ def transfer(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict
     # hit is refused as such, its alert kept); a refusal discards the payment's writes
     cover: dict[str, str] = {}
     if "underlying" in args:
-        # a cover payment: the underlying originator's data, places and linked sum (decision 269)
-        orig, ben = travel_rule.check_cover(state, ctx, to, ccy, amount, args["underlying"],
-                                            args.get("underlying_beneficiary"))
+        # a cover payment (decisions 269, 270): the bank's customer, named by its home bank
+        # only, is screened as paid for (frozen, watched, refused place: as an LC's applicant
+        # is), then the travel rule is its: its data, places and linked sum
+        orig, ben = travel_rule.cover_parties(state, ctx, args["underlying"],
+                                              args.get("underlying_beneficiary"))
+        risk.check_on_behalf(state, ctx, (orig,) if ben is None else (orig, ben), ccy)
+        travel_rule.check_transfer(state, ctx, orig, to, ccy, amount, ben)
         cover = {"underlying": orig, **({} if ben is None else {"underlying_beneficiary": ben})}
         originator = orig
     else:

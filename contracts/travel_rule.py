@@ -35,7 +35,7 @@ within 24 hours to it (decision 225; the sum at ``governance/travel/<id>/linked`
 a PvP swap are checked at its acceptance, each with its payer as originator (decision 225).
 
 A cover payment (decisions 269-271: INR.16; SWIFT's pacs.009 COV): a bank paying on its
-customer's behalf names the customer, ``transfer``'s ``underlying`` (:func:`check_cover`), and
+customer's behalf names the customer, ``transfer``'s ``underlying`` (:func:`cover_parties`), and
 the check above is the customer's (its data, its places, its linked sum), not the bank's; only
 the customer's home bank may name it (``not_home_bank``).
 
@@ -240,7 +240,7 @@ def check_transfer(state: ContractState, ctx: TxContext, frm: str, to: str, curr
     threshold that brings their sum to it (decision 225): an incomplete originator's
     cross-border transfers are summed over :data:`LINKED_WINDOW_MS` (``travel/<id>/linked``).
     ``frm`` is the originator: the payer, or a cover payment's underlying originator
-    (:func:`check_cover`), ``also_to`` its underlying beneficiary.
+    (:func:`cover_parties`), ``also_to`` its underlying beneficiary.
 
     Raises:
         ContractError: ``incomplete_originator_info``.
@@ -281,20 +281,21 @@ def _refuse(state: ContractState, frm: str, to: str, currency: str, amount: int,
 NOT_ITS_CUSTOMER = "not_home_bank"
 
 
-def check_cover(state: ContractState, ctx: TxContext, to: str, currency: str, amount: int,
-                underlying: str, beneficiary: str | None) -> tuple[str, str | None]:
+def cover_parties(state: ContractState, ctx: TxContext, underlying: str,
+                  beneficiary: str | None) -> tuple[str, str | None]:
     """A bank paying on its customer's behalf (SWIFT's pacs.009 COV, whose
     ``UndrlygCstmrCdtTrf`` carries the customer's ``Dbtr``; INR.16 on cover payments: the
-    originator is the customer, not the bank): the transfer is checked as the customer's own
-    would be — its travel data (:func:`complete`), the places of it and of the payee (and of
-    the underlying ``beneficiary``, when named), its linked sum — instead of the bank's
-    completeness by its BIC (decisions 269, 270). Only the customer's home bank, which holds
-    and verified its data, names it: a bank naming another bank's customer would pay under
-    that customer's data and sum (``not_home_bank``). Returns the two identity ids.
+    originator is the customer, not the bank) names the customer ``underlying`` and, if it
+    will, its payee ``beneficiary``: their identity ids. :func:`check_transfer` then checks
+    the customer's travel data (:func:`complete`), places (with the underlying beneficiary's)
+    and linked sum, instead of the bank's completeness by its BIC (decisions 269, 270). Only
+    the customer's home bank, which holds and verified its data, names it: a bank naming
+    another bank's customer would pay under that customer's data and spend its linked sum
+    (``not_home_bank``).
 
     Raises:
         ContractError: ``unknown_identity``, ``not_home_bank``, ``bad_field`` (an underlying
-            beneficiary that is the originator or the bank), ``incomplete_originator_info``.
+            beneficiary that is the originator or the bank).
     """
     orig = gov.identity_id(state, underlying)
     rec = gov.require_identity(state, orig)
@@ -310,5 +311,4 @@ def check_cover(state: ContractState, ctx: TxContext, to: str, currency: str, am
         if ben in (orig, ctx.sender_hex):
             raise ContractError("underlying_beneficiary: must be another identity than the "
                                 "underlying originator and the paying bank", "bad_field")
-    check_transfer(state, ctx, orig, to, currency, amount, ben)
     return orig, ben

@@ -100,6 +100,22 @@ def test_the_underlying_beneficiarys_place_counts(L: Ledger) -> None:
         "bad_field"
 
 
+def test_the_underlying_parties_are_screened_as_paid_for(L: Ledger) -> None:
+    """A frozen customer's money does not leave through its bank's cover: the underlying
+    originator (and beneficiary) must pass as an LC's applicant does (``check_on_behalf``)."""
+    L.ok("gb_bank", G, "set_travel_info", pubkey=L.pk("gb_exporter"), address=ADDRESS)
+    L.ok("regulator", G, "freeze_identity", pubkey=L.pk("us_importer"), reason="court order",
+         order_ref="CO-1")
+    assert cover(L, "gb_bank", "us_bank", 200_000, "gb_exporter", "us_importer").error_code \
+        == "account_frozen"
+    assert cover(L, "gb_bank", "us_bank", 200_000, "gb_exporter").ok
+    L.ok("regulator", G, "freeze_identity", pubkey=L.pk("gb_exporter"), reason="court order",
+         order_ref="CO-2")
+    assert cover(L, "gb_bank", "us_bank", 200_000, "gb_exporter").error_code == \
+        "account_frozen"
+    assert cover(L, "gb_bank", "us_bank", 200_000).ok  # the bank's own money: its own transfer
+
+
 def test_a_banks_own_transfer_is_unchanged(L: Ledger) -> None:
     """Pinned: without ``underlying`` a bank's transfer is its own, complete by its BIC, and
     its result is what it was (no travel version, no underlying party)."""
