@@ -161,3 +161,30 @@ def test_the_alert_rules_parse_and_page_on_the_bank_families() -> None:
     assert sanctions["labels"]["severity"] == "critical"
     assert "chainfin_bank_risk_alert_oldest_open_age_seconds" in by[
         "ChainfinBankAlertReviewOverdue"]["expr"]
+
+
+def test_an_alert_counts_when_its_case_lists_a_queue_of_the_bank_and_unscraped_refusals_are_bounded(
+        ) -> None:
+    """Read from the block's own writes (the case's ``queues``): another bank's customer's
+    alert is not counted. A node nobody scrapes attributes its refusals once
+    :data:`PENDING_MAX` wait, at commit, rather than keep them all."""
+    from chainfin import codec
+    from chainfin.execution import Event, storage_key
+    from node.risk_metrics import PENDING_MAX
+
+    bank = "ab" * 32
+    state = {("governance", "id/" + bank): {"role": "bank", "bank": "BANK0US33XXX"},
+             ("governance", "regulators"): []}
+    m = BankRiskMetrics(bytes.fromhex(bank), lambda c, k: state.get((c, k)), lambda: 0)
+    changes: dict[bytes, bytes | None] = {storage_key("risk", "alert_count/structuring"): b"\x02"}
+    events = []
+    for i, queues in enumerate(({"*": 0, "id:" + "cd" * 32: 0}, {"*": 1, "bic:BANK0US33XXX": 0})):
+        alert = f"{'ef' * 32}-{i}"
+        changes[storage_key("risk", "alert/" + alert)] = codec.encode(
+            {"rule": "structuring", "queues": queues})
+        events.append(Event(b"\x03" * 32, "risk", "alert", {"alert": alert, "rule": "structuring"}))
+    for i in range(PENDING_MAX):
+        m.rejected(Receipt(b"\x01" * 32, bytes.fromhex(bank), i, 0, "rejected", "limit_exceeded"))
+    m.on_block(7, BlockResult(changes, [], events, None, None))  # type: ignore[arg-type]
+    assert m.alerts["structuring"] == 1 and m.pending == []
+    assert m.refused["limit_exceeded"] == PENDING_MAX
