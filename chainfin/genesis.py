@@ -127,6 +127,10 @@ class GenesisParams(_Model):
     # with its voyage (decisions 265, 266); stored at ``governance/params`` only when the file
     # sets it, so the genesis state of a chain whose file predates it is unchanged
     bill_of_lading_requires_containers: bool = False
+    # what a payment to or from a customer of a watched bank does (``contracts.risk``, decisions
+    # 277-278): "allow" (as before), "alert" or "refuse"; changed later by a governance vote
+    # (``set_watched_bank_customers``); stored only when the file sets it, as the one above
+    watched_bank_customers: Literal["allow", "alert", "refuse"] = "allow"
     # how the ledger records what it executed (decision 95): 1 = each receipt in the state
     # (``_tx/<sender>/<nonce>``); 2 = receipts certified by the header's ``receipts_root``,
     # replay protection by nonce words in the state; 3 = 2 with salted leaves in the header's
@@ -139,19 +143,21 @@ class GenesisParams(_Model):
         """Ledger format 3: the header's tx and receipt trees have salted leaves (decision 129)."""
         return self.ledger_format >= 3
 
-    def consortium(self) -> dict[str, int | bool]:
+    def consortium(self) -> dict[str, int | bool | str]:
         """The parameters contracts read (stored at ``governance/params`` by genesis).
 
         ``bill_of_lading_requires_containers`` only when the genesis file sets it: a chain
         whose file predates it writes the same ``governance/params`` (and state root) as it
         always did, as :meth:`Genesis.hash` leaves a param added later out (decision 85); the
         contracts read it as false when absent."""
-        out: dict[str, int | bool] = {
+        out: dict[str, int | bool | str] = {
             "max_advance_rate_bps": self.max_advance_rate_bps,
             "document_tolerance_bps": self.document_tolerance_bps,
             "financing_requires_attestation": self.financing_requires_attestation}
         if "bill_of_lading_requires_containers" in self.model_fields_set:
             out["bill_of_lading_requires_containers"] = self.bill_of_lading_requires_containers
+        if "watched_bank_customers" in self.model_fields_set:  # the same, decision 278
+            out["watched_bank_customers"] = self.watched_bank_customers
         return out
 
 

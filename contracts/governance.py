@@ -21,7 +21,9 @@ State (contract ``governance``):
 - ``key/<pubkey hex>`` -> the identity id, for every key an identity used after its first
   (the current one and the replaced ones; ``execution`` refuses a replaced key with
   ``key_rotated``).
-- ``params`` -> the consortium's trade-finance rules (genesis ``params``; see trade_documents).
+- ``params`` -> the consortium's trade-finance rules (genesis ``params``; see trade_documents),
+  and its ``watched_bank_customers`` policy (genesis, or a ``set_watched_bank_customers`` vote;
+  ``contracts.risk``, decision 278).
 - ``validators`` -> sorted list of validator public keys (hex). Every validator is a ``bank``.
 - ``validator_info/<pubkey hex>`` -> ``{"name", "added_height", "address"}`` for validators
   added by governance (``address``: the node's p2p ``host:port``, so peers can reach it).
@@ -85,7 +87,7 @@ ISO_EXPONENTS = {
 
 ACTIONS = ("add_validator", "remove_validator", "set_role", "add_currency", "add_regulator",
            "remove_regulator", "set_network_limit", "remove_network_limit",
-           "set_seize_approvals", "upgrade_ledger_format")
+           "set_seize_approvals", "upgrade_ledger_format", "set_watched_bank_customers")
 
 ERROR_CODES = (
     "forbidden",
@@ -690,6 +692,18 @@ def _p_address(v: Any, name: str) -> str:
     return text
 
 
+def _p_watched_bank_policy(v: Any, name: str) -> str:
+    """``allow`` | ``alert`` | ``refuse``: what a payment to or from a customer of a watched
+    bank does (``contracts.risk.watched_bank_customers``, decisions 277-278)."""
+    from contracts import risk
+
+    text: str = p_text(16)(v, name)
+    if text not in risk.WATCHED_BANK_POLICIES:
+        raise ContractError(f"{name} must be one of {', '.join(risk.WATCHED_BANK_POLICIES)}",
+                            "bad_field")
+    return text
+
+
 def _parse_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
     spec: dict[str, Any]
     optional: dict[str, Any] = {}
@@ -714,6 +728,8 @@ def _parse_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
         spec = {"count": p_int(1, 2)}
     elif action == "upgrade_ledger_format":
         spec = {"format": p_int(2, 2)}
+    elif action == "set_watched_bank_customers":  # risk.WATCHED_BANK_POLICIES (decision 278)
+        spec = {"policy": _p_watched_bank_policy}
     else:
         raise ContractError(f"action must be one of {', '.join(ACTIONS)}", "bad_field")
     out: dict[str, Any] = {}

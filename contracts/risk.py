@@ -112,7 +112,9 @@ CHANGE_FACTOR = 4  # a new counterparty paid at least 4x the account's average
 ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterparty_change",
                "round_trip", "lc_copy_disputed", "possible_watch_match",
                "declaration_disputed", "jurisdiction_refused", "high_risk_jurisdiction",
-               "controlled_goods_refused", "controlled_goods")
+               "controlled_goods_refused", "controlled_goods", "watched_bank_customer")
+#: the alert of a payment involving a customer of a watched bank (decision 277)
+WATCHED_BANK_CUSTOMER_RULE = "watched_bank_customer"
 
 #: alerts raised by a rule that refuses the transaction (the alert is kept on the rejected
 #: receipt); every other rule only monitors
@@ -721,7 +723,8 @@ def _frozen(what: str, own: bool) -> ContractError:
 
 
 def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[str], *,
-                      places: bool = True, refusing: bool = True) -> None:
+                      places: bool = True, refusing: bool = True,
+                      home_banks: bool = False) -> None:
     """No payment, PvP leg or issuance may involve an identity on the watch list; and (unless
     ``places`` is false: a payment screens its two sides' places itself, with the amount) none
     in a refused jurisdiction, the identities and the signer
@@ -730,16 +733,25 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
     ``refusing`` false: the near screening alone, of the identities not watched exactly (a
     payment refused before its screening, for a freeze: decision 205); nothing refused.
 
+    ``home_banks`` (money moving: :func:`check_payment`, :func:`check_receipt`,
+    :func:`check_on_behalf`): a customer among the identities whose home bank is watched is
+    dealt with as the consortium's :func:`watched_bank_customers` policy says (decision 277);
+    its home banks are read only under a policy other than :data:`ALLOW`.
+
     Raises:
         ContractError: ``sanctioned_party`` (the alert is kept), ``jurisdiction_refused``.
     """
     accounts = tuple(accounts)
     key = watch_key(ctx.fingerprint_key)
     version = None
+    policy: str | None = None  # the consortium's, read once, for a customer's first (below)
+    customers: list[str] = []  # customers of a watched bank (decision 277)
+    banks: dict[str, bool] = {}  # bank id -> watched (two customers of one bank: read once)
     for acct in accounts:
         if not acct:
             continue
         hit = state.peek(NAME, "watch/" + _id_digest(key, acct)) is not None
+        ident = None
         if not hit:
             ident = gov.peek_identity(state, acct)
             if ident is not None:
@@ -759,6 +771,14 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
                         version = state.peek(NAME, NEAR_VERSION) or 0
                     if version:
                         _screen_identity_near(state, ctx, key, acct, ident, version)
+        if (home_banks and not hit and refusing and ident is not None
+                and ident.get("role") in gov.CUSTOMER_ROLES
+                and (ident.get("registered_by") or ident.get("bank"))):
+            # a customer's home bank: read only under a policy other than "allow" (decision 277)
+            if policy is None:
+                policy = watched_bank_customers(state)
+            if policy != ALLOW and _home_bank_watched(state, key, ident, banks):
+                customers.append(acct)
         if hit and refusing:
             # the alert goes to the signer's list, never the watched party's (no tipping off:
             # supervisors read it from the event; the detail names the watched account)
@@ -768,8 +788,81 @@ def screen_identities(state: ContractState, ctx: TxContext, accounts: Iterable[s
                    kept=True)
             raise ContractError("a party to this transaction is on the watch list",
                                 "sanctioned_party")
+    if customers:
+        _watched_bank_customer(state, ctx, accounts, customers, policy == REFUSE)
     if places and refusing:
         _jur.screen_accounts(state, ctx, accounts)
+
+
+#: ``governance/params`` key of the consortium's policy on a payment to or from a customer of a
+#: watched bank (decisions 277-280): :data:`ALLOW` (the default, and the rule of a chain whose
+#: genesis predates it: the payment is screened on its parties alone), :data:`ALERT` (it
+#: commits, with a ``watched_bank_customer`` alert) or :data:`REFUSE` (refused
+#: ``sanctioned_party``, the alert kept). OFAC's SDN and the EU's asset freezes block a
+#: transaction involving a listed bank, and a payment to or from an account it holds is one;
+#: correspondent-account sanctions (the CAPTA list) restrict rather than block: a policy the
+#: consortium votes (governance ``set_watched_bank_customers``), not a rule of the code.
+WATCHED_BANK_CUSTOMERS = "watched_bank_customers"
+ALLOW, ALERT, REFUSE = "allow", "alert", "refuse"
+WATCHED_BANK_POLICIES = (ALLOW, ALERT, REFUSE)
+
+
+def watched_bank_customers(state: ContractState) -> str:
+    """The consortium's :data:`WATCHED_BANK_CUSTOMERS` policy (absent: :data:`ALLOW`)."""
+    stored = state.peek(gov.NAME, "params") or {}
+    policy = stored.get(WATCHED_BANK_CUSTOMERS, ALLOW)
+    return policy if policy in WATCHED_BANK_POLICIES else ALLOW
+
+
+def _home_bank_watched(state: ContractState, key: bytes, ident: Mapping[str, Any],
+                       banks: dict[str, bool]) -> bool:
+    """Is a home bank of customer record ``ident`` watched (by its id or an exact form of one
+    of its names: :func:`identity_watched`)? Its home banks are the two of
+    :func:`contracts.governance.home_bank_rule`: the admin bank that registered it, and the bank
+    identity holding the BIC/LEI in its ``bank`` field (governance's ``bic/`` index, decision
+    237; a BIC held by no bank identity names no bank of the ledger). A customer of a watched
+    bank's BIC registered by another admin is that bank's customer all the same: the code is
+    where its account is held. ``banks``: the answers so far for this transaction's screening
+    (bank id -> watched), added to.
+
+    Reads: the ``bic/`` claim of its BIC, and per bank not yet in ``banks`` the reads of
+    :func:`identity_watched` (its id's digest, its record, its names' exact keys)."""
+    homes = [ident.get("registered_by")]
+    bank = ident.get("bank")
+    if isinstance(bank, str) and bank:
+        claim = state.peek(gov.NAME, "bic/" + bic_key(bank))
+        homes.append(claim.get("holder") if claim is not None else None)
+    for home in homes:
+        if not home:
+            continue
+        watched = banks.get(home)
+        if watched is None:
+            watched = banks[home] = identity_watched(state, key, home)
+        if watched:
+            return True
+    return False
+
+
+def _watched_bank_customer(state: ContractState, ctx: TxContext, accounts: Sequence[str],
+                           customers: Sequence[str], refuse: bool) -> None:
+    """A payment whose payer or payee (``customers``) is a customer of a watched bank, under
+    the policy :data:`ALERT` (``refuse`` false: a ``watched_bank_customer`` alert, the payment
+    commits) or :data:`REFUSE` (the alert kept, the payment refused). The alert names the
+    transaction's other accounts and its signer, never the customers: their home bank is the
+    watched bank, whose review queue an alert naming them would reach (tipping off, FATF R.21);
+    supervisors see it in the network queue, the other side's bank in its own. The detail names
+    no one either, as a watch-list hit's.
+
+    Raises:
+        ContractError: ``sanctioned_party`` (``refuse``; the alert is kept).
+    """
+    named = sorted({*accounts, ctx.sender_hex} - {*customers, ""})
+    _alert(state, ctx, WATCHED_BANK_CUSTOMER_RULE, named,
+           {"party": "customer_of_watched_bank", "policy": REFUSE if refuse else ALERT},
+           kept=refuse)
+    if refuse:
+        raise ContractError("a party to this transaction is a customer of a bank on the watch "
+                            "list", "sanctioned_party")
 
 
 #: An identity is screened by its id and by each of these names (a watched name stops the
@@ -1153,7 +1246,7 @@ def check_payment(state: ContractState, ctx: TxContext, frm: str, to: str, curre
         # the refusal, decision 205), or a payment to a frozen account probed unseen
         screen_identities(state, ctx, (frm, to), places=False, refusing=False)
         raise
-    screen_identities(state, ctx, (frm, to), places=False)
+    screen_identities(state, ctx, (frm, to), places=False, home_banks=True)
     _jur.screen_payment(state, ctx, frm, to, currency, amount)
     nearest = check_limits(state, ctx, frm, to, currency, amount)
     if nearest is None:
@@ -1167,7 +1260,7 @@ def check_receipt(state: ContractState, ctx: TxContext, to: str, currency: str) 
     """Money arriving without an outflow to count (issuance): the recipient is neither frozen
     nor watched, nor it or the signer in a refused jurisdiction (a monitored one alerts)."""
     check_not_frozen(state, to, currency)
-    screen_identities(state, ctx, (to,))
+    screen_identities(state, ctx, (to,), home_banks=True)
 
 
 def check_on_behalf(state: ContractState, ctx: TxContext, accounts: Iterable[str],
@@ -1187,9 +1280,9 @@ def check_on_behalf(state: ContractState, ctx: TxContext, accounts: Iterable[str
         ContractError: ``account_frozen``, ``sanctioned_party``, ``jurisdiction_refused``.
     """
     accounts = tuple(accounts)
-    screen_identities(state, ctx, accounts)
+    screen_identities(state, ctx, accounts, home_banks=True)
     if ctx.sender_hex not in accounts:  # (its places are screened with the accounts)
-        screen_identities(state, ctx, (ctx.sender_hex,), places=False)
+        screen_identities(state, ctx, (ctx.sender_hex,), places=False, home_banks=True)
     for acct in accounts:
         check_not_frozen(state, acct, currency)
 
@@ -1592,6 +1685,13 @@ def apply_governance_action(state: ContractState, ctx: TxContext, action: str,
         remove_rule(state, ctx, NETWORK, p["rule_id"])
     elif action == "set_seize_approvals":
         state.put(NAME, "param/seize_approvals", p["count"])
+    elif action == "set_watched_bank_customers":
+        # a consortium parameter, beside genesis's others (decision 278): from the next
+        # transaction on
+        params = dict(state.get(gov.NAME, "params") or {})
+        params[WATCHED_BANK_CUSTOMERS] = p["policy"]
+        state.put(gov.NAME, "params", params)
+        ctx.emit("watched_bank_customers_set", {"policy": p["policy"]}, contract=gov.NAME)
     else:
         raise ContractError(f"unknown action {action}", "bad_field")
 

@@ -34,7 +34,7 @@ from node.runtime import Node
 RISK_ALERT_RULES = ("limit_exceeded", "sanctioned_party", "structuring", "counterparty_change",
                     "round_trip", "lc_copy_disputed", "possible_watch_match",
                     "declaration_disputed", "jurisdiction_refused", "high_risk_jurisdiction",
-                    "controlled_goods_refused", "controlled_goods"
+                    "controlled_goods_refused", "controlled_goods", "watched_bank_customer"
                     )  # contracts.risk.ALERT_RULES (node does not import contracts)
 
 
