@@ -40,7 +40,8 @@ Demo clients: ``bank0..bankN-1`` (role bank, admin, one per node's bank), ``expo
 ``importer``, ``auditor``, ``usd_issuer`` and ``cny_issuer`` (role issuer of USD and CNY, exponent
 2), ``regulator`` (role auditor, listed in ``genesis.regulators``), ``customs`` (role customs:
 attests customs declarations; the genesis sets ``financing_requires_attestation``, and
-``bill_of_lading_requires_containers``: a B/L lists its ISO 6346 containers). The exporter
+``bill_of_lading_requires_containers``: a B/L lists its ISO 6346 containers; ``init_testnet``
+sets ``watched_bank_customers`` to ``alert``, decision 279). The exporter
 and the importer carry the legal names their trade documents name (:data:`LEGAL_NAMES`).
 ``init_testnet(...,
 extra_clients=K)`` adds ``trader0..traderK-1`` (role exporter: they may register trade documents
@@ -370,10 +371,14 @@ def init_testnet(directory: str | os.PathLike[str], nodes: int = 4, base_port: i
 
     chain_id = f"chainfin-testnet-{os.urandom(4).hex()}"
     key = new_fingerprint_key()
-    # experiments: CHAINFIN_GENESIS_PARAMS='{"block_interval_max_ms": 20}' (JSON) overrides
+    # experiments: CHAINFIN_GENESIS_PARAMS='{"block_interval_max_ms": 20}' (JSON) overrides.
+    # A payment by or to a customer of a watched bank alerts (decision 279): the rule is seen
+    # working, and blocking is left to a consortium's own vote. Here, not in testnet_genesis,
+    # so the execution bench's genesis (and its pinned digests) stay as they were.
     genesis = testnet_genesis(
         chain_id, int(time.time() * 1000), node_ids, clients, client_ids, key.hex(),
-        {**json.loads(os.environ.get("CHAINFIN_GENESIS_PARAMS") or "{}"), **(params or {})})
+        {"watched_bank_customers": "alert",
+         **json.loads(os.environ.get("CHAINFIN_GENESIS_PARAMS") or "{}"), **(params or {})})
     genesis_path = root / "genesis.json"
     genesis_path.write_text(genesis.to_json_text())
     key_path = write_fingerprint_key(root / FINGERPRINT_KEY_FILE, key)

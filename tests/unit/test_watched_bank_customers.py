@@ -198,3 +198,18 @@ def test_refuse_covers_pvp_legs_guarantee_payouts_and_credits() -> None:
             expiry_date="2026-12-31", lc_number="LC-277")
     L.fails("sanctioned_party", "bank_b", T, "issue_guarantee", applicant=L.pk("clean"),
             beneficiary=L.pk("cust"), **dict(GUARANTEE, guarantee_number="PG-278"))
+
+
+def test_testnet_init_alerts_and_the_bench_genesis_is_unchanged(tmp_path: Any) -> None:
+    """``chainfin testnet init`` writes ``alert`` (decision 279); the genesis the execution
+    bench builds (``testnet_genesis``) sets nothing, so its pinned digests stand."""
+    import json
+
+    from testnet import exec_bench
+    from testnet.launch import init_testnet
+
+    init_testnet(tmp_path, nodes=1, tls=False)
+    params = json.loads((tmp_path / "genesis.json").read_text())["params"]
+    assert params["watched_bank_customers"] == "alert"
+    genesis, _ = exec_bench.bench_genesis(2, 3)
+    assert "watched_bank_customers" not in genesis.params.model_fields_set
