@@ -297,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--record", default=None, metavar="FILE",
                    help="with --report: the review record the bank disclosed (its `chainfin "
                         "alerts case --json` output, or the record alone)")
+    v.add_argument("--verbose", action="store_true",
+                   help="print long hex values (sealed boxes) whole; by default they are "
+                        "shortened to their first 8 bytes and size")
     v.set_defaults(func=_lazy("chainfin.proofs:cli_verify"))
 
     al = sub.add_parser("alerts", help="print a node's risk alerts (recent, then as they come); "

@@ -534,9 +534,13 @@ class Verified:
     def tx_id(self) -> bytes | None:
         return None if self.tx is None else self.tx.tx_id
 
-    def lines(self, names: Mapping[bytes, str] | None = None) -> list[str]:
-        """Human-readable summary; ``names`` labels known validator keys."""
+    def lines(self, names: Mapping[bytes, str] | None = None,
+              shown: Callable[[Any], Any] | None = None) -> list[str]:
+        """Human-readable summary; ``names`` labels known validator keys; ``shown`` (the CLI's
+        :func:`shortened`) rewrites the call's arguments and the value before they are printed,
+        the explorer's verifier printing them whole (the default)."""
         names = names or {}
+        show = shown or (lambda x: x)
 
         def who(k: bytes) -> str:
             if k in names:
@@ -554,7 +558,8 @@ class Verified:
             t = self.tx
             out += [
                 f"transaction:    {t.tx_id.hex()}",
-                f"call:           {t.contract}.{t.method} {json.dumps(codec.to_json(t.args), sort_keys=True)}",
+                f"call:           {t.contract}.{t.method} "
+                f"{json.dumps(show(codec.to_json(t.args)), sort_keys=True)}",
                 f"sender:         {t.sender.hex()} (nonce {t.nonce}, signature valid)",
                 f"position:       index {self.tx_index} of {self.tx_count} in the block",
             ]
@@ -565,7 +570,7 @@ class Verified:
         else:
             out.append(f"state key:      {self.contract} / {self.key}")
             if self.present:
-                out.append(f"value:          {json.dumps(self.value, sort_keys=True)}")
+                out.append(f"value:          {json.dumps(show(self.value), sort_keys=True)}")
             else:
                 out.append("value:          ABSENT (non-inclusion proof)")
         changes = ", ".join(str(h) for h in self.set_change_heights) or "none"
@@ -918,7 +923,28 @@ class _Review:
     caveat: str | None = None
 
 
-def _review_of(v: Verified) -> _Review:
+def _utc(ms: Any) -> str:
+    """A block time in ms as ISO 8601 UTC to the second (a value that is none as given)."""
+    try:
+        return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(ms)
+
+
+def named(key: Any, names: Mapping[bytes, str] | None) -> str:
+    """A key as an auditor reads it: its name in the genesis file and its first 16 hex digits
+    (``bank0 (7cbc2c55a1b2c3d4…)``), or, not in the genesis file (an identity registered
+    later), the 16 digits alone: the whole key is in the proof's lines below."""
+    try:
+        k = bytes.fromhex(str(key))
+    except ValueError:
+        return str(key)
+    if names and k in names:
+        return f"{names[k]} ({k.hex()[:16]}…)"
+    return f"{k.hex()[:16]}… (not named in the genesis file)"
+
+
+def _review_of(v: Verified, names: Mapping[bytes, str] | None = None) -> _Review:
     """The review a proof shows: a state proof of ``risk/review/<alert>/<n>`` that holds a
     value, or a transaction proof of the ``risk.review_alert`` that recorded it (what its
     reviewer itself is served: in ledger format 3, a bank gets its own transactions' proofs).
@@ -944,7 +970,8 @@ def _review_of(v: Verified) -> _Review:
             return _Review(args["alert"], None, args,
                            f"the review_alert transaction {t.tx_id.hex()} of alert "
                            f"{args['alert']}: disposition reported, signed by "
-                           f"{t.sender.hex()} in the block at height {v.height}", caveat)
+                           f"{named(t.sender.hex(), names)} in the block at height "
+                           f"{v.height} ({_utc(v.timestamp_ms)})", caveat)
     alert, _, n = (v.key or "").removeprefix("review/").rpartition("/")
     if (v.kind != STATE_PROOF or v.contract != "risk" or not (v.key or "").startswith("review/")
             or not alert or not n.isdigit() or n != str(int(n))):
@@ -959,7 +986,8 @@ def _review_of(v: Verified) -> _Review:
                            "review was recorded by then")
     return _Review(alert, int(n), v.value,
                    f"review {n} of alert {alert}: disposition reported, recorded at height "
-                   f"{v.value.get('height')} by {v.value.get('by')}")
+                   f"{v.value.get('height')} ({_utc(v.value.get('time_ms'))}) by "
+                   f"{named(v.value.get('by'), names)}")
 
 
 def _disclosed_record(doc: Any, r: _Review) -> dict[str, Any]:
@@ -989,20 +1017,21 @@ def _disclosed_record(doc: Any, r: _Review) -> dict[str, Any]:
     return doc
 
 
-def check_report_seal(v: Verified, record_doc: Any, report: bytes) -> list[str]:
+def check_report_seal(v: Verified, record_doc: Any, report: bytes,
+                      names: Mapping[bytes, str] | None = None) -> list[str]:
     """That ``report`` (a goAML file the bank kept, ``chainfin alerts str``) is the report the
     review proven by ``v`` sealed: the disclosed ``record_doc`` opens the review's commitment
     (:func:`chainfin.cli_alerts.check_record`), its disposition is ``reported``, and its
     ``report_sha256`` is the SHA-256 of the reference the file's SHA-256 is (the review seals
     the reference's hash, decision 208). ``v`` is a state proof of ``risk/review/<alert>/<n>``
     or a proof of the ``risk.review_alert`` transaction. Lines saying what matched, for an
-    auditor.
+    auditor, the reviewer by its genesis name where ``names`` has it.
 
     Raises:
         SealMismatch: which of them does not hold."""
     from chainfin.cli_alerts import ReviewCheckError, check_record
 
-    r = _review_of(v)
+    r = _review_of(v, names)
     record = _disclosed_record(record_doc, r)
     which = f"review {r.n} of alert {r.alert}" if r.n is not None else (
         f"the review of alert {r.alert} in transaction {v.tx_id.hex() if v.tx_id else '?'}")
@@ -1052,21 +1081,65 @@ def _genesis_hint(genesis: Genesis, text: bytes) -> str | None:
     return None
 
 
-def _receipt_lines(v: Verified) -> list[str]:
+#: a hex string longer than this (a sealed box: ~1,100 digits) is bulk to an auditor reading a
+#: verdict; ``chainfin verify`` shows it by its first 16 digits and size unless --verbose
+LONG_HEX = 128
+
+
+class Shortener:
+    """:meth:`__call__` is ``Verified.lines``' ``shown``: a JSON value with each hex string over
+    :data:`LONG_HEX` digits replaced by ``"<16 digits>... (N bytes)"``; ``count`` says how many."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, v: Any) -> Any:
+        if isinstance(v, str) and len(v) > LONG_HEX and len(v) % 2 == 0:
+            try:
+                size = len(bytes.fromhex(v))
+            except ValueError:
+                return v
+            self.count += 1
+            return f"{v[:16]}... ({size} bytes)"  # ASCII: it is printed inside JSON
+        if isinstance(v, dict):
+            return {k: self(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [self(x) for x in v]
+        return v
+
+
+def verdict_lines(v: Verified, names: Mapping[bytes, str], genesis_hash: str,
+                  genesis_path: str) -> list[str]:
+    """What was proved, in two lines an auditor reads first: the record or transaction, its
+    block's height and time, who signed it by genesis name, against which genesis."""
+    what = (f"a transaction proof of {v.tx_id.hex()}" if v.tx_id is not None
+            else f"a state proof of {v.contract}/{v.key}")
+    signers = ", ".join(names.get(k) or f"{k.hex()[:16]}…" for k in v.signers)
+    return [f"proven by:      {what} in the block at height {v.height} ({_utc(v.timestamp_ms)}), "
+            f"signed by {len(v.signers)} of {v.validators.n} validators ({signers})",
+            f"against:        genesis {genesis_hash} ({genesis_path}), chain {v.chain_id}"]
+
+
+def _receipt_lines(v: Verified, shown: Callable[[Any], Any] | None = None) -> list[str]:
     """What a full transaction proof's receipt says beyond committed or rejected: its result
     and its events, one a line (the receipt is proven; ``Verified.lines`` keeps to the lines the
     explorer's verifier prints too)."""
     if v.receipt is None:
         return []
-    events = [f"{e.get('contract')}.{e.get('name')} {json.dumps(e.get('data'), sort_keys=True)}"
+    show = shown or (lambda x: x)
+    events = [f"{e.get('contract')}.{e.get('name')} "
+              f"{json.dumps(show(e.get('data')), sort_keys=True)}"
               for e in v.receipt.get("events") or [] if isinstance(e, dict)] or ["none"]
-    return [f"result:         {json.dumps(v.receipt.get('result'), sort_keys=True)}",
+    return [f"result:         {json.dumps(show(v.receipt.get('result')), sort_keys=True)}",
             f"events:         {events[0]}", *(f"                {e}" for e in events[1:])]
 
 
 def cli_verify(args: argparse.Namespace) -> int:
-    """``chainfin verify --genesis FILE PROOF``: 0 and what was proven, 1 when the proof is
-    invalid (with the reason), 2 when a file cannot be read."""
+    """``chainfin verify --genesis FILE PROOF [--height N] [--report FILE --record FILE]
+    [--verbose]``: 0 and what was proven, 1 when the proof is invalid or the seal does not
+    match (with the reason), 2 when a file cannot be read. With ``--report`` the seal's verdict
+    and what the proof proved come first, the proof's lines after; a long hex string (a
+    sealed box) is shortened to its first digits and size unless ``--verbose``."""
     try:
         genesis = load_genesis(args.genesis)
     except ConfigError as e:
@@ -1110,17 +1183,22 @@ def cli_verify(args: argparse.Namespace) -> int:
     names = {bytes.fromhex(v.public_key): v.name for v in genesis.validators}
     for ident in genesis.identities:
         names.setdefault(bytes.fromhex(ident.public_key), ident.name)
-    for line in result.lines(names):
-        print(line)
-    for line in _receipt_lines(result):
-        print(line)
-    print(f"trusted root:   genesis {genesis.hash().hex()} ({args.genesis})")
-    if seal is not None:
+    status = 0
+    if seal is not None:  # the verdict first: does the file match, what proved it
         try:
-            lines = check_report_seal(result, seal[1], seal[0])
+            lines = check_report_seal(result, seal[1], seal[0], names)
         except SealMismatch as e:
             print(f"chainfin: seal does not match: {e}", file=sys.stderr)
-            return 1
-        for line in lines:
-            print(line)
-    return 0
+            status = 1
+        else:
+            for line in [*lines, *verdict_lines(result, names, genesis.hash().hex(),
+                                                args.genesis), ""]:
+                print(line)
+    short = None if getattr(args, "verbose", False) else Shortener()
+    for line in [*result.lines(names, short), *_receipt_lines(result, short)]:
+        print(line)
+    if short is not None and short.count:
+        print(f"shortened:      {short.count} hex value(s) over {LONG_HEX // 2} bytes (sealed "
+              "data) shown by their first 8 bytes and size: --verbose prints them whole")
+    print(f"trusted root:   genesis {genesis.hash().hex()} ({args.genesis})")
+    return status
