@@ -374,6 +374,9 @@ RULE_WORDS = {
     "high_risk_jurisdiction": "a high-risk jurisdiction",
     "controlled_goods": "controlled goods",
     "controlled_goods_refused": "controlled goods to a refused destination (refused)",
+    "lc_copy_disputed": "a letter of credit number issued to another beneficiary than its copy's",
+    "declaration_disputed": "a customs declaration registered by other than its declarant",
+    "watched_bank_customer": "a payment of a customer of a watch-listed bank",
 }
 
 

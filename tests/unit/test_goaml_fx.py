@@ -310,3 +310,12 @@ async def test_alerts_str_reports_a_pattern_across_currencies_on_a_live_ledger(
     assert await asyncio.to_thread(run, argv) == 1
     assert "the ledger holds no reference rate of JPY against EUR" in capsys.readouterr().err
     assert not refused.exists()
+
+
+def test_every_alert_rule_has_words_in_a_report() -> None:
+    """A report's default reason says each alert's rule in words: three rules (two of the
+    trade desk's, and decision 277's `watched_bank_customer`) came out as bare rule names."""
+    from chainfin import goaml
+    from contracts import risk
+
+    assert set(risk.ALERT_RULES) <= set(goaml.RULE_WORDS)
