@@ -37,6 +37,10 @@ State (contract ``governance``):
   and its weekend (the weekend of a year with no list). ``bank_calendar/<identity id>`` ->
   ``{"calendar", "by", "height"}``: the place of a bank, set by a regulator; without it, its
   BIC's country (decision 142; read by ``contracts.trade.state.BankingDays``).
+- ``params_voted`` -> ``{<param>: {"proposal_id", "height", "time_ms"}}``: the vote that last
+  set each of :data:`TRADE_PARAMS` (``set_trade_params``; absent: as genesis set it).
+- ``open_proposals`` -> sorted list of the ids of proposals still ``open`` (made since decision
+  286; an expired one leaves it at the next proposal or at its vote), so a reader lists them.
 - ``proposal/<proposal_id>`` -> ``{"action", "params", "proposer", "votes", "status", "height",
   "error", "expires_ms"}``; status ``open`` | ``applied`` | ``failed`` | ``expired``.
 
@@ -87,7 +91,14 @@ ISO_EXPONENTS = {
 
 ACTIONS = ("add_validator", "remove_validator", "set_role", "add_currency", "add_regulator",
            "remove_regulator", "set_network_limit", "remove_network_limit",
-           "set_seize_approvals", "upgrade_ledger_format", "set_watched_bank_customers")
+           "set_seize_approvals", "upgrade_ledger_format", "set_watched_bank_customers",
+           "set_trade_params")
+
+#: The consortium's boolean trade-finance parameters a ``set_trade_params`` vote sets (a closed
+#: list: genesis ``params`` of the same names, read by ``contracts.trade.state.params``;
+#: decision 285). Anything else is refused ``unknown_param``: a typo must not pass a vote and
+#: then change nothing.
+TRADE_PARAMS = ("financing_requires_attestation", "bill_of_lading_requires_containers")
 
 ERROR_CODES = (
     "forbidden",
@@ -110,6 +121,7 @@ ERROR_CODES = (
     "not_regulator",
     "already_regulator",
     "already_upgraded",
+    "unknown_param",  # set_trade_params: a name not in TRADE_PARAMS (decision 285)
     # banking calendars (decision 142)
     "bad_calendar",
     "bad_year",
@@ -704,6 +716,27 @@ def _p_watched_bank_policy(v: Any, name: str) -> str:
     return text
 
 
+def _parse_trade_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``set_trade_params``: one or more of :data:`TRADE_PARAMS`, each true or false.
+
+    Raises:
+        ContractError: ``missing_field`` (none given), ``unknown_param``, ``bad_field`` (not a
+            boolean: ``"false"`` or 0 would read as another value than the one meant).
+    """
+    if not params:
+        raise ContractError("params: name at least one of " + ", ".join(TRADE_PARAMS),
+                            "missing_field")
+    out: dict[str, Any] = {}
+    for k in sorted(params):
+        if k not in TRADE_PARAMS:
+            raise ContractError(f"params.{k} is not a consortium parameter a vote sets (one of "
+                                f"{', '.join(TRADE_PARAMS)})", "unknown_param")
+        if type(params[k]) is not bool:
+            raise ContractError(f"params.{k} must be true or false", "bad_field")
+        out[k] = params[k]
+    return out
+
+
 def _parse_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
     spec: dict[str, Any]
     optional: dict[str, Any] = {}
@@ -730,6 +763,8 @@ def _parse_params(action: str, params: dict[str, Any]) -> dict[str, Any]:
         spec = {"format": p_int(2, 2)}
     elif action == "set_watched_bank_customers":  # risk.WATCHED_BANK_POLICIES (decision 278)
         spec = {"policy": _p_watched_bank_policy}
+    elif action == "set_trade_params":  # decision 285
+        return _parse_trade_params(params)
     else:
         raise ContractError(f"action must be one of {', '.join(ACTIONS)}", "bad_field")
     out: dict[str, Any] = {}
@@ -855,6 +890,13 @@ def _apply(state: ContractState, ctx: TxContext, action: str, p: dict[str, Any])
         # the ledger reads it from the parent state of every block (decision 95)
         state.put(NAME, LEDGER_FORMAT_KEY, {"format": 2, "from_height": ctx.height + 1})
         ctx.emit("ledger_format_upgraded", {"format": 2, "from_height": ctx.height + 1})
+    elif action == "set_trade_params":
+        # where genesis writes them (GenesisParams.consortium): the contracts read them as
+        # before, from the next transaction on (decision 285)
+        params = dict(state.get(NAME, "params") or {})
+        params.update(p)
+        state.put(NAME, "params", params)
+        ctx.emit("trade_params_set", dict(p))
     else:
         from contracts import risk
 
@@ -879,8 +921,33 @@ def _tally(state: ContractState, ctx: TxContext, pid: str, prop: dict[str, Any])
             if prop["action"] in ("add_validator", "remove_validator"):
                 ctx.emit("validator_set_changed", {"validators": validators(state),
                                                    "from_height": ctx.height + 1})
+            if prop["action"] == "set_trade_params":  # where each voted value came from
+                voted = dict(state.get(NAME, "params_voted") or {})
+                for k in prop["params"]:
+                    voted[k] = {"proposal_id": pid, "height": ctx.height,
+                                "time_ms": ctx.timestamp_ms}
+                state.put(NAME, "params_voted", voted)
     state.put(NAME, "proposal/" + pid, prop)
+    _index_open(state, ctx, pid, prop["status"] == "open")
     return {"proposal_id": pid, "status": prop["status"], "votes": len(votes), "needed": need}
+
+
+def _index_open(state: ContractState, ctx: TxContext, pid: str, is_open: bool) -> None:
+    """Keep ``open_proposals`` (decision 286): ``pid`` in it while open, out once closed; a
+    proposal being made also drops those whose lifetime has passed (nobody voted them closed),
+    so the list holds at most the proposals of one lifetime."""
+    prev = list(state.peek(NAME, "open_proposals") or [])
+    ids = [i for i in prev if i != pid]
+    if is_open:
+        kept = []
+        for i in ids:
+            other = state.peek(NAME, "proposal/" + i)
+            if (other is not None and other.get("status") == "open"
+                    and ctx.timestamp_ms <= other.get("expires_ms", -1)):
+                kept.append(i)
+        ids = sorted([*kept, pid])
+    if ids != prev:
+        state.put(NAME, "open_proposals", ids)
 
 
 #: How long a proposal stays open (block time). A vote cannot be withdrawn: a proposal left
@@ -924,6 +991,7 @@ def vote(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[str
     if ctx.timestamp_ms > prop.get("expires_ms", -1):
         prop["status"] = "expired"
         state.put(NAME, "proposal/" + pid, prop)
+        _index_open(state, ctx, pid, False)
         ctx.emit("proposal_expired", {"proposal_id": pid, "action": prop["action"]})
         return {"proposal_id": pid, "status": "expired"}
     if ctx.sender_hex in prop["votes"]:
