@@ -57,6 +57,11 @@ State (contract ``credit_sharing``):
   as ``collections`` told the publisher, perhaps a competitor, what the requester does with
   its customer); the chain checks it against the consent, the requester, the subject and the
   regulators read it;
+- ``pend/<publisher>`` -> ``{"n"}``, ``pend/<publisher>/<i>`` (1 .. n) -> ``{"request_id"}``,
+  ``pend/<publisher>/at/<request_id>`` -> ``{"i"}``: the requests pending for the publisher's
+  records (decision 289), listed when made pending and taken off when delivered or closed (the
+  last slot moves into the freed one), so its node retries or closes them a few a block
+  (:func:`pending_requests`) without a scan. Read by the regulators (and the node itself);
 - ``access/<subject>`` -> ``{"n"}``, ``access/<subject>/<i>`` (1 .. n) -> ``{"request_id",
   "record_id", "requester", "publisher", "purpose", "status", "height", "timestamp_ms"}``;
 - ``dispute/<record_id>`` -> ``{"record_id", "publisher", "subject", "status"
@@ -623,6 +628,54 @@ def closable(state: StateView, request_id: str, now_ms: int) -> bool:
     return expired(current_record(state, str(req["record_id"]))[1], now_ms)
 
 
+def pending_requests(state: StateView, publisher: str, start: int = 1, count: int = 64
+                     ) -> tuple[int, list[str]]:
+    """``(n, ids)``: how many requests for ``publisher``'s records are listed pending
+    (decision 289, ``pend/<publisher>``), and the ids of at most ``count`` of them from slot
+    ``start`` (1 .. n, wrapping round to 1). For the publisher's node, which sweeps a few a
+    block without scanning the state. A request made pending before decision 289 is not
+    listed (no backfill: state keys are hashed, nothing lists them)."""
+    head = state.get(NAME, "pend/" + publisher)
+    n = int(head["n"]) if isinstance(head, Mapping) else 0
+    ids: list[str] = []
+    for k in range(min(n, max(count, 0))):
+        slot = state.get(NAME, f"pend/{publisher}/{(start - 1 + k) % n + 1}")
+        if isinstance(slot, Mapping):
+            ids.append(str(slot["request_id"]))
+    return n, ids
+
+
+def _pend(state: ContractState, publisher: str, request_id: str) -> None:
+    """List a request made ``pending`` under its publisher (decision 289): slot ``n + 1`` of
+    ``pend/<publisher>``, and the slot under ``pend/<publisher>/at/<request_id>``. Two reads,
+    three writes; the list is as long as the publisher's pending requests."""
+    head = state.get(NAME, "pend/" + publisher)
+    n = (int(head["n"]) if head is not None else 0) + 1
+    state.put(NAME, "pend/" + publisher, {"n": n})
+    state.put(NAME, f"pend/{publisher}/{n}", {"request_id": request_id})
+    state.put(NAME, f"pend/{publisher}/at/{request_id}", {"i": n})
+
+
+def _unpend(state: ContractState, publisher: str, request_id: str) -> None:
+    """Take a request no longer pending (delivered, closed) off its publisher's list: the last
+    slot moves into its place (a bounded swap: at most four reads, five writes). A request
+    pending since before decision 289 is in no list: nothing to do."""
+    at = state.get(NAME, f"pend/{publisher}/at/{request_id}")
+    if at is None:
+        return
+    i, n = int(at["i"]), int((state.get(NAME, "pend/" + publisher) or {"n": 0})["n"])
+    if i != n:
+        last = dict(state.get(NAME, f"pend/{publisher}/{n}") or {})
+        state.put(NAME, f"pend/{publisher}/{i}", last)
+        state.put(NAME, f"pend/{publisher}/at/{last['request_id']}", {"i": i})
+    state.delete(NAME, f"pend/{publisher}/{n}")
+    state.delete(NAME, f"pend/{publisher}/at/{request_id}")
+    if n > 1:
+        state.put(NAME, "pend/" + publisher, {"n": n - 1})
+    else:
+        state.delete(NAME, "pend/" + publisher)
+
+
 def _own_record(state: ContractState, record_id: str, who: str, field: str) -> dict[str, Any]:
     """The record ``record_id`` if ``who`` is its ``field`` (publisher / subject); anyone else
     gets ``unknown_record`` whether it exists or not (no existence oracle)."""
@@ -753,6 +806,7 @@ def request_access(state: ContractState, ctx: TxContext, args: dict[str, Any]) -
     if record_id != asked:
         req["asked_for"] = asked
     state.put(NAME, "request/" + request_id, req)
+    _pend(state, cur["publisher"], request_id)
     if purpose is not None:
         state.put(NAME, "purpose/" + request_id, {
             "requester": ctx.sender_hex, "subject": cur["subject"], "purpose": purpose})
@@ -804,6 +858,7 @@ def deliver(state: ContractState, ctx: TxContext, args: dict[str, Any]) -> dict[
     req["sealed"] = sealed
     req["disputed"] = marked
     state.put(NAME, "request/" + request_id, req)
+    _unpend(state, ctx.sender_hex, request_id)
     _log_access(state, ctx, req["subject"], {
         "request_id": request_id, "record_id": record_id, "requester": req["requester"],
         "publisher": ctx.sender_hex, "purpose": request_purpose(state, request_id),
@@ -1006,6 +1061,7 @@ def close_request(state: ContractState, ctx: TxContext, args: dict[str, Any]
         raise ContractError("the record is not past its retention end", "not_expired")
     req.update(status=status, closed_height=ctx.height, closed_ms=ctx.timestamp_ms)
     state.put(NAME, "request/" + request_id, req)
+    _unpend(state, str(req["publisher"]), request_id)
     _log_access(state, ctx, req["subject"], {
         "request_id": request_id, "record_id": req["record_id"], "requester": req["requester"],
         "publisher": req["publisher"], "purpose": purpose, "status": status})

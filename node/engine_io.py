@@ -325,7 +325,10 @@ class EngineIO:
                 if q.qsize() < 1000:
                     q.put_nowait(ev)
         if node.delivery is not None:
-            node.delivery.on_commit(result)
+            # the block's time, not the wall clock: two nodes of one bank derive the same
+            # answers (a request past its record's end is closed, not delivered)
+            node.delivery.on_commit(result, block.header.timestamp_ms, block.height,
+                                    pending=node.mempool.by_sender)
         # the engine's count of pending transactions, also when the block emptied the mempool:
         # a count left at 1 kept its view-change timer running on an idle network (a view
         # change after 1, 2, 4, 8 ... s; the next transaction waited for the new view)
