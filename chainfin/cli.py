@@ -453,6 +453,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     from chainfin.cli_calendar import add_parser as add_calendar
     from chainfin.cli_credit import add_parser as add_credit
     from chainfin.cli_goods import add_parser as add_goods
+    from chainfin.cli_governance import add_parser as add_governance
     from chainfin.cli_guarantee import add_parser as add_guarantee
     from chainfin.cli_identity import add_parser as add_identity
     from chainfin.cli_jurisdictions import add_parser as add_jurisdictions
@@ -471,6 +472,7 @@ def _add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     add_credit(sub)
     add_guarantee(sub)
     add_identity(sub)  # `identity travel`: FATF R.16 data (decision 226)
+    add_governance(sub)  # proposals, propose, vote, params (decisions 285-288)
     add_backup(nsub)
 
     ni = nsub.add_parser("init", help="a bank's node: keys, TLS key + CSR, config, join request")
