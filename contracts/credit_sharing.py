@@ -357,8 +357,8 @@ def delivery_key(state: StateView, request_id: str, req: Mapping[str, Any],
                  now_ms: int | None = None) -> str | None:
     """The key a pending request is delivered to: the requester's current key, while a live
     consent of the subject covers the request (:func:`consent_covers`: its purpose, the
-    record's publisher, at ``now_ms``, the block time; None: its end is not checked, as by
-    the publisher's node, which knows no block time yet: the chain checks it) and the
+    record's publisher, at ``now_ms``, the block time; None: its end is not checked — the
+    publisher's node passes the committed block's time, decision 292) and the
     requester is a bank in good standing; else None. One answer for all of them, so a refused
     delivery tells the publisher nothing of the requester's standing (a freeze is not told to
     counterparties)."""
