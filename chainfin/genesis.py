@@ -119,7 +119,8 @@ class GenesisParams(_Model):
     # up to block_interval_max_ms (equal to block_interval_ms: a fixed interval)
     block_interval_max_ms: int = Field(default=50, ge=0, le=60_000)
     pacing_knee_tps: int = Field(default=350, ge=1, le=1_000_000)  # decision 99
-    # consortium rules of trade finance (contracts read them from ``governance/params``)
+    # consortium rules of trade finance (contracts read them from ``governance/params``); the
+    # two booleans are changed later by a governance ``set_trade_params`` vote (decision 285)
     max_advance_rate_bps: int = Field(default=10_000, ge=0, le=10_000)
     document_tolerance_bps: int = Field(default=500, ge=0, le=10_000)
     financing_requires_attestation: bool = False
