@@ -93,7 +93,8 @@ RESEND_ON_RECONNECT_MAX = 5_000
 #: the node's own counters (``/metrics`` chainfin_node_*, ``Node.stats``)
 NODE_COUNTERS = ("gossip_txs_in", "gossip_txs_bad", "gossip_deferred_out",
                  "gossip_resent_on_reconnect", "gossip_relayed_to_primary", "frames_unknown_kind",
-                 "fetch_served", "blocks_fetched", "fetch_failed", "auto_deliveries", "auto_delivery_failed",
+                 "fetch_served", "blocks_fetched", "fetch_failed", "auto_deliveries",
+                 "auto_delivery_failed", "auto_closes",
                  "pending_dropped_inadmissible", "disk_full_pauses", "events_dropped_disk_full",
                  "chunks_served", "chunks_installed", "statesync_failed",
                  "read_log_anchors", "read_log_anchor_failed", "gossip_frames_over_budget",
