@@ -412,7 +412,10 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if cmd == "proposals":
             view = asyncio.run(_read(args, "proposals"))
-            print(json.dumps(view)) if args.json else _print_proposals(view)
+            if args.json:
+                print(json.dumps(view))
+            else:
+                _print_proposals(view)
             return 0
         if cmd == "vote":
             pid = asyncio.run(_resolve_id(args, args.proposal_id))
