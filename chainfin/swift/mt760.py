@@ -125,10 +125,11 @@ class Mt760:
     notes: tuple[str, ...] = ()
 
 
-def _tag_lines(text: str) -> dict[str, int]:
-    """Each field tag's line number in block 4 (1 = the first line after ``{4:``)."""
+def tag_lines(text: str, mt: str = "760") -> dict[str, int]:
+    """Each field tag's line number in block 4 (1 = the first line after ``{4:``) of an MT
+    ``mt`` (760, 765, 767: their readers number their problems by it)."""
     problems: list[str] = []
-    _, body = _envelope(_line_ends(text, problems), problems, "760")
+    _, body = _envelope(_line_ends(text, problems), problems, mt)
     out: dict[str, int] = {}
     for n, line in enumerate(body.split("\n"), 1):
         m = _TAG_LINE.match(line)
@@ -137,9 +138,11 @@ def _tag_lines(text: str) -> dict[str, int]:
     return out
 
 
-def _sequences(text: str, fields: dict[str, str], problems: list[str]) -> None:
-    """Sequence A first (15A, its fields), then 15B and sequence B's; no sequence C."""
-    lines = _tag_lines(text)
+def check_sequences(text: str, fields: dict[str, str], problems: list[str], mt: str = "760",
+                    sequence_a: tuple[str, ...] = SEQUENCE_A) -> None:
+    """Sequence A first (15A, its fields ``sequence_a``), then 15B and sequence B's; no
+    sequence C (an MT760's and an MT767's shape)."""
+    lines = tag_lines(text, mt)
     order = sorted(lines, key=lines.__getitem__)
     if "15C" in lines:
         problems.append(f"block 4 line {lines['15C']}: :15C: sequence C (a local undertaking "
@@ -150,9 +153,9 @@ def _sequences(text: str, fields: dict[str, str], problems: list[str]) -> None:
     b_at = lines.get("15B", 10**9)
     for tag in order:
         at = lines[tag]
-        if tag in SEQUENCE_A and at > b_at:
+        if tag in sequence_a and at > b_at:
             problems.append(f"block 4 line {at}: :{tag}: belongs to sequence A, before :15B:")
-        elif tag not in SEQUENCE_A and tag not in ("15B", "15C") and at < b_at:
+        elif tag not in sequence_a and tag not in ("15B", "15C") and at < b_at:
             problems.append(f"block 4 line {at}: :{tag}: belongs to sequence B, after :15B:")
     for tag in ("15A", "15B"):
         if fields.get(tag, "").strip():
@@ -231,7 +234,7 @@ def parse(text: str) -> Mt760:
     """
     problems: list[str] = []
     header, fields = _read(text, problems)
-    _sequences(text, fields, problems)
+    check_sequences(text, fields, problems)
 
     def get(tag: str) -> str:
         return fields.get(tag, "").strip()

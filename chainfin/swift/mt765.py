@@ -37,6 +37,7 @@ from chainfin.swift.mt700 import (
     minor_to_amount,
 )
 from chainfin.swift.mt700 import _check_shape as check_shape
+from chainfin.swift.mt760 import tag_lines
 
 __all__ = ["DEMAND_TYPES", "FIELDS", "MANDATORY", "STATEMENT_CODES", "DemandTerms", "Mt765",
            "numbered", "parse", "render", "terms"]
@@ -75,18 +76,6 @@ _OPTIONS = {"52a": ("52A", "52D")}
 #: read and kept (or checked against the ledger by the CLI); the others only for their shape
 _KEPT = {"20", "21", "52A", "52D", "59", "59A", "31L", "22G", "32B", "49A", "31E"}
 _TAG_LINE = re.compile(r"^:([0-9]{2}[A-Z]?):")
-
-
-def tag_lines(text: str, mt: str) -> dict[str, int]:
-    """Each field tag's line number in block 4 (1 = the first line after ``{4:``)."""
-    problems: list[str] = []
-    _, body = _envelope(_line_ends(text, problems), problems, mt)
-    out: dict[str, int] = {}
-    for n, line in enumerate(body.split("\n"), 1):
-        m = _TAG_LINE.match(line)
-        if m and m[1] not in out:
-            out[m[1]] = n
-    return out
 
 
 def numbered(text: str, problems: list[str], mt: str) -> list[str]:

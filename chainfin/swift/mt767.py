@@ -35,7 +35,8 @@ from chainfin.swift.mt700 import (
     minor_to_amount,
 )
 from chainfin.swift.mt700 import _check_shape as check_shape
-from chainfin.swift.mt765 import numbered, tag_lines
+from chainfin.swift.mt760 import check_sequences
+from chainfin.swift.mt765 import numbered
 
 __all__ = ["FIELDS", "MANDATORY", "SEQUENCE_A", "AmendmentTerms", "Mt767", "changes", "parse",
            "render"]
@@ -98,28 +99,6 @@ class Mt767:
     notes: tuple[str, ...] = ()
 
 
-def _sequences(text: str, fields: dict[str, str], problems: list[str]) -> None:
-    """Sequence A first (15A, its fields), then 15B and sequence B's; no sequence C."""
-    lines = tag_lines(text, "767")
-    order = sorted(lines, key=lines.__getitem__)
-    if "15C" in lines:
-        problems.append(f"block 4 line {lines['15C']}: :15C: sequence C (a local undertaking "
-                        "of a counter-guarantee) is not supported")
-    if order and order[0] != "15A":
-        problems.append(f"block 4 line {lines[order[0]]}: the message starts with :15A: "
-                        f"(sequence A), not :{order[0]}:")
-    b_at = lines.get("15B", 10**9)
-    for tag in order:
-        at = lines[tag]
-        if tag in SEQUENCE_A and at > b_at:
-            problems.append(f"block 4 line {at}: :{tag}: belongs to sequence A, before :15B:")
-        elif tag not in SEQUENCE_A and tag not in ("15B", "15C") and at < b_at:
-            problems.append(f"block 4 line {at}: :{tag}: belongs to sequence B, after :15B:")
-    for tag in ("15A", "15B"):
-        if fields.get(tag, "").strip():
-            problems.append(f"block 4 line {lines[tag]}: :{tag}: is an empty field")
-
-
 def _amount(tag: str, v: str, problems: list[str]) -> tuple[str, str]:
     if not re.fullmatch(r"[A-Z]{3}[0-9]+,[0-9]*", v):
         problems.append(f":{tag}: {v!r} is not a currency code and a SWIFT amount "
@@ -149,7 +128,7 @@ def parse(text: str) -> Mt767:
         if tag not in ("15A", "15B"):
             check_shape(tag, v, problems, FIELDS)
     _exclusive(fields, EXCLUSIVE, problems)
-    _sequences(text, fields, problems)
+    check_sequences(text, fields, problems, "767", SEQUENCE_A)
 
     def get(tag: str) -> str:
         return fields.get(tag, "").strip()
