@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chainfin.client import Client, ClientError, refusal
+from chainfin.client import Client, ClientError, add_regulator_call_args, refusal
 from chainfin.consensus.quorum import quorum
 from chainfin.crypto import load_identity
 from chainfin.errors import ChainfinError
@@ -443,20 +443,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _common(q: argparse.ArgumentParser, signs: bool = True) -> None:
-    q.add_argument("--node", required=True, help="REST URL of a node")
-    q.add_argument("--key", required=signs, default=os.environ.get("CHAINFIN_KEY"),
-                   help="the validator's identity key file (its node key)" if signs else
-                        "identity key file that signs the reads (default: $CHAINFIN_KEY)")
-    q.add_argument("--ca", default=None, help="CA certificate for an https node")
-    q.add_argument("--timeout", type=float, default=60.0,
-                   help="seconds to wait for the transaction to be final" if signs else
-                        "seconds to wait for the node's answers")
+    add_regulator_call_args(q, run, signs,
+                            signer="the validator's identity key file (its node key)")
     if signs:
         q.add_argument("--dry-run", action="store_true",
                        help="print the transaction; send nothing")
     else:
         q.add_argument("--json", action="store_true", help="one JSON object")
-    q.set_defaults(func=run)
 
 
 def add_parser(sub: Any) -> None:

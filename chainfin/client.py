@@ -462,12 +462,14 @@ def send_or_dry_run(args: argparse.Namespace, contract: str, method: str,
     return 0 if out.get("status") == "committed" else 1
 
 
-def add_regulator_call_args(q: argparse.ArgumentParser, run: Any, signs: bool = True) -> None:
-    """The options of a regulator's command that signs a transaction (``signs``) or only reads:
-    --node, --key ($CHAINFIN_KEY), --ca, --timeout; ``run`` handles it."""
+def add_regulator_call_args(q: argparse.ArgumentParser, run: Any, signs: bool = True,
+                            signer: str = "the regulator's identity key file") -> None:
+    """The options of a regulator's (or ``signer``'s) command that signs a transaction
+    (``signs``) or only reads: --node, --key ($CHAINFIN_KEY), --ca, --timeout; ``run``
+    handles it."""
     q.add_argument("--node", required=True, help="REST URL of a node")
     q.add_argument("--key", required=signs, default=os.environ.get("CHAINFIN_KEY"),
-                   help="the regulator's identity key file" if signs else
+                   help=signer if signs else
                         "identity key file that signs the reads (default: $CHAINFIN_KEY)")
     q.add_argument("--ca", default=None, help="CA certificate for an https node")
     q.add_argument("--timeout", type=float, default=60.0,
