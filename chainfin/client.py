@@ -566,7 +566,19 @@ def cli_proof_tx(args: argparse.Namespace) -> int:
 def cli_proof_state(args: argparse.Namespace) -> int:
     """``chainfin proof state``: fetch the state proof of one key into ``--out``."""
     with SyncClient(args.node, identity=reader_identity(args)) as c:
-        doc = c.proof_state(args.contract, args.key)
+        try:
+            doc = c.proof_state(args.contract, args.key)
+        except ClientError as e:
+            if e.status != 404:
+                raise
+            # the same 404 for every key a reader may not prove (docs/proofs.md §7): say why
+            raise ClientError(e.code, e.message + ": state proofs are served to the supervisors "
+                              "(validators, regulators, auditors) only, and only of a value the "
+                              "key reads whole (a record it reads with fields withheld has "
+                              "none: decision 241); to any other key every key answers this "
+                              "404, whether it exists or not (docs/proofs.md §7). A customer "
+                              "or a bank reads the value (chainfin query /v1/state/...) or asks "
+                              "its regulator or auditor for the proof", e.status) from e
     _write_json(doc, args.out)
     return 0
 
