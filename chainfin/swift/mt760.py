@@ -99,7 +99,7 @@ TYPES = {"TEND": "bid", "PERF": "performance", "APAY": "advance_payment", "PAYM"
 _KEPT = {"15A", "27", "22A", "15B", "20", "30", "22D", "40C", "23B", "31E", "35G", "50", "52A",
          "52D", "59", "59A", "56A", "32B", "77U", "22K"}
 _OPTIONS = {"52a": ("52A", "52D"), "59a": ("59", "59A")}
-_TAG_LINE = re.compile(r"^:([0-9]{2}[A-Z]?):")
+TAG_LINE = re.compile(r"^:([0-9]{2}[A-Z]?):")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +132,7 @@ def tag_lines(text: str, mt: str = "760") -> dict[str, int]:
     _, body = _envelope(_line_ends(text, problems), problems, mt)
     out: dict[str, int] = {}
     for n, line in enumerate(body.split("\n"), 1):
-        m = _TAG_LINE.match(line)
+        m = TAG_LINE.match(line)
         if m and m[1] not in out:
             out[m[1]] = n
     return out
@@ -169,7 +169,9 @@ def _code(tag: str, v: str, allowed: tuple[str, ...], problems: list[str],
     return v
 
 
-def _bic_of(fields: dict[str, str], tag: str) -> str | None:
+def bic_of(fields: dict[str, str], tag: str) -> str | None:
+    """The BIC on the last line of a party field (:52A: and the like), as written; None when
+    the field is absent or its last line is no BIC."""
     v = fields.get(tag)
     if v is None:
         return None
@@ -213,10 +215,11 @@ def _read(text: str, problems: list[str]) -> tuple[Header | None, dict[str, str]
     return header, fields
 
 
-def _amount(fields: dict[str, str], problems: list[str]) -> tuple[str, str]:
-    v = fields.get("32B", "").strip()
+def currency_amount(tag: str, v: str, problems: list[str]) -> tuple[str, str]:
+    """An amount field (:32B: and the like) as (currency, SWIFT amount as written), or ("", "")
+    with the problem noted (the guarantee messages' one reader of it)."""
     if not re.fullmatch(r"[A-Z]{3}[0-9]+,[0-9]*", v):
-        problems.append(f":32B: {v!r} is not a currency code and a SWIFT amount "
+        problems.append(f":{tag}: {v!r} is not a currency code and a SWIFT amount "
                         "(EUR125000,00)")
         return "", ""
     return v[:3], v[3:]
@@ -250,7 +253,7 @@ def parse(text: str) -> Mt760:
     if form in RULES and rules != RULES[form]:
         problems.append(f":40C: {rules!r}: a {form} on this ledger is subject to {RULES[form]}")
     expiry_date, expiry_event = _expiry(fields, problems)
-    currency, amount = _amount(fields, problems)
+    currency, amount = currency_amount("32B", get("32B"), problems)
     kind = get("22K").split("/")[0]
     terms_text = [ln.strip() for ln in get("77U").split("\n") if ln.strip()]
     unkept = sorted(t for t in fields if t not in _KEPT)
@@ -263,7 +266,7 @@ def parse(text: str) -> Mt760:
                  form=form, guarantee_type=TYPES.get(kind, "other"), expiry_date=expiry_date,
                  expiry_event=expiry_event, applicant=_party_lines("50", get("50")),
                  beneficiary=_party_lines("59", get("59") or get("59A")),
-                 issuer_bic=_bic_of(fields, "52A"), advising_bic=_bic_of(fields, "56A"),
+                 issuer_bic=bic_of(fields, "52A"), advising_bic=bic_of(fields, "56A"),
                  currency=currency, amount=amount,
                  underlying_ref=(terms_text[0][:65] if terms_text else ""), notes=tuple(notes))
 

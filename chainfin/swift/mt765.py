@@ -15,7 +15,6 @@ its block-4 line (:func:`numbered`). Field reading, amounts and dates are
 from __future__ import annotations
 
 import datetime
-import re
 from dataclasses import dataclass
 
 from chainfin.swift.mt700 import (
@@ -37,7 +36,7 @@ from chainfin.swift.mt700 import (
     minor_to_amount,
 )
 from chainfin.swift.mt700 import _check_shape as check_shape
-from chainfin.swift.mt760 import tag_lines
+from chainfin.swift.mt760 import TAG_LINE, bic_of, currency_amount, tag_lines
 
 __all__ = ["DEMAND_TYPES", "FIELDS", "MANDATORY", "STATEMENT_CODES", "DemandTerms", "Mt765",
            "numbered", "parse", "render", "terms"]
@@ -75,7 +74,6 @@ MAX_STATEMENT = 780
 _OPTIONS = {"52a": ("52A", "52D")}
 #: read and kept (or checked against the ledger by the CLI); the others only for their shape
 _KEPT = {"20", "21", "52A", "52D", "59", "59A", "31L", "22G", "32B", "49A", "31E"}
-_TAG_LINE = re.compile(r"^:([0-9]{2}[A-Z]?):")
 
 
 def numbered(text: str, problems: list[str], mt: str) -> list[str]:
@@ -85,7 +83,7 @@ def numbered(text: str, problems: list[str], mt: str) -> list[str]:
     lines = tag_lines(text, mt)
     out = []
     for p in problems:
-        m = _TAG_LINE.match(p)
+        m = TAG_LINE.match(p)
         out.append(f"block 4 line {lines[m[1]]}: {p}" if m and m[1] in lines else p)
     return out
 
@@ -128,20 +126,9 @@ def _statement(v: str | None, problems: list[str]) -> tuple[str | None, str | No
     return code, words or None
 
 
-def _amount(v: str, problems: list[str]) -> tuple[str, str]:
-    if not re.fullmatch(r"[A-Z]{3}[0-9]+,[0-9]*", v):
-        problems.append(f":32B: {v!r} is not a currency code and a SWIFT amount "
-                        "(EUR125000,00)")
-        return "", ""
-    return v[:3], v[3:]
-
-
 def _bic(fields: dict[str, str], tag: str) -> str | None:
-    v = fields.get(tag)
-    if v is None:
-        return None
-    last = v.split("\n")[-1].strip()
-    return bic11(last) if is_bic(last) else None
+    b = bic_of(fields, tag)
+    return None if b is None else bic11(b)
 
 
 def parse(text: str) -> Mt765:
@@ -179,7 +166,8 @@ def parse(text: str) -> Mt765:
     if kind == "PAYM" and "31E" in fields:
         problems.append(":31E: a new expiry date is asked only with :22G: PAEX (pay or extend)")
     demand_date = _date("31L", get("31L"), problems) if "31L" in fields else None
-    currency, amount = _amount(get("32B"), problems) if "32B" in fields else ("", "")
+    currency, amount = (currency_amount("32B", get("32B"), problems) if "32B" in fields
+                        else ("", ""))
     code, statement = _statement(fields.get("49A"), problems)
     unkept = sorted(t for t in fields if t not in _KEPT)
     notes = (["not kept on the ledger (checked for shape only): "

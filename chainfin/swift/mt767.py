@@ -35,7 +35,7 @@ from chainfin.swift.mt700 import (
     minor_to_amount,
 )
 from chainfin.swift.mt700 import _check_shape as check_shape
-from chainfin.swift.mt760 import check_sequences
+from chainfin.swift.mt760 import check_sequences, currency_amount
 from chainfin.swift.mt765 import numbered
 
 __all__ = ["FIELDS", "MANDATORY", "SEQUENCE_A", "AmendmentTerms", "Mt767", "changes", "parse",
@@ -99,14 +99,6 @@ class Mt767:
     notes: tuple[str, ...] = ()
 
 
-def _amount(tag: str, v: str, problems: list[str]) -> tuple[str, str]:
-    if not re.fullmatch(r"[A-Z]{3}[0-9]+,[0-9]*", v):
-        problems.append(f":{tag}: {v!r} is not a currency code and a SWIFT amount "
-                        "(EUR125000,00)")
-        return "", ""
-    return v[:3], v[3:]
-
-
 def parse(text: str) -> Mt767:
     """Read an MT767: a whole FIN message or its text block's fields, every field checked
     strictly, sequence A before sequence B.
@@ -153,7 +145,7 @@ def parse(text: str) -> Mt767:
     currency = increase = decrease = None
     for tag in ("32B", "33B"):
         if tag in fields:
-            ccy, amt = _amount(tag, get(tag), problems)
+            ccy, amt = currency_amount(tag, get(tag), problems)
             currency, increase, decrease = (ccy, amt, None) if tag == "32B" else (ccy, None, amt)
     expiry_date = _date("31E", get("31E"), problems) if "31E" in fields else None
     event = " ".join(ln.strip() for ln in fields["35G"].split("\n")) if "35G" in fields else None
