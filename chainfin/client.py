@@ -545,20 +545,24 @@ def cli_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _why_404(e: ClientError, why: str) -> ClientError:
+    """``e`` as it is, or, for a 404 — which a node answers alike for a missing item and one
+    the key may not see — with ``why`` (what it may mean, what to do) added."""
+    return ClientError(e.code, f"{e.message}: {why}" if e.status == 404 else e.message, e.status)
+
+
 def cli_proof_tx(args: argparse.Namespace) -> int:
     """``chainfin proof tx``: fetch the inclusion + finality proof of a tx into ``--out``."""
     with SyncClient(args.node, identity=reader_identity(args)) as c:
         try:
             doc = c.proof_tx(args.id)
         except ClientError as e:
-            if e.status != 404:
-                raise
             # the node's 404 cannot say which (docs/proofs.md §2.5): list what it may mean
-            raise ClientError(e.code, e.message + ": the id is wrong or not final yet, or this "
-                              "key may not have its proof (a supervisor's, the sender's home "
-                              "bank's or the sender's may), or, for the sender, its block holds "
-                              "only the sender's own transactions: ask its bank or a supervisor "
-                              "for the proof (docs/proofs.md §2.5)", e.status) from e
+            raise _why_404(e, "the id is wrong or not final yet, or this key may not have its "
+                           "proof (a supervisor's, the sender's home bank's or the sender's "
+                           "may), or, for the sender, its block holds only the sender's own "
+                           "transactions: ask its bank or a supervisor for the proof "
+                           "(docs/proofs.md §2.5)") from e
     _write_json(doc, args.out)
     return 0
 
@@ -569,16 +573,14 @@ def cli_proof_state(args: argparse.Namespace) -> int:
         try:
             doc = c.proof_state(args.contract, args.key)
         except ClientError as e:
-            if e.status != 404:
-                raise
             # the same 404 for every key a reader may not prove (docs/proofs.md §7): say why
-            raise ClientError(e.code, e.message + ": state proofs are served to the supervisors "
-                              "(validators, regulators, auditors) only, and only of a value the "
-                              "key reads whole (a record it reads with fields withheld has "
-                              "none: decision 241); to any other key every key answers this "
-                              "404, whether it exists or not (docs/proofs.md §7). A customer "
-                              "or a bank reads the value (chainfin query /v1/state/...) or asks "
-                              "its regulator or auditor for the proof", e.status) from e
+            raise _why_404(e, "state proofs are served to the supervisors (validators, "
+                           "regulators, auditors) only, and only of a value the key reads "
+                           "whole (a record it reads with fields withheld has none: decision "
+                           "241); to any other key every key answers this 404, whether it "
+                           "exists or not (docs/proofs.md §7). A customer or a bank reads the "
+                           "value (chainfin query /v1/state/...) or asks its regulator or "
+                           "auditor for the proof") from e
     _write_json(doc, args.out)
     return 0
 
@@ -598,12 +600,9 @@ def cli_audit_reads(args: argparse.Namespace) -> int:
             try:
                 out = c.get("/v1/audit/reads", {"after": str(after), "limit": "1000"})
             except ClientError as err:
-                if err.status != 404:
-                    raise
                 # the node answers a reader it refuses as it answers a missing route (TRAPS 21)
-                raise ClientError(err.code, err.message + ": the read log is served to "
-                                  "regulators and auditors only, and a refusal answers like a "
-                                  "missing route", err.status) from err
+                raise _why_404(err, "the read log is served to regulators and auditors only, "
+                               "and a refusal answers like a missing route") from err
             for e in out["entries"]:
                 if args.json:
                     print(json.dumps(e, sort_keys=True))
