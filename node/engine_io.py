@@ -316,7 +316,10 @@ class EngineIO:
                         f.set_result(outcome)
         metrics.txs_committed.inc(len(block.txs) - rejected)
         metrics.txs_rejected.inc(rejected)
-        risk.on_block(block.height, result)
+        try:  # the bank's risk figures never stop a commit (a read failing in them: logged)
+            risk.on_block(block.height, result)
+        except Exception:
+            log.exception("risk metrics of block %d not counted", block.height)
         if node.subscribers:
             ev = {"type": "block", "height": block.height, "hash": block.hash().hex(),
                   "txs": len(block.txs),

@@ -189,3 +189,17 @@ def test_an_alert_counts_when_its_case_lists_a_queue_of_the_bank_and_unscraped_r
     m.on_block(7, BlockResult(changes, [], events, None, None))  # type: ignore[arg-type]
     assert m.alerts["structuring"] == 1 and m.pending == []
     assert m.refused["limit_exceeded"] == PENDING_MAX
+
+
+async def test_a_failure_in_the_bank_figures_never_stops_a_commit(
+        desk: Desk, monkeypatch: Any) -> None:
+    """The figures are counted in the commit path: an exception there (a state read failing in
+    them) was the consensus loop's and stopped the node. Now it is logged and the block
+    commits on every node."""
+    def broken(self: BankRiskMetrics, height: int, result: BlockResult) -> None:
+        raise RuntimeError("a read failed")
+
+    monkeypatch.setattr(BankRiskMetrics, "on_block", broken)
+    await customer(desk)
+    await sanctioned(desk)
+    assert all(nd.failure is None for nd in desk.nodes)
